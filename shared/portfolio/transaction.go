@@ -1,0 +1,264 @@
+package portfolio
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/shopspring/decimal"
+)
+
+// TxType is the kind of a recorded transaction.
+type TxType string
+
+const (
+	Buy        TxType = "BUY"
+	Sell       TxType = "SELL"
+	Dividend   TxType = "DIVIDEND"
+	Interest   TxType = "INTEREST"
+	Fee        TxType = "FEE"
+	Deposit    TxType = "DEPOSIT"
+	Withdrawal TxType = "WITHDRAWAL"
+	Split      TxType = "SPLIT"
+)
+
+// TxTypes lists every transaction type, in the order the docs present them.
+var TxTypes = []TxType{Buy, Sell, Dividend, Interest, Fee, Deposit, Withdrawal, Split}
+
+// ParseTxType accepts a type name in any letter case.
+func ParseTxType(s string) (TxType, error) {
+	t := TxType(strings.ToUpper(strings.TrimSpace(s)))
+	if slices.Contains(TxTypes, t) {
+		return t, nil
+	}
+	return "", fmt.Errorf("%w: unknown transaction type %q (want one of %v)", ErrInvalidTransaction, s, TxTypes)
+}
+
+// IsTrade reports whether the type moves shares (and so needs a symbol).
+func (t TxType) IsTrade() bool { return t == Buy || t == Sell }
+
+// LotMethod selects how a sell is matched against earlier buys.
+type LotMethod string
+
+const (
+	FIFO        LotMethod = "FIFO"
+	AverageCost LotMethod = "AVERAGE"
+)
+
+// ParseLotMethod accepts "fifo", "average" or "average_cost" in any letter case.
+func ParseLotMethod(s string) (LotMethod, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "FIFO":
+		return FIFO, nil
+	case "AVERAGE", "AVERAGE_COST", "AVG":
+		return AverageCost, nil
+	}
+	return "", fmt.Errorf("%w: unknown lot method %q (want FIFO or AVERAGE)", ErrInvalidCommand, s)
+}
+
+// Ratio is a split ratio: New shares for every Old share held ("4:1" is a 4-for-1
+// split, "1:10" a 1-for-10 reverse split).
+type Ratio struct {
+	New int64 `json:"new"`
+	Old int64 `json:"old"`
+}
+
+// ParseRatio reads "N:D" with positive integers.
+func ParseRatio(s string) (Ratio, error) {
+	n, d, ok := strings.Cut(strings.TrimSpace(s), ":")
+	if !ok {
+		return Ratio{}, fmt.Errorf("%w: split ratio %q is not N:D", ErrInvalidTransaction, s)
+	}
+	var r Ratio
+	if _, err := fmt.Sscan(n, &r.New); err != nil {
+		return Ratio{}, fmt.Errorf("%w: split ratio %q is not N:D", ErrInvalidTransaction, s)
+	}
+	if _, err := fmt.Sscan(d, &r.Old); err != nil {
+		return Ratio{}, fmt.Errorf("%w: split ratio %q is not N:D", ErrInvalidTransaction, s)
+	}
+	if err := r.Validate(); err != nil {
+		return Ratio{}, err
+	}
+	return r, nil
+}
+
+// Validate checks both sides are positive.
+func (r Ratio) Validate() error {
+	if r.New <= 0 || r.Old <= 0 {
+		return fmt.Errorf("%w: split ratio %d:%d must have positive sides", ErrInvalidTransaction, r.New, r.Old)
+	}
+	return nil
+}
+
+// String formats the ratio as N:D.
+func (r Ratio) String() string { return fmt.Sprintf("%d:%d", r.New, r.Old) }
+
+// Apply scales a share quantity by the ratio.
+func (r Ratio) Apply(q decimal.Decimal) decimal.Decimal {
+	if r.New == r.Old {
+		return q
+	}
+	return q.Mul(decimal.NewFromInt(r.New)).DivRound(decimal.NewFromInt(r.Old), QuantityScale)
+}
+
+// QuantityScale is the number of decimal places kept when a division produces a
+// share quantity (splits such as 1:3). Brokers report at most 9.
+const QuantityScale = 12
+
+// Dust is the largest shortfall a sell may have against the holding and still be
+// accepted: brokers round fractional shares, and a sell of 10.000000004 against a
+// holding of 10 means "sell everything". The sell then closes the holding.
+var Dust = decimal.New(1, -8)
+
+// Transaction is one recorded activity. Which fields matter depends on Type:
+//
+//	BUY, SELL          Symbol, Quantity (shares > 0), Price (per share > 0); Fee, Tax optional.
+//	DIVIDEND           Symbol, Amount (gross cash > 0); Fee, Tax (withholding) optional.
+//	INTEREST           Amount > 0; Symbol optional.
+//	FEE                Amount > 0 (the charge); Symbol optional.
+//	DEPOSIT/WITHDRAWAL Amount > 0; no symbol.
+//	SPLIT              Symbol, Ratio.
+//
+// Fee and Tax are never negative. On every type the cash effect is the type's own
+// effect minus Fee and Tax (see CashEffect).
+type Transaction struct {
+	ID       string          `json:"id"`
+	Seq      int64           `json:"seq"` // recording order, breaks ties within a date
+	Type     TxType          `json:"type"`
+	Date     calendar.Date   `json:"date"`
+	Symbol   string          `json:"symbol,omitempty"`
+	Quantity decimal.Decimal `json:"quantity"`
+	Price    decimal.Decimal `json:"price"`
+	Amount   decimal.Decimal `json:"amount"`
+	Fee      decimal.Decimal `json:"fee"`
+	Tax      decimal.Decimal `json:"tax"`
+	Currency string          `json:"currency"`
+	Ratio    Ratio           `json:"ratio"`
+	Note     string          `json:"note,omitempty"`
+}
+
+// Gross is quantity × price for trades, the amount otherwise.
+func (t Transaction) Gross() decimal.Decimal {
+	if t.Type.IsTrade() {
+		return t.Quantity.Mul(t.Price)
+	}
+	return t.Amount
+}
+
+// Charges is fee plus tax.
+func (t Transaction) Charges() decimal.Decimal { return t.Fee.Add(t.Tax) }
+
+// CashEffect is how the transaction changes the portfolio's cash balance.
+func (t Transaction) CashEffect() decimal.Decimal {
+	var base decimal.Decimal
+	switch t.Type {
+	case Buy:
+		base = t.Gross().Neg()
+	case Sell, Dividend, Interest, Deposit:
+		base = t.Gross()
+	case Fee, Withdrawal:
+		base = t.Amount.Neg()
+	}
+	return base.Sub(t.Charges())
+}
+
+// Validate checks the transaction on its own: required fields for its type,
+// positive amounts, a known currency. Whether the portfolio can accept it (enough
+// shares on that date, matching currency) is the aggregate's decision.
+func (t Transaction) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidTransaction, fmt.Sprintf(format, args...))
+	}
+	if !slices.Contains(TxTypes, t.Type) {
+		return bad("unknown type %q", t.Type)
+	}
+	if t.Symbol != strings.TrimSpace(t.Symbol) || len(t.Symbol) > 32 {
+		return bad("symbol %q must be at most 32 characters without surrounding spaces", t.Symbol)
+	}
+	if !IsKnownCurrency(t.Currency) {
+		return bad("unknown currency %q (want an ISO 4217 code such as USD)", t.Currency)
+	}
+	if t.Fee.IsNegative() {
+		return bad("fee %s must not be negative", t.Fee)
+	}
+	if t.Tax.IsNegative() {
+		return bad("tax %s must not be negative", t.Tax)
+	}
+	needSymbol := t.Type.IsTrade() || t.Type == Dividend || t.Type == Split
+	if needSymbol && t.Symbol == "" {
+		return bad("%s needs a symbol", t.Type)
+	}
+	if (t.Type == Deposit || t.Type == Withdrawal) && t.Symbol != "" {
+		return bad("%s takes no symbol", t.Type)
+	}
+	switch t.Type {
+	case Buy, Sell:
+		if !t.Quantity.IsPositive() {
+			return bad("%s quantity %s must be positive", t.Type, t.Quantity)
+		}
+		if !t.Price.IsPositive() {
+			return bad("%s price %s must be positive", t.Type, t.Price)
+		}
+		if !t.Amount.IsZero() {
+			return bad("%s takes quantity and price, not amount", t.Type)
+		}
+	case Split:
+		if err := t.Ratio.Validate(); err != nil {
+			return err
+		}
+		if t.Ratio.New == t.Ratio.Old {
+			return bad("split ratio %s changes nothing", t.Ratio)
+		}
+		if !t.Amount.IsZero() || !t.Quantity.IsZero() || !t.Price.IsZero() {
+			return bad("SPLIT takes only a ratio")
+		}
+	default:
+		if !t.Amount.IsPositive() {
+			return bad("%s amount %s must be positive", t.Type, t.Amount)
+		}
+		if !t.Quantity.IsZero() || !t.Price.IsZero() {
+			return bad("%s takes an amount, not quantity and price", t.Type)
+		}
+	}
+	if t.Type != Split && (t.Ratio != Ratio{}) {
+		return bad("only SPLIT takes a ratio")
+	}
+	return nil
+}
+
+// CompareForReplay orders transactions as they take effect: by date; within a date
+// splits first (a split applies to the shares held at the start of its day), then
+// in recording order.
+func CompareForReplay(a, b *Transaction) int {
+	if c := cmp.Compare(a.Date, b.Date); c != 0 {
+		return c
+	}
+	if as, bs := a.Type == Split, b.Type == Split; as != bs {
+		if as {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Compare(a.Seq, b.Seq)
+}
+
+// SortForReplay sorts in place by CompareForReplay. The sort is stable, so callers
+// that leave Seq at zero keep their input order within a date.
+func SortForReplay(txs []Transaction) {
+	slices.SortStableFunc(txs, func(a, b Transaction) int { return CompareForReplay(&a, &b) })
+}
+
+// ApplySell subtracts a sold quantity from a holding. A shortfall up to Dust closes
+// the holding; a larger one is refused (ok = false).
+func ApplySell(held, sold decimal.Decimal) (left decimal.Decimal, ok bool) {
+	left = held.Sub(sold)
+	if !left.IsNegative() {
+		return left, true
+	}
+	if left.Neg().LessThanOrEqual(Dust) {
+		return decimal.Zero, true
+	}
+	return left, false
+}
