@@ -61,8 +61,24 @@ func ParseLotMethod(s string) (LotMethod, error) {
 // Ratio is a split ratio: New shares for every Old share held ("4:1" is a 4-for-1
 // split, "1:10" a 1-for-10 reverse split).
 type Ratio struct {
-	New int64 `json:"new"`
-	Old int64 `json:"old"`
+	New int64
+	Old int64
+}
+
+// IsZero reports the unset ratio (every type but SPLIT has one).
+func (r Ratio) IsZero() bool { return r == Ratio{} }
+
+// MarshalText writes "N:D", the form people and broker files use.
+func (r Ratio) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText reads "N:D".
+func (r *Ratio) UnmarshalText(b []byte) error {
+	v, err := ParseRatio(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
 }
 
 // ParseRatio reads "N:D" with positive integers.
@@ -96,11 +112,24 @@ func (r Ratio) Validate() error {
 func (r Ratio) String() string { return fmt.Sprintf("%d:%d", r.New, r.Old) }
 
 // Apply scales a share quantity by the ratio.
+// An exact result keeps the quantity's scale: rounding 15 × 1/10 to "1.500000000000"
+// would make every later addition rescale, which costs a big-integer power each.
 func (r Ratio) Apply(q decimal.Decimal) decimal.Decimal {
 	if r.New == r.Old {
 		return q
 	}
-	return q.Mul(decimal.NewFromInt(r.New)).DivRound(decimal.NewFromInt(r.Old), QuantityScale)
+	scaled := q.Mul(decimal.NewFromInt(r.New))
+	if r.Old == 1 {
+		return scaled
+	}
+	old := decimal.NewFromInt(r.Old)
+	if quo, rem := scaled.QuoRem(old, -scaled.Exponent()); rem.IsZero() {
+		return quo
+	}
+	if quo, rem := scaled.QuoRem(old, -scaled.Exponent()+6); rem.IsZero() {
+		return quo // e.g. 15 × 1/10 = 1.5 (scale +6 covers ratios up to 1:10^6 exactly)
+	}
+	return scaled.DivRound(old, QuantityScale)
 }
 
 // QuantityScale is the number of decimal places kept when a division produces a
@@ -124,18 +153,18 @@ var Dust = decimal.New(1, -8)
 // Fee and Tax are never negative. On every type the cash effect is the type's own
 // effect minus Fee and Tax (see CashEffect).
 type Transaction struct {
-	ID       string          `json:"id"`
-	Seq      int64           `json:"seq"` // recording order, breaks ties within a date
+	ID       string          `json:"transactionId"`
+	Seq      int64           `json:"-"` // recording order (the event version), breaks ties within a date
 	Type     TxType          `json:"type"`
 	Date     calendar.Date   `json:"date"`
 	Symbol   string          `json:"symbol,omitempty"`
-	Quantity decimal.Decimal `json:"quantity"`
-	Price    decimal.Decimal `json:"price"`
-	Amount   decimal.Decimal `json:"amount"`
-	Fee      decimal.Decimal `json:"fee"`
-	Tax      decimal.Decimal `json:"tax"`
+	Quantity decimal.Decimal `json:"quantity,omitzero"`
+	Price    decimal.Decimal `json:"price,omitzero"`
+	Amount   decimal.Decimal `json:"amount,omitzero"`
+	Fee      decimal.Decimal `json:"fee,omitzero"`
+	Tax      decimal.Decimal `json:"tax,omitzero"`
 	Currency string          `json:"currency"`
-	Ratio    Ratio           `json:"ratio"`
+	Ratio    Ratio           `json:"ratio,omitzero"`
 	Note     string          `json:"note,omitempty"`
 }
 
@@ -222,7 +251,7 @@ func (t Transaction) Validate() error {
 			return bad("%s takes an amount, not quantity and price", t.Type)
 		}
 	}
-	if t.Type != Split && (t.Ratio != Ratio{}) {
+	if t.Type != Split && !t.Ratio.IsZero() {
 		return bad("only SPLIT takes a ratio")
 	}
 	return nil
