@@ -167,23 +167,35 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &env); err != nil {
 		return fmt.Errorf("%w: envelope: %v", ErrCorruptEvent, err)
 	}
-	data, err := DecodeEventData(env.EventType, env.Data)
-	if err != nil {
-		return fmt.Errorf("aggregate %s version %d: %w", env.AggregateID, env.Version, err)
-	}
-	if rec, ok := data.(*TransactionRecorded); ok {
-		rec.Seq = env.Version
-	}
-	*e = Event{
+	e2, err := AssembleEvent(Event{
 		EventID: env.EventID, EventType: env.EventType, AggregateID: env.AggregateID,
 		AggregateType: env.AggregateType, Version: env.Version, Timestamp: env.Timestamp,
 		UserID: env.UserID, CorrelationID: env.CorrelationID, CausationID: env.CausationID,
-		SchemaVersion: env.SchemaVersion, Data: data,
-	}
-	if err := e.CheckEnvelope(); err != nil {
+		SchemaVersion: env.SchemaVersion,
+	}, env.Data)
+	if err != nil {
 		return err
 	}
+	*e = e2
 	return nil
+}
+
+// AssembleEvent completes an envelope read from storage with its payload, decoded
+// by the envelope's eventType, and checks the whole. Every store adapter builds
+// events through it, so all of them fail alike on corrupt items.
+func AssembleEvent(envelope Event, rawData []byte) (Event, error) {
+	data, err := DecodeEventData(envelope.EventType, rawData)
+	if err != nil {
+		return Event{}, fmt.Errorf("aggregate %s version %d: %w", envelope.AggregateID, envelope.Version, err)
+	}
+	if rec, ok := data.(*TransactionRecorded); ok {
+		rec.Seq = envelope.Version
+	}
+	envelope.Data = data
+	if err := envelope.CheckEnvelope(); err != nil {
+		return Event{}, err
+	}
+	return envelope, nil
 }
 
 // DecodeEvent decodes one stored event. Unlike json.Unmarshal, whose syntax check

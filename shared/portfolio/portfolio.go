@@ -1,6 +1,7 @@
 package portfolio
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -42,15 +43,41 @@ type CreatePortfolio struct {
 }
 
 // RecentCommandsKept is how many recent command IDs an aggregate remembers for
-// idempotency. Retries arrive within seconds; 128 later commands on the same
-// portfolio inside that window would be a client bug, not a retry.
-const RecentCommandsKept = 128
+// idempotency. Retries arrive within seconds; 32 later commands on the same
+// portfolio inside that window would be a client bug, not a retry. The number is
+// small because the list rides in every snapshot, and a snapshot that fits in a
+// few kilobytes is what keeps a command at one read unit.
+const RecentCommandsKept = 32
 
-// CommandRecord says which versions one command wrote.
+// CommandRecord says which versions one command wrote. It encodes as a compact
+// JSON array ["causationId", from, to].
 type CommandRecord struct {
-	CausationID string `json:"causationId"`
-	FromVersion int64  `json:"fromVersion"`
-	ToVersion   int64  `json:"toVersion"`
+	CausationID string
+	FromVersion int64
+	ToVersion   int64
+}
+
+// MarshalJSON writes ["causationId", from, to].
+func (c CommandRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]any{c.CausationID, c.FromVersion, c.ToVersion})
+}
+
+// UnmarshalJSON reads ["causationId", from, to].
+func (c *CommandRecord) UnmarshalJSON(b []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 3 {
+		return fmt.Errorf("command record %s: want [\"id\", from, to]", b)
+	}
+	if err := json.Unmarshal(raw[0], &c.CausationID); err != nil {
+		return fmt.Errorf("command record id: %w", err)
+	}
+	if err := json.Unmarshal(raw[1], &c.FromVersion); err != nil {
+		return fmt.Errorf("command record from: %w", err)
+	}
+	if err := json.Unmarshal(raw[2], &c.ToVersion); err != nil {
+		return fmt.Errorf("command record to: %w", err)
+	}
+	return nil
 }
 
 // symbolState is what the invariants need per symbol on the common path.
