@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -231,6 +232,9 @@ func (e *Event) CheckEnvelope() error {
 	if missing != "" {
 		return fmt.Errorf("%w: aggregate %q version %d: missing %s", ErrCorruptEvent, e.AggregateID, e.Version, missing)
 	}
+	if _, offset := e.Timestamp.Zone(); offset != 0 {
+		return fmt.Errorf("%w: aggregate %q version %d: timestamp %s is not UTC", ErrCorruptEvent, e.AggregateID, e.Version, e.Timestamp.Format(time.RFC3339))
+	}
 	if e.AggregateType != AggregateType {
 		return fmt.Errorf("%w: aggregate %q version %d: aggregateType %q, want %q", ErrCorruptEvent, e.AggregateID, e.Version, e.AggregateType, AggregateType)
 	}
@@ -272,7 +276,44 @@ func DecodeEventData(eventType string, raw []byte) (EventData, error) {
 	if err := dec.Decode(target); err != nil {
 		return nil, fmt.Errorf("%w: %s data: %v", ErrCorruptEvent, eventType, err)
 	}
+	if err := validatePayload(target); err != nil {
+		return nil, fmt.Errorf("%w: %s data: %v", ErrCorruptEvent, eventType, err)
+	}
 	return target, nil
+}
+
+// validatePayload holds a stored payload to the rules of the schema version that
+// wrote it (v1: today's rules). A future rule change bumps SchemaVersion instead of
+// turning old events into corrupt ones.
+func validatePayload(d EventData) error {
+	switch d := d.(type) {
+	case *PortfolioCreated:
+		if strings.TrimSpace(d.Name) == "" {
+			return fmt.Errorf("empty name")
+		}
+		if !IsKnownCurrency(d.BaseCurrency) {
+			return fmt.Errorf("unknown base currency %q", d.BaseCurrency)
+		}
+		if d.LotMethod != FIFO && d.LotMethod != AverageCost {
+			return fmt.Errorf("unknown lot method %q", d.LotMethod)
+		}
+	case *PortfolioDetailsChanged:
+		if strings.TrimSpace(d.Name) == "" {
+			return fmt.Errorf("empty name")
+		}
+	case *TransactionRecorded:
+		if d.ID == "" {
+			return fmt.Errorf("missing transactionId")
+		}
+		return d.Validate()
+	case *TransactionVoided:
+		if d.TransactionID == "" || d.Reason == "" {
+			return fmt.Errorf("missing transactionId or reason")
+		}
+	case *TargetAllocationSet:
+		return d.Validate()
+	}
+	return nil
 }
 
 // NewID returns a random RFC 4122 version 4 UUID.

@@ -449,3 +449,17 @@ func TestRatioApply(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRatio(t *testing.T) {
+	good := map[string]portfolio.Ratio{"4:1": {New: 4, Old: 1}, "1:10": {New: 1, Old: 10}, " 3:2 ": {New: 3, Old: 2}}
+	for in, want := range good {
+		if got, err := portfolio.ParseRatio(in); err != nil || got != want {
+			t.Errorf("ParseRatio(%q) = %v, %v", in, got, err)
+		}
+	}
+	for _, in := range []string{"010:1", "0x10:1", "4x:1", "4:1:2", "-4:1", "+4:1", "4:0", "0:1", "4", "", ":", "4.5:1", "99999999999999999999:1"} {
+		if _, err := portfolio.ParseRatio(in); !errors.Is(err, portfolio.ErrInvalidTransaction) {
+			t.Errorf("ParseRatio(%q) err = %v, want ErrInvalidTransaction", in, err)
+		}
+	}
+}

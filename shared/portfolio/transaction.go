@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
@@ -81,23 +82,27 @@ func (r *Ratio) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseRatio reads "N:D" with positive integers.
+// ParseRatio reads "N:D" with positive decimal integers (no signs, no leading
+// zeros, nothing after D).
 func ParseRatio(s string) (Ratio, error) {
+	bad := fmt.Errorf("%w: split ratio %q is not N:D with positive whole numbers", ErrInvalidTransaction, s)
 	n, d, ok := strings.Cut(strings.TrimSpace(s), ":")
 	if !ok {
-		return Ratio{}, fmt.Errorf("%w: split ratio %q is not N:D", ErrInvalidTransaction, s)
+		return Ratio{}, bad
 	}
-	var r Ratio
-	if _, err := fmt.Sscan(n, &r.New); err != nil {
-		return Ratio{}, fmt.Errorf("%w: split ratio %q is not N:D", ErrInvalidTransaction, s)
+	side := func(v string) (int64, bool) {
+		if v == "" || v[0] == '0' || strings.IndexFunc(v, func(r rune) bool { return r < '0' || r > '9' }) >= 0 {
+			return 0, false
+		}
+		x, err := strconv.ParseInt(v, 10, 64)
+		return x, err == nil
 	}
-	if _, err := fmt.Sscan(d, &r.Old); err != nil {
-		return Ratio{}, fmt.Errorf("%w: split ratio %q is not N:D", ErrInvalidTransaction, s)
+	newShares, ok1 := side(n)
+	oldShares, ok2 := side(d)
+	if !ok1 || !ok2 {
+		return Ratio{}, bad
 	}
-	if err := r.Validate(); err != nil {
-		return Ratio{}, err
-	}
-	return r, nil
+	return Ratio{New: newShares, Old: oldShares}, nil
 }
 
 // Validate checks both sides are positive.
