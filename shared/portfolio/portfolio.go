@@ -3,8 +3,10 @@ package portfolio
 import (
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,35 +44,51 @@ type CreatePortfolio struct {
 	LotMethod    LotMethod
 }
 
-// RecentCommandsKept is how many recent command IDs an aggregate remembers for
-// idempotency. Retries arrive within seconds; 32 later commands on the same
+// RecentCommandsKept is how many recent commands an aggregate remembers for
+// idempotency. Retries arrive within seconds; 16 later commands on the same
 // portfolio inside that window would be a client bug, not a retry. The number is
-// small because the list rides in every snapshot, and a snapshot that fits in a
-// few kilobytes is what keeps a command at one read unit.
-const RecentCommandsKept = 32
+// small because the list rides in every snapshot, and a snapshot of a few hundred
+// bytes is what keeps the event item that carries it within one write unit.
+const RecentCommandsKept = 16
+
+// CommandKey is the 64-bit FNV-1a hash under which a command ID is remembered.
+// Command IDs are client-chosen strings of any length (often random UUIDs, which
+// do not compress); eight bytes each keep snapshots small. Two commands of one
+// portfolio colliding within its last 16 is a 2⁻⁶⁰ event.
+func CommandKey(causationID string) uint64 {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(causationID))
+	return h.Sum64()
+}
 
 // CommandRecord says which versions one command wrote. It encodes as a compact
-// JSON array ["causationId", from, to].
+// JSON array ["<key as 16 hex digits>", from, to].
 type CommandRecord struct {
-	CausationID string
+	Key         uint64
 	FromVersion int64
 	ToVersion   int64
 }
 
-// MarshalJSON writes ["causationId", from, to].
+// MarshalJSON writes ["key", from, to].
 func (c CommandRecord) MarshalJSON() ([]byte, error) {
-	return json.Marshal([]any{c.CausationID, c.FromVersion, c.ToVersion})
+	return json.Marshal([]any{fmt.Sprintf("%016x", c.Key), c.FromVersion, c.ToVersion})
 }
 
-// UnmarshalJSON reads ["causationId", from, to].
+// UnmarshalJSON reads ["key", from, to].
 func (c *CommandRecord) UnmarshalJSON(b []byte) error {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 3 {
-		return fmt.Errorf("command record %s: want [\"id\", from, to]", b)
+		return fmt.Errorf("command record %s: want [\"key\", from, to]", b)
 	}
-	if err := json.Unmarshal(raw[0], &c.CausationID); err != nil {
-		return fmt.Errorf("command record id: %w", err)
+	var key string
+	if err := json.Unmarshal(raw[0], &key); err != nil {
+		return fmt.Errorf("command record key: %w", err)
 	}
+	k, err := strconv.ParseUint(key, 16, 64)
+	if err != nil || len(key) != 16 {
+		return fmt.Errorf("command record key %q is not 16 hex digits", key)
+	}
+	c.Key = k
 	if err := json.Unmarshal(raw[1], &c.FromVersion); err != nil {
 		return fmt.Errorf("command record from: %w", err)
 	}
@@ -217,9 +235,10 @@ func (p *Portfolio) FindCommand(causationID string) (CommandRecord, bool) {
 	if causationID == "" {
 		return CommandRecord{}, false
 	}
+	key := CommandKey(causationID)
 	recent := p.recentCommands()
 	for i := len(recent) - 1; i >= 0; i-- {
-		if recent[i].CausationID == causationID {
+		if recent[i].Key == key {
 			return recent[i], true
 		}
 	}
@@ -691,7 +710,8 @@ func (p *Portfolio) noteCommand(causationID string, version int64) {
 	if causationID == "" {
 		return
 	}
-	if n := len(p.recent); n > 0 && p.recent[n-1].CausationID == causationID && p.recent[n-1].ToVersion == version-1 {
+	key := CommandKey(causationID)
+	if n := len(p.recent); n > 0 && p.recent[n-1].Key == key && p.recent[n-1].ToVersion == version-1 {
 		p.recent[n-1].ToVersion = version
 		return
 	}
@@ -702,7 +722,7 @@ func (p *Portfolio) noteCommand(causationID string, version int64) {
 		clear(p.recent[n:])
 		p.recent = p.recent[:n]
 	}
-	p.recent = append(p.recent, CommandRecord{CausationID: causationID, FromVersion: version, ToVersion: version})
+	p.recent = append(p.recent, CommandRecord{Key: key, FromVersion: version, ToVersion: version})
 }
 
 // recentCommands returns the newest RecentCommandsKept command records.

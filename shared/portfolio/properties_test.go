@@ -132,17 +132,17 @@ func TestPropertySnapshotRoundTripsExactly(t *testing.T) {
 
 // snapshotState decodes a snapshot for field-wise comparison.
 type snapshotState struct {
-	Version int64 `json:"version"`
+	Version int64 `json:"v"`
 	Symbols []struct {
 		Symbol   string          `json:"s"`
 		Quantity decimal.Decimal `json:"q"`
 		LastDate string          `json:"d"`
 		Stale    bool            `json:"x"`
-	} `json:"symbols"`
-	Recent   []portfolio.CommandRecord `json:"recent"`
-	Recorded int                       `json:"recorded"`
-	Voided   int                       `json:"voided"`
-	Name     string                    `json:"name"`
+	} `json:"s"`
+	Recent   []portfolio.CommandRecord `json:"r"`
+	Recorded int                       `json:"rc"`
+	Voided   int                       `json:"vd"`
+	Name     string                    `json:"n"`
 }
 
 func TestPropertyFoldFromSnapshotPlusTailEqualsFoldOfAll(t *testing.T) {

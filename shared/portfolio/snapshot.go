@@ -12,7 +12,9 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// SnapshotSchemaVersion is bumped whenever snapshotJSON changes shape. A snapshot
+// SnapshotSchemaVersion is bumped whenever snapshotJSON changes shape (its keys
+// are terse on purpose: the snapshot rides on an event item, and every byte
+// counts against the one-write-unit budget). A snapshot
 // of another version is ignored by the store (the aggregate is then folded from its
 // events), never misread.
 const SnapshotSchemaVersion = 1
@@ -24,21 +26,21 @@ const SnapshotSchemaVersion = 1
 // limit). A decision that needs the list (a back-dated trade, a void) returns
 // ErrHistoryRequired and the caller folds the full history instead.
 type snapshotJSON struct {
-	SchemaVersion int               `json:"schemaVersion"`
+	SchemaVersion int               `json:"sv"`
 	ID            string            `json:"id"`
-	Owner         string            `json:"owner"`
-	Name          string            `json:"name"`
-	Description   string            `json:"description,omitempty"`
-	BaseCurrency  string            `json:"baseCurrency"`
-	LotMethod     LotMethod         `json:"lotMethod"`
-	Archived      bool              `json:"archived,omitempty"`
-	CreatedAt     time.Time         `json:"createdAt"`
-	Version       int64             `json:"version"`
-	Targets       *TargetAllocation `json:"targets,omitempty"`
-	Symbols       []symbolJSON      `json:"symbols"`
-	Recorded      int               `json:"recorded"`
-	Voided        int               `json:"voided"`
-	Recent        []CommandRecord   `json:"recent"`
+	Owner         string            `json:"o"`
+	Name          string            `json:"n"`
+	Description   string            `json:"ds,omitempty"`
+	BaseCurrency  string            `json:"c"`
+	LotMethod     LotMethod         `json:"m"`
+	Archived      bool              `json:"a,omitempty"`
+	CreatedAt     time.Time         `json:"t"`
+	Version       int64             `json:"v"`
+	Targets       *TargetAllocation `json:"tg,omitempty"`
+	Symbols       []symbolJSON      `json:"s"`
+	Recorded      int               `json:"rc"`
+	Voided        int               `json:"vd"`
+	Recent        []CommandRecord   `json:"r"`
 }
 
 type symbolJSON struct {
