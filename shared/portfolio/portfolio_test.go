@@ -463,3 +463,41 @@ func TestParseRatio(t *testing.T) {
 		}
 	}
 }
+
+func TestApplySellDust(t *testing.T) {
+	cases := []struct {
+		held, sold, left string
+		ok               bool
+	}{
+		{"10", "4", "6", true},
+		{"10", "10", "0", true},
+		{"10", "10.000000005", "0", true},            // over by 5e-9: closes
+		{"10", "10.00000002", "-0.00000002", false},  // over by 2e-8: refused
+		{"3.333333333333", "3.333333333", "0", true}, // 3.33e-10 left: closes
+		{"10", "9.99999998", "0.00000002", true},     // 2e-8 left: stays
+	}
+	for _, c := range cases {
+		left, ok := portfolio.ApplySell(dec(c.held), dec(c.sold))
+		if ok != c.ok || (ok && !left.Equal(dec(c.left))) {
+			t.Errorf("ApplySell(%s, %s) = %s, %v; want %s, %v", c.held, c.sold, left, ok, c.left, c.ok)
+		}
+	}
+}
+
+func TestSortForReplayIsStableAndPutsSplitsFirst(t *testing.T) {
+	txs := []portfolio.Transaction{
+		{ID: "c", Date: d("2024-01-03"), Type: portfolio.Buy},
+		{ID: "b2", Date: d("2024-01-02"), Type: portfolio.Sell},
+		{ID: "s", Date: d("2024-01-02"), Type: portfolio.Split},
+		{ID: "b1", Date: d("2024-01-02"), Type: portfolio.Buy},
+		{ID: "a", Date: d("2024-01-01"), Type: portfolio.Buy},
+	}
+	portfolio.SortForReplay(txs)
+	var got []string
+	for _, tx := range txs {
+		got = append(got, tx.ID)
+	}
+	if strings.Join(got, ",") != "a,s,b2,b1,c" {
+		t.Fatalf("order = %v, want a,s,b2,b1,c (file order kept within a date)", got)
+	}
+}

@@ -245,8 +245,8 @@ func (t Transaction) Validate() error {
 		if t.Ratio.New == t.Ratio.Old {
 			return bad("split ratio %s changes nothing", t.Ratio)
 		}
-		if !t.Amount.IsZero() || !t.Quantity.IsZero() || !t.Price.IsZero() {
-			return bad("SPLIT takes only a ratio")
+		if !t.Amount.IsZero() || !t.Quantity.IsZero() || !t.Price.IsZero() || !t.Fee.IsZero() || !t.Tax.IsZero() {
+			return bad("SPLIT takes only a ratio (no amount, quantity, price, fee or tax)")
 		}
 	default:
 		if !t.Amount.IsPositive() {
@@ -279,20 +279,57 @@ func CompareForReplay(a, b *Transaction) int {
 }
 
 // SortForReplay sorts in place by CompareForReplay. The sort is stable, so callers
-// that leave Seq at zero keep their input order within a date.
+// that leave Seq at zero keep their input order within a date. It sorts small keys
+// and then permutes once: comparing the 200-byte transactions themselves made a
+// newest-first broker export of 50,000 activities ten times slower to sort.
 func SortForReplay(txs []Transaction) {
-	slices.SortStableFunc(txs, func(a, b Transaction) int { return CompareForReplay(&a, &b) })
+	type key struct {
+		date  calendar.Date
+		split bool
+		seq   int64
+		at    int32
+	}
+	keys := make([]key, len(txs))
+	sorted := true
+	for i := range txs {
+		keys[i] = key{txs[i].Date, txs[i].Type == Split, txs[i].Seq, int32(i)}
+		if i > 0 && CompareForReplay(&txs[i-1], &txs[i]) > 0 {
+			sorted = false
+		}
+	}
+	if sorted {
+		return
+	}
+	slices.SortStableFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.date, b.date); c != 0 {
+			return c
+		}
+		if a.split != b.split {
+			if a.split {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	out := make([]Transaction, len(txs))
+	for i, k := range keys {
+		out[i] = txs[k.at]
+	}
+	copy(txs, out)
 }
 
-// ApplySell subtracts a sold quantity from a holding. A shortfall up to Dust closes
-// the holding; a larger one is refused (ok = false).
+// ApplySell subtracts a sold quantity from a holding. A shortfall up to Dust
+// closes the holding, and so does a remainder up to Dust (after a 1:3 reverse
+// split, 3.333333333333 sold as the 3.333333333 a broker reports leaves 3e-10 of a
+// share, which nobody can sell); a larger shortfall is refused (ok = false).
 func ApplySell(held, sold decimal.Decimal) (left decimal.Decimal, ok bool) {
 	left = held.Sub(sold)
-	if !left.IsNegative() {
+	if left.IsZero() {
 		return left, true
 	}
-	if left.Neg().LessThanOrEqual(Dust) {
+	if left.Abs().LessThanOrEqual(Dust) {
 		return decimal.Zero, true
 	}
-	return left, false
+	return left, !left.IsNegative()
 }
