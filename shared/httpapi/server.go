@@ -1,0 +1,244 @@
+// Package httpapi is the HTTPS API for the frontend: an http.Handler routed by
+// method and path with the standard library's ServeMux, and a Lambda adapter
+// (payload format 2.0) in lambda.go. Commands go through the command service and
+// answer from the events they wrote (read-your-writes); queries answer from the
+// Postgres read models and say which aggregate version they reflect.
+//
+// Conventions, for every route: JSON bodies with unknown fields rejected and a
+// size limit; decimals as JSON strings; dates YYYY-MM-DD; errors as
+// {"error":{"code","message","details"}} with a 4xx for anything the client can
+// fix; Idempotency-Key on every command; If-Match: <version> as an optional
+// optimistic check; the response's ETag is the aggregate version.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/portfoliotracker/tracker/shared/command"
+	"github.com/portfoliotracker/tracker/shared/eventstore"
+)
+
+// MaxBodyBytes bounds a request body (an import of a few thousand activities
+// fits; API Gateway's own limit is 10 MB).
+const MaxBodyBytes = 2 << 20
+
+// Server holds the API's dependencies.
+type Server struct {
+	commands *command.Service
+	events   eventstore.Store
+	queries  Queries
+	log      *slog.Logger
+	mux      *http.ServeMux
+}
+
+// Config wires a Server.
+type Config struct {
+	Commands *command.Service
+	Events   eventstore.Store
+	Queries  Queries
+	Logger   *slog.Logger
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.Method+" "+rt.Path, s.authenticated(rt.handler))
+	}
+	return s
+}
+
+// Route is one documented endpoint.
+type Route struct {
+	Method  string
+	Path    string
+	handler func(http.ResponseWriter, *http.Request) error
+}
+
+// Routes lists every route (the OpenAPI test compares it with the document).
+func (s *Server) Routes() []Route { return s.routes() }
+
+func (s *Server) routes() []Route {
+	return []Route{
+		{"POST", "/portfolios", s.createPortfolio},
+		{"GET", "/portfolios", s.listPortfolios},
+		{"GET", "/portfolios/{id}", s.getPortfolio},
+		{"PATCH", "/portfolios/{id}", s.updatePortfolio},
+		{"POST", "/portfolios/{id}/archive", s.archivePortfolio},
+		{"POST", "/portfolios/{id}/transactions", s.recordTransaction},
+		{"GET", "/portfolios/{id}/transactions", s.listTransactions},
+		{"POST", "/portfolios/{id}/transactions/{txId}/void", s.voidTransaction},
+		{"GET", "/portfolios/{id}/positions", s.positions},
+		{"PUT", "/portfolios/{id}/targets", s.setTargets},
+		{"GET", "/portfolios/{id}/targets", s.getTargets},
+		{"POST", "/portfolios/{id}/import", s.importActivities},
+		{"GET", "/portfolios/{id}/events", s.auditTrail},
+	}
+}
+
+// ServeHTTP implements http.Handler. Unknown paths and methods get the API's
+// error shape rather than ServeMux's plain text.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		allowed := s.allowedMethods(r)
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			s.writeError(w, r, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")), nil))
+			return
+		}
+		s.writeError(w, r, newError(http.StatusNotFound, CodeNotFound, "no route for "+r.URL.Path, nil))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if userFrom(r.Context()) == "" {
+			s.writeError(w, r, newError(http.StatusUnauthorized, CodeUnauthorized, "no authenticated user", nil))
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
+}
+
+// ---------------------------------------------------------------- request context
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	requestIDKey
+)
+
+// WithUser returns a context carrying the authenticated user's ID (the Lambda
+// adapter sets it from the authorizer's context).
+func WithUser(ctx context.Context, userID string) context.Context {
+	return context.WithValue(ctx, userKey, userID)
+}
+
+// WithRequestID returns a context carrying the request ID for logs.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+func userFrom(ctx context.Context) string {
+	u, _ := ctx.Value(userKey).(string)
+	return u
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// ---------------------------------------------------------------- request helpers
+
+// decodeJSON reads a JSON body strictly: the right media type, within the size
+// limit, one object, no unknown fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, into any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send the body as application/json", nil)
+		}
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "the body must hold exactly one JSON value", nil)
+	}
+	return nil
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, newError(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), nil)
+		}
+		return nil, newError(http.StatusBadRequest, CodeBadRequest, "could not read the body", nil)
+	}
+	if len(body) == 0 {
+		return nil, newError(http.StatusBadRequest, CodeInvalidJSON, "the body is empty", nil)
+	}
+	return body, nil
+}
+
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return newError(http.StatusBadRequest, CodeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", syntax.Offset), nil)
+	case errors.As(err, &typ) && typ.Field == "":
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "the body must be a JSON object", nil)
+	case errors.As(err, &typ):
+		return newError(http.StatusBadRequest, CodeInvalidJSON, fmt.Sprintf("field %q must be %s", typ.Field, typ.Type), map[string]string{"field": typ.Field})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return newError(http.StatusBadRequest, CodeInvalidJSON, fmt.Sprintf("unknown field %q", field), map[string]string{"field": field})
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "the JSON body is truncated", nil)
+	}
+	return newError(http.StatusBadRequest, CodeInvalidJSON, err.Error(), nil)
+}
+
+// commandRequest reads the headers every command shares.
+func commandRequest(r *http.Request, aggregateID string) (command.Request, error) {
+	req := command.Request{AggregateID: aggregateID, UserID: userFrom(r.Context()), CorrelationID: requestIDFrom(r.Context())}
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 255 || strings.IndexFunc(key, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) >= 0 {
+			return req, newError(http.StatusBadRequest, CodeBadRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters", nil)
+		}
+		req.CommandID = key
+	}
+	if m := r.Header.Get("If-Match"); m != "" {
+		v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(m, "W/"), `"`), 10, 64)
+		if err != nil || v < 0 {
+			return req, newError(http.StatusBadRequest, CodeBadRequest, "If-Match must be a portfolio version such as \"7\"", nil)
+		}
+		req.ExpectedVersion = &v
+	}
+	return req, nil
+}
+
+func setVersion(w http.ResponseWriter, version int64) {
+	w.Header().Set("ETag", fmt.Sprintf("%q", strconv.FormatInt(version, 10)))
+}
