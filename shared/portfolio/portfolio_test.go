@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -499,5 +501,27 @@ func TestSortForReplayIsStableAndPutsSplitsFirst(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "a,s,b2,b1,c" {
 		t.Fatalf("order = %v, want a,s,b2,b1,c (file order kept within a date)", got)
+	}
+}
+
+func TestSortForReplayMatchesAStableSortOnRandomInput(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for round := 0; round < 50; round++ {
+		txs := make([]portfolio.Transaction, r.IntN(300))
+		for i := range txs {
+			typ := portfolio.Buy
+			if r.IntN(5) == 0 {
+				typ = portfolio.Split
+			}
+			txs[i] = portfolio.Transaction{ID: fmt.Sprint(i), Date: d("2024-01-01").AddDays(r.IntN(20)), Type: typ, Seq: int64(r.IntN(3))}
+		}
+		want := slices.Clone(txs)
+		slices.SortStableFunc(want, func(a, b portfolio.Transaction) int { return portfolio.CompareForReplay(&a, &b) })
+		portfolio.SortForReplay(txs)
+		for i := range txs {
+			if txs[i].ID != want[i].ID {
+				t.Fatalf("round %d: position %d holds %s, want %s", round, i, txs[i].ID, want[i].ID)
+			}
+		}
 	}
 }

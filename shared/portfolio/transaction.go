@@ -312,11 +312,25 @@ func SortForReplay(txs []Transaction) {
 		}
 		return cmp.Compare(a.seq, b.seq)
 	})
-	out := make([]Transaction, len(txs))
-	for i, k := range keys {
-		out[i] = txs[k.at]
+	// Apply the permutation in place, cycle by cycle: each transaction moves once
+	// and no second 10 MB slice is allocated for a 50,000-activity history.
+	for start := range keys {
+		if keys[start].at < 0 {
+			continue
+		}
+		saved := txs[start]
+		i := start
+		for {
+			from := int(keys[i].at)
+			keys[i].at = -1
+			if from == start {
+				txs[i] = saved
+				break
+			}
+			txs[i] = txs[from]
+			i = from
+		}
 	}
-	copy(txs, out)
 }
 
 // ApplySell subtracts a sold quantity from a holding. A shortfall up to Dust
