@@ -1,0 +1,30 @@
+// Command authorizer is the Lambda authorizer of both APIs: the HTTP API (REQUEST
+// authorizer, payload 2.0, simple responses) and the WebSocket API's $connect.
+// It verifies Supabase access tokens (shared/auth) and answers in the event's
+// shape (shared/auth/lambdaauth). Configuration is in config.go.
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/portfoliotracker/tracker/shared/auth"
+	"github.com/portfoliotracker/tracker/shared/auth/lambdaauth"
+)
+
+func main() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(os.Getenv)}))
+	cfg, err := loadConfig(os.Getenv)
+	if err != nil {
+		logger.Error("authorizer: configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		logger.Error("authorizer: configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(lambdaauth.New(v, logger).Handle)
+}
