@@ -9,6 +9,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
 )
 
 // Error codes: stable, machine-readable; the message is for humans.
@@ -66,7 +67,9 @@ func classify(err error) *apiError {
 	}
 	msg := err.Error()
 	switch {
-	case errors.Is(err, portfolio.ErrNotFound):
+	case errors.Is(err, readmodel.ErrInvalidCursor):
+		return newError(http.StatusBadRequest, CodeBadRequest, "the cursor is not one this API issued", map[string]string{"parameter": "cursor"})
+	case errors.Is(err, portfolio.ErrNotFound), errors.Is(err, readmodel.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "portfolio or transaction not found", nil)
 	case errors.Is(err, portfolio.ErrConcurrencyConflict):
 		return newError(http.StatusConflict, CodeConflict, msg, nil)

@@ -342,6 +342,11 @@ func ApplySell(held, sold decimal.Decimal) (left decimal.Decimal, ok bool) {
 	if left.IsZero() {
 		return left, true
 	}
+	// A non-zero decimal with exponent above −8 is at least 1e-7 in size: no dust.
+	// Checking that first spares almost every sell a big-integer comparison.
+	if left.Exponent() > -8 {
+		return left, !left.IsNegative()
+	}
 	if left.Abs().LessThanOrEqual(Dust) {
 		return decimal.Zero, true
 	}

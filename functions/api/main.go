@@ -1,0 +1,84 @@
+// Command api is the HTTPS API Lambda (API Gateway HTTP API, payload format 2.0,
+// behind the Lambda authorizer). It reads its configuration, builds its adapters
+// on the first invocation, and serves package httpapi.
+//
+// Environment:
+//
+//	EVENTS_TABLE         the DynamoDB events table.
+//	SNAPSHOT_EVERY       events between snapshots (default 10; the same for every writer).
+//	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
+//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/portfoliotracker/tracker/shared/command"
+	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/httpapi"
+	"github.com/portfoliotracker/tracker/shared/lazy"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/secrets"
+)
+
+type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	table := os.Getenv("EVENTS_TABLE")
+	if table == "" {
+		log.Error("api: EVENTS_TABLE is not set")
+		os.Exit(1)
+	}
+	snapshotEvery, err := strconv.Atoi(envOr("SNAPSHOT_EVERY", "10"))
+	if err != nil || snapshotEvery < 1 {
+		log.Error("api: SNAPSHOT_EVERY must be a positive integer")
+		os.Exit(1)
+	}
+	deps := lazy.New(func(ctx context.Context) (handler, error) {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		store := dynamostore.New(dynamodb.NewFromConfig(cfg), table, dynamostore.Options{SnapshotEvery: snapshotEvery})
+		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
+		if err != nil {
+			return nil, err
+		}
+		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api"})
+		if err != nil {
+			return nil, err
+		}
+		srv := httpapi.New(httpapi.Config{
+			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log}),
+			Events:   store,
+			Queries:  readmodel.NewQueries(pool),
+			Logger:   log,
+		})
+		return httpapi.LambdaHandler(srv), nil
+	})
+	lambda.Start(func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		h, err := deps.Get(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "api: dependencies unavailable", "error", err.Error())
+			return events.APIGatewayV2HTTPResponse{StatusCode: 503, Headers: map[string]string{"Content-Type": "application/json", "Retry-After": "1"},
+				Body: `{"error":{"code":"unavailable","message":"the service is starting or its database is unreachable; retry"}}`}, nil
+		}
+		return h(ctx, req)
+	})
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

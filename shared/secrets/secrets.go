@@ -1,0 +1,87 @@
+// Package secrets reads configuration that must not sit in plain environment
+// variables (DESIGN §4: Supabase settings come from Secrets Manager). Functions
+// read them lazily, on the first invocation that needs them.
+package secrets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+)
+
+// DatabaseURL returns the Postgres DSN: dsn itself when set (local runs), or the
+// secret named by arn (deployed).
+func DatabaseURL(ctx context.Context, dsn, arn string) (string, error) {
+	if dsn != "" {
+		return dsn, nil
+	}
+	if arn == "" {
+		return "", errors.New("set DATABASE_URL or DATABASE_SECRET_ARN")
+	}
+	s, err := String(ctx, arn)
+	if err != nil {
+		return "", err
+	}
+	return ParseDatabaseSecret(s)
+}
+
+// String reads a secret's string value.
+func String(ctx context.Context, arn string) (string, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return "", fmt.Errorf("aws config: %w", err)
+	}
+	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if err != nil {
+		return "", fmt.Errorf("secret %s: %w", arn, err)
+	}
+	return aws.ToString(out.SecretString), nil
+}
+
+// ParseDatabaseSecret accepts a DSN, or JSON with the DSN under "url" (or "uri",
+// "DATABASE_URL"), or the RDS-style fields username, password, host, port, dbname.
+func ParseDatabaseSecret(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !strings.HasPrefix(s, "{") {
+		if s == "" {
+			return "", errors.New("database secret is empty")
+		}
+		return s, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		return "", errors.New("database secret is neither a DSN nor JSON")
+	}
+	str := func(k string) string {
+		switch v := m[k].(type) {
+		case string:
+			return v
+		case float64:
+			return fmt.Sprint(v)
+		}
+		return ""
+	}
+	for _, k := range []string{"url", "uri", "DATABASE_URL"} {
+		if v := str(k); v != "" {
+			return v, nil
+		}
+	}
+	if str("host") == "" || str("username") == "" {
+		return "", errors.New(`database secret JSON has no "url" and no host/username`)
+	}
+	u := &url.URL{Scheme: "postgres", User: url.UserPassword(str("username"), str("password")), Host: str("host"), Path: "/" + str("dbname")}
+	if p := str("port"); p != "" {
+		u.Host += ":" + p
+	}
+	if u.Path == "/" {
+		u.Path = "/postgres"
+	}
+	return u.String(), nil
+}
