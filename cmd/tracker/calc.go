@@ -162,13 +162,18 @@ type totalsReport struct {
 	Cash          string `json:"cash"`
 }
 
-// perfReport: TWR over the period (not annualised), MWR as an annual rate; both
-// rounded to 8 decimal places, null when undefined (with a warning saying why).
+// perfReport: TWR and MWR are both returns over the period [from, to], so they
+// can be compared; the annualised rates are given too when the period is at least
+// 365 days (annualising a shorter one extrapolates noise: a 2% week is not a 180%
+// year). Rounded to 8 decimal places, null when undefined (with a warning).
 type perfReport struct {
-	From string  `json:"from"`
-	To   string  `json:"to"`
-	TWR  *string `json:"twr"`
-	MWR  *string `json:"mwr"`
+	From          string  `json:"from"`
+	To            string  `json:"to"`
+	Days          int     `json:"days"`
+	TWR           *string `json:"twr"`
+	MWR           *string `json:"mwr"`
+	TWRAnnualized *string `json:"twrAnnualized,omitempty"`
+	MWRAnnualized *string `json:"mwrAnnualized,omitempty"`
 }
 
 // calc computes the report. Its errors are one line, naming the file and record.
@@ -264,15 +269,24 @@ func calc(opt calcOptions) (*calcReport, error) {
 	for _, w := range series.Warnings {
 		rep.Warnings = append(rep.Warnings, "performance: "+w.String())
 	}
+	days := len(series.Days)
+	rep.Performance.Days = days
 	if twr := series.TWR(); finite(twr) {
 		rep.Performance.TWR = rate(twr)
+		if a, ok := performance.Annualize(twr, days); ok && finite(a) {
+			rep.Performance.TWRAnnualized = rate(a)
+		}
 	} else {
 		rep.Warnings = append(rep.Warnings, "performance: the time-weighted return is undefined")
 	}
-	if mwr, err := series.MWR(); err != nil {
+	if irr, err := series.MWR(); err != nil {
 		rep.Warnings = append(rep.Warnings, "performance: "+oneLine(err.Error()))
-	} else if finite(mwr) {
-		rep.Performance.MWR = rate(mwr)
+	} else if period := math.Pow(1+irr, float64(days)/365) - 1; finite(irr) && finite(period) {
+		// MWR is the IRR, an annual rate; over the period it compounds to period.
+		rep.Performance.MWR = rate(period)
+		if days >= 365 {
+			rep.Performance.MWRAnnualized = rate(irr)
+		}
 	} else {
 		rep.Warnings = append(rep.Warnings, "performance: the money-weighted return is undefined")
 	}
