@@ -61,21 +61,23 @@ func golden(t *testing.T, want string, args ...string) {
 //	     (check: −cost + realized + dividends − charges = −1014+189+7.5−3 = −820.5)
 //
 // Performance, 01-02..01-09 (8 days). No deposits, so trades are the flows and the
-// value is the holdings (XYZ counts 0, warned). Daily r = (end + out)/(start + in):
+// value is the holdings. XYZ has no close: until it has one it is valued at its
+// trade price, 50 (warned). Daily r = (end + out)/(start + in):
 //
 //	01-02 in 1005        end 10×101 = 1010               1010/1005
 //	01-03 in 1205+601    end 20×118 + 2×300 = 2960       2960/(1010+1806)
 //	01-04 out 648        end 15×131 + 2×305 = 2575       (2575+648)/2960
-//	01-05 out 7.5 in 50  end 15×125 + 2×306 = 2487       (2487+7.5)/(2575+50)
-//	01-06 in 3 (FEE)     end 2487                        2487/(2487+3)
-//	01-07 —              end 2487                        1
-//	01-08 out 769+619    end 8×112 = 896                 (896+1388)/2487
-//	01-09 —              end 8×115 = 920                 920/896
+//	01-05 out 7.5 in 50  end 15×125 + 2×306 + 50 = 2537  (2537+7.5)/(2575+50)
+//	01-06 in 3 (FEE)     end 2537                        2537/(2537+3)
+//	01-07 —              end 2537                        1
+//	01-08 out 769+619    end 8×112 + 50 = 946            (946+1388)/2537
+//	01-09 —              end 8×115 + 50 = 970            970/946
 //
-//	TWR = 1010·3223·2494.5·2284·920 / (1005·2816·2625·2490·896) − 1 = 0.0294701007…
-//	MWR: r with −1005 −1806(1+r)^(−1/365) +648(1+r)^(−2/365) −42.5(1+r)^(−3/365)
-//	     −3(1+r)^(−4/365) +1388(1+r)^(−6/365) +920(1+r)^(−8/365) = 0: r = 10.8809490…
-//	     (an annual rate: 0.3% over eight days compounds to ~1088% a year)
+//	TWR = 1010·3223·2544.5·2334·970 / (1005·2816·2625·2540·946) − 1 = 0.0505188449…
+//	MWR: the IRR r solves −1005 −1806(1+r)^(−1/365) +648(1+r)^(−2/365)
+//	     −42.5(1+r)^(−3/365) −3(1+r)^(−4/365) +1388(1+r)^(−6/365) +970(1+r)^(−8/365) = 0,
+//	     r = 38.0707296… a year; over the 8 days (1+r)^(8/365) − 1 = 0.0836521484…
+//	     (reported for the period: the range is shorter than a year)
 func TestCalcGhostfolioFIFO(t *testing.T) {
 	golden(t, `{
   "asOf": "2024-01-09",
@@ -136,12 +138,12 @@ func TestCalcGhostfolioFIFO(t *testing.T) {
     "from": "2024-01-02",
     "to": "2024-01-09",
     "days": 8,
-    "twr": "0.02947010",
-    "mwr": "0.05574341"
+    "twr": "0.05051884",
+    "mwr": "0.08365215"
   },
   "warnings": [
     "XYZ: 1 held but no close on or before 2024-01-09 in ghostfolio-prices.csv; its market figures are omitted and not in the totals",
-    "performance: XYZ is held on 2024-01-05 but has no close on or before that day; it counts as 0 until its first close"
+    "performance: XYZ is held on 2024-01-05 but has no close on or before that day; it is valued at its last trade price until its first close"
   ]
 }
 `, "--activities", "ghostfolio-export.json", "--prices", "ghostfolio-prices.csv")
@@ -216,12 +218,12 @@ func TestCalcGhostfolioAverage(t *testing.T) {
     "from": "2024-01-02",
     "to": "2024-01-09",
     "days": 8,
-    "twr": "0.02947010",
-    "mwr": "0.05574341"
+    "twr": "0.05051884",
+    "mwr": "0.08365215"
   },
   "warnings": [
     "XYZ: 1 held but no close on or before 2024-01-09 in ghostfolio-prices.csv; its market figures are omitted and not in the totals",
-    "performance: XYZ is held on 2024-01-05 but has no close on or before that day; it counts as 0 until its first close"
+    "performance: XYZ is held on 2024-01-05 but has no close on or before that day; it is valued at its last trade price until its first close"
   ]
 }
 `, "--activities", "ghostfolio-export.json", "--prices", "ghostfolio-prices.csv", "--lot-method", "average")

@@ -27,8 +27,9 @@ type Series struct {
 	Warnings    []Warning
 }
 
-// Warning reports a symbol held on days it had no close on or before: it counted
-// as zero on those days. Day is the first such day in the series (or the day
+// Warning reports a symbol held on days it had no close on or before: it was
+// valued at its last trade price on those days (zero if it was never traded, e.g.
+// received by a split alone). Day is the first such day in the series (or the day
 // before Days[0], for Start).
 type Warning struct {
 	Symbol string
@@ -36,7 +37,7 @@ type Warning struct {
 }
 
 func (w Warning) String() string {
-	return fmt.Sprintf("%s is held on %s but has no close on or before that day; it counts as 0 until its first close", w.Symbol, w.Day)
+	return fmt.Sprintf("%s is held on %s but has no close on or before that day; it is valued at its last trade price until its first close", w.Symbol, w.Day)
 }
 
 // Build replays txs, which must be in portfolio.SortForReplay order, and values the
@@ -102,6 +103,10 @@ type holding struct {
 	qty  quantity
 	sym  string
 	warn bool // a warning has been recorded
+	// tradePx is the last BUY or SELL price (split-adjusted): until the symbol's
+	// first close it values the holding, since a trade is a price too. Counting a
+	// just-bought holding as 0 would make its first day a −100% return.
+	tradePx float64
 }
 
 // never is a date no close is on: an active holding with next = never has no
@@ -172,7 +177,7 @@ func (b *builder) advance(k int, day calendar.Date) {
 			return
 		}
 	}
-	b.actPx[k], b.actNext[k] = 0, never
+	b.actPx[k], b.actNext[k] = b.hold[b.actHold[k]].tradePx, never
 	if s != nil && len(s.dates) > 0 {
 		b.actNext[k] = s.dates[0]
 	}
@@ -219,6 +224,15 @@ func (b *builder) held(h *holding) {
 	}
 }
 
+// traded records a trade price; while the holding has no close in force, the
+// price values it at once.
+func (b *builder) traded(h *holding, px float64) {
+	h.tradePx = px
+	if h.slot >= 0 && b.actCur[h.slot] < 0 {
+		b.actPx[h.slot] = px
+	}
+}
+
 // apply replays one transaction; day is its index in the series, or −1 before it.
 func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 	var v txNums
@@ -228,6 +242,7 @@ func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 		h := b.holding(tx.Symbol)
 		h.qty.add(&v.qty)
 		b.held(h)
+		b.traded(h, v.price.f)
 	case portfolio.Sell:
 		h := b.holding(tx.Symbol)
 		if !h.qty.sell(&v.qty) {
@@ -235,6 +250,7 @@ func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 				portfolio.ErrInsufficientHoldings, tx.Type, tx.ID, tx.Quantity, tx.Symbol, tx.Date, h.qty.decimal())
 		}
 		b.held(h)
+		b.traded(h, v.price.f)
 	case portfolio.Split:
 		if err := tx.Ratio.Validate(); err != nil {
 			return fmt.Errorf("performance: split %s of %s on %s: %w", tx.ID, tx.Symbol, tx.Date, err)
@@ -243,6 +259,7 @@ func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 			h := &b.hold[i]
 			h.qty.split(tx.Ratio)
 			b.held(h)
+			b.traded(h, h.tradePx*float64(tx.Ratio.Old)/float64(tx.Ratio.New))
 		}
 	case portfolio.Dividend, portfolio.Interest, portfolio.Fee, portfolio.Deposit, portfolio.Withdrawal:
 	default:
@@ -268,6 +285,11 @@ func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 		return nil
 	}
 	if day < 0 {
+		return nil
+	}
+	if tx.Type == portfolio.Fee && len(b.actHold) == 0 {
+		// Nothing is invested, so there is no return for the fee to lower: as a
+		// flow it would read as a −100% day and zero the whole TWR.
 		return nil
 	}
 	charges := v.fee.f + v.tax.f

@@ -240,8 +240,9 @@ func TestWeekendCarriesLastCloseForward(t *testing.T) {
 	near(t, "TWR", s.TWR(), 0.05, 1e-12)
 }
 
-// Y is bought on Jan 2 but first closes on Jan 4: it counts as 0 on Jan 2 and 3
-// and is reported once, with Jan 2. Z has no closes at all.
+// Y is bought on Jan 2 (5 at 20) but first closes on Jan 4: it is valued at its
+// trade price on Jan 2 and 3 and reported once, with Jan 2. Z (1 at 7) has no
+// closes at all and stays at its trade price.
 func TestMissingPriceWarning(t *testing.T) {
 	c := closesOf(t, "2024-01-01 X 100", "2024-01-04 Y 20")
 	txs := history(
@@ -250,7 +251,8 @@ func TestMissingPriceWarning(t *testing.T) {
 		buy("2024-01-03", "Z", "1", "7"),
 	)
 	s := build(t, txs, c, "2024-01-01", "2024-01-05")
-	nearAll(t, "Value", s.Value, []float64{100, 100, 100, 200, 200})
+	// X 100; + Y 5×20 = 200; + Z 1×7 = 207; Y's first close is 20 too.
+	nearAll(t, "Value", s.Value, []float64{100, 200, 207, 207, 207})
 	want := []Warning{{"Y", day("2024-01-02")}, {"Z", day("2024-01-03")}}
 	if len(s.Warnings) != len(want) {
 		t.Fatalf("Warnings = %v, want %v", s.Warnings, want)
@@ -416,13 +418,14 @@ func TestCashSumMatchesCashEffect(t *testing.T) {
 	}
 }
 
-// Without a cash account a fee charged while nothing is held takes in 10 and ends
-// the day with nothing: r = 0/(0 + 10) − 1 = −100%, so TWR is −100% (documented),
-// and MWR has only money going in, so no rate.
+// Without a cash account a fee charged while nothing is held has no invested
+// capital to lower: it stays out of the series (as a flow it would read
+// 0/(0 + 10) − 1 = −100% and zero the TWR for good). With nothing invested there
+// are no returns: TWR 0, and MWR has no flows, so no rate.
 func TestFeeWhileNothingHeld(t *testing.T) {
 	s := build(t, history(cashTx(portfolio.Fee, "2024-01-02", "10")), nil, "2024-01-01", "2024-01-03")
-	nearAll(t, "Inflow", s.Inflow, []float64{0, 10, 0})
-	near(t, "TWR", s.TWR(), -1, 0)
+	nearAll(t, "Inflow", s.Inflow, []float64{0, 0, 0})
+	near(t, "TWR", s.TWR(), 0, 0)
 	if _, err := s.MWR(); !errors.Is(err, ErrNoRate) {
 		t.Errorf("MWR: %v, want ErrNoRate", err)
 	}
@@ -435,10 +438,11 @@ func TestWarningOnStart(t *testing.T) {
 	if len(s.Warnings) != 1 || s.Warnings[0] != (Warning{"X", day("2023-12-31")}) {
 		t.Fatalf("Warnings = %v", s.Warnings)
 	}
-	near(t, "Start", s.Start, 0, 0)
-	nearAll(t, "Value", s.Value, []float64{0, 10})
-	// r1: MVB + CFin = 0 → 0; r2: MVB = 0 → 0. Nothing invested by the numbers.
-	near(t, "TWR", s.TWR(), 0, 0)
+	// Until its first close X is valued at its trade price, 9.
+	near(t, "Start", s.Start, 9, 0)
+	nearAll(t, "Value", s.Value, []float64{9, 10})
+	// r1 = 9/9 − 1 = 0; r2 = 10/9 − 1 = 0.1111…
+	near(t, "TWR", s.TWR(), 1.0/9, 1e-12)
 }
 
 // A remainder within Dust closes the holding too (portfolio.ApplySell): 10 shares,
@@ -459,15 +463,21 @@ func naiveSeries(txs []portfolio.Transaction, c *Closes, from, to calendar.Date)
 		cash = cash || tx.Type == portfolio.Deposit || tx.Type == portfolio.Withdrawal
 	}
 	qty := map[string]decimal.Decimal{}
+	tradePx := map[string]decimal.Decimal{}
 	bal := decimal.Zero
 	apply := func(tx portfolio.Transaction) (inflow, outflow decimal.Decimal) {
 		switch tx.Type {
 		case portfolio.Buy:
 			qty[tx.Symbol] = qty[tx.Symbol].Add(tx.Quantity)
+			tradePx[tx.Symbol] = tx.Price
 		case portfolio.Sell:
 			qty[tx.Symbol], _ = portfolio.ApplySell(qty[tx.Symbol], tx.Quantity)
+			tradePx[tx.Symbol] = tx.Price
 		case portfolio.Split:
-			qty[tx.Symbol] = tx.Ratio.Apply(qty[tx.Symbol])
+			if !qty[tx.Symbol].IsZero() {
+				qty[tx.Symbol] = tx.Ratio.Apply(qty[tx.Symbol])
+				tradePx[tx.Symbol] = tradePx[tx.Symbol].Mul(decimal.NewFromInt(tx.Ratio.Old)).Div(decimal.NewFromInt(tx.Ratio.New))
+			}
 		}
 		bal = bal.Add(tx.CashEffect())
 		if cash {
@@ -478,6 +488,15 @@ func naiveSeries(txs []portfolio.Transaction, c *Closes, from, to calendar.Date)
 				return decimal.Zero, tx.Amount
 			}
 			return decimal.Zero, decimal.Zero
+		}
+		if tx.Type == portfolio.Fee {
+			holding := false
+			for _, q := range qty {
+				holding = holding || !q.IsZero()
+			}
+			if !holding {
+				return decimal.Zero, decimal.Zero // nothing invested for the fee to lower
+			}
 		}
 		var net decimal.Decimal
 		switch tx.Type {
@@ -501,6 +520,8 @@ func naiveSeries(txs []portfolio.Transaction, c *Closes, from, to calendar.Date)
 		for sym, q := range qty {
 			if p, _, ok := c.On(sym, d); ok {
 				v = v.Add(q.Mul(p))
+			} else {
+				v = v.Add(q.Mul(tradePx[sym]))
 			}
 		}
 		return v.InexactFloat64()
