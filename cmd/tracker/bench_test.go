@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/portfoliotracker/tracker/shared/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -34,7 +35,7 @@ func TestMain(m *testing.M) {
 	if spec := os.Getenv(measureEnv); spec != "" {
 		os.Exit(measureChild(spec))
 	}
-	code := m.Run()
+	code := testenv.Run(m)
 	for _, f := range cleanups {
 		f()
 	}

@@ -21,10 +21,12 @@ type command struct {
 }
 
 // commands lists the subcommands, in the order "tracker help" shows them. Add new
-// ones (migrate, replay, token, ...) here, each in its own file.
+// ones here, each in its own file.
 var commands = []command{
 	{"calc", "holdings, P&L and returns from an activity file and a prices file", runCalc},
 	{"benchdata", "write a generated activity file and prices file (benchmarks, load tests)", runBenchdata},
+	{"migrate", "apply the read models' schema migrations (--database-url DSN)", runMigrate},
+	{"replay", "rebuild the read models from the DynamoDB events table", runReplay},
 }
 
 // run is the whole CLI: it parses args (without the program name), writes results

@@ -3,13 +3,10 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/portfoliotracker/tracker/shared/secrets"
 )
 
 // secretsManagerLoader reads the legacy JWT secret from Secrets Manager when the
@@ -20,19 +17,13 @@ func secretsManagerLoader(arn string) func(context.Context) ([]byte, error) {
 	return func(ctx context.Context) ([]byte, error) {
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		s, err := secrets.String(ctx, arn)
 		if err != nil {
-			return nil, fmt.Errorf("loading AWS config: %w", err)
+			return nil, err
 		}
-		out, err := secretsmanager.NewFromConfig(awsCfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
-			SecretId: aws.String(arn),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("GetSecretValue: %w", err)
+		if s = strings.TrimSpace(s); s == "" {
+			return nil, errors.New("the JWT secret is empty")
 		}
-		if out.SecretString == nil {
-			return nil, errors.New("GetSecretValue: the secret has no SecretString")
-		}
-		return []byte(strings.TrimSpace(*out.SecretString)), nil
+		return []byte(s), nil
 	}
 }

@@ -92,7 +92,7 @@ type PortfolioResponse struct {
 
 // TransactionResponse is one transaction.
 type TransactionResponse struct {
-	ID       string `json:"id"`
+	ID       string `json:"transactionId"`
 	Type     string `json:"type"`
 	Date     string `json:"date"`
 	Symbol   string `json:"symbol,omitempty"`

@@ -181,19 +181,19 @@ func TestTransactionsVoidTargetsArchive(t *testing.T) {
 	// A retry answers the same transaction and writes nothing.
 	again := a.do(alice, "POST", p+"/transactions", `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"10","price":"185.64","fee":"1"}`, "Idempotency-Key", "buy-1")
 	a.expect(again, 200, "")
-	if again.data()["id"] != buy.data()["id"] || again.body["version"] != float64(2) {
+	if again.data()["transactionId"] != buy.data()["transactionId"] || again.body["version"] != float64(2) {
 		t.Fatalf("retry answered %s", again.raw)
 	}
 	sell := a.do(alice, "POST", p+"/transactions", `{"type":"SELL","date":"2024-02-01","symbol":"AAPL","quantity":"4","price":"190"}`, "If-Match", `"2"`)
 	a.expect(sell, 201, "")
 	// Voiding the buy would leave the sell short; voiding the sell is fine.
-	a.expect(a.do(alice, "POST", p+"/transactions/"+buy.data()["id"].(string)+"/void", `{"reason":"typo"}`), 422, "insufficient_holdings")
-	v := a.do(alice, "POST", p+"/transactions/"+sell.data()["id"].(string)+"/void", `{"reason":"duplicate"}`)
+	a.expect(a.do(alice, "POST", p+"/transactions/"+buy.data()["transactionId"].(string)+"/void", `{"reason":"typo"}`), 422, "insufficient_holdings")
+	v := a.do(alice, "POST", p+"/transactions/"+sell.data()["transactionId"].(string)+"/void", `{"reason":"duplicate"}`)
 	a.expect(v, 200, "")
 	if v.data()["voided"] != true {
 		t.Fatalf("void answered %s", v.raw)
 	}
-	a.expect(a.do(alice, "POST", p+"/transactions/"+sell.data()["id"].(string)+"/void", `{"reason":"again"}`), 409, "version_conflict")
+	a.expect(a.do(alice, "POST", p+"/transactions/"+sell.data()["transactionId"].(string)+"/void", `{"reason":"again"}`), 409, "version_conflict")
 	tg := a.do(alice, "PUT", p+"/targets", `{"targets":[{"symbol":"VTI","weight":"0.6"},{"symbol":"BND","weight":"0.4"}],"driftBand":"0.05"}`)
 	a.expect(tg, 200, "")
 	ren := a.do(alice, "PATCH", p, `{"name":"Renamed"}`)
@@ -225,7 +225,7 @@ func TestOtherUsersCommandsSeeNothing(t *testing.T) {
 	a.expect(buy, 201, "")
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", p + "/transactions", `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"1","price":"1"}`},
-		{"POST", p + "/transactions/" + buy.data()["id"].(string) + "/void", `{"reason":"mine now"}`},
+		{"POST", p + "/transactions/" + buy.data()["transactionId"].(string) + "/void", `{"reason":"mine now"}`},
 		{"PATCH", p, `{"name":"pwned"}`},
 		{"POST", p + "/archive", `{}`},
 		{"PUT", p + "/targets", `{"targets":[{"symbol":"A","weight":"1"}],"driftBand":"0.1"}`},

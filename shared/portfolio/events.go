@@ -124,7 +124,7 @@ func (a TargetAllocation) Validate() error {
 	seen := make(map[string]bool, len(a.Targets))
 	sum := decimal.Zero
 	for _, t := range a.Targets {
-		if t.Symbol == "" || len(t.Symbol) > 32 {
+		if t.Symbol == "" || len(t.Symbol) > 32 || HasControl(t.Symbol) {
 			return fmt.Errorf("%w: symbol %q must be 1 to 32 characters", ErrInvalidTargets, t.Symbol)
 		}
 		if seen[t.Symbol] {

@@ -306,8 +306,8 @@ func (p *Portfolio) Archive(reason string, meta Meta) error {
 	if err := p.checkCommand(meta); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(reason) > 500 {
-		return fmt.Errorf("%w: reason is longer than 500 characters", ErrInvalidCommand)
+	if utf8.RuneCountInString(reason) > 500 || HasControl(reason) {
+		return fmt.Errorf("%w: reason must be at most 500 characters, without control characters", ErrInvalidCommand)
 	}
 	return p.emit(meta, &PortfolioArchived{Reason: strings.TrimSpace(reason)})
 }
@@ -396,7 +396,7 @@ func (p *Portfolio) VoidTransaction(txID, reason string, meta Meta) error {
 		return err
 	}
 	reason = strings.TrimSpace(reason)
-	if reason == "" || utf8.RuneCountInString(reason) > 500 {
+	if reason == "" || utf8.RuneCountInString(reason) > 500 || HasControl(reason) {
 		return fmt.Errorf("%w: a void needs a reason of 1 to 500 characters", ErrInvalidCommand)
 	}
 	tx, voided, err := p.Transaction(txID)
@@ -511,6 +511,9 @@ func checkMeta(meta Meta) error {
 func cleanDetails(name, description string) (string, string, error) {
 	name = strings.TrimSpace(name)
 	description = strings.TrimSpace(description)
+	if HasControl(name) || HasControl(description) {
+		return "", "", fmt.Errorf("%w: name and description may not contain control characters", ErrInvalidCommand)
+	}
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return "", "", fmt.Errorf("%w: name must be 1 to 100 characters", ErrInvalidCommand)
 	}

@@ -525,3 +525,18 @@ func TestSortForReplayMatchesAStableSortOnRandomInput(t *testing.T) {
 		}
 	}
 }
+
+func TestControlCharactersAreRefused(t *testing.T) {
+	if _, err := portfolio.Create("pf", portfolio.CreatePortfolio{Name: "a\x00b", BaseCurrency: "USD"}, portfolio.Meta{UserID: alice, Now: t0}); !errors.Is(err, portfolio.ErrInvalidCommand) {
+		t.Errorf("NUL in a name: %v", err)
+	}
+	tx := trade(portfolio.Buy, "2024-01-10", "AAPL", "1", "1")
+	tx.Note = "bad\x1b[31m"
+	if err := tx.Validate(); !errors.Is(err, portfolio.ErrInvalidTransaction) {
+		t.Errorf("escape in a note: %v", err)
+	}
+	tx.Note = "two lines\nare fine"
+	if err := tx.Validate(); err != nil {
+		t.Errorf("newline in a note: %v", err)
+	}
+}

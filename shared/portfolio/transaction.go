@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
 	"github.com/shopspring/decimal"
@@ -208,6 +210,12 @@ func (t Transaction) Validate() error {
 	if !slices.Contains(TxTypes, t.Type) {
 		return bad("unknown type %q", t.Type)
 	}
+	if HasControl(t.Symbol) || HasControl(t.Note) || HasControl(t.Currency) {
+		return bad("symbol, currency and note may not contain control characters")
+	}
+	if utf8.RuneCountInString(t.Note) > 500 {
+		return bad("note is longer than 500 characters")
+	}
 	if t.Symbol != strings.TrimSpace(t.Symbol) || len(t.Symbol) > 32 {
 		return bad("symbol %q must be at most 32 characters without surrounding spaces", t.Symbol)
 	}
@@ -331,6 +339,16 @@ func SortForReplay(txs []Transaction) {
 			i = from
 		}
 	}
+}
+
+// HasControl reports a control character (NUL, escape, ...) or invalid UTF-8:
+// neither belongs in a name, a symbol or a note, and PostgreSQL text cannot even
+// store NUL.
+func HasControl(s string) bool {
+	if !utf8.ValidString(s) {
+		return true
+	}
+	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0
 }
 
 // ApplySell subtracts a sold quantity from a holding. A shortfall up to Dust

@@ -42,7 +42,10 @@ func String(ctx context.Context, arn string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("secret %s: %w", arn, err)
 	}
-	return aws.ToString(out.SecretString), nil
+	if out.SecretString == nil {
+		return "", fmt.Errorf("secret %s has no string value", arn)
+	}
+	return *out.SecretString, nil
 }
 
 // ParseDatabaseSecret accepts a DSN, or JSON with the DSN under "url" (or "uri",

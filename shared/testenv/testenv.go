@@ -72,7 +72,11 @@ const Region = emulator.Region
 const startTimeout = 3 * time.Minute
 
 // Main runs the package's tests and then stops the emulators they started. Call it from TestMain.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m)) }
+
+// Run is Main for a TestMain that has its own clean-up to do: it runs the tests, stops the emulators
+// they started and returns the exit code instead of exiting.
+func Run(m *testing.M) int {
 	code := m.Run()
 	if err := local.stop(code != 0); err != nil {
 		fmt.Fprintf(os.Stderr, "testenv: stopping emulators: %v\n", err)
@@ -80,7 +84,7 @@ func Main(m *testing.M) {
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // AWSConfig returns an AWS configuration whose clients reach the emulators of the given services (every emulated

@@ -1,0 +1,266 @@
+// Package rmtest holds what the read-model tests share: a migrated database per
+// test, realistic portfolio histories decided by the real aggregate, and a text
+// dump of the projection tables for comparisons.
+package rmtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/testenv"
+	"github.com/shopspring/decimal"
+)
+
+// Users of the tests.
+const (
+	UserA = "0a0a0a0a-0000-4000-8000-00000000000a"
+	UserB = "0b0b0b0b-0000-4000-8000-00000000000b"
+)
+
+// DB returns a pool on a fresh, migrated database, and its DSN.
+func DB(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(context.Background(), dsn, readmodel.PoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := readmodel.Migrate(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return pool, dsn
+}
+
+// NewProjector returns a projector that discards its metrics.
+func NewProjector(pool *pgxpool.Pool) *readmodel.Projector {
+	return readmodel.NewProjector(pool, readmodel.ProjectorOptions{Metrics: io.Discard})
+}
+
+// History decides commands on a real aggregate and keeps the events.
+type History struct {
+	t      testing.TB
+	P      *portfolio.Portfolio
+	user   string
+	now    time.Time
+	n      int
+	prefix string
+	Events []portfolio.Event
+
+	held  map[string]decimal.Decimal // for Random
+	date  calendar.Date
+	nrand int
+}
+
+// NewHistory creates portfolio id for user.
+func NewHistory(t testing.TB, id, user string, method portfolio.LotMethod) *History {
+	t.Helper()
+	h := &History{t: t, user: user, now: time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC), prefix: id}
+	p, err := portfolio.Create(id, portfolio.CreatePortfolio{Name: "Portfolio " + id, Description: "test", BaseCurrency: "USD", LotMethod: method}, h.meta())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.P = p
+	h.collect()
+	return h
+}
+
+func (h *History) meta() portfolio.Meta {
+	h.n++
+	h.now = h.now.Add(time.Minute)
+	return portfolio.Meta{UserID: h.user, CorrelationID: "corr", CausationID: fmt.Sprintf("%s-cmd-%d", h.prefix, h.n), Now: h.now,
+		NewID: func() string { h.n++; return fmt.Sprintf("%s-%06d", h.prefix, h.n) }}
+}
+
+func (h *History) collect() {
+	h.Events = append(h.Events, h.P.Pending()...)
+	h.P.MarkCommitted()
+}
+
+func (h *History) check(err error) {
+	h.t.Helper()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.collect()
+}
+
+// Tx records a transaction and returns its ID.
+func (h *History) Tx(tx portfolio.Transaction) string {
+	h.t.Helper()
+	if tx.Currency == "" {
+		tx.Currency = "USD"
+	}
+	rec, err := h.P.RecordTransaction(tx, h.meta())
+	h.check(err)
+	return rec.ID
+}
+
+// Void voids a transaction.
+func (h *History) Void(id, reason string) {
+	h.t.Helper()
+	h.check(h.P.VoidTransaction(id, reason, h.meta()))
+}
+
+// Targets sets the target allocation, "SYM=0.5" pairs.
+func (h *History) Targets(band string, pairs ...string) {
+	h.t.Helper()
+	var a portfolio.TargetAllocation
+	a.DriftBand = decimal.RequireFromString(band)
+	for _, p := range pairs {
+		var sym, w string
+		for i := range p {
+			if p[i] == '=' {
+				sym, w = p[:i], p[i+1:]
+			}
+		}
+		a.Targets = append(a.Targets, portfolio.Target{Symbol: sym, Weight: decimal.RequireFromString(w)})
+	}
+	h.check(h.P.SetTargets(a, h.meta()))
+}
+
+// Rename changes the details.
+func (h *History) Rename(name string) {
+	h.t.Helper()
+	h.check(h.P.ChangeDetails(name, "renamed", h.meta()))
+}
+
+// Archive archives the portfolio.
+func (h *History) Archive() { h.t.Helper(); h.check(h.P.Archive("done", h.meta())) }
+
+// D parses a date.
+func D(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// Dec parses a decimal.
+func Dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+// Buy, Sell, ... build transactions.
+func Buy(date, sym, qty, price, fee string) portfolio.Transaction {
+	return portfolio.Transaction{Type: portfolio.Buy, Date: D(date), Symbol: sym, Quantity: Dec(qty), Price: Dec(price), Fee: optDec(fee)}
+}
+
+func Sell(date, sym, qty, price, fee string) portfolio.Transaction {
+	tx := Buy(date, sym, qty, price, fee)
+	tx.Type = portfolio.Sell
+	return tx
+}
+
+func Cash(typ portfolio.TxType, date, sym, amount, fee, tax string) portfolio.Transaction {
+	return portfolio.Transaction{Type: typ, Date: D(date), Symbol: sym, Amount: Dec(amount), Fee: optDec(fee), Tax: optDec(tax)}
+}
+
+func Split(date, sym string, n, d int64) portfolio.Transaction {
+	return portfolio.Transaction{Type: portfolio.Split, Date: D(date), Symbol: sym, Ratio: portfolio.Ratio{New: n, Old: d}}
+}
+
+func optDec(s string) decimal.Decimal {
+	if s == "" {
+		return decimal.Zero
+	}
+	return Dec(s)
+}
+
+// Realistic builds the acceptance history: create, deposit, buys, sells, a
+// dividend, a split, interest and a fee, a back-dated trade, voids (one leaving a
+// position with fees only, one removing a symbol), targets, a rename, an archive.
+func Realistic(t testing.TB, id, user string, method portfolio.LotMethod) *History {
+	t.Helper()
+	h := NewHistory(t, id, user, method)
+	h.Tx(Cash(portfolio.Deposit, "2024-01-02", "", "20000", "", ""))
+	h.Tx(Buy("2024-01-03", "AAPL", "10", "150.25", "1"))
+	msft := h.Tx(Buy("2024-01-04", "MSFT", "5", "300", ""))
+	h.Tx(Buy("2024-02-01", "AAPL", "5", "160.10", "1.5"))
+	h.Tx(Sell("2024-03-01", "AAPL", "8", "170", "1"))
+	h.Tx(Cash(portfolio.Dividend, "2024-03-15", "AAPL", "12.50", "", "1.88"))
+	h.Tx(Split("2024-04-01", "AAPL", 4, 1))
+	h.Tx(Cash(portfolio.Interest, "2024-04-30", "", "3.21", "", ""))
+	h.Tx(Cash(portfolio.Fee, "2024-05-01", "MSFT", "5", "", ""))
+	h.Tx(Buy("2024-01-02", "AAPL", "2", "140", "0.5")) // back-dated: before every other trade
+	goog := h.Tx(Buy("2024-05-02", "GOOG", "3", "141.80", ""))
+	h.Tx(Buy("2024-05-03", "VTI", "1.2345", "250.5", ""))
+	h.Targets("0.05", "AAPL=0.5", "VTI=0.3", "MSFT=0.2")
+	h.Void(msft, "entered twice")
+	h.Void(goog, "wrong account")
+	h.Tx(Sell("2024-06-03", "VTI", "0.2345", "260", "0.25"))
+	h.Tx(Cash(portfolio.Withdrawal, "2024-06-04", "", "100", "", ""))
+	h.Rename("Renamed " + id)
+	h.Targets("0.1", "AAPL=0.6", "VTI=0.4")
+	h.Archive()
+	return h
+}
+
+// Random appends n random valid transactions over the given symbols: buys,
+// sells of half a holding, dividends, on dates that move forward from start (or
+// from where the previous call stopped), five a day.
+func (h *History) Random(r *rand.Rand, n int, symbols []string, start calendar.Date) {
+	h.t.Helper()
+	if h.held == nil {
+		h.held = map[string]decimal.Decimal{}
+		h.date = start
+	}
+	for i := 0; i < n; i++ {
+		if h.nrand%5 == 0 {
+			h.date = h.date.AddDays(1)
+		}
+		h.nrand++
+		sym := symbols[r.IntN(len(symbols))]
+		var tx portfolio.Transaction
+		switch k := r.IntN(10); {
+		case k < 5 || h.held[sym].LessThan(decimal.NewFromInt(2)):
+			q := decimal.NewFromInt(int64(r.IntN(50) + 1))
+			tx = portfolio.Transaction{Type: portfolio.Buy, Date: h.date, Symbol: sym, Quantity: q,
+				Price: decimal.New(int64(r.IntN(50000)+100), -2), Fee: decimal.New(int64(r.IntN(500)), -2)}
+			h.held[sym] = h.held[sym].Add(q)
+		case k < 8:
+			q := h.held[sym].Div(decimal.NewFromInt(2)).Floor()
+			tx = portfolio.Transaction{Type: portfolio.Sell, Date: h.date, Symbol: sym, Quantity: q,
+				Price: decimal.New(int64(r.IntN(50000)+100), -2), Fee: decimal.New(int64(r.IntN(500)), -2)}
+			h.held[sym] = h.held[sym].Sub(q)
+		default:
+			tx = portfolio.Transaction{Type: portfolio.Dividend, Date: h.date, Symbol: sym, Amount: decimal.New(int64(r.IntN(10000)+1), -2),
+				Tax: decimal.New(int64(r.IntN(100)), -2)}
+		}
+		h.Tx(tx)
+	}
+}
+
+// Dump writes every projection table (and profiles), ordered by key, as text.
+func Dump(t testing.TB, pool *pgxpool.Pool) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	var buf bytes.Buffer
+	for _, q := range []string{
+		"select * from portfolios order by id",
+		"select * from transactions order by transaction_id",
+		"select * from positions order by portfolio_id, symbol",
+		"select * from portfolio_totals order by portfolio_id",
+		"select * from targets order by portfolio_id, symbol",
+		"select * from projection_checkpoints order by aggregate_id",
+	} {
+		fmt.Fprintf(&buf, "-- %s\n", q)
+		if _, err := conn.Conn().PgConn().CopyTo(ctx, &buf, "copy ("+q+") to stdout"); err != nil {
+			t.Fatalf("dump %q: %v", q, err)
+		}
+	}
+	return buf.String()
+}

@@ -1,0 +1,927 @@
+package readmodel
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/portfolio/lots"
+	"github.com/portfoliotracker/tracker/shared/readmodel/internal/emf"
+	"github.com/shopspring/decimal"
+)
+
+// Projector applies portfolio events to the read models.
+//
+// Semantics (DESIGN §4): delivery is at least once and ordered per aggregate only.
+// Each aggregate has a checkpoint, the version up to which its events are applied.
+// An event at or below it is a duplicate and changes nothing; the next version
+// applies; a later one is a gap, and it and every later event of its aggregate in
+// the batch are reported failed so that the stream redelivers them after the
+// missing one. An event of a type this build does not know is skipped: it
+// advances the checkpoint and changes nothing else (counted in the metrics).
+//
+// Positions and totals are recomputed from the portfolio's active transactions
+// with the lot engine, once per affected portfolio per batch: back-dated trades and
+// voids change history, so a fold over the stored transactions is the simple
+// correct path. Only the positions of symbols the batch touched are written.
+//
+// Every row's version says which event it reflects, and is the same whatever the
+// batching: replaying the stream in other batches gives identical tables.
+type Projector struct {
+	pool    *pgxpool.Pool
+	metrics *emf.Writer
+	log     *slog.Logger
+}
+
+// ProjectorOptions configures a Projector. Zero values take the defaults.
+type ProjectorOptions struct {
+	// Metrics receives one CloudWatch EMF line per batch. Default os.Stdout;
+	// io.Discard silences it.
+	Metrics io.Writer
+	// Function is the metrics' "Function" dimension. Default "projector".
+	Function string
+	Logger   *slog.Logger
+}
+
+// NewProjector returns a projector writing through pool.
+func NewProjector(pool *pgxpool.Pool, opts ProjectorOptions) *Projector {
+	if opts.Metrics == nil {
+		opts.Metrics = os.Stdout
+	}
+	if opts.Function == "" {
+		opts.Function = "projector"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Projector{
+		pool:    pool,
+		metrics: emf.New(opts.Metrics, map[string]string{"Function": opts.Function}),
+		log:     opts.Logger,
+	}
+}
+
+// Failure is an event the projector did not apply and wants redelivered.
+type Failure struct {
+	Index       int // into the batch
+	AggregateID string
+	Version     int64
+	EventType   string
+	Reason      string
+}
+
+// BatchResult says what ApplyBatch did.
+type BatchResult struct {
+	Failures   []Failure // ascending by Index
+	Applied    int       // events applied (skipped unknown types included)
+	Duplicates int       // events at or below their checkpoint: no-ops
+	Skipped    int       // events of unknown types (checkpoint advanced, nothing else)
+	Gaps       int       // aggregates whose next event was missing from the batch
+	Portfolios int       // portfolios whose positions and totals were recomputed
+	LotErrors  int       // stored transactions the lot engine refused (logged, left out)
+}
+
+// Failed returns the indexes of the failed events, ascending.
+func (r BatchResult) Failed() []int {
+	out := make([]int, len(r.Failures))
+	for i, f := range r.Failures {
+		out[i] = f.Index
+	}
+	return out
+}
+
+// Apply is ApplyBatch returning only the failed indexes.
+func (p *Projector) Apply(ctx context.Context, events []portfolio.Event) (failed []int, err error) {
+	r, err := p.ApplyBatch(ctx, events)
+	return r.Failed(), err
+}
+
+// KnownEventType reports whether this build projects events of type t. Events of
+// other types may be passed to ApplyBatch with only their envelope (Data nil).
+func KnownEventType(t string) bool { return slices.Contains(portfolio.EventTypes, t) }
+
+// ApplyBatch applies events in one database transaction. An error means nothing
+// was applied (a database failure: retry the whole batch); events that cannot be
+// applied are reported in the result instead, and the rest of the batch applies.
+func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (BatchResult, error) {
+	start := time.Now()
+	b := newBatch(events)
+	if len(b.ids) > 0 {
+		err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+			b.reset()
+			if err := b.load(ctx, tx); err != nil {
+				return err
+			}
+			b.decide()
+			b.recompute(p.log)
+			return b.write(ctx, tx)
+		})
+		if err != nil {
+			return BatchResult{}, fmt.Errorf("readmodel: apply %d events: %w", len(events), err)
+		}
+	}
+	r := b.result()
+	p.metrics.Emit(
+		emf.Metric{Name: "EventsReceived", Value: float64(len(events))},
+		emf.Metric{Name: "EventsApplied", Value: float64(r.Applied)},
+		emf.Metric{Name: "EventsDuplicate", Value: float64(r.Duplicates)},
+		emf.Metric{Name: "EventsUnknownType", Value: float64(r.Skipped)},
+		emf.Metric{Name: "EventsFailed", Value: float64(len(r.Failures))},
+		emf.Metric{Name: "AggregateGaps", Value: float64(r.Gaps)},
+		emf.Metric{Name: "PortfoliosRecomputed", Value: float64(r.Portfolios)},
+		emf.Metric{Name: "LotEngineErrors", Value: float64(r.LotErrors)},
+		emf.Metric{Name: "BatchDuration", Unit: "Milliseconds", Value: float64(time.Since(start).Microseconds()) / 1000},
+	)
+	return r, nil
+}
+
+// ---------------------------------------------------------------- batch state
+
+type batch struct {
+	events []portfolio.Event
+	// ids are the aggregates of the batch, sorted (locks are taken in this order);
+	// byID holds each one's event indexes in version order.
+	ids     []string
+	byID    map[string][]int
+	invalid []Failure // events without aggregate or version: failed before loading
+
+	// Loaded, then advanced by decide.
+	aggs map[string]*aggState
+
+	failures               []Failure
+	applied, dups, skipped int
+	gaps, recomputed       int
+	lotErrors              int
+}
+
+// aggState is one aggregate: its stored state, then what the batch changes.
+type aggState struct {
+	id         string
+	checkpoint int64
+	cpTime     time.Time
+	pf         portfolioRow // pf.exists is false for non-portfolios and before creation
+	pfChanged  bool
+
+	stored    []portfolio.Transaction // active transactions before the batch (read when needed)
+	advanced  bool                    // the checkpoint moved in this batch
+	recorded  []recordedTx
+	voids     []voidTx
+	affected  map[string]int64 // symbol → version of the last event touching it
+	txVersion int64            // version of the last event changing the transactions
+	targets   *portfolio.TargetAllocationSet
+	targetsV  int64
+	created   bool // PortfolioCreated applied in this batch
+
+	positions []positionRow // computed
+	removed   []string      // affected symbols the book no longer has
+	totals    *totalsRow
+}
+
+type portfolioRow struct {
+	exists       bool
+	userID       string
+	name         string
+	description  string
+	baseCurrency string
+	lotMethod    string
+	archived     bool
+	archivedAt   *time.Time
+	createdAt    time.Time
+	updatedAt    time.Time
+	version      int64
+}
+
+type recordedTx struct {
+	tx         portfolio.Transaction
+	recordedAt time.Time
+}
+
+type voidTx struct {
+	id       string
+	reason   string
+	voidedAt time.Time
+	version  int64
+}
+
+type positionRow struct {
+	symbol  string
+	pos     lots.Position
+	version int64
+}
+
+type totalsRow struct {
+	sum     lots.Summary
+	version int64
+}
+
+func newBatch(events []portfolio.Event) *batch {
+	b := &batch{events: events, byID: make(map[string][]int)}
+	for i := range events {
+		e := &events[i]
+		if e.AggregateID == "" || e.Version < 1 || !utf8.ValidString(e.AggregateID) || strings.IndexByte(e.AggregateID, 0) >= 0 {
+			b.invalid = append(b.invalid, Failure{Index: i, AggregateID: e.AggregateID, Version: e.Version, EventType: e.EventType,
+				Reason: "event without a usable aggregate ID or version"})
+			continue
+		}
+		if _, ok := b.byID[e.AggregateID]; !ok {
+			b.ids = append(b.ids, e.AggregateID)
+		}
+		b.byID[e.AggregateID] = append(b.byID[e.AggregateID], i)
+	}
+	slices.Sort(b.ids)
+	for _, idx := range b.byID {
+		// Stable: duplicates of one version keep their batch order.
+		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(events[x].Version, events[y].Version) })
+	}
+	return b
+}
+
+// reset clears what a previous attempt of the transaction computed.
+func (b *batch) reset() {
+	b.aggs = make(map[string]*aggState, len(b.ids))
+	b.failures = append(b.failures[:0], b.invalid...)
+	b.applied, b.dups, b.skipped, b.gaps, b.recomputed, b.lotErrors = 0, 0, 0, 0, 0, 0
+}
+
+func (b *batch) result() BatchResult {
+	if b.aggs == nil { // nothing loaded: only invalid events
+		b.reset()
+	}
+	f := slices.Clone(b.failures)
+	slices.SortFunc(f, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
+	return BatchResult{Failures: f, Applied: b.applied, Duplicates: b.dups, Skipped: b.skipped, Gaps: b.gaps,
+		Portfolios: b.recomputed, LotErrors: b.lotErrors}
+}
+
+// ---------------------------------------------------------------- load
+
+// needsTransactions reports whether the aggregate's events in the batch may change
+// its transactions (then its stored ones are read along with the checkpoints).
+func (b *batch) needsTransactions(id string) bool {
+	for _, i := range b.byID[id] {
+		if t := b.events[i].EventType; t == portfolio.TypeTransactionRecorded || t == portfolio.TypeTransactionVoided {
+			return true
+		}
+	}
+	return false
+}
+
+func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
+	var txIDs []string
+	for _, id := range b.ids {
+		b.aggs[id] = &aggState{id: id}
+		if b.needsTransactions(id) {
+			txIDs = append(txIDs, id)
+		}
+	}
+	q := &pgx.Batch{}
+	// One aggregate is projected by one transaction at a time (the live projector
+	// and a replay may overlap). Locks are taken in ID order: no deadlock.
+	q.Queue(`select count(pg_advisory_xact_lock(hashtextextended(id, 7))) from unnest($1::text[]) as u(id)`, b.ids)
+	q.Queue(`select c.aggregate_id, c.version, c.updated_at,
+	                p.id is not null, coalesce(p.user_id::text, ''), coalesce(p.name, ''), coalesce(p.description, ''),
+	                coalesce(p.base_currency, ''), coalesce(p.lot_method, ''), coalesce(p.archived, false), p.archived_at,
+	                coalesce(p.created_at, c.updated_at), coalesce(p.updated_at, c.updated_at), coalesce(p.version, 0)
+	           from projection_checkpoints c left join portfolios p on p.id = c.aggregate_id
+	          where c.aggregate_id = any($1::text[])`, b.ids).Query(func(rows pgx.Rows) error {
+		var id string
+		var r portfolioRow
+		var cp int64
+		var cpTime time.Time
+		_, err := pgx.ForEachRow(rows, []any{&id, &cp, &cpTime, &r.exists, &r.userID, &r.name, &r.description, &r.baseCurrency,
+			&r.lotMethod, &r.archived, &r.archivedAt, &r.createdAt, &r.updatedAt, &r.version}, func() error {
+			if a := b.aggs[id]; a != nil {
+				a.checkpoint, a.cpTime, a.pf = cp, cpTime, r
+				a.pf.archivedAt = cloneTime(r.archivedAt)
+			}
+			return nil
+		})
+		return err
+	})
+	if len(txIDs) > 0 {
+		q.Queue(selectActiveTransactions, txIDs).Query(func(rows pgx.Rows) error {
+			return scanActiveTransactions(rows, func(pid string, tx portfolio.Transaction) {
+				if a := b.aggs[pid]; a != nil {
+					a.stored = append(a.stored, tx)
+				}
+			})
+		})
+	}
+	return tx.SendBatch(ctx, q).Close()
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// selectActiveTransactions reads what the lot engine needs. The order is the
+// index's (recompute sorts for replay, which then has little to do).
+const selectActiveTransactions = `select t.portfolio_id, t.transaction_id, t.seq, t.type, t.trade_date, coalesce(t.symbol, ''),
+       coalesce(t.quantity::text, ''), coalesce(t.price::text, ''), coalesce(t.amount::text, ''), t.fee::text, t.tax::text,
+       coalesce(t.ratio, '')
+  from transactions t
+ where t.portfolio_id = any($1::text[]) and not t.voided
+ order by t.portfolio_id, t.trade_date, t.seq`
+
+// scanActiveTransactions parses the rows' text values directly: a recompute reads
+// every active transaction of the portfolios a batch touches, and going through
+// Scan into strings doubled the allocations.
+func scanActiveTransactions(rows pgx.Rows, each func(portfolioID string, tx portfolio.Transaction)) error {
+	defer rows.Close()
+	var pid string
+	symbols := map[string]string{}
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 12 {
+			return fmt.Errorf("stored transactions: %d columns", len(v))
+		}
+		if string(v[0]) != pid {
+			pid = string(v[0])
+		}
+		tx, err := parseTransactionBytes(v, symbols)
+		if err != nil {
+			return fmt.Errorf("stored transaction %s of %s: %w", v[1], pid, err)
+		}
+		each(pid, tx)
+	}
+	return rows.Err()
+}
+
+func parseTransactionBytes(v [][]byte, symbols map[string]string) (portfolio.Transaction, error) {
+	var tx portfolio.Transaction
+	var err error
+	tx.ID = string(v[1])
+	if tx.Seq, err = strconv.ParseInt(string(v[2]), 10, 64); err != nil {
+		return tx, err
+	}
+	tx.Type = txType(v[3])
+	if tx.Date, err = parseDateBytes(v[4]); err != nil {
+		return tx, err
+	}
+	if len(v[5]) > 0 {
+		sym, ok := symbols[string(v[5])]
+		if !ok {
+			sym = string(v[5])
+			symbols[sym] = sym
+		}
+		tx.Symbol = sym
+	}
+	for i, dst := range [...]*decimal.Decimal{&tx.Quantity, &tx.Price, &tx.Amount, &tx.Fee, &tx.Tax} {
+		if b := v[6+i]; len(b) > 0 {
+			if *dst, err = parseDecimalBytes(b); err != nil {
+				return tx, err
+			}
+		}
+	}
+	if len(v[11]) > 0 {
+		if tx.Ratio, err = portfolio.ParseRatio(string(v[11])); err != nil {
+			return tx, err
+		}
+	}
+	return tx, nil
+}
+
+func txType(b []byte) portfolio.TxType {
+	for _, t := range portfolio.TxTypes {
+		if string(t) == string(b) {
+			return t
+		}
+	}
+	return portfolio.TxType(b)
+}
+
+// parseDateBytes reads Postgres's ISO date output, YYYY-MM-DD.
+func parseDateBytes(b []byte) (calendar.Date, error) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return calendar.Parse(string(b))
+	}
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	y, m, d := num(b[:4]), num(b[5:7]), num(b[8:])
+	if y < 0 || m < 0 || d < 0 {
+		return calendar.Parse(string(b))
+	}
+	return calendar.New(y, time.Month(m), d)
+}
+
+// parseDecimalBytes reads numeric output ("-123.4500") exactly, without the string
+// and the text parsing of decimal.NewFromString when the digits fit in an int64.
+func parseDecimalBytes(b []byte) (decimal.Decimal, error) {
+	if len(b) > 18 {
+		return decimal.NewFromString(string(b))
+	}
+	neg := false
+	i := 0
+	if b[0] == '-' {
+		neg, i = true, 1
+	}
+	var m int64
+	exp := int32(0)
+	digits, point := 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + int64(c-'0')
+			digits++
+			if point {
+				exp--
+			}
+		case c == '.' && !point:
+			point = true
+		default:
+			return decimal.NewFromString(string(b))
+		}
+	}
+	if digits == 0 {
+		return decimal.NewFromString(string(b))
+	}
+	if neg {
+		m = -m
+	}
+	return decimal.New(m, exp), nil
+}
+
+// ---------------------------------------------------------------- decide
+
+func (b *batch) fail(i int, reason string) {
+	e := &b.events[i]
+	b.failures = append(b.failures, Failure{Index: i, AggregateID: e.AggregateID, Version: e.Version, EventType: e.EventType, Reason: reason})
+}
+
+// decide walks each aggregate's events in version order against its checkpoint.
+func (b *batch) decide() {
+	for _, id := range b.ids {
+		a := b.aggs[id]
+		idx := b.byID[id]
+		for k, i := range idx {
+			e := &b.events[i]
+			if e.Version <= a.checkpoint {
+				b.dups++
+				continue
+			}
+			reason := ""
+			if e.Version > a.checkpoint+1 {
+				reason = fmt.Sprintf("gap: version %d follows checkpoint %d", e.Version, a.checkpoint)
+				b.gaps++
+			} else if err := a.apply(e); err != nil {
+				reason = err.Error()
+			}
+			if reason != "" {
+				// Later events (sorted, so all above the checkpoint) must wait for this one.
+				b.fail(i, reason)
+				for _, j := range idx[k+1:] {
+					b.fail(j, fmt.Sprintf("follows version %d, which failed", e.Version))
+				}
+				break
+			}
+			if !KnownEventType(e.EventType) {
+				b.skipped++
+			}
+			b.applied++
+			a.checkpoint, a.cpTime, a.advanced = e.Version, e.Timestamp, true
+			if a.pf.exists {
+				a.pf.version, a.pf.updatedAt, a.pfChanged = e.Version, e.Timestamp, true
+			}
+		}
+	}
+}
+
+// apply folds one event (the next version) into the aggregate's pending changes.
+// An error leaves the state unchanged and fails the event.
+func (a *aggState) apply(e *portfolio.Event) error {
+	if !KnownEventType(e.EventType) {
+		return nil // skipped: only the checkpoint moves
+	}
+	if e.Data == nil {
+		return fmt.Errorf("%s without data", e.EventType)
+	}
+	if _, ok := e.Data.(*portfolio.PortfolioCreated); !ok && !a.pf.exists {
+		return fmt.Errorf("%s before PortfolioCreated", e.EventType)
+	}
+	switch d := e.Data.(type) {
+	case *portfolio.PortfolioCreated:
+		if a.pf.exists {
+			return fmt.Errorf("PortfolioCreated for existing portfolio (version %d)", a.pf.version)
+		}
+		if !isUUID(e.UserID) {
+			return fmt.Errorf("user ID %q is not a UUID", e.UserID)
+		}
+		if d.LotMethod != portfolio.FIFO && d.LotMethod != portfolio.AverageCost {
+			return fmt.Errorf("unknown lot method %q", d.LotMethod)
+		}
+		a.pf = portfolioRow{
+			exists: true, userID: strings.ToLower(e.UserID), name: d.Name, description: d.Description,
+			baseCurrency: d.BaseCurrency, lotMethod: string(d.LotMethod), createdAt: e.Timestamp,
+		}
+		a.created = true
+	case *portfolio.PortfolioDetailsChanged:
+		a.pf.name, a.pf.description = d.Name, d.Description
+	case *portfolio.PortfolioArchived:
+		if !a.pf.archived {
+			ts := e.Timestamp
+			a.pf.archived, a.pf.archivedAt = true, &ts
+		}
+	case *portfolio.TargetAllocationSet:
+		a.targets, a.targetsV = d, e.Version
+	case *portfolio.TransactionRecorded:
+		tx := d.Transaction
+		tx.Seq = e.Version
+		a.recorded = append(a.recorded, recordedTx{tx: tx, recordedAt: e.Timestamp})
+		a.touch(tx.Symbol, e.Version)
+	case *portfolio.TransactionVoided:
+		a.voids = append(a.voids, voidTx{id: d.TransactionID, reason: d.Reason, voidedAt: e.Timestamp, version: e.Version})
+		a.touch(d.Voided.Symbol, e.Version)
+	default:
+		return fmt.Errorf("unexpected data %T for %s", e.Data, e.EventType)
+	}
+	return nil
+}
+
+func (a *aggState) touch(symbol string, version int64) {
+	a.txVersion = version
+	if symbol == "" {
+		return
+	}
+	if a.affected == nil {
+		a.affected = make(map[string]int64)
+	}
+	a.affected[symbol] = version
+}
+
+// isUUID accepts the canonical 8-4-4-4-12 hex form (Supabase user IDs).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ---------------------------------------------------------------- recompute
+
+// recompute folds each portfolio whose transactions changed through the lot
+// engine, and keeps the positions of the symbols the batch touched.
+func (b *batch) recompute(log *slog.Logger) {
+	for _, id := range b.ids {
+		a := b.aggs[id]
+		if !a.pf.exists || (a.txVersion == 0 && !a.created) {
+			continue
+		}
+		b.recomputed++
+		txs := make([]portfolio.Transaction, 0, len(a.stored)+len(a.recorded))
+		voided := make(map[string]bool, len(a.voids))
+		for _, v := range a.voids {
+			voided[v.id] = true
+		}
+		for i := range a.stored {
+			if !voided[a.stored[i].ID] {
+				txs = append(txs, a.stored[i])
+			}
+		}
+		for i := range a.recorded {
+			if !voided[a.recorded[i].tx.ID] {
+				txs = append(txs, a.recorded[i].tx)
+			}
+		}
+		portfolio.SortForReplay(txs)
+		method := portfolio.LotMethod(a.pf.lotMethod)
+		if method != portfolio.FIFO && method != portfolio.AverageCost { // only by editing the table by hand
+			b.lotErrors++
+			log.Error("stored lot method unknown; positions not recomputed", "portfolio", id, "lotMethod", a.pf.lotMethod)
+			continue
+		}
+		book := lots.New(method)
+		for i := range txs {
+			if err := book.Apply(&txs[i]); err != nil {
+				// Every stored transaction passed the aggregate's checks when it was
+				// recorded; a refusal here means hand-edited history. Leave it out
+				// (as the aggregate's own fold does) rather than stall the stream.
+				b.lotErrors++
+				log.Error("lot engine refused a stored transaction; left out of positions",
+					"portfolio", id, "transaction", txs[i].ID, "err", err)
+			}
+		}
+		syms := make([]string, 0, len(a.affected))
+		for s := range a.affected {
+			syms = append(syms, s)
+		}
+		slices.Sort(syms)
+		for _, s := range syms {
+			if pos, ok := book.Position(s); ok {
+				a.positions = append(a.positions, positionRow{symbol: s, pos: pos, version: a.affected[s]})
+			} else {
+				a.removed = append(a.removed, s)
+			}
+		}
+		v := a.txVersion
+		if v == 0 { // created in this batch, no transactions yet
+			for _, i := range b.byID[id] {
+				if b.events[i].EventType == portfolio.TypePortfolioCreated {
+					v = b.events[i].Version
+				}
+			}
+		}
+		a.totals = &totalsRow{sum: book.Summary(), version: v}
+	}
+}
+
+// ---------------------------------------------------------------- write
+
+func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
+	var cp cols
+	var pf cols
+	var txr cols
+	var vd cols
+	var tgDel []string
+	var tg cols
+	var pos cols
+	var posDel cols
+	var tot cols
+	for _, id := range b.ids {
+		a := b.aggs[id]
+		if !a.advanced {
+			continue
+		}
+		cp.add(id, i64(a.checkpoint), ts(a.cpTime))
+		if !a.pfChanged {
+			continue
+		}
+		p := &a.pf
+		archivedAt := ""
+		if p.archivedAt != nil {
+			archivedAt = ts(*p.archivedAt)
+		}
+		pf.add(id, p.userID, p.name, p.description, p.baseCurrency, p.lotMethod, strconv.FormatBool(p.archived), archivedAt,
+			ts(p.createdAt), ts(p.updatedAt), i64(p.version))
+		for i := range a.recorded {
+			r := &a.recorded[i]
+			t := &r.tx
+			txr.add(t.ID, id, p.userID, i64(t.Seq), string(t.Type), t.Date.String(), t.Symbol, optDec(t.Quantity), optDec(t.Price),
+				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.recordedAt), i64(t.Seq))
+		}
+		for _, v := range a.voids {
+			vd.add(v.id, id, v.reason, ts(v.voidedAt), i64(v.version))
+		}
+		if a.targets != nil {
+			tgDel = append(tgDel, id)
+			for _, t := range a.targets.Targets {
+				tg.add(id, t.Symbol, p.userID, t.Weight.String(), a.targets.DriftBand.String(), i64(a.targetsV))
+			}
+		}
+		for _, r := range a.positions {
+			q := &r.pos
+			pos.add(id, r.symbol, p.userID, q.Quantity.String(), q.CostBasis.String(), q.AveragePrice().String(),
+				q.RealizedPnL.String(), q.Fees.String(), q.Taxes.String(), q.Dividends.String(), i64(r.version))
+		}
+		for _, s := range a.removed {
+			posDel.add(id, s)
+		}
+		if t := a.totals; t != nil {
+			s := &t.sum
+			tot.add(id, p.userID, s.Cash.String(), s.RealizedPnL.String(), s.Fees.String(), s.Taxes.String(), s.Dividends.String(),
+				s.Interest.String(), s.CostBasis.String(), s.Charges.String(), s.Deposits.String(), s.Withdrawals.String(), i64(t.version))
+		}
+	}
+	if cp.n == 0 {
+		return nil
+	}
+	q := &pgx.Batch{}
+	wantCP := cp.n
+	q.Queue(`insert into projection_checkpoints (aggregate_id, version, updated_at)
+	         select * from unnest($1::text[], $2::bigint[], $3::timestamptz[])
+	         on conflict (aggregate_id) do update set version = excluded.version, updated_at = excluded.updated_at
+	         where projection_checkpoints.version < excluded.version`, cp.args()...).Exec(func(ct pgconn.CommandTag) error {
+		if got := ct.RowsAffected(); got != int64(wantCP) {
+			return fmt.Errorf("checkpoints moved for %d of %d aggregates: a concurrent projection?", got, wantCP)
+		}
+		return nil
+	})
+	// Failures logged earlier for versions now applied are resolved.
+	q.Queue(`delete from projection_failures f using unnest($1::text[], $2::bigint[]) as u(id, version)
+	          where f.aggregate_id = u.id and f.version <= u.version`, cp.c[0], cp.c[1])
+	if pf.n > 0 {
+		q.Queue(`insert into portfolios (id, user_id, name, description, base_currency, lot_method, archived, archived_at,
+		                                 created_at, updated_at, version)
+		         select id, user_id::uuid, name, description, base_currency, lot_method, archived::boolean,
+		                nullif(archived_at, '')::timestamptz, created_at::timestamptz, updated_at::timestamptz, version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[])
+		                as u(id, user_id, name, description, base_currency, lot_method, archived, archived_at, created_at, updated_at, version)
+		         on conflict (id) do update set name = excluded.name, description = excluded.description,
+		                archived = excluded.archived, archived_at = excluded.archived_at, updated_at = excluded.updated_at,
+		                version = excluded.version
+		         where portfolios.version < excluded.version`, pf.args()...)
+	}
+	if txr.n > 0 {
+		q.Queue(`insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price,
+		                                   amount, fee, tax, currency, ratio, note, recorded_at, version)
+		         select id, pid, uid::uuid, seq::bigint, type, trade_date::date, nullif(symbol, ''), nullif(quantity, '')::numeric,
+		                nullif(price, '')::numeric, nullif(amount, '')::numeric, fee::numeric, tax::numeric, currency,
+		                nullif(ratio, ''), nullif(note, ''), recorded_at::timestamptz, version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+		                       $16::text[], $17::text[])
+		                as u(id, pid, uid, seq, type, trade_date, symbol, quantity, price, amount, fee, tax, currency, ratio,
+		                     note, recorded_at, version)
+		         on conflict (transaction_id) do nothing`, txr.args()...)
+	}
+	if vd.n > 0 {
+		q.Queue(`update transactions t set voided = true, void_reason = u.reason, voided_at = u.voided_at::timestamptz,
+		                version = u.version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) as u(id, pid, reason, voided_at, version)
+		          where t.transaction_id = u.id and t.portfolio_id = u.pid and t.version < u.version::bigint`, vd.args()...)
+	}
+	if len(tgDel) > 0 {
+		q.Queue(`delete from targets where portfolio_id = any($1::text[])`, tgDel)
+		if tg.n > 0 {
+			q.Queue(`insert into targets (portfolio_id, symbol, user_id, weight, drift_band, version)
+			         select pid, symbol, uid::uuid, weight::numeric, band::numeric, version::bigint
+			           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+			                as u(pid, symbol, uid, weight, band, version)`, tg.args()...)
+		}
+	}
+	if pos.n > 0 {
+		q.Queue(`insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees,
+		                                taxes, dividends, version)
+		         select pid, symbol, uid::uuid, quantity::numeric, cost_basis::numeric, average_price::numeric,
+		                realized_pnl::numeric, fees::numeric, taxes::numeric, dividends::numeric, version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[])
+		                as u(pid, symbol, uid, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version)
+		         on conflict (portfolio_id, symbol) do update set quantity = excluded.quantity, cost_basis = excluded.cost_basis,
+		                average_price = excluded.average_price, realized_pnl = excluded.realized_pnl, fees = excluded.fees,
+		                taxes = excluded.taxes, dividends = excluded.dividends, version = excluded.version
+		         where positions.version < excluded.version`, pos.args()...)
+	}
+	if posDel.n > 0 {
+		q.Queue(`delete from positions p using unnest($1::text[], $2::text[]) as u(pid, symbol)
+		          where p.portfolio_id = u.pid and p.symbol = u.symbol`, posDel.args()...)
+	}
+	if tot.n > 0 {
+		q.Queue(`insert into portfolio_totals (portfolio_id, user_id, cash, realized_pnl, fees, taxes, dividends, interest,
+		                                       cost_basis, charges, deposits, withdrawals, version)
+		         select pid, uid::uuid, cash::numeric, realized_pnl::numeric, fees::numeric, taxes::numeric, dividends::numeric,
+		                interest::numeric, cost_basis::numeric, charges::numeric, deposits::numeric, withdrawals::numeric,
+		                version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+		                as u(pid, uid, cash, realized_pnl, fees, taxes, dividends, interest, cost_basis, charges, deposits,
+		                     withdrawals, version)
+		         on conflict (portfolio_id) do update set cash = excluded.cash, realized_pnl = excluded.realized_pnl,
+		                fees = excluded.fees, taxes = excluded.taxes, dividends = excluded.dividends, interest = excluded.interest,
+		                cost_basis = excluded.cost_basis, charges = excluded.charges, deposits = excluded.deposits,
+		                withdrawals = excluded.withdrawals, version = excluded.version
+		         where portfolio_totals.version < excluded.version`, tot.args()...)
+	}
+	return tx.SendBatch(ctx, q).Close()
+}
+
+// cols accumulates rows column-wise, as text, for unnest($1::text[], ...).
+type cols struct {
+	c [][]string
+	n int
+}
+
+func (c *cols) add(vals ...string) {
+	if c.c == nil {
+		c.c = make([][]string, len(vals))
+	}
+	for i, v := range vals {
+		c.c[i] = append(c.c[i], pgText(v))
+	}
+	c.n++
+}
+
+// pgText makes a string storable as Postgres text, which cannot hold NUL: the
+// domain accepts any JSON string, and one NUL in a note must not stall the
+// stream with a batch that can never commit.
+func pgText(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+func (c *cols) args() []any {
+	out := make([]any, len(c.c))
+	for i := range c.c {
+		out[i] = c.c[i]
+	}
+	return out
+}
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// optDec is "" (stored as NULL) for zero: the domain's omitted amounts.
+func optDec(d decimal.Decimal) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
+func optRatio(r portfolio.Ratio) string {
+	if r.IsZero() {
+		return ""
+	}
+	return r.String()
+}
+
+// parseTransaction rebuilds a transaction from its stored text columns.
+func parseTransaction(id string, seq int64, typ, date, symbol, qty, price, amount, fee, tax, ratio string) (portfolio.Transaction, error) {
+	tx := portfolio.Transaction{ID: id, Seq: seq, Type: portfolio.TxType(typ), Symbol: symbol}
+	var err error
+	if tx.Date, err = calendar.Parse(date); err != nil {
+		return tx, err
+	}
+	for _, f := range []struct {
+		dst *decimal.Decimal
+		src string
+	}{{&tx.Quantity, qty}, {&tx.Price, price}, {&tx.Amount, amount}, {&tx.Fee, fee}, {&tx.Tax, tax}} {
+		if f.src == "" {
+			continue
+		}
+		if *f.dst, err = decimal.NewFromString(f.src); err != nil {
+			return tx, err
+		}
+	}
+	if ratio != "" {
+		if tx.Ratio, err = portfolio.ParseRatio(ratio); err != nil {
+			return tx, err
+		}
+	}
+	return tx, nil
+}
+
+// RecordFailures logs failed events in projection_failures for operators (one row
+// per aggregate and version; a redelivery counts an attempt). Rows are deleted
+// when the projection passes their version. Failures without an aggregate ID are
+// not recorded (they are logged by the caller).
+func (p *Projector) RecordFailures(ctx context.Context, failures []Failure) error {
+	var c cols
+	seen := map[string]bool{}
+	for _, f := range failures {
+		key := f.AggregateID + "\x00" + i64(f.Version)
+		if f.AggregateID == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		reason := f.Reason
+		if len(reason) > 2000 {
+			reason = reason[:2000]
+		}
+		c.add(f.AggregateID, i64(f.Version), strings.ToValidUTF8(f.EventType, "?"), strings.ToValidUTF8(reason, "?"))
+	}
+	if c.n == 0 {
+		return nil
+	}
+	_, err := p.pool.Exec(ctx, `insert into projection_failures (aggregate_id, version, event_type, reason)
+	        select id, version::bigint, event_type, reason from unnest($1::text[], $2::text[], $3::text[], $4::text[])
+	               as u(id, version, event_type, reason)
+	        on conflict (aggregate_id, version) do update set event_type = excluded.event_type, reason = excluded.reason,
+	               attempts = projection_failures.attempts + 1, last_seen = now()`, c.args()...)
+	if err != nil {
+		return fmt.Errorf("readmodel: record failures: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,23 @@
+package secrets
+
+import "testing"
+
+func TestParseSecret(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:p@h:6543/postgres":                                          "postgres://u:p@h:6543/postgres",
+		` {"url": "postgres://u:p@h:6543/postgres"} `:                             "postgres://u:p@h:6543/postgres",
+		`{"DATABASE_URL": "postgres://x"}`:                                        "postgres://x",
+		`{"username":"u","password":"p@ss","host":"h","port":6543,"dbname":"db"}`: "postgres://u:p%40ss@h:6543/db",
+		`{"username":"u","password":"p","host":"h"}`:                              "postgres://u:p@h/postgres",
+	} {
+		got, err := ParseDatabaseSecret(in)
+		if err != nil || got != want {
+			t.Errorf("%s: %q %v, want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "  ", "{", `{"host":"h"}`} {
+		if _, err := ParseDatabaseSecret(in); err == nil {
+			t.Errorf("%q: no error", in)
+		}
+	}
+}
