@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/portfoliotracker/tracker/shared/httpapi"
+	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
 func TestOpenAPIDocumentsExactlyTheRoutes(t *testing.T) {
@@ -44,5 +45,22 @@ func TestOpenAPIDocumentsExactlyTheRoutes(t *testing.T) {
 		if !slices.Contains(served, d) {
 			t.Errorf("documented %s is not served", d)
 		}
+	}
+}
+
+// TestTopologyDeclaresExactlyTheRoutes: API Gateway gets its routes from the
+// topology, so a route served here but not declared there would be unreachable.
+func TestTopologyDeclaresExactlyTheRoutes(t *testing.T) {
+	var declared, served []string
+	for _, r := range topology.HTTPRoutes {
+		declared = append(declared, r[0]+" "+r[1])
+	}
+	for _, r := range httpapi.New(httpapi.Config{}).Routes() {
+		served = append(served, r.Method+" "+r.Path)
+	}
+	slices.Sort(declared)
+	slices.Sort(served)
+	if !slices.Equal(declared, served) {
+		t.Fatalf("topology declares %v\nthe API serves %v", declared, served)
 	}
 }

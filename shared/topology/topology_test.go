@@ -30,3 +30,51 @@ func keyOrNone(k *Key) []Key {
 	}
 	return []Key{*k}
 }
+
+func TestFunctionsAreWellFormed(t *testing.T) {
+	secrets := map[string]bool{}
+	for _, s := range Secrets() {
+		secrets[s.Name] = true
+	}
+	seen := map[string]bool{}
+	for _, f := range Functions() {
+		if f.Name == "" || f.Purpose == "" || f.Memory < 128 || f.Timeout <= 0 || len(f.Triggers) == 0 {
+			t.Errorf("function %+v lacks a name, purpose, memory, timeout or trigger", f)
+		}
+		if seen[f.Name] {
+			t.Errorf("function %s declared twice", f.Name)
+		}
+		seen[f.Name] = true
+		for _, a := range f.Tables {
+			if _, ok := TableByName(a.Table); !ok {
+				t.Errorf("%s: unknown table %s", f.Name, a.Table)
+			}
+		}
+		for _, s := range f.Secrets {
+			if !secrets[s] {
+				t.Errorf("%s: unknown secret %s", f.Name, s)
+			}
+		}
+		for _, tr := range f.Triggers {
+			switch tr.Kind {
+			case DynamoDBStream:
+				tb, ok := TableByName(tr.Source)
+				if !ok || tb.Stream == NoStream {
+					t.Errorf("%s: stream trigger on %s, which has no stream", f.Name, tr.Source)
+				}
+				m := tr.Mapping
+				if m.BatchSize < 1 || m.MaxRetries < 0 || m.MaxRetries > 10 || m.MaxRecordAge <= 0 {
+					t.Errorf("%s: stream mapping needs a batch size, bounded retries and a record age: %+v", f.Name, m)
+				}
+			case HTTPRoute:
+				if tr.Method == "" || tr.Path == "" || tr.Path[0] != '/' {
+					t.Errorf("%s: route %q %q", f.Name, tr.Method, tr.Path)
+				}
+			case Schedule:
+				if tr.Expression == "" || tr.TimeZone == "" {
+					t.Errorf("%s: schedules need an expression and a time zone (DESIGN §4)", f.Name)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,474 @@
+package alerts
+
+import (
+	"math"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Tick is one observation. A price tick has Metric "" (MetricPrice), Symbol, Value
+// (the price) and, for percent_move rules, PreviousClose. A portfolio tick has
+// PortfolioID, a Metric and Value; a weight tick also names the position's Symbol.
+// At orders ticks: each rule ignores ticks at or before the last one it evaluated,
+// and ticks at or before 1970-01-01 UTC.
+type Tick struct {
+	Symbol        string          `json:"symbol,omitempty"`
+	PortfolioID   string          `json:"portfolioId,omitempty"`
+	Metric        Metric          `json:"metric,omitempty"`
+	Value         decimal.Decimal `json:"value"`
+	PreviousClose decimal.Decimal `json:"previousClose,omitzero"`
+	At            time.Time       `json:"at"`
+}
+
+// PriceTick is a price observation; previousClose may be zero (unknown), and
+// percent_move rules then skip the tick.
+func PriceTick(symbol string, price, previousClose decimal.Decimal, at time.Time) Tick {
+	return Tick{Symbol: symbol, Value: price, PreviousClose: previousClose, At: at}
+}
+
+// ValueTick is a portfolio's market value (value_drop rules).
+func ValueTick(portfolioID string, value decimal.Decimal, at time.Time) Tick {
+	return Tick{PortfolioID: portfolioID, Metric: MetricValue, Value: value, At: at}
+}
+
+// WeightTick is one position's weight in a portfolio (weight_drift rules).
+func WeightTick(portfolioID, symbol string, weight decimal.Decimal, at time.Time) Tick {
+	return Tick{PortfolioID: portfolioID, Symbol: symbol, Metric: MetricWeight, Value: weight, At: at}
+}
+
+// MetricTick is a risk metric computed by the analytics function (drawdown, var,
+// concentration rules).
+func MetricTick(portfolioID string, m Metric, value decimal.Decimal, at time.Time) Tick {
+	return Tick{PortfolioID: portfolioID, Metric: m, Value: value, At: at}
+}
+
+// Firing is one alert to deliver. Key ("<rule ID>#<epoch>") is the same every time
+// the same arming fires, however often its batch is re-processed: deliveries and
+// history rows are de-duplicated on it.
+//
+// Observed is the value that crossed: the price; the move as a fraction; the
+// position's weight; the drop as a fraction; the metric. Moves and drops are rounded
+// to 8 places for display (the decision itself was exact).
+type Firing struct {
+	Key         string          `json:"key"`
+	RuleID      string          `json:"ruleId"`
+	Epoch       uint64          `json:"epoch"`
+	Kind        Kind            `json:"kind"`
+	UserID      string          `json:"userId,omitempty"`
+	Symbol      string          `json:"symbol,omitempty"`
+	PortfolioID string          `json:"portfolioId,omitempty"`
+	Observed    decimal.Decimal `json:"observed"`
+	Threshold   decimal.Decimal `json:"threshold"`
+	At          time.Time       `json:"at"`
+}
+
+// FiringKey is the de-duplication key of a rule's arming.
+func FiringKey(ruleID string, epoch uint64) string {
+	return ruleID + "#" + strconv.FormatUint(epoch, 10)
+}
+
+type code uint8
+
+const (
+	codeAbove code = iota + 1 // fire x ≥ thr, re-arm x < rearm
+	codeBelow                 // fire x ≤ thr, re-arm x > rearm
+	codeMoveUp
+	codeMoveDown
+	codeMoveEither
+	codeWeight
+	codeDrop
+	codeMetric
+)
+
+type compiled struct {
+	rule     Rule
+	code     code
+	thr      int64 // threshold ·10⁸
+	rearm    int64 // re-arm level ·10⁸
+	target   int64 // weight_drift target ·10⁸
+	cooldown int64 // nanoseconds
+	window   int64 // nanoseconds
+	key      indexKey
+}
+
+type ruleState struct {
+	fired   bool
+	epoch   uint64
+	firedAt int64 // Unix ns of the last firing; 0 = never
+	lastAt  int64 // Unix ns of the last tick evaluated; 0 = none
+}
+
+type indexKey struct {
+	portfolio string
+	symbol    string
+	metric    Metric
+}
+
+// Engine holds rules, their state and the indexes that make evaluation cost
+// proportional to the rules on the ticked keys. It is not safe for concurrent use.
+type Engine struct {
+	rules   []compiled
+	states  []ruleState
+	byID    map[string]int32
+	index   map[indexKey][]int32
+	free    []int32
+	history map[string]*valueHistory
+	checks  uint64
+}
+
+// NewEngine returns an engine with rules (all armed).
+func NewEngine(rules ...Rule) (*Engine, error) {
+	e := &Engine{byID: make(map[string]int32, len(rules)), index: map[indexKey][]int32{}, history: map[string]*valueHistory{}}
+	for _, r := range rules {
+		if err := e.Add(r); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Add validates r and adds it, armed.
+func (e *Engine) Add(r Rule) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if _, dup := e.byID[r.ID]; dup {
+		return &ValidationError{RuleID: r.ID, Field: "id", Err: ErrDuplicateRule}
+	}
+	c, err := compile(r)
+	if err != nil {
+		return err
+	}
+	var slot int32
+	if n := len(e.free); n > 0 {
+		slot = e.free[n-1]
+		e.free = e.free[:n-1]
+		e.rules[slot], e.states[slot] = c, ruleState{}
+	} else {
+		slot = int32(len(e.rules))
+		e.rules = append(e.rules, c)
+		e.states = append(e.states, ruleState{})
+	}
+	e.byID[r.ID] = slot
+	e.index[c.key] = append(e.index[c.key], slot)
+	return nil
+}
+
+// Remove deletes a rule and its state; it reports whether the rule existed.
+func (e *Engine) Remove(id string) bool {
+	slot, ok := e.byID[id]
+	if !ok {
+		return false
+	}
+	c := e.rules[slot]
+	list := e.index[c.key]
+	for i, s := range list {
+		if s == slot {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if len(list) == 0 {
+		delete(e.index, c.key)
+		if c.code == codeDrop {
+			delete(e.history, c.key.portfolio)
+		}
+	} else {
+		e.index[c.key] = list
+	}
+	delete(e.byID, id)
+	e.rules[slot], e.states[slot] = compiled{}, ruleState{}
+	e.free = append(e.free, slot)
+	return true
+}
+
+// Rule returns the rule with id.
+func (e *Engine) Rule(id string) (Rule, bool) {
+	slot, ok := e.byID[id]
+	if !ok {
+		return Rule{}, false
+	}
+	return e.rules[slot].rule, true
+}
+
+// Len is the number of rules.
+func (e *Engine) Len() int { return len(e.byID) }
+
+// Checks is the number of rule evaluations performed so far (one per rule per tick
+// it was offered and did not ignore as stale).
+func (e *Engine) Checks() uint64 { return e.checks }
+
+func compile(r Rule) (compiled, error) {
+	c := compiled{rule: r, cooldown: int64(r.Cooldown), window: int64(r.Window)}
+	thr, ok := mustScaled(r.Threshold)
+	if !ok {
+		return compiled{}, &ValidationError{RuleID: r.ID, Field: "threshold", Err: ErrInvalidThreshold, Detail: "not representable"}
+	}
+	c.thr = thr
+	one := decimal.New(1, 0)
+	h := r.hysteresis()
+	// Re-arm levels are rounded away from the threshold, never toward it.
+	c.rearm = toBounds(r.Threshold.Mul(one.Sub(h))).lo
+	switch r.Kind {
+	case KindPriceAbove:
+		c.code = codeAbove
+	case KindPriceBelow:
+		c.code = codeBelow
+		c.rearm = toBounds(r.Threshold.Mul(one.Add(h))).hi
+	case KindPercentMove:
+		switch r.Direction {
+		case DirectionUp:
+			c.code = codeMoveUp
+		case DirectionDown:
+			c.code = codeMoveDown
+		default:
+			c.code = codeMoveEither
+		}
+	case KindWeightDrift:
+		c.code = codeWeight
+		c.target, _ = mustScaled(r.TargetWeight)
+	case KindValueDrop:
+		c.code = codeDrop
+	default:
+		c.code = codeMetric
+	}
+	if r.Kind.isPrice() {
+		c.key = indexKey{symbol: r.Symbol}
+	} else {
+		c.key = indexKey{portfolio: r.PortfolioID, metric: metricOf(r.Kind)}
+		if r.Kind == KindWeightDrift {
+			c.key.symbol = r.Symbol
+		}
+	}
+	return c, nil
+}
+
+// Evaluate offers each tick, in order, to the rules indexed under its symbol (price
+// ticks) or portfolio and metric (portfolio ticks), updates their state and returns
+// the firings, in tick order then rule insertion order. Ticks with a non-positive
+// price or portfolio value are ignored.
+func (e *Engine) Evaluate(ticks []Tick) []Firing {
+	var out []Firing
+	for i := range ticks {
+		t := &ticks[i]
+		at := t.At.UnixNano()
+		if at <= 0 {
+			continue
+		}
+		switch t.Metric {
+		case MetricPrice:
+			out = e.evalPrice(t, at, out)
+		case MetricValue:
+			out = e.evalValue(t, at, out)
+		default:
+			out = e.evalMetric(t, at, out)
+		}
+	}
+	return out
+}
+
+// exact reports bounds that are one value, well inside int64.
+func (b bounds) exact() bool {
+	return b.lo == b.hi && b.lo > -math.MaxInt64/2 && b.lo < math.MaxInt64/2
+}
+
+func (e *Engine) evalPrice(t *Tick, at int64, out []Firing) []Firing {
+	slots := e.index[indexKey{symbol: t.Symbol}]
+	if len(slots) == 0 || !t.Value.IsPositive() {
+		return out
+	}
+	p := toBounds(t.Value)
+	var mv bounds
+	moveState := 0 // 0 not computed, 1 known, -1 unavailable
+	for _, slot := range slots {
+		c, st := &e.rules[slot], &e.states[slot]
+		if at <= st.lastAt {
+			continue
+		}
+		var fire, rearm bool
+		switch c.code {
+		case codeAbove:
+			fire, rearm = p.lo >= c.thr, p.lo < c.rearm
+		case codeBelow:
+			fire, rearm = p.hi <= c.thr, p.hi > c.rearm
+		default:
+			if moveState == 0 {
+				moveState = -1
+				if t.PreviousClose.IsPositive() {
+					moveState = 1
+					if pc := toBounds(t.PreviousClose); p.exact() && pc.exact() {
+						mv = ratioBounds(p.lo-pc.lo, pc.lo)
+					} else {
+						mv = quoBounds(t.Value.Sub(t.PreviousClose), t.PreviousClose)
+					}
+				}
+			}
+			if moveState < 0 {
+				continue
+			}
+			fire, rearm = bandCheck(c.code, mv, c.thr, c.rearm)
+		}
+		e.checks++
+		st.lastAt = at
+		if e.step(c, st, fire, rearm, at) {
+			obs := t.Value
+			if c.code != codeAbove && c.code != codeBelow {
+				obs = ratioDecimal(t.Value.Sub(t.PreviousClose), t.PreviousClose)
+			}
+			out = append(out, e.firing(c, st, obs, at))
+		}
+	}
+	return out
+}
+
+// bandCheck evaluates a two-sided or one-sided band on x: up fires at x ≥ thr, down
+// at x ≤ −thr; re-arming needs x back inside (−rearm, rearm) on the watched side(s).
+func bandCheck(k code, x bounds, thr, rearm int64) (fire, rearmed bool) {
+	switch k {
+	case codeMoveUp:
+		return x.lo >= thr, x.lo < rearm
+	case codeMoveDown:
+		return x.hi <= -thr, x.hi > -rearm
+	default:
+		return x.lo >= thr || x.hi <= -thr, x.lo < rearm && x.hi > -rearm
+	}
+}
+
+func (e *Engine) evalMetric(t *Tick, at int64, out []Firing) []Firing {
+	key := indexKey{portfolio: t.PortfolioID, metric: t.Metric}
+	if t.Metric == MetricWeight {
+		key.symbol = t.Symbol
+	}
+	slots := e.index[key]
+	if len(slots) == 0 {
+		return out
+	}
+	v := toBounds(t.Value)
+	if v.lo <= math.MinInt64/2 || v.hi >= math.MaxInt64/2 {
+		return out // far outside any threshold's range: not a meaningful metric
+	}
+	for _, slot := range slots {
+		c, st := &e.rules[slot], &e.states[slot]
+		if at <= st.lastAt {
+			continue
+		}
+		var fire, rearm bool
+		if c.code == codeWeight {
+			fire, rearm = bandCheck(codeMoveEither, bounds{v.lo - c.target, v.hi - c.target}, c.thr, c.rearm)
+		} else {
+			fire, rearm = v.lo >= c.thr, v.lo < c.rearm
+		}
+		e.checks++
+		st.lastAt = at
+		if e.step(c, st, fire, rearm, at) {
+			out = append(out, e.firing(c, st, t.Value, at))
+		}
+	}
+	return out
+}
+
+func (e *Engine) evalValue(t *Tick, at int64, out []Firing) []Firing {
+	slots := e.index[indexKey{portfolio: t.PortfolioID, metric: MetricValue}]
+	if len(slots) == 0 || !t.Value.IsPositive() {
+		return out
+	}
+	h := e.history[t.PortfolioID]
+	if h == nil {
+		h = &valueHistory{}
+		e.history[t.PortfolioID] = h
+	}
+	if at <= h.lastAt() {
+		return out // stale or re-processed
+	}
+	var longest int64
+	for _, slot := range slots {
+		longest = max(longest, e.rules[slot].window)
+	}
+	h.push(at, t.Value, longest)
+	for _, slot := range slots {
+		c, st := &e.rules[slot], &e.states[slot]
+		if at <= st.lastAt {
+			continue
+		}
+		peak := h.maxSince(at - c.window)
+		drop := quoBounds(peak.Sub(t.Value), peak)
+		fire, rearm := drop.lo >= c.thr, drop.lo < c.rearm
+		e.checks++
+		st.lastAt = at
+		if e.step(c, st, fire, rearm, at) {
+			out = append(out, e.firing(c, st, ratioDecimal(peak.Sub(t.Value), peak), at))
+		}
+	}
+	return out
+}
+
+// step advances one rule's state machine and reports whether it fires.
+func (e *Engine) step(c *compiled, st *ruleState, fire, rearm bool, at int64) bool {
+	if st.fired {
+		if rearm {
+			st.fired = false
+			st.epoch++
+		}
+		return false
+	}
+	if !fire {
+		return false
+	}
+	if st.firedAt != 0 && at-st.firedAt < c.cooldown {
+		return false // armed, but still cooling down
+	}
+	st.fired, st.firedAt = true, at
+	return true
+}
+
+func (e *Engine) firing(c *compiled, st *ruleState, observed decimal.Decimal, at int64) Firing {
+	r := &c.rule
+	return Firing{
+		Key: FiringKey(r.ID, st.epoch), RuleID: r.ID, Epoch: st.epoch, Kind: r.Kind, UserID: r.UserID,
+		Symbol: r.Symbol, PortfolioID: r.PortfolioID, Observed: observed, Threshold: r.Threshold,
+		At: time.Unix(0, at).UTC(),
+	}
+}
+
+// valueHistory keeps a portfolio's values for value_drop rules as a monotonic
+// deque: times increasing, values strictly decreasing, so the highest value since
+// any instant is the first sample at or after it. Samples older than the longest
+// window go.
+type valueHistory struct {
+	samples []valueSample
+}
+
+type valueSample struct {
+	at    int64
+	value decimal.Decimal
+}
+
+func (h *valueHistory) lastAt() int64 {
+	if len(h.samples) == 0 {
+		return 0
+	}
+	return h.samples[len(h.samples)-1].at
+}
+
+func (h *valueHistory) push(at int64, v decimal.Decimal, window int64) {
+	n := len(h.samples)
+	for n > 0 && h.samples[n-1].value.Cmp(v) <= 0 {
+		n--
+	}
+	h.samples = append(h.samples[:n], valueSample{at, v})
+	cut := 0
+	for cut < len(h.samples)-1 && h.samples[cut].at < at-window {
+		cut++
+	}
+	if cut > 0 {
+		h.samples = append(h.samples[:0], h.samples[cut:]...)
+	}
+}
+
+func (h *valueHistory) maxSince(from int64) decimal.Decimal {
+	i := sort.Search(len(h.samples), func(i int) bool { return h.samples[i].at >= from })
+	return h.samples[i].value // the newest sample is always within the window
+}

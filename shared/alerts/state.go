@@ -1,0 +1,140 @@
+package alerts
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// State is everything Evaluate remembers between invocations, for storage (as JSON)
+// between Lambda invocations. A rule that is armed, at epoch 0 and has seen no tick
+// is omitted; so are portfolios without value history.
+type State struct {
+	Rules  map[string]RuleState     `json:"rules,omitempty"`
+	Values map[string][]ValueSample `json:"values,omitempty"`
+}
+
+// RuleState is one rule's state: Fired (otherwise armed), the arming Epoch (the
+// firing key's suffix), when it last fired, and the time of the last tick it
+// evaluated.
+type RuleState struct {
+	Fired   bool      `json:"fired,omitempty"`
+	Epoch   uint64    `json:"epoch,omitempty"`
+	FiredAt time.Time `json:"firedAt,omitzero"`
+	LastAt  time.Time `json:"lastAt,omitzero"`
+}
+
+// ValueSample is a retained portfolio value (see value_drop).
+type ValueSample struct {
+	At    time.Time       `json:"at"`
+	Value decimal.Decimal `json:"value"`
+}
+
+// ErrInvalidState is returned by Restore for state that the engine could not have
+// produced.
+var ErrInvalidState = errors.New("invalid alert state")
+
+func nsTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+func timeNs(t time.Time) (int64, error) {
+	if t.IsZero() {
+		return 0, nil
+	}
+	ns := t.UnixNano()
+	if ns <= 0 || !time.Unix(0, ns).Equal(t) {
+		return 0, fmt.Errorf("%w: time %s is out of range", ErrInvalidState, t)
+	}
+	return ns, nil
+}
+
+// State returns a copy of the engine's state.
+func (e *Engine) State() State {
+	s := State{Rules: map[string]RuleState{}, Values: map[string][]ValueSample{}}
+	for id, slot := range e.byID {
+		st := e.states[slot]
+		if st == (ruleState{}) {
+			continue
+		}
+		s.Rules[id] = RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+	}
+	for p, h := range e.history {
+		if len(h.samples) == 0 {
+			continue
+		}
+		vs := make([]ValueSample, len(h.samples))
+		for i, sm := range h.samples {
+			vs[i] = ValueSample{At: nsTime(sm.at), Value: sm.value}
+		}
+		s.Values[p] = vs
+	}
+	return s
+}
+
+// RuleState returns one rule's state.
+func (e *Engine) RuleState(id string) (RuleState, bool) {
+	slot, ok := e.byID[id]
+	if !ok {
+		return RuleState{}, false
+	}
+	st := e.states[slot]
+	return RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}, true
+}
+
+// Restore replaces the state of the engine's rules with s. Rules absent from s are
+// armed at epoch 0; entries for rules or portfolios the engine does not have are
+// ignored (their rules were deleted), so state saved for a superset of rules can be
+// restored into an engine loaded with only the rules of this batch's symbols. On
+// error the engine is unchanged.
+func (e *Engine) Restore(s State) error {
+	states := make([]ruleState, len(e.states))
+	for id, rs := range s.Rules {
+		slot, ok := e.byID[id]
+		if !ok {
+			continue
+		}
+		firedAt, err := timeNs(rs.FiredAt)
+		if err != nil {
+			return err
+		}
+		lastAt, err := timeNs(rs.LastAt)
+		if err != nil {
+			return err
+		}
+		if rs.Fired && firedAt == 0 {
+			return fmt.Errorf("%w: rule %s fired but has no firing time", ErrInvalidState, id)
+		}
+		states[slot] = ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
+	}
+	history := map[string]*valueHistory{}
+	for p, vs := range s.Values {
+		if _, ok := e.index[indexKey{portfolio: p, metric: MetricValue}]; !ok {
+			continue
+		}
+		h := &valueHistory{samples: make([]valueSample, len(vs))}
+		for i, v := range vs {
+			at, err := timeNs(v.At)
+			if err != nil || at == 0 {
+				return fmt.Errorf("%w: portfolio %s sample %d has a bad time", ErrInvalidState, p, i)
+			}
+			if !v.Value.IsPositive() {
+				return fmt.Errorf("%w: portfolio %s sample %d value %s is not positive", ErrInvalidState, p, i, v.Value)
+			}
+			if i > 0 && (at <= h.samples[i-1].at || v.Value.Cmp(h.samples[i-1].value) >= 0) {
+				return fmt.Errorf("%w: portfolio %s samples must have rising times and falling values", ErrInvalidState, p)
+			}
+			h.samples[i] = valueSample{at: at, value: v.Value}
+		}
+		if len(h.samples) > 0 {
+			history[p] = h
+		}
+	}
+	e.states, e.history = states, history
+	return nil
+}

@@ -1,0 +1,184 @@
+package topology
+
+import "time"
+
+// Access is what a function may do to a resource; each becomes the narrowest IAM
+// actions that allow it, scoped to that resource's ARN.
+type Access string
+
+const (
+	Read      Access = "read"
+	Write     Access = "write"
+	ReadWrite Access = "read-write"
+)
+
+// TableAccess grants a function access to a table (and its indexes).
+type TableAccess struct {
+	Table  string
+	Access Access
+}
+
+// TriggerKind says what invokes a function.
+type TriggerKind string
+
+const (
+	HTTPRoute       TriggerKind = "http-route"       // API Gateway HTTP API, payload 2.0
+	WebSocketRoute  TriggerKind = "websocket-route"  // API Gateway WebSocket API
+	HTTPAuthorizer  TriggerKind = "http-authorizer"  // Lambda REQUEST authorizer, simple responses
+	WSAuthorizer    TriggerKind = "ws-authorizer"    // Lambda REQUEST authorizer on $connect
+	DynamoDBStream  TriggerKind = "dynamodb-stream"  // event source mapping on a table's stream
+	KinesisStream   TriggerKind = "kinesis-stream"   // event source mapping on a Kinesis stream
+	Schedule        TriggerKind = "schedule"         // EventBridge Scheduler
+	AfterDeployment TriggerKind = "after-deployment" // invoked once per deployment (migrations)
+)
+
+// StreamMapping holds an event source mapping's settings (DESIGN §4): batch item
+// failures are always reported, and every mapping bisects failing batches, bounds
+// retries and record age, and sends what it gives up on to an SQS queue.
+type StreamMapping struct {
+	BatchSize             int
+	BatchingWindow        time.Duration
+	MaxRetries            int
+	MaxRecordAge          time.Duration
+	ParallelizationFactor int
+}
+
+// Trigger is one way a function is invoked.
+type Trigger struct {
+	Kind TriggerKind
+	// HTTPRoute: Method and Path (API Gateway syntax, {id} path parameters).
+	Method, Path string
+	// WebSocketRoute: RouteKey ($connect, $disconnect, $default or an action).
+	RouteKey string
+	// DynamoDBStream / KinesisStream: the logical table or stream, and settings.
+	Source  string
+	Mapping StreamMapping
+	// Schedule: an EventBridge Scheduler expression and its time zone.
+	Expression string
+	TimeZone   string
+	// Input is the event a schedule delivers (JSON), so one function can serve
+	// several schedules.
+	Input string
+}
+
+// Function is one Lambda.
+type Function struct {
+	Name    string // the folder under functions/
+	Purpose string
+	Memory  int // MB
+	Timeout time.Duration
+	// ReservedConcurrency caps concurrent instances where they share something
+	// fragile (Postgres connections through the pooler); 0 = unreserved.
+	ReservedConcurrency int
+	Tables              []TableAccess
+	// Secrets are logical secret names (see Secrets); each reaches the function
+	// as the ARN in its EnvVar, never as a plain value.
+	Secrets []string
+	// ManageConnections allows PostToConnection/DeleteConnection on the WebSocket API.
+	ManageConnections bool
+	// Env holds static settings; resource names arrive through the resources'
+	// EnvVar fields.
+	Env      map[string]string
+	Triggers []Trigger
+}
+
+// Secret is a Secrets Manager secret the stack expects the operator to fill.
+type Secret struct {
+	Name    string
+	EnvVar  string // the variable that carries its ARN
+	Purpose string
+}
+
+// Secret names.
+const (
+	DatabaseSecret = "database-url"
+	JWTSecret      = "jwt-secret"
+	ServiceRoleKey = "supabase-service-role-key"
+)
+
+// Secrets lists every secret.
+func Secrets() []Secret {
+	return []Secret{
+		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543)"},
+		{JWTSecret, "SUPABASE_JWT_SECRET_ARN", "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
+		{ServiceRoleKey, "SUPABASE_SERVICE_ROLE_KEY_ARN", "the service-role key, for auth admin look-ups"},
+	}
+}
+
+// The stream mapping every DynamoDB-stream consumer uses: batches of 100, a
+// short window so a lone event is not held back, five retries after which the
+// record goes to the on-failure queue, never older than an hour.
+var eventStreamMapping = StreamMapping{BatchSize: 100, BatchingWindow: time.Second, MaxRetries: 5, MaxRecordAge: time.Hour, ParallelizationFactor: 1}
+
+// HTTPRoutes are the API's routes; shared/httpapi serves exactly these (a test
+// holds the two together).
+var HTTPRoutes = [][2]string{
+	{"POST", "/portfolios"},
+	{"GET", "/portfolios"},
+	{"GET", "/portfolios/{id}"},
+	{"PATCH", "/portfolios/{id}"},
+	{"POST", "/portfolios/{id}/archive"},
+	{"POST", "/portfolios/{id}/transactions"},
+	{"GET", "/portfolios/{id}/transactions"},
+	{"POST", "/portfolios/{id}/transactions/{txId}/void"},
+	{"GET", "/portfolios/{id}/positions"},
+	{"PUT", "/portfolios/{id}/targets"},
+	{"GET", "/portfolios/{id}/targets"},
+	{"POST", "/portfolios/{id}/import"},
+	{"GET", "/portfolios/{id}/events"},
+}
+
+// Functions lists every Lambda with its triggers and permissions.
+func Functions() []Function {
+	apiTriggers := make([]Trigger, 0, len(HTTPRoutes))
+	for _, r := range HTTPRoutes {
+		apiTriggers = append(apiTriggers, Trigger{Kind: HTTPRoute, Method: r[0], Path: r[1]})
+	}
+	return []Function{
+		{
+			Name:    "authorizer",
+			Purpose: "verifies Supabase JWTs for the HTTP API and the WebSocket $connect route",
+			Memory:  256, Timeout: 5 * time.Second,
+			Secrets:  []string{JWTSecret},
+			Triggers: []Trigger{{Kind: HTTPAuthorizer}, {Kind: WSAuthorizer}},
+		},
+		{
+			Name:    "api",
+			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
+			Memory:  512, Timeout: 10 * time.Second,
+			ReservedConcurrency: 50,
+			Tables:              []TableAccess{{EventsTable, ReadWrite}},
+			Secrets:             []string{DatabaseSecret},
+			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
+			Triggers:            apiTriggers,
+		},
+		{
+			Name:    "projector",
+			Purpose: "applies the event stream to the Postgres read models",
+			Memory:  512, Timeout: 30 * time.Second,
+			// One writer per shard is what ordering needs; a small cap keeps the
+			// pooler's connections for the API.
+			ReservedConcurrency: 10,
+			Secrets:             []string{DatabaseSecret},
+			Triggers:            []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
+		},
+		{
+			Name:    "migrate",
+			Purpose: "applies the read models' schema migrations, once per deployment",
+			Memory:  256, Timeout: 2 * time.Minute,
+			ReservedConcurrency: 1,
+			Secrets:             []string{DatabaseSecret},
+			Triggers:            []Trigger{{Kind: AfterDeployment}},
+		},
+	}
+}
+
+// FunctionByName returns the function, or false.
+func FunctionByName(name string) (Function, bool) {
+	for _, f := range Functions() {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
