@@ -84,7 +84,7 @@ func TestBadFlagsAndPrices(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, `tracker: no command (want one of: calc, benchdata; see tracker help)`},
+		{nil, `tracker: no command (want one of: calc, benchdata, migrate, replay; see tracker help)`},
 		{[]string{"frobnicate"}, `tracker: unknown command "frobnicate" (want one of: calc, benchdata)`},
 		{[]string{"calc"}, `tracker calc: --activities is required (see tracker calc -h)`},
 		{[]string{"calc", "--activities", "a.json"}, `tracker calc: --prices is required (see tracker calc -h)`},
