@@ -27,7 +27,7 @@ const (
 
 // api is the server under test, reached the way API Gateway reaches it.
 type api struct {
-	t       *testing.T
+	t       testing.TB
 	handler func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 }
 

@@ -27,7 +27,10 @@ type fullAPI struct {
 	seen      map[string]bool
 }
 
-func newFullAPI(t *testing.T) *fullAPI {
+func newFullAPI(t *testing.T) *fullAPI { return newFullAPIB(t) }
+
+// newFullAPIB serves tests and benchmarks alike.
+func newFullAPIB(t testing.TB) *fullAPI {
 	t.Helper()
 	ctx := context.Background()
 	client := testenv.DynamoDB(t)

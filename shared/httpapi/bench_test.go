@@ -1,0 +1,59 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// reportLatency records per-operation durations and reports p50 and p99.
+func reportLatency(b *testing.B, d []time.Duration) {
+	slices.Sort(d)
+	pct := func(p float64) float64 { return float64(d[int(p*float64(len(d)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+}
+
+// BenchmarkGetPositions50Holdings: GET /portfolios/{id}/positions through the
+// Lambda adapter, real PostgreSQL read models, a portfolio of 50 holdings.
+func BenchmarkGetPositions50Holdings(b *testing.B) {
+	f := newFullAPIB(b)
+	id := f.createPortfolio(alice, "bench-pos")
+	for i := 0; i < 50; i++ {
+		f.record(alice, id, fmt.Sprintf(`{"type":"BUY","date":"2024-01-%02d","symbol":"SYM%02d","quantity":"10","price":"%d.25","fee":"1"}`, 1+i%28, i, 100+i))
+	}
+	f.project(id)
+	path := "/portfolios/" + id + "/positions"
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		r := f.do(alice, "GET", path, "")
+		lat = append(lat, time.Since(start))
+		if r.status != 200 {
+			b.Fatalf("status %d %s", r.status, r.raw)
+		}
+	}
+	reportLatency(b, lat)
+}
+
+// BenchmarkRecordTransaction: POST /portfolios/{id}/transactions through the
+// Lambda adapter against DynamoDB Local (load, decide, conditional put).
+func BenchmarkRecordTransaction(b *testing.B) {
+	f := newFullAPIB(b)
+	id := f.createPortfolio(alice, "bench-cmd")
+	path := "/portfolios/" + id + "/transactions"
+	var lat []time.Duration
+	i := 0
+	for b.Loop() {
+		body := fmt.Sprintf(`{"type":"BUY","date":"2024-02-01","symbol":"SYM%02d","quantity":"1","price":"100"}`, i%20)
+		start := time.Now()
+		r := f.do(alice, "POST", path, body)
+		lat = append(lat, time.Since(start))
+		if r.status != 201 {
+			b.Fatalf("status %d %s", r.status, r.raw)
+		}
+		i++
+	}
+	reportLatency(b, lat)
+}
