@@ -73,9 +73,20 @@ lint: $(STATICCHECK) ## staticcheck
 test: fmt-check vet lint tools-npm testenv ## every check and every test
 	$(TESTENV) run -- go test -count=1 $(GO_PACKAGES)
 
+BENCHSTAT := $(TOOLS_BIN)/benchstat
+BENCH_OUT := .local/bench
+
+$(BENCHSTAT):
+	GOBIN=$(TOOLS_BIN) go install golang.org/x/perf/cmd/benchstat@v0.0.0-20260312031701-16a31bc5fbd0
+
 .PHONY: bench
-bench: ## benchmarks on one core (see BENCHMARKS.md)
-	go test -run '^$$' -bench . -benchmem -cpu 1 -count 6 $(GO_PACKAGES)
+bench: tools-npm testenv $(BENCHSTAT) ## every figure in BENCHMARKS.md: one core, 6 runs each, summarised by benchstat
+	@mkdir -p $(BENCH_OUT)
+	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -cpu 1 -count 6 -timeout 60m \
+		./shared/portfolio/... ./shared/activities/ ./cmd/tracker/ ./shared/readmodel/ ./shared/httpapi/ \
+		./shared/alerts/ ./shared/auth/ ./shared/analytics/... > $(BENCH_OUT)/domain.txt
+	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -count 6 -benchtime 200x -timeout 60m ./shared/command/ > $(BENCH_OUT)/store.txt
+	$(BENCHSTAT) $(BENCH_OUT)/domain.txt $(BENCH_OUT)/store.txt
 
 # ---------------------------------------------------------------- build
 .PHONY: build
