@@ -176,7 +176,7 @@ func (s *Store) Load(ctx context.Context, aggregateID string, opts eventstore.Lo
 				st.Snapshot, st.SnapshotVersion = snap, v
 				return finishLoad(aggregateID, st, newestFirst)
 			}
-			it, err := fromAttributes(av)
+			it, err := ItemFromAttributes(av)
 			if err != nil {
 				return eventstore.Stream{}, fmt.Errorf("load %s: %w", aggregateID, err)
 			}
@@ -240,7 +240,7 @@ func (s *Store) Events(ctx context.Context, aggregateID string, from, to int64) 
 		s.usage.add(readOp, out.ConsumedCapacity)
 		s.usage.computed(readUnits(out.Items, true), 0, 0)
 		for _, av := range out.Items {
-			it, err := fromAttributes(av)
+			it, err := ItemFromAttributes(av)
 			if err != nil {
 				return nil, fmt.Errorf("events of %s: %w", aggregateID, err)
 			}
@@ -414,7 +414,10 @@ func toAttributes(it eventstore.Item) map[string]types.AttributeValue {
 	return av
 }
 
-func fromAttributes(av map[string]types.AttributeValue) (eventstore.Item, error) {
+// ItemFromAttributes converts a stored event item to the adapter-neutral Item,
+// leaving out the binary snapshot and failing with portfolio.ErrCorruptEvent on
+// any other attribute that is not a string or a number.
+func ItemFromAttributes(av map[string]types.AttributeValue) (eventstore.Item, error) {
 	it := make(eventstore.Item, len(av))
 	for k, v := range av {
 		switch x := v.(type) {

@@ -5,6 +5,7 @@ package dynamosource
 import (
 	"context"
 	"fmt"
+	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
 	"slices"
 	"strconv"
 	"sync"
@@ -152,20 +153,9 @@ func (s *Source) Events(ctx context.Context, aggregateID string, from, to int64)
 }
 
 func decode(av map[string]types.AttributeValue) (portfolio.Event, error) {
-	it := make(eventstore.Item, len(av))
-	for k, v := range av {
-		switch x := v.(type) {
-		case *types.AttributeValueMemberS:
-			it[k] = x.Value
-		case *types.AttributeValueMemberN:
-			it[k] = x.Value
-		case *types.AttributeValueMemberB:
-			if k != eventstore.AttrSnapshot {
-				return portfolio.Event{}, fmt.Errorf("%w: attribute %s is binary", portfolio.ErrCorruptEvent, k)
-			}
-		default:
-			return portfolio.Event{}, fmt.Errorf("%w: attribute %s has type %T", portfolio.ErrCorruptEvent, k, v)
-		}
+	it, err := dynamostore.ItemFromAttributes(av)
+	if err != nil {
+		return portfolio.Event{}, err
 	}
 	return readmodel.DecodeItem(it, time.Time{})
 }
