@@ -227,8 +227,8 @@ func TestSamplesFoldIntoOnePortfolio(t *testing.T) {
 			t.Errorf("version %d belongs to another aggregate or user", e.Version)
 		}
 	}
-	if !p.Archived() || p.Name() != "Long-term growth" || p.TransactionCount() != 7 {
-		t.Errorf("after the samples: archived %v, name %q, %d transactions; want true, Long-term growth, 7",
+	if !p.Archived() || p.Name() != "Long-term growth" || p.TransactionCount() != 9 {
+		t.Errorf("after the samples: archived %v, name %q, %d transactions; want true, Long-term growth, 9 (7 + an import of 2)",
 			p.Archived(), p.Name(), p.TransactionCount())
 	}
 	if q, _ := p.Quantity("NVDA"); q.String() != "70" {
@@ -321,6 +321,13 @@ func writtenEvents(t *testing.T) []portfolio.Event {
 	m := w.meta()
 	m.CorrelationID, m.CausationID = "", ""
 	_, err = p.RecordTransaction(portfolio.Transaction{Type: portfolio.Buy, Date: day("2024-06-03"), Symbol: "VWCE", Quantity: dec("3"), Price: dec("112.08"), Currency: "EUR"}, m)
+	w.must(err)
+
+	// An import: one event for several transactions.
+	_, err = p.ImportTransactions([]portfolio.Transaction{
+		{Type: portfolio.Buy, Date: day("2024-06-04"), Symbol: "VWCE", Quantity: dec("2"), Price: dec("112.5"), Fee: dec("1"), Currency: "EUR"},
+		{Type: portfolio.Interest, Date: day("2024-06-30"), Amount: dec("0.42"), Currency: "EUR"},
+	}, w.meta())
 	w.must(err)
 
 	w.must(p.VoidTransaction(recorded[8].ID, "Dividend booked twice", w.meta()))    // DIVIDEND

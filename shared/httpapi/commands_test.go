@@ -268,16 +268,25 @@ func TestImportIsAllOrNothingWithARowReport(t *testing.T) {
 	a.expect(a.do(alice, "POST", p, csv, "Content-Type", "text/csv"), 201, "")
 	a.expect(a.do(alice, "POST", p, `{"activities":[{"date":"yesterday"}]}`), 422, "import_rejected")
 	a.expect(a.do(alice, "POST", p, "garbage", "Content-Type", "text/plain"), 415, "unsupported_media_type")
-	var many strings.Builder
-	many.WriteString(`{"activities":[`)
-	for i := 0; i < 101; i++ {
-		if i > 0 {
-			many.WriteString(",")
+	many := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`{"activities":[`)
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"date":"2024-03-%02d","type":"BUY","symbol":"X%d","quantity":1,"unitPrice":1,"fee":0,"currency":"USD"}`, 1+i%28, i%40)
 		}
-		many.WriteString(`{"date":"2024-03-01","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"fee":0,"currency":"USD"}`)
+		b.WriteString("]}")
+		return b.String()
 	}
-	many.WriteString("]}")
-	a.expect(a.do(alice, "POST", p, many.String()), 413, "payload_too_large")
+	// More rows than a DynamoDB transaction takes (100): still one atomic event.
+	big := a.do(alice, "POST", p, many(750))
+	a.expect(big, 201, "")
+	if big.data()["imported"] != float64(750) {
+		t.Fatalf("750-row import answered %.200s", big.raw)
+	}
+	a.expect(a.do(alice, "POST", p, many(1001)), 413, "payload_too_large")
 }
 
 // TestNoBodyMakesA500 throws random bytes at every command route.

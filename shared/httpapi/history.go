@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/portfoliotracker/tracker/shared/activities"
-	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 )
 
@@ -122,9 +121,9 @@ func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error 
 	if len(parsed.Transactions) == 0 {
 		return newError(http.StatusUnprocessableEntity, CodeImportRejected, "the file holds no activities to import", nil)
 	}
-	if n := len(parsed.Transactions); n > eventstore.MaxEventsPerAppend {
+	if n := len(parsed.Transactions); n > portfolio.MaxImport {
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
-			fmt.Sprintf("%d activities: one import records at most %d (one atomic write); split the file", n, eventstore.MaxEventsPerAppend), nil)
+			fmt.Sprintf("%d activities: one import records at most %d (one event, one atomic write); split the file", n, portfolio.MaxImport), nil)
 	}
 	req, err := commandRequest(r, r.PathValue("id"))
 	if err != nil {
@@ -133,7 +132,7 @@ func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error 
 	res, err := s.commands.Execute(r.Context(), req, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
 		txs := make([]portfolio.Transaction, len(parsed.Transactions))
 		copy(txs, parsed.Transactions)
-		_, err := p.RecordTransactions(txs, meta)
+		_, err := p.ImportTransactions(txs, meta)
 		return err
 	})
 	if err != nil {
@@ -145,11 +144,13 @@ func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error 
 		}
 		return err
 	}
-	out := ImportResponse{Imported: len(res.Events), Voided: parsed.Voided, Items: make([]TransactionResponse, 0, len(res.Events))}
-	for _, e := range res.Events {
-		if rec, ok := e.Data.(*portfolio.TransactionRecorded); ok {
-			out.Items = append(out.Items, transactionResponse(&rec.Transaction, e.Version))
-		}
+	imported, ok := res.Events[0].Data.(*portfolio.TransactionsImported)
+	if !ok {
+		return newError(http.StatusConflict, CodeConflict, "this Idempotency-Key was used for a different command", nil)
+	}
+	out := ImportResponse{Imported: len(imported.Transactions), Voided: parsed.Voided, Items: make([]TransactionResponse, 0, len(imported.Transactions))}
+	for i := range imported.Transactions {
+		out.Items = append(out.Items, transactionResponse(&imported.Transactions[i], res.Version))
 	}
 	setVersion(w, res.Version)
 	writeJSON(w, statusFor(res, http.StatusCreated), CommandResponse{Version: res.Version, Replayed: res.Replayed, Data: out})

@@ -152,6 +152,35 @@ func TestQueriesShowTheProjectedState(t *testing.T) {
 	f.expect(f.do(alice, "GET", p+"/transactions?limit=501", ""), 400, "bad_request")
 }
 
+// TestImportedTransactionsReachTheReadModels: an import is one event; the
+// projector records each of its transactions and recomputes positions.
+func TestImportedTransactionsReachTheReadModels(t *testing.T) {
+	f := newFullAPI(t)
+	id := f.createPortfolio(alice, "imp-rm")
+	body := `{"activities":[
+  {"date":"2024-01-02","type":"BUY","symbol":"MSFT","quantity":10,"unitPrice":370,"fee":1,"currency":"USD"},
+  {"date":"2024-01-05","type":"SELL","symbol":"MSFT","quantity":4,"unitPrice":380,"fee":1,"currency":"USD"},
+  {"date":"2024-01-08","type":"BUY","symbol":"AAPL","quantity":2,"unitPrice":180,"fee":0,"currency":"USD"}
+]}`
+	f.expect(f.do(alice, "POST", "/portfolios/"+id+"/import", body), 201, "")
+	f.project(id)
+	pos := f.do(alice, "GET", "/portfolios/"+id+"/positions", "")
+	f.expect(pos, 200, "")
+	got := map[string]string{}
+	for _, p := range pos.body["positions"].([]any) {
+		m := p.(map[string]any)
+		got[m["symbol"].(string)] = m["quantity"].(string) + " " + m["costBasis"].(string)
+	}
+	// MSFT: 10 @ 370 + 1 = 3701; selling 4 takes 4/10 of it (1480.4): 6 left at 2220.6.
+	if got["MSFT"] != "6 2220.6" || got["AAPL"] != "2 360" {
+		t.Fatalf("positions %v", got)
+	}
+	txs := f.do(alice, "GET", "/portfolios/"+id+"/transactions", "")
+	if items := txs.body["items"].([]any); len(items) != 3 {
+		t.Fatalf("transactions %s", txs.raw)
+	}
+}
+
 // TestTenantIsolation: with users A and B, every route shows B nothing of A's,
 // and B's commands on A's portfolio get 404. (Row Level Security on every
 // read-model table is tested in shared/readmodel.)

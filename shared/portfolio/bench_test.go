@@ -58,7 +58,7 @@ func BenchmarkFoldOneEventOnto50k(b *testing.B) {
 		next.Version = p.Version() + 1
 		// The payload is allocated in the loop, as decoding a stored event would.
 		pl := &portfolio.TransactionRecorded{Transaction: tx}
-		pl.Seq, pl.ID = next.Version, "next"
+		pl.Seq, pl.ID = portfolio.SeqOf(next.Version, 0), "next"
 		next.Data = pl
 		if err := p.Apply(next); err != nil {
 			b.Fatal(err)

@@ -27,12 +27,13 @@ const (
 	TypeTransactionRecorded     = "TransactionRecorded"
 	TypeTransactionVoided       = "TransactionVoided"
 	TypeTargetAllocationSet     = "TargetAllocationSet"
+	TypeTransactionsImported    = "TransactionsImported"
 )
 
 // EventTypes lists every event type this aggregate emits.
 var EventTypes = []string{
 	TypePortfolioCreated, TypePortfolioDetailsChanged, TypePortfolioArchived,
-	TypeTransactionRecorded, TypeTransactionVoided, TypeTargetAllocationSet,
+	TypeTransactionRecorded, TypeTransactionVoided, TypeTargetAllocationSet, TypeTransactionsImported,
 }
 
 // Event is the envelope every stored event shares (the seed's base schema plus
@@ -90,6 +91,18 @@ type TransactionVoided struct {
 	Voided        Transaction `json:"voided"`
 }
 
+// TransactionsImported records a whole import in one event, so that it is
+// all-or-nothing in a single conditional write however many rows it has (a
+// DynamoDB transaction takes at most 100 items). The i-th transaction's Seq is
+// SeqOf(version, i).
+type TransactionsImported struct {
+	Transactions []Transaction `json:"transactions"`
+}
+
+// MaxImport bounds one import: about 200 bytes a transaction keeps the event item
+// near 200 KB, half of DynamoDB's 400 KB limit.
+const MaxImport = 1000
+
 // TargetAllocationSet replaces the target weights and drift band.
 type TargetAllocationSet struct {
 	TargetAllocation
@@ -101,6 +114,7 @@ func (*PortfolioArchived) eventType() string       { return TypePortfolioArchive
 func (*TransactionRecorded) eventType() string     { return TypeTransactionRecorded }
 func (*TransactionVoided) eventType() string       { return TypeTransactionVoided }
 func (*TargetAllocationSet) eventType() string     { return TypeTargetAllocationSet }
+func (*TransactionsImported) eventType() string    { return TypeTransactionsImported }
 
 // Target is one symbol's share of the portfolio.
 type Target struct {
@@ -189,8 +203,13 @@ func AssembleEvent(envelope Event, rawData []byte) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("aggregate %s version %d: %w", envelope.AggregateID, envelope.Version, err)
 	}
-	if rec, ok := data.(*TransactionRecorded); ok {
-		rec.Seq = envelope.Version
+	switch d := data.(type) {
+	case *TransactionRecorded:
+		d.Seq = SeqOf(envelope.Version, 0)
+	case *TransactionsImported:
+		for i := range d.Transactions {
+			d.Transactions[i].Seq = SeqOf(envelope.Version, i)
+		}
 	}
 	envelope.Data = data
 	if err := envelope.CheckEnvelope(); err != nil {
@@ -265,6 +284,8 @@ func DecodeEventData(eventType string, raw []byte) (EventData, error) {
 		target = &TransactionVoided{}
 	case TypeTargetAllocationSet:
 		target = &TargetAllocationSet{}
+	case TypeTransactionsImported:
+		target = &TransactionsImported{}
 	default:
 		return nil, fmt.Errorf("%w: unknown eventType %q", ErrCorruptEvent, eventType)
 	}
@@ -312,6 +333,18 @@ func validatePayload(d EventData) error {
 		}
 	case *TargetAllocationSet:
 		return d.Validate()
+	case *TransactionsImported:
+		if len(d.Transactions) == 0 || len(d.Transactions) > MaxImport {
+			return fmt.Errorf("%d transactions (want 1 to %d)", len(d.Transactions), MaxImport)
+		}
+		for i := range d.Transactions {
+			if d.Transactions[i].ID == "" {
+				return fmt.Errorf("transaction %d: missing transactionId", i)
+			}
+			if err := d.Transactions[i].Validate(); err != nil {
+				return fmt.Errorf("transaction %d: %w", i, err)
+			}
+		}
 	}
 	return nil
 }

@@ -369,6 +369,43 @@ func (p *Portfolio) RecordTransactions(txs []Transaction, meta Meta) ([]Transact
 	return out, nil
 }
 
+// ImportTransactions records an import all-or-nothing as ONE event, whatever its
+// length (up to MaxImport): each transaction is checked against the portfolio as
+// the ones before it leave it, and a refusal names its index.
+func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transaction, error) {
+	if err := p.checkCommand(meta); err != nil {
+		return nil, err
+	}
+	if len(txs) == 0 || len(txs) > MaxImport {
+		return nil, fmt.Errorf("%w: an import holds 1 to %d transactions, not %d", ErrInvalidCommand, MaxImport, len(txs))
+	}
+	scratch := p.clone()
+	version := p.version + 1
+	out := make([]Transaction, len(txs))
+	for i, tx := range txs {
+		if err := tx.Validate(); err != nil {
+			return nil, fmt.Errorf("transaction %d: %w", i, err)
+		}
+		if tx.Currency != p.baseCurrency {
+			return nil, fmt.Errorf("transaction %d: %w: transaction in %s, portfolio in %s (FX conversion is not supported)", i, ErrCurrencyMismatch, tx.Currency, p.baseCurrency)
+		}
+		tx.ID = meta.newID()
+		tx.Seq = SeqOf(version, i)
+		if changesQuantity(tx.Type) {
+			if err := scratch.checkTimeline(tx.Symbol, &tx, ""); err != nil {
+				return nil, fmt.Errorf("transaction %d: %w", i, err)
+			}
+		}
+		out[i] = tx
+		scratch.foldRecorded(&out[i])
+	}
+	// The event carries its own copy: the caller's slice may change afterwards.
+	if err := p.emit(meta, &TransactionsImported{Transactions: slices.Clone(out)}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (p *Portfolio) recordOne(tx Transaction, meta Meta) (Transaction, error) {
 	if err := tx.Validate(); err != nil {
 		return Transaction{}, err
@@ -377,7 +414,7 @@ func (p *Portfolio) recordOne(tx Transaction, meta Meta) (Transaction, error) {
 		return Transaction{}, fmt.Errorf("%w: transaction in %s, portfolio in %s (FX conversion is not supported)", ErrCurrencyMismatch, tx.Currency, p.baseCurrency)
 	}
 	tx.ID = meta.newID()
-	tx.Seq = p.version + 1
+	tx.Seq = SeqOf(p.version+1, 0)
 	if changesQuantity(tx.Type) {
 		if err := p.checkTimeline(tx.Symbol, &tx, ""); err != nil {
 			return Transaction{}, err
@@ -611,10 +648,23 @@ func (p *Portfolio) Apply(e Event) error {
 		if !p.exists() {
 			return corrupt("%s before PortfolioCreated", e.EventType)
 		}
-		if d.ID == "" || d.Seq != e.Version {
+		if d.ID == "" || d.Seq != SeqOf(e.Version, 0) {
 			return corrupt("transaction without an ID, or with seq %d", d.Seq)
 		}
 		p.foldRecorded(&d.Transaction)
+	case *TransactionsImported:
+		if !p.exists() {
+			return corrupt("%s before PortfolioCreated", e.EventType)
+		}
+		for i := range d.Transactions {
+			tx := &d.Transactions[i]
+			if tx.ID == "" || tx.Seq != SeqOf(e.Version, i) {
+				return corrupt("imported transaction %d without an ID, or with seq %d", i, tx.Seq)
+			}
+		}
+		for i := range d.Transactions {
+			p.foldRecorded(&d.Transactions[i])
+		}
 	case *TransactionVoided:
 		if !p.exists() {
 			return corrupt("%s before PortfolioCreated", e.EventType)

@@ -1,6 +1,7 @@
 package portfolio_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -366,7 +367,7 @@ func TestRecordTransactionsIsAllOrNothing(t *testing.T) {
 		t.Fatalf("refused batch changed state: version %d, pending %d, qty %s", f.p.Version(), len(f.p.Pending()), f.quantity("AAPL"))
 	}
 	txs, err := f.p.RecordTransactions(batch[:2], f.meta(alice))
-	if err != nil || len(txs) != 2 || txs[0].Seq != 2 || txs[1].Seq != 3 {
+	if err != nil || len(txs) != 2 || txs[0].Seq != portfolio.SeqOf(2, 0) || txs[1].Seq != portfolio.SeqOf(3, 0) {
 		t.Fatalf("batch: %v %+v", err, txs)
 	}
 	rec, ok := f.p.FindCommand(f.p.Pending()[2].CausationID)
@@ -538,5 +539,55 @@ func TestControlCharactersAreRefused(t *testing.T) {
 	tx.Note = "two lines\nare fine"
 	if err := tx.Validate(); err != nil {
 		t.Errorf("newline in a note: %v", err)
+	}
+}
+
+func TestImportIsOneEventAllOrNothing(t *testing.T) {
+	f := newFixture(t, portfolio.FIFO)
+	rows := []portfolio.Transaction{
+		trade(portfolio.Buy, "2024-01-10", "AAPL", "10", "100"),
+		trade(portfolio.Sell, "2024-01-12", "AAPL", "4", "110"),
+		split("2024-01-11", "AAPL", 2, 1), // between them: 20 held, then 16 left
+	}
+	bad := append(slices.Clone(rows), trade(portfolio.Sell, "2024-01-13", "AAPL", "17", "110"))
+	if _, err := f.p.ImportTransactions(bad, f.meta(alice)); !errors.Is(err, portfolio.ErrInsufficientHoldings) || !strings.HasPrefix(err.Error(), "transaction 3:") {
+		t.Fatalf("oversold import: %v", err)
+	}
+	if f.p.Version() != 1 || f.quantity("AAPL") != "0" {
+		t.Fatalf("refused import changed the state: version %d, AAPL %s", f.p.Version(), f.quantity("AAPL"))
+	}
+	got, err := f.p.ImportTransactions(rows, f.meta(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.p.Version() != 2 || len(f.p.Pending()) != 2 || f.quantity("AAPL") != "16" {
+		t.Fatalf("import: version %d, %d events, AAPL %s; want 2, 2, 16", f.p.Version(), len(f.p.Pending()), f.quantity("AAPL"))
+	}
+	for i, tx := range got {
+		if tx.Seq != portfolio.SeqOf(2, i) || tx.ID == "" {
+			t.Fatalf("transaction %d: seq %d, id %q", i, tx.Seq, tx.ID)
+		}
+	}
+	// The same state folds from the stored events, and through a snapshot.
+	refold, err := portfolio.Fold(nil, f.p.Pending())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := f.p.Snapshot()
+	b, _ := refold.Snapshot()
+	if !bytes.Equal(a, b) {
+		t.Fatalf("refold differs:\n%s\n%s", a, b)
+	}
+	raw, _ := json.Marshal(f.p.Pending()[1])
+	decoded, err := portfolio.DecodeEvent(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp := decoded.Data.(*portfolio.TransactionsImported)
+	if len(imp.Transactions) != 3 || imp.Transactions[2].Seq != portfolio.SeqOf(2, 2) {
+		t.Fatalf("decoded import %+v", imp)
+	}
+	if _, err := f.p.ImportTransactions(nil, f.meta(alice)); !errors.Is(err, portfolio.ErrInvalidCommand) {
+		t.Fatalf("empty import: %v", err)
 	}
 }

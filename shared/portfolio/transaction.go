@@ -161,7 +161,7 @@ var Dust = decimal.New(1, -8)
 // effect minus Fee and Tax (see CashEffect).
 type Transaction struct {
 	ID       string          `json:"transactionId"`
-	Seq      int64           `json:"-"` // recording order (the event version), breaks ties within a date
+	Seq      int64           `json:"-"` // recording order, SeqOf(event version, position in the event)
 	Type     TxType          `json:"type"`
 	Date     calendar.Date   `json:"date"`
 	Symbol   string          `json:"symbol,omitempty"`
@@ -269,6 +269,13 @@ func (t Transaction) Validate() error {
 	}
 	return nil
 }
+
+// SeqOf is the recording order of the index-th transaction of the event with the
+// given version: events in version order, and within an import in file order.
+func SeqOf(version int64, index int) int64 { return version<<16 | int64(index) }
+
+// VersionOfSeq is the version of the event that recorded a transaction.
+func VersionOfSeq(seq int64) int64 { return seq >> 16 }
 
 // CompareForReplay orders transactions as they take effect: by date; within a date
 // splits first (a split applies to the shares held at the start of its day), then

@@ -272,7 +272,7 @@ func (b *batch) result() BatchResult {
 // its transactions (then its stored ones are read along with the checkpoints).
 func (b *batch) needsTransactions(id string) bool {
 	for _, i := range b.byID[id] {
-		if t := b.events[i].EventType; t == portfolio.TypeTransactionRecorded || t == portfolio.TypeTransactionVoided {
+		if t := b.events[i].EventType; t == portfolio.TypeTransactionRecorded || t == portfolio.TypeTransactionVoided || t == portfolio.TypeTransactionsImported {
 			return true
 		}
 	}
@@ -550,10 +550,13 @@ func (a *aggState) apply(e *portfolio.Event) error {
 	case *portfolio.TargetAllocationSet:
 		a.targets, a.targetsV = d, e.Version
 	case *portfolio.TransactionRecorded:
-		tx := d.Transaction
-		tx.Seq = e.Version
-		a.recorded = append(a.recorded, recordedTx{tx: tx, recordedAt: e.Timestamp})
-		a.touch(tx.Symbol, e.Version)
+		a.recorded = append(a.recorded, recordedTx{tx: d.Transaction, recordedAt: e.Timestamp})
+		a.touch(d.Symbol, e.Version)
+	case *portfolio.TransactionsImported:
+		for i := range d.Transactions {
+			a.recorded = append(a.recorded, recordedTx{tx: d.Transactions[i], recordedAt: e.Timestamp})
+			a.touch(d.Transactions[i].Symbol, e.Version)
+		}
 	case *portfolio.TransactionVoided:
 		a.voids = append(a.voids, voidTx{id: d.TransactionID, reason: d.Reason, voidedAt: e.Timestamp, version: e.Version})
 		a.touch(d.Voided.Symbol, e.Version)
@@ -695,7 +698,7 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 			r := &a.recorded[i]
 			t := &r.tx
 			txr.add(t.ID, id, p.userID, i64(t.Seq), string(t.Type), t.Date.String(), t.Symbol, optDec(t.Quantity), optDec(t.Price),
-				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.recordedAt), i64(t.Seq))
+				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.recordedAt), i64(portfolio.VersionOfSeq(t.Seq)))
 		}
 		for _, v := range a.voids {
 			vd.add(v.id, id, v.reason, ts(v.voidedAt), i64(v.version))

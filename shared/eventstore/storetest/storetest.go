@@ -156,7 +156,7 @@ func testRoundTrip(t *testing.T, s Subject) {
 	sameEvents(t, st.Events, events)
 	// Decimal text survives exactly: "0.1" stays "0.1", not 0.1000000001.
 	rec := st.Events[1].Data.(*portfolio.TransactionRecorded)
-	if rec.Quantity.String() != "0.1" || rec.Price.String() != "123.45" || rec.Seq != 2 {
+	if rec.Quantity.String() != "0.1" || rec.Price.String() != "123.45" || rec.Seq != portfolio.SeqOf(2, 0) {
 		t.Fatalf("decoded %+v", rec.Transaction)
 	}
 	part, err := s.Events(ctx, id, 2, 4)
