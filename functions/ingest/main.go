@@ -1,0 +1,128 @@
+// Command ingest is the scheduled market-data ingest (DESIGN §1, §6): every minute
+// it publishes a MarketDataUpdated record per watched symbol on
+// market-data-updates; with a backfill input it stores daily closes instead. See
+// shared/pricing/ingest.
+//
+// Environment:
+//
+//	MARKET_DATA_STREAM         the Kinesis stream market-data-updates (name or ARN).
+//	MARKET_DATA_ERRORS_STREAM  optional: where MarketDataError events go (they are logged anyway).
+//	PRICE_SOURCE               simulated (default) | finnhub | alphavantage.
+//	SIM_SEED                   the simulated feed's seed (default 1).
+//	MARKET_DATA_API_KEY        the provider's API key, or
+//	MARKET_DATA_API_KEY_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	MARKET_DATA_BASE_URL       optional provider base URL (a stub in the local stack).
+//	RATE_LIMITS_TABLE          the DynamoDB rate-limits table (provider free-tier limits,
+//	                           shared by every invocation).
+//	DATABASE_URL               the read models' Postgres DSN (watch list, daily closes), or
+//	DATABASE_SECRET_ARN        a Secrets Manager secret holding it (deployed).
+//	AWS_ENDPOINT_URL[_KINESIS|_DYNAMODB]  standard SDK overrides.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+
+	"github.com/portfoliotracker/tracker/shared/lazy"
+	"github.com/portfoliotracker/tracker/shared/marketdata"
+	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/pricing/ingest"
+	"github.com/portfoliotracker/tracker/shared/pricing/kinesispub"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/secrets"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	fail := func(msg string) {
+		log.Error("ingest: " + msg)
+		os.Exit(1)
+	}
+	stream := os.Getenv("MARKET_DATA_STREAM")
+	if stream == "" {
+		fail("MARKET_DATA_STREAM is not set")
+	}
+	source := envOr("PRICE_SOURCE", marketdata.SourceSimulated)
+	switch source {
+	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage:
+	default:
+		fail("PRICE_SOURCE must be simulated, finnhub or alphavantage")
+	}
+	seed, err := strconv.ParseUint(envOr("SIM_SEED", "1"), 10, 64)
+	if err != nil {
+		fail("SIM_SEED must be an unsigned integer")
+	}
+	rateTable := os.Getenv("RATE_LIMITS_TABLE")
+	if source != marketdata.SourceSimulated && rateTable == "" {
+		fail("RATE_LIMITS_TABLE is required for a real provider")
+	}
+	deps := lazy.New(func(ctx context.Context) (*ingest.Handler, error) {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
+		if err != nil {
+			return nil, err
+		}
+		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "ingest"})
+		if err != nil {
+			return nil, err
+		}
+		kc := kinesis.NewFromConfig(cfg)
+		c := ingest.Config{Watch: ingest.HeldSymbols{DB: pool}, Closes: pool,
+			Updates: kinesispub.New(kc, stream, kinesispub.Options{}), Logger: log}
+		if s := os.Getenv("MARKET_DATA_ERRORS_STREAM"); s != "" {
+			c.Errors = kinesispub.New(kc, s, kinesispub.Options{})
+		}
+		if source == marketdata.SourceSimulated {
+			c.Quotes, c.Bars = ingest.SimQuotes{Seed: seed}, ingest.SimBars{Seed: seed}
+			return ingest.New(c), nil
+		}
+		key := os.Getenv("MARKET_DATA_API_KEY")
+		if arn := os.Getenv("MARKET_DATA_API_KEY_SECRET_ARN"); key == "" && arn != "" {
+			if key, err = secrets.String(ctx, arn); err != nil {
+				return nil, err
+			}
+		}
+		if key == "" {
+			return nil, fmt.Errorf("no API key for %s", source)
+		}
+		opts := marketdata.ClientOptions{BaseURL: os.Getenv("MARKET_DATA_BASE_URL"), APIKey: key,
+			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(cfg), rateTable), nil)}
+		switch source {
+		case marketdata.SourceFinnhub:
+			c.Quotes = marketdata.NewFinnhub(opts)
+			// 60 calls a minute: a longer watch list is served in turns.
+			c.RotateBy = marketdata.DefaultLimits()[marketdata.SourceFinnhub][0].Max
+		case marketdata.SourceAlphaVantage:
+			av := marketdata.NewAlphaVantage(opts)
+			c.Quotes, c.Bars = av, av
+		}
+		return ingest.New(c), nil
+	})
+	lambda.Start(func(ctx context.Context, in json.RawMessage) (ingest.Output, error) {
+		h, err := deps.Get(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "ingest: dependencies unavailable", "error", err.Error())
+			return ingest.Output{}, err
+		}
+		return h.Handle(ctx, in)
+	})
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,76 @@
+// Command prices is the Kinesis consumer of market-data-updates (DESIGN §1): it
+// keeps the latest price per symbol (DynamoDB prices table and Postgres
+// latest_prices), the daily closes (Postgres daily_closes), evaluates price alert
+// rules and pushes valuations; see shared/pricing/consumer. It returns
+// events.KinesisEventResponse with the failed records (ReportBatchItemFailures).
+//
+// Environment:
+//
+//	PRICES_TABLE         the DynamoDB prices table.
+//	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
+//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	PRICE_CURRENCY       the currency of the quotes on the stream (default USD).
+//	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
+//
+// Alert rules have no storage yet (they live in memory, empty, until the rules are
+// projected) and messages are logged until the WebSocket Notifier is wired in.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/portfoliotracker/tracker/shared/lazy"
+	"github.com/portfoliotracker/tracker/shared/pricing"
+	"github.com/portfoliotracker/tracker/shared/pricing/consumer"
+	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/secrets"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	table := os.Getenv("PRICES_TABLE")
+	if table == "" {
+		log.Error("prices: PRICES_TABLE is not set")
+		os.Exit(1)
+	}
+	currency := os.Getenv("PRICE_CURRENCY")
+	deps := lazy.New(func(ctx context.Context) (*consumer.Consumer, error) {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
+		if err != nil {
+			return nil, err
+		}
+		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "prices"})
+		if err != nil {
+			return nil, err
+		}
+		return consumer.New(consumer.Config{
+			Latest:   dynamoprices.NewLatest(dynamodb.NewFromConfig(cfg), table),
+			DB:       pool,
+			Alerts:   pricing.NewMemoryAlertStore(),
+			Notifier: pricing.LogNotifier{Logger: log},
+			Currency: currency,
+			Logger:   log,
+		}), nil
+	})
+	lambda.Start(func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+		c, err := deps.Get(ctx)
+		if err != nil {
+			// Nothing was processed: the whole batch is retried (bounded by the mapping).
+			log.ErrorContext(ctx, "prices: dependencies unavailable", "error", err.Error())
+			return events.KinesisEventResponse{}, err
+		}
+		return c.Handle(ctx, ev)
+	})
+}

@@ -1,0 +1,132 @@
+package pricing
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/portfoliotracker/tracker/shared/alerts"
+)
+
+// Notifier delivers a message to every live connection of each user. The
+// WebSocket adapter (PostToConnection over the connections table) implements it;
+// message is marshalled to JSON as it is. An error means the delivery may not
+// have reached everyone and is worth retrying.
+type Notifier interface {
+	Notify(ctx context.Context, userIDs []string, message any) error
+}
+
+// ValuationMessage is pushed to a portfolio's owner when a tick changes the
+// portfolio's market value: {type:"valuation", portfolioId, marketValue, asOf}.
+type ValuationMessage struct {
+	Type        string `json:"type"` // "valuation"
+	PortfolioID string `json:"portfolioId"`
+	MarketValue string `json:"marketValue"` // decimal string, base currency
+	AsOf        string `json:"asOf"`        // RFC 3339 UTC: the newest price used
+	// Unpriced lists held symbols without a price in the base currency; they are
+	// not in MarketValue.
+	Unpriced []string `json:"unpriced,omitempty"`
+}
+
+// AlertMessage is pushed to a rule's owner when a price alert fires.
+type AlertMessage struct {
+	Type   string        `json:"type"` // "alert"
+	Firing alerts.Firing `json:"firing"`
+}
+
+// AlertStore is the storage the price alerts need: the price rules on a set of
+// symbols (price_above, price_below, percent_move) and the engine state of those
+// rules, saved after each batch. The state is only saved after the firings were
+// delivered, so a failed delivery is re-evaluated and re-delivered (firing keys
+// de-duplicate).
+type AlertStore interface {
+	PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error)
+	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
+}
+
+// MemoryAlertStore is an in-process AlertStore (tests, the local stack until alert
+// rules are projected).
+type MemoryAlertStore struct {
+	mu    sync.Mutex
+	rules []alerts.Rule
+	state alerts.State
+}
+
+// NewMemoryAlertStore holds rules.
+func NewMemoryAlertStore(rules ...alerts.Rule) *MemoryAlertStore {
+	return &MemoryAlertStore{rules: rules, state: alerts.State{Rules: map[string]alerts.RuleState{}}}
+}
+
+// PriceRules implements AlertStore.
+func (m *MemoryAlertStore) PriceRules(_ context.Context, symbols []string) ([]alerts.Rule, alerts.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []alerts.Rule
+	st := alerts.State{Rules: map[string]alerts.RuleState{}}
+	for _, r := range m.rules {
+		if r.Symbol != "" && r.PortfolioID == "" && slices.Contains(symbols, r.Symbol) {
+			out = append(out, r)
+			if s, ok := m.state.Rules[r.ID]; ok {
+				st.Rules[r.ID] = s
+			}
+		}
+	}
+	return out, st, nil
+}
+
+// SaveState implements AlertStore.
+func (m *MemoryAlertStore) SaveState(_ context.Context, rules []alerts.Rule, s alerts.State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, r := range rules {
+		if rs, ok := s.Rules[r.ID]; ok {
+			m.state.Rules[r.ID] = rs
+		} else {
+			delete(m.state.Rules, r.ID)
+		}
+	}
+	return nil
+}
+
+// Delivery is one Notify call recorded by MemoryNotifier.
+type Delivery struct {
+	UserIDs []string
+	Message any
+}
+
+// MemoryNotifier records deliveries (tests; a local run without WebSockets).
+type MemoryNotifier struct {
+	mu         sync.Mutex
+	deliveries []Delivery
+	// Fail, when set, is returned by Notify (after recording nothing).
+	Fail error
+}
+
+// Notify implements Notifier.
+func (n *MemoryNotifier) Notify(_ context.Context, userIDs []string, message any) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.Fail != nil {
+		return n.Fail
+	}
+	n.deliveries = append(n.deliveries, Delivery{UserIDs: slices.Clone(userIDs), Message: message})
+	return nil
+}
+
+// Deliveries returns what was delivered so far.
+func (n *MemoryNotifier) Deliveries() []Delivery {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.deliveries)
+}
+
+// LogNotifier writes each message as a JSON log line instead of pushing it: the
+// prices function's Notifier until the WebSocket adapter is wired in.
+type LogNotifier struct{ Logger *slog.Logger }
+
+// Notify implements Notifier.
+func (n LogNotifier) Notify(ctx context.Context, userIDs []string, message any) error {
+	n.Logger.InfoContext(ctx, "notify", "userIds", userIDs, "message", message)
+	return nil
+}
