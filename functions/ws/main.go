@@ -1,0 +1,93 @@
+// Command ws is the WebSocket API Lambda (API Gateway WebSocket API, routes $connect,
+// $disconnect and $default; the Lambda authorizer runs on $connect with the token as a query
+// parameter). It records connections and their subscriptions in the connections table and
+// answers the browser's messages through the management API.
+//
+// Browser messages on $default (JSON, at most 128 KB, unknown fields refused):
+//
+//	{"action":"subscribe","portfolioId":"...","symbols":["AAPL"]}   -> {"type":"subscribed","portfolioIds":[...],"symbols":[...]}
+//	{"action":"unsubscribe","portfolioId":"...","symbols":[...]}    -> {"type":"unsubscribed",...}
+//	{"action":"ping"}                                               -> {"type":"pong"}
+//	anything wrong                                                  -> {"type":"error","code":"...","message":"..."}
+//
+// Environment:
+//
+//	CONNECTIONS_TABLE    the DynamoDB connections table.
+//	WEBSOCKET_ENDPOINT   the stage's management endpoint, https://{api-id}.execute-api.{region}.amazonaws.com/{stage};
+//	                     if unset, WEBSOCKET_CALLBACK_URL (what infra/stack gives functions with ManageConnections).
+//	DATABASE_URL         the read models' Postgres DSN (to check portfolio ownership), or
+//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
+//
+// $connect and $disconnect need DynamoDB only: the database is opened on the first subscribe.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/portfoliotracker/tracker/shared/lazy"
+	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/secrets"
+	"github.com/portfoliotracker/tracker/shared/wsconn"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	table, endpoint := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("WEBSOCKET_ENDPOINT")
+	if endpoint == "" {
+		endpoint = os.Getenv("WEBSOCKET_CALLBACK_URL")
+	}
+	if table == "" || endpoint == "" {
+		log.Error("ws: CONNECTIONS_TABLE and WEBSOCKET_ENDPOINT (or WEBSOCKET_CALLBACK_URL) must be set")
+		os.Exit(1)
+	}
+	queries := lazy.New(func(ctx context.Context) (*readmodel.Queries, error) {
+		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
+		if err != nil {
+			return nil, err
+		}
+		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "ws"})
+		if err != nil {
+			return nil, err
+		}
+		return readmodel.NewQueries(pool), nil
+	})
+	deps := lazy.New(func(ctx context.Context) (*Handler, error) {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		store := wsconn.New(dynamodb.NewFromConfig(cfg), table, wsconn.Options{})
+		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log})
+		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Sender: pusher, Logger: log}, nil
+	})
+	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+		h, err := deps.Get(ctx)
+		if err != nil {
+			log.ErrorContext(ctx, "ws: dependencies unavailable", "error", err.Error())
+			return events.APIGatewayProxyResponse{StatusCode: 503}, nil
+		}
+		return h.Handle(ctx, req)
+	})
+}
+
+// lazyPortfolios opens the database on the first ownership check.
+type lazyPortfolios struct {
+	q *lazy.Value[*readmodel.Queries]
+}
+
+func (l lazyPortfolios) GetPortfolio(ctx context.Context, userID, portfolioID string) (readmodel.PortfolioView, error) {
+	q, err := l.q.Get(ctx)
+	if err != nil {
+		return readmodel.PortfolioView{}, err
+	}
+	return q.GetPortfolio(ctx, userID, portfolioID)
+}

@@ -1,0 +1,331 @@
+// Package push sends JSON messages to browsers over the API Gateway WebSocket API, through its
+// management API (PostToConnection on the stage's @connections endpoint).
+//
+// Notify fans a message out to every live connection of a set of users: it looks the
+// connection IDs up (the connections table's byUser index, shared/wsconn), then posts with at
+// most Options.Concurrency requests in flight. Each attempt has its own timeout, so one hanging
+// connection costs its own slot for at most PostTimeout and never delays the others beyond that.
+// A connection answering 410 Gone is closed: its item is deleted (and counted). A 429
+// (LimitExceededException: the account's management API rate) is retried with jittered
+// exponential backoff. Messages are limited to 128 KB, API Gateway's frame size.
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"github.com/portfoliotracker/tracker/shared/wsconn"
+)
+
+// MaxMessageBytes is API Gateway's WebSocket message limit.
+const MaxMessageBytes = 128 * 1024
+
+// Message types the producers send ({"type": ...}).
+const (
+	TypePrice     = "price"
+	TypeValuation = "valuation"
+	TypeAlert     = "alert"
+)
+
+// MessageTooLargeError is returned, before anything is sent, for a message over MaxMessageBytes.
+type MessageTooLargeError struct{ Size int }
+
+func (e *MessageTooLargeError) Error() string {
+	return fmt.Sprintf("push: message of %d bytes exceeds the %d-byte WebSocket limit", e.Size, MaxMessageBytes)
+}
+
+// ErrGone is returned by Send for a connection that is closed (its item has been deleted).
+var ErrGone = errors.New("push: connection gone")
+
+// ManagementAPI is the part of the apigatewaymanagementapi client the pusher uses.
+type ManagementAPI interface {
+	PostToConnection(context.Context, *apigatewaymanagementapi.PostToConnectionInput, ...func(*apigatewaymanagementapi.Options)) (*apigatewaymanagementapi.PostToConnectionOutput, error)
+}
+
+// Connections finds and forgets connections (a *wsconn.Store).
+type Connections interface {
+	ConnectionIDsByUser(ctx context.Context, userID string) ([]string, error)
+	ConnectionsByUser(ctx context.Context, userID string) ([]wsconn.Connection, error)
+	Delete(ctx context.Context, connectionID string) error
+}
+
+// maxIdleConns is the management client's idle connections to the endpoint: above any sensible
+// Options.Concurrency.
+const maxIdleConns = 128
+
+// NewManagementClient returns the management API client for a WebSocket stage endpoint
+// (https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, or a custom domain's
+// https://{domain}/{base-path}). The SDK's own retries are off: the pusher retries throttling
+// itself, within its per-post timeout and concurrency bound.
+func NewManagementClient(cfg aws.Config, endpoint string) *apigatewaymanagementapi.Client {
+	return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+		o.BaseEndpoint = aws.String(endpoint)
+		o.Retryer = aws.NopRetryer{}
+		// The SDK keeps 10 idle connections per host; a fan-out with more posts in flight would
+		// reopen TLS connections on every message.
+		o.HTTPClient = awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+			tr.MaxIdleConnsPerHost = maxIdleConns
+		})
+	})
+}
+
+// Options tunes New. Zero values take the defaults.
+type Options struct {
+	Concurrency  int           // posts (and lookups) in flight; default 16
+	PostTimeout  time.Duration // one post attempt; default 3 s
+	MaxAttempts  int           // attempts of a throttled post; default 4
+	RetryBackoff time.Duration // first backoff after a 429, doubled each time, with jitter; default 50 ms
+	Logger       *slog.Logger  // default: discard
+}
+
+// Pusher sends messages to connections. It is safe for concurrent use.
+type Pusher struct {
+	api   ManagementAPI
+	conns Connections
+	opts  Options
+}
+
+// New returns a pusher.
+func New(api ManagementAPI, conns Connections, opts Options) *Pusher {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	if opts.PostTimeout <= 0 {
+		opts.PostTimeout = 3 * time.Second
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 4
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = 50 * time.Millisecond
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Pusher{api: api, conns: conns, opts: opts}
+}
+
+// Result counts what one fan-out did.
+type Result struct {
+	Connections int // connection IDs found
+	Sent        int // posts accepted
+	Gone        int // connections that answered 410 Gone and were deleted
+	Throttled   int // 429 answers retried (attempts, not connections)
+	Failed      int // posts given up on (timeout, throttled too often, other errors)
+}
+
+// DeliveryError is returned when some posts or lookups failed; gone connections are not failures.
+type DeliveryError struct {
+	Result Result
+	Err    error // the errors, joined
+}
+
+func (e *DeliveryError) Error() string {
+	return fmt.Sprintf("push: %d of %d deliveries failed: %v", e.Result.Failed, e.Result.Connections, e.Err)
+}
+
+func (e *DeliveryError) Unwrap() error { return e.Err }
+
+// Notify sends the message to every live connection of the users. The message is JSON-encoded
+// ([]byte and json.RawMessage are sent as they are). It returns *MessageTooLargeError before
+// sending anything for a message over 128 KB, and *DeliveryError if any lookup or post failed.
+func (p *Pusher) Notify(ctx context.Context, userIDs []string, message any) error {
+	_, err := p.Fanout(ctx, userIDs, message)
+	return err
+}
+
+// Fanout is Notify returning the counts.
+func (p *Pusher) Fanout(ctx context.Context, userIDs []string, message any) (Result, error) {
+	body, err := Encode(message)
+	if err != nil {
+		return Result{}, err
+	}
+	ids, lookupErrs := p.lookup(ctx, userIDs, p.conns.ConnectionIDsByUser)
+	return p.postAll(ctx, ids, body, lookupErrs)
+}
+
+// FanoutWhere sends the message only to the users' connections that match, such as those
+// subscribed to a portfolio or a symbol (wsconn.Connection.SubscribedToPortfolio). It reads
+// each user's connection items (the byUser index, then BatchGetItem), so it costs more than
+// Fanout; see package wsconn for the access pattern.
+func (p *Pusher) FanoutWhere(ctx context.Context, userIDs []string, match func(wsconn.Connection) bool, message any) (Result, error) {
+	body, err := Encode(message)
+	if err != nil {
+		return Result{}, err
+	}
+	ids, lookupErrs := p.lookup(ctx, userIDs, func(ctx context.Context, user string) ([]string, error) {
+		conns, err := p.conns.ConnectionsByUser(ctx, user)
+		var ids []string
+		for _, c := range conns {
+			if match(c) {
+				ids = append(ids, c.ID)
+			}
+		}
+		return ids, err
+	})
+	return p.postAll(ctx, ids, body, lookupErrs)
+}
+
+func (p *Pusher) postAll(ctx context.Context, ids []string, body []byte, lookupErrs []error) (Result, error) {
+	res := Result{Connections: len(ids)}
+
+	var (
+		sent, gone, throttled, failed atomic.Int64
+		mu                            sync.Mutex
+		errs                          = lookupErrs
+		next                          = make(chan string)
+		wg                            sync.WaitGroup
+	)
+	for range min(p.opts.Concurrency, len(ids)) {
+		wg.Go(func() {
+			for id := range next {
+				t, err := p.post(ctx, id, body)
+				throttled.Add(int64(t))
+				switch {
+				case err == nil:
+					sent.Add(1)
+				case errors.Is(err, ErrGone):
+					gone.Add(1)
+				default:
+					failed.Add(1)
+					mu.Lock()
+					if len(errs) < 10 {
+						errs = append(errs, fmt.Errorf("connection %s: %w", id, err))
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, id := range ids {
+		next <- id
+	}
+	close(next)
+	wg.Wait()
+	res.Sent, res.Gone, res.Throttled, res.Failed = int(sent.Load()), int(gone.Load()), int(throttled.Load()), int(failed.Load())
+	if len(errs) > 0 {
+		return res, &DeliveryError{Result: res, Err: errors.Join(errs...)}
+	}
+	return res, nil
+}
+
+// Send posts the message to one connection: the WebSocket function's replies. It returns
+// ErrGone (after deleting the connection's item) for a closed connection.
+func (p *Pusher) Send(ctx context.Context, connectionID string, message any) error {
+	body, err := Encode(message)
+	if err != nil {
+		return err
+	}
+	_, err = p.post(ctx, connectionID, body)
+	return err
+}
+
+// Encode returns the message's JSON, or *MessageTooLargeError.
+func Encode(message any) ([]byte, error) {
+	var body []byte
+	switch m := message.(type) {
+	case []byte:
+		body = m
+	case json.RawMessage:
+		body = m
+	default:
+		b, err := json.Marshal(message)
+		if err != nil {
+			return nil, fmt.Errorf("push: encode message: %w", err)
+		}
+		body = b
+	}
+	if len(body) > MaxMessageBytes {
+		return nil, &MessageTooLargeError{Size: len(body)}
+	}
+	return body, nil
+}
+
+// lookup returns the users' connection IDs (each user once), with the bound on lookups in flight.
+func (p *Pusher) lookup(ctx context.Context, userIDs []string, find func(context.Context, string) ([]string, error)) ([]string, []error) {
+	seen := make(map[string]bool, len(userIDs))
+	users := make([]string, 0, len(userIDs))
+	for _, u := range userIDs {
+		if !seen[u] {
+			seen[u] = true
+			users = append(users, u)
+		}
+	}
+	found := make([][]string, len(users))
+	errs := make([]error, len(users))
+	sem := make(chan struct{}, p.opts.Concurrency)
+	var wg sync.WaitGroup
+	for i, u := range users {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			found[i], errs[i] = find(ctx, u)
+		})
+	}
+	wg.Wait()
+	var ids []string
+	var failed []error
+	for i := range users {
+		if errs[i] != nil {
+			failed = append(failed, fmt.Errorf("connections of %s: %w", users[i], errs[i]))
+		}
+		ids = append(ids, found[i]...)
+	}
+	return ids, failed
+}
+
+// post sends body to one connection, retrying throttling; it returns the number of 429s seen.
+func (p *Pusher) post(ctx context.Context, id string, body []byte) (throttled int, err error) {
+	backoff := p.opts.RetryBackoff
+	for attempt := 1; ; attempt++ {
+		err = p.postOnce(ctx, id, body)
+		var gone *types.GoneException
+		var limit *types.LimitExceededException
+		switch {
+		case err == nil:
+			return throttled, nil
+		case errors.As(err, &gone):
+			if derr := p.conns.Delete(ctx, id); derr != nil {
+				p.opts.Logger.WarnContext(ctx, "push: delete gone connection", "connectionId", id, "error", derr.Error())
+			}
+			return throttled, ErrGone
+		case errors.As(err, &limit):
+			throttled++
+			if attempt >= p.opts.MaxAttempts {
+				return throttled, fmt.Errorf("throttled %d times: %w", throttled, err)
+			}
+			// Full jitter on [backoff/2, backoff).
+			d := backoff/2 + rand.N(backoff/2+1)
+			t := time.NewTimer(d)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return throttled, ctx.Err()
+			case <-t.C:
+			}
+			backoff *= 2
+		default:
+			return throttled, err
+		}
+	}
+}
+
+func (p *Pusher) postOnce(ctx context.Context, id string, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, p.opts.PostTimeout)
+	defer cancel()
+	_, err := p.api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: body})
+	return err
+}

@@ -1,0 +1,330 @@
+package push_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
+	"github.com/portfoliotracker/tracker/shared/testenv"
+	"github.com/portfoliotracker/tracker/shared/wsconn"
+	"github.com/portfoliotracker/tracker/shared/wsconn/wsconntest"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type env struct {
+	gw     *gatewayfake.Server
+	client *apigatewaymanagementapi.Client
+	store  *wsconn.Store
+}
+
+// newEnv: the fake management API behind httptest, the real SDK client pointed at it (as the
+// deployed function is at the stage URL), and a connections table in DynamoDB Local.
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	gw := gatewayfake.New()
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
+	return &env{gw: gw, client: push.NewManagementClient(cfg, srv.URL+"/test"), store: wsconntest.Store(t, wsconn.Options{})}
+}
+
+// connect opens a connection on both sides: in the fake gateway and in the table.
+func (e *env) connect(t testing.TB, id, user string) {
+	t.Helper()
+	e.gw.Connect(id)
+	if _, err := e.store.Put(context.Background(), id, user); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func stored(t *testing.T, s *wsconn.Store, id string) bool {
+	t.Helper()
+	_, err := s.Get(context.Background(), id)
+	if err != nil && !errors.Is(err, wsconn.ErrNotFound) {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestNotifyFansOutAndDeletesGoneConnections(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.connect(t, "a1", "user-a")
+	e.connect(t, "a2", "user-a")
+	e.connect(t, "b1", "user-b")
+	e.connect(t, "c1", "user-c")
+	// a-stale is in the table, but the browser went away without a $disconnect.
+	if _, err := e.store.Put(ctx, "a-stale", "user-a"); err != nil {
+		t.Fatal(err)
+	}
+	p := push.New(e.client, e.store, push.Options{})
+	msg := map[string]any{"type": push.TypePrice, "symbol": "AAPL", "price": "190.50"}
+	res, err := p.Fanout(ctx, []string{"user-a", "user-b", "user-a", "nobody"}, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res != (push.Result{Connections: 4, Sent: 3, Gone: 1}) {
+		t.Fatalf("result %+v", res)
+	}
+	for _, id := range []string{"a1", "a2", "b1"} {
+		got := e.gw.Messages(id)
+		if len(got) != 1 || string(got[0]) != `{"price":"190.50","symbol":"AAPL","type":"price"}` {
+			t.Errorf("%s received %q", id, got)
+		}
+	}
+	if got := e.gw.Messages("c1"); len(got) != 0 {
+		t.Errorf("user c received %q", got)
+	}
+	if stored(t, e.store, "a-stale") {
+		t.Error("the gone connection is still in the table")
+	}
+	for _, id := range []string{"a1", "a2", "b1", "c1"} {
+		if !stored(t, e.store, id) {
+			t.Errorf("live connection %s was deleted", id)
+		}
+	}
+	// Notify, the producers' entry point, says the same without counts.
+	if err := p.Notify(ctx, []string{"user-b"}, json.RawMessage(`{"type":"alert","id":"x"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.gw.Messages("b1"); len(got) != 2 || string(got[1]) != `{"type":"alert","id":"x"}` {
+		t.Errorf("b1 received %q", got)
+	}
+}
+
+func TestSendGoneDeletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.connect(t, "c1", "u")
+	p := push.New(e.client, e.store, push.Options{})
+	if err := p.Send(ctx, "c1", map[string]string{"type": "pong"}); err != nil {
+		t.Fatal(err)
+	}
+	e.gw.Disconnect("c1")
+	if err := p.Send(ctx, "c1", map[string]string{"type": "pong"}); !errors.Is(err, push.ErrGone) {
+		t.Fatalf("send to a closed connection: %v", err)
+	}
+	if stored(t, e.store, "c1") {
+		t.Fatal("gone connection still stored")
+	}
+}
+
+func TestMessageTooLarge(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.connect(t, "c1", "u")
+	p := push.New(e.client, e.store, push.Options{})
+	big := `"` + strings.Repeat("x", push.MaxMessageBytes-2) + `"` // exactly 128 KB of JSON
+	if err := p.Notify(ctx, []string{"u"}, json.RawMessage(big)); err != nil {
+		t.Fatalf("128 KB: %v", err)
+	}
+	var tooLarge *push.MessageTooLargeError
+	err := p.Notify(ctx, []string{"u"}, map[string]string{"type": "valuation", "x": strings.Repeat("x", push.MaxMessageBytes)})
+	if !errors.As(err, &tooLarge) || tooLarge.Size <= push.MaxMessageBytes {
+		t.Fatalf("over 128 KB: %v", err)
+	}
+	if n := len(e.gw.Messages("c1")); n != 1 {
+		t.Fatalf("%d messages delivered, want only the 128 KB one", n)
+	}
+}
+
+func TestBoundedConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	var inFlight, maxInFlight atomic.Int64
+	e.gw.Hook = func(r *http.Request, _ string) int {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for {
+			m := maxInFlight.Load()
+			if n <= m || maxInFlight.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+		return 0
+	}
+	var users []string
+	for u := range 10 {
+		users = append(users, fmt.Sprintf("user-%d", u))
+		for c := range 6 {
+			e.connect(t, fmt.Sprintf("c-%d-%d", u, c), users[u])
+		}
+	}
+	const bound = 5
+	res, err := push.New(e.client, e.store, push.Options{Concurrency: bound}).Fanout(ctx, users, map[string]string{"type": "price"})
+	if err != nil || res.Sent != 60 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if m := maxInFlight.Load(); m > bound || m < 2 {
+		t.Fatalf("max in flight %d, want 2..%d", m, bound)
+	}
+	t.Logf("max in flight %d (bound %d)", maxInFlight.Load(), bound)
+}
+
+func TestHangingConnectionDoesNotDelayOthers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	var mu sync.Mutex
+	arrived := map[string]time.Time{}
+	e.gw.Hook = func(r *http.Request, id string) int {
+		if id == "hang" {
+			<-r.Context().Done() // never answers; the client gives up
+			return http.StatusInternalServerError
+		}
+		mu.Lock()
+		arrived[id] = time.Now()
+		mu.Unlock()
+		return 0
+	}
+	e.connect(t, "hang", "user-a")
+	for i := range 30 {
+		e.connect(t, fmt.Sprintf("c%02d", i), "user-a")
+	}
+	const timeout = 1500 * time.Millisecond
+	// Concurrency 2: the hanging post holds one slot, the 30 others share the second.
+	p := push.New(e.client, e.store, push.Options{Concurrency: 2, PostTimeout: timeout})
+	start := time.Now()
+	res, err := p.Fanout(ctx, []string{"user-a"}, map[string]string{"type": "price"})
+	elapsed := time.Since(start)
+	var de *push.DeliveryError
+	if !errors.As(err, &de) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want a DeliveryError with the timeout, got %v", err)
+	}
+	if res.Sent != 30 || res.Failed != 1 || res.Gone != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	for id, at := range arrived {
+		if d := at.Sub(start); d >= timeout {
+			t.Errorf("%s arrived %v after the start: held up by the hanging connection", id, d)
+		}
+	}
+	if elapsed > timeout+2*time.Second {
+		t.Errorf("Notify took %v with a %v post timeout", elapsed, timeout)
+	}
+	if !stored(t, e.store, "hang") {
+		t.Error("a slow connection must not be deleted")
+	}
+}
+
+func TestThrottlingIsRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	e.gw.Hook = func(r *http.Request, id string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[id]++
+		if id == "always" || seen[id] <= 2 {
+			return http.StatusTooManyRequests
+		}
+		return 0
+	}
+	for _, id := range []string{"c1", "c2", "c3", "always"} {
+		e.connect(t, id, "u")
+	}
+	p := push.New(e.client, e.store, push.Options{RetryBackoff: 5 * time.Millisecond, MaxAttempts: 4})
+	res, err := p.Fanout(ctx, []string{"u"}, map[string]string{"type": "price"})
+	var de *push.DeliveryError
+	var limit *types.LimitExceededException
+	if !errors.As(err, &de) || !errors.As(err, &limit) {
+		t.Fatalf("want the throttled connection's error, got %v", err)
+	}
+	if res.Sent != 3 || res.Failed != 1 || res.Throttled != 3*2+4 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, id := range []string{"c1", "c2", "c3"} {
+		if n := len(e.gw.Messages(id)); n != 1 {
+			t.Errorf("%s got %d messages", id, n)
+		}
+	}
+	if !stored(t, e.store, "always") {
+		t.Error("a throttled connection must not be deleted")
+	}
+}
+
+// The fake answers the whole management API as API Gateway does, through the real client.
+func TestGatewayFakeContract(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.gw.Connect("c1=")
+	out, err := e.client.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String("c1=")})
+	if err != nil || out.ConnectedAt == nil || out.Identity == nil || aws.ToString(out.Identity.SourceIp) == "" {
+		t.Fatalf("GetConnection: %+v %v", out, err)
+	}
+	if _, err := e.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("c1="), Data: []byte(`{"a":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String("c1=")}); err != nil {
+		t.Fatal(err)
+	}
+	var gone *types.GoneException
+	if _, err := e.client.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String("c1=")}); !errors.As(err, &gone) {
+		t.Fatalf("GetConnection after delete: %v", err)
+	}
+	if _, err := e.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("c1="), Data: []byte(`{}`)}); !errors.As(err, &gone) {
+		t.Fatalf("PostToConnection after delete: %v", err)
+	}
+	if _, err := e.client.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String("c1=")}); !errors.As(err, &gone) {
+		t.Fatalf("DeleteConnection twice: %v", err)
+	}
+	e.gw.Connect("c2")
+	var tooLarge *types.PayloadTooLargeException
+	if _, err := e.client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String("c2"),
+		Data: make([]byte, gatewayfake.MaxMessageBytes+1)}); !errors.As(err, &tooLarge) {
+		t.Fatalf("oversized post: %v", err)
+	}
+}
+
+func TestFanoutWhereFiltersBySubscription(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	for _, c := range [][2]string{{"a1", "user-a"}, {"a2", "user-a"}, {"b1", "user-b"}} {
+		e.connect(t, c[0], c[1])
+	}
+	if _, err := e.store.Subscribe(ctx, "a2", []string{"pa"}, []string{"AAPL"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Subscribe(ctx, "b1", nil, []string{"AAPL"}); err != nil {
+		t.Fatal(err)
+	}
+	p := push.New(e.client, e.store, push.Options{})
+	res, err := p.FanoutWhere(ctx, []string{"user-a", "user-b"}, func(c wsconn.Connection) bool { return c.SubscribedToPortfolio("pa") },
+		map[string]string{"type": push.TypeValuation})
+	if err != nil || res != (push.Result{Connections: 1, Sent: 1}) {
+		t.Fatalf("portfolio: %+v %v", res, err)
+	}
+	res, err = p.FanoutWhere(ctx, []string{"user-a", "user-b"}, func(c wsconn.Connection) bool { return c.SubscribedToSymbol("AAPL") },
+		map[string]string{"type": push.TypePrice})
+	if err != nil || res.Sent != 2 {
+		t.Fatalf("symbol: %+v %v", res, err)
+	}
+	if n := [3]int{len(e.gw.Messages("a1")), len(e.gw.Messages("a2")), len(e.gw.Messages("b1"))}; n != [3]int{0, 2, 1} {
+		t.Fatalf("messages per connection %v", n)
+	}
+}
