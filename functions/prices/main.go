@@ -10,10 +10,14 @@
 //	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
 //	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
 //	PRICE_CURRENCY       the currency of the quotes on the stream (default USD).
+//	CONNECTIONS_TABLE    the WebSocket connections table, and
+//	WEBSOCKET_ENDPOINT   the WebSocket API's management endpoint (or WEBSOCKET_CALLBACK_URL):
+//	                     with both, valuations and alerts are pushed to the owners'
+//	                     browsers; without, they are logged.
 //	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
 //
-// Alert rules have no storage yet (they live in memory, empty, until the rules are
-// projected) and messages are logged until the WebSocket Notifier is wired in.
+// Alert rules have no storage yet: they live in memory, empty, until the rules are
+// projected.
 package main
 
 import (
@@ -30,8 +34,10 @@ import (
 	"github.com/portfoliotracker/tracker/shared/pricing"
 	"github.com/portfoliotracker/tracker/shared/pricing/consumer"
 	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/secrets"
+	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
 func main() {
@@ -55,11 +61,16 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		db := dynamodb.NewFromConfig(cfg)
+		var notifier pricing.Notifier = pricing.LogNotifier{Logger: log}
+		if conns, endpoint := os.Getenv("CONNECTIONS_TABLE"), envOr("WEBSOCKET_ENDPOINT", os.Getenv("WEBSOCKET_CALLBACK_URL")); conns != "" && endpoint != "" {
+			notifier = push.New(push.NewManagementClient(cfg, endpoint), wsconn.New(db, conns, wsconn.Options{}), push.Options{})
+		}
 		return consumer.New(consumer.Config{
-			Latest:   dynamoprices.NewLatest(dynamodb.NewFromConfig(cfg), table),
+			Latest:   dynamoprices.NewLatest(db, table),
 			DB:       pool,
 			Alerts:   pricing.NewMemoryAlertStore(),
-			Notifier: pricing.LogNotifier{Logger: log},
+			Notifier: notifier,
 			Currency: currency,
 			Logger:   log,
 		}), nil
@@ -73,4 +84,11 @@ func main() {
 		}
 		return c.Handle(ctx, ev)
 	})
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
