@@ -72,6 +72,7 @@ lint: $(STATICCHECK) ## staticcheck
 .PHONY: test
 test: fmt-check vet lint tools-npm testenv ## every check and every test
 	$(TESTENV) run -- go test -count=1 $(GO_PACKAGES)
+	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go test -count=1 ./...
 
 BENCHSTAT := $(TOOLS_BIN)/benchstat
 BENCH_OUT := .local/bench
@@ -105,3 +106,39 @@ tracker: ## build the operator CLI to bin/tracker
 .PHONY: clean
 clean: ## remove build output
 	rm -rf bin dist
+
+# ---------------------------------------------------------------- infra (the CDK app, its own Go module: infra/README.md)
+STAGE           ?= dev
+# `make synth` runs anywhere with this placeholder; `make deploy` refuses it.
+SUPABASE_URL    ?= https://your-project-ref.supabase.co
+# Required for STAGE=prod; dev defaults to the local dev server's origin.
+FRONTEND_ORIGIN ?=
+# The CDK CLI, pinned (2.x: the v3 CLI is not for aws-cdk-lib v2 apps), in .tools/cdk. Equivalent by hand:
+#   cd infra && npx aws-cdk@$(AWS_CDK_VERSION) deploy -c stage=$(STAGE) -c supabaseUrl=... -c frontendOrigin=...
+AWS_CDK_VERSION := 2.1148.1
+CDK_DIR         := $(TOOLS)/cdk
+CDK_STAMP       := $(CDK_DIR)/.installed-aws-cdk@$(AWS_CDK_VERSION)
+CDK_CONTEXT      = -c stage=$(STAGE) -c supabaseUrl=$(SUPABASE_URL) $(if $(FRONTEND_ORIGIN),-c frontendOrigin=$(FRONTEND_ORIGIN))
+# Node 20 still runs jsii; its end-of-life banner would drown the output.
+INFRA_ENV       := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
+
+$(CDK_STAMP):
+	@mkdir -p $(CDK_DIR)
+	flock $(CDK_DIR)/.lock bash -euo pipefail -c '\
+		if [ -f $@ ]; then exit 0; fi; \
+		rm -f $(CDK_DIR)/.installed-*; \
+		npm install --prefix $(CDK_DIR) --no-save --no-package-lock --no-audit --no-fund aws-cdk@$(AWS_CDK_VERSION); \
+		touch $@'
+
+.PHONY: tools-cdk
+tools-cdk: $(CDK_STAMP) ## install the pinned CDK CLI into .tools/cdk
+
+.PHONY: synth
+synth: ## synthesize STAGE's stack (dev) into infra/cdk.out: functions built locally, no AWS account, no Docker
+	cd infra && $(INFRA_ENV) CDK_DEFAULT_ACCOUNT=$${CDK_DEFAULT_ACCOUNT:-000000000000} CDK_DEFAULT_REGION=$${CDK_DEFAULT_REGION:-us-east-1} \
+		go run . synth $(CDK_CONTEXT)
+
+.PHONY: deploy
+deploy: tools-cdk ## deploy STAGE with the pinned CDK CLI: make deploy STAGE=prod SUPABASE_URL=https://<ref>.supabase.co FRONTEND_ORIGIN=https://...
+	@case "$(SUPABASE_URL)" in *your-project-ref*) echo "deploy: set SUPABASE_URL=https://<project-ref>.supabase.co (infra/README.md)"; exit 1;; esac
+	cd infra && $(INFRA_ENV) $(CDK_DIR)/node_modules/.bin/cdk deploy $(CDK_CONTEXT)

@@ -1,0 +1,265 @@
+package stack_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/portfoliotracker/tracker/infra/stack"
+
+	"github.com/portfoliotracker/tracker/shared/topology"
+)
+
+// statement is one IAM statement and the roles it is attached to.
+type statement struct {
+	where string
+	roles []string
+	body  map[string]any
+}
+
+// statements walks every AWS::IAM::Policy and every role's inline policies.
+func (s *synthesized) statements() []statement {
+	var out []statement
+	add := func(where string, roles []string, doc any) {
+		sts := list(obj(doc)["Statement"])
+		if one := obj(obj(doc)["Statement"]); one != nil {
+			sts = []any{one}
+		}
+		for _, st := range sts {
+			out = append(out, statement{where, roles, obj(st)})
+		}
+	}
+	for _, id := range s.ofType("AWS::IAM::Policy") {
+		p := s.res[id].Properties
+		add(id, refsIn(p["Roles"]), p["PolicyDocument"])
+	}
+	for _, id := range s.ofType("AWS::IAM::Role") {
+		for _, pol := range list(s.res[id].Properties["Policies"]) {
+			add(id, []string{id}, obj(pol)["PolicyDocument"])
+		}
+	}
+	return out
+}
+
+func (s *synthesized) statementsOfRole(role string) []map[string]any {
+	var out []map[string]any
+	for _, st := range s.statements() {
+		if slices.Contains(st.roles, role) {
+			out = append(out, st.body)
+		}
+	}
+	return out
+}
+
+// xrayActions are the only actions allowed on Resource "*": X-Ray has no
+// resource-level permissions.
+var xrayActions = []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+
+func TestIAMHasNoWildcardActionsAndNoStarResources(t *testing.T) {
+	for _, name := range fixtureNames {
+		s := fixture(t, name)
+		sts := s.statements()
+		if len(sts) < len(s.topo.Functions)*3 {
+			t.Fatalf("%s: only %d statements found: the walk misses policies", name, len(sts))
+		}
+		for _, st := range sts {
+			if _, ok := st.body["NotAction"]; ok {
+				t.Errorf("%s: %s uses NotAction", name, st.where)
+			}
+			if _, ok := st.body["NotResource"]; ok {
+				t.Errorf("%s: %s uses NotResource", name, st.where)
+			}
+			if st.body["Effect"] != "Allow" {
+				t.Errorf("%s: %s has a %v statement", name, st.where, st.body["Effect"])
+			}
+			actions := strs(st.body["Action"])
+			if len(actions) == 0 {
+				t.Errorf("%s: %s has a statement without actions: %v", name, st.where, st.body)
+			}
+			for _, a := range actions {
+				if a == "*" || strings.HasSuffix(a, "*") || strings.Contains(a, "*") {
+					t.Errorf("%s: %s allows the wildcard action %q", name, st.where, a)
+				}
+			}
+			for _, r := range resourcesOf(st.body["Resource"]) {
+				if r == "*" && !allIn(actions, xrayActions) {
+					t.Errorf("%s: %s allows %v on every resource", name, st.where, actions)
+				}
+			}
+		}
+		for _, id := range s.ofType("AWS::IAM::Role") {
+			for _, m := range list(s.res[id].Properties["ManagedPolicyArns"]) {
+				arn := fmt.Sprint(m)
+				ok := (strings.HasPrefix(id, "AWSCDKTrigger") && strings.Contains(arn, "service-role/AWSLambdaBasicExecutionRole")) ||
+					(strings.HasPrefix(id, "ApiGatewayCloudWatchRole") && strings.Contains(arn, "service-role/AmazonAPIGatewayPushToCloudWatchLogs"))
+				if !ok {
+					t.Errorf("%s: role %s has the managed policy %s", name, id, arn)
+				}
+			}
+		}
+	}
+}
+
+// resourcesOf lists a statement's resources, as "*" or as a rendering of each.
+func resourcesOf(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			out = append(out, resourcesOf(e)...)
+		}
+		return out
+	case nil:
+		return nil
+	}
+	return []string{fmt.Sprint(v)}
+}
+
+func allIn(actions, allowed []string) bool {
+	for _, a := range actions {
+		if !slices.Contains(allowed, a) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFunctionRolesGrantOnlyWhatTheTopologyDeclares(t *testing.T) {
+	for _, name := range fixtureNames {
+		s := fixture(t, name)
+		fns := s.functionsByID(t)
+		tables := s.byName("AWS::DynamoDB::Table", "TableName")
+		secrets := s.byName("AWS::SecretsManager::Secret", "Name")
+		streams := s.byName("AWS::Kinesis::Stream", "Name")
+		queues := map[string]bool{}
+		for _, id := range s.ofType("AWS::SQS::Queue") {
+			queues[id] = true
+		}
+		for _, f := range s.topo.Functions {
+			fnID := keyOf(fns, f.Name)
+			role, _ := ref(s.res[fnID].Properties["Role"])
+			if trust := fmt.Sprint(s.res[role].Properties["AssumeRolePolicyDocument"]); !strings.Contains(trust, "lambda.amazonaws.com") {
+				t.Errorf("%s/%s: role trusts %s", name, f.Name, trust)
+			}
+			for other, otherName := range fns { // one role per function
+				if otherRole, _ := ref(s.res[other].Properties["Role"]); other != fnID && otherRole == role {
+					t.Errorf("%s: %s and %s share a role", name, f.Name, otherName)
+				}
+			}
+			allowedTables, allowedSecrets, allowedStreams, sources := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
+			for _, a := range f.Tables {
+				allowedTables[a.Table] = true
+			}
+			for _, sec := range f.Secrets {
+				allowedSecrets[sec] = true
+			}
+			for _, k := range s.topo.StreamAccess[f.Name] {
+				allowedStreams[k] = true
+			}
+			for _, tr := range f.Triggers {
+				if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
+					sources[tr.Source] = true
+				}
+			}
+			gotSecrets := map[string]bool{}
+			manage := false
+			for _, st := range s.statementsOfRole(role) {
+				actions := strs(st["Action"])
+				targets := refsIn(st["Resource"])
+				for _, a := range actions {
+					service, _, _ := strings.Cut(a, ":")
+					for _, target := range targets {
+						var ok bool
+						switch service {
+						case "dynamodb":
+							ok = allowedTables[tables[target]] || sources[tables[target]]
+						case "secretsmanager":
+							ok = a == "secretsmanager:GetSecretValue" && allowedSecrets[secrets[target]]
+							gotSecrets[secrets[target]] = ok
+						case "kinesis":
+							ok = (allowedStreams[streams[target]] && strings.HasPrefix(a, "kinesis:Put")) || (sources[streams[target]] && !strings.HasPrefix(a, "kinesis:Put"))
+						case "logs":
+							ok = s.res[target].Type == "AWS::Logs::LogGroup" && s.res[target].Properties["LogGroupName"] == "/aws/lambda/"+s.prefix()+f.Name
+						case "sqs":
+							ok = queues[target] && len(sources) > 0 && !slices.Contains(actions, "sqs:ReceiveMessage") && !slices.Contains(actions, "sqs:DeleteMessage")
+						case "execute-api":
+							ok = f.ManageConnections && a == "execute-api:ManageConnections" && s.res[target].Type == "AWS::ApiGatewayV2::Api"
+							manage = manage || ok
+						}
+						if !ok {
+							t.Errorf("%s/%s: may %s on %s (%s)", name, f.Name, a, target, s.res[target].Type)
+						}
+					}
+					if len(targets) == 0 && !slices.Contains(xrayActions, a) {
+						t.Errorf("%s/%s: may %s on %v", name, f.Name, a, st["Resource"])
+					}
+				}
+			}
+			if !jsonEqual(sortedSet(gotSecrets), sortedSet(allowedSecrets)) {
+				t.Errorf("%s/%s: reads secrets %v, declares %v", name, f.Name, sortedSet(gotSecrets), sortedSet(allowedSecrets))
+			}
+			if manage != f.ManageConnections {
+				t.Errorf("%s/%s: ManageConnections %v, declared %v", name, f.Name, manage, f.ManageConnections)
+			}
+		}
+		// The after-deployment provider may invoke only the migrations' function.
+		for _, id := range s.ofType("AWS::IAM::Role") {
+			if !strings.HasPrefix(id, "AWSCDKTrigger") {
+				continue
+			}
+			for _, st := range s.statementsOfRole(id) {
+				fn := refsIn(st["Resource"])
+				if !jsonEqual(st["Action"], []string{"lambda:InvokeFunction"}) || len(fn) != 1 || !hasKindNamed(s.topo, fns[fn[0]], topology.AfterDeployment) {
+					t.Errorf("%s: the trigger provider may %v on %v", name, st["Action"], st["Resource"])
+				}
+			}
+		}
+	}
+}
+
+func hasKindNamed(t stack.Topology, fn string, kind topology.TriggerKind) bool {
+	for _, ft := range triggersOf(t, kind) {
+		if ft.f.Name == fn {
+			return true
+		}
+	}
+	return false
+}
+
+// TestAwsSolutionsNag fails on any unsuppressed cdk-nag AwsSolutions finding
+// (errors and warnings), and on a suppression without a written reason.
+func TestAwsSolutionsNag(t *testing.T) {
+	for _, name := range fixtureNames {
+		s := fixture(t, name)
+		for _, m := range *s.annos.FindError(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))) {
+			_, path, data := stack.Message(m)
+			t.Errorf("%s: cdk-nag error at %s: %v", name, path, data)
+		}
+		for _, m := range *s.annos.FindWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))) {
+			_, path, data := stack.Message(m)
+			t.Errorf("%s: cdk-nag warning at %s: %v", name, path, data)
+		}
+		suppressions := 0
+		for id, r := range s.res {
+			for _, sup := range list(obj(obj(r.Metadata)["cdk_nag"])["rules_to_suppress"]) {
+				sup := obj(sup)
+				suppressions++
+				if reason, _ := sup["reason"].(string); len(reason) < 60 {
+					t.Errorf("%s: %s suppresses %v with the reason %q", name, id, sup["id"], reason)
+				}
+				if sup["id"] == "AwsSolutions-IAM5" && len(list(sup["applies_to"])) == 0 {
+					t.Errorf("%s: %s suppresses IAM5 for every finding, not named ones", name, id)
+				}
+			}
+		}
+		if suppressions == 0 {
+			t.Errorf("%s: no suppression metadata found: the walk is broken", name)
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package stack
+
+import (
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/topology"
+)
+
+// Topology is everything the stack builds, as plain data. Production code passes
+// FromPackage(); tests pass richer values (schedules, Kinesis streams, WebSocket
+// routes) to cover code paths the system does not use yet.
+type Topology struct {
+	Tables    []topology.Table
+	Functions []topology.Function
+	Secrets   []topology.Secret
+	// KinesisStreams are the Kinesis data streams. The topology package declares
+	// none yet; FromPackage fills this from topology.KinesisStreams() once it exists.
+	KinesisStreams []KinesisStream
+	// StreamAccess grants functions PutRecord(s) on Kinesis streams, by function
+	// name. It stands in for a Function.Streams field the topology lacks so far.
+	StreamAccess map[string][]string
+}
+
+// KinesisStream is a Kinesis data stream (on-demand, encrypted with the AWS
+// managed key). It mirrors what topology.KinesisStream should declare.
+type KinesisStream struct {
+	Name      string        // logical name; physical = prefix + Name
+	EnvVar    string        // carries the physical name to the producers
+	Retention time.Duration // 24 h when zero
+	Purpose   string
+}
+
+// FromPackage is the system's declared topology.
+func FromPackage() Topology {
+	return Topology{
+		Tables:    topology.Tables(),
+		Functions: topology.Functions(),
+		Secrets:   topology.Secrets(),
+	}
+}
+
+func (t Topology) table(name string) (topology.Table, bool) {
+	for _, tb := range t.Tables {
+		if tb.Name == name {
+			return tb, true
+		}
+	}
+	return topology.Table{}, false
+}
+
+func (t Topology) kinesis(name string) (KinesisStream, bool) {
+	for _, s := range t.KinesisStreams {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return KinesisStream{}, false
+}
+
+func (t Topology) secret(name string) (topology.Secret, bool) {
+	for _, s := range t.Secrets {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return topology.Secret{}, false
+}
+
+// triggers returns every trigger of the given kinds, with its function.
+func (t Topology) triggers(kinds ...topology.TriggerKind) []FunctionTrigger {
+	var out []FunctionTrigger
+	for _, f := range t.Functions {
+		for i, tr := range f.Triggers {
+			for _, k := range kinds {
+				if tr.Kind == k {
+					out = append(out, FunctionTrigger{Function: f, Trigger: tr, Index: i})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// FunctionTrigger is one trigger and the function it invokes; Index is the
+// trigger's position in the function's list (it names schedules).
+type FunctionTrigger struct {
+	Function topology.Function
+	Trigger  topology.Trigger
+	Index    int
+}
