@@ -14,7 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 )
+
+// ErrEmpty is returned for a secret that exists but holds no value yet (the stack
+// creates secrets empty for the operator to fill).
+var ErrEmpty = errors.New("secret has no value yet")
 
 // DatabaseURL returns the Postgres DSN: dsn itself when set (local runs), or the
 // secret named by arn (deployed).
@@ -39,13 +44,23 @@ func String(ctx context.Context, arn string) (string, error) {
 		return "", fmt.Errorf("aws config: %w", err)
 	}
 	out, err := secretsmanager.NewFromConfig(cfg).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(arn)})
+	if noValueYet(err) {
+		return "", fmt.Errorf("secret %s: %w", arn, ErrEmpty)
+	}
 	if err != nil {
 		return "", fmt.Errorf("secret %s: %w", arn, err)
 	}
-	if out.SecretString == nil {
-		return "", fmt.Errorf("secret %s has no string value", arn)
+	if out.SecretString == nil || strings.TrimSpace(*out.SecretString) == "" {
+		return "", fmt.Errorf("secret %s: %w", arn, ErrEmpty)
 	}
 	return *out.SecretString, nil
+}
+
+// noValueYet tells a secret created without a value (no AWSCURRENT version:
+// "can't find the specified secret value") from a secret that does not exist.
+func noValueYet(err error) bool {
+	var nf *smtypes.ResourceNotFoundException
+	return errors.As(err, &nf) && strings.Contains(strings.ToLower(nf.ErrorMessage()), "secret value")
 }
 
 // ParseDatabaseSecret accepts a DSN, or JSON with the DSN under "url" (or "uri",

@@ -1,6 +1,12 @@
 package secrets
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
 
 func TestParseSecret(t *testing.T) {
 	for in, want := range map[string]string{
@@ -19,5 +25,16 @@ func TestParseSecret(t *testing.T) {
 		if _, err := ParseDatabaseSecret(in); err == nil {
 			t.Errorf("%q: no error", in)
 		}
+	}
+}
+
+func TestNoValueYetTellsAnEmptySecretFromAMissingOne(t *testing.T) {
+	empty := &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret value for staging label: AWSCURRENT")}
+	missing := &smtypes.ResourceNotFoundException{Message: aws.String("Secrets Manager can't find the specified secret.")}
+	if !noValueYet(fmt.Errorf("get: %w", empty)) {
+		t.Error("a secret without a value was not recognised")
+	}
+	if noValueYet(missing) || noValueYet(nil) {
+		t.Error("a missing secret (or no error) counted as one without a value")
 	}
 }
