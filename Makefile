@@ -62,12 +62,14 @@ fmt-check: ## fail if gofmt would change a file
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 .PHONY: vet
-vet: ## go vet
+vet: ## go vet (both modules)
 	go vet $(GO_PACKAGES)
+	cd infra && go vet ./...
 
 .PHONY: lint
-lint: $(STATICCHECK) ## staticcheck
+lint: $(STATICCHECK) ## staticcheck (both modules)
 	$(STATICCHECK) $(GO_PACKAGES)
+	cd infra && $(STATICCHECK) ./...
 
 .PHONY: test
 test: fmt-check vet lint tools-npm testenv ## every check and every test

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -57,7 +58,9 @@ func richTopology() stack.Topology {
 	t.KinesisStreams = []stack.KinesisStream{{Name: "market-data-updates", EnvVar: "MARKET_DATA_STREAM", Retention: 48 * time.Hour, Purpose: "normalised quotes, partition key = symbol"}}
 	t.StreamAccess = map[string][]string{"ingest": {"market-data-updates"}}
 	mapping := topology.StreamMapping{BatchSize: 200, BatchingWindow: 2 * time.Second, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 4}
-	t.Functions = append(t.Functions,
+	// The synthetic functions replace the system's of the same name (their details
+	// are what the assertions check) and add what it lacks.
+	t.Functions = withFunctions(t.Functions,
 		topology.Function{
 			Name: "ingest", Purpose: "polls providers", Memory: 256, Timeout: 50 * time.Second, ReservedConcurrency: 1,
 			Tables:   []topology.TableAccess{{Table: topology.RateLimitsTable, Access: topology.ReadWrite}},
@@ -89,6 +92,18 @@ func richTopology() stack.Topology {
 		},
 	)
 	return t
+}
+
+func withFunctions(base []topology.Function, extra ...topology.Function) []topology.Function {
+	out := slices.Clone(base)
+	for _, f := range extra {
+		if i := slices.IndexFunc(out, func(g topology.Function) bool { return g.Name == f.Name }); i >= 0 {
+			out[i] = f
+		} else {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // synthesized is one stack, synthesized once and shared by the tests.

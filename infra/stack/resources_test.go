@@ -110,8 +110,15 @@ func TestKinesisStreams(t *testing.T) {
 			"RetentionPeriodHours": k.Retention.Hours(),
 		})
 	}
-	if n := len(fixture(t, "dev").ofType("AWS::Kinesis::Stream")); n != 0 {
-		t.Errorf("the declared topology has no Kinesis stream, the stack has %d", n)
+	dev := fixture(t, "dev")
+	if n, want := len(dev.ofType("AWS::Kinesis::Stream")), len(dev.topo.KinesisStreams); n != want {
+		t.Errorf("the declared topology has %d Kinesis streams, the stack has %d", want, n)
+	}
+	for _, k := range dev.topo.KinesisStreams {
+		dev.tmpl.HasResourceProperties(jsii.String("AWS::Kinesis::Stream"), map[string]any{
+			"Name":              dev.prefix() + k.Name,
+			"StreamModeDetails": map[string]any{"StreamMode": "ON_DEMAND"},
+		})
 	}
 }
 

@@ -32,11 +32,21 @@ type KinesisStream struct {
 
 // FromPackage is the system's declared topology.
 func FromPackage() Topology {
-	return Topology{
-		Tables:    topology.Tables(),
-		Functions: topology.Functions(),
-		Secrets:   topology.Secrets(),
+	t := Topology{
+		Tables:       topology.Tables(),
+		Functions:    topology.Functions(),
+		Secrets:      topology.Secrets(),
+		StreamAccess: map[string][]string{},
 	}
+	for _, s := range topology.KinesisStreams() {
+		t.KinesisStreams = append(t.KinesisStreams, KinesisStream{Name: s.Name, EnvVar: s.EnvVar, Retention: s.Retention, Purpose: s.Purpose})
+	}
+	for _, f := range t.Functions {
+		if len(f.Streams) > 0 {
+			t.StreamAccess[f.Name] = f.Streams
+		}
+	}
+	return t
 }
 
 func (t Topology) table(name string) (topology.Table, bool) {

@@ -71,6 +71,9 @@ type Function struct {
 	// fragile (Postgres connections through the pooler); 0 = unreserved.
 	ReservedConcurrency int
 	Tables              []TableAccess
+	// Streams are the Kinesis streams the function writes to (consumers get read
+	// access through their trigger).
+	Streams []string
 	// Secrets are logical secret names (see Secrets); each reaches the function
 	// as the ARN in its EnvVar, never as a plain value.
 	Secrets []string
@@ -91,9 +94,10 @@ type Secret struct {
 
 // Secret names.
 const (
-	DatabaseSecret = "database-url"
-	JWTSecret      = "jwt-secret"
-	ServiceRoleKey = "supabase-service-role-key"
+	DatabaseSecret   = "database-url"
+	JWTSecret        = "jwt-secret"
+	ServiceRoleKey   = "supabase-service-role-key"
+	MarketDataAPIKey = "market-data-api-key"
 )
 
 // Secrets lists every secret.
@@ -102,6 +106,7 @@ func Secrets() []Secret {
 		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543)"},
 		{JWTSecret, "SUPABASE_JWT_SECRET_ARN", "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
 		{ServiceRoleKey, "SUPABASE_SERVICE_ROLE_KEY_ARN", "the service-role key, for auth admin look-ups"},
+		{MarketDataAPIKey, "MARKET_DATA_API_KEY_SECRET_ARN", "the market-data provider's API key (unused with the simulated feed)"},
 	}
 }
 
@@ -161,6 +166,45 @@ func Functions() []Function {
 			ReservedConcurrency: 10,
 			Secrets:             []string{DatabaseSecret},
 			Triggers:            []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
+		},
+		{
+			Name:    "ws",
+			Purpose: "the WebSocket API: records connections and subscriptions, answers subscribe/unsubscribe/ping",
+			Memory:  256, Timeout: 10 * time.Second,
+			Tables:            []TableAccess{{ConnectionsTable, ReadWrite}},
+			Secrets:           []string{DatabaseSecret},
+			ManageConnections: true,
+			Triggers: []Trigger{
+				{Kind: WebSocketRoute, RouteKey: "$connect"},
+				{Kind: WebSocketRoute, RouteKey: "$disconnect"},
+				{Kind: WebSocketRoute, RouteKey: "$default"},
+			},
+		},
+		{
+			Name:    "ingest",
+			Purpose: "fetches quotes for every held symbol each minute and publishes them to Kinesis",
+			// Under a minute, so that runs never overlap.
+			Memory: 256, Timeout: 50 * time.Second,
+			ReservedConcurrency: 2,
+			Tables:              []TableAccess{{RateLimitsTable, ReadWrite}},
+			Streams:             []string{MarketDataStream},
+			Secrets:             []string{DatabaseSecret, MarketDataAPIKey},
+			Env:                 map[string]string{"PRICE_SOURCE": "simulated", "SIM_SEED": "1"},
+			Triggers:            []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
+		},
+		{
+			Name:    "prices",
+			Purpose: "keeps latest prices and daily closes, revalues portfolios, fires price alerts, pushes updates",
+			Memory:  512, Timeout: time.Minute,
+			ReservedConcurrency: 10,
+			Tables:              []TableAccess{{PricesTable, ReadWrite}, {ConnectionsTable, ReadWrite}},
+			Secrets:             []string{DatabaseSecret},
+			ManageConnections:   true,
+			Env:                 map[string]string{"PRICE_CURRENCY": "USD"},
+			// Prices supersede each other: three retries and ten minutes, then the
+			// on-failure queue.
+			Triggers: []Trigger{{Kind: KinesisStream, Source: MarketDataStream,
+				Mapping: StreamMapping{BatchSize: 500, BatchingWindow: time.Second, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 1}}},
 		},
 		{
 			Name:    "migrate",

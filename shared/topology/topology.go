@@ -8,6 +8,8 @@
 // nothing from AWS: it is data, and each side translates it.
 package topology
 
+import "time"
+
 // AttributeType is a DynamoDB key attribute type.
 type AttributeType string
 
@@ -121,3 +123,25 @@ func TableByName(name string) (Table, bool) {
 // PhysicalName is the deployed name of a logical resource for a stage prefix such
 // as "pt-dev-".
 func PhysicalName(prefix, logical string) string { return prefix + logical }
+
+// DataStream is a Kinesis data stream (on-demand, encrypted). Producers learn
+// its name through EnvVar; records are partitioned by symbol, so order holds per
+// symbol.
+type DataStream struct {
+	Name      string
+	EnvVar    string
+	Retention time.Duration // 24 h when zero
+	Purpose   string
+}
+
+// Kinesis stream names.
+const MarketDataStream = "market-data-updates"
+
+// KinesisStreams lists every Kinesis stream.
+func KinesisStreams() []DataStream {
+	return []DataStream{{
+		Name:    MarketDataStream,
+		EnvVar:  "MARKET_DATA_STREAM",
+		Purpose: "MarketDataUpdated quotes from ingest to prices, partition key = symbol",
+	}}
+}
