@@ -89,7 +89,8 @@ bench: tools-npm testenv $(BENCHSTAT) ## every figure in BENCHMARKS.md: one core
 		./shared/portfolio/... ./shared/activities/ ./cmd/tracker/ ./shared/readmodel/ ./shared/httpapi/ \
 		./shared/alerts/ ./shared/auth/ ./shared/analytics/... ./shared/pricing/consumer/ ./shared/push/ > $(BENCH_OUT)/domain.txt
 	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -count 6 -benchtime 200x -timeout 60m ./shared/command/ > $(BENCH_OUT)/store.txt
-	$(BENCHSTAT) $(BENCH_OUT)/domain.txt $(BENCH_OUT)/store.txt
+	$(BENCHSTAT) $(BENCH_OUT)/domain.txt
+	$(BENCHSTAT) $(BENCH_OUT)/store.txt
 
 # ---------------------------------------------------------------- build
 .PHONY: build
