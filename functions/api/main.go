@@ -61,6 +61,7 @@ func main() {
 			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log}),
 			Events:   store,
 			Queries:  readmodel.NewQueries(pool),
+			Alerts:   readmodel.NewAlertRules(pool),
 			Logger:   log,
 		})
 		return httpapi.LambdaHandler(srv), nil

@@ -16,8 +16,9 @@
 //	                     browsers; without, they are logged.
 //	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
 //
-// Alert rules have no storage yet: they live in memory, empty, until the rules are
-// projected.
+// Alert rules, their state and their firing history are in Postgres
+// (readmodel.AlertRules, the table alert_rules written through the API): each
+// batch's firings are recorded in alert_history before they are pushed.
 package main
 
 import (
@@ -69,7 +70,7 @@ func main() {
 		return consumer.New(consumer.Config{
 			Latest:   dynamoprices.NewLatest(db, table),
 			DB:       pool,
-			Alerts:   pricing.NewMemoryAlertStore(),
+			Alerts:   readmodel.NewAlertRules(pool),
 			Notifier: notifier,
 			Currency: currency,
 			Logger:   log,

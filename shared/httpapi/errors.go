@@ -31,6 +31,7 @@ const (
 	CodeTooManyRequests   = "too_many_requests"
 	CodeImportRejected    = "import_rejected"
 	CodePreconditionMatch = "precondition_failed"
+	CodeUnavailable       = "unavailable"
 )
 
 // apiError is an error with its HTTP status and public code.

@@ -47,7 +47,12 @@ func toHTTPRequest(ctx context.Context, req events.APIGatewayV2HTTPRequest) (*ht
 	if path == "" {
 		path = req.RequestContext.HTTP.Path
 	}
+	// rawPath is percent-encoded as the client sent it (a firing key's "#" is
+	// %23): keep the encoding, so that path values are decoded exactly once.
 	u := &url.URL{Path: path, RawQuery: req.RawQueryString}
+	if p, err := url.PathUnescape(path); err == nil && p != path {
+		u.Path, u.RawPath = p, path
+	}
 	method := req.RequestContext.HTTP.Method
 	if method == "" {
 		method = http.MethodGet

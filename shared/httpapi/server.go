@@ -37,6 +37,7 @@ type Server struct {
 	commands *command.Service
 	events   eventstore.Store
 	queries  Queries
+	alerts   Alerts
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -46,12 +47,15 @@ type Config struct {
 	Commands *command.Service
 	Events   eventstore.Store
 	Queries  Queries
-	Logger   *slog.Logger
+	// Alerts stores alert rules and their history; without it the alert routes
+	// answer 503.
+	Alerts Alerts
+	Logger *slog.Logger
 }
 
 // New builds the server and its routes.
 func New(cfg Config) *Server {
-	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, log: cfg.Logger}
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -87,6 +91,11 @@ func (s *Server) routes() []Route {
 		{"GET", "/portfolios/{id}/targets", s.getTargets},
 		{"POST", "/portfolios/{id}/import", s.importActivities},
 		{"GET", "/portfolios/{id}/events", s.auditTrail},
+		{"POST", "/alerts", s.createAlert},
+		{"GET", "/alerts", s.listAlerts},
+		{"DELETE", "/alerts/{ruleId}", s.deleteAlert},
+		{"GET", "/alerts/history", s.alertHistory},
+		{"POST", "/alerts/history/{firingKey}/ack", s.acknowledgeAlert},
 	}
 }
 

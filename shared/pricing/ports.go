@@ -45,8 +45,16 @@ type AlertStore interface {
 	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
 }
 
-// MemoryAlertStore is an in-process AlertStore (tests, the local stack until alert
-// rules are projected).
+// FiringRecorder is implemented by an AlertStore that keeps an alert history:
+// the consumer records a batch's firings before delivering them. Recording a
+// firing key again must change nothing (a retried batch fires under the same
+// keys). An error leaves the state unsaved, so the batch is re-evaluated.
+type FiringRecorder interface {
+	RecordFirings(ctx context.Context, firings []alerts.Firing) error
+}
+
+// MemoryAlertStore is an in-process AlertStore for tests; the prices function uses
+// readmodel.AlertRules (Postgres).
 type MemoryAlertStore struct {
 	mu    sync.Mutex
 	rules []alerts.Rule

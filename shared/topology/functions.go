@@ -131,6 +131,11 @@ var HTTPRoutes = [][2]string{
 	{"GET", "/portfolios/{id}/targets"},
 	{"POST", "/portfolios/{id}/import"},
 	{"GET", "/portfolios/{id}/events"},
+	{"POST", "/alerts"},
+	{"GET", "/alerts"},
+	{"DELETE", "/alerts/{ruleId}"},
+	{"GET", "/alerts/history"},
+	{"POST", "/alerts/history/{firingKey}/ack"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.

@@ -276,6 +276,12 @@ func (c *Consumer) alerts(ctx context.Context, symbols []string, bySym map[strin
 		}
 	}
 	fs := eng.Evaluate(ticks)
+	if rec, ok := c.cfg.Alerts.(pricing.FiringRecorder); ok && len(fs) > 0 {
+		if err := rec.RecordFirings(ctx, fs); err != nil {
+			log.ErrorContext(ctx, "prices: alert firings not recorded", "error", err.Error())
+			return symbols, 0
+		}
+	}
 	var errs []error
 	bad := map[string]bool{}
 	for _, f := range fs {

@@ -1,0 +1,327 @@
+package readmodel
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/alerts"
+)
+
+// Alert rules live in Postgres (migration 0005), not in the event log: they are
+// user settings, not portfolio decisions that need an audit trail, and the prices
+// consumer reads them by symbol on every batch of ticks, which an indexed table
+// answers in one query. Each firing is recorded in alert_history, keyed by the
+// firing key so that a re-processed batch records nothing twice.
+
+// AlertRules is the Postgres store of alert rules, their engine state and their
+// firing history. It serves the API (per user) and, as a pricing.AlertStore, the
+// prices consumer (across users).
+type AlertRules struct {
+	db PriceDB
+}
+
+// NewAlertRules returns the store over db (a pool, a connection or a transaction).
+func NewAlertRules(db PriceDB) *AlertRules { return &AlertRules{db: db} }
+
+// AlertRule is a stored rule with its engine state.
+type AlertRule struct {
+	Rule      alerts.Rule
+	State     alerts.RuleState
+	CreatedAt time.Time
+}
+
+// AlertFiring is one row of a user's alert history. AcknowledgedAt is zero until
+// the user acknowledges it.
+type AlertFiring struct {
+	Key            string
+	RuleID         string
+	Kind           alerts.Kind
+	Symbol         string
+	PortfolioID    string
+	Observed       decimal.Decimal
+	Threshold      decimal.Decimal
+	FiredAt        time.Time
+	AcknowledgedAt time.Time
+}
+
+// MaxAlertHistoryPage bounds History's limit.
+const MaxAlertHistoryPage = 200
+
+const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
+
+// Create stores rule as userID's, with a generated ID when rule.ID is empty. The
+// rule is validated (an error matching alerts.ErrInvalidRule); an ID that is
+// already taken is an error matching alerts.ErrDuplicateRule.
+func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
+	if _, err := uuid.Parse(userID); err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: alert rule: user %q is not a UUID", userID)
+	}
+	if rule.ID == "" {
+		rule.ID = uuid.NewString()
+	}
+	rule.UserID = userID
+	if err := rule.Validate(); err != nil {
+		return AlertRule{}, err
+	}
+	def, err := json.Marshal(rule)
+	if err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: alert rule: %w", err)
+	}
+	rows, err := a.db.Query(ctx, `
+insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
+values ($1, $2::uuid, $3, $4, $5, $6::jsonb)
+on conflict (id) do nothing
+returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
+		rule.ID, userID, string(rule.Kind), rule.Symbol, rule.PortfolioID, string(def))
+	if err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
+	}
+	at, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
+	}
+	if len(at) == 0 {
+		return AlertRule{}, &alerts.ValidationError{RuleID: rule.ID, Field: "id", Err: alerts.ErrDuplicateRule}
+	}
+	created, err := time.Parse(time.RFC3339Nano, at[0])
+	if err != nil {
+		return AlertRule{}, err
+	}
+	return AlertRule{Rule: rule, CreatedAt: created}, nil
+}
+
+// List returns userID's rules, oldest first.
+func (a *AlertRules) List(ctx context.Context, userID string) ([]AlertRule, error) {
+	rows, err := a.db.Query(ctx, `
+select definition::text, coalesce(state::text, ''), to_char(created_at at time zone 'UTC', `+tsText+`)
+  from alert_rules where user_id = $1::uuid order by created_at, id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: alert rules: %w", err)
+	}
+	defer rows.Close()
+	out := []AlertRule{}
+	for rows.Next() {
+		var def, st, at string
+		if err := rows.Scan(&def, &st, &at); err != nil {
+			return nil, fmt.Errorf("readmodel: alert rules: %w", err)
+		}
+		r, err := decodeAlertRule(def, st)
+		if err != nil {
+			return nil, err
+		}
+		if r.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes userID's rule id; ErrNotFound when there is none (or it is
+// someone else's). Its history stays.
+func (a *AlertRules) Delete(ctx context.Context, userID, id string) error {
+	tag, err := a.db.Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, id, userID)
+	if err != nil {
+		return fmt.Errorf("readmodel: delete alert rule: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// History returns a page of userID's firings, newest first, and the cursor of the
+// next page ("" at the end). limit is clamped to [1, MaxAlertHistoryPage]; cursor
+// is "" for the first page or a previous page's next cursor.
+func (a *AlertRules) History(ctx context.Context, userID string, limit int, cursor string) ([]AlertFiring, string, error) {
+	limit = max(1, min(limit, MaxAlertHistoryPage))
+	afterAt, afterKey := "infinity", ""
+	if cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cursor)
+		if err != nil {
+			return nil, "", ErrInvalidCursor
+		}
+		at, key, ok := strings.Cut(string(raw), "|")
+		if _, perr := time.Parse(time.RFC3339Nano, at); !ok || perr != nil {
+			return nil, "", ErrInvalidCursor
+		}
+		afterAt, afterKey = at, key
+	}
+	rows, err := a.db.Query(ctx, `
+select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshold::text,
+       to_char(fired_at at time zone 'UTC', `+tsText+`),
+       coalesce(to_char(acknowledged_at at time zone 'UTC', `+tsText+`), '')
+  from alert_history
+ where user_id = $1::uuid and (fired_at, firing_key) < ($2::timestamptz, $3::text)
+ order by fired_at desc, firing_key desc
+ limit $4`, userID, afterAt, afterKey, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("readmodel: alert history: %w", err)
+	}
+	defer rows.Close()
+	out := []AlertFiring{}
+	for rows.Next() {
+		var f AlertFiring
+		var kind, obs, thr, at, ack string
+		if err := rows.Scan(&f.Key, &f.RuleID, &kind, &f.Symbol, &f.PortfolioID, &obs, &thr, &at, &ack); err != nil {
+			return nil, "", fmt.Errorf("readmodel: alert history: %w", err)
+		}
+		f.Kind = alerts.Kind(kind)
+		if f.Observed, err = decimal.NewFromString(obs); err != nil {
+			return nil, "", err
+		}
+		if f.Threshold, err = decimal.NewFromString(thr); err != nil {
+			return nil, "", err
+		}
+		if f.FiredAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, "", err
+		}
+		if ack != "" {
+			if f.AcknowledgedAt, err = time.Parse(time.RFC3339Nano, ack); err != nil {
+				return nil, "", err
+			}
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("readmodel: alert history: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		last := out[limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.FiredAt.Format(time.RFC3339Nano) + "|" + last.Key))
+	}
+	return out, next, nil
+}
+
+// Acknowledge marks userID's firing key as acknowledged and returns when it was
+// (the first acknowledgement's time: acknowledging again changes nothing).
+// ErrNotFound when there is no such firing of userID's.
+func (a *AlertRules) Acknowledge(ctx context.Context, userID, key string) (time.Time, error) {
+	rows, err := a.db.Query(ctx, `
+update alert_history set acknowledged_at = coalesce(acknowledged_at, now())
+ where firing_key = $1 and user_id = $2::uuid
+returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, key, userID)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("readmodel: acknowledge alert: %w", err)
+	}
+	at, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return time.Time{}, fmt.Errorf("readmodel: acknowledge alert: %w", err)
+	}
+	if len(at) == 0 {
+		return time.Time{}, ErrNotFound
+	}
+	return time.Parse(time.RFC3339Nano, at[0])
+}
+
+// PriceRules implements pricing.AlertStore: every user's price rules
+// (price_above, price_below, percent_move) on symbols, and their state.
+func (a *AlertRules) PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error) {
+	st := alerts.State{Rules: map[string]alerts.RuleState{}}
+	if len(symbols) == 0 {
+		return nil, st, nil
+	}
+	rows, err := a.db.Query(ctx, `
+select definition::text, coalesce(state::text, '')
+  from alert_rules
+ where symbol = any($1::text[]) and portfolio_id = '' and kind = any($2::text[])
+ order by id`, symbols, []string{string(alerts.KindPriceAbove), string(alerts.KindPriceBelow), string(alerts.KindPercentMove)})
+	if err != nil {
+		return nil, st, fmt.Errorf("readmodel: price alert rules: %w", err)
+	}
+	defer rows.Close()
+	var out []alerts.Rule
+	for rows.Next() {
+		var def, s string
+		if err := rows.Scan(&def, &s); err != nil {
+			return nil, st, fmt.Errorf("readmodel: price alert rules: %w", err)
+		}
+		r, err := decodeAlertRule(def, s)
+		if err != nil {
+			return nil, st, err
+		}
+		out = append(out, r.Rule)
+		if r.State != (alerts.RuleState{}) {
+			st.Rules[r.Rule.ID] = r.State
+		}
+	}
+	return out, st, rows.Err()
+}
+
+// SaveState implements pricing.AlertStore: it writes the state in s of each of
+// rules (none: armed at epoch 0) in one statement. Rules deleted meanwhile are
+// skipped.
+func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	ids, states := make([]string, 0, len(rules)), make([]string, 0, len(rules))
+	for _, r := range rules {
+		js := ""
+		if rs, ok := s.Rules[r.ID]; ok && rs != (alerts.RuleState{}) {
+			b, err := json.Marshal(rs)
+			if err != nil {
+				return fmt.Errorf("readmodel: alert state: %w", err)
+			}
+			js = string(b)
+		}
+		ids, states = append(ids, r.ID), append(states, js)
+	}
+	if _, err := a.db.Exec(ctx, `
+update alert_rules r set state = nullif(u.st, '')::jsonb
+  from unnest($1::text[], $2::text[]) as u(id, st)
+ where r.id = u.id`, ids, states); err != nil {
+		return fmt.Errorf("readmodel: save alert state: %w", err)
+	}
+	return nil
+}
+
+// RecordFirings implements pricing.FiringRecorder: it adds firings to their
+// owners' history in one statement; a firing key already recorded is left as it
+// is (a re-processed batch fires under the same keys). Firings without an owner
+// are skipped.
+func (a *AlertRules) RecordFirings(ctx context.Context, firings []alerts.Firing) error {
+	var keys, rules, users, kinds, syms, pfs, obs, thr []string
+	var at []time.Time
+	for _, f := range firings {
+		if _, err := uuid.Parse(f.UserID); err != nil {
+			continue
+		}
+		keys, rules, users, kinds = append(keys, f.Key), append(rules, f.RuleID), append(users, f.UserID), append(kinds, string(f.Kind))
+		syms, pfs, obs, thr = append(syms, f.Symbol), append(pfs, f.PortfolioID), append(obs, f.Observed.String()), append(thr, f.Threshold.String())
+		at = append(at, f.At.UTC())
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if _, err := a.db.Exec(ctx, `
+insert into alert_history (firing_key, rule_id, user_id, kind, symbol, portfolio_id, observed, threshold, fired_at)
+select * from unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::timestamptz[])
+on conflict (firing_key) do nothing`, keys, rules, users, kinds, syms, pfs, obs, thr, at); err != nil {
+		return fmt.Errorf("readmodel: record alert firings: %w", err)
+	}
+	return nil
+}
+
+func decodeAlertRule(def, state string) (AlertRule, error) {
+	var r AlertRule
+	if err := json.Unmarshal([]byte(def), &r.Rule); err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: alert rule definition: %w", err)
+	}
+	if state != "" {
+		if err := json.Unmarshal([]byte(state), &r.State); err != nil {
+			return AlertRule{}, fmt.Errorf("readmodel: alert rule state: %w", err)
+		}
+	}
+	return r, nil
+}
