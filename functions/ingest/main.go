@@ -79,7 +79,7 @@ func main() {
 			return nil, err
 		}
 		kc := kinesis.NewFromConfig(cfg)
-		c := ingest.Config{Watch: ingest.HeldSymbols{DB: pool}, Closes: pool,
+		c := ingest.Config{Watch: ingest.Watchlists{ingest.HeldSymbols{DB: pool}, ingest.AlertSymbols{DB: pool}}, Closes: pool,
 			Updates: kinesispub.New(kc, stream, kinesispub.Options{}), Logger: log}
 		if s := os.Getenv("MARKET_DATA_ERRORS_STREAM"); s != "" {
 			c.Errors = kinesispub.New(kc, s, kinesispub.Options{})

@@ -1,7 +1,9 @@
 package readmodel_test
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -210,5 +212,20 @@ func TestAlertHistoryPages(t *testing.T) {
 	}
 	if _, _, err := store.History(ctx, rmtest.UserA, 2, "!!"); !errors.Is(err, readmodel.ErrInvalidCursor) {
 		t.Fatal(err)
+	}
+}
+
+func TestAlertSymbolsAreWatched(t *testing.T) {
+	pool, _ := rmtest.DB(t)
+	ctx := context.Background()
+	store := readmodel.NewAlertRules(pool)
+	for _, sym := range []string{"TSLA", "AAPL", "TSLA"} {
+		if _, err := store.Create(ctx, rmtest.UserA, alerts.Rule{Kind: alerts.KindPriceAbove, Symbol: sym, Threshold: decimal.NewFromInt(500)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := readmodel.AlertSymbols(ctx, pool)
+	if err != nil || !slices.Equal(got, []string{"AAPL", "TSLA"}) {
+		t.Fatalf("alert symbols %v, %v; want [AAPL TSLA]", got, err)
 	}
 }

@@ -173,6 +173,16 @@ func HeldSymbols(ctx context.Context, db PriceDB) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// AlertSymbols is every symbol a price alert rule watches, sorted: ingest fetches
+// quotes for them even when nobody holds them.
+func AlertSymbols(ctx context.Context, db PriceDB) ([]string, error) {
+	rows, err := db.Query(ctx, `select distinct symbol from alert_rules where symbol <> '' order by symbol`)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: alert symbols: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // PortfolioValuation is a portfolio's market value from latest_prices: the sum of
 // quantity × price over its open positions priced in its base currency. AsOf is
 // the newest price used; Unpriced lists open positions without such a price.

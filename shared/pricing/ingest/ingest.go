@@ -50,8 +50,16 @@ func (h HeldSymbols) Symbols(ctx context.Context) ([]string, error) {
 	return readmodel.HeldSymbols(ctx, h.DB)
 }
 
+// AlertSymbols is the watch list of the symbols alert rules watch.
+type AlertSymbols struct{ DB readmodel.PriceDB }
+
+// Symbols implements WatchList.
+func (a AlertSymbols) Symbols(ctx context.Context) ([]string, error) {
+	return readmodel.AlertSymbols(ctx, a.DB)
+}
+
 // Watchlists is the union of several watch lists, sorted, without duplicates
-// (held symbols, and the symbols of alert rules once those are stored).
+// (held symbols and the symbols of alert rules).
 type Watchlists []WatchList
 
 // Symbols implements WatchList.
