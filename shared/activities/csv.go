@@ -133,21 +133,7 @@ func (b *builder) csvRecord(rec *record, cols []field, row []string) error {
 			if err != nil {
 				return fieldError(f, "%v", err)
 			}
-			if neg {
-				rec.negative |= f
-			}
-			switch f {
-			case fQuantity:
-				rec.quantity = d
-			case fUnitPrice:
-				rec.unitPrice = d
-			case fFee:
-				rec.fee = d
-			case fAmount:
-				rec.amount = d
-			case fTax:
-				rec.tax = d
-			}
+			rec.setNumber(f, d, neg)
 		case fDate:
 			d, err := calendar.ParseDateOrDateTime(v)
 			if err != nil {

@@ -205,21 +205,7 @@ func (p *jsonParser) assign(rec *record, f field, k kind) error {
 		if err != nil {
 			return fieldError(f, "%v", err)
 		}
-		if neg {
-			rec.negative |= f
-		}
-		switch f {
-		case fQuantity:
-			rec.quantity = d
-		case fUnitPrice:
-			rec.unitPrice = d
-		case fFee:
-			rec.fee = d
-		case fAmount:
-			rec.amount = d
-		case fTax:
-			rec.tax = d
-		}
+		rec.setNumber(f, d, neg)
 		return nil
 	}
 	if k != kString {

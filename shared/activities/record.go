@@ -99,6 +99,26 @@ func (r *record) gross() decimal.Decimal {
 	return r.quantity.Mul(r.unitPrice)
 }
 
+// setNumber stores a parsed numeric field, noting a negative value (the rules
+// for signs differ by type and are checked when the record is complete).
+func (r *record) setNumber(f field, d decimal.Decimal, negative bool) {
+	if negative {
+		r.negative |= f
+	}
+	switch f {
+	case fQuantity:
+		r.quantity = d
+	case fUnitPrice:
+		r.unitPrice = d
+	case fFee:
+		r.fee = d
+	case fAmount:
+		r.amount = d
+	case fTax:
+		r.tax = d
+	}
+}
+
 // fieldError is an error about one field's value.
 func fieldError(f field, format string, args ...any) error {
 	return fmt.Errorf("%q: %s", f.String(), fmt.Sprintf(format, args...))
