@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,20 +25,11 @@ func runBenchdata(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Symbols, "symbols", cfg.Symbols, "")
 	fs.IntVar(&cfg.Years, "years", cfg.Years, "")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "")
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "tracker benchdata: "+format+" (see tracker benchdata -h)\n", args...)
-		return exitInput
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, benchdataUsage)
-			return exitOK
-		}
-		return fail("%v", err)
+	fail := inputFailer("benchdata", stderr)
+	if code, done := parseFlags(fs, args, benchdataUsage, stdout, fail); done {
+		return code
 	}
 	switch {
-	case fs.NArg() > 0:
-		return fail("unexpected argument %q", fs.Arg(0))
 	case *dir == "":
 		return fail("--dir is required")
 	case cfg.Activities < 1 || cfg.Activities > 10_000_000:

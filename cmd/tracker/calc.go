@@ -59,19 +59,9 @@ func runCalc(args []string, stdout, stderr io.Writer) int {
 	pricesPath := fs.String("prices", "", "")
 	asOf := fs.String("as-of", "", "")
 	method := fs.String("lot-method", "fifo", "")
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "tracker calc: "+format+" (see tracker calc -h)\n", args...)
-		return exitInput
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, calcUsage)
-			return exitOK
-		}
-		return fail("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	fail := inputFailer("calc", stderr)
+	if code, done := parseFlags(fs, args, calcUsage, stdout, fail); done {
+		return code
 	}
 	opt := calcOptions{activities: *activitiesPath, prices: *pricesPath}
 	if opt.activities == "" {

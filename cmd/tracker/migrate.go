@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,19 +28,9 @@ func runMigrate(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dsn := fs.String("database-url", "", "")
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "tracker migrate: "+format+" (see tracker migrate -h)\n", args...)
-		return exitInput
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, migrateUsage)
-			return exitOK
-		}
-		return fail("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	fail := inputFailer("migrate", stderr)
+	if code, done := parseFlags(fs, args, migrateUsage, stdout, fail); done {
+		return code
 	}
 	url := databaseURL(*dsn)
 	if url == "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -45,19 +44,9 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 	segments := fs.Int("segments", 4, "")
 	readers := fs.Int("readers", 4, "")
 	batch := fs.Int("batch", 500, "")
-	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "tracker replay: "+format+" (see tracker replay -h)\n", args...)
-		return exitInput
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, replayUsage)
-			return exitOK
-		}
-		return fail("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return fail("unexpected argument %q", fs.Arg(0))
+	fail := inputFailer("replay", stderr)
+	if code, done := parseFlags(fs, args, replayUsage, stdout, fail); done {
+		return code
 	}
 	url := databaseURL(*dsn)
 	if url == "" {

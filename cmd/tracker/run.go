@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -75,4 +77,30 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "tracker <command> -h" for a command's flags.`)
+}
+
+// inputFailer returns the subcommand's one-line reporter of bad input: it writes
+// "tracker <name>: <what> (see tracker <name> -h)" and gives the exit code.
+func inputFailer(name string, stderr io.Writer) func(format string, args ...any) int {
+	return func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "tracker "+name+": "+format+" (see tracker "+name+" -h)\n", args...)
+		return exitInput
+	}
+}
+
+// parseFlags parses a subcommand's flags the same way for every subcommand: -h
+// prints its usage; a bad flag or a stray argument is one line of bad input.
+// done reports that the subcommand should return code now.
+func parseFlags(fs *flag.FlagSet, args []string, usage string, stdout io.Writer, fail func(string, ...any) int) (code int, done bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return exitOK, true
+		}
+		return fail("%v", err), true
+	}
+	if fs.NArg() > 0 {
+		return fail("unexpected argument %q", fs.Arg(0)), true
+	}
+	return 0, false
 }
