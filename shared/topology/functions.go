@@ -207,9 +207,10 @@ func Functions() []Function {
 			ManageConnections:   true,
 			Env:                 map[string]string{"PRICE_CURRENCY": "USD"},
 			// Prices supersede each other: three retries and ten minutes, then the
-			// on-failure queue.
+			// on-failure queue. No batching window: a tick should reach the browser
+			// within a second, and under load the batch fills from the backlog anyway.
 			Triggers: []Trigger{{Kind: KinesisStream, Source: MarketDataStream,
-				Mapping: StreamMapping{BatchSize: 500, BatchingWindow: time.Second, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 1}}},
+				Mapping: StreamMapping{BatchSize: 500, BatchingWindow: 0, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 1}}},
 		},
 		{
 			Name:    "migrate",
