@@ -52,7 +52,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/portfoliotracker/tracker/shared/testenv/internal/emulator"
+	"github.com/portfoliotracker/tracker/shared/emulator"
 )
 
 // AWSService names an emulated AWS service, for AWSConfig.

@@ -34,7 +34,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/testenv/internal/emulator"
+	"github.com/portfoliotracker/tracker/shared/emulator"
 )
 
 func main() {

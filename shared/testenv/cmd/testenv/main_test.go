@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/testenv/internal/emulator"
+	"github.com/portfoliotracker/tracker/shared/emulator"
 )
 
 // The test binary doubles as the command: with this variable set it runs main's logic on its arguments, so the

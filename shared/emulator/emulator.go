@@ -1,9 +1,10 @@
-// Package emulator starts, shares and stops the real emulators behind shared/testenv: DynamoDB Local (Java),
-// kinesis-mock (Node) and a private PostgreSQL 15 cluster.
+// Package emulator starts, shares and stops the real emulators: DynamoDB Local (Java), kinesis-mock (Node) and a
+// private PostgreSQL 15 cluster.
 //
-// It is internal so that the API tests see (package testenv) stays small; its only other user is the testenv
-// command, which starts one Set for a whole `go test ./...` run and hands it to every test process through the
-// environment variables declared here.
+// Two kinds of user: shared/testenv and its command, which start a throwaway Set (NewSet) for a `go test` run and
+// hand it to every test process through the environment variables declared here; and the local stack
+// (localstack/), which opens a persistent Set (Open) in a fixed folder on fixed ports, so that `make run` keeps its
+// data across restarts.
 //
 // Every emulator is a child process started with Pdeathsig=SIGKILL, so a harness that dies, even by kill -9, takes
 // its emulators with it. Each Set also records its processes (PID, start time, command line) in a state file, so
@@ -128,6 +129,7 @@ func ExternalAWS() (bool, error) {
 type Set struct {
 	root string
 	dir  string
+	opts Options
 
 	mu      sync.Mutex
 	state   State
@@ -166,6 +168,44 @@ func NewSet(root, prefix string) (*Set, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Options make a Set long-lived, for the local stack.
+type Options struct {
+	// Persist keeps every emulator's data in the set's folder across restarts: DynamoDB Local with -dbPath,
+	// kinesis-mock's persistence file, and a PostgreSQL cluster that is created once and reused. Stop then
+	// removes nothing.
+	Persist bool
+	// Ports fixes an emulator's port; an absent or zero entry picks a free one.
+	Ports map[Kind]int
+}
+
+// Open opens the set in dir (created if missing) with opts. Unlike NewSet it neither sweeps nor picks a fresh
+// folder: the folder is the caller's, and its data outlives the set when opts.Persist is set. Its processes still
+// die with this one (Pdeathsig).
+func Open(root, dir string, opts Options) (*Set, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create the emulators' folder: %w", err)
+	}
+	owner, err := identify(os.Getpid())
+	if err != nil {
+		return nil, fmt.Errorf("read this process's identity from /proc: %w", err)
+	}
+	s := &Set{root: root, dir: dir, opts: opts, state: State{Owner: owner, Created: time.Now().UTC()}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.writeStateLocked(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// port returns the fixed port for k, or a free one.
+func (s *Set) port(k Kind) (int, error) {
+	if p := s.opts.Ports[k]; p > 0 {
+		return p, nil
+	}
+	return freePort()
 }
 
 // Dir is the set's folder: logs, the state file, working directories.
@@ -247,6 +287,10 @@ func (s *Set) Stop(keepLogs bool) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.opts.Persist {
+		s.state.Procs = nil
+		return errors.Join(err, s.writeStateLocked())
+	}
 	if s.pgDir != "" {
 		if rmErr := os.RemoveAll(s.pgDir); rmErr != nil {
 			err = errors.Join(err, fmt.Errorf("remove PostgreSQL's data: %w", rmErr))

@@ -37,13 +37,18 @@ func (s *Set) startDynamoDB(ctx context.Context) (string, error) {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return "", fmt.Errorf("DynamoDB Local: %w", err)
 	}
-	return s.startWithPort(ctx, "DynamoDB Local", syscall.SIGTERM, func(port int) (*exec.Cmd, error) {
-		cmd := exec.Command(java,
-			"-Djava.library.path="+filepath.Join(lib, "DynamoDBLocal_lib"),
+	storage := []string{"-inMemory"}
+	if s.opts.Persist {
+		storage = []string{"-dbPath", work}
+	}
+	return s.startWithPort(ctx, DynamoDB, "DynamoDB Local", syscall.SIGTERM, func(port int) (*exec.Cmd, error) {
+		args := []string{
+			"-Djava.library.path=" + filepath.Join(lib, "DynamoDBLocal_lib"),
 			// A test run is short: C1 only and the serial collector start fastest and use least memory.
 			"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-			"-jar", filepath.Join(lib, "DynamoDBLocal.jar"),
-			"-inMemory", "-sharedDb", "-port", strconv.Itoa(port), "-disableTelemetry")
+			"-jar", filepath.Join(lib, "DynamoDBLocal.jar")}
+		args = append(args, storage...)
+		cmd := exec.Command(java, append(args, "-sharedDb", "-port", strconv.Itoa(port), "-disableTelemetry")...)
 		cmd.Dir = work
 		return cmd, nil
 	}, func(ctx context.Context, endpoint string) error {
@@ -70,7 +75,18 @@ func (s *Set) startKinesis(ctx context.Context) (string, error) {
 	}
 	// SIGKILL is its stop signal: on SIGTERM it waits for open keep-alive connections to close (a test process's
 	// idle SDK connections, in lazy mode), and it has nothing to save.
-	return s.startWithPort(ctx, "kinesis-mock", syscall.SIGKILL, func(port int) (*exec.Cmd, error) {
+	var persist []string
+	if s.opts.Persist {
+		work := filepath.Join(s.dir, "kinesis")
+		if err := os.MkdirAll(work, 0o755); err != nil {
+			return "", fmt.Errorf("kinesis-mock: %w", err)
+		}
+		// Written every few seconds: a crash loses at most that much of the price stream, which the simulated
+		// feed replaces within a minute.
+		persist = []string{"SHOULD_PERSIST_DATA=true", "LOAD_DATA_IF_EXISTS=true", "PERSIST_PATH=" + work,
+			"PERSIST_FILE_NAME=kinesis-data.json", "PERSIST_INTERVAL=5s"}
+	}
+	return s.startWithPort(ctx, Kinesis, "kinesis-mock", syscall.SIGKILL, func(port int) (*exec.Cmd, error) {
 		tlsPort, err := freePort()
 		if err != nil {
 			return nil, err
@@ -97,6 +113,7 @@ func (s *Set) startKinesis(ctx context.Context) (string, error) {
 			"UPDATE_SHARD_COUNT_DURATION=0ms",
 			"UPDATE_STREAM_MODE_DURATION=0ms",
 		)
+		cmd.Env = append(cmd.Env, persist...)
 		return cmd, nil
 	}, func(ctx context.Context, endpoint string) error {
 		client := kinesis.New(kinesis.Options{
@@ -110,11 +127,11 @@ func (s *Set) startKinesis(ctx context.Context) (string, error) {
 
 // startWithPort starts an HTTP emulator on a free port and waits until probe succeeds against it, retrying with
 // another port if the one picked was taken in between.
-func (s *Set) startWithPort(ctx context.Context, name string, stopSig syscall.Signal,
+func (s *Set) startWithPort(ctx context.Context, kind Kind, name string, stopSig syscall.Signal,
 	command func(port int) (*exec.Cmd, error), probe func(ctx context.Context, endpoint string) error) (string, error) {
 	var lastErr error
 	for range portAttempts {
-		port, err := freePort()
+		port, err := s.port(kind)
 		if err != nil {
 			return "", fmt.Errorf("%s: %w", name, err)
 		}
@@ -138,7 +155,7 @@ func (s *Set) startWithPort(ctx context.Context, name string, stopSig syscall.Si
 		lastErr = startFailure(p, port, err)
 		_ = p.stop(0) // it is broken or gone; Stop must not report it again
 		s.dropProc(p)
-		if !errors.Is(lastErr, errPortTaken) {
+		if !errors.Is(lastErr, errPortTaken) || s.opts.Ports[kind] > 0 {
 			break
 		}
 	}

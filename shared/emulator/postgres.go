@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"os/exec"
 	"os/user"
@@ -48,6 +49,9 @@ func (s *Set) startPostgres(ctx context.Context) (string, error) {
 	// A clean, minimal environment: no PGDATA or PGPORT from the caller, a fixed locale and time zone.
 	env := []string{"PATH=/usr/bin:/bin", "LC_ALL=C", "LANG=C", "TZ=UTC"}
 
+	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err == nil && s.opts.Persist {
+		return s.runPostgres(ctx, bin, dir, data, env, cred)
+	}
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres", "-A", "trust",
 		"-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions")
 	initdb.Dir, initdb.Env = dir, env
@@ -64,6 +68,11 @@ func (s *Set) startPostgres(ctx context.Context) (string, error) {
 	if p.waitErr != nil {
 		return "", fmt.Errorf("PostgreSQL: initdb in %s: %w; log: %s%s", data, p.waitErr, p.logPath, tailSuffix(p.logPath))
 	}
+	return s.runPostgres(ctx, bin, dir, data, env, cred)
+}
+
+// runPostgres starts the cluster in data and waits until it answers.
+func (s *Set) runPostgres(ctx context.Context, bin, dir, data string, env []string, cred *syscall.Credential) (string, error) {
 
 	// The unix socket lives in the cluster's own folder (never /var/run/postgresql, which may not exist or
 	// belong to another cluster). Tests connect over TCP, so when the path would be too long for a socket the
@@ -73,20 +82,26 @@ func (s *Set) startPostgres(ctx context.Context) (string, error) {
 		sockDir = ""
 	}
 	var lastErr error
+	durability := []string{"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"}
+	if s.opts.Persist {
+		// Kept data must survive a crash of the machine, not only of the stack.
+		durability = []string{"-c", "synchronous_commit=off"}
+	}
 	for range portAttempts {
-		port, err := freePort()
+		port, err := s.port(Postgres)
 		if err != nil {
 			return "", fmt.Errorf("PostgreSQL: %w", err)
 		}
-		cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+		args := []string{"-D", data, "-p", strconv.Itoa(port),
 			"-c", "listen_addresses=127.0.0.1",
-			"-c", "unix_socket_directories="+sockDir,
-			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+			"-c", "unix_socket_directories=" + sockDir}
+		args = append(args, durability...)
+		cmd := exec.Command(filepath.Join(bin, "postgres"), append(args,
 			// Packages' tests run in parallel, each with a pool per test.
 			"-c", "max_connections=300",
 			// Dynamic shared memory as files in the data folder rather than /dev/shm: a killed cluster then leaves
 			// nothing outside the folder we remove.
-			"-c", "dynamic_shared_memory_type=mmap")
+			"-c", "dynamic_shared_memory_type=mmap")...)
 		cmd.Dir, cmd.Env = dir, env
 		// SIGINT is PostgreSQL's "fast shutdown": end sessions, checkpoint, exit; no waiting for clients.
 		p, err := spawn("PostgreSQL", cmd, filepath.Join(s.dir, "postgres.log"), cred, syscall.SIGINT)
@@ -113,7 +128,7 @@ func (s *Set) startPostgres(ctx context.Context) (string, error) {
 		lastErr = startFailure(p, port, err)
 		_ = p.stop(0)
 		s.dropProc(p)
-		if !errors.Is(lastErr, errPortTaken) {
+		if !errors.Is(lastErr, errPortTaken) || s.opts.Ports[Postgres] > 0 {
 			break
 		}
 	}
@@ -146,7 +161,15 @@ func postgresCredential() (*syscall.Credential, error) {
 // fresh folder in the system temp directory instead, recorded in the state file so a sweep removes it too.
 func (s *Set) postgresDir(cred *syscall.Credential) (string, error) {
 	dir := filepath.Join(s.dir, "postgres")
-	if cred != nil && !searchable(s.dir, cred.Uid, cred.Gid) {
+	if s.opts.Persist {
+		if cred != nil && !searchable(s.dir, cred.Uid, cred.Gid) {
+			// A stable folder, so the data is found again after a restart.
+			dir = filepath.Join(os.TempDir(), fmt.Sprintf("pt-local-postgres-%x", fnv32(s.dir)))
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", fmt.Errorf("PostgreSQL: %w", err)
+		}
+	} else if cred != nil && !searchable(s.dir, cred.Uid, cred.Gid) {
 		tmp, err := os.MkdirTemp("", "pt-testenv-postgres-")
 		if err != nil {
 			return "", fmt.Errorf("PostgreSQL: %s is not reachable by uid %d and the fallback failed: %w", s.dir, cred.Uid, err)
@@ -165,6 +188,12 @@ func (s *Set) postgresDir(cred *syscall.Credential) (string, error) {
 	s.pgDir = dir
 	s.state.PostgresDir = dir
 	return dir, s.writeStateLocked()
+}
+
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // searchable reports whether uid (with primary group gid and no other groups) may traverse every folder from / down
