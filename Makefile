@@ -92,6 +92,30 @@ bench: tools-npm testenv $(BENCHSTAT) ## every figure in BENCHMARKS.md: one core
 	$(BENCHSTAT) $(BENCH_OUT)/domain.txt
 	$(BENCHSTAT) $(BENCH_OUT)/store.txt
 
+# ---------------------------------------------------------------- the local stack (localstack/README.md)
+LOCALSTACK := $(TOOLS_BIN)/localstack
+
+.PHONY: localstack-bin
+localstack-bin:
+	@mkdir -p $(TOOLS_BIN)
+	@go build -o $(LOCALSTACK).$$$$ ./localstack/cmd/localstack && mv -f $(LOCALSTACK).$$$$ $(LOCALSTACK)
+
+.PHONY: run
+run: tools-npm localstack-bin ## the whole system locally: emulators, every function, both APIs, the demo and a simulated price feed
+	$(LOCALSTACK) run
+
+.PHONY: token
+token: localstack-bin ## print an access token from the running local stack: make token USER=alice
+	@$(LOCALSTACK) token $(or $(USER),alice)
+
+.PHONY: fire
+fire: localstack-bin ## run a schedule of the running local stack now: make fire SCHEDULE=analytics-1
+	@$(LOCALSTACK) fire $(SCHEDULE)
+
+.PHONY: reset
+reset: localstack-bin ## delete the local stack's data (.data/local)
+	$(LOCALSTACK) reset
+
 # ---------------------------------------------------------------- build
 .PHONY: build
 build: ## cross-compile every function to bin/<name>/bootstrap for linux/arm64

@@ -1,0 +1,545 @@
+// Package e2e starts the local stack as a user does (the localstack command in
+// its own process, `localstack run`) and drives it over real HTTP and a real
+// WebSocket: the end-to-end test of issue 6, part of `make test`.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/coder/websocket"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/emulator"
+	"github.com/portfoliotracker/tracker/shared/marketdata"
+	"github.com/portfoliotracker/tracker/shared/pricing"
+	"github.com/portfoliotracker/tracker/shared/topology"
+)
+
+// localStack is a running `localstack run` process.
+type localStack struct {
+	cmd     *exec.Cmd
+	dataDir string
+	ports   map[string]int
+	out     *syncBuffer
+	done    chan struct{}
+}
+
+func (s *localStack) url(name string) string {
+	return fmt.Sprintf("http://127.0.0.1:%d", s.ports[name])
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func freePorts(t testing.TB, names ...string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	var lns []net.Listener
+	for _, n := range names {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		out[n] = ln.Addr().(*net.TCPAddr).Port
+	}
+	for _, ln := range lns {
+		_ = ln.Close()
+	}
+	return out
+}
+
+// startStack builds the localstack command and runs it with its data in a
+// temporary folder and every port free, as `make run` does with the defaults.
+func startStack(t testing.TB) *localStack {
+	t.Helper()
+	root, err := emulator.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	bin := filepath.Join(tmp, "localstack")
+	build := exec.Command("go", "build", "-o", bin, "./localstack/cmd/localstack")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build localstack: %v\n%s", err, out)
+	}
+	s := &localStack{dataDir: filepath.Join(tmp, "data"), out: &syncBuffer{}, done: make(chan struct{}),
+		ports: freePorts(t, "HTTP", "WS", "ADMIN", "AUTH", "DYNAMODB", "KINESIS", "POSTGRES")}
+	s.cmd = exec.Command(bin, "run")
+	s.cmd.Dir = root
+	env := []string{"PT_LOCAL_DATA=" + s.dataDir, "PT_LOCAL_DEMO=false", "PT_LOCAL_TICK=0"}
+	for name, p := range s.ports {
+		env = append(env, fmt.Sprintf("PT_LOCAL_%s_PORT=%d", name, p))
+	}
+	// The harness's emulators are not the stack's: it starts its own, as on a laptop.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "PT_") {
+			env = append(env, kv)
+		}
+	}
+	s.cmd.Env = env
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stderr = s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(s.out, line)
+			if !signalled && strings.Contains(line, "is running locally") {
+				signalled = true
+				close(ready)
+			}
+		}
+	}()
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() { s.stop(t) })
+	select {
+	case <-ready:
+	case <-s.done:
+		t.Fatalf("localstack exited before it was ready:\n%s", s.out)
+	case <-time.After(4 * time.Minute):
+		t.Fatalf("localstack not ready after 4 minutes:\n%s", s.out)
+	}
+	t.Logf("local stack started:\n%s", s.out)
+	return s
+}
+
+// stop interrupts the stack as Ctrl-C does and checks that it leaves no
+// process behind.
+func (s *localStack) stop(t testing.TB) {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(60 * time.Second):
+		_ = s.cmd.Process.Kill()
+		t.Errorf("localstack did not stop within 60 s of SIGINT:\n%s", s.out)
+		<-s.done
+	}
+	time.Sleep(200 * time.Millisecond)
+	if left := processesUnder(s.dataDir); len(left) > 0 {
+		t.Errorf("processes left behind after the stack stopped: %v", left)
+	}
+}
+
+// processesUnder lists processes whose command line mentions dir (the
+// emulators, PostgreSQL and the functions all run from or with it).
+func processesUnder(dir string) []string {
+	entries, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmdline := strings.ReplaceAll(string(raw), "\x00", " ")
+		exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if strings.Contains(cmdline, dir) || strings.HasPrefix(exe, dir) {
+			out = append(out, fmt.Sprintf("%d %s", pid, cmdline))
+		}
+	}
+	return out
+}
+
+// functionPIDs are the running instances of a function.
+func (s *localStack) functionPIDs(name string) []int {
+	bin := filepath.Join(s.dataDir, "bin", name)
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); exe == bin {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+type client struct {
+	base, token string
+}
+
+func (c client) do(t testing.TB, method, path string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (s *localStack) token(t testing.TB, user string) string {
+	t.Helper()
+	var tok struct {
+		AccessToken string `json:"accessToken"`
+	}
+	if code := (client{base: s.url("ADMIN")}).do(t, "POST", "/token?user="+user, nil, &tok); code != 200 || tok.AccessToken == "" {
+		t.Fatalf("token: HTTP %d", code)
+	}
+	return tok.AccessToken
+}
+
+type positions struct {
+	Positions []struct {
+		Symbol      string `json:"symbol"`
+		Quantity    string `json:"quantity"`
+		MarketPrice string `json:"marketPrice"`
+	} `json:"positions"`
+}
+
+func (c client) waitPositions(t testing.TB, portfolio string, want map[string]string, within time.Duration) time.Duration {
+	t.Helper()
+	t0 := time.Now()
+	var last positions
+	for time.Since(t0) < within {
+		last = positions{}
+		c.do(t, "GET", "/portfolios/"+portfolio+"/positions", nil, &last)
+		got := map[string]string{}
+		for _, p := range last.Positions {
+			got[p.Symbol] = p.Quantity
+		}
+		ok := true
+		for sym, q := range want {
+			if g, found := got[sym]; !found || !decimal.RequireFromString(g).Equal(decimal.RequireFromString(q)) {
+				ok = false
+			}
+		}
+		if ok {
+			return time.Since(t0)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("positions of %s not %v within %s; last %+v", portfolio, want, within, last)
+	return 0
+}
+
+// wsConn is a WebSocket client collecting messages by type.
+type wsConn struct {
+	c    *websocket.Conn
+	msgs chan map[string]any
+}
+
+func dialWS(t testing.TB, s *localStack, token string) *wsConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/local?token=%s", s.ports["WS"], token), nil)
+	if err != nil {
+		t.Fatalf("websocket dial: %v", err)
+	}
+	w := &wsConn{c: c, msgs: make(chan map[string]any, 1024)}
+	go func() {
+		for {
+			_, data, err := c.Read(context.Background())
+			if err != nil {
+				close(w.msgs)
+				return
+			}
+			var m map[string]any
+			if json.Unmarshal(data, &m) == nil {
+				w.msgs <- m
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = c.Close(websocket.StatusNormalClosure, "") })
+	return w
+}
+
+func (w *wsConn) send(t testing.TB, v any) {
+	t.Helper()
+	raw, _ := json.Marshal(v)
+	if err := w.c.Write(context.Background(), websocket.MessageText, raw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// next returns the next message matching match, or fails after d.
+func (w *wsConn) next(t testing.TB, d time.Duration, match func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case m, ok := <-w.msgs:
+			if !ok {
+				t.Fatal("websocket closed")
+			}
+			if match(m) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no matching websocket message within %s", d)
+			return nil
+		}
+	}
+}
+
+func kinesisClient(s *localStack) *kinesis.Client {
+	return kinesis.New(kinesis.Options{Region: emulator.Region, BaseEndpoint: aws.String(fmt.Sprintf("http://127.0.0.1:%d", s.ports["KINESIS"])),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+}
+
+// publish puts one MarketDataUpdated on the stream, as the ingest function does.
+func publish(t testing.TB, kc *kinesis.Client, symbol, price string, at time.Time) {
+	t.Helper()
+	ev := pricing.FromQuote(marketdata.Quote{Symbol: symbol, Price: decimal.RequireFromString(price), Volume: decimal.NewFromInt(100),
+		Timestamp: at.UTC(), Exchange: "XNAS", Source: marketdata.SourceSimulated})
+	ev.EventID = fmt.Sprintf("e2e-%s-%d", symbol, at.UnixNano())
+	data, err := pricing.Encode(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = kc.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("pt-local-" + topology.MarketDataStream),
+		PartitionKey: aws.String(symbol), Data: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLocalStackEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole local stack")
+	}
+	s := startStack(t)
+	api := client{base: s.url("HTTP"), token: s.token(t, "e2e-alice")}
+
+	t.Run("gateway errors are API Gateway's", func(t *testing.T) {
+		var body map[string]any
+		if code := (client{base: s.url("HTTP")}).do(t, "GET", "/portfolios", nil, &body); code != 401 || body["message"] != "Unauthorized" {
+			t.Errorf("no token: %d %v, want 401 Unauthorized", code, body)
+		}
+		body = nil
+		if code := (client{base: s.url("HTTP"), token: "not-a-jwt"}).do(t, "GET", "/portfolios", nil, &body); code != 403 || body["message"] != "Forbidden" {
+			t.Errorf("bad token: %d %v, want 403 Forbidden", code, body)
+		}
+		body = nil
+		if code := api.do(t, "GET", "/no-such-route", nil, &body); code != 404 || body["message"] != "Not Found" {
+			t.Errorf("unknown route: %d %v, want 404 Not Found", code, body)
+		}
+		var apiErr struct {
+			Error struct{ Code, Message string } `json:"error"`
+		}
+		if code := api.do(t, "POST", "/portfolios", map[string]any{"name": ""}, &apiErr); code < 400 || code >= 500 || apiErr.Error.Code == "" {
+			t.Errorf("bad body: %d %+v, want a 4xx with the API's error shape", code, apiErr)
+		}
+	})
+
+	var created struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if code := api.do(t, "POST", "/portfolios", map[string]any{"name": "E2E", "baseCurrency": "USD"}, &created); code != 201 || created.Data.ID == "" {
+		t.Fatalf("create portfolio: %d %+v", code, created)
+	}
+	portfolio := created.Data
+	txs := "/portfolios/" + portfolio.ID + "/transactions"
+	for _, tx := range []map[string]any{
+		{"type": "DEPOSIT", "date": "2024-01-02", "amount": "20000"},
+		{"type": "BUY", "date": "2024-01-03", "symbol": "AAPL", "quantity": "10", "price": "150"},
+		{"type": "BUY", "date": "2024-01-04", "symbol": "MSFT", "quantity": "5", "price": "400"},
+	} {
+		if code := api.do(t, "POST", txs, tx, nil); code != 201 && code != 200 {
+			t.Fatalf("record %v: HTTP %d", tx, code)
+		}
+	}
+	took := api.waitPositions(t, portfolio.ID, map[string]string{"AAPL": "10", "MSFT": "5"}, 2*time.Second)
+	t.Logf("positions in the read model %s after the last command", took)
+
+	ws := dialWS(t, s, s.token(t, "e2e-alice"))
+	ws.send(t, map[string]any{"action": "subscribe", "portfolioId": portfolio.ID})
+	ws.next(t, 5*time.Second, func(m map[string]any) bool { return m["type"] == "subscribed" })
+
+	t.Run("another user's portfolio is refused", func(t *testing.T) {
+		bob := dialWS(t, s, s.token(t, "e2e-bob"))
+		bob.send(t, map[string]any{"action": "subscribe", "portfolioId": portfolio.ID})
+		m := bob.next(t, 5*time.Second, func(m map[string]any) bool { return m["type"] == "error" || m["type"] == "subscribed" })
+		if m["type"] != "error" {
+			t.Errorf("bob subscribed to alice's portfolio: %v", m)
+		}
+	})
+
+	t.Run("a simulated price brings a valuation", func(t *testing.T) {
+		var out json.RawMessage
+		if code := (client{base: s.url("ADMIN")}).do(t, "POST", "/schedules/ingest-quotes/fire", nil, &out); code != 200 {
+			t.Fatalf("fire the ingest schedule: HTTP %d %s", code, out)
+		}
+		m := ws.next(t, 10*time.Second, func(m map[string]any) bool { return m["type"] == "valuation" && m["portfolioId"] == portfolio.ID })
+		if mv, _ := m["marketValue"].(string); mv == "" || decimal.RequireFromString(mv).Sign() <= 0 {
+			t.Errorf("valuation without a market value: %v", m)
+		}
+	})
+
+	t.Run("an alert fires exactly once while the price oscillates", func(t *testing.T) {
+		kc := kinesisClient(s)
+		var rule struct {
+			ID string `json:"id"`
+		}
+		if code := api.do(t, "POST", "/alerts", map[string]any{"kind": "price_above", "symbol": "MSFT", "threshold": "500"}, &rule); code != 201 {
+			t.Fatalf("create rule: HTTP %d", code)
+		}
+		base := time.Now().Add(time.Hour) // newer than any simulated tick, so ours are the latest
+		// Around the threshold, never below its re-arming level (0.5% hysteresis: 497.50).
+		for i, p := range []string{"480", "501", "499", "502", "498", "503", "499.5", "504"} {
+			publish(t, kc, "MSFT", p, base.Add(time.Duration(i)*time.Second))
+			time.Sleep(150 * time.Millisecond)
+		}
+		first := ws.next(t, 10*time.Second, func(m map[string]any) bool { return m["type"] == "alert" })
+		f, _ := first["firing"].(map[string]any)
+		if f["ruleId"] != rule.ID {
+			t.Fatalf("alert for another rule: %v", first)
+		}
+		deadline := time.After(4 * time.Second)
+		for done := false; !done; {
+			select {
+			case m := <-ws.msgs:
+				if m["type"] == "alert" {
+					t.Errorf("a second alert: %v", m)
+				}
+			case <-deadline:
+				done = true
+			}
+		}
+		var hist struct {
+			Items []map[string]any `json:"items"`
+		}
+		api.do(t, "GET", "/alerts/history", nil, &hist)
+		n := 0
+		for _, it := range hist.Items {
+			if it["ruleId"] == rule.ID {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("alert history has %d firings of the rule, want 1: %v", n, hist.Items)
+		}
+	})
+
+	t.Run("killing the projector: the mapping retries and the read model converges", func(t *testing.T) {
+		stop := make(chan struct{})
+		killed := 0
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(15 * time.Millisecond):
+				}
+				for _, pid := range s.functionPIDs("projector") {
+					if syscall.Kill(pid, syscall.SIGKILL) == nil {
+						killed++
+					}
+				}
+			}
+		})
+		for i, sym := range []string{"GOOGL", "NVDA", "AMZN"} {
+			tx := map[string]any{"type": "BUY", "date": fmt.Sprintf("2024-02-0%d", i+1), "symbol": sym, "quantity": "3", "price": "100"}
+			if code := api.do(t, "POST", txs, tx, nil); code != 201 && code != 200 {
+				t.Fatalf("record %v: HTTP %d", tx, code)
+			}
+			time.Sleep(700 * time.Millisecond)
+		}
+		time.Sleep(1500 * time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if killed == 0 {
+			t.Fatal("no projector process was running to kill")
+		}
+		took := api.waitPositions(t, portfolio.ID, map[string]string{"AAPL": "10", "MSFT": "5", "GOOGL": "3", "NVDA": "3", "AMZN": "3"}, 30*time.Second)
+		var status struct {
+			Functions map[string]map[string]float64 `json:"functions"`
+			Mappings  map[string]map[string]float64 `json:"mappings"`
+		}
+		(client{base: s.url("ADMIN")}).do(t, "GET", "/status", nil, &status)
+		fn, mapping := status.Functions["projector"], status.Mappings["projector<-events"]
+		t.Logf("killed %d projector processes; converged %s after the killing stopped; projector %v; mapping %v", killed, took, fn, mapping)
+		if fn["ColdStarts"] < 2 {
+			t.Errorf("the projector was never restarted: %v", fn)
+		}
+		if mapping["Retries"] < 1 {
+			t.Errorf("the mapping never retried a batch: %v", mapping)
+		}
+		if mapping["Failures"] != 0 {
+			t.Errorf("records sent to the on-failure destination: %v", mapping)
+		}
+	})
+}

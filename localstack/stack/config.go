@@ -1,0 +1,95 @@
+// Package stack assembles the Docker-free local stack behind `make run`: the
+// emulators (DynamoDB Local, kinesis-mock, PostgreSQL), the resources of the one
+// topology declaration (shared/topology), every function's real bootstrap behind
+// the local Lambda runtime (localstack/runtime), the API Gateway front ends
+// (localstack/gateway), the event source mappings and schedules
+// (localstack/esm, localstack/schedule), a token issuer standing in for Supabase
+// Auth, and an optional demo. Nothing here is specific to a function: adding one
+// to the topology adds it here.
+package stack
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Config is what `make run` can change; every field has a default (Defaults) and
+// an environment variable (FromEnv).
+type Config struct {
+	// Root is the repository (functions/ is built from there).
+	Root string
+	// DataDir keeps the emulators' data, the built functions, checkpoints and
+	// the on-failure records; it survives a restart (`make reset` removes it).
+	DataDir string
+	// Ports. 0 picks a free port (tests); the defaults are fixed so URLs stay
+	// the same from one run to the next.
+	HTTPPort, WSPort, AuthPort, AdminPort   int
+	DynamoDBPort, KinesisPort, PostgresPort int
+	// Demo seeds two users with a portfolio each and a price alert, once per
+	// data folder.
+	Demo bool
+	// TickEvery fires the ingest function (the simulated price feed) this often,
+	// on top of its topology schedule; 0 leaves only the topology's schedule.
+	TickEvery time.Duration
+	// Prefix is the physical name prefix of tables and streams.
+	Prefix string
+	// AWSEndpoint, when set, is an AWS-compatible endpoint (LocalStack) that
+	// serves DynamoDB, DynamoDB Streams and Kinesis instead of DynamoDB Local and
+	// kinesis-mock; the rest (functions, gateways, mappings, schedules, Postgres)
+	// stays local, since LocalStack's API Gateway v2 needs a paid plan.
+	AWSEndpoint string
+	// Quiet drops the functions' own log lines from the console.
+	Quiet bool
+}
+
+// Defaults are the ports a developer's tools (curl, websocat, a frontend) are
+// pointed at. Postgres and the issuer sit on Supabase CLI's ports, so a frontend
+// configured for `supabase start` finds them.
+func Defaults(root string) Config {
+	return Config{
+		Root: root, DataDir: filepath.Join(root, ".data", "local"),
+		HTTPPort: 3000, WSPort: 3001, AdminPort: 3002, AuthPort: 54321,
+		DynamoDBPort: 8000, KinesisPort: 4567, PostgresPort: 54322,
+		Demo: true, TickEvery: 2 * time.Second, Prefix: "pt-local-",
+	}
+}
+
+// FromEnv overrides c with PT_LOCAL_* variables.
+func FromEnv(c Config) (Config, error) {
+	ints := map[string]*int{
+		"PT_LOCAL_HTTP_PORT": &c.HTTPPort, "PT_LOCAL_WS_PORT": &c.WSPort, "PT_LOCAL_ADMIN_PORT": &c.AdminPort,
+		"PT_LOCAL_AUTH_PORT": &c.AuthPort, "PT_LOCAL_DYNAMODB_PORT": &c.DynamoDBPort,
+		"PT_LOCAL_KINESIS_PORT": &c.KinesisPort, "PT_LOCAL_POSTGRES_PORT": &c.PostgresPort,
+	}
+	for name, p := range ints {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 65535 {
+				return c, fmt.Errorf("%s=%q: want a port number", name, v)
+			}
+			*p = n
+		}
+	}
+	if v := os.Getenv("PT_LOCAL_DATA"); v != "" {
+		c.DataDir = v
+	}
+	c.AWSEndpoint = os.Getenv("PT_LOCAL_AWS_ENDPOINT")
+	if v := os.Getenv("PT_LOCAL_DEMO"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("PT_LOCAL_DEMO=%q: want true or false", v)
+		}
+		c.Demo = b
+	}
+	if v := os.Getenv("PT_LOCAL_TICK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("PT_LOCAL_TICK=%q: want a duration such as 2s (0 = the topology's schedule only)", v)
+		}
+		c.TickEvery = d
+	}
+	return c, nil
+}

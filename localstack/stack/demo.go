@@ -1,0 +1,225 @@
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/calendar"
+)
+
+// DemoUser is one of the demo's users.
+type DemoUser struct {
+	Name, UserID, PortfolioID string
+}
+
+// demoPlan is what each demo user holds: a deposit, then buys spread over the
+// years, a dividend, a sale, and target weights.
+type demoPlan struct {
+	user, portfolio string
+	deposit         string
+	buys            []demoBuy
+	targets         map[string]string
+}
+
+type demoBuy struct {
+	symbol   string
+	quantity string
+	monthsIn int // months after the start
+}
+
+var demoPlans = []demoPlan{
+	{user: "alice", portfolio: "Alice's growth", deposit: "60000",
+		buys: []demoBuy{{"AAPL", "40", 0}, {"MSFT", "15", 1}, {"VTI", "30", 2}, {"NVDA", "6", 6}, {"AAPL", "20", 12},
+			{"VTI", "25", 18}, {"MSFT", "10", 24}, {"BND", "80", 30}},
+		targets: map[string]string{"AAPL": "0.30", "MSFT": "0.25", "VTI": "0.25", "NVDA": "0.10", "BND": "0.10"}},
+	{user: "bob", portfolio: "Bob's balanced", deposit: "40000",
+		buys: []demoBuy{{"SPY", "20", 0}, {"BND", "150", 0}, {"JPM", "25", 4}, {"SPY", "10", 14}, {"GOOGL", "30", 20},
+			{"BND", "60", 28}},
+		targets: map[string]string{"SPY": "0.45", "BND": "0.35", "JPM": "0.10", "GOOGL": "0.10"}},
+}
+
+const demoYears = 3
+
+// SeedDemo creates the demo's users, portfolios, three years of trades at the
+// simulated closes, targets and a price alert, through the public HTTP API as a
+// frontend would. Every command carries an Idempotency-Key, so a demo
+// interrupted half-way completes on the next start without duplicates; a marker
+// file skips it afterwards.
+func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
+	marker := filepath.Join(s.cfg.DataDir, "demo.json")
+	if raw, err := os.ReadFile(marker); err == nil {
+		var users []DemoUser
+		if json.Unmarshal(raw, &users) == nil && len(users) == len(demoPlans) {
+			return users, nil
+		}
+	}
+	db, err := pgx.Connect(ctx, s.URLs.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	defer db.Close(context.Background())
+
+	today := calendar.FromTime(time.Now().UTC())
+	start := today.AddDays(-365 * demoYears)
+	symbols := map[string]bool{}
+	for _, p := range demoPlans {
+		for _, b := range p.buys {
+			symbols[b.symbol] = true
+		}
+	}
+	// Price history first: the trades are made at these closes, and analytics
+	// needs them.
+	for sym := range symbols {
+		in := fmt.Sprintf(`{"mode":"backfill","symbol":%q,"from":%q,"to":%q}`, sym, start.String(), today.String())
+		if _, err := s.rt.Invoke(ctx, "ingest", []byte(in)); err != nil {
+			return nil, fmt.Errorf("demo: backfill %s: %w", sym, err)
+		}
+	}
+
+	var users []DemoUser
+	for _, p := range demoPlans {
+		userID, token := s.Mint(p.user, time.Hour)
+		if _, err := db.Exec(ctx, `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2, jsonb_build_object('display_name', $3::text))
+			on conflict (id) do nothing`, userID, emailOf(p.user), p.user); err != nil {
+			return nil, fmt.Errorf("demo: user %s: %w", p.user, err)
+		}
+		api := demoClient{base: s.URLs.HTTP, token: token}
+		var created struct {
+			Data struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		if err := api.do(ctx, "POST", "/portfolios", "demo-portfolio", map[string]any{"name": p.portfolio, "baseCurrency": "USD"}, &created); err != nil {
+			return nil, err
+		}
+		if created.Data.ID == "" {
+			return nil, fmt.Errorf("demo: portfolio of %s: no id in the answer", p.user)
+		}
+		txs := "/portfolios/" + created.Data.ID + "/transactions"
+		if err := api.do(ctx, "POST", txs, "demo-deposit", map[string]any{"type": "DEPOSIT", "date": start.String(), "amount": p.deposit}, nil); err != nil {
+			return nil, err
+		}
+		for i, b := range p.buys {
+			day, price, err := closeOn(ctx, db, b.symbol, start.AddDays(b.monthsIn*365/12))
+			if err != nil {
+				return nil, err
+			}
+			body := map[string]any{"type": "BUY", "date": day.String(), "symbol": b.symbol, "quantity": b.quantity, "price": price.String(), "fee": "1.00"}
+			if err := api.do(ctx, "POST", txs, fmt.Sprintf("demo-buy-%d", i), body, nil); err != nil {
+				return nil, err
+			}
+		}
+		// A dividend and a partial sale of the first holding, a year before today.
+		first := p.buys[0]
+		day, price, err := closeOn(ctx, db, first.symbol, today.AddDays(-365))
+		if err != nil {
+			return nil, err
+		}
+		if err := api.do(ctx, "POST", txs, "demo-dividend", map[string]any{"type": "DIVIDEND", "date": day.String(), "symbol": first.symbol, "amount": "42.50"}, nil); err != nil {
+			return nil, err
+		}
+		half := decimal.RequireFromString(first.quantity).Div(decimal.NewFromInt(4)).Floor()
+		if err := api.do(ctx, "POST", txs, "demo-sell", map[string]any{"type": "SELL", "date": day.String(), "symbol": first.symbol,
+			"quantity": half.String(), "price": price.String(), "fee": "1.00"}, nil); err != nil {
+			return nil, err
+		}
+		var targets []map[string]string
+		for sym, w := range p.targets {
+			targets = append(targets, map[string]string{"symbol": sym, "weight": w})
+		}
+		if err := api.do(ctx, "PUT", "/portfolios/"+created.Data.ID+"/targets", "demo-targets", map[string]any{"targets": targets, "driftBand": "0.05"}, nil); err != nil {
+			return nil, err
+		}
+		users = append(users, DemoUser{Name: p.user, UserID: userID, PortfolioID: created.Data.ID})
+	}
+
+	// The alert: the simulated AAPL a percent above the threshold, so the first
+	// ticks fire it (once: hysteresis keeps it quiet while the price wanders).
+	if _, err := s.rt.Invoke(ctx, "ingest", []byte(`{"mode":"quotes"}`)); err != nil {
+		return nil, fmt.Errorf("demo: first quotes: %w", err)
+	}
+	var last decimal.Decimal
+	if err := db.QueryRow(ctx, `select price from latest_prices where symbol = 'AAPL'`).Scan(&last); err != nil {
+		// The first quotes are still on their way through Kinesis: use the simulator's
+		// start price instead (the walk stays within a percent or two in a day).
+		last = decimal.RequireFromString("190")
+	}
+	_, token := s.Mint(users[0].Name, time.Hour)
+	alice := demoClient{base: s.URLs.HTTP, token: token}
+	threshold := last.Mul(decimal.RequireFromString("0.99")).Round(2)
+	if err := alice.do(ctx, "POST", "/alerts", "", map[string]any{"id": "demo-aapl-above", "kind": "price_above", "symbol": "AAPL",
+		"threshold": threshold.String(), "cooldown": "1h"}, nil); err != nil && !isConflict(err) {
+		return nil, err
+	}
+	raw, _ := json.MarshalIndent(users, "", "  ")
+	if err := os.WriteFile(marker, raw, 0o644); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	return users, nil
+}
+
+// closeOn returns the first close on or after day.
+func closeOn(ctx context.Context, db *pgx.Conn, symbol string, day calendar.Date) (calendar.Date, decimal.Decimal, error) {
+	var d time.Time
+	var c decimal.Decimal
+	err := db.QueryRow(ctx, `select day, close from daily_closes where symbol = $1 and day >= $2::date order by day limit 1`,
+		symbol, day.String()).Scan(&d, &c)
+	if err != nil {
+		return 0, decimal.Decimal{}, fmt.Errorf("demo: close of %s on %s: %w", symbol, day, err)
+	}
+	return calendar.FromTime(d), c, nil
+}
+
+type demoClient struct{ base, token string }
+
+type apiError struct {
+	status int
+	body   string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.body) }
+
+func isConflict(err error) bool {
+	var ae *apiError
+	return errors.As(err, &ae) && ae.status == http.StatusConflict
+}
+
+func (c demoClient) do(ctx context.Context, method, path, key string, body, out any) error {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("demo: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("demo: %s %s: %w", method, path, &apiError{resp.StatusCode, string(data)})
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package stack
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/emulator"
+	"github.com/portfoliotracker/tracker/shared/topology"
+)
+
+// The committed LocalStack init hook is what the topology renders: a table or
+// stream added to the topology without regenerating the hook fails here.
+func TestInitScriptMatchesTheTopology(t *testing.T) {
+	root, err := emulator.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(root, InitScriptPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := InitScript(Defaults(root).Prefix)
+	if string(got) != want {
+		t.Errorf("%s is stale: run `go run ./localstack/cmd/localstack gen-init`", InitScriptPath)
+	}
+	for _, tb := range topology.Tables() {
+		if !strings.Contains(want, "--table-name pt-local-"+tb.Name+" ") {
+			t.Errorf("the hook does not create table %s", tb.Name)
+		}
+	}
+	for _, s := range topology.KinesisStreams() {
+		if !strings.Contains(want, "--stream-name pt-local-"+s.Name+" ") {
+			t.Errorf("the hook does not create stream %s", s.Name)
+		}
+	}
+}
+
+func TestUserIDIsStableAndAUUID(t *testing.T) {
+	a, b := UserID("alice"), UserID("Alice")
+	if a != b {
+		t.Errorf("UserID is case-sensitive: %s vs %s", a, b)
+	}
+	if !uuidPattern.MatchString(a) || a[14] != '5' {
+		t.Errorf("UserID(alice) = %s, want a version-5 UUID", a)
+	}
+	if UserID("bob") == a {
+		t.Error("two users share an ID")
+	}
+	id := "0b1e2d3c-4a5b-4c6d-8e7f-001122334455"
+	if UserID(strings.ToUpper(id)) != id {
+		t.Errorf("a UUID is not kept as it is")
+	}
+}
+
+// Each function gets the variables the CDK stack would give it, with local
+// values, and nothing it is not granted.
+func TestFunctionEnvMirrorsTheStack(t *testing.T) {
+	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", supabaseURL: "http://auth",
+		wsManagement: "http://ws/local", jwtSecret: "s"}
+	for _, f := range topology.Functions() {
+		env := functionEnv(f, "pt-local-", e)
+		has := func(kv string) bool { return slices.Contains(env, kv) }
+		for _, a := range f.Tables {
+			tb, _ := topology.TableByName(a.Table)
+			if !has(tb.EnvVar + "=pt-local-" + tb.Name) {
+				t.Errorf("%s: no %s", f.Name, tb.EnvVar)
+			}
+		}
+		if slices.Contains(f.Secrets, topology.DatabaseSecret) != has("DATABASE_URL=postgres://db") {
+			t.Errorf("%s: DATABASE_URL given iff the database secret is granted", f.Name)
+		}
+		if f.ManageConnections != has("WEBSOCKET_CALLBACK_URL=http://ws/local") {
+			t.Errorf("%s: WEBSOCKET_CALLBACK_URL given iff ManageConnections", f.Name)
+		}
+		if !has("AWS_ENDPOINT_URL_DYNAMODB=http://ddb") || !has("AWS_ENDPOINT_URL_KINESIS=http://kin") {
+			t.Errorf("%s: emulator endpoints missing", f.Name)
+		}
+		for k, v := range f.Env {
+			if !has(k + "=" + v) {
+				t.Errorf("%s: topology setting %s missing", f.Name, k)
+			}
+		}
+	}
+}
+
+func TestFromEnvRejectsBadValues(t *testing.T) {
+	t.Setenv("PT_LOCAL_HTTP_PORT", "99999")
+	if _, err := FromEnv(Defaults("/r")); err == nil {
+		t.Error("port 99999 accepted")
+	}
+	t.Setenv("PT_LOCAL_HTTP_PORT", "3100")
+	t.Setenv("PT_LOCAL_TICK", "500ms")
+	c, err := FromEnv(Defaults("/r"))
+	if err != nil || c.HTTPPort != 3100 || c.TickEvery != 500*time.Millisecond {
+		t.Errorf("FromEnv = %+v, %v", c, err)
+	}
+}
