@@ -20,24 +20,7 @@ import (
 // whose handler does nothing. Issue 6's target is ≤ 2 ms at p99. The percentiles
 // are of single requests, reported beside ns/op.
 func BenchmarkHTTPInvocationOverhead(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "apiecho")
-	if out, err := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/apiecho").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
-	rt := runtime.New(nil)
-	defer rt.Close()
-	if err := rt.Register(runtime.Function{Name: "apiecho", Binary: bin, Timeout: 5 * time.Second, MaxConcurrency: 1}); err != nil {
-		b.Fatal(err)
-	}
-	if err := rt.Warm(b.Context(), "apiecho"); err != nil {
-		b.Fatal(err)
-	}
-	gw, err := gateway.NewHTTP(rt, gateway.HTTPConfig{Routes: []gateway.Route{{Method: "GET", Path: "/portfolios/{id}", Function: "apiecho"}}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
+	srv := echoAPI(b, 5*time.Second)
 	client := srv.Client()
 	get := func() time.Duration {
 		t0 := time.Now()
@@ -65,4 +48,53 @@ func BenchmarkHTTPInvocationOverhead(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// echoAPI serves testdata/apiecho through the real runtime and HTTP gateway.
+func echoAPI(tb testing.TB, timeout time.Duration) *httptest.Server {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "apiecho")
+	if out, err := exec.Command("go", "build", "-tags", "lambda.norpc", "-o", bin, "./testdata/apiecho").CombinedOutput(); err != nil {
+		tb.Fatalf("build: %v\n%s", err, out)
+	}
+	rt := runtime.New(nil)
+	tb.Cleanup(func() { _ = rt.Close() })
+	if err := rt.Register(runtime.Function{Name: "apiecho", Binary: bin, Timeout: timeout, MaxConcurrency: 2}); err != nil {
+		tb.Fatal(err)
+	}
+	if err := rt.Warm(tb.Context(), "apiecho"); err != nil {
+		tb.Fatal(err)
+	}
+	gw, err := gateway.NewHTTP(rt, gateway.HTTPConfig{Routes: []gateway.Route{{Method: "GET", Path: "/{proxy+}", Function: "apiecho"}}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	tb.Cleanup(srv.Close)
+	return srv
+}
+
+// A function that panics, exits or runs out of time answers as an HTTP API
+// does (500 {"message":"Internal Server Error"}: HTTP APIs, unlike REST APIs,
+// do not answer 502 for function errors; see localstack/gateway), and the next
+// request is served by a fresh instance.
+func TestFailingFunctionAnswersAsAPIGatewayAndTheStackGoesOn(t *testing.T) {
+	srv := echoAPI(t, 500*time.Millisecond)
+	get := func(path string) (int, string) {
+		resp, err := srv.Client().Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for _, path := range []string{"/panic", "/exit", "/sleep"} {
+		if code, body := get(path); code != http.StatusInternalServerError || body != `{"message":"Internal Server Error"}` {
+			t.Errorf("GET %s = %d %s, want 500 {\"message\":\"Internal Server Error\"}", path, code, body)
+		}
+		if code, body := get("/ok"); code != http.StatusOK || body != "GET /{proxy+}" {
+			t.Errorf("after %s: GET /ok = %d %q, want 200", path, code, body)
+		}
+	}
 }
