@@ -34,6 +34,12 @@ var sampleFiles embed.FS
 // schemas; nothing is ever fetched from it.
 const BaseURI = "https://github.com/portfoliotracker/tracker/events/schemas/"
 
+// Derived lists the event types that share the portfolio events' envelope but
+// are computed from facts outside the event store and kept in read models only,
+// never appended to the event table (DESIGN §1): they are not in
+// portfolio.EventTypes, and shared/pricing writes and reads them.
+var Derived = []string{"PortfolioValueCalculated"}
+
 // ErrNoSchema is returned by Validate for an event whose eventType and
 // schemaVersion name no schema.
 var ErrNoSchema = errors.New("no schema for event")

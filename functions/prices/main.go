@@ -1,7 +1,10 @@
 // Command prices is the Kinesis consumer of market-data-updates (DESIGN §1): it
 // keeps the latest price per symbol (DynamoDB prices table and Postgres
 // latest_prices), the daily closes (Postgres daily_closes), evaluates price alert
-// rules and pushes valuations; see shared/pricing/consumer. It returns
+// rules, revalues the portfolios holding the ticked symbols (recorded as
+// PortfolioValueCalculated in the valuations read model, which it also thins
+// past the retention), evaluates their value_drop rules and pushes valuations and
+// alerts; see shared/pricing/consumer. It returns
 // events.KinesisEventResponse with the failed records (ReportBatchItemFailures).
 //
 // Environment:
@@ -18,7 +21,9 @@
 //
 // Alert rules, their state and their firing history are in Postgres
 // (readmodel.AlertRules, the table alert_rules written through the API): each
-// batch's firings are recorded in alert_history before they are pushed.
+// batch's firings are recorded in alert_history before they are pushed. Weight
+// drift and the risk rules (drawdown, VaR, concentration) are the analytics
+// function's; this one evaluates the price rules and value_drop.
 package main
 
 import (

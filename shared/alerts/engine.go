@@ -117,6 +117,9 @@ type Engine struct {
 	free    []int32
 	history map[string]*valueHistory
 	checks  uint64
+	// Rules whose fired, epoch or firing time changed since TakeChanged.
+	changed   []int32
+	isChanged []bool
 }
 
 // NewEngine returns an engine with rules (all armed).
@@ -146,11 +149,12 @@ func (e *Engine) Add(r Rule) error {
 	if n := len(e.free); n > 0 {
 		slot = e.free[n-1]
 		e.free = e.free[:n-1]
-		e.rules[slot], e.states[slot] = c, ruleState{}
+		e.rules[slot], e.states[slot], e.isChanged[slot] = c, ruleState{}, false
 	} else {
 		slot = int32(len(e.rules))
 		e.rules = append(e.rules, c)
 		e.states = append(e.states, ruleState{})
+		e.isChanged = append(e.isChanged, false)
 	}
 	e.byID[r.ID] = slot
 	e.index[c.key] = append(e.index[c.key], slot)
@@ -180,7 +184,7 @@ func (e *Engine) Remove(id string) bool {
 		e.index[c.key] = list
 	}
 	delete(e.byID, id)
-	e.rules[slot], e.states[slot] = compiled{}, ruleState{}
+	e.rules[slot], e.states[slot], e.isChanged[slot] = compiled{}, ruleState{}, false
 	e.free = append(e.free, slot)
 	return true
 }
@@ -313,7 +317,7 @@ func (e *Engine) evalPrice(t *Tick, at int64, out []Firing) []Firing {
 		}
 		e.checks++
 		st.lastAt = at
-		if e.step(c, st, fire, rearm, at) {
+		if e.step(slot, c, st, fire, rearm, at) {
 			obs := t.Value
 			if c.code != codeAbove && c.code != codeBelow {
 				obs = ratioDecimal(t.Value.Sub(t.PreviousClose), t.PreviousClose)
@@ -363,7 +367,7 @@ func (e *Engine) evalMetric(t *Tick, at int64, out []Firing) []Firing {
 		}
 		e.checks++
 		st.lastAt = at
-		if e.step(c, st, fire, rearm, at) {
+		if e.step(slot, c, st, fire, rearm, at) {
 			out = append(out, e.firing(c, st, t.Value, at))
 		}
 	}
@@ -398,7 +402,7 @@ func (e *Engine) evalValue(t *Tick, at int64, out []Firing) []Firing {
 		fire, rearm := drop.lo >= c.thr, drop.lo < c.rearm
 		e.checks++
 		st.lastAt = at
-		if e.step(c, st, fire, rearm, at) {
+		if e.step(slot, c, st, fire, rearm, at) {
 			out = append(out, e.firing(c, st, ratioDecimal(peak.Sub(t.Value), peak), at))
 		}
 	}
@@ -406,11 +410,12 @@ func (e *Engine) evalValue(t *Tick, at int64, out []Firing) []Firing {
 }
 
 // step advances one rule's state machine and reports whether it fires.
-func (e *Engine) step(c *compiled, st *ruleState, fire, rearm bool, at int64) bool {
+func (e *Engine) step(slot int32, c *compiled, st *ruleState, fire, rearm bool, at int64) bool {
 	if st.fired {
 		if rearm {
 			st.fired = false
 			st.epoch++
+			e.touch(slot)
 		}
 		return false
 	}
@@ -421,7 +426,33 @@ func (e *Engine) step(c *compiled, st *ruleState, fire, rearm bool, at int64) bo
 		return false // armed, but still cooling down
 	}
 	st.fired, st.firedAt = true, at
+	e.touch(slot)
 	return true
+}
+
+func (e *Engine) touch(slot int32) {
+	if !e.isChanged[slot] {
+		e.isChanged[slot] = true
+		e.changed = append(e.changed, slot)
+	}
+}
+
+// TakeChanged returns the IDs of the rules that fired or re-armed since the last
+// call (or since they were added), in the order they first changed, and starts
+// afresh. Their evaluation time (RuleState.LastAt) is not a change: a store that
+// keeps a long-lived engine's state need only write these rules, because
+// re-evaluating ticks on a rule's older saved state makes exactly the transitions
+// it made the first time, that is none for a rule not returned here.
+func (e *Engine) TakeChanged() []string {
+	var out []string
+	for _, slot := range e.changed {
+		if e.isChanged[slot] {
+			e.isChanged[slot] = false
+			out = append(out, e.rules[slot].rule.ID)
+		}
+	}
+	e.changed = e.changed[:0]
+	return out
 }
 
 func (e *Engine) firing(c *compiled, st *ruleState, observed decimal.Decimal, at int64) Firing {

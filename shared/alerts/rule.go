@@ -68,6 +68,23 @@ func metricOf(k Kind) Metric {
 	return MetricPrice
 }
 
+// Metric is the metric a rule of kind k listens to (MetricPrice for price rules).
+func (k Kind) Metric() Metric { return metricOf(k) }
+
+// KindsOf lists the kinds of rule that listen to the metrics, in Kinds order.
+func KindsOf(metrics ...Metric) []Kind {
+	var out []Kind
+	for _, k := range Kinds {
+		for _, m := range metrics {
+			if metricOf(k) == m {
+				out = append(out, k)
+				break
+			}
+		}
+	}
+	return out
+}
+
 func (k Kind) isPrice() bool {
 	return k == KindPriceAbove || k == KindPriceBelow || k == KindPercentMove
 }

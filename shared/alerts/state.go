@@ -87,13 +87,81 @@ func (e *Engine) RuleState(id string) (RuleState, bool) {
 	return RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}, true
 }
 
+// StateOf returns the state of the rules ids (unknown IDs are skipped) and the
+// value history of the portfolios of the value_drop rules among them: what a
+// store writes for those rules, without copying the state of every rule.
+func (e *Engine) StateOf(ids ...string) State {
+	s := State{Rules: map[string]RuleState{}, Values: map[string][]ValueSample{}}
+	for _, id := range ids {
+		slot, ok := e.byID[id]
+		if !ok {
+			continue
+		}
+		if st := e.states[slot]; st != (ruleState{}) {
+			s.Rules[id] = RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+		}
+		c := &e.rules[slot]
+		if c.code != codeDrop {
+			continue
+		}
+		if _, done := s.Values[c.key.portfolio]; done {
+			continue
+		}
+		if h := e.history[c.key.portfolio]; h != nil && len(h.samples) > 0 {
+			vs := make([]ValueSample, len(h.samples))
+			for i, sm := range h.samples {
+				vs[i] = ValueSample{At: nsTime(sm.at), Value: sm.value}
+			}
+			s.Values[c.key.portfolio] = vs
+		}
+	}
+	return s
+}
+
+// Merge sets the state of the rules and portfolios named in s, as Restore does,
+// and leaves every other rule and portfolio as it is: a long-lived engine takes in
+// the saved state of the rules it has just (re)loaded. On error the engine is
+// unchanged.
+func (e *Engine) Merge(s State) error {
+	states, history, err := e.parseState(s)
+	if err != nil {
+		return err
+	}
+	for slot, st := range states {
+		e.states[slot] = st
+	}
+	for p, h := range history {
+		e.history[p] = h
+	}
+	return nil
+}
+
 // Restore replaces the state of the engine's rules with s. Rules absent from s are
 // armed at epoch 0; entries for rules or portfolios the engine does not have are
 // ignored (their rules were deleted), so state saved for a superset of rules can be
 // restored into an engine loaded with only the rules of this batch's symbols. On
 // error the engine is unchanged.
 func (e *Engine) Restore(s State) error {
+	parsed, history, err := e.parseState(s)
+	if err != nil {
+		return err
+	}
 	states := make([]ruleState, len(e.states))
+	for slot, st := range parsed {
+		states[slot] = st
+	}
+	e.states, e.history = states, history
+	for i := range e.isChanged {
+		e.isChanged[i] = false
+	}
+	e.changed = e.changed[:0]
+	return nil
+}
+
+// parseState checks s and returns the states it gives the engine's rules, by
+// slot, and the value histories of the engine's value_drop portfolios.
+func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHistory, error) {
+	states := make(map[int32]ruleState, len(s.Rules))
 	for id, rs := range s.Rules {
 		slot, ok := e.byID[id]
 		if !ok {
@@ -101,14 +169,14 @@ func (e *Engine) Restore(s State) error {
 		}
 		firedAt, err := timeNs(rs.FiredAt)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		lastAt, err := timeNs(rs.LastAt)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		if rs.Fired && firedAt == 0 {
-			return fmt.Errorf("%w: rule %s fired but has no firing time", ErrInvalidState, id)
+			return nil, nil, fmt.Errorf("%w: rule %s fired but has no firing time", ErrInvalidState, id)
 		}
 		states[slot] = ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
 	}
@@ -121,13 +189,13 @@ func (e *Engine) Restore(s State) error {
 		for i, v := range vs {
 			at, err := timeNs(v.At)
 			if err != nil || at == 0 {
-				return fmt.Errorf("%w: portfolio %s sample %d has a bad time", ErrInvalidState, p, i)
+				return nil, nil, fmt.Errorf("%w: portfolio %s sample %d has a bad time", ErrInvalidState, p, i)
 			}
 			if !v.Value.IsPositive() {
-				return fmt.Errorf("%w: portfolio %s sample %d value %s is not positive", ErrInvalidState, p, i, v.Value)
+				return nil, nil, fmt.Errorf("%w: portfolio %s sample %d value %s is not positive", ErrInvalidState, p, i, v.Value)
 			}
 			if i > 0 && (at <= h.samples[i-1].at || v.Value.Cmp(h.samples[i-1].value) >= 0) {
-				return fmt.Errorf("%w: portfolio %s samples must have rising times and falling values", ErrInvalidState, p)
+				return nil, nil, fmt.Errorf("%w: portfolio %s samples must have rising times and falling values", ErrInvalidState, p)
 			}
 			h.samples[i] = valueSample{at: at, value: v.Value}
 		}
@@ -135,6 +203,5 @@ func (e *Engine) Restore(s State) error {
 			history[p] = h
 		}
 	}
-	e.states, e.history = states, history
-	return nil
+	return states, history, nil
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
@@ -156,14 +158,27 @@ func Decode(b []byte) (MarketDataUpdated, error) {
 	if len(b) > MaxEventBytes {
 		return MarketDataUpdated{}, &DecodeError{Reason: fmt.Sprintf("%d bytes exceeds %d", len(b), MaxEventBytes)}
 	}
+	w, ok := canonicalWire(b)
+	if !ok {
+		var err error
+		if w, err = strictWire(b); err != nil {
+			return MarketDataUpdated{}, err
+		}
+	}
+	return fromWire(w)
+}
+
+// strictWire reads any JSON layout of the event with encoding/json: one object,
+// no unknown fields, every required field present.
+func strictWire(b []byte) (wireEvent, error) {
 	var in wireIn
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return MarketDataUpdated{}, &DecodeError{Reason: "not a JSON event: " + err.Error()}
+		return wireEvent{}, &DecodeError{Reason: "not a JSON event: " + err.Error()}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return MarketDataUpdated{}, &DecodeError{Reason: "trailing data after the event"}
+		return wireEvent{}, &DecodeError{Reason: "trailing data after the event"}
 	}
 	required := []struct {
 		name    string
@@ -175,7 +190,7 @@ func Decode(b []byte) (MarketDataUpdated, error) {
 	}
 	for _, f := range required {
 		if !f.present {
-			return MarketDataUpdated{}, &DecodeError{Field: f.name, Reason: "missing"}
+			return wireEvent{}, &DecodeError{Field: f.name, Reason: "missing"}
 		}
 	}
 	w := wireEvent{EventID: *in.EventID, EventType: *in.EventType, SchemaVersion: *in.SchemaVersion, Symbol: *in.Symbol,
@@ -183,6 +198,77 @@ func Decode(b []byte) (MarketDataUpdated, error) {
 	if in.Exchange != nil {
 		w.Exchange = *in.Exchange
 	}
+	return w, nil
+}
+
+// canonicalWire reads the exact layout Encode writes (json.Marshal of wireEvent:
+// fields in order, no white space, strings without escapes) about ten times
+// faster than encoding/json; anything else, valid or not, reports false and is
+// left to strictWire, so the two accept and reject the same documents.
+func canonicalWire(b []byte) (wireEvent, bool) {
+	var w wireEvent
+	p := b
+	lit := func(s string) bool {
+		if len(p) < len(s) || string(p[:len(s)]) != s {
+			return false
+		}
+		p = p[len(s):]
+		return true
+	}
+	str := func(dst *string) bool {
+		if !lit(`"`) {
+			return false
+		}
+		i := bytes.IndexByte(p, '"')
+		if i < 0 {
+			return false
+		}
+		v := p[:i]
+		for _, c := range v {
+			if c < 0x20 || c == '\\' {
+				return false
+			}
+		}
+		if !utf8.Valid(v) {
+			return false
+		}
+		*dst, p = string(v), p[i+1:]
+		return true
+	}
+	if !lit(`{"eventId":`) || !str(&w.EventID) || !lit(`,"eventType":`) || !str(&w.EventType) || !lit(`,"schemaVersion":`) {
+		return w, false
+	}
+	n := 0
+	for n < len(p) && p[n] >= '0' && p[n] <= '9' {
+		n++
+	}
+	if n == 0 || n > 6 || (n > 1 && p[0] == '0') {
+		return w, false
+	}
+	w.SchemaVersion, _ = strconv.Atoi(string(p[:n]))
+	p = p[n:]
+	if !lit(`,"symbol":`) || !str(&w.Symbol) || !lit(`,"price":`) || !str(&w.Price) || !lit(`,"volume":`) || !str(&w.Volume) ||
+		!lit(`,"timestamp":`) || !str(&w.Timestamp) {
+		return w, false
+	}
+	if lit(`,"exchange":`) && !str(&w.Exchange) {
+		return w, false
+	}
+	if !lit(`,"source":`) || !str(&w.Source) {
+		return w, false
+	}
+	if lit(`,"previousClose":`) {
+		var pc string
+		if !str(&pc) {
+			return w, false
+		}
+		w.PreviousClose = &pc
+	}
+	return w, lit(`}`) && len(p) == 0
+}
+
+// fromWire checks a read event's values and converts them.
+func fromWire(w wireEvent) (MarketDataUpdated, error) {
 	if w.EventType != EventTypeMarketDataUpdated {
 		return MarketDataUpdated{}, &DecodeError{Field: "eventType", Reason: fmt.Sprintf("%q is not %s", w.EventType, EventTypeMarketDataUpdated)}
 	}
@@ -218,9 +304,10 @@ func Decode(b []byte) (MarketDataUpdated, error) {
 // decimalField parses a plain decimal string (digits, one optional point, an
 // optional leading minus; no exponent, no spaces).
 func decimalField(field, s string) (decimal.Decimal, error) {
-	bad := &DecodeError{Field: field, Reason: fmt.Sprintf("%q is not a decimal string", s)}
+	// The error is built only on failure: a valid batch decodes 30,000 decimals.
+	bad := func() error { return &DecodeError{Field: field, Reason: fmt.Sprintf("%q is not a decimal string", s)} }
 	if s == "" || len(s) > 40 {
-		return decimal.Decimal{}, bad
+		return decimal.Decimal{}, bad()
 	}
 	digits, dots := 0, 0
 	for i, c := range s {
@@ -231,15 +318,15 @@ func decimalField(field, s string) (decimal.Decimal, error) {
 			dots++
 		case c == '-' && i == 0:
 		default:
-			return decimal.Decimal{}, bad
+			return decimal.Decimal{}, bad()
 		}
 	}
 	if digits == 0 || dots > 1 {
-		return decimal.Decimal{}, bad
+		return decimal.Decimal{}, bad()
 	}
 	d, err := decimal.NewFromString(s)
 	if err != nil {
-		return decimal.Decimal{}, bad
+		return decimal.Decimal{}, bad()
 	}
 	return d, nil
 }

@@ -18,12 +18,18 @@ type Notifier interface {
 }
 
 // ValuationMessage is pushed to a portfolio's owner when a tick changes the
-// portfolio's market value: {type:"valuation", portfolioId, marketValue, asOf}.
+// portfolio's market value: {type:"valuation", portfolioId, marketValue, asOf,
+// costBasis, unrealizedPnL, currency, eventId}, the PortfolioValueCalculated
+// event's data flattened for the browser.
 type ValuationMessage struct {
-	Type        string `json:"type"` // "valuation"
-	PortfolioID string `json:"portfolioId"`
-	MarketValue string `json:"marketValue"` // decimal string, base currency
-	AsOf        string `json:"asOf"`        // RFC 3339 UTC: the newest price used
+	Type          string `json:"type"` // "valuation"
+	PortfolioID   string `json:"portfolioId"`
+	MarketValue   string `json:"marketValue"` // decimal string, base currency
+	AsOf          string `json:"asOf"`        // RFC 3339 UTC: the newest price used
+	CostBasis     string `json:"costBasis,omitempty"`
+	UnrealizedPnL string `json:"unrealizedPnL,omitempty"`
+	Currency      string `json:"currency,omitempty"`
+	EventID       string `json:"eventId,omitempty"` // the PortfolioValueCalculated event
 	// Unpriced lists held symbols without a price in the base currency; they are
 	// not in MarketValue.
 	Unpriced []string `json:"unpriced,omitempty"`
@@ -44,6 +50,33 @@ type AlertStore interface {
 	PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error)
 	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
 }
+
+// PortfolioAlertStore is the storage the portfolio alerts need: the rules of a set
+// of portfolios listening to some metrics (the prices consumer asks for
+// alerts.MetricValue, value_drop), with their state, the portfolios' recent values
+// included. SaveState saves them as for price rules.
+type PortfolioAlertStore interface {
+	PortfolioRules(ctx context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error)
+	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
+}
+
+// StateMarker is implemented by an AlertStore whose rules and state a consumer
+// may keep in memory between batches. Each alert key (SymbolKey for price rules,
+// PortfolioKey for portfolio rules) has a mark that moves whenever the key's rules
+// change or someone saves their state. A consumer reloads the keys whose mark is
+// not the one its copy reflects, and after saving a key's state claims its mark
+// with a token of its own; a claim fails for a key whose mark moved meanwhile, and
+// the consumer then reloads that key next time.
+type StateMarker interface {
+	StateMarks(ctx context.Context, keys []string) (map[string]string, error)
+	ClaimStateMarks(ctx context.Context, expected map[string]string, token string) (lost []string, err error)
+}
+
+// SymbolKey is the alert key of the price rules on symbol.
+func SymbolKey(symbol string) string { return "s:" + symbol }
+
+// PortfolioKey is the alert key of the rules on a portfolio.
+func PortfolioKey(portfolioID string) string { return "p:" + portfolioID }
 
 // FiringRecorder is implemented by an AlertStore that keeps an alert history:
 // the consumer records a batch's firings before delivering them. Recording a
@@ -83,15 +116,48 @@ func (m *MemoryAlertStore) PriceRules(_ context.Context, symbols []string) ([]al
 	return out, st, nil
 }
 
-// SaveState implements AlertStore.
+// PortfolioRules implements PortfolioAlertStore (no metrics: every portfolio metric).
+func (m *MemoryAlertStore) PortfolioRules(_ context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []alerts.Rule
+	st := alerts.State{Rules: map[string]alerts.RuleState{}, Values: map[string][]alerts.ValueSample{}}
+	for _, r := range m.rules {
+		mt := r.Kind.Metric()
+		if r.PortfolioID == "" || mt == alerts.MetricPrice || !slices.Contains(portfolioIDs, r.PortfolioID) ||
+			(len(metrics) > 0 && !slices.Contains(metrics, mt)) {
+			continue
+		}
+		out = append(out, r)
+		if s, ok := m.state.Rules[r.ID]; ok {
+			st.Rules[r.ID] = s
+		}
+		if v, ok := m.state.Values[r.PortfolioID]; ok && r.Kind == alerts.KindValueDrop {
+			st.Values[r.PortfolioID] = slices.Clone(v)
+		}
+	}
+	return out, st, nil
+}
+
+// SaveState implements AlertStore and PortfolioAlertStore.
 func (m *MemoryAlertStore) SaveState(_ context.Context, rules []alerts.Rule, s alerts.State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.state.Values == nil {
+		m.state.Values = map[string][]alerts.ValueSample{}
+	}
 	for _, r := range rules {
 		if rs, ok := s.Rules[r.ID]; ok {
 			m.state.Rules[r.ID] = rs
 		} else {
 			delete(m.state.Rules, r.ID)
+		}
+		if r.Kind == alerts.KindValueDrop {
+			if v := s.Values[r.PortfolioID]; len(v) > 0 {
+				m.state.Values[r.PortfolioID] = slices.Clone(v)
+			} else {
+				delete(m.state.Values, r.PortfolioID)
+			}
 		}
 	}
 	return nil

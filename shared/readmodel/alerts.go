@@ -258,14 +258,98 @@ select definition::text, coalesce(state::text, '')
 	return out, st, rows.Err()
 }
 
+// PortfolioRules returns every user's rules on portfolioIDs that listen to metrics
+// (alerts.MetricValue: value_drop; MetricWeight: weight_drift; MetricDrawdown,
+// MetricVaR, MetricConcentration; none: all of them), and their state, including
+// the recent values of the portfolios that have value_drop rules among them. It
+// reads alert_rules_portfolio_idx, so its cost is the rules of those portfolios.
+func (a *AlertRules) PortfolioRules(ctx context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error) {
+	st := alerts.State{Rules: map[string]alerts.RuleState{}, Values: map[string][]alerts.ValueSample{}}
+	if len(metrics) == 0 {
+		metrics = []alerts.Metric{alerts.MetricValue, alerts.MetricWeight, alerts.MetricDrawdown, alerts.MetricVaR, alerts.MetricConcentration}
+	}
+	var kinds []string
+	for _, k := range alerts.KindsOf(metrics...) {
+		if k.Metric() != alerts.MetricPrice {
+			kinds = append(kinds, string(k))
+		}
+	}
+	if len(portfolioIDs) == 0 || len(kinds) == 0 {
+		return nil, st, nil
+	}
+	rows, err := a.db.Query(ctx, `
+select definition::text, coalesce(state::text, '')
+  from alert_rules
+ where portfolio_id = any($1::text[]) and portfolio_id <> '' and kind = any($2::text[])
+ order by id`, portfolioIDs, kinds)
+	if err != nil {
+		return nil, st, fmt.Errorf("readmodel: portfolio alert rules: %w", err)
+	}
+	var out []alerts.Rule
+	var dropPortfolios []string
+	seen := map[string]bool{}
+	for rows.Next() {
+		var def, s string
+		if err := rows.Scan(&def, &s); err != nil {
+			rows.Close()
+			return nil, st, fmt.Errorf("readmodel: portfolio alert rules: %w", err)
+		}
+		r, err := decodeAlertRule(def, s)
+		if err != nil {
+			rows.Close()
+			return nil, st, err
+		}
+		out = append(out, r.Rule)
+		if r.State != (alerts.RuleState{}) {
+			st.Rules[r.Rule.ID] = r.State
+		}
+		if r.Rule.Kind == alerts.KindValueDrop && !seen[r.Rule.PortfolioID] {
+			seen[r.Rule.PortfolioID] = true
+			dropPortfolios = append(dropPortfolios, r.Rule.PortfolioID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, st, fmt.Errorf("readmodel: portfolio alert rules: %w", err)
+	}
+	if len(dropPortfolios) == 0 {
+		return out, st, nil
+	}
+	rows, err = a.db.Query(ctx, `select portfolio_id, samples::text from alert_value_samples where portfolio_id = any($1::text[])`, dropPortfolios)
+	if err != nil {
+		return nil, st, fmt.Errorf("readmodel: portfolio value samples: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p, js string
+		if err := rows.Scan(&p, &js); err != nil {
+			return nil, st, fmt.Errorf("readmodel: portfolio value samples: %w", err)
+		}
+		var vs []alerts.ValueSample
+		if err := json.Unmarshal([]byte(js), &vs); err != nil {
+			return nil, st, fmt.Errorf("readmodel: portfolio %s value samples: %w", p, err)
+		}
+		if len(vs) > 0 {
+			st.Values[p] = vs
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, st, fmt.Errorf("readmodel: portfolio value samples: %w", err)
+	}
+	return out, st, nil
+}
+
 // SaveState implements pricing.AlertStore: it writes the state in s of each of
 // rules (none: armed at epoch 0) in one statement. Rules deleted meanwhile are
-// skipped.
+// skipped. For the portfolios of the value_drop rules among rules it also writes
+// their recent values (s.Values; none: forgotten), in a second statement.
 func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error {
 	if len(rules) == 0 {
 		return nil
 	}
 	ids, states := make([]string, 0, len(rules)), make([]string, 0, len(rules))
+	var pfs, samples []string
+	seen := map[string]bool{}
 	for _, r := range rules {
 		js := ""
 		if rs, ok := s.Rules[r.ID]; ok && rs != (alerts.RuleState{}) {
@@ -276,6 +360,18 @@ func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alert
 			js = string(b)
 		}
 		ids, states = append(ids, r.ID), append(states, js)
+		if r.Kind == alerts.KindValueDrop && !seen[r.PortfolioID] {
+			seen[r.PortfolioID] = true
+			vs := ""
+			if v := s.Values[r.PortfolioID]; len(v) > 0 {
+				b, err := json.Marshal(v)
+				if err != nil {
+					return fmt.Errorf("readmodel: alert value samples: %w", err)
+				}
+				vs = string(b)
+			}
+			pfs, samples = append(pfs, r.PortfolioID), append(samples, vs)
+		}
 	}
 	if _, err := a.db.Exec(ctx, `
 update alert_rules r set state = nullif(u.st, '')::jsonb
@@ -283,7 +379,95 @@ update alert_rules r set state = nullif(u.st, '')::jsonb
  where r.id = u.id`, ids, states); err != nil {
 		return fmt.Errorf("readmodel: save alert state: %w", err)
 	}
+	if len(pfs) == 0 {
+		return nil
+	}
+	// One statement: upsert the portfolios with samples, delete the others.
+	if _, err := a.db.Exec(ctx, `
+with u as (select * from unnest($1::text[], $2::text[]) as u(portfolio_id, samples)),
+del as (
+  delete from alert_value_samples v using u where v.portfolio_id = u.portfolio_id and u.samples = ''
+)
+insert into alert_value_samples (portfolio_id, samples, updated_at)
+select portfolio_id, samples::jsonb, now() from u where samples <> ''
+on conflict (portfolio_id) do update set samples = excluded.samples, updated_at = excluded.updated_at`, pfs, samples); err != nil {
+		return fmt.Errorf("readmodel: save alert value samples: %w", err)
+	}
 	return nil
+}
+
+// StateMarks implements pricing.StateMarker: the current mark of each of keys
+// ("" for a key that has none yet).
+func (a *AlertRules) StateMarks(ctx context.Context, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := a.db.Query(ctx, `select key, token from alert_state_marks where key = any($1::text[])`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: alert state marks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, tok string
+		if err := rows.Scan(&k, &tok); err != nil {
+			return nil, fmt.Errorf("readmodel: alert state marks: %w", err)
+		}
+		out[k] = tok
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readmodel: alert state marks: %w", err)
+	}
+	for _, k := range keys {
+		if _, ok := out[k]; !ok {
+			out[k] = ""
+		}
+	}
+	return out, nil
+}
+
+// ClaimStateMarks implements pricing.StateMarker: in one statement it sets the
+// mark of each key in expected to token where the mark still is expected[key]
+// ("" meaning none), and returns the keys whose mark had moved (not claimed).
+func (a *AlertRules) ClaimStateMarks(ctx context.Context, expected map[string]string, token string) ([]string, error) {
+	if len(expected) == 0 {
+		return nil, nil
+	}
+	keys, olds := make([]string, 0, len(expected)), make([]string, 0, len(expected))
+	for k, o := range expected {
+		keys, olds = append(keys, k), append(olds, o)
+	}
+	rows, err := a.db.Query(ctx, `
+with u as (select * from unnest($1::text[], $2::text[]) as u(key, old)),
+upd as (
+  update alert_state_marks m set token = $3 from u
+   where m.key = u.key and u.old <> '' and m.token = u.old
+  returning m.key
+),
+ins as (
+  insert into alert_state_marks (key, token) select key, $3 from u where old = ''
+  on conflict (key) do nothing
+  returning key
+)
+select key from upd union all select key from ins`, keys, olds, token)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: claim alert state marks: %w", err)
+	}
+	claimed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: claim alert state marks: %w", err)
+	}
+	got := make(map[string]bool, len(claimed))
+	for _, k := range claimed {
+		got[k] = true
+	}
+	var lost []string
+	for _, k := range keys {
+		if !got[k] {
+			lost = append(lost, k)
+		}
+	}
+	return lost, nil
 }
 
 // RecordFirings implements pricing.FiringRecorder: it adds firings to their

@@ -27,6 +27,7 @@ type LatestPrice struct {
 	Currency string
 	AsOf     time.Time
 	Source   string
+	fixed    fixedDec // Price as an int64 coefficient when LatestPrices read it (Value's fast path)
 }
 
 // DailyClose is one row of daily_closes: Day is the exchange's calendar day,
@@ -183,15 +184,36 @@ func AlertSymbols(ctx context.Context, db PriceDB) ([]string, error) {
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
+// SymbolsHeldBy returns the symbols of the open positions of portfolioIDs,
+// sorted: the records a failed portfolio alert must have re-delivered.
+func SymbolsHeldBy(ctx context.Context, db PriceDB, portfolioIDs []string) ([]string, error) {
+	if len(portfolioIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := db.Query(ctx, `select distinct symbol from positions where portfolio_id = any($1::text[]) and quantity <> 0 order by symbol`, portfolioIDs)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: symbols held: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // PortfolioValuation is a portfolio's market value from latest_prices: the sum of
-// quantity × price over its open positions priced in its base currency. AsOf is
-// the newest price used; Unpriced lists open positions without such a price.
+// quantity × price over its open positions priced in its base currency.
+// CostBasis is the cost basis of those same priced positions, so UnrealizedPnL =
+// MarketValue − CostBasis. AsOf is the newest price used and NewestSymbol its
+// symbol; Unpriced lists open positions without such a price. Version is the
+// portfolio's aggregate version the positions reflect.
 type PortfolioValuation struct {
-	PortfolioID string
-	UserID      string
-	MarketValue decimal.Decimal
-	AsOf        time.Time
-	Unpriced    []string
+	PortfolioID   string
+	UserID        string
+	Currency      string
+	Version       int64
+	MarketValue   decimal.Decimal
+	CostBasis     decimal.Decimal
+	UnrealizedPnL decimal.Decimal
+	AsOf          time.Time
+	NewestSymbol  string
+	Unpriced      []string
 }
 
 // ValuationsHolding values, in one query, every portfolio (not archived) with an
@@ -205,9 +227,11 @@ func ValuationsHolding(ctx context.Context, db PriceDB, symbols []string) ([]Por
 with touched as (
   select distinct portfolio_id from positions where symbol = any($1::text[]) and quantity <> 0
 )
-select pf.id, pf.user_id::text,
+select pf.id, pf.user_id::text, pf.base_currency, pf.version,
        coalesce(sum(p.quantity * lp.price), 0)::text,
+       coalesce(sum(p.cost_basis) filter (where lp.price is not null), 0)::text,
        coalesce(to_char(max(lp.as_of) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''),
+       coalesce((array_agg(p.symbol order by lp.as_of desc nulls last, p.symbol))[1], ''),
        coalesce(string_agg(p.symbol, ',' order by p.symbol) filter (where lp.price is null), '')
   from touched t
   join portfolios pf on pf.id = t.portfolio_id and not pf.archived
@@ -222,17 +246,22 @@ select pf.id, pf.user_id::text,
 	var out []PortfolioValuation
 	for rows.Next() {
 		var v PortfolioValuation
-		var mv, at, unpriced string
-		if err := rows.Scan(&v.PortfolioID, &v.UserID, &mv, &at, &unpriced); err != nil {
+		var mv, cb, at, newest, unpriced string
+		if err := rows.Scan(&v.PortfolioID, &v.UserID, &v.Currency, &v.Version, &mv, &cb, &at, &newest, &unpriced); err != nil {
 			return nil, fmt.Errorf("readmodel: valuations: %w", err)
 		}
 		if v.MarketValue, err = decimal.NewFromString(mv); err != nil {
 			return nil, fmt.Errorf("readmodel: valuations: %w", err)
 		}
+		if v.CostBasis, err = decimal.NewFromString(cb); err != nil {
+			return nil, fmt.Errorf("readmodel: valuations: %w", err)
+		}
+		v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
 		if at != "" {
 			if v.AsOf, err = time.Parse(time.RFC3339Nano, at); err != nil {
 				return nil, fmt.Errorf("readmodel: valuations: %w", err)
 			}
+			v.NewestSymbol = newest
 		}
 		if unpriced != "" {
 			v.Unpriced = strings.Split(unpriced, ",")

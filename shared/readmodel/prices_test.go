@@ -69,10 +69,10 @@ insert into portfolios (id, user_id, name, base_currency, lot_method, archived, 
  ('p4', '`+u1+`', 'd', 'USD', 'fifo', true, now(), now(), 1),
  ('p5', '`+u1+`', 'e', 'USD', 'fifo', false, now(), now(), 1);
 insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version) values
- ('p1', 'AAPL', '`+u1+`', 10, 0, 0, 0, 0, 0, 0, 1),
- ('p1', 'MSFT', '`+u1+`', 2.5, 0, 0, 0, 0, 0, 0, 1),
- ('p2', 'AAPL', '`+u2+`', 1, 0, 0, 0, 0, 0, 0, 1),
- ('p2', 'XYZ', '`+u2+`', 3, 0, 0, 0, 0, 0, 0, 1),
+ ('p1', 'AAPL', '`+u1+`', 10, 900, 0, 0, 0, 0, 0, 1),
+ ('p1', 'MSFT', '`+u1+`', 2.5, 1100.5, 0, 0, 0, 0, 0, 1),
+ ('p2', 'AAPL', '`+u2+`', 1, 95, 0, 0, 0, 0, 0, 1),
+ ('p2', 'XYZ', '`+u2+`', 3, 30, 0, 0, 0, 0, 0, 1),
  ('p3', 'MSFT', '`+u2+`', 1, 0, 0, 0, 0, 0, 0, 1),
  ('p4', 'AAPL', '`+u1+`', 1, 0, 0, 0, 0, 0, 0, 1),
  ('p5', 'AAPL', '`+u1+`', 0, 0, 0, 0, 0, 0, 0, 1)`)
@@ -87,10 +87,13 @@ insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, aver
 	if err != nil || len(vals) != 2 {
 		t.Fatalf("vals %+v err %v", vals, err)
 	}
-	if v := vals[0]; v.PortfolioID != "p1" || v.UserID != u1 || v.MarketValue.String() != "2010" || !v.AsOf.Equal(t0.Add(time.Second)) || v.Unpriced != nil {
-		t.Fatalf("p1 %+v", v) // 10 × 101 + 2.5 × 400
+	if v := vals[0]; v.PortfolioID != "p1" || v.UserID != u1 || v.MarketValue.String() != "2010" || !v.AsOf.Equal(t0.Add(time.Second)) || v.Unpriced != nil ||
+		v.CostBasis.String() != "2000.5" || v.UnrealizedPnL.String() != "9.5" || v.NewestSymbol != "AAPL" || v.Currency != "USD" || v.Version != 1 {
+		t.Fatalf("p1 %+v", v) // 10 × 101 + 2.5 × 400; cost 900 + 1100.5
 	}
-	if v := vals[1]; v.PortfolioID != "p2" || v.MarketValue.String() != "101" || !slices.Equal(v.Unpriced, []string{"XYZ"}) {
+	// XYZ has no price: neither its value nor its cost is counted.
+	if v := vals[1]; v.PortfolioID != "p2" || v.MarketValue.String() != "101" || !slices.Equal(v.Unpriced, []string{"XYZ"}) ||
+		v.CostBasis.String() != "95" || v.UnrealizedPnL.String() != "6" {
 		t.Fatalf("p2 %+v", v)
 	}
 	if vals, err := readmodel.ValuationsHolding(ctx, pool, nil); err != nil || vals != nil {

@@ -14,18 +14,36 @@
 //     this is the revaluation);
 //  4. evaluate the price alert rules of the ticked symbols (shared/alerts) and
 //     deliver their firings, then save the rules' state;
-//  5. value every portfolio holding a ticked symbol in one query and push each
-//     owner a valuation message.
+//  5. value every portfolio holding a ticked symbol (from positions kept in
+//     memory and reloaded when holding_marks say they changed), record each
+//     valuation as a PortfolioValueCalculated event in the valuations read model
+//     (one set-based insert; the same as_of is never recorded twice), evaluate
+//     the value_drop rules of those portfolios on their new values (deliver, then
+//     save state, as for price rules), and push each owner a valuation message;
+//  6. every few minutes, thin the valuations that aged past the retention
+//     (bounded; see readmodel.PruneValuations).
 //
 // Failures are per symbol: when a symbol's write fails, every record of that
 // symbol in the batch is reported, so a retry re-applies the symbol's ticks in
-// order and never a later tick without an earlier one. Every step is idempotent
-// (newer wins; alert firings are keyed), so re-processing is harmless.
+// order and never a later tick without an earlier one. A portfolio alert that
+// could not be delivered reports the records of the symbols its portfolio holds.
+// Every step is idempotent (newer wins; valuations keyed by as_of; alert firings
+// keyed), so re-processing is harmless.
+//
+// With a store that implements pricing.StateMarker (readmodel.AlertRules), alert
+// rules and their state stay compiled in memory between batches, and so do the
+// holders' positions (rules.go, holdings.go): a batch reads marks that say what
+// changed since, and reloads only that. A cold container's first batch loads
+// everything it touches.
+//
+// Stats.Writes is the time spent in read-model writes (latest prices, closes,
+// valuations, alert history and state); Stats.Dynamo the DynamoDB puts. The rest
+// of the handler's time is decoding, reading rules and valuations, evaluating and
+// pushing.
 package consumer
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -59,11 +77,29 @@ type Config struct {
 	// Concurrency of the DynamoDB puts. Default 32 (500 conditional puts are the
 	// batch's longest step; see the benchmark).
 	Concurrency int
-	Logger      *slog.Logger
+	// ValuationRetention: intraday valuations older than this are thinned to one
+	// a day. Default readmodel.DefaultValuationRetention; negative: never.
+	ValuationRetention time.Duration
+	// PruneEvery is the least time between two prunes by one Consumer (default 5
+	// minutes), each deleting at most PruneLimit rows (default 20,000).
+	PruneEvery time.Duration
+	PruneLimit int
+	// Valuations, when set, receives each batch's PortfolioValueCalculated events
+	// once they are in the valuations read model (for example to forward them);
+	// it must not keep the slice.
+	Valuations func(ctx context.Context, evs []pricing.PortfolioValueCalculated)
+	Logger     *slog.Logger
 }
 
 // Consumer handles batches. It is safe for concurrent use.
-type Consumer struct{ cfg Config }
+type Consumer struct {
+	cfg        Config
+	mu         sync.Mutex
+	lastPrune  time.Time
+	priceRules *ruleCache
+	valueRules *ruleCache
+	holdings   *holdingsCache
+}
 
 // New returns a Consumer.
 func New(cfg Config) *Consumer {
@@ -80,19 +116,48 @@ func New(cfg Config) *Consumer {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
 	}
+	if cfg.ValuationRetention == 0 {
+		cfg.ValuationRetention = readmodel.DefaultValuationRetention
+	}
+	if cfg.PruneEvery <= 0 {
+		cfg.PruneEvery = 5 * time.Minute
+	}
+	if cfg.PruneLimit <= 0 {
+		cfg.PruneLimit = 20000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{cfg: cfg}
+	return &Consumer{cfg: cfg, priceRules: newRuleCache(), valueRules: newRuleCache(), holdings: newHoldingsCache()}
 }
 
 // Stats describe one batch.
 type Stats struct {
 	Records, Poison, Symbols, FailedSymbols int
 	LatestStored                            int   // DynamoDB puts that stored (others were late or duplicates)
-	LatestRows, CloseRows                   int64 // Postgres rows written
-	Firings, Valuations                     int
-	Decode, Dynamo, ReadModel, Alerts, Push time.Duration
+	LatestRows, CloseRows, ValuationRows    int64 // Postgres rows written
+	Pruned                                  int64 // old valuations thinned
+	Firings, Valuations, ValueFirings       int
+	// Wall time of each step. ReadModel is the latest-price and close upserts;
+	// Alerts the price rules; Valuations the valuation query, its insert, the
+	// value_drop rules and the pushes.
+	Decode, Dynamo, ReadModel, Alerts, Valuate, Prune time.Duration
+	// ValuationQuery is the part of Valuate spent in the valuation query, and
+	// ValueAlerts the part in the value_drop rules (their writes included).
+	ValuationQuery, ValueAlerts time.Duration
+	// AlertsWrites and ValuateWrites are the writes within Alerts and Valuate.
+	AlertsWrites, ValuateWrites time.Duration
+	// Writes is the part of all steps spent in read-model writes (the upserts,
+	// the valuations insert, alert history and state, pruning).
+	Writes time.Duration
+}
+
+// write runs one read-model write and accounts its time to st.Writes.
+func write[T any](st *Stats, f func() (T, error)) (T, error) {
+	start := time.Now()
+	v, err := f()
+	st.Writes += time.Since(start)
+	return v, err
 }
 
 type tick struct {
@@ -184,8 +249,8 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 			}
 		}
 		var err error
-		if st.LatestRows, err = readmodel.UpsertLatestPrices(ctx, c.cfg.DB, latest); err == nil {
-			st.CloseRows, err = readmodel.UpsertDailyCloses(ctx, c.cfg.DB, closes)
+		if st.LatestRows, err = write(&st, func() (int64, error) { return readmodel.UpsertLatestPrices(ctx, c.cfg.DB, latest) }); err == nil {
+			st.CloseRows, err = write(&st, func() (int64, error) { return readmodel.UpsertDailyCloses(ctx, c.cfg.DB, closes) })
 		}
 		if err != nil {
 			log.ErrorContext(ctx, "prices: read models not updated", "symbols", len(ok), "error", err.Error())
@@ -199,8 +264,9 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 
 	// 4. Price alerts.
 	start = time.Now()
+	w0 := st.Writes
 	if len(ok) > 0 && c.cfg.Alerts != nil {
-		bad, firings := c.alerts(ctx, ok, bySym)
+		bad, firings := c.alerts(ctx, &st, ok, bySym)
 		st.Firings = firings
 		for _, s := range bad {
 			symFailed[s] = true
@@ -208,26 +274,23 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 		ok = okSymbols(ok, symFailed)
 	}
 	st.Alerts = time.Since(start)
+	st.AlertsWrites = st.Writes - w0
 
-	// 5. Valuations of the portfolios holding the ticked symbols. A lost push is
-	// not worth a retry (the next tick brings a newer value; the API serves the
-	// current one), so failures are logged only.
+	// 5. Valuations of the portfolios holding the ticked symbols.
 	start = time.Now()
-	if len(ok) > 0 && c.cfg.Notifier != nil {
-		vals, err := readmodel.ValuationsHolding(ctx, c.cfg.DB, ok)
-		if err != nil {
-			log.ErrorContext(ctx, "prices: valuations", "error", err.Error())
-		}
-		st.Valuations = len(vals)
-		for _, v := range vals {
-			msg := pricing.ValuationMessage{Type: "valuation", PortfolioID: v.PortfolioID, MarketValue: v.MarketValue.String(),
-				AsOf: v.AsOf.UTC().Format(time.RFC3339Nano), Unpriced: v.Unpriced}
-			if err := c.cfg.Notifier.Notify(ctx, []string{v.UserID}, msg); err != nil {
-				log.WarnContext(ctx, "prices: valuation not pushed", "portfolioId", v.PortfolioID, "error", err.Error())
-			}
+	w0 = st.Writes
+	if len(ok) > 0 {
+		for _, sym := range c.valuations(ctx, &st, ok, bySym) {
+			symFailed[sym] = true
 		}
 	}
-	st.Push = time.Since(start)
+	st.Valuate = time.Since(start)
+	st.ValuateWrites = st.Writes - w0
+
+	// 6. Retention of the valuations.
+	start = time.Now()
+	c.prune(ctx, &st)
+	st.Prune = time.Since(start)
 
 	// Report every record of a failed symbol, and the poison records.
 	for s := range symFailed {
@@ -244,74 +307,184 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 	}
 	log.InfoContext(ctx, "prices: batch", "records", st.Records, "poison", st.Poison, "symbols", st.Symbols,
 		"failedSymbols", st.FailedSymbols, "latestStored", st.LatestStored, "closeRows", st.CloseRows,
-		"firings", st.Firings, "valuations", st.Valuations)
+		"firings", st.Firings, "valuations", st.Valuations, "valueFirings", st.ValueFirings, "pruned", st.Pruned)
 	return resp, st
+}
+
+// valuations values the portfolios holding symbols, records the valuations,
+// evaluates their value_drop rules and pushes the new values; it returns the
+// symbols whose records must be retried.
+func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) []string {
+	log := c.cfg.Logger
+	qstart := time.Now()
+	vals, err := c.holdings.valuations(ctx, c.cfg.DB, symbols)
+	st.ValuationQuery = time.Since(qstart)
+	if err != nil {
+		log.ErrorContext(ctx, "prices: valuations", "error", err.Error())
+		return symbols
+	}
+	// A portfolio with nothing priced has no value to record (every position is
+	// in another currency or not quoted yet).
+	valued := vals[:0]
+	for _, v := range vals {
+		if !v.AsOf.IsZero() {
+			valued = append(valued, v)
+		}
+	}
+	vals = valued
+	st.Valuations = len(vals)
+	if len(vals) == 0 {
+		return nil
+	}
+	rows := make([]readmodel.Valuation, len(vals))
+	evs := make([]pricing.PortfolioValueCalculated, len(vals))
+	for i, v := range vals {
+		cause := ""
+		if ts := bySym[v.NewestSymbol]; len(ts) > 0 && ts[len(ts)-1].ev.Timestamp.Equal(v.AsOf) {
+			cause = ts[len(ts)-1].ev.EventID
+		}
+		evs[i] = pricing.ValueCalculated(pricing.ValuationData{PortfolioID: v.PortfolioID, AsOf: v.AsOf, Currency: v.Currency,
+			MarketValue: v.MarketValue, CostBasis: v.CostBasis, UnrealizedPnL: v.UnrealizedPnL, Unpriced: v.Unpriced}, v.UserID, v.Version, cause)
+		rows[i] = readmodel.Valuation{PortfolioID: v.PortfolioID, UserID: v.UserID, AsOf: v.AsOf, MarketValue: v.MarketValue,
+			CostBasis: v.CostBasis, UnrealizedPnL: v.UnrealizedPnL, Unpriced: v.Unpriced}
+	}
+	// The valuation is the chart's point and the value alerts' input: without it
+	// recorded, the batch is retried (which values at the same as_of again).
+	if st.ValuationRows, err = write(st, func() (int64, error) { return readmodel.InsertValuations(ctx, c.cfg.DB, rows) }); err != nil {
+		log.ErrorContext(ctx, "prices: valuations not recorded", "portfolios", len(rows), "error", err.Error())
+		return symbols
+	}
+	if c.cfg.Valuations != nil {
+		c.cfg.Valuations(ctx, evs)
+	}
+	var failed []string
+	if store, ok := c.cfg.Alerts.(pricing.PortfolioAlertStore); ok {
+		var badPortfolios []string
+		vstart := time.Now()
+		badPortfolios, st.ValueFirings = c.valueAlerts(ctx, st, store, vals)
+		st.ValueAlerts = time.Since(vstart)
+		if len(badPortfolios) > 0 {
+			held, err := readmodel.SymbolsHeldBy(ctx, c.cfg.DB, badPortfolios)
+			if err != nil {
+				log.ErrorContext(ctx, "prices: symbols of failed portfolio alerts", "error", err.Error())
+				return symbols
+			}
+			failed = intersect(symbols, held)
+		}
+	}
+	// A lost push is not worth a retry (the next tick brings a newer value; the API
+	// serves the current one), so failures are logged only.
+	if c.cfg.Notifier != nil {
+		for _, e := range evs {
+			d := e.Data
+			msg := pricing.ValuationMessage{Type: "valuation", PortfolioID: d.PortfolioID, MarketValue: d.MarketValue.String(),
+				AsOf: d.AsOf.Format(time.RFC3339Nano), CostBasis: d.CostBasis.String(), UnrealizedPnL: d.UnrealizedPnL.String(),
+				Currency: d.Currency, EventID: e.EventID}
+			if len(d.Unpriced) > 0 {
+				msg.Unpriced = d.Unpriced
+			}
+			if err := c.cfg.Notifier.Notify(ctx, []string{e.UserID}, msg); err != nil {
+				log.WarnContext(ctx, "prices: valuation not pushed", "portfolioId", d.PortfolioID, "error", err.Error())
+			}
+		}
+	}
+	return failed
+}
+
+// valueAlerts evaluates the value_drop rules of the valued portfolios on their
+// new values and delivers the firings, with the price rules' semantics: the
+// portfolios whose firings could not be delivered are returned and keep their old
+// state, so the retry fires again under the same key.
+func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []readmodel.PortfolioValuation) (failed []string, firings int) {
+	keys := make([]string, len(vals))
+	ticks := make([]alerts.Tick, len(vals))
+	for i, v := range vals {
+		keys[i] = pricing.PortfolioKey(v.PortfolioID)
+		// One value per portfolio and batch, at the newest price used: the value
+		// path between the batch's ticks is not reconstructed.
+		ticks[i] = alerts.ValueTick(v.PortfolioID, v.MarketValue, v.AsOf)
+	}
+	bad, n := c.runAlerts(ctx, st, c.valueRules, ruleSet{
+		name: "value", keys: keys, everyKey: true,
+		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
+			return store.PortfolioRules(ctx, unkey(keys), alerts.MetricValue)
+		},
+		keyOf: func(r alerts.Rule) string { return pricing.PortfolioKey(r.PortfolioID) },
+	}, ticks)
+	failed = unkey(bad)
+	slices.Sort(failed)
+	return failed, n
+}
+
+// prune thins the valuations of the days that just aged past the retention, at
+// most every PruneEvery per Consumer. A failure is logged only: the next prune
+// takes it up.
+func (c *Consumer) prune(ctx context.Context, st *Stats) {
+	if c.cfg.ValuationRetention < 0 {
+		return
+	}
+	now := time.Now().UTC()
+	c.mu.Lock()
+	due := now.Sub(c.lastPrune) >= c.cfg.PruneEvery
+	if due {
+		c.lastPrune = now
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	// The three UTC days before the one the retention reaches into: a few idle
+	// days (a weekend without containers) are caught up, and older days were
+	// thinned already.
+	before := now.Add(-c.cfg.ValuationRetention).Truncate(24 * time.Hour)
+	n, err := write(st, func() (int64, error) {
+		return readmodel.PruneValuations(ctx, c.cfg.DB, before.Add(-72*time.Hour), before, c.cfg.PruneLimit)
+	})
+	if err != nil {
+		c.cfg.Logger.WarnContext(ctx, "prices: valuations not pruned", "error", err.Error())
+		return
+	}
+	st.Pruned = n
+}
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, s := range a {
+		if slices.Contains(b, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // alerts evaluates the price rules of symbols and delivers the firings; it
 // returns the symbols whose firings could not be delivered (their state is not
 // saved, so the retry fires them again under the same key).
-func (c *Consumer) alerts(ctx context.Context, symbols []string, bySym map[string][]tick) (failed []string, firings int) {
-	log := c.cfg.Logger
-	rules, state, err := c.cfg.Alerts.PriceRules(ctx, symbols)
-	if err != nil {
-		log.ErrorContext(ctx, "prices: alert rules", "error", err.Error())
-		return symbols, 0
-	}
-	if len(rules) == 0 {
-		return nil, 0
-	}
-	eng, err := alerts.NewEngine(rules...)
-	if err == nil {
-		err = eng.Restore(state)
-	}
-	if err != nil {
-		log.ErrorContext(ctx, "prices: alert engine", "error", err.Error())
-		return symbols, 0
-	}
+func (c *Consumer) alerts(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) (failed []string, firings int) {
+	keys := make([]string, len(symbols))
 	var ticks []alerts.Tick
-	for _, s := range symbols {
+	for i, s := range symbols {
+		keys[i] = pricing.SymbolKey(s)
 		for _, t := range bySym[s] {
 			ticks = append(ticks, alerts.PriceTick(s, t.ev.Price, t.ev.PreviousClose, t.ev.Timestamp))
 		}
 	}
-	fs := eng.Evaluate(ticks)
-	if rec, ok := c.cfg.Alerts.(pricing.FiringRecorder); ok && len(fs) > 0 {
-		if err := rec.RecordFirings(ctx, fs); err != nil {
-			log.ErrorContext(ctx, "prices: alert firings not recorded", "error", err.Error())
-			return symbols, 0
-		}
+	bad, n := c.runAlerts(ctx, st, c.priceRules, ruleSet{
+		name: "price", keys: keys,
+		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
+			return c.cfg.Alerts.PriceRules(ctx, unkey(keys))
+		},
+		keyOf: func(r alerts.Rule) string { return pricing.SymbolKey(r.Symbol) },
+	}, ticks)
+	return unkey(bad), n
+}
+
+func unkey(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k[2:] // "s:" or "p:"
 	}
-	var errs []error
-	bad := map[string]bool{}
-	for _, f := range fs {
-		if c.cfg.Notifier == nil || f.UserID == "" {
-			continue
-		}
-		if err := c.cfg.Notifier.Notify(ctx, []string{f.UserID}, pricing.AlertMessage{Type: "alert", Firing: f}); err != nil {
-			errs = append(errs, err)
-			bad[f.Symbol] = true
-		}
-	}
-	if len(errs) > 0 {
-		log.ErrorContext(ctx, "prices: alert firings not delivered", "count", len(errs), "error", errors.Join(errs...).Error())
-		for s := range bad {
-			failed = append(failed, s)
-		}
-	}
-	// Save the state of the rules whose symbols are done; the others keep their old
-	// state, so their retried ticks fire again under the same key.
-	saved := rules[:0:0]
-	for _, r := range rules {
-		if !bad[r.Symbol] {
-			saved = append(saved, r)
-		}
-	}
-	if err := c.cfg.Alerts.SaveState(ctx, saved, eng.State()); err != nil {
-		log.ErrorContext(ctx, "prices: alert state not saved", "error", err.Error())
-		return symbols, len(fs)
-	}
-	return failed, len(fs)
+	return out
 }
 
 func okSymbols(order []string, failed map[string]bool) []string {

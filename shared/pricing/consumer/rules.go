@@ -1,0 +1,254 @@
+package consumer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/portfoliotracker/tracker/shared/alerts"
+	"github.com/portfoliotracker/tracker/shared/pricing"
+)
+
+// ruleCache keeps alert rules, compiled, and their state in one engine between
+// batches, per alert key (pricing.SymbolKey or PortfolioKey). Loading and
+// compiling 80,000 rules and their state costs seconds; with the cache a batch
+// reads the marks of its keys (pricing.StateMarker) and reloads only the keys
+// whose mark moved. It is used only with a store that implements StateMarker.
+type ruleCache struct {
+	mu     sync.Mutex
+	eng    *alerts.Engine
+	rules  map[string][]string // key → the IDs of its rules in eng
+	marks  map[string]string   // key → the mark eng's copy of the key reflects
+	prefix string              // this cache's tokens: random, then a counter
+	seq    uint64
+}
+
+func newRuleCache() *ruleCache {
+	eng, _ := alerts.NewEngine()
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return &ruleCache{eng: eng, rules: map[string][]string{}, marks: map[string]string{}, prefix: hex.EncodeToString(b)}
+}
+
+func (rc *ruleCache) invalidate(keys ...string) {
+	for _, k := range keys {
+		for _, id := range rc.rules[k] {
+			rc.eng.Remove(id)
+		}
+		delete(rc.rules, k)
+		delete(rc.marks, k)
+	}
+}
+
+func (rc *ruleCache) token() string {
+	rc.seq++
+	return fmt.Sprintf("%s-%d", rc.prefix, rc.seq)
+}
+
+// ruleSet is one kind of alert evaluation: its keys, how to load the rules and
+// state of some of them, and which key a rule or firing belongs to.
+type ruleSet struct {
+	name  string // for logs: "price" or "value"
+	keys  []string
+	load  func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error)
+	keyOf func(r alerts.Rule) string
+	// everyKey: the state of every evaluated key changes with each tick (a
+	// portfolio's value history), so one rule per key is saved even if none fired.
+	everyKey bool
+}
+
+// runAlerts evaluates ticks on the rules of set.keys, records and delivers the
+// firings and saves the state. It returns the keys that must be retried (their
+// firings were not delivered, or nothing could be done) and the firings count.
+// Undelivered keys keep their saved state, so the retry fires under the same key.
+func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set ruleSet, ticks []alerts.Tick) (bad []string, firings int) {
+	log := c.cfg.Logger
+	marker, _ := c.cfg.Alerts.(pricing.StateMarker)
+	if marker == nil {
+		rc = nil
+	}
+	var eng *alerts.Engine
+	var loaded []alerts.Rule
+	if rc != nil {
+		rc.mu.Lock()
+		defer rc.mu.Unlock()
+		if err := c.prepare(ctx, rc, marker, set); err != nil {
+			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
+			return set.keys, 0
+		}
+		eng = rc.eng
+		eng.TakeChanged() // nothing pending from an aborted batch
+	} else {
+		rules, state, err := set.load(ctx, set.keys)
+		if err == nil && len(rules) == 0 {
+			return nil, 0
+		}
+		if err == nil {
+			if eng, err = alerts.NewEngine(rules...); err == nil {
+				err = eng.Restore(state)
+			}
+		}
+		if err != nil {
+			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
+			return set.keys, 0
+		}
+		loaded = rules
+	}
+	fs := eng.Evaluate(ticks)
+	fail := func(msg string, err error) ([]string, int) {
+		log.ErrorContext(ctx, "prices: "+set.name+" "+msg, "error", err.Error())
+		if rc != nil {
+			rc.invalidate(set.keys...) // memory ran ahead of what is saved
+		}
+		return set.keys, len(fs)
+	}
+	if rec, ok := c.cfg.Alerts.(pricing.FiringRecorder); ok && len(fs) > 0 {
+		if _, err := write(st, func() (struct{}, error) { return struct{}{}, rec.RecordFirings(ctx, fs) }); err != nil {
+			return fail("alert firings not recorded", err)
+		}
+	}
+	badKey := map[string]bool{}
+	var errs []error
+	for _, f := range fs {
+		if c.cfg.Notifier == nil || f.UserID == "" {
+			continue
+		}
+		if err := c.cfg.Notifier.Notify(ctx, []string{f.UserID}, pricing.AlertMessage{Type: "alert", Firing: f}); err != nil {
+			errs = append(errs, err)
+			r, _ := eng.Rule(f.RuleID)
+			badKey[set.keyOf(r)] = true
+		}
+	}
+	if len(errs) > 0 {
+		log.ErrorContext(ctx, "prices: "+set.name+" alert firings not delivered", "count", len(errs), "error", errors.Join(errs...).Error())
+		for k := range badKey {
+			bad = append(bad, k)
+		}
+	}
+
+	// Save the state of the keys that are done; the others keep their saved
+	// state, so their retried ticks fire again under the same key.
+	var save []alerts.Rule
+	var state alerts.State
+	if rc == nil {
+		for _, r := range loaded {
+			if !badKey[set.keyOf(r)] {
+				save = append(save, r)
+			}
+		}
+		state = eng.State()
+	} else {
+		var ids []string
+		seen := make(map[string]bool, len(set.keys))
+		add := func(id string) {
+			if r, ok := eng.Rule(id); ok && !seen[id] && !badKey[set.keyOf(r)] {
+				seen[id] = true
+				ids = append(ids, id)
+				save = append(save, r)
+			}
+		}
+		for _, id := range eng.TakeChanged() {
+			add(id)
+		}
+		if set.everyKey {
+			for _, k := range set.keys {
+				if rs := rc.rules[k]; len(rs) > 0 {
+					add(rs[0])
+				}
+			}
+		}
+		state = eng.StateOf(ids...)
+	}
+	if len(save) > 0 {
+		if _, err := write(st, func() (struct{}, error) { return struct{}{}, c.cfg.Alerts.SaveState(ctx, save, state) }); err != nil {
+			return fail("alert state not saved", err)
+		}
+	}
+	if rc != nil {
+		rc.invalidate(bad...)
+		if err := c.claim(ctx, st, rc, marker, set, save); err != nil {
+			log.WarnContext(ctx, "prices: "+set.name+" alert marks not claimed", "error", err.Error())
+		}
+	}
+	return bad, len(fs)
+}
+
+// prepare makes rc hold the current rules and state of set.keys: the keys whose
+// mark is not the one rc's copy reflects are (re)loaded.
+func (c *Consumer) prepare(ctx context.Context, rc *ruleCache, marker pricing.StateMarker, set ruleSet) error {
+	// Marks first: a rule created after this read moves its key's mark again, so
+	// the next batch reloads it.
+	marks, err := marker.StateMarks(ctx, set.keys)
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, k := range set.keys {
+		if m, ok := rc.marks[k]; !ok || m != marks[k] {
+			stale = append(stale, k)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	rc.invalidate(stale...)
+	rules, state, err := set.load(ctx, stale)
+	if err != nil {
+		return err
+	}
+	for _, r := range rules {
+		k := set.keyOf(r)
+		if err := rc.eng.Add(r); err != nil {
+			// A stored rule the engine refuses (or a duplicate ID) must not stop
+			// the others.
+			c.cfg.Logger.WarnContext(ctx, "prices: alert rule skipped", "ruleId", r.ID, "error", err.Error())
+			continue
+		}
+		rc.rules[k] = append(rc.rules[k], r.ID)
+	}
+	if err := rc.eng.Merge(state); err != nil {
+		rc.invalidate(stale...)
+		return err
+	}
+	for _, k := range stale {
+		rc.marks[k] = marks[k]
+	}
+	return nil
+}
+
+// claim moves the marks of the keys whose state was just saved to a token of
+// rc's, so other containers reload them; a key whose mark moved meanwhile (a rule
+// changed) is dropped from rc and reloaded next time.
+func (c *Consumer) claim(ctx context.Context, st *Stats, rc *ruleCache, marker pricing.StateMarker, set ruleSet, saved []alerts.Rule) error {
+	expected := make(map[string]string, len(saved))
+	for _, r := range saved {
+		k := set.keyOf(r)
+		if m, ok := rc.marks[k]; ok {
+			expected[k] = m
+		}
+	}
+	if len(expected) == 0 {
+		return nil
+	}
+	tok := rc.token()
+	lost, err := write(st, func() ([]string, error) { return marker.ClaimStateMarks(ctx, expected, tok) })
+	if err != nil {
+		// Unknown outcome: reload these keys next time.
+		for k := range expected {
+			rc.invalidate(k)
+		}
+		return err
+	}
+	for k := range expected {
+		rc.marks[k] = tok
+	}
+	rc.invalidate(lost...)
+	if len(lost) > 0 {
+		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "prices: alert keys changed meanwhile", slog.Int("count", len(lost)))
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package readmodel_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/internal/rmtest"
+)
+
+// Value, computed in Go from PortfolioHoldings and LatestPrices, equals the SQL
+// valuation (ValuationsHolding) on random portfolios, currencies and prices; and
+// the holding marks move exactly when the positions they cover change.
+func TestValueInGoEqualsSQLAndMarksMove(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := rmtest.DB(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	syms := []string{"AAA", "BBB", "CCC", "DDD", "EEE", "FFF"}
+	for i := range 40 {
+		cur := []string{"USD", "USD", "EUR"}[i%3]
+		if _, err := pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, archived, created_at, updated_at, version)
+values ($1, $2::uuid, 'p', $3, 'fifo', $4, now(), now(), $5)`, fmt.Sprintf("p%02d", i), rmtest.UserA, cur, i%7 == 6, 1+i); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range syms {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			qty := decimal.New(rng.Int64N(100000), -int32(rng.IntN(4)))
+			if rng.IntN(6) == 0 {
+				qty = decimal.Zero
+			}
+			if _, err := pool.Exec(ctx, `insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version)
+values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Sprintf("p%02d", i), s, rmtest.UserA, qty.String(), decimal.New(rng.Int64N(1e9), -2).String()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var lps []readmodel.LatestPrice
+	for i, s := range syms[:5] { // FFF has no price
+		cur := "USD"
+		if i == 4 {
+			cur = "EUR"
+		}
+		lps = append(lps, readmodel.LatestPrice{Symbol: s, Price: decimal.New(rng.Int64N(1e7), -3), Currency: cur,
+			AsOf: t0.Add(time.Duration(rng.IntN(3)) * time.Second), Source: "simulated"})
+	}
+	if _, err := readmodel.UpsertLatestPrices(ctx, pool, lps); err != nil {
+		t.Fatal(err)
+	}
+
+	batch := []string{"AAA", "CCC", "FFF"}
+	want, err := readmodel.ValuationsHolding(ctx, pool, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holders, err := readmodel.HoldersOf(ctx, pool, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var touched []string
+	for _, ps := range holders {
+		for _, p := range ps {
+			if !slices.Contains(touched, p) {
+				touched = append(touched, p)
+			}
+		}
+	}
+	hs, err := readmodel.PortfolioHoldings(ctx, pool, touched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prices, err := readmodel.LatestPrices(ctx, pool, syms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []readmodel.PortfolioValuation
+	for _, id := range touched {
+		if h := hs[id]; !h.Archived {
+			got = append(got, readmodel.Value(id, h, prices))
+		}
+	}
+	slices.SortFunc(got, func(a, b readmodel.PortfolioValuation) int { return strings.Compare(a.PortfolioID, b.PortfolioID) })
+	if len(got) != len(want) || len(want) < 10 {
+		t.Fatalf("%d valuations in Go, %d in SQL", len(got), len(want))
+	}
+	for i := range want {
+		w, g := want[i], got[i]
+		if g.PortfolioID != w.PortfolioID || g.UserID != w.UserID || g.Currency != w.Currency || g.Version != w.Version ||
+			!g.MarketValue.Equal(w.MarketValue) || !g.CostBasis.Equal(w.CostBasis) || !g.UnrealizedPnL.Equal(w.UnrealizedPnL) ||
+			!g.AsOf.Equal(w.AsOf) || g.NewestSymbol != w.NewestSymbol || !slices.Equal(g.Unpriced, w.Unpriced) {
+			t.Fatalf("%s:\n  go  %+v\n  sql %+v", w.PortfolioID, g, w)
+		}
+	}
+
+	// Marks: a trade in p00's AAA moves hp:p00 and hs:AAA only.
+	keys := []string{"hp:p00", "hp:p01", "hs:AAA", "hs:BBB"}
+	before, err := readmodel.HoldingMarks(ctx, pool, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version)
+values ('p00', 'AAA', $1::uuid, 7, 70, 10, 0, 0, 0, 0, 99)
+on conflict (portfolio_id, symbol) do update set quantity = excluded.quantity, version = excluded.version`, rmtest.UserA); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := readmodel.HoldingMarks(ctx, pool, keys)
+	if after["hp:p00"] == before["hp:p00"] || after["hs:AAA"] == before["hs:AAA"] || after["hp:p00"] == "" {
+		t.Fatalf("marks did not move: %v → %v", before, after)
+	}
+	if after["hp:p01"] != before["hp:p01"] || after["hs:BBB"] != before["hs:BBB"] {
+		t.Fatalf("unrelated marks moved: %v → %v", before, after)
+	}
+	// Archiving moves the portfolio's mark; deleting a position moves both.
+	if _, err := pool.Exec(ctx, `update portfolios set archived = true where id = 'p01'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `delete from positions where portfolio_id = 'p00' and symbol = 'AAA'`); err != nil {
+		t.Fatal(err)
+	}
+	last, _ := readmodel.HoldingMarks(ctx, pool, keys)
+	if last["hp:p01"] == after["hp:p01"] || last["hp:p00"] == after["hp:p00"] || last["hs:AAA"] == after["hs:AAA"] || last["hs:BBB"] != after["hs:BBB"] {
+		t.Fatalf("marks after archive and delete: %v → %v", after, last)
+	}
+	// A rebuild's truncate removes every mark (a consumer then reloads all).
+	if _, err := pool.Exec(ctx, `truncate positions`); err != nil {
+		t.Fatal(err)
+	}
+	if gone, _ := readmodel.HoldingMarks(ctx, pool, keys); gone["hp:p01"] != "" || gone["hs:BBB"] != "" {
+		t.Fatalf("marks after truncate: %v", gone)
+	}
+}
+
+// Value's int64 path and its decimal fallback agree with plain decimal sums, for
+// huge values, many scales and negative costs.
+func TestValueExactAcrossScales(t *testing.T) {
+	d := decimal.RequireFromString
+	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	prices := map[string]readmodel.LatestPrice{}
+	for i, px := range []string{"1.5", "0.000001", "123456.789", "9999999999.99", "3", "0.1234567"} {
+		prices[fmt.Sprintf("S%d", i)] = readmodel.LatestPrice{Price: d(px), Currency: "USD", AsOf: t0}
+	}
+	for name, qtys := range map[string][]string{
+		"small":            {"10", "2.5"},
+		"six scales":       {"1", "0.1", "0.01", "0.001", "0.0001", "0.00001"},
+		"huge quantity":    {"123456789012345678901234.5", "1"},
+		"product overflow": {"9223372036", "1", "1", "1", "1", "99999999999"},
+		"sum overflow":     {"900000000000000", "900000000000000", "1", "1", "1", "1"},
+	} {
+		h := &readmodel.Holdings{Currency: "USD"}
+		want, wantCB := decimal.Zero, decimal.Zero
+		for i, q := range qtys {
+			sym := fmt.Sprintf("S%d", i)
+			cb := d(q).Mul(d("-1.01"))
+			h.Positions = append(h.Positions, readmodel.HeldPosition{Symbol: sym, Quantity: d(q), CostBasis: cb})
+			want, wantCB = want.Add(d(q).Mul(prices[sym].Price)), wantCB.Add(cb)
+		}
+		v := readmodel.Value("p", h, prices)
+		if !v.MarketValue.Equal(want) || !v.CostBasis.Equal(wantCB) || !v.UnrealizedPnL.Equal(want.Sub(wantCB)) {
+			t.Errorf("%s: value %s cost %s, want %s and %s", name, v.MarketValue, v.CostBasis, want, wantCB)
+		}
+	}
+}

@@ -1,0 +1,439 @@
+package readmodel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/bits"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// The valuations read model (migration 0006) keeps each PortfolioValueCalculated
+// the prices consumer computes: a portfolio's value over time, for charts. The
+// events are not appended to the event table: prices are facts from outside, not
+// decisions (DESIGN §1), and a revaluation is derived from them and the
+// positions, so it can always be recomputed; the event table stays the record of
+// what users decided.
+
+// Valuation is one row of valuations: the data of a PortfolioValueCalculated
+// event. MarketValue and CostBasis cover the same priced open positions;
+// Unpriced lists the open positions without a price in the base currency.
+type Valuation struct {
+	PortfolioID   string
+	UserID        string
+	AsOf          time.Time
+	MarketValue   decimal.Decimal
+	CostBasis     decimal.Decimal
+	UnrealizedPnL decimal.Decimal
+	Unpriced      []string
+}
+
+// MaxValuationsPage bounds ValuationHistory's limit.
+const MaxValuationsPage = 5000
+
+// InsertValuations records vals in one statement. A row whose (portfolio, as_of)
+// is already recorded is left as it is, so a re-processed batch, which values its
+// portfolios at the same as_of, inserts nothing twice. It returns the rows
+// inserted.
+func InsertValuations(ctx context.Context, db PriceDB, vals []Valuation) (int64, error) {
+	if len(vals) == 0 {
+		return 0, nil
+	}
+	n := len(vals)
+	pfs, users, mv, cb, pnl, unpriced := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n),
+		make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+	at := make([]time.Time, 0, n)
+	for _, v := range vals {
+		up := "[]"
+		if len(v.Unpriced) > 0 {
+			// JSON, not a delimiter: symbols are free text, and unnest cannot take
+			// a ragged text[][].
+			b, err := json.Marshal(v.Unpriced)
+			if err != nil {
+				return 0, fmt.Errorf("readmodel: insert valuations: %w", err)
+			}
+			up = string(b)
+		}
+		pfs, users, at = append(pfs, v.PortfolioID), append(users, v.UserID), append(at, v.AsOf.UTC())
+		mv, cb, pnl, unpriced = append(mv, v.MarketValue.String()), append(cb, v.CostBasis.String()), append(pnl, v.UnrealizedPnL.String()), append(unpriced, up)
+	}
+	tag, err := db.Exec(ctx, `
+insert into valuations (portfolio_id, user_id, as_of, market_value, cost_basis, unrealized_pnl, unpriced)
+select u.p, u.u, u.a, u.mv, u.cb, u.pnl,
+       case when u.up = '[]' then '{}'::text[] else array(select jsonb_array_elements_text(u.up::jsonb)) end
+  from unnest($1::text[], $2::uuid[], $3::timestamptz[], $4::numeric[], $5::numeric[], $6::numeric[], $7::text[])
+       as u(p, u, a, mv, cb, pnl, up)
+on conflict (portfolio_id, as_of) do nothing`, pfs, users, at, mv, cb, pnl, unpriced)
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: insert valuations: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// ValuationHistory returns userID's valuations of portfolioID with from ≤ as_of <
+// to, oldest first, at most limit (clamped to [1, MaxValuationsPage]) rows: the
+// chart series. Another user's portfolio yields nothing.
+func ValuationHistory(ctx context.Context, db PriceDB, userID, portfolioID string, from, to time.Time, limit int) ([]Valuation, error) {
+	limit = max(1, min(limit, MaxValuationsPage))
+	rows, err := db.Query(ctx, `
+select to_char(as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), market_value::text, cost_basis::text,
+       unrealized_pnl::text, unpriced
+  from valuations
+ where portfolio_id = $1 and user_id = $2::uuid and as_of >= $3 and as_of < $4
+ order by as_of
+ limit $5`, portfolioID, userID, from.UTC(), to.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: valuation history: %w", err)
+	}
+	defer rows.Close()
+	out := []Valuation{}
+	for rows.Next() {
+		v := Valuation{PortfolioID: portfolioID, UserID: userID}
+		var at, mv, cb, pnl string
+		if err := rows.Scan(&at, &mv, &cb, &pnl, &v.Unpriced); err != nil {
+			return nil, fmt.Errorf("readmodel: valuation history: %w", err)
+		}
+		if v.AsOf, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, fmt.Errorf("readmodel: valuation history: %w", err)
+		}
+		for _, f := range []struct {
+			s string
+			d *decimal.Decimal
+		}{{mv, &v.MarketValue}, {cb, &v.CostBasis}, {pnl, &v.UnrealizedPnL}} {
+			if *f.d, err = decimal.NewFromString(f.s); err != nil {
+				return nil, fmt.Errorf("readmodel: valuation history: %w", err)
+			}
+		}
+		if len(v.Unpriced) == 0 {
+			v.Unpriced = nil
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readmodel: valuation history: %w", err)
+	}
+	return out, nil
+}
+
+// DefaultValuationRetention is how long intraday valuations are kept in full.
+const DefaultValuationRetention = 7 * 24 * time.Hour
+
+// PruneValuations thins the valuations with from ≤ as_of < before to the last one
+// of each portfolio and UTC day, deleting at most limit rows (limit ≤ 0: no
+// bound), and returns the rows deleted. Run over the days that just passed the
+// retention, it keeps the table at "every intraday value for the retention, then
+// one a day". The window is found through a BRIN index on as_of and each row's
+// successor through the primary key, so the cost follows the window, not the
+// table; the bound spreads a large day over several calls.
+func PruneValuations(ctx context.Context, db PriceDB, from, before time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	tag, err := db.Exec(ctx, `
+delete from valuations d
+ using (
+   select v.portfolio_id, v.as_of
+     from valuations v
+    where v.as_of >= $1 and v.as_of < $2
+      and exists (
+        select 1 from valuations w
+         where w.portfolio_id = v.portfolio_id and w.as_of > v.as_of
+           and w.as_of < date_trunc('day', v.as_of at time zone 'UTC') at time zone 'UTC' + interval '1 day')
+    limit case when $3::int < 0 then null else $3::int end
+ ) x
+ where d.portfolio_id = x.portfolio_id and d.as_of = x.as_of`,
+		from.UTC(), before.UTC(), limit)
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: prune valuations: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Holdings is what valuing a portfolio needs: its owner, base currency, version,
+// whether it is archived, and its open positions.
+type Holdings struct {
+	UserID    string
+	Currency  string
+	Version   int64
+	Archived  bool
+	Positions []HeldPosition
+}
+
+// HeldPosition is one open position.
+type HeldPosition struct {
+	Symbol    string
+	Quantity  decimal.Decimal
+	CostBasis decimal.Decimal
+	// Quantity and CostBasis as int64 coefficients, when PortfolioHoldings
+	// loaded them: Value's fast path without per-call conversions.
+	q, cb fixedDec
+}
+
+// HoldingMarks returns the current mark of each of keys from holding_marks
+// ("hs:" + symbol, "hp:" + portfolio ID; "" for a key without one). A mark moves
+// whenever the positions it covers change (migration 0006's triggers).
+func HoldingMarks(ctx context.Context, db PriceDB, keys []string) (map[string]string, error) {
+	out := make(map[string]string, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := db.Query(ctx, `select key, token from holding_marks where key = any($1::text[])`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: holding marks: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, t string
+		if err := rows.Scan(&k, &t); err != nil {
+			return nil, fmt.Errorf("readmodel: holding marks: %w", err)
+		}
+		out[k] = t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readmodel: holding marks: %w", err)
+	}
+	for _, k := range keys {
+		if _, ok := out[k]; !ok {
+			out[k] = ""
+		}
+	}
+	return out, nil
+}
+
+// HoldersOf returns, for each of symbols, the portfolios with an open position in
+// it (none: absent from the map).
+func HoldersOf(ctx context.Context, db PriceDB, symbols []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	if len(symbols) == 0 {
+		return out, nil
+	}
+	rows, err := db.Query(ctx, `select symbol, portfolio_id from positions where symbol = any($1::text[]) and quantity <> 0`, symbols)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: holders: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s, p string
+		if err := rows.Scan(&s, &p); err != nil {
+			return nil, fmt.Errorf("readmodel: holders: %w", err)
+		}
+		out[s] = append(out[s], p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readmodel: holders: %w", err)
+	}
+	return out, nil
+}
+
+// PortfolioHoldings returns the holdings of portfolioIDs (an unknown ID is
+// absent from the map).
+func PortfolioHoldings(ctx context.Context, db PriceDB, portfolioIDs []string) (map[string]*Holdings, error) {
+	out := map[string]*Holdings{}
+	if len(portfolioIDs) == 0 {
+		return out, nil
+	}
+	rows, err := db.Query(ctx, `
+select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
+       coalesce(p.symbol, ''), coalesce(p.quantity::text, ''), coalesce(p.cost_basis::text, '')
+  from portfolios pf
+  left join positions p on p.portfolio_id = pf.id and p.quantity <> 0
+ where pf.id = any($1::text[])`, portfolioIDs)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, user, cur, sym, qty, cb string
+		var version int64
+		var archived bool
+		if err := rows.Scan(&id, &user, &cur, &version, &archived, &sym, &qty, &cb); err != nil {
+			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+		}
+		h := out[id]
+		if h == nil {
+			h = &Holdings{UserID: user, Currency: cur, Version: version, Archived: archived}
+			out[id] = h
+		}
+		if sym == "" {
+			continue
+		}
+		p := HeldPosition{Symbol: sym}
+		if p.Quantity, err = decimal.NewFromString(qty); err != nil {
+			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+		}
+		if p.CostBasis, err = decimal.NewFromString(cb); err != nil {
+			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+		}
+		p.q, p.cb = fixedOf(p.Quantity), fixedOf(p.CostBasis)
+		h.Positions = append(h.Positions, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+	}
+	return out, nil
+}
+
+// LatestPrices returns the latest_prices rows of symbols (a symbol without a
+// price is absent).
+func LatestPrices(ctx context.Context, db PriceDB, symbols []string) (map[string]LatestPrice, error) {
+	out := make(map[string]LatestPrice, len(symbols))
+	if len(symbols) == 0 {
+		return out, nil
+	}
+	rows, err := db.Query(ctx, `select symbol, price::text, currency, as_of, source from latest_prices where symbol = any($1::text[])`, symbols)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: latest prices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p LatestPrice
+		var px string
+		if err := rows.Scan(&p.Symbol, &px, &p.Currency, &p.AsOf, &p.Source); err != nil {
+			return nil, fmt.Errorf("readmodel: latest prices: %w", err)
+		}
+		if p.Price, err = decimal.NewFromString(px); err != nil {
+			return nil, fmt.Errorf("readmodel: latest prices: %w", err)
+		}
+		p.AsOf = p.AsOf.UTC()
+		p.fixed = fixedOf(p.Price)
+		out[p.Symbol] = p
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readmodel: latest prices: %w", err)
+	}
+	return out, nil
+}
+
+// Value is ValuationsHolding's valuation of one portfolio, computed from its
+// holdings and the latest prices instead of in SQL: a position counts when its
+// symbol has a price in the portfolio's currency; AsOf is the newest such price
+// (NewestSymbol its symbol, the smallest on a tie); Unpriced is sorted. The sums
+// are exact: in int64 coefficients per exponent while they fit (no allocation,
+// the common case), otherwise in decimals.
+func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice) PortfolioValuation {
+	v := PortfolioValuation{PortfolioID: portfolioID, UserID: h.UserID, Currency: h.Currency, Version: h.Version}
+	var mv, cb fixedSum
+	exact := true
+	for _, p := range h.Positions {
+		lp, ok := prices[p.Symbol]
+		if !ok || lp.Currency != h.Currency {
+			v.Unpriced = append(v.Unpriced, p.Symbol)
+			continue
+		}
+		if exact {
+			exact = mv.addProduct(p.q.or(p.Quantity), lp.fixed.or(lp.Price)) && cb.add(p.cb.or(p.CostBasis))
+		}
+		if lp.AsOf.After(v.AsOf) || (lp.AsOf.Equal(v.AsOf) && p.Symbol < v.NewestSymbol) {
+			v.AsOf, v.NewestSymbol = lp.AsOf, p.Symbol
+		}
+	}
+	if exact {
+		v.MarketValue, v.CostBasis = mv.decimal(), cb.decimal()
+	} else {
+		v.MarketValue, v.CostBasis = decimal.Zero, decimal.Zero
+		for _, p := range h.Positions {
+			if lp, ok := prices[p.Symbol]; ok && lp.Currency == h.Currency {
+				v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(lp.Price))
+				v.CostBasis = v.CostBasis.Add(p.CostBasis)
+			}
+		}
+	}
+	slices.Sort(v.Unpriced)
+	v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
+	return v
+}
+
+// fixedSum adds decimals as int64 coefficients, one running sum per exponent (a
+// portfolio's quantities and prices have few distinct scales). An operation
+// reports false when a value or a sum does not fit; the caller then falls back to
+// decimals.
+type fixedSum struct {
+	n    int
+	exps [4]int32
+	sums [4]int64
+}
+
+// fixedDec is a decimal as an int64 coefficient and exponent; ok is false when
+// the coefficient does not fit, set when it was computed.
+type fixedDec struct {
+	c       int64
+	e       int32
+	ok, set bool
+}
+
+func fixedOf(d decimal.Decimal) fixedDec {
+	if d.NumDigits() > 18 { // 10^18 < 2^63
+		return fixedDec{set: true}
+	}
+	return fixedDec{c: d.CoefficientInt64(), e: d.Exponent(), ok: true, set: true}
+}
+
+// or returns f, or d converted when f was never computed.
+func (f fixedDec) or(d decimal.Decimal) fixedDec {
+	if f.set {
+		return f
+	}
+	return fixedOf(d)
+}
+
+func (f *fixedSum) add(d fixedDec) bool {
+	return d.ok && f.addCoef(d.c, d.e)
+}
+
+func (f *fixedSum) addProduct(a, b fixedDec) bool {
+	if !a.ok || !b.ok {
+		return false
+	}
+	ca, ea, cb, eb := a.c, a.e, b.c, b.e
+	neg := (ca < 0) != (cb < 0)
+	hi, lo := bits.Mul64(absU(ca), absU(cb))
+	if hi != 0 || lo > math.MaxInt64 {
+		return false
+	}
+	c := int64(lo)
+	if neg {
+		c = -c
+	}
+	return f.addCoef(c, ea+eb)
+}
+
+func absU(x int64) uint64 {
+	if x < 0 {
+		return uint64(-x) // -MinInt64 wraps to 2^63, which is right as a uint64
+	}
+	return uint64(x)
+}
+
+func (f *fixedSum) addCoef(c int64, e int32) bool {
+	for i := range f.n {
+		if f.exps[i] == e {
+			s := f.sums[i] + c
+			if (c > 0 && s < f.sums[i]) || (c < 0 && s > f.sums[i]) {
+				return false
+			}
+			f.sums[i] = s
+			return true
+		}
+	}
+	if f.n == len(f.exps) {
+		return false
+	}
+	f.exps[f.n], f.sums[f.n] = e, c
+	f.n++
+	return true
+}
+
+func (f *fixedSum) decimal() decimal.Decimal {
+	if f.n == 0 {
+		return decimal.Zero
+	}
+	out := decimal.New(f.sums[0], f.exps[0])
+	for i := 1; i < f.n; i++ {
+		out = out.Add(decimal.New(f.sums[i], f.exps[i]))
+	}
+	return out
+}
