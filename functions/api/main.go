@@ -58,11 +58,12 @@ func main() {
 			return nil, err
 		}
 		srv := httpapi.New(httpapi.Config{
-			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log}),
-			Events:   store,
-			Queries:  readmodel.NewQueries(pool),
-			Alerts:   readmodel.NewAlertRules(pool),
-			Logger:   log,
+			Commands:  command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log}),
+			Events:    store,
+			Queries:   readmodel.NewQueries(pool),
+			Alerts:    readmodel.NewAlertRules(pool),
+			Analytics: readmodel.NewMetrics(pool),
+			Logger:    log,
 		})
 		return httpapi.LambdaHandler(srv), nil
 	})

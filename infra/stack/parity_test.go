@@ -165,8 +165,9 @@ func TestParity(t *testing.T) {
 func TestParityCatchesDrift(t *testing.T) {
 	s := fixture(t, "dev")
 	rich := richTopology()
-	if len(triggersOf(rich, topology.Schedule)) == len(s.ofType("AWS::Scheduler::Schedule")) ||
-		len(rich.Functions) == len(s.functionsByID(t)) {
-		t.Fatal("the rich topology should differ from the declared one in schedules and functions")
+	// Since the system declares every function the rich topology names, the two
+	// differ in their schedules and the functions' settings, not in the count.
+	if len(triggersOf(rich, topology.Schedule)) == len(s.ofType("AWS::Scheduler::Schedule")) {
+		t.Fatal("the rich topology should differ from the declared one in its schedules")
 	}
 }

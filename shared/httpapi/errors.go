@@ -32,6 +32,7 @@ const (
 	CodeImportRejected    = "import_rejected"
 	CodePreconditionMatch = "precondition_failed"
 	CodeUnavailable       = "unavailable"
+	CodeNotComputed       = "not_computed"
 )
 
 // apiError is an error with its HTTP status and public code.

@@ -38,8 +38,10 @@ type Server struct {
 	events   eventstore.Store
 	queries  Queries
 	alerts   Alerts
-	log      *slog.Logger
-	mux      *http.ServeMux
+	// analytics serves the figures of the analytics function.
+	analytics Analytics
+	log       *slog.Logger
+	mux       *http.ServeMux
 }
 
 // Config wires a Server.
@@ -50,12 +52,15 @@ type Config struct {
 	// Alerts stores alert rules and their history; without it the alert routes
 	// answer 503.
 	Alerts Alerts
-	Logger *slog.Logger
+	// Analytics stores the analytics figures; without it the analytics routes
+	// answer 503.
+	Analytics Analytics
+	Logger    *slog.Logger
 }
 
 // New builds the server and its routes.
 func New(cfg Config) *Server {
-	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, log: cfg.Logger}
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -96,6 +101,10 @@ func (s *Server) routes() []Route {
 		{"DELETE", "/alerts/{ruleId}", s.deleteAlert},
 		{"GET", "/alerts/history", s.alertHistory},
 		{"POST", "/alerts/history/{firingKey}/ack", s.acknowledgeAlert},
+		{"GET", "/portfolios/{id}/performance", s.performance},
+		{"GET", "/portfolios/{id}/risk", s.risk},
+		{"GET", "/portfolios/{id}/rebalancing", s.rebalancing},
+		{"GET", "/portfolios/{id}/history", s.history},
 	}
 }
 

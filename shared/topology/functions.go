@@ -136,6 +136,10 @@ var HTTPRoutes = [][2]string{
 	{"DELETE", "/alerts/{ruleId}"},
 	{"GET", "/alerts/history"},
 	{"POST", "/alerts/history/{firingKey}/ack"},
+	{"GET", "/portfolios/{id}/performance"},
+	{"GET", "/portfolios/{id}/risk"},
+	{"GET", "/portfolios/{id}/rebalancing"},
+	{"GET", "/portfolios/{id}/history"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.
@@ -211,6 +215,25 @@ func Functions() []Function {
 			// within a second, and under load the batch fills from the backlog anyway.
 			Triggers: []Trigger{{Kind: KinesisStream, Source: MarketDataStream,
 				Mapping: StreamMapping{BatchSize: 500, BatchingWindow: 0, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 1}}},
+		},
+		{
+			Name:    "analytics",
+			Purpose: "computes performance, risk and rebalancing figures on the event stream and on daily/weekly schedules",
+			// A scheduled run pages through every portfolio; it stops 20 s before the
+			// deadline and fails, so that the scheduler's retry resumes it.
+			Memory: 1024, Timeout: 15 * time.Minute,
+			ReservedConcurrency: 5,
+			Tables:              []TableAccess{{EventsTable, Read}, {ConnectionsTable, ReadWrite}},
+			Secrets:             []string{DatabaseSecret},
+			ManageConnections:   true,
+			Env:                 map[string]string{"SNAPSHOT_EVERY": "10", "BENCHMARK_SYMBOL": "SPY", "RISK_FREE_RATE": "0.04", "CONCURRENCY": "8"},
+			Triggers: []Trigger{
+				// The second and last consumer of the events stream (DESIGN §3).
+				{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping},
+				// After the US close, with that session's closes in.
+				{Kind: Schedule, Expression: "cron(30 16 ? * MON-FRI *)", TimeZone: "America/New_York", Input: `{"mode":"daily"}`},
+				{Kind: Schedule, Expression: "cron(0 7 ? * SAT *)", TimeZone: "America/New_York", Input: `{"mode":"weekly"}`},
+			},
 		},
 		{
 			Name:    "migrate",

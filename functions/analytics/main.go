@@ -1,0 +1,91 @@
+// Command analytics computes the portfolios' performance and risk figures and
+// rebalancing recommendations (see shared/analytics/job). It is the second and last
+// consumer of the events table's stream, recomputing the portfolios a batch
+// touched, and runs on EventBridge Scheduler schedules: {"mode":"daily"} after the
+// US close (figures, valuation series, risk alerts) and {"mode":"weekly"}
+// (the same, plus a weekly summary pushed to each user).
+//
+// Environment:
+//
+//	EVENTS_TABLE         the events table (portfolios are loaded through the event store).
+//	SNAPSHOT_EVERY       the event store's snapshot interval (default 10).
+//	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
+//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	BENCHMARK_SYMBOL     the benchmark of beta and alpha (default SPY).
+//	RISK_FREE_RATE       the annual risk-free rate for Sharpe, Sortino and alpha (default 0).
+//	CONCURRENCY          portfolios computed at once (default 8).
+//	CONNECTIONS_TABLE    the WebSocket connections table, and
+//	WEBSOCKET_ENDPOINT   the WebSocket API's management endpoint (or WEBSOCKET_CALLBACK_URL):
+//	                     with both, risk alerts and weekly summaries are pushed.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/portfoliotracker/tracker/shared/analytics/job"
+	"github.com/portfoliotracker/tracker/shared/command"
+	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/lazy"
+	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/secrets"
+	"github.com/portfoliotracker/tracker/shared/wsconn"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	table := os.Getenv("EVENTS_TABLE")
+	if table == "" {
+		log.Error("analytics: EVENTS_TABLE is not set")
+		os.Exit(1)
+	}
+	snapshotEvery, err1 := strconv.Atoi(envOr("SNAPSHOT_EVERY", "10"))
+	riskFree, err2 := strconv.ParseFloat(envOr("RISK_FREE_RATE", "0"), 64)
+	concurrency, err3 := strconv.Atoi(envOr("CONCURRENCY", "8"))
+	if err1 != nil || err2 != nil || err3 != nil || snapshotEvery < 1 || concurrency < 1 {
+		log.Error("analytics: SNAPSHOT_EVERY and CONCURRENCY must be positive integers, RISK_FREE_RATE a number")
+		os.Exit(1)
+	}
+	deps := lazy.New(func(ctx context.Context) (*job.Job, error) {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, err
+		}
+		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
+		if err != nil {
+			return nil, err
+		}
+		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "analytics"})
+		if err != nil {
+			return nil, err
+		}
+		db := dynamodb.NewFromConfig(cfg)
+		store := dynamostore.New(db, table, dynamostore.Options{SnapshotEvery: snapshotEvery})
+		opts := job.Options{
+			Settings:    job.Settings{Benchmark: os.Getenv("BENCHMARK_SYMBOL"), RiskFreeRate: riskFree},
+			Concurrency: concurrency,
+			Alerts:      readmodel.NewAlertRules(pool),
+			Logger:      log,
+		}
+		if conns, endpoint := os.Getenv("CONNECTIONS_TABLE"), envOr("WEBSOCKET_ENDPOINT", os.Getenv("WEBSOCKET_CALLBACK_URL")); conns != "" && endpoint != "" {
+			opts.Notifier = push.New(push.NewManagementClient(cfg, endpoint), wsconn.New(db, conns, wsconn.Options{}), push.Options{})
+		}
+		cmds := command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log})
+		return job.New(cmds, readmodel.NewMetrics(pool), opts), nil
+	})
+	lambda.Start(job.Handler(deps.Get))
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

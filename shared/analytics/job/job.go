@@ -1,0 +1,530 @@
+// Package job is the analytics function's logic: it loads portfolios through the
+// event store, values them with the daily closes of the read models, computes
+// their figures (shared/analytics, shared/analytics/rebalance) and stores them in
+// the read models (readmodel.Metrics), on two triggers.
+//
+//   - The events table's stream (HandleStream): a batch's records are coalesced to
+//     one recomputation per touched portfolio, whatever the number of its events;
+//     a portfolio that fails fails its records only (ReportBatchItemFailures), the
+//     others are stored.
+//   - Schedules (HandleSchedule, {"mode":"daily"|"weekly"}): every portfolio not
+//     archived, in keyset pages, each page loaded and computed by a bounded pool of
+//     workers. A portfolio that fails is recorded in analytics_status and retried
+//     by the next run; the others proceed. A run is idempotent per portfolio and
+//     day: it skips what it already completed at the portfolio's current version,
+//     so a retried or resumed run does only the rest.
+//
+// The daily run also evaluates the risk alert rules (drawdown, VaR, concentration,
+// weight drift) on the figures it computed; the weekly run pushes each user a
+// summary of their portfolios. Correlations and rebalancing recommendations are
+// cheap enough (well under a millisecond) that every computation refreshes them,
+// so they are never older than the last change or close.
+//
+// The day of a run is the calendar day in Options.Location (America/New_York, the
+// exchange's), so the 16:30 run after the close values the portfolios with that
+// session's closes.
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/eventstore"
+	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/portfolio/performance"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
+)
+
+// Modes of a scheduled run.
+const (
+	ModeDaily  = "daily"
+	ModeWeekly = "weekly"
+)
+
+// Loader loads a portfolio with its full transaction history; *command.Service
+// implements it.
+type Loader interface {
+	LoadFull(ctx context.Context, aggregateID string) (*portfolio.Portfolio, error)
+}
+
+// Store is the read-model side; *readmodel.Metrics implements it.
+type Store interface {
+	LoadCloses(ctx context.Context, symbols []string, from, to calendar.Date) (*performance.Closes, error)
+	SaveResults(ctx context.Context, results []readmodel.AnalyticsResult) error
+	PendingPortfolios(ctx context.Context, mode string, day calendar.Date, after string, limit int) ([]readmodel.PortfolioRef, error)
+	MarkDone(ctx context.Context, mode string, day calendar.Date, refs []readmodel.PortfolioRef) error
+	MarkFailed(ctx context.Context, mode string, day calendar.Date, failures []readmodel.AnalyticsFailure) error
+	InsertValuations(ctx context.Context, vals []readmodel.Valuation) (int64, error)
+	PruneMetrics(ctx context.Context, before calendar.Date) (int64, error)
+}
+
+var _ Store = (*readmodel.Metrics)(nil)
+
+// Options configures a Job. Zero values take the defaults.
+type Options struct {
+	Settings Settings
+	// Concurrency bounds the portfolios loaded and computed at once. Default 8.
+	Concurrency int
+	// PageSize is the number of portfolios per keyset page of a scheduled run
+	// (and per SaveResults). Default 200.
+	PageSize int
+	// Location's calendar day is the run's day. Default America/New_York.
+	Location *time.Location
+	// Reserve is the time a scheduled run keeps before the invocation's deadline:
+	// it stops starting pages then and reports itself incomplete. Default 20 s.
+	Reserve time.Duration
+	// Alerts and Notifier, both optional, enable the risk alerts and the weekly
+	// summary (see alerts.go).
+	Alerts   AlertStore
+	Notifier Notifier
+	Now      func() time.Time
+	Logger   *slog.Logger
+	// Metrics receives one EMF line per stream batch and per scheduled run.
+	// Default os.Stdout.
+	Metrics io.Writer
+}
+
+// Job computes and stores analytics.
+type Job struct {
+	loader  Loader
+	store   Store
+	opts    Options
+	metrics *emf
+}
+
+// New returns a Job.
+func New(loader Loader, store Store, opts Options) *Job {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.PageSize <= 0 {
+		opts.PageSize = 200
+	}
+	if opts.Location == nil {
+		loc, err := time.LoadLocation("America/New_York")
+		if err != nil {
+			loc = time.UTC
+		}
+		opts.Location = loc
+	}
+	if opts.Reserve <= 0 {
+		opts.Reserve = 20 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = os.Stdout
+	}
+	return &Job{loader: loader, store: store, opts: opts, metrics: &emf{w: opts.Metrics}}
+}
+
+// logger is the job's logger with the invocation's request ID, when there is one.
+func (j *Job) logger(ctx context.Context) *slog.Logger {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return j.opts.Logger.With("requestId", lc.AwsRequestID)
+	}
+	return j.opts.Logger
+}
+
+// Today is the run's calendar day at now.
+func (j *Job) Today() calendar.Date {
+	return calendar.FromTime(j.opts.Now().In(j.opts.Location))
+}
+
+// ---------------------------------------------------------------- one page
+
+// outcome is what happened to one portfolio of a page.
+type outcome struct {
+	id       string
+	analysis *Analysis
+	err      error
+}
+
+// computePage loads, values and computes the portfolios ids as of day, with at
+// most Concurrency at once, and returns one outcome per ID (same order). A
+// portfolio that does not exist (or is not a portfolio) has a nil analysis and
+// no error.
+func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, set Settings) []outcome {
+	out := make([]outcome, len(ids))
+	loaded := make([]*portfolio.Portfolio, len(ids))
+	j.parallel(len(ids), func(i int) {
+		out[i].id = ids[i]
+		p, err := j.loader.LoadFull(ctx, ids[i])
+		switch {
+		case errors.Is(err, portfolio.ErrNotFound):
+		case err != nil:
+			out[i].err = err
+		case p.Version() == 0 || p.ID() == "":
+		default:
+			loaded[i] = p
+		}
+	})
+
+	// One closes load for the whole page: portfolios share most symbols.
+	symbols := map[string]bool{set.benchmark(): true}
+	first := day
+	for i, p := range loaded {
+		if p == nil {
+			continue
+		}
+		txs, err := p.Transactions()
+		if err != nil {
+			out[i].err, loaded[i] = err, nil
+			continue
+		}
+		for _, s := range Symbols(p, txs) {
+			symbols[s] = true
+		}
+		if d, ok := FirstDay(txs); ok && d < first {
+			first = d
+		}
+	}
+	syms := make([]string, 0, len(symbols))
+	for s := range symbols {
+		syms = append(syms, s)
+	}
+	slices.Sort(syms)
+	// The benchmark's opening anchor is its last close before the first day.
+	closes, err := j.store.LoadCloses(ctx, syms, first-10, day)
+	if err != nil {
+		for i := range out {
+			if loaded[i] != nil {
+				out[i].err = err
+			}
+		}
+		return out
+	}
+	now := j.opts.Now()
+	j.parallel(len(ids), func(i int) {
+		if loaded[i] == nil {
+			return
+		}
+		a, err := Analyze(loaded[i], closes, day, set, now)
+		if err != nil {
+			out[i].err = err
+			return
+		}
+		out[i].analysis = &a
+	})
+	return out
+}
+
+// parallel runs f(0..n−1) on at most Concurrency goroutines.
+func (j *Job) parallel(n int, f func(i int)) {
+	workers := min(j.opts.Concurrency, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				f(i)
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+func (s Settings) benchmark() string {
+	if s.Benchmark == "" {
+		return "SPY"
+	}
+	return s.Benchmark
+}
+
+// ---------------------------------------------------------------- stream
+
+// HandleStream is the DynamoDB stream handler. Records are coalesced by aggregate:
+// each touched portfolio is recomputed once, from the event store (the record
+// itself only says which aggregate changed, so even a record this build cannot
+// decode needs no special case). When a portfolio fails, its records are the
+// batch's item failures; a database error saving the results fails the batch.
+func (j *Job) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
+	log := j.logger(ctx)
+	var ids []string
+	seqs := map[string][]string{}
+	for i := range ev.Records {
+		r := &ev.Records[i]
+		if r.EventName != string(events.DynamoDBOperationTypeInsert) {
+			continue
+		}
+		id := aggregateID(r)
+		if id == "" {
+			log.WarnContext(ctx, "stream record without an aggregate ID: skipped", "sequenceNumber", r.Change.SequenceNumber)
+			continue
+		}
+		if _, ok := seqs[id]; !ok {
+			ids = append(ids, id)
+		}
+		seqs[id] = append(seqs[id], r.Change.SequenceNumber)
+	}
+	if len(ids) == 0 {
+		return resp, nil
+	}
+	day := j.Today()
+	outs := j.computePage(ctx, ids, day, j.opts.Settings)
+	var results []readmodel.AnalyticsResult
+	for _, o := range outs {
+		switch {
+		case o.err != nil:
+			log.ErrorContext(ctx, "analytics of a portfolio failed; its records are retried", "portfolioId", o.id, "error", o.err.Error())
+			for _, s := range seqs[o.id] {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: s})
+			}
+		case o.analysis != nil:
+			results = append(results, o.analysis.Result)
+		}
+	}
+	if err := j.store.SaveResults(ctx, results); err != nil {
+		return events.DynamoDBEventResponse{}, err
+	}
+	log.InfoContext(ctx, "analytics recomputed", "records", len(ev.Records), "portfolios", len(ids),
+		"stored", len(results), "failed", failedIDs(outs))
+	j.metrics.emit(map[string]string{"Function": "analytics"}, j.opts.Now(),
+		metric{name: "StreamRecords", value: float64(len(ev.Records))},
+		metric{name: "PortfoliosRecomputed", value: float64(len(results))},
+		metric{name: "PortfoliosFailed", value: float64(failedIDs(outs))})
+	return resp, nil
+}
+
+func failedIDs(outs []outcome) int {
+	n := 0
+	for _, o := range outs {
+		if o.err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// aggregateID reads the record's partition key, falling back to the image.
+func aggregateID(r *events.DynamoDBEventRecord) string {
+	for _, m := range []map[string]events.DynamoDBAttributeValue{r.Change.Keys, r.Change.NewImage} {
+		if v, ok := m[eventstore.AttrAggregateID]; ok && v.DataType() == events.DataTypeString {
+			if t, ok := r.Change.NewImage[eventstore.AttrAggregateType]; ok && t.DataType() == events.DataTypeString &&
+				t.String() != "" && t.String() != portfolio.AggregateType {
+				return "" // another aggregate type sharing the table
+			}
+			return v.String()
+		}
+	}
+	return ""
+}
+
+// ---------------------------------------------------------------- schedules
+
+// ScheduleInput is the event a schedule delivers: {"mode":"daily"}. Day
+// (YYYY-MM-DD) overrides the run's day, for backfills and reruns.
+type ScheduleInput struct {
+	Mode string `json:"mode"`
+	Day  string `json:"day,omitempty"`
+}
+
+// RunSummary is what a scheduled run did.
+type RunSummary struct {
+	Mode     string        `json:"mode"`
+	Day      string        `json:"day"`
+	Pages    int           `json:"pages"`
+	Computed int           `json:"computed"`
+	Failed   int           `json:"failed"`
+	Skipped  int           `json:"skipped"`
+	Firings  int           `json:"firings"`
+	Notified int           `json:"notified"`
+	Pruned   int64         `json:"pruned"`
+	Elapsed  time.Duration `json:"elapsedNs"`
+	// Incomplete is true when the run stopped before the deadline with pages left.
+	Incomplete bool `json:"incomplete"`
+}
+
+// ErrIncomplete is returned by a run that had to stop before the invocation's
+// deadline: failing the invocation makes EventBridge Scheduler retry it, and the
+// retry resumes where this one stopped.
+var ErrIncomplete = errors.New("analytics: scheduled run incomplete")
+
+// HandleSchedule runs a daily or weekly pass over every portfolio.
+func (j *Job) HandleSchedule(ctx context.Context, in ScheduleInput) (RunSummary, error) {
+	start := time.Now()
+	sum := RunSummary{Mode: in.Mode}
+	if in.Mode != ModeDaily && in.Mode != ModeWeekly {
+		return sum, fmt.Errorf("analytics: unknown mode %q (want daily or weekly)", in.Mode)
+	}
+	day := j.Today()
+	if in.Day != "" {
+		d, err := calendar.Parse(in.Day)
+		if err != nil {
+			return sum, fmt.Errorf("analytics: day: %w", err)
+		}
+		day = d
+	}
+	sum.Day = day.String()
+	log := j.logger(ctx).With("mode", in.Mode, "day", sum.Day)
+	set := j.opts.Settings
+	set.Snapshot = in.Mode == ModeDaily
+	// The daily snapshot is the value at the session's close.
+	closeAt := time.Date(day.Time().Year(), day.Time().Month(), day.Time().Day(), 16, 0, 0, 0, j.opts.Location).UTC()
+	weekly := map[string][]PortfolioSummary{}
+	after := ""
+	for {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < j.opts.Reserve {
+			sum.Incomplete = true
+			break
+		}
+		refs, err := j.store.PendingPortfolios(ctx, in.Mode, day, after, j.opts.PageSize)
+		if err != nil {
+			return sum, err
+		}
+		if len(refs) == 0 {
+			break
+		}
+		after = refs[len(refs)-1].ID
+		sum.Pages++
+		ids := make([]string, len(refs))
+		for i, r := range refs {
+			ids[i] = r.ID
+		}
+		outs := j.computePage(ctx, ids, day, set)
+		var results []readmodel.AnalyticsResult
+		var done []readmodel.PortfolioRef
+		var failed []readmodel.AnalyticsFailure
+		var computed []*Analysis
+		for i, o := range outs {
+			switch {
+			case o.err != nil:
+				failed = append(failed, readmodel.AnalyticsFailure{PortfolioID: o.id, Day: day, Reason: o.err.Error()})
+				log.ErrorContext(ctx, "analytics of a portfolio failed; the next run retries it", "portfolioId", o.id, "error", o.err.Error())
+			case o.analysis == nil:
+				// Not in the event store (yet): the read model is ahead of the
+				// store only in tests, or the portfolio was never created.
+				sum.Skipped++
+				done = append(done, refs[i])
+			default:
+				o.analysis.Result.Scheduled = true
+				results = append(results, o.analysis.Result)
+				ref := o.analysis.Result.Portfolio
+				// Done at the version the read model listed, at least: a newer
+				// version was computed too.
+				ref.Version = max(ref.Version, refs[i].Version)
+				done = append(done, ref)
+				computed = append(computed, o.analysis)
+			}
+		}
+		if err := j.store.SaveResults(ctx, results); err != nil {
+			return sum, err
+		}
+		var vals []readmodel.Valuation
+		for _, a := range computed {
+			if a.Valuation != nil {
+				v := *a.Valuation
+				v.AsOf = closeAt
+				vals = append(vals, v)
+			}
+		}
+		if _, err := j.store.InsertValuations(ctx, vals); err != nil {
+			return sum, err
+		}
+		if err := j.store.MarkDone(ctx, in.Mode, day, done); err != nil {
+			return sum, err
+		}
+		if err := j.store.MarkFailed(ctx, in.Mode, day, failed); err != nil {
+			return sum, err
+		}
+		sum.Computed += len(results)
+		sum.Failed += len(failed)
+		if in.Mode == ModeDaily {
+			n, err := j.riskAlerts(ctx, computed, closeAt)
+			if err != nil {
+				// The figures are stored; the alerts of this page are evaluated
+				// again by the next run (their keys de-duplicate).
+				log.ErrorContext(ctx, "risk alerts failed", "error", err.Error())
+			}
+			sum.Firings += n
+		} else {
+			for _, a := range computed {
+				u := a.Result.Portfolio.UserID
+				weekly[u] = append(weekly[u], summarize(a, day))
+			}
+		}
+		if len(refs) < j.opts.PageSize {
+			break
+		}
+	}
+	if in.Mode == ModeWeekly {
+		sum.Notified = j.weeklySummaries(ctx, day, weekly)
+		// Housekeeping: daily rows older than a year are thinned to month-ends.
+		if n, err := j.store.PruneMetrics(ctx, day-366); err != nil {
+			log.ErrorContext(ctx, "pruning the metrics history failed", "error", err.Error())
+		} else {
+			sum.Pruned = n
+		}
+	}
+	sum.Elapsed = time.Since(start)
+	log.InfoContext(ctx, "scheduled analytics run", "pages", sum.Pages, "computed", sum.Computed, "failed", sum.Failed,
+		"skipped", sum.Skipped, "firings", sum.Firings, "notified", sum.Notified, "incomplete", sum.Incomplete, "elapsedMs", sum.Elapsed.Milliseconds())
+	j.metrics.emit(map[string]string{"Function": "analytics", "Mode": in.Mode}, j.opts.Now(),
+		metric{name: "PortfoliosComputed", value: float64(sum.Computed)},
+		metric{name: "PortfoliosFailed", value: float64(sum.Failed)},
+		metric{name: "AlertsFired", value: float64(sum.Firings)},
+		metric{name: "RunDuration", unit: "Milliseconds", value: float64(sum.Elapsed.Milliseconds())},
+		metric{name: "RunIncomplete", value: map[bool]float64{true: 1}[sum.Incomplete]})
+	if sum.Incomplete {
+		return sum, ErrIncomplete
+	}
+	return sum, nil
+}
+
+// ---------------------------------------------------------------- Lambda entry
+
+// Handler is the Lambda handler of the analytics function: one function serves the
+// stream mapping (an event with "Records") and the schedules ({"mode": ...}).
+// get builds the Job on first use (after the secrets are read); a failed build
+// fails the invocation, and the stream or the scheduler retries it.
+func Handler(get func(context.Context) (*Job, error)) func(context.Context, json.RawMessage) (any, error) {
+	return func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var probe struct {
+			Records json.RawMessage `json:"Records"`
+			Mode    string          `json:"mode"`
+		}
+		if err := json.Unmarshal(raw, &probe); err != nil {
+			return nil, fmt.Errorf("analytics: event is not a JSON object: %w", err)
+		}
+		if probe.Records == nil && probe.Mode == "" {
+			return nil, errors.New(`analytics: unknown event: neither stream records nor {"mode": ...}`)
+		}
+		j, err := get(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("analytics: dependencies unavailable: %w", err)
+		}
+		if probe.Records != nil {
+			var ev events.DynamoDBEvent
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				return nil, fmt.Errorf("analytics: stream event: %w", err)
+			}
+			return j.HandleStream(ctx, ev)
+		}
+		var in ScheduleInput
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, fmt.Errorf("analytics: schedule input: %w", err)
+		}
+		return j.HandleSchedule(ctx, in)
+	}
+}
