@@ -433,7 +433,7 @@ func TestHTTPAuthorizer(t *testing.T) {
 		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: user + "/" + authctx.RoleFromHTTPRequest(ev)}, nil
 	}))
 	routes := []gateway.Route{{Method: "GET", Path: "/portfolios", Function: "api"}, {Method: "GET", Path: "/portfolios/{id}", Function: "api"}}
-	srv := newHTTP(t, l, gateway.HTTPConfig{Routes: routes, Authorizer: "authorizer", AuthorizerCacheTTL: 300 * time.Millisecond})
+	srv := newHTTP(t, l, gateway.HTTPConfig{Routes: routes, Authorizer: "authorizer", AuthorizerCacheTTL: 1500 * time.Millisecond})
 	get := func(path, authz string) (int, string) {
 		h := http.Header{}
 		if authz != "" {
@@ -479,7 +479,8 @@ func TestHTTPAuthorizer(t *testing.T) {
 	if st, body := get("/portfolios", other); st != 200 || body != "user-8/authenticated" {
 		t.Fatalf("other token: %d %s", st, body)
 	}
-	time.Sleep(350 * time.Millisecond)
+	// The TTL leaves a loaded machine time for the requests above; then it expires.
+	time.Sleep(1600 * time.Millisecond)
 	if st, _ := get("/portfolios", good); st != 200 {
 		t.Fatalf("good token after the TTL: %d", st)
 	}
