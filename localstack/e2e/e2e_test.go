@@ -425,8 +425,11 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	t.Logf("positions in the read model %s after the last command", took)
 
 	ws := dialWS(t, s, s.token(t, "e2e-alice"))
-	ws.send(t, map[string]any{"action": "subscribe", "portfolioId": portfolio.ID})
+	ws.send(t, map[string]any{"action": "subscribe", "portfolioId": portfolio.ID, "symbols": []string{"MSFT"}})
 	ws.next(t, 5*time.Second, func(m map[string]any) bool { return m["type"] == "subscribed" })
+	// A second tab of the same user that subscribed to nothing: alerts, but no
+	// valuations or prices.
+	idle := dialWS(t, s, s.token(t, "e2e-alice"))
 
 	t.Run("another user's portfolio is refused", func(t *testing.T) {
 		bob := dialWS(t, s, s.token(t, "e2e-bob"))
@@ -467,6 +470,16 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		if f["ruleId"] != rule.ID {
 			t.Fatalf("alert for another rule: %v", first)
 		}
+		// The subscribed symbol's quotes come as price messages.
+		ws.next(t, 10*time.Second, func(m map[string]any) bool {
+			qs, _ := m["quotes"].([]any)
+			for _, q := range qs {
+				if qm, _ := q.(map[string]any); m["type"] == "price" && qm["symbol"] == "MSFT" {
+					return true
+				}
+			}
+			return false
+		})
 		deadline := time.After(4 * time.Second)
 		for done := false; !done; {
 			select {
@@ -490,6 +503,18 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 		if n != 1 {
 			t.Errorf("alert history has %d firings of the rule, want 1: %v", n, hist.Items)
+		}
+		kinds := map[string]int{}
+		for drained := false; !drained; {
+			select {
+			case m := <-idle.msgs:
+				kinds[fmt.Sprint(m["type"])]++
+			default:
+				drained = true
+			}
+		}
+		if kinds["alert"] != 1 || kinds["valuation"] != 0 || kinds["price"] != 0 {
+			t.Errorf("the unsubscribed connection got %v, want exactly the one alert", kinds)
 		}
 	})
 

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
+	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
 // Notifier delivers a message to every live connection of each user. The
@@ -33,6 +34,30 @@ type ValuationMessage struct {
 	// Unpriced lists held symbols without a price in the base currency; they are
 	// not in MarketValue.
 	Unpriced []string `json:"unpriced,omitempty"`
+}
+
+// SubscriptionNotifier is a Notifier that honours what each WebSocket connection
+// subscribed to (push.Pusher): pick returns the messages for one connection of
+// one of the users.
+type SubscriptionNotifier interface {
+	NotifyEach(ctx context.Context, userIDs []string, pick func(wsconn.Connection) []any) error
+}
+
+// PriceMessage carries the batch's quotes of the symbols a connection subscribed
+// to: {type:"price", quotes:[{symbol, price, asOf, previousClose}]}. Quotes reach
+// the connections of users holding a ticked symbol (the connections table has no
+// index by symbol; see package wsconn).
+type PriceMessage struct {
+	Type   string  `json:"type"` // "price"
+	Quotes []Quote `json:"quotes"`
+}
+
+// Quote is one symbol's newest price in a PriceMessage; decimals as strings.
+type Quote struct {
+	Symbol        string `json:"symbol"`
+	Price         string `json:"price"`
+	AsOf          string `json:"asOf"`
+	PreviousClose string `json:"previousClose,omitempty"`
 }
 
 // AlertMessage is pushed to a rule's owner when a price alert fires.

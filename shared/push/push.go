@@ -154,7 +154,7 @@ func (p *Pusher) Fanout(ctx context.Context, userIDs []string, message any) (Res
 		return Result{}, err
 	}
 	ids, lookupErrs := p.lookup(ctx, userIDs, p.conns.ConnectionIDsByUser)
-	return p.postAll(ctx, ids, body, lookupErrs)
+	return p.postAll(ctx, same(ids, body), lookupErrs)
 }
 
 // FanoutWhere sends the message only to the users' connections that match, such as those
@@ -176,23 +176,72 @@ func (p *Pusher) FanoutWhere(ctx context.Context, userIDs []string, match func(w
 		}
 		return ids, err
 	})
-	return p.postAll(ctx, ids, body, lookupErrs)
+	return p.postAll(ctx, same(ids, body), lookupErrs)
 }
 
-func (p *Pusher) postAll(ctx context.Context, ids []string, body []byte, lookupErrs []error) (Result, error) {
-	res := Result{Connections: len(ids)}
+// NotifyEach sends each live connection of the users the messages pick chooses for it (none
+// when it returns nil), each message as its own post. It is how producers honour
+// subscriptions: a portfolio's valuation goes to the connections subscribed to that portfolio,
+// a quote to those subscribed to its symbol. Like FanoutWhere it reads the users' connection
+// items; users without a live connection cost one index query each.
+func (p *Pusher) NotifyEach(ctx context.Context, userIDs []string, pick func(wsconn.Connection) []any) error {
+	var (
+		mu       sync.Mutex
+		postings []posting
+		encErr   error
+	)
+	_, lookupErrs := p.lookup(ctx, userIDs, func(ctx context.Context, user string) ([]string, error) {
+		conns, err := p.conns.ConnectionsByUser(ctx, user)
+		for _, c := range conns {
+			for _, m := range pick(c) {
+				body, e := Encode(m)
+				mu.Lock()
+				if e != nil {
+					encErr = e
+				} else {
+					postings = append(postings, posting{id: c.ID, body: body})
+				}
+				mu.Unlock()
+			}
+		}
+		return nil, err
+	})
+	if encErr != nil {
+		return encErr
+	}
+	_, err := p.postAll(ctx, postings, lookupErrs)
+	return err
+}
+
+// posting is one message for one connection.
+type posting struct {
+	id   string
+	body []byte
+}
+
+func same(ids []string, body []byte) []posting {
+	out := make([]posting, len(ids))
+	for i, id := range ids {
+		out[i] = posting{id, body}
+	}
+	return out
+}
+
+func (p *Pusher) postAll(ctx context.Context, postings []posting, lookupErrs []error) (Result, error) {
+	res := Result{Connections: len(postings)}
 
 	var (
 		sent, gone, throttled, failed atomic.Int64
 		mu                            sync.Mutex
 		errs                          = lookupErrs
-		next                          = make(chan string)
+		next                          = make(chan posting)
 		wg                            sync.WaitGroup
 	)
-	for range min(p.opts.Concurrency, len(ids)) {
+	for range min(p.opts.Concurrency, len(postings)) {
 		wg.Go(func() {
-			for id := range next {
-				t, err := p.post(ctx, id, body)
+			for po := range next {
+				id := po.id
+				t, err := p.post(ctx, id, po.body)
 				throttled.Add(int64(t))
 				switch {
 				case err == nil:
@@ -210,8 +259,8 @@ func (p *Pusher) postAll(ctx context.Context, ids []string, body []byte, lookupE
 			}
 		})
 	}
-	for _, id := range ids {
-		next <- id
+	for _, po := range postings {
+		next <- po
 	}
 	close(next)
 	wg.Wait()

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
+	"github.com/portfoliotracker/tracker/shared/pricing"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
 	"github.com/portfoliotracker/tracker/shared/testenv"
@@ -333,5 +334,56 @@ func TestFanoutWhereFiltersBySubscription(t *testing.T) {
 	}
 	if n := [3]int{len(e.gw.Messages("a1")), len(e.gw.Messages("a2")), len(e.gw.Messages("b1"))}; n != [3]int{0, 2, 1} {
 		t.Fatalf("messages per connection %v", n)
+	}
+}
+
+// The pusher is the prices consumer's subscription-aware notifier.
+var _ pricing.SubscriptionNotifier = (*push.Pusher)(nil)
+
+// NotifyEach posts each connection exactly the messages picked for it, and a
+// connection that closed meanwhile is cleaned up as with Notify.
+func TestNotifyEachPicksPerConnection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	for _, c := range [][2]string{{"a1", "user-a"}, {"a2", "user-a"}, {"b1", "user-b"}, {"b2", "user-b"}} {
+		e.connect(t, c[0], c[1])
+	}
+	if _, err := e.store.Subscribe(ctx, "a2", []string{"pa"}, []string{"AAPL"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Subscribe(ctx, "b1", []string{"pb"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Subscribe(ctx, "b2", []string{"pb"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.gw.Disconnect("b2")
+	p := push.New(e.client, e.store, push.Options{})
+	err := p.NotifyEach(ctx, []string{"user-a", "user-b", "user-c"}, func(c wsconn.Connection) []any {
+		var out []any
+		for _, id := range c.Portfolios {
+			out = append(out, map[string]string{"type": "valuation", "portfolioId": id})
+		}
+		if c.SubscribedToSymbol("AAPL") {
+			out = append(out, map[string]string{"type": "price", "symbol": "AAPL"})
+		}
+		return out
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for _, id := range []string{"a1", "a2", "b1"} {
+		got[id] = len(e.gw.Messages(id))
+	}
+	if got["a1"] != 0 || got["a2"] != 2 || got["b1"] != 1 {
+		t.Errorf("messages per connection %v, want a1:0 a2:2 b1:1", got)
+	}
+	if string(e.gw.Messages("b1")[0]) != `{"portfolioId":"pb","type":"valuation"}` {
+		t.Errorf("b1 got %s", e.gw.Messages("b1")[0])
+	}
+	if stored(t, e.store, "b2") {
+		t.Error("the closed connection's item was not deleted")
 	}
 }

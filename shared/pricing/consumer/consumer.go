@@ -56,6 +56,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/marketdata"
 	"github.com/portfoliotracker/tracker/shared/pricing"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
 // LatestStore keeps the newest quote per symbol (dynamoprices.Latest).
@@ -375,20 +376,78 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, 
 	// A lost push is not worth a retry (the next tick brings a newer value; the API
 	// serves the current one), so failures are logged only.
 	if c.cfg.Notifier != nil {
-		for _, e := range evs {
+		msgs := make([]pricing.ValuationMessage, len(evs))
+		for i, e := range evs {
 			d := e.Data
-			msg := pricing.ValuationMessage{Type: "valuation", PortfolioID: d.PortfolioID, MarketValue: d.MarketValue.String(),
+			msgs[i] = pricing.ValuationMessage{Type: "valuation", PortfolioID: d.PortfolioID, MarketValue: d.MarketValue.String(),
 				AsOf: d.AsOf.Format(time.RFC3339Nano), CostBasis: d.CostBasis.String(), UnrealizedPnL: d.UnrealizedPnL.String(),
 				Currency: d.Currency, EventID: e.EventID}
 			if len(d.Unpriced) > 0 {
-				msg.Unpriced = d.Unpriced
-			}
-			if err := c.cfg.Notifier.Notify(ctx, []string{e.UserID}, msg); err != nil {
-				log.WarnContext(ctx, "prices: valuation not pushed", "portfolioId", d.PortfolioID, "error", err.Error())
+				msgs[i].Unpriced = d.Unpriced
 			}
 		}
+		c.pushValuations(ctx, evs, msgs, symbols, bySym)
 	}
 	return failed
+}
+
+// pushValuations sends the owners their portfolios' new values. With a
+// SubscriptionNotifier (the WebSocket pusher) each connection gets the
+// valuations of the portfolios it subscribed to and one price message with the
+// batch's quotes of the symbols it subscribed to; otherwise every owner's
+// connection gets its valuations.
+func (c *Consumer) pushValuations(ctx context.Context, evs []pricing.PortfolioValueCalculated, msgs []pricing.ValuationMessage,
+	symbols []string, bySym map[string][]tick) {
+	log := c.cfg.Logger
+	sub, ok := c.cfg.Notifier.(pricing.SubscriptionNotifier)
+	if !ok {
+		for i, e := range evs {
+			if err := c.cfg.Notifier.Notify(ctx, []string{e.UserID}, msgs[i]); err != nil {
+				log.WarnContext(ctx, "prices: valuation not pushed", "portfolioId", e.Data.PortfolioID, "error", err.Error())
+			}
+		}
+		return
+	}
+	byUser := map[string][]int{}
+	users := make([]string, 0, len(evs))
+	for i, e := range evs {
+		if _, seen := byUser[e.UserID]; !seen {
+			users = append(users, e.UserID)
+		}
+		byUser[e.UserID] = append(byUser[e.UserID], i)
+	}
+	quotes := make(map[string]pricing.Quote, len(symbols))
+	for _, s := range symbols {
+		if ts := bySym[s]; len(ts) > 0 {
+			n := ts[len(ts)-1].ev
+			q := pricing.Quote{Symbol: s, Price: n.Price.String(), AsOf: n.Timestamp.UTC().Format(time.RFC3339Nano)}
+			if n.PreviousClose.IsPositive() {
+				q.PreviousClose = n.PreviousClose.String()
+			}
+			quotes[s] = q
+		}
+	}
+	err := sub.NotifyEach(ctx, users, func(conn wsconn.Connection) []any {
+		var out []any
+		for _, i := range byUser[conn.UserID] {
+			if conn.SubscribedToPortfolio(msgs[i].PortfolioID) {
+				out = append(out, msgs[i])
+			}
+		}
+		var qs []pricing.Quote
+		for _, s := range conn.Symbols {
+			if q, ok := quotes[s]; ok {
+				qs = append(qs, q)
+			}
+		}
+		if len(qs) > 0 {
+			out = append(out, pricing.PriceMessage{Type: "price", Quotes: qs})
+		}
+		return out
+	})
+	if err != nil {
+		log.WarnContext(ctx, "prices: valuations not pushed", "users", len(users), "error", err.Error())
+	}
 }
 
 // valueAlerts evaluates the value_drop rules of the valued portfolios on their
