@@ -87,10 +87,18 @@ bench: tools-npm testenv $(BENCHSTAT) ## every figure in BENCHMARKS.md: one core
 	@mkdir -p $(BENCH_OUT)
 	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -cpu 1 -count 6 -timeout 60m \
 		./shared/portfolio/... ./shared/activities/ ./cmd/tracker/ ./shared/readmodel/ ./shared/httpapi/ \
-		./shared/alerts/ ./shared/auth/ ./shared/analytics/... ./shared/pricing/consumer/ ./shared/push/ > $(BENCH_OUT)/domain.txt
+		./shared/alerts/ ./shared/auth/ ./shared/analytics/ ./shared/analytics/rebalance/ ./shared/push/ > $(BENCH_OUT)/domain.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'Handle10k|ReadModelWrites|Decode10k' -benchmem -cpu 1 -count 6 ./shared/pricing/consumer/ >> $(BENCH_OUT)/domain.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'HandleAtScale' -benchmem -cpu 1 -count 6 -benchtime 5x -timeout 60m ./shared/pricing/consumer/ > $(BENCH_OUT)/scale.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'Analyze300' -benchmem -cpu 1 -count 5 -benchtime 30x ./shared/analytics/job/ >> $(BENCH_OUT)/scale.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'DailyRun' -benchmem -cpu 1 -count 2 -benchtime 1x -timeout 60m ./shared/analytics/job/ >> $(BENCH_OUT)/scale.txt
 	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -count 6 -benchtime 200x -timeout 60m ./shared/command/ > $(BENCH_OUT)/store.txt
+	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -count 6 ./localstack/stack/ ./localstack/runtime/ ./localstack/gateway/ > $(BENCH_OUT)/localstack.txt
+	go test -run '^$$' -bench TickToWebSocket -benchtime 200x -count 3 ./localstack/e2e/ > $(BENCH_OUT)/tick.txt
 	$(BENCHSTAT) $(BENCH_OUT)/domain.txt
 	$(BENCHSTAT) $(BENCH_OUT)/store.txt
+	$(BENCHSTAT) $(BENCH_OUT)/scale.txt
+	$(BENCHSTAT) $(BENCH_OUT)/localstack.txt $(BENCH_OUT)/tick.txt
 
 # ---------------------------------------------------------------- the local stack (localstack/README.md)
 LOCALSTACK := $(TOOLS_BIN)/localstack
