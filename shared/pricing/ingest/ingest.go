@@ -276,6 +276,7 @@ func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
 		return out, e
 	}
 	ny := newYork()
+	now := h.cfg.Now()
 	closes := make([]readmodel.DailyClose, 0, len(bars))
 	for _, b := range bars {
 		if err := b.Validate(); err != nil || b.Symbol != in.Symbol || b.Date.Before(from) || b.Date.After(to) {
@@ -283,8 +284,14 @@ func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
 			continue
 		}
 		y, m, d := b.Date.Time().Date()
-		closes = append(closes, readmodel.DailyClose{Symbol: b.Symbol, Day: b.Date, Close: b.Close,
-			AsOf: time.Date(y, m, d, 16, 0, 0, 0, ny).UTC(), Source: b.Source})
+		closeAt := time.Date(y, m, d, 16, 0, 0, 0, ny)
+		if closeAt.After(now) {
+			// A session still open (or to come) has no close yet: a bar for it,
+			// stamped 16:00, would win over the day's live ticks until then.
+			out.Skipped++
+			continue
+		}
+		closes = append(closes, readmodel.DailyClose{Symbol: b.Symbol, Day: b.Date, Close: b.Close, AsOf: closeAt.UTC(), Source: b.Source})
 	}
 	n, err := readmodel.UpsertDailyCloses(ctx, h.cfg.Closes, closes)
 	out.Closes = int(n)

@@ -114,6 +114,26 @@ func TestBackfillStoresCloses(t *testing.T) {
 	}
 }
 
+// A backfill reaching today stores no close for a session that has not closed:
+// the live ticks are the day's close so far.
+func TestBackfillSkipsSessionsNotClosed(t *testing.T) {
+	pool := pg(t)
+	ny, _ := time.LoadLocation("America/New_York")
+	now := time.Date(2024, 3, 1, 11, 0, 0, 0, ny) // a Friday, mid-session
+	h := ingest.New(ingest.Config{Bars: ingest.SimBars{Seed: 1}, Closes: pool, Now: func() time.Time { return now }})
+	out, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"backfill","symbol":"AAPL","from":"2024-02-26","to":"2024-03-08"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closes, err := readmodel.DailyCloses(t.Context(), pool, "AAPL", calendar.MustNew(2024, 2, 26), calendar.MustNew(2024, 3, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(closes) != 4 || closes[3].Day != calendar.MustNew(2024, 2, 29) || out.Skipped != 6 {
+		t.Fatalf("stored %d closes (last %v), skipped %d; want Monday to Thursday stored and 6 sessions skipped", len(closes), closes, out.Skipped)
+	}
+}
+
 type staticWatch []string
 
 func (s staticWatch) Symbols(context.Context) ([]string, error) { return s, nil }
@@ -215,5 +235,31 @@ func TestWatchlistUnionRotationAndMalformedQuote(t *testing.T) {
 	}
 	if len(pub.recs) != 4 || pub.recs[0].PartitionKey != "C" {
 		t.Fatalf("published %+v", pub.recs)
+	}
+}
+
+// Simulated history ends where the simulated live walk starts: the last session
+// before today closes at the symbol's reference price (AAPL's 190.00), whatever
+// the range asked, and bars keep their shape (high ≥ close ≥ low).
+func TestSimBarsJoinTheLiveWalk(t *testing.T) {
+	now := time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC) // a Wednesday
+	bars, err := ingest.SimBars{Seed: 1, Now: func() time.Time { return now }}.DailyBars(t.Context(), "AAPL",
+		calendar.MustNew(2025, 1, 2), calendar.MustNew(2026, 3, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := bars[len(bars)-1]
+	if last.Date != calendar.MustNew(2026, 3, 3) || !last.Close.Equal(decimal.RequireFromString("190")) {
+		t.Fatalf("last bar %+v, want 2026-03-03 closing at 190", last)
+	}
+	for _, b := range bars {
+		if b.High.LessThan(b.Close) || b.Low.GreaterThan(b.Close) || !b.Low.IsPositive() {
+			t.Fatalf("bar out of shape: %+v", b)
+		}
+	}
+	earlier, err := ingest.SimBars{Seed: 1, Now: func() time.Time { return now }}.DailyBars(t.Context(), "AAPL",
+		calendar.MustNew(2025, 1, 2), calendar.MustNew(2025, 6, 30))
+	if err != nil || !earlier[len(earlier)-1].Close.Equal(bars[len(earlier)-1].Close) {
+		t.Fatalf("a shorter range is not a prefix of the longer one: %v", err)
 	}
 }

@@ -48,8 +48,14 @@ func (s SimQuotes) Quote(ctx context.Context, symbol string) (marketdata.Quote, 
 
 // SimBars is the simulated BarProvider for backfills: a market-hours walk from the
 // first day's midnight in New York, ticking every 5–15 minutes of trading time,
-// aggregated into one bar per session. Deterministic for a seed and range start.
-type SimBars struct{ Seed uint64 }
+// aggregated into one bar per session, and scaled so that the last session
+// before today closes at the symbol's reference price, where SimQuotes' walk of
+// today starts: backfilled history and live quotes join without a jump.
+// Deterministic for a seed, a range start and the current day.
+type SimBars struct {
+	Seed uint64
+	Now  func() time.Time // default time.Now
+}
 
 // Name implements marketdata.BarProvider.
 func (SimBars) Name() string { return marketdata.SourceSimulated }
@@ -57,33 +63,62 @@ func (SimBars) Name() string { return marketdata.SourceSimulated }
 // DailyBars implements marketdata.BarProvider.
 func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.Date) ([]marketdata.DailyBar, error) {
 	ny := newYork()
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	// The walk runs to the last session before the live feed's anchor (today's
+	// 00:00 UTC), even when the range ends earlier, to find the scale.
+	anchor := calendar.FromTime(now().UTC()).AddDays(-1)
 	fy, fm, fd := from.Time().Date()
-	start := time.Date(fy, fm, fd, 0, 0, 0, 0, ny)
+	def := simSymbol(symbol)
 	sim, err := marketdata.NewSimulator(marketdata.SimConfig{
-		Seed: b.Seed, Symbols: []marketdata.SimSymbol{simSymbol(symbol)}, Start: start, MarketHours: true,
+		Seed: b.Seed, Symbols: []marketdata.SimSymbol{def}, Start: time.Date(fy, fm, fd, 0, 0, 0, 0, ny), MarketHours: true,
 		MinInterval: 5 * time.Minute, MaxInterval: 15 * time.Minute,
 	})
 	if err != nil {
 		return nil, &marketdata.MarketDataError{Provider: marketdata.SourceSimulated, Symbol: symbol, Kind: marketdata.KindNotFound, Message: err.Error(), At: time.Now().UTC()}
 	}
-	var out []marketdata.DailyBar
+	end := to
+	if anchor.After(end) {
+		end = anchor
+	}
+	var bars []marketdata.DailyBar
 	for {
 		q := sim.Next()
 		day := calendar.FromTime(q.Timestamp.In(ny))
-		if day.After(to) {
-			return out, nil
+		if day.After(end) {
+			break
 		}
-		if n := len(out); n > 0 && out[n-1].Date == day {
-			bar := &out[n-1]
+		if n := len(bars); n > 0 && bars[n-1].Date == day {
+			bar := &bars[n-1]
 			bar.High = decimal.Max(bar.High, q.Price)
 			bar.Low = decimal.Min(bar.Low, q.Price)
 			bar.Close = q.Price
 			bar.Volume = bar.Volume.Add(q.Volume)
 			continue
 		}
-		out = append(out, marketdata.DailyBar{Symbol: symbol, Date: day, Open: q.Price, High: q.Price, Low: q.Price,
+		bars = append(bars, marketdata.DailyBar{Symbol: symbol, Date: day, Open: q.Price, High: q.Price, Low: q.Price,
 			Close: q.Price, Volume: q.Volume, Source: marketdata.SourceSimulated})
 	}
+	scale := decimal.NewFromInt(1)
+	for i := len(bars) - 1; i >= 0; i-- {
+		if !bars[i].Date.After(anchor) {
+			scale = def.Start.Div(bars[i].Close)
+			break
+		}
+	}
+	out := bars[:0]
+	for _, bar := range bars {
+		if bar.Date.After(to) {
+			break
+		}
+		for _, p := range []*decimal.Decimal{&bar.Open, &bar.High, &bar.Low, &bar.Close} {
+			*p = decimal.Max(p.Mul(scale).Round(2), decimal.New(1, -2))
+		}
+		out = append(out, bar)
+	}
+	return out, nil
 }
 
 // simSymbol is the default definition of symbol, or one derived from its name:
