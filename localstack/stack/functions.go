@@ -12,7 +12,8 @@ import (
 )
 
 // buildFunctions builds every function of the topology for this machine, with
-// the tag the Lambda build uses (lambda.norpc: the Runtime API only), into
+// the tag and linker flags of the Lambda build (`make build`: lambda.norpc, the
+// Runtime API only; -s -w, which also makes linking a third faster), into
 // dir/<name>. One `go build` for all of them lets the toolchain share work and
 // skip what is up to date.
 func buildFunctions(ctx context.Context, root, dir string) (map[string]string, error) {
@@ -26,7 +27,7 @@ func buildFunctions(ctx context.Context, root, dir string) (map[string]string, e
 		bins[f.Name] = filepath.Join(dir, f.Name)
 	}
 	sort.Strings(pkgs)
-	args := append([]string{"build", "-tags", "lambda.norpc", "-o", dir + string(filepath.Separator)}, pkgs...)
+	args := append([]string{"build", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
