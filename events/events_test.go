@@ -207,6 +207,10 @@ func checkLinks(t *testing.T, e portfolio.Event) {
 		if err := d.Validate(); err != nil {
 			t.Errorf("version %d: %v", e.Version, err)
 		}
+	case *portfolio.AnalyticsSettingsChanged:
+		if err := d.Validate(); err != nil {
+			t.Errorf("version %d: %v", e.Version, err)
+		}
 	}
 }
 
@@ -348,6 +352,8 @@ func writtenEvents(t *testing.T) []portfolio.Event {
 		DriftBand: dec("0.025"),
 	}, w.meta()))
 	w.must(p.SetTargets(portfolio.TargetAllocation{Targets: []portfolio.Target{{Symbol: "VWCE", Weight: dec("1")}}, DriftBand: dec("0.1")}, w.meta()))
+	w.must(p.ChangeAnalyticsSettings(portfolio.AnalyticsSettings{Benchmark: " IWDA.AS", WholeShares: true, MinTradeValue: dec("25.50")}, w.meta()))
+	w.must(p.ChangeAnalyticsSettings(portfolio.DefaultAnalyticsSettings(), w.meta()))
 	w.must(p.ChangeDetails("Euro portfolio", "", w.meta()))
 	w.must(p.ChangeDetails("Euro core", "Long-term, rebalanced yearly", w.meta()))
 	w.must(p.Archive("", w.meta()))

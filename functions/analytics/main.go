@@ -11,7 +11,9 @@
 //	SNAPSHOT_EVERY       the event store's snapshot interval (default 10).
 //	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
 //	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
-//	BENCHMARK_SYMBOL     the benchmark of beta and alpha (default SPY).
+//	BENCHMARK_SYMBOL     the benchmark of beta and alpha of the portfolios that never set
+//	                     analytics settings of their own (default SPY; a portfolio's
+//	                     settings, PUT /portfolios/{id}/settings, take precedence).
 //	RISK_FREE_RATE       the annual risk-free rate for Sharpe, Sortino and alpha (default 0).
 //	CONCURRENCY          portfolios computed at once (default 8).
 //	CONNECTIONS_TABLE    the WebSocket connections table, and

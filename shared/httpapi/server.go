@@ -94,6 +94,7 @@ func (s *Server) routes() []Route {
 		{"GET", "/portfolios/{id}/positions", s.positions},
 		{"PUT", "/portfolios/{id}/targets", s.setTargets},
 		{"GET", "/portfolios/{id}/targets", s.getTargets},
+		{"PUT", "/portfolios/{id}/settings", s.setSettings},
 		{"POST", "/portfolios/{id}/import", s.importActivities},
 		{"GET", "/portfolios/{id}/events", s.auditTrail},
 		{"POST", "/alerts", s.createAlert},

@@ -28,12 +28,15 @@ const (
 	TypeTransactionVoided       = "TransactionVoided"
 	TypeTargetAllocationSet     = "TargetAllocationSet"
 	TypeTransactionsImported    = "TransactionsImported"
+	// TypeAnalyticsSettingsChanged: see AnalyticsSettingsChanged (settings.go).
+	TypeAnalyticsSettingsChanged = "AnalyticsSettingsChanged"
 )
 
 // EventTypes lists every event type this aggregate emits.
 var EventTypes = []string{
 	TypePortfolioCreated, TypePortfolioDetailsChanged, TypePortfolioArchived,
 	TypeTransactionRecorded, TypeTransactionVoided, TypeTargetAllocationSet, TypeTransactionsImported,
+	TypeAnalyticsSettingsChanged,
 }
 
 // Event is the envelope every stored event shares (the seed's base schema plus
@@ -286,6 +289,8 @@ func DecodeEventData(eventType string, raw []byte) (EventData, error) {
 		target = &TargetAllocationSet{}
 	case TypeTransactionsImported:
 		target = &TransactionsImported{}
+	case TypeAnalyticsSettingsChanged:
+		target = &AnalyticsSettingsChanged{}
 	default:
 		return nil, fmt.Errorf("%w: unknown eventType %q", ErrCorruptEvent, eventType)
 	}
@@ -332,6 +337,8 @@ func validatePayload(d EventData) error {
 			return fmt.Errorf("missing transactionId or reason")
 		}
 	case *TargetAllocationSet:
+		return d.Validate()
+	case *AnalyticsSettingsChanged:
 		return d.Validate()
 	case *TransactionsImported:
 		if len(d.Transactions) == 0 || len(d.Transactions) > MaxImport {

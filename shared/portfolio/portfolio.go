@@ -158,6 +158,7 @@ type Portfolio struct {
 	createdAt    time.Time
 	version      int64
 	targets      *TargetAllocation
+	settings     *AnalyticsSettings // nil: never set, the defaults apply
 	symbols      map[string]*symbolState
 	recorded     int // TransactionRecorded events ever
 	voidedCount  int
@@ -644,6 +645,12 @@ func (p *Portfolio) Apply(e Event) error {
 		}
 		a := d.TargetAllocation
 		p.targets = &a
+	case *AnalyticsSettingsChanged:
+		if !p.exists() {
+			return corrupt("%s before PortfolioCreated", e.EventType)
+		}
+		s := d.AnalyticsSettings
+		p.settings = &s
 	case *TransactionRecorded:
 		if !p.exists() {
 			return corrupt("%s before PortfolioCreated", e.EventType)

@@ -37,10 +37,20 @@ type snapshotJSON struct {
 	CreatedAt     time.Time         `json:"t"`
 	Version       int64             `json:"v"`
 	Targets       *TargetAllocation `json:"tg,omitempty"`
-	Symbols       []symbolJSON      `json:"s"`
-	Recorded      int               `json:"rc"`
-	Voided        int               `json:"vd"`
-	Recent        []CommandRecord   `json:"r"`
+	// Settings are absent from snapshots written before analytics settings
+	// existed, and whenever the portfolio never set them: the defaults apply.
+	Settings *snapshotSettings `json:"st,omitempty"`
+	Symbols  []symbolJSON      `json:"s"`
+	Recorded int               `json:"rc"`
+	Voided   int               `json:"vd"`
+	Recent   []CommandRecord   `json:"r"`
+}
+
+// snapshotSettings is AnalyticsSettings with terse keys.
+type snapshotSettings struct {
+	Benchmark     string          `json:"b"`
+	WholeShares   bool            `json:"w,omitempty"`
+	MinTradeValue decimal.Decimal `json:"mt"`
 }
 
 type symbolJSON struct {
@@ -63,6 +73,9 @@ func (p *Portfolio) Snapshot() ([]byte, error) {
 		CreatedAt: p.createdAt, Version: p.version, Targets: p.targets,
 		Symbols:  make([]symbolJSON, 0, len(p.symbols)),
 		Recorded: p.recorded, Voided: p.voidedCount, Recent: p.recentCommands(),
+	}
+	if p.settings != nil {
+		s.Settings = &snapshotSettings{Benchmark: p.settings.Benchmark, WholeShares: p.settings.WholeShares, MinTradeValue: p.settings.MinTradeValue}
 	}
 	for sym, st := range p.symbols {
 		s.Symbols = append(s.Symbols, symbolJSON{Symbol: sym, Quantity: st.quantity, LastDate: st.lastDate, Stale: st.stale})
@@ -95,6 +108,12 @@ func Restore(data []byte) (*Portfolio, error) {
 		createdAt: s.CreatedAt, version: s.Version, targets: s.Targets,
 		symbols:  make(map[string]*symbolState, len(s.Symbols)),
 		recorded: s.Recorded, voidedCount: s.Voided, recent: s.Recent,
+	}
+	if st := s.Settings; st != nil {
+		p.settings = &AnalyticsSettings{Benchmark: st.Benchmark, WholeShares: st.WholeShares, MinTradeValue: st.MinTradeValue}
+		if err := p.settings.Validate(); err != nil {
+			return nil, fmt.Errorf("%w: snapshot of %s at version %d: %v", ErrCorruptEvent, s.ID, s.Version, err)
+		}
 	}
 	for _, sym := range s.Symbols {
 		if _, dup := p.symbols[sym.Symbol]; dup || sym.Symbol == "" {

@@ -202,6 +202,11 @@ type portfolioRow struct {
 	createdAt    time.Time
 	updatedAt    time.Time
 	version      int64
+	// The analytics settings (migration 0008); the domain's defaults until an
+	// AnalyticsSettingsChanged.
+	benchmark     string
+	wholeShares   bool
+	minTradeValue decimal.Decimal
 }
 
 type recordedTx struct {
@@ -294,15 +299,22 @@ func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
 	q.Queue(`select c.aggregate_id, c.version, c.updated_at,
 	                p.id is not null, coalesce(p.user_id::text, ''), coalesce(p.name, ''), coalesce(p.description, ''),
 	                coalesce(p.base_currency, ''), coalesce(p.lot_method, ''), coalesce(p.archived, false), p.archived_at,
-	                coalesce(p.created_at, c.updated_at), coalesce(p.updated_at, c.updated_at), coalesce(p.version, 0)
+	                coalesce(p.created_at, c.updated_at), coalesce(p.updated_at, c.updated_at), coalesce(p.version, 0),
+	                coalesce(p.benchmark, ''), coalesce(p.whole_shares, false), coalesce(p.min_trade_value, 0)::text
 	           from projection_checkpoints c left join portfolios p on p.id = c.aggregate_id
 	          where c.aggregate_id = any($1::text[])`, b.ids).Query(func(rows pgx.Rows) error {
 		var id string
 		var r portfolioRow
 		var cp int64
 		var cpTime time.Time
+		var minTrade string
 		_, err := pgx.ForEachRow(rows, []any{&id, &cp, &cpTime, &r.exists, &r.userID, &r.name, &r.description, &r.baseCurrency,
-			&r.lotMethod, &r.archived, &r.archivedAt, &r.createdAt, &r.updatedAt, &r.version}, func() error {
+			&r.lotMethod, &r.archived, &r.archivedAt, &r.createdAt, &r.updatedAt, &r.version,
+			&r.benchmark, &r.wholeShares, &minTrade}, func() error {
+			var err error
+			if r.minTradeValue, err = decimal.NewFromString(minTrade); err != nil {
+				return fmt.Errorf("portfolio %s: min_trade_value %q: %w", id, minTrade, err)
+			}
 			if a := b.aggs[id]; a != nil {
 				a.checkpoint, a.cpTime, a.pf = cp, cpTime, r
 				a.pf.archivedAt = cloneTime(r.archivedAt)
@@ -535,9 +547,11 @@ func (a *aggState) apply(e *portfolio.Event) error {
 		if d.LotMethod != portfolio.FIFO && d.LotMethod != portfolio.AverageCost {
 			return fmt.Errorf("unknown lot method %q", d.LotMethod)
 		}
+		def := portfolio.DefaultAnalyticsSettings()
 		a.pf = portfolioRow{
 			exists: true, userID: strings.ToLower(e.UserID), name: d.Name, description: d.Description,
 			baseCurrency: d.BaseCurrency, lotMethod: string(d.LotMethod), createdAt: e.Timestamp,
+			benchmark: def.Benchmark, wholeShares: def.WholeShares, minTradeValue: def.MinTradeValue,
 		}
 		a.created = true
 	case *portfolio.PortfolioDetailsChanged:
@@ -549,6 +563,8 @@ func (a *aggState) apply(e *portfolio.Event) error {
 		}
 	case *portfolio.TargetAllocationSet:
 		a.targets, a.targetsV = d, e.Version
+	case *portfolio.AnalyticsSettingsChanged:
+		a.pf.benchmark, a.pf.wholeShares, a.pf.minTradeValue = d.Benchmark, d.WholeShares, d.MinTradeValue
 	case *portfolio.TransactionRecorded:
 		a.recorded = append(a.recorded, recordedTx{tx: d.Transaction, recordedAt: e.Timestamp})
 		a.touch(d.Symbol, e.Version)
@@ -693,7 +709,7 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 			archivedAt = ts(*p.archivedAt)
 		}
 		pf.add(id, p.userID, p.name, p.description, p.baseCurrency, p.lotMethod, strconv.FormatBool(p.archived), archivedAt,
-			ts(p.createdAt), ts(p.updatedAt), i64(p.version))
+			ts(p.createdAt), ts(p.updatedAt), i64(p.version), p.benchmark, strconv.FormatBool(p.wholeShares), p.minTradeValue.String())
 		for i := range a.recorded {
 			r := &a.recorded[i]
 			t := &r.tx
@@ -742,15 +758,18 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	          where f.aggregate_id = u.id and f.version <= u.version`, cp.c[0], cp.c[1])
 	if pf.n > 0 {
 		q.Queue(`insert into portfolios (id, user_id, name, description, base_currency, lot_method, archived, archived_at,
-		                                 created_at, updated_at, version)
+		                                 created_at, updated_at, version, benchmark, whole_shares, min_trade_value)
 		         select id, user_id::uuid, name, description, base_currency, lot_method, archived::boolean,
-		                nullif(archived_at, '')::timestamptz, created_at::timestamptz, updated_at::timestamptz, version::bigint
+		                nullif(archived_at, '')::timestamptz, created_at::timestamptz, updated_at::timestamptz, version::bigint,
+		                benchmark, whole_shares::boolean, min_trade_value::numeric
 		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-		                       $9::text[], $10::text[], $11::text[])
-		                as u(id, user_id, name, description, base_currency, lot_method, archived, archived_at, created_at, updated_at, version)
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+		                as u(id, user_id, name, description, base_currency, lot_method, archived, archived_at, created_at, updated_at,
+		                     version, benchmark, whole_shares, min_trade_value)
 		         on conflict (id) do update set name = excluded.name, description = excluded.description,
 		                archived = excluded.archived, archived_at = excluded.archived_at, updated_at = excluded.updated_at,
-		                version = excluded.version
+		                version = excluded.version, benchmark = excluded.benchmark, whole_shares = excluded.whole_shares,
+		                min_trade_value = excluded.min_trade_value
 		         where portfolios.version < excluded.version`, pf.args()...)
 	}
 	if txr.n > 0 {

@@ -44,6 +44,18 @@ type PortfolioView struct {
 	CreatedAt    time.Time           `json:"createdAt"`
 	UpdatedAt    time.Time           `json:"updatedAt"` // the time of the last event applied
 	Version      int64               `json:"version"`   // the aggregate version the view reflects
+	// Settings are the portfolio's analytics settings (the defaults until it
+	// sets its own).
+	Settings PortfolioSettingsView `json:"settings"`
+}
+
+// PortfolioSettingsView is a portfolio's analytics settings: the benchmark of
+// beta and alpha, whether rebalancing trades whole shares only, and the minimum
+// trade value in the base currency (a decimal string).
+type PortfolioSettingsView struct {
+	Benchmark     string          `json:"benchmark"`
+	WholeShares   bool            `json:"wholeShares"`
+	MinTradeValue decimal.Decimal `json:"minTradeValue"`
 }
 
 // PositionView is one symbol's position, valued at the latest price when there is
@@ -159,12 +171,20 @@ const (
 	MaxPageSize     = 500
 )
 
-const portfolioColumns = `id, name, description, base_currency, lot_method, archived, archived_at, created_at, updated_at, version`
+const portfolioColumns = `id, name, description, base_currency, lot_method, archived, archived_at, created_at, updated_at, version,
+       benchmark, whole_shares, min_trade_value::text`
 
 func scanPortfolio(row pgx.Row) (PortfolioView, error) {
 	var v PortfolioView
-	var method string
-	err := row.Scan(&v.ID, &v.Name, &v.Description, &v.BaseCurrency, &method, &v.Archived, &v.ArchivedAt, &v.CreatedAt, &v.UpdatedAt, &v.Version)
+	var method, minTrade string
+	err := row.Scan(&v.ID, &v.Name, &v.Description, &v.BaseCurrency, &method, &v.Archived, &v.ArchivedAt, &v.CreatedAt, &v.UpdatedAt, &v.Version,
+		&v.Settings.Benchmark, &v.Settings.WholeShares, &minTrade)
+	if err != nil {
+		return v, err
+	}
+	if v.Settings.MinTradeValue, err = decimal.NewFromString(minTrade); err != nil {
+		return v, fmt.Errorf("min_trade_value %q: %w", minTrade, err)
+	}
 	v.LotMethod = portfolio.LotMethod(method)
 	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
 	if v.ArchivedAt != nil {

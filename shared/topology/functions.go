@@ -129,6 +129,7 @@ var HTTPRoutes = [][2]string{
 	{"GET", "/portfolios/{id}/positions"},
 	{"PUT", "/portfolios/{id}/targets"},
 	{"GET", "/portfolios/{id}/targets"},
+	{"PUT", "/portfolios/{id}/settings"},
 	{"POST", "/portfolios/{id}/import"},
 	{"GET", "/portfolios/{id}/events"},
 	{"POST", "/alerts"},

@@ -19,7 +19,10 @@ import (
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 )
 
-// Settings are the analysis conventions shared by every portfolio of a run.
+// Settings are the analysis conventions of a run. Benchmark, WholeShares and
+// MinTradeValue are only the defaults of the portfolios that never set analytics
+// settings of their own (portfolio.ChangeAnalyticsSettings); a portfolio's own
+// settings replace all three (ForPortfolio).
 type Settings struct {
 	// Benchmark is the symbol beta and alpha are measured against (default SPY).
 	Benchmark string
@@ -37,6 +40,19 @@ type Settings struct {
 	// NoRebalancing skips the rebalancing plan (a few milliseconds for hundreds
 	// of holdings, all of it decimal arithmetic).
 	NoRebalancing bool
+}
+
+// ForPortfolio is s with p's own analytics settings (benchmark, whole shares,
+// minimum trade value) in place of the run's defaults when p has set them, and
+// the benchmark defaulted to SPY when neither names one.
+func (s Settings) ForPortfolio(p *portfolio.Portfolio) Settings {
+	if own, ok := p.ChosenAnalyticsSettings(); ok {
+		s.Benchmark, s.WholeShares, s.MinTradeValue = own.Benchmark, own.WholeShares, own.MinTradeValue
+	}
+	if s.Benchmark == "" {
+		s.Benchmark = analytics.DefaultBenchmarkSymbol
+	}
+	return s
 }
 
 // Analysis is one portfolio's figures as of a day.
@@ -83,17 +99,16 @@ func FirstDay(txs []portfolio.Transaction) (calendar.Date, bool) {
 }
 
 // Analyze computes p's figures over its whole history up to asOf, valued with
-// closes (which must hold the closes of Symbols and of the benchmark from the
-// first transaction on). p must carry its full history (command.LoadFull). It
-// does no I/O, so the stream, the schedules and the benchmarks share it.
+// closes (which must hold the closes of Symbols and of the benchmark,
+// set.ForPortfolio(p).Benchmark, from the first transaction on). p must carry its
+// full history (command.LoadFull). It does no I/O, so the stream, the schedules
+// and the benchmarks share it.
 func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.Date, set Settings, now time.Time) (Analysis, error) {
 	txs, err := p.Transactions()
 	if err != nil {
 		return Analysis{}, err
 	}
-	if set.Benchmark == "" {
-		set.Benchmark = analytics.DefaultBenchmarkSymbol
-	}
+	set = set.ForPortfolio(p)
 	ref := readmodel.PortfolioRef{ID: p.ID(), UserID: p.Owner(), Version: p.Version()}
 	a := Analysis{Symbols: Symbols(p, txs), Weights: map[string]decimal.Decimal{}}
 	res := readmodel.AnalyticsResult{Portfolio: ref, AsOf: asOf, Benchmark: set.Benchmark, ComputedAt: now.UTC()}

@@ -176,13 +176,15 @@ func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, 
 		}
 	})
 
-	// One closes load for the whole page: portfolios share most symbols.
-	symbols := map[string]bool{set.benchmark(): true}
+	// One closes load for the whole page: portfolios share most symbols. Each
+	// portfolio's own benchmark is among them.
+	symbols := map[string]bool{}
 	first := day
 	for i, p := range loaded {
 		if p == nil {
 			continue
 		}
+		symbols[set.ForPortfolio(p).Benchmark] = true
 		txs, err := p.Transactions()
 		if err != nil {
 			out[i].err, loaded[i] = err, nil
@@ -242,13 +244,6 @@ func (j *Job) parallel(n int, f func(i int)) {
 	}
 	close(next)
 	wg.Wait()
-}
-
-func (s Settings) benchmark() string {
-	if s.Benchmark == "" {
-		return "SPY"
-	}
-	return s.Benchmark
 }
 
 // ---------------------------------------------------------------- stream

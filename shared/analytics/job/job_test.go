@@ -92,7 +92,7 @@ func newEnv(t *testing.T) *env {
 var closeTable = sync.OnceValue(func() map[string]map[calendar.Date]decimal.Decimal {
 	out := map[string]map[calendar.Date]decimal.Decimal{}
 	rng := rand.New(rand.NewPCG(7, 9))
-	for _, sym := range []string{"AAA", "BBB", "CCC", "SPY"} {
+	for _, sym := range []string{"AAA", "BBB", "CCC", "SPY", "VTI"} {
 		m := map[calendar.Date]decimal.Decimal{}
 		px := 100.0
 		for d := day0 - 10; d <= asOf; d++ {

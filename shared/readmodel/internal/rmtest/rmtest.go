@@ -134,6 +134,13 @@ func (h *History) Rename(name string) {
 	h.check(h.P.ChangeDetails(name, "renamed", h.meta()))
 }
 
+// Settings changes the analytics settings.
+func (h *History) Settings(benchmark string, wholeShares bool, minTradeValue string) {
+	h.t.Helper()
+	h.check(h.P.ChangeAnalyticsSettings(portfolio.AnalyticsSettings{Benchmark: benchmark, WholeShares: wholeShares,
+		MinTradeValue: decimal.RequireFromString(minTradeValue)}, h.meta()))
+}
+
 // Archive archives the portfolio.
 func (h *History) Archive() { h.t.Helper(); h.check(h.P.Archive("done", h.meta())) }
 
