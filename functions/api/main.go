@@ -26,7 +26,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/httpapi"
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/secrets"
 )
 
 type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
@@ -49,11 +48,7 @@ func main() {
 			return nil, err
 		}
 		store := dynamostore.New(dynamodb.NewFromConfig(cfg), table, dynamostore.Options{SnapshotEvery: snapshotEvery})
-		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
-		if err != nil {
-			return nil, err
-		}
-		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api"})
+		pool, err := readmodel.OpenConfigured(ctx, "api")
 		if err != nil {
 			return nil, err
 		}

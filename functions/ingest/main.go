@@ -70,11 +70,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
-		if err != nil {
-			return nil, err
-		}
-		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "ingest"})
+		pool, err := readmodel.OpenConfigured(ctx, "ingest")
 		if err != nil {
 			return nil, err
 		}

@@ -42,7 +42,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/secrets"
 	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
@@ -59,11 +58,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
-		if err != nil {
-			return nil, err
-		}
-		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "prices"})
+		pool, err := readmodel.OpenConfigured(ctx, "prices")
 		if err != nil {
 			return nil, err
 		}

@@ -35,7 +35,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/secrets"
 	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
@@ -50,11 +49,7 @@ func main() {
 		os.Exit(1)
 	}
 	queries := lazy.New(func(ctx context.Context) (*readmodel.Queries, error) {
-		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
-		if err != nil {
-			return nil, err
-		}
-		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "ws"})
+		pool, err := readmodel.OpenConfigured(ctx, "ws")
 		if err != nil {
 			return nil, err
 		}

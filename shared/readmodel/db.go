@@ -15,10 +15,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/portfoliotracker/tracker/shared/secrets"
 )
 
 // ErrNotFound is returned by the queries for a portfolio that does not exist or
@@ -46,6 +49,17 @@ func Open(ctx context.Context, dsn string, opts PoolOptions) (*pgxpool.Pool, err
 		return nil, fmt.Errorf("readmodel: open pool: %w", err)
 	}
 	return pool, nil
+}
+
+// OpenConfigured opens the pool the way every function is configured: the DSN in
+// DATABASE_URL (local runs), or in the Secrets Manager secret named by
+// DATABASE_SECRET_ARN (deployed; read on the first call, not at start).
+func OpenConfigured(ctx context.Context, applicationName string) (*pgxpool.Pool, error) {
+	dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
+	if err != nil {
+		return nil, err
+	}
+	return Open(ctx, dsn, PoolOptions{ApplicationName: applicationName})
 }
 
 // PoolConfig is Open's configuration, for callers that tune it further.
