@@ -36,6 +36,9 @@ import (
 
 // localStack is a running `localstack run` process.
 type localStack struct {
+	bin     string
+	root    string
+	env     []string
 	cmd     *exec.Cmd
 	dataDir string
 	ports   map[string]int
@@ -112,6 +115,7 @@ func startStack(t testing.TB) *localStack {
 		}
 	}
 	s.cmd.Env = env
+	s.bin, s.root, s.env = bin, root, env
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := s.cmd.StdoutPipe()
 	if err != nil {
@@ -166,6 +170,22 @@ func (s *localStack) stop(t testing.TB) {
 	time.Sleep(200 * time.Millisecond)
 	if left := processesUnder(s.dataDir); len(left) > 0 {
 		t.Errorf("processes left behind after the stack stopped: %v", left)
+	}
+	// `make reset`: the data folder goes, and with it PostgreSQL's cluster, which
+	// lives outside it when the postgres user cannot reach a test's temporary folder.
+	st, err := emulator.ReadState(filepath.Join(s.dataDir, "emulators"))
+	if err != nil {
+		t.Errorf("the stack's emulator state: %v", err)
+	}
+	reset := exec.Command(s.bin, "reset")
+	reset.Dir, reset.Env = s.root, s.env
+	if out, err := reset.CombinedOutput(); err != nil {
+		t.Errorf("localstack reset: %v\n%s", err, out)
+	}
+	for _, dir := range []string{s.dataDir, st.PostgresDir} {
+		if _, err := os.Stat(dir); dir != "" && !os.IsNotExist(err) {
+			t.Errorf("%s still there after reset: %v", dir, err)
+		}
 	}
 }
 
