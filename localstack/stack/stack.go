@@ -112,6 +112,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		}
 		lns[name] = ln
 	}
+	defer func() {
+		if err != nil { // a served listener is closed twice then, harmlessly
+			for _, l := range lns {
+				_ = l.Close()
+			}
+		}
+	}()
 	url := func(name string) string { return "http://" + lns[name].Addr().String() }
 	s.URLs = URLs{HTTP: url("http"), WebSocket: "ws://" + lns["ws"].Addr().String(), WSManagement: url("ws") + "/" + wsStage,
 		Auth: url("auth"), Admin: url("admin")}
