@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
@@ -19,6 +20,7 @@ type Queries interface {
 	Positions(ctx context.Context, userID, portfolioID string) (readmodel.PositionsView, error)
 	Transactions(ctx context.Context, userID, portfolioID string, f readmodel.TransactionFilter, cursor string, limit int) (readmodel.TransactionPage, error)
 	Targets(ctx context.Context, userID, portfolioID string) (readmodel.TargetsView, error)
+	Valuations(ctx context.Context, userID, portfolioID string, from, to time.Time, limit int) (readmodel.ValuationsPage, error)
 }
 
 var _ Queries = (*readmodel.Queries)(nil)

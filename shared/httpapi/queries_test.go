@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/portfoliotracker/tracker/shared/command"
 	"github.com/portfoliotracker/tracker/shared/dynamo"
 	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
@@ -23,6 +25,7 @@ import (
 type fullAPI struct {
 	*api
 	store     *dynamostore.Store
+	pool      *pgxpool.Pool
 	projector *readmodel.Projector
 	seen      map[string]bool
 }
@@ -56,6 +59,7 @@ func newFullAPIB(t testing.TB) *fullAPI {
 	return &fullAPI{
 		api:       &api{t: t, handler: httpapi.LambdaHandler(srv)},
 		store:     store,
+		pool:      pool,
 		projector: readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard}),
 		seen:      map[string]bool{},
 	}

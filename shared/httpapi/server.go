@@ -106,6 +106,7 @@ func (s *Server) routes() []Route {
 		{"GET", "/portfolios/{id}/risk", s.risk},
 		{"GET", "/portfolios/{id}/rebalancing", s.rebalancing},
 		{"GET", "/portfolios/{id}/history", s.history},
+		{"GET", "/portfolios/{id}/valuations", s.valuations},
 	}
 }
 

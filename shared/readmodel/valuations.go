@@ -3,12 +3,14 @@ package readmodel
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 )
 
@@ -436,4 +438,34 @@ func (f *fixedSum) decimal() decimal.Decimal {
 		out = out.Add(decimal.New(f.sums[i], f.exps[i]))
 	}
 	return out
+}
+
+// ValuationsPage is a page of a portfolio's intraday valuations, oldest first.
+type ValuationsPage struct {
+	PortfolioID string
+	Items       []Valuation
+	// More is set when the page is full: the next page starts after the last item.
+	More bool
+}
+
+// Valuations returns userID's valuations of portfolioID with from ≤ as_of < to
+// (ValuationHistory), or ErrNotFound when the portfolio is not the user's.
+func (q *Queries) Valuations(ctx context.Context, userID, portfolioID string, from, to time.Time, limit int) (ValuationsPage, error) {
+	if !isUUID(userID) {
+		return ValuationsPage{}, ErrNotFound
+	}
+	var one int
+	err := q.pool.QueryRow(ctx, `select 1 from portfolios where id = $1 and user_id = $2::uuid`, portfolioID, userID).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ValuationsPage{}, ErrNotFound
+	}
+	if err != nil {
+		return ValuationsPage{}, fmt.Errorf("readmodel: valuations: %w", err)
+	}
+	limit = max(1, min(limit, MaxValuationsPage))
+	items, err := ValuationHistory(ctx, q.pool, userID, portfolioID, from, to, limit)
+	if err != nil {
+		return ValuationsPage{}, err
+	}
+	return ValuationsPage{PortfolioID: portfolioID, Items: items, More: len(items) == limit}, nil
 }

@@ -141,6 +141,7 @@ var HTTPRoutes = [][2]string{
 	{"GET", "/portfolios/{id}/risk"},
 	{"GET", "/portfolios/{id}/rebalancing"},
 	{"GET", "/portfolios/{id}/history"},
+	{"GET", "/portfolios/{id}/valuations"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.
