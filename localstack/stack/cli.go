@@ -150,7 +150,7 @@ Portfolio Tracker is running locally.
 	if len(users) > 0 {
 		p := users[0].PortfolioID
 		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/portfolios/%s/positions\n", s.URLs.HTTP, p)
-		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/portfolios/%s/performance   (after: make fire SCHEDULE=analytics-daily)\n", s.URLs.HTTP, p)
+		fmt.Fprintf(w, "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/portfolios/%s/performance\n", s.URLs.HTTP, p)
 		fmt.Fprintf(w, "  websocat \"%s/local?token=$TOKEN\"    then send: {\"action\":\"subscribe\",\"portfolioId\":\"%s\"}\n", s.URLs.WebSocket, p)
 		fmt.Fprintln(w, "  (the demo's AAPL price alert fires on the first ticks; valuations follow every couple of seconds)")
 	}
