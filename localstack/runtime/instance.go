@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/localstack/invoke"
+	"github.com/portfoliotracker/tracker/shared/uuid"
 )
 
 // invState is where an invocation is in its exchange with the runtime.
@@ -400,23 +401,7 @@ func (inst *instance) signal(sig syscall.Signal) bool {
 }
 
 // newRequestID returns a random (version 4) UUID, the form of Lambda request IDs.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
-}
+func newRequestID() string { return uuid.New() }
 
 // newTraceID returns an X-Ray trace header as Lambda passes it (not sampled).
 func newTraceID() string {

@@ -20,7 +20,6 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -31,6 +30,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/auth"
+	"github.com/portfoliotracker/tracker/shared/uuid"
 )
 
 // Issuer mints tokens and serves its JWKS. Its methods are safe for concurrent use.
@@ -399,11 +399,4 @@ func bigEndian(e int) []byte {
 }
 
 // newKeyID returns a random UUID-shaped ID, as Supabase's kids and session IDs are.
-func newKeyID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+func newKeyID() string { return uuid.New() }
