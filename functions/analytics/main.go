@@ -37,7 +37,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
 func main() {
@@ -71,8 +70,8 @@ func main() {
 			Alerts:      readmodel.NewAlertRules(pool),
 			Logger:      log,
 		}
-		if conns, endpoint := os.Getenv("CONNECTIONS_TABLE"), envOr("WEBSOCKET_ENDPOINT", os.Getenv("WEBSOCKET_CALLBACK_URL")); conns != "" && endpoint != "" {
-			opts.Notifier = push.New(push.NewManagementClient(cfg, endpoint), wsconn.New(db, conns, wsconn.Options{}), push.Options{})
+		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log}); ok {
+			opts.Notifier = pusher
 		}
 		cmds := command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log})
 		return job.New(cmds, readmodel.NewMetrics(pool), opts), nil

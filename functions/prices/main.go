@@ -42,7 +42,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
 func main() {
@@ -64,8 +63,8 @@ func main() {
 		}
 		db := dynamodb.NewFromConfig(cfg)
 		var notifier pricing.Notifier = pricing.LogNotifier{Logger: log}
-		if conns, endpoint := os.Getenv("CONNECTIONS_TABLE"), envOr("WEBSOCKET_ENDPOINT", os.Getenv("WEBSOCKET_CALLBACK_URL")); conns != "" && endpoint != "" {
-			notifier = push.New(push.NewManagementClient(cfg, endpoint), wsconn.New(db, conns, wsconn.Options{}), push.Options{})
+		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log}); ok {
+			notifier = pusher
 		}
 		return consumer.New(consumer.Config{
 			Latest:   dynamoprices.NewLatest(db, table),
@@ -85,11 +84,4 @@ func main() {
 		}
 		return c.Handle(ctx, ev)
 	})
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,21 @@ func NewManagementClient(cfg aws.Config, endpoint string) *apigatewaymanagementa
 			tr.MaxIdleConnsPerHost = maxIdleConns
 		})
 	})
+}
+
+// Configured returns the pusher of a function configured for the WebSocket API:
+// CONNECTIONS_TABLE and the management endpoint in WEBSOCKET_ENDPOINT (or
+// WEBSOCKET_CALLBACK_URL, what the CDK stack and the local stack set). It returns
+// false when either is missing, for functions that may run without pushing.
+func Configured(cfg aws.Config, db wsconn.DynamoDB, opts Options) (*Pusher, bool) {
+	table, endpoint := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("WEBSOCKET_ENDPOINT")
+	if endpoint == "" {
+		endpoint = os.Getenv("WEBSOCKET_CALLBACK_URL")
+	}
+	if table == "" || endpoint == "" {
+		return nil, false
+	}
+	return New(NewManagementClient(cfg, endpoint), wsconn.New(db, table, wsconn.Options{}), opts), true
 }
 
 // Options tunes New. Zero values take the defaults.
