@@ -1,8 +1,8 @@
 package alerts
 
 import (
+	"cmp"
 	"math"
-	"sort"
 	"strconv"
 	"time"
 
@@ -391,23 +391,39 @@ func (e *Engine) evalValue(t *Tick, at int64, out []Firing) []Firing {
 	for _, slot := range slots {
 		longest = max(longest, e.rules[slot].window)
 	}
-	h.push(at, t.Value, longest)
+	cur := newValueSample(at, t.Value)
+	h.push(cur, longest)
 	for _, slot := range slots {
 		c, st := &e.rules[slot], &e.states[slot]
 		if at <= st.lastAt {
 			continue
 		}
 		peak := h.maxSince(at - c.window)
-		drop := quoBounds(peak.Sub(t.Value), peak)
+		drop := dropBounds(peak, &cur)
 		fire, rearm := drop.lo >= c.thr, drop.lo < c.rearm
 		e.checks++
 		st.lastAt = at
 		if e.step(slot, c, st, fire, rearm, at) {
-			out = append(out, e.firing(c, st, ratioDecimal(peak.Sub(t.Value), peak), at))
+			out = append(out, e.firing(c, st, ratioDecimal(peak.value.Sub(t.Value), peak.value), at))
 		}
 	}
 	return out
 }
+
+// dropBounds is the bounds of (peak − v)/peak. Decimal division costs about a
+// microsecond and allocates, so values held exactly in fixed point (nearly all
+// portfolio values) take the integer route, which gives the same bounds.
+func dropBounds(peak, v *valueSample) bounds {
+	if peak.fixed != 0 && v.fixed != 0 && !forceDecimalDrop {
+		// Both are below MaxInt64/2 (bounds.exact), so the difference cannot overflow.
+		return ratioBounds(peak.fixed-v.fixed, peak.fixed)
+	}
+	return quoBounds(peak.value.Sub(v.value), peak.value)
+}
+
+// forceDecimalDrop sends every value_drop check down the decimal route; tests set
+// it to hold the integer route to the same results.
+var forceDecimalDrop bool
 
 // step advances one rule's state machine and reports whether it fires.
 func (e *Engine) step(slot int32, c *compiled, st *ruleState, fire, rearm bool, at int64) bool {
@@ -475,6 +491,25 @@ type valueHistory struct {
 type valueSample struct {
 	at    int64
 	value decimal.Decimal
+	// fixed is value·10⁸ when that is exact (bounds.exact), else 0: values are
+	// positive, so 0 is free to mean "compare the decimals".
+	fixed int64
+}
+
+func newValueSample(at int64, v decimal.Decimal) valueSample {
+	s := valueSample{at: at, value: v}
+	if b := toBounds(v); b.exact() {
+		s.fixed = b.lo
+	}
+	return s
+}
+
+// cmpValue compares the values of a and b.
+func (a *valueSample) cmpValue(b *valueSample) int {
+	if a.fixed != 0 && b.fixed != 0 {
+		return cmp.Compare(a.fixed, b.fixed)
+	}
+	return a.value.Cmp(b.value)
 }
 
 func (h *valueHistory) lastAt() int64 {
@@ -484,14 +519,14 @@ func (h *valueHistory) lastAt() int64 {
 	return h.samples[len(h.samples)-1].at
 }
 
-func (h *valueHistory) push(at int64, v decimal.Decimal, window int64) {
+func (h *valueHistory) push(s valueSample, window int64) {
 	n := len(h.samples)
-	for n > 0 && h.samples[n-1].value.Cmp(v) <= 0 {
+	for n > 0 && h.samples[n-1].cmpValue(&s) <= 0 {
 		n--
 	}
-	h.samples = append(h.samples[:n], valueSample{at, v})
+	h.samples = append(h.samples[:n], s)
 	cut := 0
-	for cut < len(h.samples)-1 && h.samples[cut].at < at-window {
+	for cut < len(h.samples)-1 && h.samples[cut].at < s.at-window {
 		cut++
 	}
 	if cut > 0 {
@@ -499,7 +534,17 @@ func (h *valueHistory) push(at int64, v decimal.Decimal, window int64) {
 	}
 }
 
-func (h *valueHistory) maxSince(from int64) decimal.Decimal {
-	i := sort.Search(len(h.samples), func(i int) bool { return h.samples[i].at >= from })
-	return h.samples[i].value // the newest sample is always within the window
+// maxSince returns the highest sample at or after from; the newest sample is
+// always within the window.
+func (h *valueHistory) maxSince(from int64) *valueSample {
+	lo, hi := 0, len(h.samples)-1
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if h.samples[mid].at >= from {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return &h.samples[lo]
 }

@@ -56,25 +56,45 @@ func timeNs(t time.Time) (int64, error) {
 
 // State returns a copy of the engine's state.
 func (e *Engine) State() State {
-	s := State{Rules: map[string]RuleState{}, Values: map[string][]ValueSample{}}
-	for id, slot := range e.byID {
-		st := e.states[slot]
-		if st == (ruleState{}) {
-			continue
+	withState := 0
+	for i := range e.states {
+		if e.states[i] != (ruleState{}) {
+			withState++
 		}
-		s.Rules[id] = RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
 	}
+	s := State{Rules: make(map[string]RuleState, withState), Values: make(map[string][]ValueSample, len(e.history))}
+	for id, slot := range e.byID {
+		if st := &e.states[slot]; *st != (ruleState{}) {
+			s.Rules[id] = st.export()
+		}
+	}
+	total := 0
+	for _, h := range e.history {
+		total += len(h.samples)
+	}
+	// One allocation for every portfolio's samples rather than one each.
+	all := make([]ValueSample, 0, total)
 	for p, h := range e.history {
-		if len(h.samples) == 0 {
-			continue
+		if len(h.samples) > 0 {
+			all, s.Values[p] = h.appendExport(all)
 		}
-		vs := make([]ValueSample, len(h.samples))
-		for i, sm := range h.samples {
-			vs[i] = ValueSample{At: nsTime(sm.at), Value: sm.value}
-		}
-		s.Values[p] = vs
 	}
 	return s
+}
+
+func (st *ruleState) export() RuleState {
+	return RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+}
+
+// appendExport appends h's samples to all and returns all and the appended part,
+// capped so that appending to the part cannot overwrite the next portfolio's.
+func (h *valueHistory) appendExport(all []ValueSample) ([]ValueSample, []ValueSample) {
+	start := len(all)
+	for i := range h.samples {
+		sm := &h.samples[i]
+		all = append(all, ValueSample{At: nsTime(sm.at), Value: sm.value})
+	}
+	return all, all[start:len(all):len(all)]
 }
 
 // RuleState returns one rule's state.
@@ -83,22 +103,42 @@ func (e *Engine) RuleState(id string) (RuleState, bool) {
 	if !ok {
 		return RuleState{}, false
 	}
-	st := e.states[slot]
-	return RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}, true
+	return e.states[slot].export(), true
 }
 
 // StateOf returns the state of the rules ids (unknown IDs are skipped) and the
 // value history of the portfolios of the value_drop rules among them: what a
 // store writes for those rules, without copying the state of every rule.
 func (e *Engine) StateOf(ids ...string) State {
-	s := State{Rules: map[string]RuleState{}, Values: map[string][]ValueSample{}}
-	for _, id := range ids {
+	// A first pass sizes the maps and the samples' backing array: the consumer asks
+	// for some 10,000 rules a batch, and growing maps rehash every entry.
+	slots := make([]int32, len(ids))
+	withState, dropRules, samples := 0, 0, 0
+	for i, id := range ids {
 		slot, ok := e.byID[id]
 		if !ok {
+			slots[i] = -1
 			continue
 		}
-		if st := e.states[slot]; st != (ruleState{}) {
-			s.Rules[id] = RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+		slots[i] = slot
+		if e.states[slot] != (ruleState{}) {
+			withState++
+		}
+		if c := &e.rules[slot]; c.code == codeDrop {
+			dropRules++
+			if h := e.history[c.key.portfolio]; h != nil {
+				samples += len(h.samples) // over-counts portfolios named twice; harmless
+			}
+		}
+	}
+	s := State{Rules: make(map[string]RuleState, withState), Values: make(map[string][]ValueSample, dropRules)}
+	all := make([]ValueSample, 0, samples)
+	for i, slot := range slots {
+		if slot < 0 {
+			continue
+		}
+		if st := &e.states[slot]; *st != (ruleState{}) {
+			s.Rules[ids[i]] = st.export()
 		}
 		c := &e.rules[slot]
 		if c.code != codeDrop {
@@ -108,14 +148,30 @@ func (e *Engine) StateOf(ids ...string) State {
 			continue
 		}
 		if h := e.history[c.key.portfolio]; h != nil && len(h.samples) > 0 {
-			vs := make([]ValueSample, len(h.samples))
-			for i, sm := range h.samples {
-				vs[i] = ValueSample{At: nsTime(sm.at), Value: sm.value}
-			}
-			s.Values[c.key.portfolio] = vs
+			all, s.Values[c.key.portfolio] = h.appendExport(all)
 		}
 	}
 	return s
+}
+
+// ValueHistories returns the value history of each of portfolioIDs, in order
+// (nil for a portfolio without one): what a store keeps so that a new engine's
+// value_drop rules resume where this one left off, apart from the rules' state.
+func (e *Engine) ValueHistories(portfolioIDs []string) [][]ValueSample {
+	n := 0
+	for _, p := range portfolioIDs {
+		if h := e.history[p]; h != nil {
+			n += len(h.samples)
+		}
+	}
+	out := make([][]ValueSample, len(portfolioIDs))
+	all := make([]ValueSample, 0, n)
+	for i, p := range portfolioIDs {
+		if h := e.history[p]; h != nil && len(h.samples) > 0 {
+			all, out[i] = h.appendExport(all)
+		}
+	}
+	return out
 }
 
 // Merge sets the state of the rules and portfolios named in s, as Restore does,
@@ -197,7 +253,7 @@ func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHist
 			if i > 0 && (at <= h.samples[i-1].at || v.Value.Cmp(h.samples[i-1].value) >= 0) {
 				return nil, nil, fmt.Errorf("%w: portfolio %s samples must have rising times and falling values", ErrInvalidState, p)
 			}
-			h.samples[i] = valueSample{at: at, value: v.Value}
+			h.samples[i] = newValueSample(at, v.Value)
 		}
 		if len(h.samples) > 0 {
 			history[p] = h
