@@ -92,9 +92,21 @@ type PortfolioAlertStore interface {
 // not the one its copy reflects, and after saving a key's state claims its mark
 // with a token of its own; a claim fails for a key whose mark moved meanwhile, and
 // the consumer then reloads that key next time.
+//
+// StateMarkChanges is the marks' change feed: the marks that may have moved since
+// a cursor (the zero cursor: none, only a cursor to start from), less the tokens
+// starting with ownPrefix (the caller's own claims), and the next cursor. A warm
+// consumer reads the feed instead of the marks of every key it evaluates.
+//
+// SaveValueSamples keeps portfolios' recent values (alerts.Engine.ValueHistories)
+// for the next engine that loads their value_drop rules, without a claim: the
+// values move with every batch, and a warm engine that misses another's samples
+// only samples the portfolio's value less often (see the consumer).
 type StateMarker interface {
 	StateMarks(ctx context.Context, keys []string) (map[string]string, error)
+	StateMarkChanges(ctx context.Context, since uint64, ownPrefix string) (changed map[string]string, next uint64, err error)
 	ClaimStateMarks(ctx context.Context, expected map[string]string, token string) (lost []string, err error)
+	SaveValueSamples(ctx context.Context, portfolioIDs []string, samples [][]alerts.ValueSample) error
 }
 
 // SymbolKey is the alert key of the price rules on symbol.

@@ -379,10 +379,36 @@ update alert_rules r set state = nullif(u.st, '')::jsonb
  where r.id = u.id`, ids, states); err != nil {
 		return fmt.Errorf("readmodel: save alert state: %w", err)
 	}
+	return a.saveSamples(ctx, pfs, samples)
+}
+
+// SaveValueSamples implements pricing.StateMarker: it keeps the recent values of
+// portfolioIDs (samples[i] for portfolioIDs[i]; none: deleted) apart from the
+// rules' state, without moving any mark.
+func (a *AlertRules) SaveValueSamples(ctx context.Context, portfolioIDs []string, samples [][]alerts.ValueSample) error {
+	if len(portfolioIDs) != len(samples) {
+		return fmt.Errorf("readmodel: alert value samples: %d portfolios, %d histories", len(portfolioIDs), len(samples))
+	}
+	js := make([]string, len(samples))
+	for i, v := range samples {
+		if len(v) == 0 {
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("readmodel: alert value samples: %w", err)
+		}
+		js[i] = string(b)
+	}
+	return a.saveSamples(ctx, portfolioIDs, js)
+}
+
+// saveSamples upserts the portfolios with samples (JSON) and deletes the others
+// (""), in one statement.
+func (a *AlertRules) saveSamples(ctx context.Context, pfs, samples []string) error {
 	if len(pfs) == 0 {
 		return nil
 	}
-	// One statement: upsert the portfolios with samples, delete the others.
 	if _, err := a.db.Exec(ctx, `
 with u as (select * from unnest($1::text[], $2::text[]) as u(portfolio_id, samples)),
 del as (
@@ -440,7 +466,7 @@ func (a *AlertRules) ClaimStateMarks(ctx context.Context, expected map[string]st
 	rows, err := a.db.Query(ctx, `
 with u as (select * from unnest($1::text[], $2::text[]) as u(key, old)),
 upd as (
-  update alert_state_marks m set token = $3 from u
+  update alert_state_marks m set token = $3, changed_by = pg_current_xact_id() from u
    where m.key = u.key and u.old <> '' and m.token = u.old
   returning m.key
 ),

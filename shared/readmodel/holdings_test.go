@@ -96,7 +96,7 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Spri
 		w, g := want[i], got[i]
 		if g.PortfolioID != w.PortfolioID || g.UserID != w.UserID || g.Currency != w.Currency || g.Version != w.Version ||
 			!g.MarketValue.Equal(w.MarketValue) || !g.CostBasis.Equal(w.CostBasis) || !g.UnrealizedPnL.Equal(w.UnrealizedPnL) ||
-			!g.AsOf.Equal(w.AsOf) || g.NewestSymbol != w.NewestSymbol || !slices.Equal(g.Unpriced, w.Unpriced) {
+			!g.AsOf.Equal(w.AsOf) || g.NewestSymbol != w.NewestSymbol || g.FirstSymbol != w.FirstSymbol || !slices.Equal(g.Unpriced, w.Unpriced) {
 			t.Fatalf("%s:\n  go  %+v\n  sql %+v", w.PortfolioID, g, w)
 		}
 	}
@@ -130,12 +130,90 @@ on conflict (portfolio_id, symbol) do update set quantity = excluded.quantity, v
 	if last["hp:p01"] == after["hp:p01"] || last["hp:p00"] == after["hp:p00"] || last["hs:AAA"] == after["hs:AAA"] || last["hs:BBB"] != after["hs:BBB"] {
 		t.Fatalf("marks after archive and delete: %v → %v", after, last)
 	}
-	// A rebuild's truncate removes every mark (a consumer then reloads all).
+	// A rebuild's truncate moves every mark (a consumer then reloads all it holds),
+	// and the change feed shows it.
+	_, cursor, err := readmodel.HoldingMarkChanges(ctx, pool, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := pool.Exec(ctx, `truncate positions`); err != nil {
 		t.Fatal(err)
 	}
-	if gone, _ := readmodel.HoldingMarks(ctx, pool, keys); gone["hp:p01"] != "" || gone["hs:BBB"] != "" {
-		t.Fatalf("marks after truncate: %v", gone)
+	moved, _ := readmodel.HoldingMarks(ctx, pool, keys)
+	feed, _, err := readmodel.HoldingMarkChanges(ctx, pool, cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if moved[k] == last[k] || moved[k] == "" || feed[k] != moved[k] {
+			t.Fatalf("%s after truncate: mark %q → %q, feed %q", k, last[k], moved[k], feed[k])
+		}
+	}
+}
+
+// The marks' change feed never misses a mark moved by a transaction that
+// commits after a read, however early it began, and leaves the reader's own
+// claims out.
+func TestMarkFeedSeesLateCommits(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := rmtest.DB(t)
+	store := readmodel.NewAlertRules(pool)
+	if _, err := pool.Exec(ctx, `insert into holding_marks (key, token) values ('hs:LATE', 'y')`); err != nil {
+		t.Fatal(err)
+	}
+	none, cursor, err := readmodel.HoldingMarkChanges(ctx, pool, 0)
+	if err != nil || len(none) != 0 || cursor == 0 {
+		t.Fatalf("first read: %v, cursor %d, %v", none, cursor, err)
+	}
+	// A transaction takes its ID, moves a mark and stays open across two reads.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `update holding_marks set token = 'late', changed_by = pg_current_xact_id() where key = 'hs:LATE'`); err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile another one commits.
+	if _, err := pool.Exec(ctx, `insert into holding_marks (key, token) values ('hs:NEW', 'n')`); err != nil {
+		t.Fatal(err)
+	}
+	got, cursor, err := readmodel.HoldingMarkChanges(ctx, pool, cursor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (Marks already seen may come back while other transactions of the cluster
+	// hold the snapshot's xmin back; a reader compares tokens.)
+	if got["hs:NEW"] != "n" || got["hs:LATE"] == "late" {
+		t.Fatalf("before the late commit: %v", got)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err = readmodel.HoldingMarkChanges(ctx, pool, cursor); err != nil {
+		t.Fatal(err)
+	}
+	if got["hs:LATE"] != "late" {
+		t.Fatalf("the late commit was missed: %v", got)
+	}
+	// The alert marks' feed leaves out the reader's own claims, not others'.
+	_, acursor, err := store.StateMarkChanges(ctx, 0, "mine-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost, err := store.ClaimStateMarks(ctx, map[string]string{"s:AAA": "", "s:BBB": ""}, "mine-1"); err != nil || len(lost) != 0 {
+		t.Fatalf("claim: lost %v, %v", lost, err)
+	}
+	if lost, err := store.ClaimStateMarks(ctx, map[string]string{"s:BBB": "mine-1"}, "theirs-1"); err != nil || len(lost) != 0 {
+		t.Fatalf("claim: lost %v, %v", lost, err)
+	}
+	agot, _, err := store.StateMarkChanges(ctx, acursor, "mine-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := agot["s:AAA"]; ok || agot["s:BBB"] != "theirs-1" {
+		t.Fatalf("alert marks feed: %v", agot)
 	}
 }
 

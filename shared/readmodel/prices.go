@@ -213,7 +213,11 @@ type PortfolioValuation struct {
 	UnrealizedPnL decimal.Decimal
 	AsOf          time.Time
 	NewestSymbol  string
-	Unpriced      []string
+	// FirstSymbol is the smallest symbol among the priced positions: the prices
+	// consumer evaluates the portfolio's value alerts in the batches that carry
+	// it, so in one shard's batches only.
+	FirstSymbol string
+	Unpriced    []string
 }
 
 // ValuationsHolding values, in one query, every portfolio (not archived) with an
@@ -232,7 +236,8 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version,
        coalesce(sum(p.cost_basis) filter (where lp.price is not null), 0)::text,
        coalesce(to_char(max(lp.as_of) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''),
        coalesce((array_agg(p.symbol order by lp.as_of desc nulls last, p.symbol))[1], ''),
-       coalesce(string_agg(p.symbol, ',' order by p.symbol) filter (where lp.price is null), '')
+       coalesce(string_agg(p.symbol, ',' order by p.symbol) filter (where lp.price is null), ''),
+       coalesce(min(p.symbol) filter (where lp.price is not null), '')
   from touched t
   join portfolios pf on pf.id = t.portfolio_id and not pf.archived
   join positions p on p.portfolio_id = pf.id and p.quantity <> 0
@@ -247,7 +252,7 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version,
 	for rows.Next() {
 		var v PortfolioValuation
 		var mv, cb, at, newest, unpriced string
-		if err := rows.Scan(&v.PortfolioID, &v.UserID, &v.Currency, &v.Version, &mv, &cb, &at, &newest, &unpriced); err != nil {
+		if err := rows.Scan(&v.PortfolioID, &v.UserID, &v.Currency, &v.Version, &mv, &cb, &at, &newest, &unpriced, &v.FirstSymbol); err != nil {
 			return nil, fmt.Errorf("readmodel: valuations: %w", err)
 		}
 		if v.MarketValue, err = decimal.NewFromString(mv); err != nil {

@@ -313,16 +313,31 @@ func LatestPrices(ctx context.Context, db PriceDB, symbols []string) (map[string
 // Value is ValuationsHolding's valuation of one portfolio, computed from its
 // holdings and the latest prices instead of in SQL: a position counts when its
 // symbol has a price in the portfolio's currency; AsOf is the newest such price
-// (NewestSymbol its symbol, the smallest on a tie); Unpriced is sorted. The sums
+// (NewestSymbol its symbol, the smallest on a tie), FirstSymbol the smallest
+// such symbol; Unpriced is sorted. The sums
 // are exact: in int64 coefficients per exponent while they fit (no allocation,
 // the common case), otherwise in decimals.
 func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice) PortfolioValuation {
+	at := make([]*LatestPrice, len(h.Positions))
+	for k, p := range h.Positions {
+		if lp, ok := prices[p.Symbol]; ok {
+			at[k] = &lp
+		}
+	}
+	return ValueAt(portfolioID, h, at)
+}
+
+// ValueAt is Value with the prices given by position: prices[k] is the latest
+// price of h.Positions[k]'s symbol, nil when it has none. A caller valuing many
+// portfolios over few symbols resolves each symbol once instead of once per
+// position.
+func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice) PortfolioValuation {
 	v := PortfolioValuation{PortfolioID: portfolioID, UserID: h.UserID, Currency: h.Currency, Version: h.Version}
 	var mv, cb fixedSum
 	exact := true
-	for _, p := range h.Positions {
-		lp, ok := prices[p.Symbol]
-		if !ok || lp.Currency != h.Currency {
+	for k := range h.Positions {
+		p, lp := &h.Positions[k], prices[k]
+		if lp == nil || lp.Currency != h.Currency {
 			v.Unpriced = append(v.Unpriced, p.Symbol)
 			continue
 		}
@@ -332,20 +347,28 @@ func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice) Portf
 		if lp.AsOf.After(v.AsOf) || (lp.AsOf.Equal(v.AsOf) && p.Symbol < v.NewestSymbol) {
 			v.AsOf, v.NewestSymbol = lp.AsOf, p.Symbol
 		}
+		if v.FirstSymbol == "" || p.Symbol < v.FirstSymbol {
+			v.FirstSymbol = p.Symbol
+		}
 	}
 	if exact {
 		v.MarketValue, v.CostBasis = mv.decimal(), cb.decimal()
+		if pnl, ok := fixedDifference(&mv, &cb); ok {
+			v.UnrealizedPnL = pnl
+		} else {
+			v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
+		}
 	} else {
 		v.MarketValue, v.CostBasis = decimal.Zero, decimal.Zero
-		for _, p := range h.Positions {
-			if lp, ok := prices[p.Symbol]; ok && lp.Currency == h.Currency {
+		for k, p := range h.Positions {
+			if lp := prices[k]; lp != nil && lp.Currency == h.Currency {
 				v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(lp.Price))
 				v.CostBasis = v.CostBasis.Add(p.CostBasis)
 			}
 		}
+		v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
 	}
 	slices.Sort(v.Unpriced)
-	v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
 	return v
 }
 
@@ -430,14 +453,75 @@ func (f *fixedSum) addCoef(c int64, e int32) bool {
 }
 
 func (f *fixedSum) decimal() decimal.Decimal {
-	if f.n == 0 {
-		return decimal.Zero
+	if c, e, ok := f.aligned(); ok {
+		return decimal.New(c, e)
 	}
 	out := decimal.New(f.sums[0], f.exps[0])
 	for i := 1; i < f.n; i++ {
 		out = out.Add(decimal.New(f.sums[i], f.exps[i]))
 	}
 	return out
+}
+
+// aligned returns the sum as one coefficient at the smallest exponent (what
+// decimal additions of the parts give), and false when that does not fit.
+func (f *fixedSum) aligned() (int64, int32, bool) {
+	if f.n == 0 {
+		return 0, 0, true
+	}
+	e := f.exps[0]
+	for i := 1; i < f.n; i++ {
+		e = min(e, f.exps[i])
+	}
+	var c int64
+	for i := range f.n {
+		part, ok := scaleCoef(f.sums[i], f.exps[i]-e)
+		if !ok {
+			return 0, 0, false
+		}
+		s := c + part
+		if (part > 0 && s < c) || (part < 0 && s > c) {
+			return 0, 0, false
+		}
+		c = s
+	}
+	return c, e, true
+}
+
+// scaleCoef returns c·10^shift (shift ≥ 0), and false when it does not fit.
+func scaleCoef(c int64, shift int32) (int64, bool) {
+	for ; shift > 0; shift-- {
+		if c > math.MaxInt64/10 || c < math.MinInt64/10 {
+			return 0, false
+		}
+		c *= 10
+	}
+	return c, true
+}
+
+// fixedDifference is a − b as a decimal at the smaller exponent (as
+// decimal.Sub gives it), when both sums and the difference fit in int64.
+func fixedDifference(a, b *fixedSum) (decimal.Decimal, bool) {
+	ac, ae, ok := a.aligned()
+	if !ok {
+		return decimal.Decimal{}, false
+	}
+	bc, be, ok := b.aligned()
+	if !ok {
+		return decimal.Decimal{}, false
+	}
+	e := min(ae, be)
+	if ac, ok = scaleCoef(ac, ae-e); !ok {
+		return decimal.Decimal{}, false
+	}
+	if bc, ok = scaleCoef(bc, be-e); !ok {
+		return decimal.Decimal{}, false
+	}
+	d := ac - bc
+	if (bc < 0 && d < ac) || (bc > 0 && d > ac) {
+		return decimal.Decimal{}, false
+	}
+	return decimal.New(d, e), true
 }
 
 // ValuationsPage is a page of a portfolio's intraday valuations, oldest first.

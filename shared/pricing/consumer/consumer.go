@@ -18,8 +18,10 @@
 //     memory and reloaded when holding_marks say they changed), record each
 //     valuation as a PortfolioValueCalculated event in the valuations read model
 //     (one set-based insert; the same as_of is never recorded twice), evaluate
-//     the value_drop rules of those portfolios on their new values (deliver, then
-//     save state, as for price rules), and push each owner a valuation message;
+//     the value_drop rules of those portfolios whose first priced symbol the
+//     batch carries, so of each portfolio in one shard only (see owned), on their
+//     new values (deliver, then save state, as for price rules), and push each
+//     owner a valuation message;
 //  6. every few minutes, thin the valuations that aged past the retention
 //     (bounded; see readmodel.PruneValuations).
 //
@@ -32,8 +34,9 @@
 //
 // With a store that implements pricing.StateMarker (readmodel.AlertRules), alert
 // rules and their state stay compiled in memory between batches, and so do the
-// holders' positions (rules.go, holdings.go): a batch reads marks that say what
-// changed since, and reloads only that. A cold container's first batch loads
+// holders' positions (rules.go, holdings.go): a batch reads the marks that moved
+// since its previous batch (a change feed, migration 0009), drops what they
+// cover, and loads only what it lacks. A cold container's first batch loads
 // everything it touches.
 //
 // Stats.Writes is the time spent in read-model writes (latest prices, closes,
@@ -99,7 +102,11 @@ type Consumer struct {
 	lastPrune  time.Time
 	priceRules *ruleCache
 	valueRules *ruleCache
-	holdings   *holdingsCache
+	tokens     *claimTokens
+	// feedMu guards alertCursor, the position in the alert marks' feed.
+	feedMu      sync.Mutex
+	alertCursor uint64
+	holdings    *holdingsCache
 }
 
 // New returns a Consumer.
@@ -129,7 +136,8 @@ func New(cfg Config) *Consumer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Consumer{cfg: cfg, priceRules: newRuleCache(), valueRules: newRuleCache(), holdings: newHoldingsCache()}
+	tokens := newClaimTokens()
+	return &Consumer{cfg: cfg, priceRules: newRuleCache(tokens), valueRules: newRuleCache(tokens), tokens: tokens, holdings: newHoldingsCache()}
 }
 
 // Stats describe one batch.
@@ -266,6 +274,17 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 	// 4. Price alerts.
 	start = time.Now()
 	w0 := st.Writes
+	if marker, isMarker := c.cfg.Alerts.(pricing.StateMarker); isMarker && len(ok) > 0 {
+		// Both rule caches drop what others changed; without that, neither may
+		// evaluate (a retry of the batch reads the feed again).
+		if err := c.syncAlertMarks(ctx, marker); err != nil {
+			log.ErrorContext(ctx, "prices: alert marks", "error", err.Error())
+			for _, s := range ok {
+				symFailed[s] = true
+			}
+			ok = nil
+		}
+	}
 	if len(ok) > 0 && c.cfg.Alerts != nil {
 		bad, firings := c.alerts(ctx, &st, ok, bySym)
 		st.Firings = firings
@@ -362,7 +381,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, 
 	if store, ok := c.cfg.Alerts.(pricing.PortfolioAlertStore); ok {
 		var badPortfolios []string
 		vstart := time.Now()
-		badPortfolios, st.ValueFirings = c.valueAlerts(ctx, st, store, vals)
+		badPortfolios, st.ValueFirings = c.valueAlerts(ctx, st, store, owned(vals, symbols))
 		st.ValueAlerts = time.Since(vstart)
 		if len(badPortfolios) > 0 {
 			held, err := readmodel.SymbolsHeldBy(ctx, c.cfg.DB, badPortfolios)
@@ -464,15 +483,64 @@ func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.Por
 		ticks[i] = alerts.ValueTick(v.PortfolioID, v.MarketValue, v.AsOf)
 	}
 	bad, n := c.runAlerts(ctx, st, c.valueRules, ruleSet{
-		name: "value", keys: keys, everyKey: true,
+		name: "value", keys: keys,
 		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
 			return store.PortfolioRules(ctx, unkey(keys), alerts.MetricValue)
 		},
 		keyOf: func(r alerts.Rule) string { return pricing.PortfolioKey(r.PortfolioID) },
 	}, ticks)
+	if marker, ok := c.cfg.Alerts.(pricing.StateMarker); ok {
+		c.saveValueSamples(ctx, st, marker, keys)
+	}
 	failed = unkey(bad)
 	slices.Sort(failed)
 	return failed, n
+}
+
+// owned returns the valuations whose portfolio's value alerts this batch
+// evaluates: those whose first priced symbol it carries. A symbol's ticks travel
+// on one shard (the partition key), so each portfolio's value alerts are
+// evaluated by one shard's batches, one at a time, however many shards its
+// positions span. Two containers valuing one portfolio at once (each shard's)
+// would otherwise both evaluate its rules and take turns reloading them. A
+// portfolio whose first symbol stops ticking (delisted, say) is evaluated no
+// more until a trade or a price changes which symbol is first.
+func owned(vals []readmodel.PortfolioValuation, symbols []string) []readmodel.PortfolioValuation {
+	ticked := make(map[string]bool, len(symbols))
+	for _, s := range symbols {
+		ticked[s] = true
+	}
+	out := make([]readmodel.PortfolioValuation, 0, len(vals))
+	for _, v := range vals {
+		if ticked[v.FirstSymbol] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// saveValueSamples keeps the value histories of the portfolios of keys that the
+// value rule cache holds (a key whose firing was not delivered was dropped from
+// it and keeps its saved state), for the next container that loads them. It
+// claims no mark: the histories move every batch, and a warm container that
+// misses another's samples of a portfolio (Lambda gives a shard's next batch to
+// any container) only samples its value less often; the rules' state, which
+// decides firings, is claimed when it changes. A failure is logged only: the
+// next batch saves again.
+func (c *Consumer) saveValueSamples(ctx context.Context, st *Stats, marker pricing.StateMarker, keys []string) {
+	rc := c.valueRules
+	rc.mu.Lock()
+	ids := make([]string, 0, len(keys))
+	for _, k := range keys {
+		if len(rc.rules[k]) > 0 {
+			ids = append(ids, k[2:])
+		}
+	}
+	samples := rc.eng.ValueHistories(ids)
+	rc.mu.Unlock()
+	if _, err := write(st, func() (struct{}, error) { return struct{}{}, marker.SaveValueSamples(ctx, ids, samples) }); err != nil {
+		c.cfg.Logger.WarnContext(ctx, "prices: value samples not saved", "portfolios", len(ids), "error", err.Error())
+	}
 }
 
 // prune thins the valuations of the days that just aged past the retention, at

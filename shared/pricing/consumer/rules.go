@@ -5,9 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
 	"github.com/portfoliotracker/tracker/shared/pricing"
@@ -16,22 +17,37 @@ import (
 // ruleCache keeps alert rules, compiled, and their state in one engine between
 // batches, per alert key (pricing.SymbolKey or PortfolioKey). Loading and
 // compiling 80,000 rules and their state costs seconds; with the cache a batch
-// reads the marks of its keys (pricing.StateMarker) and reloads only the keys
-// whose mark moved. It is used only with a store that implements StateMarker.
+// reads the marks that moved since the previous batch (pricing.StateMarker's
+// feed, syncAlertMarks), drops the keys they cover, and loads only the keys it
+// lacks. It is used only with a store that implements StateMarker.
 type ruleCache struct {
 	mu     sync.Mutex
 	eng    *alerts.Engine
 	rules  map[string][]string // key → the IDs of its rules in eng
 	marks  map[string]string   // key → the mark eng's copy of the key reflects
-	prefix string              // this cache's tokens: random, then a counter
-	seq    uint64
+	tokens *claimTokens
 }
 
-func newRuleCache() *ruleCache {
+func newRuleCache(tokens *claimTokens) *ruleCache {
 	eng, _ := alerts.NewEngine()
+	return &ruleCache{eng: eng, rules: map[string][]string{}, marks: map[string]string{}, tokens: tokens}
+}
+
+// claimTokens are the marks a Consumer claims keys with: a random prefix of its
+// own, so that its feed reads can leave its own claims out, then a counter.
+type claimTokens struct {
+	prefix string
+	seq    atomic.Uint64
+}
+
+func newClaimTokens() *claimTokens {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
-	return &ruleCache{eng: eng, rules: map[string][]string{}, marks: map[string]string{}, prefix: hex.EncodeToString(b)}
+	return &claimTokens{prefix: hex.EncodeToString(b) + "-"}
+}
+
+func (t *claimTokens) next() string {
+	return t.prefix + strconv.FormatUint(t.seq.Add(1), 10)
 }
 
 func (rc *ruleCache) invalidate(keys ...string) {
@@ -44,11 +60,6 @@ func (rc *ruleCache) invalidate(keys ...string) {
 	}
 }
 
-func (rc *ruleCache) token() string {
-	rc.seq++
-	return fmt.Sprintf("%s-%d", rc.prefix, rc.seq)
-}
-
 // ruleSet is one kind of alert evaluation: its keys, how to load the rules and
 // state of some of them, and which key a rule or firing belongs to.
 type ruleSet struct {
@@ -56,9 +67,6 @@ type ruleSet struct {
 	keys  []string
 	load  func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error)
 	keyOf func(r alerts.Rule) string
-	// everyKey: the state of every evaluated key changes with each tick (a
-	// portfolio's value history), so one rule per key is saved even if none fired.
-	everyKey bool
 }
 
 // runAlerts evaluates ticks on the rules of set.keys, records and delivers the
@@ -154,13 +162,6 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		for _, id := range eng.TakeChanged() {
 			add(id)
 		}
-		if set.everyKey {
-			for _, k := range set.keys {
-				if rs := rc.rules[k]; len(rs) > 0 {
-					add(rs[0])
-				}
-			}
-		}
 		state = eng.StateOf(ids...)
 	}
 	if len(save) > 0 {
@@ -177,25 +178,47 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 	return bad, len(fs)
 }
 
-// prepare makes rc hold the current rules and state of set.keys: the keys whose
-// mark is not the one rc's copy reflects are (re)loaded.
-func (c *Consumer) prepare(ctx context.Context, rc *ruleCache, marker pricing.StateMarker, set ruleSet) error {
-	// Marks first: a rule created after this read moves its key's mark again, so
-	// the next batch reloads it.
-	marks, err := marker.StateMarks(ctx, set.keys)
+// syncAlertMarks drops from both rule caches the keys whose marks others moved
+// since the previous call (pricing.StateMarker's feed), once per batch, before
+// either cache is prepared.
+func (c *Consumer) syncAlertMarks(ctx context.Context, marker pricing.StateMarker) error {
+	c.feedMu.Lock()
+	defer c.feedMu.Unlock()
+	changed, next, err := marker.StateMarkChanges(ctx, c.alertCursor, c.tokens.prefix)
 	if err != nil {
 		return err
 	}
+	for _, rc := range []*ruleCache{c.priceRules, c.valueRules} {
+		rc.mu.Lock()
+		for k, m := range changed {
+			if held, ok := rc.marks[k]; ok && held != m {
+				rc.invalidate(k)
+			}
+		}
+		rc.mu.Unlock()
+	}
+	c.alertCursor = next
+	return nil
+}
+
+// prepare makes rc hold the current rules and state of set.keys, loading the
+// keys it lacks (syncAlertMarks has dropped those that moved).
+func (c *Consumer) prepare(ctx context.Context, rc *ruleCache, marker pricing.StateMarker, set ruleSet) error {
 	var stale []string
 	for _, k := range set.keys {
-		if m, ok := rc.marks[k]; !ok || m != marks[k] {
+		if _, ok := rc.marks[k]; !ok {
 			stale = append(stale, k)
 		}
 	}
 	if len(stale) == 0 {
 		return nil
 	}
-	rc.invalidate(stale...)
+	// Marks before rules and state: a change after this read moves the mark
+	// again, after the feed's cursor, so the next batch drops the key.
+	marks, err := marker.StateMarks(ctx, stale)
+	if err != nil {
+		return err
+	}
 	rules, state, err := set.load(ctx, stale)
 	if err != nil {
 		return err
@@ -234,7 +257,7 @@ func (c *Consumer) claim(ctx context.Context, st *Stats, rc *ruleCache, marker p
 	if len(expected) == 0 {
 		return nil
 	}
-	tok := rc.token()
+	tok := rc.tokens.next()
 	lost, err := write(st, func() ([]string, error) { return marker.ClaimStateMarks(ctx, expected, tok) })
 	if err != nil {
 		// Unknown outcome: reload these keys next time.

@@ -201,3 +201,56 @@ func BenchmarkHandleAtScale(b *testing.B) {
 	b.ReportMetric(float64(firings)/n, "firings/op")
 	b.Logf("seed %s; last batch %+v", scale.seed, st)
 }
+
+// BenchmarkHandleAtScaleTwoShards: the same load on a stream of two shards, as
+// the topology deploys it. A round is one minute of ticks split by shard (the
+// even and the odd symbols, 5,000 ticks each); each shard's batch goes to one of
+// two warm containers, chosen at random, as Lambda picks any idle execution
+// environment for a shard's next batch. Every portfolio holds symbols of both
+// shards. Reported per batch, as BenchmarkHandleAtScale does.
+func BenchmarkHandleAtScaleTwoShards(b *testing.B) {
+	scaleEnv(b)
+	newContainer := func() *consumer.Consumer {
+		return consumer.New(consumer.Config{Latest: scale.latest, DB: scale.pool, Notifier: discard{},
+			Alerts: readmodel.NewAlertRules(scale.pool), Concurrency: 64, ValuationRetention: -1})
+	}
+	containers := [2]*consumer.Consumer{newContainer(), newContainer()}
+	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	round := func() (shards [2][]events.KinesisEventRecord) {
+		scale.batch++
+		for _, r := range scaleBatch(b, base.Add(time.Duration(scale.batch)*time.Minute)) {
+			k := r.Kinesis.PartitionKey
+			shard := int(k[len(k)-1]-'0') % 2
+			shards[shard] = append(shards[shard], r)
+		}
+		return shards
+	}
+	// Unmeasured: each container's first batch of each shard loads what it touches.
+	for _, c := range containers {
+		for _, batch := range round() {
+			c.Process(b.Context(), batch)
+		}
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	var total, writes, dyn time.Duration
+	batches := 0
+	for b.Loop() {
+		b.StopTimer()
+		shards := round()
+		b.StartTimer()
+		for _, batch := range shards {
+			start := time.Now()
+			resp, s := containers[rng.IntN(2)].Process(b.Context(), batch)
+			total += time.Since(start)
+			if len(resp.BatchItemFailures) != 0 {
+				b.Fatalf("failures %d, stats %+v", len(resp.BatchItemFailures), s)
+			}
+			writes, dyn = writes+s.Writes, dyn+s.Dynamo
+			batches++
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(batches) }
+	b.ReportMetric(ms(total-writes), "handler-ms/batch")
+	b.ReportMetric(ms(total-writes-dyn), "handler-excl-dynamo-ms/batch")
+	b.ReportMetric(ms(writes), "rm-write-ms/batch")
+}

@@ -214,3 +214,54 @@ func TestValueDropFiresOnceAgainstPostgresAndDynamoDB(t *testing.T) {
 		}
 	}
 }
+
+// TestValueAlertsFollowTheFirstSymbolsShard: a portfolio holding symbols of two
+// shards is valued by both shards' batches, but its value alerts are evaluated
+// only in the batches carrying its first priced symbol, so two containers never
+// evaluate (and fire) the same rule at once. Here AAA's shard evaluates; a drop
+// that BBB's batch reveals fires at AAA's next batch, once.
+func TestValueAlertsFollowTheFirstSymbolsShard(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	holdings(t, e.pool, "p1", u1, map[string]string{"AAA": "10", "BBB": "10"})
+	store := readmodel.NewAlertRules(e.pool)
+	if _, err := store.Create(ctx, u1, alerts.Rule{ID: "drop", Kind: alerts.KindValueDrop, PortfolioID: "p1",
+		Threshold: decimal.RequireFromString("0.05"), Window: alerts.Duration(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	notifier := &pricing.MemoryNotifier{}
+	shardA := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
+	shardB := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
+	n := 0
+	run := func(c *consumer.Consumer, sym, price string) {
+		t.Helper()
+		n++
+		batch := []events.KinesisEventRecord{rec(t, sym, price, t0.Add(time.Duration(n)*time.Minute))}
+		if resp, st := c.Handle(ctx, events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
+			t.Fatalf("batch %d: failures %v (%+v)", n, failures(resp), st)
+		}
+	}
+	run(shardA, "AAA", "100") // 1,000 + BBB unpriced: evaluated, peak 1,000
+	run(shardB, "BBB", "100") // 2,000: valued, not evaluated
+	run(shardA, "AAA", "100") // 2,000: evaluated, the peak
+	run(shardB, "BBB", "85")  // 1,850 (7.5% down): valued, not evaluated
+	if got := alertKeys(notifier.Deliveries()); len(got) != 0 {
+		t.Fatalf("BBB's shard evaluated the portfolio's value alerts: %v", got)
+	}
+	run(shardA, "AAA", "100") // 1,850: AAA's shard sees the drop and fires
+	run(shardB, "BBB", "84")  // 1,840
+	run(shardA, "AAA", "99")  // 1,830: still fired
+	got := notifier.Deliveries()
+	if keys := alertKeys(got); !slices.Equal(keys, []string{"drop#0"}) {
+		t.Fatalf("alerts %v, want drop#0 once", keys)
+	}
+	for _, d := range got {
+		if m, ok := d.Message.(pricing.AlertMessage); ok && !m.Firing.At.Equal(t0.Add(5*time.Minute)) {
+			t.Fatalf("fired at %s, want AAA's batch after the drop (%s)", m.Firing.At, t0.Add(5*time.Minute))
+		}
+	}
+	// Both shards valued the portfolio every batch.
+	if vals, err := readmodel.ValuationHistory(ctx, e.pool, u1, "p1", t0, t0.Add(time.Hour), 100); err != nil || len(vals) != n {
+		t.Fatalf("%d valuations (%v), want %d", len(vals), err, n)
+	}
+}
