@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -32,6 +33,13 @@ type Portfolios interface {
 	GetPortfolio(ctx context.Context, userID, portfolioID string) (readmodel.PortfolioView, error)
 }
 
+// Watchers records the symbols a connection watches, for the prices function to
+// find the users to push their quotes to (readmodel.WatchSymbols).
+type Watchers interface {
+	Watch(ctx context.Context, connectionID, userID string, symbols []string, until time.Time) error
+	Unwatch(ctx context.Context, connectionID string, symbols []string) error
+}
+
 // Sender posts a reply to one connection (a *push.Pusher).
 type Sender interface {
 	Send(ctx context.Context, connectionID string, message any) error
@@ -41,8 +49,11 @@ type Sender interface {
 type Handler struct {
 	Conns      Connections
 	Portfolios Portfolios
-	Sender     Sender
-	Logger     *slog.Logger
+	// Watchers, when set, learns the symbol subscriptions; without it only the
+	// holders of a symbol get its quotes.
+	Watchers Watchers
+	Sender   Sender
+	Logger   *slog.Logger
 }
 
 // Error codes of {"type":"error"} replies.
@@ -196,6 +207,16 @@ func (h *Handler) message(ctx context.Context, req events.APIGatewayWebsocketPro
 					return
 				}
 			}
+			// Watch before subscribing: a watch without its subscription costs the
+			// prices function a look-up, a subscription without its watch loses the
+			// quotes of symbols the user does not hold.
+			if h.Watchers != nil && len(msg.Symbols) > 0 {
+				if err := h.Watchers.Watch(ctx, id, conn.UserID, msg.Symbols, conn.ExpiresAt); err != nil {
+					h.log().ErrorContext(ctx, "ws: watch symbols", "connectionId", id, "error", err.Error())
+					fail(CodeInternal, "try again")
+					return
+				}
+			}
 		}
 		c, err := change(ctx, id, pids, msg.Symbols)
 		var le *wsconn.LimitError
@@ -210,6 +231,12 @@ func (h *Handler) message(ctx context.Context, req events.APIGatewayWebsocketPro
 			h.log().ErrorContext(ctx, "ws: change subscriptions", "connectionId", id, "error", err.Error())
 			fail(CodeInternal, "try again")
 		default:
+			if h.Watchers != nil && msg.Action == "unsubscribe" && len(msg.Symbols) > 0 {
+				// A watch left behind expires with the connection.
+				if err := h.Watchers.Unwatch(ctx, id, msg.Symbols); err != nil {
+					h.log().WarnContext(ctx, "ws: unwatch symbols", "connectionId", id, "error", err.Error())
+				}
+			}
 			reply(SubscriptionsReply{Type: msg.Action + "d", PortfolioIDs: nonNil(c.Portfolios), Symbols: nonNil(c.Symbols)})
 		}
 	case "":

@@ -10,11 +10,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
@@ -34,6 +37,7 @@ type fixture struct {
 	h     *Handler
 	gw    *gatewayfake.Server
 	store *wsconn.Store
+	pool  *pgxpool.Pool
 	posts atomic.Int64 // every request the management API received
 }
 
@@ -62,7 +66,9 @@ func newFixture(t *testing.T) *fixture {
 		values ('pa', $1, 'A', 'USD', 'fifo', now(), now(), 1), ('pb', $2, 'B', 'USD', 'fifo', now(), now(), 1)`, userA, userB); err != nil {
 		t.Fatal(err)
 	}
-	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(pool), Sender: pusher}
+	f.pool = pool
+	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(pool), Sender: pusher,
+		Watchers: lazyWatchers{lazy.New(func(context.Context) (*pgxpool.Pool, error) { return pool, nil })}}
 	return f
 }
 
@@ -194,9 +200,25 @@ func TestSubscriptionsAndPing(t *testing.T) {
 	if msgs := f.gw.Messages("a1"); !strings.Contains(string(msgs[len(msgs)-1]), `"type":"error"`) {
 		t.Fatalf("user switch: %s", msgs[len(msgs)-1])
 	}
+	// The symbols are watched (the prices function pushes their quotes to A), VTI
+	// of the refused subscription is not.
+	watchers := func(symbol string) []string {
+		t.Helper()
+		users, err := readmodel.WatchersOf(ctx, f.pool, []string{symbol}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return users
+	}
+	if a, m, v := watchers("AAPL"), watchers("MSFT"), watchers("VTI"); !slices.Equal(a, []string{userA}) || !slices.Equal(m, []string{userA}) || len(v) != 0 {
+		t.Fatalf("watchers: AAPL %v, MSFT %v, VTI %v", a, m, v)
+	}
 	r = f.send(t, "a1", `{"action":"unsubscribe","symbols":["AAPL"]}`)
 	if r["type"] != "unsubscribed" || !equalList(r["portfolioIds"], "pa") || !equalList(r["symbols"], "MSFT") {
 		t.Fatalf("unsubscribe: %v", r)
+	}
+	if a, m := watchers("AAPL"), watchers("MSFT"); len(a) != 0 || !slices.Equal(m, []string{userA}) {
+		t.Fatalf("watchers after unsubscribing AAPL: AAPL %v, MSFT %v", a, m)
 	}
 	r = f.send(t, "a1", `{"action":"unsubscribe","portfolioId":"pa","symbols":["MSFT"]}`)
 	if !equalList(r["portfolioIds"]) || !equalList(r["symbols"]) {

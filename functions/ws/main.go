@@ -20,17 +20,22 @@
 //	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
 //
 // $connect and $disconnect need DynamoDB only: the database is opened on the first subscribe.
+// A subscription to symbols is also recorded in the read models' symbol_watchers (the prices
+// function finds there the users watching a symbol they do not hold); a closed connection's
+// watches expire with it.
 package main
 
 import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
@@ -48,12 +53,13 @@ func main() {
 		log.Error("ws: CONNECTIONS_TABLE and WEBSOCKET_ENDPOINT (or WEBSOCKET_CALLBACK_URL) must be set")
 		os.Exit(1)
 	}
+	pool := lazy.New(func(ctx context.Context) (*pgxpool.Pool, error) { return readmodel.OpenConfigured(ctx, "ws") })
 	queries := lazy.New(func(ctx context.Context) (*readmodel.Queries, error) {
-		pool, err := readmodel.OpenConfigured(ctx, "ws")
+		p, err := pool.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return readmodel.NewQueries(pool), nil
+		return readmodel.NewQueries(p), nil
 	})
 	deps := lazy.New(func(ctx context.Context) (*Handler, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
@@ -62,7 +68,7 @@ func main() {
 		}
 		store := wsconn.New(dynamodb.NewFromConfig(cfg), table, wsconn.Options{})
 		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log})
-		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Sender: pusher, Logger: log}, nil
+		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{pool}, Sender: pusher, Logger: log}, nil
 	})
 	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		h, err := deps.Get(ctx)
@@ -85,4 +91,26 @@ func (l lazyPortfolios) GetPortfolio(ctx context.Context, userID, portfolioID st
 		return readmodel.PortfolioView{}, err
 	}
 	return q.GetPortfolio(ctx, userID, portfolioID)
+}
+
+// lazyWatchers records symbol watches in the read models' database, opened on the
+// first subscribe.
+type lazyWatchers struct {
+	pool *lazy.Value[*pgxpool.Pool]
+}
+
+func (l lazyWatchers) Watch(ctx context.Context, connectionID, userID string, symbols []string, until time.Time) error {
+	p, err := l.pool.Get(ctx)
+	if err != nil {
+		return err
+	}
+	return readmodel.WatchSymbols(ctx, p, connectionID, userID, symbols, until)
+}
+
+func (l lazyWatchers) Unwatch(ctx context.Context, connectionID string, symbols []string) error {
+	p, err := l.pool.Get(ctx)
+	if err != nil {
+		return err
+	}
+	return readmodel.UnwatchSymbols(ctx, p, connectionID, symbols)
 }

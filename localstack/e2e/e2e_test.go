@@ -479,6 +479,11 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		if code := api.do(t, "POST", "/alerts", map[string]any{"kind": "price_above", "symbol": "MSFT", "threshold": "500"}, &rule); code != 201 {
 			t.Fatalf("create rule: HTTP %d", code)
 		}
+		// Bob holds no MSFT but watches it: he gets its quotes, not alice's alert
+		// or valuations.
+		watcher := dialWS(t, s, s.token(t, "e2e-bob"))
+		watcher.send(t, map[string]any{"action": "subscribe", "symbols": []string{"MSFT"}})
+		watcher.next(t, 5*time.Second, func(m map[string]any) bool { return m["type"] == "subscribed" })
 		base := time.Now().Add(time.Hour) // newer than any simulated tick, so ours are the latest
 		// Around the threshold, never below its re-arming level (0.5% hysteresis: 497.50).
 		for i, p := range []string{"480", "501", "499", "502", "498", "503", "499.5", "504"} {
@@ -535,6 +540,25 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 		if kinds["alert"] != 1 || kinds["valuation"] != 0 || kinds["price"] != 0 {
 			t.Errorf("the unsubscribed connection got %v, want exactly the one alert", kinds)
+		}
+		kinds = map[string]int{}
+		msft := 0
+		for drained := false; !drained; {
+			select {
+			case m := <-watcher.msgs:
+				kinds[fmt.Sprint(m["type"])]++
+				qs, _ := m["quotes"].([]any)
+				for _, q := range qs {
+					if qm, _ := q.(map[string]any); qm["symbol"] == "MSFT" {
+						msft++
+					}
+				}
+			default:
+				drained = true
+			}
+		}
+		if kinds["price"] == 0 || msft == 0 || kinds["alert"] != 0 || kinds["valuation"] != 0 {
+			t.Errorf("the connection watching MSFT without holding it got %v (%d MSFT quotes), want prices only", kinds, msft)
 		}
 	})
 

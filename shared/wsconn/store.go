@@ -25,8 +25,9 @@
 //     subscriptions calls ConnectionsByUser (the GSI, then a BatchGetItem of the items) and
 //     filters in Go with Connection.SubscribedToPortfolio / SubscribedToSymbol. A user has a
 //     handful of connections, so the filter is cheap; there is no index by portfolio or
-//     symbol (a set attribute cannot be a key, and a per-subscription item would double
-//     the writes of every subscribe for a lookup nobody needs yet).
+//     symbol here (a set attribute cannot be a key). The users watching a symbol they do
+//     not hold are found in the read models' symbol_watchers, which the ws function
+//     keeps beside this table (readmodel.WatchSymbols).
 //
 // The GSI is eventually consistent: a connection made a few hundred milliseconds ago may be
 // missing from a fan-out, and one closed a moment ago may still be listed (its post then

@@ -82,7 +82,8 @@ type Config struct {
 	// batch's longest step; see the benchmark).
 	Concurrency int
 	// ValuationRetention: intraday valuations older than this are thinned to one
-	// a day. Default readmodel.DefaultValuationRetention; negative: never.
+	// a day. Default readmodel.DefaultValuationRetention; negative: never (nor
+	// are the expired symbol watches pruned).
 	ValuationRetention time.Duration
 	// PruneEvery is the least time between two prunes by one Consumer (default 5
 	// minutes), each deleting at most PruneLimit rows (default 20,000).
@@ -354,6 +355,9 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, 
 	vals = valued
 	st.Valuations = len(vals)
 	if len(vals) == 0 {
+		if c.cfg.Notifier != nil {
+			c.pushValuations(ctx, nil, nil, symbols, bySym) // the quotes, to who watches them
+		}
 		return nil
 	}
 	rows := make([]readmodel.Valuation, len(vals))
@@ -435,6 +439,21 @@ func (c *Consumer) pushValuations(ctx context.Context, evs []pricing.PortfolioVa
 		}
 		byUser[e.UserID] = append(byUser[e.UserID], i)
 	}
+	// Users watching a ticked symbol they hold in no valued portfolio get its
+	// quotes too (their connections' subscriptions decide, as for the others).
+	watchers, err := readmodel.WatchersOf(ctx, c.cfg.DB, symbols, time.Now())
+	if err != nil {
+		log.WarnContext(ctx, "prices: symbol watchers", "error", err.Error())
+	}
+	for _, u := range watchers {
+		if _, seen := byUser[u]; !seen {
+			byUser[u] = nil
+			users = append(users, u)
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
 	quotes := make(map[string]pricing.Quote, len(symbols))
 	for _, s := range symbols {
 		if ts := bySym[s]; len(ts) > 0 {
@@ -446,7 +465,7 @@ func (c *Consumer) pushValuations(ctx context.Context, evs []pricing.PortfolioVa
 			quotes[s] = q
 		}
 	}
-	err := sub.NotifyEach(ctx, users, func(conn wsconn.Connection) []any {
+	err = sub.NotifyEach(ctx, users, func(conn wsconn.Connection) []any {
 		var out []any
 		for _, i := range byUser[conn.UserID] {
 			if conn.SubscribedToPortfolio(msgs[i].PortfolioID) {
@@ -572,6 +591,10 @@ func (c *Consumer) prune(ctx context.Context, st *Stats) {
 		return
 	}
 	st.Pruned = n
+	// The watches of connections closed without an unsubscribe, once expired.
+	if _, err := write(st, func() (int64, error) { return readmodel.PruneWatchers(ctx, c.cfg.DB, now, c.cfg.PruneLimit) }); err != nil {
+		c.cfg.Logger.WarnContext(ctx, "prices: symbol watchers not pruned", "error", err.Error())
+	}
 }
 
 func intersect(a, b []string) []string {
