@@ -50,8 +50,12 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Spri
 		if i == 4 {
 			cur = "EUR"
 		}
+		at := t0.Add(time.Duration(rng.IntN(3)) * time.Second)
+		if i == 0 {
+			at = t0.Add(-48 * time.Hour) // AAA stopped trading: it leads no portfolio that holds another
+		}
 		lps = append(lps, readmodel.LatestPrice{Symbol: s, Price: decimal.New(rng.Int64N(1e7), -3), Currency: cur,
-			AsOf: t0.Add(time.Duration(rng.IntN(3)) * time.Second), Source: "simulated"})
+			AsOf: at, Source: "simulated"})
 	}
 	if _, err := readmodel.UpsertLatestPrices(ctx, pool, lps); err != nil {
 		t.Fatal(err)
@@ -92,13 +96,22 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Spri
 	if len(got) != len(want) || len(want) < 10 {
 		t.Fatalf("%d valuations in Go, %d in SQL", len(got), len(want))
 	}
+	ledByOther := 0
 	for i := range want {
 		w, g := want[i], got[i]
+		holdsAAA := slices.ContainsFunc(hs[w.PortfolioID].Positions, func(p readmodel.HeldPosition) bool { return p.Symbol == "AAA" })
+		if holdsAAA && w.FirstSymbol != "AAA" && w.FirstSymbol != "" {
+			ledByOther++
+		}
 		if g.PortfolioID != w.PortfolioID || g.UserID != w.UserID || g.Currency != w.Currency || g.Version != w.Version ||
 			!g.MarketValue.Equal(w.MarketValue) || !g.CostBasis.Equal(w.CostBasis) || !g.UnrealizedPnL.Equal(w.UnrealizedPnL) ||
 			!g.AsOf.Equal(w.AsOf) || g.NewestSymbol != w.NewestSymbol || g.FirstSymbol != w.FirstSymbol || !slices.Equal(g.Unpriced, w.Unpriced) {
 			t.Fatalf("%s:\n  go  %+v\n  sql %+v", w.PortfolioID, g, w)
 		}
+	}
+
+	if ledByOther == 0 {
+		t.Fatalf("no portfolio holding the stale AAA is led by another symbol: %+v", want)
 	}
 
 	// Marks: a trade in p00's AAA moves hp:p00 and hs:AAA only.

@@ -213,12 +213,17 @@ type PortfolioValuation struct {
 	UnrealizedPnL decimal.Decimal
 	AsOf          time.Time
 	NewestSymbol  string
-	// FirstSymbol is the smallest symbol among the priced positions: the prices
-	// consumer evaluates the portfolio's value alerts in the batches that carry
-	// it, so in one shard's batches only.
+	// FirstSymbol is the smallest symbol among the priced positions whose price
+	// is at most LeadStaleness older than AsOf: the prices consumer evaluates the
+	// portfolio's value alerts in the batches that carry it, so in one shard's
+	// batches only. A symbol that stopped trading (delisted, halted) stops leading
+	// a day after the portfolio's other prices moved on.
 	FirstSymbol string
 	Unpriced    []string
 }
+
+// LeadStaleness: see PortfolioValuation.FirstSymbol.
+const LeadStaleness = 24 * time.Hour
 
 // ValuationsHolding values, in one query, every portfolio (not archived) with an
 // open position in one of symbols. It is what the positions view computes per
@@ -230,20 +235,25 @@ func ValuationsHolding(ctx context.Context, db PriceDB, symbols []string) ([]Por
 	rows, err := db.Query(ctx, `
 with touched as (
   select distinct portfolio_id from positions where symbol = any($1::text[]) and quantity <> 0
+),
+held as (
+  select pf.id, pf.user_id, pf.base_currency, pf.version, p.symbol, p.quantity, p.cost_basis, lp.price, lp.as_of,
+         max(lp.as_of) over (partition by pf.id) as newest
+    from touched t
+    join portfolios pf on pf.id = t.portfolio_id and not pf.archived
+    join positions p on p.portfolio_id = pf.id and p.quantity <> 0
+    left join latest_prices lp on lp.symbol = p.symbol and lp.currency = pf.base_currency
 )
-select pf.id, pf.user_id::text, pf.base_currency, pf.version,
-       coalesce(sum(p.quantity * lp.price), 0)::text,
-       coalesce(sum(p.cost_basis) filter (where lp.price is not null), 0)::text,
-       coalesce(to_char(max(lp.as_of) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''),
-       coalesce((array_agg(p.symbol order by lp.as_of desc nulls last, p.symbol))[1], ''),
-       coalesce(string_agg(p.symbol, ',' order by p.symbol) filter (where lp.price is null), ''),
-       coalesce(min(p.symbol) filter (where lp.price is not null), '')
-  from touched t
-  join portfolios pf on pf.id = t.portfolio_id and not pf.archived
-  join positions p on p.portfolio_id = pf.id and p.quantity <> 0
-  left join latest_prices lp on lp.symbol = p.symbol and lp.currency = pf.base_currency
- group by pf.id, pf.user_id
- order by pf.id`, symbols)
+select id, user_id::text, base_currency, version,
+       coalesce(sum(quantity * price), 0)::text,
+       coalesce(sum(cost_basis) filter (where price is not null), 0)::text,
+       coalesce(to_char(max(as_of) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''),
+       coalesce((array_agg(symbol order by as_of desc nulls last, symbol))[1], ''),
+       coalesce(string_agg(symbol, ',' order by symbol) filter (where price is null), ''),
+       coalesce(min(symbol) filter (where price is not null and as_of >= newest - $2::interval), '')
+  from held
+ group by id, user_id, base_currency, version
+ order by id`, symbols, fmt.Sprintf("%d seconds", int64(LeadStaleness/time.Second)))
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: valuations: %w", err)
 	}

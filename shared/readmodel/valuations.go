@@ -314,7 +314,7 @@ func LatestPrices(ctx context.Context, db PriceDB, symbols []string) (map[string
 // holdings and the latest prices instead of in SQL: a position counts when its
 // symbol has a price in the portfolio's currency; AsOf is the newest such price
 // (NewestSymbol its symbol, the smallest on a tie), FirstSymbol the smallest
-// such symbol; Unpriced is sorted. The sums
+// such symbol priced within LeadStaleness of AsOf; Unpriced is sorted. The sums
 // are exact: in int64 coefficients per exponent while they fit (no allocation,
 // the common case), otherwise in decimals.
 func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice) PortfolioValuation {
@@ -347,8 +347,11 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice) PortfolioVa
 		if lp.AsOf.After(v.AsOf) || (lp.AsOf.Equal(v.AsOf) && p.Symbol < v.NewestSymbol) {
 			v.AsOf, v.NewestSymbol = lp.AsOf, p.Symbol
 		}
-		if v.FirstSymbol == "" || p.Symbol < v.FirstSymbol {
-			v.FirstSymbol = p.Symbol
+	}
+	for k := range h.Positions {
+		if lp := prices[k]; lp != nil && lp.Currency == h.Currency && !lp.AsOf.Before(v.AsOf.Add(-LeadStaleness)) &&
+			(v.FirstSymbol == "" || h.Positions[k].Symbol < v.FirstSymbol) {
+			v.FirstSymbol = h.Positions[k].Symbol
 		}
 	}
 	if exact {

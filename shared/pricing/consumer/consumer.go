@@ -522,8 +522,9 @@ func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.Por
 // evaluated by one shard's batches, one at a time, however many shards its
 // positions span. Two containers valuing one portfolio at once (each shard's)
 // would otherwise both evaluate its rules and take turns reloading them. A
-// portfolio whose first symbol stops ticking (delisted, say) is evaluated no
-// more until a trade or a price changes which symbol is first.
+// symbol that stops trading (delisted, halted) hands the lead to the next a day
+// after the portfolio's other prices moved on (readmodel.LeadStaleness); until
+// then the portfolio's value alerts wait.
 func owned(vals []readmodel.PortfolioValuation, symbols []string) []readmodel.PortfolioValuation {
 	ticked := make(map[string]bool, len(symbols))
 	for _, s := range symbols {
