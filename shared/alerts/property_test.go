@@ -24,6 +24,24 @@ type refState struct {
 	lastAt   time.Time
 }
 
+// step is the rule state machine, written plainly: a fired rule only re-arms
+// (a new epoch); an armed one fires unless cooling down.
+func (st *refState) step(r Rule, fire, rearm bool, at time.Time, observed decimal.Decimal) (Firing, bool) {
+	st.lastAt = at
+	if st.fired {
+		if rearm {
+			st.fired = false
+			st.epoch++
+		}
+		return Firing{}, false
+	}
+	if !fire || (st.hasFired && at.Sub(st.firedAt) < time.Duration(r.Cooldown)) {
+		return Firing{}, false
+	}
+	st.fired, st.hasFired, st.firedAt = true, true, at
+	return Firing{Key: FiringKey(r.ID, st.epoch), RuleID: r.ID, Epoch: st.epoch, Observed: observed, At: at.UTC()}, true
+}
+
 func (m *refModel) eval(ticks []Tick) []Firing {
 	var out []Firing
 	one := decimal.New(1, 0)
@@ -64,17 +82,8 @@ func (m *refModel) eval(ticks []Tick) []Firing {
 				}
 				observed = diff.DivRound(pc, 8)
 			}
-			st.lastAt = t.At
-			if st.fired {
-				if rearm {
-					st.fired = false
-					st.epoch++
-				}
-				continue
-			}
-			if fire && (!st.hasFired || t.At.Sub(st.firedAt) >= time.Duration(r.Cooldown)) {
-				st.fired, st.hasFired, st.firedAt = true, true, t.At
-				out = append(out, Firing{Key: FiringKey(r.ID, st.epoch), RuleID: r.ID, Epoch: st.epoch, Observed: observed, At: t.At.UTC()})
+			if f, ok := st.step(r, fire, rearm, t.At, observed); ok {
+				out = append(out, f)
 			}
 		}
 	}

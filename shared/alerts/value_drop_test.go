@@ -43,17 +43,8 @@ func (m *refDrop) eval(ticks []Tick) []Firing {
 			diff := peak.Sub(t.Value) // drop ≥ T ⇔ diff ≥ T·peak, as peak > 0
 			rearmLevel := r.Threshold.Mul(one.Sub(r.hysteresis())).RoundFloor(8)
 			fire, rearm := diff.GreaterThanOrEqual(r.Threshold.Mul(peak)), diff.LessThan(rearmLevel.Mul(peak))
-			st.lastAt = t.At
-			if st.fired {
-				if rearm {
-					st.fired = false
-					st.epoch++
-				}
-				continue
-			}
-			if fire && (!st.hasFired || t.At.Sub(st.firedAt) >= time.Duration(r.Cooldown)) {
-				st.fired, st.hasFired, st.firedAt = true, true, t.At
-				out = append(out, Firing{Key: FiringKey(r.ID, st.epoch), RuleID: r.ID, Epoch: st.epoch, Observed: diff.DivRound(peak, 8), At: t.At.UTC()})
+			if f, ok := st.step(r, fire, rearm, t.At, diff.DivRound(peak, 8)); ok {
+				out = append(out, f)
 			}
 		}
 	}
