@@ -149,30 +149,8 @@ func TestPropertyAgreesWithReference(t *testing.T) {
 		ref := &refModel{rules: rules, states: make([]refState, len(rules))}
 		want := ref.eval(ticks)
 
-		e := mustEngine(t, rules...)
-		var got []Firing
-		for rest := ticks; len(rest) > 0; {
-			n := 1 + rng.IntN(len(rest))
-			got = append(got, e.Evaluate(rest[:n])...)
-			if rng.IntN(2) == 0 { // store and reload between invocations
-				e2 := mustEngine(t, rules...)
-				restoreJSON(t, e2, e.State())
-				e = e2
-			}
-			if rng.IntN(4) == 0 { // a redelivered batch
-				got = append(got, e.Evaluate(rest[:n])...)
-			}
-			rest = rest[n:]
-		}
-
-		if len(got) != len(want) {
-			t.Fatalf("seed %d: engine %d firings, reference %d\nengine %v\nref    %v", seed, len(got), len(want), keys(got), keys(want))
-		}
-		for i := range got {
-			if got[i].Key != want[i].Key || !got[i].At.Equal(want[i].At) || !got[i].Observed.Equal(want[i].Observed) {
-				t.Fatalf("seed %d firing %d: engine %+v, reference %+v", seed, i, got[i], want[i])
-			}
-		}
+		_, got := evaluateInRandomBatches(t, rng, rules, ticks)
+		sameFirings(t, fmt.Sprintf("seed %d", seed), got, want)
 		seen := map[string]bool{}
 		last := map[string]Firing{}
 		byID := map[string]Rule{}
@@ -210,6 +188,43 @@ func TestPropertyOscillationFiresOnce(t *testing.T) {
 		}
 		if fs := e.Evaluate(ticks); len(fs) > 1 {
 			t.Fatalf("seed %d: %d firings", seed, len(fs))
+		}
+	}
+}
+
+// evaluateInRandomBatches offers ticks to a new engine of rules in batches of
+// random sizes, storing and reloading the state through JSON between some of
+// them and redelivering some; it returns the last engine and the firings.
+func evaluateInRandomBatches(t *testing.T, rng *rand.Rand, rules []Rule, ticks []Tick) (*Engine, []Firing) {
+	t.Helper()
+	e := mustEngine(t, rules...)
+	var got []Firing
+	for rest := ticks; len(rest) > 0; {
+		n := 1 + rng.IntN(len(rest))
+		got = append(got, e.Evaluate(rest[:n])...)
+		if rng.IntN(2) == 0 { // store and reload between invocations
+			e2 := mustEngine(t, rules...)
+			restoreJSON(t, e2, e.State())
+			e = e2
+		}
+		if rng.IntN(4) == 0 { // a redelivered batch
+			got = append(got, e.Evaluate(rest[:n])...)
+		}
+		rest = rest[n:]
+	}
+	return e, got
+}
+
+// sameFirings fails unless got and want name the same firings, in order, at the
+// same times with the same observed values.
+func sameFirings(t *testing.T, label string, got, want []Firing) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: engine %d firings, reference %d\nengine %v\nref    %v", label, len(got), len(want), keys(got), keys(want))
+	}
+	for i := range got {
+		if got[i].Key != want[i].Key || !got[i].At.Equal(want[i].At) || !got[i].Observed.Equal(want[i].Observed) {
+			t.Fatalf("%s firing %d: engine %+v, reference %+v", label, i, got[i], want[i])
 		}
 	}
 }

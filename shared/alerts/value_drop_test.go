@@ -155,30 +155,8 @@ func TestValueDropAgreesWithReference(t *testing.T) {
 			ref := &refDrop{rules: rules, states: make([]refState, len(rules)), seen: map[string][]ValueSample{}}
 			want := ref.eval(ticks)
 
-			e := mustEngine(t, rules...)
-			var got []Firing
-			for rest := ticks; len(rest) > 0; {
-				n := 1 + rng.IntN(len(rest))
-				got = append(got, e.Evaluate(rest[:n])...)
-				if rng.IntN(2) == 0 {
-					e2 := mustEngine(t, rules...)
-					restoreJSON(t, e2, e.State())
-					e = e2
-				}
-				if rng.IntN(4) == 0 {
-					got = append(got, e.Evaluate(rest[:n])...)
-				}
-				rest = rest[n:]
-			}
-
-			if len(got) != len(want) {
-				t.Fatalf("decimal only %v, seed %d: engine %d firings, reference %d\nengine %v\nref    %v", decimalOnly, seed, len(got), len(want), keys(got), keys(want))
-			}
-			for i := range got {
-				if got[i].Key != want[i].Key || !got[i].At.Equal(want[i].At) || !got[i].Observed.Equal(want[i].Observed) {
-					t.Fatalf("decimal only %v, seed %d firing %d: engine %+v, reference %+v", decimalOnly, seed, i, got[i], want[i])
-				}
-			}
+			e, got := evaluateInRandomBatches(t, rng, rules, ticks)
+			sameFirings(t, fmt.Sprintf("decimal only %v, seed %d", decimalOnly, seed), got, want)
 			state := e.State()
 			for p := range portfolios {
 				id := fmt.Sprintf("p%d", p)
