@@ -147,7 +147,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	wg.Go(func() { started, startErr = set.StartAll(ctx, kinds) })
 	wg.Go(func() {
 		b := time.Now()
-		bins, buildErr = buildFunctions(ctx, cfg.Root, filepath.Join(cfg.DataDir, "bin"))
+		binDir := cfg.BinDir
+		if binDir == "" {
+			binDir = filepath.Join(cfg.DataDir, "bin")
+		}
+		bins, buildErr = buildFunctions(ctx, cfg.Root, binDir)
 		buildDur = time.Since(b)
 	})
 	wg.Wait()

@@ -98,4 +98,13 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 	if err != nil || c.HTTPPort != 3100 || c.TickEvery != 500*time.Millisecond {
 		t.Errorf("FromEnv = %+v, %v", c, err)
 	}
+	// `make run` builds the functions outside its data folder (they outlive a
+	// reset); a data folder of its own (a test's) builds its own.
+	if c.BinDir != filepath.Join("/r", ".local", "functions") {
+		t.Errorf("BinDir %q", c.BinDir)
+	}
+	t.Setenv("PT_LOCAL_DATA", "/tmp/elsewhere")
+	if c, _ := FromEnv(Defaults("/r")); c.DataDir != "/tmp/elsewhere" || c.BinDir != "" {
+		t.Errorf("with PT_LOCAL_DATA: DataDir %q, BinDir %q", c.DataDir, c.BinDir)
+	}
 }
