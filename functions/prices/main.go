@@ -30,6 +30,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -63,7 +64,9 @@ func main() {
 		}
 		db := dynamodb.NewFromConfig(cfg)
 		var notifier pricing.Notifier = pricing.LogNotifier{Logger: log}
-		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log}); ok {
+		// Every batch fans out to the owners of thousands of portfolios, most of
+		// them offline: look up only the users connected a second ago.
+		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log, ConnectedUsersFor: time.Second}); ok {
 			notifier = pusher
 		}
 		return consumer.New(consumer.Config{

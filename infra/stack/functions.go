@@ -27,7 +27,8 @@ const (
 // DynamoDB actions per access level: exactly the item operations, no wildcard.
 // TransactWriteItems needs the actions of its parts (PutItem, UpdateItem,
 // DeleteItem, ConditionCheckItem); no function scans a table (replays run from
-// the operator's CLI).
+// the operator's CLI), and one may scan only the indexes it declares
+// (topology.TableAccess.ScanIndexes).
 var tableActions = map[topology.Access][]string{
 	topology.Read:  {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"},
 	topology.Write: {"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
@@ -93,6 +94,9 @@ func (b *builder) functions() {
 				res = append(res, jsii.String(*tb.TableArn()+"/index/*"))
 			}
 			role.AddToPolicy(allow(tableActions[a.Access], res...))
+			for _, ix := range a.ScanIndexes {
+				role.AddToPolicy(allow([]string{"dynamodb:Scan"}, jsii.String(*tb.TableArn()+"/index/"+ix)))
+			}
 		}
 		for _, s := range b.topo.StreamAccess[f.Name] {
 			decl, _ := b.topo.kinesis(s)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
 // BenchmarkNotify: one Notify to 1,000 connections of 100 users, looked up in DynamoDB Local
@@ -76,4 +77,36 @@ func BenchmarkPostsOnly(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*users*perUser)/time.Since(start).Seconds(), "msgs/s")
+}
+
+// BenchmarkNotifyEachFewOnline: the prices consumer's fan-out, one NotifyEach to
+// the owners of 1,000 users' portfolios of whom 50 are online (one connection
+// each), looked up in DynamoDB Local, with every user queried and with the
+// connected users read once a second.
+func BenchmarkNotifyEachFewOnline(b *testing.B) {
+	const users, online = 1000, 50
+	e := newEnv(b)
+	var ids []string
+	for u := range users {
+		ids = append(ids, fmt.Sprintf("user-%04d", u))
+		if u%(users/online) == 0 {
+			e.connect(b, fmt.Sprintf("c-%04d", u), ids[u])
+		}
+	}
+	msg := map[string]any{"type": "valuation", "portfolioId": "p", "marketValue": "1000"}
+	for _, mode := range []struct {
+		name string
+		opts push.Options
+	}{{"every-user", push.Options{}}, {"connected-users", push.Options{ConnectedUsersFor: time.Second}}} {
+		b.Run(mode.name, func(b *testing.B) {
+			p := push.New(e.client, e.store, mode.opts)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := p.NotifyEach(ctx, ids, func(wsconn.Connection) []any { return []any{msg} }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -105,6 +105,18 @@ type Options struct {
 	MaxAttempts  int           // attempts of a throttled post; default 4
 	RetryBackoff time.Duration // first backoff after a 429, doubled each time, with jitter; default 50 ms
 	Logger       *slog.Logger  // default: discard
+	// ConnectedUsersFor, when positive and Connections implements
+	// ConnectedUsersLister, makes every fan-out look up only the users that had a
+	// connection when the list was read, reading it again once it is older than
+	// this. A producer that fans out to thousands of users a second, most of them
+	// offline, then pays one scan a period instead of one query per user and
+	// fan-out; a connection opened meanwhile is served from the next read on.
+	ConnectedUsersFor time.Duration
+}
+
+// ConnectedUsersLister lists the users with a live connection (wsconn.Store).
+type ConnectedUsersLister interface {
+	ConnectedUsers(ctx context.Context) (map[string]struct{}, error)
 }
 
 // Pusher sends messages to connections. It is safe for concurrent use.
@@ -112,6 +124,10 @@ type Pusher struct {
 	api   ManagementAPI
 	conns Connections
 	opts  Options
+
+	connectedMu sync.Mutex
+	connected   map[string]struct{} // nil: not read yet, or the last read failed
+	connectedAt time.Time
 }
 
 // New returns a pusher.
@@ -319,13 +335,40 @@ func Encode(message any) ([]byte, error) {
 	return body, nil
 }
 
+// connectedUsers returns the users with a live connection, read at most once per
+// Options.ConnectedUsersFor, or nil when the pusher does not narrow its look-ups
+// (not configured, or the list could not be read: every user is looked up).
+func (p *Pusher) connectedUsers(ctx context.Context) map[string]struct{} {
+	lister, ok := p.conns.(ConnectedUsersLister)
+	if !ok || p.opts.ConnectedUsersFor <= 0 {
+		return nil
+	}
+	p.connectedMu.Lock()
+	defer p.connectedMu.Unlock()
+	if p.connected != nil && time.Since(p.connectedAt) < p.opts.ConnectedUsersFor {
+		return p.connected
+	}
+	users, err := lister.ConnectedUsers(ctx)
+	if err != nil {
+		p.opts.Logger.WarnContext(ctx, "push: connected users not read; looking up every user", "error", err.Error())
+		p.connected = nil
+		return nil
+	}
+	p.connected, p.connectedAt = users, time.Now()
+	return users
+}
+
 // lookup returns the users' connection IDs (each user once), with the bound on lookups in flight.
 func (p *Pusher) lookup(ctx context.Context, userIDs []string, find func(context.Context, string) ([]string, error)) ([]string, []error) {
+	connected := p.connectedUsers(ctx)
 	seen := make(map[string]bool, len(userIDs))
 	users := make([]string, 0, len(userIDs))
 	for _, u := range userIDs {
-		if !seen[u] {
-			seen[u] = true
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		if _, online := connected[u]; connected == nil || online {
 			users = append(users, u)
 		}
 	}

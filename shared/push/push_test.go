@@ -387,3 +387,60 @@ func TestNotifyEachPicksPerConnection(t *testing.T) {
 		t.Error("the closed connection's item was not deleted")
 	}
 }
+
+// lookupCounter is the real store, counting the users whose connections are read.
+type lookupCounter struct {
+	*wsconn.Store
+	mu    sync.Mutex
+	users map[string]int
+}
+
+func (l *lookupCounter) ConnectionsByUser(ctx context.Context, user string) ([]wsconn.Connection, error) {
+	l.mu.Lock()
+	l.users[user]++
+	l.mu.Unlock()
+	return l.Store.ConnectionsByUser(ctx, user)
+}
+
+// TestConnectedUsersNarrowLookups: with ConnectedUsersFor, a fan-out reads the
+// connections of the users online when the list was read, not those of every
+// user; a user who connects later is served once the list is read again.
+func TestConnectedUsersNarrowLookups(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	e.connect(t, "a1", "user-a")
+	store := &lookupCounter{Store: e.store, users: map[string]int{}}
+	const period = 1500 * time.Millisecond // ample for the two fan-outs before it lapses, even on a loaded machine
+	p := push.New(e.client, store, push.Options{ConnectedUsersFor: period})
+	everyone := []string{"user-a", "user-b", "user-c", "user-d"}
+	send := func() {
+		t.Helper()
+		if err := p.NotifyEach(ctx, everyone, func(wsconn.Connection) []any { return []any{map[string]string{"type": "ping"}} }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send()
+	if len(store.users) != 1 || store.users["user-a"] != 1 || len(e.gw.Messages("a1")) != 1 {
+		t.Fatalf("looked up %v, a1 got %d messages: want user-a only, once", store.users, len(e.gw.Messages("a1")))
+	}
+	// b connects: the list read a moment ago does not have b yet.
+	e.connect(t, "b1", "user-b")
+	send()
+	if store.users["user-b"] != 0 || len(e.gw.Messages("b1")) != 0 {
+		t.Fatalf("b was looked up (%v) before the list was read again", store.users)
+	}
+	time.Sleep(period + 50*time.Millisecond)
+	send()
+	if store.users["user-b"] != 1 || len(e.gw.Messages("b1")) != 1 || store.users["user-c"] != 0 || store.users["user-d"] != 0 {
+		t.Fatalf("after the list was read again: looked up %v, b1 got %d messages", store.users, len(e.gw.Messages("b1")))
+	}
+	// Without the option every user is looked up.
+	all := &lookupCounter{Store: e.store, users: map[string]int{}}
+	if err := push.New(e.client, all, push.Options{}).NotifyEach(ctx, everyone, func(wsconn.Connection) []any { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(all.users) != len(everyone) {
+		t.Fatalf("without ConnectedUsersFor: looked up %v, want all %d users", all.users, len(everyone))
+	}
+}

@@ -16,6 +16,11 @@ const (
 type TableAccess struct {
 	Table  string
 	Access Access
+	// ScanIndexes are indexes of the table the function may also read whole
+	// (dynamodb:Scan on those indexes only, never on the table): the prices
+	// function lists the connected users from the connections table's keys-only
+	// byUser index instead of querying every portfolio owner each batch.
+	ScanIndexes []string
 }
 
 // TriggerKind says what invokes a function.
@@ -163,7 +168,7 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{EventsTable, ReadWrite}},
+			Tables:              []TableAccess{{Table: EventsTable, Access: ReadWrite}},
 			Secrets:             []string{DatabaseSecret},
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
 			Triggers:            apiTriggers,
@@ -182,7 +187,7 @@ func Functions() []Function {
 			Name:    "ws",
 			Purpose: "the WebSocket API: records connections and subscriptions, answers subscribe/unsubscribe/ping",
 			Memory:  256, Timeout: 10 * time.Second,
-			Tables:            []TableAccess{{ConnectionsTable, ReadWrite}},
+			Tables:            []TableAccess{{Table: ConnectionsTable, Access: ReadWrite}},
 			Secrets:           []string{DatabaseSecret},
 			ManageConnections: true,
 			Triggers: []Trigger{
@@ -197,7 +202,7 @@ func Functions() []Function {
 			// Under a minute, so that runs never overlap.
 			Memory: 256, Timeout: 50 * time.Second,
 			ReservedConcurrency: 2,
-			Tables:              []TableAccess{{RateLimitsTable, ReadWrite}},
+			Tables:              []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}},
 			Streams:             []string{MarketDataStream},
 			Secrets:             []string{DatabaseSecret, MarketDataAPIKey},
 			Env:                 map[string]string{"PRICE_SOURCE": "simulated", "SIM_SEED": "1"},
@@ -208,10 +213,11 @@ func Functions() []Function {
 			Purpose: "keeps latest prices and daily closes, revalues portfolios, fires price alerts, pushes updates",
 			Memory:  512, Timeout: time.Minute,
 			ReservedConcurrency: 10,
-			Tables:              []TableAccess{{PricesTable, ReadWrite}, {ConnectionsTable, ReadWrite}},
-			Secrets:             []string{DatabaseSecret},
-			ManageConnections:   true,
-			Env:                 map[string]string{"PRICE_CURRENCY": "USD"},
+			Tables: []TableAccess{{Table: PricesTable, Access: ReadWrite},
+				{Table: ConnectionsTable, Access: ReadWrite, ScanIndexes: []string{ConnectionsByUserIndex}}},
+			Secrets:           []string{DatabaseSecret},
+			ManageConnections: true,
+			Env:               map[string]string{"PRICE_CURRENCY": "USD"},
 			// Prices supersede each other: three retries and ten minutes, then the
 			// on-failure queue. No batching window: a tick should reach the browser
 			// within a second, and under load the batch fills from the backlog anyway.
@@ -225,7 +231,7 @@ func Functions() []Function {
 			// deadline and fails, so that the scheduler's retry resumes it.
 			Memory: 1024, Timeout: 15 * time.Minute,
 			ReservedConcurrency: 5,
-			Tables:              []TableAccess{{EventsTable, Read}, {ConnectionsTable, ReadWrite}},
+			Tables:              []TableAccess{{Table: EventsTable, Access: Read}, {Table: ConnectionsTable, Access: ReadWrite}},
 			Secrets:             []string{DatabaseSecret},
 			ManageConnections:   true,
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10", "BENCHMARK_SYMBOL": "SPY", "RISK_FREE_RATE": "0.04", "CONCURRENCY": "8"},

@@ -63,7 +63,9 @@ const (
 	EventsTable      = "events"
 	PricesTable      = "prices"
 	ConnectionsTable = "connections"
-	RateLimitsTable  = "rate-limits"
+	// ConnectionsByUserIndex is the connections table's keys-only GSI by user.
+	ConnectionsByUserIndex = "byUser"
+	RateLimitsTable        = "rate-limits"
 )
 
 // Event item attribute names (DESIGN §3). The adapters and the stream consumers
@@ -96,7 +98,7 @@ func Tables() []Table {
 			Name:         ConnectionsTable,
 			PartitionKey: Key{"connectionId", String},
 			TTLAttribute: AttrTTL,
-			Indexes:      []Index{{Name: "byUser", PartitionKey: Key{"userId", String}, KeysOnly: true}},
+			Indexes:      []Index{{Name: ConnectionsByUserIndex, PartitionKey: Key{"userId", String}, KeysOnly: true}},
 			EnvVar:       "CONNECTIONS_TABLE",
 			Purpose:      "live WebSocket connections and their subscriptions (TTL 2 h, the API Gateway maximum)",
 		},

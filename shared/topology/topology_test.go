@@ -1,6 +1,9 @@
 package topology
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestTablesAreWellFormed(t *testing.T) {
 	seenName, seenEnv := map[string]bool{}, map[string]bool{}
@@ -46,8 +49,14 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 		}
 		seen[f.Name] = true
 		for _, a := range f.Tables {
-			if _, ok := TableByName(a.Table); !ok {
+			tb, ok := TableByName(a.Table)
+			if !ok {
 				t.Errorf("%s: unknown table %s", f.Name, a.Table)
+			}
+			for _, ix := range a.ScanIndexes {
+				if !slices.ContainsFunc(tb.Indexes, func(i Index) bool { return i.Name == ix }) {
+					t.Errorf("%s: may scan %s's index %s, which it does not have", f.Name, a.Table, ix)
+				}
 			}
 		}
 		for _, s := range f.Secrets {

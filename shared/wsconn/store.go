@@ -21,7 +21,9 @@
 //     bounds (MaxPortfolios, MaxSymbols) exact under concurrent messages.
 //   - Fan-out is per user: the producers (prices, valuations, alerts) know the owners' user
 //     IDs, so ConnectionIDsByUser queries the byUser GSI (keys only: one cheap query per user,
-//     no item reads) and push.Pusher posts to every ID. A consumer that must honour
+//     no item reads) and push.Pusher posts to every ID. A producer fanning out to thousands
+//     of users a second (prices), most of them offline, first narrows them to
+//     ConnectedUsers (a scan of the keys-only GSI, refreshed every second or so). A consumer that must honour
 //     subscriptions calls ConnectionsByUser (the GSI, then a BatchGetItem of the items) and
 //     filters in Go with Connection.SubscribedToPortfolio / SubscribedToSymbol. A user has a
 //     handful of connections, so the filter is cheap; there is no index by portfolio or
@@ -69,7 +71,7 @@ const (
 	AttrExpiresAt    = topology.AttrTTL
 	AttrPortfolios   = "portfolios"
 	AttrSymbols      = "symbols"
-	IndexByUser      = "byUser"
+	IndexByUser      = topology.ConnectionsByUserIndex
 )
 
 var (
@@ -119,6 +121,7 @@ type DynamoDB interface {
 	DeleteItem(context.Context, *dynamodb.DeleteItemInput, ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
 	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 }
 
@@ -229,6 +232,33 @@ func (s *Store) ConnectionIDsByUser(ctx context.Context, userID string) ([]strin
 		}
 	}
 	return ids, nil
+}
+
+// ConnectedUsers returns the users with at least one connection, from a scan of the
+// byUser GSI (keys only: some 100 bytes a connection, one request per MB). It is
+// eventually consistent like the index, and may list users whose connections expired
+// but are not yet removed by TTL. A producer that fans out to many users, most of
+// them offline, reads it once for many fan-outs instead of querying every user.
+func (s *Store) ConnectedUsers(ctx context.Context) (map[string]struct{}, error) {
+	users := map[string]struct{}{}
+	p := dynamodb.NewScanPaginator(s.db, &dynamodb.ScanInput{
+		TableName:                aws.String(s.table),
+		IndexName:                aws.String(IndexByUser),
+		ProjectionExpression:     aws.String("#u"),
+		ExpressionAttributeNames: map[string]string{"#u": AttrUserID},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("wsconn: connected users: %w", err)
+		}
+		for _, it := range page.Items {
+			if v, ok := it[AttrUserID].(*types.AttributeValueMemberS); ok {
+				users[v.Value] = struct{}{}
+			}
+		}
+	}
+	return users, nil
 }
 
 // ConnectionsByUser returns the user's live connections with their subscriptions: the GSI
