@@ -484,6 +484,9 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		watcher := dialWS(t, s, s.token(t, "e2e-bob"))
 		watcher.send(t, map[string]any{"action": "subscribe", "symbols": []string{"MSFT"}})
 		watcher.next(t, 5*time.Second, func(m map[string]any) bool { return m["type"] == "subscribed" })
+		// The prices function reads who is connected once a second
+		// (push.Options.ConnectedUsersFor): bob is in its list from then on.
+		time.Sleep(1200 * time.Millisecond)
 		base := time.Now().Add(time.Hour) // newer than any simulated tick, so ours are the latest
 		// Around the threshold, never below its re-arming level (0.5% hysteresis: 497.50).
 		for i, p := range []string{"480", "501", "499", "502", "498", "503", "499.5", "504"} {
