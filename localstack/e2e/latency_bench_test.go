@@ -33,6 +33,9 @@ func BenchmarkTickToWebSocket(b *testing.B) {
 	ws := dialWS(b, s, token)
 	ws.send(b, map[string]any{"action": "subscribe", "portfolioId": id})
 	ws.next(b, 5*time.Second, func(m map[string]any) bool { return m["type"] == "subscribed" })
+	// The prices function reads who is connected once a second
+	// (push.Options.ConnectedUsersFor).
+	time.Sleep(1200 * time.Millisecond)
 	kc := kinesisClient(s)
 
 	// Ticks stamped an hour ahead are newer than any simulated one, so each
