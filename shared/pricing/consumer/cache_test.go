@@ -1,10 +1,12 @@
 package consumer_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
@@ -142,10 +144,29 @@ func TestConsumerPrunesAgedValuations(t *testing.T) {
 	if _, err := readmodel.InsertValuations(ctx, e.pool, rows); err != nil {
 		t.Fatal(err)
 	}
+	// Symbol watches: one of a connection closed an hour ago, one live.
+	if err := readmodel.WatchSymbols(ctx, e.pool, "gone", u1, []string{"TSLA"}, time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := readmodel.WatchSymbols(ctx, e.pool, "live", u2, []string{"TSLA"}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	c := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool})
 	_, st := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "100", t0)})
 	if st.Pruned != 3 {
 		t.Fatalf("pruned %d, want 3 (4 aged rows of one day thinned to 1)", st.Pruned)
+	}
+	var watches []string
+	if rows, err := e.pool.Query(ctx, `select connection_id from symbol_watchers order by 1`); err == nil {
+		watches, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		t.Fatal(err)
+	}
+	if !slices.Equal(watches, []string{"live"}) {
+		t.Fatalf("watches after the prune: %v, want the live one only", watches)
 	}
 	left, err := readmodel.ValuationHistory(ctx, e.pool, u1, "p1", aged.Add(-time.Hour), time.Now(), 100)
 	if err != nil || len(left) != 5 || !left[0].AsOf.Equal(aged.Add(3*time.Minute)) {

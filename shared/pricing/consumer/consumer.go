@@ -22,8 +22,9 @@
 //     batch carries, so of each portfolio in one shard only (see owned), on their
 //     new values (deliver, then save state, as for price rules), and push each
 //     owner a valuation message;
-//  6. every few minutes, thin the valuations that aged past the retention
-//     (bounded; see readmodel.PruneValuations).
+//  6. every few minutes, delete the expired symbol watches and thin the
+//     valuations that aged past the retention (bounded; see
+//     readmodel.PruneWatchers and PruneValuations).
 //
 // Failures are per symbol: when a symbol's write fails, every record of that
 // symbol in the batch is reported, so a retry re-applies the symbol's ticks in
@@ -82,8 +83,7 @@ type Config struct {
 	// batch's longest step; see the benchmark).
 	Concurrency int
 	// ValuationRetention: intraday valuations older than this are thinned to one
-	// a day. Default readmodel.DefaultValuationRetention; negative: never (nor
-	// are the expired symbol watches pruned).
+	// a day. Default readmodel.DefaultValuationRetention; negative: never.
 	ValuationRetention time.Duration
 	// PruneEvery is the least time between two prunes by one Consumer (default 5
 	// minutes), each deleting at most PruneLimit rows (default 20,000).
@@ -563,13 +563,10 @@ func (c *Consumer) saveValueSamples(ctx context.Context, st *Stats, marker prici
 	}
 }
 
-// prune thins the valuations of the days that just aged past the retention, at
-// most every PruneEvery per Consumer. A failure is logged only: the next prune
-// takes it up.
+// prune deletes the expired symbol watches and thins the valuations of the days
+// that just aged past the retention, at most every PruneEvery per Consumer. A
+// failure is logged only: the next prune takes it up.
 func (c *Consumer) prune(ctx context.Context, st *Stats) {
-	if c.cfg.ValuationRetention < 0 {
-		return
-	}
 	now := time.Now().UTC()
 	c.mu.Lock()
 	due := now.Sub(c.lastPrune) >= c.cfg.PruneEvery
@@ -578,6 +575,13 @@ func (c *Consumer) prune(ctx context.Context, st *Stats) {
 	}
 	c.mu.Unlock()
 	if !due {
+		return
+	}
+	// The watches of connections closed without an unsubscribe, once expired.
+	if _, err := write(st, func() (int64, error) { return readmodel.PruneWatchers(ctx, c.cfg.DB, now, c.cfg.PruneLimit) }); err != nil {
+		c.cfg.Logger.WarnContext(ctx, "prices: symbol watchers not pruned", "error", err.Error())
+	}
+	if c.cfg.ValuationRetention < 0 {
 		return
 	}
 	// The three UTC days before the one the retention reaches into: a few idle
@@ -592,10 +596,6 @@ func (c *Consumer) prune(ctx context.Context, st *Stats) {
 		return
 	}
 	st.Pruned = n
-	// The watches of connections closed without an unsubscribe, once expired.
-	if _, err := write(st, func() (int64, error) { return readmodel.PruneWatchers(ctx, c.cfg.DB, now, c.cfg.PruneLimit) }); err != nil {
-		c.cfg.Logger.WarnContext(ctx, "prices: symbol watchers not pruned", "error", err.Error())
-	}
 }
 
 func intersect(a, b []string) []string {
