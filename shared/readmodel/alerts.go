@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -58,8 +59,12 @@ const MaxAlertHistoryPage = 200
 const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 
 // Create stores rule as userID's, with a generated ID when rule.ID is empty. The
-// rule is validated (an error matching alerts.ErrInvalidRule); an ID that is
-// already taken is an error matching alerts.ErrDuplicateRule.
+// rule is validated (an error matching alerts.ErrInvalidRule); an ID that the
+// user already has is an error matching alerts.ErrDuplicateRule. IDs are the
+// user's own (alerts.ScopedID): another user's rule of the same name is no
+// conflict. The rule comes back with its ID as the user wrote it; the methods
+// that serve the API (List, Delete, History, Acknowledge) take and give the
+// user's IDs, those that serve the engines the scoped ones.
 func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
 	if _, err := uuid.Parse(userID); err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: user %q is not a UUID", userID)
@@ -67,8 +72,16 @@ func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule
 	if rule.ID == "" {
 		rule.ID = uuid.NewString()
 	}
-	rule.UserID = userID
+	if err := rule.CheckNew(); err != nil {
+		return AlertRule{}, err
+	}
+	own := rule.ID
+	rule.ID, rule.UserID = alerts.ScopedID(userID, own), userID
 	if err := rule.Validate(); err != nil {
+		var ve *alerts.ValidationError
+		if errors.As(err, &ve) {
+			ve.RuleID = own
+		}
 		return AlertRule{}, err
 	}
 	def, err := json.Marshal(rule)
@@ -88,8 +101,9 @@ returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
 	}
+	rule.ID = own
 	if len(at) == 0 {
-		return AlertRule{}, &alerts.ValidationError{RuleID: rule.ID, Field: "id", Err: alerts.ErrDuplicateRule}
+		return AlertRule{}, &alerts.ValidationError{RuleID: own, Field: "id", Err: alerts.ErrDuplicateRule}
 	}
 	created, err := time.Parse(time.RFC3339Nano, at[0])
 	if err != nil {
@@ -120,6 +134,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 		if r.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
 			return nil, err
 		}
+		r.Rule.ID = alerts.OwnID(userID, r.Rule.ID)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -128,7 +143,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 // Delete removes userID's rule id; ErrNotFound when there is none (or it is
 // someone else's). Its history stays.
 func (a *AlertRules) Delete(ctx context.Context, userID, id string) error {
-	tag, err := a.db.Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, id, userID)
+	tag, err := a.db.Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, alerts.ScopedID(userID, id), userID)
 	if err != nil {
 		return fmt.Errorf("readmodel: delete alert rule: %w", err)
 	}
@@ -168,13 +183,18 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 	}
 	defer rows.Close()
 	out := []AlertFiring{}
+	var lastKey string // as stored: the next page starts after it
 	for rows.Next() {
 		var f AlertFiring
 		var kind, obs, thr, at, ack string
 		if err := rows.Scan(&f.Key, &f.RuleID, &kind, &f.Symbol, &f.PortfolioID, &obs, &thr, &at, &ack); err != nil {
 			return nil, "", fmt.Errorf("readmodel: alert history: %w", err)
 		}
+		if len(out) < limit {
+			lastKey = f.Key
+		}
 		f.Kind = alerts.Kind(kind)
+		f.Key, f.RuleID = alerts.OwnID(userID, f.Key), alerts.OwnID(userID, f.RuleID)
 		if f.Observed, err = decimal.NewFromString(obs); err != nil {
 			return nil, "", err
 		}
@@ -198,7 +218,7 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = base64.RawURLEncoding.EncodeToString([]byte(last.FiredAt.Format(time.RFC3339Nano) + "|" + last.Key))
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.FiredAt.Format(time.RFC3339Nano) + "|" + lastKey))
 	}
 	return out, next, nil
 }
@@ -210,7 +230,7 @@ func (a *AlertRules) Acknowledge(ctx context.Context, userID, key string) (time.
 	rows, err := a.db.Query(ctx, `
 update alert_history set acknowledged_at = coalesce(acknowledged_at, now())
  where firing_key = $1 and user_id = $2::uuid
-returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, key, userID)
+returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, alerts.ScopedID(userID, key), userID)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("readmodel: acknowledge alert: %w", err)
 	}
@@ -277,11 +297,13 @@ func (a *AlertRules) PortfolioRules(ctx context.Context, portfolioIDs []string, 
 	if len(portfolioIDs) == 0 || len(kinds) == 0 {
 		return nil, st, nil
 	}
+	// The join is the evaluation side's tenant check: a rule is evaluated only on
+	// a portfolio of its own user, whatever the table holds.
 	rows, err := a.db.Query(ctx, `
-select definition::text, coalesce(state::text, '')
-  from alert_rules
- where portfolio_id = any($1::text[]) and portfolio_id <> '' and kind = any($2::text[])
- order by id`, portfolioIDs, kinds)
+select r.definition::text, coalesce(r.state::text, '')
+  from alert_rules r join portfolios p on p.id = r.portfolio_id and p.user_id = r.user_id
+ where r.portfolio_id = any($1::text[]) and r.portfolio_id <> '' and r.kind = any($2::text[])
+ order by r.id`, portfolioIDs, kinds)
 	if err != nil {
 		return nil, st, fmt.Errorf("readmodel: portfolio alert rules: %w", err)
 	}
