@@ -84,7 +84,7 @@ values ($1, $2, 'p', 'USD', 'FIFO', now(), now(), 3)`, id, alertUserA); err != n
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Analytics: m, Logger: quiet}))}, "pf-1"
+	return &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Analytics: m, Queries: readmodel.NewQueries(pool), Logger: quiet}))}, "pf-1"
 }
 
 func metricValue(t *testing.T, v any, path ...string) float64 {

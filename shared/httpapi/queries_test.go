@@ -54,7 +54,7 @@ func newFullAPIB(t testing.TB) *fullAPI {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
-		Queries: readmodel.NewQueries(pool), Logger: quiet,
+		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool), Logger: quiet,
 	})
 	return &fullAPI{
 		api:       &api{t: t, handler: httpapi.LambdaHandler(srv)},
