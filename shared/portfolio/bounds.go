@@ -30,8 +30,9 @@ var (
 )
 
 // MaxFractionDigits is the most decimal places a quantity, price or amount may
-// have (brokers report at most 9; crypto prices reach 10).
-const MaxFractionDigits = 12
+// have: brokers report at most 9 and crypto prices 10, but exports written from
+// floating point carry up to 17 (0.1 + 0.2 is 0.30000000000000004).
+const MaxFractionDigits = 18
 
 // MaxRatioSide bounds each side of a split ratio: the largest real splits and
 // reverse splits are in the thousands.

@@ -52,7 +52,7 @@ func TestMagnitudesAndSplitsAreBounded(t *testing.T) {
 		split("2024-02-01", "AAPL", 1, 1_000_001),
 		trade(portfolio.Buy, "2024-01-03", "AAPL", "1000000000000000", "1"),
 		trade(portfolio.Buy, "2024-01-03", "AAPL", "1", "1000000000000"),
-		trade(portfolio.Buy, "2024-01-03", "AAPL", "0.0000000000001", "1"),
+		trade(portfolio.Buy, "2024-01-03", "AAPL", "0.0000000000000000001", "1"),
 		{Type: portfolio.Deposit, Date: d("2024-01-03"), Amount: dec("1000000000000000"), Currency: "USD"},
 		{Type: portfolio.Deposit, Date: d("2024-01-03"), Amount: dec("1"), Fee: dec("1000000000000000"), Currency: "USD"},
 	}
