@@ -44,7 +44,7 @@ type fixture struct {
 // newFixture: the handler on a DynamoDB Local connections table, the real read-model queries on
 // a fresh PostgreSQL database (A owns "pa", B owns "pb"), and replies posted through the real SDK
 // client to the fake management API.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{gw: gatewayfake.New(), store: wsconntest.Store(t, wsconn.Options{})}
