@@ -244,17 +244,23 @@ func TestDegradationNamesWhatCrossedTheThresholds(t *testing.T) {
 }
 
 func TestComparisonRatios(t *testing.T) {
-	run := func(pos, all, tick millis) report {
-		return report{Routes: []routeStats{{Route: routePositions, P99: pos}, {Route: allRoutes, P99: all}},
-			Ticks: tickReport{Push: latencyStats{P99: tick}}}
+	run := func(pos, all, tick millis, n int) report {
+		return report{Routes: []routeStats{{Route: routePositions, P99: pos, Count: n}, {Route: allRoutes, P99: all, Count: 1000}},
+			Ticks: tickReport{Push: latencyStats{P99: tick, Count: 1000}}}
 	}
-	c := compareRuns(run(100, 100, 200), run(150, 200, 300))
-	want := []ratioRow{{routePositions, 100, 150, 1.5}, {allRoutes, 100, 200, 2}, {routeTickToWebSocket, 200, 300, 1.5}}
+	c := compareRuns(run(100, 100, 200, 100), run(150, 200, 300, 120))
+	want := []ratioRow{{routePositions, 100, 150, 1.5, 100, true}, {allRoutes, 100, 200, 2, 1000, true},
+		{routeTickToWebSocket, 200, 300, 1.5, 1000, true}}
 	if !slices.Equal(c.Rows, want) || !c.WithinTwice {
 		t.Errorf("rows %+v, within 2× %v; want %+v, true", c.Rows, c.WithinTwice, want)
 	}
-	if c := compareRuns(run(100, 100, 200), run(100, 100, 401)); c.WithinTwice {
+	if c := compareRuns(run(100, 100, 200, 100), run(100, 100, 401, 100)); c.WithinTwice {
 		t.Errorf("a tick p99 2.005× the baseline is within 2×: %+v", c.Rows)
+	}
+	// A route with fewer than a hundred answers is shown, not judged.
+	c = compareRuns(run(10, 100, 200, 50), run(30, 100, 200, 50))
+	if !c.WithinTwice || c.Rows[0].Judged || c.Rows[0].Ratio != 3 {
+		t.Errorf("a 50-sample route at 3×: rows %+v, within 2× %v", c.Rows, c.WithinTwice)
 	}
 }
 

@@ -74,7 +74,7 @@ type comparison struct {
 	Without report     `json:"without"`
 	With    report     `json:"with"`
 	Rows    []ratioRow `json:"p99"`
-	// WithinTwice holds when no row's ratio exceeds 2.
+	// WithinTwice holds when no judged row's ratio exceeds 2.
 	WithinTwice bool `json:"withinTwice"`
 }
 
@@ -83,6 +83,10 @@ type ratioRow struct {
 	Without millis  `json:"withoutMs"`
 	With    millis  `json:"withMs"`
 	Ratio   float64 `json:"ratio"`
+	// Samples is the smaller of the two runs' counts. A row is judged when
+	// both have minJudged: below that a p99 is one slowest answer.
+	Samples int  `json:"samples"`
+	Judged  bool `json:"judged"`
 }
 
 // routeTickToWebSocket labels the tick path in comparisons.
@@ -90,10 +94,14 @@ const routeTickToWebSocket = "tick → WebSocket"
 
 func compareRuns(without, with report) comparison {
 	c := comparison{Without: without, With: with, WithinTwice: true}
-	p99 := func(r report) map[string]millis {
-		m := map[string]millis{routeTickToWebSocket: r.Ticks.Push.P99}
+	type figure struct {
+		p99 millis
+		n   int
+	}
+	p99 := func(r report) map[string]figure {
+		m := map[string]figure{routeTickToWebSocket: {r.Ticks.Push.P99, r.Ticks.Push.Count}}
 		for _, st := range r.Routes {
-			m[st.Route] = st.P99
+			m[st.Route] = figure{st.P99, st.Count}
 		}
 		return m
 	}
@@ -108,11 +116,12 @@ func compareRuns(without, with report) comparison {
 		if !ok || !ok2 {
 			continue
 		}
-		row := ratioRow{What: what, Without: before, With: after}
-		if before > 0 {
-			row.Ratio = float64(after) / float64(before)
+		row := ratioRow{What: what, Without: before.p99, With: after.p99, Samples: min(before.n, after.n)}
+		row.Judged = row.Samples >= minJudged
+		if before.p99 > 0 {
+			row.Ratio = float64(after.p99) / float64(before.p99)
 		}
-		if row.Ratio > 2 {
+		if row.Judged && row.Ratio > 2 {
 			c.WithinTwice = false
 		}
 		c.Rows = append(c.Rows, row)

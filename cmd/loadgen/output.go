@@ -70,22 +70,26 @@ func writeComparison(w io.Writer, c comparison) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "== the other users' p99, without and with the abusive user")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "what\twithout\twith\tratio")
+	fmt.Fprintln(tw, "what\tsamples\twithout\twith\tratio")
 	for _, row := range c.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\n", row.What, fmtMillis(row.Without), fmtMillis(row.With), row.Ratio)
+		note := ""
+		if !row.Judged {
+			note = fmt.Sprintf("  (under %d samples: the p99 is the slowest answer; not judged)", minJudged)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2f%s\n", row.What, row.Samples, fmtMillis(row.Without), fmtMillis(row.With), row.Ratio, note)
 	}
 	_ = tw.Flush()
 	if c.WithinTwice {
-		fmt.Fprintln(w, "every p99 stays within 2× of the run without the abusive user")
-	} else {
-		var over []string
-		for _, row := range c.Rows {
-			if row.Ratio > 2 {
-				over = append(over, fmt.Sprintf("%s (%.2f×)", row.What, row.Ratio))
-			}
-		}
-		fmt.Fprintf(w, "NOT within 2×: %s\n", strings.Join(over, ", "))
+		fmt.Fprintf(w, "every p99 judged (%d samples or more) stays within 2× of the run without the abusive user\n", minJudged)
+		return
 	}
+	var over []string
+	for _, row := range c.Rows {
+		if row.Judged && row.Ratio > 2 {
+			over = append(over, fmt.Sprintf("%s (%.2f×)", row.What, row.Ratio))
+		}
+	}
+	fmt.Fprintf(w, "NOT within 2×: %s\n", strings.Join(over, ", "))
 }
 
 func writeSweep(w io.Writer, s sweepReport) {
