@@ -229,12 +229,19 @@ func TestDegradationNamesWhatCrossedTheThresholds(t *testing.T) {
 	slow.Routes = []routeStats{{Route: routeRecord, Count: 100, OK: 97, Errors: map[string]int{"503": 3}, P99: 1500}}
 	slow.Sent = 90
 	slow.Ticks.Push.P99 = 2500
+	slow.Ticks.Published = 40
 	why := strings.Join(slo.degradation(slow), "; ")
 	for _, want := range []string{routeRecord + " p99 1.50 s > 1s", "errors 3.0% > 1%", routeRecord + " 503 ×3",
-		"users fell behind: 90 of 100", "tick → WebSocket p99 2.50 s > 1s"} {
+		"users fell behind: 90 of 100", "tick → WebSocket p99 2.50 s > 1s", "ticks fell behind: 40 of 50 put"} {
 		if !strings.Contains(why, want) {
 			t.Errorf("degradation %q does not say %q", why, want)
 		}
+	}
+	// A slow route with too few answers for its own p99 is judged in the sum.
+	few := healthy
+	few.Routes = []routeStats{{Route: routeListAlerts, Count: 50, OK: 50, P99: 1200}, {Route: allRoutes, Count: 150, OK: 150, P99: 1100}}
+	if why := slo.degradation(few); len(why) != 1 || !strings.Contains(why[0], allRoutes+" p99 1.10 s > 1s (slowest: "+routeListAlerts) {
+		t.Errorf("a slow route of 50 answers: %v", why)
 	}
 	lost := healthy
 	lost.Ticks.Push = latencyStats{}

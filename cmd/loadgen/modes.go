@@ -63,7 +63,8 @@ func (t thresholds) degradation(r report) []string {
 		why = append(why, fmt.Sprintf("tick → WebSocket p99 %s > %s", fmtMillis(tk.Push.P99), t.TickP99))
 	}
 	if tk := r.Ticks; tk.Offered > 0 && float64(tk.Published) < minSentShare*float64(tk.Offered) {
-		why = append(why, fmt.Sprintf("ticks fell behind: %d of %d put", tk.Published, tk.Offered))
+		why = append(why, fmt.Sprintf("ticks fell behind: %d of %d put (PutRecords p99 %s, %d failed)",
+			tk.Published, tk.Offered, fmtMillis(tk.Put.P99), tk.PutErrors))
 	}
 	return why
 }

@@ -166,18 +166,20 @@ func (g *generator) run(ctx context.Context, sc scenario, label string) (report,
 	var skipped atomic.Int64
 	var publishErr error
 	cappedBefore := g.c.capped.Load()
+	var publisher sync.WaitGroup
+	publisher.Go(func() { publishErr = g.publish(ctx, sc, start, book, putRec) })
 	for i, u := range users {
 		wg.Go(func() {
 			skipped.Add(int64(u.run(ctx, g.c, rec, newPacer(start, sc.Duration, sc.Commands, i, sc.Users), sc.Commands, end)))
 		})
 	}
-	wg.Go(func() { publishErr = g.publish(ctx, sc, start, book, putRec) })
 	if ab != nil {
 		wg.Go(func() { ab.run(ctx, g.c, sc.Abuse, start, end) })
 	}
 	wg.Wait()
 	// Answers that came after the end are counted, over the time they took.
 	elapsed := max(sc.Duration, time.Since(start))
+	publisher.Wait()
 	if publishErr != nil {
 		return rep, publishErr
 	}
@@ -198,7 +200,7 @@ func (g *generator) run(ctx context.Context, sc scenario, label string) (report,
 	rep.Routes = rec.stats(elapsed)
 	published, putErrors, foreign, lat, _ := book.snapshot()
 	rep.Ticks = tickReport{Offered: int(int64(sc.TicksPerSecond) * int64(sc.Duration) / int64(time.Second)),
-		Published: published, PutErrors: putErrors, PerSecond: float64(published) / elapsed.Seconds(),
+		Published: published, PutErrors: putErrors, PerSecond: float64(published) / sc.Duration.Seconds(),
 		Push: summarise(lat), Foreign: foreign, DrainSeconds: drained.Seconds()}
 	if puts := putRec.stats(elapsed); len(puts) > 0 {
 		rep.Ticks.Put = latencyStats{Count: puts[0].Count, P50: puts[0].P50, P99: puts[0].P99, Max: puts[0].Max}

@@ -124,11 +124,13 @@ func (s *tickSource) next(j int) (string, decimal.Decimal) {
 }
 
 // publish puts ticksPerSecond ticks a second on the stream from start for
-// span, as the ingest function does (MarketDataUpdated, partitioned by
+// sc.Duration, as the ingest function does (MarketDataUpdated, partitioned by
 // symbol). Ticks that fall due together go in one PutRecords, so a rate above
 // what one put per tick allows is still kept; a failed put is counted and not
-// retried.
+// retried. It stops at the end of the run: ticks the stream did not take by
+// then are not put (the report's published falls short of offered).
 func (g *generator) publish(ctx context.Context, sc scenario, start time.Time, book *tickBook, putRec *recorder) error {
+	end := start.Add(sc.Duration)
 	total := int(int64(sc.TicksPerSecond) * int64(sc.Duration) / int64(time.Second))
 	if total == 0 {
 		return nil
@@ -136,7 +138,7 @@ func (g *generator) publish(ctx context.Context, sc scenario, start time.Time, b
 	src := newTickSource(sc.Symbols, uint64(sc.Users))
 	pace := newPacer(start, sc.Duration, total, 0, 1)
 	for j := 0; j < total; {
-		if !pace.wait(ctx, j) {
+		if !pace.wait(ctx, j) || !time.Now().Before(end) {
 			return nil
 		}
 		n := min(ticksDue(time.Since(start), sc.TicksPerSecond, total)-j, maxPutRecords)
