@@ -195,6 +195,9 @@ type stackStatus struct {
 }
 
 type functionCounters struct {
+	// Instances is a gauge: the function's processes alive at the end (its
+	// reserved concurrency caps it), not a difference.
+	Instances   int64 `json:"instances"`
 	Invocations int64 `json:"invocations"`
 	Errors      int64 `json:"errors"`
 	Timeouts    int64 `json:"timeouts"`

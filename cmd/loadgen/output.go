@@ -53,8 +53,8 @@ func writeStack(w io.Writer, r report) {
 	var fns []string
 	for _, name := range slices.Sorted(maps.Keys(r.Functions)) {
 		f := r.Functions[name]
-		fns = append(fns, fmt.Sprintf("%s %d (%d errors, %d timeouts, %d cold starts, %d throttled)",
-			name, f.Invocations, f.Errors, f.Timeouts, f.ColdStarts, f.Throttles))
+		fns = append(fns, fmt.Sprintf("%s %d (%d errors, %d timeouts, %d throttled; %d cold starts, %d instances)",
+			name, f.Invocations, f.Errors, f.Timeouts, f.Throttles, f.ColdStarts, f.Instances))
 	}
 	fmt.Fprintf(w, "function invocations: %s\n", orNone(strings.Join(fns, "; ")))
 	if m, ok := r.Mappings[pricesMapping]; ok && m.Batches > 0 {

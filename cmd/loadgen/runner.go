@@ -258,9 +258,9 @@ func (after stackStatus) since(before stackStatus) (map[string]functionCounters,
 	fns := map[string]functionCounters{}
 	for name, a := range after.Functions {
 		b := before.Functions[name]
-		d := functionCounters{Invocations: a.Invocations - b.Invocations, Errors: a.Errors - b.Errors, Timeouts: a.Timeouts - b.Timeouts,
+		d := functionCounters{Instances: a.Instances, Invocations: a.Invocations - b.Invocations, Errors: a.Errors - b.Errors, Timeouts: a.Timeouts - b.Timeouts,
 			ColdStarts: a.ColdStarts - b.ColdStarts, Throttles: a.Throttles - b.Throttles}
-		if d != (functionCounters{}) {
+		if d.Invocations != 0 || d.ColdStarts != 0 {
 			fns[name] = d
 		}
 	}
