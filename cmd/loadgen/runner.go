@@ -110,10 +110,6 @@ func (g *generator) run(ctx context.Context, sc scenario, label string) (report,
 	prefix := fmt.Sprintf("load-%s-r%d", g.id, g.runs)
 	rep := report{Label: label, Scenario: sc, Machine: machine{Cores: runtime.NumCPU(), LoadBefore: loadAverage()},
 		Offered: sc.Users * sc.Commands}
-	before, err := g.c.status(ctx)
-	if err != nil {
-		return rep, err
-	}
 	ttl := sc.Duration + time.Hour
 	setupRec, book := newRecorder(), newTickBook()
 	var pushed messageCounts
@@ -157,6 +153,11 @@ func (g *generator) run(ctx context.Context, sc scenario, label string) (report,
 	rep.SetupSeconds = time.Since(t0).Seconds()
 	if !sleep(ctx, connectedUsersLag) {
 		return rep, ctx.Err()
+	}
+	// The stack's counters from here on: the run's, not the set-up's.
+	before, err := g.c.status(ctx)
+	if err != nil {
+		return rep, err
 	}
 
 	fmt.Fprintf(g.progress, "loadgen: %s: measuring for %s...\n", label, sc.Duration)
