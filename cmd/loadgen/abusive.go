@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -40,7 +41,7 @@ const (
 type abuser struct {
 	user
 	rec     *recorder
-	answers messageCounts // to its subscribes: "subscribed", or "error <code>"
+	answers messageCounts // to its subscribes: "subscribed", "error <code>" or "no answer"
 	pushed  messageCounts // what its connections received
 	mu      sync.Mutex
 	conns   []*websocket.Conn
@@ -100,8 +101,9 @@ func (a *abuser) connect(ctx context.Context, c *clients) {
 	conn, reply, err := c.subscribe(ctx, a.rec, abuseConnections, a.token, a.portfolio, a.symbols,
 		func(m wsMessage, _ time.Time) { a.pushed.add(m.Type) })
 	if conn == nil {
-		if err != nil && ctx.Err() == nil {
-			a.answers.add("not connected")
+		// A refused handshake is counted under its route, with its status.
+		if err != nil && !errors.Is(err, errRefused) && ctx.Err() == nil {
+			a.answers.add("no answer")
 		}
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -235,7 +236,8 @@ func (c *clients) dial(ctx context.Context, rec *recorder, route, token string) 
 			status = resp.StatusCode
 		}
 		rec.add(route, status, took)
-		return nil, status, fmt.Errorf("websocket: %w", err)
+		// The dial error quotes the URL, token and all.
+		return nil, status, fmt.Errorf("websocket handshake: %s", strings.ReplaceAll(err.Error(), url.QueryEscape(token), "<token>"))
 	}
 	rec.add(route, http.StatusSwitchingProtocols, took)
 	conn.SetReadLimit(1 << 20)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -322,5 +323,42 @@ func TestInFlightRequestsAreCapped(t *testing.T) {
 	}
 	if st := rec.stats(time.Second); len(st) != 1 || st[0].OK != callers {
 		t.Errorf("stats %+v, want %d answered", st, callers)
+	}
+}
+
+// A handshake the gateway refuses (a connection quota's 429) is counted under
+// its route with its status, as the abusive user's reports show it.
+func TestARefusedHandshakeIsCountedWithItsStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`{"message":"Too Many Requests"}`))
+	}))
+	defer srv.Close()
+	ep := defaultOptions().endpoints
+	ep.WS = "ws" + strings.TrimPrefix(srv.URL, "http") + "/local"
+	c := newClients(ep, 4)
+	rec := newRecorder()
+	conn, _, err := c.subscribe(t.Context(), rec, abuseConnections, "secret-token", "p1", []string{"LDA"}, func(wsMessage, time.Time) {})
+	if conn != nil || !errors.Is(err, errRefused) {
+		t.Fatalf("subscribe through a refusal: %v, %v", conn, err)
+	}
+	if st := rec.stats(time.Second); len(st) != 1 || st[0].Route != abuseConnections || st[0].OK != 0 || st[0].Errors["429"] != 1 {
+		t.Errorf("stats %+v, want one 429 under %s", st, abuseConnections)
+	}
+	// No answer at all: counted as a transport failure, and the error (which
+	// quotes the handshake's URL) does not show the token.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep.WS = "ws://" + ln.Addr().String() + "/local"
+	_ = ln.Close()
+	c = newClients(ep, 4)
+	_, _, err = c.subscribe(t.Context(), rec, abuseConnections, "secret-token", "p1", []string{"LDA"}, func(wsMessage, time.Time) {})
+	if err == nil || errors.Is(err, errRefused) || strings.Contains(err.Error(), "secret-token") {
+		t.Errorf("a closed port: %v", err)
+	}
+	if st := rec.stats(time.Second); st[0].Errors[outcomeTransport] != 1 {
+		t.Errorf("stats %+v, want one transport failure", st)
 	}
 }

@@ -132,11 +132,11 @@ func (g *generator) run(ctx context.Context, sc scenario, label string) (report,
 		defer ab.close()
 	}
 
-	and := ""
+	abusive := ""
 	if ab != nil {
-		and = " and the abusive one"
+		abusive = " and the abusive one"
 	}
-	fmt.Fprintf(g.progress, "loadgen: %s: setting up %d users%s...\n", label, sc.Users, and)
+	fmt.Fprintf(g.progress, "loadgen: %s: setting up %d users%s...\n", label, sc.Users, abusive)
 	t0 := time.Now()
 	errs := make([]error, len(users)+1)
 	var wg sync.WaitGroup

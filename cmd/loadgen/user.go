@@ -160,11 +160,15 @@ func (c *clients) hold(ctx context.Context, rec *recorder, token, portfolio stri
 // subscribe opens a WebSocket for token (the handshake recorded under route),
 // subscribes it to portfolio and symbols and returns subscribe's answer
 // ("subscribed" or "error"); the connection stays open either way. Every
-// message the connection receives goes to handle until it closes.
+// message the connection receives goes to handle until it closes. errRefused
+// wraps a handshake the gateway answered with a refusal.
 func (c *clients) subscribe(ctx context.Context, rec *recorder, route, token, portfolio string, symbols []string,
 	handle func(wsMessage, time.Time)) (*websocket.Conn, wsMessage, error) {
-	conn, _, err := c.dial(ctx, rec, route, token)
+	conn, status, err := c.dial(ctx, rec, route, token)
 	if err != nil {
+		if status > 0 {
+			err = fmt.Errorf("%w (HTTP %d): %w", errRefused, status, err)
+		}
 		return nil, wsMessage{}, err
 	}
 	replies := make(chan wsMessage, 1)
@@ -192,6 +196,9 @@ func (c *clients) subscribe(ctx context.Context, rec *recorder, route, token, po
 		return nil, wsMessage{}, ctx.Err()
 	}
 }
+
+// errRefused marks a WebSocket handshake refused with an HTTP status.
+var errRefused = errors.New("connection refused by the gateway")
 
 func sendSubscribe(ctx context.Context, conn *websocket.Conn, portfolio string, symbols []string) error {
 	msg, _ := json.Marshal(map[string]any{"action": "subscribe", "portfolioId": portfolio, "symbols": symbols})
