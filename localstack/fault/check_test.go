@@ -316,10 +316,25 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 
 	snapshotEvery, _ := strconv.Atoi(topologyEnv("analytics", "SNAPSHOT_EVERY", "10"))
 	riskFree, _ := strconv.ParseFloat(topologyEnv("analytics", "RISK_FREE_RATE", "0"), 64)
+	// The day the live figures were computed on (the analytics' day is New
+	// York's): a replay just after midnight there would otherwise compute the
+	// next day's row.
+	now := time.Now()
+	var day *time.Time
+	if err := h.live.QueryRow(ctx, `select max(as_of) from portfolio_metrics where portfolio_id = any($1)`, sc.portfolios()).Scan(&day); err != nil {
+		return err
+	}
+	if day != nil {
+		ny, err := time.LoadLocation("America/New_York")
+		if err != nil {
+			return err
+		}
+		now = time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, ny)
+	}
 	store := dynamostore.New(h.ddb, h.eventsTable, dynamostore.Options{SnapshotEvery: snapshotEvery})
 	analytics := job.New(command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: quiet}), readmodel.NewMetrics(pool),
 		job.Options{Settings: job.Settings{Benchmark: topologyEnv("analytics", "BENCHMARK_SYMBOL", ""), RiskFreeRate: riskFree},
-			Logger: quiet, Metrics: io.Discard})
+			Now: func() time.Time { return now }, Logger: quiet, Metrics: io.Discard})
 	var ev events.DynamoDBEvent
 	for i, id := range sc.portfolios() {
 		ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: string(events.DynamoDBOperationTypeInsert),

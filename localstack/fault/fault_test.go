@@ -96,6 +96,7 @@ func scenarios() []*scenario {
 		return func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error) {
 			const times, apart = 3, 400 * time.Millisecond
 			late := 0
+			errorsBefore := h.st.Runtime().Stats(fn).Errors
 			for i := range times {
 				if i > 0 {
 					time.Sleep(apart)
@@ -107,9 +108,10 @@ func scenarios() []*scenario {
 				}
 				sc.faultEnd = time.Now()
 			}
-			return fmt.Sprintf("SIGKILL of the %s process while it held a batch it had not answered (runtime.KillBusy, polled "+
-				"every ms), %d times %.1f s apart, each ending its invocation in Runtime.ExitError (%d more kills came just "+
-				"after the batch's answer and were not counted)", fn, times, apart.Seconds(), late), nil
+			killed := h.st.Runtime().Stats(fn).Errors - errorsBefore
+			return fmt.Sprintf("SIGKILL of every %s process holding a batch it had not answered (runtime.KillBusy, polled "+
+				"every ms), %d times %.1f s apart: %d invocations ended mid-batch in Runtime.ExitError (%d more kills came "+
+				"just after a batch's answer and are not counted)", fn, times, apart.Seconds(), killed, late), nil
 		}
 	}
 	outage := func(k emulator.Kind, name string, d time.Duration) func(context.Context, *harness, *scenario, *load) (string, error) {
