@@ -58,12 +58,14 @@ type lag struct {
 	projector int64 // event versions in the store the projection checkpoints have not reached
 	analytics int64 // event versions the portfolios' analytics have not reached
 	ticks     int   // symbols whose latest price (Postgres or DynamoDB) is not the last tick
+	poison    int   // poison records not yet on a destination that must receive them
 }
 
-func (g lag) zero() bool { return g.projector == 0 && g.analytics == 0 && g.ticks == 0 }
+func (g lag) zero() bool { return g == lag{} }
 
 func (g lag) String() string {
-	return fmt.Sprintf("projector %d versions behind, analytics %d, latest prices of %d symbols", g.projector, g.analytics, g.ticks)
+	return fmt.Sprintf("projector %d versions behind, analytics %d, latest prices of %d symbols, %d poison records not on their destination",
+		g.projector, g.analytics, g.ticks, g.poison)
 }
 
 // storeVersion is an aggregate's latest version in the event store.
@@ -155,7 +157,33 @@ func (h *harness) lagOf(ctx context.Context, sc *scenario, l *load) (lag, error)
 			g.ticks++
 		}
 	}
+	if len(sc.poisonOn) > 0 {
+		ds, err := h.discardedSince(ctx, sc)
+		if err != nil {
+			return g, err
+		}
+		g.poison = len(missingPoison(sc, ds))
+	}
 	return g, nil
+}
+
+// missingPoison lists the (mapping, poison) pairs not among ds.
+func missingPoison(sc *scenario, ds []discarded) []string {
+	found := map[string]bool{}
+	for _, d := range ds {
+		if d.poison {
+			found[d.mapping+" "+d.key] = true
+		}
+	}
+	var out []string
+	for _, m := range sc.poisonOn {
+		for _, p := range append(slices.Clone(sc.poisonAggs), sc.poisonSeqs...) {
+			if !found[m+" "+p] {
+				out = append(out, m+": "+p)
+			}
+		}
+	}
+	return out
 }
 
 // idle reports whether no stream consumer is running an invocation.
@@ -625,6 +653,37 @@ func (h *harness) failures(ctx context.Context) (map[string][]esm.Failure, error
 		return nil, fmt.Errorf("GET /failures: HTTP %d %s", resp.StatusCode, body)
 	}
 	return out, json.NewDecoder(resp.Body).Decode(&out)
+}
+
+// discardedSince returns what the failure records written since the scenario
+// began cover on the streams.
+func (h *harness) discardedSince(ctx context.Context, sc *scenario) ([]discarded, error) {
+	all, err := h.failures(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sc.discarded == nil {
+		sc.discarded = map[string][]discarded{}
+	}
+	var out []discarded
+	for mapping, fs := range all {
+		for _, f := range fs[min(sc.failuresBefore[mapping], len(fs)):] {
+			id := f.RequestContext.RequestID
+			ds, ok := sc.discarded[id]
+			if !ok {
+				ds, err = h.discardedRecords(ctx, sc, mapping, f)
+				if err != nil && len(ds) == 0 {
+					return nil, err // the stream did not answer: ask again later
+				}
+				if err != nil {
+					sc.res.problem("a failure record of %s: %v", mapping, err)
+				}
+				sc.discarded[id] = ds
+			}
+			out = append(out, ds...)
+		}
+	}
+	return out, nil
 }
 
 // discarded is one record a mapping gave up on: what the failure record's range

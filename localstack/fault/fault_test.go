@@ -41,6 +41,10 @@ type scenario struct {
 	// poison record.
 	poisonOn []string
 	faultEnd time.Time
+	// failuresBefore counts each mapping's failure records before the scenario;
+	// discarded caches what the later ones cover, by request ID.
+	failuresBefore map[string]int
+	discarded      map[string][]discarded
 
 	res result
 }
@@ -200,6 +204,10 @@ func (h *harness) run(t *testing.T, sc *scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sc.failuresBefore = map[string]int{}
+	for mapping, fs := range before {
+		sc.failuresBefore[mapping] = len(fs)
+	}
 	statsBefore, err := h.mappingStats(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -277,34 +285,18 @@ func (h *harness) run(t *testing.T, sc *scenario) {
 	}
 
 	// The on-failure destinations: the poison, all of it, and nothing else.
-	after, err := h.failures(ctx)
+	discarded, err := h.discardedSince(ctx, sc)
 	if err != nil {
-		t.Fatal(err)
+		r.problem("on-failure destinations: %v", err)
 	}
-	found := map[string]bool{}
-	for mapping, fs := range after {
-		for _, f := range fs[len(before[mapping]):] {
-			recs, err := h.discardedRecords(ctx, sc, mapping, f)
-			if err != nil {
-				r.problem("failure record of %s: %v", mapping, err)
-			}
-			for _, d := range recs {
-				if d.poison {
-					r.poison = append(r.poison, d)
-					found[mapping+" "+d.key] = true
-				} else {
-					r.other = append(r.other, d)
-				}
-			}
+	for _, d := range discarded {
+		if d.poison {
+			r.poison = append(r.poison, d)
+		} else {
+			r.other = append(r.other, d)
 		}
 	}
-	for _, m := range sc.poisonOn {
-		for _, p := range append(append([]string{}, sc.poisonAggs...), sc.poisonSeqs...) {
-			if !found[m+" "+p] {
-				r.missingPoison = append(r.missingPoison, m+": "+p)
-			}
-		}
-	}
+	r.missingPoison = missingPoison(sc, discarded)
 	if len(r.other) > 0 {
 		labels := make([]string, 0, len(r.other))
 		for _, d := range r.other[:min(len(r.other), 8)] {

@@ -25,6 +25,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	kintypes "github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -436,12 +437,6 @@ func (h *harness) tick(ctx context.Context, l *load) {
 		}
 		sym := syms[l.tickSeq%len(syms)]
 		k := l.tickSeq / len(syms)
-		select {
-		case reply := <-l.poison:
-			ss, err := h.putRecord(ctx, sym, []byte(`{"poison":"not a MarketDataUpdated event"}`))
-			reply <- poisonPut{ss[0], err}
-		default:
-		}
 		p := decimal.NewFromInt(95).Add(decimal.New(int64((k*170)%1000), -2))
 		ev := pricing.FromQuote(marketdata.Quote{Symbol: sym, Price: p, Volume: decimal.NewFromInt(100),
 			Timestamp: l.tickBase.Add(time.Duration(l.tickSeq) * time.Millisecond), Exchange: "XNAS", Source: marketdata.SourceSimulated})
@@ -451,9 +446,22 @@ func (h *harness) tick(ctx context.Context, l *load) {
 			l.fail(err)
 			return
 		}
-		if _, err := h.putRecord(ctx, sym, data); err != nil {
-			l.fail(fmt.Errorf("tick %s: %w", sym, err))
-			return
+		select {
+		case reply := <-l.poison:
+			// One PutRecords: the poison and the tick after it reach the shard
+			// together, so the mapping reads them into one batch.
+			seqs, err := h.putRecords(ctx, sym, []byte(`{"poison":"not a MarketDataUpdated event"}`), data)
+			if err != nil {
+				reply <- poisonPut{err: err}
+				l.fail(fmt.Errorf("poison and tick %s: %w", sym, err))
+				return
+			}
+			reply <- poisonPut{seq: seqs[0]}
+		default:
+			if _, err := h.putRecord(ctx, sym, data); err != nil {
+				l.fail(fmt.Errorf("tick %s: %w", sym, err))
+				return
+			}
 		}
 		l.ticks.Add(1)
 		l.tickMu.Lock()
@@ -475,6 +483,27 @@ func (h *harness) putRecord(ctx context.Context, key string, data []byte) (seqSh
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// putRecords puts records with one partition key in one PutRecords call and
+// returns their sequence numbers.
+func (h *harness) putRecords(ctx context.Context, key string, data ...[]byte) ([]string, error) {
+	entries := make([]kintypes.PutRecordsRequestEntry, len(data))
+	for i, d := range data {
+		entries[i] = kintypes.PutRecordsRequestEntry{PartitionKey: aws.String(key), Data: d}
+	}
+	out, err := h.kin.PutRecords(ctx, &kinesis.PutRecordsInput{StreamName: aws.String(h.marketStream), Records: entries})
+	if err != nil {
+		return nil, err
+	}
+	seqs := make([]string, len(out.Records))
+	for i, r := range out.Records {
+		if r.ErrorCode != nil {
+			return nil, fmt.Errorf("put record %d: %s %s", i, aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage))
+		}
+		seqs[i] = aws.ToString(r.SequenceNumber)
+	}
+	return seqs, nil
 }
 
 // ---------------------------------------------------------------- the faults
