@@ -85,6 +85,10 @@ type result struct {
 	missingPoison            []string
 	projectionFailures       []string
 	retriesByMapping         map[string]int64
+	// stillDelivering counts each mapping's invocations between the end of the
+	// convergence wait and the reading of the destinations: when it is not empty,
+	// the destinations' counts are a lower bound.
+	stillDelivering map[string]int64
 	// functionErrors counts each consumer's invocations that ended in an error
 	// (a killed one ends in Runtime.ExitError) and coldStarts its new instances.
 	functionErrors, coldStarts map[string]int64
@@ -238,6 +242,10 @@ func (h *harness) run(t *testing.T, sc *scenario) {
 	if !r.converged {
 		r.problem("did not converge within %.0f s of the fault's end: %s", r.took.Seconds(), r.lag)
 	}
+	statsAtConvergence, err := h.mappingStats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// What a full replay produces, row by row.
 	replay, drop, err := h.replayDB(ctx, strings.ReplaceAll("replay_"+sc.tag, "-", "_"))
@@ -314,10 +322,14 @@ func (h *harness) run(t *testing.T, sc *scenario) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.retriesByMapping = map[string]int64{}
+	r.retriesByMapping, r.stillDelivering = map[string]int64{}, map[string]int64{}
 	for name, st := range statsAfter {
 		if d := st.Retries - statsBefore[name].Retries; d > 0 {
 			r.retriesByMapping[name] = d
+		}
+		// The load had stopped: invocations since are a backlog or retries.
+		if d := st.Invocations - statsAtConvergence[name].Invocations; d > 0 {
+			r.stillDelivering[name] = d
 		}
 	}
 	r.functionErrors, r.coldStarts = map[string]int64{}, map[string]int64{}
@@ -398,6 +410,9 @@ func (r *result) summary(sc *scenario) string {
 	fmt.Fprintf(&b, "  events lost: %d (projections) + %d (analytics); applied twice: %d; ticks lost: %d; firings twice: %d; rows off the replay: %d\n",
 		r.lostProjector, r.lostAnalytics, r.appliedTwice, r.ticksLost, r.firingsTwice, r.rowsOff)
 	fmt.Fprintf(&b, "  on-failure destinations: %d poison records, %d others\n", len(r.poison), len(r.other))
+	if len(r.stillDelivering) > 0 {
+		fmt.Fprintf(&b, "  mappings still delivering after the wait (invocations): %v; the destinations' counts are a lower bound\n", r.stillDelivering)
+	}
 	if len(r.other) > 0 {
 		fmt.Fprintf(&b, "  not poison, by mapping: %v\n", countBy(r.other))
 	}
@@ -434,6 +449,9 @@ func report(all []*scenario) {
 		dest := fmt.Sprintf("%d poison, %d other", len(r.poison), len(r.other))
 		if len(r.other) > 0 {
 			dest += fmt.Sprintf(" %v", countBy(r.other))
+		}
+		if len(r.stillDelivering) > 0 {
+			dest += " (still growing)"
 		}
 		fmt.Printf("| %s | %s | %d | %d | %d | %d | %d | %s | %d commands, %d ticks, %d events |\n", sc.title, conv,
 			r.lostProjector+r.lostAnalytics, r.appliedTwice, r.ticksLost, r.firingsTwice, r.rowsOff, dest, r.commands, r.ticks, r.events)
