@@ -196,10 +196,12 @@ func (h *harness) idle() bool {
 	return true
 }
 
-// converge waits until the read models hold everything the scenario wrote and
-// the consumers are idle, and returns how long that took from the end of the
-// fault. It gives up after maxWait, or once nothing has moved for stallAfter
-// with the consumers idle: what was given up on will not come back.
+// converge waits until the read models hold everything the scenario wrote, and
+// returns how long that took from the end of the fault; before it returns, the
+// mappings must also have settled (see settled), so that the destinations are
+// read once nothing more can reach them. It gives up after maxWait, or once
+// nothing has moved for stallAfter with the consumers idle: what was given up on
+// will not come back.
 func (h *harness) converge(ctx context.Context, sc *scenario, l *load) (took time.Duration, last lag, ok bool) {
 	const maxWait, stallAfter = 60 * time.Second, 10 * time.Second
 	start := time.Now()
@@ -214,9 +216,8 @@ func (h *harness) converge(ctx context.Context, sc *scenario, l *load) (took tim
 			lastMove = time.Now()
 		case g.zero():
 			at := time.Now()
-			if h.idle() {
-				time.Sleep(250 * time.Millisecond)
-				if g2, err := h.lagOf(ctx, sc, l); err == nil && g2.zero() && h.idle() {
+			if h.settled(ctx) {
+				if g2, err := h.lagOf(ctx, sc, l); err == nil && g2.zero() {
 					return at.Sub(sc.faultEnd), g, true
 				}
 			}
@@ -232,6 +233,43 @@ func (h *harness) converge(ctx context.Context, sc *scenario, l *load) (took tim
 		time.Sleep(100 * time.Millisecond)
 	}
 	return time.Since(sc.faultEnd), last, false
+}
+
+// settled waits until no mapping has invoked its function for quietFor (longer
+// than a mapping's longest back-off between retries, 2 s) and no consumer is
+// running: a batch being retried after the read models caught up (a killed
+// batch's halves, a poison's retries) has then been delivered or given up. It
+// reports false if that did not happen within 30 s.
+func (h *harness) settled(ctx context.Context) bool {
+	const quietFor, within = 2500 * time.Millisecond, 30 * time.Second
+	invocations := func() (int64, error) {
+		st, err := h.mappingStats(ctx)
+		var n int64
+		for _, s := range st {
+			n += s.Invocations
+		}
+		return n, err
+	}
+	last, err := invocations()
+	if err != nil {
+		return false
+	}
+	quietSince := time.Now()
+	for deadline := time.Now().Add(within); time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(100 * time.Millisecond)
+		n, err := invocations()
+		if err != nil {
+			return false
+		}
+		if n != last || !h.idle() {
+			last, quietSince = n, time.Now()
+			continue
+		}
+		if time.Since(quietSince) >= quietFor {
+			return true
+		}
+	}
+	return false
 }
 
 // ---------------------------------------------------------------- the replay
