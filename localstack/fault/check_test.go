@@ -674,9 +674,12 @@ func truncate(s string) string {
 
 // ---------------------------------------------------------------- failure destinations
 
-// failures reads the on-failure destinations through the admin endpoint.
-func (h *harness) failures(ctx context.Context) (map[string][]esm.Failure, error) {
-	out := map[string][]esm.Failure{}
+// failures reads the on-failure destinations through the admin endpoint: per
+// mapping, every message, oldest first. A destination holds Lambda's records of
+// the batches its mapping gave up on, and may hold its consumer's own records
+// of events it set aside (they share the queue on AWS, the file locally).
+func (h *harness) failures(ctx context.Context) (map[string][]json.RawMessage, error) {
+	out := map[string][]json.RawMessage{}
 	req, err := http.NewRequestWithContext(ctx, "GET", h.st.URLs.Admin+"/failures", nil)
 	if err != nil {
 		return nil, err
@@ -693,8 +696,9 @@ func (h *harness) failures(ctx context.Context) (map[string][]esm.Failure, error
 	return out, json.NewDecoder(resp.Body).Decode(&out)
 }
 
-// discardedSince returns what the failure records written since the scenario
-// began cover on the streams.
+// discardedSince returns what the destinations received since the scenario
+// began: the stream records each of Lambda's failure records covers, and the
+// events the consumers' own records name.
 func (h *harness) discardedSince(ctx context.Context, sc *scenario) ([]discarded, error) {
 	all, err := h.failures(ctx)
 	if err != nil {
@@ -704,24 +708,62 @@ func (h *harness) discardedSince(ctx context.Context, sc *scenario) ([]discarded
 		sc.discarded = map[string][]discarded{}
 	}
 	var out []discarded
-	for mapping, fs := range all {
-		for _, f := range fs[min(sc.failuresBefore[mapping], len(fs)):] {
-			id := f.RequestContext.RequestID
-			ds, ok := sc.discarded[id]
+	for mapping, msgs := range all {
+		for _, m := range msgs[min(sc.failuresBefore[mapping], len(msgs)):] {
+			ds, ok := sc.discarded[string(m)]
 			if !ok {
-				ds, err = h.discardedRecords(ctx, sc, mapping, f)
+				ds, err = h.discardedBy(ctx, sc, mapping, m)
 				if err != nil && len(ds) == 0 {
 					return nil, err // the stream did not answer: ask again later
 				}
 				if err != nil {
 					sc.res.problem("a failure record of %s: %v", mapping, err)
 				}
-				sc.discarded[id] = ds
+				sc.discarded[string(m)] = ds
 			}
 			out = append(out, ds...)
 		}
 	}
 	return out, nil
+}
+
+// ownRecord is a consumer's own record of an event it set aside: it names the
+// event (aggregate and version, or the stream record's sequence number), where
+// Lambda's names a range of a shard.
+type ownRecord struct {
+	Consumer       string `json:"consumer"`
+	AggregateID    string `json:"aggregateId"`
+	Version        int64  `json:"version"`
+	SequenceNumber string `json:"sequenceNumber"`
+	Reason         string `json:"reason"`
+}
+
+// discardedBy tells what one destination message covers.
+func (h *harness) discardedBy(ctx context.Context, sc *scenario, mapping string, m json.RawMessage) ([]discarded, error) {
+	var probe struct {
+		RequestContext json.RawMessage `json:"requestContext"`
+	}
+	if err := json.Unmarshal(m, &probe); err != nil {
+		return nil, fmt.Errorf("%s: %w", mapping, err)
+	}
+	if probe.RequestContext != nil {
+		var f esm.Failure
+		if err := json.Unmarshal(m, &f); err != nil {
+			return nil, fmt.Errorf("%s: %w", mapping, err)
+		}
+		return h.discardedRecords(ctx, sc, mapping, f)
+	}
+	var own ownRecord
+	if err := json.Unmarshal(m, &own); err != nil || (own.AggregateID == "" && own.SequenceNumber == "") {
+		return []discarded{{mapping: mapping, label: "a message naming no record: " + truncate(string(m))}}, nil
+	}
+	key := own.AggregateID
+	if key == "" {
+		key = own.SequenceNumber
+	}
+	return []discarded{{mapping: mapping, key: key,
+		label:  fmt.Sprintf("%s v%d set aside by %s (%s)", own.AggregateID, own.Version, own.Consumer, truncate(own.Reason)),
+		poison: slices.Contains(sc.poisonAggs, own.AggregateID) || slices.Contains(sc.poisonSeqs, own.SequenceNumber)}}, nil
 }
 
 // discarded is one record a mapping gave up on: what the failure record's range
