@@ -10,6 +10,10 @@ const (
 	Read      Access = "read"
 	Write     Access = "write"
 	ReadWrite Access = "read-write"
+	// Append reads and adds items, never changes or removes one: what a writer
+	// of the append-only events table needs (conditional puts, alone or in a
+	// TransactWriteItems, and queries).
+	Append Access = "append"
 )
 
 // TableAccess grants a function access to a table (and its indexes).
@@ -168,7 +172,7 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{Table: EventsTable, Access: ReadWrite}},
+			Tables:              []TableAccess{{Table: EventsTable, Access: Append}},
 			Secrets:             []string{DatabaseSecret},
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
 			Triggers:            apiTriggers,
