@@ -107,6 +107,31 @@ func TestCallerDBUnfilteredQueriesSeeOnlyTheCallersRows(t *testing.T) {
 	}
 }
 
+// The claims and the role last as long as the statement's transaction: the
+// server connection goes back to the pool (Supabase's pooler hands it to
+// another client) as the bare login.
+func TestCallerDBLeavesNothingOnTheConnection(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	_, _, loginDSN := callerFixture(t)
+	pool, err := readmodel.Open(ctx, loginDSN, readmodel.PoolOptions{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n int
+	if err := readmodel.NewCallerDB(pool).As(rmtest.UserA).QueryRow(ctx, "select count(*) from portfolios").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("as A: %d portfolios (err %v)", n, err)
+	}
+	var user, claims string
+	if err := pool.QueryRow(ctx, "select current_user, coalesce(current_setting('request.jwt.claims', true), '')").Scan(&user, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if login, _ := readmodel.APILoginOf(loginDSN); user != login.Role || claims != "" {
+		t.Errorf("the connection after a statement as A: user %s, claims %q; want %s and none", user, claims, login.Role)
+	}
+}
+
 // What the API may write, it may write only as the caller; the rest not at all.
 func TestCallerDBWritesOnlyTheCallersRows(t *testing.T) {
 	t.Parallel()
