@@ -21,6 +21,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 	"github.com/portfoliotracker/tracker/shared/wsconn"
 	"github.com/portfoliotracker/tracker/shared/wsconn/wsconntest"
@@ -54,7 +55,8 @@ func newFixture(t testing.TB) *fixture {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	pusher := push.New(push.NewManagementClient(cfg, srv.URL+"/test"), f.store, push.Options{})
 
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +69,10 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.pool = pool
-	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(pool), Sender: pusher,
-		Watchers: lazyWatchers{lazy.New(func(context.Context) (*pgxpool.Pool, error) { return pool, nil })}}
+	// The database as the ws function sees it: its own login, each statement as the caller.
+	api, _ := readmodeltest.API(t, dsn)
+	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(api), Sender: pusher,
+		Watchers: lazyWatchers{lazy.New(func(context.Context) (*readmodel.CallerDB, error) { return api, nil })}}
 	return f
 }
 

@@ -23,13 +23,15 @@ import (
 // firing key so that a re-processed batch records nothing twice.
 
 // AlertRules is the Postgres store of alert rules, their engine state and their
-// firing history. It serves the API (per user) and, as a pricing.AlertStore, the
-// prices consumer (across users).
+// firing history. It serves the API (per user, over a CallerDB: each statement
+// as the caller) and, as a pricing.AlertStore, the prices consumer (across
+// users, over the owner's pool).
 type AlertRules struct {
 	db PriceDB
 }
 
-// NewAlertRules returns the store over db (a pool, a connection or a transaction).
+// NewAlertRules returns the store over db (a CallerDB, a pool, a connection or a
+// transaction).
 func NewAlertRules(db PriceDB) *AlertRules { return &AlertRules{db: db} }
 
 // AlertRule is a stored rule with its engine state.
@@ -88,7 +90,7 @@ func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: %w", err)
 	}
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
 values ($1, $2::uuid, $3, $4, $5, $6::jsonb)
 on conflict (id) do nothing
@@ -114,7 +116,7 @@ returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
 
 // List returns userID's rules, oldest first.
 func (a *AlertRules) List(ctx context.Context, userID string) ([]AlertRule, error) {
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 select definition::text, coalesce(state::text, ''), to_char(created_at at time zone 'UTC', `+tsText+`)
   from alert_rules where user_id = $1::uuid order by created_at, id`, userID)
 	if err != nil {
@@ -143,7 +145,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 // Delete removes userID's rule id; ErrNotFound when there is none (or it is
 // someone else's). Its history stays.
 func (a *AlertRules) Delete(ctx context.Context, userID, id string) error {
-	tag, err := a.db.Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, alerts.ScopedID(userID, id), userID)
+	tag, err := asCaller(a.db, userID).Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, alerts.ScopedID(userID, id), userID)
 	if err != nil {
 		return fmt.Errorf("readmodel: delete alert rule: %w", err)
 	}
@@ -170,7 +172,7 @@ func (a *AlertRules) History(ctx context.Context, userID string, limit int, curs
 		}
 		afterAt, afterKey = at, key
 	}
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshold::text,
        to_char(fired_at at time zone 'UTC', `+tsText+`),
        coalesce(to_char(acknowledged_at at time zone 'UTC', `+tsText+`), '')
@@ -227,7 +229,7 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 // (the first acknowledgement's time: acknowledging again changes nothing).
 // ErrNotFound when there is no such firing of userID's.
 func (a *AlertRules) Acknowledge(ctx context.Context, userID, key string) (time.Time, error) {
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 update alert_history set acknowledged_at = coalesce(acknowledged_at, now())
  where firing_key = $1 and user_id = $2::uuid
 returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, alerts.ScopedID(userID, key), userID)
