@@ -336,7 +336,7 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 
 	// Alert rules are settings, not events: copied as created, without state.
 	rows, err := h.live.Query(ctx, `select id, user_id::text, kind, symbol, portfolio_id, definition::text, created_at
-		from alert_rules where id = any($1)`, sc.rules())
+		from alert_rules where user_id = any($1::uuid[])`, sc.userIDs())
 	if err != nil {
 		return err
 	}
@@ -496,7 +496,7 @@ type scope int
 const (
 	byPortfolio scope = iota
 	bySymbol
-	byRule
+	byUser
 )
 
 // table is one read model table as the comparison reads it.
@@ -546,14 +546,15 @@ var compared = []table{
 	{name: "portfolio_rebalancing", key: "portfolio_id", where: "portfolio_id = any($1)", ignore: []string{"computed_at"}},
 	{name: "latest_prices", key: "symbol", where: "symbol = any($1)", scope: bySymbol},
 	{name: "daily_closes", key: "symbol || '/' || day", where: "symbol = any($1)", scope: bySymbol},
-	{name: "alert_history", key: "firing_key", where: "rule_id = any($1)", scope: byRule, ignore: []string{"acknowledged_at"}},
-	{name: "alert_rules", key: "id", where: "id = any($1)", scope: byRule,
+	{name: "alert_history", key: "firing_key", where: "user_id = any($1::uuid[])", scope: byUser, ignore: []string{"acknowledged_at"}},
+	{name: "alert_rules", key: "id", where: "user_id = any($1::uuid[])", scope: byUser,
 		value: `(to_jsonb(x) - 'state') || jsonb_build_object('state', x.state - 'lastAt')`},
 }
 
 // diff is one table's comparison.
 type diff struct {
 	table                    string
+	replayRows               int      // rows the replay holds for the scenario
 	missing, extra, differ   []string // keys: in the replay only, in the live table only, in both with other values
 	examples                 []string
 	projectorRowsOfAggregate map[string]int // per portfolio: rows extra or differing (projector tables)
@@ -565,8 +566,8 @@ func (s *scenario) keysOf(sc scope) []string {
 	switch sc {
 	case bySymbol:
 		return s.symbols
-	case byRule:
-		return s.rules()
+	case byUser:
+		return s.userIDs()
 	}
 	return s.portfolios()
 }
@@ -607,7 +608,7 @@ func (h *harness) compare(ctx context.Context, sc *scenario, replay *pgxpool.Poo
 		if err != nil {
 			return nil, err
 		}
-		d := diff{table: t.name, projectorRowsOfAggregate: map[string]int{}}
+		d := diff{table: t.name, replayRows: len(want), projectorRowsOfAggregate: map[string]int{}}
 		note := func(kind, k, detail string) {
 			if len(d.examples) < 3 {
 				d.examples = append(d.examples, fmt.Sprintf("%s %s: %s", kind, k, detail))
