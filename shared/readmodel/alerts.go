@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
+	"github.com/portfoliotracker/tracker/shared/quota"
 )
 
 // Alert rules live in Postgres (migration 0005), not in the event log: they are
@@ -59,7 +60,9 @@ const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 
 // Create stores rule as userID's, with a generated ID when rule.ID is empty. The
 // rule is validated (an error matching alerts.ErrInvalidRule); an ID that is
-// already taken is an error matching alerts.ErrDuplicateRule.
+// already taken is an error matching alerts.ErrDuplicateRule; a user who has
+// quota.AlertRulesPerUser rules gets *quota.ExceededError (counted and inserted
+// under the user's lock, so parallel creates cannot pass it).
 func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
 	if _, err := uuid.Parse(userID); err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: user %q is not a UUID", userID)
@@ -75,7 +78,19 @@ func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: %w", err)
 	}
-	rows, err := a.db.Query(ctx, `
+	b, ok := a.db.(beginner)
+	if !ok {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %T cannot begin a transaction", a.db)
+	}
+	tx, err := b.Begin(ctx)
+	if err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }() // a no-op after Commit
+	if err := holdUserQuota(ctx, tx, quota.AlertRulesPerUser, userID, `select count(*) from alert_rules where user_id = $1::uuid`); err != nil {
+		return AlertRule{}, err
+	}
+	rows, err := tx.Query(ctx, `
 insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
 values ($1, $2::uuid, $3, $4, $5, $6::jsonb)
 on conflict (id) do nothing
@@ -94,6 +109,9 @@ returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
 	created, err := time.Parse(time.RFC3339Nano, at[0])
 	if err != nil {
 		return AlertRule{}, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
 	}
 	return AlertRule{Rule: rule, CreatedAt: created}, nil
 }
