@@ -42,7 +42,7 @@ func newEnv(t testing.TB) *env {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-	return &env{gw: gw, client: push.NewManagementClient(cfg, srv.URL+"/test"), store: wsconntest.Store(t, wsconn.Options{})}
+	return &env{gw: gw, client: push.NewManagementClient(cfg, srv.URL+"/test"), store: wsconntest.Store(t, wsconn.Options{MaxPerUser: 100})} // fan-out tests: many connections a user
 }
 
 // connect opens a connection on both sides: in the fake gateway and in the table.
