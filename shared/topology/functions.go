@@ -168,7 +168,7 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{Table: EventsTable, Access: ReadWrite}},
+			Tables:              []TableAccess{{Table: EventsTable, Access: ReadWrite}, {Table: QuotasTable, Access: ReadWrite}},
 			Secrets:             []string{DatabaseSecret},
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
 			Triggers:            apiTriggers,
