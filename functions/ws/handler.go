@@ -111,8 +111,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	}
 }
 
-// connect stores the connection of the user the authorizer granted. It never posts: the
-// connection is not open until $connect has returned.
+// connect stores the connection of the user the authorizer granted, or refuses it with 429
+// when the user has quota.ConnectionsPerUser open already. It never posts: the connection is
+// not open until $connect has returned.
 func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
 	id := req.RequestContext.ConnectionID
 	user, ok := authctx.UserFromWebsocketRequest(req)
