@@ -89,7 +89,7 @@ var (
 	}
 	SymbolsPerUser = Quota{
 		Name: "symbols_per_user", Limit: 2_000, Scope: PerUser, Status: StatusStored,
-		Counts:   "distinct symbols in the user's transactions and price alert rules, ever",
+		Counts:   "distinct symbols in the user's transactions and alert rules, ever",
 		Enforced: "transactions, imports and `POST /alerts`: a conditional per-user set in the quotas table before the write; never over",
 	}
 )
