@@ -14,6 +14,9 @@ const (
 	// of the append-only events table needs (conditional puts, alone or in a
 	// TransactWriteItems, and queries).
 	Append Access = "append"
+	// Count reads items and updates them in place, never adds or removes one
+	// whole: what the quota counters need (a conditional UpdateItem ADD).
+	Count Access = "count"
 )
 
 // TableAccess grants a function access to a table (and its indexes).
@@ -177,7 +180,7 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{Table: EventsTable, Access: Append}},
+			Tables:              []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count}},
 			Secrets:             []string{APIDatabaseSecret},
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
 			Triggers:            apiTriggers,
