@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -37,6 +38,14 @@ import (
 // with the lot engine, once per affected portfolio per batch: back-dated trades and
 // voids change history, so a fold over the stored transactions is the simple
 // correct path. Only the positions of symbols the batch touched are written.
+//
+// Events stored before the bounds existed may hold anything the v1 payload rules
+// allowed (a trade in year 0, a split of 9223372036854775807:1). A transaction
+// outside portfolio.Transaction.CheckStoredRange is left out of the read models,
+// and so is one that would take a position beyond the bounds (lots.ApplyStored):
+// its event still applies, the checkpoint passes it, and a "left_out" row in
+// projection_failures says what was left out and why. Nothing a user once
+// recorded can make a batch fail.
 //
 // Every row's version says which event it reflects, and is the same whatever the
 // batching: replaying the stream in other batches gives identical tables.
@@ -91,7 +100,10 @@ type BatchResult struct {
 	Skipped    int       // events of unknown types (checkpoint advanced, nothing else)
 	Gaps       int       // aggregates whose next event was missing from the batch
 	Portfolios int       // portfolios whose positions and totals were recomputed
-	LotErrors  int       // stored transactions the lot engine refused (logged, left out)
+	LotErrors  int       // portfolios not recomputed: their stored lot method is unknown
+	// LeftOut counts the transactions left out of the read models: outside the
+	// stored range, beyond the position bounds, or refused by the lot engine.
+	LeftOut int
 }
 
 // Failed returns the indexes of the failed events, ascending.
@@ -118,7 +130,7 @@ func KnownEventType(t string) bool { return slices.Contains(portfolio.EventTypes
 // applied are reported in the result instead, and the rest of the batch applies.
 func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (BatchResult, error) {
 	start := time.Now()
-	b := newBatch(events)
+	b := newBatch(events, p.log)
 	if len(b.ids) > 0 {
 		err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 			b.reset()
@@ -126,7 +138,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (B
 				return err
 			}
 			b.decide()
-			b.recompute(p.log)
+			b.recompute()
 			return b.write(ctx, tx)
 		})
 		if err != nil {
@@ -143,6 +155,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (B
 		emf.Metric{Name: "AggregateGaps", Value: float64(r.Gaps)},
 		emf.Metric{Name: "PortfoliosRecomputed", Value: float64(r.Portfolios)},
 		emf.Metric{Name: "LotEngineErrors", Value: float64(r.LotErrors)},
+		emf.Metric{Name: "TransactionsLeftOut", Value: float64(r.LeftOut)},
 		emf.Metric{Name: "BatchDuration", Unit: "Milliseconds", Value: float64(time.Since(start).Microseconds()) / 1000},
 	)
 	return r, nil
@@ -151,6 +164,7 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (B
 // ---------------------------------------------------------------- batch state
 
 type batch struct {
+	log    *slog.Logger
 	events []portfolio.Event
 	// ids are the aggregates of the batch, sorted (locks are taken in this order);
 	// byID holds each one's event indexes in version order.
@@ -164,7 +178,7 @@ type batch struct {
 	failures               []Failure
 	applied, dups, skipped int
 	gaps, recomputed       int
-	lotErrors              int
+	lotErrors, leftOut     int
 }
 
 // aggState is one aggregate: its stored state, then what the batch changes.
@@ -188,6 +202,32 @@ type aggState struct {
 	positions []positionRow // computed
 	removed   []string      // affected symbols the book no longer has
 	totals    *totalsRow
+	// leftOut are the transactions left out of the read models, by the version
+	// of the event that recorded them.
+	leftOut map[int64]*leftOutRow
+}
+
+// leftOutRow is one projection_failures row of kind left_out.
+type leftOutRow struct {
+	eventType, eventID string
+	reasons            []string
+}
+
+// leaveOut records that tx, recorded at version (by an event of eventType, when
+// known), is left out of the read models.
+func (a *aggState) leaveOut(version int64, eventType, eventID string, tx *portfolio.Transaction, err error) {
+	if a.leftOut == nil {
+		a.leftOut = make(map[int64]*leftOutRow)
+	}
+	r := a.leftOut[version]
+	if r == nil {
+		r = &leftOutRow{}
+		a.leftOut[version] = r
+	}
+	if eventType != "" {
+		r.eventType, r.eventID = eventType, eventID
+	}
+	r.reasons = append(r.reasons, fmt.Sprintf("transaction %s (%s %s on %s) left out: %v", tx.ID, tx.Type, tx.Symbol, tx.Date, err))
 }
 
 type portfolioRow struct {
@@ -232,8 +272,8 @@ type totalsRow struct {
 	version int64
 }
 
-func newBatch(events []portfolio.Event) *batch {
-	b := &batch{events: events, byID: make(map[string][]int)}
+func newBatch(events []portfolio.Event, log *slog.Logger) *batch {
+	b := &batch{log: log, events: events, byID: make(map[string][]int)}
 	for i := range events {
 		e := &events[i]
 		if e.AggregateID == "" || e.Version < 1 || !utf8.ValidString(e.AggregateID) || strings.IndexByte(e.AggregateID, 0) >= 0 {
@@ -258,7 +298,7 @@ func newBatch(events []portfolio.Event) *batch {
 func (b *batch) reset() {
 	b.aggs = make(map[string]*aggState, len(b.ids))
 	b.failures = append(b.failures[:0], b.invalid...)
-	b.applied, b.dups, b.skipped, b.gaps, b.recomputed, b.lotErrors = 0, 0, 0, 0, 0, 0
+	b.applied, b.dups, b.skipped, b.gaps, b.recomputed, b.lotErrors, b.leftOut = 0, 0, 0, 0, 0, 0, 0
 }
 
 func (b *batch) result() BatchResult {
@@ -268,7 +308,7 @@ func (b *batch) result() BatchResult {
 	f := slices.Clone(b.failures)
 	slices.SortFunc(f, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
 	return BatchResult{Failures: f, Applied: b.applied, Duplicates: b.dups, Skipped: b.skipped, Gaps: b.gaps,
-		Portfolios: b.recomputed, LotErrors: b.lotErrors}
+		Portfolios: b.recomputed, LotErrors: b.lotErrors, LeftOut: b.leftOut}
 }
 
 // ---------------------------------------------------------------- load
@@ -566,10 +606,18 @@ func (a *aggState) apply(e *portfolio.Event) error {
 	case *portfolio.AnalyticsSettingsChanged:
 		a.pf.benchmark, a.pf.wholeShares, a.pf.minTradeValue = d.Benchmark, d.WholeShares, d.MinTradeValue
 	case *portfolio.TransactionRecorded:
+		if err := d.CheckStoredRange(); err != nil {
+			a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transaction, err)
+			return nil
+		}
 		a.recorded = append(a.recorded, recordedTx{tx: d.Transaction, recordedAt: e.Timestamp})
 		a.touch(d.Symbol, e.Version)
 	case *portfolio.TransactionsImported:
 		for i := range d.Transactions {
+			if err := d.Transactions[i].CheckStoredRange(); err != nil {
+				a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transactions[i], err)
+				continue
+			}
 			a.recorded = append(a.recorded, recordedTx{tx: d.Transactions[i], recordedAt: e.Timestamp})
 			a.touch(d.Transactions[i].Symbol, e.Version)
 		}
@@ -618,9 +666,14 @@ func isUUID(s string) bool {
 
 // recompute folds each portfolio whose transactions changed through the lot
 // engine, and keeps the positions of the symbols the batch touched.
-func (b *batch) recompute(log *slog.Logger) {
+func (b *batch) recompute() {
+	log := b.log
 	for _, id := range b.ids {
 		a := b.aggs[id]
+		for _, r := range a.leftOut { // left out as the events applied
+			b.leftOut += len(r.reasons)
+			log.Warn("transactions outside the stored range left out of the read models", "portfolio", id, "reasons", r.reasons)
+		}
 		if !a.pf.exists || (a.txVersion == 0 && !a.created) {
 			continue
 		}
@@ -648,15 +701,15 @@ func (b *batch) recompute(log *slog.Logger) {
 			continue
 		}
 		book := lots.New(method)
-		for i := range txs {
-			if err := book.Apply(&txs[i]); err != nil {
-				// Every stored transaction passed the aggregate's checks when it was
-				// recorded; a refusal here means hand-edited history. Leave it out
-				// (as the aggregate's own fold does) rather than stall the stream.
-				b.lotErrors++
-				log.Error("lot engine refused a stored transaction; left out of positions",
-					"portfolio", id, "transaction", txs[i].ID, "err", err)
-			}
+		// Stored history may predate the bounds, or (hand-edited) break the lot
+		// engine's rules: what cannot be computed is left out, as the analytics
+		// consumer leaves it out, rather than stall the stream.
+		_, out := book.ApplyStored(txs)
+		for _, lo := range out {
+			b.leftOut++
+			tx := lo.Transaction
+			a.leaveOut(portfolio.VersionOfSeq(tx.Seq), "", "", tx, lo.Err)
+			log.Warn("stored transaction left out of positions and totals", "portfolio", id, "transaction", tx.ID, "err", lo.Err)
 		}
 		syms := make([]string, 0, len(a.affected))
 		for s := range a.affected {
@@ -694,12 +747,17 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	var pos cols
 	var posDel cols
 	var tot cols
+	var kept cols // projection_failures rows that stay: left_out
 	for _, id := range b.ids {
 		a := b.aggs[id]
 		if !a.advanced {
 			continue
 		}
 		cp.add(id, i64(a.checkpoint), ts(a.cpTime))
+		for _, v := range slices.Sorted(maps.Keys(a.leftOut)) {
+			r := a.leftOut[v]
+			kept.add(id, i64(v), r.eventType, r.eventID, truncate(strings.Join(r.reasons, "; "), 2000), kindLeftOut)
+		}
 		if !a.pfChanged {
 			continue
 		}
@@ -755,7 +813,17 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	})
 	// Failures logged earlier for versions now applied are resolved.
 	q.Queue(`delete from projection_failures f using unnest($1::text[], $2::bigint[]) as u(id, version)
-	          where f.aggregate_id = u.id and f.version <= u.version`, cp.c[0], cp.c[1])
+	          where f.aggregate_id = u.id and f.version <= u.version and f.kind = 'failed'`, cp.c[0], cp.c[1])
+	if kept.n > 0 {
+		q.Queue(`insert into projection_failures (aggregate_id, version, event_type, event_id, reason, kind)
+		         select id, version::bigint, event_type, event_id, reason, kind
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+		                as u(id, version, event_type, event_id, reason, kind)
+		         on conflict (aggregate_id, version) do update set kind = excluded.kind, reason = excluded.reason,
+		                event_type = case when excluded.event_type = '' then projection_failures.event_type else excluded.event_type end,
+		                event_id = case when excluded.event_id = '' then projection_failures.event_id else excluded.event_id end,
+		                last_seen = now()`, kept.args()...)
+	}
 	if pf.n > 0 {
 		q.Queue(`insert into portfolios (id, user_id, name, description, base_currency, lot_method, archived, archived_at,
 		                                 created_at, updated_at, version, benchmark, whole_shares, min_trade_value)
@@ -835,6 +903,13 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	}
 	return tx.SendBatch(ctx, q).Close()
 }
+
+// Kinds of projection_failures rows (migration 0014).
+const (
+	kindFailed      = "failed"
+	kindQuarantined = "quarantined"
+	kindLeftOut     = "left_out"
+)
 
 // cols accumulates rows column-wise, as text, for unnest($1::text[], ...).
 type cols struct {
@@ -928,11 +1003,7 @@ func (p *Projector) RecordFailures(ctx context.Context, failures []Failure) erro
 			continue
 		}
 		seen[key] = true
-		reason := f.Reason
-		if len(reason) > 2000 {
-			reason = reason[:2000]
-		}
-		c.add(f.AggregateID, i64(f.Version), strings.ToValidUTF8(f.EventType, "?"), strings.ToValidUTF8(reason, "?"))
+		c.add(f.AggregateID, i64(f.Version), strings.ToValidUTF8(f.EventType, "?"), strings.ToValidUTF8(truncate(f.Reason, 2000), "?"))
 	}
 	if c.n == 0 {
 		return nil

@@ -105,6 +105,28 @@ func (h *History) Tx(tx portfolio.Transaction) string {
 	return rec.ID
 }
 
+// Legacy appends a TransactionRecorded event built by hand, as an older build
+// would have stored it before the domain bounded new commands (a trade in year 0,
+// a split of 9223372036854775807:1): the aggregate folds it as it folds any stored
+// event, and later commands follow it. It returns the event's version.
+func (h *History) Legacy(tx portfolio.Transaction) int64 {
+	h.t.Helper()
+	if tx.Currency == "" {
+		tx.Currency = "USD"
+	}
+	m := h.meta()
+	v := h.P.Version() + 1
+	tx.ID, tx.Seq = m.NewID(), portfolio.SeqOf(v, 0)
+	e := portfolio.Event{EventID: m.NewID(), EventType: portfolio.TypeTransactionRecorded, AggregateID: h.P.ID(),
+		AggregateType: portfolio.AggregateType, Version: v, Timestamp: m.Now, UserID: h.user, CorrelationID: m.CorrelationID,
+		CausationID: m.CausationID, SchemaVersion: portfolio.SchemaVersion, Data: &portfolio.TransactionRecorded{Transaction: tx}}
+	if err := h.P.Apply(e); err != nil {
+		h.t.Fatal(err)
+	}
+	h.Events = append(h.Events, e)
+	return v
+}
+
 // Void voids a transaction.
 func (h *History) Void(id, reason string) {
 	h.t.Helper()
