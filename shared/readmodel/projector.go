@@ -144,10 +144,10 @@ func NewProjector(pool *pgxpool.Pool, opts ProjectorOptions) *Projector {
 // Record is one stream record for ApplyRecords.
 type Record struct {
 	Event portfolio.Event
-	// Undecodable, when set, says why the stream's copy of the event did not
-	// decode: Event then holds what the record's keys and image still told
-	// (AggregateID and Version at least), and the projector reads the version from
-	// the event store instead.
+	// Undecodable, when set, says why the delivered copy of the event did not
+	// decode ("stream: ..."): Event then holds what the record's keys and image
+	// still told (AggregateID and Version at least), and the projector reads the
+	// version from the event store instead.
 	Undecodable string
 	// Image is the stream record's NewImage (DynamoDB JSON), kept with a quarantine.
 	Image json.RawMessage

@@ -253,7 +253,7 @@ func (b *batch) fill(ctx context.Context, src EventReader, maxFill int64) error 
 				if reason == "" {
 					reason = fmt.Sprintf("version %d is not in the event store", v)
 				}
-				b.setQuarantine(id, v, "the event store: ", reason)
+				b.setQuarantine(id, v, "event store: ", reason)
 			}
 		}
 		b.sortEntries(id)
@@ -283,13 +283,13 @@ func (b *batch) setQuarantine(id string, v int64, prefix, reason string) {
 		if en := &b.entries[i]; en.ev.Version == v {
 			why := prefix + reason
 			if en.undecodable != "" {
-				why = "the stream: " + en.undecodable + "; " + why
+				why = en.undecodable + "; " + why
 			}
 			en.quarantine, en.undecodable, found = why, "", true
 		}
 	}
 	if !found {
-		b.add(entry{ev: portfolio.Event{AggregateID: id, Version: v}, rec: -1, quarantine: "missing from the stream, and " + prefix + reason})
+		b.add(entry{ev: portfolio.Event{AggregateID: id, Version: v}, rec: -1, quarantine: prefix + reason})
 	}
 }
 
