@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -282,7 +283,7 @@ func (b *batch) setQuarantine(id string, v int64, prefix, reason string) {
 	for _, i := range b.byID[id] {
 		if en := &b.entries[i]; en.ev.Version == v {
 			why := prefix + reason
-			if en.undecodable != "" {
+			if en.undecodable != "" && !strings.Contains(en.undecodable, reason) { // a replay read the same error
 				why = en.undecodable + "; " + why
 			}
 			en.quarantine, en.undecodable, found = why, "", true
