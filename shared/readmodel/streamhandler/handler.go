@@ -17,8 +17,8 @@
 //     too, so the retry delivers them in order.
 //   - A database or event-store error is transient: the handler retries the batch
 //     with backoff within the invocation (Options.Retry), then fails the whole
-//     invocation, and the stream retries it. A failed invocation means nothing but
-//     that, so the mapping retries until the records' maximum age.
+//     invocation, and the stream retries it. So the mapping's retries are spent
+//     only by an outage that outlasts several invocations.
 package streamhandler
 
 import (
