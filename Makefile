@@ -76,6 +76,39 @@ test: fmt-check vet lint tools-npm testenv ## every check and every test
 	$(TESTENV) run -- go test -count=1 $(GO_PACKAGES)
 	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go test -count=1 ./...
 
+# ---------------------------------------------------------------- fuzzing (not part of `make test`)
+# Each target runs for FUZZTIME, one after another, with the emulators up (the API and WebSocket targets
+# use PostgreSQL and DynamoDB Local). What a run finds interesting is copied from Go's fuzz cache into the
+# package's testdata/fuzz/<Target>/: commit it, and `make test` replays the corpus as regression inputs.
+FUZZTIME ?= 30s
+FUZZ_TARGETS := \
+	./shared/httpapi:FuzzAPI \
+	./functions/ws:FuzzMessages \
+	./shared/activities:FuzzParseActivities \
+	./shared/activities:FuzzParseCSV \
+	./shared/portfolio/performance:FuzzLoadCSV \
+	./shared/portfolio/performance:FuzzParseNumber \
+	./shared/decimaltext:FuzzParse \
+	./shared/calendar:FuzzParse \
+	./shared/auth:FuzzVerify \
+	./shared/portfolio:FuzzCommands \
+	./shared/portfolio/lots:FuzzBook \
+	./shared/marketdata:FuzzFinnhubMessage \
+	./shared/marketdata:FuzzReplayLine
+
+.PHONY: fuzz
+fuzz: tools-npm testenv ## run every fuzz target for FUZZTIME (default 30s) and keep what they found in testdata/fuzz
+	@$(TESTENV) run -- bash -euo pipefail -c '\
+		cache=$$(go env GOCACHE)/fuzz; \
+		for t in $(FUZZ_TARGETS); do \
+			pkg=$${t%%:*}; name=$${t##*:}; \
+			echo "== $$pkg $$name ($(FUZZTIME))"; \
+			go test -run "^$$" -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel 2 $$pkg; \
+			src=$$cache/$$(go list $$pkg)/$$name; dst=$$pkg/testdata/fuzz/$$name; \
+			if [ -d $$src ]; then mkdir -p $$dst && cp -n $$src/* $$dst/; fi; \
+			echo "   corpus: $$(ls $$dst 2>/dev/null | wc -l) inputs in $$dst"; \
+		done'
+
 BENCHSTAT := $(TOOLS_BIN)/benchstat
 BENCH_OUT := .local/bench
 

@@ -409,9 +409,14 @@ func TestAggregateRandomDecimalsMatchSchemas(t *testing.T) {
 	sch, _ := v.Schema(portfolio.TypeTransactionRecorded, portfolio.SchemaVersion)
 	rng := rand.New(rand.NewPCG(1, 2))
 	positive := func() decimal.Decimal {
-		// 1 to 18 significant digits, exponent -12 to +6.
-		digits := max(rng.Int64N(int64(1e18))>>rng.IntN(60), 1)
-		return decimal.New(digits, int32(6-rng.IntN(19)))
+		// 1 to 18 significant digits, exponent -12 to +6, within the domain's
+		// bounds (below 10^11 here, so that the buys add up below MaxQuantity).
+		for {
+			digits := max(rng.Int64N(int64(1e18))>>rng.IntN(60), 1)
+			if d := decimal.New(digits, int32(6-rng.IntN(19))); d.LessThan(decimal.New(1, 11)) {
+				return d
+			}
+		}
 	}
 	w := &writer{t: t, user: "user-1"}
 	p, err := portfolio.Create("pf-rand", portfolio.CreatePortfolio{Name: "Random", BaseCurrency: "USD"}, w.meta())

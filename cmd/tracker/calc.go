@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/activities"
 	"github.com/portfoliotracker/tracker/shared/calendar"
@@ -168,17 +169,17 @@ type perfReport struct {
 
 // calc computes the report. Its errors are one line, naming the file and record.
 func calc(opt calcOptions) (*calcReport, error) {
-	acts, err := activities.ParseFile(opt.activities)
+	acts, err := parseActivities(opt.activities)
 	if err != nil {
 		return nil, err
 	}
 	txs := acts.Transactions
-	if len(txs) == 0 {
-		return nil, fmt.Errorf("%s: no activities", opt.activities)
-	}
 	closes, err := loadPrices(opt.prices)
 	if err != nil {
 		return nil, err
+	}
+	if len(txs) == 0 {
+		return emptyReport(opt, acts, closes), nil
 	}
 
 	first, last := txs[0].Date, txs[len(txs)-1].Date
@@ -281,6 +282,40 @@ func calc(opt calcOptions) (*calcReport, error) {
 		rep.Warnings = append(rep.Warnings, "performance: the money-weighted return is undefined")
 	}
 	return rep, nil
+}
+
+// parseActivities reads the activities file; an empty one (no bytes at all) is
+// a portfolio with no activities, like an export whose list is empty.
+func parseActivities(path string) (*activities.Result, error) {
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Size() == 0 {
+		return &activities.Result{Source: path}, nil
+	}
+	return activities.ParseFile(path)
+}
+
+// emptyReport is the report of a portfolio with no activities: zeros, valued on
+// as-of (given, or the last close, or today), in the file's currency (USD when
+// the file names none).
+func emptyReport(opt calcOptions, acts *activities.Result, closes *performance.Closes) *calcReport {
+	asOf := opt.asOf
+	if !opt.hasAsOf {
+		if asOf = lastClose(closes); asOf == 0 {
+			asOf = calendar.FromTime(time.Now().UTC())
+		}
+	}
+	currency := acts.BaseCurrency
+	if currency == "" {
+		currency = "USD"
+	}
+	zero := decimal.Zero.String()
+	return &calcReport{
+		AsOf: asOf.String(), BaseCurrency: currency, LotMethod: strings.ToLower(string(opt.method)),
+		Holdings: []holdingReport{},
+		Totals: totalsReport{CostBasis: zero, MarketValue: zero, UnrealizedPnL: zero, RealizedPnL: zero,
+			Fees: zero, Taxes: zero, Dividends: zero, Interest: zero, Cash: zero},
+		Performance: perfReport{From: asOf.String(), To: asOf.String(), TWR: rate(0), MWR: rate(0)},
+		Warnings:    []string{fmt.Sprintf("%s holds no activities: every figure is zero", opt.activities)},
+	}
 }
 
 // loadPrices reads the closes CSV. Its errors name the file (performance.LoadCSV's

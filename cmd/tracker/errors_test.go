@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/portfolio"
 )
 
 // TestBadActivityFiles: every kind of malformed activity file ends calc with exit
@@ -18,7 +22,6 @@ func TestBadActivityFiles(t *testing.T) {
 	}
 	for _, c := range []struct{ name, file, in, want string }{
 		{"not JSON", "a.json", "date,type\n2024-01-02,BUY\n", `a.json: line 1: not JSON: want an object {"activities":[...]}, found 'd'`},
-		{"empty", "a.json", "", `a.json: empty file: want an object {"activities":[...]}`},
 		{"truncated", "a.json", pre + ok + ",\n" + `{"date":"2024-01-02","type":"BU`, `a.json: activity 1 (line 3): truncated JSON: the file ends inside a string`},
 		{"truncated array", "a.json", pre + ok, `a.json: line 2: truncated JSON: the file ends before the "activities" array is closed`},
 		{"syntax", "a.json", act(`{"date" "2024-01-02"}`), `a.json: activity 0 (line 2): invalid JSON at line 2: expected ':' after an object key, found a string`},
@@ -26,7 +29,10 @@ func TestBadActivityFiles(t *testing.T) {
 		{"missing activities", "a.json", `{"meta":{"version":"2.90.0"},"user":{}}`, `a.json: line 1: no "activities" in the top-level object (want an object {"activities":[...]})`},
 		{"activities not an array", "a.json", `{"activities":"none"}`, `a.json: line 1: "activities" must be an array, not a string`},
 		{"activity not an object", "a.json", act(`"BUY"`), `a.json: activity 0 (line 2): an activity must be an object, not a string`},
-		{"no activities", "a.json", `{"activities":[]}`, `a.json: no activities`},
+		{"year 0", "a.json", act(`{"date":"0000-01-01","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}`), `a.json: activity 0 (line 2): invalid transaction: date 0000-01-01 is outside 1900-01-01 to 9999-12-31`},
+		{"date before 1900", "a.json", act(`{"date":"1899-12-31","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}`), `a.json: activity 0 (line 2): invalid transaction: date 1899-12-31 is outside 1900-01-01 to 9999-12-31`},
+		{"date far ahead", "a.json", act(`{"date":"9999-12-31","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}`), fmt.Sprintf(`a.json: activity 0 (line 2): invalid transaction: date 9999-12-31 is after %s (at most 1 year from today)`, portfolio.MaxTradeDate(time.Now()))},
+		{"huge split", "a.json", act(ok + ",\n" + `{"date":"2024-01-03","type":"SPLIT","symbol":"X","ratio":"9223372036854775807:1","currency":"USD"}`), `a.json: activity 1 (line 3): invalid transaction: split ratio 9223372036854775807:1: each side must be at most 1000000`},
 		{"unknown type", "a.json", act(`{"date":"2024-01-02","type":"TRANSFER"}`), `a.json: activity 0 (line 2): "type": unknown type "TRANSFER" (want BUY, SELL, DIVIDEND, INTEREST, FEE, DEPOSIT, WITHDRAWAL, SPLIT or VOID)`},
 		{"ghostfolio ITEM", "a.json", act(`{"date":"2024-01-02","type":"ITEM","symbol":"Car","quantity":1,"unitPrice":9000,"currency":"USD"}`), `a.json: activity 0 (line 2): "type": ITEM is not supported (Ghostfolio valuables and liabilities are not tracked)`},
 		{"missing date", "a.json", act(`{"type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}`), `a.json: activity 0 (line 2): missing "date"`},
@@ -111,5 +117,30 @@ func TestHelp(t *testing.T) {
 		if code != 0 || errOut != "" || !strings.HasPrefix(out, "usage: tracker") {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
 		}
+	}
+}
+
+// A file with no activities is an empty portfolio: every figure is zero, with a
+// warning, not a refusal.
+func TestEmptyActivitiesFile(t *testing.T) {
+	for name, in := range map[string]string{"no bytes": "", "empty list": `{"activities":[]}`, "header only": "Date,Type,Symbol,Quantity,UnitPrice,Fee,Currency\n"} {
+		t.Run(name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			writeFile(t, ".", "p.csv", "date,symbol,close\n2024-01-02,X,10\n")
+			file := "a.json"
+			if strings.HasPrefix(in, "Date") {
+				file = "a.csv"
+			}
+			writeFile(t, ".", file, in)
+			code, out, errOut := runCLI(t, "calc", "--activities", file, "--prices", "p.csv")
+			if code != 0 || errOut != "" {
+				t.Fatalf("exit %d, stderr %q", code, errOut)
+			}
+			for _, want := range []string{`"asOf": "2024-01-02"`, `"holdings": []`, `"marketValue": "0"`, `"cash": "0"`, `"twr": "0.00000000"`, "holds no activities"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %s:\n%s", want, out)
+				}
+			}
+		})
 	}
 }

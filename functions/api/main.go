@@ -6,8 +6,10 @@
 //
 //	EVENTS_TABLE         the DynamoDB events table.
 //	SNAPSHOT_EVERY       events between snapshots (default 10; the same for every writer).
-//	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
-//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	API_DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler) as
+//	                         the API's own login role, which may only become the caller
+//	                         (readmodel.CallerDB: every statement runs under Row Level Security), or
+//	API_DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
 //	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
 package main
 
@@ -48,16 +50,16 @@ func main() {
 			return nil, err
 		}
 		store := dynamostore.New(dynamodb.NewFromConfig(cfg), table, dynamostore.Options{SnapshotEvery: snapshotEvery})
-		pool, err := readmodel.OpenConfigured(ctx, "api")
+		db, err := readmodel.OpenAPI(ctx, "api")
 		if err != nil {
 			return nil, err
 		}
 		srv := httpapi.New(httpapi.Config{
 			Commands:  command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log}),
 			Events:    store,
-			Queries:   readmodel.NewQueries(pool),
-			Alerts:    readmodel.NewAlertRules(pool),
-			Analytics: readmodel.NewMetrics(pool),
+			Queries:   readmodel.NewQueries(db),
+			Alerts:    readmodel.NewAlertRules(db),
+			Analytics: readmodel.NewMetrics(db),
 			Logger:    log,
 		})
 		return httpapi.LambdaHandler(srv), nil

@@ -6,7 +6,7 @@
 //
 //	DATABASE_URL         the Postgres DSN: Supabase's transaction pooler (port 6543).
 //	DATABASE_SECRET_ARN  instead of DATABASE_URL: a Secrets Manager secret holding the
-//	                     DSN (plain, or JSON with "url"), read lazily on the first
+//	                     DSN (plain, or JSON with "url" and "root_certificate"), read lazily on the first
 //	                     invocation so that init stays small, and kept for the
 //	                     container's life.
 //	EVENTS_TABLE         the events table, read for the versions the stream did not
@@ -30,15 +30,13 @@ import (
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/readmodel/dynamosource"
 	"github.com/portfoliotracker/tracker/shared/readmodel/streamhandler"
-	"github.com/portfoliotracker/tracker/shared/secrets"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	dsn, secretARN := os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN")
 	table, failures := os.Getenv("EVENTS_TABLE"), os.Getenv(topology.FailureDestinationEnvVar)
-	if dsn == "" && secretARN == "" || table == "" {
+	if os.Getenv(readmodel.EnvDatabaseURL) == "" && os.Getenv(readmodel.EnvDatabaseSecretARN) == "" || table == "" {
 		log.Error("projector: set DATABASE_URL or DATABASE_SECRET_ARN, and EVENTS_TABLE")
 		os.Exit(1)
 	}
@@ -53,11 +51,7 @@ func main() {
 		os.Exit(1)
 	}
 	build := func(ctx context.Context) (streamhandler.Applier, error) {
-		url, err := secrets.DatabaseURL(ctx, dsn, secretARN)
-		if err != nil {
-			return nil, err
-		}
-		pool, err := readmodel.Open(ctx, url, readmodel.PoolOptions{ApplicationName: "projector"})
+		pool, err := readmodel.OpenConfigured(ctx, "projector")
 		if err != nil {
 			return nil, err
 		}

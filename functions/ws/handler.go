@@ -37,7 +37,7 @@ type Portfolios interface {
 // find the users to push their quotes to (readmodel.WatchSymbols).
 type Watchers interface {
 	Watch(ctx context.Context, connectionID, userID string, symbols []string, until time.Time) error
-	Unwatch(ctx context.Context, connectionID string, symbols []string) error
+	Unwatch(ctx context.Context, connectionID, userID string, symbols []string) error
 }
 
 // Sender posts a reply to one connection (a *push.Pusher).
@@ -233,7 +233,7 @@ func (h *Handler) message(ctx context.Context, req events.APIGatewayWebsocketPro
 		default:
 			if h.Watchers != nil && msg.Action == "unsubscribe" && len(msg.Symbols) > 0 {
 				// A watch left behind expires with the connection.
-				if err := h.Watchers.Unwatch(ctx, id, msg.Symbols); err != nil {
+				if err := h.Watchers.Unwatch(ctx, id, conn.UserID, msg.Symbols); err != nil {
 					h.log().WarnContext(ctx, "ws: unwatch symbols", "connectionId", id, "error", err.Error())
 				}
 			}

@@ -21,6 +21,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 	"github.com/portfoliotracker/tracker/shared/wsconn"
 	"github.com/portfoliotracker/tracker/shared/wsconn/wsconntest"
@@ -44,7 +45,7 @@ type fixture struct {
 // newFixture: the handler on a DynamoDB Local connections table, the real read-model queries on
 // a fresh PostgreSQL database (A owns "pa", B owns "pb"), and replies posted through the real SDK
 // client to the fake management API.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{gw: gatewayfake.New(), store: wsconntest.Store(t, wsconn.Options{})}
@@ -54,7 +55,8 @@ func newFixture(t *testing.T) *fixture {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	pusher := push.New(push.NewManagementClient(cfg, srv.URL+"/test"), f.store, push.Options{})
 
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +69,10 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.pool = pool
-	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(pool), Sender: pusher,
-		Watchers: lazyWatchers{lazy.New(func(context.Context) (*pgxpool.Pool, error) { return pool, nil })}}
+	// The database as the ws function sees it: its own login, each statement as the caller.
+	api, _ := readmodeltest.API(t, dsn)
+	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(api), Sender: pusher,
+		Watchers: lazyWatchers{lazy.New(func(context.Context) (*readmodel.CallerDB, error) { return api, nil })}}
 	return f
 }
 

@@ -114,6 +114,9 @@ func Check(t Topology) error {
 			if _, ok := t.table(a.Table); !ok {
 				fail("%s: unknown table %q", f.Name, a.Table)
 			}
+			if len(tableActions[a.Access]) == 0 {
+				fail("%s: access %q to %s has no IAM actions", f.Name, a.Access, a.Table)
+			}
 		}
 		for _, s := range f.Secrets {
 			if _, ok := t.secret(s); !ok {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
@@ -40,7 +41,7 @@ func buildFunctions(ctx context.Context, root, dir string) (map[string]string, e
 
 // endpoints are the addresses the functions are given.
 type endpoints struct {
-	dynamoDB, kinesis, databaseURL, supabaseURL, wsManagement, jwtSecret string
+	dynamoDB, kinesis, databaseURL, apiDatabaseURL, supabaseURL, wsManagement, jwtSecret string
 	// dataDir holds the on-failure destinations (failureFile).
 	dataDir string
 }
@@ -82,7 +83,9 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	for _, s := range f.Secrets {
 		switch s {
 		case topology.DatabaseSecret:
-			env["DATABASE_URL"] = e.databaseURL
+			env[readmodel.EnvDatabaseURL] = e.databaseURL
+		case topology.APIDatabaseSecret:
+			env[readmodel.EnvAPIDatabaseURL] = e.apiDatabaseURL
 		case topology.JWTSecret:
 			env["SUPABASE_JWT_SECRET"] = e.jwtSecret
 		}

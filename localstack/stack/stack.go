@@ -182,12 +182,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if err := createStreams(ctx, kc, cfg.Prefix); err != nil {
 		return nil, err
 	}
-	dsn, applied, err := prepareDatabase(ctx, addr[emulator.Postgres])
+	rm, err := prepareDatabase(ctx, addr[emulator.Postgres])
 	if err != nil {
 		return nil, err
 	}
-	s.URLs.Postgres = dsn
-	s.Timings = append(s.Timings, Timing{fmt.Sprintf("tables, streams and schema (%d migrations applied)", len(applied)), time.Since(step)})
+	s.URLs.Postgres = rm.ownerDSN
+	s.Timings = append(s.Timings, Timing{fmt.Sprintf("tables, streams and schema (%d migrations applied)", len(rm.applied)), time.Since(step)})
 
 	// The token issuer: fresh keys on every start, as a Supabase project would
 	// rotate them; its JWKS is where Supabase serves it.
@@ -204,7 +204,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: dsn, supabaseURL: s.URLs.Auth,
+	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
 		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir}
 	if cfg.Quiet || output == nil {
 		output = io.Discard

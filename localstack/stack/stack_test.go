@@ -59,7 +59,7 @@ func TestUserIDIsStableAndAUUID(t *testing.T) {
 // Each function gets the variables the CDK stack would give it, with local
 // values, and nothing it is not granted.
 func TestFunctionEnvMirrorsTheStack(t *testing.T) {
-	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", supabaseURL: "http://auth",
+	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", apiDatabaseURL: "postgres://api", supabaseURL: "http://auth",
 		wsManagement: "http://ws/local", jwtSecret: "s", dataDir: "/data"}
 	for _, f := range topology.Functions() {
 		env := functionEnv(f, "pt-local-", e)
@@ -72,6 +72,9 @@ func TestFunctionEnvMirrorsTheStack(t *testing.T) {
 		}
 		if slices.Contains(f.Secrets, topology.DatabaseSecret) != has("DATABASE_URL=postgres://db") {
 			t.Errorf("%s: DATABASE_URL given iff the database secret is granted", f.Name)
+		}
+		if slices.Contains(f.Secrets, topology.APIDatabaseSecret) != has("API_DATABASE_URL=postgres://api") {
+			t.Errorf("%s: API_DATABASE_URL given iff the API's database secret is granted", f.Name)
 		}
 		if f.ManageConnections != has("WEBSOCKET_CALLBACK_URL=http://ws/local") {
 			t.Errorf("%s: WEBSOCKET_CALLBACK_URL given iff ManageConnections", f.Name)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
@@ -334,6 +335,11 @@ func (b *builder) build(rec *record, index int) error {
 	if err := tx.Validate(); err != nil {
 		return err
 	}
+	// The bounds every new transaction is held to (dates, magnitudes, symbols):
+	// the importer refuses what the portfolio would, naming the line.
+	if err := tx.CheckBounds(now()); err != nil {
+		return err
+	}
 	if b.base == "" {
 		b.base, b.baseFrom = tx.Currency, index
 	} else if tx.Currency != b.base {
@@ -348,6 +354,9 @@ func (b *builder) build(rec *record, index int) error {
 	b.ntx++
 	return nil
 }
+
+// now is the clock of the trade-date bound (a variable for tests).
+var now = time.Now
 
 // activityType maps a type name (any letter case) to the domain's.
 func activityType(s string) (portfolio.TxType, error) {

@@ -100,7 +100,7 @@ func (k Kind) known() bool {
 
 // Limits of rule definitions.
 const (
-	MaxIDLen          = 128
+	MaxIDLen          = MaxOwnIDLen + 37 // a user ID (36) and ":" scope it (owner.go)
 	MaxSymbolLen      = 32
 	MinWindow         = time.Minute
 	MaxWindow         = 366 * 24 * time.Hour

@@ -232,6 +232,10 @@ type hmacSource struct {
 	mu        sync.Mutex
 	lastErr   error
 	lastErrAt time.Time
+	// lastKind is what a failed load means for tokens until the next try:
+	// ErrKeysUnavailable (an outage) or ErrUnsupportedAlgorithm (a secret that
+	// loaded but cannot be one: HS256 is then not accepted, a denial).
+	lastKind error
 }
 
 func (h *hmacSource) get(ctx context.Context) (*key, error) {
@@ -244,15 +248,19 @@ func (h *hmacSource) get(ctx context.Context) (*key, error) {
 		return k, nil
 	}
 	if h.lastErr != nil && h.now().Sub(h.lastErrAt) < h.retry {
-		return nil, &detailed{kind: ErrKeysUnavailable, detail: "HMAC secret: " + h.lastErr.Error(), cause: h.lastErr}
+		return nil, &detailed{kind: h.lastKind, detail: "HMAC secret: " + h.lastErr.Error(), cause: h.lastErr}
 	}
 	secret, err := h.load(ctx)
+	kind := ErrKeysUnavailable
 	if err == nil && len(secret) < MinHMACSecretLength {
-		err = fmt.Errorf("secret has %d bytes, want at least %d", len(secret), MinHMACSecretLength)
+		// Empty (never filled in) or too short: a configuration fault, not an
+		// outage. Answering it with an error would fail every request with a 500.
+		err = fmt.Errorf("secret has %d bytes, want at least %d: HS256 tokens are not accepted", len(secret), MinHMACSecretLength)
+		kind = ErrUnsupportedAlgorithm
 	}
 	if err != nil {
-		h.lastErr, h.lastErrAt = err, h.now()
-		return nil, &detailed{kind: ErrKeysUnavailable, detail: "HMAC secret: " + err.Error(), cause: err}
+		h.lastErr, h.lastErrAt, h.lastKind = err, h.now(), kind
+		return nil, &detailed{kind: kind, detail: "HMAC secret: " + err.Error(), cause: err}
 	}
 	k := &key{alg: AlgHS256, hmac: append([]byte(nil), secret...)}
 	h.key.Store(k)

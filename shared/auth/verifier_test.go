@@ -802,14 +802,19 @@ func TestLazyHMACSecret(t *testing.T) {
 	checkErr(t, err, auth.ErrUnsupportedAlgorithm)
 }
 
-func TestLazyHMACSecretTooShort(t *testing.T) {
-	v := newVerifier(t, auth.Config{
-		Issuer:         shared.IssuerURL(),
-		LoadHMACSecret: func(context.Context) ([]byte, error) { return []byte("short"), nil },
-	})
-	_, err := v.Verify(context.Background(), shared.Mint(userID, authtest.WithAlg(auth.AlgHS256)))
-	if !errors.Is(err, auth.ErrKeysUnavailable) {
-		t.Fatalf("want ErrKeysUnavailable, got %v", err)
+// A secret that loads but cannot be one (empty: never filled in; too short) is a
+// configuration fault: HS256 tokens are refused, a verdict on the token, where an
+// outage error would make the authorizer fail every request with a 500.
+func TestLazyHMACSecretUnusable(t *testing.T) {
+	for _, secret := range []string{"", "short"} {
+		v := newVerifier(t, auth.Config{
+			Issuer:         shared.IssuerURL(),
+			LoadHMACSecret: func(context.Context) ([]byte, error) { return []byte(secret), nil },
+		})
+		_, err := v.Verify(context.Background(), shared.Mint(userID, authtest.WithAlg(auth.AlgHS256)))
+		if !errors.Is(err, auth.ErrUnsupportedAlgorithm) || !errors.Is(err, auth.ErrTokenInvalid) {
+			t.Fatalf("secret %q: want ErrUnsupportedAlgorithm, got %v", secret, err)
+		}
 	}
 }
 

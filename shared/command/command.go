@@ -14,6 +14,8 @@ package command
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -77,6 +79,28 @@ type Request struct {
 	// ExpectedVersion, when set (If-Match), must equal the aggregate's current
 	// version, or the command fails with portfolio.ErrConcurrencyConflict.
 	ExpectedVersion *int64
+	// Fingerprint identifies the request that carries the command (16 hex
+	// digits, see RequestFingerprint). A command ID seen before with another
+	// fingerprint fails with ErrCommandIDReused instead of replaying.
+	Fingerprint string
+}
+
+// ErrCommandIDReused: a command ID (Idempotency-Key) already used for a
+// different request. Replaying the first result would hide the second
+// request's changes from its sender.
+var ErrCommandIDReused = errors.New("command ID reused for a different request")
+
+// RequestFingerprint hashes the parts that make a request what it is (method,
+// route, resource, canonical body) into a Request.Fingerprint.
+func RequestFingerprint(parts ...[]byte) string {
+	h := sha256.New()
+	for _, p := range parts {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write(p)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // Result is what a command wrote (or, replayed, what it wrote the first time).
@@ -106,7 +130,7 @@ func (s *Service) Create(ctx context.Context, req Request, cmd portfolio.CreateP
 			req.AggregateID = s.opts.NewID()
 		}
 	}
-	return s.Execute(ctx, req, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+	return s.execute(ctx, req, true, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
 		return p.Create(req.AggregateID, cmd, meta)
 	})
 }
@@ -120,8 +144,15 @@ func PortfolioIDFor(userID, commandID string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
-// Execute runs one command.
+// Execute runs one command on an existing portfolio of req.UserID. Ownership is
+// decided first: a portfolio that does not exist or is someone else's is
+// portfolio.ErrNotFound whatever else is wrong with the request, so neither its
+// existence nor its version leaks.
 func (s *Service) Execute(ctx context.Context, req Request, decide Decide) (Result, error) {
+	return s.execute(ctx, req, false, decide)
+}
+
+func (s *Service) execute(ctx context.Context, req Request, creating bool, decide Decide) (Result, error) {
 	if req.AggregateID == "" || req.UserID == "" {
 		return Result{}, fmt.Errorf("%w: command needs an aggregate and a user", portfolio.ErrInvalidCommand)
 	}
@@ -131,7 +162,7 @@ func (s *Service) Execute(ctx context.Context, req Request, decide Decide) (Resu
 	log := s.opts.Logger.With("aggregateId", req.AggregateID, "commandId", req.CommandID, "correlationId", req.CorrelationID)
 	consistent := false
 	for attempt := 1; ; attempt++ {
-		res, err := s.attempt(ctx, req, decide, consistent)
+		res, err := s.attempt(ctx, req, creating, decide, consistent)
 		res.Attempts = attempt
 		if !errors.Is(err, portfolio.ErrConcurrencyConflict) || req.ExpectedVersion != nil {
 			return res, err
@@ -150,18 +181,25 @@ func (s *Service) Execute(ctx context.Context, req Request, decide Decide) (Resu
 	}
 }
 
-func (s *Service) attempt(ctx context.Context, req Request, decide Decide, consistent bool) (Result, error) {
+func (s *Service) attempt(ctx context.Context, req Request, creating bool, decide Decide, consistent bool) (Result, error) {
 	p, tail, err := s.load(ctx, req.AggregateID, consistent)
 	if err != nil {
 		return Result{}, err
 	}
+	if !creating && (p.Version() == 0 || p.Owner() != req.UserID) {
+		return Result{}, fmt.Errorf("%w: portfolio %s", portfolio.ErrNotFound, req.AggregateID)
+	}
 	if rec, ok := p.FindCommand(req.CommandID); ok {
+		if fp := portfolio.ParseRequestHash(req.Fingerprint); fp != 0 && rec.RequestHash != 0 && fp != rec.RequestHash {
+			return Result{}, fmt.Errorf("%w: %q", ErrCommandIDReused, req.CommandID)
+		}
 		return s.replay(ctx, req, rec, tail)
 	}
 	if req.ExpectedVersion != nil && *req.ExpectedVersion != p.Version() {
 		return Result{AggregateID: req.AggregateID, Version: p.Version()}, fmt.Errorf("portfolio %s is at version %d, not %d: %w", req.AggregateID, p.Version(), *req.ExpectedVersion, portfolio.ErrConcurrencyConflict)
 	}
-	meta := portfolio.Meta{UserID: req.UserID, CorrelationID: req.CorrelationID, CausationID: req.CommandID, Now: s.opts.Now(), NewID: s.opts.NewID}
+	meta := portfolio.Meta{UserID: req.UserID, CorrelationID: req.CorrelationID, CausationID: req.CommandID,
+		RequestHash: req.Fingerprint, Now: s.opts.Now(), NewID: s.opts.NewID}
 	err = decide(p, meta)
 	if errors.Is(err, portfolio.ErrHistoryRequired) {
 		// A back-dated trade or a void: decide again on the full history.

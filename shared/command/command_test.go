@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,6 +287,106 @@ func TestDomainRefusalsPassThroughAndWriteNothing(t *testing.T) {
 		}
 		if got := len(history(t, store, id)); got != 1 {
 			t.Fatalf("%d events after refusals, want 1", got)
+		}
+	})
+}
+
+// Ownership is decided before anything else: a foreign or unknown portfolio is
+// the same ErrNotFound whatever the request says, and its version never shows.
+func TestOwnershipIsDecidedFirst(t *testing.T) {
+	stores(t, func(t *testing.T, store eventstore.Store) {
+		svc := newService(store)
+		ctx := context.Background()
+		id := create(t, svc, "alice", "create-own")
+		if _, err := svc.Execute(ctx, command.Request{AggregateID: id, UserID: "alice", CommandID: "k1"}, record(buy("2024-01-02", "AAPL", "1"))); err != nil {
+			t.Fatal(err)
+		}
+		wrong := int64(999)
+		for name, req := range map[string]command.Request{
+			"If-Match":       {AggregateID: id, UserID: "bob", ExpectedVersion: &wrong},
+			"reused key":     {AggregateID: id, UserID: "bob", CommandID: "k1"},
+			"unknown+match":  {AggregateID: "no-such-portfolio", UserID: "bob", ExpectedVersion: &wrong},
+			"refused decide": {AggregateID: id, UserID: "bob"},
+		} {
+			_, err := svc.Execute(ctx, req, func(*portfolio.Portfolio, portfolio.Meta) error {
+				return fmt.Errorf("%w: decided for a stranger", portfolio.ErrInvalidTransaction)
+			})
+			if !errors.Is(err, portfolio.ErrNotFound) {
+				t.Errorf("%s: err = %v, want ErrNotFound", name, err)
+			}
+			if err != nil && strings.Contains(err.Error(), "version") {
+				t.Errorf("%s: %q names a version", name, err)
+			}
+		}
+	})
+}
+
+// A command ID replays its first result only for the same request: another
+// request under it is refused, and nothing is written.
+func TestReusedCommandIDWithAnotherRequestIsRefused(t *testing.T) {
+	stores(t, func(t *testing.T, store eventstore.Store) {
+		svc := newService(store)
+		ctx := context.Background()
+		id := create(t, svc, "alice", "create-fp")
+		first := command.Request{AggregateID: id, UserID: "alice", CommandID: "key", Fingerprint: command.RequestFingerprint([]byte("buy 1"))}
+		if _, err := svc.Execute(ctx, first, record(buy("2024-01-02", "AAPL", "1"))); err != nil {
+			t.Fatal(err)
+		}
+		res, err := svc.Execute(ctx, first, record(buy("2024-01-02", "AAPL", "1")))
+		if err != nil || !res.Replayed {
+			t.Fatalf("same request again: replayed=%v, %v", res.Replayed, err)
+		}
+		other := first
+		other.Fingerprint = command.RequestFingerprint([]byte("buy 500"))
+		if _, err := svc.Execute(ctx, other, record(buy("2024-01-02", "AAPL", "500"))); !errors.Is(err, command.ErrCommandIDReused) {
+			t.Fatalf("another request under the key: err = %v, want ErrCommandIDReused", err)
+		}
+		if got := len(history(t, store, id)); got != 2 {
+			t.Fatalf("%d events, want 2", got)
+		}
+		// Across a snapshot too (the fingerprint rides in the snapshot's records).
+		for i := range snapshotEvery {
+			if _, err := svc.Execute(ctx, command.Request{AggregateID: id, UserID: "alice"}, record(buy("2024-01-03", "MSFT", fmt.Sprint(i+1)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := svc.Execute(ctx, other, record(buy("2024-01-02", "AAPL", "500"))); !errors.Is(err, command.ErrCommandIDReused) {
+			t.Fatalf("after a snapshot: err = %v, want ErrCommandIDReused", err)
+		}
+	})
+}
+
+// A snapshot that cannot be read costs a full-history fold, never the command.
+func TestUnreadableSnapshotFallsBackToTheHistory(t *testing.T) {
+	stores(t, func(t *testing.T, store eventstore.Store) {
+		svc := newService(store)
+		ctx := context.Background()
+		id := create(t, svc, "alice", "create-snap")
+		for i := range snapshotEvery + 1 {
+			if _, err := svc.Execute(ctx, command.Request{AggregateID: id, UserID: "alice"}, record(buy("2024-01-02", "AAPL", fmt.Sprint(i+1)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tamperer, ok := store.(interface {
+			Tamper(ctx context.Context, aggregateID string, version int64, attr string, value *string) error
+		})
+		if !ok {
+			t.Skip("store has no back door")
+		}
+		for _, garbage := range []string{"\x00not deflate", "{\"v\":99}"} {
+			if err := tamperer.Tamper(ctx, id, snapshotEvery, eventstore.AttrSnapshot, &garbage); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Execute(ctx, command.Request{AggregateID: id, UserID: "alice"}, record(sell("2024-01-03", "AAPL", "1"))); err != nil {
+				t.Fatalf("command over snapshot %q: %v", garbage, err)
+			}
+		}
+		p, err := svc.LoadFull(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q, _ := p.Quantity("AAPL"); !q.Equal(decimal.NewFromInt(13)) { // 1+…+5 bought, 2 sold
+			t.Fatalf("AAPL %s, want 13", q)
 		}
 	})
 }

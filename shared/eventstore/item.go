@@ -23,6 +23,7 @@ const (
 	AttrUserID        = "userId"
 	AttrCorrelationID = "correlationId"
 	AttrCausationID   = "causationId"
+	AttrRequestHash   = "requestHash"
 	AttrSchemaVersion = "schemaVersion"
 	AttrData          = "data"
 	AttrSnapshot      = "snapshot"
@@ -61,6 +62,9 @@ func EncodeItem(e *portfolio.Event) (Item, error) {
 	if e.CausationID != "" {
 		it[AttrCausationID] = e.CausationID
 	}
+	if e.RequestHash != "" {
+		it[AttrRequestHash] = e.RequestHash
+	}
 	return it, nil
 }
 
@@ -96,6 +100,6 @@ func DecodeItem(it Item) (portfolio.Event, error) {
 		EventID: it[AttrEventID], EventType: it[AttrEventType], AggregateID: id,
 		AggregateType: it[AttrAggregateType], Version: version, Timestamp: ts,
 		UserID: it[AttrUserID], CorrelationID: it[AttrCorrelationID], CausationID: it[AttrCausationID],
-		SchemaVersion: schema,
+		RequestHash: it[AttrRequestHash], SchemaVersion: schema,
 	}, []byte(it[AttrData]))
 }

@@ -124,6 +124,14 @@ func (m *Memory) Tamper(_ context.Context, aggregateID string, version int64, at
 	if s == nil || version < 1 || version > int64(len(s.items)) {
 		return fmt.Errorf("tamper %s version %d: no such item", aggregateID, version)
 	}
+	if attr == AttrSnapshot {
+		if value == nil {
+			s.items[version-1].snapshot = nil
+		} else {
+			s.items[version-1].snapshot = []byte(*value)
+		}
+		return nil
+	}
 	it := maps.Clone(s.items[version-1].item)
 	if value == nil {
 		delete(it, attr)

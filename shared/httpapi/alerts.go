@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
+	"github.com/portfoliotracker/tracker/shared/decimaltext"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 )
 
@@ -62,9 +63,9 @@ func (in alertRuleInput) rule() (alerts.Rule, error) {
 		if f.text == "" && !f.required {
 			continue
 		}
-		d, err := decimal.NewFromString(f.text)
-		if err != nil || len(f.text) > 40 {
-			return r, newError(http.StatusUnprocessableEntity, CodeValidation, f.name+" must be a decimal string such as \"0.05\"", map[string]string{"field": f.name})
+		d, err := decimaltext.Parse(f.text)
+		if err != nil {
+			return r, newError(http.StatusUnprocessableEntity, CodeValidation, f.name+" must be a decimal string such as \"0.05\": "+err.Error(), map[string]string{"field": f.name})
 		}
 		*f.dst = d
 	}
@@ -150,6 +151,17 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request) error {
 	var in alertRuleInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
+	}
+	// A rule may name only the caller's own portfolio, and that is decided
+	// before anything else about the rule, as on every portfolio route.
+	if in.PortfolioID != "" {
+		owned, err := s.owns(r.Context(), userFrom(r.Context()), in.PortfolioID)
+		if err != nil {
+			return err
+		}
+		if !owned {
+			return newError(http.StatusNotFound, CodeNotFound, "portfolio not found", map[string]string{"field": "portfolioId"})
+		}
 	}
 	rule, err := in.rule()
 	if err != nil {

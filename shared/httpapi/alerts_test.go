@@ -13,6 +13,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/alerts"
 	"github.com/portfoliotracker/tracker/shared/httpapi"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 )
 
@@ -21,12 +22,14 @@ const (
 	alertUserB = "0b0b0b0b-0000-4000-8000-00000000000b"
 )
 
-// newAlertsAPI serves the alert routes over a fresh Postgres; it returns the store
-// too, to record firings the way the prices consumer does.
+// newAlertsAPI serves the alert routes over a fresh Postgres, as the api function
+// does (its own login, each statement as the caller); it returns the owner's
+// store too, to record firings the way the prices consumer does.
 func newAlertsAPI(t *testing.T) (*api, *readmodel.AlertRules) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{ApplicationName: "api-test"})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +37,15 @@ func newAlertsAPI(t *testing.T) (*api, *readmodel.AlertRules) {
 	if _, err := readmodel.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	store := readmodel.NewAlertRules(pool)
+	// User A's portfolio p1, as the projector writes it.
+	if _, err := pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
+values ('p1', $1, 'p', 'USD', 'FIFO', now(), now(), 1)`, alertUserA); err != nil {
+		t.Fatal(err)
+	}
+	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv := httpapi.New(httpapi.Config{Alerts: store, Logger: quiet})
-	return &api{t: t, handler: httpapi.LambdaHandler(srv)}, store
+	srv := httpapi.New(httpapi.Config{Alerts: readmodel.NewAlertRules(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet})
+	return &api{t: t, handler: httpapi.LambdaHandler(srv)}, readmodel.NewAlertRules(pool)
 }
 
 func (r response) expect(t *testing.T, status int, what string) response {
@@ -79,7 +87,7 @@ func TestAlertRulesAPI(t *testing.T) {
 		{`{"kind":"price_above","symbol":"AAPL","threshold":"abc"}`, "validation_failed", "threshold"},
 		{`{"kind":"nope","symbol":"AAPL","threshold":"1"}`, "validation_failed", "kind"},
 		{`{"kind":"price_above","threshold":"1"}`, "validation_failed", "symbol"},
-		{`{"kind":"value_drop","portfolioId":"p","threshold":"0.1","window":"soon"}`, "validation_failed", "window"},
+		{`{"kind":"value_drop","portfolioId":"p1","threshold":"0.1","window":"soon"}`, "validation_failed", "window"},
 	} {
 		res := a.do(alertUserA, "POST", "/alerts", c.body)
 		if c.code == "" {
@@ -94,7 +102,9 @@ func TestAlertRulesAPI(t *testing.T) {
 			t.Errorf("%s: %s", c.body, res.raw)
 		}
 	}
-	if res := a.do(alertUserB, "POST", "/alerts", `{"id":"drift","kind":"price_below","symbol":"X","threshold":"1"}`); res.status != 409 || res.errorCode() != "already_exists" {
+	// IDs are each user's own: B may name a rule "drift" too; A may not twice.
+	a.do(alertUserB, "POST", "/alerts", `{"id":"drift","kind":"price_below","symbol":"X","threshold":"1"}`).expect(t, 201, "B's drift")
+	if res := a.do(alertUserA, "POST", "/alerts", `{"id":"drift","kind":"price_below","symbol":"X","threshold":"1"}`); res.status != 409 || res.errorCode() != "already_exists" {
 		t.Errorf("duplicate id: %d %s", res.status, res.raw)
 	}
 
@@ -102,12 +112,14 @@ func TestAlertRulesAPI(t *testing.T) {
 	if len(listA) != 2 || listA[0]["id"] != id || listA[1]["id"] != "drift" || listA[1]["targetWeight"] != "0.5" {
 		t.Fatalf("list A %v", listA)
 	}
-	if listB := items(a.do(alertUserB, "GET", "/alerts", "").expect(t, 200, "list B")); len(listB) != 1 || listB[0]["id"] != "b-move" {
+	if listB := items(a.do(alertUserB, "GET", "/alerts", "").expect(t, 200, "list B")); len(listB) != 2 || listB[0]["id"] != "b-move" || listB[1]["id"] != "drift" {
 		t.Fatalf("list B %v", listB)
 	}
 
-	// B can neither delete A's rule nor acknowledge A's firing.
-	a.do(alertUserB, "DELETE", "/alerts/drift", "").expect(t, 404, "B deletes A's rule")
+	// B can neither delete A's rule nor acknowledge A's firing; deleting its
+	// own "drift" leaves A's.
+	a.do(alertUserB, "DELETE", "/alerts/"+id, "").expect(t, 404, "B deletes A's rule")
+	a.do(alertUserB, "DELETE", "/alerts/drift", "").expect(t, 204, "B deletes its own drift")
 	a.do(alertUserA, "DELETE", "/alerts/drift", "").expect(t, 204, "delete")
 	a.do(alertUserA, "DELETE", "/alerts/drift", "").expect(t, 404, "delete again")
 
@@ -126,17 +138,17 @@ func TestAlertRulesAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	hist := items(a.do(alertUserA, "GET", "/alerts/history?limit=10", "").expect(t, 200, "history"))
-	if len(hist) != 1 || hist[0]["key"] != fs[0].Key || hist[0]["observed"] != "201.25" || hist[0]["threshold"] != "200" ||
+	if len(hist) != 1 || hist[0]["key"] != fs[0].ForOwner().Key || hist[0]["ruleId"] != id || hist[0]["observed"] != "201.25" || hist[0]["threshold"] != "200" ||
 		hist[0]["firedAt"] != "2026-03-02T15:00:00Z" || hist[0]["acknowledgedAt"] != nil {
 		t.Fatalf("history %v", hist)
 	}
 	if h := items(a.do(alertUserB, "GET", "/alerts/history", "").expect(t, 200, "history B")); len(h) != 0 {
 		t.Fatalf("B sees %v", h)
 	}
-	ackPath := "/alerts/history/" + url.PathEscape(fs[0].Key) + "/ack"
+	ackPath := "/alerts/history/" + url.PathEscape(fs[0].ForOwner().Key) + "/ack"
 	a.do(alertUserB, "POST", ackPath, "").expect(t, 404, "B acks A's firing")
 	ack := a.do(alertUserA, "POST", ackPath, "").expect(t, 200, "ack")
-	if ack.body["key"] != fs[0].Key || ack.body["acknowledgedAt"] == nil {
+	if ack.body["key"] != fs[0].ForOwner().Key || ack.body["acknowledgedAt"] == nil {
 		t.Fatalf("ack %s", ack.raw)
 	}
 	if again := a.do(alertUserA, "POST", ackPath, "").expect(t, 200, "ack again"); again.body["acknowledgedAt"] != ack.body["acknowledgedAt"] {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
 	"github.com/portfoliotracker/tracker/shared/command"
+	"github.com/portfoliotracker/tracker/shared/decimaltext"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/shopspring/decimal"
 )
@@ -25,13 +26,9 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
 		return fmt.Errorf("decimals are JSON strings such as \"12.50\", got %s", b)
 	}
-	s := string(b[1 : len(b)-1])
-	if s == "" || strings.ContainsAny(s, "eE") || len(s) > 40 {
-		return fmt.Errorf("%q is not a plain decimal", s)
-	}
-	v, err := decimal.NewFromString(s)
+	v, err := decimaltext.Parse(string(b[1 : len(b)-1]))
 	if err != nil {
-		return fmt.Errorf("%q is not a decimal", s)
+		return err
 	}
 	d.Decimal, d.set = v, true
 	return nil
@@ -171,7 +168,7 @@ func (s *Server) createPortfolio(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	req, err := commandRequest(r, "")
+	req, err := commandRequest(r, "", canonical(body))
 	if err != nil {
 		return err
 	}
@@ -205,8 +202,8 @@ func statusFor(res command.Result, fresh int) int {
 
 // portfolioAfter executes a command on the portfolio and answers with the
 // portfolio as the command left it.
-func (s *Server) portfolioAfter(w http.ResponseWriter, r *http.Request, decide command.Decide) error {
-	req, err := commandRequest(r, r.PathValue("id"))
+func (s *Server) portfolioAfter(w http.ResponseWriter, r *http.Request, body any, decide command.Decide) error {
+	req, err := commandRequest(r, r.PathValue("id"), canonical(body))
 	if err != nil {
 		return err
 	}
@@ -235,7 +232,7 @@ func (s *Server) updatePortfolio(w http.ResponseWriter, r *http.Request) error {
 	if body.Name == nil && body.Description == nil {
 		return newError(http.StatusBadRequest, CodeValidation, "send name, description or both", nil)
 	}
-	return s.portfolioAfter(w, r, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+	return s.portfolioAfter(w, r, body, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
 		name, desc := p.Name(), p.Description()
 		if body.Name != nil {
 			name = *body.Name
@@ -254,7 +251,7 @@ func (s *Server) archivePortfolio(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 	}
-	return s.portfolioAfter(w, r, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+	return s.portfolioAfter(w, r, body, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
 		return p.Archive(body.Reason, meta)
 	})
 }
@@ -264,7 +261,7 @@ func (s *Server) recordTransaction(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	req, err := commandRequest(r, r.PathValue("id"))
+	req, err := commandRequest(r, r.PathValue("id"), canonical(body))
 	if err != nil {
 		return err
 	}
@@ -297,7 +294,7 @@ func (s *Server) voidTransaction(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	req, err := commandRequest(r, r.PathValue("id"))
+	req, err := commandRequest(r, r.PathValue("id"), canonical(body))
 	if err != nil {
 		return err
 	}
@@ -328,7 +325,7 @@ func (s *Server) setTargets(w http.ResponseWriter, r *http.Request) error {
 	for _, t := range body.Targets {
 		alloc.Targets = append(alloc.Targets, portfolio.Target{Symbol: strings.TrimSpace(t.Symbol), Weight: t.Weight.Decimal})
 	}
-	req, err := commandRequest(r, r.PathValue("id"))
+	req, err := commandRequest(r, r.PathValue("id"), canonical(body))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/portfoliotracker/tracker/shared/command"
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
@@ -33,6 +34,7 @@ const (
 	CodePreconditionMatch = "precondition_failed"
 	CodeUnavailable       = "unavailable"
 	CodeNotComputed       = "not_computed"
+	CodeKeyReused         = "idempotency_key_reused"
 )
 
 // apiError is an error with its HTTP status and public code.
@@ -87,6 +89,8 @@ func classify(err error) *apiError {
 		return newError(http.StatusUnprocessableEntity, CodeCurrencyMismatch, msg, nil)
 	case errors.Is(err, portfolio.ErrInvalidCommand), errors.Is(err, portfolio.ErrInvalidTransaction), errors.Is(err, portfolio.ErrInvalidTargets):
 		return newError(http.StatusUnprocessableEntity, CodeValidation, msg, nil)
+	case errors.Is(err, command.ErrCommandIDReused):
+		return newError(http.StatusUnprocessableEntity, CodeKeyReused, "this Idempotency-Key was already used for a different request; use a new key for a new request", nil)
 	case errors.Is(err, eventstore.ErrTooManyEvents):
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, msg, nil)
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

@@ -125,7 +125,7 @@ func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error 
 		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
 			fmt.Sprintf("%d activities: one import records at most %d (one event, one atomic write); split the file", n, portfolio.MaxImport), nil)
 	}
-	req, err := commandRequest(r, r.PathValue("id"))
+	req, err := commandRequest(r, r.PathValue("id"), append([]byte(mt+"\n"), body...))
 	if err != nil {
 		return err
 	}

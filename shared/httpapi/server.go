@@ -26,6 +26,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/command"
 	"github.com/portfoliotracker/tracker/shared/eventstore"
+	"github.com/portfoliotracker/tracker/shared/readmodel"
 )
 
 // MaxBodyBytes bounds a request body (an import of a few thousand activities
@@ -145,10 +146,64 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error)
 			return
 		}
 		if err := h(w, r); err != nil {
-			s.writeError(w, r, err)
+			s.writeError(w, r, s.ownershipFirst(r, err))
 		}
 	}
 }
+
+// ownershipFirst makes a refusal on a portfolio route ({id}) the route's plain
+// 404 when the portfolio is not the caller's: whatever the body, the query or
+// the headers say, a stranger learns nothing a non-existent ID would not tell
+// (no validation message, no version, no conflict). Only refusals pay the
+// look-up; a successful request has shown ownership on its way.
+func (s *Server) ownershipFirst(r *http.Request, err error) error {
+	id := r.PathValue("id")
+	ae := classify(err)
+	if id == "" || ae.status < 400 || ae.status >= 500 || ae.status == http.StatusUnauthorized || ae.code == CodeNotFound {
+		return err
+	}
+	owned, lerr := s.owns(r.Context(), userFrom(r.Context()), id)
+	switch {
+	case lerr != nil:
+		s.logger(r).ErrorContext(r.Context(), "ownership check failed", "error", lerr.Error())
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "try again in a moment", nil)
+	case !owned:
+		return errPortfolioNotFound
+	}
+	return err
+}
+
+// errPortfolioNotFound is what every route answers for a portfolio that does
+// not exist or is someone else's.
+var errPortfolioNotFound = newError(http.StatusNotFound, CodeNotFound, "portfolio or transaction not found", nil)
+
+// owns reports whether portfolio id exists and is userID's: from the event
+// store (authoritative, and current before the read models catch up), or from
+// the read models in a server built without commands.
+func (s *Server) owns(ctx context.Context, userID, id string) (bool, error) {
+	if len(id) > maxPortfolioIDLen {
+		return false, nil
+	}
+	switch {
+	case s.commands != nil:
+		p, err := s.commands.Load(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		return p.Version() > 0 && p.Owner() == userID, nil
+	case s.queries != nil:
+		_, err := s.queries.GetPortfolio(ctx, userID, id)
+		if errors.Is(err, readmodel.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return false, newError(http.StatusServiceUnavailable, CodeUnavailable, "portfolios are not available", nil)
+}
+
+// maxPortfolioIDLen is the longest portfolio ID the domain creates
+// (portfolio.Create); a longer one is nobody's and costs no look-up.
+const maxPortfolioIDLen = 64
 
 // ---------------------------------------------------------------- request context
 
@@ -240,9 +295,12 @@ func jsonError(err error) error {
 	return newError(http.StatusBadRequest, CodeInvalidJSON, err.Error(), nil)
 }
 
-// commandRequest reads the headers every command shares.
-func commandRequest(r *http.Request, aggregateID string) (command.Request, error) {
-	req := command.Request{AggregateID: aggregateID, UserID: userFrom(r.Context()), CorrelationID: requestIDFrom(r.Context())}
+// commandRequest reads the headers every command shares, and fingerprints the
+// request (route, resource and body, in its canonical form) so that an
+// Idempotency-Key reused for a different request is refused, not replayed.
+func commandRequest(r *http.Request, aggregateID string, body []byte) (command.Request, error) {
+	req := command.Request{AggregateID: aggregateID, UserID: userFrom(r.Context()), CorrelationID: requestIDFrom(r.Context()),
+		Fingerprint: command.RequestFingerprint([]byte(r.Pattern), []byte(aggregateID), []byte(r.PathValue("txId")), body)}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if len(key) > 255 || strings.IndexFunc(key, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) >= 0 {
 			return req, newError(http.StatusBadRequest, CodeBadRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters", nil)
@@ -257,6 +315,16 @@ func commandRequest(r *http.Request, aggregateID string) (command.Request, error
 		req.ExpectedVersion = &v
 	}
 	return req, nil
+}
+
+// canonical is a decoded body in one form whatever its spacing, field order or
+// decimal spelling ("12.50" and "12.5"): the fingerprint of a command.
+func canonical(body any) []byte {
+	b, err := json.Marshal(body)
+	if err != nil { // the request types all marshal; a failure only weakens the check
+		return nil
+	}
+	return b
 }
 
 func setVersion(w http.ResponseWriter, version int64) {

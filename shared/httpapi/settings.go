@@ -40,7 +40,7 @@ func (s *Server) setSettings(w http.ResponseWriter, r *http.Request) error {
 	if body.Benchmark == nil && body.WholeShares == nil && body.MinTradeValue == nil {
 		return newError(http.StatusBadRequest, CodeValidation, "send benchmark, wholeShares, minTradeValue or several of them", nil)
 	}
-	req, err := commandRequest(r, r.PathValue("id"))
+	req, err := commandRequest(r, r.PathValue("id"), canonical(body))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/symbol"
 	"github.com/shopspring/decimal"
 )
 
@@ -29,8 +30,9 @@ var (
 )
 
 // MaxFractionDigits is the most decimal places a quantity, price or amount may
-// have (brokers report at most 9; crypto prices reach 10).
-const MaxFractionDigits = 12
+// have: brokers report at most 9 and crypto prices 10, but exports written from
+// floating point carry up to 17 (0.1 + 0.2 is 0.30000000000000004).
+const MaxFractionDigits = 18
 
 // MaxRatioSide bounds each side of a split ratio: the largest real splits and
 // reverse splits are in the thousands.
@@ -45,11 +47,21 @@ func MaxTradeDate(now time.Time) calendar.Date {
 	return calendar.FromTime(now.UTC().AddDate(TradeDateHorizon, 0, 0))
 }
 
-// CheckBounds holds a new transaction to the accepted ranges: its date between
-// MinTradeDate and MaxTradeDate(now), and the magnitudes of CheckStoredRange.
+// CheckBounds holds a new transaction to what the system accepts beyond its
+// payload rules (Validate): its date between MinTradeDate and MaxTradeDate(now),
+// the magnitudes of CheckStoredRange, a symbol by the symbol rule, and a note
+// without bidi controls.
 func (t Transaction) CheckBounds(now time.Time) error {
 	if err := t.CheckStoredRange(); err != nil {
 		return err
+	}
+	if t.Symbol != "" {
+		if err := symbol.Check(t.Symbol); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidTransaction, err)
+		}
+	}
+	if HasBidiControl(t.Note) {
+		return fmt.Errorf("%w: the note holds a character that reorders text", ErrInvalidTransaction)
 	}
 	if latest := MaxTradeDate(now); t.Date.After(latest) {
 		return fmt.Errorf("%w: date %s is after %s (at most %d year from today)", ErrInvalidTransaction, t.Date, latest, TradeDateHorizon)
@@ -103,6 +115,36 @@ func checkMagnitude(name string, v, max decimal.Decimal) error {
 	}
 	if v.Abs().GreaterThanOrEqual(max) {
 		return fmt.Errorf("%w: %s %s is too large (limit %s)", ErrInvalidTransaction, name, v, max)
+	}
+	return nil
+}
+
+// MaxTargets bounds a target allocation: more symbols than any real
+// allocation, and well inside one event item.
+const MaxTargets = 500
+
+// checkNewTargets holds a new target allocation to the symbol rule and
+// MaxTargets (its payload rules are TargetAllocation.Validate).
+func checkNewTargets(a TargetAllocation) error {
+	if len(a.Targets) > MaxTargets {
+		return fmt.Errorf("%w: %d targets (at most %d)", ErrInvalidTargets, len(a.Targets), MaxTargets)
+	}
+	for _, t := range a.Targets {
+		if err := symbol.Check(t.Symbol); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalidTargets, err)
+		}
+	}
+	return nil
+}
+
+// checkNewSettings holds new analytics settings to the symbol rule and the
+// amount bound (their payload rules are AnalyticsSettings.Validate).
+func checkNewSettings(s AnalyticsSettings) error {
+	if err := symbol.Check(s.Benchmark); err != nil {
+		return fmt.Errorf("%w: benchmark: %v", ErrInvalidCommand, err)
+	}
+	if s.MinTradeValue.GreaterThanOrEqual(MaxAmount) || -s.MinTradeValue.Exponent() > MaxFractionDigits && !s.MinTradeValue.Equal(s.MinTradeValue.Truncate(MaxFractionDigits)) {
+		return fmt.Errorf("%w: minimum trade value %s is out of range (below %s, at most %d decimal places)", ErrInvalidCommand, s.MinTradeValue, MaxAmount, MaxFractionDigits)
 	}
 	return nil
 }

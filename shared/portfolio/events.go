@@ -51,6 +51,11 @@ type Event struct {
 	UserID        string    `json:"userId"`
 	CorrelationID string    `json:"correlationId"`
 	CausationID   string    `json:"causationId"`
+	// RequestHash fingerprints the request that carried the command (16 hex
+	// digits; empty for events written before fingerprints, or by a caller that
+	// gives none), so a retry under the same command ID with a different
+	// request is told apart from a true retry.
+	RequestHash   string    `json:"requestHash,omitempty"`
 	SchemaVersion int       `json:"schemaVersion"`
 	Data          EventData `json:"data"`
 }
@@ -173,6 +178,7 @@ type envelopeJSON struct {
 	UserID        string          `json:"userId"`
 	CorrelationID string          `json:"correlationId"`
 	CausationID   string          `json:"causationId"`
+	RequestHash   string          `json:"requestHash"`
 	SchemaVersion int             `json:"schemaVersion"`
 	Data          json.RawMessage `json:"data"`
 }
@@ -189,7 +195,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		EventID: env.EventID, EventType: env.EventType, AggregateID: env.AggregateID,
 		AggregateType: env.AggregateType, Version: env.Version, Timestamp: env.Timestamp,
 		UserID: env.UserID, CorrelationID: env.CorrelationID, CausationID: env.CausationID,
-		SchemaVersion: env.SchemaVersion,
+		RequestHash: env.RequestHash, SchemaVersion: env.SchemaVersion,
 	}, env.Data)
 	if err != nil {
 		return err

@@ -23,6 +23,8 @@ type Meta struct {
 	// CausationID is the command's ID (the client's Idempotency-Key or a generated
 	// one). A retried command carries the same ID and is recognised by it.
 	CausationID string
+	// RequestHash fingerprints the request (see Event.RequestHash); optional.
+	RequestHash string
 	Now         time.Time
 	// NewID makes event IDs (and so transaction IDs). Nil means random UUIDs; tests
 	// pass a counter for readable, reproducible IDs.
@@ -61,24 +63,52 @@ func CommandKey(causationID string) uint64 {
 	return h.Sum64()
 }
 
-// CommandRecord says which versions one command wrote. It encodes as a compact
-// JSON array ["<key as 16 hex digits>", from, to].
+// ParseRequestHash reads a request fingerprint (16 hex digits); 0 for anything
+// else, which means "no fingerprint".
+func ParseRequestHash(s string) uint64 {
+	if len(s) != 16 {
+		return 0
+	}
+	h, err := strconv.ParseUint(s, 16, 64)
+	if err != nil {
+		return 0
+	}
+	return h
+}
+
+// CommandRecord says which versions one command wrote, and the fingerprint of
+// the request that carried it (0: none recorded). It encodes as a compact JSON
+// array ["<key as 16 hex digits>", from, to] with the fingerprint as a fourth
+// element when there is one.
 type CommandRecord struct {
 	Key         uint64
 	FromVersion int64
 	ToVersion   int64
+	RequestHash uint64
 }
 
-// MarshalJSON writes ["key", from, to].
+// MarshalJSON writes ["key", from, to] or ["key", from, to, "hash"].
 func (c CommandRecord) MarshalJSON() ([]byte, error) {
+	if c.RequestHash != 0 {
+		return json.Marshal([]any{fmt.Sprintf("%016x", c.Key), c.FromVersion, c.ToVersion, fmt.Sprintf("%016x", c.RequestHash)})
+	}
 	return json.Marshal([]any{fmt.Sprintf("%016x", c.Key), c.FromVersion, c.ToVersion})
 }
 
-// UnmarshalJSON reads ["key", from, to].
+// UnmarshalJSON reads ["key", from, to] or ["key", from, to, "hash"].
 func (c *CommandRecord) UnmarshalJSON(b []byte) error {
 	var raw []json.RawMessage
-	if err := json.Unmarshal(b, &raw); err != nil || len(raw) != 3 {
-		return fmt.Errorf("command record %s: want [\"key\", from, to]", b)
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw) < 3 || len(raw) > 4 {
+		return fmt.Errorf("command record %s: want [\"key\", from, to] or [\"key\", from, to, \"hash\"]", b)
+	}
+	if len(raw) == 4 {
+		var h string
+		if err := json.Unmarshal(raw[3], &h); err != nil {
+			return fmt.Errorf("command record hash: %w", err)
+		}
+		if c.RequestHash = ParseRequestHash(h); c.RequestHash == 0 {
+			return fmt.Errorf("command record hash %q is not 16 hex digits", h)
+		}
 	}
 	var key string
 	if err := json.Unmarshal(raw[0], &key); err != nil {
@@ -307,7 +337,7 @@ func (p *Portfolio) Archive(reason string, meta Meta) error {
 	if err := p.checkCommand(meta); err != nil {
 		return err
 	}
-	if utf8.RuneCountInString(reason) > 500 || HasControl(reason) {
+	if utf8.RuneCountInString(reason) > 500 || HasControl(reason) || HasBidiControl(reason) {
 		return fmt.Errorf("%w: reason must be at most 500 characters, without control characters", ErrInvalidCommand)
 	}
 	return p.emit(meta, &PortfolioArchived{Reason: strings.TrimSpace(reason)})
@@ -319,6 +349,9 @@ func (p *Portfolio) SetTargets(a TargetAllocation, meta Meta) error {
 		return err
 	}
 	if err := a.Validate(); err != nil {
+		return err
+	}
+	if err := checkNewTargets(a); err != nil {
 		return err
 	}
 	a.Targets = slices.Clone(a.Targets)
@@ -387,6 +420,9 @@ func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transact
 		if err := tx.Validate(); err != nil {
 			return nil, fmt.Errorf("transaction %d: %w", i, err)
 		}
+		if err := tx.CheckBounds(meta.Now); err != nil {
+			return nil, fmt.Errorf("transaction %d: %w", i, err)
+		}
 		if tx.Currency != p.baseCurrency {
 			return nil, fmt.Errorf("transaction %d: %w: transaction in %s, portfolio in %s (FX conversion is not supported)", i, ErrCurrencyMismatch, tx.Currency, p.baseCurrency)
 		}
@@ -409,6 +445,9 @@ func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transact
 
 func (p *Portfolio) recordOne(tx Transaction, meta Meta) (Transaction, error) {
 	if err := tx.Validate(); err != nil {
+		return Transaction{}, err
+	}
+	if err := tx.CheckBounds(meta.Now); err != nil {
 		return Transaction{}, err
 	}
 	if tx.Currency != p.baseCurrency {
@@ -434,7 +473,7 @@ func (p *Portfolio) VoidTransaction(txID, reason string, meta Meta) error {
 		return err
 	}
 	reason = strings.TrimSpace(reason)
-	if reason == "" || utf8.RuneCountInString(reason) > 500 || HasControl(reason) {
+	if reason == "" || utf8.RuneCountInString(reason) > 500 || HasControl(reason) || HasBidiControl(reason) {
 		return fmt.Errorf("%w: a void needs a reason of 1 to 500 characters", ErrInvalidCommand)
 	}
 	tx, voided, err := p.Transaction(txID)
@@ -472,12 +511,15 @@ func inOrder(s *symbolState, tx *Transaction) bool {
 func (p *Portfolio) checkTimeline(symbol string, add *Transaction, voidID string) error {
 	s := p.symbols[symbol]
 	if add != nil && inOrder(s, add) && (s == nil || !s.stale) {
-		if add.Type != Sell {
-			return nil
-		}
 		held := decimal.Zero
 		if s != nil {
 			held = s.quantity
+		}
+		switch add.Type {
+		case Buy:
+			return CheckQuantity(symbol, held.Add(add.Quantity))
+		case Split:
+			return CheckQuantity(symbol, add.Ratio.Apply(held))
 		}
 		if _, ok := ApplySell(held, add.Quantity); !ok {
 			return fmt.Errorf("%w: selling %s %s on %s, but %s held then", ErrInsufficientHoldings, add.Quantity, symbol, add.Date, held)
@@ -492,15 +534,16 @@ func (p *Portfolio) checkTimeline(symbol string, add *Transaction, voidID string
 		timeline = append(timeline, *add)
 	}
 	SortForReplay(timeline)
-	if _, err := walkQuantity(symbol, timeline); err != nil {
+	if _, err := walkQuantity(symbol, timeline, true); err != nil {
 		return err
 	}
 	return nil
 }
 
 // walkQuantity replays quantity-changing transactions and fails on the first date
-// the position would go negative.
-func walkQuantity(symbol string, timeline []Transaction) (decimal.Decimal, error) {
+// the position would go negative, or, bounded, reach MaxQuantity (a decision on
+// new input; a fold of what is stored is not bounded).
+func walkQuantity(symbol string, timeline []Transaction, bounded bool) (decimal.Decimal, error) {
 	q := decimal.Zero
 	for i := range timeline {
 		tx := &timeline[i]
@@ -515,6 +558,11 @@ func walkQuantity(symbol string, timeline []Transaction) (decimal.Decimal, error
 			q = left
 		case Split:
 			q = tx.Ratio.Apply(q)
+		}
+		if bounded {
+			if err := CheckQuantity(symbol, q); err != nil {
+				return q, fmt.Errorf("%w (on %s)", err, tx.Date)
+			}
 		}
 	}
 	return q, nil
@@ -549,8 +597,8 @@ func checkMeta(meta Meta) error {
 func cleanDetails(name, description string) (string, string, error) {
 	name = strings.TrimSpace(name)
 	description = strings.TrimSpace(description)
-	if HasControl(name) || HasControl(description) {
-		return "", "", fmt.Errorf("%w: name and description may not contain control characters", ErrInvalidCommand)
+	if HasInvisible(name) || HasInvisible(description) {
+		return "", "", fmt.Errorf("%w: name and description may not contain control or invisible characters (bidi controls, zero-width spaces)", ErrInvalidCommand)
 	}
 	if name == "" || utf8.RuneCountInString(name) > 100 {
 		return "", "", fmt.Errorf("%w: name must be 1 to 100 characters", ErrInvalidCommand)
@@ -577,6 +625,7 @@ func (p *Portfolio) emitWithID(meta Meta, eventID string, data EventData) error 
 		UserID:        meta.UserID,
 		CorrelationID: meta.CorrelationID,
 		CausationID:   meta.CausationID,
+		RequestHash:   meta.RequestHash,
 		SchemaVersion: SchemaVersion,
 		Data:          data,
 	}
@@ -683,7 +732,7 @@ func (p *Portfolio) Apply(e Event) error {
 		return corrupt("unknown event data %T", e.Data)
 	}
 	p.version = e.Version
-	p.noteCommand(e.CausationID, e.Version)
+	p.noteCommand(e.CausationID, e.RequestHash, e.Version)
 	return nil
 }
 
@@ -762,11 +811,11 @@ func (p *Portfolio) recomputeSymbol(symbol string, s *symbolState) {
 	// Every recorded transaction passed the timeline check when decided, so the
 	// walk cannot fail here; if stored history was edited by hand it clamps at the
 	// failing point rather than inventing shares.
-	q, _ := walkQuantity(symbol, timeline)
+	q, _ := walkQuantity(symbol, timeline, false)
 	s.quantity, s.stale = q, false
 }
 
-func (p *Portfolio) noteCommand(causationID string, version int64) {
+func (p *Portfolio) noteCommand(causationID, requestHash string, version int64) {
 	if causationID == "" {
 		return
 	}
@@ -782,7 +831,7 @@ func (p *Portfolio) noteCommand(causationID string, version int64) {
 		clear(p.recent[n:])
 		p.recent = p.recent[:n]
 	}
-	p.recent = append(p.recent, CommandRecord{Key: key, FromVersion: version, ToVersion: version})
+	p.recent = append(p.recent, CommandRecord{Key: key, FromVersion: version, ToVersion: version, RequestHash: ParseRequestHash(requestHash)})
 }
 
 // recentCommands returns the newest RecentCommandsKept command records.

@@ -84,5 +84,8 @@ func (p *Portfolio) ChangeAnalyticsSettings(s AnalyticsSettings, meta Meta) erro
 	if err := s.Validate(); err != nil {
 		return err
 	}
+	if err := checkNewSettings(s); err != nil {
+		return err
+	}
 	return p.emit(meta, &AnalyticsSettingsChanged{AnalyticsSettings: s})
 }

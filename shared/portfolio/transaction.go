@@ -358,6 +358,23 @@ func HasControl(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }) >= 0
 }
 
+// HasInvisible reports a format character (Unicode Cf: bidi controls, zero-width
+// spaces and joiners, the byte-order mark) or a control character: in a name or a
+// symbol they make two different strings look alike. New names and symbols may
+// not hold them; stored ones are read as they are.
+func HasInvisible(s string) bool {
+	return HasControl(s) || strings.IndexFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) >= 0
+}
+
+// HasBidiControl reports a character that reorders how text displays (the
+// "Trojan Source" class): free text such as notes may hold other format
+// characters (emoji sequences use the zero-width joiner), never these.
+func HasBidiControl(s string) bool {
+	return strings.IndexFunc(s, func(r rune) bool {
+		return r == '\u061c' || r == '\u200e' || r == '\u200f' || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069')
+	}) >= 0
+}
+
 // ApplySell subtracts a sold quantity from a holding. A shortfall up to Dust
 // closes the holding, and so does a remainder up to Dust (after a 1:3 reverse
 // split, 3.333333333333 sold as the 3.333333333 a broker reports leaves 3e-10 of a

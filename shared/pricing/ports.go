@@ -66,6 +66,12 @@ type AlertMessage struct {
 	Firing alerts.Firing `json:"firing"`
 }
 
+// NewAlertMessage is the message that delivers f to its owner, with the rule
+// ID and key as the owner named them.
+func NewAlertMessage(f alerts.Firing) AlertMessage {
+	return AlertMessage{Type: "alert", Firing: f.ForOwner()}
+}
+
 // AlertStore is the storage the price alerts need: the price rules on a set of
 // symbols (price_above, price_below, percent_move) and the engine state of those
 // rules, saved after each batch. The state is only saved after the firings were

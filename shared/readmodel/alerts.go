@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -22,13 +23,15 @@ import (
 // firing key so that a re-processed batch records nothing twice.
 
 // AlertRules is the Postgres store of alert rules, their engine state and their
-// firing history. It serves the API (per user) and, as a pricing.AlertStore, the
-// prices consumer (across users).
+// firing history. It serves the API (per user, over a CallerDB: each statement
+// as the caller) and, as a pricing.AlertStore, the prices consumer (across
+// users, over the owner's pool).
 type AlertRules struct {
 	db PriceDB
 }
 
-// NewAlertRules returns the store over db (a pool, a connection or a transaction).
+// NewAlertRules returns the store over db (a CallerDB, a pool, a connection or a
+// transaction).
 func NewAlertRules(db PriceDB) *AlertRules { return &AlertRules{db: db} }
 
 // AlertRule is a stored rule with its engine state.
@@ -58,8 +61,12 @@ const MaxAlertHistoryPage = 200
 const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 
 // Create stores rule as userID's, with a generated ID when rule.ID is empty. The
-// rule is validated (an error matching alerts.ErrInvalidRule); an ID that is
-// already taken is an error matching alerts.ErrDuplicateRule.
+// rule is validated (an error matching alerts.ErrInvalidRule); an ID that the
+// user already has is an error matching alerts.ErrDuplicateRule. IDs are the
+// user's own (alerts.ScopedID): another user's rule of the same name is no
+// conflict. The rule comes back with its ID as the user wrote it; the methods
+// that serve the API (List, Delete, History, Acknowledge) take and give the
+// user's IDs, those that serve the engines the scoped ones.
 func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
 	if _, err := uuid.Parse(userID); err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: user %q is not a UUID", userID)
@@ -67,15 +74,23 @@ func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule
 	if rule.ID == "" {
 		rule.ID = uuid.NewString()
 	}
-	rule.UserID = userID
+	if err := rule.CheckNew(); err != nil {
+		return AlertRule{}, err
+	}
+	own := rule.ID
+	rule.ID, rule.UserID = alerts.ScopedID(userID, own), userID
 	if err := rule.Validate(); err != nil {
+		var ve *alerts.ValidationError
+		if errors.As(err, &ve) {
+			ve.RuleID = own
+		}
 		return AlertRule{}, err
 	}
 	def, err := json.Marshal(rule)
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: %w", err)
 	}
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
 values ($1, $2::uuid, $3, $4, $5, $6::jsonb)
 on conflict (id) do nothing
@@ -88,8 +103,9 @@ returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
 	}
+	rule.ID = own
 	if len(at) == 0 {
-		return AlertRule{}, &alerts.ValidationError{RuleID: rule.ID, Field: "id", Err: alerts.ErrDuplicateRule}
+		return AlertRule{}, &alerts.ValidationError{RuleID: own, Field: "id", Err: alerts.ErrDuplicateRule}
 	}
 	created, err := time.Parse(time.RFC3339Nano, at[0])
 	if err != nil {
@@ -100,7 +116,7 @@ returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
 
 // List returns userID's rules, oldest first.
 func (a *AlertRules) List(ctx context.Context, userID string) ([]AlertRule, error) {
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 select definition::text, coalesce(state::text, ''), to_char(created_at at time zone 'UTC', `+tsText+`)
   from alert_rules where user_id = $1::uuid order by created_at, id`, userID)
 	if err != nil {
@@ -120,6 +136,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 		if r.CreatedAt, err = time.Parse(time.RFC3339Nano, at); err != nil {
 			return nil, err
 		}
+		r.Rule.ID = alerts.OwnID(userID, r.Rule.ID)
 		out = append(out, r)
 	}
 	return out, rows.Err()
@@ -128,7 +145,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 // Delete removes userID's rule id; ErrNotFound when there is none (or it is
 // someone else's). Its history stays.
 func (a *AlertRules) Delete(ctx context.Context, userID, id string) error {
-	tag, err := a.db.Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, id, userID)
+	tag, err := asCaller(a.db, userID).Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, alerts.ScopedID(userID, id), userID)
 	if err != nil {
 		return fmt.Errorf("readmodel: delete alert rule: %w", err)
 	}
@@ -155,7 +172,7 @@ func (a *AlertRules) History(ctx context.Context, userID string, limit int, curs
 		}
 		afterAt, afterKey = at, key
 	}
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshold::text,
        to_char(fired_at at time zone 'UTC', `+tsText+`),
        coalesce(to_char(acknowledged_at at time zone 'UTC', `+tsText+`), '')
@@ -168,13 +185,18 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 	}
 	defer rows.Close()
 	out := []AlertFiring{}
+	var lastKey string // as stored: the next page starts after it
 	for rows.Next() {
 		var f AlertFiring
 		var kind, obs, thr, at, ack string
 		if err := rows.Scan(&f.Key, &f.RuleID, &kind, &f.Symbol, &f.PortfolioID, &obs, &thr, &at, &ack); err != nil {
 			return nil, "", fmt.Errorf("readmodel: alert history: %w", err)
 		}
+		if len(out) < limit {
+			lastKey = f.Key
+		}
 		f.Kind = alerts.Kind(kind)
+		f.Key, f.RuleID = alerts.OwnID(userID, f.Key), alerts.OwnID(userID, f.RuleID)
 		if f.Observed, err = decimal.NewFromString(obs); err != nil {
 			return nil, "", err
 		}
@@ -198,7 +220,7 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[limit-1]
-		next = base64.RawURLEncoding.EncodeToString([]byte(last.FiredAt.Format(time.RFC3339Nano) + "|" + last.Key))
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.FiredAt.Format(time.RFC3339Nano) + "|" + lastKey))
 	}
 	return out, next, nil
 }
@@ -207,10 +229,10 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 // (the first acknowledgement's time: acknowledging again changes nothing).
 // ErrNotFound when there is no such firing of userID's.
 func (a *AlertRules) Acknowledge(ctx context.Context, userID, key string) (time.Time, error) {
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 update alert_history set acknowledged_at = coalesce(acknowledged_at, now())
  where firing_key = $1 and user_id = $2::uuid
-returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, key, userID)
+returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, alerts.ScopedID(userID, key), userID)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("readmodel: acknowledge alert: %w", err)
 	}
@@ -277,11 +299,13 @@ func (a *AlertRules) PortfolioRules(ctx context.Context, portfolioIDs []string, 
 	if len(portfolioIDs) == 0 || len(kinds) == 0 {
 		return nil, st, nil
 	}
+	// The join is the evaluation side's tenant check: a rule is evaluated only on
+	// a portfolio of its own user, whatever the table holds.
 	rows, err := a.db.Query(ctx, `
-select definition::text, coalesce(state::text, '')
-  from alert_rules
- where portfolio_id = any($1::text[]) and portfolio_id <> '' and kind = any($2::text[])
- order by id`, portfolioIDs, kinds)
+select r.definition::text, coalesce(r.state::text, '')
+  from alert_rules r join portfolios p on p.id = r.portfolio_id and p.user_id = r.user_id
+ where r.portfolio_id = any($1::text[]) and r.portfolio_id <> '' and r.kind = any($2::text[])
+ order by r.id`, portfolioIDs, kinds)
 	if err != nil {
 		return nil, st, fmt.Errorf("readmodel: portfolio alert rules: %w", err)
 	}

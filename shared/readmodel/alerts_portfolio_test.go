@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
@@ -14,6 +15,20 @@ import (
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/readmodel/internal/rmtest"
 )
+
+// scoped names the test's rules as the store keeps them: "a-…" are user A's,
+// "b-…" user B's.
+func scoped(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		user := rmtest.UserA
+		if strings.HasPrefix(id, "b-") {
+			user = rmtest.UserB
+		}
+		out = append(out, alerts.ScopedID(user, id))
+	}
+	return out
+}
 
 func ruleIDs(rules []alerts.Rule) []string {
 	var ids []string
@@ -23,11 +38,22 @@ func ruleIDs(rules []alerts.Rule) []string {
 	return ids
 }
 
+// ownPortfolios writes portfolios as the projector does: ids of user.
+func ownPortfolios(t *testing.T, pool *pgxpool.Pool, user string, ids ...string) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
+select id, $2::uuid, 'p', 'USD', 'FIFO', now(), now(), 1 from unnest($1::text[]) id`, ids, user); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPortfolioRulesByPortfolioAndMetric(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, _ := rmtest.DB(t)
 	store := readmodel.NewAlertRules(pool)
+	ownPortfolios(t, pool, rmtest.UserA, "p1")
+	ownPortfolios(t, pool, rmtest.UserB, "p2", "p3")
 	d := decimal.RequireFromString
 	hour := alerts.Duration(time.Hour)
 
@@ -64,7 +90,7 @@ func TestPortfolioRulesByPortfolioAndMetric(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		if got := ruleIDs(rules); !slices.Equal(got, tc.want) {
+		if got := ruleIDs(rules); !slices.Equal(got, scoped(tc.want)) {
 			t.Errorf("%s: rules %v, want %v", tc.name, got, tc.want)
 		}
 		if len(st.Rules) != 0 || len(st.Values) != 0 {
@@ -99,7 +125,7 @@ func TestPortfolioRulesByPortfolioAndMetric(t *testing.T) {
 	if len(st2.Values["p1"]) != 1 || !st2.Values["p1"][0].Value.Equal(d("1000")) || !st2.Values["p1"][0].At.Equal(t0) || len(st2.Values["p2"]) != 1 {
 		t.Fatalf("value samples round trip: %+v", st2.Values)
 	}
-	if len(st2.Rules) != 3 || !st2.Rules["a-drop"].LastAt.Equal(t0) {
+	if len(st2.Rules) != 3 || !st2.Rules[alerts.ScopedID(rmtest.UserA, "a-drop")].LastAt.Equal(t0) {
 		t.Fatalf("rule state round trip: %+v", st2.Rules)
 	}
 	eng2, err := alerts.NewEngine(rules2...)
@@ -111,7 +137,7 @@ func TestPortfolioRulesByPortfolioAndMetric(t *testing.T) {
 	}
 	// 940 is 6% below the remembered 1000: only a-drop (5%) fires.
 	fs := eng2.Evaluate([]alerts.Tick{alerts.ValueTick("p1", d("940"), t0.Add(time.Minute))})
-	if len(fs) != 1 || fs[0].RuleID != "a-drop" || !fs[0].Observed.Equal(d("0.06")) {
+	if len(fs) != 1 || fs[0].ForOwner().RuleID != "a-drop" || !fs[0].Observed.Equal(d("0.06")) {
 		t.Fatalf("restored engine firings %+v", fs)
 	}
 	// Saving the weight rules (what the analytics function does) leaves the value
@@ -152,12 +178,17 @@ select 's' || i, $1::uuid, 'price_above', 'S' || (i % 500), '',
 analyze alert_rules`, rmtest.UserA); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
+select 'p' || i, $1::uuid, 'p', 'USD', 'FIFO', now(), now(), 1 from generate_series(0, 4999) i; analyze portfolios`, rmtest.UserA); err != nil {
+		t.Fatal(err)
+	}
 	rules, _, err := readmodel.NewAlertRules(pool).PortfolioRules(ctx, []string{"p1", "p2"}, alerts.MetricValue)
 	if err != nil || len(rules) != 8 {
 		t.Fatalf("rules %d, %v", len(rules), err)
 	}
-	rows, err := pool.Query(ctx, `explain select definition::text, coalesce(state::text, '') from alert_rules
- where portfolio_id = any($1::text[]) and portfolio_id <> '' and kind = any($2::text[])`, []string{"p1", "p2"}, []string{"value_drop"})
+	rows, err := pool.Query(ctx, `explain select r.definition::text, coalesce(r.state::text, '')
+  from alert_rules r join portfolios p on p.id = r.portfolio_id and p.user_id = r.user_id
+ where r.portfolio_id = any($1::text[]) and r.portfolio_id <> '' and r.kind = any($2::text[])`, []string{"p1", "p2"}, []string{"value_drop"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,3 +202,35 @@ analyze alert_rules`, rmtest.UserA); err != nil {
 }
 
 var _ pricing.PortfolioAlertStore = (*readmodel.AlertRules)(nil)
+
+// A rule on another user's portfolio is never evaluated (issue 13, hole 1): the
+// API refuses to create one, and rules that exist anyway (written before that
+// check, or by hand) are not joined to the portfolio.
+func TestPortfolioRulesJoinOnlyTheirOwnersPortfolios(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := rmtest.DB(t)
+	store := readmodel.NewAlertRules(pool)
+	ownPortfolios(t, pool, rmtest.UserA, "a-pf")
+	ownPortfolios(t, pool, rmtest.UserB, "b-pf")
+	d := decimal.RequireFromString
+	for _, c := range []struct {
+		user string
+		rule alerts.Rule
+	}{
+		{rmtest.UserA, alerts.Rule{ID: "own", Kind: alerts.KindValueDrop, PortfolioID: "a-pf", Threshold: d("0.05"), Window: alerts.Duration(time.Hour)}},
+		{rmtest.UserA, alerts.Rule{ID: "spy", Kind: alerts.KindValueDrop, PortfolioID: "b-pf", Threshold: d("0.05"), Window: alerts.Duration(time.Hour)}},
+		{rmtest.UserA, alerts.Rule{ID: "spy-dd", Kind: alerts.KindDrawdown, PortfolioID: "b-pf", Threshold: d("0.01")}},
+	} {
+		if _, err := store.Create(ctx, c.user, c.rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules, _, err := store.PortfolioRules(ctx, []string{"a-pf", "b-pf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ruleIDs(rules); !slices.Equal(got, []string{alerts.ScopedID(rmtest.UserA, "own")}) {
+		t.Fatalf("rules %v: only A's rule on A's portfolio may be evaluated", got)
+	}
+}

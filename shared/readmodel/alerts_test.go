@@ -43,8 +43,19 @@ func TestAlertRulesTenantIsolationAndState(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Create(ctx, rmtest.UserB, alerts.Rule{ID: "a-drift", Kind: alerts.KindPriceBelow, Symbol: "X", Threshold: d("1")}); !errors.Is(err, alerts.ErrDuplicateRule) {
+	// Rule IDs are each user's own: B's "a-drift" is no conflict (and deleting it
+	// leaves A's), A's second one is.
+	if _, err := store.Create(ctx, rmtest.UserB, alerts.Rule{ID: "a-drift", Kind: alerts.KindPriceBelow, Symbol: "X", Threshold: d("1")}); err != nil {
+		t.Fatalf("B's a-drift: %v", err)
+	}
+	if err := store.Delete(ctx, rmtest.UserB, "a-drift"); err != nil {
+		t.Fatalf("B deletes its a-drift: %v", err)
+	}
+	if _, err := store.Create(ctx, rmtest.UserA, alerts.Rule{ID: "a-drift", Kind: alerts.KindPriceBelow, Symbol: "X", Threshold: d("1")}); !errors.Is(err, alerts.ErrDuplicateRule) {
 		t.Fatalf("duplicate id: %v", err)
+	}
+	if _, err := store.Create(ctx, rmtest.UserA, alerts.Rule{ID: "has space", Kind: alerts.KindPriceBelow, Symbol: "X", Threshold: d("1")}); !errors.Is(err, alerts.ErrInvalidRule) {
+		t.Fatalf("an ID with a space: %v", err)
 	}
 	if _, err := store.Create(ctx, rmtest.UserA, alerts.Rule{Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: d("-1")}); !errors.Is(err, alerts.ErrInvalidThreshold) {
 		t.Fatalf("invalid rule: %v", err)

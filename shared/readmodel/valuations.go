@@ -541,8 +541,9 @@ func (q *Queries) Valuations(ctx context.Context, userID, portfolioID string, fr
 	if !isUUID(userID) {
 		return ValuationsPage{}, ErrNotFound
 	}
+	db := asCaller(q.db, userID)
 	var one int
-	err := q.pool.QueryRow(ctx, `select 1 from portfolios where id = $1 and user_id = $2::uuid`, portfolioID, userID).Scan(&one)
+	err := db.QueryRow(ctx, `select 1 from portfolios where id = $1 and user_id = $2::uuid`, portfolioID, userID).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ValuationsPage{}, ErrNotFound
 	}
@@ -550,7 +551,7 @@ func (q *Queries) Valuations(ctx context.Context, userID, portfolioID string, fr
 		return ValuationsPage{}, fmt.Errorf("readmodel: valuations: %w", err)
 	}
 	limit = max(1, min(limit, MaxValuationsPage))
-	items, err := ValuationHistory(ctx, q.pool, userID, portfolioID, from, to, limit)
+	items, err := ValuationHistory(ctx, db, userID, portfolioID, from, to, limit)
 	if err != nil {
 		return ValuationsPage{}, err
 	}

@@ -10,6 +10,10 @@ const (
 	Read      Access = "read"
 	Write     Access = "write"
 	ReadWrite Access = "read-write"
+	// Append reads and adds items, never changes or removes one: what a writer
+	// of the append-only events table needs (conditional puts, alone or in a
+	// TransactWriteItems, and queries).
+	Append Access = "append"
 )
 
 // TableAccess grants a function access to a table (and its indexes).
@@ -99,16 +103,21 @@ type Secret struct {
 
 // Secret names.
 const (
-	DatabaseSecret   = "database-url"
-	JWTSecret        = "jwt-secret"
-	ServiceRoleKey   = "supabase-service-role-key"
-	MarketDataAPIKey = "market-data-api-key"
+	DatabaseSecret = "database-url"
+	// APIDatabaseSecret is the DSN of the internet-facing functions (api, ws):
+	// their own login role, which may only switch to the caller's role
+	// (readmodel.CallerDB); the migrate function creates that role from it.
+	APIDatabaseSecret = "api-database-url"
+	JWTSecret         = "jwt-secret"
+	ServiceRoleKey    = "supabase-service-role-key"
+	MarketDataAPIKey  = "market-data-api-key"
 )
 
 // Secrets lists every secret.
 func Secrets() []Secret {
 	return []Secret{
-		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543)"},
+		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543), as the owner of the read models (the internal functions)"},
+		{APIDatabaseSecret, "API_DATABASE_SECRET_ARN", "the same pooler's DSN as the api and ws functions' own login role (the migrate function creates it from this DSN)"},
 		{JWTSecret, "SUPABASE_JWT_SECRET_ARN", "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
 		{ServiceRoleKey, "SUPABASE_SERVICE_ROLE_KEY_ARN", "the service-role key, for auth admin look-ups"},
 		{MarketDataAPIKey, "MARKET_DATA_API_KEY_SECRET_ARN", "the market-data provider's API key (unused with the simulated feed)"},
@@ -180,8 +189,8 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{Table: EventsTable, Access: ReadWrite}},
-			Secrets:             []string{DatabaseSecret},
+			Tables:              []TableAccess{{Table: EventsTable, Access: Append}},
+			Secrets:             []string{APIDatabaseSecret},
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
 			Triggers:            apiTriggers,
 		},
@@ -203,7 +212,7 @@ func Functions() []Function {
 			Purpose: "the WebSocket API: records connections and subscriptions, answers subscribe/unsubscribe/ping",
 			Memory:  256, Timeout: 10 * time.Second,
 			Tables:            []TableAccess{{Table: ConnectionsTable, Access: ReadWrite}},
-			Secrets:           []string{DatabaseSecret},
+			Secrets:           []string{APIDatabaseSecret},
 			ManageConnections: true,
 			Triggers: []Trigger{
 				{Kind: WebSocketRoute, RouteKey: "$connect"},
@@ -260,10 +269,10 @@ func Functions() []Function {
 		},
 		{
 			Name:    "migrate",
-			Purpose: "applies the read models' schema migrations, once per deployment",
+			Purpose: "applies the read models' schema migrations and ensures the api and ws functions' login role, once per deployment",
 			Memory:  256, Timeout: 2 * time.Minute,
 			ReservedConcurrency: 1,
-			Secrets:             []string{DatabaseSecret},
+			Secrets:             []string{DatabaseSecret, APIDatabaseSecret},
 			Triggers:            []Trigger{{Kind: AfterDeployment}},
 		},
 	}

@@ -58,8 +58,17 @@ func (j *Job) riskAlerts(ctx context.Context, computed []*Analysis, at time.Time
 		ids = append(ids, a.Result.Portfolio.ID)
 	}
 	rules, st, err := j.opts.Alerts.PortfolioRules(ctx, ids, riskMetrics...)
-	if err != nil || len(rules) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	rules = alerts.OwnRules(rules, func(pid string) string {
+		if a := byID[pid]; a != nil {
+			return a.Result.Portfolio.UserID
+		}
+		return ""
+	})
+	if len(rules) == 0 {
+		return 0, nil
 	}
 	eng, err := alerts.NewEngine(rules...)
 	if err != nil {
@@ -76,7 +85,7 @@ func (j *Job) riskAlerts(ctx context.Context, computed []*Analysis, at time.Time
 		}
 		if j.opts.Notifier != nil {
 			for _, f := range firings {
-				if err := j.opts.Notifier.Notify(ctx, []string{f.UserID}, pricing.AlertMessage{Type: "alert", Firing: f}); err != nil {
+				if err := j.opts.Notifier.Notify(ctx, []string{f.UserID}, pricing.NewAlertMessage(f)); err != nil {
 					return len(firings), fmt.Errorf("analytics: deliver alert %s: %w", f.Key, err)
 				}
 			}

@@ -275,6 +275,31 @@ func TestKeysUnavailableIsAnError(t *testing.T) {
 	}
 }
 
+// An empty HS256 secret (the deployed secret never filled in) denies HS256
+// tokens; it is not an outage answered with a 500.
+func TestEmptyHMACSecretDenies(t *testing.T) {
+	cfg := iss.Config()
+	cfg.LoadHMACSecret = func(context.Context) ([]byte, error) { return nil, nil }
+	h, _ := setup(t, cfg)
+	tok := iss.Mint(userID, authtest.WithAlg(auth.AlgHS256))
+	out, err := h.Handle(lambdaCtx(), httpEvent(t, map[string]any{"authorization": "Bearer " + tok}))
+	if err != nil {
+		t.Fatalf("HTTP: an error (a 500 from API Gateway) instead of a denial: %v", err)
+	}
+	if b, _ := json.Marshal(out); !strings.Contains(string(b), `"isAuthorized":false`) {
+		t.Fatalf("HTTP: %s", b)
+	}
+	if _, err := h.Handle(lambdaCtx(), wsEvent(t, map[string]any{"token": tok}, nil)); err != nil {
+		t.Fatalf("WebSocket: %v", err)
+	}
+	// ES256 tokens still pass.
+	if out, err := h.Handle(lambdaCtx(), httpEvent(t, map[string]any{"authorization": "Bearer " + iss.Mint(userID)})); err != nil {
+		t.Fatal(err)
+	} else if b, _ := json.Marshal(out); !strings.Contains(string(b), `"isAuthorized":true`) {
+		t.Fatalf("ES256: %s", b)
+	}
+}
+
 func TestUnsupportedEvents(t *testing.T) {
 	h, _ := setup(t, fullConfig())
 	for name, ev := range map[string]string{

@@ -165,16 +165,16 @@ func (s *Store) Load(ctx context.Context, aggregateID string, opts eventstore.Lo
 		s.usage.computed(readUnits(out.Items, opts.Consistent), 0, 0)
 		for _, av := range out.Items {
 			if z, ok := av[eventstore.AttrSnapshot].(*types.AttributeValueMemberB); ok {
-				snap, err := decompress(z.Value)
-				if err != nil {
-					return eventstore.Stream{}, fmt.Errorf("load %s: %w: snapshot: %v", aggregateID, portfolio.ErrCorruptEvent, err)
+				// A snapshot that does not decompress is a cache miss, not a
+				// corrupt aggregate: read on to an older one or the first event.
+				if snap, err := decompress(z.Value); err == nil {
+					v, err := versionOf(av)
+					if err != nil {
+						return eventstore.Stream{}, fmt.Errorf("load %s: %w", aggregateID, err)
+					}
+					st.Snapshot, st.SnapshotVersion = snap, v
+					return finishLoad(aggregateID, st, newestFirst)
 				}
-				v, err := versionOf(av)
-				if err != nil {
-					return eventstore.Stream{}, fmt.Errorf("load %s: %w", aggregateID, err)
-				}
-				st.Snapshot, st.SnapshotVersion = snap, v
-				return finishLoad(aggregateID, st, newestFirst)
 			}
 			it, err := ItemFromAttributes(av)
 			if err != nil {
@@ -264,6 +264,10 @@ func (s *Store) Events(ctx context.Context, aggregateID string, from, to int64) 
 // Tamper rewrites one attribute of a stored item (nil removes it), bypassing every
 // check; the contract suite plants corrupt events with it.
 func (s *Store) Tamper(ctx context.Context, aggregateID string, version int64, attr string, value *string) error {
+	av := func(v string) types.AttributeValue { return attribute(attr, v) }
+	if attr == eventstore.AttrSnapshot { // raw bytes, as a snapshot that no longer decompresses
+		av = func(v string) types.AttributeValue { return &types.AttributeValueMemberB{Value: []byte(v)} }
+	}
 	in := &dynamodb.UpdateItemInput{
 		TableName: aws.String(s.table),
 		Key: map[string]types.AttributeValue{
@@ -276,7 +280,7 @@ func (s *Store) Tamper(ctx context.Context, aggregateID string, version int64, a
 		in.UpdateExpression = aws.String("REMOVE #a")
 	} else {
 		in.UpdateExpression = aws.String("SET #a = :v")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": attribute(attr, *value)}
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":v": av(*value)}
 	}
 	_, err := s.client.UpdateItem(ctx, in)
 	return err

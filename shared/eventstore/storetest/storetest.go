@@ -45,6 +45,7 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		{"FiftyRacersOneWinner", testRace},
 		{"LargeAggregatePaginates", testLarge},
 		{"CorruptItemsFailClearly", testCorrupt},
+		{"UnreadableSnapshotIsACacheMiss", testUnreadableSnapshot},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -392,5 +393,43 @@ func testCorrupt(t *testing.T, s Subject) {
 				t.Fatalf("prefix: %d, %v", len(ev), err)
 			}
 		})
+	}
+}
+
+// testUnreadableSnapshot plants a snapshot that neither decompresses nor
+// decodes: Load must still succeed, and what it returns must fold to the
+// history (directly, or through the full history the command service falls
+// back to when the snapshot does not restore).
+func testUnreadableSnapshot(t *testing.T, s Subject) {
+	ctx := context.Background()
+	id := aggregateID(t)
+	events := history(t, id, 14)
+	appendAll(t, s, id, events[:10], 10) // a snapshot on version 10
+	if err := s.Append(ctx, id, 10, events[10:], nil); err != nil {
+		t.Fatal(err)
+	}
+	garbage := "\x00not a snapshot"
+	if err := s.Tamper(ctx, id, 10, eventstore.AttrSnapshot, &garbage); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Load(ctx, id, eventstore.LoadOptions{Consistent: true})
+	if err != nil {
+		t.Fatalf("load with an unreadable snapshot: %v", err)
+	}
+	p, err := portfolio.Fold(st.Snapshot, st.Events)
+	if err != nil {
+		if st.Snapshot == nil {
+			t.Fatalf("fold without a snapshot: %v", err)
+		}
+		all, err := s.Events(ctx, id, 1, 0)
+		if err != nil {
+			t.Fatalf("full history: %v", err)
+		}
+		if p, err = portfolio.Fold(nil, all); err != nil {
+			t.Fatalf("fold of the full history: %v", err)
+		}
+	}
+	if p.Version() != int64(len(events)) {
+		t.Fatalf("folded to version %d, want %d", p.Version(), len(events))
 	}
 }

@@ -215,6 +215,9 @@ func (l *loader) parseLine(b []byte) error {
 	if err != nil {
 		return err
 	}
+	if len(closeF) > maxCloseLen {
+		return fmt.Errorf("close %.20q… is longer than %d characters", closeF, maxCloseLen)
+	}
 	mant, exp, st := parseNumber(closeF)
 	switch st {
 	case numSyntax:
@@ -223,6 +226,8 @@ func (l *loader) parseLine(b []byte) error {
 		return fmt.Errorf("close %q must be positive", closeF)
 	case numTooManyDigits:
 		return fmt.Errorf("close %q has more than 18 significant digits", closeF)
+	case numOutOfRange:
+		return fmt.Errorf("close %q is out of range (exponent beyond ±%d)", closeF, maxCloseExponent)
 	}
 	return l.record(day, symF, closeF, mant, exp)
 }
@@ -394,6 +399,14 @@ const (
 	numSyntax
 	numNotPositive
 	numTooManyDigits
+	numOutOfRange
+)
+
+// Bounds of a close's text: checked before and while it is parsed, so that a
+// hostile file costs no big-integer arithmetic downstream (1e999999 would).
+const (
+	maxCloseLen      = 64
+	maxCloseExponent = 40
 )
 
 // parseNumber reads a decimal "[+-]digits[.digits][(e|E)[+-]digits]" exactly as
@@ -479,6 +492,9 @@ func parseNumber(b []byte) (mant uint64, exp int, st numStatus) {
 	}
 	if tooMany {
 		return 0, 0, numTooManyDigits
+	}
+	if exp := zeros - frac + e; exp > maxCloseExponent || exp < -maxCloseExponent {
+		return 0, 0, numOutOfRange
 	}
 	return m, zeros - frac + e, numOK
 }

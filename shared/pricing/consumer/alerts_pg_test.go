@@ -43,7 +43,7 @@ func TestPostgresAlertStoreRecordsHistoryOnce(t *testing.T) {
 		t.Fatalf("history %+v, %v", hist, err)
 	}
 	_, st, err := store.PriceRules(t.Context(), []string{"TSLA"})
-	if err != nil || !st.Rules["r1"].Fired {
+	if err != nil || !st.Rules[alerts.ScopedID(u1, "r1")].Fired {
 		t.Fatalf("state %+v, %v", st, err)
 	}
 	// The same batch once more: nothing new fires or is recorded.

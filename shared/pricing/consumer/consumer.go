@@ -495,7 +495,9 @@ func (c *Consumer) pushValuations(ctx context.Context, evs []pricing.PortfolioVa
 func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []readmodel.PortfolioValuation) (failed []string, firings int) {
 	keys := make([]string, len(vals))
 	ticks := make([]alerts.Tick, len(vals))
+	owners := make(map[string]string, len(vals))
 	for i, v := range vals {
+		owners[v.PortfolioID] = v.UserID
 		keys[i] = pricing.PortfolioKey(v.PortfolioID)
 		// One value per portfolio and batch, at the newest price used: the value
 		// path between the batch's ticks is not reconstructed.
@@ -504,7 +506,8 @@ func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.Por
 	bad, n := c.runAlerts(ctx, st, c.valueRules, ruleSet{
 		name: "value", keys: keys,
 		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
-			return store.PortfolioRules(ctx, unkey(keys), alerts.MetricValue)
+			rules, st, err := store.PortfolioRules(ctx, unkey(keys), alerts.MetricValue)
+			return alerts.OwnRules(rules, func(pid string) string { return owners[pid] }), st, err
 		},
 		keyOf: func(r alerts.Rule) string { return pricing.PortfolioKey(r.PortfolioID) },
 	}, ticks)

@@ -125,7 +125,7 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		if c.cfg.Notifier == nil || f.UserID == "" {
 			continue
 		}
-		if err := c.cfg.Notifier.Notify(ctx, []string{f.UserID}, pricing.AlertMessage{Type: "alert", Firing: f}); err != nil {
+		if err := c.cfg.Notifier.Notify(ctx, []string{f.UserID}, pricing.NewAlertMessage(f)); err != nil {
 			errs = append(errs, err)
 			r, _ := eng.Rule(f.RuleID)
 			badKey[set.keyOf(r)] = true

@@ -150,10 +150,10 @@ func TestValueDropFiresOnceAgainstPostgresAndDynamoDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1 := st.Rules["r1"]; r1.Fired || r1.Epoch != 1 || !r1.FiredAt.Equal(t0.Add(2*time.Minute)) {
+	if r1 := st.Rules[alerts.ScopedID(u1, "r1")]; r1.Fired || r1.Epoch != 1 || !r1.FiredAt.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("r1 state %+v: re-armed, then held by its cooldown (armed, not fired)", r1)
 	}
-	if r2 := st.Rules["r2"]; !r2.Fired || r2.Epoch != 0 {
+	if r2 := st.Rules[alerts.ScopedID(u1, "r2")]; !r2.Fired || r2.Epoch != 0 {
 		t.Fatalf("r2 state %+v: fired once, never re-armed", r2)
 	}
 	if len(st.Values["p3"]) == 0 || !st.Values["p3"][0].Value.Equal(d("960")) {
