@@ -50,8 +50,8 @@ func TestGapsFilledFromTheEventStore(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := rmtest.NewStore(t)
-	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
-	b := rmtest.Realistic(t, "pb", rmtest.UserB, portfolio.AverageCost)
+	a := rmtest.Realistic(t, "gap-a", rmtest.UserA, portfolio.FIFO)
+	b := rmtest.Realistic(t, "gap-b", rmtest.UserB, portfolio.AverageCost)
 	store.Append(a.Events...)
 	store.Append(b.Events...)
 	pool, _ := rmtest.DB(t)
@@ -65,8 +65,8 @@ func TestGapsFilledFromTheEventStore(t *testing.T) {
 	// pa 4–9 never arrive; pb 6 arrives unreadable.
 	recs := records(append(slices.Clone(a.Events[9:]), b.Events[5:]...))
 	bad := len(a.Events) - 9
-	recs[bad] = readmodel.Record{Event: portfolio.Event{AggregateID: "pb", Version: 6}, Undecodable: "stream record image: attribute data is binary",
-		Image: []byte(`{"aggregateId":{"S":"pb"}}`), SequenceNumber: "6"}
+	recs[bad] = readmodel.Record{Event: portfolio.Event{AggregateID: "gap-b", Version: 6}, Undecodable: "stream record image: attribute data is binary",
+		Image: []byte(`{"aggregateId":{"S":"gap-b"}}`), SequenceNumber: "6"}
 	res, err = proj.ApplyRecords(ctx, recs)
 	if err != nil || len(res.Failures) > 0 || len(res.Quarantined) > 0 || res.GapsFilled != 2 || res.FromStore != 7 {
 		t.Fatalf("batch 2: %+v %v", res, err)
@@ -241,8 +241,8 @@ func TestReprojectNamedAggregates(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := rmtest.NewStore(t)
-	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
-	b := rmtest.Realistic(t, "pb", rmtest.UserB, portfolio.FIFO)
+	a := rmtest.Realistic(t, "rep-a", rmtest.UserA, portfolio.FIFO)
+	b := rmtest.Realistic(t, "rep-b", rmtest.UserB, portfolio.FIFO)
 	store.Append(a.Events[:4]...)
 	store.PutRaw(a.Events[4], map[string]string{eventstore.AttrData: `not json`})
 	store.Append(a.Events[5:]...)
@@ -251,23 +251,23 @@ func TestReprojectNamedAggregates(t *testing.T) {
 	if _, err := readmodel.Rebuild(ctx, pool, store.Source, readmodel.RebuildOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	// pb's rows are marked: a re-projection of pa alone must leave them.
-	if _, err := pool.Exec(ctx, "update portfolios set name = 'untouched' where id = 'pb'"); err != nil {
+	// pb's rows are marked: a re-projection of rep-a alone must leave them.
+	if _, err := pool.Exec(ctx, "update portfolios set name = 'untouched' where id = 'rep-b'"); err != nil {
 		t.Fatal(err)
 	}
 
 	store.PutRaw(a.Events[4], nil) // repaired
 	for range 2 {
-		st, err := readmodel.Reproject(ctx, pool, store.Source, []string{"pa", "pa"}, readmodel.RebuildOptions{PageSize: 6})
+		st, err := readmodel.Reproject(ctx, pool, store.Source, []string{"rep-a", "rep-a"}, readmodel.RebuildOptions{PageSize: 6})
 		if err != nil || st.Aggregates != 1 || st.Events != len(a.Events) || len(st.Quarantined) != 0 {
 			t.Fatalf("%+v %v", st, err)
 		}
 	}
 	var name string
-	if err := pool.QueryRow(ctx, "select name from portfolios where id = 'pb'").Scan(&name); err != nil || name != "untouched" {
+	if err := pool.QueryRow(ctx, "select name from portfolios where id = 'rep-b'").Scan(&name); err != nil || name != "untouched" {
 		t.Fatalf("pb's name %q (err %v): re-projecting pa touched pb", name, err)
 	}
-	if _, err := pool.Exec(ctx, "update portfolios set name = $1 where id = 'pb'", b.P.Name()); err != nil {
+	if _, err := pool.Exec(ctx, "update portfolios set name = $1 where id = 'rep-b'", b.P.Name()); err != nil {
 		t.Fatal(err)
 	}
 	if d1, d2 := rmtest.Dump(t, rebuilt(t, store.Source)), rmtest.Dump(t, pool); d1 != d2 {

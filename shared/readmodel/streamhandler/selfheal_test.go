@@ -36,8 +36,8 @@ func TestHandlerHealsAndQuarantines(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := rmtest.NewStore(t)
-	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
-	b := rmtest.Realistic(t, "pb", rmtest.UserB, portfolio.AverageCost)
+	a := rmtest.Realistic(t, "heal-a", rmtest.UserA, portfolio.FIFO)
+	b := rmtest.Realistic(t, "heal-b", rmtest.UserB, portfolio.AverageCost)
 	store.Append(a.Events...)
 	store.Append(b.Events[:5]...)
 	corruptData := `{"transactionId": "x", "type": "SELL"`
@@ -88,7 +88,7 @@ func TestHandlerHealsAndQuarantines(t *testing.T) {
 	if r := sent[0]; r.AggregateID != "" || r.SequenceNumber != nameless || !strings.Contains(string(r.Image), a.Events[1].EventID) {
 		t.Errorf("nameless record sent as %+v", r)
 	}
-	if r := sent[1]; r.AggregateID != "pb" || r.Version != 6 || r.EventID != b.Events[5].EventID || r.EventType != portfolio.TypeTransactionRecorded ||
+	if r := sent[1]; r.AggregateID != "heal-b" || r.Version != 6 || r.EventID != b.Events[5].EventID || r.EventType != portfolio.TypeTransactionRecorded ||
 		!strings.Contains(string(r.Image), "SELL") || !strings.HasPrefix(r.Reason, "stream: ") {
 		t.Errorf("corrupt record sent as %+v", r)
 	}
@@ -97,7 +97,7 @@ func TestHandlerHealsAndQuarantines(t *testing.T) {
 	}
 	var kinds string
 	if err := pool.QueryRow(ctx, "select string_agg(aggregate_id || '/' || version || '/' || kind, ',' order by aggregate_id, version) from projection_failures where kind = 'quarantined'").
-		Scan(&kinds); err != nil || kinds != "pb/6/quarantined" {
+		Scan(&kinds); err != nil || kinds != "heal-b/6/quarantined" {
 		t.Errorf("quarantined rows %q (err %v)", kinds, err)
 	}
 	for _, want := range []string{`"StreamRecordsQuarantined":2`, `"StreamRecordsPoison":2`, `"StreamRecordsFailed":0`} {
