@@ -127,9 +127,21 @@ func Secrets() []Secret {
 	}
 }
 
+// FailureDestinationEnvVar carries to every function with a stream trigger its
+// mapping's on-failure destination: the SQS queue's URL on AWS (Lambda sends its
+// own records of given-up batches there with the function's role, so the function
+// may send too), a file:// URL in the local stack. The consumers send there what
+// they quarantine themselves, naming the aggregate and version (see
+// shared/quarantine), which Lambda's records of a batch do not.
+const FailureDestinationEnvVar = "FAILURE_DESTINATION"
+
 // The stream mapping every DynamoDB-stream consumer uses: batches of 100, a
 // short window so a lone event is not held back, five retries after which the
-// record goes to the on-failure queue, never older than an hour.
+// record goes to the on-failure queue, never older than an hour. The consumers
+// quarantine what can never apply themselves and retry a transient failure with
+// backoff within the invocation (shared/retry), so these retries are spent only
+// on an outage longer than several invocations (docs/architecture.md,
+// "Self-healing consumers").
 var eventStreamMapping = StreamMapping{BatchSize: 100, BatchingWindow: time.Second, MaxRetries: 5, MaxRecordAge: time.Hour, ParallelizationFactor: 1}
 
 // HTTPRoutes are the API's routes; shared/httpapi serves exactly these (a test
@@ -192,8 +204,11 @@ func Functions() []Function {
 			// One writer per shard is what ordering needs; a small cap keeps the
 			// pooler's connections for the API.
 			ReservedConcurrency: 10,
-			Secrets:             []string{DatabaseSecret},
-			Triggers:            []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
+			// Read (Query) on the events table: a gap in the stream, or a record
+			// that does not decode, is read from the event store.
+			Tables:   []TableAccess{{Table: EventsTable, Access: Read}},
+			Secrets:  []string{DatabaseSecret},
+			Triggers: []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
 		},
 		{
 			Name:    "ws",
