@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -671,6 +672,42 @@ func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
 	msg, ok := n.sent[len(n.sent)-1].(job.WeeklySummaryMessage)
 	if !ok || msg.Type != "weekly_summary" || len(msg.Portfolios) != 1 || msg.Portfolios[0].PortfolioID != id || !msg.Portfolios[0].WeekReturn.OK {
 		t.Fatalf("weekly summary %+v", n.sent[len(n.sent)-1])
+	}
+}
+
+// failingNotifier's pushes all fail, as a user's dead or slow connections do.
+type failingNotifier struct{ calls atomic.Int64 }
+
+func (n *failingNotifier) Notify(context.Context, []string, any) error {
+	n.calls.Add(1)
+	return errors.New("gone")
+}
+
+// TestRiskAlertPushesAreBestEffort: a firing whose push fails is recorded and
+// its rule's state saved all the same, and the run succeeds; it used to fail
+// the run (and the stream batch), and the retry could not push it either.
+func TestRiskAlertPushesAreBestEffort(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.create(userA, "alerts-push")
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "100"))
+	e.project(id)
+	ctx := context.Background()
+	rules := readmodel.NewAlertRules(e.pool)
+	if _, err := rules.Create(ctx, userA, alerts.Rule{ID: "conc", Kind: alerts.KindConcentration, PortfolioID: id, Threshold: decimal.RequireFromString("0.6")}); err != nil {
+		t.Fatal(err)
+	}
+	n := &failingNotifier{}
+	j := e.job(nil, job.Options{Alerts: rules, Notifier: n})
+	sum, err := j.HandleSchedule(ctx, job.ScheduleInput{Mode: job.ModeDaily})
+	if err != nil || sum.Firings != 1 || n.calls.Load() != 1 {
+		t.Fatalf("daily %+v %v, %d pushes", sum, err, n.calls.Load())
+	}
+	if hist, _, err := rules.History(ctx, userA, 10, ""); err != nil || len(hist) != 1 {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	if list, _ := rules.List(ctx, userA); len(list) != 1 || !list[0].State.Fired {
+		t.Fatalf("state not saved: %+v", list)
 	}
 }
 
