@@ -1,6 +1,7 @@
 package readmodel
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -41,4 +42,39 @@ func readUserQuota(br pgx.BatchResults, q quota.Quota) error {
 		return quota.Exceeded(q, n+1)
 	}
 	return nil
+}
+
+// QuotaHoldings is what each user holds of the quotas counted in DynamoDB
+// (quota.PortfoliosPerUser, quota.SymbolsPerUser), read from the read models:
+// the backfill of the users who held them before the quotas existed.
+type QuotaHoldings struct {
+	Portfolios map[string][]string // user ID → portfolio IDs (archived included)
+	Symbols    map[string][]string // user ID → distinct symbols of their transactions and alert rules
+}
+
+// ReadQuotaHoldings reads QuotaHoldings for every user.
+func ReadQuotaHoldings(ctx context.Context, db PriceDB) (QuotaHoldings, error) {
+	h := QuotaHoldings{Portfolios: map[string][]string{}, Symbols: map[string][]string{}}
+	for _, q := range []struct {
+		into map[string][]string
+		sql  string
+	}{
+		{h.Portfolios, `select user_id::text, id from portfolios order by 1, 2`},
+		{h.Symbols, `select user_id::text, symbol from transactions where coalesce(symbol, '') <> ''
+		             union select user_id::text, symbol from alert_rules where symbol <> '' order by 1, 2`},
+	} {
+		rows, err := db.Query(ctx, q.sql)
+		if err != nil {
+			return QuotaHoldings{}, fmt.Errorf("readmodel: quota holdings: %w", err)
+		}
+		var user, member string
+		_, err = pgx.ForEachRow(rows, []any{&user, &member}, func() error {
+			q.into[user] = append(q.into[user], member)
+			return nil
+		})
+		if err != nil {
+			return QuotaHoldings{}, fmt.Errorf("readmodel: quota holdings: %w", err)
+		}
+	}
+	return h, nil
 }

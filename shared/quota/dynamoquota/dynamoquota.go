@@ -119,6 +119,29 @@ func (s *Store) Reserve(ctx context.Context, q quota.Quota, userID string, membe
 	}
 }
 
+// Seed adds members to the user's set of q whatever its size: the backfill of
+// what a user held before the quota existed (tracker quotas-backfill). A user
+// already past the limit keeps what they have and can add nothing new.
+func (s *Store) Seed(ctx context.Context, q quota.Quota, userID string, members []string) error {
+	members = slices.DeleteFunc(slices.Compact(slices.Sorted(slices.Values(members))), func(m string) bool { return m == "" })
+	if len(members) == 0 || userID == "" {
+		return nil
+	}
+	for chunk := range slices.Chunk(members, 1000) { // bounds one request's size
+		_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName:                 aws.String(s.table),
+			Key:                       map[string]types.AttributeValue{AttrKey: &types.AttributeValueMemberS{Value: q.Name + "#" + userID}},
+			UpdateExpression:          aws.String("ADD #m :new"),
+			ExpressionAttributeNames:  map[string]string{"#m": AttrMembers},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":new": &types.AttributeValueMemberSS{Value: chunk}},
+		})
+		if err != nil {
+			return fmt.Errorf("dynamoquota: seed %s of %s: %w", q.Name, userID, err)
+		}
+	}
+	return nil
+}
+
 // Count returns how many members the user's set of q holds (strongly consistent).
 func (s *Store) Count(ctx context.Context, q quota.Quota, userID string) (int, error) {
 	held, err := s.members(ctx, map[string]types.AttributeValue{AttrKey: &types.AttributeValueMemberS{Value: q.Name + "#" + userID}}, true)
