@@ -1,4 +1,4 @@
-// Command prices is the Kinesis consumer of market-data-updates (DESIGN §1): it
+// Command prices is the Kinesis consumer of market-data-updates (docs/architecture.md §1): it
 // keeps the latest price per symbol (DynamoDB prices table and Postgres
 // latest_prices), the daily closes (Postgres daily_closes), evaluates price alert
 // rules, revalues the portfolios holding the ticked symbols (recorded as

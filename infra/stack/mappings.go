@@ -42,7 +42,7 @@ func IteratorAgeThreshold(m topology.StreamMapping) time.Duration {
 }
 
 // streamMappings creates one event source mapping per dynamodb-stream and
-// kinesis-stream trigger, with DESIGN §4's failure semantics: batch item failures
+// kinesis-stream trigger, with docs/architecture.md §4's failure semantics: batch item failures
 // reported, failing batches bisected, retries and record age bounded, and what is
 // given up on sent to an SQS queue that alarms when it holds anything.
 func (b *builder) streamMappings() {

@@ -18,7 +18,7 @@ func TestTablesFollowTheTopology(t *testing.T) {
 	for _, name := range fixtureNames {
 		s := fixture(t, name)
 		prod := s.cfg.Stage == stack.Prod
-		// The events stream carries new images (DESIGN §3), asserted through the CDK's own matcher too.
+		// The events stream carries new images (docs/architecture.md §3), asserted through the CDK's own matcher too.
 		s.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
 			"TableName":                        s.prefix() + topology.EventsTable,
 			"StreamSpecification":              map[string]any{"StreamViewType": "NEW_IMAGE"},

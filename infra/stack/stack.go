@@ -136,7 +136,7 @@ func Check(t Topology) error {
 					fail("%s: stream trigger on %q, which is no table with a stream", f.Name, tr.Source)
 				}
 				if consumers[tr.Source]++; consumers[tr.Source] == MaxStreamConsumers+1 {
-					fail("more than %d consumers of the %s stream: DynamoDB throttles them (DESIGN §3)", MaxStreamConsumers, tr.Source)
+					fail("more than %d consumers of the %s stream: DynamoDB throttles them (docs/architecture.md §3)", MaxStreamConsumers, tr.Source)
 				}
 			case topology.KinesisStream:
 				if _, ok := t.kinesis(tr.Source); !ok {

@@ -28,7 +28,7 @@ import (
 
 // Projector applies portfolio events to the read models.
 //
-// Semantics (DESIGN §4): delivery is at least once and ordered per aggregate only.
+// Semantics (docs/architecture.md §4): delivery is at least once and ordered per aggregate only.
 // Each aggregate has a checkpoint, the version up to which its events are applied.
 // An event at or below it is a duplicate and changes nothing; the next version
 // applies. An event of a type this build does not know is skipped: it advances

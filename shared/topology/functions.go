@@ -44,7 +44,7 @@ const (
 	AfterDeployment TriggerKind = "after-deployment" // invoked once per deployment (migrations)
 )
 
-// StreamMapping holds an event source mapping's settings (DESIGN §4): batch item
+// StreamMapping holds an event source mapping's settings (docs/architecture.md §4): batch item
 // failures are always reported, and every mapping bisects failing batches, bounds
 // retries and record age, and sends what it gives up on to an SQS queue.
 type StreamMapping struct {
@@ -263,7 +263,7 @@ func Functions() []Function {
 			ManageConnections:   true,
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10", "BENCHMARK_SYMBOL": "SPY", "RISK_FREE_RATE": "0.04", "CONCURRENCY": "8"},
 			Triggers: []Trigger{
-				// The second and last consumer of the events stream (DESIGN §3).
+				// The second and last consumer of the events stream (docs/architecture.md §3).
 				{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping},
 				// After the US close, with that session's closes in.
 				{Kind: Schedule, Expression: "cron(30 16 ? * MON-FRI *)", TimeZone: "America/New_York", Input: `{"mode":"daily"}`},

@@ -69,7 +69,7 @@ const (
 	QuotasTable            = "quotas"
 )
 
-// Event item attribute names (DESIGN §3). The adapters and the stream consumers
+// Event item attribute names (docs/architecture.md §3). The adapters and the stream consumers
 // share them from here.
 const (
 	AttrAggregateID = "aggregateId"

@@ -1,6 +1,6 @@
 // Package streamhandler is the projector Lambda's handler: DynamoDB stream records
 // of the events table in, read models out, with the batch-failure semantics of
-// DESIGN §4 (ReportBatchItemFailures) and docs/architecture.md's "Self-healing
+// docs/architecture.md §4 (ReportBatchItemFailures) and docs/architecture.md's "Self-healing
 // consumers".
 //
 //   - INSERT records carry a new event (NEW_IMAGE). MODIFY and REMOVE records are
