@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,6 +21,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
+	"github.com/portfoliotracker/tracker/shared/quota"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
@@ -170,6 +172,32 @@ func TestDisconnectDeletes(t *testing.T) {
 	}
 	if code := f.do(t, event(t, "$disconnect", "c1", nil, "")); code != 200 {
 		t.Fatalf("second $disconnect: %d", code)
+	}
+}
+
+// TestConnectionsQuotaAtConnect: a user's connection past the quota is refused
+// with 429 and never stored; another user still connects, and a $disconnect
+// makes room.
+func TestConnectionsQuotaAtConnect(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	limit := quota.ConnectionsPerUser.Limit
+	for i := range limit {
+		f.connect(t, fmt.Sprintf("a%d=", i), userA)
+	}
+	f.gw.Connect("over=")
+	if code := f.do(t, event(t, "$connect", "over=", authz(userA), "")); code != http.StatusTooManyRequests {
+		t.Fatalf("$connect past the quota: %d, want 429", code)
+	}
+	if _, err := f.store.Get(context.Background(), "over="); !errors.Is(err, wsconn.ErrNotFound) {
+		t.Fatalf("the refused connection was stored: %v", err)
+	}
+	f.connect(t, "b0=", userB)
+	if code := f.do(t, event(t, "$disconnect", "a0=", authz(userA), "")); code != 200 {
+		t.Fatalf("$disconnect: %d", code)
+	}
+	if code := f.do(t, event(t, "$connect", "over=", authz(userA), "")); code != 200 {
+		t.Fatalf("$connect after a $disconnect: %d", code)
 	}
 }
 

@@ -68,6 +68,9 @@ func TestCheckRefusesWhatTheStackCannotBuild(t *testing.T) {
 				tp.Functions = append(tp.Functions, topology.Function{Name: n, Triggers: []topology.Trigger{{Kind: topology.DynamoDBStream, Source: topology.EventsTable}}})
 			}
 		},
+		"two stream triggers on one function (two failure destinations)": func(tp *stack.Topology) {
+			tp.Functions[2].Triggers = append(tp.Functions[2].Triggers, topology.Trigger{Kind: topology.KinesisStream, Source: topology.MarketDataStream})
+		},
 		"schedule without a time zone": func(tp *stack.Topology) {
 			tp.Functions[2].Triggers = append(tp.Functions[2].Triggers, topology.Trigger{Kind: topology.Schedule, Expression: "rate(1 hour)"})
 		},

@@ -952,6 +952,17 @@ func TestFileDestinationConcurrentAppends(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A function appends its own quarantine record to the same file, as it sends
+	// it to the same queue on AWS: Failures leaves it out, Messages has it.
+	own := `{"kind":"QuarantinedEvent","consumer":"projector","aggregateId":"p1","version":3,"reason":"corrupt"}`
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(own + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	d2, err := esm.NewFileDestination(path) // reopened: appends, and reads what was there
 	if err != nil {
 		t.Fatal(err)
@@ -960,6 +971,9 @@ func TestFileDestinationConcurrentAppends(t *testing.T) {
 	fs, err := d2.Failures()
 	if err != nil || len(fs) != 20 {
 		t.Fatalf("%d failures, %v", len(fs), err)
+	}
+	if msgs, err := d2.Messages(); err != nil || len(msgs) != 21 || string(msgs[20]) != own {
+		t.Fatalf("%d messages, %v", len(msgs), err)
 	}
 	var sizes []int
 	for _, f := range fs {

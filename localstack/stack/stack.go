@@ -200,8 +200,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	// Functions.
 	step = time.Now()
 	s.rt = runtime.New(log)
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
 	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
-		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret)}
+		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir}
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
@@ -289,7 +293,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 func (s *Stack) addPoller(f topology.Function, tr topology.Trigger, streams *dynamodbstreams.Client,
 	kc *kinesis.Client, tableStreams map[string]string) error {
 	name := f.Name + "<-" + tr.Source
-	dest, err := esm.NewFileDestination(filepath.Join(s.cfg.DataDir, "failures", f.Name+".jsonl"))
+	dest, err := esm.NewFileDestination(failureFile(s.cfg.DataDir, f.Name))
 	if err != nil {
 		return err
 	}

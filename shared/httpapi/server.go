@@ -43,6 +43,9 @@ type Server struct {
 	analytics Analytics
 	log       *slog.Logger
 	mux       *http.ServeMux
+
+	// quotas counts alert rules' symbols (nil: not counted).
+	quotas Quotas
 }
 
 // Config wires a Server.
@@ -57,11 +60,15 @@ type Config struct {
 	// answer 503.
 	Analytics Analytics
 	Logger    *slog.Logger
+
+	// Quotas counts the symbols of alert rules against the user's symbols
+	// quota (the command service counts those of transactions); nil: not counted.
+	Quotas Quotas
 }
 
 // New builds the server and its routes.
 func New(cfg Config) *Server {
-	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, log: cfg.Logger}
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

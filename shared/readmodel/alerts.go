@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
+	"github.com/portfoliotracker/tracker/shared/quota"
 )
 
 // Alert rules live in Postgres (migration 0005), not in the event log: they are
@@ -62,7 +63,9 @@ const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 
 // Create stores rule as userID's, with a generated ID when rule.ID is empty. The
 // rule is validated (an error matching alerts.ErrInvalidRule); an ID that the
-// user already has is an error matching alerts.ErrDuplicateRule. IDs are the
+// user already has is an error matching alerts.ErrDuplicateRule; a user who has
+// quota.AlertRulesPerUser rules gets *quota.ExceededError (counted and inserted
+// under the user's lock, so parallel creates cannot pass it). IDs are the
 // user's own (alerts.ScopedID): another user's rule of the same name is no
 // conflict. The rule comes back with its ID as the user wrote it; the methods
 // that serve the API (List, Delete, History, Acknowledge) take and give the
@@ -90,12 +93,27 @@ func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: %w", err)
 	}
-	rows, err := asCaller(a.db, userID).Query(ctx, `
+	// One batch, so one transaction (the simple protocol sends it as one
+	// message): the user's quota lock, their count, and the insert, which the
+	// count guards too.
+	q := userQuotaBatch(quota.AlertRulesPerUser, userID, `select count(*) from alert_rules where user_id = $1::uuid`)
+	q.Queue(`
 insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
-values ($1, $2::uuid, $3, $4, $5, $6::jsonb)
+select $1, $2::uuid, $3, $4, $5, $6::jsonb
+ where (select count(*) from alert_rules where user_id = $2::uuid) < $7
 on conflict (id) do nothing
 returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
-		rule.ID, userID, string(rule.Kind), rule.Symbol, rule.PortfolioID, string(def))
+		rule.ID, userID, string(rule.Kind), rule.Symbol, rule.PortfolioID, string(def), quota.AlertRulesPerUser.Limit)
+	db, ok := asCaller(a.db, userID).(batchSender)
+	if !ok {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %T sends no batches", a.db)
+	}
+	br := db.SendBatch(ctx, q)
+	defer br.Close()
+	if err := readUserQuota(br, quota.AlertRulesPerUser); err != nil {
+		return AlertRule{}, err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
 	}
@@ -110,6 +128,9 @@ returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
 	created, err := time.Parse(time.RFC3339Nano, at[0])
 	if err != nil {
 		return AlertRule{}, err
+	}
+	if err := br.Close(); err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
 	}
 	return AlertRule{Rule: rule, CreatedAt: created}, nil
 }

@@ -1,4 +1,4 @@
-// Package readmodel is the Postgres side of the system (DESIGN §1, §3): the
+// Package readmodel is the Postgres side of the system (docs/architecture.md §1, §3): the
 // embedded schema migrations, the projector that turns portfolio events into read
 // models, the rebuild (replay) of those read models from the event store, and the
 // queries the API answers from.

@@ -17,7 +17,7 @@ import (
 // The valuations read model (migration 0006) keeps each PortfolioValueCalculated
 // the prices consumer computes: a portfolio's value over time, for charts. The
 // events are not appended to the event table: prices are facts from outside, not
-// decisions (DESIGN §1), and a revaluation is derived from them and the
+// decisions (docs/architecture.md §1), and a revaluation is derived from them and the
 // positions, so it can always be recomputed; the event table stays the record of
 // what users decided.
 

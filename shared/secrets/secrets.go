@@ -1,5 +1,5 @@
 // Package secrets reads configuration that must not sit in plain environment
-// variables (DESIGN §4: Supabase settings come from Secrets Manager). Functions
+// variables (docs/architecture.md §4: Supabase settings come from Secrets Manager). Functions
 // read them lazily, on the first invocation that needs them.
 package secrets
 

@@ -14,6 +14,9 @@ const (
 	// of the append-only events table needs (conditional puts, alone or in a
 	// TransactWriteItems, and queries).
 	Append Access = "append"
+	// Count reads items and updates them in place, never adds or removes one
+	// whole: what the quota counters need (a conditional UpdateItem ADD).
+	Count Access = "count"
 )
 
 // TableAccess grants a function access to a table (and its indexes).
@@ -41,7 +44,7 @@ const (
 	AfterDeployment TriggerKind = "after-deployment" // invoked once per deployment (migrations)
 )
 
-// StreamMapping holds an event source mapping's settings (DESIGN §4): batch item
+// StreamMapping holds an event source mapping's settings (docs/architecture.md §4): batch item
 // failures are always reported, and every mapping bisects failing batches, bounds
 // retries and record age, and sends what it gives up on to an SQS queue.
 type StreamMapping struct {
@@ -124,9 +127,21 @@ func Secrets() []Secret {
 	}
 }
 
+// FailureDestinationEnvVar carries to every function with a stream trigger its
+// mapping's on-failure destination: the SQS queue's URL on AWS (Lambda sends its
+// own records of given-up batches there with the function's role, so the function
+// may send too), a file:// URL in the local stack. The consumers send there what
+// they quarantine themselves, naming the aggregate and version (see
+// shared/quarantine), which Lambda's records of a batch do not.
+const FailureDestinationEnvVar = "FAILURE_DESTINATION"
+
 // The stream mapping every DynamoDB-stream consumer uses: batches of 100, a
 // short window so a lone event is not held back, five retries after which the
-// record goes to the on-failure queue, never older than an hour.
+// record goes to the on-failure queue, never older than an hour. The consumers
+// quarantine what can never apply themselves and retry a transient failure with
+// backoff within the invocation (shared/retry), so these retries are spent only
+// on an outage longer than several invocations (docs/architecture.md,
+// "Self-healing consumers").
 var eventStreamMapping = StreamMapping{BatchSize: 100, BatchingWindow: time.Second, MaxRetries: 5, MaxRecordAge: time.Hour, ParallelizationFactor: 1}
 
 // HTTPRoutes are the API's routes; shared/httpapi serves exactly these (a test
@@ -177,7 +192,7 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{Table: EventsTable, Access: Append}},
+			Tables:              []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count}},
 			Secrets:             []string{APIDatabaseSecret},
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
 			Triggers:            apiTriggers,
@@ -189,8 +204,11 @@ func Functions() []Function {
 			// One writer per shard is what ordering needs; a small cap keeps the
 			// pooler's connections for the API.
 			ReservedConcurrency: 10,
-			Secrets:             []string{DatabaseSecret},
-			Triggers:            []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
+			// Read (Query) on the events table: a gap in the stream, or a record
+			// that does not decode, is read from the event store.
+			Tables:   []TableAccess{{Table: EventsTable, Access: Read}},
+			Secrets:  []string{DatabaseSecret},
+			Triggers: []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
 		},
 		{
 			Name:    "ws",
@@ -245,7 +263,7 @@ func Functions() []Function {
 			ManageConnections:   true,
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10", "BENCHMARK_SYMBOL": "SPY", "RISK_FREE_RATE": "0.04", "CONCURRENCY": "8"},
 			Triggers: []Trigger{
-				// The second and last consumer of the events stream (DESIGN §3).
+				// The second and last consumer of the events stream (docs/architecture.md §3).
 				{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping},
 				// After the US close, with that session's closes in.
 				{Kind: Schedule, Expression: "cron(30 16 ? * MON-FRI *)", TimeZone: "America/New_York", Input: `{"mode":"daily"}`},
