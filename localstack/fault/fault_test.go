@@ -140,8 +140,6 @@ func scenarios() []*scenario {
 		{tag: "kill-analytics", title: "analytics killed mid-batch", inject: kill("analytics")},
 		{tag: "kill-prices", title: "prices killed mid-batch", inject: kill("prices")},
 		{tag: "poison-events", title: "poison record on the events stream",
-			awaits: "a poison record isolated by the projector and the analytics (branch h-consumers): today each reports it as a " +
-				"batch item failure, and when it heads what is left of its batch the mapping gives up on the records after it too",
 			inject: func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error) {
 				id, err := h.poisonEvent(ctx, sc)
 				sc.faultEnd = time.Now()
@@ -155,9 +153,8 @@ func scenarios() []*scenario {
 					"keeps JSON text, written with PutItem among live commands", id), nil
 			}},
 		{tag: "poison-ticks", title: "poison record on the market-data stream",
-			awaits: "a poison record isolated by the prices consumer (not on branch h-consumers, which covers the projector and " +
-				"the analytics): today it reports it as a batch item failure, and when it heads what is left of its batch the " +
-				"mapping gives up on the ticks after it too",
+			awaits: "a poison record isolated by the prices consumer (as the projector and the analytics do): today it reports " +
+				"it as a batch item failure, and when it heads what is left of its batch the mapping gives up on the ticks after it too",
 			inject: func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error) {
 				seq, err := h.poisonTick(ctx, l)
 				sc.faultEnd = time.Now()
@@ -170,15 +167,14 @@ func scenarios() []*scenario {
 					"symbol and followed at once by its next tick, so it shares a shard and a batch with live ticks", seq), nil
 			}},
 		{tag: "dynamodb-down", title: "DynamoDB Local down for 10 s",
-			awaits: "consumers that ride out a DynamoDB outage without using up the mapping's retries (the analytics on branch " +
-				"h-consumers; the prices consumer on no branch yet): today analytics (event store reads) and prices (the prices " +
-				"table) fail their batches until the mapping gives up",
+			awaits: "a prices consumer that rides out a DynamoDB outage without using up the mapping's retries (as the projector " +
+				"and the analytics do): today it reports the ticks whose prices-table write failed, the mapping gives up on them " +
+				"after three retries, and the alerts are never evaluated on them",
 			inject: outage(emulator.DynamoDB, "DynamoDB Local", 10*time.Second)},
 		{tag: "postgres-down", title: "PostgreSQL down for 30 s",
-			awaits: "consumers that ride out a PostgreSQL outage without using up the mapping's retries, and a projector that " +
-				"fills version gaps from the event store (the projector and the analytics on branch h-consumers; the prices " +
-				"consumer on no branch yet): today every consumer's batches fail until the mapping gives up, and the projector " +
-				"then refuses every later event of those portfolios as a gap",
+			awaits: "a prices consumer that rides out a PostgreSQL outage without using up the mapping's retries (as the " +
+				"projector and the analytics do): today it reports the ticks whose read-model writes failed, the mapping gives " +
+				"up on them after three retries, and the alerts are never evaluated on them",
 			inject: outage(emulator.Postgres, "PostgreSQL", 30*time.Second)},
 	}
 }
