@@ -668,7 +668,7 @@ func jsonDiff(live, replay string) string {
 
 func truncate(s string) string {
 	if len(s) > 160 {
-		return s[:160] + "…"
+		return strings.ToValidUTF8(s[:160], "") + "…"
 	}
 	return s
 }
