@@ -665,6 +665,70 @@ func TestKinesisPartialFailureRedeliversFromLowestFailed(t *testing.T) {
 	}
 }
 
+// A poison record reported as a batch item failure, with bisection on (as every
+// mapping of the topology has it), takes the records after it in its batch to the
+// on-failure destination when its retries run out: the batch is checkpointed
+// before it and the rest is retried as it is, which is what AWS documents
+// ("bisected at the returned sequence number"; consumers already applied those
+// records). A function that fails the whole invocation when the poison heads its
+// batch gets it bisected down to itself: the destination names it alone.
+func TestKinesisPoisonAtTheHeadOfABatch(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name       string
+		wholeError bool
+		discarded  []string
+		done       []string
+	}{
+		{"reported as an item failure", false, []string{"p", "r2", "r3"}, []string{"r0"}},
+		{"the invocation failed when it heads the batch", true, []string{"p"}, []string{"r0", "r2", "r3"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newKinesisStream(t, 1)
+			dest, err := esm.NewFileDestination(filepath.Join(t.TempDir(), "failures.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dest.Close()
+			for _, d := range []string{"r0", "p", "r2", "r3"} {
+				s.put(t, d, "k", "")
+			}
+			f := &function{behave: func(call int, batch []item) ([]*string, error) {
+				i := slices.IndexFunc(batch, func(it item) bool { return it.label == "p" })
+				switch {
+				case i < 0:
+					return nil, nil
+				case i == 0 && c.wholeError:
+					return nil, &invoke.FunctionError{Function: "fn", Type: "poison", Message: "a poison record heads the batch"}
+				}
+				return []*string{&batch[i].seq}, nil
+			}}
+			p := s.poller(t, f, esm.Mapping{BatchSize: 10, ReportBatchItemFailures: true, BisectOnError: true, MaxRetries: 2, OnFailure: dest})
+			run(t, p)
+			eventually(t, "a failure", 15*time.Second, func() bool { fs, _ := dest.Failures(); return len(fs) > 0 })
+			eventually(t, "the records after it", 15*time.Second, func() bool { _, done := f.snapshot(); return len(done) >= len(c.done) })
+			calls, done := f.snapshot()
+			if !slices.Equal(done, c.done) {
+				t.Errorf("done %v, want %v", done, c.done)
+			}
+			seq := map[string]string{}
+			for _, it := range calls[0] {
+				seq[it.label] = it.seq
+			}
+			fs, _ := dest.Failures()
+			if len(fs) != 1 {
+				t.Fatalf("failures %+v, want one", fs)
+			}
+			info := fs[0].KinesisBatchInfo
+			if info == nil || info.BatchSize != len(c.discarded) || info.StartSequenceNumber != seq[c.discarded[0]] ||
+				info.EndSequenceNumber != seq[c.discarded[len(c.discarded)-1]] {
+				t.Errorf("batch info %+v, want %v (%v)", info, c.discarded, seq)
+			}
+		})
+	}
+}
+
 // Without ReportBatchItemFailures the response is ignored: Lambda only reads it
 // when the mapping asks for it.
 func TestKinesisItemFailuresIgnoredWhenNotReported(t *testing.T) {

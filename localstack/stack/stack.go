@@ -250,7 +250,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if s.ws, err = gateway.NewWebSocket(s.rt, wsCfg); err != nil {
 		return nil, err
 	}
-	if s.sched, err = schedule.New(s.rt, schedule.FromTopology(topology.Functions()), log); err != nil {
+	schedules := schedule.FromTopology(topology.Functions())
+	if cfg.WithoutSchedules {
+		schedules = nil
+	}
+	if s.sched, err = schedule.New(s.rt, schedules, log); err != nil {
 		return nil, err
 	}
 	s.serve(lns["http"], httpGW)
@@ -337,6 +341,10 @@ func (s *Stack) Mint(user string, ttl time.Duration) (userID, token string) {
 
 // Runtime is the local Lambda runtime (for tests that kill a function).
 func (s *Stack) Runtime() *runtime.Runtime { return s.rt }
+
+// Emulators is the stack's emulator set (for tests that stop and restart one:
+// emulator.Set.StopEmulator, then Start).
+func (s *Stack) Emulators() *emulator.Set { return s.set }
 
 // FireSchedule runs a schedule now.
 func (s *Stack) FireSchedule(ctx context.Context, name string) ([]byte, error) {
