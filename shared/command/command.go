@@ -25,6 +25,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/quota"
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // Options configures a Service. Zero values take the defaults.
@@ -187,7 +188,7 @@ func (s *Service) execute(ctx context.Context, req Request, creating bool, decid
 		// could show the state from before the winner's write again.
 		consistent = true
 		log.DebugContext(ctx, "version conflict, retrying", "attempt", attempt)
-		if err := sleep(ctx, s.backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, s.backoff(attempt)); err != nil {
 			return res, err
 		}
 	}
@@ -337,15 +338,4 @@ func (s *Service) loadFull(ctx context.Context, id string) (*portfolio.Portfolio
 func (s *Service) backoff(attempt int) time.Duration {
 	ceiling := s.opts.BaseBackoff << min(attempt, 10)
 	return time.Duration(rand.Int64N(int64(ceiling))) // full jitter
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

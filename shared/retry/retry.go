@@ -76,3 +76,18 @@ func (a *Attempts) Wait() bool {
 
 // Retries is the number of retries Wait allowed.
 func (a *Attempts) Retries() int { return a.n }
+
+// Sleep pauses for d, or until ctx ends (its error then).
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -64,6 +64,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/portfoliotracker/tracker/shared/quota"
+	"github.com/portfoliotracker/tracker/shared/retry"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
@@ -238,7 +239,7 @@ func (s *Store) Put(ctx context.Context, connectionID, userID string) (Connectio
 			pruned = true
 		case "TransactionConflict":
 			// Another connect or disconnect of the user in flight: wait, retry.
-			if err := sleep(ctx, time.Duration(1+rand.IntN(10<<min(attempt, 4)))*time.Millisecond); err != nil {
+			if err := retry.Sleep(ctx, time.Duration(1+rand.IntN(10<<min(attempt, 4)))*time.Millisecond); err != nil {
 				return Connection{}, err
 			}
 		default:
@@ -350,7 +351,7 @@ func (s *Store) items(ctx context.Context, ids []string) (map[string]Connection,
 		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
 		for attempt := 0; len(req) > 0; attempt++ {
 			if attempt > 0 {
-				if err := sleep(ctx, time.Duration(1<<min(attempt, 6))*10*time.Millisecond); err != nil {
+				if err := retry.Sleep(ctx, time.Duration(1<<min(attempt, 6))*10*time.Millisecond); err != nil {
 					return nil, err
 				}
 			}
@@ -623,15 +624,4 @@ func validID(s string, maxLen int) bool {
 		}
 	}
 	return true
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

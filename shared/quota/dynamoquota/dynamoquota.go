@@ -30,6 +30,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/portfoliotracker/tracker/shared/quota"
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // Attribute names.
@@ -113,7 +114,7 @@ func (s *Store) Reserve(ctx context.Context, q quota.Quota, userID string, membe
 		}
 		// The set grew meanwhile: read it again, consistently, after a short pause.
 		consistent = true
-		if err := sleep(ctx, time.Duration(1+rand.IntN(5<<min(attempt, 4)))*time.Millisecond); err != nil {
+		if err := retry.Sleep(ctx, time.Duration(1+rand.IntN(5<<min(attempt, 4)))*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -168,15 +169,4 @@ func (s *Store) members(ctx context.Context, key map[string]types.AttributeValue
 		held[m] = struct{}{}
 	}
 	return held, nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
