@@ -36,7 +36,7 @@ const BaseURI = "https://github.com/portfoliotracker/tracker/events/schemas/"
 
 // Derived lists the event types that share the portfolio events' envelope but
 // are computed from facts outside the event store and kept in read models only,
-// never appended to the event table (DESIGN §1): they are not in
+// never appended to the event table (docs/architecture.md §1): they are not in
 // portfolio.EventTypes, and shared/pricing writes and reads them.
 var Derived = []string{"PortfolioValueCalculated"}
 

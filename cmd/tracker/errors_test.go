@@ -90,8 +90,8 @@ func TestBadFlagsAndPrices(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, `tracker: no command (want one of: calc, benchdata, migrate, replay; see tracker help)`},
-		{[]string{"frobnicate"}, `tracker: unknown command "frobnicate" (want one of: calc, benchdata, migrate, replay)`},
+		{nil, `tracker: no command (want one of: calc, benchdata, migrate, replay, quotas-backfill; see tracker help)`},
+		{[]string{"frobnicate"}, `tracker: unknown command "frobnicate" (want one of: calc, benchdata, migrate, replay, quotas-backfill)`},
 		{[]string{"calc"}, `tracker calc: --activities is required (see tracker calc -h)`},
 		{[]string{"calc", "--activities", "a.json"}, `tracker calc: --prices is required (see tracker calc -h)`},
 		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--as-of", "2024-02-30"}, `tracker calc: --as-of: invalid date: "2024-02-30" does not exist (see tracker calc -h)`},

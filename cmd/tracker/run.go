@@ -29,6 +29,7 @@ var commands = []command{
 	{"benchdata", "write a generated activity file and prices file (benchmarks, load tests)", runBenchdata},
 	{"migrate", "apply the read models' schema migrations (--database-url DSN)", runMigrate},
 	{"replay", "rebuild the read models from the DynamoDB events table", runReplay},
+	{"quotas-backfill", "count what users already hold against the DynamoDB quotas (once, after they were introduced)", runQuotasBackfill},
 }
 
 // run is the whole CLI: it parses args (without the program name), writes results

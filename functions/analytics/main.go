@@ -19,6 +19,9 @@
 //	CONNECTIONS_TABLE    the WebSocket connections table, and
 //	WEBSOCKET_ENDPOINT   the WebSocket API's management endpoint (or WEBSOCKET_CALLBACK_URL):
 //	                     with both, risk alerts and weekly summaries are pushed.
+//	FAILURE_DESTINATION  where the stream records of portfolios that can never be computed
+//	                     go: the mapping's on-failure SQS queue URL, or a file:// URL
+//	                     locally (optional).
 package main
 
 import (
@@ -36,7 +39,9 @@ import (
 	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/quarantine/destination"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
 func main() {
@@ -64,11 +69,16 @@ func main() {
 		}
 		db := dynamodb.NewFromConfig(cfg)
 		store := dynamostore.New(db, table, dynamostore.Options{SnapshotEvery: snapshotEvery})
+		sink, err := destination.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
+		if err != nil {
+			return nil, err
+		}
 		opts := job.Options{
 			Settings:    job.Settings{Benchmark: os.Getenv("BENCHMARK_SYMBOL"), RiskFreeRate: riskFree},
 			Concurrency: concurrency,
 			Alerts:      readmodel.NewAlertRules(pool),
 			Logger:      log,
+			Quarantine:  sink,
 		}
 		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log}); ok {
 			opts.Notifier = pusher

@@ -5,9 +5,12 @@
 // Environment:
 //
 //	EVENTS_TABLE         the DynamoDB events table.
+//	QUOTAS_TABLE         the DynamoDB quotas table (portfolios and symbols per user; shared/quota).
 //	SNAPSHOT_EVERY       events between snapshots (default 10; the same for every writer).
-//	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
-//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	API_DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler) as
+//	                         the API's own login role, which may only become the caller
+//	                         (readmodel.CallerDB: every statement runs under Row Level Security), or
+//	API_DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
 //	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
 package main
 
@@ -25,6 +28,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/httpapi"
 	"github.com/portfoliotracker/tracker/shared/lazy"
+	"github.com/portfoliotracker/tracker/shared/quota/dynamoquota"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 )
 
@@ -32,9 +36,9 @@ type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.API
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	table := os.Getenv("EVENTS_TABLE")
-	if table == "" {
-		log.Error("api: EVENTS_TABLE is not set")
+	table, quotasTable := os.Getenv("EVENTS_TABLE"), os.Getenv("QUOTAS_TABLE")
+	if table == "" || quotasTable == "" {
+		log.Error("api: EVENTS_TABLE and QUOTAS_TABLE must be set")
 		os.Exit(1)
 	}
 	snapshotEvery, err := strconv.Atoi(envOr("SNAPSHOT_EVERY", "10"))
@@ -47,18 +51,21 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		store := dynamostore.New(dynamodb.NewFromConfig(cfg), table, dynamostore.Options{SnapshotEvery: snapshotEvery})
-		pool, err := readmodel.OpenConfigured(ctx, "api")
+		dynamo := dynamodb.NewFromConfig(cfg)
+		store := dynamostore.New(dynamo, table, dynamostore.Options{SnapshotEvery: snapshotEvery})
+		quotas := dynamoquota.New(dynamo, quotasTable)
+		db, err := readmodel.OpenAPI(ctx, "api")
 		if err != nil {
 			return nil, err
 		}
 		srv := httpapi.New(httpapi.Config{
-			Commands:  command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log}),
+			Commands:  command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas}),
 			Events:    store,
-			Queries:   readmodel.NewQueries(pool),
-			Alerts:    readmodel.NewAlertRules(pool),
-			Analytics: readmodel.NewMetrics(pool),
+			Queries:   readmodel.NewQueries(db),
+			Alerts:    readmodel.NewAlertRules(db),
+			Analytics: readmodel.NewMetrics(db),
 			Logger:    log,
+			Quotas:    quotas,
 		})
 		return httpapi.LambdaHandler(srv), nil
 	})

@@ -1,4 +1,4 @@
-// Command ingest is the scheduled market-data ingest (DESIGN §1, §6): every minute
+// Command ingest is the scheduled market-data ingest (docs/architecture.md §1, §6): every minute
 // it publishes a MarketDataUpdated record per watched symbol on
 // market-data-updates; with a backfill input it stores daily closes instead. See
 // shared/pricing/ingest.

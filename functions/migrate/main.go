@@ -1,9 +1,13 @@
-// Command migrate applies the read models' schema migrations. The stack invokes it
-// once per deployment, after the database secret exists and before traffic
+// Command migrate applies the read models' schema migrations and ensures the
+// login role of the internet-facing functions (api, ws). The stack invokes it
+// once per deployment, after the database secrets exist and before traffic
 // reaches new code; migrations are idempotent and serialised by an advisory lock,
 // so a repeated or concurrent invocation is harmless.
 //
-// Environment: DATABASE_URL (local) or DATABASE_SECRET_ARN (deployed).
+// Environment: DATABASE_URL (local) or DATABASE_SECRET_ARN (deployed), the
+// owner's DSN it migrates with; API_DATABASE_URL or API_DATABASE_SECRET_ARN, the
+// DSN of the api and ws functions, whose user and password it makes their login
+// role (readmodel.EnsureAPILogin: created, or its password set, on every run).
 package main
 
 import (
@@ -21,12 +25,16 @@ import (
 type result struct {
 	Applied []int  `json:"applied"`
 	Skipped string `json:"skipped,omitempty"`
+	// APILogin is the login role ensured for the api and ws functions, or why
+	// none was.
+	APILogin string `json:"apiLogin,omitempty"`
 }
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	lambda.Start(func(ctx context.Context) (result, error) {
-		dsn, err := secrets.DatabaseURL(ctx, os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN"))
+		owner, err := secrets.ReadDatabase(ctx, os.Getenv(readmodel.EnvDatabaseURL), os.Getenv(readmodel.EnvDatabaseSecretARN),
+			readmodel.EnvDatabaseURL, readmodel.EnvDatabaseSecretARN)
 		if errors.Is(err, secrets.ErrEmpty) {
 			// The first deployment creates the secret empty: the operator fills it
 			// afterwards (infra/README.md), and the next deployment migrates. Failing
@@ -37,7 +45,7 @@ func main() {
 		if err != nil {
 			return result{}, err
 		}
-		pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "migrate"})
+		pool, err := readmodel.Open(ctx, owner.URL, readmodel.PoolOptions{ApplicationName: "migrate", RootCert: owner.RootCert})
 		if err != nil {
 			return result{}, err
 		}
@@ -47,6 +55,42 @@ func main() {
 			return result{}, err
 		}
 		log.InfoContext(ctx, "migrations applied", "applied", applied)
-		return result{Applied: applied}, nil
+		res := result{Applied: applied}
+		res.APILogin, err = ensureAPILogin(ctx, pool)
+		if err != nil {
+			return res, err
+		}
+		log.InfoContext(ctx, "API login role", "role", res.APILogin)
+		return res, nil
 	})
+}
+
+// ensureAPILogin makes the API's DSN's user its login role; an API secret not
+// filled yet is skipped, as the owner's is (the api and ws functions answer 503
+// until it is).
+func ensureAPILogin(ctx context.Context, owner readmodel.Beginner) (string, error) {
+	dsn, arn := os.Getenv(readmodel.EnvAPIDatabaseURL), os.Getenv(readmodel.EnvAPIDatabaseSecretARN)
+	if dsn == "" && arn == "" {
+		return "skipped: no API database configured", nil
+	}
+	api, err := secrets.ReadDatabase(ctx, dsn, arn, readmodel.EnvAPIDatabaseURL, readmodel.EnvAPIDatabaseSecretARN)
+	if errors.Is(err, secrets.ErrEmpty) {
+		return "skipped: API database secret not set", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	// The api and ws functions would refuse an unverified connection at their
+	// first request; refusing it here fails the deployment instead.
+	if _, err := readmodel.PoolConfig(api.URL, readmodel.PoolOptions{RootCert: api.RootCert}); err != nil {
+		return "", err
+	}
+	login, err := readmodel.APILoginOf(api.URL)
+	if err != nil {
+		return "", err
+	}
+	if err := readmodel.EnsureAPILogin(ctx, owner, login); err != nil {
+		return "", err
+	}
+	return login.Role, nil
 }

@@ -1,11 +1,12 @@
-// Command prices is the Kinesis consumer of market-data-updates (DESIGN §1): it
+// Command prices is the Kinesis consumer of market-data-updates (docs/architecture.md §1): it
 // keeps the latest price per symbol (DynamoDB prices table and Postgres
 // latest_prices), the daily closes (Postgres daily_closes), evaluates price alert
 // rules, revalues the portfolios holding the ticked symbols (recorded as
 // PortfolioValueCalculated in the valuations read model, which it also thins
 // past the retention), evaluates their value_drop rules and pushes valuations and
 // alerts; see shared/pricing/consumer. It returns
-// events.KinesisEventResponse with the failed records (ReportBatchItemFailures).
+// events.KinesisEventResponse with the failed records (ReportBatchItemFailures):
+// those whose durable writes failed, never those whose pushes did.
 //
 // Environment:
 //
@@ -21,7 +22,8 @@
 //
 // Alert rules, their state and their firing history are in Postgres
 // (readmodel.AlertRules, the table alert_rules written through the API): each
-// batch's firings are recorded in alert_history before they are pushed. Weight
+// batch's firings are recorded in alert_history before they are pushed (best
+// effort, after the batch's durable work, within a time budget). Weight
 // drift and the risk rules (drawdown, VaR, concentration) are the analytics
 // function's; this one evaluates the price rules and value_drop.
 package main
@@ -65,8 +67,10 @@ func main() {
 		db := dynamodb.NewFromConfig(cfg)
 		var notifier pricing.Notifier = pricing.LogNotifier{Logger: log}
 		// Every batch fans out to the owners of thousands of portfolios, most of
-		// them offline: look up only the users connected a second ago.
-		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log, ConnectedUsersFor: time.Second}); ok {
+		// them offline: look up only the users connected a second ago. A post
+		// gets a second (they take tens of milliseconds); the batch's pushes
+		// get consumer.DefaultPushBudget in all.
+		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log, ConnectedUsersFor: time.Second, PostTimeout: time.Second}); ok {
 			notifier = pusher
 		}
 		return consumer.New(consumer.Config{

@@ -6,9 +6,13 @@
 //
 //	DATABASE_URL         the Postgres DSN: Supabase's transaction pooler (port 6543).
 //	DATABASE_SECRET_ARN  instead of DATABASE_URL: a Secrets Manager secret holding the
-//	                     DSN (plain, or JSON with "url"), read lazily on the first
+//	                     DSN (plain, or JSON with "url" and "root_certificate"), read lazily on the first
 //	                     invocation so that init stays small, and kept for the
 //	                     container's life.
+//	EVENTS_TABLE         the events table, read for the versions the stream did not
+//	                     deliver whole (a gap, a record that does not decode).
+//	FAILURE_DESTINATION  where quarantined events go: the mapping's on-failure SQS
+//	                     queue URL, or a file:// URL locally (optional).
 //
 // The pool (1–2 connections, simple protocol) is created once per container.
 package main
@@ -19,29 +23,41 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/portfoliotracker/tracker/shared/quarantine/destination"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/dynamosource"
 	"github.com/portfoliotracker/tracker/shared/readmodel/streamhandler"
-	"github.com/portfoliotracker/tracker/shared/secrets"
+	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	dsn, secretARN := os.Getenv("DATABASE_URL"), os.Getenv("DATABASE_SECRET_ARN")
-	if dsn == "" && secretARN == "" {
-		log.Error("projector: set DATABASE_URL or DATABASE_SECRET_ARN")
+	table, failures := os.Getenv("EVENTS_TABLE"), os.Getenv(topology.FailureDestinationEnvVar)
+	if os.Getenv(readmodel.EnvDatabaseURL) == "" && os.Getenv(readmodel.EnvDatabaseSecretARN) == "" || table == "" {
+		log.Error("projector: set DATABASE_URL or DATABASE_SECRET_ARN, and EVENTS_TABLE")
+		os.Exit(1)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Error("projector: AWS configuration", "err", err)
+		os.Exit(1)
+	}
+	sink, err := destination.Open(cfg, failures)
+	if err != nil {
+		log.Error("projector: "+topology.FailureDestinationEnvVar, "err", err)
 		os.Exit(1)
 	}
 	build := func(ctx context.Context) (streamhandler.Applier, error) {
-		url, err := secrets.DatabaseURL(ctx, dsn, secretARN)
+		pool, err := readmodel.OpenConfigured(ctx, "projector")
 		if err != nil {
 			return nil, err
 		}
-		pool, err := readmodel.Open(ctx, url, readmodel.PoolOptions{ApplicationName: "projector"})
-		if err != nil {
-			return nil, err
-		}
-		return readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: log}), nil
+		return readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: log, Quarantine: sink,
+			Source: dynamosource.New(dynamodb.NewFromConfig(cfg), table, 0)}), nil
 	}
-	h := streamhandler.NewLazy(build, streamhandler.Options{Logger: log})
+	h := streamhandler.NewLazy(build, streamhandler.Options{Logger: log, Quarantine: sink})
 	lambda.Start(h.Handle)
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/auth/authctx"
 	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/quota"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
@@ -37,7 +38,7 @@ type Portfolios interface {
 // find the users to push their quotes to (readmodel.WatchSymbols).
 type Watchers interface {
 	Watch(ctx context.Context, connectionID, userID string, symbols []string, until time.Time) error
-	Unwatch(ctx context.Context, connectionID string, symbols []string) error
+	Unwatch(ctx context.Context, connectionID, userID string, symbols []string) error
 }
 
 // Sender posts a reply to one connection (a *push.Pusher).
@@ -110,8 +111,9 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 	}
 }
 
-// connect stores the connection of the user the authorizer granted. It never posts: the
-// connection is not open until $connect has returned.
+// connect stores the connection of the user the authorizer granted, or refuses it with 429
+// when the user has quota.ConnectionsPerUser open already. It never posts: the connection is
+// not open until $connect has returned.
 func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) events.APIGatewayProxyResponse {
 	id := req.RequestContext.ConnectionID
 	user, ok := authctx.UserFromWebsocketRequest(req)
@@ -119,14 +121,23 @@ func (h *Handler) connect(ctx context.Context, req events.APIGatewayWebsocketPro
 		h.log().ErrorContext(ctx, "ws: $connect without an authorizer context", "connectionId", id)
 		return status(http.StatusUnauthorized)
 	}
-	if _, err := h.Conns.Put(ctx, id, user); err != nil {
+	_, err := h.Conns.Put(ctx, id, user)
+	var qe *quota.ExceededError
+	switch {
+	case err == nil:
+		return status(http.StatusOK)
+	case errors.As(err, &qe):
+		// The handshake's status is all a client sees of a refused $connect
+		// (API Gateway and the local gateway pass it through): 429, retry later.
+		h.log().InfoContext(ctx, "ws: $connect refused", "connectionId", id, "quota", qe.Quota.Name, "limit", qe.Quota.Limit)
+		return status(qe.Quota.Status)
+	case errors.Is(err, wsconn.ErrInvalid):
 		h.log().ErrorContext(ctx, "ws: store connection", "connectionId", id, "error", err.Error())
-		if errors.Is(err, wsconn.ErrInvalid) {
-			return status(http.StatusBadRequest)
-		}
+		return status(http.StatusBadRequest)
+	default:
+		h.log().ErrorContext(ctx, "ws: store connection", "connectionId", id, "error", err.Error())
 		return status(http.StatusInternalServerError)
 	}
-	return status(http.StatusOK)
 }
 
 func (h *Handler) message(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) {
@@ -233,7 +244,7 @@ func (h *Handler) message(ctx context.Context, req events.APIGatewayWebsocketPro
 		default:
 			if h.Watchers != nil && msg.Action == "unsubscribe" && len(msg.Symbols) > 0 {
 				// A watch left behind expires with the connection.
-				if err := h.Watchers.Unwatch(ctx, id, msg.Symbols); err != nil {
+				if err := h.Watchers.Unwatch(ctx, id, conn.UserID, msg.Symbols); err != nil {
 					h.log().WarnContext(ctx, "ws: unwatch symbols", "connectionId", id, "error", err.Error())
 				}
 			}

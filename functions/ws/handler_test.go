@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -20,7 +21,9 @@ import (
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
 	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
+	"github.com/portfoliotracker/tracker/shared/quota"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 	"github.com/portfoliotracker/tracker/shared/wsconn"
 	"github.com/portfoliotracker/tracker/shared/wsconn/wsconntest"
@@ -54,7 +57,8 @@ func newFixture(t testing.TB) *fixture {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	pusher := push.New(push.NewManagementClient(cfg, srv.URL+"/test"), f.store, push.Options{})
 
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +71,10 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.pool = pool
-	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(pool), Sender: pusher,
-		Watchers: lazyWatchers{lazy.New(func(context.Context) (*pgxpool.Pool, error) { return pool, nil })}}
+	// The database as the ws function sees it: its own login, each statement as the caller.
+	api, _ := readmodeltest.API(t, dsn)
+	f.h = &Handler{Conns: f.store, Portfolios: readmodel.NewQueries(api), Sender: pusher,
+		Watchers: lazyWatchers{lazy.New(func(context.Context) (*readmodel.CallerDB, error) { return api, nil })}}
 	return f
 }
 
@@ -166,6 +172,32 @@ func TestDisconnectDeletes(t *testing.T) {
 	}
 	if code := f.do(t, event(t, "$disconnect", "c1", nil, "")); code != 200 {
 		t.Fatalf("second $disconnect: %d", code)
+	}
+}
+
+// TestConnectionsQuotaAtConnect: a user's connection past the quota is refused
+// with 429 and never stored; another user still connects, and a $disconnect
+// makes room.
+func TestConnectionsQuotaAtConnect(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	limit := quota.ConnectionsPerUser.Limit
+	for i := range limit {
+		f.connect(t, fmt.Sprintf("a%d=", i), userA)
+	}
+	f.gw.Connect("over=")
+	if code := f.do(t, event(t, "$connect", "over=", authz(userA), "")); code != http.StatusTooManyRequests {
+		t.Fatalf("$connect past the quota: %d, want 429", code)
+	}
+	if _, err := f.store.Get(context.Background(), "over="); !errors.Is(err, wsconn.ErrNotFound) {
+		t.Fatalf("the refused connection was stored: %v", err)
+	}
+	f.connect(t, "b0=", userB)
+	if code := f.do(t, event(t, "$disconnect", "a0=", authz(userA), "")); code != 200 {
+		t.Fatalf("$disconnect: %d", code)
+	}
+	if code := f.do(t, event(t, "$connect", "over=", authz(userA), "")); code != 200 {
+		t.Fatalf("$connect after a $disconnect: %d", code)
 	}
 }
 

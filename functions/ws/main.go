@@ -15,8 +15,9 @@
 //	CONNECTIONS_TABLE    the DynamoDB connections table.
 //	WEBSOCKET_ENDPOINT   the stage's management endpoint, https://{api-id}.execute-api.{region}.amazonaws.com/{stage};
 //	                     if unset, WEBSOCKET_CALLBACK_URL (what infra/stack gives functions with ManageConnections).
-//	DATABASE_URL         the read models' Postgres DSN (to check portfolio ownership), or
-//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
+//	API_DATABASE_URL         the read models' Postgres DSN as the API's login role (to check
+//	                         portfolio ownership and record symbol watches, each as the caller), or
+//	API_DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
 //	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
 //
 // $connect and $disconnect need DynamoDB only: the database is opened on the first subscribe.
@@ -35,7 +36,6 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/portfoliotracker/tracker/shared/lazy"
 	"github.com/portfoliotracker/tracker/shared/push"
@@ -53,13 +53,13 @@ func main() {
 		log.Error("ws: CONNECTIONS_TABLE and WEBSOCKET_ENDPOINT (or WEBSOCKET_CALLBACK_URL) must be set")
 		os.Exit(1)
 	}
-	pool := lazy.New(func(ctx context.Context) (*pgxpool.Pool, error) { return readmodel.OpenConfigured(ctx, "ws") })
+	db := lazy.New(func(ctx context.Context) (*readmodel.CallerDB, error) { return readmodel.OpenAPI(ctx, "ws") })
 	queries := lazy.New(func(ctx context.Context) (*readmodel.Queries, error) {
-		p, err := pool.Get(ctx)
+		d, err := db.Get(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return readmodel.NewQueries(p), nil
+		return readmodel.NewQueries(d), nil
 	})
 	deps := lazy.New(func(ctx context.Context) (*Handler, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
@@ -68,7 +68,7 @@ func main() {
 		}
 		store := wsconn.New(dynamodb.NewFromConfig(cfg), table, wsconn.Options{})
 		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log})
-		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{pool}, Sender: pusher, Logger: log}, nil
+		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log}, nil
 	})
 	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		h, err := deps.Get(ctx)
@@ -94,23 +94,23 @@ func (l lazyPortfolios) GetPortfolio(ctx context.Context, userID, portfolioID st
 }
 
 // lazyWatchers records symbol watches in the read models' database, opened on the
-// first subscribe.
+// first subscribe, each as the connection's user.
 type lazyWatchers struct {
-	pool *lazy.Value[*pgxpool.Pool]
+	db *lazy.Value[*readmodel.CallerDB]
 }
 
 func (l lazyWatchers) Watch(ctx context.Context, connectionID, userID string, symbols []string, until time.Time) error {
-	p, err := l.pool.Get(ctx)
+	d, err := l.db.Get(ctx)
 	if err != nil {
 		return err
 	}
-	return readmodel.WatchSymbols(ctx, p, connectionID, userID, symbols, until)
+	return readmodel.WatchSymbols(ctx, d.As(userID), connectionID, userID, symbols, until)
 }
 
-func (l lazyWatchers) Unwatch(ctx context.Context, connectionID string, symbols []string) error {
-	p, err := l.pool.Get(ctx)
+func (l lazyWatchers) Unwatch(ctx context.Context, connectionID, userID string, symbols []string) error {
+	d, err := l.db.Get(ctx)
 	if err != nil {
 		return err
 	}
-	return readmodel.UnwatchSymbols(ctx, p, connectionID, symbols)
+	return readmodel.UnwatchSymbols(ctx, d.As(userID), connectionID, symbols)
 }

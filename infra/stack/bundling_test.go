@@ -21,7 +21,7 @@ import (
 )
 
 // MaxZippedAsset bounds a function's deployment package; Go binaries of this
-// size initialise in tens of milliseconds (DESIGN §4).
+// size initialise in tens of milliseconds (docs/architecture.md §4).
 const MaxZippedAsset = 10 << 20
 
 // TestGoBuildBundlesARealFunction stages one real function through the CDK with
@@ -103,7 +103,7 @@ func zipSize(t *testing.T, file string) int {
 	return buf.Len()
 }
 
-// TestGoBundlerCommandLine pins the build flags DESIGN §4 asks for.
+// TestGoBundlerCommandLine pins the build flags docs/architecture.md §4 asks for.
 func TestGoBundlerCommandLine(t *testing.T) {
 	b := &stack.GoBundler{RepoRoot: "/repo", Package: "./functions/api"}
 	got := strings.Join(b.Args("/out"), " ")

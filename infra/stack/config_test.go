@@ -53,6 +53,9 @@ func TestCheckRefusesWhatTheStackCannotBuild(t *testing.T) {
 		"unknown table": func(tp *stack.Topology) {
 			tp.Functions[1].Tables = append(tp.Functions[1].Tables, topology.TableAccess{Table: "nope", Access: topology.Read})
 		},
+		"unknown access level": func(tp *stack.Topology) {
+			tp.Functions[1].Tables = append(tp.Functions[1].Tables, topology.TableAccess{Table: topology.EventsTable, Access: "delete-only"})
+		},
 		"unknown secret": func(tp *stack.Topology) { tp.Functions[1].Secrets = append(tp.Functions[1].Secrets, "nope") },
 		"stream trigger on a table without a stream": func(tp *stack.Topology) {
 			tp.Functions[2].Triggers = append(tp.Functions[2].Triggers, topology.Trigger{Kind: topology.DynamoDBStream, Source: topology.PricesTable})
@@ -64,6 +67,9 @@ func TestCheckRefusesWhatTheStackCannotBuild(t *testing.T) {
 			for _, n := range []string{"analytics", "audit"} {
 				tp.Functions = append(tp.Functions, topology.Function{Name: n, Triggers: []topology.Trigger{{Kind: topology.DynamoDBStream, Source: topology.EventsTable}}})
 			}
+		},
+		"two stream triggers on one function (two failure destinations)": func(tp *stack.Topology) {
+			tp.Functions[2].Triggers = append(tp.Functions[2].Triggers, topology.Trigger{Kind: topology.KinesisStream, Source: topology.MarketDataStream})
 		},
 		"schedule without a time zone": func(tp *stack.Topology) {
 			tp.Functions[2].Triggers = append(tp.Functions[2].Triggers, topology.Trigger{Kind: topology.Schedule, Expression: "rate(1 hour)"})

@@ -28,10 +28,15 @@ const (
 // TransactWriteItems needs the actions of its parts (PutItem, UpdateItem,
 // DeleteItem, ConditionCheckItem); no function scans a table (replays run from
 // the operator's CLI), and one may scan only the indexes it declares
-// (topology.TableAccess.ScanIndexes).
+// (topology.TableAccess.ScanIndexes). Append is Read plus PutItem: no
+// UpdateItem or DeleteItem, and no BatchWriteItem, which can delete and cannot
+// be conditioned. IAM cannot require a put's condition; the event store always
+// sets one (attribute_not_exists(version)).
 var tableActions = map[topology.Access][]string{
-	topology.Read:  {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"},
-	topology.Write: {"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+	topology.Read:   {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"},
+	topology.Append: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
+	topology.Count:  {"dynamodb:GetItem", "dynamodb:UpdateItem"},
+	topology.Write:  {"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	topology.ReadWrite: {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 }

@@ -42,7 +42,7 @@ func IteratorAgeThreshold(m topology.StreamMapping) time.Duration {
 }
 
 // streamMappings creates one event source mapping per dynamodb-stream and
-// kinesis-stream trigger, with DESIGN §4's failure semantics: batch item failures
+// kinesis-stream trigger, with docs/architecture.md §4's failure semantics: batch item failures
 // reported, failing batches bisected, retries and record age bounded, and what is
 // given up on sent to an SQS queue that alarms when it holds anything.
 func (b *builder) streamMappings() {
@@ -81,6 +81,9 @@ func (b *builder) streamMappings() {
 			props.ParallelizationFactor = jsii.Number(float64(m.ParallelizationFactor))
 		}
 		awslambda.NewEventSourceMapping(b.st, jsii.String(cid), props)
+		// The consumer sends what it quarantines itself to the same queue (Bind lets
+		// its role send there), naming the aggregate and version.
+		fn.AddEnvironment(jsii.String(topology.FailureDestinationEnvVar), queue.QueueUrl(), nil)
 
 		b.alarm(queue, "NotEmpty", b.name(f.Name, tr.Source, "failures-not-empty"),
 			fmt.Sprintf("%s gave up on records of %s: they are in the queue %s", f.Name, tr.Source, *b.name(f.Name, tr.Source, "failures")),

@@ -18,7 +18,7 @@ func TestTablesFollowTheTopology(t *testing.T) {
 	for _, name := range fixtureNames {
 		s := fixture(t, name)
 		prod := s.cfg.Stage == stack.Prod
-		// The events stream carries new images (DESIGN §3), asserted through the CDK's own matcher too.
+		// The events stream carries new images (docs/architecture.md §3), asserted through the CDK's own matcher too.
 		s.tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), map[string]any{
 			"TableName":                        s.prefix() + topology.EventsTable,
 			"StreamSpecification":              map[string]any{"StreamViewType": "NEW_IMAGE"},
@@ -129,6 +129,7 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 		tables := s.byName("AWS::DynamoDB::Table", "TableName")
 		secrets := s.byName("AWS::SecretsManager::Secret", "Name")
 		streams := s.byName("AWS::Kinesis::Stream", "Name")
+		queues := s.byName("AWS::SQS::Queue", "QueueName")
 		for _, f := range s.topo.Functions {
 			id := keyOf(byID, f.Name)
 			if id == "" {
@@ -180,6 +181,11 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 			if f.ManageConnections {
 				want[stack.EnvWebSocketCallbackURL] = "callback"
 			}
+			for _, tr := range f.Triggers {
+				if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
+					want[topology.FailureDestinationEnvVar] = "queue:" + f.Name + "-" + tr.Source + "-failures"
+				}
+			}
 			got := map[string]string{}
 			for k, v := range env {
 				switch x := v.(type) {
@@ -194,6 +200,8 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 						got[k] = "secret:" + secrets[rid]
 					case streams[rid] != "":
 						got[k] = "kinesis:" + streams[rid]
+					case queues[rid] != "":
+						got[k] = "queue:" + queues[rid]
 					case strings.Contains(fmt.Sprint(x), "execute-api") && slices.Contains(refsIn(x), keyOf(s.byName("AWS::ApiGatewayV2::Api", "Name"), "ws")):
 						got[k] = "callback"
 					default:

@@ -270,3 +270,36 @@ func TestAwsSolutionsNag(t *testing.T) {
 		}
 	}
 }
+
+// The events table is append-only: no function's role may change or remove one
+// of its items (UpdateItem, DeleteItem, or BatchWriteItem, which deletes and
+// cannot be conditioned), and the API, its one writer, may add items and read.
+func TestEventsTableIsAppendOnly(t *testing.T) {
+	for _, name := range fixtureNames {
+		s := fixture(t, name)
+		fns := s.functionsByID(t)
+		tables := s.byName("AWS::DynamoDB::Table", "TableName")
+		for _, f := range s.topo.Functions {
+			role, _ := ref(s.res[keyOf(fns, f.Name)].Properties["Role"])
+			got := map[string]bool{}
+			for _, st := range s.statementsOfRole(role) {
+				for _, target := range refsIn(st["Resource"]) {
+					if tables[target] != topology.EventsTable {
+						continue
+					}
+					for _, a := range strs(st["Action"]) {
+						got[a] = true
+					}
+				}
+			}
+			for _, a := range []string{"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} {
+				if got[a] {
+					t.Errorf("%s/%s: may %s on the events table", name, f.Name, a)
+				}
+			}
+			if f.Name == "api" && (!got["dynamodb:PutItem"] || !got["dynamodb:Query"]) {
+				t.Errorf("%s/api: may only %v on the events table; it appends (PutItem) and loads (Query)", name, sortedSet(got))
+			}
+		}
+	}
+}

@@ -101,9 +101,21 @@ func Check(t Topology) error {
 		if f.Name == "" || strings.ContainsAny(f.Name, "/. ") {
 			fail("function %q: bad name", f.Name)
 		}
+		streams := 0
+		for _, tr := range f.Triggers {
+			if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
+				streams++
+			}
+		}
+		if streams > 1 {
+			fail("%s: %d stream triggers: its failure destination (%s) would be ambiguous", f.Name, streams, topology.FailureDestinationEnvVar)
+		}
 		for _, a := range f.Tables {
 			if _, ok := t.table(a.Table); !ok {
 				fail("%s: unknown table %q", f.Name, a.Table)
+			}
+			if len(tableActions[a.Access]) == 0 {
+				fail("%s: access %q to %s has no IAM actions", f.Name, a.Access, a.Table)
 			}
 		}
 		for _, s := range f.Secrets {
@@ -124,7 +136,7 @@ func Check(t Topology) error {
 					fail("%s: stream trigger on %q, which is no table with a stream", f.Name, tr.Source)
 				}
 				if consumers[tr.Source]++; consumers[tr.Source] == MaxStreamConsumers+1 {
-					fail("more than %d consumers of the %s stream: DynamoDB throttles them (DESIGN §3)", MaxStreamConsumers, tr.Source)
+					fail("more than %d consumers of the %s stream: DynamoDB throttles them (docs/architecture.md §3)", MaxStreamConsumers, tr.Source)
 				}
 			case topology.KinesisStream:
 				if _, ok := t.kinesis(tr.Source); !ok {

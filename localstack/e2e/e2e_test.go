@@ -31,6 +31,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/emulator"
 	"github.com/portfoliotracker/tracker/shared/marketdata"
 	"github.com/portfoliotracker/tracker/shared/pricing"
+	"github.com/portfoliotracker/tracker/shared/quota"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
@@ -457,6 +458,24 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		m := bob.next(t, 5*time.Second, func(m map[string]any) bool { return m["type"] == "error" || m["type"] == "subscribed" })
 		if m["type"] != "error" {
 			t.Errorf("bob subscribed to alice's portfolio: %v", m)
+		}
+	})
+
+	t.Run("a connection past the user's quota is refused with 429", func(t *testing.T) {
+		token := s.token(t, "e2e-carol")
+		for range quota.ConnectionsPerUser.Limit {
+			c := dialWS(t, s, token)
+			defer c.c.CloseNow()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, resp, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/local?token=%s", s.ports["WS"], token), nil)
+		if err == nil {
+			c.CloseNow()
+			t.Fatal("connected past the quota")
+		}
+		if resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("refusal %v, want 429", resp)
 		}
 	})
 

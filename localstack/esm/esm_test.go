@@ -665,6 +665,70 @@ func TestKinesisPartialFailureRedeliversFromLowestFailed(t *testing.T) {
 	}
 }
 
+// A poison record reported as a batch item failure, with bisection on (as every
+// mapping of the topology has it), takes the records after it in its batch to the
+// on-failure destination when its retries run out: the batch is checkpointed
+// before it and the rest is retried as it is, which is what AWS documents
+// ("bisected at the returned sequence number"; consumers already applied those
+// records). A function that fails the whole invocation when the poison heads its
+// batch gets it bisected down to itself: the destination names it alone.
+func TestKinesisPoisonAtTheHeadOfABatch(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name       string
+		wholeError bool
+		discarded  []string
+		done       []string
+	}{
+		{"reported as an item failure", false, []string{"p", "r2", "r3"}, []string{"r0"}},
+		{"the invocation failed when it heads the batch", true, []string{"p"}, []string{"r0", "r2", "r3"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			s := newKinesisStream(t, 1)
+			dest, err := esm.NewFileDestination(filepath.Join(t.TempDir(), "failures.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dest.Close()
+			for _, d := range []string{"r0", "p", "r2", "r3"} {
+				s.put(t, d, "k", "")
+			}
+			f := &function{behave: func(call int, batch []item) ([]*string, error) {
+				i := slices.IndexFunc(batch, func(it item) bool { return it.label == "p" })
+				switch {
+				case i < 0:
+					return nil, nil
+				case i == 0 && c.wholeError:
+					return nil, &invoke.FunctionError{Function: "fn", Type: "poison", Message: "a poison record heads the batch"}
+				}
+				return []*string{&batch[i].seq}, nil
+			}}
+			p := s.poller(t, f, esm.Mapping{BatchSize: 10, ReportBatchItemFailures: true, BisectOnError: true, MaxRetries: 2, OnFailure: dest})
+			run(t, p)
+			eventually(t, "a failure", 15*time.Second, func() bool { fs, _ := dest.Failures(); return len(fs) > 0 })
+			eventually(t, "the records after it", 15*time.Second, func() bool { _, done := f.snapshot(); return len(done) >= len(c.done) })
+			calls, done := f.snapshot()
+			if !slices.Equal(done, c.done) {
+				t.Errorf("done %v, want %v", done, c.done)
+			}
+			seq := map[string]string{}
+			for _, it := range calls[0] {
+				seq[it.label] = it.seq
+			}
+			fs, _ := dest.Failures()
+			if len(fs) != 1 {
+				t.Fatalf("failures %+v, want one", fs)
+			}
+			info := fs[0].KinesisBatchInfo
+			if info == nil || info.BatchSize != len(c.discarded) || info.StartSequenceNumber != seq[c.discarded[0]] ||
+				info.EndSequenceNumber != seq[c.discarded[len(c.discarded)-1]] {
+				t.Errorf("batch info %+v, want %v (%v)", info, c.discarded, seq)
+			}
+		})
+	}
+}
+
 // Without ReportBatchItemFailures the response is ignored: Lambda only reads it
 // when the mapping asks for it.
 func TestKinesisItemFailuresIgnoredWhenNotReported(t *testing.T) {
@@ -888,6 +952,17 @@ func TestFileDestinationConcurrentAppends(t *testing.T) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A function appends its own quarantine record to the same file, as it sends
+	// it to the same queue on AWS: Failures leaves it out, Messages has it.
+	own := `{"kind":"QuarantinedEvent","consumer":"projector","aggregateId":"p1","version":3,"reason":"corrupt"}`
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(own + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	d2, err := esm.NewFileDestination(path) // reopened: appends, and reads what was there
 	if err != nil {
 		t.Fatal(err)
@@ -896,6 +971,9 @@ func TestFileDestinationConcurrentAppends(t *testing.T) {
 	fs, err := d2.Failures()
 	if err != nil || len(fs) != 20 {
 		t.Fatalf("%d failures, %v", len(fs), err)
+	}
+	if msgs, err := d2.Messages(); err != nil || len(msgs) != 21 || string(msgs[20]) != own {
+		t.Fatalf("%d messages, %v", len(msgs), err)
 	}
 	var sizes []int
 	for _, f := range fs {

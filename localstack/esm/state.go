@@ -196,9 +196,32 @@ func (d *FileDestination) Send(_ context.Context, f Failure) error {
 	return nil
 }
 
-// Failures reads back every failure in the file, oldest first (for tests and the
-// console).
+// Failures reads back every Lambda record in the file, oldest first (for tests
+// and the console). The functions append their own quarantine records to the same
+// file, as they send them to the same queue on AWS: those are skipped here, and
+// Messages returns them too.
 func (d *FileDestination) Failures() ([]Failure, error) {
+	msgs, err := d.Messages()
+	var out []Failure
+	for i, m := range msgs {
+		var probe struct {
+			RequestContext *json.RawMessage `json:"requestContext"`
+		}
+		if json.Unmarshal(m, &probe) != nil || probe.RequestContext == nil {
+			continue
+		}
+		var x Failure
+		if err := json.Unmarshal(m, &x); err != nil {
+			return out, fmt.Errorf("%s message %d: %w", d.path, i+1, err)
+		}
+		out = append(out, x)
+	}
+	return out, err
+}
+
+// Messages reads back every line of the file, oldest first: Lambda's records and
+// the functions' own.
+func (d *FileDestination) Messages() ([]json.RawMessage, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	f, err := os.Open(d.path)
@@ -206,18 +229,18 @@ func (d *FileDestination) Failures() ([]Failure, error) {
 		return nil, fmt.Errorf("read on-failure destination: %w", err)
 	}
 	defer f.Close()
-	var out []Failure
+	var out []json.RawMessage
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for line := 1; sc.Scan(); line++ {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
 			continue
 		}
-		var x Failure
-		if err := json.Unmarshal(sc.Bytes(), &x); err != nil {
-			return out, fmt.Errorf("%s line %d: %w", d.path, line, err)
+		if !json.Valid(b) {
+			return out, fmt.Errorf("%s line %d: not JSON", d.path, line)
 		}
-		out = append(out, x)
+		out = append(out, json.RawMessage(bytes.Clone(b)))
 	}
 	if err := sc.Err(); err != nil {
 		return out, fmt.Errorf("read %s: %w", d.path, err)

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -57,6 +58,8 @@ func newWSEnv(t *testing.T, cfg gateway.WSConfig) *wsEnv {
 			switch user {
 			case "blocked":
 				return events.APIGatewayProxyResponse{StatusCode: 403}, nil
+			case "crowded": // at the connections quota (functions/ws)
+				return events.APIGatewayProxyResponse{StatusCode: 429}, nil
 			case "crash":
 				return events.APIGatewayProxyResponse{}, errors.New("connections table unavailable")
 			case "slow":
@@ -311,6 +314,7 @@ func TestWebSocketConnectRefusals(t *testing.T) {
 		{"expired token", "token=" + e.iss.Mint("user-1", authtestExpired()), 403},
 		{"garbage token", "token=abc.def.ghi", 403},
 		{"$connect answers 403", "token=" + e.iss.Mint("blocked"), 403},
+		{"$connect answers 429", "token=" + e.iss.Mint("crowded"), 429},
 		{"$connect fails", "token=" + e.iss.Mint("crash"), 502},
 	} {
 		c, resp, err := e.dial(t, tc.query)
@@ -322,13 +326,17 @@ func TestWebSocketConnectRefusals(t *testing.T) {
 		if resp == nil || resp.StatusCode != tc.status {
 			t.Errorf("%s: response %v, want %d", tc.name, resp, tc.status)
 		}
+		// The refused handshake says why in its body (a browser sees only a failed connect).
+		if body, _ := io.ReadAll(resp.Body); tc.status == 429 && string(body) != `{"message":"Too Many Requests"}` {
+			t.Errorf("%s: body %s", tc.name, body)
+		}
 	}
-	if n := e.l.count("authorizer"); n != 4 {
-		t.Errorf("authorizer called %d times, want 4 (not without a token)", n)
+	if n := e.l.count("authorizer"); n != 5 {
+		t.Errorf("authorizer called %d times, want 5 (not without a token)", n)
 	}
-	// Only the two connections the authorizer allowed reached $connect, and a
+	// Only the three connections the authorizer allowed reached $connect, and a
 	// refused $connect is not followed by $disconnect.
-	for range 2 {
+	for range 3 {
 		if ev := e.next(t); ev.RequestContext.RouteKey != "$connect" {
 			t.Errorf("event %s", ev.RequestContext.RouteKey)
 		}

@@ -386,6 +386,19 @@ func (inst *instance) initError() (*invoke.FunctionError, bool) {
 
 func (inst *instance) kill() bool { return inst.signal(syscall.SIGKILL) }
 
+// killIfBusy kills the instance if it is running an invocation (delivered, no
+// result yet); inst.mu is held across the check and the signal, so no result can
+// be recorded in between.
+func (inst *instance) killIfBusy() bool {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	inv := inst.inv
+	if inv == nil || !inv.delivered || inv.finished || inv.state != invDispatched {
+		return false
+	}
+	return inst.kill()
+}
+
 func (inst *instance) terminate() { inst.signal(syscall.SIGTERM) }
 
 func (inst *instance) signal(sig syscall.Signal) bool {

@@ -276,6 +276,29 @@ func (r *Runtime) Kill(function string) int {
 	return n
 }
 
+// KillBusy sends SIGKILL to the instances of the function that are running an
+// invocation: the process took the event from /next and the runtime has no
+// result from it yet. It returns how many it signalled; idle and starting
+// instances are left alone. Fault-injection tests use it to kill a function
+// mid-batch rather than between batches: a result posted after the check is
+// still the invocation's (it was complete before the process died), and the
+// rest end with an Unhandled Runtime.ExitError, as with Kill.
+func (r *Runtime) KillBusy(function string) int {
+	r.mu.Lock()
+	f := r.funcs[function]
+	r.mu.Unlock()
+	if f == nil {
+		return 0
+	}
+	n := 0
+	for _, inst := range f.liveInstances() {
+		if inst.killIfBusy() {
+			n++
+		}
+	}
+	return n
+}
+
 // Stats returns the function's counters; the zero Stats for an unknown name.
 func (r *Runtime) Stats(function string) Stats {
 	r.mu.Lock()

@@ -565,6 +565,51 @@ func TestKill(t *testing.T) {
 	}
 }
 
+// KillBusy kills only the instances running an invocation: the busy one's
+// caller gets the Runtime.ExitError, the idle one lives on.
+func TestKillBusy(t *testing.T) {
+	rt := start(t, nil)
+	for range 2 {
+		if err := rt.Warm(context.Background(), "fn"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rt.KillBusy("fn"); n != 0 {
+		t.Fatalf("KillBusy with every instance idle = %d, want 0", n)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := call(t, rt, `{"action":"sleep","ms":5000}`)
+		done <- err
+	}()
+	killed := 0
+	for end := time.Now().Add(5 * time.Second); killed == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("never busy")
+		}
+		killed = rt.KillBusy("fn")
+	}
+	if killed != 1 {
+		t.Fatalf("KillBusy = %d, want 1", killed)
+	}
+	fe := functionError(t, <-done)
+	if !fe.Unhandled || fe.Type != "Runtime.ExitError" || !strings.Contains(fe.Message, "signal: killed") {
+		t.Fatalf("in-flight invocation: %+v", fe)
+	}
+	for end := time.Now().Add(5 * time.Second); rt.Stats("fn").Instances != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatalf("stats %+v, want the idle instance alone", rt.Stats("fn"))
+		}
+	}
+	mustCall(t, rt, `{"action":"echo"}`)
+	if st := rt.Stats("fn"); st.ColdStarts != 2 || st.Instances != 1 {
+		t.Fatalf("stats %+v: the idle instance should have served the next call", st)
+	}
+	if n := rt.KillBusy("nope"); n != 0 {
+		t.Fatalf("KillBusy(unknown) = %d", n)
+	}
+}
+
 func TestCloseLeavesNoProcess(t *testing.T) {
 	rt := runtime.New(nil)
 	if err := rt.Register(runtime.Function{Name: "fn", Binary: fnBinary}); err != nil {

@@ -42,7 +42,7 @@ var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 //	POST /token?user=alice[&ttl=1h]   a signed access token (the stand-in for Supabase Auth's sign-in)
 //	POST /schedules/{name}/fire        run a schedule now; GET /schedules lists them with their next time
 //	GET  /status                       URLs, start-up timings, per-function and per-mapping counters
-//	GET  /failures                     what the event source mappings gave up on (the on-failure destination)
+//	GET  /failures                     what the event source mappings gave up on, and what the functions quarantined (the on-failure destinations)
 func (s *Stack) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +95,7 @@ func (s *Stack) adminHandler() http.Handler {
 	mux.HandleFunc("GET /failures", func(w http.ResponseWriter, r *http.Request) {
 		out := map[string]any{}
 		for name, d := range s.failures {
-			fs, err := d.Failures()
+			fs, err := d.Messages()
 			if err != nil {
 				writeError(w, http.StatusInternalServerError, "read_failed", err.Error())
 				return

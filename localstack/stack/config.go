@@ -47,6 +47,10 @@ type Config struct {
 	AWSEndpoint string
 	// Quiet drops the functions' own log lines from the console.
 	Quiet bool
+	// WithoutSchedules leaves the topology's schedules out, for tests that drive
+	// their own price feed: the ingest function's one-minute simulated quotes
+	// would move today's closes under them.
+	WithoutSchedules bool
 }
 
 // Defaults are the ports a developer's tools (curl, websocat, a frontend) are

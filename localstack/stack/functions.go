@@ -3,11 +3,13 @@ package stack
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 
+	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
@@ -39,7 +41,15 @@ func buildFunctions(ctx context.Context, root, dir string) (map[string]string, e
 
 // endpoints are the addresses the functions are given.
 type endpoints struct {
-	dynamoDB, kinesis, databaseURL, supabaseURL, wsManagement, jwtSecret string
+	dynamoDB, kinesis, databaseURL, apiDatabaseURL, supabaseURL, wsManagement, jwtSecret string
+	// dataDir holds the on-failure destinations (failureFile).
+	dataDir string
+}
+
+// failureFile is a function's on-failure destination: its mapping's records of
+// given-up batches and its own quarantine records, as JSON lines.
+func failureFile(dataDir, function string) string {
+	return filepath.Join(dataDir, "failures", function+".jsonl")
 }
 
 // functionEnv is a function's environment as the CDK stack gives it on AWS
@@ -73,7 +83,9 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	for _, s := range f.Secrets {
 		switch s {
 		case topology.DatabaseSecret:
-			env["DATABASE_URL"] = e.databaseURL
+			env[readmodel.EnvDatabaseURL] = e.databaseURL
+		case topology.APIDatabaseSecret:
+			env[readmodel.EnvAPIDatabaseURL] = e.apiDatabaseURL
 		case topology.JWTSecret:
 			env["SUPABASE_JWT_SECRET"] = e.jwtSecret
 		}
@@ -85,6 +97,12 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	}
 	if f.ManageConnections {
 		env["WEBSOCKET_CALLBACK_URL"] = e.wsManagement
+	}
+	for _, tr := range f.Triggers {
+		if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
+			// Where the stack sets the mapping's SQS queue URL.
+			env[topology.FailureDestinationEnvVar] = (&url.URL{Scheme: "file", Path: failureFile(e.dataDir, f.Name)}).String()
+		}
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {

@@ -2,8 +2,11 @@ package stack
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -70,14 +73,27 @@ func createStreams(ctx context.Context, kc *kinesis.Client, prefix string) error
 	return nil
 }
 
-// prepareDatabase creates the read models' database if needed and applies the
-// migrations; it returns the DSN functions use. The migrate function would do
-// the same when invoked after deployment; doing it here means every other
-// function finds its schema on its first invocation.
-func prepareDatabase(ctx context.Context, adminDSN string) (string, []int, error) {
+// apiLoginRole is the login role of the api and ws functions in the local
+// cluster (readmodel.EnsureAPILogin): as on AWS, they connect as a role that
+// may only become the caller.
+const apiLoginRole = "pt_local_api"
+
+// database is what prepareDatabase hands the functions: the owner's DSN (the
+// internal functions) and the API login's (api, ws).
+type database struct {
+	ownerDSN, apiDSN string
+	applied          []int
+}
+
+// prepareDatabase creates the read models' database if needed, applies the
+// migrations and ensures the API's login role (a fresh password on every start:
+// the local cluster trusts loopback connections, so nothing else needs it). The
+// migrate function would do the same when invoked after deployment; doing it
+// here means every other function finds its schema on its first invocation.
+func prepareDatabase(ctx context.Context, adminDSN string) (database, error) {
 	conn, err := pgx.Connect(ctx, adminDSN)
 	if err != nil {
-		return "", nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+		return database{}, fmt.Errorf("connect to PostgreSQL: %w", err)
 	}
 	var exists bool
 	err = conn.QueryRow(ctx, "select exists (select 1 from pg_database where datname = $1)", databaseName).Scan(&exists)
@@ -86,17 +102,30 @@ func prepareDatabase(ctx context.Context, adminDSN string) (string, []int, error
 	}
 	_ = conn.Close(ctx)
 	if err != nil {
-		return "", nil, fmt.Errorf("create database %s: %w", databaseName, err)
+		return database{}, fmt.Errorf("create database %s: %w", databaseName, err)
 	}
 	dsn := strings.Replace(adminDSN, "/postgres?", "/"+databaseName+"?", 1)
 	db, err := pgx.Connect(ctx, dsn)
 	if err != nil {
-		return "", nil, fmt.Errorf("connect to %s: %w", databaseName, err)
+		return database{}, fmt.Errorf("connect to %s: %w", databaseName, err)
 	}
 	defer db.Close(context.Background())
 	applied, err := readmodel.Migrate(ctx, db)
 	if err != nil {
-		return "", nil, fmt.Errorf("migrate: %w", err)
+		return database{}, fmt.Errorf("migrate: %w", err)
 	}
-	return dsn, applied, nil
+	password := make([]byte, 16)
+	if _, err := rand.Read(password); err != nil {
+		return database{}, err
+	}
+	login := readmodel.APILogin{Role: apiLoginRole, Password: hex.EncodeToString(password)}
+	if err := readmodel.EnsureAPILogin(ctx, db, login); err != nil {
+		return database{}, err
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return database{}, fmt.Errorf("database URL: %w", err)
+	}
+	u.User = url.UserPassword(login.Role, login.Password)
+	return database{ownerDSN: dsn, apiDSN: u.String(), applied: applied}, nil
 }

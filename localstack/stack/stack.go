@@ -182,12 +182,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if err := createStreams(ctx, kc, cfg.Prefix); err != nil {
 		return nil, err
 	}
-	dsn, applied, err := prepareDatabase(ctx, addr[emulator.Postgres])
+	rm, err := prepareDatabase(ctx, addr[emulator.Postgres])
 	if err != nil {
 		return nil, err
 	}
-	s.URLs.Postgres = dsn
-	s.Timings = append(s.Timings, Timing{fmt.Sprintf("tables, streams and schema (%d migrations applied)", len(applied)), time.Since(step)})
+	s.URLs.Postgres = rm.ownerDSN
+	s.Timings = append(s.Timings, Timing{fmt.Sprintf("tables, streams and schema (%d migrations applied)", len(rm.applied)), time.Since(step)})
 
 	// The token issuer: fresh keys on every start, as a Supabase project would
 	// rotate them; its JWKS is where Supabase serves it.
@@ -200,8 +200,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	// Functions.
 	step = time.Now()
 	s.rt = runtime.New(log)
-	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: dsn, supabaseURL: s.URLs.Auth,
-		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret)}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
+		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir}
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
@@ -246,7 +250,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if s.ws, err = gateway.NewWebSocket(s.rt, wsCfg); err != nil {
 		return nil, err
 	}
-	if s.sched, err = schedule.New(s.rt, schedule.FromTopology(topology.Functions()), log); err != nil {
+	schedules := schedule.FromTopology(topology.Functions())
+	if cfg.WithoutSchedules {
+		schedules = nil
+	}
+	if s.sched, err = schedule.New(s.rt, schedules, log); err != nil {
 		return nil, err
 	}
 	s.serve(lns["http"], httpGW)
@@ -285,7 +293,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 func (s *Stack) addPoller(f topology.Function, tr topology.Trigger, streams *dynamodbstreams.Client,
 	kc *kinesis.Client, tableStreams map[string]string) error {
 	name := f.Name + "<-" + tr.Source
-	dest, err := esm.NewFileDestination(filepath.Join(s.cfg.DataDir, "failures", f.Name+".jsonl"))
+	dest, err := esm.NewFileDestination(failureFile(s.cfg.DataDir, f.Name))
 	if err != nil {
 		return err
 	}
@@ -333,6 +341,10 @@ func (s *Stack) Mint(user string, ttl time.Duration) (userID, token string) {
 
 // Runtime is the local Lambda runtime (for tests that kill a function).
 func (s *Stack) Runtime() *runtime.Runtime { return s.rt }
+
+// Emulators is the stack's emulator set (for tests that stop and restart one:
+// emulator.Set.StopEmulator, then Start).
+func (s *Stack) Emulators() *emulator.Set { return s.set }
 
 // FireSchedule runs a schedule now.
 func (s *Stack) FireSchedule(ctx context.Context, name string) ([]byte, error) {

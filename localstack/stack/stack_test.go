@@ -59,8 +59,8 @@ func TestUserIDIsStableAndAUUID(t *testing.T) {
 // Each function gets the variables the CDK stack would give it, with local
 // values, and nothing it is not granted.
 func TestFunctionEnvMirrorsTheStack(t *testing.T) {
-	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", supabaseURL: "http://auth",
-		wsManagement: "http://ws/local", jwtSecret: "s"}
+	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", apiDatabaseURL: "postgres://api", supabaseURL: "http://auth",
+		wsManagement: "http://ws/local", jwtSecret: "s", dataDir: "/data"}
 	for _, f := range topology.Functions() {
 		env := functionEnv(f, "pt-local-", e)
 		has := func(kv string) bool { return slices.Contains(env, kv) }
@@ -73,8 +73,17 @@ func TestFunctionEnvMirrorsTheStack(t *testing.T) {
 		if slices.Contains(f.Secrets, topology.DatabaseSecret) != has("DATABASE_URL=postgres://db") {
 			t.Errorf("%s: DATABASE_URL given iff the database secret is granted", f.Name)
 		}
+		if slices.Contains(f.Secrets, topology.APIDatabaseSecret) != has("API_DATABASE_URL=postgres://api") {
+			t.Errorf("%s: API_DATABASE_URL given iff the API's database secret is granted", f.Name)
+		}
 		if f.ManageConnections != has("WEBSOCKET_CALLBACK_URL=http://ws/local") {
 			t.Errorf("%s: WEBSOCKET_CALLBACK_URL given iff ManageConnections", f.Name)
+		}
+		consumer := slices.ContainsFunc(f.Triggers, func(tr topology.Trigger) bool {
+			return tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream
+		})
+		if consumer != has(topology.FailureDestinationEnvVar+"=file:///data/failures/"+f.Name+".jsonl") {
+			t.Errorf("%s: %s is the mapping's file iff the function consumes a stream", f.Name, topology.FailureDestinationEnvVar)
 		}
 		if !has("AWS_ENDPOINT_URL_DYNAMODB=http://ddb") || !has("AWS_ENDPOINT_URL_KINESIS=http://kin") {
 			t.Errorf("%s: emulator endpoints missing", f.Name)

@@ -24,6 +24,8 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/quota"
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // Options configures a Service. Zero values take the defaults.
@@ -39,6 +41,17 @@ type Options struct {
 	Now         func() time.Time
 	NewID       func() string
 	Logger      *slog.Logger
+	// Quotas, when set, counts what a command's events add against the user's
+	// quotas before they are appended: the portfolios it creates and the symbols
+	// its transactions name (dynamoquota.Store).
+	Quotas Quotas
+}
+
+// Quotas reserves members (portfolio IDs, symbols) against a user's quota, or
+// refuses with *quota.ExceededError. Reserving what is counted already changes
+// nothing, so a retried or re-decided command reserves nothing twice.
+type Quotas interface {
+	Reserve(ctx context.Context, q quota.Quota, userID string, members []string) error
 }
 
 // Service executes commands against one event store.
@@ -175,7 +188,7 @@ func (s *Service) execute(ctx context.Context, req Request, creating bool, decid
 		// could show the state from before the winner's write again.
 		consistent = true
 		log.DebugContext(ctx, "version conflict, retrying", "attempt", attempt)
-		if err := sleep(ctx, s.backoff(attempt)); err != nil {
+		if err := retry.Sleep(ctx, s.backoff(attempt)); err != nil {
 			return res, err
 		}
 	}
@@ -215,6 +228,9 @@ func (s *Service) attempt(ctx context.Context, req Request, creating bool, decid
 	if len(pending) == 0 {
 		return Result{AggregateID: req.AggregateID, Version: p.Version()}, nil
 	}
+	if err := s.reserve(ctx, req.UserID, pending); err != nil {
+		return Result{AggregateID: req.AggregateID, Version: p.Version() - int64(len(pending))}, err
+	}
 	before := p.Version() - int64(len(pending))
 	var snapshot []byte
 	if every := int64(s.opts.SnapshotEvery); p.Version()/every > before/every {
@@ -227,6 +243,32 @@ func (s *Service) attempt(ctx context.Context, req Request, creating bool, decid
 	}
 	p.MarkCommitted()
 	return Result{AggregateID: req.AggregateID, Version: pending[len(pending)-1].Version, Events: pending}, nil
+}
+
+// reserve counts the decided events against the user's quotas. It runs after the
+// decision, so a refused command reserves nothing, and before the append, so the
+// quota holds under a burst; an append that then fails (a DynamoDB error) leaves
+// its reservation, which its retry reuses.
+func (s *Service) reserve(ctx context.Context, userID string, pending []portfolio.Event) error {
+	if s.opts.Quotas == nil {
+		return nil
+	}
+	var symbols []string
+	for _, e := range pending {
+		switch d := e.Data.(type) {
+		case *portfolio.PortfolioCreated:
+			if err := s.opts.Quotas.Reserve(ctx, quota.PortfoliosPerUser, userID, []string{e.AggregateID}); err != nil {
+				return err
+			}
+		case *portfolio.TransactionRecorded:
+			symbols = append(symbols, d.Symbol)
+		case *portfolio.TransactionsImported:
+			for i := range d.Transactions {
+				symbols = append(symbols, d.Transactions[i].Symbol)
+			}
+		}
+	}
+	return s.opts.Quotas.Reserve(ctx, quota.SymbolsPerUser, userID, symbols)
 }
 
 // replay returns what an earlier execution of the command wrote.
@@ -296,15 +338,4 @@ func (s *Service) loadFull(ctx context.Context, id string) (*portfolio.Portfolio
 func (s *Service) backoff(attempt int) time.Duration {
 	ceiling := s.opts.BaseBackoff << min(attempt, 10)
 	return time.Duration(rand.Int64N(int64(ceiling))) // full jitter
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -143,19 +143,20 @@ func (s *Set) startWithPort(ctx context.Context, kind Kind, name string, stopSig
 		if err != nil {
 			return "", err
 		}
-		if err := s.addProc(p); err != nil {
+		if err := s.addProc(kind, p); err != nil {
 			_ = p.stop(0)
 			return "", err
 		}
 		endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
 		err = waitReady(ctx, p, func(ctx context.Context) error { return probe(ctx, endpoint) })
 		if err == nil {
+			s.answered(kind, port)
 			return endpoint, nil
 		}
 		lastErr = startFailure(p, port, err)
 		_ = p.stop(0) // it is broken or gone; Stop must not report it again
 		s.dropProc(p)
-		if !errors.Is(lastErr, errPortTaken) || s.opts.Ports[kind] > 0 {
+		if !errors.Is(lastErr, errPortTaken) || s.pinnedPort(kind) > 0 {
 			break
 		}
 	}

@@ -134,7 +134,9 @@ type Set struct {
 	mu      sync.Mutex
 	state   State
 	procs   []*proc
-	pgDir   string // PostgreSQL's own folder, owned by the postgres user; may be outside dir (see postgresDir)
+	running map[Kind]*proc // the process serving each kind, until StopEmulator
+	ports   map[Kind]int   // the port each kind was started on: a restart takes it again
+	pgDir   string         // PostgreSQL's own folder, owned by the postgres user; may be outside dir (see postgresDir)
 	stopped bool
 }
 
@@ -161,7 +163,7 @@ func NewSet(root, prefix string) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read this process's identity from /proc: %w", err)
 	}
-	s := &Set{root: root, dir: dir, state: State{Owner: owner, Created: time.Now().UTC()}}
+	s := &Set{root: root, dir: dir, state: State{Owner: owner, Created: time.Now().UTC()}, running: map[Kind]*proc{}, ports: map[Kind]int{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writeStateLocked(); err != nil {
@@ -191,7 +193,8 @@ func Open(root, dir string, opts Options) (*Set, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read this process's identity from /proc: %w", err)
 	}
-	s := &Set{root: root, dir: dir, opts: opts, state: State{Owner: owner, Created: time.Now().UTC()}}
+	s := &Set{root: root, dir: dir, opts: opts, state: State{Owner: owner, Created: time.Now().UTC()},
+		running: map[Kind]*proc{}, ports: map[Kind]int{}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.writeStateLocked(); err != nil {
@@ -200,12 +203,23 @@ func Open(root, dir string, opts Options) (*Set, error) {
 	return s, nil
 }
 
-// port returns the fixed port for k, or a free one.
+// port returns the fixed port for k, the port it had before StopEmulator, or a free one.
 func (s *Set) port(k Kind) (int, error) {
-	if p := s.opts.Ports[k]; p > 0 {
+	if p := s.pinnedPort(k); p > 0 {
 		return p, nil
 	}
 	return freePort()
+}
+
+// pinnedPort is the port k must take (0: any): the configured one, or the one it had, so that clients holding its
+// address find it again after a restart. A start on a pinned port does not move to another when it is taken.
+func (s *Set) pinnedPort(k Kind) int {
+	if p := s.opts.Ports[k]; p > 0 {
+		return p
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ports[k]
 }
 
 // Dir is the set's folder: logs, the state file, working directories.
@@ -216,9 +230,13 @@ func (s *Set) Dir() string { return s.dir }
 func (s *Set) Start(ctx context.Context, k Kind) (string, error) {
 	s.mu.Lock()
 	stopped := s.stopped
+	p := s.running[k]
 	s.mu.Unlock()
 	if stopped {
 		return "", fmt.Errorf("start %s: the emulator set in %s is already stopped", k, s.dir)
+	}
+	if p != nil && !p.exited() {
+		return "", fmt.Errorf("start %s: already running (pid %d)", k, p.id.PID)
 	}
 	switch k {
 	case DynamoDB:
@@ -307,17 +325,46 @@ func (s *Set) Stop(keepLogs bool) error {
 	return errors.Join(err, s.writeStateLocked())
 }
 
-// addProc records a started process in the set and in the state file, so that a crash from now on leaves enough
-// behind for Sweep to find it.
-func (s *Set) addProc(p *proc) error {
+// addProc records a started process of kind k in the set and in the state file, so that a crash from now on leaves
+// enough behind for Sweep to find it.
+func (s *Set) addProc(k Kind, p *proc) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.procs = append(s.procs, p)
+	s.running[k] = p
 	s.state.Procs = append(s.state.Procs, p.id)
 	return s.writeStateLocked()
 }
 
-// dropProc forgets a process that failed to start (it has already exited).
+// answered records the port on which the emulator of kind k came up.
+func (s *Set) answered(k Kind, port int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ports[k] = port
+}
+
+// StopEmulator stops the emulator of kind k the way Stop does (its graceful signal first) and leaves the rest of
+// the set running: an outage, for fault-injection tests. Start(k) brings it back on the same port with the data it
+// had, which is why only a persistent set (Options.Persist) allows it; kinesis-mock loses what it had not yet
+// written to its file (at most its persistence interval).
+func (s *Set) StopEmulator(k Kind) error {
+	s.mu.Lock()
+	p, persist, stopped := s.running[k], s.opts.Persist, s.stopped
+	s.mu.Unlock()
+	switch {
+	case stopped:
+		return fmt.Errorf("stop %s: the emulator set in %s is already stopped", k, s.dir)
+	case !persist:
+		return fmt.Errorf("stop %s: only a persistent set (Options.Persist) keeps an emulator's data across a restart", k)
+	case p == nil:
+		return fmt.Errorf("stop %s: not running", k)
+	}
+	err := p.stop(10 * time.Second)
+	s.dropProc(p)
+	return err
+}
+
+// dropProc forgets a process that failed to start or was stopped on its own (it has exited).
 func (s *Set) dropProc(p *proc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -325,6 +372,11 @@ func (s *Set) dropProc(p *proc) {
 		if q == p {
 			s.procs = append(s.procs[:i], s.procs[i+1:]...)
 			break
+		}
+	}
+	for k, q := range s.running {
+		if q == p {
+			delete(s.running, k)
 		}
 	}
 	for i, id := range s.state.Procs {

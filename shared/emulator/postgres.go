@@ -108,7 +108,7 @@ func (s *Set) runPostgres(ctx context.Context, bin, dir, data string, env []stri
 		if err != nil {
 			return "", err
 		}
-		if err := s.addProc(p); err != nil {
+		if err := s.addProc(Postgres, p); err != nil {
 			_ = p.stop(0)
 			return "", err
 		}
@@ -123,12 +123,13 @@ func (s *Set) runPostgres(ctx context.Context, bin, dir, data string, env []stri
 			return conn.QueryRow(ctx, "SELECT 1").Scan(&one)
 		})
 		if err == nil {
+			s.answered(Postgres, port)
 			return dsn, nil
 		}
 		lastErr = startFailure(p, port, err)
 		_ = p.stop(0)
 		s.dropProc(p)
-		if !errors.Is(lastErr, errPortTaken) || s.opts.Ports[Postgres] > 0 {
+		if !errors.Is(lastErr, errPortTaken) || s.pinnedPort(Postgres) > 0 {
 			break
 		}
 	}

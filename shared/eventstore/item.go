@@ -10,7 +10,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
-// Item attribute names of an event item (DESIGN §3). aggregateId and version are
+// Item attribute names of an event item (docs/architecture.md §3). aggregateId and version are
 // the table's keys; the snapshot attribute is present on every Nth item only.
 const (
 	AttrAggregateID   = topology.AttrAggregateID

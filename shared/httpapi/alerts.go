@@ -167,6 +167,9 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.reserveRuleSymbol(r.Context(), userFrom(r.Context()), rule); err != nil {
+		return err
+	}
 	created, err := store.Create(r.Context(), userFrom(r.Context()), rule)
 	if err != nil {
 		return alertError(err, "alert rule")

@@ -13,6 +13,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/alerts"
 	"github.com/portfoliotracker/tracker/shared/httpapi"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 )
 
@@ -21,12 +22,14 @@ const (
 	alertUserB = "0b0b0b0b-0000-4000-8000-00000000000b"
 )
 
-// newAlertsAPI serves the alert routes over a fresh Postgres; it returns the store
-// too, to record firings the way the prices consumer does.
+// newAlertsAPI serves the alert routes over a fresh Postgres, as the api function
+// does (its own login, each statement as the caller); it returns the owner's
+// store too, to record firings the way the prices consumer does.
 func newAlertsAPI(t *testing.T) (*api, *readmodel.AlertRules) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{ApplicationName: "api-test"})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,10 +42,10 @@ func newAlertsAPI(t *testing.T) (*api, *readmodel.AlertRules) {
 values ('p1', $1, 'p', 'USD', 'FIFO', now(), now(), 1)`, alertUserA); err != nil {
 		t.Fatal(err)
 	}
-	store := readmodel.NewAlertRules(pool)
+	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv := httpapi.New(httpapi.Config{Alerts: store, Queries: readmodel.NewQueries(pool), Logger: quiet})
-	return &api{t: t, handler: httpapi.LambdaHandler(srv)}, store
+	srv := httpapi.New(httpapi.Config{Alerts: readmodel.NewAlertRules(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet})
+	return &api{t: t, handler: httpapi.LambdaHandler(srv)}, readmodel.NewAlertRules(pool)
 }
 
 func (r response) expect(t *testing.T, status int, what string) response {

@@ -17,6 +17,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/httpapi"
 	"github.com/portfoliotracker/tracker/shared/portfolio/performance"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 )
 
@@ -45,7 +46,8 @@ func newAnalyticsAPI(t *testing.T) (*api, string) { return newAnalyticsAPIOver(t
 func newAnalyticsAPIOver(t testing.TB, days int) (*api, string) {
 	t.Helper()
 	ctx := context.Background()
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{ApplicationName: "api-test"})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,8 +85,10 @@ values ($1, $2, 'p', 'USD', 'FIFO', now(), now(), 3)`, id, alertUserA); err != n
 	if err := m.SaveResults(ctx, []readmodel.AnalyticsResult{res}); err != nil {
 		t.Fatal(err)
 	}
+	// The API reads as the api function does: its own login, each statement as the caller.
+	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Analytics: m, Queries: readmodel.NewQueries(pool), Logger: quiet}))}, "pf-1"
+	return &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Analytics: readmodel.NewMetrics(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet}))}, "pf-1"
 }
 
 func metricValue(t *testing.T, v any, path ...string) float64 {

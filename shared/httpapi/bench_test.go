@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -54,6 +55,24 @@ func BenchmarkRecordTransaction(b *testing.B) {
 			b.Fatalf("status %d %s", r.status, r.raw)
 		}
 		i++
+	}
+	reportLatency(b, lat)
+}
+
+// BenchmarkHostileThreshold: POST /alerts with a threshold of 1.9 MB of digits
+// through the Lambda adapter (issue 13, hole 3: it took about 6 s to refuse,
+// pinning an API instance). Refused on its length, before any parsing.
+func BenchmarkHostileThreshold(b *testing.B) {
+	f := newFullAPIB(b)
+	body := `{"kind":"price_above","symbol":"AAPL","threshold":"` + strings.Repeat("9", 1_900_000) + `"}`
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		r := f.do(alice, "POST", "/alerts", body)
+		lat = append(lat, time.Since(start))
+		if r.status != 422 {
+			b.Fatalf("status %d %.200s", r.status, r.raw)
+		}
 	}
 	reportLatency(b, lat)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/command"
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/quota"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 )
 
@@ -35,6 +36,9 @@ const (
 	CodeUnavailable       = "unavailable"
 	CodeNotComputed       = "not_computed"
 	CodeKeyReused         = "idempotency_key_reused"
+	// CodeQuotaExceeded answers every quota's refusal (package quota): 422 for
+	// what is stored, 429 for what is in use; details name the quota and limit.
+	CodeQuotaExceeded = "quota_exceeded"
 )
 
 // apiError is an error with its HTTP status and public code.
@@ -68,6 +72,14 @@ func classify(err error) *apiError {
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return ae
+	}
+	var qe *quota.ExceededError
+	if errors.As(err, &qe) {
+		status := qe.Quota.Status
+		if status == quota.StatusInBand { // a WebSocket cap reaching HTTP is still the data's
+			status = quota.StatusStored
+		}
+		return newError(status, CodeQuotaExceeded, qe.Error(), qe.Details())
 	}
 	msg := err.Error()
 	switch {

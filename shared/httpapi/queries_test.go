@@ -16,6 +16,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/httpapi"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
@@ -43,7 +44,8 @@ func newFullAPIB(t testing.TB) *fullAPI {
 		t.Fatal(err)
 	}
 	store := dynamostore.New(client, name, dynamostore.Options{})
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{ApplicationName: "api-test"})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,10 +53,13 @@ func newFullAPIB(t testing.TB) *fullAPI {
 	if _, err := readmodel.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
+	// The API reads as the api function does: its own login, each statement as the
+	// caller; the projector writes as the owner.
+	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
-		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool), Logger: quiet,
+		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
 	})
 	return &fullAPI{
 		api:       &api{t: t, handler: httpapi.LambdaHandler(srv)},

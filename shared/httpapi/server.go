@@ -12,6 +12,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,6 +44,9 @@ type Server struct {
 	analytics Analytics
 	log       *slog.Logger
 	mux       *http.ServeMux
+
+	// quotas counts alert rules' symbols (nil: not counted).
+	quotas Quotas
 }
 
 // Config wires a Server.
@@ -57,11 +61,15 @@ type Config struct {
 	// answer 503.
 	Analytics Analytics
 	Logger    *slog.Logger
+
+	// Quotas counts the symbols of alert rules against the user's symbols
+	// quota (the command service counts those of transactions); nil: not counted.
+	Quotas Quotas
 }
 
 // New builds the server and its routes.
 func New(cfg Config) *Server {
-	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, log: cfg.Logger}
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -250,7 +258,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, into any) error {
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(into); err != nil {
 		return jsonError(err)

@@ -4,7 +4,8 @@ import "errors"
 
 // Sentinel errors. Every error the domain returns wraps exactly one of these, so
 // adapters map them to transport codes with errors.Is and the message carries the
-// specifics.
+// specifics; the one exception is a quota's refusal, a *quota.ExceededError that
+// every layer maps alike (package quota).
 var (
 	// ErrInvalidCommand: a command's fields are malformed (empty name, bad currency, ...).
 	ErrInvalidCommand = errors.New("invalid command")

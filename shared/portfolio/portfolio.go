@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/quota"
 	"github.com/shopspring/decimal"
 )
 
@@ -214,6 +215,10 @@ func (p *Portfolio) MarkCommitted()          { p.pending = nil }
 func (p *Portfolio) exists() bool            { return p.version > 0 }
 func (p *Portfolio) isOwnedBy(u string) bool { return u != "" && u == p.owner }
 
+// TransactionsRecorded counts every transaction ever recorded, voided ones
+// included: what quota.TransactionsPerPortfolio bounds.
+func (p *Portfolio) TransactionsRecorded() int { return p.recorded }
+
 // Targets returns the target allocation, if one is set.
 func (p *Portfolio) Targets() (TargetAllocation, bool) {
 	if p.targets == nil {
@@ -379,6 +384,9 @@ func (p *Portfolio) RecordTransactions(txs []Transaction, meta Meta) ([]Transact
 	if len(txs) == 0 {
 		return nil, fmt.Errorf("%w: no transactions", ErrInvalidCommand)
 	}
+	if err := p.checkTransactionQuota(len(txs)); err != nil {
+		return nil, err
+	}
 	// Several transactions are decided on a scratch copy, so a refusal part way
 	// leaves p untouched. One is decided in place: recordOne changes nothing until
 	// every check has passed.
@@ -412,6 +420,9 @@ func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transact
 	}
 	if len(txs) == 0 || len(txs) > MaxImport {
 		return nil, fmt.Errorf("%w: an import holds 1 to %d transactions, not %d", ErrInvalidCommand, MaxImport, len(txs))
+	}
+	if err := p.checkTransactionQuota(len(txs)); err != nil {
+		return nil, err
 	}
 	scratch := p.clone()
 	version := p.version + 1
@@ -489,6 +500,16 @@ func (p *Portfolio) VoidTransaction(txID, reason string, meta Meta) error {
 		}
 	}
 	return p.emit(meta, &TransactionVoided{TransactionID: txID, Reason: reason, Voided: tx})
+}
+
+// checkTransactionQuota refuses adding n transactions past
+// quota.TransactionsPerPortfolio. Voided transactions count: their events stay
+// in the history that every full load folds.
+func (p *Portfolio) checkTransactionQuota(n int) error {
+	if would := p.recorded + n; would > quota.TransactionsPerPortfolio.Limit {
+		return fmt.Errorf("portfolio %s: %w", p.id, quota.Exceeded(quota.TransactionsPerPortfolio, would))
+	}
+	return nil
 }
 
 func changesQuantity(t TxType) bool { return t == Buy || t == Sell || t == Split }

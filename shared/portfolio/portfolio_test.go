@@ -13,6 +13,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/quota"
 	"github.com/shopspring/decimal"
 )
 
@@ -590,4 +591,62 @@ func TestImportIsOneEventAllOrNothing(t *testing.T) {
 	if _, err := f.p.ImportTransactions(nil, f.meta(alice)); !errors.Is(err, portfolio.ErrInvalidCommand) {
 		t.Fatalf("empty import: %v", err)
 	}
+}
+
+// TestTransactionsPerPortfolioQuota: imports and single records stop at
+// quota.TransactionsPerPortfolio, voided transactions still count, and the count
+// survives a snapshot.
+func TestTransactionsPerPortfolioQuota(t *testing.T) {
+	f := newFixture(t, portfolio.FIFO)
+	limit := quota.TransactionsPerPortfolio.Limit
+	deposits := func(n int) []portfolio.Transaction {
+		out := make([]portfolio.Transaction, n)
+		for i := range out {
+			out[i] = portfolio.Transaction{Type: portfolio.Deposit, Date: d("2024-01-10"), Amount: dec("1"), Currency: "USD"}
+		}
+		return out
+	}
+	for f.p.TransactionsRecorded()+portfolio.MaxImport <= limit-portfolio.MaxImport/2 {
+		if _, err := f.p.ImportTransactions(deposits(portfolio.MaxImport), f.meta(alice)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.p.ImportTransactions(deposits(portfolio.MaxImport/2), f.meta(alice)); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(step string, err error, would int) {
+		t.Helper()
+		var qe *quota.ExceededError
+		if !errors.As(err, &qe) || qe.Quota.Name != quota.TransactionsPerPortfolio.Name || qe.Would != would {
+			t.Fatalf("%s: %v, want the transactions quota refusing %d", step, err, would)
+		}
+	}
+	version := f.p.Version()
+	_, err := f.p.ImportTransactions(deposits(portfolio.MaxImport), f.meta(alice))
+	refused("an import across the limit", err, limit-portfolio.MaxImport/2+portfolio.MaxImport)
+	if f.p.Version() != version {
+		t.Fatal("a refused import changed the aggregate")
+	}
+	if _, err := f.p.ImportTransactions(deposits(portfolio.MaxImport/2-1), f.meta(alice)); err != nil {
+		t.Fatal(err)
+	}
+	last := f.mustRecord(portfolio.Transaction{Type: portfolio.Deposit, Date: d("2024-01-11"), Amount: dec("1"), Currency: "USD"})
+	if f.p.TransactionsRecorded() != limit {
+		t.Fatalf("%d recorded, want %d", f.p.TransactionsRecorded(), limit)
+	}
+	if err := f.p.VoidTransaction(last.ID, "typo", f.meta(alice)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.record(portfolio.Transaction{Type: portfolio.Deposit, Date: d("2024-01-12"), Amount: dec("1"), Currency: "USD"})
+	refused("a record past the limit after a void", err, limit+1)
+	snap, err := f.p.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	restored, err := portfolio.Restore(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = restored.RecordTransactions([]portfolio.Transaction{{Type: portfolio.Deposit, Date: d("2024-01-12"), Amount: dec("1"), Currency: "USD"}}, f.meta(alice))
+	refused("a record on the restored snapshot", err, limit+1)
 }

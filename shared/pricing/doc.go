@@ -1,5 +1,5 @@
 // Package pricing is the live-prices contract between functions/ingest and
-// functions/prices (DESIGN §1, §6): the MarketDataUpdated event carried on the
+// functions/prices (docs/architecture.md §1, §6): the MarketDataUpdated event carried on the
 // Kinesis stream market-data-updates (partition key = symbol, so Kinesis orders
 // the ticks of one symbol), the Notifier port through which valuations and alert
 // firings reach users, and the alert-rule storage port.

@@ -13,7 +13,8 @@ import (
 // Notifier delivers a message to every live connection of each user. The
 // WebSocket adapter (PostToConnection over the connections table) implements it;
 // message is marshalled to JSON as it is. An error means the delivery may not
-// have reached everyone and is worth retrying.
+// have reached everyone; the prices consumer logs it and moves on (pushes are
+// best effort, after a batch's durable work), never retrying the batch for it.
 type Notifier interface {
 	Notify(ctx context.Context, userIDs []string, message any) error
 }
@@ -74,9 +75,10 @@ func NewAlertMessage(f alerts.Firing) AlertMessage {
 
 // AlertStore is the storage the price alerts need: the price rules on a set of
 // symbols (price_above, price_below, percent_move) and the engine state of those
-// rules, saved after each batch. The state is only saved after the firings were
-// delivered, so a failed delivery is re-evaluated and re-delivered (firing keys
-// de-duplicate).
+// rules, saved after each batch once its firings are recorded (FiringRecorder),
+// so a batch whose writes failed is re-evaluated and fires under the same keys
+// (firing keys de-duplicate). Pushing the firings is not a condition: a push
+// that fails is not retried, and the history keeps the firing.
 type AlertStore interface {
 	PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error)
 	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error

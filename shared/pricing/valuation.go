@@ -18,7 +18,7 @@ const (
 // this type's schema is PortfolioValueCalculated.v1.json). It is kept in the
 // valuations read model and pushed as the valuation message, never appended to
 // the event table: it is derived from prices, which are facts from outside, not
-// decisions (DESIGN §1).
+// decisions (docs/architecture.md §1).
 //
 // Its ID is a name-based UUID of the portfolio and AsOf, and Timestamp is AsOf,
 // so a re-processed batch produces the same event. EventVersion is the portfolio's

@@ -5,9 +5,14 @@
 // connection IDs up (the connections table's byUser index, shared/wsconn), then posts with at
 // most Options.Concurrency requests in flight. Each attempt has its own timeout, so one hanging
 // connection costs its own slot for at most PostTimeout and never delays the others beyond that.
+// One connection's messages go in order, one at a time, and the first that fails (a timeout,
+// an error) drops the rest of them: a hanging connection costs one PostTimeout per fan-out, not
+// one per message. At most Options.MaxPerUser connections of one user are posted to at once,
+// and the users take turns, so one user's many slow connections cannot take every slot.
 // A connection answering 410 Gone is closed: its item is deleted (and counted). A 429
 // (LimitExceededException: the account's management API rate) is retried with jittered
-// exponential backoff. Messages are limited to 128 KB, API Gateway's frame size.
+// exponential backoff. Messages are limited to 128 KB, API Gateway's frame size. A fan-out
+// stops when its context ends: what is not sent by then is counted as failed.
 package push
 
 import (
@@ -19,6 +24,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -101,6 +107,7 @@ func Configured(cfg aws.Config, db wsconn.DynamoDB, opts Options) (*Pusher, bool
 // Options tunes New. Zero values take the defaults.
 type Options struct {
 	Concurrency  int           // posts (and lookups) in flight; default 16
+	MaxPerUser   int           // connections of one user posted to at once; default 2
 	PostTimeout  time.Duration // one post attempt; default 3 s
 	MaxAttempts  int           // attempts of a throttled post; default 4
 	RetryBackoff time.Duration // first backoff after a 429, doubled each time, with jitter; default 50 ms
@@ -135,6 +142,9 @@ func New(api ManagementAPI, conns Connections, opts Options) *Pusher {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
 	}
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = 2
+	}
 	if opts.PostTimeout <= 0 {
 		opts.PostTimeout = 3 * time.Second
 	}
@@ -156,7 +166,7 @@ type Result struct {
 	Sent        int // posts accepted
 	Gone        int // connections that answered 410 Gone and were deleted
 	Throttled   int // 429 answers retried (attempts, not connections)
-	Failed      int // posts given up on (timeout, throttled too often, other errors)
+	Failed      int // posts given up on (timeout, throttled too often, other errors), or dropped after one did
 }
 
 // DeliveryError is returned when some posts or lookups failed; gone connections are not failures.
@@ -185,8 +195,8 @@ func (p *Pusher) Fanout(ctx context.Context, userIDs []string, message any) (Res
 	if err != nil {
 		return Result{}, err
 	}
-	ids, lookupErrs := p.lookup(ctx, userIDs, p.conns.ConnectionIDsByUser)
-	return p.postAll(ctx, same(ids, body), lookupErrs)
+	users, ids, lookupErrs := p.lookup(ctx, userIDs, p.conns.ConnectionIDsByUser)
+	return p.postAll(ctx, same(users, ids, body), lookupErrs)
 }
 
 // FanoutWhere sends the message only to the users' connections that match, such as those
@@ -198,7 +208,7 @@ func (p *Pusher) FanoutWhere(ctx context.Context, userIDs []string, match func(w
 	if err != nil {
 		return Result{}, err
 	}
-	ids, lookupErrs := p.lookup(ctx, userIDs, func(ctx context.Context, user string) ([]string, error) {
+	users, ids, lookupErrs := p.lookup(ctx, userIDs, func(ctx context.Context, user string) ([]string, error) {
 		conns, err := p.conns.ConnectionsByUser(ctx, user)
 		var ids []string
 		for _, c := range conns {
@@ -208,7 +218,7 @@ func (p *Pusher) FanoutWhere(ctx context.Context, userIDs []string, match func(w
 		}
 		return ids, err
 	})
-	return p.postAll(ctx, same(ids, body), lookupErrs)
+	return p.postAll(ctx, same(users, ids, body), lookupErrs)
 }
 
 // NotifyEach sends each live connection of the users the messages pick chooses for it (none
@@ -218,89 +228,200 @@ func (p *Pusher) FanoutWhere(ctx context.Context, userIDs []string, match func(w
 // items; users without a live connection cost one index query each.
 func (p *Pusher) NotifyEach(ctx context.Context, userIDs []string, pick func(wsconn.Connection) []any) error {
 	var (
-		mu       sync.Mutex
-		postings []posting
-		encErr   error
+		mu     sync.Mutex
+		jobs   = map[string][]connPostings{}
+		encErr error
 	)
-	_, lookupErrs := p.lookup(ctx, userIDs, func(ctx context.Context, user string) ([]string, error) {
+	users, _, lookupErrs := p.lookup(ctx, userIDs, func(ctx context.Context, user string) ([]string, error) {
 		conns, err := p.conns.ConnectionsByUser(ctx, user)
+		var mine []connPostings
 		for _, c := range conns {
+			job := connPostings{user: user, id: c.ID}
 			for _, m := range pick(c) {
 				body, e := Encode(m)
-				mu.Lock()
 				if e != nil {
+					mu.Lock()
 					encErr = e
-				} else {
-					postings = append(postings, posting{id: c.ID, body: body})
+					mu.Unlock()
+					continue
 				}
-				mu.Unlock()
+				job.bodies = append(job.bodies, body)
+			}
+			if len(job.bodies) > 0 {
+				mine = append(mine, job)
 			}
 		}
+		mu.Lock()
+		jobs[user] = mine
+		mu.Unlock()
 		return nil, err
 	})
 	if encErr != nil {
 		return encErr
 	}
-	_, err := p.postAll(ctx, postings, lookupErrs)
+	byUser := make([][]connPostings, len(users))
+	for i, u := range users {
+		byUser[i] = jobs[u]
+	}
+	_, err := p.postAll(ctx, byUser, lookupErrs)
 	return err
 }
 
-// posting is one message for one connection.
-type posting struct {
-	id   string
-	body []byte
+// connPostings are the messages for one connection of a user, sent in order.
+type connPostings struct {
+	user   string
+	id     string
+	bodies [][]byte
 }
 
-func same(ids []string, body []byte) []posting {
-	out := make([]posting, len(ids))
-	for i, id := range ids {
-		out[i] = posting{id, body}
+// same is one message for each of the users' connections (ids[i] are users[i]'s).
+func same(users []string, ids [][]string, body []byte) [][]connPostings {
+	out := make([][]connPostings, len(users))
+	for i, u := range users {
+		for _, id := range ids[i] {
+			out[i] = append(out[i], connPostings{user: u, id: id, bodies: [][]byte{body}})
+		}
 	}
 	return out
 }
 
-func (p *Pusher) postAll(ctx context.Context, postings []posting, lookupErrs []error) (Result, error) {
-	res := Result{Connections: len(postings)}
-
+// postAll posts each user's connections' messages (byUser[i] are one user's).
+func (p *Pusher) postAll(ctx context.Context, byUser [][]connPostings, lookupErrs []error) (Result, error) {
+	var res Result
 	var (
 		sent, gone, throttled, failed atomic.Int64
 		mu                            sync.Mutex
 		errs                          = lookupErrs
-		next                          = make(chan posting)
 		wg                            sync.WaitGroup
 	)
-	for range min(p.opts.Concurrency, len(postings)) {
+	fail := func(id string, err error, dropped int) {
+		failed.Add(int64(dropped))
+		mu.Lock()
+		if len(errs) < 10 {
+			errs = append(errs, fmt.Errorf("connection %s: %w", id, err))
+		}
+		mu.Unlock()
+	}
+	sched := newScheduler(byUser, p.opts.MaxPerUser)
+	res.Connections = sched.postings
+	for range min(p.opts.Concurrency, sched.len()) {
 		wg.Go(func() {
-			for po := range next {
-				id := po.id
-				t, err := p.post(ctx, id, po.body)
-				throttled.Add(int64(t))
-				switch {
-				case err == nil:
-					sent.Add(1)
-				case errors.Is(err, ErrGone):
-					gone.Add(1)
-				default:
-					failed.Add(1)
-					mu.Lock()
-					if len(errs) < 10 {
-						errs = append(errs, fmt.Errorf("connection %s: %w", id, err))
-					}
-					mu.Unlock()
+			for {
+				job, ok := sched.next(ctx)
+				if !ok {
+					return
 				}
+				for i, body := range job.bodies {
+					t, err := p.post(ctx, job.id, body)
+					throttled.Add(int64(t))
+					if errors.Is(err, ErrGone) {
+						gone.Add(1)
+						break
+					}
+					if err != nil {
+						// The rest would most likely fail alike, one PostTimeout each.
+						fail(job.id, err, len(job.bodies)-i)
+						break
+					}
+					sent.Add(1)
+				}
+				sched.done(job.user)
 			}
 		})
 	}
-	for _, po := range postings {
-		next <- po
-	}
-	close(next)
 	wg.Wait()
+	if n, cause := sched.dropped(); n > 0 {
+		fail(fmt.Sprintf("(%d not attempted)", n), cause, n)
+	}
 	res.Sent, res.Gone, res.Throttled, res.Failed = int(sent.Load()), int(gone.Load()), int(throttled.Load()), int(failed.Load())
 	if len(errs) > 0 {
 		return res, &DeliveryError{Result: res, Err: errors.Join(errs...)}
 	}
 	return res, nil
+}
+
+// scheduler hands out connections to post to: the users take turns (each
+// user's first connection, then each one's second, ...), and at most maxPerUser
+// connections of one user are out at once. A worker asking for one while every
+// waiting connection's user is at the bound waits for one to come back.
+type scheduler struct {
+	mu         sync.Mutex
+	cond       *sync.Cond
+	queue      []connPostings
+	inFlight   map[string]int
+	maxPerUser int
+	postings   int   // messages in all
+	skipped    int   // messages of connections never handed out (the context ended)
+	cause      error // why
+}
+
+func newScheduler(byUser [][]connPostings, maxPerUser int) *scheduler {
+	s := &scheduler{inFlight: map[string]int{}, maxPerUser: maxPerUser}
+	s.cond = sync.NewCond(&s.mu)
+	for round := 0; ; round++ {
+		added := false
+		for _, conns := range byUser {
+			if round < len(conns) {
+				s.queue = append(s.queue, conns[round])
+				s.postings += len(conns[round].bodies)
+				added = true
+			}
+		}
+		if !added {
+			return s
+		}
+	}
+}
+
+func (s *scheduler) len() int { return len(s.queue) }
+
+// next returns the next connection to post to, or false when none is left; once
+// ctx has ended, it hands out nothing more and counts what is left as dropped.
+func (s *scheduler) next(ctx context.Context) (connPostings, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if err := ctx.Err(); err != nil {
+			for _, j := range s.queue {
+				s.skipped += len(j.bodies)
+			}
+			if len(s.queue) > 0 {
+				s.cause = err
+			}
+			s.queue = nil
+			s.cond.Broadcast()
+		}
+		if len(s.queue) == 0 {
+			return connPostings{}, false
+		}
+		for i, j := range s.queue {
+			if s.inFlight[j.user] < s.maxPerUser {
+				if i == 0 {
+					s.queue = s.queue[1:] // the common case, in constant time
+				} else {
+					s.queue = slices.Delete(s.queue, i, i+1)
+				}
+				s.inFlight[j.user]++
+				return j, true
+			}
+		}
+		s.cond.Wait()
+	}
+}
+
+// done gives a user's connection slot back.
+func (s *scheduler) done(user string) {
+	s.mu.Lock()
+	s.inFlight[user]--
+	s.mu.Unlock()
+	s.cond.Broadcast()
+}
+
+// dropped returns the messages never attempted and why.
+func (s *scheduler) dropped() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipped, s.cause
 }
 
 // Send posts the message to one connection: the WebSocket function's replies. It returns
@@ -358,8 +479,9 @@ func (p *Pusher) connectedUsers(ctx context.Context) map[string]struct{} {
 	return users
 }
 
-// lookup returns the users' connection IDs (each user once), with the bound on lookups in flight.
-func (p *Pusher) lookup(ctx context.Context, userIDs []string, find func(context.Context, string) ([]string, error)) ([]string, []error) {
+// lookup returns the users looked up (each once, in the order given) and their
+// connection IDs (ids[i] are users[i]'s), with the bound on lookups in flight.
+func (p *Pusher) lookup(ctx context.Context, userIDs []string, find func(context.Context, string) ([]string, error)) ([]string, [][]string, []error) {
 	connected := p.connectedUsers(ctx)
 	seen := make(map[string]bool, len(userIDs))
 	users := make([]string, 0, len(userIDs))
@@ -384,15 +506,13 @@ func (p *Pusher) lookup(ctx context.Context, userIDs []string, find func(context
 		})
 	}
 	wg.Wait()
-	var ids []string
 	var failed []error
 	for i := range users {
 		if errs[i] != nil {
 			failed = append(failed, fmt.Errorf("connections of %s: %w", users[i], errs[i]))
 		}
-		ids = append(ids, found[i]...)
 	}
-	return ids, failed
+	return users, found, failed
 }
 
 // post sends body to one connection, retrying throttling; it returns the number of 429s seen.

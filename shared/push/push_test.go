@@ -42,7 +42,7 @@ func newEnv(t testing.TB) *env {
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
-	return &env{gw: gw, client: push.NewManagementClient(cfg, srv.URL+"/test"), store: wsconntest.Store(t, wsconn.Options{})}
+	return &env{gw: gw, client: push.NewManagementClient(cfg, srv.URL+"/test"), store: wsconntest.Store(t, wsconn.Options{MaxPerUser: 100})} // fan-out tests: many connections a user
 }
 
 // connect opens a connection on both sides: in the fake gateway and in the table.
@@ -442,5 +442,69 @@ func TestConnectedUsersNarrowLookups(t *testing.T) {
 	}
 	if len(all.users) != len(everyone) {
 		t.Fatalf("without ConnectedUsersFor: looked up %v, want all %d users", all.users, len(everyone))
+	}
+}
+
+// TestOneUsersHangingConnectionsTakeOnlyTheirShare: a user whose ten connections
+// all hang (three messages each, first in line) holds at most MaxPerUser of the
+// four slots, so every other user's messages arrive while those posts hang; each
+// hanging connection is then attempted once, not once per message.
+func TestOneUsersHangingConnectionsTakeOnlyTheirShare(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t)
+	release := make(chan struct{})
+	var hostilePosts, hostileInFlight, hostileMax atomic.Int64
+	e.gw.Hook = func(r *http.Request, id string) int {
+		if !strings.HasPrefix(id, "h") {
+			return 0
+		}
+		hostilePosts.Add(1)
+		n := hostileInFlight.Add(1)
+		defer hostileInFlight.Add(-1)
+		for m := hostileMax.Load(); n > m && !hostileMax.CompareAndSwap(m, n); m = hostileMax.Load() {
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return http.StatusInternalServerError
+	}
+	users := []string{"hostile"}
+	for i := range 10 {
+		e.connect(t, fmt.Sprintf("h%d", i), "hostile")
+	}
+	for i := range 20 {
+		users = append(users, fmt.Sprint("user-", i))
+		e.connect(t, fmt.Sprintf("c%d", i), users[i+1])
+	}
+	p := push.New(e.client, e.store, push.Options{Concurrency: 4, MaxPerUser: 2, PostTimeout: time.Minute})
+	done := make(chan error, 1)
+	go func() {
+		done <- p.NotifyEach(ctx, users, func(wsconn.Connection) []any {
+			return []any{map[string]int{"n": 1}, map[string]int{"n": 2}, map[string]int{"n": 3}}
+		})
+	}()
+	othersServed := func() bool {
+		for i := range 20 {
+			if len(e.gw.Messages(fmt.Sprintf("c%d", i))) != 3 {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(10 * time.Second); !othersServed(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("the other users were not served while the hostile user's posts hung (%d of those in flight)", hostileInFlight.Load())
+		}
+	}
+	close(release)
+	var de *push.DeliveryError
+	if err := <-done; !errors.As(err, &de) || de.Result.Sent != 60 || de.Result.Failed != 30 {
+		t.Fatalf("result %v, want 60 sent and the hostile user's 30 failed", err)
+	}
+	if n, m := hostilePosts.Load(), hostileMax.Load(); n != 10 || m > 2 {
+		t.Fatalf("%d posts to the hostile user's connections (want 10: one each), at most %d at once (want ≤ 2)", n, m)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
+	"github.com/portfoliotracker/tracker/shared/quota"
 )
 
 // Alert rules live in Postgres (migration 0005), not in the event log: they are
@@ -23,13 +24,15 @@ import (
 // firing key so that a re-processed batch records nothing twice.
 
 // AlertRules is the Postgres store of alert rules, their engine state and their
-// firing history. It serves the API (per user) and, as a pricing.AlertStore, the
-// prices consumer (across users).
+// firing history. It serves the API (per user, over a CallerDB: each statement
+// as the caller) and, as a pricing.AlertStore, the prices consumer (across
+// users, over the owner's pool).
 type AlertRules struct {
 	db PriceDB
 }
 
-// NewAlertRules returns the store over db (a pool, a connection or a transaction).
+// NewAlertRules returns the store over db (a CallerDB, a pool, a connection or a
+// transaction).
 func NewAlertRules(db PriceDB) *AlertRules { return &AlertRules{db: db} }
 
 // AlertRule is a stored rule with its engine state.
@@ -60,7 +63,9 @@ const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 
 // Create stores rule as userID's, with a generated ID when rule.ID is empty. The
 // rule is validated (an error matching alerts.ErrInvalidRule); an ID that the
-// user already has is an error matching alerts.ErrDuplicateRule. IDs are the
+// user already has is an error matching alerts.ErrDuplicateRule; a user who has
+// quota.AlertRulesPerUser rules gets *quota.ExceededError (counted and inserted
+// under the user's lock, so parallel creates cannot pass it). IDs are the
 // user's own (alerts.ScopedID): another user's rule of the same name is no
 // conflict. The rule comes back with its ID as the user wrote it; the methods
 // that serve the API (List, Delete, History, Acknowledge) take and give the
@@ -88,12 +93,27 @@ func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: %w", err)
 	}
-	rows, err := a.db.Query(ctx, `
+	// One batch, so one transaction (the simple protocol sends it as one
+	// message): the user's quota lock, their count, and the insert, which the
+	// count guards too.
+	q := userQuotaBatch(quota.AlertRulesPerUser, userID, `select count(*) from alert_rules where user_id = $1::uuid`)
+	q.Queue(`
 insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
-values ($1, $2::uuid, $3, $4, $5, $6::jsonb)
+select $1, $2::uuid, $3, $4, $5, $6::jsonb
+ where (select count(*) from alert_rules where user_id = $2::uuid) < $7
 on conflict (id) do nothing
 returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
-		rule.ID, userID, string(rule.Kind), rule.Symbol, rule.PortfolioID, string(def))
+		rule.ID, userID, string(rule.Kind), rule.Symbol, rule.PortfolioID, string(def), quota.AlertRulesPerUser.Limit)
+	db, ok := asCaller(a.db, userID).(batchSender)
+	if !ok {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %T sends no batches", a.db)
+	}
+	br := db.SendBatch(ctx, q)
+	defer br.Close()
+	if err := readUserQuota(br, quota.AlertRulesPerUser); err != nil {
+		return AlertRule{}, err
+	}
+	rows, err := br.Query()
 	if err != nil {
 		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
 	}
@@ -109,12 +129,15 @@ returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
 	if err != nil {
 		return AlertRule{}, err
 	}
+	if err := br.Close(); err != nil {
+		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %w", err)
+	}
 	return AlertRule{Rule: rule, CreatedAt: created}, nil
 }
 
 // List returns userID's rules, oldest first.
 func (a *AlertRules) List(ctx context.Context, userID string) ([]AlertRule, error) {
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 select definition::text, coalesce(state::text, ''), to_char(created_at at time zone 'UTC', `+tsText+`)
   from alert_rules where user_id = $1::uuid order by created_at, id`, userID)
 	if err != nil {
@@ -143,7 +166,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 // Delete removes userID's rule id; ErrNotFound when there is none (or it is
 // someone else's). Its history stays.
 func (a *AlertRules) Delete(ctx context.Context, userID, id string) error {
-	tag, err := a.db.Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, alerts.ScopedID(userID, id), userID)
+	tag, err := asCaller(a.db, userID).Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, alerts.ScopedID(userID, id), userID)
 	if err != nil {
 		return fmt.Errorf("readmodel: delete alert rule: %w", err)
 	}
@@ -170,7 +193,7 @@ func (a *AlertRules) History(ctx context.Context, userID string, limit int, curs
 		}
 		afterAt, afterKey = at, key
 	}
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshold::text,
        to_char(fired_at at time zone 'UTC', `+tsText+`),
        coalesce(to_char(acknowledged_at at time zone 'UTC', `+tsText+`), '')
@@ -227,7 +250,7 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 // (the first acknowledgement's time: acknowledging again changes nothing).
 // ErrNotFound when there is no such firing of userID's.
 func (a *AlertRules) Acknowledge(ctx context.Context, userID, key string) (time.Time, error) {
-	rows, err := a.db.Query(ctx, `
+	rows, err := asCaller(a.db, userID).Query(ctx, `
 update alert_history set acknowledged_at = coalesce(acknowledged_at, now())
  where firing_key = $1 and user_id = $2::uuid
 returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, alerts.ScopedID(userID, key), userID)

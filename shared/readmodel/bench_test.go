@@ -11,6 +11,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/readmodel/internal/rmtest"
+	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
 )
 
 // Projector benchmark workload: benchPortfolios portfolios, each created with
@@ -117,10 +118,12 @@ func BenchmarkProjectorBatch100(b *testing.B) { benchProjector(b, false) }
 func BenchmarkProjectorRowAtATime(b *testing.B) { benchProjector(b, true) }
 
 // BenchmarkPositionsQuery reads a 50-holding portfolio, valued at the latest
-// prices, and reports the latency distribution of the query.
+// prices, and reports the latency distribution of the query: as the owner (the
+// internal functions' pool) and as the caller (the api function's CallerDB:
+// its own login, the claims and the role in the same round trip, under RLS).
 func BenchmarkPositionsQuery(b *testing.B) {
 	ctx := context.Background()
-	pool, _ := rmtest.DB(b)
+	pool, dsn := rmtest.DB(b)
 	proj := rmtest.NewProjector(pool)
 	symbols := make([]string, 50)
 	for i := range symbols {
@@ -139,21 +142,29 @@ func BenchmarkPositionsQuery(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	q := readmodel.NewQueries(pool)
-	var durations []time.Duration
-	b.ReportAllocs()
-	for b.Loop() {
-		start := time.Now()
-		v, err := q.Positions(ctx, rmtest.UserA, "bench-50")
-		durations = append(durations, time.Since(start))
-		if err != nil || len(v.Positions) != 50 || len(v.Totals.Unpriced) != 0 {
-			b.Fatal(err, len(v.Positions))
-		}
+	callerDB, _ := readmodeltest.API(b, dsn)
+	for _, c := range []struct {
+		name string
+		db   readmodel.MetricsDB
+	}{{"owner", pool}, {"caller", callerDB}} {
+		b.Run(c.name, func(b *testing.B) {
+			q := readmodel.NewQueries(c.db)
+			var durations []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				start := time.Now()
+				v, err := q.Positions(ctx, rmtest.UserA, "bench-50")
+				durations = append(durations, time.Since(start))
+				if err != nil || len(v.Positions) != 50 || len(v.Totals.Unpriced) != 0 {
+					b.Fatal(err, len(v.Positions))
+				}
+			}
+			slices.Sort(durations)
+			pct := func(p float64) float64 {
+				return float64(durations[min(len(durations)-1, int(p*float64(len(durations))))].Microseconds()) / 1000
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+		})
 	}
-	slices.Sort(durations)
-	pct := func(p float64) float64 {
-		return float64(durations[min(len(durations)-1, int(p*float64(len(durations))))].Microseconds()) / 1000
-	}
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
 }

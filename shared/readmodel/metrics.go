@@ -22,7 +22,7 @@ import (
 // whose figures the analytics function has not computed yet.
 var ErrNotComputed = errors.New("analytics not computed yet")
 
-// MetricsDB is what Metrics needs: a *pgxpool.Pool (or a *pgx.Conn).
+// MetricsDB is what Metrics needs: a *pgxpool.Pool, a *pgx.Conn or a CallerDB.
 type MetricsDB interface {
 	PriceDB
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
@@ -32,7 +32,7 @@ type MetricsDB interface {
 // Metrics reads and writes the analytics read models (migration 0007): metrics
 // history, value series, rebalancing recommendations and the scheduled runs'
 // status. The analytics function writes; the API reads, always filtered by the
-// caller.
+// caller, and over a CallerDB as the caller.
 type Metrics struct{ db MetricsDB }
 
 // NewMetrics returns the store on db.
@@ -360,7 +360,7 @@ func (m *Metrics) LatestMetrics(ctx context.Context, userID, portfolioID string)
 	var version *int64
 	var bench *string
 	var at *time.Time
-	err := m.db.QueryRow(ctx, `
+	err := asCaller(m.db, userID).QueryRow(ctx, `
 select m.as_of::text, m.version, m.benchmark, m.market_value::text, m.computed_at, m.report::text
   from portfolios p
   left join lateral (select * from portfolio_metrics pm where pm.portfolio_id = p.id order by pm.as_of desc limit 1) m on true
@@ -408,7 +408,7 @@ func (m *Metrics) Series(ctx context.Context, userID, portfolioID string) (Serie
 	var start *float64
 	var cash *bool
 	var rawValues, rawInflows, rawOutflows []byte
-	err := m.db.QueryRow(ctx, `
+	err := asCaller(m.db, userID).QueryRow(ctx, `
 select s.version, s.first_day::text, s.start_value, array_send(s."values"), array_send(s.inflows), array_send(s.outflows),
        s.cash_account, s.computed_at
   from portfolios p left join portfolio_series s on s.portfolio_id = p.id
@@ -495,7 +495,7 @@ func (m *Metrics) Rebalancing(ctx context.Context, userID, portfolioID string) (
 	var asOf, plan *string
 	var version *int64
 	var at *time.Time
-	err := m.db.QueryRow(ctx, `
+	err := asCaller(m.db, userID).QueryRow(ctx, `
 select r.as_of::text, r.version, r.computed_at, r.plan::text
   from portfolios p left join portfolio_rebalancing r on r.portfolio_id = p.id
  where p.id = $1 and p.user_id = $2::uuid`, portfolioID, userID).Scan(&asOf, &version, &at, &plan)

@@ -3,9 +3,11 @@ package readmodel
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -19,31 +21,71 @@ import (
 	"github.com/portfoliotracker/tracker/shared/calendar"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/portfolio/lots"
+	"github.com/portfoliotracker/tracker/shared/quarantine"
 	"github.com/portfoliotracker/tracker/shared/readmodel/internal/emf"
 	"github.com/shopspring/decimal"
 )
 
 // Projector applies portfolio events to the read models.
 //
-// Semantics (DESIGN §4): delivery is at least once and ordered per aggregate only.
+// Semantics (docs/architecture.md §4): delivery is at least once and ordered per aggregate only.
 // Each aggregate has a checkpoint, the version up to which its events are applied.
 // An event at or below it is a duplicate and changes nothing; the next version
-// applies; a later one is a gap, and it and every later event of its aggregate in
-// the batch are reported failed so that the stream redelivers them after the
-// missing one. An event of a type this build does not know is skipped: it
-// advances the checkpoint and changes nothing else (counted in the metrics).
+// applies. An event of a type this build does not know is skipped: it advances
+// the checkpoint and changes nothing else (counted in the metrics).
+//
+// The projector heals itself (docs/architecture.md, "Self-healing consumers"):
+//   - A gap (a later version than the next, a record the stream lost or gave up
+//     on) is filled from the event store (ProjectorOptions.Source) in the same
+//     transaction, and so is a record whose image did not decode. An aggregate
+//     more than MaxFill versions behind catches up MaxFill versions a transaction.
+//     Without a source, a gap fails the event and every later one of its
+//     aggregate, so that the stream redelivers them after the missing one.
+//   - An event it can never apply (unreadable in the stream and in the store, or
+//     refused by the projection's rules) is quarantined: the checkpoint passes it
+//     so the aggregate's later events apply, a "quarantined" row in
+//     projection_failures keeps it for operators, and ProjectorOptions.Quarantine
+//     receives it before the transaction commits (tracker replay takes it from
+//     there).
+//   - A batch that fails on its data (PostgreSQL's data classes, which no retry
+//     mends) is split until the one event behind it is quarantined. Any other
+//     database or event-store error is transient: the batch fails as a whole and is
+//     retried.
 //
 // Positions and totals are recomputed from the portfolio's active transactions
 // with the lot engine, once per affected portfolio per batch: back-dated trades and
 // voids change history, so a fold over the stored transactions is the simple
 // correct path. Only the positions of symbols the batch touched are written.
 //
+// Events stored before the bounds existed may hold anything the v1 payload rules
+// allowed (a trade in year 0, a split of 9223372036854775807:1). A transaction
+// outside portfolio.Transaction.CheckStoredRange is left out of the read models,
+// and so is one that would take a position beyond the bounds (lots.ApplyStored):
+// its event still applies, the checkpoint passes it, and a "left_out" row in
+// projection_failures says what was left out and why. Nothing a user once
+// recorded can make a batch fail.
+//
 // Every row's version says which event it reflects, and is the same whatever the
 // batching: replaying the stream in other batches gives identical tables.
 type Projector struct {
-	pool    *pgxpool.Pool
-	metrics *emf.Writer
-	log     *slog.Logger
+	pool     *pgxpool.Pool
+	metrics  *emf.Writer
+	log      *slog.Logger
+	function string
+	source   EventReader
+	sink     quarantine.Sink
+	maxFill  int64
+	reserve  time.Duration
+}
+
+// EventReader reads an aggregate's events from the event store: those with
+// from ≤ version ≤ to, ascending, decoded as the stream's are (DecodeItem:
+// events of unknown types envelope-only). On a stored item that does not decode
+// it returns the events before it with an error wrapping
+// portfolio.ErrCorruptEvent; any other error means the store could not be read.
+// dynamosource.Source implements it.
+type EventReader interface {
+	Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
 }
 
 // ProjectorOptions configures a Projector. Zero values take the defaults.
@@ -51,9 +93,23 @@ type ProjectorOptions struct {
 	// Metrics receives one CloudWatch EMF line per batch. Default os.Stdout;
 	// io.Discard silences it.
 	Metrics io.Writer
-	// Function is the metrics' "Function" dimension. Default "projector".
+	// Function is the metrics' "Function" dimension and the quarantine records'
+	// consumer. Default "projector".
 	Function string
 	Logger   *slog.Logger
+	// Source is the event store, read for the versions the stream did not deliver
+	// whole. Without it a gap waits for the stream to redeliver.
+	Source EventReader
+	// Quarantine receives the events quarantined in a transaction before it
+	// commits: a failed send rolls the transaction back (the batch is retried, and
+	// the send with it). Without it they are only recorded in projection_failures.
+	Quarantine quarantine.Sink
+	// MaxFill bounds the versions of one aggregate read from the store in one
+	// transaction. Default 500.
+	MaxFill int
+	// Reserve is the time kept before the context's deadline: no catch-up
+	// transaction starts within it (what is left fails, to be retried). Default 3 s.
+	Reserve time.Duration
 }
 
 // NewProjector returns a projector writing through pool.
@@ -67,11 +123,36 @@ func NewProjector(pool *pgxpool.Pool, opts ProjectorOptions) *Projector {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Projector{
-		pool:    pool,
-		metrics: emf.New(opts.Metrics, map[string]string{"Function": opts.Function}),
-		log:     opts.Logger,
+	if opts.MaxFill <= 0 {
+		opts.MaxFill = 500
 	}
+	if opts.Reserve <= 0 {
+		opts.Reserve = 3 * time.Second
+	}
+	return &Projector{
+		pool:     pool,
+		metrics:  emf.New(opts.Metrics, map[string]string{"Function": opts.Function}),
+		log:      opts.Logger,
+		function: opts.Function,
+		source:   opts.Source,
+		sink:     opts.Quarantine,
+		maxFill:  int64(opts.MaxFill),
+		reserve:  opts.Reserve,
+	}
+}
+
+// Record is one stream record for ApplyRecords.
+type Record struct {
+	Event portfolio.Event
+	// Undecodable, when set, says why the delivered copy of the event did not
+	// decode ("stream: ..."): Event then holds what the record's keys and image
+	// still told (AggregateID and Version at least), and the projector reads the
+	// version from the event store instead.
+	Undecodable string
+	// Image is the stream record's NewImage (DynamoDB JSON), kept with a quarantine.
+	Image json.RawMessage
+	// SequenceNumber is the stream record's, copied into a quarantine.
+	SequenceNumber string
 }
 
 // Failure is an event the projector did not apply and wants redelivered.
@@ -83,15 +164,36 @@ type Failure struct {
 	Reason      string
 }
 
+// Quarantined is an event the projector skipped for good.
+type Quarantined struct {
+	Index          int // into the batch; −1 for a version read from the event store
+	AggregateID    string
+	Version        int64
+	EventType      string
+	EventID        string
+	Reason         string
+	Image          json.RawMessage
+	SequenceNumber string
+}
+
 // BatchResult says what ApplyBatch did.
 type BatchResult struct {
-	Failures   []Failure // ascending by Index
-	Applied    int       // events applied (skipped unknown types included)
-	Duplicates int       // events at or below their checkpoint: no-ops
-	Skipped    int       // events of unknown types (checkpoint advanced, nothing else)
-	Gaps       int       // aggregates whose next event was missing from the batch
-	Portfolios int       // portfolios whose positions and totals were recomputed
-	LotErrors  int       // stored transactions the lot engine refused (logged, left out)
+	Failures    []Failure     // ascending by Index
+	Quarantined []Quarantined // by aggregate and version
+	Applied     int           // events applied (skipped unknown types and events read from the store included)
+	Duplicates  int           // events at or below their checkpoint: no-ops
+	Skipped     int           // events of unknown types (checkpoint advanced, nothing else)
+	Gaps        int           // aggregates whose next event was missing and could not be read
+	GapsFilled  int           // aggregates whose missing versions were read from the event store
+	FromStore   int           // events read from the event store
+	Portfolios  int           // portfolios whose positions and totals were recomputed
+	LotErrors   int           // portfolios not recomputed: their stored lot method is unknown
+	// LeftOut counts the transactions left out of the read models: outside the
+	// stored range, beyond the position bounds, or refused by the lot engine.
+	LeftOut int
+	// Transactions is the number of database transactions the batch took (more
+	// than one when an aggregate caught up in steps or a data error was isolated).
+	Transactions int
 }
 
 // Failed returns the indexes of the failed events, ascending.
@@ -101,6 +203,21 @@ func (r BatchResult) Failed() []int {
 		out[i] = f.Index
 	}
 	return out
+}
+
+func (r *BatchResult) add(o BatchResult) {
+	r.Failures = append(r.Failures, o.Failures...)
+	r.Quarantined = append(r.Quarantined, o.Quarantined...)
+	r.Applied += o.Applied
+	r.Duplicates += o.Duplicates
+	r.Skipped += o.Skipped
+	r.Gaps += o.Gaps
+	r.GapsFilled += o.GapsFilled
+	r.FromStore += o.FromStore
+	r.Portfolios += o.Portfolios
+	r.LotErrors += o.LotErrors
+	r.LeftOut += o.LeftOut
+	r.Transactions += o.Transactions
 }
 
 // Apply is ApplyBatch returning only the failed indexes.
@@ -113,36 +230,48 @@ func (p *Projector) Apply(ctx context.Context, events []portfolio.Event) (failed
 // other types may be passed to ApplyBatch with only their envelope (Data nil).
 func KnownEventType(t string) bool { return slices.Contains(portfolio.EventTypes, t) }
 
-// ApplyBatch applies events in one database transaction. An error means nothing
-// was applied (a database failure: retry the whole batch); events that cannot be
-// applied are reported in the result instead, and the rest of the batch applies.
+// ApplyBatch applies decoded events: ApplyRecords of records holding them.
 func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (BatchResult, error) {
-	start := time.Now()
-	b := newBatch(events)
-	if len(b.ids) > 0 {
-		err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-			b.reset()
-			if err := b.load(ctx, tx); err != nil {
-				return err
-			}
-			b.decide()
-			b.recompute(p.log)
-			return b.write(ctx, tx)
-		})
-		if err != nil {
-			return BatchResult{}, fmt.Errorf("readmodel: apply %d events: %w", len(events), err)
-		}
+	recs := make([]Record, len(events))
+	for i := range events {
+		recs[i].Event = events[i]
 	}
-	r := b.result()
+	return p.ApplyRecords(ctx, recs)
+}
+
+// ApplyRecords applies a stream batch. An error means the database or the event
+// store could not be reached (retry the whole batch: what was applied before it
+// is a duplicate then); events that cannot be applied yet are reported in the
+// result's failures, those that never can in its quarantine, and the rest of the
+// batch applies. Usually one database transaction; see drive for when more.
+func (p *Projector) ApplyRecords(ctx context.Context, recs []Record) (BatchResult, error) {
+	start := time.Now()
+	all := make([]int, len(recs))
+	for i := range all {
+		all[i] = i
+	}
+	var r BatchResult
+	if err := p.drive(ctx, recs, all, nil, &r); err != nil {
+		return BatchResult{}, fmt.Errorf("readmodel: apply %d events: %w", len(recs), err)
+	}
+	slices.SortFunc(r.Failures, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
+	slices.SortFunc(r.Quarantined, func(x, y Quarantined) int {
+		return cmp.Or(cmp.Compare(x.AggregateID, y.AggregateID), cmp.Compare(x.Version, y.Version))
+	})
 	p.metrics.Emit(
-		emf.Metric{Name: "EventsReceived", Value: float64(len(events))},
+		emf.Metric{Name: "EventsReceived", Value: float64(len(recs))},
 		emf.Metric{Name: "EventsApplied", Value: float64(r.Applied)},
 		emf.Metric{Name: "EventsDuplicate", Value: float64(r.Duplicates)},
 		emf.Metric{Name: "EventsUnknownType", Value: float64(r.Skipped)},
 		emf.Metric{Name: "EventsFailed", Value: float64(len(r.Failures))},
+		emf.Metric{Name: "EventsQuarantined", Value: float64(len(r.Quarantined))},
+		emf.Metric{Name: "EventsFromStore", Value: float64(r.FromStore)},
+		emf.Metric{Name: "GapsFilled", Value: float64(r.GapsFilled)},
 		emf.Metric{Name: "AggregateGaps", Value: float64(r.Gaps)},
 		emf.Metric{Name: "PortfoliosRecomputed", Value: float64(r.Portfolios)},
 		emf.Metric{Name: "LotEngineErrors", Value: float64(r.LotErrors)},
+		emf.Metric{Name: "TransactionsLeftOut", Value: float64(r.LeftOut)},
+		emf.Metric{Name: "DatabaseTransactions", Value: float64(r.Transactions)},
 		emf.Metric{Name: "BatchDuration", Unit: "Milliseconds", Value: float64(time.Since(start).Microseconds()) / 1000},
 	)
 	return r, nil
@@ -151,20 +280,49 @@ func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (B
 // ---------------------------------------------------------------- batch state
 
 type batch struct {
-	events []portfolio.Event
+	log  *slog.Logger
+	recs []Record
+	// entries are the events of this transaction: the records given (rec ≥ 0),
+	// then what fill adds from the event store (rec = −1).
+	entries []entry
 	// ids are the aggregates of the batch, sorted (locks are taken in this order);
-	// byID holds each one's event indexes in version order.
+	// byID holds each one's entry indexes in version order.
 	ids     []string
 	byID    map[string][]int
-	invalid []Failure // events without aggregate or version: failed before loading
+	input   map[string][]int // each aggregate's record indexes
+	invalid []Failure        // records without aggregate or version: failed before loading
+	// The round's settings (see drive).
+	step     map[string]bool       // aggregates applied one version this transaction
+	forced   map[aggVersion]string // versions to quarantine, with why
+	resetIDs []string              // aggregates whose rows are deleted first (Reproject)
+	tried    map[string]int64      // in step mode: the version the transaction applies
 
-	// Loaded, then advanced by decide.
+	// Loaded, then advanced by fill and decide.
 	aggs map[string]*aggState
 
 	failures               []Failure
+	quarantined            []Quarantined
+	deferred               []int // records beyond this transaction's catch-up, for the next
 	applied, dups, skipped int
-	gaps, recomputed       int
-	lotErrors              int
+	gaps, filled, fetched  int
+	recomputed             int
+	lotErrors, leftOut     int
+}
+
+// entry is one event of the batch.
+type entry struct {
+	ev  portfolio.Event
+	rec int // index into the records; −1 for an event read from the store
+	// undecodable: the stream's copy did not decode (ev holds its keys), and no
+	// copy from the store replaced it.
+	undecodable string
+	// quarantine: skip the version for good, for this reason.
+	quarantine string
+}
+
+type aggVersion struct {
+	id      string
+	version int64
 }
 
 // aggState is one aggregate: its stored state, then what the batch changes.
@@ -175,19 +333,47 @@ type aggState struct {
 	pf         portfolioRow // pf.exists is false for non-portfolios and before creation
 	pfChanged  bool
 
-	stored    []portfolio.Transaction // active transactions before the batch (read when needed)
-	advanced  bool                    // the checkpoint moved in this batch
-	recorded  []recordedTx
-	voids     []voidTx
-	affected  map[string]int64 // symbol → version of the last event touching it
-	txVersion int64            // version of the last event changing the transactions
-	targets   *portfolio.TargetAllocationSet
-	targetsV  int64
-	created   bool // PortfolioCreated applied in this batch
+	stored       []portfolio.Transaction // active transactions before the batch (read when needed)
+	storedLoaded bool
+	advanced     bool  // the checkpoint moved in this batch
+	limit        int64 // the highest version this transaction may apply (0: any)
+	recorded     []recordedTx
+	voids        []voidTx
+	affected     map[string]int64 // symbol → version of the last event touching it
+	txVersion    int64            // version of the last event changing the transactions
+	targets      *portfolio.TargetAllocationSet
+	targetsV     int64
+	created      bool // PortfolioCreated applied in this batch
 
 	positions []positionRow // computed
 	removed   []string      // affected symbols the book no longer has
 	totals    *totalsRow
+	// leftOut are the transactions left out of the read models, by the version
+	// of the event that recorded them.
+	leftOut map[int64]*leftOutRow
+}
+
+// leftOutRow is one projection_failures row of kind left_out.
+type leftOutRow struct {
+	eventType, eventID string
+	reasons            []string
+}
+
+// leaveOut records that tx, recorded at version (by an event of eventType, when
+// known), is left out of the read models.
+func (a *aggState) leaveOut(version int64, eventType, eventID string, tx *portfolio.Transaction, err error) {
+	if a.leftOut == nil {
+		a.leftOut = make(map[int64]*leftOutRow)
+	}
+	r := a.leftOut[version]
+	if r == nil {
+		r = &leftOutRow{}
+		a.leftOut[version] = r
+	}
+	if eventType != "" {
+		r.eventType, r.eventID = eventType, eventID
+	}
+	r.reasons = append(r.reasons, fmt.Sprintf("transaction %s (%s %s on %s) left out: %v", tx.ID, tx.Type, tx.Symbol, tx.Date, err))
 }
 
 type portfolioRow struct {
@@ -232,56 +418,76 @@ type totalsRow struct {
 	version int64
 }
 
-func newBatch(events []portfolio.Event) *batch {
-	b := &batch{events: events, byID: make(map[string][]int)}
-	for i := range events {
-		e := &events[i]
+func newBatch(recs []Record, idx []int, log *slog.Logger) *batch {
+	b := &batch{log: log, recs: recs, input: make(map[string][]int)}
+	for _, i := range idx {
+		e := &recs[i].Event
 		if e.AggregateID == "" || e.Version < 1 || !utf8.ValidString(e.AggregateID) || strings.IndexByte(e.AggregateID, 0) >= 0 {
-			b.invalid = append(b.invalid, Failure{Index: i, AggregateID: e.AggregateID, Version: e.Version, EventType: e.EventType,
-				Reason: "event without a usable aggregate ID or version"})
+			b.invalid = append(b.invalid, Failure{Index: i, AggregateID: strings.ToValidUTF8(e.AggregateID, "?"), Version: e.Version,
+				EventType: e.EventType, Reason: "event without a usable aggregate ID or version"})
 			continue
 		}
-		if _, ok := b.byID[e.AggregateID]; !ok {
+		if _, ok := b.input[e.AggregateID]; !ok {
 			b.ids = append(b.ids, e.AggregateID)
 		}
-		b.byID[e.AggregateID] = append(b.byID[e.AggregateID], i)
+		b.input[e.AggregateID] = append(b.input[e.AggregateID], i)
 	}
 	slices.Sort(b.ids)
-	for _, idx := range b.byID {
-		// Stable: duplicates of one version keep their batch order.
-		slices.SortStableFunc(idx, func(x, y int) int { return cmp.Compare(events[x].Version, events[y].Version) })
-	}
 	return b
 }
 
-// reset clears what a previous attempt of the transaction computed.
+// reset clears what a previous attempt of the transaction computed and lays the
+// records out as entries again.
 func (b *batch) reset() {
+	b.entries = b.entries[:0]
+	b.byID = make(map[string][]int, len(b.ids))
+	for _, id := range b.ids {
+		for _, i := range b.input[id] {
+			b.byID[id] = append(b.byID[id], len(b.entries))
+			b.entries = append(b.entries, entry{ev: b.recs[i].Event, rec: i, undecodable: b.recs[i].Undecodable})
+		}
+		b.sortEntries(id)
+	}
 	b.aggs = make(map[string]*aggState, len(b.ids))
+	b.tried = make(map[string]int64)
 	b.failures = append(b.failures[:0], b.invalid...)
-	b.applied, b.dups, b.skipped, b.gaps, b.recomputed, b.lotErrors = 0, 0, 0, 0, 0, 0
+	b.quarantined, b.deferred = b.quarantined[:0], b.deferred[:0]
+	b.applied, b.dups, b.skipped, b.gaps, b.filled, b.fetched = 0, 0, 0, 0, 0, 0
+	b.recomputed, b.lotErrors, b.leftOut = 0, 0, 0
+}
+
+// sortEntries puts an aggregate's entries in version order. Stable: duplicates of
+// one version keep their batch order.
+func (b *batch) sortEntries(id string) {
+	slices.SortStableFunc(b.byID[id], func(x, y int) int { return cmp.Compare(b.entries[x].ev.Version, b.entries[y].ev.Version) })
 }
 
 func (b *batch) result() BatchResult {
-	if b.aggs == nil { // nothing loaded: only invalid events
+	if b.aggs == nil { // nothing loaded: only invalid records
 		b.reset()
 	}
-	f := slices.Clone(b.failures)
-	slices.SortFunc(f, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
-	return BatchResult{Failures: f, Applied: b.applied, Duplicates: b.dups, Skipped: b.skipped, Gaps: b.gaps,
-		Portfolios: b.recomputed, LotErrors: b.lotErrors}
+	return BatchResult{Failures: slices.Clone(b.failures), Quarantined: slices.Clone(b.quarantined), Applied: b.applied,
+		Duplicates: b.dups, Skipped: b.skipped, Gaps: b.gaps, GapsFilled: b.filled, FromStore: b.fetched,
+		Portfolios: b.recomputed, LotErrors: b.lotErrors, LeftOut: b.leftOut}
 }
 
 // ---------------------------------------------------------------- load
 
-// needsTransactions reports whether the aggregate's events in the batch may change
-// its transactions (then its stored ones are read along with the checkpoints).
+// needsTransactions reports whether the aggregate's entries may change its
+// transactions (then its stored ones are read along with the checkpoints). An
+// entry whose stream copy did not decode may be anything.
 func (b *batch) needsTransactions(id string) bool {
 	for _, i := range b.byID[id] {
-		if t := b.events[i].EventType; t == portfolio.TypeTransactionRecorded || t == portfolio.TypeTransactionVoided || t == portfolio.TypeTransactionsImported {
+		if en := &b.entries[i]; en.undecodable != "" || changesTransactions(en.ev.EventType) {
 			return true
 		}
 	}
 	return false
+}
+
+func changesTransactions(eventType string) bool {
+	return eventType == portfolio.TypeTransactionRecorded || eventType == portfolio.TypeTransactionVoided ||
+		eventType == portfolio.TypeTransactionsImported
 }
 
 func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
@@ -296,6 +502,20 @@ func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
 	// One aggregate is projected by one transaction at a time (the live projector
 	// and a replay may overlap). Locks are taken in ID order: no deadlock.
 	q.Queue(`select count(pg_advisory_xact_lock(hashtextextended(id, 7))) from unnest($1::text[]) as u(id)`, b.ids)
+	if len(b.resetIDs) > 0 {
+		// Re-projected from scratch (Reproject): under the lock, in this transaction,
+		// so readers see the old rows until the new ones commit.
+		for _, t := range ProjectionTables {
+			col := "portfolio_id"
+			switch t {
+			case "portfolios":
+				col = "id"
+			case "projection_checkpoints", "projection_failures":
+				col = "aggregate_id"
+			}
+			q.Queue(`delete from public.`+t+` where `+col+` = any($1::text[])`, b.resetIDs)
+		}
+	}
 	q.Queue(`select c.aggregate_id, c.version, c.updated_at,
 	                p.id is not null, coalesce(p.user_id::text, ''), coalesce(p.name, ''), coalesce(p.description, ''),
 	                coalesce(p.base_currency, ''), coalesce(p.lot_method, ''), coalesce(p.archived, false), p.archived_at,
@@ -323,15 +543,41 @@ func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
 		})
 		return err
 	})
-	if len(txIDs) > 0 {
-		q.Queue(selectActiveTransactions, txIDs).Query(func(rows pgx.Rows) error {
-			return scanActiveTransactions(rows, func(pid string, tx portfolio.Transaction) {
-				if a := b.aggs[pid]; a != nil {
-					a.stored = append(a.stored, tx)
-				}
-			})
-		})
+	b.queueTransactions(q, txIDs)
+	return tx.SendBatch(ctx, q).Close()
+}
+
+// queueTransactions reads the active transactions of the aggregates ids.
+func (b *batch) queueTransactions(q *pgx.Batch, ids []string) {
+	if len(ids) == 0 {
+		return
 	}
+	for _, id := range ids {
+		b.aggs[id].storedLoaded = true
+	}
+	q.Queue(selectActiveTransactions, ids).Query(func(rows pgx.Rows) error {
+		return scanActiveTransactions(rows, func(pid string, tx portfolio.Transaction) {
+			if a := b.aggs[pid]; a != nil {
+				a.stored = append(a.stored, tx)
+			}
+		})
+	})
+}
+
+// loadFilledTransactions reads the stored transactions of the aggregates whose
+// events read from the event store change them, when load did not.
+func (b *batch) loadFilledTransactions(ctx context.Context, tx pgx.Tx) error {
+	var ids []string
+	for _, id := range b.ids {
+		if a := b.aggs[id]; !a.storedLoaded && b.needsTransactions(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	q := &pgx.Batch{}
+	b.queueTransactions(q, ids)
 	return tx.SendBatch(ctx, q).Close()
 }
 
@@ -481,44 +727,86 @@ func parseDecimalBytes(b []byte) (decimal.Decimal, error) {
 
 // ---------------------------------------------------------------- decide
 
-func (b *batch) fail(i int, reason string) {
-	e := &b.events[i]
-	b.failures = append(b.failures, Failure{Index: i, AggregateID: e.AggregateID, Version: e.Version, EventType: e.EventType, Reason: reason})
+// fail reports a record failed; an event read from the store has none to report.
+func (b *batch) fail(en *entry, reason string) {
+	if en.rec < 0 {
+		return
+	}
+	e := &en.ev
+	b.failures = append(b.failures, Failure{Index: en.rec, AggregateID: e.AggregateID, Version: e.Version, EventType: e.EventType, Reason: reason})
 }
 
-// decide walks each aggregate's events in version order against its checkpoint.
+// quarantine skips an event for good.
+func (b *batch) quarantine(en *entry, reason string) {
+	q := Quarantined{Index: en.rec, AggregateID: en.ev.AggregateID, Version: en.ev.Version, EventType: en.ev.EventType,
+		EventID: en.ev.EventID, Reason: reason}
+	if en.rec >= 0 {
+		q.Image, q.SequenceNumber = b.recs[en.rec].Image, b.recs[en.rec].SequenceNumber
+	}
+	b.quarantined = append(b.quarantined, q)
+	b.log.Error("event quarantined: the checkpoint passes it, the aggregate's later events apply",
+		"aggregateId", q.AggregateID, "version", q.Version, "eventType", q.EventType, "reason", reason)
+}
+
+// decide walks each aggregate's entries in version order against its checkpoint.
 func (b *batch) decide() {
 	for _, id := range b.ids {
 		a := b.aggs[id]
 		idx := b.byID[id]
 		for k, i := range idx {
-			e := &b.events[i]
+			en := &b.entries[i]
+			e := &en.ev
 			if e.Version <= a.checkpoint {
 				b.dups++
 				continue
 			}
-			reason := ""
-			if e.Version > a.checkpoint+1 {
-				reason = fmt.Sprintf("gap: version %d follows checkpoint %d", e.Version, a.checkpoint)
-				b.gaps++
-			} else if err := a.apply(e); err != nil {
-				reason = err.Error()
-			}
-			if reason != "" {
-				// Later events (sorted, so all above the checkpoint) must wait for this one.
-				b.fail(i, reason)
-				for _, j := range idx[k+1:] {
-					b.fail(j, fmt.Sprintf("follows version %d, which failed", e.Version))
+			if a.limit > 0 && e.Version > a.limit {
+				// Beyond this transaction's catch-up: the next one applies it.
+				for _, j := range idx[k:] {
+					if r := b.entries[j].rec; r >= 0 {
+						b.deferred = append(b.deferred, r)
+					}
 				}
 				break
 			}
-			if !KnownEventType(e.EventType) {
-				b.skipped++
+			reason, why := "", en.quarantine
+			switch {
+			case why != "":
+			case e.Version > a.checkpoint+1:
+				reason = fmt.Sprintf("gap: version %d follows checkpoint %d", e.Version, a.checkpoint)
+				b.gaps++
+			case en.undecodable != "":
+				reason = en.undecodable // no event store to read it from: wait for a redelivery
+			default:
+				if err := a.apply(e); err != nil {
+					why = err.Error() // the event itself can never apply
+				}
 			}
-			b.applied++
-			a.checkpoint, a.cpTime, a.advanced = e.Version, e.Timestamp, true
+			if reason != "" {
+				// Later events (sorted, so all above the checkpoint) must wait for this one.
+				b.fail(en, reason)
+				for _, j := range idx[k+1:] {
+					b.fail(&b.entries[j], fmt.Sprintf("follows version %d, which failed", e.Version))
+				}
+				break
+			}
+			if why != "" {
+				b.quarantine(en, why)
+			} else {
+				if !KnownEventType(e.EventType) {
+					b.skipped++
+				}
+				b.applied++
+			}
+			a.checkpoint, a.advanced = e.Version, true
+			if !e.Timestamp.IsZero() { // a quarantined record may not tell
+				a.cpTime = e.Timestamp
+			}
 			if a.pf.exists {
-				a.pf.version, a.pf.updatedAt, a.pfChanged = e.Version, e.Timestamp, true
+				a.pf.version, a.pfChanged = e.Version, true
+				if !e.Timestamp.IsZero() {
+					a.pf.updatedAt = e.Timestamp
+				}
 			}
 		}
 	}
@@ -566,10 +854,18 @@ func (a *aggState) apply(e *portfolio.Event) error {
 	case *portfolio.AnalyticsSettingsChanged:
 		a.pf.benchmark, a.pf.wholeShares, a.pf.minTradeValue = d.Benchmark, d.WholeShares, d.MinTradeValue
 	case *portfolio.TransactionRecorded:
+		if err := d.CheckStoredRange(); err != nil {
+			a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transaction, err)
+			return nil
+		}
 		a.recorded = append(a.recorded, recordedTx{tx: d.Transaction, recordedAt: e.Timestamp})
 		a.touch(d.Symbol, e.Version)
 	case *portfolio.TransactionsImported:
 		for i := range d.Transactions {
+			if err := d.Transactions[i].CheckStoredRange(); err != nil {
+				a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transactions[i], err)
+				continue
+			}
 			a.recorded = append(a.recorded, recordedTx{tx: d.Transactions[i], recordedAt: e.Timestamp})
 			a.touch(d.Transactions[i].Symbol, e.Version)
 		}
@@ -618,9 +914,14 @@ func isUUID(s string) bool {
 
 // recompute folds each portfolio whose transactions changed through the lot
 // engine, and keeps the positions of the symbols the batch touched.
-func (b *batch) recompute(log *slog.Logger) {
+func (b *batch) recompute() {
+	log := b.log
 	for _, id := range b.ids {
 		a := b.aggs[id]
+		for _, r := range a.leftOut { // left out as the events applied
+			b.leftOut += len(r.reasons)
+			log.Warn("transactions outside the stored range left out of the read models", "portfolio", id, "reasons", r.reasons)
+		}
 		if !a.pf.exists || (a.txVersion == 0 && !a.created) {
 			continue
 		}
@@ -648,15 +949,15 @@ func (b *batch) recompute(log *slog.Logger) {
 			continue
 		}
 		book := lots.New(method)
-		for i := range txs {
-			if err := book.Apply(&txs[i]); err != nil {
-				// Every stored transaction passed the aggregate's checks when it was
-				// recorded; a refusal here means hand-edited history. Leave it out
-				// (as the aggregate's own fold does) rather than stall the stream.
-				b.lotErrors++
-				log.Error("lot engine refused a stored transaction; left out of positions",
-					"portfolio", id, "transaction", txs[i].ID, "err", err)
-			}
+		// Stored history may predate the bounds, or (hand-edited) break the lot
+		// engine's rules: what cannot be computed is left out, as the analytics
+		// consumer leaves it out, rather than stall the stream.
+		_, out := book.ApplyStored(txs)
+		for _, lo := range out {
+			b.leftOut++
+			tx := lo.Transaction
+			a.leaveOut(portfolio.VersionOfSeq(tx.Seq), "", "", tx, lo.Err)
+			log.Warn("stored transaction left out of positions and totals", "portfolio", id, "transaction", tx.ID, "err", lo.Err)
 		}
 		syms := make([]string, 0, len(a.affected))
 		for s := range a.affected {
@@ -673,8 +974,8 @@ func (b *batch) recompute(log *slog.Logger) {
 		v := a.txVersion
 		if v == 0 { // created in this batch, no transactions yet
 			for _, i := range b.byID[id] {
-				if b.events[i].EventType == portfolio.TypePortfolioCreated {
-					v = b.events[i].Version
+				if e := &b.entries[i].ev; e.EventType == portfolio.TypePortfolioCreated && e.Version <= a.checkpoint {
+					v = e.Version
 				}
 			}
 		}
@@ -694,12 +995,20 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	var pos cols
 	var posDel cols
 	var tot cols
+	var kept cols // projection_failures rows that stay: left out, quarantined
+	for _, q := range b.quarantined {
+		kept.add(q.AggregateID, i64(q.Version), q.EventType, q.EventID, truncate(q.Reason, 2000), kindQuarantined, string(q.Image))
+	}
 	for _, id := range b.ids {
 		a := b.aggs[id]
 		if !a.advanced {
 			continue
 		}
 		cp.add(id, i64(a.checkpoint), ts(a.cpTime))
+		for _, v := range slices.Sorted(maps.Keys(a.leftOut)) {
+			r := a.leftOut[v]
+			kept.add(id, i64(v), r.eventType, r.eventID, truncate(strings.Join(r.reasons, "; "), 2000), kindLeftOut, "")
+		}
 		if !a.pfChanged {
 			continue
 		}
@@ -755,7 +1064,17 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	})
 	// Failures logged earlier for versions now applied are resolved.
 	q.Queue(`delete from projection_failures f using unnest($1::text[], $2::bigint[]) as u(id, version)
-	          where f.aggregate_id = u.id and f.version <= u.version`, cp.c[0], cp.c[1])
+	          where f.aggregate_id = u.id and f.version <= u.version and f.kind = 'failed'`, cp.c[0], cp.c[1])
+	if kept.n > 0 {
+		q.Queue(`insert into projection_failures (aggregate_id, version, event_type, event_id, reason, kind, image)
+		         select id, version::bigint, event_type, event_id, reason, kind, nullif(image, '')
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+		                as u(id, version, event_type, event_id, reason, kind, image)
+		         on conflict (aggregate_id, version) do update set kind = excluded.kind, reason = excluded.reason,
+		                event_type = case when excluded.event_type = '' then projection_failures.event_type else excluded.event_type end,
+		                event_id = case when excluded.event_id = '' then projection_failures.event_id else excluded.event_id end,
+		                image = coalesce(excluded.image, projection_failures.image), last_seen = now()`, kept.args()...)
+	}
 	if pf.n > 0 {
 		q.Queue(`insert into portfolios (id, user_id, name, description, base_currency, lot_method, archived, archived_at,
 		                                 created_at, updated_at, version, benchmark, whole_shares, min_trade_value)
@@ -836,6 +1155,13 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	return tx.SendBatch(ctx, q).Close()
 }
 
+// Kinds of projection_failures rows (migration 0014).
+const (
+	kindFailed      = "failed"
+	kindQuarantined = "quarantined"
+	kindLeftOut     = "left_out"
+)
+
 // cols accumulates rows column-wise, as text, for unnest($1::text[], ...).
 type cols struct {
 	c [][]string
@@ -856,6 +1182,9 @@ func (c *cols) add(vals ...string) {
 // domain accepts any JSON string, and one NUL in a note must not stall the
 // stream with a batch that can never commit.
 func pgText(s string) string {
+	if !utf8.ValidString(s) { // only what a corrupt record carries into projection_failures
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	if strings.IndexByte(s, 0) < 0 {
 		return s
 	}
@@ -928,20 +1257,17 @@ func (p *Projector) RecordFailures(ctx context.Context, failures []Failure) erro
 			continue
 		}
 		seen[key] = true
-		reason := f.Reason
-		if len(reason) > 2000 {
-			reason = reason[:2000]
-		}
-		c.add(f.AggregateID, i64(f.Version), strings.ToValidUTF8(f.EventType, "?"), strings.ToValidUTF8(reason, "?"))
+		c.add(f.AggregateID, i64(f.Version), strings.ToValidUTF8(f.EventType, "?"), strings.ToValidUTF8(truncate(f.Reason, 2000), "?"))
 	}
 	if c.n == 0 {
 		return nil
 	}
-	_, err := p.pool.Exec(ctx, `insert into projection_failures (aggregate_id, version, event_type, reason)
-	        select id, version::bigint, event_type, reason from unnest($1::text[], $2::text[], $3::text[], $4::text[])
+	_, err := p.pool.Exec(ctx, `insert into projection_failures (aggregate_id, version, event_type, reason, kind)
+	        select id, version::bigint, event_type, reason, $5 from unnest($1::text[], $2::text[], $3::text[], $4::text[])
 	               as u(id, version, event_type, reason)
 	        on conflict (aggregate_id, version) do update set event_type = excluded.event_type, reason = excluded.reason,
-	               attempts = projection_failures.attempts + 1, last_seen = now()`, c.args()...)
+	               attempts = projection_failures.attempts + 1, last_seen = now()
+	         where projection_failures.kind = excluded.kind`, append(c.args(), kindFailed)...)
 	if err != nil {
 		return fmt.Errorf("readmodel: record failures: %w", err)
 	}

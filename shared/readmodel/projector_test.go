@@ -252,8 +252,10 @@ func TestGapUnknownAndInvalid(t *testing.T) {
 	}
 	expectLotEngine(t, pool, a)
 
-	// A stream whose first event is not PortfolioCreated cannot apply (nor can what
-	// follows it); nor can a creation by a user ID that is not a UUID.
+	// A creation by a user ID that is not a UUID can never apply, nor can what
+	// follows it: both are quarantined (the checkpoint passes them). A stream whose
+	// first version is missing is a gap: without an event store to read it from, it
+	// fails and waits for a redelivery.
 	bad := b.Events[0]
 	bad.AggregateID, bad.UserID = "pc", "user-1"
 	next := b.Events[1]
@@ -264,8 +266,17 @@ func TestGapUnknownAndInvalid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Failed(); !slices.Equal(got, []int{0, 1, 2}) {
+	if got := res.Failed(); !slices.Equal(got, []int{2}) || res.Gaps != 1 {
 		t.Fatalf("failed %v (%+v)", got, res.Failures)
+	}
+	if q := res.Quarantined; len(q) != 2 || q[0].AggregateID != "pc" || q[0].Version != 1 || !strings.Contains(q[0].Reason, "not a UUID") ||
+		q[1].Version != 2 || !strings.Contains(q[1].Reason, "before PortfolioCreated") || q[1].Index != 1 {
+		t.Fatalf("quarantined %+v", q)
+	}
+	var kinds string
+	if err := pool.QueryRow(ctx, "select string_agg(aggregate_id || '/' || version || '/' || kind, ',' order by aggregate_id, version) from projection_failures").
+		Scan(&kinds); err != nil || kinds != "pc/1/quarantined,pc/2/quarantined" {
+		t.Fatalf("projection_failures %q (err %v)", kinds, err)
 	}
 	// Failures can be logged for operators, and clear once the version applies.
 	if err := proj.RecordFailures(ctx, res.Failures); err != nil {
@@ -275,17 +286,17 @@ func TestGapUnknownAndInvalid(t *testing.T) {
 		t.Fatal(err)
 	}
 	var attempts int
-	if err := pool.QueryRow(ctx, "select attempts from projection_failures where aggregate_id = 'pc' and version = 1").Scan(&attempts); err != nil || attempts != 2 {
+	if err := pool.QueryRow(ctx, "select attempts from projection_failures where aggregate_id = 'pd' and version = 2").Scan(&attempts); err != nil || attempts != 2 {
 		t.Fatalf("attempts %d (err %v)", attempts, err)
 	}
 	good := b.Events[0]
-	good.AggregateID = "pc"
-	if failed, err := proj.Apply(ctx, []portfolio.Event{good, next}); err != nil || len(failed) > 0 {
+	good.AggregateID = "pd"
+	if failed, err := proj.Apply(ctx, []portfolio.Event{good, orphan}); err != nil || len(failed) > 0 {
 		t.Fatal(failed, err)
 	}
-	var left int
-	if err := pool.QueryRow(ctx, "select count(*) from projection_failures where aggregate_id = 'pc'").Scan(&left); err != nil || left != 0 {
-		t.Fatalf("%d failures left for pc (err %v)", left, err)
+	if err := pool.QueryRow(ctx, "select string_agg(aggregate_id || '/' || version || '/' || kind, ',' order by aggregate_id, version) from projection_failures").
+		Scan(&kinds); err != nil || kinds != "pc/1/quarantined,pc/2/quarantined" {
+		t.Fatalf("projection_failures %q (err %v): pd's failure should have cleared, pc's quarantine stayed", kinds, err)
 	}
 }
 

@@ -10,24 +10,24 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/portfoliotracker/tracker/shared/calendar"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/shopspring/decimal"
 )
 
 // Queries answers the API's reads. Every method takes the caller's user ID and
-// filters by it: the functions connect as a privileged role, so Row Level Security
-// does not apply to them, and these filters are what keeps users apart.
+// filters by it. Over a CallerDB (the api and ws functions) each statement also
+// runs as the caller, so Row Level Security keeps users apart even where a
+// filter is missing; over the owner's pool (tests, tools) the filters alone do.
 //
 // Read models are eventually consistent: every view carries the aggregate version
 // it reflects (AsOfVersion / Version), which the API reports.
 type Queries struct {
-	pool *pgxpool.Pool
+	db MetricsDB
 }
 
-// NewQueries returns the queries over pool.
-func NewQueries(pool *pgxpool.Pool) *Queries { return &Queries{pool: pool} }
+// NewQueries returns the queries over db: a CallerDB, or a pool.
+func NewQueries(db MetricsDB) *Queries { return &Queries{db: db} }
 
 // ErrInvalidCursor is returned for a page cursor this package did not produce.
 var ErrInvalidCursor = errors.New("invalid cursor")
@@ -201,7 +201,7 @@ func (q *Queries) ListPortfolios(ctx context.Context, userID string) ([]Portfoli
 	if !isUUID(userID) {
 		return out, nil
 	}
-	rows, err := q.pool.Query(ctx, `select `+portfolioColumns+` from portfolios where user_id = $1::uuid order by created_at, id`, userID)
+	rows, err := asCaller(q.db, userID).Query(ctx, `select `+portfolioColumns+` from portfolios where user_id = $1::uuid order by created_at, id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: list portfolios: %w", err)
 	}
@@ -224,7 +224,7 @@ func (q *Queries) GetPortfolio(ctx context.Context, userID, portfolioID string) 
 	if !isUUID(userID) {
 		return PortfolioView{}, ErrNotFound
 	}
-	v, err := scanPortfolio(q.pool.QueryRow(ctx, `select `+portfolioColumns+` from portfolios where id = $1 and user_id = $2::uuid`,
+	v, err := scanPortfolio(asCaller(q.db, userID).QueryRow(ctx, `select `+portfolioColumns+` from portfolios where id = $1 and user_id = $2::uuid`,
 		portfolioID, userID))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PortfolioView{}, ErrNotFound
@@ -241,7 +241,7 @@ func (q *Queries) Positions(ctx context.Context, userID, portfolioID string) (Po
 	if !isUUID(userID) {
 		return PositionsView{}, ErrNotFound
 	}
-	rows, err := q.pool.Query(ctx, `
+	rows, err := asCaller(q.db, userID).Query(ctx, `
 select pf.version, pf.base_currency,
        coalesce(t.cash::text, '0'), coalesce(t.realized_pnl::text, '0'), coalesce(t.fees::text, '0'),
        coalesce(t.taxes::text, '0'), coalesce(t.dividends::text, '0'), coalesce(t.interest::text, '0'),
@@ -397,7 +397,7 @@ select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce
   ) t on true
  where pf.id = $1 and pf.user_id = $2::uuid
  order by t.trade_date desc, t.seq desc`
-	rows, err := q.pool.Query(ctx, sql, args...)
+	rows, err := asCaller(q.db, userID).Query(ctx, sql, args...)
 	if err != nil {
 		return TransactionPage{}, fmt.Errorf("readmodel: transactions: %w", err)
 	}
@@ -477,7 +477,7 @@ func (q *Queries) Targets(ctx context.Context, userID, portfolioID string) (Targ
 	if !isUUID(userID) {
 		return TargetsView{}, ErrNotFound
 	}
-	rows, err := q.pool.Query(ctx, `
+	rows, err := asCaller(q.db, userID).Query(ctx, `
 select pf.version, t.symbol, t.weight::text, t.drift_band::text, t.version
   from portfolios pf
   left join targets t on t.portfolio_id = pf.id and t.user_id = pf.user_id

@@ -14,15 +14,15 @@ import (
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 )
 
-// EventSource is what a rebuild reads: Events as eventstore.Store has it, plus a
-// way to list every aggregate. Package readmodel/dynamosource is the events
-// table's (a parallel Scan lists it; Events decodes like the live stream, so
-// events of unknown types advance checkpoints there too).
+// EventSource is what a rebuild reads: an EventReader plus a way to list every
+// aggregate. Package readmodel/dynamosource is the events table's (a parallel Scan
+// lists it; Events decodes like the live stream, so events of unknown types
+// advance checkpoints there too).
 type EventSource interface {
 	AggregateIDs(ctx context.Context) ([]string, error)
 	// Events returns the events with from ≤ version ≤ to (to = 0: to the end),
-	// ascending.
-	Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
+	// ascending (EventReader).
+	EventReader
 }
 
 // RebuildOptions tunes Rebuild. Zero values take the defaults.
@@ -46,7 +46,11 @@ type RebuildStats struct {
 	// Failures are events the projector refused and aggregates that could not be
 	// read; a rebuild with failures also returns an error.
 	Failures []string
-	Duration time.Duration
+	// Quarantined are the events the projector skipped for good, as the live
+	// projector does (projection_failures keeps them): unreadable in the store, or
+	// impossible to apply.
+	Quarantined []string
+	Duration    time.Duration
 }
 
 // ProjectionTables are the tables a rebuild empties and refills. Profiles follow
@@ -108,32 +112,21 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, opts Rebu
 	// send. Each aggregate is read by one reader, in order, so its events reach the
 	// applier in version order.
 	todo := make(chan string)
-	pages := make(chan []portfolio.Event, opts.Readers)
+	pages := make(chan []Record, opts.Readers)
 	var readers sync.WaitGroup
 	for range opts.Readers {
 		readers.Go(func() {
 			for id := range todo {
-				for from := int64(1); ; {
-					// A source may return the events before a corrupt one with
-					// its error: they apply, and the aggregate stops there.
-					evs, err := src.Events(ctx, id, from, from+int64(opts.PageSize)-1)
-					if len(evs) > 0 {
-						select {
-						case pages <- evs:
-						case <-ctx.Done():
-							return
-						}
+				err := readAggregate(ctx, src, id, opts.PageSize, func(recs []Record) bool {
+					select {
+					case pages <- recs:
+						return true
+					case <-ctx.Done():
+						return false
 					}
-					if err != nil {
-						if ctx.Err() == nil {
-							addFailure(fmt.Sprintf("aggregate %s: read from version %d: %v", id, from+int64(len(evs)), err))
-						}
-						break
-					}
-					if len(evs) < opts.PageSize {
-						break
-					}
-					from += int64(len(evs))
+				})
+				if err != nil && ctx.Err() == nil {
+					addFailure(fmt.Sprintf("aggregate %s: %v", id, err))
 				}
 			}
 		})
@@ -153,14 +146,15 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, opts Rebu
 		close(pages)
 	}()
 
-	proj := NewProjector(pool, ProjectorOptions{Metrics: opts.Metrics, Function: "replay", Logger: opts.Logger})
-	var pending []portfolio.Event
+	proj := NewProjector(pool, ProjectorOptions{Metrics: opts.Metrics, Function: "replay", Logger: opts.Logger, Source: src})
+	var pending []Record
 	var applyErr error
+	var quarantined []string
 	flush := func() {
 		if len(pending) == 0 || applyErr != nil {
 			return
 		}
-		r, err := proj.ApplyBatch(ctx, pending)
+		r, err := proj.ApplyRecords(ctx, pending)
 		if err != nil {
 			applyErr = err
 			cancel()
@@ -171,6 +165,7 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, opts Rebu
 		for _, f := range r.Failures {
 			addFailure(fmt.Sprintf("aggregate %s version %d (%s): %s", f.AggregateID, f.Version, f.EventType, f.Reason))
 		}
+		quarantined = append(quarantined, describeQuarantined(r.Quarantined)...)
 		if st.Batches%100 == 0 {
 			opts.Logger.Info("rebuild: progress", "events", st.Events, "batches", st.Batches)
 		}
@@ -191,9 +186,103 @@ func Rebuild(ctx context.Context, pool *pgxpool.Pool, src EventSource, opts Rebu
 		return st, fmt.Errorf("readmodel: rebuild: %w", err)
 	}
 	slices.Sort(failures)
-	st.Failures = failures
+	st.Failures, st.Quarantined = failures, quarantined
 	if len(failures) > 0 {
 		return st, fmt.Errorf("readmodel: rebuild: %d failures, first: %w", len(failures), errors.New(failures[0]))
+	}
+	return st, nil
+}
+
+// readAggregate reads an aggregate's events in pages and hands them to emit (false:
+// stop). A version stored corrupt goes as an unreadable record: the projector reads
+// it again and quarantines it, as it does live, and the aggregate's later events
+// follow.
+func readAggregate(ctx context.Context, src EventReader, id string, pageSize int, emit func([]Record) bool) error {
+	for from := int64(1); ; {
+		evs, err := src.Events(ctx, id, from, from+int64(pageSize)-1)
+		recs := make([]Record, len(evs), len(evs)+1)
+		for i := range evs {
+			recs[i].Event = evs[i]
+		}
+		next := from + int64(len(evs))
+		corrupt := err != nil && errors.Is(err, portfolio.ErrCorruptEvent) && ctx.Err() == nil
+		if corrupt {
+			recs = append(recs, Record{Event: portfolio.Event{AggregateID: id, Version: next}, Undecodable: "replay: " + err.Error()})
+		}
+		if len(recs) > 0 && !emit(recs) {
+			return nil
+		}
+		switch {
+		case corrupt:
+			from = next + 1
+		case err != nil:
+			return fmt.Errorf("read from version %d: %w", next, err)
+		case len(evs) < pageSize:
+			return nil
+		default:
+			from = next
+		}
+	}
+}
+
+func describeQuarantined(qs []Quarantined) []string {
+	out := make([]string, len(qs))
+	for i, q := range qs {
+		out[i] = fmt.Sprintf("aggregate %s version %d (%s): %s", q.AggregateID, q.Version, q.EventType, q.Reason)
+	}
+	return out
+}
+
+// Reproject re-projects exactly the aggregates ids from src (tracker replay
+// --failures): for each, in one transaction, its rows are deleted and its events
+// applied again, so readers see the old rows until the new ones commit, and a
+// live projector meanwhile is harmless (the aggregate's lock orders them). What is
+// still unreadable or impossible to apply is quarantined again (and reported; the
+// failure destination is not written to). Idempotent.
+func Reproject(ctx context.Context, pool *pgxpool.Pool, src EventReader, ids []string, opts RebuildOptions) (RebuildStats, error) {
+	start := time.Now()
+	if opts.PageSize <= 0 {
+		opts.PageSize = 1000
+	}
+	if opts.Metrics == nil {
+		opts.Metrics = io.Discard
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	st := RebuildStats{Aggregates: len(ids)}
+	proj := NewProjector(pool, ProjectorOptions{Metrics: opts.Metrics, Function: "replay", Logger: opts.Logger, Source: src})
+	for _, id := range ids {
+		var recs []Record
+		if err := readAggregate(ctx, src, id, opts.PageSize, func(page []Record) bool { recs = append(recs, page...); return true }); err != nil {
+			return st, fmt.Errorf("readmodel: reproject %s: %w", id, err)
+		}
+		if err := ctx.Err(); err != nil {
+			return st, fmt.Errorf("readmodel: reproject: %w", err)
+		}
+		if len(recs) == 0 {
+			st.Failures = append(st.Failures, fmt.Sprintf("aggregate %s: not in the event store; its rows are left as they are", id))
+			continue
+		}
+		all := make([]int, len(recs))
+		for i := range all {
+			all[i] = i
+		}
+		var r BatchResult
+		if err := proj.drive(ctx, recs, all, []string{id}, &r); err != nil {
+			return st, fmt.Errorf("readmodel: reproject %s: %w", id, err)
+		}
+		st.Batches += r.Transactions
+		st.Events += len(recs)
+		for _, f := range r.Failures {
+			st.Failures = append(st.Failures, fmt.Sprintf("aggregate %s version %d (%s): %s", f.AggregateID, f.Version, f.EventType, f.Reason))
+		}
+		st.Quarantined = append(st.Quarantined, describeQuarantined(r.Quarantined)...)
+	}
+	st.Duration = time.Since(start)
+	if len(st.Failures) > 0 {
+		return st, fmt.Errorf("readmodel: reproject: %d failures, first: %w", len(st.Failures), errors.New(st.Failures[0]))
 	}
 	return st, nil
 }

@@ -17,7 +17,7 @@ import (
 // The valuations read model (migration 0006) keeps each PortfolioValueCalculated
 // the prices consumer computes: a portfolio's value over time, for charts. The
 // events are not appended to the event table: prices are facts from outside, not
-// decisions (DESIGN §1), and a revaluation is derived from them and the
+// decisions (docs/architecture.md §1), and a revaluation is derived from them and the
 // positions, so it can always be recomputed; the event table stays the record of
 // what users decided.
 
@@ -541,8 +541,9 @@ func (q *Queries) Valuations(ctx context.Context, userID, portfolioID string, fr
 	if !isUUID(userID) {
 		return ValuationsPage{}, ErrNotFound
 	}
+	db := asCaller(q.db, userID)
 	var one int
-	err := q.pool.QueryRow(ctx, `select 1 from portfolios where id = $1 and user_id = $2::uuid`, portfolioID, userID).Scan(&one)
+	err := db.QueryRow(ctx, `select 1 from portfolios where id = $1 and user_id = $2::uuid`, portfolioID, userID).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ValuationsPage{}, ErrNotFound
 	}
@@ -550,7 +551,7 @@ func (q *Queries) Valuations(ctx context.Context, userID, portfolioID string, fr
 		return ValuationsPage{}, fmt.Errorf("readmodel: valuations: %w", err)
 	}
 	limit = max(1, min(limit, MaxValuationsPage))
-	items, err := ValuationHistory(ctx, q.pool, userID, portfolioID, from, to, limit)
+	items, err := ValuationHistory(ctx, db, userID, portfolioID, from, to, limit)
 	if err != nil {
 		return ValuationsPage{}, err
 	}

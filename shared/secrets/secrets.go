@@ -1,5 +1,5 @@
 // Package secrets reads configuration that must not sit in plain environment
-// variables (DESIGN §4: Supabase settings come from Secrets Manager). Functions
+// variables (docs/architecture.md §4: Supabase settings come from Secrets Manager). Functions
 // read them lazily, on the first invocation that needs them.
 package secrets
 
@@ -21,18 +21,27 @@ import (
 // creates secrets empty for the operator to fill).
 var ErrEmpty = errors.New("secret has no value yet")
 
-// DatabaseURL returns the Postgres DSN: dsn itself when set (local runs), or the
-// secret named by arn (deployed).
-func DatabaseURL(ctx context.Context, dsn, arn string) (string, error) {
+// Database is what a database secret holds: the Postgres DSN and, optionally,
+// the PEM of the root certificate that signs the server's (Supabase's
+// prod-ca-2021.crt), for a DSN with sslmode=verify-full.
+type Database struct {
+	URL      string
+	RootCert string
+}
+
+// ReadDatabase returns the database to connect to: dsn itself when set (local
+// runs), or the secret named by arn (deployed). urlVar and arnVar name the
+// variables they came from, for the error when both are empty.
+func ReadDatabase(ctx context.Context, dsn, arn, urlVar, arnVar string) (Database, error) {
 	if dsn != "" {
-		return dsn, nil
+		return Database{URL: dsn}, nil
 	}
 	if arn == "" {
-		return "", errors.New("set DATABASE_URL or DATABASE_SECRET_ARN")
+		return Database{}, fmt.Errorf("set %s or %s", urlVar, arnVar)
 	}
 	s, err := String(ctx, arn)
 	if err != nil {
-		return "", err
+		return Database{}, err
 	}
 	return ParseDatabaseSecret(s)
 }
@@ -64,18 +73,19 @@ func noValueYet(err error) bool {
 }
 
 // ParseDatabaseSecret accepts a DSN, or JSON with the DSN under "url" (or "uri",
-// "DATABASE_URL"), or the RDS-style fields username, password, host, port, dbname.
-func ParseDatabaseSecret(s string) (string, error) {
+// "DATABASE_URL") or as the RDS-style fields username, password, host, port,
+// dbname; the JSON may add "root_certificate", the PEM of the server's root CA.
+func ParseDatabaseSecret(s string) (Database, error) {
 	s = strings.TrimSpace(s)
 	if !strings.HasPrefix(s, "{") {
 		if s == "" {
-			return "", errors.New("database secret is empty")
+			return Database{}, errors.New("database secret is empty")
 		}
-		return s, nil
+		return Database{URL: s}, nil
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return "", errors.New("database secret is neither a DSN nor JSON")
+		return Database{}, errors.New("database secret is neither a DSN nor JSON")
 	}
 	str := func(k string) string {
 		switch v := m[k].(type) {
@@ -86,13 +96,15 @@ func ParseDatabaseSecret(s string) (string, error) {
 		}
 		return ""
 	}
+	db := Database{RootCert: str("root_certificate")}
 	for _, k := range []string{"url", "uri", "DATABASE_URL"} {
 		if v := str(k); v != "" {
-			return v, nil
+			db.URL = v
+			return db, nil
 		}
 	}
 	if str("host") == "" || str("username") == "" {
-		return "", errors.New(`database secret JSON has no "url" and no host/username`)
+		return Database{}, errors.New(`database secret JSON has no "url" and no host/username`)
 	}
 	u := &url.URL{Scheme: "postgres", User: url.UserPassword(str("username"), str("password")), Host: str("host"), Path: "/" + str("dbname")}
 	if p := str("port"); p != "" {
@@ -101,5 +113,6 @@ func ParseDatabaseSecret(s string) (string, error) {
 	if u.Path == "/" {
 		u.Path = "/postgres"
 	}
-	return u.String(), nil
+	db.URL = u.String()
+	return db, nil
 }

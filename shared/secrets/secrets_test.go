@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,9 +18,13 @@ func TestParseSecret(t *testing.T) {
 		`{"username":"u","password":"p","host":"h"}`:                              "postgres://u:p@h/postgres",
 	} {
 		got, err := ParseDatabaseSecret(in)
-		if err != nil || got != want {
+		if err != nil || got.URL != want || got.RootCert != "" {
 			t.Errorf("%s: %q %v, want %q", in, got, err, want)
 		}
+	}
+	got, err := ParseDatabaseSecret(`{"url": "postgres://u:p@h:6543/postgres?sslmode=verify-full", "root_certificate": "-----BEGIN CERTIFICATE-----\nMII\n-----END CERTIFICATE-----\n"}`)
+	if err != nil || got.URL != "postgres://u:p@h:6543/postgres?sslmode=verify-full" || !strings.HasPrefix(got.RootCert, "-----BEGIN CERTIFICATE-----\nMII") {
+		t.Errorf("with a root certificate: %+v %v", got, err)
 	}
 	for _, in := range []string{"", "  ", "{", `{"host":"h"}`} {
 		if _, err := ParseDatabaseSecret(in); err == nil {

@@ -25,7 +25,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// The event-store pattern of DESIGN §3: conditional append, multi-event TransactWriteItems, and the NEW_IMAGE
+// The event-store pattern of docs/architecture.md §3: conditional append, multi-event TransactWriteItems, and the NEW_IMAGE
 // stream the projector reads.
 func TestDynamoDBConditionalWritesTransactionsAndStreams(t *testing.T) {
 	t.Parallel()

@@ -10,6 +10,13 @@ const (
 	Read      Access = "read"
 	Write     Access = "write"
 	ReadWrite Access = "read-write"
+	// Append reads and adds items, never changes or removes one: what a writer
+	// of the append-only events table needs (conditional puts, alone or in a
+	// TransactWriteItems, and queries).
+	Append Access = "append"
+	// Count reads items and updates them in place, never adds or removes one
+	// whole: what the quota counters need (a conditional UpdateItem ADD).
+	Count Access = "count"
 )
 
 // TableAccess grants a function access to a table (and its indexes).
@@ -37,7 +44,7 @@ const (
 	AfterDeployment TriggerKind = "after-deployment" // invoked once per deployment (migrations)
 )
 
-// StreamMapping holds an event source mapping's settings (DESIGN §4): batch item
+// StreamMapping holds an event source mapping's settings (docs/architecture.md §4): batch item
 // failures are always reported, and every mapping bisects failing batches, bounds
 // retries and record age, and sends what it gives up on to an SQS queue.
 type StreamMapping struct {
@@ -99,25 +106,42 @@ type Secret struct {
 
 // Secret names.
 const (
-	DatabaseSecret   = "database-url"
-	JWTSecret        = "jwt-secret"
-	ServiceRoleKey   = "supabase-service-role-key"
-	MarketDataAPIKey = "market-data-api-key"
+	DatabaseSecret = "database-url"
+	// APIDatabaseSecret is the DSN of the internet-facing functions (api, ws):
+	// their own login role, which may only switch to the caller's role
+	// (readmodel.CallerDB); the migrate function creates that role from it.
+	APIDatabaseSecret = "api-database-url"
+	JWTSecret         = "jwt-secret"
+	ServiceRoleKey    = "supabase-service-role-key"
+	MarketDataAPIKey  = "market-data-api-key"
 )
 
 // Secrets lists every secret.
 func Secrets() []Secret {
 	return []Secret{
-		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543)"},
+		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543), as the owner of the read models (the internal functions)"},
+		{APIDatabaseSecret, "API_DATABASE_SECRET_ARN", "the same pooler's DSN as the api and ws functions' own login role (the migrate function creates it from this DSN)"},
 		{JWTSecret, "SUPABASE_JWT_SECRET_ARN", "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
 		{ServiceRoleKey, "SUPABASE_SERVICE_ROLE_KEY_ARN", "the service-role key, for auth admin look-ups"},
 		{MarketDataAPIKey, "MARKET_DATA_API_KEY_SECRET_ARN", "the market-data provider's API key (unused with the simulated feed)"},
 	}
 }
 
+// FailureDestinationEnvVar carries to every function with a stream trigger its
+// mapping's on-failure destination: the SQS queue's URL on AWS (Lambda sends its
+// own records of given-up batches there with the function's role, so the function
+// may send too), a file:// URL in the local stack. The consumers send there what
+// they quarantine themselves, naming the aggregate and version (see
+// shared/quarantine), which Lambda's records of a batch do not.
+const FailureDestinationEnvVar = "FAILURE_DESTINATION"
+
 // The stream mapping every DynamoDB-stream consumer uses: batches of 100, a
 // short window so a lone event is not held back, five retries after which the
-// record goes to the on-failure queue, never older than an hour.
+// record goes to the on-failure queue, never older than an hour. The consumers
+// quarantine what can never apply themselves and retry a transient failure with
+// backoff within the invocation (shared/retry), so these retries are spent only
+// on an outage longer than several invocations (docs/architecture.md,
+// "Self-healing consumers").
 var eventStreamMapping = StreamMapping{BatchSize: 100, BatchingWindow: time.Second, MaxRetries: 5, MaxRecordAge: time.Hour, ParallelizationFactor: 1}
 
 // HTTPRoutes are the API's routes; shared/httpapi serves exactly these (a test
@@ -168,8 +192,8 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{Table: EventsTable, Access: ReadWrite}},
-			Secrets:             []string{DatabaseSecret},
+			Tables:              []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count}},
+			Secrets:             []string{APIDatabaseSecret},
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
 			Triggers:            apiTriggers,
 		},
@@ -180,15 +204,18 @@ func Functions() []Function {
 			// One writer per shard is what ordering needs; a small cap keeps the
 			// pooler's connections for the API.
 			ReservedConcurrency: 10,
-			Secrets:             []string{DatabaseSecret},
-			Triggers:            []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
+			// Read (Query) on the events table: a gap in the stream, or a record
+			// that does not decode, is read from the event store.
+			Tables:   []TableAccess{{Table: EventsTable, Access: Read}},
+			Secrets:  []string{DatabaseSecret},
+			Triggers: []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
 		},
 		{
 			Name:    "ws",
 			Purpose: "the WebSocket API: records connections and subscriptions, answers subscribe/unsubscribe/ping",
 			Memory:  256, Timeout: 10 * time.Second,
 			Tables:            []TableAccess{{Table: ConnectionsTable, Access: ReadWrite}},
-			Secrets:           []string{DatabaseSecret},
+			Secrets:           []string{APIDatabaseSecret},
 			ManageConnections: true,
 			Triggers: []Trigger{
 				{Kind: WebSocketRoute, RouteKey: "$connect"},
@@ -236,7 +263,7 @@ func Functions() []Function {
 			ManageConnections:   true,
 			Env:                 map[string]string{"SNAPSHOT_EVERY": "10", "BENCHMARK_SYMBOL": "SPY", "RISK_FREE_RATE": "0.04", "CONCURRENCY": "8"},
 			Triggers: []Trigger{
-				// The second and last consumer of the events stream (DESIGN §3).
+				// The second and last consumer of the events stream (docs/architecture.md §3).
 				{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping},
 				// After the US close, with that session's closes in.
 				{Kind: Schedule, Expression: "cron(30 16 ? * MON-FRI *)", TimeZone: "America/New_York", Input: `{"mode":"daily"}`},
@@ -245,10 +272,10 @@ func Functions() []Function {
 		},
 		{
 			Name:    "migrate",
-			Purpose: "applies the read models' schema migrations, once per deployment",
+			Purpose: "applies the read models' schema migrations and ensures the api and ws functions' login role, once per deployment",
 			Memory:  256, Timeout: 2 * time.Minute,
 			ReservedConcurrency: 1,
-			Secrets:             []string{DatabaseSecret},
+			Secrets:             []string{DatabaseSecret, APIDatabaseSecret},
 			Triggers:            []Trigger{{Kind: AfterDeployment}},
 		},
 	}

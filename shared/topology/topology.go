@@ -66,9 +66,10 @@ const (
 	// ConnectionsByUserIndex is the connections table's keys-only GSI by user.
 	ConnectionsByUserIndex = "byUser"
 	RateLimitsTable        = "rate-limits"
+	QuotasTable            = "quotas"
 )
 
-// Event item attribute names (DESIGN §3). The adapters and the stream consumers
+// Event item attribute names (docs/architecture.md §3). The adapters and the stream consumers
 // share them from here.
 const (
 	AttrAggregateID = "aggregateId"
@@ -108,6 +109,12 @@ func Tables() []Table {
 			TTLAttribute: AttrTTL,
 			EnvVar:       "RATE_LIMITS_TABLE",
 			Purpose:      "market-data provider calls per provider and minute, shared across invocations",
+		},
+		{
+			Name:         QuotasTable,
+			PartitionKey: Key{"key", String},
+			EnvVar:       "QUOTAS_TABLE",
+			Purpose:      "per-user sets the portfolio and symbol quotas count, which must hold under a burst of commands",
 		},
 	}
 }

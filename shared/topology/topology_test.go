@@ -81,7 +81,7 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 				}
 			case Schedule:
 				if tr.Expression == "" || tr.TimeZone == "" {
-					t.Errorf("%s: schedules need an expression and a time zone (DESIGN §4)", f.Name)
+					t.Errorf("%s: schedules need an expression and a time zone (docs/architecture.md §4)", f.Name)
 				}
 			}
 		}

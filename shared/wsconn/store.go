@@ -11,10 +11,21 @@
 //	portfolios    SS  subscribed portfolio IDs (absent when none: DynamoDB has no empty sets)
 //	symbols       SS  subscribed symbols (absent when none)
 //
+// Each user with connections also has one slot item, which holds the quota.ConnectionsPerUser
+// bound exactly:
+//
+//	connectionId  S   "user#" + the user ID (no API Gateway connection ID has a '#')
+//	ids           SS  the user's connection IDs
+//	expiresAt     N   the newest connection's expiry: the item outlives every connection it lists
+//
+// It has no userId attribute, so it is in no index and no fan-out sees it.
+//
 // Access patterns:
 //
-//   - $connect puts the item, $disconnect deletes it, the WebSocket function reads it by
-//     connection ID on every later message (the user is never taken from the message).
+//   - $connect puts the item and adds its ID to the user's slot item in one transaction,
+//     conditional on the slot holding fewer than the quota; $disconnect deletes the item and
+//     then the ID; the WebSocket function reads the item by connection ID on every later
+//     message (the user is never taken from the message).
 //   - Subscriptions change with UpdateItem ADD / DELETE on the string sets, guarded by
 //     attribute_exists(connectionId) (an update never resurrects a closed connection) and by
 //     the set's previous size (optimistic concurrency), which keeps the per-connection
@@ -41,6 +52,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,16 +63,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/portfoliotracker/tracker/shared/quota"
+	"github.com/portfoliotracker/tracker/shared/retry"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
 // Bounds of one connection.
 const (
 	MaxLifetime      = 2 * time.Hour // API Gateway's maximum connection duration
-	MaxPortfolios    = 50            // subscribed portfolio IDs per connection
-	MaxSymbols       = 200           // subscribed symbols per connection
 	MaxPortfolioIDLn = 128           // bytes of one portfolio ID
 	MaxSymbolLen     = 32            // bytes of one symbol, as in shared/portfolio
+)
+
+// Subscriptions per connection (shared/quota).
+var (
+	MaxPortfolios = quota.SubscribedPortfoliosPerConnection.Limit
+	MaxSymbols    = quota.SubscribedSymbolsPerConnection.Limit
 )
 
 // Attribute names.
@@ -71,8 +89,12 @@ const (
 	AttrExpiresAt    = topology.AttrTTL
 	AttrPortfolios   = "portfolios"
 	AttrSymbols      = "symbols"
+	AttrSlotIDs      = "ids" // of a user's slot item
 	IndexByUser      = topology.ConnectionsByUserIndex
 )
+
+// slotPrefix starts the key of a user's slot item.
+const slotPrefix = "user#"
 
 var (
 	// ErrNotFound: no such connection (never stored, deleted, or expired).
@@ -123,18 +145,22 @@ type DynamoDB interface {
 	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
 	Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	BatchGetItem(context.Context, *dynamodb.BatchGetItemInput, ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
 // Store reads and writes the connections table.
 type Store struct {
-	db    DynamoDB
-	table string
-	now   func() time.Time
+	db         DynamoDB
+	table      string
+	now        func() time.Time
+	maxPerUser int
 }
 
 // Options tunes New.
 type Options struct {
 	Now func() time.Time // default time.Now
+	// MaxPerUser bounds a user's connections; default quota.ConnectionsPerUser.
+	MaxPerUser int
 }
 
 // New returns a store on the table (physical name).
@@ -142,36 +168,137 @@ func New(db DynamoDB, table string, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{db: db, table: table, now: opts.Now}
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = quota.ConnectionsPerUser.Limit
+	}
+	return &Store{db: db, table: table, now: opts.Now, maxPerUser: opts.MaxPerUser}
 }
 
+// maxPutAttempts bounds the transactions of one Put that lose a race for the
+// user's slot item (TransactionConflict), or find it full with stale IDs in it.
+const maxPutAttempts = 8
+
 // Put records a new connection of the user, with no subscriptions, expiring MaxLifetime from
-// now. A repeated $connect for the same ID (a Lambda retry) overwrites it.
+// now. A repeated $connect for the same ID (a Lambda retry) overwrites it. The connection and
+// its ID in the user's slot item are written in one transaction, conditional on the slot
+// holding fewer than MaxPerUser IDs (or this one), so parallel connects never pass the bound.
+// A full slot is first cleared of the IDs whose connection is gone (deleted, expired); if it
+// is still full, Put returns *quota.ExceededError.
 func (s *Store) Put(ctx context.Context, connectionID, userID string) (Connection, error) {
 	if !validID(connectionID, 256) || !validID(userID, 256) {
 		return Connection{}, fmt.Errorf("%w: connection %q of user %q", ErrInvalid, connectionID, userID)
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	c := Connection{ID: connectionID, UserID: userID, ConnectedAt: now, ExpiresAt: now.Add(MaxLifetime)}
-	_, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: aws.String(s.table),
-		Item: map[string]types.AttributeValue{
-			AttrConnectionID: &types.AttributeValueMemberS{Value: connectionID},
-			AttrUserID:       &types.AttributeValueMemberS{Value: userID},
-			AttrConnectedAt:  &types.AttributeValueMemberS{Value: now.Format(time.RFC3339)},
-			AttrExpiresAt:    &types.AttributeValueMemberN{Value: strconv.FormatInt(c.ExpiresAt.Unix(), 10)},
-		},
-	})
-	if err != nil {
-		return Connection{}, fmt.Errorf("wsconn: put %s: %w", connectionID, err)
+	expires := &types.AttributeValueMemberN{Value: strconv.FormatInt(c.ExpiresAt.Unix(), 10)}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName: aws.String(s.table),
+			Item: map[string]types.AttributeValue{
+				AttrConnectionID: &types.AttributeValueMemberS{Value: connectionID},
+				AttrUserID:       &types.AttributeValueMemberS{Value: userID},
+				AttrConnectedAt:  &types.AttributeValueMemberS{Value: now.Format(time.RFC3339)},
+				AttrExpiresAt:    expires,
+			},
+		}},
+		{Update: &types.Update{
+			TableName:                           aws.String(s.table),
+			Key:                                 key(slotPrefix + userID),
+			UpdateExpression:                    aws.String("ADD #ids :id SET #exp = :exp"),
+			ConditionExpression:                 aws.String("attribute_not_exists(#ids) OR size(#ids) < :max OR contains(#ids, :one)"),
+			ExpressionAttributeNames:            map[string]string{"#ids": AttrSlotIDs, "#exp": AttrExpiresAt},
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			ExpressionAttributeValues: map[string]types.AttributeValue{
+				":id":  &types.AttributeValueMemberSS{Value: []string{connectionID}},
+				":one": &types.AttributeValueMemberS{Value: connectionID},
+				":max": &types.AttributeValueMemberN{Value: strconv.Itoa(s.maxPerUser)},
+				":exp": expires,
+			},
+		}},
+	}}
+	pruned := false
+	for attempt := 1; ; attempt++ {
+		_, err := s.db.TransactWriteItems(ctx, in)
+		if err == nil {
+			return c, nil
+		}
+		var canceled *types.TransactionCanceledException
+		if !errors.As(err, &canceled) || len(canceled.CancellationReasons) != 2 || attempt >= maxPutAttempts {
+			return Connection{}, fmt.Errorf("wsconn: put %s: %w", connectionID, err)
+		}
+		slot := canceled.CancellationReasons[1]
+		switch aws.ToString(slot.Code) {
+		case "ConditionalCheckFailed":
+			if pruned {
+				return Connection{}, quota.Exceeded(quota.ConnectionsPerUser, len(slotIDs(slot.Item))+1)
+			}
+			// Once per Put: the IDs of connections that are gone make room.
+			if err := s.pruneSlot(ctx, userID, slotIDs(slot.Item)); err != nil {
+				return Connection{}, err
+			}
+			pruned = true
+		case "TransactionConflict":
+			// Another connect or disconnect of the user in flight: wait, retry.
+			if err := retry.Sleep(ctx, time.Duration(1+rand.IntN(10<<min(attempt, 4)))*time.Millisecond); err != nil {
+				return Connection{}, err
+			}
+		default:
+			return Connection{}, fmt.Errorf("wsconn: put %s: %w", connectionID, err)
+		}
 	}
-	return c, nil
+}
+
+// slotIDs reads the connection IDs of a slot item.
+func slotIDs(item map[string]types.AttributeValue) []string {
+	if v, ok := item[AttrSlotIDs].(*types.AttributeValueMemberSS); ok {
+		return v.Value
+	}
+	return nil
+}
+
+// pruneSlot removes from the user's slot item the IDs among ids whose connection
+// item is gone (deleted by $disconnect or after a 410 whose slot update failed,
+// removed by TTL) or expired, or another user's.
+func (s *Store) pruneSlot(ctx context.Context, userID string, ids []string) error {
+	live, err := s.items(ctx, ids)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	var stale []string
+	for _, id := range ids {
+		c, ok := live[id]
+		if !ok || c.UserID != userID || !now.Before(c.ExpiresAt) {
+			stale = append(stale, id)
+		}
+	}
+	return s.removeFromSlot(ctx, userID, stale)
+}
+
+// removeFromSlot deletes ids from the user's slot item, if it exists.
+func (s *Store) removeFromSlot(ctx context.Context, userID string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(slotPrefix + userID),
+		UpdateExpression:          aws.String("DELETE #ids :ids"),
+		ConditionExpression:       aws.String("attribute_exists(#ids)"), // never create a slot
+		ExpressionAttributeNames:  map[string]string{"#ids": AttrSlotIDs},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: ids}},
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if err != nil && !errors.As(err, &ccf) {
+		return fmt.Errorf("wsconn: free the slots of %d connections of %s: %w", len(ids), userID, err)
+	}
+	return nil
 }
 
 // Get returns the connection, or ErrNotFound (also for one past its expiry that TTL has not
 // removed yet). It reads strongly consistently: the message may follow $connect closely.
 func (s *Store) Get(ctx context.Context, connectionID string) (Connection, error) {
-	if !validID(connectionID, 256) {
+	if !validID(connectionID, 256) || strings.HasPrefix(connectionID, slotPrefix) {
 		return Connection{}, ErrNotFound
 	}
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
@@ -195,15 +322,54 @@ func (s *Store) Get(ctx context.Context, connectionID string) (Connection, error
 	return c, nil
 }
 
-// Delete removes the connection; deleting one that is not there is not an error.
+// Delete removes the connection, then its ID from its user's slot item (if that
+// fails, the next connect that finds the slot full removes it); deleting one that
+// is not there is not an error.
 func (s *Store) Delete(ctx context.Context, connectionID string) error {
-	if !validID(connectionID, 256) {
+	if !validID(connectionID, 256) || strings.HasPrefix(connectionID, slotPrefix) {
 		return nil
 	}
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(connectionID)}); err != nil {
+	out, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(s.table), Key: key(connectionID), ReturnValues: types.ReturnValueAllOld})
+	if err != nil {
 		return fmt.Errorf("wsconn: delete %s: %w", connectionID, err)
 	}
+	if u, ok := out.Attributes[AttrUserID].(*types.AttributeValueMemberS); ok {
+		return s.removeFromSlot(ctx, u.Value, []string{connectionID})
+	}
 	return nil
+}
+
+// items reads connection items by ID (BatchGetItem, strongly consistent); absent
+// ones are left out.
+func (s *Store) items(ctx context.Context, ids []string) (map[string]Connection, error) {
+	out := make(map[string]Connection, len(ids))
+	for chunk := range slices.Chunk(ids, 100) { // BatchGetItem's limit
+		keys := make([]map[string]types.AttributeValue, len(chunk))
+		for i, id := range chunk {
+			keys[i] = key(id)
+		}
+		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+		for attempt := 0; len(req) > 0; attempt++ {
+			if attempt > 0 {
+				if err := retry.Sleep(ctx, time.Duration(1<<min(attempt, 6))*10*time.Millisecond); err != nil {
+					return nil, err
+				}
+			}
+			res, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("wsconn: read %d connections: %w", len(chunk), err)
+			}
+			for _, it := range res.Responses[s.table] {
+				c, err := decode(it)
+				if err != nil {
+					return nil, err
+				}
+				out[c.ID] = c
+			}
+			req = res.UnprocessedKeys
+		}
+	}
+	return out, nil
 }
 
 // ConnectionIDsByUser lists the user's connection IDs through the byUser GSI (eventually
@@ -268,34 +434,15 @@ func (s *Store) ConnectionsByUser(ctx context.Context, userID string) ([]Connect
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
+	items, err := s.items(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: connections of %s: %w", userID, err)
+	}
 	now := s.now()
 	var conns []Connection
-	for chunk := range slices.Chunk(ids, 100) { // BatchGetItem's limit
-		keys := make([]map[string]types.AttributeValue, len(chunk))
-		for i, id := range chunk {
-			keys[i] = key(id)
-		}
-		req := map[string]types.KeysAndAttributes{s.table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
-		for attempt := 0; len(req) > 0; attempt++ {
-			if attempt > 0 {
-				if err := sleep(ctx, time.Duration(1<<min(attempt, 6))*10*time.Millisecond); err != nil {
-					return nil, err
-				}
-			}
-			out, err := s.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
-			if err != nil {
-				return nil, fmt.Errorf("wsconn: read connections of %s: %w", userID, err)
-			}
-			for _, it := range out.Responses[s.table] {
-				c, err := decode(it)
-				if err != nil {
-					return nil, err
-				}
-				if c.UserID == userID && now.Before(c.ExpiresAt) {
-					conns = append(conns, c)
-				}
-			}
-			req = out.UnprocessedKeys
+	for _, c := range items {
+		if c.UserID == userID && now.Before(c.ExpiresAt) {
+			conns = append(conns, c)
 		}
 	}
 	slices.SortFunc(conns, func(a, b Connection) int { return strings.Compare(a.ID, b.ID) })
@@ -477,15 +624,4 @@ func validID(s string, maxLen int) bool {
 		}
 	}
 	return true
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -31,6 +31,11 @@ table_exists pt-local-rate-limits || awslocal dynamodb create-table --table-name
   --key-schema AttributeName=key,KeyType=HASH >/dev/null
 awslocal dynamodb update-time-to-live --table-name pt-local-rate-limits --time-to-live-specification Enabled=true,AttributeName=expiresAt >/dev/null 2>&1 || true
 
+# per-user sets the portfolio and symbol quotas count, which must hold under a burst of commands
+table_exists pt-local-quotas || awslocal dynamodb create-table --table-name pt-local-quotas --billing-mode PAY_PER_REQUEST \
+  --attribute-definitions AttributeName=key,AttributeType=S \
+  --key-schema AttributeName=key,KeyType=HASH >/dev/null
+
 # MarketDataUpdated quotes from ingest to prices, partition key = symbol
 stream_exists pt-local-market-data-updates || awslocal kinesis create-stream --stream-name pt-local-market-data-updates --shard-count 2
 

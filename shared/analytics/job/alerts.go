@@ -83,18 +83,37 @@ func (j *Job) riskAlerts(ctx context.Context, computed []*Analysis, at time.Time
 		if err := j.opts.Alerts.RecordFirings(ctx, firings); err != nil {
 			return 0, err
 		}
-		if j.opts.Notifier != nil {
-			for _, f := range firings {
-				if err := j.opts.Notifier.Notify(ctx, []string{f.UserID}, pricing.NewAlertMessage(f)); err != nil {
-					return len(firings), fmt.Errorf("analytics: deliver alert %s: %w", f.Key, err)
-				}
-			}
-		}
 	}
 	if err := j.opts.Alerts.SaveState(ctx, rules, eng.State()); err != nil {
 		return len(firings), err
 	}
+	j.pushFirings(ctx, firings)
 	return len(firings), nil
+}
+
+// pushBudget bounds the pushes of one risk-alert evaluation: a user's slow
+// connections must not hold the run that computes everyone's figures.
+const pushBudget = 5 * time.Second
+
+// pushFirings delivers the firings to their owners' open connections, after
+// they are recorded and the rules' state is saved: a push is best effort (the
+// alert history keeps every firing), so a failed one is logged, never retried
+// through the run.
+func (j *Job) pushFirings(ctx context.Context, firings []alerts.Firing) {
+	if j.opts.Notifier == nil || len(firings) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, pushBudget)
+	defer cancel()
+	failed := 0
+	for _, f := range firings {
+		if err := j.opts.Notifier.Notify(ctx, []string{f.UserID}, pricing.NewAlertMessage(f)); err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		j.logger(ctx).WarnContext(ctx, "analytics: risk alerts not pushed (they are in the alert history)", "failed", failed, "firings", len(firings))
+	}
 }
 
 // riskTicks turns the analyses into the ticks the rules listen to, one per

@@ -66,6 +66,8 @@ type Analysis struct {
 	// Valuation is set with Settings.Snapshot: the open positions priced at the
 	// day's closes, as the prices function values them (cash not included).
 	Valuation *readmodel.Valuation
+	// LeftOut counts the stored transactions left out of the figures (see Analyze).
+	LeftOut int
 }
 
 // Symbols returns every symbol p's transactions trade, and its target symbols,
@@ -103,6 +105,11 @@ func FirstDay(txs []portfolio.Transaction) (calendar.Date, bool) {
 // set.ForPortfolio(p).Benchmark, from the first transaction on). p must carry its
 // full history (command.LoadFull). It does no I/O, so the stream, the schedules
 // and the benchmarks share it.
+//
+// History stored before the bounds existed may hold what no figure can be
+// computed from (a trade in year 0, a split of 9223372036854775807:1): such
+// transactions are left out, as the projector leaves them out of positions and
+// totals (lots.ApplyStored), and the report says so in its warnings.
 func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.Date, set Settings, now time.Time) (Analysis, error) {
 	txs, err := p.Transactions()
 	if err != nil {
@@ -118,6 +125,9 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 	for len(txs) > 0 && txs[len(txs)-1].Date > asOf {
 		txs = txs[:len(txs)-1]
 	}
+	book := lots.New(p.LotMethod())
+	txs, leftOut := book.ApplyStored(txs)
+	a.LeftOut = len(leftOut)
 	first, ok := FirstDay(txs)
 	opts := analytics.Options{RiskFreeRate: set.RiskFreeRate, CorrelationTop: set.CorrelationTop}
 	var series *performance.Series
@@ -183,13 +193,14 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 			res.Report.Warnings = append(res.Report.Warnings, w.String())
 		}
 	}
+	for _, lo := range leftOut {
+		tx := lo.Transaction
+		res.Report.Warnings = append(res.Report.Warnings, fmt.Sprintf("transaction %s (%s %s on %s) is left out of the figures: %v",
+			tx.ID, tx.Type, tx.Symbol, tx.Date, lo.Err))
+	}
 
 	if set.Snapshot {
-		v, err := valuation(p, txs, closes, asOf)
-		if err != nil {
-			return Analysis{}, err
-		}
-		a.Valuation = v
+		a.Valuation = valuation(p, book, closes, asOf)
 	}
 	if t, ok := p.Targets(); ok && !set.NoRebalancing {
 		res.Rebalancing = rebalancing(t, pos, prices, set)
@@ -199,15 +210,10 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 }
 
 // valuation is the snapshot at asOf of the positions with a close, with their
-// cost basis from the lot engine (the portfolio's lot method); the others are
-// Unpriced. AsOf is set by the caller (the close's instant).
-func valuation(p *portfolio.Portfolio, txs []portfolio.Transaction, closes *performance.Closes, asOf calendar.Date) (*readmodel.Valuation, error) {
-	book := lots.New(p.LotMethod())
-	for i := range txs {
-		if err := book.Apply(&txs[i]); err != nil {
-			return nil, fmt.Errorf("lots of %s: %w", p.ID(), err)
-		}
-	}
+// cost basis from the lot engine (book: the history up to asOf, in the
+// portfolio's lot method); the others are Unpriced. AsOf is set by the caller
+// (the close's instant).
+func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Closes, asOf calendar.Date) *readmodel.Valuation {
 	v := &readmodel.Valuation{PortfolioID: p.ID(), UserID: p.Owner()}
 	for _, pos := range book.Positions() {
 		if pos.Quantity.Sign() == 0 {
@@ -222,7 +228,7 @@ func valuation(p *portfolio.Portfolio, txs []portfolio.Transaction, closes *perf
 		v.CostBasis = v.CostBasis.Add(pos.CostBasis)
 	}
 	v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
-	return v, nil
+	return v
 }
 
 // book is the replayed state at the end of the transactions.

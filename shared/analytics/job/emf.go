@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// emf writes CloudWatch Embedded Metric Format lines (DESIGN §4), in the
+// emf writes CloudWatch Embedded Metric Format lines (docs/architecture.md §4), in the
 // PortfolioTracker namespace the other functions use (readmodel's emf package is
 // internal to it, and this is the whole of it that the job needs).
 type emf struct {

@@ -4,9 +4,15 @@
 // the read models (readmodel.Metrics), on two triggers.
 //
 //   - The events table's stream (HandleStream): a batch's records are coalesced to
-//     one recomputation per touched portfolio, whatever the number of its events;
-//     a portfolio that fails fails its records only (ReportBatchItemFailures), the
-//     others are stored.
+//     one recomputation per touched portfolio, whatever the number of its events.
+//     It recomputes from the event store, so a record the stream lost or could not
+//     decode needs nothing special: any later record of the portfolio, or the next
+//     daily run, recomputes it whole. A portfolio that fails for a transient cause
+//     (the event store or the database unreachable) is retried within the
+//     invocation, then fails its records only (ReportBatchItemFailures); one that
+//     can never be computed from what is stored (a corrupt event) is quarantined:
+//     recorded as a failure of the daily run, which retries it every day, and sent
+//     to the failure destination, so its records do not hold the shard.
 //   - Schedules (HandleSchedule, {"mode":"daily"|"weekly"}): every portfolio not
 //     archived, in keyset pages, each page loaded and computed by a bounded pool of
 //     workers. A portfolio that fails is recorded in analytics_status and retried
@@ -32,8 +38,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -44,7 +52,9 @@ import (
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/portfolio/performance"
+	"github.com/portfoliotracker/tracker/shared/quarantine"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // Modes of a scheduled run.
@@ -94,6 +104,12 @@ type Options struct {
 	// Metrics receives one EMF line per stream batch and per scheduled run.
 	// Default os.Stdout.
 	Metrics io.Writer
+	// Quarantine, the failure destination, receives the stream records of the
+	// portfolios that can never be computed. Without it those records fail, and
+	// the stream's retries end in the mapping's own on-failure destination.
+	Quarantine quarantine.Sink
+	// Retry paces the retries of transient failures within a stream invocation.
+	Retry retry.Policy
 }
 
 // Job computes and stores analytics.
@@ -168,6 +184,8 @@ func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, 
 		p, err := j.loader.LoadFull(ctx, ids[i])
 		switch {
 		case errors.Is(err, portfolio.ErrNotFound):
+		case errors.Is(err, portfolio.ErrCorruptEvent):
+			out[i].err = permanent{err} // it stays corrupt until someone repairs it
 		case err != nil:
 			out[i].err = err
 		case p.Version() == 0 || p.ID() == "":
@@ -187,7 +205,7 @@ func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, 
 		symbols[set.ForPortfolio(p).Benchmark] = true
 		txs, err := p.Transactions()
 		if err != nil {
-			out[i].err, loaded[i] = err, nil
+			out[i].err, loaded[i] = permanent{err}, nil
 			continue
 		}
 		for _, s := range Symbols(p, txs) {
@@ -197,6 +215,10 @@ func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, 
 			first = d
 		}
 	}
+	// Trades dated before portfolio.MinTradeDate (stored before the bounds) are
+	// left out of the figures, and no close is that old: the look-back stops there,
+	// a valid date for the database whatever the history holds.
+	first = max(first, portfolio.MinTradeDate)
 	syms := make([]string, 0, len(symbols))
 	for s := range symbols {
 		syms = append(syms, s)
@@ -219,12 +241,23 @@ func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, 
 		}
 		a, err := Analyze(loaded[i], closes, day, set, now)
 		if err != nil {
-			out[i].err = err
+			out[i].err = permanent{err} // computed from what is stored, without I/O
 			return
 		}
 		out[i].analysis = &a
 	})
 	return out
+}
+
+// permanent marks a portfolio's failure that no retry mends.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+func isPermanent(err error) bool {
+	var p permanent
+	return errors.As(err, &p) || readmodel.IsDataError(err)
 }
 
 // parallel runs f(0..n−1) on at most Concurrency goroutines.
@@ -251,13 +284,15 @@ func (j *Job) parallel(n int, f func(i int)) {
 // HandleStream is the DynamoDB stream handler. Records are coalesced by aggregate:
 // each touched portfolio is recomputed once, from the event store (the record
 // itself only says which aggregate changed, so even a record this build cannot
-// decode needs no special case). When a portfolio fails, its records are the
-// batch's item failures; a database error saving the results fails the batch.
+// decode needs no special case). A portfolio that fails for a transient cause is
+// retried with backoff within the invocation, and its records are the batch's
+// item failures if it still fails; one that fails for good is quarantined (see
+// the package comment).
 func (j *Job) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	log := j.logger(ctx)
 	var ids []string
-	seqs := map[string][]string{}
+	recs := map[string][]*events.DynamoDBEventRecord{}
 	for i := range ev.Records {
 		r := &ev.Records[i]
 		if r.EventName != string(events.DynamoDBOperationTypeInsert) {
@@ -268,48 +303,162 @@ func (j *Job) HandleStream(ctx context.Context, ev events.DynamoDBEvent) (events
 			log.WarnContext(ctx, "stream record without an aggregate ID: skipped", "sequenceNumber", r.Change.SequenceNumber)
 			continue
 		}
-		if _, ok := seqs[id]; !ok {
+		if _, ok := recs[id]; !ok {
 			ids = append(ids, id)
 		}
-		seqs[id] = append(seqs[id], r.Change.SequenceNumber)
+		recs[id] = append(recs[id], r)
 	}
 	if len(ids) == 0 {
 		return resp, nil
 	}
 	day := j.Today()
-	outs := j.computePage(ctx, ids, day, j.opts.Settings)
-	var results []readmodel.AnalyticsResult
-	for _, o := range outs {
-		switch {
-		case o.err != nil:
-			log.ErrorContext(ctx, "analytics of a portfolio failed; its records are retried", "portfolioId", o.id, "error", o.err.Error())
-			for _, s := range seqs[o.id] {
-				resp.BatchItemFailures = append(resp.BatchItemFailures, events.DynamoDBBatchItemFailure{ItemIdentifier: s})
+	var stored, leftOut int
+	failed := map[string]error{}
+	broken := map[string]error{} // for good
+	attempts := j.opts.Retry.Start(ctx)
+	retries := 0
+	for pending := ids; ; {
+		clear(failed)
+		var results []readmodel.AnalyticsResult
+		var resultIDs []string
+		for _, o := range j.computePage(ctx, pending, day, j.opts.Settings) {
+			switch {
+			case o.err != nil && isPermanent(o.err):
+				broken[o.id] = o.err
+			case o.err != nil:
+				failed[o.id] = o.err
+			case o.analysis != nil:
+				results = append(results, o.analysis.Result)
+				resultIDs = append(resultIDs, o.id)
+				leftOut += o.analysis.LeftOut
 			}
-		case o.analysis != nil:
-			results = append(results, o.analysis.Result)
 		}
+		n, refused, err := j.save(ctx, results)
+		stored += n
+		maps.Copy(broken, refused)
+		if err != nil {
+			for _, id := range resultIDs {
+				if refused[id] == nil {
+					failed[id] = err
+				}
+			}
+		}
+		if len(failed) == 0 || !attempts.Wait() {
+			break
+		}
+		retries++
+		pending = slices.Sorted(maps.Keys(failed))
+		log.WarnContext(ctx, "analytics: transient failures, retrying", "portfolios", len(pending), "attempt", retries)
 	}
-	if err := j.store.SaveResults(ctx, results); err != nil {
-		return events.DynamoDBEventResponse{}, err
+	for _, id := range slices.Sorted(maps.Keys(failed)) {
+		log.ErrorContext(ctx, "analytics of a portfolio failed; its records are retried", "portfolioId", id, "error", failed[id].Error())
+		resp.BatchItemFailures = append(resp.BatchItemFailures, itemFailures(recs[id])...)
+	}
+	quarantined := 0
+	if len(broken) > 0 {
+		n, err := j.quarantine(ctx, day, broken, recs)
+		if err != nil {
+			log.ErrorContext(ctx, "analytics: could not quarantine; the records are retried", "error", err.Error())
+			for _, id := range slices.Sorted(maps.Keys(broken)) {
+				resp.BatchItemFailures = append(resp.BatchItemFailures, itemFailures(recs[id])...)
+			}
+		}
+		quarantined = n
 	}
 	log.InfoContext(ctx, "analytics recomputed", "records", len(ev.Records), "portfolios", len(ids),
-		"stored", len(results), "failed", failedIDs(outs))
+		"stored", stored, "failed", len(failed), "quarantined", quarantined)
 	j.metrics.emit(map[string]string{"Function": "analytics"}, j.opts.Now(),
 		metric{name: "StreamRecords", value: float64(len(ev.Records))},
-		metric{name: "PortfoliosRecomputed", value: float64(len(results))},
-		metric{name: "PortfoliosFailed", value: float64(failedIDs(outs))})
+		metric{name: "PortfoliosRecomputed", value: float64(stored)},
+		metric{name: "PortfoliosFailed", value: float64(len(failed))},
+		metric{name: "PortfoliosQuarantined", value: float64(quarantined)},
+		metric{name: "TransactionsLeftOut", value: float64(leftOut)},
+		metric{name: "TransientRetries", value: float64(retries)})
 	return resp, nil
 }
 
-func failedIDs(outs []outcome) int {
-	n := 0
-	for _, o := range outs {
-		if o.err != nil {
-			n++
+func itemFailures(recs []*events.DynamoDBEventRecord) []events.DynamoDBBatchItemFailure {
+	out := make([]events.DynamoDBBatchItemFailure, len(recs))
+	for i, r := range recs {
+		out[i] = events.DynamoDBBatchItemFailure{ItemIdentifier: r.Change.SequenceNumber}
+	}
+	return out
+}
+
+// save stores results; a batch the database refuses for its data is stored one
+// portfolio at a time, and those it still refuses are returned apart (they fail
+// for good). err is a transient failure: nothing of what is not counted is saved.
+func (j *Job) save(ctx context.Context, results []readmodel.AnalyticsResult) (stored int, refused map[string]error, err error) {
+	err = j.store.SaveResults(ctx, results)
+	if err == nil || !readmodel.IsDataError(err) || len(results) == 1 {
+		if err == nil {
+			return len(results), nil, nil
+		}
+		if readmodel.IsDataError(err) {
+			return 0, map[string]error{results[0].Portfolio.ID: err}, nil
+		}
+		return 0, nil, err
+	}
+	refused = map[string]error{}
+	for i := range results {
+		err := j.store.SaveResults(ctx, results[i:i+1])
+		switch {
+		case err == nil:
+			stored++
+		case readmodel.IsDataError(err):
+			refused[results[i].Portfolio.ID] = err
+		default:
+			return stored, refused, err
 		}
 	}
-	return n
+	return stored, refused, nil
+}
+
+// quarantine records the portfolios that can never be computed as failures of the
+// daily run (which retries them every day, and clears them once they compute),
+// and sends their stream records to the failure destination. Without one, it does
+// nothing and reports their records failed.
+func (j *Job) quarantine(ctx context.Context, day calendar.Date, broken map[string]error, recs map[string][]*events.DynamoDBEventRecord) (int, error) {
+	if j.opts.Quarantine == nil {
+		return 0, errors.New("no failure destination configured")
+	}
+	now := j.opts.Now().UTC()
+	var out []quarantine.Record
+	var failures []readmodel.AnalyticsFailure
+	for _, id := range slices.Sorted(maps.Keys(broken)) {
+		reason := broken[id].Error()
+		failures = append(failures, readmodel.AnalyticsFailure{PortfolioID: id, Day: day, Reason: "quarantined from the stream: " + reason})
+		for _, r := range recs[id] {
+			v, _ := strconv.ParseInt(attr(r, eventstore.AttrVersion), 10, 64)
+			out = append(out, quarantine.Record{Consumer: "analytics", AggregateID: id, Version: v, EventType: attr(r, eventstore.AttrEventType),
+				EventID: attr(r, eventstore.AttrEventID), Reason: reason, SequenceNumber: r.Change.SequenceNumber, QuarantinedAt: now})
+		}
+		j.logger(ctx).ErrorContext(ctx, "analytics of a portfolio cannot be computed from what is stored: quarantined", "portfolioId", id, "error", reason)
+	}
+	if err := j.opts.Quarantine.Send(ctx, out); err != nil {
+		return 0, err
+	}
+	if err := j.store.MarkFailed(ctx, ModeDaily, day, failures); err != nil {
+		// The failure destination has them; the daily run retries every portfolio
+		// not done anyway.
+		j.logger(ctx).ErrorContext(ctx, "analytics: could not record quarantined portfolios", "error", err.Error())
+	}
+	return len(broken), nil
+}
+
+// attr reads a string or number attribute of the record's keys, or its image.
+func attr(r *events.DynamoDBEventRecord, name string) string {
+	for _, m := range []map[string]events.DynamoDBAttributeValue{r.Change.Keys, r.Change.NewImage} {
+		if v, ok := m[name]; ok {
+			switch v.DataType() {
+			case events.DataTypeString:
+				return v.String()
+			case events.DataTypeNumber:
+				return v.Number()
+			}
+		}
+	}
+	return ""
 }
 
 // aggregateID reads the record's partition key, falling back to the image.

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -438,12 +439,14 @@ type countingLoader struct {
 	mu    sync.Mutex
 	loads map[string]int
 	fail  map[string]bool
+	// failFirst fails a portfolio's first loads: an outage that ends.
+	failFirst map[string]int
 }
 
 func (l *countingLoader) LoadFull(ctx context.Context, id string) (*portfolio.Portfolio, error) {
 	l.mu.Lock()
 	l.loads[id]++
-	fail := l.fail[id]
+	fail := l.fail[id] || l.loads[id] <= l.failFirst[id]
 	l.mu.Unlock()
 	if fail {
 		return nil, errors.New("injected: event store unavailable for this portfolio")
@@ -452,8 +455,9 @@ func (l *countingLoader) LoadFull(ctx context.Context, id string) (*portfolio.Po
 }
 
 // TestStreamCoalescesAndFailsPerPortfolio: a batch with several events per
-// portfolio loads each portfolio once, and a portfolio that fails reports exactly
-// its own records while the others are stored.
+// portfolio loads each portfolio once, and a portfolio that keeps failing (after
+// the retries within the invocation) reports exactly its own records while the
+// others are stored.
 func TestStreamCoalescesAndFailsPerPortfolio(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -473,7 +477,7 @@ func TestStreamCoalescesAndFailsPerPortfolio(t *testing.T) {
 	ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{SequenceNumber: "999",
 		Keys: map[string]events.DynamoDBAttributeValue{eventstore.AttrAggregateID: events.NewStringAttribute(ok1)}}})
 	var emf bytes.Buffer
-	resp, err := e.job(l, job.Options{Concurrency: 2, Metrics: &emf}).HandleStream(context.Background(), ev)
+	resp, err := e.job(l, job.Options{Concurrency: 2, Metrics: &emf, Retry: quickRetry}).HandleStream(context.Background(), ev)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,10 +494,13 @@ func TestStreamCoalescesAndFailsPerPortfolio(t *testing.T) {
 	if len(failed) != 3 || failed[0] != "4" || failed[1] != "5" || failed[2] != "6" {
 		t.Fatalf("failures %v", failed)
 	}
-	for _, id := range []string{ok1, bad, ok2} {
+	for _, id := range []string{ok1, ok2} {
 		if l.loads[id] != 1 {
 			t.Errorf("%s loaded %d times", id, l.loads[id])
 		}
+	}
+	if l.loads[bad] < 2 {
+		t.Errorf("the failing portfolio was loaded %d times: not retried", l.loads[bad])
 	}
 	if _, err := e.metrics.LatestMetrics(context.Background(), userA, ok1); err != nil {
 		t.Error(err)
@@ -665,6 +672,42 @@ func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
 	msg, ok := n.sent[len(n.sent)-1].(job.WeeklySummaryMessage)
 	if !ok || msg.Type != "weekly_summary" || len(msg.Portfolios) != 1 || msg.Portfolios[0].PortfolioID != id || !msg.Portfolios[0].WeekReturn.OK {
 		t.Fatalf("weekly summary %+v", n.sent[len(n.sent)-1])
+	}
+}
+
+// failingNotifier's pushes all fail, as a user's dead or slow connections do.
+type failingNotifier struct{ calls atomic.Int64 }
+
+func (n *failingNotifier) Notify(context.Context, []string, any) error {
+	n.calls.Add(1)
+	return errors.New("gone")
+}
+
+// TestRiskAlertPushesAreBestEffort: a firing whose push fails is recorded and
+// its rule's state saved all the same, and the run succeeds; it used to fail
+// the run (and the stream batch), and the retry could not push it either.
+func TestRiskAlertPushesAreBestEffort(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.create(userA, "alerts-push")
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "100"))
+	e.project(id)
+	ctx := context.Background()
+	rules := readmodel.NewAlertRules(e.pool)
+	if _, err := rules.Create(ctx, userA, alerts.Rule{ID: "conc", Kind: alerts.KindConcentration, PortfolioID: id, Threshold: decimal.RequireFromString("0.6")}); err != nil {
+		t.Fatal(err)
+	}
+	n := &failingNotifier{}
+	j := e.job(nil, job.Options{Alerts: rules, Notifier: n})
+	sum, err := j.HandleSchedule(ctx, job.ScheduleInput{Mode: job.ModeDaily})
+	if err != nil || sum.Firings != 1 || n.calls.Load() != 1 {
+		t.Fatalf("daily %+v %v, %d pushes", sum, err, n.calls.Load())
+	}
+	if hist, _, err := rules.History(ctx, userA, 10, ""); err != nil || len(hist) != 1 {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	if list, _ := rules.List(ctx, userA); len(list) != 1 || !list[0].State.Fired {
+		t.Fatalf("state not saved: %+v", list)
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package dynamostore is the DynamoDB adapter of the event store port.
 //
-// Layout (DESIGN §3): one item per event, partition key aggregateId, sort key
+// Layout (docs/architecture.md §3): one item per event, partition key aggregateId, sort key
 // version. Appending one event is a PutItem conditioned on
 // attribute_not_exists(version); several events are one TransactWriteItems of such
 // puts, so a lost race writes nothing. A snapshot is not an item of its own: it

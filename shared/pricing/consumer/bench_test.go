@@ -64,7 +64,7 @@ func benchHandle(b *testing.B, concurrency int) {
 		if len(resp.BatchItemFailures) != 0 || st.LatestRows != benchSymbols {
 			b.Fatalf("failures %d, stats %+v", len(resp.BatchItemFailures), st)
 		}
-		dyn, rm, dec, push = dyn+st.Dynamo, rm+st.ReadModel, dec+st.Decode, push+st.Valuate
+		dyn, rm, dec, push = dyn+st.Dynamo, rm+st.ReadModel, dec+st.Decode, push+st.Valuate+st.Push
 	}
 	n := float64(b.N) * float64(time.Millisecond)
 	b.ReportMetric(float64(dec)/n, "decode-ms/op")

@@ -12,26 +12,31 @@
 //  3. upsert latest_prices and daily_closes in Postgres, set-based, with the same
 //     newer-wins rule (the positions view joins latest_prices at query time, so
 //     this is the revaluation);
-//  4. evaluate the price alert rules of the ticked symbols (shared/alerts) and
-//     deliver their firings, then save the rules' state;
+//  4. evaluate the price alert rules of the ticked symbols (shared/alerts),
+//     record their firings in the alert history, then save the rules' state;
 //  5. value every portfolio holding a ticked symbol (from positions kept in
 //     memory and reloaded when holding_marks say they changed), record each
 //     valuation as a PortfolioValueCalculated event in the valuations read model
-//     (one set-based insert; the same as_of is never recorded twice), evaluate
-//     the value_drop rules of those portfolios whose first priced symbol the
-//     batch carries, so of each portfolio in one shard only (see owned), on their
-//     new values (deliver, then save state, as for price rules), and push each
-//     owner a valuation message;
+//     (one set-based insert; the same as_of is never recorded twice), and
+//     evaluate the value_drop rules of those portfolios whose first priced symbol
+//     the batch carries, so of each portfolio in one shard only (see owned), on
+//     their new values (record, then save state, as for price rules);
 //  6. every few minutes, delete the expired symbol watches and thin the
 //     valuations that aged past the retention (bounded; see
-//     readmodel.PruneWatchers and PruneValuations).
+//     readmodel.PruneWatchers and PruneValuations);
+//  7. once the batch's result is decided, push the firings, the valuations and
+//     the quotes to the browsers (see deliver): best effort, within
+//     Config.PushBudget, never a reason to retry the batch.
 //
-// Failures are per symbol: when a symbol's write fails, every record of that
-// symbol in the batch is reported, so a retry re-applies the symbol's ticks in
-// order and never a later tick without an earlier one. A portfolio alert that
-// could not be delivered reports the records of the symbols its portfolio holds.
-// Every step is idempotent (newer wins; valuations keyed by as_of; alert firings
-// keyed), so re-processing is harmless.
+// Steps 2 to 5 decide the batch's success. Failures are per symbol: when a
+// symbol's write fails, every record of that symbol in the batch is reported,
+// so a retry re-applies the symbol's ticks in order and never a later tick
+// without an earlier one. A portfolio alert whose firings or state could not be
+// written reports the records of the symbols its portfolio holds. Every step is
+// idempotent (newer wins; valuations keyed by as_of; alert firings keyed), so
+// re-processing is harmless. A push that fails or times out costs its user that
+// message only: the next tick brings a newer value, the API serves the current
+// one, and the alert history keeps the firing.
 //
 // With a store that implements pricing.StateMarker (readmodel.AlertRules), alert
 // rules and their state stay compiled in memory between batches, and so do the
@@ -41,13 +46,14 @@
 // everything it touches.
 //
 // Stats.Writes is the time spent in read-model writes (latest prices, closes,
-// valuations, alert history and state); Stats.Dynamo the DynamoDB puts. The rest
-// of the handler's time is decoding, reading rules and valuations, evaluating and
-// pushing.
+// valuations, alert history and state); Stats.Dynamo the DynamoDB puts;
+// Stats.Push the pushes. The rest of the handler's time is decoding, reading
+// rules and valuations and evaluating.
 package consumer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -89,12 +95,21 @@ type Config struct {
 	// minutes), each deleting at most PruneLimit rows (default 20,000).
 	PruneEvery time.Duration
 	PruneLimit int
+	// PushBudget bounds the time a batch spends pushing once its durable work is
+	// done (default 2 s): a shard's next batch waits for this one, so slow
+	// connections must not hold everyone's prices. What is not sent by then is
+	// dropped and counted. The notifier's own per-connection timeout and
+	// concurrency bound each post (push.Options).
+	PushBudget time.Duration
 	// Valuations, when set, receives each batch's PortfolioValueCalculated events
 	// once they are in the valuations read model (for example to forward them);
 	// it must not keep the slice.
 	Valuations func(ctx context.Context, evs []pricing.PortfolioValueCalculated)
 	Logger     *slog.Logger
 }
+
+// DefaultPushBudget is Config.PushBudget's default.
+const DefaultPushBudget = 2 * time.Second
 
 // Consumer handles batches. It is safe for concurrent use.
 type Consumer struct {
@@ -134,6 +149,9 @@ func New(cfg Config) *Consumer {
 	if cfg.PruneLimit <= 0 {
 		cfg.PruneLimit = 20000
 	}
+	if cfg.PushBudget <= 0 {
+		cfg.PushBudget = DefaultPushBudget
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -149,9 +167,12 @@ type Stats struct {
 	Pruned                                  int64 // old valuations thinned
 	Firings, Valuations, ValueFirings       int
 	// Wall time of each step. ReadModel is the latest-price and close upserts;
-	// Alerts the price rules; Valuations the valuation query, its insert, the
-	// value_drop rules and the pushes.
-	Decode, Dynamo, ReadModel, Alerts, Valuate, Prune time.Duration
+	// Alerts the price rules; Valuations the valuation query, its insert and the
+	// value_drop rules; Push the pushes, after the rest.
+	Decode, Dynamo, ReadModel, Alerts, Valuate, Prune, Push time.Duration
+	// PushFailures counts the notifier calls that reported a failure (some
+	// messages failed or did not fit in the budget); never retried.
+	PushFailures int
 	// ValuationQuery is the part of Valuate spent in the valuation query, and
 	// ValueAlerts the part in the value_drop rules (their writes included).
 	ValuationQuery, ValueAlerts time.Duration
@@ -286,9 +307,11 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 			ok = nil
 		}
 	}
+	var out outbox
 	if len(ok) > 0 && c.cfg.Alerts != nil {
 		bad, firings := c.alerts(ctx, &st, ok, bySym)
-		st.Firings = firings
+		st.Firings = len(firings)
+		out.firings = firings
 		for _, s := range bad {
 			symFailed[s] = true
 		}
@@ -301,7 +324,7 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 	start = time.Now()
 	w0 = st.Writes
 	if len(ok) > 0 {
-		for _, sym := range c.valuations(ctx, &st, ok, bySym) {
+		for _, sym := range c.valuations(ctx, &st, &out, ok, bySym) {
 			symFailed[sym] = true
 		}
 	}
@@ -326,16 +349,139 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 			resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: recs[i].Kinesis.SequenceNumber})
 		}
 	}
+
+	// 7. Pushes, the result being decided.
+	start = time.Now()
+	c.deliver(ctx, &st, &out, bySym)
+	st.Push = time.Since(start)
+
 	log.InfoContext(ctx, "prices: batch", "records", st.Records, "poison", st.Poison, "symbols", st.Symbols,
 		"failedSymbols", st.FailedSymbols, "latestStored", st.LatestStored, "closeRows", st.CloseRows,
-		"firings", st.Firings, "valuations", st.Valuations, "valueFirings", st.ValueFirings, "pruned", st.Pruned)
+		"firings", st.Firings, "valuations", st.Valuations, "valueFirings", st.ValueFirings, "pruned", st.Pruned,
+		"pushMs", st.Push.Milliseconds(), "pushFailures", st.PushFailures)
 	return resp, st
+}
+
+// outbox is what a batch pushes once its durable work is done: the firings
+// (recorded already), the valuations (recorded already) and their messages,
+// and the symbols whose quotes go to the connections subscribed to them.
+type outbox struct {
+	firings []alerts.Firing
+	evs     []pricing.PortfolioValueCalculated
+	msgs    []pricing.ValuationMessage
+	quotes  []string
+}
+
+// deliver pushes the outbox within Config.PushBudget. With a
+// SubscriptionNotifier (the WebSocket pusher) it is one fan-out: every
+// connection of a firing's owner gets the alert, each connection the valuations
+// of the portfolios it subscribed to and one price message with the batch's
+// quotes of the symbols it subscribed to (held or only watched); the pusher
+// bounds each post, the posts in flight and each user's share of them. With a
+// plain Notifier each firing and valuation goes to its owner's connections. A
+// failure is logged and counted, never retried: see the package doc for what a
+// user then misses.
+func (c *Consumer) deliver(ctx context.Context, st *Stats, out *outbox, bySym map[string][]tick) {
+	if c.cfg.Notifier == nil || len(out.firings)+len(out.evs)+len(out.quotes) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.PushBudget)
+	defer cancel()
+	log := c.cfg.Logger
+	failed := func(what string, err error) {
+		st.PushFailures++
+		log.WarnContext(ctx, "prices: "+what+" not pushed", "error", err.Error())
+	}
+	sub, ok := c.cfg.Notifier.(pricing.SubscriptionNotifier)
+	if !ok {
+		for _, f := range out.firings {
+			if f.UserID != "" {
+				if err := c.cfg.Notifier.Notify(ctx, []string{f.UserID}, pricing.NewAlertMessage(f)); err != nil {
+					failed("alert "+f.Key, err)
+				}
+			}
+		}
+		for i, e := range out.evs {
+			if err := c.cfg.Notifier.Notify(ctx, []string{e.UserID}, out.msgs[i]); err != nil {
+				failed("valuation of "+e.Data.PortfolioID, err)
+			}
+		}
+		return
+	}
+	var users []string
+	valuations := map[string][]int{}
+	firings := map[string][]pricing.AlertMessage{}
+	add := func(u string) {
+		if _, seen := valuations[u]; !seen {
+			valuations[u] = nil
+			users = append(users, u)
+		}
+	}
+	for i, e := range out.evs {
+		add(e.UserID)
+		valuations[e.UserID] = append(valuations[e.UserID], i)
+	}
+	for _, f := range out.firings {
+		if f.UserID != "" {
+			add(f.UserID)
+			firings[f.UserID] = append(firings[f.UserID], pricing.NewAlertMessage(f))
+		}
+	}
+	// Users watching a ticked symbol they hold in no valued portfolio get its
+	// quotes too (their connections' subscriptions decide, as for the others).
+	if len(out.quotes) > 0 {
+		watchers, err := readmodel.WatchersOf(ctx, c.cfg.DB, out.quotes, time.Now())
+		if err != nil {
+			log.WarnContext(ctx, "prices: symbol watchers", "error", err.Error())
+		}
+		for _, u := range watchers {
+			add(u)
+		}
+	}
+	if len(users) == 0 {
+		return
+	}
+	quotes := make(map[string]pricing.Quote, len(out.quotes))
+	for _, s := range out.quotes {
+		if ts := bySym[s]; len(ts) > 0 {
+			n := ts[len(ts)-1].ev
+			q := pricing.Quote{Symbol: s, Price: n.Price.String(), AsOf: n.Timestamp.UTC().Format(time.RFC3339Nano)}
+			if n.PreviousClose.IsPositive() {
+				q.PreviousClose = n.PreviousClose.String()
+			}
+			quotes[s] = q
+		}
+	}
+	err := sub.NotifyEach(ctx, users, func(conn wsconn.Connection) []any {
+		var msgs []any
+		for _, a := range firings[conn.UserID] {
+			msgs = append(msgs, a)
+		}
+		for _, i := range valuations[conn.UserID] {
+			if conn.SubscribedToPortfolio(out.msgs[i].PortfolioID) {
+				msgs = append(msgs, out.msgs[i])
+			}
+		}
+		var qs []pricing.Quote
+		for _, s := range conn.Symbols {
+			if q, ok := quotes[s]; ok {
+				qs = append(qs, q)
+			}
+		}
+		if len(qs) > 0 {
+			msgs = append(msgs, pricing.PriceMessage{Type: "price", Quotes: qs})
+		}
+		return msgs
+	})
+	if err != nil {
+		failed(fmt.Sprintf("pushes to %d users", len(users)), err)
+	}
 }
 
 // valuations values the portfolios holding symbols, records the valuations,
 // evaluates their value_drop rules and pushes the new values; it returns the
 // symbols whose records must be retried.
-func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) []string {
+func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick) []string {
 	log := c.cfg.Logger
 	qstart := time.Now()
 	vals, err := c.holdings.valuations(ctx, c.cfg.DB, symbols)
@@ -355,9 +501,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, 
 	vals = valued
 	st.Valuations = len(vals)
 	if len(vals) == 0 {
-		if c.cfg.Notifier != nil {
-			c.pushValuations(ctx, nil, nil, symbols, bySym) // the quotes, to who watches them
-		}
+		out.quotes = symbols // to who watches them
 		return nil
 	}
 	rows := make([]readmodel.Valuation, len(vals))
@@ -383,9 +527,10 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, 
 	}
 	var failed []string
 	if store, ok := c.cfg.Alerts.(pricing.PortfolioAlertStore); ok {
-		var badPortfolios []string
 		vstart := time.Now()
-		badPortfolios, st.ValueFirings = c.valueAlerts(ctx, st, store, owned(vals, symbols))
+		badPortfolios, firings := c.valueAlerts(ctx, st, store, owned(vals, symbols))
+		st.ValueFirings = len(firings)
+		out.firings = append(out.firings, firings...)
 		st.ValueAlerts = time.Since(vstart)
 		if len(badPortfolios) > 0 {
 			held, err := readmodel.SymbolsHeldBy(ctx, c.cfg.DB, badPortfolios)
@@ -396,8 +541,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, 
 			failed = intersect(symbols, held)
 		}
 	}
-	// A lost push is not worth a retry (the next tick brings a newer value; the API
-	// serves the current one), so failures are logged only.
+	// Pushed once the batch's result is decided (deliver).
 	if c.cfg.Notifier != nil {
 		msgs := make([]pricing.ValuationMessage, len(evs))
 		for i, e := range evs {
@@ -409,90 +553,16 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, symbols []string, 
 				msgs[i].Unpriced = d.Unpriced
 			}
 		}
-		c.pushValuations(ctx, evs, msgs, symbols, bySym)
+		out.evs, out.msgs, out.quotes = evs, msgs, symbols
 	}
 	return failed
 }
 
-// pushValuations sends the owners their portfolios' new values. With a
-// SubscriptionNotifier (the WebSocket pusher) each connection gets the
-// valuations of the portfolios it subscribed to and one price message with the
-// batch's quotes of the symbols it subscribed to; otherwise every owner's
-// connection gets its valuations.
-func (c *Consumer) pushValuations(ctx context.Context, evs []pricing.PortfolioValueCalculated, msgs []pricing.ValuationMessage,
-	symbols []string, bySym map[string][]tick) {
-	log := c.cfg.Logger
-	sub, ok := c.cfg.Notifier.(pricing.SubscriptionNotifier)
-	if !ok {
-		for i, e := range evs {
-			if err := c.cfg.Notifier.Notify(ctx, []string{e.UserID}, msgs[i]); err != nil {
-				log.WarnContext(ctx, "prices: valuation not pushed", "portfolioId", e.Data.PortfolioID, "error", err.Error())
-			}
-		}
-		return
-	}
-	byUser := map[string][]int{}
-	users := make([]string, 0, len(evs))
-	for i, e := range evs {
-		if _, seen := byUser[e.UserID]; !seen {
-			users = append(users, e.UserID)
-		}
-		byUser[e.UserID] = append(byUser[e.UserID], i)
-	}
-	// Users watching a ticked symbol they hold in no valued portfolio get its
-	// quotes too (their connections' subscriptions decide, as for the others).
-	watchers, err := readmodel.WatchersOf(ctx, c.cfg.DB, symbols, time.Now())
-	if err != nil {
-		log.WarnContext(ctx, "prices: symbol watchers", "error", err.Error())
-	}
-	for _, u := range watchers {
-		if _, seen := byUser[u]; !seen {
-			byUser[u] = nil
-			users = append(users, u)
-		}
-	}
-	if len(users) == 0 {
-		return
-	}
-	quotes := make(map[string]pricing.Quote, len(symbols))
-	for _, s := range symbols {
-		if ts := bySym[s]; len(ts) > 0 {
-			n := ts[len(ts)-1].ev
-			q := pricing.Quote{Symbol: s, Price: n.Price.String(), AsOf: n.Timestamp.UTC().Format(time.RFC3339Nano)}
-			if n.PreviousClose.IsPositive() {
-				q.PreviousClose = n.PreviousClose.String()
-			}
-			quotes[s] = q
-		}
-	}
-	err = sub.NotifyEach(ctx, users, func(conn wsconn.Connection) []any {
-		var out []any
-		for _, i := range byUser[conn.UserID] {
-			if conn.SubscribedToPortfolio(msgs[i].PortfolioID) {
-				out = append(out, msgs[i])
-			}
-		}
-		var qs []pricing.Quote
-		for _, s := range conn.Symbols {
-			if q, ok := quotes[s]; ok {
-				qs = append(qs, q)
-			}
-		}
-		if len(qs) > 0 {
-			out = append(out, pricing.PriceMessage{Type: "price", Quotes: qs})
-		}
-		return out
-	})
-	if err != nil {
-		log.WarnContext(ctx, "prices: valuations not pushed", "users", len(users), "error", err.Error())
-	}
-}
-
 // valueAlerts evaluates the value_drop rules of the valued portfolios on their
-// new values and delivers the firings, with the price rules' semantics: the
-// portfolios whose firings could not be delivered are returned and keep their old
-// state, so the retry fires again under the same key.
-func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []readmodel.PortfolioValuation) (failed []string, firings int) {
+// new values and records the firings, with the price rules' semantics: the
+// portfolios whose firings or state could not be written are returned and keep
+// their old state, so the retry fires again under the same key.
+func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []readmodel.PortfolioValuation) (failed []string, firings []alerts.Firing) {
 	keys := make([]string, len(vals))
 	ticks := make([]alerts.Tick, len(vals))
 	owners := make(map[string]string, len(vals))
@@ -611,10 +681,10 @@ func intersect(a, b []string) []string {
 	return out
 }
 
-// alerts evaluates the price rules of symbols and delivers the firings; it
-// returns the symbols whose firings could not be delivered (their state is not
-// saved, so the retry fires them again under the same key).
-func (c *Consumer) alerts(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) (failed []string, firings int) {
+// alerts evaluates the price rules of symbols and records the firings; it
+// returns the symbols whose firings or state could not be written (the retry
+// fires them again under the same key) and the firings to deliver.
+func (c *Consumer) alerts(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) (failed []string, firings []alerts.Firing) {
 	keys := make([]string, len(symbols))
 	var ticks []alerts.Tick
 	for i, s := range symbols {

@@ -246,25 +246,25 @@ func TestFailedSymbolReportsAllItsRecords(t *testing.T) {
 	}
 }
 
-// TestUndeliveredAlertIsRetried: a firing the notifier could not deliver fails its
-// symbol's records and is delivered, under the same key, on the retry.
-func TestUndeliveredAlertIsRetried(t *testing.T) {
+// TestUndeliveredAlertIsNotRetried: a firing the notifier could not deliver
+// fails no record (pushes are best effort, after the durable work), its state is
+// saved, and re-processing the batch does not fire it again.
+func TestUndeliveredAlertIsNotRetried(t *testing.T) {
 	e := newEnv(t)
 	store := pricing.NewMemoryAlertStore(alerts.Rule{ID: "r1", UserID: u1, Kind: alerts.KindPriceBelow, Symbol: "TSLA", Threshold: decimal.RequireFromString("150")})
 	notifier := &pricing.MemoryNotifier{Fail: errors.New("gone")}
 	c := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
 	batch := []events.KinesisEventRecord{rec(t, "TSLA", "149", t0), rec(t, "SPY", "500", t0)}
-	resp, _ := c.Handle(t.Context(), events.KinesisEvent{Records: batch})
-	if !slices.Equal(failures(resp), []string{batch[0].Kinesis.SequenceNumber}) {
-		t.Fatalf("failures %v", failures(resp))
+	resp, st := c.Process(t.Context(), batch)
+	if len(resp.BatchItemFailures) != 0 || st.Firings != 1 || st.PushFailures == 0 {
+		t.Fatalf("failures %v, stats %+v: the firing fails its push, not its records", failures(resp), st)
 	}
 	notifier.Fail = nil
-	if resp, _ := c.Handle(t.Context(), events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("retry failures %v", failures(resp))
+	if resp, st := c.Process(t.Context(), batch); len(resp.BatchItemFailures) != 0 || st.Firings != 0 {
+		t.Fatalf("re-processing: failures %v, stats %+v", failures(resp), st)
 	}
-	d := notifier.Deliveries()
-	if len(d) != 1 || d[0].Message.(pricing.AlertMessage).Firing.Key != "r1#0" {
-		t.Fatalf("deliveries %+v", d)
+	if d := alertKeys(notifier.Deliveries()); len(d) != 0 {
+		t.Fatalf("alerts delivered %v", d)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -69,11 +68,12 @@ type ruleSet struct {
 	keyOf func(r alerts.Rule) string
 }
 
-// runAlerts evaluates ticks on the rules of set.keys, records and delivers the
-// firings and saves the state. It returns the keys that must be retried (their
-// firings were not delivered, or nothing could be done) and the firings count.
-// Undelivered keys keep their saved state, so the retry fires under the same key.
-func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set ruleSet, ticks []alerts.Tick) (bad []string, firings int) {
+// runAlerts evaluates ticks on the rules of set.keys, records the firings and
+// saves the state. It returns the keys that must be retried (nothing could be
+// recorded or saved: they keep their saved state, so the retry fires under the
+// same keys) and the firings recorded, for the caller to deliver once the batch's
+// durable work is done; delivering them is never a reason to retry.
+func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set ruleSet, ticks []alerts.Tick) (bad []string, firings []alerts.Firing) {
 	log := c.cfg.Logger
 	marker, _ := c.cfg.Alerts.(pricing.StateMarker)
 	if marker == nil {
@@ -86,14 +86,14 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		defer rc.mu.Unlock()
 		if err := c.prepare(ctx, rc, marker, set); err != nil {
 			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
-			return set.keys, 0
+			return set.keys, nil
 		}
 		eng = rc.eng
 		eng.TakeChanged() // nothing pending from an aborted batch
 	} else {
 		rules, state, err := set.load(ctx, set.keys)
 		if err == nil && len(rules) == 0 {
-			return nil, 0
+			return nil, nil
 		}
 		if err == nil {
 			if eng, err = alerts.NewEngine(rules...); err == nil {
@@ -102,65 +102,40 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		}
 		if err != nil {
 			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
-			return set.keys, 0
+			return set.keys, nil
 		}
 		loaded = rules
 	}
 	fs := eng.Evaluate(ticks)
-	fail := func(msg string, err error) ([]string, int) {
+	fail := func(msg string, err error) ([]string, []alerts.Firing) {
 		log.ErrorContext(ctx, "prices: "+set.name+" "+msg, "error", err.Error())
 		if rc != nil {
 			rc.invalidate(set.keys...) // memory ran ahead of what is saved
 		}
-		return set.keys, len(fs)
+		return set.keys, nil // the retry fires them again, under the same keys
 	}
+	// Recorded before anything is pushed: alert_history keeps every firing,
+	// whether or not its push reaches a browser.
 	if rec, ok := c.cfg.Alerts.(pricing.FiringRecorder); ok && len(fs) > 0 {
 		if _, err := write(st, func() (struct{}, error) { return struct{}{}, rec.RecordFirings(ctx, fs) }); err != nil {
 			return fail("alert firings not recorded", err)
 		}
 	}
-	badKey := map[string]bool{}
-	var errs []error
-	for _, f := range fs {
-		if c.cfg.Notifier == nil || f.UserID == "" {
-			continue
-		}
-		if err := c.cfg.Notifier.Notify(ctx, []string{f.UserID}, pricing.NewAlertMessage(f)); err != nil {
-			errs = append(errs, err)
-			r, _ := eng.Rule(f.RuleID)
-			badKey[set.keyOf(r)] = true
-		}
-	}
-	if len(errs) > 0 {
-		log.ErrorContext(ctx, "prices: "+set.name+" alert firings not delivered", "count", len(errs), "error", errors.Join(errs...).Error())
-		for k := range badKey {
-			bad = append(bad, k)
-		}
-	}
 
-	// Save the state of the keys that are done; the others keep their saved
-	// state, so their retried ticks fire again under the same key.
 	var save []alerts.Rule
 	var state alerts.State
 	if rc == nil {
-		for _, r := range loaded {
-			if !badKey[set.keyOf(r)] {
-				save = append(save, r)
-			}
-		}
+		save = loaded
 		state = eng.State()
 	} else {
 		var ids []string
 		seen := make(map[string]bool, len(set.keys))
-		add := func(id string) {
-			if r, ok := eng.Rule(id); ok && !seen[id] && !badKey[set.keyOf(r)] {
+		for _, id := range eng.TakeChanged() {
+			if r, ok := eng.Rule(id); ok && !seen[id] {
 				seen[id] = true
 				ids = append(ids, id)
 				save = append(save, r)
 			}
-		}
-		for _, id := range eng.TakeChanged() {
-			add(id)
 		}
 		state = eng.StateOf(ids...)
 	}
@@ -170,12 +145,11 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		}
 	}
 	if rc != nil {
-		rc.invalidate(bad...)
 		if err := c.claim(ctx, st, rc, marker, set, save); err != nil {
 			log.WarnContext(ctx, "prices: "+set.name+" alert marks not claimed", "error", err.Error())
 		}
 	}
-	return bad, len(fs)
+	return nil, fs
 }
 
 // syncAlertMarks drops from both rule caches the keys whose marks others moved

@@ -25,6 +25,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
+
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // PutRecords limits.
@@ -74,7 +76,7 @@ func New(api API, stream string, opts Options) *Publisher {
 		opts.MaxDelay = 2 * time.Second
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleep
+		opts.Sleep = retry.Sleep
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Int64N
@@ -204,18 +206,4 @@ func (p *Publisher) backoff(n int) time.Duration {
 		}
 	}
 	return time.Duration(p.opts.Rand(int64(ceil)))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

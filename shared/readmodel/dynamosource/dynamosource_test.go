@@ -3,6 +3,7 @@ package dynamosource_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -70,7 +71,8 @@ func TestRebuildFromDynamoDB(t *testing.T) {
 		alerts = append(alerts, portfolio.Event{EventType: "AlertRuleCreated", AggregateID: "alert-1", Version: int64(v), Timestamp: ts})
 	}
 	want = append([]string{"alert-1"}, want...)
-	// A corrupt item: the rebuild applies p03 up to it and reports it.
+	// A corrupt item: the rebuild quarantines it, as the live projector would, and
+	// reports it.
 	bad := `{"transactionId":`
 	if err := store.Tamper(ctx, "p03", 2, "data", &bad); err != nil {
 		t.Fatal(err)
@@ -93,15 +95,22 @@ func TestRebuildFromDynamoDB(t *testing.T) {
 
 	pool, _ := rmtest.DB(t)
 	st, err := readmodel.Rebuild(ctx, pool, src, readmodel.RebuildOptions{PageSize: 7, BatchSize: 20})
-	if err == nil || len(st.Failures) != 1 || !strings.Contains(st.Failures[0], "aggregate p03: read from version 2") {
-		t.Fatalf("rebuild: err %v, failures %v", err, st.Failures)
+	if err != nil || len(st.Quarantined) != 1 || !strings.Contains(st.Quarantined[0], "aggregate p03 version 2") {
+		t.Fatalf("rebuild: err %v, failures %v, quarantined %v", err, st.Failures, st.Quarantined)
 	}
-	if st.Events != len(applicable)+len(alerts) || st.Aggregates != len(want) {
+	if st.Events != len(applicable)+len(alerts)+1 || st.Aggregates != len(want) {
 		t.Errorf("stats %+v", st)
 	}
+	// The live projector, meeting the corrupt item in the stream, gives the same.
 	live, _ := rmtest.DB(t)
-	if failed, err := rmtest.NewProjector(live).Apply(ctx, append(applicable, alerts...)); err != nil || len(failed) > 0 {
-		t.Fatal(failed, err)
+	var recs []readmodel.Record
+	for _, e := range append(applicable, alerts...) {
+		recs = append(recs, readmodel.Record{Event: e})
+	}
+	recs = append(recs, readmodel.Record{Event: portfolio.Event{AggregateID: "p03", Version: 2}, Undecodable: "stream: corrupt"})
+	proj := readmodel.NewProjector(live, readmodel.ProjectorOptions{Metrics: io.Discard, Source: src})
+	if res, err := proj.ApplyRecords(ctx, recs); err != nil || len(res.Failures) > 0 || len(res.Quarantined) != 1 {
+		t.Fatal(res, err)
 	}
 	if a, b := rmtest.Dump(t, pool), rmtest.Dump(t, live); a != b {
 		t.Fatalf("rebuild from DynamoDB differs from the live projection")

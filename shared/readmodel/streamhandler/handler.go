@@ -1,22 +1,29 @@
 // Package streamhandler is the projector Lambda's handler: DynamoDB stream records
 // of the events table in, read models out, with the batch-failure semantics of
-// DESIGN §4 (ReportBatchItemFailures).
+// docs/architecture.md §4 (ReportBatchItemFailures) and docs/architecture.md's "Self-healing
+// consumers".
 //
 //   - INSERT records carry a new event (NEW_IMAGE). MODIFY and REMOVE records are
 //     ignored and logged: events are append-only, so they are operator actions.
-//   - A record whose image does not decode (a poison record) fails on its own; the
-//     rest of the batch applies.
+//   - A record whose image does not decode (a poison record) goes to the projector
+//     by its keys: it reads that version from the event store, and quarantines it
+//     if the store's copy is unusable too. A poison record without usable keys is
+//     quarantined here: sent to the failure destination with its image.
 //   - An event of a type this build does not know is skipped by the projector (its
 //     checkpoint advances), not failed.
-//   - Records fail in aggregate order: once a record fails, every later record of
-//     the same aggregate in the batch fails too, so the retry delivers them in
-//     order (the projector would see them as a gap anyway).
-//   - A database error fails the whole invocation, and the stream retries the batch
-//     (BisectBatchOnFunctionError narrows it down).
+//   - What the projector cannot apply yet (a gap with no event store to fill it
+//     from, a catch-up cut short by the deadline) fails, in aggregate order: once
+//     a record fails, every later record of the same aggregate in the batch fails
+//     too, so the retry delivers them in order.
+//   - A database or event-store error is transient: the handler retries the batch
+//     with backoff within the invocation (Options.Retry), then fails the whole
+//     invocation, and the stream retries it. So the mapping's retries are spent
+//     only by an outage that outlasts several invocations.
 package streamhandler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,17 +31,20 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/quarantine"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/readmodel/internal/emf"
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // Applier is the projector as the handler uses it (*readmodel.Projector).
 type Applier interface {
-	ApplyBatch(ctx context.Context, events []portfolio.Event) (readmodel.BatchResult, error)
+	ApplyRecords(ctx context.Context, recs []readmodel.Record) (readmodel.BatchResult, error)
 }
 
 // FailureRecorder is implemented by appliers that log failures for operators
@@ -48,15 +58,25 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives one EMF line per invocation. Default os.Stdout.
 	Metrics io.Writer
+	// Quarantine receives the poison records that name no aggregate. Without it
+	// they fail, and the stream's retries end in its on-failure destination.
+	Quarantine quarantine.Sink
+	// Consumer names the function in quarantine records. Default "projector".
+	Consumer string
+	// Retry paces the retries of a transient failure within an invocation.
+	Retry retry.Policy
 }
 
 // Handler handles DynamoDB stream batches.
 type Handler struct {
-	build   func(ctx context.Context) (Applier, error)
-	mu      sync.Mutex
-	applier Applier
-	log     *slog.Logger
-	metrics *emf.Writer
+	build    func(ctx context.Context) (Applier, error)
+	mu       sync.Mutex
+	applier  Applier
+	log      *slog.Logger
+	metrics  *emf.Writer
+	sink     quarantine.Sink
+	consumer string
+	retry    retry.Policy
 }
 
 // New returns a handler applying through a.
@@ -74,7 +94,11 @@ func NewLazy(build func(ctx context.Context) (Applier, error), opts Options) *Ha
 	if opts.Metrics == nil {
 		opts.Metrics = os.Stdout
 	}
-	return &Handler{build: build, log: opts.Logger, metrics: emf.New(opts.Metrics, map[string]string{"Function": "projector"})}
+	if opts.Consumer == "" {
+		opts.Consumer = "projector"
+	}
+	return &Handler{build: build, log: opts.Logger, metrics: emf.New(opts.Metrics, map[string]string{"Function": opts.Consumer}),
+		sink: opts.Quarantine, consumer: opts.Consumer, retry: opts.Retry}
 }
 
 func (h *Handler) getApplier(ctx context.Context) (Applier, error) {
@@ -105,7 +129,8 @@ type record struct {
 func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
 	resp := events.DynamoDBEventResponse{BatchItemFailures: []events.DynamoDBBatchItemFailure{}}
 	recs := make([]record, len(ev.Records))
-	batch := make([]portfolio.Event, 0, len(ev.Records))
+	batch := make([]readmodel.Record, 0, len(ev.Records))
+	var orphans []quarantine.Record // poison records naming no aggregate
 	var ignored, poison, unknown int
 	for i := range ev.Records {
 		r := &ev.Records[i]
@@ -134,25 +159,51 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 						"eventType", e.EventType, "aggregateId", e.AggregateID, "version", e.Version)
 				}
 				rec.event = len(batch)
-				batch = append(batch, e)
+				batch = append(batch, readmodel.Record{Event: e, SequenceNumber: r.Change.SequenceNumber})
 				continue
 			}
 		}
 		poison++
-		rec.failed, rec.reason = true, err.Error()
 		h.log.Error("poison stream record", "aggregateId", rec.aggregateID, "version", rec.version,
 			"sequenceNumber", r.Change.SequenceNumber, "err", err)
+		img, _ := json.Marshal(r.Change.NewImage)
+		if id, v := keyString(r.Change.Keys, eventstore.AttrAggregateID), keyInt(r.Change.Keys, eventstore.AttrVersion); id != "" && v > 0 {
+			// The keys name the event: the projector reads it from the event store.
+			rec.aggregateID = id
+			rec.event = len(batch)
+			batch = append(batch, readmodel.Record{Event: envelope(id, v, r.Change.NewImage), Undecodable: "stream: " + err.Error(), Image: img,
+				SequenceNumber: r.Change.SequenceNumber})
+			continue
+		}
+		if h.sink != nil {
+			orphans = append(orphans, quarantine.Record{Consumer: h.consumer, EventType: rec.eventType, Reason: err.Error(),
+				Image: img, SequenceNumber: r.Change.SequenceNumber, QuarantinedAt: time.Now().UTC()})
+			continue
+		}
+		rec.failed, rec.reason = true, err.Error()
+	}
+	if len(orphans) > 0 {
+		// Sent before the batch moves past them; a failed send fails the invocation.
+		if err := h.sink.Send(ctx, orphans); err != nil {
+			return events.DynamoDBEventResponse{}, fmt.Errorf("projector: quarantine %d poison records: %w", len(orphans), err)
+		}
 	}
 
 	var res readmodel.BatchResult
+	retries := 0
 	if len(batch) > 0 {
-		a, err := h.getApplier(ctx)
-		if err != nil {
-			return events.DynamoDBEventResponse{}, fmt.Errorf("projector: %w", err)
-		}
-		res, err = a.ApplyBatch(ctx, batch)
-		if err != nil {
-			return events.DynamoDBEventResponse{}, err
+		attempts := h.retry.Start(ctx)
+		for {
+			var err error
+			res, err = h.apply(ctx, batch)
+			if err == nil {
+				break
+			}
+			if !attempts.Wait() {
+				return events.DynamoDBEventResponse{}, err
+			}
+			retries++
+			h.log.Warn("projector: transient failure, retrying the batch", "attempt", retries, "err", err)
 		}
 		byEvent := make(map[int]*record, len(batch))
 		for i := range recs {
@@ -200,8 +251,36 @@ func (h *Handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.D
 		emf.Metric{Name: "StreamRecordsPoison", Value: float64(poison)},
 		emf.Metric{Name: "StreamRecordsUnknownType", Value: float64(unknown)},
 		emf.Metric{Name: "StreamRecordsFailed", Value: float64(len(resp.BatchItemFailures))},
+		emf.Metric{Name: "StreamRecordsQuarantined", Value: float64(len(orphans) + len(res.Quarantined))},
+		emf.Metric{Name: "TransientRetries", Value: float64(retries)},
 	)
 	return resp, nil
+}
+
+func (h *Handler) apply(ctx context.Context, batch []readmodel.Record) (readmodel.BatchResult, error) {
+	a, err := h.getApplier(ctx)
+	if err != nil {
+		return readmodel.BatchResult{}, fmt.Errorf("projector: %w", err)
+	}
+	return a.ApplyRecords(ctx, batch)
+}
+
+// envelope is what a poison record's keys and image still tell of its event.
+func envelope(id string, version int64, img map[string]events.DynamoDBAttributeValue) portfolio.Event {
+	e := portfolio.Event{AggregateID: id, Version: version, EventType: keyString(img, eventstore.AttrEventType),
+		EventID: keyString(img, eventstore.AttrEventID), UserID: keyString(img, eventstore.AttrUserID)}
+	if ts, err := time.Parse(time.RFC3339Nano, keyString(img, eventstore.AttrTimestamp)); err == nil {
+		e.Timestamp = ts.UTC()
+	}
+	return e
+}
+
+func keyInt(m map[string]events.DynamoDBAttributeValue, name string) int64 {
+	v, err := strconv.ParseInt(keyString(m, name), 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
 }
 
 func keyString(m map[string]events.DynamoDBAttributeValue, name string) string {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/portfoliotracker/tracker/shared/eventstore"
@@ -17,6 +18,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/readmodel/internal/rmtest"
 	"github.com/portfoliotracker/tracker/shared/readmodel/streamhandler"
+	"github.com/portfoliotracker/tracker/shared/retry"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 )
 
@@ -219,7 +221,8 @@ func TestHandlerPoisonShapes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, _ := rmtest.DB(t)
-	h := streamhandler.New(rmtest.NewProjector(pool), streamhandler.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: io.Discard})
+	h := streamhandler.New(rmtest.NewProjector(pool), streamhandler.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: io.Discard,
+		Retry: retry.Policy{First: time.Millisecond, For: 50 * time.Millisecond}})
 	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
 	s := &stream{t: t}
 	ok1 := s.event(a.Events[0])
@@ -237,7 +240,8 @@ func TestHandlerPoisonShapes(t *testing.T) {
 	if got := failures(resp); !slices.Equal(got, []string{noImage, binary, newer}) || slices.Contains(got, ok1) {
 		t.Fatalf("failures %v", got)
 	}
-	// A database that cannot be reached fails the invocation (the stream retries it).
+	// A database that cannot be reached, beyond the retries within the invocation,
+	// fails the invocation (the stream retries it).
 	pool.Close()
 	s.event(a.Events[1])
 	if _, err := h.Handle(ctx, s.take()); err == nil {

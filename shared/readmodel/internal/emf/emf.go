@@ -1,6 +1,6 @@
 // Package emf writes CloudWatch Embedded Metric Format lines: one JSON object per
 // line on stdout, which CloudWatch Logs turns into metrics without an API call
-// (DESIGN §4; there is no official Powertools for Go).
+// (docs/architecture.md §4; there is no official Powertools for Go).
 package emf
 
 import (

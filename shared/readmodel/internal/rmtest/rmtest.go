@@ -6,17 +6,26 @@ package rmtest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/dynamo"
+	"github.com/portfoliotracker/tracker/shared/eventstore"
+	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/readmodel/dynamosource"
 	"github.com/portfoliotracker/tracker/shared/testenv"
+	"github.com/portfoliotracker/tracker/shared/topology"
 	"github.com/shopspring/decimal"
 )
 
@@ -44,6 +53,74 @@ func DB(t testing.TB) (*pgxpool.Pool, string) {
 // NewProjector returns a projector that discards its metrics.
 func NewProjector(pool *pgxpool.Pool) *readmodel.Projector {
 	return readmodel.NewProjector(pool, readmodel.ProjectorOptions{Metrics: io.Discard})
+}
+
+// Store is an events table on DynamoDB Local: the event store a self-healing
+// projector reads the versions the stream did not deliver from.
+type Store struct {
+	t      testing.TB
+	Client *dynamodb.Client
+	Table  string
+	Events *dynamostore.Store
+	// Source reads the table as the projector and a rebuild do.
+	Source *dynamosource.Source
+}
+
+// NewStore creates a fresh events table.
+func NewStore(t testing.TB) *Store {
+	t.Helper()
+	client := testenv.DynamoDB(t)
+	name := testenv.UniqueName(t, "events")
+	table, _ := topology.TableByName(topology.EventsTable)
+	if err := dynamo.CreateTable(context.Background(), client, table, name); err != nil {
+		t.Fatal(err)
+	}
+	return &Store{t: t, Client: client, Table: name, Events: dynamostore.New(client, name, dynamostore.Options{}),
+		Source: dynamosource.New(client, name, 2)}
+}
+
+// Append stores events of one aggregate, consecutive versions, in appends of 25.
+func (s *Store) Append(events ...portfolio.Event) {
+	s.t.Helper()
+	for start := 0; start < len(events); start += 25 {
+		chunk := events[start:min(start+25, len(events))]
+		if err := s.Events.Append(context.Background(), chunk[0].AggregateID, chunk[0].Version-1, chunk, nil); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+}
+
+// PutRaw writes e's item with some attributes replaced, past the store's checks:
+// the corrupt item a bug or a hand edit would leave. It returns the item's
+// attributes as a stream record's NewImage holds them (DynamoDB JSON).
+func (s *Store) PutRaw(e portfolio.Event, replace map[string]string) []byte {
+	s.t.Helper()
+	it, err := eventstore.EncodeItem(&e)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for k, v := range replace {
+		it[k] = v
+	}
+	av := map[string]types.AttributeValue{}
+	img := map[string]map[string]string{}
+	for k, v := range it {
+		if eventstore.NumericAttrs[k] {
+			av[k] = &types.AttributeValueMemberN{Value: v}
+			img[k] = map[string]string{"N": v}
+		} else {
+			av[k] = &types.AttributeValueMemberS{Value: v}
+			img[k] = map[string]string{"S": v}
+		}
+	}
+	if _, err := s.Client.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(s.Table), Item: av}); err != nil {
+		s.t.Fatal(err)
+	}
+	b, err := json.Marshal(img)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return b
 }
 
 // History decides commands on a real aggregate and keeps the events.
@@ -103,6 +180,28 @@ func (h *History) Tx(tx portfolio.Transaction) string {
 	rec, err := h.P.RecordTransaction(tx, h.meta())
 	h.check(err)
 	return rec.ID
+}
+
+// Legacy appends a TransactionRecorded event built by hand, as an older build
+// would have stored it before the domain bounded new commands (a trade in year 0,
+// a split of 9223372036854775807:1): the aggregate folds it as it folds any stored
+// event, and later commands follow it. It returns the event's version.
+func (h *History) Legacy(tx portfolio.Transaction) int64 {
+	h.t.Helper()
+	if tx.Currency == "" {
+		tx.Currency = "USD"
+	}
+	m := h.meta()
+	v := h.P.Version() + 1
+	tx.ID, tx.Seq = m.NewID(), portfolio.SeqOf(v, 0)
+	e := portfolio.Event{EventID: m.NewID(), EventType: portfolio.TypeTransactionRecorded, AggregateID: h.P.ID(),
+		AggregateType: portfolio.AggregateType, Version: v, Timestamp: m.Now, UserID: h.user, CorrelationID: m.CorrelationID,
+		CausationID: m.CausationID, SchemaVersion: portfolio.SchemaVersion, Data: &portfolio.TransactionRecorded{Transaction: tx}}
+	if err := h.P.Apply(e); err != nil {
+		h.t.Fatal(err)
+	}
+	h.Events = append(h.Events, e)
+	return v
 }
 
 // Void voids a transaction.
