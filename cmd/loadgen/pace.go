@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"time"
+
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // pacer spreads n actions evenly over [start, start+span): action j is due at
@@ -41,18 +43,7 @@ func (p pacer) due(j int) time.Time {
 // is already late starts at once: the schedule is fixed, so a slow answer
 // delays the next action but does not shift the ones after it.
 func (p pacer) wait(ctx context.Context, j int) bool {
-	d := time.Until(p.due(j))
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
+	return retry.Sleep(ctx, time.Until(p.due(j))) == nil
 }
 
 // ticksDue is how many of total ticks at rate per second are due at elapsed

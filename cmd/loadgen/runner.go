@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/portfoliotracker/tracker/shared/retry"
 	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
@@ -151,7 +152,7 @@ func (g *generator) run(ctx context.Context, sc scenario, label string) (report,
 		return rep, fmt.Errorf("%s: set-up: %w", label, err)
 	}
 	rep.SetupSeconds = time.Since(t0).Seconds()
-	if !sleep(ctx, connectedUsersLag) {
+	if retry.Sleep(ctx, connectedUsersLag) != nil {
 		return rep, ctx.Err()
 	}
 	// The stack's counters from here on: the run's, not the set-up's.
@@ -246,7 +247,7 @@ func (g *generator) drain(ctx context.Context, book *tickBook, before stackStatu
 		if read >= int64(published) && time.Since(last) >= drainQuiet {
 			break
 		}
-		if !sleep(ctx, 250*time.Millisecond) {
+		if retry.Sleep(ctx, 250*time.Millisecond) != nil {
 			break
 		}
 	}
@@ -275,16 +276,4 @@ func (after stackStatus) since(before stackStatus) (map[string]functionCounters,
 		}
 	}
 	return fns, maps
-}
-
-// sleep waits d; false if ctx ends first.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // The API routes the generator calls, by the topology's patterns (a test holds
@@ -149,10 +150,8 @@ func (c *clients) hold(ctx context.Context, rec *recorder, token, portfolio stri
 		if time.Now().After(deadline) {
 			return fmt.Errorf("positions of %s not in the read model after %s", portfolio, positionsReady)
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		if err := retry.Sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
 		}
 	}
 }
