@@ -614,6 +614,16 @@ func refusal(err error) bool {
 	return errors.Is(err, pricing.ErrRefused) || readmodel.IsDataError(err) || errors.As(err, &pg) && pg.Code == "08P01"
 }
 
+// gather adds more to what earlier passes put in the outbox, taking more itself
+// when it is the first (the usual case: copying 10,000 valuations a batch would
+// cost megabytes).
+func gather[T any](dst, more []T) []T {
+	if len(dst) == 0 {
+		return more
+	}
+	return append(dst, more...)
+}
+
 // pick returns the symbols of order that are in set, in order.
 func pick(order []string, set map[string]error) []string {
 	out := make([]string, 0, len(set))
@@ -774,7 +784,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 	vals = valued
 	st.Valuations += len(vals)
 	if len(vals) == 0 {
-		out.quotes = append(out.quotes, symbols...) // to who watches them
+		out.quotes = gather(out.quotes, symbols) // to who watches them
 		return nil, nil
 	}
 	rows := make([]readmodel.Valuation, len(vals))
@@ -829,8 +839,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 				msgs[i].Unpriced = d.Unpriced
 			}
 		}
-		out.evs, out.msgs = append(out.evs, evs...), append(out.msgs, msgs...)
-		out.quotes = append(out.quotes, symbols...)
+		out.evs, out.msgs, out.quotes = gather(out.evs, evs), gather(out.msgs, msgs), gather(out.quotes, symbols)
 	}
 	return failed, failure
 }
