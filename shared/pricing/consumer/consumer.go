@@ -527,13 +527,16 @@ func (c *Consumer) applyOnce(ctx context.Context, st *Stats, out *outbox, symbol
 			defer mu.Unlock()
 			if err != nil {
 				symFailed[s] = err
-				log.ErrorContext(ctx, "prices: latest price not stored", "symbol", s, "error", err.Error())
 			} else if stored {
 				st.LatestStored++
 			}
 		})
 	}
 	wg.Wait()
+	if len(symFailed) > 0 {
+		// One line, not one a symbol: an outage fails every symbol of every pass.
+		log.ErrorContext(ctx, "prices: latest prices not stored", "symbols", len(symFailed), "error", firstError(symbols, symFailed).Error())
+	}
 	st.Dynamo += time.Since(start)
 
 	// 3. Postgres read models, for the symbols still in good standing.
