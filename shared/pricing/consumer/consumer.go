@@ -44,11 +44,11 @@
 //   - What can never apply is set aside: a poison record, and the ticks of a
 //     symbol a store refuses for their data (see refusal; a set-based write
 //     refused is applied again in halves until the symbol refused alone is
-//     found). Each goes to the failure
-//     destination (Config.Quarantine) as a quarantine.Record naming its shard,
-//     sequence number and partition key, with its data, and is reported as
-//     processed, so it neither holds up the shard nor, heading what the mapping
-//     retries, takes live ticks with it when the retries run out.
+//     found). Each goes to the failure destination (Config.Quarantine) as a
+//     quarantine.Record naming its shard, sequence number and partition key,
+//     with its data, and is reported as processed, so it neither holds up the
+//     shard nor, heading what the mapping retries, takes live ticks with it
+//     when the retries run out.
 //
 // A push that fails or times out costs its user that message only: the next
 // tick brings a newer value, the API serves the current one, and the alert
@@ -214,7 +214,8 @@ type Stats struct {
 	LatestRows, CloseRows, ValuationRows int64 // Postgres rows written
 	Pruned                               int64 // old valuations thinned
 	Firings, Valuations, ValueFirings    int
-	// Wall time of each step. ReadModel is the latest-price and close upserts;
+	// Wall time of each step, summed over the passes of a batch that retried.
+	// ReadModel is the latest-price and close upserts;
 	// Alerts the price rules; Valuations the valuation query, its insert and the
 	// value_drop rules; Push the pushes, after the rest.
 	Decode, Dynamo, ReadModel, Alerts, Valuate, Prune, Push time.Duration
@@ -471,9 +472,10 @@ func (c *Consumer) finish(ctx context.Context, st *Stats, err error) {
 }
 
 // apply runs steps 2 to 5 for symbols. What fails transiently goes into
-// transient, by symbol; what a store refuses for its data (refusal) is isolated: a set-based write refused for one symbol
-// fails them all, so they are applied again in halves until each symbol refused
-// alone is found, and those go into refused.
+// transient, by symbol; what a store refuses for its data (refusal) is
+// isolated: a set-based write refused for one symbol fails them all, so they are
+// applied again in halves until each symbol refused alone is found, and those go
+// into refused.
 func (c *Consumer) apply(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick, refused, transient map[string]error) {
 	fails := c.applyOnce(ctx, st, out, symbols, bySym)
 	var bad []string
