@@ -153,8 +153,6 @@ func scenarios() []*scenario {
 					"keeps JSON text, written with PutItem among live commands", id), nil
 			}},
 		{tag: "poison-ticks", title: "poison record on the market-data stream",
-			awaits: "a poison record isolated by the prices consumer (as the projector and the analytics do): today it reports " +
-				"it as a batch item failure, and when it heads what is left of its batch the mapping gives up on the ticks after it too",
 			inject: func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error) {
 				seq, err := h.poisonTick(ctx, l)
 				sc.faultEnd = time.Now()
@@ -167,14 +165,8 @@ func scenarios() []*scenario {
 					"symbol and followed at once by its next tick, so it shares a shard and a batch with live ticks", seq), nil
 			}},
 		{tag: "dynamodb-down", title: "DynamoDB Local down for 10 s",
-			awaits: "a prices consumer that rides out a DynamoDB outage without using up the mapping's retries (as the projector " +
-				"and the analytics do): today it reports the ticks whose prices-table write failed, the mapping gives up on them " +
-				"after three retries, and the alerts are never evaluated on them",
 			inject: outage(emulator.DynamoDB, "DynamoDB Local", 10*time.Second)},
 		{tag: "postgres-down", title: "PostgreSQL down for 30 s",
-			awaits: "a prices consumer that rides out a PostgreSQL outage without using up the mapping's retries (as the " +
-				"projector and the analytics do): today it reports the ticks whose read-model writes failed, the mapping gives " +
-				"up on them after three retries, and the alerts are never evaluated on them",
 			inject: outage(emulator.Postgres, "PostgreSQL", 30*time.Second)},
 	}
 }

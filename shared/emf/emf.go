@@ -1,6 +1,7 @@
 // Package emf writes CloudWatch Embedded Metric Format lines: one JSON object per
 // line on stdout, which CloudWatch Logs turns into metrics without an API call
-// (docs/architecture.md §4; there is no official Powertools for Go).
+// (docs/architecture.md §4; there is no official Powertools for Go). The
+// projector's stream handler and the prices consumer write through it.
 package emf
 
 import (
