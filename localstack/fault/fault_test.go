@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,10 +13,6 @@ import (
 	"github.com/portfoliotracker/tracker/localstack/runtime"
 	"github.com/portfoliotracker/tracker/shared/emulator"
 )
-
-// envStrict=1 makes a scenario that awaits a consumer behaviour not built yet
-// fail instead of skip (`make faults` sets it).
-const envStrict = "PT_FAULTS_STRICT"
 
 // warmup is how long the load runs before a fault: batches are flowing, every
 // consumer has a warm instance.
@@ -28,10 +23,6 @@ type scenario struct {
 	index int
 	tag   string // names the scenario's users and symbols
 	title string
-	// awaits names a consumer behaviour the scenario needs that is being built
-	// elsewhere: until it lands, a failing run reports its figures and skips
-	// (unless PT_FAULTS_STRICT=1). Empty: the scenario must pass.
-	awaits string
 	inject func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error)
 
 	symbols                []string
@@ -342,14 +333,7 @@ func (h *harness) run(t *testing.T, sc *scenario) {
 	}
 
 	t.Log(r.summary(sc))
-	switch {
-	case len(r.problems) == 0:
-		if sc.awaits != "" {
-			t.Logf("passes already: %q is no longer awaited", sc.awaits)
-		}
-	case sc.awaits != "" && os.Getenv(envStrict) != "1":
-		t.Skipf("awaits %s; today:\n  %s", sc.awaits, strings.Join(r.problems, "\n  "))
-	default:
+	if len(r.problems) > 0 {
 		t.Errorf("%s:\n  %s", sc.title, strings.Join(r.problems, "\n  "))
 	}
 }
