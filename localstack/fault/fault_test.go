@@ -20,9 +20,9 @@ const warmup = 1500 * time.Millisecond
 
 // scenario is one fault and what it did.
 type scenario struct {
-	index int
-	tag   string // names the scenario's users and symbols
-	title string
+	index  int
+	tag    string // names the scenario's users and symbols
+	title  string
 	inject func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error)
 
 	symbols                []string
