@@ -6,7 +6,11 @@
 // past the retention), evaluates their value_drop rules and pushes valuations and
 // alerts; see shared/pricing/consumer. It returns
 // events.KinesisEventResponse with the failed records (ReportBatchItemFailures):
-// those whose durable writes failed, never those whose pushes did.
+// those whose durable writes still failed after the retries within the
+// invocation, never those whose pushes did; it fails the invocation when every
+// symbol did (a dependency is down). Records that can never apply (poison, ticks
+// a store refuses) go to the failure destination (docs/architecture.md,
+// "Self-healing consumers").
 //
 // Environment:
 //
@@ -18,6 +22,8 @@
 //	WEBSOCKET_ENDPOINT   the WebSocket API's management endpoint (or WEBSOCKET_CALLBACK_URL):
 //	                     with both, valuations and alerts are pushed to the owners'
 //	                     browsers; without, they are logged.
+//	FAILURE_DESTINATION  where records that can never apply go: the mapping's on-failure SQS
+//	                     queue's URL (deployed), or a file:// URL (the local stack).
 //	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
 //
 // Alert rules, their state and their firing history are in Postgres
@@ -44,7 +50,9 @@ import (
 	"github.com/portfoliotracker/tracker/shared/pricing/consumer"
 	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/quarantine/destination"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/topology"
 )
 
 func main() {
@@ -64,6 +72,10 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		sink, err := destination.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
+		if err != nil {
+			return nil, err
+		}
 		db := dynamodb.NewFromConfig(cfg)
 		var notifier pricing.Notifier = pricing.LogNotifier{Logger: log}
 		// Every batch fans out to the owners of thousands of portfolios, most of
@@ -74,12 +86,14 @@ func main() {
 			notifier = pusher
 		}
 		return consumer.New(consumer.Config{
-			Latest:   dynamoprices.NewLatest(db, table),
-			DB:       pool,
-			Alerts:   readmodel.NewAlertRules(pool),
-			Notifier: notifier,
-			Currency: currency,
-			Logger:   log,
+			Latest:     dynamoprices.NewLatest(db, table),
+			DB:         pool,
+			Alerts:     readmodel.NewAlertRules(pool),
+			Notifier:   notifier,
+			Currency:   currency,
+			Quarantine: sink,
+			Metrics:    os.Stdout,
+			Logger:     log,
 		}), nil
 	})
 	lambda.Start(func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {

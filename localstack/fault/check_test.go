@@ -372,7 +372,10 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 	for shard, recs := range byShard {
 		for len(recs) > 0 {
 			n := min(len(recs), 500)
-			resp, st := prices.Process(ctx, recs[:n])
+			resp, st, err := prices.Process(ctx, recs[:n])
+			if err != nil {
+				return fmt.Errorf("replay of the ticks of %s: %w", shard, err)
+			}
 			if len(resp.BatchItemFailures) > 0 {
 				return fmt.Errorf("replay of the ticks of %s: %d records failed (%+v)", shard, len(resp.BatchItemFailures), st)
 			}

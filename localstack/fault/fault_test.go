@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,23 +14,15 @@ import (
 	"github.com/portfoliotracker/tracker/shared/emulator"
 )
 
-// envStrict=1 makes a scenario that awaits a consumer behaviour not built yet
-// fail instead of skip (`make faults` sets it).
-const envStrict = "PT_FAULTS_STRICT"
-
 // warmup is how long the load runs before a fault: batches are flowing, every
 // consumer has a warm instance.
 const warmup = 1500 * time.Millisecond
 
 // scenario is one fault and what it did.
 type scenario struct {
-	index int
-	tag   string // names the scenario's users and symbols
-	title string
-	// awaits names a consumer behaviour the scenario needs that is being built
-	// elsewhere: until it lands, a failing run reports its figures and skips
-	// (unless PT_FAULTS_STRICT=1). Empty: the scenario must pass.
-	awaits string
+	index  int
+	tag    string // names the scenario's users and symbols
+	title  string
 	inject func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error)
 
 	symbols                []string
@@ -153,8 +144,6 @@ func scenarios() []*scenario {
 					"keeps JSON text, written with PutItem among live commands", id), nil
 			}},
 		{tag: "poison-ticks", title: "poison record on the market-data stream",
-			awaits: "a poison record isolated by the prices consumer (as the projector and the analytics do): today it reports " +
-				"it as a batch item failure, and when it heads what is left of its batch the mapping gives up on the ticks after it too",
 			inject: func(ctx context.Context, h *harness, sc *scenario, l *load) (string, error) {
 				seq, err := h.poisonTick(ctx, l)
 				sc.faultEnd = time.Now()
@@ -167,14 +156,8 @@ func scenarios() []*scenario {
 					"symbol and followed at once by its next tick, so it shares a shard and a batch with live ticks", seq), nil
 			}},
 		{tag: "dynamodb-down", title: "DynamoDB Local down for 10 s",
-			awaits: "a prices consumer that rides out a DynamoDB outage without using up the mapping's retries (as the projector " +
-				"and the analytics do): today it reports the ticks whose prices-table write failed, the mapping gives up on them " +
-				"after three retries, and the alerts are never evaluated on them",
 			inject: outage(emulator.DynamoDB, "DynamoDB Local", 10*time.Second)},
 		{tag: "postgres-down", title: "PostgreSQL down for 30 s",
-			awaits: "a prices consumer that rides out a PostgreSQL outage without using up the mapping's retries (as the " +
-				"projector and the analytics do): today it reports the ticks whose read-model writes failed, the mapping gives " +
-				"up on them after three retries, and the alerts are never evaluated on them",
 			inject: outage(emulator.Postgres, "PostgreSQL", 30*time.Second)},
 	}
 }
@@ -350,14 +333,7 @@ func (h *harness) run(t *testing.T, sc *scenario) {
 	}
 
 	t.Log(r.summary(sc))
-	switch {
-	case len(r.problems) == 0:
-		if sc.awaits != "" {
-			t.Logf("passes already: %q is no longer awaited", sc.awaits)
-		}
-	case sc.awaits != "" && os.Getenv(envStrict) != "1":
-		t.Skipf("awaits %s; today:\n  %s", sc.awaits, strings.Join(r.problems, "\n  "))
-	default:
+	if len(r.problems) > 0 {
 		t.Errorf("%s:\n  %s", sc.title, strings.Join(r.problems, "\n  "))
 	}
 }

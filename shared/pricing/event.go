@@ -104,6 +104,11 @@ type wireIn struct {
 // ErrInvalidEvent is matched by every DecodeError and by Encode's validation error.
 var ErrInvalidEvent = errors.New("invalid MarketDataUpdated event")
 
+// ErrRefused is matched by a store's error when the store refuses a valid event's
+// data itself (DynamoDB's ValidationException): no retry mends it, so the prices
+// consumer quarantines the ticks instead of retrying them.
+var ErrRefused = errors.New("refused by the store")
+
 // DecodeError says why a record is not a valid MarketDataUpdated event. Field is
 // the JSON field at fault ("" for the document as a whole).
 type DecodeError struct {

@@ -6,8 +6,11 @@
 // Lambda's own on-failure record of a stream batch names only a shard and
 // sequence numbers, which mean nothing once the stream's 24 hours have passed; a
 // Record names the event itself, so it can be replayed from the event store at
-// any time. Both kinds share the destination (the mapping's SQS queue on AWS, a
-// file of JSON lines locally); Kind tells them apart.
+// any time. A Kinesis record (the prices consumer's market data, which no store
+// keeps) travels whole instead: its shard, sequence number, partition key and
+// data, enough to put it back on the stream. Both kinds share the destination
+// (the mapping's SQS queue on AWS, a file of JSON lines locally); Kind tells them
+// apart.
 package quarantine
 
 import (
@@ -29,7 +32,7 @@ const Kind = "QuarantinedEvent"
 // Record is one quarantined stream record.
 type Record struct {
 	Kind string `json:"kind"`
-	// Consumer is the function that gave up on it (projector, analytics).
+	// Consumer is the function that gave up on it (projector, analytics, prices).
 	Consumer string `json:"consumer"`
 	// AggregateID and Version name the event; both are empty for a stream record
 	// whose keys could not be read (then only Image says what it was).
@@ -42,17 +45,27 @@ type Record struct {
 	// unreadable; left out of a message that would exceed MaxMessageBytes.
 	Image json.RawMessage `json:"image,omitempty"`
 	// SequenceNumber is the stream record's, for the logs of the same batch.
-	SequenceNumber string    `json:"sequenceNumber,omitempty"`
-	QuarantinedAt  time.Time `json:"quarantinedAt"`
+	SequenceNumber string `json:"sequenceNumber,omitempty"`
+	// A Kinesis record's stream (the event source ARN), shard, partition key and
+	// data (base64 in JSON): what to put back on the stream to replay it. Data is
+	// left out of a message that would exceed MaxMessageBytes.
+	Stream       string `json:"stream,omitempty"`
+	ShardID      string `json:"shardId,omitempty"`
+	PartitionKey string `json:"partitionKey,omitempty"`
+	Data         []byte `json:"data,omitempty"`
+
+	QuarantinedAt time.Time `json:"quarantinedAt"`
 }
 
 // MaxMessageBytes is the most a record's JSON may take: SQS's message limit of
 // 256 KiB. A larger image (a DynamoDB item reaches 400 KB) is left out of the
-// message; the projector keeps it in projection_failures.
+// message; the projector keeps it in projection_failures. So is larger Kinesis
+// data (a record reaches 1 MiB); the stream keeps it for its retention, and the
+// shard and sequence number find it there.
 const MaxMessageBytes = 256 << 10
 
-// Encode is the record's message body, Image left out when the whole would exceed
-// MaxMessageBytes.
+// Encode is the record's message body, Image and Data left out when the whole
+// would exceed MaxMessageBytes.
 func (r Record) Encode() ([]byte, error) {
 	r.Kind = Kind
 	b, err := json.Marshal(r)
@@ -62,8 +75,14 @@ func (r Record) Encode() ([]byte, error) {
 	if len(b) <= MaxMessageBytes {
 		return b, nil
 	}
-	r.Reason = truncate(r.Reason, 4000) + fmt.Sprintf(" (stream image of %d bytes left out of this message)", len(r.Image))
-	r.Image = nil
+	r.Reason = truncate(r.Reason, 4000)
+	if len(r.Image) > 0 {
+		r.Reason += fmt.Sprintf(" (stream image of %d bytes left out of this message)", len(r.Image))
+	}
+	if len(r.Data) > 0 {
+		r.Reason += fmt.Sprintf(" (record data of %d bytes left out of this message)", len(r.Data))
+	}
+	r.Image, r.Data = nil, nil
 	if b, err = json.Marshal(r); err != nil {
 		return nil, fmt.Errorf("quarantine: encode record of %s version %d: %w", r.AggregateID, r.Version, err)
 	}

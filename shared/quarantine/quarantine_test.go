@@ -102,3 +102,26 @@ func TestEncodeLeavesOutAHugeImage(t *testing.T) {
 		t.Fatalf("%+v %v", back, err)
 	}
 }
+
+// A Kinesis record travels whole (base64 data) when it fits, and is left out of a
+// message that would exceed SQS's limit, its position still named.
+func TestKinesisRecordData(t *testing.T) {
+	r := quarantine.Record{Consumer: "prices", Reason: "not a MarketDataUpdated event", SequenceNumber: "4955", ShardID: "shardId-000000000001",
+		PartitionKey: "AAPL", Stream: "arn:aws:kinesis:us-east-1:000000000000:stream/md", Data: []byte("\x00not json")}
+	b, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := quarantine.Read(strings.NewReader(string(b)))
+	if err != nil || len(recs) != 1 || string(recs[0].Data) != string(r.Data) || recs[0].ShardID != r.ShardID || recs[0].PartitionKey != "AAPL" {
+		t.Fatalf("%s read back as %+v (%v)", b, recs, err)
+	}
+	r.Data = []byte(strings.Repeat("x", 300<<10))
+	if b, err = r.Encode(); err != nil || len(b) > quarantine.MaxMessageBytes {
+		t.Fatalf("%d bytes, %v", len(b), err)
+	}
+	var back quarantine.Record
+	if err := json.Unmarshal(b, &back); err != nil || back.Data != nil || !strings.Contains(back.Reason, "record data of 307200 bytes left out") || back.SequenceNumber != "4955" {
+		t.Fatalf("%+v %v", back, err)
+	}
+}

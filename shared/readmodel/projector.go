@@ -19,10 +19,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/emf"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/portfolio/lots"
 	"github.com/portfoliotracker/tracker/shared/quarantine"
-	"github.com/portfoliotracker/tracker/shared/readmodel/internal/emf"
 	"github.com/shopspring/decimal"
 )
 

@@ -245,11 +245,17 @@ func Functions() []Function {
 			Secrets:           []string{DatabaseSecret},
 			ManageConnections: true,
 			Env:               map[string]string{"PRICE_CURRENCY": "USD"},
-			// Prices supersede each other: three retries and ten minutes, then the
-			// on-failure queue. No batching window: a tick should reach the browser
-			// within a second, and under load the batch fills from the backlog anyway.
+			// Prices supersede each other, but the alert firings a tick carries do
+			// not: ten minutes of record age, then the on-failure queue. The
+			// consumer retries a transient failure within the invocation for up to
+			// a minute and sets aside what can never apply, so a mapping retry is
+			// spent only on a minute of outage: ten retries outlast the record age,
+			// which alone bounds how long an outage may last without losing a tick
+			// (with three, a failure of some symbols lost theirs after four
+			// minutes). No batching window: a tick should reach the browser within
+			// a second, and under load the batch fills from the backlog anyway.
 			Triggers: []Trigger{{Kind: KinesisStream, Source: MarketDataStream,
-				Mapping: StreamMapping{BatchSize: 500, BatchingWindow: 0, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 1}}},
+				Mapping: StreamMapping{BatchSize: 500, BatchingWindow: 0, MaxRetries: 10, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 1}}},
 		},
 		{
 			Name:    "analytics",

@@ -60,9 +60,9 @@ func benchHandle(b *testing.B, concurrency int) {
 		batch := benchBatch(b, base.Add(time.Duration(i)*time.Minute))
 		i++
 		b.StartTimer()
-		resp, st := c.Process(b.Context(), batch)
-		if len(resp.BatchItemFailures) != 0 || st.LatestRows != benchSymbols {
-			b.Fatalf("failures %d, stats %+v", len(resp.BatchItemFailures), st)
+		resp, st, err := c.Process(b.Context(), batch)
+		if err != nil || len(resp.BatchItemFailures) != 0 || st.LatestRows != benchSymbols {
+			b.Fatalf("failures %d, stats %+v, %v", len(resp.BatchItemFailures), st, err)
 		}
 		dyn, rm, dec, push = dyn+st.Dynamo, rm+st.ReadModel, dec+st.Decode, push+st.Valuate+st.Push
 	}

@@ -152,7 +152,7 @@ func TestConsumerPrunesAgedValuations(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool})
-	_, st := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "100", t0)})
+	_, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "100", t0)})
 	if st.Pruned != 3 {
 		t.Fatalf("pruned %d, want 3 (4 aged rows of one day thinned to 1)", st.Pruned)
 	}
@@ -179,12 +179,12 @@ func TestConsumerPrunesAgedValuations(t *testing.T) {
 	if _, err := readmodel.InsertValuations(ctx, e.pool, []readmodel.Valuation{late}); err != nil {
 		t.Fatal(err)
 	}
-	if _, st := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "101", t0.Add(time.Second))}); st.Pruned != 0 {
+	if _, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "101", t0.Add(time.Second))}); st.Pruned != 0 {
 		t.Fatalf("second batch pruned %d", st.Pruned)
 	}
 	// A new consumer (a new container) prunes at once.
 	c2 := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool})
-	if _, st := c2.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "102", t0.Add(2*time.Second))}); st.Pruned != 1 {
+	if _, st, _ := c2.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "102", t0.Add(2*time.Second))}); st.Pruned != 1 {
 		t.Fatalf("new consumer pruned %d, want 1", st.Pruned)
 	}
 }

@@ -3,9 +3,7 @@
 // Per batch of Kinesis records:
 //
 //  1. decode each record (pricing.Decode); an undecodable record is a poison
-//     record, reported as a batch item failure by its own sequence number and
-//     skipped, so it never holds up the others (the mapping's bounded retries
-//     and on-failure queue take it from there);
+//     record, skipped and set aside (below);
 //  2. keep the newest quote per symbol in the DynamoDB prices table, one
 //     conditional put per symbol (attribute_not_exists(symbol) OR #ts < :ts): a
 //     late or duplicate tick never overwrites a newer price;
@@ -28,15 +26,33 @@
 //     the quotes to the browsers (see deliver): best effort, within
 //     Config.PushBudget, never a reason to retry the batch.
 //
-// Steps 2 to 5 decide the batch's success. Failures are per symbol: when a
-// symbol's write fails, every record of that symbol in the batch is reported,
-// so a retry re-applies the symbol's ticks in order and never a later tick
-// without an earlier one. A portfolio alert whose firings or state could not be
-// written reports the records of the symbols its portfolio holds. Every step is
-// idempotent (newer wins; valuations keyed by as_of; alert firings keyed), so
-// re-processing is harmless. A push that fails or times out costs its user that
-// message only: the next tick brings a newer value, the API serves the current
-// one, and the alert history keeps the firing.
+// Steps 2 to 5 decide the batch's success (docs/architecture.md, "Self-healing
+// consumers"). Failures are per symbol, and every step is idempotent (newer
+// wins; valuations keyed by as_of; alert firings keyed, and the rules skip a
+// tick no newer than the last they evaluated), so re-processing is harmless:
+//
+//   - A transient failure (DynamoDB or PostgreSQL unreachable, a connection cut,
+//     a timeout) is retried within the invocation with backoff (Config.Retry),
+//     the failed symbols only, up to a budget that ends before the deadline.
+//   - If every symbol still fails, a dependency is down: the invocation fails,
+//     and the mapping retries the batch (bisecting it, which spends none of its
+//     retries) while the shard waits. If only some do, every record of those
+//     symbols is reported, so the mapping re-delivers from the lowest of them
+//     and each symbol's ticks are re-applied in order, never a later tick
+//     without an earlier one. A portfolio alert whose firings or state could not
+//     be written fails the symbols its portfolio holds.
+//   - What can never apply is set aside: a poison record, and the ticks of a
+//     symbol a store refuses for their data (see refusal; a set-based write
+//     refused is applied again in halves until the symbol refused alone is
+//     found). Each goes to the failure destination (Config.Quarantine) as a
+//     quarantine.Record naming its shard, sequence number and partition key,
+//     with its data, and is reported as processed, so it neither holds up the
+//     shard nor, heading what the mapping retries, takes live ticks with it
+//     when the retries run out.
+//
+// A push that fails or times out costs its user that message only: the next
+// tick brings a newer value, the API serves the current one, and the alert
+// history keeps the firing.
 //
 // With a store that implements pricing.StateMarker (readmodel.AlertRules), alert
 // rules and their state stay compiled in memory between batches, and so do the
@@ -53,19 +69,26 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/portfoliotracker/tracker/shared/alerts"
 	"github.com/portfoliotracker/tracker/shared/calendar"
+	"github.com/portfoliotracker/tracker/shared/emf"
 	"github.com/portfoliotracker/tracker/shared/marketdata"
 	"github.com/portfoliotracker/tracker/shared/pricing"
+	"github.com/portfoliotracker/tracker/shared/quarantine"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/retry"
 	"github.com/portfoliotracker/tracker/shared/wsconn"
 )
 
@@ -105,7 +128,19 @@ type Config struct {
 	// once they are in the valuations read model (for example to forward them);
 	// it must not keep the slice.
 	Valuations func(ctx context.Context, evs []pricing.PortfolioValueCalculated)
-	Logger     *slog.Logger
+	// Quarantine is the failure destination (FAILURE_DESTINATION): a record that
+	// does not decode, and the ticks a store refuses for their data, are sent
+	// there and reported as processed (see Process). Nil: they are reported as
+	// batch item failures, and the mapping's retries end in its own on-failure
+	// destination.
+	Quarantine quarantine.Sink
+	// Retry paces the retries of a transient failure (a store unreachable, a
+	// connection cut, a timeout) within the invocation.
+	Retry retry.Policy
+	// Metrics receives one EMF line per batch (dimension Function=prices); nil:
+	// none.
+	Metrics io.Writer
+	Logger  *slog.Logger
 }
 
 // DefaultPushBudget is Config.PushBudget's default.
@@ -123,6 +158,7 @@ type Consumer struct {
 	feedMu      sync.Mutex
 	alertCursor uint64
 	holdings    *holdingsCache
+	metrics     *emf.Writer
 }
 
 // New returns a Consumer.
@@ -156,17 +192,30 @@ func New(cfg Config) *Consumer {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	tokens := newClaimTokens()
-	return &Consumer{cfg: cfg, priceRules: newRuleCache(tokens), valueRules: newRuleCache(tokens), tokens: tokens, holdings: newHoldingsCache()}
+	return &Consumer{cfg: cfg, priceRules: newRuleCache(tokens), valueRules: newRuleCache(tokens), tokens: tokens, holdings: newHoldingsCache(),
+		metrics: emf.New(cfg.Metrics, map[string]string{"Function": consumerName})}
 }
 
 // Stats describe one batch.
 type Stats struct {
-	Records, Poison, Symbols, FailedSymbols int
-	LatestStored                            int   // DynamoDB puts that stored (others were late or duplicates)
-	LatestRows, CloseRows, ValuationRows    int64 // Postgres rows written
-	Pruned                                  int64 // old valuations thinned
-	Firings, Valuations, ValueFirings       int
-	// Wall time of each step. ReadModel is the latest-price and close upserts;
+	Records, Poison, Symbols int
+	// FailedSymbols still failed transiently after the retries within the
+	// invocation (their records are reported, or the invocation fails);
+	// RefusedSymbols had their ticks refused by a store and set aside.
+	FailedSymbols, RefusedSymbols int
+	// FailedRecords are the records reported as batch item failures (all of them
+	// when the invocation fails); Quarantined those sent to the failure
+	// destination (poison and refused ticks).
+	FailedRecords, Quarantined int
+	// TransientRetries counts the retries within the invocation (of the durable
+	// work, or of the sending to the failure destination).
+	TransientRetries                     int
+	LatestStored                         int   // DynamoDB puts that stored (others were late or duplicates)
+	LatestRows, CloseRows, ValuationRows int64 // Postgres rows written
+	Pruned                               int64 // old valuations thinned
+	Firings, Valuations, ValueFirings    int
+	// Wall time of each step, summed over the passes of a batch that retried.
+	// ReadModel is the latest-price and close upserts;
 	// Alerts the price rules; Valuations the valuation query, its insert and the
 	// value_drop rules; Push the pushes, after the rest.
 	Decode, Dynamo, ReadModel, Alerts, Valuate, Prune, Push time.Duration
@@ -196,27 +245,40 @@ type tick struct {
 	ev  pricing.MarketDataUpdated
 }
 
-// Handle is the Lambda handler (ReportBatchItemFailures).
+// consumerName names the function in quarantine records and metrics.
+const consumerName = "prices"
+
+// answerReserve is the time kept before the invocation's deadline for what comes
+// after the durable work: setting records aside, the pushes (Config.PushBudget
+// at most) and the answer. The work's retries stop Config.Retry.Reserve earlier.
+const answerReserve = 3 * time.Second
+
+// Handle is the Lambda handler (ReportBatchItemFailures). It fails the
+// invocation when Process does.
 func (c *Consumer) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
-	resp, _ := c.Process(ctx, ev.Records)
-	return resp, nil
+	resp, _, err := c.Process(ctx, ev.Records)
+	return resp, err
 }
 
-// Process handles one batch and returns the batch item failures and statistics.
-func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord) (events.KinesisEventResponse, Stats) {
+// Process handles one batch and returns the batch item failures and statistics;
+// see the package doc. An error means nothing could be applied (every symbol
+// still failed after the retries within the invocation, or what had to be set
+// aside could not be sent): the invocation must fail and the batch be retried
+// whole, the response then being meaningless.
+func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord) (events.KinesisEventResponse, Stats, error) {
 	st := Stats{Records: len(recs)}
 	log := c.cfg.Logger
-	failed := make([]bool, len(recs))
 	start := time.Now()
 
 	// 1. Decode, grouping ticks by symbol in arrival order.
 	bySym := map[string][]tick{}
 	var order []string
+	var poison []setAside
 	for i, r := range recs {
 		e, err := pricing.Decode(r.Kinesis.Data)
 		if err != nil {
-			failed[i] = true
 			st.Poison++
+			poison = append(poison, setAside{rec: i, reason: err.Error()})
 			log.ErrorContext(ctx, "prices: poison record", "sequenceNumber", r.Kinesis.SequenceNumber,
 				"partitionKey", r.Kinesis.PartitionKey, "error", err.Error())
 			continue
@@ -232,15 +294,231 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 	for _, s := range order {
 		slices.SortStableFunc(bySym[s], func(a, b tick) int { return a.ev.Timestamp.Compare(b.ev.Timestamp) })
 	}
-	symFailed := map[string]bool{}
 	st.Decode = time.Since(start)
 
-	// 2. DynamoDB: newest per symbol, conditional put.
+	// 2 to 5, the durable work, retrying what fails transiently with backoff
+	// within the invocation: only the symbols that failed, each step being
+	// idempotent. What a store refuses for its data is isolated (apply) and set
+	// aside below.
+	work := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		work, cancel = context.WithDeadline(ctx, dl.Add(-answerReserve))
+		defer cancel()
+	}
+	attempts := c.cfg.Retry.Start(work)
+	var out outbox
+	refused := map[string]error{}
+	transient := map[string]error{}
+	for pending := order; len(pending) > 0; pending = pick(order, transient) {
+		clear(transient)
+		c.apply(work, &st, &out, pending, bySym, refused, transient)
+		if len(transient) == 0 || !attempts.Wait() {
+			break
+		}
+		st.TransientRetries++
+		log.WarnContext(ctx, "prices: transient failure, retrying", "symbols", len(transient), "attempt", st.TransientRetries,
+			"error", firstError(order, transient).Error())
+	}
+	st.FailedSymbols, st.RefusedSymbols = len(transient), len(refused)
+	applied := len(order) - len(transient) - len(refused)
+
+	if len(transient) > 0 && applied == 0 {
+		// Every symbol failed, so a dependency is down rather than anything in
+		// the batch: fail the invocation. The mapping retries the batch (bisecting
+		// it, which spends none of its retries) while the shard waits; reporting
+		// every record instead would spend a retry each time and then discard the
+		// whole batch.
+		st.FailedRecords = len(recs)
+		err := fmt.Errorf("prices: %d symbols still failing after %d retries within the invocation: %w",
+			len(transient), st.TransientRetries, firstError(order, transient))
+		c.finish(ctx, &st, err)
+		return events.KinesisEventResponse{}, st, err
+	}
+
+	// 6. Retention of the valuations.
 	start = time.Now()
+	if applied > 0 {
+		c.prune(work, &st)
+	}
+	st.Prune = time.Since(start)
+
+	// Report every record of a symbol that still fails: the mapping checkpoints
+	// before the lowest and re-delivers the rest, so each symbol's ticks are
+	// retried in order.
+	failed := make([]bool, len(recs))
+	lowest := len(recs)
+	for s := range transient {
+		for _, t := range bySym[s] {
+			failed[t.rec] = true
+			lowest = min(lowest, t.rec)
+		}
+	}
+	// What can never apply, the poison and the ticks refused, is set aside:
+	// sent to the failure destination and reported as processed, so that it
+	// neither holds up the shard nor, heading what the mapping retries, takes
+	// live ticks with it when the retries run out. Only below the lowest failed
+	// record: the mapping re-delivers the rest, and that delivery sets it aside.
+	// Without a destination it is reported, as it used to be.
+	aside := poison
+	for _, s := range order {
+		if err := refused[s]; err != nil {
+			for _, t := range bySym[s] {
+				aside = append(aside, setAside{rec: t.rec, reason: "refused: " + err.Error(), ev: &t.ev})
+			}
+		}
+	}
+	var sent []quarantine.Record
+	for _, a := range aside {
+		switch {
+		case c.cfg.Quarantine == nil:
+			failed[a.rec] = true
+		case a.rec < lowest:
+			sent = append(sent, quarantineRecord(recs[a.rec], a))
+		}
+	}
+	if len(sent) > 0 {
+		if err := c.quarantine(ctx, attempts, &st, sent); err != nil {
+			st.FailedRecords = len(recs)
+			c.finish(ctx, &st, err)
+			return events.KinesisEventResponse{}, st, err
+		}
+	}
+
+	var resp events.KinesisEventResponse
+	for i, f := range failed {
+		if f {
+			resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: recs[i].Kinesis.SequenceNumber})
+		}
+	}
+	st.FailedRecords = len(resp.BatchItemFailures)
+
+	// 7. Pushes, the result being decided.
+	start = time.Now()
+	c.deliver(ctx, &st, &out, bySym)
+	st.Push = time.Since(start)
+	c.finish(ctx, &st, nil)
+	return resp, st, nil
+}
+
+// setAside is a record that can never apply: poison (ev nil) or a tick refused.
+type setAside struct {
+	rec    int
+	reason string
+	ev     *pricing.MarketDataUpdated
+}
+
+// quarantineRecord is what the failure destination keeps of a record set aside:
+// where it was on the stream and its data, to put back once mended.
+func quarantineRecord(r events.KinesisEventRecord, a setAside) quarantine.Record {
+	q := quarantine.Record{Consumer: consumerName, Reason: a.reason, SequenceNumber: r.Kinesis.SequenceNumber,
+		Stream: r.EventSourceArn, PartitionKey: r.Kinesis.PartitionKey, Data: r.Kinesis.Data, QuarantinedAt: time.Now().UTC()}
+	// A Kinesis event record's eventID is "<shard ID>:<sequence number>".
+	if shard, _, ok := strings.Cut(r.EventID, ":"); ok {
+		q.ShardID = shard
+	}
+	if a.ev != nil {
+		q.EventType, q.EventID = pricing.EventTypeMarketDataUpdated, a.ev.EventID
+	}
+	return q
+}
+
+// quarantine sends recs to the failure destination, retrying under attempts;
+// the batch moves past them only once they are recorded.
+func (c *Consumer) quarantine(ctx context.Context, attempts *retry.Attempts, st *Stats, recs []quarantine.Record) error {
+	for {
+		err := c.cfg.Quarantine.Send(ctx, recs)
+		if err == nil {
+			st.Quarantined += len(recs)
+			for _, r := range recs {
+				c.cfg.Logger.ErrorContext(ctx, "prices: record set aside on the failure destination", "sequenceNumber", r.SequenceNumber,
+					"shardId", r.ShardID, "partitionKey", r.PartitionKey, "reason", r.Reason)
+			}
+			return nil
+		}
+		if !attempts.Wait() {
+			return fmt.Errorf("prices: set %d records aside: %w", len(recs), err)
+		}
+		st.TransientRetries++
+		c.cfg.Logger.WarnContext(ctx, "prices: failure destination, retrying", "attempt", st.TransientRetries, "error", err.Error())
+	}
+}
+
+// finish logs the batch and writes its metrics.
+func (c *Consumer) finish(ctx context.Context, st *Stats, err error) {
+	attrs := []any{"records", st.Records, "poison", st.Poison, "symbols", st.Symbols, "failedSymbols", st.FailedSymbols,
+		"refusedSymbols", st.RefusedSymbols, "quarantined", st.Quarantined, "transientRetries", st.TransientRetries,
+		"latestStored", st.LatestStored, "closeRows", st.CloseRows, "firings", st.Firings, "valuations", st.Valuations,
+		"valueFirings", st.ValueFirings, "pruned", st.Pruned, "pushMs", st.Push.Milliseconds(), "pushFailures", st.PushFailures}
+	if err != nil {
+		c.cfg.Logger.ErrorContext(ctx, "prices: batch failed; the mapping retries it", append(attrs, "error", err.Error())...)
+	} else {
+		c.cfg.Logger.InfoContext(ctx, "prices: batch", attrs...)
+	}
+	failedBatches := 0.0
+	if err != nil {
+		failedBatches = 1
+	}
+	c.metrics.Emit(
+		emf.Metric{Name: "StreamRecords", Value: float64(st.Records)},
+		emf.Metric{Name: "StreamRecordsPoison", Value: float64(st.Poison)},
+		emf.Metric{Name: "StreamRecordsQuarantined", Value: float64(st.Quarantined)},
+		emf.Metric{Name: "StreamRecordsFailed", Value: float64(st.FailedRecords)},
+		emf.Metric{Name: "SymbolsRefused", Value: float64(st.RefusedSymbols)},
+		emf.Metric{Name: "TransientRetries", Value: float64(st.TransientRetries)},
+		emf.Metric{Name: "BatchesFailed", Value: failedBatches},
+		emf.Metric{Name: "PushFailures", Value: float64(st.PushFailures)},
+	)
+}
+
+// apply runs steps 2 to 5 for symbols. What fails transiently goes into
+// transient, by symbol; what a store refuses for its data (refusal) is
+// isolated: a set-based write refused for one symbol fails them all, so they are
+// applied again in halves until each symbol refused alone is found, and those go
+// into refused.
+func (c *Consumer) apply(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick, refused, transient map[string]error) {
+	fails := c.applyOnce(ctx, st, out, symbols, bySym)
+	var bad []string
+	for _, s := range symbols {
+		switch err := fails[s]; {
+		case err == nil:
+		case refusal(err):
+			bad = append(bad, s)
+		default:
+			transient[s] = err
+		}
+	}
+	if len(bad) == 1 {
+		refused[bad[0]] = fails[bad[0]]
+		c.cfg.Logger.ErrorContext(ctx, "prices: ticks refused", "symbol", bad[0], "ticks", len(bySym[bad[0]]), "error", fails[bad[0]].Error())
+		return
+	}
+	if half := len(bad) / 2; half > 0 {
+		c.apply(ctx, st, out, bad[:half], bySym, refused, transient)
+		c.apply(ctx, st, out, bad[half:], bySym, refused, transient)
+	}
+}
+
+// applyOnce runs steps 2 to 5 for symbols and returns those that failed, each
+// with its error.
+func (c *Consumer) applyOnce(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick) map[string]error {
+	log := c.cfg.Logger
+	symFailed := map[string]error{}
+	fail := func(syms []string, err error) {
+		if err == nil {
+			err = errors.New("failed") // unreachable: every failure carries its error
+		}
+		for _, s := range syms {
+			symFailed[s] = err
+		}
+	}
+
+	// 2. DynamoDB: newest per symbol, conditional put.
+	start := time.Now()
 	var mu sync.Mutex
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup
-	for _, s := range order {
+	for _, s := range symbols {
 		ts := bySym[s]
 		newest := ts[len(ts)-1].ev
 		sem <- struct{}{}
@@ -250,19 +528,22 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				symFailed[s] = true
-				log.ErrorContext(ctx, "prices: latest price not stored", "symbol", s, "error", err.Error())
+				symFailed[s] = err
 			} else if stored {
 				st.LatestStored++
 			}
 		})
 	}
 	wg.Wait()
-	st.Dynamo = time.Since(start)
+	if len(symFailed) > 0 {
+		// One line, not one a symbol: an outage fails every symbol of every pass.
+		log.ErrorContext(ctx, "prices: latest prices not stored", "symbols", len(symFailed), "error", firstError(symbols, symFailed).Error())
+	}
+	st.Dynamo += time.Since(start)
 
 	// 3. Postgres read models, for the symbols still in good standing.
 	start = time.Now()
-	ok := okSymbols(order, symFailed)
+	ok := okSymbols(symbols, symFailed)
 	if len(ok) > 0 {
 		latest := make([]readmodel.LatestPrice, 0, len(ok))
 		var closes []readmodel.DailyClose
@@ -279,19 +560,19 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 				closes = append(closes, readmodel.DailyClose{Symbol: s, Day: day, Close: t.ev.Price, AsOf: t.ev.Timestamp, Source: t.ev.Source})
 			}
 		}
-		var err error
-		if st.LatestRows, err = write(&st, func() (int64, error) { return readmodel.UpsertLatestPrices(ctx, c.cfg.DB, latest) }); err == nil {
-			st.CloseRows, err = write(&st, func() (int64, error) { return readmodel.UpsertDailyCloses(ctx, c.cfg.DB, closes) })
+		rows, err := write(st, func() (int64, error) { return readmodel.UpsertLatestPrices(ctx, c.cfg.DB, latest) })
+		st.LatestRows += rows
+		if err == nil {
+			rows, err = write(st, func() (int64, error) { return readmodel.UpsertDailyCloses(ctx, c.cfg.DB, closes) })
+			st.CloseRows += rows
 		}
 		if err != nil {
 			log.ErrorContext(ctx, "prices: read models not updated", "symbols", len(ok), "error", err.Error())
-			for _, s := range ok {
-				symFailed[s] = true
-			}
+			fail(ok, err)
 			ok = nil
 		}
 	}
-	st.ReadModel = time.Since(start)
+	st.ReadModel += time.Since(start)
 
 	// 4. Price alerts.
 	start = time.Now()
@@ -301,65 +582,72 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 		// evaluate (a retry of the batch reads the feed again).
 		if err := c.syncAlertMarks(ctx, marker); err != nil {
 			log.ErrorContext(ctx, "prices: alert marks", "error", err.Error())
-			for _, s := range ok {
-				symFailed[s] = true
-			}
+			fail(ok, err)
 			ok = nil
 		}
 	}
-	var out outbox
 	if len(ok) > 0 && c.cfg.Alerts != nil {
-		bad, firings := c.alerts(ctx, &st, ok, bySym)
-		st.Firings = len(firings)
-		out.firings = firings
-		for _, s := range bad {
-			symFailed[s] = true
-		}
+		bad, firings, err := c.alerts(ctx, st, ok, bySym)
+		st.Firings += len(firings)
+		out.firings = append(out.firings, firings...)
+		fail(bad, err)
 		ok = okSymbols(ok, symFailed)
 	}
-	st.Alerts = time.Since(start)
-	st.AlertsWrites = st.Writes - w0
+	st.Alerts += time.Since(start)
+	st.AlertsWrites += st.Writes - w0
 
 	// 5. Valuations of the portfolios holding the ticked symbols.
 	start = time.Now()
 	w0 = st.Writes
 	if len(ok) > 0 {
-		for _, sym := range c.valuations(ctx, &st, &out, ok, bySym) {
-			symFailed[sym] = true
+		bad, err := c.valuations(ctx, st, out, ok, bySym)
+		fail(bad, err)
+	}
+	st.Valuate += time.Since(start)
+	st.ValuateWrites += st.Writes - w0
+	return symFailed
+}
+
+// refusal reports whether err is a store refusing the data it was given, which
+// no retry mends: DynamoDB's ValidationException (pricing.ErrRefused), a
+// PostgreSQL data error (readmodel.IsDataError), or PostgreSQL's protocol
+// violation (SQLSTATE 08P01), its answer to a value it cannot read at all, such
+// as a text with a NUL byte (which JSON's \u0000 lets through the decoder). The
+// other connection errors (class 08) are transient.
+func refusal(err error) bool {
+	var pg *pgconn.PgError
+	return errors.Is(err, pricing.ErrRefused) || readmodel.IsDataError(err) || errors.As(err, &pg) && pg.Code == "08P01"
+}
+
+// gather adds more to what earlier passes put in the outbox, taking more itself
+// when it is the first (the usual case: copying 10,000 valuations a batch would
+// cost megabytes).
+func gather[T any](dst, more []T) []T {
+	if len(dst) == 0 {
+		return more
+	}
+	return append(dst, more...)
+}
+
+// pick returns the symbols of order that are in set, in order.
+func pick(order []string, set map[string]error) []string {
+	out := make([]string, 0, len(set))
+	for _, s := range order {
+		if _, ok := set[s]; ok {
+			out = append(out, s)
 		}
 	}
-	st.Valuate = time.Since(start)
-	st.ValuateWrites = st.Writes - w0
+	return out
+}
 
-	// 6. Retention of the valuations.
-	start = time.Now()
-	c.prune(ctx, &st)
-	st.Prune = time.Since(start)
-
-	// Report every record of a failed symbol, and the poison records.
-	for s := range symFailed {
-		st.FailedSymbols++
-		for _, t := range bySym[s] {
-			failed[t.rec] = true
+// firstError is the error of the first symbol of order in failed.
+func firstError(order []string, failed map[string]error) error {
+	for _, s := range order {
+		if err := failed[s]; err != nil {
+			return err
 		}
 	}
-	var resp events.KinesisEventResponse
-	for i, f := range failed {
-		if f {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: recs[i].Kinesis.SequenceNumber})
-		}
-	}
-
-	// 7. Pushes, the result being decided.
-	start = time.Now()
-	c.deliver(ctx, &st, &out, bySym)
-	st.Push = time.Since(start)
-
-	log.InfoContext(ctx, "prices: batch", "records", st.Records, "poison", st.Poison, "symbols", st.Symbols,
-		"failedSymbols", st.FailedSymbols, "latestStored", st.LatestStored, "closeRows", st.CloseRows,
-		"firings", st.Firings, "valuations", st.Valuations, "valueFirings", st.ValueFirings, "pruned", st.Pruned,
-		"pushMs", st.Push.Milliseconds(), "pushFailures", st.PushFailures)
-	return resp, st
+	return errors.New("no failure")
 }
 
 // outbox is what a batch pushes once its durable work is done: the firings
@@ -479,16 +767,16 @@ func (c *Consumer) deliver(ctx context.Context, st *Stats, out *outbox, bySym ma
 }
 
 // valuations values the portfolios holding symbols, records the valuations,
-// evaluates their value_drop rules and pushes the new values; it returns the
-// symbols whose records must be retried.
-func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick) []string {
+// evaluates their value_drop rules and adds the new values to the outbox; it
+// returns the symbols whose records must be retried, and why.
+func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick) ([]string, error) {
 	log := c.cfg.Logger
 	qstart := time.Now()
 	vals, err := c.holdings.valuations(ctx, c.cfg.DB, symbols)
-	st.ValuationQuery = time.Since(qstart)
+	st.ValuationQuery += time.Since(qstart)
 	if err != nil {
 		log.ErrorContext(ctx, "prices: valuations", "error", err.Error())
-		return symbols
+		return symbols, err
 	}
 	// A portfolio with nothing priced has no value to record (every position is
 	// in another currency or not quoted yet).
@@ -499,10 +787,10 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 		}
 	}
 	vals = valued
-	st.Valuations = len(vals)
+	st.Valuations += len(vals)
 	if len(vals) == 0 {
-		out.quotes = symbols // to who watches them
-		return nil
+		out.quotes = gather(out.quotes, symbols) // to who watches them
+		return nil, nil
 	}
 	rows := make([]readmodel.Valuation, len(vals))
 	evs := make([]pricing.PortfolioValueCalculated, len(vals))
@@ -518,27 +806,30 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 	}
 	// The valuation is the chart's point and the value alerts' input: without it
 	// recorded, the batch is retried (which values at the same as_of again).
-	if st.ValuationRows, err = write(st, func() (int64, error) { return readmodel.InsertValuations(ctx, c.cfg.DB, rows) }); err != nil {
+	n, err := write(st, func() (int64, error) { return readmodel.InsertValuations(ctx, c.cfg.DB, rows) })
+	st.ValuationRows += n
+	if err != nil {
 		log.ErrorContext(ctx, "prices: valuations not recorded", "portfolios", len(rows), "error", err.Error())
-		return symbols
+		return symbols, err
 	}
 	if c.cfg.Valuations != nil {
 		c.cfg.Valuations(ctx, evs)
 	}
 	var failed []string
+	var failure error
 	if store, ok := c.cfg.Alerts.(pricing.PortfolioAlertStore); ok {
 		vstart := time.Now()
-		badPortfolios, firings := c.valueAlerts(ctx, st, store, owned(vals, symbols))
-		st.ValueFirings = len(firings)
+		badPortfolios, firings, err := c.valueAlerts(ctx, st, store, owned(vals, symbols))
+		st.ValueFirings += len(firings)
 		out.firings = append(out.firings, firings...)
-		st.ValueAlerts = time.Since(vstart)
+		st.ValueAlerts += time.Since(vstart)
 		if len(badPortfolios) > 0 {
-			held, err := readmodel.SymbolsHeldBy(ctx, c.cfg.DB, badPortfolios)
-			if err != nil {
-				log.ErrorContext(ctx, "prices: symbols of failed portfolio alerts", "error", err.Error())
-				return symbols
+			held, herr := readmodel.SymbolsHeldBy(ctx, c.cfg.DB, badPortfolios)
+			if herr != nil {
+				log.ErrorContext(ctx, "prices: symbols of failed portfolio alerts", "error", herr.Error())
+				return symbols, errors.Join(err, herr)
 			}
-			failed = intersect(symbols, held)
+			failed, failure = intersect(symbols, held), err
 		}
 	}
 	// Pushed once the batch's result is decided (deliver).
@@ -553,16 +844,16 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 				msgs[i].Unpriced = d.Unpriced
 			}
 		}
-		out.evs, out.msgs, out.quotes = evs, msgs, symbols
+		out.evs, out.msgs, out.quotes = gather(out.evs, evs), gather(out.msgs, msgs), gather(out.quotes, symbols)
 	}
-	return failed
+	return failed, failure
 }
 
 // valueAlerts evaluates the value_drop rules of the valued portfolios on their
 // new values and records the firings, with the price rules' semantics: the
 // portfolios whose firings or state could not be written are returned and keep
 // their old state, so the retry fires again under the same key.
-func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []readmodel.PortfolioValuation) (failed []string, firings []alerts.Firing) {
+func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []readmodel.PortfolioValuation) (failed []string, firings []alerts.Firing, err error) {
 	keys := make([]string, len(vals))
 	ticks := make([]alerts.Tick, len(vals))
 	owners := make(map[string]string, len(vals))
@@ -573,7 +864,7 @@ func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.Por
 		// path between the batch's ticks is not reconstructed.
 		ticks[i] = alerts.ValueTick(v.PortfolioID, v.MarketValue, v.AsOf)
 	}
-	bad, n := c.runAlerts(ctx, st, c.valueRules, ruleSet{
+	bad, n, err := c.runAlerts(ctx, st, c.valueRules, ruleSet{
 		name: "value", keys: keys,
 		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
 			rules, st, err := store.PortfolioRules(ctx, unkey(keys), alerts.MetricValue)
@@ -586,7 +877,7 @@ func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.Por
 	}
 	failed = unkey(bad)
 	slices.Sort(failed)
-	return failed, n
+	return failed, n, err
 }
 
 // owned returns the valuations whose portfolio's value alerts this batch
@@ -684,7 +975,7 @@ func intersect(a, b []string) []string {
 // alerts evaluates the price rules of symbols and records the firings; it
 // returns the symbols whose firings or state could not be written (the retry
 // fires them again under the same key) and the firings to deliver.
-func (c *Consumer) alerts(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) (failed []string, firings []alerts.Firing) {
+func (c *Consumer) alerts(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) (failed []string, firings []alerts.Firing, err error) {
 	keys := make([]string, len(symbols))
 	var ticks []alerts.Tick
 	for i, s := range symbols {
@@ -693,14 +984,14 @@ func (c *Consumer) alerts(ctx context.Context, st *Stats, symbols []string, bySy
 			ticks = append(ticks, alerts.PriceTick(s, t.ev.Price, t.ev.PreviousClose, t.ev.Timestamp))
 		}
 	}
-	bad, n := c.runAlerts(ctx, st, c.priceRules, ruleSet{
+	bad, n, err := c.runAlerts(ctx, st, c.priceRules, ruleSet{
 		name: "price", keys: keys,
 		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
 			return c.cfg.Alerts.PriceRules(ctx, unkey(keys))
 		},
 		keyOf: func(r alerts.Rule) string { return pricing.SymbolKey(r.Symbol) },
 	}, ticks)
-	return unkey(bad), n
+	return unkey(bad), n, err
 }
 
 func unkey(keys []string) []string {
@@ -711,10 +1002,10 @@ func unkey(keys []string) []string {
 	return out
 }
 
-func okSymbols(order []string, failed map[string]bool) []string {
+func okSymbols(order []string, failed map[string]error) []string {
 	out := make([]string, 0, len(order))
 	for _, s := range order {
-		if !failed[s] {
+		if _, bad := failed[s]; !bad {
 			out = append(out, s)
 		}
 	}

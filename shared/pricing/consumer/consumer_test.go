@@ -32,6 +32,7 @@ const u1, u2 = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-
 type env struct {
 	latest *dynamoprices.Latest
 	pool   *pgxpool.Pool
+	dsn    string
 }
 
 func newEnv(t testing.TB) env {
@@ -43,7 +44,8 @@ func newEnv(t testing.TB) env {
 	if err := dynamo.CreateTable(ctx, db, tb, name); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{MaxConns: 4})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +53,7 @@ func newEnv(t testing.TB) env {
 	if _, err := readmodel.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	return env{latest: dynamoprices.NewLatest(db, name), pool: pool}
+	return env{latest: dynamoprices.NewLatest(db, name), pool: pool, dsn: dsn}
 }
 
 // holdings inserts portfolios: p<i> of user owner[i] holding qty of each symbol.
@@ -152,7 +154,7 @@ func TestOrderingDuplicatesLatePoisonAlertsValuations(t *testing.T) {
 	check("batch 1", "101", t0.Add(2*time.Second))
 
 	// Batch 2: a tick older than the stored one, alone in its batch: nothing moves.
-	_, st := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "50", t0.Add(time.Second))})
+	_, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "50", t0.Add(time.Second))})
 	if st.LatestStored != 0 || st.LatestRows != 0 || st.CloseRows != 0 {
 		t.Fatalf("a late tick was written: %+v", st)
 	}
@@ -221,7 +223,7 @@ func (f *failingLatest) Put(ctx context.Context, q marketdata.Quote, id string) 
 func TestFailedSymbolReportsAllItsRecords(t *testing.T) {
 	e := newEnv(t)
 	fl := &failingLatest{real: e.latest, fail: map[string]bool{"MSFT": true}}
-	c := consumer.New(consumer.Config{Latest: fl, DB: e.pool})
+	c := consumer.New(consumer.Config{Latest: fl, DB: e.pool, Retry: fastRetry(200 * time.Millisecond)})
 	batch := []events.KinesisEventRecord{
 		rec(t, "MSFT", "400", t0), rec(t, "AAPL", "100", t0), rec(t, "MSFT", "401", t0.Add(time.Second)), rec(t, "AAPL", "101", t0.Add(time.Second)),
 	}
@@ -255,12 +257,12 @@ func TestUndeliveredAlertIsNotRetried(t *testing.T) {
 	notifier := &pricing.MemoryNotifier{Fail: errors.New("gone")}
 	c := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
 	batch := []events.KinesisEventRecord{rec(t, "TSLA", "149", t0), rec(t, "SPY", "500", t0)}
-	resp, st := c.Process(t.Context(), batch)
+	resp, st, _ := c.Process(t.Context(), batch)
 	if len(resp.BatchItemFailures) != 0 || st.Firings != 1 || st.PushFailures == 0 {
 		t.Fatalf("failures %v, stats %+v: the firing fails its push, not its records", failures(resp), st)
 	}
 	notifier.Fail = nil
-	if resp, st := c.Process(t.Context(), batch); len(resp.BatchItemFailures) != 0 || st.Firings != 0 {
+	if resp, st, _ := c.Process(t.Context(), batch); len(resp.BatchItemFailures) != 0 || st.Firings != 0 {
 		t.Fatalf("re-processing: failures %v, stats %+v", failures(resp), st)
 	}
 	if d := alertKeys(notifier.Deliveries()); len(d) != 0 {
@@ -268,18 +270,27 @@ func TestUndeliveredAlertIsNotRetried(t *testing.T) {
 	}
 }
 
-// TestPostgresDownFailsEveryDecodedRecord: with the database unreachable (its pool
-// closed), every decodable record is reported, the DynamoDB writes having been
-// harmless (newer wins on the retry).
-func TestPostgresDownFailsEveryDecodedRecord(t *testing.T) {
+// TestPostgresDownFailsTheInvocation: with the database unreachable for longer
+// than the retries within the invocation (its pool closed), every symbol fails,
+// so the invocation fails and the mapping retries the batch whole (bisecting
+// it, which spends none of its retries); the poison is not set aside yet, since
+// the retry delivers it again, and the DynamoDB writes were harmless (newer wins
+// on the retry).
+func TestPostgresDownFailsTheInvocation(t *testing.T) {
 	e := newEnv(t)
 	e.pool.Close()
-	c := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool})
+	sink := &memorySink{}
+	c := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool, Quarantine: sink, Retry: fastRetry(200 * time.Millisecond)})
 	poison := raw("X", []byte("not json"))
 	batch := []events.KinesisEventRecord{rec(t, "AAPL", "100", t0), poison, rec(t, "MSFT", "400", t0)}
-	resp, st := c.Process(t.Context(), batch)
-	want := []string{batch[0].Kinesis.SequenceNumber, poison.Kinesis.SequenceNumber, batch[2].Kinesis.SequenceNumber}
-	if !slices.Equal(failures(resp), want) || st.FailedSymbols != 2 || st.Poison != 1 {
-		t.Fatalf("failures %v stats %+v", failures(resp), st)
+	resp, st, err := c.Process(t.Context(), batch)
+	if err == nil || len(resp.BatchItemFailures) != 0 || st.FailedSymbols != 2 || st.Poison != 1 || st.TransientRetries == 0 || st.FailedRecords != 3 {
+		t.Fatalf("err %v, failures %v, stats %+v", err, failures(resp), st)
+	}
+	if got := sink.records(); len(got) != 0 {
+		t.Fatalf("set aside before the batch is done: %+v", got)
+	}
+	if _, err := c.Handle(t.Context(), events.KinesisEvent{Records: batch}); err == nil {
+		t.Fatal("Handle did not fail the invocation")
 	}
 }

@@ -65,7 +65,7 @@ func TestSlowConnectionDoesNotHoldTheBatch(t *testing.T) {
 	c := consumer.New(consumer.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: pusher, PushBudget: budget})
 
 	start := time.Now()
-	resp, st := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "102", t0)})
+	resp, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "102", t0)})
 	elapsed := time.Since(start)
 	if len(resp.BatchItemFailures) != 0 || st.Firings != 2 || st.Valuations != 2 || st.PushFailures != 1 {
 		t.Fatalf("failures %v, stats %+v: a hanging push must fail no record", failures(resp), st)

@@ -71,9 +71,10 @@ type ruleSet struct {
 // runAlerts evaluates ticks on the rules of set.keys, records the firings and
 // saves the state. It returns the keys that must be retried (nothing could be
 // recorded or saved: they keep their saved state, so the retry fires under the
-// same keys) and the firings recorded, for the caller to deliver once the batch's
-// durable work is done; delivering them is never a reason to retry.
-func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set ruleSet, ticks []alerts.Tick) (bad []string, firings []alerts.Firing) {
+// same keys) with the reason, and the firings recorded, for the caller to
+// deliver once the batch's durable work is done; delivering them is never a
+// reason to retry.
+func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set ruleSet, ticks []alerts.Tick) (bad []string, firings []alerts.Firing, err error) {
 	log := c.cfg.Logger
 	marker, _ := c.cfg.Alerts.(pricing.StateMarker)
 	if marker == nil {
@@ -86,14 +87,14 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		defer rc.mu.Unlock()
 		if err := c.prepare(ctx, rc, marker, set); err != nil {
 			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
-			return set.keys, nil
+			return set.keys, nil, err
 		}
 		eng = rc.eng
 		eng.TakeChanged() // nothing pending from an aborted batch
 	} else {
 		rules, state, err := set.load(ctx, set.keys)
 		if err == nil && len(rules) == 0 {
-			return nil, nil
+			return nil, nil, nil
 		}
 		if err == nil {
 			if eng, err = alerts.NewEngine(rules...); err == nil {
@@ -102,17 +103,17 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		}
 		if err != nil {
 			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
-			return set.keys, nil
+			return set.keys, nil, err
 		}
 		loaded = rules
 	}
 	fs := eng.Evaluate(ticks)
-	fail := func(msg string, err error) ([]string, []alerts.Firing) {
+	fail := func(msg string, err error) ([]string, []alerts.Firing, error) {
 		log.ErrorContext(ctx, "prices: "+set.name+" "+msg, "error", err.Error())
 		if rc != nil {
 			rc.invalidate(set.keys...) // memory ran ahead of what is saved
 		}
-		return set.keys, nil // the retry fires them again, under the same keys
+		return set.keys, nil, err // the retry fires them again, under the same keys
 	}
 	// Recorded before anything is pushed: alert_history keeps every firing,
 	// whether or not its push reaches a browser.
@@ -149,7 +150,7 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 			log.WarnContext(ctx, "prices: "+set.name+" alert marks not claimed", "error", err.Error())
 		}
 	}
-	return nil, fs
+	return nil, fs, nil
 }
 
 // syncAlertMarks drops from both rule caches the keys whose marks others moved

@@ -180,13 +180,13 @@ func BenchmarkHandleAtScale(b *testing.B) {
 		cpu0 := cpuTime()
 		b.StartTimer()
 		start := time.Now()
-		resp, s := c.Process(b.Context(), batch)
+		resp, s, err := c.Process(b.Context(), batch)
 		total += time.Since(start)
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
 		b.StartTimer()
-		if len(resp.BatchItemFailures) != 0 || s.Valuations != scalePortfolios {
-			b.Fatalf("failures %d, stats %+v", len(resp.BatchItemFailures), s)
+		if err != nil || len(resp.BatchItemFailures) != 0 || s.Valuations != scalePortfolios {
+			b.Fatalf("failures %d, stats %+v, %v", len(resp.BatchItemFailures), s, err)
 		}
 		st = s
 		writes, dyn = writes+s.Writes, dyn+s.Dynamo
@@ -248,10 +248,10 @@ func BenchmarkHandleAtScaleTwoShards(b *testing.B) {
 		b.StartTimer()
 		for _, batch := range shards {
 			start := time.Now()
-			resp, s := containers[rng.IntN(2)].Process(b.Context(), batch)
+			resp, s, err := containers[rng.IntN(2)].Process(b.Context(), batch)
 			total += time.Since(start)
-			if len(resp.BatchItemFailures) != 0 {
-				b.Fatalf("failures %d, stats %+v", len(resp.BatchItemFailures), s)
+			if err != nil || len(resp.BatchItemFailures) != 0 {
+				b.Fatalf("failures %d, stats %+v, %v", len(resp.BatchItemFailures), s, err)
 			}
 			writes, dyn = writes+s.Writes, dyn+s.Dynamo
 			batches++

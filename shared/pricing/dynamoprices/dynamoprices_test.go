@@ -1,6 +1,7 @@
 package dynamoprices_test
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/dynamo"
 	"github.com/portfoliotracker/tracker/shared/marketdata"
+	"github.com/portfoliotracker/tracker/shared/pricing"
 	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/testenv"
 	"github.com/portfoliotracker/tracker/shared/topology"
@@ -111,5 +113,21 @@ func TestLatestNewerWins(t *testing.T) {
 	}
 	if _, ok, err := l.Get(t.Context(), "NONE"); ok || err != nil {
 		t.Fatal("absent symbol found")
+	}
+}
+
+// An item DynamoDB refuses (here an empty key, which Quote.Validate would have
+// refused first) fails with pricing.ErrRefused, for the consumer to set aside
+// rather than retry; a store that cannot be reached does not.
+func TestLatestRefusedItem(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	l := dynamoprices.NewLatest(db, table(t, db, topology.PricesTable))
+	q := marketdata.Quote{Symbol: "", Price: decimal.RequireFromString("1"), Timestamp: time.Now().UTC(), Source: "simulated"}
+	if _, err := l.Put(t.Context(), q, "e1"); !errors.Is(err, pricing.ErrRefused) {
+		t.Fatalf("empty key: %v, want ErrRefused", err)
+	}
+	q.Symbol = "AAPL"
+	if _, err := dynamoprices.NewLatest(db, "no-such-table").Put(t.Context(), q, "e1"); err == nil || errors.Is(err, pricing.ErrRefused) {
+		t.Fatalf("missing table: %v, want another error", err)
 	}
 }

@@ -10,9 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/marketdata"
+	"github.com/portfoliotracker/tracker/shared/pricing"
 )
 
 // Item attributes of the prices table (partition key "symbol").
@@ -42,7 +44,8 @@ func NewLatest(api API, table string) *Latest { return &Latest{api: api, table: 
 //
 //	attribute_not_exists(symbol) OR #ts < :ts
 //
-// It reports whether q was stored. Prices are strings, exactly as quoted.
+// It reports whether q was stored. Prices are strings, exactly as quoted. An
+// item DynamoDB refuses (a ValidationException) fails with pricing.ErrRefused.
 func (l *Latest) Put(ctx context.Context, q marketdata.Quote, eventID string) (bool, error) {
 	item := map[string]types.AttributeValue{
 		attrSymbol: &types.AttributeValueMemberS{Value: q.Symbol},
@@ -72,6 +75,11 @@ func (l *Latest) Put(ctx context.Context, q marketdata.Quote, eventID string) (b
 		var ccf *types.ConditionalCheckFailedException
 		if errors.As(err, &ccf) {
 			return false, nil
+		}
+		var api smithy.APIError
+		if errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
+			// The item itself is refused: no retry mends it.
+			return false, fmt.Errorf("prices table: put %s: %w: %w", q.Symbol, pricing.ErrRefused, err)
 		}
 		return false, fmt.Errorf("prices table: put %s: %w", q.Symbol, err)
 	}

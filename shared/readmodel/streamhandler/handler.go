@@ -34,11 +34,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/portfoliotracker/tracker/shared/emf"
 	"github.com/portfoliotracker/tracker/shared/eventstore"
 	"github.com/portfoliotracker/tracker/shared/portfolio"
 	"github.com/portfoliotracker/tracker/shared/quarantine"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/readmodel/internal/emf"
 	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
