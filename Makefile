@@ -162,6 +162,20 @@ fire: localstack-bin ## run a schedule of the running local stack now: make fire
 reset: localstack-bin ## delete the local stack's data (.data/local)
 	$(LOCALSTACK) reset
 
+# ---------------------------------------------------------------- load (RELIABILITY.md, "Load"; not part of `make test`)
+# cmd/loadgen on a private local stack started in its own process (free ports, its own data folder, removed
+# afterwards), so nothing needs to be running. LOAD_FLAGS is the standard scenario RELIABILITY.md reports.
+LOAD_FLAGS       ?= --users 10 --commands 60 --ticks 10 --duration 30s --warmup 10s
+LOAD_SWEEP_FLAGS ?= --users 2 --commands 40 --ticks 2 --duration 20s --warmup 10s --sweep both --sweep-steps 9
+
+.PHONY: load
+load: tools-npm ## the standard load scenario (about 1.5 minutes): per route p50/p99, tick → WebSocket p99, without and with an abusive user
+	go run ./cmd/loadgen --start-stack --compare $(LOAD_FLAGS)
+
+.PHONY: load-sweep
+load-sweep: tools-npm ## double users and ticks/s from 2 to 512 until a p99 or the errors cross the thresholds (3 to 5 minutes)
+	go run ./cmd/loadgen --start-stack $(LOAD_SWEEP_FLAGS)
+
 # ---------------------------------------------------------------- build
 .PHONY: build
 build: ## cross-compile every function to bin/<name>/bootstrap for linux/arm64
