@@ -1,7 +1,7 @@
 // Package esm is the local stack's Lambda event source mapping for streams: it
 // polls every shard of a DynamoDB stream or a Kinesis stream and invokes a
 // function with batches of records, with the batching, checkpointing and failure
-// semantics of AWS Lambda's stream pollers (DESIGN §4): per-shard order, one batch
+// semantics of AWS Lambda's stream pollers (docs/architecture.md §4): per-shard order, one batch
 // in flight per shard, ReportBatchItemFailures, BisectBatchOnFunctionError,
 // MaximumRetryAttempts, MaximumRecordAgeInSeconds and an on-failure destination,
 // so a poison record never stalls a shard.
@@ -618,7 +618,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // MappingFor returns the mapping the topology declares for a function's stream
-// trigger, with what DESIGN §4 asks of every mapping: batch item failures
+// trigger, with what docs/architecture.md §4 asks of every mapping: batch item failures
 // reported and failing batches bisected. The topology's ParallelizationFactor
 // is 1 everywhere, and so is this poller's (one batch in flight per shard).
 func MappingFor(function string, sm topology.StreamMapping) Mapping {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/quarantine"
 	"github.com/portfoliotracker/tracker/shared/readmodel"
 	"github.com/portfoliotracker/tracker/shared/retry"
+	"github.com/portfoliotracker/tracker/shared/testenv"
 )
 
 // fastRetry retries within d, in steps of tens of milliseconds.
@@ -169,106 +169,6 @@ func TestRefusedTickIsSetAside(t *testing.T) {
 	}
 }
 
-// cutProxy stands between the consumer and PostgreSQL. Armed with a piece of
-// SQL, it cuts every connection when a client sends it (what the statement
-// wrote is rolled back) and refuses the next connections: an outage in the
-// middle of a batch. (The projector's handler tests use the same device.)
-type cutProxy struct {
-	ln      net.Listener
-	mu      sync.Mutex
-	trigger []byte
-	refuse  int // connections still to refuse
-	refused int
-	cut     bool
-	conns   []net.Conn
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.refuse > 0 {
-				p.refuse--
-				p.refused++
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.mu.Unlock()
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			wg.Go(func() { p.pipe(s, c, true) })
-			wg.Go(func() { p.pipe(c, s, false) })
-		}
-	})
-	return p
-}
-
-// pipe copies src to dst; from the client, it watches for the trigger.
-func (p *cutProxy) pipe(dst, src net.Conn, fromClient bool) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 64<<10)
-	var tail []byte
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if fromClient {
-				p.mu.Lock()
-				window := append(tail, buf[:n]...)
-				if p.trigger != nil && bytes.Contains(window, p.trigger) {
-					p.trigger, p.cut, p.refuse = nil, true, 3
-					for _, c := range p.conns {
-						c.Close()
-					}
-					p.conns = nil
-					p.mu.Unlock()
-					return
-				}
-				tail = append(tail[:0], window[max(0, len(window)-256):]...)
-				p.mu.Unlock()
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *cutProxy) arm(sql string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.trigger = []byte(sql)
-}
-
 // PostgreSQL goes away in the middle of a batch, while the alert firings are
 // being recorded, and refuses connections for a while. The consumer rides it out
 // within the invocation: no record fails, nothing is set aside, and the read
@@ -313,8 +213,8 @@ func TestDatabaseOutageMidBatchIsRiddenOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCutProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := testenv.NewCutProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	pool, err := readmodel.Open(ctx, u.String(), readmodel.PoolOptions{MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
@@ -324,14 +224,12 @@ func TestDatabaseOutageMidBatchIsRiddenOut(t *testing.T) {
 	var metrics bytes.Buffer
 	c := consumer.New(consumer.Config{Latest: e.latest, DB: pool, Alerts: readmodel.NewAlertRules(pool), Quarantine: sink,
 		Retry: fastRetry(time.Minute), Metrics: &metrics})
-	proxy.arm("insert into alert_history")
+	proxy.CutOn("insert into alert_history", 3)
 	resp, err := c.Handle(ctx, events.KinesisEvent{Records: batch})
 	if err != nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("failures %v, err %v: the outage is ridden out within the invocation", failures(resp), err)
 	}
-	proxy.mu.Lock()
-	cut, refused := proxy.cut, proxy.refused
-	proxy.mu.Unlock()
+	cut, refused := proxy.Outcome()
 	if !cut || refused != 3 {
 		t.Fatalf("the outage did not happen: cut %v, %d connections refused", cut, refused)
 	}

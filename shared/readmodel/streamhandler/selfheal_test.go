@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/readmodel/internal/rmtest"
 	"github.com/portfoliotracker/tracker/shared/readmodel/streamhandler"
 	"github.com/portfoliotracker/tracker/shared/retry"
+	"github.com/portfoliotracker/tracker/shared/testenv"
 )
 
 // The stream loses a record, carries one whose image does not decode (corrupt in
@@ -116,108 +115,6 @@ func rebuilt(t *testing.T, src readmodel.EventSource) *pgxpool.Pool {
 	return pool
 }
 
-// flakyProxy stands between the projector and PostgreSQL. Armed with a piece of
-// SQL, it cuts every connection when a client sends it (the transaction is then
-// open, and what it wrote is rolled back) and refuses the next connections: an
-// outage in the middle of a batch.
-type flakyProxy struct {
-	t       *testing.T
-	ln      net.Listener
-	target  string
-	mu      sync.Mutex
-	trigger []byte
-	refuse  int // connections still to refuse
-	refused int
-	cut     bool
-	conns   []net.Conn
-}
-
-func newFlakyProxy(t *testing.T, target string) *flakyProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &flakyProxy{t: t, ln: ln, target: target}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.refuse > 0 {
-				p.refuse--
-				p.refused++
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.mu.Unlock()
-			s, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, s)
-			p.mu.Unlock()
-			wg.Go(func() { p.pipe(s, c, true) })
-			wg.Go(func() { p.pipe(c, s, false) })
-		}
-	})
-	return p
-}
-
-// pipe copies src to dst; from the client, it watches for the trigger.
-func (p *flakyProxy) pipe(dst, src net.Conn, fromClient bool) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 64<<10)
-	var tail []byte
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if fromClient {
-				p.mu.Lock()
-				window := append(tail, buf[:n]...)
-				if p.trigger != nil && bytes.Contains(window, p.trigger) {
-					p.trigger, p.cut, p.refuse = nil, true, 3
-					for _, c := range p.conns {
-						c.Close()
-					}
-					p.conns = nil
-					p.mu.Unlock()
-					return
-				}
-				tail = append(tail[:0], window[max(0, len(window)-256):]...)
-				p.mu.Unlock()
-			}
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *flakyProxy) arm(sql string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.trigger = []byte(sql)
-}
-
 // PostgreSQL goes away in the middle of a batch (the connection is cut while the
 // projector's transaction writes) and refuses connections for a while. The
 // handler retries within the invocation, with backoff, and the batch applies
@@ -230,8 +127,8 @@ func TestHandlerRidesOutADatabaseOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newFlakyProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := testenv.NewCutProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	pool, err := readmodel.Open(ctx, u.String(), readmodel.PoolOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +147,7 @@ func TestHandlerRidesOutADatabaseOutage(t *testing.T) {
 		t.Fatalf("batch 1: %v %v", failures(resp), err)
 	}
 
-	proxy.arm("insert into projection_checkpoints")
+	proxy.CutOn("insert into projection_checkpoints", 3)
 	for _, e := range append(slices.Clone(a.Events[6:]), b.Events[6:]...) { // two of each again: duplicates
 		s.event(e)
 	}
@@ -258,9 +155,7 @@ func TestHandlerRidesOutADatabaseOutage(t *testing.T) {
 	if err != nil || len(resp.BatchItemFailures) > 0 {
 		t.Fatalf("batch 2: %v %v", failures(resp), err)
 	}
-	proxy.mu.Lock()
-	cut, refused := proxy.cut, proxy.refused
-	proxy.mu.Unlock()
+	cut, refused := proxy.Outcome()
 	if !cut || refused != 3 {
 		t.Fatalf("the outage did not happen: cut %v, %d connections refused", cut, refused)
 	}
