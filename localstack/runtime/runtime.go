@@ -261,19 +261,7 @@ func (r *Runtime) Warm(ctx context.Context, function string) error {
 // returns how many it signalled. Invocations in flight end with an Unhandled
 // Runtime.ExitError; the next invocation cold-starts.
 func (r *Runtime) Kill(function string) int {
-	r.mu.Lock()
-	f := r.funcs[function]
-	r.mu.Unlock()
-	if f == nil {
-		return 0
-	}
-	n := 0
-	for _, inst := range f.liveInstances() {
-		if inst.kill() {
-			n++
-		}
-	}
-	return n
+	return r.killEach(function, (*instance).kill)
 }
 
 // KillBusy sends SIGKILL to the instances of the function that are running an
@@ -284,6 +272,12 @@ func (r *Runtime) Kill(function string) int {
 // still the invocation's (it was complete before the process died), and the
 // rest end with an Unhandled Runtime.ExitError, as with Kill.
 func (r *Runtime) KillBusy(function string) int {
+	return r.killEach(function, (*instance).killIfBusy)
+}
+
+// killEach applies kill to every live instance of the function and counts those
+// it signalled.
+func (r *Runtime) killEach(function string, kill func(*instance) bool) int {
 	r.mu.Lock()
 	f := r.funcs[function]
 	r.mu.Unlock()
@@ -292,7 +286,7 @@ func (r *Runtime) KillBusy(function string) int {
 	}
 	n := 0
 	for _, inst := range f.liveInstances() {
-		if inst.killIfBusy() {
+		if kill(inst) {
 			n++
 		}
 	}
