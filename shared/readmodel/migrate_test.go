@@ -105,3 +105,44 @@ func TestMigrateKeepsExistingAuthSchema(t *testing.T) {
 		t.Fatalf("profile display_name = %q, err %v", name, err)
 	}
 }
+
+// A database that applied 0001 and 0002 before their comments were reworded
+// (they cited a design sketch) is up to date: Migrate moves the recorded
+// checksums instead of refusing; any other recorded checksum is still refused.
+func TestMigrateAcceptsRewordedComments(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := readmodel.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	earlier := map[int]string{
+		1: "a5b04c9444cef29ca7751bdc64f7e404ebe83efc9db655b1a6cbd4d129d9fc74",
+		2: "8160055d12f0d31bfaed8734a7696cb7cd7418c30722ba59861275116fa0ceaf",
+	}
+	for v, sum := range earlier {
+		if _, err := pool.Exec(ctx, "update schema_migrations set checksum = $2 where version = $1", v, sum); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if applied, err := readmodel.Migrate(ctx, pool); err != nil || len(applied) != 0 {
+		t.Fatalf("applied %v, %v", applied, err)
+	}
+	all, _ := readmodel.Migrations()
+	for _, m := range all[:2] {
+		var sum string
+		if err := pool.QueryRow(ctx, "select checksum from schema_migrations where version = $1", m.Version).Scan(&sum); err != nil || sum != m.Checksum {
+			t.Fatalf("migration %d: recorded %s, %v; want %s", m.Version, sum, err, m.Checksum)
+		}
+	}
+	if _, err := pool.Exec(ctx, "update schema_migrations set checksum = 'x' where version = 2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readmodel.Migrate(ctx, pool); err == nil || !strings.Contains(err.Error(), "changed after it was applied") {
+		t.Fatalf("a changed migration: %v", err)
+	}
+}

@@ -1,4 +1,4 @@
--- Supabase compatibility for local clusters (DESIGN §5): the auth schema with
+-- Supabase compatibility for local clusters (docs/architecture.md §5): the auth schema with
 -- auth.users and auth.uid(), and the API roles. On Supabase all of these already
 -- exist, and this migration changes nothing there.
 

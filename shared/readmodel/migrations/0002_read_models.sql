@@ -1,4 +1,4 @@
--- The read models (DESIGN §3). Every projected row records the aggregate version it
+-- The read models (docs/architecture.md §3). Every projected row records the aggregate version it
 -- reflects; the projector only ever moves a row forward.
 --
 -- Money and quantities are numeric without a declared scale: values are stored
