@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // RetryPolicy bounds retries of transient failures (timeouts, connection errors,
@@ -93,23 +95,9 @@ func (o ClientOptions) withDefaults(baseURL string) ClientOptions {
 		o.Now = time.Now
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleepCtx
+		o.Sleep = retry.Sleep
 	}
 	return o
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // restClient is the transport the three REST clients share: limiter, per-attempt

@@ -13,6 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // DefaultFinnhubStreamURL is Finnhub's trade WebSocket.
@@ -197,7 +199,7 @@ func (s *FinnhubStream) Run(ctx context.Context, emit func(Quote) error) error {
 		if err != nil {
 			s.report(KindUpstream, "", "connection lost: "+err.Error(), err)
 		}
-		if err := sleepCtx(ctx, backoff.Backoff(attempt, s.opts.Rand)); err != nil {
+		if err := retry.Sleep(ctx, backoff.Backoff(attempt, s.opts.Rand)); err != nil {
 			return err
 		}
 		attempt++

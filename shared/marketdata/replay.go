@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // ReplayOptions configure a Replay.
@@ -74,7 +76,7 @@ func newReplay(open func() (io.ReadCloser, error), opts ReplayOptions) *Replay {
 		opts.Now = time.Now
 	}
 	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
+		opts.Sleep = retry.Sleep
 	}
 	return &Replay{open: open, opts: opts}
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/retry"
 )
 
 // SimSymbol is one simulated instrument: its opening price and its annualised drift
@@ -125,7 +127,7 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleepCtx
+		cfg.Sleep = retry.Sleep
 	}
 	s := &Simulator{
 		cfg: cfg, index: make(map[string]int, len(cfg.Symbols)),
