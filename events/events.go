@@ -1,4 +1,4 @@
-// Package events holds the event contracts of the Portfolio aggregate: one JSON
+// Package eventschema (in events/) holds the event contracts of the Portfolio aggregate: one JSON
 // Schema (draft 2020-12) per event type and schema version in schemas/, and
 // realistic sample events in samples/. Both are embedded, so tests and tools
 // validate against exactly the files in this directory; see README.md for the
@@ -9,7 +9,7 @@
 // samples/<EventType>[.<variant>].v<N>.json is an example of it. Schema files
 // whose name starts with a lower-case letter (common.v1.json) hold shared
 // definitions and describe no event on their own.
-package events
+package eventschema
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ const BaseURI = "https://github.com/portfoliotracker/tracker/events/schemas/"
 // Derived lists the event types that share the portfolio events' envelope but
 // are computed from facts outside the event store and kept in read models only,
 // never appended to the event table (docs/architecture.md §1): they are not in
-// portfolio.EventTypes, and shared/pricing writes and reads them.
+// portfolio.EventTypes, and shared/app/pricing writes and reads them.
 var Derived = []string{"PortfolioValueCalculated"}
 
 // ErrNoSchema is returned by Validate for an event whose eventType and

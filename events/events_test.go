@@ -1,4 +1,4 @@
-package events_test
+package eventschema_test
 
 import (
 	"bytes"
@@ -14,18 +14,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portfoliotracker/tracker/events"
-	"github.com/portfoliotracker/tracker/shared/calendar"
-	"github.com/portfoliotracker/tracker/shared/portfolio"
+	eventschema "github.com/portfoliotracker/tracker/events"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/shopspring/decimal"
 )
 
 // ---------------------------------------------------------------- helpers
 
-func newValidator(t *testing.T) *events.Validator {
+func newValidator(t *testing.T) *eventschema.Validator {
 	t.Helper()
-	v, err := events.NewValidator()
+	v, err := eventschema.NewValidator()
 	if err != nil {
 		t.Fatalf("NewValidator: %v", err)
 	}
@@ -33,15 +33,15 @@ func newValidator(t *testing.T) *events.Validator {
 }
 
 // schemaFor returns the schema a file name (schema or sample) belongs to.
-func schemaFor(t *testing.T, v *events.Validator, name string) *jsonschema.Schema {
+func schemaFor(t *testing.T, v *eventschema.Validator, name string) *jsonschema.Schema {
 	t.Helper()
-	f, ok := events.ParseFileName(name)
+	f, ok := eventschema.ParseFileName(name)
 	if !ok || f.EventType == "" {
 		t.Fatalf("%s is not an event file name", name)
 	}
 	s, ok := v.Schema(f.EventType, f.Version)
 	if !ok {
-		t.Fatalf("%s: no schema %s", name, events.SchemaFile(f.EventType, f.Version))
+		t.Fatalf("%s: no schema %s", name, eventschema.SchemaFile(f.EventType, f.Version))
 	}
 	return s
 }
@@ -106,12 +106,12 @@ func checkGoRoundTrip(t *testing.T, name string, b []byte) portfolio.Event {
 
 func TestSchemasCompile(t *testing.T) {
 	newValidator(t) // compiles every event schema
-	c, err := events.NewCompiler()
+	c, err := eventschema.NewCompiler()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range fileNames(t, events.Schemas()) {
-		if _, err := c.Compile(events.BaseURI + name); err != nil {
+	for _, name := range fileNames(t, eventschema.Schemas()) {
+		if _, err := c.Compile(eventschema.BaseURI + name); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 		var doc struct {
@@ -133,16 +133,16 @@ func TestSchemasCompile(t *testing.T) {
 				} `json:"envelope"`
 			} `json:"$defs"`
 		}
-		if err := json.Unmarshal(readFile(t, events.Schemas(), name), &doc); err != nil {
+		if err := json.Unmarshal(readFile(t, eventschema.Schemas(), name), &doc); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if doc.Schema != "https://json-schema.org/draft/2020-12/schema" {
 			t.Errorf("%s: $schema = %q, want draft 2020-12", name, doc.Schema)
 		}
-		if want := events.BaseURI + name; doc.ID != want {
+		if want := eventschema.BaseURI + name; doc.ID != want {
 			t.Errorf("%s: $id = %q, want %q", name, doc.ID, want)
 		}
-		f, _ := events.ParseFileName(name)
+		f, _ := eventschema.ParseFileName(name)
 		if f.EventType == "" {
 			if got := doc.Defs.Envelope.Properties.SchemaVersion.Const; got != f.Version {
 				t.Errorf("%s: envelope schemaVersion const = %d, want %d (the file's version)", name, got, f.Version)
@@ -162,17 +162,17 @@ func TestSchemasCompile(t *testing.T) {
 
 func TestSamplesMatchSchemasAndDecode(t *testing.T) {
 	v := newValidator(t)
-	for _, name := range fileNames(t, events.Samples()) {
+	for _, name := range fileNames(t, eventschema.Samples()) {
 		t.Run(name, func(t *testing.T) {
-			b := readFile(t, events.Samples(), name)
-			f, _ := events.ParseFileName(name)
+			b := readFile(t, eventschema.Samples(), name)
+			f, _ := eventschema.ParseFileName(name)
 			if err := schemaFor(t, v, name).Validate(instance(t, b)); err != nil {
 				t.Fatalf("schema: %v", err)
 			}
 			if err := v.Validate(b); err != nil {
 				t.Fatalf("Validate: %v", err)
 			}
-			if slices.Contains(events.Derived, f.EventType) {
+			if slices.Contains(eventschema.Derived, f.EventType) {
 				checkDerivedRoundTrip(t, name, b)
 				return
 			}
@@ -218,11 +218,11 @@ func checkLinks(t *testing.T, e portfolio.Event) {
 // they are a history the aggregate accepts, not just well-formed documents.
 func TestSamplesFoldIntoOnePortfolio(t *testing.T) {
 	var evs []portfolio.Event
-	for _, name := range fileNames(t, events.Samples()) {
-		if f, _ := events.ParseFileName(name); slices.Contains(events.Derived, f.EventType) {
+	for _, name := range fileNames(t, eventschema.Samples()) {
+		if f, _ := eventschema.ParseFileName(name); slices.Contains(eventschema.Derived, f.EventType) {
 			continue
 		}
-		e, err := portfolio.DecodeEvent(readFile(t, events.Samples(), name))
+		e, err := portfolio.DecodeEvent(readFile(t, eventschema.Samples(), name))
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -379,7 +379,7 @@ func TestAggregateEventsMatchSchemas(t *testing.T) {
 		name := fmt.Sprintf("%s version %d", e.EventType, e.Version)
 		sch, ok := v.Schema(e.EventType, e.SchemaVersion)
 		if !ok {
-			t.Fatalf("%s: no schema %s", name, events.SchemaFile(e.EventType, e.SchemaVersion))
+			t.Fatalf("%s: no schema %s", name, eventschema.SchemaFile(e.EventType, e.SchemaVersion))
 		}
 		if err := sch.Validate(instance(t, b)); err != nil {
 			t.Errorf("%s: the Go writer's event fails its schema: %v\n%s", name, err, b)
@@ -567,7 +567,7 @@ func TestMutatedSamples(t *testing.T) {
 	for _, mu := range mutations {
 		t.Run(mu.name, func(t *testing.T) {
 			var m doc
-			dec := json.NewDecoder(bytes.NewReader(readFile(t, events.Samples(), mu.sample)))
+			dec := json.NewDecoder(bytes.NewReader(readFile(t, eventschema.Samples(), mu.sample)))
 			dec.UseNumber()
 			if err := dec.Decode(&m); err != nil {
 				t.Fatal(err)
@@ -625,13 +625,13 @@ func verdict(schema string) string {
 
 func TestEveryEventTypeHasOneSchemaAndSamples(t *testing.T) {
 	known := map[string]bool{}
-	for _, typ := range slices.Concat(portfolio.EventTypes, events.Derived) {
+	for _, typ := range slices.Concat(portfolio.EventTypes, eventschema.Derived) {
 		known[typ] = true
 	}
 	schemas := map[string][]int{} // event type -> versions
 	common := map[int]bool{}
-	for _, name := range fileNames(t, events.Schemas()) {
-		f, ok := events.ParseFileName(name)
+	for _, name := range fileNames(t, eventschema.Schemas()) {
+		f, ok := eventschema.ParseFileName(name)
 		switch {
 		case !ok || f.Variant != "":
 			t.Errorf("schemas/%s: want <EventType>.v<N>.json or common.v<N>.json", name)
@@ -641,7 +641,7 @@ func TestEveryEventTypeHasOneSchemaAndSamples(t *testing.T) {
 			}
 			common[f.Version] = true
 		case !known[f.EventType]:
-			t.Errorf("schemas/%s: %s is not in portfolio.EventTypes or events.Derived", name, f.EventType)
+			t.Errorf("schemas/%s: %s is not in portfolio.EventTypes or eventschema.Derived", name, f.EventType)
 		case f.Version > portfolio.SchemaVersion:
 			t.Errorf("schemas/%s: version above portfolio.SchemaVersion %d", name, portfolio.SchemaVersion)
 		default:
@@ -654,25 +654,25 @@ func TestEveryEventTypeHasOneSchemaAndSamples(t *testing.T) {
 		}
 	}
 	samples := map[string]int{}
-	for _, name := range fileNames(t, events.Samples()) {
-		f, ok := events.ParseFileName(name)
+	for _, name := range fileNames(t, eventschema.Samples()) {
+		f, ok := eventschema.ParseFileName(name)
 		switch {
 		case !ok || f.EventType == "":
 			t.Errorf("samples/%s: want <EventType>[.<variant>].v<N>.json", name)
 		case !slices.Contains(schemas[f.EventType], f.Version):
-			t.Errorf("samples/%s: no schema %s", name, events.SchemaFile(f.EventType, f.Version))
+			t.Errorf("samples/%s: no schema %s", name, eventschema.SchemaFile(f.EventType, f.Version))
 		default:
-			samples[events.SchemaFile(f.EventType, f.Version)]++
+			samples[eventschema.SchemaFile(f.EventType, f.Version)]++
 		}
 	}
-	for _, typ := range slices.Concat(portfolio.EventTypes, events.Derived) {
-		current := events.SchemaFile(typ, portfolio.SchemaVersion)
+	for _, typ := range slices.Concat(portfolio.EventTypes, eventschema.Derived) {
+		current := eventschema.SchemaFile(typ, portfolio.SchemaVersion)
 		if n := countOf(schemas[typ], portfolio.SchemaVersion); n != 1 {
 			t.Errorf("%s: %d schema files, want exactly one (%s)", typ, n, current)
 		}
 		for _, v := range schemas[typ] {
-			if samples[events.SchemaFile(typ, v)] == 0 {
-				t.Errorf("%s: no sample in samples/", events.SchemaFile(typ, v))
+			if samples[eventschema.SchemaFile(typ, v)] == 0 {
+				t.Errorf("%s: no sample in samples/", eventschema.SchemaFile(typ, v))
 			}
 		}
 	}
@@ -693,16 +693,16 @@ func countOf(vs []int, v int) int {
 func TestPatternsHoldWithoutFormatAssertion(t *testing.T) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
-	for _, name := range fileNames(t, events.Schemas()) {
-		if err := c.AddResource(events.BaseURI+name, instance(t, readFile(t, events.Schemas(), name))); err != nil {
+	for _, name := range fileNames(t, eventschema.Schemas()) {
+		if err := c.AddResource(eventschema.BaseURI+name, instance(t, readFile(t, eventschema.Schemas(), name))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sch, err := c.Compile(events.BaseURI + "TransactionRecorded.v1.json")
+	sch, err := c.Compile(eventschema.BaseURI + "TransactionRecorded.v1.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sample := readFile(t, events.Samples(), "TransactionRecorded.v1.json")
+	sample := readFile(t, eventschema.Samples(), "TransactionRecorded.v1.json")
 	if err := sch.Validate(instance(t, sample)); err != nil {
 		t.Fatalf("sample: %v", err)
 	}
@@ -736,11 +736,11 @@ func TestValidateNamesNoSchemaForUnknownEvents(t *testing.T) {
 		`{"eventType": "PortfolioCreated"}`,
 		`[]`,
 	} {
-		if err := v.Validate([]byte(b)); !errors.Is(err, events.ErrNoSchema) {
+		if err := v.Validate([]byte(b)); !errors.Is(err, eventschema.ErrNoSchema) {
 			t.Errorf("Validate(%s) = %v, want ErrNoSchema", b, err)
 		}
 	}
-	if err := v.Validate([]byte(`{`)); err == nil || errors.Is(err, events.ErrNoSchema) {
+	if err := v.Validate([]byte(`{`)); err == nil || errors.Is(err, eventschema.ErrNoSchema) {
 		t.Errorf("Validate of broken JSON = %v", err)
 	}
 }

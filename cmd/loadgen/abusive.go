@@ -13,8 +13,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/portfoliotracker/tracker/shared/calendar"
-	"github.com/portfoliotracker/tracker/shared/httpapi"
+	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 )
 
 // What the abusive user attempts, each recorded under its own label.

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/coder/websocket"
 
-	"github.com/portfoliotracker/tracker/shared/emulator"
-	"github.com/portfoliotracker/tracker/shared/uuid"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // requestTimeout bounds one request: the API function's own timeout is 10 s,

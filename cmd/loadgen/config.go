@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/symbol"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/domain/symbol"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 const usage = `usage: loadgen [flags]

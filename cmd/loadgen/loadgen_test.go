@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/httpapi"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func TestPercentileIsTheNearestRank(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/retry"
+	"github.com/portfoliotracker/tracker/shared/platform/retry"
 )
 
 // pacer spreads n actions evenly over [start, start+span): action j is due at

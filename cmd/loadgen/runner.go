@@ -15,8 +15,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/portfoliotracker/tracker/shared/retry"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/retry"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // pricesMapping is the local stack's name of the prices function's Kinesis

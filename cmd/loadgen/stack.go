@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/portfoliotracker/tracker/localstack/stack"
-	"github.com/portfoliotracker/tracker/shared/emulator"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // privateStack is a local stack started in this process for the run: every

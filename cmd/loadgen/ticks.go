@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/marketdata"
-	"github.com/portfoliotracker/tracker/shared/pricing"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
 )
 
 // tickOffset stamps the generator's ticks an hour ahead of the clock: newer

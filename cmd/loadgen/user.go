@@ -12,12 +12,12 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/portfoliotracker/tracker/shared/calendar"
-	"github.com/portfoliotracker/tracker/shared/retry"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/platform/retry"
 )
 
 // The API routes the generator calls, by the topology's patterns (a test holds
-// them to shared/topology.HTTPRoutes).
+// them to shared/platform/topology.HTTPRoutes).
 const (
 	routeCreatePortfolio = "POST /portfolios"
 	routeListPortfolios  = "GET /portfolios"

@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/portfoliotracker/tracker/shared/testenv"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/portfolio/benchdata"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/benchdata"
 )
 
 // benchFiles writes the benchmark data set (benchdata.Default: 50,000 activities,

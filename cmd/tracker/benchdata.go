@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/portfoliotracker/tracker/shared/portfolio/benchdata"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/benchdata"
 )
 
 const benchdataUsage = `usage: tracker benchdata --dir DIR [--activities N] [--symbols N] [--years N] [--seed N]

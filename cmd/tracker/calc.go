@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/activities"
-	"github.com/portfoliotracker/tracker/shared/calendar"
-	"github.com/portfoliotracker/tracker/shared/portfolio"
-	"github.com/portfoliotracker/tracker/shared/portfolio/lots"
-	"github.com/portfoliotracker/tracker/shared/portfolio/performance"
+	"github.com/portfoliotracker/tracker/shared/adapters/activities"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 	"github.com/shopspring/decimal"
 )
 

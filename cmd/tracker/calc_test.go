@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/portfoliotracker/tracker/shared/portfolio/benchdata"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/benchdata"
 )
 
 // runCLI runs the CLI in process and returns exit code, stdout and stderr.

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
 // TestBadActivityFiles: every kind of malformed activity file ends calc with exit

@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"strings"
 
-	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 )
 
 const migrateUsage = `usage: tracker migrate [--database-url DSN]

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/portfoliotracker/tracker/shared/testenv"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 )
 
 func TestMigrateCommand(t *testing.T) {

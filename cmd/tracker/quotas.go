@@ -13,9 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/portfoliotracker/tracker/shared/quota"
-	"github.com/portfoliotracker/tracker/shared/quota/dynamoquota"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/quota"
 )
 
 const quotasBackfillUsage = `usage: tracker quotas-backfill [--database-url DSN] [--quotas-table NAME]

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/portfoliotracker/tracker/shared/dynamo"
-	"github.com/portfoliotracker/tracker/shared/quota"
-	"github.com/portfoliotracker/tracker/shared/quota/dynamoquota"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/testenv"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/quota"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // quotas-backfill counts what users held before the quotas existed, from the

@@ -13,9 +13,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/portfoliotracker/tracker/shared/quarantine"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/readmodel/dynamosource"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/dynamosource"
+	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
 )
 
 const replayUsage = `usage: tracker replay [--database-url DSN] [--events-table NAME] [--segments N] [--readers N] [--batch N]

@@ -1,5 +1,5 @@
 // Command analytics computes the portfolios' performance and risk figures and
-// rebalancing recommendations (see shared/analytics/job). It is the second and last
+// rebalancing recommendations (see shared/app/analyticsjob). It is the second and last
 // consumer of the events table's stream, recomputing the portfolios a batch
 // touched, and runs on EventBridge Scheduler schedules: {"mode":"daily"} after the
 // US close (figures, valuation series, risk alerts) and {"mode":"weekly"}
@@ -34,14 +34,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/portfoliotracker/tracker/shared/analytics/job"
-	"github.com/portfoliotracker/tracker/shared/command"
-	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
-	"github.com/portfoliotracker/tracker/shared/lazy"
-	"github.com/portfoliotracker/tracker/shared/push"
-	"github.com/portfoliotracker/tracker/shared/quarantine/destination"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/adapters/failuredest"
+	"github.com/portfoliotracker/tracker/shared/adapters/push"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
+	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
@@ -58,7 +58,7 @@ func main() {
 		log.Error("analytics: SNAPSHOT_EVERY and CONCURRENCY must be positive integers, RISK_FREE_RATE a number")
 		os.Exit(1)
 	}
-	deps := lazy.New(func(ctx context.Context) (*job.Job, error) {
+	deps := lazy.New(func(ctx context.Context) (*analyticsjob.Job, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, err
@@ -69,12 +69,12 @@ func main() {
 		}
 		db := dynamodb.NewFromConfig(cfg)
 		store := dynamostore.New(db, table, dynamostore.Options{SnapshotEvery: snapshotEvery})
-		sink, err := destination.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
+		sink, err := failuredest.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
 		if err != nil {
 			return nil, err
 		}
-		opts := job.Options{
-			Settings:    job.Settings{Benchmark: os.Getenv("BENCHMARK_SYMBOL"), RiskFreeRate: riskFree},
+		opts := analyticsjob.Options{
+			Settings:    analyticsjob.Settings{Benchmark: os.Getenv("BENCHMARK_SYMBOL"), RiskFreeRate: riskFree},
 			Concurrency: concurrency,
 			Alerts:      readmodel.NewAlertRules(pool),
 			Logger:      log,
@@ -84,9 +84,9 @@ func main() {
 			opts.Notifier = pusher
 		}
 		cmds := command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log})
-		return job.New(cmds, readmodel.NewMetrics(pool), opts), nil
+		return analyticsjob.New(cmds, readmodel.NewMetrics(pool), opts), nil
 	})
-	lambda.Start(job.Handler(deps.Get))
+	lambda.Start(analyticsjob.Handler(deps.Get))
 }
 
 func envOr(name, def string) string {

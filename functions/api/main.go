@@ -5,7 +5,7 @@
 // Environment:
 //
 //	EVENTS_TABLE         the DynamoDB events table.
-//	QUOTAS_TABLE         the DynamoDB quotas table (portfolios and symbols per user; shared/quota).
+//	QUOTAS_TABLE         the DynamoDB quotas table (portfolios and symbols per user; shared/domain/quota).
 //	SNAPSHOT_EVERY       events between snapshots (default 10; the same for every writer).
 //	API_DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler) as
 //	                         the API's own login role, which may only become the caller
@@ -24,12 +24,12 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/portfoliotracker/tracker/shared/command"
-	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
-	"github.com/portfoliotracker/tracker/shared/httpapi"
-	"github.com/portfoliotracker/tracker/shared/lazy"
-	"github.com/portfoliotracker/tracker/shared/quota/dynamoquota"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
 type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/auth"
+	"github.com/portfoliotracker/tracker/shared/adapters/auth"
 )
 
 // Environment variables. Either SUPABASE_URL, or JWT_ISSUER (plus JWKS_URL and/or

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/secrets"
+	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 )
 
 // secretsManagerLoader reads the legacy JWT secret from Secrets Manager when the

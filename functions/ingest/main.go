@@ -1,7 +1,7 @@
 // Command ingest is the scheduled market-data ingest (docs/architecture.md §1, §6): every minute
 // it publishes a MarketDataUpdated record per watched symbol on
 // market-data-updates; with a backfill input it stores daily closes instead. See
-// shared/pricing/ingest.
+// shared/app/ingest.
 //
 // Environment:
 //
@@ -32,13 +32,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
-	"github.com/portfoliotracker/tracker/shared/lazy"
-	"github.com/portfoliotracker/tracker/shared/marketdata"
-	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
-	"github.com/portfoliotracker/tracker/shared/pricing/ingest"
-	"github.com/portfoliotracker/tracker/shared/pricing/kinesispub"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/secrets"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
+	"github.com/portfoliotracker/tracker/shared/app/ingest"
+	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
 func main() {

@@ -4,7 +4,7 @@
 // rules, revalues the portfolios holding the ticked symbols (recorded as
 // PortfolioValueCalculated in the valuations read model, which it also thins
 // past the retention), evaluates their value_drop rules and pushes valuations and
-// alerts; see shared/pricing/consumer. It returns
+// alerts; see shared/app/prices. It returns
 // events.KinesisEventResponse with the failed records (ReportBatchItemFailures):
 // those whose durable writes still failed after the retries within the
 // invocation, never those whose pushes did; it fails the invocation when every
@@ -45,14 +45,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/portfoliotracker/tracker/shared/lazy"
-	"github.com/portfoliotracker/tracker/shared/pricing"
-	"github.com/portfoliotracker/tracker/shared/pricing/consumer"
-	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
-	"github.com/portfoliotracker/tracker/shared/push"
-	"github.com/portfoliotracker/tracker/shared/quarantine/destination"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/adapters/failuredest"
+	"github.com/portfoliotracker/tracker/shared/adapters/push"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/prices"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
@@ -63,7 +63,7 @@ func main() {
 		os.Exit(1)
 	}
 	currency := os.Getenv("PRICE_CURRENCY")
-	deps := lazy.New(func(ctx context.Context) (*consumer.Consumer, error) {
+	deps := lazy.New(func(ctx context.Context) (*prices.Consumer, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, err
@@ -72,7 +72,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		sink, err := destination.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
+		sink, err := failuredest.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
 		if err != nil {
 			return nil, err
 		}
@@ -81,11 +81,11 @@ func main() {
 		// Every batch fans out to the owners of thousands of portfolios, most of
 		// them offline: look up only the users connected a second ago. A post
 		// gets a second (they take tens of milliseconds); the batch's pushes
-		// get consumer.DefaultPushBudget in all.
+		// get prices.DefaultPushBudget in all.
 		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log, ConnectedUsersFor: time.Second, PostTimeout: time.Second}); ok {
 			notifier = pusher
 		}
-		return consumer.New(consumer.Config{
+		return prices.New(prices.Config{
 			Latest:     dynamoprices.NewLatest(db, table),
 			DB:         pool,
 			Alerts:     readmodel.NewAlertRules(pool),

@@ -26,11 +26,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/portfoliotracker/tracker/shared/quarantine/destination"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/readmodel/dynamosource"
-	"github.com/portfoliotracker/tracker/shared/readmodel/streamhandler"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/failuredest"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/dynamosource"
+	"github.com/portfoliotracker/tracker/shared/app/projection"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
@@ -45,12 +45,12 @@ func main() {
 		log.Error("projector: AWS configuration", "err", err)
 		os.Exit(1)
 	}
-	sink, err := destination.Open(cfg, failures)
+	sink, err := failuredest.Open(cfg, failures)
 	if err != nil {
 		log.Error("projector: "+topology.FailureDestinationEnvVar, "err", err)
 		os.Exit(1)
 	}
-	build := func(ctx context.Context) (streamhandler.Applier, error) {
+	build := func(ctx context.Context) (projection.Applier, error) {
 		pool, err := readmodel.OpenConfigured(ctx, "projector")
 		if err != nil {
 			return nil, err
@@ -58,6 +58,6 @@ func main() {
 		return readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: log, Quarantine: sink,
 			Source: dynamosource.New(dynamodb.NewFromConfig(cfg), table, 0)}), nil
 	}
-	h := streamhandler.NewLazy(build, streamhandler.Options{Logger: log, Quarantine: sink})
+	h := projection.NewLazy(build, projection.Options{Logger: log, Quarantine: sink})
 	lambda.Start(h.Handle)
 }

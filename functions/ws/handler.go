@@ -13,11 +13,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/portfoliotracker/tracker/shared/auth/authctx"
-	"github.com/portfoliotracker/tracker/shared/push"
-	"github.com/portfoliotracker/tracker/shared/quota"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/wsconn"
+	"github.com/portfoliotracker/tracker/shared/adapters/auth/authctx"
+	"github.com/portfoliotracker/tracker/shared/adapters/push"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
+	"github.com/portfoliotracker/tracker/shared/domain/quota"
 )
 
 // Connections is the connections table (a *wsconn.Store).

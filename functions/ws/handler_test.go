@@ -18,15 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/portfoliotracker/tracker/shared/lazy"
-	"github.com/portfoliotracker/tracker/shared/push"
-	"github.com/portfoliotracker/tracker/shared/push/gatewayfake"
-	"github.com/portfoliotracker/tracker/shared/quota"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/readmodel/readmodeltest"
-	"github.com/portfoliotracker/tracker/shared/testenv"
-	"github.com/portfoliotracker/tracker/shared/wsconn"
-	"github.com/portfoliotracker/tracker/shared/wsconn/wsconntest"
+	"github.com/portfoliotracker/tracker/shared/adapters/push"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
+	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
+	"github.com/portfoliotracker/tracker/shared/adapters/wsconn/wsconntest"
+	"github.com/portfoliotracker/tracker/shared/devtools/gatewayfake"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/quota"
+	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

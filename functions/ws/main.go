@@ -37,10 +37,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/portfoliotracker/tracker/shared/lazy"
-	"github.com/portfoliotracker/tracker/shared/push"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/wsconn"
+	"github.com/portfoliotracker/tracker/shared/adapters/push"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
+	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
 func main() {

@@ -15,13 +15,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // API settings.
 const (
 	// HTTPIdentitySource and WSIdentitySource are where the authorizers find the
-	// token (shared/auth/lambdaauth): the Authorization header on the HTTP API, the
+	// token (shared/adapters/auth/lambdaauth): the Authorization header on the HTTP API, the
 	// token query parameter on WebSocket $connect (browsers cannot set headers there).
 	HTTPIdentitySource = "$request.header.Authorization"
 	WSIdentitySource   = "route.request.querystring.token"

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/portfoliotracker/tracker/infra/stack"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // MaxZippedAsset bounds a function's deployment package; Go binaries of this

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/portfoliotracker/tracker/infra/stack"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func TestConfigFromContext(t *testing.T) {

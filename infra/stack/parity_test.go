@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/portfoliotracker/tracker/infra/stack"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // TestParity: every table, Kinesis stream, function, event source mapping,

@@ -11,7 +11,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/infra/stack"
 
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // statement is one IAM statement and the roles it is attached to.

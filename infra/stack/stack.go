@@ -1,5 +1,5 @@
 // Package stack is the CDK stack of the portfolio tracker. It builds every
-// resource from the topology (shared/topology): tables, Kinesis streams,
+// resource from the topology (shared/platform/topology): tables, Kinesis streams,
 // functions with their roles, log groups and triggers, the HTTP and WebSocket
 // APIs, schedules, secrets and alarms. Nothing here names a table, a function or
 // a route: what the topology lacks, the stack lacks.
@@ -20,7 +20,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // Props is what New needs.
@@ -64,7 +64,7 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	}
 	st := awscdk.NewStack(scope, jsii.String(p.Config.StackName()), &awscdk.StackProps{
 		Env:         p.Env,
-		Description: jsii.String(fmt.Sprintf("Portfolio tracker (%s): built from shared/topology", p.Config.Stage)),
+		Description: jsii.String(fmt.Sprintf("Portfolio tracker (%s): built from shared/platform/topology", p.Config.Stage)),
 		Tags:        &map[string]*string{"project": jsii.String("portfolio-tracker"), "stage": jsii.String(string(p.Config.Stage))},
 	})
 	b := &builder{

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // secrets creates one empty secret per topology.Secrets() entry. The operator

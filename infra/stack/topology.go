@@ -3,7 +3,7 @@ package stack
 import (
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // Topology is everything the stack builds, as plain data. Production code passes

@@ -28,11 +28,11 @@ import (
 	"github.com/coder/websocket"
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/emulator"
-	"github.com/portfoliotracker/tracker/shared/marketdata"
-	"github.com/portfoliotracker/tracker/shared/pricing"
-	"github.com/portfoliotracker/tracker/shared/quota"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
+	"github.com/portfoliotracker/tracker/shared/domain/quota"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // localStack is a running `localstack run` process.
@@ -96,7 +96,7 @@ func startStack(t testing.TB) *localStack {
 	}
 	tmp := t.TempDir()
 	bin := filepath.Join(tmp, "localstack")
-	build := exec.Command("go", "build", "-o", bin, "./localstack/cmd/localstack")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/localstack")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build localstack: %v\n%s", err, out)

@@ -34,7 +34,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // Mapping holds one event source mapping's settings, named after

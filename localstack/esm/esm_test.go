@@ -24,9 +24,9 @@ import (
 
 	"github.com/portfoliotracker/tracker/localstack/esm"
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/dynamo"
-	"github.com/portfoliotracker/tracker/shared/testenv"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

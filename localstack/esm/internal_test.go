@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // fakeSource is one open shard whose iterator expires once, after the first

@@ -29,17 +29,17 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/portfoliotracker/tracker/localstack/esm"
-	"github.com/portfoliotracker/tracker/shared/analytics/job"
-	"github.com/portfoliotracker/tracker/shared/command"
-	"github.com/portfoliotracker/tracker/shared/eventstore"
-	"github.com/portfoliotracker/tracker/shared/eventstore/dynamostore"
-	"github.com/portfoliotracker/tracker/shared/marketdata"
-	"github.com/portfoliotracker/tracker/shared/pricing"
-	"github.com/portfoliotracker/tracker/shared/pricing/consumer"
-	"github.com/portfoliotracker/tracker/shared/pricing/dynamoprices"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/readmodel/dynamosource"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/dynamosource"
+	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
+	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/prices"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // The stream consumers, and their mappings as the stack names them.
@@ -367,7 +367,7 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 	if err != nil {
 		return err
 	}
-	prices := consumer.New(consumer.Config{Latest: &memoryLatest{}, DB: pool, Alerts: readmodel.NewAlertRules(pool),
+	prices := prices.New(prices.Config{Latest: &memoryLatest{}, DB: pool, Alerts: readmodel.NewAlertRules(pool),
 		Currency: topologyEnv("prices", "PRICE_CURRENCY", "USD"), Logger: quiet})
 	for shard, recs := range byShard {
 		for len(recs) > 0 {
@@ -401,8 +401,8 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 		now = time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, ny)
 	}
 	store := dynamostore.New(h.ddb, h.eventsTable, dynamostore.Options{SnapshotEvery: snapshotEvery})
-	analytics := job.New(command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: quiet}), readmodel.NewMetrics(pool),
-		job.Options{Settings: job.Settings{Benchmark: topologyEnv("analytics", "BENCHMARK_SYMBOL", ""), RiskFreeRate: riskFree},
+	analytics := analyticsjob.New(command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: quiet}), readmodel.NewMetrics(pool),
+		analyticsjob.Options{Settings: analyticsjob.Settings{Benchmark: topologyEnv("analytics", "BENCHMARK_SYMBOL", ""), RiskFreeRate: riskFree},
 			Now: func() time.Time { return now }, Logger: quiet, Metrics: io.Discard})
 	var ev events.DynamoDBEvent
 	for i, id := range sc.portfolios() {
@@ -887,6 +887,6 @@ func (h *harness) kinesisRange(ctx context.Context, info *esm.BatchInfo) ([]kint
 }
 
 var (
-	_ consumer.LatestStore  = (*memoryLatest)(nil)
+	_ prices.LatestStore    = (*memoryLatest)(nil)
 	_ readmodel.EventSource = scopedSource{}
 )

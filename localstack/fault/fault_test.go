@@ -11,7 +11,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/localstack/esm"
 	"github.com/portfoliotracker/tracker/localstack/runtime"
-	"github.com/portfoliotracker/tracker/shared/emulator"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
 )
 
 // warmup is how long the load runs before a fault: batches are flowing, every

@@ -30,14 +30,14 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/localstack/stack"
-	"github.com/portfoliotracker/tracker/shared/emulator"
-	"github.com/portfoliotracker/tracker/shared/eventstore"
-	"github.com/portfoliotracker/tracker/shared/marketdata"
-	"github.com/portfoliotracker/tracker/shared/portfolio"
-	"github.com/portfoliotracker/tracker/shared/pricing"
-	"github.com/portfoliotracker/tracker/shared/readmodel"
-	"github.com/portfoliotracker/tracker/shared/topology"
-	"github.com/portfoliotracker/tracker/shared/uuid"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // The load every scenario runs while its fault is injected: a few users, each

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/auth"
-	"github.com/portfoliotracker/tracker/shared/auth/authtest"
-	"github.com/portfoliotracker/tracker/shared/auth/lambdaauth"
+	"github.com/portfoliotracker/tracker/shared/adapters/auth"
+	"github.com/portfoliotracker/tracker/shared/adapters/auth/lambdaauth"
+	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 )
 
 // lambda stands in for the runtime: named handlers behind invoke.Func, each
@@ -67,10 +67,10 @@ func handler[E, R any](name string, fn func(context.Context, E) (R, error)) func
 	}
 }
 
-// realAuthorizer is the project's authorizer handler with an authtest issuer.
-func realAuthorizer(t testing.TB) (*authtest.Issuer, func(context.Context, []byte) ([]byte, error)) {
+// realAuthorizer is the project's authorizer handler with a tokenissuer.
+func realAuthorizer(t testing.TB) (*tokenissuer.Issuer, func(context.Context, []byte) ([]byte, error)) {
 	t.Helper()
-	iss, err := authtest.NewServer()
+	iss, err := tokenissuer.NewServer()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func realAuthorizer(t testing.TB) (*authtest.Issuer, func(context.Context, []byt
 	return iss, handler("authorizer", h.Handle)
 }
 
-// authtestExpired mints a token that expired an hour ago.
-func authtestExpired() authtest.Option {
-	return authtest.WithIssuedAt(time.Now().Add(-2 * time.Hour))
+// expiredToken mints a token that expired an hour ago.
+func expiredToken() tokenissuer.Option {
+	return tokenissuer.WithIssuedAt(time.Now().Add(-2 * time.Hour))
 }

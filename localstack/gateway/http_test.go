@@ -20,7 +20,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/localstack/gateway"
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/auth/authctx"
+	"github.com/portfoliotracker/tracker/shared/adapters/auth/authctx"
 )
 
 func newHTTP(t *testing.T, l *lambda, cfg gateway.HTTPConfig) *httptest.Server {
@@ -465,7 +465,7 @@ func TestHTTPAuthorizer(t *testing.T) {
 		t.Fatalf("authorizer called %d times for one token, want 1 (cached)", n)
 	}
 	// Denials are answered 403 and cached too.
-	bad := "Bearer " + iss.Mint("user-7", authtestExpired())
+	bad := "Bearer " + iss.Mint("user-7", expiredToken())
 	for range 2 {
 		if st, body := get("/portfolios", bad); st != 403 || body != `{"message":"Forbidden"}` {
 			t.Fatalf("expired token: %d %s", st, body)

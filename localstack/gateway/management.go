@@ -26,7 +26,7 @@ const postTimeout = 5 * time.Second
 // is done, which is why functions must never post from $connect. A message over
 // MaxMessageBytes answers 413 PayloadTooLargeException. Errors carry the
 // X-Amzn-ErrorType header and a {"message":...} body, which is what the SDK
-// decodes them by (as shared/push/gatewayfake does). Requests must be SigV4
+// decodes them by (as shared/devtools/gatewayfake does). Requests must be SigV4
 // signed, but the signature is not checked: any credentials do locally.
 //
 // lastActiveAt is the time of the client's last message, which is also what

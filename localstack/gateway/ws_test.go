@@ -20,16 +20,16 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/portfoliotracker/tracker/localstack/gateway"
-	"github.com/portfoliotracker/tracker/shared/auth/authctx"
-	"github.com/portfoliotracker/tracker/shared/auth/authtest"
-	"github.com/portfoliotracker/tracker/shared/push"
+	"github.com/portfoliotracker/tracker/shared/adapters/auth/authctx"
+	"github.com/portfoliotracker/tracker/shared/adapters/push"
+	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 )
 
 type wsEnv struct {
 	l      *lambda
 	g      *gateway.WSGateway
 	srv    *httptest.Server
-	iss    *authtest.Issuer
+	iss    *tokenissuer.Issuer
 	mgmt   *apigatewaymanagementapi.Client
 	events chan events.APIGatewayWebsocketProxyRequest
 	// hold, if set, runs inside $connect with the connection ID (to play a slow $connect).
@@ -311,7 +311,7 @@ func TestWebSocketConnectRefusals(t *testing.T) {
 	}{
 		{"no token", "", 401},
 		{"empty token", "token=", 401},
-		{"expired token", "token=" + e.iss.Mint("user-1", authtestExpired()), 403},
+		{"expired token", "token=" + e.iss.Mint("user-1", expiredToken()), 403},
 		{"garbage token", "token=abc.def.ghi", 403},
 		{"$connect answers 403", "token=" + e.iss.Mint("blocked"), 403},
 		{"$connect answers 429", "token=" + e.iss.Mint("crowded"), 429},

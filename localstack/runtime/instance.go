@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/uuid"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // invState is where an invocation is in its exchange with the runtime.

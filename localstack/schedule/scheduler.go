@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // Schedule is one EventBridge Scheduler schedule with a Lambda Invoke target.

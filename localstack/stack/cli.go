@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/emulator"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
 )
 
 const usage = `usage:

@@ -1,6 +1,6 @@
 // Package stack assembles the Docker-free local stack behind `make run`: the
 // emulators (DynamoDB Local, kinesis-mock, PostgreSQL), the resources of the one
-// topology declaration (shared/topology), every function's real bootstrap behind
+// topology declaration (shared/platform/topology), every function's real bootstrap behind
 // the local Lambda runtime (localstack/runtime), the API Gateway front ends
 // (localstack/gateway), the event source mappings and schedules
 // (localstack/esm, localstack/schedule), a token issuer standing in for Supabase

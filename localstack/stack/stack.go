@@ -25,10 +25,10 @@ import (
 	"github.com/portfoliotracker/tracker/localstack/gateway"
 	"github.com/portfoliotracker/tracker/localstack/runtime"
 	"github.com/portfoliotracker/tracker/localstack/schedule"
-	"github.com/portfoliotracker/tracker/shared/auth"
-	"github.com/portfoliotracker/tracker/shared/auth/authtest"
-	"github.com/portfoliotracker/tracker/shared/emulator"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/adapters/auth"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
+	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // wsStage is the WebSocket API's stage name; the management API lives under it.
@@ -42,7 +42,7 @@ type Stack struct {
 	rt     *runtime.Runtime
 	ws     *gateway.WSGateway
 	sched  *schedule.Scheduler
-	issuer *authtest.Issuer
+	issuer *tokenissuer.Issuer
 
 	pollers  map[string]*esm.Poller
 	failures map[string]*esm.FileDestination
@@ -191,7 +191,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 
 	// The token issuer: fresh keys on every start, as a Supabase project would
 	// rotate them; its JWKS is where Supabase serves it.
-	issuer, err := authtest.New(s.URLs.Auth)
+	issuer, err := tokenissuer.New(s.URLs.Auth)
 	if err != nil {
 		return nil, fmt.Errorf("token issuer: %w", err)
 	}
@@ -336,7 +336,7 @@ func (s *Stack) serve(ln net.Listener, h http.Handler) {
 // Mint returns a token for user (a name such as "alice", or a user ID).
 func (s *Stack) Mint(user string, ttl time.Duration) (userID, token string) {
 	userID = UserID(user)
-	return userID, s.issuer.Mint(userID, authtest.WithAlg(auth.AlgRS256), authtest.WithTTL(ttl), authtest.WithEmail(emailOf(user)))
+	return userID, s.issuer.Mint(userID, tokenissuer.WithAlg(auth.AlgRS256), tokenissuer.WithTTL(ttl), tokenissuer.WithEmail(emailOf(user)))
 }
 
 // Runtime is the local Lambda runtime (for tests that kill a function).

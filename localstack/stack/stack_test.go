@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/emulator"
-	"github.com/portfoliotracker/tracker/shared/topology"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // The committed LocalStack init hook is what the topology renders: a table or
@@ -25,7 +25,7 @@ func TestInitScriptMatchesTheTopology(t *testing.T) {
 	}
 	want := InitScript(Defaults(root).Prefix)
 	if string(got) != want {
-		t.Errorf("%s is stale: run `go run ./localstack/cmd/localstack gen-init`", InitScriptPath)
+		t.Errorf("%s is stale: run `go run ./cmd/localstack gen-init`", InitScriptPath)
 	}
 	for _, tb := range topology.Tables() {
 		if !strings.Contains(want, "--table-name pt-local-"+tb.Name+" ") {

@@ -1,0 +1,9 @@
+package auth
+
+// Keys of the context the authorizer returns to API Gateway. API Gateway hands it
+// to the integrations: for the HTTP API at requestContext.authorizer.lambda.<key>,
+// for the WebSocket API at requestContext.authorizer.<key> (see shared/adapters/auth/authctx).
+const (
+	ContextKeyUserID = "userId"
+	ContextKeyRole   = "role"
+)

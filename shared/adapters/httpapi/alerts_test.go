@@ -1,0 +1,175 @@
+package httpapi_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/alerts"
+)
+
+const (
+	alertUserA = "0a0a0a0a-0000-4000-8000-00000000000a"
+	alertUserB = "0b0b0b0b-0000-4000-8000-00000000000b"
+)
+
+// newAlertsAPI serves the alert routes over a fresh Postgres, as the api function
+// does (its own login, each statement as the caller); it returns the owner's
+// store too, to record firings the way the prices consumer does.
+func newAlertsAPI(t *testing.T) (*api, *readmodel.AlertRules) {
+	t.Helper()
+	ctx := context.Background()
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := readmodel.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	// User A's portfolio p1, as the projector writes it.
+	if _, err := pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
+values ('p1', $1, 'p', 'USD', 'FIFO', now(), now(), 1)`, alertUserA); err != nil {
+		t.Fatal(err)
+	}
+	callerDB, _ := readmodeltest.API(t, dsn)
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	srv := httpapi.New(httpapi.Config{Alerts: readmodel.NewAlertRules(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet})
+	return &api{t: t, handler: httpapi.LambdaHandler(srv)}, readmodel.NewAlertRules(pool)
+}
+
+func (r response) expect(t *testing.T, status int, what string) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("%s: status %d, want %d: %s", what, r.status, status, r.raw)
+	}
+	return r
+}
+
+func items(r response) []map[string]any {
+	raw, _ := r.body["items"].([]any)
+	out := make([]map[string]any, 0, len(raw))
+	for _, it := range raw {
+		m, _ := it.(map[string]any)
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestAlertRulesAPI(t *testing.T) {
+	t.Parallel()
+	a, store := newAlertsAPI(t)
+
+	created := a.do(alertUserA, "POST", "/alerts", `{"kind":"price_above","symbol":"AAPL","threshold":"200","cooldown":"1h"}`).expect(t, 201, "create")
+	id, _ := created.body["id"].(string)
+	if id == "" || created.body["threshold"] != "200" || created.body["cooldown"] != "1h0m0s" || created.body["userId"] != nil || created.body["createdAt"] == nil {
+		t.Fatalf("created %s", created.raw)
+	}
+	if created.headers["Location"] != "/alerts/"+id && created.headers["location"] != "/alerts/"+id {
+		t.Errorf("location %v", created.headers)
+	}
+	a.do(alertUserA, "POST", "/alerts", `{"id":"drift","kind":"weight_drift","portfolioId":"p1","symbol":"MSFT","targetWeight":"0.5","threshold":"0.05"}`).expect(t, 201, "create drift")
+	a.do(alertUserB, "POST", "/alerts", `{"id":"b-move","kind":"percent_move","symbol":"MSFT","threshold":"0.05","direction":"down"}`).expect(t, 201, "create B")
+
+	for _, c := range []struct{ body, code, field string }{
+		{`{"kind":"price_above","symbol":"AAPL","threshold":"-1"}`, "validation_failed", "threshold"},
+		{`{"kind":"price_above","symbol":"AAPL","threshold":200}`, "", ""},
+		{`{"kind":"price_above","symbol":"AAPL","threshold":"abc"}`, "validation_failed", "threshold"},
+		{`{"kind":"nope","symbol":"AAPL","threshold":"1"}`, "validation_failed", "kind"},
+		{`{"kind":"price_above","threshold":"1"}`, "validation_failed", "symbol"},
+		{`{"kind":"value_drop","portfolioId":"p1","threshold":"0.1","window":"soon"}`, "validation_failed", "window"},
+	} {
+		res := a.do(alertUserA, "POST", "/alerts", c.body)
+		if c.code == "" {
+			if res.status != 400 {
+				t.Errorf("%s: %d %s", c.body, res.status, res.raw)
+			}
+			continue
+		}
+		res.expect(t, 422, c.body)
+		details, _ := res.body["error"].(map[string]any)["details"].(map[string]any)
+		if res.errorCode() != c.code || details["field"] != c.field {
+			t.Errorf("%s: %s", c.body, res.raw)
+		}
+	}
+	// IDs are each user's own: B may name a rule "drift" too; A may not twice.
+	a.do(alertUserB, "POST", "/alerts", `{"id":"drift","kind":"price_below","symbol":"X","threshold":"1"}`).expect(t, 201, "B's drift")
+	if res := a.do(alertUserA, "POST", "/alerts", `{"id":"drift","kind":"price_below","symbol":"X","threshold":"1"}`); res.status != 409 || res.errorCode() != "already_exists" {
+		t.Errorf("duplicate id: %d %s", res.status, res.raw)
+	}
+
+	listA := items(a.do(alertUserA, "GET", "/alerts", "").expect(t, 200, "list A"))
+	if len(listA) != 2 || listA[0]["id"] != id || listA[1]["id"] != "drift" || listA[1]["targetWeight"] != "0.5" {
+		t.Fatalf("list A %v", listA)
+	}
+	if listB := items(a.do(alertUserB, "GET", "/alerts", "").expect(t, 200, "list B")); len(listB) != 2 || listB[0]["id"] != "b-move" || listB[1]["id"] != "drift" {
+		t.Fatalf("list B %v", listB)
+	}
+
+	// B can neither delete A's rule nor acknowledge A's firing; deleting its
+	// own "drift" leaves A's.
+	a.do(alertUserB, "DELETE", "/alerts/"+id, "").expect(t, 404, "B deletes A's rule")
+	a.do(alertUserB, "DELETE", "/alerts/drift", "").expect(t, 204, "B deletes its own drift")
+	a.do(alertUserA, "DELETE", "/alerts/drift", "").expect(t, 204, "delete")
+	a.do(alertUserA, "DELETE", "/alerts/drift", "").expect(t, 404, "delete again")
+
+	// A firing as the prices consumer records it.
+	rules, _, err := store.PriceRules(t.Context(), []string{"AAPL"})
+	if err != nil || len(rules) != 1 {
+		t.Fatal(rules, err)
+	}
+	eng, _ := alerts.NewEngine(rules...)
+	at := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	fs := eng.Evaluate([]alerts.Tick{alerts.PriceTick("AAPL", decimal.RequireFromString("201.25"), decimal.Zero, at)})
+	if len(fs) != 1 {
+		t.Fatal(fs)
+	}
+	if err := store.RecordFirings(t.Context(), fs); err != nil {
+		t.Fatal(err)
+	}
+	hist := items(a.do(alertUserA, "GET", "/alerts/history?limit=10", "").expect(t, 200, "history"))
+	if len(hist) != 1 || hist[0]["key"] != fs[0].ForOwner().Key || hist[0]["ruleId"] != id || hist[0]["observed"] != "201.25" || hist[0]["threshold"] != "200" ||
+		hist[0]["firedAt"] != "2026-03-02T15:00:00Z" || hist[0]["acknowledgedAt"] != nil {
+		t.Fatalf("history %v", hist)
+	}
+	if h := items(a.do(alertUserB, "GET", "/alerts/history", "").expect(t, 200, "history B")); len(h) != 0 {
+		t.Fatalf("B sees %v", h)
+	}
+	ackPath := "/alerts/history/" + url.PathEscape(fs[0].ForOwner().Key) + "/ack"
+	a.do(alertUserB, "POST", ackPath, "").expect(t, 404, "B acks A's firing")
+	ack := a.do(alertUserA, "POST", ackPath, "").expect(t, 200, "ack")
+	if ack.body["key"] != fs[0].ForOwner().Key || ack.body["acknowledgedAt"] == nil {
+		t.Fatalf("ack %s", ack.raw)
+	}
+	if again := a.do(alertUserA, "POST", ackPath, "").expect(t, 200, "ack again"); again.body["acknowledgedAt"] != ack.body["acknowledgedAt"] {
+		t.Fatalf("ack again %s, first %s", again.raw, ack.raw)
+	}
+	if hist := items(a.do(alertUserA, "GET", "/alerts/history", "").expect(t, 200, "history")); hist[0]["acknowledgedAt"] != ack.body["acknowledgedAt"] {
+		t.Fatalf("history after ack %v", hist)
+	}
+	a.do(alertUserA, "GET", "/alerts/history?cursor=!!", "").expect(t, 400, "bad cursor")
+	a.do(alertUserA, "GET", "/alerts/history?limit=0", "").expect(t, 400, "bad limit")
+	a.do("", "GET", "/alerts", "").expect(t, 401, "anonymous")
+}
+
+func TestAlertRoutesWithoutStore(t *testing.T) {
+	t.Parallel()
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	a := &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Logger: quiet}))}
+	for _, c := range [][2]string{{"GET", "/alerts"}, {"POST", "/alerts"}, {"DELETE", "/alerts/x"}, {"GET", "/alerts/history"}, {"POST", "/alerts/history/x%230/ack"}} {
+		res := a.do(alertUserA, c[0], c[1], `{}`)
+		if res.status != 503 || res.errorCode() != "unavailable" {
+			t.Errorf("%s %s: %d %s", c[0], c[1], res.status, res.raw)
+		}
+	}
+}

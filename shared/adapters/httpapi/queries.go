@@ -1,0 +1,108 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+)
+
+// Queries is what the API reads from the read models; *readmodel.Queries
+// implements it. Every method filters by the caller: the functions connect with
+// a role that Row Level Security does not restrict.
+type Queries interface {
+	ListPortfolios(ctx context.Context, userID string) ([]readmodel.PortfolioView, error)
+	GetPortfolio(ctx context.Context, userID, portfolioID string) (readmodel.PortfolioView, error)
+	Positions(ctx context.Context, userID, portfolioID string) (readmodel.PositionsView, error)
+	Transactions(ctx context.Context, userID, portfolioID string, f readmodel.TransactionFilter, cursor string, limit int) (readmodel.TransactionPage, error)
+	Targets(ctx context.Context, userID, portfolioID string) (readmodel.TargetsView, error)
+	Valuations(ctx context.Context, userID, portfolioID string, from, to time.Time, limit int) (readmodel.ValuationsPage, error)
+}
+
+var _ Queries = (*readmodel.Queries)(nil)
+
+func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) error {
+	items, err := s.queries.ListPortfolios(r.Context(), userFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	if items == nil {
+		items = []readmodel.PortfolioView{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	return nil
+}
+
+func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.queries.GetPortfolio(r.Context(), userFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	setVersion(w, v.Version)
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) positions(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.queries.Positions(r.Context(), userFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) getTargets(w http.ResponseWriter, r *http.Request) error {
+	v, err := s.queries.Targets(r.Context(), userFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	var f readmodel.TransactionFilter
+	f.Symbol = q.Get("symbol")
+	if t := q.Get("type"); t != "" {
+		typ, err := portfolio.ParseTxType(t)
+		if err != nil {
+			return newError(http.StatusBadRequest, CodeBadRequest, err.Error(), map[string]string{"parameter": "type"})
+		}
+		f.Type = typ
+	}
+	for name, dst := range map[string]**calendar.Date{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			d, err := calendar.Parse(v)
+			if err != nil {
+				return newError(http.StatusBadRequest, CodeBadRequest, "query parameter "+name+" must be a date YYYY-MM-DD", map[string]string{"parameter": name})
+			}
+			*dst = &d
+		}
+	}
+	if v := q.Get("includeVoided"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return newError(http.StatusBadRequest, CodeBadRequest, "query parameter includeVoided must be true or false", map[string]string{"parameter": "includeVoided"})
+		}
+		f.IncludeVoided = b
+	}
+	limit, err := queryInt(r, "limit", readmodel.DefaultPageSize, 1, readmodel.MaxPageSize)
+	if err != nil {
+		return err
+	}
+	page, err := s.queries.Transactions(r.Context(), userFrom(r.Context()), r.PathValue("id"), f, q.Get("cursor"), int(limit))
+	if err != nil {
+		return err
+	}
+	if page.Items == nil {
+		page.Items = []readmodel.TransactionView{}
+	}
+	writeJSON(w, http.StatusOK, page)
+	return nil
+}

@@ -1,0 +1,238 @@
+package httpapi_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
+	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
+)
+
+// fullAPI is the API over real DynamoDB Local and real PostgreSQL, with the
+// projector applying what the commands wrote (what the stream does in AWS).
+type fullAPI struct {
+	*api
+	store     *dynamostore.Store
+	pool      *pgxpool.Pool
+	projector *readmodel.Projector
+	seen      map[string]bool
+}
+
+func newFullAPI(t *testing.T) *fullAPI { return newFullAPIB(t) }
+
+// newFullAPIB serves tests and benchmarks alike.
+func newFullAPIB(t testing.TB) *fullAPI {
+	t.Helper()
+	ctx := context.Background()
+	client := testenv.DynamoDB(t)
+	name := testenv.UniqueName(t, "events")
+	table, _ := topology.TableByName(topology.EventsTable)
+	if err := dynamo.CreateTable(ctx, client, table, name); err != nil {
+		t.Fatal(err)
+	}
+	store := dynamostore.New(client, name, dynamostore.Options{})
+	dsn := testenv.Postgres(t)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := readmodel.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	// The API reads as the api function does: its own login, each statement as the
+	// caller; the projector writes as the owner.
+	callerDB, _ := readmodeltest.API(t, dsn)
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	srv := httpapi.New(httpapi.Config{
+		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
+		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
+	})
+	return &fullAPI{
+		api:       &api{t: t, handler: httpapi.LambdaHandler(srv)},
+		store:     store,
+		pool:      pool,
+		projector: readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard}),
+		seen:      map[string]bool{},
+	}
+}
+
+// project applies every event of the portfolios seen so far (idempotent: the
+// projector skips versions it has applied).
+func (f *fullAPI) project(ids ...string) {
+	f.t.Helper()
+	for _, id := range ids {
+		f.seen[id] = true
+	}
+	for id := range f.seen {
+		events, err := f.store.Events(context.Background(), id, 1, 0)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		failed, err := f.projector.Apply(context.Background(), events)
+		if err != nil || len(failed) > 0 {
+			f.t.Fatalf("project %s: failed %v, %v", id, failed, err)
+		}
+	}
+}
+
+func (f *fullAPI) record(user, id, body string) string {
+	f.t.Helper()
+	r := f.do(user, "POST", "/portfolios/"+id+"/transactions", body)
+	f.expect(r, 201, "")
+	return r.data()["transactionId"].(string)
+}
+
+func TestQueriesShowTheProjectedState(t *testing.T) {
+	f := newFullAPI(t)
+	id := f.createPortfolio(alice, "q-1")
+	p := "/portfolios/" + id
+	// FIFO: buy 10 @ 100 + 1 fee, buy 10 @ 120 + 1 fee, sell 15 @ 130 − 2 fee.
+	f.record(alice, id, `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"10","price":"100","fee":"1"}`)
+	f.record(alice, id, `{"type":"BUY","date":"2024-01-03","symbol":"AAPL","quantity":"10","price":"120","fee":"1"}`)
+	f.record(alice, id, `{"type":"SELL","date":"2024-01-04","symbol":"AAPL","quantity":"15","price":"130","fee":"2"}`)
+	f.record(alice, id, `{"type":"DIVIDEND","date":"2024-01-05","symbol":"AAPL","amount":"2.5","tax":"0.5"}`)
+	f.expect(f.do(alice, "PUT", p+"/targets", `{"targets":[{"symbol":"AAPL","weight":"1"}],"driftBand":"0.1"}`), 200, "")
+	f.project(id)
+
+	pos := f.do(alice, "GET", p+"/positions", "")
+	f.expect(pos, 200, "")
+	positions := pos.body["positions"].([]any)
+	aapl := positions[0].(map[string]any)
+	// Lots: 10 @ (1000+1)/10 and 10 @ (1200+1)/10. Selling 15 takes the first lot
+	// (1001) and half the second (600.5): cost 1601.5; proceeds 15×130 − 2 = 1948;
+	// realized 1948 − 1601.5 = 346.5. Left: 5 shares costing 600.5.
+	if aapl["quantity"] != "5" || aapl["costBasis"] != "600.5" || aapl["realizedPnL"] != "346.5" || aapl["dividends"] != "2.5" {
+		t.Fatalf("AAPL position %v", aapl)
+	}
+	if pos.body["asOfVersion"] != float64(6) {
+		t.Fatalf("asOfVersion %v, want 6", pos.body["asOfVersion"])
+	}
+	totals := pos.body["totals"].(map[string]any)
+	// Cash: −1001 −1201 +1948 + (2.5 − 0.5 withheld) = −252.
+	if totals["cash"] != "-252" || totals["taxes"] != "0.5" {
+		t.Fatalf("totals %v", totals)
+	}
+
+	got := f.do(alice, "GET", p, "")
+	f.expect(got, 200, "")
+	if got.body["name"] != "Main" || got.body["version"] != float64(6) {
+		t.Fatalf("portfolio %s", got.raw)
+	}
+	list := f.do(alice, "GET", "/portfolios", "")
+	if items := list.body["items"].([]any); len(items) != 1 {
+		t.Fatalf("list %s", list.raw)
+	}
+	tg := f.do(alice, "GET", p+"/targets", "")
+	if tg.body["driftBand"] != "0.1" || len(tg.body["targets"].([]any)) != 1 {
+		t.Fatalf("targets %s", tg.raw)
+	}
+
+	// Paging, newest first, two at a time, then filters.
+	page1 := f.do(alice, "GET", p+"/transactions?limit=2", "")
+	f.expect(page1, 200, "")
+	if items := page1.body["items"].([]any); len(items) != 2 || items[0].(map[string]any)["type"] != "DIVIDEND" {
+		t.Fatalf("page 1 %s", page1.raw)
+	}
+	page2 := f.do(alice, "GET", p+"/transactions?limit=2&cursor="+url.QueryEscape(page1.body["nextCursor"].(string)), "")
+	if items := page2.body["items"].([]any); len(items) != 2 || page2.body["nextCursor"] != nil {
+		t.Fatalf("page 2 %s", page2.raw)
+	}
+	sells := f.do(alice, "GET", p+"/transactions?type=sell&from=2024-01-01&to=2024-01-31", "")
+	if items := sells.body["items"].([]any); len(items) != 1 {
+		t.Fatalf("sells %s", sells.raw)
+	}
+	f.expect(f.do(alice, "GET", p+"/transactions?cursor=bm9wZQ", ""), 400, "bad_request")
+	f.expect(f.do(alice, "GET", p+"/transactions?from=yesterday", ""), 400, "bad_request")
+	f.expect(f.do(alice, "GET", p+"/transactions?type=GIFT", ""), 400, "bad_request")
+	f.expect(f.do(alice, "GET", p+"/transactions?limit=501", ""), 400, "bad_request")
+}
+
+// TestImportedTransactionsReachTheReadModels: an import is one event; the
+// projector records each of its transactions and recomputes positions.
+func TestImportedTransactionsReachTheReadModels(t *testing.T) {
+	f := newFullAPI(t)
+	id := f.createPortfolio(alice, "imp-rm")
+	body := `{"activities":[
+  {"date":"2024-01-02","type":"BUY","symbol":"MSFT","quantity":10,"unitPrice":370,"fee":1,"currency":"USD"},
+  {"date":"2024-01-05","type":"SELL","symbol":"MSFT","quantity":4,"unitPrice":380,"fee":1,"currency":"USD"},
+  {"date":"2024-01-08","type":"BUY","symbol":"AAPL","quantity":2,"unitPrice":180,"fee":0,"currency":"USD"}
+]}`
+	f.expect(f.do(alice, "POST", "/portfolios/"+id+"/import", body), 201, "")
+	f.project(id)
+	pos := f.do(alice, "GET", "/portfolios/"+id+"/positions", "")
+	f.expect(pos, 200, "")
+	got := map[string]string{}
+	for _, p := range pos.body["positions"].([]any) {
+		m := p.(map[string]any)
+		got[m["symbol"].(string)] = m["quantity"].(string) + " " + m["costBasis"].(string)
+	}
+	// MSFT: 10 @ 370 + 1 = 3701; selling 4 takes 4/10 of it (1480.4): 6 left at 2220.6.
+	if got["MSFT"] != "6 2220.6" || got["AAPL"] != "2 360" {
+		t.Fatalf("positions %v", got)
+	}
+	txs := f.do(alice, "GET", "/portfolios/"+id+"/transactions", "")
+	if items := txs.body["items"].([]any); len(items) != 3 {
+		t.Fatalf("transactions %s", txs.raw)
+	}
+}
+
+// TestTenantIsolation: with users A and B, every route shows B nothing of A's,
+// and B's commands on A's portfolio get 404. (Row Level Security on every
+// read-model table is tested in shared/adapters/readmodel.)
+func TestTenantIsolation(t *testing.T) {
+	f := newFullAPI(t)
+	a := f.createPortfolio(alice, "iso-a")
+	b := f.createPortfolio(bob, "iso-b")
+	tx := f.record(alice, a, `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"10","price":"100"}`)
+	f.record(bob, b, `{"type":"BUY","date":"2024-01-02","symbol":"MSFT","quantity":"1","price":"300"}`)
+	f.expect(f.do(alice, "PUT", "/portfolios/"+a+"/targets", `{"targets":[{"symbol":"AAPL","weight":"1"}],"driftBand":"0.1"}`), 200, "")
+	f.project(a, b)
+
+	list := f.do(bob, "GET", "/portfolios", "")
+	items := list.body["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["id"] != b {
+		t.Fatalf("bob lists %s", list.raw)
+	}
+	pa := "/portfolios/" + a
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", pa, ""},
+		{"GET", pa + "/positions", ""},
+		{"GET", pa + "/transactions", ""},
+		{"GET", pa + "/targets", ""},
+		{"GET", pa + "/events", ""},
+		{"PATCH", pa, `{"name":"mine"}`},
+		{"POST", pa + "/archive", `{}`},
+		{"POST", pa + "/transactions", `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"1","price":"1"}`},
+		{"POST", pa + "/transactions/" + tx + "/void", `{"reason":"x"}`},
+		{"PUT", pa + "/targets", `{"targets":[{"symbol":"A","weight":"1"}],"driftBand":"0.1"}`},
+		{"POST", pa + "/import", `{"activities":[{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"fee":0,"currency":"USD"}]}`},
+	} {
+		r := f.do(bob, c.method, c.path, c.body)
+		f.expect(r, 404, "not_found")
+		if strings.Contains(r.raw, "AAPL") || strings.Contains(r.raw, tx) {
+			t.Fatalf("%s %s leaks alice's data: %s", c.method, c.path, r.raw)
+		}
+	}
+	// Nothing bob tried changed alice's portfolio.
+	f.project(a)
+	if r := f.do(alice, "GET", pa, ""); r.body["name"] != "Main" || r.body["version"] != float64(3) {
+		t.Fatalf("alice's portfolio after bob: %s", r.raw)
+	}
+	// A malformed user ID (not a UUID) is a stranger too, not an error.
+	f.expect(f.do("not-a-uuid", "GET", pa+"/positions", ""), 404, "not_found")
+	_ = fmt.Sprint()
+}

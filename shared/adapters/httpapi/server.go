@@ -1,0 +1,340 @@
+// Package httpapi is the HTTPS API for the frontend: an http.Handler routed by
+// method and path with the standard library's ServeMux, and a Lambda adapter
+// (payload format 2.0) in lambda.go. Commands go through the command service and
+// answer from the events they wrote (read-your-writes); queries answer from the
+// Postgres read models and say which aggregate version they reflect.
+//
+// Conventions, for every route: JSON bodies with unknown fields rejected and a
+// size limit; decimals as JSON strings; dates YYYY-MM-DD; errors as
+// {"error":{"code","message","details"}} with a 4xx for anything the client can
+// fix; Idempotency-Key on every command; If-Match: <version> as an optional
+// optimistic check; the response's ETag is the aggregate version.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+)
+
+// MaxBodyBytes bounds a request body (an import of a few thousand activities
+// fits; API Gateway's own limit is 10 MB).
+const MaxBodyBytes = 2 << 20
+
+// Server holds the API's dependencies.
+type Server struct {
+	commands *command.Service
+	events   eventstore.Store
+	queries  Queries
+	alerts   Alerts
+	// analytics serves the figures of the analytics function.
+	analytics Analytics
+	log       *slog.Logger
+	mux       *http.ServeMux
+
+	// quotas counts alert rules' symbols (nil: not counted).
+	quotas Quotas
+}
+
+// Config wires a Server.
+type Config struct {
+	Commands *command.Service
+	Events   eventstore.Store
+	Queries  Queries
+	// Alerts stores alert rules and their history; without it the alert routes
+	// answer 503.
+	Alerts Alerts
+	// Analytics stores the analytics figures; without it the analytics routes
+	// answer 503.
+	Analytics Analytics
+	Logger    *slog.Logger
+
+	// Quotas counts the symbols of alert rules against the user's symbols
+	// quota (the command service counts those of transactions); nil: not counted.
+	Quotas Quotas
+}
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.Method+" "+rt.Path, s.authenticated(rt.handler))
+	}
+	return s
+}
+
+// Route is one documented endpoint.
+type Route struct {
+	Method  string
+	Path    string
+	handler func(http.ResponseWriter, *http.Request) error
+}
+
+// Routes lists every route (the OpenAPI test compares it with the document).
+func (s *Server) Routes() []Route { return s.routes() }
+
+func (s *Server) routes() []Route {
+	return []Route{
+		{"POST", "/portfolios", s.createPortfolio},
+		{"GET", "/portfolios", s.listPortfolios},
+		{"GET", "/portfolios/{id}", s.getPortfolio},
+		{"PATCH", "/portfolios/{id}", s.updatePortfolio},
+		{"POST", "/portfolios/{id}/archive", s.archivePortfolio},
+		{"POST", "/portfolios/{id}/transactions", s.recordTransaction},
+		{"GET", "/portfolios/{id}/transactions", s.listTransactions},
+		{"POST", "/portfolios/{id}/transactions/{txId}/void", s.voidTransaction},
+		{"GET", "/portfolios/{id}/positions", s.positions},
+		{"PUT", "/portfolios/{id}/targets", s.setTargets},
+		{"GET", "/portfolios/{id}/targets", s.getTargets},
+		{"PUT", "/portfolios/{id}/settings", s.setSettings},
+		{"POST", "/portfolios/{id}/import", s.importActivities},
+		{"GET", "/portfolios/{id}/events", s.auditTrail},
+		{"POST", "/alerts", s.createAlert},
+		{"GET", "/alerts", s.listAlerts},
+		{"DELETE", "/alerts/{ruleId}", s.deleteAlert},
+		{"GET", "/alerts/history", s.alertHistory},
+		{"POST", "/alerts/history/{firingKey}/ack", s.acknowledgeAlert},
+		{"GET", "/portfolios/{id}/performance", s.performance},
+		{"GET", "/portfolios/{id}/risk", s.risk},
+		{"GET", "/portfolios/{id}/rebalancing", s.rebalancing},
+		{"GET", "/portfolios/{id}/history", s.history},
+		{"GET", "/portfolios/{id}/valuations", s.valuations},
+	}
+}
+
+// ServeHTTP implements http.Handler. Unknown paths and methods get the API's
+// error shape rather than ServeMux's plain text.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		allowed := s.allowedMethods(r)
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			s.writeError(w, r, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")), nil))
+			return
+		}
+		s.writeError(w, r, newError(http.StatusNotFound, CodeNotFound, "no route for "+r.URL.Path, nil))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if userFrom(r.Context()) == "" {
+			s.writeError(w, r, newError(http.StatusUnauthorized, CodeUnauthorized, "no authenticated user", nil))
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, s.ownershipFirst(r, err))
+		}
+	}
+}
+
+// ownershipFirst makes a refusal on a portfolio route ({id}) the route's plain
+// 404 when the portfolio is not the caller's: whatever the body, the query or
+// the headers say, a stranger learns nothing a non-existent ID would not tell
+// (no validation message, no version, no conflict). Only refusals pay the
+// look-up; a successful request has shown ownership on its way.
+func (s *Server) ownershipFirst(r *http.Request, err error) error {
+	id := r.PathValue("id")
+	ae := classify(err)
+	if id == "" || ae.status < 400 || ae.status >= 500 || ae.status == http.StatusUnauthorized || ae.code == CodeNotFound {
+		return err
+	}
+	owned, lerr := s.owns(r.Context(), userFrom(r.Context()), id)
+	switch {
+	case lerr != nil:
+		s.logger(r).ErrorContext(r.Context(), "ownership check failed", "error", lerr.Error())
+		return newError(http.StatusServiceUnavailable, CodeUnavailable, "try again in a moment", nil)
+	case !owned:
+		return errPortfolioNotFound
+	}
+	return err
+}
+
+// errPortfolioNotFound is what every route answers for a portfolio that does
+// not exist or is someone else's.
+var errPortfolioNotFound = newError(http.StatusNotFound, CodeNotFound, "portfolio or transaction not found", nil)
+
+// owns reports whether portfolio id exists and is userID's: from the event
+// store (authoritative, and current before the read models catch up), or from
+// the read models in a server built without commands.
+func (s *Server) owns(ctx context.Context, userID, id string) (bool, error) {
+	if len(id) > maxPortfolioIDLen {
+		return false, nil
+	}
+	switch {
+	case s.commands != nil:
+		p, err := s.commands.Load(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		return p.Version() > 0 && p.Owner() == userID, nil
+	case s.queries != nil:
+		_, err := s.queries.GetPortfolio(ctx, userID, id)
+		if errors.Is(err, readmodel.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	return false, newError(http.StatusServiceUnavailable, CodeUnavailable, "portfolios are not available", nil)
+}
+
+// maxPortfolioIDLen is the longest portfolio ID the domain creates
+// (portfolio.Create); a longer one is nobody's and costs no look-up.
+const maxPortfolioIDLen = 64
+
+// ---------------------------------------------------------------- request context
+
+type ctxKey int
+
+const (
+	userKey ctxKey = iota
+	requestIDKey
+)
+
+// WithUser returns a context carrying the authenticated user's ID (the Lambda
+// adapter sets it from the authorizer's context).
+func WithUser(ctx context.Context, userID string) context.Context {
+	return context.WithValue(ctx, userKey, userID)
+}
+
+// WithRequestID returns a context carrying the request ID for logs.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey, id)
+}
+
+func userFrom(ctx context.Context) string {
+	u, _ := ctx.Value(userKey).(string)
+	return u
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// ---------------------------------------------------------------- request helpers
+
+// decodeJSON reads a JSON body strictly: the right media type, within the size
+// limit, one object, no unknown fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, into any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "send the body as application/json", nil)
+		}
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "the body must hold exactly one JSON value", nil)
+	}
+	return nil
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, newError(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("the body exceeds %d bytes", MaxBodyBytes), nil)
+		}
+		return nil, newError(http.StatusBadRequest, CodeBadRequest, "could not read the body", nil)
+	}
+	if len(body) == 0 {
+		return nil, newError(http.StatusBadRequest, CodeInvalidJSON, "the body is empty", nil)
+	}
+	return body, nil
+}
+
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return newError(http.StatusBadRequest, CodeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", syntax.Offset), nil)
+	case errors.As(err, &typ) && typ.Field == "":
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "the body must be a JSON object", nil)
+	case errors.As(err, &typ):
+		return newError(http.StatusBadRequest, CodeInvalidJSON, fmt.Sprintf("field %q must be %s", typ.Field, typ.Type), map[string]string{"field": typ.Field})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return newError(http.StatusBadRequest, CodeInvalidJSON, fmt.Sprintf("unknown field %q", field), map[string]string{"field": field})
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(http.StatusBadRequest, CodeInvalidJSON, "the JSON body is truncated", nil)
+	}
+	return newError(http.StatusBadRequest, CodeInvalidJSON, err.Error(), nil)
+}
+
+// commandRequest reads the headers every command shares, and fingerprints the
+// request (route, resource and body, in its canonical form) so that an
+// Idempotency-Key reused for a different request is refused, not replayed.
+func commandRequest(r *http.Request, aggregateID string, body []byte) (command.Request, error) {
+	req := command.Request{AggregateID: aggregateID, UserID: userFrom(r.Context()), CorrelationID: requestIDFrom(r.Context()),
+		Fingerprint: command.RequestFingerprint([]byte(r.Pattern), []byte(aggregateID), []byte(r.PathValue("txId")), body)}
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		if len(key) > 255 || strings.IndexFunc(key, func(c rune) bool { return c > unicode.MaxASCII || !unicode.IsPrint(c) }) >= 0 {
+			return req, newError(http.StatusBadRequest, CodeBadRequest, "Idempotency-Key must be 1 to 255 printable ASCII characters", nil)
+		}
+		req.CommandID = key
+	}
+	if m := r.Header.Get("If-Match"); m != "" {
+		v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(m, "W/"), `"`), 10, 64)
+		if err != nil || v < 0 {
+			return req, newError(http.StatusBadRequest, CodeBadRequest, "If-Match must be a portfolio version such as \"7\"", nil)
+		}
+		req.ExpectedVersion = &v
+	}
+	return req, nil
+}
+
+// canonical is a decoded body in one form whatever its spacing, field order or
+// decimal spelling ("12.50" and "12.5"): the fingerprint of a command.
+func canonical(body any) []byte {
+	b, err := json.Marshal(body)
+	if err != nil { // the request types all marshal; a failure only weakens the check
+		return nil
+	}
+	return b
+}
+
+func setVersion(w http.ResponseWriter, version int64) {
+	w.Header().Set("ETag", fmt.Sprintf("%q", strconv.FormatInt(version, 10)))
+}

@@ -1,0 +1,296 @@
+package readmodel
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+)
+
+// PriceDB is what the price functions need: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
+type PriceDB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// LatestPrice is one row of latest_prices.
+type LatestPrice struct {
+	Symbol   string
+	Price    decimal.Decimal
+	Currency string
+	AsOf     time.Time
+	Source   string
+	fixed    fixedDec // Price as an int64 coefficient when LatestPrices read it (Value's fast path)
+}
+
+// DailyClose is one row of daily_closes: Day is the exchange's calendar day,
+// AsOf the time of the price (for a provider's daily bar, the session close).
+type DailyClose struct {
+	Symbol string
+	Day    calendar.Date
+	Close  decimal.Decimal
+	AsOf   time.Time
+	Source string
+}
+
+// UpsertLatestPrices writes prices in one statement, newer wins: a row is only
+// replaced by a price with a later as_of, so a late or duplicate tick changes
+// nothing. Several prices of one symbol are reduced to the newest first (one
+// INSERT … ON CONFLICT may not touch a row twice). It returns the rows written.
+func UpsertLatestPrices(ctx context.Context, db PriceDB, prices []LatestPrice) (int64, error) {
+	newest := map[string]int{}
+	for i, p := range prices {
+		if j, ok := newest[p.Symbol]; !ok || p.AsOf.After(prices[j].AsOf) {
+			newest[p.Symbol] = i
+		}
+	}
+	if len(newest) == 0 {
+		return 0, nil
+	}
+	n := len(newest)
+	syms, px, cur, at, src := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n), make([]string, 0, n)
+	for _, i := range sortedIndexes(newest) {
+		p := prices[i]
+		syms, px, cur, at, src = append(syms, p.Symbol), append(px, p.Price.String()), append(cur, p.Currency), append(at, p.AsOf.UTC()), append(src, p.Source)
+	}
+	tag, err := db.Exec(ctx, `
+insert into latest_prices as lp (symbol, price, currency, as_of, source)
+select * from unnest($1::text[], $2::numeric[], $3::text[], $4::timestamptz[], $5::text[])
+on conflict (symbol) do update
+   set price = excluded.price, currency = excluded.currency, as_of = excluded.as_of, source = excluded.source
+ where lp.as_of < excluded.as_of`, syms, px, cur, at, src)
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: upsert latest prices: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// UpsertDailyCloses writes closes in one statement with the same newer-wins rule
+// per (symbol, day), reducing duplicates in closes to the newest first.
+func UpsertDailyCloses(ctx context.Context, db PriceDB, closes []DailyClose) (int64, error) {
+	type key struct {
+		s string
+		d calendar.Date
+	}
+	newest := map[key]int{}
+	for i, c := range closes {
+		k := key{c.Symbol, c.Day}
+		if j, ok := newest[k]; !ok || c.AsOf.After(closes[j].AsOf) {
+			newest[k] = i
+		}
+	}
+	if len(newest) == 0 {
+		return 0, nil
+	}
+	idx := sortedIndexes(newest)
+	n := len(idx)
+	syms, days, px, at, src := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n), make([]string, 0, n)
+	for _, i := range idx {
+		c := closes[i]
+		syms, days, px, at, src = append(syms, c.Symbol), append(days, c.Day.String()), append(px, c.Close.String()), append(at, c.AsOf.UTC()), append(src, c.Source)
+	}
+	tag, err := db.Exec(ctx, `
+insert into daily_closes as dc (symbol, day, close, as_of, source)
+select * from unnest($1::text[], $2::date[], $3::numeric[], $4::timestamptz[], $5::text[])
+on conflict (symbol, day) do update
+   set close = excluded.close, as_of = excluded.as_of, source = excluded.source
+ where dc.as_of < excluded.as_of`, syms, days, px, at, src)
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: upsert daily closes: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// DailyCloses returns symbol's closes for the days from..to inclusive, oldest first.
+func DailyCloses(ctx context.Context, db PriceDB, symbol string, from, to calendar.Date) ([]DailyClose, error) {
+	rows, err := db.Query(ctx, `
+select day::text, close::text, to_char(as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), source
+  from daily_closes where symbol = $1 and day between $2::date and $3::date order by day`, symbol, from.String(), to.String())
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: daily closes: %w", err)
+	}
+	defer rows.Close()
+	var out []DailyClose
+	for rows.Next() {
+		var day, px, at, src string
+		if err := rows.Scan(&day, &px, &at, &src); err != nil {
+			return nil, fmt.Errorf("readmodel: daily closes: %w", err)
+		}
+		c := DailyClose{Symbol: symbol, Source: src}
+		if c.Day, err = calendar.Parse(day); err != nil {
+			return nil, err
+		}
+		if c.Close, err = decimal.NewFromString(px); err != nil {
+			return nil, err
+		}
+		if c.AsOf, err = time.Parse(time.RFC3339Nano, at); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// LatestPriceOf returns symbol's row of latest_prices, or false.
+func LatestPriceOf(ctx context.Context, db PriceDB, symbol string) (LatestPrice, bool, error) {
+	rows, err := db.Query(ctx, `
+select price::text, currency, to_char(as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), source
+  from latest_prices where symbol = $1`, symbol)
+	if err != nil {
+		return LatestPrice{}, false, fmt.Errorf("readmodel: latest price: %w", err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return LatestPrice{}, false, rows.Err()
+	}
+	var px, at string
+	p := LatestPrice{Symbol: symbol}
+	if err := rows.Scan(&px, &p.Currency, &at, &p.Source); err != nil {
+		return LatestPrice{}, false, err
+	}
+	if p.Price, err = decimal.NewFromString(px); err != nil {
+		return LatestPrice{}, false, err
+	}
+	if p.AsOf, err = time.Parse(time.RFC3339Nano, at); err != nil {
+		return LatestPrice{}, false, err
+	}
+	return p, true, rows.Err()
+}
+
+// HeldSymbols is the ingest watch list: every symbol with a non-zero position in
+// any portfolio, sorted.
+func HeldSymbols(ctx context.Context, db PriceDB) ([]string, error) {
+	rows, err := db.Query(ctx, `select distinct symbol from positions where quantity <> 0 order by symbol`)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: held symbols: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// AlertSymbols is every symbol a price alert rule watches, sorted: ingest fetches
+// quotes for them even when nobody holds them.
+func AlertSymbols(ctx context.Context, db PriceDB) ([]string, error) {
+	rows, err := db.Query(ctx, `select distinct symbol from alert_rules where symbol <> '' order by symbol`)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: alert symbols: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// SymbolsHeldBy returns the symbols of the open positions of portfolioIDs,
+// sorted: the records a failed portfolio alert must have re-delivered.
+func SymbolsHeldBy(ctx context.Context, db PriceDB, portfolioIDs []string) ([]string, error) {
+	if len(portfolioIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := db.Query(ctx, `select distinct symbol from positions where portfolio_id = any($1::text[]) and quantity <> 0 order by symbol`, portfolioIDs)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: symbols held: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// PortfolioValuation is a portfolio's market value from latest_prices: the sum of
+// quantity × price over its open positions priced in its base currency.
+// CostBasis is the cost basis of those same priced positions, so UnrealizedPnL =
+// MarketValue − CostBasis. AsOf is the newest price used and NewestSymbol its
+// symbol; Unpriced lists open positions without such a price. Version is the
+// portfolio's aggregate version the positions reflect.
+type PortfolioValuation struct {
+	PortfolioID   string
+	UserID        string
+	Currency      string
+	Version       int64
+	MarketValue   decimal.Decimal
+	CostBasis     decimal.Decimal
+	UnrealizedPnL decimal.Decimal
+	AsOf          time.Time
+	NewestSymbol  string
+	// FirstSymbol is the smallest symbol among the priced positions whose price
+	// is at most LeadStaleness older than AsOf: the prices consumer evaluates the
+	// portfolio's value alerts in the batches that carry it, so in one shard's
+	// batches only. A symbol that stopped trading (delisted, halted) stops leading
+	// a day after the portfolio's other prices moved on.
+	FirstSymbol string
+	Unpriced    []string
+}
+
+// LeadStaleness: see PortfolioValuation.FirstSymbol.
+const LeadStaleness = 24 * time.Hour
+
+// ValuationsHolding values, in one query, every portfolio (not archived) with an
+// open position in one of symbols. It is what the positions view computes per
+// portfolio, done set-based for all the portfolios a batch of ticks touched.
+func ValuationsHolding(ctx context.Context, db PriceDB, symbols []string) ([]PortfolioValuation, error) {
+	if len(symbols) == 0 {
+		return nil, nil
+	}
+	rows, err := db.Query(ctx, `
+with touched as (
+  select distinct portfolio_id from positions where symbol = any($1::text[]) and quantity <> 0
+),
+held as (
+  select pf.id, pf.user_id, pf.base_currency, pf.version, p.symbol, p.quantity, p.cost_basis, lp.price, lp.as_of,
+         max(lp.as_of) over (partition by pf.id) as newest
+    from touched t
+    join portfolios pf on pf.id = t.portfolio_id and not pf.archived
+    join positions p on p.portfolio_id = pf.id and p.quantity <> 0
+    left join latest_prices lp on lp.symbol = p.symbol and lp.currency = pf.base_currency
+)
+select id, user_id::text, base_currency, version,
+       coalesce(sum(quantity * price), 0)::text,
+       coalesce(sum(cost_basis) filter (where price is not null), 0)::text,
+       coalesce(to_char(max(as_of) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''),
+       coalesce((array_agg(symbol order by as_of desc nulls last, symbol))[1], ''),
+       coalesce(string_agg(symbol, ',' order by symbol) filter (where price is null), ''),
+       coalesce(min(symbol) filter (where price is not null and as_of >= newest - $2::interval), '')
+  from held
+ group by id, user_id, base_currency, version
+ order by id`, symbols, fmt.Sprintf("%d seconds", int64(LeadStaleness/time.Second)))
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: valuations: %w", err)
+	}
+	defer rows.Close()
+	var out []PortfolioValuation
+	for rows.Next() {
+		var v PortfolioValuation
+		var mv, cb, at, newest, unpriced string
+		if err := rows.Scan(&v.PortfolioID, &v.UserID, &v.Currency, &v.Version, &mv, &cb, &at, &newest, &unpriced, &v.FirstSymbol); err != nil {
+			return nil, fmt.Errorf("readmodel: valuations: %w", err)
+		}
+		if v.MarketValue, err = decimal.NewFromString(mv); err != nil {
+			return nil, fmt.Errorf("readmodel: valuations: %w", err)
+		}
+		if v.CostBasis, err = decimal.NewFromString(cb); err != nil {
+			return nil, fmt.Errorf("readmodel: valuations: %w", err)
+		}
+		v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
+		if at != "" {
+			if v.AsOf, err = time.Parse(time.RFC3339Nano, at); err != nil {
+				return nil, fmt.Errorf("readmodel: valuations: %w", err)
+			}
+			v.NewestSymbol = newest
+		}
+		if unpriced != "" {
+			v.Unpriced = strings.Split(unpriced, ",")
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func sortedIndexes[K comparable](m map[K]int) []int {
+	idx := make([]int, 0, len(m))
+	for _, i := range m {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	return idx
+}

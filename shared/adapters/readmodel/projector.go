@@ -1,0 +1,1275 @@
+package readmodel
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
+	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
+	"github.com/shopspring/decimal"
+)
+
+// Projector applies portfolio events to the read models.
+//
+// Semantics (docs/architecture.md §4): delivery is at least once and ordered per aggregate only.
+// Each aggregate has a checkpoint, the version up to which its events are applied.
+// An event at or below it is a duplicate and changes nothing; the next version
+// applies. An event of a type this build does not know is skipped: it advances
+// the checkpoint and changes nothing else (counted in the metrics).
+//
+// The projector heals itself (docs/architecture.md, "Self-healing consumers"):
+//   - A gap (a later version than the next, a record the stream lost or gave up
+//     on) is filled from the event store (ProjectorOptions.Source) in the same
+//     transaction, and so is a record whose image did not decode. An aggregate
+//     more than MaxFill versions behind catches up MaxFill versions a transaction.
+//     Without a source, a gap fails the event and every later one of its
+//     aggregate, so that the stream redelivers them after the missing one.
+//   - An event it can never apply (unreadable in the stream and in the store, or
+//     refused by the projection's rules) is quarantined: the checkpoint passes it
+//     so the aggregate's later events apply, a "quarantined" row in
+//     projection_failures keeps it for operators, and ProjectorOptions.Quarantine
+//     receives it before the transaction commits (tracker replay takes it from
+//     there).
+//   - A batch that fails on its data (PostgreSQL's data classes, which no retry
+//     mends) is split until the one event behind it is quarantined. Any other
+//     database or event-store error is transient: the batch fails as a whole and is
+//     retried.
+//
+// Positions and totals are recomputed from the portfolio's active transactions
+// with the lot engine, once per affected portfolio per batch: back-dated trades and
+// voids change history, so a fold over the stored transactions is the simple
+// correct path. Only the positions of symbols the batch touched are written.
+//
+// Events stored before the bounds existed may hold anything the v1 payload rules
+// allowed (a trade in year 0, a split of 9223372036854775807:1). A transaction
+// outside portfolio.Transaction.CheckStoredRange is left out of the read models,
+// and so is one that would take a position beyond the bounds (lots.ApplyStored):
+// its event still applies, the checkpoint passes it, and a "left_out" row in
+// projection_failures says what was left out and why. Nothing a user once
+// recorded can make a batch fail.
+//
+// Every row's version says which event it reflects, and is the same whatever the
+// batching: replaying the stream in other batches gives identical tables.
+type Projector struct {
+	pool     *pgxpool.Pool
+	metrics  *emf.Writer
+	log      *slog.Logger
+	function string
+	source   EventReader
+	sink     quarantine.Sink
+	maxFill  int64
+	reserve  time.Duration
+}
+
+// EventReader reads an aggregate's events from the event store: those with
+// from ≤ version ≤ to, ascending, decoded as the stream's are (DecodeItem:
+// events of unknown types envelope-only). On a stored item that does not decode
+// it returns the events before it with an error wrapping
+// portfolio.ErrCorruptEvent; any other error means the store could not be read.
+// dynamosource.Source implements it.
+type EventReader interface {
+	Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
+}
+
+// ProjectorOptions configures a Projector. Zero values take the defaults.
+type ProjectorOptions struct {
+	// Metrics receives one CloudWatch EMF line per batch. Default os.Stdout;
+	// io.Discard silences it.
+	Metrics io.Writer
+	// Function is the metrics' "Function" dimension and the quarantine records'
+	// consumer. Default "projector".
+	Function string
+	Logger   *slog.Logger
+	// Source is the event store, read for the versions the stream did not deliver
+	// whole. Without it a gap waits for the stream to redeliver.
+	Source EventReader
+	// Quarantine receives the events quarantined in a transaction before it
+	// commits: a failed send rolls the transaction back (the batch is retried, and
+	// the send with it). Without it they are only recorded in projection_failures.
+	Quarantine quarantine.Sink
+	// MaxFill bounds the versions of one aggregate read from the store in one
+	// transaction. Default 500.
+	MaxFill int
+	// Reserve is the time kept before the context's deadline: no catch-up
+	// transaction starts within it (what is left fails, to be retried). Default 3 s.
+	Reserve time.Duration
+}
+
+// NewProjector returns a projector writing through pool.
+func NewProjector(pool *pgxpool.Pool, opts ProjectorOptions) *Projector {
+	if opts.Metrics == nil {
+		opts.Metrics = os.Stdout
+	}
+	if opts.Function == "" {
+		opts.Function = "projector"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.MaxFill <= 0 {
+		opts.MaxFill = 500
+	}
+	if opts.Reserve <= 0 {
+		opts.Reserve = 3 * time.Second
+	}
+	return &Projector{
+		pool:     pool,
+		metrics:  emf.New(opts.Metrics, map[string]string{"Function": opts.Function}),
+		log:      opts.Logger,
+		function: opts.Function,
+		source:   opts.Source,
+		sink:     opts.Quarantine,
+		maxFill:  int64(opts.MaxFill),
+		reserve:  opts.Reserve,
+	}
+}
+
+// Record is one stream record for ApplyRecords.
+type Record struct {
+	Event portfolio.Event
+	// Undecodable, when set, says why the delivered copy of the event did not
+	// decode ("stream: ..."): Event then holds what the record's keys and image
+	// still told (AggregateID and Version at least), and the projector reads the
+	// version from the event store instead.
+	Undecodable string
+	// Image is the stream record's NewImage (DynamoDB JSON), kept with a quarantine.
+	Image json.RawMessage
+	// SequenceNumber is the stream record's, copied into a quarantine.
+	SequenceNumber string
+}
+
+// Failure is an event the projector did not apply and wants redelivered.
+type Failure struct {
+	Index       int // into the batch
+	AggregateID string
+	Version     int64
+	EventType   string
+	Reason      string
+}
+
+// Quarantined is an event the projector skipped for good.
+type Quarantined struct {
+	Index          int // into the batch; −1 for a version read from the event store
+	AggregateID    string
+	Version        int64
+	EventType      string
+	EventID        string
+	Reason         string
+	Image          json.RawMessage
+	SequenceNumber string
+}
+
+// BatchResult says what ApplyBatch did.
+type BatchResult struct {
+	Failures    []Failure     // ascending by Index
+	Quarantined []Quarantined // by aggregate and version
+	Applied     int           // events applied (skipped unknown types and events read from the store included)
+	Duplicates  int           // events at or below their checkpoint: no-ops
+	Skipped     int           // events of unknown types (checkpoint advanced, nothing else)
+	Gaps        int           // aggregates whose next event was missing and could not be read
+	GapsFilled  int           // aggregates whose missing versions were read from the event store
+	FromStore   int           // events read from the event store
+	Portfolios  int           // portfolios whose positions and totals were recomputed
+	LotErrors   int           // portfolios not recomputed: their stored lot method is unknown
+	// LeftOut counts the transactions left out of the read models: outside the
+	// stored range, beyond the position bounds, or refused by the lot engine.
+	LeftOut int
+	// Transactions is the number of database transactions the batch took (more
+	// than one when an aggregate caught up in steps or a data error was isolated).
+	Transactions int
+}
+
+// Failed returns the indexes of the failed events, ascending.
+func (r BatchResult) Failed() []int {
+	out := make([]int, len(r.Failures))
+	for i, f := range r.Failures {
+		out[i] = f.Index
+	}
+	return out
+}
+
+func (r *BatchResult) add(o BatchResult) {
+	r.Failures = append(r.Failures, o.Failures...)
+	r.Quarantined = append(r.Quarantined, o.Quarantined...)
+	r.Applied += o.Applied
+	r.Duplicates += o.Duplicates
+	r.Skipped += o.Skipped
+	r.Gaps += o.Gaps
+	r.GapsFilled += o.GapsFilled
+	r.FromStore += o.FromStore
+	r.Portfolios += o.Portfolios
+	r.LotErrors += o.LotErrors
+	r.LeftOut += o.LeftOut
+	r.Transactions += o.Transactions
+}
+
+// Apply is ApplyBatch returning only the failed indexes.
+func (p *Projector) Apply(ctx context.Context, events []portfolio.Event) (failed []int, err error) {
+	r, err := p.ApplyBatch(ctx, events)
+	return r.Failed(), err
+}
+
+// KnownEventType reports whether this build projects events of type t. Events of
+// other types may be passed to ApplyBatch with only their envelope (Data nil).
+func KnownEventType(t string) bool { return slices.Contains(portfolio.EventTypes, t) }
+
+// ApplyBatch applies decoded events: ApplyRecords of records holding them.
+func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (BatchResult, error) {
+	recs := make([]Record, len(events))
+	for i := range events {
+		recs[i].Event = events[i]
+	}
+	return p.ApplyRecords(ctx, recs)
+}
+
+// ApplyRecords applies a stream batch. An error means the database or the event
+// store could not be reached (retry the whole batch: what was applied before it
+// is a duplicate then); events that cannot be applied yet are reported in the
+// result's failures, those that never can in its quarantine, and the rest of the
+// batch applies. Usually one database transaction; see drive for when more.
+func (p *Projector) ApplyRecords(ctx context.Context, recs []Record) (BatchResult, error) {
+	start := time.Now()
+	all := make([]int, len(recs))
+	for i := range all {
+		all[i] = i
+	}
+	var r BatchResult
+	if err := p.drive(ctx, recs, all, nil, &r); err != nil {
+		return BatchResult{}, fmt.Errorf("readmodel: apply %d events: %w", len(recs), err)
+	}
+	slices.SortFunc(r.Failures, func(x, y Failure) int { return cmp.Compare(x.Index, y.Index) })
+	slices.SortFunc(r.Quarantined, func(x, y Quarantined) int {
+		return cmp.Or(cmp.Compare(x.AggregateID, y.AggregateID), cmp.Compare(x.Version, y.Version))
+	})
+	p.metrics.Emit(
+		emf.Metric{Name: "EventsReceived", Value: float64(len(recs))},
+		emf.Metric{Name: "EventsApplied", Value: float64(r.Applied)},
+		emf.Metric{Name: "EventsDuplicate", Value: float64(r.Duplicates)},
+		emf.Metric{Name: "EventsUnknownType", Value: float64(r.Skipped)},
+		emf.Metric{Name: "EventsFailed", Value: float64(len(r.Failures))},
+		emf.Metric{Name: "EventsQuarantined", Value: float64(len(r.Quarantined))},
+		emf.Metric{Name: "EventsFromStore", Value: float64(r.FromStore)},
+		emf.Metric{Name: "GapsFilled", Value: float64(r.GapsFilled)},
+		emf.Metric{Name: "AggregateGaps", Value: float64(r.Gaps)},
+		emf.Metric{Name: "PortfoliosRecomputed", Value: float64(r.Portfolios)},
+		emf.Metric{Name: "LotEngineErrors", Value: float64(r.LotErrors)},
+		emf.Metric{Name: "TransactionsLeftOut", Value: float64(r.LeftOut)},
+		emf.Metric{Name: "DatabaseTransactions", Value: float64(r.Transactions)},
+		emf.Metric{Name: "BatchDuration", Unit: "Milliseconds", Value: float64(time.Since(start).Microseconds()) / 1000},
+	)
+	return r, nil
+}
+
+// ---------------------------------------------------------------- batch state
+
+type batch struct {
+	log  *slog.Logger
+	recs []Record
+	// entries are the events of this transaction: the records given (rec ≥ 0),
+	// then what fill adds from the event store (rec = −1).
+	entries []entry
+	// ids are the aggregates of the batch, sorted (locks are taken in this order);
+	// byID holds each one's entry indexes in version order.
+	ids     []string
+	byID    map[string][]int
+	input   map[string][]int // each aggregate's record indexes
+	invalid []Failure        // records without aggregate or version: failed before loading
+	// The round's settings (see drive).
+	step     map[string]bool       // aggregates applied one version this transaction
+	forced   map[aggVersion]string // versions to quarantine, with why
+	resetIDs []string              // aggregates whose rows are deleted first (Reproject)
+	tried    map[string]int64      // in step mode: the version the transaction applies
+
+	// Loaded, then advanced by fill and decide.
+	aggs map[string]*aggState
+
+	failures               []Failure
+	quarantined            []Quarantined
+	deferred               []int // records beyond this transaction's catch-up, for the next
+	applied, dups, skipped int
+	gaps, filled, fetched  int
+	recomputed             int
+	lotErrors, leftOut     int
+}
+
+// entry is one event of the batch.
+type entry struct {
+	ev  portfolio.Event
+	rec int // index into the records; −1 for an event read from the store
+	// undecodable: the stream's copy did not decode (ev holds its keys), and no
+	// copy from the store replaced it.
+	undecodable string
+	// quarantine: skip the version for good, for this reason.
+	quarantine string
+}
+
+type aggVersion struct {
+	id      string
+	version int64
+}
+
+// aggState is one aggregate: its stored state, then what the batch changes.
+type aggState struct {
+	id         string
+	checkpoint int64
+	cpTime     time.Time
+	pf         portfolioRow // pf.exists is false for non-portfolios and before creation
+	pfChanged  bool
+
+	stored       []portfolio.Transaction // active transactions before the batch (read when needed)
+	storedLoaded bool
+	advanced     bool  // the checkpoint moved in this batch
+	limit        int64 // the highest version this transaction may apply (0: any)
+	recorded     []recordedTx
+	voids        []voidTx
+	affected     map[string]int64 // symbol → version of the last event touching it
+	txVersion    int64            // version of the last event changing the transactions
+	targets      *portfolio.TargetAllocationSet
+	targetsV     int64
+	created      bool // PortfolioCreated applied in this batch
+
+	positions []positionRow // computed
+	removed   []string      // affected symbols the book no longer has
+	totals    *totalsRow
+	// leftOut are the transactions left out of the read models, by the version
+	// of the event that recorded them.
+	leftOut map[int64]*leftOutRow
+}
+
+// leftOutRow is one projection_failures row of kind left_out.
+type leftOutRow struct {
+	eventType, eventID string
+	reasons            []string
+}
+
+// leaveOut records that tx, recorded at version (by an event of eventType, when
+// known), is left out of the read models.
+func (a *aggState) leaveOut(version int64, eventType, eventID string, tx *portfolio.Transaction, err error) {
+	if a.leftOut == nil {
+		a.leftOut = make(map[int64]*leftOutRow)
+	}
+	r := a.leftOut[version]
+	if r == nil {
+		r = &leftOutRow{}
+		a.leftOut[version] = r
+	}
+	if eventType != "" {
+		r.eventType, r.eventID = eventType, eventID
+	}
+	r.reasons = append(r.reasons, fmt.Sprintf("transaction %s (%s %s on %s) left out: %v", tx.ID, tx.Type, tx.Symbol, tx.Date, err))
+}
+
+type portfolioRow struct {
+	exists       bool
+	userID       string
+	name         string
+	description  string
+	baseCurrency string
+	lotMethod    string
+	archived     bool
+	archivedAt   *time.Time
+	createdAt    time.Time
+	updatedAt    time.Time
+	version      int64
+	// The analytics settings (migration 0008); the domain's defaults until an
+	// AnalyticsSettingsChanged.
+	benchmark     string
+	wholeShares   bool
+	minTradeValue decimal.Decimal
+}
+
+type recordedTx struct {
+	tx         portfolio.Transaction
+	recordedAt time.Time
+}
+
+type voidTx struct {
+	id       string
+	reason   string
+	voidedAt time.Time
+	version  int64
+}
+
+type positionRow struct {
+	symbol  string
+	pos     lots.Position
+	version int64
+}
+
+type totalsRow struct {
+	sum     lots.Summary
+	version int64
+}
+
+func newBatch(recs []Record, idx []int, log *slog.Logger) *batch {
+	b := &batch{log: log, recs: recs, input: make(map[string][]int)}
+	for _, i := range idx {
+		e := &recs[i].Event
+		if e.AggregateID == "" || e.Version < 1 || !utf8.ValidString(e.AggregateID) || strings.IndexByte(e.AggregateID, 0) >= 0 {
+			b.invalid = append(b.invalid, Failure{Index: i, AggregateID: strings.ToValidUTF8(e.AggregateID, "?"), Version: e.Version,
+				EventType: e.EventType, Reason: "event without a usable aggregate ID or version"})
+			continue
+		}
+		if _, ok := b.input[e.AggregateID]; !ok {
+			b.ids = append(b.ids, e.AggregateID)
+		}
+		b.input[e.AggregateID] = append(b.input[e.AggregateID], i)
+	}
+	slices.Sort(b.ids)
+	return b
+}
+
+// reset clears what a previous attempt of the transaction computed and lays the
+// records out as entries again.
+func (b *batch) reset() {
+	b.entries = b.entries[:0]
+	b.byID = make(map[string][]int, len(b.ids))
+	for _, id := range b.ids {
+		for _, i := range b.input[id] {
+			b.byID[id] = append(b.byID[id], len(b.entries))
+			b.entries = append(b.entries, entry{ev: b.recs[i].Event, rec: i, undecodable: b.recs[i].Undecodable})
+		}
+		b.sortEntries(id)
+	}
+	b.aggs = make(map[string]*aggState, len(b.ids))
+	b.tried = make(map[string]int64)
+	b.failures = append(b.failures[:0], b.invalid...)
+	b.quarantined, b.deferred = b.quarantined[:0], b.deferred[:0]
+	b.applied, b.dups, b.skipped, b.gaps, b.filled, b.fetched = 0, 0, 0, 0, 0, 0
+	b.recomputed, b.lotErrors, b.leftOut = 0, 0, 0
+}
+
+// sortEntries puts an aggregate's entries in version order. Stable: duplicates of
+// one version keep their batch order.
+func (b *batch) sortEntries(id string) {
+	slices.SortStableFunc(b.byID[id], func(x, y int) int { return cmp.Compare(b.entries[x].ev.Version, b.entries[y].ev.Version) })
+}
+
+func (b *batch) result() BatchResult {
+	if b.aggs == nil { // nothing loaded: only invalid records
+		b.reset()
+	}
+	return BatchResult{Failures: slices.Clone(b.failures), Quarantined: slices.Clone(b.quarantined), Applied: b.applied,
+		Duplicates: b.dups, Skipped: b.skipped, Gaps: b.gaps, GapsFilled: b.filled, FromStore: b.fetched,
+		Portfolios: b.recomputed, LotErrors: b.lotErrors, LeftOut: b.leftOut}
+}
+
+// ---------------------------------------------------------------- load
+
+// needsTransactions reports whether the aggregate's entries may change its
+// transactions (then its stored ones are read along with the checkpoints). An
+// entry whose stream copy did not decode may be anything.
+func (b *batch) needsTransactions(id string) bool {
+	for _, i := range b.byID[id] {
+		if en := &b.entries[i]; en.undecodable != "" || changesTransactions(en.ev.EventType) {
+			return true
+		}
+	}
+	return false
+}
+
+func changesTransactions(eventType string) bool {
+	return eventType == portfolio.TypeTransactionRecorded || eventType == portfolio.TypeTransactionVoided ||
+		eventType == portfolio.TypeTransactionsImported
+}
+
+func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
+	var txIDs []string
+	for _, id := range b.ids {
+		b.aggs[id] = &aggState{id: id}
+		if b.needsTransactions(id) {
+			txIDs = append(txIDs, id)
+		}
+	}
+	q := &pgx.Batch{}
+	// One aggregate is projected by one transaction at a time (the live projector
+	// and a replay may overlap). Locks are taken in ID order: no deadlock.
+	q.Queue(`select count(pg_advisory_xact_lock(hashtextextended(id, 7))) from unnest($1::text[]) as u(id)`, b.ids)
+	if len(b.resetIDs) > 0 {
+		// Re-projected from scratch (Reproject): under the lock, in this transaction,
+		// so readers see the old rows until the new ones commit.
+		for _, t := range ProjectionTables {
+			col := "portfolio_id"
+			switch t {
+			case "portfolios":
+				col = "id"
+			case "projection_checkpoints", "projection_failures":
+				col = "aggregate_id"
+			}
+			q.Queue(`delete from public.`+t+` where `+col+` = any($1::text[])`, b.resetIDs)
+		}
+	}
+	q.Queue(`select c.aggregate_id, c.version, c.updated_at,
+	                p.id is not null, coalesce(p.user_id::text, ''), coalesce(p.name, ''), coalesce(p.description, ''),
+	                coalesce(p.base_currency, ''), coalesce(p.lot_method, ''), coalesce(p.archived, false), p.archived_at,
+	                coalesce(p.created_at, c.updated_at), coalesce(p.updated_at, c.updated_at), coalesce(p.version, 0),
+	                coalesce(p.benchmark, ''), coalesce(p.whole_shares, false), coalesce(p.min_trade_value, 0)::text
+	           from projection_checkpoints c left join portfolios p on p.id = c.aggregate_id
+	          where c.aggregate_id = any($1::text[])`, b.ids).Query(func(rows pgx.Rows) error {
+		var id string
+		var r portfolioRow
+		var cp int64
+		var cpTime time.Time
+		var minTrade string
+		_, err := pgx.ForEachRow(rows, []any{&id, &cp, &cpTime, &r.exists, &r.userID, &r.name, &r.description, &r.baseCurrency,
+			&r.lotMethod, &r.archived, &r.archivedAt, &r.createdAt, &r.updatedAt, &r.version,
+			&r.benchmark, &r.wholeShares, &minTrade}, func() error {
+			var err error
+			if r.minTradeValue, err = decimal.NewFromString(minTrade); err != nil {
+				return fmt.Errorf("portfolio %s: min_trade_value %q: %w", id, minTrade, err)
+			}
+			if a := b.aggs[id]; a != nil {
+				a.checkpoint, a.cpTime, a.pf = cp, cpTime, r
+				a.pf.archivedAt = cloneTime(r.archivedAt)
+			}
+			return nil
+		})
+		return err
+	})
+	b.queueTransactions(q, txIDs)
+	return tx.SendBatch(ctx, q).Close()
+}
+
+// queueTransactions reads the active transactions of the aggregates ids.
+func (b *batch) queueTransactions(q *pgx.Batch, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	for _, id := range ids {
+		b.aggs[id].storedLoaded = true
+	}
+	q.Queue(selectActiveTransactions, ids).Query(func(rows pgx.Rows) error {
+		return scanActiveTransactions(rows, func(pid string, tx portfolio.Transaction) {
+			if a := b.aggs[pid]; a != nil {
+				a.stored = append(a.stored, tx)
+			}
+		})
+	})
+}
+
+// loadFilledTransactions reads the stored transactions of the aggregates whose
+// events read from the event store change them, when load did not.
+func (b *batch) loadFilledTransactions(ctx context.Context, tx pgx.Tx) error {
+	var ids []string
+	for _, id := range b.ids {
+		if a := b.aggs[id]; !a.storedLoaded && b.needsTransactions(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	q := &pgx.Batch{}
+	b.queueTransactions(q, ids)
+	return tx.SendBatch(ctx, q).Close()
+}
+
+func cloneTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// selectActiveTransactions reads what the lot engine needs. The order is the
+// index's (recompute sorts for replay, which then has little to do).
+const selectActiveTransactions = `select t.portfolio_id, t.transaction_id, t.seq, t.type, t.trade_date, coalesce(t.symbol, ''),
+       coalesce(t.quantity::text, ''), coalesce(t.price::text, ''), coalesce(t.amount::text, ''), t.fee::text, t.tax::text,
+       coalesce(t.ratio, '')
+  from transactions t
+ where t.portfolio_id = any($1::text[]) and not t.voided
+ order by t.portfolio_id, t.trade_date, t.seq`
+
+// scanActiveTransactions parses the rows' text values directly: a recompute reads
+// every active transaction of the portfolios a batch touches, and going through
+// Scan into strings doubled the allocations.
+func scanActiveTransactions(rows pgx.Rows, each func(portfolioID string, tx portfolio.Transaction)) error {
+	defer rows.Close()
+	var pid string
+	symbols := map[string]string{}
+	for rows.Next() {
+		v := rows.RawValues()
+		if len(v) != 12 {
+			return fmt.Errorf("stored transactions: %d columns", len(v))
+		}
+		if string(v[0]) != pid {
+			pid = string(v[0])
+		}
+		tx, err := parseTransactionBytes(v, symbols)
+		if err != nil {
+			return fmt.Errorf("stored transaction %s of %s: %w", v[1], pid, err)
+		}
+		each(pid, tx)
+	}
+	return rows.Err()
+}
+
+func parseTransactionBytes(v [][]byte, symbols map[string]string) (portfolio.Transaction, error) {
+	var tx portfolio.Transaction
+	var err error
+	tx.ID = string(v[1])
+	if tx.Seq, err = strconv.ParseInt(string(v[2]), 10, 64); err != nil {
+		return tx, err
+	}
+	tx.Type = txType(v[3])
+	if tx.Date, err = parseDateBytes(v[4]); err != nil {
+		return tx, err
+	}
+	if len(v[5]) > 0 {
+		sym, ok := symbols[string(v[5])]
+		if !ok {
+			sym = string(v[5])
+			symbols[sym] = sym
+		}
+		tx.Symbol = sym
+	}
+	for i, dst := range [...]*decimal.Decimal{&tx.Quantity, &tx.Price, &tx.Amount, &tx.Fee, &tx.Tax} {
+		if b := v[6+i]; len(b) > 0 {
+			if *dst, err = parseDecimalBytes(b); err != nil {
+				return tx, err
+			}
+		}
+	}
+	if len(v[11]) > 0 {
+		if tx.Ratio, err = portfolio.ParseRatio(string(v[11])); err != nil {
+			return tx, err
+		}
+	}
+	return tx, nil
+}
+
+func txType(b []byte) portfolio.TxType {
+	for _, t := range portfolio.TxTypes {
+		if string(t) == string(b) {
+			return t
+		}
+	}
+	return portfolio.TxType(b)
+}
+
+// parseDateBytes reads Postgres's ISO date output, YYYY-MM-DD.
+func parseDateBytes(b []byte) (calendar.Date, error) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return calendar.Parse(string(b))
+	}
+	num := func(b []byte) int {
+		n := 0
+		for _, c := range b {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	y, m, d := num(b[:4]), num(b[5:7]), num(b[8:])
+	if y < 0 || m < 0 || d < 0 {
+		return calendar.Parse(string(b))
+	}
+	return calendar.New(y, time.Month(m), d)
+}
+
+// parseDecimalBytes reads numeric output ("-123.4500") exactly, without the string
+// and the text parsing of decimal.NewFromString when the digits fit in an int64.
+func parseDecimalBytes(b []byte) (decimal.Decimal, error) {
+	if len(b) > 18 {
+		return decimal.NewFromString(string(b))
+	}
+	neg := false
+	i := 0
+	if b[0] == '-' {
+		neg, i = true, 1
+	}
+	var m int64
+	exp := int32(0)
+	digits, point := 0, false
+	for ; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			m = m*10 + int64(c-'0')
+			digits++
+			if point {
+				exp--
+			}
+		case c == '.' && !point:
+			point = true
+		default:
+			return decimal.NewFromString(string(b))
+		}
+	}
+	if digits == 0 {
+		return decimal.NewFromString(string(b))
+	}
+	if neg {
+		m = -m
+	}
+	return decimal.New(m, exp), nil
+}
+
+// ---------------------------------------------------------------- decide
+
+// fail reports a record failed; an event read from the store has none to report.
+func (b *batch) fail(en *entry, reason string) {
+	if en.rec < 0 {
+		return
+	}
+	e := &en.ev
+	b.failures = append(b.failures, Failure{Index: en.rec, AggregateID: e.AggregateID, Version: e.Version, EventType: e.EventType, Reason: reason})
+}
+
+// quarantine skips an event for good.
+func (b *batch) quarantine(en *entry, reason string) {
+	q := Quarantined{Index: en.rec, AggregateID: en.ev.AggregateID, Version: en.ev.Version, EventType: en.ev.EventType,
+		EventID: en.ev.EventID, Reason: reason}
+	if en.rec >= 0 {
+		q.Image, q.SequenceNumber = b.recs[en.rec].Image, b.recs[en.rec].SequenceNumber
+	}
+	b.quarantined = append(b.quarantined, q)
+	b.log.Error("event quarantined: the checkpoint passes it, the aggregate's later events apply",
+		"aggregateId", q.AggregateID, "version", q.Version, "eventType", q.EventType, "reason", reason)
+}
+
+// decide walks each aggregate's entries in version order against its checkpoint.
+func (b *batch) decide() {
+	for _, id := range b.ids {
+		a := b.aggs[id]
+		idx := b.byID[id]
+		for k, i := range idx {
+			en := &b.entries[i]
+			e := &en.ev
+			if e.Version <= a.checkpoint {
+				b.dups++
+				continue
+			}
+			if a.limit > 0 && e.Version > a.limit {
+				// Beyond this transaction's catch-up: the next one applies it.
+				for _, j := range idx[k:] {
+					if r := b.entries[j].rec; r >= 0 {
+						b.deferred = append(b.deferred, r)
+					}
+				}
+				break
+			}
+			reason, why := "", en.quarantine
+			switch {
+			case why != "":
+			case e.Version > a.checkpoint+1:
+				reason = fmt.Sprintf("gap: version %d follows checkpoint %d", e.Version, a.checkpoint)
+				b.gaps++
+			case en.undecodable != "":
+				reason = en.undecodable // no event store to read it from: wait for a redelivery
+			default:
+				if err := a.apply(e); err != nil {
+					why = err.Error() // the event itself can never apply
+				}
+			}
+			if reason != "" {
+				// Later events (sorted, so all above the checkpoint) must wait for this one.
+				b.fail(en, reason)
+				for _, j := range idx[k+1:] {
+					b.fail(&b.entries[j], fmt.Sprintf("follows version %d, which failed", e.Version))
+				}
+				break
+			}
+			if why != "" {
+				b.quarantine(en, why)
+			} else {
+				if !KnownEventType(e.EventType) {
+					b.skipped++
+				}
+				b.applied++
+			}
+			a.checkpoint, a.advanced = e.Version, true
+			if !e.Timestamp.IsZero() { // a quarantined record may not tell
+				a.cpTime = e.Timestamp
+			}
+			if a.pf.exists {
+				a.pf.version, a.pfChanged = e.Version, true
+				if !e.Timestamp.IsZero() {
+					a.pf.updatedAt = e.Timestamp
+				}
+			}
+		}
+	}
+}
+
+// apply folds one event (the next version) into the aggregate's pending changes.
+// An error leaves the state unchanged and fails the event.
+func (a *aggState) apply(e *portfolio.Event) error {
+	if !KnownEventType(e.EventType) {
+		return nil // skipped: only the checkpoint moves
+	}
+	if e.Data == nil {
+		return fmt.Errorf("%s without data", e.EventType)
+	}
+	if _, ok := e.Data.(*portfolio.PortfolioCreated); !ok && !a.pf.exists {
+		return fmt.Errorf("%s before PortfolioCreated", e.EventType)
+	}
+	switch d := e.Data.(type) {
+	case *portfolio.PortfolioCreated:
+		if a.pf.exists {
+			return fmt.Errorf("PortfolioCreated for existing portfolio (version %d)", a.pf.version)
+		}
+		if !isUUID(e.UserID) {
+			return fmt.Errorf("user ID %q is not a UUID", e.UserID)
+		}
+		if d.LotMethod != portfolio.FIFO && d.LotMethod != portfolio.AverageCost {
+			return fmt.Errorf("unknown lot method %q", d.LotMethod)
+		}
+		def := portfolio.DefaultAnalyticsSettings()
+		a.pf = portfolioRow{
+			exists: true, userID: strings.ToLower(e.UserID), name: d.Name, description: d.Description,
+			baseCurrency: d.BaseCurrency, lotMethod: string(d.LotMethod), createdAt: e.Timestamp,
+			benchmark: def.Benchmark, wholeShares: def.WholeShares, minTradeValue: def.MinTradeValue,
+		}
+		a.created = true
+	case *portfolio.PortfolioDetailsChanged:
+		a.pf.name, a.pf.description = d.Name, d.Description
+	case *portfolio.PortfolioArchived:
+		if !a.pf.archived {
+			ts := e.Timestamp
+			a.pf.archived, a.pf.archivedAt = true, &ts
+		}
+	case *portfolio.TargetAllocationSet:
+		a.targets, a.targetsV = d, e.Version
+	case *portfolio.AnalyticsSettingsChanged:
+		a.pf.benchmark, a.pf.wholeShares, a.pf.minTradeValue = d.Benchmark, d.WholeShares, d.MinTradeValue
+	case *portfolio.TransactionRecorded:
+		if err := d.CheckStoredRange(); err != nil {
+			a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transaction, err)
+			return nil
+		}
+		a.recorded = append(a.recorded, recordedTx{tx: d.Transaction, recordedAt: e.Timestamp})
+		a.touch(d.Symbol, e.Version)
+	case *portfolio.TransactionsImported:
+		for i := range d.Transactions {
+			if err := d.Transactions[i].CheckStoredRange(); err != nil {
+				a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transactions[i], err)
+				continue
+			}
+			a.recorded = append(a.recorded, recordedTx{tx: d.Transactions[i], recordedAt: e.Timestamp})
+			a.touch(d.Transactions[i].Symbol, e.Version)
+		}
+	case *portfolio.TransactionVoided:
+		a.voids = append(a.voids, voidTx{id: d.TransactionID, reason: d.Reason, voidedAt: e.Timestamp, version: e.Version})
+		a.touch(d.Voided.Symbol, e.Version)
+	default:
+		return fmt.Errorf("unexpected data %T for %s", e.Data, e.EventType)
+	}
+	return nil
+}
+
+func (a *aggState) touch(symbol string, version int64) {
+	a.txVersion = version
+	if symbol == "" {
+		return
+	}
+	if a.affected == nil {
+		a.affected = make(map[string]int64)
+	}
+	a.affected[symbol] = version
+}
+
+// isUUID accepts the canonical 8-4-4-4-12 hex form (Supabase user IDs).
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ---------------------------------------------------------------- recompute
+
+// recompute folds each portfolio whose transactions changed through the lot
+// engine, and keeps the positions of the symbols the batch touched.
+func (b *batch) recompute() {
+	log := b.log
+	for _, id := range b.ids {
+		a := b.aggs[id]
+		for _, r := range a.leftOut { // left out as the events applied
+			b.leftOut += len(r.reasons)
+			log.Warn("transactions outside the stored range left out of the read models", "portfolio", id, "reasons", r.reasons)
+		}
+		if !a.pf.exists || (a.txVersion == 0 && !a.created) {
+			continue
+		}
+		b.recomputed++
+		txs := make([]portfolio.Transaction, 0, len(a.stored)+len(a.recorded))
+		voided := make(map[string]bool, len(a.voids))
+		for _, v := range a.voids {
+			voided[v.id] = true
+		}
+		for i := range a.stored {
+			if !voided[a.stored[i].ID] {
+				txs = append(txs, a.stored[i])
+			}
+		}
+		for i := range a.recorded {
+			if !voided[a.recorded[i].tx.ID] {
+				txs = append(txs, a.recorded[i].tx)
+			}
+		}
+		portfolio.SortForReplay(txs)
+		method := portfolio.LotMethod(a.pf.lotMethod)
+		if method != portfolio.FIFO && method != portfolio.AverageCost { // only by editing the table by hand
+			b.lotErrors++
+			log.Error("stored lot method unknown; positions not recomputed", "portfolio", id, "lotMethod", a.pf.lotMethod)
+			continue
+		}
+		book := lots.New(method)
+		// Stored history may predate the bounds, or (hand-edited) break the lot
+		// engine's rules: what cannot be computed is left out, as the analytics
+		// consumer leaves it out, rather than stall the stream.
+		_, out := book.ApplyStored(txs)
+		for _, lo := range out {
+			b.leftOut++
+			tx := lo.Transaction
+			a.leaveOut(portfolio.VersionOfSeq(tx.Seq), "", "", tx, lo.Err)
+			log.Warn("stored transaction left out of positions and totals", "portfolio", id, "transaction", tx.ID, "err", lo.Err)
+		}
+		syms := make([]string, 0, len(a.affected))
+		for s := range a.affected {
+			syms = append(syms, s)
+		}
+		slices.Sort(syms)
+		for _, s := range syms {
+			if pos, ok := book.Position(s); ok {
+				a.positions = append(a.positions, positionRow{symbol: s, pos: pos, version: a.affected[s]})
+			} else {
+				a.removed = append(a.removed, s)
+			}
+		}
+		v := a.txVersion
+		if v == 0 { // created in this batch, no transactions yet
+			for _, i := range b.byID[id] {
+				if e := &b.entries[i].ev; e.EventType == portfolio.TypePortfolioCreated && e.Version <= a.checkpoint {
+					v = e.Version
+				}
+			}
+		}
+		a.totals = &totalsRow{sum: book.Summary(), version: v}
+	}
+}
+
+// ---------------------------------------------------------------- write
+
+func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
+	var cp cols
+	var pf cols
+	var txr cols
+	var vd cols
+	var tgDel []string
+	var tg cols
+	var pos cols
+	var posDel cols
+	var tot cols
+	var kept cols // projection_failures rows that stay: left out, quarantined
+	for _, q := range b.quarantined {
+		kept.add(q.AggregateID, i64(q.Version), q.EventType, q.EventID, truncate(q.Reason, 2000), kindQuarantined, string(q.Image))
+	}
+	for _, id := range b.ids {
+		a := b.aggs[id]
+		if !a.advanced {
+			continue
+		}
+		cp.add(id, i64(a.checkpoint), ts(a.cpTime))
+		for _, v := range slices.Sorted(maps.Keys(a.leftOut)) {
+			r := a.leftOut[v]
+			kept.add(id, i64(v), r.eventType, r.eventID, truncate(strings.Join(r.reasons, "; "), 2000), kindLeftOut, "")
+		}
+		if !a.pfChanged {
+			continue
+		}
+		p := &a.pf
+		archivedAt := ""
+		if p.archivedAt != nil {
+			archivedAt = ts(*p.archivedAt)
+		}
+		pf.add(id, p.userID, p.name, p.description, p.baseCurrency, p.lotMethod, strconv.FormatBool(p.archived), archivedAt,
+			ts(p.createdAt), ts(p.updatedAt), i64(p.version), p.benchmark, strconv.FormatBool(p.wholeShares), p.minTradeValue.String())
+		for i := range a.recorded {
+			r := &a.recorded[i]
+			t := &r.tx
+			txr.add(t.ID, id, p.userID, i64(t.Seq), string(t.Type), t.Date.String(), t.Symbol, optDec(t.Quantity), optDec(t.Price),
+				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.recordedAt), i64(portfolio.VersionOfSeq(t.Seq)))
+		}
+		for _, v := range a.voids {
+			vd.add(v.id, id, v.reason, ts(v.voidedAt), i64(v.version))
+		}
+		if a.targets != nil {
+			tgDel = append(tgDel, id)
+			for _, t := range a.targets.Targets {
+				tg.add(id, t.Symbol, p.userID, t.Weight.String(), a.targets.DriftBand.String(), i64(a.targetsV))
+			}
+		}
+		for _, r := range a.positions {
+			q := &r.pos
+			pos.add(id, r.symbol, p.userID, q.Quantity.String(), q.CostBasis.String(), q.AveragePrice().String(),
+				q.RealizedPnL.String(), q.Fees.String(), q.Taxes.String(), q.Dividends.String(), i64(r.version))
+		}
+		for _, s := range a.removed {
+			posDel.add(id, s)
+		}
+		if t := a.totals; t != nil {
+			s := &t.sum
+			tot.add(id, p.userID, s.Cash.String(), s.RealizedPnL.String(), s.Fees.String(), s.Taxes.String(), s.Dividends.String(),
+				s.Interest.String(), s.CostBasis.String(), s.Charges.String(), s.Deposits.String(), s.Withdrawals.String(), i64(t.version))
+		}
+	}
+	if cp.n == 0 {
+		return nil
+	}
+	q := &pgx.Batch{}
+	wantCP := cp.n
+	q.Queue(`insert into projection_checkpoints (aggregate_id, version, updated_at)
+	         select * from unnest($1::text[], $2::bigint[], $3::timestamptz[])
+	         on conflict (aggregate_id) do update set version = excluded.version, updated_at = excluded.updated_at
+	         where projection_checkpoints.version < excluded.version`, cp.args()...).Exec(func(ct pgconn.CommandTag) error {
+		if got := ct.RowsAffected(); got != int64(wantCP) {
+			return fmt.Errorf("checkpoints moved for %d of %d aggregates: a concurrent projection?", got, wantCP)
+		}
+		return nil
+	})
+	// Failures logged earlier for versions now applied are resolved.
+	q.Queue(`delete from projection_failures f using unnest($1::text[], $2::bigint[]) as u(id, version)
+	          where f.aggregate_id = u.id and f.version <= u.version and f.kind = 'failed'`, cp.c[0], cp.c[1])
+	if kept.n > 0 {
+		q.Queue(`insert into projection_failures (aggregate_id, version, event_type, event_id, reason, kind, image)
+		         select id, version::bigint, event_type, event_id, reason, kind, nullif(image, '')
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+		                as u(id, version, event_type, event_id, reason, kind, image)
+		         on conflict (aggregate_id, version) do update set kind = excluded.kind, reason = excluded.reason,
+		                event_type = case when excluded.event_type = '' then projection_failures.event_type else excluded.event_type end,
+		                event_id = case when excluded.event_id = '' then projection_failures.event_id else excluded.event_id end,
+		                image = coalesce(excluded.image, projection_failures.image), last_seen = now()`, kept.args()...)
+	}
+	if pf.n > 0 {
+		q.Queue(`insert into portfolios (id, user_id, name, description, base_currency, lot_method, archived, archived_at,
+		                                 created_at, updated_at, version, benchmark, whole_shares, min_trade_value)
+		         select id, user_id::uuid, name, description, base_currency, lot_method, archived::boolean,
+		                nullif(archived_at, '')::timestamptz, created_at::timestamptz, updated_at::timestamptz, version::bigint,
+		                benchmark, whole_shares::boolean, min_trade_value::numeric
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[])
+		                as u(id, user_id, name, description, base_currency, lot_method, archived, archived_at, created_at, updated_at,
+		                     version, benchmark, whole_shares, min_trade_value)
+		         on conflict (id) do update set name = excluded.name, description = excluded.description,
+		                archived = excluded.archived, archived_at = excluded.archived_at, updated_at = excluded.updated_at,
+		                version = excluded.version, benchmark = excluded.benchmark, whole_shares = excluded.whole_shares,
+		                min_trade_value = excluded.min_trade_value
+		         where portfolios.version < excluded.version`, pf.args()...)
+	}
+	if txr.n > 0 {
+		q.Queue(`insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price,
+		                                   amount, fee, tax, currency, ratio, note, recorded_at, version)
+		         select id, pid, uid::uuid, seq::bigint, type, trade_date::date, nullif(symbol, ''), nullif(quantity, '')::numeric,
+		                nullif(price, '')::numeric, nullif(amount, '')::numeric, fee::numeric, tax::numeric, currency,
+		                nullif(ratio, ''), nullif(note, ''), recorded_at::timestamptz, version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+		                       $16::text[], $17::text[])
+		                as u(id, pid, uid, seq, type, trade_date, symbol, quantity, price, amount, fee, tax, currency, ratio,
+		                     note, recorded_at, version)
+		         on conflict (transaction_id) do nothing`, txr.args()...)
+	}
+	if vd.n > 0 {
+		q.Queue(`update transactions t set voided = true, void_reason = u.reason, voided_at = u.voided_at::timestamptz,
+		                version = u.version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) as u(id, pid, reason, voided_at, version)
+		          where t.transaction_id = u.id and t.portfolio_id = u.pid and t.version < u.version::bigint`, vd.args()...)
+	}
+	if len(tgDel) > 0 {
+		q.Queue(`delete from targets where portfolio_id = any($1::text[])`, tgDel)
+		if tg.n > 0 {
+			q.Queue(`insert into targets (portfolio_id, symbol, user_id, weight, drift_band, version)
+			         select pid, symbol, uid::uuid, weight::numeric, band::numeric, version::bigint
+			           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+			                as u(pid, symbol, uid, weight, band, version)`, tg.args()...)
+		}
+	}
+	if pos.n > 0 {
+		q.Queue(`insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees,
+		                                taxes, dividends, version)
+		         select pid, symbol, uid::uuid, quantity::numeric, cost_basis::numeric, average_price::numeric,
+		                realized_pnl::numeric, fees::numeric, taxes::numeric, dividends::numeric, version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[])
+		                as u(pid, symbol, uid, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version)
+		         on conflict (portfolio_id, symbol) do update set quantity = excluded.quantity, cost_basis = excluded.cost_basis,
+		                average_price = excluded.average_price, realized_pnl = excluded.realized_pnl, fees = excluded.fees,
+		                taxes = excluded.taxes, dividends = excluded.dividends, version = excluded.version
+		         where positions.version < excluded.version`, pos.args()...)
+	}
+	if posDel.n > 0 {
+		q.Queue(`delete from positions p using unnest($1::text[], $2::text[]) as u(pid, symbol)
+		          where p.portfolio_id = u.pid and p.symbol = u.symbol`, posDel.args()...)
+	}
+	if tot.n > 0 {
+		q.Queue(`insert into portfolio_totals (portfolio_id, user_id, cash, realized_pnl, fees, taxes, dividends, interest,
+		                                       cost_basis, charges, deposits, withdrawals, version)
+		         select pid, uid::uuid, cash::numeric, realized_pnl::numeric, fees::numeric, taxes::numeric, dividends::numeric,
+		                interest::numeric, cost_basis::numeric, charges::numeric, deposits::numeric, withdrawals::numeric,
+		                version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+		                as u(pid, uid, cash, realized_pnl, fees, taxes, dividends, interest, cost_basis, charges, deposits,
+		                     withdrawals, version)
+		         on conflict (portfolio_id) do update set cash = excluded.cash, realized_pnl = excluded.realized_pnl,
+		                fees = excluded.fees, taxes = excluded.taxes, dividends = excluded.dividends, interest = excluded.interest,
+		                cost_basis = excluded.cost_basis, charges = excluded.charges, deposits = excluded.deposits,
+		                withdrawals = excluded.withdrawals, version = excluded.version
+		         where portfolio_totals.version < excluded.version`, tot.args()...)
+	}
+	return tx.SendBatch(ctx, q).Close()
+}
+
+// Kinds of projection_failures rows (migration 0014).
+const (
+	kindFailed      = "failed"
+	kindQuarantined = "quarantined"
+	kindLeftOut     = "left_out"
+)
+
+// cols accumulates rows column-wise, as text, for unnest($1::text[], ...).
+type cols struct {
+	c [][]string
+	n int
+}
+
+func (c *cols) add(vals ...string) {
+	if c.c == nil {
+		c.c = make([][]string, len(vals))
+	}
+	for i, v := range vals {
+		c.c[i] = append(c.c[i], pgText(v))
+	}
+	c.n++
+}
+
+// pgText makes a string storable as Postgres text, which cannot hold NUL: the
+// domain accepts any JSON string, and one NUL in a note must not stall the
+// stream with a batch that can never commit.
+func pgText(s string) string {
+	if !utf8.ValidString(s) { // only what a corrupt record carries into projection_failures
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
+func (c *cols) args() []any {
+	out := make([]any, len(c.c))
+	for i := range c.c {
+		out[i] = c.c[i]
+	}
+	return out
+}
+
+func i64(v int64) string { return strconv.FormatInt(v, 10) }
+
+func ts(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// optDec is "" (stored as NULL) for zero: the domain's omitted amounts.
+func optDec(d decimal.Decimal) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
+}
+
+func optRatio(r portfolio.Ratio) string {
+	if r.IsZero() {
+		return ""
+	}
+	return r.String()
+}
+
+// parseTransaction rebuilds a transaction from its stored text columns.
+func parseTransaction(id string, seq int64, typ, date, symbol, qty, price, amount, fee, tax, ratio string) (portfolio.Transaction, error) {
+	tx := portfolio.Transaction{ID: id, Seq: seq, Type: portfolio.TxType(typ), Symbol: symbol}
+	var err error
+	if tx.Date, err = calendar.Parse(date); err != nil {
+		return tx, err
+	}
+	for _, f := range []struct {
+		dst *decimal.Decimal
+		src string
+	}{{&tx.Quantity, qty}, {&tx.Price, price}, {&tx.Amount, amount}, {&tx.Fee, fee}, {&tx.Tax, tax}} {
+		if f.src == "" {
+			continue
+		}
+		if *f.dst, err = decimal.NewFromString(f.src); err != nil {
+			return tx, err
+		}
+	}
+	if ratio != "" {
+		if tx.Ratio, err = portfolio.ParseRatio(ratio); err != nil {
+			return tx, err
+		}
+	}
+	return tx, nil
+}
+
+// RecordFailures logs failed events in projection_failures for operators (one row
+// per aggregate and version; a redelivery counts an attempt). Rows are deleted
+// when the projection passes their version. Failures without an aggregate ID are
+// not recorded (they are logged by the caller).
+func (p *Projector) RecordFailures(ctx context.Context, failures []Failure) error {
+	var c cols
+	seen := map[string]bool{}
+	for _, f := range failures {
+		key := f.AggregateID + "\x00" + i64(f.Version)
+		if f.AggregateID == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		c.add(f.AggregateID, i64(f.Version), strings.ToValidUTF8(f.EventType, "?"), strings.ToValidUTF8(truncate(f.Reason, 2000), "?"))
+	}
+	if c.n == 0 {
+		return nil
+	}
+	_, err := p.pool.Exec(ctx, `insert into projection_failures (aggregate_id, version, event_type, reason, kind)
+	        select id, version::bigint, event_type, reason, $5 from unnest($1::text[], $2::text[], $3::text[], $4::text[])
+	               as u(id, version, event_type, reason)
+	        on conflict (aggregate_id, version) do update set event_type = excluded.event_type, reason = excluded.reason,
+	               attempts = projection_failures.attempts + 1, last_seen = now()
+	         where projection_failures.kind = excluded.kind`, append(c.args(), kindFailed)...)
+	if err != nil {
+		return fmt.Errorf("readmodel: record failures: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,516 @@
+package readmodel
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/shopspring/decimal"
+)
+
+// Queries answers the API's reads. Every method takes the caller's user ID and
+// filters by it. Over a CallerDB (the api and ws functions) each statement also
+// runs as the caller, so Row Level Security keeps users apart even where a
+// filter is missing; over the owner's pool (tests, tools) the filters alone do.
+//
+// Read models are eventually consistent: every view carries the aggregate version
+// it reflects (AsOfVersion / Version), which the API reports.
+type Queries struct {
+	db MetricsDB
+}
+
+// NewQueries returns the queries over db: a CallerDB, or a pool.
+func NewQueries(db MetricsDB) *Queries { return &Queries{db: db} }
+
+// ErrInvalidCursor is returned for a page cursor this package did not produce.
+var ErrInvalidCursor = errors.New("invalid cursor")
+
+// PortfolioView is one portfolio.
+type PortfolioView struct {
+	ID           string              `json:"id"`
+	Name         string              `json:"name"`
+	Description  string              `json:"description"`
+	BaseCurrency string              `json:"baseCurrency"`
+	LotMethod    portfolio.LotMethod `json:"lotMethod"`
+	Archived     bool                `json:"archived"`
+	ArchivedAt   *time.Time          `json:"archivedAt,omitempty"`
+	CreatedAt    time.Time           `json:"createdAt"`
+	UpdatedAt    time.Time           `json:"updatedAt"` // the time of the last event applied
+	Version      int64               `json:"version"`   // the aggregate version the view reflects
+	// Settings are the portfolio's analytics settings (the defaults until it
+	// sets its own).
+	Settings PortfolioSettingsView `json:"settings"`
+}
+
+// PortfolioSettingsView is a portfolio's analytics settings: the benchmark of
+// beta and alpha, whether rebalancing trades whole shares only, and the minimum
+// trade value in the base currency (a decimal string).
+type PortfolioSettingsView struct {
+	Benchmark     string          `json:"benchmark"`
+	WholeShares   bool            `json:"wholeShares"`
+	MinTradeValue decimal.Decimal `json:"minTradeValue"`
+}
+
+// PositionView is one symbol's position, valued at the latest price when there is
+// one in the portfolio's currency. Closed positions have Quantity zero and no
+// valuation.
+type PositionView struct {
+	Symbol       string          `json:"symbol"`
+	Quantity     decimal.Decimal `json:"quantity"`
+	CostBasis    decimal.Decimal `json:"costBasis"`
+	AveragePrice decimal.Decimal `json:"averagePrice"` // cost basis per share; 0 when closed
+	RealizedPnL  decimal.Decimal `json:"realizedPnL"`
+	Fees         decimal.Decimal `json:"fees"`
+	Taxes        decimal.Decimal `json:"taxes"`
+	Dividends    decimal.Decimal `json:"dividends"`
+	// Set when the position is open and a price exists.
+	MarketPrice   *decimal.Decimal `json:"marketPrice,omitempty"`
+	MarketValue   *decimal.Decimal `json:"marketValue,omitempty"`   // quantity × price
+	UnrealizedPnL *decimal.Decimal `json:"unrealizedPnL,omitempty"` // market value − cost basis
+	PriceAsOf     *time.Time       `json:"priceAsOf,omitempty"`
+	PriceSource   string           `json:"priceSource,omitempty"`
+	Version       int64            `json:"version"` // of the last event that changed this symbol's history
+}
+
+// TotalsView is the portfolio-level figures (see package lots for the
+// conventions). MarketValue and UnrealizedPnL cover the open positions that have
+// a price; Unpriced lists the open ones that have none.
+type TotalsView struct {
+	Cash          decimal.Decimal `json:"cash"`
+	RealizedPnL   decimal.Decimal `json:"realizedPnL"`
+	Fees          decimal.Decimal `json:"fees"`
+	Taxes         decimal.Decimal `json:"taxes"`
+	Dividends     decimal.Decimal `json:"dividends"`
+	Interest      decimal.Decimal `json:"interest"`
+	CostBasis     decimal.Decimal `json:"costBasis"`
+	Charges       decimal.Decimal `json:"charges"`
+	Deposits      decimal.Decimal `json:"deposits"`
+	Withdrawals   decimal.Decimal `json:"withdrawals"`
+	MarketValue   decimal.Decimal `json:"marketValue"`
+	UnrealizedPnL decimal.Decimal `json:"unrealizedPnL"`
+	Unpriced      []string        `json:"unpriced,omitempty"`
+	Version       int64           `json:"version"` // of the last event that changed the transactions
+}
+
+// PositionsView is a portfolio's positions (sorted by symbol) and totals.
+type PositionsView struct {
+	PortfolioID  string         `json:"portfolioId"`
+	BaseCurrency string         `json:"baseCurrency"`
+	Positions    []PositionView `json:"positions"`
+	Totals       TotalsView     `json:"totals"`
+	AsOfVersion  int64          `json:"asOfVersion"`
+}
+
+// TransactionFilter narrows Transactions. Zero values do not filter; From and To
+// are inclusive trade dates.
+type TransactionFilter struct {
+	Symbol        string
+	Type          portfolio.TxType
+	From, To      *calendar.Date
+	IncludeVoided bool
+}
+
+// TransactionView is one recorded transaction. Quantity, Price and Amount are zero
+// where the type has none (the domain's convention).
+type TransactionView struct {
+	ID          string           `json:"transactionId"`
+	PortfolioID string           `json:"portfolioId"`
+	Seq         int64            `json:"seq"`
+	Type        portfolio.TxType `json:"type"`
+	Date        calendar.Date    `json:"date"`
+	Symbol      string           `json:"symbol,omitempty"`
+	Quantity    decimal.Decimal  `json:"quantity,omitzero"`
+	Price       decimal.Decimal  `json:"price,omitzero"`
+	Amount      decimal.Decimal  `json:"amount,omitzero"`
+	Fee         decimal.Decimal  `json:"fee"`
+	Tax         decimal.Decimal  `json:"tax"`
+	Currency    string           `json:"currency"`
+	Ratio       string           `json:"ratio,omitempty"`
+	Note        string           `json:"note,omitempty"`
+	Voided      bool             `json:"voided"`
+	VoidReason  string           `json:"voidReason,omitempty"`
+	VoidedAt    *time.Time       `json:"voidedAt,omitempty"`
+	RecordedAt  time.Time        `json:"recordedAt"`
+	Version     int64            `json:"version"`
+}
+
+// TransactionPage is one page, newest first (by trade date, then recording order).
+// NextCursor is empty on the last page.
+type TransactionPage struct {
+	Items       []TransactionView `json:"items"`
+	NextCursor  string            `json:"nextCursor,omitempty"`
+	AsOfVersion int64             `json:"asOfVersion"`
+}
+
+// TargetView is one symbol's target weight.
+type TargetView struct {
+	Symbol string          `json:"symbol"`
+	Weight decimal.Decimal `json:"weight"`
+}
+
+// TargetsView is a portfolio's target allocation; Targets is empty (and Version
+// 0) when none has been set.
+type TargetsView struct {
+	PortfolioID string          `json:"portfolioId"`
+	Targets     []TargetView    `json:"targets"`
+	DriftBand   decimal.Decimal `json:"driftBand"`
+	Version     int64           `json:"version"` // of the TargetAllocationSet event
+	AsOfVersion int64           `json:"asOfVersion"`
+}
+
+// Transaction page sizes.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 500
+)
+
+const portfolioColumns = `id, name, description, base_currency, lot_method, archived, archived_at, created_at, updated_at, version,
+       benchmark, whole_shares, min_trade_value::text`
+
+func scanPortfolio(row pgx.Row) (PortfolioView, error) {
+	var v PortfolioView
+	var method, minTrade string
+	err := row.Scan(&v.ID, &v.Name, &v.Description, &v.BaseCurrency, &method, &v.Archived, &v.ArchivedAt, &v.CreatedAt, &v.UpdatedAt, &v.Version,
+		&v.Settings.Benchmark, &v.Settings.WholeShares, &minTrade)
+	if err != nil {
+		return v, err
+	}
+	if v.Settings.MinTradeValue, err = decimal.NewFromString(minTrade); err != nil {
+		return v, fmt.Errorf("min_trade_value %q: %w", minTrade, err)
+	}
+	v.LotMethod = portfolio.LotMethod(method)
+	v.CreatedAt, v.UpdatedAt = v.CreatedAt.UTC(), v.UpdatedAt.UTC()
+	if v.ArchivedAt != nil {
+		t := v.ArchivedAt.UTC()
+		v.ArchivedAt = &t
+	}
+	return v, err
+}
+
+// ListPortfolios returns the user's portfolios, archived ones included, oldest
+// first.
+func (q *Queries) ListPortfolios(ctx context.Context, userID string) ([]PortfolioView, error) {
+	out := []PortfolioView{}
+	if !isUUID(userID) {
+		return out, nil
+	}
+	rows, err := asCaller(q.db, userID).Query(ctx, `select `+portfolioColumns+` from portfolios where user_id = $1::uuid order by created_at, id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: list portfolios: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scanPortfolio(rows)
+		if err != nil {
+			return nil, fmt.Errorf("readmodel: list portfolios: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("readmodel: list portfolios: %w", err)
+	}
+	return out, nil
+}
+
+// GetPortfolio returns one of the user's portfolios, or ErrNotFound.
+func (q *Queries) GetPortfolio(ctx context.Context, userID, portfolioID string) (PortfolioView, error) {
+	if !isUUID(userID) {
+		return PortfolioView{}, ErrNotFound
+	}
+	v, err := scanPortfolio(asCaller(q.db, userID).QueryRow(ctx, `select `+portfolioColumns+` from portfolios where id = $1 and user_id = $2::uuid`,
+		portfolioID, userID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PortfolioView{}, ErrNotFound
+	}
+	if err != nil {
+		return PortfolioView{}, fmt.Errorf("readmodel: get portfolio: %w", err)
+	}
+	return v, nil
+}
+
+// Positions returns the portfolio's positions, valued at the latest prices, and
+// its totals, read in one statement (so from one snapshot), or ErrNotFound.
+func (q *Queries) Positions(ctx context.Context, userID, portfolioID string) (PositionsView, error) {
+	if !isUUID(userID) {
+		return PositionsView{}, ErrNotFound
+	}
+	rows, err := asCaller(q.db, userID).Query(ctx, `
+select pf.version, pf.base_currency,
+       coalesce(t.cash::text, '0'), coalesce(t.realized_pnl::text, '0'), coalesce(t.fees::text, '0'),
+       coalesce(t.taxes::text, '0'), coalesce(t.dividends::text, '0'), coalesce(t.interest::text, '0'),
+       coalesce(t.cost_basis::text, '0'), coalesce(t.charges::text, '0'), coalesce(t.deposits::text, '0'),
+       coalesce(t.withdrawals::text, '0'), coalesce(t.version, 0),
+       p.symbol, p.quantity::text, p.cost_basis::text, p.average_price::text, p.realized_pnl::text, p.fees::text,
+       p.taxes::text, p.dividends::text, p.version,
+       lp.price::text, to_char(lp.as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), lp.source
+  from portfolios pf
+  left join portfolio_totals t on t.portfolio_id = pf.id and t.user_id = pf.user_id
+  left join positions p on p.portfolio_id = pf.id and p.user_id = pf.user_id
+  left join latest_prices lp on lp.symbol = p.symbol and lp.currency = pf.base_currency
+ where pf.id = $1 and pf.user_id = $2::uuid
+ order by p.symbol`, portfolioID, userID)
+	if err != nil {
+		return PositionsView{}, fmt.Errorf("readmodel: positions: %w", err)
+	}
+	defer rows.Close()
+	v := PositionsView{PortfolioID: portfolioID, Positions: []PositionView{}}
+	found := false
+	bad := func(what string, err error) (PositionsView, error) {
+		return PositionsView{}, fmt.Errorf("readmodel: positions: %s: %w", what, err)
+	}
+	// The row values are parsed directly from their text: the totals repeat on
+	// every row and are read once.
+	for rows.Next() {
+		c := rows.RawValues()
+		if len(c) != 25 {
+			return bad("columns", fmt.Errorf("%d columns", len(c)))
+		}
+		if !found {
+			found = true
+			if v.AsOfVersion, err = strconv.ParseInt(string(c[0]), 10, 64); err != nil {
+				return bad("version", err)
+			}
+			v.BaseCurrency = string(c[1])
+			t := &v.Totals
+			for i, dst := range [...]*decimal.Decimal{&t.Cash, &t.RealizedPnL, &t.Fees, &t.Taxes, &t.Dividends, &t.Interest,
+				&t.CostBasis, &t.Charges, &t.Deposits, &t.Withdrawals} {
+				if *dst, err = parseDecimalBytes(c[2+i]); err != nil {
+					return bad("totals", err)
+				}
+			}
+			if t.Version, err = strconv.ParseInt(string(c[12]), 10, 64); err != nil {
+				return bad("totals version", err)
+			}
+		}
+		if c[13] == nil {
+			continue // a portfolio without positions
+		}
+		p := PositionView{Symbol: string(c[13])}
+		for i, dst := range [...]*decimal.Decimal{&p.Quantity, &p.CostBasis, &p.AveragePrice, &p.RealizedPnL, &p.Fees, &p.Taxes, &p.Dividends} {
+			if *dst, err = parseDecimalBytes(c[14+i]); err != nil {
+				return bad(p.Symbol, err)
+			}
+		}
+		if p.Version, err = strconv.ParseInt(string(c[21]), 10, 64); err != nil {
+			return bad(p.Symbol, err)
+		}
+		if !p.Quantity.IsZero() {
+			if c[22] == nil {
+				v.Totals.Unpriced = append(v.Totals.Unpriced, p.Symbol)
+			} else {
+				px, err := parseDecimalBytes(c[22])
+				if err != nil {
+					return bad("price of "+p.Symbol, err)
+				}
+				at, err := time.Parse(time.RFC3339Nano, string(c[23]))
+				if err != nil {
+					return bad("price time of "+p.Symbol, err)
+				}
+				mv := p.Quantity.Mul(px)
+				upnl := mv.Sub(p.CostBasis)
+				p.MarketPrice, p.MarketValue, p.UnrealizedPnL, p.PriceAsOf, p.PriceSource = &px, &mv, &upnl, &at, string(c[24])
+				v.Totals.MarketValue = v.Totals.MarketValue.Add(mv)
+				v.Totals.UnrealizedPnL = v.Totals.UnrealizedPnL.Add(upnl)
+			}
+		}
+		v.Positions = append(v.Positions, p)
+	}
+	if err := rows.Err(); err != nil {
+		return PositionsView{}, fmt.Errorf("readmodel: positions: %w", err)
+	}
+	if !found {
+		return PositionsView{}, ErrNotFound
+	}
+	return v, nil
+}
+
+func parseDecimals(src []string, dst ...*decimal.Decimal) error {
+	for i, s := range src {
+		d, err := decimal.NewFromString(s)
+		if err != nil {
+			return err
+		}
+		*dst[i] = d
+	}
+	return nil
+}
+
+// Transactions returns one page of the portfolio's transactions, newest first, or
+// ErrNotFound. cursor is "" for the first page, then a NextCursor; limit is
+// clamped to [1, MaxPageSize] (0 means DefaultPageSize).
+func (q *Queries) Transactions(ctx context.Context, userID, portfolioID string, f TransactionFilter, cursor string, limit int) (TransactionPage, error) {
+	if !isUUID(userID) {
+		return TransactionPage{}, ErrNotFound
+	}
+	switch {
+	case limit <= 0:
+		limit = DefaultPageSize
+	case limit > MaxPageSize:
+		limit = MaxPageSize
+	}
+	args := []any{portfolioID, userID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	var where strings.Builder
+	where.WriteString("t.portfolio_id = pf.id and t.user_id = pf.user_id")
+	if f.Symbol != "" {
+		where.WriteString(" and t.symbol = " + arg(f.Symbol))
+	}
+	if f.Type != "" {
+		where.WriteString(" and t.type = " + arg(string(f.Type)))
+	}
+	if f.From != nil {
+		where.WriteString(" and t.trade_date >= " + arg(f.From.String()) + "::date")
+	}
+	if f.To != nil {
+		where.WriteString(" and t.trade_date <= " + arg(f.To.String()) + "::date")
+	}
+	if !f.IncludeVoided {
+		where.WriteString(" and not t.voided")
+	}
+	if cursor != "" {
+		date, seq, err := decodeCursor(cursor)
+		if err != nil {
+			return TransactionPage{}, err
+		}
+		where.WriteString(" and (t.trade_date, t.seq) < (" + arg(date.String()) + "::date, " + arg(seq) + "::bigint)")
+	}
+	sql := `
+select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce(t.symbol, ''), coalesce(t.quantity::text, ''),
+       coalesce(t.price::text, ''), coalesce(t.amount::text, ''), t.fee::text, t.tax::text, t.currency, coalesce(t.ratio, ''),
+       coalesce(t.note, ''), t.voided, coalesce(t.void_reason, ''), t.voided_at, t.recorded_at, t.version
+  from portfolios pf
+  left join lateral (
+       select * from transactions t
+        where ` + where.String() + `
+        order by t.trade_date desc, t.seq desc
+        limit ` + strconv.Itoa(limit+1) + `
+  ) t on true
+ where pf.id = $1 and pf.user_id = $2::uuid
+ order by t.trade_date desc, t.seq desc`
+	rows, err := asCaller(q.db, userID).Query(ctx, sql, args...)
+	if err != nil {
+		return TransactionPage{}, fmt.Errorf("readmodel: transactions: %w", err)
+	}
+	defer rows.Close()
+	page := TransactionPage{Items: []TransactionView{}}
+	found := false
+	for rows.Next() {
+		found = true
+		var id, typ, date, symbol, qty, price, amount, fee, tax, currency, ratio, note, reason *string
+		var seq, version *int64
+		var voided *bool
+		var voidedAt, recordedAt *time.Time
+		if err := rows.Scan(&page.AsOfVersion, &id, &seq, &typ, &date, &symbol, &qty, &price, &amount, &fee, &tax, &currency, &ratio,
+			&note, &voided, &reason, &voidedAt, &recordedAt, &version); err != nil {
+			return TransactionPage{}, fmt.Errorf("readmodel: transactions: %w", err)
+		}
+		if id == nil {
+			continue // the portfolio has no matching transaction
+		}
+		tx, err := parseTransaction(*id, *seq, *typ, *date, *symbol, *qty, *price, *amount, *fee, *tax, *ratio)
+		if err != nil {
+			return TransactionPage{}, fmt.Errorf("readmodel: transactions: %s: %w", *id, err)
+		}
+		v := TransactionView{
+			ID: tx.ID, PortfolioID: portfolioID, Seq: tx.Seq, Type: tx.Type, Date: tx.Date, Symbol: tx.Symbol,
+			Quantity: tx.Quantity, Price: tx.Price, Amount: tx.Amount, Fee: tx.Fee, Tax: tx.Tax, Currency: *currency,
+			Ratio: *ratio, Note: *note, Voided: *voided, VoidReason: *reason, RecordedAt: recordedAt.UTC(), Version: *version,
+		}
+		if voidedAt != nil {
+			t := voidedAt.UTC()
+			v.VoidedAt = &t
+		}
+		page.Items = append(page.Items, v)
+	}
+	if err := rows.Err(); err != nil {
+		return TransactionPage{}, fmt.Errorf("readmodel: transactions: %w", err)
+	}
+	if !found {
+		return TransactionPage{}, ErrNotFound
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		last := page.Items[limit-1]
+		page.NextCursor = encodeCursor(last.Date, last.Seq)
+	}
+	return page, nil
+}
+
+// A cursor is the (trade date, seq) of the last item of the page, opaque to
+// clients: base64url of "1:<date>:<seq>".
+func encodeCursor(d calendar.Date, seq int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("1:" + d.String() + ":" + strconv.FormatInt(seq, 10)))
+}
+
+func decodeCursor(s string) (calendar.Date, int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) > 64 {
+		return 0, 0, ErrInvalidCursor
+	}
+	parts := strings.Split(string(b), ":")
+	if len(parts) != 3 || parts[0] != "1" {
+		return 0, 0, ErrInvalidCursor
+	}
+	d, err := calendar.Parse(parts[1])
+	if err != nil {
+		return 0, 0, ErrInvalidCursor
+	}
+	seq, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil || seq < 0 {
+		return 0, 0, ErrInvalidCursor
+	}
+	return d, seq, nil
+}
+
+// Targets returns the portfolio's target allocation, or ErrNotFound.
+func (q *Queries) Targets(ctx context.Context, userID, portfolioID string) (TargetsView, error) {
+	if !isUUID(userID) {
+		return TargetsView{}, ErrNotFound
+	}
+	rows, err := asCaller(q.db, userID).Query(ctx, `
+select pf.version, t.symbol, t.weight::text, t.drift_band::text, t.version
+  from portfolios pf
+  left join targets t on t.portfolio_id = pf.id and t.user_id = pf.user_id
+ where pf.id = $1 and pf.user_id = $2::uuid
+ order by t.symbol`, portfolioID, userID)
+	if err != nil {
+		return TargetsView{}, fmt.Errorf("readmodel: targets: %w", err)
+	}
+	defer rows.Close()
+	v := TargetsView{PortfolioID: portfolioID, Targets: []TargetView{}}
+	found := false
+	for rows.Next() {
+		found = true
+		var sym, weight, band *string
+		var version *int64
+		if err := rows.Scan(&v.AsOfVersion, &sym, &weight, &band, &version); err != nil {
+			return TargetsView{}, fmt.Errorf("readmodel: targets: %w", err)
+		}
+		if sym == nil {
+			continue
+		}
+		t := TargetView{Symbol: *sym}
+		if err := parseDecimals([]string{*weight, *band}, &t.Weight, &v.DriftBand); err != nil {
+			return TargetsView{}, fmt.Errorf("readmodel: targets: %w", err)
+		}
+		v.Version = *version
+		v.Targets = append(v.Targets, t)
+	}
+	if err := rows.Err(); err != nil {
+		return TargetsView{}, fmt.Errorf("readmodel: targets: %w", err)
+	}
+	if !found {
+		return TargetsView{}, ErrNotFound
+	}
+	return v, nil
+}

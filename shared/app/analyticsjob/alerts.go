@@ -1,0 +1,222 @@
+package analyticsjob
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/domain/alerts"
+	"github.com/portfoliotracker/tracker/shared/domain/analytics"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+)
+
+// AlertStore holds the portfolio alert rules, their state and history;
+// *readmodel.AlertRules implements it.
+type AlertStore interface {
+	PortfolioRules(ctx context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error)
+	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
+	RecordFirings(ctx context.Context, firings []alerts.Firing) error
+}
+
+var _ AlertStore = (*readmodel.AlertRules)(nil)
+
+// Notifier delivers a message to every live connection of each user
+// (*push.Pusher over the WebSocket API).
+type Notifier interface {
+	Notify(ctx context.Context, userIDs []string, message any) error
+}
+
+// riskMetrics are the metrics the daily run ticks.
+var riskMetrics = []alerts.Metric{alerts.MetricDrawdown, alerts.MetricVaR, alerts.MetricConcentration, alerts.MetricWeight}
+
+// riskAlerts evaluates the risk and rebalance rules of the computed portfolios on
+// their new figures, the way the prices consumer evaluates price rules: the
+// firings are recorded (de-duplicated on their keys), then pushed, and only then
+// is the rules' state saved, so a failure re-evaluates and re-delivers rather
+// than losing an alert. The metrics ticked:
+//
+//   - drawdown: the current drawdown of the TWR wealth index below its peak;
+//   - var: the one-day historical VaR at 95%;
+//   - concentration: the largest position's weight;
+//   - weight: each position's weight in the market value (0 when not held).
+//
+// Every tick is stamped with the session's close (at), not the time of the run:
+// a rerun of the same day is then ignored by the rules (a tick at or before the
+// last one evaluated), and each new day is evaluated once.
+func (j *Job) riskAlerts(ctx context.Context, computed []*Analysis, at time.Time) (int, error) {
+	if j.opts.Alerts == nil || len(computed) == 0 {
+		return 0, nil
+	}
+	byID := make(map[string]*Analysis, len(computed))
+	ids := make([]string, 0, len(computed))
+	for _, a := range computed {
+		byID[a.Result.Portfolio.ID] = a
+		ids = append(ids, a.Result.Portfolio.ID)
+	}
+	rules, st, err := j.opts.Alerts.PortfolioRules(ctx, ids, riskMetrics...)
+	if err != nil {
+		return 0, err
+	}
+	rules = alerts.OwnRules(rules, func(pid string) string {
+		if a := byID[pid]; a != nil {
+			return a.Result.Portfolio.UserID
+		}
+		return ""
+	})
+	if len(rules) == 0 {
+		return 0, nil
+	}
+	eng, err := alerts.NewEngine(rules...)
+	if err != nil {
+		return 0, fmt.Errorf("analytics: risk rules: %w", err)
+	}
+	if err := eng.Restore(st); err != nil {
+		return 0, fmt.Errorf("analytics: risk rule state: %w", err)
+	}
+	ticks := riskTicks(rules, byID, at)
+	firings := eng.Evaluate(ticks)
+	if len(firings) > 0 {
+		if err := j.opts.Alerts.RecordFirings(ctx, firings); err != nil {
+			return 0, err
+		}
+	}
+	if err := j.opts.Alerts.SaveState(ctx, rules, eng.State()); err != nil {
+		return len(firings), err
+	}
+	j.pushFirings(ctx, firings)
+	return len(firings), nil
+}
+
+// pushBudget bounds the pushes of one risk-alert evaluation: a user's slow
+// connections must not hold the run that computes everyone's figures.
+const pushBudget = 5 * time.Second
+
+// pushFirings delivers the firings to their owners' open connections, after
+// they are recorded and the rules' state is saved: a push is best effort (the
+// alert history keeps every firing), so a failed one is logged, never retried
+// through the run.
+func (j *Job) pushFirings(ctx context.Context, firings []alerts.Firing) {
+	if j.opts.Notifier == nil || len(firings) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, pushBudget)
+	defer cancel()
+	failed := 0
+	for _, f := range firings {
+		if err := j.opts.Notifier.Notify(ctx, []string{f.UserID}, pricing.NewAlertMessage(f)); err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		j.logger(ctx).WarnContext(ctx, "analytics: risk alerts not pushed (they are in the alert history)", "failed", failed, "firings", len(firings))
+	}
+}
+
+// riskTicks turns the analyses into the ticks the rules listen to, one per
+// portfolio and metric (and per symbol for weights).
+func riskTicks(rules []alerts.Rule, byID map[string]*Analysis, at time.Time) []alerts.Tick {
+	var ticks []alerts.Tick
+	type key struct {
+		pid    string
+		metric alerts.Metric
+		sym    string
+	}
+	seen := map[key]bool{}
+	for _, r := range rules {
+		a := byID[r.PortfolioID]
+		if a == nil {
+			continue
+		}
+		m := r.Kind.Metric()
+		k := key{r.PortfolioID, m, ""}
+		if m == alerts.MetricWeight {
+			k.sym = r.Symbol
+		}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		switch m {
+		case alerts.MetricDrawdown:
+			ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, fraction(a.Result.CurrentDrawdown), at))
+		case alerts.MetricVaR:
+			if v, ok := a.Result.Report.ValueAtRisk.Historical95.VaR.Get(); ok {
+				ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, fraction(v), at))
+			}
+		case alerts.MetricConcentration:
+			if v, ok := a.Result.Report.Diversification.LargestWeight.Get(); ok {
+				ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, fraction(v), at))
+			}
+		case alerts.MetricWeight:
+			ticks = append(ticks, alerts.WeightTick(r.PortfolioID, r.Symbol, a.Weights[r.Symbol], at))
+		}
+	}
+	return ticks
+}
+
+// fraction is a figure as the alerts engine's fixed-point decimal (10 places are
+// far finer than any threshold).
+func fraction(v float64) decimal.Decimal { return decimal.NewFromFloat(v).Round(10) }
+
+// ---------------------------------------------------------------- weekly summary
+
+// PortfolioSummary is one portfolio's line in the weekly summary.
+type PortfolioSummary struct {
+	PortfolioID string `json:"portfolioId"`
+	MarketValue string `json:"marketValue"`
+	// WeekReturn is the TWR over the seven days ending on the run's day.
+	WeekReturn  analytics.Metric `json:"weekReturn"`
+	TWR         analytics.Metric `json:"twr"`
+	Volatility  analytics.Metric `json:"volatility"`
+	MaxDrawdown analytics.Metric `json:"maxDrawdown"`
+	Sharpe      analytics.Metric `json:"sharpe"`
+}
+
+// WeeklySummaryMessage is pushed to each user after the weekly run:
+// {type:"weekly_summary", day, portfolios}.
+type WeeklySummaryMessage struct {
+	Type       string             `json:"type"` // "weekly_summary"
+	Day        string             `json:"day"`
+	Portfolios []PortfolioSummary `json:"portfolios"`
+}
+
+func summarize(a *Analysis, day calendar.Date) PortfolioSummary {
+	r := &a.Result
+	s := PortfolioSummary{PortfolioID: r.Portfolio.ID, MarketValue: r.MarketValue.String(), TWR: r.Report.TWR.Period,
+		Volatility: r.Report.Volatility.Annualized, MaxDrawdown: r.Report.MaxDrawdown.Value, Sharpe: r.Report.Sharpe}
+	s.WeekReturn = analytics.Compute(r.Series, analytics.Options{Range: &analytics.DateRange{From: day - 6, To: day}, CorrelationTop: -1}).TWR.Period
+	return s
+}
+
+// weeklySummaries pushes each user the summary of their portfolios computed by
+// this run, and returns how many users it reached without error. A failed push is
+// logged, not retried: the summary is informational and the figures are stored.
+func (j *Job) weeklySummaries(ctx context.Context, day calendar.Date, byUser map[string][]PortfolioSummary) int {
+	if j.opts.Notifier == nil || len(byUser) == 0 {
+		return 0
+	}
+	users := make([]string, 0, len(byUser))
+	for u := range byUser {
+		users = append(users, u)
+	}
+	ok := make([]bool, len(users))
+	j.parallel(len(users), func(i int) {
+		msg := WeeklySummaryMessage{Type: "weekly_summary", Day: day.String(), Portfolios: byUser[users[i]]}
+		if err := j.opts.Notifier.Notify(ctx, []string{users[i]}, msg); err != nil {
+			j.logger(ctx).WarnContext(ctx, "weekly summary not delivered", "userId", users[i], "error", err.Error())
+			return
+		}
+		ok[i] = true
+	})
+	n := 0
+	for _, b := range ok {
+		if b {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,373 @@
+package analyticsjob
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/analytics"
+	"github.com/portfoliotracker/tracker/shared/domain/analytics/rebalance"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
+)
+
+// Settings are the analysis conventions of a run. Benchmark, WholeShares and
+// MinTradeValue are only the defaults of the portfolios that never set analytics
+// settings of their own (portfolio.ChangeAnalyticsSettings); a portfolio's own
+// settings replace all three (ForPortfolio).
+type Settings struct {
+	// Benchmark is the symbol beta and alpha are measured against (default SPY).
+	Benchmark string
+	// RiskFreeRate is annual (0.04 is 4%).
+	RiskFreeRate float64
+	// CorrelationTop is passed to analytics.Options (0: its default).
+	CorrelationTop int
+	// WholeShares and MinTradeValue shape the rebalancing trades.
+	WholeShares   bool
+	MinTradeValue decimal.Decimal
+	// Snapshot adds Analysis.Valuation, the valuation at the close (the daily run
+	// records it in the valuations read model); it replays the lot engine for the
+	// cost basis.
+	Snapshot bool
+	// NoRebalancing skips the rebalancing plan (a few milliseconds for hundreds
+	// of holdings, all of it decimal arithmetic).
+	NoRebalancing bool
+}
+
+// ForPortfolio is s with p's own analytics settings (benchmark, whole shares,
+// minimum trade value) in place of the run's defaults when p has set them, and
+// the benchmark defaulted to SPY when neither names one.
+func (s Settings) ForPortfolio(p *portfolio.Portfolio) Settings {
+	if own, ok := p.ChosenAnalyticsSettings(); ok {
+		s.Benchmark, s.WholeShares, s.MinTradeValue = own.Benchmark, own.WholeShares, own.MinTradeValue
+	}
+	if s.Benchmark == "" {
+		s.Benchmark = analytics.DefaultBenchmarkSymbol
+	}
+	return s
+}
+
+// Analysis is one portfolio's figures as of a day.
+type Analysis struct {
+	Result readmodel.AnalyticsResult
+	// Weights are the open positions' weights in the market value (cash included
+	// when the history keeps a cash account), by symbol, for weight_drift rules.
+	Weights map[string]decimal.Decimal
+	// Symbols are every symbol the history trades.
+	Symbols []string
+	// Valuation is set with Settings.Snapshot: the open positions priced at the
+	// day's closes, as the prices function values them (cash not included).
+	Valuation *readmodel.Valuation
+	// LeftOut counts the stored transactions left out of the figures (see Analyze).
+	LeftOut int
+}
+
+// Symbols returns every symbol p's transactions trade, and its target symbols,
+// sorted: the closes an analysis needs besides the benchmark's.
+func Symbols(p *portfolio.Portfolio, txs []portfolio.Transaction) []string {
+	seen := map[string]bool{}
+	for i := range txs {
+		if s := txs[i].Symbol; s != "" {
+			seen[s] = true
+		}
+	}
+	if t, ok := p.Targets(); ok {
+		for _, x := range t.Targets {
+			seen[x.Symbol] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for s := range seen {
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// FirstDay is the date of p's first active transaction, or false when it has none.
+func FirstDay(txs []portfolio.Transaction) (calendar.Date, bool) {
+	if len(txs) == 0 {
+		return 0, false
+	}
+	return txs[0].Date, true // replay order is by date first
+}
+
+// Analyze computes p's figures over its whole history up to asOf, valued with
+// closes (which must hold the closes of Symbols and of the benchmark,
+// set.ForPortfolio(p).Benchmark, from the first transaction on). p must carry its
+// full history (command.LoadFull). It does no I/O, so the stream, the schedules
+// and the benchmarks share it.
+//
+// History stored before the bounds existed may hold what no figure can be
+// computed from (a trade in year 0, a split of 9223372036854775807:1): such
+// transactions are left out, as the projector leaves them out of positions and
+// totals (lots.ApplyStored), and the report says so in its warnings.
+func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.Date, set Settings, now time.Time) (Analysis, error) {
+	txs, err := p.Transactions()
+	if err != nil {
+		return Analysis{}, err
+	}
+	set = set.ForPortfolio(p)
+	ref := readmodel.PortfolioRef{ID: p.ID(), UserID: p.Owner(), Version: p.Version()}
+	a := Analysis{Symbols: Symbols(p, txs), Weights: map[string]decimal.Decimal{}}
+	res := readmodel.AnalyticsResult{Portfolio: ref, AsOf: asOf, Benchmark: set.Benchmark, ComputedAt: now.UTC()}
+
+	// Transactions dated after asOf (a trade recorded for tomorrow's settlement)
+	// are left out: the figures are as of the day.
+	for len(txs) > 0 && txs[len(txs)-1].Date > asOf {
+		txs = txs[:len(txs)-1]
+	}
+	book := lots.New(p.LotMethod())
+	txs, leftOut := book.ApplyStored(txs)
+	a.LeftOut = len(leftOut)
+	first, ok := FirstDay(txs)
+	opts := analytics.Options{RiskFreeRate: set.RiskFreeRate, CorrelationTop: set.CorrelationTop}
+	var series *performance.Series
+	if ok {
+		if series, err = performance.Build(txs, closes, first, asOf); err != nil {
+			return Analysis{}, fmt.Errorf("value series of %s: %w", p.ID(), err)
+		}
+		res.Series = series
+	}
+
+	// Positions at asOf, exactly: quantities from the replay, prices from the
+	// closes (the last trade price for a symbol without one, as the series does).
+	pos := positions(txs)
+	total := pos.cash
+	type held struct {
+		sym   string
+		value decimal.Decimal
+	}
+	var hs []held
+	prices := map[string]decimal.Decimal{}
+	for _, sym := range a.Symbols {
+		px, _, ok := closes.On(sym, asOf)
+		if !ok {
+			px, ok = pos.lastPrice[sym]
+		}
+		if ok {
+			prices[sym] = px
+		}
+		q := pos.qty[sym]
+		if q.Sign() == 0 || !ok {
+			continue
+		}
+		v := q.Mul(px)
+		hs = append(hs, held{sym, v})
+		total = total.Add(v)
+	}
+	res.MarketValue = total
+	slices.SortFunc(hs, func(x, y held) int { return cmp.Or(y.value.Cmp(x.value), cmp.Compare(x.sym, y.sym)) })
+	if total.Sign() > 0 {
+		for _, h := range hs {
+			a.Weights[h.sym] = h.value.DivRound(total, 10)
+		}
+	}
+
+	if series != nil {
+		top := set.CorrelationTop
+		if top == 0 {
+			top = analytics.DefaultCorrelationTop
+		}
+		opts.Holdings = make([]analytics.Holding, len(hs))
+		for i, h := range hs {
+			opts.Holdings[i] = analytics.Holding{Symbol: h.sym, Value: h.value.InexactFloat64()}
+			if i < top {
+				opts.Holdings[i].Closes = aligned(closes, h.sym, series.Days)
+			}
+		}
+		opts.Benchmark = benchmark(closes, set.Benchmark, series.Days)
+		res.CurrentDrawdown = currentDrawdown(series)
+	}
+	res.Report = analytics.Compute(series, opts)
+	if series != nil {
+		for _, w := range series.Warnings {
+			res.Report.Warnings = append(res.Report.Warnings, w.String())
+		}
+	}
+	for _, lo := range leftOut {
+		tx := lo.Transaction
+		res.Report.Warnings = append(res.Report.Warnings, fmt.Sprintf("transaction %s (%s %s on %s) is left out of the figures: %v",
+			tx.ID, tx.Type, tx.Symbol, tx.Date, lo.Err))
+	}
+
+	if set.Snapshot {
+		a.Valuation = valuation(p, book, closes, asOf)
+	}
+	if t, ok := p.Targets(); ok && !set.NoRebalancing {
+		res.Rebalancing = rebalancing(t, pos, prices, set)
+	}
+	a.Result = res
+	return a, nil
+}
+
+// valuation is the snapshot at asOf of the positions with a close, with their
+// cost basis from the lot engine (book: the history up to asOf, in the
+// portfolio's lot method); the others are Unpriced. AsOf is set by the caller
+// (the close's instant).
+func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Closes, asOf calendar.Date) *readmodel.Valuation {
+	v := &readmodel.Valuation{PortfolioID: p.ID(), UserID: p.Owner()}
+	for _, pos := range book.Positions() {
+		if pos.Quantity.Sign() == 0 {
+			continue
+		}
+		px, _, ok := closes.On(pos.Symbol, asOf)
+		if !ok {
+			v.Unpriced = append(v.Unpriced, pos.Symbol)
+			continue
+		}
+		v.MarketValue = v.MarketValue.Add(pos.Quantity.Mul(px))
+		v.CostBasis = v.CostBasis.Add(pos.CostBasis)
+	}
+	v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
+	return v
+}
+
+// book is the replayed state at the end of the transactions.
+type book struct {
+	qty       map[string]decimal.Decimal
+	lastPrice map[string]decimal.Decimal // last BUY/SELL price, split-adjusted
+	cash      decimal.Decimal            // zero without a cash account
+}
+
+// positions replays txs (replay order) into quantities and, with a cash account,
+// the cash balance, as performance.Build values them.
+func positions(txs []portfolio.Transaction) book {
+	b := book{qty: map[string]decimal.Decimal{}, lastPrice: map[string]decimal.Decimal{}}
+	cashAccount := false
+	var cash decimal.Decimal
+	for i := range txs {
+		tx := &txs[i]
+		cash = cash.Add(tx.CashEffect())
+		switch tx.Type {
+		case portfolio.Deposit, portfolio.Withdrawal:
+			cashAccount = true
+		case portfolio.Buy:
+			b.qty[tx.Symbol] = b.qty[tx.Symbol].Add(tx.Quantity)
+			b.lastPrice[tx.Symbol] = tx.Price
+		case portfolio.Sell:
+			left, _ := portfolio.ApplySell(b.qty[tx.Symbol], tx.Quantity)
+			b.qty[tx.Symbol] = left
+			b.lastPrice[tx.Symbol] = tx.Price
+		case portfolio.Split:
+			b.qty[tx.Symbol] = tx.Ratio.Apply(b.qty[tx.Symbol])
+			if px, ok := b.lastPrice[tx.Symbol]; ok {
+				b.lastPrice[tx.Symbol] = px.Mul(decimal.NewFromInt(tx.Ratio.Old)).DivRound(decimal.NewFromInt(tx.Ratio.New), 10)
+			}
+		}
+	}
+	if cashAccount {
+		b.cash = cash
+	}
+	return b
+}
+
+// aligned is sym's close in force on each day (carried forward), NaN before its
+// first close, as analytics.Holding wants.
+func aligned(c *performance.Closes, sym string, days []calendar.Date) []float64 {
+	out := make([]float64, len(days))
+	for i, d := range days {
+		px, _, ok := c.OnFloat(sym, d)
+		if !ok {
+			px = math.NaN()
+		}
+		out[i] = px
+	}
+	return out
+}
+
+// benchmark is sym's closes on the days it has one, from the last close before
+// the series (the opening anchor) to its end; nil without any.
+func benchmark(c *performance.Closes, sym string, days []calendar.Date) *analytics.Benchmark {
+	if len(days) == 0 {
+		return nil
+	}
+	b := &analytics.Benchmark{Symbol: sym}
+	if px, d, ok := c.OnFloat(sym, days[0]-1); ok {
+		b.Days, b.Closes = append(b.Days, d), append(b.Closes, px)
+	}
+	for _, d := range days {
+		if px, cd, ok := c.OnFloat(sym, d); ok && cd == d {
+			b.Days, b.Closes = append(b.Days, d), append(b.Closes, px)
+		}
+	}
+	if len(b.Days) == 0 {
+		return &analytics.Benchmark{Symbol: sym}
+	}
+	return b
+}
+
+// currentDrawdown is 1 − W_last / max W of the TWR wealth index (the drawdown
+// alert's metric: how far below its peak the portfolio is now, where the report's
+// maximum drawdown is the worst it has ever been).
+func currentDrawdown(s *performance.Series) float64 {
+	w, peak := 1.0, 1.0
+	for _, r := range s.DailyReturns() {
+		w *= 1 + r
+		peak = max(peak, w)
+	}
+	if !(peak > 0) || math.IsInf(peak, 0) {
+		return 0
+	}
+	return max(0, 1-w/peak)
+}
+
+// rebalancing plans the trades back into the target bands, as JSON for the read
+// model: the plan, or {"error": ...} when the inputs do not allow one (a target
+// without any price).
+func rebalancing(t portfolio.TargetAllocation, b book, prices map[string]decimal.Decimal, set Settings) json.RawMessage {
+	in := rebalance.Input{
+		Holdings:      map[string]decimal.Decimal{},
+		Prices:        map[string]decimal.Decimal{},
+		Cash:          b.cash,
+		Targets:       map[string]decimal.Decimal{},
+		Band:          t.DriftBand,
+		WholeShares:   set.WholeShares,
+		MinTradeValue: set.MinTradeValue,
+	}
+	for sym, q := range b.qty {
+		if q.Sign() != 0 {
+			in.Holdings[sym] = q
+			in.Prices[sym] = prices[sym]
+		}
+	}
+	var missing []string
+	for _, x := range t.Targets {
+		in.Targets[x.Symbol] = x.Weight
+		if px, ok := prices[x.Symbol]; ok {
+			in.Prices[x.Symbol] = px
+		}
+	}
+	for sym := range in.Holdings {
+		if _, ok := prices[sym]; !ok {
+			missing = append(missing, sym)
+		}
+	}
+	for sym := range in.Targets {
+		if _, ok := prices[sym]; !ok {
+			missing = append(missing, sym)
+		}
+	}
+	var v any
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		v = map[string]any{"error": "no price for " + fmt.Sprint(missing), "missingPrices": missing}
+	} else if plan, err := rebalance.Rebalance(in); err != nil {
+		v = map[string]any{"error": err.Error()}
+	} else {
+		v = plan
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		raw, _ = json.Marshal(map[string]string{"error": err.Error()})
+	}
+	return raw
+}

@@ -1,0 +1,755 @@
+package analyticsjob_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
+	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/alerts"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+const (
+	userA = "0a0a0a0a-0000-4000-8000-00000000000a"
+	userB = "0b0b0b0b-0000-4000-8000-00000000000b"
+)
+
+var (
+	day0    = calendar.MustNew(2024, time.January, 2)
+	asOf    = calendar.MustNew(2025, time.June, 30)
+	splitOn = calendar.MustNew(2024, time.September, 16) // a Monday
+	// The runs' clock: 17:00 in New York on asOf.
+	runTime = time.Date(2025, time.June, 30, 21, 0, 0, 0, time.UTC)
+)
+
+// env is a real event store on DynamoDB Local, the command service over it, and a
+// migrated Postgres with the projector's read models and the analytics store.
+type env struct {
+	t       *testing.T
+	ddb     *dynamodb.Client
+	table   string
+	store   eventstore.Store
+	cmds    *command.Service
+	pool    *pgxpool.Pool
+	metrics *readmodel.Metrics
+	proj    *readmodel.Projector
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	client := testenv.DynamoDB(t)
+	name := testenv.UniqueName(t, "events")
+	table, _ := topology.TableByName(topology.EventsTable)
+	if err := dynamo.CreateTable(ctx, client, table, name); err != nil {
+		t.Fatal(err)
+	}
+	store := dynamostore.New(client, name, dynamostore.Options{SnapshotEvery: 4})
+	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{MaxConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := readmodel.Migrate(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ddb: client, table: name, store: store, cmds: command.New(store, command.Options{SnapshotEvery: 4}), pool: pool,
+		metrics: readmodel.NewMetrics(pool), proj: readmodel.NewProjector(pool, readmodel.ProjectorOptions{Metrics: io.Discard})}
+	e.seedCloses()
+	return e
+}
+
+// closeOf is the deterministic close of a symbol on a weekday: a seeded random
+// walk, AAA halving at its 2:1 split.
+var closeTable = sync.OnceValue(func() map[string]map[calendar.Date]decimal.Decimal {
+	out := map[string]map[calendar.Date]decimal.Decimal{}
+	rng := rand.New(rand.NewPCG(7, 9))
+	for _, sym := range []string{"AAA", "BBB", "CCC", "SPY", "VTI"} {
+		m := map[calendar.Date]decimal.Decimal{}
+		px := 100.0
+		for d := day0 - 10; d <= asOf; d++ {
+			if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
+				continue
+			}
+			px *= 1 + 0.0004 + 0.012*rng.NormFloat64()
+			if sym == "AAA" && d == splitOn {
+				px /= 2
+			}
+			m[d] = decimal.NewFromFloat(px).Round(2)
+		}
+		out[sym] = m
+	}
+	return out
+})
+
+func (e *env) seedCloses() {
+	var rows []readmodel.DailyClose
+	for sym, m := range closeTable() {
+		for d, px := range m {
+			rows = append(rows, readmodel.DailyClose{Symbol: sym, Day: d, Close: px, AsOf: d.Time().Add(20 * time.Hour), Source: "test"})
+		}
+	}
+	if _, err := readmodel.UpsertDailyCloses(context.Background(), e.pool, rows); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func px(sym string, d calendar.Date) decimal.Decimal {
+	p, ok := closeTable()[sym][d]
+	if !ok {
+		panic("no close of " + sym + " on " + d.String())
+	}
+	return p
+}
+
+func date(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func trade(typ portfolio.TxType, d string, sym, qty string) portfolio.Transaction {
+	day := date(d)
+	return portfolio.Transaction{Type: typ, Date: day, Symbol: sym, Quantity: decimal.RequireFromString(qty), Price: px(sym, day), Fee: decimal.RequireFromString("1.5"), Currency: "USD"}
+}
+
+func cash(typ portfolio.TxType, d, amount string) portfolio.Transaction {
+	return portfolio.Transaction{Type: typ, Date: date(d), Amount: decimal.RequireFromString(amount), Currency: "USD"}
+}
+
+func dividend(d, sym, amount string) portfolio.Transaction {
+	tx := cash(portfolio.Dividend, d, amount)
+	tx.Symbol = sym
+	return tx
+}
+
+func (e *env) create(user, key string) string {
+	res, err := e.cmds.Create(context.Background(), command.Request{UserID: user, CommandID: key}, portfolio.CreatePortfolio{Name: key, BaseCurrency: "USD"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.AggregateID
+}
+
+func (e *env) record(id, user string, tx portfolio.Transaction) string {
+	e.t.Helper()
+	var recorded portfolio.Transaction
+	_, err := e.cmds.Execute(context.Background(), command.Request{AggregateID: id, UserID: user}, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+		var err error
+		recorded, err = p.RecordTransaction(tx, meta)
+		return err
+	})
+	if err != nil {
+		e.t.Fatalf("record %+v: %v", tx, err)
+	}
+	return recorded.ID
+}
+
+func (e *env) void(id, user, txID string) {
+	e.t.Helper()
+	if _, err := e.cmds.Execute(context.Background(), command.Request{AggregateID: id, UserID: user}, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+		return p.VoidTransaction(txID, "entered by mistake", meta)
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) targets(id, user string) {
+	e.t.Helper()
+	a := portfolio.TargetAllocation{DriftBand: decimal.RequireFromString("0.05"), Targets: []portfolio.Target{
+		{Symbol: "AAA", Weight: decimal.RequireFromString("0.5")}, {Symbol: "BBB", Weight: decimal.RequireFromString("0.3")}, {Symbol: "CCC", Weight: decimal.RequireFromString("0.2")}}}
+	if _, err := e.cmds.Execute(context.Background(), command.Request{AggregateID: id, UserID: user}, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+		return p.SetTargets(a, meta)
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// project applies the portfolios' events to the read models, as the projector
+// does from the stream.
+func (e *env) project(ids ...string) {
+	e.t.Helper()
+	for _, id := range ids {
+		evs, err := e.store.Events(context.Background(), id, 1, 0)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if res, err := e.proj.ApplyBatch(context.Background(), evs); err != nil || len(res.Failures) > 0 {
+			e.t.Fatal(res, err)
+		}
+	}
+}
+
+func (e *env) job(loader analyticsjob.Loader, opts analyticsjob.Options) *analyticsjob.Job {
+	if loader == nil {
+		loader = e.cmds
+	}
+	opts.Now = func() time.Time { return runTime }
+	opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	if opts.Metrics == nil {
+		opts.Metrics = io.Discard
+	}
+	opts.Settings.RiskFreeRate = 0.03
+	return analyticsjob.New(loader, e.metrics, opts)
+}
+
+// streamEvent is what the events table's stream delivers for the portfolios'
+// events: INSERT records keyed by aggregate ID and version.
+func (e *env) streamEvent(ids ...string) events.DynamoDBEvent {
+	var ev events.DynamoDBEvent
+	seq := 0
+	for _, id := range ids {
+		evs, err := e.store.Events(context.Background(), id, 1, 0)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, x := range evs {
+			seq++
+			ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
+				SequenceNumber: strconv.Itoa(seq),
+				Keys: map[string]events.DynamoDBAttributeValue{
+					eventstore.AttrAggregateID: events.NewStringAttribute(id),
+					eventstore.AttrVersion:     events.NewNumberAttribute(strconv.FormatInt(x.Version, 10)),
+				},
+			}})
+		}
+	}
+	return ev
+}
+
+// realStream reads every record of the events table's stream from DynamoDB Local,
+// as the event source mapping delivers them (NEW_IMAGE, keys, sequence numbers).
+func (e *env) realStream() events.DynamoDBEvent {
+	e.t.Helper()
+	ctx := context.Background()
+	desc, err := e.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.table)})
+	if err != nil || desc.Table.LatestStreamArn == nil {
+		e.t.Fatalf("no stream on %s: %v", e.table, err)
+	}
+	sc := testenv.DynamoDBStreams(e.t)
+	sd, err := sc.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: desc.Table.LatestStreamArn})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ev events.DynamoDBEvent
+	for _, sh := range sd.StreamDescription.Shards {
+		it, err := sc.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: desc.Table.LatestStreamArn,
+			ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for iter := it.ShardIterator; iter != nil; {
+			out, err := sc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			for _, r := range out.Records {
+				ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: string(r.EventName), EventSource: "aws:dynamodb",
+					Change: events.DynamoDBStreamRecord{SequenceNumber: aws.ToString(r.Dynamodb.SequenceNumber), StreamViewType: string(r.Dynamodb.StreamViewType),
+						Keys: lambdaImage(r.Dynamodb.Keys), NewImage: lambdaImage(r.Dynamodb.NewImage)}})
+			}
+			if len(out.Records) == 0 {
+				break
+			}
+			iter = out.NextShardIterator
+		}
+	}
+	// Through JSON, as the Lambda runtime hands the batch over.
+	b, err := json.Marshal(ev)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var back events.DynamoDBEvent
+	if err := json.Unmarshal(b, &back); err != nil {
+		e.t.Fatal(err)
+	}
+	return back
+}
+
+func lambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
+	out := make(map[string]events.DynamoDBAttributeValue, len(m))
+	for k, v := range m {
+		switch v := v.(type) {
+		case *streamtypes.AttributeValueMemberS:
+			out[k] = events.NewStringAttribute(v.Value)
+		case *streamtypes.AttributeValueMemberN:
+			out[k] = events.NewNumberAttribute(v.Value)
+		case *streamtypes.AttributeValueMemberB:
+			out[k] = events.NewBinaryAttribute(v.Value)
+		}
+	}
+	return out
+}
+
+// recordMessy records a history with a split, a mistaken trade voided later and
+// a back-dated sell recorded after later trades; recordClean records the same
+// effective history in date order with nothing to correct.
+func (e *env) recordMessy(user string) string {
+	id := e.create(user, "messy")
+	e.record(id, user, cash(portfolio.Deposit, "2024-01-02", "100000"))
+	e.record(id, user, trade(portfolio.Buy, "2024-01-03", "AAA", "200"))
+	e.record(id, user, trade(portfolio.Buy, "2024-02-05", "BBB", "150"))
+	wrong := e.record(id, user, trade(portfolio.Buy, "2024-03-04", "CCC", "999"))
+	e.record(id, user, portfolio.Transaction{Type: portfolio.Split, Date: splitOn, Symbol: "AAA", Ratio: portfolio.Ratio{New: 2, Old: 1}, Currency: "USD"})
+	e.record(id, user, trade(portfolio.Buy, "2024-11-04", "CCC", "80"))
+	e.record(id, user, cash(portfolio.Withdrawal, "2025-02-03", "5000"))
+	e.void(id, user, wrong)
+	// Back-dated: before the split, the CCC buy and the withdrawal already recorded.
+	e.record(id, user, trade(portfolio.Sell, "2024-06-03", "AAA", "50"))
+	e.record(id, user, dividend("2025-03-03", "BBB", "120"))
+	e.targets(id, user)
+	return id
+}
+
+func (e *env) recordClean(user string) string {
+	id := e.create(user, "clean")
+	e.record(id, user, cash(portfolio.Deposit, "2024-01-02", "100000"))
+	e.record(id, user, trade(portfolio.Buy, "2024-01-03", "AAA", "200"))
+	e.record(id, user, trade(portfolio.Buy, "2024-02-05", "BBB", "150"))
+	e.record(id, user, trade(portfolio.Sell, "2024-06-03", "AAA", "50"))
+	e.record(id, user, portfolio.Transaction{Type: portfolio.Split, Date: splitOn, Symbol: "AAA", Ratio: portfolio.Ratio{New: 2, Old: 1}, Currency: "USD"})
+	e.record(id, user, trade(portfolio.Buy, "2024-11-04", "CCC", "80"))
+	e.record(id, user, cash(portfolio.Withdrawal, "2025-02-03", "5000"))
+	e.record(id, user, dividend("2025-03-03", "BBB", "120"))
+	e.targets(id, user)
+	return id
+}
+
+// TestCorrectedHistoryYieldsTheSameMetrics is the issue's acceptance: a portfolio
+// whose history holds a split, a void and a back-dated trade has the same
+// figures as the same portfolio recorded cleanly, through the command service
+// and event store on DynamoDB Local, the stream handler and Postgres.
+func TestCorrectedHistoryYieldsTheSameMetrics(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	messy, clean := e.recordMessy(userA), e.recordClean(userA)
+	e.project(messy, clean)
+	j := e.job(nil, analyticsjob.Options{})
+	// The records as the events table's stream holds them: a batch with every
+	// event of both portfolios, coalesced to one computation each.
+	ev := e.realStream()
+	if len(ev.Records) < 20 {
+		t.Fatalf("%d stream records", len(ev.Records))
+	}
+	resp, err := j.HandleStream(context.Background(), ev)
+	if err != nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatal(resp, err)
+	}
+	ctx := context.Background()
+	a, err := e.metrics.LatestMetrics(ctx, userA, messy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := e.metrics.LatestMetrics(ctx, userA, clean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ja, _ := json.Marshal(a.Report)
+	jb, _ := json.Marshal(b.Report)
+	if string(ja) != string(jb) {
+		t.Fatalf("the corrected history's report differs:\nmessy %s\nclean %s", ja, jb)
+	}
+	if !a.MarketValue.Equal(b.MarketValue) || a.AsOf != asOf {
+		t.Fatalf("market value %s vs %s, as of %s", a.MarketValue, b.MarketValue, a.AsOf)
+	}
+	// The figures are real ones, not a pair of identical absences.
+	r := a.Report
+	for name, m := range map[string]bool{"twr": r.TWR.Period.OK, "mwr": r.MWR.Annualized.OK, "vol": r.Volatility.Annualized.OK,
+		"sharpe": r.Sharpe.OK, "drawdown": r.MaxDrawdown.Value.OK, "var": r.ValueAtRisk.Historical95.VaR.OK,
+		"beta": r.Benchmark.Beta.OK, "hhi": r.Diversification.HHI.OK} {
+		if !m {
+			t.Errorf("%s absent: %s", name, ja)
+		}
+	}
+	if len(r.Correlation.Symbols) != 3 || r.Diversification.Holdings != 3 {
+		t.Errorf("correlation %v, holdings %d", r.Correlation.Symbols, r.Diversification.Holdings)
+	}
+	// Market value by hand: 300 AAA (200 − 50, doubled), 150 BBB, 80 CCC at the
+	// last close, plus the cash.
+	cashLeft := decimal.RequireFromString("100000").Sub(decimal.RequireFromString("5000")).Add(decimal.RequireFromString("120"))
+	for _, tx := range []portfolio.Transaction{trade(portfolio.Buy, "2024-01-03", "AAA", "200"), trade(portfolio.Buy, "2024-02-05", "BBB", "150"),
+		trade(portfolio.Buy, "2024-11-04", "CCC", "80")} {
+		cashLeft = cashLeft.Sub(tx.Gross()).Sub(tx.Fee)
+	}
+	sold := trade(portfolio.Sell, "2024-06-03", "AAA", "50")
+	cashLeft = cashLeft.Add(sold.Gross()).Sub(sold.Fee)
+	want := cashLeft.Add(px("AAA", asOf).Mul(decimal.NewFromInt(300))).Add(px("BBB", asOf).Mul(decimal.NewFromInt(150))).Add(px("CCC", asOf).Mul(decimal.NewFromInt(80)))
+	if !a.MarketValue.Equal(want) {
+		t.Errorf("market value %s, want %s", a.MarketValue, want)
+	}
+	// The split is not a loss: the value series has no −50% day there.
+	sv, err := e.metrics.Series(ctx, userA, messy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sv.Series
+	i := int(splitOn - s.Days[0])
+	if rr := s.Value[i]/s.Value[i-1] - 1; math.Abs(rr) > 0.1 {
+		t.Errorf("return on the split day %s: %.4f", splitOn, rr)
+	}
+	// Both have a rebalancing plan, and the same one.
+	ra, err1 := e.metrics.Rebalancing(ctx, userA, messy)
+	rb, err2 := e.metrics.Rebalancing(ctx, userA, clean)
+	if err1 != nil || err2 != nil || string(ra.Plan) != string(rb.Plan) {
+		t.Fatalf("rebalancing %s / %s (%v, %v)", ra.Plan, rb.Plan, err1, err2)
+	}
+	var plan struct {
+		Trades []struct{ Symbol, Side string }
+	}
+	if err := json.Unmarshal(ra.Plan, &plan); err != nil || len(plan.Trades) == 0 {
+		t.Fatalf("plan %s: %v", ra.Plan, err)
+	}
+}
+
+// countingLoader is the command service with a fault switch per portfolio, and a
+// count of loads.
+type countingLoader struct {
+	next  analyticsjob.Loader
+	mu    sync.Mutex
+	loads map[string]int
+	fail  map[string]bool
+	// failFirst fails a portfolio's first loads: an outage that ends.
+	failFirst map[string]int
+}
+
+func (l *countingLoader) LoadFull(ctx context.Context, id string) (*portfolio.Portfolio, error) {
+	l.mu.Lock()
+	l.loads[id]++
+	fail := l.fail[id] || l.loads[id] <= l.failFirst[id]
+	l.mu.Unlock()
+	if fail {
+		return nil, errors.New("injected: event store unavailable for this portfolio")
+	}
+	return l.next.LoadFull(ctx, id)
+}
+
+// TestStreamCoalescesAndFailsPerPortfolio: a batch with several events per
+// portfolio loads each portfolio once, and a portfolio that keeps failing (after
+// the retries within the invocation) reports exactly its own records while the
+// others are stored.
+func TestStreamCoalescesAndFailsPerPortfolio(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ok1, ok2, bad := e.create(userA, "p1"), e.create(userB, "p2"), e.create(userA, "p3")
+	for _, id := range []string{ok1, ok2, bad} {
+		user := userA
+		if id == ok2 {
+			user = userB
+		}
+		e.record(id, user, trade(portfolio.Buy, "2024-01-03", "AAA", "10"))
+		e.record(id, user, trade(portfolio.Buy, "2024-05-06", "BBB", "20"))
+	}
+	e.project(ok1, ok2, bad)
+	l := &countingLoader{next: e.cmds, loads: map[string]int{}, fail: map[string]bool{bad: true}}
+	ev := e.streamEvent(ok1, bad, ok2)
+	// A MODIFY record (an operator's edit) is not an event.
+	ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{SequenceNumber: "999",
+		Keys: map[string]events.DynamoDBAttributeValue{eventstore.AttrAggregateID: events.NewStringAttribute(ok1)}}})
+	var emf bytes.Buffer
+	resp, err := e.job(l, analyticsjob.Options{Concurrency: 2, Metrics: &emf, Retry: quickRetry}).HandleStream(context.Background(), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var failed []string
+	for _, f := range resp.BatchItemFailures {
+		failed = append(failed, f.ItemIdentifier)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(emf.Bytes(), &line); err != nil || line["PortfoliosRecomputed"] != 2.0 || line["PortfoliosFailed"] != 1.0 ||
+		line["StreamRecords"] != 10.0 || line["_aws"] == nil {
+		t.Errorf("EMF line %s (%v)", emf.Bytes(), err)
+	}
+	// ok1 has 3 events (created + 2 trades): records 1–3; bad 4–6; ok2 7–9.
+	if len(failed) != 3 || failed[0] != "4" || failed[1] != "5" || failed[2] != "6" {
+		t.Fatalf("failures %v", failed)
+	}
+	for _, id := range []string{ok1, ok2} {
+		if l.loads[id] != 1 {
+			t.Errorf("%s loaded %d times", id, l.loads[id])
+		}
+	}
+	if l.loads[bad] < 2 {
+		t.Errorf("the failing portfolio was loaded %d times: not retried", l.loads[bad])
+	}
+	if _, err := e.metrics.LatestMetrics(context.Background(), userA, ok1); err != nil {
+		t.Error(err)
+	}
+	if _, err := e.metrics.LatestMetrics(context.Background(), userB, ok2); err != nil {
+		t.Error(err)
+	}
+	if _, err := e.metrics.LatestMetrics(context.Background(), userA, bad); !errors.Is(err, readmodel.ErrNotComputed) {
+		t.Errorf("failed portfolio: %v", err)
+	}
+	// B cannot read A's figures.
+	if _, err := e.metrics.LatestMetrics(context.Background(), userB, ok1); !errors.Is(err, readmodel.ErrNotFound) {
+		t.Errorf("B reads A's metrics: %v", err)
+	}
+}
+
+// TestScheduledRunSurvivesAFailingPortfolio: a daily run computes every portfolio
+// in bounded pages, records the one that fails, and the next run retries only it.
+func TestScheduledRunSurvivesAFailingPortfolio(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	var ids []string
+	for i := range 7 {
+		id := e.create(userA, "run"+strconv.Itoa(i))
+		e.record(id, userA, cash(portfolio.Deposit, "2024-01-02", "10000"))
+		e.record(id, userA, trade(portfolio.Buy, "2024-01-03", []string{"AAA", "BBB", "CCC"}[i%3], strconv.Itoa(10+i)))
+		ids = append(ids, id)
+	}
+	e.project(ids...)
+	bad := ids[3]
+	l := &countingLoader{next: e.cmds, loads: map[string]int{}, fail: map[string]bool{bad: true}}
+	j := e.job(l, analyticsjob.Options{Concurrency: 3, PageSize: 3})
+	ctx := context.Background()
+	sum, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Computed != 6 || sum.Failed != 1 || sum.Pages != 3 || sum.Day != asOf.String() {
+		t.Fatalf("first run %+v", sum)
+	}
+	// The valuation snapshot at the close (16:00 New York): 10 AAA at its close,
+	// cost basis from the lot engine (price × 10 + the fee).
+	vals, err := readmodel.ValuationHistory(ctx, e.pool, userA, ids[0], runTime.Add(-48*time.Hour), runTime, 10)
+	if err != nil || len(vals) != 1 {
+		t.Fatalf("valuations %+v %v", vals, err)
+	}
+	wantMV := px("AAA", asOf).Mul(decimal.NewFromInt(10))
+	wantCB := px("AAA", date("2024-01-03")).Mul(decimal.NewFromInt(10)).Add(decimal.RequireFromString("1.5"))
+	if v := vals[0]; !v.AsOf.Equal(time.Date(2025, 6, 30, 20, 0, 0, 0, time.UTC)) || !v.MarketValue.Equal(wantMV) || !v.CostBasis.Equal(wantCB) ||
+		!v.UnrealizedPnL.Equal(wantMV.Sub(wantCB)) || len(v.Unpriced) != 0 {
+		t.Errorf("valuation %+v, want %s / %s", v, wantMV, wantCB)
+	}
+	fails, err := e.metrics.Failures(ctx, analyticsjob.ModeDaily)
+	if err != nil || len(fails) != 1 || fails[0].PortfolioID != bad || fails[0].Attempts != 1 || fails[0].Day != asOf {
+		t.Fatalf("failures %+v %v", fails, err)
+	}
+	// A rerun of the same day does nothing but the failed one, which fails again.
+	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	if err != nil || sum.Computed != 0 || sum.Failed != 1 {
+		t.Fatalf("rerun %+v %v", sum, err)
+	}
+	if fails, _ := e.metrics.Failures(ctx, analyticsjob.ModeDaily); len(fails) != 1 || fails[0].Attempts != 2 {
+		t.Fatalf("failures after rerun %+v", fails)
+	}
+	// Repaired: the next run computes it alone, and the failure is cleared.
+	l.mu.Lock()
+	l.fail[bad] = false
+	l.mu.Unlock()
+	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	if err != nil || sum.Computed != 1 || sum.Failed != 0 {
+		t.Fatalf("repaired run %+v %v", sum, err)
+	}
+	if fails, _ := e.metrics.Failures(ctx, analyticsjob.ModeDaily); len(fails) != 0 {
+		t.Fatalf("failures left %+v", fails)
+	}
+	for _, id := range ids {
+		m, err := e.metrics.LatestMetrics(ctx, userA, id)
+		if err != nil || m.AsOf != asOf {
+			t.Errorf("%s: %+v %v", id, m.AsOf, err)
+		}
+	}
+	// A new trade (version moves on) makes the portfolio pending again the same day.
+	e.record(ids[0], userA, trade(portfolio.Sell, "2025-06-02", "AAA", "5"))
+	e.project(ids[0])
+	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	if err != nil || sum.Computed != 1 {
+		t.Fatalf("after a change %+v %v", sum, err)
+	}
+	if _, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: "hourly"}); err == nil {
+		t.Error("an unknown mode is accepted")
+	}
+}
+
+// recordingNotifier keeps what was pushed.
+type recordingNotifier struct {
+	mu   sync.Mutex
+	sent []any
+}
+
+func (n *recordingNotifier) Notify(_ context.Context, users []string, msg any) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for range users {
+		n.sent = append(n.sent, msg)
+	}
+	return nil
+}
+
+// TestDailyRunFiresRiskAlertsOnce: a concentration rule fires on the daily run's
+// figures, is recorded in the alert history and pushed, and a rerun fires nothing
+// new; the weekly run pushes a summary per user.
+func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.create(userA, "alerts")
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "100"))
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "BBB", "5"))
+	e.project(id)
+	ctx := context.Background()
+	rules := readmodel.NewAlertRules(e.pool)
+	for _, r := range []alerts.Rule{
+		{ID: "conc", Kind: alerts.Kind("concentration"), PortfolioID: id, Threshold: decimal.RequireFromString("0.6")},
+		{ID: "dd", Kind: alerts.Kind("drawdown"), PortfolioID: id, Threshold: decimal.RequireFromString("0.99")},
+		// AAA is ~95% of the value: far outside 50% ± 5 points; BBB's 5% is inside 10% ± 10.
+		{ID: "drift-aaa", Kind: alerts.KindWeightDrift, PortfolioID: id, Symbol: "AAA", TargetWeight: decimal.RequireFromString("0.5"), Threshold: decimal.RequireFromString("0.05")},
+		{ID: "drift-bbb", Kind: alerts.KindWeightDrift, PortfolioID: id, Symbol: "BBB", TargetWeight: decimal.RequireFromString("0.1"), Threshold: decimal.RequireFromString("0.1")},
+	} {
+		if _, err := rules.Create(ctx, userA, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &recordingNotifier{}
+	j := e.job(nil, analyticsjob.Options{Alerts: rules, Notifier: n})
+	sum, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	if err != nil || sum.Computed != 1 || sum.Firings != 2 {
+		t.Fatalf("daily %+v %v", sum, err)
+	}
+	hist, _, err := rules.History(ctx, userA, 10, "")
+	if err != nil || len(hist) != 2 {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	fired := map[string]bool{}
+	for _, h := range hist {
+		fired[h.RuleID] = true
+	}
+	if !fired["conc"] || !fired["drift-aaa"] {
+		t.Fatalf("fired %v", fired)
+	}
+	if len(n.sent) != 2 {
+		t.Fatalf("pushed %v", n.sent)
+	}
+	// The next day: the rule is evaluated again (its state says so), is still
+	// above its threshold, but fired already and has not re-armed.
+	before, _ := rules.List(ctx, userA)
+	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily, Day: "2025-07-01"})
+	if err != nil || sum.Computed != 1 || sum.Firings != 0 {
+		t.Fatalf("second daily %+v %v", sum, err)
+	}
+	after, _ := rules.List(ctx, userA)
+	for i := range after {
+		if after[i].Rule.ID == "conc" && (!after[i].State.LastAt.After(before[i].State.LastAt) || !after[i].State.Fired) {
+			t.Errorf("the next day was not evaluated: %+v -> %+v", before[i].State, after[i].State)
+		}
+	}
+	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeWeekly})
+	if err != nil || sum.Notified != 1 {
+		t.Fatalf("weekly %+v %v", sum, err)
+	}
+	msg, ok := n.sent[len(n.sent)-1].(analyticsjob.WeeklySummaryMessage)
+	if !ok || msg.Type != "weekly_summary" || len(msg.Portfolios) != 1 || msg.Portfolios[0].PortfolioID != id || !msg.Portfolios[0].WeekReturn.OK {
+		t.Fatalf("weekly summary %+v", n.sent[len(n.sent)-1])
+	}
+}
+
+// failingNotifier's pushes all fail, as a user's dead or slow connections do.
+type failingNotifier struct{ calls atomic.Int64 }
+
+func (n *failingNotifier) Notify(context.Context, []string, any) error {
+	n.calls.Add(1)
+	return errors.New("gone")
+}
+
+// TestRiskAlertPushesAreBestEffort: a firing whose push fails is recorded and
+// its rule's state saved all the same, and the run succeeds; it used to fail
+// the run (and the stream batch), and the retry could not push it either.
+func TestRiskAlertPushesAreBestEffort(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.create(userA, "alerts-push")
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "100"))
+	e.project(id)
+	ctx := context.Background()
+	rules := readmodel.NewAlertRules(e.pool)
+	if _, err := rules.Create(ctx, userA, alerts.Rule{ID: "conc", Kind: alerts.KindConcentration, PortfolioID: id, Threshold: decimal.RequireFromString("0.6")}); err != nil {
+		t.Fatal(err)
+	}
+	n := &failingNotifier{}
+	j := e.job(nil, analyticsjob.Options{Alerts: rules, Notifier: n})
+	sum, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	if err != nil || sum.Firings != 1 || n.calls.Load() != 1 {
+		t.Fatalf("daily %+v %v, %d pushes", sum, err, n.calls.Load())
+	}
+	if hist, _, err := rules.History(ctx, userA, 10, ""); err != nil || len(hist) != 1 {
+		t.Fatalf("history %+v %v", hist, err)
+	}
+	if list, _ := rules.List(ctx, userA); len(list) != 1 || !list[0].State.Fired {
+		t.Fatalf("state not saved: %+v", list)
+	}
+}
+
+// TestHandlerDispatches: one Lambda handler serves the stream mapping and the
+// schedules, and refuses anything else before building its dependencies.
+func TestHandlerDispatches(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.create(userA, "dispatch")
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "10"))
+	e.project(id)
+	builds := 0
+	h := analyticsjob.Handler(func(context.Context) (*analyticsjob.Job, error) {
+		builds++
+		return e.job(nil, analyticsjob.Options{}), nil
+	})
+	ctx := context.Background()
+	for _, bad := range []string{`[1]`, `{}`, `{"detail-type":"Scheduled Event"}`, `nope`} {
+		if _, err := h(ctx, json.RawMessage(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+	if builds != 0 {
+		t.Errorf("built %d times for refused events", builds)
+	}
+	out, err := h(ctx, json.RawMessage(`{"mode":"daily"}`))
+	if sum, ok := out.(analyticsjob.RunSummary); err != nil || !ok || sum.Computed != 1 || sum.Mode != "daily" {
+		t.Fatalf("schedule: %#v %v", out, err)
+	}
+	raw, err := json.Marshal(e.streamEvent(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err = h(ctx, raw)
+	if resp, ok := out.(events.DynamoDBEventResponse); err != nil || !ok || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
+		t.Fatalf("stream: %#v %v", out, err)
+	}
+	if _, err := h(ctx, json.RawMessage(`{"mode":"monthly"}`)); err == nil {
+		t.Error("unknown mode accepted")
+	}
+	failing := analyticsjob.Handler(func(context.Context) (*analyticsjob.Job, error) { return nil, errors.New("secret not readable yet") })
+	if _, err := failing(ctx, json.RawMessage(`{"mode":"daily"}`)); err == nil {
+		t.Error("a failed build does not fail the invocation")
+	}
+}

@@ -1,0 +1,315 @@
+// Package ingest is the scheduled market-data ingest behind functions/ingest.
+//
+// Every minute (EventBridge Scheduler) it loads the watch list — the symbols held
+// in any portfolio — fetches a quote per symbol from the configured provider
+// (rate-limited across invocations by the provider client's Limiter, a
+// marketdata.WindowLimiter over the DynamoDB counter), and publishes one
+// MarketDataUpdated record per quote on market-data-updates (partition key =
+// symbol). Failures are *marketdata.MarketDataError values, logged as JSON and,
+// when an errors publisher is configured, published on market-data-errors.
+//
+// With input {"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}
+// it loads the daily bars of that range instead and stores their closes in
+// daily_closes (newer wins: a bar's close is stamped at the 16:00 New York session
+// end).
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+)
+
+// Publisher puts records on a stream (kinesispub.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, records []kinesispub.Record) (kinesispub.Result, error)
+}
+
+// WatchList returns the symbols to ingest.
+type WatchList interface {
+	Symbols(ctx context.Context) ([]string, error)
+}
+
+// HeldSymbols is the WatchList of symbols held in any portfolio. Symbols watched
+// by alert rules join it once alert rules are projected into Postgres.
+type HeldSymbols struct{ DB readmodel.PriceDB }
+
+// Symbols implements WatchList.
+func (h HeldSymbols) Symbols(ctx context.Context) ([]string, error) {
+	return readmodel.HeldSymbols(ctx, h.DB)
+}
+
+// AlertSymbols is the watch list of the symbols alert rules watch.
+type AlertSymbols struct{ DB readmodel.PriceDB }
+
+// Symbols implements WatchList.
+func (a AlertSymbols) Symbols(ctx context.Context) ([]string, error) {
+	return readmodel.AlertSymbols(ctx, a.DB)
+}
+
+// Watchlists is the union of several watch lists, sorted, without duplicates
+// (held symbols and the symbols of alert rules).
+type Watchlists []WatchList
+
+// Symbols implements WatchList.
+func (ws Watchlists) Symbols(ctx context.Context) ([]string, error) {
+	var all []string
+	for _, w := range ws {
+		s, err := w.Symbols(ctx)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, s...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all), nil
+}
+
+// Config wires a Handler. Quotes, Watch and Updates are needed for the
+// minute-by-minute mode; Bars and Closes for backfills.
+type Config struct {
+	Quotes  marketdata.QuoteProvider
+	Bars    marketdata.BarProvider
+	Watch   WatchList
+	Updates Publisher
+	// Errors, optional, receives the MarketDataError events (market-data-errors).
+	Errors Publisher
+	// Closes is the Postgres database of daily_closes.
+	Closes readmodel.PriceDB
+	// Concurrency bounds the quote requests in flight. Default 4.
+	Concurrency int
+	// RotateBy rotates the watch list by RotateBy × (Unix minute) each invocation.
+	// Set to a provider's per-minute quota (Finnhub: 60), it makes a watch list
+	// longer than the quota served in turns instead of always serving its head.
+	RotateBy int
+	// MaxBackfillDays bounds one backfill. Default 3,660 (ten years).
+	MaxBackfillDays int
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Handler is the Lambda handler.
+type Handler struct{ cfg Config }
+
+// New returns a Handler.
+func New(cfg Config) *Handler {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 4
+	}
+	if cfg.MaxBackfillDays <= 0 {
+		cfg.MaxBackfillDays = 3660
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg}
+}
+
+// Input is the schedule's event. An empty event, {} or mode "quotes" is the
+// minute-by-minute ingest.
+type Input struct {
+	Mode   string `json:"mode,omitempty"` // "quotes" (default) or "backfill"
+	Symbol string `json:"symbol,omitempty"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+}
+
+// Output summarises an invocation.
+type Output struct {
+	Mode      string `json:"mode"`
+	Symbols   int    `json:"symbols"`
+	Published int    `json:"published"`
+	Closes    int    `json:"closes"`
+	Errors    int    `json:"errors"`
+	Skipped   int    `json:"skipped"` // not asked once the provider's limit was reached
+}
+
+// ErrBadInput is returned for an event that is not a valid Input.
+var ErrBadInput = errors.New("ingest: bad input")
+
+// Handle is the Lambda entry point. An error makes the Scheduler retry the
+// invocation (publishing again is harmless: consumers keep the newest tick).
+func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Output, error) {
+	var in Input
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return Output{}, fmt.Errorf("%w: %v", ErrBadInput, err)
+		}
+	}
+	switch in.Mode {
+	case "", "quotes":
+		return h.Quotes(ctx)
+	case "backfill":
+		return h.Backfill(ctx, in)
+	}
+	return Output{}, fmt.Errorf("%w: mode %q is neither quotes nor backfill", ErrBadInput, in.Mode)
+}
+
+// Quotes fetches the watch list's quotes and publishes them.
+func (h *Handler) Quotes(ctx context.Context) (Output, error) {
+	out := Output{Mode: "quotes"}
+	if h.cfg.Quotes == nil || h.cfg.Watch == nil || h.cfg.Updates == nil {
+		return out, errors.New("ingest: quotes mode is not configured")
+	}
+	symbols, err := h.cfg.Watch.Symbols(ctx)
+	if err != nil {
+		return out, fmt.Errorf("ingest: watch list: %w", err)
+	}
+	out.Symbols = len(symbols)
+	if h.cfg.RotateBy > 0 && len(symbols) > 0 {
+		k := int((h.cfg.Now().Unix() / 60 * int64(h.cfg.RotateBy)) % int64(len(symbols)))
+		symbols = append(symbols[k:len(symbols):len(symbols)], symbols[:k]...)
+	}
+	quotes := make([]*marketdata.Quote, len(symbols))
+	errs := make([]*marketdata.MarketDataError, len(symbols))
+	var limited sync.Once
+	stop := make(chan struct{})
+	sem := make(chan struct{}, h.cfg.Concurrency)
+	var wg sync.WaitGroup
+fetch:
+	for i, sym := range symbols {
+		select {
+		case <-ctx.Done():
+			break fetch
+		case sem <- struct{}{}:
+		}
+		select {
+		case <-stop:
+			<-sem
+			break fetch
+		default:
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			q, err := h.cfg.Quotes.Quote(ctx, sym)
+			if err != nil {
+				errs[i] = h.asMarketDataError(sym, marketdata.KindUpstream, err)
+				if errors.Is(errs[i], marketdata.KindRateLimited) {
+					// The quota is spent: asking for the rest would only be refused.
+					limited.Do(func() { close(stop) })
+				}
+				return
+			}
+			if err := q.Validate(); err != nil || q.Symbol != sym {
+				errs[i] = h.asMarketDataError(sym, marketdata.KindMalformed, fmt.Errorf("quote for %s: %+v: %v", sym, q, err))
+				return
+			}
+			quotes[i] = &q
+		})
+	}
+	wg.Wait()
+
+	var recs []kinesispub.Record
+	var errRecs []kinesispub.Record
+	for i, sym := range symbols {
+		switch {
+		case quotes[i] != nil:
+			b, err := pricing.Encode(pricing.FromQuote(*quotes[i]))
+			if err != nil {
+				errs[i] = h.asMarketDataError(sym, marketdata.KindMalformed, err)
+				break
+			}
+			recs = append(recs, kinesispub.Record{PartitionKey: sym, Data: b})
+		case errs[i] == nil:
+			out.Skipped++
+		}
+		if e := errs[i]; e != nil {
+			out.Errors++
+			b, _ := json.Marshal(e)
+			h.cfg.Logger.WarnContext(ctx, "MarketDataError", "event", json.RawMessage(b))
+			errRecs = append(errRecs, kinesispub.Record{PartitionKey: sym, Data: b})
+		}
+	}
+	if h.cfg.Errors != nil && len(errRecs) > 0 {
+		if _, err := h.cfg.Errors.Publish(ctx, errRecs); err != nil {
+			h.cfg.Logger.ErrorContext(ctx, "ingest: market-data-errors not published", "error", err.Error())
+		}
+	}
+	res, err := h.cfg.Updates.Publish(ctx, recs)
+	out.Published = res.Published
+	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
+		"errors", out.Errors, "skipped", out.Skipped, "putRecordsCalls", res.Calls, "retried", res.Retried)
+	if err != nil {
+		return out, fmt.Errorf("ingest: publish: %w", err)
+	}
+	return out, ctx.Err()
+}
+
+// Backfill stores the daily closes of in.Symbol for in.From..in.To.
+func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
+	out := Output{Mode: "backfill", Symbols: 1}
+	if h.cfg.Bars == nil || h.cfg.Closes == nil {
+		return out, errors.New("ingest: backfill is not configured")
+	}
+	from, err1 := calendar.Parse(in.From)
+	to, err2 := calendar.Parse(in.To)
+	switch {
+	case in.Symbol == "" || len(in.Symbol) > marketdata.MaxSymbolLen:
+		return out, fmt.Errorf("%w: symbol %q", ErrBadInput, in.Symbol)
+	case err1 != nil || err2 != nil:
+		return out, fmt.Errorf("%w: from and to must be YYYY-MM-DD", ErrBadInput)
+	case to.Before(from):
+		return out, fmt.Errorf("%w: to %s is before from %s", ErrBadInput, to, from)
+	case to.DaysSince(from) >= h.cfg.MaxBackfillDays:
+		return out, fmt.Errorf("%w: more than %d days", ErrBadInput, h.cfg.MaxBackfillDays)
+	}
+	bars, err := h.cfg.Bars.DailyBars(ctx, in.Symbol, from, to)
+	if err != nil {
+		e := h.asMarketDataError(in.Symbol, marketdata.KindUpstream, err)
+		b, _ := json.Marshal(e)
+		h.cfg.Logger.WarnContext(ctx, "MarketDataError", "event", json.RawMessage(b))
+		out.Errors = 1
+		return out, e
+	}
+	ny := newYork()
+	now := h.cfg.Now()
+	closes := make([]readmodel.DailyClose, 0, len(bars))
+	for _, b := range bars {
+		if err := b.Validate(); err != nil || b.Symbol != in.Symbol || b.Date.Before(from) || b.Date.After(to) {
+			out.Errors++
+			continue
+		}
+		y, m, d := b.Date.Time().Date()
+		closeAt := time.Date(y, m, d, 16, 0, 0, 0, ny)
+		if closeAt.After(now) {
+			// A session still open (or to come) has no close yet: a bar for it,
+			// stamped 16:00, would win over the day's live ticks until then.
+			out.Skipped++
+			continue
+		}
+		closes = append(closes, readmodel.DailyClose{Symbol: b.Symbol, Day: b.Date, Close: b.Close, AsOf: closeAt.UTC(), Source: b.Source})
+	}
+	n, err := readmodel.UpsertDailyCloses(ctx, h.cfg.Closes, closes)
+	out.Closes = int(n)
+	h.cfg.Logger.InfoContext(ctx, "ingest: backfill", "symbol", in.Symbol, "from", from.String(), "to", to.String(),
+		"bars", len(bars), "stored", n)
+	return out, err
+}
+
+// asMarketDataError keeps a *MarketDataError as it is and wraps anything else as
+// kind.
+func (h *Handler) asMarketDataError(symbol string, kind marketdata.ErrorKind, err error) *marketdata.MarketDataError {
+	var e *marketdata.MarketDataError
+	if errors.As(err, &e) {
+		return e
+	}
+	provider := ""
+	if h.cfg.Quotes != nil {
+		provider = h.cfg.Quotes.Name()
+	}
+	return &marketdata.MarketDataError{Provider: provider, Symbol: symbol, Kind: kind, Message: err.Error(), At: h.cfg.Now().UTC(), Err: err}
+}

@@ -1,0 +1,265 @@
+package ingest_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/ingest"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+func pg(t *testing.T) *pgxpool.Pool {
+	t.Helper()
+	pool, err := readmodel.Open(t.Context(), testenv.Postgres(t), readmodel.PoolOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if _, err := readmodel.Migrate(t.Context(), pool); err != nil {
+		t.Fatal(err)
+	}
+	return pool
+}
+
+func TestSimQuotesDeterministic(t *testing.T) {
+	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
+	a := ingest.SimQuotes{Seed: 7, Now: func() time.Time { return now }}
+	b := ingest.SimQuotes{Seed: 7, Now: func() time.Time { return now }}
+	for _, sym := range []string{"AAPL", "ZZZZ"} {
+		qa, err := a.Quote(t.Context(), sym)
+		if err != nil {
+			t.Fatal(err)
+		}
+		qb, _ := b.Quote(t.Context(), sym)
+		if !qa.Price.Equal(qb.Price) || !qa.Timestamp.Equal(qb.Timestamp) || qa.Validate() != nil {
+			t.Fatalf("%s: %+v vs %+v", sym, qa, qb)
+		}
+		if qa.Timestamp.After(now) || now.Sub(qa.Timestamp) > 100*time.Second {
+			t.Fatalf("%s: tick at %s for now %s", sym, qa.Timestamp, now)
+		}
+	}
+	later := ingest.SimQuotes{Seed: 7, Now: func() time.Time { return now.Add(10 * time.Minute) }}
+	q1, _ := a.Quote(t.Context(), "AAPL")
+	q2, _ := later.Quote(t.Context(), "AAPL")
+	if !q2.Timestamp.After(q1.Timestamp) {
+		t.Fatal("the walk does not advance")
+	}
+	if _, err := a.Quote(t.Context(), "bad symbol!"); !errors.Is(err, marketdata.KindNotFound) {
+		t.Fatalf("invalid symbol: %v", err)
+	}
+}
+
+// TestBackfillStoresCloses: a simulated backfill of two months stores one close per
+// weekday, idempotently; invalid inputs are refused.
+func TestBackfillStoresCloses(t *testing.T) {
+	pool := pg(t)
+	h := ingest.New(ingest.Config{Bars: ingest.SimBars{Seed: 1}, Closes: pool})
+	out, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := calendar.MustNew(2024, 1, 1), calendar.MustNew(2024, 3, 1)
+	weekdays := 0
+	for d := from; !d.After(to); d = d.AddDays(1) {
+		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			weekdays++
+		}
+	}
+	if out.Closes != weekdays || out.Mode != "backfill" {
+		t.Fatalf("out %+v, want %d closes", out, weekdays)
+	}
+	closes, err := readmodel.DailyCloses(t.Context(), pool, "AAPL", from, to)
+	if err != nil || len(closes) != weekdays {
+		t.Fatalf("%d closes, err %v", len(closes), err)
+	}
+	bars, _ := ingest.SimBars{Seed: 1}.DailyBars(t.Context(), "AAPL", from, to)
+	for i, c := range closes {
+		if c.Day != bars[i].Date || !c.Close.Equal(bars[i].Close) || c.AsOf.Hour() != 21 || c.Source != "simulated" {
+			t.Fatalf("close %d %+v vs bar %+v (as of 16:00 New York = 21:00 UTC in winter)", i, c, bars[i])
+		}
+	}
+	again, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}`))
+	if err != nil || again.Closes != 0 {
+		t.Fatalf("second backfill wrote %d rows, err %v", again.Closes, err)
+	}
+	for _, in := range []string{`{"mode":"backfill","symbol":"AAPL","from":"2024-03-01","to":"2024-01-01"}`,
+		`{"mode":"backfill","symbol":"","from":"2024-01-01","to":"2024-01-02"}`,
+		`{"mode":"backfill","symbol":"AAPL","from":"01/01/2024","to":"2024-01-02"}`,
+		`{"mode":"rewind"}`, `[1]`} {
+		if _, err := h.Handle(t.Context(), json.RawMessage(in)); !errors.Is(err, ingest.ErrBadInput) {
+			t.Errorf("%s: %v", in, err)
+		}
+	}
+}
+
+// A backfill reaching today stores no close for a session that has not closed:
+// the live ticks are the day's close so far.
+func TestBackfillSkipsSessionsNotClosed(t *testing.T) {
+	pool := pg(t)
+	ny, _ := time.LoadLocation("America/New_York")
+	now := time.Date(2024, 3, 1, 11, 0, 0, 0, ny) // a Friday, mid-session
+	h := ingest.New(ingest.Config{Bars: ingest.SimBars{Seed: 1}, Closes: pool, Now: func() time.Time { return now }})
+	out, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"backfill","symbol":"AAPL","from":"2024-02-26","to":"2024-03-08"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closes, err := readmodel.DailyCloses(t.Context(), pool, "AAPL", calendar.MustNew(2024, 2, 26), calendar.MustNew(2024, 3, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(closes) != 4 || closes[3].Day != calendar.MustNew(2024, 2, 29) || out.Skipped != 6 {
+		t.Fatalf("stored %d closes (last %v), skipped %d; want Monday to Thursday stored and 6 sessions skipped", len(closes), closes, out.Skipped)
+	}
+}
+
+type staticWatch []string
+
+func (s staticWatch) Symbols(context.Context) ([]string, error) { return s, nil }
+
+// TestRateLimitedThroughDynamoDB: Finnhub (an httptest server answering its
+// documented /quote format) limited to 3 calls a minute by the DynamoDB counter;
+// of 5 symbols, 3 are published, the 4th is a rate_limited MarketDataError (logged
+// as JSON and published on the errors stream), the 5th is not asked.
+func TestRateLimitedThroughDynamoDB(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		_, _ = w.Write([]byte(`{"c":190.5,"d":1.1,"dp":0.58,"h":191,"l":189,"o":189.5,"pc":189.4,"t":1772463600}`))
+	}))
+	defer srv.Close()
+	db := testenv.DynamoDB(t)
+	tb, _ := topology.TableByName(topology.RateLimitsTable)
+	table := testenv.UniqueName(t, "rl")
+	if err := dynamo.CreateTable(t.Context(), db, tb, table); err != nil {
+		t.Fatal(err)
+	}
+	limiter := marketdata.NewWindowLimiter(dynamoprices.NewCounter(db, table), map[string][]marketdata.Limit{marketdata.SourceFinnhub: {{Max: 3, Window: time.Minute}}})
+	fh := marketdata.NewFinnhub(marketdata.ClientOptions{BaseURL: srv.URL, APIKey: "k", Limiter: limiter})
+
+	kc := testenv.Kinesis(t)
+	updates, errStream := testenv.UniqueName(t, "md"), testenv.UniqueName(t, "mderr")
+	for _, s := range []string{updates, errStream} {
+		if err := kinesispub.CreateStream(t.Context(), kc, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs bytes.Buffer
+	h := ingest.New(ingest.Config{Quotes: fh, Watch: staticWatch{"AAPL", "MSFT", "NVDA", "SPY", "VTI"},
+		Updates: kinesispub.New(kc, updates, kinesispub.Options{}), Errors: kinesispub.New(kc, errStream, kinesispub.Options{}),
+		Concurrency: 1, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	out, err := h.Handle(t.Context(), nil)
+	if err != nil || out.Published != 3 || out.Errors != 1 || out.Skipped != 1 || calls.Load() != 3 {
+		t.Fatalf("out %+v err %v calls %d", out, err, calls.Load())
+	}
+	got, err := kinesispub.ReadAll(t.Context(), kc, updates)
+	if err != nil || len(got) != 3 {
+		t.Fatalf("%d records, err %v", len(got), err)
+	}
+	for _, r := range got {
+		e, err := pricing.Decode(r.Data)
+		if err != nil || e.Symbol != *r.PartitionKey || e.Price.String() != "190.5" || e.PreviousClose.String() != "189.4" || e.Source != "finnhub" {
+			t.Fatalf("record %s: %+v %v", r.Data, e, err)
+		}
+	}
+	errs, _ := kinesispub.ReadAll(t.Context(), kc, errStream)
+	if len(errs) != 1 {
+		t.Fatalf("%d error records", len(errs))
+	}
+	var mde marketdata.MarketDataError
+	if err := json.Unmarshal(errs[0].Data, &mde); err != nil || mde.Kind != marketdata.KindRateLimited || mde.Symbol != "SPY" || mde.Provider != "finnhub" {
+		t.Fatalf("error event %s: %+v %v", errs[0].Data, mde, err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"MarketDataError","event":{"provider":"finnhub","symbol":"SPY","kind":"rate_limited"`) {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+}
+
+// recordingQuotes answers a fixed quote for any symbol and records the order asked.
+type recordingQuotes struct{ asked []string }
+
+func (r *recordingQuotes) Name() string { return "test" }
+
+func (r *recordingQuotes) Quote(_ context.Context, sym string) (marketdata.Quote, error) {
+	r.asked = append(r.asked, sym)
+	if sym == "BAD" {
+		return marketdata.Quote{Symbol: sym}, nil // invalid: no price
+	}
+	return marketdata.Quote{Symbol: sym, Price: decimal.NewFromInt(1), Timestamp: time.Unix(1772463600, 0).UTC(), Source: "test"}, nil
+}
+
+type memPublisher struct{ recs []kinesispub.Record }
+
+func (m *memPublisher) Publish(_ context.Context, recs []kinesispub.Record) (kinesispub.Result, error) {
+	m.recs = append(m.recs, recs...)
+	return kinesispub.Result{Published: len(recs)}, nil
+}
+
+// TestWatchlistUnionRotationAndMalformedQuote: no emulator needed for this one; the
+// watch lists are merged, rotated by RotateBy × minute, and a provider's invalid
+// quote becomes a malformed MarketDataError instead of a record.
+func TestWatchlistUnionRotationAndMalformedQuote(t *testing.T) {
+	q := &recordingQuotes{}
+	pub := &memPublisher{}
+	minute := time.Unix(1772463600, 0).UTC() // Unix minute 29541060
+	h := ingest.New(ingest.Config{Quotes: q, Watch: ingest.Watchlists{staticWatch{"C", "A", "BAD"}, staticWatch{"B", "A", "D"}},
+		Updates: pub, Concurrency: 1, RotateBy: 3, Now: func() time.Time { return minute.Add(time.Minute) }})
+	out, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"quotes"}`))
+	if err != nil || out.Symbols != 5 || out.Published != 4 || out.Errors != 1 {
+		t.Fatalf("out %+v err %v", out, err)
+	}
+	// Sorted: A B BAD C D; minute 29541061 × 3 mod 5 = 3: start at C.
+	if strings.Join(q.asked, ",") != "C,D,A,B,BAD" {
+		t.Fatalf("asked %v", q.asked)
+	}
+	if len(pub.recs) != 4 || pub.recs[0].PartitionKey != "C" {
+		t.Fatalf("published %+v", pub.recs)
+	}
+}
+
+// Simulated history ends where the simulated live walk starts: the last session
+// before today closes at the symbol's reference price (AAPL's 190.00), whatever
+// the range asked, and bars keep their shape (high ≥ close ≥ low).
+func TestSimBarsJoinTheLiveWalk(t *testing.T) {
+	now := time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC) // a Wednesday
+	bars, err := ingest.SimBars{Seed: 1, Now: func() time.Time { return now }}.DailyBars(t.Context(), "AAPL",
+		calendar.MustNew(2025, 1, 2), calendar.MustNew(2026, 3, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := bars[len(bars)-1]
+	if last.Date != calendar.MustNew(2026, 3, 3) || !last.Close.Equal(decimal.RequireFromString("190")) {
+		t.Fatalf("last bar %+v, want 2026-03-03 closing at 190", last)
+	}
+	for _, b := range bars {
+		if b.High.LessThan(b.Close) || b.Low.GreaterThan(b.Close) || !b.Low.IsPositive() {
+			t.Fatalf("bar out of shape: %+v", b)
+		}
+	}
+	earlier, err := ingest.SimBars{Seed: 1, Now: func() time.Time { return now }}.DailyBars(t.Context(), "AAPL",
+		calendar.MustNew(2025, 1, 2), calendar.MustNew(2025, 6, 30))
+	if err != nil || !earlier[len(earlier)-1].Close.Equal(bars[len(earlier)-1].Close) {
+		t.Fatalf("a shorter range is not a prefix of the longer one: %v", err)
+	}
+}

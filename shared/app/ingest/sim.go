@@ -1,0 +1,148 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+)
+
+// SimQuotes is the simulated QuoteProvider for a stateless, scheduled Lambda.
+//
+// Every call regenerates the symbol's walk from today's 00:00 UTC (the anchor of
+// SimConfig.Start) up to now, with its own single-symbol simulator: each symbol
+// draws from a stream seeded by Seed and the symbol, so the path is the same in
+// every container and whatever the other symbols are. Ticks are 20–100 s apart
+// (about 1,440 a day), which keeps a regeneration well under a millisecond per
+// symbol. Symbols outside marketdata.DefaultSimSymbols get a start price and
+// volatility derived from their name.
+type SimQuotes struct {
+	Seed uint64
+	Now  func() time.Time // default time.Now
+}
+
+// Name implements marketdata.QuoteProvider.
+func (s SimQuotes) Name() string { return marketdata.SourceSimulated }
+
+// Quote implements marketdata.QuoteProvider.
+func (s SimQuotes) Quote(ctx context.Context, symbol string) (marketdata.Quote, error) {
+	now := time.Now
+	if s.Now != nil {
+		now = s.Now
+	}
+	t := now().UTC()
+	sim, err := marketdata.NewSimulator(marketdata.SimConfig{
+		Seed: s.Seed, Symbols: []marketdata.SimSymbol{simSymbol(symbol)}, Start: t.Truncate(24 * time.Hour),
+		MinInterval: 20 * time.Second, MaxInterval: 100 * time.Second, Now: func() time.Time { return t },
+	})
+	if err != nil {
+		return marketdata.Quote{}, &marketdata.MarketDataError{Provider: marketdata.SourceSimulated, Symbol: symbol,
+			Kind: marketdata.KindNotFound, Message: err.Error(), At: t}
+	}
+	return sim.Quote(ctx, symbol)
+}
+
+// SimBars is the simulated BarProvider for backfills: a market-hours walk from the
+// first day's midnight in New York, ticking every 5–15 minutes of trading time,
+// aggregated into one bar per session, and scaled so that the last session
+// before today closes at the symbol's reference price, where SimQuotes' walk of
+// today starts: backfilled history and live quotes join without a jump.
+// Deterministic for a seed, a range start and the current day.
+type SimBars struct {
+	Seed uint64
+	Now  func() time.Time // default time.Now
+}
+
+// Name implements marketdata.BarProvider.
+func (SimBars) Name() string { return marketdata.SourceSimulated }
+
+// DailyBars implements marketdata.BarProvider.
+func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.Date) ([]marketdata.DailyBar, error) {
+	ny := newYork()
+	now := time.Now
+	if b.Now != nil {
+		now = b.Now
+	}
+	// The walk runs to the last session before the live feed's anchor (today's
+	// 00:00 UTC), even when the range ends earlier, to find the scale.
+	anchor := calendar.FromTime(now().UTC()).AddDays(-1)
+	fy, fm, fd := from.Time().Date()
+	def := simSymbol(symbol)
+	sim, err := marketdata.NewSimulator(marketdata.SimConfig{
+		Seed: b.Seed, Symbols: []marketdata.SimSymbol{def}, Start: time.Date(fy, fm, fd, 0, 0, 0, 0, ny), MarketHours: true,
+		MinInterval: 5 * time.Minute, MaxInterval: 15 * time.Minute,
+	})
+	if err != nil {
+		return nil, &marketdata.MarketDataError{Provider: marketdata.SourceSimulated, Symbol: symbol, Kind: marketdata.KindNotFound, Message: err.Error(), At: time.Now().UTC()}
+	}
+	end := to
+	if anchor.After(end) {
+		end = anchor
+	}
+	var bars []marketdata.DailyBar
+	for {
+		q := sim.Next()
+		day := calendar.FromTime(q.Timestamp.In(ny))
+		if day.After(end) {
+			break
+		}
+		if n := len(bars); n > 0 && bars[n-1].Date == day {
+			bar := &bars[n-1]
+			bar.High = decimal.Max(bar.High, q.Price)
+			bar.Low = decimal.Min(bar.Low, q.Price)
+			bar.Close = q.Price
+			bar.Volume = bar.Volume.Add(q.Volume)
+			continue
+		}
+		bars = append(bars, marketdata.DailyBar{Symbol: symbol, Date: day, Open: q.Price, High: q.Price, Low: q.Price,
+			Close: q.Price, Volume: q.Volume, Source: marketdata.SourceSimulated})
+	}
+	scale := decimal.NewFromInt(1)
+	for i := len(bars) - 1; i >= 0; i-- {
+		if !bars[i].Date.After(anchor) {
+			scale = def.Start.Div(bars[i].Close)
+			break
+		}
+	}
+	out := bars[:0]
+	for _, bar := range bars {
+		if bar.Date.After(to) {
+			break
+		}
+		for _, p := range []*decimal.Decimal{&bar.Open, &bar.High, &bar.Low, &bar.Close} {
+			*p = decimal.Max(p.Mul(scale).Round(2), decimal.New(1, -2))
+		}
+		out = append(out, bar)
+	}
+	return out, nil
+}
+
+// simSymbol is the default definition of symbol, or one derived from its name:
+// a start price between 10 and 500, drift 5 %, volatility 20–50 %.
+func simSymbol(symbol string) marketdata.SimSymbol {
+	for _, d := range marketdata.DefaultSimSymbols() {
+		if d.Symbol == symbol {
+			return d
+		}
+	}
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(symbol); i++ {
+		h ^= uint64(symbol[i])
+		h *= 1099511628211
+	}
+	cents := int64(1000 + h%49001)
+	return marketdata.SimSymbol{Symbol: symbol, Start: decimal.New(cents, -2), Drift: 0.05,
+		Volatility: 0.2 + float64(h>>32%31)/100, Exchange: ""}
+}
+
+func newYork() *time.Location {
+	loc, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		panic(fmt.Sprintf("ingest: %v", err)) // unreachable: marketdata embeds time/tzdata
+	}
+	return loc
+}

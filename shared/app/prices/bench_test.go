@@ -1,0 +1,114 @@
+package prices_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/prices"
+	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+)
+
+type discard struct{}
+
+func (discard) Notify(context.Context, []string, any) error { return nil }
+
+const benchSymbols, benchTicks = 500, 10000
+
+// benchBatch is 10,000 ticks over 500 symbols (20 each), every tick later than
+// any of the previous batch (base moves on per iteration) so every write applies.
+func benchBatch(b *testing.B, base time.Time) []events.KinesisEventRecord {
+	recs := make([]events.KinesisEventRecord, 0, benchTicks)
+	for i := range benchTicks {
+		sym := fmt.Sprintf("S%03d", i%benchSymbols)
+		recs = append(recs, rec(b, sym, fmt.Sprintf("%d.%02d", 100+i%37, i%100), base.Add(time.Duration(i)*time.Millisecond)))
+	}
+	return recs
+}
+
+// BenchmarkHandle10kTicks500Symbols: the whole handler against DynamoDB Local and
+// PostgreSQL, with 100 portfolios of 10 positions each holding the symbols, at two
+// DynamoDB put concurrencies.
+func BenchmarkHandle10kTicks500Symbols(b *testing.B) {
+	for _, conc := range []int{16, 64} {
+		b.Run(fmt.Sprintf("puts=%d", conc), func(b *testing.B) { benchHandle(b, conc) })
+	}
+}
+
+func benchHandle(b *testing.B, concurrency int) {
+	e := newEnv(b)
+	for p := range 100 {
+		pos := map[string]string{}
+		for k := range 10 {
+			pos[fmt.Sprintf("S%03d", (p*5+k*50)%benchSymbols)] = "3"
+		}
+		holdings(b, e.pool, fmt.Sprintf("p%03d", p), u1, pos)
+	}
+	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Notifier: discard{},
+		Alerts: pricing.NewMemoryAlertStore(), Concurrency: concurrency})
+	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	var dyn, rm, dec, push time.Duration
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		batch := benchBatch(b, base.Add(time.Duration(i)*time.Minute))
+		i++
+		b.StartTimer()
+		resp, st, err := c.Process(b.Context(), batch)
+		if err != nil || len(resp.BatchItemFailures) != 0 || st.LatestRows != benchSymbols {
+			b.Fatalf("failures %d, stats %+v, %v", len(resp.BatchItemFailures), st, err)
+		}
+		dyn, rm, dec, push = dyn+st.Dynamo, rm+st.ReadModel, dec+st.Decode, push+st.Valuate+st.Push
+	}
+	n := float64(b.N) * float64(time.Millisecond)
+	b.ReportMetric(float64(dec)/n, "decode-ms/op")
+	b.ReportMetric(float64(dyn)/n, "dynamo-ms/op")
+	b.ReportMetric(float64(rm)/n, "readmodel-ms/op")
+	b.ReportMetric(float64(push)/n, "valuation-ms/op")
+}
+
+// BenchmarkReadModelWrites500: the two set-based upserts alone (500 latest prices,
+// 500 daily closes) against PostgreSQL.
+func BenchmarkReadModelWrites500(b *testing.B) {
+	e := newEnv(b)
+	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	day := calendar.MustNew(2026, 3, 2)
+	i := 0
+	for b.Loop() {
+		at := base.Add(time.Duration(i) * time.Second)
+		i++
+		lp := make([]readmodel.LatestPrice, benchSymbols)
+		dc := make([]readmodel.DailyClose, benchSymbols)
+		for k := range benchSymbols {
+			sym := fmt.Sprintf("S%03d", k)
+			px := decimal.New(int64(10000+k), -2)
+			lp[k] = readmodel.LatestPrice{Symbol: sym, Price: px, Currency: "USD", AsOf: at, Source: "simulated"}
+			dc[k] = readmodel.DailyClose{Symbol: sym, Day: day, Close: px, AsOf: at, Source: "simulated"}
+		}
+		if n, err := readmodel.UpsertLatestPrices(b.Context(), e.pool, lp); err != nil || n != benchSymbols {
+			b.Fatal(n, err)
+		}
+		if n, err := readmodel.UpsertDailyCloses(b.Context(), e.pool, dc); err != nil || n != benchSymbols {
+			b.Fatal(n, err)
+		}
+	}
+}
+
+// BenchmarkDecode10k: decoding the batch's 10,000 records alone (no I/O).
+func BenchmarkDecode10k(b *testing.B) {
+	batch := benchBatch(b, time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, r := range batch {
+			if _, err := pricing.Decode(r.Kinesis.Data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,219 @@
+package prices
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+)
+
+// holdingsCache keeps, between batches, who holds each symbol and each holder's
+// open positions, so that revaluing the portfolios of a batch is arithmetic in
+// memory instead of a half-second aggregate over every position in Postgres.
+// Coherence comes from holding_marks (migrations 0006 and 0009): the triggers on
+// positions and portfolios move the marks of what changed; a batch reads the marks
+// that moved since the previous batch (the marks' change feed), drops what they
+// cover, and loads what it lacks. Prices are read afresh every batch (other
+// shards' containers move them).
+//
+// A batch walks some 200,000 (symbol, holder) pairs at 10,000 portfolios, so
+// holders are pointers and symbols small integers: the walk dedupes with batch
+// stamps instead of map look-ups.
+type holdingsCache struct {
+	mu       sync.Mutex
+	holders  map[string][]*heldPortfolio // symbol → portfolios with an open position in it
+	symMarks map[string]string           // symbol → the mark ("hs:"+symbol) holders[symbol] reflects
+	pf       map[string]*heldPortfolio
+	cursor   uint64 // position in holding_marks' change feed
+	batch    uint64 // stamps what the current batch has seen
+	symbols  map[string]int32
+	names    []string
+	symSeen  []uint64 // by symbol index: the batch that last needed its price
+	ticked   []uint64 // by symbol index: the batch that last ticked it
+}
+
+// heldPortfolio is one portfolio as the cache knows it.
+type heldPortfolio struct {
+	id     string
+	h      *readmodel.Holdings // nil: not loaded, or no such portfolio
+	syms   []int32             // h.Positions' symbols, by index
+	mark   string              // the mark ("hp:"+id) h reflects, when marked
+	marked bool
+	seen   uint64 // the batch that last touched it
+}
+
+func newHoldingsCache() *holdingsCache {
+	return &holdingsCache{holders: map[string][]*heldPortfolio{}, symMarks: map[string]string{},
+		pf: map[string]*heldPortfolio{}, symbols: map[string]int32{}}
+}
+
+func (hc *holdingsCache) portfolio(id string) *heldPortfolio {
+	p := hc.pf[id]
+	if p == nil {
+		p = &heldPortfolio{id: id}
+		hc.pf[id] = p
+	}
+	return p
+}
+
+func (hc *holdingsCache) symbol(name string) int32 {
+	i, ok := hc.symbols[name]
+	if !ok {
+		i = int32(len(hc.names))
+		hc.symbols[name] = i
+		hc.names = append(hc.names, name)
+		hc.symSeen = append(hc.symSeen, 0)
+		hc.ticked = append(hc.ticked, 0)
+	}
+	return i
+}
+
+// valuations values every non-archived portfolio with an open position in one
+// of symbols, sorted by portfolio ID, as readmodel.ValuationsHolding does.
+func (hc *holdingsCache) valuations(ctx context.Context, db readmodel.PriceDB, symbols []string) ([]readmodel.PortfolioValuation, error) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	changed, next, err := readmodel.HoldingMarkChanges(ctx, db, hc.cursor)
+	if err != nil {
+		return nil, err
+	}
+	for k, m := range changed {
+		switch {
+		case strings.HasPrefix(k, "hs:"):
+			if held, ok := hc.symMarks[k[3:]]; ok && held != m {
+				delete(hc.symMarks, k[3:])
+			}
+		case strings.HasPrefix(k, "hp:"):
+			if p := hc.pf[k[3:]]; p != nil && p.marked && p.mark != m {
+				p.marked = false
+			}
+		}
+	}
+	hc.cursor = next
+	hc.batch++
+	batch := hc.batch
+
+	var stale []string
+	for _, s := range symbols {
+		hc.ticked[hc.symbol(s)] = batch
+		if _, ok := hc.symMarks[s]; !ok {
+			stale = append(stale, s)
+		}
+	}
+	if len(stale) > 0 {
+		// Marks before data: a change after this read moves the mark again, after
+		// the cursor just taken, and is dropped next time.
+		marks, err := readmodel.HoldingMarks(ctx, db, prefixed("hs:", stale))
+		if err != nil {
+			return nil, err
+		}
+		holders, err := readmodel.HoldersOf(ctx, db, stale)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range stale {
+			ps := make([]*heldPortfolio, len(holders[s]))
+			for i, id := range holders[s] {
+				ps[i] = hc.portfolio(id)
+			}
+			hc.holders[s] = ps
+			hc.symMarks[s] = marks["hs:"+s]
+		}
+	}
+	var touched []*heldPortfolio
+	for _, s := range symbols {
+		for _, p := range hc.holders[s] {
+			if p.seen != batch {
+				p.seen = batch
+				touched = append(touched, p)
+			}
+		}
+	}
+	slices.SortFunc(touched, func(a, b *heldPortfolio) int { return strings.Compare(a.id, b.id) })
+	stale = stale[:0]
+	for _, p := range touched {
+		if !p.marked {
+			stale = append(stale, p.id)
+		}
+	}
+	if len(stale) > 0 {
+		marks, err := readmodel.HoldingMarks(ctx, db, prefixed("hp:", stale))
+		if err != nil {
+			return nil, err
+		}
+		hs, err := readmodel.PortfolioHoldings(ctx, db, stale)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range stale {
+			p := hc.pf[id]
+			p.h, p.syms, p.marked = hs[id], nil, false
+			if p.h == nil {
+				continue
+			}
+			p.mark, p.marked = marks["hp:"+id], true
+			p.syms = make([]int32, len(p.h.Positions))
+			for k, pos := range p.h.Positions {
+				p.syms[k] = hc.symbol(pos.Symbol)
+			}
+		}
+	}
+	var need []int32
+	for _, p := range touched {
+		for _, si := range p.syms {
+			if hc.symSeen[si] != batch {
+				hc.symSeen[si] = batch
+				need = append(need, si)
+			}
+		}
+	}
+	names := make([]string, len(need))
+	for i, si := range need {
+		names[i] = hc.names[si]
+	}
+	prices, err := readmodel.LatestPrices(ctx, db, names)
+	if err != nil {
+		return nil, err
+	}
+	priceOf := make([]*readmodel.LatestPrice, len(hc.names))
+	for i, si := range need {
+		if lp, ok := prices[names[i]]; ok {
+			priceOf[si] = &lp
+		}
+	}
+	out := make([]readmodel.PortfolioValuation, 0, len(touched))
+	var at []*readmodel.LatestPrice
+	for _, p := range touched {
+		if p.h == nil || p.h.Archived || !hc.holdsTicked(p) {
+			continue
+		}
+		at = at[:0]
+		for _, si := range p.syms {
+			at = append(at, priceOf[si])
+		}
+		out = append(out, readmodel.ValueAt(p.id, p.h, at))
+	}
+	return out, nil
+}
+
+// holdsTicked reports whether p has an open position in a symbol of this batch:
+// the holder index and a portfolio's positions are marked apart, so they may
+// disagree for one batch after a trade.
+func (hc *holdingsCache) holdsTicked(p *heldPortfolio) bool {
+	for _, si := range p.syms {
+		if hc.ticked[si] == hc.batch {
+			return true
+		}
+	}
+	return false
+}
+
+func prefixed(prefix string, ids []string) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = prefix + id
+	}
+	return out
+}

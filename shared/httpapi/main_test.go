@@ -1,9 +1,0 @@
-package httpapi_test
-
-import (
-	"testing"
-
-	"github.com/portfoliotracker/tracker/shared/testenv"
-)
-
-func TestMain(m *testing.M) { testenv.Main(m) }

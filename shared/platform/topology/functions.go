@@ -1,0 +1,298 @@
+package topology
+
+import "time"
+
+// Access is what a function may do to a resource; each becomes the narrowest IAM
+// actions that allow it, scoped to that resource's ARN.
+type Access string
+
+const (
+	Read      Access = "read"
+	Write     Access = "write"
+	ReadWrite Access = "read-write"
+	// Append reads and adds items, never changes or removes one: what a writer
+	// of the append-only events table needs (conditional puts, alone or in a
+	// TransactWriteItems, and queries).
+	Append Access = "append"
+	// Count reads items and updates them in place, never adds or removes one
+	// whole: what the quota counters need (a conditional UpdateItem ADD).
+	Count Access = "count"
+)
+
+// TableAccess grants a function access to a table (and its indexes).
+type TableAccess struct {
+	Table  string
+	Access Access
+	// ScanIndexes are indexes of the table the function may also read whole
+	// (dynamodb:Scan on those indexes only, never on the table): the prices
+	// function lists the connected users from the connections table's keys-only
+	// byUser index instead of querying every portfolio owner each batch.
+	ScanIndexes []string
+}
+
+// TriggerKind says what invokes a function.
+type TriggerKind string
+
+const (
+	HTTPRoute       TriggerKind = "http-route"       // API Gateway HTTP API, payload 2.0
+	WebSocketRoute  TriggerKind = "websocket-route"  // API Gateway WebSocket API
+	HTTPAuthorizer  TriggerKind = "http-authorizer"  // Lambda REQUEST authorizer, simple responses
+	WSAuthorizer    TriggerKind = "ws-authorizer"    // Lambda REQUEST authorizer on $connect
+	DynamoDBStream  TriggerKind = "dynamodb-stream"  // event source mapping on a table's stream
+	KinesisStream   TriggerKind = "kinesis-stream"   // event source mapping on a Kinesis stream
+	Schedule        TriggerKind = "schedule"         // EventBridge Scheduler
+	AfterDeployment TriggerKind = "after-deployment" // invoked once per deployment (migrations)
+)
+
+// StreamMapping holds an event source mapping's settings (docs/architecture.md §4): batch item
+// failures are always reported, and every mapping bisects failing batches, bounds
+// retries and record age, and sends what it gives up on to an SQS queue.
+type StreamMapping struct {
+	BatchSize             int
+	BatchingWindow        time.Duration
+	MaxRetries            int
+	MaxRecordAge          time.Duration
+	ParallelizationFactor int
+}
+
+// Trigger is one way a function is invoked.
+type Trigger struct {
+	Kind TriggerKind
+	// HTTPRoute: Method and Path (API Gateway syntax, {id} path parameters).
+	Method, Path string
+	// WebSocketRoute: RouteKey ($connect, $disconnect, $default or an action).
+	RouteKey string
+	// DynamoDBStream / KinesisStream: the logical table or stream, and settings.
+	Source  string
+	Mapping StreamMapping
+	// Schedule: an EventBridge Scheduler expression and its time zone.
+	Expression string
+	TimeZone   string
+	// Input is the event a schedule delivers (JSON), so one function can serve
+	// several schedules.
+	Input string
+}
+
+// Function is one Lambda.
+type Function struct {
+	Name    string // the folder under functions/
+	Purpose string
+	Memory  int // MB
+	Timeout time.Duration
+	// ReservedConcurrency caps concurrent instances where they share something
+	// fragile (Postgres connections through the pooler); 0 = unreserved.
+	ReservedConcurrency int
+	Tables              []TableAccess
+	// Streams are the Kinesis streams the function writes to (consumers get read
+	// access through their trigger).
+	Streams []string
+	// Secrets are logical secret names (see Secrets); each reaches the function
+	// as the ARN in its EnvVar, never as a plain value.
+	Secrets []string
+	// ManageConnections allows PostToConnection/DeleteConnection on the WebSocket API.
+	ManageConnections bool
+	// Env holds static settings; resource names arrive through the resources'
+	// EnvVar fields.
+	Env      map[string]string
+	Triggers []Trigger
+}
+
+// Secret is a Secrets Manager secret the stack expects the operator to fill.
+type Secret struct {
+	Name    string
+	EnvVar  string // the variable that carries its ARN
+	Purpose string
+}
+
+// Secret names.
+const (
+	DatabaseSecret = "database-url"
+	// APIDatabaseSecret is the DSN of the internet-facing functions (api, ws):
+	// their own login role, which may only switch to the caller's role
+	// (readmodel.CallerDB); the migrate function creates that role from it.
+	APIDatabaseSecret = "api-database-url"
+	JWTSecret         = "jwt-secret"
+	ServiceRoleKey    = "supabase-service-role-key"
+	MarketDataAPIKey  = "market-data-api-key"
+)
+
+// Secrets lists every secret.
+func Secrets() []Secret {
+	return []Secret{
+		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543), as the owner of the read models (the internal functions)"},
+		{APIDatabaseSecret, "API_DATABASE_SECRET_ARN", "the same pooler's DSN as the api and ws functions' own login role (the migrate function creates it from this DSN)"},
+		{JWTSecret, "SUPABASE_JWT_SECRET_ARN", "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
+		{ServiceRoleKey, "SUPABASE_SERVICE_ROLE_KEY_ARN", "the service-role key, for auth admin look-ups"},
+		{MarketDataAPIKey, "MARKET_DATA_API_KEY_SECRET_ARN", "the market-data provider's API key (unused with the simulated feed)"},
+	}
+}
+
+// FailureDestinationEnvVar carries to every function with a stream trigger its
+// mapping's on-failure destination: the SQS queue's URL on AWS (Lambda sends its
+// own records of given-up batches there with the function's role, so the function
+// may send too), a file:// URL in the local stack. The consumers send there what
+// they quarantine themselves, naming the aggregate and version (see
+// shared/platform/quarantine), which Lambda's records of a batch do not.
+const FailureDestinationEnvVar = "FAILURE_DESTINATION"
+
+// The stream mapping every DynamoDB-stream consumer uses: batches of 100, a
+// short window so a lone event is not held back, five retries after which the
+// record goes to the on-failure queue, never older than an hour. The consumers
+// quarantine what can never apply themselves and retry a transient failure with
+// backoff within the invocation (shared/platform/retry), so these retries are spent only
+// on an outage longer than several invocations (docs/architecture.md,
+// "Self-healing consumers").
+var eventStreamMapping = StreamMapping{BatchSize: 100, BatchingWindow: time.Second, MaxRetries: 5, MaxRecordAge: time.Hour, ParallelizationFactor: 1}
+
+// HTTPRoutes are the API's routes; shared/adapters/httpapi serves exactly these (a test
+// holds the two together).
+var HTTPRoutes = [][2]string{
+	{"POST", "/portfolios"},
+	{"GET", "/portfolios"},
+	{"GET", "/portfolios/{id}"},
+	{"PATCH", "/portfolios/{id}"},
+	{"POST", "/portfolios/{id}/archive"},
+	{"POST", "/portfolios/{id}/transactions"},
+	{"GET", "/portfolios/{id}/transactions"},
+	{"POST", "/portfolios/{id}/transactions/{txId}/void"},
+	{"GET", "/portfolios/{id}/positions"},
+	{"PUT", "/portfolios/{id}/targets"},
+	{"GET", "/portfolios/{id}/targets"},
+	{"PUT", "/portfolios/{id}/settings"},
+	{"POST", "/portfolios/{id}/import"},
+	{"GET", "/portfolios/{id}/events"},
+	{"POST", "/alerts"},
+	{"GET", "/alerts"},
+	{"DELETE", "/alerts/{ruleId}"},
+	{"GET", "/alerts/history"},
+	{"POST", "/alerts/history/{firingKey}/ack"},
+	{"GET", "/portfolios/{id}/performance"},
+	{"GET", "/portfolios/{id}/risk"},
+	{"GET", "/portfolios/{id}/rebalancing"},
+	{"GET", "/portfolios/{id}/history"},
+	{"GET", "/portfolios/{id}/valuations"},
+}
+
+// Functions lists every Lambda with its triggers and permissions.
+func Functions() []Function {
+	apiTriggers := make([]Trigger, 0, len(HTTPRoutes))
+	for _, r := range HTTPRoutes {
+		apiTriggers = append(apiTriggers, Trigger{Kind: HTTPRoute, Method: r[0], Path: r[1]})
+	}
+	return []Function{
+		{
+			Name:    "authorizer",
+			Purpose: "verifies Supabase JWTs for the HTTP API and the WebSocket $connect route",
+			Memory:  256, Timeout: 5 * time.Second,
+			Secrets:  []string{JWTSecret},
+			Triggers: []Trigger{{Kind: HTTPAuthorizer}, {Kind: WSAuthorizer}},
+		},
+		{
+			Name:    "api",
+			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
+			Memory:  512, Timeout: 10 * time.Second,
+			ReservedConcurrency: 50,
+			Tables:              []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count}},
+			Secrets:             []string{APIDatabaseSecret},
+			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
+			Triggers:            apiTriggers,
+		},
+		{
+			Name:    "projector",
+			Purpose: "applies the event stream to the Postgres read models",
+			Memory:  512, Timeout: 30 * time.Second,
+			// One writer per shard is what ordering needs; a small cap keeps the
+			// pooler's connections for the API.
+			ReservedConcurrency: 10,
+			// Read (Query) on the events table: a gap in the stream, or a record
+			// that does not decode, is read from the event store.
+			Tables:   []TableAccess{{Table: EventsTable, Access: Read}},
+			Secrets:  []string{DatabaseSecret},
+			Triggers: []Trigger{{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping}},
+		},
+		{
+			Name:    "ws",
+			Purpose: "the WebSocket API: records connections and subscriptions, answers subscribe/unsubscribe/ping",
+			Memory:  256, Timeout: 10 * time.Second,
+			Tables:            []TableAccess{{Table: ConnectionsTable, Access: ReadWrite}},
+			Secrets:           []string{APIDatabaseSecret},
+			ManageConnections: true,
+			Triggers: []Trigger{
+				{Kind: WebSocketRoute, RouteKey: "$connect"},
+				{Kind: WebSocketRoute, RouteKey: "$disconnect"},
+				{Kind: WebSocketRoute, RouteKey: "$default"},
+			},
+		},
+		{
+			Name:    "ingest",
+			Purpose: "fetches quotes for every held symbol each minute and publishes them to Kinesis",
+			// Under a minute, so that runs never overlap.
+			Memory: 256, Timeout: 50 * time.Second,
+			ReservedConcurrency: 2,
+			Tables:              []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}},
+			Streams:             []string{MarketDataStream},
+			Secrets:             []string{DatabaseSecret, MarketDataAPIKey},
+			Env:                 map[string]string{"PRICE_SOURCE": "simulated", "SIM_SEED": "1"},
+			Triggers:            []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
+		},
+		{
+			Name:    "prices",
+			Purpose: "keeps latest prices and daily closes, revalues portfolios, fires price alerts, pushes updates",
+			Memory:  512, Timeout: time.Minute,
+			ReservedConcurrency: 10,
+			Tables: []TableAccess{{Table: PricesTable, Access: ReadWrite},
+				{Table: ConnectionsTable, Access: ReadWrite, ScanIndexes: []string{ConnectionsByUserIndex}}},
+			Secrets:           []string{DatabaseSecret},
+			ManageConnections: true,
+			Env:               map[string]string{"PRICE_CURRENCY": "USD"},
+			// Prices supersede each other, but the alert firings a tick carries do
+			// not: ten minutes of record age, then the on-failure queue. The
+			// consumer retries a transient failure within the invocation for up to
+			// a minute and sets aside what can never apply, so a mapping retry is
+			// spent only on a minute of outage: ten retries outlast the record age,
+			// which alone bounds how long an outage may last without losing a tick
+			// (with three, a failure of some symbols lost theirs after four
+			// minutes). No batching window: a tick should reach the browser within
+			// a second, and under load the batch fills from the backlog anyway.
+			Triggers: []Trigger{{Kind: KinesisStream, Source: MarketDataStream,
+				Mapping: StreamMapping{BatchSize: 500, BatchingWindow: 0, MaxRetries: 10, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 1}}},
+		},
+		{
+			Name:    "analytics",
+			Purpose: "computes performance, risk and rebalancing figures on the event stream and on daily/weekly schedules",
+			// A scheduled run pages through every portfolio; it stops 20 s before the
+			// deadline and fails, so that the scheduler's retry resumes it.
+			Memory: 1024, Timeout: 15 * time.Minute,
+			ReservedConcurrency: 5,
+			Tables:              []TableAccess{{Table: EventsTable, Access: Read}, {Table: ConnectionsTable, Access: ReadWrite}},
+			Secrets:             []string{DatabaseSecret},
+			ManageConnections:   true,
+			Env:                 map[string]string{"SNAPSHOT_EVERY": "10", "BENCHMARK_SYMBOL": "SPY", "RISK_FREE_RATE": "0.04", "CONCURRENCY": "8"},
+			Triggers: []Trigger{
+				// The second and last consumer of the events stream (docs/architecture.md §3).
+				{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping},
+				// After the US close, with that session's closes in.
+				{Kind: Schedule, Expression: "cron(30 16 ? * MON-FRI *)", TimeZone: "America/New_York", Input: `{"mode":"daily"}`},
+				{Kind: Schedule, Expression: "cron(0 7 ? * SAT *)", TimeZone: "America/New_York", Input: `{"mode":"weekly"}`},
+			},
+		},
+		{
+			Name:    "migrate",
+			Purpose: "applies the read models' schema migrations and ensures the api and ws functions' login role, once per deployment",
+			Memory:  256, Timeout: 2 * time.Minute,
+			ReservedConcurrency: 1,
+			Secrets:             []string{DatabaseSecret, APIDatabaseSecret},
+			Triggers:            []Trigger{{Kind: AfterDeployment}},
+		},
+	}
+}
+
+// FunctionByName returns the function, or false.
+func FunctionByName(name string) (Function, bool) {
+	for _, f := range Functions() {
+		if f.Name == name {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
