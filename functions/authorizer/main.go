@@ -1,7 +1,7 @@
 // Command authorizer is the Lambda authorizer of both APIs: the HTTP API (REQUEST
 // authorizer, payload 2.0, simple responses) and the WebSocket API's $connect.
 // It verifies Supabase access tokens (shared/adapters/auth) and answers in the event's
-// shape (shared/adapters/auth/lambdaauth). Configuration is in config.go.
+// shape (functions/edge/lambdaauth). Configuration is in config.go.
 package main
 
 import (
@@ -10,8 +10,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdaauth"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
-	"github.com/portfoliotracker/tracker/shared/adapters/auth/lambdaauth"
 )
 
 func main() {

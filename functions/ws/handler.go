@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/auth/authctx"
+	"github.com/portfoliotracker/tracker/functions/edge/authctx"
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"

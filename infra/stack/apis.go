@@ -21,7 +21,7 @@ import (
 // API settings.
 const (
 	// HTTPIdentitySource and WSIdentitySource are where the authorizers find the
-	// token (shared/adapters/auth/lambdaauth): the Authorization header on the HTTP API, the
+	// token (functions/edge/lambdaauth): the Authorization header on the HTTP API, the
 	// token query parameter on WebSocket $connect (browsers cannot set headers there).
 	HTTPIdentitySource = "$request.header.Authorization"
 	WSIdentitySource   = "route.request.querystring.token"

@@ -20,7 +20,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/localstack/gateway"
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/shared/adapters/auth/authctx"
+	"github.com/portfoliotracker/tracker/functions/edge/authctx"
 )
 
 func newHTTP(t *testing.T, l *lambda, cfg gateway.HTTPConfig) *httptest.Server {

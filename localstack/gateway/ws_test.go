@@ -20,7 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/portfoliotracker/tracker/localstack/gateway"
-	"github.com/portfoliotracker/tracker/shared/adapters/auth/authctx"
+	"github.com/portfoliotracker/tracker/functions/edge/authctx"
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
 	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 )

@@ -29,7 +29,7 @@
 // (an outage: do not cache a denial). No error message contains the token.
 //
 // This package imports nothing from AWS. The API Gateway glue is in
-// shared/adapters/auth/authctx (reading the caller in the API and WebSocket functions) and
-// shared/adapters/auth/lambdaauth (the authorizer's handler); shared/devtools/tokenissuer issues
+// functions/edge/authctx (reading the caller in the API and WebSocket functions) and
+// functions/edge/lambdaauth (the authorizer's handler); shared/devtools/tokenissuer issues
 // tokens for tests and the local stack.
 package auth

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
@@ -45,7 +46,7 @@ values ('p1', $1, 'p', 'USD', 'FIFO', now(), now(), 1)`, alertUserA); err != nil
 	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{Alerts: readmodel.NewAlertRules(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet})
-	return &api{t: t, handler: httpapi.LambdaHandler(srv)}, readmodel.NewAlertRules(pool)
+	return &api{t: t, handler: httplambda.Handler(srv)}, readmodel.NewAlertRules(pool)
 }
 
 func (r response) expect(t *testing.T, status int, what string) response {
@@ -165,7 +166,7 @@ func TestAlertRulesAPI(t *testing.T) {
 func TestAlertRoutesWithoutStore(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a := &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Logger: quiet}))}
+	a := &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Logger: quiet}))}
 	for _, c := range [][2]string{{"GET", "/alerts"}, {"POST", "/alerts"}, {"DELETE", "/alerts/x"}, {"GET", "/alerts/history"}, {"POST", "/alerts/history/x%230/ack"}} {
 		res := a.do(alertUserA, c[0], c[1], `{}`)
 		if res.status != 503 || res.errorCode() != "unavailable" {

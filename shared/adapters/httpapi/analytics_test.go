@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
@@ -88,7 +89,7 @@ values ($1, $2, 'p', 'USD', 'FIFO', now(), now(), 3)`, id, alertUserA); err != n
 	// The API reads as the api function does: its own login, each statement as the caller.
 	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Analytics: readmodel.NewMetrics(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet}))}, "pf-1"
+	return &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Analytics: readmodel.NewMetrics(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet}))}, "pf-1"
 }
 
 func metricValue(t *testing.T, v any, path ...string) float64 {
@@ -203,7 +204,7 @@ func TestRiskRebalancingAndHistoryRoutes(t *testing.T) {
 func TestAnalyticsRoutesWithoutStore(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a := &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Logger: quiet}))}
+	a := &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Logger: quiet}))}
 	for _, p := range []string{"performance", "risk", "rebalancing", "history"} {
 		if res := a.do(alertUserA, "GET", "/portfolios/x/"+p, ""); res.status != 503 || res.errorCode() != "unavailable" {
 			t.Errorf("%s: %d %s", p, res.status, res.raw)

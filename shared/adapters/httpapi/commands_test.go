@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
@@ -49,7 +50,7 @@ func newCommandAPI(t *testing.T) *api {
 	store := dynamostore.New(client, name, dynamostore.Options{})
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Queries: nil, Logger: quiet})
-	return &api{t: t, handler: httpapi.LambdaHandler(srv)}
+	return &api{t: t, handler: httplambda.Handler(srv)}
 }
 
 func (a *api) do(user, method, path, body string, headers ...string) response {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
@@ -62,7 +63,7 @@ func newFullAPIB(t testing.TB) *fullAPI {
 		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
 	})
 	return &fullAPI{
-		api:       &api{t: t, handler: httpapi.LambdaHandler(srv)},
+		api:       &api{t: t, handler: httplambda.Handler(srv)},
 		store:     store,
 		pool:      pool,
 		projector: readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard}),

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
@@ -64,7 +65,7 @@ func TestTransactionsPerPortfolioQuotaAnswers422(t *testing.T) {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a := &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Logger: quiet}))}
+	a := &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Logger: quiet}))}
 
 	path := "/portfolios/pf-full/transactions"
 	body := `{"type":"DEPOSIT","date":"2024-01-03","amount":"5"}`
@@ -117,7 +118,7 @@ func TestPortfoliosAndSymbolsQuotasAnswer422(t *testing.T) {
 	events := dynamostore.New(client, names[topology.EventsTable], dynamostore.Options{})
 	quotas := dynamoquota.New(client, names[topology.QuotasTable])
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a := &api{t: t, handler: httpapi.LambdaHandler(httpapi.New(httpapi.Config{
+	a := &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{
 		Commands: command.New(events, command.Options{Logger: quiet, Quotas: quotas}), Events: events,
 		Alerts: readmodel.NewAlertRules(pool), Quotas: quotas, Logger: quiet,
 	}))}

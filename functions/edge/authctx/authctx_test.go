@@ -6,7 +6,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/auth/authctx"
+	"github.com/portfoliotracker/tracker/functions/edge/authctx"
 )
 
 func TestUserFromHTTPRequest(t *testing.T) {

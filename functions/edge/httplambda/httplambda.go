@@ -1,4 +1,7 @@
-package httpapi
+// Package httplambda adapts the API's http.Handler to API Gateway HTTP API events
+// (payload format 2.0): the Lambda edge of functions/api, so that the API itself
+// (shared/adapters/httpapi) knows only net/http.
+package httplambda
 
 import (
 	"bytes"
@@ -12,16 +15,15 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/portfoliotracker/tracker/functions/edge/authctx"
+	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 )
 
-// AuthorizerUserKey is where the Lambda authorizer puts the user ID in its
-// context (requestContext.authorizer.lambda.userId for HTTP APIs).
-const AuthorizerUserKey = "userId"
-
-// LambdaHandler adapts an http.Handler to API Gateway HTTP API events (payload
+// Handler adapts an http.Handler to API Gateway HTTP API events (payload
 // format 2.0). The caller's identity comes only from the authorizer's context,
 // never from a header a client could forge.
-func LambdaHandler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+func Handler(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		r, err := toHTTPRequest(ctx, req)
 		if err != nil {
@@ -61,11 +63,9 @@ func toHTTPRequest(ctx context.Context, req events.APIGatewayV2HTTPRequest) (*ht
 	if lc, ok := lambdacontext.FromContext(ctx); ok && requestID == "" {
 		requestID = lc.AwsRequestID
 	}
-	ctx = WithRequestID(ctx, requestID)
-	if a := req.RequestContext.Authorizer; a != nil {
-		if user, ok := a.Lambda[AuthorizerUserKey].(string); ok {
-			ctx = WithUser(ctx, user)
-		}
+	ctx = httpapi.WithRequestID(ctx, requestID)
+	if user, ok := authctx.UserFromHTTPRequest(req); ok {
+		ctx = httpapi.WithUser(ctx, user)
 	}
 	r, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
 	if err != nil {

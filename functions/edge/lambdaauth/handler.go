@@ -21,7 +21,7 @@
 // answers 500, the client may retry, and no denial is cached for a good token.
 //
 // The context the authorizer returns holds auth.ContextKeyUserID and
-// auth.ContextKeyRole; shared/adapters/auth/authctx reads it back in the integrations. The
+// auth.ContextKeyRole; functions/edge/authctx reads it back in the integrations. The
 // infrastructure must therefore configure the HTTP API authorizer with
 // EnableSimpleResponses and payload format 2.0, identity source
 // $request.header.Authorization, and the WebSocket authorizer with identity

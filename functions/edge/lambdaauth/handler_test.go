@@ -15,8 +15,8 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdaauth"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
-	"github.com/portfoliotracker/tracker/shared/adapters/auth/lambdaauth"
 	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 )
 

@@ -1,4 +1,4 @@
-// Package authctx reads the caller that the Lambda authorizer (shared/adapters/auth/lambdaauth)
+// Package authctx reads the caller that the Lambda authorizer (functions/edge/lambdaauth)
 // put into API Gateway's request context. The API and WebSocket functions use it to
 // learn who is calling; it imports aws-lambda-go's events and nothing else of AWS.
 //
