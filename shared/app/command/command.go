@@ -26,6 +26,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
 	"github.com/portfoliotracker/tracker/shared/platform/retry"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // Options configures a Service. Zero values take the defaults.
@@ -151,10 +152,7 @@ func (s *Service) Create(ctx context.Context, req Request, cmd portfolio.CreateP
 // PortfolioIDFor derives a portfolio ID (UUID form, version 8) from a user and
 // an idempotency key.
 func PortfolioIDFor(userID, commandID string) string {
-	h := sha256.Sum256([]byte("portfolio\x00" + userID + "\x00" + commandID))
-	h[6] = h[6]&0x0f | 0x80
-	h[8] = h[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+	return uuid.FromNames("portfolio", userID, commandID)
 }
 
 // Execute runs one command on an existing portfolio of req.UserID. Ownership is
