@@ -10,10 +10,12 @@ import (
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
+// TestOpenAPIDocumentsExactlyTheRoutes holds the document to topology.HTTPRoutes:
+// the same methods and paths, each under the route's operation ID.
 func TestOpenAPIDocumentsExactlyTheRoutes(t *testing.T) {
 	var doc struct {
-		OpenAPI string                                `json:"openapi"`
-		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage
 	}
 	if err := json.Unmarshal(httpapi.OpenAPI, &doc); err != nil {
 		t.Fatal(err)
@@ -23,44 +25,46 @@ func TestOpenAPIDocumentsExactlyTheRoutes(t *testing.T) {
 	}
 	var documented []string
 	for path, ops := range doc.Paths {
-		for method := range ops {
+		for method, raw := range ops {
 			if method == "parameters" {
 				continue
 			}
-			documented = append(documented, strings.ToUpper(method)+" "+path)
+			var op struct {
+				OperationID string `json:"operationId"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			documented = append(documented, strings.ToUpper(method)+" "+path+" "+op.OperationID)
 		}
 	}
-	var served []string
-	for _, r := range httpapi.New(httpapi.Config{}).Routes() {
-		served = append(served, r.Method+" "+r.Path)
+	var declared []string
+	for _, r := range topology.HTTPRoutes {
+		declared = append(declared, r.Pattern()+" "+r.OperationID)
 	}
 	slices.Sort(documented)
-	slices.Sort(served)
-	for _, s := range served {
-		if !slices.Contains(documented, s) {
-			t.Errorf("route %s is not documented", s)
+	slices.Sort(declared)
+	for _, d := range declared {
+		if !slices.Contains(documented, d) {
+			t.Errorf("route %s is not documented under that operationId", d)
 		}
 	}
 	for _, d := range documented {
-		if !slices.Contains(served, d) {
-			t.Errorf("documented %s is not served", d)
+		if !slices.Contains(declared, d) {
+			t.Errorf("documented %s is not in topology.HTTPRoutes", d)
 		}
 	}
 }
 
-// TestTopologyDeclaresExactlyTheRoutes: API Gateway gets its routes from the
-// topology, so a route served here but not declared there would be unreachable.
-func TestTopologyDeclaresExactlyTheRoutes(t *testing.T) {
-	var declared, served []string
-	for _, r := range topology.HTTPRoutes {
-		declared = append(declared, r[0]+" "+r[1])
-	}
+// TestServerServesExactlyTheDeclaredRoutes: API Gateway gets its routes from the
+// topology, so the server must bind a handler to each of them, and to nothing
+// else (New panics otherwise).
+func TestServerServesExactlyTheDeclaredRoutes(t *testing.T) {
+	var served []topology.Route
 	for _, r := range httpapi.New(httpapi.Config{}).Routes() {
-		served = append(served, r.Method+" "+r.Path)
+		served = append(served, r.Route)
 	}
-	slices.Sort(declared)
-	slices.Sort(served)
-	if !slices.Equal(declared, served) {
-		t.Fatalf("topology declares %v\nthe API serves %v", declared, served)
+	if !slices.Equal(served, topology.HTTPRoutes) {
+		t.Fatalf("the API serves %v\ntopology declares %v", served, topology.HTTPRoutes)
 	}
 }
