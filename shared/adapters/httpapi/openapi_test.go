@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -66,5 +67,36 @@ func TestServerServesExactlyTheDeclaredRoutes(t *testing.T) {
 	}
 	if !slices.Equal(served, topology.HTTPRoutes) {
 		t.Fatalf("the API serves %v\ntopology declares %v", served, topology.HTTPRoutes)
+	}
+}
+
+// TestOpenAPIAlertKindsAreTheKindTable: the "kind" of every alert schema
+// enumerates exactly alerts.Kinds, in the table's order.
+func TestOpenAPIAlertKindsAreTheKindTable(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Enum []alerts.Kind `json:"enum"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(httpapi.OpenAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var checked []string
+	for name, schema := range doc.Components.Schemas {
+		kind, ok := schema.Properties["kind"]
+		if !strings.HasPrefix(name, "Alert") || !ok {
+			continue
+		}
+		checked = append(checked, name)
+		if !slices.Equal(kind.Enum, alerts.Kinds) {
+			t.Errorf("%s.kind enumerates %v; alerts.Kinds are %v", name, kind.Enum, alerts.Kinds)
+		}
+	}
+	if len(checked) < 3 { // the rule as sent, as stored, and its firings
+		t.Errorf("only %v have a kind", checked)
 	}
 }
