@@ -176,7 +176,7 @@ func TestTheDialerRefusesOtherAddresses(t *testing.T) {
 func TestRoutesAreTheTopologys(t *testing.T) {
 	known := map[string]bool{}
 	for _, r := range topology.HTTPRoutes {
-		known[r[0]+" "+r[1]] = true
+		known[r.Pattern()] = true
 	}
 	for _, r := range apiRoutes {
 		if !known[r] {

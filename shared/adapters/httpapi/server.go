@@ -19,8 +19,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -28,6 +30,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // MaxBodyBytes bounds a request body (an import of a few thousand activities
@@ -44,6 +47,7 @@ type Server struct {
 	analytics Analytics
 	log       *slog.Logger
 	mux       *http.ServeMux
+	routes    []Route
 
 	// quotas counts alert rules' symbols (nil: not counted).
 	quotas Quotas
@@ -67,56 +71,91 @@ type Config struct {
 	Quotas Quotas
 }
 
-// New builds the server and its routes.
+// New builds the server and binds a handler to each route of
+// topology.HTTPRoutes. It panics, as ServeMux does on a conflicting pattern, if
+// a route has no handler or a handler no route: a programming error that every
+// test building a server reports.
 func New(cfg Config) *Server {
 	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	routes, err := bindRoutes(topology.HTTPRoutes, s.handlers())
+	if err != nil {
+		panic("httpapi: " + err.Error())
+	}
+	s.routes = routes
 	s.mux = http.NewServeMux()
-	for _, rt := range s.routes() {
-		s.mux.HandleFunc(rt.Method+" "+rt.Path, s.authenticated(rt.handler))
+	for _, rt := range routes {
+		s.mux.HandleFunc(rt.Pattern(), s.authenticated(rt.handler))
 	}
 	return s
 }
 
-// Route is one documented endpoint.
+// handler serves one operation; an error becomes the API's error response.
+type handler func(http.ResponseWriter, *http.Request) error
+
+// Route is one route of topology.HTTPRoutes with the handler bound to it.
 type Route struct {
-	Method  string
-	Path    string
-	handler func(http.ResponseWriter, *http.Request) error
+	topology.Route
+	handler handler
 }
 
-// Routes lists every route (the OpenAPI test compares it with the document).
-func (s *Server) Routes() []Route { return s.routes() }
+// Routes lists every route, in topology.HTTPRoutes' order.
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
 
-func (s *Server) routes() []Route {
-	return []Route{
-		{"POST", "/portfolios", s.createPortfolio},
-		{"GET", "/portfolios", s.listPortfolios},
-		{"GET", "/portfolios/{id}", s.getPortfolio},
-		{"PATCH", "/portfolios/{id}", s.updatePortfolio},
-		{"POST", "/portfolios/{id}/archive", s.archivePortfolio},
-		{"POST", "/portfolios/{id}/transactions", s.recordTransaction},
-		{"GET", "/portfolios/{id}/transactions", s.listTransactions},
-		{"POST", "/portfolios/{id}/transactions/{txId}/void", s.voidTransaction},
-		{"GET", "/portfolios/{id}/positions", s.positions},
-		{"PUT", "/portfolios/{id}/targets", s.setTargets},
-		{"GET", "/portfolios/{id}/targets", s.getTargets},
-		{"PUT", "/portfolios/{id}/settings", s.setSettings},
-		{"POST", "/portfolios/{id}/import", s.importActivities},
-		{"GET", "/portfolios/{id}/events", s.auditTrail},
-		{"POST", "/alerts", s.createAlert},
-		{"GET", "/alerts", s.listAlerts},
-		{"DELETE", "/alerts/{ruleId}", s.deleteAlert},
-		{"GET", "/alerts/history", s.alertHistory},
-		{"POST", "/alerts/history/{firingKey}/ack", s.acknowledgeAlert},
-		{"GET", "/portfolios/{id}/performance", s.performance},
-		{"GET", "/portfolios/{id}/risk", s.risk},
-		{"GET", "/portfolios/{id}/rebalancing", s.rebalancing},
-		{"GET", "/portfolios/{id}/history", s.history},
-		{"GET", "/portfolios/{id}/valuations", s.valuations},
+// handlers binds each operation (a topology.HTTPRoutes operation ID, the
+// OpenAPI document's operationId) to its handler.
+func (s *Server) handlers() map[string]handler {
+	return map[string]handler{
+		"createPortfolio":   s.createPortfolio,
+		"listPortfolios":    s.listPortfolios,
+		"getPortfolio":      s.getPortfolio,
+		"updatePortfolio":   s.updatePortfolio,
+		"archivePortfolio":  s.archivePortfolio,
+		"recordTransaction": s.recordTransaction,
+		"listTransactions":  s.listTransactions,
+		"voidTransaction":   s.voidTransaction,
+		"getPositions":      s.positions,
+		"setTargets":        s.setTargets,
+		"getTargets":        s.getTargets,
+		"setSettings":       s.setSettings,
+		"importActivities":  s.importActivities,
+		"auditTrail":        s.auditTrail,
+		"createAlert":       s.createAlert,
+		"listAlerts":        s.listAlerts,
+		"deleteAlert":       s.deleteAlert,
+		"alertHistory":      s.alertHistory,
+		"acknowledgeAlert":  s.acknowledgeAlert,
+		"getPerformance":    s.performance,
+		"getRisk":           s.risk,
+		"getRebalancing":    s.rebalancing,
+		"getValueHistory":   s.history,
+		"listValuations":    s.valuations,
 	}
+}
+
+// bindRoutes pairs each route with the handler of its operation, and fails if
+// a route has no handler or a handler is bound to no route.
+func bindRoutes(routes []topology.Route, handlers map[string]handler) ([]Route, error) {
+	var errs []error
+	bound := make([]Route, 0, len(routes))
+	used := make(map[string]bool, len(routes))
+	for _, r := range routes {
+		h := handlers[r.OperationID]
+		if h == nil {
+			errs = append(errs, fmt.Errorf("route %s (%s) has no handler", r.Pattern(), r.OperationID))
+			continue
+		}
+		used[r.OperationID] = true
+		bound = append(bound, Route{Route: r, handler: h})
+	}
+	for _, op := range slices.Sorted(maps.Keys(handlers)) {
+		if !used[op] {
+			errs = append(errs, fmt.Errorf("handler %s has no route", op))
+		}
+	}
+	return bound, errors.Join(errs...)
 }
 
 // ServeHTTP implements http.Handler. Unknown paths and methods get the API's
@@ -147,7 +186,7 @@ func (s *Server) allowedMethods(r *http.Request) []string {
 	return out
 }
 
-func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+func (s *Server) authenticated(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if userFrom(r.Context()) == "" {
 			s.writeError(w, r, newError(http.StatusUnauthorized, CodeUnauthorized, "no authenticated user", nil))

@@ -267,8 +267,19 @@ returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, alerts.Scope
 	return time.Parse(time.RFC3339Nano, at[0])
 }
 
+// priceKinds are the kinds of price rule (alerts.MetricPrice), as stored.
+var priceKinds = kindNames(alerts.KindsOf(alerts.MetricPrice))
+
+func kindNames(kinds []alerts.Kind) []string {
+	out := make([]string, len(kinds))
+	for i, k := range kinds {
+		out[i] = string(k)
+	}
+	return out
+}
+
 // PriceRules implements pricing.AlertStore: every user's price rules
-// (price_above, price_below, percent_move) on symbols, and their state.
+// (priceKinds) on symbols, and their state.
 func (a *AlertRules) PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error) {
 	st := alerts.State{Rules: map[string]alerts.RuleState{}}
 	if len(symbols) == 0 {
@@ -278,7 +289,7 @@ func (a *AlertRules) PriceRules(ctx context.Context, symbols []string) ([]alerts
 select definition::text, coalesce(state::text, '')
   from alert_rules
  where symbol = any($1::text[]) and portfolio_id = '' and kind = any($2::text[])
- order by id`, symbols, []string{string(alerts.KindPriceAbove), string(alerts.KindPriceBelow), string(alerts.KindPercentMove)})
+ order by id`, symbols, priceKinds)
 	if err != nil {
 		return nil, st, fmt.Errorf("readmodel: price alert rules: %w", err)
 	}
@@ -302,14 +313,13 @@ select definition::text, coalesce(state::text, '')
 }
 
 // PortfolioRules returns every user's rules on portfolioIDs that listen to metrics
-// (alerts.MetricValue: value_drop; MetricWeight: weight_drift; MetricDrawdown,
-// MetricVaR, MetricConcentration; none: all of them), and their state, including
+// (none: every portfolio metric of alerts.KindSpecs), and their state, including
 // the recent values of the portfolios that have value_drop rules among them. It
 // reads alert_rules_portfolio_idx, so its cost is the rules of those portfolios.
 func (a *AlertRules) PortfolioRules(ctx context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error) {
 	st := alerts.State{Rules: map[string]alerts.RuleState{}, Values: map[string][]alerts.ValueSample{}}
 	if len(metrics) == 0 {
-		metrics = []alerts.Metric{alerts.MetricValue, alerts.MetricWeight, alerts.MetricDrawdown, alerts.MetricVaR, alerts.MetricConcentration}
+		metrics = alerts.PortfolioMetrics()
 	}
 	var kinds []string
 	for _, k := range alerts.KindsOf(metrics...) {

@@ -30,8 +30,9 @@ type Notifier interface {
 	Notify(ctx context.Context, userIDs []string, message any) error
 }
 
-// riskMetrics are the metrics the daily run ticks.
-var riskMetrics = []alerts.Metric{alerts.MetricDrawdown, alerts.MetricVaR, alerts.MetricConcentration, alerts.MetricWeight}
+// riskMetrics are the metrics the daily run ticks: those the table of alert
+// kinds gives the analytics job to evaluate.
+var riskMetrics = alerts.PortfolioMetrics(alerts.EvaluatedByAnalytics)
 
 // riskAlerts evaluates the risk and rebalance rules of the computed portfolios on
 // their new figures, the way the prices consumer evaluates price rules: the

@@ -242,7 +242,7 @@ func compile(r Rule) (compiled, error) {
 	if r.Kind.isPrice() {
 		c.key = indexKey{symbol: r.Symbol}
 	} else {
-		c.key = indexKey{portfolio: r.PortfolioID, metric: metricOf(r.Kind)}
+		c.key = indexKey{portfolio: r.PortfolioID, metric: r.Kind.Metric()}
 		if r.Kind == KindWeightDrift {
 			c.key.symbol = r.Symbol
 		}

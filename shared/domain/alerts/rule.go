@@ -10,24 +10,6 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Kind is what a rule watches.
-type Kind string
-
-// The rule kinds. The string values are stored with the rules.
-const (
-	KindPriceAbove    Kind = "price_above"   // price ≥ Threshold (a price)
-	KindPriceBelow    Kind = "price_below"   // price ≤ Threshold (a price)
-	KindPercentMove   Kind = "percent_move"  // move vs previous close reaches Threshold (a fraction: 0.05 = 5%) in Direction
-	KindWeightDrift   Kind = "weight_drift"  // |weight − TargetWeight| ≥ Threshold (the band, in weight units: 0.05 = ±5 points)
-	KindValueDrop     Kind = "value_drop"    // 1 − value / (highest value within Window) ≥ Threshold (a fraction)
-	KindDrawdown      Kind = "drawdown"      // drawdown metric ≥ Threshold (a fraction: 0.2 = 20% below peak)
-	KindVaRBreach     Kind = "var_breach"    // value-at-risk metric ≥ Threshold (as the analytics function states it)
-	KindConcentration Kind = "concentration" // concentration metric ≥ Threshold (a fraction: largest position's weight)
-)
-
-// Kinds lists every kind.
-var Kinds = []Kind{KindPriceAbove, KindPriceBelow, KindPercentMove, KindWeightDrift, KindValueDrop, KindDrawdown, KindVaRBreach, KindConcentration}
-
 // Direction selects which moves a percent_move rule watches.
 type Direction string
 
@@ -37,66 +19,6 @@ const (
 	DirectionDown   Direction = "down"
 	DirectionEither Direction = "either"
 )
-
-// Metric names what a portfolio tick's Value is.
-type Metric string
-
-// Metrics. The empty metric is a price tick.
-const (
-	MetricPrice         Metric = ""
-	MetricValue         Metric = "value"         // portfolio market value (value_drop)
-	MetricWeight        Metric = "weight"        // one position's weight, Tick.Symbol (weight_drift)
-	MetricDrawdown      Metric = "drawdown"      // drawdown below peak, a positive fraction
-	MetricVaR           Metric = "var"           // value at risk, positive
-	MetricConcentration Metric = "concentration" // largest position's weight (or what analytics defines)
-)
-
-// metricOf is the metric a portfolio rule listens to.
-func metricOf(k Kind) Metric {
-	switch k {
-	case KindWeightDrift:
-		return MetricWeight
-	case KindValueDrop:
-		return MetricValue
-	case KindDrawdown:
-		return MetricDrawdown
-	case KindVaRBreach:
-		return MetricVaR
-	case KindConcentration:
-		return MetricConcentration
-	}
-	return MetricPrice
-}
-
-// Metric is the metric a rule of kind k listens to (MetricPrice for price rules).
-func (k Kind) Metric() Metric { return metricOf(k) }
-
-// KindsOf lists the kinds of rule that listen to the metrics, in Kinds order.
-func KindsOf(metrics ...Metric) []Kind {
-	var out []Kind
-	for _, k := range Kinds {
-		for _, m := range metrics {
-			if metricOf(k) == m {
-				out = append(out, k)
-				break
-			}
-		}
-	}
-	return out
-}
-
-func (k Kind) isPrice() bool {
-	return k == KindPriceAbove || k == KindPriceBelow || k == KindPercentMove
-}
-
-func (k Kind) known() bool {
-	for _, x := range Kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
-}
 
 // Limits of rule definitions.
 const (

@@ -144,40 +144,54 @@ const FailureDestinationEnvVar = "FAILURE_DESTINATION"
 // "Self-healing consumers").
 var eventStreamMapping = StreamMapping{BatchSize: 100, BatchingWindow: time.Second, MaxRetries: 5, MaxRecordAge: time.Hour, ParallelizationFactor: 1}
 
-// HTTPRoutes are the API's routes; shared/adapters/httpapi serves exactly these (a test
-// holds the two together).
-var HTTPRoutes = [][2]string{
-	{"POST", "/portfolios"},
-	{"GET", "/portfolios"},
-	{"GET", "/portfolios/{id}"},
-	{"PATCH", "/portfolios/{id}"},
-	{"POST", "/portfolios/{id}/archive"},
-	{"POST", "/portfolios/{id}/transactions"},
-	{"GET", "/portfolios/{id}/transactions"},
-	{"POST", "/portfolios/{id}/transactions/{txId}/void"},
-	{"GET", "/portfolios/{id}/positions"},
-	{"PUT", "/portfolios/{id}/targets"},
-	{"GET", "/portfolios/{id}/targets"},
-	{"PUT", "/portfolios/{id}/settings"},
-	{"POST", "/portfolios/{id}/import"},
-	{"GET", "/portfolios/{id}/events"},
-	{"POST", "/alerts"},
-	{"GET", "/alerts"},
-	{"DELETE", "/alerts/{ruleId}"},
-	{"GET", "/alerts/history"},
-	{"POST", "/alerts/history/{firingKey}/ack"},
-	{"GET", "/portfolios/{id}/performance"},
-	{"GET", "/portfolios/{id}/risk"},
-	{"GET", "/portfolios/{id}/rebalancing"},
-	{"GET", "/portfolios/{id}/history"},
-	{"GET", "/portfolios/{id}/valuations"},
+// Route is one route of the HTTP API: API Gateway's method and path ({id} path
+// parameters), and the operation's ID, which is its operationId in the OpenAPI
+// document and the key under which shared/adapters/httpapi binds its handler.
+type Route struct {
+	Method, Path, OperationID string
+}
+
+// Pattern is the route as a ServeMux pattern and as API Gateway's route key:
+// "GET /portfolios/{id}".
+func (r Route) Pattern() string { return r.Method + " " + r.Path }
+
+// HTTPRoutes are the API's routes, the one list of them: API Gateway (infra)
+// and the local gateway route these to the api function, shared/adapters/httpapi
+// binds a handler to each operation and refuses to start if one lacks a handler
+// or a handler lacks a route, and its tests hold the OpenAPI document to this
+// list (paths, methods and operationIds).
+var HTTPRoutes = []Route{
+	{"POST", "/portfolios", "createPortfolio"},
+	{"GET", "/portfolios", "listPortfolios"},
+	{"GET", "/portfolios/{id}", "getPortfolio"},
+	{"PATCH", "/portfolios/{id}", "updatePortfolio"},
+	{"POST", "/portfolios/{id}/archive", "archivePortfolio"},
+	{"POST", "/portfolios/{id}/transactions", "recordTransaction"},
+	{"GET", "/portfolios/{id}/transactions", "listTransactions"},
+	{"POST", "/portfolios/{id}/transactions/{txId}/void", "voidTransaction"},
+	{"GET", "/portfolios/{id}/positions", "getPositions"},
+	{"PUT", "/portfolios/{id}/targets", "setTargets"},
+	{"GET", "/portfolios/{id}/targets", "getTargets"},
+	{"PUT", "/portfolios/{id}/settings", "setSettings"},
+	{"POST", "/portfolios/{id}/import", "importActivities"},
+	{"GET", "/portfolios/{id}/events", "auditTrail"},
+	{"POST", "/alerts", "createAlert"},
+	{"GET", "/alerts", "listAlerts"},
+	{"DELETE", "/alerts/{ruleId}", "deleteAlert"},
+	{"GET", "/alerts/history", "alertHistory"},
+	{"POST", "/alerts/history/{firingKey}/ack", "acknowledgeAlert"},
+	{"GET", "/portfolios/{id}/performance", "getPerformance"},
+	{"GET", "/portfolios/{id}/risk", "getRisk"},
+	{"GET", "/portfolios/{id}/rebalancing", "getRebalancing"},
+	{"GET", "/portfolios/{id}/history", "getValueHistory"},
+	{"GET", "/portfolios/{id}/valuations", "listValuations"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.
 func Functions() []Function {
 	apiTriggers := make([]Trigger, 0, len(HTTPRoutes))
 	for _, r := range HTTPRoutes {
-		apiTriggers = append(apiTriggers, Trigger{Kind: HTTPRoute, Method: r[0], Path: r[1]})
+		apiTriggers = append(apiTriggers, Trigger{Kind: HTTPRoute, Method: r.Method, Path: r.Path})
 	}
 	return []Function{
 		{

@@ -87,3 +87,18 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// Each route is declared once, under an operation ID of its own: the API binds
+// its handlers by operation ID and API Gateway its routes by pattern.
+func TestHTTPRoutesAreWellFormed(t *testing.T) {
+	patterns, operations := map[string]bool{}, map[string]bool{}
+	for _, r := range HTTPRoutes {
+		if !slices.Contains([]string{"GET", "POST", "PUT", "PATCH", "DELETE"}, r.Method) || r.Path == "" || r.Path[0] != '/' || r.OperationID == "" {
+			t.Errorf("route %+v: needs an upper-case method, a path from / and an operation ID", r)
+		}
+		if patterns[r.Pattern()] || operations[r.OperationID] {
+			t.Errorf("route %s (%s) declared twice", r.Pattern(), r.OperationID)
+		}
+		patterns[r.Pattern()], operations[r.OperationID] = true, true
+	}
+}
