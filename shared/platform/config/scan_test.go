@@ -116,9 +116,10 @@ func TestOnlyFunctionsAndTheLoaderReadTheEnvironment(t *testing.T) {
 // envName is what a setting's name looks like.
 var envName = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
 
-// getters are the calls that read a setting by name: config.Env's methods, and
-// a getenv parameter (the authorizer's loadConfig).
-var getters = []string{"String", "Int", "Uint", "Float", "Duration", "Bool", "First", "getenv"}
+// getters are the calls that read a setting by name: config.Env's methods, a
+// getenv parameter (the authorizer's loadConfig), and os's own, which a
+// function may call but not to read what it does not declare.
+var getters = []string{"String", "Int", "Uint", "Float", "Duration", "Bool", "First", "getenv", "Getenv", "LookupEnv"}
 
 // TestFunctionsReadWhatTheyDeclare: each function's package reads (through a
 // getter, with a literal or constant name) only settings it declares, and
