@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
-	"github.com/portfoliotracker/tracker/shared/platform/config"
 )
 
 const usage = `usage:
@@ -94,7 +93,7 @@ func run(cfg Config, stdout, stderr io.Writer) int {
 	}
 	defer logFile.Close()
 	var output io.Writer = logFile
-	if config.New("localstack", Settings).String("PT_LOCAL_VERBOSE") == "1" {
+	if localSettings.String("PT_LOCAL_VERBOSE") == "1" {
 		output = io.MultiWriter(logFile, stdout)
 	}
 	fmt.Fprintln(stdout, "Starting the local stack (emulators, function builds, schema)...")

@@ -83,12 +83,12 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_VERBOSE", Meaning: "1: the functions' logs on the console too, not only in the log file"},
 }
 
+// localSettings reads Settings.
+var localSettings = config.New("localstack", Settings)
+
 // FromEnv overrides c with PT_LOCAL_* variables.
 func FromEnv(c Config) (Config, error) {
-	return fromSettings(c, config.New("localstack", Settings))
-}
-
-func fromSettings(c Config, env *config.Env) (Config, error) {
+	env := localSettings
 	ints := map[string]*int{
 		"PT_LOCAL_HTTP_PORT": &c.HTTPPort, "PT_LOCAL_WS_PORT": &c.WSPort, "PT_LOCAL_ADMIN_PORT": &c.AdminPort,
 		"PT_LOCAL_AUTH_PORT": &c.AuthPort, "PT_LOCAL_DYNAMODB_PORT": &c.DynamoDBPort,
