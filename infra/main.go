@@ -43,7 +43,7 @@ func run(args []string) error {
 	}
 	defer jsii.Close()
 	props := &awscdk.AppProps{Context: &ctx}
-	if os.Getenv("CDK_OUTDIR") == "" { // the CDK CLI sets it; on our own, infra/cdk.out
+	if stack.Environment().String("CDK_OUTDIR") == "" { // the CDK CLI sets it; on our own, infra/cdk.out
 		props.Outdir = jsii.String(filepath.Join(wd, "cdk.out"))
 	}
 	app := awscdk.NewApp(props)

@@ -99,7 +99,7 @@ func runCommand(args []string, stderr io.Writer) int {
 	}
 	if external {
 		kinds = slices.DeleteFunc(kinds, func(k emulator.Kind) bool { return k != emulator.Postgres })
-		fmt.Fprintf(stderr, "testenv: %s=1: AWS services at %s\n", emulator.EnvExternalAWS, os.Getenv("AWS_ENDPOINT_URL"))
+		fmt.Fprintf(stderr, "testenv: %s=1: AWS services at %s\n", emulator.EnvExternalAWS, emulator.ExternalAWSEndpoint())
 	}
 	root, err := emulator.FindRoot()
 	if err != nil {
@@ -131,7 +131,7 @@ func runCommand(args []string, stderr io.Writer) int {
 
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = commandEnv(os.Environ(), root, started)
+	cmd.Env = commandEnv(cmd.Environ(), root, started)
 	if err := emulator.StartLocked(cmd); err != nil { // Pdeathsig: the command does not outlive us either
 		fmt.Fprintf(stderr, "testenv run: %v\n", err)
 		stop(set, true, stderr)

@@ -88,7 +88,7 @@ func runCalc(args []string, stdout, stderr io.Writer) int {
 	// live data before collecting, which on the benchmark data set (about 25 MB live)
 	// sometimes pushed the peak RSS past it; a soft limit makes the GC collect
 	// earlier instead. GOMEMLIMIT in the environment wins.
-	if os.Getenv("GOMEMLIMIT") == "" {
+	if env.String("GOMEMLIMIT") == "" {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(calcMemoryLimit))
 	}
 	rep, err := calc(opt)

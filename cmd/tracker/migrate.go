@@ -65,7 +65,7 @@ func databaseURL(flagValue string) string {
 	if flagValue != "" {
 		return flagValue
 	}
-	return os.Getenv("DATABASE_URL")
+	return env.String("DATABASE_URL")
 }
 
 // errLine keeps an error from elsewhere (Postgres, AWS) on one line.

@@ -47,7 +47,7 @@ func runQuotasBackfill(args []string, stdout, stderr io.Writer) int {
 		return fail("--database-url (or DATABASE_URL) is required")
 	}
 	if *table == "" {
-		*table = os.Getenv("QUOTAS_TABLE")
+		*table = env.String("QUOTAS_TABLE")
 	}
 	if *table == "" {
 		return fail("--quotas-table (or QUOTAS_TABLE) is required")

@@ -86,7 +86,7 @@ func runReplay(args []string, stdout, stderr io.Writer) int {
 		return fail("--database-url (or DATABASE_URL) is required")
 	}
 	if *table == "" {
-		*table = os.Getenv("EVENTS_TABLE")
+		*table = env.String("EVENTS_TABLE")
 	}
 	if *table == "" {
 		return fail("--events-table (or EVENTS_TABLE) is required")

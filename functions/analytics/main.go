@@ -28,7 +28,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -40,20 +39,24 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/app/command"
+	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	table := os.Getenv("EVENTS_TABLE")
-	if table == "" {
-		log.Error("analytics: EVENTS_TABLE is not set")
+	env, err := settings.LoadFunction("analytics")
+	if err != nil {
+		log.Error(err.Error())
 		os.Exit(1)
 	}
-	snapshotEvery, err1 := strconv.Atoi(envOr("SNAPSHOT_EVERY", "10"))
-	riskFree, err2 := strconv.ParseFloat(envOr("RISK_FREE_RATE", "0"), 64)
-	concurrency, err3 := strconv.Atoi(envOr("CONCURRENCY", "8"))
+	table, benchmark, failures := env.String("EVENTS_TABLE"), env.String("BENCHMARK_SYMBOL"), env.String(topology.FailureDestinationEnvVar)
+	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
+	connections, endpoint := env.String("CONNECTIONS_TABLE"), env.First("WEBSOCKET_ENDPOINT", "WEBSOCKET_CALLBACK_URL")
+	snapshotEvery, err1 := env.Int("SNAPSHOT_EVERY")
+	riskFree, err2 := env.Float("RISK_FREE_RATE")
+	concurrency, err3 := env.Int("CONCURRENCY")
 	if err1 != nil || err2 != nil || err3 != nil || snapshotEvery < 1 || concurrency < 1 {
 		log.Error("analytics: SNAPSHOT_EVERY and CONCURRENCY must be positive integers, RISK_FREE_RATE a number")
 		os.Exit(1)
@@ -63,35 +66,28 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		pool, err := readmodel.OpenConfigured(ctx, "analytics")
+		pool, err := readmodel.OpenConfigured(ctx, "analytics", database)
 		if err != nil {
 			return nil, err
 		}
 		db := dynamodb.NewFromConfig(cfg)
 		store := dynamostore.New(db, table, dynamostore.Options{SnapshotEvery: snapshotEvery})
-		sink, err := failuredest.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
+		sink, err := failuredest.Open(cfg, failures)
 		if err != nil {
 			return nil, err
 		}
 		opts := analyticsjob.Options{
-			Settings:    analyticsjob.Settings{Benchmark: os.Getenv("BENCHMARK_SYMBOL"), RiskFreeRate: riskFree},
+			Settings:    analyticsjob.Settings{Benchmark: benchmark, RiskFreeRate: riskFree},
 			Concurrency: concurrency,
 			Alerts:      readmodel.NewAlertRules(pool),
 			Logger:      log,
 			Quarantine:  sink,
 		}
-		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log}); ok {
+		if pusher, ok := push.Configured(cfg, db, connections, endpoint, push.Options{Logger: log}); ok {
 			opts.Notifier = pusher
 		}
 		cmds := command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log})
 		return analyticsjob.New(cmds, readmodel.NewMetrics(pool), opts), nil
 	})
 	lambda.Start(analyticsjob.Handler(deps.Get))
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

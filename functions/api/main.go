@@ -18,7 +18,6 @@ import (
 	"context"
 	"log/slog"
 	"os"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -30,6 +29,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/command"
+	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
@@ -37,12 +37,14 @@ type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.API
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	table, quotasTable := os.Getenv("EVENTS_TABLE"), os.Getenv("QUOTAS_TABLE")
-	if table == "" || quotasTable == "" {
-		log.Error("api: EVENTS_TABLE and QUOTAS_TABLE must be set")
+	env, err := settings.LoadFunction("api")
+	if err != nil {
+		log.Error(err.Error())
 		os.Exit(1)
 	}
-	snapshotEvery, err := strconv.Atoi(envOr("SNAPSHOT_EVERY", "10"))
+	table, quotasTable := env.String("EVENTS_TABLE"), env.String("QUOTAS_TABLE")
+	database := readmodel.DatabaseConfig{URL: env.String("API_DATABASE_URL"), SecretARN: env.String("API_DATABASE_SECRET_ARN")}
+	snapshotEvery, err := env.Int("SNAPSHOT_EVERY")
 	if err != nil || snapshotEvery < 1 {
 		log.Error("api: SNAPSHOT_EVERY must be a positive integer")
 		os.Exit(1)
@@ -55,7 +57,7 @@ func main() {
 		dynamo := dynamodb.NewFromConfig(cfg)
 		store := dynamostore.New(dynamo, table, dynamostore.Options{SnapshotEvery: snapshotEvery})
 		quotas := dynamoquota.New(dynamo, quotasTable)
-		db, err := readmodel.OpenAPI(ctx, "api")
+		db, err := readmodel.OpenAPI(ctx, "api", database)
 		if err != nil {
 			return nil, err
 		}
@@ -79,11 +81,4 @@ func main() {
 		}
 		return h(ctx, req)
 	})
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

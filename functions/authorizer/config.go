@@ -10,8 +10,8 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
 )
 
-// Environment variables. Either SUPABASE_URL, or JWT_ISSUER (plus JWKS_URL and/or
-// an HMAC secret), is required.
+// Settings (declared, with their defaults, in shared/platform/topology). Either
+// SUPABASE_URL, or JWT_ISSUER (plus JWKS_URL and/or an HMAC secret), is required.
 const (
 	// EnvSupabaseURL is the project URL, "https://<ref>.supabase.co": it gives the
 	// issuer (<url>/auth/v1) and the JWKS URL (<url>/auth/v1/.well-known/jwks.json).
@@ -37,7 +37,7 @@ const (
 	EnvLogLevel = "LOG_LEVEL"
 )
 
-// loadConfig builds the verifier configuration from the environment.
+// loadConfig builds the verifier configuration from the settings getenv reads.
 func loadConfig(getenv func(string) string) (auth.Config, error) {
 	var cfg auth.Config
 	if u := getenv(EnvSupabaseURL); u != "" {

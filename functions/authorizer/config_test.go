@@ -4,6 +4,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/auth"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func env(m map[string]string) func(string) string {
@@ -69,5 +72,30 @@ func TestLogLevel(t *testing.T) {
 	}
 	if l := logLevel(env(map[string]string{EnvLogLevel: "nonsense"})); l.String() != "INFO" {
 		t.Fatal(l)
+	}
+}
+
+// The defaults the topology declares are the verifier's own: a setting left
+// unset configures what an empty auth.Config field would.
+func TestDeclaredDefaultsAreTheVerifiers(t *testing.T) {
+	f, _ := topology.FunctionByName("authorizer")
+	want := map[string]string{
+		EnvAudience: auth.DefaultAudience, EnvAllowedRoles: "authenticated", EnvClockSkew: auth.DefaultClockSkew.String(),
+		EnvJWKSCacheTTL: auth.DefaultCacheTTL.String(), EnvJWKSMinRefresh: auth.DefaultMinRefreshInterval.String(),
+		EnvLogLevel: "info",
+	}
+	for name, w := range want {
+		s, ok := f.SettingByName(name)
+		if !ok {
+			t.Errorf("%s is not declared", name)
+			continue
+		}
+		if d, err := time.ParseDuration(s.Default); err == nil {
+			if wd, _ := time.ParseDuration(w); d != wd {
+				t.Errorf("%s: declared default %s, the verifier's %s", name, s.Default, w)
+			}
+		} else if s.Default != w {
+			t.Errorf("%s: declared default %q, the verifier's %q", name, s.Default, w)
+		}
 	}
 }

@@ -12,11 +12,17 @@ import (
 
 	"github.com/portfoliotracker/tracker/functions/edge/lambdaauth"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
+	"github.com/portfoliotracker/tracker/shared/platform/config"
 )
 
 func main() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(os.Getenv)}))
-	cfg, err := loadConfig(os.Getenv)
+	env, err := config.LoadFunction("authorizer")
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("authorizer: configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(env.String)}))
+	cfg, err := loadConfig(env.String)
 	if err != nil {
 		logger.Error("authorizer: configuration", "error", err.Error())
 		os.Exit(1)

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -38,6 +37,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
+	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
@@ -47,53 +47,52 @@ func main() {
 		log.Error("ingest: " + msg)
 		os.Exit(1)
 	}
-	stream := os.Getenv("MARKET_DATA_STREAM")
-	if stream == "" {
-		fail("MARKET_DATA_STREAM is not set")
+	env, err := settings.LoadFunction("ingest")
+	if err != nil {
+		fail(err.Error())
 	}
-	source := envOr("PRICE_SOURCE", marketdata.SourceSimulated)
+	stream, errorsStream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("MARKET_DATA_ERRORS_STREAM"), env.String("RATE_LIMITS_TABLE")
+	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
+	apiKey, apiKeyARN, baseURL := env.String("MARKET_DATA_API_KEY"), env.String("MARKET_DATA_API_KEY_SECRET_ARN"), env.String("MARKET_DATA_BASE_URL")
+	source := env.String("PRICE_SOURCE")
 	switch source {
 	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage:
 	default:
 		fail("PRICE_SOURCE must be simulated, finnhub or alphavantage")
 	}
-	seed, err := strconv.ParseUint(envOr("SIM_SEED", "1"), 10, 64)
+	seed, err := env.Uint("SIM_SEED")
 	if err != nil {
 		fail("SIM_SEED must be an unsigned integer")
-	}
-	rateTable := os.Getenv("RATE_LIMITS_TABLE")
-	if source != marketdata.SourceSimulated && rateTable == "" {
-		fail("RATE_LIMITS_TABLE is required for a real provider")
 	}
 	deps := lazy.New(func(ctx context.Context) (*ingest.Handler, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
-		pool, err := readmodel.OpenConfigured(ctx, "ingest")
+		pool, err := readmodel.OpenConfigured(ctx, "ingest", database)
 		if err != nil {
 			return nil, err
 		}
 		kc := kinesis.NewFromConfig(cfg)
 		c := ingest.Config{Watch: ingest.Watchlists{ingest.HeldSymbols{DB: pool}, ingest.AlertSymbols{DB: pool}}, Closes: pool,
 			Updates: kinesispub.New(kc, stream, kinesispub.Options{}), Logger: log}
-		if s := os.Getenv("MARKET_DATA_ERRORS_STREAM"); s != "" {
-			c.Errors = kinesispub.New(kc, s, kinesispub.Options{})
+		if errorsStream != "" {
+			c.Errors = kinesispub.New(kc, errorsStream, kinesispub.Options{})
 		}
 		if source == marketdata.SourceSimulated {
 			c.Quotes, c.Bars = ingest.SimQuotes{Seed: seed}, ingest.SimBars{Seed: seed}
 			return ingest.New(c), nil
 		}
-		key := os.Getenv("MARKET_DATA_API_KEY")
-		if arn := os.Getenv("MARKET_DATA_API_KEY_SECRET_ARN"); key == "" && arn != "" {
-			if key, err = secrets.String(ctx, arn); err != nil {
+		key := apiKey
+		if key == "" && apiKeyARN != "" {
+			if key, err = secrets.String(ctx, apiKeyARN); err != nil {
 				return nil, err
 			}
 		}
 		if key == "" {
 			return nil, fmt.Errorf("no API key for %s", source)
 		}
-		opts := marketdata.ClientOptions{BaseURL: os.Getenv("MARKET_DATA_BASE_URL"), APIKey: key,
+		opts := marketdata.ClientOptions{BaseURL: baseURL, APIKey: key,
 			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(cfg), rateTable), nil)}
 		switch source {
 		case marketdata.SourceFinnhub:
@@ -114,11 +113,4 @@ func main() {
 		}
 		return h.Handle(ctx, in)
 	})
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
+	"github.com/portfoliotracker/tracker/shared/platform/config"
 )
 
 // result is what the invocation answers (and what a deployment log shows).
@@ -32,9 +33,15 @@ type result struct {
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	env, err := config.LoadFunction("migrate")
+	if err != nil {
+		log.Error(err.Error())
+		os.Exit(1)
+	}
+	ownerDB := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
+	apiDB := readmodel.DatabaseConfig{URL: env.String("API_DATABASE_URL"), SecretARN: env.String("API_DATABASE_SECRET_ARN")}
 	lambda.Start(func(ctx context.Context) (result, error) {
-		owner, err := secrets.ReadDatabase(ctx, os.Getenv(readmodel.EnvDatabaseURL), os.Getenv(readmodel.EnvDatabaseSecretARN),
-			readmodel.EnvDatabaseURL, readmodel.EnvDatabaseSecretARN)
+		owner, err := secrets.ReadDatabase(ctx, ownerDB.URL, ownerDB.SecretARN, readmodel.EnvDatabaseURL, readmodel.EnvDatabaseSecretARN)
 		if errors.Is(err, secrets.ErrEmpty) {
 			// The first deployment creates the secret empty: the operator fills it
 			// afterwards (infra/README.md), and the next deployment migrates. Failing
@@ -56,7 +63,7 @@ func main() {
 		}
 		log.InfoContext(ctx, "migrations applied", "applied", applied)
 		res := result{Applied: applied}
-		res.APILogin, err = ensureAPILogin(ctx, pool)
+		res.APILogin, err = ensureAPILogin(ctx, pool, apiDB)
 		if err != nil {
 			return res, err
 		}
@@ -68,12 +75,11 @@ func main() {
 // ensureAPILogin makes the API's DSN's user its login role; an API secret not
 // filled yet is skipped, as the owner's is (the api and ws functions answer 503
 // until it is).
-func ensureAPILogin(ctx context.Context, owner readmodel.Beginner) (string, error) {
-	dsn, arn := os.Getenv(readmodel.EnvAPIDatabaseURL), os.Getenv(readmodel.EnvAPIDatabaseSecretARN)
-	if dsn == "" && arn == "" {
+func ensureAPILogin(ctx context.Context, owner readmodel.Beginner, db readmodel.DatabaseConfig) (string, error) {
+	if db.URL == "" && db.SecretARN == "" {
 		return "skipped: no API database configured", nil
 	}
-	api, err := secrets.ReadDatabase(ctx, dsn, arn, readmodel.EnvAPIDatabaseURL, readmodel.EnvAPIDatabaseSecretARN)
+	api, err := secrets.ReadDatabase(ctx, db.URL, db.SecretARN, readmodel.EnvAPIDatabaseURL, readmodel.EnvAPIDatabaseSecretARN)
 	if errors.Is(err, secrets.ErrEmpty) {
 		return "skipped: API database secret not set", nil
 	}

@@ -51,28 +51,31 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/prices"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	table := os.Getenv("PRICES_TABLE")
-	if table == "" {
-		log.Error("prices: PRICES_TABLE is not set")
+	env, err := settings.LoadFunction("prices")
+	if err != nil {
+		log.Error(err.Error())
 		os.Exit(1)
 	}
-	currency := os.Getenv("PRICE_CURRENCY")
+	table, currency, failures := env.String("PRICES_TABLE"), env.String("PRICE_CURRENCY"), env.String(topology.FailureDestinationEnvVar)
+	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
+	connections, endpoint := env.String("CONNECTIONS_TABLE"), env.First("WEBSOCKET_ENDPOINT", "WEBSOCKET_CALLBACK_URL")
 	deps := lazy.New(func(ctx context.Context) (*prices.Consumer, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
-		pool, err := readmodel.OpenConfigured(ctx, "prices")
+		pool, err := readmodel.OpenConfigured(ctx, "prices", database)
 		if err != nil {
 			return nil, err
 		}
-		sink, err := failuredest.Open(cfg, os.Getenv(topology.FailureDestinationEnvVar))
+		sink, err := failuredest.Open(cfg, failures)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +85,7 @@ func main() {
 		// them offline: look up only the users connected a second ago. A post
 		// gets a second (they take tens of milliseconds); the batch's pushes
 		// get prices.DefaultPushBudget in all.
-		if pusher, ok := push.Configured(cfg, db, push.Options{Logger: log, ConnectedUsersFor: time.Second, PostTimeout: time.Second}); ok {
+		if pusher, ok := push.Configured(cfg, db, connections, endpoint, push.Options{Logger: log, ConnectedUsersFor: time.Second, PostTimeout: time.Second}); ok {
 			notifier = pusher
 		}
 		return prices.New(prices.Config{

@@ -30,14 +30,21 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/dynamosource"
 	"github.com/portfoliotracker/tracker/shared/app/projection"
+	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	table, failures := os.Getenv("EVENTS_TABLE"), os.Getenv(topology.FailureDestinationEnvVar)
-	if os.Getenv(readmodel.EnvDatabaseURL) == "" && os.Getenv(readmodel.EnvDatabaseSecretARN) == "" || table == "" {
-		log.Error("projector: set DATABASE_URL or DATABASE_SECRET_ARN, and EVENTS_TABLE")
+	env, err := settings.LoadFunction("projector")
+	if err != nil {
+		log.Error(err.Error())
+		os.Exit(1)
+	}
+	table, failures := env.String("EVENTS_TABLE"), env.String(topology.FailureDestinationEnvVar)
+	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
+	if database.URL == "" && database.SecretARN == "" {
+		log.Error("projector: set DATABASE_URL or DATABASE_SECRET_ARN")
 		os.Exit(1)
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background())
@@ -51,7 +58,7 @@ func main() {
 		os.Exit(1)
 	}
 	build := func(ctx context.Context) (projection.Applier, error) {
-		pool, err := readmodel.OpenConfigured(ctx, "projector")
+		pool, err := readmodel.OpenConfigured(ctx, "projector", database)
 		if err != nil {
 			return nil, err
 		}

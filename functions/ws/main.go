@@ -40,20 +40,24 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
+	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	table, endpoint := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("WEBSOCKET_ENDPOINT")
-	if endpoint == "" {
-		endpoint = os.Getenv("WEBSOCKET_CALLBACK_URL")
-	}
-	if table == "" || endpoint == "" {
-		log.Error("ws: CONNECTIONS_TABLE and WEBSOCKET_ENDPOINT (or WEBSOCKET_CALLBACK_URL) must be set")
+	env, err := settings.LoadFunction("ws")
+	if err != nil {
+		log.Error(err.Error())
 		os.Exit(1)
 	}
-	db := lazy.New(func(ctx context.Context) (*readmodel.CallerDB, error) { return readmodel.OpenAPI(ctx, "ws") })
+	table, endpoint := env.String("CONNECTIONS_TABLE"), env.First("WEBSOCKET_ENDPOINT", "WEBSOCKET_CALLBACK_URL")
+	if endpoint == "" {
+		log.Error("ws: WEBSOCKET_ENDPOINT (or WEBSOCKET_CALLBACK_URL) must be set")
+		os.Exit(1)
+	}
+	database := readmodel.DatabaseConfig{URL: env.String("API_DATABASE_URL"), SecretARN: env.String("API_DATABASE_SECRET_ARN")}
+	db := lazy.New(func(ctx context.Context) (*readmodel.CallerDB, error) { return readmodel.OpenAPI(ctx, "ws", database) })
 	queries := lazy.New(func(ctx context.Context) (*readmodel.Queries, error) {
 		d, err := db.Get(ctx)
 		if err != nil {

@@ -55,16 +55,18 @@ func (b *GoBundler) Args(outputDir string) []string {
 		"-ldflags=-s -w", "-o", filepath.Join(outputDir, "bootstrap"), b.Package}
 }
 
-// Env is the build environment: a static linux/arm64 binary.
+// Env is what the build adds to the environment it inherits: a static
+// linux/arm64 binary.
 func (b *GoBundler) Env() []string {
-	return append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "GOWORK=off")
+	return []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64", "GOWORK=off"}
 }
 
 // Build runs the build.
 func (b *GoBundler) Build(outputDir string) error {
 	args := b.Args(outputDir)
 	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir, cmd.Env = b.RepoRoot, b.Env()
+	cmd.Dir = b.RepoRoot
+	cmd.Env = append(cmd.Environ(), b.Env()...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {

@@ -14,14 +14,15 @@ import (
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
-// Environment variables the stack sets beyond those the topology names.
+// Environment variables the stack computes beyond the resources' names (the
+// topology declares them with every function's settings).
 const (
 	// EnvSupabaseURL reaches the authorizer functions (the Supabase project URL
 	// gives the token issuer and the JWKS URL).
-	EnvSupabaseURL = "SUPABASE_URL"
+	EnvSupabaseURL = topology.SupabaseURLEnvVar
 	// EnvWebSocketCallbackURL reaches functions with ManageConnections: the
 	// @connections endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
-	EnvWebSocketCallbackURL = "WEBSOCKET_CALLBACK_URL"
+	EnvWebSocketCallbackURL = topology.WebSocketCallbackEnvVar
 )
 
 // DynamoDB actions per access level: exactly the item operations, no wildcard.
@@ -87,9 +88,13 @@ func (b *builder) functions() {
 		// Logs go to the function's own group; no CreateLogGroup, the stack made it.
 		role.AddToPolicy(allow(logWriteActions, logGroup.LogGroupArn()))
 
+		// Exactly the settings the topology says this stack sets
+		// (topology.Function.Environment; the tests hold the two together).
 		env := map[string]*string{}
-		for k, v := range f.Env {
-			env[k] = jsii.String(v)
+		for _, s := range f.Settings {
+			if s.Value != "" {
+				env[s.Name] = jsii.String(s.Value)
+			}
 		}
 		for _, a := range f.Tables {
 			tb, decl := b.Tables[a.Table], mustTable(b.topo, a.Table)

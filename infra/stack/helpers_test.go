@@ -64,7 +64,7 @@ func richTopology() stack.Topology {
 		topology.Function{
 			Name: "ingest", Purpose: "polls providers", Memory: 256, Timeout: 50 * time.Second, ReservedConcurrency: 1,
 			Tables:   []topology.TableAccess{{Table: topology.RateLimitsTable, Access: topology.ReadWrite}},
-			Env:      map[string]string{"PROVIDER": "finnhub"},
+			Settings: []topology.Setting{{Name: "PROVIDER", Value: "finnhub", SetBy: topology.BothStacks, Meaning: "the quote provider"}},
 			Triggers: []topology.Trigger{{Kind: topology.Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"source":"finnhub"}`}},
 		},
 		topology.Function{

@@ -171,3 +171,42 @@ func TestParityCatchesDrift(t *testing.T) {
 		t.Fatal("the rich topology should differ from the declared one in its schedules")
 	}
 }
+
+// TestFunctionsGetTheirDeclaredSettings: the environment of every function in
+// the template names exactly the settings the topology says the CDK stack sets
+// (topology.Function.Environment, SetBy including CDKStack), with their fixed
+// values. A setting the function may read but no stack sets (an override, or
+// one with a default) is absent; one only the local stack sets (a secret's plain
+// value) is absent too. The rich fixture's synthetic functions declare no real
+// settings, so only the system's topology (dev, prod) is checked.
+func TestFunctionsGetTheirDeclaredSettings(t *testing.T) {
+	for _, name := range []string{"dev", "prod"} {
+		s := fixture(t, name)
+		byID := s.functionsByID(t)
+		for _, f := range s.topo.Functions {
+			vars := obj(obj(s.res[keyOf(byID, f.Name)].Properties["Environment"])["Variables"])
+			got, want := map[string]string{}, map[string]string{}
+			for k, v := range vars {
+				got[k] = "(computed)"
+				if str, ok := v.(string); ok {
+					got[k] = str
+				}
+			}
+			for _, set := range f.Environment() {
+				if set.SetBy&topology.CDKStack == 0 {
+					continue
+				}
+				want[set.Name] = "(computed)"
+				switch {
+				case set.Value != "":
+					want[set.Name] = set.Value
+				case set.Name == stack.EnvSupabaseURL:
+					want[set.Name] = testSupabaseURL
+				}
+			}
+			if !jsonEqual(got, want) {
+				t.Errorf("%s/%s: the template sets\n %v\nthe topology declares\n %v", name, f.Name, got, want)
+			}
+		}
+	}
+}

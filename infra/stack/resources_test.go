@@ -152,8 +152,10 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 			// The environment: exactly the names the topology gives it.
 			env := obj(obj(p["Environment"])["Variables"])
 			want := map[string]string{}
-			for k, v := range f.Env {
-				want[k] = "=" + v
+			for _, set := range f.Settings {
+				if set.Value != "" {
+					want[set.Name] = "=" + set.Value
+				}
 			}
 			for _, a := range f.Tables {
 				decl, _ := topology.TableByName(a.Table)

@@ -7,7 +7,6 @@ package stack
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -186,11 +186,23 @@ func hasFunction(t Topology, name string) bool {
 	return false
 }
 
+// Settings are the environment variables the CDK app reads
+// (shared/platform/config); the CDK CLI sets them.
+var Settings = []config.Setting{
+	{Name: "CDK_DEFAULT_ACCOUNT", Meaning: "the account to deploy to (set by the CDK CLI, or by `make synth` to a fixed value)"},
+	{Name: "CDK_DEFAULT_REGION", Meaning: "the region to deploy to (likewise)"},
+	{Name: "CDK_OUTDIR", Meaning: "where the CLI wants the cloud assembly; infra/cdk.out when the app runs on its own"},
+}
+
+// Environment reads Settings.
+func Environment() *config.Env { return config.New("infra", Settings) }
+
 // EnvFromEnvironment is the stack environment from CDK_DEFAULT_ACCOUNT and
 // CDK_DEFAULT_REGION (set by the CDK CLI, or by `make synth` to fixed values), or
 // nil when they are unset.
 func EnvFromEnvironment() *awscdk.Environment {
-	account, region := os.Getenv("CDK_DEFAULT_ACCOUNT"), os.Getenv("CDK_DEFAULT_REGION")
+	env := Environment()
+	account, region := env.String("CDK_DEFAULT_ACCOUNT"), env.String("CDK_DEFAULT_REGION")
 	if account == "" || region == "" {
 		return nil
 	}

@@ -422,8 +422,10 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 
 // topologyEnv is a function's setting as the topology (and so the stack) gives it.
 func topologyEnv(function, name, def string) string {
-	if f, ok := topology.FunctionByName(function); ok && f.Env[name] != "" {
-		return f.Env[name]
+	if f, ok := topology.FunctionByName(function); ok {
+		if s, ok := f.SettingByName(name); ok && s.Value != "" {
+			return s.Value
+		}
 	}
 	return def
 }

@@ -93,7 +93,7 @@ func run(cfg Config, stdout, stderr io.Writer) int {
 	}
 	defer logFile.Close()
 	var output io.Writer = logFile
-	if os.Getenv("PT_LOCAL_VERBOSE") == "1" {
+	if localSettings.String("PT_LOCAL_VERBOSE") == "1" {
 		output = io.MultiWriter(logFile, stdout)
 	}
 	fmt.Fprintln(stdout, "Starting the local stack (emulators, function builds, schema)...")

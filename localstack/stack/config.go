@@ -10,10 +10,11 @@ package stack
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/portfoliotracker/tracker/shared/platform/config"
 )
 
 // Config is what `make run` can change; every field has a default (Defaults) and
@@ -65,15 +66,36 @@ func Defaults(root string) Config {
 	}
 }
 
+// Settings are the PT_LOCAL_* variables `make run` reads
+// (shared/platform/config); each overrides a field of Defaults.
+var Settings = []config.Setting{
+	{Name: "PT_LOCAL_HTTP_PORT", Meaning: "the HTTP API's port (3000)"},
+	{Name: "PT_LOCAL_WS_PORT", Meaning: "the WebSocket API's port (3001)"},
+	{Name: "PT_LOCAL_ADMIN_PORT", Meaning: "the admin endpoint's port (3002)"},
+	{Name: "PT_LOCAL_AUTH_PORT", Meaning: "the token issuer's port (54321, Supabase CLI's)"},
+	{Name: "PT_LOCAL_DYNAMODB_PORT", Meaning: "DynamoDB Local's port (8000)"},
+	{Name: "PT_LOCAL_KINESIS_PORT", Meaning: "kinesis-mock's port (4567)"},
+	{Name: "PT_LOCAL_POSTGRES_PORT", Meaning: "PostgreSQL's port (54322, Supabase CLI's)"},
+	{Name: "PT_LOCAL_DATA", Meaning: "the data folder (.data/local); one of its own builds its own functions"},
+	{Name: "PT_LOCAL_AWS_ENDPOINT", Meaning: "an AWS-compatible endpoint (LocalStack) serving DynamoDB and Kinesis instead of the emulators"},
+	{Name: "PT_LOCAL_DEMO", Meaning: "seed the demo users and portfolios (true)"},
+	{Name: "PT_LOCAL_TICK", Meaning: "how often the simulated price feed ticks (2s; 0 = the topology's schedule only)"},
+	{Name: "PT_LOCAL_VERBOSE", Meaning: "1: the functions' logs on the console too, not only in the log file"},
+}
+
+// localSettings reads Settings.
+var localSettings = config.New("localstack", Settings)
+
 // FromEnv overrides c with PT_LOCAL_* variables.
 func FromEnv(c Config) (Config, error) {
+	env := localSettings
 	ints := map[string]*int{
 		"PT_LOCAL_HTTP_PORT": &c.HTTPPort, "PT_LOCAL_WS_PORT": &c.WSPort, "PT_LOCAL_ADMIN_PORT": &c.AdminPort,
 		"PT_LOCAL_AUTH_PORT": &c.AuthPort, "PT_LOCAL_DYNAMODB_PORT": &c.DynamoDBPort,
 		"PT_LOCAL_KINESIS_PORT": &c.KinesisPort, "PT_LOCAL_POSTGRES_PORT": &c.PostgresPort,
 	}
 	for name, p := range ints {
-		if v := os.Getenv(name); v != "" {
+		if v := env.String(name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > 65535 {
 				return c, fmt.Errorf("%s=%q: want a port number", name, v)
@@ -81,20 +103,20 @@ func FromEnv(c Config) (Config, error) {
 			*p = n
 		}
 	}
-	if v := os.Getenv("PT_LOCAL_DATA"); v != "" {
+	if v := env.String("PT_LOCAL_DATA"); v != "" {
 		// A data folder of its own (a test's) builds its own functions too: two
 		// stacks never write one binary.
 		c.DataDir, c.BinDir = v, ""
 	}
-	c.AWSEndpoint = os.Getenv("PT_LOCAL_AWS_ENDPOINT")
-	if v := os.Getenv("PT_LOCAL_DEMO"); v != "" {
+	c.AWSEndpoint = env.String("PT_LOCAL_AWS_ENDPOINT")
+	if v := env.String("PT_LOCAL_DEMO"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return c, fmt.Errorf("PT_LOCAL_DEMO=%q: want true or false", v)
 		}
 		c.Demo = b
 	}
-	if v := os.Getenv("PT_LOCAL_TICK"); v != "" {
+	if v := env.String("PT_LOCAL_TICK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
 			return c, fmt.Errorf("PT_LOCAL_TICK=%q: want a duration such as 2s (0 = the topology's schedule only)", v)

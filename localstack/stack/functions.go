@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -32,7 +31,7 @@ func buildFunctions(ctx context.Context, root, dir string) (map[string]string, e
 	args := append([]string{"build", "-tags", "lambda.norpc", "-ldflags=-s -w", "-o", dir + string(filepath.Separator)}, pkgs...)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
+	cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOFLAGS=-buildvcs=false")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build the functions: %w\n%s", err, out)
 	}
@@ -52,12 +51,11 @@ func failureFile(dataDir, function string) string {
 	return filepath.Join(dataDir, "failures", function+".jsonl")
 }
 
-// functionEnv is a function's environment as the CDK stack gives it on AWS
-// (infra/stack/functions.go), with local stand-ins: plain values where AWS has
-// secret ARNs, and the emulators' endpoints through the SDK's standard
-// AWS_ENDPOINT_URL_<SERVICE> variables.
-func functionEnv(f topology.Function, prefix string, e endpoints) []string {
-	env := map[string]string{
+// sdkEnv is what every function is given for the AWS SDK (which reads it, not
+// our code): the emulators' endpoints through the standard
+// AWS_ENDPOINT_URL_<SERVICE> variables, a region and dummy credentials.
+func sdkEnv(e endpoints) map[string]string {
+	return map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
 		"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_ENDPOINT_URL_DYNAMODB": e.dynamoDB, "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": e.dynamoDB,
@@ -65,8 +63,19 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 		// No profile or shared config of the developer's may reach a function.
 		"AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
 	}
-	for k, v := range f.Env {
-		env[k] = v
+}
+
+// functionEnv is a function's environment as the CDK stack gives it on AWS
+// (infra/stack/functions.go), with local stand-ins: plain values where AWS has
+// secret ARNs (topology.Secret.PlainEnvVar), and the SDK's variables (sdkEnv).
+// Beyond sdkEnv it is exactly the settings the topology says the local stack
+// sets (topology.Function.Environment; a test holds the two together).
+func functionEnv(f topology.Function, prefix string, e endpoints) []string {
+	env := sdkEnv(e)
+	for _, s := range f.Settings {
+		if s.Value != "" {
+			env[s.Name] = s.Value
+		}
 	}
 	for _, a := range f.Tables {
 		if t, ok := topology.TableByName(a.Table); ok {
@@ -80,23 +89,21 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 			}
 		}
 	}
-	for _, s := range f.Secrets {
-		switch s {
-		case topology.DatabaseSecret:
-			env[readmodel.EnvDatabaseURL] = e.databaseURL
-		case topology.APIDatabaseSecret:
-			env[readmodel.EnvAPIDatabaseURL] = e.apiDatabaseURL
-		case topology.JWTSecret:
-			env["SUPABASE_JWT_SECRET"] = e.jwtSecret
+	stand := map[string]string{topology.DatabaseSecret: e.databaseURL, topology.APIDatabaseSecret: e.apiDatabaseURL, topology.JWTSecret: e.jwtSecret}
+	for _, name := range f.Secrets {
+		for _, s := range topology.Secrets() {
+			if s.Name == name && s.LocalValue {
+				env[s.PlainEnvVar] = stand[name]
+			}
 		}
 	}
 	for _, tr := range f.Triggers {
 		if tr.Kind == topology.HTTPAuthorizer || tr.Kind == topology.WSAuthorizer {
-			env["SUPABASE_URL"] = e.supabaseURL
+			env[topology.SupabaseURLEnvVar] = e.supabaseURL
 		}
 	}
 	if f.ManageConnections {
-		env["WEBSOCKET_CALLBACK_URL"] = e.wsManagement
+		env[topology.WebSocketCallbackEnvVar] = e.wsManagement
 	}
 	for _, tr := range f.Triggers {
 		if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -88,10 +89,25 @@ func TestFunctionEnvMirrorsTheStack(t *testing.T) {
 		if !has("AWS_ENDPOINT_URL_DYNAMODB=http://ddb") || !has("AWS_ENDPOINT_URL_KINESIS=http://kin") {
 			t.Errorf("%s: emulator endpoints missing", f.Name)
 		}
-		for k, v := range f.Env {
-			if !has(k + "=" + v) {
-				t.Errorf("%s: topology setting %s missing", f.Name, k)
+		// Beyond the SDK's variables, exactly the settings the topology says the
+		// local stack sets, with their fixed values.
+		sdk := sdkEnv(e)
+		got, want := map[string]string{}, map[string]string{}
+		for _, kv := range env {
+			if k, v, _ := strings.Cut(kv, "="); sdk[k] == "" {
+				got[k] = v
 			}
+		}
+		for _, s := range f.Environment() {
+			if s.SetBy&topology.LocalStack != 0 {
+				want[s.Name] = got[s.Name]
+				if s.Value != "" {
+					want[s.Name] = s.Value
+				}
+			}
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%s: the local stack gives\n %v\nthe topology declares\n %v", f.Name, got, want)
 		}
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -90,14 +89,11 @@ func NewManagementClient(cfg aws.Config, endpoint string) *apigatewaymanagementa
 }
 
 // Configured returns the pusher of a function configured for the WebSocket API:
-// CONNECTIONS_TABLE and the management endpoint in WEBSOCKET_ENDPOINT (or
-// WEBSOCKET_CALLBACK_URL, what the CDK stack and the local stack set). It returns
-// false when either is missing, for functions that may run without pushing.
-func Configured(cfg aws.Config, db wsconn.DynamoDB, opts Options) (*Pusher, bool) {
-	table, endpoint := os.Getenv("CONNECTIONS_TABLE"), os.Getenv("WEBSOCKET_ENDPOINT")
-	if endpoint == "" {
-		endpoint = os.Getenv("WEBSOCKET_CALLBACK_URL")
-	}
+// the connections table's name and the stage's management endpoint (what the
+// function reads from CONNECTIONS_TABLE and WEBSOCKET_ENDPOINT, or
+// WEBSOCKET_CALLBACK_URL). It returns false when either is empty, for functions
+// that may run without pushing.
+func Configured(cfg aws.Config, db wsconn.DynamoDB, table, endpoint string, opts Options) (*Pusher, bool) {
 	if table == "" || endpoint == "" {
 		return nil, false
 	}

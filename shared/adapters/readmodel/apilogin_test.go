@@ -124,13 +124,14 @@ func TestAPILoginOfReadsTheRoleFromTheDSN(t *testing.T) {
 	}
 }
 
-// The variables a deployed function reads its database secret from are the ones
-// the stack sets (topology.Secrets).
+// The variables this package names in its errors are the ones the stacks set
+// (topology.Secrets).
 func TestDatabaseSecretVariablesAreTheTopologys(t *testing.T) {
-	want := map[string]string{topology.DatabaseSecret: readmodel.EnvDatabaseSecretARN, topology.APIDatabaseSecret: readmodel.EnvAPIDatabaseSecretARN}
+	want := map[string][2]string{topology.DatabaseSecret: {readmodel.EnvDatabaseSecretARN, readmodel.EnvDatabaseURL},
+		topology.APIDatabaseSecret: {readmodel.EnvAPIDatabaseSecretARN, readmodel.EnvAPIDatabaseURL}}
 	for _, s := range topology.Secrets() {
-		if v, ok := want[s.Name]; ok && s.EnvVar != v {
-			t.Errorf("secret %s: the stack sets %s, readmodel reads %s", s.Name, s.EnvVar, v)
+		if v, ok := want[s.Name]; ok && (s.EnvVar != v[0] || s.PlainEnvVar != v[1]) {
+			t.Errorf("secret %s: the stacks set %s or %s, readmodel names %v", s.Name, s.EnvVar, s.PlainEnvVar, v)
 		}
 		delete(want, s.Name)
 	}

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -48,13 +47,21 @@ type PoolOptions struct {
 // (the internal functions: projector, prices, analytics, ingest, migrate), and
 // the API login's (api, ws). A local run sets the DSN; a deployed function gets
 // the ARN of the Secrets Manager secret holding it (topology.DatabaseSecret,
-// topology.APIDatabaseSecret).
+// topology.APIDatabaseSecret). The functions read them (shared/platform/config);
+// this package names them in its errors.
 const (
 	EnvDatabaseURL          = "DATABASE_URL"
 	EnvDatabaseSecretARN    = "DATABASE_SECRET_ARN"
 	EnvAPIDatabaseURL       = "API_DATABASE_URL"
 	EnvAPIDatabaseSecretARN = "API_DATABASE_SECRET_ARN"
 )
+
+// DatabaseConfig says where a function's DSN is: URL itself (local runs), or
+// the Secrets Manager secret SecretARN (deployed; read on the first open, not
+// at start).
+type DatabaseConfig struct {
+	URL, SecretARN string
+}
 
 // Open builds a pool for dsn configured for the transaction pooler. It does not
 // connect: the first query does, so a cold start pays nothing here.
@@ -71,26 +78,24 @@ func Open(ctx context.Context, dsn string, opts PoolOptions) (*pgxpool.Pool, err
 }
 
 // OpenConfigured opens the owner's pool the way the internal functions are
-// configured: the DSN in DATABASE_URL (local runs), or in the Secrets Manager
-// secret named by DATABASE_SECRET_ARN (deployed; read on the first call, not at
-// start).
-func OpenConfigured(ctx context.Context, applicationName string) (*pgxpool.Pool, error) {
-	return openFrom(ctx, EnvDatabaseURL, EnvDatabaseSecretARN, applicationName)
+// configured: db from DATABASE_URL or DATABASE_SECRET_ARN.
+func OpenConfigured(ctx context.Context, applicationName string, db DatabaseConfig) (*pgxpool.Pool, error) {
+	return openFrom(ctx, db, EnvDatabaseURL, EnvDatabaseSecretARN, applicationName)
 }
 
 // OpenAPI opens the database of the internet-facing functions: a pool of their
-// own login role (API_DATABASE_URL, or the secret named by
-// API_DATABASE_SECRET_ARN), every statement run as the caller (CallerDB).
-func OpenAPI(ctx context.Context, applicationName string) (*CallerDB, error) {
-	pool, err := openFrom(ctx, EnvAPIDatabaseURL, EnvAPIDatabaseSecretARN, applicationName)
+// own login role (db from API_DATABASE_URL or API_DATABASE_SECRET_ARN), every
+// statement run as the caller (CallerDB).
+func OpenAPI(ctx context.Context, applicationName string, db DatabaseConfig) (*CallerDB, error) {
+	pool, err := openFrom(ctx, db, EnvAPIDatabaseURL, EnvAPIDatabaseSecretARN, applicationName)
 	if err != nil {
 		return nil, err
 	}
 	return NewCallerDB(pool), nil
 }
 
-func openFrom(ctx context.Context, urlVar, arnVar, applicationName string) (*pgxpool.Pool, error) {
-	db, err := secrets.ReadDatabase(ctx, os.Getenv(urlVar), os.Getenv(arnVar), urlVar, arnVar)
+func openFrom(ctx context.Context, from DatabaseConfig, urlVar, arnVar, applicationName string) (*pgxpool.Pool, error) {
+	db, err := secrets.ReadDatabase(ctx, from.URL, from.SecretARN, urlVar, arnVar)
 	if err != nil {
 		return nil, err
 	}

@@ -89,8 +89,8 @@ func TestPoolConfigRefusesUnverifiedRemoteDatabases(t *testing.T) {
 // The api and ws functions open their database through OpenAPI: given an
 // unverified remote DSN they refuse, whatever else is right.
 func TestOpenAPIRefusesAnUnverifiedDSN(t *testing.T) {
-	t.Setenv(readmodel.EnvAPIDatabaseURL, "postgres://pt_api.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres?sslmode=require")
-	if _, err := readmodel.OpenAPI(t.Context(), "api"); !errors.Is(err, readmodel.ErrUnverifiedTLS) {
+	dsn := "postgres://pt_api.ref:pw@aws-0-eu-west-1.pooler.supabase.com:6543/postgres?sslmode=require"
+	if _, err := readmodel.OpenAPI(t.Context(), "api", readmodel.DatabaseConfig{URL: dsn}); !errors.Is(err, readmodel.ErrUnverifiedTLS) {
 		t.Errorf("OpenAPI: %v, want ErrUnverifiedTLS", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -21,7 +20,8 @@ import (
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
-// Environment variables read by NewFromEnv. EnvServiceRoleKeyARN is the one
+// The environment variables a function configures a Client from (it reads
+// them through shared/platform/config). EnvServiceRoleKeyARN is the one
 // shared/platform/topology declares for the service-role key's secret.
 const (
 	EnvURL               = "SUPABASE_URL"
@@ -42,7 +42,7 @@ type KeyFunc func(ctx context.Context) (string, error)
 
 // SecretKey adapts a secret reader such as shared/adapters/secrets.String to a KeyFunc:
 //
-//	supabaseadmin.SecretKey(secrets.String, os.Getenv(supabaseadmin.EnvServiceRoleKeyARN))
+//	supabaseadmin.SecretKey(secrets.String, env.String(supabaseadmin.EnvServiceRoleKeyARN))
 func SecretKey(read func(ctx context.Context, arn string) (string, error), arn string) KeyFunc {
 	return func(ctx context.Context) (string, error) {
 		if arn == "" {
@@ -82,11 +82,6 @@ var _ Directory = (*Client)(nil)
 type state struct {
 	auth gotrue.Client
 	key  string // for redaction only
-}
-
-// NewFromEnv is New with Config.URL from SUPABASE_URL.
-func NewFromEnv(key KeyFunc) (*Client, error) {
-	return New(Config{URL: os.Getenv(EnvURL), ServiceKey: key})
 }
 
 // New checks cfg and returns a Client. It makes no request and does not read

@@ -483,10 +483,6 @@ func TestNewValidatesConfig(t *testing.T) {
 	if _, err := supabaseadmin.New(supabaseadmin.Config{URL: "https://abc.supabase.co"}); err == nil {
 		t.Error("nil ServiceKey accepted")
 	}
-	t.Setenv(supabaseadmin.EnvURL, "https://abc.supabase.co")
-	if _, err := supabaseadmin.NewFromEnv(keyFunc(serviceKey)); err != nil {
-		t.Errorf("NewFromEnv: %v", err)
-	}
 }
 
 func TestConcurrentCalls(t *testing.T) {

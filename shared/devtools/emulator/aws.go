@@ -95,7 +95,7 @@ func (s *Set) startKinesis(ctx context.Context) (string, error) {
 		// process from any other `node main.js`.
 		cmd := exec.Command(node, filepath.Join(dir, "main.js"))
 		cmd.Dir = dir
-		cmd.Env = append(withoutPrefixes(os.Environ(), "AWS_", "KINESIS_MOCK_"),
+		cmd.Env = append(withoutPrefixes(cmd.Environ(), "AWS_", "KINESIS_MOCK_"),
 			"KINESIS_MOCK_PLAIN_PORT="+strconv.Itoa(port),
 			"KINESIS_MOCK_TLS_PORT="+strconv.Itoa(tlsPort),
 			"AWS_REGION="+Region,

@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/portfoliotracker/tracker/shared/platform/config"
 )
 
 // Kind names an emulator.
@@ -64,6 +66,24 @@ const (
 	// every AWS service instead of starting DynamoDB Local and kinesis-mock. PostgreSQL is still started locally.
 	EnvExternalAWS = "PT_EXTERNAL_AWS"
 )
+
+// Settings are the variables the harness reads (shared/platform/config); the
+// test harness (shared/devtools/testenv) and cmd/testenv read them too.
+var Settings = []config.Setting{
+	{Name: EnvDynamoDBURL, Meaning: "the address of a DynamoDB Local a harness started"},
+	{Name: EnvKinesisURL, Meaning: "the address of a kinesis-mock a harness started"},
+	{Name: EnvPostgresDSN, Meaning: "the superuser DSN of a PostgreSQL cluster a harness started"},
+	{Name: EnvRoot, Meaning: "the repository root (found from the working directory when unset)"},
+	{Name: EnvExternalAWS, Meaning: "1: use AWS_ENDPOINT_URL for every AWS service instead of the emulators"},
+	{Name: "AWS_ENDPOINT_URL", Meaning: "the external AWS endpoint (LocalStack, or AWS) with " + EnvExternalAWS + "=1"},
+	{Name: envPGBin, Default: defaultPGBin, Meaning: "the folder of PostgreSQL's initdb and postgres"},
+}
+
+// env reads Settings.
+var env = config.New("testenv", Settings)
+
+// Provided is the address of the emulator of kind k a harness started, or "".
+func Provided(k Kind) string { return env.String(ProvidedVar(k)) }
 
 // ProvidedVar is the harness variable that carries the address of an emulator of kind k.
 func ProvidedVar(k Kind) string {
@@ -115,14 +135,17 @@ func HermeticAWSEnv() (set map[string]string, unset []string) {
 // an error rather than a silent fallback: quietly starting emulators would hide the mistake, and quietly using the
 // SDK's default endpoints would send test traffic to whatever account the credentials belong to.
 func ExternalAWS() (bool, error) {
-	if os.Getenv(EnvExternalAWS) != "1" {
+	if env.String(EnvExternalAWS) != "1" {
 		return false, nil
 	}
-	if os.Getenv("AWS_ENDPOINT_URL") == "" {
+	if ExternalAWSEndpoint() == "" {
 		return false, fmt.Errorf("%s=1 needs AWS_ENDPOINT_URL (the LocalStack or AWS endpoint to use)", EnvExternalAWS)
 	}
 	return true, nil
 }
+
+// ExternalAWSEndpoint is AWS_ENDPOINT_URL, the endpoint ExternalAWS means.
+func ExternalAWSEndpoint() string { return env.String("AWS_ENDPOINT_URL") }
 
 // Set is one group of emulators sharing a folder under .local/testenv, a state file and a lifetime.
 // Its methods are safe for concurrent use.

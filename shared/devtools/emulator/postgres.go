@@ -27,10 +27,7 @@ const maxSocketPath = 107
 // startPostgres creates a private cluster (initdb) in a folder of the set and starts it on a free port of
 // 127.0.0.1, tuned for throwaway data: fsync, full-page writes and synchronous commit are off.
 func (s *Set) startPostgres(ctx context.Context) (string, error) {
-	bin := os.Getenv(envPGBin)
-	if bin == "" {
-		bin = defaultPGBin
-	}
+	bin := env.String(envPGBin)
 	for _, tool := range []string{"initdb", "postgres"} {
 		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
 			return "", fmt.Errorf("PostgreSQL: %w (install the PostgreSQL 15 server, e.g. Debian's postgresql-15, or set %s)",

@@ -17,7 +17,7 @@ const modulePath = "github.com/portfoliotracker/tracker"
 // FindRoot returns the repository root: $PT_TESTENV_ROOT if set, else the nearest folder at or above the working
 // directory (a test's working directory is its package folder) whose go.mod declares this module.
 func FindRoot() (string, error) {
-	if root := os.Getenv(EnvRoot); root != "" {
+	if root := env.String(EnvRoot); root != "" {
 		return filepath.Abs(root)
 	}
 	wd, err := os.Getwd()

@@ -53,6 +53,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
+	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 )
 
 // AWSService names an emulated AWS service, for AWSConfig.
@@ -87,6 +88,16 @@ func Run(m *testing.M) int {
 	return code
 }
 
+// externalAWS reads what AWSConfig needs to know of the SDK's own settings
+// with PT_EXTERNAL_AWS=1: whether the environment gives a region and
+// credentials.
+var externalAWS = settings.New("testenv", []settings.Setting{
+	{Name: "AWS_REGION", Meaning: "the external endpoint's region (us-east-1 when unset, with AWS_DEFAULT_REGION)"},
+	{Name: "AWS_DEFAULT_REGION", Meaning: "the same, the older name"},
+	{Name: "AWS_ACCESS_KEY_ID", Meaning: "credentials for the external endpoint (dummy ones when unset, with AWS_PROFILE)"},
+	{Name: "AWS_PROFILE", Meaning: "a profile for the external endpoint"},
+})
+
 // AWSConfig returns an AWS configuration whose clients reach the emulators of the given services (every emulated
 // AWS service if none is given), starting them if needed. It is loaded with config.LoadDefaultConfig, with region
 // us-east-1 and static dummy credentials; endpoints come from the AWS_ENDPOINT_URL_<SERVICE> variables, as in
@@ -100,10 +111,10 @@ func AWSConfig(t testing.TB, services ...AWSService) aws.Config {
 	}
 	var opts []func(*config.LoadOptions) error
 	if external {
-		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
+		if externalAWS.First("AWS_REGION", "AWS_DEFAULT_REGION") == "" {
 			opts = append(opts, config.WithRegion(Region))
 		}
-		if os.Getenv("AWS_ACCESS_KEY_ID") == "" && os.Getenv("AWS_PROFILE") == "" {
+		if externalAWS.First("AWS_ACCESS_KEY_ID", "AWS_PROFILE") == "" {
 			opts = append(opts, config.WithCredentialsProvider(dummyCredentials)) // LocalStack takes any
 		}
 	} else {
@@ -231,7 +242,7 @@ func randomHex(t testing.TB, n int) string {
 // ensure returns the address of the emulator of kind k: the harness's, or one this process starts on first use.
 func ensure(t testing.TB, k emulator.Kind) string {
 	t.Helper()
-	if addr := os.Getenv(emulator.ProvidedVar(k)); addr != "" {
+	if addr := emulator.Provided(k); addr != "" {
 		return addr
 	}
 	addr, err := local.start(k)

@@ -91,17 +91,23 @@ type Function struct {
 	Secrets []string
 	// ManageConnections allows PostToConnection/DeleteConnection on the WebSocket API.
 	ManageConnections bool
-	// Env holds static settings; resource names arrive through the resources'
-	// EnvVar fields.
-	Env      map[string]string
+	// Settings are the function's own environment variables; those its
+	// resources carry are derived from them (Environment lists both).
+	Settings []Setting
 	Triggers []Trigger
 }
 
 // Secret is a Secrets Manager secret the stack expects the operator to fill.
 type Secret struct {
 	Name    string
-	EnvVar  string // the variable that carries its ARN
+	EnvVar  string // the variable that carries its ARN (deployed)
 	Purpose string
+	// PlainEnvVar carries the value itself instead, where no Secrets Manager
+	// runs (local runs); a function reads it first.
+	PlainEnvVar string
+	// LocalValue: the local stack gives PlainEnvVar a stand-in value of its own
+	// (otherwise the operator may).
+	LocalValue bool
 }
 
 // Secret names.
@@ -119,11 +125,16 @@ const (
 // Secrets lists every secret.
 func Secrets() []Secret {
 	return []Secret{
-		{DatabaseSecret, "DATABASE_SECRET_ARN", "the Postgres DSN of Supabase's transaction pooler (port 6543), as the owner of the read models (the internal functions)"},
-		{APIDatabaseSecret, "API_DATABASE_SECRET_ARN", "the same pooler's DSN as the api and ws functions' own login role (the migrate function creates it from this DSN)"},
-		{JWTSecret, "SUPABASE_JWT_SECRET_ARN", "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
-		{ServiceRoleKey, "SUPABASE_SERVICE_ROLE_KEY_ARN", "the service-role key, for auth admin look-ups"},
-		{MarketDataAPIKey, "MARKET_DATA_API_KEY_SECRET_ARN", "the market-data provider's API key (unused with the simulated feed)"},
+		{Name: DatabaseSecret, EnvVar: "DATABASE_SECRET_ARN", PlainEnvVar: "DATABASE_URL", LocalValue: true,
+			Purpose: "the Postgres DSN of Supabase's transaction pooler (port 6543), as the owner of the read models (the internal functions)"},
+		{Name: APIDatabaseSecret, EnvVar: "API_DATABASE_SECRET_ARN", PlainEnvVar: "API_DATABASE_URL", LocalValue: true,
+			Purpose: "the same pooler's DSN as the api and ws functions' own login role (the migrate function creates it from this DSN)"},
+		{Name: JWTSecret, EnvVar: "SUPABASE_JWT_SECRET_ARN", PlainEnvVar: "SUPABASE_JWT_SECRET", LocalValue: true,
+			Purpose: "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
+		{Name: ServiceRoleKey, EnvVar: "SUPABASE_SERVICE_ROLE_KEY_ARN", PlainEnvVar: "SUPABASE_SERVICE_ROLE_KEY",
+			Purpose: "the service-role key, for auth admin look-ups"},
+		{Name: MarketDataAPIKey, EnvVar: "MARKET_DATA_API_KEY_SECRET_ARN", PlainEnvVar: "MARKET_DATA_API_KEY",
+			Purpose: "the market-data provider's API key (unused with the simulated feed)"},
 	}
 }
 
@@ -134,6 +145,15 @@ func Secrets() []Secret {
 // they quarantine themselves, naming the aggregate and version (see
 // shared/platform/quarantine), which Lambda's records of a batch do not.
 const FailureDestinationEnvVar = "FAILURE_DESTINATION"
+
+// SupabaseURLEnvVar carries the Supabase project URL (https://<ref>.supabase.co)
+// to the authorizer; the local stack gives its token issuer's.
+const SupabaseURLEnvVar = "SUPABASE_URL"
+
+// snapshotEvery is the event store's snapshot interval, the same for every
+// writer and reader of the events table.
+var snapshotEvery = Setting{Name: "SNAPSHOT_EVERY", Default: "10", Value: "10", SetBy: BothStacks,
+	Meaning: "events between snapshots in the events table (the same for every function that reads or writes it)"}
 
 // The stream mapping every DynamoDB-stream consumer uses: batches of 100, a
 // short window so a lone event is not held back, five retries after which the
@@ -198,7 +218,21 @@ func Functions() []Function {
 			Name:    "authorizer",
 			Purpose: "verifies Supabase JWTs for the HTTP API and the WebSocket $connect route",
 			Memory:  256, Timeout: 5 * time.Second,
-			Secrets:  []string{JWTSecret},
+			Secrets: []string{JWTSecret},
+			// Either SUPABASE_URL, or JWT_ISSUER plus JWKS_URL and/or the JWT
+			// secret. The defaults are shared/adapters/auth's (its test holds
+			// them together).
+			Settings: []Setting{
+				{Name: SupabaseURLEnvVar, SetBy: BothStacks, Meaning: "the Supabase project URL: gives the token issuer (<url>/auth/v1) and the JWKS URL"},
+				{Name: "JWT_ISSUER", Meaning: "overrides (or, without SUPABASE_URL, gives) the token issuer"},
+				{Name: "JWKS_URL", Meaning: "overrides (or, without SUPABASE_URL, gives) the JWKS URL"},
+				{Name: "JWT_AUDIENCE", Default: "authenticated", Meaning: "the aud a token must carry"},
+				{Name: "JWT_ALLOWED_ROLES", Default: "authenticated", Meaning: "comma-separated role claims accepted; * accepts any"},
+				{Name: "JWT_CLOCK_SKEW", Default: "30s", Meaning: "leeway for exp, nbf and iat (0 = none)"},
+				{Name: "JWKS_CACHE_TTL", Default: "10m", Meaning: "how long a fetched JWKS is used"},
+				{Name: "JWKS_MIN_REFRESH_INTERVAL", Default: "30s", Meaning: "the least time between two JWKS fetches"},
+				{Name: "LOG_LEVEL", Default: "info", Meaning: "debug, info, warn or error"},
+			},
 			Triggers: []Trigger{{Kind: HTTPAuthorizer}, {Kind: WSAuthorizer}},
 		},
 		{
@@ -208,7 +242,7 @@ func Functions() []Function {
 			ReservedConcurrency: 50,
 			Tables:              []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count}},
 			Secrets:             []string{APIDatabaseSecret},
-			Env:                 map[string]string{"SNAPSHOT_EVERY": "10"},
+			Settings:            []Setting{snapshotEvery},
 			Triggers:            apiTriggers,
 		},
 		{
@@ -246,8 +280,13 @@ func Functions() []Function {
 			Tables:              []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}},
 			Streams:             []string{MarketDataStream},
 			Secrets:             []string{DatabaseSecret, MarketDataAPIKey},
-			Env:                 map[string]string{"PRICE_SOURCE": "simulated", "SIM_SEED": "1"},
-			Triggers:            []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
+			Settings: []Setting{
+				{Name: "PRICE_SOURCE", Default: "simulated", Value: "simulated", SetBy: BothStacks, Meaning: "simulated, finnhub or alphavantage"},
+				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated feed's seed"},
+				{Name: "MARKET_DATA_BASE_URL", Meaning: "the provider's base URL (a stub's, in tests); the provider's own when unset"},
+				{Name: "MARKET_DATA_ERRORS_STREAM", Meaning: "a Kinesis stream for MarketDataError events (they are logged anyway)"},
+			},
+			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
 		},
 		{
 			Name:    "prices",
@@ -258,7 +297,7 @@ func Functions() []Function {
 				{Table: ConnectionsTable, Access: ReadWrite, ScanIndexes: []string{ConnectionsByUserIndex}}},
 			Secrets:           []string{DatabaseSecret},
 			ManageConnections: true,
-			Env:               map[string]string{"PRICE_CURRENCY": "USD"},
+			Settings:          []Setting{{Name: "PRICE_CURRENCY", Default: "USD", Value: "USD", SetBy: BothStacks, Meaning: "the currency of the quotes on the stream"}},
 			// Prices supersede each other, but the alert firings a tick carries do
 			// not: ten minutes of record age, then the on-failure queue. The
 			// consumer retries a transient failure within the invocation for up to
@@ -281,7 +320,13 @@ func Functions() []Function {
 			Tables:              []TableAccess{{Table: EventsTable, Access: Read}, {Table: ConnectionsTable, Access: ReadWrite}},
 			Secrets:             []string{DatabaseSecret},
 			ManageConnections:   true,
-			Env:                 map[string]string{"SNAPSHOT_EVERY": "10", "BENCHMARK_SYMBOL": "SPY", "RISK_FREE_RATE": "0.04", "CONCURRENCY": "8"},
+			Settings: []Setting{
+				snapshotEvery,
+				{Name: "BENCHMARK_SYMBOL", Default: "SPY", Value: "SPY", SetBy: BothStacks,
+					Meaning: "the benchmark of beta and alpha for portfolios without analytics settings of their own"},
+				{Name: "RISK_FREE_RATE", Default: "0", Value: "0.04", SetBy: BothStacks, Meaning: "the annual risk-free rate for Sharpe, Sortino and alpha"},
+				{Name: "CONCURRENCY", Default: "8", Value: "8", SetBy: BothStacks, Meaning: "portfolios computed at once"},
+			},
 			Triggers: []Trigger{
 				// The second and last consumer of the events stream (docs/architecture.md §3).
 				{Kind: DynamoDBStream, Source: EventsTable, Mapping: eventStreamMapping},

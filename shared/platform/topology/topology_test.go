@@ -102,3 +102,35 @@ func TestHTTPRoutesAreWellFormed(t *testing.T) {
 		patterns[r.Pattern()], operations[r.OperationID] = true, true
 	}
 }
+
+// TestSettingsAreWellFormed: every function's environment names each variable
+// once, with a meaning; a required setting has no default and both stacks set
+// it; a fixed value is one both stacks give.
+func TestSettingsAreWellFormed(t *testing.T) {
+	for _, s := range Secrets() {
+		if s.EnvVar == "" || s.PlainEnvVar == "" || s.EnvVar == s.PlainEnvVar {
+			t.Errorf("secret %s needs distinct ARN and plain variables", s.Name)
+		}
+	}
+	for _, f := range Functions() {
+		seen := map[string]bool{}
+		for _, s := range f.Environment() {
+			if s.Name == "" || s.Meaning == "" {
+				t.Errorf("%s: setting %+v lacks a name or a meaning", f.Name, s)
+			}
+			if seen[s.Name] {
+				t.Errorf("%s: %s declared twice", f.Name, s.Name)
+			}
+			seen[s.Name] = true
+			if s.Required && (s.Default != "" || s.SetBy != BothStacks) {
+				t.Errorf("%s: %s is required, so it has no default and both stacks set it", f.Name, s.Name)
+			}
+			if s.Value != "" && s.SetBy != BothStacks {
+				t.Errorf("%s: %s has a value, which both stacks give", f.Name, s.Name)
+			}
+			if s.SetBy&^BothStacks != 0 {
+				t.Errorf("%s: %s: unknown provider %d", f.Name, s.Name, s.SetBy)
+			}
+		}
+	}
+}
