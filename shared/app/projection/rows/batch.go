@@ -2,17 +2,109 @@ package rows
 
 import (
 	"cmp"
-	"fmt"
+	"context"
+	"encoding/json"
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
-	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
-	"github.com/shopspring/decimal"
 )
+
+// Record is one stream record to project.
+type Record struct {
+	Event portfolio.Event
+	// Undecodable, when set, says why the delivered copy of the event did not
+	// decode ("stream: ..."): Event then holds what the record's keys and image
+	// still told (AggregateID and Version at least), and the projector reads the
+	// version from the event store instead.
+	Undecodable string
+	// Image is the stream record's NewImage (DynamoDB JSON), kept with a quarantine.
+	Image json.RawMessage
+	// SequenceNumber is the stream record's, copied into a quarantine.
+	SequenceNumber string
+}
+
+// Failure is an event the projector did not apply and wants redelivered.
+type Failure struct {
+	Index       int // into the batch
+	AggregateID string
+	Version     int64
+	EventType   string
+	Reason      string
+}
+
+// Quarantined is an event the projector skipped for good.
+type Quarantined struct {
+	Index          int // into the batch; −1 for a version read from the event store
+	AggregateID    string
+	Version        int64
+	EventType      string
+	EventID        string
+	Reason         string
+	Image          json.RawMessage
+	SequenceNumber string
+}
+
+// BatchResult says what applying a batch did.
+type BatchResult struct {
+	Failures    []Failure     // ascending by Index
+	Quarantined []Quarantined // by aggregate and version
+	Applied     int           // events applied (skipped unknown types and events read from the store included)
+	Duplicates  int           // events at or below their checkpoint: no-ops
+	Skipped     int           // events of unknown types (checkpoint advanced, nothing else)
+	Gaps        int           // aggregates whose next event was missing and could not be read
+	GapsFilled  int           // aggregates whose missing versions were read from the event store
+	FromStore   int           // events read from the event store
+	Portfolios  int           // portfolios whose positions and totals were recomputed
+	LotErrors   int           // portfolios not recomputed: their stored lot method is unknown
+	// LeftOut counts the transactions left out of the read models: outside the
+	// stored range, beyond the position bounds, or refused by the lot engine.
+	LeftOut int
+	// Transactions is the number of database transactions the batch took (more
+	// than one when an aggregate caught up in steps or a data error was isolated).
+	Transactions int
+}
+
+// Failed returns the indexes of the failed events, ascending.
+func (r BatchResult) Failed() []int {
+	out := make([]int, len(r.Failures))
+	for i, f := range r.Failures {
+		out[i] = f.Index
+	}
+	return out
+}
+
+// Add sums o into r.
+func (r *BatchResult) Add(o BatchResult) {
+	r.Failures = append(r.Failures, o.Failures...)
+	r.Quarantined = append(r.Quarantined, o.Quarantined...)
+	r.Applied += o.Applied
+	r.Duplicates += o.Duplicates
+	r.Skipped += o.Skipped
+	r.Gaps += o.Gaps
+	r.GapsFilled += o.GapsFilled
+	r.FromStore += o.FromStore
+	r.Portfolios += o.Portfolios
+	r.LotErrors += o.LotErrors
+	r.LeftOut += o.LeftOut
+	r.Transactions += o.Transactions
+}
+
+// KnownEventType reports whether this build projects events of type t. Events of
+// other types may be passed with only their envelope (Data nil): they advance
+// their aggregate's checkpoint and change nothing else.
+func KnownEventType(t string) bool { return slices.Contains(portfolio.EventTypes, t) }
+
+// EventReader reads an aggregate's events from the event store: those with
+// from ≤ version ≤ to, ascending, decoded as the stream's are (events of unknown
+// types envelope-only). On a stored item that does not decode it returns the
+// events before it with an error wrapping portfolio.ErrCorruptEvent; any other
+// error means the store could not be read. dynamosource.Source implements it.
+type EventReader interface {
+	Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
+}
 
 // Batch is the events of one database transaction and what they change. Its
 // life: NewBatch, Reset, the caller loads each aggregate's stored state
@@ -62,108 +154,6 @@ type entry struct {
 type AggVersion struct {
 	ID      string
 	Version int64
-}
-
-// Aggregate is one aggregate: its stored state, then what the batch changes.
-type Aggregate struct {
-	ID string
-	// Loaded by the caller.
-	Checkpoint     int64
-	CheckpointTime time.Time
-	Portfolio      Portfolio               // Portfolio.Exists is false for non-portfolios and before creation
-	Stored         []portfolio.Transaction // active transactions before the batch (loaded when NeedsTransactions)
-	StoredLoaded   bool
-
-	// Decided.
-	Advanced         bool // the checkpoint moved in this batch: write Checkpoint and LeftOut
-	PortfolioChanged bool // write Portfolio, Recorded, Voids, Targets, Positions, Removed and Totals
-	Recorded         []RecordedTx
-	Voids            []Void
-	// Targets, when set, replace the portfolio's targets (TargetsVersion is the
-	// event's).
-	Targets        *portfolio.TargetAllocationSet
-	TargetsVersion int64
-	Positions      []Position // recomputed: the symbols the batch touched that the book still holds
-	Removed        []string   // affected symbols the book no longer has
-	Totals         *Totals
-	// LeftOut are the transactions left out of the read models, by the version
-	// of the event that recorded them.
-	LeftOut map[int64]*LeftOut
-
-	limit     int64            // the highest version this transaction may apply (0: any)
-	affected  map[string]int64 // symbol → version of the last event touching it
-	txVersion int64            // version of the last event changing the transactions
-	created   bool             // PortfolioCreated applied in this batch
-}
-
-// Portfolio is a portfolios row.
-type Portfolio struct {
-	Exists       bool
-	UserID       string
-	Name         string
-	Description  string
-	BaseCurrency string
-	LotMethod    string
-	Archived     bool
-	ArchivedAt   *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	Version      int64
-	// The analytics settings (migration 0008); the domain's defaults until an
-	// AnalyticsSettingsChanged.
-	Benchmark     string
-	WholeShares   bool
-	MinTradeValue decimal.Decimal
-}
-
-// RecordedTx is a transactions row to insert.
-type RecordedTx struct {
-	Tx         portfolio.Transaction
-	RecordedAt time.Time
-}
-
-// Void marks a transactions row voided.
-type Void struct {
-	ID       string
-	Reason   string
-	VoidedAt time.Time
-	Version  int64
-}
-
-// Position is a positions row.
-type Position struct {
-	Symbol  string
-	Pos     lots.Position
-	Version int64
-}
-
-// Totals is a portfolio_totals row.
-type Totals struct {
-	Sum     lots.Summary
-	Version int64
-}
-
-// LeftOut is one projection_failures row of kind left_out.
-type LeftOut struct {
-	EventType, EventID string
-	Reasons            []string
-}
-
-// leaveOut records that tx, recorded at version (by an event of eventType, when
-// known), is left out of the read models.
-func (a *Aggregate) leaveOut(version int64, eventType, eventID string, tx *portfolio.Transaction, err error) {
-	if a.LeftOut == nil {
-		a.LeftOut = make(map[int64]*LeftOut)
-	}
-	r := a.LeftOut[version]
-	if r == nil {
-		r = &LeftOut{}
-		a.LeftOut[version] = r
-	}
-	if eventType != "" {
-		r.EventType, r.EventID = eventType, eventID
-	}
-	r.Reasons = append(r.Reasons, fmt.Sprintf("transaction %s (%s %s on %s) left out: %v", tx.ID, tx.Type, tx.Symbol, tx.Date, err))
 }
 
 // NewBatch returns the batch of the records idx. step and forced are the

@@ -3,11 +3,9 @@ package rows
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
-	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // fail reports a record failed; an event read from the store has none to report.
@@ -93,88 +91,6 @@ func (b *Batch) Decide() {
 			}
 		}
 	}
-}
-
-// ErrUnhandledType is wrapped by apply's error for an event type of
-// portfolio.EventTypes that no case of apply handles: such an event is
-// quarantined, and the test that sends every sample through the projection fails.
-var ErrUnhandledType = fmt.Errorf("event type not handled by the projection")
-
-// apply folds one event (the next version) into the aggregate's pending changes.
-// An error leaves the state unchanged and fails the event.
-func (a *Aggregate) apply(e *portfolio.Event) error {
-	if !KnownEventType(e.EventType) {
-		return nil // skipped: only the checkpoint moves
-	}
-	if e.Data == nil {
-		return fmt.Errorf("%s without data", e.EventType)
-	}
-	if _, ok := e.Data.(*portfolio.PortfolioCreated); !ok && !a.Portfolio.Exists {
-		return fmt.Errorf("%s before PortfolioCreated", e.EventType)
-	}
-	switch d := e.Data.(type) {
-	case *portfolio.PortfolioCreated:
-		if a.Portfolio.Exists {
-			return fmt.Errorf("PortfolioCreated for existing portfolio (version %d)", a.Portfolio.Version)
-		}
-		if !uuid.Valid(e.UserID) {
-			return fmt.Errorf("user ID %q is not a UUID", e.UserID)
-		}
-		if d.LotMethod != portfolio.FIFO && d.LotMethod != portfolio.AverageCost {
-			return fmt.Errorf("unknown lot method %q", d.LotMethod)
-		}
-		def := portfolio.DefaultAnalyticsSettings()
-		a.Portfolio = Portfolio{
-			Exists: true, UserID: strings.ToLower(e.UserID), Name: d.Name, Description: d.Description,
-			BaseCurrency: d.BaseCurrency, LotMethod: string(d.LotMethod), CreatedAt: e.Timestamp,
-			Benchmark: def.Benchmark, WholeShares: def.WholeShares, MinTradeValue: def.MinTradeValue,
-		}
-		a.created = true
-	case *portfolio.PortfolioDetailsChanged:
-		a.Portfolio.Name, a.Portfolio.Description = d.Name, d.Description
-	case *portfolio.PortfolioArchived:
-		if !a.Portfolio.Archived {
-			ts := e.Timestamp
-			a.Portfolio.Archived, a.Portfolio.ArchivedAt = true, &ts
-		}
-	case *portfolio.TargetAllocationSet:
-		a.Targets, a.TargetsVersion = d, e.Version
-	case *portfolio.AnalyticsSettingsChanged:
-		a.Portfolio.Benchmark, a.Portfolio.WholeShares, a.Portfolio.MinTradeValue = d.Benchmark, d.WholeShares, d.MinTradeValue
-	case *portfolio.TransactionRecorded:
-		if err := d.CheckStoredRange(); err != nil {
-			a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transaction, err)
-			return nil
-		}
-		a.Recorded = append(a.Recorded, RecordedTx{Tx: d.Transaction, RecordedAt: e.Timestamp})
-		a.touch(d.Symbol, e.Version)
-	case *portfolio.TransactionsImported:
-		for i := range d.Transactions {
-			if err := d.Transactions[i].CheckStoredRange(); err != nil {
-				a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transactions[i], err)
-				continue
-			}
-			a.Recorded = append(a.Recorded, RecordedTx{Tx: d.Transactions[i], RecordedAt: e.Timestamp})
-			a.touch(d.Transactions[i].Symbol, e.Version)
-		}
-	case *portfolio.TransactionVoided:
-		a.Voids = append(a.Voids, Void{ID: d.TransactionID, Reason: d.Reason, VoidedAt: e.Timestamp, Version: e.Version})
-		a.touch(d.Voided.Symbol, e.Version)
-	default:
-		return fmt.Errorf("%w: unexpected data %T for %s", ErrUnhandledType, e.Data, e.EventType)
-	}
-	return nil
-}
-
-func (a *Aggregate) touch(symbol string, version int64) {
-	a.txVersion = version
-	if symbol == "" {
-		return
-	}
-	if a.affected == nil {
-		a.affected = make(map[string]int64)
-	}
-	a.affected[symbol] = version
 }
 
 // Recompute folds each portfolio whose transactions changed through the lot

@@ -12,103 +12,201 @@
 package rows
 
 import (
-	"context"
-	"encoding/json"
-	"slices"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
+	"github.com/shopspring/decimal"
 )
 
-// Record is one stream record to project.
-type Record struct {
-	Event portfolio.Event
-	// Undecodable, when set, says why the delivered copy of the event did not
-	// decode ("stream: ..."): Event then holds what the record's keys and image
-	// still told (AggregateID and Version at least), and the projector reads the
-	// version from the event store instead.
-	Undecodable string
-	// Image is the stream record's NewImage (DynamoDB JSON), kept with a quarantine.
-	Image json.RawMessage
-	// SequenceNumber is the stream record's, copied into a quarantine.
-	SequenceNumber string
+// This file is what an event changes: the rows (Aggregate and the row types)
+// and apply, one case per event type. The rest of the package is the batch
+// around it (batch.go, decide.go, fill.go).
+
+// Aggregate is one aggregate: its stored state, then what the batch changes.
+type Aggregate struct {
+	ID string
+	// Loaded by the caller.
+	Checkpoint     int64
+	CheckpointTime time.Time
+	Portfolio      Portfolio               // Portfolio.Exists is false for non-portfolios and before creation
+	Stored         []portfolio.Transaction // active transactions before the batch (loaded when NeedsTransactions)
+	StoredLoaded   bool
+
+	// Decided.
+	Advanced         bool // the checkpoint moved in this batch: write Checkpoint and LeftOut
+	PortfolioChanged bool // write Portfolio, Recorded, Voids, Targets, Positions, Removed and Totals
+	Recorded         []RecordedTx
+	Voids            []Void
+	// Targets, when set, replace the portfolio's targets (TargetsVersion is the
+	// event's).
+	Targets        *portfolio.TargetAllocationSet
+	TargetsVersion int64
+	Positions      []Position // recomputed: the symbols the batch touched that the book still holds
+	Removed        []string   // affected symbols the book no longer has
+	Totals         *Totals
+	// LeftOut are the transactions left out of the read models, by the version
+	// of the event that recorded them.
+	LeftOut map[int64]*LeftOut
+
+	limit     int64            // the highest version this transaction may apply (0: any)
+	affected  map[string]int64 // symbol → version of the last event touching it
+	txVersion int64            // version of the last event changing the transactions
+	created   bool             // PortfolioCreated applied in this batch
 }
 
-// Failure is an event the projector did not apply and wants redelivered.
-type Failure struct {
-	Index       int // into the batch
-	AggregateID string
-	Version     int64
-	EventType   string
-	Reason      string
+// Portfolio is a portfolios row.
+type Portfolio struct {
+	Exists       bool
+	UserID       string
+	Name         string
+	Description  string
+	BaseCurrency string
+	LotMethod    string
+	Archived     bool
+	ArchivedAt   *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	Version      int64
+	// The analytics settings (migration 0008); the domain's defaults until an
+	// AnalyticsSettingsChanged.
+	Benchmark     string
+	WholeShares   bool
+	MinTradeValue decimal.Decimal
 }
 
-// Quarantined is an event the projector skipped for good.
-type Quarantined struct {
-	Index          int // into the batch; −1 for a version read from the event store
-	AggregateID    string
-	Version        int64
-	EventType      string
-	EventID        string
-	Reason         string
-	Image          json.RawMessage
-	SequenceNumber string
+// RecordedTx is a transactions row to insert.
+type RecordedTx struct {
+	Tx         portfolio.Transaction
+	RecordedAt time.Time
 }
 
-// BatchResult says what applying a batch did.
-type BatchResult struct {
-	Failures    []Failure     // ascending by Index
-	Quarantined []Quarantined // by aggregate and version
-	Applied     int           // events applied (skipped unknown types and events read from the store included)
-	Duplicates  int           // events at or below their checkpoint: no-ops
-	Skipped     int           // events of unknown types (checkpoint advanced, nothing else)
-	Gaps        int           // aggregates whose next event was missing and could not be read
-	GapsFilled  int           // aggregates whose missing versions were read from the event store
-	FromStore   int           // events read from the event store
-	Portfolios  int           // portfolios whose positions and totals were recomputed
-	LotErrors   int           // portfolios not recomputed: their stored lot method is unknown
-	// LeftOut counts the transactions left out of the read models: outside the
-	// stored range, beyond the position bounds, or refused by the lot engine.
-	LeftOut int
-	// Transactions is the number of database transactions the batch took (more
-	// than one when an aggregate caught up in steps or a data error was isolated).
-	Transactions int
+// Void marks a transactions row voided.
+type Void struct {
+	ID       string
+	Reason   string
+	VoidedAt time.Time
+	Version  int64
 }
 
-// Failed returns the indexes of the failed events, ascending.
-func (r BatchResult) Failed() []int {
-	out := make([]int, len(r.Failures))
-	for i, f := range r.Failures {
-		out[i] = f.Index
+// Position is a positions row.
+type Position struct {
+	Symbol  string
+	Pos     lots.Position
+	Version int64
+}
+
+// Totals is a portfolio_totals row.
+type Totals struct {
+	Sum     lots.Summary
+	Version int64
+}
+
+// LeftOut is one projection_failures row of kind left_out.
+type LeftOut struct {
+	EventType, EventID string
+	Reasons            []string
+}
+
+// leaveOut records that tx, recorded at version (by an event of eventType, when
+// known), is left out of the read models.
+func (a *Aggregate) leaveOut(version int64, eventType, eventID string, tx *portfolio.Transaction, err error) {
+	if a.LeftOut == nil {
+		a.LeftOut = make(map[int64]*LeftOut)
 	}
-	return out
+	r := a.LeftOut[version]
+	if r == nil {
+		r = &LeftOut{}
+		a.LeftOut[version] = r
+	}
+	if eventType != "" {
+		r.EventType, r.EventID = eventType, eventID
+	}
+	r.Reasons = append(r.Reasons, fmt.Sprintf("transaction %s (%s %s on %s) left out: %v", tx.ID, tx.Type, tx.Symbol, tx.Date, err))
 }
 
-// Add sums o into r.
-func (r *BatchResult) Add(o BatchResult) {
-	r.Failures = append(r.Failures, o.Failures...)
-	r.Quarantined = append(r.Quarantined, o.Quarantined...)
-	r.Applied += o.Applied
-	r.Duplicates += o.Duplicates
-	r.Skipped += o.Skipped
-	r.Gaps += o.Gaps
-	r.GapsFilled += o.GapsFilled
-	r.FromStore += o.FromStore
-	r.Portfolios += o.Portfolios
-	r.LotErrors += o.LotErrors
-	r.LeftOut += o.LeftOut
-	r.Transactions += o.Transactions
+// ErrUnhandledType is wrapped by apply's error for an event type of
+// portfolio.EventTypes that no case of apply handles: such an event is
+// quarantined, and the test that sends every sample through the projection fails.
+var ErrUnhandledType = errors.New("event type not handled by the projection")
+
+// apply folds one event (the next version) into the aggregate's pending changes.
+// An error leaves the state unchanged and fails the event.
+func (a *Aggregate) apply(e *portfolio.Event) error {
+	if !KnownEventType(e.EventType) {
+		return nil // skipped: only the checkpoint moves
+	}
+	if e.Data == nil {
+		return fmt.Errorf("%s without data", e.EventType)
+	}
+	if _, ok := e.Data.(*portfolio.PortfolioCreated); !ok && !a.Portfolio.Exists {
+		return fmt.Errorf("%s before PortfolioCreated", e.EventType)
+	}
+	switch d := e.Data.(type) {
+	case *portfolio.PortfolioCreated:
+		if a.Portfolio.Exists {
+			return fmt.Errorf("PortfolioCreated for existing portfolio (version %d)", a.Portfolio.Version)
+		}
+		if !uuid.Valid(e.UserID) {
+			return fmt.Errorf("user ID %q is not a UUID", e.UserID)
+		}
+		if d.LotMethod != portfolio.FIFO && d.LotMethod != portfolio.AverageCost {
+			return fmt.Errorf("unknown lot method %q", d.LotMethod)
+		}
+		def := portfolio.DefaultAnalyticsSettings()
+		a.Portfolio = Portfolio{
+			Exists: true, UserID: strings.ToLower(e.UserID), Name: d.Name, Description: d.Description,
+			BaseCurrency: d.BaseCurrency, LotMethod: string(d.LotMethod), CreatedAt: e.Timestamp,
+			Benchmark: def.Benchmark, WholeShares: def.WholeShares, MinTradeValue: def.MinTradeValue,
+		}
+		a.created = true
+	case *portfolio.PortfolioDetailsChanged:
+		a.Portfolio.Name, a.Portfolio.Description = d.Name, d.Description
+	case *portfolio.PortfolioArchived:
+		if !a.Portfolio.Archived {
+			ts := e.Timestamp
+			a.Portfolio.Archived, a.Portfolio.ArchivedAt = true, &ts
+		}
+	case *portfolio.TargetAllocationSet:
+		a.Targets, a.TargetsVersion = d, e.Version
+	case *portfolio.AnalyticsSettingsChanged:
+		a.Portfolio.Benchmark, a.Portfolio.WholeShares, a.Portfolio.MinTradeValue = d.Benchmark, d.WholeShares, d.MinTradeValue
+	case *portfolio.TransactionRecorded:
+		if err := d.CheckStoredRange(); err != nil {
+			a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transaction, err)
+			return nil
+		}
+		a.Recorded = append(a.Recorded, RecordedTx{Tx: d.Transaction, RecordedAt: e.Timestamp})
+		a.touch(d.Symbol, e.Version)
+	case *portfolio.TransactionsImported:
+		for i := range d.Transactions {
+			if err := d.Transactions[i].CheckStoredRange(); err != nil {
+				a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transactions[i], err)
+				continue
+			}
+			a.Recorded = append(a.Recorded, RecordedTx{Tx: d.Transactions[i], RecordedAt: e.Timestamp})
+			a.touch(d.Transactions[i].Symbol, e.Version)
+		}
+	case *portfolio.TransactionVoided:
+		a.Voids = append(a.Voids, Void{ID: d.TransactionID, Reason: d.Reason, VoidedAt: e.Timestamp, Version: e.Version})
+		a.touch(d.Voided.Symbol, e.Version)
+	default:
+		return fmt.Errorf("%w: unexpected data %T for %s", ErrUnhandledType, e.Data, e.EventType)
+	}
+	return nil
 }
 
-// KnownEventType reports whether this build projects events of type t. Events of
-// other types may be passed with only their envelope (Data nil): they advance
-// their aggregate's checkpoint and change nothing else.
-func KnownEventType(t string) bool { return slices.Contains(portfolio.EventTypes, t) }
-
-// EventReader reads an aggregate's events from the event store: those with
-// from ≤ version ≤ to, ascending, decoded as the stream's are (events of unknown
-// types envelope-only). On a stored item that does not decode it returns the
-// events before it with an error wrapping portfolio.ErrCorruptEvent; any other
-// error means the store could not be read. dynamosource.Source implements it.
-type EventReader interface {
-	Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
+func (a *Aggregate) touch(symbol string, version int64) {
+	a.txVersion = version
+	if symbol == "" {
+		return
+	}
+	if a.affected == nil {
+		a.affected = make(map[string]int64)
+	}
+	a.affected[symbol] = version
 }
