@@ -26,7 +26,10 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Projector applies portfolio events to the read models.
+// Projector applies portfolio events to the read models. What a batch changes is
+// decided by package shared/app/projection/rows, in plain Go; the Projector loads
+// the aggregates' stored state for it and writes what it decided, set-based, in
+// one database transaction (load and write below, the rounds in selfheal.go).
 //
 // Semantics (docs/architecture.md §4): delivery is at least once and ordered per aggregate only.
 // Each aggregate has a checkpoint, the version up to which its events are applied.
