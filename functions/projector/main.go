@@ -1,6 +1,7 @@
 // Command projector is the Lambda that keeps the read models (Supabase Postgres)
-// in step with the events table's DynamoDB stream. See package
-// readmodel/streamhandler for the batch semantics.
+// in step with the events table's DynamoDB stream: handler.go decodes the stream
+// records, and the projection service (shared/app/projection, where the batch
+// semantics are) applies them through readmodel.Projector.
 //
 // Environment:
 //
@@ -57,7 +58,7 @@ func main() {
 		log.Error("projector: "+topology.FailureDestinationEnvVar, "err", err)
 		os.Exit(1)
 	}
-	build := func(ctx context.Context) (projection.Applier, error) {
+	build := func(ctx context.Context) (projection.Projector, error) {
 		pool, err := readmodel.OpenConfigured(ctx, "projector", database)
 		if err != nil {
 			return nil, err
@@ -65,6 +66,6 @@ func main() {
 		return readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: log, Quarantine: sink,
 			Source: dynamosource.New(dynamodb.NewFromConfig(cfg), table, 0)}), nil
 	}
-	h := projection.NewLazy(build, projection.Options{Logger: log, Quarantine: sink})
-	lambda.Start(h.Handle)
+	svc := projection.NewLazy(build, projection.Options{Logger: log, Quarantine: sink})
+	lambda.Start(handler{svc}.Handle)
 }

@@ -3,7 +3,6 @@ package readmodel
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,15 +17,19 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/portfoliotracker/tracker/shared/app/projection/rows"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
-	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 	"github.com/shopspring/decimal"
 )
 
-// Projector applies portfolio events to the read models.
+// Projector applies portfolio events to the read models. What a batch changes is
+// decided by package shared/app/projection/rows, in plain Go; the Projector loads
+// the aggregates' stored state for it and writes what it decided, set-based, in
+// one database transaction (load and write below, the rounds in selfheal.go).
 //
 // Semantics (docs/architecture.md §4): delivery is at least once and ordered per aggregate only.
 // Each aggregate has a checkpoint, the version up to which its events are applied.
@@ -78,15 +81,9 @@ type Projector struct {
 	reserve  time.Duration
 }
 
-// EventReader reads an aggregate's events from the event store: those with
-// from ≤ version ≤ to, ascending, decoded as the stream's are (DecodeItem:
-// events of unknown types envelope-only). On a stored item that does not decode
-// it returns the events before it with an error wrapping
-// portfolio.ErrCorruptEvent; any other error means the store could not be read.
+// EventReader reads an aggregate's events from the event store (rows.EventReader).
 // dynamosource.Source implements it.
-type EventReader interface {
-	Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
-}
+type EventReader = rows.EventReader
 
 // ProjectorOptions configures a Projector. Zero values take the defaults.
 type ProjectorOptions struct {
@@ -141,84 +138,17 @@ func NewProjector(pool *pgxpool.Pool, opts ProjectorOptions) *Projector {
 	}
 }
 
-// Record is one stream record for ApplyRecords.
-type Record struct {
-	Event portfolio.Event
-	// Undecodable, when set, says why the delivered copy of the event did not
-	// decode ("stream: ..."): Event then holds what the record's keys and image
-	// still told (AggregateID and Version at least), and the projector reads the
-	// version from the event store instead.
-	Undecodable string
-	// Image is the stream record's NewImage (DynamoDB JSON), kept with a quarantine.
-	Image json.RawMessage
-	// SequenceNumber is the stream record's, copied into a quarantine.
-	SequenceNumber string
-}
-
-// Failure is an event the projector did not apply and wants redelivered.
-type Failure struct {
-	Index       int // into the batch
-	AggregateID string
-	Version     int64
-	EventType   string
-	Reason      string
-}
-
-// Quarantined is an event the projector skipped for good.
-type Quarantined struct {
-	Index          int // into the batch; −1 for a version read from the event store
-	AggregateID    string
-	Version        int64
-	EventType      string
-	EventID        string
-	Reason         string
-	Image          json.RawMessage
-	SequenceNumber string
-}
-
-// BatchResult says what ApplyBatch did.
-type BatchResult struct {
-	Failures    []Failure     // ascending by Index
-	Quarantined []Quarantined // by aggregate and version
-	Applied     int           // events applied (skipped unknown types and events read from the store included)
-	Duplicates  int           // events at or below their checkpoint: no-ops
-	Skipped     int           // events of unknown types (checkpoint advanced, nothing else)
-	Gaps        int           // aggregates whose next event was missing and could not be read
-	GapsFilled  int           // aggregates whose missing versions were read from the event store
-	FromStore   int           // events read from the event store
-	Portfolios  int           // portfolios whose positions and totals were recomputed
-	LotErrors   int           // portfolios not recomputed: their stored lot method is unknown
-	// LeftOut counts the transactions left out of the read models: outside the
-	// stored range, beyond the position bounds, or refused by the lot engine.
-	LeftOut int
-	// Transactions is the number of database transactions the batch took (more
-	// than one when an aggregate caught up in steps or a data error was isolated).
-	Transactions int
-}
-
-// Failed returns the indexes of the failed events, ascending.
-func (r BatchResult) Failed() []int {
-	out := make([]int, len(r.Failures))
-	for i, f := range r.Failures {
-		out[i] = f.Index
-	}
-	return out
-}
-
-func (r *BatchResult) add(o BatchResult) {
-	r.Failures = append(r.Failures, o.Failures...)
-	r.Quarantined = append(r.Quarantined, o.Quarantined...)
-	r.Applied += o.Applied
-	r.Duplicates += o.Duplicates
-	r.Skipped += o.Skipped
-	r.Gaps += o.Gaps
-	r.GapsFilled += o.GapsFilled
-	r.FromStore += o.FromStore
-	r.Portfolios += o.Portfolios
-	r.LotErrors += o.LotErrors
-	r.LeftOut += o.LeftOut
-	r.Transactions += o.Transactions
-}
+// The projector's vocabulary is the pure projection's (package rows).
+type (
+	// Record is one stream record for ApplyRecords.
+	Record = rows.Record
+	// Failure is an event the projector did not apply and wants redelivered.
+	Failure = rows.Failure
+	// Quarantined is an event the projector skipped for good.
+	Quarantined = rows.Quarantined
+	// BatchResult says what ApplyBatch did.
+	BatchResult = rows.BatchResult
+)
 
 // Apply is ApplyBatch returning only the failed indexes.
 func (p *Projector) Apply(ctx context.Context, events []portfolio.Event) (failed []int, err error) {
@@ -226,9 +156,10 @@ func (p *Projector) Apply(ctx context.Context, events []portfolio.Event) (failed
 	return r.Failed(), err
 }
 
-// KnownEventType reports whether this build projects events of type t. Events of
-// other types may be passed to ApplyBatch with only their envelope (Data nil).
-func KnownEventType(t string) bool { return slices.Contains(portfolio.EventTypes, t) }
+// KnownEventType reports whether this build projects events of type t
+// (rows.KnownEventType). Events of other types may be passed to ApplyBatch with
+// only their envelope (Data nil).
+func KnownEventType(t string) bool { return rows.KnownEventType(t) }
 
 // ApplyBatch applies decoded events: ApplyRecords of records holding them.
 func (p *Projector) ApplyBatch(ctx context.Context, events []portfolio.Event) (BatchResult, error) {
@@ -277,232 +208,24 @@ func (p *Projector) ApplyRecords(ctx context.Context, recs []Record) (BatchResul
 	return r, nil
 }
 
-// ---------------------------------------------------------------- batch state
-
-type batch struct {
-	log  *slog.Logger
-	recs []Record
-	// entries are the events of this transaction: the records given (rec ≥ 0),
-	// then what fill adds from the event store (rec = −1).
-	entries []entry
-	// ids are the aggregates of the batch, sorted (locks are taken in this order);
-	// byID holds each one's entry indexes in version order.
-	ids     []string
-	byID    map[string][]int
-	input   map[string][]int // each aggregate's record indexes
-	invalid []Failure        // records without aggregate or version: failed before loading
-	// The round's settings (see drive).
-	step     map[string]bool       // aggregates applied one version this transaction
-	forced   map[aggVersion]string // versions to quarantine, with why
-	resetIDs []string              // aggregates whose rows are deleted first (Reproject)
-	tried    map[string]int64      // in step mode: the version the transaction applies
-
-	// Loaded, then advanced by fill and decide.
-	aggs map[string]*aggState
-
-	failures               []Failure
-	quarantined            []Quarantined
-	deferred               []int // records beyond this transaction's catch-up, for the next
-	applied, dups, skipped int
-	gaps, filled, fetched  int
-	recomputed             int
-	lotErrors, leftOut     int
-}
-
-// entry is one event of the batch.
-type entry struct {
-	ev  portfolio.Event
-	rec int // index into the records; −1 for an event read from the store
-	// undecodable: the stream's copy did not decode (ev holds its keys), and no
-	// copy from the store replaced it.
-	undecodable string
-	// quarantine: skip the version for good, for this reason.
-	quarantine string
-}
-
-type aggVersion struct {
-	id      string
-	version int64
-}
-
-// aggState is one aggregate: its stored state, then what the batch changes.
-type aggState struct {
-	id         string
-	checkpoint int64
-	cpTime     time.Time
-	pf         portfolioRow // pf.exists is false for non-portfolios and before creation
-	pfChanged  bool
-
-	stored       []portfolio.Transaction // active transactions before the batch (read when needed)
-	storedLoaded bool
-	advanced     bool  // the checkpoint moved in this batch
-	limit        int64 // the highest version this transaction may apply (0: any)
-	recorded     []recordedTx
-	voids        []voidTx
-	affected     map[string]int64 // symbol → version of the last event touching it
-	txVersion    int64            // version of the last event changing the transactions
-	targets      *portfolio.TargetAllocationSet
-	targetsV     int64
-	created      bool // PortfolioCreated applied in this batch
-
-	positions []positionRow // computed
-	removed   []string      // affected symbols the book no longer has
-	totals    *totalsRow
-	// leftOut are the transactions left out of the read models, by the version
-	// of the event that recorded them.
-	leftOut map[int64]*leftOutRow
-}
-
-// leftOutRow is one projection_failures row of kind left_out.
-type leftOutRow struct {
-	eventType, eventID string
-	reasons            []string
-}
-
-// leaveOut records that tx, recorded at version (by an event of eventType, when
-// known), is left out of the read models.
-func (a *aggState) leaveOut(version int64, eventType, eventID string, tx *portfolio.Transaction, err error) {
-	if a.leftOut == nil {
-		a.leftOut = make(map[int64]*leftOutRow)
-	}
-	r := a.leftOut[version]
-	if r == nil {
-		r = &leftOutRow{}
-		a.leftOut[version] = r
-	}
-	if eventType != "" {
-		r.eventType, r.eventID = eventType, eventID
-	}
-	r.reasons = append(r.reasons, fmt.Sprintf("transaction %s (%s %s on %s) left out: %v", tx.ID, tx.Type, tx.Symbol, tx.Date, err))
-}
-
-type portfolioRow struct {
-	exists       bool
-	userID       string
-	name         string
-	description  string
-	baseCurrency string
-	lotMethod    string
-	archived     bool
-	archivedAt   *time.Time
-	createdAt    time.Time
-	updatedAt    time.Time
-	version      int64
-	// The analytics settings (migration 0008); the domain's defaults until an
-	// AnalyticsSettingsChanged.
-	benchmark     string
-	wholeShares   bool
-	minTradeValue decimal.Decimal
-}
-
-type recordedTx struct {
-	tx         portfolio.Transaction
-	recordedAt time.Time
-}
-
-type voidTx struct {
-	id       string
-	reason   string
-	voidedAt time.Time
-	version  int64
-}
-
-type positionRow struct {
-	symbol  string
-	pos     lots.Position
-	version int64
-}
-
-type totalsRow struct {
-	sum     lots.Summary
-	version int64
-}
-
-func newBatch(recs []Record, idx []int, log *slog.Logger) *batch {
-	b := &batch{log: log, recs: recs, input: make(map[string][]int)}
-	for _, i := range idx {
-		e := &recs[i].Event
-		if e.AggregateID == "" || e.Version < 1 || !utf8.ValidString(e.AggregateID) || strings.IndexByte(e.AggregateID, 0) >= 0 {
-			b.invalid = append(b.invalid, Failure{Index: i, AggregateID: strings.ToValidUTF8(e.AggregateID, "?"), Version: e.Version,
-				EventType: e.EventType, Reason: "event without a usable aggregate ID or version"})
-			continue
-		}
-		if _, ok := b.input[e.AggregateID]; !ok {
-			b.ids = append(b.ids, e.AggregateID)
-		}
-		b.input[e.AggregateID] = append(b.input[e.AggregateID], i)
-	}
-	slices.Sort(b.ids)
-	return b
-}
-
-// reset clears what a previous attempt of the transaction computed and lays the
-// records out as entries again.
-func (b *batch) reset() {
-	b.entries = b.entries[:0]
-	b.byID = make(map[string][]int, len(b.ids))
-	for _, id := range b.ids {
-		for _, i := range b.input[id] {
-			b.byID[id] = append(b.byID[id], len(b.entries))
-			b.entries = append(b.entries, entry{ev: b.recs[i].Event, rec: i, undecodable: b.recs[i].Undecodable})
-		}
-		b.sortEntries(id)
-	}
-	b.aggs = make(map[string]*aggState, len(b.ids))
-	b.tried = make(map[string]int64)
-	b.failures = append(b.failures[:0], b.invalid...)
-	b.quarantined, b.deferred = b.quarantined[:0], b.deferred[:0]
-	b.applied, b.dups, b.skipped, b.gaps, b.filled, b.fetched = 0, 0, 0, 0, 0, 0
-	b.recomputed, b.lotErrors, b.leftOut = 0, 0, 0
-}
-
-// sortEntries puts an aggregate's entries in version order. Stable: duplicates of
-// one version keep their batch order.
-func (b *batch) sortEntries(id string) {
-	slices.SortStableFunc(b.byID[id], func(x, y int) int { return cmp.Compare(b.entries[x].ev.Version, b.entries[y].ev.Version) })
-}
-
-func (b *batch) result() BatchResult {
-	if b.aggs == nil { // nothing loaded: only invalid records
-		b.reset()
-	}
-	return BatchResult{Failures: slices.Clone(b.failures), Quarantined: slices.Clone(b.quarantined), Applied: b.applied,
-		Duplicates: b.dups, Skipped: b.skipped, Gaps: b.gaps, GapsFilled: b.filled, FromStore: b.fetched,
-		Portfolios: b.recomputed, LotErrors: b.lotErrors, LeftOut: b.leftOut}
-}
-
 // ---------------------------------------------------------------- load
 
-// needsTransactions reports whether the aggregate's entries may change its
-// transactions (then its stored ones are read along with the checkpoints). An
-// entry whose stream copy did not decode may be anything.
-func (b *batch) needsTransactions(id string) bool {
-	for _, i := range b.byID[id] {
-		if en := &b.entries[i]; en.undecodable != "" || changesTransactions(en.ev.EventType) {
-			return true
-		}
-	}
-	return false
-}
-
-func changesTransactions(eventType string) bool {
-	return eventType == portfolio.TypeTransactionRecorded || eventType == portfolio.TypeTransactionVoided ||
-		eventType == portfolio.TypeTransactionsImported
-}
-
-func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
+// load locks the batch's aggregates and reads their stored state: checkpoints,
+// portfolio rows, and the active transactions of those whose events may change
+// them. It first deletes the rows of the aggregates reset (Reproject).
+func load(ctx context.Context, tx pgx.Tx, b *rows.Batch, reset []string) error {
+	ids := b.IDs()
 	var txIDs []string
-	for _, id := range b.ids {
-		b.aggs[id] = &aggState{id: id}
-		if b.needsTransactions(id) {
+	for _, id := range ids {
+		if b.NeedsTransactions(id) {
 			txIDs = append(txIDs, id)
 		}
 	}
 	q := &pgx.Batch{}
 	// One aggregate is projected by one transaction at a time (the live projector
 	// and a replay may overlap). Locks are taken in ID order: no deadlock.
-	q.Queue(`select count(pg_advisory_xact_lock(hashtextextended(id, 7))) from unnest($1::text[]) as u(id)`, b.ids)
-	if len(b.resetIDs) > 0 {
+	q.Queue(`select count(pg_advisory_xact_lock(hashtextextended(id, 7))) from unnest($1::text[]) as u(id)`, ids)
+	if len(reset) > 0 {
 		// Re-projected from scratch (Reproject): under the lock, in this transaction,
 		// so readers see the old rows until the new ones commit.
 		for _, t := range ProjectionTables {
@@ -513,7 +236,7 @@ func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
 			case "projection_checkpoints", "projection_failures":
 				col = "aggregate_id"
 			}
-			q.Queue(`delete from public.`+t+` where `+col+` = any($1::text[])`, b.resetIDs)
+			q.Queue(`delete from public.`+t+` where `+col+` = any($1::text[])`, reset)
 		}
 	}
 	q.Queue(`select c.aggregate_id, c.version, c.updated_at,
@@ -522,43 +245,43 @@ func (b *batch) load(ctx context.Context, tx pgx.Tx) error {
 	                coalesce(p.created_at, c.updated_at), coalesce(p.updated_at, c.updated_at), coalesce(p.version, 0),
 	                coalesce(p.benchmark, ''), coalesce(p.whole_shares, false), coalesce(p.min_trade_value, 0)::text
 	           from projection_checkpoints c left join portfolios p on p.id = c.aggregate_id
-	          where c.aggregate_id = any($1::text[])`, b.ids).Query(func(rows pgx.Rows) error {
+	          where c.aggregate_id = any($1::text[])`, ids).Query(func(res pgx.Rows) error {
 		var id string
-		var r portfolioRow
+		var r rows.Portfolio
 		var cp int64
 		var cpTime time.Time
 		var minTrade string
-		_, err := pgx.ForEachRow(rows, []any{&id, &cp, &cpTime, &r.exists, &r.userID, &r.name, &r.description, &r.baseCurrency,
-			&r.lotMethod, &r.archived, &r.archivedAt, &r.createdAt, &r.updatedAt, &r.version,
-			&r.benchmark, &r.wholeShares, &minTrade}, func() error {
+		_, err := pgx.ForEachRow(res, []any{&id, &cp, &cpTime, &r.Exists, &r.UserID, &r.Name, &r.Description, &r.BaseCurrency,
+			&r.LotMethod, &r.Archived, &r.ArchivedAt, &r.CreatedAt, &r.UpdatedAt, &r.Version,
+			&r.Benchmark, &r.WholeShares, &minTrade}, func() error {
 			var err error
-			if r.minTradeValue, err = decimal.NewFromString(minTrade); err != nil {
+			if r.MinTradeValue, err = decimal.NewFromString(minTrade); err != nil {
 				return fmt.Errorf("portfolio %s: min_trade_value %q: %w", id, minTrade, err)
 			}
-			if a := b.aggs[id]; a != nil {
-				a.checkpoint, a.cpTime, a.pf = cp, cpTime, r
-				a.pf.archivedAt = cloneTime(r.archivedAt)
+			if a := b.Aggregate(id); a != nil {
+				a.Checkpoint, a.CheckpointTime, a.Portfolio = cp, cpTime, r
+				a.Portfolio.ArchivedAt = cloneTime(r.ArchivedAt)
 			}
 			return nil
 		})
 		return err
 	})
-	b.queueTransactions(q, txIDs)
+	queueTransactions(q, b, txIDs)
 	return tx.SendBatch(ctx, q).Close()
 }
 
 // queueTransactions reads the active transactions of the aggregates ids.
-func (b *batch) queueTransactions(q *pgx.Batch, ids []string) {
+func queueTransactions(q *pgx.Batch, b *rows.Batch, ids []string) {
 	if len(ids) == 0 {
 		return
 	}
 	for _, id := range ids {
-		b.aggs[id].storedLoaded = true
+		b.Aggregate(id).StoredLoaded = true
 	}
-	q.Queue(selectActiveTransactions, ids).Query(func(rows pgx.Rows) error {
-		return scanActiveTransactions(rows, func(pid string, tx portfolio.Transaction) {
-			if a := b.aggs[pid]; a != nil {
-				a.stored = append(a.stored, tx)
+	q.Queue(selectActiveTransactions, ids).Query(func(res pgx.Rows) error {
+		return scanActiveTransactions(res, func(pid string, tx portfolio.Transaction) {
+			if a := b.Aggregate(pid); a != nil {
+				a.Stored = append(a.Stored, tx)
 			}
 		})
 	})
@@ -566,10 +289,10 @@ func (b *batch) queueTransactions(q *pgx.Batch, ids []string) {
 
 // loadFilledTransactions reads the stored transactions of the aggregates whose
 // events read from the event store change them, when load did not.
-func (b *batch) loadFilledTransactions(ctx context.Context, tx pgx.Tx) error {
+func loadFilledTransactions(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 	var ids []string
-	for _, id := range b.ids {
-		if a := b.aggs[id]; !a.storedLoaded && b.needsTransactions(id) {
+	for _, id := range b.IDs() {
+		if a := b.Aggregate(id); !a.StoredLoaded && b.NeedsTransactions(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -577,7 +300,7 @@ func (b *batch) loadFilledTransactions(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	q := &pgx.Batch{}
-	b.queueTransactions(q, ids)
+	queueTransactions(q, b, ids)
 	return tx.SendBatch(ctx, q).Close()
 }
 
@@ -725,267 +448,14 @@ func parseDecimalBytes(b []byte) (decimal.Decimal, error) {
 	return decimal.New(m, exp), nil
 }
 
-// ---------------------------------------------------------------- decide
-
-// fail reports a record failed; an event read from the store has none to report.
-func (b *batch) fail(en *entry, reason string) {
-	if en.rec < 0 {
-		return
-	}
-	e := &en.ev
-	b.failures = append(b.failures, Failure{Index: en.rec, AggregateID: e.AggregateID, Version: e.Version, EventType: e.EventType, Reason: reason})
-}
-
-// quarantine skips an event for good.
-func (b *batch) quarantine(en *entry, reason string) {
-	q := Quarantined{Index: en.rec, AggregateID: en.ev.AggregateID, Version: en.ev.Version, EventType: en.ev.EventType,
-		EventID: en.ev.EventID, Reason: reason}
-	if en.rec >= 0 {
-		q.Image, q.SequenceNumber = b.recs[en.rec].Image, b.recs[en.rec].SequenceNumber
-	}
-	b.quarantined = append(b.quarantined, q)
-	b.log.Error("event quarantined: the checkpoint passes it, the aggregate's later events apply",
-		"aggregateId", q.AggregateID, "version", q.Version, "eventType", q.EventType, "reason", reason)
-}
-
-// decide walks each aggregate's entries in version order against its checkpoint.
-func (b *batch) decide() {
-	for _, id := range b.ids {
-		a := b.aggs[id]
-		idx := b.byID[id]
-		for k, i := range idx {
-			en := &b.entries[i]
-			e := &en.ev
-			if e.Version <= a.checkpoint {
-				b.dups++
-				continue
-			}
-			if a.limit > 0 && e.Version > a.limit {
-				// Beyond this transaction's catch-up: the next one applies it.
-				for _, j := range idx[k:] {
-					if r := b.entries[j].rec; r >= 0 {
-						b.deferred = append(b.deferred, r)
-					}
-				}
-				break
-			}
-			reason, why := "", en.quarantine
-			switch {
-			case why != "":
-			case e.Version > a.checkpoint+1:
-				reason = fmt.Sprintf("gap: version %d follows checkpoint %d", e.Version, a.checkpoint)
-				b.gaps++
-			case en.undecodable != "":
-				reason = en.undecodable // no event store to read it from: wait for a redelivery
-			default:
-				if err := a.apply(e); err != nil {
-					why = err.Error() // the event itself can never apply
-				}
-			}
-			if reason != "" {
-				// Later events (sorted, so all above the checkpoint) must wait for this one.
-				b.fail(en, reason)
-				for _, j := range idx[k+1:] {
-					b.fail(&b.entries[j], fmt.Sprintf("follows version %d, which failed", e.Version))
-				}
-				break
-			}
-			if why != "" {
-				b.quarantine(en, why)
-			} else {
-				if !KnownEventType(e.EventType) {
-					b.skipped++
-				}
-				b.applied++
-			}
-			a.checkpoint, a.advanced = e.Version, true
-			if !e.Timestamp.IsZero() { // a quarantined record may not tell
-				a.cpTime = e.Timestamp
-			}
-			if a.pf.exists {
-				a.pf.version, a.pfChanged = e.Version, true
-				if !e.Timestamp.IsZero() {
-					a.pf.updatedAt = e.Timestamp
-				}
-			}
-		}
-	}
-}
-
-// apply folds one event (the next version) into the aggregate's pending changes.
-// An error leaves the state unchanged and fails the event.
-func (a *aggState) apply(e *portfolio.Event) error {
-	if !KnownEventType(e.EventType) {
-		return nil // skipped: only the checkpoint moves
-	}
-	if e.Data == nil {
-		return fmt.Errorf("%s without data", e.EventType)
-	}
-	if _, ok := e.Data.(*portfolio.PortfolioCreated); !ok && !a.pf.exists {
-		return fmt.Errorf("%s before PortfolioCreated", e.EventType)
-	}
-	switch d := e.Data.(type) {
-	case *portfolio.PortfolioCreated:
-		if a.pf.exists {
-			return fmt.Errorf("PortfolioCreated for existing portfolio (version %d)", a.pf.version)
-		}
-		if !isUUID(e.UserID) {
-			return fmt.Errorf("user ID %q is not a UUID", e.UserID)
-		}
-		if d.LotMethod != portfolio.FIFO && d.LotMethod != portfolio.AverageCost {
-			return fmt.Errorf("unknown lot method %q", d.LotMethod)
-		}
-		def := portfolio.DefaultAnalyticsSettings()
-		a.pf = portfolioRow{
-			exists: true, userID: strings.ToLower(e.UserID), name: d.Name, description: d.Description,
-			baseCurrency: d.BaseCurrency, lotMethod: string(d.LotMethod), createdAt: e.Timestamp,
-			benchmark: def.Benchmark, wholeShares: def.WholeShares, minTradeValue: def.MinTradeValue,
-		}
-		a.created = true
-	case *portfolio.PortfolioDetailsChanged:
-		a.pf.name, a.pf.description = d.Name, d.Description
-	case *portfolio.PortfolioArchived:
-		if !a.pf.archived {
-			ts := e.Timestamp
-			a.pf.archived, a.pf.archivedAt = true, &ts
-		}
-	case *portfolio.TargetAllocationSet:
-		a.targets, a.targetsV = d, e.Version
-	case *portfolio.AnalyticsSettingsChanged:
-		a.pf.benchmark, a.pf.wholeShares, a.pf.minTradeValue = d.Benchmark, d.WholeShares, d.MinTradeValue
-	case *portfolio.TransactionRecorded:
-		if err := d.CheckStoredRange(); err != nil {
-			a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transaction, err)
-			return nil
-		}
-		a.recorded = append(a.recorded, recordedTx{tx: d.Transaction, recordedAt: e.Timestamp})
-		a.touch(d.Symbol, e.Version)
-	case *portfolio.TransactionsImported:
-		for i := range d.Transactions {
-			if err := d.Transactions[i].CheckStoredRange(); err != nil {
-				a.leaveOut(e.Version, e.EventType, e.EventID, &d.Transactions[i], err)
-				continue
-			}
-			a.recorded = append(a.recorded, recordedTx{tx: d.Transactions[i], recordedAt: e.Timestamp})
-			a.touch(d.Transactions[i].Symbol, e.Version)
-		}
-	case *portfolio.TransactionVoided:
-		a.voids = append(a.voids, voidTx{id: d.TransactionID, reason: d.Reason, voidedAt: e.Timestamp, version: e.Version})
-		a.touch(d.Voided.Symbol, e.Version)
-	default:
-		return fmt.Errorf("unexpected data %T for %s", e.Data, e.EventType)
-	}
-	return nil
-}
-
-func (a *aggState) touch(symbol string, version int64) {
-	a.txVersion = version
-	if symbol == "" {
-		return
-	}
-	if a.affected == nil {
-		a.affected = make(map[string]int64)
-	}
-	a.affected[symbol] = version
-}
-
-// isUUID accepts the canonical 8-4-4-4-12 hex form (Supabase user IDs).
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// ---------------------------------------------------------------- recompute
-
-// recompute folds each portfolio whose transactions changed through the lot
-// engine, and keeps the positions of the symbols the batch touched.
-func (b *batch) recompute() {
-	log := b.log
-	for _, id := range b.ids {
-		a := b.aggs[id]
-		for _, r := range a.leftOut { // left out as the events applied
-			b.leftOut += len(r.reasons)
-			log.Warn("transactions outside the stored range left out of the read models", "portfolio", id, "reasons", r.reasons)
-		}
-		if !a.pf.exists || (a.txVersion == 0 && !a.created) {
-			continue
-		}
-		b.recomputed++
-		txs := make([]portfolio.Transaction, 0, len(a.stored)+len(a.recorded))
-		voided := make(map[string]bool, len(a.voids))
-		for _, v := range a.voids {
-			voided[v.id] = true
-		}
-		for i := range a.stored {
-			if !voided[a.stored[i].ID] {
-				txs = append(txs, a.stored[i])
-			}
-		}
-		for i := range a.recorded {
-			if !voided[a.recorded[i].tx.ID] {
-				txs = append(txs, a.recorded[i].tx)
-			}
-		}
-		portfolio.SortForReplay(txs)
-		method := portfolio.LotMethod(a.pf.lotMethod)
-		if method != portfolio.FIFO && method != portfolio.AverageCost { // only by editing the table by hand
-			b.lotErrors++
-			log.Error("stored lot method unknown; positions not recomputed", "portfolio", id, "lotMethod", a.pf.lotMethod)
-			continue
-		}
-		book := lots.New(method)
-		// Stored history may predate the bounds, or (hand-edited) break the lot
-		// engine's rules: what cannot be computed is left out, as the analytics
-		// consumer leaves it out, rather than stall the stream.
-		_, out := book.ApplyStored(txs)
-		for _, lo := range out {
-			b.leftOut++
-			tx := lo.Transaction
-			a.leaveOut(portfolio.VersionOfSeq(tx.Seq), "", "", tx, lo.Err)
-			log.Warn("stored transaction left out of positions and totals", "portfolio", id, "transaction", tx.ID, "err", lo.Err)
-		}
-		syms := make([]string, 0, len(a.affected))
-		for s := range a.affected {
-			syms = append(syms, s)
-		}
-		slices.Sort(syms)
-		for _, s := range syms {
-			if pos, ok := book.Position(s); ok {
-				a.positions = append(a.positions, positionRow{symbol: s, pos: pos, version: a.affected[s]})
-			} else {
-				a.removed = append(a.removed, s)
-			}
-		}
-		v := a.txVersion
-		if v == 0 { // created in this batch, no transactions yet
-			for _, i := range b.byID[id] {
-				if e := &b.entries[i].ev; e.EventType == portfolio.TypePortfolioCreated && e.Version <= a.checkpoint {
-					v = e.Version
-				}
-			}
-		}
-		a.totals = &totalsRow{sum: book.Summary(), version: v}
-	}
-}
+func isUUID(s string) bool { return uuid.Valid(s) }
 
 // ---------------------------------------------------------------- write
 
-func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
+// write writes what the batch decided: set-based statements, one round trip.
+// Every upsert is guarded by the row's version, so a replayed batch changes
+// nothing.
+func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 	var cp cols
 	var pf cols
 	var txr cols
@@ -996,56 +466,56 @@ func (b *batch) write(ctx context.Context, tx pgx.Tx) error {
 	var posDel cols
 	var tot cols
 	var kept cols // projection_failures rows that stay: left out, quarantined
-	for _, q := range b.quarantined {
+	for _, q := range b.Quarantined() {
 		kept.add(q.AggregateID, i64(q.Version), q.EventType, q.EventID, truncate(q.Reason, 2000), kindQuarantined, string(q.Image))
 	}
-	for _, id := range b.ids {
-		a := b.aggs[id]
-		if !a.advanced {
+	for _, id := range b.IDs() {
+		a := b.Aggregate(id)
+		if !a.Advanced {
 			continue
 		}
-		cp.add(id, i64(a.checkpoint), ts(a.cpTime))
-		for _, v := range slices.Sorted(maps.Keys(a.leftOut)) {
-			r := a.leftOut[v]
-			kept.add(id, i64(v), r.eventType, r.eventID, truncate(strings.Join(r.reasons, "; "), 2000), kindLeftOut, "")
+		cp.add(id, i64(a.Checkpoint), ts(a.CheckpointTime))
+		for _, v := range slices.Sorted(maps.Keys(a.LeftOut)) {
+			r := a.LeftOut[v]
+			kept.add(id, i64(v), r.EventType, r.EventID, truncate(strings.Join(r.Reasons, "; "), 2000), kindLeftOut, "")
 		}
-		if !a.pfChanged {
+		if !a.PortfolioChanged {
 			continue
 		}
-		p := &a.pf
+		p := &a.Portfolio
 		archivedAt := ""
-		if p.archivedAt != nil {
-			archivedAt = ts(*p.archivedAt)
+		if p.ArchivedAt != nil {
+			archivedAt = ts(*p.ArchivedAt)
 		}
-		pf.add(id, p.userID, p.name, p.description, p.baseCurrency, p.lotMethod, strconv.FormatBool(p.archived), archivedAt,
-			ts(p.createdAt), ts(p.updatedAt), i64(p.version), p.benchmark, strconv.FormatBool(p.wholeShares), p.minTradeValue.String())
-		for i := range a.recorded {
-			r := &a.recorded[i]
-			t := &r.tx
-			txr.add(t.ID, id, p.userID, i64(t.Seq), string(t.Type), t.Date.String(), t.Symbol, optDec(t.Quantity), optDec(t.Price),
-				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.recordedAt), i64(portfolio.VersionOfSeq(t.Seq)))
+		pf.add(id, p.UserID, p.Name, p.Description, p.BaseCurrency, p.LotMethod, strconv.FormatBool(p.Archived), archivedAt,
+			ts(p.CreatedAt), ts(p.UpdatedAt), i64(p.Version), p.Benchmark, strconv.FormatBool(p.WholeShares), p.MinTradeValue.String())
+		for i := range a.Recorded {
+			r := &a.Recorded[i]
+			t := &r.Tx
+			txr.add(t.ID, id, p.UserID, i64(t.Seq), string(t.Type), t.Date.String(), t.Symbol, optDec(t.Quantity), optDec(t.Price),
+				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.RecordedAt), i64(portfolio.VersionOfSeq(t.Seq)))
 		}
-		for _, v := range a.voids {
-			vd.add(v.id, id, v.reason, ts(v.voidedAt), i64(v.version))
+		for _, v := range a.Voids {
+			vd.add(v.ID, id, v.Reason, ts(v.VoidedAt), i64(v.Version))
 		}
-		if a.targets != nil {
+		if a.Targets != nil {
 			tgDel = append(tgDel, id)
-			for _, t := range a.targets.Targets {
-				tg.add(id, t.Symbol, p.userID, t.Weight.String(), a.targets.DriftBand.String(), i64(a.targetsV))
+			for _, t := range a.Targets.Targets {
+				tg.add(id, t.Symbol, p.UserID, t.Weight.String(), a.Targets.DriftBand.String(), i64(a.TargetsVersion))
 			}
 		}
-		for _, r := range a.positions {
-			q := &r.pos
-			pos.add(id, r.symbol, p.userID, q.Quantity.String(), q.CostBasis.String(), q.AveragePrice().String(),
-				q.RealizedPnL.String(), q.Fees.String(), q.Taxes.String(), q.Dividends.String(), i64(r.version))
+		for _, r := range a.Positions {
+			q := &r.Pos
+			pos.add(id, r.Symbol, p.UserID, q.Quantity.String(), q.CostBasis.String(), q.AveragePrice().String(),
+				q.RealizedPnL.String(), q.Fees.String(), q.Taxes.String(), q.Dividends.String(), i64(r.Version))
 		}
-		for _, s := range a.removed {
+		for _, s := range a.Removed {
 			posDel.add(id, s)
 		}
-		if t := a.totals; t != nil {
-			s := &t.sum
-			tot.add(id, p.userID, s.Cash.String(), s.RealizedPnL.String(), s.Fees.String(), s.Taxes.String(), s.Dividends.String(),
-				s.Interest.String(), s.CostBasis.String(), s.Charges.String(), s.Deposits.String(), s.Withdrawals.String(), i64(t.version))
+		if t := a.Totals; t != nil {
+			s := &t.Sum
+			tot.add(id, p.UserID, s.Cash.String(), s.RealizedPnL.String(), s.Fees.String(), s.Taxes.String(), s.Dividends.String(),
+				s.Interest.String(), s.CostBasis.String(), s.Charges.String(), s.Deposits.String(), s.Withdrawals.String(), i64(t.Version))
 		}
 	}
 	if cp.n == 0 {

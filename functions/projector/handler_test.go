@@ -1,4 +1,4 @@
-package projection_test
+package main
 
 import (
 	"bytes"
@@ -113,7 +113,7 @@ func TestHandlerEndToEnd(t *testing.T) {
 	pool, _ := rmtest.DB(t)
 	proj := rmtest.NewProjector(pool)
 	var logs, metrics bytes.Buffer
-	h := projection.New(proj, projection.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics})
+	h := handler{projection.New(proj, projection.Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Metrics: &metrics})}
 
 	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
 	b := rmtest.Realistic(t, "pb", rmtest.UserB, portfolio.AverageCost)
@@ -221,8 +221,8 @@ func TestHandlerPoisonShapes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool, _ := rmtest.DB(t)
-	h := projection.New(rmtest.NewProjector(pool), projection.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: io.Discard,
-		Retry: retry.Policy{First: time.Millisecond, For: 50 * time.Millisecond}})
+	h := handler{projection.New(rmtest.NewProjector(pool), projection.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: io.Discard,
+		Retry: retry.Policy{First: time.Millisecond, For: 50 * time.Millisecond}})}
 	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
 	s := &stream{t: t}
 	ok1 := s.event(a.Events[0])
@@ -253,7 +253,7 @@ func TestItemFromImage(t *testing.T) {
 	e := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO).Events[1]
 	img := image(encode(t, e))
 	img["snapshot"] = events.NewBinaryAttribute([]byte{1, 2, 3})
-	it, err := projection.ItemFromImage(img)
+	it, err := itemFromImage(img)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,5 +266,39 @@ func TestItemFromImage(t *testing.T) {
 	}
 	if !readmodel.KnownEventType(back.EventType) {
 		t.Fatal("type")
+	}
+}
+
+// decodeRecords names every record by its sequence number and tells the service
+// what each is: an event, an operator's record to ignore, or a poison record with
+// what its keys and image still say.
+func TestDecodeRecords(t *testing.T) {
+	h := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
+	s := &stream{t: t}
+	ok := s.event(h.Events[1])
+	modify := s.add("MODIFY", encode(t, h.Events[2]), nil)
+	poison := s.add("INSERT", encode(t, h.Events[3]), func(m map[string]events.DynamoDBAttributeValue) {
+		m[eventstore.AttrData] = events.NewBinaryAttribute([]byte("{}"))
+	})
+	nameless := s.add("INSERT", encode(t, h.Events[4]), func(m map[string]events.DynamoDBAttributeValue) {
+		m[eventstore.AttrData] = events.NewStringAttribute("{")
+	})
+	s.rec[len(s.rec)-1].Change.Keys = nil
+	recs := decodeRecords(s.take().Records)
+	if len(recs) != 4 || recs[0].ID != ok || recs[1].ID != modify || recs[2].ID != poison || recs[3].ID != nameless {
+		t.Fatalf("records %+v", recs)
+	}
+	if r := recs[0]; r.Ignored != "" || r.Undecodable != "" || r.Event.EventID != h.Events[1].EventID || r.Event.Data == nil {
+		t.Errorf("INSERT decoded as %+v", r)
+	}
+	if r := recs[1]; r.Ignored != "MODIFY" || r.Event.AggregateID != "pa" || r.Event.Version != 3 {
+		t.Errorf("MODIFY decoded as %+v", r)
+	}
+	if r := recs[2]; !strings.Contains(r.Undecodable, "binary") || r.Event.AggregateID != "pa" || r.Event.Version != 4 ||
+		r.Event.EventID != h.Events[3].EventID || r.Event.EventType != h.Events[3].EventType || !strings.Contains(string(r.Image), `"B"`) {
+		t.Errorf("binary data decoded as %+v", r)
+	}
+	if r := recs[3]; r.Undecodable == "" || r.Event.AggregateID != "pa" || r.Event.Version != 0 || len(r.Image) == 0 {
+		t.Errorf("keyless poison decoded as %+v", r)
 	}
 }

@@ -1,4 +1,4 @@
-package projection_test
+package main
 
 import (
 	"bytes"
@@ -48,7 +48,7 @@ func TestHandlerHealsAndQuarantines(t *testing.T) {
 	sink := quarantine.NewFileSink(path)
 	proj := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Metrics: io.Discard, Source: store.Source, Quarantine: sink})
 	var metrics bytes.Buffer
-	h := projection.New(proj, projection.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: &metrics, Quarantine: sink})
+	h := handler{projection.New(proj, projection.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: &metrics, Quarantine: sink})}
 
 	s := &stream{t: t}
 	for i, e := range a.Events {
@@ -135,8 +135,8 @@ func TestHandlerRidesOutADatabaseOutage(t *testing.T) {
 	}
 	defer pool.Close()
 	var metrics bytes.Buffer
-	h := projection.New(rmtest.NewProjector(pool), projection.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Metrics: &metrics, Retry: retry.Policy{First: 20 * time.Millisecond, Max: 200 * time.Millisecond, For: time.Minute}})
+	h := handler{projection.New(rmtest.NewProjector(pool), projection.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: &metrics, Retry: retry.Policy{First: 20 * time.Millisecond, Max: 200 * time.Millisecond, For: time.Minute}})}
 	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
 	b := rmtest.Realistic(t, "pb", rmtest.UserB, portfolio.AverageCost)
 	s := &stream{t: t}
