@@ -30,10 +30,11 @@ func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if items == nil {
-		items = []readmodel.PortfolioView{}
+	resp := PortfolioListResponse{Items: make([]PortfolioDetailResponse, len(items))}
+	for i := range items {
+		resp.Items[i] = portfolioDetail(&items[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -43,7 +44,7 @@ func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setVersion(w, v.Version)
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, portfolioDetail(&v))
 	return nil
 }
 
@@ -52,7 +53,7 @@ func (s *Server) positions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, positionsResponse(&v))
 	return nil
 }
 
@@ -61,7 +62,7 @@ func (s *Server) getTargets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, targetAllocationResponse(&v))
 	return nil
 }
 
@@ -100,9 +101,6 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if page.Items == nil {
-		page.Items = []readmodel.TransactionView{}
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, transactionPageResponse(&page))
 	return nil
 }
