@@ -32,6 +32,10 @@ type Queries struct {
 // NewQueries returns the queries over db: a CallerDB, or a pool.
 func NewQueries(db MetricsDB) *Queries { return &Queries{db: db} }
 
+// IsUserID reports whether s can be a user's ID: the read models key users by
+// UUID, and anything else is nobody (no rows, not an error).
+func IsUserID(s string) bool { return isUUID(s) }
+
 // ErrInvalidCursor is returned for a page cursor this package did not produce.
 var ErrInvalidCursor = errors.New("invalid cursor")
 
@@ -381,7 +385,7 @@ func (q *Queries) Transactions(ctx context.Context, userID, portfolioID string, 
 		where.WriteString(" and not t.voided")
 	}
 	if cursor != "" {
-		date, seq, err := decodeCursor(cursor)
+		date, seq, err := ParseTransactionCursor(cursor)
 		if err != nil {
 			return TransactionPage{}, err
 		}
@@ -444,18 +448,22 @@ select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		last := page.Items[limit-1]
-		page.NextCursor = encodeCursor(last.Date, last.Seq)
+		page.NextCursor = TransactionCursor(last.Date, last.Seq)
 	}
 	return page, nil
 }
 
-// A cursor is the (trade date, seq) of the last item of the page, opaque to
-// clients: base64url of "1:<date>:<seq>".
-func encodeCursor(d calendar.Date, seq int64) string {
+// TransactionCursor is the page cursor after the transaction of trade date d
+// and sequence seq (the last item of a page), opaque to clients: base64url of
+// "1:<date>:<seq>". Every implementation of the transactions store pages with
+// it, so a client cannot tell them apart.
+func TransactionCursor(d calendar.Date, seq int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("1:" + d.String() + ":" + strconv.FormatInt(seq, 10)))
 }
 
-func decodeCursor(s string) (calendar.Date, int64, error) {
+// ParseTransactionCursor reads a TransactionCursor: ErrInvalidCursor for any
+// other string.
+func ParseTransactionCursor(s string) (calendar.Date, int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 64 {
 		return 0, 0, ErrInvalidCursor
