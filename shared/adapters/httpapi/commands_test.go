@@ -108,6 +108,7 @@ func (a *api) createPortfolio(user, key string) string {
 }
 
 func TestCreateIsIdempotentAndAnswersWithTheResource(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	r := a.do(alice, "POST", "/portfolios", `{"name":"Retirement","description":"IRA","baseCurrency":"EUR","lotMethod":"average"}`, "Idempotency-Key", "k-1")
 	a.expect(r, 201, "")
@@ -123,6 +124,7 @@ func TestCreateIsIdempotentAndAnswersWithTheResource(t *testing.T) {
 }
 
 func TestBadInputGetsAClear4xx(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-bad")
 	base := "/portfolios/" + id + "/transactions"
@@ -170,6 +172,7 @@ func TestBadInputGetsAClear4xx(t *testing.T) {
 }
 
 func TestTransactionsVoidTargetsArchive(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-flow")
 	p := "/portfolios/" + id
@@ -218,6 +221,7 @@ func TestTransactionsVoidTargetsArchive(t *testing.T) {
 }
 
 func TestOtherUsersCommandsSeeNothing(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-iso")
 	p := "/portfolios/" + id
@@ -241,6 +245,7 @@ func TestOtherUsersCommandsSeeNothing(t *testing.T) {
 }
 
 func TestImportIsAllOrNothingWithARowReport(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-imp")
 	p := "/portfolios/" + id + "/import"
@@ -291,6 +296,7 @@ func TestImportIsAllOrNothingWithARowReport(t *testing.T) {
 
 // TestNoBodyMakesA500 throws random bytes at every command route.
 func TestNoBodyMakesA500(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-fuzz")
 	r := rand.New(rand.NewPCG(1, 2))

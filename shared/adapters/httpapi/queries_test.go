@@ -131,6 +131,7 @@ func (f *fullAPI) record(user, id, body string) string {
 }
 
 func TestQueriesShowTheProjectedState(t *testing.T) {
+	t.Parallel()
 	f := newFullAPI(t)
 	id := f.createPortfolio(alice, "q-1")
 	p := "/portfolios/" + id
@@ -198,6 +199,7 @@ func TestQueriesShowTheProjectedState(t *testing.T) {
 // TestImportedTransactionsReachTheReadModels: an import is one event; the
 // projector records each of its transactions and recomputes positions.
 func TestImportedTransactionsReachTheReadModels(t *testing.T) {
+	t.Parallel()
 	f := newFullAPI(t)
 	id := f.createPortfolio(alice, "imp-rm")
 	body := `{"activities":[
@@ -229,6 +231,7 @@ func TestImportedTransactionsReachTheReadModels(t *testing.T) {
 // checks the same of the stores, on PostgreSQL through the API's login; Row
 // Level Security on every read-model table is tested in shared/adapters/readmodel.)
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	f := newFullAPI(t)
 	a := f.createPortfolio(alice, "iso-a")
 	b := f.createPortfolio(bob, "iso-b")

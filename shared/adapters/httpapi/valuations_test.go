@@ -14,6 +14,7 @@ import (
 // The intraday valuations the prices function records are served a page at a
 // time, oldest first, to their owner only.
 func TestValuationsArePagedToTheirOwner(t *testing.T) {
+	t.Parallel()
 	f := newPostgresAPI(t)
 	id := f.createPortfolio(alice, "v-1")
 	f.project(id)
