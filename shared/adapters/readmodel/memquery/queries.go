@@ -51,6 +51,8 @@ func (a *aggregate) portfolio() readmodel.PortfolioView {
 
 // Positions returns the portfolio's positions, sorted by symbol and valued at
 // the latest prices in its currency, and its totals, or readmodel.ErrNotFound.
+// Symbols sort bytewise; PostgreSQL sorts them by the database's collation,
+// which agrees on tickers of capitals and digits.
 func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmodel.PositionsView, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
