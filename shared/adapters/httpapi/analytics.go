@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/shopspring/decimal"
 )
 
 // Analytics is the store of the figures the analytics function computes;
@@ -254,11 +257,28 @@ func (s *Server) rebalancing(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// HistoryPoint is one point of a chart: the end-of-day value (float, for
-// drawing; exact amounts are in /positions).
+// HistoryPoint is one point of a chart: the end-of-day value, a decimal string
+// like every amount of money the API answers (see seriesAmount).
 type HistoryPoint struct {
-	Date  calendar.Date `json:"date"`
-	Value float64       `json:"value"`
+	Date  calendar.Date   `json:"date"`
+	Value decimal.Decimal `json:"value"`
+}
+
+// seriesDigits is how many significant digits of a stored series value are
+// answered. The analytics function builds the series in float64 (an analytic
+// series: package performance), whose relative error is about 1e-15, so a value
+// such as 123.45 + 59857.7 is stored as 59981.149999999994. Twelve significant
+// digits keep a value below ten billion to the cent and drop the float noise,
+// which lies three or more digits further right.
+const seriesDigits = 12
+
+// seriesAmount is a stored series value as the decimal it approximates,
+// rounded to seriesDigits significant digits.
+func seriesAmount(v float64) (decimal.Decimal, error) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return decimal.Decimal{}, fmt.Errorf("series value %v is not a number", v)
+	}
+	return decimal.NewFromString(strconv.FormatFloat(v, 'e', seriesDigits-1, 64))
 }
 
 // HistoryResponse is GET /portfolios/{id}/history.
@@ -323,7 +343,11 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 		}
 		resp.Series = make([]HistoryPoint, len(idx))
 		for k, j := range idx {
-			resp.Series[k] = HistoryPoint{Date: days[i0+j], Value: values[i0+j]}
+			v, err := seriesAmount(values[i0+j])
+			if err != nil {
+				return fmt.Errorf("history of %s on %s: %w", sv.PortfolioID, days[i0+j], err)
+			}
+			resp.Series[k] = HistoryPoint{Date: days[i0+j], Value: v}
 		}
 	}
 	resp.Points = len(resp.Series)

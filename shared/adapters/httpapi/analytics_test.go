@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -46,6 +47,14 @@ func newAnalyticsAPI(t *testing.T) (*api, string) { return newAnalyticsAPIOver(t
 // SPY's closes over them.
 func newAnalyticsAPIOver(t testing.TB, days int) (*api, string) {
 	t.Helper()
+	return newAnalyticsAPIWith(t, growthSeries(days))
+}
+
+// newAnalyticsAPIWith stores pf-1's figures over the value series s, and SPY's
+// closes over its days.
+func newAnalyticsAPIWith(t testing.TB, s *performance.Series) (*api, string) {
+	t.Helper()
+	days := len(s.Days)
 	ctx := context.Background()
 	dsn := testenv.Postgres(t)
 	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
@@ -77,7 +86,6 @@ values ($1, $2, 'p', 'USD', 'FIFO', now(), now(), 3)`, id, alertUserA); err != n
 		t.Fatal(err)
 	}
 	m := readmodel.NewMetrics(pool)
-	s := growthSeries(days)
 	hold := []analytics.Holding{{Symbol: "AAA", Value: 700}, {Symbol: "BBB", Value: 300}}
 	rep := analytics.Compute(s, analytics.Options{RiskFreeRate: 0.02, Holdings: hold})
 	plan := json.RawMessage(`{"trades":[{"symbol":"AAA","side":"SELL","quantity":"1"}],"allInBand":true}`)
@@ -183,7 +191,7 @@ func TestRiskRebalancingAndHistoryRoutes(t *testing.T) {
 		t.Fatalf("history %v points, %s", len(series), h.raw[:200])
 	}
 	first, last := series[0].(map[string]any), series[49].(map[string]any)
-	if first["date"] != "2024-01-01" || last["date"] != "2025-02-03" || math.Abs(first["value"].(float64)-1001) > 1e-9 {
+	if first["date"] != "2024-01-01" || last["date"] != "2025-02-03" || first["value"] != "1001" {
 		t.Errorf("first %v last %v", first, last)
 	}
 	all := a.do(alertUserA, "GET", "/portfolios/"+id+"/history?from=2024-02-01&to=2024-02-10", "").expect(t, 200, "short range")
@@ -198,6 +206,36 @@ func TestRiskRebalancingAndHistoryRoutes(t *testing.T) {
 		if res := a.do(alertUserA, "GET", "/portfolios/"+id+"/history"+q, ""); res.status != 400 {
 			t.Errorf("%s: %d %s", q, res.status, res.raw)
 		}
+	}
+}
+
+// TestHistoryValuesAreExactDecimalStrings: the stored series is float64, and a
+// value of 123.45 + 59857.7 is stored as 59981.149999999994; the API answers
+// the amount as the decimal string "59981.15", as it answers every amount.
+func TestHistoryValuesAreExactDecimalStrings(t *testing.T) {
+	t.Parallel()
+	small, large := 123.45, 59857.7 // variables: Go's constant arithmetic would be exact
+	s := &performance.Series{Start: 0, CashAccount: true}
+	for i, v := range []float64{small + large, 0.1 + 0.2, 1e-7, 0, 1234567890.12 + 0.01} {
+		s.Days = append(s.Days, seriesFrom+calendar.Date(i))
+		s.Value = append(s.Value, v)
+		s.Inflow, s.Outflow = append(s.Inflow, 0), append(s.Outflow, 0)
+	}
+	if s.Value[0] != 59981.149999999994 {
+		t.Fatalf("the float sum is %v: the test no longer shows float noise", s.Value[0])
+	}
+	a, id := newAnalyticsAPIWith(t, s)
+	h := a.do(alertUserA, "GET", "/portfolios/"+id+"/history", "").expect(t, 200, "history")
+	var got []string
+	for _, p := range h.body["series"].([]any) {
+		v, ok := p.(map[string]any)["value"].(string)
+		if !ok {
+			t.Fatalf("a value is not a decimal string: %s", h.raw)
+		}
+		got = append(got, v)
+	}
+	if want := []string{"59981.15", "0.3", "0.0000001", "0", "1234567890.13"}; !slices.Equal(got, want) {
+		t.Fatalf("series values %q, want %q", got, want)
 	}
 }
 

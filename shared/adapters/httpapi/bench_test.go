@@ -19,7 +19,7 @@ func reportLatency(b *testing.B, d []time.Duration) {
 // BenchmarkGetPositions50Holdings: GET /portfolios/{id}/positions through the
 // Lambda adapter, real PostgreSQL read models, a portfolio of 50 holdings.
 func BenchmarkGetPositions50Holdings(b *testing.B) {
-	f := newFullAPIB(b)
+	f := newPostgresAPI(b)
 	id := f.createPortfolio(alice, "bench-pos")
 	for i := 0; i < 50; i++ {
 		f.record(alice, id, fmt.Sprintf(`{"type":"BUY","date":"2024-01-%02d","symbol":"SYM%02d","quantity":"10","price":"%d.25","fee":"1"}`, 1+i%28, i, 100+i))
@@ -41,7 +41,7 @@ func BenchmarkGetPositions50Holdings(b *testing.B) {
 // BenchmarkRecordTransaction: POST /portfolios/{id}/transactions through the
 // Lambda adapter against DynamoDB Local (load, decide, conditional put).
 func BenchmarkRecordTransaction(b *testing.B) {
-	f := newFullAPIB(b)
+	f := newPostgresAPI(b)
 	id := f.createPortfolio(alice, "bench-cmd")
 	path := "/portfolios/" + id + "/transactions"
 	var lat []time.Duration
@@ -63,7 +63,7 @@ func BenchmarkRecordTransaction(b *testing.B) {
 // through the Lambda adapter (issue 13, hole 3: it took about 6 s to refuse,
 // pinning an API instance). Refused on its length, before any parsing.
 func BenchmarkHostileThreshold(b *testing.B) {
-	f := newFullAPIB(b)
+	f := newPostgresAPI(b)
 	body := `{"kind":"price_above","symbol":"AAPL","threshold":"` + strings.Repeat("9", 1_900_000) + `"}`
 	var lat []time.Duration
 	for b.Loop() {

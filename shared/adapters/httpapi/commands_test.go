@@ -109,6 +109,7 @@ func (a *api) createPortfolio(user, key string) string {
 }
 
 func TestCreateIsIdempotentAndAnswersWithTheResource(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	r := a.do(alice, "POST", "/portfolios", `{"name":"Retirement","description":"IRA","baseCurrency":"EUR","lotMethod":"average"}`, "Idempotency-Key", "k-1")
 	a.expect(r, 201, "")
@@ -124,6 +125,7 @@ func TestCreateIsIdempotentAndAnswersWithTheResource(t *testing.T) {
 }
 
 func TestBadInputGetsAClear4xx(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-bad")
 	base := "/portfolios/" + id + "/transactions"
@@ -171,6 +173,7 @@ func TestBadInputGetsAClear4xx(t *testing.T) {
 }
 
 func TestTransactionsVoidTargetsArchive(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-flow")
 	p := "/portfolios/" + id
@@ -219,6 +222,7 @@ func TestTransactionsVoidTargetsArchive(t *testing.T) {
 }
 
 func TestOtherUsersCommandsSeeNothing(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-iso")
 	p := "/portfolios/" + id
@@ -242,6 +246,7 @@ func TestOtherUsersCommandsSeeNothing(t *testing.T) {
 }
 
 func TestImportIsAllOrNothingWithARowReport(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-imp")
 	p := "/portfolios/" + id + "/import"
@@ -292,6 +297,7 @@ func TestImportIsAllOrNothingWithARowReport(t *testing.T) {
 
 // TestNoBodyMakesA500 throws random bytes at every command route.
 func TestNoBodyMakesA500(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-fuzz")
 	r := rand.New(rand.NewPCG(1, 2))

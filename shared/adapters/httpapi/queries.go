@@ -11,15 +11,38 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
-// Queries is what the API reads from the read models; *readmodel.Queries
-// implements it. Every method filters by the caller: the functions connect with
-// a role that Row Level Security does not restrict.
+// Queries is what the API reads from the read models, store by store: one
+// implementation may serve them all, as *readmodel.Queries does. Every method
+// filters by the caller: the functions connect with a role that Row Level
+// Security does not restrict.
 type Queries interface {
+	PortfolioReads
+	TransactionReads
+	ValuationReads
+}
+
+// PortfolioReads is the store of portfolios and positions: a portfolio, its
+// positions valued at the latest prices with its totals, and its target
+// allocation. Each answers readmodel.ErrNotFound for a portfolio that is not
+// the caller's. *readmodel.Queries and *memquery.Store implement it; the
+// contract suite is querytest.
+type PortfolioReads interface {
 	ListPortfolios(ctx context.Context, userID string) ([]readmodel.PortfolioView, error)
 	GetPortfolio(ctx context.Context, userID, portfolioID string) (readmodel.PortfolioView, error)
 	Positions(ctx context.Context, userID, portfolioID string) (readmodel.PositionsView, error)
-	Transactions(ctx context.Context, userID, portfolioID string, f readmodel.TransactionFilter, cursor string, limit int) (readmodel.TransactionPage, error)
 	Targets(ctx context.Context, userID, portfolioID string) (readmodel.TargetsView, error)
+}
+
+// TransactionReads is the store of recorded transactions, paged newest first
+// (readmodel.ErrInvalidCursor for a cursor it did not make). *readmodel.Queries
+// and *memquery.Store implement it; the contract suite is querytest.
+type TransactionReads interface {
+	Transactions(ctx context.Context, userID, portfolioID string, f readmodel.TransactionFilter, cursor string, limit int) (readmodel.TransactionPage, error)
+}
+
+// ValuationReads is the store of the intraday valuations the prices function
+// records.
+type ValuationReads interface {
 	Valuations(ctx context.Context, userID, portfolioID string, from, to time.Time, limit int) (readmodel.ValuationsPage, error)
 }
 
@@ -30,10 +53,11 @@ func (s *Server) listPortfolios(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if items == nil {
-		items = []readmodel.PortfolioView{}
+	resp := PortfolioListResponse{Items: make([]PortfolioDetailResponse, len(items))}
+	for i := range items {
+		resp.Items[i] = portfolioDetail(&items[i])
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -43,7 +67,7 @@ func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setVersion(w, v.Version)
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, portfolioDetail(&v))
 	return nil
 }
 
@@ -52,7 +76,7 @@ func (s *Server) positions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, positionsResponse(&v))
 	return nil
 }
 
@@ -61,7 +85,7 @@ func (s *Server) getTargets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, targetAllocationResponse(&v))
 	return nil
 }
 
@@ -100,9 +124,6 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if page.Items == nil {
-		page.Items = []readmodel.TransactionView{}
-	}
-	writeJSON(w, http.StatusOK, page)
+	writeJSON(w, http.StatusOK, transactionPageResponse(&page))
 	return nil
 }

@@ -16,26 +16,54 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/memquery"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
-// fullAPI is the API over real DynamoDB Local and real PostgreSQL, with the
-// projector applying what the commands wrote (what the stream does in AWS).
+// fullAPI is the API with every store, and the projection applying what the
+// commands wrote (what the stream does in AWS): over the in-memory stores
+// (newFullAPI) or over DynamoDB Local and PostgreSQL (newPostgresAPI).
 type fullAPI struct {
 	*api
-	store     *dynamostore.Store
-	pool      *pgxpool.Pool
-	projector *readmodel.Projector
-	seen      map[string]bool
+	events interface {
+		Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
+	}
+	apply func(ctx context.Context, events []portfolio.Event) error
+	pool  *pgxpool.Pool // nil over the in-memory stores
+	seen  map[string]bool
 }
 
-func newFullAPI(t *testing.T) *fullAPI { return newFullAPIB(t) }
+// newFullAPI is the API over the in-memory event store and query stores, which
+// pass the contract suites their DynamoDB and PostgreSQL implementations pass
+// (eventstore/storetest, httpapi/querytest). It has no alert, analytics or
+// valuation store: the tests of those routes use newPostgresAPI.
+func newFullAPI(t *testing.T) *fullAPI {
+	t.Helper()
+	store, reads := eventstore.NewMemory(), memquery.New()
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	srv := httpapi.New(httpapi.Config{
+		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
+		Queries: memoryQueries{Store: reads}, Logger: quiet,
+	})
+	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, seen: map[string]bool{}}
+}
 
-// newFullAPIB serves tests and benchmarks alike.
-func newFullAPIB(t testing.TB) *fullAPI {
+// memoryQueries is the in-memory query stores as the server's Queries. The
+// valuations have no in-memory store yet: their route is tested over
+// PostgreSQL, and reaching it here fails the test.
+type memoryQueries struct {
+	*memquery.Store
+	httpapi.ValuationReads
+}
+
+// newPostgresAPI is the API over real DynamoDB Local and real PostgreSQL, for
+// the tests of routes whose stores exist only there, and for the benchmarks.
+func newPostgresAPI(t testing.TB) *fullAPI {
 	t.Helper()
 	ctx := context.Background()
 	client := testenv.DynamoDB(t)
@@ -62,30 +90,36 @@ func newFullAPIB(t testing.TB) *fullAPI {
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
 		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
 	})
+	projector := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard})
 	return &fullAPI{
-		api:       &api{t: t, handler: httplambda.Handler(srv)},
-		store:     store,
-		pool:      pool,
-		projector: readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard}),
-		seen:      map[string]bool{},
+		api:    &api{t: t, handler: httplambda.Handler(srv)},
+		events: store,
+		apply: func(ctx context.Context, events []portfolio.Event) error {
+			failed, err := projector.Apply(ctx, events)
+			if err == nil && len(failed) > 0 {
+				err = fmt.Errorf("events %v failed", failed)
+			}
+			return err
+		},
+		pool: pool,
+		seen: map[string]bool{},
 	}
 }
 
 // project applies every event of the portfolios seen so far (idempotent: the
-// projector skips versions it has applied).
+// projection skips versions it has applied).
 func (f *fullAPI) project(ids ...string) {
 	f.t.Helper()
 	for _, id := range ids {
 		f.seen[id] = true
 	}
 	for id := range f.seen {
-		events, err := f.store.Events(context.Background(), id, 1, 0)
+		events, err := f.events.Events(context.Background(), id, 1, 0)
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		failed, err := f.projector.Apply(context.Background(), events)
-		if err != nil || len(failed) > 0 {
-			f.t.Fatalf("project %s: failed %v, %v", id, failed, err)
+		if err := f.apply(context.Background(), events); err != nil {
+			f.t.Fatalf("project %s: %v", id, err)
 		}
 	}
 }
@@ -98,6 +132,7 @@ func (f *fullAPI) record(user, id, body string) string {
 }
 
 func TestQueriesShowTheProjectedState(t *testing.T) {
+	t.Parallel()
 	f := newFullAPI(t)
 	id := f.createPortfolio(alice, "q-1")
 	p := "/portfolios/" + id
@@ -165,6 +200,7 @@ func TestQueriesShowTheProjectedState(t *testing.T) {
 // TestImportedTransactionsReachTheReadModels: an import is one event; the
 // projector records each of its transactions and recomputes positions.
 func TestImportedTransactionsReachTheReadModels(t *testing.T) {
+	t.Parallel()
 	f := newFullAPI(t)
 	id := f.createPortfolio(alice, "imp-rm")
 	body := `{"activities":[
@@ -192,9 +228,11 @@ func TestImportedTransactionsReachTheReadModels(t *testing.T) {
 }
 
 // TestTenantIsolation: with users A and B, every route shows B nothing of A's,
-// and B's commands on A's portfolio get 404. (Row Level Security on every
-// read-model table is tested in shared/adapters/readmodel.)
+// and B's commands on A's portfolio get 404. (The query stores' contract suite
+// checks the same of the stores, on PostgreSQL through the API's login; Row
+// Level Security on every read-model table is tested in shared/adapters/readmodel.)
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	f := newFullAPI(t)
 	a := f.createPortfolio(alice, "iso-a")
 	b := f.createPortfolio(bob, "iso-b")
@@ -235,5 +273,4 @@ func TestTenantIsolation(t *testing.T) {
 	}
 	// A malformed user ID (not a UUID) is a stranger too, not an error.
 	f.expect(f.do("not-a-uuid", "GET", pa+"/positions", ""), 404, "not_found")
-	_ = fmt.Sprint()
 }

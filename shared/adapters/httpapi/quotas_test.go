@@ -41,6 +41,7 @@ func (a *api) expectQuota(r response, q quota.Quota) {
 // of the quota (its events decided by the real aggregate, in the in-memory store)
 // takes one more, then refuses records and imports with 422.
 func TestTransactionsPerPortfolioQuotaAnswers422(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store := eventstore.NewMemory()
 	meta := func(i int) portfolio.Meta {

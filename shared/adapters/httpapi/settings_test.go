@@ -5,6 +5,7 @@ import (
 )
 
 func TestSettingsCommand(t *testing.T) {
+	t.Parallel()
 	a := newCommandAPI(t)
 	id := a.createPortfolio(alice, "k-settings")
 	p := "/portfolios/" + id + "/settings"
@@ -63,6 +64,7 @@ func TestSettingsCommand(t *testing.T) {
 // TestSettingsShownOnThePortfolio: GET /portfolios/{id} shows the defaults, then,
 // once the event is projected, the settings the command set.
 func TestSettingsShownOnThePortfolio(t *testing.T) {
+	t.Parallel()
 	f := newFullAPI(t)
 	id := f.createPortfolio(alice, "settings-get")
 	f.project(id)

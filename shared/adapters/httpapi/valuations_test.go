@@ -14,7 +14,8 @@ import (
 // The intraday valuations the prices function records are served a page at a
 // time, oldest first, to their owner only.
 func TestValuationsArePagedToTheirOwner(t *testing.T) {
-	f := newFullAPI(t)
+	t.Parallel()
+	f := newPostgresAPI(t)
 	id := f.createPortfolio(alice, "v-1")
 	f.project(id)
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)

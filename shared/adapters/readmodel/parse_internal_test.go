@@ -50,12 +50,12 @@ func TestParseDateBytes(t *testing.T) {
 }
 
 func TestCursorAndUUID(t *testing.T) {
-	d, seq, err := decodeCursor(encodeCursor(20000, 42))
+	d, seq, err := ParseTransactionCursor(TransactionCursor(20000, 42))
 	if err != nil || d != 20000 || seq != 42 {
 		t.Fatalf("round trip: %v %d %v", d, seq, err)
 	}
 	for _, s := range []string{"", "!!", "MTox", "MjoyMDI0LTAxLTAxOjE"} {
-		if _, _, err := decodeCursor(s); err == nil {
+		if _, _, err := ParseTransactionCursor(s); err == nil {
 			t.Errorf("cursor %q accepted", s)
 		}
 	}

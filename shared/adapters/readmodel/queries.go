@@ -22,6 +22,9 @@ import (
 //
 // Read models are eventually consistent: every view carries the aggregate version
 // it reflects (AsOfVersion / Version), which the API reports.
+//
+// The views are plain results, without JSON tags: the HTTP API maps them into
+// its own response types, which define the public JSON.
 type Queries struct {
 	db MetricsDB
 }
@@ -29,83 +32,87 @@ type Queries struct {
 // NewQueries returns the queries over db: a CallerDB, or a pool.
 func NewQueries(db MetricsDB) *Queries { return &Queries{db: db} }
 
+// IsUserID reports whether s can be a user's ID: the read models key users by
+// UUID, and anything else is nobody (no rows, not an error).
+func IsUserID(s string) bool { return isUUID(s) }
+
 // ErrInvalidCursor is returned for a page cursor this package did not produce.
 var ErrInvalidCursor = errors.New("invalid cursor")
 
 // PortfolioView is one portfolio.
 type PortfolioView struct {
-	ID           string              `json:"id"`
-	Name         string              `json:"name"`
-	Description  string              `json:"description"`
-	BaseCurrency string              `json:"baseCurrency"`
-	LotMethod    portfolio.LotMethod `json:"lotMethod"`
-	Archived     bool                `json:"archived"`
-	ArchivedAt   *time.Time          `json:"archivedAt,omitempty"`
-	CreatedAt    time.Time           `json:"createdAt"`
-	UpdatedAt    time.Time           `json:"updatedAt"` // the time of the last event applied
-	Version      int64               `json:"version"`   // the aggregate version the view reflects
+	ID           string
+	Name         string
+	Description  string
+	BaseCurrency string
+	LotMethod    portfolio.LotMethod
+	Archived     bool
+	ArchivedAt   *time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time // the time of the last event applied
+	Version      int64     // the aggregate version the view reflects
 	// Settings are the portfolio's analytics settings (the defaults until it
 	// sets its own).
-	Settings PortfolioSettingsView `json:"settings"`
+	Settings PortfolioSettingsView
 }
 
 // PortfolioSettingsView is a portfolio's analytics settings: the benchmark of
 // beta and alpha, whether rebalancing trades whole shares only, and the minimum
-// trade value in the base currency (a decimal string).
+// trade value in the base currency.
 type PortfolioSettingsView struct {
-	Benchmark     string          `json:"benchmark"`
-	WholeShares   bool            `json:"wholeShares"`
-	MinTradeValue decimal.Decimal `json:"minTradeValue"`
+	Benchmark     string
+	WholeShares   bool
+	MinTradeValue decimal.Decimal
 }
 
 // PositionView is one symbol's position, valued at the latest price when there is
 // one in the portfolio's currency. Closed positions have Quantity zero and no
 // valuation.
 type PositionView struct {
-	Symbol       string          `json:"symbol"`
-	Quantity     decimal.Decimal `json:"quantity"`
-	CostBasis    decimal.Decimal `json:"costBasis"`
-	AveragePrice decimal.Decimal `json:"averagePrice"` // cost basis per share; 0 when closed
-	RealizedPnL  decimal.Decimal `json:"realizedPnL"`
-	Fees         decimal.Decimal `json:"fees"`
-	Taxes        decimal.Decimal `json:"taxes"`
-	Dividends    decimal.Decimal `json:"dividends"`
+	Symbol       string
+	Quantity     decimal.Decimal
+	CostBasis    decimal.Decimal
+	AveragePrice decimal.Decimal // cost basis per share; 0 when closed
+	RealizedPnL  decimal.Decimal
+	Fees         decimal.Decimal
+	Taxes        decimal.Decimal
+	Dividends    decimal.Decimal
 	// Set when the position is open and a price exists.
-	MarketPrice   *decimal.Decimal `json:"marketPrice,omitempty"`
-	MarketValue   *decimal.Decimal `json:"marketValue,omitempty"`   // quantity × price
-	UnrealizedPnL *decimal.Decimal `json:"unrealizedPnL,omitempty"` // market value − cost basis
-	PriceAsOf     *time.Time       `json:"priceAsOf,omitempty"`
-	PriceSource   string           `json:"priceSource,omitempty"`
-	Version       int64            `json:"version"` // of the last event that changed this symbol's history
+	MarketPrice   *decimal.Decimal
+	MarketValue   *decimal.Decimal // quantity × price
+	UnrealizedPnL *decimal.Decimal // market value − cost basis
+	PriceAsOf     *time.Time
+	PriceSource   string
+	Version       int64 // of the last event that changed this symbol's history
 }
 
 // TotalsView is the portfolio-level figures (see package lots for the
 // conventions). MarketValue and UnrealizedPnL cover the open positions that have
 // a price; Unpriced lists the open ones that have none.
 type TotalsView struct {
-	Cash          decimal.Decimal `json:"cash"`
-	RealizedPnL   decimal.Decimal `json:"realizedPnL"`
-	Fees          decimal.Decimal `json:"fees"`
-	Taxes         decimal.Decimal `json:"taxes"`
-	Dividends     decimal.Decimal `json:"dividends"`
-	Interest      decimal.Decimal `json:"interest"`
-	CostBasis     decimal.Decimal `json:"costBasis"`
-	Charges       decimal.Decimal `json:"charges"`
-	Deposits      decimal.Decimal `json:"deposits"`
-	Withdrawals   decimal.Decimal `json:"withdrawals"`
-	MarketValue   decimal.Decimal `json:"marketValue"`
-	UnrealizedPnL decimal.Decimal `json:"unrealizedPnL"`
-	Unpriced      []string        `json:"unpriced,omitempty"`
-	Version       int64           `json:"version"` // of the last event that changed the transactions
+	Cash          decimal.Decimal
+	RealizedPnL   decimal.Decimal
+	Fees          decimal.Decimal
+	Taxes         decimal.Decimal
+	Dividends     decimal.Decimal
+	Interest      decimal.Decimal
+	CostBasis     decimal.Decimal
+	Charges       decimal.Decimal
+	Deposits      decimal.Decimal
+	Withdrawals   decimal.Decimal
+	MarketValue   decimal.Decimal
+	UnrealizedPnL decimal.Decimal
+	Unpriced      []string
+	Version       int64 // of the last event that changed the transactions
 }
 
 // PositionsView is a portfolio's positions (sorted by symbol) and totals.
 type PositionsView struct {
-	PortfolioID  string         `json:"portfolioId"`
-	BaseCurrency string         `json:"baseCurrency"`
-	Positions    []PositionView `json:"positions"`
-	Totals       TotalsView     `json:"totals"`
-	AsOfVersion  int64          `json:"asOfVersion"`
+	PortfolioID  string
+	BaseCurrency string
+	Positions    []PositionView
+	Totals       TotalsView
+	AsOfVersion  int64
 }
 
 // TransactionFilter narrows Transactions. Zero values do not filter; From and To
@@ -120,49 +127,49 @@ type TransactionFilter struct {
 // TransactionView is one recorded transaction. Quantity, Price and Amount are zero
 // where the type has none (the domain's convention).
 type TransactionView struct {
-	ID          string           `json:"transactionId"`
-	PortfolioID string           `json:"portfolioId"`
-	Seq         int64            `json:"seq"`
-	Type        portfolio.TxType `json:"type"`
-	Date        calendar.Date    `json:"date"`
-	Symbol      string           `json:"symbol,omitempty"`
-	Quantity    decimal.Decimal  `json:"quantity,omitzero"`
-	Price       decimal.Decimal  `json:"price,omitzero"`
-	Amount      decimal.Decimal  `json:"amount,omitzero"`
-	Fee         decimal.Decimal  `json:"fee"`
-	Tax         decimal.Decimal  `json:"tax"`
-	Currency    string           `json:"currency"`
-	Ratio       string           `json:"ratio,omitempty"`
-	Note        string           `json:"note,omitempty"`
-	Voided      bool             `json:"voided"`
-	VoidReason  string           `json:"voidReason,omitempty"`
-	VoidedAt    *time.Time       `json:"voidedAt,omitempty"`
-	RecordedAt  time.Time        `json:"recordedAt"`
-	Version     int64            `json:"version"`
+	ID          string
+	PortfolioID string
+	Seq         int64
+	Type        portfolio.TxType
+	Date        calendar.Date
+	Symbol      string
+	Quantity    decimal.Decimal
+	Price       decimal.Decimal
+	Amount      decimal.Decimal
+	Fee         decimal.Decimal
+	Tax         decimal.Decimal
+	Currency    string
+	Ratio       string
+	Note        string
+	Voided      bool
+	VoidReason  string
+	VoidedAt    *time.Time
+	RecordedAt  time.Time
+	Version     int64
 }
 
 // TransactionPage is one page, newest first (by trade date, then recording order).
 // NextCursor is empty on the last page.
 type TransactionPage struct {
-	Items       []TransactionView `json:"items"`
-	NextCursor  string            `json:"nextCursor,omitempty"`
-	AsOfVersion int64             `json:"asOfVersion"`
+	Items       []TransactionView
+	NextCursor  string
+	AsOfVersion int64
 }
 
 // TargetView is one symbol's target weight.
 type TargetView struct {
-	Symbol string          `json:"symbol"`
-	Weight decimal.Decimal `json:"weight"`
+	Symbol string
+	Weight decimal.Decimal
 }
 
 // TargetsView is a portfolio's target allocation; Targets is empty (and Version
 // 0) when none has been set.
 type TargetsView struct {
-	PortfolioID string          `json:"portfolioId"`
-	Targets     []TargetView    `json:"targets"`
-	DriftBand   decimal.Decimal `json:"driftBand"`
-	Version     int64           `json:"version"` // of the TargetAllocationSet event
-	AsOfVersion int64           `json:"asOfVersion"`
+	PortfolioID string
+	Targets     []TargetView
+	DriftBand   decimal.Decimal
+	Version     int64 // of the TargetAllocationSet event
+	AsOfVersion int64
 }
 
 // Transaction page sizes.
@@ -378,7 +385,7 @@ func (q *Queries) Transactions(ctx context.Context, userID, portfolioID string, 
 		where.WriteString(" and not t.voided")
 	}
 	if cursor != "" {
-		date, seq, err := decodeCursor(cursor)
+		date, seq, err := ParseTransactionCursor(cursor)
 		if err != nil {
 			return TransactionPage{}, err
 		}
@@ -441,18 +448,22 @@ select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
 		last := page.Items[limit-1]
-		page.NextCursor = encodeCursor(last.Date, last.Seq)
+		page.NextCursor = TransactionCursor(last.Date, last.Seq)
 	}
 	return page, nil
 }
 
-// A cursor is the (trade date, seq) of the last item of the page, opaque to
-// clients: base64url of "1:<date>:<seq>".
-func encodeCursor(d calendar.Date, seq int64) string {
+// TransactionCursor is the page cursor after the transaction of trade date d
+// and sequence seq (the last item of a page), opaque to clients: base64url of
+// "1:<date>:<seq>". Every implementation of the transactions store pages with
+// it, so a client cannot tell them apart.
+func TransactionCursor(d calendar.Date, seq int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte("1:" + d.String() + ":" + strconv.FormatInt(seq, 10)))
 }
 
-func decodeCursor(s string) (calendar.Date, int64, error) {
+// ParseTransactionCursor reads a TransactionCursor: ErrInvalidCursor for any
+// other string.
+func ParseTransactionCursor(s string) (calendar.Date, int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || len(b) > 64 {
 		return 0, 0, ErrInvalidCursor

@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/shopspring/decimal"
+)
+
+// The response types of the read routes: they define the public JSON (see
+// openapi.json), and the read stores' results are mapped into them here, so a
+// change of storage cannot change the API. Decimals marshal as JSON strings.
+
+// PortfolioListResponse is GET /portfolios: the caller's portfolios, archived
+// ones included, oldest first.
+type PortfolioListResponse struct {
+	Items []PortfolioDetailResponse `json:"items"`
+}
+
+// PortfolioDetailResponse is GET /portfolios/{id}: one portfolio as the read
+// models last saw it.
+type PortfolioDetailResponse struct {
+	ID           string              `json:"id"`
+	Name         string              `json:"name"`
+	Description  string              `json:"description"`
+	BaseCurrency string              `json:"baseCurrency"`
+	LotMethod    portfolio.LotMethod `json:"lotMethod"`
+	Archived     bool                `json:"archived"`
+	ArchivedAt   *time.Time          `json:"archivedAt,omitempty"`
+	CreatedAt    time.Time           `json:"createdAt"`
+	UpdatedAt    time.Time           `json:"updatedAt"` // the time of the last event applied
+	Version      int64               `json:"version"`   // the aggregate version the view reflects
+	// Settings are the portfolio's analytics settings (the defaults until it
+	// sets its own).
+	Settings AnalyticsSettingsResponse `json:"settings"`
+}
+
+// AnalyticsSettingsResponse is a portfolio's analytics settings: the benchmark
+// of beta and alpha, whether rebalancing trades whole shares only, and the
+// minimum trade value in the base currency.
+type AnalyticsSettingsResponse struct {
+	Benchmark     string          `json:"benchmark"`
+	WholeShares   bool            `json:"wholeShares"`
+	MinTradeValue decimal.Decimal `json:"minTradeValue"`
+}
+
+func portfolioDetail(v *readmodel.PortfolioView) PortfolioDetailResponse {
+	return PortfolioDetailResponse{
+		ID: v.ID, Name: v.Name, Description: v.Description, BaseCurrency: v.BaseCurrency, LotMethod: v.LotMethod,
+		Archived: v.Archived, ArchivedAt: v.ArchivedAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version,
+		Settings: AnalyticsSettingsResponse{Benchmark: v.Settings.Benchmark, WholeShares: v.Settings.WholeShares, MinTradeValue: v.Settings.MinTradeValue},
+	}
+}
+
+// PositionsResponse is GET /portfolios/{id}/positions: the positions, sorted by
+// symbol, and the totals.
+type PositionsResponse struct {
+	PortfolioID  string             `json:"portfolioId"`
+	BaseCurrency string             `json:"baseCurrency"`
+	Positions    []PositionResponse `json:"positions"`
+	Totals       TotalsResponse     `json:"totals"`
+	AsOfVersion  int64              `json:"asOfVersion"`
+}
+
+// PositionResponse is one symbol's position, valued at the latest price when
+// there is one in the portfolio's currency. Closed positions have quantity zero
+// and no valuation.
+type PositionResponse struct {
+	Symbol       string          `json:"symbol"`
+	Quantity     decimal.Decimal `json:"quantity"`
+	CostBasis    decimal.Decimal `json:"costBasis"`
+	AveragePrice decimal.Decimal `json:"averagePrice"` // cost basis per share; 0 when closed
+	RealizedPnL  decimal.Decimal `json:"realizedPnL"`
+	Fees         decimal.Decimal `json:"fees"`
+	Taxes        decimal.Decimal `json:"taxes"`
+	Dividends    decimal.Decimal `json:"dividends"`
+	// Set when the position is open and a price exists.
+	MarketPrice   *decimal.Decimal `json:"marketPrice,omitempty"`
+	MarketValue   *decimal.Decimal `json:"marketValue,omitempty"`   // quantity × price
+	UnrealizedPnL *decimal.Decimal `json:"unrealizedPnL,omitempty"` // market value − cost basis
+	PriceAsOf     *time.Time       `json:"priceAsOf,omitempty"`
+	PriceSource   string           `json:"priceSource,omitempty"`
+	Version       int64            `json:"version"` // of the last event that changed this symbol's history
+}
+
+// TotalsResponse is the portfolio-level figures. MarketValue and UnrealizedPnL
+// cover the open positions that have a price; Unpriced lists the open ones
+// that have none.
+type TotalsResponse struct {
+	Cash          decimal.Decimal `json:"cash"`
+	RealizedPnL   decimal.Decimal `json:"realizedPnL"`
+	Fees          decimal.Decimal `json:"fees"`
+	Taxes         decimal.Decimal `json:"taxes"`
+	Dividends     decimal.Decimal `json:"dividends"`
+	Interest      decimal.Decimal `json:"interest"`
+	CostBasis     decimal.Decimal `json:"costBasis"`
+	Charges       decimal.Decimal `json:"charges"`
+	Deposits      decimal.Decimal `json:"deposits"`
+	Withdrawals   decimal.Decimal `json:"withdrawals"`
+	MarketValue   decimal.Decimal `json:"marketValue"`
+	UnrealizedPnL decimal.Decimal `json:"unrealizedPnL"`
+	Unpriced      []string        `json:"unpriced,omitempty"`
+	Version       int64           `json:"version"` // of the last event that changed the transactions
+}
+
+func positionsResponse(v *readmodel.PositionsView) PositionsResponse {
+	t := &v.Totals
+	out := PositionsResponse{PortfolioID: v.PortfolioID, BaseCurrency: v.BaseCurrency, AsOfVersion: v.AsOfVersion,
+		Positions: make([]PositionResponse, len(v.Positions)),
+		Totals: TotalsResponse{Cash: t.Cash, RealizedPnL: t.RealizedPnL, Fees: t.Fees, Taxes: t.Taxes, Dividends: t.Dividends,
+			Interest: t.Interest, CostBasis: t.CostBasis, Charges: t.Charges, Deposits: t.Deposits, Withdrawals: t.Withdrawals,
+			MarketValue: t.MarketValue, UnrealizedPnL: t.UnrealizedPnL, Unpriced: t.Unpriced, Version: t.Version}}
+	for i := range v.Positions {
+		p := &v.Positions[i]
+		out.Positions[i] = PositionResponse{Symbol: p.Symbol, Quantity: p.Quantity, CostBasis: p.CostBasis, AveragePrice: p.AveragePrice,
+			RealizedPnL: p.RealizedPnL, Fees: p.Fees, Taxes: p.Taxes, Dividends: p.Dividends, MarketPrice: p.MarketPrice,
+			MarketValue: p.MarketValue, UnrealizedPnL: p.UnrealizedPnL, PriceAsOf: p.PriceAsOf, PriceSource: p.PriceSource, Version: p.Version}
+	}
+	return out
+}
+
+// TransactionPageResponse is GET /portfolios/{id}/transactions: one page, newest
+// first (by trade date, then recording order). NextCursor is empty on the last
+// page.
+type TransactionPageResponse struct {
+	Items       []RecordedTransactionResponse `json:"items"`
+	NextCursor  string                        `json:"nextCursor,omitempty"`
+	AsOfVersion int64                         `json:"asOfVersion"`
+}
+
+// RecordedTransactionResponse is one recorded transaction. Quantity, price and
+// amount are left out where the type has none (the domain's zero).
+type RecordedTransactionResponse struct {
+	ID          string           `json:"transactionId"`
+	PortfolioID string           `json:"portfolioId"`
+	Seq         int64            `json:"seq"`
+	Type        portfolio.TxType `json:"type"`
+	Date        calendar.Date    `json:"date"`
+	Symbol      string           `json:"symbol,omitempty"`
+	Quantity    decimal.Decimal  `json:"quantity,omitzero"`
+	Price       decimal.Decimal  `json:"price,omitzero"`
+	Amount      decimal.Decimal  `json:"amount,omitzero"`
+	Fee         decimal.Decimal  `json:"fee"`
+	Tax         decimal.Decimal  `json:"tax"`
+	Currency    string           `json:"currency"`
+	Ratio       string           `json:"ratio,omitempty"`
+	Note        string           `json:"note,omitempty"`
+	Voided      bool             `json:"voided"`
+	VoidReason  string           `json:"voidReason,omitempty"`
+	VoidedAt    *time.Time       `json:"voidedAt,omitempty"`
+	RecordedAt  time.Time        `json:"recordedAt"`
+	Version     int64            `json:"version"`
+}
+
+func transactionPageResponse(p *readmodel.TransactionPage) TransactionPageResponse {
+	out := TransactionPageResponse{Items: make([]RecordedTransactionResponse, len(p.Items)), NextCursor: p.NextCursor, AsOfVersion: p.AsOfVersion}
+	for i := range p.Items {
+		t := &p.Items[i]
+		out.Items[i] = RecordedTransactionResponse{ID: t.ID, PortfolioID: t.PortfolioID, Seq: t.Seq, Type: t.Type, Date: t.Date,
+			Symbol: t.Symbol, Quantity: t.Quantity, Price: t.Price, Amount: t.Amount, Fee: t.Fee, Tax: t.Tax, Currency: t.Currency,
+			Ratio: t.Ratio, Note: t.Note, Voided: t.Voided, VoidReason: t.VoidReason, VoidedAt: t.VoidedAt, RecordedAt: t.RecordedAt,
+			Version: t.Version}
+	}
+	return out
+}
+
+// TargetAllocationResponse is GET /portfolios/{id}/targets: the target weights,
+// sorted by symbol; empty (and version 0) when none has been set.
+type TargetAllocationResponse struct {
+	PortfolioID string           `json:"portfolioId"`
+	Targets     []TargetResponse `json:"targets"`
+	DriftBand   decimal.Decimal  `json:"driftBand"`
+	Version     int64            `json:"version"` // of the TargetAllocationSet event
+	AsOfVersion int64            `json:"asOfVersion"`
+}
+
+func targetAllocationResponse(v *readmodel.TargetsView) TargetAllocationResponse {
+	out := TargetAllocationResponse{PortfolioID: v.PortfolioID, Targets: make([]TargetResponse, len(v.Targets)), DriftBand: v.DriftBand,
+		Version: v.Version, AsOfVersion: v.AsOfVersion}
+	for i, t := range v.Targets {
+		out.Targets[i] = TargetResponse{Symbol: t.Symbol, Weight: t.Weight.String()}
+	}
+	return out
+}

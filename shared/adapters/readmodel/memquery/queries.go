@@ -1,0 +1,167 @@
+package memquery
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+)
+
+// ListPortfolios returns the user's portfolios, archived ones included, oldest
+// first.
+func (s *Store) ListPortfolios(_ context.Context, userID string) ([]readmodel.PortfolioView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := []readmodel.PortfolioView{}
+	for id := range s.aggs {
+		if a := s.owned(userID, id); a != nil {
+			out = append(out, a.portfolio())
+		}
+	}
+	slices.SortFunc(out, func(x, y readmodel.PortfolioView) int {
+		return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), strings.Compare(x.ID, y.ID))
+	})
+	return out, nil
+}
+
+// GetPortfolio returns one of the user's portfolios, or readmodel.ErrNotFound.
+func (s *Store) GetPortfolio(_ context.Context, userID, portfolioID string) (readmodel.PortfolioView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.owned(userID, portfolioID)
+	if a == nil {
+		return readmodel.PortfolioView{}, readmodel.ErrNotFound
+	}
+	return a.portfolio(), nil
+}
+
+// portfolio is a copy of the view that shares nothing with the store.
+func (a *aggregate) portfolio() readmodel.PortfolioView {
+	v := a.view
+	if v.ArchivedAt != nil {
+		at := *v.ArchivedAt
+		v.ArchivedAt = &at
+	}
+	return v
+}
+
+// Positions returns the portfolio's positions, sorted by symbol and valued at
+// the latest prices in its currency, and its totals, or readmodel.ErrNotFound.
+// Symbols sort bytewise; PostgreSQL sorts them by the database's collation,
+// which agrees on tickers of capitals and digits.
+func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmodel.PositionsView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.owned(userID, portfolioID)
+	if a == nil {
+		return readmodel.PositionsView{}, readmodel.ErrNotFound
+	}
+	v := readmodel.PositionsView{PortfolioID: portfolioID, BaseCurrency: a.view.BaseCurrency, Positions: []readmodel.PositionView{},
+		Totals: a.totals, AsOfVersion: a.view.Version}
+	v.Totals.Unpriced = nil
+	for _, sym := range slices.Sorted(maps.Keys(a.positions)) {
+		p := a.positions[sym]
+		if !p.Quantity.IsZero() {
+			px, ok := s.prices[sym]
+			if !ok || px.Currency != a.view.BaseCurrency {
+				v.Totals.Unpriced = append(v.Totals.Unpriced, sym)
+			} else {
+				price, at := px.Price, px.AsOf
+				mv := p.Quantity.Mul(price)
+				upnl := mv.Sub(p.CostBasis)
+				p.MarketPrice, p.MarketValue, p.UnrealizedPnL, p.PriceAsOf, p.PriceSource = &price, &mv, &upnl, &at, px.Source
+				v.Totals.MarketValue = v.Totals.MarketValue.Add(mv)
+				v.Totals.UnrealizedPnL = v.Totals.UnrealizedPnL.Add(upnl)
+			}
+		}
+		v.Positions = append(v.Positions, p)
+	}
+	return v, nil
+}
+
+// Targets returns the portfolio's target allocation, or readmodel.ErrNotFound.
+func (s *Store) Targets(_ context.Context, userID, portfolioID string) (readmodel.TargetsView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.owned(userID, portfolioID)
+	if a == nil {
+		return readmodel.TargetsView{}, readmodel.ErrNotFound
+	}
+	v := readmodel.TargetsView{PortfolioID: portfolioID, Targets: slices.Clone(a.targets), AsOfVersion: a.view.Version}
+	if v.Targets == nil {
+		v.Targets = []readmodel.TargetView{}
+	}
+	if len(v.Targets) > 0 {
+		v.DriftBand, v.Version = a.driftBand, a.targetsV
+	}
+	return v, nil
+}
+
+// Transactions returns one page of the portfolio's transactions, newest first
+// (by trade date, then recording order), or readmodel.ErrNotFound. cursor and
+// limit are as readmodel.Queries.Transactions takes them.
+func (s *Store) Transactions(_ context.Context, userID, portfolioID string, f readmodel.TransactionFilter, cursor string, limit int) (readmodel.TransactionPage, error) {
+	if !readmodel.IsUserID(userID) {
+		return readmodel.TransactionPage{}, readmodel.ErrNotFound
+	}
+	switch {
+	case limit <= 0:
+		limit = readmodel.DefaultPageSize
+	case limit > readmodel.MaxPageSize:
+		limit = readmodel.MaxPageSize
+	}
+	var after *cursorAt
+	if cursor != "" {
+		d, seq, err := readmodel.ParseTransactionCursor(cursor)
+		if err != nil {
+			return readmodel.TransactionPage{}, err
+		}
+		after = &cursorAt{d, seq}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.owned(userID, portfolioID)
+	if a == nil {
+		return readmodel.TransactionPage{}, readmodel.ErrNotFound
+	}
+	page := readmodel.TransactionPage{Items: []readmodel.TransactionView{}, AsOfVersion: a.view.Version}
+	for _, r := range a.txs {
+		t := &r.tx
+		switch {
+		case f.Symbol != "" && t.Symbol != f.Symbol, f.Type != "" && t.Type != f.Type,
+			f.From != nil && t.Date < *f.From, f.To != nil && t.Date > *f.To, !f.IncludeVoided && r.voided,
+			after != nil && (t.Date > after.date || t.Date == after.date && t.Seq >= after.seq):
+			continue
+		}
+		v := readmodel.TransactionView{ID: t.ID, PortfolioID: portfolioID, Seq: t.Seq, Type: t.Type, Date: t.Date, Symbol: t.Symbol,
+			Quantity: t.Quantity, Price: t.Price, Amount: t.Amount, Fee: t.Fee, Tax: t.Tax, Currency: t.Currency, Note: t.Note,
+			Voided: r.voided, VoidReason: r.voidReason, RecordedAt: r.recordedAt, Version: r.version}
+		if !t.Ratio.IsZero() {
+			v.Ratio = t.Ratio.String()
+		}
+		if r.voidedAt != nil {
+			at := *r.voidedAt
+			v.VoidedAt = &at
+		}
+		page.Items = append(page.Items, v)
+	}
+	slices.SortFunc(page.Items, func(x, y readmodel.TransactionView) int {
+		return cmp.Or(cmp.Compare(y.Date, x.Date), cmp.Compare(y.Seq, x.Seq))
+	})
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		last := page.Items[limit-1]
+		page.NextCursor = readmodel.TransactionCursor(last.Date, last.Seq)
+	}
+	return page, nil
+}
+
+// cursorAt is the (trade date, seq) a page follows.
+type cursorAt struct {
+	date calendar.Date
+	seq  int64
+}

@@ -1,0 +1,264 @@
+// Package memquery is the in-memory implementation of the API's query stores:
+// portfolios and positions (httpapi.PortfolioReads) and transactions
+// (httpapi.TransactionReads), for the tests of the API that do not exercise SQL.
+// It passes the contract suite readmodel.Queries passes
+// (shared/adapters/httpapi/querytest).
+//
+// It is fed what the Postgres read models are fed: the portfolio events, which
+// Apply folds as the projector does (the lot engine computes positions and
+// totals from the active transactions; a version already applied is skipped,
+// a gap refused), and the latest prices (SetLatestPrices, newer wins). Feeding
+// it events rather than rows keeps a test honest: it states the commands a user
+// gave, not the rows a projection would have written. The two stores share one
+// fold because one projection writes both.
+package memquery
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
+	"github.com/shopspring/decimal"
+)
+
+// Store holds the read models of portfolios, positions, targets and
+// transactions. It is safe for concurrent use.
+type Store struct {
+	mu     sync.RWMutex
+	aggs   map[string]*aggregate
+	prices map[string]readmodel.LatestPrice // by symbol, as latest_prices
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}}
+}
+
+// aggregate is one portfolio's rows.
+type aggregate struct {
+	checkpoint int64
+	exists     bool
+	userID     string // lower case: Postgres compares UUIDs, not their spelling
+	view       readmodel.PortfolioView
+	txs        []txRow // in recording order
+	txIndex    map[string]int
+	positions  map[string]readmodel.PositionView // unvalued
+	totals     readmodel.TotalsView              // unvalued
+	targets    []readmodel.TargetView            // sorted by symbol
+	driftBand  decimal.Decimal
+	targetsV   int64
+}
+
+type txRow struct {
+	tx         portfolio.Transaction
+	recordedAt time.Time
+	voided     bool
+	voidReason string
+	voidedAt   *time.Time
+	version    int64
+}
+
+// stored is an instant as timestamptz keeps it: UTC, to the microsecond.
+func stored(t time.Time) time.Time { return t.UTC().Round(time.Microsecond) }
+
+// SetLatestPrices records prices; a symbol's price is replaced only by a later
+// one, as readmodel.UpsertLatestPrices does.
+func (s *Store) SetLatestPrices(_ context.Context, prices []readmodel.LatestPrice) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range prices {
+		if old, ok := s.prices[p.Symbol]; ok && !old.AsOf.Before(p.AsOf) {
+			continue
+		}
+		p.AsOf = stored(p.AsOf)
+		s.prices[p.Symbol] = p
+	}
+	return nil
+}
+
+// Apply folds events in, per aggregate in version order. A version already
+// applied is skipped (a redelivery); a gap, or an event that cannot apply,
+// is an error, and that aggregate's later events wait. Events of unknown types
+// move the version only.
+func (s *Store) Apply(_ context.Context, events []portfolio.Event) error {
+	sorted := slices.Clone(events)
+	slices.SortStableFunc(sorted, func(a, b portfolio.Event) int {
+		return cmp.Or(strings.Compare(a.AggregateID, b.AggregateID), cmp.Compare(a.Version, b.Version))
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	failed := map[string]bool{}
+	for i := range sorted {
+		e := &sorted[i]
+		if failed[e.AggregateID] {
+			continue
+		}
+		a := s.aggs[e.AggregateID]
+		if a == nil {
+			a = &aggregate{}
+			s.aggs[e.AggregateID] = a
+		}
+		if e.Version <= a.checkpoint {
+			continue
+		}
+		if err := a.apply(e); err != nil {
+			failed[e.AggregateID] = true
+			errs = append(errs, fmt.Errorf("memquery: %s version %d: %w", e.AggregateID, e.Version, err))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%v", errs)
+	}
+	return nil
+}
+
+// apply folds the next event of the aggregate, or changes nothing.
+func (a *aggregate) apply(e *portfolio.Event) error {
+	if e.Version != a.checkpoint+1 {
+		return fmt.Errorf("gap: version %d follows %d", e.Version, a.checkpoint)
+	}
+	known := slices.Contains(portfolio.EventTypes, e.EventType)
+	if known && e.Data == nil {
+		return fmt.Errorf("%s without data", e.EventType)
+	}
+	if _, creates := e.Data.(*portfolio.PortfolioCreated); known && !creates && !a.exists {
+		return fmt.Errorf("%s before PortfolioCreated", e.EventType)
+	}
+	touched := map[string]bool{}
+	changed := false // the transactions changed
+	if known {
+		switch d := e.Data.(type) {
+		case *portfolio.PortfolioCreated:
+			if err := a.create(e, d); err != nil {
+				return err
+			}
+			changed = true
+		case *portfolio.PortfolioDetailsChanged:
+			a.view.Name, a.view.Description = d.Name, d.Description
+		case *portfolio.PortfolioArchived:
+			if !a.view.Archived {
+				at := stored(e.Timestamp)
+				a.view.Archived, a.view.ArchivedAt = true, &at
+			}
+		case *portfolio.TargetAllocationSet:
+			a.targets = make([]readmodel.TargetView, len(d.Targets))
+			for i, t := range d.Targets {
+				a.targets[i] = readmodel.TargetView{Symbol: t.Symbol, Weight: t.Weight}
+			}
+			slices.SortFunc(a.targets, func(x, y readmodel.TargetView) int { return strings.Compare(x.Symbol, y.Symbol) })
+			a.driftBand, a.targetsV = d.DriftBand, e.Version
+		case *portfolio.AnalyticsSettingsChanged:
+			a.view.Settings = readmodel.PortfolioSettingsView{Benchmark: d.Benchmark, WholeShares: d.WholeShares, MinTradeValue: d.MinTradeValue}
+		case *portfolio.TransactionRecorded:
+			changed = a.record(e, d.Transaction, touched) || changed
+		case *portfolio.TransactionsImported:
+			for _, tx := range d.Transactions {
+				changed = a.record(e, tx, touched) || changed
+			}
+		case *portfolio.TransactionVoided:
+			if i, ok := a.txIndex[d.TransactionID]; ok && a.txs[i].version < e.Version {
+				at := stored(e.Timestamp)
+				r := &a.txs[i]
+				r.voided, r.voidReason, r.voidedAt, r.version = true, d.Reason, &at, e.Version
+			}
+			if d.Voided.Symbol != "" {
+				touched[d.Voided.Symbol] = true
+			}
+			changed = true
+		default:
+			return fmt.Errorf("unexpected data %T for %s", e.Data, e.EventType)
+		}
+	}
+	a.checkpoint = e.Version
+	if a.exists {
+		a.view.Version = e.Version
+		if !e.Timestamp.IsZero() {
+			a.view.UpdatedAt = stored(e.Timestamp)
+		}
+	}
+	if changed {
+		a.recompute(touched, e.Version)
+	}
+	return nil
+}
+
+func (a *aggregate) create(e *portfolio.Event, d *portfolio.PortfolioCreated) error {
+	switch {
+	case a.exists:
+		return fmt.Errorf("PortfolioCreated for existing portfolio (version %d)", a.view.Version)
+	case !readmodel.IsUserID(e.UserID):
+		return fmt.Errorf("user ID %q is not a UUID", e.UserID)
+	case d.LotMethod != portfolio.FIFO && d.LotMethod != portfolio.AverageCost:
+		return fmt.Errorf("unknown lot method %q", d.LotMethod)
+	}
+	def := portfolio.DefaultAnalyticsSettings()
+	a.exists, a.userID = true, strings.ToLower(e.UserID)
+	a.view = readmodel.PortfolioView{ID: e.AggregateID, Name: d.Name, Description: d.Description, BaseCurrency: d.BaseCurrency,
+		LotMethod: d.LotMethod, CreatedAt: stored(e.Timestamp),
+		Settings: readmodel.PortfolioSettingsView{Benchmark: def.Benchmark, WholeShares: def.WholeShares, MinTradeValue: def.MinTradeValue}}
+	a.txIndex, a.positions = map[string]int{}, map[string]readmodel.PositionView{}
+	return nil
+}
+
+// record adds one recorded transaction; one outside the stored range is left
+// out of the read models, as the projector leaves it out.
+func (a *aggregate) record(e *portfolio.Event, tx portfolio.Transaction, touched map[string]bool) bool {
+	if tx.CheckStoredRange() != nil {
+		return false
+	}
+	if _, dup := a.txIndex[tx.ID]; dup {
+		return false
+	}
+	a.txIndex[tx.ID] = len(a.txs)
+	a.txs = append(a.txs, txRow{tx: tx, recordedAt: stored(e.Timestamp), version: portfolio.VersionOfSeq(tx.Seq)})
+	if tx.Symbol != "" {
+		touched[tx.Symbol] = true
+	}
+	return true
+}
+
+// recompute replays the active transactions through the lot engine: the
+// positions of the touched symbols and the totals take version.
+func (a *aggregate) recompute(touched map[string]bool, version int64) {
+	txs := make([]portfolio.Transaction, 0, len(a.txs))
+	for _, r := range a.txs {
+		if !r.voided {
+			txs = append(txs, r.tx)
+		}
+	}
+	portfolio.SortForReplay(txs)
+	book := lots.New(a.view.LotMethod)
+	book.ApplyStored(txs) // what cannot be computed is left out, as the projector leaves it out
+	for sym := range touched {
+		p, ok := book.Position(sym)
+		if !ok {
+			delete(a.positions, sym)
+			continue
+		}
+		a.positions[sym] = readmodel.PositionView{Symbol: sym, Quantity: p.Quantity, CostBasis: p.CostBasis, AveragePrice: p.AveragePrice(),
+			RealizedPnL: p.RealizedPnL, Fees: p.Fees, Taxes: p.Taxes, Dividends: p.Dividends, Version: version}
+	}
+	s := book.Summary()
+	a.totals = readmodel.TotalsView{Cash: s.Cash, RealizedPnL: s.RealizedPnL, Fees: s.Fees, Taxes: s.Taxes, Dividends: s.Dividends,
+		Interest: s.Interest, CostBasis: s.CostBasis, Charges: s.Charges, Deposits: s.Deposits, Withdrawals: s.Withdrawals, Version: version}
+}
+
+// owned is the caller's portfolio id, or nil.
+func (s *Store) owned(userID, id string) *aggregate {
+	if !readmodel.IsUserID(userID) {
+		return nil
+	}
+	a := s.aggs[id]
+	if a == nil || !a.exists || a.userID != strings.ToLower(userID) {
+		return nil
+	}
+	return a
+}
