@@ -9,6 +9,8 @@
 package memstore
 
 import (
+	"cmp"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,6 +56,23 @@ func (d *Directory) owner(portfolioID string) string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.portfolios[portfolioID].userID
+}
+
+// active returns the portfolios not archived, by ID.
+func (d *Directory) active() []readmodel.PortfolioRef {
+	if d == nil {
+		return nil
+	}
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	var out []readmodel.PortfolioRef
+	for id, p := range d.portfolios {
+		if !p.archived {
+			out = append(out, readmodel.PortfolioRef{ID: id, UserID: p.userID, Version: p.version})
+		}
+	}
+	slices.SortFunc(out, func(a, b readmodel.PortfolioRef) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // stamp is t as PostgreSQL's timestamptz keeps it: UTC, whole microseconds.
