@@ -54,6 +54,7 @@ func RunAlerts(t *testing.T, newSubject func(t *testing.T) AlertSubject) {
 		{"FiringsRecordOnceAndAcknowledge", testFiringsOnce},
 		{"HistoryPagesByCursor", testHistoryPages},
 		{"PortfolioRulesByMetricOnOwnPortfolios", testPortfolioRules},
+		{"PortfolioRulesStateRoundTrip", testPortfolioRulesState},
 		{"ValueSamplesKeptPerPortfolio", testValueSamples},
 		{"StateMarksMoveWithRulesAndClaims", testStateMarks},
 		{"QuotaPerUserHoldsUnderRace", testAlertQuota},
@@ -383,6 +384,78 @@ func testPortfolioRules(t *testing.T, s AlertSubject) {
 		if state.Rules == nil || state.Values == nil {
 			t.Errorf("state maps not made: %+v", state)
 		}
+	}
+}
+
+// testPortfolioRulesState: the engine restored from the store remembers the
+// previous batch's values; saving other rules leaves the samples alone.
+func testPortfolioRulesState(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	s.OwnPortfolios(t, UserA, "p1")
+	s.OwnPortfolios(t, UserB, "p2", "p3")
+	hour := alerts.Duration(time.Hour)
+	mustCreate(t, st, UserA, alerts.Rule{ID: "a-drop", Kind: alerts.KindValueDrop, PortfolioID: "p1", Threshold: dec("0.05"), Window: hour})
+	mustCreate(t, st, UserA, alerts.Rule{ID: "a-drop2", Kind: alerts.KindValueDrop, PortfolioID: "p1", Threshold: dec("0.10"), Window: 2 * hour})
+	mustCreate(t, st, UserA, alerts.Rule{ID: "a-drift", Kind: alerts.KindWeightDrift, PortfolioID: "p1", Symbol: "AAPL", TargetWeight: dec("0.5"), Threshold: dec("0.05")})
+	mustCreate(t, st, UserB, alerts.Rule{ID: "b-drop", Kind: alerts.KindValueDrop, PortfolioID: "p2", Threshold: dec("0.05"), Window: hour})
+	mustCreate(t, st, UserB, alerts.Rule{ID: "b-drop-other", Kind: alerts.KindValueDrop, PortfolioID: "p3", Threshold: dec("0.05"), Window: hour})
+
+	rules, state, err := st.PortfolioRules(ctx, []string{"p1", "p2"}, alerts.MetricValue)
+	if err != nil || len(rules) != 3 || len(state.Rules) != 0 || len(state.Values) != 0 {
+		t.Fatalf("fresh value rules %v, state %+v, %v", ruleIDs(rules), state, err)
+	}
+	eng, err := alerts.NewEngine(rules...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Restore(state); err != nil {
+		t.Fatal(err)
+	}
+	if fs := eng.Evaluate([]alerts.Tick{alerts.ValueTick("p1", dec("1000"), t0), alerts.ValueTick("p2", dec("500"), t0)}); len(fs) != 0 {
+		t.Fatalf("first values fired %+v", fs)
+	}
+	if err := st.SaveState(ctx, rules, eng.State()); err != nil {
+		t.Fatal(err)
+	}
+	rules2, st2, err := st.PortfolioRules(ctx, []string{"p1", "p2"}, alerts.MetricValue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st2.Values["p1"]) != 1 || !st2.Values["p1"][0].Value.Equal(dec("1000")) || !st2.Values["p1"][0].At.Equal(t0) || len(st2.Values["p2"]) != 1 {
+		t.Fatalf("value samples round trip: %+v", st2.Values)
+	}
+	if len(st2.Rules) != 3 || !st2.Rules[alerts.ScopedID(UserA, "a-drop")].LastAt.Equal(t0) {
+		t.Fatalf("rule state round trip: %+v", st2.Rules)
+	}
+	eng2, err := alerts.NewEngine(rules2...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng2.Restore(st2); err != nil {
+		t.Fatal(err)
+	}
+	// 940 is 6% below the remembered 1000: only a-drop (5%) fires.
+	fs := eng2.Evaluate([]alerts.Tick{alerts.ValueTick("p1", dec("940"), t0.Add(time.Minute))})
+	if len(fs) != 1 || fs[0].ForOwner().RuleID != "a-drop" || !fs[0].Observed.Equal(dec("0.06")) {
+		t.Fatalf("restored engine firings %+v", fs)
+	}
+	// Saving the weight rules (what the analytics job does) leaves the value
+	// samples alone; saving value rules whose portfolio has no samples forgets them.
+	wrules, wst, err := st.PortfolioRules(ctx, []string{"p1"}, alerts.MetricWeight)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveState(ctx, wrules, wst); err != nil {
+		t.Fatal(err)
+	}
+	if _, st3, _ := st.PortfolioRules(ctx, []string{"p1"}, alerts.MetricValue); len(st3.Values["p1"]) != 1 {
+		t.Fatalf("weight rules' save touched the value samples: %+v", st3.Values)
+	}
+	if err := st.SaveState(ctx, rules2, alerts.State{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, st4, _ := st.PortfolioRules(ctx, []string{"p1", "p2"}, alerts.MetricValue); len(st4.Values) != 0 || len(st4.Rules) != 0 {
+		t.Fatalf("empty state not saved: %+v", st4)
 	}
 }
 
