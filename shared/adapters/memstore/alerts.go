@@ -23,7 +23,7 @@ import (
 // engine state, the portfolios' recent values, the state marks and their change
 // feed, and the firing history keyed by firing key.
 type Alerts struct {
-	dir *Directory
+	dir PortfolioDirectory
 
 	mu      sync.Mutex
 	rules   map[string]*storedRule // by scoped ID
@@ -54,7 +54,10 @@ type firing struct {
 
 // NewAlerts returns an empty store whose portfolio rules join the portfolios of
 // dir (nil: none).
-func NewAlerts(dir *Directory) *Alerts {
+func NewAlerts(dir PortfolioDirectory) *Alerts {
+	if dir == nil {
+		dir = NewDirectory()
+	}
 	return &Alerts{dir: dir, rules: map[string]*storedRule{}, samples: map[string][]byte{}, marks: map[string]mark{},
 		history: map[string]*firing{}}
 }
@@ -290,7 +293,7 @@ func (a *Alerts) PortfolioRules(_ context.Context, portfolioIDs []string, metric
 	rules, st, err := a.collect(st, func(r alerts.Rule) bool {
 		m := r.Kind.Metric()
 		return r.PortfolioID != "" && m != alerts.MetricPrice && slices.Contains(metrics, m) &&
-			slices.Contains(portfolioIDs, r.PortfolioID) && a.dir.owner(r.PortfolioID) == r.UserID
+			slices.Contains(portfolioIDs, r.PortfolioID) && a.dir.PortfolioOwner(r.PortfolioID) == r.UserID
 	})
 	if err != nil {
 		return nil, st, err

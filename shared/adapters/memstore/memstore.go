@@ -17,9 +17,17 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 )
 
-// Directory stands for the portfolios table the stores join on: each
-// portfolio's owner, aggregate version and whether it is archived. Tests fill it
-// as the projection would; the alert and metrics stores read it.
+// PortfolioDirectory is the portfolios table as the alert and metrics stores
+// join on it. Directory implements it; so may an in-memory portfolio store.
+type PortfolioDirectory interface {
+	// PortfolioOwner returns the portfolio's owner, "" when unknown.
+	PortfolioOwner(portfolioID string) string
+	// ActivePortfolios returns the portfolios not archived, by ID.
+	ActivePortfolios() []readmodel.PortfolioRef
+}
+
+// Directory stands for the portfolios table: each portfolio's owner, aggregate
+// version and whether it is archived. Tests fill it as the projection would.
 type Directory struct {
 	mu         sync.RWMutex
 	portfolios map[string]portfolioEntry
@@ -48,21 +56,15 @@ func (d *Directory) Own(userID string, portfolioIDs ...string) {
 	}
 }
 
-// owner returns portfolioID's owner, "" when unknown.
-func (d *Directory) owner(portfolioID string) string {
-	if d == nil {
-		return ""
-	}
+// PortfolioOwner implements PortfolioDirectory.
+func (d *Directory) PortfolioOwner(portfolioID string) string {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return d.portfolios[portfolioID].userID
 }
 
-// active returns the portfolios not archived, by ID.
-func (d *Directory) active() []readmodel.PortfolioRef {
-	if d == nil {
-		return nil
-	}
+// ActivePortfolios implements PortfolioDirectory.
+func (d *Directory) ActivePortfolios() []readmodel.PortfolioRef {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	var out []readmodel.PortfolioRef

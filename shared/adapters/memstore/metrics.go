@@ -17,10 +17,10 @@ import (
 // Metrics is the in-memory readmodel.Metrics: the metrics rows per portfolio and
 // day, the value series and rebalancing plan per portfolio (each replaced only
 // by a result of a version at least as new), and the scheduled runs' status per
-// portfolio and mode. It reads the portfolios from a Directory and the closes
-// from a Prices store, and writes valuations to a Valuations store.
+// portfolio and mode. It reads the portfolios from a PortfolioDirectory and the
+// closes from a Prices store, and writes valuations to a Valuations store.
 type Metrics struct {
-	dir    *Directory
+	dir    PortfolioDirectory
 	prices *Prices
 	vals   *Valuations
 
@@ -56,7 +56,7 @@ type runStatus struct {
 
 // NewMetrics returns an empty store over the portfolios of dir, the closes of
 // prices and the valuations of vals.
-func NewMetrics(dir *Directory, prices *Prices, vals *Valuations) *Metrics {
+func NewMetrics(dir PortfolioDirectory, prices *Prices, vals *Valuations) *Metrics {
 	return &Metrics{dir: dir, prices: prices, vals: vals, metrics: map[string]map[calendar.Date]metricsRow{},
 		series: map[string]seriesRow{}, rebalancing: map[string]readmodel.RebalancingView{}, status: map[statusKey]*runStatus{}}
 }
@@ -158,7 +158,7 @@ func (m *Metrics) MetricDays(portfolioID string) []calendar.Date {
 
 // PendingPortfolios implements readmodel.Metrics.PendingPortfolios.
 func (m *Metrics) PendingPortfolios(_ context.Context, mode string, day calendar.Date, after string, limit int) ([]readmodel.PortfolioRef, error) {
-	refs := m.dir.active()
+	refs := m.dir.ActivePortfolios()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []readmodel.PortfolioRef
@@ -250,7 +250,7 @@ func (m *Metrics) BenchmarkCloses(_ context.Context, symbol string, from, to cal
 // ownedBy reports whether portfolioID is userID's; the API reads answer
 // ErrNotFound otherwise.
 func (m *Metrics) ownedBy(userID, portfolioID string) bool {
-	return userID != "" && m.dir.owner(portfolioID) == userID
+	return userID != "" && m.dir.PortfolioOwner(portfolioID) == userID
 }
 
 // LatestMetrics implements readmodel.Metrics.LatestMetrics.
