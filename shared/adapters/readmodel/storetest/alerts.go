@@ -577,34 +577,45 @@ func testStateMarks(t *testing.T, s AlertSubject) {
 	}
 }
 
+// testAlertQuota: a user five rules short of the quota sends 24 creates at
+// once; exactly five are stored, the others are refused with the quota, another
+// user is not affected, and a delete makes room again.
 func testAlertQuota(t *testing.T, s AlertSubject) {
 	ctx, st := t.Context(), s.Store
 	limit := quota.AlertRulesPerUser.Limit
-	for i := range limit - 1 {
-		mustCreate(t, st, UserA, alerts.Rule{ID: fmt.Sprintf("r%d", i), Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("1")})
+	rule := func(i int) alerts.Rule {
+		return alerts.Rule{ID: fmt.Sprintf("r%d", i), Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: decimal.NewFromInt(int64(100 + i))}
 	}
-	// One place left and several creates at once: exactly one takes it.
-	var ok, over atomic.Int32
-	race(racers, func(i int) {
-		_, err := st.Create(ctx, UserA, alerts.Rule{ID: fmt.Sprintf("last%d", i), Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("1")})
+	for i := range limit - 5 {
+		mustCreate(t, st, UserA, rule(i))
+	}
+	var created, refused atomic.Int32
+	race(24, func(i int) {
+		_, err := st.Create(ctx, UserA, rule(limit+i))
 		var qe *quota.ExceededError
 		switch {
 		case err == nil:
-			ok.Add(1)
-		case errors.As(err, &qe) && qe.Quota.Name == quota.AlertRulesPerUser.Name:
-			over.Add(1)
+			created.Add(1)
+		case errors.As(err, &qe) && qe.Quota.Name == quota.AlertRulesPerUser.Name && qe.Would == limit+1:
+			refused.Add(1)
 		default:
 			t.Errorf("create %d: %v", i, err)
 		}
 	})
-	if ok.Load() != 1 || over.Load() != racers-1 {
-		t.Fatalf("%d created, %d refused; want 1 and %d", ok.Load(), over.Load(), racers-1)
+	if created.Load() != 5 || refused.Load() != 19 {
+		t.Fatalf("%d created, %d refused; want 5 and 19", created.Load(), refused.Load())
 	}
-	if list, _ := st.List(ctx, UserA); len(list) != limit {
-		t.Fatalf("%d rules, want the limit %d", len(list), limit)
+	if list, err := st.List(ctx, UserA); err != nil || len(list) != limit {
+		t.Fatalf("%d rules (%v), want the limit %d", len(list), err, limit)
 	}
-	// The quota is per user.
-	mustCreate(t, st, UserB, alerts.Rule{ID: "r0", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("1")})
+	mustCreate(t, st, UserB, rule(-1))
+	if err := st.Delete(ctx, UserA, "r0"); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, st, UserA, rule(0))
+	if _, err := st.Create(ctx, UserA, rule(-2)); !errors.Is(err, quota.ErrExceeded) {
+		t.Fatalf("at the limit again: %v", err)
+	}
 }
 
 func testCreateRace(t *testing.T, s AlertSubject) {
