@@ -3,8 +3,8 @@
 // figures (RunMetrics), prices (RunPrices), valuations (RunValuations) and
 // symbol watchers (RunWatchers). Each suite takes a constructor and runs the same
 // cases against every implementation: the Postgres stores of package readmodel
-// (on a fresh migrated database per case) and the in-memory ones of package
-// memstore. A case that needs other tables (the portfolios an alert rule or a
+// (on a migrated database holding nothing else during the case) and the
+// in-memory ones of package memstore. A case that needs other tables (the portfolios an alert rule or a
 // metrics row belongs to, the closes the analytics job loads) seeds them through
 // the subject's hooks, so the suites never write SQL themselves.
 package storetest
