@@ -1,0 +1,121 @@
+package readmodel_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/storetest"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+)
+
+// TestStoreContracts runs the stores' contract suites on PostgreSQL, over the
+// owner's pool; the in-memory stores run the same suites (package memstore).
+// The cases share a few migrated databases, one case at a time each, emptied of
+// the suites' tables between cases: a fresh database per case cost half a
+// second or more each, for some fifty cases.
+func TestStoreContracts(t *testing.T) {
+	t.Parallel()
+	dbs := newCaseDatabases(t, 3)
+	t.Run("Alerts", func(t *testing.T) {
+		storetest.RunAlerts(t, func(t *testing.T) storetest.AlertSubject {
+			pool := dbs.borrow(t)
+			return storetest.AlertSubject{
+				Store: readmodel.NewAlertRules(pool),
+				OwnPortfolios: func(t *testing.T, userID string, ids ...string) {
+					ownPortfolios(t, pool, userID, ids...)
+				},
+			}
+		})
+	})
+	t.Run("Metrics", func(t *testing.T) {
+		storetest.RunMetrics(t, func(t *testing.T) storetest.MetricsSubject {
+			pool := dbs.borrow(t)
+			return storetest.MetricsSubject{
+				Store:        readmodel.NewMetrics(pool),
+				PutPortfolio: func(t *testing.T, ref readmodel.PortfolioRef, archived bool) { putPortfolio(t, pool, ref, archived) },
+				Closes:       readmodel.NewPrices(pool),
+				Valuations:   readmodel.NewValuations(pool),
+				MetricDays:   func(t *testing.T, portfolioID string) []calendar.Date { return metricDays(t, pool, portfolioID) },
+			}
+		})
+	})
+	t.Run("Prices", func(t *testing.T) {
+		storetest.RunPrices(t, func(t *testing.T) storetest.PriceStore { return readmodel.NewPrices(dbs.borrow(t)) })
+	})
+	t.Run("Valuations", func(t *testing.T) {
+		storetest.RunValuations(t, func(t *testing.T) storetest.ValuationStore { return readmodel.NewValuations(dbs.borrow(t)) })
+	})
+	t.Run("Watchers", func(t *testing.T) {
+		storetest.RunWatchers(t, func(t *testing.T) storetest.WatcherStore { return readmodel.NewWatchers(dbs.borrow(t)) })
+	})
+}
+
+// caseDatabases lends migrated databases to one case at a time.
+type caseDatabases chan *pgxpool.Pool
+
+// suiteTables are the tables the suites write: emptied when a case ends.
+const suiteTables = `alert_rules, alert_history, alert_state_marks, alert_value_samples, portfolios,
+  portfolio_metrics, portfolio_series, portfolio_rebalancing, analytics_status, latest_prices, daily_closes,
+  valuations, symbol_watchers`
+
+func newCaseDatabases(t *testing.T, n int) caseDatabases {
+	dbs := make(caseDatabases, n)
+	for range n {
+		pool, _ := rmtest.DB(t)
+		dbs <- pool
+	}
+	return dbs
+}
+
+// borrow returns a database for t, empty of the suites' tables, until t ends.
+func (dbs caseDatabases) borrow(t *testing.T) *pgxpool.Pool {
+	pool := <-dbs
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := pool.Exec(ctx, `truncate `+suiteTables+` cascade`); err != nil {
+			t.Errorf("empty the suites' tables: %v", err)
+			return // the database is not lent again
+		}
+		dbs <- pool
+	})
+	return pool
+}
+
+// putPortfolio writes (or replaces) a portfolios row as the projector does.
+func putPortfolio(t *testing.T, pool *pgxpool.Pool, ref readmodel.PortfolioRef, archived bool) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), `
+insert into portfolios (id, user_id, name, base_currency, lot_method, archived, created_at, updated_at, version)
+values ($1, $2::uuid, 'p', 'USD', 'FIFO', $3, now(), now(), $4)
+on conflict (id) do update set user_id = excluded.user_id, archived = excluded.archived, version = excluded.version`,
+		ref.ID, ref.UserID, archived, ref.Version); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// metricDays lists the days of portfolioID's portfolio_metrics rows.
+func metricDays(t *testing.T, pool *pgxpool.Pool, portfolioID string) []calendar.Date {
+	t.Helper()
+	rows, err := pool.Query(t.Context(), `select as_of::text from portfolio_metrics where portfolio_id = $1 order by as_of`, portfolioID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	days, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (calendar.Date, error) {
+		var s string
+		if err := r.Scan(&s); err != nil {
+			return 0, err
+		}
+		return calendar.Parse(s)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return days
+}
