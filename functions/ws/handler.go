@@ -17,6 +17,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
 )
 
@@ -209,7 +210,7 @@ func (h *Handler) message(ctx context.Context, req events.APIGatewayWebsocketPro
 		if msg.Action == "subscribe" {
 			change = h.Conns.Subscribe
 			for _, pid := range pids {
-				if _, err := h.Portfolios.GetPortfolio(ctx, conn.UserID, pid); errors.Is(err, readmodel.ErrNotFound) {
+				if _, err := h.Portfolios.GetPortfolio(ctx, conn.UserID, pid); errors.Is(err, portfolio.ErrNotFound) {
 					fail(CodeNotFound, "no portfolio %q", pid)
 					return
 				} else if err != nil {

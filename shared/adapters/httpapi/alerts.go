@@ -137,7 +137,7 @@ func alertError(err error, what string) error {
 		return newError(http.StatusConflict, CodeAlreadyExists, err.Error(), map[string]string{"field": "id"})
 	case errors.As(err, &ve):
 		return newError(http.StatusUnprocessableEntity, CodeValidation, err.Error(), map[string]string{"field": ve.Field})
-	case errors.Is(err, readmodel.ErrNotFound):
+	case errors.Is(err, alerts.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, what+" not found", nil)
 	}
 	return err

@@ -85,7 +85,7 @@ func classify(err error) *apiError {
 	switch {
 	case errors.Is(err, readmodel.ErrInvalidCursor):
 		return newError(http.StatusBadRequest, CodeBadRequest, "the cursor is not one this API issued", map[string]string{"parameter": "cursor"})
-	case errors.Is(err, portfolio.ErrNotFound), errors.Is(err, readmodel.ErrNotFound):
+	case errors.Is(err, portfolio.ErrNotFound), errors.Is(err, portfolio.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "portfolio or transaction not found", nil)
 	case errors.Is(err, portfolio.ErrConcurrencyConflict):
 		return newError(http.StatusConflict, CodeConflict, msg, nil)

@@ -23,7 +23,7 @@ type Queries interface {
 
 // PortfolioReads is the store of portfolios and positions: a portfolio, its
 // positions valued at the latest prices with its totals, and its target
-// allocation. Each answers readmodel.ErrNotFound for a portfolio that is not
+// allocation. Each answers portfolio.ErrNotFound for a portfolio that is not
 // the caller's. *readmodel.Queries and *memquery.Store implement it; the
 // contract suite is querytest.
 type PortfolioReads interface {

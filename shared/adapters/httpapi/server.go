@@ -27,9 +27,9 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -240,7 +240,7 @@ func (s *Server) owns(ctx context.Context, userID, id string) (bool, error) {
 		return p.Version() > 0 && p.Owner() == userID, nil
 	case s.queries != nil:
 		_, err := s.queries.GetPortfolio(ctx, userID, id)
-		if errors.Is(err, readmodel.ErrNotFound) {
+		if errors.Is(err, portfolio.ErrNotFound) {
 			return false, nil
 		}
 		return err == nil, err

@@ -169,7 +169,7 @@ func (a *Alerts) Delete(_ context.Context, userID, id string) error {
 	scoped := alerts.ScopedID(userID, id)
 	r, ok := a.rules[scoped]
 	if !ok || r.userID != userID {
-		return readmodel.ErrNotFound
+		return alerts.ErrNotFound
 	}
 	delete(a.rules, scoped)
 	a.moveMark(ruleKey(r.rule))
@@ -234,7 +234,7 @@ func (a *Alerts) Acknowledge(_ context.Context, userID, key string) (time.Time, 
 	defer a.mu.Unlock()
 	f, ok := a.history[alerts.ScopedID(userID, key)]
 	if !ok || f.userID != userID {
-		return time.Time{}, readmodel.ErrNotFound
+		return time.Time{}, alerts.ErrNotFound
 	}
 	if f.ackedAt.IsZero() {
 		f.ackedAt = now()

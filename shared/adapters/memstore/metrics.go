@@ -11,6 +11,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
 
@@ -257,7 +258,7 @@ func (m *Metrics) ownedBy(userID, portfolioID string) bool {
 func (m *Metrics) LatestMetrics(_ context.Context, userID, portfolioID string) (readmodel.MetricsView, error) {
 	v := readmodel.MetricsView{PortfolioID: portfolioID}
 	if !m.ownedBy(userID, portfolioID) {
-		return v, readmodel.ErrNotFound
+		return v, portfolio.ErrNotFound
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -280,7 +281,7 @@ func (m *Metrics) LatestMetrics(_ context.Context, userID, portfolioID string) (
 // Series implements readmodel.Metrics.Series.
 func (m *Metrics) Series(_ context.Context, userID, portfolioID string) (readmodel.SeriesView, error) {
 	if !m.ownedBy(userID, portfolioID) {
-		return readmodel.SeriesView{PortfolioID: portfolioID}, readmodel.ErrNotFound
+		return readmodel.SeriesView{PortfolioID: portfolioID}, portfolio.ErrNotFound
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -297,7 +298,7 @@ func (m *Metrics) Series(_ context.Context, userID, portfolioID string) (readmod
 // Rebalancing implements readmodel.Metrics.Rebalancing.
 func (m *Metrics) Rebalancing(_ context.Context, userID, portfolioID string) (readmodel.RebalancingView, error) {
 	if !m.ownedBy(userID, portfolioID) {
-		return readmodel.RebalancingView{PortfolioID: portfolioID}, readmodel.ErrNotFound
+		return readmodel.RebalancingView{PortfolioID: portfolioID}, portfolio.ErrNotFound
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -163,7 +163,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 	return out, rows.Err()
 }
 
-// Delete removes userID's rule id; ErrNotFound when there is none (or it is
+// Delete removes userID's rule id; alerts.ErrNotFound when there is none (or it is
 // someone else's). Its history stays.
 func (a *AlertRules) Delete(ctx context.Context, userID, id string) error {
 	tag, err := asCaller(a.db, userID).Exec(ctx, `delete from alert_rules where id = $1 and user_id = $2::uuid`, alerts.ScopedID(userID, id), userID)
@@ -171,7 +171,7 @@ func (a *AlertRules) Delete(ctx context.Context, userID, id string) error {
 		return fmt.Errorf("readmodel: delete alert rule: %w", err)
 	}
 	if tag.RowsAffected() == 0 {
-		return ErrNotFound
+		return alerts.ErrNotFound
 	}
 	return nil
 }
@@ -248,7 +248,7 @@ select firing_key, rule_id, kind, symbol, portfolio_id, observed::text, threshol
 
 // Acknowledge marks userID's firing key as acknowledged and returns when it was
 // (the first acknowledgement's time: acknowledging again changes nothing).
-// ErrNotFound when there is no such firing of userID's.
+// alerts.ErrNotFound when there is no such firing of userID's.
 func (a *AlertRules) Acknowledge(ctx context.Context, userID, key string) (time.Time, error) {
 	rows, err := asCaller(a.db, userID).Query(ctx, `
 update alert_history set acknowledged_at = coalesce(acknowledged_at, now())
@@ -262,7 +262,7 @@ returning to_char(acknowledged_at at time zone 'UTC', `+tsText+`)`, alerts.Scope
 		return time.Time{}, fmt.Errorf("readmodel: acknowledge alert: %w", err)
 	}
 	if len(at) == 0 {
-		return time.Time{}, ErrNotFound
+		return time.Time{}, alerts.ErrNotFound
 	}
 	return time.Parse(time.RFC3339Nano, at[0])
 }

@@ -94,7 +94,7 @@ func TestCallerDBUnfilteredQueriesSeeOnlyTheCallersRows(t *testing.T) {
 	if _, err := q.GetPortfolio(ctx, rmtest.UserA, "pa"); err != nil {
 		t.Errorf("A's own portfolio: %v", err)
 	}
-	if _, err := q.Positions(ctx, rmtest.UserA, "pb"); !errors.Is(err, readmodel.ErrNotFound) {
+	if _, err := q.Positions(ctx, rmtest.UserA, "pb"); !errors.Is(err, portfolio.ErrNotFound) {
 		t.Errorf("B's positions as A: %v, want ErrNotFound", err)
 	}
 	// A batch runs every statement as the caller, in one transaction.

@@ -26,10 +26,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 )
 
-// ErrNotFound is returned by the queries for a portfolio that does not exist or
-// does not belong to the caller (the two are not told apart).
-var ErrNotFound = errors.New("not found")
-
 // PoolOptions tunes Open. Zero values take the defaults.
 type PoolOptions struct {
 	// MaxConns is the pool size. Default 2: a Lambda container handles one event

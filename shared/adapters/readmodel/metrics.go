@@ -15,6 +15,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
 
@@ -349,12 +350,12 @@ type MetricsView struct {
 }
 
 // LatestMetrics returns the newest metrics row of the caller's portfolio:
-// ErrNotFound when the portfolio is not the caller's, ErrNotComputed when it has
+// portfolio.ErrNotFound when the portfolio is not the caller's, ErrNotComputed when it has
 // none yet.
 func (m *Metrics) LatestMetrics(ctx context.Context, userID, portfolioID string) (MetricsView, error) {
 	v := MetricsView{PortfolioID: portfolioID}
 	if !isUUID(userID) {
-		return v, ErrNotFound
+		return v, portfolio.ErrNotFound
 	}
 	var asOf, mv, report *string
 	var version *int64
@@ -366,7 +367,7 @@ select m.as_of::text, m.version, m.benchmark, m.market_value::text, m.computed_a
   left join lateral (select * from portfolio_metrics pm where pm.portfolio_id = p.id order by pm.as_of desc limit 1) m on true
  where p.id = $1 and p.user_id = $2::uuid`, portfolioID, userID).Scan(&asOf, &version, &bench, &mv, &at, &report)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, ErrNotFound
+		return v, portfolio.ErrNotFound
 	}
 	if err != nil {
 		return v, fmt.Errorf("readmodel: latest metrics: %w", err)
@@ -395,12 +396,12 @@ type SeriesView struct {
 	Series      *performance.Series
 }
 
-// Series returns the caller's portfolio's value series (ErrNotFound,
+// Series returns the caller's portfolio's value series (portfolio.ErrNotFound,
 // ErrNotComputed as LatestMetrics).
 func (m *Metrics) Series(ctx context.Context, userID, portfolioID string) (SeriesView, error) {
 	v := SeriesView{PortfolioID: portfolioID}
 	if !isUUID(userID) {
-		return v, ErrNotFound
+		return v, portfolio.ErrNotFound
 	}
 	var first *string
 	var version *int64
@@ -414,7 +415,7 @@ select s.version, s.first_day::text, s.start_value, array_send(s."values"), arra
   from portfolios p left join portfolio_series s on s.portfolio_id = p.id
  where p.id = $1 and p.user_id = $2::uuid`, portfolioID, userID).Scan(&version, &first, &start, &rawValues, &rawInflows, &rawOutflows, &cash, &at)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, ErrNotFound
+		return v, portfolio.ErrNotFound
 	}
 	if err != nil {
 		return v, fmt.Errorf("readmodel: series: %w", err)
@@ -485,12 +486,12 @@ type RebalancingView struct {
 	Plan        json.RawMessage
 }
 
-// Rebalancing returns the caller's portfolio's recommendation (ErrNotFound,
+// Rebalancing returns the caller's portfolio's recommendation (portfolio.ErrNotFound,
 // ErrNotComputed as LatestMetrics).
 func (m *Metrics) Rebalancing(ctx context.Context, userID, portfolioID string) (RebalancingView, error) {
 	v := RebalancingView{PortfolioID: portfolioID}
 	if !isUUID(userID) {
-		return v, ErrNotFound
+		return v, portfolio.ErrNotFound
 	}
 	var asOf, plan *string
 	var version *int64
@@ -500,7 +501,7 @@ select r.as_of::text, r.version, r.computed_at, r.plan::text
   from portfolios p left join portfolio_rebalancing r on r.portfolio_id = p.id
  where p.id = $1 and p.user_id = $2::uuid`, portfolioID, userID).Scan(&asOf, &version, &at, &plan)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return v, ErrNotFound
+		return v, portfolio.ErrNotFound
 	}
 	if err != nil {
 		return v, fmt.Errorf("readmodel: rebalancing: %w", err)

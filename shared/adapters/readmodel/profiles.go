@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/supabaseadmin"
 )
 
 // Profiles keeps the profiles table in step with Supabase Auth (email and display
@@ -30,7 +32,7 @@ on conflict (user_id) do update
 // Upsert writes one user's profile.
 func (p *Profiles) Upsert(ctx context.Context, userID, email, displayName string, updatedAt time.Time) error {
 	if !isUUID(userID) {
-		return fmt.Errorf("profile of %q: %w", userID, ErrNotFound)
+		return fmt.Errorf("profile of %q: %w", userID, supabaseadmin.ErrUserNotFound)
 	}
 	if _, err := p.pool.Exec(ctx, upsertProfile, userID, email, displayName, updatedAt.UTC()); err != nil {
 		return fmt.Errorf("upsert profile of %s: %w", userID, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/adapters/supabaseadmin"
 )
 
 func TestProfilesKeepTheNewest(t *testing.T) {
@@ -43,7 +44,7 @@ func TestProfilesKeepTheNewest(t *testing.T) {
 	if e, n := read(); e != "ada@new.example.com" || n != "Ada L." {
 		t.Fatalf("profile = %q %q, want the newest", e, n)
 	}
-	if err := profiles.Upsert(ctx, "not-a-uuid", "x@example.com", "", t1); !errors.Is(err, readmodel.ErrNotFound) {
+	if err := profiles.Upsert(ctx, "not-a-uuid", "x@example.com", "", t1); !errors.Is(err, supabaseadmin.ErrUserNotFound) {
 		t.Fatalf("bad user ID: %v", err)
 	}
 }

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
-	"github.com/shopspring/decimal"
 )
 
 // Queries answers the API's reads. Every method takes the caller's user ID and
@@ -226,15 +227,15 @@ func (q *Queries) ListPortfolios(ctx context.Context, userID string) ([]Portfoli
 	return out, nil
 }
 
-// GetPortfolio returns one of the user's portfolios, or ErrNotFound.
+// GetPortfolio returns one of the user's portfolios, or portfolio.ErrNotFound.
 func (q *Queries) GetPortfolio(ctx context.Context, userID, portfolioID string) (PortfolioView, error) {
 	if !isUUID(userID) {
-		return PortfolioView{}, ErrNotFound
+		return PortfolioView{}, portfolio.ErrNotFound
 	}
 	v, err := scanPortfolio(asCaller(q.db, userID).QueryRow(ctx, `select `+portfolioColumns+` from portfolios where id = $1 and user_id = $2::uuid`,
 		portfolioID, userID))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return PortfolioView{}, ErrNotFound
+		return PortfolioView{}, portfolio.ErrNotFound
 	}
 	if err != nil {
 		return PortfolioView{}, fmt.Errorf("readmodel: get portfolio: %w", err)
@@ -243,10 +244,10 @@ func (q *Queries) GetPortfolio(ctx context.Context, userID, portfolioID string) 
 }
 
 // Positions returns the portfolio's positions, valued at the latest prices, and
-// its totals, read in one statement (so from one snapshot), or ErrNotFound.
+// its totals, read in one statement (so from one snapshot), or portfolio.ErrNotFound.
 func (q *Queries) Positions(ctx context.Context, userID, portfolioID string) (PositionsView, error) {
 	if !isUUID(userID) {
-		return PositionsView{}, ErrNotFound
+		return PositionsView{}, portfolio.ErrNotFound
 	}
 	rows, err := asCaller(q.db, userID).Query(ctx, `
 select pf.version, pf.base_currency,
@@ -333,7 +334,7 @@ select pf.version, pf.base_currency,
 		return PositionsView{}, fmt.Errorf("readmodel: positions: %w", err)
 	}
 	if !found {
-		return PositionsView{}, ErrNotFound
+		return PositionsView{}, portfolio.ErrNotFound
 	}
 	return v, nil
 }
@@ -350,11 +351,11 @@ func parseDecimals(src []string, dst ...*decimal.Decimal) error {
 }
 
 // Transactions returns one page of the portfolio's transactions, newest first, or
-// ErrNotFound. cursor is "" for the first page, then a NextCursor; limit is
+// portfolio.ErrNotFound. cursor is "" for the first page, then a NextCursor; limit is
 // clamped to [1, MaxPageSize] (0 means DefaultPageSize).
 func (q *Queries) Transactions(ctx context.Context, userID, portfolioID string, f TransactionFilter, cursor string, limit int) (TransactionPage, error) {
 	if !isUUID(userID) {
-		return TransactionPage{}, ErrNotFound
+		return TransactionPage{}, portfolio.ErrNotFound
 	}
 	switch {
 	case limit <= 0:
@@ -443,7 +444,7 @@ select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce
 		return TransactionPage{}, fmt.Errorf("readmodel: transactions: %w", err)
 	}
 	if !found {
-		return TransactionPage{}, ErrNotFound
+		return TransactionPage{}, portfolio.ErrNotFound
 	}
 	if len(page.Items) > limit {
 		page.Items = page.Items[:limit]
@@ -483,10 +484,10 @@ func ParseTransactionCursor(s string) (calendar.Date, int64, error) {
 	return d, seq, nil
 }
 
-// Targets returns the portfolio's target allocation, or ErrNotFound.
+// Targets returns the portfolio's target allocation, or portfolio.ErrNotFound.
 func (q *Queries) Targets(ctx context.Context, userID, portfolioID string) (TargetsView, error) {
 	if !isUUID(userID) {
-		return TargetsView{}, ErrNotFound
+		return TargetsView{}, portfolio.ErrNotFound
 	}
 	rows, err := asCaller(q.db, userID).Query(ctx, `
 select pf.version, t.symbol, t.weight::text, t.drift_band::text, t.version
@@ -521,7 +522,7 @@ select pf.version, t.symbol, t.weight::text, t.drift_band::text, t.version
 		return TargetsView{}, fmt.Errorf("readmodel: targets: %w", err)
 	}
 	if !found {
-		return TargetsView{}, ErrNotFound
+		return TargetsView{}, portfolio.ErrNotFound
 	}
 	return v, nil
 }

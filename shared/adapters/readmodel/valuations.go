@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
 // The valuations read model (migration 0006) keeps each PortfolioValueCalculated
@@ -536,16 +538,16 @@ type ValuationsPage struct {
 }
 
 // Valuations returns userID's valuations of portfolioID with from ≤ as_of < to
-// (ValuationHistory), or ErrNotFound when the portfolio is not the user's.
+// (ValuationHistory), or portfolio.ErrNotFound when the portfolio is not the user's.
 func (q *Queries) Valuations(ctx context.Context, userID, portfolioID string, from, to time.Time, limit int) (ValuationsPage, error) {
 	if !isUUID(userID) {
-		return ValuationsPage{}, ErrNotFound
+		return ValuationsPage{}, portfolio.ErrNotFound
 	}
 	db := asCaller(q.db, userID)
 	var one int
 	err := db.QueryRow(ctx, `select 1 from portfolios where id = $1 and user_id = $2::uuid`, portfolioID, userID).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return ValuationsPage{}, ErrNotFound
+		return ValuationsPage{}, portfolio.ErrNotFound
 	}
 	if err != nil {
 		return ValuationsPage{}, fmt.Errorf("readmodel: valuations: %w", err)

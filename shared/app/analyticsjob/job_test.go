@@ -512,7 +512,7 @@ func TestStreamCoalescesAndFailsPerPortfolio(t *testing.T) {
 		t.Errorf("failed portfolio: %v", err)
 	}
 	// B cannot read A's figures.
-	if _, err := e.metrics.LatestMetrics(context.Background(), userB, ok1); !errors.Is(err, readmodel.ErrNotFound) {
+	if _, err := e.metrics.LatestMetrics(context.Background(), userB, ok1); !errors.Is(err, portfolio.ErrNotFound) {
 		t.Errorf("B reads A's metrics: %v", err)
 	}
 }

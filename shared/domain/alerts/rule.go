@@ -90,9 +90,12 @@ func (d Duration) IsZero() bool { return d == 0 }
 // Validation sentinels. A *ValidationError matches ErrInvalidRule and exactly one of
 // the others with errors.Is.
 var (
-	ErrInvalidRule       = errors.New("invalid alert rule")
-	ErrMissingID         = errors.New("rule ID is required")
-	ErrDuplicateRule     = errors.New("rule ID already exists")
+	ErrInvalidRule   = errors.New("invalid alert rule")
+	ErrMissingID     = errors.New("rule ID is required")
+	ErrDuplicateRule = errors.New("rule ID already exists")
+	// ErrNotFound: the rule or firing does not exist or is another user's (the
+	// two are not told apart).
+	ErrNotFound          = errors.New("alert rule or firing not found")
 	ErrUnknownKind       = errors.New("unknown rule kind")
 	ErrInvalidThreshold  = errors.New("invalid threshold")
 	ErrMissingSymbol     = errors.New("symbol is required")

@@ -140,13 +140,13 @@ func testPortfolios(t *testing.T, f Fixture) {
 		t.Errorf("portfolio pa2 %+v %v", p2, err)
 	}
 	for _, c := range []struct{ user, id string }{{rmtest.UserA, "pb"}, {rmtest.UserA, "nope"}, {"x", "pa"}, {rmtest.UserB, "pa"}} {
-		if _, err := q.GetPortfolio(ctx, c.user, c.id); !errors.Is(err, readmodel.ErrNotFound) {
+		if _, err := q.GetPortfolio(ctx, c.user, c.id); !errors.Is(err, portfolio.ErrNotFound) {
 			t.Errorf("GetPortfolio(%s, %s): %v, want ErrNotFound", c.user, c.id, err)
 		}
-		if _, err := q.Positions(ctx, c.user, c.id); !errors.Is(err, readmodel.ErrNotFound) {
+		if _, err := q.Positions(ctx, c.user, c.id); !errors.Is(err, portfolio.ErrNotFound) {
 			t.Errorf("Positions(%s, %s): %v, want ErrNotFound", c.user, c.id, err)
 		}
-		if _, err := q.Targets(ctx, c.user, c.id); !errors.Is(err, readmodel.ErrNotFound) {
+		if _, err := q.Targets(ctx, c.user, c.id); !errors.Is(err, portfolio.ErrNotFound) {
 			t.Errorf("Targets(%s, %s): %v, want ErrNotFound", c.user, c.id, err)
 		}
 	}
@@ -312,7 +312,7 @@ func testTransactions(t *testing.T, f Fixture) {
 	applyInBatches(t, f, h.events(), 5)
 	q := f.Transactions
 	for _, c := range []struct{ user, id string }{{rmtest.UserA, "pb"}, {rmtest.UserA, "nope"}, {"x", "pa"}, {rmtest.UserB, "pa"}} {
-		if _, err := q.Transactions(ctx, c.user, c.id, readmodel.TransactionFilter{}, "", 10); !errors.Is(err, readmodel.ErrNotFound) {
+		if _, err := q.Transactions(ctx, c.user, c.id, readmodel.TransactionFilter{}, "", 10); !errors.Is(err, portfolio.ErrNotFound) {
 			t.Errorf("Transactions(%s, %s): %v, want ErrNotFound", c.user, c.id, err)
 		}
 	}

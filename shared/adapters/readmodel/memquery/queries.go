@@ -9,6 +9,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
 // ListPortfolios returns the user's portfolios, archived ones included, oldest
@@ -28,13 +29,13 @@ func (s *Store) ListPortfolios(_ context.Context, userID string) ([]readmodel.Po
 	return out, nil
 }
 
-// GetPortfolio returns one of the user's portfolios, or readmodel.ErrNotFound.
+// GetPortfolio returns one of the user's portfolios, or portfolio.ErrNotFound.
 func (s *Store) GetPortfolio(_ context.Context, userID, portfolioID string) (readmodel.PortfolioView, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	a := s.owned(userID, portfolioID)
 	if a == nil {
-		return readmodel.PortfolioView{}, readmodel.ErrNotFound
+		return readmodel.PortfolioView{}, portfolio.ErrNotFound
 	}
 	return a.portfolio(), nil
 }
@@ -50,7 +51,7 @@ func (a *aggregate) portfolio() readmodel.PortfolioView {
 }
 
 // Positions returns the portfolio's positions, sorted by symbol and valued at
-// the latest prices in its currency, and its totals, or readmodel.ErrNotFound.
+// the latest prices in its currency, and its totals, or portfolio.ErrNotFound.
 // Symbols sort bytewise; PostgreSQL sorts them by the database's collation,
 // which agrees on tickers of capitals and digits.
 func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmodel.PositionsView, error) {
@@ -58,7 +59,7 @@ func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmo
 	defer s.mu.RUnlock()
 	a := s.owned(userID, portfolioID)
 	if a == nil {
-		return readmodel.PositionsView{}, readmodel.ErrNotFound
+		return readmodel.PositionsView{}, portfolio.ErrNotFound
 	}
 	v := readmodel.PositionsView{PortfolioID: portfolioID, BaseCurrency: a.view.BaseCurrency, Positions: []readmodel.PositionView{},
 		Totals: a.totals, AsOfVersion: a.view.Version}
@@ -83,13 +84,13 @@ func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmo
 	return v, nil
 }
 
-// Targets returns the portfolio's target allocation, or readmodel.ErrNotFound.
+// Targets returns the portfolio's target allocation, or portfolio.ErrNotFound.
 func (s *Store) Targets(_ context.Context, userID, portfolioID string) (readmodel.TargetsView, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	a := s.owned(userID, portfolioID)
 	if a == nil {
-		return readmodel.TargetsView{}, readmodel.ErrNotFound
+		return readmodel.TargetsView{}, portfolio.ErrNotFound
 	}
 	v := readmodel.TargetsView{PortfolioID: portfolioID, Targets: slices.Clone(a.targets), AsOfVersion: a.view.Version}
 	if v.Targets == nil {
@@ -102,11 +103,11 @@ func (s *Store) Targets(_ context.Context, userID, portfolioID string) (readmode
 }
 
 // Transactions returns one page of the portfolio's transactions, newest first
-// (by trade date, then recording order), or readmodel.ErrNotFound. cursor and
+// (by trade date, then recording order), or portfolio.ErrNotFound. cursor and
 // limit are as readmodel.Queries.Transactions takes them.
 func (s *Store) Transactions(_ context.Context, userID, portfolioID string, f readmodel.TransactionFilter, cursor string, limit int) (readmodel.TransactionPage, error) {
 	if !readmodel.IsUserID(userID) {
-		return readmodel.TransactionPage{}, readmodel.ErrNotFound
+		return readmodel.TransactionPage{}, portfolio.ErrNotFound
 	}
 	switch {
 	case limit <= 0:
@@ -126,7 +127,7 @@ func (s *Store) Transactions(_ context.Context, userID, portfolioID string, f re
 	defer s.mu.RUnlock()
 	a := s.owned(userID, portfolioID)
 	if a == nil {
-		return readmodel.TransactionPage{}, readmodel.ErrNotFound
+		return readmodel.TransactionPage{}, portfolio.ErrNotFound
 	}
 	page := readmodel.TransactionPage{Items: []readmodel.TransactionView{}, AsOfVersion: a.view.Version}
 	for _, r := range a.txs {

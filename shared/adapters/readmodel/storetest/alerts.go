@@ -123,10 +123,10 @@ func testRulesOwnership(t *testing.T, s AlertSubject) {
 	if err != nil || len(listB) != 1 || listB[0].Rule.ID != "b-move" {
 		t.Fatalf("list B: %+v, %v", listB, err)
 	}
-	if err := st.Delete(ctx, UserB, a2.Rule.ID); !errors.Is(err, readmodel.ErrNotFound) {
+	if err := st.Delete(ctx, UserB, a2.Rule.ID); !errors.Is(err, alerts.ErrNotFound) {
 		t.Fatalf("B deletes A's rule: %v", err)
 	}
-	if err := st.Delete(ctx, UserA, "nope"); !errors.Is(err, readmodel.ErrNotFound) {
+	if err := st.Delete(ctx, UserA, "nope"); !errors.Is(err, alerts.ErrNotFound) {
 		t.Fatalf("delete of no rule: %v", err)
 	}
 	// The engines see every user's rules, under scoped IDs.
@@ -257,10 +257,10 @@ func testFiringsOnce(t *testing.T, s AlertSubject) {
 	if err != nil || len(histB) != 1 || histB[0].RuleID != "move" {
 		t.Fatalf("history B: %+v %v", histB, err)
 	}
-	if _, err := st.Acknowledge(ctx, UserB, h.Key); !errors.Is(err, readmodel.ErrNotFound) {
+	if _, err := st.Acknowledge(ctx, UserB, h.Key); !errors.Is(err, alerts.ErrNotFound) {
 		t.Fatalf("B acknowledges A's firing: %v", err)
 	}
-	if _, err := st.Acknowledge(ctx, UserA, "above#9"); !errors.Is(err, readmodel.ErrNotFound) {
+	if _, err := st.Acknowledge(ctx, UserA, "above#9"); !errors.Is(err, alerts.ErrNotFound) {
 		t.Fatalf("acknowledging no firing: %v", err)
 	}
 	ack, err := st.Acknowledge(ctx, UserA, h.Key)

@@ -18,6 +18,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
 
@@ -177,13 +178,13 @@ func testMetricsOwnership(t *testing.T, s MetricsSubject) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ user, id string }{{UserB, "m1"}, {"not-a-uuid", "m1"}, {UserA, "nope"}} {
-		if _, err := m.LatestMetrics(ctx, c.user, c.id); !errors.Is(err, readmodel.ErrNotFound) {
+		if _, err := m.LatestMetrics(ctx, c.user, c.id); !errors.Is(err, portfolio.ErrNotFound) {
 			t.Errorf("latest %v: %v", c, err)
 		}
-		if _, err := m.Series(ctx, c.user, c.id); !errors.Is(err, readmodel.ErrNotFound) {
+		if _, err := m.Series(ctx, c.user, c.id); !errors.Is(err, portfolio.ErrNotFound) {
 			t.Errorf("series %v: %v", c, err)
 		}
-		if _, err := m.Rebalancing(ctx, c.user, c.id); !errors.Is(err, readmodel.ErrNotFound) {
+		if _, err := m.Rebalancing(ctx, c.user, c.id); !errors.Is(err, portfolio.ErrNotFound) {
 			t.Errorf("rebalancing %v: %v", c, err)
 		}
 	}
