@@ -89,6 +89,9 @@ func TestHandlerDispatches(t *testing.T) {
 	if resp, ok := out.(events.DynamoDBEventResponse); err != nil || !ok || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
 		t.Fatalf("stream: %#v %v", out, err)
 	}
+	if len(svc.batches) != 1 || !slices.Equal(svc.batches[0].Changes, []analyticsjob.Change{{PortfolioID: "p1", ItemID: "1", Version: 1}}) {
+		t.Fatalf("decoded %+v", svc.batches)
+	}
 	svc.outcome = analyticsjob.StreamOutcome{FailedItems: []string{"1"}}
 	out, err = h(ctx, raw)
 	if resp, ok := out.(events.DynamoDBEventResponse); err != nil || !ok || len(resp.BatchItemFailures) != 1 || resp.BatchItemFailures[0].ItemIdentifier != "1" {
