@@ -61,7 +61,7 @@ func main() {
 		log.Error("analytics: SNAPSHOT_EVERY and CONCURRENCY must be positive integers, RISK_FREE_RATE a number")
 		os.Exit(1)
 	}
-	deps := lazy.New(func(ctx context.Context) (*analyticsjob.Job, error) {
+	deps := lazy.New(func(ctx context.Context) (service, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, err
@@ -89,5 +89,5 @@ func main() {
 		cmds := command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log})
 		return analyticsjob.New(cmds, readmodel.NewMetrics(pool), opts), nil
 	})
-	lambda.Start(analyticsjob.Handler(deps.Get))
+	lambda.Start(handler(deps.Get, log))
 }

@@ -404,18 +404,16 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 	analytics := analyticsjob.New(command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: quiet}), readmodel.NewMetrics(pool),
 		analyticsjob.Options{Settings: analyticsjob.Settings{Benchmark: topologyEnv("analytics", "BENCHMARK_SYMBOL", ""), RiskFreeRate: riskFree},
 			Now: func() time.Time { return now }, Logger: quiet, Metrics: io.Discard})
-	var ev events.DynamoDBEvent
+	var batch analyticsjob.StreamBatch
 	for i, id := range sc.portfolios() {
-		ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: string(events.DynamoDBOperationTypeInsert),
-			Change: events.DynamoDBStreamRecord{SequenceNumber: strconv.Itoa(i + 1),
-				Keys: map[string]events.DynamoDBAttributeValue{eventstore.AttrAggregateID: events.NewStringAttribute(id)}}})
+		batch.Changes = append(batch.Changes, analyticsjob.Change{PortfolioID: id, ItemID: strconv.Itoa(i + 1)})
 	}
-	resp, err := analytics.HandleStream(ctx, ev)
+	out, err := analytics.Recompute(ctx, batch)
 	if err != nil {
 		return fmt.Errorf("replay of the analytics: %w", err)
 	}
-	if len(resp.BatchItemFailures) > 0 {
-		return fmt.Errorf("replay of the analytics: %d portfolios failed", len(resp.BatchItemFailures))
+	if len(out.FailedItems) > 0 {
+		return fmt.Errorf("replay of the analytics: %d portfolios failed", len(out.FailedItems))
 	}
 	return nil
 }

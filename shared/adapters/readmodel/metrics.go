@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
@@ -39,31 +40,12 @@ type Metrics struct{ db MetricsDB }
 // NewMetrics returns the store on db.
 func NewMetrics(db MetricsDB) *Metrics { return &Metrics{db: db} }
 
-// PortfolioRef names a portfolio, its owner and the aggregate version computed.
-type PortfolioRef struct {
-	ID      string
-	UserID  string
-	Version int64
-}
+// PortfolioRef names a portfolio, its owner and the aggregate version computed
+// (the analytics job's type: Metrics implements its ports, analytics_ports.go).
+type PortfolioRef = analyticsjob.PortfolioRef
 
 // AnalyticsResult is what one computation of one portfolio writes.
-type AnalyticsResult struct {
-	Portfolio PortfolioRef
-	// AsOf is the last day of the series: the row's key with the portfolio.
-	AsOf calendar.Date
-	// Scheduled marks a daily or weekly run's row (see the migration).
-	Scheduled   bool
-	Benchmark   string
-	MarketValue decimal.Decimal
-	// CurrentDrawdown is the fall of the TWR wealth index from its peak on AsOf.
-	CurrentDrawdown float64
-	Report          analytics.Report
-	// Series, when not nil, replaces the stored value series.
-	Series *performance.Series
-	// Rebalancing, when not nil, replaces the stored recommendation (JSON).
-	Rebalancing json.RawMessage
-	ComputedAt  time.Time
-}
+type AnalyticsResult = analyticsjob.Result
 
 // SaveResults writes the results in one round trip (one implicit transaction).
 // A row reflecting a newer aggregate version than the result's is kept, so a
@@ -167,12 +149,7 @@ delete from portfolio_metrics pm
 // ---------------------------------------------------------------- scheduled runs
 
 // AnalyticsFailure is a portfolio a scheduled run could not compute.
-type AnalyticsFailure struct {
-	PortfolioID string
-	Day         calendar.Date
-	Reason      string
-	Attempts    int
-}
+type AnalyticsFailure = analyticsjob.Failure
 
 // PendingPortfolios returns up to limit portfolios (not archived) with an ID after
 // after, in ID order, that mode has not completed for day at their current

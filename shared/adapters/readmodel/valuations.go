@@ -24,17 +24,8 @@ import (
 // what users decided.
 
 // Valuation is one row of valuations: the data of a PortfolioValueCalculated
-// event. MarketValue and CostBasis cover the same priced open positions;
-// Unpriced lists the open positions without a price in the base currency.
-type Valuation struct {
-	PortfolioID   string
-	UserID        string
-	AsOf          time.Time
-	MarketValue   decimal.Decimal
-	CostBasis     decimal.Decimal
-	UnrealizedPnL decimal.Decimal
-	Unpriced      []string
-}
+// event (the domain's type, which the analytics job's port carries).
+type Valuation = portfolio.Valuation
 
 // MaxValuationsPage bounds ValuationHistory's limit.
 const MaxValuationsPage = 5000

@@ -7,7 +7,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
@@ -21,8 +20,6 @@ type AlertStore interface {
 	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
 	RecordFirings(ctx context.Context, firings []alerts.Firing) error
 }
-
-var _ AlertStore = (*readmodel.AlertRules)(nil)
 
 // Notifier delivers a message to every live connection of each user
 // (*push.Pusher over the WebSocket API).

@@ -10,7 +10,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics/rebalance"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
@@ -55,9 +54,37 @@ func (s Settings) ForPortfolio(p *portfolio.Portfolio) Settings {
 	return s
 }
 
+// PortfolioRef names a portfolio, its owner and the aggregate version computed.
+type PortfolioRef struct {
+	ID      string
+	UserID  string
+	Version int64
+}
+
+// Result is what one computation of one portfolio stores.
+type Result struct {
+	Portfolio PortfolioRef
+	// AsOf is the last day of the series: the stored figures' key with the
+	// portfolio.
+	AsOf calendar.Date
+	// Scheduled marks a daily or weekly run's figures (valued with the
+	// session's closes).
+	Scheduled   bool
+	Benchmark   string
+	MarketValue decimal.Decimal
+	// CurrentDrawdown is the fall of the TWR wealth index from its peak on AsOf.
+	CurrentDrawdown float64
+	Report          analytics.Report
+	// Series, when not nil, replaces the stored value series.
+	Series *performance.Series
+	// Rebalancing, when not nil, replaces the stored recommendation (JSON).
+	Rebalancing json.RawMessage
+	ComputedAt  time.Time
+}
+
 // Analysis is one portfolio's figures as of a day.
 type Analysis struct {
-	Result readmodel.AnalyticsResult
+	Result Result
 	// Weights are the open positions' weights in the market value (cash included
 	// when the history keeps a cash account), by symbol, for weight_drift rules.
 	Weights map[string]decimal.Decimal
@@ -65,7 +92,7 @@ type Analysis struct {
 	Symbols []string
 	// Valuation is set with Settings.Snapshot: the open positions priced at the
 	// day's closes, as the prices function values them (cash not included).
-	Valuation *readmodel.Valuation
+	Valuation *portfolio.Valuation
 	// LeftOut counts the stored transactions left out of the figures (see Analyze).
 	LeftOut int
 }
@@ -116,9 +143,9 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 		return Analysis{}, err
 	}
 	set = set.ForPortfolio(p)
-	ref := readmodel.PortfolioRef{ID: p.ID(), UserID: p.Owner(), Version: p.Version()}
+	ref := PortfolioRef{ID: p.ID(), UserID: p.Owner(), Version: p.Version()}
 	a := Analysis{Symbols: Symbols(p, txs), Weights: map[string]decimal.Decimal{}}
-	res := readmodel.AnalyticsResult{Portfolio: ref, AsOf: asOf, Benchmark: set.Benchmark, ComputedAt: now.UTC()}
+	res := Result{Portfolio: ref, AsOf: asOf, Benchmark: set.Benchmark, ComputedAt: now.UTC()}
 
 	// Transactions dated after asOf (a trade recorded for tomorrow's settlement)
 	// are left out: the figures are as of the day.
@@ -213,8 +240,8 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 // cost basis from the lot engine (book: the history up to asOf, in the
 // portfolio's lot method); the others are Unpriced. AsOf is set by the caller
 // (the close's instant).
-func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Closes, asOf calendar.Date) *readmodel.Valuation {
-	v := &readmodel.Valuation{PortfolioID: p.ID(), UserID: p.Owner()}
+func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Closes, asOf calendar.Date) *portfolio.Valuation {
+	v := &portfolio.Valuation{PortfolioID: p.ID(), UserID: p.Owner()}
 	for _, pos := range book.Positions() {
 		if pos.Quantity.Sign() == 0 {
 			continue

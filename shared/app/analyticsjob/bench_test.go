@@ -17,7 +17,6 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
@@ -117,7 +116,7 @@ func benchHistory(rng *rand.Rand, c *performance.Closes, syms []string, years in
 type benchWorld struct {
 	cmds   *command.Service
 	closes *performance.Closes
-	refs   []readmodel.PortfolioRef
+	refs   []analyticsjob.PortfolioRef
 }
 
 func newBenchWorld(b *testing.B, portfolios, holdings, universe, years int) *benchWorld {
@@ -170,9 +169,9 @@ func newBenchWorld(b *testing.B, portfolios, holdings, universe, years int) *ben
 		if err != nil {
 			b.Fatal(err)
 		}
-		w.refs = append(w.refs, readmodel.PortfolioRef{ID: id, UserID: user, Version: r.Version})
+		w.refs = append(w.refs, analyticsjob.PortfolioRef{ID: id, UserID: user, Version: r.Version})
 	}
-	slices.SortFunc(w.refs, func(x, y readmodel.PortfolioRef) int { return cmp.Compare(x.ID, y.ID) })
+	slices.SortFunc(w.refs, func(x, y analyticsjob.PortfolioRef) int { return cmp.Compare(x.ID, y.ID) })
 	return w
 }
 
@@ -189,7 +188,7 @@ func (m *memStore) LoadCloses(context.Context, []string, calendar.Date, calendar
 	return m.w.closes, nil
 }
 
-func (m *memStore) SaveResults(_ context.Context, rs []readmodel.AnalyticsResult) error {
+func (m *memStore) SaveResults(_ context.Context, rs []analyticsjob.Result) error {
 	n := 0
 	for i := range rs {
 		b, err := json.Marshal(rs[i].Report)
@@ -204,9 +203,9 @@ func (m *memStore) SaveResults(_ context.Context, rs []readmodel.AnalyticsResult
 	return nil
 }
 
-func (m *memStore) PendingPortfolios(_ context.Context, _ string, _ calendar.Date, after string, limit int) ([]readmodel.PortfolioRef, error) {
-	i, _ := slices.BinarySearchFunc(m.w.refs, after, func(r readmodel.PortfolioRef, id string) int { return cmp.Compare(r.ID, id) })
-	var out []readmodel.PortfolioRef
+func (m *memStore) PendingPortfolios(_ context.Context, _ string, _ calendar.Date, after string, limit int) ([]analyticsjob.PortfolioRef, error) {
+	i, _ := slices.BinarySearchFunc(m.w.refs, after, func(r analyticsjob.PortfolioRef, id string) int { return cmp.Compare(r.ID, id) })
+	var out []analyticsjob.PortfolioRef
 	for ; i < len(m.w.refs) && len(out) < limit; i++ {
 		if r := m.w.refs[i]; r.ID > after && !m.done[r.ID] {
 			out = append(out, r)
@@ -215,22 +214,24 @@ func (m *memStore) PendingPortfolios(_ context.Context, _ string, _ calendar.Dat
 	return out, nil
 }
 
-func (m *memStore) MarkDone(_ context.Context, _ string, _ calendar.Date, refs []readmodel.PortfolioRef) error {
+func (m *memStore) MarkDone(_ context.Context, _ string, _ calendar.Date, refs []analyticsjob.PortfolioRef) error {
 	for _, r := range refs {
 		m.done[r.ID] = true
 	}
 	return nil
 }
 
-func (m *memStore) MarkFailed(context.Context, string, calendar.Date, []readmodel.AnalyticsFailure) error {
+func (m *memStore) MarkFailed(context.Context, string, calendar.Date, []analyticsjob.Failure) error {
 	return nil
 }
 
-func (m *memStore) InsertValuations(_ context.Context, vals []readmodel.Valuation) (int64, error) {
+func (m *memStore) InsertValuations(_ context.Context, vals []portfolio.Valuation) (int64, error) {
 	return int64(len(vals)), nil
 }
 
 func (m *memStore) PruneMetrics(context.Context, calendar.Date) (int64, error) { return 0, nil }
+
+func (m *memStore) IsDataError(error) bool { return false }
 
 func cpuNow() time.Duration {
 	var ru syscall.Rusage
@@ -300,7 +301,7 @@ func benchDailyRun(b *testing.B, n, concurrency int, latency time.Duration) {
 		j := analyticsjob.New(loader, st, analyticsjob.Options{Concurrency: concurrency, PageSize: 200, Logger: quiet, Metrics: io.Discard,
 			Now: func() time.Time { return benchEnd.Time().Add(21 * time.Hour) }})
 		t0 := cpuNow()
-		sum, err := j.HandleSchedule(context.Background(), analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+		sum, err := j.RunScheduled(context.Background(), analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
 		if err != nil || sum.Computed != n || sum.Failed != 0 {
 			b.Fatalf("%+v %v", sum, err)
 		}

@@ -15,11 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
-	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -224,92 +220,21 @@ func (e *env) job(loader analyticsjob.Loader, opts analyticsjob.Options) *analyt
 	return analyticsjob.New(loader, e.metrics, opts)
 }
 
-// streamEvent is what the events table's stream delivers for the portfolios'
-// events: INSERT records keyed by aggregate ID and version.
-func (e *env) streamEvent(ids ...string) events.DynamoDBEvent {
-	var ev events.DynamoDBEvent
-	seq := 0
+// changes is what functions/analytics decodes from the events table's stream for
+// the portfolios' events: one change per event, in order, numbered from 1.
+func (e *env) changes(ids ...string) analyticsjob.StreamBatch {
+	var b analyticsjob.StreamBatch
 	for _, id := range ids {
 		evs, err := e.store.Events(context.Background(), id, 1, 0)
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		for _, x := range evs {
-			seq++
-			ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: "INSERT", Change: events.DynamoDBStreamRecord{
-				SequenceNumber: strconv.Itoa(seq),
-				Keys: map[string]events.DynamoDBAttributeValue{
-					eventstore.AttrAggregateID: events.NewStringAttribute(id),
-					eventstore.AttrVersion:     events.NewNumberAttribute(strconv.FormatInt(x.Version, 10)),
-				},
-			}})
+			b.Changes = append(b.Changes, analyticsjob.Change{PortfolioID: id, ItemID: strconv.Itoa(len(b.Changes) + 1),
+				Version: x.Version, EventType: x.EventType, EventID: x.EventID})
 		}
 	}
-	return ev
-}
-
-// realStream reads every record of the events table's stream from DynamoDB Local,
-// as the event source mapping delivers them (NEW_IMAGE, keys, sequence numbers).
-func (e *env) realStream() events.DynamoDBEvent {
-	e.t.Helper()
-	ctx := context.Background()
-	desc, err := e.ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(e.table)})
-	if err != nil || desc.Table.LatestStreamArn == nil {
-		e.t.Fatalf("no stream on %s: %v", e.table, err)
-	}
-	sc := testenv.DynamoDBStreams(e.t)
-	sd, err := sc.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: desc.Table.LatestStreamArn})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var ev events.DynamoDBEvent
-	for _, sh := range sd.StreamDescription.Shards {
-		it, err := sc.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{StreamArn: desc.Table.LatestStreamArn,
-			ShardId: sh.ShardId, ShardIteratorType: streamtypes.ShardIteratorTypeTrimHorizon})
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		for iter := it.ShardIterator; iter != nil; {
-			out, err := sc.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: iter})
-			if err != nil {
-				e.t.Fatal(err)
-			}
-			for _, r := range out.Records {
-				ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: string(r.EventName), EventSource: "aws:dynamodb",
-					Change: events.DynamoDBStreamRecord{SequenceNumber: aws.ToString(r.Dynamodb.SequenceNumber), StreamViewType: string(r.Dynamodb.StreamViewType),
-						Keys: lambdaImage(r.Dynamodb.Keys), NewImage: lambdaImage(r.Dynamodb.NewImage)}})
-			}
-			if len(out.Records) == 0 {
-				break
-			}
-			iter = out.NextShardIterator
-		}
-	}
-	// Through JSON, as the Lambda runtime hands the batch over.
-	b, err := json.Marshal(ev)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var back events.DynamoDBEvent
-	if err := json.Unmarshal(b, &back); err != nil {
-		e.t.Fatal(err)
-	}
-	return back
-}
-
-func lambdaImage(m map[string]streamtypes.AttributeValue) map[string]events.DynamoDBAttributeValue {
-	out := make(map[string]events.DynamoDBAttributeValue, len(m))
-	for k, v := range m {
-		switch v := v.(type) {
-		case *streamtypes.AttributeValueMemberS:
-			out[k] = events.NewStringAttribute(v.Value)
-		case *streamtypes.AttributeValueMemberN:
-			out[k] = events.NewNumberAttribute(v.Value)
-		case *streamtypes.AttributeValueMemberB:
-			out[k] = events.NewBinaryAttribute(v.Value)
-		}
-	}
-	return out
+	return b
 }
 
 // recordMessy records a history with a split, a mistaken trade voided later and
@@ -356,15 +281,15 @@ func TestCorrectedHistoryYieldsTheSameMetrics(t *testing.T) {
 	messy, clean := e.recordMessy(userA), e.recordClean(userA)
 	e.project(messy, clean)
 	j := e.job(nil, analyticsjob.Options{})
-	// The records as the events table's stream holds them: a batch with every
-	// event of both portfolios, coalesced to one computation each.
-	ev := e.realStream()
-	if len(ev.Records) < 20 {
-		t.Fatalf("%d stream records", len(ev.Records))
+	// A batch with every event of both portfolios, coalesced to one computation
+	// each (functions/analytics decodes such a batch from the stream itself).
+	batch := e.changes(messy, clean)
+	if len(batch.Changes) < 20 {
+		t.Fatalf("%d changes", len(batch.Changes))
 	}
-	resp, err := j.HandleStream(context.Background(), ev)
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatal(resp, err)
+	out, err := j.Recompute(context.Background(), batch)
+	if err != nil || len(out.FailedItems) != 0 {
+		t.Fatal(out, err)
 	}
 	ctx := context.Background()
 	a, err := e.metrics.LatestMetrics(ctx, userA, messy)
@@ -472,19 +397,16 @@ func TestStreamCoalescesAndFailsPerPortfolio(t *testing.T) {
 	}
 	e.project(ok1, ok2, bad)
 	l := &countingLoader{next: e.cmds, loads: map[string]int{}, fail: map[string]bool{bad: true}}
-	ev := e.streamEvent(ok1, bad, ok2)
-	// A MODIFY record (an operator's edit) is not an event.
-	ev.Records = append(ev.Records, events.DynamoDBEventRecord{EventName: "MODIFY", Change: events.DynamoDBStreamRecord{SequenceNumber: "999",
-		Keys: map[string]events.DynamoDBAttributeValue{eventstore.AttrAggregateID: events.NewStringAttribute(ok1)}}})
+	batch := e.changes(ok1, bad, ok2)
+	// A record that is no portfolio event (an operator's edit, MODIFY) counts in
+	// the metrics only.
+	batch.Ignored = 1
 	var emf bytes.Buffer
-	resp, err := e.job(l, analyticsjob.Options{Concurrency: 2, Metrics: &emf, Retry: quickRetry}).HandleStream(context.Background(), ev)
+	out, err := e.job(l, analyticsjob.Options{Concurrency: 2, Metrics: &emf, Retry: quickRetry}).Recompute(context.Background(), batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var failed []string
-	for _, f := range resp.BatchItemFailures {
-		failed = append(failed, f.ItemIdentifier)
-	}
+	failed := out.FailedItems
 	var line map[string]any
 	if err := json.Unmarshal(emf.Bytes(), &line); err != nil || line["PortfoliosRecomputed"] != 2.0 || line["PortfoliosFailed"] != 1.0 ||
 		line["StreamRecords"] != 10.0 || line["_aws"] == nil {
@@ -534,7 +456,7 @@ func TestScheduledRunSurvivesAFailingPortfolio(t *testing.T) {
 	l := &countingLoader{next: e.cmds, loads: map[string]int{}, fail: map[string]bool{bad: true}}
 	j := e.job(l, analyticsjob.Options{Concurrency: 3, PageSize: 3})
 	ctx := context.Background()
-	sum, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	sum, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -558,7 +480,7 @@ func TestScheduledRunSurvivesAFailingPortfolio(t *testing.T) {
 		t.Fatalf("failures %+v %v", fails, err)
 	}
 	// A rerun of the same day does nothing but the failed one, which fails again.
-	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	sum, err = j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
 	if err != nil || sum.Computed != 0 || sum.Failed != 1 {
 		t.Fatalf("rerun %+v %v", sum, err)
 	}
@@ -569,7 +491,7 @@ func TestScheduledRunSurvivesAFailingPortfolio(t *testing.T) {
 	l.mu.Lock()
 	l.fail[bad] = false
 	l.mu.Unlock()
-	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	sum, err = j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
 	if err != nil || sum.Computed != 1 || sum.Failed != 0 {
 		t.Fatalf("repaired run %+v %v", sum, err)
 	}
@@ -585,11 +507,11 @@ func TestScheduledRunSurvivesAFailingPortfolio(t *testing.T) {
 	// A new trade (version moves on) makes the portfolio pending again the same day.
 	e.record(ids[0], userA, trade(portfolio.Sell, "2025-06-02", "AAA", "5"))
 	e.project(ids[0])
-	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	sum, err = j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
 	if err != nil || sum.Computed != 1 {
 		t.Fatalf("after a change %+v %v", sum, err)
 	}
-	if _, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: "hourly"}); err == nil {
+	if _, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: "hourly"}); err == nil {
 		t.Error("an unknown mode is accepted")
 	}
 }
@@ -634,7 +556,7 @@ func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
 	}
 	n := &recordingNotifier{}
 	j := e.job(nil, analyticsjob.Options{Alerts: rules, Notifier: n})
-	sum, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	sum, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
 	if err != nil || sum.Computed != 1 || sum.Firings != 2 {
 		t.Fatalf("daily %+v %v", sum, err)
 	}
@@ -655,7 +577,7 @@ func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
 	// The next day: the rule is evaluated again (its state says so), is still
 	// above its threshold, but fired already and has not re-armed.
 	before, _ := rules.List(ctx, userA)
-	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily, Day: "2025-07-01"})
+	sum, err = j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily, Day: date("2025-07-01")})
 	if err != nil || sum.Computed != 1 || sum.Firings != 0 {
 		t.Fatalf("second daily %+v %v", sum, err)
 	}
@@ -665,7 +587,7 @@ func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
 			t.Errorf("the next day was not evaluated: %+v -> %+v", before[i].State, after[i].State)
 		}
 	}
-	sum, err = j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeWeekly})
+	sum, err = j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeWeekly})
 	if err != nil || sum.Notified != 1 {
 		t.Fatalf("weekly %+v %v", sum, err)
 	}
@@ -699,7 +621,7 @@ func TestRiskAlertPushesAreBestEffort(t *testing.T) {
 	}
 	n := &failingNotifier{}
 	j := e.job(nil, analyticsjob.Options{Alerts: rules, Notifier: n})
-	sum, err := j.HandleSchedule(ctx, analyticsjob.ScheduleInput{Mode: analyticsjob.ModeDaily})
+	sum, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
 	if err != nil || sum.Firings != 1 || n.calls.Load() != 1 {
 		t.Fatalf("daily %+v %v, %d pushes", sum, err, n.calls.Load())
 	}
@@ -708,48 +630,5 @@ func TestRiskAlertPushesAreBestEffort(t *testing.T) {
 	}
 	if list, _ := rules.List(ctx, userA); len(list) != 1 || !list[0].State.Fired {
 		t.Fatalf("state not saved: %+v", list)
-	}
-}
-
-// TestHandlerDispatches: one Lambda handler serves the stream mapping and the
-// schedules, and refuses anything else before building its dependencies.
-func TestHandlerDispatches(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	id := e.create(userA, "dispatch")
-	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "10"))
-	e.project(id)
-	builds := 0
-	h := analyticsjob.Handler(func(context.Context) (*analyticsjob.Job, error) {
-		builds++
-		return e.job(nil, analyticsjob.Options{}), nil
-	})
-	ctx := context.Background()
-	for _, bad := range []string{`[1]`, `{}`, `{"detail-type":"Scheduled Event"}`, `nope`} {
-		if _, err := h(ctx, json.RawMessage(bad)); err == nil {
-			t.Errorf("%s accepted", bad)
-		}
-	}
-	if builds != 0 {
-		t.Errorf("built %d times for refused events", builds)
-	}
-	out, err := h(ctx, json.RawMessage(`{"mode":"daily"}`))
-	if sum, ok := out.(analyticsjob.RunSummary); err != nil || !ok || sum.Computed != 1 || sum.Mode != "daily" {
-		t.Fatalf("schedule: %#v %v", out, err)
-	}
-	raw, err := json.Marshal(e.streamEvent(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err = h(ctx, raw)
-	if resp, ok := out.(events.DynamoDBEventResponse); err != nil || !ok || resp.BatchItemFailures == nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("stream: %#v %v", out, err)
-	}
-	if _, err := h(ctx, json.RawMessage(`{"mode":"monthly"}`)); err == nil {
-		t.Error("unknown mode accepted")
-	}
-	failing := analyticsjob.Handler(func(context.Context) (*analyticsjob.Job, error) { return nil, errors.New("secret not readable yet") })
-	if _, err := failing(ctx, json.RawMessage(`{"mode":"daily"}`)); err == nil {
-		t.Error("a failed build does not fail the invocation")
 	}
 }

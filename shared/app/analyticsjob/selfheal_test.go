@@ -62,9 +62,9 @@ func TestStreamSurvivesTradesNearYearOne(t *testing.T) {
 	e.record(other, userB, trade(portfolio.Buy, "2024-01-03", "AAA", "10"))
 	e.project(old, other)
 	var emf bytes.Buffer
-	resp, err := e.job(nil, analyticsjob.Options{Metrics: &emf, Retry: quickRetry}).HandleStream(context.Background(), e.streamEvent(old, other))
-	if err != nil || len(resp.BatchItemFailures) > 0 {
-		t.Fatalf("failures %v, err %v", resp.BatchItemFailures, err)
+	out, err := e.job(nil, analyticsjob.Options{Metrics: &emf, Retry: quickRetry}).Recompute(context.Background(), e.changes(old, other))
+	if err != nil || len(out.FailedItems) > 0 {
+		t.Fatalf("failures %v, err %v", out.FailedItems, err)
 	}
 	m, err := e.metrics.LatestMetrics(context.Background(), userA, old)
 	if err != nil {
@@ -100,7 +100,7 @@ func TestStreamQuarantinesAPortfolioThatCannotBeComputed(t *testing.T) {
 		e.record(id, map[string]string{bad: userA, good: userB}[id], trade(portfolio.Buy, "2024-01-03", "AAA", "10"))
 	}
 	e.project(bad, good)
-	ev := e.streamEvent(bad, good)
+	batch := e.changes(bad, good)
 	if _, err := e.ddb.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(e.table),
 		Key: map[string]types.AttributeValue{eventstore.AttrAggregateID: &types.AttributeValueMemberS{Value: bad},
 			eventstore.AttrVersion: &types.AttributeValueMemberN{Value: "2"}},
@@ -110,16 +110,16 @@ func TestStreamQuarantinesAPortfolioThatCannotBeComputed(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	without, err := e.job(nil, analyticsjob.Options{Retry: quickRetry}).HandleStream(ctx, ev)
-	if err != nil || len(without.BatchItemFailures) != 2 {
-		t.Fatalf("without a failure destination: %v %v", without.BatchItemFailures, err)
+	without, err := e.job(nil, analyticsjob.Options{Retry: quickRetry}).Recompute(ctx, batch)
+	if err != nil || len(without.FailedItems) != 2 {
+		t.Fatalf("without a failure destination: %v %v", without.FailedItems, err)
 	}
 
 	path := filepath.Join(t.TempDir(), "analytics.jsonl")
 	l := &countingLoader{next: e.cmds, loads: map[string]int{}}
-	resp, err := e.job(l, analyticsjob.Options{Quarantine: quarantine.NewFileSink(path), Retry: quickRetry}).HandleStream(ctx, ev)
-	if err != nil || len(resp.BatchItemFailures) > 0 {
-		t.Fatalf("failures %v, err %v", resp.BatchItemFailures, err)
+	out, err := e.job(l, analyticsjob.Options{Quarantine: quarantine.NewFileSink(path), Retry: quickRetry}).Recompute(ctx, batch)
+	if err != nil || len(out.FailedItems) > 0 {
+		t.Fatalf("failures %v, err %v", out.FailedItems, err)
 	}
 	if l.loads[bad] != 1 {
 		t.Errorf("the corrupt portfolio was loaded %d times: a permanent failure is not retried", l.loads[bad])
@@ -152,10 +152,10 @@ func TestStreamRetriesATransientFailure(t *testing.T) {
 	e.project(id)
 	l := &countingLoader{next: e.cmds, loads: map[string]int{}, failFirst: map[string]int{id: 2}}
 	var emf bytes.Buffer
-	resp, err := e.job(l, analyticsjob.Options{Metrics: &emf, Retry: retry.Policy{First: time.Millisecond, For: time.Minute}}).
-		HandleStream(context.Background(), e.streamEvent(id))
-	if err != nil || len(resp.BatchItemFailures) > 0 || l.loads[id] != 3 {
-		t.Fatalf("failures %v, err %v, %d loads", resp.BatchItemFailures, err, l.loads[id])
+	out, err := e.job(l, analyticsjob.Options{Metrics: &emf, Retry: retry.Policy{First: time.Millisecond, For: time.Minute}}).
+		Recompute(context.Background(), e.changes(id))
+	if err != nil || len(out.FailedItems) > 0 || l.loads[id] != 3 {
+		t.Fatalf("failures %v, err %v, %d loads", out.FailedItems, err, l.loads[id])
 	}
 	var line map[string]any
 	if err := json.Unmarshal(emf.Bytes(), &line); err != nil || line["TransientRetries"] != 2.0 || line["PortfoliosRecomputed"] != 1.0 {

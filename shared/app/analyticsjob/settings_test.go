@@ -31,8 +31,8 @@ func TestPortfolioSettingsShapeTheAnalytics(t *testing.T) {
 	}
 	e.project(own, dflt)
 	j := e.job(nil, analyticsjob.Options{})
-	if resp, err := j.HandleStream(ctx, e.streamEvent(own, dflt)); err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatal(resp, err)
+	if out, err := j.Recompute(ctx, e.changes(own, dflt)); err != nil || len(out.FailedItems) != 0 {
+		t.Fatal(out, err)
 	}
 	m, err := e.metrics.LatestMetrics(ctx, userA, own)
 	if err != nil || m.Benchmark != "SPY" {
@@ -47,11 +47,11 @@ func TestPortfolioSettingsShapeTheAnalytics(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.project(own)
-	ev := e.streamEvent(own)
-	ev.Records = ev.Records[len(before):]
-	ev.Records = append(ev.Records, e.streamEvent(dflt).Records...)
-	if resp, err := j.HandleStream(ctx, ev); err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatal(resp, err)
+	batch := e.changes(own)
+	batch.Changes = batch.Changes[len(before):]
+	batch.Changes = append(batch.Changes, e.changes(dflt).Changes...)
+	if out, err := j.Recompute(ctx, batch); err != nil || len(out.FailedItems) != 0 {
+		t.Fatal(out, err)
 	}
 
 	for _, c := range []struct {

@@ -1,12 +1,14 @@
 // Package emf writes CloudWatch Embedded Metric Format lines: one JSON object per
 // line on stdout, which CloudWatch Logs turns into metrics without an API call
 // (docs/architecture.md §4; there is no official Powertools for Go). The
-// projector's stream handler and the prices consumer write through it.
+// projector's stream handler, the prices consumer and the analytics job write
+// through it.
 package emf
 
 import (
 	"encoding/json"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -24,7 +26,7 @@ type Metric struct {
 
 // Writer writes EMF lines. Its zero value discards; it is safe for concurrent use.
 type Writer struct {
-	mu         sync.Mutex
+	mu         *sync.Mutex // shared with the writers derived from this one: one line at a time on w
 	w          io.Writer
 	dimensions map[string]string
 	now        func() time.Time
@@ -33,7 +35,32 @@ type Writer struct {
 // New returns a writer to w whose lines carry the given dimensions (for example
 // {"Function": "projector"}).
 func New(w io.Writer, dimensions map[string]string) *Writer {
-	return &Writer{w: w, dimensions: dimensions, now: time.Now}
+	return &Writer{mu: &sync.Mutex{}, w: w, dimensions: dimensions, now: time.Now}
+}
+
+// WithDimensions returns a writer to the same output whose lines carry dimensions
+// besides e's (a scheduled run's {"Mode": "daily"}); a name in both takes the new
+// value.
+func (e *Writer) WithDimensions(dimensions map[string]string) *Writer {
+	if e == nil {
+		return nil
+	}
+	d := *e
+	d.dimensions = make(map[string]string, len(e.dimensions)+len(dimensions))
+	maps.Copy(d.dimensions, e.dimensions)
+	maps.Copy(d.dimensions, dimensions)
+	return &d
+}
+
+// WithClock returns a writer to the same output whose lines are stamped with
+// now() (a job's injectable clock) instead of time.Now().
+func (e *Writer) WithClock(now func() time.Time) *Writer {
+	if e == nil {
+		return nil
+	}
+	d := *e
+	d.now = now
+	return &d
 }
 
 // Emit writes one line with the metrics. Zero-valued metrics are written too: a
