@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
@@ -45,16 +44,15 @@ func TestIngestToPrices(t *testing.T) {
 	if err != nil || len(got) != 6 {
 		t.Fatalf("%d records, err %v", len(got), err)
 	}
-	var batch []events.KinesisEventRecord
+	var batch []prices.Record
 	for _, r := range got {
-		batch = append(batch, events.KinesisEventRecord{EventSource: "aws:kinesis", Kinesis: events.KinesisRecord{
-			Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber)}})
+		batch = append(batch, prices.Record{Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber)})
 	}
 	notifier := &pricing.MemoryNotifier{}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Notifier: notifier})
-	resp, err := c.Handle(ctx, events.KinesisEvent{Records: batch})
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures %v err %v", failures(resp), err)
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: notifier})
+	resp, err := handle(ctx, c, batch)
+	if err != nil || len(resp) != 0 {
+		t.Fatalf("failures %v err %v", resp, err)
 	}
 	sim := ingest.SimQuotes{Seed: 42, Now: func() time.Time { return now.Add(time.Minute) }}
 	day := calendar.MustNew(2026, 3, 2)
