@@ -1,7 +1,7 @@
 // Command ingest is the scheduled market-data ingest (docs/architecture.md §1, §6): every minute
 // it publishes a MarketDataUpdated record per watched symbol on
 // market-data-updates; with a backfill input it stores daily closes instead. See
-// shared/app/ingest.
+// shared/app/ingest (handler.go decodes the schedule's input).
 //
 // Environment:
 //
@@ -75,13 +75,14 @@ func main() {
 			return nil, err
 		}
 		kc := kinesis.NewFromConfig(cfg)
-		c := ingest.Config{Watch: ingest.Watchlists{ingest.HeldSymbols{DB: pool}, ingest.AlertSymbols{DB: pool}}, Closes: pool,
-			Updates: kinesispub.New(kc, stream, kinesispub.Options{}), Logger: log}
+		store := readmodel.IngestStore{DB: pool}
+		c := ingest.Config{Watch: ingest.Watchlists{ingest.WatchListFunc(store.HeldSymbols), ingest.WatchListFunc(store.AlertSymbols)},
+			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
 		if s := os.Getenv("MARKET_DATA_ERRORS_STREAM"); s != "" {
-			c.Errors = kinesispub.New(kc, s, kinesispub.Options{})
+			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, s, kinesispub.Options{})}
 		}
 		if source == marketdata.SourceSimulated {
-			c.Quotes, c.Bars = ingest.SimQuotes{Seed: seed}, ingest.SimBars{Seed: seed}
+			c.Quotes, c.Bars = marketdata.SimQuotes{Seed: seed}, marketdata.SimBars{Seed: seed}
 			return ingest.New(c), nil
 		}
 		key := os.Getenv("MARKET_DATA_API_KEY")
@@ -112,7 +113,7 @@ func main() {
 			log.ErrorContext(ctx, "ingest: dependencies unavailable", "error", err.Error())
 			return ingest.Output{}, err
 		}
-		return h.Handle(ctx, in)
+		return handle(ctx, h, in)
 	})
 }
 

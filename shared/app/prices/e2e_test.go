@@ -1,13 +1,13 @@
 package prices_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	"github.com/portfoliotracker/tracker/shared/app/prices"
@@ -33,9 +33,10 @@ func TestIngestToPrices(t *testing.T) {
 	}
 	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
 	for _, at := range []time.Time{now, now.Add(time.Minute)} {
-		h := ingest.New(ingest.Config{Quotes: ingest.SimQuotes{Seed: 42, Now: func() time.Time { return at }},
-			Watch: ingest.HeldSymbols{DB: e.pool}, Updates: kinesispub.New(kc, stream, kinesispub.Options{})})
-		out, err := h.Handle(ctx, json.RawMessage(`{}`))
+		h := ingest.New(ingest.Config{Quotes: marketdata.SimQuotes{Seed: 42, Now: func() time.Time { return at }},
+			Watch:   ingest.WatchListFunc(readmodel.IngestStore{DB: e.pool}.HeldSymbols),
+			Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}})
+		out, err := h.Run(ctx, ingest.Input{})
 		if err != nil || out.Symbols != 3 || out.Published != 3 || out.Errors != 0 {
 			t.Fatalf("ingest at %s: %+v %v", at, out, err)
 		}
@@ -54,7 +55,7 @@ func TestIngestToPrices(t *testing.T) {
 	if err != nil || len(resp) != 0 {
 		t.Fatalf("failures %v err %v", resp, err)
 	}
-	sim := ingest.SimQuotes{Seed: 42, Now: func() time.Time { return now.Add(time.Minute) }}
+	sim := marketdata.SimQuotes{Seed: 42, Now: func() time.Time { return now.Add(time.Minute) }}
 	day := calendar.MustNew(2026, 3, 2)
 	for _, sym := range []string{"AAPL", "MSFT", "ZZZZ"} {
 		want, _ := sim.Quote(ctx, sym)
