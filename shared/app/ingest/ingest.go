@@ -42,7 +42,7 @@ type QuoteProvider interface {
 }
 
 // BarProvider returns the daily bars of symbol for the days from..to inclusive,
-// oldest first (marketdata.AlphaVantage, SimBars). Errors are
+// oldest first (marketdata.AlphaVantage, marketdata.SimBars). Errors are
 // *market.MarketDataError.
 type BarProvider interface {
 	Name() string
@@ -189,7 +189,10 @@ func (h *Handler) Run(ctx context.Context, in Input) (Output, error) {
 	return Output{}, fmt.Errorf("%w: mode %q is neither quotes nor backfill", ErrBadInput, in.Mode)
 }
 
-// Quotes fetches the watch list's quotes and publishes them.
+// Quotes fetches the watch list's quotes and publishes them: the symbols whose
+// turn it is, their quotes, one MarketDataUpdated record per valid quote and one
+// MarketDataError event per failure, the errors published (best effort), then
+// the updates.
 func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	out := Output{Mode: "quotes"}
 	if h.cfg.Quotes == nil || h.cfg.Watch == nil || h.cfg.Updates == nil {
@@ -200,10 +203,35 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 		return out, fmt.Errorf("ingest: watch list: %w", err)
 	}
 	out.Symbols = len(symbols)
-	if h.cfg.RotateBy > 0 && len(symbols) > 0 {
-		k := int((h.cfg.Now().Unix() / 60 * int64(h.cfg.RotateBy)) % int64(len(symbols)))
-		symbols = append(symbols[k:len(symbols):len(symbols)], symbols[:k]...)
+	symbols = h.inTurn(symbols)
+	quotes, errs := h.fetchQuotes(ctx, symbols)
+	recs, errRecs := h.records(ctx, &out, symbols, quotes, errs)
+	h.publishErrors(ctx, errRecs)
+	res, err := h.cfg.Updates.Publish(ctx, recs)
+	out.Published = res.Published
+	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
+		"errors", out.Errors, "skipped", out.Skipped, "putRecordsCalls", res.Calls, "retried", res.Retried)
+	if err != nil {
+		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
+	return out, ctx.Err()
+}
+
+// inTurn rotates symbols by Config.RotateBy × the Unix minute, so that a watch
+// list longer than the provider's quota is served in turns.
+func (h *Handler) inTurn(symbols []string) []string {
+	if h.cfg.RotateBy <= 0 || len(symbols) == 0 {
+		return symbols
+	}
+	k := int((h.cfg.Now().Unix() / 60 * int64(h.cfg.RotateBy)) % int64(len(symbols)))
+	return append(symbols[k:len(symbols):len(symbols)], symbols[:k]...)
+}
+
+// fetchQuotes asks for the quote of each symbol, Config.Concurrency at a time,
+// and stops asking once the provider's quota is spent (the symbols not asked
+// have neither a quote nor an error). A quote that is not valid for its symbol
+// is a malformed answer.
+func (h *Handler) fetchQuotes(ctx context.Context, symbols []string) ([]*market.Quote, []*market.MarketDataError) {
 	quotes := make([]*market.Quote, len(symbols))
 	errs := make([]*market.MarketDataError, len(symbols))
 	var limited sync.Once
@@ -242,9 +270,12 @@ fetch:
 		})
 	}
 	wg.Wait()
+	return quotes, errs
+}
 
-	var recs []Record
-	var errRecs []Record
+// records encodes each quote as a MarketDataUpdated record and each failure as
+// a MarketDataError event (logged as well), counting them in out.
+func (h *Handler) records(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError) (recs, errRecs []Record) {
 	for i, sym := range symbols {
 		switch {
 		case quotes[i] != nil:
@@ -264,19 +295,18 @@ fetch:
 			errRecs = append(errRecs, Record{PartitionKey: sym, Data: b})
 		}
 	}
-	if h.cfg.Errors != nil && len(errRecs) > 0 {
-		if _, err := h.cfg.Errors.Publish(ctx, errRecs); err != nil {
-			h.cfg.Logger.ErrorContext(ctx, "ingest: market-data-errors not published", "error", err.Error())
-		}
+	return recs, errRecs
+}
+
+// publishErrors puts the MarketDataError events on market-data-errors when
+// Config.Errors is set; a failure is logged only (the events are in the log).
+func (h *Handler) publishErrors(ctx context.Context, errRecs []Record) {
+	if h.cfg.Errors == nil || len(errRecs) == 0 {
+		return
 	}
-	res, err := h.cfg.Updates.Publish(ctx, recs)
-	out.Published = res.Published
-	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
-		"errors", out.Errors, "skipped", out.Skipped, "putRecordsCalls", res.Calls, "retried", res.Retried)
-	if err != nil {
-		return out, fmt.Errorf("ingest: publish: %w", err)
+	if _, err := h.cfg.Errors.Publish(ctx, errRecs); err != nil {
+		h.cfg.Logger.ErrorContext(ctx, "ingest: market-data-errors not published", "error", err.Error())
 	}
-	return out, ctx.Err()
 }
 
 // Backfill stores the daily closes of in.Symbol for in.From..in.To.

@@ -57,12 +57,12 @@
 // tick brings a newer value, the API serves the current one, and the alert
 // history keeps the firing.
 //
-// With a store that implements pricing.StateMarker (readmodel.AlertRules), alert
-// rules and their state stay compiled in memory between batches (rules.go), and
-// readmodel.PricesConsumerStore keeps the holders' positions likewise: a batch reads the marks that moved
-// since its previous batch (a change feed, migration 0009), drops what they
-// cover, and loads only what it lacks. A cold container's first batch loads
-// everything it touches.
+// With a store that implements pricing.StateMarker (readmodel.ConsumerAlertRules),
+// alert rules and their state stay compiled in memory between batches
+// (rules.go), and readmodel.PricesConsumerStore keeps the holders' positions
+// likewise: a batch reads the marks that moved since its previous batch (a
+// change feed, migration 0009), drops what they cover, and loads only what it
+// lacks. A cold container's first batch loads everything it touches.
 //
 // Stats.Writes is the time spent in read-model writes (latest prices, closes,
 // valuations, alert history and state); Stats.Dynamo the DynamoDB puts;
