@@ -274,13 +274,13 @@ func (c *Consumer) Process(ctx context.Context, recs []Record) ([]string, Stats,
 		return nil, b.st, c.failInvocation(ctx, b)
 	}
 	c.pruneOnceApplied(work, b, applied)
-	retry := b.recordsToRetry()
-	if err := c.setAsideWhatCannotApply(ctx, attempts, b, retry); err != nil {
+	toRetry := b.recordsToRetry()
+	if err := c.setAsideWhatCannotApply(ctx, attempts, b, toRetry); err != nil {
 		b.st.FailedRecords = len(recs)
 		c.finish(ctx, &b.st, err)
 		return nil, b.st, err
 	}
-	failed := b.sequenceNumbers(retry)
+	failed := b.sequenceNumbers(toRetry)
 	b.st.FailedRecords = len(failed)
 	c.push(ctx, b)
 	c.finish(ctx, &b.st, nil)
@@ -369,19 +369,19 @@ func (c *Consumer) pruneOnceApplied(ctx context.Context, b *batch, applied int) 
 // fails: the mapping checkpoints before the lowest and re-delivers the rest, so
 // each symbol's ticks are retried in order.
 func (b *batch) recordsToRetry() []bool {
-	retry := make([]bool, len(b.recs))
+	toRetry := make([]bool, len(b.recs))
 	for s := range b.transient {
 		for _, t := range b.bySym[s] {
-			retry[t.rec] = true
+			toRetry[t.rec] = true
 		}
 	}
-	return retry
+	return toRetry
 }
 
-// sequenceNumbers names the records marked in retry, in batch order.
-func (b *batch) sequenceNumbers(retry []bool) []string {
+// sequenceNumbers names the records marked in toRetry, in batch order.
+func (b *batch) sequenceNumbers(toRetry []bool) []string {
 	var out []string
-	for i, r := range retry {
+	for i, r := range toRetry {
 		if r {
 			out = append(out, b.recs[i].SequenceNumber)
 		}
@@ -394,11 +394,11 @@ func (b *batch) sequenceNumbers(retry []bool) []string {
 // neither holds up the shard nor, heading what the mapping retries, takes live
 // ticks with it when the retries run out. Only below the lowest record to
 // retry: the mapping re-delivers the rest, and that delivery sets it aside.
-// Without a destination it is marked for retry in retry, as it used to be.
-func (c *Consumer) setAsideWhatCannotApply(ctx context.Context, attempts *retry.Attempts, b *batch, retry []bool) error {
-	lowest := slices.Index(retry, true)
+// Without a destination it is marked in toRetry instead, as it used to be.
+func (c *Consumer) setAsideWhatCannotApply(ctx context.Context, attempts *retry.Attempts, b *batch, toRetry []bool) error {
+	lowest := slices.Index(toRetry, true)
 	if lowest < 0 {
-		lowest = len(retry)
+		lowest = len(toRetry)
 	}
 	aside := b.poison
 	for _, s := range b.order {
@@ -412,7 +412,7 @@ func (c *Consumer) setAsideWhatCannotApply(ctx context.Context, attempts *retry.
 	for _, a := range aside {
 		switch {
 		case c.cfg.Quarantine == nil:
-			retry[a.rec] = true
+			toRetry[a.rec] = true
 		case a.rec < lowest:
 			sent = append(sent, quarantineRecord(b.recs[a.rec], a))
 		}
