@@ -1,7 +1,7 @@
 // Command ingest is the scheduled market-data ingest (docs/architecture.md §1, §6): every minute
 // it publishes a MarketDataUpdated record per watched symbol on
 // market-data-updates; with a backfill input it stores daily closes instead. See
-// shared/app/ingest.
+// shared/app/ingest (handler.go decodes the schedule's input).
 //
 // Environment:
 //
@@ -74,13 +74,14 @@ func main() {
 			return nil, err
 		}
 		kc := kinesis.NewFromConfig(cfg)
-		c := ingest.Config{Watch: ingest.Watchlists{ingest.HeldSymbols{DB: pool}, ingest.AlertSymbols{DB: pool}}, Closes: pool,
-			Updates: kinesispub.New(kc, stream, kinesispub.Options{}), Logger: log}
+		store := readmodel.IngestStore{DB: pool}
+		c := ingest.Config{Watch: ingest.Watchlists{ingest.WatchListFunc(store.HeldSymbols), ingest.WatchListFunc(store.AlertSymbols)},
+			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
 		if errorsStream != "" {
-			c.Errors = kinesispub.New(kc, errorsStream, kinesispub.Options{})
+			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}
 		}
 		if source == marketdata.SourceSimulated {
-			c.Quotes, c.Bars = ingest.SimQuotes{Seed: seed}, ingest.SimBars{Seed: seed}
+			c.Quotes, c.Bars = marketdata.SimQuotes{Seed: seed}, marketdata.SimBars{Seed: seed}
 			return ingest.New(c), nil
 		}
 		key := apiKey
@@ -111,6 +112,6 @@ func main() {
 			log.ErrorContext(ctx, "ingest: dependencies unavailable", "error", err.Error())
 			return ingest.Output{}, err
 		}
-		return h.Handle(ctx, in)
+		return handle(ctx, h, in)
 	})
 }

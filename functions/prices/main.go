@@ -4,7 +4,7 @@
 // rules, revalues the portfolios holding the ticked symbols (recorded as
 // PortfolioValueCalculated in the valuations read model, which it also thins
 // past the retention), evaluates their value_drop rules and pushes valuations and
-// alerts; see shared/app/prices. It returns
+// alerts; see shared/app/prices (handler.go decodes the trigger). It returns
 // events.KinesisEventResponse with the failed records (ReportBatchItemFailures):
 // those whose durable writes still failed after the retries within the
 // invocation, never those whose pushes did; it fails the invocation when every
@@ -90,8 +90,8 @@ func main() {
 		}
 		return prices.New(prices.Config{
 			Latest:     dynamoprices.NewLatest(db, table),
-			DB:         pool,
-			Alerts:     readmodel.NewAlertRules(pool),
+			DB:         readmodel.NewPricesConsumerStore(pool),
+			Alerts:     readmodel.NewConsumerAlertRules(pool),
 			Notifier:   notifier,
 			Currency:   currency,
 			Quarantine: sink,
@@ -106,6 +106,6 @@ func main() {
 			log.ErrorContext(ctx, "prices: dependencies unavailable", "error", err.Error())
 			return events.KinesisEventResponse{}, err
 		}
-		return c.Handle(ctx, ev)
+		return handle(ctx, c, ev)
 	})
 }

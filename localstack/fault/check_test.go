@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -367,7 +366,7 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 	if err != nil {
 		return err
 	}
-	prices := prices.New(prices.Config{Latest: &memoryLatest{}, DB: pool, Alerts: readmodel.NewAlertRules(pool),
+	prices := prices.New(prices.Config{Latest: &memoryLatest{}, DB: readmodel.NewPricesConsumerStore(pool), Alerts: readmodel.NewConsumerAlertRules(pool),
 		Currency: topologyEnv("prices", "PRICE_CURRENCY", "USD"), Logger: quiet})
 	for shard, recs := range byShard {
 		for len(recs) > 0 {
@@ -376,8 +375,8 @@ func (h *harness) replay(ctx context.Context, sc *scenario, pool *pgxpool.Pool) 
 			if err != nil {
 				return fmt.Errorf("replay of the ticks of %s: %w", shard, err)
 			}
-			if len(resp.BatchItemFailures) > 0 {
-				return fmt.Errorf("replay of the ticks of %s: %d records failed (%+v)", shard, len(resp.BatchItemFailures), st)
+			if len(resp) > 0 {
+				return fmt.Errorf("replay of the ticks of %s: %d records failed (%+v)", shard, len(resp), st)
 			}
 			recs = recs[n:]
 		}
@@ -450,12 +449,12 @@ func (m *memoryLatest) Put(_ context.Context, q marketdata.Quote, _ string) (boo
 // marketRecords reads every record of the scenario's symbols from the
 // market-data stream, per shard in order, as the mapping delivers them; the
 // scenario's poison records are left out (no replay applies them).
-func (h *harness) marketRecords(ctx context.Context, sc *scenario) (map[string][]events.KinesisEventRecord, error) {
+func (h *harness) marketRecords(ctx context.Context, sc *scenario) (map[string][]prices.Record, error) {
 	mine := map[string]bool{}
 	for _, s := range sc.symbols {
 		mine[s] = true
 	}
-	out := map[string][]events.KinesisEventRecord{}
+	out := map[string][]prices.Record{}
 	shards, err := h.kin.ListShards(ctx, &kinesis.ListShardsInput{StreamName: aws.String(h.marketStream)})
 	if err != nil {
 		return nil, err
@@ -478,9 +477,8 @@ func (h *harness) marketRecords(ctx context.Context, sc *scenario) (map[string][
 				if !mine[aws.ToString(r.PartitionKey)] || slices.Contains(sc.poisonSeqs, seq) {
 					continue
 				}
-				out[shard] = append(out[shard], events.KinesisEventRecord{EventID: shard + ":" + seq, EventName: "aws:kinesis:record",
-					Kinesis: events.KinesisRecord{Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: seq,
-						ApproximateArrivalTimestamp: events.SecondsEpochTime{Time: aws.ToTime(r.ApproximateArrivalTimestamp)}}})
+				out[shard] = append(out[shard], prices.Record{SequenceNumber: seq, PartitionKey: aws.ToString(r.PartitionKey), ShardID: shard,
+					Data: r.Data})
 			}
 			if len(page.Records) == 0 || aws.ToInt64(page.MillisBehindLatest) == 0 && len(page.Records) < 10000 {
 				break

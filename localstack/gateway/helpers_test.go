@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdaauth"
 	"github.com/portfoliotracker/tracker/localstack/invoke"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
-	"github.com/portfoliotracker/tracker/functions/edge/lambdaauth"
 	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 )
 

@@ -18,9 +18,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/portfoliotracker/tracker/functions/edge/authctx"
 	"github.com/portfoliotracker/tracker/localstack/gateway"
 	"github.com/portfoliotracker/tracker/localstack/invoke"
-	"github.com/portfoliotracker/tracker/functions/edge/authctx"
 )
 
 func newHTTP(t *testing.T, l *lambda, cfg gateway.HTTPConfig) *httptest.Server {

@@ -19,8 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 	"github.com/coder/websocket"
 
-	"github.com/portfoliotracker/tracker/localstack/gateway"
 	"github.com/portfoliotracker/tracker/functions/edge/authctx"
+	"github.com/portfoliotracker/tracker/localstack/gateway"
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
 	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 )

@@ -1,13 +1,6 @@
 package marketdata
 
-import (
-	"fmt"
-	"time"
-
-	"github.com/shopspring/decimal"
-
-	"github.com/portfoliotracker/tracker/shared/domain/calendar"
-)
+import "github.com/portfoliotracker/tracker/shared/domain/market"
 
 // Source names. They are Quote.Source, MarketDataError.Provider and the provider part
 // of rate-limit keys, so they never change once data carries them.
@@ -19,77 +12,12 @@ const (
 	SourceReplay       = "replay"
 )
 
-// MaxSymbolLen bounds a symbol in bytes, as the portfolio domain does.
-const MaxSymbolLen = 32
+// MaxSymbolLen bounds a symbol in bytes (market.MaxSymbolLen).
+const MaxSymbolLen = market.MaxSymbolLen
 
-// Quote is one price observation, whatever its source.
-//
-// Price and Volume are exact decimals. Volume is zero when the source does not
-// report one (Finnhub's REST quote). Timestamp is always UTC: the trade time for a
-// trade, the provider's quote time for a REST quote. PreviousClose is the last
-// session's close when the source reports it (REST quotes do, trades do not) and is
-// then what percent-move alerts compare against; zero means unknown.
-type Quote struct {
-	Symbol        string          `json:"symbol"`
-	Price         decimal.Decimal `json:"price"`
-	Volume        decimal.Decimal `json:"volume"`
-	Timestamp     time.Time       `json:"timestamp"`
-	Exchange      string          `json:"exchange,omitempty"`
-	Source        string          `json:"source"`
-	PreviousClose decimal.Decimal `json:"previousClose,omitzero"`
-}
-
-// Validate checks the invariants every normalised quote holds: a symbol of 1 to
-// MaxSymbolLen bytes, a positive price, a volume that is not negative, a non-zero
-// UTC timestamp, a source, and a previous close that is zero or positive.
-func (q Quote) Validate() error {
-	switch {
-	case q.Symbol == "" || len(q.Symbol) > MaxSymbolLen:
-		return fmt.Errorf("quote: symbol %q must be 1 to %d bytes", q.Symbol, MaxSymbolLen)
-	case !q.Price.IsPositive():
-		return fmt.Errorf("quote %s: price %s is not positive", q.Symbol, q.Price)
-	case q.Volume.IsNegative():
-		return fmt.Errorf("quote %s: volume %s is negative", q.Symbol, q.Volume)
-	case q.PreviousClose.IsNegative():
-		return fmt.Errorf("quote %s: previous close %s is negative", q.Symbol, q.PreviousClose)
-	case q.Timestamp.IsZero():
-		return fmt.Errorf("quote %s: no timestamp", q.Symbol)
-	case q.Timestamp.Location() != time.UTC:
-		return fmt.Errorf("quote %s: timestamp %s is not UTC", q.Symbol, q.Timestamp)
-	case q.Source == "":
-		return fmt.Errorf("quote %s: no source", q.Symbol)
-	}
-	return nil
-}
-
-// DailyBar is one session's open, high, low, close and volume. Date is the exchange's
-// calendar day (America/New_York for US listings), never a UTC instant.
-type DailyBar struct {
-	Symbol string          `json:"symbol"`
-	Date   calendar.Date   `json:"date"`
-	Open   decimal.Decimal `json:"open"`
-	High   decimal.Decimal `json:"high"`
-	Low    decimal.Decimal `json:"low"`
-	Close  decimal.Decimal `json:"close"`
-	Volume decimal.Decimal `json:"volume"`
-	Source string          `json:"source"`
-}
-
-// Validate checks positive prices, low ≤ high, a volume that is not negative, a
-// symbol and a source. It does not insist that open and close lie inside [low, high]:
-// adjusted series from real providers occasionally break that by a rounding step.
-func (b DailyBar) Validate() error {
-	switch {
-	case b.Symbol == "" || len(b.Symbol) > MaxSymbolLen:
-		return fmt.Errorf("bar: symbol %q must be 1 to %d bytes", b.Symbol, MaxSymbolLen)
-	case !b.Open.IsPositive() || !b.High.IsPositive() || !b.Low.IsPositive() || !b.Close.IsPositive():
-		return fmt.Errorf("bar %s %s: prices must be positive", b.Symbol, b.Date)
-	case b.Low.GreaterThan(b.High):
-		return fmt.Errorf("bar %s %s: low %s above high %s", b.Symbol, b.Date, b.Low, b.High)
-	case b.Volume.IsNegative():
-		return fmt.Errorf("bar %s %s: volume %s is negative", b.Symbol, b.Date, b.Volume)
-	case b.Source == "":
-		return fmt.Errorf("bar %s %s: no source", b.Symbol, b.Date)
-	}
-	return nil
-}
+// Quote and DailyBar are the market facts every source produces; they live in
+// shared/domain/market, which the use cases share without importing a provider.
+type (
+	Quote    = market.Quote
+	DailyBar = market.DailyBar
+)

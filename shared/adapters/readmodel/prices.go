@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // PriceDB is what the price functions need: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
@@ -30,15 +31,8 @@ type LatestPrice struct {
 	fixed    fixedDec // Price as an int64 coefficient when LatestPrices read it (Value's fast path)
 }
 
-// DailyClose is one row of daily_closes: Day is the exchange's calendar day,
-// AsOf the time of the price (for a provider's daily bar, the session close).
-type DailyClose struct {
-	Symbol string
-	Day    calendar.Date
-	Close  decimal.Decimal
-	AsOf   time.Time
-	Source string
-}
+// DailyClose is market.DailyClose, one row of daily_closes.
+type DailyClose = market.DailyClose
 
 // UpsertLatestPrices writes prices in one statement, newer wins: a row is only
 // replaced by a price with a later as_of, so a late or duplicate tick changes
@@ -197,33 +191,12 @@ func SymbolsHeldBy(ctx context.Context, db PriceDB, portfolioIDs []string) ([]st
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// PortfolioValuation is a portfolio's market value from latest_prices: the sum of
-// quantity × price over its open positions priced in its base currency.
-// CostBasis is the cost basis of those same priced positions, so UnrealizedPnL =
-// MarketValue − CostBasis. AsOf is the newest price used and NewestSymbol its
-// symbol; Unpriced lists open positions without such a price. Version is the
-// portfolio's aggregate version the positions reflect.
-type PortfolioValuation struct {
-	PortfolioID   string
-	UserID        string
-	Currency      string
-	Version       int64
-	MarketValue   decimal.Decimal
-	CostBasis     decimal.Decimal
-	UnrealizedPnL decimal.Decimal
-	AsOf          time.Time
-	NewestSymbol  string
-	// FirstSymbol is the smallest symbol among the priced positions whose price
-	// is at most LeadStaleness older than AsOf: the prices consumer evaluates the
-	// portfolio's value alerts in the batches that carry it, so in one shard's
-	// batches only. A symbol that stopped trading (delisted, halted) stops leading
-	// a day after the portfolio's other prices moved on.
-	FirstSymbol string
-	Unpriced    []string
-}
+// PortfolioValuation is market.PortfolioValuation (the prices consumer's port
+// carries it).
+type PortfolioValuation = market.PortfolioValuation
 
-// LeadStaleness: see PortfolioValuation.FirstSymbol.
-const LeadStaleness = 24 * time.Hour
+// LeadStaleness: see market.PortfolioValuation.FirstSymbol.
+const LeadStaleness = market.LeadStaleness
 
 // ValuationsHolding values, in one query, every portfolio (not archived) with an
 // open position in one of symbols. It is what the positions view computes per

@@ -114,9 +114,6 @@ select to_char(as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), marke
 	return out, nil
 }
 
-// DefaultValuationRetention is how long intraday valuations are kept in full.
-const DefaultValuationRetention = 7 * 24 * time.Hour
-
 // PruneValuations thins the valuations with from ≤ as_of < before to the last one
 // of each portfolio and UTC day, deleting at most limit rows (limit ≤ 0: no
 // bound), and returns the rows deleted. Run over the days that just passed the

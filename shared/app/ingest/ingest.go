@@ -1,17 +1,22 @@
 // Package ingest is the scheduled market-data ingest behind functions/ingest.
 //
 // Every minute (EventBridge Scheduler) it loads the watch list — the symbols held
-// in any portfolio — fetches a quote per symbol from the configured provider
-// (rate-limited across invocations by the provider client's Limiter, a
-// marketdata.WindowLimiter over the DynamoDB counter), and publishes one
-// MarketDataUpdated record per quote on market-data-updates (partition key =
-// symbol). Failures are *marketdata.MarketDataError values, logged as JSON and,
-// when an errors publisher is configured, published on market-data-errors.
+// in any portfolio or watched by an alert rule — fetches a quote per symbol from
+// the configured provider (rate-limited across invocations by the provider
+// client's Limiter, a marketdata.WindowLimiter over the DynamoDB counter), and
+// publishes one MarketDataUpdated record per quote on market-data-updates
+// (partition key = symbol). Failures are *market.MarketDataError values, logged
+// as JSON and, when an errors publisher is configured, published on
+// market-data-errors.
 //
-// With input {"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}
-// it loads the daily bars of that range instead and stores their closes in
-// daily_closes (newer wins: a bar's close is stamped at the 16:00 New York session
-// end).
+// With a backfill Input (functions/ingest decodes it from the schedule's
+// {"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}) it
+// loads the daily bars of that range instead and stores their closes in
+// daily_closes (newer wins: a bar's close is stamped at the 16:00 New York
+// session end).
+//
+// The ports it uses are declared here (QuoteProvider, BarProvider, WatchList,
+// Publisher, CloseStore); marketdata, kinesispub and readmodel implement them.
 package ingest
 
 import (
@@ -24,16 +29,49 @@ import (
 	"sync"
 	"time"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
-	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
-// Publisher puts records on a stream (kinesispub.Publisher).
+// QuoteProvider answers "what is the price of symbol now" (marketdata's REST
+// clients, SimQuotes). Errors are *market.MarketDataError.
+type QuoteProvider interface {
+	Name() string
+	Quote(ctx context.Context, symbol string) (market.Quote, error)
+}
+
+// BarProvider returns the daily bars of symbol for the days from..to inclusive,
+// oldest first (marketdata.AlphaVantage, marketdata.SimBars). Errors are
+// *market.MarketDataError.
+type BarProvider interface {
+	Name() string
+	DailyBars(ctx context.Context, symbol string, from, to calendar.Date) ([]market.DailyBar, error)
+}
+
+// Record is one record to put on a stream: its partition key and data.
+type Record struct {
+	PartitionKey string
+	Data         []byte
+}
+
+// PublishResult summarises a Publish call.
+type PublishResult struct {
+	Published int
+	Calls     int // requests made
+	Retried   int // record sends beyond the first
+}
+
+// Publisher puts records on a stream (kinesispub.IngestPublisher), retrying
+// what fails within the call; an error means some were not put.
 type Publisher interface {
-	Publish(ctx context.Context, records []kinesispub.Record) (kinesispub.Result, error)
+	Publish(ctx context.Context, records []Record) (PublishResult, error)
+}
+
+// CloseStore keeps the daily closes, newer wins (readmodel.IngestStore); it
+// returns the rows written.
+type CloseStore interface {
+	UpsertDailyCloses(ctx context.Context, closes []market.DailyClose) (int64, error)
 }
 
 // WatchList returns the symbols to ingest.
@@ -41,22 +79,12 @@ type WatchList interface {
 	Symbols(ctx context.Context) ([]string, error)
 }
 
-// HeldSymbols is the WatchList of symbols held in any portfolio. Symbols watched
-// by alert rules join it once alert rules are projected into Postgres.
-type HeldSymbols struct{ DB readmodel.PriceDB }
+// WatchListFunc is a function as a WatchList (readmodel.IngestStore's
+// HeldSymbols and AlertSymbols).
+type WatchListFunc func(ctx context.Context) ([]string, error)
 
 // Symbols implements WatchList.
-func (h HeldSymbols) Symbols(ctx context.Context) ([]string, error) {
-	return readmodel.HeldSymbols(ctx, h.DB)
-}
-
-// AlertSymbols is the watch list of the symbols alert rules watch.
-type AlertSymbols struct{ DB readmodel.PriceDB }
-
-// Symbols implements WatchList.
-func (a AlertSymbols) Symbols(ctx context.Context) ([]string, error) {
-	return readmodel.AlertSymbols(ctx, a.DB)
-}
+func (f WatchListFunc) Symbols(ctx context.Context) ([]string, error) { return f(ctx) }
 
 // Watchlists is the union of several watch lists, sorted, without duplicates
 // (held symbols and the symbols of alert rules).
@@ -79,14 +107,14 @@ func (ws Watchlists) Symbols(ctx context.Context) ([]string, error) {
 // Config wires a Handler. Quotes, Watch and Updates are needed for the
 // minute-by-minute mode; Bars and Closes for backfills.
 type Config struct {
-	Quotes  marketdata.QuoteProvider
-	Bars    marketdata.BarProvider
+	Quotes  QuoteProvider
+	Bars    BarProvider
 	Watch   WatchList
 	Updates Publisher
 	// Errors, optional, receives the MarketDataError events (market-data-errors).
 	Errors Publisher
-	// Closes is the Postgres database of daily_closes.
-	Closes readmodel.PriceDB
+	// Closes keeps the daily closes a backfill loads.
+	Closes CloseStore
 	// Concurrency bounds the quote requests in flight. Default 4.
 	Concurrency int
 	// RotateBy rotates the watch list by RotateBy × (Unix minute) each invocation.
@@ -99,7 +127,7 @@ type Config struct {
 	Now             func() time.Time
 }
 
-// Handler is the Lambda handler.
+// Handler runs the ingest's invocations (Run).
 type Handler struct{ cfg Config }
 
 // New returns a Handler.
@@ -119,13 +147,21 @@ func New(cfg Config) *Handler {
 	return &Handler{cfg: cfg}
 }
 
-// Input is the schedule's event. An empty event, {} or mode "quotes" is the
-// minute-by-minute ingest.
+// Mode says what an invocation does.
+type Mode string
+
+// The modes. The zero Mode is ModeQuotes.
+const (
+	ModeQuotes   Mode = "quotes"   // the minute-by-minute ingest
+	ModeBackfill Mode = "backfill" // the daily closes of Symbol, From..To
+)
+
+// Input is one invocation. From and To are YYYY-MM-DD, checked with the rest of
+// a backfill.
 type Input struct {
-	Mode   string `json:"mode,omitempty"` // "quotes" (default) or "backfill"
-	Symbol string `json:"symbol,omitempty"`
-	From   string `json:"from,omitempty"`
-	To     string `json:"to,omitempty"`
+	Mode     Mode
+	Symbol   string
+	From, To string
 }
 
 // Output summarises an invocation.
@@ -138,28 +174,25 @@ type Output struct {
 	Skipped   int    `json:"skipped"` // not asked once the provider's limit was reached
 }
 
-// ErrBadInput is returned for an event that is not a valid Input.
+// ErrBadInput is returned for an input that is not a valid Input.
 var ErrBadInput = errors.New("ingest: bad input")
 
-// Handle is the Lambda entry point. An error makes the Scheduler retry the
-// invocation (publishing again is harmless: consumers keep the newest tick).
-func (h *Handler) Handle(ctx context.Context, raw json.RawMessage) (Output, error) {
-	var in Input
-	if len(raw) > 0 && string(raw) != "null" {
-		if err := json.Unmarshal(raw, &in); err != nil {
-			return Output{}, fmt.Errorf("%w: %v", ErrBadInput, err)
-		}
-	}
+// Run runs one invocation. An error makes the Scheduler retry it (publishing
+// again is harmless: consumers keep the newest tick).
+func (h *Handler) Run(ctx context.Context, in Input) (Output, error) {
 	switch in.Mode {
-	case "", "quotes":
+	case "", ModeQuotes:
 		return h.Quotes(ctx)
-	case "backfill":
+	case ModeBackfill:
 		return h.Backfill(ctx, in)
 	}
 	return Output{}, fmt.Errorf("%w: mode %q is neither quotes nor backfill", ErrBadInput, in.Mode)
 }
 
-// Quotes fetches the watch list's quotes and publishes them.
+// Quotes fetches the watch list's quotes and publishes them: the symbols whose
+// turn it is, their quotes, one MarketDataUpdated record per valid quote and one
+// MarketDataError event per failure, the errors published (best effort), then
+// the updates.
 func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	out := Output{Mode: "quotes"}
 	if h.cfg.Quotes == nil || h.cfg.Watch == nil || h.cfg.Updates == nil {
@@ -170,12 +203,37 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 		return out, fmt.Errorf("ingest: watch list: %w", err)
 	}
 	out.Symbols = len(symbols)
-	if h.cfg.RotateBy > 0 && len(symbols) > 0 {
-		k := int((h.cfg.Now().Unix() / 60 * int64(h.cfg.RotateBy)) % int64(len(symbols)))
-		symbols = append(symbols[k:len(symbols):len(symbols)], symbols[:k]...)
+	symbols = h.inTurn(symbols)
+	quotes, errs := h.fetchQuotes(ctx, symbols)
+	recs, errRecs := h.records(ctx, &out, symbols, quotes, errs)
+	h.publishErrors(ctx, errRecs)
+	res, err := h.cfg.Updates.Publish(ctx, recs)
+	out.Published = res.Published
+	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
+		"errors", out.Errors, "skipped", out.Skipped, "putRecordsCalls", res.Calls, "retried", res.Retried)
+	if err != nil {
+		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
-	quotes := make([]*marketdata.Quote, len(symbols))
-	errs := make([]*marketdata.MarketDataError, len(symbols))
+	return out, ctx.Err()
+}
+
+// inTurn rotates symbols by Config.RotateBy × the Unix minute, so that a watch
+// list longer than the provider's quota is served in turns.
+func (h *Handler) inTurn(symbols []string) []string {
+	if h.cfg.RotateBy <= 0 || len(symbols) == 0 {
+		return symbols
+	}
+	k := int((h.cfg.Now().Unix() / 60 * int64(h.cfg.RotateBy)) % int64(len(symbols)))
+	return append(symbols[k:len(symbols):len(symbols)], symbols[:k]...)
+}
+
+// fetchQuotes asks for the quote of each symbol, Config.Concurrency at a time,
+// and stops asking once the provider's quota is spent (the symbols not asked
+// have neither a quote nor an error). A quote that is not valid for its symbol
+// is a malformed answer.
+func (h *Handler) fetchQuotes(ctx context.Context, symbols []string) ([]*market.Quote, []*market.MarketDataError) {
+	quotes := make([]*market.Quote, len(symbols))
+	errs := make([]*market.MarketDataError, len(symbols))
 	var limited sync.Once
 	stop := make(chan struct{})
 	sem := make(chan struct{}, h.cfg.Concurrency)
@@ -197,33 +255,36 @@ fetch:
 			defer func() { <-sem }()
 			q, err := h.cfg.Quotes.Quote(ctx, sym)
 			if err != nil {
-				errs[i] = h.asMarketDataError(sym, marketdata.KindUpstream, err)
-				if errors.Is(errs[i], marketdata.KindRateLimited) {
+				errs[i] = h.asMarketDataError(sym, market.KindUpstream, err)
+				if errors.Is(errs[i], market.KindRateLimited) {
 					// The quota is spent: asking for the rest would only be refused.
 					limited.Do(func() { close(stop) })
 				}
 				return
 			}
 			if err := q.Validate(); err != nil || q.Symbol != sym {
-				errs[i] = h.asMarketDataError(sym, marketdata.KindMalformed, fmt.Errorf("quote for %s: %+v: %v", sym, q, err))
+				errs[i] = h.asMarketDataError(sym, market.KindMalformed, fmt.Errorf("quote for %s: %+v: %v", sym, q, err))
 				return
 			}
 			quotes[i] = &q
 		})
 	}
 	wg.Wait()
+	return quotes, errs
+}
 
-	var recs []kinesispub.Record
-	var errRecs []kinesispub.Record
+// records encodes each quote as a MarketDataUpdated record and each failure as
+// a MarketDataError event (logged as well), counting them in out.
+func (h *Handler) records(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError) (recs, errRecs []Record) {
 	for i, sym := range symbols {
 		switch {
 		case quotes[i] != nil:
 			b, err := pricing.Encode(pricing.FromQuote(*quotes[i]))
 			if err != nil {
-				errs[i] = h.asMarketDataError(sym, marketdata.KindMalformed, err)
+				errs[i] = h.asMarketDataError(sym, market.KindMalformed, err)
 				break
 			}
-			recs = append(recs, kinesispub.Record{PartitionKey: sym, Data: b})
+			recs = append(recs, Record{PartitionKey: sym, Data: b})
 		case errs[i] == nil:
 			out.Skipped++
 		}
@@ -231,22 +292,21 @@ fetch:
 			out.Errors++
 			b, _ := json.Marshal(e)
 			h.cfg.Logger.WarnContext(ctx, "MarketDataError", "event", json.RawMessage(b))
-			errRecs = append(errRecs, kinesispub.Record{PartitionKey: sym, Data: b})
+			errRecs = append(errRecs, Record{PartitionKey: sym, Data: b})
 		}
 	}
-	if h.cfg.Errors != nil && len(errRecs) > 0 {
-		if _, err := h.cfg.Errors.Publish(ctx, errRecs); err != nil {
-			h.cfg.Logger.ErrorContext(ctx, "ingest: market-data-errors not published", "error", err.Error())
-		}
+	return recs, errRecs
+}
+
+// publishErrors puts the MarketDataError events on market-data-errors when
+// Config.Errors is set; a failure is logged only (the events are in the log).
+func (h *Handler) publishErrors(ctx context.Context, errRecs []Record) {
+	if h.cfg.Errors == nil || len(errRecs) == 0 {
+		return
 	}
-	res, err := h.cfg.Updates.Publish(ctx, recs)
-	out.Published = res.Published
-	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
-		"errors", out.Errors, "skipped", out.Skipped, "putRecordsCalls", res.Calls, "retried", res.Retried)
-	if err != nil {
-		return out, fmt.Errorf("ingest: publish: %w", err)
+	if _, err := h.cfg.Errors.Publish(ctx, errRecs); err != nil {
+		h.cfg.Logger.ErrorContext(ctx, "ingest: market-data-errors not published", "error", err.Error())
 	}
-	return out, ctx.Err()
 }
 
 // Backfill stores the daily closes of in.Symbol for in.From..in.To.
@@ -258,7 +318,7 @@ func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
 	from, err1 := calendar.Parse(in.From)
 	to, err2 := calendar.Parse(in.To)
 	switch {
-	case in.Symbol == "" || len(in.Symbol) > marketdata.MaxSymbolLen:
+	case in.Symbol == "" || len(in.Symbol) > market.MaxSymbolLen:
 		return out, fmt.Errorf("%w: symbol %q", ErrBadInput, in.Symbol)
 	case err1 != nil || err2 != nil:
 		return out, fmt.Errorf("%w: from and to must be YYYY-MM-DD", ErrBadInput)
@@ -269,15 +329,15 @@ func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
 	}
 	bars, err := h.cfg.Bars.DailyBars(ctx, in.Symbol, from, to)
 	if err != nil {
-		e := h.asMarketDataError(in.Symbol, marketdata.KindUpstream, err)
+		e := h.asMarketDataError(in.Symbol, market.KindUpstream, err)
 		b, _ := json.Marshal(e)
 		h.cfg.Logger.WarnContext(ctx, "MarketDataError", "event", json.RawMessage(b))
 		out.Errors = 1
 		return out, e
 	}
-	ny := newYork()
+	ny := market.NewYork()
 	now := h.cfg.Now()
-	closes := make([]readmodel.DailyClose, 0, len(bars))
+	closes := make([]market.DailyClose, 0, len(bars))
 	for _, b := range bars {
 		if err := b.Validate(); err != nil || b.Symbol != in.Symbol || b.Date.Before(from) || b.Date.After(to) {
 			out.Errors++
@@ -291,9 +351,9 @@ func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
 			out.Skipped++
 			continue
 		}
-		closes = append(closes, readmodel.DailyClose{Symbol: b.Symbol, Day: b.Date, Close: b.Close, AsOf: closeAt.UTC(), Source: b.Source})
+		closes = append(closes, market.DailyClose{Symbol: b.Symbol, Day: b.Date, Close: b.Close, AsOf: closeAt.UTC(), Source: b.Source})
 	}
-	n, err := readmodel.UpsertDailyCloses(ctx, h.cfg.Closes, closes)
+	n, err := h.cfg.Closes.UpsertDailyCloses(ctx, closes)
 	out.Closes = int(n)
 	h.cfg.Logger.InfoContext(ctx, "ingest: backfill", "symbol", in.Symbol, "from", from.String(), "to", to.String(),
 		"bars", len(bars), "stored", n)
@@ -302,8 +362,8 @@ func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
 
 // asMarketDataError keeps a *MarketDataError as it is and wraps anything else as
 // kind.
-func (h *Handler) asMarketDataError(symbol string, kind marketdata.ErrorKind, err error) *marketdata.MarketDataError {
-	var e *marketdata.MarketDataError
+func (h *Handler) asMarketDataError(symbol string, kind market.ErrorKind, err error) *market.MarketDataError {
+	var e *market.MarketDataError
 	if errors.As(err, &e) {
 		return e
 	}
@@ -311,5 +371,5 @@ func (h *Handler) asMarketDataError(symbol string, kind marketdata.ErrorKind, er
 	if h.cfg.Quotes != nil {
 		provider = h.cfg.Quotes.Name()
 	}
-	return &marketdata.MarketDataError{Provider: provider, Symbol: symbol, Kind: kind, Message: err.Error(), At: h.cfg.Now().UTC(), Err: err}
+	return &market.MarketDataError{Provider: provider, Symbol: symbol, Kind: kind, Message: err.Error(), At: h.cfg.Now().UTC(), Err: err}
 }

@@ -43,40 +43,12 @@ func pg(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-func TestSimQuotesDeterministic(t *testing.T) {
-	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
-	a := ingest.SimQuotes{Seed: 7, Now: func() time.Time { return now }}
-	b := ingest.SimQuotes{Seed: 7, Now: func() time.Time { return now }}
-	for _, sym := range []string{"AAPL", "ZZZZ"} {
-		qa, err := a.Quote(t.Context(), sym)
-		if err != nil {
-			t.Fatal(err)
-		}
-		qb, _ := b.Quote(t.Context(), sym)
-		if !qa.Price.Equal(qb.Price) || !qa.Timestamp.Equal(qb.Timestamp) || qa.Validate() != nil {
-			t.Fatalf("%s: %+v vs %+v", sym, qa, qb)
-		}
-		if qa.Timestamp.After(now) || now.Sub(qa.Timestamp) > 100*time.Second {
-			t.Fatalf("%s: tick at %s for now %s", sym, qa.Timestamp, now)
-		}
-	}
-	later := ingest.SimQuotes{Seed: 7, Now: func() time.Time { return now.Add(10 * time.Minute) }}
-	q1, _ := a.Quote(t.Context(), "AAPL")
-	q2, _ := later.Quote(t.Context(), "AAPL")
-	if !q2.Timestamp.After(q1.Timestamp) {
-		t.Fatal("the walk does not advance")
-	}
-	if _, err := a.Quote(t.Context(), "bad symbol!"); !errors.Is(err, marketdata.KindNotFound) {
-		t.Fatalf("invalid symbol: %v", err)
-	}
-}
-
 // TestBackfillStoresCloses: a simulated backfill of two months stores one close per
 // weekday, idempotently; invalid inputs are refused.
 func TestBackfillStoresCloses(t *testing.T) {
 	pool := pg(t)
-	h := ingest.New(ingest.Config{Bars: ingest.SimBars{Seed: 1}, Closes: pool})
-	out, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}`))
+	h := ingest.New(ingest.Config{Bars: marketdata.SimBars{Seed: 1}, Closes: readmodel.IngestStore{DB: pool}})
+	out, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-01-01", To: "2024-03-01"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,22 +66,22 @@ func TestBackfillStoresCloses(t *testing.T) {
 	if err != nil || len(closes) != weekdays {
 		t.Fatalf("%d closes, err %v", len(closes), err)
 	}
-	bars, _ := ingest.SimBars{Seed: 1}.DailyBars(t.Context(), "AAPL", from, to)
+	bars, _ := marketdata.SimBars{Seed: 1}.DailyBars(t.Context(), "AAPL", from, to)
 	for i, c := range closes {
 		if c.Day != bars[i].Date || !c.Close.Equal(bars[i].Close) || c.AsOf.Hour() != 21 || c.Source != "simulated" {
 			t.Fatalf("close %d %+v vs bar %+v (as of 16:00 New York = 21:00 UTC in winter)", i, c, bars[i])
 		}
 	}
-	again, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}`))
+	again, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-01-01", To: "2024-03-01"})
 	if err != nil || again.Closes != 0 {
 		t.Fatalf("second backfill wrote %d rows, err %v", again.Closes, err)
 	}
-	for _, in := range []string{`{"mode":"backfill","symbol":"AAPL","from":"2024-03-01","to":"2024-01-01"}`,
-		`{"mode":"backfill","symbol":"","from":"2024-01-01","to":"2024-01-02"}`,
-		`{"mode":"backfill","symbol":"AAPL","from":"01/01/2024","to":"2024-01-02"}`,
-		`{"mode":"rewind"}`, `[1]`} {
-		if _, err := h.Handle(t.Context(), json.RawMessage(in)); !errors.Is(err, ingest.ErrBadInput) {
-			t.Errorf("%s: %v", in, err)
+	for _, in := range []ingest.Input{{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-03-01", To: "2024-01-01"},
+		{Mode: ingest.ModeBackfill, Symbol: "", From: "2024-01-01", To: "2024-01-02"},
+		{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "01/01/2024", To: "2024-01-02"},
+		{Mode: "rewind"}} {
+		if _, err := h.Run(t.Context(), in); !errors.Is(err, ingest.ErrBadInput) {
+			t.Errorf("%+v: %v", in, err)
 		}
 	}
 }
@@ -120,8 +92,8 @@ func TestBackfillSkipsSessionsNotClosed(t *testing.T) {
 	pool := pg(t)
 	ny, _ := time.LoadLocation("America/New_York")
 	now := time.Date(2024, 3, 1, 11, 0, 0, 0, ny) // a Friday, mid-session
-	h := ingest.New(ingest.Config{Bars: ingest.SimBars{Seed: 1}, Closes: pool, Now: func() time.Time { return now }})
-	out, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"backfill","symbol":"AAPL","from":"2024-02-26","to":"2024-03-08"}`))
+	h := ingest.New(ingest.Config{Bars: marketdata.SimBars{Seed: 1}, Closes: readmodel.IngestStore{DB: pool}, Now: func() time.Time { return now }})
+	out, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-02-26", To: "2024-03-08"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +139,10 @@ func TestRateLimitedThroughDynamoDB(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	h := ingest.New(ingest.Config{Quotes: fh, Watch: staticWatch{"AAPL", "MSFT", "NVDA", "SPY", "VTI"},
-		Updates: kinesispub.New(kc, updates, kinesispub.Options{}), Errors: kinesispub.New(kc, errStream, kinesispub.Options{}),
+		Updates:     kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, updates, kinesispub.Options{})},
+		Errors:      kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errStream, kinesispub.Options{})},
 		Concurrency: 1, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
-	out, err := h.Handle(t.Context(), nil)
+	out, err := h.Run(t.Context(), ingest.Input{})
 	if err != nil || out.Published != 3 || out.Errors != 1 || out.Skipped != 1 || calls.Load() != 3 {
 		t.Fatalf("out %+v err %v calls %d", out, err, calls.Load())
 	}
@@ -209,11 +182,11 @@ func (r *recordingQuotes) Quote(_ context.Context, sym string) (marketdata.Quote
 	return marketdata.Quote{Symbol: sym, Price: decimal.NewFromInt(1), Timestamp: time.Unix(1772463600, 0).UTC(), Source: "test"}, nil
 }
 
-type memPublisher struct{ recs []kinesispub.Record }
+type memPublisher struct{ recs []ingest.Record }
 
-func (m *memPublisher) Publish(_ context.Context, recs []kinesispub.Record) (kinesispub.Result, error) {
+func (m *memPublisher) Publish(_ context.Context, recs []ingest.Record) (ingest.PublishResult, error) {
 	m.recs = append(m.recs, recs...)
-	return kinesispub.Result{Published: len(recs)}, nil
+	return ingest.PublishResult{Published: len(recs)}, nil
 }
 
 // TestWatchlistUnionRotationAndMalformedQuote: no emulator needed for this one; the
@@ -225,7 +198,7 @@ func TestWatchlistUnionRotationAndMalformedQuote(t *testing.T) {
 	minute := time.Unix(1772463600, 0).UTC() // Unix minute 29541060
 	h := ingest.New(ingest.Config{Quotes: q, Watch: ingest.Watchlists{staticWatch{"C", "A", "BAD"}, staticWatch{"B", "A", "D"}},
 		Updates: pub, Concurrency: 1, RotateBy: 3, Now: func() time.Time { return minute.Add(time.Minute) }})
-	out, err := h.Handle(t.Context(), json.RawMessage(`{"mode":"quotes"}`))
+	out, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeQuotes})
 	if err != nil || out.Symbols != 5 || out.Published != 4 || out.Errors != 1 {
 		t.Fatalf("out %+v err %v", out, err)
 	}
@@ -235,31 +208,5 @@ func TestWatchlistUnionRotationAndMalformedQuote(t *testing.T) {
 	}
 	if len(pub.recs) != 4 || pub.recs[0].PartitionKey != "C" {
 		t.Fatalf("published %+v", pub.recs)
-	}
-}
-
-// Simulated history ends where the simulated live walk starts: the last session
-// before today closes at the symbol's reference price (AAPL's 190.00), whatever
-// the range asked, and bars keep their shape (high ≥ close ≥ low).
-func TestSimBarsJoinTheLiveWalk(t *testing.T) {
-	now := time.Date(2026, 3, 4, 15, 0, 0, 0, time.UTC) // a Wednesday
-	bars, err := ingest.SimBars{Seed: 1, Now: func() time.Time { return now }}.DailyBars(t.Context(), "AAPL",
-		calendar.MustNew(2025, 1, 2), calendar.MustNew(2026, 3, 3))
-	if err != nil {
-		t.Fatal(err)
-	}
-	last := bars[len(bars)-1]
-	if last.Date != calendar.MustNew(2026, 3, 3) || !last.Close.Equal(decimal.RequireFromString("190")) {
-		t.Fatalf("last bar %+v, want 2026-03-03 closing at 190", last)
-	}
-	for _, b := range bars {
-		if b.High.LessThan(b.Close) || b.Low.GreaterThan(b.Close) || !b.Low.IsPositive() {
-			t.Fatalf("bar out of shape: %+v", b)
-		}
-	}
-	earlier, err := ingest.SimBars{Seed: 1, Now: func() time.Time { return now }}.DailyBars(t.Context(), "AAPL",
-		calendar.MustNew(2025, 1, 2), calendar.MustNew(2025, 6, 30))
-	if err != nil || !earlier[len(earlier)-1].Close.Equal(bars[len(earlier)-1].Close) {
-		t.Fatalf("a shorter range is not a prefix of the longer one: %v", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
@@ -19,16 +18,16 @@ import (
 // nothing new, records no second row and pushes nothing.
 func TestPostgresAlertStoreRecordsHistoryOnce(t *testing.T) {
 	e := newEnv(t)
-	store := readmodel.NewAlertRules(e.pool)
+	store := readmodel.NewConsumerAlertRules(e.pool)
 	if _, err := store.Create(t.Context(), u1, alerts.Rule{ID: "r1", Kind: alerts.KindPriceBelow, Symbol: "TSLA", Threshold: decimal.RequireFromString("150")}); err != nil {
 		t.Fatal(err)
 	}
 	notifier := &pricing.MemoryNotifier{Fail: errors.New("gone")}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
-	batch := []events.KinesisEventRecord{rec(t, "TSLA", "149", t0), rec(t, "SPY", "500", t0)}
-	resp, _ := c.Handle(t.Context(), events.KinesisEvent{Records: batch})
-	if len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures %v: a failed push is not retried", failures(resp))
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
+	batch := []prices.Record{rec(t, "TSLA", "149", t0), rec(t, "SPY", "500", t0)}
+	resp, _ := handle(t.Context(), c, batch)
+	if len(resp) != 0 {
+		t.Fatalf("failures %v: a failed push is not retried", resp)
 	}
 	hist, _, err := store.History(t.Context(), u1, 10, "")
 	if err != nil || len(hist) != 1 || hist[0].Key != "r1#0" || !hist[0].Observed.Equal(decimal.RequireFromString("149")) {
@@ -41,8 +40,8 @@ func TestPostgresAlertStoreRecordsHistoryOnce(t *testing.T) {
 	// The same batch once more (Kinesis may deliver it again): nothing new fires,
 	// is recorded or pushed.
 	notifier.Fail = nil
-	if resp, _ := c.Handle(t.Context(), events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-		t.Fatal(failures(resp))
+	if resp, _ := handle(t.Context(), c, batch); len(resp) != 0 {
+		t.Fatal(resp)
 	}
 	if d := alertKeys(notifier.Deliveries()); len(d) != 0 {
 		t.Fatalf("alerts pushed %v", d)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
@@ -23,8 +22,8 @@ const benchSymbols, benchTicks = 500, 10000
 
 // benchBatch is 10,000 ticks over 500 symbols (20 each), every tick later than
 // any of the previous batch (base moves on per iteration) so every write applies.
-func benchBatch(b *testing.B, base time.Time) []events.KinesisEventRecord {
-	recs := make([]events.KinesisEventRecord, 0, benchTicks)
+func benchBatch(b *testing.B, base time.Time) []prices.Record {
+	recs := make([]prices.Record, 0, benchTicks)
 	for i := range benchTicks {
 		sym := fmt.Sprintf("S%03d", i%benchSymbols)
 		recs = append(recs, rec(b, sym, fmt.Sprintf("%d.%02d", 100+i%37, i%100), base.Add(time.Duration(i)*time.Millisecond)))
@@ -50,7 +49,7 @@ func benchHandle(b *testing.B, concurrency int) {
 		}
 		holdings(b, e.pool, fmt.Sprintf("p%03d", p), u1, pos)
 	}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Notifier: discard{},
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: discard{},
 		Alerts: pricing.NewMemoryAlertStore(), Concurrency: concurrency})
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	var dyn, rm, dec, push time.Duration
@@ -61,8 +60,8 @@ func benchHandle(b *testing.B, concurrency int) {
 		i++
 		b.StartTimer()
 		resp, st, err := c.Process(b.Context(), batch)
-		if err != nil || len(resp.BatchItemFailures) != 0 || st.LatestRows != benchSymbols {
-			b.Fatalf("failures %d, stats %+v, %v", len(resp.BatchItemFailures), st, err)
+		if err != nil || len(resp) != 0 || st.LatestRows != benchSymbols {
+			b.Fatalf("failures %d, stats %+v, %v", len(resp), st, err)
 		}
 		dyn, rm, dec, push = dyn+st.Dynamo, rm+st.ReadModel, dec+st.Decode, push+st.Valuate+st.Push
 	}
@@ -106,7 +105,7 @@ func BenchmarkDecode10k(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for _, r := range batch {
-			if _, err := pricing.Decode(r.Kinesis.Data); err != nil {
+			if _, err := pricing.Decode(r.Data); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
@@ -22,21 +21,21 @@ import (
 func TestRuleCacheAcrossContainers(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
-	store := readmodel.NewAlertRules(e.pool)
+	store := readmodel.NewConsumerAlertRules(e.pool)
 	d := decimal.RequireFromString
 	if _, err := store.Create(ctx, u1, alerts.Rule{ID: "a1", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: d("100")}); err != nil {
 		t.Fatal(err)
 	}
 	notifier := &pricing.MemoryNotifier{}
-	a := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
-	b := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
+	a := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
+	b := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
 	n := 0
 	run := func(c *prices.Consumer, price string) {
 		t.Helper()
 		n++
-		batch := []events.KinesisEventRecord{rec(t, "AAPL", price, t0.Add(time.Duration(n)*time.Minute))}
-		if resp, _ := c.Handle(ctx, events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("batch %d: failures %v", n, failures(resp))
+		batch := []prices.Record{rec(t, "AAPL", price, t0.Add(time.Duration(n)*time.Minute))}
+		if resp, _ := handle(ctx, c, batch); len(resp) != 0 {
+			t.Fatalf("batch %d: failures %v", n, resp)
 		}
 	}
 	keys := func() []string { return alertKeys(notifier.Deliveries()) }
@@ -81,15 +80,15 @@ func TestHoldingsCacheFollowsTheProjector(t *testing.T) {
 	ctx := t.Context()
 	holdings(t, e.pool, "p1", u1, map[string]string{"AAPL": "10", "MSFT": "1"})
 	notifier := &pricing.MemoryNotifier{}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Notifier: notifier})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: notifier})
 	n := 0
 	values := func(sym, price string) map[string]string {
 		t.Helper()
 		n++
 		before := len(notifier.Deliveries())
-		batch := []events.KinesisEventRecord{rec(t, sym, price, t0.Add(time.Duration(n)*time.Minute))}
-		if resp, _ := c.Handle(ctx, events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("batch %d: failures %v", n, failures(resp))
+		batch := []prices.Record{rec(t, sym, price, t0.Add(time.Duration(n)*time.Minute))}
+		if resp, _ := handle(ctx, c, batch); len(resp) != 0 {
+			t.Fatalf("batch %d: failures %v", n, resp)
 		}
 		out := map[string]string{}
 		for _, d := range notifier.Deliveries()[before:] {
@@ -151,8 +150,8 @@ func TestConsumerPrunesAgedValuations(t *testing.T) {
 	if err := readmodel.WatchSymbols(ctx, e.pool, "live", u2, []string{"TSLA"}, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool})
-	_, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "100", t0)})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool)})
+	_, st, _ := c.Process(ctx, []prices.Record{rec(t, "AAPL", "100", t0)})
 	if st.Pruned != 3 {
 		t.Fatalf("pruned %d, want 3 (4 aged rows of one day thinned to 1)", st.Pruned)
 	}
@@ -179,12 +178,12 @@ func TestConsumerPrunesAgedValuations(t *testing.T) {
 	if _, err := readmodel.InsertValuations(ctx, e.pool, []readmodel.Valuation{late}); err != nil {
 		t.Fatal(err)
 	}
-	if _, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "101", t0.Add(time.Second))}); st.Pruned != 0 {
+	if _, st, _ := c.Process(ctx, []prices.Record{rec(t, "AAPL", "101", t0.Add(time.Second))}); st.Pruned != 0 {
 		t.Fatalf("second batch pruned %d", st.Pruned)
 	}
 	// A new consumer (a new container) prunes at once.
-	c2 := prices.New(prices.Config{Latest: e.latest, DB: e.pool})
-	if _, st, _ := c2.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "102", t0.Add(2*time.Second))}); st.Pruned != 1 {
+	c2 := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool)})
+	if _, st, _ := c2.Process(ctx, []prices.Record{rec(t, "AAPL", "102", t0.Add(2*time.Second))}); st.Pruned != 1 {
 		t.Fatalf("new consumer pruned %d, want 1", st.Pruned)
 	}
 }

@@ -1,28 +1,31 @@
-// Package prices is the market-data-updates consumer behind functions/prices.
+// Package prices is the market-data-updates consumer behind functions/prices,
+// which turns the Kinesis event into Records and the sequence numbers Process
+// returns into the batch item failures. Its ports (ports.go, and pricing's
+// alert and notifier ports) are implemented by dynamoprices, readmodel and push.
 //
-// Per batch of Kinesis records:
+// Per batch of records (Process, one named step each):
 //
-//  1. decode each record (pricing.Decode); an undecodable record is a poison
-//     record, skipped and set aside (below);
-//  2. keep the newest quote per symbol in the DynamoDB prices table, one
+//  1. decode each record (decode, pricing.Decode); an undecodable record is a
+//     poison record, skipped and set aside (below);
+//  2. storeLatest: keep the newest quote per symbol in the DynamoDB prices table, one
 //     conditional put per symbol (attribute_not_exists(symbol) OR #ts < :ts): a
 //     late or duplicate tick never overwrites a newer price;
-//  3. upsert latest_prices and daily_closes in Postgres, set-based, with the same
+//  3. updateReadModels: upsert latest_prices and daily_closes in Postgres, set-based, with the same
 //     newer-wins rule (the positions view joins latest_prices at query time, so
 //     this is the revaluation);
-//  4. evaluate the price alert rules of the ticked symbols (shared/domain/alerts),
+//  4. priceAlerts: evaluate the price alert rules of the ticked symbols (shared/domain/alerts),
 //     record their firings in the alert history, then save the rules' state;
-//  5. value every portfolio holding a ticked symbol (from positions kept in
+//  5. valuate: value every portfolio holding a ticked symbol (from positions kept in
 //     memory and reloaded when holding_marks say they changed), record each
 //     valuation as a PortfolioValueCalculated event in the valuations read model
 //     (one set-based insert; the same as_of is never recorded twice), and
 //     evaluate the value_drop rules of those portfolios whose first priced symbol
 //     the batch carries, so of each portfolio in one shard only (see owned), on
 //     their new values (record, then save state, as for price rules);
-//  6. every few minutes, delete the expired symbol watches and thin the
-//     valuations that aged past the retention (bounded; see
-//     readmodel.PruneWatchers and PruneValuations);
-//  7. once the batch's result is decided, push the firings, the valuations and
+//  6. pruneOnceApplied: every few minutes, delete the expired symbol watches
+//     and thin the valuations that aged past the retention (bounded; see
+//     Retention);
+//  7. push: once the batch's result is decided, push the firings, the valuations and
 //     the quotes to the browsers (see deliver): best effort, within
 //     Config.PushBudget, never a reason to retry the batch.
 //
@@ -54,12 +57,12 @@
 // tick brings a newer value, the API serves the current one, and the alert
 // history keeps the firing.
 //
-// With a store that implements pricing.StateMarker (readmodel.AlertRules), alert
-// rules and their state stay compiled in memory between batches, and so do the
-// holders' positions (rules.go, holdings.go): a batch reads the marks that moved
-// since its previous batch (a change feed, migration 0009), drops what they
-// cover, and loads only what it lacks. A cold container's first batch loads
-// everything it touches.
+// With a store that implements pricing.StateMarker (readmodel.ConsumerAlertRules),
+// alert rules and their state stay compiled in memory between batches
+// (rules.go), and readmodel.PricesConsumerStore keeps the holders' positions
+// likewise: a batch reads the marks that moved since its previous batch (a
+// change feed, migration 0009), drops what they cover, and loads only what it
+// lacks. A cold container's first batch loads everything it touches.
 //
 // Stats.Writes is the time spent in read-model writes (latest prices, closes,
 // valuations, alert history and state); Stats.Dynamo the DynamoDB puts;
@@ -74,34 +77,23 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
-	"github.com/jackc/pgx/v5/pgconn"
-
-	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
-	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
 	"github.com/portfoliotracker/tracker/shared/platform/retry"
 )
 
-// LatestStore keeps the newest quote per symbol (dynamoprices.Latest).
-type LatestStore interface {
-	Put(ctx context.Context, q marketdata.Quote, eventID string) (bool, error)
-}
-
 // Config wires a Consumer. Latest and DB are required; Alerts and Notifier may be
 // nil (no alerts; nothing pushed).
 type Config struct {
 	Latest   LatestStore
-	DB       readmodel.PriceDB
+	DB       ReadModels
 	Alerts   pricing.AlertStore
 	Notifier pricing.Notifier
 	// Currency of the quotes on the stream (latest_prices.currency). Default USD.
@@ -112,7 +104,7 @@ type Config struct {
 	// batch's longest step; see the benchmark).
 	Concurrency int
 	// ValuationRetention: intraday valuations older than this are thinned to one
-	// a day. Default readmodel.DefaultValuationRetention; negative: never.
+	// a day. Default DefaultValuationRetention; negative: never.
 	ValuationRetention time.Duration
 	// PruneEvery is the least time between two prunes by one Consumer (default 5
 	// minutes), each deleting at most PruneLimit rows (default 20,000).
@@ -146,6 +138,10 @@ type Config struct {
 // DefaultPushBudget is Config.PushBudget's default.
 const DefaultPushBudget = 2 * time.Second
 
+// DefaultValuationRetention is how long intraday valuations are kept in full
+// (Config.ValuationRetention's default).
+const DefaultValuationRetention = 7 * 24 * time.Hour
+
 // Consumer handles batches. It is safe for concurrent use.
 type Consumer struct {
 	cfg        Config
@@ -157,7 +153,6 @@ type Consumer struct {
 	// feedMu guards alertCursor, the position in the alert marks' feed.
 	feedMu      sync.Mutex
 	alertCursor uint64
-	holdings    *holdingsCache
 	metrics     *emf.Writer
 }
 
@@ -167,17 +162,13 @@ func New(cfg Config) *Consumer {
 		cfg.Currency = "USD"
 	}
 	if cfg.Location == nil {
-		loc, err := time.LoadLocation("America/New_York")
-		if err != nil {
-			panic(err) // unreachable: marketdata embeds time/tzdata
-		}
-		cfg.Location = loc
+		cfg.Location = market.NewYork()
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
 	}
 	if cfg.ValuationRetention == 0 {
-		cfg.ValuationRetention = readmodel.DefaultValuationRetention
+		cfg.ValuationRetention = DefaultValuationRetention
 	}
 	if cfg.PruneEvery <= 0 {
 		cfg.PruneEvery = 5 * time.Minute
@@ -192,7 +183,7 @@ func New(cfg Config) *Consumer {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	tokens := newClaimTokens()
-	return &Consumer{cfg: cfg, priceRules: newRuleCache(tokens), valueRules: newRuleCache(tokens), tokens: tokens, holdings: newHoldingsCache(),
+	return &Consumer{cfg: cfg, priceRules: newRuleCache(tokens), valueRules: newRuleCache(tokens), tokens: tokens,
 		metrics: emf.New(cfg.Metrics, map[string]string{"Function": consumerName})}
 }
 
@@ -253,117 +244,166 @@ const consumerName = "prices"
 // at most) and the answer. The work's retries stop Config.Retry.Reserve earlier.
 const answerReserve = 3 * time.Second
 
-// Handle is the Lambda handler (ReportBatchItemFailures). It fails the
-// invocation when Process does.
-func (c *Consumer) Handle(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
-	resp, _, err := c.Process(ctx, ev.Records)
-	return resp, err
+// batch is one Process call: its records, their ticks by symbol, and what
+// became of each symbol.
+type batch struct {
+	recs  []Record
+	st    Stats
+	bySym map[string][]tick // per symbol, in time order: the newest is the last
+	order []string          // the symbols, in arrival order
+	// poison are the records that did not decode; refused the symbols a store
+	// refused the ticks of; transient those still failing after the retries.
+	poison             []setAside
+	refused, transient map[string]error
+	out                outbox
 }
 
-// Process handles one batch and returns the batch item failures and statistics;
-// see the package doc. An error means nothing could be applied (every symbol
-// still failed after the retries within the invocation, or what had to be set
-// aside could not be sent): the invocation must fail and the batch be retried
-// whole, the response then being meaningless.
-func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord) (events.KinesisEventResponse, Stats, error) {
-	st := Stats{Records: len(recs)}
-	log := c.cfg.Logger
-	start := time.Now()
+// Process handles one batch and returns the sequence numbers of the records the
+// stream must deliver again (in batch order) and the batch's statistics; see the
+// package doc. An error means nothing could be applied (every symbol still
+// failed after the retries within the invocation, or what had to be set aside
+// could not be sent): the invocation must fail and the batch be retried whole,
+// the records returned then being meaningless.
+func (c *Consumer) Process(ctx context.Context, recs []Record) ([]string, Stats, error) {
+	b := c.decode(ctx, recs)
+	work, cancel := c.durableWorkContext(ctx)
+	defer cancel()
+	attempts := c.cfg.Retry.Start(work)
+	applied := c.applyRetryingTransients(ctx, work, attempts, b)
+	if len(b.transient) > 0 && applied == 0 {
+		return nil, b.st, c.failInvocation(ctx, b)
+	}
+	c.pruneOnceApplied(work, b, applied)
+	toRetry := b.recordsToRetry()
+	if err := c.setAsideWhatCannotApply(ctx, attempts, b, toRetry); err != nil {
+		b.st.FailedRecords = len(recs)
+		c.finish(ctx, &b.st, err)
+		return nil, b.st, err
+	}
+	failed := b.sequenceNumbers(toRetry)
+	b.st.FailedRecords = len(failed)
+	c.push(ctx, b)
+	c.finish(ctx, &b.st, nil)
+	return failed, b.st, nil
+}
 
-	// 1. Decode, grouping ticks by symbol in arrival order.
-	bySym := map[string][]tick{}
-	var order []string
-	var poison []setAside
+// decode is step 1: it decodes each record, grouping the ticks by symbol in
+// arrival order, then sorts each symbol's ticks by time (stable: equal
+// timestamps keep arrival order). A record that does not decode is poison.
+func (c *Consumer) decode(ctx context.Context, recs []Record) *batch {
+	start := time.Now()
+	b := &batch{recs: recs, st: Stats{Records: len(recs)}, bySym: map[string][]tick{},
+		refused: map[string]error{}, transient: map[string]error{}}
 	for i, r := range recs {
-		e, err := pricing.Decode(r.Kinesis.Data)
+		e, err := pricing.Decode(r.Data)
 		if err != nil {
-			st.Poison++
-			poison = append(poison, setAside{rec: i, reason: err.Error()})
-			log.ErrorContext(ctx, "prices: poison record", "sequenceNumber", r.Kinesis.SequenceNumber,
-				"partitionKey", r.Kinesis.PartitionKey, "error", err.Error())
+			b.st.Poison++
+			b.poison = append(b.poison, setAside{rec: i, reason: err.Error()})
+			c.cfg.Logger.ErrorContext(ctx, "prices: poison record", "sequenceNumber", r.SequenceNumber,
+				"partitionKey", r.PartitionKey, "error", err.Error())
 			continue
 		}
-		if _, ok := bySym[e.Symbol]; !ok {
-			order = append(order, e.Symbol)
+		if _, ok := b.bySym[e.Symbol]; !ok {
+			b.order = append(b.order, e.Symbol)
 		}
-		bySym[e.Symbol] = append(bySym[e.Symbol], tick{rec: i, ev: e})
+		b.bySym[e.Symbol] = append(b.bySym[e.Symbol], tick{rec: i, ev: e})
 	}
-	st.Symbols = len(order)
-	// Per symbol, ticks in time order (stable: equal timestamps keep arrival order);
-	// the newest is the last.
-	for _, s := range order {
-		slices.SortStableFunc(bySym[s], func(a, b tick) int { return a.ev.Timestamp.Compare(b.ev.Timestamp) })
+	b.st.Symbols = len(b.order)
+	for _, s := range b.order {
+		slices.SortStableFunc(b.bySym[s], func(x, y tick) int { return x.ev.Timestamp.Compare(y.ev.Timestamp) })
 	}
-	st.Decode = time.Since(start)
+	b.st.Decode = time.Since(start)
+	return b
+}
 
-	// 2 to 5, the durable work, retrying what fails transiently with backoff
-	// within the invocation: only the symbols that failed, each step being
-	// idempotent. What a store refuses for its data is isolated (apply) and set
-	// aside below.
-	work := ctx
+// durableWorkContext is ctx less answerReserve before its deadline.
+func (c *Consumer) durableWorkContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	if dl, ok := ctx.Deadline(); ok {
-		var cancel context.CancelFunc
-		work, cancel = context.WithDeadline(ctx, dl.Add(-answerReserve))
-		defer cancel()
+		return context.WithDeadline(ctx, dl.Add(-answerReserve))
 	}
-	attempts := c.cfg.Retry.Start(work)
-	var out outbox
-	refused := map[string]error{}
-	transient := map[string]error{}
-	for pending := order; len(pending) > 0; pending = pick(order, transient) {
-		clear(transient)
-		c.apply(work, &st, &out, pending, bySym, refused, transient)
-		if len(transient) == 0 || !attempts.Wait() {
+	return ctx, func() {}
+}
+
+// applyRetryingTransients runs steps 2 to 5, the durable work, retrying what
+// fails transiently with backoff within the invocation: only the symbols that
+// failed, each step being idempotent. What a store refuses for its data is
+// isolated (apply) and set aside later. It returns how many symbols applied.
+func (c *Consumer) applyRetryingTransients(ctx, work context.Context, attempts *retry.Attempts, b *batch) int {
+	for pending := b.order; len(pending) > 0; pending = pick(b.order, b.transient) {
+		clear(b.transient)
+		c.apply(work, &b.st, &b.out, pending, b.bySym, b.refused, b.transient)
+		if len(b.transient) == 0 || !attempts.Wait() {
 			break
 		}
-		st.TransientRetries++
-		log.WarnContext(ctx, "prices: transient failure, retrying", "symbols", len(transient), "attempt", st.TransientRetries,
-			"error", firstError(order, transient).Error())
+		b.st.TransientRetries++
+		c.cfg.Logger.WarnContext(ctx, "prices: transient failure, retrying", "symbols", len(b.transient), "attempt", b.st.TransientRetries,
+			"error", firstError(b.order, b.transient).Error())
 	}
-	st.FailedSymbols, st.RefusedSymbols = len(transient), len(refused)
-	applied := len(order) - len(transient) - len(refused)
+	b.st.FailedSymbols, b.st.RefusedSymbols = len(b.transient), len(b.refused)
+	return len(b.order) - len(b.transient) - len(b.refused)
+}
 
-	if len(transient) > 0 && applied == 0 {
-		// Every symbol failed, so a dependency is down rather than anything in
-		// the batch: fail the invocation. The mapping retries the batch (bisecting
-		// it, which spends none of its retries) while the shard waits; reporting
-		// every record instead would spend a retry each time and then discard the
-		// whole batch.
-		st.FailedRecords = len(recs)
-		err := fmt.Errorf("prices: %d symbols still failing after %d retries within the invocation: %w",
-			len(transient), st.TransientRetries, firstError(order, transient))
-		c.finish(ctx, &st, err)
-		return events.KinesisEventResponse{}, st, err
-	}
+// failInvocation is the answer when every symbol still fails: a dependency is
+// down rather than anything in the batch, so the invocation fails. The mapping
+// retries the batch (bisecting it, which spends none of its retries) while the
+// shard waits; reporting every record instead would spend a retry each time and
+// then discard the whole batch.
+func (c *Consumer) failInvocation(ctx context.Context, b *batch) error {
+	b.st.FailedRecords = len(b.recs)
+	err := fmt.Errorf("prices: %d symbols still failing after %d retries within the invocation: %w",
+		len(b.transient), b.st.TransientRetries, firstError(b.order, b.transient))
+	c.finish(ctx, &b.st, err)
+	return err
+}
 
-	// 6. Retention of the valuations.
-	start = time.Now()
+// pruneOnceApplied is step 6, the retention (see prune), when anything applied.
+func (c *Consumer) pruneOnceApplied(ctx context.Context, b *batch, applied int) {
+	start := time.Now()
 	if applied > 0 {
-		c.prune(work, &st)
+		c.prune(ctx, &b.st)
 	}
-	st.Prune = time.Since(start)
+	b.st.Prune = time.Since(start)
+}
 
-	// Report every record of a symbol that still fails: the mapping checkpoints
-	// before the lowest and re-delivers the rest, so each symbol's ticks are
-	// retried in order.
-	failed := make([]bool, len(recs))
-	lowest := len(recs)
-	for s := range transient {
-		for _, t := range bySym[s] {
-			failed[t.rec] = true
-			lowest = min(lowest, t.rec)
+// recordsToRetry marks, by record index, every record of a symbol that still
+// fails: the mapping checkpoints before the lowest and re-delivers the rest, so
+// each symbol's ticks are retried in order.
+func (b *batch) recordsToRetry() []bool {
+	toRetry := make([]bool, len(b.recs))
+	for s := range b.transient {
+		for _, t := range b.bySym[s] {
+			toRetry[t.rec] = true
 		}
 	}
-	// What can never apply, the poison and the ticks refused, is set aside:
-	// sent to the failure destination and reported as processed, so that it
-	// neither holds up the shard nor, heading what the mapping retries, takes
-	// live ticks with it when the retries run out. Only below the lowest failed
-	// record: the mapping re-delivers the rest, and that delivery sets it aside.
-	// Without a destination it is reported, as it used to be.
-	aside := poison
-	for _, s := range order {
-		if err := refused[s]; err != nil {
-			for _, t := range bySym[s] {
+	return toRetry
+}
+
+// sequenceNumbers names the records marked in toRetry, in batch order.
+func (b *batch) sequenceNumbers(toRetry []bool) []string {
+	var out []string
+	for i, r := range toRetry {
+		if r {
+			out = append(out, b.recs[i].SequenceNumber)
+		}
+	}
+	return out
+}
+
+// setAsideWhatCannotApply sends what can never apply, the poison and the ticks
+// refused, to the failure destination and reports it as processed, so that it
+// neither holds up the shard nor, heading what the mapping retries, takes live
+// ticks with it when the retries run out. Only below the lowest record to
+// retry: the mapping re-delivers the rest, and that delivery sets it aside.
+// Without a destination it is marked in toRetry instead, as it used to be.
+func (c *Consumer) setAsideWhatCannotApply(ctx context.Context, attempts *retry.Attempts, b *batch, toRetry []bool) error {
+	lowest := slices.Index(toRetry, true)
+	if lowest < 0 {
+		lowest = len(toRetry)
+	}
+	aside := b.poison
+	for _, s := range b.order {
+		if err := b.refused[s]; err != nil {
+			for _, t := range b.bySym[s] {
 				aside = append(aside, setAside{rec: t.rec, reason: "refused: " + err.Error(), ev: &t.ev})
 			}
 		}
@@ -372,33 +412,23 @@ func (c *Consumer) Process(ctx context.Context, recs []events.KinesisEventRecord
 	for _, a := range aside {
 		switch {
 		case c.cfg.Quarantine == nil:
-			failed[a.rec] = true
+			toRetry[a.rec] = true
 		case a.rec < lowest:
-			sent = append(sent, quarantineRecord(recs[a.rec], a))
+			sent = append(sent, quarantineRecord(b.recs[a.rec], a))
 		}
 	}
-	if len(sent) > 0 {
-		if err := c.quarantine(ctx, attempts, &st, sent); err != nil {
-			st.FailedRecords = len(recs)
-			c.finish(ctx, &st, err)
-			return events.KinesisEventResponse{}, st, err
-		}
+	if len(sent) == 0 {
+		return nil
 	}
+	return c.quarantine(ctx, attempts, &b.st, sent)
+}
 
-	var resp events.KinesisEventResponse
-	for i, f := range failed {
-		if f {
-			resp.BatchItemFailures = append(resp.BatchItemFailures, events.KinesisBatchItemFailure{ItemIdentifier: recs[i].Kinesis.SequenceNumber})
-		}
-	}
-	st.FailedRecords = len(resp.BatchItemFailures)
-
-	// 7. Pushes, the result being decided.
-	start = time.Now()
-	c.deliver(ctx, &st, &out, bySym)
-	st.Push = time.Since(start)
-	c.finish(ctx, &st, nil)
-	return resp, st, nil
+// push is step 7, once the batch's result is decided: the firings, the
+// valuations and the quotes go to the browsers (deliver).
+func (c *Consumer) push(ctx context.Context, b *batch) {
+	start := time.Now()
+	c.deliver(ctx, &b.st, &b.out, b.bySym)
+	b.st.Push = time.Since(start)
 }
 
 // setAside is a record that can never apply: poison (ev nil) or a tick refused.
@@ -410,13 +440,9 @@ type setAside struct {
 
 // quarantineRecord is what the failure destination keeps of a record set aside:
 // where it was on the stream and its data, to put back once mended.
-func quarantineRecord(r events.KinesisEventRecord, a setAside) quarantine.Record {
-	q := quarantine.Record{Consumer: consumerName, Reason: a.reason, SequenceNumber: r.Kinesis.SequenceNumber,
-		Stream: r.EventSourceArn, PartitionKey: r.Kinesis.PartitionKey, Data: r.Kinesis.Data, QuarantinedAt: time.Now().UTC()}
-	// A Kinesis event record's eventID is "<shard ID>:<sequence number>".
-	if shard, _, ok := strings.Cut(r.EventID, ":"); ok {
-		q.ShardID = shard
-	}
+func quarantineRecord(r Record, a setAside) quarantine.Record {
+	q := quarantine.Record{Consumer: consumerName, Reason: a.reason, SequenceNumber: r.SequenceNumber, ShardID: r.ShardID,
+		Stream: r.Stream, PartitionKey: r.PartitionKey, Data: r.Data, QuarantinedAt: time.Now().UTC()}
 	if a.ev != nil {
 		q.EventType, q.EventID = pricing.EventTypeMarketDataUpdated, a.ev.EventID
 	}
@@ -500,9 +526,8 @@ func (c *Consumer) apply(ctx context.Context, st *Stats, out *outbox, symbols []
 }
 
 // applyOnce runs steps 2 to 5 for symbols and returns those that failed, each
-// with its error.
+// with its error. Each step takes the symbols still in good standing.
 func (c *Consumer) applyOnce(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick) map[string]error {
-	log := c.cfg.Logger
 	symFailed := map[string]error{}
 	fail := func(syms []string, err error) {
 		if err == nil {
@@ -512,8 +537,24 @@ func (c *Consumer) applyOnce(ctx context.Context, st *Stats, out *outbox, symbol
 			symFailed[s] = err
 		}
 	}
+	c.storeLatest(ctx, st, symbols, bySym, symFailed)
+	ok := okSymbols(symbols, symFailed)
+	if err := c.updateReadModels(ctx, st, ok, bySym); err != nil {
+		fail(ok, err)
+		ok = nil
+	}
+	if bad, err := c.priceAlerts(ctx, st, out, ok, bySym); len(bad) > 0 {
+		fail(bad, err)
+		ok = okSymbols(ok, symFailed)
+	}
+	c.valuate(ctx, st, out, ok, bySym, fail)
+	return symFailed
+}
 
-	// 2. DynamoDB: newest per symbol, conditional put.
+// storeLatest is step 2: the newest tick of each symbol goes to the latest
+// store (DynamoDB), one conditional put per symbol, Config.Concurrency at a
+// time; a symbol whose put fails goes into failed.
+func (c *Consumer) storeLatest(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick, failed map[string]error) {
 	start := time.Now()
 	var mu sync.Mutex
 	sem := make(chan struct{}, c.cfg.Concurrency)
@@ -528,95 +569,102 @@ func (c *Consumer) applyOnce(ctx context.Context, st *Stats, out *outbox, symbol
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				symFailed[s] = err
+				failed[s] = err
 			} else if stored {
 				st.LatestStored++
 			}
 		})
 	}
 	wg.Wait()
-	if len(symFailed) > 0 {
+	if len(failed) > 0 {
 		// One line, not one a symbol: an outage fails every symbol of every pass.
-		log.ErrorContext(ctx, "prices: latest prices not stored", "symbols", len(symFailed), "error", firstError(symbols, symFailed).Error())
+		c.cfg.Logger.ErrorContext(ctx, "prices: latest prices not stored", "symbols", len(failed), "error", firstError(symbols, failed).Error())
 	}
 	st.Dynamo += time.Since(start)
+}
 
-	// 3. Postgres read models, for the symbols still in good standing.
-	start = time.Now()
-	ok := okSymbols(symbols, symFailed)
-	if len(ok) > 0 {
-		latest := make([]readmodel.LatestPrice, 0, len(ok))
-		var closes []readmodel.DailyClose
-		for _, s := range ok {
-			ts := bySym[s]
-			n := ts[len(ts)-1].ev
-			latest = append(latest, readmodel.LatestPrice{Symbol: s, Price: n.Price, Currency: c.cfg.Currency, AsOf: n.Timestamp, Source: n.Source})
-			// The last tick of each exchange day is that day's close so far.
-			for k, t := range ts {
-				day := calendar.FromTime(t.ev.Timestamp.In(c.cfg.Location))
-				if k+1 < len(ts) && calendar.FromTime(ts[k+1].ev.Timestamp.In(c.cfg.Location)) == day {
-					continue
-				}
-				closes = append(closes, readmodel.DailyClose{Symbol: s, Day: day, Close: t.ev.Price, AsOf: t.ev.Timestamp, Source: t.ev.Source})
+// updateReadModels is step 3: latest_prices and daily_closes (the last tick of
+// each exchange day is that day's close so far), set-based. An error fails
+// every one of symbols.
+func (c *Consumer) updateReadModels(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick) error {
+	if len(symbols) == 0 {
+		return nil
+	}
+	start := time.Now()
+	defer func() { st.ReadModel += time.Since(start) }()
+	latest := make([]market.Price, 0, len(symbols))
+	var closes []market.DailyClose
+	for _, s := range symbols {
+		ts := bySym[s]
+		n := ts[len(ts)-1].ev
+		latest = append(latest, market.Price{Symbol: s, Price: n.Price, Currency: c.cfg.Currency, AsOf: n.Timestamp, Source: n.Source})
+		for k, t := range ts {
+			day := calendar.FromTime(t.ev.Timestamp.In(c.cfg.Location))
+			if k+1 < len(ts) && calendar.FromTime(ts[k+1].ev.Timestamp.In(c.cfg.Location)) == day {
+				continue
 			}
-		}
-		rows, err := write(st, func() (int64, error) { return readmodel.UpsertLatestPrices(ctx, c.cfg.DB, latest) })
-		st.LatestRows += rows
-		if err == nil {
-			rows, err = write(st, func() (int64, error) { return readmodel.UpsertDailyCloses(ctx, c.cfg.DB, closes) })
-			st.CloseRows += rows
-		}
-		if err != nil {
-			log.ErrorContext(ctx, "prices: read models not updated", "symbols", len(ok), "error", err.Error())
-			fail(ok, err)
-			ok = nil
+			closes = append(closes, market.DailyClose{Symbol: s, Day: day, Close: t.ev.Price, AsOf: t.ev.Timestamp, Source: t.ev.Source})
 		}
 	}
-	st.ReadModel += time.Since(start)
+	rows, err := write(st, func() (int64, error) { return c.cfg.DB.UpsertLatestPrices(ctx, latest) })
+	st.LatestRows += rows
+	if err == nil {
+		rows, err = write(st, func() (int64, error) { return c.cfg.DB.UpsertDailyCloses(ctx, closes) })
+		st.CloseRows += rows
+	}
+	if err != nil {
+		c.cfg.Logger.ErrorContext(ctx, "prices: read models not updated", "symbols", len(symbols), "error", err.Error())
+	}
+	return err
+}
 
-	// 4. Price alerts.
-	start = time.Now()
+// priceAlerts is step 4: the price rules of symbols are evaluated on their
+// ticks, the firings recorded and the state saved. It returns the symbols that
+// failed, and why.
+func (c *Consumer) priceAlerts(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick) ([]string, error) {
+	start := time.Now()
 	w0 := st.Writes
-	if marker, isMarker := c.cfg.Alerts.(pricing.StateMarker); isMarker && len(ok) > 0 {
+	defer func() {
+		st.Alerts += time.Since(start)
+		st.AlertsWrites += st.Writes - w0
+	}()
+	if marker, isMarker := c.cfg.Alerts.(pricing.StateMarker); isMarker && len(symbols) > 0 {
 		// Both rule caches drop what others changed; without that, neither may
 		// evaluate (a retry of the batch reads the feed again).
 		if err := c.syncAlertMarks(ctx, marker); err != nil {
-			log.ErrorContext(ctx, "prices: alert marks", "error", err.Error())
-			fail(ok, err)
-			ok = nil
+			c.cfg.Logger.ErrorContext(ctx, "prices: alert marks", "error", err.Error())
+			return symbols, err
 		}
 	}
-	if len(ok) > 0 && c.cfg.Alerts != nil {
-		bad, firings, err := c.alerts(ctx, st, ok, bySym)
-		st.Firings += len(firings)
-		out.firings = append(out.firings, firings...)
-		fail(bad, err)
-		ok = okSymbols(ok, symFailed)
+	if len(symbols) == 0 || c.cfg.Alerts == nil {
+		return nil, nil
 	}
-	st.Alerts += time.Since(start)
-	st.AlertsWrites += st.Writes - w0
+	bad, firings, err := c.alerts(ctx, st, symbols, bySym)
+	st.Firings += len(firings)
+	out.firings = append(out.firings, firings...)
+	return bad, err
+}
 
-	// 5. Valuations of the portfolios holding the ticked symbols.
-	start = time.Now()
-	w0 = st.Writes
-	if len(ok) > 0 {
-		bad, err := c.valuations(ctx, st, out, ok, bySym)
+// valuate is step 5: the portfolios holding symbols are valued, the values
+// recorded and their value_drop rules evaluated (valuations); the symbols that
+// failed go to fail.
+func (c *Consumer) valuate(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick, fail func([]string, error)) {
+	start := time.Now()
+	w0 := st.Writes
+	if len(symbols) > 0 {
+		bad, err := c.valuations(ctx, st, out, symbols, bySym)
 		fail(bad, err)
 	}
 	st.Valuate += time.Since(start)
 	st.ValuateWrites += st.Writes - w0
-	return symFailed
 }
 
 // refusal reports whether err is a store refusing the data it was given, which
-// no retry mends: DynamoDB's ValidationException (pricing.ErrRefused), a
-// PostgreSQL data error (readmodel.IsDataError), or PostgreSQL's protocol
-// violation (SQLSTATE 08P01), its answer to a value it cannot read at all, such
-// as a text with a NUL byte (which JSON's \u0000 lets through the decoder). The
-// other connection errors (class 08) are transient.
+// no retry mends: the stores mark such errors pricing.ErrRefused (DynamoDB's
+// ValidationException; PostgreSQL's data errors and its answer to a value it
+// cannot read at all). Anything else is transient.
 func refusal(err error) bool {
-	var pg *pgconn.PgError
-	return errors.Is(err, pricing.ErrRefused) || readmodel.IsDataError(err) || errors.As(err, &pg) && pg.Code == "08P01"
+	return errors.Is(err, pricing.ErrRefused)
 }
 
 // gather adds more to what earlier passes put in the outbox, taking more itself
@@ -718,7 +766,7 @@ func (c *Consumer) deliver(ctx context.Context, st *Stats, out *outbox, bySym ma
 	// Users watching a ticked symbol they hold in no valued portfolio get its
 	// quotes too (their connections' subscriptions decide, as for the others).
 	if len(out.quotes) > 0 {
-		watchers, err := readmodel.WatchersOf(ctx, c.cfg.DB, out.quotes, time.Now())
+		watchers, err := c.cfg.DB.WatchersOf(ctx, out.quotes, time.Now())
 		if err != nil {
 			log.WarnContext(ctx, "prices: symbol watchers", "error", err.Error())
 		}
@@ -740,7 +788,7 @@ func (c *Consumer) deliver(ctx context.Context, st *Stats, out *outbox, bySym ma
 			quotes[s] = q
 		}
 	}
-	err := sub.NotifyEach(ctx, users, func(conn wsconn.Connection) []any {
+	err := sub.NotifySubscribed(ctx, users, func(conn pricing.Subscriptions) []any {
 		var msgs []any
 		for _, a := range firings[conn.UserID] {
 			msgs = append(msgs, a)
@@ -772,7 +820,7 @@ func (c *Consumer) deliver(ctx context.Context, st *Stats, out *outbox, bySym ma
 func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbols []string, bySym map[string][]tick) ([]string, error) {
 	log := c.cfg.Logger
 	qstart := time.Now()
-	vals, err := c.holdings.valuations(ctx, c.cfg.DB, symbols)
+	vals, err := c.cfg.DB.ValuationsHolding(ctx, symbols)
 	st.ValuationQuery += time.Since(qstart)
 	if err != nil {
 		log.ErrorContext(ctx, "prices: valuations", "error", err.Error())
@@ -792,7 +840,6 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 		out.quotes = gather(out.quotes, symbols) // to who watches them
 		return nil, nil
 	}
-	rows := make([]readmodel.Valuation, len(vals))
 	evs := make([]pricing.PortfolioValueCalculated, len(vals))
 	for i, v := range vals {
 		cause := ""
@@ -801,15 +848,13 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 		}
 		evs[i] = pricing.ValueCalculated(pricing.ValuationData{PortfolioID: v.PortfolioID, AsOf: v.AsOf, Currency: v.Currency,
 			MarketValue: v.MarketValue, CostBasis: v.CostBasis, UnrealizedPnL: v.UnrealizedPnL, Unpriced: v.Unpriced}, v.UserID, v.Version, cause)
-		rows[i] = readmodel.Valuation{PortfolioID: v.PortfolioID, UserID: v.UserID, AsOf: v.AsOf, MarketValue: v.MarketValue,
-			CostBasis: v.CostBasis, UnrealizedPnL: v.UnrealizedPnL, Unpriced: v.Unpriced}
 	}
 	// The valuation is the chart's point and the value alerts' input: without it
 	// recorded, the batch is retried (which values at the same as_of again).
-	n, err := write(st, func() (int64, error) { return readmodel.InsertValuations(ctx, c.cfg.DB, rows) })
+	n, err := write(st, func() (int64, error) { return c.cfg.DB.RecordValuations(ctx, evs) })
 	st.ValuationRows += n
 	if err != nil {
-		log.ErrorContext(ctx, "prices: valuations not recorded", "portfolios", len(rows), "error", err.Error())
+		log.ErrorContext(ctx, "prices: valuations not recorded", "portfolios", len(evs), "error", err.Error())
 		return symbols, err
 	}
 	if c.cfg.Valuations != nil {
@@ -824,7 +869,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 		out.firings = append(out.firings, firings...)
 		st.ValueAlerts += time.Since(vstart)
 		if len(badPortfolios) > 0 {
-			held, herr := readmodel.SymbolsHeldBy(ctx, c.cfg.DB, badPortfolios)
+			held, herr := c.cfg.DB.SymbolsHeldBy(ctx, badPortfolios)
 			if herr != nil {
 				log.ErrorContext(ctx, "prices: symbols of failed portfolio alerts", "error", herr.Error())
 				return symbols, errors.Join(err, herr)
@@ -853,7 +898,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 // new values and records the firings, with the price rules' semantics: the
 // portfolios whose firings or state could not be written are returned and keep
 // their old state, so the retry fires again under the same key.
-func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []readmodel.PortfolioValuation) (failed []string, firings []alerts.Firing, err error) {
+func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.PortfolioAlertStore, vals []market.PortfolioValuation) (failed []string, firings []alerts.Firing, err error) {
 	keys := make([]string, len(vals))
 	ticks := make([]alerts.Tick, len(vals))
 	owners := make(map[string]string, len(vals))
@@ -887,14 +932,14 @@ func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.Por
 // positions span. Two containers valuing one portfolio at once (each shard's)
 // would otherwise both evaluate its rules and take turns reloading them. A
 // symbol that stops trading (delisted, halted) hands the lead to the next a day
-// after the portfolio's other prices moved on (readmodel.LeadStaleness); until
+// after the portfolio's other prices moved on (market.LeadStaleness); until
 // then the portfolio's value alerts wait.
-func owned(vals []readmodel.PortfolioValuation, symbols []string) []readmodel.PortfolioValuation {
+func owned(vals []market.PortfolioValuation, symbols []string) []market.PortfolioValuation {
 	ticked := make(map[string]bool, len(symbols))
 	for _, s := range symbols {
 		ticked[s] = true
 	}
-	out := make([]readmodel.PortfolioValuation, 0, len(vals))
+	out := make([]market.PortfolioValuation, 0, len(vals))
 	for _, v := range vals {
 		if ticked[v.FirstSymbol] {
 			out = append(out, v)
@@ -942,7 +987,7 @@ func (c *Consumer) prune(ctx context.Context, st *Stats) {
 		return
 	}
 	// The watches of connections closed without an unsubscribe, once expired.
-	if _, err := write(st, func() (int64, error) { return readmodel.PruneWatchers(ctx, c.cfg.DB, now, c.cfg.PruneLimit) }); err != nil {
+	if _, err := write(st, func() (int64, error) { return c.cfg.DB.PruneWatchers(ctx, now, c.cfg.PruneLimit) }); err != nil {
 		c.cfg.Logger.WarnContext(ctx, "prices: symbol watchers not pruned", "error", err.Error())
 	}
 	if c.cfg.ValuationRetention < 0 {
@@ -953,7 +998,7 @@ func (c *Consumer) prune(ctx context.Context, st *Stats) {
 	// thinned already.
 	before := now.Add(-c.cfg.ValuationRetention).Truncate(24 * time.Hour)
 	n, err := write(st, func() (int64, error) {
-		return readmodel.PruneValuations(ctx, c.cfg.DB, before.Add(-72*time.Hour), before, c.cfg.PruneLimit)
+		return c.cfg.DB.PruneValuations(ctx, before.Add(-72*time.Hour), before, c.cfg.PruneLimit)
 	})
 	if err != nil {
 		c.cfg.Logger.WarnContext(ctx, "prices: valuations not pruned", "error", err.Error())

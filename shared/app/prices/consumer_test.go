@@ -9,19 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
-	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/prices"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -76,9 +75,9 @@ var t0 = time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC) // 10:00 in New York
 
 var seq int
 
-func rec(t testing.TB, sym, price string, at time.Time) events.KinesisEventRecord {
+func rec(t testing.TB, sym, price string, at time.Time) prices.Record {
 	t.Helper()
-	q := marketdata.Quote{Symbol: sym, Price: decimal.RequireFromString(price), Volume: decimal.NewFromInt(10), Timestamp: at,
+	q := market.Quote{Symbol: sym, Price: decimal.RequireFromString(price), Volume: decimal.NewFromInt(10), Timestamp: at,
 		Source: "simulated", PreviousClose: decimal.RequireFromString("100")}
 	b, err := pricing.Encode(pricing.FromQuote(q))
 	if err != nil {
@@ -87,18 +86,16 @@ func rec(t testing.TB, sym, price string, at time.Time) events.KinesisEventRecor
 	return raw(sym, b)
 }
 
-func raw(pk string, data []byte) events.KinesisEventRecord {
+func raw(pk string, data []byte) prices.Record {
 	seq++
-	return events.KinesisEventRecord{EventSource: "aws:kinesis", Kinesis: events.KinesisRecord{
-		Data: data, PartitionKey: pk, SequenceNumber: fmt.Sprintf("%056d", seq)}}
+	return prices.Record{Data: data, PartitionKey: pk, SequenceNumber: fmt.Sprintf("%056d", seq)}
 }
 
-func failures(resp events.KinesisEventResponse) []string {
-	var out []string
-	for _, f := range resp.BatchItemFailures {
-		out = append(out, f.ItemIdentifier)
-	}
-	return out
+// handle processes batch as functions/prices does, keeping the records to retry
+// and the error.
+func handle(ctx context.Context, c *prices.Consumer, batch []prices.Record) ([]string, error) {
+	failed, _, err := c.Process(ctx, batch)
+	return failed, err
 }
 
 func latestPG(t *testing.T, pool *pgxpool.Pool, sym string) readmodel.LatestPrice {
@@ -118,13 +115,13 @@ func TestOrderingDuplicatesLatePoisonAlertsValuations(t *testing.T) {
 	holdings(t, e.pool, "p2", u2, map[string]string{"MSFT": "2"})
 	store := pricing.NewMemoryAlertStore(alerts.Rule{ID: "r1", UserID: u1, Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: decimal.RequireFromString("102")})
 	notifier := &pricing.MemoryNotifier{}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
 	ctx := t.Context()
 
 	// Batch 1: ordered AAPL ticks, a duplicate, a tick older than one already seen,
 	// a poison record in the middle, MSFT.
 	poison := raw("AAPL", []byte(`{"eventType":"MarketDataUpdated","price":1.5}`))
-	b1 := []events.KinesisEventRecord{
+	b1 := []prices.Record{
 		rec(t, "AAPL", "100", t0),
 		rec(t, "MSFT", "400", t0),
 		poison,
@@ -132,9 +129,9 @@ func TestOrderingDuplicatesLatePoisonAlertsValuations(t *testing.T) {
 		rec(t, "AAPL", "101", t0.Add(2*time.Second)), // duplicate
 		rec(t, "AAPL", "99", t0.Add(time.Second)),    // late
 	}
-	resp, err := c.Handle(ctx, events.KinesisEvent{Records: b1})
-	if err != nil || !slices.Equal(failures(resp), []string{poison.Kinesis.SequenceNumber}) {
-		t.Fatalf("batch 1 failures %v err %v: only the poison record", failures(resp), err)
+	resp, err := handle(ctx, c, b1)
+	if err != nil || !slices.Equal(resp, []string{poison.SequenceNumber}) {
+		t.Fatalf("batch 1 failures %v err %v: only the poison record", resp, err)
 	}
 	check := func(step, price string, at time.Time) {
 		t.Helper()
@@ -154,7 +151,7 @@ func TestOrderingDuplicatesLatePoisonAlertsValuations(t *testing.T) {
 	check("batch 1", "101", t0.Add(2*time.Second))
 
 	// Batch 2: a tick older than the stored one, alone in its batch: nothing moves.
-	_, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "50", t0.Add(time.Second))})
+	_, st, _ := c.Process(ctx, []prices.Record{rec(t, "AAPL", "50", t0.Add(time.Second))})
 	if st.LatestStored != 0 || st.LatestRows != 0 || st.CloseRows != 0 {
 		t.Fatalf("a late tick was written: %+v", st)
 	}
@@ -164,11 +161,11 @@ func TestOrderingDuplicatesLatePoisonAlertsValuations(t *testing.T) {
 	}
 
 	// Batch 3: AAPL crosses 102 (rule r1 fires once), twice re-processed.
-	b3 := []events.KinesisEventRecord{rec(t, "AAPL", "103", t0.Add(time.Minute)), rec(t, "AAPL", "105", t0.Add(2*time.Minute))}
+	b3 := []prices.Record{rec(t, "AAPL", "103", t0.Add(time.Minute)), rec(t, "AAPL", "105", t0.Add(2*time.Minute))}
 	before := len(notifier.Deliveries())
 	for range 2 {
-		if resp, _ := c.Handle(ctx, events.KinesisEvent{Records: b3}); len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("batch 3 failures %v", failures(resp))
+		if resp, _ := handle(ctx, c, b3); len(resp) != 0 {
+			t.Fatalf("batch 3 failures %v", resp)
 		}
 	}
 	check("batch 3", "105", t0.Add(2*time.Minute))
@@ -208,7 +205,7 @@ type failingLatest struct {
 	fail map[string]bool
 }
 
-func (f *failingLatest) Put(ctx context.Context, q marketdata.Quote, id string) (bool, error) {
+func (f *failingLatest) Put(ctx context.Context, q market.Quote, id string) (bool, error) {
 	f.mu.Lock()
 	bad := f.fail[q.Symbol]
 	f.mu.Unlock()
@@ -223,13 +220,13 @@ func (f *failingLatest) Put(ctx context.Context, q marketdata.Quote, id string) 
 func TestFailedSymbolReportsAllItsRecords(t *testing.T) {
 	e := newEnv(t)
 	fl := &failingLatest{real: e.latest, fail: map[string]bool{"MSFT": true}}
-	c := prices.New(prices.Config{Latest: fl, DB: e.pool, Retry: fastRetry(200 * time.Millisecond)})
-	batch := []events.KinesisEventRecord{
+	c := prices.New(prices.Config{Latest: fl, DB: readmodel.NewPricesConsumerStore(e.pool), Retry: fastRetry(200 * time.Millisecond)})
+	batch := []prices.Record{
 		rec(t, "MSFT", "400", t0), rec(t, "AAPL", "100", t0), rec(t, "MSFT", "401", t0.Add(time.Second)), rec(t, "AAPL", "101", t0.Add(time.Second)),
 	}
-	resp, _ := c.Handle(t.Context(), events.KinesisEvent{Records: batch})
-	if want := []string{batch[0].Kinesis.SequenceNumber, batch[2].Kinesis.SequenceNumber}; !slices.Equal(failures(resp), want) {
-		t.Fatalf("failures %v, want %v", failures(resp), want)
+	resp, _ := handle(t.Context(), c, batch)
+	if want := []string{batch[0].SequenceNumber, batch[2].SequenceNumber}; !slices.Equal(resp, want) {
+		t.Fatalf("failures %v, want %v", resp, want)
 	}
 	if p := latestPG(t, e.pool, "AAPL"); p.Price.String() != "101" {
 		t.Fatalf("AAPL %+v", p)
@@ -239,9 +236,9 @@ func TestFailedSymbolReportsAllItsRecords(t *testing.T) {
 	}
 	// The retry (Lambda re-delivers from the first failed record) succeeds.
 	fl.fail = nil
-	resp, _ = c.Handle(t.Context(), events.KinesisEvent{Records: batch})
-	if len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("retry failures %v", failures(resp))
+	resp, _ = handle(t.Context(), c, batch)
+	if len(resp) != 0 {
+		t.Fatalf("retry failures %v", resp)
 	}
 	if p := latestPG(t, e.pool, "MSFT"); p.Price.String() != "401" {
 		t.Fatalf("MSFT %+v", p)
@@ -255,15 +252,15 @@ func TestUndeliveredAlertIsNotRetried(t *testing.T) {
 	e := newEnv(t)
 	store := pricing.NewMemoryAlertStore(alerts.Rule{ID: "r1", UserID: u1, Kind: alerts.KindPriceBelow, Symbol: "TSLA", Threshold: decimal.RequireFromString("150")})
 	notifier := &pricing.MemoryNotifier{Fail: errors.New("gone")}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
-	batch := []events.KinesisEventRecord{rec(t, "TSLA", "149", t0), rec(t, "SPY", "500", t0)}
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
+	batch := []prices.Record{rec(t, "TSLA", "149", t0), rec(t, "SPY", "500", t0)}
 	resp, st, _ := c.Process(t.Context(), batch)
-	if len(resp.BatchItemFailures) != 0 || st.Firings != 1 || st.PushFailures == 0 {
-		t.Fatalf("failures %v, stats %+v: the firing fails its push, not its records", failures(resp), st)
+	if len(resp) != 0 || st.Firings != 1 || st.PushFailures == 0 {
+		t.Fatalf("failures %v, stats %+v: the firing fails its push, not its records", resp, st)
 	}
 	notifier.Fail = nil
-	if resp, st, _ := c.Process(t.Context(), batch); len(resp.BatchItemFailures) != 0 || st.Firings != 0 {
-		t.Fatalf("re-processing: failures %v, stats %+v", failures(resp), st)
+	if resp, st, _ := c.Process(t.Context(), batch); len(resp) != 0 || st.Firings != 0 {
+		t.Fatalf("re-processing: failures %v, stats %+v", resp, st)
 	}
 	if d := alertKeys(notifier.Deliveries()); len(d) != 0 {
 		t.Fatalf("alerts delivered %v", d)
@@ -280,17 +277,17 @@ func TestPostgresDownFailsTheInvocation(t *testing.T) {
 	e := newEnv(t)
 	e.pool.Close()
 	sink := &memorySink{}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Quarantine: sink, Retry: fastRetry(200 * time.Millisecond)})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Quarantine: sink, Retry: fastRetry(200 * time.Millisecond)})
 	poison := raw("X", []byte("not json"))
-	batch := []events.KinesisEventRecord{rec(t, "AAPL", "100", t0), poison, rec(t, "MSFT", "400", t0)}
+	batch := []prices.Record{rec(t, "AAPL", "100", t0), poison, rec(t, "MSFT", "400", t0)}
 	resp, st, err := c.Process(t.Context(), batch)
-	if err == nil || len(resp.BatchItemFailures) != 0 || st.FailedSymbols != 2 || st.Poison != 1 || st.TransientRetries == 0 || st.FailedRecords != 3 {
-		t.Fatalf("err %v, failures %v, stats %+v", err, failures(resp), st)
+	if err == nil || len(resp) != 0 || st.FailedSymbols != 2 || st.Poison != 1 || st.TransientRetries == 0 || st.FailedRecords != 3 {
+		t.Fatalf("err %v, failures %v, stats %+v", err, resp, st)
 	}
 	if got := sink.records(); len(got) != 0 {
 		t.Fatalf("set aside before the batch is done: %+v", got)
 	}
-	if _, err := c.Handle(t.Context(), events.KinesisEvent{Records: batch}); err == nil {
+	if _, err := handle(t.Context(), c, batch); err == nil {
 		t.Fatal("Handle did not fail the invocation")
 	}
 }

@@ -1,14 +1,13 @@
 package prices_test
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	"github.com/portfoliotracker/tracker/shared/app/prices"
@@ -34,9 +33,10 @@ func TestIngestToPrices(t *testing.T) {
 	}
 	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
 	for _, at := range []time.Time{now, now.Add(time.Minute)} {
-		h := ingest.New(ingest.Config{Quotes: ingest.SimQuotes{Seed: 42, Now: func() time.Time { return at }},
-			Watch: ingest.HeldSymbols{DB: e.pool}, Updates: kinesispub.New(kc, stream, kinesispub.Options{})})
-		out, err := h.Handle(ctx, json.RawMessage(`{}`))
+		h := ingest.New(ingest.Config{Quotes: marketdata.SimQuotes{Seed: 42, Now: func() time.Time { return at }},
+			Watch:   ingest.WatchListFunc(readmodel.IngestStore{DB: e.pool}.HeldSymbols),
+			Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}})
+		out, err := h.Run(ctx, ingest.Input{})
 		if err != nil || out.Symbols != 3 || out.Published != 3 || out.Errors != 0 {
 			t.Fatalf("ingest at %s: %+v %v", at, out, err)
 		}
@@ -45,18 +45,17 @@ func TestIngestToPrices(t *testing.T) {
 	if err != nil || len(got) != 6 {
 		t.Fatalf("%d records, err %v", len(got), err)
 	}
-	var batch []events.KinesisEventRecord
+	var batch []prices.Record
 	for _, r := range got {
-		batch = append(batch, events.KinesisEventRecord{EventSource: "aws:kinesis", Kinesis: events.KinesisRecord{
-			Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber)}})
+		batch = append(batch, prices.Record{Data: r.Data, PartitionKey: aws.ToString(r.PartitionKey), SequenceNumber: aws.ToString(r.SequenceNumber)})
 	}
 	notifier := &pricing.MemoryNotifier{}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Notifier: notifier})
-	resp, err := c.Handle(ctx, events.KinesisEvent{Records: batch})
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures %v err %v", failures(resp), err)
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: notifier})
+	resp, err := handle(ctx, c, batch)
+	if err != nil || len(resp) != 0 {
+		t.Fatalf("failures %v err %v", resp, err)
 	}
-	sim := ingest.SimQuotes{Seed: 42, Now: func() time.Time { return now.Add(time.Minute) }}
+	sim := marketdata.SimQuotes{Seed: 42, Now: func() time.Time { return now.Add(time.Minute) }}
 	day := calendar.MustNew(2026, 3, 2)
 	for _, sym := range []string{"AAPL", "MSFT", "ZZZZ"} {
 		want, _ := sim.Quote(ctx, sym)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/shopspring/decimal"
@@ -32,7 +31,7 @@ func TestSlowConnectionDoesNotHoldTheBatch(t *testing.T) {
 	ctx := t.Context()
 	holdings(t, e.pool, "p1", u1, map[string]string{"AAPL": "10"})
 	holdings(t, e.pool, "p2", u2, map[string]string{"AAPL": "5"})
-	store := readmodel.NewAlertRules(e.pool)
+	store := readmodel.NewConsumerAlertRules(e.pool)
 	for _, u := range []string{u1, u2} {
 		if _, err := store.Create(ctx, u, alerts.Rule{ID: "above-" + u[len(u)-1:], Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: decimal.NewFromInt(101)}); err != nil {
 			t.Fatal(err)
@@ -62,13 +61,13 @@ func TestSlowConnectionDoesNotHoldTheBatch(t *testing.T) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
 	const postTimeout, budget = time.Minute, 500 * time.Millisecond
 	pusher := push.New(push.NewManagementClient(cfg, srv.URL+"/test"), conns, push.Options{PostTimeout: postTimeout})
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: pusher, PushBudget: budget})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: pusher, PushBudget: budget})
 
 	start := time.Now()
-	resp, st, _ := c.Process(ctx, []events.KinesisEventRecord{rec(t, "AAPL", "102", t0)})
+	resp, st, _ := c.Process(ctx, []prices.Record{rec(t, "AAPL", "102", t0)})
 	elapsed := time.Since(start)
-	if len(resp.BatchItemFailures) != 0 || st.Firings != 2 || st.Valuations != 2 || st.PushFailures != 1 {
-		t.Fatalf("failures %v, stats %+v: a hanging push must fail no record", failures(resp), st)
+	if len(resp) != 0 || st.Firings != 2 || st.Valuations != 2 || st.PushFailures != 1 {
+		t.Fatalf("failures %v, stats %+v: a hanging push must fail no record", resp, st)
 	}
 	// Without the budget the batch would wait out the post's minute.
 	if elapsed >= postTimeout/4 {

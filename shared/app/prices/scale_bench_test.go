@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -110,7 +109,7 @@ analyze;`, scalePortfolios, scaleUsers, scalePositions, scalePriceRules, scaleVa
 // from at: each symbol's price random-walks in steps of at most ±5 cents from
 // where the previous batch left it (100 to 136 dollars at the start), so a
 // batch crosses a few of the thresholds, as a real minute of quotes does.
-func scaleBatch(b *testing.B, at time.Time) []events.KinesisEventRecord {
+func scaleBatch(b *testing.B, at time.Time) []prices.Record {
 	if scale.prices == nil {
 		scale.rng = rand.New(rand.NewPCG(5, 9))
 		scale.prices = make([]int64, benchSymbols)
@@ -118,7 +117,7 @@ func scaleBatch(b *testing.B, at time.Time) []events.KinesisEventRecord {
 			scale.prices[s] = 10000 + int64(s%37)*100
 		}
 	}
-	recs := make([]events.KinesisEventRecord, 0, benchTicks)
+	recs := make([]prices.Record, 0, benchTicks)
 	for i := range benchTicks {
 		s := i % benchSymbols
 		scale.prices[s] += scale.rng.Int64N(11) - 5
@@ -153,8 +152,8 @@ func cpuTime() time.Duration {
 //	live-heap-MiB         the heap after the cold batch and a GC: what a warm container keeps
 func BenchmarkHandleAtScale(b *testing.B) {
 	scaleEnv(b)
-	c := prices.New(prices.Config{Latest: scale.latest, DB: scale.pool, Notifier: discard{},
-		Alerts: readmodel.NewAlertRules(scale.pool), Concurrency: 64, ValuationRetention: -1})
+	c := prices.New(prices.Config{Latest: scale.latest, DB: readmodel.NewPricesConsumerStore(scale.pool), Notifier: discard{},
+		Alerts: readmodel.NewConsumerAlertRules(scale.pool), Concurrency: 64, ValuationRetention: -1})
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	var st prices.Stats
 	var total, writes, dyn time.Duration
@@ -163,7 +162,7 @@ func BenchmarkHandleAtScale(b *testing.B) {
 	// One unmeasured batch per consumer: it loads the rules and holdings into the
 	// fresh consumer's memory (a cold container's first batch; seconds), and on a
 	// fresh seed fires many rules at once, which no steady batch does.
-	warm := func() []events.KinesisEventRecord {
+	warm := func() []prices.Record {
 		scale.batch++
 		return scaleBatch(b, base.Add(time.Duration(scale.batch)*time.Minute))
 	}
@@ -185,8 +184,8 @@ func BenchmarkHandleAtScale(b *testing.B) {
 		b.StopTimer()
 		cpu += cpuTime() - cpu0
 		b.StartTimer()
-		if err != nil || len(resp.BatchItemFailures) != 0 || s.Valuations != scalePortfolios {
-			b.Fatalf("failures %d, stats %+v, %v", len(resp.BatchItemFailures), s, err)
+		if err != nil || len(resp) != 0 || s.Valuations != scalePortfolios {
+			b.Fatalf("failures %d, stats %+v, %v", len(resp), s, err)
 		}
 		st = s
 		writes, dyn = writes+s.Writes, dyn+s.Dynamo
@@ -219,15 +218,15 @@ func BenchmarkHandleAtScale(b *testing.B) {
 func BenchmarkHandleAtScaleTwoShards(b *testing.B) {
 	scaleEnv(b)
 	newContainer := func() *prices.Consumer {
-		return prices.New(prices.Config{Latest: scale.latest, DB: scale.pool, Notifier: discard{},
-			Alerts: readmodel.NewAlertRules(scale.pool), Concurrency: 64, ValuationRetention: -1})
+		return prices.New(prices.Config{Latest: scale.latest, DB: readmodel.NewPricesConsumerStore(scale.pool), Notifier: discard{},
+			Alerts: readmodel.NewConsumerAlertRules(scale.pool), Concurrency: 64, ValuationRetention: -1})
 	}
 	containers := [2]*prices.Consumer{newContainer(), newContainer()}
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-	round := func() (shards [2][]events.KinesisEventRecord) {
+	round := func() (shards [2][]prices.Record) {
 		scale.batch++
 		for _, r := range scaleBatch(b, base.Add(time.Duration(scale.batch)*time.Minute)) {
-			k := r.Kinesis.PartitionKey
+			k := r.PartitionKey
 			shard := int(k[len(k)-1]-'0') % 2
 			shards[shard] = append(shards[shard], r)
 		}
@@ -250,8 +249,8 @@ func BenchmarkHandleAtScaleTwoShards(b *testing.B) {
 			start := time.Now()
 			resp, s, err := containers[rng.IntN(2)].Process(b.Context(), batch)
 			total += time.Since(start)
-			if err != nil || len(resp.BatchItemFailures) != 0 {
-				b.Fatalf("failures %d, stats %+v, %v", len(resp.BatchItemFailures), s, err)
+			if err != nil || len(resp) != 0 {
+				b.Fatalf("failures %d, stats %+v, %v", len(resp), s, err)
 			}
 			writes, dyn = writes+s.Writes, dyn+s.Dynamo
 			batches++

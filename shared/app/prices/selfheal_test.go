@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
@@ -53,11 +52,11 @@ func (s *memorySink) records() []quarantine.Record {
 	return slices.Clone(s.recs)
 }
 
-// onShard gives records the eventID and source a Kinesis event carries.
-func onShard(recs ...events.KinesisEventRecord) []events.KinesisEventRecord {
+// onShard gives records the shard and stream a Kinesis event names.
+func onShard(recs ...prices.Record) []prices.Record {
 	for i := range recs {
-		recs[i].EventID = "shardId-000000000001:" + recs[i].Kinesis.SequenceNumber
-		recs[i].EventSourceArn = "arn:aws:kinesis:us-east-1:000000000000:stream/market-data-updates"
+		recs[i].ShardID = "shardId-000000000001"
+		recs[i].Stream = "arn:aws:kinesis:us-east-1:000000000000:stream/market-data-updates"
 	}
 	return recs
 }
@@ -71,13 +70,13 @@ func TestPoisonInTheMiddleIsSetAside(t *testing.T) {
 	e := newEnv(t)
 	sink := &memorySink{}
 	var metrics bytes.Buffer
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Quarantine: sink, Metrics: &metrics})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Quarantine: sink, Metrics: &metrics})
 	poison := raw("AAPL", []byte(`{"eventType":"SomethingElse"}`))
 	batch := onShard(rec(t, "AAPL", "100", t0), rec(t, "MSFT", "400", t0), poison,
 		rec(t, "AAPL", "101", t0.Add(time.Second)), rec(t, "MSFT", "401", t0.Add(time.Second)))
-	resp, err := c.Handle(t.Context(), events.KinesisEvent{Records: batch})
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures %v, err %v: the poison is set aside, not failed", failures(resp), err)
+	resp, err := handle(t.Context(), c, batch)
+	if err != nil || len(resp) != 0 {
+		t.Fatalf("failures %v, err %v: the poison is set aside, not failed", resp, err)
 	}
 	if p := latestPG(t, e.pool, "AAPL"); p.Price.String() != "101" {
 		t.Fatalf("AAPL %+v: the tick after the poison did not apply", p)
@@ -89,7 +88,7 @@ func TestPoisonInTheMiddleIsSetAside(t *testing.T) {
 	if len(sent) != 1 {
 		t.Fatalf("set aside %+v", sent)
 	}
-	if r := sent[0]; r.Consumer != "prices" || r.SequenceNumber != poison.Kinesis.SequenceNumber || r.ShardID != "shardId-000000000001" ||
+	if r := sent[0]; r.Consumer != "prices" || r.SequenceNumber != poison.SequenceNumber || r.ShardID != "shardId-000000000001" ||
 		r.PartitionKey != "AAPL" || string(r.Data) != `{"eventType":"SomethingElse"}` || r.Stream == "" || r.Reason == "" || r.QuarantinedAt.IsZero() {
 		t.Fatalf("set aside as %+v", r)
 	}
@@ -108,21 +107,21 @@ func TestOnlyWhatIsCheckpointedIsSetAside(t *testing.T) {
 	e := newEnv(t)
 	sink := &memorySink{}
 	fl := &failingLatest{real: e.latest, fail: map[string]bool{"MSFT": true}}
-	c := prices.New(prices.Config{Latest: fl, DB: e.pool, Quarantine: sink, Retry: fastRetry(100 * time.Millisecond)})
+	c := prices.New(prices.Config{Latest: fl, DB: readmodel.NewPricesConsumerStore(e.pool), Quarantine: sink, Retry: fastRetry(100 * time.Millisecond)})
 	before, after := raw("X", []byte("not json")), raw("Y", []byte("nor this"))
 	batch := onShard(before, rec(t, "AAPL", "100", t0), rec(t, "MSFT", "400", t0), after, rec(t, "SPY", "500", t0))
 	resp, st, err := c.Process(t.Context(), batch)
-	if err != nil || !slices.Equal(failures(resp), []string{batch[2].Kinesis.SequenceNumber}) || st.TransientRetries == 0 {
-		t.Fatalf("failures %v, err %v, stats %+v", failures(resp), err, st)
+	if err != nil || !slices.Equal(resp, []string{batch[2].SequenceNumber}) || st.TransientRetries == 0 {
+		t.Fatalf("failures %v, err %v, stats %+v", resp, err, st)
 	}
-	if sent := sink.records(); len(sent) != 1 || sent[0].SequenceNumber != before.Kinesis.SequenceNumber {
+	if sent := sink.records(); len(sent) != 1 || sent[0].SequenceNumber != before.SequenceNumber {
 		t.Fatalf("set aside %+v", sent)
 	}
 
-	c = prices.New(prices.Config{Latest: e.latest, DB: e.pool})
+	c = prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool)})
 	resp, _, err = c.Process(t.Context(), batch)
-	if want := []string{before.Kinesis.SequenceNumber, after.Kinesis.SequenceNumber}; err != nil || !slices.Equal(failures(resp), want) {
-		t.Fatalf("without a destination: failures %v, err %v", failures(resp), err)
+	if want := []string{before.SequenceNumber, after.SequenceNumber}; err != nil || !slices.Equal(resp, want) {
+		t.Fatalf("without a destination: failures %v, err %v", resp, err)
 	}
 }
 
@@ -131,7 +130,7 @@ func TestOnlyWhatIsCheckpointedIsSetAside(t *testing.T) {
 func TestUnreachableDestinationFailsTheInvocation(t *testing.T) {
 	e := newEnv(t)
 	sink := &memorySink{fail: errors.New("injected: SQS unreachable")}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Quarantine: sink, Retry: fastRetry(100 * time.Millisecond)})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Quarantine: sink, Retry: fastRetry(100 * time.Millisecond)})
 	batch := onShard(rec(t, "AAPL", "100", t0), raw("X", []byte("not json")))
 	if _, st, err := c.Process(t.Context(), batch); err == nil || st.Quarantined != 0 || st.TransientRetries == 0 {
 		t.Fatalf("err %v, stats %+v", err, st)
@@ -139,8 +138,8 @@ func TestUnreachableDestinationFailsTheInvocation(t *testing.T) {
 	sink.mu.Lock()
 	sink.fail = nil
 	sink.mu.Unlock()
-	if resp, st, err := c.Process(t.Context(), batch); err != nil || len(resp.BatchItemFailures) != 0 || st.Quarantined != 1 {
-		t.Fatalf("the retry: failures %v, err %v, stats %+v", failures(resp), err, st)
+	if resp, st, err := c.Process(t.Context(), batch); err != nil || len(resp) != 0 || st.Quarantined != 1 {
+		t.Fatalf("the retry: failures %v, err %v, stats %+v", resp, err, st)
 	}
 }
 
@@ -151,19 +150,19 @@ func TestUnreachableDestinationFailsTheInvocation(t *testing.T) {
 func TestRefusedTickIsSetAside(t *testing.T) {
 	e := newEnv(t)
 	sink := &memorySink{}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Quarantine: sink, Retry: fastRetry(time.Minute)})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Quarantine: sink, Retry: fastRetry(time.Minute)})
 	bad := "BAD\x00X"
 	batch := onShard(rec(t, "AAPL", "100", t0), rec(t, bad, "10", t0), rec(t, "MSFT", "400", t0), rec(t, "SPY", "500", t0),
 		rec(t, bad, "11", t0.Add(time.Second)), rec(t, "QQQ", "300", t0))
 	resp, st, err := c.Process(t.Context(), batch)
-	if err != nil || len(resp.BatchItemFailures) != 0 || st.RefusedSymbols != 1 || st.Quarantined != 2 || st.TransientRetries != 0 {
-		t.Fatalf("failures %v, err %v, stats %+v", failures(resp), err, st)
+	if err != nil || len(resp) != 0 || st.RefusedSymbols != 1 || st.Quarantined != 2 || st.TransientRetries != 0 {
+		t.Fatalf("failures %v, err %v, stats %+v", resp, err, st)
 	}
 	for _, s := range []string{"AAPL", "MSFT", "SPY", "QQQ"} {
 		latestPG(t, e.pool, s)
 	}
 	sent := sink.records()
-	if len(sent) != 2 || sent[0].SequenceNumber != batch[1].Kinesis.SequenceNumber || sent[1].SequenceNumber != batch[4].Kinesis.SequenceNumber ||
+	if len(sent) != 2 || sent[0].SequenceNumber != batch[1].SequenceNumber || sent[1].SequenceNumber != batch[4].SequenceNumber ||
 		!strings.HasPrefix(sent[0].Reason, "refused: ") || sent[0].EventType != pricing.EventTypeMarketDataUpdated || sent[0].EventID == "" {
 		t.Fatalf("set aside %+v", sent)
 	}
@@ -182,7 +181,7 @@ func TestDatabaseOutageMidBatchIsRiddenOut(t *testing.T) {
 		{ID: "above-c", Kind: alerts.KindPriceAbove, Symbol: "OC", Threshold: decimal.RequireFromString("100")},
 	}
 	// A saw-tooth around 100 that fires and re-arms every rule several times.
-	var batch []events.KinesisEventRecord
+	var batch []prices.Record
 	for i := range 30 {
 		for k, s := range []string{"OA", "OB", "OC", "OD"} {
 			price := []string{"98", "102", "99", "103", "97"}[(i+k)%5]
@@ -190,7 +189,7 @@ func TestDatabaseOutageMidBatchIsRiddenOut(t *testing.T) {
 		}
 	}
 	setUp := func(e env) {
-		store := readmodel.NewAlertRules(e.pool)
+		store := readmodel.NewConsumerAlertRules(e.pool)
 		for _, r := range rules {
 			if _, err := store.Create(ctx, u1, r); err != nil {
 				t.Fatal(err)
@@ -202,9 +201,9 @@ func TestDatabaseOutageMidBatchIsRiddenOut(t *testing.T) {
 	// Without an outage: what a replay produces.
 	want := newEnv(t)
 	setUp(want)
-	if resp, _, err := prices.New(prices.Config{Latest: want.latest, DB: want.pool, Alerts: readmodel.NewAlertRules(want.pool)}).
-		Process(ctx, batch); err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("reference: %v %v", failures(resp), err)
+	if resp, _, err := prices.New(prices.Config{Latest: want.latest, DB: readmodel.NewPricesConsumerStore(want.pool), Alerts: readmodel.NewConsumerAlertRules(want.pool)}).
+		Process(ctx, batch); err != nil || len(resp) != 0 {
+		t.Fatalf("reference: %v %v", resp, err)
 	}
 
 	e := newEnv(t)
@@ -222,12 +221,12 @@ func TestDatabaseOutageMidBatchIsRiddenOut(t *testing.T) {
 	defer pool.Close()
 	sink := &memorySink{}
 	var metrics bytes.Buffer
-	c := prices.New(prices.Config{Latest: e.latest, DB: pool, Alerts: readmodel.NewAlertRules(pool), Quarantine: sink,
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(pool), Alerts: readmodel.NewConsumerAlertRules(pool), Quarantine: sink,
 		Retry: fastRetry(time.Minute), Metrics: &metrics})
 	proxy.CutOn("insert into alert_history", 3)
-	resp, err := c.Handle(ctx, events.KinesisEvent{Records: batch})
-	if err != nil || len(resp.BatchItemFailures) != 0 {
-		t.Fatalf("failures %v, err %v: the outage is ridden out within the invocation", failures(resp), err)
+	resp, err := handle(ctx, c, batch)
+	if err != nil || len(resp) != 0 {
+		t.Fatalf("failures %v, err %v: the outage is ridden out within the invocation", resp, err)
 	}
 	cut, refused := proxy.Outcome()
 	if !cut || refused != 3 {

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/shopspring/decimal"
 
 	eventschema "github.com/portfoliotracker/tracker/events"
@@ -69,7 +68,7 @@ func TestValueDropFiresOnceAgainstPostgresAndDynamoDB(t *testing.T) {
 	if _, err := e.pool.Exec(ctx, `update positions set cost_basis = 900 where portfolio_id = 'p1'`); err != nil {
 		t.Fatal(err)
 	}
-	store := readmodel.NewAlertRules(e.pool)
+	store := readmodel.NewConsumerAlertRules(e.pool)
 	hour := alerts.Duration(time.Hour)
 	d := decimal.RequireFromString
 	for _, r := range []struct {
@@ -88,7 +87,7 @@ func TestValueDropFiresOnceAgainstPostgresAndDynamoDB(t *testing.T) {
 	}
 	notifier := &pricing.MemoryNotifier{}
 	log := &eventLog{}
-	c := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier, Valuations: log.add})
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier, Valuations: log.add})
 
 	type step struct{ aapl, msft, nvda string }
 	steps := []step{
@@ -105,22 +104,22 @@ func TestValueDropFiresOnceAgainstPostgresAndDynamoDB(t *testing.T) {
 	// have left the one-hour window, so the drop is 2.1% from 96.
 	for i, s := range steps {
 		at := t0.Add(time.Duration(i) * time.Minute)
-		batch := []events.KinesisEventRecord{rec(t, "AAPL", s.aapl, at), rec(t, "MSFT", s.msft, at), rec(t, "NVDA", s.nvda, at)}
+		batch := []prices.Record{rec(t, "AAPL", s.aapl, at), rec(t, "MSFT", s.msft, at), rec(t, "NVDA", s.nvda, at)}
 		if i == 2 {
 			notifier.Fail = errors.New("gone")
-			if resp, _ := c.Handle(ctx, events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-				t.Fatalf("step 2: failures %v, want none: pushes are never retried", failures(resp))
+			if resp, _ := handle(ctx, c, batch); len(resp) != 0 {
+				t.Fatalf("step 2: failures %v, want none: pushes are never retried", resp)
 			}
 			notifier.Fail = nil
 		}
-		if resp, _ := c.Handle(ctx, events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("step %d: failures %v", i, failures(resp))
+		if resp, _ := handle(ctx, c, batch); len(resp) != 0 {
+			t.Fatalf("step %d: failures %v", i, resp)
 		}
 	}
 	late := t0.Add(65 * time.Minute)
 	for i, px := range []string{"95", "94"} {
-		if resp, _ := c.Handle(ctx, events.KinesisEvent{Records: []events.KinesisEventRecord{rec(t, "NVDA", px, late.Add(time.Duration(i)*time.Minute))}}); len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("NVDA late: %v", failures(resp))
+		if resp, _ := handle(ctx, c, []prices.Record{rec(t, "NVDA", px, late.Add(time.Duration(i)*time.Minute))}); len(resp) != 0 {
+			t.Fatalf("NVDA late: %v", resp)
 		}
 	}
 
@@ -220,21 +219,21 @@ func TestValueAlertsFollowTheFirstSymbolsShard(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	holdings(t, e.pool, "p1", u1, map[string]string{"AAA": "10", "BBB": "10"})
-	store := readmodel.NewAlertRules(e.pool)
+	store := readmodel.NewConsumerAlertRules(e.pool)
 	if _, err := store.Create(ctx, u1, alerts.Rule{ID: "drop", Kind: alerts.KindValueDrop, PortfolioID: "p1",
 		Threshold: decimal.RequireFromString("0.05"), Window: alerts.Duration(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	notifier := &pricing.MemoryNotifier{}
-	shardA := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
-	shardB := prices.New(prices.Config{Latest: e.latest, DB: e.pool, Alerts: store, Notifier: notifier})
+	shardA := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
+	shardB := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
 	n := 0
 	run := func(c *prices.Consumer, sym, price string) {
 		t.Helper()
 		n++
-		batch := []events.KinesisEventRecord{rec(t, sym, price, t0.Add(time.Duration(n)*time.Minute))}
-		if resp, st := c.Handle(ctx, events.KinesisEvent{Records: batch}); len(resp.BatchItemFailures) != 0 {
-			t.Fatalf("batch %d: failures %v (%+v)", n, failures(resp), st)
+		batch := []prices.Record{rec(t, sym, price, t0.Add(time.Duration(n)*time.Minute))}
+		if resp, st := handle(ctx, c, batch); len(resp) != 0 {
+			t.Fatalf("batch %d: failures %v (%+v)", n, resp, st)
 		}
 	}
 	run(shardA, "AAA", "100") // 1,000 + BBB unpriced: evaluated, peak 1,000

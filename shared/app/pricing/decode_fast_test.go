@@ -10,8 +10,8 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // The canonical-layout reader and encoding/json agree: every event Encode writes
@@ -22,7 +22,7 @@ func TestCanonicalAndStrictDecodeAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	syms := []string{"AAPL", "BRK.B", "7203.T", "ÄKTIE", "A&B", "X<Y>"}
 	for i := range 500 {
-		q := marketdata.Quote{Symbol: syms[rng.IntN(len(syms))], Price: decimal.New(1+rng.Int64N(1e9), -int32(rng.IntN(8))),
+		q := market.Quote{Symbol: syms[rng.IntN(len(syms))], Price: decimal.New(1+rng.Int64N(1e9), -int32(rng.IntN(8))),
 			Volume: decimal.New(rng.Int64N(1e6), 0), Timestamp: time.Unix(1.7e9+rng.Int64N(1e8), rng.Int64N(1e9)).UTC(),
 			Source: "simulated"}
 		if i%2 == 0 {

@@ -14,7 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // Contract constants of the market-data-updates stream.
@@ -55,7 +55,7 @@ var eventNamespace = uuid.MustParse("6f1d5c2e-8a43-4b8e-9d0b-3f2a7c1e5b90")
 // FromQuote builds the event for q. The event ID is a name-based UUID (v5) of the
 // source, symbol, timestamp and price: the same quote fetched twice (two
 // containers, a retried invocation) carries the same ID.
-func FromQuote(q marketdata.Quote) MarketDataUpdated {
+func FromQuote(q market.Quote) MarketDataUpdated {
 	ts := q.Timestamp.UTC()
 	name := q.Source + "|" + q.Symbol + "|" + ts.Format(time.RFC3339Nano) + "|" + q.Price.String()
 	return MarketDataUpdated{
@@ -64,9 +64,9 @@ func FromQuote(q marketdata.Quote) MarketDataUpdated {
 	}
 }
 
-// Quote returns the event as a marketdata.Quote.
-func (e MarketDataUpdated) Quote() marketdata.Quote {
-	return marketdata.Quote{Symbol: e.Symbol, Price: e.Price, Volume: e.Volume, Timestamp: e.Timestamp,
+// Quote returns the event as a market.Quote.
+func (e MarketDataUpdated) Quote() market.Quote {
+	return market.Quote{Symbol: e.Symbol, Price: e.Price, Volume: e.Volume, Timestamp: e.Timestamp,
 		Exchange: e.Exchange, Source: e.Source, PreviousClose: e.PreviousClose}
 }
 
@@ -127,7 +127,7 @@ func (e *DecodeError) Error() string {
 func (e *DecodeError) Is(target error) bool { return target == ErrInvalidEvent }
 
 // Validate checks the event as Decode would: an event ID, the quote invariants of
-// marketdata.Quote.Validate, a UTC timestamp.
+// market.Quote.Validate, a UTC timestamp.
 func (e MarketDataUpdated) Validate() error {
 	if e.EventID == "" {
 		return &DecodeError{Field: "eventId", Reason: "missing"}

@@ -8,12 +8,12 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
-func quote() marketdata.Quote {
-	return marketdata.Quote{Symbol: "AAPL", Price: decimal.RequireFromString("190.12"), Volume: decimal.NewFromInt(300),
+func quote() market.Quote {
+	return market.Quote{Symbol: "AAPL", Price: decimal.RequireFromString("190.12"), Volume: decimal.NewFromInt(300),
 		Timestamp: time.Date(2026, 1, 2, 15, 4, 5, 123e6, time.UTC), Exchange: "XNAS", Source: "finnhub",
 		PreviousClose: decimal.RequireFromString("189.50")}
 }

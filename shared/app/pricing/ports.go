@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 )
 
@@ -39,9 +38,24 @@ type ValuationMessage struct {
 
 // SubscriptionNotifier is a Notifier that honours what each WebSocket connection
 // subscribed to (push.Pusher): pick returns the messages for one connection of
-// one of the users.
+// one of the users, given what that connection subscribed to.
 type SubscriptionNotifier interface {
-	NotifyEach(ctx context.Context, userIDs []string, pick func(wsconn.Connection) []any) error
+	NotifySubscribed(ctx context.Context, userIDs []string, pick func(Subscriptions) []any) error
+}
+
+// Subscriptions is what one live connection of UserID subscribed to: the
+// portfolios whose valuations and the symbols whose quotes it wants, each
+// sorted.
+type Subscriptions struct {
+	UserID     string
+	Portfolios []string // sorted
+	Symbols    []string // sorted
+}
+
+// SubscribedToPortfolio reports whether the connection subscribed to the portfolio.
+func (s Subscriptions) SubscribedToPortfolio(id string) bool {
+	_, ok := slices.BinarySearch(s.Portfolios, id)
+	return ok
 }
 
 // PriceMessage carries the batch's quotes of the symbols a connection subscribed

@@ -1,12 +1,10 @@
-package prices
+package readmodel
 
 import (
 	"context"
 	"slices"
 	"strings"
 	"sync"
-
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 )
 
 // holdingsCache keeps, between batches, who holds each symbol and each holder's
@@ -37,9 +35,9 @@ type holdingsCache struct {
 // heldPortfolio is one portfolio as the cache knows it.
 type heldPortfolio struct {
 	id     string
-	h      *readmodel.Holdings // nil: not loaded, or no such portfolio
-	syms   []int32             // h.Positions' symbols, by index
-	mark   string              // the mark ("hp:"+id) h reflects, when marked
+	h      *Holdings // nil: not loaded, or no such portfolio
+	syms   []int32   // h.Positions' symbols, by index
+	mark   string    // the mark ("hp:"+id) h reflects, when marked
 	marked bool
 	seen   uint64 // the batch that last touched it
 }
@@ -71,11 +69,11 @@ func (hc *holdingsCache) symbol(name string) int32 {
 }
 
 // valuations values every non-archived portfolio with an open position in one
-// of symbols, sorted by portfolio ID, as readmodel.ValuationsHolding does.
-func (hc *holdingsCache) valuations(ctx context.Context, db readmodel.PriceDB, symbols []string) ([]readmodel.PortfolioValuation, error) {
+// of symbols, sorted by portfolio ID, as ValuationsHolding does.
+func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []string) ([]PortfolioValuation, error) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
-	changed, next, err := readmodel.HoldingMarkChanges(ctx, db, hc.cursor)
+	changed, next, err := HoldingMarkChanges(ctx, db, hc.cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -105,11 +103,11 @@ func (hc *holdingsCache) valuations(ctx context.Context, db readmodel.PriceDB, s
 	if len(stale) > 0 {
 		// Marks before data: a change after this read moves the mark again, after
 		// the cursor just taken, and is dropped next time.
-		marks, err := readmodel.HoldingMarks(ctx, db, prefixed("hs:", stale))
+		marks, err := HoldingMarks(ctx, db, prefixed("hs:", stale))
 		if err != nil {
 			return nil, err
 		}
-		holders, err := readmodel.HoldersOf(ctx, db, stale)
+		holders, err := HoldersOf(ctx, db, stale)
 		if err != nil {
 			return nil, err
 		}
@@ -139,11 +137,11 @@ func (hc *holdingsCache) valuations(ctx context.Context, db readmodel.PriceDB, s
 		}
 	}
 	if len(stale) > 0 {
-		marks, err := readmodel.HoldingMarks(ctx, db, prefixed("hp:", stale))
+		marks, err := HoldingMarks(ctx, db, prefixed("hp:", stale))
 		if err != nil {
 			return nil, err
 		}
-		hs, err := readmodel.PortfolioHoldings(ctx, db, stale)
+		hs, err := PortfolioHoldings(ctx, db, stale)
 		if err != nil {
 			return nil, err
 		}
@@ -173,18 +171,18 @@ func (hc *holdingsCache) valuations(ctx context.Context, db readmodel.PriceDB, s
 	for i, si := range need {
 		names[i] = hc.names[si]
 	}
-	prices, err := readmodel.LatestPrices(ctx, db, names)
+	prices, err := LatestPrices(ctx, db, names)
 	if err != nil {
 		return nil, err
 	}
-	priceOf := make([]*readmodel.LatestPrice, len(hc.names))
+	priceOf := make([]*LatestPrice, len(hc.names))
 	for i, si := range need {
 		if lp, ok := prices[names[i]]; ok {
 			priceOf[si] = &lp
 		}
 	}
-	out := make([]readmodel.PortfolioValuation, 0, len(touched))
-	var at []*readmodel.LatestPrice
+	out := make([]PortfolioValuation, 0, len(touched))
+	var at []*LatestPrice
 	for _, p := range touched {
 		if p.h == nil || p.h.Archived || !hc.holdsTicked(p) {
 			continue
@@ -193,7 +191,7 @@ func (hc *holdingsCache) valuations(ctx context.Context, db readmodel.PriceDB, s
 		for _, si := range p.syms {
 			at = append(at, priceOf[si])
 		}
-		out = append(out, readmodel.ValueAt(p.id, p.h, at))
+		out = append(out, ValueAt(p.id, p.h, at))
 	}
 	return out, nil
 }

@@ -1,47 +1,46 @@
-package ingest
+package marketdata
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/shopspring/decimal"
 
-	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 )
 
-// SimQuotes is the simulated QuoteProvider for a stateless, scheduled Lambda.
+// SimQuotes is the simulated QuoteProvider for a stateless, scheduled Lambda
+// (the ingest's).
 //
 // Every call regenerates the symbol's walk from today's 00:00 UTC (the anchor of
 // SimConfig.Start) up to now, with its own single-symbol simulator: each symbol
 // draws from a stream seeded by Seed and the symbol, so the path is the same in
 // every container and whatever the other symbols are. Ticks are 20–100 s apart
 // (about 1,440 a day), which keeps a regeneration well under a millisecond per
-// symbol. Symbols outside marketdata.DefaultSimSymbols get a start price and
+// symbol. Symbols outside DefaultSimSymbols get a start price and
 // volatility derived from their name.
 type SimQuotes struct {
 	Seed uint64
 	Now  func() time.Time // default time.Now
 }
 
-// Name implements marketdata.QuoteProvider.
-func (s SimQuotes) Name() string { return marketdata.SourceSimulated }
+// Name implements QuoteProvider.
+func (s SimQuotes) Name() string { return SourceSimulated }
 
-// Quote implements marketdata.QuoteProvider.
-func (s SimQuotes) Quote(ctx context.Context, symbol string) (marketdata.Quote, error) {
+// Quote implements QuoteProvider.
+func (s SimQuotes) Quote(ctx context.Context, symbol string) (Quote, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
 	t := now().UTC()
-	sim, err := marketdata.NewSimulator(marketdata.SimConfig{
-		Seed: s.Seed, Symbols: []marketdata.SimSymbol{simSymbol(symbol)}, Start: t.Truncate(24 * time.Hour),
+	sim, err := NewSimulator(SimConfig{
+		Seed: s.Seed, Symbols: []SimSymbol{simSymbolFor(symbol)}, Start: t.Truncate(24 * time.Hour),
 		MinInterval: 20 * time.Second, MaxInterval: 100 * time.Second, Now: func() time.Time { return t },
 	})
 	if err != nil {
-		return marketdata.Quote{}, &marketdata.MarketDataError{Provider: marketdata.SourceSimulated, Symbol: symbol,
-			Kind: marketdata.KindNotFound, Message: err.Error(), At: t}
+		return Quote{}, &MarketDataError{Provider: SourceSimulated, Symbol: symbol,
+			Kind: KindNotFound, Message: err.Error(), At: t}
 	}
 	return sim.Quote(ctx, symbol)
 }
@@ -57,11 +56,11 @@ type SimBars struct {
 	Now  func() time.Time // default time.Now
 }
 
-// Name implements marketdata.BarProvider.
-func (SimBars) Name() string { return marketdata.SourceSimulated }
+// Name implements BarProvider.
+func (SimBars) Name() string { return SourceSimulated }
 
-// DailyBars implements marketdata.BarProvider.
-func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.Date) ([]marketdata.DailyBar, error) {
+// DailyBars implements BarProvider.
+func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.Date) ([]DailyBar, error) {
 	ny := newYork()
 	now := time.Now
 	if b.Now != nil {
@@ -71,19 +70,19 @@ func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.D
 	// 00:00 UTC), even when the range ends earlier, to find the scale.
 	anchor := calendar.FromTime(now().UTC()).AddDays(-1)
 	fy, fm, fd := from.Time().Date()
-	def := simSymbol(symbol)
-	sim, err := marketdata.NewSimulator(marketdata.SimConfig{
-		Seed: b.Seed, Symbols: []marketdata.SimSymbol{def}, Start: time.Date(fy, fm, fd, 0, 0, 0, 0, ny), MarketHours: true,
+	def := simSymbolFor(symbol)
+	sim, err := NewSimulator(SimConfig{
+		Seed: b.Seed, Symbols: []SimSymbol{def}, Start: time.Date(fy, fm, fd, 0, 0, 0, 0, ny), MarketHours: true,
 		MinInterval: 5 * time.Minute, MaxInterval: 15 * time.Minute,
 	})
 	if err != nil {
-		return nil, &marketdata.MarketDataError{Provider: marketdata.SourceSimulated, Symbol: symbol, Kind: marketdata.KindNotFound, Message: err.Error(), At: time.Now().UTC()}
+		return nil, &MarketDataError{Provider: SourceSimulated, Symbol: symbol, Kind: KindNotFound, Message: err.Error(), At: time.Now().UTC()}
 	}
 	end := to
 	if anchor.After(end) {
 		end = anchor
 	}
-	var bars []marketdata.DailyBar
+	var bars []DailyBar
 	for {
 		q := sim.Next()
 		day := calendar.FromTime(q.Timestamp.In(ny))
@@ -98,8 +97,8 @@ func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.D
 			bar.Volume = bar.Volume.Add(q.Volume)
 			continue
 		}
-		bars = append(bars, marketdata.DailyBar{Symbol: symbol, Date: day, Open: q.Price, High: q.Price, Low: q.Price,
-			Close: q.Price, Volume: q.Volume, Source: marketdata.SourceSimulated})
+		bars = append(bars, DailyBar{Symbol: symbol, Date: day, Open: q.Price, High: q.Price, Low: q.Price,
+			Close: q.Price, Volume: q.Volume, Source: SourceSimulated})
 	}
 	scale := decimal.NewFromInt(1)
 	for i := len(bars) - 1; i >= 0; i-- {
@@ -121,10 +120,10 @@ func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.D
 	return out, nil
 }
 
-// simSymbol is the default definition of symbol, or one derived from its name:
+// simSymbolFor is the default definition of symbol, or one derived from its name:
 // a start price between 10 and 500, drift 5 %, volatility 20–50 %.
-func simSymbol(symbol string) marketdata.SimSymbol {
-	for _, d := range marketdata.DefaultSimSymbols() {
+func simSymbolFor(symbol string) SimSymbol {
+	for _, d := range DefaultSimSymbols() {
 		if d.Symbol == symbol {
 			return d
 		}
@@ -135,14 +134,6 @@ func simSymbol(symbol string) marketdata.SimSymbol {
 		h *= 1099511628211
 	}
 	cents := int64(1000 + h%49001)
-	return marketdata.SimSymbol{Symbol: symbol, Start: decimal.New(cents, -2), Drift: 0.05,
+	return SimSymbol{Symbol: symbol, Start: decimal.New(cents, -2), Drift: 0.05,
 		Volatility: 0.2 + float64(h>>32%31)/100, Exchange: ""}
-}
-
-func newYork() *time.Location {
-	loc, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		panic(fmt.Sprintf("ingest: %v", err)) // unreachable: marketdata embeds time/tzdata
-	}
-	return loc
 }

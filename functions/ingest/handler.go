@@ -1,0 +1,40 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/portfoliotracker/tracker/shared/app/ingest"
+)
+
+// event is the schedule's input: empty, null, {} or {"mode":"quotes"} for the
+// minute-by-minute ingest, or
+// {"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}.
+type event struct {
+	Mode   string `json:"mode,omitempty"`
+	Symbol string `json:"symbol,omitempty"`
+	From   string `json:"from,omitempty"`
+	To     string `json:"to,omitempty"`
+}
+
+// handle is the Lambda handler: it decodes the schedule's input and runs it.
+func handle(ctx context.Context, h *ingest.Handler, raw json.RawMessage) (ingest.Output, error) {
+	in, err := input(raw)
+	if err != nil {
+		return ingest.Output{}, err
+	}
+	return h.Run(ctx, in)
+}
+
+// input decodes raw into the ingest's Input; what is not JSON of that shape is
+// ingest.ErrBadInput (the mode itself is checked by Run).
+func input(raw json.RawMessage) (ingest.Input, error) {
+	var ev event
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return ingest.Input{}, fmt.Errorf("%w: %v", ingest.ErrBadInput, err)
+		}
+	}
+	return ingest.Input{Mode: ingest.Mode(ev.Mode), Symbol: ev.Symbol, From: ev.From, To: ev.To}, nil
+}
