@@ -5,23 +5,8 @@
 // US close (figures, valuation series, risk alerts) and {"mode":"weekly"}
 // (the same, plus a weekly summary pushed to each user).
 //
-// Environment:
-//
-//	EVENTS_TABLE         the events table (portfolios are loaded through the event store).
-//	SNAPSHOT_EVERY       the event store's snapshot interval (default 10).
-//	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
-//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
-//	BENCHMARK_SYMBOL     the benchmark of beta and alpha of the portfolios that never set
-//	                     analytics settings of their own (default SPY; a portfolio's
-//	                     settings, PUT /portfolios/{id}/settings, take precedence).
-//	RISK_FREE_RATE       the annual risk-free rate for Sharpe, Sortino and alpha (default 0).
-//	CONCURRENCY          portfolios computed at once (default 8).
-//	CONNECTIONS_TABLE    the WebSocket connections table, and
-//	WEBSOCKET_ENDPOINT   the WebSocket API's management endpoint (or WEBSOCKET_CALLBACK_URL):
-//	                     with both, risk alerts and weekly summaries are pushed.
-//	FAILURE_DESTINATION  where the stream records of portfolios that can never be computed
-//	                     go: the mapping's on-failure SQS queue URL, or a file:// URL
-//	                     locally (optional).
+// Settings: declared once with the topology (shared/platform/topology, function
+// "analytics": name, meaning, default) and read through shared/platform/config.
 package main
 
 import (

@@ -2,16 +2,8 @@
 // behind the Lambda authorizer). It reads its configuration, builds its adapters
 // on the first invocation, and serves package httpapi.
 //
-// Environment:
-//
-//	EVENTS_TABLE         the DynamoDB events table.
-//	QUOTAS_TABLE         the DynamoDB quotas table (portfolios and symbols per user; shared/domain/quota).
-//	SNAPSHOT_EVERY       events between snapshots (default 10; the same for every writer).
-//	API_DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler) as
-//	                         the API's own login role, which may only become the caller
-//	                         (readmodel.CallerDB: every statement runs under Row Level Security), or
-//	API_DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
-//	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
+// Settings: declared once with the topology (shared/platform/topology, function
+// "api": name, meaning, default) and read through shared/platform/config.
 package main
 
 import (

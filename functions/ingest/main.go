@@ -3,20 +3,8 @@
 // market-data-updates; with a backfill input it stores daily closes instead. See
 // shared/app/ingest (handler.go decodes the schedule's input).
 //
-// Environment:
-//
-//	MARKET_DATA_STREAM         the Kinesis stream market-data-updates (name or ARN).
-//	MARKET_DATA_ERRORS_STREAM  optional: where MarketDataError events go (they are logged anyway).
-//	PRICE_SOURCE               simulated (default) | finnhub | alphavantage.
-//	SIM_SEED                   the simulated feed's seed (default 1).
-//	MARKET_DATA_API_KEY        the provider's API key, or
-//	MARKET_DATA_API_KEY_SECRET_ARN  a Secrets Manager secret holding it (deployed).
-//	MARKET_DATA_BASE_URL       optional provider base URL (a stub in the local stack).
-//	RATE_LIMITS_TABLE          the DynamoDB rate-limits table (provider free-tier limits,
-//	                           shared by every invocation).
-//	DATABASE_URL               the read models' Postgres DSN (watch list, daily closes), or
-//	DATABASE_SECRET_ARN        a Secrets Manager secret holding it (deployed).
-//	AWS_ENDPOINT_URL[_KINESIS|_DYNAMODB]  standard SDK overrides.
+// Settings: declared once with the topology (shared/platform/topology, function
+// "ingest": name, meaning, default) and read through shared/platform/config.
 package main
 
 import (

@@ -4,10 +4,11 @@
 // reaches new code; migrations are idempotent and serialised by an advisory lock,
 // so a repeated or concurrent invocation is harmless.
 //
-// Environment: DATABASE_URL (local) or DATABASE_SECRET_ARN (deployed), the
-// owner's DSN it migrates with; API_DATABASE_URL or API_DATABASE_SECRET_ARN, the
-// DSN of the api and ws functions, whose user and password it makes their login
-// role (readmodel.EnsureAPILogin: created, or its password set, on every run).
+// Settings: declared once with the topology (shared/platform/topology, function
+// "migrate": name, meaning, default) and read through shared/platform/config.
+// It migrates with the owner's DSN and makes the api and ws functions' DSN user
+// their login role (readmodel.EnsureAPILogin: created, or its password set, on
+// every run).
 package main
 
 import (

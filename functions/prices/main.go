@@ -12,19 +12,8 @@
 // a store refuses) go to the failure destination (docs/architecture.md,
 // "Self-healing consumers").
 //
-// Environment:
-//
-//	PRICES_TABLE         the DynamoDB prices table.
-//	DATABASE_URL         the read models' Postgres DSN (Supabase transaction pooler), or
-//	DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
-//	PRICE_CURRENCY       the currency of the quotes on the stream (default USD).
-//	CONNECTIONS_TABLE    the WebSocket connections table, and
-//	WEBSOCKET_ENDPOINT   the WebSocket API's management endpoint (or WEBSOCKET_CALLBACK_URL):
-//	                     with both, valuations and alerts are pushed to the owners'
-//	                     browsers; without, they are logged.
-//	FAILURE_DESTINATION  where records that can never apply go: the mapping's on-failure SQS
-//	                     queue's URL (deployed), or a file:// URL (the local stack).
-//	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
+// Settings: declared once with the topology (shared/platform/topology, function
+// "prices": name, meaning, default) and read through shared/platform/config.
 //
 // Alert rules, their state and their firing history are in Postgres
 // (readmodel.AlertRules, the table alert_rules written through the API): each

@@ -3,17 +3,8 @@
 // records, and the projection service (shared/app/projection, where the batch
 // semantics are) applies them through readmodel.Projector.
 //
-// Environment:
-//
-//	DATABASE_URL         the Postgres DSN: Supabase's transaction pooler (port 6543).
-//	DATABASE_SECRET_ARN  instead of DATABASE_URL: a Secrets Manager secret holding the
-//	                     DSN (plain, or JSON with "url" and "root_certificate"), read lazily on the first
-//	                     invocation so that init stays small, and kept for the
-//	                     container's life.
-//	EVENTS_TABLE         the events table, read for the versions the stream did not
-//	                     deliver whole (a gap, a record that does not decode).
-//	FAILURE_DESTINATION  where quarantined events go: the mapping's on-failure SQS
-//	                     queue URL, or a file:// URL locally (optional).
+// Settings: declared once with the topology (shared/platform/topology, function
+// "projector": name, meaning, default) and read through shared/platform/config.
 //
 // The pool (1–2 connections, simple protocol) is created once per container.
 package main

@@ -10,15 +10,8 @@
 //	{"action":"ping"}                                               -> {"type":"pong"}
 //	anything wrong                                                  -> {"type":"error","code":"...","message":"..."}
 //
-// Environment:
-//
-//	CONNECTIONS_TABLE    the DynamoDB connections table.
-//	WEBSOCKET_ENDPOINT   the stage's management endpoint, https://{api-id}.execute-api.{region}.amazonaws.com/{stage};
-//	                     if unset, WEBSOCKET_CALLBACK_URL (what infra/stack gives functions with ManageConnections).
-//	API_DATABASE_URL         the read models' Postgres DSN as the API's login role (to check
-//	                         portfolio ownership and record symbol watches, each as the caller), or
-//	API_DATABASE_SECRET_ARN  a Secrets Manager secret holding it (deployed).
-//	AWS_ENDPOINT_URL[_DYNAMODB]  standard SDK overrides, for the local stack or LocalStack.
+// Settings: declared once with the topology (shared/platform/topology, function
+// "ws": name, meaning, default) and read through shared/platform/config.
 //
 // $connect and $disconnect need DynamoDB only: the database is opened on the first subscribe.
 // A subscription to symbols is also recorded in the read models' symbol_watchers (the prices
