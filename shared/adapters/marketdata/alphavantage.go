@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // DefaultAlphaVantageBaseURL is Alpha Vantage's query endpoint.
@@ -91,7 +92,7 @@ func (a *AlphaVantage) DailyBars(ctx context.Context, symbol string, from, to ca
 	size := a.OutputSize
 	if size == "" {
 		size = "compact"
-		if calendar.FromTime(a.c.opts.Now().In(newYork())).DaysSince(from) > 140 {
+		if calendar.FromTime(a.c.opts.Now().In(market.NewYork())).DaysSince(from) > 140 {
 			size = "full"
 		}
 	}
@@ -198,7 +199,7 @@ func parseAlphaVantageQuote(body []byte, symbol string, now time.Time) (Quote, *
 		return Quote{}, malformed("\"07. latest trading day\": " + err.Error())
 	}
 	ts := now.UTC()
-	ny := newYork()
+	ny := market.NewYork()
 	if day != calendar.FromTime(now.In(ny)) {
 		y, m, d := day.Time().Date()
 		ts = time.Date(y, m, d, 16, 0, 0, 0, ny).UTC()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // DefaultPolygonBaseURL is Polygon's REST API (Massive, since the rename, serves the
@@ -111,7 +112,7 @@ func parsePolygonAggs(body []byte, symbol string) ([]DailyBar, *MarketDataError)
 		return nil, malformed("unknown status " + truncate(b.Status))
 	}
 	bars := make([]DailyBar, 0, len(b.Results))
-	ny := newYork()
+	ny := market.NewYork()
 	for i, r := range b.Results {
 		if r.O == nil || r.H == nil || r.L == nil || r.C == nil || r.T == nil {
 			return nil, malformed("result " + strconv.Itoa(i) + " lacks one of o, h, l, c, t")

@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/retry"
 )
 
@@ -294,7 +295,7 @@ func (s *Simulator) schedule(from, iv int64) int64 {
 
 // session returns the regular New York session containing t, or the next one.
 func session(t int64) (open, closing int64) {
-	ny := newYork()
+	ny := market.NewYork()
 	lt := time.Unix(0, t).In(ny)
 	y, m, d := lt.Date()
 	for k := 0; ; k++ {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/shopspring/decimal"
 )
 
@@ -102,7 +103,7 @@ func TestSimulatorMarketHoursAndIntervals(t *testing.T) {
 	// Friday 15:59 New York: the walk must skip the weekend.
 	start := time.Date(2024, 3, 8, 20, 59, 0, 0, time.UTC)
 	s := mustSim(t, SimConfig{Seed: 3, Start: start, MarketHours: true})
-	ny := newYork()
+	ny := market.NewYork()
 	last := map[string]time.Time{}
 	prev := time.Time{}
 	sawMonday := false

@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // SimQuotes is the simulated QuoteProvider for a stateless, scheduled Lambda
@@ -61,7 +62,7 @@ func (SimBars) Name() string { return SourceSimulated }
 
 // DailyBars implements BarProvider.
 func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.Date) ([]DailyBar, error) {
-	ny := newYork()
+	ny := market.NewYork()
 	now := time.Now
 	if b.Now != nil {
 		now = b.Now
