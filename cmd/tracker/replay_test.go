@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
@@ -24,7 +26,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
-	"github.com/shopspring/decimal"
 )
 
 // replay end to end: events written by the DynamoDB adapter, rebuilt into a fresh

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/portfoliotracker/tracker/functions/edge/dynamostream"
 	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
@@ -97,9 +98,9 @@ func decodeStream(ctx context.Context, ev events.DynamoDBEvent, log *slog.Logger
 			b.Ignored++
 			continue
 		}
-		v, _ := strconv.ParseInt(attr(r, eventstore.AttrVersion), 10, 64)
+		v, _ := strconv.ParseInt(dynamostream.KeyOrImage(&r.Change, eventstore.AttrVersion), 10, 64)
 		b.Changes = append(b.Changes, analyticsjob.Change{PortfolioID: id, ItemID: r.Change.SequenceNumber, Version: v,
-			EventType: attr(r, eventstore.AttrEventType), EventID: attr(r, eventstore.AttrEventID)})
+			EventType: dynamostream.KeyOrImage(&r.Change, eventstore.AttrEventType), EventID: dynamostream.KeyOrImage(&r.Change, eventstore.AttrEventID)})
 	}
 	return b
 }
@@ -125,21 +126,6 @@ func decodeSchedule(in scheduleEvent) (analyticsjob.ScheduledRun, error) {
 		run.Day = d
 	}
 	return run, nil
-}
-
-// attr reads a string or number attribute of the record's keys, or its image.
-func attr(r *events.DynamoDBEventRecord, name string) string {
-	for _, m := range []map[string]events.DynamoDBAttributeValue{r.Change.Keys, r.Change.NewImage} {
-		if v, ok := m[name]; ok {
-			switch v.DataType() {
-			case events.DataTypeString:
-				return v.String()
-			case events.DataTypeNumber:
-				return v.Number()
-			}
-		}
-	}
-	return ""
 }
 
 // aggregateID reads the record's partition key, falling back to the image; ""

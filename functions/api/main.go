@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"

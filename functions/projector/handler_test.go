@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/portfoliotracker/tracker/functions/edge/dynamostream"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
@@ -253,7 +255,7 @@ func TestItemFromImage(t *testing.T) {
 	e := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO).Events[1]
 	img := image(encode(t, e))
 	img["snapshot"] = events.NewBinaryAttribute([]byte{1, 2, 3})
-	it, err := itemFromImage(img)
+	it, err := dynamostream.Item(img)
 	if err != nil {
 		t.Fatal(err)
 	}

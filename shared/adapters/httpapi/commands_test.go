@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"

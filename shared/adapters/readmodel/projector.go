@@ -17,13 +17,14 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
 	"github.com/portfoliotracker/tracker/shared/app/projection/rows"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
 	"github.com/portfoliotracker/tracker/shared/platform/uuid"
-	"github.com/shopspring/decimal"
 )
 
 // Projector applies portfolio events to the read models. What a batch changes is

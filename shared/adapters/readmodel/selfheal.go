@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/portfoliotracker/tracker/shared/app/projection/rows"
 	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
 )

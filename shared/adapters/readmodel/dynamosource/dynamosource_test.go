@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
