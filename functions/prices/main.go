@@ -69,7 +69,7 @@ func main() {
 			return nil, err
 		}
 		db := dynamodb.NewFromConfig(cfg)
-		var notifier pricing.Notifier = pricing.LogNotifier{Logger: log}
+		var notifier pricing.Notifier = push.LogNotifier{Logger: log}
 		// Every batch fans out to the owners of thousands of portfolios, most of
 		// them offline: look up only the users connected a second ago. A post
 		// gets a second (they take tens of milliseconds); the batch's pushes

@@ -1,7 +1,6 @@
 package httpapi_test
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net/url"
@@ -12,10 +11,11 @@ import (
 
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
-	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/memquery"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
 const (
@@ -23,30 +23,20 @@ const (
 	alertUserB = "0b0b0b0b-0000-4000-8000-00000000000b"
 )
 
-// newAlertsAPI serves the alert routes over a fresh Postgres, as the api function
-// does (its own login, each statement as the caller); it returns the owner's
-// store too, to record firings the way the prices consumer does.
-func newAlertsAPI(t *testing.T) (*api, *readmodel.AlertRules) {
+// newAlertsAPI serves the alert routes over the in-memory stores, as the api
+// function does without commands (ownership from the read models); user A's
+// portfolio p1 is projected from the events that create it. It returns the
+// alert store too, to record firings the way the prices consumer does.
+func newAlertsAPI(t *testing.T) (*api, *memstore.Alerts) {
 	t.Helper()
-	ctx := context.Background()
-	dsn := testenv.Postgres(t)
-	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
-	if err != nil {
+	reads := memquery.New()
+	if err := reads.Apply(t.Context(), rmtest.NewHistory(t, "p1", alertUserA, portfolio.FIFO).Events); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(pool.Close)
-	if _, err := readmodel.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
-	// User A's portfolio p1, as the projector writes it.
-	if _, err := pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
-values ('p1', $1, 'p', 'USD', 'FIFO', now(), now(), 1)`, alertUserA); err != nil {
-		t.Fatal(err)
-	}
-	callerDB, _ := readmodeltest.API(t, dsn)
+	store := memstore.NewAlerts(reads)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv := httpapi.New(httpapi.Config{Alerts: readmodel.NewAlertRules(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet})
-	return &api{t: t, handler: httplambda.Handler(srv)}, readmodel.NewAlertRules(pool)
+	srv := httpapi.New(httpapi.Config{Alerts: store, Queries: reads, Logger: quiet})
+	return &api{t: t, handler: httplambda.Handler(srv)}, store
 }
 
 func (r response) expect(t *testing.T, status int, what string) response {

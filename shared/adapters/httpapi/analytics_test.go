@@ -15,11 +15,15 @@ import (
 
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/memquery"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
 
@@ -41,20 +45,32 @@ func growthSeries(days int) *performance.Series {
 	return s
 }
 
-func newAnalyticsAPI(t *testing.T) (*api, string) { return newAnalyticsAPIOver(t, seriesDays) }
-
-// newAnalyticsAPIOver stores pf-1's figures and a value series of days days, and
-// SPY's closes over them.
-func newAnalyticsAPIOver(t testing.TB, days int) (*api, string) {
-	t.Helper()
-	return newAnalyticsAPIWith(t, growthSeries(days))
+func newAnalyticsAPI(t *testing.T) (*api, string) {
+	return newAnalyticsAPIWith(t, growthSeries(seriesDays))
 }
 
-// newAnalyticsAPIWith stores pf-1's figures over the value series s, and SPY's
+// newAnalyticsAPIWith serves the analytics routes over the in-memory stores:
+// user A's portfolios pf-1 and pf-2 (not computed yet), projected from the
+// events that create them, pf-1's figures over the value series s, and SPY's
 // closes over its days.
-func newAnalyticsAPIWith(t testing.TB, s *performance.Series) (*api, string) {
+func newAnalyticsAPIWith(t *testing.T, s *performance.Series) (*api, string) {
 	t.Helper()
-	days := len(s.Days)
+	reads, closes := memquery.New(), memstore.NewPrices()
+	for _, id := range []string{"pf-1", "pf-2"} {
+		if err := reads.Apply(t.Context(), rmtest.NewHistory(t, id, alertUserA, portfolio.FIFO).Events); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := memstore.NewMetrics(reads, closes, memstore.NewValuations())
+	seedAnalytics(t, closes, m, s)
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Analytics: m, Queries: reads, Logger: quiet}))}, "pf-1"
+}
+
+// newPostgresAnalyticsAPI is newAnalyticsAPIWith over PostgreSQL with a value
+// series of days days, for the benchmarks (they measure the PostgreSQL paths).
+func newPostgresAnalyticsAPI(t testing.TB, days int) (*api, string) {
+	t.Helper()
 	ctx := context.Background()
 	dsn := testenv.Postgres(t)
 	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-test"})
@@ -72,20 +88,35 @@ values ($1, $2, 'p', 'USD', 'FIFO', now(), now(), 3)`, id, alertUserA); err != n
 			t.Fatal(err)
 		}
 	}
+	seedAnalytics(t, readmodel.NewPrices(pool), readmodel.NewMetrics(pool), growthSeries(days))
+	// The API reads as the api function does: its own login, each statement as the caller.
+	callerDB, _ := readmodeltest.API(t, dsn)
+	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Analytics: readmodel.NewMetrics(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet}))}, "pf-1"
+}
+
+// seedAnalytics stores SPY's closes over the days of s and pf-1's figures over
+// s, as the analytics job saves them (version 3).
+func seedAnalytics(t testing.TB, closes interface {
+	UpsertDailyCloses(ctx context.Context, closes []readmodel.DailyClose) (int64, error)
+}, m interface {
+	SaveResults(ctx context.Context, results []readmodel.AnalyticsResult) error
+}, s *performance.Series) {
+	t.Helper()
+	ctx := context.Background()
 	// SPY closes on weekdays, up 0.05% a day.
-	var closes []readmodel.DailyClose
+	var rows []readmodel.DailyClose
 	px := 400.0
-	for d := seriesFrom - 10; d < seriesFrom+calendar.Date(days); d++ {
+	for d := seriesFrom - 10; d < seriesFrom+calendar.Date(len(s.Days)); d++ {
 		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
 			continue
 		}
 		px *= 1.0005
-		closes = append(closes, readmodel.DailyClose{Symbol: "SPY", Day: d, Close: decimal.NewFromFloat(px).Round(4), AsOf: d.Time(), Source: "test"})
+		rows = append(rows, readmodel.DailyClose{Symbol: "SPY", Day: d, Close: decimal.NewFromFloat(px).Round(4), AsOf: d.Time(), Source: "test"})
 	}
-	if _, err := readmodel.UpsertDailyCloses(ctx, pool, closes); err != nil {
+	if _, err := closes.UpsertDailyCloses(ctx, rows); err != nil {
 		t.Fatal(err)
 	}
-	m := readmodel.NewMetrics(pool)
 	hold := []analytics.Holding{{Symbol: "AAA", Value: 700}, {Symbol: "BBB", Value: 300}}
 	rep := analytics.Compute(s, analytics.Options{RiskFreeRate: 0.02, Holdings: hold})
 	plan := json.RawMessage(`{"trades":[{"symbol":"AAA","side":"SELL","quantity":"1"}],"allInBand":true}`)
@@ -94,10 +125,6 @@ values ($1, $2, 'p', 'USD', 'FIFO', now(), now(), 3)`, id, alertUserA); err != n
 	if err := m.SaveResults(ctx, []readmodel.AnalyticsResult{res}); err != nil {
 		t.Fatal(err)
 	}
-	// The API reads as the api function does: its own login, each statement as the caller.
-	callerDB, _ := readmodeltest.API(t, dsn)
-	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	return &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Analytics: readmodel.NewMetrics(callerDB), Queries: readmodel.NewQueries(callerDB), Logger: quiet}))}, "pf-1"
 }
 
 func metricValue(t *testing.T, v any, path ...string) float64 {
@@ -255,7 +282,7 @@ func TestAnalyticsRoutesWithoutStore(t *testing.T) {
 // Postgres: one series row, ~2,600 benchmark closes, analytics.Compute.
 // Target ≤ 20 ms.
 func BenchmarkPerformanceCustomRange(b *testing.B) {
-	a, id := newAnalyticsAPIOver(b, 7305)
+	a, id := newPostgresAnalyticsAPI(b, 7305)
 	path := "/portfolios/" + id + "/performance?from=2030-01-01&to=2039-12-31&benchmark=SPY"
 	if r := a.do(alertUserA, "GET", path, ""); r.status != 200 || r.body["source"] != "computed" || r.body["benchmark"].(map[string]any)["observations"].(float64) < 2000 {
 		b.Fatalf("%d %.300s", r.status, r.raw)
@@ -282,7 +309,7 @@ func processCPU() time.Duration {
 
 // BenchmarkHistory: GET /history of the 20-year series, 500 points (LTTB).
 func BenchmarkHistory(b *testing.B) {
-	a, id := newAnalyticsAPIOver(b, 7305)
+	a, id := newPostgresAnalyticsAPI(b, 7305)
 	b.ReportAllocs()
 	start := processCPU()
 	for b.Loop() {

@@ -16,7 +16,7 @@ import (
 // says.
 func TestAlertRulesOnlyOnOwnPortfolios(t *testing.T) {
 	t.Parallel()
-	a := newPostgresAPI(t)
+	a := newFullAPI(t)
 	victim := a.createPortfolio(bob, "bob-1")
 	own := a.createPortfolio(alice, "alice-1")
 	for _, body := range []string{
@@ -63,7 +63,7 @@ func TestTradeDatesOutsideTheRangeAreRefused(t *testing.T) {
 // big-integer parsing to refuse). BenchmarkHostileThreshold measures it.
 func TestHugeDecimalsAreRefusedOnTheirLength(t *testing.T) {
 	t.Parallel()
-	a := newPostgresAPI(t)
+	a := newFullAPI(t)
 	id := a.createPortfolio(alice, "huge")
 	digits := strings.Repeat("9", 1_900_000)
 	r := a.do(alice, "POST", "/alerts", `{"kind":"price_above","symbol":"AAPL","threshold":"`+digits+`"}`)
@@ -83,7 +83,7 @@ func TestHugeDecimalsAreRefusedOnTheirLength(t *testing.T) {
 // message, no version, no conflict.
 func TestForeignPortfoliosAnswerAsUnknownOnEveryRoute(t *testing.T) {
 	t.Parallel()
-	a := newPostgresAPI(t)
+	a := newFullAPI(t)
 	victim := a.createPortfolio(bob, "victim")
 	a.expect(a.do(bob, "POST", "/portfolios/"+victim+"/transactions", `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"1","price":"10"}`), 201, "")
 	const unknown = "00000000-0000-4000-8000-000000000000"
@@ -159,7 +159,7 @@ func TestIdempotencyKeyReusedForAnotherRequest(t *testing.T) {
 // Names and symbols may not hold bidi controls or zero-width characters.
 func TestInvisibleCharactersInNamesAndSymbols(t *testing.T) {
 	t.Parallel()
-	a := newPostgresAPI(t)
+	a := newFullAPI(t)
 	id := a.createPortfolio(alice, "names")
 	a.expect(a.do(alice, "POST", "/portfolios", `{"name":"Main\u202e","baseCurrency":"USD"}`), 422, "validation_failed")
 	a.expect(a.do(alice, "PATCH", "/portfolios/"+id, `{"name":"Ma\u200bin"}`), 422, "validation_failed")

@@ -9,12 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/memquery"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
@@ -34,35 +33,32 @@ type fullAPI struct {
 		Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
 	}
 	apply func(ctx context.Context, events []portfolio.Event) error
-	pool  *pgxpool.Pool // nil over the in-memory stores
-	seen  map[string]bool
+	// valuations records valuations as the prices use case does.
+	valuations interface {
+		InsertValuations(ctx context.Context, vals []readmodel.Valuation) (int64, error)
+	}
+	seen map[string]bool
 }
 
-// newFullAPI is the API over the in-memory event store and query stores, which
-// pass the contract suites their DynamoDB and PostgreSQL implementations pass
-// (eventstore/storetest, httpapi/querytest). It has no alert, analytics or
-// valuation store: the tests of those routes use newPostgresAPI.
+// newFullAPI is the API over the in-memory stores, which pass the contract
+// suites their DynamoDB and PostgreSQL implementations pass
+// (eventstore/storetest, httpapi/querytest, readmodel/storetest): the event
+// store, the query store (memquery, also the portfolios table the alert and
+// metrics stores join on), alert rules, metrics and valuations.
 func newFullAPI(t *testing.T) *fullAPI {
 	t.Helper()
-	store, reads := eventstore.NewMemory(), memquery.New()
+	store, vals := eventstore.NewMemory(), memstore.NewValuations()
+	reads := memquery.NewOver(vals)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{
-		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
-		Queries: memoryQueries{Store: reads}, Logger: quiet,
+		Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Queries: reads,
+		Alerts: memstore.NewAlerts(reads), Analytics: memstore.NewMetrics(reads, memstore.NewPrices(), vals), Logger: quiet,
 	})
-	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, seen: map[string]bool{}}
-}
-
-// memoryQueries is the in-memory query stores as the server's Queries. The
-// valuations have no in-memory store yet: their route is tested over
-// PostgreSQL, and reaching it here fails the test.
-type memoryQueries struct {
-	*memquery.Store
-	httpapi.ValuationReads
+	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{}}
 }
 
 // newPostgresAPI is the API over real DynamoDB Local and real PostgreSQL, for
-// the tests of routes whose stores exist only there, and for the benchmarks.
+// the benchmarks (they measure the PostgreSQL paths).
 func newPostgresAPI(t testing.TB) *fullAPI {
 	t.Helper()
 	ctx := context.Background()
@@ -101,8 +97,8 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 			}
 			return err
 		},
-		pool: pool,
-		seen: map[string]bool{},
+		valuations: readmodel.NewValuations(pool),
+		seen:       map[string]bool{},
 	}
 }
 

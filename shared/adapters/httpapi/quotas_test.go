@@ -15,7 +15,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
-	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
@@ -108,20 +108,12 @@ func TestPortfoliosAndSymbolsQuotasAnswer422(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pool, err := readmodel.Open(ctx, testenv.Postgres(t), readmodel.PoolOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	if _, err := readmodel.Migrate(ctx, pool); err != nil {
-		t.Fatal(err)
-	}
 	events := dynamostore.New(client, names[topology.EventsTable], dynamostore.Options{})
 	quotas := dynamoquota.New(client, names[topology.QuotasTable])
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	a := &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{
 		Commands: command.New(events, command.Options{Logger: quiet, Quotas: quotas}), Events: events,
-		Alerts: readmodel.NewAlertRules(pool), Quotas: quotas, Logger: quiet,
+		Alerts: memstore.NewAlerts(memstore.NewDirectory()), Quotas: quotas, Logger: quiet,
 	}))}
 
 	var first string

@@ -15,7 +15,7 @@ import (
 // time, oldest first, to their owner only.
 func TestValuationsArePagedToTheirOwner(t *testing.T) {
 	t.Parallel()
-	f := newPostgresAPI(t)
+	f := newFullAPI(t)
 	id := f.createPortfolio(alice, "v-1")
 	f.project(id)
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
@@ -24,7 +24,7 @@ func TestValuationsArePagedToTheirOwner(t *testing.T) {
 		rows = append(rows, readmodel.Valuation{PortfolioID: id, UserID: alice, AsOf: base.Add(time.Duration(i) * time.Minute),
 			MarketValue: decimal.NewFromInt(int64(1000 + i)), CostBasis: decimal.NewFromInt(900), UnrealizedPnL: decimal.NewFromInt(int64(100 + i))})
 	}
-	if _, err := readmodel.InsertValuations(context.Background(), f.pool, rows); err != nil {
+	if _, err := f.valuations.InsertValuations(context.Background(), rows); err != nil {
 		t.Fatal(err)
 	}
 	p := "/portfolios/" + id + "/valuations?"

@@ -3,6 +3,7 @@ package memstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -308,4 +309,15 @@ func (m *Metrics) Rebalancing(_ context.Context, userID, portfolioID string) (re
 	}
 	v.Plan = slices.Clone(v.Plan)
 	return v, nil
+}
+
+// IsDataError implements analyticsjob.Results: whether err is the store
+// refusing a result for its data, which a retry meets again. The only such
+// refusal here is a report JSON cannot encode (PostgreSQL's jsonb column
+// cannot take it either); the memory store has no outage.
+func (m *Metrics) IsDataError(err error) bool {
+	var value *json.UnsupportedValueError
+	var typ *json.UnsupportedTypeError
+	var marshaler *json.MarshalerError
+	return errors.As(err, &value) || errors.As(err, &typ) || errors.As(err, &marshaler)
 }

@@ -35,6 +35,10 @@ func TestQueriesContract(t *testing.T) {
 				_, err := readmodel.UpsertLatestPrices(ctx, pool, prices)
 				return err
 			},
+			Valuations: q,
+			InsertValuations: func(ctx context.Context, vals []readmodel.Valuation) (int64, error) {
+				return readmodel.InsertValuations(ctx, pool, vals)
+			},
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"math"
@@ -16,12 +17,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/memquery"
 	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
@@ -47,20 +49,61 @@ var (
 	runTime = time.Date(2025, time.June, 30, 21, 0, 0, 0, time.UTC)
 )
 
-// env is a real event store on DynamoDB Local, the command service over it, and a
-// migrated Postgres with the projector's read models and the analytics store.
+// env is an event store, the command service over it, the read models the
+// projection writes, the analytics store and the alert rules: in memory
+// (newEnv), or on DynamoDB Local and a migrated PostgreSQL (newDynamoEnv).
 type env struct {
 	t       *testing.T
-	ddb     *dynamodb.Client
+	ddb     *dynamodb.Client // nil in memory
 	table   string
 	store   eventstore.Store
 	cmds    *command.Service
-	pool    *pgxpool.Pool
-	metrics *readmodel.Metrics
-	proj    *readmodel.Projector
+	metrics metricsStore
+	// apply projects events, as the projector does from the stream.
+	apply  func(ctx context.Context, events []portfolio.Event) error
+	closes interface {
+		UpsertDailyCloses(ctx context.Context, closes []readmodel.DailyClose) (int64, error)
+	}
+	valuations interface {
+		ValuationHistory(ctx context.Context, userID, portfolioID string, from, to time.Time, limit int) ([]readmodel.Valuation, error)
+	}
+	alertRules func() alertRules
 }
 
+// metricsStore is the analytics store as the job writes it and the tests read it.
+type metricsStore interface {
+	analyticsjob.Store
+	LatestMetrics(ctx context.Context, userID, portfolioID string) (readmodel.MetricsView, error)
+	Series(ctx context.Context, userID, portfolioID string) (readmodel.SeriesView, error)
+	Rebalancing(ctx context.Context, userID, portfolioID string) (readmodel.RebalancingView, error)
+	Failures(ctx context.Context, mode string) ([]readmodel.AnalyticsFailure, error)
+}
+
+// alertRules is the alert store as the job uses it and the tests read it.
+type alertRules interface {
+	analyticsjob.AlertStore
+	Create(ctx context.Context, userID string, rule alerts.Rule) (readmodel.AlertRule, error)
+	List(ctx context.Context, userID string) ([]readmodel.AlertRule, error)
+	History(ctx context.Context, userID string, limit int, cursor string) ([]readmodel.AlertFiring, string, error)
+}
+
+// newEnv is the env over the in-memory stores, each passing the contract suite
+// its DynamoDB or PostgreSQL counterpart passes (eventstore/storetest,
+// httpapi/querytest, readmodel/storetest); memquery, fed the events, is the
+// portfolios table the metrics and alert stores join on.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	store, reads := eventstore.NewMemory(), memquery.New()
+	prices, vals := memstore.NewPrices(), memstore.NewValuations()
+	e := &env{t: t, store: store, cmds: command.New(store, command.Options{SnapshotEvery: 4}), metrics: memstore.NewMetrics(reads, prices, vals),
+		apply: reads.Apply, closes: prices, valuations: vals, alertRules: func() alertRules { return memstore.NewAlerts(reads) }}
+	e.seedCloses()
+	return e
+}
+
+// newDynamoEnv is the env on DynamoDB Local and PostgreSQL, for the tests that
+// reach into DynamoDB and the end-to-end acceptance.
+func newDynamoEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
 	client := testenv.DynamoDB(t)
@@ -78,8 +121,16 @@ func newEnv(t *testing.T) *env {
 	if _, err := readmodel.Migrate(ctx, pool); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ddb: client, table: name, store: store, cmds: command.New(store, command.Options{SnapshotEvery: 4}), pool: pool,
-		metrics: readmodel.NewMetrics(pool), proj: readmodel.NewProjector(pool, readmodel.ProjectorOptions{Metrics: io.Discard})}
+	proj := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Metrics: io.Discard})
+	e := &env{t: t, ddb: client, table: name, store: store, cmds: command.New(store, command.Options{SnapshotEvery: 4}), metrics: readmodel.NewMetrics(pool),
+		apply: func(ctx context.Context, events []portfolio.Event) error {
+			res, err := proj.ApplyBatch(ctx, events)
+			if err == nil && len(res.Failures) > 0 {
+				err = fmt.Errorf("projection failures %+v", res.Failures)
+			}
+			return err
+		},
+		closes: readmodel.NewPrices(pool), valuations: readmodel.NewValuations(pool), alertRules: func() alertRules { return readmodel.NewAlertRules(pool) }}
 	e.seedCloses()
 	return e
 }
@@ -114,7 +165,7 @@ func (e *env) seedCloses() {
 			rows = append(rows, readmodel.DailyClose{Symbol: sym, Day: d, Close: px, AsOf: d.Time().Add(20 * time.Hour), Source: "test"})
 		}
 	}
-	if _, err := readmodel.UpsertDailyCloses(context.Background(), e.pool, rows); err != nil {
+	if _, err := e.closes.UpsertDailyCloses(context.Background(), rows); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -201,8 +252,8 @@ func (e *env) project(ids ...string) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		if res, err := e.proj.ApplyBatch(context.Background(), evs); err != nil || len(res.Failures) > 0 {
-			e.t.Fatal(res, err)
+		if err := e.apply(context.Background(), evs); err != nil {
+			e.t.Fatal(err)
 		}
 	}
 }
@@ -277,7 +328,7 @@ func (e *env) recordClean(user string) string {
 // and event store on DynamoDB Local, the stream handler and Postgres.
 func TestCorrectedHistoryYieldsTheSameMetrics(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newDynamoEnv(t)
 	messy, clean := e.recordMessy(userA), e.recordClean(userA)
 	e.project(messy, clean)
 	j := e.job(nil, analyticsjob.Options{})
@@ -465,7 +516,7 @@ func TestScheduledRunSurvivesAFailingPortfolio(t *testing.T) {
 	}
 	// The valuation snapshot at the close (16:00 New York): 10 AAA at its close,
 	// cost basis from the lot engine (price × 10 + the fee).
-	vals, err := readmodel.ValuationHistory(ctx, e.pool, userA, ids[0], runTime.Add(-48*time.Hour), runTime, 10)
+	vals, err := e.valuations.ValuationHistory(ctx, userA, ids[0], runTime.Add(-48*time.Hour), runTime, 10)
 	if err != nil || len(vals) != 1 {
 		t.Fatalf("valuations %+v %v", vals, err)
 	}
@@ -542,7 +593,7 @@ func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
 	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "BBB", "5"))
 	e.project(id)
 	ctx := context.Background()
-	rules := readmodel.NewAlertRules(e.pool)
+	rules := e.alertRules()
 	for _, r := range []alerts.Rule{
 		{ID: "conc", Kind: alerts.Kind("concentration"), PortfolioID: id, Threshold: decimal.RequireFromString("0.6")},
 		{ID: "dd", Kind: alerts.Kind("drawdown"), PortfolioID: id, Threshold: decimal.RequireFromString("0.99")},
@@ -615,7 +666,7 @@ func TestRiskAlertPushesAreBestEffort(t *testing.T) {
 	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "100"))
 	e.project(id)
 	ctx := context.Background()
-	rules := readmodel.NewAlertRules(e.pool)
+	rules := e.alertRules()
 	if _, err := rules.Create(ctx, userA, alerts.Rule{ID: "conc", Kind: alerts.KindConcentration, PortfolioID: id, Threshold: decimal.RequireFromString("0.6")}); err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestStreamSurvivesTradesNearYearOne(t *testing.T) {
 func TestStreamQuarantinesAPortfolioThatCannotBeComputed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	e := newEnv(t)
+	e := newDynamoEnv(t)
 	bad, good := e.create(userA, "bad"), e.create(userB, "good")
 	for _, id := range []string{bad, good} {
 		e.record(id, map[string]string{bad: userA, good: userB}[id], trade(portfolio.Buy, "2024-01-03", "AAA", "10"))

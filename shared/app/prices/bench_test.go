@@ -50,7 +50,7 @@ func benchHandle(b *testing.B, concurrency int) {
 		holdings(b, e.pool, fmt.Sprintf("p%03d", p), u1, pos)
 	}
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: discard{},
-		Alerts: pricing.NewMemoryAlertStore(), Concurrency: concurrency})
+		Alerts: alertStore(b, u1), Concurrency: concurrency})
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	var dyn, rm, dec, push time.Duration
 	i := 0

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/prices"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
@@ -107,13 +108,26 @@ func latestPG(t *testing.T, pool *pgxpool.Pool, sym string) readmodel.LatestPric
 	return p
 }
 
+// alertStore is the in-memory alert store (it passes the alert contract suite
+// the PostgreSQL one passes) holding userID's rules, on no portfolio.
+func alertStore(t testing.TB, userID string, rules ...alerts.Rule) *memstore.Alerts {
+	t.Helper()
+	store := memstore.NewAlerts(memstore.NewDirectory())
+	for _, r := range rules {
+		if _, err := store.Create(context.Background(), userID, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store
+}
+
 // TestOrderingDuplicatesLatePoisonAlertsValuations runs three batches through the
 // consumer against DynamoDB Local and PostgreSQL.
 func TestOrderingDuplicatesLatePoisonAlertsValuations(t *testing.T) {
 	e := newEnv(t)
 	holdings(t, e.pool, "p1", u1, map[string]string{"AAPL": "10", "MSFT": "1"})
 	holdings(t, e.pool, "p2", u2, map[string]string{"MSFT": "2"})
-	store := pricing.NewMemoryAlertStore(alerts.Rule{ID: "r1", UserID: u1, Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: decimal.RequireFromString("102")})
+	store := alertStore(t, u1, alerts.Rule{ID: "r1", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: decimal.RequireFromString("102")})
 	notifier := &pricing.MemoryNotifier{}
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
 	ctx := t.Context()
@@ -250,7 +264,7 @@ func TestFailedSymbolReportsAllItsRecords(t *testing.T) {
 // saved, and re-processing the batch does not fire it again.
 func TestUndeliveredAlertIsNotRetried(t *testing.T) {
 	e := newEnv(t)
-	store := pricing.NewMemoryAlertStore(alerts.Rule{ID: "r1", UserID: u1, Kind: alerts.KindPriceBelow, Symbol: "TSLA", Threshold: decimal.RequireFromString("150")})
+	store := alertStore(t, u1, alerts.Rule{ID: "r1", Kind: alerts.KindPriceBelow, Symbol: "TSLA", Threshold: decimal.RequireFromString("150")})
 	notifier := &pricing.MemoryNotifier{Fail: errors.New("gone")}
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
 	batch := []prices.Record{rec(t, "TSLA", "149", t0), rec(t, "SPY", "500", t0)}

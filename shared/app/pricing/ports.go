@@ -2,7 +2,6 @@ package pricing
 
 import (
 	"context"
-	"log/slog"
 	"slices"
 	"sync"
 
@@ -145,83 +144,6 @@ type FiringRecorder interface {
 	RecordFirings(ctx context.Context, firings []alerts.Firing) error
 }
 
-// MemoryAlertStore is an in-process AlertStore for tests; the prices function uses
-// readmodel.AlertRules (Postgres).
-type MemoryAlertStore struct {
-	mu    sync.Mutex
-	rules []alerts.Rule
-	state alerts.State
-}
-
-// NewMemoryAlertStore holds rules.
-func NewMemoryAlertStore(rules ...alerts.Rule) *MemoryAlertStore {
-	return &MemoryAlertStore{rules: rules, state: alerts.State{Rules: map[string]alerts.RuleState{}}}
-}
-
-// PriceRules implements AlertStore.
-func (m *MemoryAlertStore) PriceRules(_ context.Context, symbols []string) ([]alerts.Rule, alerts.State, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []alerts.Rule
-	st := alerts.State{Rules: map[string]alerts.RuleState{}}
-	for _, r := range m.rules {
-		if r.Symbol != "" && r.PortfolioID == "" && slices.Contains(symbols, r.Symbol) {
-			out = append(out, r)
-			if s, ok := m.state.Rules[r.ID]; ok {
-				st.Rules[r.ID] = s
-			}
-		}
-	}
-	return out, st, nil
-}
-
-// PortfolioRules implements PortfolioAlertStore (no metrics: every portfolio metric).
-func (m *MemoryAlertStore) PortfolioRules(_ context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []alerts.Rule
-	st := alerts.State{Rules: map[string]alerts.RuleState{}, Values: map[string][]alerts.ValueSample{}}
-	for _, r := range m.rules {
-		mt := r.Kind.Metric()
-		if r.PortfolioID == "" || mt == alerts.MetricPrice || !slices.Contains(portfolioIDs, r.PortfolioID) ||
-			(len(metrics) > 0 && !slices.Contains(metrics, mt)) {
-			continue
-		}
-		out = append(out, r)
-		if s, ok := m.state.Rules[r.ID]; ok {
-			st.Rules[r.ID] = s
-		}
-		if v, ok := m.state.Values[r.PortfolioID]; ok && r.Kind == alerts.KindValueDrop {
-			st.Values[r.PortfolioID] = slices.Clone(v)
-		}
-	}
-	return out, st, nil
-}
-
-// SaveState implements AlertStore and PortfolioAlertStore.
-func (m *MemoryAlertStore) SaveState(_ context.Context, rules []alerts.Rule, s alerts.State) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.state.Values == nil {
-		m.state.Values = map[string][]alerts.ValueSample{}
-	}
-	for _, r := range rules {
-		if rs, ok := s.Rules[r.ID]; ok {
-			m.state.Rules[r.ID] = rs
-		} else {
-			delete(m.state.Rules, r.ID)
-		}
-		if r.Kind == alerts.KindValueDrop {
-			if v := s.Values[r.PortfolioID]; len(v) > 0 {
-				m.state.Values[r.PortfolioID] = slices.Clone(v)
-			} else {
-				delete(m.state.Values, r.PortfolioID)
-			}
-		}
-	}
-	return nil
-}
-
 // Delivery is one Notify call recorded by MemoryNotifier.
 type Delivery struct {
 	UserIDs []string
@@ -252,14 +174,4 @@ func (n *MemoryNotifier) Deliveries() []Delivery {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return slices.Clone(n.deliveries)
-}
-
-// LogNotifier writes each message as a JSON log line instead of pushing it: the
-// prices function's Notifier until the WebSocket adapter is wired in.
-type LogNotifier struct{ Logger *slog.Logger }
-
-// Notify implements Notifier.
-func (n LogNotifier) Notify(ctx context.Context, userIDs []string, message any) error {
-	n.Logger.InfoContext(ctx, "notify", "userIds", userIDs, "message", message)
-	return nil
 }

@@ -1,6 +1,6 @@
 // Package querytest is the contract suite of the API's query stores, the ports
-// httpapi.PortfolioReads (portfolios and positions) and httpapi.TransactionReads
-// (transactions). Every implementation runs it: readmodel.Queries over the API's
+// httpapi.PortfolioReads (portfolios and positions), httpapi.TransactionReads
+// (transactions) and httpapi.ValuationReads (intraday valuations). Every implementation runs it: readmodel.Queries over the API's
 // own login, fed by the projector (shared/adapters/readmodel), and the in-memory
 // memquery.Store (shared/adapters/readmodel/memquery). What only SQL can show,
 // Row Level Security and the least privilege of the API's login, is tested in
@@ -40,6 +40,9 @@ type Fixture struct {
 	Apply func(ctx context.Context, events []portfolio.Event) error
 	// SetLatestPrices records latest prices, newer wins.
 	SetLatestPrices func(ctx context.Context, prices []readmodel.LatestPrice) error
+	Valuations      httpapi.ValuationReads
+	// InsertValuations records valuations as the prices use case does.
+	InsertValuations func(ctx context.Context, vals []readmodel.Valuation) (int64, error)
 }
 
 // Run runs every test of the suite, each on a fresh fixture.
@@ -47,6 +50,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("PortfoliosAndPositions", func(t *testing.T) { t.Parallel(); testPortfolios(t, newFixture(t)) })
 	t.Run("Transactions", func(t *testing.T) { t.Parallel(); testTransactions(t, newFixture(t)) })
 	t.Run("ConcurrentDeliveries", func(t *testing.T) { t.Parallel(); testConcurrentDeliveries(t, newFixture(t)) })
+	t.Run("Valuations", func(t *testing.T) { t.Parallel(); testValuations(t, newFixture(t)) })
 }
 
 // histories are the suite's portfolios: A's realistic FIFO one (pa: archived,
@@ -470,5 +474,61 @@ func testConcurrentDeliveries(t *testing.T, f Fixture) {
 	sum := lotEngine(t, h).Summary()
 	if !pos.Totals.Cash.Equal(sum.Cash) || !pos.Totals.CostBasis.Equal(sum.CostBasis) || pos.AsOfVersion != h.P.Version() {
 		t.Errorf("totals after concurrent deliveries %+v, the lot engine says %+v", pos.Totals, sum)
+	}
+}
+
+// testValuations: a portfolio's valuations are answered to its owner only, a
+// page at a time, oldest first, within [from, to); a full page says there may
+// be more.
+func testValuations(t *testing.T, f Fixture) {
+	ctx := t.Context()
+	h := newHistories(t)
+	applyInBatches(t, f, h.events(), 7)
+	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	var rows []readmodel.Valuation
+	for i := range 5 {
+		rows = append(rows, readmodel.Valuation{PortfolioID: "pa2", UserID: rmtest.UserA, AsOf: base.Add(time.Duration(i) * time.Minute),
+			MarketValue: decimal.NewFromInt(int64(1000 + i)), CostBasis: decimal.NewFromInt(900), UnrealizedPnL: decimal.NewFromInt(int64(100 + i))})
+	}
+	// One of B's portfolio, in the same range.
+	rows = append(rows, readmodel.Valuation{PortfolioID: "pb", UserID: rmtest.UserB, AsOf: base, MarketValue: decimal.NewFromInt(7), CostBasis: decimal.NewFromInt(7), UnrealizedPnL: decimal.Zero})
+	if _, err := f.InsertValuations(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	values := func(p readmodel.ValuationsPage) []string {
+		var out []string
+		for _, v := range p.Items {
+			out = append(out, v.AsOf.UTC().Format("15:04")+"="+v.MarketValue.String()+"/"+v.UnrealizedPnL.String())
+		}
+		return out
+	}
+	first, err := f.Valuations.Valuations(ctx, rmtest.UserA, "pa2", base, base.Add(time.Hour), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := values(first), []string{"15:00=1000/100", "15:01=1001/101", "15:02=1002/102"}; !slices.Equal(got, want) || !first.More || first.PortfolioID != "pa2" {
+		t.Fatalf("first page %v more %v, want %v and more", got, first.More, want)
+	}
+	// The next page starts after the last item; the bound to is excluded.
+	second, err := f.Valuations.Valuations(ctx, rmtest.UserA, "pa2", first.Items[2].AsOf.Add(time.Microsecond), base.Add(4*time.Minute), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := values(second), []string{"15:03=1003/103"}; !slices.Equal(got, want) || second.More {
+		t.Fatalf("second page %v more %v, want %v and no more", got, second.More, want)
+	}
+	// Another user's portfolio, a user ID that is not a UUID, a portfolio that
+	// does not exist: not found.
+	for _, c := range [][2]string{{rmtest.UserB, "pa2"}, {rmtest.UserA, "pb"}, {"not-a-uuid", "pa2"}, {rmtest.UserA, "nope"}} {
+		if _, err := f.Valuations.Valuations(ctx, c[0], c[1], base, base.Add(time.Hour), 3); !errors.Is(err, portfolio.ErrNotFound) {
+			t.Errorf("user %s, portfolio %s: %v, want not found", c[0], c[1], err)
+		}
+	}
+	// The owner in upper case is the same user; an empty range is an empty page.
+	if p, err := f.Valuations.Valuations(ctx, strings.ToUpper(rmtest.UserA), "pa2", base, base.Add(time.Hour), 100); err != nil || len(p.Items) != 5 || p.More {
+		t.Errorf("owner in upper case: %v, %v", values(p), err)
+	}
+	if p, err := f.Valuations.Valuations(ctx, rmtest.UserA, "pa2", base.Add(time.Hour), base.Add(2*time.Hour), 3); err != nil || len(p.Items) != 0 || p.More {
+		t.Errorf("empty range: %v, %v", values(p), err)
 	}
 }

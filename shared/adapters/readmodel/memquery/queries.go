@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
@@ -165,4 +166,26 @@ func (s *Store) Transactions(_ context.Context, userID, portfolioID string, f re
 type cursorAt struct {
 	date calendar.Date
 	seq  int64
+}
+
+// Valuations implements httpapi.ValuationReads: userID's valuations of
+// portfolioID with from ≤ as_of < to, oldest first, a page of at most limit
+// (clamped to 1..readmodel.MaxValuationsPage), or portfolio.ErrNotFound when
+// the portfolio is not the caller's.
+func (s *Store) Valuations(ctx context.Context, userID, portfolioID string, from, to time.Time, limit int) (readmodel.ValuationsPage, error) {
+	s.mu.RLock()
+	owner := ""
+	if a := s.owned(userID, portfolioID); a != nil {
+		owner = a.userID // as the projection stores it: PostgreSQL compares UUIDs, not their spelling
+	}
+	s.mu.RUnlock()
+	if owner == "" {
+		return readmodel.ValuationsPage{}, portfolio.ErrNotFound
+	}
+	limit = max(1, min(limit, readmodel.MaxValuationsPage))
+	items, err := s.valuations.ValuationHistory(ctx, owner, portfolioID, from, to, limit)
+	if err != nil {
+		return readmodel.ValuationsPage{}, err
+	}
+	return readmodel.ValuationsPage{PortfolioID: portfolioID, Items: items, More: len(items) == limit}, nil
 }

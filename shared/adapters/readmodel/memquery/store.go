@@ -1,8 +1,8 @@
 // Package memquery is the in-memory implementation of the API's query stores:
 // portfolios and positions (httpapi.PortfolioReads) and transactions
-// (httpapi.TransactionReads), for the tests of the API that do not exercise SQL.
-// It passes the contract suite readmodel.Queries passes
-// (shared/adapters/httpapi/querytest).
+// (httpapi.TransactionReads), and the valuations (httpapi.ValuationReads), for
+// the tests of the API that do not exercise SQL. It passes the contract suite
+// readmodel.Queries passes (shared/adapters/httpapi/querytest).
 //
 // It is fed what the Postgres read models are fed: the portfolio events, which
 // Apply folds as the projector does (the lot engine computes positions and
@@ -10,7 +10,10 @@
 // a gap refused), and the latest prices (SetLatestPrices, newer wins). Feeding
 // it events rather than rows keeps a test honest: it states the commands a user
 // gave, not the rows a projection would have written. The two stores share one
-// fold because one projection writes both.
+// fold because one projection writes both. The store is also the portfolios
+// table the in-memory alert and metrics stores join on (it implements
+// memstore.PortfolioDirectory), and it reads the valuations from the
+// memstore.Valuations the prices use case writes.
 package memquery
 
 import (
@@ -22,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
@@ -31,14 +35,47 @@ import (
 // Store holds the read models of portfolios, positions, targets and
 // transactions. It is safe for concurrent use.
 type Store struct {
-	mu     sync.RWMutex
-	aggs   map[string]*aggregate
-	prices map[string]readmodel.LatestPrice // by symbol, as latest_prices
+	mu         sync.RWMutex
+	aggs       map[string]*aggregate
+	prices     map[string]readmodel.LatestPrice // by symbol, as latest_prices
+	valuations *memstore.Valuations
 }
 
-// New returns an empty store.
-func New() *Store {
-	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}}
+// New returns an empty store with an empty valuations table of its own.
+func New() *Store { return NewOver(memstore.NewValuations()) }
+
+// NewOver returns an empty store whose valuation reads answer from vals (the
+// table the prices use case writes).
+func NewOver(vals *memstore.Valuations) *Store {
+	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}, valuations: vals}
+}
+
+var _ memstore.PortfolioDirectory = (*Store)(nil)
+
+// PortfolioOwner implements memstore.PortfolioDirectory: the owner of a
+// portfolio the events created, archived or not, "" for any other.
+func (s *Store) PortfolioOwner(portfolioID string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if a := s.aggs[portfolioID]; a != nil && a.exists {
+		return a.userID
+	}
+	return ""
+}
+
+// ActivePortfolios implements memstore.PortfolioDirectory: the portfolios not
+// archived, by ID, at the version applied.
+func (s *Store) ActivePortfolios() []readmodel.PortfolioRef {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []readmodel.PortfolioRef
+	for id, a := range s.aggs {
+		if a.exists && !a.view.Archived {
+			out = append(out, readmodel.PortfolioRef{ID: id, UserID: a.userID, Version: a.view.Version})
+		}
+	}
+	slices.SortFunc(out, func(a, b readmodel.PortfolioRef) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // aggregate is one portfolio's rows.

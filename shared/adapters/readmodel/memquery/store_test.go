@@ -1,15 +1,41 @@
 package memquery_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi/querytest"
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/memquery"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
 func TestContract(t *testing.T) {
 	querytest.Run(t, func(t *testing.T) querytest.Fixture {
-		s := memquery.New()
-		return querytest.Fixture{Portfolios: s, Transactions: s, Apply: s.Apply, SetLatestPrices: s.SetLatestPrices}
+		vals := memstore.NewValuations()
+		s := memquery.NewOver(vals)
+		return querytest.Fixture{Portfolios: s, Transactions: s, Apply: s.Apply, SetLatestPrices: s.SetLatestPrices,
+			Valuations: s, InsertValuations: vals.InsertValuations}
 	})
+}
+
+// As the portfolios table the alert and metrics stores join on, the store
+// answers what the projection wrote there: each portfolio's owner, archived
+// or not, and the active ones at their version.
+func TestPortfolioDirectory(t *testing.T) {
+	s := memquery.New()
+	archived, active := rmtest.NewHistory(t, "pa", rmtest.UserA, portfolio.FIFO), rmtest.NewHistory(t, "pb", rmtest.UserB, portfolio.FIFO)
+	archived.Archive()
+	active.Rename("renamed")
+	if err := s.Apply(t.Context(), slices.Concat(archived.Events, active.Events)); err != nil {
+		t.Fatal(err)
+	}
+	if s.PortfolioOwner("pa") != rmtest.UserA || s.PortfolioOwner("pb") != rmtest.UserB || s.PortfolioOwner("nope") != "" {
+		t.Errorf("owners %q %q %q", s.PortfolioOwner("pa"), s.PortfolioOwner("pb"), s.PortfolioOwner("nope"))
+	}
+	if got, want := s.ActivePortfolios(), []readmodel.PortfolioRef{{ID: "pb", UserID: rmtest.UserB, Version: 2}}; !slices.Equal(got, want) {
+		t.Errorf("active %v, want %v", got, want)
+	}
 }
