@@ -31,10 +31,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/portfoliotracker/tracker/localstack/invoke"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // Mapping holds one event source mapping's settings, named after
@@ -528,7 +527,7 @@ func (p *Poller) failure(shardID string, recs []record, condition string, attemp
 	region := p.src.awsRegion()
 	f := Failure{
 		RequestContext: RequestContext{
-			RequestID:              uuid.NewString(),
+			RequestID:              uuid.New(),
 			FunctionARN:            fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", region, account, p.m.Function),
 			Condition:              condition,
 			ApproximateInvokeCount: attempts,

@@ -11,10 +11,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/portfoliotracker/tracker/localstack/invoke"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // Schedule is one EventBridge Scheduler schedule with a Lambda Invoke target.
@@ -307,7 +306,7 @@ func render(input []byte, name string, scheduled time.Time) []byte {
 	r := strings.NewReplacer(
 		"<aws.scheduler.schedule-arn>", "arn:aws:scheduler:us-east-1:000000000000:schedule/default/"+name,
 		"<aws.scheduler.scheduled-time>", scheduled.UTC().Format(time.RFC3339),
-		"<aws.scheduler.execution-id>", uuid.NewString(),
+		"<aws.scheduler.execution-id>", uuid.New(),
 		"<aws.scheduler.attempt-number>", "1",
 	)
 	return []byte(r.Replace(string(input)))

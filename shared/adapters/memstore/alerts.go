@@ -11,12 +11,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // Alerts is the in-memory readmodel.AlertRules: rules scoped by user, their
@@ -64,11 +64,11 @@ func NewAlerts(dir PortfolioDirectory) *Alerts {
 
 // Create implements readmodel.AlertRules.Create.
 func (a *Alerts) Create(_ context.Context, userID string, rule alerts.Rule) (readmodel.AlertRule, error) {
-	if _, err := uuid.Parse(userID); err != nil {
+	if !uuid.Valid(userID) {
 		return readmodel.AlertRule{}, fmt.Errorf("memstore: alert rule: user %q is not a UUID", userID)
 	}
 	if rule.ID == "" {
-		rule.ID = uuid.NewString()
+		rule.ID = uuid.New()
 	}
 	if err := rule.CheckNew(); err != nil {
 		return readmodel.AlertRule{}, err
@@ -118,7 +118,7 @@ func ruleKey(r alerts.Rule) string {
 // moveMark gives key a new random token, as a rule change does.
 func (a *Alerts) moveMark(key string) {
 	a.clock++
-	a.marks[key] = mark{token: uuid.NewString(), changed: a.clock}
+	a.marks[key] = mark{token: uuid.New(), changed: a.clock}
 }
 
 // List implements readmodel.AlertRules.List.
@@ -415,7 +415,7 @@ func (a *Alerts) RecordFirings(_ context.Context, firings []alerts.Firing) error
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for _, f := range firings {
-		if _, err := uuid.Parse(f.UserID); err != nil {
+		if !uuid.Valid(f.UserID) {
 			continue
 		}
 		if _, ok := a.history[f.Key]; ok {

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // Alert rules live in Postgres (migration 0005), not in the event log: they are
@@ -71,11 +71,11 @@ const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 // that serve the API (List, Delete, History, Acknowledge) take and give the
 // user's IDs, those that serve the engines the scoped ones.
 func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
-	if _, err := uuid.Parse(userID); err != nil {
+	if !uuid.Valid(userID) {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: user %q is not a UUID", userID)
 	}
 	if rule.ID == "" {
-		rule.ID = uuid.NewString()
+		rule.ID = uuid.New()
 	}
 	if err := rule.CheckNew(); err != nil {
 		return AlertRule{}, err
@@ -559,7 +559,7 @@ func (a *AlertRules) RecordFirings(ctx context.Context, firings []alerts.Firing)
 	var keys, rules, users, kinds, syms, pfs, obs, thr []string
 	var at []time.Time
 	for _, f := range firings {
-		if _, err := uuid.Parse(f.UserID); err != nil {
+		if !uuid.Valid(f.UserID) {
 			continue
 		}
 		keys, rules, users, kinds = append(keys, f.Key), append(rules, f.RuleID), append(users, f.UserID), append(kinds, string(f.Kind))

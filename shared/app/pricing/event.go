@@ -11,10 +11,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/market"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // Contract constants of the market-data-updates stream.
@@ -50,7 +50,7 @@ type MarketDataUpdated struct {
 }
 
 // eventNamespace derives deterministic event IDs.
-var eventNamespace = uuid.MustParse("6f1d5c2e-8a43-4b8e-9d0b-3f2a7c1e5b90")
+var eventNamespace = uuid.MustNamespace("6f1d5c2e-8a43-4b8e-9d0b-3f2a7c1e5b90")
 
 // FromQuote builds the event for q. The event ID is a name-based UUID (v5) of the
 // source, symbol, timestamp and price: the same quote fetched twice (two
@@ -59,7 +59,7 @@ func FromQuote(q market.Quote) MarketDataUpdated {
 	ts := q.Timestamp.UTC()
 	name := q.Source + "|" + q.Symbol + "|" + ts.Format(time.RFC3339Nano) + "|" + q.Price.String()
 	return MarketDataUpdated{
-		EventID: uuid.NewSHA1(eventNamespace, []byte(name)).String(), Symbol: q.Symbol, Price: q.Price, Volume: q.Volume,
+		EventID: eventNamespace.Name(name), Symbol: q.Symbol, Price: q.Price, Volume: q.Volume,
 		Timestamp: ts, Exchange: q.Exchange, Source: q.Source, PreviousClose: q.PreviousClose,
 	}
 }

@@ -3,7 +3,6 @@ package pricing
 import (
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/shopspring/decimal"
 )
 
@@ -62,7 +61,7 @@ func ValueCalculated(d ValuationData, userID string, version int64, causationID 
 	}
 	name := EventTypePortfolioValueCalculated + "|" + d.PortfolioID + "|" + d.AsOf.Format(time.RFC3339Nano)
 	return PortfolioValueCalculated{
-		EventID: uuid.NewSHA1(eventNamespace, []byte(name)).String(), EventType: EventTypePortfolioValueCalculated,
+		EventID: eventNamespace.Name(name), EventType: EventTypePortfolioValueCalculated,
 		AggregateID: d.PortfolioID, AggregateType: AggregateTypePortfolio, EventVersion: version, Timestamp: d.AsOf,
 		UserID: userID, CausationID: causationID, SchemaVersion: SchemaVersion, Data: d,
 	}

@@ -32,3 +32,16 @@ func TestFromNamesIsStableVersion8(t *testing.T) {
 		t.Fatal("the names, joined by NUL, and nothing else decide the ID")
 	}
 }
+
+// Version 5 IDs are RFC 4122's: the expected values are Python's uuid.uuid5 (and
+// what google/uuid's NewSHA1 gave the event IDs already published).
+func TestNamespaceNameIsRFC4122Version5(t *testing.T) {
+	for _, c := range []struct{ ns, name, want string }{
+		{"6ba7b810-9dad-11d1-80b4-00c04fd430c8", "python.org", "886313e1-3b8a-5372-9b90-0c9aee199e5d"},
+		{"6f1d5c2e-8a43-4b8e-9d0b-3f2a7c1e5b90", "simulated|AAPL|2026-03-02T15:00:00Z|189.92", "11237e8e-12d0-5b1d-94c6-ce09d0bd353f"},
+	} {
+		if got := MustNamespace(c.ns).Name(c.name); got != c.want {
+			t.Errorf("%s in %s = %s, want %s", c.name, c.ns, got, c.want)
+		}
+	}
+}
