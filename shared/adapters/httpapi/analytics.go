@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
@@ -260,8 +261,8 @@ func (s *Server) rebalancing(w http.ResponseWriter, r *http.Request) error {
 // HistoryPoint is one point of a chart: the end-of-day value, a decimal string
 // like every amount of money the API answers (see seriesAmount).
 type HistoryPoint struct {
-	Date  calendar.Date   `json:"date"`
-	Value decimal.Decimal `json:"value"`
+	Date  calendar.Date `json:"date"`
+	Value string        `json:"value"`
 }
 
 // seriesDigits is how many significant digits of a stored series value are
@@ -273,12 +274,25 @@ type HistoryPoint struct {
 const seriesDigits = 12
 
 // seriesAmount is a stored series value as the decimal it approximates,
-// rounded to seriesDigits significant digits.
-func seriesAmount(v float64) (decimal.Decimal, error) {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return decimal.Decimal{}, fmt.Errorf("series value %v is not a number", v)
+// rounded to seriesDigits significant digits, in plain decimal notation. It is
+// formatted once, with no decimal in between: a chart has up to 5,000 points.
+func seriesAmount(v float64) (string, error) {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "", fmt.Errorf("series value %v is not a number", v)
+	case v == 0:
+		return "0", nil // also -0
 	}
-	return decimal.NewFromString(strconv.FormatFloat(v, 'e', seriesDigits-1, 64))
+	s := strconv.FormatFloat(v, 'g', seriesDigits, 64)
+	if !strings.ContainsRune(s, 'e') {
+		return s, nil
+	}
+	// Below 1e-4 or from 1e12 on, %g writes an exponent: spell it out.
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return "", fmt.Errorf("series value %v: %w", v, err)
+	}
+	return d.String(), nil
 }
 
 // HistoryResponse is GET /portfolios/{id}/history.

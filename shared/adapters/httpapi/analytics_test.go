@@ -243,7 +243,7 @@ func TestHistoryValuesAreExactDecimalStrings(t *testing.T) {
 	t.Parallel()
 	small, large := 123.45, 59857.7 // variables: Go's constant arithmetic would be exact
 	s := &performance.Series{Start: 0, CashAccount: true}
-	for i, v := range []float64{small + large, 0.1 + 0.2, 1e-7, 0, 1234567890.12 + 0.01} {
+	for i, v := range []float64{small + large, 0.1 + 0.2, 1e-7, 0, 1234567890.12 + 0.01, 1.5e12 + 0.25, -small} {
 		s.Days = append(s.Days, seriesFrom+calendar.Date(i))
 		s.Value = append(s.Value, v)
 		s.Inflow, s.Outflow = append(s.Inflow, 0), append(s.Outflow, 0)
@@ -261,7 +261,7 @@ func TestHistoryValuesAreExactDecimalStrings(t *testing.T) {
 		}
 		got = append(got, v)
 	}
-	if want := []string{"59981.15", "0.3", "0.0000001", "0", "1234567890.13"}; !slices.Equal(got, want) {
+	if want := []string{"59981.15", "0.3", "0.0000001", "0", "1234567890.13", "1500000000000", "-123.45"}; !slices.Equal(got, want) {
 		t.Fatalf("series values %q, want %q", got, want)
 	}
 }
