@@ -95,7 +95,18 @@ type Function struct {
 	// resources carry are derived from them (Environment lists both).
 	Settings []Setting
 	Triggers []Trigger
+	// When, if set, is the deploy-time choice without which the function is
+	// not deployed at all (the CDK context, or the local stack's configuration,
+	// makes it); "" is always deployed.
+	When Feature
 }
+
+// Feature is a deploy-time choice some functions exist for.
+type Feature string
+
+// StreamingQuotes: the quote source has a live trade stream (Finnhub's
+// WebSocket), which a function holds open.
+const StreamingQuotes Feature = "streaming-quotes"
 
 // Secret is a Secrets Manager secret the stack expects the operator to fill.
 type Secret struct {
