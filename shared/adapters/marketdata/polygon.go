@@ -81,6 +81,9 @@ type polygonAgg struct {
 	C *json.Number `json:"c"`
 	V *json.Number `json:"v"`
 	T *json.Number `json:"t"`
+	// "T" (the ticker, in /prev's results) must have a field of its own: Go's
+	// decoder would otherwise match it to "t" without regard to case.
+	Ticker json.RawMessage `json:"T"`
 }
 
 type polygonAggsBody struct {

@@ -20,10 +20,10 @@ import (
 // page of 1,000): a provider that keeps paging cannot hold a call forever.
 const maxPolygonPages = 10
 
-// pages GETs first and then every next_url the answers carry (at most max
-// pages), handing each 2xx body to page. next_url must stay on the base URL's
-// host, since the key goes with it. An error of any page is the call's error:
-// a history with a hole is not returned as if whole.
+// pages GETs first and then every next_url the answers carry, handing each 2xx
+// body to page. next_url must stay on the base URL's host, since the key goes
+// with it. An error of any page is the call's error, and so is a next_url
+// after max pages: a history with a hole is never returned as if whole.
 func (p *Polygon) pages(ctx context.Context, symbol string, first *url.URL, max int, page func(body []byte) *MarketDataError) *MarketDataError {
 	h := http.Header{}
 	if p.c.opts.APIKey != "" {
@@ -42,8 +42,11 @@ func (p *Polygon) pages(ctx context.Context, symbol string, first *url.URL, max 
 			NextURL string `json:"next_url"`
 		}
 		_ = json.Unmarshal(body, &env)
-		if env.NextURL == "" || n+1 >= max {
+		if env.NextURL == "" {
 			return nil
+		}
+		if n+1 >= max {
+			return p.fail(malformed("the answer runs past "+strconv.Itoa(max)+" pages"), symbol)
 		}
 		next, err := url.Parse(env.NextURL)
 		if err != nil || next.Host != first.Host || (next.Scheme != "https" && next.Scheme != first.Scheme) {
@@ -163,7 +166,7 @@ func parsePolygonSnapshot(body []byte, symbol string) (Quote, *MarketDataError) 
 		return Quote{}, malformed("snapshot price: " + err.Error())
 	}
 	n, err := numberInt64(stamp)
-	if err != nil || n <= 0 || n > maxUnixSeconds*int64(time.Second/unit) {
+	if err != nil || n <= 0 || n/int64(time.Second/unit) > maxUnixSeconds {
 		return Quote{}, malformed("snapshot time is missing or out of range")
 	}
 	q := Quote{Symbol: symbol, Price: px, Volume: decimal.Zero, Timestamp: time.Unix(0, n*int64(unit)).UTC(), Source: SourcePolygon}

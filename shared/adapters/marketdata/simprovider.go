@@ -33,13 +33,18 @@ func (s SimQuotes) Name() string { return SourceSimulated }
 func (s SimQuotes) Quote(ctx context.Context, symbol string) (Quote, error) {
 	if pair, ok := market.ParseFXPair(symbol); ok {
 		canon, inverted := canonicalFX(pair)
-		q, err := s.Quote(ctx, canon.Symbol())
+		q, err := s.walk(ctx, canon.Symbol())
 		if err != nil {
 			return Quote{}, err
 		}
 		q.Symbol, q.Price, q.Volume = symbol, simFXRate(q.Price, inverted), decimal.Zero
 		return q, nil
 	}
+	return s.walk(ctx, symbol)
+}
+
+// walk is symbol's simulated walk of today, up to now.
+func (s SimQuotes) walk(ctx context.Context, symbol string) (Quote, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -75,7 +80,7 @@ func (SimBars) Name() string { return SourceSimulated }
 func (b SimBars) DailyBars(ctx context.Context, symbol string, from, to calendar.Date) ([]DailyBar, error) {
 	if pair, ok := market.ParseFXPair(symbol); ok {
 		canon, inverted := canonicalFX(pair)
-		bars, err := b.DailyBars(ctx, canon.Symbol(), from, to)
+		bars, err := b.walk(canon.Symbol(), from, to)
 		if err != nil {
 			return nil, err
 		}
@@ -91,6 +96,11 @@ func (b SimBars) DailyBars(ctx context.Context, symbol string, from, to calendar
 		}
 		return bars, nil
 	}
+	return b.walk(symbol, from, to)
+}
+
+// walk is symbol's simulated session bars from..to.
+func (b SimBars) walk(symbol string, from, to calendar.Date) ([]DailyBar, error) {
 	ny := market.NewYork()
 	now := time.Now
 	if b.Now != nil {
