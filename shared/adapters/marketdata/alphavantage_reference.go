@@ -62,7 +62,7 @@ func parseAlphaVantageRate(body []byte, symbol string, pair market.FXPair, now t
 		}
 	}
 	at, err := time.ParseInLocation(time.DateTime, strings.TrimSpace(r["6. Last Refreshed"]), loc)
-	if err != nil {
+	if err != nil || at.Unix() <= 0 || at.Unix() > maxUnixSeconds {
 		return Quote{}, malformed("\"6. Last Refreshed\" is not a date and time")
 	}
 	return Quote{Symbol: symbol, Price: rate, Volume: decimal.Zero, Timestamp: at.UTC(), Source: SourceAlphaVantage}, nil

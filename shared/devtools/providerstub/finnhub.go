@@ -171,7 +171,7 @@ func (s *Server) finnhubStream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		trades++
-		if f != nil && f.Kind == DropStream && trades >= f.After {
+		if f != nil && f.Kind == DropStream && trades >= max(f.After, 1) {
 			_ = conn.Write(ctx, websocket.MessageText, []byte(`{"type":"ping"}`))
 			return // CloseNow: the TCP connection ends without a close frame
 		}

@@ -88,7 +88,7 @@ type Fault struct {
 	Kind       FaultKind
 	Times      int
 	RetryAfter time.Duration // RateLimited
-	After      int           // DropStream: trade messages before the drop
+	After      int           // DropStream: trade messages before the drop (at least 1)
 }
 
 // Options configure a Server; every field has a default.
