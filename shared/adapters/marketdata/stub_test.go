@@ -403,7 +403,7 @@ func TestOpenAgainstStub(t *testing.T) {
 	keys := func(_ context.Context, provider string) (string, error) { reads[provider]++; return stubKey, nil }
 	ctx := context.Background()
 	src, err := marketdata.Open(ctx, marketdata.Selection{Quotes: "finnhub", History: "polygon"}, marketdata.OpenOptions{Keys: keys,
-		BaseURLs:  map[string]string{"finnhub": stub.FinnhubURL, "polygon": stub.PolygonURL},
+		BaseURLs:  stub.BaseURLs(),
 		StreamURL: stub.FinnhubStreamURL, Now: func() time.Time { return stubNow }})
 	if err != nil || len(src.Warnings) != 0 || src.QuoteSource != "finnhub" || src.HistorySource != "polygon" || src.Stream == nil {
 		t.Fatalf("%+v %v", src, err)

@@ -182,6 +182,13 @@ func (s *Server) Close() {
 	s.http.Close()
 }
 
+// BaseURLs are the stub's base URLs by provider name, as
+// marketdata.OpenOptions.BaseURLs takes them (StreamURL is FinnhubStreamURL).
+func (s *Server) BaseURLs() map[string]string {
+	return map[string]string{marketdata.SourceFinnhub: s.FinnhubURL, marketdata.SourcePolygon: s.PolygonURL,
+		marketdata.SourceAlphaVantage: s.AlphaVantageURL}
+}
+
 // Script adds faults; they apply from the next call on.
 func (s *Server) Script(faults ...Fault) {
 	s.mu.Lock()
