@@ -214,7 +214,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		if maxConc == 0 {
 			maxConc = 10
 		}
-		if err := s.rt.Register(runtime.Function{Name: f.Name, Binary: bins[f.Name], Env: functionEnv(f, cfg.Prefix, eps),
+		env, err := priceSourceEnv(cfg, f, functionEnv(f, cfg.Prefix, eps))
+		if err != nil {
+			return nil, err
+		}
+		if err := s.rt.Register(runtime.Function{Name: f.Name, Binary: bins[f.Name], Env: env,
 			Timeout: f.Timeout, MemoryMB: f.Memory, MaxConcurrency: maxConc, Dir: cfg.DataDir, Output: output}); err != nil {
 			return nil, err
 		}
