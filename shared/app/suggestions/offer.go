@@ -102,17 +102,21 @@ func (o *Offerer) Offer(ctx context.Context, actions []market.CorporateAction) (
 // (a regular and a special one) are one suggestion of their sum, since a
 // suggestion is unique per symbol, kind and date.
 func (o *Offerer) groupBySymbol(ctx context.Context, actions []market.CorporateAction) map[string][]market.CorporateAction {
-	out := map[string][]market.CorporateAction{}
+	out, seen := map[string][]market.CorporateAction{}, map[string][]market.CorporateAction{}
 	for _, a := range actions {
 		if err := a.Validate(); err != nil {
 			o.opts.Logger.WarnContext(ctx, "corporate action skipped", "error", err.Error())
 			continue
 		}
+		if slices.ContainsFunc(seen[a.Symbol], func(b market.CorporateAction) bool { return sameAction(a, b) }) {
+			continue
+		}
+		seen[a.Symbol] = append(seen[a.Symbol], a)
 		same := slices.IndexFunc(out[a.Symbol], func(b market.CorporateAction) bool { return b.Kind == a.Kind && b.Date == a.Date })
 		switch {
 		case same < 0:
 			out[a.Symbol] = append(out[a.Symbol], a)
-		case a.Kind == market.ActionDividend && !sameAction(out[a.Symbol][same], a) && out[a.Symbol][same].Currency == a.Currency:
+		case a.Kind == market.ActionDividend && out[a.Symbol][same].Currency == a.Currency:
 			out[a.Symbol][same].CashAmount = out[a.Symbol][same].CashAmount.Add(a.CashAmount)
 		}
 	}
@@ -124,7 +128,8 @@ func (o *Offerer) groupBySymbol(ctx context.Context, actions []market.CorporateA
 
 func sameAction(a, b market.CorporateAction) bool {
 	return a.Kind == b.Kind && a.Date == b.Date && a.SplitFrom.Equal(b.SplitFrom) && a.SplitTo.Equal(b.SplitTo) &&
-		a.CashAmount.Equal(b.CashAmount) && a.Currency == b.Currency && ((a.PayDate == nil) == (b.PayDate == nil))
+		a.CashAmount.Equal(b.CashAmount) && a.Currency == b.Currency &&
+		(a.PayDate == nil) == (b.PayDate == nil) && (a.PayDate == nil || *a.PayDate == *b.PayDate)
 }
 
 // proposals are the suggestions of one portfolio: for each action of its
