@@ -17,6 +17,11 @@ import (
 // The stores' behaviour (idempotence, dismissals, races) is the contract suite's
 // (shared/adapters/readmodel/storetest); these are the rules Offer decides by.
 
+// The backfill's port (its ActionOfferer) is satisfied by the Offerer.
+var _ interface {
+	Offer(ctx context.Context, actions []market.CorporateAction) (int, error)
+} = (*Offerer)(nil)
+
 type proposals struct {
 	holders map[string][]Holder
 	got     []Suggestion
