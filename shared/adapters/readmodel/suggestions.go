@@ -241,7 +241,10 @@ select `+suggestionColumns+` from suggestions
 // Claim implements suggestions.DecisionStore.
 func (s *Suggestions) Claim(ctx context.Context, userID, portfolioID, id string) (suggestions.Suggestion, error) {
 	sg, err := s.decide(ctx, "claim", `status = 'accepted', decided_at = coalesce(decided_at, now())`, `'pending', 'accepted'`, userID, portfolioID, id)
-	if err == nil && sg.Status == suggestions.Dismissed {
+	// Not accepted: dismissed, or pending as the statement's snapshot saw it
+	// while a concurrent dismiss won the row (the update, waiting for it, then
+	// found it dismissed).
+	if err == nil && sg.Status != suggestions.Accepted {
 		return suggestions.Suggestion{}, fmt.Errorf("%w: %s", suggestions.ErrDismissed, id)
 	}
 	return sg, err
@@ -250,7 +253,9 @@ func (s *Suggestions) Claim(ctx context.Context, userID, portfolioID, id string)
 // Dismiss implements suggestions.DecisionStore.
 func (s *Suggestions) Dismiss(ctx context.Context, userID, portfolioID, id string) (suggestions.Suggestion, error) {
 	sg, err := s.decide(ctx, "dismiss", `status = 'dismissed', decided_at = now()`, `'pending'`, userID, portfolioID, id)
-	if err == nil && sg.Status == suggestions.Accepted {
+	// Not dismissed: accepted, or pending as the snapshot saw it while a
+	// concurrent accept claimed the row.
+	if err == nil && sg.Status != suggestions.Dismissed {
 		return suggestions.Suggestion{}, fmt.Errorf("%w: %s", suggestions.ErrAccepted, id)
 	}
 	return sg, err

@@ -44,6 +44,7 @@ func RunSuggestions(t *testing.T, newSubject func(t *testing.T) SuggestionSubjec
 		{"DecisionsAndOwnership", testSuggestionsDecisions},
 		{"OfferRaceStoresOnce", testSuggestionsOfferRace},
 		{"AcceptRaceRecordsOnce", testSuggestionsAcceptRace},
+		{"ClaimAndDismissRaceOneSideWins", testSuggestionsClaimDismissRace},
 	})
 }
 
@@ -329,5 +330,45 @@ func testSuggestionsAcceptRace(t *testing.T, sub SuggestionSubject) {
 	}
 	if after, _ := events.Events(ctx, pid, 1, 0); len(after) != len(all) {
 		t.Errorf("accept again wrote %d events", len(after)-len(all))
+	}
+}
+
+// testSuggestionsClaimDismissRace: accepts and dismisses of one suggestion at
+// once: one side wins, every decision of the other is refused, and the row
+// says who won.
+func testSuggestionsClaimDismissRace(t *testing.T, sub SuggestionSubject) {
+	s := sub.Store
+	held(t, sub, UserA, "p", buy("2024-01-02", "KO", "30"))
+	if _, err := newOfferer(s).Offer(t.Context(), []market.CorporateAction{dividend("KO", "2024-03-14", "2024-04-01", "0.25")}); err != nil {
+		t.Fatal(err)
+	}
+	id := suggestions.IDFor("p", "KO", market.ActionDividend, day("2024-03-14"))
+	var claimed, dismissed atomic.Int64
+	race(racers, func(i int) {
+		var err error
+		if i%2 == 0 {
+			if _, err = s.Claim(context.Background(), UserA, "p", id); err == nil {
+				claimed.Add(1)
+			} else if !errors.Is(err, suggestions.ErrDismissed) {
+				t.Errorf("claim %d: %v", i, err)
+			}
+			return
+		}
+		if _, err = s.Dismiss(context.Background(), UserA, "p", id); err == nil {
+			dismissed.Add(1)
+		} else if !errors.Is(err, suggestions.ErrAccepted) {
+			t.Errorf("dismiss %d: %v", i, err)
+		}
+	})
+	want := suggestions.Accepted
+	if dismissed.Load() > 0 {
+		want = suggestions.Dismissed
+	}
+	if (claimed.Load() > 0) == (dismissed.Load() > 0) {
+		t.Fatalf("%d claims and %d dismisses succeeded: one side must win", claimed.Load(), dismissed.Load())
+	}
+	list, err := s.List(t.Context(), UserA, "p", want)
+	if err != nil || len(list) != 1 {
+		t.Errorf("%s: %+v (%v)", want, list, err)
 	}
 }
