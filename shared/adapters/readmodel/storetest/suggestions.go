@@ -273,7 +273,7 @@ func testSuggestionsOfferRace(t *testing.T, sub SuggestionSubject) {
 
 // testSuggestionsAcceptRace: accepts of one suggestion at once record its
 // transaction once, through the command service; a later accept answers it
-// again without writing; the portfolio's other owner-less routes are closed.
+// again without writing; another user's accept finds no suggestion.
 func testSuggestionsAcceptRace(t *testing.T, sub SuggestionSubject) {
 	ctx := t.Context()
 	events := eventstore.NewMemory()
