@@ -19,6 +19,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -38,6 +39,8 @@ type fullAPI struct {
 		InsertValuations(ctx context.Context, vals []readmodel.Valuation) (int64, error)
 	}
 	seen map[string]bool
+	// offers stores the backfill's suggestions, where the API reads them.
+	offers suggestions.OfferStore
 }
 
 // newFullAPI is the API over the in-memory stores, which pass the contract
@@ -49,12 +52,14 @@ func newFullAPI(t *testing.T) *fullAPI {
 	t.Helper()
 	store, vals := eventstore.NewMemory(), memstore.NewValuations()
 	reads := memquery.NewOver(vals)
+	offers := memstore.NewSuggestions(reads)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Queries: reads,
 		Alerts: memstore.NewAlerts(reads), Analytics: memstore.NewMetrics(reads, memstore.NewPrices(), vals), Logger: quiet,
+		Suggestions: offers,
 	})
-	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{}}
+	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{}, offers: offers}
 }
 
 // newPostgresAPI is the API over real DynamoDB Local and real PostgreSQL, for
@@ -85,6 +90,7 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 	srv := httpapi.New(httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
 		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
+		Suggestions: readmodel.NewSuggestions(callerDB),
 	})
 	projector := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard})
 	return &fullAPI{
@@ -99,6 +105,7 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 		},
 		valuations: readmodel.NewValuations(pool),
 		seen:       map[string]bool{},
+		offers:     readmodel.NewSuggestions(pool),
 	}
 }
 

@@ -216,6 +216,9 @@ var HTTPRoutes = []Route{
 	{"GET", "/portfolios/{id}/rebalancing", "getRebalancing"},
 	{"GET", "/portfolios/{id}/history", "getValueHistory"},
 	{"GET", "/portfolios/{id}/valuations", "listValuations"},
+	{"GET", "/portfolios/{id}/suggestions", "listSuggestions"},
+	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/accept", "acceptSuggestion"},
+	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/dismiss", "dismissSuggestion"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.
