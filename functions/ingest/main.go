@@ -63,7 +63,7 @@ func main() {
 		}
 		kc := kinesis.NewFromConfig(cfg)
 		store := readmodel.IngestStore{DB: pool}
-		c := ingest.Config{Watch: ingest.Watchlists{ingest.WatchListFunc(store.HeldSymbols), ingest.WatchListFunc(store.AlertSymbols)},
+		c := ingest.Config{Watch: store,
 			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
 		if errorsStream != "" {
 			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}

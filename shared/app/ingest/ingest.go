@@ -1,7 +1,8 @@
 // Package ingest is the scheduled market-data ingest behind functions/ingest.
 //
 // Every minute (EventBridge Scheduler) it loads the watch list — the symbols held
-// in any portfolio or watched by an alert rule — fetches a quote per symbol from
+// in a portfolio, on an alert rule, a portfolio's benchmark, watched over the
+// WebSocket, and the FX pairs of portfolios in another currency — fetches a quote per symbol from
 // the configured provider (rate-limited across invocations by the provider
 // client's Limiter, a marketdata.WindowLimiter over the DynamoDB counter), and
 // publishes one MarketDataUpdated record per quote on market-data-updates
@@ -74,34 +75,10 @@ type CloseStore interface {
 	UpsertDailyCloses(ctx context.Context, closes []market.DailyClose) (int64, error)
 }
 
-// WatchList returns the symbols to ingest.
+// WatchList returns the symbols to ingest at now, each with every reason it is
+// needed (readmodel.IngestStore: held, alert, benchmark, watched, fx).
 type WatchList interface {
-	Symbols(ctx context.Context) ([]string, error)
-}
-
-// WatchListFunc is a function as a WatchList (readmodel.IngestStore's
-// HeldSymbols and AlertSymbols).
-type WatchListFunc func(ctx context.Context) ([]string, error)
-
-// Symbols implements WatchList.
-func (f WatchListFunc) Symbols(ctx context.Context) ([]string, error) { return f(ctx) }
-
-// Watchlists is the union of several watch lists, sorted, without duplicates
-// (held symbols and the symbols of alert rules).
-type Watchlists []WatchList
-
-// Symbols implements WatchList.
-func (ws Watchlists) Symbols(ctx context.Context) ([]string, error) {
-	var all []string
-	for _, w := range ws {
-		s, err := w.Symbols(ctx)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, s...)
-	}
-	slices.Sort(all)
-	return slices.Compact(all), nil
+	WatchList(ctx context.Context, now time.Time) ([]market.WatchedSymbol, error)
 }
 
 // Config wires a Handler. Quotes, Watch and Updates are needed for the
@@ -172,6 +149,9 @@ type Output struct {
 	Closes    int    `json:"closes"`
 	Errors    int    `json:"errors"`
 	Skipped   int    `json:"skipped"` // not asked once the provider's limit was reached
+	// Reasons counts the watch list's symbols per reason (a symbol counts under
+	// each of its reasons).
+	Reasons map[market.WatchReason]int `json:"reasons,omitempty"`
 }
 
 // ErrBadInput is returned for an input that is not a valid Input.
@@ -198,11 +178,11 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	if h.cfg.Quotes == nil || h.cfg.Watch == nil || h.cfg.Updates == nil {
 		return out, errors.New("ingest: quotes mode is not configured")
 	}
-	symbols, err := h.cfg.Watch.Symbols(ctx)
+	watched, err := h.cfg.Watch.WatchList(ctx, h.cfg.Now())
 	if err != nil {
 		return out, fmt.Errorf("ingest: watch list: %w", err)
 	}
-	out.Symbols = len(symbols)
+	symbols := h.countWatched(ctx, &out, watched)
 	symbols = h.inTurn(symbols)
 	quotes, errs := h.fetchQuotes(ctx, symbols)
 	recs, errRecs := h.records(ctx, &out, symbols, quotes, errs)
@@ -215,6 +195,28 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
 	return out, ctx.Err()
+}
+
+// countWatched counts the watch list per reason in out, logs the counts, and
+// returns its symbols, sorted, each once.
+func (h *Handler) countWatched(ctx context.Context, out *Output, watched []market.WatchedSymbol) []string {
+	symbols := make([]string, 0, len(watched))
+	out.Reasons = map[market.WatchReason]int{}
+	for _, w := range watched {
+		symbols = append(symbols, w.Symbol)
+		for _, r := range w.Reasons {
+			out.Reasons[r]++
+		}
+	}
+	slices.Sort(symbols)
+	symbols = slices.Compact(symbols)
+	out.Symbols = len(symbols)
+	attrs := []any{"symbols", out.Symbols}
+	for _, r := range market.WatchReasons {
+		attrs = append(attrs, string(r), out.Reasons[r])
+	}
+	h.cfg.Logger.InfoContext(ctx, "ingest: watch list", attrs...)
+	return symbols
 }
 
 // inTurn rotates symbols by Config.RotateBy × the Unix minute, so that a watch

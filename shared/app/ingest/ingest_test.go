@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -106,9 +108,16 @@ func TestBackfillSkipsSessionsNotClosed(t *testing.T) {
 	}
 }
 
+// staticWatch is a watch list of held symbols.
 type staticWatch []string
 
-func (s staticWatch) Symbols(context.Context) ([]string, error) { return s, nil }
+func (s staticWatch) WatchList(context.Context, time.Time) ([]market.WatchedSymbol, error) {
+	list := make([]market.WatchedSymbol, len(s))
+	for i, sym := range s {
+		list[i] = market.WatchedSymbol{Symbol: sym, Reasons: []market.WatchReason{market.WatchHeld}}
+	}
+	return list, nil
+}
 
 // TestRateLimitedThroughDynamoDB: Finnhub (an httptest server answering its
 // documented /quote format) limited to 3 calls a minute by the DynamoDB counter;
@@ -189,18 +198,35 @@ func (m *memPublisher) Publish(_ context.Context, recs []ingest.Record) (ingest.
 	return ingest.PublishResult{Published: len(recs)}, nil
 }
 
-// TestWatchlistUnionRotationAndMalformedQuote: no emulator needed for this one; the
-// watch lists are merged, rotated by RotateBy × minute, and a provider's invalid
-// quote becomes a malformed MarketDataError instead of a record.
-func TestWatchlistUnionRotationAndMalformedQuote(t *testing.T) {
+// reasonsWatch is a watch list given with its reasons.
+type reasonsWatch []market.WatchedSymbol
+
+func (s reasonsWatch) WatchList(context.Context, time.Time) ([]market.WatchedSymbol, error) { return s, nil }
+
+// TestWatchlistReasonsRotationAndMalformedQuote: no emulator needed for this one;
+// the watch list is sorted and counted per reason, rotated by RotateBy × minute,
+// and a provider's invalid quote becomes a malformed MarketDataError instead of
+// a record.
+func TestWatchlistReasonsRotationAndMalformedQuote(t *testing.T) {
 	q := &recordingQuotes{}
 	pub := &memPublisher{}
+	var logs bytes.Buffer
 	minute := time.Unix(1772463600, 0).UTC() // Unix minute 29541060
-	h := ingest.New(ingest.Config{Quotes: q, Watch: ingest.Watchlists{staticWatch{"C", "A", "BAD"}, staticWatch{"B", "A", "D"}},
+	w := func(sym string, rs ...market.WatchReason) market.WatchedSymbol { return market.WatchedSymbol{Symbol: sym, Reasons: rs} }
+	watch := reasonsWatch{w("C", market.WatchHeld, market.WatchAlert), w("A", market.WatchBenchmark), w("BAD", market.WatchWatched),
+		w("B", market.WatchHeld), w("D", market.WatchFX)}
+	h := ingest.New(ingest.Config{Quotes: q, Watch: watch, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Updates: pub, Concurrency: 1, RotateBy: 3, Now: func() time.Time { return minute.Add(time.Minute) }})
 	out, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeQuotes})
 	if err != nil || out.Symbols != 5 || out.Published != 4 || out.Errors != 1 {
 		t.Fatalf("out %+v err %v", out, err)
+	}
+	want := map[market.WatchReason]int{market.WatchHeld: 2, market.WatchAlert: 1, market.WatchBenchmark: 1, market.WatchWatched: 1, market.WatchFX: 1}
+	if !maps.Equal(out.Reasons, want) {
+		t.Fatalf("reasons %v, want %v", out.Reasons, want)
+	}
+	if !strings.Contains(logs.String(), `"msg":"ingest: watch list","symbols":5,"held":2,"alert":1,"benchmark":1,"watched":1,"fx":1`) {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 	// Sorted: A B BAD C D; minute 29541061 × 3 mod 5 = 3: start at C.
 	if strings.Join(q.asked, ",") != "C,D,A,B,BAD" {

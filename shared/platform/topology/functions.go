@@ -284,7 +284,7 @@ func Functions() []Function {
 		},
 		{
 			Name:    "ingest",
-			Purpose: "fetches quotes for every held symbol each minute and publishes them to Kinesis",
+			Purpose: "fetches quotes for every symbol on the watch list each minute and publishes them to Kinesis",
 			// Under a minute, so that runs never overlap.
 			Memory: 256, Timeout: 50 * time.Second,
 			ReservedConcurrency: 2,
