@@ -201,7 +201,9 @@ func (m *memPublisher) Publish(_ context.Context, recs []ingest.Record) (ingest.
 // reasonsWatch is a watch list given with its reasons.
 type reasonsWatch []market.WatchedSymbol
 
-func (s reasonsWatch) WatchList(context.Context, time.Time) ([]market.WatchedSymbol, error) { return s, nil }
+func (s reasonsWatch) WatchList(context.Context, time.Time) ([]market.WatchedSymbol, error) {
+	return s, nil
+}
 
 // TestWatchlistReasonsRotationAndMalformedQuote: no emulator needed for this one;
 // the watch list is sorted and counted per reason, rotated by RotateBy × minute,
@@ -212,7 +214,9 @@ func TestWatchlistReasonsRotationAndMalformedQuote(t *testing.T) {
 	pub := &memPublisher{}
 	var logs bytes.Buffer
 	minute := time.Unix(1772463600, 0).UTC() // Unix minute 29541060
-	w := func(sym string, rs ...market.WatchReason) market.WatchedSymbol { return market.WatchedSymbol{Symbol: sym, Reasons: rs} }
+	w := func(sym string, rs ...market.WatchReason) market.WatchedSymbol {
+		return market.WatchedSymbol{Symbol: sym, Reasons: rs}
+	}
 	watch := reasonsWatch{w("C", market.WatchHeld, market.WatchAlert), w("A", market.WatchBenchmark), w("BAD", market.WatchWatched),
 		w("B", market.WatchHeld), w("D", market.WatchFX)}
 	h := ingest.New(ingest.Config{Quotes: q, Watch: watch, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
