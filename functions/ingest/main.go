@@ -63,7 +63,7 @@ func main() {
 		}
 		kc := kinesis.NewFromConfig(cfg)
 		store := readmodel.IngestStore{DB: pool}
-		c := ingest.Config{Watch: store,
+		c := ingest.Config{Watch: store, Flags: readmodel.NewSymbolFlags(pool),
 			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
 		if errorsStream != "" {
 			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}

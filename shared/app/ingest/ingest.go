@@ -21,6 +21,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -81,6 +82,14 @@ type WatchList interface {
 	WatchList(ctx context.Context, now time.Time) ([]market.WatchedSymbol, error)
 }
 
+// SymbolFlags keeps the symbols the quote provider does not know
+// (readmodel.SymbolFlags): the API warns on their positions.
+type SymbolFlags interface {
+	Unknown(ctx context.Context) ([]string, error)
+	FlagUnknown(ctx context.Context, symbol, source, reason string) error
+	ClearUnknown(ctx context.Context, symbol string) error
+}
+
 // Config wires a Handler. Quotes, Watch and Updates are needed for the
 // minute-by-minute mode; Bars and Closes for backfills.
 type Config struct {
@@ -92,6 +101,9 @@ type Config struct {
 	Errors Publisher
 	// Closes keeps the daily closes a backfill loads.
 	Closes CloseStore
+	// Flags, optional, records the symbols the provider answers not-found for,
+	// and clears them when a valid quote arrives.
+	Flags SymbolFlags
 	// Concurrency bounds the quote requests in flight. Default 4.
 	Concurrency int
 	// RotateBy rotates the watch list by RotateBy × (Unix minute) each invocation.
@@ -148,7 +160,9 @@ type Output struct {
 	Published int    `json:"published"`
 	Closes    int    `json:"closes"`
 	Errors    int    `json:"errors"`
-	Skipped   int    `json:"skipped"` // not asked once the provider's limit was reached
+	Skipped   int    `json:"skipped"`           // not asked once the provider's limit was reached
+	Flagged   int    `json:"flagged,omitempty"` // symbols newly flagged unknown to the provider
+	Cleared   int    `json:"cleared,omitempty"` // flags cleared by a valid quote
 	// Reasons counts the watch list's symbols per reason (a symbol counts under
 	// each of its reasons).
 	Reasons map[market.WatchReason]int `json:"reasons,omitempty"`
@@ -185,12 +199,13 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	symbols := h.countWatched(ctx, &out, watched)
 	symbols = h.inTurn(symbols)
 	quotes, errs := h.fetchQuotes(ctx, symbols)
+	h.flagUnknown(ctx, &out, symbols, quotes, errs)
 	recs, errRecs := h.records(ctx, &out, symbols, quotes, errs)
 	h.publishErrors(ctx, errRecs)
 	res, err := h.cfg.Updates.Publish(ctx, recs)
 	out.Published = res.Published
 	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
-		"errors", out.Errors, "skipped", out.Skipped, "putRecordsCalls", res.Calls, "retried", res.Retried)
+		"errors", out.Errors, "skipped", out.Skipped, "flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
 	if err != nil {
 		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
@@ -273,6 +288,41 @@ fetch:
 	}
 	wg.Wait()
 	return quotes, errs
+}
+
+// flagUnknown flags the symbols the provider answered not-found for (once:
+// a symbol already flagged is left as it is) and clears the flag of those that
+// got a valid quote. The flags only warn users, so a failure is logged and
+// never fails the invocation.
+func (h *Handler) flagUnknown(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError) {
+	if h.cfg.Flags == nil {
+		return
+	}
+	flagged, err := h.cfg.Flags.Unknown(ctx)
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "ingest: unknown symbols not read", "error", err.Error())
+		return
+	}
+	was := make(map[string]bool, len(flagged))
+	for _, s := range flagged {
+		was[s] = true
+	}
+	for i, sym := range symbols {
+		var count *int
+		switch e := errs[i]; {
+		case e != nil && e.Kind == market.KindNotFound && !was[sym]:
+			err, count = h.cfg.Flags.FlagUnknown(ctx, sym, cmp.Or(e.Provider, h.cfg.Quotes.Name()), e.Message), &out.Flagged
+		case quotes[i] != nil && was[sym]:
+			err, count = h.cfg.Flags.ClearUnknown(ctx, sym), &out.Cleared
+		default:
+			continue
+		}
+		if err != nil {
+			h.cfg.Logger.WarnContext(ctx, "ingest: symbol flag not changed", "symbol", sym, "error", err.Error())
+			continue
+		}
+		*count++
+	}
 }
 
 // records encodes each quote as a MarketDataUpdated record and each failure as

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -238,5 +240,63 @@ func TestWatchlistReasonsRotationAndMalformedQuote(t *testing.T) {
 	}
 	if len(pub.recs) != 4 || pub.recs[0].PartitionKey != "C" {
 		t.Fatalf("published %+v", pub.recs)
+	}
+}
+
+// TestUnknownSymbolsAreFlaggedAndCleared: Finnhub (an httptest server) answers
+// a quote of all zeros for a symbol it does not know, which the client reports
+// as not-found; the ingest flags it in PostgreSQL (once: a second run leaves
+// the flag as it is), publishes nothing for it, and clears the flag of a
+// symbol that gets a valid quote.
+func TestUnknownSymbolsAreFlaggedAndCleared(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("symbol") == "NOPE" {
+			_, _ = w.Write([]byte(`{"c":0,"d":null,"dp":null,"h":0,"l":0,"o":0,"pc":0,"t":0}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"c":190.5,"d":1.1,"dp":0.58,"h":191,"l":189,"o":189.5,"pc":189.4,"t":1772463600}`))
+	}))
+	defer srv.Close()
+	pool := pg(t)
+	ctx := t.Context()
+	flags := readmodel.NewSymbolFlags(pool)
+	// AAPL was flagged by another provider once; a valid quote clears it.
+	if err := flags.FlagUnknown(ctx, "AAPL", "polygon", "NOT_FOUND"); err != nil {
+		t.Fatal(err)
+	}
+	pub := &memPublisher{}
+	h := ingest.New(ingest.Config{Quotes: marketdata.NewFinnhub(marketdata.ClientOptions{BaseURL: srv.URL, APIKey: "k"}),
+		Watch: staticWatch{"AAPL", "NOPE", "MSFT"}, Updates: pub, Flags: flags})
+	out, err := h.Run(ctx, ingest.Input{})
+	if err != nil || out.Published != 2 || out.Errors != 1 || out.Flagged != 1 || out.Cleared != 1 {
+		t.Fatalf("out %+v err %v", out, err)
+	}
+	flagged := func() string {
+		t.Helper()
+		var source, reason string
+		var at time.Time
+		if err := pool.QueryRow(ctx, `select source, reason, flagged_at from symbol_flags where symbol = 'NOPE' and flag = 'unknown'`).Scan(&source, &reason, &at); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s: %s at %s", source, reason, at)
+	}
+	first := flagged()
+	if !strings.HasPrefix(first, "finnhub: no quote for symbol") {
+		t.Fatalf("NOPE's flag: %s", first)
+	}
+	if unknown, err := flags.Unknown(ctx); err != nil || !slices.Equal(unknown, []string{"NOPE"}) {
+		t.Fatalf("unknown %v %v, want NOPE only", unknown, err)
+	}
+	again, err := h.Run(ctx, ingest.Input{})
+	if err != nil || again.Flagged != 0 || again.Cleared != 0 || again.Published != 2 {
+		t.Fatalf("second run %+v err %v", again, err)
+	}
+	// Flagging again (the history backfill's provider) replaces the words and
+	// keeps the first time.
+	if err := flags.FlagUnknown(ctx, "NOPE", "polygon", "NOT_FOUND"); err != nil {
+		t.Fatal(err)
+	}
+	if got := flagged(); !strings.HasPrefix(got, "polygon: NOT_FOUND at ") || got[strings.Index(got, " at "):] != first[strings.Index(first, " at "):] {
+		t.Fatalf("re-flagged: %s, first %s", got, first)
 	}
 }
