@@ -42,6 +42,11 @@ func main() {
 	stream, errorsStream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("MARKET_DATA_ERRORS_STREAM"), env.String("RATE_LIMITS_TABLE")
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
 	apiKey, apiKeyARN, baseURL := env.String("MARKET_DATA_API_KEY"), env.String("MARKET_DATA_API_KEY_SECRET_ARN"), env.String("MARKET_DATA_BASE_URL")
+	pricesTable := env.String("PRICES_TABLE")
+	skipFresherThan, err := env.Duration("POLL_SKIP_FRESHER_THAN")
+	if err != nil {
+		fail("POLL_SKIP_FRESHER_THAN must be a duration such as 90s")
+	}
 	source := env.String("PRICE_SOURCE")
 	switch source {
 	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage:
@@ -61,9 +66,11 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		kc := kinesis.NewFromConfig(cfg)
+		kc, ddb := kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
 		store := readmodel.IngestStore{DB: pool}
 		c := ingest.Config{Watch: store, Flags: readmodel.NewSymbolFlags(pool),
+			// The stream's trades are Finnhub's: what it quoted lately is not polled.
+			Latest: dynamoprices.NewLatest(ddb, pricesTable), SkipFresherThan: skipFresherThan, StreamSource: marketdata.SourceFinnhub,
 			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
 		if errorsStream != "" {
 			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}
@@ -82,7 +89,7 @@ func main() {
 			return nil, fmt.Errorf("no API key for %s", source)
 		}
 		opts := marketdata.ClientOptions{BaseURL: baseURL, APIKey: key,
-			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(cfg), rateTable), nil)}
+			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(ddb, rateTable), nil)}
 		switch source {
 		case marketdata.SourceFinnhub:
 			c.Quotes = marketdata.NewFinnhub(opts)

@@ -90,6 +90,13 @@ type SymbolFlags interface {
 	ClearUnknown(ctx context.Context, symbol string) error
 }
 
+// LatestQuotes returns the newest quote stored per symbol, absent symbols left
+// out (dynamoprices.Latest: the prices table the prices consumer writes on
+// every tick).
+type LatestQuotes interface {
+	GetMany(ctx context.Context, symbols []string) (map[string]market.Quote, error)
+}
+
 // Config wires a Handler. Quotes, Watch and Updates are needed for the
 // minute-by-minute mode; Bars and Closes for backfills.
 type Config struct {
@@ -104,6 +111,14 @@ type Config struct {
 	// Flags, optional, records the symbols the provider answers not-found for,
 	// and clears them when a valid quote arrives.
 	Flags SymbolFlags
+	// Latest, SkipFresherThan and StreamSource make the poll the fallback of a
+	// live stream: a symbol whose latest quote came from the stream (source
+	// StreamSource) less than SkipFresherThan ago is not polled, which keeps the
+	// provider's quota for the symbols the stream does not cover (beyond its
+	// cap, or while it is down). Any of them zero: every symbol is polled.
+	Latest          LatestQuotes
+	SkipFresherThan time.Duration
+	StreamSource    string
 	// Concurrency bounds the quote requests in flight. Default 4.
 	Concurrency int
 	// RotateBy rotates the watch list by RotateBy × (Unix minute) each invocation.
@@ -160,9 +175,10 @@ type Output struct {
 	Published int    `json:"published"`
 	Closes    int    `json:"closes"`
 	Errors    int    `json:"errors"`
-	Skipped   int    `json:"skipped"`           // not asked once the provider's limit was reached
-	Flagged   int    `json:"flagged,omitempty"` // symbols newly flagged unknown to the provider
-	Cleared   int    `json:"cleared,omitempty"` // flags cleared by a valid quote
+	Skipped   int    `json:"skipped"`            // not asked once the provider's limit was reached
+	Streamed  int    `json:"streamed,omitempty"` // not polled: the stream quoted them recently
+	Flagged   int    `json:"flagged,omitempty"`  // symbols newly flagged unknown to the provider
+	Cleared   int    `json:"cleared,omitempty"`  // flags cleared by a valid quote
 	// Reasons counts the watch list's symbols per reason (a symbol counts under
 	// each of its reasons).
 	Reasons map[market.WatchReason]int `json:"reasons,omitempty"`
@@ -197,6 +213,7 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 		return out, fmt.Errorf("ingest: watch list: %w", err)
 	}
 	symbols := h.countWatched(ctx, &out, watched)
+	symbols = h.notStreamed(ctx, &out, symbols)
 	symbols = h.inTurn(symbols)
 	quotes, errs := h.fetchQuotes(ctx, symbols)
 	h.flagUnknown(ctx, &out, symbols, quotes, errs)
@@ -205,7 +222,7 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	res, err := h.cfg.Updates.Publish(ctx, recs)
 	out.Published = res.Published
 	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
-		"errors", out.Errors, "skipped", out.Skipped, "flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
+		"errors", out.Errors, "skipped", out.Skipped, "streamed", out.Streamed, "flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
 	if err != nil {
 		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
@@ -232,6 +249,38 @@ func (h *Handler) countWatched(ctx context.Context, out *Output, watched []marke
 	}
 	h.cfg.Logger.InfoContext(ctx, "ingest: watch list", attrs...)
 	return symbols
+}
+
+// notStreamed leaves out the symbols the stream quoted less than
+// Config.SkipFresherThan ago, counting them in out. The prices table cannot be
+// read: every symbol is polled (the fallback must not depend on it).
+func (h *Handler) notStreamed(ctx context.Context, out *Output, symbols []string) []string {
+	if h.cfg.Latest == nil || h.cfg.SkipFresherThan <= 0 || h.cfg.StreamSource == "" || len(symbols) == 0 {
+		return symbols
+	}
+	latest, err := h.cfg.Latest.GetMany(ctx, symbols)
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "ingest: latest quotes not read; polling every symbol", "error", err.Error())
+		return symbols
+	}
+	now := h.cfg.Now()
+	poll := symbols[:0:0]
+	for _, sym := range symbols {
+		if q, ok := latest[sym]; ok && h.streamed(q) && now.Sub(q.Timestamp) < h.cfg.SkipFresherThan {
+			out.Streamed++
+			continue
+		}
+		poll = append(poll, sym)
+	}
+	return poll
+}
+
+// streamed reports whether q came from the stream: its source is the stream's,
+// and it carries no previous close. The same provider's REST quote always
+// does (Finnhub's "pc"), a trade never does; so the poll's own quotes, stored
+// in the same table under the same source, do not stop the poll.
+func (h *Handler) streamed(q market.Quote) bool {
+	return q.Source == h.cfg.StreamSource && q.PreviousClose.IsZero()
 }
 
 // inTurn rotates symbols by Config.RotateBy × the Unix minute, so that a watch

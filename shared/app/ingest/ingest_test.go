@@ -300,3 +300,47 @@ func TestUnknownSymbolsAreFlaggedAndCleared(t *testing.T) {
 		t.Fatalf("re-flagged: %s, first %s", got, first)
 	}
 }
+
+// TestPollIsTheStreamsFallback: on DynamoDB Local's prices table, a symbol the
+// stream quoted 30 s ago is not polled; one it quoted 5 minutes ago (the stream
+// is down, or past its cap for it), one whose latest quote is the poll's own
+// (Finnhub REST: it carries the previous close), one of another source and one
+// never quoted are.
+func TestPollIsTheStreamsFallback(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	tb, _ := topology.TableByName(topology.PricesTable)
+	table := testenv.UniqueName(t, "prices")
+	if err := dynamo.CreateTable(t.Context(), db, tb, table); err != nil {
+		t.Fatal(err)
+	}
+	latest := dynamoprices.NewLatest(db, table)
+	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
+	one := decimal.NewFromInt(1)
+	for _, q := range []marketdata.Quote{
+		{Symbol: "AAPL", Price: one, Volume: one, Timestamp: now.Add(-30 * time.Second), Source: "finnhub"},
+		{Symbol: "MSFT", Price: one, Volume: one, Timestamp: now.Add(-5 * time.Minute), Source: "finnhub"},
+		{Symbol: "NVDA", Price: one, Timestamp: now.Add(-10 * time.Second), Source: "finnhub", PreviousClose: one},
+		{Symbol: "SPY", Price: one, Timestamp: now.Add(-10 * time.Second), Source: "simulated"},
+	} {
+		if _, err := latest.Put(t.Context(), q, "e"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watch := staticWatch{"AAPL", "MSFT", "NVDA", "SPY", "VTI"}
+	for _, c := range []struct {
+		skip   time.Duration
+		asked  string
+		stream int
+	}{
+		{90 * time.Second, "MSFT,NVDA,SPY,VTI", 1},
+		{0, "AAPL,MSFT,NVDA,SPY,VTI", 0}, // the setting at zero: poll everything
+	} {
+		q := &recordingQuotes{}
+		h := ingest.New(ingest.Config{Quotes: q, Watch: watch, Updates: &memPublisher{}, Concurrency: 1,
+			Latest: latest, SkipFresherThan: c.skip, StreamSource: "finnhub", Now: func() time.Time { return now }})
+		out, err := h.Run(t.Context(), ingest.Input{})
+		if err != nil || out.Symbols != 5 || out.Streamed != c.stream || strings.Join(q.asked, ",") != c.asked {
+			t.Fatalf("skip %s: asked %v, out %+v, err %v; want %s asked", c.skip, q.asked, out, err, c.asked)
+		}
+	}
+}
