@@ -62,6 +62,9 @@ func main() {
 			Analytics: readmodel.NewMetrics(db),
 			Logger:    log,
 			Quotas:    quotas,
+			// No provider client searches symbols yet, so GET /symbols answers 503
+			// search_unavailable; a searcher goes here behind symbolsearch.New.
+			Symbols: nil,
 		})
 		return httplambda.Handler(srv), nil
 	})

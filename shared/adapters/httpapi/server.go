@@ -51,6 +51,8 @@ type Server struct {
 
 	// quotas counts alert rules' symbols (nil: not counted).
 	quotas Quotas
+	// symbols searches the provider's symbols (nil: 503).
+	symbols SymbolSearch
 }
 
 // Config wires a Server.
@@ -69,6 +71,9 @@ type Config struct {
 	// Quotas counts the symbols of alert rules against the user's symbols
 	// quota (the command service counts those of transactions); nil: not counted.
 	Quotas Quotas
+	// Symbols searches the market-data provider's symbols (symbolsearch.Service);
+	// without it GET /symbols answers 503 search_unavailable.
+	Symbols SymbolSearch
 }
 
 // New builds the server and binds a handler to each route of
@@ -76,7 +81,7 @@ type Config struct {
 // a route has no handler or a handler no route: a programming error that every
 // test building a server reports.
 func New(cfg Config) *Server {
-	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, log: cfg.Logger}
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, symbols: cfg.Symbols, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -132,6 +137,7 @@ func (s *Server) handlers() map[string]handler {
 		"getRebalancing":    s.rebalancing,
 		"getValueHistory":   s.history,
 		"listValuations":    s.valuations,
+		"searchSymbols":     s.searchSymbols,
 	}
 }
 

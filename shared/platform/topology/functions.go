@@ -216,6 +216,7 @@ var HTTPRoutes = []Route{
 	{"GET", "/portfolios/{id}/rebalancing", "getRebalancing"},
 	{"GET", "/portfolios/{id}/history", "getValueHistory"},
 	{"GET", "/portfolios/{id}/valuations", "listValuations"},
+	{"GET", "/symbols", "searchSymbols"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.
