@@ -26,6 +26,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"sync"
@@ -109,8 +110,11 @@ type Config struct {
 	// Closes keeps the daily closes a backfill loads.
 	Closes CloseStore
 	// Flags, optional, records the symbols the provider answers not-found for,
-	// and clears them when a valid quote arrives.
-	Flags SymbolFlags
+	// and clears them when a valid quote arrives. A flagged symbol is asked
+	// again once every AskUnknownEvery (default 1 h; each in its own minute),
+	// not every minute: a typo held in a portfolio must not spend the quota.
+	Flags           SymbolFlags
+	AskUnknownEvery time.Duration
 	// Latest, SkipFresherThan and StreamSource make the poll the fallback of a
 	// live stream: a symbol whose latest quote came from the stream (source
 	// StreamSource) less than SkipFresherThan ago is not polled, which keeps the
@@ -138,6 +142,9 @@ type Handler struct{ cfg Config }
 func New(cfg Config) *Handler {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
+	}
+	if cfg.AskUnknownEvery < time.Minute {
+		cfg.AskUnknownEvery = time.Hour
 	}
 	if cfg.MaxBackfillDays <= 0 {
 		cfg.MaxBackfillDays = 3660
@@ -177,6 +184,7 @@ type Output struct {
 	Errors    int    `json:"errors"`
 	Skipped   int    `json:"skipped"`            // not asked once the provider's limit was reached
 	Streamed  int    `json:"streamed,omitempty"` // not polled: the stream quoted them recently
+	Unknown   int    `json:"unknown,omitempty"`  // not polled: flagged unknown, not their turn
 	Flagged   int    `json:"flagged,omitempty"`  // symbols newly flagged unknown to the provider
 	Cleared   int    `json:"cleared,omitempty"`  // flags cleared by a valid quote
 	// Reasons counts the watch list's symbols per reason (a symbol counts under
@@ -213,16 +221,18 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 		return out, fmt.Errorf("ingest: watch list: %w", err)
 	}
 	symbols := h.countWatched(ctx, &out, watched)
+	unknown := h.unknownSymbols(ctx)
 	symbols = h.notStreamed(ctx, &out, symbols)
+	symbols = h.notUnknown(&out, symbols, unknown)
 	symbols = h.inTurn(symbols)
 	quotes, errs := h.fetchQuotes(ctx, symbols)
-	h.flagUnknown(ctx, &out, symbols, quotes, errs)
+	h.flagUnknown(ctx, &out, symbols, quotes, errs, unknown)
 	recs, errRecs := h.records(ctx, &out, symbols, quotes, errs)
 	h.publishErrors(ctx, errRecs)
 	res, err := h.cfg.Updates.Publish(ctx, recs)
 	out.Published = res.Published
 	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
-		"errors", out.Errors, "skipped", out.Skipped, "streamed", out.Streamed, "flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
+		"errors", out.Errors, "skipped", out.Skipped, "streamed", out.Streamed, "unknown", out.Unknown, "flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
 	if err != nil {
 		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
@@ -339,29 +349,63 @@ fetch:
 	return quotes, errs
 }
 
-// flagUnknown flags the symbols the provider answered not-found for (once:
-// a symbol already flagged is left as it is) and clears the flag of those that
-// got a valid quote. The flags only warn users, so a failure is logged and
-// never fails the invocation.
-func (h *Handler) flagUnknown(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError) {
+// unknownSymbols returns the symbols flagged unknown to the provider (nil
+// without Config.Flags, or when they cannot be read: the flags only warn users
+// and save quota, so the invocation goes on without them).
+func (h *Handler) unknownSymbols(ctx context.Context) map[string]bool {
 	if h.cfg.Flags == nil {
-		return
+		return nil
 	}
 	flagged, err := h.cfg.Flags.Unknown(ctx)
 	if err != nil {
 		h.cfg.Logger.WarnContext(ctx, "ingest: unknown symbols not read", "error", err.Error())
+		return nil
+	}
+	unknown := make(map[string]bool, len(flagged))
+	for _, s := range flagged {
+		unknown[s] = true
+	}
+	return unknown
+}
+
+// notUnknown leaves out the symbols flagged unknown whose turn it is not: each
+// is asked in one minute of every Config.AskUnknownEvery (by a hash of the
+// symbol, so that they do not all come at once), counting the others in out.
+func (h *Handler) notUnknown(out *Output, symbols []string, unknown map[string]bool) []string {
+	if len(unknown) == 0 {
+		return symbols
+	}
+	minutes := uint64(h.cfg.AskUnknownEvery / time.Minute)
+	minute := uint64(h.cfg.Now().Unix() / 60)
+	ask := symbols[:0:0]
+	for _, sym := range symbols {
+		if unknown[sym] {
+			hash := fnv.New64a()
+			_, _ = hash.Write([]byte(sym))
+			if hash.Sum64()%minutes != minute%minutes {
+				out.Unknown++
+				continue
+			}
+		}
+		ask = append(ask, sym)
+	}
+	return ask
+}
+
+// flagUnknown flags the symbols the provider answered not-found for (once:
+// a symbol already flagged is left as it is) and clears the flag of those that
+// got a valid quote. A failure is logged and never fails the invocation.
+func (h *Handler) flagUnknown(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError, unknown map[string]bool) {
+	if h.cfg.Flags == nil {
 		return
 	}
-	was := make(map[string]bool, len(flagged))
-	for _, s := range flagged {
-		was[s] = true
-	}
 	for i, sym := range symbols {
+		var err error
 		var count *int
 		switch e := errs[i]; {
-		case e != nil && e.Kind == market.KindNotFound && !was[sym]:
+		case e != nil && e.Kind == market.KindNotFound && !unknown[sym]:
 			err, count = h.cfg.Flags.FlagUnknown(ctx, sym, cmp.Or(e.Provider, h.cfg.Quotes.Name()), e.Message), &out.Flagged
-		case quotes[i] != nil && was[sym]:
+		case quotes[i] != nil && unknown[sym]:
 			err, count = h.cfg.Flags.ClearUnknown(ctx, sym), &out.Cleared
 		default:
 			continue

@@ -245,12 +245,14 @@ func TestWatchlistReasonsRotationAndMalformedQuote(t *testing.T) {
 
 // TestUnknownSymbolsAreFlaggedAndCleared: Finnhub (an httptest server) answers
 // a quote of all zeros for a symbol it does not know, which the client reports
-// as not-found; the ingest flags it in PostgreSQL (once: a second run leaves
-// the flag as it is), publishes nothing for it, and clears the flag of a
-// symbol that gets a valid quote.
+// as not-found; the ingest flags it in PostgreSQL, publishes nothing for it,
+// and clears the flag of a symbol that gets a valid quote. A flagged symbol is
+// asked in one minute of the hour only, and flagged again by nobody.
 func TestUnknownSymbolsAreFlaggedAndCleared(t *testing.T) {
+	var askedNope atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("symbol") == "NOPE" {
+			askedNope.Add(1)
 			_, _ = w.Write([]byte(`{"c":0,"d":null,"dp":null,"h":0,"l":0,"o":0,"pc":0,"t":0}`))
 			return
 		}
@@ -264,10 +266,14 @@ func TestUnknownSymbolsAreFlaggedAndCleared(t *testing.T) {
 	if err := flags.FlagUnknown(ctx, "AAPL", "polygon", "NOT_FOUND"); err != nil {
 		t.Fatal(err)
 	}
-	pub := &memPublisher{}
-	h := ingest.New(ingest.Config{Quotes: marketdata.NewFinnhub(marketdata.ClientOptions{BaseURL: srv.URL, APIKey: "k"}),
-		Watch: staticWatch{"AAPL", "NOPE", "MSFT"}, Updates: pub, Flags: flags})
-	out, err := h.Run(ctx, ingest.Input{})
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	newHandler := func(at time.Time, askUnknownEvery time.Duration) *ingest.Handler {
+		return ingest.New(ingest.Config{Quotes: marketdata.NewFinnhub(marketdata.ClientOptions{BaseURL: srv.URL, APIKey: "k"}),
+			Watch: staticWatch{"AAPL", "NOPE", "MSFT"}, Updates: &memPublisher{}, Flags: flags, AskUnknownEvery: askUnknownEvery,
+			Now: func() time.Time { return at }})
+	}
+	// Every minute is every flagged symbol's turn: AAPL is asked.
+	out, err := newHandler(now, time.Minute).Run(ctx, ingest.Input{})
 	if err != nil || out.Published != 2 || out.Errors != 1 || out.Flagged != 1 || out.Cleared != 1 {
 		t.Fatalf("out %+v err %v", out, err)
 	}
@@ -287,9 +293,17 @@ func TestUnknownSymbolsAreFlaggedAndCleared(t *testing.T) {
 	if unknown, err := flags.Unknown(ctx); err != nil || !slices.Equal(unknown, []string{"NOPE"}) {
 		t.Fatalf("unknown %v %v, want NOPE only", unknown, err)
 	}
-	again, err := h.Run(ctx, ingest.Input{})
-	if err != nil || again.Flagged != 0 || again.Cleared != 0 || again.Published != 2 {
-		t.Fatalf("second run %+v err %v", again, err)
+	askedNope.Store(0)
+	for m := range 60 {
+		before := askedNope.Load()
+		again, err := newHandler(now.Add(time.Duration(m+1)*time.Minute), 0).Run(ctx, ingest.Input{})
+		asked := askedNope.Load() > before
+		if err != nil || again.Flagged != 0 || again.Cleared != 0 || again.Published != 2 || asked == (again.Unknown == 1) {
+			t.Fatalf("minute %d: %+v err %v, NOPE asked %v", m+1, again, err, asked)
+		}
+	}
+	if askedNope.Load() != 1 {
+		t.Fatalf("NOPE asked %d times in an hour, want once", askedNope.Load())
 	}
 	// Flagging again (the history backfill's provider) replaces the words and
 	// keeps the first time.
