@@ -1,11 +1,12 @@
 // Package ingest is the scheduled market-data ingest behind functions/ingest.
 //
-// Every minute (EventBridge Scheduler) it loads the watch list — the symbols held
-// in a portfolio, on an alert rule, a portfolio's benchmark, watched over the
-// WebSocket, and the FX pairs of portfolios in another currency — fetches a quote per symbol from
-// the configured provider (rate-limited across invocations by the provider
-// client's Limiter, a marketdata.WindowLimiter over the DynamoDB counter), and
-// publishes one MarketDataUpdated record per quote on market-data-updates
+// Every minute (EventBridge Scheduler) it loads the watch list — the symbols
+// held in a portfolio, on an alert rule, a portfolio's benchmark, watched over
+// the WebSocket, and the FX pairs of portfolios in another currency — leaves out
+// what the live stream quoted lately and the symbols the provider does not know
+// (but once an hour), fetches a quote per symbol from the configured provider
+// (rate-limited across invocations by the provider client's Limiter, a
+// marketdata.WindowLimiter over the DynamoDB counter), and publishes one MarketDataUpdated record per quote on market-data-updates
 // (partition key = symbol). Failures are *market.MarketDataError values, logged
 // as JSON and, when an errors publisher is configured, published on
 // market-data-errors.
@@ -17,7 +18,8 @@
 // session end).
 //
 // The ports it uses are declared here (QuoteProvider, BarProvider, WatchList,
-// Publisher, CloseStore); marketdata, kinesispub and readmodel implement them.
+// SymbolFlags, LatestQuotes, Publisher, CloseStore); marketdata, kinesispub,
+// dynamoprices and readmodel implement them.
 package ingest
 
 import (
@@ -207,10 +209,11 @@ func (h *Handler) Run(ctx context.Context, in Input) (Output, error) {
 	return Output{}, fmt.Errorf("%w: mode %q is neither quotes nor backfill", ErrBadInput, in.Mode)
 }
 
-// Quotes fetches the watch list's quotes and publishes them: the symbols whose
-// turn it is, their quotes, one MarketDataUpdated record per valid quote and one
-// MarketDataError event per failure, the errors published (best effort), then
-// the updates.
+// Quotes fetches the watch list's quotes and publishes them: the watch list
+// counted per reason, the symbols to poll (not streamed lately, not unknown
+// but in their turn, rotated), their quotes, the unknown symbols flagged or
+// cleared, one MarketDataUpdated record per valid quote and one MarketDataError
+// event per failure, the errors published (best effort), then the updates.
 func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	out := Output{Mode: "quotes"}
 	if h.cfg.Quotes == nil || h.cfg.Watch == nil || h.cfg.Updates == nil {
@@ -232,7 +235,8 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	res, err := h.cfg.Updates.Publish(ctx, recs)
 	out.Published = res.Published
 	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
-		"errors", out.Errors, "skipped", out.Skipped, "streamed", out.Streamed, "unknown", out.Unknown, "flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
+		"errors", out.Errors, "skipped", out.Skipped, "streamed", out.Streamed, "unknown", out.Unknown,
+		"flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
 	if err != nil {
 		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
