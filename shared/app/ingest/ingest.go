@@ -6,8 +6,9 @@
 // what the live stream quoted lately and the symbols the provider does not know
 // (but once an hour), fetches a quote per symbol from the configured provider
 // (rate-limited across invocations by the provider client's Limiter, a
-// marketdata.WindowLimiter over the DynamoDB counter), and publishes one MarketDataUpdated record per quote on market-data-updates
-// (partition key = symbol). Failures are *market.MarketDataError values, logged
+// marketdata.WindowLimiter over the DynamoDB counter), and publishes one
+// MarketDataUpdated record per quote on market-data-updates (partition key =
+// symbol). Failures are *market.MarketDataError values, logged
 // as JSON and, when an errors publisher is configured, published on
 // market-data-errors.
 //
