@@ -63,6 +63,9 @@ func main() {
 			Suggestions: readmodel.NewSuggestions(db),
 			Logger:      log,
 			Quotas:      quotas,
+			// No provider client searches symbols yet, so GET /symbols answers 503
+			// search_unavailable; a searcher goes here behind symbolsearch.New.
+			Symbols: nil,
 		})
 		return httplambda.Handler(srv), nil
 	})

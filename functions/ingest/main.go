@@ -41,6 +41,11 @@ func main() {
 	stream, errorsStream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("MARKET_DATA_ERRORS_STREAM"), env.String("RATE_LIMITS_TABLE")
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
 	apiKey, apiKeyARN, baseURL := env.String("MARKET_DATA_API_KEY"), env.String("MARKET_DATA_API_KEY_SECRET_ARN"), env.String("MARKET_DATA_BASE_URL")
+	pricesTable := env.String("PRICES_TABLE")
+	skipFresherThan, err := env.Duration("POLL_SKIP_FRESHER_THAN")
+	if err != nil {
+		fail("POLL_SKIP_FRESHER_THAN must be a duration such as 90s")
+	}
 	source, replayFile := env.String("PRICE_SOURCE"), env.String("REPLAY_FILE")
 	switch source {
 	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage, marketdata.SourcePolygon, marketdata.SourceReplay:
@@ -64,9 +69,11 @@ func main() {
 		if err != nil {
 			return wired{}, err
 		}
-		kc := kinesis.NewFromConfig(cfg)
+		kc, ddb := kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
 		store := readmodel.IngestStore{DB: pool}
-		c := ingest.Config{Watch: ingest.Watchlists{ingest.WatchListFunc(store.HeldSymbols), ingest.WatchListFunc(store.AlertSymbols)},
+		c := ingest.Config{Watch: store, Flags: readmodel.NewSymbolFlags(pool),
+			// The stream's trades are Finnhub's: what it quoted lately is not polled.
+			Latest: dynamoprices.NewLatest(ddb, pricesTable), SkipFresherThan: skipFresherThan, StreamSource: marketdata.SourceFinnhub,
 			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
 		if errorsStream != "" {
 			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}
@@ -86,7 +93,7 @@ func main() {
 		}
 		src, err := marketdata.Open(ctx, marketdata.Selection{Quotes: source, History: history}, marketdata.OpenOptions{
 			Keys: keys, BaseURLs: map[string]string{source: baseURL}, Seed: seed, ReplayFile: replayFile,
-			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(cfg), rateTable), nil)})
+			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(ddb, rateTable), nil)})
 		if err != nil {
 			return wired{}, err
 		}

@@ -490,6 +490,35 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a symbol watched over the WebSocket and held by nobody receives price messages", func(t *testing.T) {
+		// NFLX: no position, no alert rule, no benchmark. Only the watch puts it on
+		// the ingest's watch list, and only the ingest's quote can reach dave.
+		dave := dialWS(t, s, s.token(t, "e2e-dave"))
+		dave.send(t, map[string]any{"action": "subscribe", "symbols": []string{"NFLX"}})
+		dave.next(t, 5*time.Second, func(m map[string]any) bool { return m["type"] == "subscribed" })
+		// The prices function reads who is connected once a second
+		// (push.Options.ConnectedUsersFor): dave is in its list from then on.
+		time.Sleep(1200 * time.Millisecond)
+		var out struct {
+			Reasons map[string]int `json:"reasons"`
+		}
+		if code := (client{base: s.url("ADMIN")}).do(t, "POST", "/schedules/ingest-quotes/fire", nil, &out); code != 200 {
+			t.Fatalf("fire the ingest schedule: HTTP %d %+v", code, out)
+		}
+		if out.Reasons["watched"] < 1 {
+			t.Errorf("the ingest's watch list counts %v, want NFLX among the watched", out.Reasons)
+		}
+		dave.next(t, 10*time.Second, func(m map[string]any) bool {
+			qs, _ := m["quotes"].([]any)
+			for _, q := range qs {
+				if qm, _ := q.(map[string]any); m["type"] == "price" && qm["symbol"] == "NFLX" {
+					return true
+				}
+			}
+			return false
+		})
+	})
+
 	t.Run("an alert fires exactly once while the price oscillates", func(t *testing.T) {
 		kc := kinesisClient(s)
 		var rule struct {

@@ -1,13 +1,16 @@
 package dynamoprices_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
@@ -129,5 +132,74 @@ func TestLatestRefusedItem(t *testing.T) {
 	q.Symbol = "AAPL"
 	if _, err := dynamoprices.NewLatest(db, "no-such-table").Put(t.Context(), q, "e1"); err == nil || errors.Is(err, pricing.ErrRefused) {
 		t.Fatalf("missing table: %v, want another error", err)
+	}
+}
+
+// unprocessing passes BatchGetItem through to DynamoDB Local but, on its first
+// calls, asks for only part of the keys and returns the rest as unprocessed, as
+// DynamoDB does when it throttles or reaches its answer limit.
+type unprocessing struct {
+	*dynamodb.Client
+	calls, withheld atomic.Int32
+}
+
+func (u *unprocessing) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	if u.calls.Add(1) > 3 {
+		return u.Client.BatchGetItem(ctx, in, opts...)
+	}
+	asked, left := map[string]types.KeysAndAttributes{}, map[string]types.KeysAndAttributes{}
+	for table, ka := range in.RequestItems {
+		n := len(ka.Keys) / 2
+		asked[table] = types.KeysAndAttributes{Keys: ka.Keys[:n]}
+		left[table] = types.KeysAndAttributes{Keys: ka.Keys[n:]}
+		u.withheld.Add(int32(len(ka.Keys) - n))
+	}
+	out, err := u.Client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: asked}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	out.UnprocessedKeys = left
+	return out, nil
+}
+
+// TestLatestGetMany: 250 stored quotes and 10 absent symbols asked at once (three
+// requests of at most 100 keys), half of each of the first requests' keys left
+// unprocessed: every stored quote comes back as Get reads it, the absent ones
+// not at all.
+func TestLatestGetMany(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	name := table(t, db, topology.PricesTable)
+	l := dynamoprices.NewLatest(db, name)
+	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	var symbols []string
+	for i := range 250 {
+		sym := fmt.Sprintf("S%03d", i)
+		symbols = append(symbols, sym)
+		q := marketdata.Quote{Symbol: sym, Price: decimal.NewFromInt(int64(i + 1)), Volume: decimal.NewFromInt(3), Timestamp: t0.Add(time.Duration(i) * time.Second),
+			Source: "finnhub", PreviousClose: decimal.RequireFromString("1.5")}
+		if _, err := l.Put(t.Context(), q, "e"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 10 {
+		symbols = append(symbols, fmt.Sprintf("ABSENT%d", i))
+	}
+	api := &unprocessing{Client: db}
+	got, err := dynamoprices.NewLatest(api, name).GetMany(t.Context(), append(symbols, "S000")) // a symbol twice
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 250 || api.withheld.Load() == 0 || api.calls.Load() < 4 {
+		t.Fatalf("%d quotes, %d keys withheld in %d calls", len(got), api.withheld.Load(), api.calls.Load())
+	}
+	for _, sym := range []string{"S000", "S099", "S100", "S249"} {
+		want, _, _ := l.Get(t.Context(), sym)
+		if q := got[sym]; q.Symbol != sym || !q.Price.Equal(want.Price) || !q.Timestamp.Equal(want.Timestamp) || q.Source != "finnhub" ||
+			!q.PreviousClose.Equal(want.PreviousClose) || !q.Volume.Equal(want.Volume) {
+			t.Errorf("%s: %+v, Get says %+v", sym, q, want)
+		}
+	}
+	if none, err := l.GetMany(t.Context(), nil); err != nil || len(none) != 0 {
+		t.Fatalf("no symbols: %v %v", none, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/platform/retry"
 )
 
 // Item attributes of the prices table (partition key "symbol").
@@ -98,18 +100,81 @@ func (l *Latest) Get(ctx context.Context, symbol string) (marketdata.Quote, bool
 	if out.Item == nil {
 		return marketdata.Quote{}, false, nil
 	}
+	q, err := quoteFromItem(symbol, out.Item)
+	if err != nil {
+		return marketdata.Quote{}, false, err
+	}
+	return q, true, nil
+}
+
+// batchGetKeys is BatchGetItem's limit of keys per request.
+const batchGetKeys = 100
+
+// GetMany returns the stored quotes of symbols, by symbol (absent symbols are
+// not in the map): one BatchGetItem per 100 symbols (eventually consistent:
+// the ingest asks how fresh a quote is, a second's lag does not matter), and
+// the keys DynamoDB leaves unprocessed (throttling, the 16 MB answer limit)
+// asked again with backoff for up to 10 s.
+func (l *Latest) GetMany(ctx context.Context, symbols []string) (map[string]marketdata.Quote, error) {
+	got := make(map[string]marketdata.Quote, len(symbols))
+	for chunk := range slices.Chunk(slices.Compact(slices.Sorted(slices.Values(symbols))), batchGetKeys) {
+		keys := make([]map[string]types.AttributeValue, len(chunk))
+		for i, sym := range chunk {
+			keys[i] = map[string]types.AttributeValue{attrSymbol: &types.AttributeValueMemberS{Value: sym}}
+		}
+		if err := l.batchGet(ctx, keys, got); err != nil {
+			return nil, err
+		}
+	}
+	return got, nil
+}
+
+// batchGet reads keys into got, asking again for the unprocessed ones.
+func (l *Latest) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, got map[string]marketdata.Quote) error {
+	attempts := retry.Policy{First: 50 * time.Millisecond, Max: time.Second, For: 10 * time.Second, Reserve: time.Second}.Start(ctx)
+	request := map[string]types.KeysAndAttributes{l.table: {Keys: keys}}
+	for {
+		out, err := l.api.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: request})
+		if err != nil {
+			return fmt.Errorf("prices table: batch get: %w", err)
+		}
+		for _, item := range out.Responses[l.table] {
+			sym, _ := item[attrSymbol].(*types.AttributeValueMemberS)
+			if sym == nil {
+				continue
+			}
+			q, err := quoteFromItem(sym.Value, item)
+			if err != nil {
+				return err
+			}
+			got[sym.Value] = q
+		}
+		left, ok := out.UnprocessedKeys[l.table]
+		if !ok || len(left.Keys) == 0 {
+			return nil
+		}
+		if !attempts.Wait() {
+			return fmt.Errorf("prices table: batch get: %d keys still unprocessed after %d retries", len(left.Keys), attempts.Retries())
+		}
+		request = map[string]types.KeysAndAttributes{l.table: left}
+	}
+}
+
+// quoteFromItem reads a quote of symbol from its item.
+func quoteFromItem(symbol string, item map[string]types.AttributeValue) (marketdata.Quote, error) {
 	s := func(name string) string {
-		if v, ok := out.Item[name].(*types.AttributeValueMemberS); ok {
+		if v, ok := item[name].(*types.AttributeValueMemberS); ok {
 			return v.Value
 		}
 		return ""
 	}
+	var err error
 	q := marketdata.Quote{Symbol: symbol, Source: s(attrSource), Exchange: s(attrExchange)}
 	if q.Timestamp, err = time.Parse(time.RFC3339Nano, s(attrAsOf)); err != nil {
-		return marketdata.Quote{}, false, fmt.Errorf("prices table: %s: asOf: %w", symbol, err)
+		return marketdata.Quote{}, fmt.Errorf("prices table: %s: asOf: %w", symbol, err)
 	}
 	if q.Price, err = decimal.NewFromString(s(attrPrice)); err != nil {
-		return marketdata.Quote{}, false, fmt.Errorf("prices table: %s: price: %w", symbol, err)
+		return marketdata.Quote{}, fmt.Errorf("prices table: %s: price: %w", symbol, err)
 	}
 	if v := s(attrVolume); v != "" {
 		q.Volume, _ = decimal.NewFromString(v)
@@ -117,5 +182,5 @@ func (l *Latest) Get(ctx context.Context, symbol string) (marketdata.Quote, bool
 	if v := s(attrPrevious); v != "" {
 		q.PreviousClose, _ = decimal.NewFromString(v)
 	}
-	return q, true, nil
+	return q, nil
 }

@@ -14,12 +14,14 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 )
 
 // newFuzzAPI is one server for every input of a fuzzing run: commands on the
 // in-memory event store (it passes the DynamoDB store's contract suite), reads,
-// alerts and analytics on a real PostgreSQL. Alice and Bob own a portfolio each.
+// alerts and analytics on a real PostgreSQL, the symbol search over a provider
+// that knows nothing. Alice and Bob own a portfolio each.
 func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 	ctx := context.Background()
 	pool, err := readmodel.Open(ctx, testenv.Postgres(f), readmodel.PoolOptions{ApplicationName: "api-fuzz", MaxConns: 4})
@@ -34,7 +36,7 @@ func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
 		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool),
-		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet})
+		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet, Symbols: symbolsearch.New(&fakeSearcher{}, symbolsearch.Options{})})
 	a = &api{t: f, handler: httplambda.Handler(srv)}
 	return a, a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")
 }

@@ -2,10 +2,12 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,6 +43,11 @@ type fullAPI struct {
 	seen map[string]bool
 	// offers stores the backfill's suggestions, where the API reads them.
 	offers suggestions.OfferStore
+	// flags flags the symbols a provider does not know, as the ingest does
+	// (in memory only).
+	flags interface {
+		FlagUnknown(ctx context.Context, symbol, source, reason string) error
+	}
 }
 
 // newFullAPI is the API over the in-memory stores, which pass the contract
@@ -59,7 +66,8 @@ func newFullAPI(t *testing.T) *fullAPI {
 		Alerts: memstore.NewAlerts(reads), Analytics: memstore.NewMetrics(reads, memstore.NewPrices(), vals), Logger: quiet,
 		Suggestions: offers,
 	})
-	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{}, offers: offers}
+	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{},
+		offers: offers, flags: reads}
 }
 
 // newPostgresAPI is the API over real DynamoDB Local and real PostgreSQL, for
@@ -198,6 +206,47 @@ func TestQueriesShowTheProjectedState(t *testing.T) {
 	f.expect(f.do(alice, "GET", p+"/transactions?from=yesterday", ""), 400, "bad_request")
 	f.expect(f.do(alice, "GET", p+"/transactions?type=GIFT", ""), 400, "bad_request")
 	f.expect(f.do(alice, "GET", p+"/transactions?limit=501", ""), 400, "bad_request")
+}
+
+// TestUnknownSymbolIsAcceptedButFlagged: a trade on a symbol the provider does
+// not know is recorded like any other; once flagged, its position carries the
+// unknown_symbol warning and no price, and the others carry no warnings key.
+func TestUnknownSymbolIsAcceptedButFlagged(t *testing.T) {
+	t.Parallel()
+	f := newFullAPI(t)
+	id := f.createPortfolio(alice, "u-1")
+	f.record(alice, id, `{"type":"BUY","date":"2024-01-02","symbol":"ZZQX","quantity":"3","price":"10"}`)
+	f.record(alice, id, `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"1","price":"100"}`)
+	f.project(id)
+	if err := f.flags.FlagUnknown(t.Context(), "ZZQX", "finnhub", "no quote for symbol (all fields zero)"); err != nil {
+		t.Fatal(err)
+	}
+	pos := f.do(alice, "GET", "/portfolios/"+id+"/positions", "")
+	f.expect(pos, 200, "")
+	var body struct {
+		Positions []struct {
+			Symbol      string                    `json:"symbol"`
+			MarketPrice *string                   `json:"marketPrice"`
+			Warnings    []httpapi.WarningResponse `json:"warnings"`
+		} `json:"positions"`
+		Totals struct {
+			Unpriced []string `json:"unpriced"`
+		} `json:"totals"`
+	}
+	if err := json.Unmarshal([]byte(pos.raw), &body); err != nil {
+		t.Fatal(err)
+	}
+	if len(body.Positions) != 2 || body.Positions[0].Symbol != "AAPL" || body.Positions[1].Symbol != "ZZQX" {
+		t.Fatalf("positions %s", pos.raw)
+	}
+	if strings.Count(pos.raw, `"warnings"`) != 1 {
+		t.Errorf("a warnings key on a position without warnings: %s", pos.raw)
+	}
+	z := body.Positions[1]
+	if len(z.Warnings) != 1 || z.Warnings[0].Code != "unknown_symbol" || !strings.Contains(z.Warnings[0].Message, "finnhub") || z.MarketPrice != nil ||
+		!slices.Contains(body.Totals.Unpriced, "ZZQX") {
+		t.Errorf("ZZQX %+v, totals %+v: want the unknown_symbol warning and no price", z, body.Totals)
+	}
 }
 
 // TestImportedTransactionsReachTheReadModels: an import is one event; the

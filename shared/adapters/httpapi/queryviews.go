@@ -83,6 +83,16 @@ type PositionResponse struct {
 	PriceAsOf     *time.Time       `json:"priceAsOf,omitempty"`
 	PriceSource   string           `json:"priceSource,omitempty"`
 	Version       int64            `json:"version"` // of the last event that changed this symbol's history
+	// Warnings: what the user should know about the position (code
+	// "unknown_symbol": the market-data provider does not know the symbol).
+	Warnings []WarningResponse `json:"warnings,omitempty"`
+}
+
+// WarningResponse is a warning on a position: a code to act on and a message to
+// show.
+type WarningResponse struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }
 
 // TotalsResponse is the portfolio-level figures. MarketValue and UnrealizedPnL
@@ -117,6 +127,9 @@ func positionsResponse(v *readmodel.PositionsView) PositionsResponse {
 		out.Positions[i] = PositionResponse{Symbol: p.Symbol, Quantity: p.Quantity, CostBasis: p.CostBasis, AveragePrice: p.AveragePrice,
 			RealizedPnL: p.RealizedPnL, Fees: p.Fees, Taxes: p.Taxes, Dividends: p.Dividends, MarketPrice: p.MarketPrice,
 			MarketValue: p.MarketValue, UnrealizedPnL: p.UnrealizedPnL, PriceAsOf: p.PriceAsOf, PriceSource: p.PriceSource, Version: p.Version}
+		for _, w := range p.Warnings {
+			out.Positions[i].Warnings = append(out.Positions[i].Warnings, WarningResponse{Code: w.Code, Message: w.Message})
+		}
 	}
 	return out
 }

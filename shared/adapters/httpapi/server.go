@@ -53,6 +53,8 @@ type Server struct {
 	quotas Quotas
 	// suggestions stores the suggested transactions (nil: their routes answer 503).
 	suggestions Suggestions
+	// symbols searches the provider's symbols (nil: 503).
+	symbols SymbolSearch
 }
 
 // Config wires a Server.
@@ -76,6 +78,9 @@ type Config struct {
 	// transactions; without it (or without Commands, which records an accepted
 	// one) the suggestion routes answer 503.
 	Suggestions Suggestions
+	// Symbols searches the market-data provider's symbols (symbolsearch.Service);
+	// without it GET /symbols answers 503 search_unavailable.
+	Symbols SymbolSearch
 }
 
 // New builds the server and binds a handler to each route of
@@ -83,7 +88,8 @@ type Config struct {
 // a route has no handler or a handler no route: a programming error that every
 // test building a server reports.
 func New(cfg Config) *Server {
-	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, suggestions: cfg.Suggestions, log: cfg.Logger}
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas,
+		suggestions: cfg.Suggestions, symbols: cfg.Symbols, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -142,6 +148,7 @@ func (s *Server) handlers() map[string]handler {
 		"listSuggestions":   s.listSuggestions,
 		"acceptSuggestion":  s.acceptSuggestion,
 		"dismissSuggestion": s.dismissSuggestion,
+		"searchSymbols":     s.searchSymbols,
 	}
 }
 

@@ -78,3 +78,18 @@ func (w *Watchers) PruneWatchers(_ context.Context, now time.Time, limit int) (i
 	}
 	return n, nil
 }
+
+// WatchedSymbols returns the symbols of the watches that have not expired by
+// now, sorted, each once (the watch list's "watched").
+func (w *Watchers) WatchedSymbols(_ context.Context, now time.Time) ([]string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for k, v := range w.watches {
+		if v.expires.After(now) {
+			out = append(out, k.symbol)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}

@@ -2,23 +2,27 @@ package readmodel
 
 import (
 	"context"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // IngestStore is what the scheduled ingest reads and writes in the read models
 // (shared/app/ingest's ports): the symbols to fetch quotes for, and the daily
-// closes a backfill stores.
-type IngestStore struct{ DB PriceDB }
-
-// HeldSymbols returns the symbols held in any portfolio (see the function).
-func (s IngestStore) HeldSymbols(ctx context.Context) ([]string, error) {
-	return HeldSymbols(ctx, s.DB)
+// closes a backfill stores. QuoteCurrency is the currency of the quotes (USD
+// when empty): the FX pairs of the watch list end in it.
+type IngestStore struct {
+	DB            PriceDB
+	QuoteCurrency string
 }
 
-// AlertSymbols returns the symbols alert rules watch (see the function).
-func (s IngestStore) AlertSymbols(ctx context.Context) ([]string, error) {
-	return AlertSymbols(ctx, s.DB)
+// WatchList returns the complete watch list at now (see the function).
+func (s IngestStore) WatchList(ctx context.Context, now time.Time) ([]market.WatchedSymbol, error) {
+	currency := s.QuoteCurrency
+	if currency == "" {
+		currency = "USD"
+	}
+	return WatchList(ctx, s.DB, now, currency)
 }
 
 // UpsertDailyCloses writes closes to daily_closes, newer wins (see the function).

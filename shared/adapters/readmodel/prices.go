@@ -158,18 +158,8 @@ select price::text, currency, to_char(as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH
 	return p, true, rows.Err()
 }
 
-// HeldSymbols is the ingest watch list: every symbol with a non-zero position in
-// any portfolio, sorted.
-func HeldSymbols(ctx context.Context, db PriceDB) ([]string, error) {
-	rows, err := db.Query(ctx, `select distinct symbol from positions where quantity <> 0 order by symbol`)
-	if err != nil {
-		return nil, fmt.Errorf("readmodel: held symbols: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// AlertSymbols is every symbol a price alert rule watches, sorted: ingest fetches
-// quotes for them even when nobody holds them.
+// AlertSymbols is every symbol a price alert rule watches, sorted (the ingest's
+// watch list reads them in its own statement, WatchList).
 func AlertSymbols(ctx context.Context, db PriceDB) ([]string, error) {
 	rows, err := db.Query(ctx, `select distinct symbol from alert_rules where symbol <> '' order by symbol`)
 	if err != nil {

@@ -1,6 +1,7 @@
 package readmodel_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -79,9 +80,12 @@ insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, aver
 	if err != nil {
 		t.Fatal(err)
 	}
-	held, err := readmodel.HeldSymbols(ctx, pool)
-	if err != nil || !slices.Equal(held, []string{"AAPL", "MSFT", "XYZ"}) {
-		t.Fatalf("held %v err %v", held, err)
+	// The watch list: the open positions of the portfolios not archived (p4's
+	// AAPL alone would not count, p5's closed one does not), and their
+	// benchmark (the default).
+	watched, err := readmodel.WatchList(ctx, pool, t0, "USD")
+	if err != nil || fmt.Sprint(watched) != "[{AAPL [held]} {MSFT [held]} {SPY [benchmark]} {XYZ [held]}]" {
+		t.Fatalf("watch list %v err %v", watched, err)
 	}
 	vals, err := readmodel.ValuationsHolding(ctx, pool, []string{"AAPL"})
 	if err != nil || len(vals) != 2 {

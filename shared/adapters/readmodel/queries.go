@@ -85,6 +85,26 @@ type PositionView struct {
 	PriceAsOf     *time.Time
 	PriceSource   string
 	Version       int64 // of the last event that changed this symbol's history
+	// Warnings: what the user should know about the position (a symbol the
+	// market-data provider does not know).
+	Warnings []PositionWarning
+}
+
+// PositionWarning is something the user should know about a position.
+type PositionWarning struct {
+	Code    string // WarningUnknownSymbol
+	Message string
+}
+
+// WarningUnknownSymbol: a market-data provider does not know the position's
+// symbol (symbol_flags); with a real quote source nothing prices it.
+const WarningUnknownSymbol = "unknown_symbol"
+
+// UnknownSymbolWarning is the warning of a position in symbol, which source does
+// not know (reason: the provider's words).
+func UnknownSymbolWarning(symbol, source, reason string) PositionWarning {
+	return PositionWarning{Code: WarningUnknownSymbol,
+		Message: fmt.Sprintf("%s does not know the symbol %s (%s): it is kept as recorded, priced only if a quote arrives", source, symbol, reason)}
 }
 
 // TotalsView is the portfolio-level figures (see package lots for the
@@ -257,11 +277,13 @@ select pf.version, pf.base_currency,
        coalesce(t.withdrawals::text, '0'), coalesce(t.version, 0),
        p.symbol, p.quantity::text, p.cost_basis::text, p.average_price::text, p.realized_pnl::text, p.fees::text,
        p.taxes::text, p.dividends::text, p.version,
-       lp.price::text, to_char(lp.as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), lp.source
+       lp.price::text, to_char(lp.as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), lp.source,
+       sf.source, sf.reason
   from portfolios pf
   left join portfolio_totals t on t.portfolio_id = pf.id and t.user_id = pf.user_id
   left join positions p on p.portfolio_id = pf.id and p.user_id = pf.user_id
   left join latest_prices lp on lp.symbol = p.symbol and lp.currency = pf.base_currency
+  left join symbol_flags sf on sf.symbol = p.symbol and sf.flag = 'unknown'
  where pf.id = $1 and pf.user_id = $2::uuid
  order by p.symbol`, portfolioID, userID)
 	if err != nil {
@@ -277,7 +299,7 @@ select pf.version, pf.base_currency,
 	// every row and are read once.
 	for rows.Next() {
 		c := rows.RawValues()
-		if len(c) != 25 {
+		if len(c) != 27 {
 			return bad("columns", fmt.Errorf("%d columns", len(c)))
 		}
 		if !found {
@@ -308,6 +330,9 @@ select pf.version, pf.base_currency,
 		}
 		if p.Version, err = strconv.ParseInt(string(c[21]), 10, 64); err != nil {
 			return bad(p.Symbol, err)
+		}
+		if c[25] != nil {
+			p.Warnings = []PositionWarning{UnknownSymbolWarning(p.Symbol, string(c[25]), string(c[26]))}
 		}
 		if !p.Quantity.IsZero() {
 			if c[22] == nil {

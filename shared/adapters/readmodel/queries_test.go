@@ -39,6 +39,7 @@ func TestQueriesContract(t *testing.T) {
 			InsertValuations: func(ctx context.Context, vals []readmodel.Valuation) (int64, error) {
 				return readmodel.InsertValuations(ctx, pool, vals)
 			},
+			Flags: readmodel.NewSymbolFlags(pool),
 		}
 	})
 }

@@ -1,11 +1,14 @@
 // Package ingest is the scheduled market-data ingest behind functions/ingest.
 //
-// Every minute (EventBridge Scheduler) it loads the watch list — the symbols held
-// in any portfolio or watched by an alert rule — fetches a quote per symbol from
-// the configured provider (rate-limited across invocations by the provider
-// client's Limiter, a marketdata.WindowLimiter over the DynamoDB counter), and
-// publishes one MarketDataUpdated record per quote on market-data-updates
-// (partition key = symbol). Failures are *market.MarketDataError values, logged
+// Every minute (EventBridge Scheduler) it loads the watch list — the symbols
+// held in a portfolio, on an alert rule, a portfolio's benchmark, watched over
+// the WebSocket, and the FX pairs of portfolios in another currency — leaves out
+// what the live stream quoted lately and the symbols the provider does not know
+// (but once an hour), fetches a quote per symbol from the configured provider
+// (rate-limited across invocations by the provider client's Limiter, a
+// marketdata.WindowLimiter over the DynamoDB counter), and publishes one
+// MarketDataUpdated record per quote on market-data-updates (partition key =
+// symbol). Failures are *market.MarketDataError values, logged
 // as JSON and, when an errors publisher is configured, published on
 // market-data-errors.
 //
@@ -16,14 +19,17 @@
 // session end).
 //
 // The ports it uses are declared here (QuoteProvider, BarProvider, WatchList,
-// Publisher, CloseStore); marketdata, kinesispub and readmodel implement them.
+// SymbolFlags, LatestQuotes, Publisher, CloseStore); marketdata, kinesispub,
+// dynamoprices and readmodel implement them.
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"slices"
 	"sync"
@@ -74,34 +80,25 @@ type CloseStore interface {
 	UpsertDailyCloses(ctx context.Context, closes []market.DailyClose) (int64, error)
 }
 
-// WatchList returns the symbols to ingest.
+// WatchList returns the symbols to ingest at now, each with every reason it is
+// needed (readmodel.IngestStore: held, alert, benchmark, watched, fx).
 type WatchList interface {
-	Symbols(ctx context.Context) ([]string, error)
+	WatchList(ctx context.Context, now time.Time) ([]market.WatchedSymbol, error)
 }
 
-// WatchListFunc is a function as a WatchList (readmodel.IngestStore's
-// HeldSymbols and AlertSymbols).
-type WatchListFunc func(ctx context.Context) ([]string, error)
+// SymbolFlags keeps the symbols the quote provider does not know
+// (readmodel.SymbolFlags): the API warns on their positions.
+type SymbolFlags interface {
+	Unknown(ctx context.Context) ([]string, error)
+	FlagUnknown(ctx context.Context, symbol, source, reason string) error
+	ClearUnknown(ctx context.Context, symbol string) error
+}
 
-// Symbols implements WatchList.
-func (f WatchListFunc) Symbols(ctx context.Context) ([]string, error) { return f(ctx) }
-
-// Watchlists is the union of several watch lists, sorted, without duplicates
-// (held symbols and the symbols of alert rules).
-type Watchlists []WatchList
-
-// Symbols implements WatchList.
-func (ws Watchlists) Symbols(ctx context.Context) ([]string, error) {
-	var all []string
-	for _, w := range ws {
-		s, err := w.Symbols(ctx)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, s...)
-	}
-	slices.Sort(all)
-	return slices.Compact(all), nil
+// LatestQuotes returns the newest quote stored per symbol, absent symbols left
+// out (dynamoprices.Latest: the prices table the prices consumer writes on
+// every tick).
+type LatestQuotes interface {
+	GetMany(ctx context.Context, symbols []string) (map[string]market.Quote, error)
 }
 
 // Config wires a Handler. Quotes, Watch and Updates are needed for the
@@ -115,6 +112,20 @@ type Config struct {
 	Errors Publisher
 	// Closes keeps the daily closes a backfill loads.
 	Closes CloseStore
+	// Flags, optional, records the symbols the provider answers not-found for,
+	// and clears them when a valid quote arrives. A flagged symbol is asked
+	// again once every AskUnknownEvery (default 1 h; each in its own minute),
+	// not every minute: a typo held in a portfolio must not spend the quota.
+	Flags           SymbolFlags
+	AskUnknownEvery time.Duration
+	// Latest, SkipFresherThan and StreamSource make the poll the fallback of a
+	// live stream: a symbol whose latest quote came from the stream (source
+	// StreamSource) less than SkipFresherThan ago is not polled, which keeps the
+	// provider's quota for the symbols the stream does not cover (beyond its
+	// cap, or while it is down). Any of them zero: every symbol is polled.
+	Latest          LatestQuotes
+	SkipFresherThan time.Duration
+	StreamSource    string
 	// Concurrency bounds the quote requests in flight. Default 4.
 	Concurrency int
 	// RotateBy rotates the watch list by RotateBy × (Unix minute) each invocation.
@@ -134,6 +145,9 @@ type Handler struct{ cfg Config }
 func New(cfg Config) *Handler {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
+	}
+	if cfg.AskUnknownEvery < time.Minute {
+		cfg.AskUnknownEvery = time.Hour
 	}
 	if cfg.MaxBackfillDays <= 0 {
 		cfg.MaxBackfillDays = 3660
@@ -171,7 +185,14 @@ type Output struct {
 	Published int    `json:"published"`
 	Closes    int    `json:"closes"`
 	Errors    int    `json:"errors"`
-	Skipped   int    `json:"skipped"` // not asked once the provider's limit was reached
+	Skipped   int    `json:"skipped"`            // not asked once the provider's limit was reached
+	Streamed  int    `json:"streamed,omitempty"` // not polled: the stream quoted them recently
+	Unknown   int    `json:"unknown,omitempty"`  // not polled: flagged unknown, not their turn
+	Flagged   int    `json:"flagged,omitempty"`  // symbols newly flagged unknown to the provider
+	Cleared   int    `json:"cleared,omitempty"`  // flags cleared by a valid quote
+	// Reasons counts the watch list's symbols per reason (a symbol counts under
+	// each of its reasons).
+	Reasons map[market.WatchReason]int `json:"reasons,omitempty"`
 }
 
 // ErrBadInput is returned for an input that is not a valid Input.
@@ -189,32 +210,92 @@ func (h *Handler) Run(ctx context.Context, in Input) (Output, error) {
 	return Output{}, fmt.Errorf("%w: mode %q is neither quotes nor backfill", ErrBadInput, in.Mode)
 }
 
-// Quotes fetches the watch list's quotes and publishes them: the symbols whose
-// turn it is, their quotes, one MarketDataUpdated record per valid quote and one
-// MarketDataError event per failure, the errors published (best effort), then
-// the updates.
+// Quotes fetches the watch list's quotes and publishes them: the watch list
+// counted per reason, the symbols to poll (not streamed lately, not unknown
+// but in their turn, rotated), their quotes, the unknown symbols flagged or
+// cleared, one MarketDataUpdated record per valid quote and one MarketDataError
+// event per failure, the errors published (best effort), then the updates.
 func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	out := Output{Mode: "quotes"}
 	if h.cfg.Quotes == nil || h.cfg.Watch == nil || h.cfg.Updates == nil {
 		return out, errors.New("ingest: quotes mode is not configured")
 	}
-	symbols, err := h.cfg.Watch.Symbols(ctx)
+	watched, err := h.cfg.Watch.WatchList(ctx, h.cfg.Now())
 	if err != nil {
 		return out, fmt.Errorf("ingest: watch list: %w", err)
 	}
-	out.Symbols = len(symbols)
+	symbols := h.countWatched(ctx, &out, watched)
+	unknown := h.unknownSymbols(ctx)
+	symbols = h.notStreamed(ctx, &out, symbols)
+	symbols = h.notUnknown(&out, symbols, unknown)
 	symbols = h.inTurn(symbols)
 	quotes, errs := h.fetchQuotes(ctx, symbols)
+	h.flagUnknown(ctx, &out, symbols, quotes, errs, unknown)
 	recs, errRecs := h.records(ctx, &out, symbols, quotes, errs)
 	h.publishErrors(ctx, errRecs)
 	res, err := h.cfg.Updates.Publish(ctx, recs)
 	out.Published = res.Published
 	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
-		"errors", out.Errors, "skipped", out.Skipped, "putRecordsCalls", res.Calls, "retried", res.Retried)
+		"errors", out.Errors, "skipped", out.Skipped, "streamed", out.Streamed, "unknown", out.Unknown,
+		"flagged", out.Flagged, "cleared", out.Cleared, "putRecordsCalls", res.Calls, "retried", res.Retried)
 	if err != nil {
 		return out, fmt.Errorf("ingest: publish: %w", err)
 	}
 	return out, ctx.Err()
+}
+
+// countWatched counts the watch list per reason in out, logs the counts, and
+// returns its symbols, sorted, each once.
+func (h *Handler) countWatched(ctx context.Context, out *Output, watched []market.WatchedSymbol) []string {
+	symbols := make([]string, 0, len(watched))
+	out.Reasons = map[market.WatchReason]int{}
+	for _, w := range watched {
+		symbols = append(symbols, w.Symbol)
+		for _, r := range w.Reasons {
+			out.Reasons[r]++
+		}
+	}
+	slices.Sort(symbols)
+	symbols = slices.Compact(symbols)
+	out.Symbols = len(symbols)
+	attrs := []any{"symbols", out.Symbols}
+	for _, r := range market.WatchReasons {
+		attrs = append(attrs, string(r), out.Reasons[r])
+	}
+	h.cfg.Logger.InfoContext(ctx, "ingest: watch list", attrs...)
+	return symbols
+}
+
+// notStreamed leaves out the symbols the stream quoted less than
+// Config.SkipFresherThan ago, counting them in out. The prices table cannot be
+// read: every symbol is polled (the fallback must not depend on it).
+func (h *Handler) notStreamed(ctx context.Context, out *Output, symbols []string) []string {
+	if h.cfg.Latest == nil || h.cfg.SkipFresherThan <= 0 || h.cfg.StreamSource == "" || len(symbols) == 0 {
+		return symbols
+	}
+	latest, err := h.cfg.Latest.GetMany(ctx, symbols)
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "ingest: latest quotes not read; polling every symbol", "error", err.Error())
+		return symbols
+	}
+	now := h.cfg.Now()
+	poll := symbols[:0:0]
+	for _, sym := range symbols {
+		if q, ok := latest[sym]; ok && h.streamed(q) && now.Sub(q.Timestamp) < h.cfg.SkipFresherThan {
+			out.Streamed++
+			continue
+		}
+		poll = append(poll, sym)
+	}
+	return poll
+}
+
+// streamed reports whether q came from the stream: its source is the stream's,
+// and it carries no previous close. The same provider's REST quote always
+// does (Finnhub's "pc"), a trade never does; so the poll's own quotes, stored
+// in the same table under the same source, do not stop the poll.
+func (h *Handler) streamed(q market.Quote) bool {
+	return q.Source == h.cfg.StreamSource && q.PreviousClose.IsZero()
 }
 
 // inTurn rotates symbols by Config.RotateBy × the Unix minute, so that a watch
@@ -271,6 +352,75 @@ fetch:
 	}
 	wg.Wait()
 	return quotes, errs
+}
+
+// unknownSymbols returns the symbols flagged unknown to the provider (nil
+// without Config.Flags, or when they cannot be read: the flags only warn users
+// and save quota, so the invocation goes on without them).
+func (h *Handler) unknownSymbols(ctx context.Context) map[string]bool {
+	if h.cfg.Flags == nil {
+		return nil
+	}
+	flagged, err := h.cfg.Flags.Unknown(ctx)
+	if err != nil {
+		h.cfg.Logger.WarnContext(ctx, "ingest: unknown symbols not read", "error", err.Error())
+		return nil
+	}
+	unknown := make(map[string]bool, len(flagged))
+	for _, s := range flagged {
+		unknown[s] = true
+	}
+	return unknown
+}
+
+// notUnknown leaves out the symbols flagged unknown whose turn it is not: each
+// is asked in one minute of every Config.AskUnknownEvery (by a hash of the
+// symbol, so that they do not all come at once), counting the others in out.
+func (h *Handler) notUnknown(out *Output, symbols []string, unknown map[string]bool) []string {
+	if len(unknown) == 0 {
+		return symbols
+	}
+	minutes := uint64(h.cfg.AskUnknownEvery / time.Minute)
+	minute := uint64(h.cfg.Now().Unix() / 60)
+	ask := symbols[:0:0]
+	for _, sym := range symbols {
+		if unknown[sym] {
+			hash := fnv.New64a()
+			_, _ = hash.Write([]byte(sym))
+			if hash.Sum64()%minutes != minute%minutes {
+				out.Unknown++
+				continue
+			}
+		}
+		ask = append(ask, sym)
+	}
+	return ask
+}
+
+// flagUnknown flags the symbols the provider answered not-found for (once:
+// a symbol already flagged is left as it is) and clears the flag of those that
+// got a valid quote. A failure is logged and never fails the invocation.
+func (h *Handler) flagUnknown(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError, unknown map[string]bool) {
+	if h.cfg.Flags == nil {
+		return
+	}
+	for i, sym := range symbols {
+		var err error
+		var count *int
+		switch e := errs[i]; {
+		case e != nil && e.Kind == market.KindNotFound && !unknown[sym]:
+			err, count = h.cfg.Flags.FlagUnknown(ctx, sym, cmp.Or(e.Provider, h.cfg.Quotes.Name()), e.Message), &out.Flagged
+		case quotes[i] != nil && unknown[sym]:
+			err, count = h.cfg.Flags.ClearUnknown(ctx, sym), &out.Cleared
+		default:
+			continue
+		}
+		if err != nil {
+			h.cfg.Logger.WarnContext(ctx, "ingest: symbol flag not changed", "symbol", sym, "error", err.Error())
+			continue
+		}
+		*count++
+	}
 }
 
 // records encodes each quote as a MarketDataUpdated record and each failure as

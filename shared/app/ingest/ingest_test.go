@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,6 +28,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -106,9 +110,16 @@ func TestBackfillSkipsSessionsNotClosed(t *testing.T) {
 	}
 }
 
+// staticWatch is a watch list of held symbols.
 type staticWatch []string
 
-func (s staticWatch) Symbols(context.Context) ([]string, error) { return s, nil }
+func (s staticWatch) WatchList(context.Context, time.Time) ([]market.WatchedSymbol, error) {
+	list := make([]market.WatchedSymbol, len(s))
+	for i, sym := range s {
+		list[i] = market.WatchedSymbol{Symbol: sym, Reasons: []market.WatchReason{market.WatchHeld}}
+	}
+	return list, nil
+}
 
 // TestRateLimitedThroughDynamoDB: Finnhub (an httptest server answering its
 // documented /quote format) limited to 3 calls a minute by the DynamoDB counter;
@@ -189,18 +200,39 @@ func (m *memPublisher) Publish(_ context.Context, recs []ingest.Record) (ingest.
 	return ingest.PublishResult{Published: len(recs)}, nil
 }
 
-// TestWatchlistUnionRotationAndMalformedQuote: no emulator needed for this one; the
-// watch lists are merged, rotated by RotateBy × minute, and a provider's invalid
-// quote becomes a malformed MarketDataError instead of a record.
-func TestWatchlistUnionRotationAndMalformedQuote(t *testing.T) {
+// reasonsWatch is a watch list given with its reasons.
+type reasonsWatch []market.WatchedSymbol
+
+func (s reasonsWatch) WatchList(context.Context, time.Time) ([]market.WatchedSymbol, error) {
+	return s, nil
+}
+
+// TestWatchlistReasonsRotationAndMalformedQuote: no emulator needed for this one;
+// the watch list is sorted and counted per reason, rotated by RotateBy × minute,
+// and a provider's invalid quote becomes a malformed MarketDataError instead of
+// a record.
+func TestWatchlistReasonsRotationAndMalformedQuote(t *testing.T) {
 	q := &recordingQuotes{}
 	pub := &memPublisher{}
+	var logs bytes.Buffer
 	minute := time.Unix(1772463600, 0).UTC() // Unix minute 29541060
-	h := ingest.New(ingest.Config{Quotes: q, Watch: ingest.Watchlists{staticWatch{"C", "A", "BAD"}, staticWatch{"B", "A", "D"}},
+	w := func(sym string, rs ...market.WatchReason) market.WatchedSymbol {
+		return market.WatchedSymbol{Symbol: sym, Reasons: rs}
+	}
+	watch := reasonsWatch{w("C", market.WatchHeld, market.WatchAlert), w("A", market.WatchBenchmark), w("BAD", market.WatchWatched),
+		w("B", market.WatchHeld), w("D", market.WatchFX)}
+	h := ingest.New(ingest.Config{Quotes: q, Watch: watch, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Updates: pub, Concurrency: 1, RotateBy: 3, Now: func() time.Time { return minute.Add(time.Minute) }})
 	out, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeQuotes})
 	if err != nil || out.Symbols != 5 || out.Published != 4 || out.Errors != 1 {
 		t.Fatalf("out %+v err %v", out, err)
+	}
+	want := map[market.WatchReason]int{market.WatchHeld: 2, market.WatchAlert: 1, market.WatchBenchmark: 1, market.WatchWatched: 1, market.WatchFX: 1}
+	if !maps.Equal(out.Reasons, want) {
+		t.Fatalf("reasons %v, want %v", out.Reasons, want)
+	}
+	if !strings.Contains(logs.String(), `"msg":"ingest: watch list","symbols":5,"held":2,"alert":1,"benchmark":1,"watched":1,"fx":1`) {
+		t.Fatalf("log:\n%s", logs.String())
 	}
 	// Sorted: A B BAD C D; minute 29541061 × 3 mod 5 = 3: start at C.
 	if strings.Join(q.asked, ",") != "C,D,A,B,BAD" {
@@ -208,5 +240,121 @@ func TestWatchlistUnionRotationAndMalformedQuote(t *testing.T) {
 	}
 	if len(pub.recs) != 4 || pub.recs[0].PartitionKey != "C" {
 		t.Fatalf("published %+v", pub.recs)
+	}
+}
+
+// TestUnknownSymbolsAreFlaggedAndCleared: Finnhub (an httptest server) answers
+// a quote of all zeros for a symbol it does not know, which the client reports
+// as not-found; the ingest flags it in PostgreSQL, publishes nothing for it,
+// and clears the flag of a symbol that gets a valid quote. A flagged symbol is
+// asked in one minute of the hour only, and flagged again by nobody.
+func TestUnknownSymbolsAreFlaggedAndCleared(t *testing.T) {
+	var askedNope atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("symbol") == "NOPE" {
+			askedNope.Add(1)
+			_, _ = w.Write([]byte(`{"c":0,"d":null,"dp":null,"h":0,"l":0,"o":0,"pc":0,"t":0}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"c":190.5,"d":1.1,"dp":0.58,"h":191,"l":189,"o":189.5,"pc":189.4,"t":1772463600}`))
+	}))
+	defer srv.Close()
+	pool := pg(t)
+	ctx := t.Context()
+	flags := readmodel.NewSymbolFlags(pool)
+	// AAPL was flagged by another provider once; a valid quote clears it.
+	if err := flags.FlagUnknown(ctx, "AAPL", "polygon", "NOT_FOUND"); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	newHandler := func(at time.Time, askUnknownEvery time.Duration) *ingest.Handler {
+		return ingest.New(ingest.Config{Quotes: marketdata.NewFinnhub(marketdata.ClientOptions{BaseURL: srv.URL, APIKey: "k"}),
+			Watch: staticWatch{"AAPL", "NOPE", "MSFT"}, Updates: &memPublisher{}, Flags: flags, AskUnknownEvery: askUnknownEvery,
+			Now: func() time.Time { return at }})
+	}
+	// Every minute is every flagged symbol's turn: AAPL is asked.
+	out, err := newHandler(now, time.Minute).Run(ctx, ingest.Input{})
+	if err != nil || out.Published != 2 || out.Errors != 1 || out.Flagged != 1 || out.Cleared != 1 {
+		t.Fatalf("out %+v err %v", out, err)
+	}
+	flagged := func() string {
+		t.Helper()
+		var source, reason string
+		var at time.Time
+		if err := pool.QueryRow(ctx, `select source, reason, flagged_at from symbol_flags where symbol = 'NOPE' and flag = 'unknown'`).Scan(&source, &reason, &at); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%s: %s at %s", source, reason, at)
+	}
+	first := flagged()
+	if !strings.HasPrefix(first, "finnhub: no quote for symbol") {
+		t.Fatalf("NOPE's flag: %s", first)
+	}
+	if unknown, err := flags.Unknown(ctx); err != nil || !slices.Equal(unknown, []string{"NOPE"}) {
+		t.Fatalf("unknown %v %v, want NOPE only", unknown, err)
+	}
+	askedNope.Store(0)
+	for m := range 60 {
+		before := askedNope.Load()
+		again, err := newHandler(now.Add(time.Duration(m+1)*time.Minute), 0).Run(ctx, ingest.Input{})
+		asked := askedNope.Load() > before
+		if err != nil || again.Flagged != 0 || again.Cleared != 0 || again.Published != 2 || asked == (again.Unknown == 1) {
+			t.Fatalf("minute %d: %+v err %v, NOPE asked %v", m+1, again, err, asked)
+		}
+	}
+	if askedNope.Load() != 1 {
+		t.Fatalf("NOPE asked %d times in an hour, want once", askedNope.Load())
+	}
+	// Flagging again (the history backfill's provider) replaces the words and
+	// keeps the first time.
+	if err := flags.FlagUnknown(ctx, "NOPE", "polygon", "NOT_FOUND"); err != nil {
+		t.Fatal(err)
+	}
+	if got := flagged(); !strings.HasPrefix(got, "polygon: NOT_FOUND at ") || got[strings.Index(got, " at "):] != first[strings.Index(first, " at "):] {
+		t.Fatalf("re-flagged: %s, first %s", got, first)
+	}
+}
+
+// TestPollIsTheStreamsFallback: on DynamoDB Local's prices table, a symbol the
+// stream quoted 30 s ago is not polled; one it quoted 5 minutes ago (the stream
+// is down, or past its cap for it), one whose latest quote is the poll's own
+// (Finnhub REST: it carries the previous close), one of another source and one
+// never quoted are.
+func TestPollIsTheStreamsFallback(t *testing.T) {
+	db := testenv.DynamoDB(t)
+	tb, _ := topology.TableByName(topology.PricesTable)
+	table := testenv.UniqueName(t, "prices")
+	if err := dynamo.CreateTable(t.Context(), db, tb, table); err != nil {
+		t.Fatal(err)
+	}
+	latest := dynamoprices.NewLatest(db, table)
+	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
+	one := decimal.NewFromInt(1)
+	for _, q := range []marketdata.Quote{
+		{Symbol: "AAPL", Price: one, Volume: one, Timestamp: now.Add(-30 * time.Second), Source: "finnhub"},
+		{Symbol: "MSFT", Price: one, Volume: one, Timestamp: now.Add(-5 * time.Minute), Source: "finnhub"},
+		{Symbol: "NVDA", Price: one, Timestamp: now.Add(-10 * time.Second), Source: "finnhub", PreviousClose: one},
+		{Symbol: "SPY", Price: one, Timestamp: now.Add(-10 * time.Second), Source: "simulated"},
+	} {
+		if _, err := latest.Put(t.Context(), q, "e"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	watch := staticWatch{"AAPL", "MSFT", "NVDA", "SPY", "VTI"}
+	for _, c := range []struct {
+		skip   time.Duration
+		asked  string
+		stream int
+	}{
+		{90 * time.Second, "MSFT,NVDA,SPY,VTI", 1},
+		{0, "AAPL,MSFT,NVDA,SPY,VTI", 0}, // the setting at zero: poll everything
+	} {
+		q := &recordingQuotes{}
+		h := ingest.New(ingest.Config{Quotes: q, Watch: watch, Updates: &memPublisher{}, Concurrency: 1,
+			Latest: latest, SkipFresherThan: c.skip, StreamSource: "finnhub", Now: func() time.Time { return now }})
+		out, err := h.Run(t.Context(), ingest.Input{})
+		if err != nil || out.Symbols != 5 || out.Streamed != c.stream || strings.Join(q.asked, ",") != c.asked {
+			t.Fatalf("skip %s: asked %v, out %+v, err %v; want %s asked", c.skip, q.asked, out, err, c.asked)
+		}
 	}
 }

@@ -34,15 +34,16 @@ func TestIngestToPrices(t *testing.T) {
 	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
 	for _, at := range []time.Time{now, now.Add(time.Minute)} {
 		h := ingest.New(ingest.Config{Quotes: marketdata.SimQuotes{Seed: 42, Now: func() time.Time { return at }},
-			Watch:   ingest.WatchListFunc(readmodel.IngestStore{DB: e.pool}.HeldSymbols),
+			Watch:   readmodel.IngestStore{DB: e.pool},
 			Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}})
 		out, err := h.Run(ctx, ingest.Input{})
-		if err != nil || out.Symbols != 3 || out.Published != 3 || out.Errors != 0 {
+		// Held: AAPL, MSFT, ZZZZ; the portfolios' benchmark (the default): SPY.
+		if err != nil || out.Symbols != 4 || out.Published != 4 || out.Errors != 0 {
 			t.Fatalf("ingest at %s: %+v %v", at, out, err)
 		}
 	}
 	got, err := kinesispub.ReadAll(ctx, kc, stream)
-	if err != nil || len(got) != 6 {
+	if err != nil || len(got) != 8 {
 		t.Fatalf("%d records, err %v", len(got), err)
 	}
 	var batch []prices.Record
@@ -57,7 +58,7 @@ func TestIngestToPrices(t *testing.T) {
 	}
 	sim := marketdata.SimQuotes{Seed: 42, Now: func() time.Time { return now.Add(time.Minute) }}
 	day := calendar.MustNew(2026, 3, 2)
-	for _, sym := range []string{"AAPL", "MSFT", "ZZZZ"} {
+	for _, sym := range []string{"AAPL", "MSFT", "SPY", "ZZZZ"} {
 		want, _ := sim.Quote(ctx, sym)
 		p := latestPG(t, e.pool, sym)
 		if !p.Price.Equal(want.Price) || !p.AsOf.Equal(want.Timestamp) || p.Source != "simulated" {

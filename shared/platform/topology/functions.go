@@ -219,6 +219,7 @@ var HTTPRoutes = []Route{
 	{"GET", "/portfolios/{id}/suggestions", "listSuggestions"},
 	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/accept", "acceptSuggestion"},
 	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/dismiss", "dismissSuggestion"},
+	{"GET", "/symbols", "searchSymbols"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.
@@ -287,19 +288,22 @@ func Functions() []Function {
 		},
 		{
 			Name:    "ingest",
-			Purpose: "fetches quotes for every held symbol each minute and publishes them to Kinesis",
+			Purpose: "fetches quotes for every symbol on the watch list each minute and publishes them to Kinesis",
 			// Under a minute, so that runs never overlap.
 			Memory: 256, Timeout: 50 * time.Second,
 			ReservedConcurrency: 2,
-			Tables:              []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}},
-			Streams:             []string{MarketDataStream},
-			Secrets:             []string{DatabaseSecret, MarketDataAPIKey},
+			// The prices table, read: the poll skips what the stream quoted recently.
+			Tables:  []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}, {Table: PricesTable, Access: Read}},
+			Streams: []string{MarketDataStream},
+			Secrets: []string{DatabaseSecret, MarketDataAPIKey},
 			Settings: []Setting{
 				{Name: "PRICE_SOURCE", Default: "simulated", Value: "simulated", SetBy: BothStacks, Meaning: "simulated, finnhub, alphavantage, polygon, or replay (local runs)"},
 				{Name: "REPLAY_FILE", Meaning: "the recorded session PRICE_SOURCE=replay plays (the local stack's PT_LOCAL_PRICE_SOURCE=replay sets both)"},
 				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated feed's seed"},
 				{Name: "MARKET_DATA_BASE_URL", Meaning: "the provider's base URL (a stub's, in tests); the provider's own when unset"},
 				{Name: "MARKET_DATA_ERRORS_STREAM", Meaning: "a Kinesis stream for MarketDataError events (they are logged anyway)"},
+				{Name: "POLL_SKIP_FRESHER_THAN", Default: "90s",
+					Meaning: "a symbol the live stream quoted less than this ago is not polled (0: poll every symbol)"},
 			},
 			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
 		},

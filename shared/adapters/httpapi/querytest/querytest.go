@@ -43,6 +43,15 @@ type Fixture struct {
 	Valuations      httpapi.ValuationReads
 	// InsertValuations records valuations as the prices use case does.
 	InsertValuations func(ctx context.Context, vals []readmodel.Valuation) (int64, error)
+	// Flags flags the symbols a market-data provider does not know
+	// (readmodel.SymbolFlags).
+	Flags SymbolFlagger
+}
+
+// SymbolFlagger flags and clears symbols a provider does not know.
+type SymbolFlagger interface {
+	FlagUnknown(ctx context.Context, symbol, source, reason string) error
+	ClearUnknown(ctx context.Context, symbol string) error
 }
 
 // Run runs every test of the suite, each on a fresh fixture.
@@ -51,6 +60,61 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("Transactions", func(t *testing.T) { t.Parallel(); testTransactions(t, newFixture(t)) })
 	t.Run("ConcurrentDeliveries", func(t *testing.T) { t.Parallel(); testConcurrentDeliveries(t, newFixture(t)) })
 	t.Run("Valuations", func(t *testing.T) { t.Parallel(); testValuations(t, newFixture(t)) })
+	t.Run("UnknownSymbolWarnings", func(t *testing.T) { t.Parallel(); testUnknownSymbolWarnings(t, newFixture(t)) })
+}
+
+// testUnknownSymbolWarnings: a position in a symbol the provider does not know
+// carries the unknown_symbol warning, in every portfolio holding it, open or
+// closed, with the provider's latest words; the others carry none, and clearing
+// the flag (a valid quote arrived) removes it.
+func testUnknownSymbolWarnings(t *testing.T, f Fixture) {
+	ctx := t.Context()
+	a := rmtest.NewHistory(t, "pw", rmtest.UserA, portfolio.FIFO)
+	a.Tx(rmtest.Buy("2024-02-01", "XYZQ", "3", "10", ""))
+	a.Tx(rmtest.Buy("2024-02-01", "AAPL", "1", "100", ""))
+	b := rmtest.NewHistory(t, "pw2", rmtest.UserB, portfolio.FIFO)
+	b.Tx(rmtest.Buy("2024-02-01", "XYZQ", "2", "10", ""))
+	b.Tx(rmtest.Sell("2024-02-02", "XYZQ", "2", "11", ""))
+	applyInBatches(t, f, slices.Concat(a.Events, b.Events), 3)
+	warnings := func(user, id string) map[string][]readmodel.PositionWarning {
+		t.Helper()
+		pos, err := f.Portfolios.Positions(ctx, user, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]readmodel.PositionWarning{}
+		for _, p := range pos.Positions {
+			if p.Warnings != nil {
+				out[p.Symbol] = p.Warnings
+			}
+		}
+		return out
+	}
+	if w := warnings(rmtest.UserA, "pw"); len(w) != 0 {
+		t.Fatalf("warnings before any flag: %v", w)
+	}
+	if err := f.Flags.FlagUnknown(ctx, "XYZQ", "polygon", "NOT_FOUND"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flags.FlagUnknown(ctx, "XYZQ", "finnhub", "no quote for symbol (all fields zero)"); err != nil {
+		t.Fatal(err)
+	}
+	want := readmodel.UnknownSymbolWarning("XYZQ", "finnhub", "no quote for symbol (all fields zero)")
+	for _, c := range []struct{ user, id string }{{rmtest.UserA, "pw"}, {rmtest.UserB, "pw2"}} {
+		w := warnings(c.user, c.id)
+		if len(w) != 1 || len(w["XYZQ"]) != 1 || w["XYZQ"][0] != want || want.Code != readmodel.WarningUnknownSymbol {
+			t.Errorf("%s: warnings %v, want XYZQ's %v only", c.id, w, want)
+		}
+	}
+	if err := f.Flags.ClearUnknown(ctx, "XYZQ"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flags.ClearUnknown(ctx, "NEVERFLAGGED"); err != nil {
+		t.Fatal(err)
+	}
+	if w := warnings(rmtest.UserA, "pw"); len(w) != 0 {
+		t.Fatalf("warnings after the flag was cleared: %v", w)
+	}
 }
 
 // histories are the suite's portfolios: A's realistic FIFO one (pa: archived,

@@ -67,6 +67,9 @@ func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmo
 	v.Totals.Unpriced = nil
 	for _, sym := range slices.Sorted(maps.Keys(a.positions)) {
 		p := a.positions[sym]
+		if f, ok := s.unknown[sym]; ok {
+			p.Warnings = []readmodel.PositionWarning{readmodel.UnknownSymbolWarning(sym, f.source, f.reason)}
+		}
 		if !p.Quantity.IsZero() {
 			px, ok := s.prices[sym]
 			if !ok || px.Currency != a.view.BaseCurrency {

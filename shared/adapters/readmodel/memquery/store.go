@@ -39,8 +39,13 @@ type Store struct {
 	mu         sync.RWMutex
 	aggs       map[string]*aggregate
 	prices     map[string]readmodel.LatestPrice // by symbol, as latest_prices
+	unknown    map[string]unknownFlag           // by symbol, as symbol_flags
 	valuations *memstore.Valuations
 }
+
+// unknownFlag is a row of symbol_flags: which provider does not know a symbol,
+// in its words.
+type unknownFlag struct{ source, reason string }
 
 // New returns an empty store with an empty valuations table of its own.
 func New() *Store { return NewOver(memstore.NewValuations()) }
@@ -48,7 +53,7 @@ func New() *Store { return NewOver(memstore.NewValuations()) }
 // NewOver returns an empty store whose valuation reads answer from vals (the
 // table the prices use case writes).
 func NewOver(vals *memstore.Valuations) *Store {
-	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}, valuations: vals}
+	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}, unknown: map[string]unknownFlag{}, valuations: vals}
 }
 
 var _ memstore.PortfolioDirectory = (*Store)(nil)
@@ -118,6 +123,22 @@ func (s *Store) SetLatestPrices(_ context.Context, prices []readmodel.LatestPric
 		p.AsOf = stored(p.AsOf)
 		s.prices[p.Symbol] = p
 	}
+	return nil
+}
+
+// FlagUnknown records that source does not know symbol (readmodel.SymbolFlags).
+func (s *Store) FlagUnknown(_ context.Context, symbol, source, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unknown[symbol] = unknownFlag{source: source, reason: reason}
+	return nil
+}
+
+// ClearUnknown removes symbol's flag, if any (readmodel.SymbolFlags).
+func (s *Store) ClearUnknown(_ context.Context, symbol string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.unknown, symbol)
 	return nil
 }
 

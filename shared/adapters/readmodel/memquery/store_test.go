@@ -9,6 +9,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/memquery"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/storetest"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -17,7 +18,7 @@ func TestContract(t *testing.T) {
 		vals := memstore.NewValuations()
 		s := memquery.NewOver(vals)
 		return querytest.Fixture{Portfolios: s, Transactions: s, Apply: s.Apply, SetLatestPrices: s.SetLatestPrices,
-			Valuations: s, InsertValuations: vals.InsertValuations}
+			Valuations: s, InsertValuations: vals.InsertValuations, Flags: s}
 	})
 }
 
@@ -38,4 +39,24 @@ func TestPortfolioDirectory(t *testing.T) {
 	if got, want := s.ActivePortfolios(), []readmodel.PortfolioRef{{ID: "pb", UserID: rmtest.UserB, Version: 2}}; !slices.Equal(got, want) {
 		t.Errorf("active %v, want %v", got, want)
 	}
+}
+
+// TestWatchListContract runs the watch list's suite in memory (readmodel runs
+// it on PostgreSQL).
+func TestWatchListContract(t *testing.T) {
+	storetest.RunWatchList(t, func(t *testing.T) storetest.WatchListSubject {
+		s := memquery.New()
+		rules, watchers := memstore.NewAlerts(s), memstore.NewWatchers()
+		return storetest.WatchListSubject{
+			List: memquery.WatchList{Portfolios: s, Alerts: rules, Watchers: watchers},
+			Apply: func(t *testing.T, events []portfolio.Event) {
+				t.Helper()
+				if err := s.Apply(t.Context(), events); err != nil {
+					t.Fatal(err)
+				}
+			},
+			Rules:    rules,
+			Watchers: watchers,
+		}
+	})
 }

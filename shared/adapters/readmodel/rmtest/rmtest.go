@@ -139,11 +139,17 @@ type History struct {
 	nrand int
 }
 
-// NewHistory creates portfolio id for user.
+// NewHistory creates portfolio id for user, in USD.
 func NewHistory(t testing.TB, id, user string, method portfolio.LotMethod) *History {
 	t.Helper()
+	return NewHistoryIn(t, id, user, method, "USD")
+}
+
+// NewHistoryIn creates portfolio id for user in baseCurrency.
+func NewHistoryIn(t testing.TB, id, user string, method portfolio.LotMethod, baseCurrency string) *History {
+	t.Helper()
 	h := &History{t: t, user: user, now: time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC), prefix: id}
-	p, err := portfolio.Create(id, portfolio.CreatePortfolio{Name: "Portfolio " + id, Description: "test", BaseCurrency: "USD", LotMethod: method}, h.meta())
+	p, err := portfolio.Create(id, portfolio.CreatePortfolio{Name: "Portfolio " + id, Description: "test", BaseCurrency: baseCurrency, LotMethod: method}, h.meta())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,75 @@
+package memquery
+
+import (
+	"context"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
+)
+
+// WatchList is the in-memory readmodel.IngestStore.WatchList: the portfolios'
+// needs from Portfolios (open positions, benchmarks and FX pairs of the
+// portfolios not archived), the symbols of Alerts' rules (memstore.Alerts) and
+// Watchers' live watches (memstore.Watchers). QuoteCurrency is the currency of
+// the quotes (USD when empty).
+type WatchList struct {
+	Portfolios *Store
+	Alerts     interface {
+		Symbols(ctx context.Context) ([]string, error)
+	}
+	Watchers interface {
+		WatchedSymbols(ctx context.Context, now time.Time) ([]string, error)
+	}
+	QuoteCurrency string
+}
+
+// WatchList returns the watch list at now, as readmodel.WatchList does.
+func (w WatchList) WatchList(ctx context.Context, now time.Time) ([]market.WatchedSymbol, error) {
+	currency := w.QuoteCurrency
+	if currency == "" {
+		currency = "USD"
+	}
+	needs := w.Portfolios.watchNeeds(currency)
+	alerted, err := w.Alerts.Symbols(ctx)
+	if err != nil {
+		return nil, err
+	}
+	watched, err := w.Watchers.WatchedSymbols(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	for reason, symbols := range map[market.WatchReason][]string{market.WatchAlert: alerted, market.WatchWatched: watched} {
+		for _, s := range symbols {
+			needs[s] = append(needs[s], reason)
+		}
+	}
+	return readmodel.WatchedSymbols(needs), nil
+}
+
+// watchNeeds is what the portfolios not archived need quoted: their open
+// positions, their benchmarks, and the pair of each base currency other than
+// quoteCurrency.
+func (s *Store) watchNeeds(quoteCurrency string) map[string][]market.WatchReason {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	needs := map[string][]market.WatchReason{}
+	for _, a := range s.aggs {
+		if !a.exists || a.view.Archived {
+			continue
+		}
+		for sym, p := range a.positions {
+			if !p.Quantity.IsZero() {
+				needs[sym] = append(needs[sym], market.WatchHeld)
+			}
+		}
+		if b := a.view.Settings.Benchmark; b != "" {
+			needs[b] = append(needs[b], market.WatchBenchmark)
+		}
+		if c := a.view.BaseCurrency; c != quoteCurrency {
+			pair := market.FXPair{Base: c, Quote: quoteCurrency}.Symbol()
+			needs[pair] = append(needs[pair], market.WatchFX)
+		}
+	}
+	return needs
+}
