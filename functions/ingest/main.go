@@ -39,7 +39,7 @@ func main() {
 	if err != nil {
 		fail(err.Error())
 	}
-	stream, errorsStream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("MARKET_DATA_ERRORS_STREAM"), env.String("RATE_LIMITS_TABLE")
+	stream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("RATE_LIMITS_TABLE")
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
 	apiKey, apiKeyARN, baseURL := env.String("MARKET_DATA_API_KEY"), env.String("MARKET_DATA_API_KEY_SECRET_ARN"), env.String("MARKET_DATA_BASE_URL")
 	source := env.String("PRICE_SOURCE")
@@ -65,9 +65,6 @@ func main() {
 		store := readmodel.IngestStore{DB: pool}
 		c := ingest.Config{Watch: ingest.Watchlists{ingest.WatchListFunc(store.HeldSymbols), ingest.WatchListFunc(store.AlertSymbols)},
 			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
-		if errorsStream != "" {
-			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}
-		}
 		if source == marketdata.SourceSimulated {
 			c.Quotes, c.Bars = marketdata.SimQuotes{Seed: seed}, marketdata.SimBars{Seed: seed}
 			return ingest.New(c), nil

@@ -295,7 +295,6 @@ func Functions() []Function {
 				{Name: "PRICE_SOURCE", Default: "simulated", Value: "simulated", SetBy: BothStacks, Meaning: "simulated, finnhub or alphavantage"},
 				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated feed's seed"},
 				{Name: "MARKET_DATA_BASE_URL", Meaning: "the provider's base URL (a stub's, in tests); the provider's own when unset"},
-				{Name: "MARKET_DATA_ERRORS_STREAM", Meaning: "a Kinesis stream for MarketDataError events (they are logged anyway)"},
 			},
 			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
 		},
