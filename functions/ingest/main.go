@@ -27,6 +27,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
@@ -41,13 +42,20 @@ func main() {
 	}
 	stream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("RATE_LIMITS_TABLE")
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
-	apiKey, apiKeyARN, baseURL := env.String("MARKET_DATA_API_KEY"), env.String("MARKET_DATA_API_KEY_SECRET_ARN"), env.String("MARKET_DATA_BASE_URL")
-	source := env.String("PRICE_SOURCE")
+	baseURL, source := env.String("MARKET_DATA_BASE_URL"), env.String(topology.PriceSourceEnvVar)
 	switch source {
 	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage:
 	default:
 		fail("PRICE_SOURCE must be simulated, finnhub or alphavantage")
 	}
+	// The chosen provider's key: its plain variable, else its secret's ARN (a
+	// deployment grants the chosen provider's secret only).
+	keys := map[string][2]string{
+		marketdata.SourceFinnhub:      {env.String("FINNHUB_API_KEY"), env.String("FINNHUB_API_KEY_SECRET_ARN")},
+		marketdata.SourcePolygon:      {env.String("POLYGON_API_KEY"), env.String("POLYGON_API_KEY_SECRET_ARN")},
+		marketdata.SourceAlphaVantage: {env.String("ALPHAVANTAGE_API_KEY"), env.String("ALPHAVANTAGE_API_KEY_SECRET_ARN")},
+	}
+	apiKey, apiKeyARN := keys[source][0], keys[source][1]
 	seed, err := env.Uint("SIM_SEED")
 	if err != nil {
 		fail("SIM_SEED must be an unsigned integer")
