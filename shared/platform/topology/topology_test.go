@@ -48,6 +48,9 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 		if seen[f.Name] {
 			t.Errorf("function %s declared twice", f.Name)
 		}
+		if f.When != "" && f.When != StreamingQuotes {
+			t.Errorf("%s: exists for %q, a feature no choice of sources enables", f.Name, f.When)
+		}
 		seen[f.Name] = true
 		for _, a := range f.Tables {
 			tb, ok := TableByName(a.Table)
