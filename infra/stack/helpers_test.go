@@ -118,7 +118,6 @@ const leasesTable = "leases"
 // topology declares them: each lists every provider key it could use and the
 // source setting it reads; the stream exists for the quote stream only.
 func marketFunctions() []topology.Function {
-	historySource := topology.Setting{Name: topology.HistorySourceEnvVar, Default: topology.SimulatedSource, SetBy: topology.BothStacks, Meaning: "the history source"}
 	return []topology.Function{
 		{
 			Name: "stream", Purpose: "holds Finnhub's trade stream", Memory: 256, Timeout: 15 * time.Minute, ReservedConcurrency: 1,
@@ -130,7 +129,7 @@ func marketFunctions() []topology.Function {
 		{
 			Name: "backfill", Purpose: "fills daily history", Memory: 256, Timeout: 5 * time.Minute, ReservedConcurrency: 1,
 			Secrets:  []string{topology.DatabaseSecret, topology.PolygonAPIKey, topology.AlphaVantageAPIKey},
-			Settings: []topology.Setting{historySource},
+			Settings: []topology.Setting{topology.HistorySourceSetting},
 			Triggers: []topology.Trigger{{Kind: topology.Schedule, Expression: "rate(1 minute)", TimeZone: "UTC", Input: `{"batch":5}`}},
 		},
 	}

@@ -140,9 +140,10 @@ const (
 	AlphaVantageAPIKey = "alphavantage-api-key"
 )
 
-// providerKeys are the API keys of every market-data provider, which a
-// function that may use any of them lists (a deployment keeps the chosen ones).
-var providerKeys = []string{FinnhubAPIKey, PolygonAPIKey, AlphaVantageAPIKey}
+// ProviderKeys are the API keys of every market-data provider, which a
+// function that may use any of them lists (a deployment keeps the chosen ones,
+// Sources.For).
+var ProviderKeys = []string{FinnhubAPIKey, PolygonAPIKey, AlphaVantageAPIKey}
 
 // Secrets lists every secret.
 func Secrets() []Secret {
@@ -315,9 +316,9 @@ func Functions() []Function {
 			ReservedConcurrency: 2,
 			Tables:              []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}},
 			Streams:             []string{MarketDataStream},
-			Secrets:             append([]string{DatabaseSecret}, providerKeys...),
+			Secrets:             append([]string{DatabaseSecret}, ProviderKeys...),
 			Settings: []Setting{
-				priceSource,
+				PriceSourceSetting,
 				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated feed's seed"},
 				{Name: "MARKET_DATA_BASE_URL", Meaning: "the provider's base URL (a stub's, in tests); the provider's own when unset"},
 			},

@@ -29,10 +29,15 @@ const (
 	HistorySourceEnvVar = "HISTORY_SOURCE"
 )
 
-// priceSource is the setting of a function that uses the quote source (a
-// function that uses the history source declares HISTORY_SOURCE likewise).
-var priceSource = Setting{Name: PriceSourceEnvVar, Default: SimulatedSource, SetBy: BothStacks,
-	Meaning: "the quote source, " + strings.Join(QuoteSources, ", ") + ": the deployment's choice (CDK context quoteSource)"}
+// PriceSourceSetting is the setting of a function that uses the quote source,
+// HistorySourceSetting of one that uses the history source; such a function
+// also lists the key of every provider the source may be (ProviderKeys).
+var (
+	PriceSourceSetting = Setting{Name: PriceSourceEnvVar, Default: SimulatedSource, SetBy: BothStacks,
+		Meaning: "the quote source, " + strings.Join(QuoteSources, ", ") + ": the deployment's choice (CDK context quoteSource)"}
+	HistorySourceSetting = Setting{Name: HistorySourceEnvVar, Default: SimulatedSource, SetBy: BothStacks,
+		Meaning: "the daily-history source, " + strings.Join(HistorySources, ", ") + ": the deployment's choice (CDK context historySource)"}
+)
 
 // Sources is a deployment's choice of market-data sources: the CDK context on
 // AWS, the local stack's configuration on a laptop. It decides which functions

@@ -146,11 +146,10 @@ func TestSettingsAreWellFormed(t *testing.T) {
 // market-data functions take: a quote poller, a history backfill, a search that
 // may use either source, a stream that exists for Finnhub only.
 func TestSourcesDecideFunctionsSettingsAndKeys(t *testing.T) {
-	historySource := Setting{Name: HistorySourceEnvVar, Default: SimulatedSource, SetBy: BothStacks, Meaning: "the history source"}
 	declared := []Function{
-		{Name: "quotes", Secrets: append([]string{DatabaseSecret}, providerKeys...), Settings: []Setting{priceSource}},
-		{Name: "history", Secrets: []string{DatabaseSecret, PolygonAPIKey, AlphaVantageAPIKey}, Settings: []Setting{historySource}},
-		{Name: "search", Secrets: providerKeys, Settings: []Setting{priceSource, historySource}},
+		{Name: "quotes", Secrets: append([]string{DatabaseSecret}, ProviderKeys...), Settings: []Setting{PriceSourceSetting}},
+		{Name: "history", Secrets: []string{DatabaseSecret, PolygonAPIKey, AlphaVantageAPIKey}, Settings: []Setting{HistorySourceSetting}},
+		{Name: "search", Secrets: ProviderKeys, Settings: []Setting{PriceSourceSetting, HistorySourceSetting}},
 		{Name: "stream", Secrets: []string{FinnhubAPIKey}, When: StreamingQuotes},
 	}
 	type want struct {
