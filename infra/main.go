@@ -4,6 +4,10 @@
 //	go run . -c stage=dev -c supabaseUrl=https://<ref>.supabase.co     (what `make synth` runs)
 //	npx aws-cdk deploy -c stage=prod -c supabaseUrl=... -c frontendOrigin=...  (through cdk.json)
 //
+// -c quoteSource=finnhub -c historySource=polygon choose real market data;
+// without them prices and history are simulated, which the synthesis says
+// loudly (on stderr, and as a warning annotation the CDK CLI prints).
+//
 // The -c flags are read here when the app runs on its own; under the CDK CLI the
 // CLI passes them as context. Functions are compiled locally (Go, no Docker).
 package main
@@ -55,6 +59,9 @@ func run(args []string) error {
 	})
 	if err != nil {
 		return err
+	}
+	if w := cfg.SimulatedWarning(); w != "" {
+		fmt.Fprintf(os.Stderr, "\n*** WARNING: %s\n\n", w)
 	}
 	st, err := stack.New(app, stack.Props{Config: cfg, Topology: stack.FromPackage(), Code: stack.GoBuild(root), Env: stack.EnvFromEnvironment()})
 	if err != nil {

@@ -18,14 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/portfoliotracker/tracker/functions/edge/marketkeys"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
-	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
@@ -38,20 +39,26 @@ func main() {
 	if err != nil {
 		fail(err.Error())
 	}
-	stream, errorsStream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("MARKET_DATA_ERRORS_STREAM"), env.String("RATE_LIMITS_TABLE")
+	stream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("RATE_LIMITS_TABLE")
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
-	apiKey, apiKeyARN, baseURL := env.String("MARKET_DATA_API_KEY"), env.String("MARKET_DATA_API_KEY_SECRET_ARN"), env.String("MARKET_DATA_BASE_URL")
+	baseURL, source, replayFile := env.String("MARKET_DATA_BASE_URL"), env.String(topology.PriceSourceEnvVar), env.String("REPLAY_FILE")
 	pricesTable := env.String("PRICES_TABLE")
 	skipFresherThan, err := env.Duration("POLL_SKIP_FRESHER_THAN")
 	if err != nil {
 		fail("POLL_SKIP_FRESHER_THAN must be a duration such as 90s")
 	}
-	source, replayFile := env.String("PRICE_SOURCE"), env.String("REPLAY_FILE")
 	switch source {
 	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage, marketdata.SourcePolygon, marketdata.SourceReplay:
 	default:
 		fail("PRICE_SOURCE must be simulated, finnhub, alphavantage, polygon or replay")
 	}
+	// Each provider's key: its plain variable, else its secret's ARN (a
+	// deployment grants the chosen provider's secret only).
+	keys := marketkeys.Func(map[string]marketkeys.Key{
+		marketdata.SourceFinnhub:      {Value: env.String("FINNHUB_API_KEY"), SecretARN: env.String("FINNHUB_API_KEY_SECRET_ARN")},
+		marketdata.SourcePolygon:      {Value: env.String("POLYGON_API_KEY"), SecretARN: env.String("POLYGON_API_KEY_SECRET_ARN")},
+		marketdata.SourceAlphaVantage: {Value: env.String("ALPHAVANTAGE_API_KEY"), SecretARN: env.String("ALPHAVANTAGE_API_KEY_SECRET_ARN")},
+	})
 	seed, err := env.Uint("SIM_SEED")
 	if err != nil {
 		fail("SIM_SEED must be an unsigned integer")
@@ -75,16 +82,6 @@ func main() {
 			// The stream's trades are Finnhub's: what it quoted lately is not polled.
 			Latest: dynamoprices.NewLatest(ddb, pricesTable), SkipFresherThan: skipFresherThan, StreamSource: marketdata.SourceFinnhub,
 			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
-		if errorsStream != "" {
-			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}
-		}
-		// One key serves the one chosen provider (plain value first, then the secret).
-		keys := func(ctx context.Context, _ string) (string, error) {
-			if apiKey != "" || apiKeyARN == "" {
-				return apiKey, nil
-			}
-			return secrets.String(ctx, apiKeyARN)
-		}
 		// Daily bars for the backfill mode come from the quote provider when it
 		// has them (Finnhub's are not on free keys: none, as before).
 		history := marketdata.SourceSimulated

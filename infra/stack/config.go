@@ -3,10 +3,13 @@ package stack
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // Stage is a deployment stage. Names, removal policies and retention depend on it.
@@ -34,6 +37,10 @@ type Config struct {
 	// set it for the first stage deployed to an account whose API Gateway has no
 	// CloudWatch role yet.
 	ManageAPIGatewayAccount bool
+	// Sources are the market-data sources: what the ingest polls, the history
+	// it backfills from, whether the Finnhub stream runs, and which provider
+	// keys exist (topology.Sources). Simulated unless chosen.
+	Sources topology.Sources
 }
 
 // Context keys main reads.
@@ -43,6 +50,8 @@ const (
 	CtxSupabaseURL             = "supabaseUrl"
 	CtxAlarmTopicARN           = "alarmTopicArn"
 	CtxManageAPIGatewayAccount = "manageApiGatewayAccount"
+	CtxQuoteSource             = "quoteSource"
+	CtxHistorySource           = "historySource"
 )
 
 // DevFrontendOrigin is the CORS origin dev allows when none is given: the
@@ -58,9 +67,16 @@ func ConfigFromContext(get func(key string) string) (Config, error) {
 		SupabaseURL:             strings.TrimRight(strings.TrimSpace(get(CtxSupabaseURL)), "/"),
 		AlarmTopicARN:           strings.TrimSpace(get(CtxAlarmTopicARN)),
 		ManageAPIGatewayAccount: get(CtxManageAPIGatewayAccount) == "true",
+		Sources:                 topology.Sources{Quotes: strings.TrimSpace(get(CtxQuoteSource)), History: strings.TrimSpace(get(CtxHistorySource))},
 	}
 	if c.Stage == "" {
 		c.Stage = Dev
+	}
+	if c.Sources.Quotes == "" {
+		c.Sources.Quotes = topology.SimulatedSource
+	}
+	if c.Sources.History == "" {
+		c.Sources.History = topology.SimulatedSource
 	}
 	if c.FrontendOrigin == "" && c.Stage == Dev {
 		c.FrontendOrigin = DevFrontendOrigin
@@ -83,7 +99,32 @@ func (c Config) Validate() error {
 	if c.AlarmTopicARN != "" && !strings.HasPrefix(c.AlarmTopicARN, "arn:") {
 		return fmt.Errorf("-c %s=%q: want an SNS topic ARN", CtxAlarmTopicARN, c.AlarmTopicARN)
 	}
+	if !slices.Contains(topology.QuoteSources, c.Sources.Quotes) {
+		return fmt.Errorf("-c %s=%q: want one of %s", CtxQuoteSource, c.Sources.Quotes, strings.Join(topology.QuoteSources, ", "))
+	}
+	if !slices.Contains(topology.HistorySources, c.Sources.History) {
+		return fmt.Errorf("-c %s=%q: want one of %s (Finnhub's daily candles are not on its free tier)",
+			CtxHistorySource, c.Sources.History, strings.Join(topology.HistorySources, ", "))
+	}
 	return nil
+}
+
+// SimulatedWarning is what a synthesis says loudly when a role of the market
+// data is left to the simulated feed (stack.New annotates the stack with it,
+// main prints it); "" when both sources are real.
+func (c Config) SimulatedWarning() string {
+	sim := c.Sources.Simulated()
+	if len(sim) == 0 {
+		return ""
+	}
+	what := map[string]string{"quotes": "PRICES ARE SIMULATED", "history": "HISTORY IS SIMULATED"}
+	var parts []string
+	for _, r := range sim {
+		parts = append(parts, what[r])
+	}
+	return fmt.Sprintf("%s in %s: no real market data (-c %s=%s -c %s=%s). Choose real sources, e.g. -c %s=finnhub -c %s=polygon, "+
+		"and store their API keys (infra/README.md, \"Market data\").",
+		strings.Join(parts, " AND "), c.StackName(), CtxQuoteSource, c.Sources.Quotes, CtxHistorySource, c.Sources.History, CtxQuoteSource, CtxHistorySource)
 }
 
 func checkOrigin(origin string, stage Stage) error {

@@ -24,6 +24,13 @@ func TestConfigFromContext(t *testing.T) {
 	if err != nil || c.Stage != stack.Prod || c.Prefix() != "pt-prod-" {
 		t.Fatalf("prod: %+v %v", c, err)
 	}
+	if c.Sources != (topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource}) {
+		t.Fatalf("without sources: %+v, want the simulated feed", c.Sources)
+	}
+	c, err = stack.ConfigFromContext(ok(stack.CtxQuoteSource, "finnhub", stack.CtxHistorySource, "polygon"))
+	if err != nil || c.Sources != realSources {
+		t.Fatalf("finnhub and polygon: %+v %v", c.Sources, err)
+	}
 	for name, get := range map[string]func(string) string{
 		"unknown stage":          ok(stack.CtxStage, "staging"),
 		"prod without origin":    ok(stack.CtxStage, "prod"),
@@ -34,10 +41,19 @@ func TestConfigFromContext(t *testing.T) {
 		"supabase url with path": ok(stack.CtxSupabaseURL, testSupabaseURL+"/auth/v1"),
 		"plain http supabase":    ok(stack.CtxSupabaseURL, "http://abc.supabase.co"),
 		"alarm topic not an arn": ok(stack.CtxAlarmTopicARN, "alarms"),
+		"unknown quote source":   ok(stack.CtxQuoteSource, "yahoo"),
+		"replay deployed":        ok(stack.CtxQuoteSource, "replay"),
+		"finnhub history":        ok(stack.CtxHistorySource, "finnhub"),
+		"capitalised source":     ok(stack.CtxHistorySource, "Polygon"),
 	} {
 		if _, err := stack.ConfigFromContext(get); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	// A bad source is named with its context key and the choices.
+	_, err = stack.ConfigFromContext(ok(stack.CtxHistorySource, "finnhub"))
+	if err == nil || !strings.Contains(err.Error(), "-c historySource=\"finnhub\"") || !strings.Contains(err.Error(), "simulated, polygon, alphavantage") {
+		t.Errorf("bad history source: %v", err)
 	}
 }
 

@@ -29,8 +29,13 @@ func TestMain(m *testing.M) {
 const testSupabaseURL = "https://abcdefghijklmnopqrst.supabase.co"
 
 func config(stage stack.Stage) stack.Config {
-	return stack.Config{Stage: stage, FrontendOrigin: "https://app.example.com", SupabaseURL: testSupabaseURL}
+	return stack.Config{Stage: stage, FrontendOrigin: "https://app.example.com", SupabaseURL: testSupabaseURL,
+		Sources: topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource}}
 }
+
+// realSources are the sources of the acceptance synthesis (-c quoteSource=finnhub
+// -c historySource=polygon): the Finnhub stream runs, history comes from Polygon.
+var realSources = topology.Sources{Quotes: topology.FinnhubSource, History: topology.PolygonSource}
 
 // prebuilt is the test Code: a pre-built asset directory per function holding a
 // tiny bootstrap, so a synthesis takes seconds. The real bundler (GoBuild) is
@@ -52,11 +57,13 @@ func prebuilt(t testing.TB) stack.Code {
 // richTopology is the system's topology plus what it does not declare yet:
 // a Kinesis stream with a producer on a schedule and a consumer that pushes over
 // WebSocket, WebSocket routes, a second stream consumer with a daily schedule in
-// New York time, and a function writing to an indexed table.
+// New York time, a function writing to an indexed table, and the functions of
+// real market data (marketFunctions): a quote stream that exists only when the
+// quote source streams, and a history backfill.
 func richTopology() stack.Topology {
-	t := stack.FromPackage()
+	t := marketTopology()
 	t.KinesisStreams = []stack.KinesisStream{{Name: "market-data-updates", EnvVar: "MARKET_DATA_STREAM", Retention: 48 * time.Hour, Purpose: "normalised quotes, partition key = symbol"}}
-	t.StreamAccess = map[string][]string{"ingest": {"market-data-updates"}}
+	t.StreamAccess = map[string][]string{"ingest": {"market-data-updates"}, "stream": {"market-data-updates"}}
 	mapping := topology.StreamMapping{BatchSize: 200, BatchingWindow: 2 * time.Second, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 4}
 	// The synthetic functions replace the system's of the same name (their details
 	// are what the assertions check) and add what it lacks.
@@ -94,6 +101,40 @@ func richTopology() stack.Topology {
 	return t
 }
 
+// marketTopology is the system's topology with the functions of real market
+// data it does not declare yet (marketFunctions) and the stream's lease table.
+func marketTopology() stack.Topology {
+	t := stack.FromPackage()
+	t.Tables = append(t.Tables, topology.Table{Name: leasesTable, PartitionKey: topology.Key{Name: "name", Type: topology.String},
+		TTLAttribute: topology.AttrTTL, EnvVar: "LEASES_TABLE", Purpose: "who holds the quote stream"})
+	t.StreamAccess["stream"] = []string{topology.MarketDataStream}
+	t.Functions = withFunctions(t.Functions, marketFunctions()...)
+	return t
+}
+
+const leasesTable = "leases"
+
+// marketFunctions are the shapes of the real-market-data functions as the
+// topology declares them: each lists every provider key it could use and the
+// source setting it reads; the stream exists for the quote stream only.
+func marketFunctions() []topology.Function {
+	return []topology.Function{
+		{
+			Name: "stream", Purpose: "holds Finnhub's trade stream", Memory: 256, Timeout: 15 * time.Minute, ReservedConcurrency: 1,
+			When:     topology.StreamingQuotes,
+			Tables:   []topology.TableAccess{{Table: leasesTable, Access: topology.ReadWrite}},
+			Secrets:  []string{topology.FinnhubAPIKey},
+			Triggers: []topology.Trigger{{Kind: topology.Schedule, Expression: "rate(5 minutes)", TimeZone: "UTC", Input: `{"hold":"4m30s"}`}},
+		},
+		{
+			Name: "backfill", Purpose: "fills daily history", Memory: 256, Timeout: 5 * time.Minute, ReservedConcurrency: 1,
+			Secrets:  []string{topology.DatabaseSecret, topology.PolygonAPIKey, topology.AlphaVantageAPIKey},
+			Settings: []topology.Setting{topology.HistorySourceSetting},
+			Triggers: []topology.Trigger{{Kind: topology.Schedule, Expression: "rate(1 minute)", TimeZone: "UTC", Input: `{"batch":5}`}},
+		},
+	}
+}
+
 func withFunctions(base []topology.Function, extra ...topology.Function) []topology.Function {
 	out := slices.Clone(base)
 	for _, f := range extra {
@@ -108,7 +149,9 @@ func withFunctions(base []topology.Function, extra ...topology.Function) []topol
 
 // synthesized is one stack, synthesized once and shared by the tests.
 type synthesized struct {
-	cfg   stack.Config
+	cfg stack.Config
+	// topo is what the stack built: the given topology as the configuration's
+	// sources select it.
 	topo  stack.Topology
 	st    *stack.Stack
 	tmpl  assertions.Template
@@ -131,7 +174,9 @@ var (
 )
 
 // fixture synthesizes (once per test binary) the stack named: "dev" and "prod"
-// are the declared topology in each stage, "rich" the richer synthetic one.
+// are the declared topology in each stage, dev with simulated market data and
+// prod with real sources (realSources), "rich" the richer synthetic one with
+// real sources.
 func fixture(t *testing.T, name string) *synthesized {
 	t.Helper()
 	fixturesMu.Lock()
@@ -143,8 +188,10 @@ func fixture(t *testing.T, name string) *synthesized {
 	switch name {
 	case "prod":
 		cfg = config(stack.Prod)
+		cfg.Sources = realSources
 	case "rich":
 		topo = richTopology()
+		cfg.Sources = realSources
 		cfg.ManageAPIGatewayAccount = true
 		cfg.AlarmTopicARN = "arn:aws:sns:us-east-1:000000000000:alarms"
 	}
@@ -162,7 +209,7 @@ func synth(t testing.TB, cfg stack.Config, topo stack.Topology) *synthesized {
 		t.Fatal(err)
 	}
 	stack.CheckAwsSolutions(app)
-	s := &synthesized{cfg: cfg, topo: topo, st: st}
+	s := &synthesized{cfg: cfg, topo: st.Topology, st: st}
 	s.tmpl = assertions.Template_FromStack(st.Stack, nil)
 	s.annos = assertions.Annotations_FromStack(st.Stack)
 	raw, err := json.Marshal(s.tmpl.ToJSON())

@@ -158,8 +158,11 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 				}
 			}
 			for _, a := range f.Tables {
-				decl, _ := topology.TableByName(a.Table)
-				want[decl.EnvVar] = "table:" + a.Table
+				for _, decl := range s.topo.Tables {
+					if decl.Name == a.Table {
+						want[decl.EnvVar] = "table:" + a.Table
+					}
+				}
 			}
 			for _, sec := range f.Secrets {
 				for _, decl := range s.topo.Secrets {

@@ -42,6 +42,9 @@ type Stack struct {
 	Secrets   map[string]awssecretsmanager.Secret
 	HTTPURL   *string
 	WSURL     *string
+	// Topology is what was built: Props.Topology as the configuration's
+	// market-data sources select it (Topology.Select).
+	Topology Topology
 }
 
 type builder struct {
@@ -59,7 +62,8 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	if err := p.Config.Validate(); err != nil {
 		return nil, err
 	}
-	if err := Check(p.Topology); err != nil {
+	topo := p.Topology.Select(p.Config.Sources)
+	if err := Check(topo); err != nil {
 		return nil, err
 	}
 	st := awscdk.NewStack(scope, jsii.String(p.Config.StackName()), &awscdk.StackProps{
@@ -69,8 +73,11 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	})
 	b := &builder{
 		Stack: Stack{Stack: st, Functions: map[string]awslambda.Function{}, Tables: map[string]awsdynamodb.Table{},
-			Streams: map[string]awskinesis.Stream{}, Secrets: map[string]awssecretsmanager.Secret{}},
-		st: st, cfg: p.Config, topo: p.Topology, code: p.Code,
+			Streams: map[string]awskinesis.Stream{}, Secrets: map[string]awssecretsmanager.Secret{}, Topology: topo},
+		st: st, cfg: p.Config, topo: topo, code: p.Code,
+	}
+	if w := p.Config.SimulatedWarning(); w != "" {
+		awscdk.Annotations_Of(st).AddWarning(jsii.String(w))
 	}
 	b.secrets()
 	b.tables()

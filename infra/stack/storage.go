@@ -13,8 +13,9 @@ import (
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
-// secrets creates one empty secret per topology.Secrets() entry. The operator
-// fills it (README); functions get its ARN, never its value. Secrets are kept
+// secrets creates one empty secret per secret of the selected topology (a
+// provider's key only where a chosen source uses it). The operator fills it
+// (README); functions get its ARN, never its value. Secrets are kept
 // when the stack goes, in every stage: their values were typed in by hand.
 func (b *builder) secrets() {
 	for _, s := range b.topo.Secrets {
@@ -26,8 +27,8 @@ func (b *builder) secrets() {
 		// The L2 construct generates a random value when given none; these secrets
 		// start empty and are filled by the operator.
 		sec.Node().DefaultChild().(awssecretsmanager.CfnSecret).AddPropertyDeletionOverride(jsii.String("GenerateSecretString"))
-		suppress(sec, "AwsSolutions-SMG4", "The value is a third-party credential (Supabase's database DSN, JWT secret or service-role key) that Supabase issues; "+
-			"Secrets Manager cannot rotate it. Rotate it at Supabase and put the new value here.")
+		suppress(sec, "AwsSolutions-SMG4", "The value is a third-party credential that Supabase (database DSN, JWT secret, service-role key) or a market-data "+
+			"provider (API key) issues; Secrets Manager cannot rotate it. Rotate it at its issuer and put the new value here.")
 		b.Secrets[s.Name] = sec
 	}
 }

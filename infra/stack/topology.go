@@ -49,6 +49,35 @@ func FromPackage() Topology {
 	return t
 }
 
+// Select is t as deployed with the chosen market-data sources
+// (topology.Sources.Deployed): a function made for a feature the choice does not
+// enable is left out with its stream access, the others carry the chosen
+// sources in their source settings and keep of the provider keys they list
+// those of the providers they use; a provider's key that no function keeps is
+// not created. Everything the stack builds per function (role, log group,
+// alarms, schedules, mappings, routes) follows from the functions kept.
+func (t Topology) Select(s topology.Sources) Topology {
+	out := t
+	out.Functions = s.Deployed(t.Functions)
+	out.StreamAccess = map[string][]string{}
+	kept := map[string]bool{}
+	for _, f := range out.Functions {
+		for _, name := range f.Secrets {
+			kept[name] = true
+		}
+		if streams, ok := t.StreamAccess[f.Name]; ok {
+			out.StreamAccess[f.Name] = streams
+		}
+	}
+	out.Secrets = nil
+	for _, sec := range t.Secrets {
+		if sec.Provider == "" || kept[sec.Name] {
+			out.Secrets = append(out.Secrets, sec)
+		}
+	}
+	return out
+}
+
 func (t Topology) table(name string) (topology.Table, bool) {
 	for _, tb := range t.Tables {
 		if tb.Name == name {

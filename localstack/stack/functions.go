@@ -12,6 +12,17 @@ import (
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
+// localSources are the market-data sources of the local stack: no provider key
+// is at hand, so quotes and history are simulated (the ingest may replay a
+// recorded session instead, a setting of its own), and no function made for a
+// provider's feature (the Finnhub stream) runs.
+var localSources = topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource}
+
+// deployedFunctions are the topology's functions as the local stack runs them
+// (topology.Sources.Deployed): the source settings set to localSources, no
+// provider key granted.
+func deployedFunctions() []topology.Function { return localSources.Deployed(topology.Functions()) }
+
 // buildFunctions builds every function of the topology for this machine, with
 // the tag and linker flags of the Lambda build (`make build`: lambda.norpc, the
 // Runtime API only; -s -w, which also makes linking a third faster), into
@@ -23,7 +34,7 @@ func buildFunctions(ctx context.Context, root, dir string) (map[string]string, e
 	}
 	var pkgs []string
 	bins := map[string]string{}
-	for _, f := range topology.Functions() {
+	for _, f := range deployedFunctions() {
 		pkgs = append(pkgs, "./functions/"+f.Name)
 		bins[f.Name] = filepath.Join(dir, f.Name)
 	}
@@ -121,7 +132,7 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 
 func functionNames() []string {
 	var out []string
-	for _, f := range topology.Functions() {
+	for _, f := range deployedFunctions() {
 		out = append(out, f.Name)
 	}
 	return out

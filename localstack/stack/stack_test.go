@@ -64,7 +64,7 @@ func TestUserIDIsStableAndAUUID(t *testing.T) {
 func TestFunctionEnvMirrorsTheStack(t *testing.T) {
 	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", apiDatabaseURL: "postgres://api", supabaseURL: "http://auth",
 		wsManagement: "http://ws/local", jwtSecret: "s", dataDir: "/data"}
-	for _, f := range topology.Functions() {
+	for _, f := range deployedFunctions() {
 		env := functionEnv(f, "pt-local-", e)
 		has := func(kv string) bool { return slices.Contains(env, kv) }
 		for _, a := range f.Tables {

@@ -16,7 +16,7 @@
 // Failures never panic and never leak as bare transport errors: every client returns a
 // *MarketDataError whose Kind says what happened (rate_limited, http_status,
 // malformed, timeout, not_found, upstream_error). The same value, marshalled to
-// JSON, is the MarketDataError event published on market-data-errors.
+// JSON, is the event of the "MarketDataError" log line.
 //
 // Provider free-tier limits are shared by every Lambda invocation, so they are
 // counted outside the process: a Limiter checked before each HTTP attempt. The

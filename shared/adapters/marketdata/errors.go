@@ -9,7 +9,7 @@ import (
 
 // ErrorKind and MarketDataError are market.ErrorKind and market.MarketDataError:
 // every failure this package returns is a *MarketDataError, and the same value,
-// marshalled to JSON, is the market-data-errors event.
+// marshalled to JSON, is the event of the "MarketDataError" log line.
 type (
 	ErrorKind       = market.ErrorKind
 	MarketDataError = market.MarketDataError

@@ -8,9 +8,8 @@
 // (rate-limited across invocations by the provider client's Limiter, a
 // marketdata.WindowLimiter over the DynamoDB counter), and publishes one
 // MarketDataUpdated record per quote on market-data-updates (partition key =
-// symbol). Failures are *market.MarketDataError values, logged
-// as JSON and, when an errors publisher is configured, published on
-// market-data-errors.
+// symbol). Failures are *market.MarketDataError values, logged as JSON lines
+// ("msg":"MarketDataError"): the log is where they are read.
 //
 // With a backfill Input (functions/ingest decodes it from the schedule's
 // {"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}) it
@@ -108,8 +107,6 @@ type Config struct {
 	Bars    BarProvider
 	Watch   WatchList
 	Updates Publisher
-	// Errors, optional, receives the MarketDataError events (market-data-errors).
-	Errors Publisher
 	// Closes keeps the daily closes a backfill loads.
 	Closes CloseStore
 	// Flags, optional, records the symbols the provider answers not-found for,
@@ -214,7 +211,7 @@ func (h *Handler) Run(ctx context.Context, in Input) (Output, error) {
 // counted per reason, the symbols to poll (not streamed lately, not unknown
 // but in their turn, rotated), their quotes, the unknown symbols flagged or
 // cleared, one MarketDataUpdated record per valid quote and one MarketDataError
-// event per failure, the errors published (best effort), then the updates.
+// log line per failure, then the updates.
 func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	out := Output{Mode: "quotes"}
 	if h.cfg.Quotes == nil || h.cfg.Watch == nil || h.cfg.Updates == nil {
@@ -231,8 +228,7 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	symbols = h.inTurn(symbols)
 	quotes, errs := h.fetchQuotes(ctx, symbols)
 	h.flagUnknown(ctx, &out, symbols, quotes, errs, unknown)
-	recs, errRecs := h.records(ctx, &out, symbols, quotes, errs)
-	h.publishErrors(ctx, errRecs)
+	recs := h.records(ctx, &out, symbols, quotes, errs)
 	res, err := h.cfg.Updates.Publish(ctx, recs)
 	out.Published = res.Published
 	h.cfg.Logger.InfoContext(ctx, "ingest: quotes", "symbols", out.Symbols, "published", out.Published,
@@ -423,9 +419,9 @@ func (h *Handler) flagUnknown(ctx context.Context, out *Output, symbols []string
 	}
 }
 
-// records encodes each quote as a MarketDataUpdated record and each failure as
-// a MarketDataError event (logged as well), counting them in out.
-func (h *Handler) records(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError) (recs, errRecs []Record) {
+// records encodes each quote as a MarketDataUpdated record and logs each
+// failure as a MarketDataError JSON line, counting them in out.
+func (h *Handler) records(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError) (recs []Record) {
 	for i, sym := range symbols {
 		switch {
 		case quotes[i] != nil:
@@ -442,21 +438,9 @@ func (h *Handler) records(ctx context.Context, out *Output, symbols []string, qu
 			out.Errors++
 			b, _ := json.Marshal(e)
 			h.cfg.Logger.WarnContext(ctx, "MarketDataError", "event", json.RawMessage(b))
-			errRecs = append(errRecs, Record{PartitionKey: sym, Data: b})
 		}
 	}
-	return recs, errRecs
-}
-
-// publishErrors puts the MarketDataError events on market-data-errors when
-// Config.Errors is set; a failure is logged only (the events are in the log).
-func (h *Handler) publishErrors(ctx context.Context, errRecs []Record) {
-	if h.cfg.Errors == nil || len(errRecs) == 0 {
-		return
-	}
-	if _, err := h.cfg.Errors.Publish(ctx, errRecs); err != nil {
-		h.cfg.Logger.ErrorContext(ctx, "ingest: market-data-errors not published", "error", err.Error())
-	}
+	return recs
 }
 
 // Backfill stores the daily closes of in.Symbol for in.From..in.To.

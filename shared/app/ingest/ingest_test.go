@@ -124,7 +124,7 @@ func (s staticWatch) WatchList(context.Context, time.Time) ([]market.WatchedSymb
 // TestRateLimitedThroughDynamoDB: Finnhub (an httptest server answering its
 // documented /quote format) limited to 3 calls a minute by the DynamoDB counter;
 // of 5 symbols, 3 are published, the 4th is a rate_limited MarketDataError (logged
-// as JSON and published on the errors stream), the 5th is not asked.
+// as a JSON line), the 5th is not asked.
 func TestRateLimitedThroughDynamoDB(t *testing.T) {
 	var calls atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,16 +142,13 @@ func TestRateLimitedThroughDynamoDB(t *testing.T) {
 	fh := marketdata.NewFinnhub(marketdata.ClientOptions{BaseURL: srv.URL, APIKey: "k", Limiter: limiter})
 
 	kc := testenv.Kinesis(t)
-	updates, errStream := testenv.UniqueName(t, "md"), testenv.UniqueName(t, "mderr")
-	for _, s := range []string{updates, errStream} {
-		if err := kinesispub.CreateStream(t.Context(), kc, s); err != nil {
-			t.Fatal(err)
-		}
+	updates := testenv.UniqueName(t, "md")
+	if err := kinesispub.CreateStream(t.Context(), kc, updates); err != nil {
+		t.Fatal(err)
 	}
 	var logs bytes.Buffer
 	h := ingest.New(ingest.Config{Quotes: fh, Watch: staticWatch{"AAPL", "MSFT", "NVDA", "SPY", "VTI"},
 		Updates:     kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, updates, kinesispub.Options{})},
-		Errors:      kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errStream, kinesispub.Options{})},
 		Concurrency: 1, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	out, err := h.Run(t.Context(), ingest.Input{})
 	if err != nil || out.Published != 3 || out.Errors != 1 || out.Skipped != 1 || calls.Load() != 3 {
@@ -167,16 +164,21 @@ func TestRateLimitedThroughDynamoDB(t *testing.T) {
 			t.Fatalf("record %s: %+v %v", r.Data, e, err)
 		}
 	}
-	errs, _ := kinesispub.ReadAll(t.Context(), kc, errStream)
-	if len(errs) != 1 {
-		t.Fatalf("%d error records", len(errs))
-	}
+	// The error is one JSON log line whose event decodes as the MarketDataError.
 	var mde marketdata.MarketDataError
-	if err := json.Unmarshal(errs[0].Data, &mde); err != nil || mde.Kind != marketdata.KindRateLimited || mde.Symbol != "SPY" || mde.Provider != "finnhub" {
-		t.Fatalf("error event %s: %+v %v", errs[0].Data, mde, err)
+	for line := range strings.Lines(logs.String()) {
+		var entry struct {
+			Msg   string          `json:"msg"`
+			Event json.RawMessage `json:"event"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "MarketDataError" {
+			if err := json.Unmarshal(entry.Event, &mde); err != nil {
+				t.Fatalf("error event %s: %v", entry.Event, err)
+			}
+		}
 	}
-	if !strings.Contains(logs.String(), `"msg":"MarketDataError","event":{"provider":"finnhub","symbol":"SPY","kind":"rate_limited"`) {
-		t.Fatalf("log:\n%s", logs.String())
+	if mde.Kind != marketdata.KindRateLimited || mde.Symbol != "SPY" || mde.Provider != "finnhub" {
+		t.Fatalf("error event %+v; log:\n%s", mde, logs.String())
 	}
 }
 

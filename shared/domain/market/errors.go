@@ -11,7 +11,7 @@ import (
 // errors.Is(err, market.KindRateLimited) without a type assertion.
 type ErrorKind string
 
-// The kinds, as they appear in the market-data-errors event.
+// The kinds, as they appear in the logged MarketDataError.
 const (
 	// KindRateLimited: our own limiter refused the call, or the provider said the
 	// quota is spent (HTTP 429, Alpha Vantage's "Information"/"Note", Finnhub's
@@ -34,8 +34,8 @@ const (
 
 func (k ErrorKind) Error() string { return string(k) }
 
-// MarketDataError is every failure a price provider returns, and the body of the
-// MarketDataError event on market-data-errors.
+// MarketDataError is every failure a price provider returns; marshalled to JSON
+// it is the event of the "MarketDataError" log line, where failures are read.
 //
 // JSON: {"provider","symbol","kind","status","message","retryAfterMs","at"}; symbol,
 // status and retryAfterMs are omitted when zero; at is RFC 3339 in UTC. Message

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// A MarketDataError is the market-data-errors event: its JSON round-trips, it
+// A MarketDataError is the logged event: its JSON round-trips, it
 // matches its kind and its cause, and it says what happened.
 func TestMarketDataErrorEvent(t *testing.T) {
 	at := time.Date(2024, 3, 5, 15, 0, 0, 0, time.UTC)

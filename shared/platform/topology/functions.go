@@ -119,6 +119,10 @@ type Secret struct {
 	// LocalValue: the local stack gives PlainEnvVar a stand-in value of its own
 	// (otherwise the operator may).
 	LocalValue bool
+	// Provider, when set, is the market-data source whose API key this is: a
+	// function lists the keys of every provider it could use, and a deployment
+	// creates and grants only those of the sources it chooses (Sources.For).
+	Provider string
 }
 
 // Secret names.
@@ -130,8 +134,16 @@ const (
 	APIDatabaseSecret = "api-database-url"
 	JWTSecret         = "jwt-secret"
 	ServiceRoleKey    = "supabase-service-role-key"
-	MarketDataAPIKey  = "market-data-api-key"
+	// One API key per market-data provider (Secret.Provider).
+	FinnhubAPIKey      = "finnhub-api-key"
+	PolygonAPIKey      = "polygon-api-key"
+	AlphaVantageAPIKey = "alphavantage-api-key"
 )
+
+// ProviderKeys are the API keys of every market-data provider, which a
+// function that may use any of them lists (a deployment keeps the chosen ones,
+// Sources.For).
+var ProviderKeys = []string{FinnhubAPIKey, PolygonAPIKey, AlphaVantageAPIKey}
 
 // Secrets lists every secret.
 func Secrets() []Secret {
@@ -144,9 +156,23 @@ func Secrets() []Secret {
 			Purpose: "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
 		{Name: ServiceRoleKey, EnvVar: "SUPABASE_SERVICE_ROLE_KEY_ARN", PlainEnvVar: "SUPABASE_SERVICE_ROLE_KEY",
 			Purpose: "the service-role key, for auth admin look-ups"},
-		{Name: MarketDataAPIKey, EnvVar: "MARKET_DATA_API_KEY_SECRET_ARN", PlainEnvVar: "MARKET_DATA_API_KEY",
-			Purpose: "the market-data provider's API key (unused with the simulated feed)"},
+		{Name: FinnhubAPIKey, EnvVar: "FINNHUB_API_KEY_SECRET_ARN", PlainEnvVar: "FINNHUB_API_KEY", Provider: FinnhubSource,
+			Purpose: "Finnhub's API key (finnhub.io dashboard): quotes, the trade stream and symbol search"},
+		{Name: PolygonAPIKey, EnvVar: "POLYGON_API_KEY_SECRET_ARN", PlainEnvVar: "POLYGON_API_KEY", Provider: PolygonSource,
+			Purpose: "Polygon's (Massive's) API key: daily history, corporate actions, quotes and symbol search"},
+		{Name: AlphaVantageAPIKey, EnvVar: "ALPHAVANTAGE_API_KEY_SECRET_ARN", PlainEnvVar: "ALPHAVANTAGE_API_KEY", Provider: AlphaVantageSource,
+			Purpose: "Alpha Vantage's API key: quotes, daily history and symbol search (25 requests a day on the free key)"},
 	}
+}
+
+// SecretByName returns the secret, or false.
+func SecretByName(name string) (Secret, bool) {
+	for _, s := range Secrets() {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Secret{}, false
 }
 
 // FailureDestinationEnvVar carries to every function with a stream trigger its
@@ -295,13 +321,12 @@ func Functions() []Function {
 			// The prices table, read: the poll skips what the stream quoted recently.
 			Tables:  []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}, {Table: PricesTable, Access: Read}},
 			Streams: []string{MarketDataStream},
-			Secrets: []string{DatabaseSecret, MarketDataAPIKey},
+			Secrets: append([]string{DatabaseSecret}, ProviderKeys...),
 			Settings: []Setting{
-				{Name: "PRICE_SOURCE", Default: "simulated", Value: "simulated", SetBy: BothStacks, Meaning: "simulated, finnhub, alphavantage, polygon, or replay (local runs)"},
+				PriceSourceSetting,
 				{Name: "REPLAY_FILE", Meaning: "the recorded session PRICE_SOURCE=replay plays (the local stack's PT_LOCAL_PRICE_SOURCE=replay sets both)"},
 				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated feed's seed"},
 				{Name: "MARKET_DATA_BASE_URL", Meaning: "the provider's base URL (a stub's, in tests); the provider's own when unset"},
-				{Name: "MARKET_DATA_ERRORS_STREAM", Meaning: "a Kinesis stream for MarketDataError events (they are logged anyway)"},
 				{Name: "POLL_SKIP_FRESHER_THAN", Default: "90s",
 					Meaning: "a symbol the live stream quoted less than this ago is not polled (0: poll every symbol)"},
 			},

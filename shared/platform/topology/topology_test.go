@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"maps"
 	"slices"
 	"testing"
 )
@@ -46,6 +47,9 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 		}
 		if seen[f.Name] {
 			t.Errorf("function %s declared twice", f.Name)
+		}
+		if f.When != "" && f.When != StreamingQuotes {
+			t.Errorf("%s: exists for %q, a feature no choice of sources enables", f.Name, f.When)
 		}
 		seen[f.Name] = true
 		for _, a := range f.Tables {
@@ -130,6 +134,116 @@ func TestSettingsAreWellFormed(t *testing.T) {
 			}
 			if s.SetBy&^BothStacks != 0 {
 				t.Errorf("%s: %s: unknown provider %d", f.Name, s.Name, s.SetBy)
+			}
+		}
+	}
+}
+
+// TestSourcesDecideFunctionsSettingsAndKeys: a deployment's choice of sources
+// gives the source settings their values, keeps of each function's provider
+// keys those of the providers it uses, and deploys a function made for a
+// feature only when the choice enables it. The functions are the shapes the
+// market-data functions take: a quote poller, a history backfill, a search that
+// may use either source, a stream that exists for Finnhub only.
+func TestSourcesDecideFunctionsSettingsAndKeys(t *testing.T) {
+	declared := []Function{
+		{Name: "quotes", Secrets: append([]string{DatabaseSecret}, ProviderKeys...), Settings: []Setting{PriceSourceSetting}},
+		{Name: "history", Secrets: []string{DatabaseSecret, PolygonAPIKey, AlphaVantageAPIKey}, Settings: []Setting{HistorySourceSetting}},
+		{Name: "search", Secrets: ProviderKeys, Settings: []Setting{PriceSourceSetting, HistorySourceSetting}},
+		{Name: "stream", Secrets: []string{FinnhubAPIKey}, When: StreamingQuotes},
+	}
+	type want struct {
+		secrets  []string
+		settings map[string]string
+	}
+	for _, c := range []struct {
+		sources Sources
+		want    map[string]want
+	}{
+		{Sources{SimulatedSource, SimulatedSource}, map[string]want{
+			"quotes":  {[]string{DatabaseSecret}, map[string]string{PriceSourceEnvVar: SimulatedSource}},
+			"history": {[]string{DatabaseSecret}, map[string]string{HistorySourceEnvVar: SimulatedSource}},
+			"search":  {nil, map[string]string{PriceSourceEnvVar: SimulatedSource, HistorySourceEnvVar: SimulatedSource}},
+		}},
+		{Sources{FinnhubSource, PolygonSource}, map[string]want{
+			"quotes":  {[]string{DatabaseSecret, FinnhubAPIKey}, map[string]string{PriceSourceEnvVar: FinnhubSource}},
+			"history": {[]string{DatabaseSecret, PolygonAPIKey}, map[string]string{HistorySourceEnvVar: PolygonSource}},
+			"search":  {[]string{FinnhubAPIKey, PolygonAPIKey}, map[string]string{PriceSourceEnvVar: FinnhubSource, HistorySourceEnvVar: PolygonSource}},
+			"stream":  {[]string{FinnhubAPIKey}, map[string]string{}},
+		}},
+		{Sources{AlphaVantageSource, AlphaVantageSource}, map[string]want{
+			"quotes":  {[]string{DatabaseSecret, AlphaVantageAPIKey}, map[string]string{PriceSourceEnvVar: AlphaVantageSource}},
+			"history": {[]string{DatabaseSecret, AlphaVantageAPIKey}, map[string]string{HistorySourceEnvVar: AlphaVantageSource}},
+			"search":  {[]string{AlphaVantageAPIKey}, map[string]string{PriceSourceEnvVar: AlphaVantageSource, HistorySourceEnvVar: AlphaVantageSource}},
+		}},
+	} {
+		if err := c.sources.Validate(); err != nil {
+			t.Fatalf("%+v: %v", c.sources, err)
+		}
+		got := map[string]want{}
+		for _, f := range c.sources.Deployed(declared) {
+			w := want{f.Secrets, map[string]string{}}
+			for _, s := range f.Settings {
+				if s.SetBy != BothStacks {
+					t.Errorf("%+v: %s: %s is the deployment's choice, which both stacks set", c.sources, f.Name, s.Name)
+				}
+				w.settings[s.Name] = s.Value
+			}
+			got[f.Name] = w
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%+v: deploys %v, want %v", c.sources, slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(c.want)))
+		}
+		for name, w := range c.want {
+			if g := got[name]; !slices.Equal(g.secrets, w.secrets) || !maps.Equal(g.settings, w.settings) {
+				t.Errorf("%+v: %s gets %v %v, want %v %v", c.sources, name, g.secrets, g.settings, w.secrets, w.settings)
+			}
+		}
+	}
+	// The declaration itself is left as it was.
+	if len(declared[0].Secrets) != 4 || declared[0].Settings[0].Value != "" {
+		t.Errorf("For changed the declaration: %+v", declared[0])
+	}
+}
+
+func TestSourcesRefuseWhatARoleCannotUse(t *testing.T) {
+	for _, s := range []Sources{{"", SimulatedSource}, {"replay", SimulatedSource}, {SimulatedSource, FinnhubSource}, {"Finnhub", SimulatedSource}, {SimulatedSource, ""}} {
+		if err := s.Validate(); err == nil {
+			t.Errorf("%+v accepted", s)
+		}
+	}
+	if got := (Sources{SimulatedSource, PolygonSource}).Simulated(); !slices.Equal(got, []string{"quotes"}) {
+		t.Errorf("Simulated() = %v", got)
+	}
+	if (Sources{AlphaVantageSource, PolygonSource}).Enables(StreamingQuotes) || !(Sources{FinnhubSource, PolygonSource}).Enables(StreamingQuotes) {
+		t.Error("the quote stream is Finnhub's only")
+	}
+}
+
+// Each provider's key is declared once, as the secret of that provider, and
+// every function that uses a source lists the keys of every provider it could
+// be given.
+func TestProviderKeysAreOnePerProvider(t *testing.T) {
+	byProvider := map[string]string{}
+	for _, s := range Secrets() {
+		if s.Provider == "" {
+			continue
+		}
+		if !slices.Contains(QuoteSources, s.Provider) && !slices.Contains(HistorySources, s.Provider) || s.Provider == SimulatedSource {
+			t.Errorf("secret %s: provider %q is no source", s.Name, s.Provider)
+		}
+		if byProvider[s.Provider] != "" {
+			t.Errorf("provider %s has two keys", s.Provider)
+		}
+		byProvider[s.Provider] = s.Name
+	}
+	for _, f := range Functions() {
+		for _, set := range f.Settings {
+			choices := map[string][]string{PriceSourceEnvVar: QuoteSources, HistorySourceEnvVar: HistorySources}[set.Name]
+			for _, p := range choices {
+				if key := byProvider[p]; key != "" && !slices.Contains(f.Secrets, key) {
+					t.Errorf("%s reads %s but does not list %s, the key of %s", f.Name, set.Name, key, p)
+				}
 			}
 		}
 	}
