@@ -17,13 +17,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
+	"github.com/portfoliotracker/tracker/functions/edge/marketkeys"
+	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/command"
+	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
@@ -35,7 +40,16 @@ func main() {
 		log.Error(err.Error())
 		os.Exit(1)
 	}
-	table, quotasTable := env.String("EVENTS_TABLE"), env.String("QUOTAS_TABLE")
+	table, quotasTable, rateTable := env.String("EVENTS_TABLE"), env.String("QUOTAS_TABLE"), env.String("RATE_LIMITS_TABLE")
+	// The symbol search is the quote source's, else the history source's.
+	sources := marketdata.Selection{Quotes: env.String(topology.PriceSourceEnvVar), History: env.String(topology.HistorySourceEnvVar)}
+	keys := marketkeys.Func(map[string]marketkeys.Key{
+		marketdata.SourceFinnhub:      {Value: env.String("FINNHUB_API_KEY"), SecretARN: env.String("FINNHUB_API_KEY_SECRET_ARN")},
+		marketdata.SourcePolygon:      {Value: env.String("POLYGON_API_KEY"), SecretARN: env.String("POLYGON_API_KEY_SECRET_ARN")},
+		marketdata.SourceAlphaVantage: {Value: env.String("ALPHAVANTAGE_API_KEY"), SecretARN: env.String("ALPHAVANTAGE_API_KEY_SECRET_ARN")},
+	})
+	baseURLs := map[string]string{marketdata.SourceFinnhub: env.String("FINNHUB_BASE_URL"),
+		marketdata.SourcePolygon: env.String("POLYGON_BASE_URL"), marketdata.SourceAlphaVantage: env.String("ALPHAVANTAGE_BASE_URL")}
 	database := readmodel.DatabaseConfig{URL: env.String("API_DATABASE_URL"), SecretARN: env.String("API_DATABASE_SECRET_ARN")}
 	snapshotEvery, err := env.Int("SNAPSHOT_EVERY")
 	if err != nil || snapshotEvery < 1 {
@@ -54,6 +68,8 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		search := symbolSearch(ctx, log, sources, marketdata.OpenOptions{Keys: keys, BaseURLs: baseURLs,
+			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamo, rateTable), nil)})
 		srv := httpapi.New(httpapi.Config{
 			Commands:    command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas}),
 			Events:      store,
@@ -63,9 +79,7 @@ func main() {
 			Suggestions: readmodel.NewSuggestions(db),
 			Logger:      log,
 			Quotas:      quotas,
-			// No provider client searches symbols yet, so GET /symbols answers 503
-			// search_unavailable; a searcher goes here behind symbolsearch.New.
-			Symbols: nil,
+			Symbols:     search,
 		})
 		return httplambda.Handler(srv), nil
 	})
@@ -78,4 +92,22 @@ func main() {
 		}
 		return h(ctx, req)
 	})
+}
+
+// symbolSearch is GET /symbols' searcher, nil (503 search_unavailable) when the
+// providers cannot be set up: a key that cannot be read costs the search, never
+// the rest of the API.
+func symbolSearch(ctx context.Context, log *slog.Logger, sources marketdata.Selection, opts marketdata.OpenOptions) httpapi.SymbolSearch {
+	market, err := marketdata.Open(ctx, sources, opts)
+	if err != nil {
+		log.ErrorContext(ctx, "api: symbol search unavailable", "error", err.Error())
+		return nil
+	}
+	for _, w := range market.Warnings {
+		log.ErrorContext(ctx, "api: "+w)
+	}
+	if market.Search == nil {
+		return nil
+	}
+	return symbolsearch.New(market.Search, symbolsearch.Options{})
 }

@@ -41,7 +41,9 @@ func main() {
 	}
 	stream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("RATE_LIMITS_TABLE")
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
-	baseURL, source, replayFile := env.String("MARKET_DATA_BASE_URL"), env.String(topology.PriceSourceEnvVar), env.String("REPLAY_FILE")
+	source, replayFile := env.String(topology.PriceSourceEnvVar), env.String("REPLAY_FILE")
+	baseURLs := map[string]string{marketdata.SourceFinnhub: env.String("FINNHUB_BASE_URL"),
+		marketdata.SourcePolygon: env.String("POLYGON_BASE_URL"), marketdata.SourceAlphaVantage: env.String("ALPHAVANTAGE_BASE_URL")}
 	pricesTable := env.String("PRICES_TABLE")
 	skipFresherThan, err := env.Duration("POLL_SKIP_FRESHER_THAN")
 	if err != nil {
@@ -89,7 +91,7 @@ func main() {
 			history = source
 		}
 		src, err := marketdata.Open(ctx, marketdata.Selection{Quotes: source, History: history}, marketdata.OpenOptions{
-			Keys: keys, BaseURLs: map[string]string{source: baseURL}, Seed: seed, ReplayFile: replayFile,
+			Keys: keys, BaseURLs: baseURLs, Seed: seed, ReplayFile: replayFile,
 			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(ddb, rateTable), nil)})
 		if err != nil {
 			return wired{}, err

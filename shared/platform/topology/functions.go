@@ -281,10 +281,14 @@ func Functions() []Function {
 			Purpose: "the HTTPS API: commands to the event table, queries from the read models",
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
-			Tables:              []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count}},
-			Secrets:             []string{APIDatabaseSecret},
-			Settings:            []Setting{snapshotEvery},
-			Triggers:            apiTriggers,
+			// The rate limits: GET /symbols asks the provider's search, whose
+			// quota every function calling that provider shares.
+			Tables: []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count},
+				{Table: RateLimitsTable, Access: ReadWrite}},
+			// The search is the quote source's, else the history source's.
+			Secrets:  append([]string{APIDatabaseSecret}, ProviderKeys...),
+			Settings: append([]Setting{snapshotEvery, PriceSourceSetting, HistorySourceSetting}, ProviderURLSettings...),
+			Triggers: apiTriggers,
 		},
 		{
 			Name:    "projector",
@@ -322,14 +326,13 @@ func Functions() []Function {
 			Tables:  []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}, {Table: PricesTable, Access: Read}},
 			Streams: []string{MarketDataStream},
 			Secrets: append([]string{DatabaseSecret}, ProviderKeys...),
-			Settings: []Setting{
+			Settings: append([]Setting{
 				PriceSourceSetting,
 				{Name: "REPLAY_FILE", Meaning: "the recorded session PRICE_SOURCE=replay plays (the local stack's PT_LOCAL_PRICE_SOURCE=replay sets both)"},
 				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated feed's seed"},
-				{Name: "MARKET_DATA_BASE_URL", Meaning: "the provider's base URL (a stub's, in tests); the provider's own when unset"},
 				{Name: "POLL_SKIP_FRESHER_THAN", Default: "90s",
 					Meaning: "a symbol the live stream quoted less than this ago is not polled (0: poll every symbol)"},
-			},
+			}, ProviderURLSettings...),
 			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
 		},
 		{

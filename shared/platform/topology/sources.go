@@ -39,6 +39,15 @@ var (
 		Meaning: "the daily-history source, " + strings.Join(HistorySources, ", ") + ": the deployment's choice (CDK context historySource)"}
 )
 
+// ProviderURLSettings point a function at a provider's base URL instead of the
+// provider's own (a stub's, in tests and local runs); every function that may
+// talk to a provider declares them.
+var ProviderURLSettings = []Setting{
+	{Name: "FINNHUB_BASE_URL", Meaning: "Finnhub's REST base URL (a stub's, in tests); Finnhub's own when unset"},
+	{Name: "POLYGON_BASE_URL", Meaning: "Polygon's REST base URL (a stub's, in tests); Polygon's own when unset"},
+	{Name: "ALPHAVANTAGE_BASE_URL", Meaning: "Alpha Vantage's base URL (a stub's, in tests); Alpha Vantage's own when unset"},
+}
+
 // Sources is a deployment's choice of market-data sources: the CDK context on
 // AWS, the local stack's configuration on a laptop. It decides which functions
 // exist (Enables), the values of the source settings and which provider keys a
