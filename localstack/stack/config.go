@@ -11,10 +11,13 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // Config is what `make run` can change; every field has a default (Defaults) and
@@ -52,6 +55,23 @@ type Config struct {
 	// their own price feed: the ingest function's one-minute simulated quotes
 	// would move today's closes under them.
 	WithoutSchedules bool
+	// Features are the deploy-time choices this stack makes
+	// (topology.Function.When): a function that needs one not listed is
+	// neither built nor run. None by default: the local feed is simulated, so
+	// there is no quote stream to hold.
+	Features []topology.Feature
+}
+
+// Functions are the topology's functions this stack runs: those whose
+// deploy-time feature, if any, it enables.
+func (c Config) Functions() []topology.Function {
+	var out []topology.Function
+	for _, f := range topology.Functions() {
+		if f.When == "" || slices.Contains(c.Features, f.When) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Defaults are the ports a developer's tools (curl, websocat, a frontend) are
@@ -81,6 +101,7 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_DEMO", Meaning: "seed the demo users and portfolios (true)"},
 	{Name: "PT_LOCAL_TICK", Meaning: "how often the simulated price feed ticks (2s; 0 = the topology's schedule only)"},
 	{Name: "PT_LOCAL_VERBOSE", Meaning: "1: the functions' logs on the console too, not only in the log file"},
+	{Name: "PT_LOCAL_FEATURES", Meaning: "comma-separated deploy-time features to run the functions of (streaming-quotes; none by default)"},
 }
 
 // localSettings reads Settings.
@@ -115,6 +136,16 @@ func FromEnv(c Config) (Config, error) {
 			return c, fmt.Errorf("PT_LOCAL_DEMO=%q: want true or false", v)
 		}
 		c.Demo = b
+	}
+	if v := env.String("PT_LOCAL_FEATURES"); v != "" {
+		c.Features = nil
+		for name := range strings.SplitSeq(v, ",") {
+			feature := topology.Feature(strings.TrimSpace(name))
+			if !slices.ContainsFunc(topology.Functions(), func(f topology.Function) bool { return f.When == feature }) {
+				return c, fmt.Errorf("PT_LOCAL_FEATURES: no function needs %q", feature)
+			}
+			c.Features = append(c.Features, feature)
+		}
 	}
 	if v := env.String("PT_LOCAL_TICK"); v != "" {
 		d, err := time.ParseDuration(v)

@@ -133,3 +133,23 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 		t.Errorf("with PT_LOCAL_DATA: DataDir %q, BinDir %q", c.DataDir, c.BinDir)
 	}
 }
+
+// A function that needs a deploy-time feature runs only when the stack
+// enables it: the quote stream is off by default (the local feed is
+// simulated), on with PT_LOCAL_FEATURES=streaming-quotes.
+func TestFeatureFunctionsRunOnlyWhenEnabled(t *testing.T) {
+	names := func(c Config) []string { return functionNames(c.Functions()) }
+	off := names(Defaults("/r"))
+	if slices.Contains(off, "stream") || !slices.Contains(off, "ingest") || len(off) != len(topology.Functions())-1 {
+		t.Errorf("by default the stack runs %v", off)
+	}
+	t.Setenv("PT_LOCAL_FEATURES", string(topology.StreamingQuotes))
+	c, err := FromEnv(Defaults("/r"))
+	if err != nil || !slices.Contains(names(c), "stream") || len(names(c)) != len(topology.Functions()) {
+		t.Errorf("with the feature: %v %v", names(c), err)
+	}
+	t.Setenv("PT_LOCAL_FEATURES", "teleportation")
+	if _, err := FromEnv(Defaults("/r")); err == nil {
+		t.Error("an unknown feature accepted")
+	}
+}
