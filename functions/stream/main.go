@@ -57,6 +57,24 @@ func main() {
 		fail("STREAM_MAX_SYMBOLS must be a positive integer")
 	}
 
+	// The database is opened by the first invocation that takes the lease: the
+	// one a minute that finds it held costs a conditional write, not a
+	// connection of the pooler's.
+	store := lazy.New(func(ctx context.Context) (ingest.Watchlists, error) {
+		pool, err := readmodel.OpenConfigured(ctx, "stream", database)
+		if err != nil {
+			return nil, err
+		}
+		rm := readmodel.IngestStore{DB: pool}
+		return ingest.Watchlists{ingest.WatchListFunc(rm.HeldSymbols), ingest.WatchListFunc(rm.AlertSymbols)}, nil
+	})
+	watchList := ingest.WatchListFunc(func(ctx context.Context) ([]string, error) {
+		w, err := store.Get(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return w.Symbols(ctx)
+	})
 	deps := lazy.New(func(ctx context.Context) (*streaming.Service, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
@@ -71,13 +89,8 @@ func main() {
 		if key == "" {
 			return nil, errors.New("no Finnhub API key: the stream needs one (MARKET_DATA_API_KEY or its secret)")
 		}
-		pool, err := readmodel.OpenConfigured(ctx, "stream", database)
-		if err != nil {
-			return nil, err
-		}
-		store := readmodel.IngestStore{DB: pool}
 		s.DynamoDB, s.Kinesis, s.Token = dynamodb.NewFromConfig(cfg), kinesis.NewFromConfig(cfg), key
-		s.Watch = ingest.Watchlists{ingest.WatchListFunc(store.HeldSymbols), ingest.WatchListFunc(store.AlertSymbols)}
+		s.Watch = watchList
 		return s.service(), nil
 	})
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (streaming.Output, error) {
