@@ -160,26 +160,25 @@ func (p *publisher) Calls() [][]pricing.MarketDataUpdated {
 }
 
 type fixture struct {
-	clock *clock
-	lease *dynamolease.Memory
-	watch *watchList
-	str   *stream
-	pub   *publisher
-	svc   *streaming.Service
+	clock      *clock
+	lease      *dynamolease.Memory
+	watch      *watchList
+	str        *stream
+	pub        *publisher
+	maxSymbols int // 0: the default
+	svc        *streaming.Service
 }
 
 func newFixture(maxSymbols int, symbols ...string) *fixture {
-	f := &fixture{clock: newClock(), watch: &watchList{symbols: symbols}, str: newStream(), pub: &publisher{}}
+	f := &fixture{clock: newClock(), watch: &watchList{symbols: symbols}, str: newStream(), pub: &publisher{}, maxSymbols: maxSymbols}
 	f.lease = dynamolease.NewMemory(f.clock.Now)
 	f.svc = f.service(f.lease)
-	if maxSymbols > 0 {
-		f.svc = streaming.New(streaming.Config{Lease: f.lease, Watch: f.watch, Stream: f.str, Updates: f.pub, Clock: f.clock, MaxSymbols: maxSymbols})
-	}
 	return f
 }
 
+// service is a service on the fixture's fakes with lease as its lease.
 func (f *fixture) service(lease streaming.Lease) *streaming.Service {
-	return streaming.New(streaming.Config{Lease: lease, Watch: f.watch, Stream: f.str, Updates: f.pub, Clock: f.clock})
+	return streaming.New(streaming.Config{Lease: lease, Watch: f.watch, Stream: f.str, Updates: f.pub, Clock: f.clock, MaxSymbols: f.maxSymbols})
 }
 
 type result struct {
