@@ -87,7 +87,7 @@ func main() {
 			}
 		}
 		if key == "" {
-			return nil, errors.New("no Finnhub API key: the stream needs one (MARKET_DATA_API_KEY or its secret)")
+			return nil, errNoKey
 		}
 		s.DynamoDB, s.Kinesis, s.Token = dynamodb.NewFromConfig(cfg), kinesis.NewFromConfig(cfg), key
 		s.Watch = watchList
@@ -95,6 +95,11 @@ func main() {
 	})
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (streaming.Output, error) {
 		svc, err := deps.Get(ctx)
+		if errors.Is(err, errNoKey) {
+			// Not an invocation error: a retry would not find a key either.
+			log.ErrorContext(ctx, "stream: "+err.Error()+"; nothing streams, the REST poll serves every symbol")
+			return streaming.Output{}, nil
+		}
 		if err != nil {
 			log.ErrorContext(ctx, "stream: dependencies unavailable", "error", err.Error())
 			return streaming.Output{}, err
@@ -102,6 +107,9 @@ func main() {
 		return handle(ctx, svc)
 	})
 }
+
+// errNoKey: the stream was deployed without a Finnhub key.
+var errNoKey = errors.New("no Finnhub API key (MARKET_DATA_API_KEY or its secret)")
 
 // wiring is what the stream is made of; the end-to-end test builds it with the
 // emulators' clients, a local WebSocket server and a clock it ticks.
