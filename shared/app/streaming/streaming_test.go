@@ -1,8 +1,12 @@
 package streaming_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -402,6 +406,9 @@ func TestRenewalFailuresStopBeforeExpiry(t *testing.T) {
 // subscribed keep their places), the rest left to the REST poll.
 func TestSubscriptionsFollowTheWatchList(t *testing.T) {
 	f := newFixture(3, "MSFT", "AAPL", "TSLA", "NVDA", "AAPL")
+	var logs bytes.Buffer // written by the loop only, read once it returned
+	f.svc = streaming.New(streaming.Config{Lease: f.lease, Watch: f.watch, Stream: f.str, Updates: f.pub, Clock: f.clock,
+		MaxSymbols: 3, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	done := f.start(f.svc, "inv-1")
 	f.str.emitter(t)
 	want := []string{"+AAPL", "+MSFT", "+NVDA"}
@@ -431,6 +438,26 @@ func TestSubscriptionsFollowTheWatchList(t *testing.T) {
 	}
 	if r.err != nil || r.out.Symbols != 1 || r.out.OverTheCap != 0 {
 		t.Fatalf("%+v %v", r.out, r.err)
+	}
+	// The symbols over the cap are logged as the REST poll's when their
+	// number changes: TSLA at the start (still TSLA after the first refresh,
+	// not logged again), none after the second.
+	var over []string
+	for line := range strings.Lines(logs.String()) {
+		var l struct {
+			Msg        string
+			OverTheCap int
+			First      []string
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(l.Msg, "REST poll") {
+			over = append(over, fmt.Sprint(l.OverTheCap, l.First))
+		}
+	}
+	if want := []string{"1 [TSLA]", "0 []"}; !slices.Equal(over, want) {
+		t.Fatalf("over-the-cap logs %q, want %q", over, want)
 	}
 }
 
