@@ -120,7 +120,8 @@ bench: tools-npm testenv $(BENCHSTAT) ## every figure in BENCHMARKS.md: one core
 	@mkdir -p $(BENCH_OUT)
 	$(TESTENV) run -- go test -run '^$$' -bench . -benchmem -cpu 1 -count 6 -timeout 60m \
 		./shared/domain/portfolio/... ./shared/adapters/activities/ ./cmd/tracker/ ./shared/adapters/readmodel/ ./shared/adapters/httpapi/ \
-		./shared/domain/alerts/ ./shared/adapters/auth/ ./shared/domain/analytics/ ./shared/domain/analytics/rebalance/ ./shared/adapters/push/ > $(BENCH_OUT)/domain.txt
+		./shared/domain/alerts/ ./shared/adapters/auth/ ./shared/domain/analytics/ ./shared/domain/analytics/rebalance/ ./shared/adapters/push/ \
+		./shared/app/streaming/ > $(BENCH_OUT)/domain.txt
 	$(TESTENV) run -- go test -run '^$$' -bench 'Handle10k|ReadModelWrites|Decode10k' -benchmem -cpu 1 -count 6 ./shared/app/prices/ >> $(BENCH_OUT)/domain.txt
 	$(TESTENV) run -- go test -run '^$$' -bench 'HandleAtScale' -benchmem -cpu 1 -count 6 -benchtime 5x -timeout 60m ./shared/app/prices/ > $(BENCH_OUT)/scale.txt
 	$(TESTENV) run -- go test -run '^$$' -bench 'Analyze300' -benchmem -cpu 1 -count 5 -benchtime 30x ./shared/app/analyticsjob/ >> $(BENCH_OUT)/scale.txt

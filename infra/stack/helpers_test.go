@@ -105,8 +105,10 @@ func richTopology() stack.Topology {
 // data it does not declare yet (marketFunctions) and the stream's lease table.
 func marketTopology() stack.Topology {
 	t := stack.FromPackage()
-	t.Tables = append(t.Tables, topology.Table{Name: leasesTable, PartitionKey: topology.Key{Name: "name", Type: topology.String},
-		TTLAttribute: topology.AttrTTL, EnvVar: "LEASES_TABLE", Purpose: "who holds the quote stream"})
+	if !slices.ContainsFunc(t.Tables, func(tb topology.Table) bool { return tb.Name == leasesTable }) {
+		t.Tables = append(t.Tables, topology.Table{Name: leasesTable, PartitionKey: topology.Key{Name: "name", Type: topology.String},
+			TTLAttribute: topology.AttrTTL, EnvVar: "LEASES_TABLE", Purpose: "who holds the quote stream"})
+	}
 	t.StreamAccess["stream"] = []string{topology.MarketDataStream}
 	t.Functions = withFunctions(t.Functions, marketFunctions()...)
 	return t

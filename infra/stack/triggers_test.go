@@ -314,8 +314,8 @@ func TestSchedulesUseTimeZonesAndOwnRoles(t *testing.T) {
 			}
 		}
 	}
-	if n := len(fixture(t, "dev").ofType("AWS::Scheduler::Schedule")); n != len(triggersOf(stack.FromPackage(), topology.Schedule)) {
-		t.Errorf("dev: %d schedules", n)
+	if dev := fixture(t, "dev"); len(dev.ofType("AWS::Scheduler::Schedule")) != len(triggersOf(dev.topo, topology.Schedule)) {
+		t.Errorf("dev: %d schedules, want %d", len(dev.ofType("AWS::Scheduler::Schedule")), len(triggersOf(dev.topo, topology.Schedule)))
 	}
 }
 

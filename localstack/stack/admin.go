@@ -83,7 +83,7 @@ func (s *Stack) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		fns := map[string]any{}
-		for _, f := range functionNames() {
+		for _, f := range functionNames(s.cfg.Functions()) {
 			fns[f] = s.rt.Stats(f)
 		}
 		maps := map[string]any{}

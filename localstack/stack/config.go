@@ -59,6 +59,24 @@ type Config struct {
 	// their own price feed: the ingest function's one-minute simulated quotes
 	// would move today's closes under them.
 	WithoutSchedules bool
+	// Features are the deploy-time choices this stack makes
+	// (topology.Function.When): a function that needs one not listed is
+	// neither built nor run. None by default: the local feed is simulated, so
+	// there is no quote stream to hold.
+	Features []topology.Feature
+}
+
+// Functions are the topology's functions this stack runs: those whose
+// deploy-time feature, if any, it enables, each as the local sources resolve it
+// (localSources).
+func (c Config) Functions() []topology.Function {
+	var out []topology.Function
+	for _, f := range topology.Functions() {
+		if f.When == "" || slices.Contains(c.Features, f.When) {
+			out = append(out, localSources.For(f))
+		}
+	}
+	return out
 }
 
 // Defaults are the ports a developer's tools (curl, websocat, a frontend) are
@@ -90,6 +108,7 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_PRICE_SOURCE", Meaning: "the ingest function's quote source: simulated (the default) or replay (a recorded session, PT_LOCAL_REPLAY_FILE)"},
 	{Name: "PT_LOCAL_REPLAY_FILE", Meaning: "the recorded session replay plays (" + DefaultReplayFile + ")"},
 	{Name: "PT_LOCAL_VERBOSE", Meaning: "1: the functions' logs on the console too, not only in the log file"},
+	{Name: "PT_LOCAL_FEATURES", Meaning: "comma-separated deploy-time features to run the functions of (streaming-quotes; none by default)"},
 }
 
 // DefaultReplayFile is the recorded session of the demo's symbols, relative to
@@ -129,6 +148,16 @@ func FromEnv(c Config) (Config, error) {
 		}
 		c.Demo = b
 	}
+	if v := env.String("PT_LOCAL_FEATURES"); v != "" {
+		c.Features = nil
+		for name := range strings.SplitSeq(v, ",") {
+			feature := topology.Feature(strings.TrimSpace(name))
+			if !slices.ContainsFunc(topology.Functions(), func(f topology.Function) bool { return f.When == feature }) {
+				return c, fmt.Errorf("PT_LOCAL_FEATURES: no function needs %q", feature)
+			}
+			c.Features = append(c.Features, feature)
+		}
+	}
 	if v := env.String("PT_LOCAL_TICK"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d < 0 {
@@ -148,9 +177,11 @@ func FromEnv(c Config) (Config, error) {
 }
 
 // priceSourceEnv is what PriceSource changes in a function's environment: a
-// function with a PRICE_SOURCE setting (the ingest) replays the session file.
+// function that declares REPLAY_FILE (the ingest) replays the session file.
 func priceSourceEnv(c Config, f topology.Function, env []string) ([]string, error) {
-	if c.PriceSource != "replay" || !slices.ContainsFunc(f.Settings, func(s topology.Setting) bool { return s.Name == "PRICE_SOURCE" }) {
+	// Only a function that can play a session (it declares REPLAY_FILE: the
+	// ingest) replays; the others' quote source stays the simulated one.
+	if c.PriceSource != "replay" || !slices.ContainsFunc(f.Settings, func(s topology.Setting) bool { return s.Name == "REPLAY_FILE" }) {
 		return env, nil
 	}
 	file := c.ReplayFile

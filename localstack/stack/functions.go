@@ -14,27 +14,22 @@ import (
 
 // localSources are the market-data sources of the local stack: no provider key
 // is at hand, so quotes and history are simulated (the ingest may replay a
-// recorded session instead, a setting of its own), and no function made for a
-// provider's feature (the Finnhub stream) runs.
+// recorded session instead, a setting of its own); Config.Functions gives each
+// function the settings and keys this choice resolves (topology.Sources.For).
 var localSources = topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource}
 
-// deployedFunctions are the topology's functions as the local stack runs them
-// (topology.Sources.Deployed): the source settings set to localSources, no
-// provider key granted.
-func deployedFunctions() []topology.Function { return localSources.Deployed(topology.Functions()) }
-
-// buildFunctions builds every function of the topology for this machine, with
+// buildFunctions builds the functions fns for this machine, with
 // the tag and linker flags of the Lambda build (`make build`: lambda.norpc, the
 // Runtime API only; -s -w, which also makes linking a third faster), into
 // dir/<name>. One `go build` for all of them lets the toolchain share work and
 // skip what is up to date.
-func buildFunctions(ctx context.Context, root, dir string) (map[string]string, error) {
+func buildFunctions(ctx context.Context, root, dir string, fns []topology.Function) (map[string]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	var pkgs []string
 	bins := map[string]string{}
-	for _, f := range deployedFunctions() {
+	for _, f := range fns {
 		pkgs = append(pkgs, "./functions/"+f.Name)
 		bins[f.Name] = filepath.Join(dir, f.Name)
 	}
@@ -130,9 +125,9 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	return out
 }
 
-func functionNames() []string {
+func functionNames(fns []topology.Function) []string {
 	var out []string
-	for _, f := range deployedFunctions() {
+	for _, f := range fns {
 		out = append(out, f.Name)
 	}
 	return out

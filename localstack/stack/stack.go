@@ -151,7 +151,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		if binDir == "" {
 			binDir = filepath.Join(cfg.DataDir, "bin")
 		}
-		bins, buildErr = buildFunctions(ctx, cfg.Root, binDir)
+		bins, buildErr = buildFunctions(ctx, cfg.Root, binDir, cfg.Functions())
 		buildDur = time.Since(b)
 	})
 	wg.Wait()
@@ -209,7 +209,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
-	for _, f := range deployedFunctions() {
+	for _, f := range cfg.Functions() {
 		maxConc := f.ReservedConcurrency
 		if maxConc == 0 {
 			maxConc = 10
@@ -229,7 +229,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	wsCfg := gateway.WSConfig{Routes: map[string]string{}, Stage: wsStage, Logger: log}
 	runCtx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
-	for _, f := range deployedFunctions() {
+	for _, f := range cfg.Functions() {
 		for _, tr := range f.Triggers {
 			switch tr.Kind {
 			case topology.HTTPRoute:
@@ -254,7 +254,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if s.ws, err = gateway.NewWebSocket(s.rt, wsCfg); err != nil {
 		return nil, err
 	}
-	schedules := schedule.FromTopology(deployedFunctions())
+	schedules := schedule.FromTopology(cfg.Functions())
 	if cfg.WithoutSchedules {
 		schedules = nil
 	}
@@ -282,7 +282,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	}
 	// The functions on the request path start warm, so the first request does
 	// not pay their cold start.
-	for _, f := range deployedFunctions() {
+	for _, f := range cfg.Functions() {
 		if hasTrigger(f, topology.HTTPRoute, topology.HTTPAuthorizer, topology.WebSocketRoute) {
 			if err := s.rt.Warm(ctx, f.Name); err != nil {
 				return nil, fmt.Errorf("start %s: %w", f.Name, err)

@@ -64,7 +64,7 @@ func TestUserIDIsStableAndAUUID(t *testing.T) {
 func TestFunctionEnvMirrorsTheStack(t *testing.T) {
 	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", apiDatabaseURL: "postgres://api", supabaseURL: "http://auth",
 		wsManagement: "http://ws/local", jwtSecret: "s", dataDir: "/data"}
-	for _, f := range deployedFunctions() {
+	for _, f := range Defaults("/r").Functions() {
 		env := functionEnv(f, "pt-local-", e)
 		has := func(kv string) bool { return slices.Contains(env, kv) }
 		for _, a := range f.Tables {
@@ -137,7 +137,7 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 }
 
 // PT_LOCAL_PRICE_SOURCE=replay gives the ingest function (and only a function
-// with a PRICE_SOURCE setting) the recorded session, which holds every demo
+// with a REPLAY_FILE setting) the recorded session, which holds every demo
 // symbol; the default leaves the topology's simulated feed.
 func TestReplayPriceSource(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
@@ -181,5 +181,25 @@ func TestReplayPriceSource(t *testing.T) {
 	t.Setenv("PT_LOCAL_PRICE_SOURCE", "")
 	if c, _ := FromEnv(Defaults(root)); c.PriceSource != "" {
 		t.Errorf("the default is the simulated feed: %+v", c)
+	}
+}
+
+// A function that needs a deploy-time feature runs only when the stack
+// enables it: the quote stream is off by default (the local feed is
+// simulated), on with PT_LOCAL_FEATURES=streaming-quotes.
+func TestFeatureFunctionsRunOnlyWhenEnabled(t *testing.T) {
+	names := func(c Config) []string { return functionNames(c.Functions()) }
+	off := names(Defaults("/r"))
+	if slices.Contains(off, "stream") || !slices.Contains(off, "ingest") || len(off) != len(topology.Functions())-1 {
+		t.Errorf("by default the stack runs %v", off)
+	}
+	t.Setenv("PT_LOCAL_FEATURES", string(topology.StreamingQuotes))
+	c, err := FromEnv(Defaults("/r"))
+	if err != nil || !slices.Contains(names(c), "stream") || len(names(c)) != len(topology.Functions()) {
+		t.Errorf("with the feature: %v %v", names(c), err)
+	}
+	t.Setenv("PT_LOCAL_FEATURES", "teleportation")
+	if _, err := FromEnv(Defaults("/r")); err == nil {
+		t.Error("an unknown feature accepted")
 	}
 }

@@ -36,6 +36,12 @@ table_exists pt-local-quotas || awslocal dynamodb create-table --table-name pt-l
   --attribute-definitions AttributeName=key,AttributeType=S \
   --key-schema AttributeName=key,KeyType=HASH >/dev/null
 
+# named leases with a holder and an expiry (conditional writes only): at most one live quote stream
+table_exists pt-local-leases || awslocal dynamodb create-table --table-name pt-local-leases --billing-mode PAY_PER_REQUEST \
+  --attribute-definitions AttributeName=key,AttributeType=S \
+  --key-schema AttributeName=key,KeyType=HASH >/dev/null
+awslocal dynamodb update-time-to-live --table-name pt-local-leases --time-to-live-specification Enabled=true,AttributeName=expiresAt >/dev/null 2>&1 || true
+
 # MarketDataUpdated quotes from ingest to prices, partition key = symbol
 stream_exists pt-local-market-data-updates || awslocal kinesis create-stream --stream-name pt-local-market-data-updates --shard-count 2
 

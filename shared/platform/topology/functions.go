@@ -336,6 +336,28 @@ func Functions() []Function {
 			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
 		},
 		{
+			Name: "stream",
+			Purpose: "holds Finnhub's trade WebSocket (one live invocation, by lease), coalesces the trades per symbol and second " +
+				"and publishes them to Kinesis; the ingest's REST poll covers what it does not",
+			// The holder streams until 20 s before this timeout; an invocation
+			// that finds the lease held returns at once, so two at a time
+			// suffice (the holder and the minute's newcomer).
+			Memory: 256, Timeout: 15 * time.Minute,
+			ReservedConcurrency: 2,
+			// Conditional puts, updates and deletes of the lease, never a read.
+			Tables:  []TableAccess{{Table: LeasesTable, Access: Write}},
+			Streams: []string{MarketDataStream},
+			Secrets: []string{DatabaseSecret, FinnhubAPIKey},
+			Settings: []Setting{
+				{Name: "FINNHUB_STREAM_URL", Meaning: "Finnhub's trade WebSocket URL (a stub's, in tests); Finnhub's own when unset"},
+				{Name: "STREAM_INTERVAL", Default: "1s", Meaning: "trades are coalesced to at most one update per symbol per interval, published in one PutRecords"},
+				{Name: "STREAM_WATCH_REFRESH", Default: "30s", Meaning: "how often the subscriptions follow the watch list"},
+				{Name: "STREAM_MAX_SYMBOLS", Default: "50", Meaning: "symbols on the one connection (Finnhub's free plan is said to allow 50); the REST poll serves the rest"},
+			},
+			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{}`}},
+			When:     StreamingQuotes,
+		},
+		{
 			Name:    "prices",
 			Purpose: "keeps latest prices and daily closes, revalues portfolios, fires price alerts, pushes updates",
 			Memory:  512, Timeout: time.Minute,

@@ -67,6 +67,8 @@ const (
 	ConnectionsByUserIndex = "byUser"
 	RateLimitsTable        = "rate-limits"
 	QuotasTable            = "quotas"
+	// LeasesTable holds named leases: the one live quote stream's.
+	LeasesTable = "leases"
 )
 
 // Event item attribute names (docs/architecture.md §3). The adapters and the stream consumers
@@ -115,6 +117,13 @@ func Tables() []Table {
 			PartitionKey: Key{"key", String},
 			EnvVar:       "QUOTAS_TABLE",
 			Purpose:      "per-user sets the portfolio and symbol quotas count, which must hold under a burst of commands",
+		},
+		{
+			Name:         LeasesTable,
+			PartitionKey: Key{"key", String},
+			TTLAttribute: AttrTTL,
+			EnvVar:       "LEASES_TABLE",
+			Purpose:      "named leases with a holder and an expiry (conditional writes only): at most one live quote stream",
 		},
 	}
 }
