@@ -16,7 +16,6 @@
 -- it past its own deadline (a lease: no other run fetches the symbol meanwhile),
 -- and a failure moves it by the backoff. completed_at is when the last backfill
 -- completed: the analytics function recomputes the portfolios computed before it.
--- Service role only: the API reads a portfolio's rows through the policy below.
 create table public.symbol_history (
   symbol          text primary key,
   state           text not null check (state in ('pending', 'filling', 'complete', 'failed')),
@@ -36,16 +35,14 @@ create index symbol_history_due_idx on public.symbol_history (next_attempt_at, s
 -- The analytics refresh: the backfills completed lately.
 create index symbol_history_completed_at_idx on public.symbol_history (completed_at) where completed_at is not null;
 
+-- Market data, not user data, as daily_closes (0004): any signed-in user may read
+-- it (the API's GET /portfolios/{id}/symbols reads the rows of the portfolio's
+-- symbols), nobody but the owner writes. It tells no more than daily_closes
+-- does: which symbols somebody needs.
 alter table public.symbol_history enable row level security;
 revoke all on table public.symbol_history from anon, authenticated;
--- The API (GET /portfolios/{id}/symbols) reads, as the caller, the histories of
--- the symbols the caller trades or benchmarks against, and no other: which
--- symbols other users need is theirs. The subqueries run under the caller's own
--- Row Level Security, so they see the caller's rows only.
-grant select on table public.symbol_history to tracker_api;
-create policy symbol_history_select_own on public.symbol_history
-  for select to tracker_api using (
-    exists (select 1 from public.transactions t where t.symbol = symbol_history.symbol)
-    or exists (select 1 from public.portfolios p where p.benchmark = symbol_history.symbol));
--- The refresh and the portfolio's symbols look transactions up by symbol.
-create index if not exists transactions_symbol_idx on public.transactions (symbol) where symbol is not null;
+grant select on table public.symbol_history to authenticated;
+create policy symbol_history_select_authenticated on public.symbol_history
+  for select to authenticated using (true);
+-- The analytics refresh looks transactions up by symbol.
+create index transactions_symbol_idx on public.transactions (symbol) where symbol is not null;
