@@ -131,6 +131,10 @@ const (
 	JWTSecret         = "jwt-secret"
 	ServiceRoleKey    = "supabase-service-role-key"
 	MarketDataAPIKey  = "market-data-api-key"
+	// One key per market-data provider (the backfill reads the history
+	// provider's).
+	PolygonAPIKey      = "polygon-api-key"
+	AlphaVantageAPIKey = "alphavantage-api-key"
 )
 
 // Secrets lists every secret.
@@ -146,6 +150,10 @@ func Secrets() []Secret {
 			Purpose: "the service-role key, for auth admin look-ups"},
 		{Name: MarketDataAPIKey, EnvVar: "MARKET_DATA_API_KEY_SECRET_ARN", PlainEnvVar: "MARKET_DATA_API_KEY",
 			Purpose: "the market-data provider's API key (unused with the simulated feed)"},
+		{Name: PolygonAPIKey, EnvVar: "POLYGON_API_KEY_SECRET_ARN", PlainEnvVar: "POLYGON_API_KEY",
+			Purpose: "Polygon's (Massive's) API key, when it is the quote or history source"},
+		{Name: AlphaVantageAPIKey, EnvVar: "ALPHAVANTAGE_API_KEY_SECRET_ARN", PlainEnvVar: "ALPHAVANTAGE_API_KEY",
+			Purpose: "Alpha Vantage's API key, when it is the quote or history source"},
 	}
 }
 
@@ -298,6 +306,28 @@ func Functions() []Function {
 				{Name: "MARKET_DATA_ERRORS_STREAM", Meaning: "a Kinesis stream for MarketDataError events (they are logged anyway)"},
 			},
 			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"quotes"}`}},
+		},
+		{
+			Name:    "backfill",
+			Purpose: "fills the daily closes of every needed symbol back to where it is needed, within the history provider's rate limit",
+			// A run stops claiming symbols 20 s before its deadline; the next
+			// resumes. One at a time: the provider's limit is the bottleneck, and
+			// a claim keeps two runs off one symbol anyway.
+			Memory: 512, Timeout: 3 * time.Minute,
+			ReservedConcurrency: 1,
+			Tables:              []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}},
+			Secrets:             []string{DatabaseSecret, PolygonAPIKey, AlphaVantageAPIKey},
+			Settings: []Setting{
+				{Name: "HISTORY_SOURCE", Default: "simulated", Value: "simulated", SetBy: BothStacks, Meaning: "simulated, polygon or alphavantage"},
+				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated history's seed (the ingest's, so that history and quotes join)"},
+				{Name: "POLYGON_BASE_URL", Meaning: "Polygon's base URL (a stub's, in tests); Polygon's own when unset"},
+				{Name: "ALPHAVANTAGE_BASE_URL", Meaning: "Alpha Vantage's base URL (a stub's, in tests); Alpha Vantage's own when unset"},
+				{Name: "PRICE_CURRENCY", Default: "USD", Value: "USD", SetBy: BothStacks, Meaning: "the currency of the quotes: a portfolio in another needs its pair's history"},
+				{Name: "HISTORY_LOOKBACK_DAYS", Default: "365", Meaning: "the days of history a symbol needs without a trade (an alert rule's, a watched one's)"},
+				{Name: "HISTORY_MAX_DAYS", Default: "3660", Meaning: "how far back, in days, any history is filled"},
+				{Name: "HISTORY_CHUNK_DAYS", Default: "366", Meaning: "the days asked of the provider in one call (the simulated source takes the whole range at once)"},
+			},
+			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"scheduled"}`}},
 		},
 		{
 			Name:    "prices",
