@@ -12,10 +12,10 @@ import (
 // is not JSON of the event's shape, or another mode, is a bad input.
 func TestInput(t *testing.T) {
 	for raw, want := range map[string]history.Input{
-		``:                     {},
-		`null`:                 {},
-		`{}`:                   {},
-		`{"mode":"scheduled"}`: {},
+		``:                                      {},
+		`null`:                                  {},
+		`{}`:                                    {},
+		`{"mode":"scheduled"}`:                  {},
 		`{"symbol":"AAPL","from":"2024-01-01"}`: {Symbol: "AAPL", From: "2024-01-01"},
 	} {
 		if got, err := input(json.RawMessage(raw)); err != nil || got != want {
