@@ -374,6 +374,9 @@ func Functions() []Function {
 				// After the US close, with that session's closes in.
 				{Kind: Schedule, Expression: "cron(30 16 ? * MON-FRI *)", TimeZone: "America/New_York", Input: `{"mode":"daily"}`},
 				{Kind: Schedule, Expression: "cron(0 7 ? * SAT *)", TimeZone: "America/New_York", Input: `{"mode":"weekly"}`},
+				// The portfolios whose figures predate a completed backfill of
+				// one of their symbols (the backfill function's).
+				{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"refresh"}`},
 			},
 		},
 		{
