@@ -20,6 +20,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -38,6 +39,8 @@ type fullAPI struct {
 		InsertValuations(ctx context.Context, vals []readmodel.Valuation) (int64, error)
 	}
 	seen map[string]bool
+	// setHistories records symbols' backfill records (the in-memory API only).
+	setHistories func(ctx context.Context, hs []market.HistoryStatus) error
 }
 
 // newFullAPI is the API over the in-memory stores, which pass the contract
@@ -54,7 +57,8 @@ func newFullAPI(t *testing.T) *fullAPI {
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Queries: reads,
 		Alerts: memstore.NewAlerts(reads), Analytics: memstore.NewMetrics(reads, memstore.NewPrices(), vals), Logger: quiet,
 	})
-	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{}}
+	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{},
+		setHistories: reads.SetHistories}
 }
 
 // newPostgresAPI is the API over real DynamoDB Local and real PostgreSQL, for

@@ -224,6 +224,7 @@ var HTTPRoutes = []Route{
 	{"GET", "/portfolios/{id}/rebalancing", "getRebalancing"},
 	{"GET", "/portfolios/{id}/history", "getValueHistory"},
 	{"GET", "/portfolios/{id}/valuations", "listValuations"},
+	{"GET", "/portfolios/{id}/symbols", "getPortfolioSymbols"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.

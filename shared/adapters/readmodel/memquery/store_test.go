@@ -17,7 +17,7 @@ func TestContract(t *testing.T) {
 		vals := memstore.NewValuations()
 		s := memquery.NewOver(vals)
 		return querytest.Fixture{Portfolios: s, Transactions: s, Apply: s.Apply, SetLatestPrices: s.SetLatestPrices,
-			Valuations: s, InsertValuations: vals.InsertValuations}
+			Valuations: s, InsertValuations: vals.InsertValuations, Symbols: s, SetHistories: s.SetHistories}
 	})
 }
 
