@@ -28,7 +28,8 @@ var _ history.Store = (*SymbolHistory)(nil)
 // needed and from when ($1 the quote currency, $2 the lookback's first day, $3
 // the earliest day, $4 now): the symbols of the transactions and the benchmark of
 // every portfolio not archived, from its first trade; the currency pair of a
-// portfolio in another currency than the quotes', from its first trade; the
+// portfolio in another currency than the quotes' (market.FXPair{Base: base,
+// Quote: quote}.Symbol(), "EURUSD=X", spelled in SQL), from its first trade; the
 // symbols of alert rules and live watches, over the lookback. A symbol longer
 // than a symbol may be (a benchmark is free text) is nobody's to fetch.
 const neededSymbols = `

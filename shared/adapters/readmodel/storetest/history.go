@@ -124,10 +124,11 @@ func testHistoryReconcile(t *testing.T, s HistorySubject) {
 	if n := reconcile(t, s.Store, t0); n != 7 {
 		t.Errorf("first reconcile changed %d records, want 7", n)
 	}
-	all := []string{"AAPL", "MSFT", "SPY", "VTI", "EURUSD=X", "GOOG", "AMZN", "TSLA", "NVDA", "QQQ", "META", "DIA", "GBPUSD=X"}
+	eurusd := market.FXPair{Base: "EUR", Quote: "USD"}.Symbol()
+	all := []string{"AAPL", "MSFT", "SPY", "VTI", eurusd, "GOOG", "AMZN", "TSLA", "NVDA", "QQQ", "META", "DIA", "GBPUSD=X"}
 	lookback := historyToday.AddDays(-365).String()
 	want := map[string]string{"AAPL": "2023-06-01", "MSFT": "2024-02-01", "SPY": "2024-02-01", "VTI": "2023-06-01",
-		"EURUSD=X": "2023-06-01", "GOOG": lookback, "AMZN": lookback}
+		eurusd: "2023-06-01", "GOOG": lookback, "AMZN": lookback}
 	got := neededFrom(t, s.Store, all...)
 	if !mapsEqual(got, want) {
 		t.Fatalf("needed from %v, want %v", got, want)
@@ -151,8 +152,8 @@ func testHistoryReconcile(t *testing.T, s HistorySubject) {
 		{Symbol: "AAPL", Day: histDay("1990-01-02")}}})
 	reconcile(t, s.Store, t0.Add(3*time.Minute))
 	earliest := historyNeeds.Earliest.String()
-	want = map[string]string{"AAPL": earliest, "MSFT": "2022-01-03", "SPY": "2022-01-03", "VTI": earliest, "EURUSD=X": earliest}
-	if got := neededFrom(t, s.Store, "AAPL", "MSFT", "SPY", "VTI", "EURUSD=X"); !mapsEqual(got, want) {
+	want = map[string]string{"AAPL": earliest, "MSFT": "2022-01-03", "SPY": "2022-01-03", "VTI": earliest, eurusd: earliest}
+	if got := neededFrom(t, s.Store, "AAPL", "MSFT", "SPY", "VTI", eurusd); !mapsEqual(got, want) {
 		t.Errorf("needed from %v, want %v", got, want)
 	}
 }
