@@ -55,13 +55,14 @@ func main() {
 			return nil, err
 		}
 		srv := httpapi.New(httpapi.Config{
-			Commands:  command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas}),
-			Events:    store,
-			Queries:   readmodel.NewQueries(db),
-			Alerts:    readmodel.NewAlertRules(db),
-			Analytics: readmodel.NewMetrics(db),
-			Logger:    log,
-			Quotas:    quotas,
+			Commands:    command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas}),
+			Events:      store,
+			Queries:     readmodel.NewQueries(db),
+			Alerts:      readmodel.NewAlertRules(db),
+			Analytics:   readmodel.NewMetrics(db),
+			Suggestions: readmodel.NewSuggestions(db),
+			Logger:      log,
+			Quotas:      quotas,
 		})
 		return httplambda.Handler(srv), nil
 	})

@@ -3,8 +3,10 @@
 // itself"): every minute it reconciles the per-symbol backfill records with the
 // portfolios, alert rules and watches, and fetches what is missing from the
 // history provider within its rate limit (shared across invocations through the
-// rate-limits table). An operator's {"symbol":"AAPL","from":"2024-01-01"} adds
-// a symbol before the run. See shared/app/history (handler.go decodes the input).
+// rate-limits table), offering the splits and dividends of the days it fills as
+// suggested transactions (shared/app/suggestions). An operator's
+// {"symbol":"AAPL","from":"2024-01-01"} adds a symbol before the run. See
+// shared/app/history (handler.go decodes the input).
 //
 // Settings: declared once with the topology (shared/platform/topology, function
 // "backfill": name, meaning, default) and read through shared/platform/config.
@@ -13,7 +15,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 	"github.com/portfoliotracker/tracker/shared/app/history"
+	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
@@ -42,10 +44,13 @@ func main() {
 	}
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
 	rateTable, source, currency := env.String("RATE_LIMITS_TABLE"), env.String("HISTORY_SOURCE"), env.String("PRICE_CURRENCY")
-	keys := map[string][3]string{ // plain key, its secret's ARN, base URL
-		marketdata.SourcePolygon:      {env.String("POLYGON_API_KEY"), env.String("POLYGON_API_KEY_SECRET_ARN"), env.String("POLYGON_BASE_URL")},
-		marketdata.SourceAlphaVantage: {env.String("ALPHAVANTAGE_API_KEY"), env.String("ALPHAVANTAGE_API_KEY_SECRET_ARN"), env.String("ALPHAVANTAGE_BASE_URL")},
+	// One key per provider: the plain value first, then its secret.
+	type key struct{ plain, arn string }
+	keys := map[string]key{
+		marketdata.SourcePolygon:      {env.String("POLYGON_API_KEY"), env.String("POLYGON_API_KEY_SECRET_ARN")},
+		marketdata.SourceAlphaVantage: {env.String("ALPHAVANTAGE_API_KEY"), env.String("ALPHAVANTAGE_API_KEY_SECRET_ARN")},
 	}
+	baseURLs := map[string]string{marketdata.SourcePolygon: env.String("POLYGON_BASE_URL"), marketdata.SourceAlphaVantage: env.String("ALPHAVANTAGE_BASE_URL")}
 	switch source {
 	case marketdata.SourceSimulated, marketdata.SourcePolygon, marketdata.SourceAlphaVantage:
 	default:
@@ -61,49 +66,52 @@ func main() {
 	if err1 != nil || err2 != nil || err3 != nil || lookback < 1 || maxDays < 1 || chunkDays < 1 {
 		fail("HISTORY_LOOKBACK_DAYS, HISTORY_MAX_DAYS and HISTORY_CHUNK_DAYS must be positive integers")
 	}
-	deps := lazy.New(func(ctx context.Context) (*history.Service, error) {
-		pool, err := readmodel.OpenConfigured(ctx, "backfill", database)
-		if err != nil {
-			return nil, err
-		}
-		cfg := history.Config{Store: readmodel.NewSymbolHistory(pool), Closes: readmodel.IngestStore{DB: pool},
-			Lookback: lookback, MaxDays: maxDays, ChunkDays: chunkDays, QuoteCurrency: currency, Logger: log}
-		if source == marketdata.SourceSimulated {
-			// One walk per symbol over its whole range: chunks of their own would
-			// each be scaled to today's price apart, and jump where they meet.
-			cfg.Bars, cfg.ChunkDays = marketdata.SimBars{Seed: seed}, maxDays+1
-			return history.New(cfg), nil
-		}
+	type wired struct {
+		svc      *history.Service
+		warnings []string
+	}
+	deps := lazy.New(func(ctx context.Context) (wired, error) {
 		awsCfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
-			return nil, err
+			return wired{}, err
 		}
-		k := keys[source]
-		key := k[0]
-		if key == "" && k[1] != "" {
-			if key, err = secrets.String(ctx, k[1]); err != nil {
-				return nil, err
-			}
+		pool, err := readmodel.OpenConfigured(ctx, "backfill", database)
+		if err != nil {
+			return wired{}, err
 		}
-		if key == "" {
-			return nil, fmt.Errorf("no API key for %s", source)
+		src, err := marketdata.Open(ctx, marketdata.Selection{History: source}, marketdata.OpenOptions{
+			Keys: func(ctx context.Context, provider string) (string, error) {
+				k := keys[provider]
+				if k.plain != "" || k.arn == "" {
+					return k.plain, nil
+				}
+				return secrets.String(ctx, k.arn)
+			},
+			BaseURLs: baseURLs, Seed: seed,
+			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(awsCfg), rateTable), nil)})
+		if err != nil {
+			return wired{}, err
 		}
-		opts := marketdata.ClientOptions{BaseURL: k[2], APIKey: key,
-			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(awsCfg), rateTable), nil)}
-		switch source {
-		case marketdata.SourcePolygon:
-			cfg.Bars = marketdata.NewPolygon(opts)
-		case marketdata.SourceAlphaVantage:
-			cfg.Bars = marketdata.NewAlphaVantage(opts)
+		cfg := history.Config{Store: readmodel.NewSymbolHistory(pool), Closes: readmodel.IngestStore{DB: pool},
+			Bars: src.Bars, Actions: src.Actions,
+			Offers:   suggestions.NewOfferer(readmodel.NewSuggestions(pool), suggestions.Options{Logger: log}),
+			Lookback: lookback, MaxDays: maxDays, ChunkDays: chunkDays, QuoteCurrency: currency, Logger: log}
+		if src.HistorySource == marketdata.SourceSimulated {
+			// One walk per symbol over its whole range: chunks of their own would
+			// each be scaled to today's price apart, and jump where they meet.
+			cfg.ChunkDays = maxDays + 1
 		}
-		return history.New(cfg), nil
+		return wired{history.New(cfg), src.Warnings}, nil
 	})
 	lambda.Start(func(ctx context.Context, in json.RawMessage) (history.Output, error) {
-		svc, err := deps.Get(ctx)
+		d, err := deps.Get(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "backfill: dependencies unavailable", "error", err.Error())
 			return history.Output{}, err
 		}
-		return handle(ctx, svc, in)
+		for _, w := range d.warnings {
+			log.ErrorContext(ctx, "backfill: "+w)
+		}
+		return handle(ctx, d.svc, in)
 	})
 }

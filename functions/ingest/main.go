@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -42,24 +41,28 @@ func main() {
 	stream, errorsStream, rateTable := env.String("MARKET_DATA_STREAM"), env.String("MARKET_DATA_ERRORS_STREAM"), env.String("RATE_LIMITS_TABLE")
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
 	apiKey, apiKeyARN, baseURL := env.String("MARKET_DATA_API_KEY"), env.String("MARKET_DATA_API_KEY_SECRET_ARN"), env.String("MARKET_DATA_BASE_URL")
-	source := env.String("PRICE_SOURCE")
+	source, replayFile := env.String("PRICE_SOURCE"), env.String("REPLAY_FILE")
 	switch source {
-	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage:
+	case marketdata.SourceSimulated, marketdata.SourceFinnhub, marketdata.SourceAlphaVantage, marketdata.SourcePolygon, marketdata.SourceReplay:
 	default:
-		fail("PRICE_SOURCE must be simulated, finnhub or alphavantage")
+		fail("PRICE_SOURCE must be simulated, finnhub, alphavantage, polygon or replay")
 	}
 	seed, err := env.Uint("SIM_SEED")
 	if err != nil {
 		fail("SIM_SEED must be an unsigned integer")
 	}
-	deps := lazy.New(func(ctx context.Context) (*ingest.Handler, error) {
+	type wired struct {
+		handler  *ingest.Handler
+		warnings []string
+	}
+	deps := lazy.New(func(ctx context.Context) (wired, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
-			return nil, err
+			return wired{}, err
 		}
 		pool, err := readmodel.OpenConfigured(ctx, "ingest", database)
 		if err != nil {
-			return nil, err
+			return wired{}, err
 		}
 		kc := kinesis.NewFromConfig(cfg)
 		store := readmodel.IngestStore{DB: pool}
@@ -68,38 +71,42 @@ func main() {
 		if errorsStream != "" {
 			c.Errors = kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, errorsStream, kinesispub.Options{})}
 		}
-		if source == marketdata.SourceSimulated {
-			c.Quotes, c.Bars = marketdata.SimQuotes{Seed: seed}, marketdata.SimBars{Seed: seed}
-			return ingest.New(c), nil
-		}
-		key := apiKey
-		if key == "" && apiKeyARN != "" {
-			if key, err = secrets.String(ctx, apiKeyARN); err != nil {
-				return nil, err
+		// One key serves the one chosen provider (plain value first, then the secret).
+		keys := func(ctx context.Context, _ string) (string, error) {
+			if apiKey != "" || apiKeyARN == "" {
+				return apiKey, nil
 			}
+			return secrets.String(ctx, apiKeyARN)
 		}
-		if key == "" {
-			return nil, fmt.Errorf("no API key for %s", source)
+		// Daily bars for the backfill mode come from the quote provider when it
+		// has them (Finnhub's are not on free keys: none, as before).
+		history := marketdata.SourceSimulated
+		if source == marketdata.SourceAlphaVantage || source == marketdata.SourcePolygon {
+			history = source
 		}
-		opts := marketdata.ClientOptions{BaseURL: baseURL, APIKey: key,
-			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(cfg), rateTable), nil)}
-		switch source {
-		case marketdata.SourceFinnhub:
-			c.Quotes = marketdata.NewFinnhub(opts)
+		src, err := marketdata.Open(ctx, marketdata.Selection{Quotes: source, History: history}, marketdata.OpenOptions{
+			Keys: keys, BaseURLs: map[string]string{source: baseURL}, Seed: seed, ReplayFile: replayFile,
+			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamodb.NewFromConfig(cfg), rateTable), nil)})
+		if err != nil {
+			return wired{}, err
+		}
+		c.Quotes, c.Bars = src.Quotes, src.Bars
+		if src.QuoteSource == marketdata.SourceFinnhub {
+			c.Bars = nil
 			// 60 calls a minute: a longer watch list is served in turns.
 			c.RotateBy = marketdata.DefaultLimits()[marketdata.SourceFinnhub][0].Max
-		case marketdata.SourceAlphaVantage:
-			av := marketdata.NewAlphaVantage(opts)
-			c.Quotes, c.Bars = av, av
 		}
-		return ingest.New(c), nil
+		return wired{ingest.New(c), src.Warnings}, nil
 	})
 	lambda.Start(func(ctx context.Context, in json.RawMessage) (ingest.Output, error) {
-		h, err := deps.Get(ctx)
+		d, err := deps.Get(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "ingest: dependencies unavailable", "error", err.Error())
 			return ingest.Output{}, err
 		}
-		return handle(ctx, h, in)
+		for _, w := range d.warnings {
+			log.ErrorContext(ctx, "ingest: "+w)
+		}
+		return handle(ctx, d.handler, in)
 	})
 }

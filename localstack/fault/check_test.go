@@ -535,6 +535,7 @@ type table struct {
 //   - holding_marks, alert_state_marks: cache invalidation tokens (random).
 //   - analytics_status: written by the scheduled runs, which the test leaves out.
 //   - profiles, symbol_watchers: Supabase Auth's and the WebSocket API's, no stream's.
+//   - suggestions: the backfill's offers and their owners' decisions, no stream's.
 var compared = []table{
 	{name: "portfolios", key: "id", where: "id = any($1)", projector: true},
 	{name: "transactions", key: "transaction_id", where: "portfolio_id = any($1)", projector: true},

@@ -11,10 +11,13 @@ package stack
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // Config is what `make run` can change; every field has a default (Defaults) and
@@ -56,6 +59,10 @@ type Config struct {
 	AWSEndpoint string
 	// Quiet drops the functions' own log lines from the console.
 	Quiet bool
+	// PriceSource is the ingest function's quote source: "simulated" (the
+	// topology's, the default) or "replay", which plays ReplayFile (default
+	// DefaultReplayFile under Root) in a loop.
+	PriceSource, ReplayFile string
 	// WithoutSchedules leaves the topology's schedules out, for tests that drive
 	// their own price feed: the ingest function's one-minute simulated quotes
 	// would move today's closes under them.
@@ -90,8 +97,14 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_TICK", Meaning: "how often the simulated price feed ticks (2s; 0 = the topology's schedule only)"},
 	{Name: "PT_LOCAL_BACKFILL_EVERY", Meaning: "how often the history backfill and the analytics refresh run (5s; 0 = their one-minute schedules only)"},
 	{Name: "PT_LOCAL_HISTORY_SOURCE", Meaning: "the backfill's history source: simulated (the default), polygon or alphavantage (with its key and base URL in the environment)"},
+	{Name: "PT_LOCAL_PRICE_SOURCE", Meaning: "the ingest function's quote source: simulated (the default) or replay (a recorded session, PT_LOCAL_REPLAY_FILE)"},
+	{Name: "PT_LOCAL_REPLAY_FILE", Meaning: "the recorded session replay plays (" + DefaultReplayFile + ")"},
 	{Name: "PT_LOCAL_VERBOSE", Meaning: "1: the functions' logs on the console too, not only in the log file"},
 }
+
+// DefaultReplayFile is the recorded session of the demo's symbols, relative to
+// the repository.
+const DefaultReplayFile = "localstack/stack/testdata/replay-session.csv"
 
 // localSettings reads Settings.
 var localSettings = config.New("localstack", Settings)
@@ -146,5 +159,33 @@ func FromEnv(c Config) (Config, error) {
 	default:
 		return c, fmt.Errorf("PT_LOCAL_HISTORY_SOURCE=%q: want simulated, polygon or alphavantage", v)
 	}
+	switch v := env.String("PT_LOCAL_PRICE_SOURCE"); v {
+	case "", "simulated":
+	case "replay":
+		c.PriceSource = v
+	default:
+		return c, fmt.Errorf("PT_LOCAL_PRICE_SOURCE=%q: want simulated or replay", v)
+	}
+	c.ReplayFile = env.String("PT_LOCAL_REPLAY_FILE")
 	return c, nil
+}
+
+// priceSourceEnv is what PriceSource changes in a function's environment: a
+// function with a PRICE_SOURCE setting (the ingest) replays the session file.
+func priceSourceEnv(c Config, f topology.Function, env []string) ([]string, error) {
+	if c.PriceSource != "replay" || !slices.ContainsFunc(f.Settings, func(s topology.Setting) bool { return s.Name == "PRICE_SOURCE" }) {
+		return env, nil
+	}
+	file := c.ReplayFile
+	if file == "" {
+		file = filepath.Join(c.Root, DefaultReplayFile)
+	}
+	file, err := filepath.Abs(file)
+	if err != nil {
+		return nil, fmt.Errorf("replay file: %w", err)
+	}
+	out := slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		return strings.HasPrefix(kv, "PRICE_SOURCE=") || strings.HasPrefix(kv, "REPLAY_FILE=")
+	})
+	return append(out, "PRICE_SOURCE=replay", "REPLAY_FILE="+file), nil
 }

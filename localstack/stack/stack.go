@@ -215,7 +215,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		if maxConc == 0 {
 			maxConc = 10
 		}
-		env := functionEnv(f, cfg.Prefix, eps)
+		env, err := priceSourceEnv(cfg, f, functionEnv(f, cfg.Prefix, eps))
+		if err != nil {
+			return nil, err
+		}
 		if _, ok := f.SettingByName(historySourceVar); ok && cfg.HistorySource != "" {
 			// A later entry wins in a process's environment.
 			env = append(env, historySourceVar+"="+cfg.HistorySource)

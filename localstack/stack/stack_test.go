@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"maps"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -131,5 +133,53 @@ func TestFromEnvRejectsBadValues(t *testing.T) {
 	t.Setenv("PT_LOCAL_DATA", "/tmp/elsewhere")
 	if c, _ := FromEnv(Defaults("/r")); c.DataDir != "/tmp/elsewhere" || c.BinDir != "" {
 		t.Errorf("with PT_LOCAL_DATA: DataDir %q, BinDir %q", c.DataDir, c.BinDir)
+	}
+}
+
+// PT_LOCAL_PRICE_SOURCE=replay gives the ingest function (and only a function
+// with a PRICE_SOURCE setting) the recorded session, which holds every demo
+// symbol; the default leaves the topology's simulated feed.
+func TestReplayPriceSource(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PT_LOCAL_PRICE_SOURCE", "replay")
+	c, err := FromEnv(Defaults(root))
+	if err != nil || c.PriceSource != "replay" {
+		t.Fatalf("FromEnv = %+v, %v", c, err)
+	}
+	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", dataDir: "/data"}
+	for _, f := range topology.Functions() {
+		env, err := priceSourceEnv(c, f, functionEnv(f, "pt-local-", e))
+		if err != nil {
+			t.Fatal(err)
+		}
+		replays := slices.Contains(env, "PRICE_SOURCE=replay")
+		if replays != (f.Name == "ingest") {
+			t.Errorf("%s: replays %v", f.Name, replays)
+		}
+		if f.Name == "ingest" && (slices.Contains(env, "PRICE_SOURCE=simulated") || !slices.Contains(env, "REPLAY_FILE="+filepath.Join(root, DefaultReplayFile))) {
+			t.Errorf("ingest env %v", env)
+		}
+	}
+	session, err := marketdata.LoadReplayQuotes(filepath.Join(root, DefaultReplayFile), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range demoPlans {
+		for _, b := range p.buys {
+			if _, err := session.Quote(context.Background(), b.symbol); err != nil {
+				t.Errorf("the recorded session lacks the demo's %s: %v", b.symbol, err)
+			}
+		}
+	}
+	t.Setenv("PT_LOCAL_PRICE_SOURCE", "finnhub")
+	if _, err := FromEnv(Defaults(root)); err == nil {
+		t.Error("PT_LOCAL_PRICE_SOURCE=finnhub accepted")
+	}
+	t.Setenv("PT_LOCAL_PRICE_SOURCE", "")
+	if c, _ := FromEnv(Defaults(root)); c.PriceSource != "" {
+		t.Errorf("the default is the simulated feed: %+v", c)
 	}
 }

@@ -33,7 +33,8 @@ func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 	store := eventstore.NewMemory()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
-		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool), Logger: quiet})
+		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool),
+		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet})
 	a = &api{t: f, handler: httplambda.Handler(srv)}
 	return a, a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")
 }
@@ -61,7 +62,7 @@ func FuzzAPI(f *testing.F) {
 			pf = bobPF
 		}
 		body = strings.ReplaceAll(body, `"P"`, `"`+pf+`"`)
-		path := strings.NewReplacer("{id}", pf, "{txId}", "tx", "{ruleId}", "r", "{firingKey}", "r%230").Replace(rt.Path)
+		path := strings.NewReplacer("{id}", pf, "{txId}", "tx", "{ruleId}", "r", "{firingKey}", "r%230", "{suggestionId}", "s").Replace(rt.Path)
 		if query != "" {
 			path += "?" + asSent(query)
 		}

@@ -95,7 +95,7 @@ func TestForeignPortfoliosAnswerAsUnknownOnEveryRoute(t *testing.T) {
 		}
 		routes++
 		path := func(id string) string {
-			return strings.NewReplacer("{id}", id, "{txId}", "tx-1").Replace(rt.Path) + badQuery
+			return strings.NewReplacer("{id}", id, "{txId}", "tx-1", "{suggestionId}", "s-1").Replace(rt.Path) + badQuery
 		}
 		for _, body := range []string{`{`, `{"type":"BUY","date":"0000-01-01","symbol":"AAPL","quantity":"1e9","price":"-1","reason":""}`} {
 			foreign := a.do(alice, rt.Method, path(victim), body, "If-Match", `"999"`)

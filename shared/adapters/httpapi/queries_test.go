@@ -19,6 +19,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
@@ -39,6 +40,8 @@ type fullAPI struct {
 		InsertValuations(ctx context.Context, vals []readmodel.Valuation) (int64, error)
 	}
 	seen map[string]bool
+	// offers stores the backfill's suggestions, where the API reads them.
+	offers suggestions.OfferStore
 	// setHistories records symbols' backfill records (the in-memory API only).
 	setHistories func(ctx context.Context, hs []market.HistoryStatus) error
 }
@@ -52,12 +55,14 @@ func newFullAPI(t *testing.T) *fullAPI {
 	t.Helper()
 	store, vals := eventstore.NewMemory(), memstore.NewValuations()
 	reads := memquery.NewOver(vals)
+	offers := memstore.NewSuggestions(reads)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Queries: reads,
 		Alerts: memstore.NewAlerts(reads), Analytics: memstore.NewMetrics(reads, memstore.NewPrices(), vals), Logger: quiet,
+		Suggestions: offers,
 	})
-	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{},
+	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{}, offers: offers,
 		setHistories: reads.SetHistories}
 }
 
@@ -89,6 +94,7 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 	srv := httpapi.New(httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
 		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
+		Suggestions: readmodel.NewSuggestions(callerDB),
 	})
 	projector := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard})
 	return &fullAPI{
@@ -103,6 +109,7 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 		},
 		valuations: readmodel.NewValuations(pool),
 		seen:       map[string]bool{},
+		offers:     readmodel.NewSuggestions(pool),
 	}
 }
 

@@ -51,6 +51,8 @@ type Server struct {
 
 	// quotas counts alert rules' symbols (nil: not counted).
 	quotas Quotas
+	// suggestions stores the suggested transactions (nil: their routes answer 503).
+	suggestions Suggestions
 }
 
 // Config wires a Server.
@@ -69,6 +71,11 @@ type Config struct {
 	// Quotas counts the symbols of alert rules against the user's symbols
 	// quota (the command service counts those of transactions); nil: not counted.
 	Quotas Quotas
+
+	// Suggestions stores the corporate actions offered as suggested
+	// transactions; without it (or without Commands, which records an accepted
+	// one) the suggestion routes answer 503.
+	Suggestions Suggestions
 }
 
 // New builds the server and binds a handler to each route of
@@ -76,7 +83,7 @@ type Config struct {
 // a route has no handler or a handler no route: a programming error that every
 // test building a server reports.
 func New(cfg Config) *Server {
-	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, log: cfg.Logger}
+	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas, suggestions: cfg.Suggestions, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -132,6 +139,9 @@ func (s *Server) handlers() map[string]handler {
 		"getRebalancing":      s.rebalancing,
 		"getValueHistory":     s.history,
 		"listValuations":      s.valuations,
+		"listSuggestions":     s.listSuggestions,
+		"acceptSuggestion":    s.acceptSuggestion,
+		"dismissSuggestion":   s.dismissSuggestion,
 		"getPortfolioSymbols": s.portfolioSymbols,
 	}
 }

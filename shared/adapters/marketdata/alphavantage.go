@@ -55,11 +55,16 @@ func (a *AlphaVantage) query(ctx context.Context, symbol string, params url.Valu
 	if err := checkSymbol(symbol); err != nil {
 		return nil, a.c.newError(symbol, KindNotFound, 0, err.Error(), nil)
 	}
+	params.Set("symbol", symbol)
+	return a.call(ctx, symbol, params)
+}
+
+// call GETs the query endpoint with params and the key; symbol is for errors.
+func (a *AlphaVantage) call(ctx context.Context, symbol string, params url.Values) ([]byte, *MarketDataError) {
 	u, err := url.Parse(a.c.opts.BaseURL)
 	if err != nil {
 		return nil, a.c.newError(symbol, KindUpstream, 0, "bad base URL: "+errText(err), err)
 	}
-	params.Set("symbol", symbol)
 	params.Set("apikey", a.c.opts.APIKey)
 	u.RawQuery = params.Encode()
 	return a.c.get(ctx, symbol, u, nil)
@@ -75,6 +80,9 @@ func (a *AlphaVantage) fail(e *MarketDataError, symbol string) *MarketDataError 
 // when its latest trading day is today in New York the timestamp is the fetch time,
 // otherwise it is that day's 16:00 New York close.
 func (a *AlphaVantage) Quote(ctx context.Context, symbol string) (Quote, error) {
+	if pair, ok := market.ParseFXPair(symbol); ok {
+		return a.fxQuote(ctx, symbol, pair)
+	}
 	body, mdErr := a.query(ctx, symbol, url.Values{"function": {"GLOBAL_QUOTE"}})
 	if mdErr != nil {
 		return Quote{}, mdErr
@@ -87,7 +95,8 @@ func (a *AlphaVantage) Quote(ctx context.Context, symbol string) (Quote, error) 
 	return q, nil
 }
 
-// DailyBars implements BarProvider with TIME_SERIES_DAILY (unadjusted).
+// DailyBars implements BarProvider with TIME_SERIES_DAILY (unadjusted), and
+// FX_DAILY for a currency pair.
 func (a *AlphaVantage) DailyBars(ctx context.Context, symbol string, from, to calendar.Date) ([]DailyBar, error) {
 	size := a.OutputSize
 	if size == "" {
@@ -95,6 +104,9 @@ func (a *AlphaVantage) DailyBars(ctx context.Context, symbol string, from, to ca
 		if calendar.FromTime(a.c.opts.Now().In(market.NewYork())).DaysSince(from) > 140 {
 			size = "full"
 		}
+	}
+	if pair, ok := market.ParseFXPair(symbol); ok {
+		return a.fxDaily(ctx, symbol, pair, from, to, size)
 	}
 	body, mdErr := a.query(ctx, symbol, url.Values{"function": {"TIME_SERIES_DAILY"}, "outputsize": {size}})
 	if mdErr != nil {
@@ -222,17 +234,23 @@ func parseAlphaVantageQuote(body []byte, symbol string, now time.Time) (Quote, *
 }
 
 func parseAlphaVantageDaily(body []byte, symbol string, from, to calendar.Date, now time.Time) ([]DailyBar, *MarketDataError) {
+	return parseAlphaVantageSeries(body, "Time Series (Daily)", symbol, from, to, now)
+}
+
+// parseAlphaVantageSeries reads the daily series under key; a series without
+// volumes (FX_DAILY's) has bars of volume 0.
+func parseAlphaVantageSeries(body []byte, key, symbol string, from, to calendar.Date, now time.Time) ([]DailyBar, *MarketDataError) {
 	top, e := alphaVantageEnvelope(body, now)
 	if e != nil {
 		return nil, e
 	}
-	raw, ok := top["Time Series (Daily)"]
+	raw, ok := top[key]
 	if !ok {
-		return nil, malformed("no \"Time Series (Daily)\" in the answer")
+		return nil, malformed("no \"" + key + "\" in the answer")
 	}
 	var series map[string]map[string]string
 	if err := json.Unmarshal(raw, &series); err != nil {
-		return nil, malformed("\"Time Series (Daily)\" is not an object of objects of strings")
+		return nil, malformed("\"" + key + "\" is not an object of objects of strings")
 	}
 	bars := make([]DailyBar, 0, len(series))
 	for ds, fields := range series {
@@ -243,11 +261,14 @@ func parseAlphaVantageDaily(body []byte, symbol string, from, to calendar.Date, 
 		if day.Before(from) || day.After(to) {
 			continue
 		}
-		b := DailyBar{Symbol: symbol, Date: day, Source: SourceAlphaVantage}
+		b := DailyBar{Symbol: symbol, Date: day, Volume: decimal.Zero, Source: SourceAlphaVantage}
 		for _, f := range []struct {
 			key string
 			dst *decimal.Decimal
 		}{{"1. open", &b.Open}, {"2. high", &b.High}, {"3. low", &b.Low}, {"4. close", &b.Close}, {"5. volume", &b.Volume}} {
+			if _, ok := fields[f.key]; !ok && f.key == "5. volume" && key != "Time Series (Daily)" {
+				continue
+			}
 			v, e := avField(fields, f.key)
 			if e != nil {
 				e.Message = ds + ": " + e.Message

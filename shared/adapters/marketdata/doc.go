@@ -1,9 +1,12 @@
 // Package marketdata fetches prices from outside and turns them into one shape.
 //
-// Every source — Finnhub (WebSocket trades and the REST quote), Alpha Vantage
-// (GLOBAL_QUOTE, TIME_SERIES_DAILY), Polygon/Massive (daily aggregates), a seeded
-// simulated feed and a file replay — produces the same Quote (or DailyBar) with its
-// Source set, so ingest code is written once against QuoteProvider, BarProvider or Feed.
+// Every source — Finnhub (WebSocket trades, the REST quote, search), Alpha Vantage
+// (GLOBAL_QUOTE, TIME_SERIES_DAILY, SYMBOL_SEARCH, the FX functions), Polygon/Massive
+// (snapshot and previous-close quotes, daily aggregates, search, splits, dividends),
+// a seeded simulated feed and a file replay — produces the same Quote (or DailyBar,
+// SymbolMatch, CorporateAction) with its Source set, so callers are written once
+// against QuoteProvider, BarProvider, SymbolSearcher, CorporateActionProvider or
+// Feed. Open builds them from the deploy-time choice of a quote and a history source.
 //
 // Prices are exact: provider JSON numbers are read as text (json.Number or the
 // provider's own strings) and parsed straight into decimal.Decimal; no price ever

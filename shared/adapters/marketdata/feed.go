@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // QuoteProvider answers "what is the price of symbol now" (REST quotes, the
@@ -47,4 +48,20 @@ func Stream(ctx context.Context, f Feed, buffer int) (<-chan Quote, <-chan error
 		})
 	}()
 	return quotes, errc
+}
+
+// SymbolSearcher answers a free-text symbol search ("apple", "VT") with at most
+// MaxSearchResults matches, best first. The query is checked by CheckQuery first
+// (1 to 50 printable characters). Errors are *MarketDataError.
+type SymbolSearcher interface {
+	Name() string
+	Search(ctx context.Context, query string) ([]market.SymbolMatch, error)
+}
+
+// CorporateActionProvider returns the splits and cash dividends of symbol that
+// take effect from..to inclusive (split execution dates, dividend ex-dates),
+// oldest first; none is an empty slice. Errors are *MarketDataError.
+type CorporateActionProvider interface {
+	Name() string
+	CorporateActions(ctx context.Context, symbol string, from, to calendar.Date) ([]market.CorporateAction, error)
 }

@@ -34,7 +34,9 @@ func NewFinnhub(opts ClientOptions) *Finnhub {
 // Name implements QuoteProvider.
 func (f *Finnhub) Name() string { return SourceFinnhub }
 
-// Quote implements QuoteProvider.
+// Quote implements QuoteProvider. A currency pair is asked as Finnhub's forex
+// symbol (OANDA:EUR_USD; whether free keys get it is unconfirmed) and answered
+// under ours.
 func (f *Finnhub) Quote(ctx context.Context, symbol string) (Quote, error) {
 	if err := checkSymbol(symbol); err != nil {
 		return Quote{}, f.c.newError(symbol, KindNotFound, 0, err.Error(), nil)
@@ -43,7 +45,7 @@ func (f *Finnhub) Quote(ctx context.Context, symbol string) (Quote, error) {
 	if err != nil {
 		return Quote{}, f.c.newError(symbol, KindUpstream, 0, "bad base URL: "+errText(err), err)
 	}
-	u.RawQuery = url.Values{"symbol": {symbol}}.Encode()
+	u.RawQuery = url.Values{"symbol": {ProviderSymbol(SourceFinnhub, symbol)}}.Encode()
 	h := http.Header{}
 	if f.c.opts.APIKey != "" {
 		h.Set("X-Finnhub-Token", f.c.opts.APIKey)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // The fuzz targets feed arbitrary bytes to every response parser. The properties:
@@ -129,5 +130,33 @@ func FuzzReplayLine(f *testing.F) {
 				_ = q.Price.String()
 			}
 		}
+	})
+}
+
+func FuzzPolygonSnapshot(f *testing.F) {
+	for _, s := range []string{
+		`{"status":"OK","ticker":{"ticker":"AAPL","updated":1718377183237000000,"day":{"c":190.1,"v":1000},"lastTrade":{"p":190.75,"t":1718377183237000000},"prevDay":{"c":189}}}`,
+		`{"status":"OK","ticker":{"min":{"c":1,"t":1718377183237}}}`, `{"status":"OK","ticker":{"day":{"c":2},"updated":-1}}`,
+		`{"status":"NOT_AUTHORIZED","message":"You are not entitled to this data."}`, `{"status":"OK"}`, badGatewayHTML,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, err := parsePolygonSnapshot(body, "AAPL")
+		checkParseResult(t, err, q.Validate)
+	})
+}
+
+func FuzzAlphaVantageRate(f *testing.F) {
+	for _, s := range []string{
+		`{"Realtime Currency Exchange Rate":{"1. From_Currency Code":"EUR","3. To_Currency Code":"USD","5. Exchange Rate":"1.08350000","6. Last Refreshed":"2024-03-05 15:00:01","7. Time Zone":"UTC"}}`,
+		`{"Realtime Currency Exchange Rate":{"5. Exchange Rate":"1","6. Last Refreshed":"0001-01-01 00:00:00"}}`,
+		`{"Realtime Currency Exchange Rate":{}}`, `{"Note":"Thank you"}`, `{"Information":"This is a premium endpoint."}`, badGatewayHTML,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		q, err := parseAlphaVantageRate(body, "EURUSD=X", market.FXPair{Base: "EUR", Quote: "USD"}, testNow)
+		checkParseResult(t, err, q.Validate)
 	})
 }

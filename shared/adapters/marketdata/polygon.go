@@ -3,10 +3,9 @@ package marketdata
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
@@ -17,7 +16,8 @@ import (
 // same paths under its own host; point BaseURL there if preferred).
 const DefaultPolygonBaseURL = "https://api.polygon.io"
 
-// Polygon is the client for daily aggregates:
+// Polygon is the client for quotes (see Quote), symbol search, splits and
+// dividends (polygon_reference.go) and daily aggregates:
 // GET {base}/v2/aggs/ticker/{T}/range/1/day/{from}/{to}?adjusted=true&sort=asc&limit=50000,
 // the key sent as "Authorization: Bearer".
 //
@@ -28,7 +28,12 @@ const DefaultPolygonBaseURL = "https://api.polygon.io"
 // {"status":"NOT_AUTHORIZED","message":"..."} are failures; HTTP 429 is
 // KindRateLimited. "t" is the bar's start in Unix milliseconds (midnight New York
 // for a daily bar), which gives the session's date.
-type Polygon struct{ c restClient }
+type Polygon struct {
+	c restClient
+	// snapshotDenied is set once the snapshot endpoint answers NOT_AUTHORIZED
+	// (free plans): from then on quotes come from /prev without asking it again.
+	snapshotDenied atomic.Bool
+}
 
 // NewPolygon returns a client; opts.BaseURL defaults to DefaultPolygonBaseURL.
 func NewPolygon(opts ClientOptions) *Polygon {
@@ -46,23 +51,18 @@ func (p *Polygon) DailyBars(ctx context.Context, symbol string, from, to calenda
 	if to.Before(from) {
 		return []DailyBar{}, nil
 	}
-	u, err := url.Parse(p.c.opts.BaseURL + "/v2/aggs/ticker/" + url.PathEscape(symbol) + "/range/1/day/" + from.String() + "/" + to.String())
+	u, err := url.Parse(p.c.opts.BaseURL + "/v2/aggs/ticker/" + url.PathEscape(ProviderSymbol(SourcePolygon, symbol)) + "/range/1/day/" + from.String() + "/" + to.String())
 	if err != nil {
 		return nil, p.c.newError(symbol, KindUpstream, 0, "bad base URL: "+errText(err), err)
 	}
 	u.RawQuery = url.Values{"adjusted": {"true"}, "sort": {"asc"}, "limit": {"50000"}}.Encode()
-	h := http.Header{}
-	if p.c.opts.APIKey != "" {
-		h.Set("Authorization", "Bearer "+p.c.opts.APIKey)
-	}
-	body, mdErr := p.c.get(ctx, symbol, u, h)
+	bars := []DailyBar{}
+	mdErr := p.pages(ctx, symbol, u, maxPolygonPages, func(body []byte) *MarketDataError {
+		page, mdErr := parsePolygonAggs(body, symbol)
+		bars = append(bars, page...)
+		return mdErr
+	})
 	if mdErr != nil {
-		return nil, mdErr
-	}
-	bars, mdErr := parsePolygonAggs(body, symbol)
-	if mdErr != nil {
-		mdErr.Provider, mdErr.Symbol, mdErr.At = SourcePolygon, symbol, p.c.opts.Now().UTC()
-		mdErr.Message = redact(mdErr.Message, p.c.opts.APIKey)
 		return nil, mdErr
 	}
 	out := bars[:0]
@@ -81,6 +81,9 @@ type polygonAgg struct {
 	C *json.Number `json:"c"`
 	V *json.Number `json:"v"`
 	T *json.Number `json:"t"`
+	// "T" (the ticker, in /prev's results) must have a field of its own: Go's
+	// decoder would otherwise match it to "t" without regard to case.
+	Ticker json.RawMessage `json:"T"`
 }
 
 type polygonAggsBody struct {
@@ -96,20 +99,8 @@ func parsePolygonAggs(body []byte, symbol string) ([]DailyBar, *MarketDataError)
 	if err := decodeStrict(body, &b); err != nil {
 		return nil, malformed("aggregates body: " + err.Error() + ": " + snippet(body))
 	}
-	switch strings.ToUpper(b.Status) {
-	case "OK", "DELAYED":
-	case "ERROR":
-		msg := polygonText(b)
-		if strings.Contains(strings.ToLower(msg), "exceeded the maximum requests") {
-			return nil, &MarketDataError{Kind: KindRateLimited, Message: msg, RetryAfter: time.Minute}
-		}
-		return nil, &MarketDataError{Kind: KindUpstream, Message: msg}
-	case "NOT_AUTHORIZED":
-		return nil, &MarketDataError{Kind: KindHTTPStatus, Status: http.StatusForbidden, Message: polygonText(b)}
-	case "NOT_FOUND":
-		return nil, &MarketDataError{Kind: KindNotFound, Message: polygonText(b)}
-	default:
-		return nil, malformed("unknown status " + truncate(b.Status))
+	if e := polygonStatus(b); e != nil {
+		return nil, e
 	}
 	bars := make([]DailyBar, 0, len(b.Results))
 	ny := market.NewYork()

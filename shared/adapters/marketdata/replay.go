@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -225,4 +226,91 @@ func MarshalQuotesJSONL(w io.Writer, quotes []Quote) error {
 		}
 	}
 	return nil
+}
+
+// ReplayQuotes is a recorded session as a QuoteProvider, for a stateless caller
+// polled every minute (the ingest): the recording loops forever, aligned to the
+// Unix epoch, and Quote answers a symbol's latest recorded tick at the current
+// point of the loop, its timestamp moved to now's side of the loop (so quotes are
+// always recent). Every container of every run gives the same answer at the same
+// instant. A symbol the recording lacks is KindNotFound.
+type ReplayQuotes struct {
+	ticks  map[string][]Quote // per symbol, in time order
+	start  time.Time
+	length time.Duration
+	now    func() time.Time
+}
+
+// LoadReplayQuotes reads the recorded session at path (either Replay format).
+func LoadReplayQuotes(path string, now func() time.Time) (*ReplayQuotes, error) {
+	r, err := OpenReplay(path, ReplayOptions{})
+	if err != nil {
+		return nil, err
+	}
+	rq := &ReplayQuotes{ticks: map[string][]Quote{}, now: now}
+	if rq.now == nil {
+		rq.now = time.Now
+	}
+	var first, last time.Time
+	err = r.Run(context.Background(), func(q Quote) error {
+		if first.IsZero() || q.Timestamp.Before(first) {
+			first = q.Timestamp
+		}
+		if q.Timestamp.After(last) {
+			last = q.Timestamp
+		}
+		rq.ticks[q.Symbol] = append(rq.ticks[q.Symbol], q)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", path, err)
+	}
+	if len(rq.ticks) == 0 {
+		return nil, fmt.Errorf("replay %s: no quotes", path)
+	}
+	for _, ts := range rq.ticks {
+		sort.SliceStable(ts, func(i, j int) bool { return ts[i].Timestamp.Before(ts[j].Timestamp) })
+	}
+	// One second past the last tick, so the loop's seam is not a duplicate instant.
+	rq.start, rq.length = first, last.Sub(first)+time.Second
+	return rq, nil
+}
+
+// Name implements QuoteProvider.
+func (r *ReplayQuotes) Name() string { return SourceReplay }
+
+// Symbols lists the recorded symbols, sorted.
+func (r *ReplayQuotes) Symbols() []string {
+	out := make([]string, 0, len(r.ticks))
+	for s := range r.ticks {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Quote implements QuoteProvider.
+func (r *ReplayQuotes) Quote(_ context.Context, symbol string) (Quote, error) {
+	now := r.now().UTC()
+	ticks, ok := r.ticks[symbol]
+	if !ok {
+		return Quote{}, &MarketDataError{Provider: SourceReplay, Symbol: symbol, Kind: KindNotFound,
+			Message: "symbol is not in the recorded session", At: now}
+	}
+	offset := time.Duration(now.UnixNano() % int64(r.length))
+	at := r.start.Add(offset)
+	// The latest tick at or before at; before the symbol's first tick of the
+	// loop, its last tick of the previous loop.
+	i := sort.Search(len(ticks), func(i int) bool { return ticks[i].Timestamp.After(at) }) - 1
+	var age time.Duration
+	if i < 0 {
+		i = len(ticks) - 1
+		age = offset + r.start.Add(r.length).Sub(ticks[i].Timestamp)
+	} else {
+		age = at.Sub(ticks[i].Timestamp)
+	}
+	q := ticks[i]
+	q.Timestamp = now.Add(-age).Truncate(time.Millisecond)
+	q.Source = SourceReplay
+	return q, nil
 }

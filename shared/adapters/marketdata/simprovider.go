@@ -28,8 +28,23 @@ type SimQuotes struct {
 // Name implements QuoteProvider.
 func (s SimQuotes) Name() string { return SourceSimulated }
 
-// Quote implements QuoteProvider.
+// Quote implements QuoteProvider. A currency pair ("EURUSD=X") is quoted from
+// its canonical walk (see canonicalFX), as a rate to 6 decimals.
 func (s SimQuotes) Quote(ctx context.Context, symbol string) (Quote, error) {
+	if pair, ok := market.ParseFXPair(symbol); ok {
+		canon, inverted := canonicalFX(pair)
+		q, err := s.walk(ctx, canon.Symbol())
+		if err != nil {
+			return Quote{}, err
+		}
+		q.Symbol, q.Price, q.Volume = symbol, simFXRate(q.Price, inverted), decimal.Zero
+		return q, nil
+	}
+	return s.walk(ctx, symbol)
+}
+
+// walk is symbol's simulated walk of today, up to now.
+func (s SimQuotes) walk(ctx context.Context, symbol string) (Quote, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
@@ -60,8 +75,32 @@ type SimBars struct {
 // Name implements BarProvider.
 func (SimBars) Name() string { return SourceSimulated }
 
-// DailyBars implements BarProvider.
-func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.Date) ([]DailyBar, error) {
+// DailyBars implements BarProvider. A currency pair's bars are those of its
+// canonical walk (see canonicalFX) as rates, without volume.
+func (b SimBars) DailyBars(ctx context.Context, symbol string, from, to calendar.Date) ([]DailyBar, error) {
+	if pair, ok := market.ParseFXPair(symbol); ok {
+		canon, inverted := canonicalFX(pair)
+		bars, err := b.walk(canon.Symbol(), from, to)
+		if err != nil {
+			return nil, err
+		}
+		for i := range bars {
+			bar := &bars[i]
+			bar.Symbol, bar.Volume = symbol, decimal.Zero
+			bar.Open, bar.Close = simFXRate(bar.Open, inverted), simFXRate(bar.Close, inverted)
+			high, low := simFXRate(bar.High, inverted), simFXRate(bar.Low, inverted)
+			if inverted {
+				high, low = low, high
+			}
+			bar.High, bar.Low = high, low
+		}
+		return bars, nil
+	}
+	return b.walk(symbol, from, to)
+}
+
+// walk is symbol's simulated session bars from..to.
+func (b SimBars) walk(symbol string, from, to calendar.Date) ([]DailyBar, error) {
 	ny := market.NewYork()
 	now := time.Now
 	if b.Now != nil {
@@ -124,6 +163,10 @@ func (b SimBars) DailyBars(_ context.Context, symbol string, from, to calendar.D
 // simSymbolFor is the default definition of symbol, or one derived from its name:
 // a start price between 10 and 500, drift 5 %, volatility 20–50 %.
 func simSymbolFor(symbol string) SimSymbol {
+	if pair, ok := market.ParseFXPair(symbol); ok {
+		canon, _ := canonicalFX(pair)
+		return simFXSymbol(canon)
+	}
 	for _, d := range DefaultSimSymbols() {
 		if d.Symbol == symbol {
 			return d

@@ -6,6 +6,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/storetest"
+	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 )
 
@@ -31,6 +32,16 @@ func TestMetricsContract(t *testing.T) {
 			Closes:       prices,
 			Valuations:   vals,
 			MetricDays:   func(_ *testing.T, id string) []calendar.Date { return m.MetricDays(id) },
+		}
+	})
+}
+
+func TestSuggestionsContract(t *testing.T) {
+	storetest.RunSuggestions(t, func(*testing.T) storetest.SuggestionSubject {
+		holdings := memstore.NewHoldings()
+		return storetest.SuggestionSubject{
+			Store: memstore.NewSuggestions(holdings),
+			Hold:  func(_ *testing.T, h suggestions.Holder) { holdings.Put(h) },
 		}
 	})
 }

@@ -331,6 +331,7 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 		"alert_rules delete",
 		"alert_rules insert (definition)", "alert_rules insert (id)", "alert_rules insert (kind)",
 		"alert_rules insert (portfolio_id)", "alert_rules insert (symbol)", "alert_rules insert (user_id)",
+		"suggestions update (decided_at)", "suggestions update (status)", "suggestions update (transaction_id)", "suggestions update (tx_version)",
 		"symbol_watchers delete",
 		"symbol_watchers insert (connection_id)", "symbol_watchers insert (expires_at)", "symbol_watchers insert (symbol)", "symbol_watchers insert (user_id)",
 		"symbol_watchers select",
@@ -360,7 +361,7 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 			t.Errorf("policy %q does not tie the rows to the caller", p)
 		}
 	}
-	if len(policies) != 7 {
-		t.Errorf("%d policies for %s, want 7: %v", len(policies), readmodel.APIRole, policies)
+	if len(policies) != 8 {
+		t.Errorf("%d policies for %s, want 8: %v", len(policies), readmodel.APIRole, policies)
 	}
 }

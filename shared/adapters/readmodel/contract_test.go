@@ -11,7 +11,10 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/storetest"
+	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/shopspring/decimal"
 )
 
 // TestStoreContracts runs the stores' contract suites on PostgreSQL, over the
@@ -76,6 +79,15 @@ values ($1, '2026-03-02', $2::uuid, 1, 'SPY', 0, '{}', $3)`, portfolioID, userID
 	t.Run("Watchers", func(t *testing.T) {
 		storetest.RunWatchers(t, func(t *testing.T) storetest.WatcherStore { return readmodel.NewWatchers(dbs.borrow(t)) })
 	})
+	t.Run("Suggestions", func(t *testing.T) {
+		storetest.RunSuggestions(t, func(t *testing.T) storetest.SuggestionSubject {
+			pool := dbs.borrow(t)
+			return storetest.SuggestionSubject{
+				Store: readmodel.NewSuggestions(pool),
+				Hold:  func(t *testing.T, h suggestions.Holder) { putHolder(t, pool, h) },
+			}
+		})
+	})
 }
 
 // caseDatabases lends migrated databases to one case at a time.
@@ -84,7 +96,7 @@ type caseDatabases chan *pgxpool.Pool
 // suiteTables are the tables the suites write: emptied when a case ends.
 const suiteTables = `alert_rules, alert_history, alert_state_marks, alert_value_samples, portfolios,
   portfolio_metrics, portfolio_series, portfolio_rebalancing, analytics_status, latest_prices, daily_closes,
-  valuations, symbol_watchers, transactions, symbol_history`
+  valuations, symbol_watchers, transactions, suggestions, symbol_history`
 
 func newCaseDatabases(t *testing.T, n int) caseDatabases {
 	dbs := make(caseDatabases, n)
@@ -119,6 +131,36 @@ values ($1, $2::uuid, 'p', 'USD', 'FIFO', $3, now(), now(), $4)
 on conflict (id) do update set user_id = excluded.user_id, archived = excluded.archived, version = excluded.version`,
 		ref.ID, ref.UserID, archived, ref.Version); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// putHolder writes a portfolio and its transactions as the projector does.
+func putHolder(t *testing.T, pool *pgxpool.Pool, h suggestions.Holder) {
+	t.Helper()
+	putPortfolio(t, pool, readmodel.PortfolioRef{ID: h.PortfolioID, UserID: h.UserID, Version: int64(len(h.Transactions) + 1)}, false)
+	if _, err := pool.Exec(t.Context(), `update portfolios set base_currency = $2, lot_method = $3 where id = $1`,
+		h.PortfolioID, h.BaseCurrency, string(h.LotMethod)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tx := range h.Transactions {
+		null := func(d decimal.Decimal) any {
+			if d.IsZero() {
+				return nil
+			}
+			return d.String()
+		}
+		var ratio any
+		if !tx.Ratio.IsZero() {
+			ratio = tx.Ratio.String()
+		}
+		if _, err := pool.Exec(t.Context(), `
+insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, amount,
+                          fee, tax, currency, ratio, recorded_at, version)
+values ($1, $2, $3::uuid, $4, $5, $6::date, $7, $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::numeric, $13, $14, now(), $15)`,
+			tx.ID, h.PortfolioID, h.UserID, tx.Seq, string(tx.Type), tx.Date.String(), tx.Symbol, null(tx.Quantity), null(tx.Price),
+			null(tx.Amount), tx.Fee.String(), tx.Tax.String(), tx.Currency, ratio, portfolio.VersionOfSeq(tx.Seq)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

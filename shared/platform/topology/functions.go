@@ -224,6 +224,9 @@ var HTTPRoutes = []Route{
 	{"GET", "/portfolios/{id}/rebalancing", "getRebalancing"},
 	{"GET", "/portfolios/{id}/history", "getValueHistory"},
 	{"GET", "/portfolios/{id}/valuations", "listValuations"},
+	{"GET", "/portfolios/{id}/suggestions", "listSuggestions"},
+	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/accept", "acceptSuggestion"},
+	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/dismiss", "dismissSuggestion"},
 	{"GET", "/portfolios/{id}/symbols", "getPortfolioSymbols"},
 }
 
@@ -301,7 +304,8 @@ func Functions() []Function {
 			Streams:             []string{MarketDataStream},
 			Secrets:             []string{DatabaseSecret, MarketDataAPIKey},
 			Settings: []Setting{
-				{Name: "PRICE_SOURCE", Default: "simulated", Value: "simulated", SetBy: BothStacks, Meaning: "simulated, finnhub or alphavantage"},
+				{Name: "PRICE_SOURCE", Default: "simulated", Value: "simulated", SetBy: BothStacks, Meaning: "simulated, finnhub, alphavantage, polygon, or replay (local runs)"},
+				{Name: "REPLAY_FILE", Meaning: "the recorded session PRICE_SOURCE=replay plays (the local stack's PT_LOCAL_PRICE_SOURCE=replay sets both)"},
 				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated feed's seed"},
 				{Name: "MARKET_DATA_BASE_URL", Meaning: "the provider's base URL (a stub's, in tests); the provider's own when unset"},
 				{Name: "MARKET_DATA_ERRORS_STREAM", Meaning: "a Kinesis stream for MarketDataError events (they are logged anyway)"},

@@ -29,6 +29,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
@@ -303,4 +304,33 @@ func (s *Store) owned(userID, id string) *aggregate {
 		return nil
 	}
 	return a
+}
+
+var _ memstore.SymbolHolders = (*Store)(nil)
+
+// SymbolHolders implements memstore.SymbolHolders: the portfolios not archived
+// with active transactions in symbol, by ID, each with those transactions in
+// replay order.
+func (s *Store) SymbolHolders(symbol string) []suggestions.Holder {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []suggestions.Holder
+	for id, a := range s.aggs {
+		if !a.exists || a.view.Archived {
+			continue
+		}
+		var txs []portfolio.Transaction
+		for _, r := range a.txs {
+			if !r.voided && r.tx.Symbol == symbol {
+				txs = append(txs, r.tx)
+			}
+		}
+		if len(txs) == 0 {
+			continue
+		}
+		portfolio.SortForReplay(txs)
+		out = append(out, suggestions.Holder{PortfolioID: id, UserID: a.userID, BaseCurrency: a.view.BaseCurrency, LotMethod: a.view.LotMethod, Transactions: txs})
+	}
+	slices.SortFunc(out, func(a, b suggestions.Holder) int { return cmp.Compare(a.PortfolioID, b.PortfolioID) })
+	return out
 }

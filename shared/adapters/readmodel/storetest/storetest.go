@@ -1,11 +1,12 @@
 // Package storetest holds the contract suites of the read-model stores other
 // than the portfolios and transactions: alert rules (RunAlerts), analytics
-// figures (RunMetrics), prices (RunPrices), valuations (RunValuations) and
-// symbol watchers (RunWatchers). Each suite takes a constructor and runs the same
+// figures (RunMetrics), prices (RunPrices), valuations (RunValuations),
+// symbol watchers (RunWatchers) and suggested transactions (RunSuggestions). Each suite takes a constructor and runs the same
 // cases against every implementation: the Postgres stores of package readmodel
 // (on a migrated database holding nothing else during the case) and the
 // in-memory ones of package memstore. A case that needs other tables (the portfolios an alert rule or a
-// metrics row belongs to, the closes the analytics job loads) seeds them through
+// metrics row belongs to, the closes the analytics job loads, the transactions
+// a suggestion is offered from) seeds them through
 // the subject's hooks, so the suites never write SQL themselves.
 package storetest
 
