@@ -52,7 +52,7 @@ func startStack(ctx context.Context, stderr io.Writer, logPath string) (_ *priva
 	cfg.DataDir, cfg.BinDir = dir, "" // its own functions' build: two stacks never write one binary
 	cfg.HTTPPort, cfg.WSPort, cfg.AdminPort, cfg.AuthPort = 0, 0, 0, 0
 	cfg.DynamoDBPort, cfg.KinesisPort, cfg.PostgresPort = 0, 0, 0
-	cfg.Demo, cfg.TickEvery, cfg.Quiet = false, 0, logPath == ""
+	cfg.Demo, cfg.TickEvery, cfg.BackfillEvery, cfg.Quiet = false, 0, 0, logPath == ""
 	var output io.Writer
 	if logPath != "" {
 		if p.logFile, err = os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {

@@ -2,8 +2,9 @@
 // rebalancing recommendations (see shared/app/analyticsjob). It is the second and last
 // consumer of the events table's stream, recomputing the portfolios a batch
 // touched, and runs on EventBridge Scheduler schedules: {"mode":"daily"} after the
-// US close (figures, valuation series, risk alerts) and {"mode":"weekly"}
-// (the same, plus a weekly summary pushed to each user).
+// US close (figures, valuation series, risk alerts), {"mode":"weekly"} (the
+// same, plus a weekly summary pushed to each user) and {"mode":"refresh"} every
+// minute (the portfolios whose figures predate a completed backfill).
 //
 // Settings: declared once with the topology (shared/platform/topology, function
 // "analytics": name, meaning, default) and read through shared/platform/config.
@@ -67,6 +68,7 @@ func main() {
 			Alerts:      readmodel.NewAlertRules(pool),
 			Logger:      log,
 			Quarantine:  sink,
+			Refresh:     analyticsjob.RefreshOptions{Stale: readmodel.NewSymbolHistory(pool)},
 		}
 		if pusher, ok := push.Configured(cfg, db, connections, endpoint, push.Options{Logger: log}); ok {
 			opts.Notifier = pusher

@@ -613,6 +613,10 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("history fills itself: performance, chart and beta against a benchmark nobody holds", func(t *testing.T) {
+		testHistoryFillsItself(t, s)
+	})
+
 	t.Run("killing the projector: the mapping retries and the read model converges", func(t *testing.T) {
 		stop := make(chan struct{})
 		killed := 0
@@ -662,4 +666,119 @@ func TestLocalStackEndToEnd(t *testing.T) {
 			t.Errorf("records sent to the on-failure destination: %v", mapping)
 		}
 	})
+}
+
+// testHistoryFillsItself: a portfolio whose trades start three years back, with
+// a benchmark nobody holds, gets the daily closes of its symbol and of its
+// benchmark backfilled, and its performance, risk (beta) and value history
+// recomputed, by the stack's own schedules (the backfill and the analytics
+// refresh), with no manual step.
+func testHistoryFillsItself(t *testing.T, s *localStack) {
+	api := client{base: s.url("HTTP"), token: s.token(t, "e2e-dave")}
+	var created struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	if code := api.do(t, "POST", "/portfolios", map[string]any{"name": "Three years", "baseCurrency": "USD"}, &created); code != 201 {
+		t.Fatalf("create portfolio: %d", code)
+	}
+	id := created.Data.ID
+	first := time.Now().UTC().AddDate(-3, 0, 0)
+	for first.Weekday() == time.Saturday || first.Weekday() == time.Sunday {
+		first = first.AddDate(0, 0, 1)
+	}
+	day := first.Format("2006-01-02")
+	for _, tx := range []map[string]any{
+		{"type": "DEPOSIT", "date": day, "amount": "10000"},
+		{"type": "BUY", "date": day, "symbol": "KO", "quantity": "100", "price": "60"},
+	} {
+		if code := api.do(t, "POST", "/portfolios/"+id+"/transactions", tx, nil); code != 201 && code != 200 {
+			t.Fatalf("record %v: HTTP %d", tx, code)
+		}
+	}
+	if code := api.do(t, "PUT", "/portfolios/"+id+"/settings", map[string]any{"benchmark": "DIA"}, nil); code != 200 {
+		t.Fatalf("set the benchmark: HTTP %d", code)
+	}
+	start := time.Now()
+
+	// The symbols' backfills complete, from the first trade.
+	var symbols struct {
+		Items []struct {
+			Symbol  string   `json:"symbol"`
+			Roles   []string `json:"roles"`
+			History *struct {
+				State, NeededFrom, FilledFrom, FilledTo, Source string
+			} `json:"history"`
+		} `json:"items"`
+	}
+	complete := func() bool {
+		symbols.Items = nil
+		api.do(t, "GET", "/portfolios/"+id+"/symbols", nil, &symbols)
+		n := 0
+		for _, it := range symbols.Items {
+			if h := it.History; h != nil && h.State == "complete" && h.NeededFrom == day && h.FilledFrom <= day && h.Source == "simulated" {
+				n++
+			}
+		}
+		return len(symbols.Items) == 2 && n == 2
+	}
+	for !complete() {
+		if time.Since(start) > 2*time.Minute {
+			t.Fatalf("the backfills of KO and DIA not complete within 2 minutes: %+v", symbols.Items)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, it := range symbols.Items {
+		t.Logf("%s %v: %s, filled %s..%s from %s", it.Symbol, it.Roles, it.History.State, it.History.FilledFrom, it.History.FilledTo, it.History.Source)
+	}
+	t.Logf("backfills complete %s after the trades", time.Since(start).Round(time.Millisecond))
+
+	// The figures and the chart are recomputed with them.
+	type metric struct {
+		Value *float64 `json:"value"`
+	}
+	var risk struct {
+		Benchmark struct {
+			Symbol       string `json:"symbol"`
+			Observations int    `json:"observations"`
+			Beta         metric `json:"beta"`
+		} `json:"benchmark"`
+	}
+	var perf struct {
+		From       string `json:"from"`
+		Volatility struct {
+			Annualized metric `json:"annualized"`
+		} `json:"volatility"`
+	}
+	var hist struct {
+		From   string `json:"from"`
+		Days   int    `json:"days"`
+		Series []struct {
+			Value string `json:"value"`
+		} `json:"series"`
+	}
+	filled := func() bool {
+		risk.Benchmark.Beta.Value, perf.Volatility.Annualized.Value, hist.Series = nil, nil, nil
+		api.do(t, "GET", "/portfolios/"+id+"/risk", nil, &risk)
+		api.do(t, "GET", "/portfolios/"+id+"/performance?from="+day, nil, &perf)
+		api.do(t, "GET", "/portfolios/"+id+"/history", nil, &hist)
+		// A chart of closes, not of the purchase price carried flat: its first
+		// year moves.
+		distinct := map[string]bool{}
+		for _, p := range hist.Series[:min(len(hist.Series), len(hist.Series)/3)] {
+			distinct[p.Value] = true
+		}
+		return risk.Benchmark.Symbol == "DIA" && risk.Benchmark.Beta.Value != nil && risk.Benchmark.Observations > 200 &&
+			perf.Volatility.Annualized.Value != nil && hist.From == day && hist.Days > 1000 && len(distinct) > 50
+	}
+	for !filled() {
+		if time.Since(start) > 3*time.Minute {
+			t.Fatalf("figures not filled within 3 minutes: risk %+v, performance %+v, history from %s, %d days, %d points",
+				risk.Benchmark, perf, hist.From, hist.Days, len(hist.Series))
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("performance, risk (beta %.3f against DIA over %d observations) and a %d-day chart filled %s after the trades",
+		*risk.Benchmark.Beta.Value, risk.Benchmark.Observations, hist.Days, time.Since(start).Round(time.Millisecond))
 }

@@ -42,6 +42,14 @@ type Config struct {
 	// TickEvery fires the ingest function (the simulated price feed) this often,
 	// on top of its topology schedule; 0 leaves only the topology's schedule.
 	TickEvery time.Duration
+	// BackfillEvery fires the backfill function and then the analytics
+	// refresh this often, on top of their one-minute schedules, so that a
+	// symbol's history and the charts it fills show within seconds; 0 leaves
+	// only the schedules.
+	BackfillEvery time.Duration
+	// HistorySource, when set, replaces the backfill's HISTORY_SOURCE
+	// (the topology's simulated).
+	HistorySource string
 	// Prefix is the physical name prefix of tables and streams.
 	Prefix string
 	// AWSEndpoint, when set, is an AWS-compatible endpoint (LocalStack) that
@@ -87,7 +95,7 @@ func Defaults(root string) Config {
 		Root: root, DataDir: filepath.Join(root, ".data", "local"), BinDir: filepath.Join(root, ".local", "functions"),
 		HTTPPort: 3000, WSPort: 3001, AdminPort: 3002, AuthPort: 54321,
 		DynamoDBPort: 8000, KinesisPort: 4567, PostgresPort: 54322,
-		Demo: true, TickEvery: 2 * time.Second, Prefix: "pt-local-",
+		Demo: true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-",
 	}
 }
 
@@ -105,6 +113,8 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_AWS_ENDPOINT", Meaning: "an AWS-compatible endpoint (LocalStack) serving DynamoDB and Kinesis instead of the emulators"},
 	{Name: "PT_LOCAL_DEMO", Meaning: "seed the demo users and portfolios (true)"},
 	{Name: "PT_LOCAL_TICK", Meaning: "how often the simulated price feed ticks (2s; 0 = the topology's schedule only)"},
+	{Name: "PT_LOCAL_BACKFILL_EVERY", Meaning: "how often the history backfill and the analytics refresh run (5s; 0 = their one-minute schedules only)"},
+	{Name: "PT_LOCAL_HISTORY_SOURCE", Meaning: "the backfill's history source: simulated (the default), polygon or alphavantage (with its key and base URL in the environment)"},
 	{Name: "PT_LOCAL_PRICE_SOURCE", Meaning: "the ingest function's quote source: simulated (the default) or replay (a recorded session, PT_LOCAL_REPLAY_FILE)"},
 	{Name: "PT_LOCAL_REPLAY_FILE", Meaning: "the recorded session replay plays (" + DefaultReplayFile + ")"},
 	{Name: "PT_LOCAL_VERBOSE", Meaning: "1: the functions' logs on the console too, not only in the log file"},
@@ -164,6 +174,19 @@ func FromEnv(c Config) (Config, error) {
 			return c, fmt.Errorf("PT_LOCAL_TICK=%q: want a duration such as 2s (0 = the topology's schedule only)", v)
 		}
 		c.TickEvery = d
+	}
+	if v := env.String("PT_LOCAL_BACKFILL_EVERY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("PT_LOCAL_BACKFILL_EVERY=%q: want a duration such as 5s (0 = the topology's schedules only)", v)
+		}
+		c.BackfillEvery = d
+	}
+	switch v := env.String("PT_LOCAL_HISTORY_SOURCE"); v {
+	case "", "simulated", "polygon", "alphavantage":
+		c.HistorySource = v
+	default:
+		return c, fmt.Errorf("PT_LOCAL_HISTORY_SOURCE=%q: want simulated, polygon or alphavantage", v)
 	}
 	switch v := env.String("PT_LOCAL_PRICE_SOURCE"); v {
 	case "", "simulated":

@@ -23,6 +23,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/localstack/esm"
 	"github.com/portfoliotracker/tracker/localstack/gateway"
+	"github.com/portfoliotracker/tracker/localstack/invoke"
 	"github.com/portfoliotracker/tracker/localstack/runtime"
 	"github.com/portfoliotracker/tracker/localstack/schedule"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
@@ -218,6 +219,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		if err != nil {
 			return nil, err
 		}
+		if _, ok := f.SettingByName(historySourceVar); ok && cfg.HistorySource != "" {
+			// A later entry wins in a process's environment.
+			env = append(env, historySourceVar+"="+cfg.HistorySource)
+		}
 		if err := s.rt.Register(runtime.Function{Name: f.Name, Binary: bins[f.Name], Env: env,
 			Timeout: f.Timeout, MemoryMB: f.Memory, MaxConcurrency: maxConc, Dir: cfg.DataDir, Output: output}); err != nil {
 			return nil, err
@@ -279,6 +284,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	})
 	if cfg.TickEvery > 0 {
 		s.wg.Go(func() { s.feed(runCtx, cfg.TickEvery) })
+	}
+	if cfg.BackfillEvery > 0 {
+		s.wg.Go(func() { s.backfill(runCtx, cfg.BackfillEvery) })
 	}
 	// The functions on the request path start warm, so the first request does
 	// not pay their cold start.
@@ -418,6 +426,32 @@ func (s *Stack) feed(ctx context.Context, every time.Duration) {
 		}
 		if _, err := s.rt.Invoke(ctx, "ingest", []byte(`{"mode":"quotes"}`)); err != nil && ctx.Err() == nil {
 			s.log.Warn("local stack: simulated feed tick failed", "error", err.Error())
+		}
+	}
+}
+
+// historySourceVar is the setting PT_LOCAL_HISTORY_SOURCE replaces.
+const historySourceVar = "HISTORY_SOURCE"
+
+// backfill invokes the backfill function every interval, then the analytics
+// refresh, on top of their one-minute schedules, so that a new symbol's history
+// and the figures and charts it fills show within seconds. A run still going
+// (the backfill runs one at a time) is not stacked on.
+func (s *Stack) backfill(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, call := range []struct{ function, input string }{
+			{"backfill", `{"mode":"scheduled"}`}, {"analytics", `{"mode":"refresh"}`},
+		} {
+			if _, err := s.rt.Invoke(ctx, call.function, []byte(call.input)); err != nil && ctx.Err() == nil && !errors.Is(err, invoke.ErrThrottled) {
+				s.log.Warn("local stack: "+call.function+" run failed", "error", err.Error())
+			}
 		}
 	}
 }

@@ -19,6 +19,7 @@ type Queries interface {
 	PortfolioReads
 	TransactionReads
 	ValuationReads
+	SymbolReads
 }
 
 // PortfolioReads is the store of portfolios and positions: a portfolio, its

@@ -23,6 +23,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -48,6 +49,8 @@ type fullAPI struct {
 	flags interface {
 		FlagUnknown(ctx context.Context, symbol, source, reason string) error
 	}
+	// setHistories records symbols' backfill records (the in-memory API only).
+	setHistories func(ctx context.Context, hs []market.HistoryStatus) error
 }
 
 // newFullAPI is the API over the in-memory stores, which pass the contract
@@ -67,7 +70,7 @@ func newFullAPI(t *testing.T) *fullAPI {
 		Suggestions: offers,
 	})
 	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{},
-		offers: offers, flags: reads}
+		offers: offers, flags: reads, setHistories: reads.SetHistories}
 }
 
 // newPostgresAPI is the API over real DynamoDB Local and real PostgreSQL, for

@@ -54,6 +54,28 @@ func TestStoreContracts(t *testing.T) {
 	t.Run("Valuations", func(t *testing.T) {
 		storetest.RunValuations(t, func(t *testing.T) storetest.ValuationStore { return readmodel.NewValuations(dbs.borrow(t)) })
 	})
+	t.Run("History", func(t *testing.T) {
+		storetest.RunHistory(t, func(t *testing.T) storetest.HistorySubject {
+			pool := dbs.borrow(t)
+			return storetest.HistorySubject{
+				Store:        readmodel.NewSymbolHistory(pool),
+				PutPortfolio: func(t *testing.T, p storetest.SeedPortfolio) { putSeedPortfolio(t, pool, p) },
+				PutAlertRule: func(t *testing.T, userID, symbol string) {
+					exec(t, pool, `insert into alert_rules (id, user_id, kind, symbol, definition) values (gen_random_uuid()::text, $1::uuid, 'price', $2, '{}')`,
+						userID, symbol)
+				},
+				PutWatch: func(t *testing.T, symbol string, until time.Time) {
+					exec(t, pool, `insert into symbol_watchers (symbol, connection_id, user_id, expires_at) values ($1, gen_random_uuid()::text, $2::uuid, $3)`,
+						symbol, storetest.UserA, until)
+				},
+				PutComputedAt: func(t *testing.T, portfolioID, userID string, at time.Time) {
+					exec(t, pool, `
+insert into portfolio_metrics (portfolio_id, as_of, user_id, version, benchmark, market_value, report, computed_at)
+values ($1, '2026-03-02', $2::uuid, 1, 'SPY', 0, '{}', $3)`, portfolioID, userID, at)
+				},
+			}
+		})
+	})
 	t.Run("Watchers", func(t *testing.T) {
 		storetest.RunWatchers(t, func(t *testing.T) storetest.WatcherStore { return readmodel.NewWatchers(dbs.borrow(t)) })
 	})
@@ -74,7 +96,7 @@ type caseDatabases chan *pgxpool.Pool
 // suiteTables are the tables the suites write: emptied when a case ends.
 const suiteTables = `alert_rules, alert_history, alert_state_marks, alert_value_samples, portfolios,
   portfolio_metrics, portfolio_series, portfolio_rebalancing, analytics_status, latest_prices, daily_closes,
-  valuations, symbol_watchers, transactions, suggestions`
+  valuations, symbol_watchers, transactions, suggestions, symbol_history`
 
 func newCaseDatabases(t *testing.T, n int) caseDatabases {
 	dbs := make(caseDatabases, n)
@@ -160,4 +182,33 @@ func metricDays(t *testing.T, pool *pgxpool.Pool, portfolioID string) []calendar
 		t.Fatal(err)
 	}
 	return days
+}
+
+func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// putSeedPortfolio writes (or replaces) a portfolio and its transactions as the
+// projector does.
+func putSeedPortfolio(t *testing.T, pool *pgxpool.Pool, p storetest.SeedPortfolio) {
+	t.Helper()
+	exec(t, pool, `
+insert into portfolios (id, user_id, name, base_currency, lot_method, archived, created_at, updated_at, version, benchmark)
+values ($1, $2::uuid, 'p', $3, 'FIFO', $4, now(), now(), 1, $5)
+on conflict (id) do update set base_currency = excluded.base_currency, archived = excluded.archived, benchmark = excluded.benchmark`,
+		p.ID, p.UserID, p.BaseCurrency, p.Archived, p.Benchmark)
+	exec(t, pool, `delete from transactions where portfolio_id = $1`, p.ID)
+	for i, tr := range p.Trades {
+		var symbol *string
+		if tr.Symbol != "" {
+			symbol = &tr.Symbol
+		}
+		exec(t, pool, `
+insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, voided, recorded_at, version)
+values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, 'USD', $6, now(), 1)`,
+			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided)
+	}
 }

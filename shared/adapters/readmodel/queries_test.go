@@ -9,6 +9,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -40,6 +41,25 @@ func TestQueriesContract(t *testing.T) {
 				return readmodel.InsertValuations(ctx, pool, vals)
 			},
 			Flags: readmodel.NewSymbolFlags(pool),
+			Symbols: q,
+			SetHistories: func(ctx context.Context, hs []market.HistoryStatus) error {
+				for _, h := range hs {
+					var from, to *string
+					if h.FilledFrom != nil {
+						f, t := h.FilledFrom.String(), h.FilledTo.String()
+						from, to = &f, &t
+					}
+					if _, err := pool.Exec(ctx, `
+insert into symbol_history (symbol, state, needed_from, filled_from, filled_to, reason, source, next_attempt_at, updated_at)
+values ($1, $2, $3::date, $4::date, $5::date, nullif($6, ''), nullif($7, ''), $8, $8)
+on conflict (symbol) do update set state = excluded.state, needed_from = excluded.needed_from, filled_from = excluded.filled_from,
+  filled_to = excluded.filled_to, reason = excluded.reason, source = excluded.source, updated_at = excluded.updated_at`,
+						h.Symbol, string(h.State), h.NeededFrom.String(), from, to, h.Reason, h.Source, h.UpdatedAt); err != nil {
+						return err
+					}
+				}
+				return nil
+			},
 		}
 	})
 }

@@ -21,6 +21,8 @@
 //     the next run; the others proceed. A run is idempotent per portfolio and day:
 //     it skips what it already completed at the portfolio's current version, so a
 //     retried or resumed run does only the rest.
+//   - The refresh schedule (every minute): the portfolios whose figures predate a
+//     completed backfill of one of their symbols, recomputed as the stream does.
 //
 // The daily run also evaluates the risk alert rules (drawdown, VaR, concentration,
 // weight drift) on the figures it computed; the weekly run pushes each user a
@@ -92,6 +94,8 @@ type Options struct {
 	Quarantine quarantine.Sink
 	// Retry paces the retries of transient failures within a stream invocation.
 	Retry retry.Policy
+	// Refresh configures the refresh schedule (refresh.go).
+	Refresh RefreshOptions
 }
 
 // Job computes and stores analytics.

@@ -93,11 +93,15 @@ type scheduled struct {
 	sum    RunSummary
 }
 
-// RunScheduled runs a daily or weekly pass over every portfolio.
+// RunScheduled runs a daily or weekly pass over every portfolio, or a refresh
+// of the portfolios a completed backfill left stale (refresh.go).
 func (j *Job) RunScheduled(ctx context.Context, in ScheduledRun) (RunSummary, error) {
 	start := time.Now()
+	if in.Mode == ModeRefresh {
+		return j.refresh(ctx)
+	}
 	if in.Mode != ModeDaily && in.Mode != ModeWeekly {
-		return RunSummary{Mode: in.Mode}, fmt.Errorf("analytics: unknown mode %q (want daily or weekly)", in.Mode)
+		return RunSummary{Mode: in.Mode}, fmt.Errorf("analytics: unknown mode %q (want daily, weekly or refresh)", in.Mode)
 	}
 	r := j.startRun(ctx, in)
 	for after := ""; ; {

@@ -469,24 +469,9 @@ func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
 		out.Errors = 1
 		return out, e
 	}
-	ny := market.NewYork()
-	now := h.cfg.Now()
-	closes := make([]market.DailyClose, 0, len(bars))
-	for _, b := range bars {
-		if err := b.Validate(); err != nil || b.Symbol != in.Symbol || b.Date.Before(from) || b.Date.After(to) {
-			out.Errors++
-			continue
-		}
-		y, m, d := b.Date.Time().Date()
-		closeAt := time.Date(y, m, d, 16, 0, 0, 0, ny)
-		if closeAt.After(now) {
-			// A session still open (or to come) has no close yet: a bar for it,
-			// stamped 16:00, would win over the day's live ticks until then.
-			out.Skipped++
-			continue
-		}
-		closes = append(closes, market.DailyClose{Symbol: b.Symbol, Day: b.Date, Close: b.Close, AsOf: closeAt.UTC(), Source: b.Source})
-	}
+	closes, invalid, open := market.ClosesFromBars(in.Symbol, from, to, bars, h.cfg.Now())
+	out.Errors += invalid
+	out.Skipped += open
 	n, err := h.cfg.Closes.UpsertDailyCloses(ctx, closes)
 	out.Closes = int(n)
 	h.cfg.Logger.InfoContext(ctx, "ingest: backfill", "symbol", in.Symbol, "from", from.String(), "to", to.String(),

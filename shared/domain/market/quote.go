@@ -103,3 +103,36 @@ type Price struct {
 	AsOf     time.Time
 	Source   string
 }
+
+// SessionCloseHour is the US session's close, 16:00 in New York: the instant a
+// provider's daily bar is stamped with.
+const SessionCloseHour = 16
+
+// SessionClose is when the session of day closes (16:00 New York), in UTC.
+func SessionClose(day calendar.Date) time.Time {
+	y, m, d := day.Time().Date()
+	return time.Date(y, m, d, SessionCloseHour, 0, 0, 0, NewYork()).UTC()
+}
+
+// ClosesFromBars turns a provider's daily bars of symbol for from..to into daily
+// closes stamped at their session's close, so that newer wins between a bar and
+// the live ticks of its day. A bar that is not valid, not of symbol or outside the
+// range is left out and counted in invalid; one whose session has not closed at
+// now is left out and counted in open (stamped 16:00, it would win over the
+// day's live ticks until then).
+func ClosesFromBars(symbol string, from, to calendar.Date, bars []DailyBar, now time.Time) (closes []DailyClose, invalid, open int) {
+	closes = make([]DailyClose, 0, len(bars))
+	for _, b := range bars {
+		if err := b.Validate(); err != nil || b.Symbol != symbol || b.Date.Before(from) || b.Date.After(to) {
+			invalid++
+			continue
+		}
+		closeAt := SessionClose(b.Date)
+		if closeAt.After(now) {
+			open++
+			continue
+		}
+		closes = append(closes, DailyClose{Symbol: b.Symbol, Day: b.Date, Close: b.Close, AsOf: closeAt, Source: b.Source})
+	}
+	return closes, invalid, open
+}

@@ -54,3 +54,32 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+// A bar becomes a close stamped at its session's end (16:00 New York, in
+// winter and in summer time); one of another symbol, outside the range or not
+// valid is refused, one whose session is still open left out.
+func TestClosesFromBars(t *testing.T) {
+	px := decimal.RequireFromString("10")
+	bar := func(sym, day string) DailyBar {
+		d, err := calendar.Parse(day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return DailyBar{Symbol: sym, Date: d, Open: px, High: px, Low: px, Close: px, Source: "test"}
+	}
+	from, to := calendar.MustNew(2026, 1, 1), calendar.MustNew(2026, 7, 31)
+	now := time.Date(2026, 7, 1, 19, 59, 0, 0, time.UTC) // 15:59 in New York
+	bad := bar("AAPL", "2026-01-05")
+	bad.Close = decimal.Zero
+	closes, invalid, open := ClosesFromBars("AAPL", from, to, []DailyBar{bar("AAPL", "2026-01-02"), bar("AAPL", "2026-06-30"),
+		bar("AAPL", "2026-07-01"), bar("MSFT", "2026-01-02"), bar("AAPL", "2025-12-31"), bad}, now)
+	if invalid != 3 || open != 1 || len(closes) != 2 {
+		t.Fatalf("closes %v invalid %d open %d", closes, invalid, open)
+	}
+	if want := time.Date(2026, 1, 2, 21, 0, 0, 0, time.UTC); !closes[0].AsOf.Equal(want) {
+		t.Errorf("winter close at %s, want %s", closes[0].AsOf, want)
+	}
+	if want := time.Date(2026, 6, 30, 20, 0, 0, 0, time.UTC); !closes[1].AsOf.Equal(want) || closes[1].Source != "test" {
+		t.Errorf("summer close %+v, want at %s", closes[1], want)
+	}
+}

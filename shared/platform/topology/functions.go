@@ -246,6 +246,7 @@ var HTTPRoutes = []Route{
 	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/accept", "acceptSuggestion"},
 	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/dismiss", "dismissSuggestion"},
 	{"GET", "/symbols", "searchSymbols"},
+	{"GET", "/portfolios/{id}/symbols", "getPortfolioSymbols"},
 }
 
 // Functions lists every Lambda with its triggers and permissions.
@@ -358,6 +359,28 @@ func Functions() []Function {
 			When:     StreamingQuotes,
 		},
 		{
+			Name:    "backfill",
+			Purpose: "fills the daily closes of every needed symbol back to where it is needed, within the history provider's rate limit",
+			// A run stops claiming symbols 20 s before its deadline; the next
+			// resumes. One at a time: the provider's limit is the bottleneck, and
+			// a claim keeps two runs off one symbol anyway.
+			Memory: 512, Timeout: 3 * time.Minute,
+			ReservedConcurrency: 1,
+			Tables:              []TableAccess{{Table: RateLimitsTable, Access: ReadWrite}},
+			Secrets:             []string{DatabaseSecret, PolygonAPIKey, AlphaVantageAPIKey},
+			Settings: []Setting{
+				HistorySourceSetting,
+				{Name: "SIM_SEED", Default: "1", Value: "1", SetBy: BothStacks, Meaning: "the simulated history's seed (the ingest's, so that history and quotes join)"},
+				{Name: "POLYGON_BASE_URL", Meaning: "Polygon's base URL (a stub's, in tests); Polygon's own when unset"},
+				{Name: "ALPHAVANTAGE_BASE_URL", Meaning: "Alpha Vantage's base URL (a stub's, in tests); Alpha Vantage's own when unset"},
+				{Name: "PRICE_CURRENCY", Default: "USD", Value: "USD", SetBy: BothStacks, Meaning: "the currency of the quotes: a portfolio in another needs its pair's history"},
+				{Name: "HISTORY_LOOKBACK_DAYS", Default: "365", Meaning: "the days of history a symbol needs without a trade (an alert rule's, a watched one's)"},
+				{Name: "HISTORY_MAX_DAYS", Default: "3660", Meaning: "how far back, in days, any history is filled"},
+				{Name: "HISTORY_CHUNK_DAYS", Default: "366", Meaning: "the days asked of the provider in one call (the simulated source takes the whole range at once)"},
+			},
+			Triggers: []Trigger{{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"scheduled"}`}},
+		},
+		{
 			Name:    "prices",
 			Purpose: "keeps latest prices and daily closes, revalues portfolios, fires price alerts, pushes updates",
 			Memory:  512, Timeout: time.Minute,
@@ -402,6 +425,9 @@ func Functions() []Function {
 				// After the US close, with that session's closes in.
 				{Kind: Schedule, Expression: "cron(30 16 ? * MON-FRI *)", TimeZone: "America/New_York", Input: `{"mode":"daily"}`},
 				{Kind: Schedule, Expression: "cron(0 7 ? * SAT *)", TimeZone: "America/New_York", Input: `{"mode":"weekly"}`},
+				// The portfolios whose figures predate a completed backfill of
+				// one of their symbols (the backfill function's).
+				{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"refresh"}`},
 			},
 		},
 		{

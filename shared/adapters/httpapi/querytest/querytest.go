@@ -1,6 +1,7 @@
 // Package querytest is the contract suite of the API's query stores, the ports
 // httpapi.PortfolioReads (portfolios and positions), httpapi.TransactionReads
-// (transactions) and httpapi.ValuationReads (intraday valuations). Every implementation runs it: readmodel.Queries over the API's
+// (transactions), httpapi.ValuationReads (intraday valuations) and
+// httpapi.SymbolReads (a portfolio's symbols and their history). Every implementation runs it: readmodel.Queries over the API's
 // own login, fed by the projector (shared/adapters/readmodel), and the in-memory
 // memquery.Store (shared/adapters/readmodel/memquery). What only SQL can show,
 // Row Level Security and the least privilege of the API's login, is tested in
@@ -25,6 +26,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
 	"github.com/shopspring/decimal"
@@ -43,6 +45,11 @@ type Fixture struct {
 	Valuations      httpapi.ValuationReads
 	// InsertValuations records valuations as the prices use case does.
 	InsertValuations func(ctx context.Context, vals []readmodel.Valuation) (int64, error)
+	// Symbols reads a portfolio's symbols with their backfill status.
+	Symbols httpapi.SymbolReads
+	// SetHistories records symbols' backfill records as the backfill writes
+	// them (replacing theirs).
+	SetHistories func(ctx context.Context, hs []market.HistoryStatus) error
 	// Flags flags the symbols a market-data provider does not know
 	// (readmodel.SymbolFlags).
 	Flags SymbolFlagger
@@ -60,6 +67,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("Transactions", func(t *testing.T) { t.Parallel(); testTransactions(t, newFixture(t)) })
 	t.Run("ConcurrentDeliveries", func(t *testing.T) { t.Parallel(); testConcurrentDeliveries(t, newFixture(t)) })
 	t.Run("Valuations", func(t *testing.T) { t.Parallel(); testValuations(t, newFixture(t)) })
+	t.Run("PortfolioSymbols", func(t *testing.T) { t.Parallel(); testPortfolioSymbols(t, newFixture(t)) })
 	t.Run("UnknownSymbolWarnings", func(t *testing.T) { t.Parallel(); testUnknownSymbolWarnings(t, newFixture(t)) })
 }
 
@@ -594,5 +602,82 @@ func testValuations(t *testing.T, f Fixture) {
 	}
 	if p, err := f.Valuations.Valuations(ctx, rmtest.UserA, "pa2", base.Add(time.Hour), base.Add(2*time.Hour), 3); err != nil || len(p.Items) != 0 || p.More {
 		t.Errorf("empty range: %v, %v", values(p), err)
+	}
+}
+
+// testPortfolioSymbols: a portfolio's symbols are those of its transactions
+// that are not voided and its benchmark, each with why (held now, traded,
+// benchmark), its backfill record when there is one (none yet is nil) and its
+// latest price's time and source; another user's portfolio is not found.
+func testPortfolioSymbols(t *testing.T, f Fixture) {
+	ctx := t.Context()
+	h := newHistories(t)
+	applyInBatches(t, f, h.events(), 7)
+	at := time.Date(2024, 7, 1, 20, 0, 0, 123456000, time.UTC)
+	if err := f.SetLatestPrices(ctx, []readmodel.LatestPrice{{Symbol: "AAPL", Price: rmtest.Dec("190.5"), Currency: "USD", AsOf: at, Source: "simulated"}}); err != nil {
+		t.Fatal(err)
+	}
+	from, to := calendar.MustNew(2024, 1, 2), calendar.MustNew(2024, 6, 28)
+	updated := time.Date(2024, 7, 1, 12, 0, 0, 654321000, time.UTC)
+	if err := f.SetHistories(ctx, []market.HistoryStatus{
+		{Symbol: "AAPL", State: market.HistoryComplete, NeededFrom: from, FilledFrom: &from, FilledTo: &to, Source: "polygon", UpdatedAt: updated},
+		{Symbol: "SPY", State: market.HistoryFailed, NeededFrom: from, Reason: "refused: 403", Source: "polygon", UpdatedAt: updated},
+		{Symbol: "GOOG", State: market.HistoryPending, NeededFrom: from, UpdatedAt: updated},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		Symbol                  string
+		Held, Traded, Benchmark bool
+		State, Filled, Source   string
+		Price                   string
+	}
+	rows := func(v readmodel.PortfolioSymbolsView) []row {
+		out := []row{}
+		for _, s := range v.Symbols {
+			r := row{Symbol: s.Symbol, Held: s.Held, Traded: s.Traded, Benchmark: s.Benchmark}
+			if s.History != nil {
+				r.State, r.Source = string(s.History.State), s.History.Source
+				if s.History.FilledFrom != nil {
+					r.Filled = s.History.FilledFrom.String() + ".." + s.History.FilledTo.String()
+				}
+				if !s.History.UpdatedAt.Equal(updated) || s.History.NeededFrom != from {
+					t.Errorf("%s: history %+v", s.Symbol, s.History)
+				}
+				if s.Symbol == "SPY" && s.History.Reason != "refused: 403" {
+					t.Errorf("SPY's reason %q", s.History.Reason)
+				}
+			}
+			if s.PriceAsOf != nil {
+				r.Price = s.PriceAsOf.Format(time.RFC3339Nano) + " " + s.PriceSource
+			}
+			out = append(out, r)
+		}
+		return out
+	}
+	aapl := row{Symbol: "AAPL", Held: true, Traded: true, State: "complete", Filled: "2024-01-02..2024-06-28", Source: "polygon",
+		Price: "2024-07-01T20:00:00.123456Z simulated"}
+	// pa: GOOG's only buy and MSFT's were voided, but MSFT's fee was not;
+	// the benchmark is the default.
+	v, err := f.Symbols.PortfolioSymbols(ctx, rmtest.UserA, "pa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []row{aapl, {Symbol: "MSFT", Traded: true}, {Symbol: "SPY", Benchmark: true, State: "failed", Source: "polygon"},
+		{Symbol: "VTI", Held: true, Traded: true}}
+	if got := rows(v); render(t, got) != render(t, want) || v.PortfolioID != "pa" || v.AsOfVersion != h.a.P.Version() {
+		t.Errorf("pa's symbols (version %d)\n%s\nwant\n%s", v.AsOfVersion, render(t, got), render(t, want))
+	}
+	v, err = f.Symbols.PortfolioSymbols(ctx, strings.ToUpper(rmtest.UserA), "pa2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rows(v), []row{aapl, {Symbol: "VTI", Benchmark: true}}; render(t, got) != render(t, want) {
+		t.Errorf("pa2's symbols\n%s\nwant\n%s", render(t, got), render(t, want))
+	}
+	for _, c := range []struct{ user, id string }{{rmtest.UserA, "pb"}, {rmtest.UserB, "pa"}, {"not-a-uuid", "pa"}, {rmtest.UserA, "nope"}} {
+		if _, err := f.Symbols.PortfolioSymbols(ctx, c.user, c.id); !errors.Is(err, portfolio.ErrNotFound) {
+			t.Errorf("%s's symbols as %s: %v, want not found", c.id, c.user, err)
+		}
 	}
 }

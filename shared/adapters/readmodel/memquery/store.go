@@ -1,13 +1,15 @@
 // Package memquery is the in-memory implementation of the API's query stores:
 // portfolios and positions (httpapi.PortfolioReads) and transactions
-// (httpapi.TransactionReads), and the valuations (httpapi.ValuationReads), for
+// (httpapi.TransactionReads), the valuations (httpapi.ValuationReads) and a
+// portfolio's symbols with their history (httpapi.SymbolReads), for
 // the tests of the API that do not exercise SQL. It passes the contract suite
 // readmodel.Queries passes (shared/adapters/httpapi/querytest).
 //
 // It is fed what the Postgres read models are fed: the portfolio events, which
 // Apply folds as the projector does (the lot engine computes positions and
 // totals from the active transactions; a version already applied is skipped,
-// a gap refused), and the latest prices (SetLatestPrices, newer wins). Feeding
+// a gap refused), the latest prices (SetLatestPrices, newer wins) and the
+// symbols' backfill records (SetHistories, as the backfill writes them). Feeding
 // it events rather than rows keeps a test honest: it states the commands a user
 // gave, not the rows a projection would have written. The two stores share one
 // fold because one projection writes both. The store is also the portfolios
@@ -28,6 +30,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/suggestions"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
 	"github.com/shopspring/decimal"
@@ -40,6 +43,7 @@ type Store struct {
 	aggs       map[string]*aggregate
 	prices     map[string]readmodel.LatestPrice // by symbol, as latest_prices
 	unknown    map[string]unknownFlag           // by symbol, as symbol_flags
+	histories  map[string]market.HistoryStatus  // by symbol, as symbol_history
 	valuations *memstore.Valuations
 }
 
@@ -53,7 +57,8 @@ func New() *Store { return NewOver(memstore.NewValuations()) }
 // NewOver returns an empty store whose valuation reads answer from vals (the
 // table the prices use case writes).
 func NewOver(vals *memstore.Valuations) *Store {
-	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}, unknown: map[string]unknownFlag{}, valuations: vals}
+	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}, unknown: map[string]unknownFlag{},
+		histories: map[string]market.HistoryStatus{}, valuations: vals}
 }
 
 var _ memstore.PortfolioDirectory = (*Store)(nil)

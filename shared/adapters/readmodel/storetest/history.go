@@ -1,0 +1,405 @@
+package storetest
+
+import (
+	"context"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/app/history"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
+)
+
+// HistoryStore is the per-symbol backfill store: the backfill's port, the
+// status the API shows, and the analytics refresh's look-up.
+type HistoryStore interface {
+	history.Store
+	Status(ctx context.Context, symbols []string) (map[string]market.HistoryStatus, error)
+	StaleAfterBackfill(ctx context.Context, quoteCurrency string, since time.Time, limit int) ([]string, error)
+}
+
+var _ HistoryStore = (*readmodel.SymbolHistory)(nil)
+
+// SeedPortfolio is a portfolio as the projector writes it, with its
+// transactions' symbols and days.
+type SeedPortfolio struct {
+	ID, UserID, BaseCurrency, Benchmark string
+	Archived                            bool
+	Trades                              []SeedTrade
+}
+
+// SeedTrade is one transaction; Symbol "" is a cash movement.
+type SeedTrade struct {
+	Symbol string
+	Day    calendar.Date
+	Voided bool
+}
+
+// HistorySubject is a store under test and how the suite seeds what it reads.
+type HistorySubject struct {
+	Store HistoryStore
+	// PutPortfolio writes a portfolio and its transactions.
+	PutPortfolio func(t *testing.T, p SeedPortfolio)
+	// PutAlertRule writes a price alert rule of userID on symbol.
+	PutAlertRule func(t *testing.T, userID, symbol string)
+	// PutWatch records that a connection watches symbol until until.
+	PutWatch func(t *testing.T, symbol string, until time.Time)
+	// PutComputedAt records that the portfolio's analytics were computed at.
+	PutComputedAt func(t *testing.T, portfolioID, userID string, at time.Time)
+}
+
+// RunHistory runs the backfill store's suite; newSubject returns an empty one.
+func RunHistory(t *testing.T, newSubject func(t *testing.T) HistorySubject) {
+	run(t, newSubject, []testCase[HistorySubject]{
+		{"ReconcileDerivesNeedsIdempotently", testHistoryReconcile},
+		{"ClaimLeaseProgressComplete", testHistoryLifecycle},
+		{"FailuresBackOffAndRelease", testHistoryFailures},
+		{"ClaimRaceOneWinnerPerSymbol", testHistoryClaimRace},
+		{"StaleAfterBackfill", testHistoryStale},
+	})
+}
+
+var (
+	historyToday = calendar.FromTime(t0)
+	historyNeeds = history.Needs{Today: historyToday, Lookback: 365, Earliest: historyToday.AddDays(-3660), QuoteCurrency: "USD"}
+	lease        = 10 * time.Minute
+)
+
+func histDay(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func status(t *testing.T, s HistoryStore, symbols ...string) map[string]market.HistoryStatus {
+	t.Helper()
+	got, err := s.Status(t.Context(), symbols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func neededFrom(t *testing.T, s HistoryStore, symbols ...string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for sym, h := range status(t, s, symbols...) {
+		out[sym] = h.NeededFrom.String()
+	}
+	return out
+}
+
+func reconcile(t *testing.T, s HistoryStore, now time.Time) int64 {
+	t.Helper()
+	n, err := s.Reconcile(t.Context(), historyNeeds, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// testHistoryReconcile: every needed symbol from where it is needed (the
+// portfolio's first trade, the lookback, the ten-year bound); nothing of
+// archived portfolios, voided trades or expired watches; a second run changes
+// nothing; an older trade sends the symbols back to pending from its day.
+func testHistoryReconcile(t *testing.T, s HistorySubject) {
+	s.PutPortfolio(t, SeedPortfolio{ID: "p1", UserID: UserA, BaseCurrency: "USD", Benchmark: "SPY", Trades: []SeedTrade{
+		{Symbol: "", Day: histDay("2024-02-01")}, // a deposit: the first trade
+		{Symbol: "AAPL", Day: histDay("2024-03-01")}, {Symbol: "MSFT", Day: histDay("2025-01-02")},
+		{Symbol: "TSLA", Day: histDay("2016-01-04"), Voided: true}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "p2", UserID: UserB, BaseCurrency: "EUR", Benchmark: "VTI", Trades: []SeedTrade{
+		{Symbol: "AAPL", Day: histDay("2023-06-01")}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "p3", UserID: UserB, BaseCurrency: "USD", Benchmark: "QQQ", Archived: true, Trades: []SeedTrade{
+		{Symbol: "NVDA", Day: histDay("2020-01-02")}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "p4", UserID: UserB, BaseCurrency: "GBP", Benchmark: "DIA"}) // no trade: nothing needed
+	s.PutAlertRule(t, UserA, "GOOG")
+	s.PutWatch(t, "AMZN", t0.Add(time.Hour))
+	s.PutWatch(t, "META", t0.Add(-time.Minute))
+
+	if n := reconcile(t, s.Store, t0); n != 7 {
+		t.Errorf("first reconcile changed %d records, want 7", n)
+	}
+	eurusd := market.FXPair{Base: "EUR", Quote: "USD"}.Symbol()
+	all := []string{"AAPL", "MSFT", "SPY", "VTI", eurusd, "GOOG", "AMZN", "TSLA", "NVDA", "QQQ", "META", "DIA", "GBPUSD=X"}
+	lookback := historyToday.AddDays(-365).String()
+	want := map[string]string{"AAPL": "2023-06-01", "MSFT": "2024-02-01", "SPY": "2024-02-01", "VTI": "2023-06-01",
+		eurusd: "2023-06-01", "GOOG": lookback, "AMZN": lookback}
+	got := neededFrom(t, s.Store, all...)
+	if !mapsEqual(got, want) {
+		t.Fatalf("needed from %v, want %v", got, want)
+	}
+	for sym, h := range status(t, s.Store, all...) {
+		if h.State != market.HistoryPending || h.FilledFrom != nil || h.UpdatedAt.IsZero() {
+			t.Errorf("%s: %+v, want pending, nothing filled", sym, h)
+		}
+	}
+	if n := reconcile(t, s.Store, t0.Add(time.Minute)); n != 0 {
+		t.Errorf("second reconcile changed %d records", n)
+	}
+
+	// An older trade in p1, and one older than ten years in p2.
+	s.PutPortfolio(t, SeedPortfolio{ID: "p1", UserID: UserA, BaseCurrency: "USD", Benchmark: "SPY", Trades: []SeedTrade{
+		{Symbol: "MSFT", Day: histDay("2022-01-03")}, {Symbol: "AAPL", Day: histDay("2024-03-01")}}})
+	if n := reconcile(t, s.Store, t0.Add(2*time.Minute)); n != 3 {
+		t.Errorf("reconcile after an older trade changed %d records, want 3 (AAPL, MSFT, SPY: from p1's new first trade)", n)
+	}
+	s.PutPortfolio(t, SeedPortfolio{ID: "p2", UserID: UserB, BaseCurrency: "EUR", Benchmark: "VTI", Trades: []SeedTrade{
+		{Symbol: "AAPL", Day: histDay("1990-01-02")}}})
+	reconcile(t, s.Store, t0.Add(3*time.Minute))
+	earliest := historyNeeds.Earliest.String()
+	want = map[string]string{"AAPL": earliest, "MSFT": "2022-01-03", "SPY": "2022-01-03", "VTI": earliest, eurusd: earliest}
+	if got := neededFrom(t, s.Store, "AAPL", "MSFT", "SPY", "VTI", eurusd); !mapsEqual(got, want) {
+		t.Errorf("needed from %v, want %v", got, want)
+	}
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func claim(t *testing.T, s HistoryStore, now time.Time) (history.Record, bool) {
+	t.Helper()
+	r, ok, err := s.Claim(t.Context(), now, now.Add(lease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, ok
+}
+
+// testHistoryLifecycle: a claim holds a record until its lease runs out, then
+// the next claim resumes it where its progress stopped; completion is refused
+// (pending again) when the record is needed further back meanwhile, and a
+// reconcile or enqueue while a run holds it keeps the lease.
+func testHistoryLifecycle(t *testing.T, s HistorySubject) {
+	ctx, st := t.Context(), s.Store
+	if err := st.Enqueue(ctx, "AAPL", histDay("2020-01-01"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Enqueue(ctx, "MSFT", histDay("2021-01-01"), t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	r, ok := claim(t, st, t0.Add(time.Minute))
+	if !ok || r.Symbol != "AAPL" || r.State != market.HistoryPending || r.NeededFrom != histDay("2020-01-01") || r.FilledFrom != nil {
+		t.Fatalf("first claim %+v %v, want AAPL pending (oldest first)", r, ok)
+	}
+	if r, ok := claim(t, st, t0.Add(2*time.Minute)); !ok || r.Symbol != "MSFT" {
+		t.Fatalf("second claim %+v %v, want MSFT", r, ok)
+	}
+	if r, ok := claim(t, st, t0.Add(3*time.Minute)); ok {
+		t.Fatalf("third claim took %+v: both are held", r)
+	}
+	now := t0.Add(4 * time.Minute)
+	// A run holding AAPL learns it is needed further back at its next step.
+	if err := st.Enqueue(ctx, "AAPL", histDay("2019-01-01"), now); err != nil {
+		t.Fatal(err)
+	}
+	needed, err := st.Progress(ctx, "AAPL", histDay("2025-01-01"), histDay("2026-03-01"), "polygon", now, now.Add(lease))
+	if err != nil || needed != histDay("2019-01-01") {
+		t.Fatalf("progress: needed %s %v, want 2019-01-01", needed, err)
+	}
+	h := status(t, st, "AAPL")["AAPL"]
+	if h.State != market.HistoryFilling || *h.FilledFrom != histDay("2025-01-01") || *h.FilledTo != histDay("2026-03-01") || h.Source != "polygon" {
+		t.Fatalf("after progress %+v", h)
+	}
+	// The run dies; once its lease runs out the next claim resumes AAPL.
+	if r, ok := claim(t, st, now.Add(time.Minute)); ok {
+		t.Fatalf("claimed %+v within the leases", r)
+	}
+	later := now.Add(lease + time.Second)
+	r, ok = claim(t, st, later)
+	if !ok || r.Symbol != "MSFT" {
+		t.Fatalf("claim after the leases: %+v %v, want MSFT (its lease ran out first)", r, ok)
+	}
+	r, ok = claim(t, st, later)
+	if !ok || r.Symbol != "AAPL" || r.State != market.HistoryFilling || *r.FilledFrom != histDay("2025-01-01") || r.NeededFrom != histDay("2019-01-01") {
+		t.Fatalf("resumed claim %+v %v", r, ok)
+	}
+	if _, err := st.Progress(ctx, "AAPL", histDay("2019-01-01"), histDay("2024-12-31"), "polygon", later, later.Add(lease)); err != nil {
+		t.Fatal(err)
+	}
+	// Needed further back again before it completes: pending, due at once.
+	if err := st.Enqueue(ctx, "AAPL", histDay("2018-06-01"), later); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Complete(ctx, "AAPL", histDay("2019-01-01"), "polygon", later); err != nil {
+		t.Fatal(err)
+	}
+	if h := status(t, st, "AAPL")["AAPL"]; h.State != market.HistoryPending {
+		t.Fatalf("completed though needed further back: %+v", h)
+	}
+	r, ok = claim(t, st, later)
+	if !ok || r.Symbol != "AAPL" || r.NeededFrom != histDay("2018-06-01") || *r.FilledFrom != histDay("2019-01-01") {
+		t.Fatalf("claim after a refused completion %+v %v", r, ok)
+	}
+	if err := st.Complete(ctx, "AAPL", histDay("2018-06-01"), "polygon", later); err != nil {
+		t.Fatal(err)
+	}
+	if h := status(t, st, "AAPL")["AAPL"]; h.State != market.HistoryComplete || !h.UpdatedAt.Equal(later) || h.Reason != "" {
+		t.Fatalf("complete %+v", h)
+	}
+	if r, ok := claim(t, st, later.Add(time.Hour)); ok && r.Symbol == "AAPL" {
+		t.Fatal("a complete record was claimed")
+	}
+	// Needed no further back: still complete; further back: pending again.
+	if err := st.Enqueue(ctx, "AAPL", histDay("2018-06-01"), later); err != nil {
+		t.Fatal(err)
+	}
+	if h := status(t, st, "AAPL")["AAPL"]; h.State != market.HistoryComplete {
+		t.Fatalf("the same need reopened it: %+v", h)
+	}
+	if err := st.Enqueue(ctx, "AAPL", histDay("2018-01-02"), later); err != nil {
+		t.Fatal(err)
+	}
+	if h := status(t, st, "AAPL")["AAPL"]; h.State != market.HistoryPending || h.NeededFrom != histDay("2018-01-02") {
+		t.Fatalf("an older need: %+v", h)
+	}
+	if err := st.Complete(ctx, "NOPE", histDay("2018-01-02"), "polygon", later); err == nil {
+		t.Error("completing an unknown symbol succeeded")
+	}
+}
+
+// testHistoryFailures: a transient failure keeps the state and counts, a final
+// one fails the record, each due again at its retry time; a release changes
+// nothing but when the record is due.
+func testHistoryFailures(t *testing.T, s HistorySubject) {
+	ctx, st := t.Context(), s.Store
+	if err := st.Enqueue(ctx, "ZZZZ", histDay("2024-01-02"), t0); err != nil {
+		t.Fatal(err)
+	}
+	claim(t, st, t0)
+	retry := t0.Add(time.Minute)
+	if err := st.Fail(ctx, "ZZZZ", history.Failure{Reason: "upstream timeout", RetryAt: retry}, t0); err != nil {
+		t.Fatal(err)
+	}
+	h := status(t, st, "ZZZZ")["ZZZZ"]
+	if h.State != market.HistoryPending || h.Reason != "upstream timeout" {
+		t.Fatalf("after a transient failure %+v", h)
+	}
+	if _, ok := claim(t, st, retry.Add(-time.Second)); ok {
+		t.Fatal("claimed before its retry time")
+	}
+	r, ok := claim(t, st, retry)
+	if !ok || r.Attempts != 1 {
+		t.Fatalf("claim at the retry time %+v %v, want one attempt counted", r, ok)
+	}
+	if err := st.Fail(ctx, "ZZZZ", history.Failure{Reason: "unknown symbol", Final: true, RetryAt: retry.Add(time.Hour)}, retry); err != nil {
+		t.Fatal(err)
+	}
+	if h := status(t, st, "ZZZZ")["ZZZZ"]; h.State != market.HistoryFailed || h.Reason != "unknown symbol" {
+		t.Fatalf("after a final failure %+v", h)
+	}
+	r, ok = claim(t, st, retry.Add(time.Hour))
+	if !ok || r.State != market.HistoryFailed || r.Attempts != 2 {
+		t.Fatalf("a failed record due for a retry: %+v %v", r, ok)
+	}
+	if _, err := st.Progress(ctx, "ZZZZ", histDay("2025-01-02"), histDay("2026-03-01"), "polygon", retry, retry.Add(lease)); err != nil {
+		t.Fatal(err)
+	}
+	at := retry.Add(2 * time.Minute)
+	if err := st.Release(ctx, "ZZZZ", at, retry); err != nil {
+		t.Fatal(err)
+	}
+	if h := status(t, st, "ZZZZ")["ZZZZ"]; h.State != market.HistoryFilling || h.Reason != "" || *h.FilledFrom != histDay("2025-01-02") {
+		t.Fatalf("after progress and a release %+v", h)
+	}
+	if _, ok := claim(t, st, at.Add(-time.Second)); ok {
+		t.Fatal("claimed before the release's time")
+	}
+	if r, ok := claim(t, st, at); !ok || r.Attempts != 0 {
+		t.Fatalf("claim after the release %+v %v", r, ok)
+	}
+}
+
+// testHistoryClaimRace: claimers racing for one due record: exactly one wins;
+// racing for as many records as claimers: each wins a different one.
+func testHistoryClaimRace(t *testing.T, s HistorySubject) {
+	ctx, st := t.Context(), s.Store
+	if err := st.Enqueue(ctx, "ONE", histDay("2024-01-02"), t0); err != nil {
+		t.Fatal(err)
+	}
+	var wins atomic.Int32
+	race(racers, func(int) {
+		if _, ok, err := st.Claim(ctx, t0, t0.Add(lease)); err != nil {
+			t.Error(err)
+		} else if ok {
+			wins.Add(1)
+		}
+	})
+	if wins.Load() != 1 {
+		t.Fatalf("%d claimers won one record", wins.Load())
+	}
+	for i := range racers {
+		if err := st.Enqueue(ctx, "S"+string(rune('A'+i)), histDay("2024-01-02"), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]string, racers)
+	race(racers, func(i int) {
+		r, ok, err := st.Claim(ctx, t0.Add(time.Second), t0.Add(lease))
+		if err != nil || !ok {
+			t.Errorf("claimer %d: %v %v", i, ok, err)
+		}
+		got[i] = r.Symbol
+	})
+	slices.Sort(got)
+	if len(slices.Compact(slices.Clone(got))) != racers {
+		t.Fatalf("claims %v: a record was claimed twice", got)
+	}
+}
+
+// testHistoryStale: a portfolio computed before a backfill of its traded
+// symbol, its benchmark or its currency pair completed is stale, least
+// recently computed first; computed after, or archived, or never computed, or
+// touched by no completed backfill, it is not.
+func testHistoryStale(t *testing.T, s HistorySubject) {
+	ctx, st := t.Context(), s.Store
+	trade := []SeedTrade{{Symbol: "AAPL", Day: histDay("2024-01-02")}}
+	s.PutPortfolio(t, SeedPortfolio{ID: "traded", UserID: UserA, BaseCurrency: "USD", Benchmark: "SPY", Trades: trade})
+	s.PutPortfolio(t, SeedPortfolio{ID: "bench", UserID: UserA, BaseCurrency: "USD", Benchmark: "QQQ", Trades: []SeedTrade{{Symbol: "MSFT", Day: histDay("2024-01-02")}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "fx", UserID: UserB, BaseCurrency: "EUR", Benchmark: "SPY", Trades: []SeedTrade{{Symbol: "MSFT", Day: histDay("2024-01-02")}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "fresh", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY", Trades: trade})
+	s.PutPortfolio(t, SeedPortfolio{ID: "archived", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY", Archived: true, Trades: trade})
+	s.PutPortfolio(t, SeedPortfolio{ID: "never", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY", Trades: trade})
+	s.PutPortfolio(t, SeedPortfolio{ID: "other", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY", Trades: []SeedTrade{{Symbol: "MSFT", Day: histDay("2024-01-02")}}})
+	s.PutComputedAt(t, "traded", UserA, t0.Add(2*time.Minute))
+	s.PutComputedAt(t, "bench", UserA, t0)
+	s.PutComputedAt(t, "fx", UserB, t0.Add(time.Minute))
+	s.PutComputedAt(t, "fresh", UserB, t0.Add(time.Hour))
+	s.PutComputedAt(t, "archived", UserB, t0)
+	s.PutComputedAt(t, "other", UserB, t0)
+	done := t0.Add(10 * time.Minute)
+	for _, sym := range []string{"AAPL", "QQQ", "EURUSD=X"} {
+		if err := st.Enqueue(ctx, sym, histDay("2024-01-02"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Complete(ctx, sym, histDay("2024-01-02"), "simulated", done); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.StaleAfterBackfill(ctx, "USD", t0.Add(-time.Hour), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"bench", "fx", "traded"}; !slices.Equal(got, want) {
+		t.Errorf("stale %v, want %v", got, want)
+	}
+	if got, _ := st.StaleAfterBackfill(ctx, "USD", t0.Add(-time.Hour), 2); len(got) != 2 {
+		t.Errorf("limit 2: %v", got)
+	}
+	if got, _ := st.StaleAfterBackfill(ctx, "USD", done, 10); len(got) != 0 {
+		t.Errorf("completed before since: %v", got)
+	}
+}

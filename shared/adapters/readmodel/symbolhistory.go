@@ -1,0 +1,289 @@
+package readmodel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/portfoliotracker/tracker/shared/app/history"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
+)
+
+// SymbolHistory is the per-symbol backfill records (migration 0015): the
+// backfill's store (history.Store) and the analytics refresh's look-up of the
+// portfolios computed before a backfill of theirs completed.
+type SymbolHistory struct{ db PriceDB }
+
+// NewSymbolHistory returns the store on db (the owner's pool).
+func NewSymbolHistory(db PriceDB) *SymbolHistory { return &SymbolHistory{db: db} }
+
+var _ history.Store = (*SymbolHistory)(nil)
+
+// neededSymbols derives, from the read models, every symbol whose history is
+// needed and from when ($1 the quote currency, $2 the lookback's first day, $3
+// the earliest day, $4 now): the symbols of the transactions and the benchmark of
+// every portfolio not archived, from its first trade; the currency pair of a
+// portfolio in another currency than the quotes' (market.FXPair{Base: base,
+// Quote: quote}.Symbol(), "EURUSD=X", spelled in SQL), from its first trade; the
+// symbols of alert rules and live watches, over the lookback. A symbol longer
+// than a symbol may be (a benchmark is free text) is nobody's to fetch.
+const neededSymbols = `
+with firsts as (
+  select p.id, p.base_currency, p.benchmark, min(t.trade_date) as first_trade
+    from portfolios p
+    join transactions t on t.portfolio_id = p.id and not t.voided
+   where not p.archived
+   group by p.id
+), needs (symbol, from_day) as (
+  select t.symbol, f.first_trade
+    from firsts f
+    join transactions t on t.portfolio_id = f.id and not t.voided
+   where t.symbol is not null and t.symbol <> ''
+  union all
+  select f.benchmark, f.first_trade from firsts f where f.benchmark <> ''
+  union all
+  select f.base_currency || $1 || '=X', f.first_trade from firsts f where f.base_currency <> $1
+  union all
+  select a.symbol, $2::date from alert_rules a where a.symbol <> ''
+  union all
+  select w.symbol, $2::date from symbol_watchers w where w.expires_at > $4
+), needed as (
+  select symbol, greatest(min(from_day), $3::date) as needed_from
+    from needs
+   where length(symbol) <= ` + maxSymbolLenSQL + `
+   group by symbol
+)`
+
+const maxSymbolLenSQL = "32"
+
+// upsertNeed records the symbols of "needed" (now is the parameter numbered
+// now): a new symbol is pending, due at once; one needed further back than
+// recorded goes back to pending, due at once, its failures forgotten, unless a
+// run holds it (filling, its lease running): that run reads the new day at its
+// next step and goes on.
+func upsertNeed(now string) string {
+	return strings.NewReplacer("$now", now+"::timestamptz").Replace(`
+insert into symbol_history as h (symbol, state, needed_from, next_attempt_at, updated_at)
+select symbol, 'pending', needed_from, $now, $now from needed
+on conflict (symbol) do update
+   set needed_from = excluded.needed_from,
+       state = case when h.state = 'filling' and h.next_attempt_at > $now then h.state else 'pending' end,
+       next_attempt_at = case when h.state = 'filling' and h.next_attempt_at > $now then h.next_attempt_at else $now end,
+       attempts = 0, reason = null, updated_at = $now
+ where excluded.needed_from < h.needed_from`)
+}
+
+// Reconcile implements history.Store, in one statement.
+func (s *SymbolHistory) Reconcile(ctx context.Context, needs history.Needs, now time.Time) (int64, error) {
+	tag, err := s.db.Exec(ctx, neededSymbols+upsertNeed("$4"), needs.QuoteCurrency, needs.Today.AddDays(-needs.Lookback).String(),
+		needs.Earliest.String(), now.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: reconcile symbol history: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Enqueue implements history.Store.
+func (s *SymbolHistory) Enqueue(ctx context.Context, symbol string, from calendar.Date, now time.Time) error {
+	_, err := s.db.Exec(ctx, `with needed (symbol, needed_from) as (select $1::text, $2::date)`+upsertNeed("$3"),
+		symbol, from.String(), now.UTC())
+	if err != nil {
+		return fmt.Errorf("readmodel: enqueue history of %s: %w", symbol, err)
+	}
+	return nil
+}
+
+// Claim implements history.Store: the row due longest ago, locked with skip
+// locked so that a concurrent claim takes the next one, moved out of reach
+// until leaseUntil in the same statement.
+func (s *SymbolHistory) Claim(ctx context.Context, now, leaseUntil time.Time) (history.Record, bool, error) {
+	rows, err := s.db.Query(ctx, `
+update symbol_history h
+   set state = 'filling', next_attempt_at = $2, updated_at = $1
+  from (select symbol, state from symbol_history
+         where state <> 'complete' and next_attempt_at <= $1
+         order by next_attempt_at, symbol
+         limit 1
+           for update skip locked) c
+ where h.symbol = c.symbol
+returning h.symbol, c.state, h.needed_from::text, h.filled_from::text, h.filled_to::text, h.attempts`, now.UTC(), leaseUntil.UTC())
+	if err != nil {
+		return history.Record{}, false, fmt.Errorf("readmodel: claim a symbol history: %w", err)
+	}
+	recs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (history.Record, error) {
+		var r history.Record
+		var state, needed string
+		var from, to *string
+		if err := row.Scan(&r.Symbol, &state, &needed, &from, &to, &r.Attempts); err != nil {
+			return r, err
+		}
+		r.State = market.HistoryState(state)
+		var err error
+		if r.NeededFrom, err = calendar.Parse(needed); err != nil {
+			return r, err
+		}
+		if r.FilledFrom, err = parseDatePtr(from); err != nil {
+			return r, err
+		}
+		r.FilledTo, err = parseDatePtr(to)
+		return r, err
+	})
+	if err != nil {
+		return history.Record{}, false, fmt.Errorf("readmodel: claim a symbol history: %w", err)
+	}
+	if len(recs) == 0 {
+		return history.Record{}, false, nil
+	}
+	return recs[0], true, nil
+}
+
+func parseDatePtr(s *string) (*calendar.Date, error) {
+	if s == nil {
+		return nil, nil
+	}
+	d, err := calendar.Parse(*s)
+	if err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// Progress implements history.Store.
+func (s *SymbolHistory) Progress(ctx context.Context, symbol string, from, to calendar.Date, source string, now, leaseUntil time.Time) (calendar.Date, error) {
+	rows, err := s.db.Query(ctx, `
+update symbol_history
+   set state = 'filling', filled_from = least(coalesce(filled_from, $2::date), $2::date),
+       filled_to = greatest(coalesce(filled_to, $3::date), $3::date), source = $4, attempts = 0, reason = null,
+       next_attempt_at = $6, updated_at = $5
+ where symbol = $1
+returning needed_from::text`, symbol, from.String(), to.String(), source, now.UTC(), leaseUntil.UTC())
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: progress of %s: %w", symbol, err)
+	}
+	days, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: progress of %s: %w", symbol, err)
+	}
+	if len(days) == 0 {
+		return 0, fmt.Errorf("readmodel: progress of %s: %w", symbol, errNoHistory)
+	}
+	return calendar.Parse(days[0])
+}
+
+var errNoHistory = errors.New("no such symbol history")
+
+// Complete implements history.Store.
+func (s *SymbolHistory) Complete(ctx context.Context, symbol string, plannedFrom calendar.Date, source string, now time.Time) error {
+	return s.update(ctx, "complete", symbol, `
+update symbol_history
+   set state = case when needed_from < $2::date then 'pending' else 'complete' end,
+       completed_at = case when needed_from < $2::date then completed_at else $4 end,
+       source = $3, attempts = 0, reason = null, next_attempt_at = $4, updated_at = $4
+ where symbol = $1`, symbol, plannedFrom.String(), source, now.UTC())
+}
+
+// Release implements history.Store.
+func (s *SymbolHistory) Release(ctx context.Context, symbol string, at, now time.Time) error {
+	return s.update(ctx, "release", symbol, `
+update symbol_history
+   set state = case when filled_to is null then 'pending' else 'filling' end, next_attempt_at = $2, updated_at = $3
+ where symbol = $1`, symbol, at.UTC(), now.UTC())
+}
+
+// Fail implements history.Store.
+func (s *SymbolHistory) Fail(ctx context.Context, symbol string, f history.Failure, now time.Time) error {
+	return s.update(ctx, "fail", symbol, `
+update symbol_history
+   set state = case when $2 then 'failed' when filled_to is null then 'pending' else 'filling' end,
+       attempts = attempts + 1, reason = $3, next_attempt_at = $4, updated_at = $5
+ where symbol = $1`, symbol, f.Final, truncate(f.Reason, 1000), f.RetryAt.UTC(), now.UTC())
+}
+
+func (s *SymbolHistory) update(ctx context.Context, what, symbol, sql string, args ...any) error {
+	tag, err := s.db.Exec(ctx, sql, args...)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = errNoHistory
+	}
+	if err != nil {
+		return fmt.Errorf("readmodel: %s history of %s: %w", what, symbol, err)
+	}
+	return nil
+}
+
+// Status returns the records of symbols (those recorded), by symbol.
+func (s *SymbolHistory) Status(ctx context.Context, symbols []string) (map[string]market.HistoryStatus, error) {
+	rows, err := s.db.Query(ctx, `
+select symbol, state, needed_from::text, filled_from::text, filled_to::text, coalesce(reason, ''), coalesce(source, ''), updated_at
+  from symbol_history where symbol = any($1::text[])`, symbols)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: symbol history status: %w", err)
+	}
+	list, err := pgx.CollectRows(rows, scanHistoryStatus)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: symbol history status: %w", err)
+	}
+	out := make(map[string]market.HistoryStatus, len(list))
+	for _, h := range list {
+		out[h.Symbol] = h
+	}
+	return out, nil
+}
+
+func scanHistoryStatus(row pgx.CollectableRow) (market.HistoryStatus, error) {
+	var h market.HistoryStatus
+	var state, needed string
+	var from, to *string
+	if err := row.Scan(&h.Symbol, &state, &needed, &from, &to, &h.Reason, &h.Source, &h.UpdatedAt); err != nil {
+		return h, err
+	}
+	h.State, h.UpdatedAt = market.HistoryState(state), h.UpdatedAt.UTC()
+	var err error
+	if h.NeededFrom, err = calendar.Parse(needed); err != nil {
+		return h, err
+	}
+	if h.FilledFrom, err = parseDatePtr(from); err != nil {
+		return h, err
+	}
+	h.FilledTo, err = parseDatePtr(to)
+	return h, err
+}
+
+// StaleAfterBackfill returns up to limit portfolios (not archived) whose
+// analytics were last computed before a backfill of one of their symbols (a
+// traded symbol, the benchmark, the currency pair of their base currency
+// against quoteCurrency) completed since since, least recently computed first.
+// Portfolios never computed are left to the stream and the daily run.
+func (s *SymbolHistory) StaleAfterBackfill(ctx context.Context, quoteCurrency string, since time.Time, limit int) ([]string, error) {
+	rows, err := s.db.Query(ctx, `
+with done as (
+  select symbol, completed_at from symbol_history where completed_at > $2
+), touched (portfolio_id, completed_at) as (
+  select t.portfolio_id, d.completed_at from done d join transactions t on t.symbol = d.symbol and not t.voided
+  union all
+  select p.id, d.completed_at from done d join portfolios p on p.benchmark = d.symbol
+  union all
+  select p.id, d.completed_at from done d join portfolios p on p.base_currency || $1 || '=X' = d.symbol
+), latest as (
+  select portfolio_id, max(completed_at) as completed_at from touched group by portfolio_id
+)
+select p.id
+  from latest l
+  join portfolios p on p.id = l.portfolio_id and not p.archived
+  cross join lateral (select max(m.computed_at) as at from portfolio_metrics m where m.portfolio_id = p.id) c
+ where c.at < l.completed_at
+ order by c.at, p.id
+ limit $3`, quoteCurrency, since.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: portfolios stale after a backfill: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: portfolios stale after a backfill: %w", err)
+	}
+	return ids, nil
+}

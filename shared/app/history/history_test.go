@@ -1,0 +1,521 @@
+package history_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/app/history"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
+)
+
+// now is a Monday afternoon in New York: the last closed session is Friday's.
+var now = time.Date(2026, 3, 2, 20, 0, 0, 0, time.UTC)
+
+func date(s string) calendar.Date {
+	d, err := calendar.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// fakeStore keeps the records in memory with the semantics of
+// readmodel.SymbolHistory (whose contract suite is storetest.RunHistory);
+// needs is what Reconcile derives.
+type fakeStore struct {
+	mu      sync.Mutex
+	needs   map[string]calendar.Date
+	records map[string]*fakeRecord
+}
+
+type fakeRecord struct {
+	history.Record
+	due       time.Time
+	reason    string
+	completed time.Time
+}
+
+func newStore() *fakeStore {
+	return &fakeStore{needs: map[string]calendar.Date{}, records: map[string]*fakeRecord{}}
+}
+
+func (s *fakeStore) Reconcile(_ context.Context, needs history.Needs, now time.Time) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for sym, from := range s.needs {
+		if s.need(sym, max(from, needs.Earliest), now) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (s *fakeStore) need(sym string, from calendar.Date, now time.Time) bool {
+	r := s.records[sym]
+	if r == nil {
+		s.records[sym] = &fakeRecord{Record: history.Record{Symbol: sym, State: market.HistoryPending, NeededFrom: from}, due: now}
+		return true
+	}
+	if !from.Before(r.NeededFrom) {
+		return false
+	}
+	r.NeededFrom, r.Attempts, r.reason = from, 0, ""
+	if !(r.State == market.HistoryFilling && r.due.After(now)) {
+		r.State, r.due = market.HistoryPending, now
+	}
+	return true
+}
+
+func (s *fakeStore) Enqueue(_ context.Context, symbol string, from calendar.Date, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.need(symbol, from, now)
+	return nil
+}
+
+func (s *fakeStore) Claim(_ context.Context, now, leaseUntil time.Time) (history.Record, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var best *fakeRecord
+	for _, r := range s.records {
+		if r.State != market.HistoryComplete && !r.due.After(now) &&
+			(best == nil || r.due.Before(best.due) || r.due.Equal(best.due) && r.Symbol < best.Symbol) {
+			best = r
+		}
+	}
+	if best == nil {
+		return history.Record{}, false, nil
+	}
+	out := best.Record
+	best.State, best.due = market.HistoryFilling, leaseUntil
+	return out, true, nil
+}
+
+func (s *fakeStore) get(symbol string) (*fakeRecord, error) {
+	r := s.records[symbol]
+	if r == nil {
+		return nil, errors.New("no such record")
+	}
+	return r, nil
+}
+
+func (s *fakeStore) Progress(_ context.Context, symbol string, from, to calendar.Date, _ string, _, leaseUntil time.Time) (calendar.Date, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.get(symbol)
+	if err != nil {
+		return 0, err
+	}
+	if r.FilledFrom != nil {
+		from, to = min(from, *r.FilledFrom), max(to, *r.FilledTo)
+	}
+	r.FilledFrom, r.FilledTo, r.State, r.Attempts, r.reason, r.due = &from, &to, market.HistoryFilling, 0, "", leaseUntil
+	return r.NeededFrom, nil
+}
+
+func (s *fakeStore) Complete(_ context.Context, symbol string, plannedFrom calendar.Date, _ string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.get(symbol)
+	if err != nil {
+		return err
+	}
+	r.Attempts, r.reason, r.due = 0, "", now
+	if r.NeededFrom.Before(plannedFrom) {
+		r.State = market.HistoryPending
+		return nil
+	}
+	r.State, r.completed = market.HistoryComplete, now
+	return nil
+}
+
+func (s *fakeStore) Release(_ context.Context, symbol string, at, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.get(symbol)
+	if err != nil {
+		return err
+	}
+	r.State, r.due = market.HistoryFilling, at
+	if r.FilledTo == nil {
+		r.State = market.HistoryPending
+	}
+	return nil
+}
+
+func (s *fakeStore) Fail(_ context.Context, symbol string, f history.Failure, _ time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, err := s.get(symbol)
+	if err != nil {
+		return err
+	}
+	r.Attempts, r.reason, r.due = r.Attempts+1, f.Reason, f.RetryAt
+	switch {
+	case f.Final:
+		r.State = market.HistoryFailed
+	case r.FilledTo == nil:
+		r.State = market.HistoryPending
+	default:
+		r.State = market.HistoryFilling
+	}
+	return nil
+}
+
+func (s *fakeStore) record(t *testing.T, symbol string) fakeRecord {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.records[symbol]
+	if r == nil {
+		t.Fatalf("no record of %s", symbol)
+	}
+	return *r
+}
+
+// call is one request a fake provider answered.
+type call struct{ symbol, from, to string }
+
+// fakeBars answers a bar per weekday from listed on (nothing before), after
+// failing the calls its script says, and counts against a quota per run like
+// the shared limiter: the call past it is refused with KindRateLimited.
+type fakeBars struct {
+	mu     sync.Mutex
+	listed map[string]calendar.Date
+	fail   map[int]error // by call number, from 1
+	quota  int           // calls allowed; 0 is unlimited
+	calls  []call
+	asked  int
+}
+
+func (p *fakeBars) Name() string { return "fake" }
+
+func (p *fakeBars) DailyBars(_ context.Context, symbol string, from, to calendar.Date) ([]market.DailyBar, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked++
+	if p.quota > 0 && len(p.calls) >= p.quota {
+		return nil, &market.MarketDataError{Provider: "fake", Symbol: symbol, Kind: market.KindRateLimited, Message: "limit", RetryAfter: 30 * time.Second}
+	}
+	p.calls = append(p.calls, call{symbol, from.String(), to.String()})
+	if err := p.fail[p.asked]; err != nil {
+		return nil, err
+	}
+	listed, ok := p.listed[symbol]
+	if !ok {
+		return []market.DailyBar{}, nil // as Polygon answers an unknown ticker
+	}
+	var bars []market.DailyBar
+	for d := max(from, listed); !d.After(to); d = d.AddDays(1) {
+		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			continue
+		}
+		px := decimal.NewFromInt(100 + int64(d)%50)
+		bars = append(bars, market.DailyBar{Symbol: symbol, Date: d, Open: px, High: px, Low: px, Close: px, Source: "fake"})
+	}
+	return bars, nil
+}
+
+type fakeCloses struct {
+	mu     sync.Mutex
+	closes map[string]market.DailyClose // symbol/day
+}
+
+func (c *fakeCloses) UpsertDailyCloses(_ context.Context, closes []market.DailyClose) (int64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closes == nil {
+		c.closes = map[string]market.DailyClose{}
+	}
+	var n int64
+	for _, dc := range closes {
+		k := dc.Symbol + "/" + dc.Day.String()
+		if old, ok := c.closes[k]; ok && !old.AsOf.Before(dc.AsOf) {
+			continue
+		}
+		c.closes[k] = dc
+		n++
+	}
+	return n, nil
+}
+
+// fakeActions reports a dividend of each symbol on the 15th of every month.
+type fakeActions struct {
+	mu    sync.Mutex
+	calls []call
+}
+
+func (a *fakeActions) Name() string { return "fake" }
+
+func (a *fakeActions) CorporateActions(_ context.Context, symbol string, from, to calendar.Date) ([]market.CorporateAction, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, call{symbol, from.String(), to.String()})
+	var out []market.CorporateAction
+	for d := from; !d.After(to); d = d.AddDays(1) {
+		if d.Time().Day() == 15 {
+			out = append(out, market.CorporateAction{Kind: market.ActionDividend, Symbol: symbol, Date: d,
+				CashAmount: decimal.RequireFromString("0.25"), Currency: "USD", Source: "fake"})
+		}
+	}
+	return out, nil
+}
+
+type fakeOffers struct {
+	mu      sync.Mutex
+	offered []market.CorporateAction
+}
+
+func (o *fakeOffers) Offer(_ context.Context, actions []market.CorporateAction) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.offered = append(o.offered, actions...)
+	return len(actions), nil
+}
+
+type fakeFlags struct{ flagged []string }
+
+func (f *fakeFlags) FlagUnknown(_ context.Context, symbol, source, reason string) error {
+	f.flagged = append(f.flagged, symbol+" "+source+" "+reason)
+	return nil
+}
+
+type rig struct {
+	store   *fakeStore
+	bars    *fakeBars
+	closes  *fakeCloses
+	actions *fakeActions
+	offers  *fakeOffers
+	flags   *fakeFlags
+	clock   time.Time
+	svc     *history.Service
+}
+
+func newRig(listed map[string]calendar.Date) *rig {
+	r := &rig{store: newStore(), bars: &fakeBars{listed: listed, fail: map[int]error{}}, closes: &fakeCloses{},
+		actions: &fakeActions{}, offers: &fakeOffers{}, flags: &fakeFlags{}, clock: now}
+	r.svc = history.New(history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, Actions: r.actions, Offers: r.offers,
+		Unknown: r.flags, ChunkDays: 366, Now: func() time.Time { return r.clock }})
+	return r
+}
+
+func (r *rig) run(t *testing.T, in history.Input) history.Output {
+	t.Helper()
+	out, err := r.svc.Run(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// A symbol needed three years back is filled newest chunk first, its closes
+// stamped at the session close, its corporate actions over the same days
+// offered, and completed.
+func TestFillsNewestFirstAndCompletes(t *testing.T) {
+	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
+	r.store.needs["AAPL"] = date("2023-03-01")
+	out := r.run(t, history.Input{})
+	want := []call{{"AAPL", "2025-03-01", "2026-03-01"}, {"AAPL", "2024-02-29", "2025-02-28"}, {"AAPL", "2023-03-01", "2024-02-28"}}
+	if !slices.Equal(r.bars.calls, want) {
+		t.Fatalf("calls %v, want %v", r.bars.calls, want)
+	}
+	if !slices.Equal(r.actions.calls, want) {
+		t.Errorf("corporate actions asked for %v, want the chunks %v", r.actions.calls, want)
+	}
+	rec := r.store.record(t, "AAPL")
+	if rec.State != market.HistoryComplete || *rec.FilledFrom != date("2023-03-01") || *rec.FilledTo != date("2026-03-01") || !rec.completed.Equal(now) {
+		t.Fatalf("record %+v", rec)
+	}
+	if out.Symbols != 1 || out.Chunks != 3 || out.Completed != 1 || out.Limited || out.Reconciled != 1 {
+		t.Errorf("output %+v", out)
+	}
+	if int(out.Closes) != len(r.closes.closes) || len(r.closes.closes) < 3*250 {
+		t.Errorf("%d closes stored (output says %d)", len(r.closes.closes), out.Closes)
+	}
+	if c := r.closes.closes["AAPL/2026-02-27"]; !c.AsOf.Equal(time.Date(2026, 2, 27, 21, 0, 0, 0, time.UTC)) {
+		t.Errorf("Friday's close stamped %s, want 16:00 New York", c.AsOf)
+	}
+	if out.Offered != 36 || len(r.offers.offered) != 36 {
+		t.Errorf("offered %d (%d), want a dividend a month for three years", out.Offered, len(r.offers.offered))
+	}
+	// Nothing due: a second run fetches nothing.
+	before := len(r.bars.calls)
+	if out := r.run(t, history.Input{}); out.Symbols != 0 || len(r.bars.calls) != before {
+		t.Errorf("second run %+v, %d calls", out, len(r.bars.calls)-before)
+	}
+}
+
+// The rate limit ends the run where it stands; the next run resumes with the
+// chunk that was refused, and no chunk is fetched twice.
+func TestRateLimitStopsAndTheNextRunResumes(t *testing.T) {
+	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03"), "MSFT": date("2000-01-03")})
+	r.store.needs["AAPL"] = date("2023-03-01")
+	r.store.needs["MSFT"] = date("2025-06-02")
+	r.bars.quota = 2
+	out := r.run(t, history.Input{})
+	if !out.Limited || out.Chunks != 2 || out.Completed != 0 {
+		t.Fatalf("first run %+v", out)
+	}
+	rec := r.store.record(t, "AAPL")
+	if rec.State != market.HistoryFilling || *rec.FilledFrom != date("2024-02-29") || !rec.due.Equal(now.Add(30*time.Second)) {
+		t.Fatalf("after the limit: %+v, want filling from 2024-02-29, due when the limit allows", rec)
+	}
+	if r.store.record(t, "MSFT").State != market.HistoryPending {
+		t.Error("MSFT was touched")
+	}
+	// A run before the limit allows again does nothing with AAPL.
+	r.clock = now.Add(10 * time.Second)
+	r.bars.quota = 0
+	out = r.run(t, history.Input{})
+	if out.Symbols != 1 || r.store.record(t, "AAPL").State != market.HistoryFilling {
+		t.Fatalf("second run %+v: only MSFT was due", out)
+	}
+	r.clock = now.Add(time.Minute)
+	out = r.run(t, history.Input{})
+	if out.Completed != 1 || r.store.record(t, "AAPL").State != market.HistoryComplete {
+		t.Fatalf("third run %+v", out)
+	}
+	seen := map[call]bool{}
+	for _, c := range r.bars.calls {
+		if seen[c] {
+			t.Errorf("fetched twice: %v", c)
+		}
+		seen[c] = true
+	}
+}
+
+// A symbol the provider does not know fails and is flagged, whether the
+// provider says so or answers two weeks without a bar.
+func TestUnknownSymbolsFailAndAreFlagged(t *testing.T) {
+	r := newRig(nil)
+	r.store.needs["NOTFOUND"] = date("2025-01-02")
+	r.store.needs["EMPTY"] = date("2025-01-02")
+	// EMPTY is asked first (oldest first, then by symbol) and answered with no bar.
+	r.bars.fail[2] = &market.MarketDataError{Provider: "fake", Symbol: "NOTFOUND", Kind: market.KindNotFound, Message: "no such ticker"}
+	out := r.run(t, history.Input{})
+	if out.Failed != 2 {
+		t.Fatalf("output %+v", out)
+	}
+	for _, sym := range []string{"EMPTY", "NOTFOUND"} {
+		rec := r.store.record(t, sym)
+		if rec.State != market.HistoryFailed || !strings.HasPrefix(rec.reason, "unknown symbol") || rec.FilledTo != nil {
+			t.Errorf("%s: %+v %q", sym, rec.Record, rec.reason)
+		}
+	}
+	if len(r.flags.flagged) != 2 || !strings.HasPrefix(r.flags.flagged[0], "EMPTY fake unknown symbol") {
+		t.Errorf("flagged %q", r.flags.flagged)
+	}
+	// Failed symbols are retried, slowly.
+	if rec := r.store.record(t, "EMPTY"); !rec.due.Equal(now.Add(time.Minute)) {
+		t.Errorf("due again at %s", rec.due)
+	}
+}
+
+// A refusal no retry mends fails the symbol at once; a transient failure is
+// retried with a doubling backoff, and fails it after MaxAttempts in a row.
+func TestFailuresBackOff(t *testing.T) {
+	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03"), "BAD": date("2000-01-03")})
+	r.svc = history.New(history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, MaxAttempts: 3,
+		Now: func() time.Time { return r.clock }})
+	r.store.needs["AAPL"] = date("2025-06-02")
+	r.store.needs["BAD"] = date("2025-06-02")
+	for i := 1; i <= 10; i++ {
+		r.bars.fail[i] = &market.MarketDataError{Provider: "fake", Kind: market.KindHTTPStatus, Status: 503, Message: "unavailable"}
+	}
+	r.bars.fail[2] = &market.MarketDataError{Provider: "fake", Kind: market.KindHTTPStatus, Status: 403, Message: "not authorized"}
+	r.run(t, history.Input{})
+	if rec := r.store.record(t, "BAD"); rec.State != market.HistoryFailed || !strings.HasPrefix(rec.reason, "refused: ") {
+		t.Errorf("BAD: %+v %q", rec.Record, rec.reason)
+	}
+	var dues []time.Duration
+	for range 2 {
+		rec := r.store.record(t, "AAPL")
+		dues = append(dues, rec.due.Sub(r.clock))
+		r.clock = rec.due
+		r.run(t, history.Input{})
+	}
+	dues = append(dues, r.store.record(t, "AAPL").due.Sub(r.clock))
+	if want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute}; !slices.Equal(dues, want) {
+		t.Errorf("backoffs %v, want %v", dues, want)
+	}
+	rec := r.store.record(t, "AAPL")
+	if rec.State != market.HistoryFailed || !strings.HasPrefix(rec.reason, "gave up after 3 attempts") {
+		t.Errorf("after three transient failures: %+v %q", rec.Record, rec.reason)
+	}
+}
+
+// A provider whose history of a symbol starts later than needed answers an
+// older chunk with nothing: the symbol is complete without asking further back.
+func TestHistoryStartingLaterCompletes(t *testing.T) {
+	r := newRig(map[string]calendar.Date{"IPO": date("2025-09-15")})
+	r.store.needs["IPO"] = date("2018-01-02")
+	out := r.run(t, history.Input{})
+	if len(r.bars.calls) != 2 || out.Completed != 1 {
+		t.Fatalf("calls %v, output %+v", r.bars.calls, out)
+	}
+	if rec := r.store.record(t, "IPO"); rec.State != market.HistoryComplete || *rec.FilledFrom != date("2025-03-01") {
+		t.Errorf("record %+v", rec.Record)
+	}
+}
+
+// A symbol needed further back after it completed is filled for the missing
+// days only; a manual request does the same at once, and a bad one is refused.
+func TestNeededFurtherBackFillsTheMissingDays(t *testing.T) {
+	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
+	r.svc = history.New(history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, ChunkDays: 3660, Now: func() time.Time { return r.clock }})
+	r.store.needs["AAPL"] = date("2025-03-03")
+	r.run(t, history.Input{})
+	r.clock = now.Add(time.Hour)
+	r.store.needs["AAPL"] = date("2024-03-01")
+	r.run(t, history.Input{})
+	r.clock = now.Add(2 * time.Hour)
+	out := r.run(t, history.Input{Symbol: "AAPL", From: "2023-03-01"})
+	want := []call{{"AAPL", "2025-03-03", "2026-03-01"}, {"AAPL", "2024-03-01", "2025-03-02"}, {"AAPL", "2023-03-01", "2024-02-29"}}
+	if !slices.Equal(r.bars.calls, want) || out.Completed != 1 {
+		t.Fatalf("calls %v, want %v (output %+v)", r.bars.calls, want, out)
+	}
+	for _, in := range []history.Input{{Symbol: "AAPL"}, {From: "2024-01-01"}, {Symbol: "AAPL", From: "1990-01-01"},
+		{Symbol: strings.Repeat("X", 33), From: "2024-01-01"}} {
+		if _, err := r.svc.Run(t.Context(), in); !errors.Is(err, history.ErrBadInput) {
+			t.Errorf("%+v: %v, want ErrBadInput", in, err)
+		}
+	}
+}
+
+// Without a corporate-action provider or an offerer (not wired), the backfill
+// runs all the same; an offerer's failure does not hold the history back.
+func TestActionsOptional(t *testing.T) {
+	for name, cfg := range map[string]func(r *rig) history.Config{
+		"none": func(r *rig) history.Config { return history.Config{Store: r.store, Bars: r.bars, Closes: r.closes} },
+		"failing offerer": func(r *rig) history.Config {
+			return history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, Actions: r.actions, Offers: failingOfferer{}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
+			c := cfg(r)
+			c.Now = func() time.Time { return r.clock }
+			r.svc = history.New(c)
+			r.store.needs["AAPL"] = date("2025-06-02")
+			if out := r.run(t, history.Input{}); out.Completed != 1 {
+				t.Errorf("output %+v", out)
+			}
+		})
+	}
+}
+
+type failingOfferer struct{}
+
+func (failingOfferer) Offer(context.Context, []market.CorporateAction) (int, error) {
+	return 0, fmt.Errorf("suggestions store down")
+}
