@@ -40,7 +40,7 @@ func TestQueriesContract(t *testing.T) {
 			InsertValuations: func(ctx context.Context, vals []readmodel.Valuation) (int64, error) {
 				return readmodel.InsertValuations(ctx, pool, vals)
 			},
-			Flags: readmodel.NewSymbolFlags(pool),
+			Flags:   readmodel.NewSymbolFlags(pool),
 			Symbols: q,
 			SetHistories: func(ctx context.Context, hs []market.HistoryStatus) error {
 				for _, h := range hs {
