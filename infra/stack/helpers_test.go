@@ -57,11 +57,11 @@ func prebuilt(t testing.TB) stack.Code {
 // richTopology is the system's topology plus what it does not declare yet:
 // a Kinesis stream with a producer on a schedule and a consumer that pushes over
 // WebSocket, WebSocket routes, a second stream consumer with a daily schedule in
-// New York time, a function writing to an indexed table, and the functions of
-// real market data (marketFunctions): a quote stream that exists only when the
-// quote source streams, and a history backfill.
+// New York time and a function writing to an indexed table; the functions of
+// real market data (the quote stream, which exists only when the quote source
+// streams, and the history backfill) are the system's own.
 func richTopology() stack.Topology {
-	t := marketTopology()
+	t := stack.FromPackage()
 	t.KinesisStreams = []stack.KinesisStream{{Name: "market-data-updates", EnvVar: "MARKET_DATA_STREAM", Retention: 48 * time.Hour, Purpose: "normalised quotes, partition key = symbol"}}
 	t.StreamAccess = map[string][]string{"ingest": {"market-data-updates"}, "stream": {"market-data-updates"}}
 	mapping := topology.StreamMapping{BatchSize: 200, BatchingWindow: 2 * time.Second, MaxRetries: 3, MaxRecordAge: 10 * time.Minute, ParallelizationFactor: 4}
@@ -101,41 +101,9 @@ func richTopology() stack.Topology {
 	return t
 }
 
-// marketTopology is the system's topology with the functions of real market
-// data it does not declare yet (marketFunctions) and the stream's lease table.
-func marketTopology() stack.Topology {
-	t := stack.FromPackage()
-	if !slices.ContainsFunc(t.Tables, func(tb topology.Table) bool { return tb.Name == leasesTable }) {
-		t.Tables = append(t.Tables, topology.Table{Name: leasesTable, PartitionKey: topology.Key{Name: "name", Type: topology.String},
-			TTLAttribute: topology.AttrTTL, EnvVar: "LEASES_TABLE", Purpose: "who holds the quote stream"})
-	}
-	t.StreamAccess["stream"] = []string{topology.MarketDataStream}
-	t.Functions = withFunctions(t.Functions, marketFunctions()...)
-	return t
-}
-
-const leasesTable = "leases"
-
-// marketFunctions are the shapes of the real-market-data functions as the
-// topology declares them: each lists every provider key it could use and the
-// source setting it reads; the stream exists for the quote stream only.
-func marketFunctions() []topology.Function {
-	return []topology.Function{
-		{
-			Name: "stream", Purpose: "holds Finnhub's trade stream", Memory: 256, Timeout: 15 * time.Minute, ReservedConcurrency: 1,
-			When:     topology.StreamingQuotes,
-			Tables:   []topology.TableAccess{{Table: leasesTable, Access: topology.ReadWrite}},
-			Secrets:  []string{topology.FinnhubAPIKey},
-			Triggers: []topology.Trigger{{Kind: topology.Schedule, Expression: "rate(5 minutes)", TimeZone: "UTC", Input: `{"hold":"4m30s"}`}},
-		},
-		{
-			Name: "backfill", Purpose: "fills daily history", Memory: 256, Timeout: 5 * time.Minute, ReservedConcurrency: 1,
-			Secrets:  []string{topology.DatabaseSecret, topology.PolygonAPIKey, topology.AlphaVantageAPIKey},
-			Settings: []topology.Setting{topology.HistorySourceSetting},
-			Triggers: []topology.Trigger{{Kind: topology.Schedule, Expression: "rate(1 minute)", TimeZone: "UTC", Input: `{"batch":5}`}},
-		},
-	}
-}
+// leasesTable is the stream's lease table, which the acceptance synthesis
+// checks the stream may update.
+const leasesTable = topology.LeasesTable
 
 func withFunctions(base []topology.Function, extra ...topology.Function) []topology.Function {
 	out := slices.Clone(base)

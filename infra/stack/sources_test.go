@@ -32,7 +32,7 @@ func TestSelectKeepsWhatTheSourcesNeed(t *testing.T) {
 		{topology.Sources{Quotes: topology.PolygonSource, History: topology.AlphaVantageSource}, false, []string{topology.PolygonAPIKey, topology.AlphaVantageAPIKey},
 			[]string{topology.DatabaseSecret, topology.PolygonAPIKey}, []string{topology.DatabaseSecret, topology.AlphaVantageAPIKey}},
 	} {
-		market := marketTopology().Select(c.sources)
+		market := stack.FromPackage().Select(c.sources)
 		if err := stack.Check(market); err != nil {
 			t.Fatalf("%+v: %v", c.sources, err)
 		}
@@ -74,7 +74,7 @@ func TestRealSourcesSynthesizeTheStreamAndTheBackfill(t *testing.T) {
 	if err != nil || cfg.Sources != realSources {
 		t.Fatalf("%+v %v", cfg.Sources, err)
 	}
-	s := fixture(t, "rich") // the synthetic market functions, with realSources
+	s := fixture(t, "prod") // the system's own functions, with realSources
 	fns := s.functionsByID(t)
 	secrets := s.byName("AWS::SecretsManager::Secret", "Name")
 	tables := s.byName("AWS::DynamoDB::Table", "TableName")
