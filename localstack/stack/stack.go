@@ -414,20 +414,13 @@ func hasTrigger(f topology.Function, kinds ...topology.TriggerKind) bool {
 // feed invokes the ingest function every interval, on top of its one-minute
 // schedule, so the simulated prices move visibly. Ingest's simulated source is
 // a random walk anchored to the day, so more frequent calls sample the same
-// path more finely. A slow run is not stacked on: the ticker drops ticks.
+// path more finely.
 func (s *Stack) feed(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	s.every(ctx, every, func() {
 		if _, err := s.rt.Invoke(ctx, "ingest", []byte(`{"mode":"quotes"}`)); err != nil && ctx.Err() == nil {
 			s.log.Warn("local stack: simulated feed tick failed", "error", err.Error())
 		}
-	}
+	})
 }
 
 // historySourceVar is the setting PT_LOCAL_HISTORY_SOURCE replaces.
@@ -435,17 +428,9 @@ const historySourceVar = "HISTORY_SOURCE"
 
 // backfill invokes the backfill function every interval, then the analytics
 // refresh, on top of their one-minute schedules, so that a new symbol's history
-// and the figures and charts it fills show within seconds. A run still going
-// (the backfill runs one at a time) is not stacked on.
+// and the figures and charts it fills show within seconds.
 func (s *Stack) backfill(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	s.every(ctx, every, func() {
 		for _, call := range []struct{ function, input string }{
 			{"backfill", `{"mode":"scheduled"}`}, {"analytics", `{"mode":"refresh"}`},
 		} {
@@ -453,6 +438,21 @@ func (s *Stack) backfill(ctx context.Context, every time.Duration) {
 				s.log.Warn("local stack: "+call.function+" run failed", "error", err.Error())
 			}
 		}
+	})
+}
+
+// every runs run every interval until ctx ends; a run still going is not
+// stacked on (the ticker drops ticks).
+func (s *Stack) every(ctx context.Context, interval time.Duration, run func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		run()
 	}
 }
 
