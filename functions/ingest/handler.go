@@ -8,14 +8,11 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 )
 
-// event is the schedule's input: empty, null, {} or {"mode":"quotes"} for the
-// minute-by-minute ingest, or
-// {"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}.
+// event is the schedule's input: empty, null, {} or {"mode":"quotes"}. Any
+// other mode is refused by Run ({"mode":"backfill"} with a word on where daily
+// closes are filled now: the backfill function).
 type event struct {
-	Mode   string `json:"mode,omitempty"`
-	Symbol string `json:"symbol,omitempty"`
-	From   string `json:"from,omitempty"`
-	To     string `json:"to,omitempty"`
+	Mode string `json:"mode,omitempty"`
 }
 
 // handle is the Lambda handler: it decodes the schedule's input and runs it.
@@ -36,5 +33,5 @@ func input(raw json.RawMessage) (ingest.Input, error) {
 			return ingest.Input{}, fmt.Errorf("%w: %v", ingest.ErrBadInput, err)
 		}
 	}
-	return ingest.Input{Mode: ingest.Mode(ev.Mode), Symbol: ev.Symbol, From: ev.From, To: ev.To}, nil
+	return ingest.Input{Mode: ingest.Mode(ev.Mode)}, nil
 }

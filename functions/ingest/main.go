@@ -1,6 +1,6 @@
 // Command ingest is the scheduled market-data ingest (docs/architecture.md §1, §6): every minute
 // it publishes a MarketDataUpdated record per watched symbol on
-// market-data-updates; with a backfill input it stores daily closes instead. See
+// market-data-updates (daily closes are the backfill function's). See
 // shared/app/ingest (handler.go decodes the schedule's input).
 //
 // Settings: declared once with the topology (shared/platform/topology, function
@@ -79,26 +79,18 @@ func main() {
 			return wired{}, err
 		}
 		kc, ddb := kinesis.NewFromConfig(cfg), dynamodb.NewFromConfig(cfg)
-		store := readmodel.IngestStore{DB: pool}
-		c := ingest.Config{Watch: store, Flags: readmodel.NewSymbolFlags(pool),
+		c := ingest.Config{Watch: readmodel.IngestStore{DB: pool}, Flags: readmodel.NewSymbolFlags(pool),
 			// The stream's trades are Finnhub's: what it quoted lately is not polled.
 			Latest: dynamoprices.NewLatest(ddb, pricesTable), SkipFresherThan: skipFresherThan, StreamSource: marketdata.SourceFinnhub,
-			Closes: store, Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
-		// Daily bars for the backfill mode come from the quote provider when it
-		// has them (Finnhub's are not on free keys: none, as before).
-		history := marketdata.SourceSimulated
-		if source == marketdata.SourceAlphaVantage || source == marketdata.SourcePolygon {
-			history = source
-		}
-		src, err := marketdata.Open(ctx, marketdata.Selection{Quotes: source, History: history}, marketdata.OpenOptions{
+			Updates: kinesispub.IngestPublisher{Publisher: kinesispub.New(kc, stream, kinesispub.Options{})}, Logger: log}
+		src, err := marketdata.Open(ctx, marketdata.Selection{Quotes: source}, marketdata.OpenOptions{
 			Keys: keys, BaseURLs: baseURLs, Seed: seed, ReplayFile: replayFile,
 			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(ddb, rateTable), nil)})
 		if err != nil {
 			return wired{}, err
 		}
-		c.Quotes, c.Bars = src.Quotes, src.Bars
+		c.Quotes = src.Quotes
 		if src.QuoteSource == marketdata.SourceFinnhub {
-			c.Bars = nil
 			// 60 calls a minute: a longer watch list is served in turns.
 			c.RotateBy = marketdata.DefaultLimits()[marketdata.SourceFinnhub][0].Max
 		}

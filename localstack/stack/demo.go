@@ -10,12 +10,16 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/localstack/invoke"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // DemoUser is one of the demo's users.
@@ -72,19 +76,18 @@ func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 
 	today := calendar.FromTime(time.Now().UTC())
 	start := today.AddDays(-365 * demoYears)
-	symbols := map[string]bool{}
+	var symbols []string
 	for _, p := range demoPlans {
 		for _, b := range p.buys {
-			symbols[b.symbol] = true
+			if !slices.Contains(symbols, b.symbol) {
+				symbols = append(symbols, b.symbol)
+			}
 		}
 	}
 	// Price history first: the trades are made at these closes, and analytics
 	// needs them.
-	for sym := range symbols {
-		in := fmt.Sprintf(`{"mode":"backfill","symbol":%q,"from":%q,"to":%q}`, sym, start.String(), today.String())
-		if _, err := s.rt.Invoke(ctx, "ingest", []byte(in)); err != nil {
-			return nil, fmt.Errorf("demo: backfill %s: %w", sym, err)
-		}
+	if err := s.demoHistory(ctx, db, symbols, start); err != nil {
+		return nil, err
 	}
 
 	var users []DemoUser
@@ -167,6 +170,72 @@ func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	return users, nil
+}
+
+// demoHistoryWait bounds the wait for the demo's history: instant from the
+// simulated source, minutes from a real one (PT_LOCAL_HISTORY_SOURCE) within
+// its rate limit (Polygon's free plan: 5 calls a minute).
+const demoHistoryWait = 30 * time.Minute
+
+// demoHistory fills the daily closes of symbols from start through the backfill
+// function, as an operator would ({"symbol":"AAPL","from":"2024-01-01"}), then
+// runs it until every symbol is complete (a run ends at the provider's limit;
+// the next resumes), and fails on a symbol the provider could not fill.
+func (s *Stack) demoHistory(ctx context.Context, db *pgx.Conn, symbols []string, start calendar.Date) error {
+	for _, sym := range symbols {
+		if err := s.invokeBackfill(ctx, fmt.Sprintf(`{"symbol":%q,"from":%q}`, sym, start.String())); err != nil {
+			return fmt.Errorf("demo: backfill %s: %w", sym, err)
+		}
+	}
+	history := readmodel.NewSymbolHistory(db)
+	deadline := time.Now().Add(demoHistoryWait)
+	for {
+		status, err := history.Status(ctx, symbols)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		var missing []string
+		for _, sym := range symbols {
+			switch st := status[sym]; st.State {
+			case market.HistoryComplete:
+			case market.HistoryFailed:
+				return fmt.Errorf("demo: the history of %s failed: %s", sym, st.Reason)
+			default:
+				missing = append(missing, sym)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("demo: the history of %v not complete after %s", missing, demoHistoryWait)
+		}
+		s.log.Info("demo: waiting for the history of the demo's symbols", "missing", missing)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+		if err := s.invokeBackfill(ctx, `{"mode":"scheduled"}`); err != nil {
+			return fmt.Errorf("demo: backfill: %w", err)
+		}
+	}
+}
+
+// invokeBackfill invokes the backfill function with in, waiting for a run the
+// stack's own schedule holds (the backfill runs one at a time) to end.
+func (s *Stack) invokeBackfill(ctx context.Context, in string) error {
+	for {
+		_, err := s.rt.Invoke(ctx, "backfill", []byte(in))
+		if !errors.Is(err, invoke.ErrThrottled) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // closeOn returns the first close on or after day.

@@ -7,9 +7,10 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
-// IngestStore is what the scheduled ingest reads and writes in the read models
-// (shared/app/ingest's ports): the symbols to fetch quotes for, and the daily
-// closes a backfill stores. QuoteCurrency is the currency of the quotes (USD
+// IngestStore is what the market-data functions read and write in the read
+// models: the symbols to fetch quotes for (the ingest's and the stream's watch
+// list), and the daily closes the backfill stores (shared/app/history's
+// CloseStore). QuoteCurrency is the currency of the quotes (USD
 // when empty): the FX pairs of the watch list end in it.
 type IngestStore struct {
 	DB            PriceDB

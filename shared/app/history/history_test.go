@@ -484,7 +484,7 @@ func TestNeededFurtherBackFillsTheMissingDays(t *testing.T) {
 	if !slices.Equal(r.bars.calls, want) || out.Completed != 1 {
 		t.Fatalf("calls %v, want %v (output %+v)", r.bars.calls, want, out)
 	}
-	for _, in := range []history.Input{{Symbol: "AAPL"}, {From: "2024-01-01"}, {Symbol: "AAPL", From: "1990-01-01"},
+	for _, in := range []history.Input{{Symbol: "AAPL"}, {From: "2024-01-01"}, {Symbol: "AAPL", From: "1990-01-01"}, {Symbol: "AAPL", From: "01/01/2024"},
 		{Symbol: strings.Repeat("X", 33), From: "2024-01-01"}} {
 		if _, err := r.svc.Run(t.Context(), in); !errors.Is(err, history.ErrBadInput) {
 			t.Errorf("%+v: %v, want ErrBadInput", in, err)

@@ -9,17 +9,12 @@
 // marketdata.WindowLimiter over the DynamoDB counter), and publishes one
 // MarketDataUpdated record per quote on market-data-updates (partition key =
 // symbol). Failures are *market.MarketDataError values, logged as JSON lines
-// ("msg":"MarketDataError"): the log is where they are read.
+// ("msg":"MarketDataError"): the log is where they are read. Daily history is
+// not its business: the backfill function (shared/app/history) fills it.
 //
-// With a backfill Input (functions/ingest decodes it from the schedule's
-// {"mode":"backfill","symbol":"AAPL","from":"2024-01-01","to":"2024-03-01"}) it
-// loads the daily bars of that range instead and stores their closes in
-// daily_closes (newer wins: a bar's close is stamped at the 16:00 New York
-// session end).
-//
-// The ports it uses are declared here (QuoteProvider, BarProvider, WatchList,
-// SymbolFlags, LatestQuotes, Publisher, CloseStore); marketdata, kinesispub,
-// dynamoprices and readmodel implement them.
+// The ports it uses are declared here (QuoteProvider, WatchList, SymbolFlags,
+// LatestQuotes, Publisher); marketdata, kinesispub, dynamoprices and readmodel
+// implement them.
 package ingest
 
 import (
@@ -35,7 +30,6 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
-	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
@@ -44,14 +38,6 @@ import (
 type QuoteProvider interface {
 	Name() string
 	Quote(ctx context.Context, symbol string) (market.Quote, error)
-}
-
-// BarProvider returns the daily bars of symbol for the days from..to inclusive,
-// oldest first (marketdata.AlphaVantage, marketdata.SimBars). Errors are
-// *market.MarketDataError.
-type BarProvider interface {
-	Name() string
-	DailyBars(ctx context.Context, symbol string, from, to calendar.Date) ([]market.DailyBar, error)
 }
 
 // Record is one record to put on a stream: its partition key and data.
@@ -71,12 +57,6 @@ type PublishResult struct {
 // what fails within the call; an error means some were not put.
 type Publisher interface {
 	Publish(ctx context.Context, records []Record) (PublishResult, error)
-}
-
-// CloseStore keeps the daily closes, newer wins (readmodel.IngestStore); it
-// returns the rows written.
-type CloseStore interface {
-	UpsertDailyCloses(ctx context.Context, closes []market.DailyClose) (int64, error)
 }
 
 // WatchList returns the symbols to ingest at now, each with every reason it is
@@ -100,15 +80,11 @@ type LatestQuotes interface {
 	GetMany(ctx context.Context, symbols []string) (map[string]market.Quote, error)
 }
 
-// Config wires a Handler. Quotes, Watch and Updates are needed for the
-// minute-by-minute mode; Bars and Closes for backfills.
+// Config wires a Handler. Quotes, Watch and Updates are required.
 type Config struct {
 	Quotes  QuoteProvider
-	Bars    BarProvider
 	Watch   WatchList
 	Updates Publisher
-	// Closes keeps the daily closes a backfill loads.
-	Closes CloseStore
 	// Flags, optional, records the symbols the provider answers not-found for,
 	// and clears them when a valid quote arrives. A flagged symbol is asked
 	// again once every AskUnknownEvery (default 1 h; each in its own minute),
@@ -129,10 +105,8 @@ type Config struct {
 	// Set to a provider's per-minute quota (Finnhub: 60), it makes a watch list
 	// longer than the quota served in turns instead of always serving its head.
 	RotateBy int
-	// MaxBackfillDays bounds one backfill. Default 3,660 (ten years).
-	MaxBackfillDays int
-	Logger          *slog.Logger
-	Now             func() time.Time
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Handler runs the ingest's invocations (Run).
@@ -146,9 +120,6 @@ func New(cfg Config) *Handler {
 	if cfg.AskUnknownEvery < time.Minute {
 		cfg.AskUnknownEvery = time.Hour
 	}
-	if cfg.MaxBackfillDays <= 0 {
-		cfg.MaxBackfillDays = 3660
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -161,18 +132,16 @@ func New(cfg Config) *Handler {
 // Mode says what an invocation does.
 type Mode string
 
-// The modes. The zero Mode is ModeQuotes.
-const (
-	ModeQuotes   Mode = "quotes"   // the minute-by-minute ingest
-	ModeBackfill Mode = "backfill" // the daily closes of Symbol, From..To
-)
+// ModeQuotes, the minute-by-minute ingest, is the only mode; the zero Mode is it.
+const ModeQuotes Mode = "quotes"
 
-// Input is one invocation. From and To are YYYY-MM-DD, checked with the rest of
-// a backfill.
+// retiredBackfill is the mode that once stored daily closes: the backfill
+// function does that now, and an input still naming it is told so.
+const retiredBackfill Mode = "backfill"
+
+// Input is one invocation.
 type Input struct {
-	Mode     Mode
-	Symbol   string
-	From, To string
+	Mode Mode
 }
 
 // Output summarises an invocation.
@@ -180,7 +149,6 @@ type Output struct {
 	Mode      string `json:"mode"`
 	Symbols   int    `json:"symbols"`
 	Published int    `json:"published"`
-	Closes    int    `json:"closes"`
 	Errors    int    `json:"errors"`
 	Skipped   int    `json:"skipped"`            // not asked once the provider's limit was reached
 	Streamed  int    `json:"streamed,omitempty"` // not polled: the stream quoted them recently
@@ -201,10 +169,10 @@ func (h *Handler) Run(ctx context.Context, in Input) (Output, error) {
 	switch in.Mode {
 	case "", ModeQuotes:
 		return h.Quotes(ctx)
-	case ModeBackfill:
-		return h.Backfill(ctx, in)
+	case retiredBackfill:
+		return Output{}, fmt.Errorf(`%w: the ingest no longer backfills daily closes; invoke the backfill function with {"symbol":"AAPL","from":"2024-01-01"}`, ErrBadInput)
 	}
-	return Output{}, fmt.Errorf("%w: mode %q is neither quotes nor backfill", ErrBadInput, in.Mode)
+	return Output{}, fmt.Errorf("%w: mode %q is not quotes", ErrBadInput, in.Mode)
 }
 
 // Quotes fetches the watch list's quotes and publishes them: the watch list
@@ -443,42 +411,6 @@ func (h *Handler) records(ctx context.Context, out *Output, symbols []string, qu
 	return recs
 }
 
-// Backfill stores the daily closes of in.Symbol for in.From..in.To.
-func (h *Handler) Backfill(ctx context.Context, in Input) (Output, error) {
-	out := Output{Mode: "backfill", Symbols: 1}
-	if h.cfg.Bars == nil || h.cfg.Closes == nil {
-		return out, errors.New("ingest: backfill is not configured")
-	}
-	from, err1 := calendar.Parse(in.From)
-	to, err2 := calendar.Parse(in.To)
-	switch {
-	case in.Symbol == "" || len(in.Symbol) > market.MaxSymbolLen:
-		return out, fmt.Errorf("%w: symbol %q", ErrBadInput, in.Symbol)
-	case err1 != nil || err2 != nil:
-		return out, fmt.Errorf("%w: from and to must be YYYY-MM-DD", ErrBadInput)
-	case to.Before(from):
-		return out, fmt.Errorf("%w: to %s is before from %s", ErrBadInput, to, from)
-	case to.DaysSince(from) >= h.cfg.MaxBackfillDays:
-		return out, fmt.Errorf("%w: more than %d days", ErrBadInput, h.cfg.MaxBackfillDays)
-	}
-	bars, err := h.cfg.Bars.DailyBars(ctx, in.Symbol, from, to)
-	if err != nil {
-		e := h.asMarketDataError(in.Symbol, market.KindUpstream, err)
-		b, _ := json.Marshal(e)
-		h.cfg.Logger.WarnContext(ctx, "MarketDataError", "event", json.RawMessage(b))
-		out.Errors = 1
-		return out, e
-	}
-	closes, invalid, open := market.ClosesFromBars(in.Symbol, from, to, bars, h.cfg.Now())
-	out.Errors += invalid
-	out.Skipped += open
-	n, err := h.cfg.Closes.UpsertDailyCloses(ctx, closes)
-	out.Closes = int(n)
-	h.cfg.Logger.InfoContext(ctx, "ingest: backfill", "symbol", in.Symbol, "from", from.String(), "to", to.String(),
-		"bars", len(bars), "stored", n)
-	return out, err
-}
-
 // asMarketDataError keeps a *MarketDataError as it is and wraps anything else as
 // kind.
 func (h *Handler) asMarketDataError(symbol string, kind market.ErrorKind, err error) *market.MarketDataError {
@@ -486,9 +418,5 @@ func (h *Handler) asMarketDataError(symbol string, kind market.ErrorKind, err er
 	if errors.As(err, &e) {
 		return e
 	}
-	provider := ""
-	if h.cfg.Quotes != nil {
-		provider = h.cfg.Quotes.Name()
-	}
-	return &market.MarketDataError{Provider: provider, Symbol: symbol, Kind: kind, Message: err.Error(), At: h.cfg.Now().UTC(), Err: err}
+	return &market.MarketDataError{Provider: h.cfg.Quotes.Name(), Symbol: symbol, Kind: kind, Message: err.Error(), At: h.cfg.Now().UTC(), Err: err}
 }

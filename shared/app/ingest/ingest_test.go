@@ -27,7 +27,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
-	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -47,66 +46,18 @@ func pg(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-// TestBackfillStoresCloses: a simulated backfill of two months stores one close per
-// weekday, idempotently; invalid inputs are refused.
-func TestBackfillStoresCloses(t *testing.T) {
-	pool := pg(t)
-	h := ingest.New(ingest.Config{Bars: marketdata.SimBars{Seed: 1}, Closes: readmodel.IngestStore{DB: pool}})
-	out, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-01-01", To: "2024-03-01"})
-	if err != nil {
-		t.Fatal(err)
+// Quotes is the only mode: the daily closes the ingest once backfilled are the
+// backfill function's, and an input asking for them is refused, saying where
+// to go instead; any other mode is refused too, before anything is read.
+func TestOnlyTheQuotesMode(t *testing.T) {
+	h := ingest.New(ingest.Config{})
+	_, err := h.Run(t.Context(), ingest.Input{Mode: "backfill"})
+	if !errors.Is(err, ingest.ErrBadInput) || !strings.Contains(err.Error(), "backfill function") ||
+		!strings.Contains(err.Error(), `{"symbol":"AAPL","from":"2024-01-01"}`) {
+		t.Errorf("backfill: %v, want a bad input naming the backfill function and its input", err)
 	}
-	from, to := calendar.MustNew(2024, 1, 1), calendar.MustNew(2024, 3, 1)
-	weekdays := 0
-	for d := from; !d.After(to); d = d.AddDays(1) {
-		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			weekdays++
-		}
-	}
-	if out.Closes != weekdays || out.Mode != "backfill" {
-		t.Fatalf("out %+v, want %d closes", out, weekdays)
-	}
-	closes, err := readmodel.DailyCloses(t.Context(), pool, "AAPL", from, to)
-	if err != nil || len(closes) != weekdays {
-		t.Fatalf("%d closes, err %v", len(closes), err)
-	}
-	bars, _ := marketdata.SimBars{Seed: 1}.DailyBars(t.Context(), "AAPL", from, to)
-	for i, c := range closes {
-		if c.Day != bars[i].Date || !c.Close.Equal(bars[i].Close) || c.AsOf.Hour() != 21 || c.Source != "simulated" {
-			t.Fatalf("close %d %+v vs bar %+v (as of 16:00 New York = 21:00 UTC in winter)", i, c, bars[i])
-		}
-	}
-	again, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-01-01", To: "2024-03-01"})
-	if err != nil || again.Closes != 0 {
-		t.Fatalf("second backfill wrote %d rows, err %v", again.Closes, err)
-	}
-	for _, in := range []ingest.Input{{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-03-01", To: "2024-01-01"},
-		{Mode: ingest.ModeBackfill, Symbol: "", From: "2024-01-01", To: "2024-01-02"},
-		{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "01/01/2024", To: "2024-01-02"},
-		{Mode: "rewind"}} {
-		if _, err := h.Run(t.Context(), in); !errors.Is(err, ingest.ErrBadInput) {
-			t.Errorf("%+v: %v", in, err)
-		}
-	}
-}
-
-// A backfill reaching today stores no close for a session that has not closed:
-// the live ticks are the day's close so far.
-func TestBackfillSkipsSessionsNotClosed(t *testing.T) {
-	pool := pg(t)
-	ny, _ := time.LoadLocation("America/New_York")
-	now := time.Date(2024, 3, 1, 11, 0, 0, 0, ny) // a Friday, mid-session
-	h := ingest.New(ingest.Config{Bars: marketdata.SimBars{Seed: 1}, Closes: readmodel.IngestStore{DB: pool}, Now: func() time.Time { return now }})
-	out, err := h.Run(t.Context(), ingest.Input{Mode: ingest.ModeBackfill, Symbol: "AAPL", From: "2024-02-26", To: "2024-03-08"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closes, err := readmodel.DailyCloses(t.Context(), pool, "AAPL", calendar.MustNew(2024, 2, 26), calendar.MustNew(2024, 3, 8))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(closes) != 4 || closes[3].Day != calendar.MustNew(2024, 2, 29) || out.Skipped != 6 {
-		t.Fatalf("stored %d closes (last %v), skipped %d; want Monday to Thursday stored and 6 sessions skipped", len(closes), closes, out.Skipped)
+	if _, err := h.Run(t.Context(), ingest.Input{Mode: "rewind"}); !errors.Is(err, ingest.ErrBadInput) {
+		t.Errorf("rewind: %v, want a bad input", err)
 	}
 }
 

@@ -82,4 +82,14 @@ func TestClosesFromBars(t *testing.T) {
 	if want := time.Date(2026, 6, 30, 20, 0, 0, 0, time.UTC); !closes[1].AsOf.Equal(want) || closes[1].Source != "test" {
 		t.Errorf("summer close %+v, want at %s", closes[1], want)
 	}
+	// A range reaching past today (a Wednesday, mid-session): today's and the
+	// following days' sessions are open; at 16:00 sharp today's has closed.
+	week := []DailyBar{bar("AAPL", "2026-06-29"), bar("AAPL", "2026-06-30"), bar("AAPL", "2026-07-01"), bar("AAPL", "2026-07-02"), bar("AAPL", "2026-07-06")}
+	if closes, invalid, open := ClosesFromBars("AAPL", from, to, week, now); len(closes) != 2 || invalid != 0 || open != 3 {
+		t.Errorf("mid-session: closes %v invalid %d open %d, want Monday and Tuesday stored and 3 open", closes, invalid, open)
+	}
+	closeTime := time.Date(2026, 7, 1, 20, 0, 0, 0, time.UTC)
+	if closes, _, open := ClosesFromBars("AAPL", from, to, week, closeTime); len(closes) != 3 || open != 2 || !closes[2].AsOf.Equal(closeTime) {
+		t.Errorf("at the close: closes %v open %d, want today's stored at %s", closes, open, closeTime)
+	}
 }
