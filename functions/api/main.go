@@ -68,8 +68,12 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
+		// The search's own share of each provider's quota, counted with every
+		// other call to it: users' searches never starve the poll or the backfill.
+		counter := dynamoprices.NewCounter(dynamo, rateTable)
 		search := symbolSearch(ctx, log, sources, marketdata.OpenOptions{Keys: keys, BaseURLs: baseURLs,
-			Limiter: marketdata.NewWindowLimiter(dynamoprices.NewCounter(dynamo, rateTable), nil)})
+			Limiter: marketdata.Share{Use: "search", Own: marketdata.NewWindowLimiter(counter, marketdata.WithUse("search", marketdata.SearchLimits())),
+				Shared: marketdata.NewWindowLimiter(counter, nil)}})
 		srv := httpapi.New(httpapi.Config{
 			Commands:    command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas}),
 			Events:      store,

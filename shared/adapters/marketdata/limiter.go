@@ -196,3 +196,43 @@ func (m *MemoryCounter) sweep() {
 		}
 	}
 }
+
+// SearchLimits are the symbol search's share of each provider's limit: the
+// search is served by the API to any signed-in user, so a burst of searches
+// (or a hostile user's distinct queries) may spend these calls and no more,
+// leaving the rest of the quota to the quote poll and the history backfill.
+func SearchLimits() map[string][]Limit {
+	return map[string][]Limit{
+		SourceFinnhub:      {{Max: 10, Window: time.Minute}},
+		SourceAlphaVantage: {{Max: 5, Window: 24 * time.Hour}},
+		SourcePolygon:      {{Max: 1, Window: time.Minute}},
+	}
+}
+
+// Share is a Limiter for one use of the providers (Use, such as "search"): a
+// call must pass the use's own limits (counted under "<use>-<provider>") and
+// then the provider's shared ones, so that the use never takes more than its
+// share of a quota others rely on.
+type Share struct {
+	Use    string
+	Own    Limiter // counts the use's calls
+	Shared Limiter // counts every call to the provider
+}
+
+// Allow implements Limiter.
+func (s Share) Allow(ctx context.Context, provider string, now time.Time) (bool, time.Duration, error) {
+	if ok, wait, err := s.Own.Allow(ctx, s.Use+"-"+provider, now); !ok || err != nil {
+		return ok, wait, err
+	}
+	return s.Shared.Allow(ctx, provider, now)
+}
+
+// WithUse renames limits' providers to "<use>-<provider>", the keys Share
+// counts a use's calls under.
+func WithUse(use string, limits map[string][]Limit) map[string][]Limit {
+	out := make(map[string][]Limit, len(limits))
+	for p, ls := range limits {
+		out[use+"-"+p] = ls
+	}
+	return out
+}

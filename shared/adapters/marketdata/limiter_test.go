@@ -155,3 +155,40 @@ func TestLimiterStoreDownFailsClosed(t *testing.T) {
 		t.Fatal("called the provider without a limiter answer")
 	}
 }
+
+// A share lets a use spend its own limit and no more, and every call it makes
+// counts against the provider's shared limit too: 10 searches a minute leave
+// Finnhub's other 50 calls to the poll, whatever the searches do.
+func TestShareKeepsTheRestOfTheQuota(t *testing.T) {
+	ctx := context.Background()
+	counter := NewMemoryCounter()
+	shared := NewWindowLimiter(counter, DefaultLimits())
+	search := Share{Use: "search", Own: NewWindowLimiter(counter, WithUse("search", SearchLimits())), Shared: shared}
+	now := time.Date(2026, 12, 7, 15, 0, 30, 0, time.UTC)
+	allowed := 0
+	for range 100 {
+		if ok, _, err := search.Allow(ctx, SourceFinnhub, now); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			allowed++
+		}
+	}
+	if allowed != 10 {
+		t.Fatalf("searches allowed in a minute: %d, want 10", allowed)
+	}
+	polled := 0
+	for range 100 {
+		if ok, _, _ := shared.Allow(ctx, SourceFinnhub, now); ok {
+			polled++
+		}
+	}
+	if polled != 50 {
+		t.Fatalf("poll calls left in the minute: %d, want 50", polled)
+	}
+	if ok, wait, _ := search.Allow(ctx, SourceFinnhub, now); ok || wait != 30*time.Second {
+		t.Fatalf("a search in a spent minute: %v, wait %s", ok, wait)
+	}
+	if ok, _, _ := search.Allow(ctx, SourceFinnhub, now.Add(time.Minute)); !ok {
+		t.Fatal("no search in the next minute")
+	}
+}
