@@ -11,11 +11,14 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -29,6 +32,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/streaming"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
@@ -73,11 +77,7 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		symbols := make([]string, len(watched))
-		for i, w := range watched {
-			symbols[i] = w.Symbol
-		}
-		return symbols, nil
+		return mostNeededFirst(watched), nil
 	})
 	deps := lazy.New(func(ctx context.Context) (*streaming.Service, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
@@ -168,3 +168,32 @@ func (w wiring) service() *streaming.Service {
 type watchListFunc func(ctx context.Context) ([]string, error)
 
 func (f watchListFunc) Symbols(ctx context.Context) ([]string, error) { return f(ctx) }
+
+// streamPriority orders the reasons a symbol is watched by how much a live
+// price matters: what users hold before a live view somebody opened, so that
+// watches (anyone may open them) never push a holding off the capped
+// connection.
+var streamPriority = []market.WatchReason{market.WatchHeld, market.WatchBenchmark, market.WatchFX, market.WatchAlert, market.WatchWatched}
+
+// mostNeededFirst is the watch list's symbols by their most pressing reason,
+// then by name.
+func mostNeededFirst(watched []market.WatchedSymbol) []string {
+	rank := func(w market.WatchedSymbol) int {
+		best := len(streamPriority)
+		for _, r := range w.Reasons {
+			if i := slices.Index(streamPriority, r); i >= 0 && i < best {
+				best = i
+			}
+		}
+		return best
+	}
+	sorted := slices.Clone(watched)
+	slices.SortStableFunc(sorted, func(a, b market.WatchedSymbol) int {
+		return cmp.Or(cmp.Compare(rank(a), rank(b)), strings.Compare(a.Symbol, b.Symbol))
+	})
+	symbols := make([]string, len(sorted))
+	for i, w := range sorted {
+		symbols[i] = w.Symbol
+	}
+	return symbols
+}

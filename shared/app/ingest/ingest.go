@@ -177,7 +177,8 @@ func (h *Handler) Run(ctx context.Context, in Input) (Output, error) {
 
 // Quotes fetches the watch list's quotes and publishes them: the watch list
 // counted per reason, the symbols to poll (not streamed lately, not unknown
-// but in their turn, rotated), their quotes, the unknown symbols flagged or
+// but in their turn; those only watched after the rest, each part rotated),
+// their quotes, the unknown symbols flagged or
 // cleared, one MarketDataUpdated record per valid quote and one MarketDataError
 // log line per failure, then the updates.
 func (h *Handler) Quotes(ctx context.Context) (Output, error) {
@@ -193,7 +194,7 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	unknown := h.unknownSymbols(ctx)
 	symbols = h.notStreamed(ctx, &out, symbols)
 	symbols = h.notUnknown(&out, symbols, unknown)
-	symbols = h.inTurn(symbols)
+	symbols = h.heldBeforeWatched(symbols, watched)
 	quotes, errs := h.fetchQuotes(ctx, symbols)
 	h.flagUnknown(ctx, &out, symbols, quotes, errs, unknown)
 	recs := h.records(ctx, &out, symbols, quotes, errs)
@@ -260,6 +261,28 @@ func (h *Handler) notStreamed(ctx context.Context, out *Output, symbols []string
 // in the same table under the same source, do not stop the poll.
 func (h *Handler) streamed(q market.Quote) bool {
 	return q.Source == h.cfg.StreamSource && q.PreviousClose.IsZero()
+}
+
+// heldBeforeWatched puts the symbols that are only watched over the WebSocket
+// after the others (held, benchmarks, pairs, alerts), each part in its turn:
+// any user may open a watch, so watches must not dilute the quota the
+// holdings' prices need (fetchQuotes stops where the quota does).
+func (h *Handler) heldBeforeWatched(symbols []string, watched []market.WatchedSymbol) []string {
+	onlyWatched := map[string]bool{}
+	for _, w := range watched {
+		if slices.Equal(w.Reasons, []market.WatchReason{market.WatchWatched}) {
+			onlyWatched[w.Symbol] = true
+		}
+	}
+	var needed, watches []string
+	for _, sym := range symbols {
+		if onlyWatched[sym] {
+			watches = append(watches, sym)
+		} else {
+			needed = append(needed, sym)
+		}
+	}
+	return append(h.inTurn(needed), h.inTurn(watches)...)
 }
 
 // inTurn rotates symbols by Config.RotateBy × the Unix minute, so that a watch

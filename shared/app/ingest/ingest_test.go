@@ -161,8 +161,9 @@ func (s reasonsWatch) WatchList(context.Context, time.Time) ([]market.WatchedSym
 }
 
 // TestWatchlistReasonsRotationAndMalformedQuote: no emulator needed for this one;
-// the watch list is sorted and counted per reason, rotated by RotateBy × minute,
-// and a provider's invalid quote becomes a malformed MarketDataError instead of
+// the watch list is sorted and counted per reason, the symbols only watched put
+// after the rest (any user may open a watch: they must not dilute the quota the
+// holdings need), each part rotated by RotateBy × minute, and a provider's invalid quote becomes a malformed MarketDataError instead of
 // a record.
 func TestWatchlistReasonsRotationAndMalformedQuote(t *testing.T) {
 	q := &recordingQuotes{}
@@ -187,11 +188,12 @@ func TestWatchlistReasonsRotationAndMalformedQuote(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"ingest: watch list","symbols":5,"held":2,"alert":1,"benchmark":1,"watched":1,"fx":1`) {
 		t.Fatalf("log:\n%s", logs.String())
 	}
-	// Sorted: A B BAD C D; minute 29541061 × 3 mod 5 = 3: start at C.
-	if strings.Join(q.asked, ",") != "C,D,A,B,BAD" {
+	// Needed, sorted: A B C D; minute 29541061 × 3 mod 4 = 3: start at D; then
+	// the watched-only BAD (rotated alone).
+	if strings.Join(q.asked, ",") != "D,A,B,C,BAD" {
 		t.Fatalf("asked %v", q.asked)
 	}
-	if len(pub.recs) != 4 || pub.recs[0].PartitionKey != "C" {
+	if len(pub.recs) != 4 || pub.recs[0].PartitionKey != "D" {
 		t.Fatalf("published %+v", pub.recs)
 	}
 }

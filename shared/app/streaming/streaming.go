@@ -44,7 +44,9 @@ type Lease interface {
 	Release(ctx context.Context, name, holder string) (bool, error)
 }
 
-// WatchList returns the symbols to stream.
+// WatchList returns the symbols to stream, most needed first: when they
+// outnumber the connection's cap, the head of the list streams and the rest is
+// left to the REST poll.
 type WatchList interface {
 	Symbols(ctx context.Context) ([]string, error)
 }
@@ -333,15 +335,15 @@ func (r *run) flush(ctx context.Context) {
 }
 
 // followWatchList reads the watch list and moves the subscriptions to it:
-// unsubscribe the gone, subscribe the new, within the cap (the symbols
-// already subscribed keep their places; the new fill the rest in order).
+// unsubscribe the gone, subscribe the new, within the cap (the head of the
+// watch list, which comes most needed first).
 func (r *run) followWatchList(ctx context.Context) error {
 	r.nextRefresh = r.s.cfg.Clock.Now().Add(r.s.cfg.WatchRefresh)
 	watched, err := r.s.cfg.Watch.Symbols(ctx)
 	if err != nil {
 		return fmt.Errorf("streaming: watch list: %w", err)
 	}
-	watched = slices.Compact(slices.Sorted(slices.Values(watched)))
+	watched = firstOfEach(watched)
 	want, over := r.withinCap(watched)
 	var gone, added []string
 	for sym := range r.subscribed {
@@ -382,23 +384,25 @@ func (r *run) followWatchList(ctx context.Context) error {
 	return nil
 }
 
-// withinCap picks at most MaxSymbols of watched (sorted): those subscribed
-// first, then the others in order; over is the rest.
+// withinCap picks the first MaxSymbols of watched; over is the rest.
 func (r *run) withinCap(watched []string) (want map[string]bool, over []string) {
-	want = make(map[string]bool, min(len(watched), r.s.cfg.MaxSymbols))
-	for _, sym := range watched {
-		if r.subscribed[sym] && len(want) < r.s.cfg.MaxSymbols {
-			want[sym] = true
+	n := min(len(watched), r.s.cfg.MaxSymbols)
+	want = make(map[string]bool, n)
+	for _, sym := range watched[:n] {
+		want[sym] = true
+	}
+	return want, watched[n:]
+}
+
+// firstOfEach is symbols without repeats, each where it first appears.
+func firstOfEach(symbols []string) []string {
+	seen := make(map[string]bool, len(symbols))
+	out := make([]string, 0, len(symbols))
+	for _, s := range symbols {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
 		}
 	}
-	for _, sym := range watched {
-		switch {
-		case want[sym]:
-		case len(want) < r.s.cfg.MaxSymbols:
-			want[sym] = true
-		default:
-			over = append(over, sym)
-		}
-	}
-	return want, over
+	return out
 }

@@ -402,8 +402,8 @@ func TestRenewalFailuresStopBeforeExpiry(t *testing.T) {
 }
 
 // Subscriptions follow the watch list every refresh: the gone are
-// unsubscribed, the new subscribed, at most MaxSymbols of them (those already
-// subscribed keep their places), the rest left to the REST poll.
+// unsubscribed, the new subscribed, at most MaxSymbols of them (the head of the
+// list, which comes most needed first), the rest left to the REST poll.
 func TestSubscriptionsFollowTheWatchList(t *testing.T) {
 	f := newFixture(3, "MSFT", "AAPL", "TSLA", "NVDA", "AAPL")
 	var logs bytes.Buffer // written by the loop only, read once it returned
@@ -411,7 +411,7 @@ func TestSubscriptionsFollowTheWatchList(t *testing.T) {
 		MaxSymbols: 3, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	done := f.start(f.svc, "inv-1")
 	f.str.emitter(t)
-	want := []string{"+AAPL", "+MSFT", "+NVDA"}
+	want := []string{"+MSFT", "+AAPL", "+TSLA"}
 	f.watch.Set("MSFT", "TSLA", "AMZN", "NVDA")
 	f.clock.Tick(t, t0.Add(29*time.Second)) // not yet due
 	if got := f.str.Calls(); !slices.Equal(got, want) {
@@ -425,7 +425,7 @@ func TestSubscriptionsFollowTheWatchList(t *testing.T) {
 	}
 	f.watch.Set("TSLA")
 	f.clock.Tick(t, t0.Add(60*time.Second))
-	want = append(want, "-AMZN", "-MSFT", "-NVDA", "+TSLA")
+	want = append(want, "-AMZN", "-MSFT")
 	eventually(t, "the third refresh", func() bool { return len(f.str.Calls()) == len(want) })
 	f.watch.mu.Lock()
 	f.watch.err = errors.New("database down") // the subscriptions stand
@@ -440,7 +440,7 @@ func TestSubscriptionsFollowTheWatchList(t *testing.T) {
 		t.Fatalf("%+v %v", r.out, r.err)
 	}
 	// The symbols over the cap are logged as the REST poll's when their
-	// number changes: TSLA at the start (still TSLA after the first refresh,
+	// number changes: NVDA at the start (still NVDA after the first refresh,
 	// not logged again), none after the second.
 	var over []string
 	for line := range strings.Lines(logs.String()) {
@@ -456,7 +456,7 @@ func TestSubscriptionsFollowTheWatchList(t *testing.T) {
 			over = append(over, fmt.Sprint(l.OverTheCap, l.First))
 		}
 	}
-	if want := []string{"1 [TSLA]", "0 []"}; !slices.Equal(over, want) {
+	if want := []string{"1 [NVDA]", "0 []"}; !slices.Equal(over, want) {
 		t.Fatalf("over-the-cap logs %q, want %q", over, want)
 	}
 }
