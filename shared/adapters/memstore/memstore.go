@@ -1,6 +1,6 @@
 // Package memstore holds in-memory implementations of the read-model stores
 // (alert rules, analytics figures, prices, valuations, symbol watchers,
-// suggested transactions) for
+// suggested transactions, the symbols' backfill records) for
 // tests of the use cases and the API that do not exercise SQL. Each passes the
 // same contract suite as its PostgreSQL counterpart in package readmodel
 // (readmodel/storetest), races included: every method holds the store's lock for

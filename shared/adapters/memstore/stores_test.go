@@ -2,6 +2,7 @@ package memstore_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
@@ -42,6 +43,29 @@ func TestSuggestionsContract(t *testing.T) {
 		return storetest.SuggestionSubject{
 			Store: memstore.NewSuggestions(holdings),
 			Hold:  func(_ *testing.T, h suggestions.Holder) { holdings.Put(h) },
+		}
+	})
+}
+
+func TestSymbolHistoryContract(t *testing.T) {
+	storetest.RunHistory(t, func(*testing.T) storetest.HistorySubject {
+		h := memstore.NewSymbolHistory()
+		return storetest.HistorySubject{
+			Store: h,
+			PutPortfolio: func(_ *testing.T, p storetest.SeedPortfolio) {
+				trades := make([]memstore.HistoryTrade, len(p.Trades))
+				for i, tr := range p.Trades {
+					trades[i] = memstore.HistoryTrade(tr)
+				}
+				h.PutPortfolio(memstore.HistoryPortfolio{ID: p.ID, BaseCurrency: p.BaseCurrency, Benchmark: p.Benchmark, Archived: p.Archived, Trades: trades})
+			},
+			PutAlertRule:  func(_ *testing.T, _, symbol string) { h.PutAlertRule(symbol) },
+			PutWatch:      func(_ *testing.T, symbol string, until time.Time) { h.PutWatch(symbol, until) },
+			PutComputedAt: func(_ *testing.T, portfolioID, _ string, at time.Time) { h.PutComputedAt(portfolioID, at) },
+			Row: func(_ *testing.T, symbol string) (storetest.HistoryRow, bool) {
+				r, ok := h.Row(symbol)
+				return storetest.HistoryRow(r), ok
+			},
 		}
 	})
 }

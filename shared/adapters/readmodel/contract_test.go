@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -73,6 +74,7 @@ func TestStoreContracts(t *testing.T) {
 insert into portfolio_metrics (portfolio_id, as_of, user_id, version, benchmark, market_value, report, computed_at)
 values ($1, '2026-03-02', $2::uuid, 1, 'SPY', 0, '{}', $3)`, portfolioID, userID, at)
 				},
+				Row: func(t *testing.T, symbol string) (storetest.HistoryRow, bool) { return historyRow(t, pool, symbol) },
 			}
 		})
 	})
@@ -211,4 +213,28 @@ insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trad
 values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, 'USD', $6, now(), 1)`,
 			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided)
 	}
+}
+
+// historyRow reads symbol's symbol_history row whole.
+func historyRow(t *testing.T, pool *pgxpool.Pool, symbol string) (storetest.HistoryRow, bool) {
+	t.Helper()
+	st, err := readmodel.NewSymbolHistory(pool).Status(t.Context(), []string{symbol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := storetest.HistoryRow{HistoryStatus: st[symbol]}
+	var completed *time.Time
+	err = pool.QueryRow(t.Context(), `select attempts, next_attempt_at, completed_at from symbol_history where symbol = $1`, symbol).
+		Scan(&r.Attempts, &r.NextAttemptAt, &completed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return storetest.HistoryRow{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.NextAttemptAt = r.NextAttemptAt.UTC()
+	if completed != nil {
+		r.CompletedAt = completed.UTC()
+	}
+	return r, true
 }

@@ -56,7 +56,7 @@ func TestClosesNewerWinsInPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := newStore()
-	store.needs["AAPL"] = date("2026-02-16")
+	need(store, "AAPL", date("2026-02-16"))
 	var logs bytes.Buffer
 	svc := history.New(history.Config{Store: store, Bars: strayBars{&fakeBars{listed: map[string]calendar.Date{"AAPL": date("2000-01-03")}}},
 		Closes: readmodel.IngestStore{DB: pool}, Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now }})

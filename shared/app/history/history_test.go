@@ -12,6 +12,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/shared/adapters/memstore"
 	"github.com/portfoliotracker/tracker/shared/app/history"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
@@ -28,159 +29,26 @@ func date(s string) calendar.Date {
 	return d
 }
 
-// fakeStore keeps the records in memory with the semantics of
-// readmodel.SymbolHistory (whose contract suite is storetest.RunHistory);
-// needs is what Reconcile derives.
-type fakeStore struct {
-	mu      sync.Mutex
-	needs   map[string]calendar.Date
-	records map[string]*fakeRecord
+// newStore returns the in-memory backfill store, which passes the PostgreSQL
+// store's contract suite (storetest.RunHistory).
+func newStore() *memstore.SymbolHistory { return memstore.NewSymbolHistory() }
+
+// need makes symbol needed from from on the store's next reconcile: a
+// portfolio in the quotes' currency, without a benchmark, whose only trade is
+// in symbol on that day.
+func need(s *memstore.SymbolHistory, symbol string, from calendar.Date) {
+	s.PutPortfolio(memstore.HistoryPortfolio{ID: "holds-" + symbol, BaseCurrency: "USD",
+		Trades: []memstore.HistoryTrade{{Symbol: symbol, Day: from}}})
 }
 
-type fakeRecord struct {
-	history.Record
-	due       time.Time
-	reason    string
-	completed time.Time
-}
-
-func newStore() *fakeStore {
-	return &fakeStore{needs: map[string]calendar.Date{}, records: map[string]*fakeRecord{}}
-}
-
-func (s *fakeStore) Reconcile(_ context.Context, needs history.Needs, now time.Time) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n int64
-	for sym, from := range s.needs {
-		if s.need(sym, max(from, needs.Earliest), now) {
-			n++
-		}
-	}
-	return n, nil
-}
-
-func (s *fakeStore) need(sym string, from calendar.Date, now time.Time) bool {
-	r := s.records[sym]
-	if r == nil {
-		s.records[sym] = &fakeRecord{Record: history.Record{Symbol: sym, State: market.HistoryPending, NeededFrom: from}, due: now}
-		return true
-	}
-	if !from.Before(r.NeededFrom) {
-		return false
-	}
-	r.NeededFrom, r.Attempts, r.reason = from, 0, ""
-	if !(r.State == market.HistoryFilling && r.due.After(now)) {
-		r.State, r.due = market.HistoryPending, now
-	}
-	return true
-}
-
-func (s *fakeStore) Enqueue(_ context.Context, symbol string, from calendar.Date, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.need(symbol, from, now)
-	return nil
-}
-
-func (s *fakeStore) Claim(_ context.Context, now, leaseUntil time.Time) (history.Record, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var best *fakeRecord
-	for _, r := range s.records {
-		if r.State != market.HistoryComplete && !r.due.After(now) &&
-			(best == nil || r.due.Before(best.due) || r.due.Equal(best.due) && r.Symbol < best.Symbol) {
-			best = r
-		}
-	}
-	if best == nil {
-		return history.Record{}, false, nil
-	}
-	out := best.Record
-	best.State, best.due = market.HistoryFilling, leaseUntil
-	return out, true, nil
-}
-
-func (s *fakeStore) get(symbol string) (*fakeRecord, error) {
-	r := s.records[symbol]
-	if r == nil {
-		return nil, errors.New("no such record")
-	}
-	return r, nil
-}
-
-func (s *fakeStore) Progress(_ context.Context, symbol string, from, to calendar.Date, _ string, _, leaseUntil time.Time) (calendar.Date, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.get(symbol)
-	if err != nil {
-		return 0, err
-	}
-	if r.FilledFrom != nil {
-		from, to = min(from, *r.FilledFrom), max(to, *r.FilledTo)
-	}
-	r.FilledFrom, r.FilledTo, r.State, r.Attempts, r.reason, r.due = &from, &to, market.HistoryFilling, 0, "", leaseUntil
-	return r.NeededFrom, nil
-}
-
-func (s *fakeStore) Complete(_ context.Context, symbol string, plannedFrom calendar.Date, _ string, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.get(symbol)
-	if err != nil {
-		return err
-	}
-	r.Attempts, r.reason, r.due = 0, "", now
-	if r.NeededFrom.Before(plannedFrom) {
-		r.State = market.HistoryPending
-		return nil
-	}
-	r.State, r.completed = market.HistoryComplete, now
-	return nil
-}
-
-func (s *fakeStore) Release(_ context.Context, symbol string, at, _ time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.get(symbol)
-	if err != nil {
-		return err
-	}
-	r.State, r.due = market.HistoryFilling, at
-	if r.FilledTo == nil {
-		r.State = market.HistoryPending
-	}
-	return nil
-}
-
-func (s *fakeStore) Fail(_ context.Context, symbol string, f history.Failure, _ time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.get(symbol)
-	if err != nil {
-		return err
-	}
-	r.Attempts, r.reason, r.due = r.Attempts+1, f.Reason, f.RetryAt
-	switch {
-	case f.Final:
-		r.State = market.HistoryFailed
-	case r.FilledTo == nil:
-		r.State = market.HistoryPending
-	default:
-		r.State = market.HistoryFilling
-	}
-	return nil
-}
-
-func (s *fakeStore) record(t *testing.T, symbol string) fakeRecord {
+// record is symbol's record as it stands.
+func record(t *testing.T, s *memstore.SymbolHistory, symbol string) memstore.HistoryRow {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r := s.records[symbol]
-	if r == nil {
+	r, ok := s.Row(symbol)
+	if !ok {
 		t.Fatalf("no record of %s", symbol)
 	}
-	return *r
+	return r
 }
 
 // call is one request a fake provider answered.
@@ -291,7 +159,7 @@ func (f *fakeFlags) FlagUnknown(_ context.Context, symbol, source, reason string
 }
 
 type rig struct {
-	store   *fakeStore
+	store   *memstore.SymbolHistory
 	bars    *fakeBars
 	closes  *fakeCloses
 	actions *fakeActions
@@ -323,7 +191,7 @@ func (r *rig) run(t *testing.T, in history.Input) history.Output {
 // offered, and completed.
 func TestFillsNewestFirstAndCompletes(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
-	r.store.needs["AAPL"] = date("2023-03-01")
+	need(r.store, "AAPL", date("2023-03-01"))
 	out := r.run(t, history.Input{})
 	want := []call{{"AAPL", "2025-03-01", "2026-03-01"}, {"AAPL", "2024-02-29", "2025-02-28"}, {"AAPL", "2023-03-01", "2024-02-28"}}
 	if !slices.Equal(r.bars.calls, want) {
@@ -332,8 +200,8 @@ func TestFillsNewestFirstAndCompletes(t *testing.T) {
 	if !slices.Equal(r.actions.calls, want) {
 		t.Errorf("corporate actions asked for %v, want the chunks %v", r.actions.calls, want)
 	}
-	rec := r.store.record(t, "AAPL")
-	if rec.State != market.HistoryComplete || *rec.FilledFrom != date("2023-03-01") || *rec.FilledTo != date("2026-03-01") || !rec.completed.Equal(now) {
+	rec := record(t, r.store, "AAPL")
+	if rec.State != market.HistoryComplete || *rec.FilledFrom != date("2023-03-01") || *rec.FilledTo != date("2026-03-01") || !rec.CompletedAt.Equal(now) {
 		t.Fatalf("record %+v", rec)
 	}
 	if out.Symbols != 1 || out.Chunks != 3 || out.Completed != 1 || out.Limited || out.Reconciled != 1 {
@@ -359,30 +227,30 @@ func TestFillsNewestFirstAndCompletes(t *testing.T) {
 // chunk that was refused, and no chunk is fetched twice.
 func TestRateLimitStopsAndTheNextRunResumes(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03"), "MSFT": date("2000-01-03")})
-	r.store.needs["AAPL"] = date("2023-03-01")
-	r.store.needs["MSFT"] = date("2025-06-02")
+	need(r.store, "AAPL", date("2023-03-01"))
+	need(r.store, "MSFT", date("2025-06-02"))
 	r.bars.quota = 2
 	out := r.run(t, history.Input{})
 	if !out.Limited || out.Chunks != 2 || out.Completed != 0 {
 		t.Fatalf("first run %+v", out)
 	}
-	rec := r.store.record(t, "AAPL")
-	if rec.State != market.HistoryFilling || *rec.FilledFrom != date("2024-02-29") || !rec.due.Equal(now.Add(30*time.Second)) {
+	rec := record(t, r.store, "AAPL")
+	if rec.State != market.HistoryFilling || *rec.FilledFrom != date("2024-02-29") || !rec.NextAttemptAt.Equal(now.Add(30*time.Second)) {
 		t.Fatalf("after the limit: %+v, want filling from 2024-02-29, due when the limit allows", rec)
 	}
-	if r.store.record(t, "MSFT").State != market.HistoryPending {
+	if record(t, r.store, "MSFT").State != market.HistoryPending {
 		t.Error("MSFT was touched")
 	}
 	// A run before the limit allows again does nothing with AAPL.
 	r.clock = now.Add(10 * time.Second)
 	r.bars.quota = 0
 	out = r.run(t, history.Input{})
-	if out.Symbols != 1 || r.store.record(t, "AAPL").State != market.HistoryFilling {
+	if out.Symbols != 1 || record(t, r.store, "AAPL").State != market.HistoryFilling {
 		t.Fatalf("second run %+v: only MSFT was due", out)
 	}
 	r.clock = now.Add(time.Minute)
 	out = r.run(t, history.Input{})
-	if out.Completed != 1 || r.store.record(t, "AAPL").State != market.HistoryComplete {
+	if out.Completed != 1 || record(t, r.store, "AAPL").State != market.HistoryComplete {
 		t.Fatalf("third run %+v", out)
 	}
 	seen := map[call]bool{}
@@ -398,8 +266,8 @@ func TestRateLimitStopsAndTheNextRunResumes(t *testing.T) {
 // provider says so or answers two weeks without a bar.
 func TestUnknownSymbolsFailAndAreFlagged(t *testing.T) {
 	r := newRig(nil)
-	r.store.needs["NOTFOUND"] = date("2025-01-02")
-	r.store.needs["EMPTY"] = date("2025-01-02")
+	need(r.store, "NOTFOUND", date("2025-01-02"))
+	need(r.store, "EMPTY", date("2025-01-02"))
 	// EMPTY is asked first (oldest first, then by symbol) and answered with no bar.
 	r.bars.fail[2] = &market.MarketDataError{Provider: "fake", Symbol: "NOTFOUND", Kind: market.KindNotFound, Message: "no such ticker"}
 	out := r.run(t, history.Input{})
@@ -407,17 +275,17 @@ func TestUnknownSymbolsFailAndAreFlagged(t *testing.T) {
 		t.Fatalf("output %+v", out)
 	}
 	for _, sym := range []string{"EMPTY", "NOTFOUND"} {
-		rec := r.store.record(t, sym)
-		if rec.State != market.HistoryFailed || !strings.HasPrefix(rec.reason, "unknown symbol") || rec.FilledTo != nil {
-			t.Errorf("%s: %+v %q", sym, rec.Record, rec.reason)
+		rec := record(t, r.store, sym)
+		if rec.State != market.HistoryFailed || !strings.HasPrefix(rec.Reason, "unknown symbol") || rec.FilledTo != nil {
+			t.Errorf("%s: %+v %q", sym, rec, rec.Reason)
 		}
 	}
 	if len(r.flags.flagged) != 2 || !strings.HasPrefix(r.flags.flagged[0], "EMPTY fake unknown symbol") {
 		t.Errorf("flagged %q", r.flags.flagged)
 	}
 	// Failed symbols are retried, slowly.
-	if rec := r.store.record(t, "EMPTY"); !rec.due.Equal(now.Add(time.Minute)) {
-		t.Errorf("due again at %s", rec.due)
+	if rec := record(t, r.store, "EMPTY"); !rec.NextAttemptAt.Equal(now.Add(time.Minute)) {
+		t.Errorf("due again at %s", rec.NextAttemptAt)
 	}
 }
 
@@ -427,30 +295,30 @@ func TestFailuresBackOff(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03"), "BAD": date("2000-01-03")})
 	r.svc = history.New(history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, MaxAttempts: 3,
 		Now: func() time.Time { return r.clock }})
-	r.store.needs["AAPL"] = date("2025-06-02")
-	r.store.needs["BAD"] = date("2025-06-02")
+	need(r.store, "AAPL", date("2025-06-02"))
+	need(r.store, "BAD", date("2025-06-02"))
 	for i := 1; i <= 10; i++ {
 		r.bars.fail[i] = &market.MarketDataError{Provider: "fake", Kind: market.KindHTTPStatus, Status: 503, Message: "unavailable"}
 	}
 	r.bars.fail[2] = &market.MarketDataError{Provider: "fake", Kind: market.KindHTTPStatus, Status: 403, Message: "not authorized"}
 	r.run(t, history.Input{})
-	if rec := r.store.record(t, "BAD"); rec.State != market.HistoryFailed || !strings.HasPrefix(rec.reason, "refused: ") {
-		t.Errorf("BAD: %+v %q", rec.Record, rec.reason)
+	if rec := record(t, r.store, "BAD"); rec.State != market.HistoryFailed || !strings.HasPrefix(rec.Reason, "refused: ") {
+		t.Errorf("BAD: %+v %q", rec, rec.Reason)
 	}
 	var dues []time.Duration
 	for range 2 {
-		rec := r.store.record(t, "AAPL")
-		dues = append(dues, rec.due.Sub(r.clock))
-		r.clock = rec.due
+		rec := record(t, r.store, "AAPL")
+		dues = append(dues, rec.NextAttemptAt.Sub(r.clock))
+		r.clock = rec.NextAttemptAt
 		r.run(t, history.Input{})
 	}
-	dues = append(dues, r.store.record(t, "AAPL").due.Sub(r.clock))
+	dues = append(dues, record(t, r.store, "AAPL").NextAttemptAt.Sub(r.clock))
 	if want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute}; !slices.Equal(dues, want) {
 		t.Errorf("backoffs %v, want %v", dues, want)
 	}
-	rec := r.store.record(t, "AAPL")
-	if rec.State != market.HistoryFailed || !strings.HasPrefix(rec.reason, "gave up after 3 attempts") {
-		t.Errorf("after three transient failures: %+v %q", rec.Record, rec.reason)
+	rec := record(t, r.store, "AAPL")
+	if rec.State != market.HistoryFailed || !strings.HasPrefix(rec.Reason, "gave up after 3 attempts") {
+		t.Errorf("after three transient failures: %+v %q", rec, rec.Reason)
 	}
 }
 
@@ -458,13 +326,13 @@ func TestFailuresBackOff(t *testing.T) {
 // older chunk with nothing: the symbol is complete without asking further back.
 func TestHistoryStartingLaterCompletes(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"IPO": date("2025-09-15")})
-	r.store.needs["IPO"] = date("2018-01-02")
+	need(r.store, "IPO", date("2018-01-02"))
 	out := r.run(t, history.Input{})
 	if len(r.bars.calls) != 2 || out.Completed != 1 {
 		t.Fatalf("calls %v, output %+v", r.bars.calls, out)
 	}
-	if rec := r.store.record(t, "IPO"); rec.State != market.HistoryComplete || *rec.FilledFrom != date("2025-03-01") {
-		t.Errorf("record %+v", rec.Record)
+	if rec := record(t, r.store, "IPO"); rec.State != market.HistoryComplete || *rec.FilledFrom != date("2025-03-01") {
+		t.Errorf("record %+v", rec)
 	}
 }
 
@@ -473,10 +341,10 @@ func TestHistoryStartingLaterCompletes(t *testing.T) {
 func TestNeededFurtherBackFillsTheMissingDays(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
 	r.svc = history.New(history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, ChunkDays: 3660, Now: func() time.Time { return r.clock }})
-	r.store.needs["AAPL"] = date("2025-03-03")
+	need(r.store, "AAPL", date("2025-03-03"))
 	r.run(t, history.Input{})
 	r.clock = now.Add(time.Hour)
-	r.store.needs["AAPL"] = date("2024-03-01")
+	need(r.store, "AAPL", date("2024-03-01"))
 	r.run(t, history.Input{})
 	r.clock = now.Add(2 * time.Hour)
 	out := r.run(t, history.Input{Symbol: "AAPL", From: "2023-03-01"})
@@ -506,7 +374,7 @@ func TestActionsOptional(t *testing.T) {
 			c := cfg(r)
 			c.Now = func() time.Time { return r.clock }
 			r.svc = history.New(c)
-			r.store.needs["AAPL"] = date("2025-06-02")
+			need(r.store, "AAPL", date("2025-06-02"))
 			if out := r.run(t, history.Input{}); out.Completed != 1 {
 				t.Errorf("output %+v", out)
 			}

@@ -49,6 +49,27 @@ type HistorySubject struct {
 	PutWatch func(t *testing.T, symbol string, until time.Time)
 	// PutComputedAt records that the portfolio's analytics were computed at.
 	PutComputedAt func(t *testing.T, portfolioID, userID string, at time.Time)
+	// Row reads symbol's record whole; ok is false when there is none.
+	Row func(t *testing.T, symbol string) (row HistoryRow, ok bool)
+}
+
+// HistoryRow is a record with what Status does not show: its failures in a
+// row, when a run may take it next, and when its last backfill completed (zero
+// before the first).
+type HistoryRow struct {
+	market.HistoryStatus
+	Attempts      int
+	NextAttemptAt time.Time
+	CompletedAt   time.Time
+}
+
+func row(t *testing.T, s HistorySubject, symbol string) HistoryRow {
+	t.Helper()
+	r, ok := s.Row(t, symbol)
+	if !ok {
+		t.Fatalf("no record of %s", symbol)
+	}
+	return r
 }
 
 // RunHistory runs the backfill store's suite; newSubject returns an empty one.
@@ -56,6 +77,7 @@ func RunHistory(t *testing.T, newSubject func(t *testing.T) HistorySubject) {
 	run(t, newSubject, []testCase[HistorySubject]{
 		{"ReconcileDerivesNeedsIdempotently", testHistoryReconcile},
 		{"ClaimLeaseProgressComplete", testHistoryLifecycle},
+		{"ClaimOrderDueThenSymbol", testHistoryClaimOrder},
 		{"FailuresBackOffAndRelease", testHistoryFailures},
 		{"ClaimRaceOneWinnerPerSymbol", testHistoryClaimRace},
 		{"StaleAfterBackfill", testHistoryStale},
@@ -106,8 +128,10 @@ func reconcile(t *testing.T, s HistoryStore, now time.Time) int64 {
 // testHistoryReconcile: every needed symbol from where it is needed (the
 // portfolio's first trade, the lookback, the ten-year bound); nothing of
 // archived portfolios, voided trades or expired watches; a second run changes
-// nothing; an older trade sends the symbols back to pending from its day.
+// nothing; an older trade sends the symbols back to pending from its day, due
+// at once, their failures forgotten, but for one a run holds (its lease kept).
 func testHistoryReconcile(t *testing.T, s HistorySubject) {
+	ctx := t.Context()
 	s.PutPortfolio(t, SeedPortfolio{ID: "p1", UserID: UserA, BaseCurrency: "USD", Benchmark: "SPY", Trades: []SeedTrade{
 		{Symbol: "", Day: histDay("2024-02-01")}, // a deposit: the first trade
 		{Symbol: "AAPL", Day: histDay("2024-03-01")}, {Symbol: "MSFT", Day: histDay("2025-01-02")},
@@ -137,9 +161,25 @@ func testHistoryReconcile(t *testing.T, s HistorySubject) {
 		if h.State != market.HistoryPending || h.FilledFrom != nil || h.UpdatedAt.IsZero() {
 			t.Errorf("%s: %+v, want pending, nothing filled", sym, h)
 		}
+		if r := row(t, s, sym); !r.NextAttemptAt.Equal(t0) || r.Attempts != 0 || !r.CompletedAt.IsZero() {
+			t.Errorf("%s: %+v, want due at once", sym, r)
+		}
 	}
 	if n := reconcile(t, s.Store, t0.Add(time.Minute)); n != 0 {
 		t.Errorf("second reconcile changed %d records", n)
+	}
+
+	// AAPL failed, SPY complete, MSFT held by a run, when p1's older trade
+	// comes.
+	at := t0.Add(90 * time.Second)
+	if err := s.Store.Fail(ctx, "AAPL", history.Failure{Reason: "refused", Final: true, RetryAt: at.Add(24 * time.Hour)}, at); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Store.Complete(ctx, "SPY", histDay("2024-02-01"), "polygon", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Store.Progress(ctx, "MSFT", histDay("2025-01-02"), histDay("2026-02-27"), "polygon", at, at.Add(lease)); err != nil {
+		t.Fatal(err)
 	}
 
 	// An older trade in p1, and one older than ten years in p2.
@@ -147,6 +187,16 @@ func testHistoryReconcile(t *testing.T, s HistorySubject) {
 		{Symbol: "MSFT", Day: histDay("2022-01-03")}, {Symbol: "AAPL", Day: histDay("2024-03-01")}}})
 	if n := reconcile(t, s.Store, t0.Add(2*time.Minute)); n != 3 {
 		t.Errorf("reconcile after an older trade changed %d records, want 3 (AAPL, MSFT, SPY: from p1's new first trade)", n)
+	}
+	back := t0.Add(2 * time.Minute)
+	if r := row(t, s, "AAPL"); r.State != market.HistoryPending || !r.NextAttemptAt.Equal(back) || r.Attempts != 0 || r.Reason != "" {
+		t.Errorf("a failed record needed further back: %+v, want pending, due at once, its failure forgotten", r)
+	}
+	if r := row(t, s, "SPY"); r.State != market.HistoryPending || !r.NextAttemptAt.Equal(back) || !r.CompletedAt.Equal(at) {
+		t.Errorf("a complete record needed further back: %+v, want pending, due at once, its completion time kept", r)
+	}
+	if r := row(t, s, "MSFT"); r.State != market.HistoryFilling || !r.NextAttemptAt.Equal(at.Add(lease)) || r.NeededFrom != histDay("2022-01-03") {
+		t.Errorf("a held record needed further back: %+v, want filling, its lease kept", r)
 	}
 	s.PutPortfolio(t, SeedPortfolio{ID: "p2", UserID: UserB, BaseCurrency: "EUR", Benchmark: "VTI", Trades: []SeedTrade{
 		{Symbol: "AAPL", Day: histDay("1990-01-02")}}})
@@ -195,6 +245,9 @@ func testHistoryLifecycle(t *testing.T, s HistorySubject) {
 	if !ok || r.Symbol != "AAPL" || r.State != market.HistoryPending || r.NeededFrom != histDay("2020-01-01") || r.FilledFrom != nil {
 		t.Fatalf("first claim %+v %v, want AAPL pending (oldest first)", r, ok)
 	}
+	if r := row(t, s, "AAPL"); r.State != market.HistoryFilling || !r.NextAttemptAt.Equal(t0.Add(time.Minute+lease)) {
+		t.Fatalf("claimed %+v, want filling until the lease's end", r)
+	}
 	if r, ok := claim(t, st, t0.Add(2*time.Minute)); !ok || r.Symbol != "MSFT" {
 		t.Fatalf("second claim %+v %v, want MSFT", r, ok)
 	}
@@ -206,6 +259,9 @@ func testHistoryLifecycle(t *testing.T, s HistorySubject) {
 	if err := st.Enqueue(ctx, "AAPL", histDay("2019-01-01"), now); err != nil {
 		t.Fatal(err)
 	}
+	if r := row(t, s, "AAPL"); r.State != market.HistoryFilling || !r.NextAttemptAt.Equal(t0.Add(time.Minute+lease)) {
+		t.Fatalf("needed further back while held: %+v, want the lease kept", r)
+	}
 	needed, err := st.Progress(ctx, "AAPL", histDay("2025-01-01"), histDay("2026-03-01"), "polygon", now, now.Add(lease))
 	if err != nil || needed != histDay("2019-01-01") {
 		t.Fatalf("progress: needed %s %v, want 2019-01-01", needed, err)
@@ -213,6 +269,9 @@ func testHistoryLifecycle(t *testing.T, s HistorySubject) {
 	h := status(t, st, "AAPL")["AAPL"]
 	if h.State != market.HistoryFilling || *h.FilledFrom != histDay("2025-01-01") || *h.FilledTo != histDay("2026-03-01") || h.Source != "polygon" {
 		t.Fatalf("after progress %+v", h)
+	}
+	if r := row(t, s, "AAPL"); !r.NextAttemptAt.Equal(now.Add(lease)) {
+		t.Fatalf("after progress %+v, want the lease extended", r)
 	}
 	// The run dies; once its lease runs out the next claim resumes AAPL.
 	if r, ok := claim(t, st, now.Add(time.Minute)); ok {
@@ -237,8 +296,8 @@ func testHistoryLifecycle(t *testing.T, s HistorySubject) {
 	if err := st.Complete(ctx, "AAPL", histDay("2019-01-01"), "polygon", later); err != nil {
 		t.Fatal(err)
 	}
-	if h := status(t, st, "AAPL")["AAPL"]; h.State != market.HistoryPending {
-		t.Fatalf("completed though needed further back: %+v", h)
+	if r := row(t, s, "AAPL"); r.State != market.HistoryPending || !r.NextAttemptAt.Equal(later) || !r.CompletedAt.IsZero() {
+		t.Fatalf("completed though needed further back: %+v, want pending, due at once", r)
 	}
 	r, ok = claim(t, st, later)
 	if !ok || r.Symbol != "AAPL" || r.NeededFrom != histDay("2018-06-01") || *r.FilledFrom != histDay("2019-01-01") {
@@ -249,6 +308,9 @@ func testHistoryLifecycle(t *testing.T, s HistorySubject) {
 	}
 	if h := status(t, st, "AAPL")["AAPL"]; h.State != market.HistoryComplete || !h.UpdatedAt.Equal(later) || h.Reason != "" {
 		t.Fatalf("complete %+v", h)
+	}
+	if r := row(t, s, "AAPL"); !r.CompletedAt.Equal(later) {
+		t.Fatalf("complete %+v, want completed at %s", r, later)
 	}
 	if r, ok := claim(t, st, later.Add(time.Hour)); ok && r.Symbol == "AAPL" {
 		t.Fatal("a complete record was claimed")
@@ -263,11 +325,39 @@ func testHistoryLifecycle(t *testing.T, s HistorySubject) {
 	if err := st.Enqueue(ctx, "AAPL", histDay("2018-01-02"), later); err != nil {
 		t.Fatal(err)
 	}
-	if h := status(t, st, "AAPL")["AAPL"]; h.State != market.HistoryPending || h.NeededFrom != histDay("2018-01-02") {
-		t.Fatalf("an older need: %+v", h)
+	if r := row(t, s, "AAPL"); r.State != market.HistoryPending || r.NeededFrom != histDay("2018-01-02") || !r.CompletedAt.Equal(later) {
+		t.Fatalf("an older need: %+v, want pending, the last completion kept", r)
+	}
+	if _, ok := s.Row(t, "NOPE"); ok {
+		t.Error("a record of a symbol never needed")
 	}
 	if err := st.Complete(ctx, "NOPE", histDay("2018-01-02"), "polygon", later); err == nil {
 		t.Error("completing an unknown symbol succeeded")
+	}
+}
+
+// testHistoryClaimOrder: the record due longest ago first, those due at the
+// same instant by symbol; none due after now.
+func testHistoryClaimOrder(t *testing.T, s HistorySubject) {
+	ctx, st := t.Context(), s.Store
+	for _, e := range []struct {
+		symbol string
+		at     time.Time
+	}{{"MSFT", t0}, {"EMPTY", t0}, {"ZZZZ", t0.Add(-time.Second)}, {"AAPL", t0}, {"LATE", t0.Add(time.Second)}} {
+		if err := st.Enqueue(ctx, e.symbol, histDay("2024-01-02"), e.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for range 5 {
+		r, ok := claim(t, st, t0)
+		if !ok {
+			break
+		}
+		got = append(got, r.Symbol)
+	}
+	if want := []string{"ZZZZ", "AAPL", "EMPTY", "MSFT"}; !slices.Equal(got, want) {
+		t.Errorf("claimed %v, want %v", got, want)
 	}
 }
 
@@ -288,6 +378,9 @@ func testHistoryFailures(t *testing.T, s HistorySubject) {
 	if h.State != market.HistoryPending || h.Reason != "upstream timeout" {
 		t.Fatalf("after a transient failure %+v", h)
 	}
+	if r := row(t, s, "ZZZZ"); r.Attempts != 1 || !r.NextAttemptAt.Equal(retry) {
+		t.Fatalf("after a transient failure %+v, want one attempt, due at %s", r, retry)
+	}
 	if _, ok := claim(t, st, retry.Add(-time.Second)); ok {
 		t.Fatal("claimed before its retry time")
 	}
@@ -298,8 +391,8 @@ func testHistoryFailures(t *testing.T, s HistorySubject) {
 	if err := st.Fail(ctx, "ZZZZ", history.Failure{Reason: "unknown symbol", Final: true, RetryAt: retry.Add(time.Hour)}, retry); err != nil {
 		t.Fatal(err)
 	}
-	if h := status(t, st, "ZZZZ")["ZZZZ"]; h.State != market.HistoryFailed || h.Reason != "unknown symbol" {
-		t.Fatalf("after a final failure %+v", h)
+	if r := row(t, s, "ZZZZ"); r.State != market.HistoryFailed || r.Reason != "unknown symbol" || r.Attempts != 2 || !r.NextAttemptAt.Equal(retry.Add(time.Hour)) {
+		t.Fatalf("after a final failure %+v", r)
 	}
 	r, ok = claim(t, st, retry.Add(time.Hour))
 	if !ok || r.State != market.HistoryFailed || r.Attempts != 2 {
@@ -312,8 +405,9 @@ func testHistoryFailures(t *testing.T, s HistorySubject) {
 	if err := st.Release(ctx, "ZZZZ", at, retry); err != nil {
 		t.Fatal(err)
 	}
-	if h := status(t, st, "ZZZZ")["ZZZZ"]; h.State != market.HistoryFilling || h.Reason != "" || *h.FilledFrom != histDay("2025-01-02") {
-		t.Fatalf("after progress and a release %+v", h)
+	if r := row(t, s, "ZZZZ"); r.State != market.HistoryFilling || r.Reason != "" || *r.FilledFrom != histDay("2025-01-02") ||
+		!r.NextAttemptAt.Equal(at) || r.Attempts != 0 {
+		t.Fatalf("after progress and a release %+v", r)
 	}
 	if _, ok := claim(t, st, at.Add(-time.Second)); ok {
 		t.Fatal("claimed before the release's time")

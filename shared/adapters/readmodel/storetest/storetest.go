@@ -1,8 +1,9 @@
 // Package storetest holds the contract suites of the read-model stores other
 // than the portfolios and transactions: alert rules (RunAlerts), analytics
 // figures (RunMetrics), prices (RunPrices), valuations (RunValuations),
-// symbol watchers (RunWatchers), suggested transactions (RunSuggestions) and the
-// ingest's watch list (RunWatchList). Each suite takes a constructor and runs the same
+// symbol watchers (RunWatchers), suggested transactions (RunSuggestions), the
+// symbols' backfill records (RunHistory) and the ingest's watch list
+// (RunWatchList). Each suite takes a constructor and runs the same
 // cases against every implementation: the Postgres stores of package readmodel
 // (on a migrated database holding nothing else during the case) and the
 // in-memory ones of package memstore. A case that needs other tables (the portfolios an alert rule or a
