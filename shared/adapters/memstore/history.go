@@ -67,6 +67,14 @@ type historyRecord struct {
 	nextAttemptAt        time.Time
 	updatedAt            time.Time
 	completedAt          time.Time // zero before the first completion
+	priority             int       // 0: a portfolio's (or an operator's), 1: an alert's or a watch's only
+}
+
+// historyNeed is when a symbol is needed from, and how urgently (the
+// record's priority).
+type historyNeed struct {
+	from     calendar.Date
+	priority int
 }
 
 type historyWatch struct {
@@ -137,8 +145,8 @@ func (s *SymbolHistory) Reconcile(_ context.Context, needs history.Needs, now ti
 	defer s.mu.Unlock()
 	now = stamp(now)
 	var n int64
-	for symbol, from := range s.needed(needs, now) {
-		if s.need(symbol, from, now) {
+	for symbol, nd := range s.needed(needs, now) {
+		if s.need(symbol, nd, now) {
 			n++
 		}
 	}
@@ -150,16 +158,20 @@ func (s *SymbolHistory) Reconcile(_ context.Context, needs history.Needs, now ti
 // currency pair of one in another currency than the quotes', from the
 // portfolio's first trade (a cash movement counts); the symbols of alert rules
 // and live watches over the lookback; nothing before the earliest day, and no
-// symbol longer than a symbol may be.
-func (s *SymbolHistory) needed(needs history.Needs, now time.Time) map[string]calendar.Date {
-	out := map[string]calendar.Date{}
-	add := func(symbol string, from calendar.Date) {
+// symbol longer than a symbol may be. The priority is 0 when a portfolio
+// needs the symbol, else 1.
+func (s *SymbolHistory) needed(needs history.Needs, now time.Time) map[string]historyNeed {
+	out := map[string]historyNeed{}
+	add := func(symbol string, from calendar.Date, priority int) {
 		if utf8.RuneCountInString(symbol) > market.MaxSymbolLen {
 			return
 		}
-		if cur, ok := out[symbol]; !ok || from.Before(cur) {
-			out[symbol] = from
+		cur, ok := out[symbol]
+		if !ok {
+			cur = historyNeed{from: from, priority: priority}
 		}
+		cur.from, cur.priority = min(cur.from, from), min(cur.priority, priority)
+		out[symbol] = cur
 	}
 	for _, p := range s.portfolios {
 		first, ok := firstTrade(p)
@@ -168,29 +180,30 @@ func (s *SymbolHistory) needed(needs history.Needs, now time.Time) map[string]ca
 		}
 		for _, tr := range p.Trades {
 			if !tr.Voided && tr.Symbol != "" {
-				add(tr.Symbol, first)
+				add(tr.Symbol, first, 0)
 			}
 		}
 		if p.Benchmark != "" {
-			add(p.Benchmark, first)
+			add(p.Benchmark, first, 0)
 		}
 		if p.BaseCurrency != needs.QuoteCurrency {
-			add(market.FXPair{Base: p.BaseCurrency, Quote: needs.QuoteCurrency}.Symbol(), first)
+			add(market.FXPair{Base: p.BaseCurrency, Quote: needs.QuoteCurrency}.Symbol(), first, 0)
 		}
 	}
 	lookback := needs.Today.AddDays(-needs.Lookback)
 	for _, symbol := range s.rules {
 		if symbol != "" {
-			add(symbol, lookback)
+			add(symbol, lookback, 1)
 		}
 	}
 	for _, w := range s.watches {
 		if w.until.After(now) {
-			add(w.symbol, lookback)
+			add(w.symbol, lookback, 1)
 		}
 	}
-	for symbol, from := range out {
-		out[symbol] = max(from, needs.Earliest)
+	for symbol, nd := range out {
+		nd.from = max(nd.from, needs.Earliest)
+		out[symbol] = nd
 	}
 	return out
 }
@@ -207,23 +220,28 @@ func firstTrade(p HistoryPortfolio) (calendar.Date, bool) {
 	return first, found
 }
 
-// need records symbol as needed from from, and reports whether the record
+// need records symbol as needed from nd.from, and reports whether the record
 // changed: a new one is pending, due at once; one needed further back than
 // recorded goes back to pending, due at once, its failures forgotten, unless a
-// run holds it (filling, its lease running).
-func (s *SymbolHistory) need(symbol string, from calendar.Date, now time.Time) bool {
+// run holds it (filling, its lease running). The priority follows nd.
+func (s *SymbolHistory) need(symbol string, nd historyNeed, now time.Time) bool {
 	r, ok := s.records[symbol]
 	if !ok {
-		s.records[symbol] = historyRecord{symbol: symbol, state: market.HistoryPending, neededFrom: from, nextAttemptAt: now, updatedAt: now}
+		s.records[symbol] = historyRecord{symbol: symbol, state: market.HistoryPending, neededFrom: nd.from, nextAttemptAt: now, updatedAt: now,
+			priority: nd.priority}
 		return true
 	}
-	if !from.Before(r.neededFrom) {
+	further := nd.from.Before(r.neededFrom)
+	if !further && nd.priority == r.priority {
 		return false
 	}
-	if !(r.state == market.HistoryFilling && r.nextAttemptAt.After(now)) {
-		r.state, r.nextAttemptAt = market.HistoryPending, now
+	r.priority = nd.priority
+	if further {
+		if !(r.state == market.HistoryFilling && r.nextAttemptAt.After(now)) {
+			r.state, r.nextAttemptAt = market.HistoryPending, now
+		}
+		r.neededFrom, r.attempts, r.reason, r.updatedAt = nd.from, 0, "", now
 	}
-	r.neededFrom, r.attempts, r.reason, r.updatedAt = from, 0, "", now
 	s.records[symbol] = r
 	return true
 }
@@ -232,12 +250,13 @@ func (s *SymbolHistory) need(symbol string, from calendar.Date, now time.Time) b
 func (s *SymbolHistory) Enqueue(_ context.Context, symbol string, from calendar.Date, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.need(symbol, from, stamp(now))
+	s.need(symbol, historyNeed{from: from}, stamp(now))
 	return nil
 }
 
-// Claim implements history.Store: the record due longest ago (then by symbol),
-// held until leaseUntil.
+// Claim implements history.Store: of the records due, a portfolio's before an
+// alert's or a watch's, the one due longest ago (then by symbol), held until
+// leaseUntil.
 func (s *SymbolHistory) Claim(_ context.Context, now, leaseUntil time.Time) (history.Record, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -252,7 +271,7 @@ func (s *SymbolHistory) Claim(_ context.Context, now, leaseUntil time.Time) (his
 		return history.Record{}, false, nil
 	}
 	r := slices.MinFunc(due, func(a, b historyRecord) int {
-		return cmp.Or(a.nextAttemptAt.Compare(b.nextAttemptAt), cmp.Compare(a.symbol, b.symbol))
+		return cmp.Or(cmp.Compare(a.priority, b.priority), a.nextAttemptAt.Compare(b.nextAttemptAt), cmp.Compare(a.symbol, b.symbol))
 	})
 	st := r.status()
 	claimed := history.Record{Symbol: r.symbol, State: r.state, NeededFrom: r.neededFrom, FilledFrom: st.FilledFrom,

@@ -31,7 +31,8 @@ var _ history.Store = (*SymbolHistory)(nil)
 // portfolio in another currency than the quotes' (market.FXPair{Base: base,
 // Quote: quote}.Symbol(), "EURUSD=X", spelled in SQL), from its first trade; the
 // symbols of alert rules and live watches, over the lookback. A symbol longer
-// than a symbol may be (a benchmark is free text) is nobody's to fetch.
+// than a symbol may be (a benchmark is free text) is nobody's to fetch. Its
+// priority is 0 when a portfolio needs it, else 1 (an alert's or a watch's).
 const neededSymbols = `
 with firsts as (
   select p.id, p.base_currency, p.benchmark, min(t.trade_date) as first_trade
@@ -39,21 +40,21 @@ with firsts as (
     join transactions t on t.portfolio_id = p.id and not t.voided
    where not p.archived
    group by p.id
-), needs (symbol, from_day) as (
-  select t.symbol, f.first_trade
+), needs (symbol, from_day, priority) as (
+  select t.symbol, f.first_trade, 0
     from firsts f
     join transactions t on t.portfolio_id = f.id and not t.voided
    where t.symbol is not null and t.symbol <> ''
   union all
-  select f.benchmark, f.first_trade from firsts f where f.benchmark <> ''
+  select f.benchmark, f.first_trade, 0 from firsts f where f.benchmark <> ''
   union all
-  select f.base_currency || $1 || '=X', f.first_trade from firsts f where f.base_currency <> $1
+  select f.base_currency || $1 || '=X', f.first_trade, 0 from firsts f where f.base_currency <> $1
   union all
-  select a.symbol, $2::date from alert_rules a where a.symbol <> ''
+  select a.symbol, $2::date, 1 from alert_rules a where a.symbol <> ''
   union all
-  select w.symbol, $2::date from symbol_watchers w where w.expires_at > $4
+  select w.symbol, $2::date, 1 from symbol_watchers w where w.expires_at > $4
 ), needed as (
-  select symbol, greatest(min(from_day), $3::date) as needed_from
+  select symbol, greatest(min(from_day), $3::date) as needed_from, min(priority) as priority
     from needs
    where length(symbol) <= ` + maxSymbolLenSQL + `
    group by symbol
@@ -65,17 +66,21 @@ const maxSymbolLenSQL = "32"
 // now): a new symbol is pending, due at once; one needed further back than
 // recorded goes back to pending, due at once, its failures forgotten, unless a
 // run holds it (filling, its lease running): that run reads the new day at its
-// next step and goes on.
+// next step and goes on. The priority follows the needs of the moment.
 func upsertNeed(now string) string {
-	return strings.NewReplacer("$now", now+"::timestamptz").Replace(`
-insert into symbol_history as h (symbol, state, needed_from, next_attempt_at, updated_at)
-select symbol, 'pending', needed_from, $now, $now from needed
+	return strings.NewReplacer("$now", now+"::timestamptz", "$further", "excluded.needed_from < h.needed_from",
+		"$held", "(h.state = 'filling' and h.next_attempt_at > "+now+"::timestamptz)").Replace(`
+insert into symbol_history as h (symbol, state, needed_from, priority, next_attempt_at, updated_at)
+select symbol, 'pending', needed_from, priority, $now, $now from needed
 on conflict (symbol) do update
-   set needed_from = excluded.needed_from,
-       state = case when h.state = 'filling' and h.next_attempt_at > $now then h.state else 'pending' end,
-       next_attempt_at = case when h.state = 'filling' and h.next_attempt_at > $now then h.next_attempt_at else $now end,
-       attempts = 0, reason = null, updated_at = $now
- where excluded.needed_from < h.needed_from`)
+   set needed_from = least(excluded.needed_from, h.needed_from),
+       priority = excluded.priority,
+       state = case when $further and not $held then 'pending' else h.state end,
+       next_attempt_at = case when $further and not $held then $now else h.next_attempt_at end,
+       attempts = case when $further then 0 else h.attempts end,
+       reason = case when $further then null else h.reason end,
+       updated_at = case when $further then $now else h.updated_at end
+ where $further or excluded.priority <> h.priority`)
 }
 
 // Reconcile implements history.Store, in one statement.
@@ -90,7 +95,7 @@ func (s *SymbolHistory) Reconcile(ctx context.Context, needs history.Needs, now 
 
 // Enqueue implements history.Store.
 func (s *SymbolHistory) Enqueue(ctx context.Context, symbol string, from calendar.Date, now time.Time) error {
-	_, err := s.db.Exec(ctx, `with needed (symbol, needed_from) as (select $1::text, $2::date)`+upsertNeed("$3"),
+	_, err := s.db.Exec(ctx, `with needed (symbol, needed_from, priority) as (select $1::text, $2::date, 0)`+upsertNeed("$3"),
 		symbol, from.String(), now.UTC())
 	if err != nil {
 		return fmt.Errorf("readmodel: enqueue history of %s: %w", symbol, err)
@@ -98,7 +103,8 @@ func (s *SymbolHistory) Enqueue(ctx context.Context, symbol string, from calenda
 	return nil
 }
 
-// Claim implements history.Store: the row due longest ago, locked with skip
+// Claim implements history.Store: of the rows due, a portfolio's before an
+// alert's or a watch's, the one due longest ago, locked with skip
 // locked so that a concurrent claim takes the next one, moved out of reach
 // until leaseUntil in the same statement.
 func (s *SymbolHistory) Claim(ctx context.Context, now, leaseUntil time.Time) (history.Record, bool, error) {
@@ -107,7 +113,7 @@ update symbol_history h
    set state = 'filling', next_attempt_at = $2, updated_at = $1
   from (select symbol, state from symbol_history
          where state <> 'complete' and next_attempt_at <= $1
-         order by next_attempt_at, symbol
+         order by priority, next_attempt_at, symbol
          limit 1
            for update skip locked) c
  where h.symbol = c.symbol

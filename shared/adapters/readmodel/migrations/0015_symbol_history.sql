@@ -16,6 +16,10 @@
 -- it past its own deadline (a lease: no other run fetches the symbol meanwhile),
 -- and a failure moves it by the backoff. completed_at is when the last backfill
 -- completed: the analytics function recomputes the portfolios computed before it.
+-- priority 0 is a symbol a portfolio needs (its trades, its benchmark, its pair)
+-- or an operator asked for, 1 one only an alert rule or a live watch needs: runs
+-- take every due 0 first, so that watches (any user may open them) never hold
+-- back the history of a portfolio.
 create table public.symbol_history (
   symbol          text primary key,
   state           text not null check (state in ('pending', 'filling', 'complete', 'failed')),
@@ -28,10 +32,11 @@ create table public.symbol_history (
   next_attempt_at timestamptz not null,
   updated_at      timestamptz not null,
   completed_at    timestamptz,
+  priority        smallint not null default 0 check (priority in (0, 1)),
   check ((filled_from is null) = (filled_to is null) and (filled_from is null or filled_from <= filled_to))
 );
--- The runs' pick: the rows due, oldest first.
-create index symbol_history_due_idx on public.symbol_history (next_attempt_at, symbol) where state <> 'complete';
+-- The runs' pick: the rows due, a portfolio's first, then oldest first.
+create index symbol_history_due_idx on public.symbol_history (priority, next_attempt_at, symbol) where state <> 'complete';
 -- The analytics refresh: the backfills completed lately.
 create index symbol_history_completed_at_idx on public.symbol_history (completed_at) where completed_at is not null;
 

@@ -78,6 +78,7 @@ func RunHistory(t *testing.T, newSubject func(t *testing.T) HistorySubject) {
 		{"ReconcileDerivesNeedsIdempotently", testHistoryReconcile},
 		{"ClaimLeaseProgressComplete", testHistoryLifecycle},
 		{"ClaimOrderDueThenSymbol", testHistoryClaimOrder},
+		{"PortfolioNeedsFirst", testHistoryPortfolioNeedsFirst},
 		{"FailuresBackOffAndRelease", testHistoryFailures},
 		{"ClaimRaceOneWinnerPerSymbol", testHistoryClaimRace},
 		{"StaleAfterBackfill", testHistoryStale},
@@ -357,6 +358,54 @@ func testHistoryClaimOrder(t *testing.T, s HistorySubject) {
 		got = append(got, r.Symbol)
 	}
 	if want := []string{"ZZZZ", "AAPL", "EMPTY", "MSFT"}; !slices.Equal(got, want) {
+		t.Errorf("claimed %v, want %v", got, want)
+	}
+}
+
+// testHistoryPortfolioNeedsFirst: a symbol only an alert rule or a live watch
+// needs (any user may open a watch) is claimed after every due symbol a
+// portfolio needs, however long it has waited, and moves up once a portfolio
+// trades it.
+func testHistoryPortfolioNeedsFirst(t *testing.T, s HistorySubject) {
+	s.PutWatch(t, "WWWW", t0.Add(time.Hour))
+	s.PutAlertRule(t, UserA, "RULE")
+	reconcile(t, s.Store, t0.Add(-time.Minute))
+	s.PutPortfolio(t, SeedPortfolio{ID: "p1", UserID: UserA, BaseCurrency: "USD", Trades: []SeedTrade{{Symbol: "TTTT", Day: histDay("2024-02-01")}}})
+	if n := reconcile(t, s.Store, t0); n != 1 {
+		t.Errorf("reconcile changed %d records, want TTTT's", n)
+	}
+	var got []string
+	for range 4 {
+		r, ok := claim(t, s.Store, t0)
+		if !ok {
+			break
+		}
+		got = append(got, r.Symbol)
+	}
+	if want := []string{"TTTT", "RULE", "WWWW"}; !slices.Equal(got, want) {
+		t.Errorf("claimed %v, want the portfolio's symbol first", got)
+	}
+
+	s.PutWatch(t, "LATER", t0.Add(time.Hour))
+	reconcile(t, s.Store, t0.Add(-time.Minute))
+	s.PutPortfolio(t, SeedPortfolio{ID: "p2", UserID: UserB, BaseCurrency: "USD", Trades: []SeedTrade{{Symbol: "NEXT", Day: histDay("2024-02-01")}}})
+	reconcile(t, s.Store, t0)
+	// LATER, waiting longest, is a portfolio's too now (from a day within the
+	// lookback it is needed from already: only its priority changes), so it
+	// comes first.
+	s.PutPortfolio(t, SeedPortfolio{ID: "p3", UserID: UserB, BaseCurrency: "USD", Trades: []SeedTrade{{Symbol: "LATER", Day: historyToday.AddDays(-10)}}})
+	if n := reconcile(t, s.Store, t0.Add(time.Second)); n != 1 {
+		t.Errorf("reconcile changed %d records, want LATER's priority", n)
+	}
+	got = nil
+	for range 3 {
+		r, ok := claim(t, s.Store, t0.Add(2*time.Second))
+		if !ok {
+			break
+		}
+		got = append(got, r.Symbol)
+	}
+	if want := []string{"LATER", "NEXT"}; !slices.Equal(got, want) {
 		t.Errorf("claimed %v, want %v", got, want)
 	}
 }
