@@ -68,6 +68,7 @@ type historyRecord struct {
 	updatedAt            time.Time
 	completedAt          time.Time // zero before the first completion
 	priority             int       // 0: a portfolio's (or an operator's), 1: an alert's or a watch's only
+	actionsCheckedAt     time.Time // zero: the recent corporate actions never asked for
 }
 
 // historyNeed is when a symbol is needed from, and how urgently (the
@@ -322,9 +323,40 @@ func (s *SymbolHistory) Complete(_ context.Context, symbol string, plannedFrom c
 		if r.neededFrom.Before(plannedFrom) {
 			r.state = market.HistoryPending
 		} else {
-			r.state, r.completedAt = market.HistoryComplete, now
+			r.state, r.completedAt, r.actionsCheckedAt = market.HistoryComplete, now, now
 		}
 		r.source, r.attempts, r.reason, r.nextAttemptAt, r.updatedAt = source, 0, "", now, now
+		return nil
+	})
+}
+
+// ClaimActions implements history.Store: the complete record asked for
+// longest ago (never first, then by symbol), marked asked for at now.
+func (s *SymbolHistory) ClaimActions(_ context.Context, now, before time.Time) (string, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now, before = stamp(now), stamp(before)
+	var due []historyRecord
+	for _, r := range s.records {
+		if r.state == market.HistoryComplete && (r.actionsCheckedAt.IsZero() || !r.actionsCheckedAt.After(before)) {
+			due = append(due, r)
+		}
+	}
+	if len(due) == 0 {
+		return "", false, nil
+	}
+	r := slices.MinFunc(due, func(a, b historyRecord) int {
+		return cmp.Or(a.actionsCheckedAt.Compare(b.actionsCheckedAt), cmp.Compare(a.symbol, b.symbol))
+	})
+	r.actionsCheckedAt = now
+	s.records[r.symbol] = r
+	return r.symbol, true, nil
+}
+
+// ReleaseActions implements history.Store.
+func (s *SymbolHistory) ReleaseActions(_ context.Context, symbol string) error {
+	return s.update("release the actions", symbol, func(r *historyRecord) error {
+		r.actionsCheckedAt = time.Time{}
 		return nil
 	})
 }

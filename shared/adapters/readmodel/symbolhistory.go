@@ -189,8 +189,38 @@ func (s *SymbolHistory) Complete(ctx context.Context, symbol string, plannedFrom
 update symbol_history
    set state = case when needed_from < $2::date then 'pending' else 'complete' end,
        completed_at = case when needed_from < $2::date then completed_at else $4 end,
+       actions_checked_at = case when needed_from < $2::date then actions_checked_at else $4 end,
        source = $3, attempts = 0, reason = null, next_attempt_at = $4, updated_at = $4
  where symbol = $1`, symbol, plannedFrom.String(), source, now.UTC())
+}
+
+// ClaimActions implements history.Store, in one statement: the complete
+// row asked for longest ago (never first), locked with skip locked so that a
+// concurrent claim takes the next one.
+func (s *SymbolHistory) ClaimActions(ctx context.Context, now, before time.Time) (string, bool, error) {
+	rows, err := s.db.Query(ctx, `
+update symbol_history h
+   set actions_checked_at = $1
+  from (select symbol from symbol_history
+         where state = 'complete' and (actions_checked_at is null or actions_checked_at <= $2)
+         order by actions_checked_at nulls first, symbol
+         limit 1
+           for update skip locked) c
+ where h.symbol = c.symbol
+returning h.symbol`, now.UTC(), before.UTC())
+	if err != nil {
+		return "", false, fmt.Errorf("readmodel: claim the actions of a symbol: %w", err)
+	}
+	symbols, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(symbols) == 0 {
+		return "", false, err
+	}
+	return symbols[0], true, nil
+}
+
+// ReleaseActions implements history.Store.
+func (s *SymbolHistory) ReleaseActions(ctx context.Context, symbol string) error {
+	return s.update(ctx, "release the actions", symbol, `update symbol_history set actions_checked_at = null where symbol = $1`, symbol)
 }
 
 // Release implements history.Store.

@@ -130,6 +130,14 @@ type Store interface {
 	Release(ctx context.Context, symbol string, at, now time.Time) error
 	// Fail records a failure; the record is due again at f.RetryAt.
 	Fail(ctx context.Context, symbol string, f Failure, now time.Time) error
+	// ClaimActions takes a complete record whose corporate actions were last
+	// asked for before before (or never), the longest ago first, and marks
+	// them asked for at now; ok is false when none is. Two claims at once never
+	// take the same record.
+	ClaimActions(ctx context.Context, now, before time.Time) (symbol string, ok bool, err error)
+	// ReleaseActions makes the record's corporate actions due again at once
+	// (the run could not ask for them).
+	ReleaseActions(ctx context.Context, symbol string) error
 }
 
 // Config wires a Service. Store, Bars and Closes are required.
@@ -164,6 +172,11 @@ type Config struct {
 	// Backoff is the wait after a symbol's first failure, doubled with each
 	// further one up to MaxBackoff. Defaults 1 minute and 24 hours.
 	Backoff, MaxBackoff time.Duration
+	// ActionsEvery is how often a complete symbol's recent corporate actions
+	// are asked for again, over the last ActionsWindowDays days. Defaults 24
+	// hours and 45 days.
+	ActionsEvery      time.Duration
+	ActionsWindowDays int
 	Logger              *slog.Logger
 	Now                 func() time.Time
 }
@@ -176,7 +189,7 @@ func New(cfg Config) *Service {
 	defaults := []struct {
 		v   *int
 		def int
-	}{{&cfg.Lookback, 365}, {&cfg.MaxDays, 3660}, {&cfg.ChunkDays, 366}, {&cfg.MaxAttempts, 8}}
+	}{{&cfg.Lookback, 365}, {&cfg.MaxDays, 3660}, {&cfg.ChunkDays, 366}, {&cfg.MaxAttempts, 8}, {&cfg.ActionsWindowDays, 45}}
 	for _, d := range defaults {
 		if *d.v <= 0 {
 			*d.v = d.def
@@ -196,6 +209,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 24 * time.Hour
+	}
+	if cfg.ActionsEvery <= 0 {
+		cfg.ActionsEvery = 24 * time.Hour
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -222,6 +238,9 @@ type Output struct {
 	Completed  int   `json:"completed"`
 	Failed     int   `json:"failed"`
 	Offered    int   `json:"offered"` // corporate actions suggested
+	// ActionsChecked counts the complete symbols whose recent corporate
+	// actions were asked for again.
+	ActionsChecked int `json:"actionsChecked"`
 	// Limited is true when the provider's rate limit ended the run.
 	Limited bool `json:"limited"`
 }
@@ -230,8 +249,10 @@ type Output struct {
 var ErrBadInput = errors.New("history: bad input")
 
 // Run runs one invocation: the requested symbol recorded, the records
-// reconciled with the read models, then the symbols due filled until none is,
-// the provider's limit is reached or the invocation's time is nearly up.
+// reconciled with the read models, the symbols due filled until none is, the
+// provider's limit is reached or the invocation's time is nearly up, then, with
+// what is left of both, the recent corporate actions of complete symbols asked
+// for again (checkActions).
 func (s *Service) Run(ctx context.Context, in Input) (Output, error) {
 	var out Output
 	now := s.cfg.Now()
@@ -244,8 +265,12 @@ func (s *Service) Run(ctx context.Context, in Input) (Output, error) {
 	}
 	out.Reconciled = n
 	err = s.fillDue(ctx, &out)
+	if err == nil && !out.Limited {
+		err = s.checkActions(ctx, &out)
+	}
 	s.cfg.Logger.InfoContext(ctx, "history: run", "reconciled", out.Reconciled, "symbols", out.Symbols, "chunks", out.Chunks,
-		"closes", out.Closes, "completed", out.Completed, "failed", out.Failed, "offered", out.Offered, "limited", out.Limited)
+		"closes", out.Closes, "completed", out.Completed, "failed", out.Failed, "offered", out.Offered,
+		"actionsChecked", out.ActionsChecked, "limited", out.Limited)
 	return out, err
 }
 
@@ -295,6 +320,37 @@ func (s *Service) fillDue(ctx context.Context, out *Output) error {
 		if err != nil || stop {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkActions asks again, one complete symbol at a time, for the corporate
+// actions of its last ActionsWindowDays days, once every ActionsEvery: the
+// backfill asked for those of the days it filled, and the splits and dividends
+// that come after must be offered too. It stops at the provider's limit
+// (releasing the symbol in hand) or near the deadline; another refusal is
+// logged and the symbol waits for its next turn.
+func (s *Service) checkActions(ctx context.Context, out *Output) error {
+	if s.cfg.Actions == nil || s.cfg.Offers == nil {
+		return nil
+	}
+	for s.timeLeft(ctx) {
+		now := s.cfg.Now()
+		symbol, ok, err := s.cfg.Store.ClaimActions(ctx, now, now.Add(-s.cfg.ActionsEvery))
+		if err != nil || !ok {
+			return err
+		}
+		to := today(now)
+		actions, err := s.actions(ctx, symbol, chunk{from: to.AddDays(-s.cfg.ActionsWindowDays), to: to})
+		if err != nil {
+			out.Limited = errors.Is(err, market.KindRateLimited)
+			if rerr := s.cfg.Store.ReleaseActions(ctx, symbol); rerr != nil {
+				return fmt.Errorf("history: release the actions of %s: %w", symbol, rerr)
+			}
+			return nil
+		}
+		out.ActionsChecked++
+		s.offer(ctx, symbol, actions, out)
 	}
 	return nil
 }

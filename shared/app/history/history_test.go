@@ -94,33 +94,11 @@ func (p *fakeBars) DailyBars(_ context.Context, symbol string, from, to calendar
 	return bars, nil
 }
 
-type fakeCloses struct {
-	mu     sync.Mutex
-	closes map[string]market.DailyClose // symbol/day
-}
-
-func (c *fakeCloses) UpsertDailyCloses(_ context.Context, closes []market.DailyClose) (int64, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closes == nil {
-		c.closes = map[string]market.DailyClose{}
-	}
-	var n int64
-	for _, dc := range closes {
-		k := dc.Symbol + "/" + dc.Day.String()
-		if old, ok := c.closes[k]; ok && !old.AsOf.Before(dc.AsOf) {
-			continue
-		}
-		c.closes[k] = dc
-		n++
-	}
-	return n, nil
-}
-
 // fakeActions reports a dividend of each symbol on the 15th of every month.
 type fakeActions struct {
-	mu    sync.Mutex
-	calls []call
+	mu      sync.Mutex
+	calls   []call
+	limited bool // answer as a provider whose rate limit is spent
 }
 
 func (a *fakeActions) Name() string { return "fake" }
@@ -128,6 +106,9 @@ func (a *fakeActions) Name() string { return "fake" }
 func (a *fakeActions) CorporateActions(_ context.Context, symbol string, from, to calendar.Date) ([]market.CorporateAction, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.limited {
+		return nil, &market.MarketDataError{Provider: "fake", Symbol: symbol, Kind: market.KindRateLimited, Message: "limit"}
+	}
 	a.calls = append(a.calls, call{symbol, from.String(), to.String()})
 	var out []market.CorporateAction
 	for d := from; !d.After(to); d = d.AddDays(1) {
@@ -161,7 +142,7 @@ func (f *fakeFlags) FlagUnknown(_ context.Context, symbol, source, reason string
 type rig struct {
 	store   *memstore.SymbolHistory
 	bars    *fakeBars
-	closes  *fakeCloses
+	closes  *memstore.Prices
 	actions *fakeActions
 	offers  *fakeOffers
 	flags   *fakeFlags
@@ -170,7 +151,7 @@ type rig struct {
 }
 
 func newRig(listed map[string]calendar.Date) *rig {
-	r := &rig{store: newStore(), bars: &fakeBars{listed: listed, fail: map[int]error{}}, closes: &fakeCloses{},
+	r := &rig{store: newStore(), bars: &fakeBars{listed: listed, fail: map[int]error{}}, closes: memstore.NewPrices(),
 		actions: &fakeActions{}, offers: &fakeOffers{}, flags: &fakeFlags{}, clock: now}
 	r.svc = history.New(history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, Actions: r.actions, Offers: r.offers,
 		Unknown: r.flags, ChunkDays: 366, Now: func() time.Time { return r.clock }})
@@ -207,10 +188,11 @@ func TestFillsNewestFirstAndCompletes(t *testing.T) {
 	if out.Symbols != 1 || out.Chunks != 3 || out.Completed != 1 || out.Limited || out.Reconciled != 1 {
 		t.Errorf("output %+v", out)
 	}
-	if int(out.Closes) != len(r.closes.closes) || len(r.closes.closes) < 3*250 {
-		t.Errorf("%d closes stored (output says %d)", len(r.closes.closes), out.Closes)
+	stored, err := r.closes.DailyCloses(t.Context(), "AAPL", date("2000-01-01"), date("2030-01-01"))
+	if err != nil || int(out.Closes) != len(stored) || len(stored) < 3*250 {
+		t.Errorf("%d closes stored (output says %d), %v", len(stored), out.Closes, err)
 	}
-	if c := r.closes.closes["AAPL/2026-02-27"]; !c.AsOf.Equal(time.Date(2026, 2, 27, 21, 0, 0, 0, time.UTC)) {
+	if c := closeOn(stored, date("2026-02-27")); !c.AsOf.Equal(time.Date(2026, 2, 27, 21, 0, 0, 0, time.UTC)) {
 		t.Errorf("Friday's close stamped %s, want 16:00 New York", c.AsOf)
 	}
 	if out.Offered != 36 || len(r.offers.offered) != 36 {
@@ -386,4 +368,52 @@ type failingOfferer struct{}
 
 func (failingOfferer) Offer(context.Context, []market.CorporateAction) (int, error) {
 	return 0, fmt.Errorf("suggestions store down")
+}
+
+// closeOn is the close of day among closes (zero when there is none).
+func closeOn(closes []market.DailyClose, day calendar.Date) market.DailyClose {
+	for _, c := range closes {
+		if c.Day == day {
+			return c
+		}
+	}
+	return market.DailyClose{}
+}
+
+// A complete symbol's recent corporate actions are asked for again once a
+// day, so a dividend after its backfill is offered too: the same day it is
+// not asked again; the next day the last 45 days are, and their dividend
+// goes to the offerer. A rate limit releases the symbol for the next run.
+func TestActionsAskedAgainDaily(t *testing.T) {
+	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
+	need(r.store, "AAPL", date("2026-01-05"))
+	if out := r.run(t, history.Input{}); out.Completed != 1 || out.ActionsChecked != 0 {
+		t.Fatalf("first run %+v", out)
+	}
+	asked := len(r.actions.calls)
+	r.clock = now.Add(time.Hour)
+	if out := r.run(t, history.Input{}); out.ActionsChecked != 0 || len(r.actions.calls) != asked {
+		t.Fatalf("an hour later %+v, %d calls", out, len(r.actions.calls))
+	}
+	r.clock = now.Add(25 * time.Hour)
+	offered := len(r.offers.offered)
+	out := r.run(t, history.Input{})
+	today := calendar.FromTime(r.clock.In(market.NewYork()))
+	if want := (call{"AAPL", today.AddDays(-45).String(), today.String()}); out.ActionsChecked != 1 || r.actions.calls[len(r.actions.calls)-1] != want {
+		t.Fatalf("a day later %+v, last call %v, want %v", out, r.actions.calls[len(r.actions.calls)-1], want)
+	}
+	if len(r.offers.offered) == offered || out.Offered == 0 {
+		t.Fatalf("nothing offered a day later: %+v", out)
+	}
+
+	r.clock = now.Add(49 * time.Hour)
+	r.actions.limited = true
+	if out := r.run(t, history.Input{}); !out.Limited || out.ActionsChecked != 0 {
+		t.Fatalf("rate-limited %+v", out)
+	}
+	r.actions.limited = false
+	r.clock = now.Add(49*time.Hour + time.Minute)
+	if out := r.run(t, history.Input{}); out.ActionsChecked != 1 {
+		t.Fatalf("after the limit %+v: the symbol was not released", out)
+	}
 }

@@ -19,7 +19,9 @@
 -- priority 0 is a symbol a portfolio needs (its trades, its benchmark, its pair)
 -- or an operator asked for, 1 one only an alert rule or a live watch needs: runs
 -- take every due 0 first, so that watches (any user may open them) never hold
--- back the history of a portfolio.
+-- back the history of a portfolio. actions_checked_at is when the symbol's recent
+-- corporate actions were last asked for: a complete symbol is asked again every
+-- day, so the dividends and splits after its backfill are offered too.
 create table public.symbol_history (
   symbol          text primary key,
   state           text not null check (state in ('pending', 'filling', 'complete', 'failed')),
@@ -33,6 +35,7 @@ create table public.symbol_history (
   updated_at      timestamptz not null,
   completed_at    timestamptz,
   priority        smallint not null default 0 check (priority in (0, 1)),
+  actions_checked_at timestamptz,
   check ((filled_from is null) = (filled_to is null) and (filled_from is null or filled_from <= filled_to))
 );
 -- The runs' pick: the rows due, a portfolio's first, then oldest first.

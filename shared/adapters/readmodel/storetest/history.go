@@ -81,6 +81,7 @@ func RunHistory(t *testing.T, newSubject func(t *testing.T) HistorySubject) {
 		{"PortfolioNeedsFirst", testHistoryPortfolioNeedsFirst},
 		{"FailuresBackOffAndRelease", testHistoryFailures},
 		{"ClaimRaceOneWinnerPerSymbol", testHistoryClaimRace},
+		{"ActionsAskedAgainDaily", testHistoryActionsDaily},
 		{"StaleAfterBackfill", testHistoryStale},
 	})
 }
@@ -500,6 +501,65 @@ func testHistoryClaimRace(t *testing.T, s HistorySubject) {
 	slices.Sort(got)
 	if len(slices.Compact(slices.Clone(got))) != racers {
 		t.Fatalf("claims %v: a record was claimed twice", got)
+	}
+}
+
+// testHistoryActionsDaily: a complete record's recent corporate actions are
+// due again once the interval has passed since its completion or its last
+// check, the longest ago first; a released one is due at once; a record not
+// complete never is; of several claimers of one record exactly one wins.
+func testHistoryActionsDaily(t *testing.T, s HistorySubject) {
+	ctx, st := t.Context(), s.Store
+	day := 24 * time.Hour
+	for i, sym := range []string{"AAAA", "BBBB", "PEND"} {
+		if err := st.Enqueue(ctx, sym, histDay("2024-01-02"), t0); err != nil {
+			t.Fatal(err)
+		}
+		if sym == "PEND" {
+			continue
+		}
+		at := t0.Add(time.Duration(i) * time.Minute)
+		if r, ok := claim(t, st, at); !ok || r.Symbol != sym {
+			t.Fatalf("claimed %+v %v, want %s", r, ok, sym)
+		}
+		if err := st.Complete(ctx, sym, histDay("2024-01-02"), "polygon", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimActions := func(now time.Time) string {
+		t.Helper()
+		sym, ok, err := st.ClaimActions(ctx, now, now.Add(-day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return ""
+		}
+		return sym
+	}
+	if sym := claimActions(t0.Add(time.Hour)); sym != "" {
+		t.Fatalf("%s's actions due an hour after its completion", sym)
+	}
+	later := t0.Add(day + time.Hour)
+	if a, b, none := claimActions(later), claimActions(later), claimActions(later); a != "AAAA" || b != "BBBB" || none != "" {
+		t.Fatalf("claimed %q, %q, %q; want AAAA, BBBB, then none (PEND is not complete)", a, b, none)
+	}
+	if err := st.ReleaseActions(ctx, "BBBB"); err != nil {
+		t.Fatal(err)
+	}
+	if sym := claimActions(later.Add(time.Minute)); sym != "BBBB" {
+		t.Fatalf("after its release claimed %q, want BBBB", sym)
+	}
+	var wins atomic.Int32
+	race(racers, func(int) {
+		if _, ok, err := st.ClaimActions(ctx, later.Add(2*day), later.Add(day)); err != nil {
+			t.Error(err)
+		} else if ok {
+			wins.Add(1)
+		}
+	})
+	if wins.Load() != 2 {
+		t.Fatalf("%d claims of two records' actions won, want 2", wins.Load())
 	}
 }
 
