@@ -177,8 +177,8 @@ type Config struct {
 	// hours and 45 days.
 	ActionsEvery      time.Duration
 	ActionsWindowDays int
-	Logger              *slog.Logger
-	Now                 func() time.Time
+	Logger            *slog.Logger
+	Now               func() time.Time
 }
 
 // Service runs the backfill.
