@@ -9,6 +9,7 @@ package marketkeys
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
@@ -29,6 +30,11 @@ func Func(keys map[string]Key) marketdata.KeyFunc {
 			return k.Value, nil
 		}
 		v, err := secrets.String(ctx, k.SecretARN)
+		if errors.Is(err, secrets.ErrEmpty) {
+			// Deployed before the operator filled it: no key, so the
+			// simulated feed, said loudly by marketdata.Open's warnings.
+			return "", nil
+		}
 		if err != nil {
 			return "", fmt.Errorf("%s key: %w", provider, err)
 		}

@@ -23,7 +23,9 @@ const maxPolygonPages = 10
 // pages GETs first and then every next_url the answers carry, handing each 2xx
 // body to page. next_url must stay on the base URL's host, since the key goes
 // with it. An error of any page is the call's error, and so is a next_url
-// after max pages: a history with a hole is never returned as if whole.
+// after max pages: a history with a hole is never returned as if whole. With
+// max 0 only the first page is read, whatever follows it (a search's answer is
+// its first page).
 func (p *Polygon) pages(ctx context.Context, symbol string, first *url.URL, max int, page func(body []byte) *MarketDataError) *MarketDataError {
 	h := http.Header{}
 	if p.c.opts.APIKey != "" {
@@ -42,7 +44,7 @@ func (p *Polygon) pages(ctx context.Context, symbol string, first *url.URL, max 
 			NextURL string `json:"next_url"`
 		}
 		_ = json.Unmarshal(body, &env)
-		if env.NextURL == "" {
+		if env.NextURL == "" || max == 0 {
 			return nil
 		}
 		if n+1 >= max {
@@ -243,7 +245,7 @@ func (p *Polygon) Search(ctx context.Context, query string) ([]market.SymbolMatc
 		return nil, mdErr
 	}
 	var out []market.SymbolMatch
-	mdErr = p.pages(ctx, "", u, 1, func(body []byte) *MarketDataError {
+	mdErr = p.pages(ctx, "", u, 0, func(body []byte) *MarketDataError {
 		var b struct {
 			polygonEnvelope
 			Results []struct {

@@ -304,6 +304,15 @@ func TestStubPolygonSearchAndActions(t *testing.T) {
 	if err != nil || len(got) < 3 || got[0].Source != "polygon" || got[0].Currency != "USD" || got[0].Exchange == "" {
 		t.Fatalf("search: %+v %v", got, err)
 	}
+	// More matches than a page (3 here): Polygon gives a next_url, and the
+	// search's answer is the first page (it once failed the call as malformed).
+	calls := stub.Calls(providerstub.PolygonTickers)
+	if got, err := pg.Search(ctx, "a"); err != nil || len(got) != 3 {
+		t.Fatalf("a search of more than a page: %d matches, %v", len(got), err)
+	}
+	if n := stub.Calls(providerstub.PolygonTickers) - calls; n != 1 {
+		t.Errorf("a search asked %d pages, want 1", n)
+	}
 	from, to := calendar.MustNew(2021, 1, 1), calendar.MustNew(2024, 12, 31)
 	for _, sym := range []string{"NVDA", "AAPL", "JPM"} {
 		got, err := pg.CorporateActions(ctx, sym, from, to)
@@ -320,7 +329,7 @@ func TestStubPolygonSearchAndActions(t *testing.T) {
 	}
 	// BND's 48 monthly dividends at 3 a page run past the bound of 10 pages:
 	// an error, not an endless walk nor a silently short list.
-	calls := stub.Calls(providerstub.PolygonDividends)
+	calls = stub.Calls(providerstub.PolygonDividends)
 	_, err = pg.CorporateActions(ctx, "BND", from, to)
 	wantKind(t, err, marketdata.KindMalformed)
 	if n := stub.Calls(providerstub.PolygonDividends) - calls; n != 10 {

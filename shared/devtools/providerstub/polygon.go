@@ -186,10 +186,18 @@ func (s *Server) polygonTickers(w http.ResponseWriter, r *http.Request) {
 	if err != nil || limit <= 0 || limit > 1000 {
 		limit = 100
 	}
+	if s.opts.PageSize > 0 {
+		limit = min(limit, s.opts.PageSize)
+	}
 	matches, _ := s.search.Search(r.Context(), query)
 	results := []map[string]any{}
+	more := false
 	for _, m := range matches {
-		if !s.known(m.Symbol) || market.IsFX(m.Symbol) || len(results) == limit {
+		if !s.known(m.Symbol) || market.IsFX(m.Symbol) {
+			continue
+		}
+		if len(results) == limit {
+			more = true // Polygon then says where the next page is
 			continue
 		}
 		res := map[string]any{"ticker": m.Symbol, "name": m.Description, "market": "stocks", "locale": "us",
@@ -202,7 +210,11 @@ func (s *Server) polygonTickers(w http.ResponseWriter, r *http.Request) {
 		}
 		results = append(results, res)
 	}
-	reply(w, http.StatusOK, map[string]any{"status": "OK", "request_id": "stub", "count": len(results), "results": results}, f)
+	body := map[string]any{"status": "OK", "request_id": "stub", "count": len(results), "results": results}
+	if more {
+		body["next_url"] = "http://" + r.Host + "/v3/reference/tickers?cursor=stub"
+	}
+	reply(w, http.StatusOK, body, f)
 }
 
 func (s *Server) polygonActions(w http.ResponseWriter, r *http.Request, endpoint string, kind market.CorporateActionKind) {

@@ -103,7 +103,8 @@ type Options struct {
 	// Unknown are the symbols the providers do not know.
 	Unknown []string
 	// PageSize, when positive, splits Polygon aggregates, splits and dividends
-	// into pages of that many results linked by next_url.
+	// into pages of that many results linked by next_url, and caps a ticker
+	// search's page (with a next_url when more match).
 	PageSize int
 	// StreamEvery is the pause between two trade messages on the WebSocket
 	// (default 10 ms); every PingEvery-th message (default 5) is a ping.
