@@ -79,24 +79,27 @@ func main() {
 		}
 		return mostNeededFirst(watched), nil
 	})
-	deps := lazy.New(func(ctx context.Context) (*streaming.Service, error) {
+	// The clients are the container's; the service, and with it the trade
+	// stream and its set of subscriptions, is each invocation's own: a warm
+	// container must not carry the symbols an earlier invocation subscribed.
+	deps := lazy.New(func(ctx context.Context) (wiring, error) {
 		cfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
-			return nil, err
+			return wiring{}, err
 		}
 		key, err := keys(ctx, marketdata.SourceFinnhub)
 		if err != nil {
-			return nil, err
+			return wiring{}, err
 		}
 		if key == "" {
-			return nil, errNoKey
+			return wiring{}, errNoKey
 		}
 		s.DynamoDB, s.Kinesis, s.Token = dynamodb.NewFromConfig(cfg), kinesis.NewFromConfig(cfg), key
 		s.Watch = watchList
-		return s.service(), nil
+		return s, nil
 	})
 	lambda.Start(func(ctx context.Context, _ json.RawMessage) (streaming.Output, error) {
-		svc, err := deps.Get(ctx)
+		w, err := deps.Get(ctx)
 		if errors.Is(err, errNoKey) {
 			// Not an invocation error: a retry would not find a key either.
 			log.ErrorContext(ctx, "stream: "+err.Error()+"; nothing streams, the REST poll serves every symbol")
@@ -106,7 +109,7 @@ func main() {
 			log.ErrorContext(ctx, "stream: dependencies unavailable", "error", err.Error())
 			return streaming.Output{}, err
 		}
-		return handle(ctx, svc)
+		return handle(ctx, w.service())
 	})
 }
 

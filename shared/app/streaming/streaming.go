@@ -111,6 +111,11 @@ type Config struct {
 	// MaxSymbols caps the symbols of the one connection (50, what Finnhub's
 	// free plan is said to allow); the REST poll serves the rest.
 	MaxSymbols int
+	// CallTimeout bounds each call of the loop (the watch list, a renewal, a
+	// publish): a store that hangs must not hold the loop past the lease,
+	// which would let a second invocation open a second connection. Default
+	// RenewEvery/2.
+	CallTimeout time.Duration
 }
 
 // Service runs the stream's invocations.
@@ -141,6 +146,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.MaxSymbols <= 0 {
 		cfg.MaxSymbols = 50
+	}
+	if cfg.CallTimeout <= 0 || cfg.CallTimeout >= cfg.RenewEvery {
+		cfg.CallTimeout = cfg.RenewEvery / 2
 	}
 	return &Service{cfg: cfg}
 }
@@ -279,7 +287,9 @@ func (r *run) tick(ctx context.Context, now time.Time) bool {
 // taken over: stop at once. A failed one is tried again every tick while the
 // lease lasts, and stops the stream when it would not outlast the next tick.
 func (r *run) renew(ctx context.Context, now time.Time) bool {
-	held, err := r.s.cfg.Lease.Renew(ctx, r.s.cfg.LeaseName, r.in.Holder, r.s.cfg.LeaseTTL)
+	renewCtx, cancel := context.WithTimeout(ctx, r.s.cfg.CallTimeout)
+	held, err := r.s.cfg.Lease.Renew(renewCtx, r.s.cfg.LeaseName, r.in.Holder, r.s.cfg.LeaseTTL)
+	cancel()
 	switch {
 	case err == nil && held:
 		r.renewed(now)
@@ -326,7 +336,9 @@ func (r *run) flush(ctx context.Context) {
 		}
 		records = append(records, ingest.Record{PartitionKey: q.Symbol, Data: data})
 	}
-	res, err := r.s.cfg.Updates.Publish(ctx, records)
+	publishCtx, cancel := context.WithTimeout(ctx, r.s.cfg.CallTimeout)
+	res, err := r.s.cfg.Updates.Publish(publishCtx, records)
+	cancel()
 	r.out.Published += res.Published
 	if err != nil {
 		r.out.PublishErrors++
@@ -339,7 +351,9 @@ func (r *run) flush(ctx context.Context) {
 // watch list, which comes most needed first).
 func (r *run) followWatchList(ctx context.Context) error {
 	r.nextRefresh = r.s.cfg.Clock.Now().Add(r.s.cfg.WatchRefresh)
-	watched, err := r.s.cfg.Watch.Symbols(ctx)
+	readCtx, cancel := context.WithTimeout(ctx, r.s.cfg.CallTimeout)
+	watched, err := r.s.cfg.Watch.Symbols(readCtx)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("streaming: watch list: %w", err)
 	}
