@@ -101,7 +101,12 @@ type Config struct {
 	StreamSource    string
 	// Concurrency bounds the quote requests in flight. Default 4.
 	Concurrency int
-	// RotateBy rotates the watch list by RotateBy × (Unix minute) each invocation.
+	// PublishReserve is the time kept before the invocation's deadline to
+	// publish what was quoted: fetching stops then. Default 5 s.
+	PublishReserve time.Duration
+	// RotateBy rotates the watch list by RotateBy × (Unix minute) each
+	// invocation when the latest quotes cannot be read (with them, the least
+	// recently quoted go first).
 	// Set to a provider's per-minute quota (Finnhub: 60), it makes a watch list
 	// longer than the quota served in turns instead of always serving its head.
 	RotateBy int
@@ -116,6 +121,9 @@ type Handler struct{ cfg Config }
 func New(cfg Config) *Handler {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 4
+	}
+	if cfg.PublishReserve <= 0 {
+		cfg.PublishReserve = 5 * time.Second
 	}
 	if cfg.AskUnknownEvery < time.Minute {
 		cfg.AskUnknownEvery = time.Hour
@@ -192,10 +200,12 @@ func (h *Handler) Quotes(ctx context.Context) (Output, error) {
 	}
 	symbols := h.countWatched(ctx, &out, watched)
 	unknown := h.unknownSymbols(ctx)
-	symbols = h.notStreamed(ctx, &out, symbols)
+	symbols, lastQuoted := h.notStreamed(ctx, &out, symbols)
 	symbols = h.notUnknown(&out, symbols, unknown)
-	symbols = h.heldBeforeWatched(symbols, watched)
-	quotes, errs := h.fetchQuotes(ctx, symbols)
+	symbols = h.heldBeforeWatched(symbols, watched, lastQuoted)
+	fetchCtx, cancel := h.beforePublish(ctx)
+	quotes, errs := h.fetchQuotes(fetchCtx, symbols)
+	cancel()
 	h.flagUnknown(ctx, &out, symbols, quotes, errs, unknown)
 	recs := h.records(ctx, &out, symbols, quotes, errs)
 	res, err := h.cfg.Updates.Publish(ctx, recs)
@@ -232,27 +242,47 @@ func (h *Handler) countWatched(ctx context.Context, out *Output, watched []marke
 }
 
 // notStreamed leaves out the symbols the stream quoted less than
-// Config.SkipFresherThan ago, counting them in out. The prices table cannot be
-// read: every symbol is polled (the fallback must not depend on it).
-func (h *Handler) notStreamed(ctx context.Context, out *Output, symbols []string) []string {
-	if h.cfg.Latest == nil || h.cfg.SkipFresherThan <= 0 || h.cfg.StreamSource == "" || len(symbols) == 0 {
-		return symbols
+// Config.SkipFresherThan ago, counting them in out, and returns when each
+// symbol to poll was last quoted (nil when the prices table is not read).
+// The table cannot be read: every symbol is polled (the fallback must not
+// depend on it).
+func (h *Handler) notStreamed(ctx context.Context, out *Output, symbols []string) ([]string, map[string]time.Time) {
+	if h.cfg.Latest == nil || len(symbols) == 0 {
+		return symbols, nil
 	}
 	latest, err := h.cfg.Latest.GetMany(ctx, symbols)
 	if err != nil {
 		h.cfg.Logger.WarnContext(ctx, "ingest: latest quotes not read; polling every symbol", "error", err.Error())
-		return symbols
+		return symbols, nil
 	}
+	skip := h.cfg.SkipFresherThan > 0 && h.cfg.StreamSource != ""
 	now := h.cfg.Now()
 	poll := symbols[:0:0]
+	lastQuoted := make(map[string]time.Time, len(latest))
 	for _, sym := range symbols {
-		if q, ok := latest[sym]; ok && h.streamed(q) && now.Sub(q.Timestamp) < h.cfg.SkipFresherThan {
+		q, ok := latest[sym]
+		if ok && skip && h.streamed(q) && now.Sub(q.Timestamp) < h.cfg.SkipFresherThan {
 			out.Streamed++
 			continue
 		}
+		if ok {
+			lastQuoted[sym] = q.Timestamp
+		}
 		poll = append(poll, sym)
 	}
-	return poll
+	return poll, lastQuoted
+}
+
+// beforePublish is the context the quotes are fetched under: it ends
+// Config.PublishReserve before the invocation's deadline, so that a slow
+// provider costs the symbols not yet asked, never the publication of those
+// already quoted.
+func (h *Handler) beforePublish(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-h.cfg.PublishReserve))
 }
 
 // streamed reports whether q came from the stream: its source is the stream's,
@@ -267,7 +297,7 @@ func (h *Handler) streamed(q market.Quote) bool {
 // after the others (held, benchmarks, pairs, alerts), each part in its turn:
 // any user may open a watch, so watches must not dilute the quota the
 // holdings' prices need (fetchQuotes stops where the quota does).
-func (h *Handler) heldBeforeWatched(symbols []string, watched []market.WatchedSymbol) []string {
+func (h *Handler) heldBeforeWatched(symbols []string, watched []market.WatchedSymbol, lastQuoted map[string]time.Time) []string {
 	onlyWatched := map[string]bool{}
 	for _, w := range watched {
 		if slices.Equal(w.Reasons, []market.WatchReason{market.WatchWatched}) {
@@ -282,12 +312,19 @@ func (h *Handler) heldBeforeWatched(symbols []string, watched []market.WatchedSy
 			needed = append(needed, sym)
 		}
 	}
-	return append(h.inTurn(needed), h.inTurn(watches)...)
+	return append(h.inTurn(needed, lastQuoted), h.inTurn(watches, lastQuoted)...)
 }
 
-// inTurn rotates symbols by Config.RotateBy × the Unix minute, so that a watch
-// list longer than the provider's quota is served in turns.
-func (h *Handler) inTurn(symbols []string) []string {
+// inTurn orders symbols so that a watch list longer than the provider's quota
+// is served in turns: the least recently quoted first (never quoted before
+// any), whatever share of the quota each minute leaves the poll; without the
+// latest quotes, rotated by Config.RotateBy × the Unix minute.
+func (h *Handler) inTurn(symbols []string, lastQuoted map[string]time.Time) []string {
+	if lastQuoted != nil {
+		return slices.SortedStableFunc(slices.Values(symbols), func(a, b string) int {
+			return lastQuoted[a].Compare(lastQuoted[b])
+		})
+	}
 	if h.cfg.RotateBy <= 0 || len(symbols) == 0 {
 		return symbols
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -146,9 +147,14 @@ func (r *recordingQuotes) Quote(_ context.Context, sym string) (marketdata.Quote
 	return marketdata.Quote{Symbol: sym, Price: decimal.NewFromInt(1), Timestamp: time.Unix(1772463600, 0).UTC(), Source: "test"}, nil
 }
 
+// memPublisher keeps what is published; like a real stream it refuses a call
+// whose context has ended.
 type memPublisher struct{ recs []ingest.Record }
 
-func (m *memPublisher) Publish(_ context.Context, recs []ingest.Record) (ingest.PublishResult, error) {
+func (m *memPublisher) Publish(ctx context.Context, recs []ingest.Record) (ingest.PublishResult, error) {
+	if err := ctx.Err(); err != nil {
+		return ingest.PublishResult{}, err
+	}
 	m.recs = append(m.recs, recs...)
 	return ingest.PublishResult{Published: len(recs)}, nil
 }
@@ -301,8 +307,10 @@ func TestPollIsTheStreamsFallback(t *testing.T) {
 		asked  string
 		stream int
 	}{
-		{90 * time.Second, "MSFT,NVDA,SPY,VTI", 1},
-		{0, "AAPL,MSFT,NVDA,SPY,VTI", 0}, // the setting at zero: poll everything
+		// Asked least recently quoted first: VTI never, MSFT 5 minutes ago,
+		// AAPL 30 s ago, NVDA and SPY 10 s ago (then by name).
+		{90 * time.Second, "VTI,MSFT,NVDA,SPY", 1},
+		{0, "VTI,MSFT,AAPL,NVDA,SPY", 0}, // the setting at zero: poll everything
 	} {
 		q := &recordingQuotes{}
 		h := ingest.New(ingest.Config{Quotes: q, Watch: watch, Updates: &memPublisher{}, Concurrency: 1,
@@ -312,4 +320,46 @@ func TestPollIsTheStreamsFallback(t *testing.T) {
 			t.Fatalf("skip %s: asked %v, out %+v, err %v; want %s asked", c.skip, q.asked, out, err, c.asked)
 		}
 	}
+}
+
+// A provider that slows down costs the symbols not yet asked when the
+// invocation's deadline nears, never the publication of those quoted: the
+// fetching stops PublishReserve before the deadline and what was quoted is
+// published.
+func TestSlowProviderStillPublishes(t *testing.T) {
+	pub := &memPublisher{}
+	q := &slowQuotes{after: 2, release: make(chan struct{})}
+	h := ingest.New(ingest.Config{Quotes: q, Watch: staticWatch{"A", "B", "C", "D"}, Updates: pub, Concurrency: 1,
+		PublishReserve: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second+100*time.Millisecond)
+	defer cancel()
+	out, err := h.Run(ctx, ingest.Input{})
+	if len(pub.recs) != 2 || out.Published != 2 {
+		t.Fatalf("published %d (%+v, %v), want the two quoted before the provider hung", len(pub.recs), out, err)
+	}
+}
+
+// slowQuotes answers its first after quotes, then hangs until its context ends.
+type slowQuotes struct {
+	mu      sync.Mutex
+	n       int
+	after   int
+	release chan struct{}
+}
+
+func (s *slowQuotes) Name() string { return "slow" }
+
+func (s *slowQuotes) Quote(ctx context.Context, symbol string) (market.Quote, error) {
+	s.mu.Lock()
+	s.n++
+	n := s.n
+	s.mu.Unlock()
+	if n > s.after {
+		select {
+		case <-ctx.Done():
+			return market.Quote{}, &market.MarketDataError{Provider: "slow", Symbol: symbol, Kind: market.KindTimeout, Message: ctx.Err().Error()}
+		case <-s.release:
+		}
+	}
+	return market.Quote{Symbol: symbol, Price: decimal.NewFromInt(1), Timestamp: time.Now().UTC(), Source: "slow"}, nil
 }
