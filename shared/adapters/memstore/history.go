@@ -256,8 +256,8 @@ func (s *SymbolHistory) Enqueue(_ context.Context, symbol string, from calendar.
 }
 
 // Claim implements history.Store: of the records due, a portfolio's before an
-// alert's or a watch's, the one due longest ago (then by symbol), held until
-// leaseUntil.
+// alert's or a watch's, one not failed before a failed one's retry, the one
+// due longest ago (then by symbol), held until leaseUntil.
 func (s *SymbolHistory) Claim(_ context.Context, now, leaseUntil time.Time) (history.Record, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -272,7 +272,14 @@ func (s *SymbolHistory) Claim(_ context.Context, now, leaseUntil time.Time) (his
 		return history.Record{}, false, nil
 	}
 	r := slices.MinFunc(due, func(a, b historyRecord) int {
-		return cmp.Or(cmp.Compare(a.priority, b.priority), a.nextAttemptAt.Compare(b.nextAttemptAt), cmp.Compare(a.symbol, b.symbol))
+		failed := func(r historyRecord) int {
+			if r.state == market.HistoryFailed {
+				return 1
+			}
+			return 0
+		}
+		return cmp.Or(cmp.Compare(a.priority, b.priority), cmp.Compare(failed(a), failed(b)), a.nextAttemptAt.Compare(b.nextAttemptAt),
+			cmp.Compare(a.symbol, b.symbol))
 	})
 	st := r.status()
 	claimed := history.Record{Symbol: r.symbol, State: r.state, NeededFrom: r.neededFrom, FilledFrom: st.FilledFrom,
@@ -323,7 +330,7 @@ func (s *SymbolHistory) Complete(_ context.Context, symbol string, plannedFrom c
 		if r.neededFrom.Before(plannedFrom) {
 			r.state = market.HistoryPending
 		} else {
-			r.state, r.completedAt, r.actionsCheckedAt = market.HistoryComplete, now, now
+			r.state, r.completedAt, r.actionsCheckedAt = market.HistoryComplete, now, time.Time{}
 		}
 		r.source, r.attempts, r.reason, r.nextAttemptAt, r.updatedAt = source, 0, "", now, now
 		return nil

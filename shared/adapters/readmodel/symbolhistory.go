@@ -104,7 +104,8 @@ func (s *SymbolHistory) Enqueue(ctx context.Context, symbol string, from calenda
 }
 
 // Claim implements history.Store: of the rows due, a portfolio's before an
-// alert's or a watch's, the one due longest ago, locked with skip
+// alert's or a watch's, one not failed before a failed one's retry, the one due
+// longest ago, locked with skip
 // locked so that a concurrent claim takes the next one, moved out of reach
 // until leaseUntil in the same statement.
 func (s *SymbolHistory) Claim(ctx context.Context, now, leaseUntil time.Time) (history.Record, bool, error) {
@@ -113,7 +114,7 @@ update symbol_history h
    set state = 'filling', next_attempt_at = $2, updated_at = $1
   from (select symbol, state from symbol_history
          where state <> 'complete' and next_attempt_at <= $1
-         order by priority, next_attempt_at, symbol
+         order by priority, state = 'failed', next_attempt_at, symbol
          limit 1
            for update skip locked) c
  where h.symbol = c.symbol
@@ -189,7 +190,7 @@ func (s *SymbolHistory) Complete(ctx context.Context, symbol string, plannedFrom
 update symbol_history
    set state = case when needed_from < $2::date then 'pending' else 'complete' end,
        completed_at = case when needed_from < $2::date then completed_at else $4 end,
-       actions_checked_at = case when needed_from < $2::date then actions_checked_at else $4 end,
+       actions_checked_at = case when needed_from < $2::date then actions_checked_at else null end,
        source = $3, attempts = 0, reason = null, next_attempt_at = $4, updated_at = $4
  where symbol = $1`, symbol, plannedFrom.String(), source, now.UTC())
 }
@@ -310,7 +311,8 @@ with done as (
 select p.id
   from latest l
   join portfolios p on p.id = l.portfolio_id and not p.archived
-  cross join lateral (select max(m.computed_at) as at from portfolio_metrics m where m.portfolio_id = p.id) c
+  cross join lateral (select m.computed_at as at from portfolio_metrics m where m.portfolio_id = p.id
+                       order by m.as_of desc limit 1) c
  where c.at < l.completed_at
  order by c.at, p.id
  limit $3`, quoteCurrency, since.UTC(), limit)

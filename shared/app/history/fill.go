@@ -66,14 +66,9 @@ func (s *Service) fill(ctx context.Context, rec Record, out *Output) (stop bool,
 				return false, err
 			}
 		}
-		actions, err := s.actions(ctx, rec.Symbol, c)
-		if err != nil {
-			return s.failed(ctx, rec, err, out)
-		}
 		if err := s.store(ctx, rec.Symbol, c, bars, now, out); err != nil {
 			return true, errors.Join(err, s.release(ctx, rec, now, now))
 		}
-		s.offer(ctx, rec.Symbol, actions, out)
 		if rec, err = s.progress(ctx, rec, c, now); err != nil {
 			return true, err
 		}
@@ -97,9 +92,9 @@ func (s *Service) noBars(ctx context.Context, rec Record, c chunk, now time.Time
 	return false, nil
 }
 
-// actions fetches the symbol's corporate actions over the chunk, when a
-// provider is wired. A refusal other than the rate limit is logged and the
-// chunk goes on without them: history matters more than suggestions.
+// actions fetches the symbol's corporate actions over c's days. A refusal
+// other than the rate limit is logged and answers none (the symbol waits for
+// its next turn).
 func (s *Service) actions(ctx context.Context, symbol string, c chunk) ([]market.CorporateAction, error) {
 	if s.cfg.Actions == nil || s.cfg.Offers == nil {
 		return nil, nil
@@ -233,9 +228,15 @@ func (s *Service) unknown(ctx context.Context, rec Record, reason string, now ti
 	return nil
 }
 
-// fail records f, due again after the backoff of rec's failures in a row.
+// fail records f, due again after the backoff of rec's failures in a row; a
+// final failure (an unknown symbol, a refusal, the attempts spent) only after
+// MaxBackoff: asking again sooner would spend the provider's quota, which
+// every portfolio's history shares, on what it just refused.
 func (s *Service) fail(ctx context.Context, rec Record, f Failure, now time.Time, out *Output) error {
 	f.RetryAt = now.Add(s.backoff(rec.Attempts + 1))
+	if f.Final {
+		f.RetryAt = now.Add(s.cfg.MaxBackoff)
+	}
 	if err := s.cfg.Store.Fail(context.WithoutCancel(ctx), rec.Symbol, f, now); err != nil {
 		return fmt.Errorf("history: record failure of %s: %w", rec.Symbol, err)
 	}

@@ -11,13 +11,13 @@
 // provider client asks the shared limiter before every call and answers
 // market.KindRateLimited when it says no, which ends the run (the next one
 // resumes). Every chunk's closes are stored (newer wins against the live ticks:
-// market.ClosesFromBars stamps a bar at its session's close), the symbol's
-// corporate actions over the same days are offered to the portfolio owners as
-// suggestions, and the record's filled range advances, so a run that stops
-// anywhere loses at most the chunk in hand. A symbol the provider does not know
-// fails ("unknown symbol") and is flagged; any other refusal fails it; a
-// transient failure is retried later with exponential backoff, and so, more
-// slowly, is a failed symbol.
+// market.ClosesFromBars stamps a bar at its session's close) and the record's
+// filled range advances, so a run that stops anywhere loses at most the chunk
+// in hand. A symbol the provider does not know fails ("unknown symbol") and is
+// flagged; any other refusal fails it; a transient failure is retried later
+// with exponential backoff, and a failed symbol a day later. With what is left,
+// the corporate actions of complete symbols (on completion, then daily) are
+// offered to the portfolio owners as suggestions (checkActions).
 //
 // It declares the ports it uses (Store, BarProvider, CloseStore,
 // CorporateActionProvider, ActionOfferer, UnknownFlagger); readmodel and
@@ -146,8 +146,8 @@ type Config struct {
 	Bars   BarProvider
 	Closes CloseStore
 	// Actions and Offers, both optional, offer the corporate actions of the
-	// days filled; Unknown, optional, flags the symbols the provider does not
-	// know.
+	// complete symbols; Unknown, optional, flags the symbols the provider does
+	// not know.
 	Actions CorporateActionProvider
 	Offers  ActionOfferer
 	Unknown UnknownFlagger
@@ -172,11 +172,9 @@ type Config struct {
 	// Backoff is the wait after a symbol's first failure, doubled with each
 	// further one up to MaxBackoff. Defaults 1 minute and 24 hours.
 	Backoff, MaxBackoff time.Duration
-	// ActionsEvery is how often a complete symbol's recent corporate actions
-	// are asked for again, over the last ActionsWindowDays days. Defaults 24
-	// hours and 45 days.
-	ActionsEvery      time.Duration
-	ActionsWindowDays int
+	// ActionsEvery is how often a complete symbol's corporate actions are
+	// asked for again. Default 24 hours.
+	ActionsEvery time.Duration
 	Logger            *slog.Logger
 	Now               func() time.Time
 }
@@ -189,7 +187,7 @@ func New(cfg Config) *Service {
 	defaults := []struct {
 		v   *int
 		def int
-	}{{&cfg.Lookback, 365}, {&cfg.MaxDays, 3660}, {&cfg.ChunkDays, 366}, {&cfg.MaxAttempts, 8}, {&cfg.ActionsWindowDays, 45}}
+	}{{&cfg.Lookback, 365}, {&cfg.MaxDays, 3660}, {&cfg.ChunkDays, 366}, {&cfg.MaxAttempts, 8}}
 	for _, d := range defaults {
 		if *d.v <= 0 {
 			*d.v = d.def
@@ -324,12 +322,15 @@ func (s *Service) fillDue(ctx context.Context, out *Output) error {
 	return nil
 }
 
-// checkActions asks again, one complete symbol at a time, for the corporate
-// actions of its last ActionsWindowDays days, once every ActionsEvery: the
-// backfill asked for those of the days it filled, and the splits and dividends
-// that come after must be offered too. It stops at the provider's limit
-// (releasing the symbol in hand) or near the deadline; another refusal is
-// logged and the symbol waits for its next turn.
+// checkActions asks, one complete symbol at a time, for its corporate actions
+// since the earliest day history goes back to: first when it completes, then
+// once every ActionsEvery, so that the splits and dividends after it are
+// offered too. The whole range each time, because a dividend is paid on the
+// shares held after every split before it, which the offerer must see along
+// with it (the provider answers a symbol's actions of ten years in a page or
+// two). It stops at the provider's limit (releasing the symbol in hand) or
+// near the deadline; another refusal is logged and the symbol waits for its
+// next turn.
 func (s *Service) checkActions(ctx context.Context, out *Output) error {
 	if s.cfg.Actions == nil || s.cfg.Offers == nil {
 		return nil
@@ -340,8 +341,7 @@ func (s *Service) checkActions(ctx context.Context, out *Output) error {
 		if err != nil || !ok {
 			return err
 		}
-		to := today(now)
-		actions, err := s.actions(ctx, symbol, chunk{from: to.AddDays(-s.cfg.ActionsWindowDays), to: to})
+		actions, err := s.actions(ctx, symbol, chunk{from: s.needs(now).Earliest, to: today(now)})
 		if err != nil {
 			out.Limited = errors.Is(err, market.KindRateLimited)
 			if rerr := s.cfg.Store.ReleaseActions(ctx, symbol); rerr != nil {

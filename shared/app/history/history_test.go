@@ -168,8 +168,9 @@ func (r *rig) run(t *testing.T, in history.Input) history.Output {
 }
 
 // A symbol needed three years back is filled newest chunk first, its closes
-// stamped at the session close, its corporate actions over the same days
-// offered, and completed.
+// stamped at the session close, and completed; then its corporate actions of
+// the ten years history may go back are asked for once, in the same run, and
+// offered (the offerer keeps those a portfolio held).
 func TestFillsNewestFirstAndCompletes(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
 	need(r.store, "AAPL", date("2023-03-01"))
@@ -178,8 +179,8 @@ func TestFillsNewestFirstAndCompletes(t *testing.T) {
 	if !slices.Equal(r.bars.calls, want) {
 		t.Fatalf("calls %v, want %v", r.bars.calls, want)
 	}
-	if !slices.Equal(r.actions.calls, want) {
-		t.Errorf("corporate actions asked for %v, want the chunks %v", r.actions.calls, want)
+	if wantActions := []call{{"AAPL", "2016-02-23", "2026-03-02"}}; !slices.Equal(r.actions.calls, wantActions) {
+		t.Errorf("corporate actions asked for %v, want %v", r.actions.calls, wantActions)
 	}
 	rec := record(t, r.store, "AAPL")
 	if rec.State != market.HistoryComplete || *rec.FilledFrom != date("2023-03-01") || *rec.FilledTo != date("2026-03-01") || !rec.CompletedAt.Equal(now) {
@@ -195,8 +196,8 @@ func TestFillsNewestFirstAndCompletes(t *testing.T) {
 	if c := closeOn(stored, date("2026-02-27")); !c.AsOf.Equal(time.Date(2026, 2, 27, 21, 0, 0, 0, time.UTC)) {
 		t.Errorf("Friday's close stamped %s, want 16:00 New York", c.AsOf)
 	}
-	if out.Offered != 36 || len(r.offers.offered) != 36 {
-		t.Errorf("offered %d (%d), want a dividend a month for three years", out.Offered, len(r.offers.offered))
+	if out.Offered != 120 || len(r.offers.offered) != 120 || out.ActionsChecked != 1 {
+		t.Errorf("offered %d (%d), want a dividend a month for ten years", out.Offered, len(r.offers.offered))
 	}
 	// Nothing due: a second run fetches nothing.
 	before := len(r.bars.calls)
@@ -265,14 +266,16 @@ func TestUnknownSymbolsFailAndAreFlagged(t *testing.T) {
 	if len(r.flags.flagged) != 2 || !strings.HasPrefix(r.flags.flagged[0], "EMPTY fake unknown symbol") {
 		t.Errorf("flagged %q", r.flags.flagged)
 	}
-	// Failed symbols are retried, slowly.
-	if rec := record(t, r.store, "EMPTY"); !rec.NextAttemptAt.Equal(now.Add(time.Minute)) {
+	// Failed symbols are retried, a day later: the provider's quota is every
+	// portfolio's, and it just said no.
+	if rec := record(t, r.store, "EMPTY"); !rec.NextAttemptAt.Equal(now.Add(24 * time.Hour)) {
 		t.Errorf("due again at %s", rec.NextAttemptAt)
 	}
 }
 
 // A refusal no retry mends fails the symbol at once; a transient failure is
-// retried with a doubling backoff, and fails it after MaxAttempts in a row.
+// retried with a doubling backoff, and fails it after MaxAttempts in a row,
+// after which it is asked again only a day later.
 func TestFailuresBackOff(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03"), "BAD": date("2000-01-03")})
 	r.svc = history.New(history.Config{Store: r.store, Bars: r.bars, Closes: r.closes, MaxAttempts: 3,
@@ -295,7 +298,7 @@ func TestFailuresBackOff(t *testing.T) {
 		r.run(t, history.Input{})
 	}
 	dues = append(dues, record(t, r.store, "AAPL").NextAttemptAt.Sub(r.clock))
-	if want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute}; !slices.Equal(dues, want) {
+	if want := []time.Duration{time.Minute, 2 * time.Minute, 24 * time.Hour}; !slices.Equal(dues, want) {
 		t.Errorf("backoffs %v, want %v", dues, want)
 	}
 	rec := record(t, r.store, "AAPL")
@@ -380,14 +383,14 @@ func closeOn(closes []market.DailyClose, day calendar.Date) market.DailyClose {
 	return market.DailyClose{}
 }
 
-// A complete symbol's recent corporate actions are asked for again once a
-// day, so a dividend after its backfill is offered too: the same day it is
-// not asked again; the next day the last 45 days are, and their dividend
-// goes to the offerer. A rate limit releases the symbol for the next run.
+// A complete symbol's corporate actions are asked for on completion, then
+// again once a day, so a dividend after its backfill is offered too: not again
+// the same day; the next day over the whole range again, its dividends going
+// to the offerer. A rate limit releases the symbol for the next run.
 func TestActionsAskedAgainDaily(t *testing.T) {
 	r := newRig(map[string]calendar.Date{"AAPL": date("2000-01-03")})
 	need(r.store, "AAPL", date("2026-01-05"))
-	if out := r.run(t, history.Input{}); out.Completed != 1 || out.ActionsChecked != 0 {
+	if out := r.run(t, history.Input{}); out.Completed != 1 || out.ActionsChecked != 1 {
 		t.Fatalf("first run %+v", out)
 	}
 	asked := len(r.actions.calls)
@@ -399,7 +402,7 @@ func TestActionsAskedAgainDaily(t *testing.T) {
 	offered := len(r.offers.offered)
 	out := r.run(t, history.Input{})
 	today := calendar.FromTime(r.clock.In(market.NewYork()))
-	if want := (call{"AAPL", today.AddDays(-45).String(), today.String()}); out.ActionsChecked != 1 || r.actions.calls[len(r.actions.calls)-1] != want {
+	if want := (call{"AAPL", today.AddDays(-3660).String(), today.String()}); out.ActionsChecked != 1 || r.actions.calls[len(r.actions.calls)-1] != want {
 		t.Fatalf("a day later %+v, last call %v, want %v", out, r.actions.calls[len(r.actions.calls)-1], want)
 	}
 	if len(r.offers.offered) == offered || out.Offered == 0 {

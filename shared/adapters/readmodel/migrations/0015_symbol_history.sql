@@ -19,9 +19,10 @@
 -- priority 0 is a symbol a portfolio needs (its trades, its benchmark, its pair)
 -- or an operator asked for, 1 one only an alert rule or a live watch needs: runs
 -- take every due 0 first, so that watches (any user may open them) never hold
--- back the history of a portfolio. actions_checked_at is when the symbol's recent
--- corporate actions were last asked for: a complete symbol is asked again every
--- day, so the dividends and splits after its backfill are offered too.
+-- back the history of a portfolio. actions_checked_at is when the symbol's
+-- corporate actions were last asked for (null: due, as on completion): a complete
+-- symbol is asked again every day, so the dividends and splits after its backfill
+-- are offered too.
 create table public.symbol_history (
   symbol          text primary key,
   state           text not null check (state in ('pending', 'filling', 'complete', 'failed')),
@@ -38,8 +39,9 @@ create table public.symbol_history (
   actions_checked_at timestamptz,
   check ((filled_from is null) = (filled_to is null) and (filled_from is null or filled_from <= filled_to))
 );
--- The runs' pick: the rows due, a portfolio's first, then oldest first.
-create index symbol_history_due_idx on public.symbol_history (priority, next_attempt_at, symbol) where state <> 'complete';
+-- The runs' pick: the rows due, a portfolio's first, failed ones after the
+-- others, then oldest first.
+create index symbol_history_due_idx on public.symbol_history (priority, (state = 'failed'), next_attempt_at, symbol) where state <> 'complete';
 -- The analytics refresh: the backfills completed lately.
 create index symbol_history_completed_at_idx on public.symbol_history (completed_at) where completed_at is not null;
 

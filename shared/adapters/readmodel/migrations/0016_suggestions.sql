@@ -39,7 +39,7 @@ create index suggestions_portfolio_status_idx on public.suggestions (portfolio_i
 create index suggestions_user_id_idx on public.suggestions (user_id);
 
 -- Offer reads the active transactions of one symbol across portfolios.
-create index if not exists transactions_symbol_idx on public.transactions (symbol, portfolio_id) where not voided;
+create index transactions_symbol_portfolio_idx on public.transactions (symbol, portfolio_id) where not voided;
 
 -- The owner may read its suggestions; the API (tracker_api, as the caller, see
 -- 0013) decides them: the status and what an accept recorded, nothing else.

@@ -339,9 +339,17 @@ func testHistoryLifecycle(t *testing.T, s HistorySubject) {
 }
 
 // testHistoryClaimOrder: the record due longest ago first, those due at the
-// same instant by symbol; none due after now.
+// same instant by symbol, a failed one after every other; none due after now.
 func testHistoryClaimOrder(t *testing.T, s HistorySubject) {
 	ctx, st := t.Context(), s.Store
+	// A failed record, due again before every other: it still comes after them.
+	if err := st.Enqueue(ctx, "FAIL", histDay("2024-01-02"), t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	claim(t, st, t0.Add(-time.Minute))
+	if err := st.Fail(ctx, "FAIL", history.Failure{Reason: "refused", Final: true, RetryAt: t0.Add(-30 * time.Second)}, t0.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	for _, e := range []struct {
 		symbol string
 		at     time.Time
@@ -351,14 +359,14 @@ func testHistoryClaimOrder(t *testing.T, s HistorySubject) {
 		}
 	}
 	var got []string
-	for range 5 {
+	for range 6 {
 		r, ok := claim(t, st, t0)
 		if !ok {
 			break
 		}
 		got = append(got, r.Symbol)
 	}
-	if want := []string{"ZZZZ", "AAPL", "EMPTY", "MSFT"}; !slices.Equal(got, want) {
+	if want := []string{"ZZZZ", "AAPL", "EMPTY", "MSFT", "FAIL"}; !slices.Equal(got, want) {
 		t.Errorf("claimed %v, want %v", got, want)
 	}
 }
@@ -504,8 +512,8 @@ func testHistoryClaimRace(t *testing.T, s HistorySubject) {
 	}
 }
 
-// testHistoryActionsDaily: a complete record's recent corporate actions are
-// due again once the interval has passed since its completion or its last
+// testHistoryActionsDaily: a complete record's corporate actions are due on
+// its completion, then again once the interval has passed since the last
 // check, the longest ago first; a released one is due at once; a record not
 // complete never is; of several claimers of one record exactly one wins.
 func testHistoryActionsDaily(t *testing.T, s HistorySubject) {
@@ -537,10 +545,14 @@ func testHistoryActionsDaily(t *testing.T, s HistorySubject) {
 		}
 		return sym
 	}
-	if sym := claimActions(t0.Add(time.Hour)); sym != "" {
-		t.Fatalf("%s's actions due an hour after its completion", sym)
+	// Due on completion, the longest waiting first; then not again within the day.
+	if a, b := claimActions(t0.Add(time.Hour)), claimActions(t0.Add(time.Hour)); a != "AAAA" || b != "BBBB" {
+		t.Fatalf("on completion claimed %q, %q; want AAAA, BBBB", a, b)
 	}
-	later := t0.Add(day + time.Hour)
+	if sym := claimActions(t0.Add(2 * time.Hour)); sym != "" {
+		t.Fatalf("%s's actions due again an hour after they were asked", sym)
+	}
+	later := t0.Add(day + 2*time.Hour)
 	if a, b, none := claimActions(later), claimActions(later), claimActions(later); a != "AAAA" || b != "BBBB" || none != "" {
 		t.Fatalf("claimed %q, %q, %q; want AAAA, BBBB, then none (PEND is not complete)", a, b, none)
 	}
