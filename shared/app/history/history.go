@@ -175,8 +175,8 @@ type Config struct {
 	// ActionsEvery is how often a complete symbol's corporate actions are
 	// asked for again. Default 24 hours.
 	ActionsEvery time.Duration
-	Logger            *slog.Logger
-	Now               func() time.Time
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Service runs the backfill.
