@@ -7,6 +7,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/quota"
 )
 
 // DecisionStore is what the owner's decisions read and write
@@ -96,9 +97,14 @@ func (d *Decisions) Accept(ctx context.Context, req AcceptRequest) (Acceptance, 
 	}
 	res, err := d.record(ctx, req, s)
 	if err != nil {
-		if rerr := d.store.Release(ctx, req.UserID, req.PortfolioID, s.ID); rerr != nil {
-			err = errors.Join(err, fmt.Errorf("suggestions: release %s: %w", s.ID, rerr))
+		if refused(err) {
+			if rerr := d.store.Release(ctx, req.UserID, req.PortfolioID, s.ID); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("suggestions: release %s: %w", s.ID, rerr))
+			}
 		}
+		// Any other failure (a timeout, a throttle) may have recorded the
+		// transaction: the claim stays, and a retried accept replays the
+		// command rather than a dismiss contradicting what was recorded.
 		return Acceptance{}, err
 	}
 	rec, ok := res.Events[0].Data.(*portfolio.TransactionRecorded)
@@ -123,4 +129,21 @@ func (d *Decisions) record(ctx context.Context, req AcceptRequest, s Suggestion)
 		_, err := p.RecordTransaction(s.Transaction, meta)
 		return err
 	})
+}
+
+// refused reports whether the portfolio refused the transaction for what it is
+// (archived, invalid, another currency, not enough held, a quota spent):
+// nothing was recorded, so the suggestion is pending again.
+func refused(err error) bool {
+	var exceeded *quota.ExceededError
+	if errors.As(err, &exceeded) {
+		return true
+	}
+	for _, e := range []error{portfolio.ErrArchived, portfolio.ErrInvalidTransaction, portfolio.ErrInvalidCommand,
+		portfolio.ErrCurrencyMismatch, portfolio.ErrInsufficientHoldings, portfolio.ErrNotFound} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
