@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
@@ -34,6 +35,10 @@ type outcome struct {
 // portfolio that does not exist (or is not a portfolio) has a nil analysis and
 // no error.
 func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, set Settings) []outcome {
+	// Stamped before the closes are read: a backfill completing meanwhile
+	// must find these figures older than itself (the analytics refresh
+	// compares the two), not newer.
+	now := j.opts.Now()
 	out, loaded := j.loadPortfolios(ctx, ids)
 	// One closes load for the whole page: portfolios share most symbols.
 	symbols, first := closesNeeded(out, loaded, day, set)
@@ -43,7 +48,7 @@ func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, 
 		failLoaded(out, loaded, err)
 		return out
 	}
-	j.analyzeLoaded(out, loaded, closes, day, set)
+	j.analyzeLoaded(out, loaded, closes, day, set, now)
 	return out
 }
 
@@ -115,8 +120,7 @@ func failLoaded(out []outcome, loaded []*portfolio.Portfolio, err error) {
 }
 
 // analyzeLoaded computes the loaded portfolios' figures, at most Concurrency at once.
-func (j *Job) analyzeLoaded(out []outcome, loaded []*portfolio.Portfolio, closes *performance.Closes, day calendar.Date, set Settings) {
-	now := j.opts.Now()
+func (j *Job) analyzeLoaded(out []outcome, loaded []*portfolio.Portfolio, closes *performance.Closes, day calendar.Date, set Settings, now time.Time) {
 	j.parallel(len(out), func(i int) {
 		if loaded[i] == nil {
 			return
