@@ -41,9 +41,10 @@ type HistoryPortfolio struct {
 // HistoryTrade is one of a portfolio's transactions; Symbol "" is a cash
 // movement.
 type HistoryTrade struct {
-	Symbol string
-	Day    calendar.Date
-	Voided bool
+	Symbol     string
+	Day        calendar.Date
+	Voided     bool
+	RecordedAt time.Time // zero: long ago
 }
 
 // HistoryRow is a record with what market.HistoryStatus does not show, for
@@ -69,13 +70,15 @@ type historyRecord struct {
 	completedAt          time.Time // zero before the first completion
 	priority             int       // 0: a portfolio's (or an operator's), 1: an alert's or a watch's only
 	actionsCheckedAt     time.Time // zero: the recent corporate actions never asked for
+	lastTradedAt         time.Time // when the newest active transaction on the symbol was recorded
 }
 
 // historyNeed is when a symbol is needed from, and how urgently (the
 // record's priority).
 type historyNeed struct {
-	from     calendar.Date
-	priority int
+	from       calendar.Date
+	priority   int
+	lastTraded time.Time
 }
 
 type historyWatch struct {
@@ -163,15 +166,18 @@ func (s *SymbolHistory) Reconcile(_ context.Context, needs history.Needs, now ti
 // needs the symbol, else 1.
 func (s *SymbolHistory) needed(needs history.Needs, now time.Time) map[string]historyNeed {
 	out := map[string]historyNeed{}
-	add := func(symbol string, from calendar.Date, priority int) {
+	add := func(symbol string, from calendar.Date, priority int, traded time.Time) {
 		if utf8.RuneCountInString(symbol) > market.MaxSymbolLen {
 			return
 		}
 		cur, ok := out[symbol]
 		if !ok {
-			cur = historyNeed{from: from, priority: priority}
+			cur = historyNeed{from: from, priority: priority, lastTraded: traded}
 		}
 		cur.from, cur.priority = min(cur.from, from), min(cur.priority, priority)
+		if traded.After(cur.lastTraded) {
+			cur.lastTraded = traded
+		}
 		out[symbol] = cur
 	}
 	for _, p := range s.portfolios {
@@ -181,25 +187,25 @@ func (s *SymbolHistory) needed(needs history.Needs, now time.Time) map[string]hi
 		}
 		for _, tr := range p.Trades {
 			if !tr.Voided && tr.Symbol != "" {
-				add(tr.Symbol, first, 0)
+				add(tr.Symbol, first, 0, stamp(tr.RecordedAt))
 			}
 		}
 		if p.Benchmark != "" {
-			add(p.Benchmark, first, 0)
+			add(p.Benchmark, first, 0, time.Time{})
 		}
 		if p.BaseCurrency != needs.QuoteCurrency {
-			add(market.FXPair{Base: p.BaseCurrency, Quote: needs.QuoteCurrency}.Symbol(), first, 0)
+			add(market.FXPair{Base: p.BaseCurrency, Quote: needs.QuoteCurrency}.Symbol(), first, 0, time.Time{})
 		}
 	}
 	lookback := needs.Today.AddDays(-needs.Lookback)
 	for _, symbol := range s.rules {
 		if symbol != "" {
-			add(symbol, lookback, 1)
+			add(symbol, lookback, 1, time.Time{})
 		}
 	}
 	for _, w := range s.watches {
 		if w.until.After(now) {
-			add(w.symbol, lookback, 1)
+			add(w.symbol, lookback, 1, time.Time{})
 		}
 	}
 	for symbol, nd := range out {
@@ -229,14 +235,18 @@ func (s *SymbolHistory) need(symbol string, nd historyNeed, now time.Time) bool 
 	r, ok := s.records[symbol]
 	if !ok {
 		s.records[symbol] = historyRecord{symbol: symbol, state: market.HistoryPending, neededFrom: nd.from, nextAttemptAt: now, updatedAt: now,
-			priority: nd.priority}
+			priority: nd.priority, lastTradedAt: nd.lastTraded}
 		return true
 	}
 	further := nd.from.Before(r.neededFrom)
-	if !further && nd.priority == r.priority {
+	traded := nd.lastTraded.After(r.lastTradedAt)
+	if !further && !traded && nd.priority == r.priority {
 		return false
 	}
 	r.priority = nd.priority
+	if traded {
+		r.lastTradedAt = nd.lastTraded
+	}
 	if further {
 		if !(r.state == market.HistoryFilling && r.nextAttemptAt.After(now)) {
 			r.state, r.nextAttemptAt = market.HistoryPending, now
@@ -337,15 +347,18 @@ func (s *SymbolHistory) Complete(_ context.Context, symbol string, plannedFrom c
 	})
 }
 
-// ClaimActions implements history.Store: the complete record asked for
-// longest ago (never first, then by symbol), marked asked for at now.
+// ClaimActions implements history.Store: of the complete records due (asked
+// before before, or never, or before a transaction on the symbol was
+// recorded), the one asked for longest ago (never first, then by symbol),
+// marked asked for at now.
 func (s *SymbolHistory) ClaimActions(_ context.Context, now, before time.Time) (string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now, before = stamp(now), stamp(before)
 	var due []historyRecord
 	for _, r := range s.records {
-		if r.state == market.HistoryComplete && (r.actionsCheckedAt.IsZero() || !r.actionsCheckedAt.After(before)) {
+		if r.state == market.HistoryComplete && (r.actionsCheckedAt.IsZero() || !r.actionsCheckedAt.After(before) ||
+			r.actionsCheckedAt.Before(r.lastTradedAt)) {
 			due = append(due, r)
 		}
 	}

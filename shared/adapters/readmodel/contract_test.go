@@ -208,10 +208,14 @@ on conflict (id) do update set base_currency = excluded.base_currency, archived 
 		if tr.Symbol != "" {
 			symbol = &tr.Symbol
 		}
+		recorded := tr.RecordedAt
+		if recorded.IsZero() {
+			recorded = time.Unix(0, 0) // long ago, as the memory store's zero
+		}
 		exec(t, pool, `
 insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, voided, recorded_at, version)
-values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, 'USD', $6, now(), 1)`,
-			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided)
+values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, 'USD', $6, $7, 1)`,
+			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided, recorded.UTC())
 	}
 }
 

@@ -32,7 +32,8 @@ var _ history.Store = (*SymbolHistory)(nil)
 // Quote: quote}.Symbol(), "EURUSD=X", spelled in SQL), from its first trade; the
 // symbols of alert rules and live watches, over the lookback. A symbol longer
 // than a symbol may be (a benchmark is free text) is nobody's to fetch. Its
-// priority is 0 when a portfolio needs it, else 1 (an alert's or a watch's).
+// priority is 0 when a portfolio needs it, else 1 (an alert's or a watch's);
+// last_traded_at is when its latest active transaction was recorded.
 const neededSymbols = `
 with firsts as (
   select p.id, p.base_currency, p.benchmark, min(t.trade_date) as first_trade
@@ -40,21 +41,22 @@ with firsts as (
     join transactions t on t.portfolio_id = p.id and not t.voided
    where not p.archived
    group by p.id
-), needs (symbol, from_day, priority) as (
-  select t.symbol, f.first_trade, 0
+), needs (symbol, from_day, priority, traded_at) as (
+  select t.symbol, f.first_trade, 0, t.recorded_at
     from firsts f
     join transactions t on t.portfolio_id = f.id and not t.voided
    where t.symbol is not null and t.symbol <> ''
   union all
-  select f.benchmark, f.first_trade, 0 from firsts f where f.benchmark <> ''
+  select f.benchmark, f.first_trade, 0, null from firsts f where f.benchmark <> ''
   union all
-  select f.base_currency || $1 || '=X', f.first_trade, 0 from firsts f where f.base_currency <> $1
+  select f.base_currency || $1 || '=X', f.first_trade, 0, null from firsts f where f.base_currency <> $1
   union all
-  select a.symbol, $2::date, 1 from alert_rules a where a.symbol <> ''
+  select a.symbol, $2::date, 1, null from alert_rules a where a.symbol <> ''
   union all
-  select w.symbol, $2::date, 1 from symbol_watchers w where w.expires_at > $4
+  select w.symbol, $2::date, 1, null from symbol_watchers w where w.expires_at > $4
 ), needed as (
-  select symbol, greatest(min(from_day), $3::date) as needed_from, min(priority) as priority
+  select symbol, greatest(min(from_day), $3::date) as needed_from, min(priority) as priority,
+         max(traded_at) as last_traded_at
     from needs
    where length(symbol) <= ` + maxSymbolLenSQL + `
    group by symbol
@@ -66,21 +68,24 @@ const maxSymbolLenSQL = "32"
 // now): a new symbol is pending, due at once; one needed further back than
 // recorded goes back to pending, due at once, its failures forgotten, unless a
 // run holds it (filling, its lease running): that run reads the new day at its
-// next step and goes on. The priority follows the needs of the moment.
+// next step and goes on. The priority follows the needs of the moment, and
+// last_traded_at the newest transaction.
 func upsertNeed(now string) string {
 	return strings.NewReplacer("$now", now+"::timestamptz", "$further", "excluded.needed_from < h.needed_from",
 		"$held", "(h.state = 'filling' and h.next_attempt_at > "+now+"::timestamptz)").Replace(`
-insert into symbol_history as h (symbol, state, needed_from, priority, next_attempt_at, updated_at)
-select symbol, 'pending', needed_from, priority, $now, $now from needed
+insert into symbol_history as h (symbol, state, needed_from, priority, last_traded_at, next_attempt_at, updated_at)
+select symbol, 'pending', needed_from, priority, last_traded_at, $now, $now from needed
 on conflict (symbol) do update
    set needed_from = least(excluded.needed_from, h.needed_from),
        priority = excluded.priority,
+       last_traded_at = greatest(excluded.last_traded_at, h.last_traded_at),
        state = case when $further and not $held then 'pending' else h.state end,
        next_attempt_at = case when $further and not $held then $now else h.next_attempt_at end,
        attempts = case when $further then 0 else h.attempts end,
        reason = case when $further then null else h.reason end,
        updated_at = case when $further then $now else h.updated_at end
- where $further or excluded.priority <> h.priority`)
+ where $further or excluded.priority <> h.priority
+    or excluded.last_traded_at > coalesce(h.last_traded_at, '-infinity')`)
 }
 
 // Reconcile implements history.Store, in one statement.
@@ -95,7 +100,7 @@ func (s *SymbolHistory) Reconcile(ctx context.Context, needs history.Needs, now 
 
 // Enqueue implements history.Store.
 func (s *SymbolHistory) Enqueue(ctx context.Context, symbol string, from calendar.Date, now time.Time) error {
-	_, err := s.db.Exec(ctx, `with needed (symbol, needed_from, priority) as (select $1::text, $2::date, 0)`+upsertNeed("$3"),
+	_, err := s.db.Exec(ctx, `with needed (symbol, needed_from, priority, last_traded_at) as (select $1::text, $2::date, 0, null::timestamptz)`+upsertNeed("$3"),
 		symbol, from.String(), now.UTC())
 	if err != nil {
 		return fmt.Errorf("readmodel: enqueue history of %s: %w", symbol, err)
@@ -196,14 +201,15 @@ update symbol_history
 }
 
 // ClaimActions implements history.Store, in one statement: the complete
-// row asked for longest ago (never first), locked with skip locked so that a
-// concurrent claim takes the next one.
+// row asked for longest ago (never first) among those due (asked before
+// before, or before a transaction on the symbol was recorded), locked with
+// skip locked so that a concurrent claim takes the next one.
 func (s *SymbolHistory) ClaimActions(ctx context.Context, now, before time.Time) (string, bool, error) {
 	rows, err := s.db.Query(ctx, `
 update symbol_history h
    set actions_checked_at = $1
   from (select symbol from symbol_history
-         where state = 'complete' and (actions_checked_at is null or actions_checked_at <= $2)
+         where state = 'complete' and (actions_checked_at is null or actions_checked_at <= $2 or actions_checked_at < last_traded_at)
          order by actions_checked_at nulls first, symbol
          limit 1
            for update skip locked) c

@@ -131,9 +131,10 @@ type Store interface {
 	// Fail records a failure; the record is due again at f.RetryAt.
 	Fail(ctx context.Context, symbol string, f Failure, now time.Time) error
 	// ClaimActions takes a complete record whose corporate actions were last
-	// asked for before before (or never), the longest ago first, and marks
-	// them asked for at now; ok is false when none is. Two claims at once never
-	// take the same record.
+	// asked for before before (or never, or before a transaction on the
+	// symbol was recorded: a new holder is offered the past ones), the longest
+	// ago first, and marks them asked for at now; ok is false when none is.
+	// Two claims at once never take the same record.
 	ClaimActions(ctx context.Context, now, before time.Time) (symbol string, ok bool, err error)
 	// ReleaseActions makes the record's corporate actions due again at once
 	// (the run could not ask for them).

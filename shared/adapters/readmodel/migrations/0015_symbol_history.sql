@@ -22,7 +22,8 @@
 -- back the history of a portfolio. actions_checked_at is when the symbol's
 -- corporate actions were last asked for (null: due, as on completion): a complete
 -- symbol is asked again every day, so the dividends and splits after its backfill
--- are offered too.
+-- are offered too, and at once when a transaction on it was recorded since
+-- (last_traded_at, kept by the reconcile): a new holder is offered the past ones.
 create table public.symbol_history (
   symbol          text primary key,
   state           text not null check (state in ('pending', 'filling', 'complete', 'failed')),
@@ -37,6 +38,7 @@ create table public.symbol_history (
   completed_at    timestamptz,
   priority        smallint not null default 0 check (priority in (0, 1)),
   actions_checked_at timestamptz,
+  last_traded_at  timestamptz,
   check ((filled_from is null) = (filled_to is null) and (filled_from is null or filled_from <= filled_to))
 );
 -- The runs' pick: the rows due, a portfolio's first, failed ones after the

@@ -31,11 +31,13 @@ type SeedPortfolio struct {
 	Trades                              []SeedTrade
 }
 
-// SeedTrade is one transaction; Symbol "" is a cash movement.
+// SeedTrade is one transaction; Symbol "" is a cash movement. RecordedAt is
+// when it was recorded (zero: long ago).
 type SeedTrade struct {
-	Symbol string
-	Day    calendar.Date
-	Voided bool
+	Symbol     string
+	Day        calendar.Date
+	Voided     bool
+	RecordedAt time.Time
 }
 
 // HistorySubject is a store under test and how the suite seeds what it reads.
@@ -514,7 +516,7 @@ func testHistoryClaimRace(t *testing.T, s HistorySubject) {
 
 // testHistoryActionsDaily: a complete record's corporate actions are due on
 // its completion, then again once the interval has passed since the last
-// check, the longest ago first; a released one is due at once; a record not
+// check or a transaction on it was recorded since, the longest ago first; a released one is due at once; a record not
 // complete never is; of several claimers of one record exactly one wins.
 func testHistoryActionsDaily(t *testing.T, s HistorySubject) {
 	ctx, st := t.Context(), s.Store
@@ -572,6 +574,20 @@ func testHistoryActionsDaily(t *testing.T, s HistorySubject) {
 	})
 	if wins.Load() != 2 {
 		t.Fatalf("%d claims of two records' actions won, want 2", wins.Load())
+	}
+	// A transaction on AAAA recorded since its last check: a new holder, to be
+	// offered the past actions at once, not a day later.
+	traded := later.Add(2*day + time.Hour)
+	s.PutPortfolio(t, SeedPortfolio{ID: "p1", UserID: UserA, BaseCurrency: "USD",
+		Trades: []SeedTrade{{Symbol: "AAAA", Day: histDay("2024-01-02"), RecordedAt: traded}}})
+	if n := reconcile(t, st, traded); n != 1 {
+		t.Errorf("the reconcile after the trade changed %d records, want AAAA's", n)
+	}
+	if a, none := claimActions(traded.Add(time.Minute)), claimActions(traded.Add(time.Minute)); a != "AAAA" || none != "" {
+		t.Fatalf("after a trade claimed %q, %q; want AAAA only", a, none)
+	}
+	if n := reconcile(t, st, traded.Add(2*time.Minute)); n != 0 {
+		t.Errorf("a reconcile with no new trade changed %d records", n)
 	}
 }
 
