@@ -290,8 +290,46 @@ func TestStreamEndToEnd(t *testing.T) {
 		!slices.Equal(got["EURUSD=X"], want["EURUSD=X"]) || !slices.Equal(got["MSFT"], want["MSFT"]) {
 		t.Fatalf("published %q, want %q", got, want)
 	}
-	if ok, err := dynamolease.New(db, w.LeasesTable, nil).Acquire(ctx, streaming.DefaultLeaseName, "inv-3", time.Minute); err != nil || !ok {
+	lease := dynamolease.New(db, w.LeasesTable, nil)
+	if ok, err := lease.Acquire(ctx, streaming.DefaultLeaseName, "inv-3", time.Minute); err != nil || !ok {
 		t.Fatalf("the lease was not released: %v %v", ok, err)
+	}
+	if ok, err := lease.Release(ctx, streaming.DefaultLeaseName, "inv-3"); err != nil || !ok {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+
+	// Two later invocations in the same container, as main runs them
+	// (invoke, Finnhub's own stream): the second subscribes the watch list
+	// of its time, never what the first did (a stream kept across
+	// invocations re-subscribed the first one's symbols on connecting).
+	w.Trades = nil
+	later := start.Add(30 * time.Minute)
+	run := func(id string, deadline time.Time) chan streaming.Output {
+		done := make(chan streaming.Output, 1)
+		go func() {
+			ictx, cancel := context.WithDeadline(lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: id}), deadline)
+			defer cancel()
+			out, err := w.invoke(ictx)
+			if err != nil {
+				t.Errorf("%s: %v", id, err)
+			}
+			done <- out
+		}()
+		return done
+	}
+	watch.set("AAPL", "MSFT")
+	fourth := run("inv-4", later)
+	server.accept(t).expect(t, "subscribe AAPL", "subscribe MSFT")
+	clk.tick(t, later.Add(-stopMargin))
+	if out := result(fourth); !out.Streamed || out.Symbols != 2 {
+		t.Fatalf("fourth invocation: %+v", out)
+	}
+	watch.set("MSFT")
+	fifth := run("inv-5", later.Add(15*time.Minute))
+	server.accept(t).expect(t, "subscribe MSFT")
+	clk.tick(t, later.Add(15*time.Minute-stopMargin))
+	if out := result(fifth); !out.Streamed || out.Symbols != 1 {
+		t.Fatalf("fifth invocation: %+v", out)
 	}
 }
 
