@@ -149,7 +149,9 @@ func (w wiring) trades() streaming.TradeStream {
 
 // invoke runs one invocation on a service, and with it a trade stream, of its
 // own: a warm container must not carry the subscriptions of an earlier one.
-func (w wiring) invoke(ctx context.Context) (streaming.Output, error) { return handle(ctx, w.service()) }
+func (w wiring) invoke(ctx context.Context) (streaming.Output, error) {
+	return handle(ctx, w.service())
+}
 
 func (w wiring) service() *streaming.Service {
 	trades := w.Trades
