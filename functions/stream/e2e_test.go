@@ -21,6 +21,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/app/streaming"
+	"github.com/portfoliotracker/tracker/shared/app/streaming/streamingtest"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -130,33 +131,6 @@ func (c *counted) await(t *testing.T, n int64) {
 	}
 }
 
-// clock is ticked by hand, from the real time on.
-type clock struct {
-	mu    sync.Mutex
-	now   time.Time
-	ticks chan time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Ticker(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
-
-func (c *clock) tick(t *testing.T, at time.Time) {
-	t.Helper()
-	c.mu.Lock()
-	c.now = at
-	c.mu.Unlock()
-	select {
-	case c.ticks <- at:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the loop took no tick")
-	}
-}
-
 type watchList struct {
 	mu      sync.Mutex
 	symbols []string
@@ -213,7 +187,7 @@ func TestStreamEndToEnd(t *testing.T) {
 	}
 	server := newFinnhub(t)
 	start := time.Now().UTC()
-	clk := &clock{now: start, ticks: make(chan time.Time)}
+	clk := streamingtest.NewClock(start)
 	watch := &watchList{symbols: []string{"AAPL", "EURUSD=X"}}
 	w.StreamURL, w.Watch, w.Clock = server.url(), watch, clk
 	trades := &counted{TradeStream: w.trades()}
@@ -259,11 +233,11 @@ func TestStreamEndToEnd(t *testing.T) {
 	c1.send(t, `{"type":"trade","data":[{"s":"AAPL","p":190.1,"t":1772461800100,"v":10,"c":["1"]},`+
 		`{"s":"OANDA:EUR_USD","p":1.0831,"t":1772461800150,"v":0},{"s":"AAPL","p":190.3,"t":1772461800300,"v":5,"c":null}]}`)
 	trades.await(t, 3)
-	clk.tick(t, start.Add(time.Second))
+	clk.Tick(t, start.Add(time.Second))
 
 	// The watch list changes: AAPL goes, MSFT comes.
 	watch.set("EURUSD=X", "MSFT")
-	clk.tick(t, start.Add(30*time.Second))
+	clk.Tick(t, start.Add(30*time.Second))
 	c1.expect(t, "unsubscribe AAPL", "subscribe MSFT")
 
 	// The connection drops: the stream reconnects, subscribes the current set
@@ -273,10 +247,10 @@ func TestStreamEndToEnd(t *testing.T) {
 	c2.expect(t, "subscribe MSFT", "subscribe OANDA:EUR_USD")
 	c2.send(t, `{"type":"trade","data":[{"s":"MSFT","p":410.5,"t":1772461831000,"v":0.5}]}`)
 	trades.await(t, 4)
-	clk.tick(t, start.Add(31*time.Second))
+	clk.Tick(t, start.Add(31*time.Second))
 
 	// At the deadline less the margin the holder stops and frees the lease.
-	clk.tick(t, start.Add(15*time.Minute-stopMargin))
+	clk.Tick(t, start.Add(15*time.Minute-stopMargin))
 	out := result(first)
 	if !out.Streamed || out.LostLease || out.Trades != 4 || out.Published != 3 || out.Symbols != 2 {
 		t.Fatalf("first invocation: %+v", out)
@@ -320,14 +294,14 @@ func TestStreamEndToEnd(t *testing.T) {
 	watch.set("AAPL", "MSFT")
 	fourth := run("inv-4", later)
 	server.accept(t).expect(t, "subscribe AAPL", "subscribe MSFT")
-	clk.tick(t, later.Add(-stopMargin))
+	clk.Tick(t, later.Add(-stopMargin))
 	if out := result(fourth); !out.Streamed || out.Symbols != 2 {
 		t.Fatalf("fourth invocation: %+v", out)
 	}
 	watch.set("MSFT")
 	fifth := run("inv-5", later.Add(15*time.Minute))
 	server.accept(t).expect(t, "subscribe MSFT")
-	clk.tick(t, later.Add(15*time.Minute-stopMargin))
+	clk.Tick(t, later.Add(15*time.Minute-stopMargin))
 	if out := result(fifth); !out.Streamed || out.Symbols != 1 {
 		t.Fatalf("fifth invocation: %+v", out)
 	}

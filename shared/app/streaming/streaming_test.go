@@ -19,6 +19,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/app/streaming"
+	"github.com/portfoliotracker/tracker/shared/app/streaming/streamingtest"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
@@ -26,42 +27,6 @@ import (
 // that DynamoDB's passes; the other ports are fakes that record.
 
 var t0 = time.Date(2026, 3, 2, 14, 30, 0, 0, time.UTC)
-
-// clock moves only when the test ticks it: the loop's ticker is unbuffered,
-// so Tick returns once the loop has taken the tick, and the loop handles ticks
-// one after another.
-type clock struct {
-	mu    sync.Mutex
-	now   time.Time
-	ticks chan time.Time
-}
-
-func newClock() *clock { return &clock{now: t0, ticks: make(chan time.Time)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(at time.Time) {
-	c.mu.Lock()
-	c.now = at
-	c.mu.Unlock()
-}
-
-func (c *clock) Ticker(time.Duration) (<-chan time.Time, func()) { return c.ticks, func() {} }
-
-// Tick moves the clock to at and hands the loop that tick.
-func (c *clock) Tick(t *testing.T, at time.Time) {
-	t.Helper()
-	c.Set(at)
-	select {
-	case c.ticks <- at:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the loop took no tick")
-	}
-}
 
 // stream is a trade stream whose trades the test emits; it records the
 // (un)subscriptions in order.
@@ -164,7 +129,7 @@ func (p *publisher) Calls() [][]pricing.MarketDataUpdated {
 }
 
 type fixture struct {
-	clock      *clock
+	clock      *streamingtest.Clock
 	lease      *dynamolease.Memory
 	watch      *watchList
 	str        *stream
@@ -174,7 +139,7 @@ type fixture struct {
 }
 
 func newFixture(maxSymbols int, symbols ...string) *fixture {
-	f := &fixture{clock: newClock(), watch: &watchList{symbols: symbols}, str: newStream(), pub: &publisher{}, maxSymbols: maxSymbols}
+	f := &fixture{clock: streamingtest.NewClock(t0), watch: &watchList{symbols: symbols}, str: newStream(), pub: &publisher{}, maxSymbols: maxSymbols}
 	f.lease = dynamolease.NewMemory(f.clock.Now)
 	f.svc = f.service(f.lease)
 	return f
