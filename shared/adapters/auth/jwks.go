@@ -221,6 +221,12 @@ func (c *jwksCache) refresh(ctx context.Context, forced bool) error {
 		return wait(ctx, call)
 	}
 	now := c.now()
+	// A fetch may have finished between the caller's look at the set and now:
+	// a fresh set answers an unforced refresh without another request.
+	if cur := c.set.Load(); !forced && cur != nil && now.Sub(cur.fetchedAt) < c.ttl {
+		c.mu.Unlock()
+		return nil
+	}
 	if c.lastErr != nil {
 		backoff := c.minInterval
 		if c.set.Load() == nil {
