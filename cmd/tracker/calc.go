@@ -193,7 +193,7 @@ func calc(opt calcOptions) (*calcReport, error) {
 	// Only activities on or before as-of count (txs is in replay order).
 	txs = txs[:sort.Search(len(txs), func(i int) bool { return txs[i].Date > asOf })]
 
-	book := lots.New(opt.method)
+	book := lots.New(opt.method, acts.BaseCurrency) // multi-currency: the calc helper replaces this
 	traded := map[string]bool{}
 	for i := range txs {
 		if err := book.Apply(&txs[i]); err != nil {
@@ -227,7 +227,7 @@ func calc(opt calcOptions) (*calcReport, error) {
 			Dividends:    p.Dividends.String(),
 		}
 		if price, day, ok := closes.On(p.Symbol, asOf); ok {
-			v := p.ValueAt(price)
+			v := p.ValueAt(price, decimal.NewFromInt(1))
 			h.MarketPrice, h.PriceDate = price.String(), day.String()
 			h.MarketValue, h.UnrealizedPnL = v.MarketValue.String(), v.UnrealizedPnL.String()
 			marketValue = marketValue.Add(v.MarketValue)

@@ -152,7 +152,7 @@ func TestBadInputGetsAClear4xx(t *testing.T) {
 		{"impossible date", "POST", base, `{"type":"BUY","date":"2024-02-30","symbol":"AAPL","quantity":"1","price":"1"}`, nil, 422, "validation_failed"},
 		{"negative price", "POST", base, `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"1","price":"-1"}`, nil, 422, "validation_failed"},
 		{"oversell", "POST", base, `{"type":"SELL","date":"2024-01-02","symbol":"AAPL","quantity":"1","price":"1"}`, nil, 422, "insufficient_holdings"},
-		{"foreign currency", "POST", base, `{"type":"BUY","date":"2024-01-02","symbol":"SAP","quantity":"1","price":"1","currency":"EUR"}`, nil, 422, "currency_mismatch"},
+		{"foreign currency without a rate", "POST", base, `{"type":"BUY","date":"2024-01-02","symbol":"SAP","quantity":"1","price":"1","currency":"EUR"}`, nil, 422, "fx_rate_required"},
 		{"bad ratio", "POST", base, `{"type":"SPLIT","date":"2024-01-02","symbol":"AAPL","ratio":"010:1"}`, nil, 422, "validation_failed"},
 		{"bad idempotency key", "POST", base, `{}`, []string{"Idempotency-Key", "k\x01"}, 400, "bad_request"},
 		{"bad If-Match", "POST", base, `{"type":"BUY","date":"2024-01-02","symbol":"AAPL","quantity":"1","price":"1"}`, []string{"If-Match", "banana"}, 400, "bad_request"},

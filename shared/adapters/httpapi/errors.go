@@ -26,6 +26,7 @@ const (
 	CodeArchived          = "portfolio_archived"
 	CodeInsufficient      = "insufficient_holdings"
 	CodeCurrencyMismatch  = "currency_mismatch"
+	CodeFXRateRequired    = "fx_rate_required"
 	CodeTooLarge          = "payload_too_large"
 	CodeUnsupportedMedia  = "unsupported_media_type"
 	CodeMethodNotAllowed  = "method_not_allowed"
@@ -99,6 +100,8 @@ func classify(err error) *apiError {
 		return newError(http.StatusUnprocessableEntity, CodeInsufficient, msg, nil)
 	case errors.Is(err, portfolio.ErrCurrencyMismatch):
 		return newError(http.StatusUnprocessableEntity, CodeCurrencyMismatch, msg, nil)
+	case errors.Is(err, portfolio.ErrFXRateRequired):
+		return newError(http.StatusUnprocessableEntity, CodeFXRateRequired, msg, map[string]string{"field": "fxRate"})
 	case errors.Is(err, portfolio.ErrInvalidCommand), errors.Is(err, portfolio.ErrInvalidTransaction), errors.Is(err, portfolio.ErrInvalidTargets):
 		return newError(http.StatusUnprocessableEntity, CodeValidation, msg, nil)
 	case errors.Is(err, command.ErrCommandIDReused):

@@ -44,7 +44,7 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	book := lots.New(h.P.LotMethod())
+	book := lots.New(h.P.LotMethod(), h.P.BaseCurrency())
 	for i := range txs {
 		if err := book.Apply(&txs[i]); err != nil {
 			t.Fatal(err)

@@ -152,7 +152,7 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 	for len(txs) > 0 && txs[len(txs)-1].Date > asOf {
 		txs = txs[:len(txs)-1]
 	}
-	book := lots.New(p.LotMethod())
+	book := lots.New(p.LotMethod(), p.BaseCurrency())
 	txs, leftOut := book.ApplyStored(txs)
 	a.LeftOut = len(leftOut)
 	first, ok := FirstDay(txs)

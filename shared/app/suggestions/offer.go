@@ -181,7 +181,7 @@ func heldBefore(h Holder, symbol string, date calendar.Date, unrecorded []portfo
 	if method != portfolio.FIFO && method != portfolio.AverageCost {
 		method = portfolio.FIFO // the quantity is the same under either
 	}
-	book := lots.New(method)
+	book := lots.New(method, h.BaseCurrency)
 	book.ApplyStored(txs)
 	return book.Quantity(symbol)
 }

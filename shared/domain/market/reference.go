@@ -160,3 +160,14 @@ type WatchedSymbol struct {
 	Symbol  string        `json:"symbol"`
 	Reasons []WatchReason `json:"reasons"`
 }
+
+// USDPair is the pair through which code's rates are kept: code against the
+// dollar ("EURUSD=X", "JPYUSD=X"), whatever the market convention, so that one
+// pair per currency prices every other through currency.Pivot. ok is false for
+// USD itself.
+func USDPair(code string) (FXPair, bool) {
+	if code == "USD" || !isCurrencyCode(code) {
+		return FXPair{}, false
+	}
+	return FXPair{Base: code, Quote: "USD"}, true
+}

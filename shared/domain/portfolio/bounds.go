@@ -27,7 +27,13 @@ var (
 	MaxPrice = decimal.New(1, 12)
 	// MaxAmount bounds an amount, a fee and a tax (exclusive): 10^15.
 	MaxAmount = decimal.New(1, 15)
+	// MaxFXRate bounds an exchange rate either way (exclusive): 10^7 units of one
+	// currency per unit of another is beyond any currency traded today.
+	MaxFXRate = decimal.New(1, 7)
 )
+
+// FXRateDigits is the most decimal places an exchange rate may have.
+const FXRateDigits = 12
 
 // MaxFractionDigits is the most decimal places a quantity, price or amount may
 // have: brokers report at most 9 and crypto prices 10, but exports written from
@@ -86,10 +92,15 @@ func (t Transaction) CheckStoredRange() error {
 		{"amount", t.Amount, MaxAmount},
 		{"fee", t.Fee, MaxAmount},
 		{"tax", t.Tax, MaxAmount},
+		{"toAmount", t.ToAmount, MaxAmount},
+		{"fxRate", t.FXRate, MaxFXRate},
 	} {
 		if err := checkMagnitude(f.name, f.v, f.max); err != nil {
 			return err
 		}
+	}
+	if !t.FXRate.IsZero() && (!t.FXRate.Equal(t.FXRate.Truncate(FXRateDigits)) || t.FXRate.LessThan(decimal.New(1, -FXRateDigits+5))) {
+		return fmt.Errorf("%w: fxRate %s: at most %d decimal places and at least 1e-7", ErrInvalidTransaction, t.FXRate, FXRateDigits)
 	}
 	if !t.Ratio.IsZero() && (t.Ratio.New > MaxRatioSide || t.Ratio.Old > MaxRatioSide) {
 		return fmt.Errorf("%w: split ratio %s: each side must be at most %d", ErrInvalidTransaction, t.Ratio, MaxRatioSide)

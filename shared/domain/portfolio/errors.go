@@ -14,8 +14,12 @@ var (
 	// ErrInsufficientHoldings: a sell (or a back-dated change) would leave a
 	// position negative on some date.
 	ErrInsufficientHoldings = errors.New("insufficient holdings")
-	// ErrCurrencyMismatch: a transaction is not in the portfolio's base currency.
+	// ErrCurrencyMismatch: a trade in another currency than the symbol's earlier
+	// trades in the portfolio, or an fxRate where none applies.
 	ErrCurrencyMismatch = errors.New("currency mismatch")
+	// ErrFXRateRequired: a transaction in another currency than the portfolio's
+	// base carries no fxRate, and none was found for its date.
+	ErrFXRateRequired = errors.New("fx rate required")
 	// ErrArchived: the portfolio is archived and accepts no commands.
 	ErrArchived = errors.New("portfolio archived")
 	// ErrNotFound: the portfolio or transaction does not exist, or belongs to someone

@@ -9,6 +9,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
@@ -323,7 +324,7 @@ func validatePayload(d EventData) error {
 		if strings.TrimSpace(d.Name) == "" {
 			return fmt.Errorf("empty name")
 		}
-		if !IsKnownCurrency(d.BaseCurrency) {
+		if !currency.IsISO(d.BaseCurrency) {
 			return fmt.Errorf("unknown base currency %q", d.BaseCurrency)
 		}
 		if d.LotMethod != FIFO && d.LotMethod != AverageCost {

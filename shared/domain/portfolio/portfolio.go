@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
 	"github.com/shopspring/decimal"
 )
@@ -140,6 +141,9 @@ type symbolState struct {
 	// without the history (a back-dated trade or a void): quantity is then unknown
 	// and decisions on the symbol need the full history.
 	stale bool
+	// currency is the currency of the symbol's trades ("" before the first, and in
+	// snapshots written before portfolios had several currencies).
+	currency string
 }
 
 // history is the full transaction list, present when the aggregate was folded from
@@ -308,7 +312,7 @@ func (p *Portfolio) Create(id string, cmd CreatePortfolio, meta Meta) error {
 	if err != nil {
 		return err
 	}
-	if !IsKnownCurrency(cmd.BaseCurrency) {
+	if !currency.IsISO(cmd.BaseCurrency) {
 		return fmt.Errorf("%w: unknown base currency %q (want an ISO 4217 code such as USD)", ErrInvalidCommand, cmd.BaseCurrency)
 	}
 	method := cmd.LotMethod
@@ -434,8 +438,8 @@ func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transact
 		if err := tx.CheckBounds(meta.Now); err != nil {
 			return nil, fmt.Errorf("transaction %d: %w", i, err)
 		}
-		if tx.Currency != p.baseCurrency {
-			return nil, fmt.Errorf("transaction %d: %w: transaction in %s, portfolio in %s (FX conversion is not supported)", i, ErrCurrencyMismatch, tx.Currency, p.baseCurrency)
+		if err := scratch.checkCurrency(&tx); err != nil {
+			return nil, fmt.Errorf("transaction %d: %w", i, err)
 		}
 		tx.ID = meta.newID()
 		tx.Seq = SeqOf(version, i)
@@ -461,8 +465,8 @@ func (p *Portfolio) recordOne(tx Transaction, meta Meta) (Transaction, error) {
 	if err := tx.CheckBounds(meta.Now); err != nil {
 		return Transaction{}, err
 	}
-	if tx.Currency != p.baseCurrency {
-		return Transaction{}, fmt.Errorf("%w: transaction in %s, portfolio in %s (FX conversion is not supported)", ErrCurrencyMismatch, tx.Currency, p.baseCurrency)
+	if err := p.checkCurrency(&tx); err != nil {
+		return Transaction{}, err
 	}
 	tx.ID = meta.newID()
 	tx.Seq = SeqOf(p.version+1, 0)
@@ -508,6 +512,32 @@ func (p *Portfolio) VoidTransaction(txID, reason string, meta Meta) error {
 func (p *Portfolio) checkTransactionQuota(n int) error {
 	if would := p.recorded + n; would > quota.TransactionsPerPortfolio.Limit {
 		return fmt.Errorf("portfolio %s: %w", p.id, quota.Exceeded(quota.TransactionsPerPortfolio, would))
+	}
+	return nil
+}
+
+// checkCurrency holds a transaction's currency to the portfolio: a trade in the
+// currency of the symbol's earlier trades, and an fxRate exactly when its cash
+// settles in another currency than the base. A CONVERSION into the base carries
+// its own rate (what the base amount paid per unit), so it needs none given.
+func (p *Portfolio) checkCurrency(tx *Transaction) error {
+	if tx.Type.IsTrade() {
+		if s := p.symbols[tx.Symbol]; s != nil && s.currency != "" && s.currency != tx.Currency {
+			return fmt.Errorf("%w: %s trades in %s in this portfolio, not %s", ErrCurrencyMismatch, tx.Symbol, s.currency, tx.Currency)
+		}
+	}
+	if tx.Type == Conversion && tx.FXRate.IsZero() && tx.ToCurrency == p.baseCurrency && tx.Currency != p.baseCurrency {
+		tx.FXRate = tx.ToAmount.DivRound(tx.Amount, FXRateDigits)
+	}
+	if tx.Settlement() == p.baseCurrency {
+		if !tx.FXRate.IsZero() && !tx.FXRate.Equal(one) {
+			return fmt.Errorf("%w: fxRate %s given for a transaction in %s, the portfolio's own currency", ErrCurrencyMismatch, tx.FXRate, tx.Currency)
+		}
+		tx.FXRate = decimal.Decimal{}
+		return nil
+	}
+	if !tx.FXRate.IsPositive() {
+		return fmt.Errorf("%w: a transaction in %s in a %s portfolio needs the %s→%s rate of %s (fxRate)", ErrFXRateRequired, tx.Currency, p.baseCurrency, tx.Settlement(), p.baseCurrency, tx.Date)
 	}
 	return nil
 }
@@ -769,6 +799,9 @@ func (p *Portfolio) foldRecorded(tx *Transaction) {
 	if s == nil {
 		s = &symbolState{lastDate: tx.Date}
 		p.symbols[tx.Symbol] = s
+	}
+	if tx.Type.IsTrade() && s.currency == "" {
+		s.currency = tx.Currency
 	}
 	if inOrder(s, tx) && !s.stale {
 		switch tx.Type {

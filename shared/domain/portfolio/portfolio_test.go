@@ -254,8 +254,26 @@ func TestCommandsRefusedForStrangersArchivedAndForeignCurrency(t *testing.T) {
 	}
 	eur := trade(portfolio.Buy, "2024-01-10", "SAP", "1", "1")
 	eur.Currency = "EUR"
-	if _, err := f.record(eur); !errors.Is(err, portfolio.ErrCurrencyMismatch) {
-		t.Fatalf("EUR into USD: err = %v", err)
+	if _, err := f.record(eur); !errors.Is(err, portfolio.ErrFXRateRequired) {
+		t.Fatalf("EUR into USD without a rate: err = %v", err)
+	}
+	eur.FXRate = dec("1.1")
+	if _, err := f.record(eur); err != nil {
+		t.Fatalf("EUR into USD at 1.1: %v", err)
+	}
+	again := trade(portfolio.Buy, "2024-01-11", "SAP", "1", "1") // USD, but SAP trades in EUR here
+	if _, err := f.record(again); !errors.Is(err, portfolio.ErrCurrencyMismatch) {
+		t.Fatalf("SAP in USD after SAP in EUR: err = %v", err)
+	}
+	home := trade(portfolio.Buy, "2024-01-11", "AAPL", "1", "1")
+	home.FXRate = dec("1.2")
+	if _, err := f.record(home); !errors.Is(err, portfolio.ErrCurrencyMismatch) {
+		t.Fatalf("fxRate on a base-currency trade: err = %v", err)
+	}
+	conv := portfolio.Transaction{Type: portfolio.Conversion, Date: d("2024-01-12"), Currency: "EUR", Amount: dec("100"), ToCurrency: "USD", ToAmount: dec("109.50")}
+	got, err := f.record(conv)
+	if err != nil || !got.FXRate.Equal(dec("1.095")) {
+		t.Fatalf("EUR→USD conversion: %+v, %v (want its own rate 109.50/100 = 1.095)", got, err)
 	}
 	if err := f.p.Archive("done", f.meta(alice)); err != nil {
 		t.Fatal(err)

@@ -58,6 +58,7 @@ type symbolJSON struct {
 	Quantity decimal.Decimal `json:"q"`
 	LastDate calendar.Date   `json:"d"`
 	Stale    bool            `json:"x,omitempty"`
+	Currency string          `json:"cu,omitempty"`
 }
 
 // Snapshot encodes the state (without pending events and without the transaction
@@ -78,7 +79,7 @@ func (p *Portfolio) Snapshot() ([]byte, error) {
 		s.Settings = &snapshotSettings{Benchmark: p.settings.Benchmark, WholeShares: p.settings.WholeShares, MinTradeValue: p.settings.MinTradeValue}
 	}
 	for sym, st := range p.symbols {
-		s.Symbols = append(s.Symbols, symbolJSON{Symbol: sym, Quantity: st.quantity, LastDate: st.lastDate, Stale: st.stale})
+		s.Symbols = append(s.Symbols, symbolJSON{Symbol: sym, Quantity: st.quantity, LastDate: st.lastDate, Stale: st.stale, Currency: st.currency})
 	}
 	slices.SortFunc(s.Symbols, func(a, b symbolJSON) int { return strings.Compare(a.Symbol, b.Symbol) })
 	if s.Recent == nil {
@@ -119,7 +120,7 @@ func Restore(data []byte) (*Portfolio, error) {
 		if _, dup := p.symbols[sym.Symbol]; dup || sym.Symbol == "" {
 			return nil, fmt.Errorf("%w: snapshot of %s at version %d: symbol %q empty or repeated", ErrCorruptEvent, s.ID, s.Version, sym.Symbol)
 		}
-		p.symbols[sym.Symbol] = &symbolState{quantity: sym.Quantity, lastDate: sym.LastDate, stale: sym.Stale}
+		p.symbols[sym.Symbol] = &symbolState{quantity: sym.Quantity, lastDate: sym.LastDate, stale: sym.Stale, currency: sym.Currency}
 	}
 	if len(p.recent) == 0 {
 		p.recent = nil

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/shopspring/decimal"
 )
 
@@ -25,10 +26,13 @@ const (
 	Deposit    TxType = "DEPOSIT"
 	Withdrawal TxType = "WITHDRAWAL"
 	Split      TxType = "SPLIT"
+	// Conversion exchanges cash between two currencies: Amount of Currency out,
+	// ToAmount of ToCurrency in.
+	Conversion TxType = "CONVERSION"
 )
 
 // TxTypes lists every transaction type, in the order the docs present them.
-var TxTypes = []TxType{Buy, Sell, Dividend, Interest, Fee, Deposit, Withdrawal, Split}
+var TxTypes = []TxType{Buy, Sell, Dividend, Interest, Fee, Deposit, Withdrawal, Split, Conversion}
 
 // ParseTxType accepts a type name in any letter case.
 func ParseTxType(s string) (TxType, error) {
@@ -156,9 +160,14 @@ var Dust = decimal.New(1, -8)
 //	FEE                Amount > 0 (the charge); Symbol optional.
 //	DEPOSIT/WITHDRAWAL Amount > 0; no symbol.
 //	SPLIT              Symbol, Ratio.
+//	CONVERSION         Amount > 0 of Currency out, ToAmount > 0 of ToCurrency in; Fee, Tax optional.
 //
 // Fee and Tax are never negative. On every type the cash effect is the type's own
-// effect minus Fee and Tax (see CashEffect).
+// effect minus Fee and Tax (see CashEffect). Every amount is in Currency, which may
+// be a quote unit (GBp: prices in pence, cash in pounds). FXRate is what one unit
+// of Currency's settlement currency was worth in the portfolio's base currency on
+// the trade date: zero when they are the same, recorded on the event so that a
+// later correction of rates never rewrites the history (docs/architecture.md §7).
 type Transaction struct {
 	ID       string          `json:"transactionId"`
 	Seq      int64           `json:"-"` // recording order, SeqOf(event version, position in the event)
@@ -171,9 +180,31 @@ type Transaction struct {
 	Fee      decimal.Decimal `json:"fee,omitzero"`
 	Tax      decimal.Decimal `json:"tax,omitzero"`
 	Currency string          `json:"currency"`
-	Ratio    Ratio           `json:"ratio,omitzero"`
-	Note     string          `json:"note,omitempty"`
+	FXRate   decimal.Decimal `json:"fxRate,omitzero"`
+	// ToAmount and ToCurrency are a CONVERSION's incoming side.
+	ToAmount   decimal.Decimal `json:"toAmount,omitzero"`
+	ToCurrency string          `json:"toCurrency,omitempty"`
+	Ratio      Ratio           `json:"ratio,omitzero"`
+	Note       string          `json:"note,omitempty"`
 }
+
+// Settlement is the currency the transaction's cash moves in (GBP for GBp).
+func (t Transaction) Settlement() string {
+	s, _ := currency.Settlement(t.Currency)
+	return s
+}
+
+// RateTo is the rate that converts the transaction's settlement currency into
+// base on its date: 1 when they are the same, else FXRate, and false when that
+// is missing.
+func (t Transaction) RateTo(base string) (decimal.Decimal, bool) {
+	if t.Settlement() == base {
+		return one, true
+	}
+	return t.FXRate, t.FXRate.IsPositive()
+}
+
+var one = decimal.NewFromInt(1)
 
 // Gross is quantity × price for trades, the amount otherwise.
 func (t Transaction) Gross() decimal.Decimal {
@@ -186,15 +217,20 @@ func (t Transaction) Gross() decimal.Decimal {
 // Charges is fee plus tax.
 func (t Transaction) Charges() decimal.Decimal { return t.Fee.Add(t.Tax) }
 
-// CashEffect is how the transaction changes the portfolio's cash balance.
+// CashEffect is how the transaction changes the cash balance of its settlement
+// currency (a CONVERSION's incoming side is not in it: see ToAmount).
 func (t Transaction) CashEffect() decimal.Decimal {
+	return currency.ToSettlement(t.Currency, t.cashEffect())
+}
+
+func (t Transaction) cashEffect() decimal.Decimal {
 	var base decimal.Decimal
 	switch t.Type {
 	case Buy:
 		base = t.Gross().Neg()
 	case Sell, Dividend, Interest, Deposit:
 		base = t.Gross()
-	case Fee, Withdrawal:
+	case Fee, Withdrawal, Conversion:
 		base = t.Amount.Neg()
 	}
 	return base.Sub(t.Charges())
@@ -210,7 +246,7 @@ func (t Transaction) Validate() error {
 	if !slices.Contains(TxTypes, t.Type) {
 		return bad("unknown type %q", t.Type)
 	}
-	if HasControl(t.Symbol) || HasControl(t.Note) || HasControl(t.Currency) {
+	if HasControl(t.Symbol) || HasControl(t.Note) || HasControl(t.Currency) || HasControl(t.ToCurrency) {
 		return bad("symbol, currency and note may not contain control characters")
 	}
 	if utf8.RuneCountInString(t.Note) > 500 {
@@ -219,8 +255,14 @@ func (t Transaction) Validate() error {
 	if t.Symbol != strings.TrimSpace(t.Symbol) || len(t.Symbol) > 32 {
 		return bad("symbol %q must be at most 32 characters without surrounding spaces", t.Symbol)
 	}
-	if !IsKnownCurrency(t.Currency) {
-		return bad("unknown currency %q (want an ISO 4217 code such as USD)", t.Currency)
+	if !currency.Known(t.Currency) {
+		return bad("unknown currency %q (want an ISO 4217 code such as USD, or GBp for prices in pence)", t.Currency)
+	}
+	if t.FXRate.IsNegative() || (!t.FXRate.IsZero() && !t.FXRate.IsPositive()) {
+		return bad("fxRate %s must be positive", t.FXRate)
+	}
+	if err := t.checkMinorUnits(); err != nil {
+		return err
 	}
 	if t.Fee.IsNegative() {
 		return bad("fee %s must not be negative", t.Fee)
@@ -232,8 +274,11 @@ func (t Transaction) Validate() error {
 	if needSymbol && t.Symbol == "" {
 		return bad("%s needs a symbol", t.Type)
 	}
-	if (t.Type == Deposit || t.Type == Withdrawal) && t.Symbol != "" {
+	if (t.Type == Deposit || t.Type == Withdrawal || t.Type == Conversion) && t.Symbol != "" {
 		return bad("%s takes no symbol", t.Type)
+	}
+	if t.Type != Conversion && (!t.ToAmount.IsZero() || t.ToCurrency != "") {
+		return bad("only CONVERSION takes toAmount and toCurrency")
 	}
 	switch t.Type {
 	case Buy, Sell:
@@ -245,6 +290,19 @@ func (t Transaction) Validate() error {
 		}
 		if !t.Amount.IsZero() {
 			return bad("%s takes quantity and price, not amount", t.Type)
+		}
+	case Conversion:
+		if !t.Amount.IsPositive() || !t.ToAmount.IsPositive() {
+			return bad("CONVERSION amount %s and toAmount %s must be positive", t.Amount, t.ToAmount)
+		}
+		if !currency.IsISO(t.Currency) || !currency.IsISO(t.ToCurrency) {
+			return bad("CONVERSION is between two cash currencies (ISO codes such as EUR and USD), not %q and %q", t.Currency, t.ToCurrency)
+		}
+		if t.Currency == t.ToCurrency {
+			return bad("CONVERSION from %s to itself", t.Currency)
+		}
+		if !t.Quantity.IsZero() || !t.Price.IsZero() {
+			return bad("CONVERSION takes amounts, not quantity and price")
 		}
 	case Split:
 		if err := t.Ratio.Validate(); err != nil {
@@ -266,6 +324,29 @@ func (t Transaction) Validate() error {
 	}
 	if t.Type != Split && !t.Ratio.IsZero() {
 		return bad("only SPLIT takes a ratio")
+	}
+	return nil
+}
+
+// checkMinorUnits refuses a transfer of cash finer than a currency without
+// minor units has: a deposit of 100.5 JPY is a typo, not a payment. Prices,
+// fees and income are exempt (Tokyo quotes 0.1 yen; a dividend per share times
+// a fractional holding has any number of decimals), and so are currencies with
+// cents, whose broker exports carry fractions of a cent.
+func (t Transaction) checkMinorUnits() error {
+	if t.Type != Deposit && t.Type != Withdrawal && t.Type != Conversion {
+		return nil
+	}
+	for _, side := range []struct {
+		amount decimal.Decimal
+		code   string
+	}{{t.Amount, t.Currency}, {t.ToAmount, t.ToCurrency}} {
+		if side.code == "" || currency.IsQuoteUnit(side.code) || currency.MinorDigits(side.code) != 0 {
+			continue
+		}
+		if !side.amount.Equal(side.amount.Truncate(0)) {
+			return fmt.Errorf("%w: %s %s: %s has no minor unit", ErrInvalidTransaction, side.amount, side.code, side.code)
+		}
 	}
 	return nil
 }

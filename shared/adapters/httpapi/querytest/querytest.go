@@ -341,7 +341,7 @@ func lotEngine(t *testing.T, h *rmtest.History) *lots.Book {
 		t.Fatal(err)
 	}
 	portfolio.SortForReplay(txs)
-	book := lots.New(h.P.LotMethod())
+	book := lots.New(h.P.LotMethod(), h.P.BaseCurrency())
 	for i := range txs {
 		if err := book.Apply(&txs[i]); err != nil {
 			t.Fatal(err)

@@ -299,7 +299,7 @@ func (a *aggregate) recompute(touched map[string]bool, version int64) {
 		}
 	}
 	portfolio.SortForReplay(txs)
-	book := lots.New(a.view.LotMethod)
+	book := lots.New(a.view.LotMethod, a.view.BaseCurrency)
 	book.ApplyStored(txs) // what cannot be computed is left out, as the projector leaves it out
 	for sym := range touched {
 		p, ok := book.Position(sym)

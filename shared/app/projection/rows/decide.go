@@ -129,7 +129,7 @@ func (b *Batch) Recompute() {
 			log.Error("stored lot method unknown; positions not recomputed", "portfolio", id, "lotMethod", a.Portfolio.LotMethod)
 			continue
 		}
-		book := lots.New(method)
+		book := lots.New(method, a.Portfolio.BaseCurrency)
 		// Stored history may predate the bounds, or (hand-edited) break the lot
 		// engine's rules: what cannot be computed is left out, as the analytics
 		// consumer leaves it out, rather than stall the stream.

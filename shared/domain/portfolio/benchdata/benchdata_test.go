@@ -61,7 +61,7 @@ func TestValid(t *testing.T) {
 		t.Errorf("got %s", res)
 	}
 	for _, m := range []portfolio.LotMethod{portfolio.FIFO, portfolio.AverageCost} {
-		book := lots.New(m)
+		book := lots.New(m, res.BaseCurrency)
 		for i := range res.Transactions {
 			if err := book.Apply(&res.Transactions[i]); err != nil {
 				t.Fatalf("%s: %v", m, res.ErrorAt(res.Transactions[i].Seq, err))

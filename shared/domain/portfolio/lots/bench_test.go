@@ -30,7 +30,7 @@ func realisticMix(n, nsym int) []portfolio.Transaction {
 		symbols[i] = fmt.Sprintf("S%03d", i)
 	}
 	ratios := []portfolio.Ratio{{New: 2, Old: 1}, {New: 3, Old: 1}, {New: 4, Old: 1}, {New: 1, Old: 2}, {New: 1, Old: 5}, {New: 1, Old: 10}}
-	sizer := New(portfolio.FIFO)
+	sizer := New(portfolio.FIFO, "USD")
 	txs := make([]portfolio.Transaction, 0, n)
 	date := calendar.MustNew(2015, 1, 2)
 	for i := range n {
@@ -96,11 +96,11 @@ func realisticMix(n, nsym int) []portfolio.Transaction {
 // benchApply measures one Apply over the realistic mix (one op = one transaction).
 func benchApply(b *testing.B, m portfolio.LotMethod) {
 	txs := benchTxs()
-	book, i := New(m), 0
+	book, i := New(m, "USD"), 0
 	b.ReportAllocs()
 	for b.Loop() {
 		if i == len(txs) {
-			book, i = New(m), 0
+			book, i = New(m, "USD"), 0
 		}
 		if err := book.Apply(&txs[i]); err != nil {
 			b.Fatal(err)
@@ -120,7 +120,7 @@ func BenchmarkReplay50k(b *testing.B) {
 		b.Run(string(m), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				book := New(m)
+				book := New(m, "USD")
 				for i := range txs {
 					if err := book.Apply(&txs[i]); err != nil {
 						b.Fatal(err)
@@ -136,7 +136,7 @@ func BenchmarkReplay50k(b *testing.B) {
 // BenchmarkHoldings is the per-day read of a daily series: every open quantity.
 func BenchmarkHoldings(b *testing.B) {
 	txs := benchTxs()
-	book := New(portfolio.FIFO)
+	book := New(portfolio.FIFO, "USD")
 	for i := range txs {
 		if err := book.Apply(&txs[i]); err != nil {
 			b.Fatal(err)

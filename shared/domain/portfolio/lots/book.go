@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/shopspring/decimal"
 )
@@ -25,6 +26,7 @@ const compactMin = 32
 // when they are read.
 type Book struct {
 	method    portfolio.LotMethod
+	base      string // the currency every figure but the local ones is in
 	positions map[string]*position
 	sorted    []*position // the positions, by symbol
 
@@ -37,7 +39,9 @@ type Book struct {
 	charges     num
 	deposits    num
 	withdrawals num
-	cash        num
+	cash        num            // in base, at each transaction's own rate
+	balances    map[string]num // cash per settlement currency
+	currencies  []string       // the keys of balances, sorted
 
 	realizations []realization
 
@@ -49,6 +53,7 @@ type Book struct {
 // the sums over the open lots.
 type position struct {
 	symbol    string
+	currency  string // of the symbol's trades, as recorded (GBp for pence); "" before the first
 	quantity  num
 	qdec      decimal.Decimal // quantity as a decimal, for ApplySell and readers
 	costBasis num
@@ -56,6 +61,9 @@ type position struct {
 	fees      num
 	taxes     num
 	dividends num
+	// In the settlement currency of the symbol's trades (GBP for GBp).
+	localCost     num
+	localRealized num
 
 	// FIFO: lots[head:] are the open lots, oldest first.
 	lots []lot
@@ -69,6 +77,7 @@ type lot struct {
 	date      calendar.Date
 	quantity  num
 	costBasis num
+	localCost num
 }
 
 type realization struct {
@@ -78,15 +87,69 @@ type realization struct {
 	proceeds     num
 	costBasis    num
 	pnl          num
+	localPnL     num
 }
 
-// New returns an empty book. It panics if method is neither portfolio.FIFO nor
-// portfolio.AverageCost: parse user input with portfolio.ParseLotMethod first.
-func New(method portfolio.LotMethod) *Book {
+// New returns an empty book whose figures are in base. It panics if method is
+// neither portfolio.FIFO nor portfolio.AverageCost (parse user input with
+// portfolio.ParseLotMethod first) or base is not an ISO 4217 code.
+func New(method portfolio.LotMethod, base string) *Book {
 	if method != portfolio.FIFO && method != portfolio.AverageCost {
 		panic(fmt.Sprintf("lots.New: unknown lot method %q", method))
 	}
-	return &Book{method: method, positions: make(map[string]*position)}
+	if !currency.IsISO(base) {
+		panic(fmt.Sprintf("lots.New: base currency %q is not an ISO 4217 code", base))
+	}
+	return &Book{method: method, base: base, positions: make(map[string]*position), balances: make(map[string]num)}
+}
+
+// Base returns the book's base currency.
+func (b *Book) Base() string { return b.base }
+
+// conv converts one transaction's amounts: to its settlement currency (pence to
+// pounds) and on to the base at the transaction's rate. Same-currency
+// transactions skip both multiplications.
+type conv struct {
+	settle  string
+	minor   bool // amounts are hundredths of settle
+	foreign bool // settle is not the base
+	rate    num
+}
+
+var hundredth = mk(1, -2)
+
+func (c *conv) local(x num) num {
+	if c.minor {
+		return x.mul(hundredth)
+	}
+	return x
+}
+
+func (c *conv) base(localAmount num) num {
+	if c.foreign {
+		return localAmount.mul(c.rate)
+	}
+	return localAmount
+}
+
+// convOf reads a transaction's currency and rate; a transaction in another
+// currency than the base without a rate is refused.
+func (b *Book) convOf(tx *portfolio.Transaction) (conv, error) {
+	if tx.Currency == "" || (tx.Type == portfolio.Split && tx.Fee.IsZero() && tx.Tax.IsZero()) {
+		// Moves no money, or was built in code without one (a split the provider
+		// reported): nothing to convert. Validate refuses an empty currency on
+		// anything recorded.
+		return conv{settle: b.base}, nil
+	}
+	settle, div := currency.Settlement(tx.Currency)
+	c := conv{settle: settle, minor: div != 1, foreign: settle != b.base}
+	if c.foreign {
+		if !tx.FXRate.IsPositive() {
+			return c, fmt.Errorf("%w: %v", portfolio.ErrFXRateRequired, invalid(tx, "in %s, the book in %s, and no fxRate", tx.Currency, b.base))
+		}
+		c.rate = fromDec(tx.FXRate)
+	}
+	return c, nil
 }
 
 // Method returns the book's lot method.
@@ -103,37 +166,50 @@ func (b *Book) Apply(tx *portfolio.Transaction) error {
 	if err := b.check(tx); err != nil {
 		return err
 	}
+	c, err := b.convOf(tx)
+	if err != nil {
+		return err
+	}
+	if tx.Type.IsTrade() {
+		if p := b.positions[tx.Symbol]; p != nil && p.currency != "" && tx.Currency != "" && p.currency != tx.Currency {
+			return fmt.Errorf("%w: %v", portfolio.ErrCurrencyMismatch, invalid(tx, "%s trades in %s in this book", tx.Symbol, p.currency))
+		}
+	}
 	fee, tax := fromDec(tx.Fee), fromDec(tx.Tax)
 	switch tx.Type {
 	case portfolio.Buy:
-		b.buy(tx, fee, tax)
+		b.buy(tx, &c, fee, tax)
 	case portfolio.Sell:
-		if err := b.sell(tx, fee, tax); err != nil {
+		if err := b.sell(tx, &c, fee, tax); err != nil {
 			return err
 		}
 	case portfolio.Split:
 		p := b.position(tx.Symbol)
 		b.split(p, tx.Ratio)
-		b.charge(p, fee, tax)
+		b.charge(p, &c, fee, tax)
 	case portfolio.Dividend:
-		amount := fromDec(tx.Amount)
+		local := c.local(fromDec(tx.Amount))
+		amount := c.base(local)
 		p := b.position(tx.Symbol)
 		p.dividends = p.dividends.add(amount)
 		b.dividends = b.dividends.add(amount)
-		b.cash = b.cash.add(amount)
-		b.charge(p, fee, tax)
+		b.move(&c, local, amount)
+		b.charge(p, &c, fee, tax)
 	case portfolio.Interest:
-		amount := fromDec(tx.Amount)
+		local := c.local(fromDec(tx.Amount))
+		amount := c.base(local)
 		b.interest = b.interest.add(amount)
-		b.cash = b.cash.add(amount)
-		b.charge(nil, fee, tax)
+		b.move(&c, local, amount)
+		b.charge(nil, &c, fee, tax)
 	case portfolio.Deposit:
-		amount := fromDec(tx.Amount)
+		local := c.local(fromDec(tx.Amount))
+		amount := c.base(local)
 		b.deposits = b.deposits.add(amount)
-		b.cash = b.cash.add(amount)
-		b.charge(nil, fee, tax)
+		b.move(&c, local, amount)
+		b.charge(nil, &c, fee, tax)
 	case portfolio.Fee:
-		amount := fromDec(tx.Amount)
+		local := c.local(fromDec(tx.Amount))
+		amount := c.base(local)
 		var p *position
 		if tx.Symbol != "" {
 			p = b.position(tx.Symbol)
@@ -141,13 +217,20 @@ func (b *Book) Apply(tx *portfolio.Transaction) error {
 		}
 		b.fees = b.fees.add(amount)
 		b.charges = b.charges.add(amount)
-		b.cash = b.cash.sub(amount)
-		b.charge(p, fee, tax)
+		b.move(&c, local.neg(), amount.neg())
+		b.charge(p, &c, fee, tax)
 	case portfolio.Withdrawal:
-		amount := fromDec(tx.Amount)
+		local := c.local(fromDec(tx.Amount))
+		amount := c.base(local)
 		b.withdrawals = b.withdrawals.add(amount)
-		b.cash = b.cash.sub(amount)
-		b.charge(nil, fee, tax)
+		b.move(&c, local.neg(), amount.neg())
+		b.charge(nil, &c, fee, tax)
+	case portfolio.Conversion:
+		// Cash changes currency; in the base, at the outgoing side's rate, nothing
+		// moves but the charges.
+		b.moveLocal(tx.Currency, fromDec(tx.Amount).neg())
+		b.moveLocal(tx.ToCurrency, fromDec(tx.ToAmount))
+		b.charge(nil, &c, fee, tax)
 	}
 	b.applied = true
 	b.prev.Date, b.prev.Type, b.prev.Seq = tx.Date, tx.Type, tx.Seq
@@ -175,7 +258,10 @@ func (b *Book) check(tx *portfolio.Transaction) error {
 		if tx.Ratio.Validate() != nil || tx.Ratio.New == tx.Ratio.Old {
 			return invalid(tx, "split ratio %s must have positive, different sides", tx.Ratio)
 		}
-	case portfolio.Dividend, portfolio.Interest, portfolio.Fee, portfolio.Deposit, portfolio.Withdrawal:
+	case portfolio.Dividend, portfolio.Interest, portfolio.Fee, portfolio.Deposit, portfolio.Withdrawal, portfolio.Conversion:
+		if tx.Type == portfolio.Conversion && (!tx.ToAmount.IsPositive() || !currency.IsISO(tx.ToCurrency) || tx.ToCurrency == tx.Currency) {
+			return invalid(tx, "a conversion needs a positive toAmount in another currency")
+		}
 		if tx.Type == portfolio.Dividend && tx.Symbol == "" {
 			return invalid(tx, "a dividend needs a symbol")
 		}
@@ -200,12 +286,16 @@ func invalid(tx *portfolio.Transaction, format string, args ...any) error {
 		tx.ID, tx.Type, tx.Symbol, tx.Date, fmt.Sprintf(format, args...))
 }
 
-func (b *Book) buy(tx *portfolio.Transaction, fee, tax num) {
+func (b *Book) buy(tx *portfolio.Transaction, c *conv, fee, tax num) {
 	qty := fromDec(tx.Quantity)
-	cost := qty.mul(fromDec(tx.Price)).add(fee).add(tax)
+	local := c.local(qty.mul(fromDec(tx.Price)).add(fee).add(tax))
+	cost := c.base(local)
 	p := b.position(tx.Symbol)
+	if tx.Currency != "" {
+		p.currency = tx.Currency
+	}
 	if b.method == portfolio.FIFO {
-		p.lots = append(p.lots, lot{date: tx.Date, quantity: qty, costBasis: cost})
+		p.lots = append(p.lots, lot{date: tx.Date, quantity: qty, costBasis: cost, localCost: local})
 	} else if p.quantity.isZero() && p.costBasis.isZero() {
 		p.opened = tx.Date
 	}
@@ -216,12 +306,13 @@ func (b *Book) buy(tx *portfolio.Transaction, fee, tax num) {
 		p.qdec = p.quantity.dec()
 	}
 	p.costBasis = p.costBasis.add(cost)
+	p.localCost = p.localCost.add(local)
 	b.costBasis = b.costBasis.add(cost)
-	b.cash = b.cash.sub(cost)
-	b.tradeCharges(p, fee, tax)
+	b.move(c, local.neg(), cost.neg())
+	b.tradeCharges(p, c, fee, tax)
 }
 
-func (b *Book) sell(tx *portfolio.Transaction, fee, tax num) error {
+func (b *Book) sell(tx *portfolio.Transaction, c *conv, fee, tax num) error {
 	p := b.positions[tx.Symbol]
 	held := decimal.Zero
 	if p != nil {
@@ -235,56 +326,75 @@ func (b *Book) sell(tx *portfolio.Transaction, fee, tax num) error {
 	if p == nil {
 		p = b.position(tx.Symbol) // a dust sell of nothing: still a traded symbol
 	}
+	if tx.Currency != "" {
+		p.currency = tx.Currency
+	}
 	qty, left := fromDec(tx.Quantity), fromDec(leftDec)
 
-	var consumed num
+	var consumed, consumedLocal num
 	switch {
 	case left.isZero():
-		consumed = p.costBasis
+		consumed, consumedLocal = p.costBasis, p.localCost
 		clear(p.lots)
 		p.lots, p.head = p.lots[:0], 0
-		p.costBasis = num{}
+		p.costBasis, p.localCost = num{}, num{}
 	case b.method == portfolio.AverageCost:
 		consumed = proportion(p.costBasis, qty, p.quantity)
+		consumedLocal = consumed
+		if c.foreign || c.minor || !p.localCost.equal(p.costBasis) {
+			consumedLocal = proportion(p.localCost, qty, p.quantity)
+		}
 		p.costBasis = p.costBasis.sub(consumed)
+		p.localCost = p.localCost.sub(consumedLocal)
 	default:
-		consumed = p.consumeFIFO(qty)
+		consumed, consumedLocal = p.consumeFIFO(qty)
 		p.costBasis = p.costBasis.sub(consumed)
+		p.localCost = p.localCost.sub(consumedLocal)
 	}
 	p.quantity, p.qdec = left, leftDec
 
-	proceeds := qty.mul(fromDec(tx.Price)).sub(fee).sub(tax)
+	proceedsLocal := c.local(qty.mul(fromDec(tx.Price)).sub(fee).sub(tax))
+	proceeds := c.base(proceedsLocal)
 	pnl := proceeds.sub(consumed)
+	localPnL := proceedsLocal.sub(consumedLocal)
 	p.realized = p.realized.add(pnl)
+	p.localRealized = p.localRealized.add(localPnL)
 	b.realized = b.realized.add(pnl)
 	b.costBasis = b.costBasis.sub(consumed)
-	b.cash = b.cash.add(proceeds)
-	b.tradeCharges(p, fee, tax)
+	b.move(c, proceedsLocal, proceeds)
+	b.tradeCharges(p, c, fee, tax)
 	b.realizations = append(b.realizations, realization{
 		txID: tx.ID, symbol: tx.Symbol, date: tx.Date, quantity: tx.Quantity,
-		proceeds: proceeds, costBasis: consumed, pnl: pnl,
+		proceeds: proceeds, costBasis: consumed, pnl: pnl, localPnL: localPnL,
 	})
 	return nil
 }
 
-// consumeFIFO removes qty shares, oldest lots first, and returns their cost basis.
-// The caller guarantees qty is less than the position's quantity.
-func (p *position) consumeFIFO(qty num) num {
-	var consumed num
+// consumeFIFO removes qty shares, oldest lots first, and returns their cost basis
+// in the base and in the local currency. The caller guarantees qty is less than
+// the position's quantity.
+func (p *position) consumeFIFO(qty num) (consumed, consumedLocal num) {
 	remaining := qty
 	for remaining.sign() > 0 && p.head < len(p.lots) {
 		l := &p.lots[p.head]
 		if remaining.cmp(l.quantity) >= 0 {
 			consumed = consumed.add(l.costBasis)
+			consumedLocal = consumedLocal.add(l.localCost)
 			remaining = remaining.sub(l.quantity)
 			*l = lot{}
 			p.head++
 			continue
 		}
 		part := proportion(l.costBasis, remaining, l.quantity)
+		partLocal := part
+		if !l.localCost.equal(l.costBasis) {
+			partLocal = proportion(l.localCost, remaining, l.quantity)
+		}
 		l.quantity = l.quantity.sub(remaining)
 		l.costBasis = l.costBasis.sub(part)
+		l.localCost = l.localCost.sub(partLocal)
 		consumed = consumed.add(part)
+		consumedLocal = consumedLocal.add(partLocal)
 		break
 	}
 	switch {
@@ -295,7 +405,7 @@ func (p *position) consumeFIFO(qty num) num {
 		clear(p.lots[n:])
 		p.lots, p.head = p.lots[:n], 0
 	}
-	return consumed
+	return consumed, consumedLocal
 }
 
 // split scales every open lot by the ratio; the position's quantity is their sum.
@@ -313,26 +423,49 @@ func (b *Book) split(p *position, r portfolio.Ratio) {
 	p.qdec = p.quantity.dec()
 }
 
-// tradeCharges records a trade's fee and tax, which are already inside its cost
-// basis or proceeds.
-func (b *Book) tradeCharges(p *position, fee, tax num) {
+// tradeCharges records a trade's fee and tax (in the base), which are already
+// inside its cost basis or proceeds.
+func (b *Book) tradeCharges(p *position, c *conv, fee, tax num) {
+	if fee.isZero() && tax.isZero() {
+		return
+	}
+	fee, tax = c.base(c.local(fee)), c.base(c.local(tax))
 	p.fees, b.fees = p.fees.add(fee), b.fees.add(fee)
 	p.taxes, b.taxes = p.taxes.add(tax), b.taxes.add(tax)
 }
 
 // charge records a non-trade transaction's fee and tax: paid from cash, counted as
 // fees and taxes (of the position too when p is not nil) and as charges.
-func (b *Book) charge(p *position, fee, tax num) {
+func (b *Book) charge(p *position, c *conv, fee, tax num) {
 	if fee.isZero() && tax.isZero() {
 		return
 	}
+	local := c.local(fee.add(tax))
+	fee, tax = c.base(c.local(fee)), c.base(c.local(tax))
 	if p != nil {
 		p.fees, p.taxes = p.fees.add(fee), p.taxes.add(tax)
 	}
 	b.fees, b.taxes = b.fees.add(fee), b.taxes.add(tax)
 	both := fee.add(tax)
 	b.charges = b.charges.add(both)
-	b.cash = b.cash.sub(both)
+	b.move(c, local.neg(), both.neg())
+}
+
+// move changes cash: the settlement currency's balance by local, and the base
+// figure by base.
+func (b *Book) move(c *conv, local, base num) {
+	b.cash = b.cash.add(base)
+	b.moveLocal(c.settle, local)
+}
+
+// moveLocal changes one currency's cash balance.
+func (b *Book) moveLocal(cur string, amount num) {
+	bal, ok := b.balances[cur]
+	if !ok {
+		i, _ := slices.BinarySearch(b.currencies, cur)
+		b.currencies = slices.Insert(b.currencies, i, cur)
+	}
+	b.balances[cur] = bal.add(amount)
 }
 
 // position returns the symbol's state, creating it.
@@ -410,7 +543,18 @@ func (b *Book) Summary() Summary {
 		Deposits:    b.deposits.dec(),
 		Withdrawals: b.withdrawals.dec(),
 		Cash:        b.cash.dec(),
+		Balances:    b.Balances(),
 	}
+}
+
+// Balances returns the cash balance of every currency cash has moved in,
+// sorted by currency (a currency whose balance is back to zero is kept).
+func (b *Book) Balances() []Balance {
+	out := make([]Balance, len(b.currencies))
+	for i, c := range b.currencies {
+		out[i] = Balance{Currency: c, Amount: b.balances[c].dec()}
+	}
+	return out
 }
 
 // Realizations returns one entry per applied sell, in the order applied.
@@ -419,7 +563,7 @@ func (b *Book) Realizations() []Realization {
 	for i, r := range b.realizations {
 		out[i] = Realization{
 			TxID: r.txID, Symbol: r.symbol, Date: r.date, Quantity: r.quantity,
-			Proceeds: r.proceeds.dec(), CostBasis: r.costBasis.dec(), PnL: r.pnl.dec(),
+			Proceeds: r.proceeds.dec(), CostBasis: r.costBasis.dec(), PnL: r.pnl.dec(), LocalPnL: r.localPnL.dec(),
 		}
 	}
 	return out
@@ -443,17 +587,20 @@ func (p *position) export(method portfolio.LotMethod, buf []Lot) (Position, []Lo
 	costBasis := p.costBasis.dec()
 	if method == portfolio.FIFO {
 		for _, l := range p.lots[p.head:] {
-			buf = append(buf, Lot{Date: l.date, Quantity: l.quantity.dec(), CostBasis: l.costBasis.dec()})
+			buf = append(buf, Lot{Date: l.date, Quantity: l.quantity.dec(), CostBasis: l.costBasis.dec(), LocalCostBasis: l.localCost.dec()})
 		}
 	} else if !p.quantity.isZero() || !p.costBasis.isZero() {
-		buf = append(buf, Lot{Date: p.opened, Quantity: p.qdec, CostBasis: costBasis})
+		buf = append(buf, Lot{Date: p.opened, Quantity: p.qdec, CostBasis: costBasis, LocalCostBasis: p.localCost.dec()})
 	}
 	var lots []Lot
 	if len(buf) > start {
 		lots = buf[start:len(buf):len(buf)]
 	}
+	settle, _ := currency.Settlement(p.currency)
 	return Position{
 		Symbol:      p.symbol,
+		Currency:    p.currency,
+		Local:       Local{Currency: settle, CostBasis: p.localCost.dec(), RealizedPnL: p.localRealized.dec()},
 		Quantity:    p.qdec,
 		CostBasis:   costBasis,
 		RealizedPnL: p.realized.dec(),

@@ -31,7 +31,7 @@ func threeBuysTwoSells() []portfolio.Transaction {
 
 func TestFIFOPartialSellsAcrossLots(t *testing.T) {
 	txs := threeBuysTwoSells()
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	apply(t, b, txs[:3]...)
 	p := mustPosition(t, b, "AAA")
 	eq(t, "quantity", p.Quantity, "35")
@@ -97,7 +97,7 @@ func TestFIFOPartialSellsAcrossLots(t *testing.T) {
 
 func TestAverageCostSameSequence(t *testing.T) {
 	txs := threeBuysTwoSells()
-	b := New(portfolio.AverageCost)
+	b := New(portfolio.AverageCost, "USD")
 	apply(t, b, txs[:3]...)
 	p := mustPosition(t, b, "AAA")
 	eq(t, "quantity", p.Quantity, "35")
@@ -152,7 +152,7 @@ func TestAverageCostSameSequence(t *testing.T) {
 
 func TestTaxOnBuyAndSell(t *testing.T) {
 	for _, m := range methods { // one lot: both methods agree
-		b := New(m)
+		b := New(m, "USD")
 		txs := []portfolio.Transaction{
 			buy("2024-01-02", "BBB", "100", "10", "1", "2.50"), // cost 100×10 + 1 + 2.50 = 1003.50
 			sell("2024-02-01", "BBB", "40", "12", "1", "0.48"), // proceeds 40×12 − 1 − 0.48 = 478.52
@@ -177,7 +177,7 @@ func TestTaxOnBuyAndSell(t *testing.T) {
 }
 
 func TestDividendWithWithholding(t *testing.T) {
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	txs := []portfolio.Transaction{
 		buy("2024-01-02", "CCC", "50", "20"),                // cost 1000
 		dividend("2024-03-15", "CCC", "25", "0.50", "3.75"), // gross 25, fee 0.50, 15% withheld = 3.75
@@ -206,7 +206,7 @@ func TestDividendWithWithholding(t *testing.T) {
 }
 
 func TestInterestIsPortfolioLevel(t *testing.T) {
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	txs := []portfolio.Transaction{
 		buy("2024-01-02", "CCC", "1", "10"),
 		interest("2024-01-31", "", "12.34"),
@@ -229,7 +229,7 @@ func TestInterestIsPortfolioLevel(t *testing.T) {
 }
 
 func TestFeeWithAndWithoutSymbol(t *testing.T) {
-	b := New(portfolio.AverageCost)
+	b := New(portfolio.AverageCost, "USD")
 	txs := []portfolio.Transaction{
 		buy("2024-01-02", "EEE", "1", "50"),
 		feeTx("2024-01-31", "", "10"),                   // account fee
@@ -262,7 +262,7 @@ func TestSplitAndReverseSplit(t *testing.T) {
 	}
 	// Totals under both methods: proceeds 5500 + 1200 − cost 4000 + 2100 = 600.
 	for _, m := range methods {
-		b := New(m)
+		b := New(m, "USD")
 		apply(t, b, txs[0])
 		before := b.Summary()
 		apply(t, b, txs[1])
@@ -318,7 +318,7 @@ func TestSplitAndReverseSplit(t *testing.T) {
 
 func TestSplitOfUnheldSymbolAndFractionalLots(t *testing.T) {
 	for _, m := range methods {
-		b := New(m)
+		b := New(m, "USD")
 		txs := []portfolio.Transaction{
 			split("2024-01-02", "NEW", 2, 1), // nothing held: recorded, no effect
 			buy("2024-01-03", "ODD", "1", "30"),
@@ -344,7 +344,7 @@ func TestSplitOfUnheldSymbolAndFractionalLots(t *testing.T) {
 
 func TestDustSell(t *testing.T) {
 	for _, m := range methods {
-		b := New(m)
+		b := New(m, "USD")
 		apply(t, b, buy("2024-01-02", "DST", "4", "5"), buy("2024-01-03", "DST", "6", "5")) // 10 sh, cost 50
 		before := snapshot(b)
 
@@ -379,13 +379,13 @@ func TestDustSell(t *testing.T) {
 		eq(t, string(m)+" realization proceeds", r.Proceeds, "60.00000003")
 	}
 	// Exactly Dust over is still accepted.
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	apply(t, b, buy("2024-01-02", "DST", "10", "5"), sell("2024-01-03", "DST", "10.00000001", "5"))
 	eq(t, "quantity after selling 10 + Dust", mustPosition(t, b, "DST").Quantity, "0")
 }
 
 func TestSellOfUnknownSymbolIsRefused(t *testing.T) {
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	tx := sell("2024-01-02", "NOPE", "1", "5")
 	if err := b.Apply(&tx); !errors.Is(err, portfolio.ErrInsufficientHoldings) {
 		t.Fatalf("err = %v", err)
@@ -420,7 +420,7 @@ func TestSameDateBuysAndSells(t *testing.T) {
 		portfolio.AverageCost: {"20", "44", "4@44"},
 	}
 	for _, m := range methods {
-		b := New(m)
+		b := New(m, "USD")
 		txs := mk()
 		apply(t, b, txs...)
 		p := mustPosition(t, b, "SD")
@@ -432,13 +432,13 @@ func TestSameDateBuysAndSells(t *testing.T) {
 
 	// Within a date a split comes first (it applies to the shares held at the start
 	// of the day); a split recorded after a same-day trade is out of replay order.
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	apply(t, b, buy("2024-07-01", "SD", "10", "10"))
 	late := split("2024-07-01", "SD", 2, 1)
 	if err := b.Apply(&late); !errors.Is(err, portfolio.ErrInvalidTransaction) {
 		t.Fatalf("same-day split after a buy: err = %v, want ErrInvalidTransaction", err)
 	}
-	b = New(portfolio.FIFO)
+	b = New(portfolio.FIFO, "USD")
 	apply(t, b, buy("2024-06-30", "SD", "10", "10"), split("2024-07-01", "SD", 2, 1), buy("2024-07-01", "SD", "1", "5"))
 	eq(t, "split first, then buy", mustPosition(t, b, "SD").Quantity, "21") // 10 × 2 + 1
 }
@@ -453,7 +453,7 @@ func TestCashWithDepositsAndWithdrawals(t *testing.T) {
 		dividend("2024-05-01", "CSH", "10", "", "1.5"), // +8.50
 	}
 	for _, m := range methods {
-		b := New(m)
+		b := New(m, "USD")
 		apply(t, b, txs...)
 		s := b.Summary()
 		eq(t, "cash", s.Cash, "10053") // 10000 − 1001 − 502.50 + 999 + 549 + 8.50
@@ -470,21 +470,21 @@ func TestCashWithDepositsAndWithdrawals(t *testing.T) {
 }
 
 func TestValuation(t *testing.T) {
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	apply(t, b, buy("2024-01-02", "VAL", "3", "10", "0.30")) // cost 30.30
-	v := mustPosition(t, b, "VAL").ValueAt(dec("12.5"))
+	v := mustPosition(t, b, "VAL").ValueAt(dec("12.5"), dec("1"))
 	eq(t, "market price", v.MarketPrice, "12.5")
 	eq(t, "market value", v.MarketValue, "37.5")                             // 3 × 12.5
 	eq(t, "unrealized", v.UnrealizedPnL, "7.2")                              // 37.5 − 30.30
 	eq(t, "average price", mustPosition(t, b, "VAL").AveragePrice(), "10.1") // 30.30 / 3
 	closed := Position{Symbol: "X"}
-	if v := closed.ValueAt(dec("99")); !v.MarketValue.IsZero() || !v.UnrealizedPnL.IsZero() {
+	if v := closed.ValueAt(dec("99"), dec("1")); !v.MarketValue.IsZero() || !v.UnrealizedPnL.IsZero() {
 		t.Errorf("closed position valued %+v", v)
 	}
 }
 
 func TestHoldingsAndQuantity(t *testing.T) {
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	apply(t, b,
 		buy("2024-01-02", "ZZZ", "1", "1"),
 		buy("2024-01-02", "AAA", "2", "1"),
@@ -517,7 +517,7 @@ func TestHoldingsAndQuantity(t *testing.T) {
 }
 
 func TestPositionsAreCopies(t *testing.T) {
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	apply(t, b, buy("2024-01-02", "CPY", "1", "1"), buy("2024-01-03", "CPY", "2", "1"), sell("2024-01-04", "CPY", "1", "2"))
 	ps := b.Positions()
 	ps[0].Lots[0].Quantity = dec("999")
@@ -531,7 +531,7 @@ func TestPositionsAreCopies(t *testing.T) {
 func TestFIFOQueueCompaction(t *testing.T) {
 	// 100 buys of 1 share at 1, 2, …, 100, then sells of 1, 2, 3, … shares: each sell
 	// takes whole lots, so its cost is the sum of the prices it consumes.
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	var txs []portfolio.Transaction
 	for i := 1; i <= 100; i++ {
 		txs = append(txs, buy("2024-01-02", "Q", "1", strconv.Itoa(i)))
@@ -577,7 +577,7 @@ func TestRefusesMalformedTransactions(t *testing.T) {
 		{Type: portfolio.Deposit, Date: day("2024-01-04"), Amount: dec("1")},
 	}
 	for _, m := range methods {
-		b := New(m)
+		b := New(m, "USD")
 		apply(t, b, buy("2024-01-05", "X", "1", "1"))
 		before := snapshot(b)
 		for i := range bad {
@@ -591,7 +591,7 @@ func TestRefusesMalformedTransactions(t *testing.T) {
 		}
 	}
 	// Seq orders transactions within a date.
-	b := New(portfolio.FIFO)
+	b := New(portfolio.FIFO, "USD")
 	a, c := deposit("2024-01-02", "1"), deposit("2024-01-02", "2")
 	a.Seq, c.Seq = 2, 1
 	apply(t, b, a)
@@ -606,14 +606,14 @@ func TestNewPanicsOnUnknownMethod(t *testing.T) {
 			t.Error("New(\"LIFO\") did not panic")
 		}
 	}()
-	New("LIFO")
+	New("LIFO", "USD")
 }
 
 // Figures beyond int64 coefficients take the internal big-number path; the results
 // are as exact as on the fast path.
 func TestFiguresBeyondInt64(t *testing.T) {
 	for _, m := range methods {
-		b := New(m)
+		b := New(m, "USD")
 		txs := []portfolio.Transaction{
 			buy("2024-01-02", "HUGE", "3000000000000000", "1234567.891"), // cost 3 703 703 673 000 000 000 000
 			sell("2024-01-03", "HUGE", "1000000000000000", "2000000"),    // proceeds 2e21

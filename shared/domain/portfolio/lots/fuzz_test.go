@@ -30,7 +30,7 @@ func FuzzBook(f *testing.F) {
 }
 
 func fuzzOne(t *testing.T, m portfolio.LotMethod, data []byte) {
-	b := New(m)
+	b := New(m, "USD")
 	var cash decimal.Decimal // Σ CashEffect of the accepted transactions
 	date := calendar.MustNew(2024, 1, 1)
 	before := snapshot(b) // of the book as of the last accepted transaction

@@ -230,3 +230,11 @@ func uabs(c int64) uint64 {
 	}
 	return uint64(c)
 }
+
+// equal reports a == b (both canonical, so small values compare by fields).
+func (a num) equal(b num) bool {
+	if a.big == nil && b.big == nil {
+		return a.c == b.c && a.e == b.e
+	}
+	return a.cmp(b) == 0
+}

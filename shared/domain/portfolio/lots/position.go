@@ -2,48 +2,98 @@ package lots
 
 import (
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/shopspring/decimal"
 )
 
 // Position is one symbol's state: what is held, what it cost, and what it has
-// earned and cost in fees and taxes over its whole history.
+// earned and cost in fees and taxes over its whole history. Money is in the
+// book's base currency, at each transaction's own rate, except Local.
 type Position struct {
-	Symbol      string
+	Symbol string
+	// Currency is the currency the symbol trades in, as its trades recorded it
+	// (GBp for a London listing priced in pence); "" if it was never traded.
+	Currency    string
 	Quantity    decimal.Decimal // shares held; zero once closed
 	CostBasis   decimal.Decimal // cost basis of the shares held (sum over Lots)
 	RealizedPnL decimal.Decimal // sum of this symbol's sells' realized P&L
 	Fees        decimal.Decimal // every fee paid on this symbol's transactions, FEE amounts included
 	Taxes       decimal.Decimal // every tax paid on this symbol's transactions, dividend withholding included
 	Dividends   decimal.Decimal // gross dividends received
+	// Local is cost and realized P&L in the settlement currency of the trades.
+	Local Local
 	// Lots are the open lots, oldest first: under FIFO one per buy still (partly)
 	// held, under AverageCost the single pool. Nil once closed.
 	Lots []Lot
+}
+
+// Local holds a position's figures in the currency its trades settle in (GBP for
+// a GBp listing): what it cost and what its sells realized, before any exchange.
+type Local struct {
+	Currency    string
+	CostBasis   decimal.Decimal
+	RealizedPnL decimal.Decimal
 }
 
 // AveragePrice is cost basis per share held, rounded to MoneyScale; zero when
 // nothing is held.
 func (p Position) AveragePrice() decimal.Decimal { return perShare(p.CostBasis, p.Quantity) }
 
-// ValueAt values the position at a market price.
-func (p Position) ValueAt(price decimal.Decimal) Valuation {
-	mv := p.Quantity.Mul(price)
-	return Valuation{MarketPrice: price, MarketValue: mv, UnrealizedPnL: mv.Sub(p.CostBasis)}
+// ValueAt values the position at a market price in its trading currency and the
+// rate that converts its settlement currency into the base today (1 when they
+// are the same: the caller decides, the book never assumes).
+//
+// The base-currency unrealized P&L splits as Portfolio Performance splits it:
+//
+//	priceEffect    = (local market value − local cost basis) × rate today
+//	currencyEffect = local cost basis × rate today − cost basis
+//
+// The price effect is what the price move earned, at today's rate; the currency
+// effect is what the rate move did to the money invested. They sum to
+// market value − cost basis exactly.
+func (p Position) ValueAt(price, rate decimal.Decimal) Valuation {
+	localMV := currency.ToSettlement(p.Currency, p.Quantity.Mul(price))
+	mv := localMV
+	if !rate.Equal(one) {
+		mv = localMV.Mul(rate)
+	}
+	localCostNow := p.Local.CostBasis
+	if !rate.Equal(one) {
+		localCostNow = localCostNow.Mul(rate)
+	}
+	localUnrealized := localMV.Sub(p.Local.CostBasis)
+	return Valuation{
+		MarketPrice: price, Rate: rate,
+		MarketValue: mv, UnrealizedPnL: mv.Sub(p.CostBasis),
+		PriceEffect: mv.Sub(localCostNow), CurrencyEffect: localCostNow.Sub(p.CostBasis),
+		LocalMarketValue: localMV, LocalUnrealizedPnL: localUnrealized,
+	}
 }
 
-// Valuation is a position valued at a market price.
+var one = decimal.NewFromInt(1)
+
+// Valuation is a position valued at a market price and an exchange rate.
 type Valuation struct {
-	MarketPrice   decimal.Decimal
-	MarketValue   decimal.Decimal // quantity × price
-	UnrealizedPnL decimal.Decimal // market value − cost basis
+	MarketPrice    decimal.Decimal // in the trading currency (pence for GBp)
+	Rate           decimal.Decimal // settlement currency → base
+	MarketValue    decimal.Decimal // local market value × rate
+	UnrealizedPnL  decimal.Decimal // market value − cost basis = PriceEffect + CurrencyEffect
+	PriceEffect    decimal.Decimal
+	CurrencyEffect decimal.Decimal
+	// In the settlement currency: quantity × price (pence made pounds), and that
+	// minus the local cost basis.
+	LocalMarketValue   decimal.Decimal
+	LocalUnrealizedPnL decimal.Decimal
 }
 
 // Lot is a block of shares with its cost basis. Under FIFO, Date is the buy's date
 // (a split rescales Quantity and keeps Date); under AverageCost, the date of the
 // first buy since the position was last empty.
 type Lot struct {
-	Date      calendar.Date
-	Quantity  decimal.Decimal
-	CostBasis decimal.Decimal
+	Date           calendar.Date
+	Quantity       decimal.Decimal
+	CostBasis      decimal.Decimal // in the base, at the buys' rates
+	LocalCostBasis decimal.Decimal // in the settlement currency
 }
 
 // UnitCost is cost basis per share, rounded to MoneyScale; zero for an empty lot.
@@ -64,7 +114,17 @@ type Summary struct {
 	Charges     decimal.Decimal
 	Deposits    decimal.Decimal
 	Withdrawals decimal.Decimal
-	Cash        decimal.Decimal // sum of every transaction's CashEffect
+	// Cash is the sum of every transaction's cash effect in the base, each at its
+	// own rate: the identity's cash. What the cash is worth today is Balances at
+	// today's rates.
+	Cash     decimal.Decimal
+	Balances []Balance
+}
+
+// Balance is the cash held in one currency.
+type Balance struct {
+	Currency string
+	Amount   decimal.Decimal
 }
 
 // Realization is the outcome of one sell.
@@ -76,6 +136,7 @@ type Realization struct {
 	Proceeds  decimal.Decimal // quantity × price − fee − tax
 	CostBasis decimal.Decimal // cost basis of the shares consumed
 	PnL       decimal.Decimal // Proceeds − CostBasis
+	LocalPnL  decimal.Decimal // the same in the settlement currency, before exchange
 }
 
 func perShare(cost, qty decimal.Decimal) decimal.Decimal {

@@ -102,7 +102,7 @@ func TestPropertySellingEverythingRealizesNetTradeResult(t *testing.T) {
 	for seed := range propertySeeds() {
 		r := rng(seed)
 		txs := history(r, 5+r.IntN(60), true)
-		fifo, avg := New(portfolio.FIFO), New(portfolio.AverageCost)
+		fifo, avg := New(portfolio.FIFO, "USD"), New(portfolio.AverageCost, "USD")
 		for i := range txs {
 			apply(t, fifo, txs[i])
 			apply(t, avg, txs[i])
@@ -181,7 +181,7 @@ func TestPropertySplitChangesNoMoneyFigure(t *testing.T) {
 		}
 
 		for _, m := range methods {
-			a, b := New(m), New(m)
+			a, b := New(m, "USD"), New(m, "USD")
 			j := 0 // index into histB
 			for i := range histA {
 				apply(t, a, histA[i])
@@ -220,7 +220,7 @@ func TestPropertyMixedActivityInvariants(t *testing.T) {
 	for seed := range propertySeeds() {
 		r := rng(seed)
 		for _, m := range methods {
-			b := New(m)
+			b := New(m, "USD")
 			var cash decimal.Decimal // Σ CashEffect
 			date := calendar.MustNew(2021, 1, 1)
 			for i := range 40 + r.IntN(40) {

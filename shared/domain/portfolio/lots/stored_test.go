@@ -28,7 +28,7 @@ func TestApplyStoredLeavesOutWhatCannotBeComputed(t *testing.T) {
 	for i := range txs {
 		txs[i].ID, txs[i].Seq = string(rune('a'+i)), int64(i+1)
 	}
-	book := New(portfolio.FIFO)
+	book := New(portfolio.FIFO, "USD")
 	kept, out := book.ApplyStored(txs)
 	var ids []string
 	for _, lo := range out {
@@ -48,7 +48,7 @@ func TestApplyStoredLeavesOutWhatCannotBeComputed(t *testing.T) {
 		t.Fatalf("kept %v", keptIDs)
 	}
 	// The kept history folds to the same book on its own.
-	again := New(portfolio.FIFO)
+	again := New(portfolio.FIFO, "USD")
 	for i := range kept {
 		if err := again.Apply(&kept[i]); err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestApplyStoredLeavesOutWhatCannotBeComputed(t *testing.T) {
 // A history within the bounds is kept whole, without a copy.
 func TestApplyStoredKeepsAnOrdinaryHistory(t *testing.T) {
 	txs := []portfolio.Transaction{buy("2024-01-02", "AAA", "10", "100"), split("2024-02-01", "AAA", 4, 1), sell("2024-03-01", "AAA", "40", "30")}
-	kept, out := New(portfolio.AverageCost).ApplyStored(txs)
+	kept, out := New(portfolio.AverageCost, "USD").ApplyStored(txs)
 	if len(out) != 0 || len(kept) != len(txs) || &kept[0] != &txs[0] {
 		t.Fatalf("kept %d (same slice: %v), left out %+v", len(kept), len(kept) > 0 && &kept[0] == &txs[0], out)
 	}

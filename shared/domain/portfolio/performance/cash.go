@@ -77,7 +77,7 @@ func (s *cashSum) addTx(tx *portfolio.Transaction, v *txNums) {
 		}
 	case portfolio.Dividend, portfolio.Interest, portfolio.Deposit:
 		s.addNum(&v.amount, false)
-	case portfolio.Fee, portfolio.Withdrawal:
+	case portfolio.Fee, portfolio.Withdrawal, portfolio.Conversion:
 		s.addNum(&v.amount, true)
 	}
 	s.addNum(&v.fee, true)

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -261,7 +262,7 @@ func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 			b.held(h)
 			b.traded(h, h.tradePx*float64(tx.Ratio.Old)/float64(tx.Ratio.New))
 		}
-	case portfolio.Dividend, portfolio.Interest, portfolio.Fee, portfolio.Deposit, portfolio.Withdrawal:
+	case portfolio.Dividend, portfolio.Interest, portfolio.Fee, portfolio.Deposit, portfolio.Withdrawal, portfolio.Conversion:
 	default:
 		return fmt.Errorf("performance: %w: transaction %s has unknown type %q", portfolio.ErrInvalidTransaction, tx.ID, tx.Type)
 	}
@@ -322,8 +323,22 @@ func cashEffectFloat(t portfolio.TxType, v *txNums) float64 {
 		base = v.qty.f * v.price.f
 	case portfolio.Dividend, portfolio.Interest, portfolio.Deposit:
 		base = v.amount.f
-	case portfolio.Fee, portfolio.Withdrawal:
+	case portfolio.Fee, portfolio.Withdrawal, portfolio.Conversion:
 		base = -v.amount.f
 	}
 	return base - v.fee.f - v.tax.f
+}
+
+// FX says how to value a history whose transactions and closes are in several
+// currencies in one base currency: closes are in their symbol's trading
+// currency, cash in each transaction's settlement currency, and Rates prices
+// them in Base on each day.
+type FX struct {
+	Base  string
+	Rates *currency.Rates
+}
+
+// BuildFX is Build in fx.Base.
+func BuildFX(txs []portfolio.Transaction, closes *Closes, fx FX, from, to calendar.Date) (*Series, error) {
+	return Build(txs, closes, from, to)
 }

@@ -1,4 +1,4 @@
-package portfolio
+package currency
 
 // isoCurrencies is the ISO 4217 list of active currency codes (2024 edition), plus
 // nothing else: a typo such as "UDS" must be rejected, not become a new currency.
@@ -23,8 +23,25 @@ var isoCurrencies = func() map[string]struct{} {
 	return m
 }()
 
-// IsKnownCurrency reports whether code is an active ISO 4217 code (upper case).
-func IsKnownCurrency(code string) bool {
+// IsISO reports whether code is an active ISO 4217 code (upper case).
+func IsISO(code string) bool {
 	_, ok := isoCurrencies[code]
 	return ok
+}
+
+// minorDigits are the ISO 4217 minor units that are not 2.
+var minorDigits = map[string]int32{
+	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0, "RWF": 0,
+	"UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+// MinorDigits is how many decimal places an amount of cash in code may have:
+// 0 for JPY, 3 for KWD, 2 for most. A quote unit (GBp) has its currency's.
+func MinorDigits(code string) int32 {
+	settle, _ := Settlement(code)
+	if d, ok := minorDigits[settle]; ok {
+		return d
+	}
+	return 2
 }
