@@ -60,8 +60,13 @@ type transactionRequest struct {
 	Fee      Decimal `json:"fee"`
 	Tax      Decimal `json:"tax"`
 	Currency string  `json:"currency"`
-	Ratio    string  `json:"ratio"`
-	Note     string  `json:"note"`
+	// FXRate is the rate of the trade date from the transaction's currency to the
+	// portfolio's base; optional (looked up from daily closes when absent).
+	FXRate     Decimal `json:"fxRate"`
+	ToAmount   Decimal `json:"toAmount"`
+	ToCurrency string  `json:"toCurrency"`
+	Ratio      string  `json:"ratio"`
+	Note       string  `json:"note"`
 }
 
 type voidRequest struct {
@@ -99,7 +104,12 @@ type TransactionResponse struct {
 	Fee      string `json:"fee,omitempty"`
 	Tax      string `json:"tax,omitempty"`
 	Currency string `json:"currency"`
-	Ratio    string `json:"ratio,omitempty"`
+	// FXRate is the rate from Currency's settlement currency to the base used for
+	// this transaction (absent when it is in the base).
+	FXRate     string `json:"fxRate,omitempty"`
+	ToAmount   string `json:"toAmount,omitempty"`
+	ToCurrency string `json:"toCurrency,omitempty"`
+	Ratio      string `json:"ratio,omitempty"`
 	Note     string `json:"note,omitempty"`
 	Voided   bool   `json:"voided,omitempty"`
 	Version  int64  `json:"version"`
@@ -115,7 +125,8 @@ func transactionResponse(tx *portfolio.Transaction, version int64) TransactionRe
 	out := TransactionResponse{
 		ID: tx.ID, Type: string(tx.Type), Date: tx.Date.String(), Symbol: tx.Symbol,
 		Quantity: str(tx.Quantity), Price: str(tx.Price), Amount: str(tx.Amount), Fee: str(tx.Fee), Tax: str(tx.Tax),
-		Currency: tx.Currency, Note: tx.Note, Version: version,
+		Currency: tx.Currency, FXRate: str(tx.FXRate), ToAmount: str(tx.ToAmount), ToCurrency: tx.ToCurrency,
+		Note: tx.Note, Version: version,
 	}
 	if !tx.Ratio.IsZero() {
 		out.Ratio = tx.Ratio.String()
@@ -149,6 +160,7 @@ func (t transactionRequest) toTransaction(baseCurrency string) (portfolio.Transa
 		Type: typ, Date: date, Symbol: strings.TrimSpace(t.Symbol),
 		Quantity: t.Quantity.Decimal, Price: t.Price.Decimal, Amount: t.Amount.Decimal,
 		Fee: t.Fee.Decimal, Tax: t.Tax.Decimal, Currency: currency, Note: strings.TrimSpace(t.Note),
+		FXRate: t.FXRate.Decimal, ToAmount: t.ToAmount.Decimal, ToCurrency: strings.TrimSpace(t.ToCurrency),
 	}
 	if t.Ratio != "" {
 		if tx.Ratio, err = portfolio.ParseRatio(t.Ratio); err != nil {
