@@ -32,11 +32,31 @@ func TestForeignTransactionRules(t *testing.T) {
 		{"a conversion to itself", withRate(conv("EUR", "100", "EUR", "100"), "1.09"), portfolio.ErrInvalidTransaction},
 		{"a conversion into a quote unit", withRate(conv("EUR", "100", "GBp", "8600"), "1.09"), portfolio.ErrInvalidTransaction},
 		{"a conversion with a symbol", func() portfolio.Transaction { x := conv("EUR", "100", "USD", "109.5"); x.Symbol = "X"; return x }(), portfolio.ErrInvalidTransaction},
-		{"toAmount on a buy", func() portfolio.Transaction { x := trade(portfolio.Buy, "2024-01-02", "A", "1", "1"); x.ToAmount = dec("1"); return x }(), portfolio.ErrInvalidTransaction},
-		{"a zero-rate never passes for a rate", withRate(func() portfolio.Transaction { x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1"); x.Currency = "EUR"; return x }(), "0"), portfolio.ErrFXRateRequired},
-		{"a negative rate", withRate(func() portfolio.Transaction { x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1"); x.Currency = "EUR"; return x }(), "-1.1"), portfolio.ErrInvalidTransaction},
-		{"an absurd rate", withRate(func() portfolio.Transaction { x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1"); x.Currency = "EUR"; return x }(), "100000000"), portfolio.ErrInvalidTransaction},
-		{"a rate finer than 12 places", withRate(func() portfolio.Transaction { x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1"); x.Currency = "EUR"; return x }(), "1.0000000000001"), portfolio.ErrInvalidTransaction},
+		{"toAmount on a buy", func() portfolio.Transaction {
+			x := trade(portfolio.Buy, "2024-01-02", "A", "1", "1")
+			x.ToAmount = dec("1")
+			return x
+		}(), portfolio.ErrInvalidTransaction},
+		{"a zero-rate never passes for a rate", withRate(func() portfolio.Transaction {
+			x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1")
+			x.Currency = "EUR"
+			return x
+		}(), "0"), portfolio.ErrFXRateRequired},
+		{"a negative rate", withRate(func() portfolio.Transaction {
+			x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1")
+			x.Currency = "EUR"
+			return x
+		}(), "-1.1"), portfolio.ErrInvalidTransaction},
+		{"an absurd rate", withRate(func() portfolio.Transaction {
+			x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1")
+			x.Currency = "EUR"
+			return x
+		}(), "100000000"), portfolio.ErrInvalidTransaction},
+		{"a rate finer than 12 places", withRate(func() portfolio.Transaction {
+			x := trade(portfolio.Buy, "2024-01-02", "SAP", "1", "1")
+			x.Currency = "EUR"
+			return x
+		}(), "1.0000000000001"), portfolio.ErrInvalidTransaction},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFixture(t, portfolio.FIFO)
