@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/activities"
@@ -57,11 +58,11 @@ func TestValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Activities != cfg.Activities || res.Voided != cfg.Voids || res.BaseCurrency != cfg.Currency {
+	if res.Activities != cfg.Activities || res.Voided != cfg.Voids || !slices.Equal(res.Currencies, []string{cfg.Currency}) {
 		t.Errorf("got %s", res)
 	}
 	for _, m := range []portfolio.LotMethod{portfolio.FIFO, portfolio.AverageCost} {
-		book := lots.New(m, res.BaseCurrency)
+		book := lots.New(m, cfg.Currency)
 		for i := range res.Transactions {
 			if err := book.Apply(&res.Transactions[i]); err != nil {
 				t.Fatalf("%s: %v", m, res.ErrorAt(res.Transactions[i].Seq, err))
