@@ -416,16 +416,30 @@ func TestCalcAsOf(t *testing.T) {
 	}
 }
 
-// TestCalcGenerated: calc accepts the generated data set (a small one): its sells
-// never exceed the holdings, and every symbol has closes.
+// TestCalcGenerated: calc accepts the generated data set (a small one, in one
+// currency and in three): its sells never exceed the holdings, every symbol has
+// closes and every currency its rates.
 func TestCalcGenerated(t *testing.T) {
 	dir := t.TempDir()
 	a, p, err := benchdata.Generate(benchdata.Small()).WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"fifo", "average"} {
-		code, out, errOut := runCLI(t, "calc", "--activities", a, "--prices", p, "--lot-method", m)
+	multi := benchdata.Small()
+	multi.Foreign = []string{"EUR", "GBp"}
+	fxDir := t.TempDir()
+	fa, fp, err := benchdata.Generate(multi).WriteFiles(fxDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range [][]string{
+		{"--activities", a, "--prices", p, "--lot-method", "fifo"},
+		{"--activities", a, "--prices", p, "--lot-method", "average"},
+		{"--activities", fa, "--prices", fp, "--fx", filepath.Join(fxDir, benchdata.RatesFile), "--lot-method", "fifo"},
+		{"--activities", fa, "--prices", fp, "--fx", filepath.Join(fxDir, benchdata.RatesFile), "--lot-method", "average", "--base-currency", "EUR"},
+	} {
+		m := strings.Join(run[4:], " ")
+		code, out, errOut := runCLI(t, append([]string{"calc"}, run...)...)
 		if code != 0 || errOut != "" {
 			t.Fatalf("%s: exit %d, stderr %q", m, code, errOut)
 		}

@@ -114,3 +114,34 @@ func TestDefaultSize(t *testing.T) {
 		t.Errorf("%d closes", n)
 	}
 }
+
+// TestMultiCurrency: with Foreign, about a third of the activities are in the two
+// other currencies, each symbol trades in one currency, and the rates file has a
+// rate of each on every day with closes.
+func TestMultiCurrency(t *testing.T) {
+	cfg := benchdata.Small()
+	cfg.Foreign = []string{"EUR", "GBp"}
+	d := benchdata.Generate(cfg)
+	per := map[string]int{}
+	symCcy := map[string]string{}
+	for _, a := range d.Activities {
+		per[a.Currency]++
+		if a.Symbol != "" && a.Type != "FEE" {
+			if was, ok := symCcy[a.Symbol]; ok && was != a.Currency {
+				t.Fatalf("%s in %s and %s", a.Symbol, was, a.Currency)
+			}
+			symCcy[a.Symbol] = a.Currency
+		}
+	}
+	foreign := float64(per["EUR"]+per["GBp"]) / float64(len(d.Activities))
+	if foreign < 0.28 || foreign > 0.38 || per["EUR"] == 0 || per["GBp"] == 0 {
+		t.Errorf("activities per currency %v: %.2f foreign", per, foreign)
+	}
+	var rates bytes.Buffer
+	if err := d.WriteRates(&rates); err != nil {
+		t.Fatal(err)
+	}
+	if lines := bytes.Count(rates.Bytes(), []byte("\n")); lines != 1+2*len(d.Days) {
+		t.Errorf("%d lines of rates, want %d", lines, 1+2*len(d.Days))
+	}
+}
