@@ -2,10 +2,12 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
@@ -32,12 +34,19 @@ func loadRates(path string) (*currency.Rates, error) {
 }
 
 func readRates(r io.Reader, source string) (*currency.Rates, error) {
-	type key struct {
-		day      calendar.Date
-		from, to string
+	type pair struct{ from, to string }
+	type entry struct {
+		pair pair
+		day  calendar.Date
+		rate decimal.Decimal
+		line int
 	}
 	rates := currency.NewRates()
-	seen := map[key]decimal.Decimal{}
+	// A file is usually in date order: a pair given twice on one day is then its
+	// previous entry. Out of order, the entries are sorted and checked at the end.
+	last := map[pair]int{} // index in entries
+	var entries []entry
+	unordered := false
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
@@ -68,23 +77,41 @@ func readRates(r io.Reader, source string) (*currency.Rates, error) {
 		if err != nil {
 			return nil, fail("rate %q is not a decimal number", f[3])
 		}
-		if !rate.IsPositive() || rate.GreaterThanOrEqual(portfolio.MaxFXRate) {
+		// NumDigits + Exponent > 7 is a rate of 10^7 or more (MaxFXRate), without
+		// the rescaling a decimal comparison costs.
+		if !rate.IsPositive() || rate.NumDigits()+int(rate.Exponent()) > 7 {
 			return nil, fail("rate %s of %s→%s is not between 0 and %s", f[3], f[1], f[2], portfolio.MaxFXRate)
 		}
-		k := key{day, f[1], f[2]}
-		if was, ok := seen[k]; ok {
-			if !was.Equal(rate) {
-				return nil, fail("%s→%s on %s is given twice: %s and %s", f[1], f[2], day, was, rate)
+		k := pair{f[1], f[2]}
+		if i, ok := last[k]; ok {
+			switch prev := entries[i]; {
+			case day == prev.day && !prev.rate.Equal(rate):
+				return nil, fail("%s→%s on %s is given twice: %s (line %d) and %s", f[1], f[2], day, prev.rate, prev.line, rate)
+			case day == prev.day:
+				continue
+			case day < prev.day:
+				unordered = true
 			}
-			continue
 		}
-		seen[k] = rate
+		last[k] = len(entries)
+		entries = append(entries, entry{k, day, rate, line})
 		if err := rates.Add(day, f[1], f[2], rate); err != nil {
 			return nil, fail("%v", err)
 		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("%s: reading: %w", source, err)
+	}
+	if unordered {
+		slices.SortStableFunc(entries, func(a, b entry) int {
+			return cmp.Or(strings.Compare(a.pair.from, b.pair.from), strings.Compare(a.pair.to, b.pair.to), cmp.Compare(a.day, b.day))
+		})
+		for i := 1; i < len(entries); i++ {
+			a, b := entries[i-1], entries[i]
+			if a.pair == b.pair && a.day == b.day && !a.rate.Equal(b.rate) {
+				return nil, fmt.Errorf("%s:%d: %s→%s on %s is given twice: %s (line %d) and %s", source, b.line, b.pair.from, b.pair.to, b.day, a.rate, a.line, b.rate)
+			}
+		}
 	}
 	return rates, nil
 }
