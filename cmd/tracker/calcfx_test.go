@@ -141,6 +141,127 @@ func TestCalcEURInvestor(t *testing.T) {
 `, "--activities", "eur-investor.json", "--prices", "eur-investor-prices.csv", "--fx", "eur-investor-fx.csv", "--base-currency", "EUR")
 }
 
+// TestCalcGhostfolioSeveralCurrencies: testdata/ghostfolio-multi.json is a
+// Ghostfolio export of a US investor (base USD, the default) with a London ETF
+// quoted in pence and a German share; Ghostfolio writes each activity's currency,
+// GBp for pence (fee 500 GBp is 5 GBP). Rates: GBP→USD 1.25, EUR→USD 1.1 from
+// 01-02, GBP→USD 1.3 from 01-05.
+//
+//	01-02 BUY VUSA.L 10 @ 7000 GBp, fee 500 GBp   local (70000 + 500) p = 705 GBP; × 1.25 = 881.25 USD
+//	01-03 BUY SAP.DE 2 @ 150 EUR, fee 1           local 301 EUR; × 1.1 = 331.1 USD
+//	01-04 DIVIDEND VUSA.L 10 × 12 GBp             120 p = 1.2 GBP; × 1.25 = 1.5 USD
+//
+// As of 01-05 (VUSA.L 7200 GBp at 1.3, SAP.DE 160 EUR at 1.1):
+//
+//	VUSA.L value 10 × 72 = 720 GBP × 1.3 = 936, unrealized 936 − 881.25 = 54.75 = price effect
+//	       (720 − 705) × 1.3 = 19.5 + currency effect 705 × 1.3 − 881.25 = 35.25; fees 5 × 1.25 = 6.25
+//	SAP.DE value 320 EUR × 1.1 = 352, unrealized 20.9, all price effect (19 × 1.1): the euro did not move
+//	cash   GBP −705 + 1.2 = −703.8 × 1.3 = −914.94, EUR −301 × 1.1 = −331.1: −1246.04
+//
+// Performance (no deposits: trades are the flows, at their own rates):
+//
+//	01-02 in 881.25   end 10 × 70 × 1.25 = 875              875/881.25
+//	01-03 in 331.1    end 875 + 2 × 150 × 1.1 = 1205        1205/(875 + 331.1)
+//	01-04 out 1.5     end 1205                              (1205 + 1.5)/1205
+//	01-05             end 10 × 72 × 1.3 + 2 × 160 × 1.1 = 1288    1288/1205
+//
+//	TWR = 875 × 1206.5 × 1288 / (881.25 × 1206.1 × 1205) − 1 = 0.0616509383…
+//	MWR: r solves −881.25 − 331.1(1+r)^(−1/365) + 1.5(1+r)^(−2/365) + 1288(1+r)^(−4/365) = 0,
+//	     r = 420.27…; over the 4 days (1+r)^(4/365) − 1 = 0.0684700234…
+func TestCalcGhostfolioSeveralCurrencies(t *testing.T) {
+	golden(t, `{
+  "asOf": "2024-01-05",
+  "baseCurrency": "USD",
+  "lotMethod": "fifo",
+  "holdings": [
+    {
+      "symbol": "SAP.DE",
+      "currency": "EUR",
+      "quantity": "2",
+      "costBasis": "331.1",
+      "averagePrice": "165.55",
+      "marketPrice": "160",
+      "priceDate": "2024-01-05",
+      "fxRate": "1.1",
+      "marketValue": "352",
+      "unrealizedPnL": "20.9",
+      "priceEffect": "20.9",
+      "currencyEffect": "0",
+      "realizedPnL": "0",
+      "fees": "1.1",
+      "taxes": "0",
+      "dividends": "0",
+      "local": {
+        "currency": "EUR",
+        "costBasis": "301",
+        "marketValue": "320",
+        "unrealizedPnL": "19"
+      }
+    },
+    {
+      "symbol": "VUSA.L",
+      "currency": "GBp",
+      "quantity": "10",
+      "costBasis": "881.25",
+      "averagePrice": "88.125",
+      "marketPrice": "7200",
+      "priceDate": "2024-01-05",
+      "fxRate": "1.3",
+      "marketValue": "936",
+      "unrealizedPnL": "54.75",
+      "priceEffect": "19.5",
+      "currencyEffect": "35.25",
+      "realizedPnL": "0",
+      "fees": "6.25",
+      "taxes": "0",
+      "dividends": "1.5",
+      "local": {
+        "currency": "GBP",
+        "costBasis": "705",
+        "marketValue": "720",
+        "unrealizedPnL": "15"
+      }
+    }
+  ],
+  "totals": {
+    "costBasis": "1212.35",
+    "marketValue": "1288",
+    "unrealizedPnL": "75.65",
+    "priceEffect": "40.4",
+    "currencyEffect": "35.25",
+    "realizedPnL": "0",
+    "fees": "7.35",
+    "taxes": "0",
+    "dividends": "1.5",
+    "interest": "0",
+    "cash": "-1246.04"
+  },
+  "cash": [
+    {
+      "currency": "EUR",
+      "amount": "-301",
+      "fxRate": "1.1",
+      "value": "-331.1"
+    },
+    {
+      "currency": "GBP",
+      "amount": "-703.8",
+      "fxRate": "1.3",
+      "value": "-914.94"
+    }
+  ],
+  "performance": {
+    "from": "2024-01-02",
+    "to": "2024-01-05",
+    "days": 4,
+    "twr": "0.06165094",
+    "mwr": "0.06847002"
+  },
+  "warnings": []
+}
+`, "--activities", "ghostfolio-multi.json", "--prices", "ghostfolio-multi-prices.csv", "--fx", "ghostfolio-multi-fx.csv")
+}
+
 // TestCalcMissingRate: a EUR investor buys Swiss shares; the rates file has no
 // franc. The trade carries its own recorded rate (fxRate 0.95), so it is booked:
 // 10 × 100 CHF = 1000 CHF = 950 EUR. As of 01-03 (close 110) there is no CHF→EUR
