@@ -29,6 +29,19 @@ var benchFiles = sync.OnceValues(func() ([2]string, error) {
 	return [2]string{a, p}, err
 })
 
+// benchFilesFX writes the multi-currency benchmark data set
+// (benchdata.MultiCurrency: the same, with a third of the activities in EUR and
+// GBp) and its rates file, once per test binary.
+var benchFilesFX = sync.OnceValues(func() ([3]string, error) {
+	dir, err := os.MkdirTemp("", "tracker-bench-fx-")
+	if err != nil {
+		return [3]string{}, err
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	a, p, err := benchdata.Generate(benchdata.MultiCurrency()).WriteFiles(dir)
+	return [3]string{a, p, filepath.Join(dir, benchdata.RatesFile)}, err
+})
+
 var cleanups []func()
 
 func TestMain(m *testing.M) {
@@ -63,6 +76,28 @@ func BenchmarkCalc(b *testing.B) {
 		b.Fatal(err)
 	}
 	args := []string{"calc", "--activities", files[0], "--prices", files[1]}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := cpuTime()
+	for b.Loop() {
+		if code := run(args, io.Discard, os.Stderr); code != 0 {
+			b.Fatalf("exit %d", code)
+		}
+	}
+	b.ReportMetric(float64((cpuTime()-start).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+// BenchmarkCalcFX is BenchmarkCalc on the multi-currency data set, in USD with
+// the rates file: every foreign activity booked at its date's rate, holdings and
+// cash valued at the as-of rates, the daily series through BuildFX.
+//
+//	go test -run '^$' -bench CalcFX -benchmem -cpu 1 ./cmd/tracker/
+func BenchmarkCalcFX(b *testing.B) {
+	files, err := benchFilesFX()
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := []string{"calc", "--activities", files[0], "--prices", files[1], "--fx", files[2]}
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := cpuTime()

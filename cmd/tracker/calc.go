@@ -16,24 +16,40 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/activities"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 	"github.com/shopspring/decimal"
 )
 
-const calcUsage = `usage: tracker calc --activities FILE --prices FILE [--as-of DATE] [--lot-method fifo|average]
+const calcUsage = `usage: tracker calc --activities FILE --prices FILE [--base-currency CODE] [--fx FILE]
+                   [--as-of DATE] [--lot-method fifo|average]
 
 Reads an activity file (Ghostfolio's export JSON, our own JSON, or Ghostfolio-style
 CSV when the name ends in .csv) and a prices CSV ("date,symbol,close"), and prints
-holdings, totals and returns as of a date, as JSON on stdout. Decimals are strings.
+holdings, totals and returns as of a date, in the base currency, as JSON on stdout.
+Decimals are strings.
 
-  --activities FILE   the activity file
-  --prices FILE       daily closes, CSV "date,symbol,close"
-  --as-of DATE        YYYY-MM-DD; only activities on or before it count, holdings are
-                      valued at each symbol's last close on or before it. Default: the
-                      last date in the activities or the prices, whichever is later.
-  --lot-method M      fifo (default) or average
+  --activities FILE      the activity file; each activity is in its own "currency"
+                         (GBp: a London price in pence)
+  --prices FILE          daily closes, CSV "date,symbol,close", each in its symbol's
+                         trading currency (the currency of its trades)
+  --base-currency CODE   the ISO 4217 currency of every figure but the "local" ones
+                         (default USD)
+  --fx FILE              exchange rates, CSV "date,from,to,rate" (header optional):
+                         2024-01-02,EUR,USD,1.1042 means 1 EUR = 1.1042 USD. The rate
+                         in force on a day is the last one on or before it; inverses
+                         and crosses through USD are derived. Needed as soon as an
+                         activity is in another currency than the base: each such
+                         activity is booked at its date's rate (unless it carries its
+                         own "fxRate"), and holdings and cash are valued at the as-of
+                         rates (a holding without a rate is left unpriced, warned).
+  --as-of DATE           YYYY-MM-DD; only activities on or before it count, holdings
+                         are valued at each symbol's last close on or before it.
+                         Default: the last date in the activities or the prices,
+                         whichever is later.
+  --lot-method M         fifo (default) or average
 
 Exit status: 0 on success, 2 on bad flags or bad input (one line on stderr naming
 the file, the record and what is wrong), 1 on an internal error.
@@ -51,6 +67,8 @@ type calcOptions struct {
 	asOf       calendar.Date
 	hasAsOf    bool
 	method     portfolio.LotMethod
+	base       string
+	fx         string // "" when no rates file is given
 }
 
 func runCalc(args []string, stdout, stderr io.Writer) int {
@@ -60,11 +78,13 @@ func runCalc(args []string, stdout, stderr io.Writer) int {
 	pricesPath := fs.String("prices", "", "")
 	asOf := fs.String("as-of", "", "")
 	method := fs.String("lot-method", "fifo", "")
+	base := fs.String("base-currency", "USD", "")
+	fxPath := fs.String("fx", "", "")
 	fail := inputFailer("calc", stderr)
 	if code, done := parseFlags(fs, args, calcUsage, stdout, fail); done {
 		return code
 	}
-	opt := calcOptions{activities: *activitiesPath, prices: *pricesPath}
+	opt := calcOptions{activities: *activitiesPath, prices: *pricesPath, base: *base, fx: *fxPath}
 	if opt.activities == "" {
 		return fail("--activities is required")
 	}
@@ -83,6 +103,9 @@ func runCalc(args []string, stdout, stderr io.Writer) int {
 		return fail("--lot-method: %q is not fifo or average", *method)
 	}
 	opt.method = m
+	if !currency.IsISO(opt.base) {
+		return fail("--base-currency: %q is not an ISO 4217 code such as USD or EUR", opt.base)
+	}
 
 	// The operator CLI has a 64 MB budget. GOGC=100 lets the heap grow to twice the
 	// live data before collecting, which on the benchmark data set (about 25 MB live)
@@ -111,52 +134,83 @@ func runCalc(args []string, stdout, stderr io.Writer) int {
 // oneLine guards the one-line promise for messages that come from elsewhere.
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
 
-// calcReport is calc's output. Money and quantities are decimal strings.
+// calcReport is calc's output. Money and quantities are decimal strings, in
+// BaseCurrency unless a field says otherwise.
 type calcReport struct {
 	AsOf         string          `json:"asOf"`
 	BaseCurrency string          `json:"baseCurrency"`
 	LotMethod    string          `json:"lotMethod"`
 	Holdings     []holdingReport `json:"holdings"`
 	Totals       totalsReport    `json:"totals"`
+	Cash         []cashReport    `json:"cash"`
 	Performance  perfReport      `json:"performance"`
 	Warnings     []string        `json:"warnings"`
 }
 
 // holdingReport is one symbol. The market figures are omitted when the symbol has
-// no close on or before the as-of date; PriceDate is the date of the close used.
+// no close on or before the as-of date, or its currency no rate into the base;
+// PriceDate is the date of the close used. Currency is the trading currency (of
+// MarketPrice: GBp for pence), FXRate the as-of rate of its settlement currency
+// (Local.Currency) into the base. PriceEffect + CurrencyEffect = UnrealizedPnL.
 type holdingReport struct {
-	Symbol        string `json:"symbol"`
-	Quantity      string `json:"quantity"`
-	CostBasis     string `json:"costBasis"`
-	AveragePrice  string `json:"averagePrice"`
-	MarketPrice   string `json:"marketPrice,omitempty"`
-	PriceDate     string `json:"priceDate,omitempty"`
-	MarketValue   string `json:"marketValue,omitempty"`
-	UnrealizedPnL string `json:"unrealizedPnL,omitempty"`
-	RealizedPnL   string `json:"realizedPnL"`
-	Fees          string `json:"fees"`
-	Taxes         string `json:"taxes"`
-	Dividends     string `json:"dividends"`
+	Symbol         string      `json:"symbol"`
+	Currency       string      `json:"currency"`
+	Quantity       string      `json:"quantity"`
+	CostBasis      string      `json:"costBasis"`
+	AveragePrice   string      `json:"averagePrice"`
+	MarketPrice    string      `json:"marketPrice,omitempty"`
+	PriceDate      string      `json:"priceDate,omitempty"`
+	FXRate         string      `json:"fxRate,omitempty"`
+	MarketValue    string      `json:"marketValue,omitempty"`
+	UnrealizedPnL  string      `json:"unrealizedPnL,omitempty"`
+	PriceEffect    string      `json:"priceEffect,omitempty"`
+	CurrencyEffect string      `json:"currencyEffect,omitempty"`
+	RealizedPnL    string      `json:"realizedPnL"`
+	Fees           string      `json:"fees"`
+	Taxes          string      `json:"taxes"`
+	Dividends      string      `json:"dividends"`
+	Local          localReport `json:"local"`
 }
 
-// totalsReport: market figures sum over the priced holdings; the rest are the lot
-// engine's portfolio totals (lots.Summary).
-type totalsReport struct {
+// localReport is a holding in the currency its trades settle in (GBP for GBp).
+type localReport struct {
+	Currency      string `json:"currency"`
 	CostBasis     string `json:"costBasis"`
-	MarketValue   string `json:"marketValue"`
-	UnrealizedPnL string `json:"unrealizedPnL"`
-	RealizedPnL   string `json:"realizedPnL"`
-	Fees          string `json:"fees"`
-	Taxes         string `json:"taxes"`
-	Dividends     string `json:"dividends"`
-	Interest      string `json:"interest"`
-	Cash          string `json:"cash"`
+	MarketValue   string `json:"marketValue,omitempty"`
+	UnrealizedPnL string `json:"unrealizedPnL,omitempty"`
+}
+
+// totalsReport: market figures sum over the priced holdings; Cash is the cash
+// balances at the as-of rates (those with a rate); the rest are the lot engine's
+// portfolio totals (lots.Summary), in the base at each transaction's own rate.
+type totalsReport struct {
+	CostBasis      string `json:"costBasis"`
+	MarketValue    string `json:"marketValue"`
+	UnrealizedPnL  string `json:"unrealizedPnL"`
+	PriceEffect    string `json:"priceEffect"`
+	CurrencyEffect string `json:"currencyEffect"`
+	RealizedPnL    string `json:"realizedPnL"`
+	Fees           string `json:"fees"`
+	Taxes          string `json:"taxes"`
+	Dividends      string `json:"dividends"`
+	Interest       string `json:"interest"`
+	Cash           string `json:"cash"`
+}
+
+// cashReport is one currency's cash balance, and its value in the base at the
+// as-of rate (omitted without one).
+type cashReport struct {
+	Currency string `json:"currency"`
+	Amount   string `json:"amount"`
+	FXRate   string `json:"fxRate,omitempty"`
+	Value    string `json:"value,omitempty"`
 }
 
 // perfReport: TWR and MWR are both returns over the period [from, to], so they
 // can be compared; the annualised rates are given too when the period is at least
 // 365 days (annualising a shorter one extrapolates noise: a 2% week is not a 180%
-// year). Rounded to 8 decimal places, null when undefined (with a warning).
+// year). Rounded to 8 decimal places, null when undefined (with a warning). Both
+// are in the base currency, so they include the currency effect.
 type perfReport struct {
 	From          string  `json:"from"`
 	To            string  `json:"to"`
@@ -178,8 +232,14 @@ func calc(opt calcOptions) (*calcReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	var rates *currency.Rates
+	if opt.fx != "" {
+		if rates, err = loadRates(opt.fx); err != nil {
+			return nil, err
+		}
+	}
 	if len(txs) == 0 {
-		return emptyReport(opt, acts, closes), nil
+		return emptyReport(opt, closes), nil
 	}
 
 	first, last := txs[0].Date, txs[len(txs)-1].Date
@@ -192,8 +252,11 @@ func calc(opt calcOptions) (*calcReport, error) {
 	}
 	// Only activities on or before as-of count (txs is in replay order).
 	txs = txs[:sort.Search(len(txs), func(i int) bool { return txs[i].Date > asOf })]
+	if err := bookRates(txs, opt, rates, acts); err != nil {
+		return nil, err
+	}
 
-	book := lots.New(opt.method, acts.BaseCurrency) // multi-currency: the calc helper replaces this
+	book := lots.New(opt.method, opt.base)
 	traded := map[string]bool{}
 	for i := range txs {
 		if err := book.Apply(&txs[i]); err != nil {
@@ -206,54 +269,38 @@ func calc(opt calcOptions) (*calcReport, error) {
 
 	rep := &calcReport{
 		AsOf:         asOf.String(),
-		BaseCurrency: acts.BaseCurrency,
+		BaseCurrency: opt.base,
 		LotMethod:    strings.ToLower(string(opt.method)),
 		Holdings:     []holdingReport{},
+		Cash:         []cashReport{},
 		Warnings:     []string{},
 	}
-	var marketValue, unrealized decimal.Decimal
+	v := valuer{opt: opt, rates: rates, closes: closes, asOf: asOf, rep: rep}
 	for _, p := range book.Positions() {
-		if !traded[p.Symbol] {
-			continue // seen only on a dividend, split or fee: not a holding
+		if traded[p.Symbol] { // else seen only on a dividend, split or fee: not a holding
+			rep.Holdings = append(rep.Holdings, v.holding(p))
 		}
-		h := holdingReport{
-			Symbol:       p.Symbol,
-			Quantity:     p.Quantity.String(),
-			CostBasis:    p.CostBasis.String(),
-			AveragePrice: p.AveragePrice().String(),
-			RealizedPnL:  p.RealizedPnL.String(),
-			Fees:         p.Fees.String(),
-			Taxes:        p.Taxes.String(),
-			Dividends:    p.Dividends.String(),
-		}
-		if price, day, ok := closes.On(p.Symbol, asOf); ok {
-			v := p.ValueAt(price, decimal.NewFromInt(1))
-			h.MarketPrice, h.PriceDate = price.String(), day.String()
-			h.MarketValue, h.UnrealizedPnL = v.MarketValue.String(), v.UnrealizedPnL.String()
-			marketValue = marketValue.Add(v.MarketValue)
-			unrealized = unrealized.Add(v.UnrealizedPnL)
-		} else if !p.Quantity.IsZero() {
-			rep.Warnings = append(rep.Warnings, fmt.Sprintf(
-				"%s: %s held but no close on or before %s in %s; its market figures are omitted and not in the totals",
-				p.Symbol, p.Quantity, asOf, opt.prices))
-		}
-		rep.Holdings = append(rep.Holdings, h)
 	}
 	sum := book.Summary()
+	for _, b := range sum.Balances {
+		rep.Cash = append(rep.Cash, v.cash(b))
+	}
 	rep.Totals = totalsReport{
-		CostBasis:     sum.CostBasis.String(),
-		MarketValue:   marketValue.String(),
-		UnrealizedPnL: unrealized.String(),
-		RealizedPnL:   sum.RealizedPnL.String(),
-		Fees:          sum.Fees.String(),
-		Taxes:         sum.Taxes.String(),
-		Dividends:     sum.Dividends.String(),
-		Interest:      sum.Interest.String(),
-		Cash:          sum.Cash.String(),
+		CostBasis:      sum.CostBasis.String(),
+		MarketValue:    v.marketValue.String(),
+		UnrealizedPnL:  v.unrealized.String(),
+		PriceEffect:    v.priceEffect.String(),
+		CurrencyEffect: v.currencyEffect.String(),
+		RealizedPnL:    sum.RealizedPnL.String(),
+		Fees:           sum.Fees.String(),
+		Taxes:          sum.Taxes.String(),
+		Dividends:      sum.Dividends.String(),
+		Interest:       sum.Interest.String(),
+		Cash:           v.cashValue.String(),
 	}
 
 	rep.Performance = perfReport{From: first.String(), To: asOf.String()}
-	series, err := performance.Build(txs, closes, first, asOf)
+	series, err := performance.BuildFX(txs, closes, performance.FX{Base: opt.base, Rates: rates}, first, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("tracker calc: %w", err)
 	}
@@ -284,6 +331,130 @@ func calc(opt calcOptions) (*calcReport, error) {
 	return rep, nil
 }
 
+// bookRates gives every activity whose money settles in another currency than
+// the base the rate of its date from the rates file (one that carries its own
+// fxRate keeps it), as the portfolio records one: a CONVERSION into the base
+// derives its rate from its two amounts, and an activity in the base takes none.
+// A missing rate is an input error naming the activity, the file and the pair.
+func bookRates(txs []portfolio.Transaction, opt calcOptions, rates *currency.Rates, acts *activities.Result) error {
+	for i := range txs {
+		tx := &txs[i]
+		if tx.Currency == "" || tx.Type == portfolio.Split && tx.Fee.IsZero() && tx.Tax.IsZero() {
+			continue // moves no money
+		}
+		settle := tx.Settlement()
+		switch {
+		case settle == opt.base:
+			if !tx.FXRate.IsZero() && !tx.FXRate.Equal(decimal.NewFromInt(1)) {
+				return acts.ErrorAt(tx.Seq, fmt.Errorf("%w: fxRate %s given for an activity in %s, the base currency", portfolio.ErrCurrencyMismatch, tx.FXRate, tx.Currency))
+			}
+			tx.FXRate = decimal.Decimal{}
+		case !tx.FXRate.IsZero():
+		case tx.Type == portfolio.Conversion && tx.ToCurrency == opt.base:
+			tx.FXRate = tx.ToAmount.DivRound(tx.Amount, portfolio.FXRateDigits)
+		case rates == nil:
+			return acts.ErrorAt(tx.Seq, fmt.Errorf("%w: the activity is in %s and the base is %s, but no --fx file gives the %s→%s rate of %s (or give the activity an fxRate)",
+				portfolio.ErrFXRateRequired, tx.Currency, opt.base, settle, opt.base, tx.Date))
+		default:
+			r, ok := rates.On(settle, opt.base, tx.Date)
+			if !ok {
+				return acts.ErrorAt(tx.Seq, fmt.Errorf("%w: no %s→%s rate on or before %s in %s (directly, inverted, or through %s)",
+					portfolio.ErrFXRateRequired, settle, opt.base, tx.Date, opt.fx, currency.Pivot))
+			}
+			tx.FXRate = r.Value
+		}
+	}
+	return nil
+}
+
+// valuer values holdings and cash as of a date, in the base, and sums them.
+type valuer struct {
+	opt    calcOptions
+	rates  *currency.Rates
+	closes *performance.Closes
+	asOf   calendar.Date
+	rep    *calcReport
+
+	marketValue, unrealized, priceEffect, currencyEffect, cashValue decimal.Decimal
+}
+
+// rate is the as-of rate of a settlement currency into the base.
+func (v *valuer) rate(settle string) (currency.Rate, bool) {
+	if settle == v.opt.base {
+		return currency.Rate{Value: decimal.NewFromInt(1)}, true
+	}
+	if v.rates == nil {
+		return currency.Rate{}, false
+	}
+	return v.rates.On(settle, v.opt.base, v.asOf)
+}
+
+func (v *valuer) holding(p lots.Position) holdingReport {
+	h := holdingReport{
+		Symbol:       p.Symbol,
+		Currency:     p.Currency,
+		Quantity:     p.Quantity.String(),
+		CostBasis:    p.CostBasis.String(),
+		AveragePrice: p.AveragePrice().String(),
+		RealizedPnL:  p.RealizedPnL.String(),
+		Fees:         p.Fees.String(),
+		Taxes:        p.Taxes.String(),
+		Dividends:    p.Dividends.String(),
+		Local:        localReport{Currency: p.Local.Currency, CostBasis: p.Local.CostBasis.String()},
+	}
+	price, day, priced := v.closes.On(p.Symbol, v.asOf)
+	fx, rated := v.rate(p.Local.Currency)
+	switch {
+	case priced && rated:
+		val := p.ValueAt(price, fx.Value)
+		h.MarketPrice, h.PriceDate, h.FXRate = price.String(), day.String(), fx.Value.String()
+		h.MarketValue, h.UnrealizedPnL = val.MarketValue.String(), val.UnrealizedPnL.String()
+		h.PriceEffect, h.CurrencyEffect = val.PriceEffect.String(), val.CurrencyEffect.String()
+		h.Local.MarketValue, h.Local.UnrealizedPnL = val.LocalMarketValue.String(), val.LocalUnrealizedPnL.String()
+		v.marketValue = v.marketValue.Add(val.MarketValue)
+		v.unrealized = v.unrealized.Add(val.UnrealizedPnL)
+		v.priceEffect = v.priceEffect.Add(val.PriceEffect)
+		v.currencyEffect = v.currencyEffect.Add(val.CurrencyEffect)
+	case p.Quantity.IsZero():
+	case !priced:
+		v.warn("%s: %s held but no close on or before %s in %s; its market figures are omitted and not in the totals",
+			p.Symbol, p.Quantity, v.asOf, v.opt.prices)
+	default:
+		v.warn("%s: %s held in %s but no %s→%s rate on or before %s%s; its market figures are omitted and not in the totals",
+			p.Symbol, p.Quantity, p.Currency, p.Local.Currency, v.opt.base, v.asOf, v.ratesSource())
+	}
+	return h
+}
+
+func (v *valuer) cash(b lots.Balance) cashReport {
+	c := cashReport{Currency: b.Currency, Amount: b.Amount.String()}
+	fx, ok := v.rate(b.Currency)
+	switch {
+	case ok:
+		value := b.Amount
+		if b.Currency != v.opt.base {
+			value = value.Mul(fx.Value)
+		}
+		c.FXRate, c.Value = fx.Value.String(), value.String()
+		v.cashValue = v.cashValue.Add(value)
+	case !b.Amount.IsZero():
+		v.warn("cash: %s %s but no %s→%s rate on or before %s%s; it is not in totals.cash",
+			b.Amount, b.Currency, b.Currency, v.opt.base, v.asOf, v.ratesSource())
+	}
+	return c
+}
+
+func (v *valuer) ratesSource() string {
+	if v.opt.fx == "" {
+		return " (no --fx file)"
+	}
+	return " in " + v.opt.fx
+}
+
+func (v *valuer) warn(format string, args ...any) {
+	v.rep.Warnings = append(v.rep.Warnings, fmt.Sprintf(format, args...))
+}
+
 // parseActivities reads the activities file; an empty one (no bytes at all) is
 // a portfolio with no activities, like an export whose list is empty.
 func parseActivities(path string) (*activities.Result, error) {
@@ -294,25 +465,20 @@ func parseActivities(path string) (*activities.Result, error) {
 }
 
 // emptyReport is the report of a portfolio with no activities: zeros, valued on
-// as-of (given, or the last close, or today), in the file's currency (USD when
-// the file names none).
-func emptyReport(opt calcOptions, acts *activities.Result, closes *performance.Closes) *calcReport {
+// as-of (given, or the last close, or today).
+func emptyReport(opt calcOptions, closes *performance.Closes) *calcReport {
 	asOf := opt.asOf
 	if !opt.hasAsOf {
 		if asOf = lastClose(closes); asOf == 0 {
 			asOf = calendar.FromTime(time.Now().UTC())
 		}
 	}
-	currency := acts.BaseCurrency
-	if currency == "" {
-		currency = "USD"
-	}
 	zero := decimal.Zero.String()
 	return &calcReport{
-		AsOf: asOf.String(), BaseCurrency: currency, LotMethod: strings.ToLower(string(opt.method)),
-		Holdings: []holdingReport{},
-		Totals: totalsReport{CostBasis: zero, MarketValue: zero, UnrealizedPnL: zero, RealizedPnL: zero,
-			Fees: zero, Taxes: zero, Dividends: zero, Interest: zero, Cash: zero},
+		AsOf: asOf.String(), BaseCurrency: opt.base, LotMethod: strings.ToLower(string(opt.method)),
+		Holdings: []holdingReport{}, Cash: []cashReport{},
+		Totals: totalsReport{CostBasis: zero, MarketValue: zero, UnrealizedPnL: zero, PriceEffect: zero, CurrencyEffect: zero,
+			RealizedPnL: zero, Fees: zero, Taxes: zero, Dividends: zero, Interest: zero, Cash: zero},
 		Performance: perfReport{From: asOf.String(), To: asOf.String(), TWR: rate(0), MWR: rate(0)},
 		Warnings:    []string{fmt.Sprintf("%s holds no activities: every figure is zero", opt.activities)},
 	}

@@ -86,47 +86,74 @@ func TestCalcGhostfolioFIFO(t *testing.T) {
   "holdings": [
     {
       "symbol": "AAPL",
+      "currency": "USD",
       "quantity": "8",
       "costBasis": "964",
       "averagePrice": "120.5",
       "marketPrice": "115",
       "priceDate": "2024-01-09",
+      "fxRate": "1",
       "marketValue": "920",
       "unrealizedPnL": "-44",
+      "priceEffect": "-44",
+      "currencyEffect": "0",
       "realizedPnL": "171",
       "fees": "13",
       "taxes": "0",
-      "dividends": "7.5"
+      "dividends": "7.5",
+      "local": {
+        "currency": "USD",
+        "costBasis": "964",
+        "marketValue": "920",
+        "unrealizedPnL": "-44"
+      }
     },
     {
       "symbol": "MSFT",
+      "currency": "USD",
       "quantity": "0",
       "costBasis": "0",
       "averagePrice": "0",
       "marketPrice": "311",
       "priceDate": "2024-01-09",
+      "fxRate": "1",
       "marketValue": "0",
       "unrealizedPnL": "0",
+      "priceEffect": "0",
+      "currencyEffect": "0",
       "realizedPnL": "18",
       "fees": "2",
       "taxes": "0",
-      "dividends": "0"
+      "dividends": "0",
+      "local": {
+        "currency": "USD",
+        "costBasis": "0",
+        "marketValue": "0",
+        "unrealizedPnL": "0"
+      }
     },
     {
       "symbol": "XYZ",
+      "currency": "USD",
       "quantity": "1",
       "costBasis": "50",
       "averagePrice": "50",
       "realizedPnL": "0",
       "fees": "0",
       "taxes": "0",
-      "dividends": "0"
+      "dividends": "0",
+      "local": {
+        "currency": "USD",
+        "costBasis": "50"
+      }
     }
   ],
   "totals": {
     "costBasis": "1014",
     "marketValue": "920",
     "unrealizedPnL": "-44",
+    "priceEffect": "-44",
+    "currencyEffect": "0",
     "realizedPnL": "189",
     "fees": "18",
     "taxes": "0",
@@ -134,6 +161,14 @@ func TestCalcGhostfolioFIFO(t *testing.T) {
     "interest": "0",
     "cash": "-820.5"
   },
+  "cash": [
+    {
+      "currency": "USD",
+      "amount": "-820.5",
+      "fxRate": "1",
+      "value": "-820.5"
+    }
+  ],
   "performance": {
     "from": "2024-01-02",
     "to": "2024-01-09",
@@ -166,47 +201,74 @@ func TestCalcGhostfolioAverage(t *testing.T) {
   "holdings": [
     {
       "symbol": "AAPL",
+      "currency": "USD",
       "quantity": "8",
       "costBasis": "884",
       "averagePrice": "110.5",
       "marketPrice": "115",
       "priceDate": "2024-01-09",
+      "fxRate": "1",
       "marketValue": "920",
       "unrealizedPnL": "36",
+      "priceEffect": "36",
+      "currencyEffect": "0",
       "realizedPnL": "91",
       "fees": "13",
       "taxes": "0",
-      "dividends": "7.5"
+      "dividends": "7.5",
+      "local": {
+        "currency": "USD",
+        "costBasis": "884",
+        "marketValue": "920",
+        "unrealizedPnL": "36"
+      }
     },
     {
       "symbol": "MSFT",
+      "currency": "USD",
       "quantity": "0",
       "costBasis": "0",
       "averagePrice": "0",
       "marketPrice": "311",
       "priceDate": "2024-01-09",
+      "fxRate": "1",
       "marketValue": "0",
       "unrealizedPnL": "0",
+      "priceEffect": "0",
+      "currencyEffect": "0",
       "realizedPnL": "18",
       "fees": "2",
       "taxes": "0",
-      "dividends": "0"
+      "dividends": "0",
+      "local": {
+        "currency": "USD",
+        "costBasis": "0",
+        "marketValue": "0",
+        "unrealizedPnL": "0"
+      }
     },
     {
       "symbol": "XYZ",
+      "currency": "USD",
       "quantity": "1",
       "costBasis": "50",
       "averagePrice": "50",
       "realizedPnL": "0",
       "fees": "0",
       "taxes": "0",
-      "dividends": "0"
+      "dividends": "0",
+      "local": {
+        "currency": "USD",
+        "costBasis": "50"
+      }
     }
   ],
   "totals": {
     "costBasis": "934",
     "marketValue": "920",
     "unrealizedPnL": "36",
+    "priceEffect": "36",
+    "currencyEffect": "0",
     "realizedPnL": "109",
     "fees": "18",
     "taxes": "0",
@@ -214,6 +276,14 @@ func TestCalcGhostfolioAverage(t *testing.T) {
     "interest": "0",
     "cash": "-820.5"
   },
+  "cash": [
+    {
+      "currency": "USD",
+      "amount": "-820.5",
+      "fxRate": "1",
+      "value": "-820.5"
+    }
+  ],
   "performance": {
     "from": "2024-01-02",
     "to": "2024-01-09",
@@ -267,23 +337,35 @@ func TestCalcOwnFormat(t *testing.T) {
   "holdings": [
     {
       "symbol": "SAP",
+      "currency": "EUR",
       "quantity": "35",
       "costBasis": "1879.5",
       "averagePrice": "53.7",
       "marketPrice": "61",
       "priceDate": "2024-03-08",
+      "fxRate": "1",
       "marketValue": "2135",
       "unrealizedPnL": "255.5",
+      "priceEffect": "255.5",
+      "currencyEffect": "0",
       "realizedPnL": "145.5",
       "fees": "8",
       "taxes": "2.8",
-      "dividends": "12"
+      "dividends": "12",
+      "local": {
+        "currency": "EUR",
+        "costBasis": "1879.5",
+        "marketValue": "2135",
+        "unrealizedPnL": "255.5"
+      }
     }
   ],
   "totals": {
     "costBasis": "1879.5",
     "marketValue": "2135",
     "unrealizedPnL": "255.5",
+    "priceEffect": "255.5",
+    "currencyEffect": "0",
     "realizedPnL": "145.5",
     "fees": "8",
     "taxes": "2.8",
@@ -291,6 +373,14 @@ func TestCalcOwnFormat(t *testing.T) {
     "interest": "0",
     "cash": "8276.2"
   },
+  "cash": [
+    {
+      "currency": "EUR",
+      "amount": "8276.2",
+      "fxRate": "1",
+      "value": "8276.2"
+    }
+  ],
   "performance": {
     "from": "2024-03-01",
     "to": "2024-03-08",
@@ -300,7 +390,7 @@ func TestCalcOwnFormat(t *testing.T) {
   },
   "warnings": []
 }
-`, "--activities", "own.json", "--prices", "own-prices.csv")
+`, "--activities", "own.json", "--prices", "own-prices.csv", "--base-currency", "EUR")
 }
 
 // TestCalcAsOf: only activities on or before --as-of count. As of 03-05 the sell,
@@ -310,7 +400,7 @@ func TestCalcOwnFormat(t *testing.T) {
 // MWR = 1.0119^(365/5) − 1 = 1.3716167…
 func TestCalcAsOf(t *testing.T) {
 	t.Chdir("testdata")
-	code, out, errOut := runCLI(t, "calc", "--activities", "own.json", "--prices", "own-prices.csv", "--as-of", "2024-03-05")
+	code, out, errOut := runCLI(t, "calc", "--activities", "own.json", "--prices", "own-prices.csv", "--base-currency", "EUR", "--as-of", "2024-03-05")
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
@@ -326,16 +416,30 @@ func TestCalcAsOf(t *testing.T) {
 	}
 }
 
-// TestCalcGenerated: calc accepts the generated data set (a small one): its sells
-// never exceed the holdings, and every symbol has closes.
+// TestCalcGenerated: calc accepts the generated data set (a small one, in one
+// currency and in three): its sells never exceed the holdings, every symbol has
+// closes and every currency its rates.
 func TestCalcGenerated(t *testing.T) {
 	dir := t.TempDir()
 	a, p, err := benchdata.Generate(benchdata.Small()).WriteFiles(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range []string{"fifo", "average"} {
-		code, out, errOut := runCLI(t, "calc", "--activities", a, "--prices", p, "--lot-method", m)
+	multi := benchdata.Small()
+	multi.Foreign = []string{"EUR", "GBp"}
+	fxDir := t.TempDir()
+	fa, fp, err := benchdata.Generate(multi).WriteFiles(fxDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range [][]string{
+		{"--activities", a, "--prices", p, "--lot-method", "fifo"},
+		{"--activities", a, "--prices", p, "--lot-method", "average"},
+		{"--activities", fa, "--prices", fp, "--fx", filepath.Join(fxDir, benchdata.RatesFile), "--lot-method", "fifo"},
+		{"--activities", fa, "--prices", fp, "--fx", filepath.Join(fxDir, benchdata.RatesFile), "--lot-method", "average", "--base-currency", "EUR"},
+	} {
+		m := strings.Join(run[4:], " ")
+		code, out, errOut := runCLI(t, append([]string{"calc"}, run...)...)
 		if code != 0 || errOut != "" {
 			t.Fatalf("%s: exit %d, stderr %q", m, code, errOut)
 		}

@@ -33,7 +33,7 @@ func TestBadActivityFiles(t *testing.T) {
 		{"date before 1900", "a.json", act(`{"date":"1899-12-31","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}`), `a.json: activity 0 (line 2): invalid transaction: date 1899-12-31 is outside 1900-01-01 to 9999-12-31`},
 		{"date far ahead", "a.json", act(`{"date":"9999-12-31","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}`), fmt.Sprintf(`a.json: activity 0 (line 2): invalid transaction: date 9999-12-31 is after %s (at most 1 year from today)`, portfolio.MaxTradeDate(time.Now()))},
 		{"huge split", "a.json", act(ok + ",\n" + `{"date":"2024-01-03","type":"SPLIT","symbol":"X","ratio":"9223372036854775807:1","currency":"USD"}`), `a.json: activity 1 (line 3): invalid transaction: split ratio 9223372036854775807:1: each side must be at most 1000000`},
-		{"unknown type", "a.json", act(`{"date":"2024-01-02","type":"TRANSFER"}`), `a.json: activity 0 (line 2): "type": unknown type "TRANSFER" (want BUY, SELL, DIVIDEND, INTEREST, FEE, DEPOSIT, WITHDRAWAL, SPLIT or VOID)`},
+		{"unknown type", "a.json", act(`{"date":"2024-01-02","type":"TRANSFER"}`), `a.json: activity 0 (line 2): "type": unknown type "TRANSFER" (want BUY, SELL, DIVIDEND, INTEREST, FEE, DEPOSIT, WITHDRAWAL, SPLIT, CONVERSION or VOID)`},
 		{"ghostfolio ITEM", "a.json", act(`{"date":"2024-01-02","type":"ITEM","symbol":"Car","quantity":1,"unitPrice":9000,"currency":"USD"}`), `a.json: activity 0 (line 2): "type": ITEM is not supported (Ghostfolio valuables and liabilities are not tracked)`},
 		{"missing date", "a.json", act(`{"type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}`), `a.json: activity 0 (line 2): missing "date"`},
 		{"invalid date", "a.json", act(ok + ",\n" + `{"date":"2024-13-01","type":"BUY"}`), `a.json: activity 1 (line 3): "date": invalid date: "2024-13-01" does not exist`},
@@ -49,9 +49,12 @@ func TestBadActivityFiles(t *testing.T) {
 		{"too precise", "a.json", buy(`"quantity":"0.0000000000000000001","unitPrice":1`), `a.json: activity 0 (line 2): "quantity": "0.0000000000000000001" has more than 18 decimal places`},
 		{"bad ratio", "a.json", act(`{"date":"2024-01-02","type":"SPLIT","symbol":"X","ratio":"two for one","currency":"USD"}`), `a.json: activity 0 (line 2): "ratio": invalid transaction: split ratio "two for one" is not N:D with positive whole numbers`},
 		{"duplicate key", "a.json", buy(`"quantity":1,"unitPrice":1,"currency":"USD"`), `a.json: activity 0 (line 2): duplicate key "currency"`},
-		{"unknown currency", "a.json", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"usd"}`), `a.json: activity 0 (line 2): invalid transaction: unknown currency "usd" (want an ISO 4217 code such as USD)`},
-		{"unknown currency code", "a.json", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"GBp"}`), `a.json: activity 0 (line 2): invalid transaction: unknown currency "GBp" (want an ISO 4217 code such as USD)`},
-		{"mixed currency", "a.json", act(ok + ",\n" + `{"date":"2024-01-03","type":"DIVIDEND","symbol":"X","amount":1,"currency":"EUR"}`), `a.json: activity 1 (line 3): currency EUR differs from USD (the currency of activity 0): FX conversion is not supported`},
+		{"unknown currency", "a.json", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"usd"}`), `a.json: activity 0 (line 2): invalid transaction: unknown currency "usd" (want an ISO 4217 code such as USD, or GBp for prices in pence)`},
+		// Since issue 16 an activity may be in any currency (GBp is pence); one in
+		// another currency than the base needs its rate, from --fx or its fxRate.
+		{"foreign without --fx", "a.json", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"GBp"}`), `a.json: activity 0 (line 2): fx rate required: the activity is in GBp and the base is USD, but no --fx file gives the GBP→USD rate of 2024-01-02 (or give the activity an fxRate)`},
+		{"fxRate in the base", "a.json", act(`{"date":"2024-01-02","type":"DEPOSIT","amount":1,"currency":"USD","fxRate":"1.1"}`), `a.json: activity 0 (line 2): currency mismatch: fxRate 1.1 given for an activity in USD, the base currency`},
+		{"symbol in two currencies", "a.json", act(ok + ",\n" + `{"date":"2024-01-03","type":"SELL","symbol":"X","quantity":1,"unitPrice":1,"currency":"EUR"}`), `a.json: activity 1 (line 3): X trades in USD (activity 0, line 2), not EUR`},
 		{"duplicate id", "a.json", act(`{"id":"t1",` + ok[1:] + ",\n" + `{"id":"t1",` + ok[1:]), `a.json: activity 1 (line 3): "id": duplicate id "t1" (activity 0, line 2, has it)`},
 		{"void of unknown id", "a.json", act(ok + ",\n" + `{"type":"VOID","voids":"t9","reason":"typo"}`), `a.json: activity 1 (line 3): "voids": no earlier activity has id "t9"`},
 		{"void twice", "a.json", act(`{"id":"t1",` + ok[1:] + ",\n" + `{"type":"VOID","voids":"t1"},` + "\n" + `{"type":"VOID","voids":"t1"}`), `a.json: activity 2 (line 4): "voids": activity 0 (id "t1") is already voided by activity 1 (line 3)`},
@@ -86,6 +89,11 @@ func TestBadFlagsAndPrices(t *testing.T) {
 	writeFile(t, ".", "a.json", `{"activities":[{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"}]}`)
 	writeFile(t, ".", "p.csv", "date,symbol,close\n2024-01-02,X,10\n")
 	writeFile(t, ".", "bad.csv", "date,symbol,close\n2024-01-02,X,10\n2024-01-03,X,ten\n")
+	writeFile(t, ".", "fx-pair.csv", "date,from,to,rate\n2024-01-02,EUR,UDS,1.1\n")
+	writeFile(t, ".", "fx-twice.csv", "2024-01-02,EUR,USD,1.1\n2024-01-02,EUR,USD,1.1\n2024-01-02,EUR,USD,1.2\n")
+	writeFile(t, ".", "fx-unordered.csv", "2024-01-02,EUR,USD,1.1\n2024-01-03,EUR,USD,1.2\n2024-01-02,GBP,USD,1.3\n2024-01-02,EUR,USD,1.15\n")
+	writeFile(t, ".", "fx-rate.csv", "date,from,to,rate\n2024-01-02,EUR,USD,0\n")
+	writeFile(t, ".", "fx-fields.csv", "2024-01-02,EUR,USD\n")
 	for _, c := range []struct {
 		args []string
 		want string
@@ -102,6 +110,14 @@ func TestBadFlagsAndPrices(t *testing.T) {
 		{[]string{"calc", "--activities", "a.json", "--prices", "missing.csv"}, `missing.csv: cannot open: no such file or directory`},
 		{[]string{"calc", "--activities", "a.json", "--prices", "bad.csv"}, `bad.csv:3: close "ten" is not a decimal number`},
 		{[]string{"calc", "--activities", "a.json", "--prices", "a.json"}, `a.json:1: want 3 fields date,symbol,close, got 6`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--base-currency", "usd"}, `tracker calc: --base-currency: "usd" is not an ISO 4217 code such as USD or EUR (see tracker calc -h)`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--base-currency", "GBp"}, `tracker calc: --base-currency: "GBp" is not an ISO 4217 code such as USD or EUR (see tracker calc -h)`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "missing.csv"}, `missing.csv: cannot open: no such file or directory`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-pair.csv"}, `fx-pair.csv:2: rate EUR→UDS: want two ISO 4217 codes such as EUR and USD`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-twice.csv"}, `fx-twice.csv:3: EUR→USD on 2024-01-02 is given twice: 1.1 (line 1) and 1.2`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-unordered.csv"}, `fx-unordered.csv:4: EUR→USD on 2024-01-02 is given twice: 1.1 (line 1) and 1.15`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-rate.csv"}, `fx-rate.csv:2: rate 0 of EUR→USD is not between 0 and 10000000`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-fields.csv"}, `fx-fields.csv:1: want 4 fields date,from,to,rate, got 3`},
 		{[]string{"benchdata"}, `tracker benchdata: --dir is required (see tracker benchdata -h)`},
 	} {
 		code, out, errOut := runCLI(t, c.args...)

@@ -23,6 +23,7 @@ var csvColumns = map[string]field{
 	"action": fType, "buy/sell": fType, "type": fType,
 	"commission": fFee, "fee": fFee, "ibcommission": fFee,
 	"amount": fAmount, "tax": fTax, "id": fID, "note": fNote, "ratio": fRatio,
+	"fxrate": fFXRate, "toamount": fToAmount, "tocurrency": fToCurrency,
 }
 
 // csvAbsolute are the columns Ghostfolio reads as absolute values (brokers write
@@ -124,7 +125,7 @@ func (b *builder) csvRecord(rec *record, cols []field, row []string) error {
 			continue
 		}
 		switch f {
-		case fQuantity, fUnitPrice, fFee, fAmount, fTax:
+		case fQuantity, fUnitPrice, fFee, fAmount, fTax, fFXRate, fToAmount:
 			text := []byte(v)
 			if f&csvAbsolute != 0 && len(text) > 1 && text[0] == '-' {
 				text = text[1:]
@@ -149,6 +150,8 @@ func (b *builder) csvRecord(rec *record, cols []field, row []string) error {
 			rec.symbol = b.intern([]byte(v))
 		case fCurrency:
 			rec.currency = b.intern([]byte(v))
+		case fToCurrency:
+			rec.toCurrency = b.intern([]byte(v))
 		case fID:
 			rec.id = v
 		case fNote:

@@ -58,7 +58,7 @@ func TestCSVMalformed(t *testing.T) {
 		{"bad date", head + "2024-01-02,X,USD,1,1,BUY,0\n02.01.2024,X,USD,1,1,BUY,0\n", `a.csv: activity 1 (line 3): "date": invalid date: "02.01.2024" is not YYYY-MM-DD`},
 		{"void", head + "2024-01-02,X,USD,1,1,VOID,0\n", `a.csv: activity 0 (line 2): "type": VOID is not supported in CSV files`},
 		{"liability", head + "2024-01-02,X,USD,1,1,LIABILITY,0\n", `a.csv: activity 0 (line 2): "type": LIABILITY is not supported (Ghostfolio valuables and liabilities are not tracked)`},
-		{"mixed currency", head + "2024-01-02,X,USD,1,1,BUY,0\n2024-01-02,Y,CHF,1,1,BUY,0\n", `a.csv: activity 1 (line 3): currency CHF differs from USD (the currency of activity 0): FX conversion is not supported`},
+		{"symbol in two currencies", head + "2024-01-02,X,USD,1,1,BUY,0\n2024-01-02,Y,CHF,1,1,BUY,0\n2024-01-03,X,CHF,1,1,SELL,0\n", `a.csv: activity 2 (line 4): X trades in USD (activity 0, line 2), not CHF`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := activities.ParseCSV(strings.NewReader(c.in), "a.csv")

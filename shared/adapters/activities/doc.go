@@ -22,7 +22,7 @@
 //	date       "YYYY-MM-DD" or an RFC 3339 date-time; the calendar day as written
 //	           (calendar.ParseDateOrDateTime)
 //	type       BUY, SELL, DIVIDEND, INTEREST, FEE (Ghostfolio's), DEPOSIT, WITHDRAWAL,
-//	           SPLIT, VOID (ours), any letter case. Ghostfolio's ITEM and LIABILITY
+//	           SPLIT, CONVERSION, VOID (ours), any letter case. Ghostfolio's ITEM and LIABILITY
 //	           are rejected as not supported.
 //	symbol     required for BUY, SELL, DIVIDEND, SPLIT; optional for INTEREST, FEE;
 //	           absent or "" for DEPOSIT, WITHDRAWAL
@@ -31,8 +31,15 @@
 //	           never negative. Exponents are accepted (JavaScript writes 1e-7), but
 //	           the value must have at most MaxDecimalPlaces decimals and fewer than
 //	           MaxIntegerDigits integer digits.
-//	currency   ISO 4217 code; every activity must have the same one (the base
-//	           currency) — FX conversion is not supported
+//	currency   the activity's own currency: an ISO 4217 code, or a quote unit such
+//	           as GBp (London prices in pence: price, amount, fee and tax are then
+//	           pence). Activities may be in any currencies; the file does not say
+//	           which is the base (the caller does). A symbol's trades share one.
+//	fxRate     optional: base-currency units per unit of the activity's
+//	           settlement currency (GBP for GBp) on its date, as recorded
+//	toAmount, toCurrency
+//	           CONVERSION only: "amount" of "currency" goes out, "toAmount" of
+//	           "toCurrency" (an ISO code) comes in
 //	id         optional, unique in the file
 //	note       optional text
 //	ratio      SPLIT only: "N:D", N new shares for D old ("2:1"; "1:10" reverse)
@@ -50,6 +57,7 @@
 //	FEE              the charge is in "fee" (or "amount"); quantity × unitPrice must
 //	                 be 0. It becomes a FEE transaction with Amount = the charge, Fee = 0.
 //	SPLIT            "ratio"; no quantity, price or amount
+//	CONVERSION       "amount", "toAmount", "toCurrency"; fee and tax in "currency"
 //	any              optional "tax" (withholding, transaction tax)
 //
 // Every transaction passes portfolio.Transaction.Validate. Seq is the activity's
@@ -76,7 +84,8 @@
 // row. Headers are matched in any letter case, with Ghostfolio's aliases: date
 // (tradedate), symbol (code, ticker), currency (ccy, currencyprimary), unitPrice
 // (price, tradeprice, value), quantity (qty, shares, units), type (action,
-// buy/sell), fee (commission, ibcommission), plus our amount, tax, id, note, ratio.
+// buy/sell), fee (commission, ibcommission), plus our amount, tax, id, note, ratio,
+// fxRate, toAmount, toCurrency.
 // Other columns (dataSource, account, comment, ...) are ignored. The same rules as
 // for JSON apply; VOID rows are not supported in CSV.
 //

@@ -197,7 +197,7 @@ func (p *jsonParser) activity(rec *record) error {
 func (p *jsonParser) assign(rec *record, f field, k kind) error {
 	v := p.s.tok
 	switch f {
-	case fQuantity, fUnitPrice, fFee, fAmount, fTax:
+	case fQuantity, fUnitPrice, fFee, fAmount, fTax, fFXRate, fToAmount:
 		if k != kNumber && k != kString {
 			return fieldError(f, "must be a number or a numeric string, not %s", k)
 		}
@@ -224,6 +224,8 @@ func (p *jsonParser) assign(rec *record, f field, k kind) error {
 		rec.symbol = p.b.intern(v)
 	case fCurrency:
 		rec.currency = p.b.intern(v)
+	case fToCurrency:
+		rec.toCurrency = p.b.intern(v)
 	case fID:
 		rec.id = string(v)
 	case fNote:

@@ -75,6 +75,12 @@ func txString(tx portfolio.Transaction) string {
 	if tx.Type == portfolio.Split {
 		s += " " + tx.Ratio.String()
 	}
+	if !tx.FXRate.IsZero() {
+		s += " fx=" + tx.FXRate.String()
+	}
+	if tx.Type == portfolio.Conversion {
+		s += " to=" + tx.ToAmount.String() + " " + tx.ToCurrency
+	}
 	if tx.ID != "" {
 		s += " id=" + tx.ID
 	}
@@ -111,7 +117,7 @@ func TestGhostfolioExport(t *testing.T) {
 		// INTEREST: 1 × 3.1.
 		"3 2024-03-31 INTEREST \"Cash interest\" q=0 p=0 a=3.1 fee=0 tax=0 USD id=f4",
 	})
-	if r.BaseCurrency != "USD" || r.Activities != 5 || r.Voided != 0 {
+	if !slices.Equal(r.Currencies, []string{"USD"}) || r.Activities != 5 || r.Voided != 0 {
 		t.Errorf("got %s", r)
 	}
 	if got := r.Line(4); got != 28 {
@@ -145,11 +151,70 @@ func TestOwnFormat(t *testing.T) {
 		`6 2024-01-05 WITHDRAWAL "" q=0 p=0 a=100 fee=0 tax=0 EUR id=w1`,
 		`7 2024-01-05 FEE "SAP" q=0 p=0 a=2 fee=0 tax=0 EUR id=f1`,
 	})
-	if r.BaseCurrency != "EUR" || r.Activities != 8 || r.Voided != 1 {
+	if !slices.Equal(r.Currencies, []string{"EUR"}) || r.Activities != 8 || r.Voided != 1 {
 		t.Errorf("got %s", r)
 	}
 	if got := r.Line(5); got != 7 {
 		t.Errorf("Line(5) = %d, want 7", got)
+	}
+}
+
+// A Ghostfolio export of a European's account: each activity carries its own
+// currency (a London ETF in GBp, as Ghostfolio writes pence), and the file says
+// nothing of a base currency: every currency is kept as written.
+func TestGhostfolioExportSeveralCurrencies(t *testing.T) {
+	r := parse(t, `{"meta":{"version":"2.90.0"},"activities":[
+{"id":"g1","date":"2024-01-02T00:00:00.000Z","type":"BUY","symbol":"AAPL","quantity":10,"unitPrice":185.64,"fee":1,"currency":"USD","dataSource":"YAHOO"},
+{"id":"g2","date":"2024-01-03T00:00:00.000Z","type":"BUY","symbol":"VUSA.L","quantity":20,"unitPrice":7125.5,"fee":0,"currency":"GBp","dataSource":"YAHOO"},
+{"id":"g3","date":"2024-01-04T00:00:00.000Z","type":"BUY","symbol":"SAP.DE","quantity":5,"unitPrice":140.1,"fee":2,"currency":"EUR","dataSource":"YAHOO"},
+{"id":"g4","date":"2024-02-15T00:00:00.000Z","type":"DIVIDEND","symbol":"AAPL","quantity":10,"unitPrice":0.24,"fee":0,"currency":"USD","dataSource":"YAHOO"}
+],"user":{"settings":{"currency":"EUR"}}}`)
+	sameLines(t, txStrings(r), []string{
+		`0 2024-01-02 BUY "AAPL" q=10 p=185.64 a=0 fee=1 tax=0 USD id=g1`,
+		`1 2024-01-03 BUY "VUSA.L" q=20 p=7125.5 a=0 fee=0 tax=0 GBp id=g2`,
+		`2 2024-01-04 BUY "SAP.DE" q=5 p=140.1 a=0 fee=2 tax=0 EUR id=g3`,
+		`3 2024-02-15 DIVIDEND "AAPL" q=0 p=0 a=2.4 fee=0 tax=0 USD id=g4`,
+	})
+	if !slices.Equal(r.Currencies, []string{"EUR", "GBp", "USD"}) {
+		t.Errorf("currencies %v", r.Currencies)
+	}
+}
+
+// Our JSON carries a transaction's recorded rate (fxRate) and CONVERSION, in JSON
+// and in CSV alike.
+func TestOwnFormatRatesAndConversion(t *testing.T) {
+	r := parse(t, `{"activities":[
+{"id":"d1","date":"2024-01-02","type":"DEPOSIT","amount":"10000","currency":"EUR"},
+{"id":"c1","date":"2024-01-02","type":"CONVERSION","amount":"4000","currency":"EUR","toAmount":"4400","toCurrency":"USD","fee":"2"},
+{"id":"b1","date":"2024-01-03","type":"BUY","symbol":"AAPL","quantity":"10","unitPrice":"185","currency":"USD","fxRate":"0.9057"}
+]}`)
+	want := []string{
+		`0 2024-01-02 DEPOSIT "" q=0 p=0 a=10000 fee=0 tax=0 EUR id=d1`,
+		`1 2024-01-02 CONVERSION "" q=0 p=0 a=4000 fee=2 tax=0 EUR to=4400 USD id=c1`,
+		`2 2024-01-03 BUY "AAPL" q=10 p=185 a=0 fee=0 tax=0 USD fx=0.9057 id=b1`,
+	}
+	sameLines(t, txStrings(r), want)
+	if !slices.Equal(r.Currencies, []string{"EUR", "USD"}) {
+		t.Errorf("currencies %v", r.Currencies)
+	}
+	c, err := activities.ParseCSV(strings.NewReader("id,date,type,symbol,quantity,unitPrice,amount,fee,currency,toAmount,toCurrency,fxRate\n"+
+		"d1,2024-01-02,DEPOSIT,,,,10000,,EUR,,,\n"+
+		"c1,2024-01-02,CONVERSION,,,,4000,2,EUR,4400,USD,\n"+
+		"b1,2024-01-03,BUY,AAPL,10,185,,,USD,,,0.9057\n"), "a.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameLines(t, txStrings(c), want)
+	for _, bad := range []struct{ in, want string }{
+		{`{"date":"2024-01-02","type":"CONVERSION","amount":1,"currency":"EUR"}`, `CONVERSION needs "amount" of "currency" out and "toAmount" of "toCurrency" in`},
+		{`{"date":"2024-01-02","type":"DEPOSIT","amount":1,"currency":"EUR","toAmount":1,"toCurrency":"USD"}`, `only CONVERSION takes "toAmount" and "toCurrency", not DEPOSIT`},
+		{`{"date":"2024-01-02","type":"DEPOSIT","amount":1,"currency":"USD","fxRate":"-0.9"}`, `"fxRate": -0.9 must not be negative`},
+		{`{"date":"2024-01-02","type":"CONVERSION","amount":1,"currency":"GBp","toAmount":1,"toCurrency":"USD"}`, `invalid transaction: CONVERSION is between two cash currencies (ISO codes such as EUR and USD), not "GBp" and "USD"`},
+	} {
+		_, err := activities.Parse(strings.NewReader(`{"activities":[`+"\n"+bad.in+"\n]}"), "t.json")
+		if want := "t.json: activity 0 (line 2): " + bad.want; err == nil || err.Error() != want {
+			t.Errorf("got  %v\nwant %s", err, want)
+		}
 	}
 }
 
@@ -202,7 +267,7 @@ func TestMalformed(t *testing.T) {
 		{"activities null", `{"activities":null}`, `t.json: line 1: "activities" must be an array, not null`},
 		{"activity not object", act(`[1]`), `t.json: activity 0 (line 2): an activity must be an object, not an array`},
 		{"missing type", act(`{"date":"2024-01-02"}`), `t.json: activity 0 (line 2): missing "type"`},
-		{"unknown type", act(`{"date":"2024-01-02","type":"SWAP"}`), `t.json: activity 0 (line 2): "type": unknown type "SWAP" (want BUY, SELL, DIVIDEND, INTEREST, FEE, DEPOSIT, WITHDRAWAL, SPLIT or VOID)`},
+		{"unknown type", act(`{"date":"2024-01-02","type":"SWAP"}`), `t.json: activity 0 (line 2): "type": unknown type "SWAP" (want BUY, SELL, DIVIDEND, INTEREST, FEE, DEPOSIT, WITHDRAWAL, SPLIT, CONVERSION or VOID)`},
 		{"item", act(`{"date":"2024-01-02","type":"ITEM"}`), `t.json: activity 0 (line 2): "type": ITEM is not supported (Ghostfolio valuables and liabilities are not tracked)`},
 		{"liability", act(`{"date":"2024-01-02","type":"liability"}`), `t.json: activity 0 (line 2): "type": LIABILITY is not supported (Ghostfolio valuables and liabilities are not tracked)`},
 		{"type not string", act(`{"type":1}`), `t.json: activity 0 (line 2): "type": must be a string, not a number`},
@@ -212,8 +277,8 @@ func TestMalformed(t *testing.T) {
 		{"date format", act(`{"date":"02/01/2024","type":"BUY"}`), `t.json: activity 0 (line 2): "date": invalid date: "02/01/2024" is not YYYY-MM-DD`},
 		{"datetime format", act(`{"date":"2024-01-02 10:00","type":"BUY"}`), `t.json: activity 0 (line 2): "date": invalid date: "2024-01-02 10:00" is neither YYYY-MM-DD nor an RFC 3339 date-time`},
 		{"missing currency", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1}`), `t.json: activity 0 (line 2): missing "currency"`},
-		{"unknown currency", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"UDS"}`), `t.json: activity 0 (line 2): invalid transaction: unknown currency "UDS" (want an ISO 4217 code such as USD)`},
-		{"mixed currency", act(ok + ",\n" + `{"date":"2024-01-02","type":"BUY","symbol":"Y","quantity":1,"unitPrice":1,"currency":"EUR"}`), `t.json: activity 1 (line 3): currency EUR differs from USD (the currency of activity 0): FX conversion is not supported`},
+		{"unknown currency", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"UDS"}`), `t.json: activity 0 (line 2): invalid transaction: unknown currency "UDS" (want an ISO 4217 code such as USD, or GBp for prices in pence)`},
+		{"symbol in two currencies", act(ok + ",\n" + `{"date":"2024-01-02","type":"SELL","symbol":"X","quantity":1,"unitPrice":1,"currency":"EUR"}`), `t.json: activity 1 (line 3): X trades in USD (activity 0, line 2), not EUR`},
 		{"negative quantity", act(`{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":-1,"unitPrice":1,"currency":"USD"}`), `t.json: activity 0 (line 2): "quantity": -1 must not be negative`},
 		{"negative dividend", act(`{"date":"2024-01-02","type":"DIVIDEND","symbol":"X","quantity":-1,"unitPrice":-1,"currency":"USD"}`), `t.json: activity 0 (line 2): "quantity": -1 must not be negative`},
 		{"zero quantity", act(`{"date":"2024-01-02","type":"SELL","symbol":"X","quantity":0,"unitPrice":1,"currency":"USD"}`), `t.json: activity 0 (line 2): invalid transaction: SELL quantity 0 must be positive`},
@@ -280,7 +345,7 @@ func TestErrorSentinels(t *testing.T) {
 		want error
 	}{
 		{`{"activities":[{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":0,"unitPrice":1,"currency":"USD"}]}`, portfolio.ErrInvalidTransaction},
-		{`{"activities":[{"date":"2024-01-02","type":"DEPOSIT","amount":1,"currency":"USD"},{"date":"2024-01-02","type":"DEPOSIT","amount":1,"currency":"EUR"}]}`, portfolio.ErrCurrencyMismatch},
+		{`{"activities":[{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"USD"},{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"currency":"GBp"}]}`, portfolio.ErrCurrencyMismatch},
 		{`{"activities":[{"type":"VOID","voids":"x"}]}`, portfolio.ErrNotFound},
 		{`{"activities":[{"id":"a","date":"2024-01-02","type":"DEPOSIT","amount":1,"currency":"USD"},{"type":"VOID","voids":"a"},{"type":"VOID","voids":"a"}]}`, portfolio.ErrAlreadyVoided},
 		{`{"activities":[{"date":"2024-01-32"}]}`, calendar.ErrInvalidDate},

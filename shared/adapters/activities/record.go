@@ -15,7 +15,7 @@ import (
 )
 
 // field is one known key of an activity.
-type field uint16
+type field uint32
 
 const (
 	fDate field = 1 << iota
@@ -32,12 +32,16 @@ const (
 	fRatio
 	fVoids
 	fReason
+	fFXRate
+	fToAmount
+	fToCurrency
 )
 
 var fieldNames = map[field]string{
 	fDate: "date", fType: "type", fSymbol: "symbol", fQuantity: "quantity", fUnitPrice: "unitPrice",
 	fFee: "fee", fCurrency: "currency", fAmount: "amount", fTax: "tax", fID: "id", fNote: "note",
-	fRatio: "ratio", fVoids: "voids", fReason: "reason",
+	fRatio: "ratio", fVoids: "voids", fReason: "reason", fFXRate: "fxRate", fToAmount: "toAmount",
+	fToCurrency: "toCurrency",
 }
 
 func (f field) String() string { return fieldNames[f] }
@@ -73,6 +77,12 @@ func fieldOf(key []byte) field {
 		return fVoids
 	case "reason":
 		return fReason
+	case "fxRate":
+		return fFXRate
+	case "toAmount":
+		return fToAmount
+	case "toCurrency":
+		return fToCurrency
 	}
 	return 0
 }
@@ -88,8 +98,9 @@ type record struct {
 	typ                                   string
 	date                                  calendar.Date
 	symbol, currency, id, note            string
-	ratio, voids                          string
+	ratio, voids, toCurrency              string
 	quantity, unitPrice, fee, amount, tax decimal.Decimal
+	fxRate, toAmount                      decimal.Decimal
 }
 
 // gross is quantity × unitPrice (zero, without allocating, if either is absent).
@@ -117,6 +128,10 @@ func (r *record) setNumber(f field, d decimal.Decimal, negative bool) {
 		r.amount = d
 	case fTax:
 		r.tax = d
+	case fFXRate:
+		r.fxRate = d
+	case fToAmount:
+		r.toAmount = d
 	}
 }
 
@@ -142,34 +157,36 @@ func tagged(cause error, format string, args ...any) error {
 const chunkSize = 1024
 
 // builder turns records into transactions, in file order, and keeps what the
-// cross-record rules need: the base currency, the ids seen, the voids.
+// cross-record rules need: the currencies seen, the ids seen, the voids.
 type builder struct {
 	source string
 	// Transactions, in file order: first into direct, sized from the file's size
 	// when known, then into fixed-size chunks (see store).
-	direct   []portfolio.Transaction
-	chunks   [][]portfolio.Transaction
-	ntx      int
-	lines    []int32 // by file index
-	txAt     []int32 // by file index: position in txs, or -1 for a VOID
-	ids      map[string]int32
-	voidedBy map[int32]int32 // file index of a voided activity -> file index of its VOID
-	base     string
-	baseFrom int
-	strs     map[string]string // interned symbols, currencies
-	decs     *decimalCache
+	direct     []portfolio.Transaction
+	chunks     [][]portfolio.Transaction
+	ntx        int
+	lines      []int32 // by file index
+	txAt       []int32 // by file index: position in txs, or -1 for a VOID
+	ids        map[string]int32
+	voidedBy   map[int32]int32 // file index of a voided activity -> file index of its VOID
+	currencies map[string]bool
+	traded     map[string]int32  // symbol -> file index of its first trade
+	strs       map[string]string // interned symbols, currencies
+	decs       *decimalCache
 }
 
 // newBuilder starts a builder for about expect activities (0 if unknown).
 func newBuilder(source string, expect int) *builder {
 	expect = min(max(expect, 0), 1<<18) // beyond, chunks take over
 	return &builder{
-		source: source,
-		ids:    make(map[string]int32, expect),
-		strs:   map[string]string{},
-		lines:  make([]int32, 0, expect),
-		txAt:   make([]int32, 0, expect),
-		direct: make([]portfolio.Transaction, 0, expect),
+		source:     source,
+		ids:        make(map[string]int32, expect),
+		currencies: map[string]bool{},
+		traded:     map[string]int32{},
+		strs:       map[string]string{},
+		lines:      make([]int32, 0, expect),
+		txAt:       make([]int32, 0, expect),
+		direct:     make([]portfolio.Transaction, 0, expect),
 	}
 }
 
@@ -266,7 +283,8 @@ func (b *builder) build(rec *record, index int) error {
 		for _, f := range []struct {
 			f field
 			v *decimal.Decimal
-		}{{fQuantity, &rec.quantity}, {fUnitPrice, &rec.unitPrice}, {fFee, &rec.fee}, {fAmount, &rec.amount}, {fTax, &rec.tax}} {
+		}{{fQuantity, &rec.quantity}, {fUnitPrice, &rec.unitPrice}, {fFee, &rec.fee}, {fAmount, &rec.amount}, {fTax, &rec.tax},
+			{fFXRate, &rec.fxRate}, {fToAmount, &rec.toAmount}} {
 			if rec.negative&f.f != 0 {
 				return fieldError(f.f, "%s must not be negative", f.v.String())
 			}
@@ -281,7 +299,11 @@ func (b *builder) build(rec *record, index int) error {
 		Currency: rec.currency,
 		Fee:      rec.fee,
 		Tax:      rec.tax,
+		FXRate:   rec.fxRate,
 		Note:     rec.note,
+	}
+	if rec.set&(fToAmount|fToCurrency) != 0 && typ != portfolio.Conversion {
+		return fmt.Errorf(`only CONVERSION takes "toAmount" and "toCurrency", not %s`, typ)
 	}
 	switch typ {
 	case portfolio.Buy, portfolio.Sell:
@@ -319,6 +341,14 @@ func (b *builder) build(rec *record, index int) error {
 			return errors.New(`FEE needs a positive "fee"`)
 		}
 		tx.Fee = decimal.Decimal{}
+	case portfolio.Conversion:
+		if gross := rec.gross(); !gross.IsZero() {
+			return errors.New(`CONVERSION takes "amount" (out) and "toAmount" (in), not quantity × unitPrice`)
+		}
+		if rec.set&fToCurrency == 0 || rec.set&fToAmount == 0 {
+			return errors.New(`CONVERSION needs "amount" of "currency" out and "toAmount" of "toCurrency" in`)
+		}
+		tx.Amount, tx.ToAmount, tx.ToCurrency = rec.amount, rec.toAmount, rec.toCurrency
 	case portfolio.Split:
 		if rec.set&fRatio == 0 {
 			return errors.New(`SPLIT needs a "ratio" ("N:D", e.g. "2:1")`)
@@ -340,11 +370,18 @@ func (b *builder) build(rec *record, index int) error {
 	if err := tx.CheckBounds(now()); err != nil {
 		return err
 	}
-	if b.base == "" {
-		b.base, b.baseFrom = tx.Currency, index
-	} else if tx.Currency != b.base {
-		return tagged(portfolio.ErrCurrencyMismatch, "currency %s differs from %s (the currency of activity %d): FX conversion is not supported",
-			tx.Currency, b.base, b.baseFrom)
+	if typ.IsTrade() {
+		// A symbol trades in one currency (the portfolio and the lot book refuse
+		// another): say so here, naming the trade that set it.
+		if first, ok := b.traded[tx.Symbol]; !ok {
+			b.traded[tx.Symbol] = int32(index)
+		} else if was := b.at(b.txAt[first]).Currency; was != tx.Currency {
+			return tagged(portfolio.ErrCurrencyMismatch, "%s trades in %s (activity %d, line %d), not %s", tx.Symbol, was, first, b.lines[first], tx.Currency)
+		}
+	}
+	b.currencies[tx.Currency] = true
+	if tx.ToCurrency != "" {
+		b.currencies[tx.ToCurrency] = true
 	}
 	if err := b.claimID(rec.id, index); err != nil {
 		return err
@@ -370,7 +407,7 @@ func activityType(s string) (portfolio.TxType, error) {
 			return t, nil
 		}
 	}
-	return "", fieldError(fType, "unknown type %q (want BUY, SELL, DIVIDEND, INTEREST, FEE, DEPOSIT, WITHDRAWAL, SPLIT or VOID)", s)
+	return "", fieldError(fType, "unknown type %q (want BUY, SELL, DIVIDEND, INTEREST, FEE, DEPOSIT, WITHDRAWAL, SPLIT, CONVERSION or VOID)", s)
 }
 
 func (b *builder) claimID(id string, index int) error {
@@ -467,9 +504,14 @@ func (b *builder) result() *Result {
 		}
 	}
 	b.direct, b.chunks = nil, nil
+	currencies := make([]string, 0, len(b.currencies))
+	for c := range b.currencies {
+		currencies = append(currencies, c)
+	}
+	slices.Sort(currencies)
 	return &Result{
 		Source:       b.source,
-		BaseCurrency: b.base,
+		Currencies:   currencies,
 		Transactions: txs,
 		Activities:   len(b.lines),
 		Voided:       len(b.voidedBy),
@@ -540,6 +582,8 @@ func upperType(v []byte) string {
 		return "SPLIT"
 	case "VOID":
 		return "VOID"
+	case "CONVERSION":
+		return "CONVERSION"
 	}
 	return strings.ToUpper(strings.TrimSpace(string(v)))
 }

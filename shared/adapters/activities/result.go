@@ -13,8 +13,10 @@ import (
 type Result struct {
 	// Source names the file in error messages.
 	Source string
-	// BaseCurrency is the currency every activity is in ("" if the file has none).
-	BaseCurrency string
+	// Currencies are the currencies the transactions are in (a CONVERSION's
+	// toCurrency too), sorted; GBp is listed as written. The file says nothing of
+	// the base currency: the caller chooses it.
+	Currencies []string
 	// Transactions are the activities that were not voided, in replay order
 	// (portfolio.SortForReplay). Seq is each one's 0-based index in the file.
 	Transactions []portfolio.Transaction
@@ -68,5 +70,5 @@ func openError(err error) error {
 // String summarises the result for logs.
 func (r *Result) String() string {
 	return fmt.Sprintf("%s: %d activities (%d voided), %d transactions in %s",
-		r.Source, r.Activities, r.Voided, len(r.Transactions), r.BaseCurrency)
+		r.Source, r.Activities, r.Voided, len(r.Transactions), strings.Join(r.Currencies, ", "))
 }

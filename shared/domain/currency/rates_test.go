@@ -121,3 +121,35 @@ func TestUnits(t *testing.T) {
 		t.Error("Known")
 	}
 }
+
+// Daily makes On's choice on every day: over a table with gaps, a pair given both
+// ways, crosses, and a quote unit, it agrees with On day by day (NaN where On has
+// no rate). On rounds derived rates to 12 places; Daily does not round.
+func TestDailyAgreesWithOn(t *testing.T) {
+	r := table(t)
+	for _, x := range []struct{ d, from, to, rate string }{
+		{"2024-01-04", "USD", "EUR", "0.9"}, // the opposite pair, later: direct EUR→USD still wins
+		{"2024-01-08", "CHF", "USD", "1.15"},
+		{"2024-01-10", "GBP", "USD", "1.31"},
+		{"2024-01-06", "JPY", "USD", "0.0068"}, // and USD→JPY from the 2nd: direct beats inverse per side
+	} {
+		if err := r.Add(day(x.d), x.from, x.to, dec(x.rate)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, last := day("2023-12-30"), day("2024-01-12")
+	for _, p := range [][2]string{{"EUR", "USD"}, {"USD", "EUR"}, {"EUR", "GBP"}, {"GBp", "EUR"}, {"EUR", "GBp"},
+		{"CHF", "EUR"}, {"EUR", "CHF"}, {"JPY", "EUR"}, {"USD", "JPY"}, {"GBP", "GBP"}, {"CHF", "JPY"}} {
+		got := r.Daily(p[0], p[1], first, last)
+		for i, g := range got {
+			d := first + calendar.Date(i)
+			want, ok := r.On(p[0], p[1], d)
+			switch {
+			case !ok && !math.IsNaN(g):
+				t.Errorf("%s→%s on %s: Daily %v, On none", p[0], p[1], d, g)
+			case ok && math.Abs(g-want.Value.InexactFloat64()) > 1e-12+1e-11*want.Value.InexactFloat64(): // On keeps 12 places
+				t.Errorf("%s→%s on %s: Daily %v, On %s (%s)", p[0], p[1], d, g, want.Value, want.Via)
+			}
+		}
+	}
+}

@@ -39,6 +39,11 @@ type Config struct {
 	// BackDatedPermille of the cash-only activities (dividends, fees, interest) are
 	// moved to the end of the file, so the file is not in date order.
 	BackDatedPermille int
+	// Foreign are up to two other currencies (ISO codes, or GBp for a London
+	// listing in pence). With them, symbol i trades in Foreign[0] when i%6 == 1 and
+	// in Foreign[1] when i%6 == 2, a third of the cash activities are in one of
+	// them, and the data set has daily rates of each into Currency (WriteRates).
+	Foreign []string
 }
 
 // Default is the benchmark data set: 50,000 activities over 20 years across 300
@@ -55,6 +60,14 @@ func Default() Config {
 		Voids:             20,
 		BackDatedPermille: 10,
 	}
+}
+
+// MultiCurrency is Default with a third of the activities in EUR and in GBp
+// (London listings in pence), and a rates file.
+func MultiCurrency() Config {
+	c := Default()
+	c.Foreign = []string{"EUR", "GBp"}
+	return c
 }
 
 // Small is a quick data set for tests: 3,000 activities over 3 years, 30 symbols.
@@ -81,6 +94,9 @@ type Dataset struct {
 	// Counts per activity type.
 	Counts map[string]int
 	closes []int64 // cents, unadjusted, [day*len(Symbols)+symbol]
+	// rates[day*len(Foreign)+i] is Foreign[i]'s settlement currency in Currency,
+	// in 1e-4 units (Foreign only).
+	rates []int64
 }
 
 // Close returns the close of symbol index s on day index d, in cents.
@@ -97,7 +113,9 @@ type gen struct {
 	held   []int64 // thousandths of a share, by symbol
 	heldIx []int   // symbols with held > 0
 	where  []int   // position of a symbol in heldIx, -1 if not held
-	cash   int64   // 1e-5 of the currency
+	cash   []int64 // 1e-5 of each currency (0 is Currency, then Foreign)
+	ccys   []string
+	ccyOf  []int // by symbol: index in ccys
 	nextID int
 }
 
@@ -120,6 +138,18 @@ func Generate(cfg Config) *Dataset {
 	g.where = make([]int, nsym)
 	for i := range g.where {
 		g.where[i] = -1
+	}
+	g.ccys = append([]string{cfg.Currency}, cfg.Foreign...)
+	g.cash = make([]int64, len(g.ccys))
+	g.ccyOf = make([]int, nsym)
+	for i := range g.ccyOf {
+		if f := i % 6; f >= 1 && f <= len(cfg.Foreign) {
+			g.ccyOf[i] = f
+		}
+	}
+	rate := make([]int64, len(cfg.Foreign)) // 1e-4 units
+	for i := range rate {
+		rate[i] = 11_000 + 2_000*int64(i) // 1.1, 1.3
 	}
 
 	// Split days, distinct (day, symbol), in the later nine tenths of the history.
@@ -149,7 +179,7 @@ func Generate(cfg Config) *Dataset {
 			s := splits[si]
 			price[s.sym] = max(price[s.sym]/int64(s.ratio), 1)
 			g.setHeld(s.sym, g.held[s.sym]*int64(s.ratio))
-			g.add(Activity{Type: "SPLIT", Date: date, Symbol: d.Symbols[s.sym], Ratio: strconv.Itoa(s.ratio) + ":1"})
+			g.addIn(Activity{Type: "SPLIT", Date: date, Symbol: d.Symbols[s.sym], Ratio: strconv.Itoa(s.ratio) + ":1"}, g.ccyOf[s.sym])
 			si++
 		}
 		if di > 0 {
@@ -159,6 +189,12 @@ func Generate(cfg Config) *Dataset {
 			}
 		}
 		d.closes = append(d.closes, price...)
+		for i := range rate {
+			if di > 0 {
+				rate[i] = max(rate[i]+rate[i]*(g.rnd.Int64N(101)-50)/10_000, 5_000) // ±0.5% a day
+			}
+			d.rates = append(d.rates, rate[i])
+		}
 		for target := body * (di + 1) / len(d.Days); emitted < target; emitted++ {
 			g.activity(date, di, price)
 		}
@@ -173,10 +209,13 @@ func (g *gen) id() string {
 	return fmt.Sprintf("g%06d", g.nextID)
 }
 
-func (g *gen) add(a Activity) {
+func (g *gen) add(a Activity) { g.addIn(a, 0) }
+
+// addIn adds an activity in currency ccys[c].
+func (g *gen) addIn(a Activity, c int) {
 	a.ID = g.id()
 	if a.Type != "VOID" {
-		a.Currency = g.cfg.Currency
+		a.Currency = g.ccys[c]
 	}
 	g.d.Activities = append(g.d.Activities, a)
 	g.d.Counts[a.Type]++
@@ -225,11 +264,20 @@ func fixed(v int64, places int) string {
 // roundCents rounds an amount in 1e-5 units to whole cents (in 1e-5 units).
 func roundCents(v int64) int64 { return (v + 500) / 1000 * 1000 }
 
-func (g *gen) deposit(date string, atLeast int64) {
+func (g *gen) deposit(date string, c int, atLeast int64) {
 	// Whole hundreds of the currency, comfortably above what is needed.
 	amount := (atLeast/100_000/100 + 1 + g.rnd.Int64N(100)) * 100 // currency units
-	g.cash += amount * 100_000
-	g.add(Activity{Type: "DEPOSIT", Date: date, Amount: strconv.FormatInt(amount, 10)})
+	g.cash[c] += amount * 100_000
+	g.addIn(Activity{Type: "DEPOSIT", Date: date, Amount: strconv.FormatInt(amount, 10)}, c)
+}
+
+// cashCurrency picks the currency of an activity that moves cash only: with
+// Foreign, one of them a third of the time.
+func (g *gen) cashCurrency() int {
+	if len(g.cfg.Foreign) == 0 || g.rnd.IntN(3) != 0 {
+		return 0
+	}
+	return 1 + g.rnd.IntN(len(g.cfg.Foreign))
 }
 
 func (g *gen) activity(date string, di int, price []int64) {
@@ -242,15 +290,18 @@ func (g *gen) activity(date string, di int, price []int64) {
 	case r < 890:
 		g.dividend(date, price)
 	case r < 920:
-		g.fee(date)
+		g.fee(date, g.cashCurrency())
 	case r < 940:
-		g.interest(date)
-	case r < 960 && g.cash > 1_000_000_000: // more than 10,000 in cash
-		amount := g.cash / 100_000 / 10 // a tenth, in whole units
-		g.cash -= amount * 100_000
-		g.add(Activity{Type: "WITHDRAWAL", Date: date, Amount: strconv.FormatInt(amount, 10)})
+		g.interest(date, g.cashCurrency())
 	default:
-		g.deposit(date, 0)
+		c := g.cashCurrency()
+		if r < 960 && g.cash[c] > 1_000_000_000 { // more than 10,000 in cash
+			amount := g.cash[c] / 100_000 / 10 // a tenth, in whole units
+			g.cash[c] -= amount * 100_000
+			g.addIn(Activity{Type: "WITHDRAWAL", Date: date, Amount: strconv.FormatInt(amount, 10)}, c)
+			return
+		}
+		g.deposit(date, c, 0)
 	}
 }
 
@@ -266,17 +317,18 @@ func (g *gen) buy(date string, price []int64) {
 	if g.rnd.IntN(20) == 0 {
 		tax = roundCents(gross / 1000) // 0.1% stamp duty
 	}
-	if need := gross + fee*1000 + tax; g.cash < need {
-		g.deposit(date, need-g.cash)
+	c := g.ccyOf[sym]
+	if need := gross + fee*1000 + tax; g.cash[c] < need {
+		g.deposit(date, c, need-g.cash[c])
 		return
 	}
-	g.cash -= gross + fee*1000 + tax
+	g.cash[c] -= gross + fee*1000 + tax
 	g.setHeld(sym, g.held[sym]+qty)
 	a := Activity{Type: "BUY", Date: date, Symbol: g.d.Symbols[sym], Quantity: thousands(qty), UnitPrice: cents(price[sym]), Fee: cents(fee)}
 	if tax > 0 {
 		a.Tax = fixed(tax, 5)
 	}
-	g.add(a)
+	g.addIn(a, c)
 }
 
 // fee100 is a trade fee in cents: zero one time in five, else up to 9.99.
@@ -300,13 +352,13 @@ func (g *gen) sell(date string, price []int64) {
 	if g.rnd.IntN(10) == 0 {
 		tax = roundCents(gross / 100) // 1% transaction tax
 	}
-	g.cash += gross - fee*1000 - tax
+	g.cash[g.ccyOf[sym]] += gross - fee*1000 - tax
 	g.setHeld(sym, held-qty)
 	a := Activity{Type: "SELL", Date: date, Symbol: g.d.Symbols[sym], Quantity: thousands(qty), UnitPrice: cents(price[sym]), Fee: cents(fee)}
 	if tax > 0 {
 		a.Tax = fixed(tax, 5)
 	}
-	g.add(a)
+	g.addIn(a, g.ccyOf[sym])
 }
 
 func (g *gen) dividend(date string, price []int64) {
@@ -326,21 +378,21 @@ func (g *gen) dividend(date string, price []int64) {
 			amount -= tax
 		}
 	}
-	g.cash += amount
-	g.add(a)
+	g.cash[g.ccyOf[sym]] += amount
+	g.addIn(a, g.ccyOf[sym])
 }
 
-func (g *gen) fee(date string) {
+func (g *gen) fee(date string, c int) {
 	amount := 100 + g.rnd.Int64N(4900) // cents
 	a := Activity{Type: "FEE", Date: date, Fee: cents(amount)}
 	if len(g.heldIx) > 0 && g.rnd.IntN(2) == 0 {
 		a.Symbol = g.d.Symbols[g.heldIx[g.rnd.IntN(len(g.heldIx))]]
 	}
-	g.cash -= amount * 1000
-	g.add(a)
+	g.cash[c] -= amount * 1000
+	g.addIn(a, c)
 }
 
-func (g *gen) interest(date string) {
+func (g *gen) interest(date string, c int) {
 	amount := 100 + g.rnd.Int64N(9900) // cents
 	a := Activity{Type: "INTEREST", Date: date}
 	if g.rnd.IntN(2) == 0 {
@@ -348,8 +400,8 @@ func (g *gen) interest(date string) {
 	} else {
 		a.Amount = cents(amount)
 	}
-	g.cash += amount * 1000
-	g.add(a)
+	g.cash[c] += amount * 1000
+	g.addIn(a, c)
 }
 
 // backDate moves some cash-only activities to the end of the file. They change no
@@ -450,7 +502,29 @@ func (d *Dataset) WritePrices(w io.Writer) error {
 	return bw.Flush()
 }
 
-// WriteFiles writes activities.json and prices.csv into dir and returns their paths.
+// WriteRates writes, with Foreign, the daily rate of each foreign currency's
+// settlement currency into Currency as CSV "date,from,to,rate" (GBp's is GBP's);
+// without, only the header.
+func (d *Dataset) WriteRates(w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString("date,from,to,rate\n")
+	n := len(d.Config.Foreign)
+	for di, day := range d.Days {
+		for i, code := range d.Config.Foreign {
+			if code == "GBp" {
+				code = "GBP"
+			}
+			fmt.Fprintf(bw, "%s,%s,%s,%s\n", day, code, d.Config.Currency, fixed(d.rates[di*n+i], 4))
+		}
+	}
+	return bw.Flush()
+}
+
+// RatesFile is the name of the rates file WriteFiles writes with Foreign.
+const RatesFile = "fx.csv"
+
+// WriteFiles writes activities.json and prices.csv into dir and returns their
+// paths; with Foreign, also RatesFile.
 func (d *Dataset) WriteFiles(dir string) (activities, prices string, err error) {
 	activities = filepath.Join(dir, "activities.json")
 	prices = filepath.Join(dir, "prices.csv")
@@ -459,6 +533,11 @@ func (d *Dataset) WriteFiles(dir string) (activities, prices string, err error) 
 	}
 	if err := writeFile(prices, d.WritePrices); err != nil {
 		return "", "", err
+	}
+	if len(d.Config.Foreign) > 0 {
+		if err := writeFile(filepath.Join(dir, RatesFile), d.WriteRates); err != nil {
+			return "", "", err
+		}
 	}
 	return activities, prices, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/activities"
@@ -57,11 +58,11 @@ func TestValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Activities != cfg.Activities || res.Voided != cfg.Voids || res.BaseCurrency != cfg.Currency {
+	if res.Activities != cfg.Activities || res.Voided != cfg.Voids || !slices.Equal(res.Currencies, []string{cfg.Currency}) {
 		t.Errorf("got %s", res)
 	}
 	for _, m := range []portfolio.LotMethod{portfolio.FIFO, portfolio.AverageCost} {
-		book := lots.New(m, res.BaseCurrency)
+		book := lots.New(m, cfg.Currency)
 		for i := range res.Transactions {
 			if err := book.Apply(&res.Transactions[i]); err != nil {
 				t.Fatalf("%s: %v", m, res.ErrorAt(res.Transactions[i].Seq, err))
@@ -111,5 +112,36 @@ func TestDefaultSize(t *testing.T) {
 	}
 	if n := len(d.Days) * len(d.Symbols); n < 1_500_000 {
 		t.Errorf("%d closes", n)
+	}
+}
+
+// TestMultiCurrency: with Foreign, about a third of the activities are in the two
+// other currencies, each symbol trades in one currency, and the rates file has a
+// rate of each on every day with closes.
+func TestMultiCurrency(t *testing.T) {
+	cfg := benchdata.Small()
+	cfg.Foreign = []string{"EUR", "GBp"}
+	d := benchdata.Generate(cfg)
+	per := map[string]int{}
+	symCcy := map[string]string{}
+	for _, a := range d.Activities {
+		per[a.Currency]++
+		if a.Symbol != "" && a.Type != "FEE" {
+			if was, ok := symCcy[a.Symbol]; ok && was != a.Currency {
+				t.Fatalf("%s in %s and %s", a.Symbol, was, a.Currency)
+			}
+			symCcy[a.Symbol] = a.Currency
+		}
+	}
+	foreign := float64(per["EUR"]+per["GBp"]) / float64(len(d.Activities))
+	if foreign < 0.28 || foreign > 0.38 || per["EUR"] == 0 || per["GBp"] == 0 {
+		t.Errorf("activities per currency %v: %.2f foreign", per, foreign)
+	}
+	var rates bytes.Buffer
+	if err := d.WriteRates(&rates); err != nil {
+		t.Fatal(err)
+	}
+	if lines := bytes.Count(rates.Bytes(), []byte("\n")); lines != 1+2*len(d.Days) {
+		t.Errorf("%d lines of rates, want %d", lines, 1+2*len(d.Days))
 	}
 }

@@ -7,12 +7,14 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/shopspring/decimal"
 )
@@ -270,11 +272,15 @@ func TestClosesMemory(t *testing.T) {
 func benchSeries(b *testing.B, cash bool) {
 	c := benchCloses()
 	txs := benchHistory(c, cash)
+	benchBuild(b, func() (*Series, error) { return Build(txs, c, benchFrom, benchTo) })
+}
+
+func benchBuild(b *testing.B, build func() (*Series, error)) {
 	b.ReportAllocs()
 	var s *Series
 	loop(b, func() {
 		var err error
-		s, err = Build(txs, c, benchFrom, benchTo)
+		s, err = build()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -288,6 +294,56 @@ func benchSeries(b *testing.B, cash bool) {
 func BenchmarkBuildSeries(b *testing.B) {
 	b.Run("trades", func(b *testing.B) { benchSeries(b, false) })
 	b.Run("cash", func(b *testing.B) { benchSeries(b, true) })
+}
+
+// benchFX moves the history of benchHistory into three currencies: the symbols
+// SYM<i> with i%6 == 1 trade in EUR and i%6 == 2 in GBp (a third of them), a third
+// of the cash transactions are in EUR or GBP, and each foreign one carries its
+// date's rate from a daily EUR→USD and GBP→USD series (a random walk), which
+// values the series in USD.
+func benchFX(txs []portfolio.Transaction) ([]portfolio.Transaction, FX) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	rates := currency.NewRates()
+	eur, gbp := int64(11_000), int64(13_000) // 1e-4 units
+	for _, d := range tradingDays() {
+		eur = max(eur+eur*(rng.Int64N(101)-50)/10_000, 5_000)
+		gbp = max(gbp+gbp*(rng.Int64N(101)-50)/10_000, 5_000)
+		_ = rates.Add(d, "EUR", "USD", decimal.New(eur, -4))
+		_ = rates.Add(d, "GBP", "USD", decimal.New(gbp, -4))
+	}
+	out := slices.Clone(txs)
+	for i := range out {
+		tx := &out[i]
+		code := "USD"
+		if tx.Symbol != "" && tx.Type != portfolio.Fee {
+			n, _ := strconv.Atoi(strings.TrimPrefix(tx.Symbol, "SYM"))
+			code = [...]string{"USD", "EUR", "GBp", "USD", "USD", "USD"}[n%6]
+		} else if k := rng.IntN(6); k < 2 {
+			code = [...]string{"EUR", "GBP"}[k]
+		}
+		tx.Currency = code
+		if settle := tx.Settlement(); settle != "USD" {
+			r, ok := rates.On(settle, "USD", tx.Date)
+			if !ok {
+				r.Value = decimal.New(1, 0) // before the first trading day: any rate will do
+			}
+			tx.FXRate = r.Value
+		}
+	}
+	return out, FX{Base: "USD", Rates: rates}
+}
+
+// BenchmarkBuildSeriesFX is BuildSeries with a third of the history in EUR and
+// GBp, through BuildFX.
+func BenchmarkBuildSeriesFX(b *testing.B) {
+	for _, cash := range []bool{false, true} {
+		name := map[bool]string{false: "trades", true: "cash"}[cash]
+		b.Run(name, func(b *testing.B) {
+			c := benchCloses()
+			txs, fx := benchFX(benchHistory(c, cash))
+			benchBuild(b, func() (*Series, error) { return BuildFX(txs, c, fx, benchFrom, benchTo) })
+		})
+	}
 }
 
 var benchBuilt = sync.OnceValue(func() *Series {

@@ -59,29 +59,31 @@ func (s *cashSum) addScaled(x *big.Int, e int32, neg bool) {
 	}
 }
 
-func (s *cashSum) addNum(n *num, neg bool) {
+// addNum adds (or with neg subtracts) n × 10^shift.
+func (s *cashSum) addNum(n *num, shift int32, neg bool) {
 	if n.small && n.c == 0 {
 		return
 	}
-	s.addScaled(coef(&s.a, n), n.e, neg)
+	s.addScaled(coef(&s.a, n), n.e+shift, neg)
 }
 
-// addTx adds tx.CashEffect() (the same cases, without the intermediate decimals);
-// v holds tx's fields.
-func (s *cashSum) addTx(tx *portfolio.Transaction, v *txNums) {
+// addTx adds tx.CashEffect() × 10^shift (the same cases, without the
+// intermediate decimals); v holds tx's fields. shift is −2 for amounts in a quote
+// unit (pence into pounds).
+func (s *cashSum) addTx(tx *portfolio.Transaction, v *txNums, shift int32) {
 	switch tx.Type {
 	case portfolio.Buy, portfolio.Sell:
 		if !(v.qty.small && v.qty.c == 0) && !(v.price.small && v.price.c == 0) {
 			s.prod.Mul(coef(&s.a, &v.qty), coef(&s.b, &v.price))
-			s.addScaled(&s.prod, v.qty.e+v.price.e, tx.Type == portfolio.Buy)
+			s.addScaled(&s.prod, v.qty.e+v.price.e+shift, tx.Type == portfolio.Buy)
 		}
 	case portfolio.Dividend, portfolio.Interest, portfolio.Deposit:
-		s.addNum(&v.amount, false)
+		s.addNum(&v.amount, shift, false)
 	case portfolio.Fee, portfolio.Withdrawal, portfolio.Conversion:
-		s.addNum(&v.amount, true)
+		s.addNum(&v.amount, shift, true)
 	}
-	s.addNum(&v.fee, true)
-	s.addNum(&v.tax, true)
+	s.addNum(&v.fee, shift, true)
+	s.addNum(&v.tax, shift, true)
 }
 
 func (s *cashSum) isZero() bool { return s.v.Sign() == 0 }

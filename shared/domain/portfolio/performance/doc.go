@@ -72,6 +72,16 @@
 // the end of the day before from) and are not flows of the series; transactions after
 // to are ignored.
 //
+// # Currencies
+//
+// Build is single-currency: every amount and close is taken as it is. BuildFX
+// values in a base currency: holdings at close × the day's rate of their trading
+// currency (pence are a hundredth of the pound's), cash per settlement currency
+// at the day's rate, flows at each transaction's recorded FXRate, so that a rate's
+// move after the money came in is return (TWR and MWR in the base include the FX
+// effect). A day without a rate in force takes the currency's latest transaction
+// rate, with a Warning. A history entirely in the base goes to Build.
+//
 // # Time axis
 //
 // Flows recorded on day D take place at the start of D (before that day's price

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
-	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -32,12 +31,21 @@ type Series struct {
 // valued at its last trade price on those days (zero if it was never traded, e.g.
 // received by a split alone). Day is the first such day in the series (or the day
 // before Days[0], for Start).
+//
+// A warning with Currency set (and Symbol empty) reports instead, for BuildFX, a
+// currency needed on days with no rate into Base in force: it was valued at the
+// rate of its latest transaction on those days.
 type Warning struct {
 	Symbol string
 	Day    calendar.Date
+	// Currency and Base: the pair without a rate (BuildFX only).
+	Currency, Base string
 }
 
 func (w Warning) String() string {
+	if w.Currency != "" {
+		return fmt.Sprintf("%s is needed on %s but no %s→%s rate is in force on that day; it is valued at its latest transaction's rate until a rate is", w.Currency, w.Day, w.Currency, w.Base)
+	}
 	return fmt.Sprintf("%s is held on %s but has no close on or before that day; it is valued at its last trade price until its first close", w.Symbol, w.Day)
 }
 
@@ -46,6 +54,10 @@ func (w Warning) String() string {
 // fails on transactions out of order, a sell of more than is held (beyond
 // portfolio.Dust), a malformed split ratio, or a bad range.
 func Build(txs []portfolio.Transaction, closes *Closes, from, to calendar.Date) (*Series, error) {
+	return buildSeries(txs, closes, nil, from, to)
+}
+
+func buildSeries(txs []portfolio.Transaction, closes *Closes, fx *fxBook, from, to calendar.Date) (*Series, error) {
 	if to < from {
 		return nil, fmt.Errorf("performance: range %s..%s ends before it starts", from, to)
 	}
@@ -74,7 +86,12 @@ func Build(txs []portfolio.Transaction, closes *Closes, from, to calendar.Date) 
 		Outflow:     make([]float64, n),
 		CashAccount: cash,
 	}
-	b := builder{closes: closes, cashMode: cash, bySym: make(map[string]int32), s: s}
+	b := builder{closes: closes, cashMode: cash, bySym: make(map[string]int32), s: s, fx: fx}
+	value := b.value
+	if fx != nil {
+		fx.start(from-1, to)
+		value = b.valueFX
+	}
 
 	ti := 0
 	for ; ti < len(txs) && txs[ti].Date < from; ti++ {
@@ -82,7 +99,7 @@ func Build(txs []portfolio.Transaction, closes *Closes, from, to calendar.Date) 
 			return nil, err
 		}
 	}
-	s.Start = b.value(from - 1)
+	s.Start = value(from - 1)
 	for i := range n {
 		day := from + calendar.Date(i)
 		s.Days[i] = day
@@ -91,13 +108,14 @@ func Build(txs []portfolio.Transaction, closes *Closes, from, to calendar.Date) 
 				return nil, err
 			}
 		}
-		s.Value[i] = b.value(day)
+		s.Value[i] = value(day)
 	}
 	return s, nil
 }
 
 type holding struct {
 	ser  *symSeries // nil when the symbol has no closes
+	ccy  int32      // BuildFX: the fxBook id of the trading currency (0, the base, until a trade says)
 	cur  int32      // while not held: index of the last close valued, −1 for none
 	slot int        // position in the active columns, −1 when not held
 	idx  int32      // position in builder.hold
@@ -131,8 +149,10 @@ type builder struct {
 	actSer  []*symSeries
 	actCur  []int32
 	actHold []int32
+	actCcy  []int32 // BuildFX: the holding's trading currency id
 
-	s *Series
+	fx *fxBook // nil in Build
+	s  *Series
 }
 
 // value is the end-of-day value on day. Days must not decrease between calls.
@@ -210,14 +230,17 @@ func (b *builder) held(h *holding) {
 		b.actQty = append(b.actQty, 0)
 		b.actPx = append(b.actPx, 0)
 		b.actNext = append(b.actNext, math.MinInt32) // value looks its close up
+		b.actCcy = append(b.actCcy, h.ccy)
 	case !held && h.slot >= 0:
 		k, last := h.slot, len(b.actHold)-1
 		h.cur = b.actCur[k]
 		b.actHold[k], b.actSer[k], b.actCur[k] = b.actHold[last], b.actSer[last], b.actCur[last]
 		b.actQty[k], b.actPx[k], b.actNext[k] = b.actQty[last], b.actPx[last], b.actNext[last]
+		b.actCcy[k] = b.actCcy[last]
 		b.hold[b.actHold[k]].slot = k
 		b.actHold, b.actSer, b.actCur = b.actHold[:last], b.actSer[:last], b.actCur[:last]
 		b.actQty, b.actPx, b.actNext = b.actQty[:last], b.actPx[:last], b.actNext[:last]
+		b.actCcy = b.actCcy[:last]
 		h.slot = -1
 	}
 	if h.slot >= 0 {
@@ -238,6 +261,15 @@ func (b *builder) traded(h *holding, px float64) {
 func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 	var v txNums
 	readNums(tx, &v)
+	var m txMoney // BuildFX: where tx's money goes and at what rate
+	if b.fx != nil {
+		if err := b.fx.money(tx, &v, &m); err != nil {
+			return err
+		}
+		if tx.Type.IsTrade() {
+			b.tradedIn(b.holding(tx.Symbol), m.ccy)
+		}
+	}
 	switch tx.Type {
 	case portfolio.Buy:
 		h := b.holding(tx.Symbol)
@@ -267,8 +299,12 @@ func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 		return fmt.Errorf("performance: %w: transaction %s has unknown type %q", portfolio.ErrInvalidTransaction, tx.ID, tx.Type)
 	}
 
+	if b.fx != nil {
+		b.flowsFX(tx, &v, &m, day)
+		return nil
+	}
 	if b.cashMode {
-		b.cash.addTx(tx, &v)
+		b.cash.addTx(tx, &v, 0)
 		// The float mirror accumulates, and snaps to the exact zero of an emptied
 		// account.
 		b.cashF += cashEffectFloat(tx.Type, &v)
@@ -293,24 +329,34 @@ func (b *builder) apply(tx *portfolio.Transaction, day int) error {
 		// flow it would read as a −100% day and zero the whole TWR.
 		return nil
 	}
+	b.tradeFlow(netFlow(tx.Type, &v), day)
+	return nil
+}
+
+// netFlow is what a transaction pays out to the investor (> 0) or takes in (< 0)
+// when there is no cash account, in its own currency.
+func netFlow(t portfolio.TxType, v *txNums) float64 {
 	charges := v.fee.f + v.tax.f
-	var net float64 // > 0: paid out to the investor; < 0: put in
-	switch tx.Type {
+	switch t {
 	case portfolio.Buy:
-		net = -(v.qty.f*v.price.f + charges)
+		return -(v.qty.f*v.price.f + charges)
 	case portfolio.Sell:
-		net = v.qty.f*v.price.f - charges
+		return v.qty.f*v.price.f - charges
 	case portfolio.Dividend, portfolio.Interest:
-		net = v.amount.f - charges
+		return v.amount.f - charges
 	case portfolio.Fee:
-		net = -(v.amount.f + charges)
+		return -(v.amount.f + charges)
 	}
+	return 0
+}
+
+// tradeFlow records a flow of the trades-only mode on series day index day.
+func (b *builder) tradeFlow(net float64, day int) {
 	if net > 0 {
 		b.s.Outflow[day] += net
 	} else {
 		b.s.Inflow[day] -= net
 	}
-	return nil
 }
 
 // cashEffectFloat is Transaction.CashEffect in float64, from the fields v.
@@ -327,18 +373,4 @@ func cashEffectFloat(t portfolio.TxType, v *txNums) float64 {
 		base = -v.amount.f
 	}
 	return base - v.fee.f - v.tax.f
-}
-
-// FX says how to value a history whose transactions and closes are in several
-// currencies in one base currency: closes are in their symbol's trading
-// currency, cash in each transaction's settlement currency, and Rates prices
-// them in Base on each day.
-type FX struct {
-	Base  string
-	Rates *currency.Rates
-}
-
-// BuildFX is Build in fx.Base.
-func BuildFX(txs []portfolio.Transaction, closes *Closes, fx FX, from, to calendar.Date) (*Series, error) {
-	return Build(txs, closes, from, to)
 }

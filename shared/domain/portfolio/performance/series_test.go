@@ -253,7 +253,7 @@ func TestMissingPriceWarning(t *testing.T) {
 	s := build(t, txs, c, "2024-01-01", "2024-01-05")
 	// X 100; + Y 5×20 = 200; + Z 1×7 = 207; Y's first close is 20 too.
 	nearAll(t, "Value", s.Value, []float64{100, 200, 207, 207, 207})
-	want := []Warning{{"Y", day("2024-01-02")}, {"Z", day("2024-01-03")}}
+	want := []Warning{{Symbol: "Y", Day: day("2024-01-02")}, {Symbol: "Z", Day: day("2024-01-03")}}
 	if len(s.Warnings) != len(want) {
 		t.Fatalf("Warnings = %v, want %v", s.Warnings, want)
 	}
@@ -403,7 +403,7 @@ func TestCashSumMatchesCashEffect(t *testing.T) {
 		want = want.Add(eff)
 		var v txNums
 		readNums(&tx, &v)
-		sum.addTx(&tx, &v)
+		sum.addTx(&tx, &v, 0)
 		if got := sum.decimal(); !got.Equal(want) {
 			t.Fatalf("after %d: cashSum = %s, Σ CashEffect = %s", i, got, want)
 		}
@@ -412,7 +412,7 @@ func TestCashSumMatchesCashEffect(t *testing.T) {
 		}
 	}
 	wn := newNum(want)
-	sum.addNum(&wn, true)
+	sum.addNum(&wn, 0, true)
 	if !sum.isZero() {
 		t.Fatalf("sum minus itself = %s", sum.decimal())
 	}
@@ -435,7 +435,7 @@ func TestFeeWhileNothingHeld(t *testing.T) {
 func TestWarningOnStart(t *testing.T) {
 	c := closesOf(t, "2024-01-02 X 10")
 	s := build(t, history(buy("2023-12-01", "X", "1", "9")), c, "2024-01-01", "2024-01-02")
-	if len(s.Warnings) != 1 || s.Warnings[0] != (Warning{"X", day("2023-12-31")}) {
+	if len(s.Warnings) != 1 || s.Warnings[0] != (Warning{Symbol: "X", Day: day("2023-12-31")}) {
 		t.Fatalf("Warnings = %v", s.Warnings)
 	}
 	// Until its first close X is valued at its trade price, 9.
