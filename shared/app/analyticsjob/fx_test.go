@@ -266,3 +266,95 @@ func hasWarning(ws []string, w string) bool {
 	}
 	return false
 }
+
+// TestGBpListingInAEURPortfolio: a London ETF quoted in pence, held in a EUR
+// portfolio, is valued in pounds, then euros; a rebalancing into a dollar
+// stock the portfolio does not hold yet (its currency from its quote) trades
+// in euros and shows each side in its own currency.
+//
+// Bought: 100 VUSA.L at 8,000 GBp, fxRate 1.2 EUR per GBP: cost 100 × 80 GBP ×
+// 1.2 = 9,600 EUR. On asOf GBPUSD=X 1.25 and EURUSD=X 1, so GBP→EUR is 1.25
+// (through USD) and GBp→EUR 0.0125: VUSA.L closes at 9,000 GBp = 112.5 EUR, the
+// holding is worth 100 × 112.5 = 11,250 EUR (9,000 GBP), 1,650 EUR above its
+// cost.
+//
+// Targets VUSA.L 50%, AAPL 50%, band 5%, fractional shares: VUSA.L weighs 1,
+// above its band [0.45, 0.55] × 11,250: it sells to its target value 5,625 EUR,
+// 50 shares (5,625 EUR, 4,500 GBP). AAPL, 200 USD = 200 EUR, buys with the
+// proceeds: at least 0.45 × 11,250 / 200 = 25.3125 shares, up to its target
+// 5,625 / 200 = 28.125, which the 5,625 EUR pay for exactly (5,625 USD).
+func TestGBpListingInAEURPortfolio(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res, err := e.cmds.Create(context.Background(), command.Request{UserID: userA, CommandID: "gbp"}, portfolio.CreatePortfolio{Name: "gbp", BaseCurrency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.AggregateID
+	e.record(id, userA, portfolio.Transaction{Type: portfolio.Buy, Date: date("2025-06-02"), Symbol: "VUSA.L", Quantity: dec("100"), Price: dec("8000"),
+		Currency: "GBp", FXRate: dec("1.2")})
+	a := portfolio.TargetAllocation{DriftBand: dec("0.05"), Targets: []portfolio.Target{{Symbol: "VUSA.L", Weight: dec("0.5")}, {Symbol: "AAPL", Weight: dec("0.5")}}}
+	if _, err := e.cmds.Execute(context.Background(), command.Request{AggregateID: id, UserID: userA}, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+		return p.SetTargets(a, meta)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.cmds.LoadFull(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := performance.NewCloses()
+	for sym, px := range map[string]string{"VUSA.L": "9000", "AAPL": "200"} {
+		if err := c.Add(sym, asOf, dec(px)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	rates := currency.NewRates()
+	for pair, r := range map[string]string{"GBP": "1.25", "EUR": "1"} {
+		if err := rates.Add(asOf, pair, "USD", dec(r)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := analyticsjob.Market{Closes: c, Rates: rates, Currencies: map[string]string{"AAPL": "USD"}}
+	an, err := analyticsjob.Analyze(p, m, asOf, analyticsjob.Settings{Snapshot: true}, runTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv := an.Result.MarketValue; !mv.Equal(dec("11250")) {
+		t.Errorf("market value %s EUR, want 11250", mv)
+	}
+	if v := an.Valuation; v == nil || !v.MarketValue.Equal(dec("11250")) || !v.CostBasis.Equal(dec("9600")) || !v.UnrealizedPnL.Equal(dec("1650")) {
+		t.Errorf("valuation %+v, want 11250 / 9600 / 1650 EUR", an.Valuation)
+	}
+	var plan struct {
+		Currency string
+		Trades   []struct {
+			Symbol, Side    string
+			Quantity, Price decimal.Decimal
+			Value           decimal.Decimal `json:"estimatedValue"`
+			Local           *struct {
+				Currency string
+				Price    decimal.Decimal
+				Value    decimal.Decimal `json:"estimatedValue"`
+			}
+		}
+	}
+	if err := json.Unmarshal(an.Result.Rebalancing, &plan); err != nil {
+		t.Fatalf("%s: %v", an.Result.Rebalancing, err)
+	}
+	type trade struct{ symbol, side, qty, price, value, local, localPrice, localValue string }
+	want := []trade{{"VUSA.L", "SELL", "50", "112.5", "5625", "GBP", "90", "4500"}, {"AAPL", "BUY", "28.125", "200", "5625", "USD", "200", "5625"}}
+	if plan.Currency != "EUR" || len(plan.Trades) != len(want) {
+		t.Fatalf("plan %s", an.Result.Rebalancing)
+	}
+	for i, w := range want {
+		tr := plan.Trades[i]
+		if tr.Symbol != w.symbol || tr.Side != w.side || !tr.Quantity.Equal(dec(w.qty)) || !tr.Price.Equal(dec(w.price)) || !tr.Value.Equal(dec(w.value)) ||
+			tr.Local == nil || tr.Local.Currency != w.local || !tr.Local.Price.Equal(dec(w.localPrice)) || !tr.Local.Value.Equal(dec(w.localValue)) {
+			t.Errorf("trade %d: %s, want %+v", i, an.Result.Rebalancing, w)
+		}
+	}
+}
