@@ -358,3 +358,37 @@ func TestGBpListingInAEURPortfolio(t *testing.T) {
 		}
 	}
 }
+
+// TestACurrencyWithoutAnyRateIsLeftOut: francs converted from euros (a
+// conversion out of the base records no rate) with no CHF rate known are left
+// out of a EUR portfolio's value, with a warning, not counted at 1: 1,000 EUR
+// deposited, 500 converted into 550 CHF, is worth the 500 EUR left.
+func TestACurrencyWithoutAnyRateIsLeftOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res, err := e.cmds.Create(context.Background(), command.Request{UserID: userA, CommandID: "chf"}, portfolio.CreatePortfolio{Name: "chf", BaseCurrency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, d := res.AggregateID, date("2025-06-02")
+	e.record(id, userA, portfolio.Transaction{Type: portfolio.Deposit, Date: d, Amount: dec("1000"), Currency: "EUR"})
+	e.record(id, userA, portfolio.Transaction{Type: portfolio.Conversion, Date: d, Amount: dec("500"), Currency: "EUR", ToAmount: dec("550"), ToCurrency: "CHF"})
+	p, err := e.cmds.LoadFull(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := performance.NewCloses()
+	if err := c.Seal(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := analyticsjob.Analyze(p, analyticsjob.Market{Closes: c, Rates: currency.NewRates()}, asOf, analyticsjob.Settings{}, runTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv := a.Result.MarketValue; !mv.Equal(dec("500")) {
+		t.Errorf("market value %s EUR, want 500 (the francs left out)", mv)
+	}
+	if !hasWarning(a.Result.Report.Warnings, "no CHF→EUR rate is in force on 2025-06-30: what is in CHF is left out of the value") {
+		t.Errorf("warnings %q", a.Result.Report.Warnings)
+	}
+}
