@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -666,6 +667,57 @@ func TestLocalStackEndToEnd(t *testing.T) {
 			t.Errorf("records sent to the on-failure destination: %v", mapping)
 		}
 	})
+
+	t.Run("the demo: a EUR portfolio holding US and UK shares", func(t *testing.T) {
+		testDemo(t, s)
+	})
+}
+
+// testDemo: the demo seeded on a running stack (POST /demo, what `make run`
+// does at start) holds, besides the dollar portfolios, a EUR portfolio with
+// US shares in dollars and a London ETF in pence, bought with euros converted
+// into dollars and pounds, and a dollar dividend. Every one of its foreign
+// transactions went through the API with its rate (fxRate): the command
+// service refuses one without (fx_rate_required), so the demo seeding at all
+// says they carry one. Its positions are 30 + 15 − 7 AAPL and 100 + 50 VUSA.L.
+func testDemo(t *testing.T, s *localStack) {
+	var users []struct{ Name, PortfolioID string }
+	if code := (client{base: s.url("ADMIN")}).do(t, "POST", "/demo", nil, &users); code != 200 {
+		t.Fatalf("seed the demo: HTTP %d %+v", code, users)
+	}
+	var carla string
+	for _, u := range users {
+		if u.Name == "carla" {
+			carla = u.PortfolioID
+		}
+	}
+	if len(users) != 3 || carla == "" {
+		t.Fatalf("demo users %+v, want alice, bob and carla", users)
+	}
+	api := client{base: s.url("HTTP"), token: s.token(t, "carla")}
+	api.waitPositions(t, carla, map[string]string{"AAPL": "38", "VUSA.L": "150"}, 30*time.Second)
+	var pos struct {
+		BaseCurrency string `json:"baseCurrency"`
+	}
+	if api.do(t, "GET", "/portfolios/"+carla+"/positions", nil, &pos); pos.BaseCurrency != "EUR" {
+		t.Errorf("the demo's European portfolio is in %q, want EUR", pos.BaseCurrency)
+	}
+	var page struct {
+		Items []struct {
+			Type, Symbol, Currency string
+		} `json:"items"`
+	}
+	if code := api.do(t, "GET", "/portfolios/"+carla+"/transactions?limit=100", nil, &page); code != 200 {
+		t.Fatalf("transactions: HTTP %d", code)
+	}
+	got := map[string]int{}
+	for _, tx := range page.Items {
+		got[tx.Type+" "+tx.Symbol+" "+tx.Currency]++
+	}
+	want := map[string]int{"DEPOSIT  EUR": 1, "CONVERSION  EUR": 2, "BUY AAPL USD": 2, "BUY VUSA.L GBp": 2, "DIVIDEND AAPL USD": 1, "SELL AAPL USD": 1}
+	if !maps.Equal(got, want) {
+		t.Errorf("the demo's European transactions %v, want %v", got, want)
+	}
 }
 
 // testHistoryFillsItself: a portfolio whose trades start three years back, with

@@ -43,6 +43,7 @@ var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 //	POST /schedules/{name}/fire        run a schedule now; GET /schedules lists them with their next time
 //	GET  /status                       URLs, start-up timings, per-function and per-mapping counters
 //	GET  /failures                     what the event source mappings gave up on, and what the functions quarantined (the on-failure destinations)
+//	POST /demo                         seed the demo now (what PT_LOCAL_DEMO=true does at start; idempotent), answering its users
 func (s *Stack) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
@@ -91,6 +92,14 @@ func (s *Stack) adminHandler() http.Handler {
 			maps[name] = p.Stats()
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"urls": s.URLs, "timings": s.Timings, "functions": fns, "mappings": maps})
+	})
+	mux.HandleFunc("POST /demo", func(w http.ResponseWriter, r *http.Request) {
+		users, err := s.SeedDemo(r.Context())
+		if err != nil {
+			writeError(w, http.StatusBadGateway, "demo_failed", err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, users)
 	})
 	mux.HandleFunc("GET /failures", func(w http.ResponseWriter, r *http.Request) {
 		out := map[string]any{}

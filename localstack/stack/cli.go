@@ -114,7 +114,7 @@ func run(cfg Config, stdout, stderr io.Writer) int {
 	}
 	var users []DemoUser
 	if cfg.Demo {
-		fmt.Fprintln(stdout, "Seeding the demo (two users, three years of trades, a price alert)...")
+		fmt.Fprintln(stdout, "Seeding the demo (three users, one of them in euros holding US and UK shares, three years of trades, a price alert)...")
 		t0 := time.Now()
 		if users, err = s.SeedDemo(ctx); err != nil {
 			fmt.Fprintln(stderr, "localstack: demo:", err)
@@ -134,7 +134,7 @@ Portfolio Tracker is running locally.
   WebSocket API   %s/local?token=<token>
   @connections    %s/@connections/{id}
   Supabase stand-in (JWKS) %s/auth/v1/.well-known/jwks.json
-  Admin           %s  (GET /status, GET /schedules, POST /schedules/{name}/fire, GET /failures)
+  Admin           %s  (GET /status, GET /schedules, POST /schedules/{name}/fire, GET /failures, POST /demo)
   DynamoDB %s   Kinesis %s
   Postgres %s
   Function logs   %s

@@ -36,7 +36,8 @@ type Config struct {
 	// the same from one run to the next.
 	HTTPPort, WSPort, AuthPort, AdminPort   int
 	DynamoDBPort, KinesisPort, PostgresPort int
-	// Demo seeds two users with a portfolio each and a price alert, once per
+	// Demo seeds three users with a portfolio each (one in EUR holding US and
+	// UK shares) and a price alert, once per
 	// data folder.
 	Demo bool
 	// TickEvery fires the ingest function (the simulated price feed) this often,

@@ -19,7 +19,9 @@ import (
 	"github.com/portfoliotracker/tracker/localstack/invoke"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
 // DemoUser is one of the demo's users.
@@ -27,11 +29,15 @@ type DemoUser struct {
 	Name, UserID, PortfolioID string
 }
 
-// demoPlan is what each demo user holds: a deposit, then buys spread over the
-// years, a dividend, a sale, and target weights.
+// demoPlan is what each demo user holds: a deposit in the portfolio's base
+// currency, conversions of part of it into other currencies, then buys spread
+// over the years (each in its symbol's trading currency, demoCurrencies), a
+// dividend, a sale, and target weights.
 type demoPlan struct {
 	user, portfolio string
+	base            string // "" is USD
 	deposit         string
+	conversions     []demoConversion
 	buys            []demoBuy
 	targets         map[string]string
 }
@@ -40,6 +46,11 @@ type demoBuy struct {
 	symbol   string
 	quantity string
 	monthsIn int // months after the start
+}
+
+// demoConversion converts amount of the base into currency at the start.
+type demoConversion struct {
+	currency, amount string
 }
 
 var demoPlans = []demoPlan{
@@ -51,6 +62,48 @@ var demoPlans = []demoPlan{
 		buys: []demoBuy{{"SPY", "20", 0}, {"BND", "150", 0}, {"JPM", "25", 4}, {"SPY", "10", 14}, {"GOOGL", "30", 20},
 			{"BND", "60", 28}},
 		targets: map[string]string{"SPY": "0.45", "BND": "0.35", "JPM": "0.10", "GOOGL": "0.10"}},
+	// A European investor: euros in, US shares in dollars and a London ETF in
+	// pence, a dollar dividend; every figure shown in euros.
+	{user: "carla", portfolio: "Carla's world (EUR)", base: "EUR", deposit: "50000",
+		conversions: []demoConversion{{"USD", "20000"}, {"GBP", "17000"}},
+		buys:        []demoBuy{{"AAPL", "30", 0}, {"VUSA.L", "100", 1}, {"AAPL", "15", 12}, {"VUSA.L", "50", 18}},
+		targets:     map[string]string{"AAPL": "0.40", "VUSA.L": "0.60"}},
+}
+
+// demoCurrencies are the trading currencies of the demo's symbols that do not
+// trade in dollars: London listings are quoted in pence.
+var demoCurrencies = map[string]string{"VUSA.L": "GBp"}
+
+func demoCurrency(symbol string) string {
+	if c, ok := demoCurrencies[symbol]; ok {
+		return c
+	}
+	return "USD"
+}
+
+func (p demoPlan) baseCurrency() string {
+	if p.base == "" {
+		return "USD"
+	}
+	return p.base
+}
+
+// currencies are every currency the plan records a transaction in besides
+// its base (settlement currencies: GBP for GBp).
+func (p demoPlan) currencies() []string {
+	var out []string
+	add := func(code string) {
+		if settle, _ := currency.Settlement(code); settle != p.baseCurrency() && !slices.Contains(out, settle) {
+			out = append(out, settle)
+		}
+	}
+	for _, c := range p.conversions {
+		add(c.currency)
+	}
+	for _, b := range p.buys {
+		add(demoCurrency(b.symbol))
+	}
+	return out
 }
 
 const demoYears = 3
@@ -77,15 +130,25 @@ func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 	today := calendar.FromTime(time.Now().UTC())
 	start := today.AddDays(-365 * demoYears)
 	var symbols []string
+	add := func(sym string) {
+		if !slices.Contains(symbols, sym) {
+			symbols = append(symbols, sym)
+		}
+	}
 	for _, p := range demoPlans {
 		for _, b := range p.buys {
-			if !slices.Contains(symbols, b.symbol) {
-				symbols = append(symbols, b.symbol)
+			add(b.symbol)
+		}
+		// The pairs that price the plan's currencies: its foreign
+		// transactions' rates are their closes.
+		for _, c := range append(p.currencies(), p.baseCurrency()) {
+			if pair, ok := market.USDPair(c); ok {
+				add(pair.Symbol())
 			}
 		}
 	}
-	// Price history first: the trades are made at these closes, and analytics
-	// needs them.
+	// Price history first: the trades are made at these closes, their rates
+	// are the pairs' closes, and analytics needs them.
 	if err := s.demoHistory(ctx, db, symbols, start); err != nil {
 		return nil, err
 	}
@@ -98,53 +161,11 @@ func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 			return nil, fmt.Errorf("demo: user %s: %w", p.user, err)
 		}
 		api := demoClient{base: s.URLs.HTTP, token: token}
-		var created struct {
-			Data struct {
-				ID string `json:"id"`
-			} `json:"data"`
-		}
-		if err := api.do(ctx, "POST", "/portfolios", "demo-portfolio", map[string]any{"name": p.portfolio, "baseCurrency": "USD"}, &created); err != nil {
-			return nil, err
-		}
-		if created.Data.ID == "" {
-			return nil, fmt.Errorf("demo: portfolio of %s: no id in the answer", p.user)
-		}
-		txs := "/portfolios/" + created.Data.ID + "/transactions"
-		if err := api.do(ctx, "POST", txs, "demo-deposit", map[string]any{"type": "DEPOSIT", "date": start.String(), "amount": p.deposit}, nil); err != nil {
-			return nil, err
-		}
-		for i, b := range p.buys {
-			day, price, err := closeOn(ctx, db, b.symbol, start.AddDays(b.monthsIn*365/12))
-			if err != nil {
-				return nil, err
-			}
-			body := map[string]any{"type": "BUY", "date": day.String(), "symbol": b.symbol, "quantity": b.quantity, "price": price.String(), "fee": "1.00"}
-			if err := api.do(ctx, "POST", txs, fmt.Sprintf("demo-buy-%d", i), body, nil); err != nil {
-				return nil, err
-			}
-		}
-		// A dividend and a partial sale of the first holding, a year before today.
-		first := p.buys[0]
-		day, price, err := closeOn(ctx, db, first.symbol, today.AddDays(-365))
+		id, err := seedDemoPortfolio(ctx, db, api, p, start, today)
 		if err != nil {
 			return nil, err
 		}
-		if err := api.do(ctx, "POST", txs, "demo-dividend", map[string]any{"type": "DIVIDEND", "date": day.String(), "symbol": first.symbol, "amount": "42.50"}, nil); err != nil {
-			return nil, err
-		}
-		half := decimal.RequireFromString(first.quantity).Div(decimal.NewFromInt(4)).Floor()
-		if err := api.do(ctx, "POST", txs, "demo-sell", map[string]any{"type": "SELL", "date": day.String(), "symbol": first.symbol,
-			"quantity": half.String(), "price": price.String(), "fee": "1.00"}, nil); err != nil {
-			return nil, err
-		}
-		var targets []map[string]string
-		for sym, w := range p.targets {
-			targets = append(targets, map[string]string{"symbol": sym, "weight": w})
-		}
-		if err := api.do(ctx, "PUT", "/portfolios/"+created.Data.ID+"/targets", "demo-targets", map[string]any{"targets": targets, "driftBand": "0.05"}, nil); err != nil {
-			return nil, err
-		}
-		users = append(users, DemoUser{Name: p.user, UserID: userID, PortfolioID: created.Data.ID})
+		users = append(users, DemoUser{Name: p.user, UserID: userID, PortfolioID: id})
 	}
 
 	// The alert: the simulated AAPL a percent above the threshold, so the first
@@ -170,6 +191,115 @@ func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	return users, nil
+}
+
+// seedDemoPortfolio creates p's portfolio and records its history through the
+// API: the deposit, the conversions, the buys, a dividend and a partial sale
+// of the first holding a year before today, and the targets. Each transaction
+// in another currency than the base carries its rate (fxRate), the pairs'
+// closes of its date, as a broker's statement would.
+func seedDemoPortfolio(ctx context.Context, db *pgx.Conn, api demoClient, p demoPlan, start, today calendar.Date) (string, error) {
+	var created struct {
+		Data struct {
+			ID string `json:"id"`
+		} `json:"data"`
+	}
+	base := p.baseCurrency()
+	if err := api.do(ctx, "POST", "/portfolios", "demo-portfolio", map[string]any{"name": p.portfolio, "baseCurrency": base}, &created); err != nil {
+		return "", err
+	}
+	if created.Data.ID == "" {
+		return "", fmt.Errorf("demo: portfolio of %s: no id in the answer", p.user)
+	}
+	txs := "/portfolios/" + created.Data.ID + "/transactions"
+	// record posts tx in code at the rate of its date into the base.
+	record := func(key string, tx map[string]any, code string, day calendar.Date) error {
+		tx["currency"] = code
+		if settle, _ := currency.Settlement(code); settle != base {
+			rate, err := demoRate(ctx, db, settle, base, day)
+			if err != nil {
+				return err
+			}
+			tx["fxRate"] = rate.String()
+		}
+		return api.do(ctx, "POST", txs, key, tx, nil)
+	}
+	if err := record("demo-deposit", map[string]any{"type": "DEPOSIT", "date": start.String(), "amount": p.deposit}, base, start); err != nil {
+		return "", err
+	}
+	for i, c := range p.conversions {
+		// Into c.currency at the rate of the start, to the cent.
+		rate, err := demoRate(ctx, db, base, c.currency, start)
+		if err != nil {
+			return "", err
+		}
+		in := decimal.RequireFromString(c.amount).Mul(rate).Round(2)
+		tx := map[string]any{"type": "CONVERSION", "date": start.String(), "amount": c.amount, "toAmount": in.String(), "toCurrency": c.currency}
+		if err := record(fmt.Sprintf("demo-conversion-%d", i), tx, base, start); err != nil {
+			return "", err
+		}
+	}
+	for i, b := range p.buys {
+		day, price, err := closeOn(ctx, db, b.symbol, start.AddDays(b.monthsIn*365/12))
+		if err != nil {
+			return "", err
+		}
+		tx := map[string]any{"type": "BUY", "date": day.String(), "symbol": b.symbol, "quantity": b.quantity, "price": price.String(), "fee": "1.00"}
+		if err := record(fmt.Sprintf("demo-buy-%d", i), tx, demoCurrency(b.symbol), day); err != nil {
+			return "", err
+		}
+	}
+	// A dividend and a partial sale of the first holding, a year before today.
+	first := p.buys[0]
+	code := demoCurrency(first.symbol)
+	day, price, err := closeOn(ctx, db, first.symbol, today.AddDays(-365))
+	if err != nil {
+		return "", err
+	}
+	if err := record("demo-dividend", map[string]any{"type": "DIVIDEND", "date": day.String(), "symbol": first.symbol, "amount": "42.50"}, code, day); err != nil {
+		return "", err
+	}
+	quarter := decimal.RequireFromString(first.quantity).Div(decimal.NewFromInt(4)).Floor()
+	if err := record("demo-sell", map[string]any{"type": "SELL", "date": day.String(), "symbol": first.symbol,
+		"quantity": quarter.String(), "price": price.String(), "fee": "1.00"}, code, day); err != nil {
+		return "", err
+	}
+	var targets []map[string]string
+	for sym, w := range p.targets {
+		targets = append(targets, map[string]string{"symbol": sym, "weight": w})
+	}
+	if err := api.do(ctx, "PUT", "/portfolios/"+created.Data.ID+"/targets", "demo-targets", map[string]any{"targets": targets, "driftBand": "0.05"}, nil); err != nil {
+		return "", err
+	}
+	return created.Data.ID, nil
+}
+
+// demoRate is the price of one from in to on day: each currency's value in
+// dollars is its USD pair's last close on or before day (market.USDPair), and
+// the rate their quotient, to portfolio.FXRateDigits places.
+func demoRate(ctx context.Context, db *pgx.Conn, from, to string, day calendar.Date) (decimal.Decimal, error) {
+	inUSD := func(code string) (decimal.Decimal, error) {
+		pair, ok := market.USDPair(code)
+		if !ok {
+			return decimal.NewFromInt(1), nil
+		}
+		var v decimal.Decimal
+		err := db.QueryRow(ctx, `select close from daily_closes where symbol = $1 and day <= $2::date order by day desc limit 1`,
+			pair.Symbol(), day.String()).Scan(&v)
+		if err != nil {
+			return decimal.Decimal{}, fmt.Errorf("demo: rate of %s on %s (%s): %w", code, day, pair.Symbol(), err)
+		}
+		return v, nil
+	}
+	f, err := inUSD(from)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	t, err := inUSD(to)
+	if err != nil {
+		return decimal.Decimal{}, err
+	}
+	return f.DivRound(t, portfolio.FXRateDigits), nil
 }
 
 // demoHistoryWait bounds the wait for the demo's history: instant from the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/app/history"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
@@ -45,6 +46,9 @@ type HistoryTrade struct {
 	Day        calendar.Date
 	Voided     bool
 	RecordedAt time.Time // zero: long ago
+	// Currency is the transaction's (GBp for a London listing; "" is USD),
+	// ToCurrency a conversion's incoming one.
+	Currency, ToCurrency string
 }
 
 // HistoryRow is a record with what market.HistoryStatus does not show, for
@@ -438,10 +442,11 @@ func (r historyRecord) status() market.HistoryStatus {
 }
 
 // StaleAfterBackfill returns up to limit portfolios (not archived) whose
-// analytics were last computed before a backfill of one of their symbols (a
-// traded symbol, the benchmark, the currency pair of their base currency
-// against quoteCurrency) completed since since, least recently computed first.
-// Portfolios never computed are left out.
+// analytics were last computed before a backfill of one of their symbols
+// completed since since, least recently computed first: a traded symbol, the
+// benchmark, or the pair against quoteCurrency of a currency the figures
+// convert (the base's, a transaction's settlement currency, a conversion's
+// incoming one). Portfolios never computed are left out.
 func (s *SymbolHistory) StaleAfterBackfill(_ context.Context, quoteCurrency string, since time.Time, limit int) ([]string, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("memstore: portfolios stale after a backfill: limit %d", limit)
@@ -467,10 +472,22 @@ func (s *SymbolHistory) StaleAfterBackfill(_ context.Context, quoteCurrency stri
 				latest = at
 			}
 		}
-		touch(market.FXPair{Base: p.BaseCurrency, Quote: quoteCurrency}.Symbol())
+		touchPair := func(code string) {
+			if settle, _ := currency.Settlement(code); settle != quoteCurrency {
+				touch(market.FXPair{Base: settle, Quote: quoteCurrency}.Symbol())
+			}
+		}
+		touchPair(p.BaseCurrency)
 		for _, tr := range p.Trades {
-			if !tr.Voided && tr.Symbol != "" {
+			if tr.Voided {
+				continue
+			}
+			if tr.Symbol != "" {
 				touch(tr.Symbol)
+			}
+			touchPair(cmp.Or(tr.Currency, "USD"))
+			if tr.ToCurrency != "" {
+				touchPair(tr.ToCurrency)
 			}
 		}
 		at, computed := s.computedAt[id]

@@ -12,6 +12,8 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
@@ -237,6 +239,38 @@ func (m *Metrics) LoadCloses(_ context.Context, symbols []string, from, to calen
 		return nil, fmt.Errorf("memstore: load closes: %w", err)
 	}
 	return c, nil
+}
+
+// LoadRates implements readmodel.Metrics.LoadRates: the closes of the
+// currencies' USD pairs over from..to and the last before from; a close that
+// is no rate (not positive) is skipped, as readmodel.LoadRates skips it.
+func (m *Metrics) LoadRates(_ context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error) {
+	rates := currency.NewRates()
+	for _, sym := range readmodel.PairSymbols(currencies) {
+		pair, _ := market.ParseFXPair(sym)
+		var before *readmodel.DailyClose
+		for _, dc := range m.prices.closesOf([]string{sym}, portfolio.MinTradeDate, to) {
+			if dc.Day < from {
+				before = &dc
+				continue
+			}
+			_ = rates.Add(dc.Day, pair.Base, pair.Quote, dc.Close) // as readmodel: a price that is no rate prices nothing
+		}
+		if before != nil {
+			_ = rates.Add(before.Day, pair.Base, pair.Quote, before.Close)
+		}
+	}
+	return rates, nil
+}
+
+// SymbolCurrencies implements readmodel.Metrics.SymbolCurrencies.
+func (m *Metrics) SymbolCurrencies(ctx context.Context, symbols []string) (map[string]string, error) {
+	latest, err := m.prices.LatestPrices(ctx, symbols)
+	out := make(map[string]string, len(latest))
+	for sym, lp := range latest {
+		out[sym] = lp.Currency
+	}
+	return out, err
 }
 
 // BenchmarkCloses implements readmodel.Metrics.BenchmarkCloses.

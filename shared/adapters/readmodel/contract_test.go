@@ -1,6 +1,7 @@
 package readmodel_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"testing"
@@ -213,9 +214,9 @@ on conflict (id) do update set base_currency = excluded.base_currency, archived 
 			recorded = time.Unix(0, 0) // long ago, as the memory store's zero
 		}
 		exec(t, pool, `
-insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, voided, recorded_at, version)
-values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, 'USD', $6, $7, 1)`,
-			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided, recorded.UTC())
+insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, to_currency, voided, recorded_at, version)
+values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, $8, nullif($9, ''), $6, $7, 1)`,
+			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided, recorded.UTC(), cmp.Or(tr.Currency, "USD"), tr.ToCurrency)
 	}
 }
 

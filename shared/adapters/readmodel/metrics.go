@@ -16,6 +16,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
@@ -286,6 +287,34 @@ select symbol, day::text, close::text from daily_closes
 		return nil, fmt.Errorf("readmodel: load closes: %w", err)
 	}
 	return c, nil
+}
+
+// LoadRates reads the daily rates that price currencies over from..to, and the
+// last before from (LoadRates, closes only: the analytics value each day with
+// that day's closes).
+func (m *Metrics) LoadRates(ctx context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error) {
+	return LoadRates(ctx, m.db, currencies, from, to, false)
+}
+
+// SymbolCurrencies returns the trading currency of those of symbols that have a
+// latest price.
+func (m *Metrics) SymbolCurrencies(ctx context.Context, symbols []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(symbols) == 0 {
+		return out, nil
+	}
+	rows, err := m.db.Query(ctx, `select symbol, currency from latest_prices where symbol = any($1::text[])`, symbols)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: symbol currencies: %w", err)
+	}
+	var sym, cur string
+	if _, err := pgx.ForEachRow(rows, []any{&sym, &cur}, func() error {
+		out[sym] = cur
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("readmodel: symbol currencies: %w", err)
+	}
+	return out, nil
 }
 
 // BenchmarkCloses returns symbol's closes over from..to as an analytics benchmark.

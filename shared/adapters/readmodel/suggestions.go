@@ -35,7 +35,7 @@ func (s *Suggestions) Holders(ctx context.Context, symbol string) ([]suggestions
 	rows, err := s.db.Query(ctx, `
 select p.id, p.user_id::text, p.base_currency, p.lot_method,
        t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce(t.quantity::text, ''), coalesce(t.price::text, ''),
-       coalesce(t.amount::text, ''), t.fee::text, t.tax::text, coalesce(t.ratio, '')
+       coalesce(t.amount::text, ''), t.fee::text, t.tax::text, coalesce(t.ratio, ''), t.currency
   from transactions t join portfolios p on p.id = t.portfolio_id
  where t.symbol = $1 and not t.voided and not p.archived
  order by p.id, t.trade_date, t.seq`, symbol)
@@ -45,9 +45,9 @@ select p.id, p.user_id::text, p.base_currency, p.lot_method,
 	defer rows.Close()
 	var out []suggestions.Holder
 	for rows.Next() {
-		var pid, uid, currency, method, txID, typ, date, qty, price, amount, fee, tax, ratio string
+		var pid, uid, currency, method, txID, typ, date, qty, price, amount, fee, tax, ratio, txCurrency string
 		var seq int64
-		if err := rows.Scan(&pid, &uid, &currency, &method, &txID, &seq, &typ, &date, &qty, &price, &amount, &fee, &tax, &ratio); err != nil {
+		if err := rows.Scan(&pid, &uid, &currency, &method, &txID, &seq, &typ, &date, &qty, &price, &amount, &fee, &tax, &ratio, &txCurrency); err != nil {
 			return nil, fmt.Errorf("readmodel: holders of %s: %w", symbol, err)
 		}
 		if len(out) == 0 || out[len(out)-1].PortfolioID != pid {
@@ -57,6 +57,7 @@ select p.id, p.user_id::text, p.base_currency, p.lot_method,
 		if err != nil {
 			return nil, fmt.Errorf("readmodel: transaction %s of %s: %w", txID, pid, err)
 		}
+		tx.Currency = txCurrency
 		h := &out[len(out)-1]
 		h.Transactions = append(h.Transactions, tx)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/app/history"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
@@ -297,20 +298,36 @@ func scanHistoryStatus(row pgx.CollectableRow) (market.HistoryStatus, error) {
 }
 
 // StaleAfterBackfill returns up to limit portfolios (not archived) whose
-// analytics were last computed before a backfill of one of their symbols (a
-// traded symbol, the benchmark, the currency pair of their base currency
-// against quoteCurrency) completed since since, least recently computed first.
-// Portfolios never computed are left to the stream and the daily run.
+// analytics were last computed before a backfill of one of their symbols
+// completed since since, least recently computed first: a traded symbol, the
+// benchmark, or the pair against quoteCurrency (XUSD=X) of a currency the
+// figures convert: the base's, a transaction's (its settlement currency: GBP
+// for GBp) or a conversion's incoming one. Portfolios never computed are left
+// to the stream and the daily run.
 func (s *SymbolHistory) StaleAfterBackfill(ctx context.Context, quoteCurrency string, since time.Time, limit int) ([]string, error) {
+	units := currency.QuoteUnits()
+	settles := make([]string, len(units))
+	for i, u := range units {
+		settles[i], _ = currency.Settlement(u)
+	}
 	rows, err := s.db.Query(ctx, `
 with done as (
   select symbol, completed_at from symbol_history where completed_at > $2
+), done_fx (codes, completed_at) as (
+  -- a pair XUSD=X converts X and its quote units (GBp for GBP)
+  select array_append(array(select u.code from unnest($4::text[], $5::text[]) u (code, settle) where u.settle = left(d.symbol, 3)),
+                      left(d.symbol, 3)),
+         d.completed_at
+    from done d where d.symbol = left(d.symbol, 3) || $1 || '=X' and left(d.symbol, 3) <> $1
 ), touched (portfolio_id, completed_at) as (
   select t.portfolio_id, d.completed_at from done d join transactions t on t.symbol = d.symbol and not t.voided
   union all
   select p.id, d.completed_at from done d join portfolios p on p.benchmark = d.symbol
   union all
-  select p.id, d.completed_at from done d join portfolios p on p.base_currency || $1 || '=X' = d.symbol
+  select p.id, f.completed_at from done_fx f join portfolios p on p.base_currency = any(f.codes)
+  union all
+  select t.portfolio_id, f.completed_at from done_fx f
+    join transactions t on (t.currency = any(f.codes) or t.to_currency = any(f.codes)) and not t.voided
 ), latest as (
   select portfolio_id, max(completed_at) as completed_at from touched group by portfolio_id
 )
@@ -321,7 +338,7 @@ select p.id
                        order by m.as_of desc limit 1) c
  where c.at < l.completed_at
  order by c.at, p.id
- limit $3`, quoteCurrency, since.UTC(), limit)
+ limit $3`, quoteCurrency, since.UTC(), limit, units, settles)
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: portfolios stale after a backfill: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics/rebalance"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/lots"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
@@ -127,22 +129,31 @@ func FirstDay(txs []portfolio.Transaction) (calendar.Date, bool) {
 	return txs[0].Date, true // replay order is by date first
 }
 
-// Analyze computes p's figures over its whole history up to asOf, valued with
-// closes (which must hold the closes of Symbols and of the benchmark,
-// set.ForPortfolio(p).Benchmark, from the first transaction on). p must carry its
-// full history (command.LoadFull). It does no I/O, so the stream, the schedules
-// and the benchmarks share it.
+// Analyze computes p's figures over its whole history up to asOf, in its base
+// currency, valued with m (whose closes must hold those of Symbols and of the
+// benchmark, set.ForPortfolio(p).Benchmark, from the first transaction on, and
+// whose rates those of Currencies). p must carry its full history
+// (command.LoadFull). It does no I/O, so the stream, the schedules and the
+// benchmarks share it.
+//
+// A holding is worth quantity × close (in its trading currency) × the rate in
+// force of that currency, the cash of each currency its balance × its rate; the
+// benchmark's closes are converted likewise, so beta and alpha compare returns
+// in the base. A currency without a rate on asOf is converted at its latest
+// transaction's rate, with a warning; without any, what is in it is left out,
+// with a warning (never valued at a silent 1).
 //
 // History stored before the bounds existed may hold what no figure can be
 // computed from (a trade in year 0, a split of 9223372036854775807:1): such
 // transactions are left out, as the projector leaves them out of positions and
 // totals (lots.ApplyStored), and the report says so in its warnings.
-func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.Date, set Settings, now time.Time) (Analysis, error) {
+func Analyze(p *portfolio.Portfolio, m Market, asOf calendar.Date, set Settings, now time.Time) (Analysis, error) {
 	txs, err := p.Transactions()
 	if err != nil {
 		return Analysis{}, err
 	}
 	set = set.ForPortfolio(p)
+	base := p.BaseCurrency()
 	ref := PortfolioRef{ID: p.ID(), UserID: p.Owner(), Version: p.Version()}
 	a := Analysis{Symbols: Symbols(p, txs), Weights: map[string]decimal.Decimal{}}
 	res := Result{Portfolio: ref, AsOf: asOf, Benchmark: set.Benchmark, ComputedAt: now.UTC()}
@@ -152,42 +163,42 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 	for len(txs) > 0 && txs[len(txs)-1].Date > asOf {
 		txs = txs[:len(txs)-1]
 	}
-	book := lots.New(p.LotMethod(), p.BaseCurrency())
+	book := lots.New(p.LotMethod(), base)
 	txs, leftOut := book.ApplyStored(txs)
 	a.LeftOut = len(leftOut)
 	first, ok := FirstDay(txs)
 	opts := analytics.Options{RiskFreeRate: set.RiskFreeRate, CorrelationTop: set.CorrelationTop}
 	var series *performance.Series
 	if ok {
-		if series, err = performance.Build(txs, closes, first, asOf); err != nil {
+		fx := performance.FX{Base: base, Rates: m.Rates}
+		if fx.Rates == nil {
+			fx.Rates = currency.NewRates()
+		}
+		if series, err = performance.BuildFX(txs, m.Closes, fx, first, asOf); err != nil {
 			return Analysis{}, fmt.Errorf("value series of %s: %w", p.ID(), err)
 		}
 		res.Series = series
 	}
 
 	// Positions at asOf, exactly: quantities from the replay, prices from the
-	// closes (the last trade price for a symbol without one, as the series does).
+	// closes (the last trade price for a symbol without one, as the series does),
+	// converted into the base at the day's rates.
 	pos := positions(txs)
-	total := pos.cash
+	fx := newFXAt(base, asOf, m.Rates, txs)
+	px := pricesAt(a.Symbols, pos, m, fx, asOf)
+	total := pos.cashIn(fx)
 	type held struct {
 		sym   string
 		value decimal.Decimal
 	}
 	var hs []held
-	prices := map[string]decimal.Decimal{}
 	for _, sym := range a.Symbols {
-		px, _, ok := closes.On(sym, asOf)
-		if !ok {
-			px, ok = pos.lastPrice[sym]
-		}
-		if ok {
-			prices[sym] = px
-		}
 		q := pos.qty[sym]
+		price, ok := px.base[sym]
 		if q.Sign() == 0 || !ok {
 			continue
 		}
-		v := q.Mul(px)
+		v := q.Mul(price)
 		hs = append(hs, held{sym, v})
 		total = total.Add(v)
 	}
@@ -208,10 +219,15 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 		for i, h := range hs {
 			opts.Holdings[i] = analytics.Holding{Symbol: h.sym, Value: h.value.InexactFloat64()}
 			if i < top {
-				opts.Holdings[i].Closes = aligned(closes, h.sym, series.Days)
+				opts.Holdings[i].Closes = convertDaily(aligned(m.Closes, h.sym, series.Days), px.currency[h.sym], base, m.Rates, series.Days)
 			}
 		}
-		opts.Benchmark = benchmark(closes, set.Benchmark, series.Days)
+		var warning string
+		opts.Benchmark, warning = convertBenchmark(benchmark(m.Closes, set.Benchmark, series.Days),
+			symbolCurrency(set.Benchmark, pos.currency, m.Currencies), base, m.Rates)
+		if warning != "" {
+			fx.warnings = append(fx.warnings, warning)
+		}
 		res.CurrentDrawdown = currentDrawdown(series)
 	}
 	res.Report = analytics.Compute(series, opts)
@@ -227,31 +243,67 @@ func Analyze(p *portfolio.Portfolio, closes *performance.Closes, asOf calendar.D
 	}
 
 	if set.Snapshot {
-		a.Valuation = valuation(p, book, closes, asOf)
+		a.Valuation = valuation(p, book, m.Closes, fx, asOf)
 	}
 	if t, ok := p.Targets(); ok && !set.NoRebalancing {
-		res.Rebalancing = rebalancing(t, pos, prices, set)
+		res.Rebalancing = rebalancing(t, pos, px, base, fx, set)
 	}
+	res.Report.Warnings = append(res.Report.Warnings, fx.warnings...)
 	a.Result = res
 	return a, nil
 }
 
-// valuation is the snapshot at asOf of the positions with a close, with their
-// cost basis from the lot engine (book: the history up to asOf, in the
-// portfolio's lot method); the others are Unpriced. AsOf is set by the caller
-// (the close's instant).
-func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Closes, asOf calendar.Date) *portfolio.Valuation {
+// prices are the symbols' prices at a day: in their trading currency (local,
+// pence for GBp), in the base (local × the currency's rate), and the currency.
+type prices struct {
+	local, base map[string]decimal.Decimal
+	currency    map[string]string
+}
+
+// pricesAt prices syms on asOf: the close in force, else the last trade price;
+// in the base at fx's rates (a symbol whose currency has no rate has a local
+// price only).
+func pricesAt(syms []string, pos book, m Market, fx *fxAt, asOf calendar.Date) prices {
+	out := prices{local: map[string]decimal.Decimal{}, base: map[string]decimal.Decimal{}, currency: map[string]string{}}
+	for _, sym := range syms {
+		cur := symbolCurrency(sym, pos.currency, m.Currencies)
+		out.currency[sym] = cur
+		px, _, ok := m.Closes.On(sym, asOf)
+		if !ok {
+			px, ok = pos.lastPrice[sym]
+		}
+		if !ok {
+			continue
+		}
+		out.local[sym] = px
+		if v, ok := fx.inBase(cur, px); ok {
+			out.base[sym] = v
+		}
+	}
+	return out
+}
+
+// valuation is the snapshot at asOf of the positions with a close, in the
+// base, with their cost basis from the lot engine (book: the history up to
+// asOf, in the portfolio's lot method, at each transaction's rate); those
+// without a close or a rate are Unpriced. AsOf is set by the caller (the
+// close's instant).
+func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Closes, fx *fxAt, asOf calendar.Date) *portfolio.Valuation {
 	v := &portfolio.Valuation{PortfolioID: p.ID(), UserID: p.Owner()}
 	for _, pos := range book.Positions() {
 		if pos.Quantity.Sign() == 0 {
 			continue
 		}
 		px, _, ok := closes.On(pos.Symbol, asOf)
+		var rate decimal.Decimal
+		if ok {
+			rate, ok = fx.inBase(pos.Local.Currency, decimal.NewFromInt(1))
+		}
 		if !ok {
 			v.Unpriced = append(v.Unpriced, pos.Symbol)
 			continue
 		}
-		v.MarketValue = v.MarketValue.Add(pos.Quantity.Mul(px))
+		v.MarketValue = v.MarketValue.Add(pos.ValueAt(px, rate).MarketValue)
 		v.CostBasis = v.CostBasis.Add(pos.CostBasis)
 	}
 	v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
@@ -262,18 +314,27 @@ func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Clos
 type book struct {
 	qty       map[string]decimal.Decimal
 	lastPrice map[string]decimal.Decimal // last BUY/SELL price, split-adjusted
-	cash      decimal.Decimal            // zero without a cash account
+	currency  map[string]string          // a symbol's trading currency, as its trades record it
+	cash      map[string]decimal.Decimal // by settlement currency; empty without a cash account
 }
 
 // positions replays txs (replay order) into quantities and, with a cash account,
-// the cash balance, as performance.Build values them.
+// the cash balance of each currency, as performance.BuildFX values them.
 func positions(txs []portfolio.Transaction) book {
-	b := book{qty: map[string]decimal.Decimal{}, lastPrice: map[string]decimal.Decimal{}}
+	b := book{qty: map[string]decimal.Decimal{}, lastPrice: map[string]decimal.Decimal{}, currency: map[string]string{},
+		cash: map[string]decimal.Decimal{}}
 	cashAccount := false
-	var cash decimal.Decimal
+	cash := map[string]decimal.Decimal{}
 	for i := range txs {
 		tx := &txs[i]
-		cash = cash.Add(tx.CashEffect())
+		settle := tx.Settlement()
+		cash[settle] = cash[settle].Add(tx.CashEffect())
+		if tx.Type == portfolio.Conversion {
+			cash[tx.ToCurrency] = cash[tx.ToCurrency].Add(tx.ToAmount)
+		}
+		if tx.Symbol != "" && tx.Currency != "" && tx.Type.IsTrade() {
+			b.currency[tx.Symbol] = tx.Currency
+		}
 		switch tx.Type {
 		case portfolio.Deposit, portfolio.Withdrawal:
 			cashAccount = true
@@ -295,6 +356,21 @@ func positions(txs []portfolio.Transaction) book {
 		b.cash = cash
 	}
 	return b
+}
+
+// cashIn is the cash of every currency in the base at fx's rates (a currency
+// without a rate is left out, with fx's warning).
+func (b book) cashIn(fx *fxAt) decimal.Decimal {
+	var total decimal.Decimal
+	for _, c := range slices.Sorted(maps.Keys(b.cash)) {
+		if b.cash[c].IsZero() {
+			continue
+		}
+		if v, ok := fx.inBase(c, b.cash[c]); ok {
+			total = total.Add(v)
+		}
+	}
+	return total
 }
 
 // aligned is sym's close in force on each day (carried forward), NaN before its
@@ -349,12 +425,16 @@ func currentDrawdown(s *performance.Series) float64 {
 
 // rebalancing plans the trades back into the target bands, as JSON for the read
 // model: the plan, or {"error": ...} when the inputs do not allow one (a target
-// without any price).
-func rebalancing(t portfolio.TargetAllocation, b book, prices map[string]decimal.Decimal, set Settings) json.RawMessage {
+// without any price, or without a rate for its currency). The plan is in the
+// base (weights, values, prices: a symbol's price is its close × its currency's
+// rate, the cash the balances at their rates); quantities are shares, and each
+// trade of a symbol in another currency also shows its price and value in that
+// currency's settlement currency (local).
+func rebalancing(t portfolio.TargetAllocation, b book, px prices, base string, fx *fxAt, set Settings) json.RawMessage {
 	in := rebalance.Input{
 		Holdings:      map[string]decimal.Decimal{},
 		Prices:        map[string]decimal.Decimal{},
-		Cash:          b.cash,
+		Cash:          b.cashIn(fx),
 		Targets:       map[string]decimal.Decimal{},
 		Band:          t.DriftBand,
 		WholeShares:   set.WholeShares,
@@ -363,38 +443,76 @@ func rebalancing(t portfolio.TargetAllocation, b book, prices map[string]decimal
 	for sym, q := range b.qty {
 		if q.Sign() != 0 {
 			in.Holdings[sym] = q
-			in.Prices[sym] = prices[sym]
+			in.Prices[sym] = px.base[sym]
 		}
 	}
 	var missing []string
 	for _, x := range t.Targets {
 		in.Targets[x.Symbol] = x.Weight
-		if px, ok := prices[x.Symbol]; ok {
-			in.Prices[x.Symbol] = px
+		if p, ok := px.base[x.Symbol]; ok {
+			in.Prices[x.Symbol] = p
 		}
 	}
 	for sym := range in.Holdings {
-		if _, ok := prices[sym]; !ok {
+		if _, ok := px.base[sym]; !ok {
 			missing = append(missing, sym)
 		}
 	}
 	for sym := range in.Targets {
-		if _, ok := prices[sym]; !ok {
+		if _, ok := px.base[sym]; !ok && !slices.Contains(missing, sym) {
 			missing = append(missing, sym)
 		}
 	}
 	var v any
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		v = map[string]any{"error": "no price for " + fmt.Sprint(missing), "missingPrices": missing}
+		v = map[string]any{"error": "no price (or no exchange rate into " + base + ") for " + fmt.Sprint(missing), "missingPrices": missing}
 	} else if plan, err := rebalance.Rebalance(in); err != nil {
 		v = map[string]any{"error": err.Error()}
 	} else {
-		v = plan
+		v = withLocal(plan, base, px)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		raw, _ = json.Marshal(map[string]string{"error": err.Error()})
 	}
 	return raw
+}
+
+// fxPlan is a rebalancing plan in the base with each trade's local figures.
+type fxPlan struct {
+	rebalance.Plan
+	Currency string    `json:"currency"`
+	Trades   []fxTrade `json:"trades"`
+}
+
+// fxTrade is a trade of the plan (in the base) with, for a symbol traded in
+// another currency, its price and value in that currency's settlement currency.
+type fxTrade struct {
+	rebalance.Trade
+	Local *localTrade `json:"local,omitempty"`
+}
+
+type localTrade struct {
+	Currency string          `json:"currency"`
+	Price    decimal.Decimal `json:"price"`
+	Value    decimal.Decimal `json:"estimatedValue"`
+}
+
+// withLocal is plan with its currency and each foreign trade's local figures:
+// the close converted to its settlement currency (pence made pounds) and the
+// quantity times it.
+func withLocal(plan rebalance.Plan, base string, px prices) fxPlan {
+	out := fxPlan{Plan: plan, Currency: base, Trades: make([]fxTrade, len(plan.Trades))}
+	for i, tr := range plan.Trades {
+		out.Trades[i].Trade = tr
+		code := px.currency[tr.Symbol]
+		settle, _ := currency.Settlement(code)
+		if settle == base {
+			continue
+		}
+		local := currency.ToSettlement(code, px.local[tr.Symbol])
+		out.Trades[i].Local = &localTrade{Currency: settle, Price: local, Value: tr.Quantity.Mul(local)}
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
@@ -188,6 +189,14 @@ func (m *memStore) LoadCloses(context.Context, []string, calendar.Date, calendar
 	return m.w.closes, nil
 }
 
+func (m *memStore) LoadRates(context.Context, []string, calendar.Date, calendar.Date) (*currency.Rates, error) {
+	return currency.NewRates(), nil
+}
+
+func (m *memStore) SymbolCurrencies(context.Context, []string) (map[string]string, error) {
+	return map[string]string{}, nil
+}
+
 func (m *memStore) SaveResults(_ context.Context, rs []analyticsjob.Result) error {
 	n := 0
 	for i := range rs {
@@ -255,7 +264,7 @@ func BenchmarkAnalyze300Holdings20Years(b *testing.B) {
 		b.Fatal(err)
 	}
 	now := time.Now()
-	a, err := analyticsjob.Analyze(p, w.closes, benchEnd, analyticsjob.Settings{RiskFreeRate: 0.03}, now)
+	a, err := analyticsjob.Analyze(p, analyticsjob.Market{Closes: w.closes}, benchEnd, analyticsjob.Settings{RiskFreeRate: 0.03}, now)
 	if err != nil || !a.Result.Report.Volatility.Annualized.OK || !a.Result.Report.Benchmark.Beta.OK || a.Result.Report.Diversification.Holdings != 300 ||
 		len(a.Result.Series.Days) < 7300 || len(a.Result.Report.Correlation.Symbols) != 10 {
 		b.Fatalf("incomplete analysis (%v): %+v", err, a.Result.Report)
@@ -272,7 +281,7 @@ func BenchmarkAnalyze300Holdings20Years(b *testing.B) {
 			b.ReportAllocs()
 			start := cpuNow()
 			for b.Loop() {
-				if _, err := analyticsjob.Analyze(p, w.closes, benchEnd, c.set, now); err != nil {
+				if _, err := analyticsjob.Analyze(p, analyticsjob.Market{Closes: w.closes}, benchEnd, c.set, now); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -60,6 +60,7 @@ const (
 // the alerts'; *readmodel.Metrics implements it.
 type Store interface {
 	Closes
+	Rates
 	Results
 	RunStatus
 	Valuations

@@ -3,6 +3,7 @@ package analyticsjob
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"time"
 
@@ -43,13 +44,39 @@ func (j *Job) computePage(ctx context.Context, ids []string, day calendar.Date, 
 	// One closes load for the whole page: portfolios share most symbols.
 	symbols, first := closesNeeded(out, loaded, day, set)
 	// The benchmark's opening anchor is its last close before the first day.
-	closes, err := j.store.LoadCloses(ctx, symbols, first-10, day)
+	m, err := j.loadMarket(ctx, loaded, symbols, first-10, day, set)
 	if err != nil {
 		failLoaded(out, loaded, err)
 		return out
 	}
-	j.analyzeLoaded(out, loaded, closes, day, set, now)
+	j.analyzeLoaded(out, loaded, m, day, set, now)
 	return out
+}
+
+// loadMarket reads what the loaded portfolios are valued with over from..to:
+// the closes of symbols, the trading currencies their quotes give, and the
+// rates of every currency a portfolio needs (Currencies).
+func (j *Job) loadMarket(ctx context.Context, loaded []*portfolio.Portfolio, symbols []string, from, to calendar.Date, set Settings) (Market, error) {
+	var m Market
+	var err error
+	if m.Closes, err = j.store.LoadCloses(ctx, symbols, from, to); err != nil {
+		return m, err
+	}
+	if m.Currencies, err = j.store.SymbolCurrencies(ctx, symbols); err != nil {
+		return m, err
+	}
+	seen := map[string]bool{}
+	for _, p := range loaded {
+		if p == nil {
+			continue
+		}
+		txs, _ := p.Transactions() // closesNeeded dropped those that cannot be read
+		for _, c := range Currencies(p, txs, set.ForPortfolio(p).Benchmark, m.Currencies) {
+			seen[c] = true
+		}
+	}
+	m.Rates, err = j.store.LoadRates(ctx, slices.Sorted(maps.Keys(seen)), from, to)
+	return m, err
 }
 
 // loadPortfolios loads the portfolios ids from the event store. loaded[i] is the
@@ -120,12 +147,12 @@ func failLoaded(out []outcome, loaded []*portfolio.Portfolio, err error) {
 }
 
 // analyzeLoaded computes the loaded portfolios' figures, at most Concurrency at once.
-func (j *Job) analyzeLoaded(out []outcome, loaded []*portfolio.Portfolio, closes *performance.Closes, day calendar.Date, set Settings, now time.Time) {
+func (j *Job) analyzeLoaded(out []outcome, loaded []*portfolio.Portfolio, m Market, day calendar.Date, set Settings, now time.Time) {
 	j.parallel(len(out), func(i int) {
 		if loaded[i] == nil {
 			return
 		}
-		a, err := Analyze(loaded[i], closes, day, set, now)
+		a, err := Analyze(loaded[i], m, day, set, now)
 		if err != nil {
 			out[i].err = permanent{err} // computed from what is stored, without I/O
 			return

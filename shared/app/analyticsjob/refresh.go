@@ -17,8 +17,10 @@ const ModeRefresh = "refresh"
 type BackfillRefresh interface {
 	// StaleAfterBackfill returns up to limit portfolios (not archived) whose
 	// figures were computed before a backfill of one of their symbols (traded,
-	// benchmark, the pair of their base currency against quoteCurrency)
-	// completed after since, least recently computed first.
+	// benchmark, the pair against quoteCurrency of every currency their figures
+	// convert: the base's, each transaction's settlement currency, a
+	// conversion's incoming one) completed after since, least recently
+	// computed first.
 	StaleAfterBackfill(ctx context.Context, quoteCurrency string, since time.Time, limit int) ([]string, error)
 }
 

@@ -132,15 +132,16 @@ func (d *Decisions) record(ctx context.Context, req AcceptRequest, s Suggestion)
 }
 
 // refused reports whether the portfolio refused the transaction for what it is
-// (archived, invalid, another currency, not enough held, a quota spent):
-// nothing was recorded, so the suggestion is pending again.
+// (archived, invalid, another currency, no rate for its currency on its date,
+// not enough held, a quota spent): nothing was recorded, so the suggestion is
+// pending again.
 func refused(err error) bool {
 	var exceeded *quota.ExceededError
 	if errors.As(err, &exceeded) {
 		return true
 	}
 	for _, e := range []error{portfolio.ErrArchived, portfolio.ErrInvalidTransaction, portfolio.ErrInvalidCommand,
-		portfolio.ErrCurrencyMismatch, portfolio.ErrInsufficientHoldings, portfolio.ErrNotFound} {
+		portfolio.ErrCurrencyMismatch, portfolio.ErrFXRateRequired, portfolio.ErrInsufficientHoldings, portfolio.ErrNotFound} {
 		if errors.Is(err, e) {
 			return true
 		}

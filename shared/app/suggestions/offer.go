@@ -133,18 +133,14 @@ func sameAction(a, b market.CorporateAction) bool {
 }
 
 // proposals are the suggestions of one portfolio: for each action of its
-// symbol dated today or before, held at the close before, not recorded, in the
-// portfolio's currency, and a transaction the portfolio may record.
+// symbol dated today or before, held at the close before, not recorded, and a
+// transaction the portfolio may record (a dividend in any currency: see
+// suggest).
 func (o *Offerer) proposals(ctx context.Context, h Holder, actions []market.CorporateAction, today calendar.Date) []Suggestion {
 	unrecorded := unrecordedSplits(h, actions)
 	var out []Suggestion
 	for _, a := range actions {
 		if a.Date.After(today) || alreadyRecorded(h.Transactions, a) {
-			continue
-		}
-		if a.Currency != "" && a.Currency != h.BaseCurrency {
-			o.opts.Logger.InfoContext(ctx, "corporate action in another currency not suggested", "portfolioId", h.PortfolioID,
-				"symbol", a.Symbol, "date", a.Date.String(), "currency", a.Currency)
 			continue
 		}
 		held := heldBefore(h, a.Symbol, a.Date, unrecorded)
@@ -172,6 +168,9 @@ func heldBefore(h Holder, symbol string, date calendar.Date, unrecorded []portfo
 	for _, group := range [][]portfolio.Transaction{h.Transactions, unrecorded} {
 		for _, tx := range group {
 			if tx.Date.Before(date) {
+				// Quantities need no rate: without a currency the book converts
+				// nothing, so a foreign trade stored without its fxRate counts.
+				tx.Currency, tx.FXRate = "", decimal.Decimal{}
 				txs = append(txs, tx)
 			}
 		}
@@ -223,6 +222,14 @@ func alreadyRecorded(txs []portfolio.Transaction, a market.CorporateAction) bool
 // suggest builds the suggestion of action a to h, which held held shares. The
 // transaction is checked as the aggregate would check it (its payload rules and
 // bounds), so an accept fails only on what changed since.
+//
+// A dividend is paid in the action's currency (else the symbol's trading
+// currency, else the portfolio's), whatever the portfolio's: a USD dividend to
+// a EUR portfolio is a USD DIVIDEND, without fxRate. Its rate is the trade
+// date's, which the command service looks up when the owner accepts (the
+// suggestion may be accepted long after it is offered, and the rate is a fact
+// of the pay date, not of the offer). A split moves no cash: it is recorded in
+// the base, which needs no rate.
 func suggest(h Holder, a market.CorporateAction, held decimal.Decimal, now time.Time) (Suggestion, error) {
 	s := Suggestion{
 		ID: IDFor(h.PortfolioID, a.Symbol, a.Kind, a.Date), PortfolioID: h.PortfolioID, UserID: h.UserID,
@@ -239,6 +246,7 @@ func suggest(h Holder, a market.CorporateAction, held decimal.Decimal, now time.
 		tx.Note = fmt.Sprintf("%s split executed %s (suggested from %s)", r, a.Date, a.Source)
 	case market.ActionDividend:
 		tx.Type, tx.Date, tx.Amount = portfolio.Dividend, a.Date, a.CashAmount.Mul(held)
+		tx.Currency = cmp.Or(a.Currency, tradingCurrency(h, a.Symbol), h.BaseCurrency)
 		if a.PayDate != nil && !a.PayDate.Before(a.Date) {
 			tx.Date = *a.PayDate
 		}
@@ -270,4 +278,15 @@ func ratioOf(a market.CorporateAction) (portfolio.Ratio, error) {
 		return portfolio.Ratio{}, fmt.Errorf("split of %s on %s: %s → %s is no ratio of whole shares up to %d", a.Symbol, a.Date, a.SplitFrom, a.SplitTo, portfolio.MaxRatioSide)
 	}
 	return portfolio.Ratio{New: n.Int64(), Old: d.Int64()}, nil
+}
+
+// tradingCurrency is the currency h's trades of symbol are in ("" when none
+// says).
+func tradingCurrency(h Holder, symbol string) string {
+	for _, tx := range h.Transactions {
+		if tx.Symbol == symbol && tx.Type.IsTrade() && tx.Currency != "" {
+			return tx.Currency
+		}
+	}
+	return ""
 }

@@ -108,9 +108,20 @@ func TestOfferRules(t *testing.T) {
 		got[0].Transaction.Date != d("2024-05-01") || !got[0].Transaction.Amount.Equal(decimal.RequireFromString("1.25")) || got[0].PayDate != nil {
 		t.Errorf("no pay date: %+v", got)
 	}
-	// Another currency than the portfolio's: not suggested (the domain records none).
-	if got := offer(t, holder("EUR", bought("2024-01-02", "10")), cash("2024-05-01", "0.1", "USD")); len(got) != 0 {
+	// Another currency than the portfolio's: a DIVIDEND in that currency, 10 ×
+	// 0.1 = 1 USD, without a rate (the command service looks it up at accept).
+	if got := offer(t, holder("EUR", bought("2024-01-02", "10")), cash("2024-05-01", "0.1", "USD")); len(got) != 1 ||
+		got[0].Transaction.Currency != "USD" || !got[0].Transaction.Amount.Equal(decimal.NewFromInt(1)) || !got[0].Transaction.FXRate.IsZero() {
 		t.Errorf("USD dividend to a EUR portfolio: %+v", got)
+	}
+	// A dividend the provider gives no currency for is in the symbol's trading
+	// currency: a London listing's in pence, 10 × 3.2 = 32 GBp; a split is in the
+	// base (it moves no cash, so needs no rate).
+	london := holder("EUR", bought("2024-01-02", "10"))
+	london.Transactions[0].Currency, london.Transactions[0].FXRate = "GBp", decimal.RequireFromString("1.17")
+	if got := offer(t, london, cash("2024-05-01", "3.2", ""), splitOf("2024-06-10", "1", "2")); len(got) != 2 ||
+		got[0].Transaction.Currency != "GBp" || !got[0].Transaction.Amount.Equal(decimal.NewFromInt(32)) || got[1].Transaction.Currency != "EUR" {
+		t.Errorf("a London listing's dividend without a currency, and its split: %+v", got)
 	}
 	// After today: the close before it has not happened.
 	if got := offer(t, holder("USD", bought("2024-01-02", "10")), cash("2024-12-03", "0.1", "USD")); len(got) != 0 {

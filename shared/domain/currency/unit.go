@@ -1,6 +1,10 @@
 package currency
 
-import "github.com/shopspring/decimal"
+import (
+	"slices"
+
+	"github.com/shopspring/decimal"
+)
 
 // quoteUnits are the sub-units exchanges quote prices in, by the codes data
 // providers and broker exports use: London in pence (GBp, GBX), Johannesburg in
@@ -24,6 +28,17 @@ func Settlement(code string) (settle string, divisor int64) {
 		return s, 100
 	}
 	return code, 1
+}
+
+// QuoteUnits lists every quote unit (GBp, GBX, ...), sorted: for a store that
+// must find what is priced in a currency or in one of its units.
+func QuoteUnits() []string {
+	out := make([]string, 0, len(quoteUnits))
+	for u := range quoteUnits {
+		out = append(out, u)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // IsQuoteUnit reports whether code is a sub-unit (GBp) rather than a currency.

@@ -38,6 +38,9 @@ type SeedTrade struct {
 	Day        calendar.Date
 	Voided     bool
 	RecordedAt time.Time
+	// Currency is the transaction's ("" is USD), ToCurrency a conversion's
+	// incoming one.
+	Currency, ToCurrency string
 }
 
 // HistorySubject is a store under test and how the suite seeds what it reads.
@@ -592,9 +595,11 @@ func testHistoryActionsDaily(t *testing.T, s HistorySubject) {
 }
 
 // testHistoryStale: a portfolio computed before a backfill of its traded
-// symbol, its benchmark or its currency pair completed is stale, least
-// recently computed first; computed after, or archived, or never computed, or
-// touched by no completed backfill, it is not.
+// symbol, its benchmark or the pair of a currency it converts (its base's, a
+// transaction's settlement currency, GBP for GBp, a conversion's incoming
+// one) completed is stale, least recently computed first; computed after, or
+// archived, or never computed, or touched by no completed backfill (a voided
+// transaction touches nothing), it is not.
 func testHistoryStale(t *testing.T, s HistorySubject) {
 	ctx, st := t.Context(), s.Store
 	trade := []SeedTrade{{Symbol: "AAPL", Day: histDay("2024-01-02")}}
@@ -605,14 +610,23 @@ func testHistoryStale(t *testing.T, s HistorySubject) {
 	s.PutPortfolio(t, SeedPortfolio{ID: "archived", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY", Archived: true, Trades: trade})
 	s.PutPortfolio(t, SeedPortfolio{ID: "never", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY", Trades: trade})
 	s.PutPortfolio(t, SeedPortfolio{ID: "other", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY", Trades: []SeedTrade{{Symbol: "MSFT", Day: histDay("2024-01-02")}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "pence", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY",
+		Trades: []SeedTrade{{Symbol: "VUSA.L", Day: histDay("2024-01-02"), Currency: "GBp"}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "conv", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY",
+		Trades: []SeedTrade{{Day: histDay("2024-01-02"), Currency: "USD", ToCurrency: "CHF"}}})
+	s.PutPortfolio(t, SeedPortfolio{ID: "voided", UserID: UserB, BaseCurrency: "USD", Benchmark: "SPY",
+		Trades: []SeedTrade{{Symbol: "7203.T", Day: histDay("2024-01-02"), Currency: "JPY", Voided: true}}})
 	s.PutComputedAt(t, "traded", UserA, t0.Add(2*time.Minute))
 	s.PutComputedAt(t, "bench", UserA, t0)
 	s.PutComputedAt(t, "fx", UserB, t0.Add(time.Minute))
 	s.PutComputedAt(t, "fresh", UserB, t0.Add(time.Hour))
 	s.PutComputedAt(t, "archived", UserB, t0)
 	s.PutComputedAt(t, "other", UserB, t0)
+	s.PutComputedAt(t, "pence", UserB, t0.Add(3*time.Minute))
+	s.PutComputedAt(t, "conv", UserB, t0.Add(4*time.Minute))
+	s.PutComputedAt(t, "voided", UserB, t0)
 	done := t0.Add(10 * time.Minute)
-	for _, sym := range []string{"AAPL", "QQQ", "EURUSD=X"} {
+	for _, sym := range []string{"AAPL", "QQQ", "EURUSD=X", "GBPUSD=X", "CHFUSD=X", "JPYUSD=X"} {
 		if err := st.Enqueue(ctx, sym, histDay("2024-01-02"), t0); err != nil {
 			t.Fatal(err)
 		}
@@ -624,7 +638,7 @@ func testHistoryStale(t *testing.T, s HistorySubject) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"bench", "fx", "traded"}; !slices.Equal(got, want) {
+	if want := []string{"bench", "fx", "traded", "pence", "conv"}; !slices.Equal(got, want) {
 		t.Errorf("stale %v, want %v", got, want)
 	}
 	if got, _ := st.StaleAfterBackfill(ctx, "USD", t0.Add(-time.Hour), 2); len(got) != 2 {

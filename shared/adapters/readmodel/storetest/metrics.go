@@ -18,6 +18,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
@@ -36,6 +37,8 @@ type MetricsStore interface {
 	Failures(ctx context.Context, mode string) ([]readmodel.AnalyticsFailure, error)
 	LoadCloses(ctx context.Context, symbols []string, from, to calendar.Date) (*performance.Closes, error)
 	BenchmarkCloses(ctx context.Context, symbol string, from, to calendar.Date) (analytics.Benchmark, error)
+	LoadRates(ctx context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error)
+	SymbolCurrencies(ctx context.Context, symbols []string) (map[string]string, error)
 	LatestMetrics(ctx context.Context, userID, portfolioID string) (readmodel.MetricsView, error)
 	Series(ctx context.Context, userID, portfolioID string) (readmodel.SeriesView, error)
 	Rebalancing(ctx context.Context, userID, portfolioID string) (readmodel.RebalancingView, error)
@@ -64,6 +67,7 @@ func RunMetrics(t *testing.T, newSubject func(t *testing.T) MetricsSubject) {
 		{"RebalancingNewerDayAndVersionWins", testRebalancingNewer},
 		{"PruneKeepsMonthEnds", testPruneMetrics},
 		{"ClosesLoadSealedAndAsBenchmark", testLoadCloses},
+		{"RatesFromPairClosesAndQuoteCurrencies", testLoadRates},
 		{"ScheduledRunsPendingDoneFailed", testScheduledRuns},
 		{"InsertValuationsGoToTheValuations", testMetricsValuations},
 		{"ConcurrentSavesKeepTheNewestVersion", testMetricsRace},
@@ -482,5 +486,64 @@ func testFailuresRace(t *testing.T, s MetricsSubject) {
 	fs, err := m.Failures(ctx, "daily")
 	if err != nil || len(fs) != 1 || fs[0].Attempts != racers {
 		t.Fatalf("failures %+v %v; want %d attempts", fs, err, racers)
+	}
+}
+
+// testLoadRates: the rates of the currencies asked for come from their USD
+// pairs' closes over the range and the last before it, a pair not asked for
+// and the latest quotes are not read (the analytics value a day with its
+// closes), a currency without a pair has no rate (never 1); the symbols'
+// trading currencies are their latest quotes'.
+func testLoadRates(t *testing.T, s MetricsSubject) {
+	ctx, m := t.Context(), s.Store
+	d := calendar.MustNew(2025, time.March, 3)
+	rows := []readmodel.DailyClose{
+		{Symbol: "EURUSD=X", Day: d - 10, Close: dec("1.05"), AsOf: t0, Source: "t"},
+		{Symbol: "EURUSD=X", Day: d - 3, Close: dec("1.08"), AsOf: t0, Source: "t"},
+		{Symbol: "EURUSD=X", Day: d + 1, Close: dec("1.1"), AsOf: t0, Source: "t"},
+		{Symbol: "EURUSD=X", Day: d + 9, Close: dec("1.2"), AsOf: t0, Source: "t"},
+		{Symbol: "GBPUSD=X", Day: d, Close: dec("1.25"), AsOf: t0, Source: "t"},
+		{Symbol: "JPYUSD=X", Day: d, Close: dec("0.0067"), AsOf: t0, Source: "t"},
+	}
+	if _, err := s.Closes.UpsertDailyCloses(ctx, rows); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Closes.UpsertLatestPrices(ctx, []readmodel.LatestPrice{
+		{Symbol: "EURUSD=X", Price: dec("1.3"), Currency: "USD", AsOf: t0, Source: "t"},
+		{Symbol: "VUSA.L", Price: dec("7012"), Currency: "GBp", AsOf: t0, Source: "t"},
+		{Symbol: "SPY", Price: dec("500"), Currency: "USD", AsOf: t0, Source: "t"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := m.LoadRates(ctx, []string{"EUR", "GBp", "USD", "CHF"}, d, d+7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		from, to string
+		day      calendar.Date
+		want     string // "" for none
+	}{
+		{"EUR", "USD", d, "1.08"}, // the last before the range
+		{"EUR", "USD", d + 1, "1.1"},
+		{"EUR", "USD", d + 20, "1.1"},         // neither the close after the range nor the live quote
+		{"GBp", "EUR", d, "0.01157407407408"}, // (1.25 × round12(1/1.08)) / 100,
+		{"JPY", "USD", d, ""},                 // not asked for
+		{"CHF", "USD", d, ""},                 // no pair
+	} {
+		got, ok := r.On(c.from, c.to, c.day)
+		if (c.want == "") != !ok || (ok && !got.Value.Equal(dec(c.want))) {
+			t.Errorf("%s→%s on %s: %s %v, want %q", c.from, c.to, c.day, got.Value, ok, c.want)
+		}
+	}
+	if r, err := m.LoadRates(ctx, []string{"USD"}, d, d+7); err != nil || r.Len() != 0 {
+		t.Errorf("USD alone needs no rate: %d %v", r.Len(), err)
+	}
+	cur, err := m.SymbolCurrencies(ctx, []string{"VUSA.L", "SPY", "NONE"})
+	if err != nil || len(cur) != 2 || cur["VUSA.L"] != "GBp" || cur["SPY"] != "USD" {
+		t.Errorf("symbol currencies %v %v", cur, err)
+	}
+	if cur, err := m.SymbolCurrencies(ctx, nil); err != nil || len(cur) != 0 {
+		t.Errorf("no symbols: %v %v", cur, err)
 	}
 }
