@@ -110,9 +110,9 @@ type TransactionResponse struct {
 	ToAmount   string `json:"toAmount,omitempty"`
 	ToCurrency string `json:"toCurrency,omitempty"`
 	Ratio      string `json:"ratio,omitempty"`
-	Note     string `json:"note,omitempty"`
-	Voided   bool   `json:"voided,omitempty"`
-	Version  int64  `json:"version"`
+	Note       string `json:"note,omitempty"`
+	Voided     bool   `json:"voided,omitempty"`
+	Version    int64  `json:"version"`
 }
 
 func transactionResponse(tx *portfolio.Transaction, version int64) TransactionResponse {

@@ -40,12 +40,15 @@ func LoadRates(ctx context.Context, db PriceDB, currencies []string, from, to ca
 	if len(symbols) == 0 {
 		return rates, nil
 	}
+	// The last close before from needs its own order by (the one after a union
+	// orders the union): without it, distinct on keeps any close of the symbol.
 	rows, err := db.Query(ctx, `
 select symbol, day::text, close::text from daily_closes
  where symbol = any($1::text[]) and day between $2::date and $3::date
 union all
-select distinct on (symbol) symbol, day::text, close::text from daily_closes
- where symbol = any($1::text[]) and day < $2::date
+(select distinct on (symbol) symbol, day::text, close::text from daily_closes
+  where symbol = any($1::text[]) and day < $2::date
+  order by symbol, day desc)
  order by 1, 2`, symbols, from.String(), to.String())
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: load rates: %w", err)
