@@ -238,14 +238,15 @@ func TestDuplicatesAndReordering(t *testing.T) {
 	ctx := context.Background()
 	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
 	b := rmtest.Realistic(t, "pb", rmtest.UserB, portfolio.AverageCost)
+	c := rmtest.MultiCurrency(t, "pc", rmtest.UserB, portfolio.FIFO) // and its cash_balances
 
 	want, _ := rmtest.DB(t)
-	applyInBatches(t, rmtest.NewProjector(want), append(slices.Clone(a.Events), b.Events...), 0)
+	applyInBatches(t, rmtest.NewProjector(want), slices.Concat(a.Events, b.Events, c.Events), 0)
 
 	got, _ := rmtest.DB(t)
 	proj := rmtest.NewProjector(got)
 	r := rand.New(rand.NewPCG(1, 2))
-	all := append(slices.Clone(a.Events), b.Events...)
+	all := slices.Concat(a.Events, b.Events, c.Events)
 	// Redeliveries: every event two or three times, shuffled, in batches of 9.
 	var mixed []portfolio.Event
 	for _, e := range all {
