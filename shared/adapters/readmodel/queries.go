@@ -327,11 +327,11 @@ select pf.version, pf.base_currency,
        p.taxes::text, p.dividends::text, p.version,
        lp.price::text, to_char(lp.as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), lp.source,
        sf.source, sf.reason,
-       p.currency, p.local_currency, p.local_cost_basis::text, p.local_realized_pnl::text, lp.currency,
-       (select string_agg(c.currency || ' ' || c.amount::text, ' ' order by c.currency)
-          from cash_balances c where c.portfolio_id = pf.id and c.user_id = pf.user_id)
+       p.currency, p.local_currency, p.local_cost_basis::text, p.local_realized_pnl::text, lp.currency, cb.balances
   from portfolios pf
   left join portfolio_totals t on t.portfolio_id = pf.id and t.user_id = pf.user_id
+  cross join lateral (select string_agg(c.currency || ' ' || c.amount::text, ' ' order by c.currency) as balances
+                        from cash_balances c where c.portfolio_id = pf.id and c.user_id = pf.user_id) cb
   left join positions p on p.portfolio_id = pf.id and p.user_id = pf.user_id
   left join latest_prices lp on lp.symbol = p.symbol and p.quantity <> 0
   left join symbol_flags sf on sf.symbol = p.symbol and sf.flag = 'unknown'
