@@ -342,7 +342,8 @@ select pf.version, pf.base_currency,
 	}
 	defer rows.Close()
 	v := PositionsView{PortfolioID: portfolioID, Positions: []PositionView{}}
-	prices := map[string]LatestPrice{}
+	prices := make(map[string]LatestPrice, 64)
+	codes := map[string]string{} // currency codes, interned: every row repeats a few
 	found := false
 	bad := func(what string, err error) (PositionsView, map[string]LatestPrice, error) {
 		return PositionsView{}, nil, fmt.Errorf("readmodel: positions: %s: %w", what, err)
@@ -377,7 +378,7 @@ select pf.version, pf.base_currency,
 		if c[13] == nil {
 			continue // a portfolio without positions
 		}
-		p := PositionView{Symbol: string(c[13]), Currency: string(c[27]), LocalCurrency: string(c[28])}
+		p := PositionView{Symbol: string(c[13]), Currency: intern(codes, c[27]), LocalCurrency: intern(codes, c[28])}
 		for i, dst := range [...]*decimal.Decimal{&p.Quantity, &p.CostBasis, &p.AveragePrice, &p.RealizedPnL, &p.Fees, &p.Taxes, &p.Dividends} {
 			if *dst, err = parseDecimalBytes(c[14+i]); err != nil {
 				return bad(p.Symbol, err)
@@ -395,7 +396,7 @@ select pf.version, pf.base_currency,
 			p.Warnings = []PositionWarning{UnknownSymbolWarning(p.Symbol, string(c[25]), string(c[26]))}
 		}
 		if c[22] != nil {
-			px := LatestPrice{Symbol: p.Symbol, Currency: string(c[31]), Source: string(c[24])}
+			px := LatestPrice{Symbol: p.Symbol, Currency: intern(codes, c[31]), Source: intern(codes, c[24])}
 			if px.Price, err = parseDecimalBytes(c[22]); err != nil {
 				return bad("price of "+p.Symbol, err)
 			}
