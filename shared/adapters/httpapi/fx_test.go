@@ -121,9 +121,16 @@ func foreignTransactions(t *testing.T, f *fullAPI) {
 		}
 		return d.String()
 	}
-	// AAPL: 10 × 150 + 1 = $1,501 at 1/1.10 = €1,364.545454545591; at 190 and
-	// today's 1/1.08 it is worth $1,900 = €1,759.2592592594.
+	// AAPL: 10 × 150 + 1 = $1,501 at 0.909090909091 (1/1.10) = €1,364.545454545591;
+	// at 190 and today's 0.925925925926 (1/1.08) it is worth $1,900 = €1,759.2592592594.
+	// Its $1,501 cost is €1,389.814814814926 at today's rate: the price effect is
+	// 1,759.2592592594 − 1,389.814814814926 = €369.444444444474 (the dollar gain of
+	// $399 at today's rate), the currency effect 1,389.814814814926 − 1,364.545454545591
+	// = €25.269360269335 (the dollar rose against the euro).
 	aapl := byS["AAPL"]
+	if str(aapl.PriceEffect) != "369.444444444474" || str(aapl.CurrencyEffect) != "25.269360269335" || str(aapl.UnrealizedPnL) != "394.713804713809" {
+		t.Errorf("AAPL effects: price %s, currency %s, unrealized %s", str(aapl.PriceEffect), str(aapl.CurrencyEffect), str(aapl.UnrealizedPnL))
+	}
 	if aapl.Currency != "USD" || aapl.Local == nil || aapl.Local.Currency != "USD" || aapl.Local.CostBasis.String() != "1501" ||
 		str(aapl.Local.MarketValue) != "1900" || str(aapl.Local.UnrealizedPnL) != "399" || str(aapl.FXRate) != "0.925925925926" ||
 		str(aapl.MarketValue) != "1759.2592592594" || aapl.CostBasis.String() != "1364.545454545591" {
