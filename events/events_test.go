@@ -238,8 +238,8 @@ func TestSamplesFoldIntoOnePortfolio(t *testing.T) {
 			t.Errorf("version %d belongs to another aggregate or user", e.Version)
 		}
 	}
-	if !p.Archived() || p.Name() != "Long-term growth" || p.TransactionCount() != 9 {
-		t.Errorf("after the samples: archived %v, name %q, %d transactions; want true, Long-term growth, 9 (7 + an import of 2)",
+	if !p.Archived() || p.Name() != "Long-term growth" || p.TransactionCount() != 11 {
+		t.Errorf("after the samples: archived %v, name %q, %d transactions; want true, Long-term growth, 11 (9 + an import of 2)",
 			p.Archived(), p.Name(), p.TransactionCount())
 	}
 	if q, _ := p.Quantity("NVDA"); q.String() != "70" {
@@ -304,6 +304,13 @@ func transactionsByType() []portfolio.Transaction {
 		{Type: portfolio.Fee, Date: day("2024-04-30"), Amount: dec("2.5"), Currency: "EUR", Note: "Custody fee"},
 		{Type: portfolio.Fee, Date: day("2024-05-02"), Symbol: "IWDA", Amount: dec("0.01"), Tax: dec("0.002"), Currency: "EUR"},
 		{Type: portfolio.Withdrawal, Date: day("2024-05-03"), Amount: dec("5000"), Fee: dec("0.5"), Currency: "EUR"},
+		// Foreign transactions, each with the rate of its date (EUR per unit of
+		// its settlement currency), and conversions out of and into the base.
+		{Type: portfolio.Conversion, Date: day("2024-05-06"), Amount: dec("2000"), ToAmount: dec("2151.9"), ToCurrency: "USD", Fee: dec("1"), Currency: "EUR"},
+		{Type: portfolio.Buy, Date: day("2024-05-07"), Symbol: "AAPL", Quantity: dec("5"), Price: dec("182.4"), Fee: dec("1"), Currency: "USD", FXRate: dec("0.9285")},
+		{Type: portfolio.Buy, Date: day("2024-05-07"), Symbol: "VUSA.L", Quantity: dec("12"), Price: dec("8125.5"), Currency: "GBp", FXRate: dec("1.1634")},
+		{Type: portfolio.Dividend, Date: day("2024-05-16"), Symbol: "AAPL", Amount: dec("1.25"), Tax: dec("0.19"), Currency: "USD", FXRate: dec("0.9201")},
+		{Type: portfolio.Conversion, Date: day("2024-05-20"), Amount: dec("500"), ToAmount: dec("460.25"), ToCurrency: "EUR", Currency: "USD"},
 	}
 }
 
@@ -543,6 +550,11 @@ var mutations = []mutation{
 	{name: "BUY without price", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { delete(data(m), "price") }, schema: "/data required", decoder: rejects},
 	{name: "ratio on a BUY", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["ratio"] = "2:1" }, schema: "/data/ratio false", decoder: rejects},
 	{name: "missing currency", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { delete(data(m), "currency") }, schema: "/data required", decoder: rejects},
+	{name: "toCurrency on a BUY", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["toCurrency"] = "EUR" }, schema: "/data/toCurrency false", decoder: rejects},
+	{name: "CONVERSION without toAmount", sample: "TransactionRecorded.conversion.v1.json", mutate: func(m doc) { delete(data(m), "toAmount") }, schema: "/data required", decoder: rejects},
+	{name: "CONVERSION from a quote unit", sample: "TransactionRecorded.conversion.v1.json", mutate: func(m doc) { data(m)["currency"] = "GBp" }, schema: "/data/currency pattern", decoder: rejects},
+	{name: "quote unit in lower case", sample: "TransactionRecorded.foreign.v1.json", mutate: func(m doc) { data(m)["currency"] = "gbp" }, schema: "/data/currency pattern", decoder: rejects},
+	{name: "negative fxRate", sample: "TransactionRecorded.foreign.v1.json", mutate: func(m doc) { data(m)["fxRate"] = "-1.2" }, schema: "/data/fxRate pattern", decoder: rejects},
 	{name: "missing transactionId", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { delete(data(m), "transactionId") }, schema: "/data required", decoder: rejects},
 	{name: "field name in another case", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { d := data(m); d["Quantity"] = d["quantity"]; delete(d, "quantity") },
 		schema: "/data additionalProperties", decoder: accepts,

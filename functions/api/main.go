@@ -75,7 +75,8 @@ func main() {
 			Limiter: marketdata.Share{Use: "search", Own: marketdata.NewWindowLimiter(counter, marketdata.WithUse("search", marketdata.SearchLimits())),
 				Shared: marketdata.NewWindowLimiter(counter, nil)}})
 		srv := httpapi.New(httpapi.Config{
-			Commands:    command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas}),
+			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas,
+				Rates: readmodel.NewFXRates(db)}),
 			Events:      store,
 			Queries:     readmodel.NewQueries(db),
 			Alerts:      readmodel.NewAlertRules(db),

@@ -60,8 +60,9 @@ type transactionRequest struct {
 	Fee      Decimal `json:"fee"`
 	Tax      Decimal `json:"tax"`
 	Currency string  `json:"currency"`
-	// FXRate is the rate of the trade date from the transaction's currency to the
-	// portfolio's base; optional (looked up from daily closes when absent).
+	// FXRate is the rate of the trade date from the transaction's settlement
+	// currency to the portfolio's base; optional (looked up from the daily
+	// closes when absent).
 	FXRate     Decimal `json:"fxRate"`
 	ToAmount   Decimal `json:"toAmount"`
 	ToCurrency string  `json:"toCurrency"`
@@ -277,16 +278,13 @@ func (s *Server) recordTransaction(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	res, err := s.commands.Execute(r.Context(), req, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+	// A foreign transaction without fxRate gets the rate of its date from the
+	// daily closes (the command service looks it up and records it).
+	res, err := s.commands.RecordTransaction(r.Context(), req, func(p *portfolio.Portfolio) (portfolio.Transaction, error) {
 		if p.Version() == 0 {
-			return fmt.Errorf("%w: portfolio %s", portfolio.ErrNotFound, req.AggregateID)
+			return portfolio.Transaction{}, fmt.Errorf("%w: portfolio %s", portfolio.ErrNotFound, req.AggregateID)
 		}
-		tx, err := body.toTransaction(p.BaseCurrency())
-		if err != nil {
-			return err
-		}
-		_, err = p.RecordTransaction(tx, meta)
-		return err
+		return body.toTransaction(p.BaseCurrency())
 	})
 	if err != nil {
 		return err

@@ -101,7 +101,11 @@ func classify(err error) *apiError {
 	case errors.Is(err, portfolio.ErrCurrencyMismatch):
 		return newError(http.StatusUnprocessableEntity, CodeCurrencyMismatch, msg, nil)
 	case errors.Is(err, portfolio.ErrFXRateRequired):
-		return newError(http.StatusUnprocessableEntity, CodeFXRateRequired, msg, map[string]string{"field": "fxRate"})
+		details := map[string]string{"field": "fxRate"}
+		if missing, ok := errors.AsType[*command.RateMissingError](err); ok {
+			details["from"], details["to"], details["date"] = missing.From, missing.To, missing.Day.String()
+		}
+		return newError(http.StatusUnprocessableEntity, CodeFXRateRequired, msg, details)
 	case errors.Is(err, portfolio.ErrInvalidCommand), errors.Is(err, portfolio.ErrInvalidTransaction), errors.Is(err, portfolio.ErrInvalidTargets):
 		return newError(http.StatusUnprocessableEntity, CodeValidation, msg, nil)
 	case errors.Is(err, command.ErrCommandIDReused):

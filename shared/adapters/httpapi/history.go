@@ -129,12 +129,9 @@ func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	res, err := s.commands.Execute(r.Context(), req, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
-		txs := make([]portfolio.Transaction, len(parsed.Transactions))
-		copy(txs, parsed.Transactions)
-		_, err := p.ImportTransactions(txs, meta)
-		return err
-	})
+	// Each row in another currency than the base without fxRate gets the rate
+	// of its date from the daily closes; a row without one fails the import.
+	res, err := s.commands.ImportTransactions(r.Context(), req, parsed.Transactions)
 	if err != nil {
 		// "transaction i: ..." from the domain names the i-th in replay order;
 		// report it as the file's row.

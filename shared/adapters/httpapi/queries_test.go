@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -51,6 +52,9 @@ type fullAPI struct {
 	}
 	// setHistories records symbols' backfill records (the in-memory API only).
 	setHistories func(ctx context.Context, hs []market.HistoryStatus) error
+	// market records latest prices and daily closes where the API reads them:
+	// the positions' valuation and the command service's rate lookup.
+	market func(ctx context.Context, latest []readmodel.LatestPrice, closes []readmodel.DailyClose) error
 }
 
 // newFullAPI is the API over the in-memory stores, which pass the contract
@@ -60,17 +64,22 @@ type fullAPI struct {
 // metrics stores join on), alert rules, metrics and valuations.
 func newFullAPI(t *testing.T) *fullAPI {
 	t.Helper()
-	store, vals := eventstore.NewMemory(), memstore.NewValuations()
+	store, vals, prices := eventstore.NewMemory(), memstore.NewValuations(), memstore.NewPrices()
 	reads := memquery.NewOver(vals)
 	offers := memstore.NewSuggestions(reads)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{
-		Commands: command.New(store, command.Options{Logger: quiet}), Events: store, Queries: reads,
-		Alerts: memstore.NewAlerts(reads), Analytics: memstore.NewMetrics(reads, memstore.NewPrices(), vals), Logger: quiet,
+		Commands: command.New(store, command.Options{Logger: quiet, Rates: memstore.FXRates{Prices: prices}}), Events: store, Queries: reads,
+		Alerts: memstore.NewAlerts(reads), Analytics: memstore.NewMetrics(reads, prices, vals), Logger: quiet,
 		Suggestions: offers,
 	})
 	return &fullAPI{api: &api{t: t, handler: httplambda.Handler(srv)}, events: store, apply: reads.Apply, valuations: vals, seen: map[string]bool{},
-		offers: offers, flags: reads, setHistories: reads.SetHistories}
+		offers: offers, flags: reads, setHistories: reads.SetHistories,
+		market: func(ctx context.Context, latest []readmodel.LatestPrice, closes []readmodel.DailyClose) error {
+			_, err1 := prices.UpsertLatestPrices(ctx, latest)
+			_, err2 := prices.UpsertDailyCloses(ctx, closes)
+			return errors.Join(err1, err2, reads.SetLatestPrices(ctx, latest), reads.SetDailyCloses(ctx, closes))
+		}}
 }
 
 // newPostgresAPI is the API over real DynamoDB Local and real PostgreSQL, for
@@ -99,7 +108,7 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{
-		Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
+		Commands: command.New(store, command.Options{Logger: quiet, Rates: readmodel.NewFXRates(callerDB)}), Events: store,
 		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
 		Suggestions: readmodel.NewSuggestions(callerDB),
 	})
@@ -117,6 +126,11 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 		valuations: readmodel.NewValuations(pool),
 		seen:       map[string]bool{},
 		offers:     readmodel.NewSuggestions(pool),
+		market: func(ctx context.Context, latest []readmodel.LatestPrice, closes []readmodel.DailyClose) error {
+			_, err1 := readmodel.UpsertLatestPrices(ctx, pool, latest)
+			_, err2 := readmodel.UpsertDailyCloses(ctx, pool, closes)
+			return errors.Join(err1, err2)
+		},
 	}
 }
 

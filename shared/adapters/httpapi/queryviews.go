@@ -64,9 +64,11 @@ type PositionsResponse struct {
 	AsOfVersion  int64              `json:"asOfVersion"`
 }
 
-// PositionResponse is one symbol's position, valued at the latest price when
-// there is one in the portfolio's currency. Closed positions have quantity zero
-// and no valuation.
+// PositionResponse is one symbol's position. Money is in the portfolio's base
+// currency, each transaction at its own rate; Local holds the figures in the
+// currency the symbol's trades settle in. It is valued at the latest price (in
+// the symbol's trading currency) times today's rate when both exist. Closed
+// positions have quantity zero and no valuation.
 type PositionResponse struct {
 	Symbol       string          `json:"symbol"`
 	Quantity     decimal.Decimal `json:"quantity"`
@@ -76,16 +78,40 @@ type PositionResponse struct {
 	Fees         decimal.Decimal `json:"fees"`
 	Taxes        decimal.Decimal `json:"taxes"`
 	Dividends    decimal.Decimal `json:"dividends"`
-	// Set when the position is open and a price exists.
-	MarketPrice   *decimal.Decimal `json:"marketPrice,omitempty"`
-	MarketValue   *decimal.Decimal `json:"marketValue,omitempty"`   // quantity × price
+	// Set when the position is open and a price and a rate exist.
+	MarketPrice   *decimal.Decimal `json:"marketPrice,omitempty"`   // in the trading currency
+	MarketValue   *decimal.Decimal `json:"marketValue,omitempty"`   // quantity × price × fxRate
 	UnrealizedPnL *decimal.Decimal `json:"unrealizedPnL,omitempty"` // market value − cost basis
 	PriceAsOf     *time.Time       `json:"priceAsOf,omitempty"`
 	PriceSource   string           `json:"priceSource,omitempty"`
 	Version       int64            `json:"version"` // of the last event that changed this symbol's history
 	// Warnings: what the user should know about the position (code
-	// "unknown_symbol": the market-data provider does not know the symbol).
+	// "unknown_symbol": the market-data provider does not know the symbol;
+	// "fx_rate_missing": no rate to the base, so it is unpriced;
+	// "price_currency_mismatch": the latest price is in another currency).
 	Warnings []WarningResponse `json:"warnings,omitempty"`
+	// Currency is the currency the symbol trades in, as recorded (GBp for a
+	// London listing in pence); absent for a symbol never traded.
+	Currency string         `json:"currency,omitempty"`
+	Local    *LocalResponse `json:"local,omitempty"`
+	// PriceEffect and CurrencyEffect split the unrealized P&L in the base:
+	// priceEffect = (local market value − local cost basis) × fxRate,
+	// currencyEffect = local cost basis × fxRate − cost basis.
+	PriceEffect    *decimal.Decimal `json:"priceEffect,omitempty"`
+	CurrencyEffect *decimal.Decimal `json:"currencyEffect,omitempty"`
+	// FXRate is the rate used, local currency → base (absent in the base).
+	FXRate *decimal.Decimal `json:"fxRate,omitempty"`
+}
+
+// LocalResponse is a position in the currency its trades settle in (GBP for a
+// GBp listing), before any exchange.
+type LocalResponse struct {
+	Currency    string          `json:"currency"`
+	CostBasis   decimal.Decimal `json:"costBasis"`
+	RealizedPnL decimal.Decimal `json:"realizedPnL"`
+	// Set with the valuation.
+	MarketValue   *decimal.Decimal `json:"marketValue,omitempty"`
+	UnrealizedPnL *decimal.Decimal `json:"unrealizedPnL,omitempty"`
 }
 
 // WarningResponse is a warning on a position: a code to act on and a message to
@@ -113,6 +139,20 @@ type TotalsResponse struct {
 	UnrealizedPnL decimal.Decimal `json:"unrealizedPnL"`
 	Unpriced      []string        `json:"unpriced,omitempty"`
 	Version       int64           `json:"version"` // of the last event that changed the transactions
+	// CashBalances are the cash held per currency, each valued at today's rate;
+	// CashValue is their sum in the base (absent when a rate is missing, with a
+	// warning). Cash above is the same money with each movement at its own rate.
+	CashBalances []CashBalanceResponse `json:"cashBalances"`
+	CashValue    *decimal.Decimal      `json:"cashValue,omitempty"`
+	Warnings     []WarningResponse     `json:"warnings,omitempty"`
+}
+
+// CashBalanceResponse is the cash held in one currency.
+type CashBalanceResponse struct {
+	Currency string           `json:"currency"`
+	Amount   decimal.Decimal  `json:"amount"`
+	FXRate   *decimal.Decimal `json:"fxRate,omitempty"` // currency → base today
+	Value    *decimal.Decimal `json:"value,omitempty"`  // amount × fxRate, in the base
 }
 
 func positionsResponse(v *readmodel.PositionsView) PositionsResponse {
@@ -121,15 +161,29 @@ func positionsResponse(v *readmodel.PositionsView) PositionsResponse {
 		Positions: make([]PositionResponse, len(v.Positions)),
 		Totals: TotalsResponse{Cash: t.Cash, RealizedPnL: t.RealizedPnL, Fees: t.Fees, Taxes: t.Taxes, Dividends: t.Dividends,
 			Interest: t.Interest, CostBasis: t.CostBasis, Charges: t.Charges, Deposits: t.Deposits, Withdrawals: t.Withdrawals,
-			MarketValue: t.MarketValue, UnrealizedPnL: t.UnrealizedPnL, Unpriced: t.Unpriced, Version: t.Version}}
+			MarketValue: t.MarketValue, UnrealizedPnL: t.UnrealizedPnL, Unpriced: t.Unpriced, Version: t.Version,
+			CashBalances: make([]CashBalanceResponse, len(t.Balances)), CashValue: t.CashValue, Warnings: warnings(t.Warnings)}}
+	for i, b := range t.Balances {
+		out.Totals.CashBalances[i] = CashBalanceResponse{Currency: b.Currency, Amount: b.Amount, FXRate: b.FXRate, Value: b.Value}
+	}
 	for i := range v.Positions {
 		p := &v.Positions[i]
 		out.Positions[i] = PositionResponse{Symbol: p.Symbol, Quantity: p.Quantity, CostBasis: p.CostBasis, AveragePrice: p.AveragePrice,
 			RealizedPnL: p.RealizedPnL, Fees: p.Fees, Taxes: p.Taxes, Dividends: p.Dividends, MarketPrice: p.MarketPrice,
-			MarketValue: p.MarketValue, UnrealizedPnL: p.UnrealizedPnL, PriceAsOf: p.PriceAsOf, PriceSource: p.PriceSource, Version: p.Version}
-		for _, w := range p.Warnings {
-			out.Positions[i].Warnings = append(out.Positions[i].Warnings, WarningResponse{Code: w.Code, Message: w.Message})
+			MarketValue: p.MarketValue, UnrealizedPnL: p.UnrealizedPnL, PriceAsOf: p.PriceAsOf, PriceSource: p.PriceSource, Version: p.Version,
+			Warnings: warnings(p.Warnings), Currency: p.Currency, PriceEffect: p.PriceEffect, CurrencyEffect: p.CurrencyEffect, FXRate: p.FXRate}
+		if p.LocalCurrency != "" {
+			out.Positions[i].Local = &LocalResponse{Currency: p.LocalCurrency, CostBasis: p.LocalCostBasis, RealizedPnL: p.LocalRealizedPnL,
+				MarketValue: p.LocalMarketValue, UnrealizedPnL: p.LocalUnrealizedPnL}
 		}
+	}
+	return out
+}
+
+func warnings(ws []readmodel.PositionWarning) []WarningResponse {
+	var out []WarningResponse
+	for _, w := range ws {
+		out = append(out, WarningResponse{Code: w.Code, Message: w.Message})
 	}
 	return out
 }
@@ -158,13 +212,18 @@ type RecordedTransactionResponse struct {
 	Fee         decimal.Decimal  `json:"fee"`
 	Tax         decimal.Decimal  `json:"tax"`
 	Currency    string           `json:"currency"`
-	Ratio       string           `json:"ratio,omitempty"`
-	Note        string           `json:"note,omitempty"`
-	Voided      bool             `json:"voided"`
-	VoidReason  string           `json:"voidReason,omitempty"`
-	VoidedAt    *time.Time       `json:"voidedAt,omitempty"`
-	RecordedAt  time.Time        `json:"recordedAt"`
-	Version     int64            `json:"version"`
+	// FXRate is the rate from the settlement currency of Currency to the base
+	// on the trade date, recorded with the transaction (absent in the base).
+	FXRate     decimal.Decimal `json:"fxRate,omitzero"`
+	ToAmount   decimal.Decimal `json:"toAmount,omitzero"`
+	ToCurrency string          `json:"toCurrency,omitempty"`
+	Ratio      string          `json:"ratio,omitempty"`
+	Note       string          `json:"note,omitempty"`
+	Voided     bool            `json:"voided"`
+	VoidReason string          `json:"voidReason,omitempty"`
+	VoidedAt   *time.Time      `json:"voidedAt,omitempty"`
+	RecordedAt time.Time       `json:"recordedAt"`
+	Version    int64           `json:"version"`
 }
 
 func transactionPageResponse(p *readmodel.TransactionPage) TransactionPageResponse {
@@ -174,7 +233,7 @@ func transactionPageResponse(p *readmodel.TransactionPage) TransactionPageRespon
 		out.Items[i] = RecordedTransactionResponse{ID: t.ID, PortfolioID: t.PortfolioID, Seq: t.Seq, Type: t.Type, Date: t.Date,
 			Symbol: t.Symbol, Quantity: t.Quantity, Price: t.Price, Amount: t.Amount, Fee: t.Fee, Tax: t.Tax, Currency: t.Currency,
 			Ratio: t.Ratio, Note: t.Note, Voided: t.Voided, VoidReason: t.VoidReason, VoidedAt: t.VoidedAt, RecordedAt: t.RecordedAt,
-			Version: t.Version}
+			Version: t.Version, FXRate: t.FXRate, ToAmount: t.ToAmount, ToCurrency: t.ToCurrency}
 	}
 	return out
 }

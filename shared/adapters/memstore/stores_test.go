@@ -69,3 +69,10 @@ func TestSymbolHistoryContract(t *testing.T) {
 		}
 	})
 }
+
+func TestFXRatesContract(t *testing.T) {
+	storetest.RunFXRates(t, func(*testing.T) storetest.FXRateSubject {
+		prices := memstore.NewPrices()
+		return storetest.FXRateSubject{Rates: memstore.FXRates{Prices: prices}, Closes: prices}
+	})
+}

@@ -79,6 +79,12 @@ values ($1, '2026-03-02', $2::uuid, 1, 'SPY', 0, '{}', $3)`, portfolioID, userID
 			}
 		})
 	})
+	t.Run("FXRates", func(t *testing.T) {
+		storetest.RunFXRates(t, func(t *testing.T) storetest.FXRateSubject {
+			pool := dbs.borrow(t)
+			return storetest.FXRateSubject{Rates: readmodel.NewFXRates(pool), Closes: readmodel.NewPrices(pool)}
+		})
+	})
 	t.Run("Watchers", func(t *testing.T) {
 		storetest.RunWatchers(t, func(t *testing.T) storetest.WatcherStore { return readmodel.NewWatchers(dbs.borrow(t)) })
 	})

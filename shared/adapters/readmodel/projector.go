@@ -313,11 +313,13 @@ func cloneTime(t *time.Time) *time.Time {
 	return &c
 }
 
-// selectActiveTransactions reads what the lot engine needs. The order is the
-// index's (recompute sorts for replay, which then has little to do).
+// selectActiveTransactions reads what the lot engine needs, the currency and
+// rate of each transaction included (without them a foreign trade would be
+// booked as if in the base). The order is the index's (recompute sorts for
+// replay, which then has little to do).
 const selectActiveTransactions = `select t.portfolio_id, t.transaction_id, t.seq, t.type, t.trade_date, coalesce(t.symbol, ''),
        coalesce(t.quantity::text, ''), coalesce(t.price::text, ''), coalesce(t.amount::text, ''), t.fee::text, t.tax::text,
-       coalesce(t.ratio, '')
+       coalesce(t.ratio, ''), t.currency, coalesce(t.fx_rate::text, ''), coalesce(t.to_amount::text, ''), coalesce(t.to_currency, '')
   from transactions t
  where t.portfolio_id = any($1::text[]) and not t.voided
  order by t.portfolio_id, t.trade_date, t.seq`
@@ -328,10 +330,10 @@ const selectActiveTransactions = `select t.portfolio_id, t.transaction_id, t.seq
 func scanActiveTransactions(rows pgx.Rows, each func(portfolioID string, tx portfolio.Transaction)) error {
 	defer rows.Close()
 	var pid string
-	symbols := map[string]string{}
+	symbols := map[string]string{} // interned symbols and currencies: a portfolio repeats a few
 	for rows.Next() {
 		v := rows.RawValues()
-		if len(v) != 12 {
+		if len(v) != 16 {
 			return fmt.Errorf("stored transactions: %d columns", len(v))
 		}
 		if string(v[0]) != pid {
@@ -357,14 +359,7 @@ func parseTransactionBytes(v [][]byte, symbols map[string]string) (portfolio.Tra
 	if tx.Date, err = parseDateBytes(v[4]); err != nil {
 		return tx, err
 	}
-	if len(v[5]) > 0 {
-		sym, ok := symbols[string(v[5])]
-		if !ok {
-			sym = string(v[5])
-			symbols[sym] = sym
-		}
-		tx.Symbol = sym
-	}
+	tx.Symbol = intern(symbols, v[5])
 	for i, dst := range [...]*decimal.Decimal{&tx.Quantity, &tx.Price, &tx.Amount, &tx.Fee, &tx.Tax} {
 		if b := v[6+i]; len(b) > 0 {
 			if *dst, err = parseDecimalBytes(b); err != nil {
@@ -377,7 +372,29 @@ func parseTransactionBytes(v [][]byte, symbols map[string]string) (portfolio.Tra
 			return tx, err
 		}
 	}
+	tx.Currency = intern(symbols, v[12])
+	tx.ToCurrency = intern(symbols, v[15])
+	for i, dst := range [...]*decimal.Decimal{&tx.FXRate, &tx.ToAmount} {
+		if b := v[13+i]; len(b) > 0 {
+			if *dst, err = parseDecimalBytes(b); err != nil {
+				return tx, err
+			}
+		}
+	}
 	return tx, nil
+}
+
+// intern returns b as a string, the same one for the same bytes.
+func intern(seen map[string]string, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	s, ok := seen[string(b)]
+	if !ok {
+		s = string(b)
+		seen[s] = s
+	}
+	return s
 }
 
 func txType(b []byte) portfolio.TxType {
@@ -466,7 +483,8 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 	var pos cols
 	var posDel cols
 	var tot cols
-	var kept cols // projection_failures rows that stay: left out, quarantined
+	var balDel, bals cols // cash_balances: each recomputed portfolio's set replaces an older one
+	var kept cols         // projection_failures rows that stay: left out, quarantined
 	for _, q := range b.Quarantined() {
 		kept.add(q.AggregateID, i64(q.Version), q.EventType, q.EventID, truncate(q.Reason, 2000), kindQuarantined, string(q.Image))
 	}
@@ -494,7 +512,8 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 			r := &a.Recorded[i]
 			t := &r.Tx
 			txr.add(t.ID, id, p.UserID, i64(t.Seq), string(t.Type), t.Date.String(), t.Symbol, optDec(t.Quantity), optDec(t.Price),
-				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.RecordedAt), i64(portfolio.VersionOfSeq(t.Seq)))
+				optDec(t.Amount), t.Fee.String(), t.Tax.String(), t.Currency, optRatio(t.Ratio), t.Note, ts(r.RecordedAt), i64(portfolio.VersionOfSeq(t.Seq)),
+				optDec(t.FXRate), optDec(t.ToAmount), t.ToCurrency)
 		}
 		for _, v := range a.Voids {
 			vd.add(v.ID, id, v.Reason, ts(v.VoidedAt), i64(v.Version))
@@ -508,7 +527,8 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 		for _, r := range a.Positions {
 			q := &r.Pos
 			pos.add(id, r.Symbol, p.UserID, q.Quantity.String(), q.CostBasis.String(), q.AveragePrice().String(),
-				q.RealizedPnL.String(), q.Fees.String(), q.Taxes.String(), q.Dividends.String(), i64(r.Version))
+				q.RealizedPnL.String(), q.Fees.String(), q.Taxes.String(), q.Dividends.String(), i64(r.Version),
+				q.Currency, q.Local.Currency, q.Local.CostBasis.String(), q.Local.RealizedPnL.String())
 		}
 		for _, s := range a.Removed {
 			posDel.add(id, s)
@@ -517,6 +537,10 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 			s := &t.Sum
 			tot.add(id, p.UserID, s.Cash.String(), s.RealizedPnL.String(), s.Fees.String(), s.Taxes.String(), s.Dividends.String(),
 				s.Interest.String(), s.CostBasis.String(), s.Charges.String(), s.Deposits.String(), s.Withdrawals.String(), i64(t.Version))
+			balDel.add(id, i64(t.Version))
+			for _, bal := range s.Balances {
+				bals.add(id, bal.Currency, p.UserID, bal.Amount.String(), i64(t.Version))
+			}
 		}
 	}
 	if cp.n == 0 {
@@ -564,15 +588,17 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 	}
 	if txr.n > 0 {
 		q.Queue(`insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price,
-		                                   amount, fee, tax, currency, ratio, note, recorded_at, version)
+		                                   amount, fee, tax, currency, ratio, note, recorded_at, version, fx_rate, to_amount,
+		                                   to_currency)
 		         select id, pid, uid::uuid, seq::bigint, type, trade_date::date, nullif(symbol, ''), nullif(quantity, '')::numeric,
 		                nullif(price, '')::numeric, nullif(amount, '')::numeric, fee::numeric, tax::numeric, currency,
-		                nullif(ratio, ''), nullif(note, ''), recorded_at::timestamptz, version::bigint
+		                nullif(ratio, ''), nullif(note, ''), recorded_at::timestamptz, version::bigint,
+		                nullif(fx_rate, '')::numeric, nullif(to_amount, '')::numeric, nullif(to_currency, '')
 		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
-		                       $16::text[], $17::text[])
+		                       $16::text[], $17::text[], $18::text[], $19::text[], $20::text[])
 		                as u(id, pid, uid, seq, type, trade_date, symbol, quantity, price, amount, fee, tax, currency, ratio,
-		                     note, recorded_at, version)
+		                     note, recorded_at, version, fx_rate, to_amount, to_currency)
 		         on conflict (transaction_id) do nothing`, txr.args()...)
 	}
 	if vd.n > 0 {
@@ -592,15 +618,19 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 	}
 	if pos.n > 0 {
 		q.Queue(`insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees,
-		                                taxes, dividends, version)
+		                                taxes, dividends, version, currency, local_currency, local_cost_basis, local_realized_pnl)
 		         select pid, symbol, uid::uuid, quantity::numeric, cost_basis::numeric, average_price::numeric,
-		                realized_pnl::numeric, fees::numeric, taxes::numeric, dividends::numeric, version::bigint
+		                realized_pnl::numeric, fees::numeric, taxes::numeric, dividends::numeric, version::bigint,
+		                currency, local_currency, local_cost_basis::numeric, local_realized_pnl::numeric
 		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-		                       $9::text[], $10::text[], $11::text[])
-		                as u(pid, symbol, uid, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version)
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+		                as u(pid, symbol, uid, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version,
+		                     currency, local_currency, local_cost_basis, local_realized_pnl)
 		         on conflict (portfolio_id, symbol) do update set quantity = excluded.quantity, cost_basis = excluded.cost_basis,
 		                average_price = excluded.average_price, realized_pnl = excluded.realized_pnl, fees = excluded.fees,
-		                taxes = excluded.taxes, dividends = excluded.dividends, version = excluded.version
+		                taxes = excluded.taxes, dividends = excluded.dividends, version = excluded.version,
+		                currency = excluded.currency, local_currency = excluded.local_currency,
+		                local_cost_basis = excluded.local_cost_basis, local_realized_pnl = excluded.local_realized_pnl
 		         where positions.version < excluded.version`, pos.args()...)
 	}
 	if posDel.n > 0 {
@@ -622,6 +652,19 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 		                cost_basis = excluded.cost_basis, charges = excluded.charges, deposits = excluded.deposits,
 		                withdrawals = excluded.withdrawals, version = excluded.version
 		         where portfolio_totals.version < excluded.version`, tot.args()...)
+	}
+	if balDel.n > 0 {
+		// A void can take a currency out of the book: the older set goes whole,
+		// and a replay (an older version) finds nothing to delete or replace.
+		q.Queue(`delete from cash_balances c using unnest($1::text[], $2::text[]) as u(pid, version)
+		          where c.portfolio_id = u.pid and c.version < u.version::bigint`, balDel.args()...)
+	}
+	if bals.n > 0 {
+		q.Queue(`insert into cash_balances (portfolio_id, currency, user_id, amount, version)
+		         select pid, currency, uid::uuid, amount::numeric, version::bigint
+		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) as u(pid, currency, uid, amount, version)
+		         on conflict (portfolio_id, currency) do update set amount = excluded.amount, version = excluded.version
+		         where cash_balances.version < excluded.version`, bals.args()...)
 	}
 	return tx.SendBatch(ctx, q).Close()
 }

@@ -2,6 +2,7 @@ package readmodel_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -44,6 +45,7 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	portfolio.SortForReplay(txs)
 	book := lots.New(h.P.LotMethod(), h.P.BaseCurrency())
 	for i := range txs {
 		if err := book.Apply(&txs[i]); err != nil {
@@ -52,19 +54,21 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 	}
 	want := book.Positions()
 	rows, err := pool.Query(ctx, `select symbol, quantity::text, cost_basis::text, average_price::text, realized_pnl::text,
-		fees::text, taxes::text, dividends::text from positions where portfolio_id = $1 order by symbol`, h.P.ID())
+		fees::text, taxes::text, dividends::text, currency, local_currency, local_cost_basis::text, local_realized_pnl::text
+		from positions where portfolio_id = $1 order by symbol`, h.P.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []lots.Position
 	var avg []decimal.Decimal
 	for rows.Next() {
-		var s [8]string
-		if err := rows.Scan(&s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7]); err != nil {
+		var s [12]string
+		if err := rows.Scan(&s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9], &s[10], &s[11]); err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, lots.Position{Symbol: s[0], Quantity: rmtest.Dec(s[1]), CostBasis: rmtest.Dec(s[2]),
-			RealizedPnL: rmtest.Dec(s[4]), Fees: rmtest.Dec(s[5]), Taxes: rmtest.Dec(s[6]), Dividends: rmtest.Dec(s[7])})
+			RealizedPnL: rmtest.Dec(s[4]), Fees: rmtest.Dec(s[5]), Taxes: rmtest.Dec(s[6]), Dividends: rmtest.Dec(s[7]),
+			Currency: s[8], Local: lots.Local{Currency: s[9], CostBasis: rmtest.Dec(s[10]), RealizedPnL: rmtest.Dec(s[11])}})
 		avg = append(avg, rmtest.Dec(s[3]))
 	}
 	if err := rows.Err(); err != nil {
@@ -77,7 +81,8 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 		w, g := want[i], got[i]
 		same := w.Symbol == g.Symbol && w.Quantity.Equal(g.Quantity) && w.CostBasis.Equal(g.CostBasis) &&
 			w.RealizedPnL.Equal(g.RealizedPnL) && w.Fees.Equal(g.Fees) && w.Taxes.Equal(g.Taxes) &&
-			w.Dividends.Equal(g.Dividends) && w.AveragePrice().Equal(avg[i])
+			w.Dividends.Equal(g.Dividends) && w.AveragePrice().Equal(avg[i]) && w.Currency == g.Currency &&
+			w.Local.Currency == g.Local.Currency && w.Local.CostBasis.Equal(g.Local.CostBasis) && w.Local.RealizedPnL.Equal(g.Local.RealizedPnL)
 		if !same {
 			t.Errorf("%s %s:\n got %+v avg %s\nwant %+v avg %s", h.P.ID(), w.Symbol, g, avg[i], w, w.AveragePrice())
 		}
@@ -95,6 +100,18 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 		if !rmtest.Dec(s[i]).Equal(w) {
 			t.Errorf("%s totals column %d = %s, want %s", h.P.ID(), i, s[i], w)
 		}
+	}
+	var balances string
+	if err := pool.QueryRow(ctx, `select coalesce(string_agg(currency || '=' || amount::text || '@' || version, ' ' order by currency), '')
+		from cash_balances where portfolio_id = $1`, h.P.ID()).Scan(&balances); err != nil {
+		t.Fatal(err)
+	}
+	var wantBalances []string
+	for _, b := range sum.Balances {
+		wantBalances = append(wantBalances, fmt.Sprintf("%s=%s@%d", b.Currency, b.Amount, version))
+	}
+	if gotB := strings.Fields(balances); len(gotB) != len(wantBalances) || !slices.EqualFunc(gotB, wantBalances, sameBalance) {
+		t.Errorf("%s cash balances %q, want %q", h.P.ID(), balances, wantBalances)
 	}
 	var name string
 	var archived bool
@@ -114,6 +131,67 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 	if active != len(txs) || active+voided != h.P.TransactionCount()+voided {
 		t.Errorf("transactions: %d active, %d voided; aggregate has %d active", active, voided, len(txs))
 	}
+}
+
+// sameBalance compares "CUR=amount@version" ignoring the amount's trailing
+// zeros (numeric keeps the scale of the text it was given).
+func sameBalance(got, want string) bool {
+	gc, gr, _ := strings.Cut(got, "=")
+	wc, wr, _ := strings.Cut(want, "=")
+	ga, gv, _ := strings.Cut(gr, "@")
+	wa, wv, _ := strings.Cut(wr, "@")
+	return gc == wc && gv == wv && rmtest.Dec(ga).Equal(rmtest.Dec(wa))
+}
+
+// A EUR portfolio with USD and GBp trades, a USD dividend and a CONVERSION is
+// projected as the lot engine books it: positions in the base at each
+// transaction's rate and in their local currency, with their trading currency;
+// cash per currency; and each transaction's currency, rate and incoming side.
+// Batches of any size re-read the stored transactions with their currency and
+// rate (a batch of one recomputes from them alone).
+func TestProjectionMultiCurrency(t *testing.T) {
+	t.Parallel()
+	pool, _ := rmtest.DB(t)
+	proj := rmtest.NewProjector(pool)
+	for i, size := range []int{0, 1, 4} {
+		for _, m := range []portfolio.LotMethod{portfolio.FIFO, portfolio.AverageCost} {
+			h := rmtest.MultiCurrency(t, "m-"+string(m)+"-"+string(rune('a'+i)), rmtest.UserA, m)
+			applyInBatches(t, proj, h.Events, size)
+			expectLotEngine(t, pool, h)
+			txs, err := h.P.Transactions()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tx := range txs {
+				var cur, rate, toAmount, toCur string
+				if err := pool.QueryRow(context.Background(), `select currency, coalesce(fx_rate::text, ''), coalesce(to_amount::text, ''),
+					coalesce(to_currency, '') from transactions where transaction_id = $1`, tx.ID).Scan(&cur, &rate, &toAmount, &toCur); err != nil {
+					t.Fatal(err)
+				}
+				if cur != tx.Currency || rate != optText(tx.FXRate) || toAmount != optText(tx.ToAmount) || toCur != tx.ToCurrency {
+					t.Errorf("%s %s stored as %s at %q to %q %q", tx.ID, tx.Type, cur, rate, toAmount, toCur)
+				}
+			}
+		}
+	}
+	// Spot check, by hand: FIFO in one batch. AAPL: 10 × 150 + 1 = $1,501 at
+	// 0.91 = €1,365.91; 4 sold take 4/10 of it: €546.364, leaving €819.546 and
+	// $900.60 for the 6 held.
+	var cost, local, cur, localCur string
+	if err := pool.QueryRow(context.Background(), `select cost_basis::text, local_cost_basis::text, currency, local_currency
+		from positions where portfolio_id = 'm-FIFO-a' and symbol = 'AAPL'`).Scan(&cost, &local, &cur, &localCur); err != nil {
+		t.Fatal(err)
+	}
+	if !rmtest.Dec(cost).Equal(rmtest.Dec("819.546")) || !rmtest.Dec(local).Equal(rmtest.Dec("900.6")) || cur != "USD" || localCur != "USD" {
+		t.Errorf("AAPL: cost %s, local %s %s (%s), want 819.546 and 900.6 USD", cost, local, localCur, cur)
+	}
+}
+
+func optText(d decimal.Decimal) string {
+	if d.IsZero() {
+		return ""
+	}
+	return d.String()
 }
 
 func TestProjectionMatchesLotEngine(t *testing.T) {
@@ -160,14 +238,15 @@ func TestDuplicatesAndReordering(t *testing.T) {
 	ctx := context.Background()
 	a := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
 	b := rmtest.Realistic(t, "pb", rmtest.UserB, portfolio.AverageCost)
+	c := rmtest.MultiCurrency(t, "pc", rmtest.UserB, portfolio.FIFO) // and its cash_balances
 
 	want, _ := rmtest.DB(t)
-	applyInBatches(t, rmtest.NewProjector(want), append(slices.Clone(a.Events), b.Events...), 0)
+	applyInBatches(t, rmtest.NewProjector(want), slices.Concat(a.Events, b.Events, c.Events), 0)
 
 	got, _ := rmtest.DB(t)
 	proj := rmtest.NewProjector(got)
 	r := rand.New(rand.NewPCG(1, 2))
-	all := append(slices.Clone(a.Events), b.Events...)
+	all := slices.Concat(a.Events, b.Events, c.Events)
 	// Redeliveries: every event two or three times, shuffled, in batches of 9.
 	var mixed []portfolio.Event
 	for _, e := range all {

@@ -66,9 +66,10 @@ type PortfolioSettingsView struct {
 	MinTradeValue decimal.Decimal
 }
 
-// PositionView is one symbol's position, valued at the latest price when there is
-// one in the portfolio's currency. Closed positions have Quantity zero and no
-// valuation.
+// PositionView is one symbol's position, money in the base currency at each
+// transaction's own rate, valued at the latest price (in the symbol's trading
+// currency) and today's rate to the base when both exist (ValuePositions).
+// Closed positions have Quantity zero and no valuation.
 type PositionView struct {
 	Symbol       string
 	Quantity     decimal.Decimal
@@ -78,13 +79,29 @@ type PositionView struct {
 	Fees         decimal.Decimal
 	Taxes        decimal.Decimal
 	Dividends    decimal.Decimal
-	// Set when the position is open and a price exists.
-	MarketPrice   *decimal.Decimal
-	MarketValue   *decimal.Decimal // quantity × price
-	UnrealizedPnL *decimal.Decimal // market value − cost basis
+	// Currency is the currency the symbol trades in, as its trades recorded it
+	// (GBp for a London listing in pence); LocalCurrency the one its cash settles
+	// in (GBP), in which LocalCostBasis and LocalRealizedPnL are kept. Both ""
+	// for a symbol never traded (a dividend or a fee only).
+	Currency         string
+	LocalCurrency    string
+	LocalCostBasis   decimal.Decimal
+	LocalRealizedPnL decimal.Decimal
+	// Set when the position is open and a price and a rate exist.
+	MarketPrice   *decimal.Decimal // in the trading currency
+	MarketValue   *decimal.Decimal // quantity × price × rate, in the base
+	UnrealizedPnL *decimal.Decimal // market value − cost basis = PriceEffect + CurrencyEffect
 	PriceAsOf     *time.Time
 	PriceSource   string
-	Version       int64 // of the last event that changed this symbol's history
+	// PriceEffect and CurrencyEffect split the unrealized P&L (lots.Position.ValueAt);
+	// LocalMarketValue and LocalUnrealizedPnL are in LocalCurrency; FXRate is
+	// the rate used, LocalCurrency → base (nil in the base).
+	PriceEffect        *decimal.Decimal
+	CurrencyEffect     *decimal.Decimal
+	LocalMarketValue   *decimal.Decimal
+	LocalUnrealizedPnL *decimal.Decimal
+	FXRate             *decimal.Decimal
+	Version            int64 // of the last event that changed this symbol's history
 	// Warnings: what the user should know about the position (a symbol the
 	// market-data provider does not know).
 	Warnings []PositionWarning
@@ -107,9 +124,12 @@ func UnknownSymbolWarning(symbol, source, reason string) PositionWarning {
 		Message: fmt.Sprintf("%s does not know the symbol %s (%s): it is kept as recorded, priced only if a quote arrives", source, symbol, reason)}
 }
 
-// TotalsView is the portfolio-level figures (see package lots for the
-// conventions). MarketValue and UnrealizedPnL cover the open positions that have
-// a price; Unpriced lists the open ones that have none.
+// TotalsView is the portfolio-level figures in the base currency (see package
+// lots for the conventions). Cash is the identity's cash, each movement at its
+// own rate; Balances are the cash per currency, valued at today's rates
+// (CashValue is their sum, nil when a rate is missing, with a warning).
+// MarketValue and UnrealizedPnL cover the open positions that have a price and
+// a rate; Unpriced lists the open ones that have not.
 type TotalsView struct {
 	Cash          decimal.Decimal
 	RealizedPnL   decimal.Decimal
@@ -124,6 +144,9 @@ type TotalsView struct {
 	MarketValue   decimal.Decimal
 	UnrealizedPnL decimal.Decimal
 	Unpriced      []string
+	Balances      []CashBalanceView // by currency
+	CashValue     *decimal.Decimal
+	Warnings      []PositionWarning
 	Version       int64 // of the last event that changed the transactions
 }
 
@@ -160,13 +183,19 @@ type TransactionView struct {
 	Fee         decimal.Decimal
 	Tax         decimal.Decimal
 	Currency    string
-	Ratio       string
-	Note        string
-	Voided      bool
-	VoidReason  string
-	VoidedAt    *time.Time
-	RecordedAt  time.Time
-	Version     int64
+	// FXRate is the rate of Currency's settlement currency to the base on the
+	// trade date (zero in the base); ToAmount and ToCurrency a CONVERSION's
+	// incoming side.
+	FXRate     decimal.Decimal
+	ToAmount   decimal.Decimal
+	ToCurrency string
+	Ratio      string
+	Note       string
+	Voided     bool
+	VoidReason string
+	VoidedAt   *time.Time
+	RecordedAt time.Time
+	Version    int64
 }
 
 // TransactionPage is one page, newest first (by trade date, then recording order).
@@ -263,13 +292,32 @@ func (q *Queries) GetPortfolio(ctx context.Context, userID, portfolioID string) 
 	return v, nil
 }
 
-// Positions returns the portfolio's positions, valued at the latest prices, and
-// its totals, read in one statement (so from one snapshot), or portfolio.ErrNotFound.
+// Positions returns the portfolio's positions and its totals, read in one
+// statement (so from one snapshot), valued at the latest prices and the live
+// rates (LoadRates: the pairs' latest quotes, else their last daily close), or
+// portfolio.ErrNotFound.
 func (q *Queries) Positions(ctx context.Context, userID, portfolioID string) (PositionsView, error) {
 	if !isUUID(userID) {
 		return PositionsView{}, portfolio.ErrNotFound
 	}
-	rows, err := asCaller(q.db, userID).Query(ctx, `
+	db := asCaller(q.db, userID)
+	v, prices, err := readPositions(ctx, db, userID, portfolioID)
+	if err != nil {
+		return PositionsView{}, err
+	}
+	today := calendar.FromTime(time.Now().UTC())
+	rates, err := LoadRates(ctx, db, ValueNeeds(&v), today, today, true)
+	if err != nil {
+		return PositionsView{}, fmt.Errorf("readmodel: positions: %w", err)
+	}
+	ValuePositions(&v, prices, rates, today)
+	return v, nil
+}
+
+// readPositions reads the positions, the totals, the cash balances and the
+// latest prices of the symbols held, unvalued.
+func readPositions(ctx context.Context, db MetricsDB, userID, portfolioID string) (PositionsView, map[string]LatestPrice, error) {
+	rows, err := db.Query(ctx, `
 select pf.version, pf.base_currency,
        coalesce(t.cash::text, '0'), coalesce(t.realized_pnl::text, '0'), coalesce(t.fees::text, '0'),
        coalesce(t.taxes::text, '0'), coalesce(t.dividends::text, '0'), coalesce(t.interest::text, '0'),
@@ -278,28 +326,33 @@ select pf.version, pf.base_currency,
        p.symbol, p.quantity::text, p.cost_basis::text, p.average_price::text, p.realized_pnl::text, p.fees::text,
        p.taxes::text, p.dividends::text, p.version,
        lp.price::text, to_char(lp.as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), lp.source,
-       sf.source, sf.reason
+       sf.source, sf.reason,
+       p.currency, p.local_currency, p.local_cost_basis::text, p.local_realized_pnl::text, lp.currency, cb.balances
   from portfolios pf
   left join portfolio_totals t on t.portfolio_id = pf.id and t.user_id = pf.user_id
+  cross join lateral (select string_agg(c.currency || ' ' || c.amount::text, ' ' order by c.currency) as balances
+                        from cash_balances c where c.portfolio_id = pf.id and c.user_id = pf.user_id) cb
   left join positions p on p.portfolio_id = pf.id and p.user_id = pf.user_id
-  left join latest_prices lp on lp.symbol = p.symbol and lp.currency = pf.base_currency
+  left join latest_prices lp on lp.symbol = p.symbol and p.quantity <> 0
   left join symbol_flags sf on sf.symbol = p.symbol and sf.flag = 'unknown'
  where pf.id = $1 and pf.user_id = $2::uuid
  order by p.symbol`, portfolioID, userID)
 	if err != nil {
-		return PositionsView{}, fmt.Errorf("readmodel: positions: %w", err)
+		return PositionsView{}, nil, fmt.Errorf("readmodel: positions: %w", err)
 	}
 	defer rows.Close()
 	v := PositionsView{PortfolioID: portfolioID, Positions: []PositionView{}}
+	prices := make(map[string]LatestPrice, 64)
+	codes := map[string]string{} // currency codes, interned: every row repeats a few
 	found := false
-	bad := func(what string, err error) (PositionsView, error) {
-		return PositionsView{}, fmt.Errorf("readmodel: positions: %s: %w", what, err)
+	bad := func(what string, err error) (PositionsView, map[string]LatestPrice, error) {
+		return PositionsView{}, nil, fmt.Errorf("readmodel: positions: %s: %w", what, err)
 	}
 	// The row values are parsed directly from their text: the totals repeat on
 	// every row and are read once.
 	for rows.Next() {
 		c := rows.RawValues()
-		if len(c) != 27 {
+		if len(c) != 33 {
 			return bad("columns", fmt.Errorf("%d columns", len(c)))
 		}
 		if !found {
@@ -318,13 +371,21 @@ select pf.version, pf.base_currency,
 			if t.Version, err = strconv.ParseInt(string(c[12]), 10, 64); err != nil {
 				return bad("totals version", err)
 			}
+			if t.Balances, err = parseBalances(string(c[32])); err != nil {
+				return bad("cash balances", err)
+			}
 		}
 		if c[13] == nil {
 			continue // a portfolio without positions
 		}
-		p := PositionView{Symbol: string(c[13])}
+		p := PositionView{Symbol: string(c[13]), Currency: intern(codes, c[27]), LocalCurrency: intern(codes, c[28])}
 		for i, dst := range [...]*decimal.Decimal{&p.Quantity, &p.CostBasis, &p.AveragePrice, &p.RealizedPnL, &p.Fees, &p.Taxes, &p.Dividends} {
 			if *dst, err = parseDecimalBytes(c[14+i]); err != nil {
+				return bad(p.Symbol, err)
+			}
+		}
+		for i, dst := range [...]*decimal.Decimal{&p.LocalCostBasis, &p.LocalRealizedPnL} {
+			if *dst, err = parseDecimalBytes(c[29+i]); err != nil {
 				return bad(p.Symbol, err)
 			}
 		}
@@ -334,34 +395,43 @@ select pf.version, pf.base_currency,
 		if c[25] != nil {
 			p.Warnings = []PositionWarning{UnknownSymbolWarning(p.Symbol, string(c[25]), string(c[26]))}
 		}
-		if !p.Quantity.IsZero() {
-			if c[22] == nil {
-				v.Totals.Unpriced = append(v.Totals.Unpriced, p.Symbol)
-			} else {
-				px, err := parseDecimalBytes(c[22])
-				if err != nil {
-					return bad("price of "+p.Symbol, err)
-				}
-				at, err := time.Parse(time.RFC3339Nano, string(c[23]))
-				if err != nil {
-					return bad("price time of "+p.Symbol, err)
-				}
-				mv := p.Quantity.Mul(px)
-				upnl := mv.Sub(p.CostBasis)
-				p.MarketPrice, p.MarketValue, p.UnrealizedPnL, p.PriceAsOf, p.PriceSource = &px, &mv, &upnl, &at, string(c[24])
-				v.Totals.MarketValue = v.Totals.MarketValue.Add(mv)
-				v.Totals.UnrealizedPnL = v.Totals.UnrealizedPnL.Add(upnl)
+		if c[22] != nil {
+			px := LatestPrice{Symbol: p.Symbol, Currency: intern(codes, c[31]), Source: intern(codes, c[24])}
+			if px.Price, err = parseDecimalBytes(c[22]); err != nil {
+				return bad("price of "+p.Symbol, err)
 			}
+			if px.AsOf, err = time.Parse(time.RFC3339Nano, string(c[23])); err != nil {
+				return bad("price time of "+p.Symbol, err)
+			}
+			prices[p.Symbol] = px
 		}
 		v.Positions = append(v.Positions, p)
 	}
 	if err := rows.Err(); err != nil {
-		return PositionsView{}, fmt.Errorf("readmodel: positions: %w", err)
+		return PositionsView{}, nil, fmt.Errorf("readmodel: positions: %w", err)
 	}
 	if !found {
-		return PositionsView{}, portfolio.ErrNotFound
+		return PositionsView{}, nil, portfolio.ErrNotFound
 	}
-	return v, nil
+	return v, prices, nil
+}
+
+// parseBalances reads "CUR amount CUR amount ...", the cash balances as the
+// positions statement aggregates them.
+func parseBalances(s string) ([]CashBalanceView, error) {
+	f := strings.Fields(s)
+	if len(f)%2 != 0 {
+		return nil, fmt.Errorf("%q is not currency and amount pairs", s)
+	}
+	var out []CashBalanceView
+	for i := 0; i < len(f); i += 2 {
+		amount, err := decimal.NewFromString(f[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f[i], err)
+		}
+		out = append(out, CashBalanceView{Currency: f[i], Amount: amount})
+	}
+	return out, nil
 }
 
 func parseDecimals(src []string, dst ...*decimal.Decimal) error {
@@ -420,7 +490,8 @@ func (q *Queries) Transactions(ctx context.Context, userID, portfolioID string, 
 	sql := `
 select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce(t.symbol, ''), coalesce(t.quantity::text, ''),
        coalesce(t.price::text, ''), coalesce(t.amount::text, ''), t.fee::text, t.tax::text, t.currency, coalesce(t.ratio, ''),
-       coalesce(t.note, ''), t.voided, coalesce(t.void_reason, ''), t.voided_at, t.recorded_at, t.version
+       coalesce(t.note, ''), t.voided, coalesce(t.void_reason, ''), t.voided_at, t.recorded_at, t.version,
+       coalesce(t.fx_rate::text, ''), coalesce(t.to_amount::text, ''), coalesce(t.to_currency, '')
   from portfolios pf
   left join lateral (
        select * from transactions t
@@ -439,12 +510,12 @@ select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce
 	found := false
 	for rows.Next() {
 		found = true
-		var id, typ, date, symbol, qty, price, amount, fee, tax, currency, ratio, note, reason *string
+		var id, typ, date, symbol, qty, price, amount, fee, tax, currency, ratio, note, reason, fxRate, toAmount, toCurrency *string
 		var seq, version *int64
 		var voided *bool
 		var voidedAt, recordedAt *time.Time
 		if err := rows.Scan(&page.AsOfVersion, &id, &seq, &typ, &date, &symbol, &qty, &price, &amount, &fee, &tax, &currency, &ratio,
-			&note, &voided, &reason, &voidedAt, &recordedAt, &version); err != nil {
+			&note, &voided, &reason, &voidedAt, &recordedAt, &version, &fxRate, &toAmount, &toCurrency); err != nil {
 			return TransactionPage{}, fmt.Errorf("readmodel: transactions: %w", err)
 		}
 		if id == nil {
@@ -458,6 +529,18 @@ select pf.version, t.transaction_id, t.seq, t.type, t.trade_date::text, coalesce
 			ID: tx.ID, PortfolioID: portfolioID, Seq: tx.Seq, Type: tx.Type, Date: tx.Date, Symbol: tx.Symbol,
 			Quantity: tx.Quantity, Price: tx.Price, Amount: tx.Amount, Fee: tx.Fee, Tax: tx.Tax, Currency: *currency,
 			Ratio: *ratio, Note: *note, Voided: *voided, VoidReason: *reason, RecordedAt: recordedAt.UTC(), Version: *version,
+			ToCurrency: *toCurrency,
+		}
+		for _, f := range []struct {
+			dst  *decimal.Decimal
+			text string
+		}{{&v.FXRate, *fxRate}, {&v.ToAmount, *toAmount}} {
+			if f.text == "" {
+				continue
+			}
+			if *f.dst, err = decimal.NewFromString(f.text); err != nil {
+				return TransactionPage{}, fmt.Errorf("readmodel: transactions: %s: %w", *id, err)
+			}
 		}
 		if voidedAt != nil {
 			t := voidedAt.UTC()

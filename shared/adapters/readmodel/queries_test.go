@@ -40,6 +40,10 @@ func TestQueriesContract(t *testing.T) {
 			InsertValuations: func(ctx context.Context, vals []readmodel.Valuation) (int64, error) {
 				return readmodel.InsertValuations(ctx, pool, vals)
 			},
+			SetDailyCloses: func(ctx context.Context, closes []readmodel.DailyClose) error {
+				_, err := readmodel.UpsertDailyCloses(ctx, pool, closes)
+				return err
+			},
 			Flags:   readmodel.NewSymbolFlags(pool),
 			Symbols: q,
 			SetHistories: func(ctx context.Context, hs []market.HistoryStatus) error {

@@ -56,7 +56,7 @@ type RebuildStats struct {
 
 // ProjectionTables are the tables a rebuild empties and refills. Profiles follow
 // Supabase Auth and latest_prices the market feed: neither is a projection.
-var ProjectionTables = []string{"portfolios", "transactions", "positions", "portfolio_totals", "targets",
+var ProjectionTables = []string{"portfolios", "transactions", "positions", "portfolio_totals", "cash_balances", "targets",
 	"projection_checkpoints", "projection_failures"}
 
 // Rebuild empties the projections and re-applies every aggregate's events from

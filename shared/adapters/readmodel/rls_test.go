@@ -12,7 +12,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
-var userTables = []string{"profiles", "portfolios", "transactions", "positions", "portfolio_totals", "targets"}
+var userTables = []string{"profiles", "portfolios", "transactions", "positions", "portfolio_totals", "cash_balances", "targets"}
 
 // asRole runs fn in a transaction as the API role with the given JWT subject ("" for
 // none), the way PostgREST does, and rolls it back.

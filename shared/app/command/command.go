@@ -46,6 +46,10 @@ type Options struct {
 	// quotas before they are appended: the portfolios it creates and the symbols
 	// its transactions name (dynamoquota.Store).
 	Quotas Quotas
+	// Rates looks up the rate of a foreign transaction recorded without one
+	// (RecordTransaction, ImportTransactions, FillRates). Without it such a
+	// transaction is refused with portfolio.ErrFXRateRequired.
+	Rates Rates
 }
 
 // Quotas reserves members (portfolio IDs, symbols) against a user's quota, or

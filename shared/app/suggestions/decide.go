@@ -36,9 +36,10 @@ type DecisionStore interface {
 // symbol, and each is decided once.
 const MaxList = 500
 
-// Commands records transactions: *command.Service.
+// Commands records transactions: *command.Service, which looks up the rate of
+// a transaction in another currency than the portfolio's.
 type Commands interface {
-	Execute(ctx context.Context, req command.Request, decide command.Decide) (command.Result, error)
+	RecordTransaction(ctx context.Context, req command.Request, build func(*portfolio.Portfolio) (portfolio.Transaction, error)) (command.Result, error)
 }
 
 // Decisions serves the owner's decisions on suggestions.
@@ -125,9 +126,8 @@ func (d *Decisions) record(ctx context.Context, req AcceptRequest, s Suggestion)
 		AggregateID: req.PortfolioID, UserID: req.UserID, CommandID: CommandID(s.ID), CorrelationID: req.CorrelationID,
 		Fingerprint: command.RequestFingerprint([]byte("acceptSuggestion"), []byte(req.PortfolioID), []byte(s.ID)),
 	}
-	return d.commands.Execute(ctx, creq, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
-		_, err := p.RecordTransaction(s.Transaction, meta)
-		return err
+	return d.commands.RecordTransaction(ctx, creq, func(*portfolio.Portfolio) (portfolio.Transaction, error) {
+		return s.Transaction, nil
 	})
 }
 

@@ -53,6 +53,9 @@ type Fixture struct {
 	// Flags flags the symbols a market-data provider does not know
 	// (readmodel.SymbolFlags).
 	Flags SymbolFlagger
+	// SetDailyCloses records daily closes (those of currency pairs are the
+	// rates a position falls back on without a live quote), newer wins.
+	SetDailyCloses func(ctx context.Context, closes []readmodel.DailyClose) error
 }
 
 // SymbolFlagger flags and clears symbols a provider does not know.
@@ -69,6 +72,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("Valuations", func(t *testing.T) { t.Parallel(); testValuations(t, newFixture(t)) })
 	t.Run("PortfolioSymbols", func(t *testing.T) { t.Parallel(); testPortfolioSymbols(t, newFixture(t)) })
 	t.Run("UnknownSymbolWarnings", func(t *testing.T) { t.Parallel(); testUnknownSymbolWarnings(t, newFixture(t)) })
+	t.Run("MultiCurrency", func(t *testing.T) { t.Parallel(); testMultiCurrency(t, newFixture(t)) })
 }
 
 // testUnknownSymbolWarnings: a position in a symbol the provider does not know

@@ -10,7 +10,10 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/shopspring/decimal"
 )
 
 // ListPortfolios returns the user's portfolios, archived ones included, oldest
@@ -52,9 +55,10 @@ func (a *aggregate) portfolio() readmodel.PortfolioView {
 }
 
 // Positions returns the portfolio's positions, sorted by symbol and valued at
-// the latest prices in its currency, and its totals, or portfolio.ErrNotFound.
-// Symbols sort bytewise; PostgreSQL sorts them by the database's collation,
-// which agrees on tickers of capitals and digits.
+// the latest prices and the live rates (readmodel.ValuePositions), and its
+// totals, or portfolio.ErrNotFound. Symbols sort bytewise; PostgreSQL sorts
+// them by the database's collation, which agrees on tickers of capitals and
+// digits.
 func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmodel.PositionsView, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -64,28 +68,44 @@ func (s *Store) Positions(_ context.Context, userID, portfolioID string) (readmo
 	}
 	v := readmodel.PositionsView{PortfolioID: portfolioID, BaseCurrency: a.view.BaseCurrency, Positions: []readmodel.PositionView{},
 		Totals: a.totals, AsOfVersion: a.view.Version}
-	v.Totals.Unpriced = nil
+	v.Totals.Balances = slices.Clone(a.totals.Balances)
+	prices := map[string]readmodel.LatestPrice{}
 	for _, sym := range slices.Sorted(maps.Keys(a.positions)) {
 		p := a.positions[sym]
+		p.Warnings = nil
 		if f, ok := s.unknown[sym]; ok {
 			p.Warnings = []readmodel.PositionWarning{readmodel.UnknownSymbolWarning(sym, f.source, f.reason)}
 		}
-		if !p.Quantity.IsZero() {
-			px, ok := s.prices[sym]
-			if !ok || px.Currency != a.view.BaseCurrency {
-				v.Totals.Unpriced = append(v.Totals.Unpriced, sym)
-			} else {
-				price, at := px.Price, px.AsOf
-				mv := p.Quantity.Mul(price)
-				upnl := mv.Sub(p.CostBasis)
-				p.MarketPrice, p.MarketValue, p.UnrealizedPnL, p.PriceAsOf, p.PriceSource = &price, &mv, &upnl, &at, px.Source
-				v.Totals.MarketValue = v.Totals.MarketValue.Add(mv)
-				v.Totals.UnrealizedPnL = v.Totals.UnrealizedPnL.Add(upnl)
-			}
+		if px, ok := s.prices[sym]; ok && !p.Quantity.IsZero() {
+			prices[sym] = px
 		}
 		v.Positions = append(v.Positions, p)
 	}
+	today := calendar.FromTime(time.Now().UTC())
+	readmodel.ValuePositions(&v, prices, s.rates(readmodel.ValueNeeds(&v), today), today)
 	return v, nil
+}
+
+// rates are what readmodel.LoadRates reads over today..today with live quotes:
+// the pairs' closes up to today and their latest prices as the rate of their day.
+func (s *Store) rates(currencies []string, today calendar.Date) *currency.Rates {
+	rates := currency.NewRates()
+	add := func(symbol string, day calendar.Date, price decimal.Decimal) {
+		if pair, ok := market.ParseFXPair(symbol); ok && price.IsPositive() {
+			_ = rates.Add(day, pair.Base, pair.Quote, price) // an unknown code in a pair symbol prices nothing
+		}
+	}
+	for _, sym := range readmodel.PairSymbols(currencies) {
+		for _, c := range s.closes[sym] {
+			if c.Day <= today {
+				add(sym, c.Day, c.Close)
+			}
+		}
+		if px, ok := s.prices[sym]; ok {
+			add(sym, calendar.FromTime(px.AsOf.UTC()), px.Price)
+		}
+	}
+	return rates
 }
 
 // Targets returns the portfolio's target allocation, or portfolio.ErrNotFound.
@@ -144,6 +164,7 @@ func (s *Store) Transactions(_ context.Context, userID, portfolioID string, f re
 		}
 		v := readmodel.TransactionView{ID: t.ID, PortfolioID: portfolioID, Seq: t.Seq, Type: t.Type, Date: t.Date, Symbol: t.Symbol,
 			Quantity: t.Quantity, Price: t.Price, Amount: t.Amount, Fee: t.Fee, Tax: t.Tax, Currency: t.Currency, Note: t.Note,
+			FXRate: t.FXRate, ToAmount: t.ToAmount, ToCurrency: t.ToCurrency,
 			Voided: r.voided, VoidReason: r.voidReason, RecordedAt: r.recordedAt, Version: r.version}
 		if !t.Ratio.IsZero() {
 			v.Ratio = t.Ratio.String()

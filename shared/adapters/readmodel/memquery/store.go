@@ -41,9 +41,10 @@ import (
 type Store struct {
 	mu         sync.RWMutex
 	aggs       map[string]*aggregate
-	prices     map[string]readmodel.LatestPrice // by symbol, as latest_prices
-	unknown    map[string]unknownFlag           // by symbol, as symbol_flags
-	histories  map[string]market.HistoryStatus  // by symbol, as symbol_history
+	prices     map[string]readmodel.LatestPrice  // by symbol, as latest_prices
+	unknown    map[string]unknownFlag            // by symbol, as symbol_flags
+	histories  map[string]market.HistoryStatus   // by symbol, as symbol_history
+	closes     map[string][]readmodel.DailyClose // the currency pairs' daily closes, by symbol, as daily_closes
 	valuations *memstore.Valuations
 }
 
@@ -58,7 +59,7 @@ func New() *Store { return NewOver(memstore.NewValuations()) }
 // table the prices use case writes).
 func NewOver(vals *memstore.Valuations) *Store {
 	return &Store{aggs: map[string]*aggregate{}, prices: map[string]readmodel.LatestPrice{}, unknown: map[string]unknownFlag{},
-		histories: map[string]market.HistoryStatus{}, valuations: vals}
+		histories: map[string]market.HistoryStatus{}, closes: map[string][]readmodel.DailyClose{}, valuations: vals}
 }
 
 var _ memstore.PortfolioDirectory = (*Store)(nil)
@@ -127,6 +128,30 @@ func (s *Store) SetLatestPrices(_ context.Context, prices []readmodel.LatestPric
 		}
 		p.AsOf = stored(p.AsOf)
 		s.prices[p.Symbol] = p
+	}
+	return nil
+}
+
+// SetDailyCloses records daily closes, a later one for the same symbol and day
+// replacing the earlier, as readmodel.UpsertDailyCloses does. The store keeps
+// those of currency pairs (market.IsFX), which value foreign positions.
+func (s *Store) SetDailyCloses(_ context.Context, closes []readmodel.DailyClose) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range closes {
+		if !market.IsFX(c.Symbol) {
+			continue
+		}
+		list := s.closes[c.Symbol]
+		i := slices.IndexFunc(list, func(o readmodel.DailyClose) bool { return o.Day == c.Day })
+		switch {
+		case i < 0:
+			c.AsOf = stored(c.AsOf)
+			s.closes[c.Symbol] = append(list, c)
+		case list[i].AsOf.Before(c.AsOf):
+			c.AsOf = stored(c.AsOf)
+			list[i] = c
+		}
 	}
 	return nil
 }
@@ -308,11 +333,15 @@ func (a *aggregate) recompute(touched map[string]bool, version int64) {
 			continue
 		}
 		a.positions[sym] = readmodel.PositionView{Symbol: sym, Quantity: p.Quantity, CostBasis: p.CostBasis, AveragePrice: p.AveragePrice(),
-			RealizedPnL: p.RealizedPnL, Fees: p.Fees, Taxes: p.Taxes, Dividends: p.Dividends, Version: version}
+			RealizedPnL: p.RealizedPnL, Fees: p.Fees, Taxes: p.Taxes, Dividends: p.Dividends, Version: version,
+			Currency: p.Currency, LocalCurrency: p.Local.Currency, LocalCostBasis: p.Local.CostBasis, LocalRealizedPnL: p.Local.RealizedPnL}
 	}
 	s := book.Summary()
 	a.totals = readmodel.TotalsView{Cash: s.Cash, RealizedPnL: s.RealizedPnL, Fees: s.Fees, Taxes: s.Taxes, Dividends: s.Dividends,
 		Interest: s.Interest, CostBasis: s.CostBasis, Charges: s.Charges, Deposits: s.Deposits, Withdrawals: s.Withdrawals, Version: version}
+	for _, b := range s.Balances {
+		a.totals.Balances = append(a.totals.Balances, readmodel.CashBalanceView{Currency: b.Currency, Amount: b.Amount})
+	}
 }
 
 // owned is the caller's portfolio id, or nil.

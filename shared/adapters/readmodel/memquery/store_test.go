@@ -18,7 +18,8 @@ func TestContract(t *testing.T) {
 		vals := memstore.NewValuations()
 		s := memquery.NewOver(vals)
 		return querytest.Fixture{Portfolios: s, Transactions: s, Apply: s.Apply, SetLatestPrices: s.SetLatestPrices,
-			Valuations: s, InsertValuations: vals.InsertValuations, Flags: s, Symbols: s, SetHistories: s.SetHistories}
+			Valuations: s, InsertValuations: vals.InsertValuations, Flags: s, Symbols: s, SetHistories: s.SetHistories,
+			SetDailyCloses: s.SetDailyCloses}
 	})
 }
 

@@ -317,6 +317,38 @@ func Realistic(t testing.TB, id, user string, method portfolio.LotMethod) *Histo
 	return h
 }
 
+// In gives a transaction its currency and, when not zero, its fxRate.
+func In(tx portfolio.Transaction, currency, fxRate string) portfolio.Transaction {
+	tx.Currency = currency
+	if fxRate != "" {
+		tx.FXRate = Dec(fxRate)
+	}
+	return tx
+}
+
+// MultiCurrency builds a EUR portfolio holding US and UK shares: EUR and GBP
+// deposits, a CONVERSION of EUR into USD, AAPL bought and partly sold in USD,
+// VUSA.L bought and partly sold in GBp (pence), a USD dividend with
+// withholding, a voided GBP fee, each foreign transaction with its own fxRate
+// (EUR per unit of its settlement currency).
+func MultiCurrency(t testing.TB, id, user string, method portfolio.LotMethod) *History {
+	t.Helper()
+	h := NewHistoryIn(t, id, user, method, "EUR")
+	h.Tx(In(Cash(portfolio.Deposit, "2024-01-02", "", "10000", "", ""), "EUR", ""))
+	h.Tx(In(Cash(portfolio.Deposit, "2024-01-02", "", "8000", "", ""), "GBP", "1.15"))
+	conv := In(Cash(portfolio.Conversion, "2024-01-03", "", "5000", "2", ""), "EUR", "")
+	conv.ToAmount, conv.ToCurrency = Dec("5450.25"), "USD"
+	h.Tx(conv)
+	h.Tx(In(Buy("2024-01-04", "AAPL", "10", "150", "1"), "USD", "0.91"))
+	h.Tx(In(Buy("2024-01-05", "VUSA.L", "100", "7000", "500"), "GBp", "1.16")) // £7,000 and a £5 fee
+	h.Tx(In(Cash(portfolio.Dividend, "2024-02-15", "AAPL", "5", "", "0.75"), "USD", "0.92"))
+	fee := h.Tx(In(Cash(portfolio.Fee, "2024-02-20", "VUSA.L", "3", "", ""), "GBP", "1.17"))
+	h.Tx(In(Sell("2024-03-01", "AAPL", "4", "180", "1"), "USD", "0.925"))
+	h.Tx(In(Sell("2024-03-05", "VUSA.L", "20", "7500", ""), "GBp", "1.165"))
+	h.Void(fee, "charged twice")
+	return h
+}
+
 // Random appends n random valid transactions over the given symbols: buys,
 // sells of half a holding, dividends, on dates that move forward from start (or
 // from where the previous call stopped), five a day.
@@ -367,6 +399,7 @@ func Dump(t testing.TB, pool *pgxpool.Pool) string {
 		"select * from transactions order by transaction_id",
 		"select * from positions order by portfolio_id, symbol",
 		"select * from portfolio_totals order by portfolio_id",
+		"select * from cash_balances order by portfolio_id, currency",
 		"select * from targets order by portfolio_id, symbol",
 		"select * from projection_checkpoints order by aggregate_id",
 	} {

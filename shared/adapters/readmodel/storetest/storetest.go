@@ -2,8 +2,8 @@
 // than the portfolios and transactions: alert rules (RunAlerts), analytics
 // figures (RunMetrics), prices (RunPrices), valuations (RunValuations),
 // symbol watchers (RunWatchers), suggested transactions (RunSuggestions), the
-// symbols' backfill records (RunHistory) and the ingest's watch list
-// (RunWatchList). Each suite takes a constructor and runs the same
+// symbols' backfill records (RunHistory), the ingest's watch list
+// (RunWatchList) and the rates the command service looks up (RunFXRates). Each suite takes a constructor and runs the same
 // cases against every implementation: the Postgres stores of package readmodel
 // (on a migrated database holding nothing else during the case) and the
 // in-memory ones of package memstore. A case that needs other tables (the portfolios an alert rule or a

@@ -100,7 +100,8 @@ type Position struct {
 	Version int64
 }
 
-// Totals is a portfolio_totals row.
+// Totals is a portfolio_totals row and, from Sum.Balances, the portfolio's
+// cash_balances rows (which replace the older set whole).
 type Totals struct {
 	Sum     lots.Summary
 	Version int64
