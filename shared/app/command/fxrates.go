@@ -73,10 +73,14 @@ func (s *Service) FillRates(ctx context.Context, base string, txs []portfolio.Tr
 }
 
 // NeedsRate reports whether tx needs an fxRate it lacks: its cash settles in
-// another currency than base, and it is not a CONVERSION into the base (which
-// derives its own from its two amounts).
+// another currency than base, it moves money (a SPLIT without charges does not),
+// and it is not a CONVERSION into the base (which derives its own from its two
+// amounts).
 func NeedsRate(tx *portfolio.Transaction, base string) bool {
 	if !tx.FXRate.IsZero() || tx.Currency == "" || tx.Settlement() == base {
+		return false
+	}
+	if tx.Type == portfolio.Split && tx.Fee.IsZero() && tx.Tax.IsZero() {
 		return false
 	}
 	return tx.Type != portfolio.Conversion || tx.ToCurrency != base

@@ -23,6 +23,7 @@ func TestForeignTransactionRules(t *testing.T) {
 	}{
 		{"a London listing in pence needs the pound's rate", gbp, portfolio.ErrFXRateRequired},
 		{"… and is accepted with it", withRate(gbp, "1.27"), nil},
+		{"a split of a foreign share moves no money and needs no rate", func() portfolio.Transaction { x := split("2024-01-03", "VUSA.L", 2, 1); x.Currency = "GBp"; return x }(), nil},
 		{"a lower-case code is not a currency", func() portfolio.Transaction { x := gbp; x.Currency = "gbp"; return x }(), portfolio.ErrInvalidTransaction},
 		{"yen have no fractions", withRate(jpy, "0.0068"), portfolio.ErrInvalidTransaction},
 		{"whole yen are fine", withRate(func() portfolio.Transaction { x := jpy; x.Amount = dec("100"); return x }(), "0.0068"), nil},

@@ -529,6 +529,9 @@ func (p *Portfolio) checkCurrency(tx *Transaction) error {
 	if tx.Type == Conversion && tx.FXRate.IsZero() && tx.ToCurrency == p.baseCurrency && tx.Currency != p.baseCurrency {
 		tx.FXRate = tx.ToAmount.DivRound(tx.Amount, FXRateDigits)
 	}
+	if tx.Type == Split && tx.Fee.IsZero() && tx.Tax.IsZero() {
+		return nil // moves no money: its currency is only the symbol's
+	}
 	if tx.Settlement() == p.baseCurrency {
 		if !tx.FXRate.IsZero() && !tx.FXRate.Equal(one) {
 			return fmt.Errorf("%w: fxRate %s given for a transaction in %s, the portfolio's own currency", ErrCurrencyMismatch, tx.FXRate, tx.Currency)
