@@ -44,7 +44,7 @@ var Derived = []string{"PortfolioValueCalculated"}
 // schemaVersion name no schema.
 var ErrNoSchema = errors.New("no schema for event")
 
-// Schemas returns the schema files (common.v1.json, <EventType>.v<N>.json).
+// Schemas returns the schema files (common.v<N>.json, <EventType>.v<N>.json).
 func Schemas() fs.FS { return sub(schemaFiles, "schemas") }
 
 // Samples returns the sample events (<EventType>[.<variant>].v<N>.json).

@@ -238,8 +238,8 @@ func TestSamplesFoldIntoOnePortfolio(t *testing.T) {
 			t.Errorf("version %d belongs to another aggregate or user", e.Version)
 		}
 	}
-	if !p.Archived() || p.Name() != "Long-term growth" || p.TransactionCount() != 11 {
-		t.Errorf("after the samples: archived %v, name %q, %d transactions; want true, Long-term growth, 11 (9 + an import of 2)",
+	if !p.Archived() || p.Name() != "Long-term growth" || p.TransactionCount() != 12 {
+		t.Errorf("after the samples: archived %v, name %q, %d transactions; want true, Long-term growth, 12 (9 + 2 foreign + an import of 2 - 1 voided)",
 			p.Archived(), p.Name(), p.TransactionCount())
 	}
 	if q, _ := p.Quantity("NVDA"); q.String() != "70" {
@@ -348,7 +348,15 @@ func writtenEvents(t *testing.T) []portfolio.Event {
 	}, w.meta())
 	w.must(err)
 
+	// An import with a foreign row: schema version 2 for the whole event.
+	_, err = p.ImportTransactions([]portfolio.Transaction{
+		{Type: portfolio.Interest, Date: day("2024-06-30"), Amount: dec("0.42"), Currency: "EUR"},
+		{Type: portfolio.Interest, Date: day("2024-06-30"), Amount: dec("1.07"), Currency: "USD", FXRate: dec("0.9341")},
+	}, w.meta())
+	w.must(err)
+
 	w.must(p.VoidTransaction(recorded[8].ID, "Dividend booked twice", w.meta()))    // DIVIDEND
+	w.must(p.VoidTransaction(recorded[17].ID, "Paid to another account", w.meta())) // DIVIDEND in USD: version 2
 	w.must(p.VoidTransaction(recorded[2].ID, "  Wrong instrument ", w.meta()))      // BUY IWDA, never sold
 	w.must(p.VoidTransaction(recorded[5].ID, "Split entered by mistake", w.meta())) // SPLIT of PENNY
 	w.must(p.SetTargets(portfolio.TargetAllocation{
@@ -378,6 +386,7 @@ func TestAggregateEventsMatchSchemas(t *testing.T) {
 	evs := writtenEvents(t)
 	types := map[string]int{}
 	txTypes := map[portfolio.TxType]int{}
+	written := map[string]bool{} // schema files the writer stamps
 	for _, e := range evs {
 		b, err := json.Marshal(e)
 		if err != nil {
@@ -391,7 +400,11 @@ func TestAggregateEventsMatchSchemas(t *testing.T) {
 		if err := sch.Validate(instance(t, b)); err != nil {
 			t.Errorf("%s: the Go writer's event fails its schema: %v\n%s", name, err, b)
 		}
+		if want := portfolio.SchemaVersionOf(e.Data); e.SchemaVersion != want {
+			t.Errorf("%s: schemaVersion %d, want %d (the lowest that carries it)", name, e.SchemaVersion, want)
+		}
 		checkGoRoundTrip(t, name, b)
+		written[eventschema.SchemaFile(e.EventType, e.SchemaVersion)] = true
 		types[e.EventType]++
 		if d, ok := e.Data.(*portfolio.TransactionRecorded); ok {
 			txTypes[d.Type]++
@@ -407,13 +420,31 @@ func TestAggregateEventsMatchSchemas(t *testing.T) {
 			t.Errorf("no %s transaction recorded: extend transactionsByType", typ)
 		}
 	}
+	// Every schema the writer stamps has a sample, and the writer stamps both
+	// versions: single-currency events stay at 1.
+	sampled := map[string]bool{}
+	for _, name := range fileNames(t, eventschema.Samples()) {
+		f, _ := eventschema.ParseFileName(name)
+		sampled[eventschema.SchemaFile(f.EventType, f.Version)] = true
+	}
+	for file := range written {
+		if !sampled[file] {
+			t.Errorf("the writer writes %s events, but samples/ has none", file)
+		}
+	}
+	for _, typ := range []string{portfolio.TypeTransactionRecorded, portfolio.TypeTransactionVoided, portfolio.TypeTransactionsImported} {
+		for version := 1; version <= portfolio.SchemaVersion; version++ {
+			if !written[eventschema.SchemaFile(typ, version)] {
+				t.Errorf("no %s written: extend writtenEvents", eventschema.SchemaFile(typ, version))
+			}
+		}
+	}
 }
 
 // Random decimals through the real writer: every scale and magnitude that
 // shopspring/decimal prints must match the decimal patterns.
 func TestAggregateRandomDecimalsMatchSchemas(t *testing.T) {
 	v := newValidator(t)
-	sch, _ := v.Schema(portfolio.TypeTransactionRecorded, portfolio.SchemaVersion)
 	rng := rand.New(rand.NewPCG(1, 2))
 	positive := func() decimal.Decimal {
 		// 1 to 18 significant digits, exponent -12 to +6, within the domain's
@@ -454,6 +485,10 @@ func TestAggregateRandomDecimalsMatchSchemas(t *testing.T) {
 		b, err := json.Marshal(e)
 		if err != nil {
 			t.Fatal(err)
+		}
+		sch, ok := v.Schema(e.EventType, e.SchemaVersion)
+		if !ok {
+			t.Fatalf("version %d: no schema %s", e.Version, eventschema.SchemaFile(e.EventType, e.SchemaVersion))
 		}
 		if err := sch.Validate(instance(t, b)); err != nil {
 			t.Fatalf("version %d fails its schema: %v\n%s", e.Version, err, b)
@@ -525,7 +560,7 @@ var mutations = []mutation{
 	{name: "missing timestamp", sample: "PortfolioArchived.v1.json", mutate: func(m doc) { delete(m, "timestamp") }, schema: " required", decoder: rejects},
 	{name: "unknown eventType", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { m["eventType"] = "TransactionAmended" }, schema: "/eventType const", decoder: rejects},
 	{name: "other aggregateType", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { m["aggregateType"] = "Account" }, schema: "/aggregateType const", decoder: rejects},
-	{name: "future schemaVersion", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { m["schemaVersion"] = json.Number("2") }, schema: "/schemaVersion const", decoder: rejects},
+	{name: "future schemaVersion", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { m["schemaVersion"] = json.Number("3") }, schema: "/schemaVersion const", decoder: rejects},
 	{name: "eventVersion 0", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { m["eventVersion"] = json.Number("0") }, schema: "/eventVersion minimum", decoder: rejects},
 	{name: "eventVersion as a string", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { m["eventVersion"] = "3" }, schema: "/eventVersion type", decoder: rejects},
 	{name: "data null", sample: "PortfolioArchived.v1.json", mutate: func(m doc) { m["data"] = nil }, schema: "/data type", decoder: rejects},
@@ -550,11 +585,17 @@ var mutations = []mutation{
 	{name: "BUY without price", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { delete(data(m), "price") }, schema: "/data required", decoder: rejects},
 	{name: "ratio on a BUY", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["ratio"] = "2:1" }, schema: "/data/ratio false", decoder: rejects},
 	{name: "missing currency", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { delete(data(m), "currency") }, schema: "/data required", decoder: rejects},
-	{name: "toCurrency on a BUY", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["toCurrency"] = "EUR" }, schema: "/data/toCurrency false", decoder: rejects},
-	{name: "CONVERSION without toAmount", sample: "TransactionRecorded.conversion.v1.json", mutate: func(m doc) { delete(data(m), "toAmount") }, schema: "/data required", decoder: rejects},
-	{name: "CONVERSION from a quote unit", sample: "TransactionRecorded.conversion.v1.json", mutate: func(m doc) { data(m)["currency"] = "GBp" }, schema: "/data/currency pattern", decoder: rejects},
-	{name: "quote unit in lower case", sample: "TransactionRecorded.foreign.v1.json", mutate: func(m doc) { data(m)["currency"] = "gbp" }, schema: "/data/currency pattern", decoder: rejects},
-	{name: "negative fxRate", sample: "TransactionRecorded.foreign.v1.json", mutate: func(m doc) { data(m)["fxRate"] = "-1.2" }, schema: "/data/fxRate pattern", decoder: rejects},
+	{name: "toCurrency on a BUY", sample: "TransactionRecorded.foreign.v2.json", mutate: func(m doc) { data(m)["toCurrency"] = "EUR" }, schema: "/data/toCurrency false", decoder: rejects},
+	{name: "CONVERSION without toAmount", sample: "TransactionRecorded.conversion.v2.json", mutate: func(m doc) { delete(data(m), "toAmount") }, schema: "/data required", decoder: rejects},
+	{name: "CONVERSION from a quote unit", sample: "TransactionRecorded.conversion.v2.json", mutate: func(m doc) { data(m)["currency"] = "GBp" }, schema: "/data/currency pattern", decoder: rejects},
+	{name: "quote unit in lower case", sample: "TransactionRecorded.foreign.v2.json", mutate: func(m doc) { data(m)["currency"] = "gbp" }, schema: "/data/currency pattern", decoder: rejects},
+	{name: "negative fxRate", sample: "TransactionRecorded.foreign.v2.json", mutate: func(m doc) { data(m)["fxRate"] = "-1.2" }, schema: "/data/fxRate pattern", decoder: rejects},
+
+	// Version 1 knows none of the multi-currency fields (version 2 does; the
+	// v2 samples stamped 1 are in TestLaterVersionsReadEarlierEvents).
+	{name: "v1 with an fxRate", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["fxRate"] = "0.9285" }, schema: "/data additionalProperties", decoder: rejects},
+	{name: "v1 with toCurrency", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["toCurrency"] = "EUR" }, schema: "/data additionalProperties", decoder: rejects},
+	{name: "v1 in pence", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["currency"] = "GBp" }, schema: "/data/currency pattern", decoder: rejects},
 	{name: "missing transactionId", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { delete(data(m), "transactionId") }, schema: "/data required", decoder: rejects},
 	{name: "field name in another case", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { d := data(m); d["Quantity"] = d["quantity"]; delete(d, "quantity") },
 		schema: "/data additionalProperties", decoder: accepts,
@@ -569,6 +610,8 @@ var mutations = []mutation{
 	{name: "zero fee written out", sample: "TransactionRecorded.deposit.v1.json", mutate: func(m doc) { data(m)["fee"] = "0" }, schema: accepts, decoder: accepts},
 	{name: "split ratio 1:1", sample: "TransactionRecorded.split.v1.json", mutate: func(m doc) { data(m)["ratio"] = "1:1" }, schema: accepts, decoder: rejects,
 		gap: "Transaction.Validate refuses N = D, which a pattern cannot express"},
+	{name: "v1 in GBX", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { data(m)["currency"] = "GBX" }, schema: accepts, decoder: rejects,
+		gap: "the schema's currency is three capitals; the Go reader's version 1 takes ISO 4217 codes only, and GBX (pence) is a quote unit of version 2"},
 	{name: "eventVersion 3.0", sample: "TransactionRecorded.v1.json", mutate: func(m doc) { m["eventVersion"] = json.Number("3.0") }, schema: accepts, decoder: rejects,
 		gap: "JSON Schema's integer is any number with a zero fraction; Go's int64 refuses 3.0"},
 }
@@ -677,15 +720,23 @@ func TestEveryEventTypeHasOneSchemaAndSamples(t *testing.T) {
 			samples[eventschema.SchemaFile(f.EventType, f.Version)]++
 		}
 	}
+	// A stored event's type has a schema at every version up to the newest;
+	// a derived event keeps its own version (shared/app/pricing.SchemaVersion).
+	// Version 1 has a sample of every type; a later version's schemas are
+	// covered by TestLaterVersionsReadEarlierEvents and by the samples of what
+	// the writer stamps with it (TestAggregateEventsMatchSchemas).
 	for _, typ := range slices.Concat(portfolio.EventTypes, eventschema.Derived) {
-		current := eventschema.SchemaFile(typ, portfolio.SchemaVersion)
-		if n := countOf(schemas[typ], portfolio.SchemaVersion); n != 1 {
-			t.Errorf("%s: %d schema files, want exactly one (%s)", typ, n, current)
+		last := portfolio.SchemaVersion
+		if slices.Contains(eventschema.Derived, typ) {
+			last = 1
 		}
-		for _, v := range schemas[typ] {
-			if samples[eventschema.SchemaFile(typ, v)] == 0 {
-				t.Errorf("%s: no sample in samples/", eventschema.SchemaFile(typ, v))
+		for version := 1; version <= last; version++ {
+			if n := countOf(schemas[typ], version); n != 1 {
+				t.Errorf("%s: %d schema files, want exactly one (%s)", typ, n, eventschema.SchemaFile(typ, version))
 			}
+		}
+		if samples[eventschema.SchemaFile(typ, 1)] == 0 {
+			t.Errorf("%s: no sample in samples/", eventschema.SchemaFile(typ, 1))
 		}
 	}
 }
@@ -754,5 +805,48 @@ func TestValidateNamesNoSchemaForUnknownEvents(t *testing.T) {
 	}
 	if err := v.Validate([]byte(`{`)); err == nil || errors.Is(err, eventschema.ErrNoSchema) {
 		t.Errorf("Validate of broken JSON = %v", err)
+	}
+}
+
+// A later schema version only adds: every sample, stamped with any later
+// version, still passes that version's schema and the Go reader. The reverse
+// fails: a sample that needs its version is refused by the schema and the Go
+// reader of every earlier one.
+func TestLaterVersionsReadEarlierEvents(t *testing.T) {
+	v := newValidator(t)
+	for _, name := range fileNames(t, eventschema.Samples()) {
+		f, _ := eventschema.ParseFileName(name)
+		if slices.Contains(eventschema.Derived, f.EventType) {
+			continue
+		}
+		for version := 1; version <= portfolio.SchemaVersion; version++ {
+			var m doc
+			dec := json.NewDecoder(bytes.NewReader(readFile(t, eventschema.Samples(), name)))
+			dec.UseNumber()
+			if err := dec.Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			m["schemaVersion"] = json.Number(fmt.Sprint(version))
+			b, err := json.Marshal(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			schemaErr, decodeErr := v.Validate(b), error(nil)
+			if _, err := portfolio.DecodeEvent(b); err != nil {
+				decodeErr = err
+			}
+			if version >= f.Version {
+				if schemaErr != nil || decodeErr != nil {
+					t.Errorf("%s as v%d: schema %v, Go reader %v; want both to accept", name, version, schemaErr, decodeErr)
+				}
+				continue
+			}
+			if schemaErr == nil || errors.Is(schemaErr, eventschema.ErrNoSchema) {
+				t.Errorf("%s as v%d: schema %v, want a violation", name, version, schemaErr)
+			}
+			if !errors.Is(decodeErr, portfolio.ErrCorruptEvent) || !strings.Contains(decodeErr.Error(), fmt.Sprintf("needs schemaVersion %d", f.Version)) {
+				t.Errorf("%s as v%d: Go reader %v, want ErrCorruptEvent saying it needs schemaVersion %d", name, version, decodeErr, f.Version)
+			}
+		}
 	}
 }

@@ -37,7 +37,7 @@ func (e *env) legacy(id, user string, tx portfolio.Transaction) {
 	v := p.Version() + 1
 	tx.ID, tx.Seq, tx.Currency = id+"-legacy-"+tx.Date.String(), portfolio.SeqOf(v, 0), "USD"
 	ev := portfolio.Event{EventID: tx.ID, EventType: portfolio.TypeTransactionRecorded, AggregateID: id, AggregateType: portfolio.AggregateType,
-		Version: v, Timestamp: time.Date(2025, 1, 1, 0, 0, int(v), 0, time.UTC), UserID: user, SchemaVersion: portfolio.SchemaVersion,
+		Version: v, Timestamp: time.Date(2025, 1, 1, 0, 0, int(v), 0, time.UTC), UserID: user, SchemaVersion: 1,
 		Data: &portfolio.TransactionRecorded{Transaction: tx}}
 	if err := e.store.Append(ctx, id, v-1, []portfolio.Event{ev}, nil); err != nil {
 		e.t.Fatal(err)

@@ -109,7 +109,7 @@ func TestEventsBeyondTheBoundsStillFold(t *testing.T) {
 	legacy := trade(portfolio.Buy, "0000-01-01", "AAPL", "1", "10")
 	legacy.ID, legacy.Seq = "legacy", portfolio.SeqOf(2, 0)
 	e := portfolio.Event{EventID: "legacy", EventType: portfolio.TypeTransactionRecorded, AggregateID: "pf-1",
-		AggregateType: portfolio.AggregateType, Version: 2, Timestamp: t0, UserID: alice, SchemaVersion: portfolio.SchemaVersion,
+		AggregateType: portfolio.AggregateType, Version: 2, Timestamp: t0, UserID: alice, SchemaVersion: 1,
 		Data: &portfolio.TransactionRecorded{Transaction: legacy}}
 	b, err := json.Marshal(e)
 	if err != nil {

@@ -16,9 +16,35 @@ import (
 // AggregateType names the aggregate in every event envelope.
 const AggregateType = "Portfolio"
 
-// SchemaVersion is the version of the event payload schemas written by this code
-// (events/schemas/<EventType>.v<SchemaVersion>.json).
-const SchemaVersion = 1
+// SchemaVersion is the newest version of the event payload schemas
+// (events/schemas/<EventType>.v<N>.json) this build reads and writes; it reads
+// every version from 1 up to it. Each event is written with the lowest version
+// that can carry it (SchemaVersionOf), so the events of a portfolio that uses
+// nothing newer stay readable by builds that predate the newer version.
+//
+//	1  the first contract
+//	2  multi-currency transactions: fxRate, toAmount, toCurrency, type
+//	   CONVERSION, quote-unit currencies such as GBp
+const SchemaVersion = 2
+
+// SchemaVersionOf is the lowest schema version that can carry data: 2 when a
+// transaction in it (recorded, imported, or the copy inside a void) uses a
+// multi-currency field, else 1.
+func SchemaVersionOf(data EventData) int {
+	switch d := data.(type) {
+	case *TransactionRecorded:
+		return d.schemaVersion()
+	case *TransactionVoided:
+		return d.Voided.schemaVersion()
+	case *TransactionsImported:
+		for i := range d.Transactions {
+			if v := d.Transactions[i].schemaVersion(); v > 1 {
+				return v
+			}
+		}
+	}
+	return 1
+}
 
 // Event types. The strings are the stored contract: never rename one.
 const (
@@ -209,7 +235,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 // by the envelope's eventType, and checks the whole. Every store adapter builds
 // events through it, so all of them fail alike on corrupt items.
 func AssembleEvent(envelope Event, rawData []byte) (Event, error) {
-	data, err := DecodeEventData(envelope.EventType, rawData)
+	data, err := DecodeEventData(envelope.EventType, envelope.SchemaVersion, rawData)
 	if err != nil {
 		return Event{}, fmt.Errorf("aggregate %s version %d: %w", envelope.AggregateID, envelope.Version, err)
 	}
@@ -270,6 +296,9 @@ func (e *Event) CheckEnvelope() error {
 	if e.SchemaVersion < 1 || e.SchemaVersion > SchemaVersion {
 		return fmt.Errorf("%w: aggregate %q version %d: schemaVersion %d not supported (this build reads up to %d)", ErrCorruptEvent, e.AggregateID, e.Version, e.SchemaVersion, SchemaVersion)
 	}
+	if need := SchemaVersionOf(e.Data); need > e.SchemaVersion {
+		return fmt.Errorf("%w: aggregate %q version %d: its data needs schemaVersion %d, not %d", ErrCorruptEvent, e.AggregateID, e.Version, need, e.SchemaVersion)
+	}
 	if e.Data.eventType() != e.EventType {
 		return fmt.Errorf("%w: aggregate %q version %d: eventType %q does not match its data", ErrCorruptEvent, e.AggregateID, e.Version, e.EventType)
 	}
@@ -278,8 +307,9 @@ func (e *Event) CheckEnvelope() error {
 
 // DecodeEventData decodes a payload of the given event type strictly: unknown
 // fields are rejected, so a payload written by a newer schema is noticed rather than
-// half-read.
-func DecodeEventData(eventType string, raw []byte) (EventData, error) {
+// half-read. It holds the payload to the rules of schemaVersion, the version
+// that wrote it.
+func DecodeEventData(eventType string, schemaVersion int, raw []byte) (EventData, error) {
 	var target EventData
 	switch eventType {
 	case TypePortfolioCreated:
@@ -301,6 +331,9 @@ func DecodeEventData(eventType string, raw []byte) (EventData, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown eventType %q", ErrCorruptEvent, eventType)
 	}
+	if schemaVersion < 1 || schemaVersion > SchemaVersion {
+		return nil, fmt.Errorf("%w: schemaVersion %d not supported (this build reads up to %d)", ErrCorruptEvent, schemaVersion, SchemaVersion)
+	}
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, fmt.Errorf("%w: %s without data", ErrCorruptEvent, eventType)
 	}
@@ -309,16 +342,17 @@ func DecodeEventData(eventType string, raw []byte) (EventData, error) {
 	if err := dec.Decode(target); err != nil {
 		return nil, fmt.Errorf("%w: %s data: %v", ErrCorruptEvent, eventType, err)
 	}
-	if err := validatePayload(target); err != nil {
+	if err := validatePayload(target, schemaVersion); err != nil {
 		return nil, fmt.Errorf("%w: %s data: %v", ErrCorruptEvent, eventType, err)
 	}
 	return target, nil
 }
 
 // validatePayload holds a stored payload to the rules of the schema version that
-// wrote it (v1: today's rules). A future rule change bumps SchemaVersion instead of
-// turning old events into corrupt ones.
-func validatePayload(d EventData) error {
+// wrote it: v2 added the multi-currency transaction fields, which a v1 payload
+// may not carry (Transaction.validateStored). A future rule change bumps
+// SchemaVersion instead of turning old events into corrupt ones.
+func validatePayload(d EventData, schemaVersion int) error {
 	switch d := d.(type) {
 	case *PortfolioCreated:
 		if strings.TrimSpace(d.Name) == "" {
@@ -338,10 +372,15 @@ func validatePayload(d EventData) error {
 		if d.ID == "" {
 			return fmt.Errorf("missing transactionId")
 		}
-		return d.Validate()
+		return d.validateStored(schemaVersion)
 	case *TransactionVoided:
 		if d.TransactionID == "" || d.Reason == "" {
 			return fmt.Errorf("missing transactionId or reason")
+		}
+		// The copy is not validated (it was when recorded), but a v1 event
+		// cannot carry a v2 field in it either.
+		if feature := d.Voided.multiCurrencyFeature(); feature != "" && schemaVersion < 2 {
+			return fmt.Errorf("voided: %s needs schemaVersion 2, not %d", feature, schemaVersion)
 		}
 	case *TargetAllocationSet:
 		return d.Validate()
@@ -355,7 +394,7 @@ func validatePayload(d EventData) error {
 			if d.Transactions[i].ID == "" {
 				return fmt.Errorf("transaction %d: missing transactionId", i)
 			}
-			if err := d.Transactions[i].Validate(); err != nil {
+			if err := d.Transactions[i].validateStored(schemaVersion); err != nil {
 				return fmt.Errorf("transaction %d: %w", i, err)
 			}
 		}

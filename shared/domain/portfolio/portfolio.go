@@ -680,7 +680,7 @@ func (p *Portfolio) emitWithID(meta Meta, eventID string, data EventData) error 
 		CorrelationID: meta.CorrelationID,
 		CausationID:   meta.CausationID,
 		RequestHash:   meta.RequestHash,
-		SchemaVersion: SchemaVersion,
+		SchemaVersion: SchemaVersionOf(data),
 		Data:          data,
 	}
 	if err := p.Apply(e); err != nil {

@@ -105,7 +105,7 @@ func TestAnalyticsSettingsPayloadIsValidatedOnDecode(t *testing.T) {
 		`{"benchmark":"SPY","minTradeValue":"-1"}`,
 		`{"benchmark":"SPY","minTradeValue":"0","extra":1}`,
 	} {
-		if _, err := portfolio.DecodeEventData(portfolio.TypeAnalyticsSettingsChanged, []byte(raw)); !errors.Is(err, portfolio.ErrCorruptEvent) {
+		if _, err := portfolio.DecodeEventData(portfolio.TypeAnalyticsSettingsChanged, 1, []byte(raw)); !errors.Is(err, portfolio.ErrCorruptEvent) {
 			t.Errorf("%s: err = %v, want ErrCorruptEvent", raw, err)
 		}
 	}

@@ -237,9 +237,62 @@ func (t Transaction) cashEffect() decimal.Decimal {
 }
 
 // Validate checks the transaction on its own: required fields for its type,
-// positive amounts, a known currency. Whether the portfolio can accept it (enough
-// shares on that date, matching currency) is the aggregate's decision.
+// positive amounts, a known currency, and no cash transfer finer than its
+// currency's minor unit. Whether the portfolio can accept it (enough shares on
+// that date, matching currency) is the aggregate's decision.
 func (t Transaction) Validate() error {
+	if err := t.validateShape(); err != nil {
+		return err
+	}
+	return t.checkMinorUnits()
+}
+
+// validateStored holds a stored transaction to the rules of the event schema
+// version that wrote it. Version 1 knew neither the multi-currency fields (a
+// transaction using one needs version 2) nor the minor-units rule, so a JPY
+// deposit of 100.5 stored before that rule still loads.
+func (t Transaction) validateStored(schemaVersion int) error {
+	if err := t.validateShape(); err != nil {
+		return err
+	}
+	if feature := t.multiCurrencyFeature(); feature != "" && schemaVersion < 2 {
+		return fmt.Errorf("%w: %s needs schemaVersion 2, not %d", ErrInvalidTransaction, feature, schemaVersion)
+	}
+	if schemaVersion < 2 {
+		return nil
+	}
+	return t.checkMinorUnits()
+}
+
+// multiCurrencyFeature names the first field of t that event schema version 1
+// cannot carry (an fxRate, a CONVERSION with its toAmount and toCurrency, a
+// quote-unit currency such as GBp), or is empty when there is none.
+func (t Transaction) multiCurrencyFeature() string {
+	switch {
+	case t.Type == Conversion:
+		return "type CONVERSION"
+	case !t.FXRate.IsZero():
+		return "fxRate"
+	case !t.ToAmount.IsZero():
+		return "toAmount"
+	case t.ToCurrency != "":
+		return "toCurrency"
+	case !currency.IsISO(t.Currency):
+		return fmt.Sprintf("currency %q (not an ISO 4217 code)", t.Currency)
+	}
+	return ""
+}
+
+// schemaVersion is the lowest event schema version that can carry t.
+func (t Transaction) schemaVersion() int {
+	if t.multiCurrencyFeature() != "" {
+		return 2
+	}
+	return 1
+}
+
+// validateShape is Validate without the minor-units rule.
+func (t Transaction) validateShape() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidTransaction, fmt.Sprintf(format, args...))
 	}
@@ -260,9 +313,6 @@ func (t Transaction) Validate() error {
 	}
 	if t.FXRate.IsNegative() || (!t.FXRate.IsZero() && !t.FXRate.IsPositive()) {
 		return bad("fxRate %s must be positive", t.FXRate)
-	}
-	if err := t.checkMinorUnits(); err != nil {
-		return err
 	}
 	if t.Fee.IsNegative() {
 		return bad("fee %s must not be negative", t.Fee)

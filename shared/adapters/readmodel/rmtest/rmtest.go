@@ -201,9 +201,10 @@ func (h *History) Legacy(tx portfolio.Transaction) int64 {
 	m := h.meta()
 	v := h.P.Version() + 1
 	tx.ID, tx.Seq = m.NewID(), portfolio.SeqOf(v, 0)
+	data := &portfolio.TransactionRecorded{Transaction: tx}
 	e := portfolio.Event{EventID: m.NewID(), EventType: portfolio.TypeTransactionRecorded, AggregateID: h.P.ID(),
 		AggregateType: portfolio.AggregateType, Version: v, Timestamp: m.Now, UserID: h.user, CorrelationID: m.CorrelationID,
-		CausationID: m.CausationID, SchemaVersion: portfolio.SchemaVersion, Data: &portfolio.TransactionRecorded{Transaction: tx}}
+		CausationID: m.CausationID, SchemaVersion: portfolio.SchemaVersionOf(data), Data: data}
 	if err := h.P.Apply(e); err != nil {
 		h.t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,6 +38,7 @@ func Run(t *testing.T, newSubject func(t *testing.T) Subject) {
 		fn   func(*testing.T, Subject)
 	}{
 		{"AppendLoadRoundTrip", testRoundTrip},
+		{"EachEventKeepsItsSchemaVersion", testSchemaVersions},
 		{"MissingAggregateIsEmpty", testMissing},
 		{"StaleExpectedVersionConflicts", testConflict},
 		{"MultiEventAppendIsAtomic", testAtomic},
@@ -166,6 +168,45 @@ func testRoundTrip(t *testing.T, s Subject) {
 		t.Fatal(err)
 	}
 	sameEvents(t, part, events[1:4])
+}
+
+// testSchemaVersions stores events of both schema versions side by side: a
+// foreign trade is version 2, everything else stays 1, and each loads as it was
+// written. An event stamped lower than its data needs is refused before it is
+// stored.
+func testSchemaVersions(t *testing.T, s Subject) {
+	ctx := context.Background()
+	id := aggregateID(t)
+	events := history(t, id, 1)
+	p, err := portfolio.Fold(nil, events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.MarkCommitted()
+	meta := portfolio.Meta{UserID: "user-1", CausationID: "foreign", Now: t0}
+	if _, err := p.RecordTransaction(portfolio.Transaction{Type: portfolio.Buy, Date: calendar.MustNew(1995, 2, 1), Symbol: "VUSA.L",
+		Quantity: decimal.NewFromInt(3), Price: decimal.RequireFromString("8125.5"), Currency: "GBp", FXRate: decimal.RequireFromString("1.2702")}, meta); err != nil {
+		t.Fatal(err)
+	}
+	foreign := p.Pending()[0]
+	if foreign.SchemaVersion != 2 || events[1].SchemaVersion != 1 {
+		t.Fatalf("schema versions %d and %d, want 1 for a USD trade and 2 for a GBp one", events[1].SchemaVersion, foreign.SchemaVersion)
+	}
+	all := append(slices.Clone(events), foreign)
+
+	stale := foreign
+	stale.SchemaVersion = 1
+	if err := s.Append(ctx, id, 0, append(slices.Clone(events), stale), nil); err == nil || !strings.Contains(err.Error(), "needs schemaVersion 2") {
+		t.Fatalf("append of a v1 event with a v2 field: err = %v", err)
+	}
+	if err := s.Append(ctx, id, 0, all, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Events(ctx, id, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameEvents(t, got, all) // the whole envelope, schemaVersion included
 }
 
 func testMissing(t *testing.T, s Subject) {
@@ -370,6 +411,7 @@ func testCorrupt(t *testing.T, s Subject) {
 		{"unknown data field", eventstore.AttrData, str(`{"transactionId":"x","type":"BUY","date":"2020-01-01","symbol":"A","quantity":"1","price":"1","currency":"USD","colour":"red"}`), "colour"},
 		{"bad timestamp", eventstore.AttrTimestamp, str("yesterday"), "timestamp"},
 		{"future schema", eventstore.AttrSchemaVersion, str("7"), "schemaVersion"},
+		{"v2 field in a v1 event", eventstore.AttrData, str(`{"transactionId":"x","type":"BUY","date":"2020-01-01","symbol":"A","quantity":"1","price":"1","currency":"GBp","fxRate":"1.27"}`), "needs schemaVersion 2"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
