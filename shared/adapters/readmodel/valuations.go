@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -155,14 +156,47 @@ type Holdings struct {
 	Positions []HeldPosition
 }
 
-// HeldPosition is one open position.
+// HeldPosition is one open position. CostBasis is in the portfolio's base
+// currency (at each buy's own rate); Currency is the currency it trades in as
+// recorded (GBp for a London listing in pence; "" for a row projected before
+// positions had one: the base), and LocalCostBasis its cost in LocalCurrency,
+// the currency it settles in (GBP).
 type HeldPosition struct {
-	Symbol    string
-	Quantity  decimal.Decimal
-	CostBasis decimal.Decimal
+	Symbol         string
+	Quantity       decimal.Decimal
+	CostBasis      decimal.Decimal
+	Currency       string
+	LocalCurrency  string
+	LocalCostBasis decimal.Decimal
 	// Quantity and CostBasis as int64 coefficients, when PortfolioHoldings
 	// loaded them: Value's fast path without per-call conversions.
 	q, cb fixedDec
+}
+
+// tradingCurrency is the currency p trades in, base when it was never recorded.
+func (p *HeldPosition) tradingCurrency(base string) string {
+	if p.Currency == "" {
+		return base
+	}
+	return p.Currency
+}
+
+// RateCurrencies are the currencies (ISO, quote units as their settlement
+// currency) whose rates valuing h takes: none when every position trades in
+// the base, else the base and each other one. Sorted, without repeats.
+func (h *Holdings) RateCurrencies() []string {
+	var out []string
+	for k := range h.Positions {
+		settle, _ := currency.Settlement(h.Positions[k].tradingCurrency(h.Currency))
+		if settle != h.Currency && !slices.Contains(out, settle) {
+			out = append(out, settle)
+		}
+	}
+	if len(out) > 0 {
+		out = append(out, h.Currency)
+		slices.Sort(out)
+	}
+	return out
 }
 
 // HoldingMarks returns the current mark of each of keys from holding_marks
@@ -230,7 +264,8 @@ func PortfolioHoldings(ctx context.Context, db PriceDB, portfolioIDs []string) (
 	}
 	rows, err := db.Query(ctx, `
 select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
-       coalesce(p.symbol, ''), coalesce(p.quantity::text, ''), coalesce(p.cost_basis::text, '')
+       coalesce(p.symbol, ''), coalesce(p.quantity::text, ''), coalesce(p.cost_basis::text, ''),
+       coalesce(p.currency, ''), coalesce(p.local_currency, ''), coalesce(p.local_cost_basis::text, '0')
   from portfolios pf
   left join positions p on p.portfolio_id = pf.id and p.quantity <> 0
  where pf.id = any($1::text[])`, portfolioIDs)
@@ -239,10 +274,11 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var id, user, cur, sym, qty, cb string
+		var id, user, cur, sym, qty, cb, lcb string
 		var version int64
 		var archived bool
-		if err := rows.Scan(&id, &user, &cur, &version, &archived, &sym, &qty, &cb); err != nil {
+		p := HeldPosition{}
+		if err := rows.Scan(&id, &user, &cur, &version, &archived, &sym, &qty, &cb, &p.Currency, &p.LocalCurrency, &lcb); err != nil {
 			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 		}
 		h := out[id]
@@ -253,7 +289,10 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 		if sym == "" {
 			continue
 		}
-		p := HeldPosition{Symbol: sym}
+		p.Symbol = sym
+		if p.LocalCostBasis, err = decimal.NewFromString(lcb); err != nil {
+			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+		}
 		if p.Quantity, err = decimal.NewFromString(qty); err != nil {
 			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 		}
@@ -265,6 +304,38 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+	}
+	return out, nil
+}
+
+// RateNeeds returns the portfolios (not archived; of portfolioIDs, or all when
+// nil) that hold a position recorded in another currency than their base, each
+// with the currencies whose rates valuing it takes (Holdings.RateCurrencies):
+// the holders of those currencies' USD pairs.
+func RateNeeds(ctx context.Context, db PriceDB, portfolioIDs []string) (map[string][]string, error) {
+	rows, err := db.Query(ctx, `
+select p.portfolio_id, pf.base_currency, array_agg(distinct p.currency order by p.currency)
+  from positions p join portfolios pf on pf.id = p.portfolio_id and not pf.archived
+ where p.quantity <> 0 and p.currency <> '' and p.currency <> pf.base_currency
+   and ($1::text[] is null or p.portfolio_id = any($1::text[]))
+ group by p.portfolio_id, pf.base_currency`, portfolioIDs)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: rate needs: %w", err)
+	}
+	out := map[string][]string{}
+	var id, base string
+	var currencies []string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &base, &currencies}, func() error {
+		h := Holdings{Currency: base, Positions: make([]HeldPosition, len(currencies))}
+		for i, c := range currencies {
+			h.Positions[i].Currency = c
+		}
+		if need := h.RateCurrencies(); len(need) > 0 {
+			out[id] = need
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("readmodel: rate needs: %w", err)
 	}
 	return out, nil
 }
@@ -301,61 +372,98 @@ func LatestPrices(ctx context.Context, db PriceDB, symbols []string) (map[string
 }
 
 // Value is ValuationsHolding's valuation of one portfolio, computed from its
-// holdings and the latest prices instead of in SQL: a position counts when its
-// symbol has a price in the portfolio's currency; AsOf is the newest such price
-// (NewestSymbol its symbol, the smallest on a tie), FirstSymbol the smallest
-// such symbol priced within LeadStaleness of AsOf; Unpriced is sorted. The sums
-// are exact: in int64 coefficients per exponent while they fit (no allocation,
-// the common case), otherwise in decimals.
-func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice) PortfolioValuation {
+// holdings, the latest prices and the live rates instead of in SQL: a position
+// counts when its symbol has a price and the price's currency a rate into the
+// portfolio's base (none in rates, or rates nil: unpriced, never at 1); its value
+// is quantity × price × that rate (which makes pence pounds). AsOf is the newest
+// price or pair quote used (NewestSymbol its symbol, the smallest on a tie: a
+// pair's when the rate moved last), FirstSymbol the smallest priced symbol whose
+// price is within LeadStaleness of the newest price used; Unpriced is sorted.
+// CurrencyEffect sums, over the priced positions that settle in another
+// currency, local cost basis × today's rate − cost basis (lots.Valuation's
+// split). The sums are exact: those in the base in int64 coefficients per
+// exponent while they fit (no allocation, the common case), the rest in
+// decimals.
+func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice, rates *LiveRates) PortfolioValuation {
 	at := make([]*LatestPrice, len(h.Positions))
 	for k, p := range h.Positions {
 		if lp, ok := prices[p.Symbol]; ok {
 			at[k] = &lp
 		}
 	}
-	return ValueAt(portfolioID, h, at)
+	return ValueAt(portfolioID, h, at, rates)
 }
 
 // ValueAt is Value with the prices given by position: prices[k] is the latest
 // price of h.Positions[k]'s symbol, nil when it has none. A caller valuing many
 // portfolios over few symbols resolves each symbol once instead of once per
 // position.
-func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice) PortfolioValuation {
+func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *LiveRates) PortfolioValuation {
 	v := PortfolioValuation{PortfolioID: portfolioID, UserID: h.UserID, Currency: h.Currency, Version: h.Version}
 	var mv, cb fixedSum
 	exact := true
-	for k := range h.Positions {
-		p, lp := &h.Positions[k], prices[k]
-		if lp == nil || lp.Currency != h.Currency {
-			v.Unpriced = append(v.Unpriced, p.Symbol)
-			continue
-		}
-		if exact {
-			exact = mv.addProduct(p.q.or(p.Quantity), lp.fixed.or(lp.Price)) && cb.add(p.cb.or(p.CostBasis))
-		}
-		if lp.AsOf.After(v.AsOf) || (lp.AsOf.Equal(v.AsOf) && p.Symbol < v.NewestSymbol) {
-			v.AsOf, v.NewestSymbol = lp.AsOf, p.Symbol
+	var foreign decimal.Decimal // the positions priced in another currency, in the base
+	var newestPrice time.Time
+	stamp := func(at time.Time, symbol string) {
+		if at.After(v.AsOf) || (at.Equal(v.AsOf) && symbol < v.NewestSymbol) {
+			v.AsOf, v.NewestSymbol = at, symbol
 		}
 	}
 	for k := range h.Positions {
-		if lp := prices[k]; lp != nil && lp.Currency == h.Currency && !lp.AsOf.Before(v.AsOf.Add(-LeadStaleness)) &&
-			(v.FirstSymbol == "" || h.Positions[k].Symbol < v.FirstSymbol) {
+		p, lp := &h.Positions[k], prices[k]
+		if lp == nil {
+			v.Unpriced = append(v.Unpriced, p.Symbol)
+			continue
+		}
+		if lp.Currency == h.Currency {
+			if exact {
+				exact = mv.addProduct(p.q.or(p.Quantity), lp.fixed.or(lp.Price)) && cb.add(p.cb.or(p.CostBasis))
+			}
+		} else {
+			r := rates.rate(lp.Currency, h.Currency)
+			if !r.ok {
+				v.Unpriced = append(v.Unpriced, p.Symbol)
+				continue
+			}
+			foreign = foreign.Add(p.Quantity.Mul(lp.Price).Mul(r.value))
+			if exact {
+				exact = cb.add(p.cb.or(p.CostBasis))
+			}
+			if r.symbol != "" {
+				stamp(r.asOf, r.symbol)
+			}
+		}
+		if p.LocalCurrency != "" && p.LocalCurrency != h.Currency {
+			if r := rates.rate(p.LocalCurrency, h.Currency); r.ok {
+				v.CurrencyEffect = v.CurrencyEffect.Add(p.LocalCostBasis.Mul(r.value).Sub(p.CostBasis))
+			}
+		}
+		stamp(lp.AsOf, p.Symbol)
+		if lp.AsOf.After(newestPrice) {
+			newestPrice = lp.AsOf
+		}
+	}
+	for k := range h.Positions {
+		if lp := prices[k]; lp != nil && !lp.AsOf.Before(newestPrice.Add(-LeadStaleness)) &&
+			(v.FirstSymbol == "" || h.Positions[k].Symbol < v.FirstSymbol) && priced(h, lp, rates) {
 			v.FirstSymbol = h.Positions[k].Symbol
 		}
 	}
 	if exact {
 		v.MarketValue, v.CostBasis = mv.decimal(), cb.decimal()
-		if pnl, ok := fixedDifference(&mv, &cb); ok {
+		if pnl, ok := fixedDifference(&mv, &cb); ok && foreign.IsZero() {
 			v.UnrealizedPnL = pnl
 		} else {
+			v.MarketValue = v.MarketValue.Add(foreign)
 			v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
 		}
 	} else {
-		v.MarketValue, v.CostBasis = decimal.Zero, decimal.Zero
+		v.MarketValue, v.CostBasis = foreign, decimal.Zero
 		for k, p := range h.Positions {
-			if lp := prices[k]; lp != nil && lp.Currency == h.Currency {
-				v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(lp.Price))
+			if lp := prices[k]; lp != nil && priced(h, lp, rates) {
+				if lp.Currency == h.Currency {
+					v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(lp.Price))
+				}
 				v.CostBasis = v.CostBasis.Add(p.CostBasis)
 			}
 		}
@@ -363,6 +471,12 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice) PortfolioVa
 	}
 	slices.Sort(v.Unpriced)
 	return v
+}
+
+// priced reports whether a position priced at lp counts in h's valuation: lp is
+// in the base, or rates convert it.
+func priced(h *Holdings, lp *LatestPrice, rates *LiveRates) bool {
+	return lp.Currency == h.Currency || rates.rate(lp.Currency, h.Currency).ok
 }
 
 // fixedSum adds decimals as int64 coefficients, one running sum per exponent (a

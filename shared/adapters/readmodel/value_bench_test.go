@@ -35,7 +35,7 @@ func BenchmarkValue10kPortfolios(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		for p, h := range hs {
-			if v := Value("p", h, prices); v.MarketValue.IsZero() {
+			if v := Value("p", h, prices, nil); v.MarketValue.IsZero() {
 				b.Fatalf("portfolio %d not valued", p)
 			}
 		}
