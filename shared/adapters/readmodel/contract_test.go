@@ -212,10 +212,19 @@ on conflict (id) do update set base_currency = excluded.base_currency, archived 
 		if recorded.IsZero() {
 			recorded = time.Unix(0, 0) // long ago, as the memory store's zero
 		}
+		cur := tr.Currency
+		if cur == "" {
+			cur = "USD"
+		}
+		var to *string
+		if tr.ToCurrency != "" {
+			to = &tr.ToCurrency
+		}
 		exec(t, pool, `
-insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, voided, recorded_at, version)
-values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, 'USD', $6, $7, 1)`,
-			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided, recorded.UTC())
+insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, voided, recorded_at, version,
+  to_currency)
+values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, $8, $6, $7, 1, $9)`,
+			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided, recorded.UTC(), cur, to)
 	}
 }
 
