@@ -51,16 +51,13 @@ with firsts as (
   union all
   select f.benchmark, f.first_trade, 0, null from firsts f where f.benchmark <> ''
   union all
-  select c.code || $1 || '=X', f.first_trade, 0, null
-    from firsts f
-    cross join lateral (
-      select f.base_currency as code
-      union
-      select ` + settleSQL("t.currency") + ` from transactions t where t.portfolio_id = f.id and not t.voided
-      union
-      select t.to_currency from transactions t where t.portfolio_id = f.id and not t.voided and t.to_currency is not null
-    ) c
-   where c.code <> $1 and c.code ~ '^[A-Z]{3}$'
+  select f.base_currency || $1 || '=X', f.first_trade, 0, null from firsts f where f.base_currency <> $1
+  union all
+  select distinct c.code || $1 || '=X', f.first_trade, 0, null::timestamptz
+    from transactions t
+    cross join lateral (values (` + settleSQL("t.currency") + `), (t.to_currency)) c(code)
+    join firsts f on f.id = t.portfolio_id
+   where not t.voided and (t.currency <> $1 or t.to_currency is not null) and c.code <> $1 and c.code ~ '^[A-Z]{3}$'
   union all
   select a.symbol, $2::date, 1, null from alert_rules a where a.symbol <> ''
   union all

@@ -168,9 +168,10 @@ type HeldPosition struct {
 	Currency       string
 	LocalCurrency  string
 	LocalCostBasis decimal.Decimal
-	// Quantity and CostBasis as int64 coefficients, when PortfolioHoldings
-	// loaded them: Value's fast path without per-call conversions.
-	q, cb fixedDec
+	// Quantity, CostBasis and LocalCostBasis as int64 coefficients, when
+	// PortfolioHoldings loaded them: Value's fast path without per-call
+	// conversions.
+	q, cb, lcb fixedDec
 }
 
 // tradingCurrency is the currency p trades in, base when it was never recorded.
@@ -299,7 +300,7 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 		if p.CostBasis, err = decimal.NewFromString(cb); err != nil {
 			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 		}
-		p.q, p.cb = fixedOf(p.Quantity), fixedOf(p.CostBasis)
+		p.q, p.cb, p.lcb = fixedOf(p.Quantity), fixedOf(p.CostBasis), fixedOf(p.LocalCostBasis)
 		h.Positions = append(h.Positions, p)
 	}
 	if err := rows.Err(); err != nil {
@@ -402,7 +403,11 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 	v := PortfolioValuation{PortfolioID: portfolioID, UserID: h.UserID, Currency: h.Currency, Version: h.Version}
 	var mv, cb fixedSum
 	exact := true
-	var foreign decimal.Decimal // the positions priced in another currency, in the base
+	// The positions priced in another currency, summed per currency and
+	// converted once (r × Σ q·p is Σ q·p·r exactly); and, for the currency
+	// effect, those settling in another currency, local cost and cost basis per
+	// currency.
+	var foreign, local currencySums
 	var newestPrice time.Time
 	stamp := func(at time.Time, symbol string) {
 		if at.After(v.AsOf) || (at.Equal(v.AsOf) && symbol < v.NewestSymbol) {
@@ -425,7 +430,7 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 				v.Unpriced = append(v.Unpriced, p.Symbol)
 				continue
 			}
-			foreign = foreign.Add(p.Quantity.Mul(lp.Price).Mul(r.value))
+			foreign.add(lp.Currency, p.q.or(p.Quantity), lp.fixed.or(lp.Price), p.Quantity.Mul(lp.Price), fixedDec{}, decimal.Zero)
 			if exact {
 				exact = cb.add(p.cb.or(p.CostBasis))
 			}
@@ -433,10 +438,8 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 				stamp(r.asOf, r.symbol)
 			}
 		}
-		if p.LocalCurrency != "" && p.LocalCurrency != h.Currency {
-			if r := rates.rate(p.LocalCurrency, h.Currency); r.ok {
-				v.CurrencyEffect = v.CurrencyEffect.Add(p.LocalCostBasis.Mul(r.value).Sub(p.CostBasis))
-			}
+		if p.LocalCurrency != "" && p.LocalCurrency != h.Currency && rates.rate(p.LocalCurrency, h.Currency).ok {
+			local.add(p.LocalCurrency, p.lcb.or(p.LocalCostBasis), fixedDec{}, p.LocalCostBasis, p.cb.or(p.CostBasis), p.CostBasis)
 		}
 		stamp(lp.AsOf, p.Symbol)
 		if lp.AsOf.After(newestPrice) {
@@ -449,16 +452,18 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 			v.FirstSymbol = h.Positions[k].Symbol
 		}
 	}
+	converted := foreign.convert(rates, h.Currency)
+	v.CurrencyEffect = local.convert(rates, h.Currency).Sub(local.second())
 	if exact {
 		v.MarketValue, v.CostBasis = mv.decimal(), cb.decimal()
-		if pnl, ok := fixedDifference(&mv, &cb); ok && foreign.IsZero() {
+		if pnl, ok := fixedDifference(&mv, &cb); ok && foreign.n == 0 {
 			v.UnrealizedPnL = pnl
 		} else {
-			v.MarketValue = v.MarketValue.Add(foreign)
+			v.MarketValue = v.MarketValue.Add(converted)
 			v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
 		}
 	} else {
-		v.MarketValue, v.CostBasis = foreign, decimal.Zero
+		v.MarketValue, v.CostBasis = converted, decimal.Zero
 		for k, p := range h.Positions {
 			if lp := prices[k]; lp != nil && priced(h, lp, rates) {
 				if lp.Currency == h.Currency {
@@ -471,6 +476,109 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 	}
 	slices.Sort(v.Unpriced)
 	return v
+}
+
+// currencySums keeps, per currency, a sum of products or amounts (first) and a
+// second sum of amounts: in int64 coefficients while they fit (no allocation),
+// then in decimals. A portfolio has few currencies: four are kept in place,
+// more spill into a slice.
+type currencySums struct {
+	n     int
+	inl   [4]currencySum
+	spill []currencySum
+}
+
+type currencySum struct {
+	currency      string
+	first, second fixedSum
+	exact         bool
+	firstD        decimal.Decimal // when not exact: the sums in decimals
+	secondD       decimal.Decimal
+}
+
+func (s *currencySums) at(currency string) *currencySum {
+	for i := range min(s.n, len(s.inl)) {
+		if s.inl[i].currency == currency {
+			return &s.inl[i]
+		}
+	}
+	for i := range s.spill {
+		if s.spill[i].currency == currency {
+			return &s.spill[i]
+		}
+	}
+	var c *currencySum
+	if s.n < len(s.inl) {
+		c = &s.inl[s.n]
+	} else {
+		s.spill = append(s.spill, currencySum{})
+		c = &s.spill[len(s.spill)-1]
+	}
+	s.n++
+	c.currency, c.exact = currency, true
+	return c
+}
+
+// add adds a × b (b unset: a alone) to currency's first sum and c to its
+// second; ad and cd are a × b and c as decimals, for when the int64 sums
+// overflow.
+func (s *currencySums) add(currency string, a, b fixedDec, ad decimal.Decimal, c fixedDec, cd decimal.Decimal) {
+	sum := s.at(currency)
+	if sum.exact {
+		first, second := sum.first, sum.second
+		ok := true
+		if b.set {
+			ok = first.addProduct(a, b)
+		} else {
+			ok = first.add(a)
+		}
+		if ok && c.set {
+			ok = second.add(c)
+		}
+		if ok {
+			sum.first, sum.second = first, second
+			return
+		}
+		sum.exact, sum.firstD, sum.secondD = false, sum.first.decimal(), sum.second.decimal()
+	}
+	sum.firstD, sum.secondD = sum.firstD.Add(ad), sum.secondD.Add(cd)
+}
+
+func (c *currencySum) totals() (first, second decimal.Decimal) {
+	if c.exact {
+		return c.first.decimal(), c.second.decimal()
+	}
+	return c.firstD, c.secondD
+}
+
+func (s *currencySums) each(f func(c *currencySum)) {
+	for i := range min(s.n, len(s.inl)) {
+		f(&s.inl[i])
+	}
+	for i := range s.spill {
+		f(&s.spill[i])
+	}
+}
+
+// convert is Σ first sum × the rate of its currency into base (every currency
+// added has one).
+func (s *currencySums) convert(rates *LiveRates, base string) decimal.Decimal {
+	out := decimal.Zero
+	s.each(func(c *currencySum) {
+		first, _ := c.totals()
+		out = out.Add(first.Mul(rates.rate(c.currency, base).value))
+	})
+	return out
+}
+
+// second is Σ second sum over the currencies.
+func (s *currencySums) second() decimal.Decimal {
+	out := decimal.Zero
+	s.each(func(c *currencySum) {
+		_, second := c.totals()
+		out = out.Add(second)
+	})
+	return out
 }
 
 // priced reports whether a position priced at lp counts in h's valuation: lp is

@@ -35,11 +35,11 @@ select distinct symbol, reason from (
   select c.code, 'fx' from (
     select base_currency as code from portfolios where not archived
     union
-    select ` + settleSQL("t.currency") + ` from transactions t join portfolios pf on pf.id = t.portfolio_id and not pf.archived
-     where not t.voided
-    union
-    select t.to_currency from transactions t join portfolios pf on pf.id = t.portfolio_id and not pf.archived
-     where not t.voided and t.to_currency is not null
+    select x.code
+      from transactions t
+      join portfolios pf on pf.id = t.portfolio_id and not pf.archived
+      cross join lateral (values (` + settleSQL("t.currency") + `), (t.to_currency)) x(code)
+     where not t.voided and (` + settleSQL("t.currency") + ` <> $2 or t.to_currency <> $2)
   ) c where c.code <> $2 and c.code ~ '^[A-Z]{3}$'
 ) needed
 order by symbol, reason`
