@@ -430,7 +430,7 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 				v.Unpriced = append(v.Unpriced, p.Symbol)
 				continue
 			}
-			foreign.add(lp.Currency, p.q.or(p.Quantity), lp.fixed.or(lp.Price), p.Quantity.Mul(lp.Price), fixedDec{}, decimal.Zero)
+			foreign.addProduct(lp.Currency, p.q.or(p.Quantity), lp.fixed.or(lp.Price), p.Quantity, lp.Price)
 			if exact {
 				exact = cb.add(p.cb.or(p.CostBasis))
 			}
@@ -439,7 +439,7 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 			}
 		}
 		if p.LocalCurrency != "" && p.LocalCurrency != h.Currency && rates.rate(p.LocalCurrency, h.Currency).ok {
-			local.add(p.LocalCurrency, p.lcb.or(p.LocalCostBasis), fixedDec{}, p.LocalCostBasis, p.cb.or(p.CostBasis), p.CostBasis)
+			local.addAmounts(p.LocalCurrency, p.lcb.or(p.LocalCostBasis), p.LocalCostBasis, p.cb.or(p.CostBasis), p.CostBasis)
 		}
 		stamp(lp.AsOf, p.Symbol)
 		if lp.AsOf.After(newestPrice) {
@@ -453,7 +453,9 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 		}
 	}
 	converted := foreign.convert(rates, h.Currency)
-	v.CurrencyEffect = local.convert(rates, h.Currency).Sub(local.second())
+	if local.n > 0 {
+		v.CurrencyEffect = local.convert(rates, h.Currency).Sub(local.second())
+	}
 	if exact {
 		v.MarketValue, v.CostBasis = mv.decimal(), cb.decimal()
 		if pnl, ok := fixedDifference(&mv, &cb); ok && foreign.n == 0 {
@@ -480,11 +482,11 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 
 // currencySums keeps, per currency, a sum of products or amounts (first) and a
 // second sum of amounts: in int64 coefficients while they fit (no allocation),
-// then in decimals. A portfolio has few currencies: four are kept in place,
-// more spill into a slice.
+// then in decimals. A portfolio has few currencies: two are kept in place,
+// more go to a slice.
 type currencySums struct {
 	n     int
-	inl   [4]currencySum
+	inl   [2]currencySum
 	spill []currencySum
 }
 
@@ -519,29 +521,35 @@ func (s *currencySums) at(currency string) *currencySum {
 	return c
 }
 
-// add adds a × b (b unset: a alone) to currency's first sum and c to its
-// second; ad and cd are a × b and c as decimals, for when the int64 sums
-// overflow.
-func (s *currencySums) add(currency string, a, b fixedDec, ad decimal.Decimal, c fixedDec, cd decimal.Decimal) {
+// addProduct adds q × p to currency's first sum.
+func (s *currencySums) addProduct(currency string, qf, pf fixedDec, q, p decimal.Decimal) {
+	sum := s.at(currency)
+	if sum.exact {
+		if sum.first.addProduct(qf, pf) {
+			return
+		}
+		sum.spill()
+	}
+	sum.firstD = sum.firstD.Add(q.Mul(p))
+}
+
+// addAmounts adds a to currency's first sum and c to its second.
+func (s *currencySums) addAmounts(currency string, af fixedDec, a decimal.Decimal, cf fixedDec, c decimal.Decimal) {
 	sum := s.at(currency)
 	if sum.exact {
 		first, second := sum.first, sum.second
-		ok := true
-		if b.set {
-			ok = first.addProduct(a, b)
-		} else {
-			ok = first.add(a)
-		}
-		if ok && c.set {
-			ok = second.add(c)
-		}
-		if ok {
+		if first.add(af) && second.add(cf) {
 			sum.first, sum.second = first, second
 			return
 		}
-		sum.exact, sum.firstD, sum.secondD = false, sum.first.decimal(), sum.second.decimal()
+		sum.spill() // the sums before this addition
 	}
-	sum.firstD, sum.secondD = sum.firstD.Add(ad), sum.secondD.Add(cd)
+	sum.firstD, sum.secondD = sum.firstD.Add(a), sum.secondD.Add(c)
+}
+
+// spill moves the int64 sums to decimals (one did not fit).
+func (c *currencySum) spill() {
+	c.exact, c.firstD, c.secondD = false, c.first.decimal(), c.second.decimal()
 }
 
 func (c *currencySum) totals() (first, second decimal.Decimal) {
