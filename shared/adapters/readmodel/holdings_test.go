@@ -290,5 +290,22 @@ func TestValueExactAcrossScales(t *testing.T) {
 		if !v.MarketValue.Equal(want) || !v.CostBasis.Equal(wantCB) || !v.UnrealizedPnL.Equal(want.Sub(wantCB)) {
 			t.Errorf("%s: value %s cost %s, want %s and %s", name, v.MarketValue, v.CostBasis, want, wantCB)
 		}
+		// The same positions held in a EUR portfolio, their local cost in
+		// dollars: converted at USD→EUR = round(1 / 1.0856, 12) = 0.921149594694.
+		rate := d("0.921149594694")
+		h.Currency = "EUR"
+		wantCE := decimal.Zero
+		for i := range h.Positions {
+			p := &h.Positions[i]
+			p.LocalCurrency, p.LocalCostBasis = "USD", p.CostBasis.Mul(d("1.1"))
+			wantCE = wantCE.Add(p.LocalCostBasis.Mul(rate).Sub(p.CostBasis))
+		}
+		v = readmodel.Value("p", h, prices, readmodel.NewLiveRates(map[string]readmodel.LatestPrice{
+			"EURUSD=X": {Symbol: "EURUSD=X", Price: d("1.0856"), Currency: "USD", AsOf: t0}}))
+		if want := want.Mul(rate); !v.MarketValue.Equal(want) || !v.CostBasis.Equal(wantCB) || !v.UnrealizedPnL.Equal(want.Sub(wantCB)) ||
+			!v.CurrencyEffect.Equal(wantCE) {
+			t.Errorf("%s in euros: value %s cost %s currency effect %s, want %s, %s and %s", name, v.MarketValue, v.CostBasis, v.CurrencyEffect,
+				want, wantCB, wantCE)
+		}
 	}
 }
