@@ -31,14 +31,17 @@ var _ history.Store = (*SymbolHistory)(nil)
 // currency such a portfolio needs other than the quotes' (its base, the currency
 // each active transaction settles in, GBP for GBp, and each conversion's
 // incoming one; market.FXPair{Base: code, Quote: quote}.Symbol(), "EURUSD=X",
-// spelled in SQL), from its first trade; the
+// spelled in SQL), from its first trade (a portfolio's transactions are read
+// again for their currencies only when the first pass saw one in another
+// currency: a book in the quotes' currency costs no second scan); the
 // symbols of alert rules and live watches, over the lookback. A symbol longer
 // than a symbol may be (a benchmark is free text) is nobody's to fetch. Its
 // priority is 0 when a portfolio needs it, else 1 (an alert's or a watch's);
 // last_traded_at is when its latest active transaction was recorded.
 var neededSymbols = `
 with firsts as (
-  select p.id, p.base_currency, p.benchmark, min(t.trade_date) as first_trade
+  select p.id, p.base_currency, p.benchmark, min(t.trade_date) as first_trade,
+         bool_or(t.currency <> $1 or t.to_currency is not null) as foreign
     from portfolios p
     join transactions t on t.portfolio_id = p.id and not t.voided
    where not p.archived
@@ -54,10 +57,10 @@ with firsts as (
   select f.base_currency || $1 || '=X', f.first_trade, 0, null from firsts f where f.base_currency <> $1
   union all
   select distinct c.code || $1 || '=X', f.first_trade, 0, null::timestamptz
-    from transactions t
+    from firsts f
+    join transactions t on t.portfolio_id = f.id and not t.voided
     cross join lateral (values (` + settleSQL("t.currency") + `), (t.to_currency)) c(code)
-    join firsts f on f.id = t.portfolio_id
-   where not t.voided and (t.currency <> $1 or t.to_currency is not null) and c.code <> $1 and c.code ~ '^[A-Z]{3}$'
+   where f.foreign and c.code <> $1 and c.code ~ '^[A-Z]{3}$'
   union all
   select a.symbol, $2::date, 1, null from alert_rules a where a.symbol <> ''
   union all

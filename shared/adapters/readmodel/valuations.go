@@ -160,7 +160,8 @@ type Holdings struct {
 // currency (at each buy's own rate); Currency is the currency it trades in as
 // recorded (GBp for a London listing in pence; "" for a row projected before
 // positions had one: the base), and LocalCostBasis its cost in LocalCurrency,
-// the currency it settles in (GBP).
+// the currency it settles in (GBP; PortfolioHoldings reads it only when that is
+// not the base, where it is the cost basis).
 type HeldPosition struct {
 	Symbol         string
 	Quantity       decimal.Decimal
@@ -168,10 +169,9 @@ type HeldPosition struct {
 	Currency       string
 	LocalCurrency  string
 	LocalCostBasis decimal.Decimal
-	// Quantity, CostBasis and LocalCostBasis as int64 coefficients, when
-	// PortfolioHoldings loaded them: Value's fast path without per-call
-	// conversions.
-	q, cb, lcb fixedDec
+	// Quantity and CostBasis as int64 coefficients, when PortfolioHoldings
+	// loaded them: Value's fast path without per-call conversions.
+	q, cb fixedDec
 }
 
 // tradingCurrency is the currency p trades in, base when it was never recorded.
@@ -274,6 +274,7 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 		return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 	}
 	defer rows.Close()
+	currencies := map[string]string{}
 	for rows.Next() {
 		var id, user, cur, sym, qty, cb, lcb string
 		var version int64
@@ -291,8 +292,13 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 			continue
 		}
 		p.Symbol = sym
-		if p.LocalCostBasis, err = decimal.NewFromString(lcb); err != nil {
-			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+		// What a warm container keeps of 200,000 positions: one string per
+		// currency, and a local cost only where it differs from the base one.
+		p.Currency, p.LocalCurrency = intern(currencies, p.Currency), intern(currencies, p.LocalCurrency)
+		if p.LocalCurrency != "" && p.LocalCurrency != cur {
+			if p.LocalCostBasis, err = decimal.NewFromString(lcb); err != nil {
+				return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+			}
 		}
 		if p.Quantity, err = decimal.NewFromString(qty); err != nil {
 			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
@@ -300,13 +306,23 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 		if p.CostBasis, err = decimal.NewFromString(cb); err != nil {
 			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 		}
-		p.q, p.cb, p.lcb = fixedOf(p.Quantity), fixedOf(p.CostBasis), fixedOf(p.LocalCostBasis)
+		p.q, p.cb = fixedOf(p.Quantity), fixedOf(p.CostBasis)
 		h.Positions = append(h.Positions, p)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 	}
 	return out, nil
+}
+
+// intern returns the copy of s that seen keeps, so that the positions of a warm
+// cache share one string per currency.
+func intern(seen map[string]string, s string) string {
+	if k, ok := seen[s]; ok {
+		return k
+	}
+	seen[s] = s
+	return s
 }
 
 // RateNeeds returns the portfolios (not archived; of portfolioIDs, or all when
@@ -439,7 +455,7 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 			}
 		}
 		if p.LocalCurrency != "" && p.LocalCurrency != h.Currency && rates.rate(p.LocalCurrency, h.Currency).ok {
-			local.addAmounts(p.LocalCurrency, p.lcb.or(p.LocalCostBasis), p.LocalCostBasis, p.cb.or(p.CostBasis), p.CostBasis)
+			local.addAmounts(p.LocalCurrency, fixedOf(p.LocalCostBasis), p.LocalCostBasis, p.cb.or(p.CostBasis), p.CostBasis)
 		}
 		stamp(lp.AsOf, p.Symbol)
 		if lp.AsOf.After(newestPrice) {
