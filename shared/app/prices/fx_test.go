@@ -72,6 +72,9 @@ values ('pe', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u1); err != nil
 	position(t, e.pool, "pe", u1, "VUSA.L", "100", "7500", "GBp", "GBP", "6500")
 	position(t, e.pool, "pe", u1, "NESN.SW", "5", "450", "CHF", "CHF", "430")
 	holdings(t, e.pool, "pu", u2, map[string]string{"MSFT": "1"})
+	// po's VUSA.L row predates positions' currencies ("": the base, USD), yet
+	// the quote says pence: the pound's pair is read for it all the same.
+	holdings(t, e.pool, "po", u2, map[string]string{"VUSA.L": "2"})
 	notifier := &pricing.MemoryNotifier{}
 	events := &eventLog{}
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: notifier, Valuations: events.add})
@@ -106,6 +109,9 @@ values ('pe', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u1); err != nil
 	check("first batch", got["pe"], "9772.72727273", "9200", "572.72727273", "-86.3636363611", "NESN.SW")
 	if m := got["pu"]; m.MarketValue != "400" || m.Currency != "USD" || m.CurrencyEffect != "" {
 		t.Fatalf("USD portfolio: %+v", m)
+	}
+	if m := got["po"]; m.MarketValue != "175" || m.Currency != "USD" || len(m.Unpriced) != 0 {
+		t.Fatalf("USD portfolio holding VUSA.L: %+v, want 2 × 7000 GBp × 0.0125 = 175", m)
 	}
 	if lp := latestPG(t, e.pool, "VUSA.L"); lp.Currency != "GBp" || lp.Price.String() != "7000" {
 		t.Fatalf("latest_prices VUSA.L: %+v, want 7000 GBp (the quote's currency)", lp)
