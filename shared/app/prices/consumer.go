@@ -894,7 +894,7 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 				msgs[i].Unpriced = d.Unpriced
 			}
 			if ce := vals[i].CurrencyEffect; !ce.IsZero() {
-				msgs[i].CurrencyEffect = ce.String()
+				msgs[i].CurrencyEffect, msgs[i].PriceEffect = ce.String(), d.UnrealizedPnL.Sub(ce).String()
 			}
 		}
 		out.evs, out.msgs, out.quotes = gather(out.evs, evs), gather(out.msgs, msgs), gather(out.quotes, symbols)

@@ -61,6 +61,9 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1, $6, $7, $8
 // CHFUSD=X ticks 1.12: CHF→EUR = round(1.12 × 0.909090909091, 12) = 1.018181818182, NESN.SW 5 × 100 ×
 // 1.018181818182 = 509.090909091, value 10599.999999999, cost 9650, unrealized 949.999999999, currency
 // effect 209.0909090899 + (430 × 1.018181818182 − 450 = −12.18181818174) = 196.90909090816.
+//
+// The push's price effect is the rest of the unrealized P&L (572.72727273 − (−86.3636363611) =
+// 659.0909090911 first).
 func TestEURPortfolioValuedAtLiveRates(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
@@ -97,7 +100,7 @@ values ('pe', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u1); err != nil
 		t.Helper()
 		d := decimal.RequireFromString
 		if m.Currency != "EUR" || !d(m.MarketValue).Equal(d(mv)) || !d(m.CostBasis).Equal(d(cb)) || !d(m.UnrealizedPnL).Equal(d(pnl)) ||
-			!d(m.CurrencyEffect).Equal(d(ce)) || !slices.Equal(m.Unpriced, unpriced) {
+			!d(m.CurrencyEffect).Equal(d(ce)) || !d(m.PriceEffect).Equal(d(pnl).Sub(d(ce))) || !slices.Equal(m.Unpriced, unpriced) {
 			t.Fatalf("%s: %+v\nwant EUR value %s, cost %s, unrealized %s, currency effect %s, unpriced %v", what, m, mv, cb, pnl, ce, unpriced)
 		}
 	}

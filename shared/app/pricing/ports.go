@@ -34,9 +34,11 @@ type ValuationMessage struct {
 	// price's currency into the base; they are not in MarketValue.
 	Unpriced []string `json:"unpriced,omitempty"`
 	// CurrencyEffect is the part of UnrealizedPnL the exchange rates made
-	// (market.PortfolioValuation); absent when none of the positions settles in
-	// another currency than the base.
+	// (market.PortfolioValuation), PriceEffect the rest (the prices' part);
+	// both absent when none of the positions settles in another currency than
+	// the base.
 	CurrencyEffect string `json:"currencyEffect,omitempty"`
+	PriceEffect    string `json:"priceEffect,omitempty"`
 }
 
 // SubscriptionNotifier is a Notifier that honours what each WebSocket connection
