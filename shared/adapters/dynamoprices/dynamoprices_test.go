@@ -92,7 +92,8 @@ func TestLatestNewerWins(t *testing.T) {
 	l := dynamoprices.NewLatest(db, table(t, db, topology.PricesTable))
 	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	q := func(p string, at time.Time) marketdata.Quote {
-		return marketdata.Quote{Symbol: "AAPL", Price: decimal.RequireFromString(p), Volume: decimal.NewFromInt(1), Timestamp: at, Source: "simulated", Exchange: "XNAS"}
+		return marketdata.Quote{Symbol: "AAPL", Price: decimal.RequireFromString(p), Volume: decimal.NewFromInt(1), Timestamp: at, Source: "simulated", Exchange: "XNAS",
+			Currency: "USD"}
 	}
 	steps := []struct {
 		q      marketdata.Quote
@@ -111,7 +112,8 @@ func TestLatestNewerWins(t *testing.T) {
 		}
 	}
 	got, ok, err := l.Get(t.Context(), "AAPL")
-	if err != nil || !ok || got.Price.String() != "102" || !got.Timestamp.Equal(t0.Add(2*time.Second)) || got.Exchange != "XNAS" {
+	if err != nil || !ok || got.Price.String() != "102" || !got.Timestamp.Equal(t0.Add(2*time.Second)) || got.Exchange != "XNAS" ||
+		got.Currency != "USD" {
 		t.Fatalf("got %+v %v %v", got, ok, err)
 	}
 	if _, ok, err := l.Get(t.Context(), "NONE"); ok || err != nil {

@@ -29,6 +29,7 @@ const (
 	attrSource   = "source"
 	attrExchange = "exchange"
 	attrPrevious = "previousClose"
+	attrCurrency = "currency"
 	attrEventID  = "eventId"
 )
 
@@ -62,6 +63,9 @@ func (l *Latest) Put(ctx context.Context, q marketdata.Quote, eventID string) (b
 	}
 	if !q.PreviousClose.IsZero() {
 		item[attrPrevious] = &types.AttributeValueMemberS{Value: q.PreviousClose.String()}
+	}
+	if q.Currency != "" {
+		item[attrCurrency] = &types.AttributeValueMemberS{Value: q.Currency}
 	}
 	if eventID != "" {
 		item[attrEventID] = &types.AttributeValueMemberS{Value: eventID}
@@ -169,7 +173,7 @@ func quoteFromItem(symbol string, item map[string]types.AttributeValue) (marketd
 		return ""
 	}
 	var err error
-	q := marketdata.Quote{Symbol: symbol, Source: s(attrSource), Exchange: s(attrExchange)}
+	q := marketdata.Quote{Symbol: symbol, Source: s(attrSource), Exchange: s(attrExchange), Currency: s(attrCurrency)}
 	if q.Timestamp, err = time.Parse(time.RFC3339Nano, s(attrAsOf)); err != nil {
 		return marketdata.Quote{}, fmt.Errorf("prices table: %s: asOf: %w", symbol, err)
 	}

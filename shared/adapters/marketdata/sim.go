@@ -70,6 +70,7 @@ type SimConfig struct {
 }
 
 // Simulator is a deterministic random walk: geometric Brownian motion per symbol,
+// quoted in the symbol's currency (SimCurrency),
 // stepped at random tick times.
 //
 // Each tick multiplies the price by 1 + μ·dt + σ·√dt·Z (the Euler step of GBM), dt
@@ -94,6 +95,7 @@ type Simulator struct {
 
 type simState struct {
 	def   SimSymbol
+	cur   string // SimCurrency(def.Symbol)
 	rng   uint64
 	price float64
 	next  int64 // Unix nanoseconds of the next tick
@@ -152,8 +154,9 @@ func NewSimulator(cfg SimConfig) (*Simulator, error) {
 		if math.IsNaN(def.Drift) || math.Abs(def.Drift) > 5 || math.IsNaN(def.Volatility) || def.Volatility < 0 || def.Volatility > 5 {
 			return nil, fmt.Errorf("simulator: %s drift must be within ±5 and volatility within [0, 5]", def.Symbol)
 		}
-		st := simState{def: def, rng: splitmix(cfg.Seed ^ fnv64a(def.Symbol)), price: def.Start.InexactFloat64()}
-		st.last = Quote{Symbol: def.Symbol, Price: def.Start, Volume: decimal.Zero, Timestamp: cfg.Start.UTC(), Exchange: def.Exchange, Source: SourceSimulated}
+		st := simState{def: def, cur: SimCurrency(def.Symbol), rng: splitmix(cfg.Seed ^ fnv64a(def.Symbol)), price: def.Start.InexactFloat64()}
+		st.last = Quote{Symbol: def.Symbol, Price: def.Start, Volume: decimal.Zero, Timestamp: cfg.Start.UTC(), Exchange: def.Exchange,
+			Source: SourceSimulated, Currency: st.cur}
 		iv := s.interval(&st)
 		st.next = s.schedule(start, iv)
 		st.dt = float64(iv) / s.yearNanos
@@ -256,7 +259,7 @@ func (s *Simulator) step() Quote {
 	vol := int64(1 + splitmixNext(&st.rng)%500)
 	st.last = Quote{
 		Symbol: st.def.Symbol, Price: decimal.New(cents, -2), Volume: decimal.NewFromInt(vol),
-		Timestamp: time.Unix(0, at).UTC(), Exchange: st.def.Exchange, Source: SourceSimulated,
+		Timestamp: time.Unix(0, at).UTC(), Exchange: st.def.Exchange, Source: SourceSimulated, Currency: st.cur,
 	}
 	iv := s.interval(st)
 	st.next = s.schedule(at, iv)

@@ -2,6 +2,8 @@ package marketdata
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -37,7 +39,7 @@ func (s SimQuotes) Quote(ctx context.Context, symbol string) (Quote, error) {
 		if err != nil {
 			return Quote{}, err
 		}
-		q.Symbol, q.Price, q.Volume = symbol, simFXRate(q.Price, inverted), decimal.Zero
+		q.Symbol, q.Price, q.Volume, q.Currency = symbol, simFXRate(q.Price, inverted), decimal.Zero, pair.Quote
 		return q, nil
 	}
 	return s.walk(ctx, symbol)
@@ -160,14 +162,16 @@ func (b SimBars) walk(symbol string, from, to calendar.Date) ([]DailyBar, error)
 	return out, nil
 }
 
-// simSymbolFor is the default definition of symbol, or one derived from its name:
-// a start price between 10 and 500, drift 5 %, volatility 20–50 %.
+// simSymbolFor is the default definition of symbol (DefaultSimSymbols,
+// simListed), or one derived from its name: drift 5 %, volatility 20–50 %, a
+// start price between 10 and 500 in its currency, or, for a London listing
+// quoted in pence (GBp), between 100 and 9,000 pence.
 func simSymbolFor(symbol string) SimSymbol {
 	if pair, ok := market.ParseFXPair(symbol); ok {
 		canon, _ := canonicalFX(pair)
 		return simFXSymbol(canon)
 	}
-	for _, d := range DefaultSimSymbols() {
+	for _, d := range slices.Concat(DefaultSimSymbols(), simListed) {
 		if d.Symbol == symbol {
 			return d
 		}
@@ -178,6 +182,42 @@ func simSymbolFor(symbol string) SimSymbol {
 		h *= 1099511628211
 	}
 	cents := int64(1000 + h%49001)
+	if SimCurrency(symbol) == "GBp" {
+		cents = int64(10000 + h%890001)
+	}
 	return SimSymbol{Symbol: symbol, Start: decimal.New(cents, -2), Drift: 0.05,
 		Volatility: 0.2 + float64(h>>32%31)/100, Exchange: ""}
+}
+
+// simListed are a few listings outside the US at plausible prices in their
+// currency (SimCurrency): the London ones in pence.
+var simListed = []SimSymbol{
+	{"VUSA.L", decimal.RequireFromString("8150.00"), 0.06, 0.15, "XLON"},
+	{"VOD.L", decimal.RequireFromString("72.50"), 0.02, 0.25, "XLON"},
+	{"HSBA.L", decimal.RequireFromString("660.00"), 0.05, 0.22, "XLON"},
+	{"SAP.DE", decimal.RequireFromString("180.00"), 0.07, 0.25, "XETR"},
+	{"MC.PA", decimal.RequireFromString("700.00"), 0.06, 0.28, "XPAR"},
+	{"ASML.AS", decimal.RequireFromString("650.00"), 0.10, 0.35, "XAMS"},
+	{"NESN.SW", decimal.RequireFromString("95.00"), 0.04, 0.15, "XSWX"},
+}
+
+// simSuffixCurrency is the currency of a listing by its symbol's exchange
+// suffix; London quotes in pence.
+var simSuffixCurrency = map[string]string{
+	".L": "GBp", ".DE": "EUR", ".PA": "EUR", ".AS": "EUR", ".MI": "EUR", ".MC": "EUR", ".SW": "CHF", ".TO": "CAD",
+}
+
+// SimCurrency is the currency the simulated feed quotes symbol in: a pair's
+// quote currency (USD for XUSD=X), the currency of its exchange suffix (GBp for
+// ".L", EUR for ".DE", ".PA" and ".AS", CHF for ".SW", CAD for ".TO"), else USD.
+func SimCurrency(symbol string) string {
+	if pair, ok := market.ParseFXPair(symbol); ok {
+		return pair.Quote
+	}
+	if i := strings.LastIndexByte(symbol, '.'); i > 0 {
+		if c, ok := simSuffixCurrency[symbol[i:]]; ok {
+			return c
+		}
+	}
+	return "USD"
 }

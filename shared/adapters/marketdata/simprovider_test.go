@@ -63,3 +63,39 @@ func TestSimBarsJoinTheLiveWalk(t *testing.T) {
 		t.Fatalf("a shorter range is not a prefix of the longer one: %v", err)
 	}
 }
+
+// The simulated feed quotes each symbol in its currency at a plausible price:
+// London listings in pence (VUSA.L about 8,150p, any other .L between 100p and
+// 9,000p), Frankfurt, Paris and Amsterdam in euros, the rest in dollars, and a
+// USD pair at a rate near the currency's value in dollars.
+func TestSimQuotesInTheirCurrency(t *testing.T) {
+	now := time.Date(2026, 3, 2, 15, 30, 0, 0, time.UTC)
+	s := SimQuotes{Seed: 7, Now: func() time.Time { return now }}
+	d := decimal.RequireFromString
+	for _, c := range []struct {
+		symbol, currency, low, high string
+	}{
+		{"VUSA.L", "GBp", "7000", "9500"},
+		{"ZZZZ.L", "GBp", "90", "10000"},
+		{"SAP.DE", "EUR", "150", "210"},
+		{"MC.PA", "EUR", "600", "800"},
+		{"ADYEN.AS", "EUR", "8", "600"},
+		{"AAPL", "USD", "160", "220"},
+		{"ZZZZ", "USD", "8", "600"},
+		{"EURUSD=X", "USD", "0.97", "1.19"},
+		{"GBPUSD=X", "USD", "1.14", "1.40"},
+		{"JPYUSD=X", "USD", "0.0060", "0.0074"},
+		{"USDJPY=X", "JPY", "135", "165"},
+	} {
+		q, err := s.Quote(t.Context(), c.symbol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Currency != c.currency || q.Price.LessThan(d(c.low)) || q.Price.GreaterThan(d(c.high)) || q.Validate() != nil {
+			t.Errorf("%s: %s %s, want %s between %s and %s", c.symbol, q.Price, q.Currency, c.currency, c.low, c.high)
+		}
+		if SimCurrency(c.symbol) != c.currency {
+			t.Errorf("SimCurrency(%s) = %s, want %s", c.symbol, SimCurrency(c.symbol), c.currency)
+		}
+	}
+}

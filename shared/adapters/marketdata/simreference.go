@@ -13,8 +13,8 @@ import (
 )
 
 // simListings are the symbols the simulated search knows: the simulator's
-// defaults (the demo's symbols among them), well-known listings and ETFs, and a
-// few currency pairs.
+// defaults (the demo's symbols among them), well-known listings and ETFs (a few
+// in London, Frankfurt, Paris, Amsterdam and Zurich), and a few currency pairs.
 var simListings = []market.SymbolMatch{
 	{Symbol: "AAPL", Description: "Apple Inc.", Type: "Common Stock", Exchange: "XNAS"},
 	{Symbol: "MSFT", Description: "Microsoft Corporation", Type: "Common Stock", Exchange: "XNAS"},
@@ -50,6 +50,13 @@ var simListings = []market.SymbolMatch{
 	{Symbol: "AGG", Description: "iShares Core U.S. Aggregate Bond ETF", Type: "ETF", Exchange: "ARCX"},
 	{Symbol: "TLT", Description: "iShares 20+ Year Treasury Bond ETF", Type: "ETF", Exchange: "XNAS"},
 	{Symbol: "GLD", Description: "SPDR Gold Shares", Type: "ETF", Exchange: "ARCX"},
+	{Symbol: "VUSA.L", Description: "Vanguard S&P 500 UCITS ETF (GBp)", Type: "ETF", Exchange: "XLON"},
+	{Symbol: "VOD.L", Description: "Vodafone Group Plc", Type: "Common Stock", Exchange: "XLON"},
+	{Symbol: "HSBA.L", Description: "HSBC Holdings Plc", Type: "Common Stock", Exchange: "XLON"},
+	{Symbol: "SAP.DE", Description: "SAP SE", Type: "Common Stock", Exchange: "XETR"},
+	{Symbol: "MC.PA", Description: "LVMH Moët Hennessy Louis Vuitton SE", Type: "Common Stock", Exchange: "XPAR"},
+	{Symbol: "ASML.AS", Description: "ASML Holding N.V.", Type: "Common Stock", Exchange: "XAMS"},
+	{Symbol: "NESN.SW", Description: "Nestlé S.A.", Type: "Common Stock", Exchange: "XSWX"},
 	{Symbol: "EURUSD=X", Description: "Euro / US Dollar", Type: "Currency"},
 	{Symbol: "GBPUSD=X", Description: "British Pound / US Dollar", Type: "Currency"},
 	{Symbol: "USDJPY=X", Description: "US Dollar / Japanese Yen", Type: "Currency"},
@@ -88,10 +95,7 @@ func (SimSearch) Search(_ context.Context, query string) ([]market.SymbolMatch, 
 			rank = 2
 		}
 		if rank >= 0 {
-			l.Currency, l.Source = "USD", SourceSimulated
-			if pair, ok := market.ParseFXPair(l.Symbol); ok {
-				l.Currency = pair.Quote
-			}
+			l.Currency, l.Source = SimCurrency(l.Symbol), SourceSimulated
 			hits = append(hits, ranked{rank*1000 + i, l})
 		}
 	}

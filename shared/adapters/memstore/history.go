@@ -40,7 +40,8 @@ type HistoryPortfolio struct {
 }
 
 // HistoryTrade is one of a portfolio's transactions; Symbol "" is a cash
-// movement.
+// movement. Currency is the transaction's ("": USD), ToCurrency a conversion's
+// incoming one.
 type HistoryTrade struct {
 	Symbol     string
 	Day        calendar.Date
@@ -163,8 +164,9 @@ func (s *SymbolHistory) Reconcile(_ context.Context, needs history.Needs, now ti
 
 // needed is every symbol needed and from when: the symbols of the active
 // transactions and the benchmark of every portfolio not archived, and the
-// currency pair of one in another currency than the quotes', from the
-// portfolio's first trade (a cash movement counts); the symbols of alert rules
+// currency pair of every currency it needs other than the quotes' (its base,
+// the currency each active transaction settles in, each conversion's incoming
+// one), from the portfolio's first trade (a cash movement counts); the symbols of alert rules
 // and live watches over the lookback; nothing before the earliest day, and no
 // symbol longer than a symbol may be. The priority is 0 when a portfolio
 // needs the symbol, else 1.
@@ -197,8 +199,10 @@ func (s *SymbolHistory) needed(needs history.Needs, now time.Time) map[string]hi
 		if p.Benchmark != "" {
 			add(p.Benchmark, first, 0, time.Time{})
 		}
-		if p.BaseCurrency != needs.QuoteCurrency {
-			add(market.FXPair{Base: p.BaseCurrency, Quote: needs.QuoteCurrency}.Symbol(), first, 0, time.Time{})
+		for _, c := range neededCurrencies(p) {
+			if pair, ok := market.ParseFXPair(c + needs.QuoteCurrency + "=X"); ok {
+				add(pair.Symbol(), first, 0, time.Time{})
+			}
 		}
 	}
 	lookback := needs.Today.AddDays(-needs.Lookback)
@@ -215,6 +219,27 @@ func (s *SymbolHistory) needed(needs history.Needs, now time.Time) map[string]hi
 	for symbol, nd := range out {
 		nd.from = max(nd.from, needs.Earliest)
 		out[symbol] = nd
+	}
+	return out
+}
+
+// neededCurrencies are the currencies p's rates are needed in: its base, the
+// currency each active transaction settles in (GBP for GBp; USD when it has
+// none), each conversion's incoming one. With repeats.
+func neededCurrencies(p HistoryPortfolio) []string {
+	out := []string{p.BaseCurrency}
+	for _, tr := range p.Trades {
+		if tr.Voided {
+			continue
+		}
+		settle, _ := currency.Settlement(tr.Currency)
+		if settle == "" {
+			settle = "USD"
+		}
+		out = append(out, settle)
+		if tr.ToCurrency != "" {
+			out = append(out, tr.ToCurrency)
+		}
 	}
 	return out
 }

@@ -1,7 +1,6 @@
 package readmodel_test
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"testing"
@@ -219,10 +218,19 @@ on conflict (id) do update set base_currency = excluded.base_currency, archived 
 		if recorded.IsZero() {
 			recorded = time.Unix(0, 0) // long ago, as the memory store's zero
 		}
+		cur := tr.Currency
+		if cur == "" {
+			cur = "USD"
+		}
+		var to *string
+		if tr.ToCurrency != "" {
+			to = &tr.ToCurrency
+		}
 		exec(t, pool, `
-insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, to_currency, voided, recorded_at, version)
-values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, $8, nullif($9, ''), $6, $7, 1)`,
-			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided, recorded.UTC(), cmp.Or(tr.Currency, "USD"), tr.ToCurrency)
+insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, voided, recorded_at, version,
+  to_currency)
+values ($1 || '-' || $4::text, $1, $2::uuid, $4, 'buy', $3::date, $5, 1, 1, $8, $6, $7, 1, $9)`,
+			p.ID, p.UserID, tr.Day.String(), i+1, symbol, tr.Voided, recorded.UTC(), cur, to)
 	}
 }
 

@@ -12,18 +12,23 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 )
 
-// Value, computed in Go from PortfolioHoldings and LatestPrices, equals the SQL
-// valuation (ValuationsHolding) on random portfolios, currencies and prices; and
-// the holding marks move exactly when the positions they cover change.
+// Value, computed in Go from PortfolioHoldings, LatestPrices and the live rates,
+// equals the SQL valuation (ValuationsHolding) on random portfolios, currencies
+// (USD and EUR bases; positions recorded in USD, EUR, GBp and CHF, quoted in
+// their currency or another; no CHF rate) and prices; a pair's tick touches the
+// portfolios that need it; and the holding marks move exactly when the
+// positions they cover change.
 func TestValueInGoEqualsSQLAndMarksMove(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, _ := rmtest.DB(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-	syms := []string{"AAA", "BBB", "CCC", "DDD", "EEE", "FFF"}
+	syms := []string{"AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG"}
+	recorded := []string{"", "USD", "EUR", "GBp", "CHF"}
 	for i := range 40 {
 		cur := []string{"USD", "USD", "EUR"}[i%3]
 		if _, err := pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, archived, created_at, updated_at, version)
@@ -38,18 +43,19 @@ values ($1, $2::uuid, 'p', $3, 'fifo', $4, now(), now(), $5)`, fmt.Sprintf("p%02
 			if rng.IntN(6) == 0 {
 				qty = decimal.Zero
 			}
-			if _, err := pool.Exec(ctx, `insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version)
-values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Sprintf("p%02d", i), s, rmtest.UserA, qty.String(), decimal.New(rng.Int64N(1e9), -2).String()); err != nil {
+			rc := recorded[rng.IntN(len(recorded))]
+			lc, _ := currency.Settlement(rc)
+			if _, err := pool.Exec(ctx, `insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version,
+  currency, local_currency, local_cost_basis)
+values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1, $6, $7, $8::numeric)`, fmt.Sprintf("p%02d", i), s, rmtest.UserA, qty.String(),
+				decimal.New(rng.Int64N(1e9), -2).String(), rc, lc, decimal.New(rng.Int64N(1e9), -2).String()); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	var lps []readmodel.LatestPrice
-	for i, s := range syms[:5] { // FFF has no price
-		cur := "USD"
-		if i == 4 {
-			cur = "EUR"
-		}
+	for i, s := range slices.Concat(syms[:5], syms[6:]) { // FFF has no price
+		cur := []string{"USD", "USD", "GBp", "USD", "EUR", "CHF"}[i]
 		at := t0.Add(time.Duration(rng.IntN(3)) * time.Second)
 		if i == 0 {
 			at = t0.Add(-48 * time.Hour) // AAA stopped trading: it leads no portfolio that holds another
@@ -57,11 +63,14 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Spri
 		lps = append(lps, readmodel.LatestPrice{Symbol: s, Price: decimal.New(rng.Int64N(1e7), -3), Currency: cur,
 			AsOf: at, Source: "simulated"})
 	}
+	lps = append(lps,
+		readmodel.LatestPrice{Symbol: "EURUSD=X", Price: decimal.RequireFromString("1.0856"), Currency: "USD", AsOf: t0.Add(-time.Minute), Source: "simulated"},
+		readmodel.LatestPrice{Symbol: "GBPUSD=X", Price: decimal.RequireFromString("1.2712"), Currency: "USD", AsOf: t0.Add(time.Hour), Source: "simulated"})
 	if _, err := readmodel.UpsertLatestPrices(ctx, pool, lps); err != nil {
 		t.Fatal(err)
 	}
 
-	batch := []string{"AAA", "CCC", "FFF"}
+	batch := []string{"AAA", "CCC", "FFF", "GBPUSD=X"}
 	want, err := readmodel.ValuationsHolding(ctx, pool, batch)
 	if err != nil {
 		t.Fatal(err)
@@ -78,18 +87,29 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Spri
 			}
 		}
 	}
+	needs, err := readmodel.RateNeeds(ctx, pool, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rateHolders := 0
+	for p, currencies := range needs {
+		if slices.Contains(currencies, "GBP") && !slices.Contains(touched, p) {
+			touched = append(touched, p)
+			rateHolders++
+		}
+	}
 	hs, err := readmodel.PortfolioHoldings(ctx, pool, touched)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prices, err := readmodel.LatestPrices(ctx, pool, syms)
+	prices, err := readmodel.LatestPrices(ctx, pool, append(syms, "EURUSD=X", "GBPUSD=X"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []readmodel.PortfolioValuation
 	for _, id := range touched {
 		if h := hs[id]; !h.Archived {
-			got = append(got, readmodel.Value(id, h, prices))
+			got = append(got, readmodel.Value(id, h, prices, readmodel.NewLiveRates(prices)))
 		}
 	}
 	slices.SortFunc(got, func(a, b readmodel.PortfolioValuation) int { return strings.Compare(a.PortfolioID, b.PortfolioID) })
@@ -105,13 +125,25 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1)`, fmt.Spri
 		}
 		if g.PortfolioID != w.PortfolioID || g.UserID != w.UserID || g.Currency != w.Currency || g.Version != w.Version ||
 			!g.MarketValue.Equal(w.MarketValue) || !g.CostBasis.Equal(w.CostBasis) || !g.UnrealizedPnL.Equal(w.UnrealizedPnL) ||
-			!g.AsOf.Equal(w.AsOf) || g.NewestSymbol != w.NewestSymbol || g.FirstSymbol != w.FirstSymbol || !slices.Equal(g.Unpriced, w.Unpriced) {
+			!g.AsOf.Equal(w.AsOf) || g.NewestSymbol != w.NewestSymbol || g.FirstSymbol != w.FirstSymbol || !slices.Equal(g.Unpriced, w.Unpriced) ||
+			!g.CurrencyEffect.Equal(w.CurrencyEffect) {
 			t.Fatalf("%s:\n  go  %+v\n  sql %+v", w.PortfolioID, g, w)
 		}
 	}
 
 	if ledByOther == 0 {
 		t.Fatalf("no portfolio holding the stale AAA is led by another symbol: %+v", want)
+	}
+	var converted, unpricedCHF, pairNewest, effect bool
+	for _, w := range want {
+		converted = converted || w.Currency == "EUR" && !w.MarketValue.IsZero()
+		unpricedCHF = unpricedCHF || slices.Contains(w.Unpriced, "GGG")
+		pairNewest = pairNewest || w.NewestSymbol == "GBPUSD=X"
+		effect = effect || !w.CurrencyEffect.IsZero()
+	}
+	if rateHolders == 0 || !converted || !unpricedCHF || !pairNewest || !effect {
+		t.Fatalf("the data does not exercise the rates: %d touched by GBPUSD=X alone, converted %v, GGG unpriced %v, pair newest %v, currency effect %v",
+			rateHolders, converted, unpricedCHF, pairNewest, effect)
 	}
 
 	// Marks: a trade in p00's AAA moves hp:p00 and hs:AAA only.
@@ -254,9 +286,26 @@ func TestValueExactAcrossScales(t *testing.T) {
 			h.Positions = append(h.Positions, readmodel.HeldPosition{Symbol: sym, Quantity: d(q), CostBasis: cb})
 			want, wantCB = want.Add(d(q).Mul(prices[sym].Price)), wantCB.Add(cb)
 		}
-		v := readmodel.Value("p", h, prices)
+		v := readmodel.Value("p", h, prices, nil)
 		if !v.MarketValue.Equal(want) || !v.CostBasis.Equal(wantCB) || !v.UnrealizedPnL.Equal(want.Sub(wantCB)) {
 			t.Errorf("%s: value %s cost %s, want %s and %s", name, v.MarketValue, v.CostBasis, want, wantCB)
+		}
+		// The same positions held in a EUR portfolio, their local cost in
+		// dollars: converted at USD→EUR = round(1 / 1.0856, 12) = 0.921149594694.
+		rate := d("0.921149594694")
+		h.Currency = "EUR"
+		wantCE := decimal.Zero
+		for i := range h.Positions {
+			p := &h.Positions[i]
+			p.LocalCurrency, p.LocalCostBasis = "USD", p.CostBasis.Mul(d("1.1"))
+			wantCE = wantCE.Add(p.LocalCostBasis.Mul(rate).Sub(p.CostBasis))
+		}
+		v = readmodel.Value("p", h, prices, readmodel.NewLiveRates(map[string]readmodel.LatestPrice{
+			"EURUSD=X": {Symbol: "EURUSD=X", Price: d("1.0856"), Currency: "USD", AsOf: t0}}))
+		if want := want.Mul(rate); !v.MarketValue.Equal(want) || !v.CostBasis.Equal(wantCB) || !v.UnrealizedPnL.Equal(want.Sub(wantCB)) ||
+			!v.CurrencyEffect.Equal(wantCE) {
+			t.Errorf("%s in euros: value %s cost %s currency effect %s, want %s, %s and %s", name, v.MarketValue, v.CostBasis, v.CurrencyEffect,
+				want, wantCB, wantCE)
 		}
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
 // holdingsCache keeps, between batches, who holds each symbol and each holder's
@@ -30,6 +33,13 @@ type holdingsCache struct {
 	names    []string
 	symSeen  []uint64 // by symbol index: the batch that last needed its price
 	ticked   []uint64 // by symbol index: the batch that last ticked it
+	// fxNeeds is, once fxLoaded, every portfolio (not archived) that needs rates
+	// (Holdings.RateCurrencies), with those currencies: a tick of a currency's
+	// pair revalues them. fxStale are the portfolios whose mark moved since
+	// their needs were read; they are read again at the next pair tick.
+	fxNeeds  map[string][]string
+	fxLoaded bool
+	fxStale  map[string]bool
 }
 
 // heldPortfolio is one portfolio as the cache knows it.
@@ -37,6 +47,7 @@ type heldPortfolio struct {
 	id     string
 	h      *Holdings // nil: not loaded, or no such portfolio
 	syms   []int32   // h.Positions' symbols, by index
+	pairs  []int32   // the USD pairs of h.RateCurrencies(), by index
 	mark   string    // the mark ("hp:"+id) h reflects, when marked
 	marked bool
 	seen   uint64 // the batch that last touched it
@@ -44,7 +55,7 @@ type heldPortfolio struct {
 
 func newHoldingsCache() *holdingsCache {
 	return &holdingsCache{holders: map[string][]*heldPortfolio{}, symMarks: map[string]string{},
-		pf: map[string]*heldPortfolio{}, symbols: map[string]int32{}}
+		pf: map[string]*heldPortfolio{}, symbols: map[string]int32{}, fxStale: map[string]bool{}}
 }
 
 func (hc *holdingsCache) portfolio(id string) *heldPortfolio {
@@ -87,6 +98,9 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 			if p := hc.pf[k[3:]]; p != nil && p.marked && p.mark != m {
 				p.marked = false
 			}
+			if hc.fxLoaded {
+				hc.fxStale[k[3:]] = true
+			}
 		}
 	}
 	hc.cursor = next
@@ -121,13 +135,19 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 		}
 	}
 	var touched []*heldPortfolio
+	touch := func(p *heldPortfolio) {
+		if p.seen != batch {
+			p.seen = batch
+			touched = append(touched, p)
+		}
+	}
 	for _, s := range symbols {
 		for _, p := range hc.holders[s] {
-			if p.seen != batch {
-				p.seen = batch
-				touched = append(touched, p)
-			}
+			touch(p)
 		}
+	}
+	if err := hc.touchRateHolders(ctx, db, symbols, touch); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(touched, func(a, b *heldPortfolio) int { return strings.Compare(a.id, b.id) })
 	stale = stale[:0]
@@ -147,7 +167,7 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 		}
 		for _, id := range stale {
 			p := hc.pf[id]
-			p.h, p.syms, p.marked = hs[id], nil, false
+			p.h, p.syms, p.pairs, p.marked = hs[id], nil, nil, false
 			if p.h == nil {
 				continue
 			}
@@ -155,6 +175,9 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 			p.syms = make([]int32, len(p.h.Positions))
 			for k, pos := range p.h.Positions {
 				p.syms[k] = hc.symbol(pos.Symbol)
+			}
+			for _, sym := range PairSymbols(p.h.RateCurrencies()) {
+				p.pairs = append(p.pairs, hc.symbol(sym))
 			}
 		}
 	}
@@ -166,20 +189,20 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 				need = append(need, si)
 			}
 		}
-	}
-	names := make([]string, len(need))
-	for i, si := range need {
-		names[i] = hc.names[si]
-	}
-	prices, err := LatestPrices(ctx, db, names)
-	if err != nil {
-		return nil, err
+		for _, si := range p.pairs {
+			if hc.symSeen[si] != batch {
+				hc.symSeen[si] = batch
+				need = append(need, si)
+			}
+		}
 	}
 	priceOf := make([]*LatestPrice, len(hc.names))
-	for i, si := range need {
-		if lp, ok := prices[names[i]]; ok {
-			priceOf[si] = &lp
-		}
+	rates := NewLiveRates(nil)
+	if err := hc.readPrices(ctx, db, need, &priceOf, rates); err != nil {
+		return nil, err
+	}
+	if err := hc.readPrices(ctx, db, hc.unreadPairs(touched, priceOf), &priceOf, rates); err != nil {
+		return nil, err
 	}
 	out := make([]PortfolioValuation, 0, len(touched))
 	var at []*LatestPrice
@@ -191,9 +214,111 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 		for _, si := range p.syms {
 			at = append(at, priceOf[si])
 		}
-		out = append(out, ValueAt(p.id, p.h, at))
+		out = append(out, ValueAt(p.id, p.h, at, rates))
 	}
 	return out, nil
+}
+
+// readPrices reads the latest prices of the symbols need (by index) into
+// priceOf, and the pairs' among them into rates.
+func (hc *holdingsCache) readPrices(ctx context.Context, db PriceDB, need []int32, priceOf *[]*LatestPrice, rates *LiveRates) error {
+	if len(need) == 0 {
+		return nil
+	}
+	if n := len(hc.names) - len(*priceOf); n > 0 {
+		*priceOf = append(*priceOf, make([]*LatestPrice, n)...)
+	}
+	names := make([]string, len(need))
+	for i, si := range need {
+		names[i] = hc.names[si]
+	}
+	prices, err := LatestPrices(ctx, db, names)
+	if err != nil {
+		return err
+	}
+	for i, si := range need {
+		if lp, ok := prices[names[i]]; ok {
+			(*priceOf)[si] = &lp
+			rates.add(names[i], lp)
+		}
+	}
+	return nil
+}
+
+// unreadPairs are the pairs (by index) that convert a price of touched into its
+// portfolio's base and were not read with the positions' own: a symbol quoted
+// in another currency than its trades were recorded in (rare: read in a second
+// statement).
+func (hc *holdingsCache) unreadPairs(touched []*heldPortfolio, priceOf []*LatestPrice) []int32 {
+	var out []int32
+	for _, p := range touched {
+		if p.h == nil {
+			continue
+		}
+		for _, si := range p.syms {
+			lp := priceOf[si]
+			if lp == nil || lp.Currency == p.h.Currency {
+				continue
+			}
+			for _, sym := range PairSymbols([]string{lp.Currency, p.h.Currency}) {
+				if pi := hc.symbol(sym); hc.symSeen[pi] != hc.batch {
+					hc.symSeen[pi] = hc.batch
+					out = append(out, pi)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// touchRateHolders touches the portfolios that need the rate of a currency
+// whose USD pair is among symbols: a pair's tick revalues them. Their needs are
+// read once, then again for the portfolios whose mark moved since.
+func (hc *holdingsCache) touchRateHolders(ctx context.Context, db PriceDB, symbols []string, touch func(*heldPortfolio)) error {
+	var ticked []string
+	for _, s := range symbols {
+		if pair, ok := market.ParseFXPair(s); ok && pair.Quote == currency.Pivot {
+			ticked = append(ticked, pair.Base)
+		}
+	}
+	if len(ticked) == 0 {
+		return nil
+	}
+	switch {
+	case !hc.fxLoaded:
+		needs, err := RateNeeds(ctx, db, nil)
+		if err != nil {
+			return err
+		}
+		hc.fxNeeds, hc.fxLoaded = needs, true
+		clear(hc.fxStale)
+	case len(hc.fxStale) > 0:
+		ids := make([]string, 0, len(hc.fxStale))
+		for id := range hc.fxStale {
+			ids = append(ids, id)
+		}
+		needs, err := RateNeeds(ctx, db, ids)
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if n, ok := needs[id]; ok {
+				hc.fxNeeds[id] = n
+			} else {
+				delete(hc.fxNeeds, id)
+			}
+		}
+		clear(hc.fxStale)
+	}
+	for id, currencies := range hc.fxNeeds {
+		for _, c := range ticked {
+			if slices.Contains(currencies, c) {
+				touch(hc.portfolio(id))
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // holdsTicked reports whether p has an open position in a symbol of this batch:
@@ -201,6 +326,11 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 // disagree for one batch after a trade.
 func (hc *holdingsCache) holdsTicked(p *heldPortfolio) bool {
 	for _, si := range p.syms {
+		if hc.ticked[si] == hc.batch {
+			return true
+		}
+	}
+	for _, si := range p.pairs {
 		if hc.ticked[si] == hc.batch {
 			return true
 		}

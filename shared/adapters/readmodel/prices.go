@@ -12,6 +12,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
@@ -189,34 +190,62 @@ type PortfolioValuation = market.PortfolioValuation
 const LeadStaleness = market.LeadStaleness
 
 // ValuationsHolding values, in one query, every portfolio (not archived) with an
-// open position in one of symbols. It is what the positions view computes per
-// portfolio, done set-based for all the portfolios a batch of ticks touched.
+// open position in one of symbols, or needing the rate of a currency whose USD
+// pair is among symbols (RateNeeds). It is what the positions view computes per
+// portfolio, done set-based for all the portfolios a batch of ticks touched, and
+// what Value computes in Go (the same rates: the pairs' latest quotes, inverse
+// and cross through USD rounded to currency.InverseScale places as
+// currency.Rates does).
 func ValuationsHolding(ctx context.Context, db PriceDB, symbols []string) ([]PortfolioValuation, error) {
 	if len(symbols) == 0 {
 		return nil, nil
 	}
 	rows, err := db.Query(ctx, `
-with touched as (
-  select distinct portfolio_id from positions where symbol = any($1::text[]) and quantity <> 0
-),
-held as (
-  select pf.id, pf.user_id, pf.base_currency, pf.version, p.symbol, p.quantity, p.cost_basis, lp.price, lp.as_of,
-         max(lp.as_of) over (partition by pf.id) as newest
+with fx as (
+  select substr(symbol, 1, 3) as code, symbol, price, as_of from latest_prices
+   where symbol ~ '^[A-Z]{3}USD=X$' and symbol <> 'USDUSD=X' and price > 0
+), needs as (
+  select distinct p.portfolio_id, pf.base_currency as base, `+settleSQL("p.currency")+` as code
+    from positions p join portfolios pf on pf.id = p.portfolio_id
+   where p.quantity <> 0 and p.currency <> '' and `+settleSQL("p.currency")+` <> pf.base_currency
+), touched as (
+  select portfolio_id from positions where symbol = any($1::text[]) and quantity <> 0
+  union
+  select portfolio_id from needs where code || 'USD=X' = any($1::text[]) or base || 'USD=X' = any($1::text[])
+), held as (
+  select pf.id, pf.user_id, pf.base_currency as base, pf.version, p.symbol, p.quantity, p.cost_basis,
+         p.local_currency, p.local_cost_basis, lp.price, lp.as_of, lp.currency as pcur
     from touched t
     join portfolios pf on pf.id = t.portfolio_id and not pf.archived
     join positions p on p.portfolio_id = pf.id and p.quantity <> 0
-    left join latest_prices lp on lp.symbol = p.symbol and lp.currency = pf.base_currency
+    left join latest_prices lp on lp.symbol = p.symbol
+), rated as (
+  select h.*, r.rate, r.f_sym, r.f_at, r.b_sym, r.b_at, l.rate as local_rate,
+         h.price is not null and r.rate is not null as priced
+    from held h
+    left join lateral (`+rateSQL("h.pcur", "h.base")+`) r on true
+    left join lateral (`+rateSQL("h.local_currency", "h.base")+`) l on true
+), stamps as (
+  select r.id, st.sym, st.at
+    from rated r cross join lateral (values (r.symbol, r.as_of), (r.f_sym, r.f_at), (r.b_sym, r.b_at)) st(sym, at)
+   where r.priced and st.at is not null
+), newest as (
+  select id, max(at) as at, (array_agg(sym order by at desc, sym))[1] as sym from stamps group by id
+), lead as (
+  select id, symbol, as_of, max(as_of) over (partition by id) as newest_price from rated where priced
 )
-select id, user_id::text, base_currency, version,
-       coalesce(sum(quantity * price), 0)::text,
-       coalesce(sum(cost_basis) filter (where price is not null), 0)::text,
-       coalesce(to_char(max(as_of) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''),
-       coalesce((array_agg(symbol order by as_of desc nulls last, symbol))[1], ''),
-       coalesce(string_agg(symbol, ',' order by symbol) filter (where price is null), ''),
-       coalesce(min(symbol) filter (where price is not null and as_of >= newest - $2::interval), '')
-  from held
- group by id, user_id, base_currency, version
- order by id`, symbols, fmt.Sprintf("%d seconds", int64(LeadStaleness/time.Second)))
+select r.id, r.user_id::text, r.base, r.version,
+       coalesce(sum(r.quantity * r.price * r.rate) filter (where r.priced), 0)::text,
+       coalesce(sum(r.cost_basis) filter (where r.priced), 0)::text,
+       coalesce((select to_char(n.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') from newest n where n.id = r.id), ''),
+       coalesce((select n.sym from newest n where n.id = r.id), ''),
+       coalesce(string_agg(r.symbol, ',' order by r.symbol) filter (where not r.priced), ''),
+       coalesce((select min(l.symbol) from lead l where l.id = r.id and l.as_of >= l.newest_price - $2::interval), ''),
+       coalesce(sum(r.local_cost_basis * r.local_rate - r.cost_basis)
+                  filter (where r.priced and r.local_currency <> '' and r.local_currency <> r.base and r.local_rate is not null), 0)::text
+  from rated r
+ group by r.id, r.user_id, r.base, r.version
+ order by r.id`, symbols, fmt.Sprintf("%d seconds", int64(LeadStaleness/time.Second)))
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: valuations: %w", err)
 	}
@@ -224,14 +253,17 @@ select id, user_id::text, base_currency, version,
 	var out []PortfolioValuation
 	for rows.Next() {
 		var v PortfolioValuation
-		var mv, cb, at, newest, unpriced string
-		if err := rows.Scan(&v.PortfolioID, &v.UserID, &v.Currency, &v.Version, &mv, &cb, &at, &newest, &unpriced, &v.FirstSymbol); err != nil {
+		var mv, cb, at, newest, unpriced, ce string
+		if err := rows.Scan(&v.PortfolioID, &v.UserID, &v.Currency, &v.Version, &mv, &cb, &at, &newest, &unpriced, &v.FirstSymbol, &ce); err != nil {
 			return nil, fmt.Errorf("readmodel: valuations: %w", err)
 		}
 		if v.MarketValue, err = decimal.NewFromString(mv); err != nil {
 			return nil, fmt.Errorf("readmodel: valuations: %w", err)
 		}
 		if v.CostBasis, err = decimal.NewFromString(cb); err != nil {
+			return nil, fmt.Errorf("readmodel: valuations: %w", err)
+		}
+		if v.CurrencyEffect, err = decimal.NewFromString(ce); err != nil {
 			return nil, fmt.Errorf("readmodel: valuations: %w", err)
 		}
 		v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
@@ -248,6 +280,46 @@ select id, user_id::text, base_currency, version,
 	}
 	return out, rows.Err()
 }
+
+// quoteUnits are the currency codes that quote in a hundredth of their
+// settlement currency (currency.Settlement), for the SQL below.
+var quoteUnits = []string{"GBp", "GBX", "ZAc", "ZAC", "ILA"}
+
+// settleSQL is SQL for the settlement currency of the currency code expr
+// (currency.Settlement: GBp → GBP).
+func settleSQL(expr string) string {
+	var b strings.Builder
+	b.WriteString("(case " + expr)
+	for _, u := range quoteUnits {
+		settle, _ := currency.Settlement(u)
+		fmt.Fprintf(&b, " when '%s' then '%s'", u, settle)
+	}
+	b.WriteString(" else " + expr + " end)")
+	return b.String()
+}
+
+// rateSQL is a subquery, over the CTE fx (the positive quotes of the USD pairs by
+// currency), of one row: rate, the live rate from the currency code from into
+// base as currency.Rates derives it (null when there is none), and the pair
+// quotes it uses (f_sym, f_at: from's; b_sym, b_at: base's; null when not used).
+func rateSQL(from, base string) string {
+	settle := settleSQL(from)
+	return `
+select case when s.code = ` + base + ` then 1
+            when ` + base + ` = 'USD' then f.price
+            when s.code = 'USD' then round(1 / b.price, ` + inverseScale + `)
+            else round(f.price * round(1 / b.price, ` + inverseScale + `), ` + inverseScale + `)
+       end * s.unit as rate,
+       case when s.code <> ` + base + ` then f.symbol end as f_sym, case when s.code <> ` + base + ` then f.as_of end as f_at,
+       case when s.code <> ` + base + ` then b.symbol end as b_sym, case when s.code <> ` + base + ` then b.as_of end as b_at
+  from (select ` + settle + ` as code,
+               case when ` + from + ` = any('{` + strings.Join(quoteUnits, ",") + `}'::text[]) then 0.01 else 1 end as unit) s
+  left join fx f on f.code = s.code
+  left join fx b on b.code = ` + base
+
+}
+
+var inverseScale = fmt.Sprint(currency.InverseScale)
 
 func sortedIndexes[K comparable](m map[K]int) []int {
 	idx := make([]int, 0, len(m))

@@ -28,16 +28,21 @@ var _ history.Store = (*SymbolHistory)(nil)
 // neededSymbols derives, from the read models, every symbol whose history is
 // needed and from when ($1 the quote currency, $2 the lookback's first day, $3
 // the earliest day, $4 now): the symbols of the transactions and the benchmark of
-// every portfolio not archived, from its first trade; the currency pair of a
-// portfolio in another currency than the quotes' (market.FXPair{Base: base,
-// Quote: quote}.Symbol(), "EURUSD=X", spelled in SQL), from its first trade; the
+// every portfolio not archived, from its first trade; the currency pair of every
+// currency such a portfolio needs other than the quotes' (its base, the currency
+// each active transaction settles in, GBP for GBp, and each conversion's
+// incoming one; market.FXPair{Base: code, Quote: quote}.Symbol(), "EURUSD=X",
+// spelled in SQL), from its first trade (a portfolio's transactions are read
+// again for their currencies only when the first pass saw one in another
+// currency: a book in the quotes' currency costs no second scan); the
 // symbols of alert rules and live watches, over the lookback. A symbol longer
 // than a symbol may be (a benchmark is free text) is nobody's to fetch. Its
 // priority is 0 when a portfolio needs it, else 1 (an alert's or a watch's);
 // last_traded_at is when its latest active transaction was recorded.
-const neededSymbols = `
+var neededSymbols = `
 with firsts as (
-  select p.id, p.base_currency, p.benchmark, min(t.trade_date) as first_trade
+  select p.id, p.base_currency, p.benchmark, min(t.trade_date) as first_trade,
+         bool_or(t.currency <> $1 or t.to_currency is not null) as foreign
     from portfolios p
     join transactions t on t.portfolio_id = p.id and not t.voided
    where not p.archived
@@ -51,6 +56,12 @@ with firsts as (
   select f.benchmark, f.first_trade, 0, null from firsts f where f.benchmark <> ''
   union all
   select f.base_currency || $1 || '=X', f.first_trade, 0, null from firsts f where f.base_currency <> $1
+  union all
+  select distinct c.code || $1 || '=X', f.first_trade, 0, null::timestamptz
+    from firsts f
+    join transactions t on t.portfolio_id = f.id and not t.voided
+    cross join lateral (values (` + settleSQL("t.currency") + `), (t.to_currency)) c(code)
+   where f.foreign and c.code <> $1 and c.code ~ '^[A-Z]{3}$'
   union all
   select a.symbol, $2::date, 1, null from alert_rules a where a.symbol <> ''
   union all

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -155,14 +156,48 @@ type Holdings struct {
 	Positions []HeldPosition
 }
 
-// HeldPosition is one open position.
+// HeldPosition is one open position. CostBasis is in the portfolio's base
+// currency (at each buy's own rate); Currency is the currency it trades in as
+// recorded (GBp for a London listing in pence; "" for a row projected before
+// positions had one: the base), and LocalCostBasis its cost in LocalCurrency,
+// the currency it settles in (GBP; PortfolioHoldings reads it only when that is
+// not the base, where it is the cost basis).
 type HeldPosition struct {
-	Symbol    string
-	Quantity  decimal.Decimal
-	CostBasis decimal.Decimal
+	Symbol         string
+	Quantity       decimal.Decimal
+	CostBasis      decimal.Decimal
+	Currency       string
+	LocalCurrency  string
+	LocalCostBasis decimal.Decimal
 	// Quantity and CostBasis as int64 coefficients, when PortfolioHoldings
 	// loaded them: Value's fast path without per-call conversions.
 	q, cb fixedDec
+}
+
+// tradingCurrency is the currency p trades in, base when it was never recorded.
+func (p *HeldPosition) tradingCurrency(base string) string {
+	if p.Currency == "" {
+		return base
+	}
+	return p.Currency
+}
+
+// RateCurrencies are the currencies (ISO, quote units as their settlement
+// currency) whose rates valuing h takes: none when every position trades in
+// the base, else the base and each other one. Sorted, without repeats.
+func (h *Holdings) RateCurrencies() []string {
+	var out []string
+	for k := range h.Positions {
+		settle, _ := currency.Settlement(h.Positions[k].tradingCurrency(h.Currency))
+		if settle != h.Currency && !slices.Contains(out, settle) {
+			out = append(out, settle)
+		}
+	}
+	if len(out) > 0 {
+		out = append(out, h.Currency)
+		slices.Sort(out)
+	}
+	return out
 }
 
 // HoldingMarks returns the current mark of each of keys from holding_marks
@@ -230,7 +265,8 @@ func PortfolioHoldings(ctx context.Context, db PriceDB, portfolioIDs []string) (
 	}
 	rows, err := db.Query(ctx, `
 select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
-       coalesce(p.symbol, ''), coalesce(p.quantity::text, ''), coalesce(p.cost_basis::text, '')
+       coalesce(p.symbol, ''), coalesce(p.quantity::text, ''), coalesce(p.cost_basis::text, ''),
+       coalesce(p.currency, ''), coalesce(p.local_currency, ''), coalesce(p.local_cost_basis::text, '0')
   from portfolios pf
   left join positions p on p.portfolio_id = pf.id and p.quantity <> 0
  where pf.id = any($1::text[])`, portfolioIDs)
@@ -238,11 +274,13 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 		return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 	}
 	defer rows.Close()
+	currencies := map[string]string{}
 	for rows.Next() {
-		var id, user, cur, sym, qty, cb string
+		var id, user, cur, sym, qty, cb, lcb string
 		var version int64
 		var archived bool
-		if err := rows.Scan(&id, &user, &cur, &version, &archived, &sym, &qty, &cb); err != nil {
+		p := HeldPosition{}
+		if err := rows.Scan(&id, &user, &cur, &version, &archived, &sym, &qty, &cb, &p.Currency, &p.LocalCurrency, &lcb); err != nil {
 			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 		}
 		h := out[id]
@@ -253,7 +291,15 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 		if sym == "" {
 			continue
 		}
-		p := HeldPosition{Symbol: sym}
+		p.Symbol = sym
+		// What a warm container keeps of 200,000 positions: one string per
+		// currency, and a local cost only where it differs from the base one.
+		p.Currency, p.LocalCurrency = internString(currencies, p.Currency), internString(currencies, p.LocalCurrency)
+		if p.LocalCurrency != "" && p.LocalCurrency != cur {
+			if p.LocalCostBasis, err = decimal.NewFromString(lcb); err != nil {
+				return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+			}
+		}
 		if p.Quantity, err = decimal.NewFromString(qty); err != nil {
 			return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
 		}
@@ -265,6 +311,48 @@ select pf.id, pf.user_id::text, pf.base_currency, pf.version, pf.archived,
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("readmodel: portfolio holdings: %w", err)
+	}
+	return out, nil
+}
+
+// internString returns the copy of s that seen keeps, so that the positions of
+// a warm cache share one string per currency.
+func internString(seen map[string]string, s string) string {
+	if k, ok := seen[s]; ok {
+		return k
+	}
+	seen[s] = s
+	return s
+}
+
+// RateNeeds returns the portfolios (not archived; of portfolioIDs, or all when
+// nil) that hold a position recorded in another currency than their base, each
+// with the currencies whose rates valuing it takes (Holdings.RateCurrencies):
+// the holders of those currencies' USD pairs.
+func RateNeeds(ctx context.Context, db PriceDB, portfolioIDs []string) (map[string][]string, error) {
+	rows, err := db.Query(ctx, `
+select p.portfolio_id, pf.base_currency, array_agg(distinct p.currency order by p.currency)
+  from positions p join portfolios pf on pf.id = p.portfolio_id and not pf.archived
+ where p.quantity <> 0 and p.currency <> '' and p.currency <> pf.base_currency
+   and ($1::text[] is null or p.portfolio_id = any($1::text[]))
+ group by p.portfolio_id, pf.base_currency`, portfolioIDs)
+	if err != nil {
+		return nil, fmt.Errorf("readmodel: rate needs: %w", err)
+	}
+	out := map[string][]string{}
+	var id, base string
+	var currencies []string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &base, &currencies}, func() error {
+		h := Holdings{Currency: base, Positions: make([]HeldPosition, len(currencies))}
+		for i, c := range currencies {
+			h.Positions[i].Currency = c
+		}
+		if need := h.RateCurrencies(); len(need) > 0 {
+			out[id] = need
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("readmodel: rate needs: %w", err)
 	}
 	return out, nil
 }
@@ -301,61 +389,104 @@ func LatestPrices(ctx context.Context, db PriceDB, symbols []string) (map[string
 }
 
 // Value is ValuationsHolding's valuation of one portfolio, computed from its
-// holdings and the latest prices instead of in SQL: a position counts when its
-// symbol has a price in the portfolio's currency; AsOf is the newest such price
-// (NewestSymbol its symbol, the smallest on a tie), FirstSymbol the smallest
-// such symbol priced within LeadStaleness of AsOf; Unpriced is sorted. The sums
-// are exact: in int64 coefficients per exponent while they fit (no allocation,
-// the common case), otherwise in decimals.
-func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice) PortfolioValuation {
+// holdings, the latest prices and the live rates instead of in SQL: a position
+// counts when its symbol has a price and the price's currency a rate into the
+// portfolio's base (none in rates, or rates nil: unpriced, never at 1); its value
+// is quantity × price × that rate (which makes pence pounds). AsOf is the newest
+// price or pair quote used (NewestSymbol its symbol, the smallest on a tie: a
+// pair's when the rate moved last), FirstSymbol the smallest priced symbol whose
+// price is within LeadStaleness of the newest price used; Unpriced is sorted.
+// CurrencyEffect sums, over the priced positions that settle in another
+// currency, local cost basis × today's rate − cost basis (lots.Valuation's
+// split). The sums are exact: those in the base in int64 coefficients per
+// exponent while they fit (no allocation, the common case), the rest in
+// decimals.
+func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice, rates *LiveRates) PortfolioValuation {
 	at := make([]*LatestPrice, len(h.Positions))
 	for k, p := range h.Positions {
 		if lp, ok := prices[p.Symbol]; ok {
 			at[k] = &lp
 		}
 	}
-	return ValueAt(portfolioID, h, at)
+	return ValueAt(portfolioID, h, at, rates)
 }
 
 // ValueAt is Value with the prices given by position: prices[k] is the latest
 // price of h.Positions[k]'s symbol, nil when it has none. A caller valuing many
 // portfolios over few symbols resolves each symbol once instead of once per
 // position.
-func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice) PortfolioValuation {
+func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *LiveRates) PortfolioValuation {
 	v := PortfolioValuation{PortfolioID: portfolioID, UserID: h.UserID, Currency: h.Currency, Version: h.Version}
 	var mv, cb fixedSum
 	exact := true
+	// The positions priced in another currency, summed per currency and
+	// converted once (r × Σ q·p is Σ q·p·r exactly); and, for the currency
+	// effect, those settling in another currency, local cost and cost basis per
+	// currency.
+	var foreign, local currencySums
+	var newestPrice time.Time
+	stamp := func(at time.Time, symbol string) {
+		if at.After(v.AsOf) || (at.Equal(v.AsOf) && symbol < v.NewestSymbol) {
+			v.AsOf, v.NewestSymbol = at, symbol
+		}
+	}
 	for k := range h.Positions {
 		p, lp := &h.Positions[k], prices[k]
-		if lp == nil || lp.Currency != h.Currency {
+		if lp == nil {
 			v.Unpriced = append(v.Unpriced, p.Symbol)
 			continue
 		}
-		if exact {
-			exact = mv.addProduct(p.q.or(p.Quantity), lp.fixed.or(lp.Price)) && cb.add(p.cb.or(p.CostBasis))
+		if lp.Currency == h.Currency {
+			if exact {
+				exact = mv.addProduct(p.q.or(p.Quantity), lp.fixed.or(lp.Price)) && cb.add(p.cb.or(p.CostBasis))
+			}
+		} else {
+			r := rates.rate(lp.Currency, h.Currency)
+			if !r.ok {
+				v.Unpriced = append(v.Unpriced, p.Symbol)
+				continue
+			}
+			foreign.addProduct(lp.Currency, p.q.or(p.Quantity), lp.fixed.or(lp.Price), p.Quantity, lp.Price)
+			if exact {
+				exact = cb.add(p.cb.or(p.CostBasis))
+			}
+			if r.symbol != "" {
+				stamp(r.asOf, r.symbol)
+			}
 		}
-		if lp.AsOf.After(v.AsOf) || (lp.AsOf.Equal(v.AsOf) && p.Symbol < v.NewestSymbol) {
-			v.AsOf, v.NewestSymbol = lp.AsOf, p.Symbol
+		if p.LocalCurrency != "" && p.LocalCurrency != h.Currency && rates.rate(p.LocalCurrency, h.Currency).ok {
+			local.addAmounts(p.LocalCurrency, fixedOf(p.LocalCostBasis), p.LocalCostBasis, p.cb.or(p.CostBasis), p.CostBasis)
+		}
+		stamp(lp.AsOf, p.Symbol)
+		if lp.AsOf.After(newestPrice) {
+			newestPrice = lp.AsOf
 		}
 	}
 	for k := range h.Positions {
-		if lp := prices[k]; lp != nil && lp.Currency == h.Currency && !lp.AsOf.Before(v.AsOf.Add(-LeadStaleness)) &&
-			(v.FirstSymbol == "" || h.Positions[k].Symbol < v.FirstSymbol) {
+		if lp := prices[k]; lp != nil && !lp.AsOf.Before(newestPrice.Add(-LeadStaleness)) &&
+			(v.FirstSymbol == "" || h.Positions[k].Symbol < v.FirstSymbol) && priced(h, lp, rates) {
 			v.FirstSymbol = h.Positions[k].Symbol
 		}
 	}
+	converted := foreign.convert(rates, h.Currency)
+	if local.n > 0 {
+		v.CurrencyEffect = local.convert(rates, h.Currency).Sub(local.second())
+	}
 	if exact {
 		v.MarketValue, v.CostBasis = mv.decimal(), cb.decimal()
-		if pnl, ok := fixedDifference(&mv, &cb); ok {
+		if pnl, ok := fixedDifference(&mv, &cb); ok && foreign.n == 0 {
 			v.UnrealizedPnL = pnl
 		} else {
+			v.MarketValue = v.MarketValue.Add(converted)
 			v.UnrealizedPnL = v.MarketValue.Sub(v.CostBasis)
 		}
 	} else {
-		v.MarketValue, v.CostBasis = decimal.Zero, decimal.Zero
+		v.MarketValue, v.CostBasis = converted, decimal.Zero
 		for k, p := range h.Positions {
-			if lp := prices[k]; lp != nil && lp.Currency == h.Currency {
-				v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(lp.Price))
+			if lp := prices[k]; lp != nil && priced(h, lp, rates) {
+				if lp.Currency == h.Currency {
+					v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(lp.Price))
+				}
 				v.CostBasis = v.CostBasis.Add(p.CostBasis)
 			}
 		}
@@ -363,6 +494,121 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice) PortfolioVa
 	}
 	slices.Sort(v.Unpriced)
 	return v
+}
+
+// currencySums keeps, per currency, a sum of products or amounts (first) and a
+// second sum of amounts: in int64 coefficients while they fit (no allocation),
+// then in decimals. A portfolio has few currencies: two are kept in place,
+// more go to a slice.
+type currencySums struct {
+	n     int
+	inl   [2]currencySum
+	spill []currencySum
+}
+
+type currencySum struct {
+	currency      string
+	first, second fixedSum
+	exact         bool
+	firstD        decimal.Decimal // when not exact: the sums in decimals
+	secondD       decimal.Decimal
+}
+
+func (s *currencySums) at(currency string) *currencySum {
+	for i := range min(s.n, len(s.inl)) {
+		if s.inl[i].currency == currency {
+			return &s.inl[i]
+		}
+	}
+	for i := range s.spill {
+		if s.spill[i].currency == currency {
+			return &s.spill[i]
+		}
+	}
+	var c *currencySum
+	if s.n < len(s.inl) {
+		c = &s.inl[s.n]
+	} else {
+		s.spill = append(s.spill, currencySum{})
+		c = &s.spill[len(s.spill)-1]
+	}
+	s.n++
+	c.currency, c.exact = currency, true
+	return c
+}
+
+// addProduct adds q × p to currency's first sum.
+func (s *currencySums) addProduct(currency string, qf, pf fixedDec, q, p decimal.Decimal) {
+	sum := s.at(currency)
+	if sum.exact {
+		if sum.first.addProduct(qf, pf) {
+			return
+		}
+		sum.spill()
+	}
+	sum.firstD = sum.firstD.Add(q.Mul(p))
+}
+
+// addAmounts adds a to currency's first sum and c to its second.
+func (s *currencySums) addAmounts(currency string, af fixedDec, a decimal.Decimal, cf fixedDec, c decimal.Decimal) {
+	sum := s.at(currency)
+	if sum.exact {
+		first, second := sum.first, sum.second
+		if first.add(af) && second.add(cf) {
+			sum.first, sum.second = first, second
+			return
+		}
+		sum.spill() // the sums before this addition
+	}
+	sum.firstD, sum.secondD = sum.firstD.Add(a), sum.secondD.Add(c)
+}
+
+// spill moves the int64 sums to decimals (one did not fit).
+func (c *currencySum) spill() {
+	c.exact, c.firstD, c.secondD = false, c.first.decimal(), c.second.decimal()
+}
+
+func (c *currencySum) totals() (first, second decimal.Decimal) {
+	if c.exact {
+		return c.first.decimal(), c.second.decimal()
+	}
+	return c.firstD, c.secondD
+}
+
+func (s *currencySums) each(f func(c *currencySum)) {
+	for i := range min(s.n, len(s.inl)) {
+		f(&s.inl[i])
+	}
+	for i := range s.spill {
+		f(&s.spill[i])
+	}
+}
+
+// convert is Σ first sum × the rate of its currency into base (every currency
+// added has one).
+func (s *currencySums) convert(rates *LiveRates, base string) decimal.Decimal {
+	out := decimal.Zero
+	s.each(func(c *currencySum) {
+		first, _ := c.totals()
+		out = out.Add(first.Mul(rates.rate(c.currency, base).value))
+	})
+	return out
+}
+
+// second is Σ second sum over the currencies.
+func (s *currencySums) second() decimal.Decimal {
+	out := decimal.Zero
+	s.each(func(c *currencySum) {
+		_, second := c.totals()
+		out = out.Add(second)
+	})
+	return out
+}
+
+// priced reports whether a position priced at lp counts in h's valuation: lp is
+// in the base, or rates convert it.
+func priced(h *Holdings, lp *LatestPrice, rates *LiveRates) bool {
+	return lp.Currency == h.Currency || rates.rate(lp.Currency, h.Currency).ok
 }
 
 // fixedSum adds decimals as int64 coefficients, one running sum per exponent (a

@@ -15,10 +15,12 @@ import (
 // watchListSQL is every (symbol, reason) the ingest must quote, one row per pair:
 // open positions of portfolios not archived, alert rules on a symbol, the
 // benchmark of every portfolio not archived, live WebSocket watches (unexpired
-// at $1) and, as 'fx', the base currency of every portfolio not archived that is
-// not the quotes' currency ($2), which Go turns into its pair's symbol. A symbol
-// no row names any more drops out on its own: nothing is stored about the list.
-const watchListSQL = `
+// at $1) and, as 'fx', every currency a portfolio not archived needs that is
+// not the quotes' currency ($2): its base, the currency each of its active
+// transactions settles in (GBP for GBp) and each conversion's incoming one,
+// which Go turns into its pair's symbol. A symbol no row names any more drops
+// out on its own: nothing is stored about the list.
+var watchListSQL = `
 select distinct symbol, reason from (
   select p.symbol, 'held' as reason
     from positions p join portfolios pf on pf.id = p.portfolio_id
@@ -30,14 +32,24 @@ select distinct symbol, reason from (
   union all
   select symbol, 'watched' from symbol_watchers where expires_at > $1
   union all
-  select base_currency, 'fx' from portfolios where not archived and base_currency <> $2
+  select c.code, 'fx' from (
+    select base_currency as code from portfolios where not archived
+    union
+    select x.code
+      from transactions t
+      join portfolios pf on pf.id = t.portfolio_id and not pf.archived
+      cross join lateral (values (` + settleSQL("t.currency") + `), (t.to_currency)) x(code)
+     where not t.voided and (` + settleSQL("t.currency") + ` <> $2 or t.to_currency <> $2)
+  ) c where c.code <> $2 and c.code ~ '^[A-Z]{3}$'
 ) needed
 order by symbol, reason`
 
 // WatchList returns the symbols the ingest quotes, each with every reason it is
 // needed (market.WatchReasons order), sorted by symbol; quoteCurrency is the
-// currency prices are quoted in (USD): a portfolio in another base currency
-// needs the pair BASE→quoteCurrency (market.FXPair, "EURUSD=X"). One statement.
+// currency prices are quoted in (USD): a currency a portfolio needs (its base,
+// its transactions' settlement currencies, its conversions' incoming ones) other
+// than that needs the pair CODE→quoteCurrency (market.FXPair, "EURUSD=X": with
+// USD quotes, market.USDPair). One statement.
 func WatchList(ctx context.Context, db PriceDB, now time.Time, quoteCurrency string) ([]market.WatchedSymbol, error) {
 	rows, err := db.Query(ctx, watchListSQL, now.UTC(), quoteCurrency)
 	if err != nil {

@@ -96,7 +96,8 @@ type Config struct {
 	DB       ReadModels
 	Alerts   pricing.AlertStore
 	Notifier pricing.Notifier
-	// Currency of the quotes on the stream (latest_prices.currency). Default USD.
+	// Currency of the quotes on the stream that do not carry one
+	// (latest_prices.currency). Default USD.
 	Currency string
 	// Exchange time zone deciding a tick's day for daily_closes. Default America/New_York.
 	Location *time.Location
@@ -597,7 +598,11 @@ func (c *Consumer) updateReadModels(ctx context.Context, st *Stats, symbols []st
 	for _, s := range symbols {
 		ts := bySym[s]
 		n := ts[len(ts)-1].ev
-		latest = append(latest, market.Price{Symbol: s, Price: n.Price, Currency: c.cfg.Currency, AsOf: n.Timestamp, Source: n.Source})
+		cur := n.Currency
+		if cur == "" {
+			cur = c.cfg.Currency
+		}
+		latest = append(latest, market.Price{Symbol: s, Price: n.Price, Currency: cur, AsOf: n.Timestamp, Source: n.Source})
 		for k, t := range ts {
 			day := calendar.FromTime(t.ev.Timestamp.In(c.cfg.Location))
 			if k+1 < len(ts) && calendar.FromTime(ts[k+1].ev.Timestamp.In(c.cfg.Location)) == day {
@@ -781,7 +786,7 @@ func (c *Consumer) deliver(ctx context.Context, st *Stats, out *outbox, bySym ma
 	for _, s := range out.quotes {
 		if ts := bySym[s]; len(ts) > 0 {
 			n := ts[len(ts)-1].ev
-			q := pricing.Quote{Symbol: s, Price: n.Price.String(), AsOf: n.Timestamp.UTC().Format(time.RFC3339Nano)}
+			q := pricing.Quote{Symbol: s, Price: n.Price.String(), AsOf: n.Timestamp.UTC().Format(time.RFC3339Nano), Currency: n.Currency}
 			if n.PreviousClose.IsPositive() {
 				q.PreviousClose = n.PreviousClose.String()
 			}
@@ -887,6 +892,9 @@ func (c *Consumer) valuations(ctx context.Context, st *Stats, out *outbox, symbo
 				Currency: d.Currency, EventID: e.EventID}
 			if len(d.Unpriced) > 0 {
 				msgs[i].Unpriced = d.Unpriced
+			}
+			if ce := vals[i].CurrencyEffect; !ce.IsZero() {
+				msgs[i].CurrencyEffect, msgs[i].PriceEffect = ce.String(), d.UnrealizedPnL.Sub(ce).String()
 			}
 		}
 		out.evs, out.msgs, out.quotes = gather(out.evs, evs), gather(out.msgs, msgs), gather(out.quotes, symbols)

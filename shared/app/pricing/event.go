@@ -47,6 +47,7 @@ type MarketDataUpdated struct {
 	Exchange      string
 	Source        string
 	PreviousClose decimal.Decimal // zero: unknown
+	Currency      string          // of Price and PreviousClose ("GBp" for pence); "": the stream's default (USD)
 }
 
 // eventNamespace derives deterministic event IDs.
@@ -60,14 +61,14 @@ func FromQuote(q market.Quote) MarketDataUpdated {
 	name := q.Source + "|" + q.Symbol + "|" + ts.Format(time.RFC3339Nano) + "|" + q.Price.String()
 	return MarketDataUpdated{
 		EventID: eventNamespace.Name(name), Symbol: q.Symbol, Price: q.Price, Volume: q.Volume,
-		Timestamp: ts, Exchange: q.Exchange, Source: q.Source, PreviousClose: q.PreviousClose,
+		Timestamp: ts, Exchange: q.Exchange, Source: q.Source, PreviousClose: q.PreviousClose, Currency: q.Currency,
 	}
 }
 
 // Quote returns the event as a market.Quote.
 func (e MarketDataUpdated) Quote() market.Quote {
 	return market.Quote{Symbol: e.Symbol, Price: e.Price, Volume: e.Volume, Timestamp: e.Timestamp,
-		Exchange: e.Exchange, Source: e.Source, PreviousClose: e.PreviousClose}
+		Exchange: e.Exchange, Source: e.Source, PreviousClose: e.PreviousClose, Currency: e.Currency}
 }
 
 // PartitionKey is the Kinesis partition key: the symbol.
@@ -83,6 +84,7 @@ type wireEvent struct {
 	Timestamp     string  `json:"timestamp"`
 	Exchange      string  `json:"exchange,omitempty"`
 	Source        string  `json:"source"`
+	Currency      string  `json:"currency,omitempty"`
 	PreviousClose *string `json:"previousClose,omitempty"`
 }
 
@@ -98,6 +100,7 @@ type wireIn struct {
 	Timestamp     *string `json:"timestamp"`
 	Exchange      *string `json:"exchange"`
 	Source        *string `json:"source"`
+	Currency      *string `json:"currency"`
 	PreviousClose *string `json:"previousClose"`
 }
 
@@ -146,7 +149,7 @@ func Encode(e MarketDataUpdated) ([]byte, error) {
 	w := wireEvent{
 		EventID: e.EventID, EventType: EventTypeMarketDataUpdated, SchemaVersion: SchemaVersion, Symbol: e.Symbol,
 		Price: e.Price.String(), Volume: e.Volume.String(), Timestamp: e.Timestamp.UTC().Format(time.RFC3339Nano),
-		Exchange: e.Exchange, Source: e.Source,
+		Exchange: e.Exchange, Source: e.Source, Currency: e.Currency,
 	}
 	if !e.PreviousClose.IsZero() {
 		pc := e.PreviousClose.String()
@@ -202,6 +205,9 @@ func strictWire(b []byte) (wireEvent, error) {
 		Price: *in.Price, Volume: *in.Volume, Timestamp: *in.Timestamp, Source: *in.Source, PreviousClose: in.PreviousClose}
 	if in.Exchange != nil {
 		w.Exchange = *in.Exchange
+	}
+	if in.Currency != nil {
+		w.Currency = *in.Currency
 	}
 	return w, nil
 }
@@ -262,6 +268,9 @@ func canonicalWire(b []byte) (wireEvent, bool) {
 	if !lit(`,"source":`) || !str(&w.Source) {
 		return w, false
 	}
+	if lit(`,"currency":`) && !str(&w.Currency) {
+		return w, false
+	}
 	if lit(`,"previousClose":`) {
 		var pc string
 		if !str(&pc) {
@@ -280,7 +289,7 @@ func fromWire(w wireEvent) (MarketDataUpdated, error) {
 	if w.SchemaVersion != SchemaVersion {
 		return MarketDataUpdated{}, &DecodeError{Field: "schemaVersion", Reason: fmt.Sprintf("%d is not supported (want %d)", w.SchemaVersion, SchemaVersion)}
 	}
-	e := MarketDataUpdated{EventID: w.EventID, Symbol: w.Symbol, Exchange: w.Exchange, Source: w.Source}
+	e := MarketDataUpdated{EventID: w.EventID, Symbol: w.Symbol, Exchange: w.Exchange, Source: w.Source, Currency: w.Currency}
 	var err error
 	if e.Price, err = decimalField("price", w.Price); err != nil {
 		return MarketDataUpdated{}, err

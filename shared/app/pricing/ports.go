@@ -30,9 +30,15 @@ type ValuationMessage struct {
 	UnrealizedPnL string `json:"unrealizedPnL,omitempty"`
 	Currency      string `json:"currency,omitempty"`
 	EventID       string `json:"eventId,omitempty"` // the PortfolioValueCalculated event
-	// Unpriced lists held symbols without a price in the base currency; they are
-	// not in MarketValue.
+	// Unpriced lists held symbols without a price, or without a rate from their
+	// price's currency into the base; they are not in MarketValue.
 	Unpriced []string `json:"unpriced,omitempty"`
+	// CurrencyEffect is the part of UnrealizedPnL the exchange rates made
+	// (market.PortfolioValuation), PriceEffect the rest (the prices' part);
+	// both absent when none of the positions settles in another currency than
+	// the base.
+	CurrencyEffect string `json:"currencyEffect,omitempty"`
+	PriceEffect    string `json:"priceEffect,omitempty"`
 }
 
 // SubscriptionNotifier is a Notifier that honours what each WebSocket connection
@@ -72,6 +78,7 @@ type Quote struct {
 	Price         string `json:"price"`
 	AsOf          string `json:"asOf"`
 	PreviousClose string `json:"previousClose,omitempty"`
+	Currency      string `json:"currency,omitempty"` // of Price ("GBp": pence); absent when the feed did not say
 }
 
 // AlertMessage is pushed to a rule's owner when a price alert fires.

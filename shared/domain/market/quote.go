@@ -7,6 +7,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 )
 
 // MaxSymbolLen bounds a symbol in bytes, as the portfolio domain does.
@@ -18,7 +19,10 @@ const MaxSymbolLen = 32
 // report one (Finnhub's REST quote). Timestamp is always UTC: the trade time for a
 // trade, the provider's quote time for a REST quote. PreviousClose is the last
 // session's close when the source reports it (REST quotes do, trades do not) and is
-// then what percent-move alerts compare against; zero means unknown.
+// then what percent-move alerts compare against; zero means unknown. Currency is
+// the currency Price and PreviousClose are in (currency.Known: "GBp" for a
+// London listing quoted in pence); "" when the source does not say (the stream's
+// consumer takes USD).
 type Quote struct {
 	Symbol        string          `json:"symbol"`
 	Price         decimal.Decimal `json:"price"`
@@ -27,11 +31,13 @@ type Quote struct {
 	Exchange      string          `json:"exchange,omitempty"`
 	Source        string          `json:"source"`
 	PreviousClose decimal.Decimal `json:"previousClose,omitzero"`
+	Currency      string          `json:"currency,omitempty"`
 }
 
 // Validate checks the invariants every normalised quote holds: a symbol of 1 to
 // MaxSymbolLen bytes, a positive price, a volume that is not negative, a non-zero
-// UTC timestamp, a source, and a previous close that is zero or positive.
+// UTC timestamp, a source, a previous close that is zero or positive, and a
+// currency that is known when given.
 func (q Quote) Validate() error {
 	switch {
 	case q.Symbol == "" || len(q.Symbol) > MaxSymbolLen:
@@ -48,6 +54,8 @@ func (q Quote) Validate() error {
 		return fmt.Errorf("quote %s: timestamp %s is not UTC", q.Symbol, q.Timestamp)
 	case q.Source == "":
 		return fmt.Errorf("quote %s: no source", q.Symbol)
+	case q.Currency != "" && !currency.Known(q.Currency):
+		return fmt.Errorf("quote %s: currency %q is not an ISO 4217 code or a quote unit such as GBp", q.Symbol, q.Currency)
 	}
 	return nil
 }

@@ -6,12 +6,14 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// PortfolioValuation is a portfolio's market value from latest_prices: the sum of
-// quantity × price over its open positions priced in its base currency.
-// CostBasis is the cost basis of those same priced positions, so UnrealizedPnL =
-// MarketValue − CostBasis. AsOf is the newest price used and NewestSymbol its
-// symbol; Unpriced lists open positions without such a price. Version is the
-// portfolio's aggregate version the positions reflect.
+// PortfolioValuation is a portfolio's market value in its base currency from
+// latest_prices: the sum of quantity × price × the live rate of the price's
+// currency into the base (the latest quotes of the USD pairs) over its open
+// positions with a price and a rate. CostBasis (in the base) is the cost basis of
+// those same priced positions, so UnrealizedPnL = MarketValue − CostBasis. AsOf
+// is the newest price or pair quote used and NewestSymbol its symbol; Unpriced
+// lists the open positions without a price or a rate (never valued at 1).
+// Version is the portfolio's aggregate version the positions reflect.
 type PortfolioValuation struct {
 	PortfolioID   string
 	UserID        string
@@ -29,6 +31,11 @@ type PortfolioValuation struct {
 	// a day after the portfolio's other prices moved on.
 	FirstSymbol string
 	Unpriced    []string
+	// CurrencyEffect is the part of UnrealizedPnL the exchange rates made since
+	// the buys: over the priced positions that settle in another currency than
+	// the base, local cost basis × today's rate − cost basis (zero when there
+	// are none).
+	CurrencyEffect decimal.Decimal
 }
 
 // LeadStaleness: see PortfolioValuation.FirstSymbol.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
@@ -48,8 +49,9 @@ func (w WatchList) WatchList(ctx context.Context, now time.Time) ([]market.Watch
 }
 
 // watchNeeds is what the portfolios not archived need quoted: their open
-// positions, their benchmarks, and the pair of each base currency other than
-// quoteCurrency.
+// positions, their benchmarks, and the pair of each currency they need (the
+// base, the settlement currency of each active transaction, each conversion's
+// incoming one) other than quoteCurrency.
 func (s *Store) watchNeeds(quoteCurrency string) map[string][]market.WatchReason {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -66,10 +68,29 @@ func (s *Store) watchNeeds(quoteCurrency string) map[string][]market.WatchReason
 		if b := a.view.Settings.Benchmark; b != "" {
 			needs[b] = append(needs[b], market.WatchBenchmark)
 		}
-		if c := a.view.BaseCurrency; c != quoteCurrency {
-			pair := market.FXPair{Base: c, Quote: quoteCurrency}.Symbol()
-			needs[pair] = append(needs[pair], market.WatchFX)
+		for _, c := range a.currencies() {
+			if pair, ok := market.ParseFXPair(c + quoteCurrency + "=X"); ok {
+				needs[pair.Symbol()] = append(needs[pair.Symbol()], market.WatchFX) // repeats: WatchedSymbols keeps one
+			}
 		}
 	}
 	return needs
+}
+
+// currencies are the currencies a's rates are needed in: its base, the currency
+// each active transaction settles in (GBP for GBp), each conversion's incoming
+// one. With repeats.
+func (a *aggregate) currencies() []string {
+	out := []string{a.view.BaseCurrency}
+	for _, r := range a.txs {
+		if r.voided {
+			continue
+		}
+		settle, _ := currency.Settlement(r.tx.Currency)
+		out = append(out, settle)
+		if r.tx.ToCurrency != "" {
+			out = append(out, r.tx.ToCurrency)
+		}
+	}
+	return out
 }

@@ -32,7 +32,8 @@ type SeedPortfolio struct {
 }
 
 // SeedTrade is one transaction; Symbol "" is a cash movement. RecordedAt is
-// when it was recorded (zero: long ago).
+// when it was recorded (zero: long ago). Currency is the transaction's ("":
+// USD), ToCurrency a conversion's incoming one.
 type SeedTrade struct {
 	Symbol     string
 	Day        calendar.Date
@@ -133,7 +134,9 @@ func reconcile(t *testing.T, s HistoryStore, now time.Time) int64 {
 }
 
 // testHistoryReconcile: every needed symbol from where it is needed (the
-// portfolio's first trade, the lookback, the ten-year bound); nothing of
+// portfolio's first trade, the lookback, the ten-year bound), among them the USD
+// pair of every currency a portfolio needs (its base, each transaction's
+// settlement currency: ZAR for ZAc; a conversion's incoming one); nothing of
 // archived portfolios, voided trades or expired watches; a second run changes
 // nothing; an older trade sends the symbols back to pending from its day, due
 // at once, their failures forgotten, but for one a run holds (its lease kept).
@@ -148,18 +151,27 @@ func testHistoryReconcile(t *testing.T, s HistorySubject) {
 	s.PutPortfolio(t, SeedPortfolio{ID: "p3", UserID: UserB, BaseCurrency: "USD", Benchmark: "QQQ", Archived: true, Trades: []SeedTrade{
 		{Symbol: "NVDA", Day: histDay("2020-01-02")}}})
 	s.PutPortfolio(t, SeedPortfolio{ID: "p4", UserID: UserB, BaseCurrency: "GBP", Benchmark: "DIA"}) // no trade: nothing needed
+	// p5 (USD) trades in Toronto (CAD) and Johannesburg (ZAc, cents), converts
+	// dollars to francs; its voided London trade (GBp) needs nothing.
+	s.PutPortfolio(t, SeedPortfolio{ID: "p5", UserID: UserA, BaseCurrency: "USD", Trades: []SeedTrade{
+		{Symbol: "VOD.L", Day: histDay("2024-05-01"), Currency: "GBp", Voided: true},
+		{Symbol: "SHOP.TO", Day: histDay("2024-05-02"), Currency: "CAD"},
+		{Symbol: "NPN.JO", Day: histDay("2024-05-03"), Currency: "ZAc"},
+		{Day: histDay("2024-05-06"), Currency: "USD", ToCurrency: "CHF"}}})
 	s.PutAlertRule(t, UserA, "GOOG")
 	s.PutWatch(t, "AMZN", t0.Add(time.Hour))
 	s.PutWatch(t, "META", t0.Add(-time.Minute))
 
-	if n := reconcile(t, s.Store, t0); n != 7 {
-		t.Errorf("first reconcile changed %d records, want 7", n)
+	if n := reconcile(t, s.Store, t0); n != 12 {
+		t.Errorf("first reconcile changed %d records, want 12", n)
 	}
 	eurusd := market.FXPair{Base: "EUR", Quote: "USD"}.Symbol()
-	all := []string{"AAPL", "MSFT", "SPY", "VTI", eurusd, "GOOG", "AMZN", "TSLA", "NVDA", "QQQ", "META", "DIA", "GBPUSD=X"}
+	all := []string{"AAPL", "MSFT", "SPY", "VTI", eurusd, "GOOG", "AMZN", "TSLA", "NVDA", "QQQ", "META", "DIA", "GBPUSD=X",
+		"VOD.L", "SHOP.TO", "NPN.JO", "CADUSD=X", "ZARUSD=X", "CHFUSD=X"}
 	lookback := historyToday.AddDays(-365).String()
 	want := map[string]string{"AAPL": "2023-06-01", "MSFT": "2024-02-01", "SPY": "2024-02-01", "VTI": "2023-06-01",
-		eurusd: "2023-06-01", "GOOG": lookback, "AMZN": lookback}
+		eurusd: "2023-06-01", "GOOG": lookback, "AMZN": lookback,
+		"SHOP.TO": "2024-05-02", "NPN.JO": "2024-05-02", "CADUSD=X": "2024-05-02", "ZARUSD=X": "2024-05-02", "CHFUSD=X": "2024-05-02"}
 	got := neededFrom(t, s.Store, all...)
 	if !mapsEqual(got, want) {
 		t.Fatalf("needed from %v, want %v", got, want)

@@ -45,9 +45,11 @@ func RunWatchList(t *testing.T, newSubject func(t *testing.T) WatchListSubject) 
 
 // testWatchList: portfolios built from the real aggregate's events, alert rules
 // and WebSocket watches; the watch list names each needed symbol once with all
-// its reasons, and a symbol drops out when its last reason goes: a position sold
-// out, a portfolio archived (its holdings, benchmark and FX pair), a rule
-// deleted, a watch unsubscribed or expired.
+// its reasons (the USD pair of every currency a portfolio needs: its base and
+// the currency each transaction settles in, GBP for a London listing in GBp),
+// and a symbol drops out when its last reason goes: a position sold out, a
+// portfolio archived (its holdings, benchmark and FX pairs), a transaction
+// voided, a rule deleted, a watch unsubscribed or expired.
 func testWatchList(t *testing.T, s WatchListSubject) {
 	ctx := t.Context()
 	now := t0
@@ -67,11 +69,14 @@ func testWatchList(t *testing.T, s WatchListSubject) {
 		t.Fatalf("empty stores: %q", got)
 	}
 
-	// pu (USD, benchmark VTI) holds AAPL and MSFT; pe (EUR, the default
-	// benchmark SPY) holds SAP.
+	// pu (USD, benchmark VTI) holds AAPL, MSFT and VUSA.L (in pence); pe
+	// (EUR, the default benchmark SPY) holds SAP.
 	pu := rmtest.NewHistory(t, "pu", UserA, portfolio.FIFO)
 	pu.Tx(rmtest.Buy("2024-01-02", "AAPL", "10", "100", "0"))
 	pu.Tx(rmtest.Buy("2024-01-02", "MSFT", "5", "300", "0"))
+	vusa := rmtest.Buy("2024-01-02", "VUSA.L", "10", "7000", "0")
+	vusa.Currency, vusa.FXRate = "GBp", rmtest.Dec("1.27")
+	vusaID := pu.Tx(vusa)
 	pu.Settings("VTI", false, "0")
 	pe := rmtest.NewHistoryIn(t, "pe", UserB, portfolio.FIFO, "EUR")
 	sap := rmtest.Buy("2024-01-02", "SAP", "3", "150", "0")
@@ -99,7 +104,7 @@ func testWatchList(t *testing.T, s WatchListSubject) {
 			t.Fatal(err)
 		}
 	}
-	want := "AAPL[held alert] EURUSD=X[fx] MSFT[held] NVDA[watched] ORCL[watched] SAP[held] SPY[benchmark] TSLA[alert] VTI[benchmark watched]"
+	want := "AAPL[held alert] EURUSD=X[fx] GBPUSD=X[fx] MSFT[held] NVDA[watched] ORCL[watched] SAP[held] SPY[benchmark] TSLA[alert] VTI[benchmark watched] VUSA.L[held]"
 	if got := list(); got != want {
 		t.Fatalf("watch list\n got %s\nwant %s", got, want)
 	}
@@ -108,6 +113,7 @@ func testWatchList(t *testing.T, s WatchListSubject) {
 	// the reasons it has left.
 	soldFrom, archivedFrom := len(pu.Events), len(pe.Events)
 	pu.Tx(rmtest.Sell("2024-02-01", "MSFT", "5", "310", "0"))
+	pu.Void(vusaID, "typo")
 	pe.Archive()
 	s.Apply(t, slices.Concat(pu.Events[soldFrom:], pe.Events[archivedFrom:]))
 	if err := s.Rules.Delete(ctx, UserA, "t"); err != nil {
@@ -118,6 +124,6 @@ func testWatchList(t *testing.T, s WatchListSubject) {
 	}
 	now = now.Add(time.Hour) // c1's watches expire
 	if got, want := list(), "AAPL[held alert] VTI[benchmark]"; got != want {
-		t.Fatalf("after selling out MSFT, archiving pe, deleting the TSLA rule, unwatching ORCL and c1 expiring:\n got %s\nwant %s", got, want)
+		t.Fatalf("after selling out MSFT, voiding the VUSA.L buy, archiving pe, deleting the TSLA rule, unwatching ORCL and c1 expiring:\n got %s\nwant %s", got, want)
 	}
 }
