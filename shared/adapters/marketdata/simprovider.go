@@ -3,7 +3,6 @@ package marketdata
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -201,23 +200,6 @@ var simListed = []SimSymbol{
 	{"NESN.SW", decimal.RequireFromString("95.00"), 0.04, 0.15, "XSWX"},
 }
 
-// simSuffixCurrency is the currency of a listing by its symbol's exchange
-// suffix; London quotes in pence.
-var simSuffixCurrency = map[string]string{
-	".L": "GBp", ".DE": "EUR", ".PA": "EUR", ".AS": "EUR", ".MI": "EUR", ".MC": "EUR", ".SW": "CHF", ".TO": "CAD",
-}
-
-// SimCurrency is the currency the simulated feed quotes symbol in: a pair's
-// quote currency (USD for XUSD=X), the currency of its exchange suffix (GBp for
-// ".L", EUR for ".DE", ".PA" and ".AS", CHF for ".SW", CAD for ".TO"), else USD.
-func SimCurrency(symbol string) string {
-	if pair, ok := market.ParseFXPair(symbol); ok {
-		return pair.Quote
-	}
-	if i := strings.LastIndexByte(symbol, '.'); i > 0 {
-		if c, ok := simSuffixCurrency[symbol[i:]]; ok {
-			return c
-		}
-	}
-	return "USD"
-}
+// SimCurrency is the currency the simulated feed quotes symbol in: the
+// listing's own (market.ListingCurrency: GBp for ".L", a pair's quote currency).
+func SimCurrency(symbol string) string { return market.ListingCurrency(symbol) }

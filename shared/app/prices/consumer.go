@@ -96,8 +96,8 @@ type Config struct {
 	DB       ReadModels
 	Alerts   pricing.AlertStore
 	Notifier pricing.Notifier
-	// Currency of the quotes on the stream that do not carry one
-	// (latest_prices.currency). Default USD.
+	// Currency of the quotes on the stream that carry none and whose listing's
+	// suffix names none (market.ListingCurrency). Default USD.
 	Currency string
 	// Exchange time zone deciding a tick's day for daily_closes. Default America/New_York.
 	Location *time.Location
@@ -599,8 +599,10 @@ func (c *Consumer) updateReadModels(ctx context.Context, st *Stats, symbols []st
 		ts := bySym[s]
 		n := ts[len(ts)-1].ev
 		cur := n.Currency
-		if cur == "" {
-			cur = c.cfg.Currency
+		if cur == "" { // an event from before quotes carried their currency
+			if cur = market.ListingCurrency(s); cur == "USD" && !market.IsFX(s) {
+				cur = c.cfg.Currency
+			}
 		}
 		latest = append(latest, market.Price{Symbol: s, Price: n.Price, Currency: cur, AsOf: n.Timestamp, Source: n.Source})
 		for k, t := range ts {

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,11 +21,26 @@ import (
 // Contract constants of the market-data-updates stream.
 const (
 	EventTypeMarketDataUpdated = "MarketDataUpdated"
-	SchemaVersion              = 1
+	// SchemaVersion is the version of PortfolioValueCalculated, and the first of
+	// MarketDataUpdated.
+	SchemaVersion = 1
+	// MarketDataSchemaVersion is the newest MarketDataUpdated this build reads
+	// and writes: 2 adds currency. A tick is stamped with the lowest version that
+	// carries it, so a reader that predates currencies refuses only the ticks
+	// that need them (the reader is strict: an unknown field is an error).
 	// MaxEventBytes bounds an encoded event. Kinesis allows 1 MiB per record; a
 	// tick is a few hundred bytes, so anything larger is not one of ours.
-	MaxEventBytes = 4 << 10
+	MaxEventBytes           = 4 << 10
+	MarketDataSchemaVersion = 2
 )
+
+// schemaVersionOf is the lowest MarketDataUpdated version that carries e.
+func schemaVersionOf(e MarketDataUpdated) int {
+	if e.Currency != "" {
+		return 2
+	}
+	return 1
+}
 
 // MarketDataUpdated is one normalised quote on the Kinesis stream
 // market-data-updates. Its partition key is Symbol.
@@ -47,13 +63,16 @@ type MarketDataUpdated struct {
 	Exchange      string
 	Source        string
 	PreviousClose decimal.Decimal // zero: unknown
-	Currency      string          // of Price and PreviousClose ("GBp" for pence); "": the stream's default (USD)
+	Currency      string          // of Price and PreviousClose ("GBp" for pence); FromQuote fills the listing's when the source is silent
 }
 
 // eventNamespace derives deterministic event IDs.
 var eventNamespace = uuid.MustNamespace("6f1d5c2e-8a43-4b8e-9d0b-3f2a7c1e5b90")
 
-// FromQuote builds the event for q. The event ID is a name-based UUID (v5) of the
+// FromQuote builds the event for q, in the listing's currency
+// (market.ListingCurrency) when the provider did not report one and the listing
+// is not a US one: Finnhub's quote and trades carry none, and a London quote
+// taken for dollars would be valued a hundred times too high. The event ID is a name-based UUID (v5) of the
 // source, symbol, timestamp and price: the same quote fetched twice (two
 // containers, a retried invocation) carries the same ID.
 func FromQuote(q market.Quote) MarketDataUpdated {
@@ -61,8 +80,17 @@ func FromQuote(q market.Quote) MarketDataUpdated {
 	name := q.Source + "|" + q.Symbol + "|" + ts.Format(time.RFC3339Nano) + "|" + q.Price.String()
 	return MarketDataUpdated{
 		EventID: eventNamespace.Name(name), Symbol: q.Symbol, Price: q.Price, Volume: q.Volume,
-		Timestamp: ts, Exchange: q.Exchange, Source: q.Source, PreviousClose: q.PreviousClose, Currency: q.Currency,
+		Timestamp: ts, Exchange: q.Exchange, Source: q.Source, PreviousClose: q.PreviousClose, Currency: cmp.Or(q.Currency, foreignListing(q.Symbol)),
 	}
+}
+
+// foreignListing is the currency of a listing that is not in dollars, "" for a
+// dollar one (the consumer's default: no field on the wire).
+func foreignListing(symbol string) string {
+	if c := market.ListingCurrency(symbol); c != "USD" {
+		return c
+	}
+	return ""
 }
 
 // Quote returns the event as a market.Quote.
@@ -147,7 +175,7 @@ func Encode(e MarketDataUpdated) ([]byte, error) {
 		return nil, err
 	}
 	w := wireEvent{
-		EventID: e.EventID, EventType: EventTypeMarketDataUpdated, SchemaVersion: SchemaVersion, Symbol: e.Symbol,
+		EventID: e.EventID, EventType: EventTypeMarketDataUpdated, SchemaVersion: schemaVersionOf(e), Symbol: e.Symbol,
 		Price: e.Price.String(), Volume: e.Volume.String(), Timestamp: e.Timestamp.UTC().Format(time.RFC3339Nano),
 		Exchange: e.Exchange, Source: e.Source, Currency: e.Currency,
 	}
@@ -159,7 +187,7 @@ func Encode(e MarketDataUpdated) ([]byte, error) {
 }
 
 // Decode parses one record strictly: one JSON object, no unknown fields, every
-// required field present, eventType MarketDataUpdated, schemaVersion 1, decimal
+// required field present, eventType MarketDataUpdated, schemaVersion 1 or 2 (currency only in 2), decimal
 // strings for the numbers, an RFC 3339 UTC timestamp. Every failure is a
 // *DecodeError (errors.Is(err, ErrInvalidEvent)).
 func Decode(b []byte) (MarketDataUpdated, error) {
@@ -286,8 +314,11 @@ func fromWire(w wireEvent) (MarketDataUpdated, error) {
 	if w.EventType != EventTypeMarketDataUpdated {
 		return MarketDataUpdated{}, &DecodeError{Field: "eventType", Reason: fmt.Sprintf("%q is not %s", w.EventType, EventTypeMarketDataUpdated)}
 	}
-	if w.SchemaVersion != SchemaVersion {
-		return MarketDataUpdated{}, &DecodeError{Field: "schemaVersion", Reason: fmt.Sprintf("%d is not supported (want %d)", w.SchemaVersion, SchemaVersion)}
+	if w.SchemaVersion < SchemaVersion || w.SchemaVersion > MarketDataSchemaVersion {
+		return MarketDataUpdated{}, &DecodeError{Field: "schemaVersion", Reason: fmt.Sprintf("%d is not supported (want %d to %d)", w.SchemaVersion, SchemaVersion, MarketDataSchemaVersion)}
+	}
+	if w.Currency != "" && w.SchemaVersion < 2 {
+		return MarketDataUpdated{}, &DecodeError{Field: "currency", Reason: fmt.Sprintf("needs schemaVersion 2, not %d", w.SchemaVersion)}
 	}
 	e := MarketDataUpdated{EventID: w.EventID, Symbol: w.Symbol, Exchange: w.Exchange, Source: w.Source, Currency: w.Currency}
 	var err error

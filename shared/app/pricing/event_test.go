@@ -65,7 +65,7 @@ func TestDecodeRejects(t *testing.T) {
 		"exponent price": {`{` + base + `,"price":"1e3"}`, "price"},
 		"zero price":     {`{` + base + `,"price":"0"}`, ""},
 		"bad type":       {strings.Replace(`{`+base+`,"price":"1"}`, `"MarketDataUpdated"`, `"Other"`, 1), "eventType"},
-		"bad version":    {strings.Replace(`{`+base+`,"price":"1"}`, `"schemaVersion":1`, `"schemaVersion":2`, 1), "schemaVersion"},
+		"bad version":    {strings.Replace(`{`+base+`,"price":"1"}`, `"schemaVersion":1`, `"schemaVersion":3`, 1), "schemaVersion"},
 		"offset time":    {strings.Replace(`{`+base+`,"price":"1"}`, `05Z"`, `05+01:00"`, 1), "timestamp"},
 		"bad prev close": {`{` + base + `,"price":"1","previousClose":"abc"}`, "previousClose"},
 		"too big":        {`{` + base + `,"price":"1","exchange":"` + strings.Repeat("x", 5000) + `"}`, ""},
@@ -83,5 +83,31 @@ func TestDecodeRejects(t *testing.T) {
 	}
 	if _, err := pricing.Encode(pricing.MarketDataUpdated{Symbol: "AAPL"}); !errors.Is(err, pricing.ErrInvalidEvent) {
 		t.Fatalf("encode of an invalid event: %v", err)
+	}
+}
+
+// A tick in another currency than the dollar carries it, as schemaVersion 2;
+// a London listing the provider gave no currency for is in pence; a version-1
+// tick with a currency is refused (a reader of version 1 would refuse it).
+func TestCurrencyNeedsVersion2(t *testing.T) {
+	q := quote()
+	q.Symbol = "VUSA.L"
+	b, err := pricing.Encode(pricing.FromQuote(q))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"schemaVersion":2`) || !strings.Contains(string(b), `"currency":"GBp"`) {
+		t.Fatalf("a London tick: %s", b)
+	}
+	got, err := pricing.Decode(b)
+	if err != nil || got.Currency != "GBp" {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+	v1 := strings.Replace(string(b), `"schemaVersion":2`, `"schemaVersion":1`, 1)
+	if _, err := pricing.Decode([]byte(v1)); err == nil || !strings.Contains(err.Error(), "needs schemaVersion 2") {
+		t.Fatalf("a version-1 tick with a currency: %v", err)
+	}
+	if b, _ := pricing.Encode(pricing.FromQuote(quote())); !strings.Contains(string(b), `"schemaVersion":1`) {
+		t.Fatalf("a dollar tick is version 1: %s", b)
 	}
 }
