@@ -34,19 +34,20 @@ func TestWatchListContract(t *testing.T) {
 }
 
 // TestWatchListConversionsIncomingCurrency: a conversion's incoming currency
-// (transactions.to_currency) needs its pair; a voided one does not. The rows are
-// written directly: the projector of this branch does not write to_currency
-// yet (the contract suite covers the rest, through the projector).
+// needs its pair (its cash is in it); a voided one does not.
 func TestWatchListConversionsIncomingCurrency(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	pool, _ := rmtest.DB(t)
-	if _, err := pool.Exec(ctx, `
-insert into portfolios (id, user_id, name, base_currency, lot_method, archived, created_at, updated_at, version, benchmark)
-values ('pc', $1::uuid, 'p', 'USD', 'FIFO', false, now(), now(), 1, 'SPY');
-insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, amount, currency, to_amount, to_currency, voided, recorded_at, version)
-values ('c1', 'pc', $1::uuid, 1, 'conversion', '2024-01-02', 100, 'USD', 90, 'CHF', false, now(), 1),
-       ('c2', 'pc', $1::uuid, 2, 'conversion', '2024-01-03', 100, 'USD', 15000, 'JPY', true, now(), 2)`, rmtest.UserA); err != nil {
+	pc := rmtest.NewHistory(t, "pc", rmtest.UserA, portfolio.FIFO)
+	pc.Settings("SPY", false, "0")
+	pc.Tx(portfolio.Transaction{Type: portfolio.Deposit, Date: rmtest.D("2024-01-02"), Amount: rmtest.Dec("1000"), Currency: "USD"})
+	pc.Tx(portfolio.Transaction{Type: portfolio.Conversion, Date: rmtest.D("2024-01-02"), Amount: rmtest.Dec("100"), Currency: "USD",
+		ToAmount: rmtest.Dec("90"), ToCurrency: "CHF"})
+	yen := pc.Tx(portfolio.Transaction{Type: portfolio.Conversion, Date: rmtest.D("2024-01-03"), Amount: rmtest.Dec("100"), Currency: "USD",
+		ToAmount: rmtest.Dec("15000"), ToCurrency: "JPY"})
+	pc.Void(yen, "wrong currency")
+	if _, err := rmtest.NewProjector(pool).ApplyBatch(ctx, pc.Events); err != nil {
 		t.Fatal(err)
 	}
 	got, err := readmodel.IngestStore{DB: pool}.WatchList(ctx, time.Now())
