@@ -115,10 +115,19 @@ const demoYears = 3
 // file skips it afterwards.
 func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 	marker := filepath.Join(s.cfg.DataDir, "demo.json")
+	// A data directory seeded by an older demo (fewer users) gets the missing
+	// users only: re-posting the others' trades, dated from today, under their
+	// old Idempotency-Keys would be refused as a different request.
+	seeded := map[string]DemoUser{}
 	if raw, err := os.ReadFile(marker); err == nil {
 		var users []DemoUser
-		if json.Unmarshal(raw, &users) == nil && len(users) == len(demoPlans) {
-			return users, nil
+		if json.Unmarshal(raw, &users) == nil {
+			if len(users) == len(demoPlans) {
+				return users, nil
+			}
+			for _, u := range users {
+				seeded[u.Name] = u
+			}
 		}
 	}
 	db, err := pgx.Connect(ctx, s.URLs.Postgres)
@@ -155,6 +164,10 @@ func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 
 	var users []DemoUser
 	for _, p := range demoPlans {
+		if u, ok := seeded[p.user]; ok {
+			users = append(users, u)
+			continue
+		}
 		userID, token := s.Mint(p.user, time.Hour)
 		if _, err := db.Exec(ctx, `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2, jsonb_build_object('display_name', $3::text))
 			on conflict (id) do nothing`, userID, emailOf(p.user), p.user); err != nil {
