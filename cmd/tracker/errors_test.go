@@ -93,6 +93,7 @@ func TestBadFlagsAndPrices(t *testing.T) {
 	writeFile(t, ".", "fx-twice.csv", "2024-01-02,EUR,USD,1.1\n2024-01-02,EUR,USD,1.1\n2024-01-02,EUR,USD,1.2\n")
 	writeFile(t, ".", "fx-unordered.csv", "2024-01-02,EUR,USD,1.1\n2024-01-03,EUR,USD,1.2\n2024-01-02,GBP,USD,1.3\n2024-01-02,EUR,USD,1.15\n")
 	writeFile(t, ".", "fx-rate.csv", "date,from,to,rate\n2024-01-02,EUR,USD,0\n")
+	writeFile(t, ".", "fx-tiny.csv", "2024-01-02,EUR,USD,1e-20000000\n") // inverting it took seconds
 	writeFile(t, ".", "fx-fields.csv", "2024-01-02,EUR,USD\n")
 	for _, c := range []struct {
 		args []string
@@ -116,7 +117,8 @@ func TestBadFlagsAndPrices(t *testing.T) {
 		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-pair.csv"}, `fx-pair.csv:2: rate EUR→UDS: want two ISO 4217 codes such as EUR and USD`},
 		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-twice.csv"}, `fx-twice.csv:3: EUR→USD on 2024-01-02 is given twice: 1.1 (line 1) and 1.2`},
 		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-unordered.csv"}, `fx-unordered.csv:4: EUR→USD on 2024-01-02 is given twice: 1.1 (line 1) and 1.15`},
-		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-rate.csv"}, `fx-rate.csv:2: rate 0 of EUR→USD is not between 0 and 10000000`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-rate.csv"}, `fx-rate.csv:2: rate 0 of EUR→USD is not between 0.0000001 and 10000000 with at most 30 decimal places`},
+		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-tiny.csv"}, `fx-tiny.csv:1: rate 1e-20000000 of EUR→USD is not between 0.0000001 and 10000000 with at most 30 decimal places`},
 		{[]string{"calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx-fields.csv"}, `fx-fields.csv:1: want 4 fields date,from,to,rate, got 3`},
 		{[]string{"benchdata"}, `tracker benchdata: --dir is required (see tracker benchdata -h)`},
 	} {

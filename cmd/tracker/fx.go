@@ -77,10 +77,11 @@ func readRates(r io.Reader, source string) (*currency.Rates, error) {
 		if err != nil {
 			return nil, fail("rate %q is not a decimal number", f[3])
 		}
-		// NumDigits + Exponent > 7 is a rate of 10^7 or more (MaxFXRate), without
-		// the rescaling a decimal comparison costs.
-		if !rate.IsPositive() || rate.NumDigits()+int(rate.Exponent()) > 7 {
-			return nil, fail("rate %s of %s→%s is not between 0 and %s", f[3], f[1], f[2], portfolio.MaxFXRate)
+		// NumDigits + Exponent > 7 is a rate of 10^7 or more (MaxFXRate), < −6 one
+		// below 10^−7 (MinFXRate), without the rescaling a decimal comparison costs
+		// (1e-20000000 took seconds to invert); more than 30 places is no rate.
+		if mag := rate.NumDigits() + int(rate.Exponent()); !rate.IsPositive() || mag > 7 || mag < -6 || rate.Exponent() < -30 {
+			return nil, fail("rate %s of %s→%s is not between %s and %s with at most 30 decimal places", f[3], f[1], f[2], portfolio.MinFXRate, portfolio.MaxFXRate)
 		}
 		k := pair{f[1], f[2]}
 		if i, ok := last[k]; ok {

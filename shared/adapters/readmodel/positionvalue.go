@@ -46,7 +46,9 @@ func ValueNeeds(v *PositionsView) []string {
 		}
 	}
 	for _, b := range v.Totals.Balances {
-		add(b.Currency)
+		if !b.Amount.IsZero() { // an emptied account is worth 0 at any rate
+			add(b.Currency)
+		}
 	}
 	if len(out) == 0 {
 		return nil
@@ -133,6 +135,11 @@ func valueCash(t *TotalsView, base string, rates *currency.Rates, day calendar.D
 	for i := range t.Balances {
 		b := &t.Balances[i]
 		b.FXRate, b.Value = nil, nil
+		if b.Amount.IsZero() { // an emptied account: worth 0 at any rate, none needed
+			zero := decimal.Decimal{}
+			b.Value = &zero
+			continue
+		}
 		rate, ok := rates.On(b.Currency, base, day)
 		if !ok {
 			all = false

@@ -12,7 +12,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/app/command"
-	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
@@ -107,9 +106,7 @@ func (e *env) recordEURInvestor(user string) string {
 //
 // The portfolio's TWR in EUR: worth 5,000 EUR (the deposit) from 2025-06-02 to
 // 2025-06-27 (1,000 + 500 × 0.8 + 10 × 200 × 0.8 + 20 × 100), 5,075 on asOf:
-// 5,075 / 5,000 − 1 = 0.015. It needs performance.BuildFX for real (helper
-// "calc"'s; the stub this branch has ignores the rates), so it is checked only
-// once BuildFX converts.
+// 5,075 / 5,000 − 1 = 0.015.
 func TestEURPortfolioWithUSDHoldings(t *testing.T) {
 	t.Parallel()
 	for name, newE := range map[string]func(*testing.T) *env{"memory": newEnv, "postgres": newDynamoEnv} {
@@ -134,12 +131,8 @@ func TestEURPortfolioWithUSDHoldings(t *testing.T) {
 			if b := m.Report.Benchmark; !b.Return.OK || math.Abs(b.Return.Value-(-0.140625)) > 1e-12 {
 				t.Errorf("benchmark return in EUR %+v, want -0.140625", b.Return)
 			}
-			if realBuildFX() {
-				if twr := m.Report.TWR.Period; !twr.OK || math.Abs(twr.Value-0.015) > 1e-12 {
-					t.Errorf("TWR in EUR %+v, want 0.015", twr)
-				}
-			} else {
-				t.Log("performance.BuildFX ignores the rates (the stub): the TWR of 0.015 in EUR is checked once it converts")
+			if twr := m.Report.TWR.Period; !twr.OK || math.Abs(twr.Value-0.015) > 1e-12 {
+				t.Errorf("TWR in EUR %+v, want 0.015", twr)
 			}
 			vals, err := e.valuations.ValuationHistory(ctx, userA, id, runTime.Add(-48*time.Hour), runTime, 10)
 			if err != nil || len(vals) != 1 {
@@ -202,26 +195,6 @@ func checkEURPlan(t *testing.T, e *env, id string) {
 			t.Errorf("position %+v, want price %s weight %s", p, w[0], w[1])
 		}
 	}
-}
-
-// realBuildFX reports whether performance.BuildFX converts: 1 share at 1 USD is
-// worth 0.8 EUR when a dollar costs 0.8 EUR.
-func realBuildFX() bool {
-	d := calendar.MustNew(2025, time.January, 2)
-	rates := currency.NewRates()
-	if err := rates.Add(d, "USD", "EUR", dec("0.8")); err != nil {
-		panic(err)
-	}
-	c := performance.NewCloses()
-	if err := c.Add("X", d, dec("1")); err != nil {
-		panic(err)
-	}
-	if err := c.Seal(); err != nil {
-		panic(err)
-	}
-	tx := portfolio.Transaction{ID: "t", Type: portfolio.Buy, Date: d, Symbol: "X", Quantity: dec("1"), Price: dec("1"), Currency: "USD", FXRate: dec("0.8")}
-	s, err := performance.BuildFX([]portfolio.Transaction{tx}, c, performance.FX{Base: "EUR", Rates: rates}, d, d)
-	return err == nil && math.Abs(s.Value[0]-0.8) < 1e-12
 }
 
 // TestAnalyzeWithoutARateTakesTheTradesRate: with no USD rate in force on the

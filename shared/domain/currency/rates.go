@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/shopspring/decimal"
@@ -35,11 +37,14 @@ type Rate struct {
 
 // Rates is a table of dated exchange rates, one series per ordered pair as given.
 // The rate in force on a day is the last one dated on or before it. Add rates,
-// then read; reading sorts lazily, so a Rates must not be read and written
-// concurrently. The zero value is not usable: use NewRates.
+// then read. The first read after an out-of-order Add sorts, once, under a lock:
+// once the Adds are done, any number of goroutines may read (the analytics job
+// shares one table between its workers); Add must not race a read. The zero
+// value is not usable: use NewRates.
 type Rates struct {
-	pairs  map[pair]*series
-	sorted bool
+	pairs    map[pair]*series
+	unsorted atomic.Bool
+	mu       sync.Mutex
 }
 
 type pair struct{ from, to string }
@@ -50,7 +55,7 @@ type series struct {
 }
 
 // NewRates returns an empty table.
-func NewRates() *Rates { return &Rates{pairs: map[pair]*series{}, sorted: true} }
+func NewRates() *Rates { return &Rates{pairs: map[pair]*series{}} }
 
 // Add records that on day one unit of from cost rate units of to. Both must be
 // ISO codes (a quote unit such as GBp is derived, never stored); a second rate
@@ -71,7 +76,7 @@ func (r *Rates) Add(day calendar.Date, from, to string, rate decimal.Decimal) er
 		r.pairs[k] = s
 	}
 	if n := len(s.days); n > 0 && s.days[n-1] >= day {
-		r.sorted = false
+		r.unsorted.Store(true)
 	}
 	s.days = append(s.days, day)
 	s.rates = append(s.rates, rate)
@@ -103,7 +108,12 @@ func (r *Rates) Currencies() []string {
 
 // sort orders each series by day; of two rates on one day the later added wins.
 func (r *Rates) sort() {
-	if r.sorted {
+	if !r.unsorted.Load() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.unsorted.Load() {
 		return
 	}
 	for _, s := range r.pairs {
@@ -124,7 +134,7 @@ func (r *Rates) sort() {
 		}
 		s.days, s.rates = days, rates
 	}
-	r.sorted = true
+	r.unsorted.Store(false)
 }
 
 // stored is the rate of a pair as given, in force on day.

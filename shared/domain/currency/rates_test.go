@@ -153,3 +153,26 @@ func TestDailyAgreesWithOn(t *testing.T) {
 		}
 	}
 }
+
+// Readers share a table whose rates were added out of order (the first read
+// sorts): run with -race.
+func TestConcurrentReadsOfAnUnsortedTable(t *testing.T) {
+	r := currency.NewRates()
+	for _, d := range []string{"2024-01-05", "2024-01-02", "2024-01-03"} {
+		if err := r.Add(day(d), "EUR", "USD", dec("1.1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan bool)
+	for range 8 {
+		go func() {
+			_, ok := r.On("USD", "EUR", day("2024-01-04"))
+			done <- ok
+		}()
+	}
+	for range 8 {
+		if !<-done {
+			t.Fatal("no rate on the 4th")
+		}
+	}
+}

@@ -99,11 +99,25 @@ func (t Transaction) CheckStoredRange() error {
 			return err
 		}
 	}
-	if !t.FXRate.IsZero() && (!t.FXRate.Equal(t.FXRate.Truncate(FXRateDigits)) || t.FXRate.LessThan(decimal.New(1, -FXRateDigits+5))) {
-		return fmt.Errorf("%w: fxRate %s: at most %d decimal places and at least 1e-7", ErrInvalidTransaction, t.FXRate, FXRateDigits)
+	if !t.FXRate.IsZero() {
+		if err := checkFXRate(t.FXRate); err != nil {
+			return err
+		}
 	}
 	if !t.Ratio.IsZero() && (t.Ratio.New > MaxRatioSide || t.Ratio.Old > MaxRatioSide) {
 		return fmt.Errorf("%w: split ratio %s: each side must be at most %d", ErrInvalidTransaction, t.Ratio, MaxRatioSide)
+	}
+	return nil
+}
+
+// MinFXRate bounds an exchange rate from below (inclusive): a hundred-millionth
+// of a unit, finer than any currency traded today.
+var MinFXRate = decimal.New(1, -7)
+
+// checkFXRate holds a rate to MinFXRate, MaxFXRate and FXRateDigits places.
+func checkFXRate(r decimal.Decimal) error {
+	if !r.Equal(r.Truncate(FXRateDigits)) || r.LessThan(MinFXRate) || r.GreaterThanOrEqual(MaxFXRate) {
+		return fmt.Errorf("%w: fxRate %s is out of range (%s to below %s, at most %d decimal places)", ErrInvalidTransaction, r, MinFXRate, MaxFXRate, FXRateDigits)
 	}
 	return nil
 }

@@ -89,3 +89,48 @@ func TestSymbolCurrencySurvivesSnapshots(t *testing.T) {
 		t.Fatalf("SAP in USD after a restore: err = %v, want ErrCurrencyMismatch", err)
 	}
 }
+
+// A conversion into the base whose amounts imply an absurd rate is refused, not
+// recorded and then left out of every figure.
+func TestConversionImpliedRateIsBounded(t *testing.T) {
+	for _, amounts := range [][2]string{{"0.000001", "100000"}, {"1000000000", "0.01"}} {
+		f := newFixture(t, portfolio.FIFO)
+		tx := portfolio.Transaction{Type: portfolio.Conversion, Date: d("2024-01-03"), Currency: "EUR", Amount: dec(amounts[0]), ToCurrency: "USD", ToAmount: dec(amounts[1])}
+		if _, err := f.record(tx); !errors.Is(err, portfolio.ErrInvalidTransaction) {
+			t.Errorf("EUR %s → USD %s: err = %v, want ErrInvalidTransaction", amounts[0], amounts[1], err)
+		}
+	}
+}
+
+// A void of the only trade of a symbol in the wrong currency frees the symbol
+// for the right one, with the history and after a snapshot (which asks for it).
+func TestVoidFreesASymbolsCurrency(t *testing.T) {
+	f := newFixture(t, portfolio.FIFO)
+	wrong := trade(portfolio.Buy, "2024-01-02", "AAPL", "1", "100")
+	wrong.Currency, wrong.FXRate = "EUR", dec("1.1")
+	id := f.mustRecord(wrong).ID
+	snap, err := f.p.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.p.VoidTransaction(id, "wrong currency", f.meta(alice)); err != nil {
+		t.Fatal(err)
+	}
+	right := trade(portfolio.Buy, "2024-01-03", "AAPL", "1", "110")
+	// From a snapshot taken before the void, folding the void marks AAPL stale:
+	// the trade asks for the history instead of being refused.
+	restored, err := portfolio.Restore(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := f.p.Pending()
+	if err := restored.Apply(events[len(events)-1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := restored.RecordTransaction(right, f.meta(alice)); !errors.Is(err, portfolio.ErrHistoryRequired) {
+		t.Fatalf("after a void folded from a snapshot: err = %v, want ErrHistoryRequired", err)
+	}
+	if _, err := f.record(right); err != nil {
+		t.Fatalf("AAPL in USD after voiding AAPL in EUR: %v", err)
+	}
+}

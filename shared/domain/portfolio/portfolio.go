@@ -522,12 +522,18 @@ func (p *Portfolio) checkTransactionQuota(n int) error {
 // its own rate (what the base amount paid per unit), so it needs none given.
 func (p *Portfolio) checkCurrency(tx *Transaction) error {
 	if tx.Type.IsTrade() {
-		if s := p.symbols[tx.Symbol]; s != nil && s.currency != "" && s.currency != tx.Currency {
+		// A stale symbol (a void folded from a snapshot) may have lost its last
+		// trade in that currency: its timeline check asks for the history, and
+		// the currency is checked again on it.
+		if s := p.symbols[tx.Symbol]; s != nil && !s.stale && s.currency != "" && s.currency != tx.Currency {
 			return fmt.Errorf("%w: %s trades in %s in this portfolio, not %s", ErrCurrencyMismatch, tx.Symbol, s.currency, tx.Currency)
 		}
 	}
 	if tx.Type == Conversion && tx.FXRate.IsZero() && tx.ToCurrency == p.baseCurrency && tx.Currency != p.baseCurrency {
 		tx.FXRate = tx.ToAmount.DivRound(tx.Amount, FXRateDigits)
+		if err := checkFXRate(tx.FXRate); err != nil {
+			return fmt.Errorf("%w (the rate %s / %s implies)", err, tx.ToAmount, tx.Amount)
+		}
 	}
 	if tx.Type == Split && tx.Fee.IsZero() && tx.Tax.IsZero() {
 		return nil // moves no money: its currency is only the symbol's
@@ -870,6 +876,15 @@ func (p *Portfolio) recomputeSymbol(symbol string, s *symbolState) {
 	// failing point rather than inventing shares.
 	q, _ := walkQuantity(symbol, timeline, false)
 	s.quantity, s.stale = q, false
+	// The currency is the active trades': a void of the only trade in a wrong
+	// currency frees the symbol for the right one.
+	s.currency = ""
+	for i := range timeline {
+		if timeline[i].Type.IsTrade() && timeline[i].Currency != "" {
+			s.currency = timeline[i].Currency
+			break
+		}
+	}
 }
 
 func (p *Portfolio) noteCommand(causationID, requestHash string, version int64) {
