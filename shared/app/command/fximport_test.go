@@ -15,6 +15,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -83,6 +84,97 @@ func (c *countingDB) Query(ctx context.Context, sql string, args ...any) (pgx.Ro
 func (c *countingDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	c.queries.Add(1)
 	return c.PriceDB.Exec(ctx, sql, args...)
+}
+
+// countingRates counts the reads through the rates port.
+type countingRates struct {
+	command.Rates
+	reads atomic.Int64
+}
+
+func (c *countingRates) RatesBetween(ctx context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error) {
+	c.reads.Add(1)
+	return c.Rates.RatesBetween(ctx, currencies, from, to)
+}
+
+// An import of 300 rows over 300 days (weekends and a holiday included) in USD,
+// GBp, JPY and the base, none with an fxRate, reads the rates once: one call of
+// the port, one PostgreSQL statement. Each row gets the rate of its own day,
+// checked against the closes (the last on or before the day; USD 1/EURUSD, GBP
+// and JPY through USD, 12 places). By hand:
+//   - row 5, GBp on Saturday 9 January 2021: Friday's closes (weekday 4) EURUSD
+//     1.0504, GBPUSD 1.2508; 1/1.0504 = 0.952018278751, × 1.2508 =
+//     1.190784463062 EUR per pound;
+//   - row 68, USD on Saturday 13 March 2021: Friday the 12th (weekday 49) has no
+//     EUR close, so Thursday's 1.0548 is in force: 1/1.0548 = 0.948047023132.
+func TestImportOverManyDatesReadsTheRatesOnce(t *testing.T) {
+	stores(t, func(t *testing.T, store eventstore.Store) {
+		ctx := context.Background()
+		pool, _ := rmtest.DB(t)
+		closes := fxImportCloses(300)
+		if _, err := readmodel.UpsertDailyCloses(ctx, pool, closes); err != nil {
+			t.Fatal(err)
+		}
+		db := &countingDB{PriceDB: pool}
+		rates := &countingRates{Rates: readmodel.NewFXRates(db)}
+		svc := command.New(store, command.Options{SnapshotEvery: snapshotEvery, MaxAttempts: 60, BaseBackoff: time.Millisecond, Rates: rates})
+		id := createIn(t, svc, "u1", "create", "EUR")
+		rows := fxImportRows(300)
+		res, err := svc.ImportTransactions(ctx, command.Request{AggregateID: id, UserID: "u1"}, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, q := rates.reads.Load(), db.queries.Load(); n != 1 || q != 1 {
+			t.Errorf("%d reads of the rates port, %d statements; want 1 and 1", n, q)
+		}
+		got := recorded(t, res)
+		if len(got) != len(rows) {
+			t.Fatalf("%d rows recorded, want %d", len(got), len(rows))
+		}
+		want := expectedRates(closes, rows, "EUR")
+		for i := range got {
+			if !got[i].FXRate.Equal(want[i]) {
+				t.Errorf("row %d, %s on %s: fxRate %s, want %s", i, rows[i].Currency, rows[i].Date, got[i].FXRate, want[i])
+			}
+		}
+		for i, v := range map[int]string{5: "1.190784463062", 68: "0.948047023132"} {
+			if !got[i].FXRate.Equal(rmtest.Dec(v)) {
+				t.Errorf("row %d: fxRate %s, want %s (by hand)", i, got[i].FXRate, v)
+			}
+		}
+	})
+}
+
+// expectedRates is each row's rate into base (EUR) at the closes, computed
+// apart from currency.Rates: the last EURUSD=X close on or before the row's day
+// inverted to 12 places for USD, times the last GBPUSD=X or JPYUSD=X close
+// (rounded to 12 places) for GBp and JPY; zero for the base.
+func expectedRates(closes []readmodel.DailyClose, rows []portfolio.Transaction, base string) []decimal.Decimal {
+	last := func(symbol string, day calendar.Date) decimal.Decimal {
+		var v decimal.Decimal
+		for _, c := range closes { // sorted by day
+			if c.Symbol == symbol && c.Day <= day {
+				v = c.Close
+			}
+		}
+		return v
+	}
+	out := make([]decimal.Decimal, len(rows))
+	for i, tx := range rows {
+		if tx.Currency == base {
+			continue
+		}
+		usdInEUR := decimal.NewFromInt(1).DivRound(last("EURUSD=X", tx.Date), 12)
+		switch tx.Currency {
+		case "USD":
+			out[i] = usdInEUR
+		case "GBp":
+			out[i] = last("GBPUSD=X", tx.Date).Mul(usdInEUR).Round(12)
+		case "JPY":
+			out[i] = last("JPYUSD=X", tx.Date).Mul(usdInEUR).Round(12)
+		}
+	}
+	return out
 }
 
 // BenchmarkFillRates1000Rows fills the rates of a 1,000-row import over 1,000
