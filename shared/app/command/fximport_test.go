@@ -86,14 +86,18 @@ func (c *countingDB) Exec(ctx context.Context, sql string, args ...any) (pgconn.
 	return c.PriceDB.Exec(ctx, sql, args...)
 }
 
-// countingRates counts the reads through the rates port.
+// countingRates counts the reads through the rates port; onFirstRead, when
+// set, runs at the first (another writer winning the race meanwhile).
 type countingRates struct {
 	command.Rates
-	reads atomic.Int64
+	reads       atomic.Int64
+	onFirstRead func()
 }
 
 func (c *countingRates) RatesBetween(ctx context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error) {
-	c.reads.Add(1)
+	if c.reads.Add(1) == 1 && c.onFirstRead != nil {
+		c.onFirstRead()
+	}
 	return c.Rates.RatesBetween(ctx, currencies, from, to)
 }
 
@@ -140,6 +144,46 @@ func TestImportOverManyDatesReadsTheRatesOnce(t *testing.T) {
 		for i, v := range map[int]string{5: "1.190784463062", 68: "0.948047023132"} {
 			if !got[i].FXRate.Equal(rmtest.Dec(v)) {
 				t.Errorf("row %d: fxRate %s, want %s (by hand)", i, got[i].FXRate, v)
+			}
+		}
+	})
+}
+
+// An import that loses the race to another writer while it reads its rates
+// decides again on the new version with the rates it read: one read for the
+// command, not one an attempt.
+func TestImportRetriedAfterALostRaceReadsTheRatesOnce(t *testing.T) {
+	stores(t, func(t *testing.T, store eventstore.Store) {
+		ctx := context.Background()
+		pool, _ := rmtest.DB(t)
+		closes := fxImportCloses(40)
+		if _, err := readmodel.UpsertDailyCloses(ctx, pool, closes); err != nil {
+			t.Fatal(err)
+		}
+		rates := &countingRates{Rates: readmodel.NewFXRates(pool)}
+		svc := command.New(store, command.Options{SnapshotEvery: snapshotEvery, MaxAttempts: 60, BaseBackoff: time.Millisecond, Rates: rates})
+		id := createIn(t, svc, "u1", "create", "EUR")
+		rates.onFirstRead = func() {
+			deposit := rmtest.In(rmtest.Cash(portfolio.Deposit, "2021-01-04", "", "50", "", ""), "EUR", "")
+			if _, err := svc.Execute(ctx, command.Request{AggregateID: id, UserID: "u1"}, record(deposit)); err != nil {
+				t.Errorf("the other writer: %v", err)
+			}
+		}
+		rows := fxImportRows(40)
+		res, err := svc.ImportTransactions(ctx, command.Request{AggregateID: id, UserID: "u1"}, rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Attempts != 2 || res.Version != 3 {
+			t.Errorf("import took %d attempts to version %d, want 2 to version 3 (after the other writer's deposit)", res.Attempts, res.Version)
+		}
+		if n := rates.reads.Load(); n != 1 {
+			t.Errorf("%d reads of the rates port, want 1", n)
+		}
+		want := expectedRates(closes, rows, "EUR")
+		for i, tx := range recorded(t, res) {
+			if !tx.FXRate.Equal(want[i]) {
+				t.Errorf("row %d: fxRate %s, want %s", i, tx.FXRate, want[i])
 			}
 		}
 	})
