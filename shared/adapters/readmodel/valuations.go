@@ -439,10 +439,13 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 			continue
 		}
 		trading := p.tradingCurrency(h.Currency)
-		price, pf, ok := priceInTrading(lp, trading)
-		if !ok {
-			v.Unpriced = append(v.Unpriced, p.Symbol)
-			continue
+		price, pf := lp.Price, lp.fixed
+		if lp.Currency != trading { // rare: a unit of it (GBp for GBP), or another listing
+			var ok bool
+			if price, pf, ok = priceInTrading(lp, trading); !ok {
+				v.Unpriced = append(v.Unpriced, p.Symbol)
+				continue
+			}
 		}
 		if trading == h.Currency {
 			if exact {
