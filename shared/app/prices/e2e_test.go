@@ -31,7 +31,8 @@ func TestIngestToPrices(t *testing.T) {
 	holdings(t, e.pool, "p1", u1, map[string]string{"AAPL": "3", "ZZZZ": "1"})
 	holdings(t, e.pool, "p2", u2, map[string]string{"MSFT": "2", "GONE": "0"})
 	// p3 (EUR) bought 10 VUSA.L in pence: the watch list adds EURUSD=X (its
-	// base) and GBPUSD=X (the currency its cash moved in: 800 GBP out).
+	// base) and GBPUSD=X (the buy's settlement currency, where its cash moved:
+	// −800 GBP, as the projector keeps it).
 	if _, err := e.pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
 values ('p3', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1);
 insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, fx_rate, voided, recorded_at, version)
