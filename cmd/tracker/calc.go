@@ -487,6 +487,17 @@ func emptyReport(opt calcOptions, closes *performance.Closes) *calcReport {
 // loadPrices reads the closes CSV. Its errors name the file (performance.LoadCSV's
 // "<file>:<line>: ..." for a bad line).
 func loadPrices(path string) (*performance.Closes, error) {
+	f, err := openInput(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return performance.LoadCSV(f, path)
+}
+
+// openInput opens an input file; its error is one line, "<file>: cannot open:
+// <why>", without the path repeated.
+func openInput(path string) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		var pe *os.PathError
@@ -495,8 +506,7 @@ func loadPrices(path string) (*performance.Closes, error) {
 		}
 		return nil, fmt.Errorf("%s: cannot open: %w", path, err)
 	}
-	defer f.Close()
-	return performance.LoadCSV(f, path)
+	return f, nil
 }
 
 // lastClose is the latest date with a close, of any symbol.

@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"cmp"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -21,13 +19,9 @@ import (
 // from cost rate to. Its errors are one line, "<file>:<line>: ...". A pair given
 // twice on one date with different rates is an error, the same rate twice is not.
 func loadRates(path string) (*currency.Rates, error) {
-	f, err := os.Open(path)
+	f, err := openInput(path)
 	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s: cannot open: %w", path, err)
+		return nil, err
 	}
 	defer f.Close()
 	return readRates(f, path)
