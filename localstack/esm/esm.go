@@ -12,8 +12,10 @@
 // writes an empty map attribute as {} (made {"M":{}} again), names its region
 // "ddblocal" (the client's region is used) and truncates
 // ApproximateCreationDateTime to the minute (records look up to a minute older,
-// which only a MaxRecordAge of minutes would notice). kinesis-mock needed no
-// work-around; its SplitShard is tested.
+// which only a MaxRecordAge of minutes would notice). kinesis-mock, killed
+// between two saves of its persistence file, comes back without the newest
+// records: a checkpoint naming one of them makes the shard be read again from
+// its trim horizon (see runShard). Its SplitShard is tested.
 //
 // Not emulated: ParallelizationFactor (the topology uses 1), tumbling windows,
 // filter criteria, and the retries of a failed send to the destination beyond
@@ -154,10 +156,13 @@ type shard struct {
 }
 
 // errExpired: the shard iterator expired (renew it from the last position);
-// errShardGone: the shard no longer exists (trimmed, or the stream was deleted).
+// errShardGone: the shard no longer exists (trimmed, or the stream was deleted);
+// errCheckpointMissing: the shard exists but the record to resume after does
+// not (an emulator that lost the tail of its stream on a restart).
 var (
-	errExpired   = errors.New("shard iterator expired")
-	errShardGone = errors.New("shard not found")
+	errExpired           = errors.New("shard iterator expired")
+	errShardGone         = errors.New("shard not found")
+	errCheckpointMissing = errors.New("checkpointed record not in the shard")
 )
 
 // source is one stream API.
@@ -170,7 +175,8 @@ type source interface {
 	awsRegion() string
 	shards(ctx context.Context) ([]shard, error)
 	// iterator returns an iterator at the position: after seq, or at pos
-	// (TRIM_HORIZON, LATEST) when seq is empty.
+	// (TRIM_HORIZON, LATEST) when seq is empty. It fails with
+	// errCheckpointMissing if the shard exists but seq is not in it.
 	iterator(ctx context.Context, shardID, seq, pos string) (string, error)
 	// read returns records and the next iterator; "" means the shard is closed
 	// and read to its end.
@@ -289,7 +295,18 @@ func (p *Poller) runShard(ctx context.Context, shardID, startPos string) {
 	fill := func() bool {
 		if iter == "" {
 			it, err := p.src.iterator(ctx, shardID, last, startPos)
+			if errors.Is(err, errCheckpointMissing) {
+				// Nothing after the lost record can be told apart from what was
+				// processed before it (kinesis-mock numbers new records from
+				// where its file ends), so the shard is read again from its
+				// start: at-least-once redelivers, it never skips.
+				log.Warn("esm: the checkpointed record is not in the shard (the stream lost its tail, as kinesis-mock does when killed between two saves); reading the shard again from its trim horizon",
+					"checkpoint", last, "err", err)
+				last, startPos = "", TrimHorizon
+				return false
+			}
 			if errors.Is(err, errShardGone) {
+				log.Info("esm: shard gone; its reading ends", "err", err)
 				closed = true
 				return false
 			}
@@ -308,6 +325,7 @@ func (p *Poller) runShard(ctx context.Context, shardID, startPos string) {
 			iter = ""
 			return false
 		case errors.Is(err, errShardGone):
+			log.Info("esm: shard gone; its reading ends", "err", err)
 			closed = true
 			return false
 		case err != nil:

@@ -2,6 +2,7 @@ package esm_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -25,6 +27,7 @@ import (
 	"github.com/portfoliotracker/tracker/localstack/esm"
 	"github.com/portfoliotracker/tracker/localstack/invoke"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
+	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -929,6 +932,95 @@ func TestKinesisStartingPositionLatest(t *testing.T) {
 	}
 	if _, done := f.snapshot(); slices.Contains(done, "old") || !strings.HasPrefix(done[0], "new-") {
 		t.Errorf("delivered %v, want only records written after the start", done)
+	}
+}
+
+// kinesis-mock saves its streams every few seconds and is killed, not stopped:
+// restarted, it may have lost records the poller had already checkpointed, and
+// then answers GetShardIterator AFTER_SEQUENCE_NUMBER with ResourceNotFound.
+// That was taken for a deleted shard, which ended the shard's reading for good
+// (the local stack's prices stopped after a restart). The poller now reads the
+// shard again from its trim horizon: what the file kept is delivered again and
+// nothing written after the restart is lost.
+func TestKinesisRestartFromAnOlderPersistenceFile(t *testing.T) {
+	t.Parallel()
+	if external, err := emulator.ExternalAWS(); err != nil || external {
+		t.Skip("needs its own kinesis-mock, restarted from its persistence file")
+	}
+	root, err := emulator.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	set, err := emulator.Open(root, dir, emulator.Options{Persist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := set.Stop(false); err != nil {
+			t.Errorf("stop kinesis-mock: %v", err)
+		}
+	})
+	endpoint, err := set.Start(t.Context(), emulator.Kinesis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := kinesis.NewFromConfig(aws.Config{Region: emulator.Region,
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+		func(o *kinesis.Options) { o.BaseEndpoint = aws.String(endpoint) })
+	s := kinStream{k: k, name: "prices"}
+	if _, err := k.CreateStream(t.Context(), &kinesis.CreateStreamInput{StreamName: aws.String(s.name), ShardCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	waitActive(t, k, s.name)
+	s.put(t, "r1", "k", "")
+
+	// The file as it is once it holds r1: the restart below loads it, as if
+	// kinesis-mock had been killed before saving r2 and r3.
+	file := filepath.Join(dir, "kinesis", "kinesis-data.json")
+	var saved []byte
+	eventually(t, "r1 saved", 30*time.Second, func() bool {
+		saved, _ = os.ReadFile(file)
+		return strings.Contains(string(saved), base64.StdEncoding.EncodeToString([]byte("r1")))
+	})
+	s.put(t, "r2", "k", "")
+	s.put(t, "r3", "k", "")
+	cp, err := esm.NewFileCheckpoints(filepath.Join(dir, "checkpoints.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f1 := &function{}
+	stop := run(t, s.poller(t, f1, esm.Mapping{Checkpoints: cp}))
+	eventually(t, "first records", 15*time.Second, func() bool { _, done := f1.snapshot(); return len(done) >= 3 })
+	stop()
+
+	if err := set.StopEmulator(emulator.Kinesis); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := set.Start(t.Context(), emulator.Kinesis); err != nil { // on the same port
+		t.Fatal(err)
+	}
+	waitActive(t, k, s.name)
+	// kinesis-mock numbers these from where its file ended: r4's sequence
+	// number is below the checkpoint (r3's).
+	for _, d := range []string{"r4", "r5", "r6"} {
+		s.put(t, d, "k", "")
+	}
+	cp2, err := esm.NewFileCheckpoints(filepath.Join(dir, "checkpoints.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f2 := &function{}
+	run(t, s.poller(t, f2, esm.Mapping{Checkpoints: cp2}))
+	eventually(t, "records written after the restart", 15*time.Second, func() bool {
+		_, done := f2.snapshot()
+		return slices.Contains(done, "r6")
+	})
+	if _, done := f2.snapshot(); !slices.Equal(done, []string{"r1", "r4", "r5", "r6"}) {
+		t.Errorf("after the restart: %v, want r1 again (the file's records), then r4, r5, r6", done)
 	}
 }
 

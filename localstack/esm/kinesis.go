@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -83,12 +84,38 @@ func (s *kinesisSource) iterator(ctx context.Context, shardID, seq, pos string) 
 	out, err := s.client.GetShardIterator(ctx, in)
 	var notFound *types.ResourceNotFoundException
 	if errors.As(err, &notFound) {
+		if seq == "" {
+			return "", fmt.Errorf("%w: %s: %v", errShardGone, shardID, err)
+		}
+		// kinesis-mock answers so too when the record is not in the shard: its
+		// persistence file is written every few seconds, so after a restart the
+		// checkpoint may name a record it lost.
+		listed, lerr := s.shardListed(ctx, shardID)
+		switch {
+		case lerr != nil:
+			return "", fmt.Errorf("get shard iterator %s: %w", shardID, errors.Join(err, lerr))
+		case listed:
+			return "", fmt.Errorf("%w: %s after %s: %v", errCheckpointMissing, shardID, seq, err)
+		}
 		return "", fmt.Errorf("%w: %s: %v", errShardGone, shardID, err)
 	}
 	if err != nil {
 		return "", fmt.Errorf("get shard iterator %s: %w", shardID, err)
 	}
 	return aws.ToString(out.ShardIterator), nil
+}
+
+// shardListed reports whether the stream still lists the shard.
+func (s *kinesisSource) shardListed(ctx context.Context, shardID string) (bool, error) {
+	shards, err := s.shards(ctx)
+	var notFound *types.ResourceNotFoundException
+	if errors.As(err, &notFound) {
+		return false, nil // the stream is gone
+	}
+	if err != nil {
+		return false, err
+	}
+	return slices.ContainsFunc(shards, func(x shard) bool { return x.id == shardID }), nil
 }
 
 func (s *kinesisSource) read(ctx context.Context, shardID, iterator string, limit int) ([]record, string, error) {
