@@ -96,20 +96,15 @@ func addPairRate(rates *currency.Rates, symbol string, day calendar.Date, price 
 	return nil
 }
 
-// FXRates looks up the rate of a day in the daily closes of the currencies'
-// USD pairs (command.Rates): what a transaction recorded without a rate gets.
+// FXRates reads the rates of the days transactions recorded without one fall
+// on (command.Rates): the daily closes of the currencies' USD pairs.
 type FXRates struct{ db PriceDB }
 
 // NewFXRates returns the rates over db.
 func NewFXRates(db PriceDB) FXRates { return FXRates{db: db} }
 
-// RateOn is the rate from → to in force on day at the daily closes (the last on
-// or before it; inverted or crossed through USD), and false when none is.
-func (r FXRates) RateOn(ctx context.Context, from, to string, day calendar.Date) (currency.Rate, bool, error) {
-	rates, err := LoadRates(ctx, r.db, []string{from, to}, day, day, false)
-	if err != nil {
-		return currency.Rate{}, false, err
-	}
-	rate, ok := rates.On(from, to, day)
-	return rate, ok, nil
+// RatesBetween is every rate between currencies in force on a day from..to at
+// the daily closes (LoadRates without the live quotes): one query.
+func (r FXRates) RatesBetween(ctx context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error) {
+	return LoadRates(ctx, r.db, currencies, from, to, false)
 }

@@ -1,6 +1,7 @@
 package readmodel_test
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -17,10 +18,11 @@ import (
 
 // Value, computed in Go from PortfolioHoldings, LatestPrices and the live rates,
 // equals the SQL valuation (ValuationsHolding) on random portfolios, currencies
-// (USD and EUR bases; positions recorded in USD, EUR, GBp and CHF, quoted in
-// their currency or another; no CHF rate) and prices; a pair's tick touches the
-// portfolios that need it; and the holding marks move exactly when the
-// positions they cover change.
+// (USD and EUR bases; positions recorded in USD, EUR, GBp, GBP and CHF, or
+// before currencies were ("": the base), quoted in their currency, a unit of
+// it (GBp for GBP) or another altogether (unpriced); no CHF rate) and prices;
+// a pair's tick touches the portfolios that need it; and the holding marks move
+// exactly when the positions they cover change.
 func TestValueInGoEqualsSQLAndMarksMove(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
@@ -28,7 +30,8 @@ func TestValueInGoEqualsSQLAndMarksMove(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	syms := []string{"AAA", "BBB", "CCC", "DDD", "EEE", "FFF", "GGG"}
-	recorded := []string{"", "USD", "EUR", "GBp", "CHF"}
+	quoted := map[string]string{"AAA": "USD", "BBB": "USD", "CCC": "GBp", "DDD": "USD", "EEE": "EUR", "GGG": "CHF"} // FFF has no price
+	recorded := []string{"", "USD", "EUR", "GBp", "GBP", "CHF"}
 	for i := range 40 {
 		cur := []string{"USD", "USD", "EUR"}[i%3]
 		if _, err := pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, archived, created_at, updated_at, version)
@@ -44,6 +47,9 @@ values ($1, $2::uuid, 'p', $3, 'fifo', $4, now(), now(), $5)`, fmt.Sprintf("p%02
 				qty = decimal.Zero
 			}
 			rc := recorded[rng.IntN(len(recorded))]
+			if rng.IntN(2) == 0 { // half as quoted, so that most positions are priced
+				rc = quoted[s]
+			}
 			lc, _ := currency.Settlement(rc)
 			if _, err := pool.Exec(ctx, `insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version,
   currency, local_currency, local_cost_basis)
@@ -54,8 +60,8 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1, $6, $7, $8
 		}
 	}
 	var lps []readmodel.LatestPrice
-	for i, s := range slices.Concat(syms[:5], syms[6:]) { // FFF has no price
-		cur := []string{"USD", "USD", "GBp", "USD", "EUR", "CHF"}[i]
+	for i, s := range slices.Concat(syms[:5], syms[6:]) {
+		cur := quoted[s]
 		at := t0.Add(time.Duration(rng.IntN(3)) * time.Second)
 		if i == 0 {
 			at = t0.Add(-48 * time.Hour) // AAA stopped trading: it leads no portfolio that holds another
@@ -141,9 +147,32 @@ values ($1, $2, $3::uuid, $4::numeric, $5::numeric, 0, 0, 0, 0, 0, 1, $6, $7, $8
 		pairNewest = pairNewest || w.NewestSymbol == "GBPUSD=X"
 		effect = effect || !w.CurrencyEffect.IsZero()
 	}
-	if rateHolders == 0 || !converted || !unpricedCHF || !pairNewest || !effect {
-		t.Fatalf("the data does not exercise the rates: %d touched by GBPUSD=X alone, converted %v, GGG unpriced %v, pair newest %v, currency effect %v",
-			rateHolders, converted, unpricedCHF, pairNewest, effect)
+	// The prices in another currency than a position's trades leave it
+	// unpriced; a pound position priced in pence counts.
+	var mismatched, pence int
+	for _, w := range want {
+		for _, p := range hs[w.PortfolioID].Positions {
+			traded := cmp.Or(p.Currency, w.Currency)
+			cur, ok := quoted[p.Symbol]
+			settleP, _ := currency.Settlement(cur)
+			settleT, _ := currency.Settlement(traded)
+			switch {
+			case ok && settleP != settleT:
+				mismatched++
+				if !slices.Contains(w.Unpriced, p.Symbol) {
+					t.Fatalf("%s: %s traded in %s, quoted in %s, is priced: %+v", w.PortfolioID, p.Symbol, traded, cur, w)
+				}
+			case ok && cur != traded:
+				pence++
+				if slices.Contains(w.Unpriced, p.Symbol) {
+					t.Fatalf("%s: %s traded in %s, quoted in %s, is unpriced: %+v", w.PortfolioID, p.Symbol, traded, cur, w)
+				}
+			}
+		}
+	}
+	if rateHolders == 0 || !converted || !unpricedCHF || !pairNewest || !effect || mismatched == 0 || pence == 0 {
+		t.Fatalf("the data does not exercise the rates: %d touched by GBPUSD=X alone, converted %v, GGG unpriced %v, pair newest %v, currency effect %v, "+
+			"%d priced in another currency, %d in a unit of theirs", rateHolders, converted, unpricedCHF, pairNewest, effect, mismatched, pence)
 	}
 
 	// Marks: a trade in p00's AAA moves hp:p00 and hs:AAA only.
@@ -290,14 +319,14 @@ func TestValueExactAcrossScales(t *testing.T) {
 		if !v.MarketValue.Equal(want) || !v.CostBasis.Equal(wantCB) || !v.UnrealizedPnL.Equal(want.Sub(wantCB)) {
 			t.Errorf("%s: value %s cost %s, want %s and %s", name, v.MarketValue, v.CostBasis, want, wantCB)
 		}
-		// The same positions held in a EUR portfolio, their local cost in
-		// dollars: converted at USD→EUR = round(1 / 1.0856, 12) = 0.921149594694.
+		// The same positions held in a EUR portfolio, traded and their local cost
+		// in dollars: converted at USD→EUR = round(1 / 1.0856, 12) = 0.921149594694.
 		rate := d("0.921149594694")
 		h.Currency = "EUR"
 		wantCE := decimal.Zero
 		for i := range h.Positions {
 			p := &h.Positions[i]
-			p.LocalCurrency, p.LocalCostBasis = "USD", p.CostBasis.Mul(d("1.1"))
+			p.Currency, p.LocalCurrency, p.LocalCostBasis = "USD", "USD", p.CostBasis.Mul(d("1.1"))
 			wantCE = wantCE.Add(p.LocalCostBasis.Mul(rate).Sub(p.CostBasis))
 		}
 		v = readmodel.Value("p", h, prices, readmodel.NewLiveRates(map[string]readmodel.LatestPrice{

@@ -201,9 +201,6 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 	if err := hc.readPrices(ctx, db, need, &priceOf, rates); err != nil {
 		return nil, err
 	}
-	if err := hc.readPrices(ctx, db, hc.unreadPairs(touched, priceOf), &priceOf, rates); err != nil {
-		return nil, err
-	}
 	out := make([]PortfolioValuation, 0, len(touched))
 	var at []*LatestPrice
 	for _, p := range touched {
@@ -243,32 +240,6 @@ func (hc *holdingsCache) readPrices(ctx context.Context, db PriceDB, need []int3
 		}
 	}
 	return nil
-}
-
-// unreadPairs are the pairs (by index) that convert a price of touched into its
-// portfolio's base and were not read with the positions' own: a symbol quoted
-// in another currency than its trades were recorded in (rare: read in a second
-// statement).
-func (hc *holdingsCache) unreadPairs(touched []*heldPortfolio, priceOf []*LatestPrice) []int32 {
-	var out []int32
-	for _, p := range touched {
-		if p.h == nil {
-			continue
-		}
-		for _, si := range p.syms {
-			lp := priceOf[si]
-			if lp == nil || lp.Currency == p.h.Currency {
-				continue
-			}
-			for _, sym := range PairSymbols([]string{lp.Currency, p.h.Currency}) {
-				if pi := hc.symbol(sym); hc.symSeen[pi] != hc.batch {
-					hc.symSeen[pi] = hc.batch
-					out = append(out, pi)
-				}
-			}
-		}
-	}
-	return out
 }
 
 // touchRateHolders touches the portfolios that need the rate of a currency

@@ -195,7 +195,9 @@ const LeadStaleness = market.LeadStaleness
 // portfolio, done set-based for all the portfolios a batch of ticks touched, and
 // what Value computes in Go (the same rates: the pairs' latest quotes, inverse
 // and cross through USD rounded to currency.InverseScale places as
-// currency.Rates does).
+// currency.Rates does; a position's rate is its trading currency's, and a price
+// in another settlement currency leaves it unpriced: tprice is the price in the
+// trading currency, pence made pounds or pounds pence as priceIn does).
 func ValuationsHolding(ctx context.Context, db PriceDB, symbols []string) ([]PortfolioValuation, error) {
 	if len(symbols) == 0 {
 		return nil, nil
@@ -214,6 +216,7 @@ with fx as (
   select portfolio_id from needs where code || 'USD=X' = any($1::text[]) or base || 'USD=X' = any($1::text[])
 ), held as (
   select pf.id, pf.user_id, pf.base_currency as base, pf.version, p.symbol, p.quantity, p.cost_basis,
+         coalesce(nullif(p.currency, ''), pf.base_currency) as tcur,
          p.local_currency, p.local_cost_basis, lp.price, lp.as_of, lp.currency as pcur
     from touched t
     join portfolios pf on pf.id = t.portfolio_id and not pf.archived
@@ -221,9 +224,14 @@ with fx as (
     left join latest_prices lp on lp.symbol = p.symbol
 ), rated as (
   select h.*, r.rate, r.f_sym, r.f_at, r.b_sym, r.b_at, l.rate as local_rate,
-         h.price is not null and r.rate is not null as priced
+         h.price is not null and r.rate is not null
+           and (h.pcur = h.tcur or `+settleSQL("h.pcur")+` = `+settleSQL("h.tcur")+`) as priced,
+         h.price * case when h.pcur = h.tcur then 1
+                        when h.pcur = any($3::text[]) and not h.tcur = any($3::text[]) then 0.01
+                        when h.tcur = any($3::text[]) and not h.pcur = any($3::text[]) then 100
+                        else 1 end as tprice
     from held h
-    left join lateral (`+rateSQL("h.pcur", "h.base")+`) r on true
+    left join lateral (`+rateSQL("h.tcur", "h.base")+`) r on true
     left join lateral (`+rateSQL("h.local_currency", "h.base")+`) l on true
 ), stamps as (
   select r.id, st.sym, st.at
@@ -235,7 +243,7 @@ with fx as (
   select id, symbol, as_of, max(as_of) over (partition by id) as newest_price from rated where priced
 )
 select r.id, r.user_id::text, r.base, r.version,
-       coalesce(sum(r.quantity * r.price * r.rate) filter (where r.priced), 0)::text,
+       coalesce(sum(r.quantity * r.tprice * r.rate) filter (where r.priced), 0)::text,
        coalesce(sum(r.cost_basis) filter (where r.priced), 0)::text,
        coalesce((select to_char(n.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') from newest n where n.id = r.id), ''),
        coalesce((select n.sym from newest n where n.id = r.id), ''),
@@ -245,7 +253,7 @@ select r.id, r.user_id::text, r.base, r.version,
                   filter (where r.priced and r.local_currency <> '' and r.local_currency <> r.base and r.local_rate is not null), 0)::text
   from rated r
  group by r.id, r.user_id, r.base, r.version
- order by r.id`, symbols, fmt.Sprintf("%d seconds", int64(LeadStaleness/time.Second)))
+ order by r.id`, symbols, fmt.Sprintf("%d seconds", int64(LeadStaleness/time.Second)), quoteUnits)
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: valuations: %w", err)
 	}

@@ -390,17 +390,19 @@ func LatestPrices(ctx context.Context, db PriceDB, symbols []string) (map[string
 
 // Value is ValuationsHolding's valuation of one portfolio, computed from its
 // holdings, the latest prices and the live rates instead of in SQL: a position
-// counts when its symbol has a price and the price's currency a rate into the
-// portfolio's base (none in rates, or rates nil: unpriced, never at 1); its value
-// is quantity × price × that rate (which makes pence pounds). AsOf is the newest
-// price or pair quote used (NewestSymbol its symbol, the smallest on a tie: a
-// pair's when the rate moved last), FirstSymbol the smallest priced symbol whose
-// price is within LeadStaleness of the newest price used; Unpriced is sorted.
-// CurrencyEffect sums, over the priced positions that settle in another
-// currency, local cost basis × today's rate − cost basis (lots.Valuation's
-// split). The sums are exact: those in the base in int64 coefficients per
-// exponent while they fit (no allocation, the common case), the rest in
-// decimals.
+// counts when its symbol has a price in its trading currency (or in a unit of
+// the same settlement currency: a GBp price for a GBP position, converted
+// exactly; another currency altogether is another listing, as ValuePositions
+// decides) and that currency has a rate into the portfolio's base (none in
+// rates, or rates nil: unpriced, never at 1); its value is quantity × price ×
+// that rate (which makes pence pounds). AsOf is the newest price or pair quote
+// used (NewestSymbol its symbol, the smallest on a tie: a pair's when the rate
+// moved last), FirstSymbol the smallest priced symbol whose price is within
+// LeadStaleness of the newest price used; Unpriced is sorted. CurrencyEffect
+// sums, over the priced positions that settle in another currency, local cost
+// basis × today's rate − cost basis (lots.Valuation's split). The sums are
+// exact: those in the base in int64 coefficients per exponent while they fit
+// (no allocation, the common case), the rest in decimals.
 func Value(portfolioID string, h *Holdings, prices map[string]LatestPrice, rates *LiveRates) PortfolioValuation {
 	at := make([]*LatestPrice, len(h.Positions))
 	for k, p := range h.Positions {
@@ -436,17 +438,26 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 			v.Unpriced = append(v.Unpriced, p.Symbol)
 			continue
 		}
-		if lp.Currency == h.Currency {
+		trading := p.tradingCurrency(h.Currency)
+		price, pf := lp.Price, lp.fixed
+		if lp.Currency != trading { // rare: a unit of it (GBp for GBP), or another listing
+			var ok bool
+			if price, pf, ok = priceInTrading(lp, trading); !ok {
+				v.Unpriced = append(v.Unpriced, p.Symbol)
+				continue
+			}
+		}
+		if trading == h.Currency {
 			if exact {
-				exact = mv.addProduct(p.q.or(p.Quantity), lp.fixed.or(lp.Price)) && cb.add(p.cb.or(p.CostBasis))
+				exact = mv.addProduct(p.q.or(p.Quantity), pf.or(price)) && cb.add(p.cb.or(p.CostBasis))
 			}
 		} else {
-			r := rates.rate(lp.Currency, h.Currency)
+			r := rates.rate(trading, h.Currency)
 			if !r.ok {
 				v.Unpriced = append(v.Unpriced, p.Symbol)
 				continue
 			}
-			foreign.addProduct(lp.Currency, p.q.or(p.Quantity), lp.fixed.or(lp.Price), p.Quantity, lp.Price)
+			foreign.addProduct(trading, p.q.or(p.Quantity), pf.or(price), p.Quantity, price)
 			if exact {
 				exact = cb.add(p.cb.or(p.CostBasis))
 			}
@@ -464,7 +475,7 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 	}
 	for k := range h.Positions {
 		if lp := prices[k]; lp != nil && !lp.AsOf.Before(newestPrice.Add(-LeadStaleness)) &&
-			(v.FirstSymbol == "" || h.Positions[k].Symbol < v.FirstSymbol) && priced(h, lp, rates) {
+			(v.FirstSymbol == "" || h.Positions[k].Symbol < v.FirstSymbol) && priced(h, &h.Positions[k], lp, rates) {
 			v.FirstSymbol = h.Positions[k].Symbol
 		}
 	}
@@ -482,10 +493,11 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 		}
 	} else {
 		v.MarketValue, v.CostBasis = converted, decimal.Zero
-		for k, p := range h.Positions {
-			if lp := prices[k]; lp != nil && priced(h, lp, rates) {
-				if lp.Currency == h.Currency {
-					v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(lp.Price))
+		for k := range h.Positions {
+			if p, lp := &h.Positions[k], prices[k]; lp != nil && priced(h, p, lp, rates) {
+				if trading := p.tradingCurrency(h.Currency); trading == h.Currency {
+					price, _, _ := priceInTrading(lp, trading)
+					v.MarketValue = v.MarketValue.Add(p.Quantity.Mul(price))
 				}
 				v.CostBasis = v.CostBasis.Add(p.CostBasis)
 			}
@@ -605,10 +617,34 @@ func (s *currencySums) second() decimal.Decimal {
 	return out
 }
 
-// priced reports whether a position priced at lp counts in h's valuation: lp is
-// in the base, or rates convert it.
-func priced(h *Holdings, lp *LatestPrice, rates *LiveRates) bool {
-	return lp.Currency == h.Currency || rates.rate(lp.Currency, h.Currency).ok
+// priced reports whether p, priced at lp, counts in h's valuation: lp is in
+// p's trading currency or a unit of its settlement currency, and that currency
+// is the base or rates convert it.
+func priced(h *Holdings, p *HeldPosition, lp *LatestPrice, rates *LiveRates) bool {
+	trading := p.tradingCurrency(h.Currency)
+	return sameSettlement(lp.Currency, trading) && (trading == h.Currency || rates.rate(trading, h.Currency).ok)
+}
+
+// priceInTrading is lp's price in the trading currency (priceIn), with its
+// int64 form when it is lp's own (not computed: the zero fixedDec), and false
+// when lp is in another currency altogether.
+func priceInTrading(lp *LatestPrice, trading string) (decimal.Decimal, fixedDec, bool) {
+	if lp.Currency == trading {
+		return lp.Price, lp.fixed, true
+	}
+	price, ok := priceIn(*lp, trading)
+	return price, fixedDec{}, ok
+}
+
+// sameSettlement reports whether a price in a is one in b, or in a unit of b's
+// settlement currency (priceIn converts it).
+func sameSettlement(a, b string) bool {
+	if a == b {
+		return true
+	}
+	as, _ := currency.Settlement(a)
+	bs, _ := currency.Settlement(b)
+	return as == bs
 }
 
 // fixedSum adds decimals as int64 coefficients, one running sum per exponent (a

@@ -1,9 +1,7 @@
 package readmodel_test
 
 import (
-	"fmt"
 	"testing"
-	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
@@ -31,27 +29,4 @@ func TestWatchListContract(t *testing.T) {
 			Watchers: readmodel.NewWatchers(pool),
 		}
 	})
-}
-
-// TestWatchListConversionsIncomingCurrency: a conversion's incoming currency
-// needs its pair (its cash is in it); a voided one does not.
-func TestWatchListConversionsIncomingCurrency(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	pool, _ := rmtest.DB(t)
-	pc := rmtest.NewHistory(t, "pc", rmtest.UserA, portfolio.FIFO)
-	pc.Settings("SPY", false, "0")
-	pc.Tx(portfolio.Transaction{Type: portfolio.Deposit, Date: rmtest.D("2024-01-02"), Amount: rmtest.Dec("1000"), Currency: "USD"})
-	pc.Tx(portfolio.Transaction{Type: portfolio.Conversion, Date: rmtest.D("2024-01-02"), Amount: rmtest.Dec("100"), Currency: "USD",
-		ToAmount: rmtest.Dec("90"), ToCurrency: "CHF"})
-	yen := pc.Tx(portfolio.Transaction{Type: portfolio.Conversion, Date: rmtest.D("2024-01-03"), Amount: rmtest.Dec("100"), Currency: "USD",
-		ToAmount: rmtest.Dec("15000"), ToCurrency: "JPY"})
-	pc.Void(yen, "wrong currency")
-	if _, err := rmtest.NewProjector(pool).ApplyBatch(ctx, pc.Events); err != nil {
-		t.Fatal(err)
-	}
-	got, err := readmodel.IngestStore{DB: pool}.WatchList(ctx, time.Now())
-	if err != nil || fmt.Sprint(got) != "[{CHFUSD=X [fx]} {SPY [benchmark]}]" {
-		t.Fatalf("watch list %v, %v; want CHFUSD=X for the conversion into francs, nothing for the voided one into yen", got, err)
-	}
 }

@@ -47,8 +47,9 @@ type Options struct {
 	// its transactions name (dynamoquota.Store).
 	Quotas Quotas
 	// Rates looks up the rate of a foreign transaction recorded without one
-	// (RecordTransaction, ImportTransactions, FillRates). Without it such a
-	// transaction is refused with portfolio.ErrFXRateRequired.
+	// (RecordTransaction, ImportTransactions, FillRates), one read a command
+	// however many rows and days. Without it such a transaction is refused
+	// with portfolio.ErrFXRateRequired.
 	Rates Rates
 }
 

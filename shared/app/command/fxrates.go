@@ -3,6 +3,8 @@ package command
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/currency"
@@ -10,15 +12,16 @@ import (
 	"github.com/shopspring/decimal"
 )
 
-// Rates finds the exchange rate of a day for a transaction recorded without
-// one (readmodel.FXRates over the pairs' daily closes; memstore.FXRates in
-// memory; storetest.RunFXRates is their contract).
+// Rates reads the exchange rates of the days the transactions recorded without
+// one fall on (readmodel.FXRates over the pairs' daily closes; memstore.FXRates
+// in memory; storetest.RunFXRates is their contract).
 type Rates interface {
-	// RateOn is the rate in force on day: what one unit of from was worth in
-	// to at the last daily close on or before day (direct, inverted, or
-	// crossed through USD), with the date of its oldest quote; false when
-	// there is none.
-	RateOn(ctx context.Context, from, to string, day calendar.Date) (currency.Rate, bool, error)
+	// RatesBetween reads, in one round trip, every rate between currencies in
+	// force on a day from..to: their USD pairs' daily closes of those days and
+	// the last one before from. Its On(a, b, day) for such a day is then what
+	// one unit of a was worth in b at the last close on or before day (direct,
+	// inverted, or crossed through USD), dated by its oldest quote.
+	RatesBetween(ctx context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error)
 }
 
 // MaxRateAge is how far before a transaction's date the close its rate comes
@@ -86,35 +89,36 @@ func NeedsRate(tx *portfolio.Transaction, base string) bool {
 	return tx.Type != portfolio.Conversion || tx.ToCurrency != base
 }
 
-// rateLookup remembers the rates one command looked up: its retries (a lost
-// race, a reload of the full history) ask again.
+// rateLookup answers the rates one command needs from one read of the port:
+// every currency its transactions settle in and the base, over the span of
+// their dates. An import of a thousand rows over a thousand days is one query,
+// not one a day. Its retries (a lost race, a reload of the full history) read
+// nothing again unless they need more.
 type rateLookup struct {
-	rates Rates
-	seen  map[rateKey]rateAnswer
+	rates  Rates
+	loaded *currency.Rates // nil: nothing read yet
+	span   rateSpan        // what loaded covers
 }
 
-type rateKey struct {
-	from, to string
-	day      calendar.Date
+// rateSpan is what a read covers: currencies (sorted) over from..to.
+type rateSpan struct {
+	currencies []string
+	from, to   calendar.Date
 }
 
-type rateAnswer struct {
-	rate currency.Rate
-	ok   bool
-}
-
-func (s *Service) rateLookup() *rateLookup {
-	return &rateLookup{rates: s.opts.Rates, seen: map[rateKey]rateAnswer{}}
-}
+func (s *Service) rateLookup() *rateLookup { return &rateLookup{rates: s.opts.Rates} }
 
 // fill looks up the rates txs need; rows names a failed one by its index.
 func (l *rateLookup) fill(ctx context.Context, base string, txs []portfolio.Transaction, rows bool) error {
+	if err := l.load(ctx, base, txs); err != nil {
+		return err
+	}
 	for i := range txs {
 		tx := &txs[i]
 		if !NeedsRate(tx, base) {
 			continue
 		}
-		rate, err := l.rateOf(ctx, tx.Settlement(), base, tx.Date)
+		rate, err := l.rateOf(tx.Settlement(), base, tx.Date)
 		if err != nil {
 			if rows {
 				return fmt.Errorf("transaction %d: %w", i, err)
@@ -126,24 +130,69 @@ func (l *rateLookup) fill(ctx context.Context, base string, txs []portfolio.Tran
 	return nil
 }
 
-// rateOf is the rate of from → base on day, rounded to the places a recorded
-// rate keeps.
-func (l *rateLookup) rateOf(ctx context.Context, from, base string, day calendar.Date) (value decimal.Decimal, err error) {
-	k := rateKey{from, base, day}
-	a, known := l.seen[k]
-	if !known && l.rates != nil {
-		if a.rate, a.ok, err = l.rates.RateOn(ctx, from, base, day); err != nil {
-			return value, fmt.Errorf("look up the %s→%s rate of %s: %w", from, base, day, err)
+// load reads the rates txs need unless an earlier read covers them.
+func (l *rateLookup) load(ctx context.Context, base string, txs []portfolio.Transaction) error {
+	need, ok := spanOf(base, txs)
+	if !ok || l.rates == nil || (l.loaded != nil && l.span.covers(need)) {
+		return nil
+	}
+	rates, err := l.rates.RatesBetween(ctx, need.currencies, need.from, need.to)
+	if err != nil {
+		return fmt.Errorf("look up the rates of %s from %s to %s: %w", strings.Join(need.currencies, ", "), need.from, need.to, err)
+	}
+	l.loaded, l.span = rates, need
+	return nil
+}
+
+// spanOf is the currencies (with base) and dates of the transactions that need
+// a rate; false when none does.
+func spanOf(base string, txs []portfolio.Transaction) (rateSpan, bool) {
+	span := rateSpan{currencies: []string{base}}
+	found := false
+	for i := range txs {
+		tx := &txs[i]
+		if !NeedsRate(tx, base) {
+			continue
 		}
-		l.seen[k] = a
+		if c := tx.Settlement(); !slices.Contains(span.currencies, c) {
+			span.currencies = append(span.currencies, c)
+		}
+		if !found || tx.Date < span.from {
+			span.from = tx.Date
+		}
+		if !found || tx.Date > span.to {
+			span.to = tx.Date
+		}
+		found = true
+	}
+	slices.Sort(span.currencies)
+	return span, found
+}
+
+func (s rateSpan) covers(o rateSpan) bool {
+	for _, c := range o.currencies {
+		if _, ok := slices.BinarySearch(s.currencies, c); !ok {
+			return false
+		}
+	}
+	return s.from <= o.from && o.to <= s.to
+}
+
+// rateOf is the rate of from → base on day, rounded to the places a recorded
+// rate keeps: the last close on or before day, no older than MaxRateAge.
+func (l *rateLookup) rateOf(from, base string, day calendar.Date) (decimal.Decimal, error) {
+	var rate currency.Rate
+	ok := false
+	if l.loaded != nil {
+		rate, ok = l.loaded.On(from, base, day)
 	}
 	switch {
-	case !a.ok:
-		return value, &RateMissingError{From: from, To: base, Day: day}
-	case day-a.rate.Date > MaxRateAge:
-		return value, &RateMissingError{From: from, To: base, Day: day, Last: a.rate.Date}
+	case !ok:
+		return decimal.Decimal{}, &RateMissingError{From: from, To: base, Day: day}
+	case day-rate.Date > MaxRateAge:
+		return decimal.Decimal{}, &RateMissingError{From: from, To: base, Day: day, Last: rate.Date}
 	}
-	return a.rate.Value.Round(portfolio.FXRateDigits), nil
+	return rate.Value.Round(portfolio.FXRateDigits), nil
 }
 
 // RateMissingError is a rate the command service could not find: it wraps

@@ -31,11 +31,13 @@ func TestIngestToPrices(t *testing.T) {
 	holdings(t, e.pool, "p1", u1, map[string]string{"AAPL": "3", "ZZZZ": "1"})
 	holdings(t, e.pool, "p2", u2, map[string]string{"MSFT": "2", "GONE": "0"})
 	// p3 (EUR) bought 10 VUSA.L in pence: the watch list adds EURUSD=X (its
-	// base) and GBPUSD=X (the buy's settlement currency).
+	// base) and GBPUSD=X (the buy's settlement currency, where its cash moved:
+	// −800 GBP, as the projector keeps it).
 	if _, err := e.pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
 values ('p3', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1);
 insert into transactions (transaction_id, portfolio_id, user_id, seq, type, trade_date, symbol, quantity, price, currency, fx_rate, voided, recorded_at, version)
-values ('t3', 'p3', $1::uuid, 1, 'buy', '2026-02-02', 'VUSA.L', 10, 8000, 'GBp', 1.17, false, now(), 1)`, u1); err != nil {
+values ('t3', 'p3', $1::uuid, 1, 'buy', '2026-02-02', 'VUSA.L', 10, 8000, 'GBp', 1.17, false, now(), 1);
+insert into cash_balances (portfolio_id, currency, user_id, amount, version) values ('p3', 'GBP', $1::uuid, -800, 1)`, u1); err != nil {
 		t.Fatal(err)
 	}
 	position(t, e.pool, "p3", u1, "VUSA.L", "10", "936", "GBp", "GBP", "800")

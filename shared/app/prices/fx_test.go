@@ -75,9 +75,22 @@ values ('pe', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u1); err != nil
 	position(t, e.pool, "pe", u1, "VUSA.L", "100", "7500", "GBp", "GBP", "6500")
 	position(t, e.pool, "pe", u1, "NESN.SW", "5", "450", "CHF", "CHF", "430")
 	holdings(t, e.pool, "pu", u2, map[string]string{"MSFT": "1"})
-	// po's VUSA.L row predates positions' currencies ("": the base, USD), yet
-	// the quote says pence: the pound's pair is read for it all the same.
+	// po's VUSA.L row predates positions' currencies ("": the base, USD), and
+	// the quote says pence: another listing than its trades', so it is
+	// unpriced, as the positions view has it (price_currency_mismatch), not
+	// valued at the pound's rate; with nothing priced, po has no value to push.
 	holdings(t, e.pool, "po", u2, map[string]string{"VUSA.L": "2"})
+	// pc bought CSPX.L, a dollar line on the LSE, at 500 USD with a rate of 0.8:
+	// its ticks carry no currency and are stamped with the listing's guess,
+	// GBp; 10 × 550 GBp at the pound's rate would be 68.18 EUR for what cost
+	// 4,000: unpriced instead, named beside its priced AAPL (1 × 200 ×
+	// 0.909090909091 = 181.8181818182).
+	if _, err := e.pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
+values ('pc', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u2); err != nil {
+		t.Fatal(err)
+	}
+	position(t, e.pool, "pc", u2, "CSPX.L", "10", "4000", "USD", "USD", "5000")
+	position(t, e.pool, "pc", u2, "AAPL", "1", "170", "USD", "USD", "190")
 	notifier := &pricing.MemoryNotifier{}
 	events := &eventLog{}
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: notifier, Valuations: events.add})
@@ -108,13 +121,19 @@ values ('pe', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u1); err != nil
 	t1 := t0
 	got := batch(recIn(t, "EURUSD=X", "1.10", "USD", t1), recIn(t, "GBPUSD=X", "1.25", "USD", t1),
 		recIn(t, "AAPL", "200", "USD", t1), recIn(t, "VUSA.L", "7000", "GBp", t1), recIn(t, "NESN.SW", "100", "CHF", t1),
-		recIn(t, "MSFT", "400", "", t1))
+		recIn(t, "MSFT", "400", "", t1), recIn(t, "CSPX.L", "550", "", t1))
 	check("first batch", got["pe"], "9772.72727273", "9200", "572.72727273", "-86.3636363611", "NESN.SW")
 	if m := got["pu"]; m.MarketValue != "400" || m.Currency != "USD" || m.CurrencyEffect != "" {
 		t.Fatalf("USD portfolio: %+v", m)
 	}
-	if m := got["po"]; m.MarketValue != "175" || m.Currency != "USD" || len(m.Unpriced) != 0 {
-		t.Fatalf("USD portfolio holding VUSA.L: %+v, want 2 × 7000 GBp × 0.0125 = 175", m)
+	if m, ok := got["po"]; ok {
+		t.Fatalf("USD portfolio holding VUSA.L recorded in the base, quoted in pence: %+v, want unpriced, nothing pushed", m)
+	}
+	if m := got["pc"]; m.MarketValue != "181.8181818182" || m.Currency != "EUR" || !slices.Equal(m.Unpriced, []string{"CSPX.L"}) {
+		t.Fatalf("EUR portfolio holding CSPX.L traded in dollars, quoted in pence: %+v, want AAPL's 181.8181818182, CSPX.L unpriced", m)
+	}
+	if lp := latestPG(t, e.pool, "CSPX.L"); lp.Currency != "GBp" {
+		t.Fatalf("latest_prices CSPX.L: %+v, want the listing's guess GBp", lp)
 	}
 	if lp := latestPG(t, e.pool, "VUSA.L"); lp.Currency != "GBp" || lp.Price.String() != "7000" {
 		t.Fatalf("latest_prices VUSA.L: %+v, want 7000 GBp (the quote's currency)", lp)
@@ -151,14 +170,15 @@ values ('pe', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u1); err != nil
 
 	// A warm consumer sees a new holder of dollars: a second EUR portfolio buys
 	// AAPL, and the next EURUSD=X tick revalues both (1.25: USD→EUR =
-	// 0.8, AAPL 10 × 200 × 0.8 = 1600 in each).
+	// 0.8, AAPL 10 × 200 × 0.8 = 1600 in each), and pc (its AAPL; CSPX.L still
+	// unpriced).
 	if _, err := e.pool.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
 values ('pf', $1::uuid, 'eur', 'EUR', 'fifo', now(), now(), 1)`, u2); err != nil {
 		t.Fatal(err)
 	}
 	position(t, e.pool, "pf", u2, "AAPL", "10", "1800", "USD", "USD", "1900")
 	got = batch(recIn(t, "EURUSD=X", "1.25", "USD", t3.Add(time.Minute)))
-	if len(got) != 2 || got["pf"].MarketValue != "1600" || got["pf"].CurrencyEffect != "-280" {
-		t.Fatalf("after EURUSD=X 1.25: %+v, want pe and pf, pf valued 1600 with a currency effect of 1900 × 0.8 − 1800 = −280", got)
+	if len(got) != 3 || got["pf"].MarketValue != "1600" || got["pf"].CurrencyEffect != "-280" || !slices.Equal(got["pc"].Unpriced, []string{"CSPX.L"}) {
+		t.Fatalf("after EURUSD=X 1.25: %+v, want pe, pf and pc, pf valued 1600 with a currency effect of 1900 × 0.8 − 1800 = −280, pc unpriced", got)
 	}
 }

@@ -130,7 +130,10 @@ func TestOnlyWhatIsCheckpointedIsSetAside(t *testing.T) {
 func TestUnreachableDestinationFailsTheInvocation(t *testing.T) {
 	e := newEnv(t)
 	sink := &memorySink{fail: errors.New("injected: SQS unreachable")}
-	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Quarantine: sink, Retry: fastRetry(100 * time.Millisecond)})
+	// The budget covers the batch's own work too (about 100 ms on a loaded
+	// machine, which used up a 100 ms budget before the destination's first
+	// retry): a second leaves room for several retries whatever the load.
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Quarantine: sink, Retry: fastRetry(time.Second)})
 	batch := onShard(rec(t, "AAPL", "100", t0), raw("X", []byte("not json")))
 	if _, st, err := c.Process(t.Context(), batch); err == nil || st.Quarantined != 0 || st.TransientRetries == 0 {
 		t.Fatalf("err %v, stats %+v", err, st)

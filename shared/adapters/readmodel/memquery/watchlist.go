@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
-	"github.com/portfoliotracker/tracker/shared/domain/currency"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
 
@@ -50,8 +49,8 @@ func (w WatchList) WatchList(ctx context.Context, now time.Time) ([]market.Watch
 
 // watchNeeds is what the portfolios not archived need quoted: their open
 // positions, their benchmarks, and the pair of each currency they need (the
-// base, the settlement currency of each active transaction, each conversion's
-// incoming one) other than quoteCurrency.
+// base and every currency their cash has moved in, as readmodel.WatchList reads
+// cash_balances) other than quoteCurrency.
 func (s *Store) watchNeeds(quoteCurrency string) map[string][]market.WatchReason {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -77,20 +76,14 @@ func (s *Store) watchNeeds(quoteCurrency string) map[string][]market.WatchReason
 	return needs
 }
 
-// currencies are the currencies a's rates are needed in: its base, the currency
-// each active transaction settles in (GBP for GBp), each conversion's incoming
-// one. With repeats.
+// currencies are the currencies a's rates are needed in: its base and the
+// currency of each of its cash balances (the settlement currency of each
+// transaction that moved cash, GBP for GBp, and each conversion's incoming
+// one). With repeats.
 func (a *aggregate) currencies() []string {
 	out := []string{a.view.BaseCurrency}
-	for _, r := range a.txs {
-		if r.voided {
-			continue
-		}
-		settle, _ := currency.Settlement(r.tx.Currency)
-		out = append(out, settle)
-		if r.tx.ToCurrency != "" {
-			out = append(out, r.tx.ToCurrency)
-		}
+	for _, b := range a.totals.Balances {
+		out = append(out, b.Currency)
 	}
 	return out
 }

@@ -19,20 +19,24 @@ type FXRateSubject struct {
 
 var _ command.Rates = readmodel.FXRates{}
 
-// RunFXRates runs the suite of the rates the command service looks up for a
-// transaction recorded without one; newSubject returns a subject without closes.
+// RunFXRates runs the suite of the rates the command service reads for the
+// transactions recorded without one; newSubject returns a subject without
+// closes.
 func RunFXRates(t *testing.T, newSubject func(t *testing.T) FXRateSubject) {
 	run(t, newSubject, []testCase[FXRateSubject]{
-		{"RateInForceAtTheCloses", testRateInForce},
+		{"RatesInForceAtTheCloses", testRatesInForce},
 	})
 }
 
-// testRateInForce: the rate of a day is the pair's last close on or before it
-// (a Saturday takes Friday's, dated Friday), inverted for the opposite
-// direction, crossed through USD between two other currencies, exact for a
-// quote unit (GBp is GBP/100); nothing before the first close, nothing for a
-// currency without closes, and a later close changes nothing before it.
-func testRateInForce(t *testing.T, s FXRateSubject) {
+// testRatesInForce: one read of a span answers the rate of each of its days at
+// the pair's last close on or before it (a Saturday takes Friday's, dated
+// Friday), inverted for the opposite direction, crossed through USD between two
+// other currencies, exact for a quote unit (GBp is GBP/100); nothing before the
+// first close, nothing for a currency without closes, and a later close changes
+// nothing before it. A span that starts after a close has that close in force on
+// its first days, however old (the command service names it when too old).
+func testRatesInForce(t *testing.T, s FXRateSubject) {
+	type rateCase struct{ from, to, day, want, dated string } // want "" for no rate
 	ctx := t.Context()
 	d := func(s string) calendar.Date {
 		v, err := calendar.Parse(s)
@@ -50,28 +54,43 @@ func testRateInForce(t *testing.T, s FXRateSubject) {
 	if _, err := s.Closes.UpsertDailyCloses(ctx, closes); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		from, to, day string
-		want, dated   string // "" for no rate
+	for _, read := range []struct {
+		currencies []string
+		from, to   string
+		cases      []rateCase
 	}{
-		{"EUR", "USD", "2024-03-01", "1.08", "2024-03-01"},
-		{"EUR", "USD", "2024-03-02", "1.08", "2024-03-01"}, // Saturday: Friday's close
-		{"EUR", "USD", "2024-03-05", "1.09", "2024-03-04"},
-		{"USD", "EUR", "2024-03-04", "0.917431192661", "2024-03-04"}, // 1/1.09 to 12 places
-		{"GBP", "EUR", "2024-03-01", "1.157407407408", "2024-03-01"}, // 1.25 × 0.925925925926 (1/1.08) through USD
-		{"GBp", "EUR", "2024-03-01", "0.01157407407408", "2024-03-01"},
-		{"EUR", "USD", "2024-02-29", "", ""}, // before the first close
-		{"JPY", "EUR", "2024-03-04", "", ""}, // no JPY pair
+		{[]string{"EUR", "GBp", "JPY", "USD"}, "2024-02-29", "2024-03-05", []rateCase{
+			{"EUR", "USD", "2024-03-01", "1.08", "2024-03-01"},
+			{"EUR", "USD", "2024-03-02", "1.08", "2024-03-01"}, // Saturday: Friday's close
+			{"EUR", "USD", "2024-03-05", "1.09", "2024-03-04"},
+			{"USD", "EUR", "2024-03-04", "0.917431192661", "2024-03-04"}, // 1/1.09 to 12 places
+			{"GBP", "EUR", "2024-03-01", "1.157407407408", "2024-03-01"}, // 1.25 × 0.925925925926 (1/1.08) through USD
+			{"GBp", "EUR", "2024-03-01", "0.01157407407408", "2024-03-01"},
+			{"EUR", "USD", "2024-02-29", "", ""}, // before the first close
+			{"JPY", "EUR", "2024-03-04", "", ""}, // no JPY pair
+		}},
+		{[]string{"EUR", "GBP", "USD"}, "2024-03-02", "2024-03-05", []rateCase{
+			{"EUR", "USD", "2024-03-02", "1.08", "2024-03-01"}, // the close before the span
+			{"EUR", "USD", "2024-03-04", "1.09", "2024-03-04"},
+			{"GBP", "EUR", "2024-03-05", "1.146788990826", "2024-03-01"}, // 1.25 × 0.917431192661 (1/1.09), dated by the older leg
+		}},
+		{[]string{"USD", "EUR"}, "2024-03-20", "2024-03-20", []rateCase{
+			{"USD", "EUR", "2024-03-20", "0.917431192661", "2024-03-04"}, // sixteen days old, still the one in force
+		}},
 	} {
-		rate, ok, err := s.Rates.RateOn(ctx, c.from, c.to, d(c.day))
+		rates, err := s.Rates.RatesBetween(ctx, read.currencies, d(read.from), d(read.to))
 		if err != nil {
 			t.Fatal(err)
 		}
-		switch {
-		case c.want == "" && ok:
-			t.Errorf("%s→%s on %s: %+v, want no rate", c.from, c.to, c.day, rate)
-		case c.want != "" && (!ok || !rate.Value.Equal(dec(c.want)) || rate.Date != d(c.dated)):
-			t.Errorf("%s→%s on %s: %s dated %s (%v), want %s dated %s", c.from, c.to, c.day, rate.Value, rate.Date, ok, c.want, c.dated)
+		for _, c := range read.cases {
+			rate, ok := rates.On(c.from, c.to, d(c.day))
+			switch {
+			case c.want == "" && ok:
+				t.Errorf("read %v %s..%s: %s→%s on %s: %+v, want no rate", read.currencies, read.from, read.to, c.from, c.to, c.day, rate)
+			case c.want != "" && (!ok || !rate.Value.Equal(dec(c.want)) || rate.Date != d(c.dated)):
+				t.Errorf("read %v %s..%s: %s→%s on %s: %s dated %s (%v), want %s dated %s",
+					read.currencies, read.from, read.to, c.from, c.to, c.day, rate.Value, rate.Date, ok, c.want, c.dated)
+			}
 		}
 	}
 }

@@ -40,6 +40,7 @@ type WatchListSubject struct {
 func RunWatchList(t *testing.T, newSubject func(t *testing.T) WatchListSubject) {
 	run(t, newSubject, []testCase[WatchListSubject]{
 		{"EveryReasonAndWhatDropsOut", testWatchList},
+		{"ConversionsIncomingCurrency", testWatchListConversions},
 	})
 }
 
@@ -125,5 +126,23 @@ func testWatchList(t *testing.T, s WatchListSubject) {
 	now = now.Add(time.Hour) // c1's watches expire
 	if got, want := list(), "AAPL[held alert] VTI[benchmark]"; got != want {
 		t.Fatalf("after selling out MSFT, voiding the VUSA.L buy, archiving pe, deleting the TSLA rule, unwatching ORCL and c1 expiring:\n got %s\nwant %s", got, want)
+	}
+}
+
+// testWatchListConversions: a conversion's incoming currency needs its pair
+// (its cash is in it); a voided one does not.
+func testWatchListConversions(t *testing.T, s WatchListSubject) {
+	pc := rmtest.NewHistory(t, "pc", UserA, portfolio.FIFO)
+	pc.Settings("SPY", false, "0")
+	pc.Tx(portfolio.Transaction{Type: portfolio.Deposit, Date: rmtest.D("2024-01-02"), Amount: rmtest.Dec("1000"), Currency: "USD"})
+	pc.Tx(portfolio.Transaction{Type: portfolio.Conversion, Date: rmtest.D("2024-01-02"), Amount: rmtest.Dec("100"), Currency: "USD",
+		ToAmount: rmtest.Dec("90"), ToCurrency: "CHF"})
+	yen := pc.Tx(portfolio.Transaction{Type: portfolio.Conversion, Date: rmtest.D("2024-01-03"), Amount: rmtest.Dec("100"), Currency: "USD",
+		ToAmount: rmtest.Dec("15000"), ToCurrency: "JPY"})
+	pc.Void(yen, "wrong currency")
+	s.Apply(t, pc.Events)
+	got, err := s.List.WatchList(t.Context(), t0)
+	if err != nil || fmt.Sprint(got) != "[{CHFUSD=X [fx]} {SPY [benchmark]}]" {
+		t.Fatalf("watch list %v, %v; want CHFUSD=X for the conversion into francs, nothing for the voided one into yen", got, err)
 	}
 }
