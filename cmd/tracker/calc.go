@@ -173,11 +173,18 @@ type holdingReport struct {
 }
 
 // localReport is a holding in the currency its trades settle in (GBP for GBp).
+// Fees, Taxes and Dividends are those paid in that currency; Excluded counts the
+// symbol's dividends, fees and taxes paid in another one, which are in the
+// holding's base figures only (omitted when none).
 type localReport struct {
 	Currency      string `json:"currency"`
 	CostBasis     string `json:"costBasis"`
 	MarketValue   string `json:"marketValue,omitempty"`
 	UnrealizedPnL string `json:"unrealizedPnL,omitempty"`
+	Fees          string `json:"fees"`
+	Taxes         string `json:"taxes"`
+	Dividends     string `json:"dividends"`
+	Excluded      int    `json:"excluded,omitempty"`
 }
 
 // totalsReport: market figures sum over the priced holdings; Cash is the cash
@@ -400,7 +407,8 @@ func (v *valuer) holding(p lots.Position) holdingReport {
 		Fees:         p.Fees.String(),
 		Taxes:        p.Taxes.String(),
 		Dividends:    p.Dividends.String(),
-		Local:        localReport{Currency: p.Local.Currency, CostBasis: p.Local.CostBasis.String()},
+		Local: localReport{Currency: p.Local.Currency, CostBasis: p.Local.CostBasis.String(),
+			Fees: p.Local.Fees.String(), Taxes: p.Local.Taxes.String(), Dividends: p.Local.Dividends.String(), Excluded: p.Local.Excluded},
 	}
 	price, day, priced := v.closes.On(p.Symbol, v.asOf)
 	fx, rated := v.rate(p.Local.Currency)

@@ -105,7 +105,10 @@ func TestCalcGhostfolioFIFO(t *testing.T) {
         "currency": "USD",
         "costBasis": "964",
         "marketValue": "920",
-        "unrealizedPnL": "-44"
+        "unrealizedPnL": "-44",
+        "fees": "13",
+        "taxes": "0",
+        "dividends": "7.5"
       }
     },
     {
@@ -129,7 +132,10 @@ func TestCalcGhostfolioFIFO(t *testing.T) {
         "currency": "USD",
         "costBasis": "0",
         "marketValue": "0",
-        "unrealizedPnL": "0"
+        "unrealizedPnL": "0",
+        "fees": "2",
+        "taxes": "0",
+        "dividends": "0"
       }
     },
     {
@@ -144,7 +150,10 @@ func TestCalcGhostfolioFIFO(t *testing.T) {
       "dividends": "0",
       "local": {
         "currency": "USD",
-        "costBasis": "50"
+        "costBasis": "50",
+        "fees": "0",
+        "taxes": "0",
+        "dividends": "0"
       }
     }
   ],
@@ -220,7 +229,10 @@ func TestCalcGhostfolioAverage(t *testing.T) {
         "currency": "USD",
         "costBasis": "884",
         "marketValue": "920",
-        "unrealizedPnL": "36"
+        "unrealizedPnL": "36",
+        "fees": "13",
+        "taxes": "0",
+        "dividends": "7.5"
       }
     },
     {
@@ -244,7 +256,10 @@ func TestCalcGhostfolioAverage(t *testing.T) {
         "currency": "USD",
         "costBasis": "0",
         "marketValue": "0",
-        "unrealizedPnL": "0"
+        "unrealizedPnL": "0",
+        "fees": "2",
+        "taxes": "0",
+        "dividends": "0"
       }
     },
     {
@@ -259,7 +274,10 @@ func TestCalcGhostfolioAverage(t *testing.T) {
       "dividends": "0",
       "local": {
         "currency": "USD",
-        "costBasis": "50"
+        "costBasis": "50",
+        "fees": "0",
+        "taxes": "0",
+        "dividends": "0"
       }
     }
   ],
@@ -356,7 +374,10 @@ func TestCalcOwnFormat(t *testing.T) {
         "currency": "EUR",
         "costBasis": "1879.5",
         "marketValue": "2135",
-        "unrealizedPnL": "255.5"
+        "unrealizedPnL": "255.5",
+        "fees": "8",
+        "taxes": "2.8",
+        "dividends": "12"
       }
     }
   ],

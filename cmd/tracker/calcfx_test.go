@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -68,7 +69,10 @@ func TestCalcEURInvestor(t *testing.T) {
         "currency": "USD",
         "costBasis": "1203",
         "marketValue": "1500",
-        "unrealizedPnL": "297"
+        "unrealizedPnL": "297",
+        "fees": "7",
+        "taxes": "1.5",
+        "dividends": "10"
       }
     },
     {
@@ -92,7 +96,10 @@ func TestCalcEURInvestor(t *testing.T) {
         "currency": "GBP",
         "costBasis": "5000",
         "marketValue": "5200",
-        "unrealizedPnL": "200"
+        "unrealizedPnL": "200",
+        "fees": "0",
+        "taxes": "0",
+        "dividends": "0"
       }
     }
   ],
@@ -195,7 +202,10 @@ func TestCalcGhostfolioSeveralCurrencies(t *testing.T) {
         "currency": "EUR",
         "costBasis": "301",
         "marketValue": "320",
-        "unrealizedPnL": "19"
+        "unrealizedPnL": "19",
+        "fees": "1",
+        "taxes": "0",
+        "dividends": "0"
       }
     },
     {
@@ -219,7 +229,10 @@ func TestCalcGhostfolioSeveralCurrencies(t *testing.T) {
         "currency": "GBP",
         "costBasis": "705",
         "marketValue": "720",
-        "unrealizedPnL": "15"
+        "unrealizedPnL": "15",
+        "fees": "5",
+        "taxes": "0",
+        "dividends": "1.2"
       }
     }
   ],
@@ -326,6 +339,36 @@ func TestCalcPenceInPounds(t *testing.T) {
 	h := rep.Holdings[0]
 	got := strings.Join([]string{h.Currency, h.CostBasis, h.MarketValue, h.UnrealizedPnL, h.PriceEffect, h.CurrencyEffect, h.Local.Currency, rep.Totals.Cash}, " ")
 	if want := "GBp 700.05 710 9.95 9.95 0 GBP -700.05"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// TestCalcLocalIncomeInAnotherCurrency: a GBP investor's London ETF quoted in
+// pence pays one dividend in pence and one in dollars. BUY 10 @ 7000 GBp + fee
+// 500 GBp: fee 5 GBP. DIVIDEND 120 GBp = 1.2 GBP. DIVIDEND 10 USD, 1.5 USD
+// withheld, at 1 GBP = 1.25 USD (1 USD = 0.8 GBP): 8 GBP gross, 1.2 GBP tax.
+// In the base: fees 5, taxes 1.2, dividends 9.2. In GBP, the settlement
+// currency: fees 5, taxes 0, dividends 1.2, and the USD dividend excluded.
+func TestCalcLocalIncomeInAnotherCurrency(t *testing.T) {
+	t.Chdir(t.TempDir())
+	writeFile(t, ".", "p.csv", "date,symbol,close\n2024-01-04,VUSA.L,7100\n")
+	writeFile(t, ".", "fx.csv", "2024-01-02,GBP,USD,1.25\n")
+	writeFile(t, ".", "a.json", `{"activities":[
+{"date":"2024-01-02","type":"BUY","symbol":"VUSA.L","quantity":"10","unitPrice":"7000","fee":"500","currency":"GBp"},
+{"date":"2024-01-03","type":"DIVIDEND","symbol":"VUSA.L","amount":"120","currency":"GBp"},
+{"date":"2024-01-04","type":"DIVIDEND","symbol":"VUSA.L","amount":"10","tax":"1.5","currency":"USD"}
+]}`)
+	code, out, errOut := runCLI(t, "calc", "--activities", "a.json", "--prices", "p.csv", "--fx", "fx.csv", "--base-currency", "GBP")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	var rep calcReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatal(err)
+	}
+	h := rep.Holdings[0]
+	got := strings.Join([]string{h.Fees, h.Taxes, h.Dividends, h.Local.Currency, h.Local.Fees, h.Local.Taxes, h.Local.Dividends, strconv.Itoa(h.Local.Excluded)}, " ")
+	if want := "5 1.2 9.2 GBP 5 0 1.2 1"; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }

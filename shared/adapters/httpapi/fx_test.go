@@ -133,7 +133,9 @@ func foreignTransactions(t *testing.T, f *fullAPI) {
 	}
 	if aapl.Currency != "USD" || aapl.Local == nil || aapl.Local.Currency != "USD" || aapl.Local.CostBasis.String() != "1501" ||
 		str(aapl.Local.MarketValue) != "1900" || str(aapl.Local.UnrealizedPnL) != "399" || str(aapl.FXRate) != "0.925925925926" ||
-		str(aapl.MarketValue) != "1759.2592592594" || aapl.CostBasis.String() != "1364.545454545591" {
+		str(aapl.MarketValue) != "1759.2592592594" || aapl.CostBasis.String() != "1364.545454545591" ||
+		// Its income in dollars: the $1 fee and the $5 dividend (10 × 0.5), nothing excluded.
+		aapl.Local.Fees.String() != "1" || aapl.Local.Dividends.String() != "5" || !aapl.Local.Taxes.IsZero() || aapl.Local.Excluded != 0 {
 		t.Errorf("AAPL %s", render(aapl))
 	}
 	// VUSA.L: 100 × 7000p = £7,000; worth 100 × 7600p = £7,600 at 1.25/1.08.

@@ -109,6 +109,12 @@ type LocalResponse struct {
 	Currency    string          `json:"currency"`
 	CostBasis   decimal.Decimal `json:"costBasis"`
 	RealizedPnL decimal.Decimal `json:"realizedPnL"`
+	Fees        decimal.Decimal `json:"fees"`
+	Taxes       decimal.Decimal `json:"taxes"`
+	Dividends   decimal.Decimal `json:"dividends"`
+	// Excluded counts the symbol's dividends, fees and taxes settled in another
+	// currency than Currency: in the position's base figures only.
+	Excluded int `json:"excluded,omitempty"`
 	// Set with the valuation.
 	MarketValue   *decimal.Decimal `json:"marketValue,omitempty"`
 	UnrealizedPnL *decimal.Decimal `json:"unrealizedPnL,omitempty"`
@@ -174,6 +180,7 @@ func positionsResponse(v *readmodel.PositionsView) PositionsResponse {
 			Warnings: warnings(p.Warnings), Currency: p.Currency, PriceEffect: p.PriceEffect, CurrencyEffect: p.CurrencyEffect, FXRate: p.FXRate}
 		if p.LocalCurrency != "" {
 			out.Positions[i].Local = &LocalResponse{Currency: p.LocalCurrency, CostBasis: p.LocalCostBasis, RealizedPnL: p.LocalRealizedPnL,
+				Fees: p.LocalFees, Taxes: p.LocalTaxes, Dividends: p.LocalDividends, Excluded: p.LocalExcluded,
 				MarketValue: p.LocalMarketValue, UnrealizedPnL: p.LocalUnrealizedPnL}
 		}
 	}

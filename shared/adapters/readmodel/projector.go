@@ -528,7 +528,8 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 			q := &r.Pos
 			pos.add(id, r.Symbol, p.UserID, q.Quantity.String(), q.CostBasis.String(), q.AveragePrice().String(),
 				q.RealizedPnL.String(), q.Fees.String(), q.Taxes.String(), q.Dividends.String(), i64(r.Version),
-				q.Currency, q.Local.Currency, q.Local.CostBasis.String(), q.Local.RealizedPnL.String())
+				q.Currency, q.Local.Currency, q.Local.CostBasis.String(), q.Local.RealizedPnL.String(),
+				q.Local.Fees.String(), q.Local.Taxes.String(), q.Local.Dividends.String(), strconv.Itoa(q.Local.Excluded))
 		}
 		for _, s := range a.Removed {
 			posDel.add(id, s)
@@ -618,19 +619,25 @@ func write(ctx context.Context, tx pgx.Tx, b *rows.Batch) error {
 	}
 	if pos.n > 0 {
 		q.Queue(`insert into positions (portfolio_id, symbol, user_id, quantity, cost_basis, average_price, realized_pnl, fees,
-		                                taxes, dividends, version, currency, local_currency, local_cost_basis, local_realized_pnl)
+		                                taxes, dividends, version, currency, local_currency, local_cost_basis, local_realized_pnl,
+		                                local_fees, local_taxes, local_dividends, local_excluded)
 		         select pid, symbol, uid::uuid, quantity::numeric, cost_basis::numeric, average_price::numeric,
 		                realized_pnl::numeric, fees::numeric, taxes::numeric, dividends::numeric, version::bigint,
-		                currency, local_currency, local_cost_basis::numeric, local_realized_pnl::numeric
+		                currency, local_currency, local_cost_basis::numeric, local_realized_pnl::numeric,
+		                local_fees::numeric, local_taxes::numeric, local_dividends::numeric, local_excluded::integer
 		           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[])
+		                       $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[],
+		                       $16::text[], $17::text[], $18::text[], $19::text[])
 		                as u(pid, symbol, uid, quantity, cost_basis, average_price, realized_pnl, fees, taxes, dividends, version,
-		                     currency, local_currency, local_cost_basis, local_realized_pnl)
+		                     currency, local_currency, local_cost_basis, local_realized_pnl,
+		                     local_fees, local_taxes, local_dividends, local_excluded)
 		         on conflict (portfolio_id, symbol) do update set quantity = excluded.quantity, cost_basis = excluded.cost_basis,
 		                average_price = excluded.average_price, realized_pnl = excluded.realized_pnl, fees = excluded.fees,
 		                taxes = excluded.taxes, dividends = excluded.dividends, version = excluded.version,
 		                currency = excluded.currency, local_currency = excluded.local_currency,
-		                local_cost_basis = excluded.local_cost_basis, local_realized_pnl = excluded.local_realized_pnl
+		                local_cost_basis = excluded.local_cost_basis, local_realized_pnl = excluded.local_realized_pnl,
+		                local_fees = excluded.local_fees, local_taxes = excluded.local_taxes,
+		                local_dividends = excluded.local_dividends, local_excluded = excluded.local_excluded
 		         where positions.version < excluded.version`, pos.args()...)
 	}
 	if posDel.n > 0 {

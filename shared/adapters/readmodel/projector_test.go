@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -54,7 +55,8 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 	}
 	want := book.Positions()
 	rows, err := pool.Query(ctx, `select symbol, quantity::text, cost_basis::text, average_price::text, realized_pnl::text,
-		fees::text, taxes::text, dividends::text, currency, local_currency, local_cost_basis::text, local_realized_pnl::text
+		fees::text, taxes::text, dividends::text, currency, local_currency, local_cost_basis::text, local_realized_pnl::text,
+		local_fees::text, local_taxes::text, local_dividends::text, local_excluded::text
 		from positions where portfolio_id = $1 order by symbol`, h.P.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -62,13 +64,19 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 	var got []lots.Position
 	var avg []decimal.Decimal
 	for rows.Next() {
-		var s [12]string
-		if err := rows.Scan(&s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9], &s[10], &s[11]); err != nil {
+		var s [16]string
+		if err := rows.Scan(&s[0], &s[1], &s[2], &s[3], &s[4], &s[5], &s[6], &s[7], &s[8], &s[9], &s[10], &s[11],
+			&s[12], &s[13], &s[14], &s[15]); err != nil {
+			t.Fatal(err)
+		}
+		excluded, err := strconv.Atoi(s[15])
+		if err != nil {
 			t.Fatal(err)
 		}
 		got = append(got, lots.Position{Symbol: s[0], Quantity: rmtest.Dec(s[1]), CostBasis: rmtest.Dec(s[2]),
 			RealizedPnL: rmtest.Dec(s[4]), Fees: rmtest.Dec(s[5]), Taxes: rmtest.Dec(s[6]), Dividends: rmtest.Dec(s[7]),
-			Currency: s[8], Local: lots.Local{Currency: s[9], CostBasis: rmtest.Dec(s[10]), RealizedPnL: rmtest.Dec(s[11])}})
+			Currency: s[8], Local: lots.Local{Currency: s[9], CostBasis: rmtest.Dec(s[10]), RealizedPnL: rmtest.Dec(s[11]),
+				Fees: rmtest.Dec(s[12]), Taxes: rmtest.Dec(s[13]), Dividends: rmtest.Dec(s[14]), Excluded: excluded}})
 		avg = append(avg, rmtest.Dec(s[3]))
 	}
 	if err := rows.Err(); err != nil {
@@ -82,7 +90,9 @@ func expectLotEngine(t *testing.T, pool *pgxpool.Pool, h *rmtest.History) {
 		same := w.Symbol == g.Symbol && w.Quantity.Equal(g.Quantity) && w.CostBasis.Equal(g.CostBasis) &&
 			w.RealizedPnL.Equal(g.RealizedPnL) && w.Fees.Equal(g.Fees) && w.Taxes.Equal(g.Taxes) &&
 			w.Dividends.Equal(g.Dividends) && w.AveragePrice().Equal(avg[i]) && w.Currency == g.Currency &&
-			w.Local.Currency == g.Local.Currency && w.Local.CostBasis.Equal(g.Local.CostBasis) && w.Local.RealizedPnL.Equal(g.Local.RealizedPnL)
+			w.Local.Currency == g.Local.Currency && w.Local.CostBasis.Equal(g.Local.CostBasis) && w.Local.RealizedPnL.Equal(g.Local.RealizedPnL) &&
+			w.Local.Fees.Equal(g.Local.Fees) && w.Local.Taxes.Equal(g.Local.Taxes) && w.Local.Dividends.Equal(g.Local.Dividends) &&
+			w.Local.Excluded == g.Local.Excluded
 		if !same {
 			t.Errorf("%s %s:\n got %+v avg %s\nwant %+v avg %s", h.P.ID(), w.Symbol, g, avg[i], w, w.AveragePrice())
 		}
@@ -184,6 +194,22 @@ func TestProjectionMultiCurrency(t *testing.T) {
 	}
 	if !rmtest.Dec(cost).Equal(rmtest.Dec("819.546")) || !rmtest.Dec(local).Equal(rmtest.Dec("900.6")) || cur != "USD" || localCur != "USD" {
 		t.Errorf("AAPL: cost %s, local %s %s (%s), want 819.546 and 900.6 USD", cost, local, localCur, cur)
+	}
+	// VUSA.L's income: a £5 fee (500 GBp) on the buy, the £3 FEE voided; dividends
+	// £25 (2,500 GBp at 1.17: €29.25) and $30 at 0.93 (€27.90, $4.50 tax €4.185),
+	// the dollar one in the base only.
+	var fees, divs, taxes, localFees, localDivs, localTaxes string
+	var excluded int
+	if err := pool.QueryRow(context.Background(), `select fees::text, dividends::text, taxes::text, local_fees::text,
+		local_dividends::text, local_taxes::text, local_excluded from positions where portfolio_id = 'm-FIFO-a' and symbol = 'VUSA.L'`).
+		Scan(&fees, &divs, &taxes, &localFees, &localDivs, &localTaxes, &excluded); err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{fees, divs, taxes, localFees, localDivs, localTaxes}; !rmtest.Dec(fees).Equal(rmtest.Dec("5.80")) ||
+		!rmtest.Dec(divs).Equal(rmtest.Dec("57.15")) || !rmtest.Dec(taxes).Equal(rmtest.Dec("4.185")) ||
+		!rmtest.Dec(localFees).Equal(rmtest.Dec("5")) || !rmtest.Dec(localDivs).Equal(rmtest.Dec("25")) ||
+		!rmtest.Dec(localTaxes).IsZero() || excluded != 1 {
+		t.Errorf("VUSA.L fees, dividends, taxes, then local: %v, excluded %d; want 5.80 57.15 4.185 5 25 0, 1", got, excluded)
 	}
 }
 

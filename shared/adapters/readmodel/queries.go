@@ -81,12 +81,18 @@ type PositionView struct {
 	Dividends    decimal.Decimal
 	// Currency is the currency the symbol trades in, as its trades recorded it
 	// (GBp for a London listing in pence); LocalCurrency the one its cash settles
-	// in (GBP), in which LocalCostBasis and LocalRealizedPnL are kept. Both ""
-	// for a symbol never traded (a dividend or a fee only).
+	// in (GBP), in which LocalCostBasis, LocalRealizedPnL, LocalFees, LocalTaxes
+	// and LocalDividends are kept (lots.Local). Both "" for a symbol never traded
+	// (a dividend or a fee only). LocalExcluded counts the symbol's dividends,
+	// fees and taxes settled in another currency: in the base figures only.
 	Currency         string
 	LocalCurrency    string
 	LocalCostBasis   decimal.Decimal
 	LocalRealizedPnL decimal.Decimal
+	LocalFees        decimal.Decimal
+	LocalTaxes       decimal.Decimal
+	LocalDividends   decimal.Decimal
+	LocalExcluded    int
 	// Set when the position is open and a price and a rate exist.
 	MarketPrice   *decimal.Decimal // in the trading currency
 	MarketValue   *decimal.Decimal // quantity × price × rate, in the base
@@ -327,7 +333,8 @@ select pf.version, pf.base_currency,
        p.taxes::text, p.dividends::text, p.version,
        lp.price::text, to_char(lp.as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), lp.source,
        sf.source, sf.reason,
-       p.currency, p.local_currency, p.local_cost_basis::text, p.local_realized_pnl::text, lp.currency, cb.balances
+       p.currency, p.local_currency, p.local_cost_basis::text, p.local_realized_pnl::text, lp.currency, cb.balances,
+       p.local_fees::text, p.local_taxes::text, p.local_dividends::text, p.local_excluded
   from portfolios pf
   left join portfolio_totals t on t.portfolio_id = pf.id and t.user_id = pf.user_id
   cross join lateral (select string_agg(c.currency || ' ' || c.amount::text, ' ' order by c.currency) as balances
@@ -352,7 +359,7 @@ select pf.version, pf.base_currency,
 	// every row and are read once.
 	for rows.Next() {
 		c := rows.RawValues()
-		if len(c) != 33 {
+		if len(c) != 37 {
 			return bad("columns", fmt.Errorf("%d columns", len(c)))
 		}
 		if !found {
@@ -388,6 +395,14 @@ select pf.version, pf.base_currency,
 			if *dst, err = parseDecimalBytes(c[29+i]); err != nil {
 				return bad(p.Symbol, err)
 			}
+		}
+		for i, dst := range [...]*decimal.Decimal{&p.LocalFees, &p.LocalTaxes, &p.LocalDividends} {
+			if *dst, err = parseDecimalBytes(c[33+i]); err != nil {
+				return bad(p.Symbol, err)
+			}
+		}
+		if p.LocalExcluded, err = strconv.Atoi(string(c[36])); err != nil {
+			return bad(p.Symbol, err)
 		}
 		if p.Version, err = strconv.ParseInt(string(c[21]), 10, 64); err != nil {
 			return bad(p.Symbol, err)

@@ -84,7 +84,9 @@ func testMultiCurrency(t *testing.T, f Fixture) {
 		if !p.Quantity.Equal(want.Quantity) || !p.CostBasis.Equal(want.CostBasis) || !p.RealizedPnL.Equal(want.RealizedPnL) ||
 			!p.Fees.Equal(want.Fees) || !p.Taxes.Equal(want.Taxes) || !p.Dividends.Equal(want.Dividends) ||
 			p.Currency != want.Currency || p.LocalCurrency != want.Local.Currency ||
-			!p.LocalCostBasis.Equal(want.Local.CostBasis) || !p.LocalRealizedPnL.Equal(want.Local.RealizedPnL) {
+			!p.LocalCostBasis.Equal(want.Local.CostBasis) || !p.LocalRealizedPnL.Equal(want.Local.RealizedPnL) ||
+			!p.LocalFees.Equal(want.Local.Fees) || !p.LocalTaxes.Equal(want.Local.Taxes) ||
+			!p.LocalDividends.Equal(want.Local.Dividends) || p.LocalExcluded != want.Local.Excluded {
 			t.Errorf("%s: %+v, the lot engine says %+v", p.Symbol, p, want)
 		}
 		rate := rateOf(want.Local.Currency)
@@ -100,10 +102,18 @@ func testMultiCurrency(t *testing.T, f Fixture) {
 		}
 		wantMV, wantUPnL = wantMV.Add(val.MarketValue), wantUPnL.Add(val.UnrealizedPnL)
 	}
-	// VUSA.L is quoted in pence, valued in pounds: 80 × 7600p = £6,080.
+	// VUSA.L is quoted in pence, valued in pounds: 80 × 7600p = £6,080. Its local
+	// income is the £5 buy fee and the £25 distribution; the one paid in dollars
+	// is in the base figures only. AAPL's is all in dollars: $2 of trade fees, a
+	// $5 dividend with $0.75 withheld.
 	for _, p := range pos.Positions {
-		if p.Symbol == "VUSA.L" && (p.Currency != "GBp" || p.LocalCurrency != "GBP" || str(p.LocalMarketValue) != "6080") {
-			t.Errorf("VUSA.L in %s/%s, local market value %s, want GBp/GBP and 6080", p.Currency, p.LocalCurrency, str(p.LocalMarketValue))
+		if p.Symbol == "VUSA.L" && (p.Currency != "GBp" || p.LocalCurrency != "GBP" || str(p.LocalMarketValue) != "6080" ||
+			!p.LocalFees.Equal(rmtest.Dec("5")) || !p.LocalDividends.Equal(rmtest.Dec("25")) || !p.LocalTaxes.IsZero() || p.LocalExcluded != 1) {
+			t.Errorf("VUSA.L in %s/%s, local market value %s, fees %s, dividends %s, taxes %s, excluded %d; want GBp/GBP, 6080, 5, 25, 0, 1",
+				p.Currency, p.LocalCurrency, str(p.LocalMarketValue), p.LocalFees, p.LocalDividends, p.LocalTaxes, p.LocalExcluded)
+		}
+		if p.Symbol == "AAPL" && (!p.LocalFees.Equal(rmtest.Dec("2")) || !p.LocalDividends.Equal(rmtest.Dec("5")) || !p.LocalTaxes.Equal(rmtest.Dec("0.75")) || p.LocalExcluded != 0) {
+			t.Errorf("AAPL local fees %s, dividends %s, taxes %s, excluded %d; want 2, 5, 0.75, 0", p.LocalFees, p.LocalDividends, p.LocalTaxes, p.LocalExcluded)
 		}
 	}
 	sum := book.Summary()

@@ -334,7 +334,8 @@ func (a *aggregate) recompute(touched map[string]bool, version int64) {
 		}
 		a.positions[sym] = readmodel.PositionView{Symbol: sym, Quantity: p.Quantity, CostBasis: p.CostBasis, AveragePrice: p.AveragePrice(),
 			RealizedPnL: p.RealizedPnL, Fees: p.Fees, Taxes: p.Taxes, Dividends: p.Dividends, Version: version,
-			Currency: p.Currency, LocalCurrency: p.Local.Currency, LocalCostBasis: p.Local.CostBasis, LocalRealizedPnL: p.Local.RealizedPnL}
+			Currency: p.Currency, LocalCurrency: p.Local.Currency, LocalCostBasis: p.Local.CostBasis, LocalRealizedPnL: p.Local.RealizedPnL,
+			LocalFees: p.Local.Fees, LocalTaxes: p.Local.Taxes, LocalDividends: p.Local.Dividends, LocalExcluded: p.Local.Excluded}
 	}
 	s := book.Summary()
 	a.totals = readmodel.TotalsView{Cash: s.Cash, RealizedPnL: s.RealizedPnL, Fees: s.Fees, Taxes: s.Taxes, Dividends: s.Dividends,

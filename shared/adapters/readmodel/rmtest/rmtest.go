@@ -346,6 +346,11 @@ func MultiCurrency(t testing.TB, id, user string, method portfolio.LotMethod) *H
 	fee := h.Tx(In(Cash(portfolio.Fee, "2024-02-20", "VUSA.L", "3", "", ""), "GBP", "1.17"))
 	h.Tx(In(Sell("2024-03-01", "AAPL", "4", "180", "1"), "USD", "0.925"))
 	h.Tx(In(Sell("2024-03-05", "VUSA.L", "20", "7500", ""), "GBp", "1.165"))
+	// VUSA.L's distributions: one in the listing's pence (2,500 GBp = £25), one
+	// paid in dollars ($30, $4.50 withheld), which has no pound amount: it is in
+	// the base figures only, excluded from the local ones.
+	h.Tx(In(Cash(portfolio.Dividend, "2024-03-27", "VUSA.L", "2500", "", ""), "GBp", "1.17"))
+	h.Tx(In(Cash(portfolio.Dividend, "2024-06-26", "VUSA.L", "30", "", "4.5"), "USD", "0.93"))
 	h.Void(fee, "charged twice")
 	return h
 }

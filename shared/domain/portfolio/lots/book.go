@@ -64,6 +64,15 @@ type position struct {
 	// In the settlement currency of the symbol's trades (GBP for GBp).
 	localCost     num
 	localRealized num
+	// The fees, taxes and dividends settled in that currency (settle, set by the
+	// first trade). Until apart is set they equal the base figures and are not
+	// kept: the position settles in the base and nothing has been excluded.
+	local    income
+	apart    bool
+	traded   bool
+	settle   string
+	excluded int           // income transactions in another settlement currency
+	early    []earlyIncome // before the first trade, per settlement currency
 
 	// FIFO: lots[head:] are the open lots, oldest first.
 	lots []lot
@@ -71,6 +80,18 @@ type position struct {
 	// AverageCost: the pooled lot is {opened, quantity, costBasis}; opened is the
 	// date of the first buy since the position was last empty.
 	opened calendar.Date
+}
+
+// income is a position's fees, taxes and dividends in one currency.
+type income struct{ fees, taxes, dividends num }
+
+// earlyIncome is the income of a symbol not yet traded in one settlement
+// currency, and how many transactions brought it: the first trade decides
+// whether it is local or excluded.
+type earlyIncome struct {
+	settle string
+	n      int
+	income
 }
 
 type lot struct {
@@ -186,51 +207,63 @@ func (b *Book) Apply(tx *portfolio.Transaction) error {
 	case portfolio.Split:
 		p := b.position(tx.Symbol)
 		b.split(p, tx.Ratio)
-		b.charge(p, &c, fee, tax)
+		var in *income
+		if !fee.isZero() || !tax.isZero() {
+			in = b.localIncome(p, &c)
+		}
+		b.charge(p, in, &c, fee, tax)
 	case portfolio.Dividend:
 		local := c.local(fromDec(tx.Amount))
 		amount := c.base(local)
 		p := b.position(tx.Symbol)
+		in := b.localIncome(p, &c)
+		if in != nil {
+			in.dividends = in.dividends.add(local)
+		}
 		p.dividends = p.dividends.add(amount)
 		b.dividends = b.dividends.add(amount)
 		b.move(&c, local, amount)
-		b.charge(p, &c, fee, tax)
+		b.charge(p, in, &c, fee, tax)
 	case portfolio.Interest:
 		local := c.local(fromDec(tx.Amount))
 		amount := c.base(local)
 		b.interest = b.interest.add(amount)
 		b.move(&c, local, amount)
-		b.charge(nil, &c, fee, tax)
+		b.charge(nil, nil, &c, fee, tax)
 	case portfolio.Deposit:
 		local := c.local(fromDec(tx.Amount))
 		amount := c.base(local)
 		b.deposits = b.deposits.add(amount)
 		b.move(&c, local, amount)
-		b.charge(nil, &c, fee, tax)
+		b.charge(nil, nil, &c, fee, tax)
 	case portfolio.Fee:
 		local := c.local(fromDec(tx.Amount))
 		amount := c.base(local)
 		var p *position
+		var in *income
 		if tx.Symbol != "" {
 			p = b.position(tx.Symbol)
+			if in = b.localIncome(p, &c); in != nil {
+				in.fees = in.fees.add(local)
+			}
 			p.fees = p.fees.add(amount)
 		}
 		b.fees = b.fees.add(amount)
 		b.charges = b.charges.add(amount)
 		b.move(&c, local.neg(), amount.neg())
-		b.charge(p, &c, fee, tax)
+		b.charge(p, in, &c, fee, tax)
 	case portfolio.Withdrawal:
 		local := c.local(fromDec(tx.Amount))
 		amount := c.base(local)
 		b.withdrawals = b.withdrawals.add(amount)
 		b.move(&c, local.neg(), amount.neg())
-		b.charge(nil, &c, fee, tax)
+		b.charge(nil, nil, &c, fee, tax)
 	case portfolio.Conversion:
 		// Cash changes currency; in the base, at the outgoing side's rate, nothing
 		// moves but the charges.
 		b.moveLocal(tx.Currency, fromDec(tx.Amount).neg())
 		b.moveLocal(tx.ToCurrency, fromDec(tx.ToAmount))
-		b.charge(nil, &c, fee, tax)
+		b.charge(nil, nil, &c, fee, tax)
 	}
 	b.applied = true
 	b.prev.Date, b.prev.Type, b.prev.Seq = tx.Date, tx.Type, tx.Seq
@@ -294,6 +327,7 @@ func (b *Book) buy(tx *portfolio.Transaction, c *conv, fee, tax num) {
 	if tx.Currency != "" {
 		p.currency = tx.Currency
 	}
+	b.firstTrade(p, c)
 	if b.method == portfolio.FIFO {
 		p.lots = append(p.lots, lot{date: tx.Date, quantity: qty, costBasis: cost, localCost: local})
 	} else if p.quantity.isZero() && p.costBasis.isZero() {
@@ -329,6 +363,7 @@ func (b *Book) sell(tx *portfolio.Transaction, c *conv, fee, tax num) error {
 	if tx.Currency != "" {
 		p.currency = tx.Currency
 	}
+	b.firstTrade(p, c)
 	qty, left := fromDec(tx.Quantity), fromDec(leftDec)
 
 	var consumed, consumedLocal num
@@ -423,25 +458,82 @@ func (b *Book) split(p *position, r portfolio.Ratio) {
 	p.qdec = p.quantity.dec()
 }
 
+// firstTrade fixes the currency of a position's local figures at its first
+// trade's settlement currency: the income it had before in that currency becomes
+// local, the rest excluded.
+func (b *Book) firstTrade(p *position, c *conv) {
+	if p.traded {
+		return
+	}
+	p.traded, p.settle, p.apart = true, c.settle, c.foreign
+	for _, e := range p.early {
+		if e.settle == c.settle {
+			p.local = e.income
+		} else {
+			p.excluded += e.n
+			p.apart = true
+		}
+	}
+	p.early = nil
+}
+
+// localIncome returns where a dividend's, fee's or tax's amounts on p, settling
+// as c, go in the local figures: nil when they are not kept apart from the base
+// figures (a position settling in the base with nothing excluded: the cheap,
+// common case) or are excluded (another settlement currency, counted). Call it
+// once per transaction, before the base figures are added to.
+func (b *Book) localIncome(p *position, c *conv) *income {
+	if !p.traded {
+		for i := range p.early {
+			if p.early[i].settle == c.settle {
+				p.early[i].n++
+				return &p.early[i].income
+			}
+		}
+		p.early = append(p.early, earlyIncome{settle: c.settle, n: 1})
+		return &p.early[len(p.early)-1].income
+	}
+	if c.settle != p.settle {
+		if !p.apart {
+			p.apart, p.local = true, income{fees: p.fees, taxes: p.taxes, dividends: p.dividends}
+		}
+		p.excluded++
+		return nil
+	}
+	if !p.apart {
+		return nil
+	}
+	return &p.local
+}
+
 // tradeCharges records a trade's fee and tax (in the base), which are already
 // inside its cost basis or proceeds.
 func (b *Book) tradeCharges(p *position, c *conv, fee, tax num) {
 	if fee.isZero() && tax.isZero() {
 		return
 	}
-	fee, tax = c.base(c.local(fee)), c.base(c.local(tax))
+	localFee, localTax := c.local(fee), c.local(tax)
+	if p.apart {
+		p.local.fees, p.local.taxes = p.local.fees.add(localFee), p.local.taxes.add(localTax)
+	}
+	fee, tax = c.base(localFee), c.base(localTax)
 	p.fees, b.fees = p.fees.add(fee), b.fees.add(fee)
 	p.taxes, b.taxes = p.taxes.add(tax), b.taxes.add(tax)
 }
 
 // charge records a non-trade transaction's fee and tax: paid from cash, counted as
-// fees and taxes (of the position too when p is not nil) and as charges.
-func (b *Book) charge(p *position, c *conv, fee, tax num) {
+// fees and taxes (of the position too when p is not nil, and of in, its local
+// figures, when not nil) and as charges.
+func (b *Book) charge(p *position, in *income, c *conv, fee, tax num) {
 	if fee.isZero() && tax.isZero() {
 		return
 	}
-	local := c.local(fee.add(tax))
-	fee, tax = c.base(c.local(fee)), c.base(c.local(tax))
+	localFee, localTax := c.local(fee), c.local(tax)
+	local := localFee.add(localTax)
+	if in != nil {
+		in.fees, in.taxes = in.fees.add(localFee), in.taxes.add(localTax)
+	}
+	fee, tax = c.base(localFee), c.base(localTax)
 	if p != nil {
 		p.fees, p.taxes = p.fees.add(fee), p.taxes.add(tax)
 	}
@@ -597,10 +689,10 @@ func (p *position) export(method portfolio.LotMethod, buf []Lot) (Position, []Lo
 		lots = buf[start:len(buf):len(buf)]
 	}
 	settle, _ := currency.Settlement(p.currency)
-	return Position{
+	pos := Position{
 		Symbol:      p.symbol,
 		Currency:    p.currency,
-		Local:       Local{Currency: settle, CostBasis: p.localCost.dec(), RealizedPnL: p.localRealized.dec()},
+		Local:       Local{Currency: settle, CostBasis: p.localCost.dec(), RealizedPnL: p.localRealized.dec(), Excluded: p.excluded},
 		Quantity:    p.qdec,
 		CostBasis:   costBasis,
 		RealizedPnL: p.realized.dec(),
@@ -608,7 +700,18 @@ func (p *position) export(method portfolio.LotMethod, buf []Lot) (Position, []Lo
 		Taxes:       p.taxes.dec(),
 		Dividends:   p.dividends.dec(),
 		Lots:        lots,
-	}, buf
+	}
+	switch {
+	case !p.traded:
+		for _, e := range p.early {
+			pos.Local.Excluded += e.n
+		}
+	case p.apart:
+		pos.Local.Fees, pos.Local.Taxes, pos.Local.Dividends = p.local.fees.dec(), p.local.taxes.dec(), p.local.dividends.dec()
+	default:
+		pos.Local.Fees, pos.Local.Taxes, pos.Local.Dividends = pos.Fees, pos.Taxes, pos.Dividends
+	}
+	return pos, buf
 }
 
 // proportion returns cost × part / whole rounded to MoneyScale, never more than cost.

@@ -60,6 +60,19 @@
 // and a portfolio's total return is RealizedPnL + unrealized P&L + Dividends +
 // Interest − Charges.
 //
+// Currencies. Every figure above is in the book's base currency, each
+// transaction converted at its own rate (amounts in a quote unit such as GBp made
+// pounds exactly first). A position also keeps its cost basis, realized P&L,
+// fees, taxes and gross dividends in its settlement currency ([Local]: GBP for a
+// GBp listing), summed from the symbol's transactions that settle in that
+// currency. A dividend, fee or tax on the symbol that settles in another currency
+// (a USD distribution on a London ETF) has no local amount without a rate the
+// book does not have: it is in the base figures only, and [Local.Excluded]
+// counts it. The first trade fixes the local currency; income recorded before it
+// waits for it, and a symbol never traded has none (all its income excluded). A
+// position that settles in the base with nothing excluded has local figures equal
+// to its base ones, and the book does not keep them twice.
+//
 // Rounding. Additions, subtractions and multiplications are exact. The only
 // divisions are proportional cost basis (partial lot consumption, average cost
 // sells) and per-share figures ([Position.AveragePrice], [Lot.UnitCost]); they are

@@ -86,6 +86,33 @@ func TestEURInvestorBuysAndPartlySellsUSDShares(t *testing.T) {
 		balances(t, b, "USD", "-822")
 		eq(t, "cash EUR", b.Summary().Cash, "-705.85")
 		checkIdentity(t, b)
+
+		// Fees so far: 1 USD on each trade, 0.90 + 0.95 = 1.85 EUR.
+		p = mustPosition(t, b, "AAPL")
+		eq(t, "fees EUR", p.Fees, "1.85")
+		eq(t, "fees USD", p.Local.Fees, "2")
+		// A 20 USD dividend, 3 USD withheld, when 1 USD = 0.92 EUR: 18.40 EUR gross, 2.76 EUR tax.
+		// A FEE of 2.50 USD on AAPL (an ADR fee) + 0.50 USD fee on it when 1 USD = 0.94 EUR:
+		// 3 USD = 2.82 EUR. Local: dividends 20, taxes 3, fees 2 + 3 = 5 USD.
+		apply(t, b, in(dividend("2024-04-15", "AAPL", "20", "", "3"), "USD", "0.92"))
+		apply(t, b, in(feeTx("2024-04-20", "AAPL", "2.50", "0.50"), "USD", "0.94"))
+		// The broker books the next dividend straight in EUR: 4.60 EUR gross. It is in
+		// the base figures (dividends 18.40 + 4.60 = 23) but has no USD amount without a
+		// rate: excluded from the local ones.
+		apply(t, b, in(dividend("2024-05-15", "AAPL", "4.60"), "EUR", ""))
+		p = mustPosition(t, b, "AAPL")
+		eq(t, "dividends EUR", p.Dividends, "23.00")
+		eq(t, "taxes EUR", p.Taxes, "2.76")
+		eq(t, "fees EUR", p.Fees, "4.67") // 1.85 + 2.82
+		eq(t, "dividends USD", p.Local.Dividends, "20")
+		eq(t, "taxes USD", p.Local.Taxes, "3")
+		eq(t, "fees USD", p.Local.Fees, "5")
+		if p.Local.Excluded != 1 {
+			t.Fatalf("excluded %d, want 1 (the EUR dividend)", p.Local.Excluded)
+		}
+		// USD: −822 + 20 − 3 − 3 = −808; EUR: 4.60.
+		balances(t, b, "EUR", "4.60", "USD", "-808")
+		checkIdentity(t, b)
 	}
 }
 
@@ -110,6 +137,94 @@ func TestGBpQuotedETF(t *testing.T) {
 	eq(t, "price effect", v.PriceEffect, "194.925")
 	eq(t, "currency effect", v.CurrencyEffect, "-71.305")
 	balances(t, b, "GBP", "-7130.50")
+	checkIdentity(t, b)
+	eq(t, "fees GBP", p.Local.Fees, "5")
+
+	// A 40.25 GBP dividend when 1 GBP = 1.17 EUR: 47.0925 EUR. One recorded in the
+	// listing's pence, 3,000 GBp = 30 GBP: 35.10 EUR. A FEE on VUSA of 250 GBp =
+	// 2.50 GBP when 1 GBP = 1.16 EUR: 2.90 EUR. Local: dividends 40.25 + 30 = 70.25
+	// GBP, fees 5 + 2.50 = 7.50 GBP.
+	apply(t, b, in(dividend("2024-03-27", "VUSA", "40.25"), "GBP", "1.17"))
+	apply(t, b, in(dividend("2024-06-26", "VUSA", "3000"), "GBp", "1.17"))
+	apply(t, b, in(feeTx("2024-07-01", "VUSA", "250"), "GBp", "1.16"))
+	// The fund's next distribution paid in USD: 50 USD, 7.50 USD withheld, when
+	// 1 USD = 0.93 EUR: 46.50 EUR gross, 6.975 EUR tax, in the base figures only.
+	apply(t, b, in(dividend("2024-09-25", "VUSA", "50", "", "7.50"), "USD", "0.93"))
+	p = mustPosition(t, b, "VUSA")
+	eq(t, "dividends EUR", p.Dividends, "128.6925") // 47.0925 + 35.10 + 46.50
+	eq(t, "taxes EUR", p.Taxes, "6.975")
+	eq(t, "fees EUR", p.Fees, "8.70") // 5.80 + 2.90
+	eq(t, "dividends GBP", p.Local.Dividends, "70.25")
+	eq(t, "taxes GBP", p.Local.Taxes, "0")
+	eq(t, "fees GBP", p.Local.Fees, "7.50")
+	if p.Local.Currency != "GBP" || p.Local.Excluded != 1 {
+		t.Fatalf("local %q, excluded %d: want GBP, 1 (the USD dividend)", p.Local.Currency, p.Local.Excluded)
+	}
+	// GBP: −7,130.50 + 40.25 + 30 − 2.50 = −7,062.75; USD: 50 − 7.50 = 42.50.
+	balances(t, b, "GBP", "-7062.75", "USD", "42.50")
+	checkIdentity(t, b)
+}
+
+// Income before a symbol's first trade waits for it: the trade's settlement
+// currency decides what is local. A symbol never traded has no local currency,
+// so all its income is excluded.
+func TestIncomeBeforeTheFirstTrade(t *testing.T) {
+	b := New(portfolio.FIFO, "EUR")
+	// Dividends on ASML (EUR, the base) and on MSFT (USD) before their first buys,
+	// a GBP fee on MSFT, and a dividend on a symbol never traded.
+	apply(t, b, in(dividend("2024-01-02", "ASML", "6.10"), "EUR", ""))
+	apply(t, b, in(dividend("2024-01-02", "MSFT", "7.50", "", "1.12"), "USD", "0.91"))
+	apply(t, b, in(feeTx("2024-01-02", "MSFT", "1"), "GBP", "1.15"))
+	apply(t, b, in(dividend("2024-01-02", "ORPH", "3"), "USD", "0.91"))
+	apply(t, b, in(buy("2024-01-03", "ASML", "1", "600"), "EUR", ""))
+	apply(t, b, in(buy("2024-01-03", "MSFT", "2", "370"), "USD", "0.91"))
+
+	asml := mustPosition(t, b, "ASML")
+	eq(t, "ASML local dividends", asml.Local.Dividends, "6.10")
+	if asml.Local.Excluded != 0 {
+		t.Fatalf("ASML excluded %d", asml.Local.Excluded)
+	}
+	// MSFT: 7.50 USD gross, 1.12 USD tax local; the 1 GBP fee (1.15 EUR) excluded.
+	msft := mustPosition(t, b, "MSFT")
+	eq(t, "MSFT local dividends", msft.Local.Dividends, "7.50")
+	eq(t, "MSFT local taxes", msft.Local.Taxes, "1.12")
+	eq(t, "MSFT local fees", msft.Local.Fees, "0")
+	eq(t, "MSFT fees EUR", msft.Fees, "1.15")
+	eq(t, "MSFT dividends EUR", msft.Dividends, "6.825") // 7.50 × 0.91
+	if msft.Local.Currency != "USD" || msft.Local.Excluded != 1 {
+		t.Fatalf("MSFT local %q, excluded %d: want USD, 1", msft.Local.Currency, msft.Local.Excluded)
+	}
+	orph := mustPosition(t, b, "ORPH")
+	eq(t, "ORPH dividends EUR", orph.Dividends, "2.73")
+	eq(t, "ORPH local dividends", orph.Local.Dividends, "0")
+	if orph.Local.Currency != "" || orph.Local.Excluded != 1 {
+		t.Fatalf("ORPH local %q, excluded %d: want \"\", 1", orph.Local.Currency, orph.Local.Excluded)
+	}
+	checkIdentity(t, b)
+}
+
+// A position in the base keeps no separate local income until something in
+// another currency is excluded; from then on the two part.
+func TestBaseCurrencyPositionWithAForeignDividend(t *testing.T) {
+	b := New(portfolio.AverageCost, "USD")
+	apply(t, b, buy("2024-01-02", "SAP", "10", "180", "2"), dividend("2024-02-01", "SAP", "5", "", "1"))
+	p := mustPosition(t, b, "SAP")
+	eq(t, "local fees", p.Local.Fees, "2")
+	eq(t, "local dividends", p.Local.Dividends, "5")
+	eq(t, "local taxes", p.Local.Taxes, "1")
+	// A 20 EUR dividend, 5.28 EUR withheld, at 1 EUR = 1.08 USD: 21.60 USD gross, 5.7024 USD tax.
+	apply(t, b, in(dividend("2024-05-20", "SAP", "20", "", "5.28"), "EUR", "1.08"))
+	apply(t, b, dividend("2024-08-01", "SAP", "4", "0.10"))
+	p = mustPosition(t, b, "SAP")
+	eq(t, "dividends USD", p.Dividends, "30.60") // 5 + 21.60 + 4
+	eq(t, "taxes USD", p.Taxes, "6.7024")        // 1 + 5.7024
+	eq(t, "fees USD", p.Fees, "2.10")
+	eq(t, "local dividends", p.Local.Dividends, "9") // 5 + 4
+	eq(t, "local taxes", p.Local.Taxes, "1")
+	eq(t, "local fees", p.Local.Fees, "2.10")
+	if p.Local.Excluded != 1 {
+		t.Fatalf("excluded %d, want 1", p.Local.Excluded)
+	}
 	checkIdentity(t, b)
 }
 

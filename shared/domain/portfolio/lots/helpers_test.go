@@ -144,6 +144,11 @@ func checkState(t testing.TB, b *Book, cash decimal.Decimal) {
 		if !lq.Equal(p.Quantity) || !lc.Equal(p.CostBasis) {
 			t.Fatalf("%s: lots sum to %s shares / %s cost, position says %s / %s", p.Symbol, lq, lc, p.Quantity, p.CostBasis)
 		}
+		if p.Local.Currency == b.Base() && p.Local.Excluded == 0 &&
+			(!p.Local.Fees.Equal(p.Fees) || !p.Local.Taxes.Equal(p.Taxes) || !p.Local.Dividends.Equal(p.Dividends)) {
+			t.Fatalf("%s: settles in the base with nothing excluded, but local income %+v differs from fees %s, taxes %s, dividends %s",
+				p.Symbol, p.Local, p.Fees, p.Taxes, p.Dividends)
+		}
 		if b.Method() == portfolio.AverageCost && len(p.Lots) > 1 {
 			t.Fatalf("%s: %d lots under average cost", p.Symbol, len(p.Lots))
 		}

@@ -20,7 +20,7 @@ type Position struct {
 	Fees        decimal.Decimal // every fee paid on this symbol's transactions, FEE amounts included
 	Taxes       decimal.Decimal // every tax paid on this symbol's transactions, dividend withholding included
 	Dividends   decimal.Decimal // gross dividends received
-	// Local is cost and realized P&L in the settlement currency of the trades.
+	// Local is the position's figures in the settlement currency of its trades.
 	Local Local
 	// Lots are the open lots, oldest first: under FIFO one per buy still (partly)
 	// held, under AverageCost the single pool. Nil once closed.
@@ -28,11 +28,25 @@ type Position struct {
 }
 
 // Local holds a position's figures in the currency its trades settle in (GBP for
-// a GBp listing): what it cost and what its sells realized, before any exchange.
+// a GBp listing): what it cost, what its sells realized, and its fees, taxes and
+// gross dividends, before any exchange. Currency is "" for a symbol never
+// traded, whose figures here are then all zero.
+//
+// Fees, Taxes and Dividends sum the symbol's transactions that settle in
+// Currency (pence made pounds). One that settles in another currency (a USD
+// dividend on a London ETF) cannot be converted without a rate the book does
+// not have: it is in the position's base figures only, and Excluded counts it.
 type Local struct {
 	Currency    string
 	CostBasis   decimal.Decimal
 	RealizedPnL decimal.Decimal
+	Fees        decimal.Decimal
+	Taxes       decimal.Decimal
+	Dividends   decimal.Decimal
+	// Excluded is how many of the symbol's dividends and fee- or tax-bearing
+	// transactions settled in another currency than Currency (every one, for a
+	// symbol never traded) and are missing from the three figures above.
+	Excluded int
 }
 
 // AveragePrice is cost basis per share held, rounded to MoneyScale; zero when
