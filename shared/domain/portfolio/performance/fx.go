@@ -248,7 +248,9 @@ func (b *builder) missed(id int32, day calendar.Date) {
 }
 
 // valueFX is value for BuildFX: every holding and balance times its currency's
-// rate on day.
+// rate on day. Its walk of the closes repeats value's on purpose: it is the
+// series' hot loop (holdings × days), and a shared step would cost a call per
+// holding per day on the single-currency path too.
 func (b *builder) valueFX(day calendar.Date) float64 {
 	fx := b.fx
 	fx.price(day)
