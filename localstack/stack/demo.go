@@ -81,6 +81,15 @@ func demoCurrency(symbol string) string {
 	return "USD"
 }
 
+// demoFee is a broker's fee of one unit of the trade's currency: 100 in a quote
+// unit (a pound is 100 pence), every amount of a GBp trade being in pence.
+func demoFee(code string) string {
+	if currency.IsQuoteUnit(code) {
+		return "100"
+	}
+	return "1.00"
+}
+
 func (p demoPlan) baseCurrency() string {
 	if p.base == "" {
 		return "USD"
@@ -257,7 +266,7 @@ func seedDemoPortfolio(ctx context.Context, db *pgx.Conn, api demoClient, p demo
 		if err != nil {
 			return "", err
 		}
-		tx := map[string]any{"type": "BUY", "date": day.String(), "symbol": b.symbol, "quantity": b.quantity, "price": price.String(), "fee": "1.00"}
+		tx := map[string]any{"type": "BUY", "date": day.String(), "symbol": b.symbol, "quantity": b.quantity, "price": price.String(), "fee": demoFee(demoCurrency(b.symbol))}
 		if err := record(fmt.Sprintf("demo-buy-%d", i), tx, demoCurrency(b.symbol), day); err != nil {
 			return "", err
 		}
@@ -274,7 +283,7 @@ func seedDemoPortfolio(ctx context.Context, db *pgx.Conn, api demoClient, p demo
 	}
 	quarter := decimal.RequireFromString(first.quantity).Div(decimal.NewFromInt(4)).Floor()
 	if err := record("demo-sell", map[string]any{"type": "SELL", "date": day.String(), "symbol": first.symbol,
-		"quantity": quarter.String(), "price": price.String(), "fee": "1.00"}, code, day); err != nil {
+		"quantity": quarter.String(), "price": price.String(), "fee": demoFee(code)}, code, day); err != nil {
 		return "", err
 	}
 	var targets []map[string]string
