@@ -502,3 +502,28 @@ func TestChunkBoundaries(t *testing.T) {
 		}
 	}
 }
+
+// A trade voided in the file stops deciding its symbol's currency: the next
+// valid trade does (here none is left, so a buy in dollars is fine).
+func TestVoidedTradeFreesItsSymbolsCurrency(t *testing.T) {
+	in := `{"activities":[
+{"id":"a1","date":"2024-01-02","type":"BUY","symbol":"AAPL","quantity":1,"unitPrice":150,"currency":"EUR"},
+{"date":"2024-01-03","type":"VOID","voids":"a1","reason":"wrong currency"},
+{"date":"2024-01-03","type":"BUY","symbol":"AAPL","quantity":1,"unitPrice":160,"currency":"USD"}]}`
+	r, err := activities.Parse(strings.NewReader(in), "t.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Transactions) != 1 || r.Transactions[0].Currency != "USD" {
+		t.Fatalf("transactions %+v", r.Transactions)
+	}
+	// A second trade still valid keeps deciding it.
+	in = `{"activities":[
+{"id":"a1","date":"2024-01-02","type":"BUY","symbol":"AAPL","quantity":1,"unitPrice":150,"currency":"EUR"},
+{"date":"2024-01-02","type":"BUY","symbol":"AAPL","quantity":1,"unitPrice":150,"currency":"EUR"},
+{"date":"2024-01-03","type":"VOID","voids":"a1","reason":"duplicate"},
+{"date":"2024-01-03","type":"BUY","symbol":"AAPL","quantity":1,"unitPrice":160,"currency":"USD"}]}`
+	if _, err := activities.Parse(strings.NewReader(in), "t.json"); !errors.Is(err, portfolio.ErrCurrencyMismatch) {
+		t.Fatalf("a dollar buy after a still-valid euro buy: err = %v", err)
+	}
+}

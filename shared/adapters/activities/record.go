@@ -452,7 +452,31 @@ func (b *builder) void(rec *record, index int) error {
 	}
 	b.voidedBy[target] = int32(index)
 	b.txAt = append(b.txAt, -1)
+	b.untrade(target)
 	return nil
+}
+
+// untrade lets a voided trade stop deciding its symbol's currency: the next
+// trade of the symbol still valid decides it, or none (a wrong-currency trade
+// voided in the file frees the symbol, as the portfolio's void does).
+func (b *builder) untrade(target int32) {
+	tx := b.at(b.txAt[target])
+	if !tx.Type.IsTrade() || b.traded[tx.Symbol] != target {
+		return
+	}
+	delete(b.traded, tx.Symbol)
+	for i := target + 1; int(i) < len(b.txAt); i++ {
+		if b.txAt[i] < 0 {
+			continue
+		}
+		if _, voided := b.voidedBy[i]; voided {
+			continue
+		}
+		if next := b.at(b.txAt[i]); next.Type.IsTrade() && next.Symbol == tx.Symbol {
+			b.traded[tx.Symbol] = i
+			return
+		}
+	}
 }
 
 // result removes the voided transactions, sorts for replay and packs the result.

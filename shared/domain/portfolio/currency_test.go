@@ -2,6 +2,7 @@ package portfolio_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
@@ -28,6 +29,9 @@ func TestForeignTransactionRules(t *testing.T) {
 		{"yen have no fractions", withRate(jpy, "0.0068"), portfolio.ErrInvalidTransaction},
 		{"whole yen are fine", withRate(func() portfolio.Transaction { x := jpy; x.Amount = dec("100"); return x }(), "0.0068"), nil},
 		{"a conversion into the base derives its rate", conv("EUR", "100", "USD", "109.5"), nil},
+		{"a conversion into the base with a rate its amounts contradict", withRate(conv("EUR", "100", "USD", "109.5"), "5"), portfolio.ErrInvalidTransaction},
+		{"a conversion into the base with the rate its amounts imply", withRate(conv("EUR", "100", "USD", "109.5"), "1.095"), nil},
+		{"a split without charges takes no rate", withRate(func() portfolio.Transaction { x := split("2024-01-03", "VUSA.L", 2, 1); x.Currency = "GBp"; return x }(), "1.2"), portfolio.ErrInvalidTransaction},
 		{"a conversion between two foreign currencies needs the outgoing rate", conv("EUR", "100", "GBP", "86"), portfolio.ErrFXRateRequired},
 		{"… given, it is accepted", withRate(conv("EUR", "100", "GBP", "86"), "1.09"), nil},
 		{"a conversion to itself", withRate(conv("EUR", "100", "EUR", "100"), "1.09"), portfolio.ErrInvalidTransaction},
@@ -132,5 +136,24 @@ func TestVoidFreesASymbolsCurrency(t *testing.T) {
 	}
 	if _, err := f.record(right); err != nil {
 		t.Fatalf("AAPL in USD after voiding AAPL in EUR: %v", err)
+	}
+}
+
+// A snapshot written before symbols kept their currency (schema 1) is not
+// restored: the store folds the history instead, which knows every symbol's
+// currency.
+func TestSnapshotWithoutSymbolCurrenciesIsNotRestored(t *testing.T) {
+	f := newFixture(t, portfolio.FIFO)
+	f.mustRecord(trade(portfolio.Buy, "2024-01-02", "AAPL", "1", "100"))
+	snap, err := f.p.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.NewReplacer(`"sv":2`, `"sv":1`, `,"cu":"USD"`, ``).Replace(string(snap))
+	if old == string(snap) || strings.Contains(old, `"cu"`) {
+		t.Fatalf("could not make a schema-1 snapshot of %s", snap)
+	}
+	if _, err := portfolio.Restore([]byte(old)); !errors.Is(err, portfolio.ErrCorruptEvent) {
+		t.Fatalf("a schema-1 snapshot restored: err = %v", err)
 	}
 }

@@ -529,14 +529,23 @@ func (p *Portfolio) checkCurrency(tx *Transaction) error {
 			return fmt.Errorf("%w: %s trades in %s in this portfolio, not %s", ErrCurrencyMismatch, tx.Symbol, s.currency, tx.Currency)
 		}
 	}
-	if tx.Type == Conversion && tx.FXRate.IsZero() && tx.ToCurrency == p.baseCurrency && tx.Currency != p.baseCurrency {
-		tx.FXRate = tx.ToAmount.DivRound(tx.Amount, FXRateDigits)
+	if tx.Type == Conversion && tx.ToCurrency == p.baseCurrency && tx.Currency != p.baseCurrency {
+		implied := tx.ToAmount.DivRound(tx.Amount, FXRateDigits)
+		if !tx.FXRate.IsZero() && !tx.FXRate.Equal(implied) {
+			return fmt.Errorf("%w: fxRate %s contradicts the conversion's amounts (%s / %s = %s): leave it out", ErrInvalidTransaction, tx.FXRate, tx.ToAmount, tx.Amount, implied)
+		}
+		tx.FXRate = implied
 		if err := checkFXRate(tx.FXRate); err != nil {
 			return fmt.Errorf("%w (the rate %s / %s implies)", err, tx.ToAmount, tx.Amount)
 		}
 	}
 	if tx.Type == Split && tx.Fee.IsZero() && tx.Tax.IsZero() {
-		return nil // moves no money: its currency is only the symbol's
+		// Moves no money: its currency is only the symbol's, and a rate would
+		// only mislead the fallbacks that read recorded rates.
+		if !tx.FXRate.IsZero() {
+			return fmt.Errorf("%w: a split without charges moves no money and takes no fxRate", ErrInvalidTransaction)
+		}
+		return nil
 	}
 	if tx.Settlement() == p.baseCurrency {
 		if !tx.FXRate.IsZero() && !tx.FXRate.Equal(one) {

@@ -17,7 +17,9 @@ import (
 // counts against the one-write-unit budget). A snapshot
 // of another version is ignored by the store (the aggregate is then folded from its
 // events), never misread.
-const SnapshotSchemaVersion = 1
+// Version 2 added each symbol's trade currency: a version-1 snapshot would
+// leave it unknown and let a symbol's trades switch currency.
+const SnapshotSchemaVersion = 2
 
 // A snapshot keeps what the invariants need on the common path — the header, each
 // symbol's quantity and last trade date, the targets and the recent command IDs —
