@@ -10,18 +10,27 @@ import (
 )
 
 // FX says how to value a history whose transactions and closes are in several
-// currencies in one base currency: closes are in their symbol's trading
-// currency, cash in each transaction's settlement currency, and Rates prices
-// them in Base on each day (nil: no rates, every foreign figure falls back to its
-// transactions' rates, with a warning).
+// currencies in one base currency: closes are in their symbol's quote currency
+// (CloseCurrency), cash in each transaction's settlement currency, and Rates
+// prices them in Base on each day (nil: no rates, every foreign figure falls back
+// to its transactions' rates, with a warning).
 type FX struct {
 	Base  string
 	Rates *currency.Rates
+	// CloseCurrency is the currency a symbol's closes are quoted in (GBp for a
+	// London listing); a symbol absent (or nil) has its closes in its trading
+	// currency, the one its trades record.
+	CloseCurrency map[string]string
 }
 
 // BuildFX is Build in fx.Base. A holding is worth quantity × close × the rate of
 // its trading currency into the base on the day (a GBp close is pence: a
-// hundredth of the GBP rate); cash is kept per settlement currency and is worth
+// hundredth of the GBP rate). A close quoted in another unit of the trading
+// currency's settlement currency is converted exactly (a GBp close of a holding
+// traded in GBP is a hundredth of a pound, a GBP close of one traded in GBp a
+// hundred pence); closes quoted in another settlement currency (another
+// listing's) are not its price: the holding is valued as one without closes, at
+// its last trade price, and a Warning names both currencies. Cash is kept per settlement currency and is worth
 // each balance × its rate on the day; a flow (a deposit, a withdrawal, or a trade
 // without a cash account) counts at its transaction's own rate (FXRate, recorded
 // on it), so the move of a rate after the money came in is return, not flow. A
@@ -39,10 +48,22 @@ func BuildFX(txs []portfolio.Transaction, closes *Closes, fx FX, from, to calend
 	if !currency.IsISO(fx.Base) {
 		return nil, fmt.Errorf("performance: base currency %q is not an ISO 4217 code", fx.Base)
 	}
+	// A trade in the base of a symbol whose closes are quoted in another currency
+	// (GBp closes of a GBP trade in a GBP portfolio) is foreign too.
+	var quotedElsewhere map[string]bool
+	for sym, code := range fx.CloseCurrency {
+		if code != "" && code != fx.Base {
+			if quotedElsewhere == nil {
+				quotedElsewhere = map[string]bool{}
+			}
+			quotedElsewhere[sym] = true
+		}
+	}
 	foreign := false
 	for i := range txs {
 		t := &txs[i]
-		if t.Currency != "" && t.Currency != fx.Base || t.Type == portfolio.Conversion && t.ToCurrency != fx.Base {
+		if t.Currency != "" && t.Currency != fx.Base || t.Type == portfolio.Conversion && t.ToCurrency != fx.Base ||
+			quotedElsewhere != nil && t.Type.IsTrade() && quotedElsewhere[t.Symbol] {
 			foreign = true
 			break
 		}
@@ -58,7 +79,8 @@ func BuildFX(txs []portfolio.Transaction, closes *Closes, fx FX, from, to calend
 type fxBook struct {
 	base  string
 	rates *currency.Rates
-	first calendar.Date // the day of every col[0]
+	quote map[string]string // FX.CloseCurrency
+	first calendar.Date     // the day of every col[0]
 	days  int
 	ids   map[string]int32
 	cur   []fxCurrency
@@ -82,7 +104,7 @@ type fxCurrency struct {
 }
 
 func newFXBook(fx FX) *fxBook {
-	b := &fxBook{base: fx.Base, rates: fx.Rates, ids: map[string]int32{}}
+	b := &fxBook{base: fx.Base, rates: fx.Rates, quote: fx.CloseCurrency, ids: map[string]int32{}}
 	b.id(fx.Base)
 	return b
 }
@@ -172,15 +194,39 @@ func (b *fxBook) money(tx *portfolio.Transaction, v *txNums, m *txMoney) error {
 	return nil
 }
 
-// tradedIn records the trading currency of a traded symbol.
+// tradedIn records the trading currency of a traded symbol, and how its closes
+// price it in that currency (closesIn).
 func (b *builder) tradedIn(h *holding, ccy int32) {
-	if h.ccy == ccy {
+	if h.traded && h.ccy == ccy {
 		return
 	}
-	h.ccy = ccy
-	if h.slot >= 0 {
-		b.actCcy[h.slot] = ccy
+	h.traded, h.ccy = true, ccy
+	b.closesIn(h)
+	if k := h.slot; k >= 0 {
+		b.actCcy[k], b.actSer[k], b.actScale[k] = ccy, h.ser, h.scale
+		b.actCur[k], b.actNext[k] = -1, math.MinInt32 // valueFX looks its close up again
 	}
+}
+
+// closesIn sets how h's closes price it in its trading currency, as the API's
+// valuation reads a latest price: a close in the trading currency as it is; one
+// in another unit of the same settlement currency scaled exactly (GBp closes of a
+// GBP holding × 0.01, GBP closes of a GBp one × 100); one in another settlement
+// currency not at all (h.ser nil, h.quote its currency): the holding is valued
+// as one without closes, at its last trade price, with a warning.
+func (b *builder) closesIn(h *holding) {
+	h.ser, h.cur, h.scale, h.quote = b.closes.lookup(h.sym), -1, 1, ""
+	quote, traded := b.fx.quote[h.sym], b.fx.cur[h.ccy].code
+	if h.ser == nil || quote == "" || quote == traded {
+		return
+	}
+	qs, qd := currency.Settlement(quote)
+	ts, td := currency.Settlement(traded)
+	if qs != ts {
+		h.ser, h.quote = nil, quote
+		return
+	}
+	h.scale = float64(td) / float64(qd)
 }
 
 // flowsFX is apply's money part for BuildFX: cash per settlement currency with a
@@ -270,16 +316,17 @@ func (b *builder) valueFX(day calendar.Date) float64 {
 	ser := b.actSer[:len(next)]
 	cur := b.actCur[:len(next)]
 	ccy := b.actCcy[:len(next)]
+	scale := b.actScale[:len(next)]
 	for k := range next {
 		if day >= next[k] {
 			s, c := ser[k], int(cur[k])+1
 			if s != nil && c < len(s.dates) && s.dates[c] <= day && (c+1 == len(s.dates) || s.dates[c+1] > day) {
-				cur[k], px[k], next[k] = int32(c), s.float(c), never
+				cur[k], px[k], next[k] = int32(c), s.float(c)*scale[k], never
 				if c+1 < len(s.dates) {
 					next[k] = s.dates[c+1]
 				}
-			} else {
-				b.advance(k, day)
+			} else if b.advance(k, day); cur[k] >= 0 {
+				px[k] *= scale[k] // a close, not the trade price
 			}
 		}
 		v += qty[k] * px[k] * fx.rt[ccy[k]]
