@@ -80,12 +80,17 @@ type fxBook struct {
 	base  string
 	rates *currency.Rates
 	quote map[string]string // FX.CloseCurrency
-	first calendar.Date     // the day of every col[0]
-	days  int
-	ids   map[string]int32
-	cur   []fxCurrency
-	rt    []float64 // by id: the rate in force on the day valueFX last priced
-	miss  []bool    // by id: rt is a fallback
+	// By holding (its idx), the rare ones whose closes are not in their trading
+	// currency (closesIn): the factor that makes a close one, or, when no factor
+	// does, the currency the closes are in.
+	closeScale      map[int32]float64
+	quotedElsewhere map[int32]string
+	first           calendar.Date // the day of every col[0]
+	days            int
+	ids             map[string]int32
+	cur             []fxCurrency
+	rt              []float64 // by id: the rate in force on the day valueFX last priced
+	miss            []bool    // by id: rt is a fallback
 }
 
 // fxCurrency is one currency code: an ISO code, or a quote unit (GBp) whose rate
@@ -203,7 +208,7 @@ func (b *builder) tradedIn(h *holding, ccy int32) {
 	h.traded, h.ccy = true, ccy
 	b.closesIn(h)
 	if k := h.slot; k >= 0 {
-		b.actCcy[k], b.actSer[k], b.actScale[k] = ccy, h.ser, h.scale
+		b.actCcy[k], b.actSer[k], b.actScale[k] = ccy, h.ser, b.fx.scaleOf(h)
 		b.actCur[k], b.actNext[k] = -1, math.MinInt32 // valueFX looks its close up again
 	}
 }
@@ -211,22 +216,40 @@ func (b *builder) tradedIn(h *holding, ccy int32) {
 // closesIn sets how h's closes price it in its trading currency, as the API's
 // valuation reads a latest price: a close in the trading currency as it is; one
 // in another unit of the same settlement currency scaled exactly (GBp closes of a
-// GBP holding × 0.01, GBP closes of a GBp one × 100); one in another settlement
-// currency not at all (h.ser nil, h.quote its currency): the holding is valued
-// as one without closes, at its last trade price, with a warning.
+// GBP holding × 0.01, GBP closes of a GBp one × 100: closeScale); one in another
+// settlement currency not at all (h.ser nil, quotedElsewhere): the holding is
+// valued as one without closes, at its last trade price, with a warning.
 func (b *builder) closesIn(h *holding) {
-	h.ser, h.cur, h.scale, h.quote = b.closes.lookup(h.sym), -1, 1, ""
-	quote, traded := b.fx.quote[h.sym], b.fx.cur[h.ccy].code
+	fx := b.fx
+	h.ser, h.cur = b.closes.lookup(h.sym), -1
+	delete(fx.closeScale, h.idx)
+	delete(fx.quotedElsewhere, h.idx)
+	quote, traded := fx.quote[h.sym], fx.cur[h.ccy].code
 	if h.ser == nil || quote == "" || quote == traded {
 		return
 	}
 	qs, qd := currency.Settlement(quote)
 	ts, td := currency.Settlement(traded)
 	if qs != ts {
-		h.ser, h.quote = nil, quote
+		h.ser = nil
+		if fx.quotedElsewhere == nil {
+			fx.quotedElsewhere = map[int32]string{}
+		}
+		fx.quotedElsewhere[h.idx] = quote
 		return
 	}
-	h.scale = float64(td) / float64(qd)
+	if fx.closeScale == nil {
+		fx.closeScale = map[int32]float64{}
+	}
+	fx.closeScale[h.idx] = float64(td) / float64(qd)
+}
+
+// scaleOf is what h's closes are multiplied by to be in its trading currency.
+func (b *fxBook) scaleOf(h *holding) float64 {
+	if f, ok := b.closeScale[h.idx]; ok {
+		return f
+	}
+	return 1
 }
 
 // flowsFX is apply's money part for BuildFX: cash per settlement currency with a

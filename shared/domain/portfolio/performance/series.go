@@ -131,16 +131,12 @@ type holding struct {
 	qty  quantity
 	sym  string
 	warn bool // a warning has been recorded
+	// BuildFX: ccy is set, and closesIn has read how the closes price it.
+	traded bool
 	// tradePx is the last BUY or SELL price (split-adjusted): until the symbol's
 	// first close it values the holding, since a trade is a price too. Counting a
 	// just-bought holding as 0 would make its first day a −100% return.
 	tradePx float64
-	// BuildFX: what a close is multiplied by to be in the trading currency (1,
-	// 0.01 or 100), the closes' currency when they are not its price (ser nil),
-	// and whether a trade has set them with ccy.
-	scale  float64
-	quote  string
-	traded bool
 }
 
 // never is a date no close is on: an active holding with next = never has no
@@ -165,7 +161,7 @@ type builder struct {
 	actCur   []int32
 	actHold  []int32
 	actCcy   []int32   // BuildFX: the holding's trading currency id
-	actScale []float64 // BuildFX: holding.scale
+	actScale []float64 // BuildFX: fxBook.scaleOf the holding
 
 	fx *fxBook // nil in Build
 	s  *Series
@@ -221,8 +217,10 @@ func (b *builder) advance(k int, day calendar.Date) {
 	if h := &b.hold[b.actHold[k]]; !h.warn {
 		h.warn = true
 		w := Warning{Symbol: h.sym, Day: day}
-		if h.quote != "" {
-			w.CloseCurrency, w.TradeCurrency = h.quote, b.fx.cur[h.ccy].code
+		if b.fx != nil {
+			if quote, ok := b.fx.quotedElsewhere[h.idx]; ok {
+				w.CloseCurrency, w.TradeCurrency = quote, b.fx.cur[h.ccy].code
+			}
 		}
 		b.s.Warnings = append(b.s.Warnings, w)
 	}
@@ -233,7 +231,7 @@ func (b *builder) holding(sym string) *holding {
 	if !ok {
 		i = int32(len(b.hold))
 		b.bySym[sym] = i
-		b.hold = append(b.hold, holding{sym: sym, ser: b.closes.lookup(sym), cur: -1, slot: -1, idx: i, scale: 1})
+		b.hold = append(b.hold, holding{sym: sym, ser: b.closes.lookup(sym), cur: -1, slot: -1, idx: i})
 	}
 	return &b.hold[i]
 }
@@ -251,17 +249,22 @@ func (b *builder) held(h *holding) {
 		b.actPx = append(b.actPx, 0)
 		b.actNext = append(b.actNext, math.MinInt32) // value looks its close up
 		b.actCcy = append(b.actCcy, h.ccy)
-		b.actScale = append(b.actScale, h.scale)
+		if b.fx != nil {
+			b.actScale = append(b.actScale, b.fx.scaleOf(h))
+		}
 	case !held && h.slot >= 0:
 		k, last := h.slot, len(b.actHold)-1
 		h.cur = b.actCur[k]
 		b.actHold[k], b.actSer[k], b.actCur[k] = b.actHold[last], b.actSer[last], b.actCur[last]
 		b.actQty[k], b.actPx[k], b.actNext[k] = b.actQty[last], b.actPx[last], b.actNext[last]
-		b.actCcy[k], b.actScale[k] = b.actCcy[last], b.actScale[last]
+		b.actCcy[k] = b.actCcy[last]
+		if b.fx != nil {
+			b.actScale[k], b.actScale = b.actScale[last], b.actScale[:last]
+		}
 		b.hold[b.actHold[k]].slot = k
 		b.actHold, b.actSer, b.actCur = b.actHold[:last], b.actSer[:last], b.actCur[:last]
 		b.actQty, b.actPx, b.actNext = b.actQty[:last], b.actPx[:last], b.actNext[:last]
-		b.actCcy, b.actScale = b.actCcy[:last], b.actScale[:last]
+		b.actCcy = b.actCcy[:last]
 		h.slot = -1
 	}
 	if h.slot >= 0 {
