@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -529,5 +530,41 @@ func TestDollarClosesOfAEuroTrade(t *testing.T) {
 				t.Errorf("valuation %+v, want AAPL unpriced", v)
 			}
 		})
+	}
+}
+
+// TestCurrenciesOfUnquotedSymbols: a benchmark or target without a latest
+// price needs its listing's currency (ISF.L: pence, whose rate is the pound's),
+// not a flat USD; one with a quote needs the quote's.
+func TestCurrenciesOfUnquotedSymbols(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res, err := e.cmds.Create(context.Background(), command.Request{UserID: userA, CommandID: "eur"}, portfolio.CreatePortfolio{Name: "eur", BaseCurrency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.AggregateID
+	e.record(id, userA, portfolio.Transaction{Type: portfolio.Buy, Date: date("2025-06-02"), Symbol: "SAP", Quantity: dec("1"), Price: dec("100"), Currency: "EUR"})
+	a := portfolio.TargetAllocation{DriftBand: dec("0.05"), Targets: []portfolio.Target{{Symbol: "SAP", Weight: dec("0.5")}, {Symbol: "NESN.SW", Weight: dec("0.5")}}}
+	if _, err := e.cmds.Execute(context.Background(), command.Request{AggregateID: id, UserID: userA}, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+		return p.SetTargets(a, meta)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.cmds.LoadFull(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs, err := p.Transactions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := analyticsjob.Currencies(p, txs, "ISF.L", map[string]string{"NESN.SW": "USD"})
+	if want := []string{"EUR", "GBp", "USD"}; !slices.Equal(got, want) {
+		t.Errorf("currencies %v, want %v", got, want)
+	}
+	got = analyticsjob.Currencies(p, txs, "ISF.L", nil)
+	if want := []string{"CHF", "EUR", "GBp"}; !slices.Equal(got, want) {
+		t.Errorf("currencies without quotes %v, want %v", got, want)
 	}
 }
