@@ -136,10 +136,15 @@ func FirstDay(txs []portfolio.Transaction) (calendar.Date, bool) {
 // (command.LoadFull). It does no I/O, so the stream, the schedules and the
 // benchmarks share it.
 //
-// A holding is worth quantity × close (in its trading currency) × the rate in
-// force of that currency, the cash of each currency its balance × its rate; the
-// benchmark's closes are converted likewise, so beta and alpha compare returns
-// in the base. A currency without a rate on asOf is converted at its latest
+// A holding is worth quantity × close × the rate in force of its trading
+// currency, the cash of each currency its balance × its rate; the benchmark's
+// closes are converted likewise, so beta and alpha compare returns in the base.
+// A close is in its symbol's quote currency (m.Currencies): one in another unit
+// of the trading currency's settlement currency is converted exactly (GBp
+// closes of a holding traded in GBP); one in another settlement currency is
+// another listing's, not the holding's price: the position is unpriced, with a
+// warning, as the positions API leaves it (the value series, which cannot drop
+// it, values it at its last trade price, also with a warning). A currency without a rate on asOf is converted at its latest
 // transaction's rate, with a warning; without any, what is in it is left out,
 // with a warning (never valued at a silent 1).
 //
@@ -170,7 +175,7 @@ func Analyze(p *portfolio.Portfolio, m Market, asOf calendar.Date, set Settings,
 	opts := analytics.Options{RiskFreeRate: set.RiskFreeRate, CorrelationTop: set.CorrelationTop}
 	var series *performance.Series
 	if ok {
-		fx := performance.FX{Base: base, Rates: m.Rates}
+		fx := performance.FX{Base: base, Rates: m.Rates, CloseCurrency: m.Currencies}
 		if fx.Rates == nil {
 			fx.Rates = currency.NewRates()
 		}
@@ -219,12 +224,12 @@ func Analyze(p *portfolio.Portfolio, m Market, asOf calendar.Date, set Settings,
 		for i, h := range hs {
 			opts.Holdings[i] = analytics.Holding{Symbol: h.sym, Value: h.value.InexactFloat64()}
 			if i < top {
-				opts.Holdings[i].Closes = convertDaily(aligned(m.Closes, h.sym, series.Days), px.currency[h.sym], base, m.Rates, series.Days)
+				opts.Holdings[i].Closes = convertDaily(aligned(m.Closes, h.sym, series.Days), px.quote[h.sym], base, m.Rates, series.Days)
 			}
 		}
 		var warning string
 		opts.Benchmark, warning = convertBenchmark(benchmark(m.Closes, set.Benchmark, series.Days),
-			symbolCurrency(set.Benchmark, pos.currency, m.Currencies), base, m.Rates)
+			closeCurrency(set.Benchmark, pos.currency, m.Currencies), base, m.Rates)
 		if warning != "" {
 			fx.warnings = append(fx.warnings, warning)
 		}
@@ -243,7 +248,7 @@ func Analyze(p *portfolio.Portfolio, m Market, asOf calendar.Date, set Settings,
 	}
 
 	if set.Snapshot {
-		a.Valuation = valuation(p, book, m.Closes, fx, asOf)
+		a.Valuation = valuation(p, book, m, fx, asOf)
 	}
 	if t, ok := p.Targets(); ok && !set.NoRebalancing {
 		res.Rebalancing = rebalancing(t, pos, px, base, fx, set)
@@ -254,22 +259,29 @@ func Analyze(p *portfolio.Portfolio, m Market, asOf calendar.Date, set Settings,
 }
 
 // prices are the symbols' prices at a day: in their trading currency (local,
-// pence for GBp), in the base (local × the currency's rate), and the currency.
+// pence for GBp), in the base (local × the currency's rate), the currency, and
+// the currency of their closes (quote).
 type prices struct {
-	local, base map[string]decimal.Decimal
-	currency    map[string]string
+	local, base     map[string]decimal.Decimal
+	currency, quote map[string]string
 }
 
-// pricesAt prices syms on asOf: the close in force, else the last trade price;
-// in the base at fx's rates (a symbol whose currency has no rate has a local
-// price only).
+// pricesAt prices syms on asOf: the close in force (in the trading currency:
+// pence made pounds or pounds pence), else the last trade price; in the base at
+// fx's rates (a symbol whose currency has no rate has a local price only). A
+// symbol whose closes are in another settlement currency than its trades has
+// no price, and a warning says so.
 func pricesAt(syms []string, pos book, m Market, fx *fxAt, asOf calendar.Date) prices {
-	out := prices{local: map[string]decimal.Decimal{}, base: map[string]decimal.Decimal{}, currency: map[string]string{}}
+	out := prices{local: map[string]decimal.Decimal{}, base: map[string]decimal.Decimal{}, currency: map[string]string{}, quote: map[string]string{}}
 	for _, sym := range syms {
-		cur := symbolCurrency(sym, pos.currency, m.Currencies)
-		out.currency[sym] = cur
+		cur, quote := symbolCurrency(sym, pos.currency, m.Currencies), closeCurrency(sym, pos.currency, m.Currencies)
+		out.currency[sym], out.quote[sym] = cur, quote
 		px, _, ok := m.Closes.On(sym, asOf)
-		if !ok {
+		if ok {
+			if px, ok = closeIn(sym, px, quote, cur, fx); !ok {
+				continue
+			}
+		} else {
 			px, ok = pos.lastPrice[sym]
 		}
 		if !ok {
@@ -283,19 +295,44 @@ func pricesAt(syms []string, pos book, m Market, fx *fxAt, asOf calendar.Date) p
 	return out
 }
 
+// closeIn is the close px of sym, quoted in quote, in its trading currency:
+// as it is, or in another unit of the same settlement currency exactly (7600
+// GBp is 76 GBP); false, with a warning, when it is quoted in another
+// settlement currency (another listing's price, not this holding's).
+func closeIn(sym string, px decimal.Decimal, quote, trading string, fx *fxAt) (decimal.Decimal, bool) {
+	price, ok := currency.InUnit(quote, px, trading)
+	if !ok && !fx.warned["close "+sym] {
+		fx.warned["close "+sym] = true
+		fx.warnings = append(fx.warnings, fmt.Sprintf("the close of %s is in %s, its trades in %s: it is left unpriced", sym, quote, trading))
+	}
+	return price, ok
+}
+
 // valuation is the snapshot at asOf of the positions with a close, in the
 // base, with their cost basis from the lot engine (book: the history up to
 // asOf, in the portfolio's lot method, at each transaction's rate); those
-// without a close or a rate are Unpriced. AsOf is set by the caller (the
+// without a close, with a close in another settlement currency than their
+// trades, or without a rate are Unpriced. AsOf is set by the caller (the
 // close's instant).
-func valuation(p *portfolio.Portfolio, book *lots.Book, closes *performance.Closes, fx *fxAt, asOf calendar.Date) *portfolio.Valuation {
+func valuation(p *portfolio.Portfolio, book *lots.Book, m Market, fx *fxAt, asOf calendar.Date) *portfolio.Valuation {
 	v := &portfolio.Valuation{PortfolioID: p.ID(), UserID: p.Owner()}
 	for _, pos := range book.Positions() {
 		if pos.Quantity.Sign() == 0 {
 			continue
 		}
-		px, _, ok := closes.On(pos.Symbol, asOf)
+		px, _, ok := m.Closes.On(pos.Symbol, asOf)
 		var rate decimal.Decimal
+		if ok {
+			trading := pos.Currency
+			if trading == "" { // a history recorded before trades carried a currency
+				trading = p.BaseCurrency()
+			}
+			quote := m.Currencies[pos.Symbol]
+			if quote == "" {
+				quote = trading
+			}
+			px, ok = closeIn(pos.Symbol, px, quote, trading, fx)
+		}
 		if ok {
 			rate, ok = fx.inBase(pos.Local.Currency, decimal.NewFromInt(1))
 		}

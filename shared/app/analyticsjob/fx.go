@@ -11,47 +11,48 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/currency"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 )
 
-// Rates is where the exchange rates and the symbols' trading currencies come
+// Rates is where the exchange rates and the symbols' quote currencies come
 // from (the prices read model).
 type Rates interface {
 	// LoadRates returns the daily rates that price currencies against each other
 	// over from..to, and the last one before from (readmodel.LoadRates over the
 	// daily closes of the currencies' USD pairs).
 	LoadRates(ctx context.Context, currencies []string, from, to calendar.Date) (*currency.Rates, error)
-	// SymbolCurrencies returns the trading currency of those of symbols that have
-	// a latest price, as the quote gave it (GBp for a London listing).
+	// SymbolCurrencies returns the quote currency of those of symbols that have
+	// a latest price, as the quote gave it (GBp for a London listing): the
+	// currency their daily closes are in too.
 	SymbolCurrencies(ctx context.Context, symbols []string) (map[string]string, error)
 }
 
-// DefaultCurrency is the trading currency of a symbol no transaction trades and
-// no quote names (a benchmark never priced live): the quotes' default.
-const DefaultCurrency = "USD"
-
 // Market is what a portfolio is valued with: the daily closes, each in its
-// symbol's trading currency; the exchange rates that convert them, and each
-// currency's cash, into the portfolio's base currency; and the trading currency
-// of the symbols the history does not trade (its benchmark, targets not held),
-// which a trade's own currency otherwise gives.
+// symbol's quote currency; the exchange rates that convert them, and each
+// currency's cash, into the portfolio's base currency; and the quote currency
+// of the symbols, which the closes are in.
 type Market struct {
 	Closes *performance.Closes
 	// Rates nil is no rate at all: only the base currency can be valued.
 	Rates *currency.Rates
-	// Currencies maps a symbol to its trading currency; an absent one trades in
-	// DefaultCurrency.
+	// Currencies maps a symbol to the currency its quotes (its latest price, and
+	// its closes) are in: GBp for a London listing even when its trades are
+	// recorded in GBP. An absent symbol's closes are taken to be in its trading
+	// currency, and those of a symbol no transaction trades in its listing's
+	// (market.ListingCurrency: GBp for ".L", else by suffix, else USD).
 	Currencies map[string]string
 }
 
 // Currencies returns every currency p's figures need a rate of: its base, its
 // transactions' (a trade's as recorded, GBp for a London listing; a
-// conversion's both sides), and the trading currency of its benchmark and of
-// its targets (from known, else DefaultCurrency). Sorted, without repeats.
+// conversion's both sides), and the quote currency of its benchmark and of its
+// targets (from known, else, when no transaction trades them, their listing's).
+// Sorted, without repeats.
 func Currencies(p *portfolio.Portfolio, txs []portfolio.Transaction, benchmark string, known map[string]string) []string {
 	seen := map[string]bool{p.BaseCurrency(): true}
-	traded := map[string]bool{}
+	traded := map[string]string{}
 	for i := range txs {
 		tx := &txs[i]
 		if tx.Currency != "" {
@@ -60,20 +61,18 @@ func Currencies(p *portfolio.Portfolio, txs []portfolio.Transaction, benchmark s
 		if tx.ToCurrency != "" {
 			seen[tx.ToCurrency] = true
 		}
-		if tx.Symbol != "" {
-			traded[tx.Symbol] = true
+		if tx.Symbol != "" && tx.Currency != "" && tx.Type.IsTrade() {
+			traded[tx.Symbol] = tx.Currency
 		}
 	}
-	untraded := []string{benchmark}
+	others := []string{benchmark}
 	if t, ok := p.Targets(); ok {
 		for _, x := range t.Targets {
-			untraded = append(untraded, x.Symbol)
+			others = append(others, x.Symbol)
 		}
 	}
-	for _, sym := range untraded {
-		if !traded[sym] {
-			seen[symbolCurrency(sym, nil, known)] = true
-		}
+	for _, sym := range others {
+		seen[closeCurrency(sym, traded, known)] = true
 	}
 	out := make([]string, 0, len(seen))
 	for c := range seen {
@@ -84,7 +83,7 @@ func Currencies(p *portfolio.Portfolio, txs []portfolio.Transaction, benchmark s
 }
 
 // symbolCurrency is sym's trading currency: its trades' (traded), else its
-// quote's (known), else DefaultCurrency.
+// quote's (known), else its listing's.
 func symbolCurrency(sym string, traded, known map[string]string) string {
 	if c := traded[sym]; c != "" {
 		return c
@@ -92,7 +91,20 @@ func symbolCurrency(sym string, traded, known map[string]string) string {
 	if c := known[sym]; c != "" {
 		return c
 	}
-	return DefaultCurrency
+	return market.ListingCurrency(sym)
+}
+
+// closeCurrency is the currency sym's closes are in: its quote's (known), else
+// its trades' (traded: a close is taken to be in the unit its trades are, as
+// before quotes named a currency), else its listing's.
+func closeCurrency(sym string, traded, known map[string]string) string {
+	if c := known[sym]; c != "" {
+		return c
+	}
+	if c := traded[sym]; c != "" {
+		return c
+	}
+	return market.ListingCurrency(sym)
 }
 
 // fxAt converts amounts of any currency into the base on one day: at the rate
@@ -104,8 +116,8 @@ type fxAt struct {
 	day      calendar.Date
 	rates    *currency.Rates
 	booked   map[string]bookedRate // by settlement currency
-	warned   map[string]bool
-	warnings []string
+	warned   map[string]bool       // by settlement currency, and "close SYM" for closeIn
+	warnings []string              // every warning of the analysis at asOf
 }
 
 // bookedRate is the fxRate of a currency's latest transaction (settlement → base).

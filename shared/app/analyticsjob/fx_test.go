@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -363,5 +364,207 @@ func TestACurrencyWithoutAnyRateIsLeftOut(t *testing.T) {
 	}
 	if !hasWarning(a.Result.Report.Warnings, "no CHF→EUR rate is in force on 2025-06-30: what is in CHF is left out of the value") {
 		t.Errorf("warnings %q", a.Result.Report.Warnings)
+	}
+}
+
+// seedQuotes writes closes every weekday from 2025-05-30 to 2025-06-27 (the
+// first of each pair) and on asOf (the second), and the latest prices' quote
+// currencies of quoted (by symbol).
+func (e *env) seedQuotes(closes map[string][2]string, quoted map[string]string) {
+	e.t.Helper()
+	var rows []readmodel.DailyClose
+	for d := date("2025-05-30"); d <= asOf; d++ {
+		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			continue
+		}
+		for sym, c := range closes {
+			px := c[0]
+			if d == asOf {
+				px = c[1]
+			}
+			rows = append(rows, readmodel.DailyClose{Symbol: sym, Day: d, Close: dec(px), AsOf: d.Time().Add(20 * time.Hour), Source: "test"})
+		}
+	}
+	ctx := context.Background()
+	if _, err := e.closes.UpsertDailyCloses(ctx, rows); err != nil {
+		e.t.Fatal(err)
+	}
+	latest, ok := e.closes.(interface {
+		UpsertLatestPrices(ctx context.Context, prices []readmodel.LatestPrice) (int64, error)
+	})
+	if !ok {
+		e.t.Fatal("the closes store keeps no latest prices")
+	}
+	var lps []readmodel.LatestPrice
+	for sym, code := range quoted {
+		lps = append(lps, readmodel.LatestPrice{Symbol: sym, Price: dec(closes[sym][1]), Currency: code, AsOf: runTime, Source: "test"})
+	}
+	if _, err := latest.UpsertLatestPrices(ctx, lps); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// runDaily records one portfolio in base with txs, projects it, runs the daily
+// analytics with benchmark, and returns its id.
+func (e *env) runDaily(base, benchmark string, txs ...portfolio.Transaction) string {
+	e.t.Helper()
+	ctx := context.Background()
+	res, err := e.cmds.Create(ctx, command.Request{UserID: userA, CommandID: base}, portfolio.CreatePortfolio{Name: base, BaseCurrency: base})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, tx := range txs {
+		e.record(res.AggregateID, userA, tx)
+	}
+	e.project(res.AggregateID)
+	j := e.job(nil, analyticsjob.Options{Settings: analyticsjob.Settings{Benchmark: benchmark}})
+	if sum, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily}); err != nil || sum.Computed != 1 {
+		e.t.Fatalf("daily run %+v %v", sum, err)
+	}
+	return res.AggregateID
+}
+
+// TestPenceClosesOfAPoundTrade: a close is in its symbol's quote currency (the
+// latest price's), not in the unit its trades are recorded in. A EUR investor
+// records BUY 10 VUSA.L @ 76 GBP, fxRate 1.2 (912 EUR) on 2025-06-02; VUSA.L
+// quotes in GBp: it closes at 7600 GBp to 2025-06-27, 7980 GBp on asOf.
+// GBPUSD=X 1.5 then 1.6, EURUSD=X 1.25: GBP→EUR 1.5 × 0.8 = 1.2, then 1.6 ×
+// 0.8 = 1.28.
+//
+//	to 06-27  10 × 7600 GBp = 760 GBP × 1.2   = 912 EUR
+//	asOf      10 × 7980 GBp = 798 GBP × 1.28  = 1,021.44 EUR (not 102,144: the pence read as pounds)
+//	TWR       1,021.44 / 912 − 1 = 0.12
+//	snapshot  1,021.44 EUR against a cost of 912: 109.44 unrealized
+//
+// The benchmark ISF.L has closes (800 GBp, then 900) but no latest price: its
+// listing says pence (not the dollar default). In EUR 800 × 0.012 = 9.6, then
+// 900 × 0.0128 = 11.52: 11.52 / 9.6 − 1 = 0.2 (in dollars at a constant 0.8 it
+// would be 0.125).
+func TestPenceClosesOfAPoundTrade(t *testing.T) {
+	t.Parallel()
+	for name, newE := range map[string]func(*testing.T) *env{"memory": newEnv, "postgres": newDynamoEnv} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newE(t)
+			e.seedQuotes(map[string][2]string{"VUSA.L": {"7600", "7980"}, "ISF.L": {"800", "900"}, "GBPUSD=X": {"1.5", "1.6"}, "EURUSD=X": {"1.25", "1.25"}},
+				map[string]string{"VUSA.L": "GBp"})
+			id := e.runDaily("EUR", "ISF.L", portfolio.Transaction{Type: portfolio.Buy, Date: date("2025-06-02"), Symbol: "VUSA.L",
+				Quantity: dec("10"), Price: dec("76"), Currency: "GBP", FXRate: dec("1.2")})
+			ctx := context.Background()
+			m, err := e.metrics.LatestMetrics(ctx, userA, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.MarketValue.Equal(dec("1021.44")) {
+				t.Errorf("market value %s EUR, want 1021.44", m.MarketValue)
+			}
+			if twr := m.Report.TWR.Period; !twr.OK || math.Abs(twr.Value-0.12) > 1e-12 {
+				t.Errorf("TWR in EUR %+v, want 0.12", twr)
+			}
+			if b := m.Report.Benchmark; !b.Return.OK || math.Abs(b.Return.Value-0.2) > 1e-12 {
+				t.Errorf("benchmark return in EUR %+v, want 0.2", b.Return)
+			}
+			if len(m.Report.Warnings) != 0 {
+				t.Errorf("warnings %q", m.Report.Warnings)
+			}
+			vals, err := e.valuations.ValuationHistory(ctx, userA, id, runTime.Add(-48*time.Hour), runTime, 10)
+			if err != nil || len(vals) != 1 {
+				t.Fatalf("valuations %+v %v", vals, err)
+			}
+			if v := vals[0]; !v.MarketValue.Equal(dec("1021.44")) || !v.CostBasis.Equal(dec("912")) || !v.UnrealizedPnL.Equal(dec("109.44")) || len(v.Unpriced) != 0 {
+				t.Errorf("valuation %+v, want 1021.44 / 912 / 109.44 EUR", v)
+			}
+		})
+	}
+}
+
+// TestDollarClosesOfAEuroTrade: closes in another settlement currency than a
+// symbol's trades are another listing's price, not its own. A GBP investor
+// records BUY 10 AAPL @ 180 EUR, fxRate 0.85 (1,530 GBP) on 2025-06-02; AAPL
+// quotes (and closes) at 200 USD. GBPUSD=X 1.25 (USD→GBP 0.8), EURUSD=X 1.0625
+// then 1.125: EUR→GBP 0.85, then 0.9.
+//
+// As the positions API does, the position is unpriced with a warning: the
+// market value is 0 (no cash account) and the snapshot lists AAPL unpriced
+// (read as euros, the closes made it 10 × 200 × 0.9 = 1,800 GBP). The value
+// series cannot drop it to 0 (a −100% day), so it values it as a holding
+// without closes, at its trade price, and warns:
+//
+//	to 06-27  10 × 180 EUR × 0.85 = 1,530 GBP
+//	asOf      10 × 180 EUR × 0.9  = 1,620 GBP
+//	TWR       1,620 / 1,530 − 1 = 1/17 (the euro's rise alone)
+func TestDollarClosesOfAEuroTrade(t *testing.T) {
+	t.Parallel()
+	for name, newE := range map[string]func(*testing.T) *env{"memory": newEnv, "postgres": newDynamoEnv} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e := newE(t)
+			e.seedQuotes(map[string][2]string{"AAPL": {"200", "200"}, "GBPUSD=X": {"1.25", "1.25"}, "EURUSD=X": {"1.0625", "1.125"}},
+				map[string]string{"AAPL": "USD"})
+			id := e.runDaily("GBP", "SPY", portfolio.Transaction{Type: portfolio.Buy, Date: date("2025-06-02"), Symbol: "AAPL",
+				Quantity: dec("10"), Price: dec("180"), Currency: "EUR", FXRate: dec("0.85")})
+			ctx := context.Background()
+			m, err := e.metrics.LatestMetrics(ctx, userA, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.MarketValue.IsZero() {
+				t.Errorf("market value %s GBP, want 0 (AAPL unpriced)", m.MarketValue)
+			}
+			if twr := m.Report.TWR.Period; !twr.OK || math.Abs(twr.Value-1.0/17) > 1e-12 {
+				t.Errorf("TWR in GBP %+v, want 1/17", twr)
+			}
+			for _, w := range []string{
+				"the close of AAPL is in USD, its trades in EUR: it is left unpriced",
+				"AAPL is held on 2025-06-02 but its closes are in USD and its trades in EUR; it is valued at its last trade price",
+			} {
+				if !hasWarning(m.Report.Warnings, w) {
+					t.Errorf("warnings %q, want %q", m.Report.Warnings, w)
+				}
+			}
+			vals, err := e.valuations.ValuationHistory(ctx, userA, id, runTime.Add(-48*time.Hour), runTime, 10)
+			if err != nil || len(vals) != 1 {
+				t.Fatalf("valuations %+v %v", vals, err)
+			}
+			if v := vals[0]; !v.MarketValue.IsZero() || len(v.Unpriced) != 1 || v.Unpriced[0] != "AAPL" {
+				t.Errorf("valuation %+v, want AAPL unpriced", v)
+			}
+		})
+	}
+}
+
+// TestCurrenciesOfUnquotedSymbols: a benchmark or target without a latest
+// price needs its listing's currency (ISF.L: pence, whose rate is the pound's),
+// not a flat USD; one with a quote needs the quote's.
+func TestCurrenciesOfUnquotedSymbols(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res, err := e.cmds.Create(context.Background(), command.Request{UserID: userA, CommandID: "eur"}, portfolio.CreatePortfolio{Name: "eur", BaseCurrency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := res.AggregateID
+	e.record(id, userA, portfolio.Transaction{Type: portfolio.Buy, Date: date("2025-06-02"), Symbol: "SAP", Quantity: dec("1"), Price: dec("100"), Currency: "EUR"})
+	a := portfolio.TargetAllocation{DriftBand: dec("0.05"), Targets: []portfolio.Target{{Symbol: "SAP", Weight: dec("0.5")}, {Symbol: "NESN.SW", Weight: dec("0.5")}}}
+	if _, err := e.cmds.Execute(context.Background(), command.Request{AggregateID: id, UserID: userA}, func(p *portfolio.Portfolio, meta portfolio.Meta) error {
+		return p.SetTargets(a, meta)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.cmds.LoadFull(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs, err := p.Transactions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := analyticsjob.Currencies(p, txs, "ISF.L", map[string]string{"NESN.SW": "USD"})
+	if want := []string{"EUR", "GBp", "USD"}; !slices.Equal(got, want) {
+		t.Errorf("currencies %v, want %v", got, want)
+	}
+	got = analyticsjob.Currencies(p, txs, "ISF.L", nil)
+	if want := []string{"CHF", "EUR", "GBp"}; !slices.Equal(got, want) {
+		t.Errorf("currencies without quotes %v, want %v", got, want)
 	}
 }

@@ -120,6 +120,20 @@ func TestUnits(t *testing.T) {
 	if !currency.Known("GBp") || currency.Known("gbp") || !currency.Known("EUR") {
 		t.Error("Known")
 	}
+	// InUnit: a unit of the same settlement currency exactly, never another one.
+	for _, c := range []struct{ from, amount, to, want string }{
+		{"GBp", "7600", "GBP", "76"}, {"GBP", "76.05", "GBp", "7605"}, {"GBX", "7600", "GBp", "7600"}, {"USD", "200", "USD", "200"},
+	} {
+		if got, ok := currency.InUnit(c.from, dec(c.amount), c.to); !ok || !got.Equal(dec(c.want)) {
+			t.Errorf("InUnit(%s %s → %s) = %s %v, want %s", c.amount, c.from, c.to, got, ok, c.want)
+		}
+	}
+	if _, ok := currency.InUnit("USD", dec("200"), "EUR"); ok {
+		t.Error("InUnit converts dollars into euros")
+	}
+	if _, ok := currency.InUnit("GBp", dec("200"), "ZAc"); ok {
+		t.Error("InUnit converts pence into cents")
+	}
 }
 
 // Daily makes On's choice on every day: over a table with gaps, a pair given both

@@ -55,3 +55,24 @@ func ToSettlement(code string, amount decimal.Decimal) decimal.Decimal {
 	}
 	return amount
 }
+
+// InUnit is amount, in code from, in code to when both are the same settlement
+// currency, exactly: pence made pounds (÷ 100), pounds made pence (× 100); false
+// when they settle in different currencies (that takes a rate, not a unit).
+func InUnit(from string, amount decimal.Decimal, to string) (decimal.Decimal, bool) {
+	if from == to {
+		return amount, true
+	}
+	fs, fd := Settlement(from)
+	ts, td := Settlement(to)
+	if fs != ts {
+		return decimal.Decimal{}, false
+	}
+	if fd != 1 {
+		amount = amount.Shift(-2)
+	}
+	if td != 1 {
+		amount = amount.Shift(2)
+	}
+	return amount, true
+}

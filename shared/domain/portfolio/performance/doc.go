@@ -76,11 +76,14 @@
 //
 // Build is single-currency: every amount and close is taken as it is. BuildFX
 // values in a base currency: holdings at close × the day's rate of their trading
-// currency (pence are a hundredth of the pound's), cash per settlement currency
-// at the day's rate, flows at each transaction's recorded FXRate, so that a rate's
-// move after the money came in is return (TWR and MWR in the base include the FX
+// currency (pence are a hundredth of the pound's; a close quoted in another unit
+// of that currency, FX.CloseCurrency, is scaled exactly, one quoted in another
+// currency is not the holding's price), cash per settlement currency at the
+// day's rate, flows at each transaction's recorded FXRate, so that a rate's move
+// after the money came in is return (TWR and MWR in the base include the FX
 // effect). A day without a rate in force takes the currency's latest transaction
-// rate, with a Warning. A history entirely in the base goes to Build.
+// rate, with a Warning. A history entirely in the base, closes included, goes to
+// Build.
 //
 // # Time axis
 //

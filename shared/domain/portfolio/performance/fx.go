@@ -10,18 +10,27 @@ import (
 )
 
 // FX says how to value a history whose transactions and closes are in several
-// currencies in one base currency: closes are in their symbol's trading
-// currency, cash in each transaction's settlement currency, and Rates prices
-// them in Base on each day (nil: no rates, every foreign figure falls back to its
-// transactions' rates, with a warning).
+// currencies in one base currency: closes are in their symbol's quote currency
+// (CloseCurrency), cash in each transaction's settlement currency, and Rates
+// prices them in Base on each day (nil: no rates, every foreign figure falls back
+// to its transactions' rates, with a warning).
 type FX struct {
 	Base  string
 	Rates *currency.Rates
+	// CloseCurrency is the currency a symbol's closes are quoted in (GBp for a
+	// London listing); a symbol absent (or nil) has its closes in its trading
+	// currency, the one its trades record.
+	CloseCurrency map[string]string
 }
 
 // BuildFX is Build in fx.Base. A holding is worth quantity × close × the rate of
 // its trading currency into the base on the day (a GBp close is pence: a
-// hundredth of the GBP rate); cash is kept per settlement currency and is worth
+// hundredth of the GBP rate). A close quoted in another unit of the trading
+// currency's settlement currency is converted exactly (a GBp close of a holding
+// traded in GBP is a hundredth of a pound, a GBP close of one traded in GBp a
+// hundred pence); closes quoted in another settlement currency (another
+// listing's) are not its price: the holding is valued as one without closes, at
+// its last trade price, and a Warning names both currencies. Cash is kept per settlement currency and is worth
 // each balance × its rate on the day; a flow (a deposit, a withdrawal, or a trade
 // without a cash account) counts at its transaction's own rate (FXRate, recorded
 // on it), so the move of a rate after the money came in is return, not flow. A
@@ -39,10 +48,22 @@ func BuildFX(txs []portfolio.Transaction, closes *Closes, fx FX, from, to calend
 	if !currency.IsISO(fx.Base) {
 		return nil, fmt.Errorf("performance: base currency %q is not an ISO 4217 code", fx.Base)
 	}
+	// A trade in the base of a symbol whose closes are quoted in another currency
+	// (GBp closes of a GBP trade in a GBP portfolio) is foreign too.
+	var quotedElsewhere map[string]bool
+	for sym, code := range fx.CloseCurrency {
+		if code != "" && code != fx.Base {
+			if quotedElsewhere == nil {
+				quotedElsewhere = map[string]bool{}
+			}
+			quotedElsewhere[sym] = true
+		}
+	}
 	foreign := false
 	for i := range txs {
 		t := &txs[i]
-		if t.Currency != "" && t.Currency != fx.Base || t.Type == portfolio.Conversion && t.ToCurrency != fx.Base {
+		if t.Currency != "" && t.Currency != fx.Base || t.Type == portfolio.Conversion && t.ToCurrency != fx.Base ||
+			quotedElsewhere != nil && t.Type.IsTrade() && quotedElsewhere[t.Symbol] {
 			foreign = true
 			break
 		}
@@ -58,12 +79,18 @@ func BuildFX(txs []portfolio.Transaction, closes *Closes, fx FX, from, to calend
 type fxBook struct {
 	base  string
 	rates *currency.Rates
-	first calendar.Date // the day of every col[0]
-	days  int
-	ids   map[string]int32
-	cur   []fxCurrency
-	rt    []float64 // by id: the rate in force on the day valueFX last priced
-	miss  []bool    // by id: rt is a fallback
+	quote map[string]string // FX.CloseCurrency
+	// By holding (its idx), the rare ones whose closes are not in their trading
+	// currency (closesIn): the factor that makes a close one, or, when no factor
+	// does, the currency the closes are in.
+	closeScale      map[int32]float64
+	quotedElsewhere map[int32]string
+	first           calendar.Date // the day of every col[0]
+	days            int
+	ids             map[string]int32
+	cur             []fxCurrency
+	rt              []float64 // by id: the rate in force on the day valueFX last priced
+	miss            []bool    // by id: rt is a fallback
 }
 
 // fxCurrency is one currency code: an ISO code, or a quote unit (GBp) whose rate
@@ -82,7 +109,7 @@ type fxCurrency struct {
 }
 
 func newFXBook(fx FX) *fxBook {
-	b := &fxBook{base: fx.Base, rates: fx.Rates, ids: map[string]int32{}}
+	b := &fxBook{base: fx.Base, rates: fx.Rates, quote: fx.CloseCurrency, ids: map[string]int32{}}
 	b.id(fx.Base)
 	return b
 }
@@ -172,15 +199,57 @@ func (b *fxBook) money(tx *portfolio.Transaction, v *txNums, m *txMoney) error {
 	return nil
 }
 
-// tradedIn records the trading currency of a traded symbol.
+// tradedIn records the trading currency of a traded symbol, and how its closes
+// price it in that currency (closesIn).
 func (b *builder) tradedIn(h *holding, ccy int32) {
-	if h.ccy == ccy {
+	if h.traded && h.ccy == ccy {
 		return
 	}
-	h.ccy = ccy
-	if h.slot >= 0 {
-		b.actCcy[h.slot] = ccy
+	h.traded, h.ccy = true, ccy
+	b.closesIn(h)
+	if k := h.slot; k >= 0 {
+		b.actCcy[k], b.actSer[k], b.actScale[k] = ccy, h.ser, b.fx.scaleOf(h)
+		b.actCur[k], b.actNext[k] = -1, math.MinInt32 // valueFX looks its close up again
 	}
+}
+
+// closesIn sets how h's closes price it in its trading currency, as the API's
+// valuation reads a latest price: a close in the trading currency as it is; one
+// in another unit of the same settlement currency scaled exactly (GBp closes of a
+// GBP holding × 0.01, GBP closes of a GBp one × 100: closeScale); one in another
+// settlement currency not at all (h.ser nil, quotedElsewhere): the holding is
+// valued as one without closes, at its last trade price, with a warning.
+func (b *builder) closesIn(h *holding) {
+	fx := b.fx
+	h.ser, h.cur = b.closes.lookup(h.sym), -1
+	delete(fx.closeScale, h.idx)
+	delete(fx.quotedElsewhere, h.idx)
+	quote, traded := fx.quote[h.sym], fx.cur[h.ccy].code
+	if h.ser == nil || quote == "" || quote == traded {
+		return
+	}
+	qs, qd := currency.Settlement(quote)
+	ts, td := currency.Settlement(traded)
+	if qs != ts {
+		h.ser = nil
+		if fx.quotedElsewhere == nil {
+			fx.quotedElsewhere = map[int32]string{}
+		}
+		fx.quotedElsewhere[h.idx] = quote
+		return
+	}
+	if fx.closeScale == nil {
+		fx.closeScale = map[int32]float64{}
+	}
+	fx.closeScale[h.idx] = float64(td) / float64(qd)
+}
+
+// scaleOf is what h's closes are multiplied by to be in its trading currency.
+func (b *fxBook) scaleOf(h *holding) float64 {
+	if f, ok := b.closeScale[h.idx]; ok {
+		return f
+	}
+	return 1
 }
 
 // flowsFX is apply's money part for BuildFX: cash per settlement currency with a
@@ -270,16 +339,17 @@ func (b *builder) valueFX(day calendar.Date) float64 {
 	ser := b.actSer[:len(next)]
 	cur := b.actCur[:len(next)]
 	ccy := b.actCcy[:len(next)]
+	scale := b.actScale[:len(next)]
 	for k := range next {
 		if day >= next[k] {
 			s, c := ser[k], int(cur[k])+1
 			if s != nil && c < len(s.dates) && s.dates[c] <= day && (c+1 == len(s.dates) || s.dates[c+1] > day) {
-				cur[k], px[k], next[k] = int32(c), s.float(c), never
+				cur[k], px[k], next[k] = int32(c), s.float(c)*scale[k], never
 				if c+1 < len(s.dates) {
 					next[k] = s.dates[c+1]
 				}
-			} else {
-				b.advance(k, day)
+			} else if b.advance(k, day); cur[k] >= 0 {
+				px[k] *= scale[k] // a close, not the trade price
 			}
 		}
 		v += qty[k] * px[k] * fx.rt[ccy[k]]

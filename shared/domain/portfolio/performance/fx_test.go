@@ -173,3 +173,79 @@ func TestBuildFXInTheBaseIsBuild(t *testing.T) {
 		t.Errorf("BuildFX %+v\nBuild %+v", got, want)
 	}
 }
+
+// Closes are in their symbol's quote currency (FX.CloseCurrency), which need not
+// be the unit its trades are recorded in. A EUR investor buys 10 VUSA.L at 76
+// GBP, fxRate 1.2 (in 10×76×1.2 = 912 EUR); its closes are in pence, 7600 then
+// 7980 GBp. GBP→EUR crosses the dollar: 1.5 / 1.25 = 1.2.
+//
+//	01-02 close 7600 GBp = 76 GBP     end 10×76×1.2   = 912     r = 912/912 = 1
+//	01-03 close 7980 GBp = 79.8 GBP   end 10×79.8×1.2 = 957.6   r = 957.6/912 = 1.05
+//
+// Read as pounds, the pence would make it 91,200 EUR on the first day. The same
+// trade recorded in pence (10 @ 7600 GBp) with closes in pounds (76, 79.8) is
+// the same series: a GBP close is a hundred pence.
+func TestBuildFXClosesInAnotherUnitOfTheTradingCurrency(t *testing.T) {
+	rates := ratesOf(t, "2024-01-02 GBP USD 1.5", "2024-01-02 EUR USD 1.25")
+	for name, tc := range map[string]struct {
+		trade, price, closeCcy string
+		closes                 []string
+	}{
+		"pence closes of a pound trade": {"GBP", "76", "GBp", []string{"2024-01-02 VUSA.L 7600", "2024-01-03 VUSA.L 7980"}},
+		"pound closes of a pence trade": {"GBp", "7600", "GBP", []string{"2024-01-02 VUSA.L 76", "2024-01-03 VUSA.L 79.8"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			txs := history(in(buy("2024-01-02", "VUSA.L", "10", tc.price), tc.trade, "1.2"))
+			fx := FX{Base: "EUR", Rates: rates, CloseCurrency: map[string]string{"VUSA.L": tc.closeCcy}}
+			s := buildFX(t, txs, closesOf(t, tc.closes...), fx, "2024-01-02", "2024-01-03")
+			nearAll(t, "Value", s.Value, []float64{912, 957.6})
+			nearAll(t, "Inflow", s.Inflow, []float64{912, 0})
+			near(t, "TWR", s.TWR(), 0.05, 1e-12)
+			if len(s.Warnings) != 0 {
+				t.Errorf("warnings %v", s.Warnings)
+			}
+		})
+	}
+}
+
+// A history wholly in the base whose closes are quoted in a unit of it takes
+// BuildFX's way, not Build's: a GBP investor's BUY 10 VUSA.L @ 76 GBP is in
+// 760 GBP; closes 7600 then 7980 GBp make it 10×76 = 760, then 10×79.8 = 798
+// (r = 1.05), not 76,000.
+func TestBuildFXPenceClosesOfAPoundTradeInPounds(t *testing.T) {
+	c := closesOf(t, "2024-01-02 VUSA.L 7600", "2024-01-03 VUSA.L 7980")
+	txs := history(in(buy("2024-01-02", "VUSA.L", "10", "76"), "GBP", ""))
+	fx := FX{Base: "GBP", Rates: currency.NewRates(), CloseCurrency: map[string]string{"VUSA.L": "GBp", "OTHER": "USD"}}
+	s := buildFX(t, txs, c, fx, "2024-01-02", "2024-01-03")
+	nearAll(t, "Value", s.Value, []float64{760, 798})
+	near(t, "TWR", s.TWR(), 0.05, 1e-12)
+	if len(s.Warnings) != 0 {
+		t.Errorf("warnings %v", s.Warnings)
+	}
+}
+
+// Closes quoted in another settlement currency than a symbol's trades are
+// another listing's, not its price: the holding is valued as one without
+// closes, at its last trade price, with a warning naming both currencies (the
+// API leaves such a position unpriced; a series cannot drop it to 0 without a
+// −100% day). A GBP investor buys 10 AAPL at 180 EUR, fxRate 0.85; AAPL's
+// closes are 200 USD. EUR→GBP 0.85, then 0.9:
+//
+//	01-02 end 10×180×0.85 = 1530   (not 10×200×0.85 = 1700: the dollars read as euros)
+//	01-03 end 10×180×0.9  = 1620   r = 1620/1530: the euro's rise alone
+func TestBuildFXClosesInAnotherCurrencyAreNotThePrice(t *testing.T) {
+	c := closesOf(t, "2024-01-02 AAPL 200", "2024-01-03 AAPL 200")
+	rates := ratesOf(t, "2024-01-02 EUR GBP 0.85", "2024-01-03 EUR GBP 0.9")
+	txs := history(in(buy("2024-01-02", "AAPL", "10", "180"), "EUR", "0.85"))
+	fx := FX{Base: "GBP", Rates: rates, CloseCurrency: map[string]string{"AAPL": "USD"}}
+	s := buildFX(t, txs, c, fx, "2024-01-02", "2024-01-03")
+	nearAll(t, "Value", s.Value, []float64{1530, 1620})
+	near(t, "TWR", s.TWR(), 1620.0/1530-1, 1e-12)
+	want := []Warning{{Symbol: "AAPL", Day: day("2024-01-02"), CloseCurrency: "USD", TradeCurrency: "EUR"}}
+	if !reflect.DeepEqual(s.Warnings, want) {
+		t.Errorf("warnings %v, want %v", s.Warnings, want)
+	}
+	if got := want[0].String(); got != "AAPL is held on 2024-01-02 but its closes are in USD and its trades in EUR; it is valued at its last trade price" {
+		t.Errorf("message %q", got)
+	}
+}

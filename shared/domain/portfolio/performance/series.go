@@ -34,17 +34,26 @@ type Series struct {
 //
 // A warning with Currency set (and Symbol empty) reports instead, for BuildFX, a
 // currency needed on days with no rate into Base in force: it was valued at the
-// rate of its latest transaction on those days.
+// rate of its latest transaction on those days. One with CloseCurrency set
+// reports a symbol whose closes are quoted in another settlement currency than
+// its trades (TradeCurrency): they are not its price, and it was valued at its
+// last trade price on every day held.
 type Warning struct {
 	Symbol string
 	Day    calendar.Date
 	// Currency and Base: the pair without a rate (BuildFX only).
 	Currency, Base string
+	// CloseCurrency and TradeCurrency: the symbol's closes' and trades' currencies
+	// when they do not settle alike (BuildFX only).
+	CloseCurrency, TradeCurrency string
 }
 
 func (w Warning) String() string {
 	if w.Currency != "" {
 		return fmt.Sprintf("%s is needed on %s but no %s→%s rate is in force on that day; it is valued at its latest transaction's rate until a rate is", w.Currency, w.Day, w.Currency, w.Base)
+	}
+	if w.CloseCurrency != "" {
+		return fmt.Sprintf("%s is held on %s but its closes are in %s and its trades in %s; it is valued at its last trade price", w.Symbol, w.Day, w.CloseCurrency, w.TradeCurrency)
 	}
 	return fmt.Sprintf("%s is held on %s but has no close on or before that day; it is valued at its last trade price until its first close", w.Symbol, w.Day)
 }
@@ -122,6 +131,8 @@ type holding struct {
 	qty  quantity
 	sym  string
 	warn bool // a warning has been recorded
+	// BuildFX: ccy is set, and closesIn has read how the closes price it.
+	traded bool
 	// tradePx is the last BUY or SELL price (split-adjusted): until the symbol's
 	// first close it values the holding, since a trade is a price too. Counting a
 	// just-bought holding as 0 would make its first day a −100% return.
@@ -143,13 +154,14 @@ type builder struct {
 	// The held symbols, as columns for value's loop: quantity, the close in force,
 	// and the date of the next close (when the close in force changes); and for
 	// advance, the series, the index of the close in force, and the holding.
-	actQty  []float64
-	actPx   []float64
-	actNext []calendar.Date
-	actSer  []*symSeries
-	actCur  []int32
-	actHold []int32
-	actCcy  []int32 // BuildFX: the holding's trading currency id
+	actQty   []float64
+	actPx    []float64
+	actNext  []calendar.Date
+	actSer   []*symSeries
+	actCur   []int32
+	actHold  []int32
+	actCcy   []int32   // BuildFX: the holding's trading currency id
+	actScale []float64 // BuildFX: fxBook.scaleOf the holding
 
 	fx *fxBook // nil in Build
 	s  *Series
@@ -204,7 +216,13 @@ func (b *builder) advance(k int, day calendar.Date) {
 	}
 	if h := &b.hold[b.actHold[k]]; !h.warn {
 		h.warn = true
-		b.s.Warnings = append(b.s.Warnings, Warning{Symbol: h.sym, Day: day})
+		w := Warning{Symbol: h.sym, Day: day}
+		if b.fx != nil {
+			if quote, ok := b.fx.quotedElsewhere[h.idx]; ok {
+				w.CloseCurrency, w.TradeCurrency = quote, b.fx.cur[h.ccy].code
+			}
+		}
+		b.s.Warnings = append(b.s.Warnings, w)
 	}
 }
 
@@ -231,12 +249,18 @@ func (b *builder) held(h *holding) {
 		b.actPx = append(b.actPx, 0)
 		b.actNext = append(b.actNext, math.MinInt32) // value looks its close up
 		b.actCcy = append(b.actCcy, h.ccy)
+		if b.fx != nil {
+			b.actScale = append(b.actScale, b.fx.scaleOf(h))
+		}
 	case !held && h.slot >= 0:
 		k, last := h.slot, len(b.actHold)-1
 		h.cur = b.actCur[k]
 		b.actHold[k], b.actSer[k], b.actCur[k] = b.actHold[last], b.actSer[last], b.actCur[last]
 		b.actQty[k], b.actPx[k], b.actNext[k] = b.actQty[last], b.actPx[last], b.actNext[last]
 		b.actCcy[k] = b.actCcy[last]
+		if b.fx != nil {
+			b.actScale[k], b.actScale = b.actScale[last], b.actScale[:last]
+		}
 		b.hold[b.actHold[k]].slot = k
 		b.actHold, b.actSer, b.actCur = b.actHold[:last], b.actSer[:last], b.actCur[:last]
 		b.actQty, b.actPx, b.actNext = b.actQty[:last], b.actPx[:last], b.actNext[:last]
