@@ -26,34 +26,8 @@ func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 // IVV's latest quote says it trades in USD.
 func (e *env) seedFXMarket() {
 	e.t.Helper()
-	type closes struct{ before, on string }
-	market := map[string]closes{"AAPL": {"200", "250"}, "SAP": {"100", "110"}, "IVV": {"400", "440"}, "EURUSD=X": {"1.25", "1.6"}}
-	var rows []readmodel.DailyClose
-	for d := date("2025-05-30"); d <= asOf; d++ {
-		if wd := d.Weekday(); wd == time.Saturday || wd == time.Sunday {
-			continue
-		}
-		for sym, c := range market {
-			px := c.before
-			if d == asOf {
-				px = c.on
-			}
-			rows = append(rows, readmodel.DailyClose{Symbol: sym, Day: d, Close: dec(px), AsOf: d.Time().Add(20 * time.Hour), Source: "test"})
-		}
-	}
-	ctx := context.Background()
-	if _, err := e.closes.UpsertDailyCloses(ctx, rows); err != nil {
-		e.t.Fatal(err)
-	}
-	latest, ok := e.closes.(interface {
-		UpsertLatestPrices(ctx context.Context, prices []readmodel.LatestPrice) (int64, error)
-	})
-	if !ok {
-		e.t.Fatal("the closes store keeps no latest prices")
-	}
-	if _, err := latest.UpsertLatestPrices(ctx, []readmodel.LatestPrice{{Symbol: "IVV", Price: dec("440"), Currency: "USD", AsOf: runTime, Source: "test"}}); err != nil {
-		e.t.Fatal(err)
-	}
+	e.seedQuotes(map[string][2]string{"AAPL": {"200", "250"}, "SAP": {"100", "110"}, "IVV": {"400", "440"}, "EURUSD=X": {"1.25", "1.6"}},
+		map[string]string{"IVV": "USD"})
 }
 
 // recordEURInvestor records the EUR investor: on 2025-06-02 a deposit of 5,000
