@@ -1,7 +1,10 @@
 package tokenissuer_test
 
 import (
+	"context"
 	"testing"
+
+	"github.com/supabase-community/gotrue-go/types"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
 	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
@@ -19,4 +22,26 @@ func TestPGStore(t *testing.T) {
 		pool, _ := rmtest.DB(t)
 		return tokenissuer.NewPGStore(pool)
 	})
+}
+
+// On Postgres the stand-in's sign-ups are auth.users rows, so the profile
+// trigger follows them as it follows Supabase's.
+func TestSignUpOnPostgresMakesAProfile(t *testing.T) {
+	pool, _ := rmtest.DB(t)
+	iss := newServer(t, tokenissuer.WithStore(tokenissuer.NewPGStore(pool)))
+	client := anonClient(t, iss)
+	up, err := client.Auth.Signup(types.SignupRequest{Email: "ada@example.test", Password: "correct horse", Data: map[string]any{"display_name": "Ada"}})
+	if err != nil {
+		t.Fatalf("sign-up: %v", err)
+	}
+	var email, name string
+	var confirmed bool
+	err = pool.QueryRow(context.Background(), `select email, display_name, email_confirmed_at is not null from public.profiles where user_id = $1`,
+		up.User.ID).Scan(&email, &name, &confirmed)
+	if err != nil || email != "ada@example.test" || name != "Ada" || !confirmed {
+		t.Errorf("profile: %q %q confirmed %v, %v", email, name, confirmed, err)
+	}
+	if _, err := client.SignInWithEmailPassword("ada@example.test", "correct horse"); err != nil {
+		t.Errorf("sign-in: %v", err)
+	}
 }
