@@ -157,6 +157,26 @@ func (c *Client) User(ctx context.Context, userID string) (User, error) {
 	return fromGoTrue(res.User), nil
 }
 
+// DeleteUser deletes a user from Supabase Auth (DELETE
+// /auth/v1/admin/users/{id}, a hard delete: the user's identities and
+// sessions go with it). It fails with ErrUserNotFound when there is no such
+// user, which a retried erasure takes as done.
+func (c *Client) DeleteUser(ctx context.Context, userID string) error {
+	const op = "delete user"
+	id, err := uuid.Parse(userID)
+	if err != nil || len(userID) != 36 {
+		return &Error{Op: op, UserID: truncate(userID, 64), Msg: "not a UUID", kind: ErrUserNotFound}
+	}
+	return c.do(ctx, nil, func(auth gotrue.Client) error {
+		return auth.AdminDeleteUser(types.AdminDeleteUserRequest{UserID: id})
+	}, func(e *Error) {
+		e.Op, e.UserID = op, id.String()
+		if e.Status == http.StatusNotFound {
+			e.kind = ErrUserNotFound
+		}
+	})
+}
+
 // Users implements Directory.
 func (c *Client) Users(ctx context.Context, page, perPage int) ([]User, error) {
 	const op = "list users"
