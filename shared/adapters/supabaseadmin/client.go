@@ -23,9 +23,12 @@ import (
 // The environment variables a function configures a Client from (it reads
 // them through shared/platform/config). EnvServiceRoleKeyARN is the one
 // shared/platform/topology declares for the service-role key's secret.
+// EnvServiceRoleKey carries the key itself where no Secrets Manager runs
+// (the local stack sets it to its Auth stand-in's key).
 const (
 	EnvURL               = "SUPABASE_URL"
 	EnvServiceRoleKeyARN = "SUPABASE_SERVICE_ROLE_KEY_ARN"
+	EnvServiceRoleKey    = "SUPABASE_SERVICE_ROLE_KEY"
 )
 
 // Defaults for Config.
@@ -47,6 +50,23 @@ func SecretKey(read func(ctx context.Context, arn string) (string, error), arn s
 	return func(ctx context.Context) (string, error) {
 		if arn == "" {
 			return "", fmt.Errorf("%s is not set", EnvServiceRoleKeyARN)
+		}
+		return read(ctx, arn)
+	}
+}
+
+// ConfiguredKey is the key as a function is configured with it: value
+// (EnvServiceRoleKey) when set, else the secret at arn (EnvServiceRoleKeyARN)
+// read with read:
+//
+//	supabaseadmin.ConfiguredKey(env.String(supabaseadmin.EnvServiceRoleKey), secrets.String, env.String(supabaseadmin.EnvServiceRoleKeyARN))
+func ConfiguredKey(value string, read func(ctx context.Context, arn string) (string, error), arn string) KeyFunc {
+	if value != "" {
+		return func(context.Context) (string, error) { return value, nil }
+	}
+	return func(ctx context.Context) (string, error) {
+		if arn == "" {
+			return "", fmt.Errorf("set %s or %s", EnvServiceRoleKey, EnvServiceRoleKeyARN)
 		}
 		return read(ctx, arn)
 	}

@@ -39,8 +39,12 @@
 // package never logs.
 //
 // The key is read lazily, on the first call, through a caller-supplied KeyFunc
-// (e.g. shared/adapters/secrets.String with SUPABASE_SERVICE_ROLE_KEY_ARN); a failed
+// (ConfiguredKey: SUPABASE_SERVICE_ROLE_KEY where the local stack sets it, else
+// shared/adapters/secrets.String with SUPABASE_SERVICE_ROLE_KEY_ARN); a failed
 // read is retried by the next call.
+//
+// The local stack's Supabase Auth stand-in (shared/devtools/tokenissuer)
+// serves these routes too; the tests run the Client against it.
 //
 // SyncProfile copies a user's e-mail and display name into a ProfileStore; see
 // readmodel.Profiles for the Postgres store (adapted with ProfileStoreFunc).
