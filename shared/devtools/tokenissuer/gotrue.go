@@ -393,7 +393,11 @@ func (i *Issuer) refreshGrant(w http.ResponseWriter, r *http.Request, token stri
 		return
 	}
 	u, err := i.store.User(r.Context(), rt.UserID)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrUserNotFound): // deleted since the rotation
+		writeError(w, r, http.StatusBadRequest, "refresh_token_not_found", "Invalid Refresh Token: Refresh Token Not Found")
+		return
+	case err != nil:
 		i.internalError(w, r, err)
 		return
 	}
