@@ -429,11 +429,18 @@ func (i *Issuer) authenticate(w http.ResponseWriter, r *http.Request) (User, bea
 	if !ok {
 		return User{}, c, false
 	}
-	if c.Sub == "" {
+	switch {
+	case c.Sub == "":
 		writeError(w, r, http.StatusForbidden, "bad_jwt", "invalid claim: missing sub claim")
 		return User{}, c, false
+	case !uuid.Valid(c.Sub):
+		writeError(w, r, http.StatusBadRequest, "bad_jwt", "invalid claim: sub claim must be a UUID")
+		return User{}, c, false
+	case c.SessionID != "" && !uuid.Valid(c.SessionID):
+		writeError(w, r, http.StatusForbidden, "bad_jwt", "invalid claim: session_id claim must be a UUID")
+		return User{}, c, false
 	}
-	u, err := i.store.User(r.Context(), c.Sub)
+	u, err := i.store.User(r.Context(), strings.ToLower(c.Sub))
 	if errors.Is(err, ErrUserNotFound) {
 		writeError(w, r, http.StatusForbidden, "user_not_found", "User from sub claim in JWT does not exist")
 		return User{}, c, false
@@ -442,7 +449,7 @@ func (i *Issuer) authenticate(w http.ResponseWriter, r *http.Request) (User, bea
 		i.internalError(w, r, err)
 		return User{}, c, false
 	}
-	if c.SessionID != "" {
+	if c.SessionID != "" && c.SessionID != nilUUID {
 		live, err := i.store.SessionActive(r.Context(), c.SessionID)
 		if err != nil {
 			i.internalError(w, r, err)
@@ -596,6 +603,9 @@ func (i *Issuer) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{})
 	}
 }
+
+// nilUUID in a session_id claim means no session, as GoTrue reads it.
+const nilUUID = "00000000-0000-0000-0000-000000000000"
 
 // nopLogger discards.
 var nopLogger = slog.New(slog.DiscardHandler)

@@ -342,6 +342,9 @@ func TestUserEndpointRefusals(t *testing.T) {
 		{"another issuer's key", "Bearer " + other(t).Mint(nobody), 403, "bad_jwt"},
 		{"expired", "Bearer " + iss.Mint(nobody, tokenissuer.WithTTL(-2*time.Hour)), 403, "bad_jwt"},
 		{"unknown user", "Bearer " + iss.Mint(nobody), 403, "user_not_found"},
+		{"no sub", "Bearer " + iss.Mint(nobody, tokenissuer.WithoutClaim("sub")), 403, "bad_jwt"},
+		{"sub not a UUID", "Bearer " + iss.Mint("ada"), 400, "bad_jwt"},
+		{"session_id not a UUID", "Bearer " + iss.Mint(nobody, tokenissuer.WithClaim("session_id", "s1")), 403, "bad_jwt"},
 	} {
 		hs := []string{"apikey", iss.AnonKey()}
 		if tc.bearer != "" {
