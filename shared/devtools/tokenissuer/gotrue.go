@@ -470,8 +470,13 @@ func (i *Issuer) getUser(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// POST /logout?scope=global|local|others: 204.
+// POST /logout?scope=global|local|others: 204. A token without a session
+// logs out everywhere, as GoTrue does.
 func (i *Issuer) logout(w http.ResponseWriter, r *http.Request) {
+	u, c, ok := i.authenticate(w, r)
+	if !ok {
+		return
+	}
 	scope := LogoutScope(r.URL.Query().Get("scope"))
 	switch scope {
 	case "":
@@ -481,9 +486,8 @@ func (i *Issuer) logout(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusBadRequest, "validation_failed", fmt.Sprintf("Unsupported logout scope %q", scope))
 		return
 	}
-	u, c, ok := i.authenticate(w, r)
-	if !ok {
-		return
+	if c.SessionID == "" || c.SessionID == nilUUID {
+		scope = ScopeGlobal
 	}
 	if err := i.store.EndSessions(r.Context(), u.ID, c.SessionID, scope); err != nil {
 		i.internalError(w, r, err)

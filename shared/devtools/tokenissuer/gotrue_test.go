@@ -323,6 +323,11 @@ func TestLogoutScopes(t *testing.T) {
 	if st := logout(b, "global"); st != 204 || live(b) {
 		t.Errorf("global: %d; live %v", st, live(b))
 	}
+	// A token without a session (make token's) logs out everywhere.
+	d, _ := signIn(t, iss, "ada@example.test", "demo-password")
+	if st := logout(iss.Mint(id, tokenissuer.WithoutClaim("session_id")), "local"); st != 204 || live(d) {
+		t.Errorf("sessionless local logout: %d; live %v", st, live(d))
+	}
 	if st := logout(b, "global"); st != 403 {
 		t.Errorf("logging out of an ended session: %d", st)
 	}
