@@ -407,12 +407,17 @@ func (i *Issuer) refreshGrant(w http.ResponseWriter, r *http.Request, token stri
 // bearer returns the verified claims of the request's bearer token, or
 // answers as GoTrue does and returns false.
 func (i *Issuer) bearer(w http.ResponseWriter, r *http.Request) (bearerClaims, bool) {
-	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || strings.TrimSpace(raw) == "" {
+	// GoTrue's pattern: ^(?:B|b)earer (\S+$).
+	header := r.Header.Get("Authorization")
+	raw, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		raw, ok = strings.CutPrefix(header, "bearer ")
+	}
+	if !ok || raw == "" || strings.ContainsAny(raw, " \t") {
 		writeError(w, r, http.StatusUnauthorized, "no_authorization", "This endpoint requires a Bearer token")
 		return bearerClaims{}, false
 	}
-	c, err := i.verify(strings.TrimSpace(raw), i.now())
+	c, err := i.verify(raw, i.now())
 	if err != nil {
 		writeError(w, r, http.StatusForbidden, "bad_jwt", "invalid JWT: unable to parse or verify signature, "+err.Error())
 		return bearerClaims{}, false

@@ -343,10 +343,12 @@ func TestUserEndpointRefusals(t *testing.T) {
 		code   string
 	}{
 		{"no bearer", "", 401, "no_authorization"},
+		{"not a bearer", "Basic YWRhOnNlY3JldA==", 401, "no_authorization"},
 		{"garbage", "Bearer not.a.jwt", 403, "bad_jwt"},
 		{"another issuer's key", "Bearer " + other(t).Mint(nobody), 403, "bad_jwt"},
 		{"expired", "Bearer " + iss.Mint(nobody, tokenissuer.WithTTL(-2*time.Hour)), 403, "bad_jwt"},
 		{"unknown user", "Bearer " + iss.Mint(nobody), 403, "user_not_found"},
+		{"unknown user, lower-case bearer", "bearer " + iss.Mint(nobody), 403, "user_not_found"},
 		{"no sub", "Bearer " + iss.Mint(nobody, tokenissuer.WithoutClaim("sub")), 403, "bad_jwt"},
 		{"sub not a UUID", "Bearer " + iss.Mint("ada"), 400, "bad_jwt"},
 		{"session_id not a UUID", "Bearer " + iss.Mint(nobody, tokenissuer.WithClaim("session_id", "s1")), 403, "bad_jwt"},
