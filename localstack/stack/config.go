@@ -99,8 +99,7 @@ func Defaults(root string) Config {
 		Root: root, DataDir: filepath.Join(root, ".data", "local"), BinDir: filepath.Join(root, ".local", "functions"),
 		HTTPPort: 3000, WSPort: 3001, AdminPort: 3002, AuthPort: 54321,
 		DynamoDBPort: 8000, KinesisPort: 4567, PostgresPort: 54322,
-		FrontendOrigin: "http://localhost:5173",
-		Demo:           true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-",
+		Demo: true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-", FrontendOrigin: "http://localhost:5173",
 	}
 }
 
