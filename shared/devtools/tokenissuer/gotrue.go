@@ -129,10 +129,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// internalError answers 500 as GoTrue does, and logs why.
-func (i *Issuer) internalError(w http.ResponseWriter, r *http.Request, err error) {
+// internalError answers 500 as GoTrue does, and logs why; msg is GoTrue's
+// text for the step that failed, if it has one.
+func (i *Issuer) internalError(w http.ResponseWriter, r *http.Request, err error, msg ...string) {
 	i.log.Error("tokenissuer: request failed", "path", r.URL.Path, "error", err.Error())
-	writeError(w, r, http.StatusInternalServerError, "unexpected_failure", "Unexpected failure, please check server logs for more information")
+	text := "Unexpected failure, please check server logs for more information"
+	if len(msg) > 0 {
+		text = msg[0]
+	}
+	writeError(w, r, http.StatusInternalServerError, "unexpected_failure", text)
 }
 
 // decodeBody reads a JSON body into v; false (having answered) if it is not JSON.
@@ -310,8 +315,8 @@ func (i *Issuer) signup(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, ErrUserExists):
 		writeError(w, r, http.StatusUnprocessableEntity, "user_already_exists", "User already registered")
 		return
-	case err != nil:
-		i.internalError(w, r, err)
+	case err != nil: // a trigger on auth.users failing, say
+		i.internalError(w, r, err, "Database error saving new user")
 		return
 	}
 	s, err := i.newSession(r.Context(), stored(u))
@@ -606,8 +611,8 @@ func (i *Issuer) adminDeleteUser(w http.ResponseWriter, r *http.Request) {
 	switch err := i.store.DeleteUser(r.Context(), u.ID); {
 	case errors.Is(err, ErrUserNotFound): // deleted meanwhile
 		writeError(w, r, http.StatusNotFound, "user_not_found", "User not found")
-	case err != nil:
-		i.internalError(w, r, err)
+	case err != nil: // a foreign key to auth.users without a cascade, say
+		i.internalError(w, r, err, "Database error deleting user")
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{})
 	}

@@ -45,3 +45,28 @@ func TestSignUpOnPostgresMakesAProfile(t *testing.T) {
 		t.Errorf("sign-in: %v", err)
 	}
 }
+
+// A table that references auth.users without a cascade blocks the delete, on
+// Supabase as here: GoTrue's 500, which the admin client reports as an
+// upstream failure (a retried erasure tries again).
+func TestDeleteBlockedByAForeignKey(t *testing.T) {
+	pool, _ := rmtest.DB(t)
+	ctx := context.Background()
+	iss := newServer(t, tokenissuer.WithStore(tokenissuer.NewPGStore(pool)))
+	const id = "0c000000-0000-4000-8000-000000000001"
+	if err := iss.SeedUser(ctx, id, "ada@example.test", "demo-password", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `create table public.keeps_users (user_id uuid references auth.users (id));
+		insert into public.keeps_users values ('`+id+`')`); err != nil {
+		t.Fatal(err)
+	}
+	service := []string{"apikey", iss.ServiceRoleKey(), "Authorization", "Bearer " + iss.ServiceRoleKey()}
+	st, _, got := call(t, "DELETE", iss.BaseURL()+"/auth/v1/admin/users/"+id, "", service...)
+	if st != 500 || got["error_code"] != "unexpected_failure" || got["msg"] != "Database error deleting user" {
+		t.Errorf("delete: %d %v", st, got)
+	}
+	if st, _, _ := call(t, "GET", iss.BaseURL()+"/auth/v1/admin/users/"+id, "", service...); st != 200 {
+		t.Errorf("the user is gone after a failed delete: %d", st)
+	}
+}
