@@ -21,6 +21,7 @@ require (
 	github.com/shopspring/decimal v1.4.0
 	github.com/supabase-community/gotrue-go v1.2.0
 	github.com/supabase-community/supabase-go v0.0.4
+	golang.org/x/crypto v0.50.0
 )
 
 require (

@@ -18,7 +18,8 @@ import (
 // topology declares them with every function's settings).
 const (
 	// EnvSupabaseURL reaches the authorizer functions (the Supabase project URL
-	// gives the token issuer and the JWKS URL).
+	// gives the token issuer and the JWKS URL) and every function that
+	// declares it (a user of Supabase Auth's admin API).
 	EnvSupabaseURL = topology.SupabaseURLEnvVar
 	// EnvWebSocketCallbackURL reaches functions with ManageConnections: the
 	// @connections endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
@@ -129,7 +130,7 @@ func (b *builder) functions() {
 				role.AddToPolicy(allow(kinesisReadActions, b.Streams[tr.Source].StreamArn()))
 			}
 		}
-		if hasKind(f, topology.HTTPAuthorizer, topology.WSAuthorizer) {
+		if _, reads := f.SettingByName(EnvSupabaseURL); reads || hasKind(f, topology.HTTPAuthorizer, topology.WSAuthorizer) {
 			env[EnvSupabaseURL] = jsii.String(b.cfg.SupabaseURL)
 		}
 		if f.ManageConnections {

@@ -183,6 +183,9 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 					want[stack.EnvSupabaseURL] = "=" + testSupabaseURL
 				}
 			}
+			if _, reads := f.SettingByName(stack.EnvSupabaseURL); reads {
+				want[stack.EnvSupabaseURL] = "=" + testSupabaseURL
+			}
 			if f.ManageConnections {
 				want[stack.EnvWebSocketCallbackURL] = "callback"
 			}

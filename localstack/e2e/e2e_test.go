@@ -28,7 +28,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/coder/websocket"
 	"github.com/shopspring/decimal"
+	"github.com/supabase-community/supabase-go"
 
+	"github.com/portfoliotracker/tracker/localstack/stack"
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
@@ -421,6 +423,37 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 		if code := api.do(t, "POST", "/portfolios", map[string]any{"name": ""}, &apiErr); code < 400 || code >= 500 || apiErr.Error.Code == "" {
 			t.Errorf("bad body: %d %+v, want a 4xx with the API's error shape", code, apiErr)
+		}
+	})
+
+	t.Run("a demo user signs in with the Auth stand-in and calls the API", func(t *testing.T) {
+		var keys struct {
+			URL, AnonKey, DemoPassword string
+		}
+		if code := (client{base: s.url("ADMIN")}).do(t, "GET", "/auth", nil, &keys); code != 200 || keys.AnonKey == "" {
+			t.Fatalf("GET /auth: %d %+v", code, keys)
+		}
+		sb, err := supabase.NewClient(keys.URL, keys.AnonKey, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		session, err := sb.SignInWithEmailPassword("alice@example.test", keys.DemoPassword)
+		if err != nil {
+			t.Fatalf("sign-in: %v", err)
+		}
+		if id := session.User.ID.String(); id != stack.UserID("alice") {
+			t.Errorf("signed in as %s, want the demo's alice %s", id, stack.UserID("alice"))
+		}
+		var list map[string]any
+		if code := (client{base: s.url("HTTP"), token: session.AccessToken}).do(t, "GET", "/portfolios", nil, &list); code != 200 {
+			t.Errorf("the API with the signed-in token: %d %v", code, list)
+		}
+		refreshed, err := sb.RefreshToken(session.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if code := (client{base: s.url("HTTP"), token: refreshed.AccessToken}).do(t, "GET", "/portfolios", nil, nil); code != 200 {
+			t.Errorf("the API with the refreshed token: %d", code)
 		}
 	})
 

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/localstack/invoke"
+	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 )
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -28,6 +30,22 @@ func UserID(user string) string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
+// DemoPassword is the password of the demo's users in the Auth stand-in
+// (alice, bob and carla @example.test).
+const DemoPassword = "demo-password"
+
+// seedAuthUsers makes the demo's users able to sign in with DemoPassword,
+// under their stable IDs (UserID), whether or not the demo is seeded: a user
+// who has changed nothing keeps what it has.
+func seedAuthUsers(ctx context.Context, issuer *tokenissuer.Issuer) error {
+	for _, p := range demoPlans {
+		if err := issuer.SeedUser(ctx, UserID(p.user), emailOf(p.user), DemoPassword, p.user); err != nil {
+			return fmt.Errorf("auth stand-in: seed %s: %w", p.user, err)
+		}
+	}
+	return nil
+}
+
 func emailOf(user string) string {
 	if uuidPattern.MatchString(user) {
 		return ""
@@ -39,7 +57,8 @@ var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // adminHandler serves the operator's endpoints of the local stack:
 //
-//	POST /token?user=alice[&ttl=1h]   a signed access token (the stand-in for Supabase Auth's sign-in)
+//	POST /token?user=alice[&ttl=1h]   a signed access token for any user, without a password or a session (a real sign-in: the Auth stand-in, GET /auth)
+//	GET  /auth                         the Auth stand-in: its URL, anon and service-role keys, the demo's users and password
 //	POST /schedules/{name}/fire        run a schedule now; GET /schedules lists them with their next time
 //	GET  /status                       URLs, start-up timings, per-function and per-mapping counters
 //	GET  /failures                     what the event source mappings gave up on, and what the functions quarantined (the on-failure destinations)
@@ -63,6 +82,14 @@ func (s *Stack) adminHandler() http.Handler {
 		}
 		id, tok := s.Mint(user, ttl)
 		writeJSON(w, http.StatusOK, map[string]any{"userId": id, "accessToken": tok, "expiresIn": int(ttl.Seconds())})
+	})
+	mux.HandleFunc("GET /auth", func(w http.ResponseWriter, r *http.Request) {
+		var users []string
+		for _, p := range demoPlans {
+			users = append(users, emailOf(p.user))
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"url": s.URLs.Auth, "anonKey": s.AnonKey(), "serviceRoleKey": s.ServiceRoleKey(),
+			"demoUsers": users, "demoPassword": DemoPassword})
 	})
 	mux.HandleFunc("GET /schedules", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.sched.Upcoming(time.Now()))

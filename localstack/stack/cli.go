@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -133,8 +134,8 @@ Portfolio Tracker is running locally.
   HTTP API        %s
   WebSocket API   %s/local?token=<token>
   @connections    %s/@connections/{id}
-  Supabase stand-in (JWKS) %s/auth/v1/.well-known/jwks.json
-  Admin           %s  (GET /status, GET /schedules, POST /schedules/{name}/fire, GET /failures, POST /demo)
+  Supabase Auth   %s/auth/v1  (GoTrue stand-in: signup, token, user, logout, admin users; JWKS at /auth/v1/.well-known/jwks.json)
+  Admin           %s  (GET /status, GET /auth, GET /schedules, POST /schedules/{name}/fire, GET /failures, POST /demo)
   DynamoDB %s   Kinesis %s
   Postgres %s
   Function logs   %s
@@ -144,8 +145,17 @@ Portfolio Tracker is running locally.
 	if len(users) > 0 {
 		user = users[0].Name
 	}
+	fmt.Fprintf(w, "\nSupabase keys (new on every start; the functions get the service-role key as SUPABASE_SERVICE_ROLE_KEY):\n\n  export SUPABASE_URL=%s\n  export SUPABASE_ANON_KEY=%s\n  export SUPABASE_SERVICE_ROLE_KEY=%s\n",
+		s.URLs.Auth, s.AnonKey(), s.ServiceRoleKey())
+	var emails []string
+	for _, p := range demoPlans {
+		emails = append(emails, emailOf(p.user))
+	}
+	fmt.Fprintf(w, "\nDemo users %s, password %q. Sign in as the web app does:\n", strings.Join(emails, ", "), DemoPassword)
+	fmt.Fprintf(w, "  curl -s -H \"apikey: $SUPABASE_ANON_KEY\" -H 'Content-Type: application/json' -d '{\"email\":\"%s\",\"password\":\"%s\"}' \\\n    '%s/auth/v1/token?grant_type=password'\n",
+		emailOf(user), DemoPassword, s.URLs.Auth)
 	_, token := s.Mint(user, 12*time.Hour)
-	fmt.Fprintf(w, "\nA token for %s (12 h; more with `make token USER=%s`):\n\n  export TOKEN=%s\n\n", user, user, token)
+	fmt.Fprintf(w, "\nOr take a token for %s (12 h; more with `make token USER=%s`):\n\n  export TOKEN=%s\n\n", user, user, token)
 	fmt.Fprintf(w, "Try:\n  curl -s -H \"Authorization: Bearer $TOKEN\" %s/portfolios\n", s.URLs.HTTP)
 	if len(users) > 0 {
 		p := users[0].PortfolioID

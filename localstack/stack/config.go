@@ -51,6 +51,9 @@ type Config struct {
 	// HistorySource, when set, replaces the backfill's HISTORY_SOURCE
 	// (the topology's simulated).
 	HistorySource string
+	// FrontendOrigin is the web app's origin, which the Auth stand-in answers
+	// CORS requests from (the dev stage's CORS origin).
+	FrontendOrigin string
 	// Prefix is the physical name prefix of tables and streams.
 	Prefix string
 	// AWSEndpoint, when set, is an AWS-compatible endpoint (LocalStack) that
@@ -96,7 +99,7 @@ func Defaults(root string) Config {
 		Root: root, DataDir: filepath.Join(root, ".data", "local"), BinDir: filepath.Join(root, ".local", "functions"),
 		HTTPPort: 3000, WSPort: 3001, AdminPort: 3002, AuthPort: 54321,
 		DynamoDBPort: 8000, KinesisPort: 4567, PostgresPort: 54322,
-		Demo: true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-",
+		Demo: true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-", FrontendOrigin: "http://localhost:5173",
 	}
 }
 
@@ -110,6 +113,7 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_DYNAMODB_PORT", Meaning: "DynamoDB Local's port (8000)"},
 	{Name: "PT_LOCAL_KINESIS_PORT", Meaning: "kinesis-mock's port (4567)"},
 	{Name: "PT_LOCAL_POSTGRES_PORT", Meaning: "PostgreSQL's port (54322, Supabase CLI's)"},
+	{Name: "PT_LOCAL_FRONTEND_ORIGIN", Meaning: "the web app's origin the Auth stand-in allows CORS requests from (http://localhost:5173; * for any)"},
 	{Name: "PT_LOCAL_DATA", Meaning: "the data folder (.data/local); one of its own builds its own functions"},
 	{Name: "PT_LOCAL_AWS_ENDPOINT", Meaning: "an AWS-compatible endpoint (LocalStack) serving DynamoDB and Kinesis instead of the emulators"},
 	{Name: "PT_LOCAL_DEMO", Meaning: "seed the demo users and portfolios (true)"},
@@ -152,6 +156,9 @@ func FromEnv(c Config) (Config, error) {
 		c.DataDir, c.BinDir = v, ""
 	}
 	c.AWSEndpoint = env.String("PT_LOCAL_AWS_ENDPOINT")
+	if v := env.String("PT_LOCAL_FRONTEND_ORIGIN"); v != "" {
+		c.FrontendOrigin = v
+	}
 	if v := env.String("PT_LOCAL_DEMO"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

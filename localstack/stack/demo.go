@@ -177,11 +177,8 @@ func (s *Stack) SeedDemo(ctx context.Context) ([]DemoUser, error) {
 			users = append(users, u)
 			continue
 		}
+		// The user is in auth.users already (seedAuthUsers, at start).
 		userID, token := s.Mint(p.user, time.Hour)
-		if _, err := db.Exec(ctx, `insert into auth.users (id, email, raw_user_meta_data) values ($1, $2, jsonb_build_object('display_name', $3::text))
-			on conflict (id) do nothing`, userID, emailOf(p.user), p.user); err != nil {
-			return nil, fmt.Errorf("demo: user %s: %w", p.user, err)
-		}
 		api := demoClient{base: s.URLs.HTTP, token: token}
 		id, err := seedDemoPortfolio(ctx, db, api, p, start, today)
 		if err != nil {

@@ -47,6 +47,8 @@ func buildFunctions(ctx context.Context, root, dir string, fns []topology.Functi
 // endpoints are the addresses the functions are given.
 type endpoints struct {
 	dynamoDB, kinesis, databaseURL, apiDatabaseURL, supabaseURL, wsManagement, jwtSecret string
+	// serviceRoleKey is the Auth stand-in's service-role key.
+	serviceRoleKey string
 	// dataDir holds the on-failure destinations (failureFile).
 	dataDir string
 }
@@ -95,7 +97,8 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 			}
 		}
 	}
-	stand := map[string]string{topology.DatabaseSecret: e.databaseURL, topology.APIDatabaseSecret: e.apiDatabaseURL, topology.JWTSecret: e.jwtSecret}
+	stand := map[string]string{topology.DatabaseSecret: e.databaseURL, topology.APIDatabaseSecret: e.apiDatabaseURL, topology.JWTSecret: e.jwtSecret,
+		topology.ServiceRoleKey: e.serviceRoleKey}
 	for _, name := range f.Secrets {
 		for _, s := range topology.Secrets() {
 			if s.Name == name && s.LocalValue {
@@ -103,10 +106,10 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 			}
 		}
 	}
-	for _, tr := range f.Triggers {
-		if tr.Kind == topology.HTTPAuthorizer || tr.Kind == topology.WSAuthorizer {
-			env[topology.SupabaseURLEnvVar] = e.supabaseURL
-		}
+	// The Auth stand-in's URL, to every function that reads the project URL
+	// (the authorizer; a user of Supabase Auth's admin API).
+	if _, ok := f.SettingByName(topology.SupabaseURLEnvVar); ok {
+		env[topology.SupabaseURLEnvVar] = e.supabaseURL
 	}
 	if f.ManageConnections {
 		env[topology.WebSocketCallbackEnvVar] = e.wsManagement

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/portfoliotracker/tracker/localstack/esm"
 	"github.com/portfoliotracker/tracker/localstack/gateway"
@@ -27,6 +28,7 @@ import (
 	"github.com/portfoliotracker/tracker/localstack/runtime"
 	"github.com/portfoliotracker/tracker/localstack/schedule"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
 	"github.com/portfoliotracker/tracker/shared/devtools/tokenissuer"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -44,6 +46,8 @@ type Stack struct {
 	ws     *gateway.WSGateway
 	sched  *schedule.Scheduler
 	issuer *tokenissuer.Issuer
+	// authDB holds the Auth stand-in's users (auth.users) and sessions.
+	authDB *pgxpool.Pool
 
 	pollers  map[string]*esm.Poller
 	failures map[string]*esm.FileDestination
@@ -190,13 +194,24 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	s.URLs.Postgres = rm.ownerDSN
 	s.Timings = append(s.Timings, Timing{fmt.Sprintf("tables, streams and schema (%d migrations applied)", len(rm.applied)), time.Since(step)})
 
-	// The token issuer: fresh keys on every start, as a Supabase project would
-	// rotate them; its JWKS is where Supabase serves it.
-	issuer, err := tokenissuer.New(s.URLs.Auth)
+	// The Supabase Auth stand-in: fresh keys on every start, as a Supabase
+	// project would rotate them (its JWKS is where Supabase serves it); its
+	// users in auth.users, where the profile trigger follows them, and the
+	// demo's users able to sign in.
+	step = time.Now()
+	if s.authDB, err = readmodel.Open(ctx, rm.ownerDSN, readmodel.PoolOptions{}); err != nil {
+		return nil, fmt.Errorf("auth stand-in: %w", err)
+	}
+	issuer, err := tokenissuer.New(s.URLs.Auth, tokenissuer.WithStore(tokenissuer.NewPGStore(s.authDB)),
+		tokenissuer.WithCORSOrigins(cfg.FrontendOrigin), tokenissuer.WithLogger(log))
 	if err != nil {
-		return nil, fmt.Errorf("token issuer: %w", err)
+		return nil, fmt.Errorf("auth stand-in: %w", err)
 	}
 	s.issuer = issuer
+	if err := seedAuthUsers(ctx, issuer); err != nil {
+		return nil, err
+	}
+	s.Timings = append(s.Timings, Timing{"auth stand-in and its demo users", time.Since(step)})
 
 	// Functions.
 	step = time.Now()
@@ -206,7 +221,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
-		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir}
+		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), serviceRoleKey: issuer.ServiceRoleKey(), dataDir: dataDir}
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
@@ -351,6 +366,13 @@ func (s *Stack) Mint(user string, ttl time.Duration) (userID, token string) {
 	return userID, s.issuer.Mint(userID, tokenissuer.WithAlg(auth.AlgRS256), tokenissuer.WithTTL(ttl), tokenissuer.WithEmail(emailOf(user)))
 }
 
+// AnonKey is the Auth stand-in's anon key (a frontend's apikey).
+func (s *Stack) AnonKey() string { return s.issuer.AnonKey() }
+
+// ServiceRoleKey is the Auth stand-in's service-role key (the functions'
+// SUPABASE_SERVICE_ROLE_KEY).
+func (s *Stack) ServiceRoleKey() string { return s.issuer.ServiceRoleKey() }
+
 // Runtime is the local Lambda runtime (for tests that kill a function).
 func (s *Stack) Runtime() *runtime.Runtime { return s.rt }
 
@@ -385,6 +407,9 @@ func (s *Stack) Close() error {
 		}
 		for _, d := range s.failures {
 			errs = append(errs, d.Close())
+		}
+		if s.authDB != nil {
+			s.authDB.Close()
 		}
 		if s.set != nil {
 			errs = append(errs, s.set.Stop(true))

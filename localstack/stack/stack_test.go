@@ -63,7 +63,7 @@ func TestUserIDIsStableAndAUUID(t *testing.T) {
 // values, and nothing it is not granted.
 func TestFunctionEnvMirrorsTheStack(t *testing.T) {
 	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", databaseURL: "postgres://db", apiDatabaseURL: "postgres://api", supabaseURL: "http://auth",
-		wsManagement: "http://ws/local", jwtSecret: "s", dataDir: "/data"}
+		wsManagement: "http://ws/local", jwtSecret: "s", serviceRoleKey: "service-key", dataDir: "/data"}
 	for _, f := range Defaults("/r").Functions() {
 		env := functionEnv(f, "pt-local-", e)
 		has := func(kv string) bool { return slices.Contains(env, kv) }
@@ -78,6 +78,12 @@ func TestFunctionEnvMirrorsTheStack(t *testing.T) {
 		}
 		if slices.Contains(f.Secrets, topology.APIDatabaseSecret) != has("API_DATABASE_URL=postgres://api") {
 			t.Errorf("%s: API_DATABASE_URL given iff the API's database secret is granted", f.Name)
+		}
+		if slices.Contains(f.Secrets, topology.ServiceRoleKey) != has("SUPABASE_SERVICE_ROLE_KEY=service-key") {
+			t.Errorf("%s: SUPABASE_SERVICE_ROLE_KEY given iff the service-role key is granted", f.Name)
+		}
+		if _, reads := f.SettingByName(topology.SupabaseURLEnvVar); reads != has("SUPABASE_URL=http://auth") {
+			t.Errorf("%s: SUPABASE_URL given iff the function reads it", f.Name)
 		}
 		if f.ManageConnections != has("WEBSOCKET_CALLBACK_URL=http://ws/local") {
 			t.Errorf("%s: WEBSOCKET_CALLBACK_URL given iff ManageConnections", f.Name)

@@ -23,9 +23,12 @@ import (
 // The environment variables a function configures a Client from (it reads
 // them through shared/platform/config). EnvServiceRoleKeyARN is the one
 // shared/platform/topology declares for the service-role key's secret.
+// EnvServiceRoleKey carries the key itself where no Secrets Manager runs
+// (the local stack sets it to its Auth stand-in's key).
 const (
 	EnvURL               = "SUPABASE_URL"
 	EnvServiceRoleKeyARN = "SUPABASE_SERVICE_ROLE_KEY_ARN"
+	EnvServiceRoleKey    = "SUPABASE_SERVICE_ROLE_KEY"
 )
 
 // Defaults for Config.
@@ -47,6 +50,23 @@ func SecretKey(read func(ctx context.Context, arn string) (string, error), arn s
 	return func(ctx context.Context) (string, error) {
 		if arn == "" {
 			return "", fmt.Errorf("%s is not set", EnvServiceRoleKeyARN)
+		}
+		return read(ctx, arn)
+	}
+}
+
+// ConfiguredKey is the key as a function is configured with it: value
+// (EnvServiceRoleKey) when set, else the secret at arn (EnvServiceRoleKeyARN)
+// read with read:
+//
+//	supabaseadmin.ConfiguredKey(env.String(supabaseadmin.EnvServiceRoleKey), secrets.String, env.String(supabaseadmin.EnvServiceRoleKeyARN))
+func ConfiguredKey(value string, read func(ctx context.Context, arn string) (string, error), arn string) KeyFunc {
+	if value != "" {
+		return func(context.Context) (string, error) { return value, nil }
+	}
+	return func(ctx context.Context) (string, error) {
+		if arn == "" {
+			return "", fmt.Errorf("set %s or %s", EnvServiceRoleKey, EnvServiceRoleKeyARN)
 		}
 		return read(ctx, arn)
 	}
@@ -155,6 +175,26 @@ func (c *Client) User(ctx context.Context, userID string) (User, error) {
 		return User{}, &Error{Op: op, UserID: userID, Status: http.StatusOK, Msg: "response is for user " + strconv.Quote(res.ID.String()), kind: ErrUpstream}
 	}
 	return fromGoTrue(res.User), nil
+}
+
+// DeleteUser deletes a user from Supabase Auth (DELETE
+// /auth/v1/admin/users/{id}, a hard delete: the user's identities and
+// sessions go with it). It fails with ErrUserNotFound when there is no such
+// user, which a retried erasure takes as done.
+func (c *Client) DeleteUser(ctx context.Context, userID string) error {
+	const op = "delete user"
+	id, err := uuid.Parse(userID)
+	if err != nil || len(userID) != 36 {
+		return &Error{Op: op, UserID: truncate(userID, 64), Msg: "not a UUID", kind: ErrUserNotFound}
+	}
+	return c.do(ctx, nil, func(auth gotrue.Client) error {
+		return auth.AdminDeleteUser(types.AdminDeleteUserRequest{UserID: id})
+	}, func(e *Error) {
+		e.Op, e.UserID = op, id.String()
+		if e.Status == http.StatusNotFound {
+			e.kind = ErrUserNotFound
+		}
+	})
 }
 
 // Users implements Directory.

@@ -474,6 +474,19 @@ func TestSecretKey(t *testing.T) {
 	}
 }
 
+func TestConfiguredKey(t *testing.T) {
+	read := func(_ context.Context, arn string) (string, error) { return "key-for-" + arn, nil }
+	for _, tc := range []struct{ value, arn, want string }{{"plain", "arn:1", "plain"}, {"", "arn:1", "key-for-arn:1"}} {
+		if k, err := supabaseadmin.ConfiguredKey(tc.value, read, tc.arn)(context.Background()); k != tc.want || err != nil {
+			t.Errorf("ConfiguredKey(%q, %q) = %q, %v; want %q", tc.value, tc.arn, k, err, tc.want)
+		}
+	}
+	_, err := supabaseadmin.ConfiguredKey("", read, "")(context.Background())
+	if err == nil || !strings.Contains(err.Error(), supabaseadmin.EnvServiceRoleKey) || !strings.Contains(err.Error(), supabaseadmin.EnvServiceRoleKeyARN) {
+		t.Errorf("neither: %v", err)
+	}
+}
+
 func TestNewValidatesConfig(t *testing.T) {
 	for _, u := range []string{"", "example.com", "ftp://example.com", "https://", "https://example.com?x=1", "https://u:p@example.com", "://"} {
 		if _, err := supabaseadmin.New(supabaseadmin.Config{URL: u, ServiceKey: keyFunc(serviceKey)}); err == nil {

@@ -49,8 +49,8 @@ var (
 // Error describes a failed Directory call. Match it with errors.Is against the
 // sentinels, or errors.As for the details. It never holds the service-role key.
 type Error struct {
-	Op     string // "get user" or "list users"
-	UserID string // for "get user"
+	Op     string // "get user", "list users" or "delete user"
+	UserID string // for "get user" and "delete user"
 	Status int    // HTTP status; 0 if no response was received
 	Code   string // GoTrue's error_code, when the body had one
 	Msg    string // what the server or the failure said, redacted and truncated

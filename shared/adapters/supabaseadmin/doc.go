@@ -9,8 +9,9 @@
 //
 //	GET /auth/v1/admin/users/{id}              Directory.User
 //	GET /auth/v1/admin/users?page=&per_page=   Directory.Users
+//	DELETE /auth/v1/admin/users/{id}           Client.DeleteUser (the erasure of a user)
 //
-// Both requests carry the service-role key as "apikey" and as
+// Every request carries the service-role key as "apikey" and as
 // "Authorization: Bearer". supabase.NewClient only sends the apikey header to
 // Auth, so the adapter adds the bearer with Auth.WithToken; admin routes answer
 // 401 without it.
@@ -25,7 +26,7 @@
 //
 // Errors are *Error values matching one sentinel each (errors.Is):
 //
-//	ErrUserNotFound   404 from GET /admin/users/{id}, or an ID that is not a UUID
+//	ErrUserNotFound   404 from GET or DELETE /admin/users/{id}, or an ID that is not a UUID
 //	ErrUnauthorized   401 or 403: the service-role key is wrong, or not the service role's
 //	ErrUpstream       anything else: 5xx, 429, other statuses, malformed or oversized
 //	                  JSON, transport failures and timeouts (these also match
@@ -38,8 +39,12 @@
 // package never logs.
 //
 // The key is read lazily, on the first call, through a caller-supplied KeyFunc
-// (e.g. shared/adapters/secrets.String with SUPABASE_SERVICE_ROLE_KEY_ARN); a failed
+// (ConfiguredKey: SUPABASE_SERVICE_ROLE_KEY where the local stack sets it, else
+// shared/adapters/secrets.String with SUPABASE_SERVICE_ROLE_KEY_ARN); a failed
 // read is retried by the next call.
+//
+// The local stack's Supabase Auth stand-in (shared/devtools/tokenissuer)
+// serves these routes too; the tests run the Client against it.
 //
 // SyncProfile copies a user's e-mail and display name into a ProfileStore; see
 // readmodel.Profiles for the Postgres store (adapted with ProfileStoreFunc).

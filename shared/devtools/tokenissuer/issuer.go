@@ -1,7 +1,14 @@
-// Package tokenissuer is a stand-in for Supabase Auth's token side, for tests and the
-// local stack: it holds ES256 and RS256 signing keys and a legacy HS256 secret,
-// serves the public keys as a JWKS at /auth/v1/.well-known/jwks.json, and mints
-// access tokens shaped like Supabase's.
+// Package tokenissuer is the local stand-in for Supabase Auth (GoTrue), for
+// tests and the local stack. It holds ES256 and RS256 signing keys and a
+// legacy HS256 secret, serves the public keys as a JWKS at
+// /auth/v1/.well-known/jwks.json, mints access tokens shaped like Supabase's
+// (Mint, for tests that need any token), and speaks the GoTrue endpoints
+// supabase-js and supabase-go use: sign-up, password sign-in, rotating
+// refresh tokens, the user, logout, settings, health and the admin user API,
+// with Supabase's token response, user object, claims and both error shapes,
+// behind the apikey check of Supabase's gateway (AnonKey, ServiceRoleKey).
+// Users live in a Store: the local Postgres auth.users (PGStore) in the local
+// stack, memory (MemStore) otherwise.
 //
 //	iss, err := tokenissuer.NewServer() // httptest server on 127.0.0.1
 //	defer iss.Close()
@@ -12,6 +19,7 @@
 package tokenissuer
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,6 +30,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -49,7 +58,30 @@ type Issuer struct {
 	server  *httptest.Server
 
 	jwksRequests atomic.Int64
+
+	// The GoTrue side.
+	store      Store
+	anonKey    string
+	serviceKey string
+	origins    []string // CORS
+	log        *slog.Logger
+	now        func() time.Time
 }
+
+// Setting changes an Issuer that New makes.
+type Setting func(*Issuer)
+
+// WithStore keeps users and sessions in s (default: a new MemStore).
+func WithStore(s Store) Setting { return func(i *Issuer) { i.store = s } }
+
+// WithCORSOrigins lets browsers on these origins call the Auth endpoints
+// ("*": any origin). None by default.
+func WithCORSOrigins(origins ...string) Setting {
+	return func(i *Issuer) { i.origins = append(i.origins, origins...) }
+}
+
+// WithLogger logs the endpoints' internal errors (default: discarded).
+func WithLogger(l *slog.Logger) Setting { return func(i *Issuer) { i.log = l } }
 
 type ecKey struct {
 	kid string
@@ -59,7 +91,10 @@ type ecKey struct {
 // New returns an issuer whose tokens carry iss = baseURL + "/auth/v1", baseURL
 // being where its Handler will be served (a Supabase project URL's stand-in,
 // such as "http://127.0.0.1:54321"). It generates fresh keys.
-func New(baseURL string) (*Issuer, error) {
+//
+// The anon and service-role keys (AnonKey, ServiceRoleKey) are HS256 JWTs
+// signed with HMACSecret, as Supabase's legacy API keys are.
+func New(baseURL string, settings ...Setting) (*Issuer, error) {
 	rk, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return nil, err
@@ -70,20 +105,71 @@ func New(baseURL string) (*Issuer, error) {
 	}
 	secret := make([]byte, 24)
 	_, _ = rand.Read(secret)
-	return &Issuer{
+	i := &Issuer{
 		// Supabase's legacy secrets are printable strings used as raw bytes.
 		HMACSecret: []byte(base64.RawURLEncoding.EncodeToString(secret) + "-legacy-jwt-secret"),
 		RSAKey:     rk,
 		RSAKeyID:   newKeyID(),
 		baseURL:    strings.TrimRight(baseURL, "/"),
 		ecKeys:     []ecKey{{kid: newKeyID(), key: ek}},
-	}, nil
+		log:        nopLogger,
+		now:        time.Now,
+	}
+	for _, s := range settings {
+		s(i)
+	}
+	if i.store == nil {
+		i.store = NewMemStore()
+	}
+	i.anonKey, i.serviceKey = i.apiKey("anon"), i.apiKey("service_role")
+	return i, nil
+}
+
+// apiKey is a Supabase legacy API key: an HS256 JWT with iss "supabase",
+// the project's ref and the role, valid for ten years.
+func (i *Issuer) apiKey(role string) string {
+	iat := time.Now().Unix()
+	header := map[string]any{"alg": auth.AlgHS256, "typ": "JWT"}
+	claims := map[string]any{"iss": "supabase", "ref": "local", "role": role, "iat": iat, "exp": iat + 10*365*24*3600}
+	input := encJSON(header) + "." + encJSON(claims)
+	mac := hmac.New(sha256.New, i.HMACSecret)
+	mac.Write([]byte(input))
+	return input + "." + enc(mac.Sum(nil))
+}
+
+// AnonKey is the project's public API key (the apikey of a browser's
+// requests).
+func (i *Issuer) AnonKey() string { return i.anonKey }
+
+// ServiceRoleKey is the project's secret API key: apikey and bearer token of
+// the admin routes (shared/adapters/supabaseadmin).
+func (i *Issuer) ServiceRoleKey() string { return i.serviceKey }
+
+// Store is where the issuer keeps users and sessions.
+func (i *Issuer) Store() Store { return i.store }
+
+// SeedUser makes sure a confirmed e-mail user with this ID exists and can
+// sign in with password (Store.SeedUser: an existing user keeps the password
+// it has).
+func (i *Issuer) SeedUser(ctx context.Context, id, email, password, displayName string) error {
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	now := i.now()
+	meta := map[string]any{"email": strings.ToLower(email), "email_verified": true, "phone_verified": false, "sub": id}
+	if displayName != "" {
+		meta["display_name"] = displayName
+	}
+	return i.store.SeedUser(ctx, User{ID: id, Email: email, PasswordHash: hash, EmailConfirmedAt: now,
+		AppMetadata: map[string]any{"provider": "email", "providers": []any{"email"}}, UserMetadata: meta,
+		CreatedAt: now, UpdatedAt: now})
 }
 
 // NewServer returns an issuer served by an httptest server on 127.0.0.1. Close
 // it when done.
-func NewServer() (*Issuer, error) {
-	i, err := New("")
+func NewServer(settings ...Setting) (*Issuer, error) {
+	i, err := New("", settings...)
 	if err != nil {
 		return nil, err
 	}
@@ -163,9 +249,14 @@ func (i *Issuer) SetDown(down bool) {
 // JWKSRequests counts the requests the JWKS endpoint has received.
 func (i *Issuer) JWKSRequests() int64 { return i.jwksRequests.Load() }
 
-// Handler serves GET /auth/v1/.well-known/jwks.json; everything else is 404.
+// Handler serves GET /auth/v1/.well-known/jwks.json (open, as on Supabase)
+// and the GoTrue endpoints below /auth/v1 (behind the apikey check), with
+// CORS for the configured origins; everything else is 404.
 func (i *Issuer) Handler() http.Handler {
+	gotrue := http.NewServeMux()
+	i.routes(gotrue)
 	mux := http.NewServeMux()
+	mux.Handle(authPrefix+"/", i.requireAPIKey(gotrue))
 	mux.HandleFunc("GET "+auth.JWKSPath, func(w http.ResponseWriter, _ *http.Request) {
 		i.jwksRequests.Add(1)
 		i.mu.Lock()
@@ -179,7 +270,7 @@ func (i *Issuer) Handler() http.Handler {
 		w.Header().Set("Cache-Control", "public, max-age=600")
 		_, _ = w.Write(i.JWKS())
 	})
-	return mux
+	return i.cors(mux)
 }
 
 // JWKS returns the JWK Set document, shaped like Supabase's.
