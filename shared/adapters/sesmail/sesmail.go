@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -68,7 +69,7 @@ func (s *Mailer) SendEmail(ctx context.Context, m notifier.Email) (string, error
 	}
 	out, err := s.api.SendEmail(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("sesmail: send to %s: %w", redact(m.To), classify(err))
+		return "", fmt.Errorf("sesmail: send to %s: %w", redact(m.To), redacted{classify(err), m.To})
 	}
 	return aws.ToString(out.MessageId), nil
 }
@@ -122,6 +123,21 @@ func classify(err error) error {
 // transientCodes are the modelled errors SES may answer with 400 that a later attempt can get past.
 var transientCodes = []string{"TooManyRequestsException", "LimitExceededException", "SendingPausedException",
 	"AccountSuspendedException", "ThrottlingException", "NotFoundException"}
+
+// redacted is err with every mention of the address hidden: SES names the recipient in some refusals ("Email
+// address is not verified. The following identities failed the check: ...").
+type redacted struct {
+	err     error
+	address string
+}
+
+func (r redacted) Error() string {
+	if r.address == "" {
+		return r.err.Error()
+	}
+	return strings.ReplaceAll(r.err.Error(), r.address, redact(r.address))
+}
+func (r redacted) Unwrap() error { return r.err }
 
 // redact keeps an address out of error text beyond its domain: errors reach logs at every level.
 func redact(address string) string {

@@ -119,7 +119,7 @@ func TestSendEmailClassifiesSESErrors(t *testing.T) {
 		err       error
 		permanent bool
 	}{
-		{&types.MessageRejected{Message: strPtr("Email address is not verified.")}, true},
+		{&types.MessageRejected{Message: strPtr("Email address is not verified. The following identities failed the check in region US-EAST-1: x@example.test")}, true},
 		{&types.MailFromDomainNotVerifiedException{}, true},
 		{&types.BadRequestException{Message: strPtr("Missing final '@domain'")}, true},
 		{&types.TooManyRequestsException{}, false},
@@ -141,6 +141,9 @@ func TestSendEmailClassifiesSESErrors(t *testing.T) {
 		}
 		if !errors.Is(err, c.err) {
 			t.Errorf("%T: the cause is lost: %v", c.err, err)
+		}
+		if strings.Contains(err.Error(), "x@example.test") {
+			t.Errorf("%T: error %q names the address", c.err, err)
 		}
 	}
 }
