@@ -87,6 +87,10 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 				if tr.Expression == "" || tr.TimeZone == "" {
 					t.Errorf("%s: schedules need an expression and a time zone (docs/architecture.md §4)", f.Name)
 				}
+			case SNSTopic:
+				if tr.Source != SESEventsTopic {
+					t.Errorf("%s: subscribed to topic %q; the stacks own only %s", f.Name, tr.Source, SESEventsTopic)
+				}
 			}
 		}
 	}
@@ -104,6 +108,11 @@ func TestHTTPRoutesAreWellFormed(t *testing.T) {
 			t.Errorf("route %s (%s) declared twice", r.Pattern(), r.OperationID)
 		}
 		patterns[r.Pattern()], operations[r.OperationID] = true, true
+	}
+	for _, op := range PublicOperations {
+		if !operations[op] {
+			t.Errorf("public operation %s names no route", op)
+		}
 	}
 }
 
@@ -245,6 +254,19 @@ func TestProviderKeysAreOnePerProvider(t *testing.T) {
 					t.Errorf("%s reads %s but does not list %s, the key of %s", f.Name, set.Name, key, p)
 				}
 			}
+		}
+	}
+}
+
+// A function that sends e-mail reads the sender and the configuration set; one that does not, neither.
+func TestMailSettingsFollowSendsEmail(t *testing.T) {
+	mailer := Function{Name: "mailer", SendsEmail: true, SendsSMS: true}
+	for _, s := range MailSettings {
+		if _, ok := mailer.SettingByName(s.Name); !ok {
+			t.Errorf("a function that sends e-mail lacks %s", s.Name)
+		}
+		if _, ok := (Function{Name: "quiet", SendsSMS: true}).SettingByName(s.Name); ok {
+			t.Errorf("a function that sends no e-mail has %s", s.Name)
 		}
 	}
 }
