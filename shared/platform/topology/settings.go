@@ -121,6 +121,10 @@ const (
 	SESConfigurationSetEnvVar = "SES_CONFIGURATION_SET"
 )
 
+// SESConfigurationSet is the configuration set's logical name; the physical
+// one is Prefix + it (PhysicalName), the value of SESConfigurationSetEnvVar.
+const SESConfigurationSet = "notifications"
+
 // MailSettings are what Environment adds for Function.SendsEmail.
 var MailSettings = []Setting{
 	{Name: MailFromEnvVar, Required: true, SetBy: BothStacks,
