@@ -207,13 +207,18 @@ FRONTEND_ORIGIN ?=
 # HISTORY_SOURCE=simulated|polygon|alphavantage; empty = simulated, which the synthesis warns about.
 QUOTE_SOURCE    ?=
 HISTORY_SOURCE  ?=
+# Notification mail (infra/README.md, "Notifications"): the domain SES sends from (the stack creates its identity and
+# prints its DKIM records) and, optionally, the sender at it. `make synth` runs with this placeholder; `make deploy` refuses it.
+MAIL_DOMAIN     ?= mail.example.com
+MAIL_FROM       ?=
 # The CDK CLI, pinned (2.x: the v3 CLI is not for aws-cdk-lib v2 apps), in .tools/cdk. Equivalent by hand:
-#   cd infra && npx aws-cdk@$(AWS_CDK_VERSION) deploy -c stage=$(STAGE) -c supabaseUrl=... -c frontendOrigin=... -c quoteSource=... -c historySource=...
+#   cd infra && npx aws-cdk@$(AWS_CDK_VERSION) deploy -c stage=$(STAGE) -c supabaseUrl=... -c frontendOrigin=... -c quoteSource=... -c historySource=... -c mailDomain=...
 AWS_CDK_VERSION := 2.1148.1
 CDK_DIR         := $(TOOLS)/cdk
 CDK_STAMP       := $(CDK_DIR)/.installed-aws-cdk@$(AWS_CDK_VERSION)
 CDK_CONTEXT      = -c stage=$(STAGE) -c supabaseUrl=$(SUPABASE_URL) $(if $(FRONTEND_ORIGIN),-c frontendOrigin=$(FRONTEND_ORIGIN)) \
-	$(if $(QUOTE_SOURCE),-c quoteSource=$(QUOTE_SOURCE)) $(if $(HISTORY_SOURCE),-c historySource=$(HISTORY_SOURCE))
+	$(if $(QUOTE_SOURCE),-c quoteSource=$(QUOTE_SOURCE)) $(if $(HISTORY_SOURCE),-c historySource=$(HISTORY_SOURCE)) \
+	-c mailDomain=$(MAIL_DOMAIN) $(if $(MAIL_FROM),-c 'mailFrom=$(MAIL_FROM)')
 # Node 20 still runs jsii; its end-of-life banner would drown the output.
 INFRA_ENV       := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
 
@@ -234,6 +239,7 @@ synth: ## synthesize STAGE's stack (dev) into infra/cdk.out: functions built loc
 		go run . synth $(CDK_CONTEXT)
 
 .PHONY: deploy
-deploy: tools-cdk ## deploy STAGE with the pinned CDK CLI: make deploy STAGE=prod SUPABASE_URL=https://<ref>.supabase.co FRONTEND_ORIGIN=https://... QUOTE_SOURCE=finnhub HISTORY_SOURCE=polygon
+deploy: tools-cdk ## deploy STAGE with the pinned CDK CLI: make deploy STAGE=prod SUPABASE_URL=https://<ref>.supabase.co FRONTEND_ORIGIN=https://... QUOTE_SOURCE=finnhub HISTORY_SOURCE=polygon MAIL_DOMAIN=mail.<your-domain>
 	@case "$(SUPABASE_URL)" in *your-project-ref*) echo "deploy: set SUPABASE_URL=https://<project-ref>.supabase.co (infra/README.md)"; exit 1;; esac
+	@case "$(MAIL_DOMAIN)" in *example.com) echo "deploy: set MAIL_DOMAIN=<a domain whose DNS you control> (infra/README.md, \"Notifications\")"; exit 1;; esac
 	cd infra && $(INFRA_ENV) $(CDK_DIR)/node_modules/.bin/cdk deploy $(CDK_CONTEXT)

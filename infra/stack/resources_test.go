@@ -186,6 +186,13 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 			if f.ManageConnections {
 				want[stack.EnvWebSocketCallbackURL] = "callback"
 			}
+			if f.SendsEmail {
+				want[topology.MailFromEnvVar] = "=" + testMailFrom
+				want[topology.SESConfigurationSetEnvVar] = "configuration set"
+			}
+			if _, ok := f.SettingByName(topology.PublicAPIURLSetting.Name); ok {
+				want[topology.PublicAPIURLSetting.Name] = "http api"
+			}
 			for _, tr := range f.Triggers {
 				if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
 					want[topology.FailureDestinationEnvVar] = "queue:" + f.Name + "-" + tr.Source + "-failures"
@@ -209,6 +216,10 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 						got[k] = "queue:" + queues[rid]
 					case strings.Contains(fmt.Sprint(x), "execute-api") && slices.Contains(refsIn(x), keyOf(s.byName("AWS::ApiGatewayV2::Api", "Name"), "ws")):
 						got[k] = "callback"
+					case s.res[rid].Type == "AWS::SES::ConfigurationSet":
+						got[k] = "configuration set"
+					case s.res[rid].Type == "AWS::ApiGatewayV2::Api" && rid == keyOf(s.byName("AWS::ApiGatewayV2::Api", "Name"), "http"):
+						got[k] = "http api"
 					default:
 						got[k] = fmt.Sprint(x)
 					}
@@ -259,8 +270,8 @@ func TestSecretsAreEmptyRetainedAndPassedByARN(t *testing.T) {
 				continue
 			}
 			r := s.res[id]
-			if _, ok := r.Properties["GenerateSecretString"]; ok {
-				t.Errorf("%s/%s: generates a value; it must start empty for the operator", name, decl.Name)
+			if _, ok := r.Properties["GenerateSecretString"]; ok != decl.Generated {
+				t.Errorf("%s/%s: generates a value %v; only the system's own keys are generated, the others start empty for the operator", name, decl.Name, ok)
 			}
 			if _, ok := r.Properties["SecretString"]; ok {
 				t.Errorf("%s/%s: has a value in the template", name, decl.Name)

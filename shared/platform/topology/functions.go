@@ -130,7 +130,8 @@ type Feature string
 // WebSocket), which a function holds open.
 const StreamingQuotes Feature = "streaming-quotes"
 
-// Secret is a Secrets Manager secret the stack expects the operator to fill.
+// Secret is a Secrets Manager secret the stack expects the operator to fill
+// (unless Generated).
 type Secret struct {
 	Name    string
 	EnvVar  string // the variable that carries its ARN (deployed)
@@ -141,6 +142,10 @@ type Secret struct {
 	// LocalValue: the local stack gives PlainEnvVar a stand-in value of its own
 	// (otherwise the operator may).
 	LocalValue bool
+	// Generated secrets are the system's own (a signing key): the deployed
+	// stack fills them with a random value, where the others wait for the
+	// operator.
+	Generated bool
 	// Provider, when set, is the market-data source whose API key this is: a
 	// function lists the keys of every provider it could use, and a deployment
 	// creates and grants only those of the sources it chooses (Sources.For).
@@ -181,7 +186,7 @@ func Secrets() []Secret {
 			Purpose: "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
 		{Name: ServiceRoleKey, EnvVar: "SUPABASE_SERVICE_ROLE_KEY_ARN", PlainEnvVar: "SUPABASE_SERVICE_ROLE_KEY",
 			Purpose: "the service-role key, for auth admin look-ups"},
-		{Name: NotificationKey, EnvVar: "NOTIFICATION_KEY_SECRET_ARN", PlainEnvVar: "NOTIFICATION_KEY", LocalValue: true,
+		{Name: NotificationKey, EnvVar: "NOTIFICATION_KEY_SECRET_ARN", PlainEnvVar: "NOTIFICATION_KEY", LocalValue: true, Generated: true,
 			Purpose: "the HMAC key that signs the unsubscribe links of notification e-mail (random, 32 bytes or more)"},
 		{Name: FinnhubAPIKey, EnvVar: "FINNHUB_API_KEY_SECRET_ARN", PlainEnvVar: "FINNHUB_API_KEY", Provider: FinnhubSource,
 			Purpose: "Finnhub's API key (finnhub.io dashboard): quotes, the trade stream and symbol search"},
