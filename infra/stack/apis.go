@@ -156,8 +156,8 @@ func (b *builder) httpAPI() {
 	}
 	// The links functions put in messages (unsubscribe) start at the API's own URL.
 	for _, f := range b.topo.Functions {
-		if _, ok := f.SettingByName(topology.PublicAPIURLSetting.Name); ok {
-			b.Functions[f.Name].AddEnvironment(jsii.String(topology.PublicAPIURLSetting.Name), api.ApiEndpoint(), nil)
+		if set, ok := f.SettingByName(topology.PublicAPIURLEnvVar); ok && set.SetBy&topology.CDKStack != 0 {
+			b.Functions[f.Name].AddEnvironment(jsii.String(set.Name), api.ApiEndpoint(), nil)
 		}
 	}
 	rate, burst := Throttle(b.cfg.Stage)

@@ -101,7 +101,11 @@ func richTopology() stack.Topology {
 			Name: "mailer", Purpose: "sends notifications by e-mail and SMS", Memory: 256, Timeout: time.Minute, ReservedConcurrency: 2,
 			Secrets:    []string{topology.DatabaseSecret, topology.NotificationKey},
 			SendsEmail: true, SendsSMS: true,
-			Settings: []topology.Setting{topology.PublicAPIURLSetting},
+			Settings: []topology.Setting{
+				{Name: topology.MailFromEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the sender"},
+				{Name: topology.SESConfigurationSetEnvVar, SetBy: topology.CDKStack, Meaning: "the configuration set"},
+				{Name: topology.PublicAPIURLEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the links' base"},
+			},
 			Triggers: []topology.Trigger{{Kind: topology.SNSTopic, Source: topology.SESEventsTopic}},
 		},
 		topology.Function{

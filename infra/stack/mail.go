@@ -39,10 +39,13 @@ type mailResources struct {
 	topic     awssns.Topic
 }
 
-// sendsMail reports whether t needs the mail resources: a function sends e-mail or subscribes to SES's events.
+// sendsMail reports whether t needs the mail resources: a function sends e-mail (or reads the mail settings) or
+// subscribes to SES's events.
 func sendsMail(t Topology) bool {
 	for _, f := range t.Functions {
-		if f.SendsEmail {
+		_, from := f.SettingByName(topology.MailFromEnvVar)
+		_, set := f.SettingByName(topology.SESConfigurationSetEnvVar)
+		if f.SendsEmail || from || set {
 			return true
 		}
 	}
@@ -122,12 +125,22 @@ func (b *builder) configurationSetArn(name *string) *string {
 		ResourceName: name, ArnFormat: awscdk.ArnFormat_SLASH_RESOURCE_NAME})
 }
 
-// mailAccess grants f what its SendsEmail and SendsSMS ask for and gives it the mail settings
-// (topology.MailSettings).
+// mailAccess grants f what its SendsEmail and SendsSMS ask for, and sets the mail settings it declares
+// (topology.MailFromEnvVar, topology.SESConfigurationSetEnvVar) for this stack to set. A function that declares them
+// without sending e-mail would find no configuration set: sendsMail counts it too.
 func (b *builder) mailAccess(f topology.Function, role awsiam.Role, env map[string]*string) {
+	for _, s := range f.Settings {
+		if s.SetBy&topology.CDKStack == 0 || s.Value != "" {
+			continue
+		}
+		switch s.Name {
+		case topology.MailFromEnvVar:
+			env[s.Name] = jsii.String(b.cfg.MailFrom)
+		case topology.SESConfigurationSetEnvVar:
+			env[s.Name] = b.mail.configSet.ConfigurationSetName()
+		}
+	}
 	if f.SendsEmail {
-		env[topology.MailFromEnvVar] = jsii.String(b.cfg.MailFrom)
-		env[topology.SESConfigurationSetEnvVar] = b.mail.configSet.ConfigurationSetName()
 		role.AddToPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 			Effect:     awsiam.Effect_ALLOW,
 			Actions:    jsii.Strings(sesSendActions...),

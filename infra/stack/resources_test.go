@@ -186,12 +186,18 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 			if f.ManageConnections {
 				want[stack.EnvWebSocketCallbackURL] = "callback"
 			}
-			if f.SendsEmail {
-				want[topology.MailFromEnvVar] = "=" + testMailFrom
-				want[topology.SESConfigurationSetEnvVar] = "configuration set"
-			}
-			if _, ok := f.SettingByName(topology.PublicAPIURLSetting.Name); ok {
-				want[topology.PublicAPIURLSetting.Name] = "http api"
+			for _, set := range f.Settings {
+				if set.SetBy&topology.CDKStack == 0 {
+					continue
+				}
+				switch set.Name {
+				case topology.MailFromEnvVar:
+					want[set.Name] = "=" + testMailFrom
+				case topology.SESConfigurationSetEnvVar:
+					want[set.Name] = "configuration set"
+				case topology.PublicAPIURLEnvVar:
+					want[set.Name] = "http api"
+				}
 			}
 			for _, tr := range f.Triggers {
 				if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {

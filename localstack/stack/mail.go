@@ -76,19 +76,26 @@ func notificationKey(path string) (string, error) {
 	return key, nil
 }
 
-// mailEnv adds to env what a function that sends mail or SMS is given: the endpoints of the stand-ins, the
-// sender and configuration set (topology.MailSettings), and the public API URL to one that declares it.
+// mailEnv adds to env what a function that sends mail or SMS is given: the endpoints of the stand-ins, and of the
+// notification settings it declares (the sender, the configuration set, the public API URL) those the topology
+// says the local stack sets.
 func mailEnv(f topology.Function, prefix string, e endpoints, env map[string]string) {
 	if f.SendsEmail {
 		env["AWS_ENDPOINT_URL_SESV2"] = e.sesAPI
-		env[topology.MailFromEnvVar] = localMailFrom
-		env[topology.SESConfigurationSetEnvVar] = topology.PhysicalName(prefix, topology.SESConfigurationSet)
 	}
 	if f.SendsSMS {
 		env["AWS_ENDPOINT_URL_SNS"] = e.snsAPI
 	}
 	for _, s := range f.Settings {
-		if s.Name == topology.PublicAPIURLSetting.Name {
+		if s.SetBy&topology.LocalStack == 0 || s.Value != "" {
+			continue
+		}
+		switch s.Name {
+		case topology.MailFromEnvVar:
+			env[s.Name] = localMailFrom
+		case topology.SESConfigurationSetEnvVar:
+			env[s.Name] = topology.PhysicalName(prefix, topology.SESConfigurationSet)
+		case topology.PublicAPIURLEnvVar:
 			env[s.Name] = e.publicAPI
 		}
 	}

@@ -26,13 +26,17 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// A function that sends mail and SMS is given the stand-ins' endpoints, the sender, the configuration set, the
-// signing key and the public API URL; one that sends neither gets none of them.
+// A function that sends mail and SMS is given the stand-ins' endpoints, and the sender, the configuration set, the
+// signing key and the public API URL it declares; one that sends neither gets no endpoint.
 func TestMailEnvMirrorsTheTopology(t *testing.T) {
 	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", dataDir: "/data", sesAPI: "http://admin/aws/sesv2",
 		snsAPI: "http://admin/aws/sns", publicAPI: "http://api", notificationKey: "k"}
 	mailer := topology.Function{Name: "mailer", SendsEmail: true, SendsSMS: true, Secrets: []string{topology.NotificationKey},
-		Settings: []topology.Setting{topology.PublicAPIURLSetting},
+		Settings: []topology.Setting{
+			{Name: topology.MailFromEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the sender"},
+			{Name: topology.SESConfigurationSetEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the configuration set"},
+			{Name: topology.PublicAPIURLEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the links' base"},
+		},
 		Triggers: []topology.Trigger{{Kind: topology.SNSTopic, Source: topology.SESEventsTopic}}}
 	got := map[string]string{}
 	for _, kv := range functionEnv(mailer, "pt-local-", e) {
@@ -55,6 +59,12 @@ func TestMailEnvMirrorsTheTopology(t *testing.T) {
 		if _, ok := got[s.Name]; ok != (s.SetBy&topology.LocalStack != 0) {
 			t.Errorf("%s: given %v, but the topology says the local stack sets it: %v", s.Name, ok, s.SetBy&topology.LocalStack != 0)
 		}
+	}
+	// A setting only the deployed stack sets is not given here.
+	cdkOnly := mailer
+	cdkOnly.Settings = []topology.Setting{{Name: topology.SESConfigurationSetEnvVar, SetBy: topology.CDKStack, Meaning: "the configuration set"}}
+	if env := functionEnv(cdkOnly, "pt-local-", e); slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, topology.SESConfigurationSetEnvVar+"=") }) {
+		t.Errorf("a setting only the CDK stack sets is given locally: %v", env)
 	}
 	for _, kv := range functionEnv(topology.Function{Name: "quiet"}, "pt-local-", e) {
 		if k, _, _ := strings.Cut(kv, "="); k == "AWS_ENDPOINT_URL_SESV2" || k == "AWS_ENDPOINT_URL_SNS" || k == topology.MailFromEnvVar {

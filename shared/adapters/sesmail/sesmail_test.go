@@ -3,12 +3,15 @@ package sesmail_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/sesmail"
 	"github.com/portfoliotracker/tracker/shared/app/notifier"
@@ -128,6 +131,12 @@ func TestSendEmailClassifiesSESErrors(t *testing.T) {
 		{&types.AccountSuspendedException{}, false},
 		{&types.InternalServiceErrorException{}, false},
 		{&smithy.GenericAPIError{Code: "ServiceUnavailable"}, false},
+		// As the SDK returns them: the modelled error inside the HTTP response error. A 400 is permanent unless
+		// its code is one a later attempt gets past.
+		{httpError(400, &types.LimitExceededException{}), false},
+		{httpError(400, &smithy.GenericAPIError{Code: "UnknownError"}), true},
+		{httpError(403, &smithy.GenericAPIError{Code: "AccessDeniedException"}), false},
+		{httpError(503, &smithy.GenericAPIError{Code: "ServiceUnavailable"}), false},
 		{context.DeadlineExceeded, false},
 	}
 	for _, c := range cases {
@@ -146,6 +155,12 @@ func TestSendEmailClassifiesSESErrors(t *testing.T) {
 			t.Errorf("%T: error %q names the address", c.err, err)
 		}
 	}
+}
+
+// httpError is err as the SDK wraps an error response with status.
+func httpError(status int, err error) error {
+	return &awshttp.ResponseError{ResponseError: &smithyhttp.ResponseError{
+		Response: &smithyhttp.Response{Response: &http.Response{StatusCode: status}}, Err: err}}
 }
 
 type failingAPI struct{ err error }

@@ -17,7 +17,7 @@ func TestPublishAndList(t *testing.T) {
 	form := url.Values{"Action": {"Publish"}, "Version": {"2010-03-31"}, "PhoneNumber": {"+4915155500001"}, "Message": {"hello"},
 		"MessageAttributes.entry.1.Name": {"AWS.SNS.SMS.SMSType"}, "MessageAttributes.entry.1.Value.DataType": {"String"},
 		"MessageAttributes.entry.1.Value.StringValue": {"Transactional"},
-		"MessageAttributes.entry.2.Name": {"AWS.SNS.SMS.SenderID"}, "MessageAttributes.entry.2.Value.DataType": {"String"},
+		"MessageAttributes.entry.2.Name":              {"AWS.SNS.SMS.SenderID"}, "MessageAttributes.entry.2.Value.DataType": {"String"},
 		"MessageAttributes.entry.2.Value.StringValue": {"PTRACKER"}}
 	for _, c := range []struct {
 		name   string

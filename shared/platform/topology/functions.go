@@ -106,9 +106,9 @@ type Function struct {
 	// ManageConnections allows PostToConnection/DeleteConnection on the WebSocket API.
 	ManageConnections bool
 	// SendsEmail allows ses:SendEmail from the deployment's sender identity
-	// with its configuration set (and nothing else), and gives the function the
-	// mail settings (MailSettings). Locally its SESv2 endpoint is
-	// aws-ses-v2-local.
+	// with its configuration set (and nothing else). Locally its SESv2
+	// endpoint is aws-ses-v2-local. The stacks compute the mail settings it
+	// declares (MailFromEnvVar, SESConfigurationSetEnvVar, PublicAPIURLEnvVar).
 	SendsEmail bool
 	// SendsSMS allows sns:Publish to phone numbers (SMS), and no topic. Locally
 	// its SNS endpoint is the stack's SMS recorder.

@@ -87,9 +87,6 @@ func (f Function) Environment() []Setting {
 			Setting{Name: WebSocketCallbackEnvVar, SetBy: BothStacks, Meaning: "the WebSocket API stage's management endpoint, to push to connections"},
 			Setting{Name: WebSocketEndpointEnvVar, Meaning: "overrides " + WebSocketCallbackEnvVar + " (a custom domain's https://<domain>/<base-path>)"})
 	}
-	if f.SendsEmail {
-		out = append(out, MailSettings...)
-	}
 	for _, tr := range f.Triggers {
 		if tr.Kind == DynamoDBStream || tr.Kind == KinesisStream {
 			out = append(out, Setting{Name: FailureDestinationEnvVar, SetBy: BothStacks,
@@ -110,31 +107,23 @@ func (f Function) SettingByName(name string) (Setting, bool) {
 	return Setting{}, false
 }
 
-// The settings of a function that sends e-mail (Function.SendsEmail).
+// Settings a function that sends notifications may declare, which both stacks
+// compute for it (each sets those whose SetBy names it): the sender, the SES
+// configuration set and the HTTP API's public URL (the base of unsubscribe
+// links).
 const (
-	// MailFromEnvVar is the sender: a verified SES identity, with a display
-	// name (the CDK context mailFrom; locally "Portfolio Tracker
+	// MailFromEnvVar is the sender: an address of the SES identity, with a
+	// display name (the CDK context mailFrom; locally "Portfolio Tracker
 	// <alerts@example.test>").
 	MailFromEnvVar = "MAIL_FROM"
 	// SESConfigurationSetEnvVar names the SES configuration set whose event
-	// destination publishes bounces and complaints (SESEventsTopic).
+	// destination publishes bounces and complaints to SESEventsTopic.
 	SESConfigurationSetEnvVar = "SES_CONFIGURATION_SET"
+	// PublicAPIURLEnvVar is the HTTP API's public base URL, without a
+	// trailing slash.
+	PublicAPIURLEnvVar = "PUBLIC_API_URL"
 )
 
 // SESConfigurationSet is the configuration set's logical name; the physical
 // one is Prefix + it (PhysicalName), the value of SESConfigurationSetEnvVar.
 const SESConfigurationSet = "notifications"
-
-// MailSettings are what Environment adds for Function.SendsEmail.
-var MailSettings = []Setting{
-	{Name: MailFromEnvVar, Required: true, SetBy: BothStacks,
-		Meaning: "the sender of notification e-mail, a verified SES identity with a display name (CDK context mailFrom)"},
-	{Name: SESConfigurationSetEnvVar, Required: true, SetBy: BothStacks,
-		Meaning: "the SES configuration set mail is sent with: its event destination publishes bounces and complaints to the " + SESEventsTopic + " topic"},
-}
-
-// PublicAPIURLSetting is the HTTP API's public base URL, which both stacks give
-// a function that declares it among its Settings: the base of the links it puts
-// in messages (the unsubscribe link).
-var PublicAPIURLSetting = Setting{Name: "PUBLIC_API_URL", Required: true, SetBy: BothStacks,
-	Meaning: "the HTTP API's public base URL (https://<api>.execute-api.<region>.amazonaws.com, or a custom domain): the base of unsubscribe links"}

@@ -257,16 +257,3 @@ func TestProviderKeysAreOnePerProvider(t *testing.T) {
 		}
 	}
 }
-
-// A function that sends e-mail reads the sender and the configuration set; one that does not, neither.
-func TestMailSettingsFollowSendsEmail(t *testing.T) {
-	mailer := Function{Name: "mailer", SendsEmail: true, SendsSMS: true}
-	for _, s := range MailSettings {
-		if _, ok := mailer.SettingByName(s.Name); !ok {
-			t.Errorf("a function that sends e-mail lacks %s", s.Name)
-		}
-		if _, ok := (Function{Name: "quiet", SendsSMS: true}).SettingByName(s.Name); ok {
-			t.Errorf("a function that sends no e-mail has %s", s.Name)
-		}
-	}
-}
