@@ -133,6 +133,7 @@ func (b *builder) functions() {
 		if _, reads := f.SettingByName(EnvSupabaseURL); reads || hasKind(f, topology.HTTPAuthorizer, topology.WSAuthorizer) {
 			env[EnvSupabaseURL] = jsii.String(b.cfg.SupabaseURL)
 		}
+		b.mailAccess(f, role, env)
 		if f.ManageConnections {
 			stage := string(b.cfg.Stage)
 			env[EnvWebSocketCallbackURL] = jsii.String(fmt.Sprintf("https://%s.execute-api.%s.%s/%s", *b.ws.ApiId(), *b.st.Region(), *b.st.UrlSuffix(), stage))
@@ -197,6 +198,9 @@ func (b *builder) functionSuppressions(f topology.Function, role awsiam.Role) {
 	if hasKind(f, topology.DynamoDBStream) {
 		applies = append(applies, regex(`/^Resource::<Table[A-Za-z0-9]+\.Arn>\/stream\/\*$/`))
 		reasons += " dynamodb:ListStreams is authorized on <table>/stream/*: the table's own streams, whose labels change when a stream is re-enabled."
+	}
+	if f.SendsSMS {
+		reasons += " sns:Publish to a phone number (SMS) names no resource ARN, so it is allowed on * and denied on every SNS topic and endpoint ARN: the function can text a number and publish nowhere else."
 	}
 	if f.ManageConnections {
 		applies = append(applies, regex(`/^Resource::arn:<AWS::Partition>:execute-api:.*\/@connections\/\*$/`))

@@ -9,7 +9,12 @@ import (
 // Route is one HTTP API route in API Gateway's syntax: Method is an HTTP method
 // or "ANY"; Path is "/portfolios/{id}" or ends in a greedy "{proxy+}". A Route
 // with Method and Path both empty, or Path "$default", is the $default route.
-type Route struct{ Method, Path, Function string }
+// A Public route has no authorizer (API Gateway's authorization type NONE):
+// the request reaches its function without an identity.
+type Route struct {
+	Method, Path, Function string
+	Public                 bool
+}
 
 type segKind uint8
 
@@ -30,6 +35,7 @@ type compiledRoute struct {
 	segs     []segment
 	function string
 	isDef    bool
+	public   bool
 }
 
 // router selects routes as HTTP APIs do: the most specific match wins, a
@@ -52,7 +58,7 @@ func newRouter(routes []Route) (*router, error) {
 			if r.def != nil {
 				return nil, fmt.Errorf("gateway: two $default routes")
 			}
-			r.def = &compiledRoute{key: "$default", function: rt.Function, isDef: true}
+			r.def = &compiledRoute{key: "$default", function: rt.Function, isDef: true, public: rt.Public}
 			continue
 		}
 		method := strings.ToUpper(rt.Method)
@@ -62,7 +68,7 @@ func newRouter(routes []Route) (*router, error) {
 		if !strings.HasPrefix(rt.Path, "/") {
 			return nil, fmt.Errorf("gateway: route path %q must start with /", rt.Path)
 		}
-		cr := compiledRoute{key: method + " " + rt.Path, method: method, function: rt.Function}
+		cr := compiledRoute{key: method + " " + rt.Path, method: method, function: rt.Function, public: rt.Public}
 		if seen[cr.key] {
 			return nil, fmt.Errorf("gateway: duplicate route %s", cr.key)
 		}

@@ -49,6 +49,9 @@ type endpoints struct {
 	dynamoDB, kinesis, databaseURL, apiDatabaseURL, supabaseURL, wsManagement, jwtSecret string
 	// serviceRoleKey is the Auth stand-in's service-role key.
 	serviceRoleKey string
+	// The mail plumbing (mail.go): the SESv2 and SNS endpoints, the HTTP API's URL (unsubscribe links), and the
+	// notification signing key's stand-in.
+	sesAPI, snsAPI, publicAPI, notificationKey string
 	// dataDir holds the on-failure destinations (failureFile).
 	dataDir string
 }
@@ -98,7 +101,7 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 		}
 	}
 	stand := map[string]string{topology.DatabaseSecret: e.databaseURL, topology.APIDatabaseSecret: e.apiDatabaseURL, topology.JWTSecret: e.jwtSecret,
-		topology.ServiceRoleKey: e.serviceRoleKey}
+		topology.ServiceRoleKey: e.serviceRoleKey, topology.NotificationKey: e.notificationKey}
 	for _, name := range f.Secrets {
 		for _, s := range topology.Secrets() {
 			if s.Name == name && s.LocalValue {
@@ -114,6 +117,7 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	if f.ManageConnections {
 		env[topology.WebSocketCallbackEnvVar] = e.wsManagement
 	}
+	mailEnv(f, prefix, e, env)
 	for _, tr := range f.Triggers {
 		if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
 			// Where the stack sets the mapping's SQS queue URL.

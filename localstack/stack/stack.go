@@ -48,6 +48,7 @@ type Stack struct {
 	issuer *tokenissuer.Issuer
 	// authDB holds the Auth stand-in's users (auth.users) and sessions.
 	authDB *pgxpool.Pool
+	mail   *mail
 
 	pollers  map[string]*esm.Poller
 	failures map[string]*esm.FileDestination
@@ -72,6 +73,8 @@ type Stack struct {
 type URLs struct {
 	HTTP, WebSocket, WSManagement, Auth, Admin string
 	DynamoDB, Kinesis, Postgres                string
+	// SES is aws-ses-v2-local: its inbox viewer, and the sent mail at /store.
+	SES string
 }
 
 // Timing is one start-up step.
@@ -132,7 +135,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	// the linker are the two long poles.
 	step := time.Now()
 	set, err := emulator.Open(cfg.Root, filepath.Join(cfg.DataDir, "emulators"), emulator.Options{Persist: true, Ports: map[emulator.Kind]int{
-		emulator.DynamoDB: cfg.DynamoDBPort, emulator.Kinesis: cfg.KinesisPort, emulator.Postgres: cfg.PostgresPort}})
+		emulator.DynamoDB: cfg.DynamoDBPort, emulator.Kinesis: cfg.KinesisPort, emulator.Postgres: cfg.PostgresPort, emulator.SES: cfg.SESPort}})
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +150,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	)
 	kinds := emulator.AllKinds
 	if cfg.AWSEndpoint != "" {
-		kinds = []emulator.Kind{emulator.Postgres}
+		kinds = []emulator.Kind{emulator.Postgres, emulator.SES}
 	}
 	wg.Go(func() { started, startErr = set.StartAll(ctx, kinds) })
 	wg.Go(func() {
@@ -169,7 +172,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		addr[st.Kind] = st.Addr
 		s.Timings = append(s.Timings, Timing{"  " + string(st.Kind), st.Took})
 	}
-	s.URLs.DynamoDB, s.URLs.Kinesis = addr[emulator.DynamoDB], addr[emulator.Kinesis]
+	s.URLs.DynamoDB, s.URLs.Kinesis, s.URLs.SES = addr[emulator.DynamoDB], addr[emulator.Kinesis], addr[emulator.SES]
+	if s.mail, err = newMail(cfg.DataDir, s.URLs.SES); err != nil {
+		return nil, err
+	}
 	if cfg.AWSEndpoint != "" {
 		s.URLs.DynamoDB, s.URLs.Kinesis = cfg.AWSEndpoint, cfg.AWSEndpoint
 	}
@@ -221,7 +227,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
-		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), serviceRoleKey: issuer.ServiceRoleKey(), dataDir: dataDir}
+		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), serviceRoleKey: issuer.ServiceRoleKey(), dataDir: dataDir,
+		sesAPI: s.URLs.Admin + sesAPIPath, snsAPI: s.URLs.Admin + snsAPIPath, publicAPI: s.URLs.HTTP, notificationKey: s.mail.key}
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
@@ -253,7 +260,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		for _, tr := range f.Triggers {
 			switch tr.Kind {
 			case topology.HTTPRoute:
-				httpCfg.Routes = append(httpCfg.Routes, gateway.Route{Method: tr.Method, Path: tr.Path, Function: f.Name})
+				httpCfg.Routes = append(httpCfg.Routes, gateway.Route{Method: tr.Method, Path: tr.Path, Function: f.Name, Public: publicRoute(tr)})
 			case topology.HTTPAuthorizer:
 				httpCfg.Authorizer = f.Name
 			case topology.WSAuthorizer:
@@ -315,6 +322,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	s.Timings = append(s.Timings, Timing{"functions warmed, gateways, pollers and schedules", time.Since(step)},
 		Timing{"total to ready", time.Since(t0)})
 	return s, nil
+}
+
+// publicRoute reports whether an HTTP route trigger is one of topology.PublicOperations: the gateway routes it
+// without the authorizer, as API Gateway does.
+func publicRoute(tr topology.Trigger) bool {
+	for _, r := range topology.HTTPRoutes {
+		if r.Method == tr.Method && r.Path == tr.Path {
+			return r.Public()
+		}
+	}
+	return false
 }
 
 func (s *Stack) addPoller(f topology.Function, tr topology.Trigger, streams *dynamodbstreams.Client,

@@ -87,6 +87,10 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 				if tr.Expression == "" || tr.TimeZone == "" {
 					t.Errorf("%s: schedules need an expression and a time zone (docs/architecture.md §4)", f.Name)
 				}
+			case SNSTopic:
+				if tr.Source != SESEventsTopic {
+					t.Errorf("%s: subscribed to topic %q; the stacks own only %s", f.Name, tr.Source, SESEventsTopic)
+				}
 			}
 		}
 	}
@@ -104,6 +108,11 @@ func TestHTTPRoutesAreWellFormed(t *testing.T) {
 			t.Errorf("route %s (%s) declared twice", r.Pattern(), r.OperationID)
 		}
 		patterns[r.Pattern()], operations[r.OperationID] = true, true
+	}
+	for _, op := range PublicOperations {
+		if !operations[op] {
+			t.Errorf("public operation %s names no route", op)
+		}
 	}
 }
 
