@@ -129,6 +129,30 @@ func (r Rule) Primary() Condition {
 	return Condition{Kind: r.Kind, Symbol: r.Symbol, Threshold: r.Threshold, Direction: r.Direction, TargetWeight: r.TargetWeight, Window: r.Window}
 }
 
+// HasKind reports whether r watches a condition of kind k.
+func (r Rule) HasKind(k Kind) bool {
+	if !r.IsComposite() {
+		return r.Kind == k
+	}
+	for _, c := range r.Conditions {
+		if c.Kind == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Symbols lists the symbols r's conditions name, once each.
+func (r Rule) Symbols() []string {
+	var out []string
+	for _, c := range r.Legs() {
+		if c.Symbol != "" && !slices.Contains(out, c.Symbol) {
+			out = append(out, c.Symbol)
+		}
+	}
+	return out
+}
+
 // leg is condition i of r as a single-condition rule of r's ID, owner,
 // portfolio and hysteresis, and no cooldown: the rule applies the cooldown.
 func (r Rule) leg(c Condition) Rule {
