@@ -159,6 +159,7 @@ func (r *storedRule) decode() (readmodel.AlertRule, error) {
 			return out, fmt.Errorf("memstore: alert rule state: %w", err)
 		}
 	}
+	out.State = out.Rule.EffectiveState(out.State)
 	return out, nil
 }
 
@@ -197,14 +198,8 @@ func (a *Alerts) Update(_ context.Context, userID, id string, patch alerts.Patch
 	if err != nil {
 		return readmodel.AlertRule{}, fmt.Errorf("memstore: alert rule: %w", err)
 	}
-	var state []byte
-	if next.State != (alerts.RuleState{}) {
-		if state, err = json.Marshal(next.State); err != nil {
-			return readmodel.AlertRule{}, fmt.Errorf("memstore: alert state: %w", err)
-		}
-	}
 	old := stored.rule
-	stored.def, stored.state, stored.rule = def, state, next.Rule
+	stored.def, stored.rule = def, next.Rule
 	a.moveMark(ruleKey(old))
 	a.moveMark(ruleKey(next.Rule))
 	next.Rule.ID = id

@@ -164,17 +164,18 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 	return out, rows.Err()
 }
 
-// maxUpdateAttempts bounds Update's compare-and-set: an evaluator saving the
-// rule's state between its read and its write makes it read again.
+// maxUpdateAttempts bounds Update's compare-and-set: another patch of the rule
+// between its read and its write makes it read again.
 const maxUpdateAttempts = 8
 
 // Update applies patch to userID's rule id and returns the rule as stored
 // (alerts.ErrNotFound when there is none, or it is someone else's). The patched
 // rule is validated (alerts.ErrInvalidRule); when what it watches changed or it
-// was resumed its state restarts (alerts.Patch.Apply, RuleState.Resumed). The
-// write is a compare-and-set on the definition and state read, so an evaluator's
-// concurrent save is never overwritten with an older state, and the marks
-// trigger moves the rule's keys (old and new), so the prices consumer reloads it.
+// was resumed it restarts (alerts.Patch.Apply stamps its RestartedAt, and its
+// saved state reads as restarted: the API never writes the engine's state). The
+// write is a compare-and-set on the definition read, so concurrent patches never
+// lose one another, and the marks trigger moves the rule's keys (old and new),
+// so the prices consumer reloads it.
 func (a *AlertRules) Update(ctx context.Context, userID, id string, patch alerts.Patch) (AlertRule, error) {
 	db := asCaller(a.db, userID)
 	scoped := alerts.ScopedID(userID, id)
@@ -203,7 +204,7 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 		if cur.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
 			return AlertRule{}, err
 		}
-		next, state, err := patchRule(cur, id, patch, time.Now())
+		next, err := PatchRule(cur, id, patch, time.Now())
 		if err != nil {
 			return AlertRule{}, err
 		}
@@ -213,9 +214,9 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 		}
 		primary := next.Rule.Primary()
 		tag, err := db.Exec(ctx, `
-update alert_rules set definition = $3::jsonb, kind = $4, symbol = $5, active = $6, state = nullif($7, '')::jsonb
- where id = $1 and user_id = $2::uuid and definition = $8::jsonb and state is not distinct from nullif($9, '')::jsonb`,
-			scoped, userID, string(newDef), string(primary.Kind), primary.Symbol, next.Rule.Active(), state, def, st)
+update alert_rules set definition = $3::jsonb, kind = $4, symbol = $5, active = $6
+ where id = $1 and user_id = $2::uuid and definition = $7::jsonb`,
+			scoped, userID, string(newDef), string(primary.Kind), primary.Symbol, next.Rule.Active(), def)
 		if err != nil {
 			return AlertRule{}, fmt.Errorf("readmodel: update alert rule: %w", err)
 		}
@@ -227,10 +228,11 @@ update alert_rules set definition = $3::jsonb, kind = $4, symbol = $5, active = 
 	return AlertRule{}, fmt.Errorf("readmodel: update alert rule %s: changed concurrently %d times", id, maxUpdateAttempts)
 }
 
-// patchRule is cur patched at now, validated, with its state as JSON ("" when
-// armed at epoch 0): what Update writes. Errors name the rule by ownID.
-func patchRule(cur AlertRule, ownID string, patch alerts.Patch, now time.Time) (AlertRule, string, error) {
-	next, restart := patch.Apply(cur.Rule, now)
+// PatchRule is what a store's Update makes of cur: patched at now and
+// validated, with its state as the evaluators will read it. Errors name the
+// rule by ownID. It is exported for the in-memory twin, which must agree.
+func PatchRule(cur AlertRule, ownID string, patch alerts.Patch, now time.Time) (AlertRule, error) {
+	next, _ := patch.Apply(cur.Rule, now)
 	withOwn := next
 	withOwn.ID = ownID
 	err := withOwn.CheckSymbols()
@@ -242,28 +244,9 @@ func patchRule(cur AlertRule, ownID string, patch alerts.Patch, now time.Time) (
 		if errors.As(err, &ve) {
 			ve.RuleID = ownID
 		}
-		return AlertRule{}, "", err
+		return AlertRule{}, err
 	}
-	out := AlertRule{Rule: next, State: cur.State, CreatedAt: cur.CreatedAt}
-	if restart {
-		out.State = cur.State.Resumed(now)
-	}
-	if out.State == (alerts.RuleState{}) {
-		return out, "", nil
-	}
-	b, err := json.Marshal(out.State)
-	if err != nil {
-		return AlertRule{}, "", fmt.Errorf("readmodel: alert state: %w", err)
-	}
-	return out, string(b), nil
-}
-
-// PatchRule is what a store's Update makes of cur: patched at now and
-// validated, its state restarted when the patch says so. It is exported for the
-// in-memory twin, which must agree.
-func PatchRule(cur AlertRule, ownID string, patch alerts.Patch, now time.Time) (AlertRule, error) {
-	out, _, err := patchRule(cur, ownID, patch, now)
-	return out, err
+	return AlertRule{Rule: next, State: next.EffectiveState(cur.State), CreatedAt: cur.CreatedAt}, nil
 }
 
 // Delete removes userID's rule id; alerts.ErrNotFound when there is none (or it is
@@ -691,5 +674,6 @@ func decodeAlertRule(def, state string) (AlertRule, error) {
 			return AlertRule{}, fmt.Errorf("readmodel: alert rule state: %w", err)
 		}
 	}
+	r.State = r.Rule.EffectiveState(r.State)
 	return r, nil
 }

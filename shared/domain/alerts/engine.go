@@ -161,6 +161,7 @@ func (e *Engine) Add(r Rule) error {
 		return err
 	}
 	slot := e.place(c)
+	e.states[slot] = initialState(&c)
 	e.byID[r.ID] = slot
 	e.index[c.key] = append(e.index[c.key], slot)
 	return nil
@@ -178,15 +179,26 @@ func (e *Engine) addComposite(r Rule) error {
 		legs[i] = c
 	}
 	parent := e.place(compiled{code: codeComposite, cooldown: int64(r.Cooldown), rule: r})
+	e.states[parent] = initialState(&e.rules[parent])
 	slots := make([]int32, len(legs))
 	for i, c := range legs {
 		c.group = parent + 1
 		slots[i] = e.place(c)
+		e.states[slots[i]] = e.states[parent]
 		e.index[c.key] = append(e.index[c.key], slots[i])
 	}
 	e.rules[parent].legs = slots
 	e.byID[r.ID] = parent
 	return nil
+}
+
+// initialState is the state of a rule without a saved one: armed at epoch 0,
+// ignoring ticks up to its restart (Rule.EffectiveState).
+func initialState(c *compiled) ruleState {
+	if c.rule.RestartedAt.IsZero() {
+		return ruleState{}
+	}
+	return ruleState{lastAt: c.rule.RestartedAt.UnixNano()}
 }
 
 // place puts c, armed, in a free slot or a new one.

@@ -30,10 +30,11 @@ type Patch struct {
 	Active *bool
 }
 
-// Apply returns r patched at `at`, and whether the rule's state must restart
-// (RuleState.Resumed): when what it watches changed (a state reached on the
-// old conditions says nothing about the new) or it was resumed. Channels,
-// cooldown and pausing keep the state. The result is not validated.
+// Apply returns r patched at `at`, and whether the rule's state restarts
+// (its RestartedAt is then `at`: see Rule.EffectiveState): when what it watches
+// changed (a state reached on the old conditions says nothing about the new) or
+// it was resumed. Channels, cooldown and pausing keep the state. The result is
+// not validated.
 func (p Patch) Apply(r Rule, at time.Time) (Rule, bool) {
 	restart := false
 	set := func(changed bool) {
@@ -87,6 +88,9 @@ func (p Patch) Apply(r Rule, at time.Time) (Rule, bool) {
 		case !*p.Active && r.Active():
 			r.PausedAt = at.UTC()
 		}
+	}
+	if restart {
+		r.RestartedAt = at.UTC()
 	}
 	return r, restart
 }

@@ -65,7 +65,10 @@ var MaxHysteresis = decimal.New(5, -1)
 //
 // Channels, if any, are where the rule's firings go instead of the owner's
 // preferences (notify.Preferences.ChannelsFor). A rule with PausedAt set is paused:
-// the stores give it to no evaluator (Resumed says what resuming does).
+// the stores give it to no evaluator. RestartedAt is when it was last resumed or
+// its conditions edited: a state saved before then is read as
+// RuleState.Resumed(RestartedAt) (EffectiveState), so an edit restarts the rule
+// without writing its state, which only the evaluators do.
 type Rule struct {
 	ID           string           `json:"id"`
 	UserID       string           `json:"userId,omitempty"`
@@ -82,6 +85,17 @@ type Rule struct {
 	Cooldown     Duration         `json:"cooldown,omitzero"`
 	Channels     []notify.Channel `json:"channels,omitempty"`
 	PausedAt     time.Time        `json:"pausedAt,omitzero"`
+	RestartedAt  time.Time        `json:"restartedAt,omitzero"`
+}
+
+// EffectiveState is rs as r's evaluation starts from it: restarted when it was
+// saved before r's RestartedAt (its last tick is older), as it is otherwise.
+// Applying it twice changes nothing.
+func (r Rule) EffectiveState(rs RuleState) RuleState {
+	if r.RestartedAt.IsZero() || !rs.LastAt.Before(r.RestartedAt) {
+		return rs
+	}
+	return rs.Resumed(r.RestartedAt)
 }
 
 // Condition is one condition of a rule with several: the fields of a

@@ -268,6 +268,13 @@ func (e *Engine) Restore(s State) error {
 		return err
 	}
 	states := make([]ruleState, len(e.states))
+	for slot := range e.rules {
+		c := &e.rules[slot]
+		if g := c.group; g != 0 {
+			c = &e.rules[g-1]
+		}
+		states[slot] = initialState(c)
+	}
 	for slot, st := range parsed {
 		states[slot] = st
 	}
@@ -288,6 +295,7 @@ func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHist
 		if !ok {
 			continue
 		}
+		rs = e.rules[slot].rule.EffectiveState(rs)
 		firedAt, err := timeNs(rs.FiredAt)
 		if err != nil {
 			return nil, nil, err

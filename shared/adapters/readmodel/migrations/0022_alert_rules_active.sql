@@ -12,10 +12,11 @@ drop index public.alert_rules_portfolio_idx;
 create index alert_rules_portfolio_idx on public.alert_rules (portfolio_id, kind) where portfolio_id <> '' and active;
 
 -- The API edits the caller's rules (PATCH, pause, resume): the definition and
--- the columns copied out of it, and the state, which an edit of what the rule
--- watches restarts (alerts.RuleState.Resumed). Not the owner, the portfolio or
--- the creation time.
+-- the columns copied out of it. Not the owner, the portfolio, the creation time
+-- or the engine's state: an edit that restarts the rule stamps the definition's
+-- restartedAt instead, and the evaluators read a state saved before it as
+-- restarted (alerts.Rule.EffectiveState).
 grant insert (active) on table public.alert_rules to tracker_api;
-grant update (kind, symbol, definition, state, active) on table public.alert_rules to tracker_api;
+grant update (kind, symbol, definition, active) on table public.alert_rules to tracker_api;
 create policy alert_rules_update_own on public.alert_rules
   for update to tracker_api using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
