@@ -132,6 +132,7 @@ type Engine struct {
 	// instant's ticks are evaluated.
 	pending   []pendingStep
 	pendingAt int64
+	pendingOf []int32 // by composite slot: its index in pending + 1, 0 if none
 }
 
 // NewEngine returns an engine with rules (all armed).
@@ -212,6 +213,7 @@ func (e *Engine) place(c compiled) int32 {
 	e.rules = append(e.rules, c)
 	e.states = append(e.states, ruleState{})
 	e.isChanged = append(e.isChanged, false)
+	e.pendingOf = append(e.pendingOf, 0)
 	return int32(len(e.rules) - 1)
 }
 
@@ -544,16 +546,16 @@ func (e *Engine) stepLeg(slot int32, c *compiled, st *ruleState, fire, rearm boo
 	p := c.group - 1
 	e.states[p].lastAt = max(e.states[p].lastAt, at)
 	e.pendingAt = at
-	for i := range e.pending {
-		if q := &e.pending[i]; q.parent == p {
-			q.rose = q.rose || rose
-			if rose || !q.holding {
-				q.leg = slot
-			}
-			return st.fired
+	if i := e.pendingOf[p]; i != 0 {
+		q := &e.pending[i-1]
+		q.rose = q.rose || rose
+		if rose || !q.holding {
+			q.leg = slot
 		}
+		return st.fired
 	}
 	e.pending = append(e.pending, pendingStep{parent: p, leg: slot, rose: rose})
+	e.pendingOf[p] = int32(len(e.pending))
 	return st.fired
 }
 
@@ -571,8 +573,8 @@ func (e *Engine) emit(c *compiled, st *ruleState, observed decimal.Decimal, at i
 	if c.group == 0 {
 		return append(out, e.firing(c, st, observed, at))
 	}
-	for i := range e.pending {
-		if q := &e.pending[i]; q.parent == c.group-1 && &e.rules[q.leg] == c {
+	if i := e.pendingOf[c.group-1]; i != 0 {
+		if q := &e.pending[i-1]; &e.rules[q.leg] == c {
 			q.holding, q.observed = true, observed
 		}
 	}
@@ -589,6 +591,7 @@ func (e *Engine) emit(c *compiled, st *ruleState, observed decimal.Decimal, at i
 func (e *Engine) settle(out []Firing) []Firing {
 	at := e.pendingAt
 	for _, q := range e.pending {
+		e.pendingOf[q.parent] = 0
 		pc, ps := &e.rules[q.parent], &e.states[q.parent]
 		holds := e.holds(pc)
 		if e.step(q.parent, pc, ps, holds && q.holding, !holds, at) {
