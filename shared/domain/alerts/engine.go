@@ -97,6 +97,7 @@ type compiled struct {
 	cooldown int64 // nanoseconds
 	window   int64 // nanoseconds
 	group    int32 // a leg's composite slot + 1; 0 for any other rule
+	bit      uint8 // a leg's bit in its composite's ruleState.holding
 	legs     []int32
 	key      indexKey
 	rule     Rule
@@ -104,6 +105,7 @@ type compiled struct {
 
 type ruleState struct {
 	fired   bool
+	holding uint8 // a composite's: the bits of its legs that hold
 	epoch   uint64
 	firedAt int64 // Unix ns of the last firing; 0 = never
 	lastAt  int64 // Unix ns of the last tick evaluated; 0 = none
@@ -183,7 +185,7 @@ func (e *Engine) addComposite(r Rule) error {
 	e.states[parent] = initialState(&e.rules[parent])
 	slots := make([]int32, len(legs))
 	for i, c := range legs {
-		c.group = parent + 1
+		c.group, c.bit = parent+1, 1<<i
 		slots[i] = e.place(c)
 		e.states[slots[i]] = e.states[parent]
 		e.index[c.key] = append(e.index[c.key], slots[i])
@@ -536,15 +538,18 @@ func (e *Engine) step(slot int32, c *compiled, st *ruleState, fire, rearm bool, 
 // whether the leg holds (emit then notes its observation).
 func (e *Engine) stepLeg(slot int32, c *compiled, st *ruleState, fire, rearm bool, at int64) bool {
 	rose := false
+	p := c.group - 1
+	ps := &e.states[p]
 	if st.fired && rearm {
 		st.fired = false
+		ps.holding &^= c.bit
 		e.touch(slot)
 	} else if !st.fired && fire {
 		st.fired, rose = true, true
+		ps.holding |= c.bit
 		e.touch(slot)
 	}
-	p := c.group - 1
-	e.states[p].lastAt = max(e.states[p].lastAt, at)
+	ps.lastAt = max(ps.lastAt, at)
 	e.pendingAt = at
 	if i := e.pendingOf[p]; i != 0 {
 		q := &e.pending[i-1]
@@ -593,7 +598,7 @@ func (e *Engine) settle(out []Firing) []Firing {
 	for _, q := range e.pending {
 		e.pendingOf[q.parent] = 0
 		pc, ps := &e.rules[q.parent], &e.states[q.parent]
-		holds := e.holds(pc)
+		holds := holds(pc, ps)
 		if e.step(q.parent, pc, ps, holds && q.holding, !holds, at) {
 			out = append(out, e.firing(&e.rules[q.leg], ps, q.observed, at))
 		}
@@ -602,15 +607,13 @@ func (e *Engine) settle(out []Firing) []Firing {
 	return out
 }
 
-// holds reports whether composite pc's legs hold together.
-func (e *Engine) holds(pc *compiled) bool {
-	anyOf := pc.rule.Match == MatchAny
-	for _, l := range pc.legs {
-		if e.states[l].fired == anyOf {
-			return anyOf
-		}
+// holds reports whether composite pc's legs hold together, from the bits of
+// those that hold (ps.holding).
+func holds(pc *compiled, ps *ruleState) bool {
+	if pc.rule.Match == MatchAny {
+		return ps.holding != 0
 	}
-	return !anyOf
+	return ps.holding == 1<<len(pc.legs)-1
 }
 
 // touch marks slot's rule (a leg's composite) changed.

@@ -28,7 +28,9 @@ func TestPatchApplyRestartsOnlyWhenTheWatchChanges(t *testing.T) {
 		{"pause", base, Patch{Active: &off}, false, func(r Rule) bool { return r.PausedAt.Equal(at) && !r.Active() }},
 		{"resume", Rule{ID: "r", Kind: KindPriceAbove, Symbol: "X", Threshold: d("1"), PausedAt: t0}, Patch{Active: &on}, true, func(r Rule) bool { return r.Active() }},
 		{"resume an active rule", base, Patch{Active: &on}, false, func(r Rule) bool { return r.Active() }},
-		{"conditions", base, Patch{Conditions: &conds}, true, func(r Rule) bool { return r.IsComposite() && r.Kind == "" && r.Threshold.IsZero() && r.Validate() == nil }},
+		{"conditions", base, Patch{Conditions: &conds}, true, func(r Rule) bool {
+			return r.IsComposite() && r.Kind == "" && r.Threshold.IsZero() && r.Validate() == nil
+		}},
 	}
 	for _, c := range cases {
 		got, restart := c.p.Apply(c.r, at)

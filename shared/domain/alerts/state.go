@@ -106,7 +106,15 @@ func (e *Engine) State() State {
 }
 
 func (st *ruleState) export() RuleState {
-	return RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+	rs := RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+	if st.holding != 0 {
+		b := make([]byte, 0, MaxConditions)
+		for h := st.holding; h != 0; h >>= 1 {
+			b = append(b, '0'+h&1)
+		}
+		rs.Holding = string(b)
+	}
+	return rs
 }
 
 // export returns the state of the rule in slot (with its legs'), and whether
@@ -114,25 +122,10 @@ func (st *ruleState) export() RuleState {
 func (e *Engine) export(slot int32) (RuleState, bool) {
 	st := &e.states[slot]
 	rs := st.export()
-	legs := e.rules[slot].legs
-	for i, l := range legs {
-		if e.states[l].fired {
-			if rs.Holding == "" {
-				b := make([]byte, len(legs))
-				for j := range b {
-					b[j] = '0'
-				}
-				for j, l := range legs[i:] {
-					if e.states[l].fired {
-						b[i+j] = '1'
-					}
-				}
-				rs.Holding = string(b)
-			}
-			break
-		}
+	if n := len(e.rules[slot].legs); rs.Holding != "" && len(rs.Holding) < n {
+		rs.Holding += strings.Repeat("0", n-len(rs.Holding)) // one digit per condition
 	}
-	return rs, *st != (ruleState{}) || rs.Holding != ""
+	return rs, *st != (ruleState{})
 }
 
 // dropPortfolio is the portfolio whose value history the rule in slot needs:
@@ -307,14 +300,19 @@ func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHist
 		if rs.Fired && firedAt == 0 {
 			return nil, nil, fmt.Errorf("%w: rule %s fired but has no firing time", ErrInvalidState, id)
 		}
-		states[slot] = ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
 		legs := e.rules[slot].legs
 		if rs.Holding != "" && len(rs.Holding) != len(legs) || strings.Trim(rs.Holding, "01") != "" {
 			return nil, nil, fmt.Errorf("%w: rule %s holding %q for %d conditions", ErrInvalidState, id, rs.Holding, len(legs))
 		}
+		st := ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
 		for i, l := range legs {
-			states[l] = ruleState{fired: rs.Holding != "" && rs.Holding[i] == '1', lastAt: lastAt}
+			leg := ruleState{fired: rs.Holding != "" && rs.Holding[i] == '1', lastAt: lastAt}
+			if leg.fired {
+				st.holding |= 1 << i
+			}
+			states[l] = leg
 		}
+		states[slot] = st
 	}
 	history := map[string]*valueHistory{}
 	for p, vs := range s.Values {
