@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/decimaltext"
+	"github.com/portfoliotracker/tracker/shared/domain/notify"
 )
 
 // Alerts is the store of the caller's alert rules and alert history;
@@ -22,6 +25,7 @@ type Alerts interface {
 	Create(ctx context.Context, userID string, rule alerts.Rule) (readmodel.AlertRule, error)
 	List(ctx context.Context, userID string) ([]readmodel.AlertRule, error)
 	Delete(ctx context.Context, userID, id string) error
+	Update(ctx context.Context, userID, id string, patch alerts.Patch) (readmodel.AlertRule, error)
 	History(ctx context.Context, userID string, limit int, cursor string) ([]readmodel.AlertFiring, string, error)
 	Acknowledge(ctx context.Context, userID, firingKey string) (time.Time, error)
 }
@@ -34,69 +38,204 @@ const (
 )
 
 // alertRuleInput is the body of POST /alerts: an alerts.Rule with decimals and
-// durations as strings ("0.05", "120h"). The ID is optional (generated).
+// durations as strings ("0.05", "120h"). The ID is optional (generated). A rule
+// of several conditions has conditions and match instead of its own kind,
+// symbol, threshold, direction, targetWeight and window. active false creates
+// it paused.
 type alertRuleInput struct {
-	ID           string `json:"id"`
+	ID           string           `json:"id"`
+	Kind         string           `json:"kind"`
+	Symbol       string           `json:"symbol"`
+	PortfolioID  string           `json:"portfolioId"`
+	Threshold    string           `json:"threshold"`
+	Direction    string           `json:"direction"`
+	TargetWeight string           `json:"targetWeight"`
+	Window       string           `json:"window"`
+	Conditions   []conditionInput `json:"conditions"`
+	Match        string           `json:"match"`
+	Hysteresis   string           `json:"hysteresis"`
+	Cooldown     string           `json:"cooldown"`
+	Channels     []notify.Channel `json:"channels"`
+	Active       *bool            `json:"active"`
+}
+
+// conditionInput is one of the conditions of alertRuleInput.
+type conditionInput struct {
 	Kind         string `json:"kind"`
 	Symbol       string `json:"symbol"`
-	PortfolioID  string `json:"portfolioId"`
 	Threshold    string `json:"threshold"`
 	Direction    string `json:"direction"`
 	TargetWeight string `json:"targetWeight"`
 	Window       string `json:"window"`
-	Hysteresis   string `json:"hysteresis"`
-	Cooldown     string `json:"cooldown"`
 }
 
 func (in alertRuleInput) rule() (alerts.Rule, error) {
-	r := alerts.Rule{ID: in.ID, Kind: alerts.Kind(in.Kind), Symbol: in.Symbol, PortfolioID: in.PortfolioID, Direction: alerts.Direction(in.Direction)}
+	r := alerts.Rule{ID: in.ID, PortfolioID: in.PortfolioID, Match: alerts.Match(in.Match), Channels: in.Channels}
+	if in.Active != nil && !*in.Active {
+		r.PausedAt = time.Now().UTC()
+	}
+	if len(in.Conditions) == 0 {
+		c, err := conditionInput{in.Kind, in.Symbol, in.Threshold, in.Direction, in.TargetWeight, in.Window}.condition("")
+		if err != nil {
+			return r, err
+		}
+		r.Kind, r.Symbol, r.Threshold, r.Direction, r.TargetWeight, r.Window = c.Kind, c.Symbol, c.Threshold, c.Direction, c.TargetWeight, c.Window
+	} else {
+		if in.Kind != "" || in.Symbol != "" || in.Threshold != "" || in.Direction != "" || in.TargetWeight != "" || in.Window != "" {
+			return r, newError(http.StatusUnprocessableEntity, CodeValidation, "a rule with conditions has no kind, symbol, threshold, direction, targetWeight or window of its own", map[string]string{"field": "conditions"})
+		}
+		conds, err := conditionsOf(in.Conditions)
+		if err != nil {
+			return r, err
+		}
+		r.Conditions = conds
+	}
+	var err error
+	if r.Hysteresis, err = optionalDecimal("hysteresis", in.Hysteresis); err != nil {
+		return r, err
+	}
+	r.Cooldown, err = optionalDuration("cooldown", in.Cooldown)
+	return r, err
+}
+
+func conditionsOf(in []conditionInput) ([]alerts.Condition, error) {
+	out := make([]alerts.Condition, len(in))
+	for i, c := range in {
+		var err error
+		if out[i], err = c.condition(fmt.Sprintf("conditions[%d].", i)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// condition parses c; prefix names it in errors.
+func (c conditionInput) condition(prefix string) (alerts.Condition, error) {
+	out := alerts.Condition{Kind: alerts.Kind(c.Kind), Symbol: c.Symbol, Direction: alerts.Direction(c.Direction)}
+	var err error
+	if out.Threshold, err = decimalField(prefix+"threshold", c.Threshold); err != nil {
+		return out, err
+	}
+	if out.TargetWeight, err = optionalDecimal(prefix+"targetWeight", c.TargetWeight); err != nil {
+		return out, err
+	}
+	out.Window, err = optionalDuration(prefix+"window", c.Window)
+	return out, err
+}
+
+func decimalField(name, text string) (decimal.Decimal, error) {
+	d, err := decimaltext.Parse(text)
+	if err != nil {
+		return d, newError(http.StatusUnprocessableEntity, CodeValidation, name+" must be a decimal string such as \"0.05\": "+err.Error(), map[string]string{"field": name})
+	}
+	return d, nil
+}
+
+func optionalDecimal(name, text string) (decimal.Decimal, error) {
+	if text == "" {
+		return decimal.Decimal{}, nil
+	}
+	return decimalField(name, text)
+}
+
+func optionalDuration(name, text string) (alerts.Duration, error) {
+	if text == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(text)
+	if err != nil {
+		return 0, newError(http.StatusUnprocessableEntity, CodeValidation, name+" must be a duration such as \"120h\" or \"15m\"", map[string]string{"field": name})
+	}
+	return alerts.Duration(d), nil
+}
+
+// alertPatchInput is the body of PATCH /alerts/{ruleId}, a JSON merge patch of
+// the rule as alertRuleInput writes it: the fields present replace the rule's
+// (channels null or [] return the rule to the owner's preferences). A field
+// that names what the rule watches on (kind, symbol, portfolioId) or the id
+// cannot change: create another rule.
+type alertPatchInput struct {
+	Threshold    *string           `json:"threshold"`
+	Direction    *string           `json:"direction"`
+	TargetWeight *string           `json:"targetWeight"`
+	Window       *string           `json:"window"`
+	Conditions   *[]conditionInput `json:"conditions"`
+	Match        *string           `json:"match"`
+	Hysteresis   *string           `json:"hysteresis"`
+	Cooldown     *string           `json:"cooldown"`
+	Channels     json.RawMessage   `json:"channels"`
+	Active       *bool             `json:"active"`
+}
+
+func (in alertPatchInput) patch() (alerts.Patch, error) {
+	p := alerts.Patch{Active: in.Active}
 	for _, f := range []struct {
-		name     string
-		text     string
-		dst      *decimal.Decimal
-		required bool
-	}{
-		{"threshold", in.Threshold, &r.Threshold, true},
-		{"targetWeight", in.TargetWeight, &r.TargetWeight, false},
-		{"hysteresis", in.Hysteresis, &r.Hysteresis, false},
-	} {
-		if f.text == "" && !f.required {
+		name string
+		text *string
+		dst  **decimal.Decimal
+	}{{"threshold", in.Threshold, &p.Threshold}, {"targetWeight", in.TargetWeight, &p.TargetWeight}, {"hysteresis", in.Hysteresis, &p.Hysteresis}} {
+		if f.text == nil {
 			continue
 		}
-		d, err := decimaltext.Parse(f.text)
+		d, err := optionalDecimal(f.name, *f.text)
 		if err != nil {
-			return r, newError(http.StatusUnprocessableEntity, CodeValidation, f.name+" must be a decimal string such as \"0.05\": "+err.Error(), map[string]string{"field": f.name})
+			return p, err
 		}
-		*f.dst = d
+		*f.dst = &d
 	}
 	for _, f := range []struct {
 		name string
-		text string
-		dst  *alerts.Duration
-	}{{"window", in.Window, &r.Window}, {"cooldown", in.Cooldown, &r.Cooldown}} {
-		if f.text == "" {
+		text *string
+		dst  **alerts.Duration
+	}{{"window", in.Window, &p.Window}, {"cooldown", in.Cooldown, &p.Cooldown}} {
+		if f.text == nil {
 			continue
 		}
-		d, err := time.ParseDuration(f.text)
+		d, err := optionalDuration(f.name, *f.text)
 		if err != nil {
-			return r, newError(http.StatusUnprocessableEntity, CodeValidation, f.name+" must be a duration such as \"120h\" or \"15m\"", map[string]string{"field": f.name})
+			return p, err
 		}
-		*f.dst = alerts.Duration(d)
+		*f.dst = &d
 	}
-	return r, nil
+	if in.Direction != nil {
+		d := alerts.Direction(*in.Direction)
+		p.Direction = &d
+	}
+	if in.Match != nil {
+		m := alerts.Match(*in.Match)
+		p.Match = &m
+	}
+	if in.Conditions != nil {
+		conds, err := conditionsOf(*in.Conditions)
+		if err != nil {
+			return p, err
+		}
+		p.Conditions = &conds
+	}
+	if in.Channels != nil {
+		var cs []notify.Channel
+		if err := json.Unmarshal(in.Channels, &cs); err != nil {
+			return p, newError(http.StatusUnprocessableEntity, CodeValidation, "channels must be a list of "+fmt.Sprint(notify.Channels)+" or null", map[string]string{"field": "channels"})
+		}
+		p.Channels = &cs
+	}
+	return p, nil
 }
 
-// alertRuleView is a rule as the API shows it: its definition, when it was
-// created and its state (fired or armed, the arming epoch, the last firing).
+// alertRuleView is a rule as the API shows it: its definition (with its
+// conditions and channels, and since when it is paused), whether it is active,
+// when it was created and its state (fired or armed, the arming epoch, the last
+// firing, which conditions hold).
 type alertRuleView struct {
 	alerts.Rule
+	Active    bool             `json:"active"`
 	CreatedAt time.Time        `json:"createdAt"`
 	State     alerts.RuleState `json:"state"`
 }
 
 func ruleView(r readmodel.AlertRule) alertRuleView {
 	r.Rule.UserID = "" // the caller
-	return alertRuleView{Rule: r.Rule, CreatedAt: r.CreatedAt, State: r.State}
+	return alertRuleView{Rule: r.Rule, Active: r.Rule.Active(), CreatedAt: r.CreatedAt, State: r.State}
 }
 
 type alertFiringView struct {
@@ -176,6 +315,48 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Location", "/alerts/"+created.Rule.ID)
 	writeJSON(w, http.StatusCreated, ruleView(created))
+	return nil
+}
+
+func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request) error {
+	var in alertPatchInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	patch, err := in.patch()
+	if err != nil {
+		return err
+	}
+	if patch.Conditions != nil {
+		if err := s.reserveRuleSymbol(r.Context(), userFrom(r.Context()), alerts.Rule{Conditions: *patch.Conditions}); err != nil {
+			return err
+		}
+	}
+	return s.patchAlert(w, r, patch)
+}
+
+func (s *Server) pauseAlert(w http.ResponseWriter, r *http.Request) error {
+	off := false
+	return s.patchAlert(w, r, alerts.Patch{Active: &off})
+}
+
+func (s *Server) resumeAlert(w http.ResponseWriter, r *http.Request) error {
+	on := true
+	return s.patchAlert(w, r, alerts.Patch{Active: &on})
+}
+
+// patchAlert applies patch to the caller's rule of the path and answers with
+// the rule as stored.
+func (s *Server) patchAlert(w http.ResponseWriter, r *http.Request, patch alerts.Patch) error {
+	store, err := s.alertsStore()
+	if err != nil {
+		return err
+	}
+	updated, err := store.Update(r.Context(), userFrom(r.Context()), r.PathValue("ruleId"), patch)
+	if err != nil {
+		return alertError(err, "alert rule")
+	}
+	writeJSON(w, http.StatusOK, ruleView(updated))
 	return nil
 }
 

@@ -157,10 +157,106 @@ func TestAlertRoutesWithoutStore(t *testing.T) {
 	t.Parallel()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	a := &api{t: t, handler: httplambda.Handler(httpapi.New(httpapi.Config{Logger: quiet}))}
-	for _, c := range [][2]string{{"GET", "/alerts"}, {"POST", "/alerts"}, {"DELETE", "/alerts/x"}, {"GET", "/alerts/history"}, {"POST", "/alerts/history/x%230/ack"}} {
+	for _, c := range [][2]string{{"GET", "/alerts"}, {"POST", "/alerts"}, {"DELETE", "/alerts/x"}, {"PATCH", "/alerts/x"}, {"POST", "/alerts/x/pause"}, {"POST", "/alerts/x/resume"}, {"GET", "/alerts/history"}, {"POST", "/alerts/history/x%230/ack"}} {
 		res := a.do(alertUserA, c[0], c[1], `{}`)
 		if res.status != 503 || res.errorCode() != "unavailable" {
 			t.Errorf("%s %s: %d %s", c[0], c[1], res.status, res.raw)
 		}
+	}
+}
+
+func TestAlertRulesEditPauseResume(t *testing.T) {
+	t.Parallel()
+	a, store := newAlertsAPI(t)
+	a.do(alertUserA, "POST", "/alerts", `{"id":"r","kind":"price_above","symbol":"AAPL","threshold":"200"}`).expect(t, 201, "create")
+	// A firing as the prices consumer makes it, saved.
+	rules, _, err := store.PriceRules(t.Context(), []string{"AAPL"})
+	if err != nil || len(rules) != 1 {
+		t.Fatal(rules, err)
+	}
+	eng, _ := alerts.NewEngine(rules...)
+	eng.Evaluate([]alerts.Tick{alerts.PriceTick("AAPL", decimal.RequireFromString("201"), decimal.Zero, time.Now().Add(-time.Minute))})
+	if err := store.SaveState(t.Context(), rules, eng.State()); err != nil {
+		t.Fatal(err)
+	}
+
+	got := a.do(alertUserA, "PATCH", "/alerts/r", `{"channels":["email","sms"],"cooldown":"2h"}`).expect(t, 200, "patch channels")
+	state, _ := got.body["state"].(map[string]any)
+	if chans, _ := got.body["channels"].([]any); len(chans) != 2 || got.body["cooldown"] != "2h0m0s" || got.body["active"] != true || state["fired"] != true {
+		t.Fatalf("patched %s", got.raw)
+	}
+	got = a.do(alertUserA, "PATCH", "/alerts/r", `{"threshold":"250","channels":null}`).expect(t, 200, "patch threshold")
+	state, _ = got.body["state"].(map[string]any)
+	if got.body["threshold"] != "250" || got.body["channels"] != nil || state["fired"] != nil || state["epoch"] != float64(1) || got.body["restartedAt"] == nil {
+		t.Fatalf("patched %s", got.raw)
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"threshold":"-1"}`, "threshold"},
+		{`{"threshold":"x"}`, "threshold"},
+		{`{"channels":["pigeon"]}`, "channels"},
+		{`{"channels":"email"}`, "channels"},
+		{`{"cooldown":"soon"}`, "cooldown"},
+		{`{"match":"all"}`, "match"},
+		{`{"conditions":[{"kind":"price_above","symbol":"AAPL","threshold":"1"}],"threshold":"2"}`, "conditions"},
+	} {
+		res := a.do(alertUserA, "PATCH", "/alerts/r", c.body).expect(t, 422, c.body)
+		details, _ := res.body["error"].(map[string]any)["details"].(map[string]any)
+		if res.errorCode() != "validation_failed" || details["field"] != c.field {
+			t.Errorf("%s: %s", c.body, res.raw)
+		}
+	}
+	a.do(alertUserA, "PATCH", "/alerts/r", `{"kind":"price_below"}`).expect(t, 400, "kind is not patched")
+	a.do(alertUserB, "PATCH", "/alerts/r", `{"threshold":"1"}`).expect(t, 404, "B patches A's rule")
+	a.do(alertUserB, "POST", "/alerts/r/pause", "").expect(t, 404, "B pauses A's rule")
+
+	paused := a.do(alertUserA, "POST", "/alerts/r/pause", "").expect(t, 200, "pause")
+	if paused.body["active"] != false || paused.body["pausedAt"] == nil {
+		t.Fatalf("paused %s", paused.raw)
+	}
+	if rules, _, _ := store.PriceRules(t.Context(), []string{"AAPL"}); len(rules) != 0 {
+		t.Fatal("a paused rule is evaluated")
+	}
+	if list := items(a.do(alertUserA, "GET", "/alerts", "").expect(t, 200, "list")); len(list) != 1 || list[0]["active"] != false {
+		t.Fatalf("list %v", list)
+	}
+	resumed := a.do(alertUserA, "POST", "/alerts/r/resume", "").expect(t, 200, "resume")
+	if resumed.body["active"] != true || resumed.body["pausedAt"] != nil {
+		t.Fatalf("resumed %s", resumed.raw)
+	}
+	if rules, _, _ := store.PriceRules(t.Context(), []string{"AAPL"}); len(rules) != 1 {
+		t.Fatal("a resumed rule is not evaluated")
+	}
+	a.do(alertUserA, "POST", "/alerts/nope/resume", "").expect(t, 404, "resume no rule")
+}
+
+func TestAlertRulesWithConditionsAPI(t *testing.T) {
+	t.Parallel()
+	a, _ := newAlertsAPI(t)
+	created := a.do(alertUserA, "POST", "/alerts", `{"id":"risk","portfolioId":"p1","match":"any","channels":["email"],
+		"conditions":[{"kind":"drawdown","threshold":"0.2"},{"kind":"weight_drift","symbol":"MSFT","targetWeight":"0.3","threshold":"0.05"}]}`).expect(t, 201, "create")
+	conds, _ := created.body["conditions"].([]any)
+	if len(conds) != 2 || created.body["match"] != "any" || created.body["kind"] != nil || created.body["active"] != true {
+		t.Fatalf("created %s", created.raw)
+	}
+	a.do(alertUserA, "POST", "/alerts", `{"id":"paused","kind":"price_below","symbol":"X","threshold":"1","active":false}`).expect(t, 201, "create paused")
+	for _, c := range []struct{ body, field string }{
+		{`{"portfolioId":"p1","conditions":[{"kind":"drawdown","threshold":"0.2"},{"kind":"value_drop","threshold":"0.1","window":"1h"}]}`, "conditions[1].kind"},
+		{`{"conditions":[{"kind":"price_above","symbol":"A","threshold":"1"},{"kind":"price_below","symbol":"B","threshold":"1"}]}`, "conditions[1].symbol"},
+		{`{"conditions":[{"kind":"price_above","symbol":"A","threshold":"x"}]}`, "conditions[0].threshold"},
+		{`{"kind":"price_above","conditions":[{"kind":"price_above","symbol":"A","threshold":"1"}]}`, "conditions"},
+	} {
+		res := a.do(alertUserA, "POST", "/alerts", c.body).expect(t, 422, c.body)
+		details, _ := res.body["error"].(map[string]any)["details"].(map[string]any)
+		if details["field"] != c.field {
+			t.Errorf("%s: %s", c.body, res.raw)
+		}
+	}
+	got := a.do(alertUserA, "PATCH", "/alerts/risk", `{"match":"all","conditions":[{"kind":"concentration","threshold":"0.5"}]}`).expect(t, 200, "patch conditions")
+	if conds, _ := got.body["conditions"].([]any); len(conds) != 1 || got.body["match"] != "all" {
+		t.Fatalf("patched %s", got.raw)
+	}
+	list := items(a.do(alertUserA, "GET", "/alerts", "").expect(t, 200, "list"))
+	if len(list) != 2 || list[1]["active"] != false || list[0]["channels"] == nil {
+		t.Fatalf("list %v", list)
 	}
 }

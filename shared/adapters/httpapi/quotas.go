@@ -17,7 +17,8 @@ type Quotas interface {
 // quota before the rule is stored: ingest fetches every alert rule's symbol, as
 // every held one. A rule the store will refuse as invalid reserves nothing.
 func (s *Server) reserveRuleSymbol(ctx context.Context, userID string, rule alerts.Rule) error {
-	if s.quotas == nil || rule.Symbol == "" {
+	symbols := rule.Symbols()
+	if s.quotas == nil || len(symbols) == 0 {
 		return nil
 	}
 	if rule.ID == "" {
@@ -27,5 +28,5 @@ func (s *Server) reserveRuleSymbol(ctx context.Context, userID string, rule aler
 	if rule.Validate() != nil {
 		return nil
 	}
-	return s.quotas.Reserve(ctx, quota.SymbolsPerUser, userID, []string{rule.Symbol})
+	return s.quotas.Reserve(ctx, quota.SymbolsPerUser, userID, symbols)
 }

@@ -112,7 +112,7 @@ func ruleKey(r alerts.Rule) string {
 	if r.PortfolioID != "" {
 		return "p:" + r.PortfolioID
 	}
-	return "s:" + r.Symbol
+	return "s:" + r.Primary().Symbol
 }
 
 // moveMark gives key a new random token, as a rule change does.
@@ -159,6 +159,7 @@ func (r *storedRule) decode() (readmodel.AlertRule, error) {
 			return out, fmt.Errorf("memstore: alert rule state: %w", err)
 		}
 	}
+	out.State = out.Rule.EffectiveState(out.State)
 	return out, nil
 }
 
@@ -174,6 +175,35 @@ func (a *Alerts) Delete(_ context.Context, userID, id string) error {
 	delete(a.rules, scoped)
 	a.moveMark(ruleKey(r.rule))
 	return nil
+}
+
+// Update implements readmodel.AlertRules.Update.
+func (a *Alerts) Update(_ context.Context, userID, id string, patch alerts.Patch) (readmodel.AlertRule, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	scoped := alerts.ScopedID(userID, id)
+	stored, ok := a.rules[scoped]
+	if !ok || stored.userID != userID {
+		return readmodel.AlertRule{}, alerts.ErrNotFound
+	}
+	cur, err := stored.decode()
+	if err != nil {
+		return readmodel.AlertRule{}, err
+	}
+	next, err := readmodel.PatchRule(cur, id, patch, now())
+	if err != nil {
+		return readmodel.AlertRule{}, err
+	}
+	def, err := json.Marshal(next.Rule)
+	if err != nil {
+		return readmodel.AlertRule{}, fmt.Errorf("memstore: alert rule: %w", err)
+	}
+	old := stored.rule
+	stored.def, stored.rule = def, next.Rule
+	a.moveMark(ruleKey(old))
+	a.moveMark(ruleKey(next.Rule))
+	next.Rule.ID = id
+	return next, nil
 }
 
 // History implements readmodel.AlertRules.History.
@@ -251,7 +281,8 @@ func (a *Alerts) PriceRules(_ context.Context, symbols []string) ([]alerts.Rule,
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.collect(st, func(r alerts.Rule) bool {
-		return r.PortfolioID == "" && r.Kind.Metric() == alerts.MetricPrice && slices.Contains(symbols, r.Symbol)
+		p := r.Primary()
+		return r.PortfolioID == "" && r.Active() && p.Kind.Metric() == alerts.MetricPrice && slices.Contains(symbols, p.Symbol)
 	})
 }
 
@@ -291,15 +322,15 @@ func (a *Alerts) PortfolioRules(_ context.Context, portfolioIDs []string, metric
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	rules, st, err := a.collect(st, func(r alerts.Rule) bool {
-		m := r.Kind.Metric()
-		return r.PortfolioID != "" && m != alerts.MetricPrice && slices.Contains(metrics, m) &&
+		m := r.Primary().Kind.Metric()
+		return r.PortfolioID != "" && r.Active() && m != alerts.MetricPrice && slices.Contains(metrics, m) &&
 			slices.Contains(portfolioIDs, r.PortfolioID) && a.dir.PortfolioOwner(r.PortfolioID) == r.UserID
 	})
 	if err != nil {
 		return nil, st, err
 	}
 	for _, r := range rules {
-		if r.Kind != alerts.KindValueDrop {
+		if !r.HasKind(alerts.KindValueDrop) {
 			continue
 		}
 		if js, ok := a.samples[r.PortfolioID]; ok {
@@ -331,7 +362,7 @@ func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.Stat
 		if stored, ok := a.rules[r.ID]; ok {
 			stored.state = js
 		}
-		if r.Kind == alerts.KindValueDrop && !slices.Contains(pfs, r.PortfolioID) {
+		if r.HasKind(alerts.KindValueDrop) && !slices.Contains(pfs, r.PortfolioID) {
 			pfs, samples = append(pfs, r.PortfolioID), append(samples, s.Values[r.PortfolioID])
 		}
 	}
@@ -438,8 +469,10 @@ func (a *Alerts) Symbols(_ context.Context) ([]string, error) {
 	defer a.mu.Unlock()
 	out := []string{}
 	for _, r := range a.rules {
-		if r.rule.Symbol != "" && !slices.Contains(out, r.rule.Symbol) {
-			out = append(out, r.rule.Symbol)
+		for _, sym := range r.rule.Symbols() {
+			if !slices.Contains(out, sym) {
+				out = append(out, sym)
+			}
 		}
 	}
 	slices.Sort(out)

@@ -97,13 +97,14 @@ func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule
 	// message): the user's quota lock, their count, and the insert, which the
 	// count guards too.
 	q := userQuotaBatch(quota.AlertRulesPerUser, userID, `select count(*) from alert_rules where user_id = $1::uuid`)
+	primary := rule.Primary()
 	q.Queue(`
-insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
-select $1, $2::uuid, $3, $4, $5, $6::jsonb
+insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition, active)
+select $1, $2::uuid, $3, $4, $5, $6::jsonb, $8
  where (select count(*) from alert_rules where user_id = $2::uuid) < $7
 on conflict (id) do nothing
 returning to_char(created_at at time zone 'UTC', `+tsText+`)`,
-		rule.ID, userID, string(rule.Kind), rule.Symbol, rule.PortfolioID, string(def), quota.AlertRulesPerUser.Limit)
+		rule.ID, userID, string(primary.Kind), primary.Symbol, rule.PortfolioID, string(def), quota.AlertRulesPerUser.Limit, rule.Active())
 	db, ok := asCaller(a.db, userID).(batchSender)
 	if !ok {
 		return AlertRule{}, fmt.Errorf("readmodel: create alert rule: %T sends no batches", a.db)
@@ -161,6 +162,91 @@ select definition::text, coalesce(state::text, ''), to_char(created_at at time z
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// maxUpdateAttempts bounds Update's compare-and-set: another patch of the rule
+// between its read and its write makes it read again.
+const maxUpdateAttempts = 8
+
+// Update applies patch to userID's rule id and returns the rule as stored
+// (alerts.ErrNotFound when there is none, or it is someone else's). The patched
+// rule is validated (alerts.ErrInvalidRule); when what it watches changed or it
+// was resumed it restarts (alerts.Patch.Apply stamps its RestartedAt, and its
+// saved state reads as restarted: the API never writes the engine's state). The
+// write is a compare-and-set on the definition read, so concurrent patches never
+// lose one another, and the marks trigger moves the rule's keys (old and new),
+// so the prices consumer reloads it.
+func (a *AlertRules) Update(ctx context.Context, userID, id string, patch alerts.Patch) (AlertRule, error) {
+	db := asCaller(a.db, userID)
+	scoped := alerts.ScopedID(userID, id)
+	for range maxUpdateAttempts {
+		rows, err := db.Query(ctx, `
+select definition::text, coalesce(state::text, ''), to_char(created_at at time zone 'UTC', `+tsText+`)
+  from alert_rules where id = $1 and user_id = $2::uuid`, scoped, userID)
+		if err != nil {
+			return AlertRule{}, fmt.Errorf("readmodel: update alert rule: %w", err)
+		}
+		found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([3]string, error) {
+			var v [3]string
+			return v, row.Scan(&v[0], &v[1], &v[2])
+		})
+		if err != nil {
+			return AlertRule{}, fmt.Errorf("readmodel: update alert rule: %w", err)
+		}
+		if len(found) == 0 {
+			return AlertRule{}, alerts.ErrNotFound
+		}
+		def, st, created := found[0][0], found[0][1], found[0][2]
+		cur, err := decodeAlertRule(def, st)
+		if err != nil {
+			return AlertRule{}, err
+		}
+		if cur.CreatedAt, err = time.Parse(time.RFC3339Nano, created); err != nil {
+			return AlertRule{}, err
+		}
+		next, err := PatchRule(cur, id, patch, time.Now())
+		if err != nil {
+			return AlertRule{}, err
+		}
+		newDef, err := json.Marshal(next.Rule)
+		if err != nil {
+			return AlertRule{}, fmt.Errorf("readmodel: update alert rule: %w", err)
+		}
+		primary := next.Rule.Primary()
+		tag, err := db.Exec(ctx, `
+update alert_rules set definition = $3::jsonb, kind = $4, symbol = $5, active = $6
+ where id = $1 and user_id = $2::uuid and definition = $7::jsonb`,
+			scoped, userID, string(newDef), string(primary.Kind), primary.Symbol, next.Rule.Active(), def)
+		if err != nil {
+			return AlertRule{}, fmt.Errorf("readmodel: update alert rule: %w", err)
+		}
+		if tag.RowsAffected() == 1 {
+			next.Rule.ID = id
+			return next, nil
+		}
+	}
+	return AlertRule{}, fmt.Errorf("readmodel: update alert rule %s: changed concurrently %d times", id, maxUpdateAttempts)
+}
+
+// PatchRule is what a store's Update makes of cur: patched at now and
+// validated, with its state as the evaluators will read it. Errors name the
+// rule by ownID. It is exported for the in-memory twin, which must agree.
+func PatchRule(cur AlertRule, ownID string, patch alerts.Patch, now time.Time) (AlertRule, error) {
+	next, _ := patch.Apply(cur.Rule, now)
+	withOwn := next
+	withOwn.ID = ownID
+	err := withOwn.CheckSymbols()
+	if err == nil {
+		err = next.Validate()
+	}
+	if err != nil {
+		var ve *alerts.ValidationError
+		if errors.As(err, &ve) {
+			ve.RuleID = ownID
+		}
+		return AlertRule{}, err
+	}
+	return AlertRule{Rule: next, State: next.EffectiveState(cur.State), CreatedAt: cur.CreatedAt}, nil
 }
 
 // Delete removes userID's rule id; alerts.ErrNotFound when there is none (or it is
@@ -278,7 +364,7 @@ func kindNames(kinds []alerts.Kind) []string {
 	return out
 }
 
-// PriceRules implements pricing.AlertStore: every user's price rules
+// PriceRules implements pricing.AlertStore: every user's active price rules
 // (priceKinds) on symbols, and their state.
 func (a *AlertRules) PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error) {
 	st := alerts.State{Rules: map[string]alerts.RuleState{}}
@@ -288,7 +374,7 @@ func (a *AlertRules) PriceRules(ctx context.Context, symbols []string) ([]alerts
 	rows, err := a.db.Query(ctx, `
 select definition::text, coalesce(state::text, '')
   from alert_rules
- where symbol = any($1::text[]) and portfolio_id = '' and kind = any($2::text[])
+ where symbol = any($1::text[]) and portfolio_id = '' and active and kind = any($2::text[])
  order by id`, symbols, priceKinds)
 	if err != nil {
 		return nil, st, fmt.Errorf("readmodel: price alert rules: %w", err)
@@ -312,7 +398,7 @@ select definition::text, coalesce(state::text, '')
 	return out, st, rows.Err()
 }
 
-// PortfolioRules returns every user's rules on portfolioIDs that listen to metrics
+// PortfolioRules returns every user's active rules on portfolioIDs that listen to metrics
 // (none: every portfolio metric of alerts.KindSpecs), and their state, including
 // the recent values of the portfolios that have value_drop rules among them. It
 // reads alert_rules_portfolio_idx, so its cost is the rules of those portfolios.
@@ -335,7 +421,7 @@ func (a *AlertRules) PortfolioRules(ctx context.Context, portfolioIDs []string, 
 	rows, err := a.db.Query(ctx, `
 select r.definition::text, coalesce(r.state::text, '')
   from alert_rules r join portfolios p on p.id = r.portfolio_id and p.user_id = r.user_id
- where r.portfolio_id = any($1::text[]) and r.portfolio_id <> '' and r.kind = any($2::text[])
+ where r.portfolio_id = any($1::text[]) and r.portfolio_id <> '' and r.active and r.kind = any($2::text[])
  order by r.id`, portfolioIDs, kinds)
 	if err != nil {
 		return nil, st, fmt.Errorf("readmodel: portfolio alert rules: %w", err)
@@ -358,7 +444,7 @@ select r.definition::text, coalesce(r.state::text, '')
 		if r.State != (alerts.RuleState{}) {
 			st.Rules[r.Rule.ID] = r.State
 		}
-		if r.Rule.Kind == alerts.KindValueDrop && !seen[r.Rule.PortfolioID] {
+		if r.Rule.HasKind(alerts.KindValueDrop) && !seen[r.Rule.PortfolioID] {
 			seen[r.Rule.PortfolioID] = true
 			dropPortfolios = append(dropPortfolios, r.Rule.PortfolioID)
 		}
@@ -415,7 +501,7 @@ func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alert
 			js = string(b)
 		}
 		ids, states = append(ids, r.ID), append(states, js)
-		if r.Kind == alerts.KindValueDrop && !seen[r.PortfolioID] {
+		if r.HasKind(alerts.KindValueDrop) && !seen[r.PortfolioID] {
 			seen[r.PortfolioID] = true
 			vs := ""
 			if v := s.Values[r.PortfolioID]; len(v) > 0 {
@@ -588,5 +674,6 @@ func decodeAlertRule(def, state string) (AlertRule, error) {
 			return AlertRule{}, fmt.Errorf("readmodel: alert rule state: %w", err)
 		}
 	}
+	r.State = r.Rule.EffectiveState(r.State)
 	return r, nil
 }

@@ -50,7 +50,7 @@ select 'p' || i, $1::uuid, 'p', 'USD', 'FIFO', now(), now(), 1 from generate_ser
 	}
 	rows, err := pool.Query(ctx, `explain select r.definition::text, coalesce(r.state::text, '')
   from alert_rules r join portfolios p on p.id = r.portfolio_id and p.user_id = r.user_id
- where r.portfolio_id = any($1::text[]) and r.portfolio_id <> '' and r.kind = any($2::text[])`, []string{"p1", "p2"}, []string{"value_drop"})
+ where r.portfolio_id = any($1::text[]) and r.portfolio_id <> '' and r.active and r.kind = any($2::text[])`, []string{"p1", "p2"}, []string{"value_drop"})
 	if err != nil {
 		t.Fatal(err)
 	}

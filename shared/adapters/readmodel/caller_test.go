@@ -163,6 +163,19 @@ func TestCallerDBWritesOnlyTheCallersRows(t *testing.T) {
 	denied("insert B's alert rule", err)
 	_, err = asA.Exec(ctx, `insert into symbol_watchers (symbol, connection_id, user_id, expires_at) values ('AAPL', 'c', $1::uuid, now())`, rmtest.UserB)
 	denied("insert B's symbol watch", err)
+	// A's patch through the store, as the API's role: its own rule changes (and
+	// restarts, by its definition, not its state); B's is not found.
+	asAPI := readmodel.NewAlertRules(api)
+	thr := decimal.NewFromInt(3)
+	if got, err := asAPI.Update(ctx, rmtest.UserA, "rule-"+rmtest.UserA[:2], alerts.Patch{Threshold: &thr}); err != nil || !got.Rule.Threshold.Equal(thr) || got.Rule.RestartedAt.IsZero() {
+		t.Errorf("A patches its rule through the API's role: %+v %v", got, err)
+	}
+	if _, err := asAPI.Update(ctx, rmtest.UserA, "rule-"+rmtest.UserB[:2], alerts.Patch{Threshold: &thr}); !errors.Is(err, alerts.ErrNotFound) {
+		t.Errorf("A patches B's rule: %v", err)
+	}
+	if tag, err := asA.Exec(ctx, "update alert_rules set active = false"); err != nil || tag.RowsAffected() != 1 {
+		t.Errorf("pause every rule as A: %v rows (err %v), want A's 1", tag.RowsAffected(), err)
+	}
 	// Unfiltered writes reach the caller's rows only.
 	if tag, err := asA.Exec(ctx, "update alert_history set acknowledged_at = now()"); err != nil || tag.RowsAffected() != 1 {
 		t.Errorf("acknowledge everything as A: %v rows (err %v), want A's 1", tag.RowsAffected(), err)
@@ -329,8 +342,9 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 	want := []string{
 		"alert_history update (acknowledged_at)",
 		"alert_rules delete",
-		"alert_rules insert (definition)", "alert_rules insert (id)", "alert_rules insert (kind)",
+		"alert_rules insert (active)", "alert_rules insert (definition)", "alert_rules insert (id)", "alert_rules insert (kind)",
 		"alert_rules insert (portfolio_id)", "alert_rules insert (symbol)", "alert_rules insert (user_id)",
+		"alert_rules update (active)", "alert_rules update (definition)", "alert_rules update (kind)", "alert_rules update (symbol)",
 		"suggestions update (decided_at)", "suggestions update (status)", "suggestions update (transaction_id)", "suggestions update (tx_version)",
 		"symbol_watchers delete",
 		"symbol_watchers insert (connection_id)", "symbol_watchers insert (expires_at)", "symbol_watchers insert (symbol)", "symbol_watchers insert (user_id)",
@@ -361,7 +375,7 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 			t.Errorf("policy %q does not tie the rows to the caller", p)
 		}
 	}
-	if len(policies) != 8 {
-		t.Errorf("%d policies for %s, want 8: %v", len(policies), readmodel.APIRole, policies)
+	if len(policies) != 9 {
+		t.Errorf("%d policies for %s, want 9: %v", len(policies), readmodel.APIRole, policies)
 	}
 }

@@ -162,7 +162,14 @@ select price::text, currency, to_char(as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH
 // AlertSymbols is every symbol a price alert rule watches, sorted (the ingest's
 // watch list reads them in its own statement, WatchList).
 func AlertSymbols(ctx context.Context, db PriceDB) ([]string, error) {
-	rows, err := db.Query(ctx, `select distinct symbol from alert_rules where symbol <> '' order by symbol`)
+	// A rule with conditions has its first one's symbol in the column, and may
+	// name others (the weights of a portfolio's positions).
+	rows, err := db.Query(ctx, `
+select symbol from (
+  select symbol from alert_rules
+  union
+  select c->>'symbol' from alert_rules r, jsonb_array_elements(r.definition->'conditions') c
+) s where symbol <> '' order by symbol`)
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: alert symbols: %w", err)
 	}

@@ -115,43 +115,55 @@ func (j *Job) pushFirings(ctx context.Context, firings []alerts.Firing) {
 }
 
 // riskTicks turns the analyses into the ticks the rules listen to, one per
-// portfolio and metric (and per symbol for weights).
+// portfolio and metric (and per symbol for weights), for each condition of a
+// rule with several.
 func riskTicks(rules []alerts.Rule, byID map[string]*Analysis, at time.Time) []alerts.Tick {
 	var ticks []alerts.Tick
-	type key struct {
-		pid    string
-		metric alerts.Metric
-		sym    string
-	}
-	seen := map[key]bool{}
+	seen := map[riskTickKey]bool{}
 	for _, r := range rules {
 		a := byID[r.PortfolioID]
 		if a == nil {
 			continue
 		}
-		m := r.Kind.Metric()
-		k := key{r.PortfolioID, m, ""}
-		if m == alerts.MetricWeight {
-			k.sym = r.Symbol
+		for _, c := range r.Legs() {
+			ticks = appendRiskTick(ticks, seen, r.PortfolioID, c, a, at)
 		}
-		if seen[k] {
-			continue
+	}
+	return ticks
+}
+
+// riskTickKey is what a risk tick is about.
+type riskTickKey struct {
+	pid    string
+	metric alerts.Metric
+	sym    string
+}
+
+// appendRiskTick appends the tick that condition c of a rule on portfolio pid
+// listens to, unless seen has it already.
+func appendRiskTick(ticks []alerts.Tick, seen map[riskTickKey]bool, pid string, c alerts.Condition, a *Analysis, at time.Time) []alerts.Tick {
+	m := c.Kind.Metric()
+	k := riskTickKey{pid, m, ""}
+	if m == alerts.MetricWeight {
+		k.sym = c.Symbol
+	}
+	if seen[k] {
+		return ticks
+	}
+	seen[k] = true
+	switch m {
+	case alerts.MetricDrawdown:
+		ticks = append(ticks, alerts.MetricTick(pid, m, fraction(a.Result.CurrentDrawdown), at))
+	case alerts.MetricVaR:
+		if v, ok := a.Result.Report.ValueAtRisk.Historical95.VaR.Get(); ok {
+			ticks = append(ticks, alerts.MetricTick(pid, m, fraction(v), at))
 		}
-		seen[k] = true
-		switch m {
-		case alerts.MetricDrawdown:
-			ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, fraction(a.Result.CurrentDrawdown), at))
-		case alerts.MetricVaR:
-			if v, ok := a.Result.Report.ValueAtRisk.Historical95.VaR.Get(); ok {
-				ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, fraction(v), at))
-			}
-		case alerts.MetricConcentration:
-			if v, ok := a.Result.Report.Diversification.LargestWeight.Get(); ok {
-				ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, fraction(v), at))
-			}
-		case alerts.MetricWeight:
-			ticks = append(ticks, alerts.WeightTick(r.PortfolioID, r.Symbol, a.Weights[r.Symbol], at))
+	case alerts.MetricConcentration:
+		if v, ok := a.Result.Report.Diversification.LargestWeight.Get(); ok {
+			ticks = append(ticks, alerts.MetricTick(pid, m, fraction(v), at))
 		}
+	case alerts.MetricWeight:
+		ticks = append(ticks, alerts.WeightTick(pid, c.Symbol, a.Weights[c.Symbol], at))
 	}
 	return ticks
 }

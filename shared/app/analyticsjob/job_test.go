@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -262,7 +263,9 @@ func (e *env) job(loader analyticsjob.Loader, opts analyticsjob.Options) *analyt
 	if loader == nil {
 		loader = e.cmds
 	}
-	opts.Now = func() time.Time { return runTime }
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return runTime }
+	}
 	opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if opts.Metrics == nil {
 		opts.Metrics = io.Discard
@@ -681,5 +684,73 @@ func TestRiskAlertPushesAreBestEffort(t *testing.T) {
 	}
 	if list, _ := rules.List(ctx, userA); len(list) != 1 || !list[0].State.Fired {
 		t.Fatalf("state not saved: %+v", list)
+	}
+}
+
+// TestStreamRecomputeEvaluatesRiskAlerts: a trade that concentrates a
+// portfolio fires its concentration rule and a rule with two conditions when
+// the stream recomputes it, with no daily run; the next change, still
+// concentrated, fires nothing again, and neither does the day's run at the
+// close (one state per rule, whoever evaluates).
+func TestStreamRecomputeEvaluatesRiskAlerts(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.create(userA, "alerts-stream")
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "50"))
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "BBB", "50"))
+	e.project(id)
+	ctx := context.Background()
+	rules := e.alertRules()
+	for _, r := range []alerts.Rule{
+		{ID: "conc", Kind: alerts.KindConcentration, PortfolioID: id, Threshold: decimal.RequireFromString("0.9")},
+		{ID: "both", PortfolioID: id, Conditions: []alerts.Condition{
+			{Kind: alerts.KindConcentration, Threshold: decimal.RequireFromString("0.9")},
+			{Kind: alerts.KindWeightDrift, Symbol: "AAA", TargetWeight: decimal.RequireFromString("0.5"), Threshold: decimal.RequireFromString("0.3")},
+		}},
+	} {
+		if _, err := rules.Create(ctx, userA, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := &recordingNotifier{}
+	now := runTime.Add(-4 * time.Hour) // the day's session, before its close
+	j := e.job(nil, analyticsjob.Options{Alerts: rules, Notifier: n})
+	recompute := func(at time.Time) {
+		t.Helper()
+		j := e.job(nil, analyticsjob.Options{Alerts: rules, Notifier: n, Now: func() time.Time { return at }})
+		if out, err := j.Recompute(ctx, e.changes(id)); err != nil || len(out.FailedItems) != 0 {
+			t.Fatal(out, err)
+		}
+	}
+	fired := func() []string {
+		t.Helper()
+		hist, _, err := rules.History(ctx, userA, 10, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		for _, h := range hist {
+			keys = append(keys, h.Key)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	recompute(now)
+	if got := fired(); len(got) != 0 {
+		t.Fatalf("fired before the trade: %v", got)
+	}
+	// Selling most of BBB leaves AAA nearly all of the value.
+	e.record(id, userA, trade(portfolio.Sell, "2025-06-02", "BBB", "49"))
+	e.project(id)
+	recompute(now.Add(time.Minute))
+	if got := fired(); !slices.Equal(got, []string{"both#0", "conc#0"}) || len(n.sent) != 2 {
+		t.Fatalf("fired %v, pushed %d", got, len(n.sent))
+	}
+	recompute(now.Add(2 * time.Minute))
+	if sum, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily}); err != nil || sum.Firings != 0 {
+		t.Fatalf("daily %+v %v", sum, err)
+	}
+	if got := fired(); len(got) != 2 || len(n.sent) != 2 {
+		t.Fatalf("fired again: %v, pushed %d", got, len(n.sent))
 	}
 }

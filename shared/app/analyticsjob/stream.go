@@ -53,6 +53,7 @@ type streamTally struct {
 	stored, leftOut, retries int
 	failed                   map[string]error // transiently, after the retries
 	broken                   map[string]error // for good
+	computed                 []*Analysis      // stored
 }
 
 // Recompute recomputes the portfolios a stream batch changed. Changes are
@@ -61,7 +62,8 @@ type streamTally struct {
 // could not read needs no special case). A portfolio that fails for a transient
 // cause is retried with backoff within the invocation, and its records are
 // returned to deliver again if it still fails; one that fails for good is
-// quarantined (see the package comment).
+// quarantined (see the package comment). The risk and rebalance rules of the
+// portfolios stored are evaluated on their new figures (streamRiskAlerts).
 func (j *Job) Recompute(ctx context.Context, batch StreamBatch) (StreamOutcome, error) {
 	out := StreamOutcome{FailedItems: []string{}}
 	ids, items := coalesce(batch.Changes)
@@ -70,11 +72,12 @@ func (j *Job) Recompute(ctx context.Context, batch StreamBatch) (StreamOutcome, 
 	}
 	day := j.Today()
 	t := j.recomputeWithRetries(ctx, ids, day)
+	firings := j.streamRiskAlerts(ctx, t.computed)
 	out.FailedItems = append(out.FailedItems, j.transientFailures(ctx, t.failed, items)...)
 	quarantined, unsent := j.quarantineBroken(ctx, day, t.broken, items)
 	out.FailedItems = append(out.FailedItems, unsent...)
 	j.logger(ctx).InfoContext(ctx, "analytics recomputed", "records", len(batch.Changes)+batch.Ignored, "portfolios", len(ids),
-		"stored", t.stored, "failed", len(t.failed), "quarantined", quarantined)
+		"stored", t.stored, "failed", len(t.failed), "quarantined", quarantined, "firings", firings)
 	j.metrics.Emit(
 		emf.Metric{Name: "StreamRecords", Value: float64(len(batch.Changes) + batch.Ignored)},
 		emf.Metric{Name: "PortfoliosRecomputed", Value: float64(t.stored)},
@@ -108,6 +111,7 @@ func (j *Job) recomputeWithRetries(ctx context.Context, ids []string, day calend
 		clear(t.failed)
 		var results []Result
 		var resultIDs []string
+		var analyses []*Analysis
 		for _, o := range j.computePage(ctx, pending, day, j.opts.Settings) {
 			switch {
 			case o.err != nil && j.isPermanent(o.err):
@@ -117,17 +121,20 @@ func (j *Job) recomputeWithRetries(ctx context.Context, ids []string, day calend
 			case o.analysis != nil:
 				results = append(results, o.analysis.Result)
 				resultIDs = append(resultIDs, o.id)
+				analyses = append(analyses, o.analysis)
 				t.leftOut += o.analysis.LeftOut
 			}
 		}
 		n, refused, err := j.save(ctx, results)
 		t.stored += n
 		maps.Copy(t.broken, refused)
-		if err != nil {
-			for _, id := range resultIDs {
-				if refused[id] == nil {
-					t.failed[id] = err
-				}
+		for i, id := range resultIDs {
+			switch {
+			case refused[id] != nil:
+			case err != nil:
+				t.failed[id] = err
+			default:
+				t.computed = append(t.computed, analyses[i])
 			}
 		}
 		if len(t.failed) == 0 || !attempts.Wait() {
@@ -137,6 +144,22 @@ func (j *Job) recomputeWithRetries(ctx context.Context, ids []string, day calend
 		pending = slices.Sorted(maps.Keys(t.failed))
 		j.logger(ctx).WarnContext(ctx, "analytics: transient failures, retrying", "portfolios", len(pending), "attempt", t.retries)
 	}
+}
+
+// streamRiskAlerts evaluates the risk and rebalance rules of the portfolios a
+// stream batch recomputed and stored, as the daily run does (riskAlerts), with
+// ticks stamped at the time of the run: a change of a portfolio (a trade, a
+// transfer) changes its weights, drawdown and VaR now, not at the next close,
+// and one state per rule serves both evaluators (a tick at or before the rule's
+// last is ignored, so the daily run's tick at a close already passed changes
+// nothing). A failure is logged only: the figures are stored, and the next
+// change or daily run evaluates the rules again (firing keys de-duplicate).
+func (j *Job) streamRiskAlerts(ctx context.Context, computed []*Analysis) int {
+	n, err := j.riskAlerts(ctx, computed, j.opts.Now().UTC())
+	if err != nil {
+		j.logger(ctx).ErrorContext(ctx, "analytics: risk alerts of recomputed portfolios failed", "portfolios", len(computed), "error", err.Error())
+	}
+	return n
 }
 
 // save stores results; a batch the store refuses for its data is stored one

@@ -187,3 +187,56 @@ func TestConsumerPrunesAgedValuations(t *testing.T) {
 		t.Fatalf("new consumer pruned %d, want 1", st.Pruned)
 	}
 }
+
+// TestWarmConsumerFollowsEditsAndPauses: a warm consumer evaluates a rule of
+// several conditions, stops evaluating it once paused, sees its edit, and after
+// the resume fires it again only on a tick after the resume (ticks stamped now:
+// a resume ignores the ticks before it).
+func TestWarmConsumerFollowsEditsAndPauses(t *testing.T) {
+	e := newEnv(t)
+	ctx := t.Context()
+	store := readmodel.NewConsumerAlertRules(e.pool)
+	d := decimal.RequireFromString
+	if _, err := store.Create(ctx, u1, alerts.Rule{ID: "band", Match: alerts.MatchAny, Conditions: []alerts.Condition{
+		{Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: d("110")},
+		{Kind: alerts.KindPriceBelow, Symbol: "AAPL", Threshold: d("90")},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	notifier := &pricing.MemoryNotifier{}
+	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Alerts: store, Notifier: notifier})
+	start, n := time.Now().UTC(), 0
+	run := func(price string) {
+		t.Helper()
+		n++
+		batch := []prices.Record{rec(t, "AAPL", price, start.Add(time.Duration(n)*time.Millisecond))}
+		if resp, _ := handle(ctx, c, batch); len(resp) != 0 {
+			t.Fatalf("batch %d: failures %v", n, resp)
+		}
+	}
+	keys := func() []string { return alertKeys(notifier.Deliveries()) }
+	run("100")
+	run("111") // above: fires band#0
+	run("100") // neither: re-arms (epoch 1)
+	if got := keys(); !slices.Equal(got, []string{"band#0"}) {
+		t.Fatalf("fired %v", got)
+	}
+	off, on := false, true
+	if _, err := store.Update(ctx, u1, "band", alerts.Patch{Active: &off}); err != nil {
+		t.Fatal(err)
+	}
+	run("80") // paused: nothing
+	if got := keys(); len(got) != 1 {
+		t.Fatalf("a paused rule fired: %v", got)
+	}
+	lower := []alerts.Condition{{Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: d("110")}, {Kind: alerts.KindPriceBelow, Symbol: "AAPL", Threshold: d("70")}}
+	if _, err := store.Update(ctx, u1, "band", alerts.Patch{Conditions: &lower, Active: &on}); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now().UTC() // after the resume
+	run("75")                // above the new lower bound: nothing
+	run("69")                // below it: fires band#1
+	if got := keys(); !slices.Equal(got, []string{"band#0", "band#1"}) {
+		t.Fatalf("after the edit and resume: %v", got)
+	}
+}

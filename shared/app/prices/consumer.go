@@ -1044,7 +1044,8 @@ func (c *Consumer) alerts(ctx context.Context, st *Stats, symbols []string, bySy
 		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
 			return c.cfg.Alerts.PriceRules(ctx, unkey(keys))
 		},
-		keyOf: func(r alerts.Rule) string { return pricing.SymbolKey(r.Symbol) },
+		// A rule with conditions watches one symbol, its first condition's.
+		keyOf: func(r alerts.Rule) string { return pricing.SymbolKey(r.Primary().Symbol) },
 	}, ticks)
 	return unkey(bad), n, err
 }

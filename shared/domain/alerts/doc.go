@@ -23,6 +23,14 @@
 // ticks at or before it, so re-processing a batch after its state was saved fires
 // nothing (ticks of one symbol arrive in order: Kinesis orders per partition key).
 //
+// A rule may instead hold several conditions (Rule.Conditions, Match all or any, on
+// one symbol or one portfolio): each is evaluated as a rule of its own (a leg) whose
+// state says whether it holds, and the rule fires once when the combination becomes
+// true at an instant and re-arms when it becomes false, with the rule's cooldown.
+// A paused rule (PausedAt) is given to no evaluator; a resume or an edit of what a
+// rule watches stamps RestartedAt, and a state saved before it is read as restarted
+// (Rule.EffectiveState).
+//
 // Cost: Evaluate looks up the rules of each tick's symbol (price ticks) or portfolio
 // and metric (portfolio ticks) in an index, so a batch costs O(rules on the ticked
 // keys), not O(all rules). Comparisons run on exact fixed-point integers (1e-8

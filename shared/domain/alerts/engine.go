@@ -81,21 +81,31 @@ const (
 	codeWeight
 	codeDrop
 	codeMetric
+	codeComposite // a rule with conditions: not indexed, its legs are
 )
 
+// compiled is a rule as the engine evaluates it. A rule with conditions is one
+// compiled entry of code codeComposite, unindexed, and one leg per condition,
+// indexed like a rule of its own and evaluated by the same loops; a leg's state
+// says whether its condition holds, and its transitions step the composite
+// (stepLeg), so rules without conditions pay one branch for them.
 type compiled struct {
-	rule     Rule
 	code     code
 	thr      int64 // threshold ·10⁸
 	rearm    int64 // re-arm level ·10⁸
 	target   int64 // weight_drift target ·10⁸
 	cooldown int64 // nanoseconds
 	window   int64 // nanoseconds
+	group    int32 // a leg's composite slot + 1; 0 for any other rule
+	bit      uint8 // a leg's bit in its composite's ruleState.holding
+	legs     []int32
 	key      indexKey
+	rule     Rule
 }
 
 type ruleState struct {
 	fired   bool
+	holding uint8 // a composite's: the bits of its legs that hold
 	epoch   uint64
 	firedAt int64 // Unix ns of the last firing; 0 = never
 	lastAt  int64 // Unix ns of the last tick evaluated; 0 = none
@@ -120,6 +130,11 @@ type Engine struct {
 	// Rules whose fired, epoch or firing time changed since TakeChanged.
 	changed   []int32
 	isChanged []bool
+	// Composites whose legs were evaluated at pendingAt, to settle once that
+	// instant's ticks are evaluated.
+	pending   []pendingStep
+	pendingAt int64
+	pendingOf []int32 // by composite slot: its index in pending + 1, 0 if none
 }
 
 // NewEngine returns an engine with rules (all armed).
@@ -141,24 +156,67 @@ func (e *Engine) Add(r Rule) error {
 	if _, dup := e.byID[r.ID]; dup {
 		return &ValidationError{RuleID: r.ID, Field: "id", Err: ErrDuplicateRule}
 	}
+	if r.IsComposite() {
+		return e.addComposite(r)
+	}
 	c, err := compile(r)
 	if err != nil {
 		return err
 	}
-	var slot int32
-	if n := len(e.free); n > 0 {
-		slot = e.free[n-1]
-		e.free = e.free[:n-1]
-		e.rules[slot], e.states[slot], e.isChanged[slot] = c, ruleState{}, false
-	} else {
-		slot = int32(len(e.rules))
-		e.rules = append(e.rules, c)
-		e.states = append(e.states, ruleState{})
-		e.isChanged = append(e.isChanged, false)
-	}
+	slot := e.place(c)
+	e.states[slot] = initialState(&c)
 	e.byID[r.ID] = slot
 	e.index[c.key] = append(e.index[c.key], slot)
 	return nil
+}
+
+// addComposite adds a rule with conditions: its own unindexed entry and its
+// legs.
+func (e *Engine) addComposite(r Rule) error {
+	legs := make([]compiled, len(r.Conditions))
+	for i, cond := range r.Conditions {
+		c, err := compile(r.leg(cond))
+		if err != nil {
+			return err
+		}
+		legs[i] = c
+	}
+	parent := e.place(compiled{code: codeComposite, cooldown: int64(r.Cooldown), rule: r})
+	e.states[parent] = initialState(&e.rules[parent])
+	slots := make([]int32, len(legs))
+	for i, c := range legs {
+		c.group, c.bit = parent+1, 1<<i
+		slots[i] = e.place(c)
+		e.states[slots[i]] = e.states[parent]
+		e.index[c.key] = append(e.index[c.key], slots[i])
+	}
+	e.rules[parent].legs = slots
+	e.byID[r.ID] = parent
+	return nil
+}
+
+// initialState is the state of a rule without a saved one: armed at epoch 0,
+// ignoring ticks up to its restart (Rule.EffectiveState).
+func initialState(c *compiled) ruleState {
+	if c.rule.RestartedAt.IsZero() {
+		return ruleState{}
+	}
+	return ruleState{lastAt: c.rule.RestartedAt.UnixNano()}
+}
+
+// place puts c, armed, in a free slot or a new one.
+func (e *Engine) place(c compiled) int32 {
+	if n := len(e.free); n > 0 {
+		slot := e.free[n-1]
+		e.free = e.free[:n-1]
+		e.rules[slot], e.states[slot], e.isChanged[slot] = c, ruleState{}, false
+		return slot
+	}
+	e.rules = append(e.rules, c)
+	e.states = append(e.states, ruleState{})
+	e.isChanged = append(e.isChanged, false)
+	e.pendingOf = append(e.pendingOf, 0)
+	return int32(len(e.rules) - 1)
 }
 
 // Remove deletes a rule and its state; it reports whether the rule existed.
@@ -167,7 +225,22 @@ func (e *Engine) Remove(id string) bool {
 	if !ok {
 		return false
 	}
-	c := e.rules[slot]
+	for _, leg := range e.rules[slot].legs {
+		e.unindex(leg)
+		e.release(leg)
+	}
+	if e.rules[slot].code != codeComposite {
+		e.unindex(slot)
+	}
+	delete(e.byID, id)
+	e.release(slot)
+	return true
+}
+
+// unindex takes slot out of the index (and a value_drop portfolio's history out
+// with its last rule).
+func (e *Engine) unindex(slot int32) {
+	c := &e.rules[slot]
 	list := e.index[c.key]
 	for i, s := range list {
 		if s == slot {
@@ -183,10 +256,12 @@ func (e *Engine) Remove(id string) bool {
 	} else {
 		e.index[c.key] = list
 	}
-	delete(e.byID, id)
+}
+
+// release frees slot.
+func (e *Engine) release(slot int32) {
 	e.rules[slot], e.states[slot], e.isChanged[slot] = compiled{}, ruleState{}, false
 	e.free = append(e.free, slot)
-	return true
 }
 
 // Rule returns the rule with id.
@@ -262,6 +337,9 @@ func (e *Engine) Evaluate(ticks []Tick) []Firing {
 		if at <= 0 {
 			continue
 		}
+		if len(e.pending) > 0 && at != e.pendingAt {
+			out = e.settle(out)
+		}
 		switch t.Metric {
 		case MetricPrice:
 			out = e.evalPrice(t, at, out)
@@ -270,6 +348,9 @@ func (e *Engine) Evaluate(ticks []Tick) []Firing {
 		default:
 			out = e.evalMetric(t, at, out)
 		}
+	}
+	if len(e.pending) > 0 {
+		out = e.settle(out)
 	}
 	return out
 }
@@ -322,7 +403,7 @@ func (e *Engine) evalPrice(t *Tick, at int64, out []Firing) []Firing {
 			if c.code != codeAbove && c.code != codeBelow {
 				obs = ratioDecimal(t.Value.Sub(t.PreviousClose), t.PreviousClose)
 			}
-			out = append(out, e.firing(c, st, obs, at))
+			out = e.emit(c, st, obs, at, out)
 		}
 	}
 	return out
@@ -368,7 +449,7 @@ func (e *Engine) evalMetric(t *Tick, at int64, out []Firing) []Firing {
 		e.checks++
 		st.lastAt = at
 		if e.step(slot, c, st, fire, rearm, at) {
-			out = append(out, e.firing(c, st, t.Value, at))
+			out = e.emit(c, st, t.Value, at, out)
 		}
 	}
 	return out
@@ -404,7 +485,7 @@ func (e *Engine) evalValue(t *Tick, at int64, out []Firing) []Firing {
 		e.checks++
 		st.lastAt = at
 		if e.step(slot, c, st, fire, rearm, at) {
-			out = append(out, e.firing(c, st, ratioDecimal(peak.value.Sub(t.Value), peak.value), at))
+			out = e.emit(c, st, ratioDecimal(peak.value.Sub(t.Value), peak.value), at, out)
 		}
 	}
 	return out
@@ -425,8 +506,12 @@ func dropBounds(peak, v *valueSample) bounds {
 // it to hold the integer route to the same results.
 var forceDecimalDrop bool
 
-// step advances one rule's state machine and reports whether it fires.
+// step advances one rule's state machine and reports whether it fires (a leg:
+// whether its condition holds, for emit).
 func (e *Engine) step(slot int32, c *compiled, st *ruleState, fire, rearm bool, at int64) bool {
+	if c.group != 0 {
+		return e.stepLeg(slot, c, st, fire, rearm, at)
+	}
 	if st.fired {
 		if rearm {
 			st.fired = false
@@ -446,7 +531,96 @@ func (e *Engine) step(slot int32, c *compiled, st *ruleState, fire, rearm bool, 
 	return true
 }
 
+// stepLeg records whether a leg's condition holds (fired, with the hysteresis
+// of re-arming) and queues its composite for settle, once the tick's instant
+// has been evaluated on every leg: a composite is judged on its conditions at
+// one instant, never on a mix of this tick's and the previous one's. It reports
+// whether the leg holds (emit then notes its observation).
+func (e *Engine) stepLeg(slot int32, c *compiled, st *ruleState, fire, rearm bool, at int64) bool {
+	rose := false
+	p := c.group - 1
+	ps := &e.states[p]
+	if st.fired && rearm {
+		st.fired = false
+		ps.holding &^= c.bit
+		e.touch(slot)
+	} else if !st.fired && fire {
+		st.fired, rose = true, true
+		ps.holding |= c.bit
+		e.touch(slot)
+	}
+	ps.lastAt = max(ps.lastAt, at)
+	e.pendingAt = at
+	if i := e.pendingOf[p]; i != 0 {
+		q := &e.pending[i-1]
+		q.rose = q.rose || rose
+		if rose || !q.holding {
+			q.leg = slot
+		}
+		return st.fired
+	}
+	e.pending = append(e.pending, pendingStep{parent: p, leg: slot, rose: rose})
+	e.pendingOf[p] = int32(len(e.pending))
+	return st.fired
+}
+
+// pendingStep is a composite to settle: the leg to report if it fires (one
+// that holds, preferably one that just came to hold) and its observation.
+type pendingStep struct {
+	parent, leg   int32
+	rose, holding bool
+	observed      decimal.Decimal
+}
+
+// emit appends the firing of c's rule; for a leg that holds it notes the
+// observation instead, for settle.
+func (e *Engine) emit(c *compiled, st *ruleState, observed decimal.Decimal, at int64, out []Firing) []Firing {
+	if c.group == 0 {
+		return append(out, e.firing(c, st, observed, at))
+	}
+	if i := e.pendingOf[c.group-1]; i != 0 {
+		if q := &e.pending[i-1]; &e.rules[q.leg] == c {
+			q.holding, q.observed = true, observed
+		}
+	}
+	return out
+}
+
+// settle steps the queued composites at their instant, in the order their
+// legs were first evaluated: each holds when all its legs hold (any of them,
+// for MatchAny), fires like a rule whose condition that is, and re-arms when it
+// no longer holds. It fires only at an instant at which a leg that holds was
+// evaluated, so the firing reports a condition that holds (the leg that came to
+// hold, else one that held); when the cooldown has not passed by then, the
+// composite waits for a later such instant.
+func (e *Engine) settle(out []Firing) []Firing {
+	at := e.pendingAt
+	for _, q := range e.pending {
+		e.pendingOf[q.parent] = 0
+		pc, ps := &e.rules[q.parent], &e.states[q.parent]
+		holds := holds(pc, ps)
+		if e.step(q.parent, pc, ps, holds && q.holding, !holds, at) {
+			out = append(out, e.firing(&e.rules[q.leg], ps, q.observed, at))
+		}
+	}
+	e.pending = e.pending[:0]
+	return out
+}
+
+// holds reports whether composite pc's legs hold together, from the bits of
+// those that hold (ps.holding).
+func holds(pc *compiled, ps *ruleState) bool {
+	if pc.rule.Match == MatchAny {
+		return ps.holding != 0
+	}
+	return ps.holding == 1<<len(pc.legs)-1
+}
+
+// touch marks slot's rule (a leg's composite) changed.
 func (e *Engine) touch(slot int32) {
+	if g := e.rules[slot].group; g != 0 {
+		slot = g - 1
+	}
 	if !e.isChanged[slot] {
 		e.isChanged[slot] = true
 		e.changed = append(e.changed, slot)
@@ -471,6 +645,9 @@ func (e *Engine) TakeChanged() []string {
 	return out
 }
 
+// firing is the firing of c's rule at state st; a leg's is its composite's
+// (same rule ID, owner and portfolio), at the composite's state, with the leg's
+// condition, observation and threshold.
 func (e *Engine) firing(c *compiled, st *ruleState, observed decimal.Decimal, at int64) Firing {
 	r := &c.rule
 	return Firing{

@@ -40,9 +40,22 @@ func (r Rule) CheckNew() error {
 	if err := CheckOwnID(r.ID); err != nil {
 		return err
 	}
-	if r.Symbol != "" {
-		if err := symbol.Check(r.Symbol); err != nil {
-			return &ValidationError{RuleID: r.ID, Field: "symbol", Err: ErrMissingSymbol, Detail: err.Error()}
+	return r.CheckSymbols()
+}
+
+// CheckSymbols holds the symbols of a rule a user creates or edits to the
+// symbol rule.
+func (r Rule) CheckSymbols() error {
+	for i, c := range r.Legs() {
+		if c.Symbol == "" {
+			continue
+		}
+		if err := symbol.Check(c.Symbol); err != nil {
+			field := "symbol"
+			if r.IsComposite() {
+				field = fmt.Sprintf("conditions[%d].symbol", i)
+			}
+			return &ValidationError{RuleID: r.ID, Field: field, Err: ErrMissingSymbol, Detail: err.Error()}
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package alerts
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -18,12 +19,34 @@ type State struct {
 
 // RuleState is one rule's state: Fired (otherwise armed), the arming Epoch (the
 // firing key's suffix), when it last fired, and the time of the last tick it
-// evaluated.
+// evaluated. A rule with conditions also has Holding, one '1' or '0' per
+// condition, whether it holds (empty: none does); its conditions' last ticks
+// are its LastAt (they tick together: one symbol's, or one portfolio's at one
+// instant).
 type RuleState struct {
 	Fired   bool      `json:"fired,omitempty"`
 	Epoch   uint64    `json:"epoch,omitempty"`
 	FiredAt time.Time `json:"firedAt,omitzero"`
 	LastAt  time.Time `json:"lastAt,omitzero"`
+	Holding string    `json:"holding,omitempty"`
+}
+
+// Resumed is the state a rule starts from when it is resumed, or when its
+// conditions are edited, at `at`: armed (a fired rule at its next arming, so its
+// firing keys stay new), no condition holding, and ticks at or before `at`
+// ignored. So nothing that happened while it was paused fires it: it fires at
+// the first tick after `at` at which it holds, even if it had fired before the
+// pause and holds still. The cooldown keeps counting from the last firing.
+func (s RuleState) Resumed(at time.Time) RuleState {
+	epoch := s.Epoch
+	if s.Fired {
+		epoch++
+	}
+	last := s.LastAt
+	if at = at.UTC(); at.After(last) {
+		last = at
+	}
+	return RuleState{Epoch: epoch, FiredAt: s.FiredAt, LastAt: last}
 }
 
 // ValueSample is a retained portfolio value (see value_drop).
@@ -64,8 +87,8 @@ func (e *Engine) State() State {
 	}
 	s := State{Rules: make(map[string]RuleState, withState), Values: make(map[string][]ValueSample, len(e.history))}
 	for id, slot := range e.byID {
-		if st := &e.states[slot]; *st != (ruleState{}) {
-			s.Rules[id] = st.export()
+		if rs, ok := e.export(slot); ok {
+			s.Rules[id] = rs
 		}
 	}
 	total := 0
@@ -83,7 +106,41 @@ func (e *Engine) State() State {
 }
 
 func (st *ruleState) export() RuleState {
-	return RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+	rs := RuleState{Fired: st.fired, Epoch: st.epoch, FiredAt: nsTime(st.firedAt), LastAt: nsTime(st.lastAt)}
+	if st.holding != 0 {
+		b := make([]byte, 0, MaxConditions)
+		for h := st.holding; h != 0; h >>= 1 {
+			b = append(b, '0'+h&1)
+		}
+		rs.Holding = string(b)
+	}
+	return rs
+}
+
+// export returns the state of the rule in slot (with its legs'), and whether
+// it differs from a new rule's.
+func (e *Engine) export(slot int32) (RuleState, bool) {
+	st := &e.states[slot]
+	rs := st.export()
+	if n := len(e.rules[slot].legs); rs.Holding != "" && len(rs.Holding) < n {
+		rs.Holding += strings.Repeat("0", n-len(rs.Holding)) // one digit per condition
+	}
+	return rs, *st != (ruleState{})
+}
+
+// dropPortfolio is the portfolio whose value history the rule in slot needs:
+// a value_drop rule's, or a rule's with a value_drop condition.
+func (e *Engine) dropPortfolio(slot int32) (string, bool) {
+	c := &e.rules[slot]
+	if c.code == codeDrop {
+		return c.key.portfolio, true
+	}
+	for _, l := range c.legs {
+		if e.rules[l].code == codeDrop {
+			return e.rules[l].key.portfolio, true
+		}
+	}
+	return "", false
 }
 
 // appendExport appends h's samples to all and returns all and the appended part,
@@ -103,7 +160,8 @@ func (e *Engine) RuleState(id string) (RuleState, bool) {
 	if !ok {
 		return RuleState{}, false
 	}
-	return e.states[slot].export(), true
+	rs, _ := e.export(slot)
+	return rs, true
 }
 
 // StateOf returns the state of the rules ids (unknown IDs are skipped) and the
@@ -124,9 +182,9 @@ func (e *Engine) StateOf(ids ...string) State {
 		if e.states[slot] != (ruleState{}) {
 			withState++
 		}
-		if c := &e.rules[slot]; c.code == codeDrop {
+		if p, ok := e.dropPortfolio(slot); ok {
 			dropRules++
-			if h := e.history[c.key.portfolio]; h != nil {
+			if h := e.history[p]; h != nil {
 				samples += len(h.samples) // over-counts portfolios named twice; harmless
 			}
 		}
@@ -137,18 +195,18 @@ func (e *Engine) StateOf(ids ...string) State {
 		if slot < 0 {
 			continue
 		}
-		if st := &e.states[slot]; *st != (ruleState{}) {
-			s.Rules[ids[i]] = st.export()
+		if rs, ok := e.export(slot); ok {
+			s.Rules[ids[i]] = rs
 		}
-		c := &e.rules[slot]
-		if c.code != codeDrop {
+		p, ok := e.dropPortfolio(slot)
+		if !ok {
 			continue
 		}
-		if _, done := s.Values[c.key.portfolio]; done {
+		if _, done := s.Values[p]; done {
 			continue
 		}
-		if h := e.history[c.key.portfolio]; h != nil && len(h.samples) > 0 {
-			all, s.Values[c.key.portfolio] = h.appendExport(all)
+		if h := e.history[p]; h != nil && len(h.samples) > 0 {
+			all, s.Values[p] = h.appendExport(all)
 		}
 	}
 	return s
@@ -203,6 +261,13 @@ func (e *Engine) Restore(s State) error {
 		return err
 	}
 	states := make([]ruleState, len(e.states))
+	for slot := range e.rules {
+		c := &e.rules[slot]
+		if g := c.group; g != 0 {
+			c = &e.rules[g-1]
+		}
+		states[slot] = initialState(c)
+	}
 	for slot, st := range parsed {
 		states[slot] = st
 	}
@@ -223,6 +288,7 @@ func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHist
 		if !ok {
 			continue
 		}
+		rs = e.rules[slot].rule.EffectiveState(rs)
 		firedAt, err := timeNs(rs.FiredAt)
 		if err != nil {
 			return nil, nil, err
@@ -234,7 +300,19 @@ func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHist
 		if rs.Fired && firedAt == 0 {
 			return nil, nil, fmt.Errorf("%w: rule %s fired but has no firing time", ErrInvalidState, id)
 		}
-		states[slot] = ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
+		legs := e.rules[slot].legs
+		if rs.Holding != "" && len(rs.Holding) != len(legs) || strings.Trim(rs.Holding, "01") != "" {
+			return nil, nil, fmt.Errorf("%w: rule %s holding %q for %d conditions", ErrInvalidState, id, rs.Holding, len(legs))
+		}
+		st := ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
+		for i, l := range legs {
+			leg := ruleState{fired: rs.Holding != "" && rs.Holding[i] == '1', lastAt: lastAt}
+			if leg.fired {
+				st.holding |= 1 << i
+			}
+			states[l] = leg
+		}
+		states[slot] = st
 	}
 	history := map[string]*valueHistory{}
 	for p, vs := range s.Values {

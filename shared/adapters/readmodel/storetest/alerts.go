@@ -13,6 +13,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
+	"github.com/portfoliotracker/tracker/shared/domain/notify"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
 )
 
@@ -23,6 +24,7 @@ type AlertStore interface {
 	Create(ctx context.Context, userID string, rule alerts.Rule) (readmodel.AlertRule, error)
 	List(ctx context.Context, userID string) ([]readmodel.AlertRule, error)
 	Delete(ctx context.Context, userID, id string) error
+	Update(ctx context.Context, userID, id string, patch alerts.Patch) (readmodel.AlertRule, error)
 	History(ctx context.Context, userID string, limit int, cursor string) ([]readmodel.AlertFiring, string, error)
 	Acknowledge(ctx context.Context, userID, key string) (time.Time, error)
 	PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error)
@@ -62,6 +64,10 @@ func RunAlerts(t *testing.T, newSubject func(t *testing.T) AlertSubject) {
 		{"ClaimRaceOneWinner", testClaimRace},
 		{"RecordRaceRecordsOnce", testRecordRace},
 		{"SymbolsAreWatched", testAlertSymbols},
+		{"UpdateRestartsStateOnlyWhenTheWatchChanges", testUpdateRule},
+		{"PausedRulesAreNotServed", testPauseResume},
+		{"RulesWithConditionsAreServedByTheirKey", testCompositeRules},
+		{"UpdatesRaceWithoutLosingOne", testUpdateRace},
 	})
 }
 
@@ -705,5 +711,202 @@ func testAlertSymbols(t *testing.T, s AlertSubject) {
 	got, err := st.Symbols(ctx)
 	if err != nil || !slices.Equal(got, []string{"AAPL", "NVDA", "TSLA"}) {
 		t.Fatalf("alert symbols %v, %v; want [AAPL NVDA TSLA]", got, err)
+	}
+}
+
+func testUpdateRule(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	mustCreate(t, st, UserA, alerts.Rule{ID: "above", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("200")})
+	rules, _, err := st.PriceRules(ctx, []string{"AAPL"})
+	if err != nil || len(rules) != 1 {
+		t.Fatal(rules, err)
+	}
+	fired := alerts.RuleState{Fired: true, Epoch: 2, FiredAt: t0, LastAt: t0}
+	if err := st.SaveState(ctx, rules, alerts.State{Rules: map[string]alerts.RuleState{rules[0].ID: fired}}); err != nil {
+		t.Fatal(err)
+	}
+	marks, _ := st.StateMarks(ctx, []string{"s:AAPL"})
+
+	// Channels and cooldown keep the state.
+	channels := []notify.Channel{notify.ChannelEmail}
+	cooldown := alerts.Duration(time.Hour)
+	got, err := st.Update(ctx, UserA, "above", alerts.Patch{Channels: &channels, Cooldown: &cooldown})
+	if err != nil || got.Rule.ID != "above" || !slices.Equal(got.Rule.Channels, channels) || got.Rule.Cooldown != cooldown ||
+		!got.State.FiredAt.Equal(fired.FiredAt) || got.State.Epoch != 2 || !got.State.Fired {
+		t.Fatalf("update of channels: %+v %v", got, err)
+	}
+	if m, _ := st.StateMarks(ctx, []string{"s:AAPL"}); m["s:AAPL"] == marks["s:AAPL"] {
+		t.Fatal("an update left the key's mark: a consumer's cache would keep the old rule")
+	}
+	// A new threshold restarts it: the next arming, nothing holding, ticks from
+	// before the edit ignored.
+	before := time.Now()
+	thr := dec("210")
+	got, err = st.Update(ctx, UserA, "above", alerts.Patch{Threshold: &thr})
+	if err != nil || !got.Rule.Threshold.Equal(thr) || got.State.Fired || got.State.Epoch != 3 || got.State.LastAt.Before(before.Add(-time.Second)) {
+		t.Fatalf("update of the threshold: %+v %v", got, err)
+	}
+	_, state, err := st.PriceRules(ctx, []string{"AAPL"})
+	if err != nil || state.Rules[rules[0].ID].Epoch != 3 || state.Rules[rules[0].ID].Fired {
+		t.Fatalf("state served after the update: %+v %v", state, err)
+	}
+	list, err := st.List(ctx, UserA)
+	if err != nil || len(list) != 1 || !list[0].Rule.Threshold.Equal(thr) || !slices.Equal(list[0].Rule.Channels, channels) {
+		t.Fatalf("list after updates: %+v %v", list, err)
+	}
+	// Invalid patches change nothing; another user's rule is not found.
+	bad := dec("-1")
+	if _, err := st.Update(ctx, UserA, "above", alerts.Patch{Threshold: &bad}); !errors.Is(err, alerts.ErrInvalidThreshold) {
+		t.Fatalf("invalid threshold: %v", err)
+	}
+	var ve *alerts.ValidationError
+	pigeon := []notify.Channel{"pigeon"}
+	if _, err := st.Update(ctx, UserA, "above", alerts.Patch{Channels: &pigeon}); !errors.As(err, &ve) || ve.RuleID != "above" || ve.Field != "channels" {
+		t.Fatalf("invalid channel: %v", err)
+	}
+	if _, err := st.Update(ctx, UserB, "above", alerts.Patch{Threshold: &thr}); !errors.Is(err, alerts.ErrNotFound) {
+		t.Fatalf("B updates A's rule: %v", err)
+	}
+	if list, _ := st.List(ctx, UserA); !list[0].Rule.Threshold.Equal(thr) {
+		t.Fatalf("a refused patch changed the rule: %+v", list[0].Rule)
+	}
+}
+
+func testPauseResume(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	s.OwnPortfolios(t, UserA, "p1")
+	mustCreate(t, st, UserA, alerts.Rule{ID: "above", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("200")})
+	mustCreate(t, st, UserA, alerts.Rule{ID: "dd", Kind: alerts.KindDrawdown, PortfolioID: "p1", Threshold: dec("0.1")})
+	rules, _, _ := st.PriceRules(ctx, []string{"AAPL"})
+	fired := alerts.RuleState{Fired: true, Epoch: 0, FiredAt: t0, LastAt: t0}
+	if err := st.SaveState(ctx, rules, alerts.State{Rules: map[string]alerts.RuleState{rules[0].ID: fired}}); err != nil {
+		t.Fatal(err)
+	}
+	off, on := false, true
+	for _, id := range []string{"above", "dd"} {
+		got, err := st.Update(ctx, UserA, id, alerts.Patch{Active: &off})
+		if err != nil || got.Rule.Active() {
+			t.Fatalf("pause %s: %+v %v", id, got, err)
+		}
+	}
+	if rules, _, err := st.PriceRules(ctx, []string{"AAPL"}); err != nil || len(rules) != 0 {
+		t.Fatalf("a paused price rule served: %+v %v", rules, err)
+	}
+	if rules, _, err := st.PortfolioRules(ctx, []string{"p1"}); err != nil || len(rules) != 0 {
+		t.Fatalf("a paused portfolio rule served: %+v %v", rules, err)
+	}
+	list, err := st.List(ctx, UserA)
+	if err != nil || len(list) != 2 || list[0].Rule.Active() || list[0].Rule.PausedAt.IsZero() || !list[0].State.Fired {
+		t.Fatalf("list shows paused rules with their state: %+v %v", list, err)
+	}
+	// Pausing again changes nothing; resuming restarts the state.
+	if again, err := st.Update(ctx, UserA, "above", alerts.Patch{Active: &off}); err != nil || !again.Rule.PausedAt.Equal(list[0].Rule.PausedAt) {
+		t.Fatalf("pausing twice: %+v %v", again, err)
+	}
+	got, err := st.Update(ctx, UserA, "above", alerts.Patch{Active: &on})
+	if err != nil || !got.Rule.Active() || got.State.Fired || got.State.Epoch != 1 {
+		t.Fatalf("resume: %+v %v", got, err)
+	}
+	if rules, state, err := st.PriceRules(ctx, []string{"AAPL"}); err != nil || len(rules) != 1 || state.Rules[rules[0].ID].Epoch != 1 {
+		t.Fatalf("a resumed rule: %+v %+v %v", rules, state, err)
+	}
+}
+
+func testCompositeRules(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	s.OwnPortfolios(t, UserA, "p1")
+	price := mustCreate(t, st, UserA, alerts.Rule{ID: "both", Match: alerts.MatchAll, Conditions: []alerts.Condition{
+		{Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("200")},
+		{Kind: alerts.KindPercentMove, Symbol: "AAPL", Threshold: dec("0.05"), Direction: alerts.DirectionUp},
+	}})
+	if len(price.Rule.Conditions) != 2 || price.Rule.Kind != "" {
+		t.Fatalf("created %+v", price.Rule)
+	}
+	mustCreate(t, st, UserA, alerts.Rule{ID: "drops", PortfolioID: "p1", Match: alerts.MatchAny, Conditions: []alerts.Condition{
+		{Kind: alerts.KindValueDrop, Threshold: dec("0.1"), Window: alerts.Duration(48 * time.Hour)},
+		{Kind: alerts.KindValueDrop, Threshold: dec("0.03"), Window: alerts.Duration(time.Hour)},
+	}})
+	mustCreate(t, st, UserA, alerts.Rule{ID: "risk", PortfolioID: "p1", Conditions: []alerts.Condition{
+		{Kind: alerts.KindDrawdown, Threshold: dec("0.2")},
+		{Kind: alerts.KindWeightDrift, Symbol: "MSFT", Threshold: dec("0.05"), TargetWeight: dec("0.3")},
+	}})
+	if _, err := st.Create(ctx, UserA, alerts.Rule{ID: "mixed", PortfolioID: "p1", Conditions: []alerts.Condition{
+		{Kind: alerts.KindDrawdown, Threshold: dec("0.2")}, {Kind: alerts.KindValueDrop, Threshold: dec("0.1"), Window: alerts.Duration(time.Hour)},
+	}}); !errors.Is(err, alerts.ErrInvalidConditions) {
+		t.Fatalf("conditions of two evaluators: %v", err)
+	}
+	rules, _, err := st.PriceRules(ctx, []string{"AAPL"})
+	if err != nil || len(rules) != 1 || len(rules[0].Conditions) != 2 {
+		t.Fatalf("price rules: %+v %v", rules, err)
+	}
+	// The value rules with their portfolio's samples, the risk rules by metric.
+	eng, err := alerts.NewEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	values, state, err := st.PortfolioRules(ctx, []string{"p1"}, alerts.MetricValue)
+	if err != nil || len(values) != 1 || values[0].ID != alerts.ScopedID(UserA, "drops") {
+		t.Fatalf("value rules: %+v %v", values, err)
+	}
+	if err := eng.Add(values[0]); err != nil {
+		t.Fatal(err)
+	}
+	_ = eng.Restore(state)
+	eng.Evaluate([]alerts.Tick{alerts.ValueTick("p1", dec("1000"), t0), alerts.ValueTick("p1", dec("980"), t0.Add(time.Minute))})
+	if err := st.SaveState(ctx, values, eng.State()); err != nil {
+		t.Fatal(err)
+	}
+	values, state, err = st.PortfolioRules(ctx, []string{"p1"}, alerts.MetricValue)
+	if err != nil || len(state.Values["p1"]) != 2 || !state.Rules[values[0].ID].LastAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("value rules' state and samples: %+v %v", state, err)
+	}
+	risk, _, err := st.PortfolioRules(ctx, []string{"p1"}, alerts.PortfolioMetrics(alerts.EvaluatedByAnalytics)...)
+	if err != nil || len(risk) != 1 || risk[0].ID != alerts.ScopedID(UserA, "risk") {
+		t.Fatalf("risk rules: %+v %v", risk, err)
+	}
+	// A patch of the conditions moves the rule to its new symbol.
+	conds := []alerts.Condition{{Kind: alerts.KindPriceBelow, Symbol: "MSFT", Threshold: dec("100")}, {Kind: alerts.KindPriceAbove, Symbol: "MSFT", Threshold: dec("300")}}
+	anyOf := alerts.MatchAny
+	if got, err := st.Update(ctx, UserA, "both", alerts.Patch{Conditions: &conds, Match: &anyOf}); err != nil || got.Rule.Primary().Symbol != "MSFT" || got.Rule.Match != anyOf {
+		t.Fatalf("update of the conditions: %+v %v", got, err)
+	}
+	if rules, _, _ := st.PriceRules(ctx, []string{"AAPL"}); len(rules) != 0 {
+		t.Fatalf("served on its old symbol: %+v", rules)
+	}
+	if rules, _, _ := st.PriceRules(ctx, []string{"MSFT"}); len(rules) != 1 || rules[0].Conditions[1].Threshold.String() != "300" {
+		t.Fatalf("not served on its new symbol: %+v", rules)
+	}
+	if syms, err := st.Symbols(ctx); err != nil || !slices.Contains(syms, "MSFT") || slices.Contains(syms, "AAPL") {
+		t.Fatalf("symbols %v %v", syms, err)
+	}
+}
+
+// testUpdateRace: patches of one rule sent at once, each of its own field, all
+// land: none is lost to another's write of an older definition.
+func testUpdateRace(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	mustCreate(t, st, UserA, alerts.Rule{ID: "r", Kind: alerts.KindPercentMove, Symbol: "AAPL", Threshold: dec("0.05")})
+	thr, h, cd := dec("0.07"), dec("0.01"), alerts.Duration(time.Hour)
+	dir, channels := alerts.DirectionUp, []notify.Channel{notify.ChannelSMS}
+	patches := []alerts.Patch{{Threshold: &thr}, {Hysteresis: &h}, {Cooldown: &cd}, {Direction: &dir}, {Channels: &channels}}
+	errs := make(chan error, len(patches))
+	for _, p := range patches {
+		go func() {
+			_, err := st.Update(ctx, UserA, "r", p)
+			errs <- err
+		}()
+	}
+	for range patches {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := st.List(ctx, UserA)
+	if err != nil || len(list) != 1 {
+		t.Fatal(list, err)
+	}
+	r := list[0].Rule
+	if !r.Threshold.Equal(thr) || !r.Hysteresis.Equal(h) || r.Cooldown != cd || r.Direction != dir || !slices.Equal(r.Channels, channels) {
+		t.Fatalf("a concurrent patch was lost: %+v", r)
 	}
 }
