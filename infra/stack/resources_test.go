@@ -183,6 +183,9 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 					want[stack.EnvSupabaseURL] = "=" + testSupabaseURL
 				}
 			}
+			if slices.Contains(f.Secrets, topology.ServiceRoleKey) { // Supabase Auth's admin API
+				want[stack.EnvSupabaseURL] = "=" + testSupabaseURL
+			}
 			if f.ManageConnections {
 				want[stack.EnvWebSocketCallbackURL] = "callback"
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -107,6 +108,10 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 		if tr.Kind == topology.HTTPAuthorizer || tr.Kind == topology.WSAuthorizer {
 			env[topology.SupabaseURLEnvVar] = e.supabaseURL
 		}
+	}
+	// A holder of the service-role key calls the stand-in's admin API.
+	if slices.Contains(f.Secrets, topology.ServiceRoleKey) {
+		env[topology.SupabaseURLEnvVar] = e.supabaseURL
 	}
 	if f.ManageConnections {
 		env[topology.WebSocketCallbackEnvVar] = e.wsManagement
