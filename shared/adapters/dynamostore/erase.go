@@ -3,6 +3,8 @@ package dynamostore
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -50,13 +52,45 @@ func (e *Eraser) EraseAggregate(ctx context.Context, aggregateID string) (int64,
 		if err != nil {
 			return n, fmt.Errorf("erase %s: query: %w", aggregateID, err)
 		}
-		for _, it := range page.Items {
-			key := map[string]types.AttributeValue{eventstore.AttrAggregateID: it[eventstore.AttrAggregateID], eventstore.AttrVersion: it[eventstore.AttrVersion]}
-			if _, err := e.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.table), Key: key}); err != nil {
-				return n, fmt.Errorf("erase %s: delete: %w", aggregateID, err)
-			}
-			n++
+		k, err := e.deleteAll(ctx, page.Items)
+		n += k
+		if err != nil {
+			return n, fmt.Errorf("erase %s: delete: %w", aggregateID, err)
 		}
 	}
 	return n, nil
+}
+
+// eraseConcurrency bounds the deletes in flight: a long history goes at some
+// hundreds of items a second instead of one round trip at a time.
+const eraseConcurrency = 16
+
+// deleteAll deletes the items (their keys) with eraseConcurrency deletes in
+// flight, and returns how many it deleted and the first error.
+func (e *Eraser) deleteAll(ctx context.Context, items []map[string]types.AttributeValue) (int64, error) {
+	var (
+		n     atomic.Int64
+		mu    sync.Mutex
+		first error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, eraseConcurrency)
+	)
+	for _, it := range items {
+		key := map[string]types.AttributeValue{eventstore.AttrAggregateID: it[eventstore.AttrAggregateID], eventstore.AttrVersion: it[eventstore.AttrVersion]}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if _, err := e.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: aws.String(e.table), Key: key}); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+				return
+			}
+			n.Add(1)
+		})
+	}
+	wg.Wait()
+	return n.Load(), first
 }

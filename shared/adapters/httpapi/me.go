@@ -118,6 +118,25 @@ func channels(names []string) []notify.Channel {
 	return out
 }
 
+// createsData are the operations that store something of the caller's under a
+// new key (a portfolio, a rule): an erased user's access token, valid until it
+// expires, must not start new data (operations on an erased portfolio find
+// nothing already).
+var createsData = []string{"createPortfolio", "createAlert"}
+
+// refuseErased answers 410 to a caller whose data was erased (one query; the
+// routes it guards are rare).
+func (s *Server) refuseErased(h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if s.users != nil {
+			if err := s.users.RefuseErased(r.Context(), userFrom(r.Context())); err != nil {
+				return meError(err)
+			}
+		}
+		return h(w, r)
+	}
+}
+
 func (s *Server) usersService() (*users.Service, error) {
 	if s.users == nil {
 		return nil, newError(http.StatusServiceUnavailable, CodeUnavailable, "the user service is not available", nil)

@@ -321,6 +321,13 @@ func TestDeleteMeErasesTheUserEverywhere(t *testing.T) {
 	}
 	u.expect(u.do(alice, "GET", "/me", ""), 410, httpapi.CodeAccountDeleted)
 	u.expect(u.do(bob, "GET", "/me", ""), 200, "")
+	// Alice's access token is valid until it expires: it starts nothing new.
+	u.expect(u.do(alice, "POST", "/portfolios", `{"name":"Again","baseCurrency":"USD"}`, "Idempotency-Key", "after"), 410, httpapi.CodeAccountDeleted)
+	u.expect(u.do(alice, "POST", "/alerts", `{"kind":"price_above","symbol":"AAPL","threshold":"1"}`), 410, httpapi.CodeAccountDeleted)
+	u.expect(u.do(alice, "POST", "/portfolios/"+mine[0]+"/transactions", `{"type":"DEPOSIT","date":"2024-01-02","amount":"1"}`, "Idempotency-Key", "late"), 404, httpapi.CodeNotFound)
+	if left := u.traces(alice, mine); len(left) > 0 {
+		t.Fatalf("alice's token stored something after the erasure:\n%s", strings.Join(left, "\n"))
+	}
 }
 
 // An erasure cut short finishes on a retry: here the Supabase Auth user

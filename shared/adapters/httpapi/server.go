@@ -106,7 +106,11 @@ func New(cfg Config) *Server {
 	s.routes = routes
 	s.mux = http.NewServeMux()
 	for _, rt := range routes {
-		s.mux.HandleFunc(rt.Pattern(), s.authenticated(rt.handler))
+		h := rt.handler
+		if slices.Contains(createsData, rt.OperationID) {
+			h = s.refuseErased(h)
+		}
+		s.mux.HandleFunc(rt.Pattern(), s.authenticated(h))
 	}
 	return s
 }

@@ -63,7 +63,7 @@ func (s *Service) Profile(ctx context.Context, userID string) (user.Profile, err
 	if !errors.Is(err, ErrNoProfile) {
 		return p, err
 	}
-	if err := s.refuseErased(ctx, userID); err != nil {
+	if err := s.RefuseErased(ctx, userID); err != nil {
 		return user.Profile{}, err
 	}
 	if s.cfg.Auth == nil {
@@ -145,8 +145,10 @@ func apply(cur user.Profile, patch Patch) (user.Profile, error) {
 	return next, nil
 }
 
-// refuseErased is ErrErased for a user whose erasure began.
-func (s *Service) refuseErased(ctx context.Context, userID string) error {
+// RefuseErased is ErrErased for a user whose erasure began: the API refuses
+// their requests that would store something new (their access token stays
+// valid until it expires).
+func (s *Service) RefuseErased(ctx context.Context, userID string) error {
 	_, erased, err := s.cfg.Profiles.ErasedAt(ctx, userID)
 	if err != nil {
 		return err
