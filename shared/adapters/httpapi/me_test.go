@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -515,4 +516,26 @@ func TestPhoneVerification(t *testing.T) {
 	u.expect(u.do(alice, "POST", "/me/phone", ``), 202, "")
 	u.now = u.now.Add(time.Minute)
 	u.expect(u.do(alice, "POST", "/me/phone", ``), 429, httpapi.CodeTooManyRequests)
+}
+
+// Concurrent patches of different fields all land: each write is conditional
+// on the version it read, and a loser reads again and re-applies its patch
+// (notifications merged into what the winner wrote).
+func TestConcurrentPatchesAllLand(t *testing.T) {
+	t.Parallel()
+	u := newUserAPI(t)
+	patches := []string{`{"displayName":"Ada"}`, `{"timeZone":"Asia/Tokyo"}`, `{"notifications":{"digest":"weekly"}}`,
+		`{"notifications":{"quietHours":{"start":"23:00","end":"06:00"}}}`}
+	status := make([]int, len(patches))
+	var wg sync.WaitGroup
+	for i, p := range patches {
+		wg.Go(func() { status[i] = u.do(alice, "PATCH", "/me", p).status })
+	}
+	wg.Wait()
+	r := u.do(alice, "GET", "/me", "")
+	prefs := r.body["notifications"].(map[string]any)
+	if slices.ContainsFunc(status, func(s int) bool { return s != 200 }) || r.body["displayName"] != "Ada" || r.body["timeZone"] != "Asia/Tokyo" ||
+		prefs["digest"] != "weekly" || prefs["quietHours"] == nil {
+		t.Fatalf("statuses %v, profile %s", status, r.raw)
+	}
 }
