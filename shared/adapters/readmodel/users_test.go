@@ -9,11 +9,15 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/app/users"
+	"github.com/portfoliotracker/tracker/shared/domain/alerts"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/notify"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/user"
@@ -96,6 +100,23 @@ func TestErasureIsTheCallersOnly(t *testing.T) {
 	}
 	if _, err := store.Profile(ctx, rmtest.UserA); !errors.Is(err, users.ErrNoProfile) {
 		t.Errorf("A's profile after the erasure: %v", err)
+	}
+	// What a writer in flight stores after the erasure is dropped: a firing of a
+	// rule still cached, and with it its outbox entry; a weekly summary.
+	if err := readmodel.NewAlertRules(owner).RecordFirings(ctx, []alerts.Firing{{Key: "late#1", RuleID: "late", UserID: rmtest.UserA,
+		Kind: alerts.KindPriceAbove, Symbol: "AAPL", Observed: decimal.NewFromInt(2), Threshold: decimal.NewFromInt(1), At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := readmodel.NewWeeklySummaries(owner).QueueWeeklySummaries(ctx, []analyticsjob.QueuedSummary{{UserID: rmtest.UserA,
+		Day: calendar.MustNew(2026, time.January, 2), Payload: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownerCount(t, owner, `select (select count(*) from alert_history where user_id = $1) + (select count(*) from notification_outbox where user_id = $1)`,
+		rmtest.UserA); n != 0 {
+		t.Errorf("%d rows of the erased user written after the erasure", n)
+	}
+	if n := ownerCount(t, owner, `select count(*) from alert_history where user_id = $1`, rmtest.UserB); n != 1 {
+		t.Errorf("B's firings: %d", n)
 	}
 	// The trigger on auth.users makes no new profile of an erased user.
 	if _, err := owner.Exec(ctx, `update auth.users set email = 'a2@example.com' where id = $1`, rmtest.UserA); err != nil {

@@ -168,3 +168,32 @@ begin
   return new;
 end
 $fn$;
+
+-- Writers that may hold an erased user's data while the erasure runs, and write
+-- it after: a firing of a rule the prices consumer still had in memory, an
+-- analytics computation or a weekly summary in flight, a suggestion of the
+-- backfill. Their rows of an erased user are dropped on insert (the tombstone is
+-- a primary-key look-up; these tables are written per portfolio or per firing,
+-- not per tick). Valuations, written per tick, are left to a second DELETE /me.
+create function public.drop_rows_of_erased_users() returns trigger
+  language plpgsql security definer set search_path = '' as $fn$
+begin
+  if exists (select 1 from public.erased_users where user_id = new.user_id) then
+    return null;
+  end if;
+  return new;
+end
+$fn$;
+revoke all on function public.drop_rows_of_erased_users() from public, anon, authenticated;
+
+do $erased$
+declare
+  t text;
+begin
+  foreach t in array array['alert_history', 'notification_outbox', 'portfolio_metrics', 'portfolio_series',
+                           'portfolio_rebalancing', 'suggestions'] loop
+    execute format('create trigger %I before insert on public.%I for each row execute function public.drop_rows_of_erased_users()',
+                   t || '_of_erased_users', t);
+  end loop;
+end
+$erased$;
