@@ -42,8 +42,6 @@ type QueuedSummary struct {
 
 // Bounds of one summary.
 const (
-	// WeekMovers is how many holdings the best and the worst lists show.
-	WeekMovers = 3
 	// MaxWeekAlerts bounds the alerts listed (AlertCount counts them all up to it).
 	MaxWeekAlerts = 50
 )
@@ -83,20 +81,21 @@ type PortfolioSummary struct {
 	MaxDrawdown analytics.Metric `json:"maxDrawdown"`
 	Sharpe      analytics.Metric `json:"sharpe"`
 	// Best and Worst are the holdings with the highest and lowest week return
-	// (at most WeekMovers each, none in both).
-	Best  []HoldingWeek `json:"best"`
-	Worst []HoldingWeek `json:"worst"`
+	// (null when none; Worst null too with one holding).
+	Best  *HoldingWeek `json:"best"`
+	Worst *HoldingWeek `json:"worst"`
 	// Drift compares each target's weight with the holding's, largest drift
 	// first; empty without targets.
 	Drift     []TargetDrift `json:"drift"`
 	DriftBand string        `json:"driftBand,omitempty"`
 }
 
-// HoldingWeek is a holding's week.
+// HoldingWeek is a holding's week: its price return in the base currency and
+// its weight in the portfolio now.
 type HoldingWeek struct {
-	Symbol     string  `json:"symbol"`
-	WeekReturn float64 `json:"weekReturn"`
-	Weight     string  `json:"weight"`
+	Symbol     string           `json:"symbol"`
+	WeekReturn analytics.Metric `json:"weekReturn"`
+	Weight     string           `json:"weight"`
 }
 
 // TargetDrift is one target against the holding.
@@ -126,7 +125,7 @@ func summarize(a *Analysis, day calendar.Date) PortfolioSummary {
 	r := &a.Result
 	s := PortfolioSummary{PortfolioID: r.Portfolio.ID, Name: a.Name, BaseCurrency: a.BaseCurrency, MarketValue: r.MarketValue.String(),
 		TWR: r.Report.TWR.Period, Volatility: r.Report.Volatility.Annualized, MaxDrawdown: r.Report.MaxDrawdown.Value, Sharpe: r.Report.Sharpe,
-		Best: []HoldingWeek{}, Worst: []HoldingWeek{}, Drift: []TargetDrift{}}
+		Drift: []TargetDrift{}}
 	s.WeekReturn = analytics.Compute(r.Series, analytics.Options{Range: &analytics.DateRange{From: day - 6, To: day}, CorrelationTop: -1}).TWR.Period
 	start, flows := weekFlows(r.Series, day)
 	s.ValueAtStart, s.NetFlows = amount(start), amount(flows)
@@ -166,21 +165,25 @@ func amount(v float64) string {
 	return decimal.NewFromFloat(v).Round(2).String()
 }
 
-// movers are the holdings with the best and the worst week return.
-func movers(a *Analysis) (best, worst []HoldingWeek) {
-	hs := make([]HoldingWeek, 0, len(a.WeekReturns))
-	for sym, r := range a.WeekReturns {
-		hs = append(hs, HoldingWeek{Symbol: sym, WeekReturn: r, Weight: a.Weights[sym].String()})
+// movers are the holdings with the best and the worst week return (ties by
+// symbol).
+func movers(a *Analysis) (best, worst *HoldingWeek) {
+	syms := make([]string, 0, len(a.WeekReturns))
+	for sym := range a.WeekReturns {
+		syms = append(syms, sym)
 	}
-	slices.SortFunc(hs, func(x, y HoldingWeek) int {
-		return cmp.Or(cmp.Compare(y.WeekReturn, x.WeekReturn), cmp.Compare(x.Symbol, y.Symbol))
+	if len(syms) == 0 {
+		return nil, nil
+	}
+	slices.SortFunc(syms, func(x, y string) int {
+		return cmp.Or(cmp.Compare(a.WeekReturns[y], a.WeekReturns[x]), cmp.Compare(x, y))
 	})
-	n := min(WeekMovers, len(hs))
-	best = slices.Clone(hs[:n])
-	rest := hs[n:]
-	worst = []HoldingWeek{}
-	for i := len(rest) - 1; i >= 0 && len(worst) < WeekMovers; i-- {
-		worst = append(worst, rest[i])
+	hold := func(sym string) *HoldingWeek {
+		return &HoldingWeek{Symbol: sym, WeekReturn: analytics.Metric{Value: a.WeekReturns[sym], OK: true}, Weight: a.Weights[sym].String()}
+	}
+	best = hold(syms[0])
+	if len(syms) > 1 {
+		worst = hold(syms[len(syms)-1])
 	}
 	return best, worst
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -104,18 +103,22 @@ func TestWeeklySummaryContent(t *testing.T) {
 	if !flows.Equal(decimal.NewFromInt(1000)) || start.Sign() <= 0 || !start.Add(change).Equal(decimal.RequireFromString(p.MarketValue)) {
 		t.Errorf("value %s → %s (change %s, flows %s)", p.ValueAtStart, p.MarketValue, p.ValueChange, p.NetFlows)
 	}
-	// Movers: three best, the fourth worst, each the close's week return.
-	if len(p.Best) != 3 || len(p.Worst) != 1 {
+	// Movers: the best and the worst of the four, each the close's week return.
+	returns := map[string]float64{}
+	for _, sym := range []string{"AAA", "BBB", "CCC", "VTI"} {
+		returns[sym] = closeOnOrBefore(sym, day)/closeOnOrBefore(sym, day-7) - 1
+	}
+	if p.Best == nil || p.Worst == nil || p.Best.Symbol == p.Worst.Symbol {
 		t.Fatalf("best %+v worst %+v", p.Best, p.Worst)
 	}
-	all := append(slices.Clone(p.Best), p.Worst...)
-	for i, h := range all {
-		want := closeOnOrBefore(h.Symbol, day)/closeOnOrBefore(h.Symbol, day-7) - 1
-		if math.Abs(h.WeekReturn-want) > 1e-9 {
-			t.Errorf("%s week return %v, want %v", h.Symbol, h.WeekReturn, want)
+	for sym, r := range returns {
+		if r > returns[p.Best.Symbol] || r < returns[p.Worst.Symbol] {
+			t.Errorf("%s returned %v: best %s (%v), worst %s (%v)", sym, r, p.Best.Symbol, returns[p.Best.Symbol], p.Worst.Symbol, returns[p.Worst.Symbol])
 		}
-		if i > 0 && all[i-1].WeekReturn < h.WeekReturn {
-			t.Errorf("movers out of order: %+v", all)
+	}
+	for _, h := range []*analyticsjob.HoldingWeek{p.Best, p.Worst} {
+		if v, ok := h.WeekReturn.Get(); !ok || math.Abs(v-returns[h.Symbol]) > 1e-9 || decimal.RequireFromString(h.Weight).Sign() <= 0 {
+			t.Errorf("%s: %+v, want return %v", h.Symbol, h, returns[h.Symbol])
 		}
 	}
 	// Drift: AAA and BBB targets at 50% each, held at about a quarter each.
