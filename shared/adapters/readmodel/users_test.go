@@ -85,6 +85,12 @@ func TestErasureIsTheCallersOnly(t *testing.T) {
 	if again, err := store.BeginErasure(ctx, rmtest.UserA); err != nil || !again.Equal(first) {
 		t.Fatalf("a second tombstone: %v %v, want the first's time %v", again, err, first)
 	}
+	// The notifier's unsubscribes (its branch of 0021 creates the table; here if not).
+	if _, err := owner.Exec(ctx, `create table if not exists public.notification_unsubscribes (id bigserial primary key, user_id uuid not null,
+	      scope text not null, created_at timestamptz not null default now());
+	    insert into public.notification_unsubscribes (user_id, scope) values ('`+rmtest.UserA+`', 'email'), ('`+rmtest.UserB+`', 'email')`); err != nil {
+		t.Fatal(err)
+	}
 	bBefore := ownerCount(t, owner, `select count(*) from transactions where user_id = $1`, rmtest.UserB)
 	if _, err := store.EraseReadModels(ctx, rmtest.UserA, []string{"pb"}); err != nil {
 		t.Fatal(err)
@@ -94,6 +100,10 @@ func TestErasureIsTheCallersOnly(t *testing.T) {
 	}
 	if n := ownerCount(t, owner, `select count(*) from transactions where user_id = $1`, rmtest.UserB); n != bBefore || n == 0 {
 		t.Errorf("B's transactions: %d, want %d", n, bBefore)
+	}
+	if a, b := ownerCount(t, owner, `select count(*) from notification_unsubscribes where user_id = $1`, rmtest.UserA),
+		ownerCount(t, owner, `select count(*) from notification_unsubscribes where user_id = $1`, rmtest.UserB); a != 0 || b != 1 {
+		t.Errorf("unsubscribes: A %d, B %d; want 0 and 1", a, b)
 	}
 	if n := ownerCount(t, owner, `select count(*) from projection_checkpoints where aggregate_id = 'pb'`); n != 1 {
 		t.Errorf("B's checkpoint erased by A")

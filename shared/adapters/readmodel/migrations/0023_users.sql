@@ -101,6 +101,11 @@ begin
   get diagnostics v_n = row_count; store := 'notification_deliveries'; erased := v_n; return next;
   delete from public.notification_outbox where user_id = v_user;
   get diagnostics v_n = row_count; store := 'notification_outbox'; erased := v_n; return next;
+  -- The notifier's record of unsubscribes (its branch of 0021 adds the table).
+  if to_regclass('public.notification_unsubscribes') is not null then
+    execute 'delete from public.notification_unsubscribes where user_id = $1' using v_user;
+    get diagnostics v_n = row_count; store := 'notification_unsubscribes'; erased := v_n; return next;
+  end if;
   delete from public.alert_history where user_id = v_user or portfolio_id = any(v_ids);
   get diagnostics v_n = row_count; store := 'alert_history'; erased := v_n; return next;
   delete from public.alert_rules where user_id = v_user or portfolio_id = any(v_ids);
