@@ -66,6 +66,7 @@ func main() {
 			Settings:    analyticsjob.Settings{Benchmark: benchmark, RiskFreeRate: riskFree},
 			Concurrency: concurrency,
 			Alerts:      readmodel.NewAlertRules(pool),
+			Outbox:      readmodel.NewWeeklySummaries(pool),
 			Logger:      log,
 			Quarantine:  sink,
 			Refresh:     analyticsjob.RefreshOptions{Stale: readmodel.NewSymbolHistory(pool)},

@@ -24,8 +24,12 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
+	"github.com/portfoliotracker/tracker/shared/adapters/supabaseadmin"
+	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
+	"github.com/portfoliotracker/tracker/shared/app/users"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -41,6 +45,7 @@ func main() {
 		os.Exit(1)
 	}
 	table, quotasTable, rateTable := env.String("EVENTS_TABLE"), env.String("QUOTAS_TABLE"), env.String("RATE_LIMITS_TABLE")
+	connectionsTable := env.String("CONNECTIONS_TABLE")
 	// The symbol search is the quote source's, else the history source's.
 	sources := marketdata.Selection{Quotes: env.String(topology.PriceSourceEnvVar), History: env.String(topology.HistorySourceEnvVar)}
 	keys := marketkeys.Func(map[string]marketkeys.Key{
@@ -51,6 +56,14 @@ func main() {
 	baseURLs := map[string]string{marketdata.SourceFinnhub: env.String("FINNHUB_BASE_URL"),
 		marketdata.SourcePolygon: env.String("POLYGON_BASE_URL"), marketdata.SourceAlphaVantage: env.String("ALPHAVANTAGE_BASE_URL")}
 	database := readmodel.DatabaseConfig{URL: env.String("API_DATABASE_URL"), SecretARN: env.String("API_DATABASE_SECRET_ARN")}
+	// Supabase Auth's admin API (GET /me of a user without a profile, DELETE
+	// /me): the service-role key as a plain value (local runs) or a secret.
+	authAdmin, err := authAdminOf(env.String(topology.SupabaseURLEnvVar),
+		serviceRoleKey(env.String("SUPABASE_SERVICE_ROLE_KEY"), env.String("SUPABASE_SERVICE_ROLE_KEY_ARN")))
+	if err != nil {
+		log.Error("api: " + err.Error())
+		os.Exit(1)
+	}
 	snapshotEvery, err := env.Int("SNAPSHOT_EVERY")
 	if err != nil || snapshotEvery < 1 {
 		log.Error("api: SNAPSHOT_EVERY must be a positive integer")
@@ -74,6 +87,10 @@ func main() {
 		search := symbolSearch(ctx, log, sources, marketdata.OpenOptions{Keys: keys, BaseURLs: baseURLs,
 			Limiter: marketdata.Share{Use: "search", Own: marketdata.NewWindowLimiter(counter, marketdata.WithUse("search", marketdata.SearchLimits())),
 				Shared: marketdata.NewWindowLimiter(counter, nil)}})
+		profiles := readmodel.NewUsers(db)
+		conns := wsconn.New(dynamo, connectionsTable, wsconn.Options{})
+		people := users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: authAdmin,
+			Events: dynamostore.NewEraser(dynamo, table), Connections: conns, Quotas: dynamoquota.NewEraser(dynamo, quotasTable), Logger: log})
 		srv := httpapi.New(httpapi.Config{
 			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas,
 				Rates: readmodel.NewFXRates(db)}),
@@ -85,6 +102,7 @@ func main() {
 			Logger:      log,
 			Quotas:      quotas,
 			Symbols:     search,
+			Users:       people,
 		})
 		return httplambda.Handler(srv), nil
 	})
@@ -115,4 +133,25 @@ func symbolSearch(ctx context.Context, log *slog.Logger, sources marketdata.Sele
 		return nil
 	}
 	return symbolsearch.New(market.Search, symbolsearch.Options{})
+}
+
+// serviceRoleKey reads the plain key when given, else the secret.
+func serviceRoleKey(plain, arn string) supabaseadmin.KeyFunc {
+	if plain != "" {
+		return func(context.Context) (string, error) { return plain, nil }
+	}
+	return supabaseadmin.SecretKey(secrets.String, arn)
+}
+
+// authAdminOf is Supabase Auth's admin API, nil without a project URL (then
+// DELETE /me answers 503, and GET /me of a user without a profile 404).
+func authAdminOf(url string, key supabaseadmin.KeyFunc) (users.AuthUsers, error) {
+	if url == "" {
+		return nil, nil
+	}
+	client, err := supabaseadmin.New(supabaseadmin.Config{URL: url, ServiceKey: key})
+	if err != nil {
+		return nil, err
+	}
+	return authUsers{client}, nil
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -38,7 +39,9 @@ var tableActions = map[topology.Access][]string{
 	topology.Read:   {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query"},
 	topology.Append: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"},
 	topology.Count:  {"dynamodb:GetItem", "dynamodb:UpdateItem"},
-	topology.Write:  {"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+	topology.AppendErase: {"dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:GetItem",
+		"dynamodb:PutItem", "dynamodb:Query"},
+	topology.Write: {"dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
 	topology.ReadWrite: {"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
 		"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"},
 }
@@ -130,7 +133,9 @@ func (b *builder) functions() {
 				role.AddToPolicy(allow(kinesisReadActions, b.Streams[tr.Source].StreamArn()))
 			}
 		}
-		if _, reads := f.SettingByName(EnvSupabaseURL); reads || hasKind(f, topology.HTTPAuthorizer, topology.WSAuthorizer) {
+		// The authorizers verify Supabase's tokens; a holder of the service-role
+		// key calls Supabase Auth's admin API.
+		if _, reads := f.SettingByName(EnvSupabaseURL); reads || hasKind(f, topology.HTTPAuthorizer, topology.WSAuthorizer) || slices.Contains(f.Secrets, topology.ServiceRoleKey) {
 			env[EnvSupabaseURL] = jsii.String(b.cfg.SupabaseURL)
 		}
 		b.mailAccess(f, role, env)

@@ -183,7 +183,7 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 					want[stack.EnvSupabaseURL] = "=" + testSupabaseURL
 				}
 			}
-			if _, reads := f.SettingByName(stack.EnvSupabaseURL); reads {
+			if _, reads := f.SettingByName(stack.EnvSupabaseURL); reads || slices.Contains(f.Secrets, topology.ServiceRoleKey) {
 				want[stack.EnvSupabaseURL] = "=" + testSupabaseURL
 			}
 			if f.ManageConnections {

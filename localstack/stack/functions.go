@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -112,6 +113,10 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	// The Auth stand-in's URL, to every function that reads the project URL
 	// (the authorizer; a user of Supabase Auth's admin API).
 	if _, ok := f.SettingByName(topology.SupabaseURLEnvVar); ok {
+		env[topology.SupabaseURLEnvVar] = e.supabaseURL
+	}
+	// A holder of the service-role key calls the stand-in's admin API.
+	if slices.Contains(f.Secrets, topology.ServiceRoleKey) {
 		env[topology.SupabaseURLEnvVar] = e.supabaseURL
 	}
 	if f.ManageConnections {

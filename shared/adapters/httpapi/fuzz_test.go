@@ -12,9 +12,11 @@ import (
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
+	"github.com/portfoliotracker/tracker/shared/app/users"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 )
 
@@ -24,7 +26,8 @@ import (
 // that knows nothing. Alice and Bob own a portfolio each.
 func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 	ctx := context.Background()
-	pool, err := readmodel.Open(ctx, testenv.Postgres(f), readmodel.PoolOptions{ApplicationName: "api-fuzz", MaxConns: 4})
+	dsn := testenv.Postgres(f)
+	pool, err := readmodel.Open(ctx, dsn, readmodel.PoolOptions{ApplicationName: "api-fuzz", MaxConns: 4})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -34,9 +37,15 @@ func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 	}
 	store := eventstore.NewMemory()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	// The user service as the API's login sees it (its erasure runs as the
+	// caller); the stores outside PostgreSQL hold nothing of Alice here.
+	callerDB, _ := readmodeltest.API(f, dsn)
+	profiles := readmodel.NewUsers(callerDB)
 	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
 		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool),
-		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet, Symbols: symbolsearch.New(&fakeSearcher{}, symbolsearch.Options{})})
+		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet, Symbols: symbolsearch.New(&fakeSearcher{}, symbolsearch.Options{}),
+		Users: users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: nobodyInAuth{},
+			Events: nothingToErase{}, Connections: nothingToErase{}, Quotas: nothingToErase{}, Logger: quiet})})
 	a = &api{t: f, handler: httplambda.Handler(srv)}
 	return a, a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")
 }
@@ -102,3 +111,19 @@ func asSent(q string) string {
 	}
 	return b.String()
 }
+
+// nobodyInAuth is a Supabase Auth that knows no user.
+type nobodyInAuth struct{}
+
+func (nobodyInAuth) AuthUser(context.Context, string) (users.AuthUser, error) {
+	return users.AuthUser{}, users.ErrAuthUserNotFound
+}
+func (nobodyInAuth) DeleteAuthUser(context.Context, string) error { return users.ErrAuthUserNotFound }
+
+// nothingToErase stands for the DynamoDB stores, empty of the user.
+type nothingToErase struct{}
+
+func (nothingToErase) EraseAggregate(context.Context, string) (int64, error)       { return 0, nil }
+func (nothingToErase) EraseUserConnections(context.Context, string) (int64, error) { return 0, nil }
+func (nothingToErase) PortfoliosCreated(context.Context, string) ([]string, error) { return nil, nil }
+func (nothingToErase) EraseUserQuotas(context.Context, string) (int64, error)      { return 0, nil }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/users"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -55,6 +56,8 @@ type Server struct {
 	suggestions Suggestions
 	// symbols searches the provider's symbols (nil: 503).
 	symbols SymbolSearch
+	// users is the user service (nil: the /me routes answer 503).
+	users *users.Service
 }
 
 // Config wires a Server.
@@ -81,6 +84,9 @@ type Config struct {
 	// Symbols searches the market-data provider's symbols (symbolsearch.Service);
 	// without it GET /symbols answers 503 search_unavailable.
 	Symbols SymbolSearch
+	// Users is the user service (GET/PATCH/DELETE /me, phone verification);
+	// without it the /me routes answer 503.
+	Users *users.Service
 }
 
 // New builds the server and binds a handler to each route of
@@ -89,7 +95,7 @@ type Config struct {
 // test building a server reports.
 func New(cfg Config) *Server {
 	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas,
-		suggestions: cfg.Suggestions, symbols: cfg.Symbols, log: cfg.Logger}
+		suggestions: cfg.Suggestions, symbols: cfg.Symbols, users: cfg.Users, log: cfg.Logger}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -100,7 +106,11 @@ func New(cfg Config) *Server {
 	s.routes = routes
 	s.mux = http.NewServeMux()
 	for _, rt := range routes {
-		s.mux.HandleFunc(rt.Pattern(), s.authenticated(rt.handler))
+		h := rt.handler
+		if slices.Contains(createsData, rt.OperationID) {
+			h = s.refuseErased(h)
+		}
+		s.mux.HandleFunc(rt.Pattern(), s.authenticated(h))
 	}
 	return s
 }
@@ -121,38 +131,43 @@ func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
 // OpenAPI document's operationId) to its handler.
 func (s *Server) handlers() map[string]handler {
 	return map[string]handler{
-		"createPortfolio":     s.createPortfolio,
-		"listPortfolios":      s.listPortfolios,
-		"getPortfolio":        s.getPortfolio,
-		"updatePortfolio":     s.updatePortfolio,
-		"archivePortfolio":    s.archivePortfolio,
-		"recordTransaction":   s.recordTransaction,
-		"listTransactions":    s.listTransactions,
-		"voidTransaction":     s.voidTransaction,
-		"getPositions":        s.positions,
-		"setTargets":          s.setTargets,
-		"getTargets":          s.getTargets,
-		"setSettings":         s.setSettings,
-		"importActivities":    s.importActivities,
-		"auditTrail":          s.auditTrail,
-		"createAlert":         s.createAlert,
-		"listAlerts":          s.listAlerts,
-		"deleteAlert":         s.deleteAlert,
-		"updateAlert":         s.updateAlert,
-		"pauseAlert":          s.pauseAlert,
-		"resumeAlert":         s.resumeAlert,
-		"alertHistory":        s.alertHistory,
-		"acknowledgeAlert":    s.acknowledgeAlert,
-		"getPerformance":      s.performance,
-		"getRisk":             s.risk,
-		"getRebalancing":      s.rebalancing,
-		"getValueHistory":     s.history,
-		"listValuations":      s.valuations,
-		"listSuggestions":     s.listSuggestions,
-		"acceptSuggestion":    s.acceptSuggestion,
-		"dismissSuggestion":   s.dismissSuggestion,
-		"getPortfolioSymbols": s.portfolioSymbols,
-		"searchSymbols":       s.searchSymbols,
+		"createPortfolio":        s.createPortfolio,
+		"listPortfolios":         s.listPortfolios,
+		"getPortfolio":           s.getPortfolio,
+		"updatePortfolio":        s.updatePortfolio,
+		"archivePortfolio":       s.archivePortfolio,
+		"recordTransaction":      s.recordTransaction,
+		"listTransactions":       s.listTransactions,
+		"voidTransaction":        s.voidTransaction,
+		"getPositions":           s.positions,
+		"setTargets":             s.setTargets,
+		"getTargets":             s.getTargets,
+		"setSettings":            s.setSettings,
+		"importActivities":       s.importActivities,
+		"auditTrail":             s.auditTrail,
+		"createAlert":            s.createAlert,
+		"listAlerts":             s.listAlerts,
+		"deleteAlert":            s.deleteAlert,
+		"updateAlert":            s.updateAlert,
+		"pauseAlert":             s.pauseAlert,
+		"resumeAlert":            s.resumeAlert,
+		"alertHistory":           s.alertHistory,
+		"acknowledgeAlert":       s.acknowledgeAlert,
+		"getPerformance":         s.performance,
+		"getRisk":                s.risk,
+		"getRebalancing":         s.rebalancing,
+		"getValueHistory":        s.history,
+		"listValuations":         s.valuations,
+		"listSuggestions":        s.listSuggestions,
+		"acceptSuggestion":       s.acceptSuggestion,
+		"dismissSuggestion":      s.dismissSuggestion,
+		"getPortfolioSymbols":    s.portfolioSymbols,
+		"searchSymbols":          s.searchSymbols,
+		"getMe":                  s.getMe,
+		"updateMe":               s.updateMe,
+		"deleteMe":               s.deleteMe,
+		"startPhoneVerification": s.startPhoneVerification,
+		"verifyPhone":            s.verifyPhone,
 	}
 }
 

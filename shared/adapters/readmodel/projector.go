@@ -203,6 +203,7 @@ func (p *Projector) ApplyRecords(ctx context.Context, recs []Record) (BatchResul
 		emf.Metric{Name: "PortfoliosRecomputed", Value: float64(r.Portfolios)},
 		emf.Metric{Name: "LotEngineErrors", Value: float64(r.LotErrors)},
 		emf.Metric{Name: "TransactionsLeftOut", Value: float64(r.LeftOut)},
+		emf.Metric{Name: "EventsOfErasedUsers", Value: float64(r.Erased)},
 		emf.Metric{Name: "DatabaseTransactions", Value: float64(r.Transactions)},
 		emf.Metric{Name: "BatchDuration", Unit: "Milliseconds", Value: float64(time.Since(start).Microseconds()) / 1000},
 	)
@@ -226,6 +227,7 @@ func load(ctx context.Context, tx pgx.Tx, b *rows.Batch, reset []string) error {
 	// One aggregate is projected by one transaction at a time (the live projector
 	// and a replay may overlap). Locks are taken in ID order: no deadlock.
 	q.Queue(`select count(pg_advisory_xact_lock(hashtextextended(id, 7))) from unnest($1::text[]) as u(id)`, ids)
+	queueErased(q, b, ids)
 	if len(reset) > 0 {
 		// Re-projected from scratch (Reproject): under the lock, in this transaction,
 		// so readers see the old rows until the new ones commit.
@@ -269,6 +271,33 @@ func load(ctx context.Context, tx pgx.Tx, b *rows.Batch, reset []string) error {
 	})
 	queueTransactions(q, b, txIDs)
 	return tx.SendBatch(ctx, q).Close()
+}
+
+// queueErased drops from the batch the aggregates of erased users (DELETE /me,
+// migration 0023): those whose events name an erased owner, or whose stored
+// portfolio row does. Read under the aggregates' locks, which the erasure takes
+// too: a projection that read no tombstone commits before the erasure deletes
+// its rows, and one after it reads the tombstone.
+func queueErased(q *pgx.Batch, b *rows.Batch, ids []string) {
+	var aggs, owners []string
+	for _, id := range ids {
+		for _, u := range b.Owners(id) {
+			if isUUID(u) {
+				aggs, owners = append(aggs, id), append(owners, u)
+			}
+		}
+	}
+	q.Queue(`select distinct u.id from unnest($1::text[], $2::uuid[]) as u(id, user_id)
+	          join erased_users e on e.user_id = u.user_id
+	         union
+	         select p.id from portfolios p join erased_users e on e.user_id = p.user_id
+	          where p.id = any($3::text[])`, aggs, owners, ids).Query(func(res pgx.Rows) error {
+		erased, err := pgx.CollectRows(res, pgx.RowTo[string])
+		for _, id := range erased {
+			b.Erase(id)
+		}
+		return err
+	})
 }
 
 // queueTransactions reads the active transactions of the aggregates ids.

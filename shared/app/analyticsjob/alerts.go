@@ -9,8 +9,6 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
-	"github.com/portfoliotracker/tracker/shared/domain/analytics"
-	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 )
 
 // AlertStore holds the portfolio alert rules, their state and history;
@@ -171,62 +169,3 @@ func appendRiskTick(ticks []alerts.Tick, seen map[riskTickKey]bool, pid string, 
 // fraction is a figure as the alerts engine's fixed-point decimal (10 places are
 // far finer than any threshold).
 func fraction(v float64) decimal.Decimal { return decimal.NewFromFloat(v).Round(10) }
-
-// ---------------------------------------------------------------- weekly summary
-
-// PortfolioSummary is one portfolio's line in the weekly summary.
-type PortfolioSummary struct {
-	PortfolioID string `json:"portfolioId"`
-	MarketValue string `json:"marketValue"`
-	// WeekReturn is the TWR over the seven days ending on the run's day.
-	WeekReturn  analytics.Metric `json:"weekReturn"`
-	TWR         analytics.Metric `json:"twr"`
-	Volatility  analytics.Metric `json:"volatility"`
-	MaxDrawdown analytics.Metric `json:"maxDrawdown"`
-	Sharpe      analytics.Metric `json:"sharpe"`
-}
-
-// WeeklySummaryMessage is pushed to each user after the weekly run:
-// {type:"weekly_summary", day, portfolios}.
-type WeeklySummaryMessage struct {
-	Type       string             `json:"type"` // "weekly_summary"
-	Day        string             `json:"day"`
-	Portfolios []PortfolioSummary `json:"portfolios"`
-}
-
-func summarize(a *Analysis, day calendar.Date) PortfolioSummary {
-	r := &a.Result
-	s := PortfolioSummary{PortfolioID: r.Portfolio.ID, MarketValue: r.MarketValue.String(), TWR: r.Report.TWR.Period,
-		Volatility: r.Report.Volatility.Annualized, MaxDrawdown: r.Report.MaxDrawdown.Value, Sharpe: r.Report.Sharpe}
-	s.WeekReturn = analytics.Compute(r.Series, analytics.Options{Range: &analytics.DateRange{From: day - 6, To: day}, CorrelationTop: -1}).TWR.Period
-	return s
-}
-
-// weeklySummaries pushes each user the summary of their portfolios computed by
-// this run, and returns how many users it reached without error. A failed push is
-// logged, not retried: the summary is informational and the figures are stored.
-func (j *Job) weeklySummaries(ctx context.Context, day calendar.Date, byUser map[string][]PortfolioSummary) int {
-	if j.opts.Notifier == nil || len(byUser) == 0 {
-		return 0
-	}
-	users := make([]string, 0, len(byUser))
-	for u := range byUser {
-		users = append(users, u)
-	}
-	ok := make([]bool, len(users))
-	j.parallel(len(users), func(i int) {
-		msg := WeeklySummaryMessage{Type: "weekly_summary", Day: day.String(), Portfolios: byUser[users[i]]}
-		if err := j.opts.Notifier.Notify(ctx, []string{users[i]}, msg); err != nil {
-			j.logger(ctx).WarnContext(ctx, "weekly summary not delivered", "userId", users[i], "error", err.Error())
-			return
-		}
-		ok[i] = true
-	})
-	n := 0
-	for _, b := range ok {
-		if b {
-			n++
-		}
-	}
-	return n
-}

@@ -41,6 +41,9 @@ type Settings struct {
 	// NoRebalancing skips the rebalancing plan (a few milliseconds for hundreds
 	// of holdings, all of it decimal arithmetic).
 	NoRebalancing bool
+	// WeekReturns adds Analysis.WeekReturns, each holding's return over the
+	// seven days to the day (the weekly summary's best and worst holdings).
+	WeekReturns bool
 }
 
 // ForPortfolio is s with p's own analytics settings (benchmark, whole shares,
@@ -97,6 +100,15 @@ type Analysis struct {
 	Valuation *portfolio.Valuation
 	// LeftOut counts the stored transactions left out of the figures (see Analyze).
 	LeftOut int
+	// Name, BaseCurrency and Targets are the portfolio's (the weekly summary's).
+	Name         string
+	BaseCurrency string
+	Targets      *portfolio.TargetAllocation
+	// WeekReturns is set with Settings.WeekReturns: each open position's price
+	// return over the seven days to the day, in the base currency (closes on or
+	// before each end, converted at that day's rate); a holding without both
+	// closes has none.
+	WeekReturns map[string]float64
 }
 
 // Symbols returns every symbol p's transactions trade, and its target symbols,
@@ -160,7 +172,10 @@ func Analyze(p *portfolio.Portfolio, m Market, asOf calendar.Date, set Settings,
 	set = set.ForPortfolio(p)
 	base := p.BaseCurrency()
 	ref := PortfolioRef{ID: p.ID(), UserID: p.Owner(), Version: p.Version()}
-	a := Analysis{Symbols: Symbols(p, txs), Weights: map[string]decimal.Decimal{}}
+	a := Analysis{Symbols: Symbols(p, txs), Weights: map[string]decimal.Decimal{}, Name: p.Name(), BaseCurrency: base}
+	if t, ok := p.Targets(); ok {
+		a.Targets = &t
+	}
 	res := Result{Portfolio: ref, AsOf: asOf, Benchmark: set.Benchmark, ComputedAt: now.UTC()}
 
 	// Transactions dated after asOf (a trade recorded for tomorrow's settlement)
@@ -249,6 +264,14 @@ func Analyze(p *portfolio.Portfolio, m Market, asOf calendar.Date, set Settings,
 
 	if set.Snapshot {
 		a.Valuation = valuation(p, book, m, fx, asOf)
+	}
+	if set.WeekReturns {
+		a.WeekReturns = make(map[string]float64, len(hs))
+		for _, h := range hs {
+			if r, ok := weekReturn(m, h.sym, px.quote[h.sym], base, asOf); ok {
+				a.WeekReturns[h.sym] = r
+			}
+		}
 	}
 	if t, ok := p.Targets(); ok && !set.NoRebalancing {
 		res.Rebalancing = rebalancing(t, pos, px, base, fx, set)

@@ -84,8 +84,11 @@ type Options struct {
 	// summary (see alerts.go).
 	Alerts   AlertStore
 	Notifier Notifier
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// Outbox, optional, queues the weekly summaries for e-mail and reads the
+	// week's alerts into them (weekly.go).
+	Outbox WeeklyOutbox
+	Now    func() time.Time
+	Logger *slog.Logger
 	// Metrics receives one EMF line per stream batch and per scheduled run.
 	// Default os.Stdout.
 	Metrics io.Writer

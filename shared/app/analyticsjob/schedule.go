@@ -60,16 +60,18 @@ type ScheduledRun struct {
 
 // RunSummary is what a scheduled run did.
 type RunSummary struct {
-	Mode     string        `json:"mode"`
-	Day      string        `json:"day"`
-	Pages    int           `json:"pages"`
-	Computed int           `json:"computed"`
-	Failed   int           `json:"failed"`
-	Skipped  int           `json:"skipped"`
-	Firings  int           `json:"firings"`
-	Notified int           `json:"notified"`
-	Pruned   int64         `json:"pruned"`
-	Elapsed  time.Duration `json:"elapsedNs"`
+	Mode     string `json:"mode"`
+	Day      string `json:"day"`
+	Pages    int    `json:"pages"`
+	Computed int    `json:"computed"`
+	Failed   int    `json:"failed"`
+	Skipped  int    `json:"skipped"`
+	Firings  int    `json:"firings"`
+	Notified int    `json:"notified"`
+	// Queued counts the weekly summaries queued for e-mail.
+	Queued  int           `json:"queued"`
+	Pruned  int64         `json:"pruned"`
+	Elapsed time.Duration `json:"elapsedNs"`
 	// Incomplete is true when the run stopped before the deadline with pages left.
 	Incomplete bool `json:"incomplete"`
 }
@@ -147,6 +149,7 @@ func (j *Job) startRun(ctx context.Context, in ScheduledRun) *scheduled {
 		sum: RunSummary{Mode: in.Mode, Day: day.String()}}
 	r.log = j.logger(ctx).With("mode", in.Mode, "day", r.sum.Day)
 	r.set.Snapshot = in.Mode == ModeDaily
+	r.set.WeekReturns = in.Mode == ModeWeekly
 	t := day.Time()
 	r.closeAt = time.Date(t.Year(), t.Month(), t.Day(), 16, 0, 0, 0, j.opts.Location).UTC()
 	return r
@@ -245,7 +248,7 @@ func (j *Job) storePage(ctx context.Context, r *scheduled, pg page) error {
 // finishWeek pushes the weekly summaries and thins the figures' history: daily
 // rows older than a year are kept at month-ends only.
 func (j *Job) finishWeek(ctx context.Context, r *scheduled) {
-	r.sum.Notified = j.weeklySummaries(ctx, r.day, r.weekly)
+	r.sum.Notified = j.weeklySummaries(ctx, r)
 	if n, err := j.store.PruneMetrics(ctx, r.day-366); err != nil {
 		r.log.ErrorContext(ctx, "pruning the metrics history failed", "error", err.Error())
 	} else {

@@ -20,6 +20,11 @@ const (
 	// Count reads items and updates them in place, never adds or removes one
 	// whole: what the quota counters need (a conditional UpdateItem ADD).
 	Count Access = "count"
+	// AppendErase is Append plus deleting items one by one (DeleteItem, never
+	// BatchWriteItem, which can also put): the api's DELETE /me erases the
+	// caller's portfolios from the events table, the one exception to its
+	// append-only rule (point-in-time recovery keeps 35 days of it).
+	AppendErase Access = "append-erase"
 )
 
 // TableAccess grants a function access to a table (and its indexes).
@@ -282,6 +287,11 @@ var HTTPRoutes = []Route{
 	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/dismiss", "dismissSuggestion"},
 	{"GET", "/symbols", "searchSymbols"},
 	{"GET", "/portfolios/{id}/symbols", "getPortfolioSymbols"},
+	{"GET", "/me", "getMe"},
+	{"PATCH", "/me", "updateMe"},
+	{"DELETE", "/me", "deleteMe"},
+	{"POST", "/me/phone", "startPhoneVerification"},
+	{"POST", "/me/phone/verify", "verifyPhone"},
 }
 
 // PublicOperations are the operations of HTTPRoutes (by operation ID) that no
@@ -328,12 +338,18 @@ func Functions() []Function {
 			Memory:  512, Timeout: 10 * time.Second,
 			ReservedConcurrency: 50,
 			// The rate limits: GET /symbols asks the provider's search, whose
-			// quota every function calling that provider shares.
-			Tables: []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count},
-				{Table: RateLimitsTable, Access: ReadWrite}},
-			// The search is the quote source's, else the history source's.
-			Secrets:  append([]string{APIDatabaseSecret}, ProviderKeys...),
-			Settings: append([]Setting{snapshotEvery, PriceSourceSetting, HistorySourceSetting}, ProviderURLSettings...),
+			// quota every function calling that provider shares. DELETE /me
+			// erases the caller's items of the events, quotas and connections
+			// tables (docs/architecture.md §11, "The user service").
+			Tables: []TableAccess{{Table: EventsTable, Access: AppendErase}, {Table: QuotasTable, Access: ReadWrite},
+				{Table: RateLimitsTable, Access: ReadWrite}, {Table: ConnectionsTable, Access: ReadWrite}},
+			// The search is the quote source's, else the history source's. The
+			// service-role key: GET /me makes a missing profile from Supabase
+			// Auth, DELETE /me deletes the Auth user.
+			Secrets: append([]string{APIDatabaseSecret, ServiceRoleKey}, ProviderKeys...),
+			Settings: append([]Setting{snapshotEvery, PriceSourceSetting, HistorySourceSetting,
+				{Name: SupabaseURLEnvVar, SetBy: BothStacks, Meaning: "the Supabase project URL, for Supabase Auth's admin API (with the service-role key)"}},
+				ProviderURLSettings...),
 			Triggers: apiTriggers,
 		},
 		{

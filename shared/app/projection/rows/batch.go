@@ -62,6 +62,9 @@ type BatchResult struct {
 	// LeftOut counts the transactions left out of the read models: outside the
 	// stored range, beyond the position bounds, or refused by the lot engine.
 	LeftOut int
+	// Erased counts the events of erased users (DELETE /me): nothing projected,
+	// no checkpoint, no failure.
+	Erased int
 	// Transactions is the number of database transactions the batch took (more
 	// than one when an aggregate caught up in steps or a data error was isolated).
 	Transactions int
@@ -89,6 +92,7 @@ func (r *BatchResult) Add(o BatchResult) {
 	r.Portfolios += o.Portfolios
 	r.LotErrors += o.LotErrors
 	r.LeftOut += o.LeftOut
+	r.Erased += o.Erased
 	r.Transactions += o.Transactions
 }
 
@@ -137,6 +141,7 @@ type Batch struct {
 	gaps, filled, fetched  int
 	recomputed             int
 	lotErrors, leftOut     int
+	erased                 int
 }
 
 // entry is one event of the batch.
@@ -201,7 +206,27 @@ func (b *Batch) Reset() {
 	b.failures = append(b.failures[:0], b.invalid...)
 	b.quarantined, b.deferred = b.quarantined[:0], b.deferred[:0]
 	b.applied, b.dups, b.skipped, b.gaps, b.filled, b.fetched = 0, 0, 0, 0, 0, 0
-	b.recomputed, b.lotErrors, b.leftOut = 0, 0, 0
+	b.recomputed, b.lotErrors, b.leftOut, b.erased = 0, 0, 0, 0
+}
+
+// Owners returns the user IDs the aggregate's entries carry (their envelopes'),
+// each once.
+func (b *Batch) Owners(id string) []string {
+	var out []string
+	for _, i := range b.byID[id] {
+		if u := b.entries[i].ev.UserID; u != "" && !slices.Contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// Erase drops the aggregate's entries from this attempt: its owner was erased,
+// so nothing of it is projected (not even a checkpoint) and nothing fails. The
+// caller calls it after each Reset, as it loads.
+func (b *Batch) Erase(id string) {
+	b.erased += len(b.byID[id])
+	delete(b.byID, id)
 }
 
 // sortEntries puts an aggregate's entries in version order. Stable: duplicates of
@@ -217,7 +242,7 @@ func (b *Batch) Result() BatchResult {
 	}
 	return BatchResult{Failures: slices.Clone(b.failures), Quarantined: slices.Clone(b.quarantined), Applied: b.applied,
 		Duplicates: b.dups, Skipped: b.skipped, Gaps: b.gaps, GapsFilled: b.filled, FromStore: b.fetched,
-		Portfolios: b.recomputed, LotErrors: b.lotErrors, LeftOut: b.leftOut}
+		Portfolios: b.recomputed, LotErrors: b.lotErrors, LeftOut: b.leftOut, Erased: b.erased}
 }
 
 // Quarantined returns the events quarantined so far: to send before the

@@ -1,0 +1,267 @@
+package readmodel_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
+	"github.com/portfoliotracker/tracker/shared/app/users"
+	"github.com/portfoliotracker/tracker/shared/domain/alerts"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/notify"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/domain/user"
+)
+
+// The erasure reaches every table that holds a user's rows: each table of the
+// public schema with a user_id, portfolio_id or aggregate_id column is in the
+// report of erase_read_models (migration 0023), but for the tombstone itself.
+// A new table fails here until the function erases it.
+func TestErasureCoversEveryUserTable(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	owner, dsn := rmtest.DB(t)
+	api, _ := readmodeltest.API(t, dsn)
+	rows, err := owner.Query(ctx, `select distinct c.table_name from information_schema.columns c
+	      join information_schema.tables t using (table_schema, table_name)
+	     where c.table_schema = 'public' and t.table_type = 'BASE TABLE'
+	       and c.column_name in ('user_id', 'portfolio_id', 'aggregate_id') order by 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := readmodel.NewUsers(api)
+	if _, err := store.BeginErasure(ctx, rmtest.UserA); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := store.EraseReadModels(ctx, rmtest.UserA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var erased []string
+	for _, c := range counts {
+		erased = append(erased, strings.TrimPrefix(c.Store, readmodel.ErasedStorePrefix))
+	}
+	for _, tbl := range tables {
+		if tbl != "erased_users" && !slices.Contains(erased, tbl) {
+			t.Errorf("table %s has a user_id, portfolio_id or aggregate_id and erase_read_models does not erase it", tbl)
+		}
+	}
+	if len(tables) < 20 {
+		t.Fatalf("only %d tables found: the query is wrong", len(tables))
+	}
+}
+
+// The erasure's functions erase the caller only: as no user they refuse, a
+// tombstone comes first, and another user's portfolio passed in is left alone.
+func TestErasureIsTheCallersOnly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	owner, api, _ := callerFixture(t)
+	store := readmodel.NewUsers(api)
+	if _, err := store.EraseReadModels(ctx, rmtest.UserA, nil); err == nil || !strings.Contains(err.Error(), "erase_begin first") {
+		t.Fatalf("erasure without a tombstone: %v", err)
+	}
+	if err := api.QueryRow(ctx, `select public.erase_begin()`).Scan(new(time.Time)); err == nil {
+		t.Fatal("erase_begin as no user succeeded")
+	}
+	first, err := store.BeginErasure(ctx, rmtest.UserA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := store.BeginErasure(ctx, rmtest.UserA); err != nil || !again.Equal(first) {
+		t.Fatalf("a second tombstone: %v %v, want the first's time %v", again, err, first)
+	}
+	// The notifier's unsubscribes (its branch of 0021 creates the table; here if not).
+	if _, err := owner.Exec(ctx, `create table if not exists public.notification_unsubscribes (id bigserial primary key, user_id uuid not null,
+	      scope text not null, created_at timestamptz not null default now());
+	    insert into public.notification_unsubscribes (user_id, scope) values ('`+rmtest.UserA+`', 'email'), ('`+rmtest.UserB+`', 'email')`); err != nil {
+		t.Fatal(err)
+	}
+	bBefore := ownerCount(t, owner, `select count(*) from transactions where user_id = $1`, rmtest.UserB)
+	if _, err := store.EraseReadModels(ctx, rmtest.UserA, []string{"pb"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownerCount(t, owner, `select count(*) from transactions where user_id = $1`, rmtest.UserA); n != 0 {
+		t.Errorf("A's transactions left: %d", n)
+	}
+	if n := ownerCount(t, owner, `select count(*) from transactions where user_id = $1`, rmtest.UserB); n != bBefore || n == 0 {
+		t.Errorf("B's transactions: %d, want %d", n, bBefore)
+	}
+	if a, b := ownerCount(t, owner, `select count(*) from notification_unsubscribes where user_id = $1`, rmtest.UserA),
+		ownerCount(t, owner, `select count(*) from notification_unsubscribes where user_id = $1`, rmtest.UserB); a != 0 || b != 1 {
+		t.Errorf("unsubscribes: A %d, B %d; want 0 and 1", a, b)
+	}
+	if n := ownerCount(t, owner, `select count(*) from projection_checkpoints where aggregate_id = 'pb'`); n != 1 {
+		t.Errorf("B's checkpoint erased by A")
+	}
+	if _, err := store.Profile(ctx, rmtest.UserA); !errors.Is(err, users.ErrNoProfile) {
+		t.Errorf("A's profile after the erasure: %v", err)
+	}
+	// What a writer in flight stores after the erasure is dropped: a firing of a
+	// rule still cached, and with it its outbox entry; a weekly summary.
+	if err := readmodel.NewAlertRules(owner).RecordFirings(ctx, []alerts.Firing{{Key: "late#1", RuleID: "late", UserID: rmtest.UserA,
+		Kind: alerts.KindPriceAbove, Symbol: "AAPL", Observed: decimal.NewFromInt(2), Threshold: decimal.NewFromInt(1), At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := readmodel.NewWeeklySummaries(owner).QueueWeeklySummaries(ctx, []analyticsjob.QueuedSummary{{UserID: rmtest.UserA,
+		Day: calendar.MustNew(2026, time.January, 2), Payload: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownerCount(t, owner, `select (select count(*) from alert_history where user_id = $1) + (select count(*) from notification_outbox where user_id = $1)`,
+		rmtest.UserA); n != 0 {
+		t.Errorf("%d rows of the erased user written after the erasure", n)
+	}
+	if n := ownerCount(t, owner, `select count(*) from alert_history where user_id = $1`, rmtest.UserB); n != 1 {
+		t.Errorf("B's firings: %d", n)
+	}
+	// The trigger on auth.users makes no new profile of an erased user.
+	if _, err := owner.Exec(ctx, `update auth.users set email = 'a2@example.com' where id = $1`, rmtest.UserA); err != nil {
+		t.Fatal(err)
+	}
+	if n := ownerCount(t, owner, `select count(*) from profiles where user_id = $1`, rmtest.UserA); n != 0 {
+		t.Errorf("the auth trigger re-created an erased profile")
+	}
+}
+
+// The projector and the erasure race for a portfolio: whichever order they
+// take the portfolio's lock in, nothing of the erased user is left. The
+// projector holds the lock (its transaction is open) when the erasure starts;
+// the erasure waits, then deletes what it wrote. A projection after the
+// tombstone writes nothing.
+func TestErasureWaitsForTheProjectionInFlight(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	owner, dsn := rmtest.DB(t)
+	api, _ := readmodeltest.API(t, dsn)
+	if _, err := owner.Exec(ctx, `insert into auth.users (id, email) values ($1, 'a@example.com')`, rmtest.UserA); err != nil {
+		t.Fatal(err)
+	}
+	h := rmtest.Realistic(t, "pa", rmtest.UserA, portfolio.FIFO)
+	// A projection in flight: the lock the projector takes, held open.
+	tx, err := owner.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `select pg_advisory_xact_lock(hashtextextended('pa', 7))`); err != nil {
+		t.Fatal(err)
+	}
+	store := readmodel.NewUsers(api)
+	if _, err := store.BeginErasure(ctx, rmtest.UserA); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var eraseErr error
+	wg.Go(func() { _, eraseErr = store.EraseReadModels(ctx, rmtest.UserA, []string{"pa"}) })
+	// The projection commits its rows while the erasure waits.
+	if _, err := tx.Exec(ctx, `insert into portfolios (id, user_id, name, base_currency, lot_method, created_at, updated_at, version)
+	      values ('pa', $1, 'Main', 'USD', 'FIFO', now(), now(), 1)`, rmtest.UserA); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `insert into projection_checkpoints (aggregate_id, version, updated_at) values ('pa', 1, now())`); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if eraseErr != nil {
+		t.Fatal(eraseErr)
+	}
+	if n := ownerCount(t, owner, `select count(*) from portfolios where id = 'pa'`) + ownerCount(t, owner, `select count(*) from projection_checkpoints where aggregate_id = 'pa'`); n != 0 {
+		t.Fatalf("the projection in flight survived the erasure: %d rows", n)
+	}
+	// The stream delivers the whole history now: nothing is written.
+	res, err := rmtest.NewProjector(owner).ApplyBatch(ctx, h.Events)
+	if err != nil || res.Erased != len(h.Events) || len(res.Failures) > 0 {
+		t.Fatalf("after the tombstone: %+v %v", res, err)
+	}
+	if n := ownerCount(t, owner, `select count(*) from portfolios`) + ownerCount(t, owner, `select count(*) from projection_checkpoints`) +
+		ownerCount(t, owner, `select count(*) from transactions`); n != 0 {
+		t.Fatalf("the stream resurrected %d rows", n)
+	}
+}
+
+// GET/PATCH /me's store: the profile the trigger made, an update conditional on
+// the version it read, a changed phone losing its verification, and the
+// pending code with its SMS in the outbox in one statement.
+func TestProfilesAndPhoneCodes(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	owner, api, _ := callerFixture(t)
+	store := readmodel.NewUsers(api)
+	p, err := store.Profile(ctx, rmtest.UserA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Email != "a@example.com" || p.TimeZone != user.DefaultTimeZone || p.BaseCurrency != "USD" || !slices.Equal(p.Notifications.Channels, []notify.Channel{notify.ChannelWebSocket}) {
+		t.Fatalf("profile from the trigger: %+v", p)
+	}
+	if _, err := store.Profile(ctx, "not-a-uuid"); !errors.Is(err, users.ErrNoProfile) {
+		t.Fatalf("bad ID: %v", err)
+	}
+	next := p
+	next.TimeZone, next.Phone, next.DisplayName = "Europe/Berlin", "+14155550100", "Ada"
+	next.Notifications.QuietHours = &notify.QuietHours{Start: "22:00", End: "07:00"}
+	saved, err := store.UpdateProfile(ctx, next, p.UpdatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.TimeZone != "Europe/Berlin" || saved.Phone != "+14155550100" || saved.Notifications.QuietHours.End != "07:00" || !saved.UpdatedAt.After(p.UpdatedAt) {
+		t.Fatalf("saved %+v", saved)
+	}
+	if _, err := store.UpdateProfile(ctx, next, p.UpdatedAt); !errors.Is(err, users.ErrProfileChanged) {
+		t.Fatalf("an update from a stale read: %v, want ErrProfileChanged", err)
+	}
+
+	at := time.Now().UTC().Add(10 * time.Minute).Truncate(time.Microsecond)
+	code := users.PhoneCode{Phone: "+14155550100", Hash: "v1:abc", ExpiresAt: at}
+	if err := store.StartPhoneCode(ctx, rmtest.UserA, code, "phone_code:"+rmtest.UserA+":n1", []byte(`{"phone":"+14155550100","code":"123456"}`), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.StartPhoneCode(ctx, rmtest.UserA, users.PhoneCode{Phone: "+4915100000000", Hash: "x", ExpiresAt: at}, "phone_code:"+rmtest.UserA+":n2", []byte(`{}`), time.Now()); !errors.Is(err, users.ErrNoProfile) {
+		t.Fatalf("a code for a phone not on the profile: %v", err)
+	}
+	if n, last, err := store.CodesSent(ctx, rmtest.UserA, time.Now().Add(-time.Hour)); err != nil || n != 1 || last.IsZero() {
+		t.Fatalf("codes sent: %d %v %v", n, last, err)
+	}
+	if n := ownerCount(t, owner, `select count(*) from notification_outbox where user_id = $1 and source = 'phone_code' and payload->>'code' = '123456'`, rmtest.UserA); n != 1 {
+		t.Fatalf("the SMS is not in the outbox")
+	}
+	got, err := store.PendingPhoneCode(ctx, rmtest.UserA)
+	if err != nil || got != code {
+		t.Fatalf("pending %+v %v, want %+v", got, err, code)
+	}
+	if n, err := store.CountWrongCode(ctx, rmtest.UserA); err != nil || n != 1 {
+		t.Fatalf("wrong code: %d %v", n, err)
+	}
+	if err := store.ConfirmPhone(ctx, rmtest.UserA, "+14155550100", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := store.Profile(ctx, rmtest.UserA); !p.PhoneVerified {
+		t.Fatal("phone not verified")
+	}
+	if _, err := store.PendingPhoneCode(ctx, rmtest.UserA); !errors.Is(err, users.ErrNoPendingCode) {
+		t.Fatalf("the code outlived its use: %v", err)
+	}
+	// A new phone is not verified.
+	cur, _ := store.Profile(ctx, rmtest.UserA)
+	cur.Phone = "+4915100000000"
+	cur.PhoneVerified = true // what a careless caller may pass: the store still clears it
+	if p, err := store.UpdateProfile(ctx, cur, cur.UpdatedAt); err != nil || p.PhoneVerified {
+		t.Fatalf("new phone: verified %v, err %v", p.PhoneVerified, err)
+	}
+}
