@@ -331,6 +331,10 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 		"alert_rules delete",
 		"alert_rules insert (definition)", "alert_rules insert (id)", "alert_rules insert (kind)",
 		"alert_rules insert (portfolio_id)", "alert_rules insert (symbol)", "alert_rules insert (user_id)",
+		// The public unsubscribe route, as the user its signed token names.
+		"notification_unsubscribes insert (created_at)", "notification_unsubscribes insert (scope)", "notification_unsubscribes insert (user_id)",
+		"notification_unsubscribes_id_seq usage",
+		"profiles update (notification_preferences)", "profiles update (updated_at)",
 		"suggestions update (decided_at)", "suggestions update (status)", "suggestions update (transaction_id)", "suggestions update (tx_version)",
 		"symbol_watchers delete",
 		"symbol_watchers insert (connection_id)", "symbol_watchers insert (expires_at)", "symbol_watchers insert (symbol)", "symbol_watchers insert (user_id)",
@@ -361,7 +365,7 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 			t.Errorf("policy %q does not tie the rows to the caller", p)
 		}
 	}
-	if len(policies) != 8 {
-		t.Errorf("%d policies for %s, want 8: %v", len(policies), readmodel.APIRole, policies)
+	if len(policies) != 10 {
+		t.Errorf("%d policies for %s, want 10: %v", len(policies), readmodel.APIRole, policies)
 	}
 }

@@ -126,7 +126,7 @@ $rls$;
 grant update (notification_preferences, updated_at) on table public.profiles to tracker_api;
 create policy profiles_unsubscribe_tracker_api on public.profiles
   for update to tracker_api using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
-grant insert on table public.notification_unsubscribes to tracker_api;
+grant insert (user_id, scope, created_at) on table public.notification_unsubscribes to tracker_api;
 grant usage on sequence public.notification_unsubscribes_id_seq to tracker_api;
 create policy notification_unsubscribes_insert_tracker_api on public.notification_unsubscribes
   for insert to tracker_api with check ((select auth.uid()) = user_id);
