@@ -24,6 +24,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
@@ -51,6 +52,8 @@ func main() {
 	baseURLs := map[string]string{marketdata.SourceFinnhub: env.String("FINNHUB_BASE_URL"),
 		marketdata.SourcePolygon: env.String("POLYGON_BASE_URL"), marketdata.SourceAlphaVantage: env.String("ALPHAVANTAGE_BASE_URL")}
 	database := readmodel.DatabaseConfig{URL: env.String("API_DATABASE_URL"), SecretARN: env.String("API_DATABASE_SECRET_ARN")}
+	// The unsubscribe links' key: its plain value locally, else its secret.
+	notificationKey, notificationKeyARN := env.String("NOTIFICATION_KEY"), env.String("NOTIFICATION_KEY_SECRET_ARN")
 	snapshotEvery, err := env.Int("SNAPSHOT_EVERY")
 	if err != nil || snapshotEvery < 1 {
 		log.Error("api: SNAPSHOT_EVERY must be a positive integer")
@@ -75,6 +78,8 @@ func main() {
 			Limiter: marketdata.Share{Use: "search", Own: marketdata.NewWindowLimiter(counter, marketdata.WithUse("search", marketdata.SearchLimits())),
 				Shared: marketdata.NewWindowLimiter(counter, nil)}})
 		srv := httpapi.New(httpapi.Config{
+			Notifications:  readmodel.NewNotificationHistory(db),
+			UnsubscribeKey: unsubscribeKey(ctx, log, notificationKey, notificationKeyARN),
 			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas,
 				Rates: readmodel.NewFXRates(db)}),
 			Events:      store,
@@ -115,4 +120,21 @@ func symbolSearch(ctx context.Context, log *slog.Logger, sources marketdata.Sele
 		return nil
 	}
 	return symbolsearch.New(market.Search, symbolsearch.Options{})
+}
+
+// unsubscribeKey is the unsubscribe links' HMAC key, nil (every link refused,
+// the rest of the API served) when it cannot be read.
+func unsubscribeKey(ctx context.Context, log *slog.Logger, value, arn string) []byte {
+	if value == "" && arn != "" {
+		v, err := secrets.String(ctx, arn)
+		if err != nil {
+			log.ErrorContext(ctx, "api: unsubscribe links refused: their key is unavailable", "error", err.Error())
+			return nil
+		}
+		value = v
+	}
+	if value == "" {
+		return nil
+	}
+	return []byte(value)
 }

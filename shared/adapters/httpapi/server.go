@@ -55,6 +55,10 @@ type Server struct {
 	suggestions Suggestions
 	// symbols searches the provider's symbols (nil: 503).
 	symbols SymbolSearch
+	// notifications serves the delivery history and unsubscribes (nil: 503);
+	// unsubscribeKey verifies the unsubscribe links (empty: every link is refused).
+	notifications  Notifications
+	unsubscribeKey []byte
 }
 
 // Config wires a Server.
@@ -81,6 +85,13 @@ type Config struct {
 	// Symbols searches the market-data provider's symbols (symbolsearch.Service);
 	// without it GET /symbols answers 503 search_unavailable.
 	Symbols SymbolSearch
+
+	// Notifications stores the notification history and records unsubscribes;
+	// without it GET /notifications answers 503.
+	Notifications Notifications
+	// UnsubscribeKey is the HMAC key of the unsubscribe links
+	// (topology.NotificationKey); without it every link is refused.
+	UnsubscribeKey []byte
 }
 
 // New builds the server and binds a handler to each route of
@@ -89,7 +100,7 @@ type Config struct {
 // test building a server reports.
 func New(cfg Config) *Server {
 	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas,
-		suggestions: cfg.Suggestions, symbols: cfg.Symbols, log: cfg.Logger}
+		suggestions: cfg.Suggestions, symbols: cfg.Symbols, log: cfg.Logger, notifications: cfg.Notifications, unsubscribeKey: cfg.UnsubscribeKey}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -100,6 +111,10 @@ func New(cfg Config) *Server {
 	s.routes = routes
 	s.mux = http.NewServeMux()
 	for _, rt := range routes {
+		if topology.IsPublic(rt.OperationID) {
+			s.mux.HandleFunc(rt.Pattern(), s.public(rt.handler))
+			continue
+		}
 		s.mux.HandleFunc(rt.Pattern(), s.authenticated(rt.handler))
 	}
 	return s
@@ -150,6 +165,9 @@ func (s *Server) handlers() map[string]handler {
 		"dismissSuggestion":   s.dismissSuggestion,
 		"getPortfolioSymbols": s.portfolioSymbols,
 		"searchSymbols":       s.searchSymbols,
+		"listNotifications":   s.listNotifications,
+		"unsubscribe":         s.unsubscribe,
+		"unsubscribeOneClick": s.unsubscribeOneClick,
 	}
 }
 
@@ -202,6 +220,16 @@ func (s *Server) allowedMethods(r *http.Request) []string {
 		}
 	}
 	return out
+}
+
+// public serves an operation of topology.PublicOperations: no caller needed,
+// the handler checks what it needs itself.
+func (s *Server) public(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
 }
 
 func (s *Server) authenticated(h handler) http.HandlerFunc {

@@ -42,7 +42,14 @@ const (
 	KinesisStream   TriggerKind = "kinesis-stream"   // event source mapping on a Kinesis stream
 	Schedule        TriggerKind = "schedule"         // EventBridge Scheduler
 	AfterDeployment TriggerKind = "after-deployment" // invoked once per deployment (migrations)
+	// SNSTopic: a subscription to an SNS topic. Source "ses-events" is the
+	// topic of the SES configuration set's event destination (bounces and
+	// complaints), which the deployment creates.
+	SNSTopic TriggerKind = "sns-topic"
 )
+
+// SESEventsTopic is the SNS topic SES publishes bounces and complaints to.
+const SESEventsTopic = "ses-events"
 
 // StreamMapping holds an event source mapping's settings (docs/architecture.md §4): batch item
 // failures are always reported, and every mapping bisects failing batches, bounds
@@ -91,6 +98,10 @@ type Function struct {
 	Secrets []string
 	// ManageConnections allows PostToConnection/DeleteConnection on the WebSocket API.
 	ManageConnections bool
+	// SendsEmail allows ses:SendEmail from the stack's identity with its
+	// configuration set; SendsSMS allows sns:Publish to phone numbers.
+	SendsEmail bool
+	SendsSMS   bool
 	// Settings are the function's own environment variables; those its
 	// resources carry are derived from them (Environment lists both).
 	Settings []Setting
@@ -134,6 +145,9 @@ const (
 	APIDatabaseSecret = "api-database-url"
 	JWTSecret         = "jwt-secret"
 	ServiceRoleKey    = "supabase-service-role-key"
+	// NotificationKey is the HMAC key of the unsubscribe links (the notifier
+	// signs them, the api verifies them).
+	NotificationKey = "notification-signing-key"
 	// One API key per market-data provider (Secret.Provider).
 	FinnhubAPIKey      = "finnhub-api-key"
 	PolygonAPIKey      = "polygon-api-key"
@@ -156,6 +170,8 @@ func Secrets() []Secret {
 			Purpose: "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
 		{Name: ServiceRoleKey, EnvVar: "SUPABASE_SERVICE_ROLE_KEY_ARN", PlainEnvVar: "SUPABASE_SERVICE_ROLE_KEY",
 			Purpose: "the service-role key, for auth admin look-ups"},
+		{Name: NotificationKey, EnvVar: "NOTIFICATION_KEY_SECRET_ARN", PlainEnvVar: "NOTIFICATION_KEY", LocalValue: true,
+			Purpose: "the HMAC-SHA256 key of the e-mails' one-click unsubscribe links (a random string of 32 bytes or more)"},
 		{Name: FinnhubAPIKey, EnvVar: "FINNHUB_API_KEY_SECRET_ARN", PlainEnvVar: "FINNHUB_API_KEY", Provider: FinnhubSource,
 			Purpose: "Finnhub's API key (finnhub.io dashboard): quotes, the trade stream and symbol search"},
 		{Name: PolygonAPIKey, EnvVar: "POLYGON_API_KEY_SECRET_ARN", PlainEnvVar: "POLYGON_API_KEY", Provider: PolygonSource,
@@ -247,6 +263,25 @@ var HTTPRoutes = []Route{
 	{"POST", "/portfolios/{id}/suggestions/{suggestionId}/dismiss", "dismissSuggestion"},
 	{"GET", "/symbols", "searchSymbols"},
 	{"GET", "/portfolios/{id}/symbols", "getPortfolioSymbols"},
+	{"GET", "/notifications", "listNotifications"},
+	{"GET", "/unsubscribe", "unsubscribe"},
+	{"POST", "/unsubscribe", "unsubscribeOneClick"},
+}
+
+// PublicOperations are the operations of HTTPRoutes that need no signed-in
+// caller: API Gateway (infra) and the local gateway route them without the
+// authorizer, and shared/adapters/httpapi serves them without a user. Each
+// proves what it needs otherwise (the unsubscribe routes: a signed token).
+var PublicOperations = []string{"unsubscribe", "unsubscribeOneClick"}
+
+// IsPublic reports whether operationID is one of PublicOperations.
+func IsPublic(operationID string) bool {
+	for _, op := range PublicOperations {
+		if op == operationID {
+			return true
+		}
+	}
+	return false
 }
 
 // Functions lists every Lambda with its triggers and permissions.
@@ -287,7 +322,7 @@ func Functions() []Function {
 			Tables: []TableAccess{{Table: EventsTable, Access: Append}, {Table: QuotasTable, Access: Count},
 				{Table: RateLimitsTable, Access: ReadWrite}},
 			// The search is the quote source's, else the history source's.
-			Secrets:  append([]string{APIDatabaseSecret}, ProviderKeys...),
+			Secrets:  append([]string{APIDatabaseSecret, NotificationKey}, ProviderKeys...),
 			Settings: append([]Setting{snapshotEvery, PriceSourceSetting, HistorySourceSetting}, ProviderURLSettings...),
 			Triggers: apiTriggers,
 		},
@@ -428,6 +463,34 @@ func Functions() []Function {
 				// The portfolios whose figures predate a completed backfill of
 				// one of their symbols (the backfill function's).
 				{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"refresh"}`},
+			},
+		},
+		{
+			Name: "notifier",
+			Purpose: "plans the notification outbox (alert firings, weekly summaries, phone codes) into deliveries per channel " +
+				"and sends the due ones by e-mail (SES) and SMS (SNS) with retries; records bounces and complaints",
+			// A run sends until 15 s before this timeout; the next minute's run
+			// resumes. The claims' leases keep concurrent runs apart, so the cap
+			// only spares the pooler's connections.
+			Memory: 256, Timeout: 50 * time.Second,
+			ReservedConcurrency: 2,
+			Secrets:             []string{DatabaseSecret, NotificationKey},
+			SendsEmail:          true,
+			SendsSMS:            true,
+			Settings: []Setting{
+				{Name: "MAIL_FROM", Required: true, SetBy: BothStacks,
+					Meaning: "the From of every e-mail, an address of the SES identity (\"Portfolio Tracker <alerts@example.test>\" locally)"},
+				{Name: "PUBLIC_API_URL", Required: true, SetBy: BothStacks,
+					Meaning: "the HTTP API's public base URL: the unsubscribe links are <url>/unsubscribe?token=…"},
+				{Name: "SES_CONFIGURATION_SET", SetBy: CDKStack,
+					Meaning: "the SES configuration set whose event destination publishes bounces and complaints (none locally)"},
+				{Name: "NOTIFY_MAX_ATTEMPTS", Default: "8", Meaning: "attempts of a delivery before it fails"},
+				{Name: "NOTIFY_MAX_AGE", Default: "24h", Meaning: "a delivery older than this fails instead of retrying"},
+				{Name: "LOG_LEVEL", Default: "info", Meaning: "debug, info, warn or error"},
+			},
+			Triggers: []Trigger{
+				{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "UTC", Input: `{"mode":"deliver"}`},
+				{Kind: SNSTopic, Source: SESEventsTopic},
 			},
 		},
 		{
