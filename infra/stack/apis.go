@@ -150,6 +150,12 @@ func (b *builder) httpAPI() {
 		AccessLogSettings: b.accessLogs("HttpAccessLogs", "http-access", HTTPAccessLogFormat),
 	})
 	b.HTTPURL = stage.Url()
+	// The notifier's unsubscribe links point at this API.
+	for _, f := range b.topo.Functions {
+		if _, ok := f.SettingByName(EnvPublicAPIURL); ok && b.Functions[f.Name] != nil {
+			b.Functions[f.Name].AddEnvironment(jsii.String(EnvPublicAPIURL), stage.Url(), nil)
+		}
+	}
 	awscdk.NewCfnOutput(b.st, jsii.String("HttpApiUrl"), &awscdk.CfnOutputProps{Value: stage.Url(), Description: jsii.String("the HTTPS API's base URL")})
 }
 

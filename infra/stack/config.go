@@ -41,6 +41,9 @@ type Config struct {
 	// it backfills from, whether the Finnhub stream runs, and which provider
 	// keys exist (topology.Sources). Simulated unless chosen.
 	Sources topology.Sources
+	// MailFrom is the From of the notifier's e-mail, an address of the SES
+	// identity ("Portfolio Tracker <alerts@example.com>").
+	MailFrom string
 }
 
 // Context keys main reads.
@@ -52,6 +55,7 @@ const (
 	CtxManageAPIGatewayAccount = "manageApiGatewayAccount"
 	CtxQuoteSource             = "quoteSource"
 	CtxHistorySource           = "historySource"
+	CtxMailFrom                = "mailFrom"
 )
 
 // DevFrontendOrigin is the CORS origin dev allows when none is given: the
@@ -68,6 +72,7 @@ func ConfigFromContext(get func(key string) string) (Config, error) {
 		AlarmTopicARN:           strings.TrimSpace(get(CtxAlarmTopicARN)),
 		ManageAPIGatewayAccount: get(CtxManageAPIGatewayAccount) == "true",
 		Sources:                 topology.Sources{Quotes: strings.TrimSpace(get(CtxQuoteSource)), History: strings.TrimSpace(get(CtxHistorySource))},
+		MailFrom:                strings.TrimSpace(get(CtxMailFrom)),
 	}
 	if c.Stage == "" {
 		c.Stage = Dev

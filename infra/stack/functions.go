@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"cmp"
 	"fmt"
 	"sort"
 
@@ -23,6 +24,13 @@ const (
 	// EnvWebSocketCallbackURL reaches functions with ManageConnections: the
 	// @connections endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
 	EnvWebSocketCallbackURL = topology.WebSocketCallbackEnvVar
+	// The notifier's settings the stack computes.
+	EnvMailFrom            = "MAIL_FROM"
+	EnvPublicAPIURL        = "PUBLIC_API_URL"
+	EnvSESConfigurationSet = "SES_CONFIGURATION_SET"
+	// DefaultMailFrom stands in until the deployment names its SES identity's
+	// address (-c mailFrom=...): SES refuses to send from it.
+	DefaultMailFrom = "Portfolio Tracker <alerts@example.com>"
 )
 
 // DynamoDB actions per access level: exactly the item operations, no wildcard.
@@ -128,6 +136,15 @@ func (b *builder) functions() {
 			case topology.KinesisStream:
 				role.AddToPolicy(allow(kinesisReadActions, b.Streams[tr.Source].StreamArn()))
 			}
+		}
+		// The notifier's mail settings (the SES identity and its configuration
+		// set are the deployment's; PUBLIC_API_URL is set once the HTTP API
+		// exists, httpAPI).
+		if _, ok := f.SettingByName(EnvMailFrom); ok {
+			env[EnvMailFrom] = jsii.String(cmp.Or(b.cfg.MailFrom, DefaultMailFrom))
+		}
+		if _, ok := f.SettingByName(EnvSESConfigurationSet); ok {
+			env[EnvSESConfigurationSet] = b.name("notifications")
 		}
 		if hasKind(f, topology.HTTPAuthorizer, topology.WSAuthorizer) {
 			env[EnvSupabaseURL] = jsii.String(b.cfg.SupabaseURL)

@@ -202,6 +202,10 @@ func TestFunctionsGetTheirDeclaredSettings(t *testing.T) {
 					want[set.Name] = set.Value
 				case set.Name == stack.EnvSupabaseURL:
 					want[set.Name] = testSupabaseURL
+				case set.Name == stack.EnvMailFrom:
+					want[set.Name] = stack.DefaultMailFrom // no -c mailFrom in the fixture
+				case set.Name == stack.EnvSESConfigurationSet:
+					want[set.Name] = "pt-" + name + "-notifications"
 				}
 			}
 			if !jsonEqual(got, want) {

@@ -186,6 +186,11 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 			if f.ManageConnections {
 				want[stack.EnvWebSocketCallbackURL] = "callback"
 			}
+			if _, ok := f.SettingByName(stack.EnvPublicAPIURL); ok {
+				want[stack.EnvMailFrom] = "=" + stack.DefaultMailFrom
+				want[stack.EnvSESConfigurationSet] = "configuration set"
+				want[stack.EnvPublicAPIURL] = "http-api"
+			}
 			for _, tr := range f.Triggers {
 				if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
 					want[topology.FailureDestinationEnvVar] = "queue:" + f.Name + "-" + tr.Source + "-failures"
@@ -209,10 +214,15 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 						got[k] = "queue:" + queues[rid]
 					case strings.Contains(fmt.Sprint(x), "execute-api") && slices.Contains(refsIn(x), keyOf(s.byName("AWS::ApiGatewayV2::Api", "Name"), "ws")):
 						got[k] = "callback"
+					case strings.Contains(fmt.Sprint(x), "execute-api") && slices.Contains(refsIn(x), keyOf(s.byName("AWS::ApiGatewayV2::Api", "Name"), "http")):
+						got[k] = "http-api"
 					default:
 						got[k] = fmt.Sprint(x)
 					}
 				}
+			}
+			if v, ok := got[stack.EnvSESConfigurationSet]; ok && strings.HasPrefix(v, "=pt-") && strings.HasSuffix(v, "-notifications") {
+				got[stack.EnvSESConfigurationSet] = "configuration set"
 			}
 			if !jsonEqual(got, want) {
 				t.Errorf("%s/%s: environment\n got %v\nwant %v", name, f.Name, got, want)

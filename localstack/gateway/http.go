@@ -38,7 +38,7 @@ const (
 type HTTPConfig struct {
 	Routes []Route
 	// Authorizer is the Lambda REQUEST authorizer (payload format 2.0, simple
-	// responses) on every route; "" = no authorizer.
+	// responses) on every route but the public ones; "" = no authorizer.
 	Authorizer string
 	// AuthorizerCacheTTL caches decisions per identity source value; 0 means
 	// API Gateway's default of 300 s, a negative value disables caching.
@@ -194,7 +194,7 @@ func (g *HTTPGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	ev := g.event(r, reqID, route, params, rawPath, body, start)
 
-	if g.cfg.Authorizer != "" {
+	if g.cfg.Authorizer != "" && !route.public {
 		status, authCtx := g.authorize(r, log, &ev, route)
 		if status != 0 {
 			writeMessage(w, status, statusMessage(status))

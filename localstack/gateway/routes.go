@@ -9,7 +9,12 @@ import (
 // Route is one HTTP API route in API Gateway's syntax: Method is an HTTP method
 // or "ANY"; Path is "/portfolios/{id}" or ends in a greedy "{proxy+}". A Route
 // with Method and Path both empty, or Path "$default", is the $default route.
-type Route struct{ Method, Path, Function string }
+type Route struct {
+	Method, Path, Function string
+	// Public routes skip the authorizer (API Gateway's authorization type
+	// NONE on that route): topology.PublicOperations.
+	Public bool
+}
 
 type segKind uint8
 
@@ -30,6 +35,7 @@ type compiledRoute struct {
 	segs     []segment
 	function string
 	isDef    bool
+	public   bool
 }
 
 // router selects routes as HTTP APIs do: the most specific match wins, a
@@ -62,7 +68,7 @@ func newRouter(routes []Route) (*router, error) {
 		if !strings.HasPrefix(rt.Path, "/") {
 			return nil, fmt.Errorf("gateway: route path %q must start with /", rt.Path)
 		}
-		cr := compiledRoute{key: method + " " + rt.Path, method: method, function: rt.Function}
+		cr := compiledRoute{key: method + " " + rt.Path, method: method, function: rt.Function, public: rt.Public}
 		if seen[cr.key] {
 			return nil, fmt.Errorf("gateway: duplicate route %s", cr.key)
 		}

@@ -47,6 +47,9 @@ func buildFunctions(ctx context.Context, root, dir string, fns []topology.Functi
 // endpoints are the addresses the functions are given.
 type endpoints struct {
 	dynamoDB, kinesis, databaseURL, apiDatabaseURL, supabaseURL, wsManagement, jwtSecret string
+	// publicAPI is the HTTP gateway's URL (the notifier's unsubscribe links);
+	// notificationKey signs and verifies them.
+	publicAPI, notificationKey string
 	// dataDir holds the on-failure destinations (failureFile).
 	dataDir string
 }
@@ -95,7 +98,8 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 			}
 		}
 	}
-	stand := map[string]string{topology.DatabaseSecret: e.databaseURL, topology.APIDatabaseSecret: e.apiDatabaseURL, topology.JWTSecret: e.jwtSecret}
+	stand := map[string]string{topology.DatabaseSecret: e.databaseURL, topology.APIDatabaseSecret: e.apiDatabaseURL, topology.JWTSecret: e.jwtSecret,
+		topology.NotificationKey: e.notificationKey}
 	for _, name := range f.Secrets {
 		for _, s := range topology.Secrets() {
 			if s.Name == name && s.LocalValue {
@@ -111,6 +115,14 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	if f.ManageConnections {
 		env[topology.WebSocketCallbackEnvVar] = e.wsManagement
 	}
+	// The notifier's: its links point at the local gateway, and it mails from
+	// the address the local SES emulator accepts.
+	if _, ok := f.SettingByName("PUBLIC_API_URL"); ok {
+		env["PUBLIC_API_URL"] = e.publicAPI
+	}
+	if _, ok := f.SettingByName("MAIL_FROM"); ok {
+		env["MAIL_FROM"] = LocalMailFrom
+	}
 	for _, tr := range f.Triggers {
 		if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
 			// Where the stack sets the mapping's SQS queue URL.
@@ -124,6 +136,12 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	sort.Strings(out)
 	return out
 }
+
+// The local stand-ins of the notifier's settings.
+const (
+	LocalMailFrom        = "Portfolio Tracker <alerts@example.test>"
+	LocalNotificationKey = "local-notification-signing-key-not-secret"
+)
 
 func functionNames(fns []topology.Function) []string {
 	var out []string

@@ -206,7 +206,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
-		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir}
+		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir, publicAPI: s.URLs.HTTP,
+		notificationKey: LocalNotificationKey}
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
@@ -238,7 +239,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		for _, tr := range f.Triggers {
 			switch tr.Kind {
 			case topology.HTTPRoute:
-				httpCfg.Routes = append(httpCfg.Routes, gateway.Route{Method: tr.Method, Path: tr.Path, Function: f.Name})
+				httpCfg.Routes = append(httpCfg.Routes, gateway.Route{Method: tr.Method, Path: tr.Path, Function: f.Name,
+					Public: topology.IsPublicRoute(tr.Method, tr.Path)})
 			case topology.HTTPAuthorizer:
 				httpCfg.Authorizer = f.Name
 			case topology.WSAuthorizer:

@@ -274,6 +274,17 @@ var HTTPRoutes = []Route{
 // proves what it needs otherwise (the unsubscribe routes: a signed token).
 var PublicOperations = []string{"unsubscribe", "unsubscribeOneClick"}
 
+// IsPublicRoute reports whether the route of HTTPRoutes with this method and
+// path is public.
+func IsPublicRoute(method, path string) bool {
+	for _, r := range HTTPRoutes {
+		if r.Method == method && r.Path == path {
+			return IsPublic(r.OperationID)
+		}
+	}
+	return false
+}
+
 // IsPublic reports whether operationID is one of PublicOperations.
 func IsPublic(operationID string) bool {
 	for _, op := range PublicOperations {
