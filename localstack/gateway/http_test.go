@@ -492,6 +492,31 @@ func TestHTTPAuthorizer(t *testing.T) {
 	}
 }
 
+// A public route (topology.PublicOperations) reaches its function without an
+// identity source and without the authorizer; the others still need both.
+func TestHTTPPublicRoutesSkipTheAuthorizer(t *testing.T) {
+	l := newLambda()
+	_, authz := realAuthorizer(t)
+	l.set("authorizer", authz)
+	l.set("api", handler("api", func(_ context.Context, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		if _, ok := authctx.UserFromHTTPRequest(ev); ok {
+			return events.APIGatewayV2HTTPResponse{StatusCode: 500, Body: "a user on a public route"}, nil
+		}
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: "public"}, nil
+	}))
+	routes := []gateway.Route{{Method: "POST", Path: "/unsubscribe", Function: "api", Public: true}, {Method: "GET", Path: "/notifications", Function: "api"}}
+	srv := newHTTP(t, l, gateway.HTTPConfig{Routes: routes, Authorizer: "authorizer"})
+	if resp, body := do(t, "POST", srv.URL+"/unsubscribe?token=t", nil, http.Header{}); resp.StatusCode != 200 || string(body) != "public" {
+		t.Fatalf("public route: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := do(t, "GET", srv.URL+"/notifications", nil, http.Header{}); resp.StatusCode != 401 {
+		t.Fatalf("private route without a token: %d", resp.StatusCode)
+	}
+	if n := l.count("authorizer"); n != 0 {
+		t.Fatalf("authorizer called %d times", n)
+	}
+}
+
 func TestHTTPAuthorizerFailures(t *testing.T) {
 	l := newLambda()
 	iss, authz := realAuthorizer(t)

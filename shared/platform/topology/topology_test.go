@@ -248,3 +248,23 @@ func TestProviderKeysAreOnePerProvider(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicOperationsAreRoutes(t *testing.T) {
+	for _, op := range PublicOperations {
+		found := false
+		for _, r := range HTTPRoutes {
+			if r.OperationID == op {
+				found = true
+				if !IsPublicRoute(r.Method, r.Path) {
+					t.Errorf("%s: IsPublicRoute(%s, %s) = false", op, r.Method, r.Path)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("public operation %s is no route of HTTPRoutes", op)
+		}
+	}
+	if IsPublicRoute("GET", "/notifications") || IsPublic("listNotifications") {
+		t.Error("GET /notifications is public")
+	}
+}
