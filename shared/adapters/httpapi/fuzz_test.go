@@ -16,6 +16,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // newFuzzAPI is one server for every input of a fuzzing run: commands on the
@@ -36,7 +37,8 @@ func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet}), Events: store,
 		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool),
-		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet, Symbols: symbolsearch.New(&fakeSearcher{}, symbolsearch.Options{})})
+		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet, Symbols: symbolsearch.New(&fakeSearcher{}, symbolsearch.Options{}),
+		Notifications: readmodel.NewNotificationHistory(pool), UnsubscribeKey: []byte("fuzz-key")})
 	a = &api{t: f, handler: httplambda.Handler(srv)}
 	return a, a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")
 }
@@ -75,6 +77,13 @@ func FuzzAPI(f *testing.F) {
 		r := a.do(alice, rt.Method, path, body, headers...)
 		if r.status >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.Method, path, body, r.status, r.raw)
+		}
+		if topology.IsPublic(rt.OperationID) {
+			// The unsubscribe pages answer HTML, to a person.
+			if ct := r.headers["Content-Type"]; !strings.HasPrefix(ct, "text/html") {
+				t.Fatalf("%s %s: %d %q, not a page", rt.Method, path, r.status, ct)
+			}
+			return
 		}
 		if r.status != 204 && !json.Valid([]byte(r.raw)) {
 			t.Fatalf("%s %s: not JSON: %q", rt.Method, path, r.raw)
