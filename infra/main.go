@@ -7,6 +7,8 @@
 // -c quoteSource=finnhub -c historySource=polygon choose real market data;
 // without them prices and history are simulated, which the synthesis says
 // loudly (on stderr, and as a warning annotation the CDK CLI prints).
+// -c mailDomain=<domain> (and optionally -c mailFrom=...) is required once a
+// function sends e-mail: the stack creates that domain's SES identity.
 //
 // The -c flags are read here when the app runs on its own; under the CDK CLI the
 // CLI passes them as context. Functions are compiled locally (Go, no Docker).

@@ -1,7 +1,7 @@
-// Command testenv runs a command with the integration-test emulators (DynamoDB Local, kinesis-mock, PostgreSQL)
-// started once for the whole command, and stops them when it ends:
+// Command testenv runs a command with the integration-test emulators (DynamoDB Local, kinesis-mock, PostgreSQL,
+// aws-ses-v2-local) started once for the whole command, and stops them when it ends:
 //
-//	testenv run [-services dynamodb,kinesis,postgres] [-keep-logs] -- go test ./...
+//	testenv run [-services dynamodb,kinesis,postgres,ses] [-keep-logs] -- go test ./...
 //	testenv clean
 //
 // `make test` uses it so that one set of emulators serves every package's test process (go test runs one process
@@ -42,7 +42,7 @@ func main() {
 }
 
 const usage = `usage:
-  testenv run [-services dynamodb,kinesis,postgres] [-keep-logs] -- command [args...]
+  testenv run [-services dynamodb,kinesis,postgres,ses] [-keep-logs] -- command [args...]
       start the emulators, run the command with their addresses in its environment, stop them
   testenv clean
       kill what crashed runs left running and remove their folders under .local/testenv
@@ -77,7 +77,7 @@ func run(args []string, stderr io.Writer) int {
 func runCommand(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("testenv run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	services := fs.String("services", "dynamodb,kinesis,postgres", "comma-separated emulators to start")
+	services := fs.String("services", "dynamodb,kinesis,postgres,ses", "comma-separated emulators to start")
 	keepLogs := fs.Bool("keep-logs", false, "keep the emulators' logs even if the command succeeds")
 	if err := fs.Parse(args); err != nil {
 		return 2

@@ -91,8 +91,9 @@ func (b *builder) authorizerFunction(kind topology.TriggerKind) (awslambda.Funct
 	return nil, false
 }
 
-// httpAPI creates the HTTP API when the topology has routes: every route goes
-// through the Lambda authorizer (REQUEST, payload 2.0, simple responses); CORS
+// httpAPI creates the HTTP API when the topology has routes: every route but the
+// public ones goes through the Lambda authorizer (REQUEST, payload 2.0, simple
+// responses); CORS
 // admits the frontend's origin; the $default stage throttles and logs access.
 func (b *builder) httpAPI() {
 	routes := b.topo.triggers(topology.HTTPRoute)
@@ -134,12 +135,30 @@ func (b *builder) httpAPI() {
 			integrations[fname] = awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("HttpIntegration"+id(fname)), b.Functions[fname],
 				&awsapigatewayv2integrations.HttpLambdaIntegrationProps{PayloadFormatVersion: awsapigatewayv2.PayloadFormatVersion_VERSION_2_0()})
 		}
-		api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
+		method := strings.ToUpper(r.Trigger.Method)
+		var routeAuthorizer awsapigatewayv2.IHttpRouteAuthorizer = authorizer
+		public := b.topo.PublicRoutes[method+" "+r.Trigger.Path]
+		if public {
+			routeAuthorizer = awsapigatewayv2.NewHttpNoneAuthorizer()
+		}
+		added := api.AddRoutes(&awsapigatewayv2.AddRoutesOptions{
 			Path:        jsii.String(r.Trigger.Path),
-			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(strings.ToUpper(r.Trigger.Method))},
+			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(method)},
 			Integration: integrations[fname],
-			Authorizer:  authorizer,
+			Authorizer:  routeAuthorizer,
 		})
+		if public {
+			for _, route := range *added {
+				suppress(route, "AwsSolutions-APIG4", "A public operation (topology.PublicOperations): the one-click unsubscribe link of a "+
+					"notification e-mail, opened by someone not signed in; the request carries an HMAC-signed token the function verifies.")
+			}
+		}
+	}
+	// The links functions put in messages (unsubscribe) start at the API's own URL.
+	for _, f := range b.topo.Functions {
+		if set, ok := f.SettingByName(topology.PublicAPIURLEnvVar); ok && set.SetBy&topology.CDKStack != 0 {
+			b.Functions[f.Name].AddEnvironment(jsii.String(set.Name), api.ApiEndpoint(), nil)
+		}
 	}
 	rate, burst := Throttle(b.cfg.Stage)
 	stage := awsapigatewayv2.NewHttpStage(b.st, jsii.String("HttpStage"), &awsapigatewayv2.HttpStageProps{
@@ -150,12 +169,6 @@ func (b *builder) httpAPI() {
 		AccessLogSettings: b.accessLogs("HttpAccessLogs", "http-access", HTTPAccessLogFormat),
 	})
 	b.HTTPURL = stage.Url()
-	// The notifier's unsubscribe links point at this API.
-	for _, f := range b.topo.Functions {
-		if _, ok := f.SettingByName(EnvPublicAPIURL); ok && b.Functions[f.Name] != nil {
-			b.Functions[f.Name].AddEnvironment(jsii.String(EnvPublicAPIURL), stage.Url(), nil)
-		}
-	}
 	awscdk.NewCfnOutput(b.st, jsii.String("HttpApiUrl"), &awscdk.CfnOutputProps{Value: stage.Url(), Description: jsii.String("the HTTPS API's base URL")})
 }
 

@@ -37,13 +37,15 @@ type Config struct {
 	// set it for the first stage deployed to an account whose API Gateway has no
 	// CloudWatch role yet.
 	ManageAPIGatewayAccount bool
+	// MailDomain is the domain SES sends notification mail from: the stack
+	// creates its identity (Easy DKIM; the DNS records are outputs), and needs
+	// it as soon as a function sends e-mail. MailFrom is the sender, an address
+	// at it ("Portfolio Tracker <alerts@<MailDomain>>" when not given).
+	MailDomain, MailFrom string
 	// Sources are the market-data sources: what the ingest polls, the history
 	// it backfills from, whether the Finnhub stream runs, and which provider
 	// keys exist (topology.Sources). Simulated unless chosen.
 	Sources topology.Sources
-	// MailFrom is the From of the notifier's e-mail, an address of the SES
-	// identity ("Portfolio Tracker <alerts@example.com>").
-	MailFrom string
 }
 
 // Context keys main reads.
@@ -55,6 +57,7 @@ const (
 	CtxManageAPIGatewayAccount = "manageApiGatewayAccount"
 	CtxQuoteSource             = "quoteSource"
 	CtxHistorySource           = "historySource"
+	CtxMailDomain              = "mailDomain"
 	CtxMailFrom                = "mailFrom"
 )
 
@@ -72,7 +75,11 @@ func ConfigFromContext(get func(key string) string) (Config, error) {
 		AlarmTopicARN:           strings.TrimSpace(get(CtxAlarmTopicARN)),
 		ManageAPIGatewayAccount: get(CtxManageAPIGatewayAccount) == "true",
 		Sources:                 topology.Sources{Quotes: strings.TrimSpace(get(CtxQuoteSource)), History: strings.TrimSpace(get(CtxHistorySource))},
+		MailDomain:              strings.TrimSpace(get(CtxMailDomain)),
 		MailFrom:                strings.TrimSpace(get(CtxMailFrom)),
+	}
+	if c.MailFrom == "" && c.MailDomain != "" {
+		c.MailFrom = defaultMailFrom(c.MailDomain)
 	}
 	if c.Stage == "" {
 		c.Stage = Dev
@@ -103,6 +110,9 @@ func (c Config) Validate() error {
 	}
 	if c.AlarmTopicARN != "" && !strings.HasPrefix(c.AlarmTopicARN, "arn:") {
 		return fmt.Errorf("-c %s=%q: want an SNS topic ARN", CtxAlarmTopicARN, c.AlarmTopicARN)
+	}
+	if err := c.validateMail(); err != nil {
+		return err
 	}
 	if !slices.Contains(topology.QuoteSources, c.Sources.Quotes) {
 		return fmt.Errorf("-c %s=%q: want one of %s", CtxQuoteSource, c.Sources.Quotes, strings.Join(topology.QuoteSources, ", "))

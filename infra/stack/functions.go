@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"cmp"
 	"fmt"
 	"sort"
 
@@ -24,13 +23,6 @@ const (
 	// EnvWebSocketCallbackURL reaches functions with ManageConnections: the
 	// @connections endpoint (https://<api>.execute-api.<region>.amazonaws.com/<stage>).
 	EnvWebSocketCallbackURL = topology.WebSocketCallbackEnvVar
-	// The notifier's settings the stack computes.
-	EnvMailFrom            = "MAIL_FROM"
-	EnvPublicAPIURL        = "PUBLIC_API_URL"
-	EnvSESConfigurationSet = "SES_CONFIGURATION_SET"
-	// DefaultMailFrom stands in until the deployment names its SES identity's
-	// address (-c mailFrom=...): SES refuses to send from it.
-	DefaultMailFrom = "Portfolio Tracker <alerts@example.com>"
 )
 
 // DynamoDB actions per access level: exactly the item operations, no wildcard.
@@ -137,18 +129,10 @@ func (b *builder) functions() {
 				role.AddToPolicy(allow(kinesisReadActions, b.Streams[tr.Source].StreamArn()))
 			}
 		}
-		// The notifier's mail settings (the SES identity and its configuration
-		// set are the deployment's; PUBLIC_API_URL is set once the HTTP API
-		// exists, httpAPI).
-		if _, ok := f.SettingByName(EnvMailFrom); ok {
-			env[EnvMailFrom] = jsii.String(cmp.Or(b.cfg.MailFrom, DefaultMailFrom))
-		}
-		if _, ok := f.SettingByName(EnvSESConfigurationSet); ok {
-			env[EnvSESConfigurationSet] = b.name("notifications")
-		}
 		if hasKind(f, topology.HTTPAuthorizer, topology.WSAuthorizer) {
 			env[EnvSupabaseURL] = jsii.String(b.cfg.SupabaseURL)
 		}
+		b.mailAccess(f, role, env)
 		if f.ManageConnections {
 			stage := string(b.cfg.Stage)
 			env[EnvWebSocketCallbackURL] = jsii.String(fmt.Sprintf("https://%s.execute-api.%s.%s/%s", *b.ws.ApiId(), *b.st.Region(), *b.st.UrlSuffix(), stage))
@@ -213,6 +197,9 @@ func (b *builder) functionSuppressions(f topology.Function, role awsiam.Role) {
 	if hasKind(f, topology.DynamoDBStream) {
 		applies = append(applies, regex(`/^Resource::<Table[A-Za-z0-9]+\.Arn>\/stream\/\*$/`))
 		reasons += " dynamodb:ListStreams is authorized on <table>/stream/*: the table's own streams, whose labels change when a stream is re-enabled."
+	}
+	if f.SendsSMS {
+		reasons += " sns:Publish to a phone number (SMS) names no resource ARN, so it is allowed on * and denied on every SNS topic and endpoint ARN: the function can text a number and publish nowhere else."
 	}
 	if f.ManageConnections {
 		applies = append(applies, regex(`/^Resource::arn:<AWS::Partition>:execute-api:.*\/@connections\/\*$/`))

@@ -28,9 +28,16 @@ func TestMain(m *testing.M) {
 
 const testSupabaseURL = "https://abcdefghijklmnopqrst.supabase.co"
 
+// The sender of the fixtures' notification mail.
+const (
+	testMailDomain = "mail.example.com"
+	testMailFrom   = "Portfolio Tracker <alerts@mail.example.com>"
+)
+
 func config(stage stack.Stage) stack.Config {
 	return stack.Config{Stage: stage, FrontendOrigin: "https://app.example.com", SupabaseURL: testSupabaseURL,
-		Sources: topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource}}
+		Sources:    topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource},
+		MailDomain: testMailDomain, MailFrom: testMailFrom}
 }
 
 // realSources are the sources of the acceptance synthesis (-c quoteSource=finnhub
@@ -57,7 +64,8 @@ func prebuilt(t testing.TB) stack.Code {
 // richTopology is the system's topology plus what it does not declare yet:
 // a Kinesis stream with a producer on a schedule and a consumer that pushes over
 // WebSocket, WebSocket routes, a second stream consumer with a daily schedule in
-// New York time and a function writing to an indexed table; the functions of
+// New York time, a function writing to an indexed table, a function sending
+// e-mail and SMS that subscribes to SES's events, and a public route; the functions of
 // real market data (the quote stream, which exists only when the quote source
 // streams, and the history backfill) are the system's own.
 func richTopology() stack.Topology {
@@ -90,6 +98,17 @@ func richTopology() stack.Topology {
 			},
 		},
 		topology.Function{
+			Name: "mailer", Purpose: "sends notifications by e-mail and SMS", Memory: 256, Timeout: time.Minute, ReservedConcurrency: 2,
+			Secrets:    []string{topology.DatabaseSecret, topology.NotificationKey},
+			SendsEmail: true, SendsSMS: true,
+			Settings: []topology.Setting{
+				{Name: topology.MailFromEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the sender"},
+				{Name: topology.SESConfigurationSetEnvVar, SetBy: topology.CDKStack, Meaning: "the configuration set"},
+				{Name: topology.PublicAPIURLEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the links' base"},
+			},
+			Triggers: []topology.Trigger{{Kind: topology.SNSTopic, Source: topology.SESEventsTopic}},
+		},
+		topology.Function{
 			Name: "analytics", Purpose: "metrics and risk", Memory: 1024, Timeout: time.Minute, ReservedConcurrency: 5,
 			Secrets: []string{topology.DatabaseSecret},
 			Triggers: []topology.Trigger{
@@ -98,6 +117,13 @@ func richTopology() stack.Topology {
 			},
 		},
 	)
+	// A public route of the API's (the unsubscribe link's).
+	for i, f := range t.Functions {
+		if f.Name == "api" {
+			t.Functions[i].Triggers = append(slices.Clone(f.Triggers), topology.Trigger{Kind: topology.HTTPRoute, Method: "GET", Path: "/unsubscribe-test"})
+		}
+	}
+	t.PublicRoutes = map[string]bool{"GET /unsubscribe-test": true}
 	return t
 }
 
@@ -259,7 +285,9 @@ func refsIn(v any) []string {
 }
 
 // functionsByID maps our functions' logical IDs to their topology names.
-func (s *synthesized) functionsByID(t *testing.T) map[string]string {
+func (s *synthesized) functionsByID(t *testing.T) map[string]string { return s.functionIDs() }
+
+func (s *synthesized) functionIDs() map[string]string {
 	out := map[string]string{}
 	for _, id := range s.ofType("AWS::Lambda::Function") {
 		name, _ := s.res[id].Properties["FunctionName"].(string)

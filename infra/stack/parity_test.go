@@ -10,7 +10,7 @@ import (
 )
 
 // TestParity: every table, Kinesis stream, function, event source mapping,
-// route, schedule and after-deployment run that the topology declares is in the
+// route, schedule, after-deployment run and SNS subscription that the topology declares is in the
 // template, and the template has nothing of those kinds that the topology lacks.
 func TestParity(t *testing.T) {
 	for _, name := range fixtureNames {
@@ -157,6 +157,20 @@ func TestParity(t *testing.T) {
 			}
 		}
 		same("authorizers", got, want)
+
+		// SNS subscriptions: (function, topic).
+		topics := s.byName("AWS::SNS::Topic", "TopicName")
+		want, got = map[string]bool{}, map[string]bool{}
+		for _, ft := range triggersOf(s.topo, topology.SNSTopic) {
+			want[fmt.Sprintf("%s <- %s", ft.f.Name, ft.tr.Source)] = true
+		}
+		for _, id := range s.ofType("AWS::SNS::Subscription") {
+			p := s.res[id].Properties
+			fn, _ := ref(p["Endpoint"])
+			topic, _ := ref(p["TopicArn"])
+			got[fmt.Sprintf("%s <- %s", fns[fn], topics[topic])] = true
+		}
+		same("SNS subscriptions", got, want)
 	}
 }
 
@@ -202,10 +216,8 @@ func TestFunctionsGetTheirDeclaredSettings(t *testing.T) {
 					want[set.Name] = set.Value
 				case set.Name == stack.EnvSupabaseURL:
 					want[set.Name] = testSupabaseURL
-				case set.Name == stack.EnvMailFrom:
-					want[set.Name] = stack.DefaultMailFrom // no -c mailFrom in the fixture
-				case set.Name == stack.EnvSESConfigurationSet:
-					want[set.Name] = "pt-" + name + "-notifications"
+				case set.Name == topology.MailFromEnvVar:
+					want[set.Name] = testMailFrom
 				}
 			}
 			if !jsonEqual(got, want) {

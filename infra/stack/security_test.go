@@ -73,10 +73,13 @@ func TestIAMHasNoWildcardActionsAndNoStarResources(t *testing.T) {
 			if _, ok := st.body["NotResource"]; ok {
 				t.Errorf("%s: %s uses NotResource", name, st.where)
 			}
-			if st.body["Effect"] != "Allow" {
+			actions := strs(st.body["Action"])
+			// The one Deny narrows an SMS sender's Publish on * to phone numbers.
+			smsOnly := st.body["Effect"] == "Deny" && jsonEqual(actions, []string{"sns:Publish"}) &&
+				strings.Contains(fmt.Sprint(st.body["Resource"]), ":sns:*:*:*")
+			if st.body["Effect"] != "Allow" && !smsOnly {
 				t.Errorf("%s: %s has a %v statement", name, st.where, st.body["Effect"])
 			}
-			actions := strs(st.body["Action"])
 			if len(actions) == 0 {
 				t.Errorf("%s: %s has a statement without actions: %v", name, st.where, st.body)
 			}
@@ -86,7 +89,7 @@ func TestIAMHasNoWildcardActionsAndNoStarResources(t *testing.T) {
 				}
 			}
 			for _, r := range resourcesOf(st.body["Resource"]) {
-				if r == "*" && !allIn(actions, xrayActions) {
+				if r == "*" && !allIn(actions, xrayActions) && !smsSender(s, st.roles) {
 					t.Errorf("%s: %s allows %v on every resource", name, st.where, actions)
 				}
 			}
@@ -170,7 +173,7 @@ func TestFunctionRolesGrantOnlyWhatTheTopologyDeclares(t *testing.T) {
 				}
 			}
 			gotSecrets := map[string]bool{}
-			manage := false
+			manage, sendsEmail, sendsSMS := false, false, false
 			for _, st := range s.statementsOfRole(role) {
 				actions := strs(st["Action"])
 				targets := refsIn(st["Resource"])
@@ -198,10 +201,24 @@ func TestFunctionRolesGrantOnlyWhatTheTopologyDeclares(t *testing.T) {
 						case "execute-api":
 							ok = f.ManageConnections && a == "execute-api:ManageConnections" && s.res[target].Type == "AWS::ApiGatewayV2::Api"
 							manage = manage || ok
+						case "ses":
+							// The identity (and the configuration set, by name), from the configured sender only.
+							ok = f.SendsEmail && a == "ses:SendEmail" &&
+								(s.res[target].Type == "AWS::SES::EmailIdentity" || s.res[target].Type == "AWS::SES::ConfigurationSet") &&
+								strings.Contains(fmt.Sprint(st["Condition"]), "ses:FromAddress:alerts@"+testMailDomain)
+							sendsEmail = sendsEmail || ok
 						}
 						if !ok {
 							t.Errorf("%s/%s: may %s on %s (%s)", name, f.Name, a, target, s.res[target].Type)
 						}
+					}
+					if a == "sns:Publish" && len(targets) == 0 {
+						// Allowed on * (a phone number has no ARN), denied on every topic and endpoint.
+						sendsSMS = sendsSMS || (f.SendsSMS && st["Effect"] == "Allow" && st["Resource"] == "*")
+						if !f.SendsSMS {
+							t.Errorf("%s/%s: may %s on %v without SendsSMS", name, f.Name, a, st["Resource"])
+						}
+						continue
 					}
 					if len(targets) == 0 && !slices.Contains(xrayActions, a) {
 						t.Errorf("%s/%s: may %s on %v", name, f.Name, a, st["Resource"])
@@ -213,6 +230,14 @@ func TestFunctionRolesGrantOnlyWhatTheTopologyDeclares(t *testing.T) {
 			}
 			if manage != f.ManageConnections {
 				t.Errorf("%s/%s: ManageConnections %v, declared %v", name, f.Name, manage, f.ManageConnections)
+			}
+			if sendsEmail != f.SendsEmail || sendsSMS != f.SendsSMS {
+				t.Errorf("%s/%s: sends e-mail %v and SMS %v, declared %v and %v", name, f.Name, sendsEmail, sendsSMS, f.SendsEmail, f.SendsSMS)
+			}
+			if f.SendsSMS && !slices.ContainsFunc(s.statementsOfRole(role), func(st map[string]any) bool {
+				return st["Effect"] == "Deny" && jsonEqual(st["Action"], "sns:Publish")
+			}) {
+				t.Errorf("%s/%s: may publish SMS but is not denied publishing to topics", name, f.Name)
 			}
 		}
 		// The after-deployment provider may invoke only the migrations' function.
@@ -228,6 +253,23 @@ func TestFunctionRolesGrantOnlyWhatTheTopologyDeclares(t *testing.T) {
 			}
 		}
 	}
+}
+
+// smsSender reports whether one of roles is the role of a function that sends SMS.
+func smsSender(s *synthesized, roles []string) bool {
+	fns := map[string]string{}
+	for id, name := range s.functionIDs() {
+		role, _ := ref(s.res[id].Properties["Role"])
+		fns[role] = name
+	}
+	for _, r := range roles {
+		for _, f := range s.topo.Functions {
+			if f.Name == fns[r] && f.SendsSMS {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func hasKindNamed(t stack.Topology, fn string, kind topology.TriggerKind) bool {

@@ -55,6 +55,7 @@ type builder struct {
 	code    Code
 	ws      awsapigatewayv2.WebSocketApi
 	account awscdk.CfnResource // API Gateway's account settings, when managed here
+	mail    *mailResources     // the SES identity, configuration set and events topic, when a function sends mail
 }
 
 // New builds the stack into app.
@@ -65,6 +66,9 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	topo := p.Topology.Select(p.Config.Sources)
 	if err := Check(topo); err != nil {
 		return nil, err
+	}
+	if sendsMail(topo) && p.Config.MailDomain == "" {
+		return nil, fmt.Errorf("-c %s=<domain> is required: a function sends notification e-mail, and SES needs the domain it sends from (infra/README.md, \"Notifications\")", CtxMailDomain)
 	}
 	st := awscdk.NewStack(scope, jsii.String(p.Config.StackName()), &awscdk.StackProps{
 		Env:         p.Env,
@@ -83,7 +87,9 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	b.tables()
 	b.kinesisStreams()
 	b.websocketAPI()
+	b.mailIdentity()
 	b.functions()
+	b.mailSubscriptions()
 	b.streamMappings()
 	b.httpAPI()
 	b.apiGatewayAccount()
@@ -160,6 +166,10 @@ func Check(t Topology) error {
 			case topology.WebSocketRoute:
 				if tr.RouteKey == "" {
 					fail("%s: WebSocket route without a route key", f.Name)
+				}
+			case topology.SNSTopic:
+				if tr.Source != topology.SESEventsTopic {
+					fail("%s: subscribed to topic %q; the stack owns only %s", f.Name, tr.Source, topology.SESEventsTopic)
 				}
 			}
 		}

@@ -19,6 +19,10 @@ import (
 // when the stack goes, in every stage: their values were typed in by hand.
 func (b *builder) secrets() {
 	for _, s := range b.topo.Secrets {
+		if s.Generated {
+			b.generatedSecret(s)
+			continue
+		}
 		sec := awssecretsmanager.NewSecret(b.st, jsii.String("Secret"+id(s.Name)), &awssecretsmanager.SecretProps{
 			SecretName:    b.name(s.Name),
 			Description:   jsii.String(s.Purpose + " (filled by the operator; see infra/README.md)"),
@@ -31,6 +35,22 @@ func (b *builder) secrets() {
 			"provider (API key) issues; Secrets Manager cannot rotate it. Rotate it at its issuer and put the new value here.")
 		b.Secrets[s.Name] = sec
 	}
+}
+
+// generatedSecret is a key of the system's own (topology.Secret.Generated): Secrets Manager's random value, 64
+// letters and digits, set at the first deployment and kept after.
+func (b *builder) generatedSecret(s topology.Secret) {
+	sec := awssecretsmanager.NewSecret(b.st, jsii.String("Secret"+id(s.Name)), &awssecretsmanager.SecretProps{
+		SecretName:    b.name(s.Name),
+		Description:   jsii.String(s.Purpose + " (generated at the first deployment)"),
+		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength: jsii.Number(64), ExcludePunctuation: jsii.Bool(true), IncludeSpace: jsii.Bool(false),
+		},
+	})
+	suppress(sec, "AwsSolutions-SMG4", "A signing key of the system's own whose signatures must outlive a rotation: the unsubscribe links in mail "+
+		"already sent carry tokens signed with it (versioned), so it is rotated by hand, adding a version, not on a schedule.")
+	b.Secrets[s.Name] = sec
 }
 
 func attr(k topology.Key) *awsdynamodb.Attribute {
@@ -111,9 +131,13 @@ func (b *builder) kinesisStreams() {
 // secretOutputs names each secret for the operator who fills it.
 func (b *builder) secretOutputs() {
 	for _, s := range b.topo.Secrets {
+		what := "fill with: "
+		if s.Generated {
+			what = "generated: "
+		}
 		awscdk.NewCfnOutput(b.st, jsii.String("SecretName"+id(s.Name)), &awscdk.CfnOutputProps{
 			Value:       b.Secrets[s.Name].SecretName(),
-			Description: jsii.String("fill with: " + s.Purpose),
+			Description: jsii.String(what + s.Purpose),
 		})
 	}
 }

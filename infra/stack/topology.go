@@ -19,6 +19,9 @@ type Topology struct {
 	// StreamAccess grants functions PutRecord(s) on Kinesis streams, by function
 	// name. It stands in for a Function.Streams field the topology lacks so far.
 	StreamAccess map[string][]string
+	// PublicRoutes are the HTTP routes ("GET /unsubscribe", Route.Pattern) that
+	// no authorizer guards (topology.PublicOperations).
+	PublicRoutes map[string]bool
 }
 
 // KinesisStream is a Kinesis data stream (on-demand, encrypted with the AWS
@@ -37,6 +40,12 @@ func FromPackage() Topology {
 		Functions:    topology.Functions(),
 		Secrets:      topology.Secrets(),
 		StreamAccess: map[string][]string{},
+		PublicRoutes: map[string]bool{},
+	}
+	for _, r := range topology.HTTPRoutes {
+		if r.Public() {
+			t.PublicRoutes[r.Pattern()] = true
+		}
 	}
 	for _, s := range topology.KinesisStreams() {
 		t.KinesisStreams = append(t.KinesisStreams, KinesisStream{Name: s.Name, EnvVar: s.EnvVar, Retention: s.Retention, Purpose: s.Purpose})

@@ -38,7 +38,7 @@ const (
 type HTTPConfig struct {
 	Routes []Route
 	// Authorizer is the Lambda REQUEST authorizer (payload format 2.0, simple
-	// responses) on every route but the public ones; "" = no authorizer.
+	// responses) on every route but the Public ones; "" = no authorizer.
 	Authorizer string
 	// AuthorizerCacheTTL caches decisions per identity source value; 0 means
 	// API Gateway's default of 300 s, a negative value disables caching.

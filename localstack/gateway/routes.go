@@ -9,11 +9,11 @@ import (
 // Route is one HTTP API route in API Gateway's syntax: Method is an HTTP method
 // or "ANY"; Path is "/portfolios/{id}" or ends in a greedy "{proxy+}". A Route
 // with Method and Path both empty, or Path "$default", is the $default route.
+// A Public route has no authorizer (API Gateway's authorization type NONE):
+// the request reaches its function without an identity.
 type Route struct {
 	Method, Path, Function string
-	// Public routes skip the authorizer (API Gateway's authorization type
-	// NONE on that route): topology.PublicOperations.
-	Public bool
+	Public                 bool
 }
 
 type segKind uint8
@@ -58,7 +58,7 @@ func newRouter(routes []Route) (*router, error) {
 			if r.def != nil {
 				return nil, fmt.Errorf("gateway: two $default routes")
 			}
-			r.def = &compiledRoute{key: "$default", function: rt.Function, isDef: true}
+			r.def = &compiledRoute{key: "$default", function: rt.Function, isDef: true, public: rt.Public}
 			continue
 		}
 		method := strings.ToUpper(rt.Method)

@@ -135,11 +135,13 @@ Portfolio Tracker is running locally.
   @connections    %s/@connections/{id}
   Supabase stand-in (JWKS) %s/auth/v1/.well-known/jwks.json
   Admin           %s  (GET /status, GET /schedules, POST /schedules/{name}/fire, GET /failures, POST /demo)
+  E-mail inbox    %s  (every message the notifier sent; JSON at /store)
+  SMS sent        %s/sms   (bounces: POST %s/ses/events?bounce=<address>)
   DynamoDB %s   Kinesis %s
   Postgres %s
   Function logs   %s
-`, s.URLs.HTTP, s.URLs.WebSocket, s.URLs.WSManagement, s.URLs.Auth, s.URLs.Admin, s.URLs.DynamoDB, s.URLs.Kinesis,
-		s.URLs.Postgres, filepath.Join(s.cfg.DataDir, "logs", "functions.log"))
+`, s.URLs.HTTP, s.URLs.WebSocket, s.URLs.WSManagement, s.URLs.Auth, s.URLs.Admin, s.URLs.SES, s.URLs.Admin, s.URLs.Admin,
+		s.URLs.DynamoDB, s.URLs.Kinesis, s.URLs.Postgres, filepath.Join(s.cfg.DataDir, "logs", "functions.log"))
 	user := "alice"
 	if len(users) > 0 {
 		user = users[0].Name

@@ -1,10 +1,11 @@
 // Package stack assembles the Docker-free local stack behind `make run`: the
-// emulators (DynamoDB Local, kinesis-mock, PostgreSQL), the resources of the one
-// topology declaration (shared/platform/topology), every function's real bootstrap behind
-// the local Lambda runtime (localstack/runtime), the API Gateway front ends
-// (localstack/gateway), the event source mappings and schedules
-// (localstack/esm, localstack/schedule), a token issuer standing in for Supabase
-// Auth, and an optional demo. Nothing here is specific to a function: adding one
+// emulators (DynamoDB Local, kinesis-mock, PostgreSQL, aws-ses-v2-local), the
+// resources of the one topology declaration (shared/platform/topology), every
+// function's real bootstrap behind the local Lambda runtime
+// (localstack/runtime), the API Gateway front ends (localstack/gateway), the
+// event source mappings and schedules (localstack/esm, localstack/schedule), a
+// token issuer standing in for Supabase Auth, an SMS recorder standing in for
+// SNS, and an optional demo. Nothing here is specific to a function: adding one
 // to the topology adds it here.
 package stack
 
@@ -36,6 +37,9 @@ type Config struct {
 	// the same from one run to the next.
 	HTTPPort, WSPort, AuthPort, AdminPort   int
 	DynamoDBPort, KinesisPort, PostgresPort int
+	// SESPort is aws-ses-v2-local's: the SESv2 API the mail goes to, and its
+	// inbox viewer.
+	SESPort int
 	// Demo seeds three users with a portfolio each (one in EUR holding US and
 	// UK shares) and a price alert, once per
 	// data folder.
@@ -95,7 +99,7 @@ func Defaults(root string) Config {
 	return Config{
 		Root: root, DataDir: filepath.Join(root, ".data", "local"), BinDir: filepath.Join(root, ".local", "functions"),
 		HTTPPort: 3000, WSPort: 3001, AdminPort: 3002, AuthPort: 54321,
-		DynamoDBPort: 8000, KinesisPort: 4567, PostgresPort: 54322,
+		DynamoDBPort: 8000, KinesisPort: 4567, PostgresPort: 54322, SESPort: 8005,
 		Demo: true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-",
 	}
 }
@@ -110,6 +114,7 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_DYNAMODB_PORT", Meaning: "DynamoDB Local's port (8000)"},
 	{Name: "PT_LOCAL_KINESIS_PORT", Meaning: "kinesis-mock's port (4567)"},
 	{Name: "PT_LOCAL_POSTGRES_PORT", Meaning: "PostgreSQL's port (54322, Supabase CLI's)"},
+	{Name: "PT_LOCAL_SES_PORT", Meaning: "aws-ses-v2-local's port (8005): the SES API and the inbox of every e-mail sent"},
 	{Name: "PT_LOCAL_DATA", Meaning: "the data folder (.data/local); one of its own builds its own functions"},
 	{Name: "PT_LOCAL_AWS_ENDPOINT", Meaning: "an AWS-compatible endpoint (LocalStack) serving DynamoDB and Kinesis instead of the emulators"},
 	{Name: "PT_LOCAL_DEMO", Meaning: "seed the demo users and portfolios (true)"},
@@ -135,7 +140,7 @@ func FromEnv(c Config) (Config, error) {
 	ints := map[string]*int{
 		"PT_LOCAL_HTTP_PORT": &c.HTTPPort, "PT_LOCAL_WS_PORT": &c.WSPort, "PT_LOCAL_ADMIN_PORT": &c.AdminPort,
 		"PT_LOCAL_AUTH_PORT": &c.AuthPort, "PT_LOCAL_DYNAMODB_PORT": &c.DynamoDBPort,
-		"PT_LOCAL_KINESIS_PORT": &c.KinesisPort, "PT_LOCAL_POSTGRES_PORT": &c.PostgresPort,
+		"PT_LOCAL_KINESIS_PORT": &c.KinesisPort, "PT_LOCAL_POSTGRES_PORT": &c.PostgresPort, "PT_LOCAL_SES_PORT": &c.SESPort,
 	}
 	for name, p := range ints {
 		if v := env.String(name); v != "" {

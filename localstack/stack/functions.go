@@ -47,9 +47,9 @@ func buildFunctions(ctx context.Context, root, dir string, fns []topology.Functi
 // endpoints are the addresses the functions are given.
 type endpoints struct {
 	dynamoDB, kinesis, databaseURL, apiDatabaseURL, supabaseURL, wsManagement, jwtSecret string
-	// publicAPI is the HTTP gateway's URL (the notifier's unsubscribe links);
-	// notificationKey signs and verifies them.
-	publicAPI, notificationKey string
+	// The mail plumbing (mail.go): the SESv2 and SNS endpoints, the HTTP API's URL (unsubscribe links), and the
+	// notification signing key's stand-in.
+	sesAPI, snsAPI, publicAPI, notificationKey string
 	// dataDir holds the on-failure destinations (failureFile).
 	dataDir string
 }
@@ -115,14 +115,7 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	if f.ManageConnections {
 		env[topology.WebSocketCallbackEnvVar] = e.wsManagement
 	}
-	// The notifier's: its links point at the local gateway, and it mails from
-	// the address the local SES emulator accepts.
-	if _, ok := f.SettingByName("PUBLIC_API_URL"); ok {
-		env["PUBLIC_API_URL"] = e.publicAPI
-	}
-	if _, ok := f.SettingByName("MAIL_FROM"); ok {
-		env["MAIL_FROM"] = LocalMailFrom
-	}
+	mailEnv(f, prefix, e, env)
 	for _, tr := range f.Triggers {
 		if tr.Kind == topology.DynamoDBStream || tr.Kind == topology.KinesisStream {
 			// Where the stack sets the mapping's SQS queue URL.
@@ -136,12 +129,6 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	sort.Strings(out)
 	return out
 }
-
-// The local stand-ins of the notifier's settings.
-const (
-	LocalMailFrom        = "Portfolio Tracker <alerts@example.test>"
-	LocalNotificationKey = "local-notification-signing-key-not-secret"
-)
 
 func functionNames(fns []topology.Function) []string {
 	var out []string

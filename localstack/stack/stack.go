@@ -44,6 +44,7 @@ type Stack struct {
 	ws     *gateway.WSGateway
 	sched  *schedule.Scheduler
 	issuer *tokenissuer.Issuer
+	mail   *mail
 
 	pollers  map[string]*esm.Poller
 	failures map[string]*esm.FileDestination
@@ -68,6 +69,8 @@ type Stack struct {
 type URLs struct {
 	HTTP, WebSocket, WSManagement, Auth, Admin string
 	DynamoDB, Kinesis, Postgres                string
+	// SES is aws-ses-v2-local: its inbox viewer, and the sent mail at /store.
+	SES string
 }
 
 // Timing is one start-up step.
@@ -128,7 +131,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	// the linker are the two long poles.
 	step := time.Now()
 	set, err := emulator.Open(cfg.Root, filepath.Join(cfg.DataDir, "emulators"), emulator.Options{Persist: true, Ports: map[emulator.Kind]int{
-		emulator.DynamoDB: cfg.DynamoDBPort, emulator.Kinesis: cfg.KinesisPort, emulator.Postgres: cfg.PostgresPort}})
+		emulator.DynamoDB: cfg.DynamoDBPort, emulator.Kinesis: cfg.KinesisPort, emulator.Postgres: cfg.PostgresPort, emulator.SES: cfg.SESPort}})
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +146,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	)
 	kinds := emulator.AllKinds
 	if cfg.AWSEndpoint != "" {
-		kinds = []emulator.Kind{emulator.Postgres}
+		kinds = []emulator.Kind{emulator.Postgres, emulator.SES}
 	}
 	wg.Go(func() { started, startErr = set.StartAll(ctx, kinds) })
 	wg.Go(func() {
@@ -165,7 +168,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		addr[st.Kind] = st.Addr
 		s.Timings = append(s.Timings, Timing{"  " + string(st.Kind), st.Took})
 	}
-	s.URLs.DynamoDB, s.URLs.Kinesis = addr[emulator.DynamoDB], addr[emulator.Kinesis]
+	s.URLs.DynamoDB, s.URLs.Kinesis, s.URLs.SES = addr[emulator.DynamoDB], addr[emulator.Kinesis], addr[emulator.SES]
+	if s.mail, err = newMail(cfg.DataDir, s.URLs.SES); err != nil {
+		return nil, err
+	}
 	if cfg.AWSEndpoint != "" {
 		s.URLs.DynamoDB, s.URLs.Kinesis = cfg.AWSEndpoint, cfg.AWSEndpoint
 	}
@@ -206,8 +212,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
-		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir, publicAPI: s.URLs.HTTP,
-		notificationKey: LocalNotificationKey}
+		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), dataDir: dataDir,
+		sesAPI: s.URLs.Admin + sesAPIPath, snsAPI: s.URLs.Admin + snsAPIPath, publicAPI: s.URLs.HTTP, notificationKey: s.mail.key}
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
@@ -239,8 +245,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 		for _, tr := range f.Triggers {
 			switch tr.Kind {
 			case topology.HTTPRoute:
-				httpCfg.Routes = append(httpCfg.Routes, gateway.Route{Method: tr.Method, Path: tr.Path, Function: f.Name,
-					Public: topology.IsPublicRoute(tr.Method, tr.Path)})
+				httpCfg.Routes = append(httpCfg.Routes, gateway.Route{Method: tr.Method, Path: tr.Path, Function: f.Name, Public: publicRoute(tr)})
 			case topology.HTTPAuthorizer:
 				httpCfg.Authorizer = f.Name
 			case topology.WSAuthorizer:
@@ -302,6 +307,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	s.Timings = append(s.Timings, Timing{"functions warmed, gateways, pollers and schedules", time.Since(step)},
 		Timing{"total to ready", time.Since(t0)})
 	return s, nil
+}
+
+// publicRoute reports whether an HTTP route trigger is one of topology.PublicOperations: the gateway routes it
+// without the authorizer, as API Gateway does.
+func publicRoute(tr topology.Trigger) bool {
+	for _, r := range topology.HTTPRoutes {
+		if r.Method == tr.Method && r.Path == tr.Path {
+			return r.Public()
+		}
+	}
+	return false
 }
 
 func (s *Stack) addPoller(f topology.Function, tr topology.Trigger, streams *dynamodbstreams.Client,

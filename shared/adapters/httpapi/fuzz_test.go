@@ -16,7 +16,6 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
-	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // newFuzzAPI is one server for every input of a fuzzing run: commands on the
@@ -78,7 +77,7 @@ func FuzzAPI(f *testing.F) {
 		if r.status >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.Method, path, body, r.status, r.raw)
 		}
-		if topology.IsPublic(rt.OperationID) {
+		if rt.Public() {
 			// The unsubscribe pages answer HTML, to a person.
 			if ct := r.headers["Content-Type"]; !strings.HasPrefix(ct, "text/html") {
 				t.Fatalf("%s %s: %d %q, not a page", rt.Method, path, r.status, ct)

@@ -111,7 +111,7 @@ func New(cfg Config) *Server {
 	s.routes = routes
 	s.mux = http.NewServeMux()
 	for _, rt := range routes {
-		if topology.IsPublic(rt.OperationID) {
+		if rt.Public() {
 			s.mux.HandleFunc(rt.Pattern(), s.public(rt.handler))
 			continue
 		}

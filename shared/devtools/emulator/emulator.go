@@ -1,5 +1,5 @@
-// Package emulator starts, shares and stops the real emulators: DynamoDB Local (Java), kinesis-mock (Node) and a
-// private PostgreSQL 15 cluster.
+// Package emulator starts, shares and stops the real emulators: DynamoDB Local (Java), kinesis-mock (Node),
+// aws-ses-v2-local (Node) and a private PostgreSQL 15 cluster.
 //
 // Two kinds of user: shared/devtools/testenv and its command, which start a throwaway Set (NewSet) for a `go test` run and
 // hand it to every test process through the environment variables declared here; and the local stack
@@ -32,10 +32,11 @@ const (
 	DynamoDB Kind = "dynamodb" // DynamoDB Local; it also serves the DynamoDB Streams API.
 	Kinesis  Kind = "kinesis"  // kinesis-mock
 	Postgres Kind = "postgres" // a private PostgreSQL 15 cluster
+	SES      Kind = "ses"      // aws-ses-v2-local: the SESv2 API, an inbox viewer at / and the sent mail at GET /store
 )
 
 // AllKinds lists every emulator, in the order a summary prints them.
-var AllKinds = []Kind{DynamoDB, Kinesis, Postgres}
+var AllKinds = []Kind{DynamoDB, Kinesis, Postgres, SES}
 
 // ParseKind accepts the names above.
 func ParseKind(s string) (Kind, error) {
@@ -59,6 +60,7 @@ const (
 	EnvDynamoDBURL = "PT_TESTENV_DYNAMODB_URL"
 	EnvKinesisURL  = "PT_TESTENV_KINESIS_URL"
 	EnvPostgresDSN = "PT_TESTENV_POSTGRES_DSN" // superuser DSN to the cluster's maintenance database
+	EnvSESURL      = "PT_TESTENV_SES_URL"
 	// EnvRoot overrides where the repository is (it holds .tools/npm and .local/testenv); normally it is found by
 	// walking up from the working directory to this module's go.mod.
 	EnvRoot = "PT_TESTENV_ROOT"
@@ -73,6 +75,7 @@ var Settings = []config.Setting{
 	{Name: EnvDynamoDBURL, Meaning: "the address of a DynamoDB Local a harness started"},
 	{Name: EnvKinesisURL, Meaning: "the address of a kinesis-mock a harness started"},
 	{Name: EnvPostgresDSN, Meaning: "the superuser DSN of a PostgreSQL cluster a harness started"},
+	{Name: EnvSESURL, Meaning: "the address of an aws-ses-v2-local a harness started"},
 	{Name: EnvRoot, Meaning: "the repository root (found from the working directory when unset)"},
 	{Name: EnvExternalAWS, Meaning: "1: use AWS_ENDPOINT_URL for every AWS service instead of the emulators"},
 	{Name: "AWS_ENDPOINT_URL", Meaning: "the external AWS endpoint (LocalStack, or AWS) with " + EnvExternalAWS + "=1"},
@@ -92,6 +95,8 @@ func ProvidedVar(k Kind) string {
 		return EnvDynamoDBURL
 	case Kinesis:
 		return EnvKinesisURL
+	case SES:
+		return EnvSESURL
 	default:
 		return EnvPostgresDSN
 	}
@@ -108,6 +113,8 @@ func Env(k Kind, addr string) map[string]string {
 		env["AWS_ENDPOINT_URL_DYNAMODB_STREAMS"] = addr // DynamoDB Local serves the Streams API on the same port
 	case Kinesis:
 		env["AWS_ENDPOINT_URL_KINESIS"] = addr
+	case SES:
+		env["AWS_ENDPOINT_URL_SESV2"] = addr
 	}
 	return env
 }
@@ -268,6 +275,8 @@ func (s *Set) Start(ctx context.Context, k Kind) (string, error) {
 		return s.startKinesis(ctx)
 	case Postgres:
 		return s.startPostgres(ctx)
+	case SES:
+		return s.startSES(ctx)
 	}
 	return "", fmt.Errorf("start %q: unknown emulator", k)
 }

@@ -77,3 +77,12 @@ func kinesisMockDir(root string) (string, error) {
 	}
 	return dir, nil
 }
+
+// sesLocalCLI finds aws-ses-v2-local's command-line entry point.
+func sesLocalCLI(root string) (string, error) {
+	cli := filepath.Join(npmDir(root), "aws-ses-v2-local", "dist", "cli.js")
+	if _, err := os.Stat(cli); err != nil {
+		return "", fmt.Errorf("aws-ses-v2-local (npm): %s: %w", cli, errNotInstalled)
+	}
+	return cli, nil
+}

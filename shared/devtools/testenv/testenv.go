@@ -1,5 +1,5 @@
-// Package testenv gives integration tests real emulators: DynamoDB Local (with DynamoDB Streams), kinesis-mock and a
-// private PostgreSQL 15 cluster. A test asks for what it needs and gets a client or a DSN:
+// Package testenv gives integration tests real emulators: DynamoDB Local (with DynamoDB Streams), kinesis-mock,
+// aws-ses-v2-local and a private PostgreSQL 15 cluster. A test asks for what it needs and gets a client or a DSN:
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
@@ -15,8 +15,8 @@
 //   - With PT_EXTERNAL_AWS=1 and AWS_ENDPOINT_URL set, AWS clients use that endpoint (LocalStack, or AWS itself)
 //     and no AWS emulator is started; PostgreSQL still is.
 //   - `make test` runs `testenv run -- go test ./...` (cmd/testenv): the emulators start once, every
-//     package's test process finds them through PT_TESTENV_DYNAMODB_URL, PT_TESTENV_KINESIS_URL and
-//     PT_TESTENV_POSTGRES_DSN, and they stop when go test ends.
+//     package's test process finds them through PT_TESTENV_DYNAMODB_URL, PT_TESTENV_KINESIS_URL,
+//     PT_TESTENV_SES_URL and PT_TESTENV_POSTGRES_DSN, and they stop when go test ends.
 //   - Otherwise (plain `go test ./shared/xyz`) the first test that asks for an emulator starts it in this process,
 //     only that one, and Main stops it when the tests are done. Without Main they still die with the process
 //     (Pdeathsig) and the next run removes their folder.
@@ -26,7 +26,8 @@
 // Once an AWS emulator is in use, the process environment is made hermetic (region us-east-1, dummy credentials,
 // AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE set to /dev/null, AWS_PROFILE and a generic AWS_ENDPOINT_URL
 // removed), so no client, nor any subprocess a test starts, can reach a real account by accident.
-// DynamoDB and Kinesis state is shared by every package of a run: name tables and streams with UniqueName.
+// DynamoDB, Kinesis and SES state is shared by every package of a run: name tables and streams with UniqueName, and
+// send mail to addresses no other test uses (UniqueEmail) before looking for it in SESInbox.
 //
 // Emulator logs are under .local/testenv/ (ignored by git); a failed run keeps them for a day.
 package testenv
@@ -63,6 +64,7 @@ type AWSService string
 const (
 	DynamoDBService AWSService = AWSService(emulator.DynamoDB) // DynamoDB and DynamoDB Streams
 	KinesisService  AWSService = AWSService(emulator.Kinesis)
+	SESService      AWSService = AWSService(emulator.SES) // SESv2 (aws-ses-v2-local)
 )
 
 // Region is the region of every emulated service.
@@ -119,10 +121,10 @@ func AWSConfig(t testing.TB, services ...AWSService) aws.Config {
 		}
 	} else {
 		if len(services) == 0 {
-			services = []AWSService{DynamoDBService, KinesisService}
+			services = []AWSService{DynamoDBService, KinesisService, SESService}
 		}
 		for _, s := range services {
-			if s != DynamoDBService && s != KinesisService {
+			if s != DynamoDBService && s != KinesisService && s != SESService {
 				t.Fatalf("testenv: AWSConfig: %q is not an emulated AWS service", s)
 			}
 			ensure(t, emulator.Kind(s))

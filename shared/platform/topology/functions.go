@@ -1,6 +1,9 @@
 package topology
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Access is what a function may do to a resource; each becomes the narrowest IAM
 // actions that allow it, scoped to that resource's ARN.
@@ -42,13 +45,16 @@ const (
 	KinesisStream   TriggerKind = "kinesis-stream"   // event source mapping on a Kinesis stream
 	Schedule        TriggerKind = "schedule"         // EventBridge Scheduler
 	AfterDeployment TriggerKind = "after-deployment" // invoked once per deployment (migrations)
-	// SNSTopic: a subscription to an SNS topic. Source "ses-events" is the
-	// topic of the SES configuration set's event destination (bounces and
-	// complaints), which the deployment creates.
+	// SNSTopic subscribes the function to a topic the stack owns (Source names
+	// it): SES publishes its bounce and complaint notifications there
+	// (SESEventsTopic).
 	SNSTopic TriggerKind = "sns-topic"
 )
 
-// SESEventsTopic is the SNS topic SES publishes bounces and complaints to.
+// SESEventsTopic is the SNS topic of the SES configuration set's event
+// destination: every bounce and complaint of the mail the stack sends. The
+// local stack delivers what its admin endpoint is given (POST /ses/events) to
+// the functions subscribed to it, as SNS would.
 const SESEventsTopic = "ses-events"
 
 // StreamMapping holds an event source mapping's settings (docs/architecture.md §4): batch item
@@ -69,7 +75,8 @@ type Trigger struct {
 	Method, Path string
 	// WebSocketRoute: RouteKey ($connect, $disconnect, $default or an action).
 	RouteKey string
-	// DynamoDBStream / KinesisStream: the logical table or stream, and settings.
+	// DynamoDBStream / KinesisStream: the logical table or stream, and settings;
+	// SNSTopic: the topic (SESEventsTopic).
 	Source  string
 	Mapping StreamMapping
 	// Schedule: an EventBridge Scheduler expression and its time zone.
@@ -98,10 +105,14 @@ type Function struct {
 	Secrets []string
 	// ManageConnections allows PostToConnection/DeleteConnection on the WebSocket API.
 	ManageConnections bool
-	// SendsEmail allows ses:SendEmail from the stack's identity with its
-	// configuration set; SendsSMS allows sns:Publish to phone numbers.
+	// SendsEmail allows ses:SendEmail from the deployment's sender identity
+	// with its configuration set (and nothing else). Locally its SESv2
+	// endpoint is aws-ses-v2-local. The stacks compute the mail settings it
+	// declares (MailFromEnvVar, SESConfigurationSetEnvVar, PublicAPIURLEnvVar).
 	SendsEmail bool
-	SendsSMS   bool
+	// SendsSMS allows sns:Publish to phone numbers (SMS), and no topic. Locally
+	// its SNS endpoint is the stack's SMS recorder.
+	SendsSMS bool
 	// Settings are the function's own environment variables; those its
 	// resources carry are derived from them (Environment lists both).
 	Settings []Setting
@@ -119,7 +130,8 @@ type Feature string
 // WebSocket), which a function holds open.
 const StreamingQuotes Feature = "streaming-quotes"
 
-// Secret is a Secrets Manager secret the stack expects the operator to fill.
+// Secret is a Secrets Manager secret the stack expects the operator to fill
+// (unless Generated).
 type Secret struct {
 	Name    string
 	EnvVar  string // the variable that carries its ARN (deployed)
@@ -130,6 +142,10 @@ type Secret struct {
 	// LocalValue: the local stack gives PlainEnvVar a stand-in value of its own
 	// (otherwise the operator may).
 	LocalValue bool
+	// Generated secrets are the system's own (a signing key): the deployed
+	// stack fills them with a random value, where the others wait for the
+	// operator.
+	Generated bool
 	// Provider, when set, is the market-data source whose API key this is: a
 	// function lists the keys of every provider it could use, and a deployment
 	// creates and grants only those of the sources it chooses (Sources.For).
@@ -145,8 +161,8 @@ const (
 	APIDatabaseSecret = "api-database-url"
 	JWTSecret         = "jwt-secret"
 	ServiceRoleKey    = "supabase-service-role-key"
-	// NotificationKey is the HMAC key of the unsubscribe links (the notifier
-	// signs them, the api verifies them).
+	// NotificationKey signs the unsubscribe links of notification e-mail
+	// (HMAC-SHA256).
 	NotificationKey = "notification-signing-key"
 	// One API key per market-data provider (Secret.Provider).
 	FinnhubAPIKey      = "finnhub-api-key"
@@ -170,8 +186,8 @@ func Secrets() []Secret {
 			Purpose: "Supabase's legacy HS256 JWT secret (optional: ES256/RS256 keys come from the JWKS)"},
 		{Name: ServiceRoleKey, EnvVar: "SUPABASE_SERVICE_ROLE_KEY_ARN", PlainEnvVar: "SUPABASE_SERVICE_ROLE_KEY",
 			Purpose: "the service-role key, for auth admin look-ups"},
-		{Name: NotificationKey, EnvVar: "NOTIFICATION_KEY_SECRET_ARN", PlainEnvVar: "NOTIFICATION_KEY", LocalValue: true,
-			Purpose: "the HMAC-SHA256 key of the e-mails' one-click unsubscribe links (a random string of 32 bytes or more)"},
+		{Name: NotificationKey, EnvVar: "NOTIFICATION_KEY_SECRET_ARN", PlainEnvVar: "NOTIFICATION_KEY", LocalValue: true, Generated: true,
+			Purpose: "the HMAC key that signs the unsubscribe links of notification e-mail (random, 32 bytes or more)"},
 		{Name: FinnhubAPIKey, EnvVar: "FINNHUB_API_KEY_SECRET_ARN", PlainEnvVar: "FINNHUB_API_KEY", Provider: FinnhubSource,
 			Purpose: "Finnhub's API key (finnhub.io dashboard): quotes, the trade stream and symbol search"},
 		{Name: PolygonAPIKey, EnvVar: "POLYGON_API_KEY_SECRET_ARN", PlainEnvVar: "POLYGON_API_KEY", Provider: PolygonSource,
@@ -268,32 +284,15 @@ var HTTPRoutes = []Route{
 	{"POST", "/unsubscribe", "unsubscribeOneClick"},
 }
 
-// PublicOperations are the operations of HTTPRoutes that need no signed-in
-// caller: API Gateway (infra) and the local gateway route them without the
-// authorizer, and shared/adapters/httpapi serves them without a user. Each
-// proves what it needs otherwise (the unsubscribe routes: a signed token).
+// PublicOperations are the operations of HTTPRoutes (by operation ID) that no
+// authorizer guards: API Gateway (infra) and the local gateway route them
+// without it, and shared/adapters/httpapi requires no caller for them. Each
+// authenticates what it is given in another way (the unsubscribe routes: a
+// signed token in the query).
 var PublicOperations = []string{"unsubscribe", "unsubscribeOneClick"}
 
-// IsPublicRoute reports whether the route of HTTPRoutes with this method and
-// path is public.
-func IsPublicRoute(method, path string) bool {
-	for _, r := range HTTPRoutes {
-		if r.Method == method && r.Path == path {
-			return IsPublic(r.OperationID)
-		}
-	}
-	return false
-}
-
-// IsPublic reports whether operationID is one of PublicOperations.
-func IsPublic(operationID string) bool {
-	for _, op := range PublicOperations {
-		if op == operationID {
-			return true
-		}
-	}
-	return false
-}
+// Public reports whether r is one of PublicOperations.
+func (r Route) Public() bool { return slices.Contains(PublicOperations, r.OperationID) }
 
 // Functions lists every Lambda with its triggers and permissions.
 func Functions() []Function {
@@ -489,12 +488,12 @@ func Functions() []Function {
 			SendsEmail:          true,
 			SendsSMS:            true,
 			Settings: []Setting{
-				{Name: "MAIL_FROM", Required: true, SetBy: BothStacks,
+				{Name: MailFromEnvVar, Required: true, SetBy: BothStacks,
 					Meaning: "the From of every e-mail, an address of the SES identity (\"Portfolio Tracker <alerts@example.test>\" locally)"},
-				{Name: "PUBLIC_API_URL", Required: true, SetBy: BothStacks,
+				{Name: PublicAPIURLEnvVar, Required: true, SetBy: BothStacks,
 					Meaning: "the HTTP API's public base URL: the unsubscribe links are <url>/unsubscribe?token=…"},
-				{Name: "SES_CONFIGURATION_SET", SetBy: CDKStack,
-					Meaning: "the SES configuration set whose event destination publishes bounces and complaints (none locally)"},
+				{Name: SESConfigurationSetEnvVar, Required: true, SetBy: BothStacks,
+					Meaning: "the SES configuration set mail is sent with: its event destination publishes bounces and complaints to " + SESEventsTopic},
 				{Name: "NOTIFY_MAX_ATTEMPTS", Default: "8", Meaning: "attempts of a delivery before it fails"},
 				{Name: "NOTIFY_MAX_AGE", Default: "24h", Meaning: "a delivery older than this fails instead of retrying"},
 				{Name: "LOG_LEVEL", Default: "info", Meaning: "debug, info, warn or error"},

@@ -106,3 +106,24 @@ func (f Function) SettingByName(name string) (Setting, bool) {
 	}
 	return Setting{}, false
 }
+
+// Settings a function that sends notifications may declare, which both stacks
+// compute for it (each sets those whose SetBy names it): the sender, the SES
+// configuration set and the HTTP API's public URL (the base of unsubscribe
+// links).
+const (
+	// MailFromEnvVar is the sender: an address of the SES identity, with a
+	// display name (the CDK context mailFrom; locally "Portfolio Tracker
+	// <alerts@example.test>").
+	MailFromEnvVar = "MAIL_FROM"
+	// SESConfigurationSetEnvVar names the SES configuration set whose event
+	// destination publishes bounces and complaints to SESEventsTopic.
+	SESConfigurationSetEnvVar = "SES_CONFIGURATION_SET"
+	// PublicAPIURLEnvVar is the HTTP API's public base URL, without a
+	// trailing slash.
+	PublicAPIURLEnvVar = "PUBLIC_API_URL"
+)
+
+// SESConfigurationSet is the configuration set's logical name; the physical
+// one is Prefix + it (PhysicalName), the value of SESConfigurationSetEnvVar.
+const SESConfigurationSet = "notifications"

@@ -87,6 +87,10 @@ func TestFunctionsAreWellFormed(t *testing.T) {
 				if tr.Expression == "" || tr.TimeZone == "" {
 					t.Errorf("%s: schedules need an expression and a time zone (docs/architecture.md §4)", f.Name)
 				}
+			case SNSTopic:
+				if tr.Source != SESEventsTopic {
+					t.Errorf("%s: subscribed to topic %q; the stacks own only %s", f.Name, tr.Source, SESEventsTopic)
+				}
 			}
 		}
 	}
@@ -104,6 +108,11 @@ func TestHTTPRoutesAreWellFormed(t *testing.T) {
 			t.Errorf("route %s (%s) declared twice", r.Pattern(), r.OperationID)
 		}
 		patterns[r.Pattern()], operations[r.OperationID] = true, true
+	}
+	for _, op := range PublicOperations {
+		if !operations[op] {
+			t.Errorf("public operation %s names no route", op)
+		}
 	}
 }
 
@@ -249,22 +258,10 @@ func TestProviderKeysAreOnePerProvider(t *testing.T) {
 	}
 }
 
-func TestPublicOperationsAreRoutes(t *testing.T) {
-	for _, op := range PublicOperations {
-		found := false
-		for _, r := range HTTPRoutes {
-			if r.OperationID == op {
-				found = true
-				if !IsPublicRoute(r.Method, r.Path) {
-					t.Errorf("%s: IsPublicRoute(%s, %s) = false", op, r.Method, r.Path)
-				}
-			}
+func TestTheUnsubscribeRoutesArePublic(t *testing.T) {
+	for _, r := range HTTPRoutes {
+		if want := r.Path == "/unsubscribe"; r.Public() != want {
+			t.Errorf("%s: public %v, want %v", r.Pattern(), r.Public(), want)
 		}
-		if !found {
-			t.Errorf("public operation %s is no route of HTTPRoutes", op)
-		}
-	}
-	if IsPublicRoute("GET", "/notifications") || IsPublic("listNotifications") {
-		t.Error("GET /notifications is public")
 	}
 }
