@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/portfoliotracker/tracker/shared/adapters/sesmail"
 	"github.com/portfoliotracker/tracker/shared/app/notifier"
 )
 
@@ -49,54 +49,23 @@ func handle(ctx context.Context, svc service, raw json.RawMessage) (any, error) 
 	return nil, fmt.Errorf("%w: mode %q", errBadInput, probe.Mode)
 }
 
-// sesNotification is what SES publishes to SNS for a bounce or a complaint:
-// eventType from a configuration set's event destination, notificationType
-// from an identity's notifications (the same bodies otherwise).
-type sesNotification struct {
-	EventType        string `json:"eventType"`
-	NotificationType string `json:"notificationType"`
-	Bounce           *struct {
-		BounceType        string `json:"bounceType"`
-		BounceSubType     string `json:"bounceSubType"`
-		BouncedRecipients []struct {
-			EmailAddress   string `json:"emailAddress"`
-			DiagnosticCode string `json:"diagnosticCode"`
-		} `json:"bouncedRecipients"`
-	} `json:"bounce"`
-	Complaint *struct {
-		ComplaintFeedbackType string `json:"complaintFeedbackType"`
-		ComplainedRecipients  []struct {
-			EmailAddress string `json:"emailAddress"`
-		} `json:"complainedRecipients"`
-	} `json:"complaint"`
-}
-
-// suppressions reads the addresses to stop mailing from SES's notifications:
-// every recipient of a permanent bounce (a transient one, a full mailbox, is
-// retried by SES itself) and of a complaint. Other notifications (deliveries,
-// opens) are ignored. A message that is not an SES notification fails the
-// invocation, so that SNS retries and, in the end, keeps it.
+// suppressions reads the addresses to stop mailing from SES's notifications
+// (sesmail.ParseFeedback): the recipients of a permanent bounce or of a
+// complaint. A transient bounce (a full mailbox) and the other event types
+// suppress nothing. A message that is not an SES notification fails the
+// invocation, so that SNS retries it and, in the end, keeps it.
 func suppressions(ev events.SNSEvent) ([]notifier.Suppression, error) {
 	var out []notifier.Suppression
 	for _, rec := range ev.Records {
-		var n sesNotification
-		if err := json.Unmarshal([]byte(rec.SNS.Message), &n); err != nil {
-			return nil, fmt.Errorf("%w: SNS message %s is not an SES notification: %v", errBadInput, rec.SNS.MessageID, err)
+		f, err := sesmail.ParseFeedback([]byte(rec.SNS.Message))
+		if err != nil {
+			return nil, fmt.Errorf("%w: SNS message %s: %v", errBadInput, rec.SNS.MessageID, err)
 		}
-		kind := n.EventType
-		if kind == "" {
-			kind = n.NotificationType
+		if !f.Suppress() {
+			continue
 		}
-		switch {
-		case strings.EqualFold(kind, "Bounce") && n.Bounce != nil && n.Bounce.BounceType == "Permanent":
-			for _, r := range n.Bounce.BouncedRecipients {
-				out = append(out, notifier.Suppression{Address: r.EmailAddress, Reason: "bounce",
-					Detail: strings.TrimSpace(n.Bounce.BounceSubType + " " + r.DiagnosticCode)})
-			}
-		case strings.EqualFold(kind, "Complaint") && n.Complaint != nil:
-			for _, r := range n.Complaint.ComplainedRecipients {
-				out = append(out, notifier.Suppression{Address: r.EmailAddress, Reason: "complaint", Detail: n.Complaint.ComplaintFeedbackType})
-			}
+		for _, a := range f.Addresses {
+			out = append(out, notifier.Suppression{Address: a, Reason: f.Reason, Detail: f.Detail})
 		}
 	}
 	return out, nil

@@ -63,15 +63,15 @@ func TestBouncesAndComplaintsSuppressTheirAddresses(t *testing.T) {
 	permanent := `{"eventType":"Bounce","bounce":{"bounceType":"Permanent","bounceSubType":"General",
 	  "bouncedRecipients":[{"emailAddress":"gone@example.test","diagnosticCode":"smtp; 550 5.1.1 user unknown"}]},"mail":{"messageId":"m1"}}`
 	transient := `{"eventType":"Bounce","bounce":{"bounceType":"Transient","bouncedRecipients":[{"emailAddress":"full@example.test"}]}}`
-	complaint := `{"notificationType":"Complaint","complaint":{"complaintFeedbackType":"abuse","complainedRecipients":[{"emailAddress":"angry@example.test"}]}}`
+	complaint := `{"notificationType":"Complaint","complaint":{"complaintFeedbackType":"abuse","complainedRecipients":[{"emailAddress":"Angry <Angry@example.test>"}]}}`
 	delivery := `{"eventType":"Delivery","delivery":{"recipients":["ok@example.test"]}}`
 	out, err := handle(context.Background(), f, snsEvent(t, permanent, transient, complaint, delivery))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []notifier.Suppression{
-		{Address: "gone@example.test", Reason: "bounce", Detail: "General smtp; 550 5.1.1 user unknown"},
-		{Address: "angry@example.test", Reason: "complaint", Detail: "abuse"},
+		{Address: "gone@example.test", Reason: "bounce", Detail: "Permanent/General: smtp; 550 5.1.1 user unknown"},
+		{Address: "angry@example.test", Reason: "complaint", Detail: "complaint: abuse"},
 	}
 	if !reflect.DeepEqual(f.suppressed, want) || out.(map[string]int)["suppressed"] != 2 {
 		t.Fatalf("suppressed %+v (out %v)", f.suppressed, out)

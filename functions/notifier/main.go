@@ -17,9 +17,14 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
+	"github.com/portfoliotracker/tracker/shared/adapters/sesmail"
+	"github.com/portfoliotracker/tracker/shared/adapters/smssns"
 	"github.com/portfoliotracker/tracker/shared/app/notifier"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
@@ -66,10 +71,15 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		mailer, sms, err := senders(ctx, mail)
+		awsCfg, err := config.LoadDefaultConfig(ctx)
 		if err != nil {
 			return nil, err
 		}
+		mailer, err := sesmail.New(sesv2.NewFromConfig(awsCfg), sesmail.Config{From: mail.From, ConfigurationSet: mail.ConfigurationSet})
+		if err != nil {
+			return nil, err
+		}
+		sms := smssns.New(sns.NewFromConfig(awsCfg))
 		return notifier.New(readmodel.NewNotifications(pool), mailer, sms, renderer,
 			notifier.Options{MaxAttempts: maxAttempts, MaxAge: maxAge, Logger: log}), nil
 	})
@@ -93,14 +103,4 @@ func main() {
 type mailSettings struct {
 	From             string // MAIL_FROM
 	ConfigurationSet string // SES_CONFIGURATION_SET, "" locally
-}
-
-// senders returns the e-mail and SMS senders. The SESv2 and SNS adapters
-// (shared/adapters/sesmail, smssns) are another change's; until they are wired
-// here, both are nil and the notifier retries e-mail and SMS deliveries until
-// they fail (the WebSocket is the producers').
-func senders(ctx context.Context, m mailSettings) (notifier.Mailer, notifier.SMSSender, error) {
-	_ = ctx
-	slog.Default().Warn("notifier: no e-mail or SMS sender wired", "from", m.From, "configurationSet", m.ConfigurationSet)
-	return nil, nil, nil
 }
