@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"encoding/json"
+	"html"
 	"strings"
 	"testing"
 
@@ -24,12 +25,16 @@ func TestWeeklySummaryEmail(t *testing.T) {
 	}
 	// The analytics job's WeeklySummaryMessage, with the richer fields the
 	// notifier shows when they are there.
-	payload := `{"type":"weekly_summary","day":"2026-06-13","portfolios":[
-	  {"portfolioId":"p1","name":"Retirement","baseCurrency":"EUR","marketValue":"12345.67","valueChange":"234.50",
-	   "weekReturn":{"value":0.0123},"twr":{"value":0.2},"volatility":{"value":0.1},"maxDrawdown":{"value":null,"reason":"no history"},
-	   "sharpe":{"value":1.1},"best":{"symbol":"AAPL","weekReturn":{"value":0.05}},"worst":{"symbol":"MSFT","weekReturn":{"value":-0.02}}},
-	  {"portfolioId":"p2","marketValue":"10","weekReturn":{"value":null},"twr":{"value":null},"maxDrawdown":{"value":null}}],
-	 "alerts":[{"kind":"drawdown","symbol":"","observed":"0.21","threshold":"0.2"}]}`
+	payload := `{"type":"weekly_summary","day":"2026-06-13","from":"2026-06-06","portfolios":[
+	  {"portfolioId":"p1","name":"Retirement","baseCurrency":"EUR","marketValue":"12345.67","valueAtStart":"11000","valueChange":"1345.67",
+	   "netFlows":"1000","weekReturn":{"value":0.0123},"twr":{"value":0.2},"volatility":{"value":0.1},
+	   "maxDrawdown":{"value":null,"reason":"no history"},"sharpe":{"value":1.1},
+	   "best":[{"symbol":"AAPL","weekReturn":0.05,"weight":"0.4"}],"worst":[{"symbol":"MSFT","weekReturn":-0.02,"weight":"0.3"}],
+	   "drift":[{"symbol":"AAPL","target":"0.3","actual":"0.4","drift":"0.1","outsideBand":true},
+	            {"symbol":"MSFT","target":"0.3","actual":"0.31","drift":"0.01","outsideBand":false}],"driftBand":"0.05"},
+	  {"portfolioId":"p2","marketValue":"10","valueChange":"0","netFlows":"0","weekReturn":{"value":null},"twr":{"value":null},
+	   "maxDrawdown":{"value":null},"best":[],"worst":[],"drift":[]}],
+	 "alerts":[{"firingKey":"u1:r1#1","ruleId":"u1:r1","kind":"drawdown","observed":"0.21","threshold":"0.2","firedAt":"2026-06-10T12:00:00Z"}]}`
 	m, err := r.Email([]Delivery{{UserID: "u1", Source: notify.SourceWeeklySummary, Payload: json.RawMessage(payload), DisplayName: "Ada"}})
 	if err != nil {
 		t.Fatal(err)
@@ -37,13 +42,17 @@ func TestWeeklySummaryEmail(t *testing.T) {
 	if m.Subject != "Your week in Portfolio Tracker, to 2026-06-13" {
 		t.Errorf("subject %q", m.Subject)
 	}
-	for _, part := range []string{m.HTML, m.Text} {
-		for _, want := range []string{"Retirement", "12345.67 EUR", "234.50", "1.23%", "20.00%", "n/a", "AAPL 5.00%", "MSFT -2.00%",
-			"Portfolio p2", "Your portfolio is 20.00% below its peak", "/unsubscribe?token="} {
+	for _, part := range []string{html.UnescapeString(m.HTML), m.Text} {
+		for _, want := range []string{"after 2026-06-06 to 2026-06-13", "Retirement", "12345.67 EUR", "1345.67 EUR", "1000 EUR", "1.23%", "20.00%",
+			"n/a", "AAPL +5.00%", "MSFT -2.00%", "AAPL at 40.00% of the portfolio, target 30.00%", "Portfolio p2",
+			"Your portfolio is 20.00% below its peak", "/unsubscribe?token="} {
 			if !strings.Contains(part, want) {
 				t.Errorf("weekly summary lacks %q:\n%s", want, part)
 			}
 		}
+	}
+	if strings.Contains(m.Text, "MSFT at 31.00%") || strings.Count(m.Text, "Put in this week") != 1 {
+		t.Errorf("a drift inside the band, or a week without flows, is shown:\n%s", m.Text)
 	}
 	if !strings.Contains(m.HTML, "<table") || m.Headers["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click" {
 		t.Errorf("not the designed HTML, or no one-click header: %v", m.Headers)
