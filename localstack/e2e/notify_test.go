@@ -20,7 +20,8 @@ import (
 // local SES inbox, with the firing's figures and a working one-click
 // unsubscribe link; a second run and a redelivered tick send nothing more; an
 // e-mail endpoint that is down loses nothing (the delivery is retried, and the
-// history shows the retry).
+// history shows the retry); alerts during quiet hours arrive as one digest
+// when they end (both waits overlap: about a minute).
 func testNotifications(t *testing.T, s *localStack) {
 	admin := client{base: s.url("ADMIN")}
 	var minted struct {
@@ -32,6 +33,15 @@ func testNotifications(t *testing.T, s *localStack) {
 	}
 	dave := client{base: s.url("HTTP"), token: minted.AccessToken}
 	address := fmt.Sprintf("dave-%d@example.test", time.Now().UnixNano())
+	var erinMinted struct {
+		UserID      string `json:"userId"`
+		AccessToken string `json:"accessToken"`
+	}
+	if code := admin.do(t, "POST", "/token?user=e2e-erin", nil, &erinMinted); code != 200 {
+		t.Fatalf("token: HTTP %d", code)
+	}
+	erin := client{base: s.url("HTTP"), token: erinMinted.AccessToken}
+	erinAddress := fmt.Sprintf("erin-%d@example.test", time.Now().UnixNano())
 
 	// Dave's profile, as the user service keeps it: a confirmed address and
 	// alerts by e-mail.
@@ -81,7 +91,7 @@ on conflict (user_id) do update set email = excluded.email, email_confirmed_at =
 			t.Fatalf("fire the notifier: HTTP %d %v", code, out)
 		}
 	}
-	inbox := func() []testenv.SentEmail {
+	inboxOf := func(address string) []testenv.SentEmail {
 		t.Helper()
 		all, err := testenv.ReadSESStore(ctx, s.url("SES"))
 		if err != nil {
@@ -97,6 +107,7 @@ on conflict (user_id) do update set email = excluded.email, email_confirmed_at =
 		}
 		return out
 	}
+	inbox := func() []testenv.SentEmail { return inboxOf(address) }
 	history := func() []map[string]any {
 		var page struct {
 			Items []map[string]any `json:"items"`
@@ -139,6 +150,35 @@ on conflict (user_id) do update set email = excluded.email, email_confirmed_at =
 	waitFirings(2)
 	deliver()
 	admin.do(t, "DELETE", "/faults/email", nil, nil)
+
+	// Meanwhile Erin is in her quiet hours, which end at quietEnd (UTC, her
+	// zone): her two alerts wait for their end and arrive as one digest.
+	quietEnd := time.Now().UTC().Add(20 * time.Second).Truncate(time.Minute).Add(time.Minute)
+	quiet := fmt.Sprintf(`{"channels":["email"],"digest":"off","weeklySummary":false,"quietHours":{"start":%q,"end":%q}}`,
+		quietEnd.Add(-10*time.Minute).Format("15:04"), quietEnd.Format("15:04"))
+	if _, err := db.Exec(ctx, `insert into profiles (user_id, email, email_confirmed_at, time_zone, notification_preferences)
+values ($1, $2, now(), 'UTC', $3::jsonb)`, erinMinted.UserID, erinAddress, quiet); err != nil {
+		t.Fatal(err)
+	}
+	for _, sym := range []string{"NFLX", "AMD"} {
+		if code := erin.do(t, "POST", "/alerts", map[string]any{"kind": "price_above", "symbol": sym, "threshold": "100000"}, nil); code != 201 {
+			t.Fatalf("create erin's rule: HTTP %d", code)
+		}
+		publish(t, kc, sym, "100003", base.Add(3*time.Second))
+	}
+	var erinFirings struct {
+		Items []map[string]any `json:"items"`
+	}
+	for deadline := time.Now().Add(15 * time.Second); len(erinFirings.Items) < 2; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("erin's alerts did not fire: %v", erinFirings.Items)
+		}
+		erin.do(t, "GET", "/alerts/history", nil, &erinFirings)
+	}
+	deliver()
+	if n := len(inboxOf(erinAddress)); n != 0 || time.Now().After(quietEnd) {
+		t.Fatalf("%d e-mails during the quiet hours (or the test was too slow: it is past %s)", n, quietEnd)
+	}
 	var retried map[string]any
 	for _, d := range history() {
 		if d["channel"] == "email" && d["status"] == "pending" {
@@ -148,9 +188,15 @@ on conflict (user_id) do update set email = excluded.email, email_confirmed_at =
 	if retried == nil || len(retried["attemptLog"].([]any)) != 1 || retried["attemptLog"].([]any)[0].(map[string]any)["outcome"] != "retry" {
 		t.Fatalf("no delivery waiting for its retry: %v", history())
 	}
-	// Its retry is due a minute later (the first backoff).
-	time.Sleep(time.Until(mustTime(t, retried["nextAttemptAt"])) + time.Second)
+	// Its retry is due a minute later (the first backoff); Erin's digest at
+	// the end of her quiet hours.
+	time.Sleep(max(time.Until(mustTime(t, retried["nextAttemptAt"])), time.Until(quietEnd)) + time.Second)
 	deliver()
+	digest := inboxOf(erinAddress)
+	if len(digest) != 1 || digest[0].Subject != "2 alerts while you were away" || !strings.Contains(digest[0].Body.Text, "NFLX rose above 100000") ||
+		!strings.Contains(digest[0].Body.Text, "AMD rose above 100000") {
+		t.Fatalf("after the quiet hours: %d e-mails to erin %+v", len(digest), digest)
+	}
 	if mails := inbox(); len(mails) != 2 || !strings.Contains(mails[1].Body.Text, "100002.5") {
 		t.Fatalf("after the outage: %d e-mails", len(mails))
 	}
