@@ -27,6 +27,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/smssns"
 	"github.com/portfoliotracker/tracker/shared/app/notifier"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
@@ -81,7 +82,8 @@ func main() {
 		}
 		sms := smssns.New(sns.NewFromConfig(awsCfg))
 		return notifier.New(readmodel.NewNotifications(pool), mailer, sms, renderer,
-			notifier.Options{MaxAttempts: maxAttempts, MaxAge: maxAge, Logger: log}), nil
+			notifier.Options{MaxAttempts: maxAttempts, MaxAge: maxAge, Logger: log,
+				Metrics: emf.New(os.Stdout, map[string]string{"Function": "notifier"})}), nil
 	})
 	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
 		svc, err := deps.Get(ctx)

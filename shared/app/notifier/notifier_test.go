@@ -1,6 +1,7 @@
 package notifier_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
 	"github.com/portfoliotracker/tracker/shared/app/notifier"
 	"github.com/portfoliotracker/tracker/shared/domain/notify"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 )
 
 var key = []byte("test-notification-key")
@@ -224,6 +226,13 @@ values ($1, $2, $3, 'price_above', 'AAPL', 'p1', 201.5, 200, $4)`, user+":r1#1",
 
 func TestTransientFailuresRetryWithBackoffAndEveryAttemptIsRecorded(t *testing.T) {
 	f := newFixture(t)
+	var metrics bytes.Buffer
+	r, err := notifier.NewRenderer("https://api.example.test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = notifier.New(readmodel.NewNotifications(f.pool), f.mail, f.sms, r,
+		notifier.Options{Clock: f.clock.Now, Metrics: emf.New(&metrics, map[string]string{"Function": "notifier"})})
 	f.profile(user, "ada@example.test", emailAndLive, "UTC")
 	f.mail.fail = func(n int) error {
 		if n <= 2 {
@@ -255,6 +264,18 @@ func TestTransientFailuresRetryWithBackoffAndEveryAttemptIsRecorded(t *testing.T
 	}
 	if got := f.attempts(user); fmt.Sprint(got) != "[retry retry sent]" {
 		t.Fatalf("attempts %v", got)
+	}
+	var retried, sent float64
+	for _, line := range strings.Split(strings.TrimSpace(metrics.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		retried += m["NotificationsRetried"].(float64)
+		sent += m["NotificationsSent"].(float64)
+	}
+	if retried != 2 || sent != 1 {
+		t.Fatalf("metrics: %v retried, %v sent\n%s", retried, sent, metrics.String())
 	}
 	if len(f.mail.emails()) != 1 {
 		t.Fatalf("%d emails sent", len(f.mail.emails()))

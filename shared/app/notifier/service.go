@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/notify"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 )
 
 // Options tune a Service; the zero value of each field takes its default.
@@ -24,6 +25,8 @@ type Options struct {
 	MaxBackoff  time.Duration // the longest delay between attempts (1 h)
 	Clock       func() time.Time
 	Logger      *slog.Logger
+	// Metrics receives each run's counts (nil: none).
+	Metrics *emf.Writer
 }
 
 func (o Options) withDefaults() Options {
@@ -78,10 +81,24 @@ func (s *Service) Run(ctx context.Context) (RunStats, error) {
 	var st RunStats
 	planned, err := s.planAll(ctx)
 	st.Planned = planned
-	if err != nil {
-		return st, err
+	if err == nil {
+		err = s.deliverDue(ctx, &st)
 	}
-	return st, s.deliverDue(ctx, &st)
+	s.emit(st)
+	return st, err
+}
+
+// emit writes a run's counts: an alarm on NotificationsFailed or a growing
+// NotificationsRetried shows a provider in trouble before users say so.
+func (s *Service) emit(st RunStats) {
+	s.opts.Metrics.Emit(
+		emf.Metric{Name: "NotificationsPlanned", Unit: "Count", Value: float64(st.Planned)},
+		emf.Metric{Name: "NotificationsSent", Unit: "Count", Value: float64(st.Sent)},
+		emf.Metric{Name: "NotificationMessages", Unit: "Count", Value: float64(st.Messages)},
+		emf.Metric{Name: "NotificationsRetried", Unit: "Count", Value: float64(st.Retried)},
+		emf.Metric{Name: "NotificationsFailed", Unit: "Count", Value: float64(st.Failed)},
+		emf.Metric{Name: "NotificationsSuppressed", Unit: "Count", Value: float64(st.Suppressed)},
+	)
 }
 
 // planAll plans the outbox in batches until it holds nothing unplanned.
