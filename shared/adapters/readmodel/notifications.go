@@ -263,3 +263,21 @@ on conflict (address) do nothing`, address, reason, detail, at); err != nil {
 	}
 	return nil
 }
+
+// Prune implements notifier.Store. Entries are taken in id order (the
+// primary key's), which is creation order, so the oldest go first and the
+// statement stops after limit; the deliveries and attempts go by cascade.
+func (n *Notifications) Prune(ctx context.Context, before time.Time, limit int) (int, error) {
+	tag, err := n.pool.Exec(ctx, `
+delete from notification_outbox
+ where id in (select o.id from notification_outbox o
+               where o.planned_at is not null and o.created_at < $1
+                 and not exists (select 1 from notification_deliveries d
+                                  where d.outbox_id = o.id and d.status in ('pending', 'held', 'sending'))
+               order by o.id
+               limit $2)`, before, limit)
+	if err != nil {
+		return 0, fmt.Errorf("readmodel: prune notifications: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -417,3 +417,27 @@ func TestTwoRunsAtOnceSendEachMessageOnce(t *testing.T) {
 		t.Fatalf("%d attempts, %v", attempts, err)
 	}
 }
+
+func TestTheHistoryKeepsWhatIsNotFinalAndPrunesTheRestAfterTheRetention(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	f.mail.fail = func(int) error { return errors.New("throttled") }
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	f.run() // pending: retried
+	f.mail.fail = nil
+	f.fire(user, "r1", "r1#2", "AAPL", "202", "200", f.clock.Now())
+	f.exec(`update notification_deliveries set next_attempt_at = $1 where status = 'pending'`, f.clock.Now().Add(365*24*time.Hour))
+	f.run() // the second is sent; the first waits a year
+	f.clock.Set(f.clock.Now().Add(91 * 24 * time.Hour))
+	if st := f.run(); st.Pruned != 1 {
+		t.Fatalf("pruned %d, want the sent one", st.Pruned)
+	}
+	var outbox, deliveries, attempts int
+	if err := f.pool.QueryRow(context.Background(), `select (select count(*) from notification_outbox), (select count(*) from notification_deliveries),
+  (select count(*) from notification_attempts)`).Scan(&outbox, &deliveries, &attempts); err != nil {
+		t.Fatal(err)
+	}
+	if outbox != 1 || deliveries != 2 || attempts != 1 {
+		t.Fatalf("left %d outbox entries, %d deliveries, %d attempts; want the pending one's 1, 2, 1", outbox, deliveries, attempts)
+	}
+}

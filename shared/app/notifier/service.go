@@ -23,6 +23,7 @@ type Options struct {
 	MaxAge      time.Duration // a delivery older than this fails instead of retrying (24 h)
 	BaseBackoff time.Duration // the first retry's delay, doubled each attempt (1 min)
 	MaxBackoff  time.Duration // the longest delay between attempts (1 h)
+	Retention   time.Duration // how long the history keeps a message whose deliveries are final (90 days)
 	Clock       func() time.Time
 	Logger      *slog.Logger
 	// Metrics receives each run's counts (nil: none).
@@ -37,6 +38,7 @@ func (o Options) withDefaults() Options {
 	o.MaxAge = cmp.Or(o.MaxAge, 24*time.Hour)
 	o.BaseBackoff = cmp.Or(o.BaseBackoff, time.Minute)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, time.Hour)
+	o.Retention = cmp.Or(o.Retention, 90*24*time.Hour)
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -72,6 +74,7 @@ type RunStats struct {
 	Retried    int `json:"retried"`    // deliveries due again later
 	Failed     int `json:"failed"`     // deliveries given up
 	Suppressed int `json:"suppressed"` // deliveries stopped for their address
+	Pruned     int `json:"pruned"`     // outbox entries past the retention deleted
 }
 
 // Run plans the unplanned outbox entries, then sends the due deliveries until
@@ -84,8 +87,28 @@ func (s *Service) Run(ctx context.Context) (RunStats, error) {
 	if err == nil {
 		err = s.deliverDue(ctx, &st)
 	}
+	if err == nil {
+		err = s.prune(ctx, &st)
+	}
 	s.emit(st)
 	return st, err
+}
+
+// pruneBatch bounds what one run deletes: a minute's schedule catches up.
+const pruneBatch = 500
+
+// prune deletes a batch of the messages older than the retention whose
+// deliveries are all final (the history and the table stay bounded).
+func (s *Service) prune(ctx context.Context, st *RunStats) error {
+	if nearDeadline(ctx) != nil {
+		return nil
+	}
+	n, err := s.store.Prune(ctx, s.opts.Clock().UTC().Add(-s.opts.Retention), pruneBatch)
+	st.Pruned = n
+	if err != nil {
+		return fmt.Errorf("notifier: prune the history: %w", err)
+	}
+	return nil
 }
 
 // emit writes a run's counts: an alarm on NotificationsFailed or a growing

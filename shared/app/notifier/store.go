@@ -30,6 +30,10 @@ type Store interface {
 	Record(ctx context.Context, outcomes []Outcome) error
 	// Suppress stops all mail to address (lower-cased) for reason.
 	Suppress(ctx context.Context, address, reason, detail string, at time.Time) error
+	// Prune deletes up to limit outbox entries created before before whose
+	// deliveries are all final, with their deliveries and attempts, and
+	// returns how many.
+	Prune(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Unplanned is an outbox entry waiting for its plan.
