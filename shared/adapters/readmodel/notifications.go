@@ -205,7 +205,7 @@ func (n *Notifications) ClaimDue(ctx context.Context, now time.Time, lease time.
 }
 
 // recordSQL applies one outcome under its lease, records the attempt, and
-// deletes a sent phone code's code from the outbox.
+// deletes a phone code's code from the outbox once its delivery is final.
 const recordSQL = `
 with upd as (
   update notification_deliveries
@@ -225,7 +225,7 @@ with upd as (
   select id, user_id, $9, $2::text, nullif($8, '') from upd where $4
 ), strip as (
   update notification_outbox o set payload = o.payload - 'code'
-    from upd where o.id = upd.outbox_id and o.source = 'phone_code' and $2::text = 'sent'
+    from upd where o.id = upd.outbox_id and o.source = 'phone_code' and $2::text in ('sent', 'failed')
 )
 select count(*) from upd`
 

@@ -441,3 +441,35 @@ func TestTheHistoryKeepsWhatIsNotFinalAndPrunesTheRestAfterTheRetention(t *testi
 		t.Fatalf("left %d outbox entries, %d deliveries, %d attempts; want the pending one's 1, 2, 1", outbox, deliveries, attempts)
 	}
 }
+
+func TestAPhoneCodeIsNotRetriedPastItsExpiryAndIsForgottenAnyway(t *testing.T) {
+	f := newFixture(t)
+	failing := &failingSMS{}
+	r, err := notifier.NewRenderer("https://api.example.test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = notifier.New(readmodel.NewNotifications(f.pool), f.mail, failing, r, notifier.Options{Clock: f.clock.Now})
+	f.exec(`insert into notification_outbox (user_id, source, source_key, payload, created_at) values ($1, 'phone_code', $2, '{"phone":"+14155550100","code":"654321"}', $3)`,
+		user, "phone_code:"+user+":2", f.clock.Now())
+	// Attempts at 0, 4 and 8 minutes are retried (backoff 1, 2, 4 min); the
+	// one at 12 minutes finds the code expired and gives up.
+	f.run()
+	for range 3 {
+		f.clock.Set(f.clock.Now().Add(4 * time.Minute))
+		f.run()
+	}
+	if got := f.deliveries(user); fmt.Sprint(got) != "[{sms failed 4}]" {
+		t.Fatalf("deliveries %v, want failed once the code expired", got)
+	}
+	var payload string
+	if err := f.pool.QueryRow(context.Background(), `select payload::text from notification_outbox`).Scan(&payload); err != nil || strings.Contains(payload, "654321") {
+		t.Fatalf("the code is kept after the failure: %s %v", payload, err)
+	}
+}
+
+type failingSMS struct{}
+
+func (failingSMS) SendSMS(context.Context, notifier.SMS) (string, error) {
+	return "", errors.New("throttled")
+}

@@ -259,7 +259,7 @@ func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string
 	switch {
 	case err == nil:
 		o.Status, o.ProviderID = StatusSent, providerID
-	case errors.Is(err, ErrPermanent), attempts >= s.opts.MaxAttempts, now.Sub(d.CreatedAt) >= s.opts.MaxAge:
+	case errors.Is(err, ErrPermanent), attempts >= s.opts.MaxAttempts, now.Sub(d.CreatedAt) >= s.maxAge(d):
 		o.Status, o.Error = StatusFailed, err.Error()
 	default:
 		o.Status, o.Error = StatusRetry, err.Error()
@@ -270,6 +270,18 @@ func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string
 			"attempt", attempts, "outcome", string(o.Status), "error", err.Error())
 	}
 	return o
+}
+
+// PhoneCodeMaxAge is how long a phone code is worth sending: the user service
+// lets a code expire after 10 minutes.
+const PhoneCodeMaxAge = 10 * time.Minute
+
+// maxAge is how old d may get before a failure is final.
+func (s *Service) maxAge(d Delivery) time.Duration {
+	if d.Source == notify.SourcePhoneCode {
+		return min(s.opts.MaxAge, PhoneCodeMaxAge)
+	}
+	return s.opts.MaxAge
 }
 
 // Backoff is the delay after the given number of attempts: base doubled for
