@@ -473,3 +473,28 @@ type failingSMS struct{}
 func (failingSMS) SendSMS(context.Context, notifier.SMS) (string, error) {
 	return "", errors.New("throttled")
 }
+
+func TestARunOutOfTimeHandsItsClaimsBack(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	for i := range 3 {
+		f.fire(user, "r1", fmt.Sprintf("r1#%d", i), "AAPL", "201.5", "200", f.clock.Now())
+	}
+	// The run's time runs out during its first send (the mailer cancels it):
+	// that send is recorded, the two others go back to pending without an
+	// attempt, due now, instead of waiting for their lease to expire.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	f.mail.fail = func(int) error { cancel(); return nil }
+	if st, err := f.svc.Run(ctx); err != nil || st.Sent != 1 || st.Claimed != 3 {
+		t.Fatalf("the run that ran out of time: %+v %v", st, err)
+	}
+	want := "[{email sent 1} {websocket sent 0} {email pending 0} {websocket sent 0} {email pending 0} {websocket sent 0}]"
+	if got := f.deliveries(user); fmt.Sprint(got) != want {
+		t.Fatalf("deliveries %v, want %s", got, want)
+	}
+	f.mail.fail = nil
+	if st := f.run(); st.Sent != 2 || len(f.mail.emails()) != 3 {
+		t.Fatalf("the next run: %+v, %d e-mails", st, len(f.mail.emails()))
+	}
+}

@@ -157,7 +157,12 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 		}
 		st.Claimed += len(claimed)
 		outcomes := s.sendClaimed(ctx, claimed, st)
-		if err := s.store.Record(ctx, outcomes); err != nil {
+		// What was sent is recorded even when ctx has ended meanwhile: a
+		// lost record means a second e-mail once the lease expires.
+		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = s.store.Record(recordCtx, outcomes)
+		cancel()
+		if err != nil {
 			// The claims expire and the next run sends again: at least once.
 			return fmt.Errorf("notifier: record %d outcomes: %w", len(outcomes), err)
 		}
@@ -187,6 +192,15 @@ func (s *Service) sendClaimed(ctx context.Context, claimed []Delivery, st *RunSt
 	var outcomes []Outcome
 	for _, group := range groupMessages(claimed) {
 		now := s.opts.Clock().UTC()
+		if nearDeadline(ctx) != nil {
+			// Out of time: hand the rest back, due now, without an attempt,
+			// rather than leave them leased until the lease expires.
+			for _, d := range group {
+				outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusRetry, At: now,
+					NextAttemptAt: now, Held: d.Held && d.Source == notify.SourceAlert})
+			}
+			continue
+		}
 		live := make([]Delivery, 0, len(group))
 		for _, d := range group {
 			if d.Channel == notify.ChannelEmail && (d.Suppressed || d.Unsubscribed) {
