@@ -486,7 +486,7 @@ func TestARunOutOfTimeHandsItsClaimsBack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	f.mail.fail = func(int) error { cancel(); return nil }
-	if st, err := f.svc.Run(ctx); err != nil || st.Sent != 1 || st.Claimed != 3 {
+	if st, err := f.svc.Run(ctx); err != nil || st.Sent != 1 || st.Claimed != 3 || st.Retried != 0 {
 		t.Fatalf("the run that ran out of time: %+v %v", st, err)
 	}
 	want := "[{email sent 1} {websocket sent 0} {email pending 0} {websocket sent 0} {email pending 0} {websocket sent 0}]"

@@ -171,7 +171,9 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 			case StatusSent:
 				st.Sent++
 			case StatusRetry:
-				st.Retried++
+				if o.Attempted { // not a claim handed back unsent
+					st.Retried++
+				}
 			case StatusFailed:
 				st.Failed++
 			case StatusSuppressed:
