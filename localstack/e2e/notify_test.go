@@ -21,7 +21,7 @@ import (
 // unsubscribe link; a second run and a redelivered tick send nothing more; an
 // e-mail endpoint that is down loses nothing (the delivery is retried, and the
 // history shows the retry); alerts during quiet hours arrive as one digest
-// when they end (both waits overlap: about a minute).
+// when they end (both waits overlap: about a minute); a phone code is texted.
 func testNotifications(t *testing.T, s *localStack) {
 	admin := client{base: s.url("ADMIN")}
 	var minted struct {
@@ -204,6 +204,25 @@ values ($1, $2, now(), 'UTC', $3::jsonb)`, erinMinted.UserID, erinAddress, quiet
 		if d["channel"] == "email" && d["status"] != "sent" {
 			t.Errorf("delivery %v not sent", d)
 		}
+	}
+
+	// A phone code, as the user service queues it: texted to the number being
+	// verified, then forgotten.
+	phone := fmt.Sprintf("+1555%07d", time.Now().UnixNano()%10_000_000)
+	if _, err := db.Exec(ctx, `insert into notification_outbox (user_id, source, source_key, payload)
+values ($1, 'phone_code', $2, jsonb_build_object('phone', $3::text, 'code', '424242'))`,
+		minted.UserID, fmt.Sprintf("phone_code:%s:%d", minted.UserID, time.Now().UnixNano()), phone); err != nil {
+		t.Fatal(err)
+	}
+	deliver()
+	var texts struct {
+		Messages []struct {
+			Message, SMSType string
+		} `json:"messages"`
+	}
+	admin.do(t, "GET", "/sms?phone="+url.QueryEscape(phone), nil, &texts)
+	if len(texts.Messages) != 1 || !strings.Contains(texts.Messages[0].Message, "424242") || texts.Messages[0].SMSType != "Transactional" {
+		t.Fatalf("texts to %s: %+v", phone, texts.Messages)
 	}
 
 	// The link, without signing in.
