@@ -52,6 +52,12 @@ func New(api API, cfg Config) (*Mailer, error) {
 	return &Mailer{api: api, cfg: cfg}, nil
 }
 
+// NewFromConfig returns a Mailer over an SESv2 client built from awsCfg (config.LoadDefaultConfig: the function's
+// role on AWS, AWS_ENDPOINT_URL_SESV2 locally).
+func NewFromConfig(awsCfg aws.Config, cfg Config) (*Mailer, error) {
+	return New(sesv2.NewFromConfig(awsCfg), cfg)
+}
+
 // SendEmail sends m as one Simple message (SES builds the MIME: an HTML and a text alternative, UTF-8) with m's
 // headers, and returns SES's message ID. An error wrapping notifier.ErrPermanent means SES refused the address or
 // the message and a retry would be refused too; any other error is transient.

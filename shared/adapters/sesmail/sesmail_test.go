@@ -24,7 +24,8 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // unsubscribe headers SES must carry into the MIME message.
 func TestSendEmailReachesTheInbox(t *testing.T) {
 	to := testenv.UniqueEmail(t, "alice")
-	mailer, err := sesmail.New(testenv.SESv2(t), sesmail.Config{From: "Portfolio Tracker <alerts@example.test>", ConfigurationSet: "pt-test"})
+	// Built as the notifier builds it: the endpoint comes from AWS_ENDPOINT_URL_SESV2.
+	mailer, err := sesmail.NewFromConfig(testenv.AWSConfig(t, testenv.SESService), sesmail.Config{From: "Portfolio Tracker <alerts@example.test>", ConfigurationSet: "pt-test"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,10 @@ var _ notifier.SMSSender = (*Sender)(nil)
 // New returns a Sender.
 func New(api API) *Sender { return &Sender{api: api} }
 
+// NewFromConfig returns a Sender over an SNS client built from cfg (config.LoadDefaultConfig: the function's role
+// on AWS, AWS_ENDPOINT_URL_SNS locally).
+func NewFromConfig(cfg aws.Config) *Sender { return New(sns.NewFromConfig(cfg)) }
+
 // smsTypeAttribute makes a Publish to a phone number transactional (SNS's default is the account's, Promotional
 // unless changed).
 const smsTypeAttribute = "AWS.SNS.SMS.SMSType"

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sns/types"
@@ -45,6 +47,27 @@ func TestSendSMSIsRecordedAsTransactional(t *testing.T) {
 	m := got[0]
 	if m.MessageID != id || m.Message != "Your Portfolio Tracker code is 123456" || m.SMSType != "Transactional" {
 		t.Errorf("recorded %+v, want ID %s, the body and SMSType Transactional", m, id)
+	}
+}
+
+// Built as the notifier builds it, the sender finds its endpoint in AWS_ENDPOINT_URL_SNS, which the local stack sets.
+func TestSendSMSFindsTheEndpointInTheEnvironment(t *testing.T) {
+	rec := smsrecorder.New()
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_ENDPOINT_URL_SNS", srv.URL)
+	t.Setenv("AWS_CONFIG_FILE", os.DevNull)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", os.DevNull)
+	cfg, err := config.LoadDefaultConfig(t.Context(), config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("test", "test", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := smssns.NewFromConfig(cfg).SendSMS(t.Context(), notifier.SMS{To: "+15555550199", Body: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.To("+15555550199")); n != 1 {
+		t.Errorf("recorded %d messages, want 1", n)
 	}
 }
 
