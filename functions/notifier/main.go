@@ -18,8 +18,6 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sesv2"
-	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
@@ -76,11 +74,11 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		mailer, err := sesmail.New(sesv2.NewFromConfig(awsCfg), sesmail.Config{From: mail.From, ConfigurationSet: mail.ConfigurationSet})
+		mailer, err := sesmail.NewFromConfig(awsCfg, sesmail.Config{From: mail.From, ConfigurationSet: mail.ConfigurationSet})
 		if err != nil {
 			return nil, err
 		}
-		sms := smssns.New(sns.NewFromConfig(awsCfg))
+		sms := smssns.NewFromConfig(awsCfg)
 		return notifier.New(readmodel.NewNotifications(pool), mailer, sms, renderer,
 			notifier.Options{MaxAttempts: maxAttempts, MaxAge: maxAge, Logger: log,
 				Metrics: emf.New(os.Stdout, map[string]string{"Function": "notifier"})}), nil
