@@ -64,6 +64,8 @@ func main() {
 		log.Error("api: " + err.Error())
 		os.Exit(1)
 	}
+	// The unsubscribe links' key: its plain value locally, else its secret.
+	notificationKey, notificationKeyARN := env.String("NOTIFICATION_KEY"), env.String("NOTIFICATION_KEY_SECRET_ARN")
 	snapshotEvery, err := env.Int("SNAPSHOT_EVERY")
 	if err != nil || snapshotEvery < 1 {
 		log.Error("api: SNAPSHOT_EVERY must be a positive integer")
@@ -92,6 +94,8 @@ func main() {
 		people := users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: authAdmin,
 			Events: dynamostore.NewEraser(dynamo, table), Connections: conns, Quotas: dynamoquota.NewEraser(dynamo, quotasTable), Logger: log})
 		srv := httpapi.New(httpapi.Config{
+			Notifications:  readmodel.NewNotificationHistory(db),
+			UnsubscribeKey: unsubscribeKey(ctx, log, notificationKey, notificationKeyARN),
 			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas,
 				Rates: readmodel.NewFXRates(db)}),
 			Events:      store,
@@ -154,4 +158,21 @@ func authAdminOf(url string, key supabaseadmin.KeyFunc) (users.AuthUsers, error)
 		return nil, err
 	}
 	return authUsers{client}, nil
+}
+
+// unsubscribeKey is the unsubscribe links' HMAC key, nil (every link refused,
+// the rest of the API served) when it cannot be read.
+func unsubscribeKey(ctx context.Context, log *slog.Logger, value, arn string) []byte {
+	if value == "" && arn != "" {
+		v, err := secrets.String(ctx, arn)
+		if err != nil {
+			log.ErrorContext(ctx, "api: unsubscribe links refused: their key is unavailable", "error", err.Error())
+			return nil
+		}
+		value = v
+	}
+	if value == "" {
+		return nil
+	}
+	return []byte(value)
 }

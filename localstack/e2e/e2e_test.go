@@ -701,6 +701,10 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("an alert reaches a user who is not looking, by e-mail, once", func(t *testing.T) {
+		testNotifications(t, s)
+	})
+
 	t.Run("the demo: a EUR portfolio holding US and UK shares", func(t *testing.T) {
 		testDemo(t, s)
 	})

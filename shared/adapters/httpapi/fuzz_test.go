@@ -45,7 +45,8 @@ func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool),
 		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet, Symbols: symbolsearch.New(&fakeSearcher{}, symbolsearch.Options{}),
 		Users: users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: nobodyInAuth{},
-			Events: nothingToErase{}, Connections: nothingToErase{}, Quotas: nothingToErase{}, Logger: quiet})})
+			Events: nothingToErase{}, Connections: nothingToErase{}, Quotas: nothingToErase{}, Logger: quiet}),
+		Notifications: readmodel.NewNotificationHistory(pool), UnsubscribeKey: []byte("fuzz-key")})
 	a = &api{t: f, handler: httplambda.Handler(srv)}
 	return a, a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")
 }
@@ -84,6 +85,13 @@ func FuzzAPI(f *testing.F) {
 		r := a.do(alice, rt.Method, path, body, headers...)
 		if r.status >= 500 {
 			t.Fatalf("%s %s %q: %d %s", rt.Method, path, body, r.status, r.raw)
+		}
+		if rt.Public() {
+			// The unsubscribe pages answer HTML, to a person.
+			if ct := r.headers["Content-Type"]; !strings.HasPrefix(ct, "text/html") {
+				t.Fatalf("%s %s: %d %q, not a page", rt.Method, path, r.status, ct)
+			}
+			return
 		}
 		if r.status != 204 && !json.Valid([]byte(r.raw)) {
 			t.Fatalf("%s %s: not JSON: %q", rt.Method, path, r.raw)

@@ -58,6 +58,10 @@ type Server struct {
 	symbols SymbolSearch
 	// users is the user service (nil: the /me routes answer 503).
 	users *users.Service
+	// notifications serves the delivery history and unsubscribes (nil: 503);
+	// unsubscribeKey verifies the unsubscribe links (empty: every link is refused).
+	notifications  Notifications
+	unsubscribeKey []byte
 }
 
 // Config wires a Server.
@@ -87,6 +91,13 @@ type Config struct {
 	// Users is the user service (GET/PATCH/DELETE /me, phone verification);
 	// without it the /me routes answer 503.
 	Users *users.Service
+
+	// Notifications stores the notification history and records unsubscribes;
+	// without it GET /notifications answers 503.
+	Notifications Notifications
+	// UnsubscribeKey is the HMAC key of the unsubscribe links
+	// (topology.NotificationKey); without it every link is refused.
+	UnsubscribeKey []byte
 }
 
 // New builds the server and binds a handler to each route of
@@ -95,7 +106,7 @@ type Config struct {
 // test building a server reports.
 func New(cfg Config) *Server {
 	s := &Server{commands: cfg.Commands, events: cfg.Events, queries: cfg.Queries, alerts: cfg.Alerts, analytics: cfg.Analytics, quotas: cfg.Quotas,
-		suggestions: cfg.Suggestions, symbols: cfg.Symbols, users: cfg.Users, log: cfg.Logger}
+		suggestions: cfg.Suggestions, symbols: cfg.Symbols, users: cfg.Users, log: cfg.Logger, notifications: cfg.Notifications, unsubscribeKey: cfg.UnsubscribeKey}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -106,6 +117,10 @@ func New(cfg Config) *Server {
 	s.routes = routes
 	s.mux = http.NewServeMux()
 	for _, rt := range routes {
+		if rt.Public() {
+			s.mux.HandleFunc(rt.Pattern(), s.public(rt.handler))
+			continue
+		}
 		h := rt.handler
 		if slices.Contains(createsData, rt.OperationID) {
 			h = s.refuseErased(h)
@@ -168,6 +183,9 @@ func (s *Server) handlers() map[string]handler {
 		"deleteMe":               s.deleteMe,
 		"startPhoneVerification": s.startPhoneVerification,
 		"verifyPhone":            s.verifyPhone,
+		"listNotifications":      s.listNotifications,
+		"unsubscribe":            s.unsubscribe,
+		"unsubscribeOneClick":    s.unsubscribeOneClick,
 	}
 }
 
@@ -220,6 +238,16 @@ func (s *Server) allowedMethods(r *http.Request) []string {
 		}
 	}
 	return out
+}
+
+// public serves an operation of topology.PublicOperations: no caller needed,
+// the handler checks what it needs itself.
+func (s *Server) public(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	}
 }
 
 func (s *Server) authenticated(h handler) http.HandlerFunc {

@@ -355,6 +355,9 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 		"profiles update (notification_preferences)", "profiles update (phone)", "profiles update (phone_code_attempts)",
 		"profiles update (phone_code_expires_at)", "profiles update (phone_code_hash)", "profiles update (phone_verified_at)",
 		"profiles update (time_zone)", "profiles update (updated_at)",
+		// The public unsubscribe route, as the user its signed token names.
+		"notification_unsubscribes insert (created_at)", "notification_unsubscribes insert (scope)", "notification_unsubscribes insert (user_id)",
+		"notification_unsubscribes_id_seq usage",
 		"suggestions update (decided_at)", "suggestions update (status)", "suggestions update (transaction_id)", "suggestions update (tx_version)",
 		"symbol_watchers delete",
 		"symbol_watchers insert (connection_id)", "symbol_watchers insert (expires_at)", "symbol_watchers insert (symbol)", "symbol_watchers insert (user_id)",
@@ -385,7 +388,7 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 			t.Errorf("policy %q does not tie the rows to the caller", p)
 		}
 	}
-	if len(policies) != 13 { // 8, alert rules' update (0022) and the user service's 4 (0023)
-		t.Errorf("%d policies for %s, want 13: %v", len(policies), readmodel.APIRole, policies)
+	if len(policies) != 15 { // 8, alert rules' update (0022), the user service's 4 (0023), the unsubscribe's 2 (0021)
+		t.Errorf("%d policies for %s, want 15: %v", len(policies), readmodel.APIRole, policies)
 	}
 }

@@ -292,6 +292,9 @@ var HTTPRoutes = []Route{
 	{"DELETE", "/me", "deleteMe"},
 	{"POST", "/me/phone", "startPhoneVerification"},
 	{"POST", "/me/phone/verify", "verifyPhone"},
+	{"GET", "/notifications", "listNotifications"},
+	{"GET", "/unsubscribe", "unsubscribe"},
+	{"POST", "/unsubscribe", "unsubscribeOneClick"},
 }
 
 // PublicOperations are the operations of HTTPRoutes (by operation ID) that no
@@ -299,7 +302,7 @@ var HTTPRoutes = []Route{
 // without it, and shared/adapters/httpapi requires no caller for them. Each
 // authenticates what it is given in another way (the unsubscribe routes: a
 // signed token in the query).
-var PublicOperations = []string{}
+var PublicOperations = []string{"unsubscribe", "unsubscribeOneClick"}
 
 // Public reports whether r is one of PublicOperations.
 func (r Route) Public() bool { return slices.Contains(PublicOperations, r.OperationID) }
@@ -346,7 +349,7 @@ func Functions() []Function {
 			// The search is the quote source's, else the history source's. The
 			// service-role key: GET /me makes a missing profile from Supabase
 			// Auth, DELETE /me deletes the Auth user.
-			Secrets: append([]string{APIDatabaseSecret, ServiceRoleKey}, ProviderKeys...),
+			Secrets: append([]string{APIDatabaseSecret, ServiceRoleKey, NotificationKey}, ProviderKeys...),
 			Settings: append([]Setting{snapshotEvery, PriceSourceSetting, HistorySourceSetting,
 				{Name: SupabaseURLEnvVar, SetBy: BothStacks, Meaning: "the Supabase project URL, for Supabase Auth's admin API (with the service-role key)"}},
 				ProviderURLSettings...),
@@ -489,6 +492,34 @@ func Functions() []Function {
 				// The portfolios whose figures predate a completed backfill of
 				// one of their symbols (the backfill function's).
 				{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "America/New_York", Input: `{"mode":"refresh"}`},
+			},
+		},
+		{
+			Name: "notifier",
+			Purpose: "plans the notification outbox (alert firings, weekly summaries, phone codes) into deliveries per channel " +
+				"and sends the due ones by e-mail (SES) and SMS (SNS) with retries; records bounces and complaints",
+			// A run sends until 15 s before this timeout; the next minute's run
+			// resumes. The claims' leases keep concurrent runs apart, so the cap
+			// only spares the pooler's connections.
+			Memory: 256, Timeout: 50 * time.Second,
+			ReservedConcurrency: 2,
+			Secrets:             []string{DatabaseSecret, NotificationKey},
+			SendsEmail:          true,
+			SendsSMS:            true,
+			Settings: []Setting{
+				{Name: MailFromEnvVar, Required: true, SetBy: BothStacks,
+					Meaning: "the From of every e-mail, an address of the SES identity (\"Portfolio Tracker <alerts@example.test>\" locally)"},
+				{Name: PublicAPIURLEnvVar, Required: true, SetBy: BothStacks,
+					Meaning: "the HTTP API's public base URL: the unsubscribe links are <url>/unsubscribe?token=…"},
+				{Name: SESConfigurationSetEnvVar, Required: true, SetBy: BothStacks,
+					Meaning: "the SES configuration set mail is sent with: its event destination publishes bounces and complaints to " + SESEventsTopic},
+				{Name: "NOTIFY_MAX_ATTEMPTS", Default: "8", Meaning: "attempts of a delivery before it fails"},
+				{Name: "NOTIFY_MAX_AGE", Default: "24h", Meaning: "a delivery older than this fails instead of retrying"},
+				{Name: "LOG_LEVEL", Default: "info", Meaning: "debug, info, warn or error"},
+			},
+			Triggers: []Trigger{
+				{Kind: Schedule, Expression: "rate(1 minute)", TimeZone: "UTC", Input: `{"mode":"deliver"}`},
+				{Kind: SNSTopic, Source: SESEventsTopic},
 			},
 		},
 		{

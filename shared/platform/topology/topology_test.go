@@ -257,3 +257,11 @@ func TestProviderKeysAreOnePerProvider(t *testing.T) {
 		}
 	}
 }
+
+func TestTheUnsubscribeRoutesArePublic(t *testing.T) {
+	for _, r := range HTTPRoutes {
+		if want := r.Path == "/unsubscribe"; r.Public() != want {
+			t.Errorf("%s: public %v, want %v", r.Pattern(), r.Public(), want)
+		}
+	}
+}

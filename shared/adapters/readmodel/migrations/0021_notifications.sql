@@ -42,14 +42,20 @@ create trigger notification_outbox_from_alert
 -- next_attempt_at), held (quiet hours or a digest: due at next_attempt_at, sent
 -- with the user's other held ones), sending (claimed until lease_until), sent,
 -- failed (gave up, or refused for good), suppressed (bounced, complained or
--- unsubscribed address), skipped (no verified address).
+-- unsubscribed address), skipped (no verified address). source and summary
+-- are the outbox entry's, without its secrets (a phone code's code), for the
+-- user's history: the user reads deliveries, never the outbox. held_until is
+-- set when the plan held it (a digest's part, held again on a retry).
 create table public.notification_deliveries (
   id              bigserial primary key,
   outbox_id       bigint not null references public.notification_outbox (id) on delete cascade,
   user_id         uuid not null,
+  source          text not null,
+  summary         jsonb not null default '{}',
   channel         text not null,
   status          text not null,
   address         text,
+  held_until      timestamptz,
   attempts        int not null default 0,
   next_attempt_at timestamptz not null default now(),
   lease_until     timestamptz,
@@ -86,11 +92,23 @@ create table public.email_suppressions (
   created_at timestamptz not null default now()
 );
 
+-- Every unsubscribe (a link followed, one click): what it turned off and when.
+-- The notifier treats a user with one as unsubscribed from e-mail until their
+-- preferences ask for e-mail again (a rule naming e-mail does not override it).
+create table public.notification_unsubscribes (
+  id         bigserial primary key,
+  user_id    uuid not null,
+  scope      text not null,  -- 'email'
+  created_at timestamptz not null default now()
+);
+create index notification_unsubscribes_user_idx on public.notification_unsubscribes (user_id);
+
 do $rls$
 declare
   t text;
 begin
-  foreach t in array array['notification_outbox', 'notification_deliveries', 'notification_attempts', 'email_suppressions'] loop
+  foreach t in array array['notification_outbox', 'notification_deliveries', 'notification_attempts', 'email_suppressions',
+                           'notification_unsubscribes'] loop
     execute format('alter table public.%I enable row level security', t);
     execute format('revoke all on table public.%I from anon, authenticated', t);
   end loop;
@@ -101,3 +119,14 @@ begin
   end loop;
 end
 $rls$;
+
+-- The public unsubscribe route runs in the api function as the user the
+-- signed token names (readmodel.CallerDB): it may turn e-mail off in that
+-- user's preferences and record the unsubscribe, nothing else.
+grant update (notification_preferences, updated_at) on table public.profiles to tracker_api;
+create policy profiles_unsubscribe_tracker_api on public.profiles
+  for update to tracker_api using ((select auth.uid()) = user_id) with check ((select auth.uid()) = user_id);
+grant insert (user_id, scope, created_at) on table public.notification_unsubscribes to tracker_api;
+grant usage on sequence public.notification_unsubscribes_id_seq to tracker_api;
+create policy notification_unsubscribes_insert_tracker_api on public.notification_unsubscribes
+  for insert to tracker_api with check ((select auth.uid()) = user_id);

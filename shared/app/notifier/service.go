@@ -1,0 +1,372 @@
+package notifier
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/portfoliotracker/tracker/shared/domain/notify"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
+)
+
+// Options tune a Service; the zero value of each field takes its default.
+type Options struct {
+	PlanBatch   int           // outbox entries planned per query (200)
+	ClaimBatch  int           // deliveries claimed per query (100)
+	Lease       time.Duration // how long a claim holds (5 min: far longer than a send)
+	MaxAttempts int           // attempts before a delivery fails (8)
+	MaxAge      time.Duration // a delivery older than this fails instead of retrying (24 h)
+	BaseBackoff time.Duration // the first retry's delay, doubled each attempt (1 min)
+	MaxBackoff  time.Duration // the longest delay between attempts (1 h)
+	Retention   time.Duration // how long the history keeps a message whose deliveries are final (90 days)
+	Clock       func() time.Time
+	Logger      *slog.Logger
+	// Metrics receives each run's counts (nil: none).
+	Metrics *emf.Writer
+}
+
+func (o Options) withDefaults() Options {
+	o.PlanBatch = cmp.Or(o.PlanBatch, 200)
+	o.ClaimBatch = cmp.Or(o.ClaimBatch, 100)
+	o.Lease = cmp.Or(o.Lease, 5*time.Minute)
+	o.MaxAttempts = cmp.Or(o.MaxAttempts, 8)
+	o.MaxAge = cmp.Or(o.MaxAge, 24*time.Hour)
+	o.BaseBackoff = cmp.Or(o.BaseBackoff, time.Minute)
+	o.MaxBackoff = cmp.Or(o.MaxBackoff, time.Hour)
+	o.Retention = cmp.Or(o.Retention, 90*24*time.Hour)
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Service is the notifier: each Run plans what the outbox holds and sends what
+// is due.
+type Service struct {
+	store  Store
+	mail   Mailer
+	sms    SMSSender
+	render *Renderer
+	opts   Options
+}
+
+// New returns the notifier over store, sending through mail and sms (either
+// may be nil: that channel's deliveries are retried until one is wired, then
+// fail), rendering with r.
+func New(store Store, mail Mailer, sms SMSSender, r *Renderer, opts Options) *Service {
+	return &Service{store: store, mail: mail, sms: sms, render: r, opts: opts.withDefaults()}
+}
+
+// RunStats counts what one run did.
+type RunStats struct {
+	Planned    int `json:"planned"`    // outbox entries planned
+	Claimed    int `json:"claimed"`    // deliveries claimed
+	Sent       int `json:"sent"`       // deliveries sent (a digest counts each of its deliveries)
+	Messages   int `json:"messages"`   // messages sent (a digest is one)
+	Retried    int `json:"retried"`    // deliveries due again later
+	Failed     int `json:"failed"`     // deliveries given up
+	Suppressed int `json:"suppressed"` // deliveries stopped for their address
+	Pruned     int `json:"pruned"`     // outbox entries past the retention deleted
+}
+
+// Run plans the unplanned outbox entries, then sends the due deliveries until
+// none is due or ctx's deadline is near (a minute's schedule starts the next
+// run).
+func (s *Service) Run(ctx context.Context) (RunStats, error) {
+	var st RunStats
+	planned, err := s.planAll(ctx)
+	st.Planned = planned
+	if err == nil {
+		err = s.deliverDue(ctx, &st)
+	}
+	if err == nil {
+		err = s.prune(ctx, &st)
+	}
+	s.emit(st)
+	return st, err
+}
+
+// pruneBatch bounds what one run deletes: a minute's schedule catches up.
+const pruneBatch = 500
+
+// prune deletes a batch of the messages older than the retention whose
+// deliveries are all final (the history and the table stay bounded).
+func (s *Service) prune(ctx context.Context, st *RunStats) error {
+	if nearDeadline(ctx) != nil {
+		return nil
+	}
+	n, err := s.store.Prune(ctx, s.opts.Clock().UTC().Add(-s.opts.Retention), pruneBatch)
+	st.Pruned = n
+	if err != nil {
+		return fmt.Errorf("notifier: prune the history: %w", err)
+	}
+	return nil
+}
+
+// emit writes a run's counts: an alarm on NotificationsFailed or a growing
+// NotificationsRetried shows a provider in trouble before users say so.
+func (s *Service) emit(st RunStats) {
+	s.opts.Metrics.Emit(
+		emf.Metric{Name: "NotificationsPlanned", Unit: "Count", Value: float64(st.Planned)},
+		emf.Metric{Name: "NotificationsSent", Unit: "Count", Value: float64(st.Sent)},
+		emf.Metric{Name: "NotificationMessages", Unit: "Count", Value: float64(st.Messages)},
+		emf.Metric{Name: "NotificationsRetried", Unit: "Count", Value: float64(st.Retried)},
+		emf.Metric{Name: "NotificationsFailed", Unit: "Count", Value: float64(st.Failed)},
+		emf.Metric{Name: "NotificationsSuppressed", Unit: "Count", Value: float64(st.Suppressed)},
+	)
+}
+
+// planAll plans the outbox in batches until it holds nothing unplanned.
+func (s *Service) planAll(ctx context.Context) (int, error) {
+	n := 0
+	for nearDeadline(ctx) == nil {
+		batch, err := s.store.Unplanned(ctx, s.opts.PlanBatch)
+		if err != nil {
+			return n, fmt.Errorf("notifier: unplanned outbox: %w", err)
+		}
+		now := s.opts.Clock().UTC()
+		for _, u := range batch {
+			steps := notify.Plan(u.Message, u.Recipient, now)
+			if err := s.store.SavePlan(ctx, u.OutboxID, u.UserID, steps, now); err != nil {
+				return n, fmt.Errorf("notifier: plan outbox entry %d: %w", u.OutboxID, err)
+			}
+			n++
+		}
+		if len(batch) < s.opts.PlanBatch {
+			break
+		}
+	}
+	return n, nil
+}
+
+// deliverDue claims and sends due deliveries until none is left.
+func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
+	for nearDeadline(ctx) == nil {
+		now := s.opts.Clock().UTC()
+		claimed, err := s.store.ClaimDue(ctx, now, s.opts.Lease, s.opts.ClaimBatch)
+		if err != nil {
+			return fmt.Errorf("notifier: claim due deliveries: %w", err)
+		}
+		st.Claimed += len(claimed)
+		outcomes := s.sendClaimed(ctx, claimed, st)
+		// What was sent is recorded even when ctx has ended meanwhile: a
+		// lost record means a second e-mail once the lease expires.
+		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err = s.store.Record(recordCtx, outcomes)
+		cancel()
+		if err != nil {
+			// The claims expire and the next run sends again: at least once.
+			return fmt.Errorf("notifier: record %d outcomes: %w", len(outcomes), err)
+		}
+		for _, o := range outcomes {
+			switch o.Status {
+			case StatusSent:
+				st.Sent++
+			case StatusRetry:
+				if o.Attempted { // not a claim handed back unsent
+					st.Retried++
+				}
+			case StatusFailed:
+				st.Failed++
+			case StatusSuppressed:
+				st.Suppressed++
+			}
+		}
+		if len(claimed) < s.opts.ClaimBatch {
+			return nil
+		}
+	}
+	return nil
+}
+
+// sendClaimed turns claimed deliveries into messages (the held ones of a user
+// and channel into one digest), sends each and returns every delivery's
+// outcome.
+func (s *Service) sendClaimed(ctx context.Context, claimed []Delivery, st *RunStats) []Outcome {
+	var outcomes []Outcome
+	for _, group := range groupMessages(claimed) {
+		now := s.opts.Clock().UTC()
+		if nearDeadline(ctx) != nil {
+			// Out of time: hand the rest back, due now, without an attempt,
+			// rather than leave them leased until the lease expires.
+			for _, d := range group {
+				outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusRetry, At: now,
+					NextAttemptAt: now, Held: d.Held && d.Source == notify.SourceAlert})
+			}
+			continue
+		}
+		live := make([]Delivery, 0, len(group))
+		for _, d := range group {
+			if d.Channel == notify.ChannelEmail && (d.Suppressed || d.Unsubscribed) {
+				outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusSuppressed, At: now,
+					Error: suppressedReason(d)})
+				continue
+			}
+			live = append(live, d)
+		}
+		if len(live) == 0 {
+			continue
+		}
+		providerID, err := s.send(ctx, live)
+		if err == nil {
+			st.Messages++
+		}
+		digestID := ""
+		if len(live) > 1 {
+			digestID = "digest-" + strconv.FormatInt(live[0].ID, 10)
+		}
+		for _, d := range live {
+			outcomes = append(outcomes, s.outcome(d, now, providerID, digestID, err))
+		}
+	}
+	return outcomes
+}
+
+func suppressedReason(d Delivery) string {
+	if d.Unsubscribed {
+		return "unsubscribed"
+	}
+	return "the address bounced or complained"
+}
+
+// send renders and sends one message (one delivery, or a digest of several of
+// one user and channel).
+func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
+	d := ds[0]
+	switch d.Channel {
+	case notify.ChannelEmail:
+		if s.mail == nil {
+			return "", errors.New("no mailer configured")
+		}
+		m, err := s.render.Email(ds)
+		if err != nil {
+			return "", fmt.Errorf("%w: render: %w", ErrPermanent, err)
+		}
+		m.To = d.Address
+		return s.mail.SendEmail(ctx, m)
+	case notify.ChannelSMS:
+		if s.sms == nil {
+			return "", errors.New("no SMS sender configured")
+		}
+		body, err := s.render.SMS(ds)
+		if err != nil {
+			return "", fmt.Errorf("%w: render: %w", ErrPermanent, err)
+		}
+		return s.sms.SendSMS(ctx, SMS{To: d.Address, Body: body})
+	}
+	return "", fmt.Errorf("%w: channel %q is not sent by the notifier", ErrPermanent, d.Channel)
+}
+
+// outcome is what a send's result makes of delivery d: sent; failed when the
+// provider refused for good, after MaxAttempts or past MaxAge; else due again
+// after an exponential backoff.
+func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string, err error) Outcome {
+	o := Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Attempted: true, At: now, DigestID: digestID,
+		Held: d.Held && d.Source == notify.SourceAlert}
+	attempts := d.Attempts + 1
+	switch {
+	case err == nil:
+		o.Status, o.ProviderID = StatusSent, providerID
+	case errors.Is(err, ErrPermanent), attempts >= s.opts.MaxAttempts, now.Sub(d.CreatedAt) >= s.maxAge(d):
+		o.Status, o.Error = StatusFailed, err.Error()
+	default:
+		o.Status, o.Error = StatusRetry, err.Error()
+		o.NextAttemptAt = now.Add(Backoff(attempts, s.opts.BaseBackoff, s.opts.MaxBackoff))
+	}
+	if err != nil {
+		s.opts.Logger.WarnContext(context.Background(), "notification not sent", "deliveryId", d.ID, "channel", string(d.Channel),
+			"attempt", attempts, "outcome", string(o.Status), "error", err.Error())
+	}
+	return o
+}
+
+// PhoneCodeMaxAge is how long a phone code is worth sending: the user service
+// lets a code expire after 10 minutes.
+const PhoneCodeMaxAge = 10 * time.Minute
+
+// maxAge is how old d may get before a failure is final.
+func (s *Service) maxAge(d Delivery) time.Duration {
+	if d.Source == notify.SourcePhoneCode {
+		return min(s.opts.MaxAge, PhoneCodeMaxAge)
+	}
+	return s.opts.MaxAge
+}
+
+// Backoff is the delay after the given number of attempts: base doubled for
+// each attempt after the first, at most max.
+func Backoff(attempts int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempts && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// groupMessages puts each user's held alerts of one channel together (a
+// digest) and every other delivery alone, in delivery order.
+func groupMessages(ds []Delivery) [][]Delivery {
+	slices.SortFunc(ds, func(a, b Delivery) int { return cmp.Compare(a.ID, b.ID) })
+	type key struct {
+		user    string
+		channel notify.Channel
+	}
+	var groups [][]Delivery
+	held := map[key]int{}
+	for _, d := range ds {
+		if !d.Held || d.Source != notify.SourceAlert {
+			groups = append(groups, []Delivery{d})
+			continue
+		}
+		k := key{d.UserID, d.Channel}
+		if i, ok := held[k]; ok {
+			groups[i] = append(groups[i], d)
+			continue
+		}
+		held[k] = len(groups)
+		groups = append(groups, []Delivery{d})
+	}
+	return groups
+}
+
+// Suppression is an address that bounced or complained.
+type Suppression struct {
+	Address string
+	Reason  string // "bounce" | "complaint"
+	Detail  string
+}
+
+// Suppress records bounced or complained addresses: nothing more is sent to
+// them (deliveries still due are stopped when claimed).
+func (s *Service) Suppress(ctx context.Context, list []Suppression) error {
+	now := s.opts.Clock().UTC()
+	for _, x := range list {
+		if x.Address == "" {
+			continue
+		}
+		if err := s.store.Suppress(ctx, x.Address, x.Reason, x.Detail, now); err != nil {
+			return fmt.Errorf("notifier: suppress an address: %w", err)
+		}
+		s.opts.Logger.InfoContext(ctx, "address suppressed", "reason", x.Reason)
+	}
+	return nil
+}
+
+// nearDeadline is an error once ctx has less than 15 s left (or is done):
+// enough to record what is in flight.
+func nearDeadline(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < 15*time.Second {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
