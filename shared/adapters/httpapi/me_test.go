@@ -172,8 +172,8 @@ func (u *userAPI) activity(user string) []string {
 	}
 	// What the notifier makes of the firing (its own code is helper notify's).
 	if _, err := u.owner.Exec(u.ctx, `with d as (
-	      insert into notification_deliveries (outbox_id, user_id, channel, status, address, attempts)
-	      select id, user_id, 'email', 'sent', 'x@example.test', 1 from notification_outbox where user_id = $1 returning id, user_id)
+	      insert into notification_deliveries (outbox_id, user_id, source, channel, status, address, attempts)
+	      select id, user_id, source, 'email', 'sent', 'x@example.test', 1 from notification_outbox where user_id = $1 returning id, user_id)
 	    insert into notification_attempts (delivery_id, user_id, outcome) select id, user_id, 'sent' from d`, user); err != nil {
 		u.t.Fatal(err)
 	}

@@ -348,6 +348,9 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 		// The user service (0023): the caller's phone code in the outbox, its profile.
 		"notification_outbox insert (created_at)", "notification_outbox insert (payload)", "notification_outbox insert (source)", "notification_outbox insert (source_key)",
 		"notification_outbox insert (user_id)", "notification_outbox select", "notification_outbox_id_seq usage",
+		// The public unsubscribe route, as the user its signed token names.
+		"notification_unsubscribes insert (created_at)", "notification_unsubscribes insert (scope)", "notification_unsubscribes insert (user_id)",
+		"notification_unsubscribes_id_seq usage",
 		"profiles insert (base_currency)", "profiles insert (created_at)", "profiles insert (display_name)", "profiles insert (email)",
 		"profiles insert (email_confirmed_at)", "profiles insert (locale)", "profiles insert (notification_preferences)",
 		"profiles insert (time_zone)", "profiles insert (updated_at)", "profiles insert (user_id)",
@@ -355,9 +358,6 @@ select c.relname || ' ' || lower(a.privilege_type) || ' (' || att.attname || ')'
 		"profiles update (notification_preferences)", "profiles update (phone)", "profiles update (phone_code_attempts)",
 		"profiles update (phone_code_expires_at)", "profiles update (phone_code_hash)", "profiles update (phone_verified_at)",
 		"profiles update (time_zone)", "profiles update (updated_at)",
-		// The public unsubscribe route, as the user its signed token names.
-		"notification_unsubscribes insert (created_at)", "notification_unsubscribes insert (scope)", "notification_unsubscribes insert (user_id)",
-		"notification_unsubscribes_id_seq usage",
 		"suggestions update (decided_at)", "suggestions update (status)", "suggestions update (transaction_id)", "suggestions update (tx_version)",
 		"symbol_watchers delete",
 		"symbol_watchers insert (connection_id)", "symbol_watchers insert (expires_at)", "symbol_watchers insert (symbol)", "symbol_watchers insert (user_id)",
