@@ -372,6 +372,11 @@ func (a *Alerts) PortfolioRules(_ context.Context, portfolioIDs []string, metric
 func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.saveState(rules, s)
+}
+
+// saveState is SaveState under the store's lock.
+func (a *Alerts) saveState(rules []alerts.Rule, s alerts.State) error {
 	var pfs []string
 	var samples [][]alerts.ValueSample
 	for _, r := range rules {
@@ -394,12 +399,12 @@ func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.Stat
 }
 
 // SaveStateAndMarks implements readmodel.AlertRules.SaveStateAndMarks.
-func (a *Alerts) SaveStateAndMarks(ctx context.Context, rules []alerts.Rule, s alerts.State) error {
-	if err := a.SaveState(ctx, rules, s); err != nil {
-		return err
-	}
+func (a *Alerts) SaveStateAndMarks(_ context.Context, rules []alerts.Rule, s alerts.State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err := a.saveState(rules, s); err != nil {
+		return err
+	}
 	var moved []string
 	for _, r := range rules {
 		stored, ok := a.rules[r.ID]
