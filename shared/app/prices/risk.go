@@ -56,9 +56,9 @@ func (c *Consumer) riskTicks(ctx context.Context, rules []alerts.Rule, wealth ma
 			return nil, fmt.Errorf("position values: %w", err)
 		}
 	}
-	weights := make(map[string]map[string]decimal.Decimal, len(positions))
+	weights := make(map[string]*weighing, len(positions))
 	for pid, ps := range positions {
-		weights[pid] = weightsOf(ps)
+		weights[pid] = newWeighing(ps)
 	}
 	type tickKey struct {
 		pid    string
@@ -84,18 +84,12 @@ func (c *Consumer) riskTicks(ctx context.Context, rules []alerts.Rule, wealth ma
 			seen[k] = true
 			switch m {
 			case alerts.MetricWeight:
-				if w, ok := weights[r.PortfolioID]; ok {
-					ticks = append(ticks, alerts.WeightTick(r.PortfolioID, cond.Symbol, w[cond.Symbol], v.AsOf))
+				if w := weights[r.PortfolioID]; w != nil && w.total.Sign() > 0 {
+					ticks = append(ticks, alerts.WeightTick(r.PortfolioID, cond.Symbol, w.of(cond.Symbol), v.AsOf))
 				}
 			case alerts.MetricConcentration:
-				if w, ok := weights[r.PortfolioID]; ok && len(w) > 0 {
-					largest := decimal.Zero
-					for _, x := range w {
-						if x.GreaterThan(largest) {
-							largest = x
-						}
-					}
-					ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, largest, v.AsOf))
+				if w := weights[r.PortfolioID]; w != nil && w.total.Sign() > 0 {
+					ticks = append(ticks, alerts.MetricTick(r.PortfolioID, m, w.largest(), v.AsOf))
 				}
 			case alerts.MetricDrawdown:
 				if dd, ok := wealth[r.PortfolioID].LiveDrawdown(v.MarketValue); ok {
@@ -107,19 +101,40 @@ func (c *Consumer) riskTicks(ctx context.Context, rules []alerts.Rule, wealth ma
 	return ticks, nil
 }
 
-// weightsOf is each position's share of the positions' total value, rounded
-// as analytics rounds weights; empty when they are worth nothing.
-func weightsOf(ps []market.PositionValue) map[string]decimal.Decimal {
-	total := decimal.Zero
+// weighing is a portfolio's positions and their total value: a weight is one
+// division, done only for the symbols the rules name (and the largest).
+type weighing struct {
+	positions []market.PositionValue
+	total     decimal.Decimal
+}
+
+func newWeighing(ps []market.PositionValue) *weighing {
+	w := &weighing{positions: ps, total: decimal.Zero}
 	for _, p := range ps {
-		total = total.Add(p.Value)
+		w.total = w.total.Add(p.Value)
 	}
-	out := make(map[string]decimal.Decimal, len(ps))
-	if total.Sign() <= 0 {
-		return out
+	return w
+}
+
+// of is symbol's weight (0 when not held), rounded as analytics rounds
+// weights; the total must be positive.
+func (w *weighing) of(symbol string) decimal.Decimal {
+	v := decimal.Zero
+	for _, p := range w.positions {
+		if p.Symbol == symbol {
+			v = v.Add(p.Value)
+		}
 	}
-	for _, p := range ps {
-		out[p.Symbol] = out[p.Symbol].Add(p.Value.DivRound(total, 10))
+	return v.DivRound(w.total, 10)
+}
+
+// largest is the largest position's weight; the total must be positive.
+func (w *weighing) largest() decimal.Decimal {
+	top := decimal.Zero
+	for _, p := range w.positions {
+		if p.Value.GreaterThan(top) {
+			top = p.Value
+		}
 	}
-	return out
+	return top.DivRound(w.total, 10)
 }
