@@ -23,7 +23,8 @@ import (
 // engine state, the portfolios' recent values, the state marks and their change
 // feed, and the firing history keyed by firing key.
 type Alerts struct {
-	dir PortfolioDirectory
+	dir    PortfolioDirectory
+	wealth WealthSource
 
 	mu      sync.Mutex
 	rules   map[string]*storedRule // by scoped ID
@@ -50,6 +51,21 @@ type firing struct {
 	f       readmodel.AlertFiring // Key and RuleID scoped
 	userID  string
 	ackedAt time.Time
+}
+
+// WealthSource is the analytics figures as the alert store reads them for
+// drawdown rules (readmodel.AlertRules reads portfolio_metrics): the wealth
+// mark of a portfolio's newest computation. Metrics implements it.
+type WealthSource interface {
+	WealthMark(portfolioID string) (alerts.WealthMark, bool)
+}
+
+// ReadWealthFrom makes PortfolioRules serve the wealth marks of src (as the
+// PostgreSQL store joins the metrics table); without it there are none.
+func (a *Alerts) ReadWealthFrom(src WealthSource) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.wealth = src
 }
 
 // NewAlerts returns an empty store whose portfolio rules join the portfolios of
@@ -330,6 +346,14 @@ func (a *Alerts) PortfolioRules(_ context.Context, portfolioIDs []string, metric
 		return nil, st, err
 	}
 	for _, r := range rules {
+		if r.HasKind(alerts.KindDrawdown) && a.wealth != nil {
+			if m, ok := a.wealth.WealthMark(r.PortfolioID); ok {
+				if st.Wealth == nil {
+					st.Wealth = map[string]alerts.WealthMark{}
+				}
+				st.Wealth[r.PortfolioID] = m
+			}
+		}
 		if !r.HasKind(alerts.KindValueDrop) {
 			continue
 		}
@@ -348,6 +372,11 @@ func (a *Alerts) PortfolioRules(_ context.Context, portfolioIDs []string, metric
 func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.saveState(rules, s)
+}
+
+// saveState is SaveState under the store's lock.
+func (a *Alerts) saveState(rules []alerts.Rule, s alerts.State) error {
 	var pfs []string
 	var samples [][]alerts.ValueSample
 	for _, r := range rules {
@@ -367,6 +396,28 @@ func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.Stat
 		}
 	}
 	return a.saveSamples(pfs, samples)
+}
+
+// SaveStateAndMarks implements readmodel.AlertRules.SaveStateAndMarks.
+func (a *Alerts) SaveStateAndMarks(_ context.Context, rules []alerts.Rule, s alerts.State) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.saveState(rules, s); err != nil {
+		return err
+	}
+	var moved []string
+	for _, r := range rules {
+		stored, ok := a.rules[r.ID]
+		if !ok {
+			continue
+		}
+		k := ruleKey(stored.rule)
+		if !slices.Contains(moved, k) {
+			moved = append(moved, k)
+			a.moveMark(k)
+		}
+	}
+	return nil
 }
 
 // SaveValueSamples implements readmodel.AlertRules.SaveValueSamples.

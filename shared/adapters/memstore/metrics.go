@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/currency"
@@ -36,10 +38,11 @@ type Metrics struct {
 }
 
 type metricsRow struct {
-	userID    string
-	scheduled bool
-	view      readmodel.MetricsView // Report kept as JSON in report
-	report    []byte
+	userID          string
+	scheduled       bool
+	currentDrawdown float64
+	view            readmodel.MetricsView // Report kept as JSON in report
+	report          []byte
 }
 
 type seriesRow struct {
@@ -83,8 +86,9 @@ func (m *Metrics) SaveResults(_ context.Context, results []readmodel.AnalyticsRe
 		}
 		if old, ok := days[r.AsOf]; !ok || old.view.Version <= version {
 			days[r.AsOf] = metricsRow{
-				userID:    r.Portfolio.UserID,
-				scheduled: r.Scheduled || (ok && old.scheduled && old.view.Version == version),
+				userID:          r.Portfolio.UserID,
+				scheduled:       r.Scheduled || (ok && old.scheduled && old.view.Version == version),
+				currentDrawdown: r.CurrentDrawdown,
 				view: readmodel.MetricsView{PortfolioID: id, AsOf: r.AsOf, Version: version, Benchmark: r.Benchmark,
 					MarketValue: numeric(r.MarketValue), ComputedAt: at},
 				report: report,
@@ -106,6 +110,29 @@ func (m *Metrics) SaveResults(_ context.Context, results []readmodel.AnalyticsRe
 		}
 	}
 	return nil
+}
+
+// WealthMark implements WealthSource: the current drawdown and market value
+// of the portfolio's newest metrics row, as readmodel.AlertRules reads them.
+func (m *Metrics) WealthMark(portfolioID string) (alerts.WealthMark, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var newest calendar.Date
+	var row metricsRow
+	found := false
+	for day, r := range m.metrics[portfolioID] {
+		if !found || day > newest {
+			newest, row, found = day, r, true
+		}
+	}
+	if !found {
+		return alerts.WealthMark{}, false
+	}
+	dd := row.currentDrawdown
+	if math.IsNaN(dd) || math.IsInf(dd, 0) {
+		dd = 0
+	}
+	return alerts.WealthMark{Drawdown: dd, Value: row.view.MarketValue, AsOf: row.view.ComputedAt}, true
 }
 
 // dayRange is n consecutive days from first, as the series is stored.

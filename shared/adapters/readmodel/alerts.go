@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -453,6 +454,9 @@ select r.definition::text, coalesce(r.state::text, '')
 	if err := rows.Err(); err != nil {
 		return nil, st, fmt.Errorf("readmodel: portfolio alert rules: %w", err)
 	}
+	if err := a.wealthMarks(ctx, out, &st); err != nil {
+		return nil, st, err
+	}
 	if len(dropPortfolios) == 0 {
 		return out, st, nil
 	}
@@ -480,6 +484,76 @@ select r.definition::text, coalesce(r.state::text, '')
 	return out, st, nil
 }
 
+// wealthMarks fills st.Wealth for the portfolios of the drawdown rules among
+// rules, from their latest row of portfolio_metrics: its current drawdown is
+// 1 − wealth/peak of the TWR wealth index and its market value the value at
+// that computation (alerts.WealthMark). A portfolio not computed yet has none.
+func (a *AlertRules) wealthMarks(ctx context.Context, rules []alerts.Rule, st *alerts.State) error {
+	var pfs []string
+	for _, r := range rules {
+		if r.HasKind(alerts.KindDrawdown) && !slices.Contains(pfs, r.PortfolioID) {
+			pfs = append(pfs, r.PortfolioID)
+		}
+	}
+	if len(pfs) == 0 {
+		return nil
+	}
+	rows, err := a.db.Query(ctx, `
+select distinct on (portfolio_id) portfolio_id, coalesce(current_drawdown, 0), market_value::text, computed_at
+  from portfolio_metrics
+ where portfolio_id = any($1::text[])
+ order by portfolio_id, as_of desc`, pfs)
+	if err != nil {
+		return fmt.Errorf("readmodel: wealth marks: %w", err)
+	}
+	defer rows.Close()
+	st.Wealth = map[string]alerts.WealthMark{}
+	for rows.Next() {
+		var p, value string
+		var m alerts.WealthMark
+		if err := rows.Scan(&p, &m.Drawdown, &value, &m.AsOf); err != nil {
+			return fmt.Errorf("readmodel: wealth marks: %w", err)
+		}
+		if m.Value, err = decimal.NewFromString(value); err != nil {
+			return fmt.Errorf("readmodel: wealth mark of %s: %w", p, err)
+		}
+		m.AsOf = m.AsOf.UTC()
+		st.Wealth[p] = m
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("readmodel: wealth marks: %w", err)
+	}
+	return nil
+}
+
+// SaveStateAndMarks is SaveState for a writer that keeps no rules in memory
+// (the analytics job): in the same statement it moves the state marks of the
+// rules' keys, so that a prices consumer holding them reloads their state (and
+// the wealth marks of their portfolios) instead of evaluating the next tick on
+// what it held.
+func (a *AlertRules) SaveStateAndMarks(ctx context.Context, rules []alerts.Rule, s alerts.State) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	ids, states, pfs, samples, err := stateRows(rules, s)
+	if err != nil {
+		return err
+	}
+	if _, err := a.db.Exec(ctx, `
+with saved as (
+  update alert_rules r set state = nullif(u.st, '')::jsonb
+    from unnest($1::text[], $2::text[]) as u(id, st)
+   where r.id = u.id
+  returning case when r.portfolio_id <> '' then 'p:' || r.portfolio_id else 's:' || r.symbol end as key
+)
+insert into alert_state_marks (key, token)
+select key, gen_random_uuid()::text from (select distinct key from saved) k
+on conflict (key) do update set token = excluded.token, changed_by = pg_current_xact_id()`, ids, states); err != nil {
+		return fmt.Errorf("readmodel: save alert state and marks: %w", err)
+	}
+	return a.saveSamples(ctx, pfs, samples)
+}
+
 // SaveState implements pricing.AlertStore: it writes the state in s of each of
 // rules (none: armed at epoch 0) in one statement. Rules deleted meanwhile are
 // skipped. For the portfolios of the value_drop rules among rules it also writes
@@ -488,15 +562,30 @@ func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alert
 	if len(rules) == 0 {
 		return nil
 	}
-	ids, states := make([]string, 0, len(rules)), make([]string, 0, len(rules))
-	var pfs, samples []string
+	ids, states, pfs, samples, err := stateRows(rules, s)
+	if err != nil {
+		return err
+	}
+	if _, err := a.db.Exec(ctx, `
+update alert_rules r set state = nullif(u.st, '')::jsonb
+  from unnest($1::text[], $2::text[]) as u(id, st)
+ where r.id = u.id`, ids, states); err != nil {
+		return fmt.Errorf("readmodel: save alert state: %w", err)
+	}
+	return a.saveSamples(ctx, pfs, samples)
+}
+
+// stateRows are the rules' states as JSON ("" for none), by rule ID, and the
+// recent values of the portfolios of their value_drop rules ("" for none).
+func stateRows(rules []alerts.Rule, s alerts.State) (ids, states, pfs, samples []string, err error) {
+	ids, states = make([]string, 0, len(rules)), make([]string, 0, len(rules))
 	seen := map[string]bool{}
 	for _, r := range rules {
 		js := ""
 		if rs, ok := s.Rules[r.ID]; ok && rs != (alerts.RuleState{}) {
 			b, err := json.Marshal(rs)
 			if err != nil {
-				return fmt.Errorf("readmodel: alert state: %w", err)
+				return nil, nil, nil, nil, fmt.Errorf("readmodel: alert state: %w", err)
 			}
 			js = string(b)
 		}
@@ -507,20 +596,14 @@ func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alert
 			if v := s.Values[r.PortfolioID]; len(v) > 0 {
 				b, err := json.Marshal(v)
 				if err != nil {
-					return fmt.Errorf("readmodel: alert value samples: %w", err)
+					return nil, nil, nil, nil, fmt.Errorf("readmodel: alert value samples: %w", err)
 				}
 				vs = string(b)
 			}
 			pfs, samples = append(pfs, r.PortfolioID), append(samples, vs)
 		}
 	}
-	if _, err := a.db.Exec(ctx, `
-update alert_rules r set state = nullif(u.st, '')::jsonb
-  from unnest($1::text[], $2::text[]) as u(id, st)
- where r.id = u.id`, ids, states); err != nil {
-		return fmt.Errorf("readmodel: save alert state: %w", err)
-	}
-	return a.saveSamples(ctx, pfs, samples)
+	return ids, states, pfs, samples, nil
 }
 
 // SaveValueSamples implements pricing.StateMarker: it keeps the recent values of

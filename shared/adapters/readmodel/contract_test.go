@@ -34,6 +34,11 @@ func TestStoreContracts(t *testing.T) {
 				OwnPortfolios: func(t *testing.T, userID string, ids ...string) {
 					ownPortfolios(t, pool, userID, ids...)
 				},
+				Computed: func(t *testing.T, r readmodel.AnalyticsResult) {
+					if err := readmodel.NewMetrics(pool).SaveResults(t.Context(), []readmodel.AnalyticsResult{r}); err != nil {
+						t.Fatal(err)
+					}
+				},
 			}
 		})
 	})

@@ -338,3 +338,45 @@ func TestValueExactAcrossScales(t *testing.T) {
 		}
 	}
 }
+
+// PositionValues values each position ValueAt prices, in the base, and leaves
+// out those it does not: their sum is the valuation's market value.
+func TestPositionValuesSumToTheValuation(t *testing.T) {
+	d := decimal.RequireFromString
+	t0 := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
+	h := &readmodel.Holdings{Currency: "USD", Positions: []readmodel.HeldPosition{
+		{Symbol: "AAPL", Quantity: d("10"), CostBasis: d("1000"), Currency: "USD"},
+		{Symbol: "VOD.L", Quantity: d("1000"), CostBasis: d("900"), Currency: "GBp", LocalCurrency: "GBP", LocalCostBasis: d("700")},
+		{Symbol: "SAP.DE", Quantity: d("3"), CostBasis: d("500"), Currency: "EUR", LocalCurrency: "EUR", LocalCostBasis: d("450")},
+		{Symbol: "NONE", Quantity: d("5"), CostBasis: d("50"), Currency: "USD"},
+		{Symbol: "7203.T", Quantity: d("100"), CostBasis: d("1500"), Currency: "JPY", LocalCurrency: "JPY", LocalCostBasis: d("220000")},
+	}}
+	prices := map[string]readmodel.LatestPrice{
+		"AAPL":     {Symbol: "AAPL", Price: d("190.5"), Currency: "USD", AsOf: t0},
+		"VOD.L":    {Symbol: "VOD.L", Price: d("72.3"), Currency: "GBp", AsOf: t0},
+		"SAP.DE":   {Symbol: "SAP.DE", Price: d("180.25"), Currency: "EUR", AsOf: t0},
+		"7203.T":   {Symbol: "7203.T", Price: d("2500"), Currency: "JPY", AsOf: t0}, // no JPY rate: unpriced
+		"GBPUSD=X": {Symbol: "GBPUSD=X", Price: d("1.27"), Currency: "USD", AsOf: t0},
+		"EURUSD=X": {Symbol: "EURUSD=X", Price: d("1.0856"), Currency: "USD", AsOf: t0},
+	}
+	at := make([]*readmodel.LatestPrice, len(h.Positions))
+	for k, p := range h.Positions {
+		if lp, ok := prices[p.Symbol]; ok {
+			at[k] = &lp
+		}
+	}
+	rates := readmodel.NewLiveRates(prices)
+	v := readmodel.ValueAt("p", h, at, rates)
+	got := readmodel.PositionValues(h, at, rates)
+	want := map[string]string{"AAPL": "1905", "VOD.L": "918.21", "SAP.DE": "587.0382"}
+	sum := decimal.Zero
+	for _, pv := range got {
+		if w, ok := want[pv.Symbol]; !ok || !pv.Value.Equal(d(w)) {
+			t.Errorf("%s valued %s, want %s", pv.Symbol, pv.Value, w)
+		}
+		sum = sum.Add(pv.Value)
+	}
+	if len(got) != len(want) || !sum.Equal(v.MarketValue) {
+		t.Fatalf("position values %+v sum to %s, the valuation is %s (unpriced %v)", got, sum, v.MarketValue, v.Unpriced)
+	}
+}

@@ -40,6 +40,10 @@ type holdingsCache struct {
 	fxNeeds  map[string][]string
 	fxLoaded bool
 	fxStale  map[string]bool
+	// lastPrices and lastRates are the prices (by symbol index) and rates the
+	// last batch valued with: positionValues values positions at them.
+	lastPrices []*LatestPrice
+	lastRates  *LiveRates
 }
 
 // heldPortfolio is one portfolio as the cache knows it.
@@ -201,6 +205,7 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 	if err := hc.readPrices(ctx, db, need, &priceOf, rates); err != nil {
 		return nil, err
 	}
+	hc.lastPrices, hc.lastRates = priceOf, rates
 	out := make([]PortfolioValuation, 0, len(touched))
 	var at []*LatestPrice
 	for _, p := range touched {
@@ -214,6 +219,33 @@ func (hc *holdingsCache) valuations(ctx context.Context, db PriceDB, symbols []s
 		out = append(out, ValueAt(p.id, p.h, at, rates))
 	}
 	return out, nil
+}
+
+// positionValues values, position by position, those of portfolioIDs that the
+// last batch valued, at the prices and rates it valued them with: a pass over
+// a portfolio's positions for the alert rules that need them (weights), apart
+// from the valuation's sums, so portfolios without such rules pay nothing.
+func (hc *holdingsCache) positionValues(portfolioIDs []string) map[string][]market.PositionValue {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	out := make(map[string][]market.PositionValue, len(portfolioIDs))
+	var at []*LatestPrice
+	for _, id := range portfolioIDs {
+		p := hc.pf[id]
+		if p == nil || p.h == nil || p.seen != hc.batch {
+			continue
+		}
+		at = at[:0]
+		for _, si := range p.syms {
+			var lp *LatestPrice
+			if int(si) < len(hc.lastPrices) {
+				lp = hc.lastPrices[si]
+			}
+			at = append(at, lp)
+		}
+		out[id] = PositionValues(p.h, at, hc.lastRates)
+	}
+	return out
 }
 
 // readPrices reads the latest prices of the symbols need (by index) into

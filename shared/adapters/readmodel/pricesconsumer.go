@@ -56,6 +56,13 @@ func (s *PricesConsumerStore) ValuationsHolding(ctx context.Context, symbols []s
 	return vals, markRefused(err)
 }
 
+// PositionValues values the open positions of portfolioIDs, one by one, at the
+// prices and rates of the last ValuationsHolding call, from the holdings cache;
+// a portfolio that call did not value is left out.
+func (s *PricesConsumerStore) PositionValues(_ context.Context, portfolioIDs []string) (map[string][]market.PositionValue, error) {
+	return s.holdings.positionValues(portfolioIDs), nil
+}
+
 // RecordValuations inserts each event's data as a row of valuations; an
 // (portfolio, as_of) already recorded is left as it is (see InsertValuations).
 func (s *PricesConsumerStore) RecordValuations(ctx context.Context, evs []pricing.PortfolioValueCalculated) (int64, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/portfoliotracker/tracker/shared/domain/currency"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -506,6 +507,39 @@ func ValueAt(portfolioID string, h *Holdings, prices []*LatestPrice, rates *Live
 	}
 	slices.Sort(v.Unpriced)
 	return v
+}
+
+// PositionValues values each position of h that ValueAt prices, in the base
+// currency (quantity × price, × the rate from its trading currency), with the
+// prices given by position as for ValueAt; the positions it leaves unpriced are
+// left out. Their sum is ValueAt's market value up to the rounding of the
+// conversions (ValueAt converts a currency's sum once).
+func PositionValues(h *Holdings, prices []*LatestPrice, rates *LiveRates) []market.PositionValue {
+	out := make([]market.PositionValue, 0, len(h.Positions))
+	for k := range h.Positions {
+		p, lp := &h.Positions[k], prices[k]
+		if lp == nil {
+			continue
+		}
+		trading := p.tradingCurrency(h.Currency)
+		price := lp.Price
+		if lp.Currency != trading {
+			var ok bool
+			if price, _, ok = priceInTrading(lp, trading); !ok {
+				continue
+			}
+		}
+		v := p.Quantity.Mul(price)
+		if trading != h.Currency {
+			r := rates.rate(trading, h.Currency)
+			if !r.ok {
+				continue
+			}
+			v = v.Mul(r.value)
+		}
+		out = append(out, market.PositionValue{Symbol: p.Symbol, Value: v})
+	}
+	return out
 }
 
 // currencySums keeps, per currency, a sum of products or amounts (first) and a

@@ -12,10 +12,14 @@ import (
 )
 
 // AlertStore holds the portfolio alert rules, their state and history;
-// *readmodel.AlertRules implements it.
+// *readmodel.AlertRules implements it. SaveStateAndMarks saves the rules' state
+// and moves their keys' state marks (pricing.StateMarker), so that a prices
+// consumer holding the same rules, which it evaluates on ticks, reloads their
+// state and the portfolios' new wealth marks: one state per rule, whoever
+// evaluates it.
 type AlertStore interface {
 	PortfolioRules(ctx context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error)
-	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
+	SaveStateAndMarks(ctx context.Context, rules []alerts.Rule, s alerts.State) error
 	RecordFirings(ctx context.Context, firings []alerts.Firing) error
 }
 
@@ -80,7 +84,7 @@ func (j *Job) riskAlerts(ctx context.Context, computed []*Analysis, at time.Time
 			return 0, err
 		}
 	}
-	if err := j.opts.Alerts.SaveState(ctx, rules, eng.State()); err != nil {
+	if err := j.opts.Alerts.SaveStateAndMarks(ctx, rules, eng.State()); err != nil {
 		return len(firings), err
 	}
 	j.pushFirings(ctx, firings)

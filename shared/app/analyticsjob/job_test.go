@@ -742,9 +742,22 @@ func TestStreamRecomputeEvaluatesRiskAlerts(t *testing.T) {
 	// Selling most of BBB leaves AAA nearly all of the value.
 	e.record(id, userA, trade(portfolio.Sell, "2025-06-02", "BBB", "49"))
 	e.project(id)
+	marker := rules.(interface {
+		StateMarks(ctx context.Context, keys []string) (map[string]string, error)
+	})
+	key := "p:" + id
+	before, err := marker.StateMarks(ctx, []string{key})
+	if err != nil {
+		t.Fatal(err)
+	}
 	recompute(now.Add(time.Minute))
 	if got := fired(); !slices.Equal(got, []string{"both#0", "conc#0"}) || len(n.sent) != 2 {
 		t.Fatalf("fired %v, pushed %d", got, len(n.sent))
+	}
+	// The state is saved with the portfolio's mark moved: a prices consumer
+	// holding these rules (it evaluates them on ticks) reloads their state.
+	if after, err := marker.StateMarks(ctx, []string{key}); err != nil || after[key] == before[key] {
+		t.Fatalf("mark %q after the save, %q before, %v", after[key], before[key], err)
 	}
 	recompute(now.Add(2 * time.Minute))
 	if sum, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily}); err != nil || sum.Firings != 0 {

@@ -922,10 +922,15 @@ func (c *Consumer) valueAlerts(ctx context.Context, st *Stats, store pricing.Por
 	bad, n, err := c.runAlerts(ctx, st, c.valueRules, ruleSet{
 		name: "value", keys: keys,
 		load: func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error) {
-			rules, st, err := store.PortfolioRules(ctx, unkey(keys), alerts.MetricValue)
+			rules, st, err := store.PortfolioRules(ctx, unkey(keys), tickedMetrics...)
+			rules = slices.DeleteFunc(rules, func(r alerts.Rule) bool { return !r.OnTicks() })
 			return alerts.OwnRules(rules, func(pid string) string { return owners[pid] }), st, err
 		},
-		keyOf: func(r alerts.Rule) string { return pricing.PortfolioKey(r.PortfolioID) },
+		keyOf:   func(r alerts.Rule) string { return pricing.PortfolioKey(r.PortfolioID) },
+		derived: isRiskRule,
+		derive: func(ctx context.Context, rules []alerts.Rule, wealth map[string]alerts.WealthMark) ([]alerts.Tick, error) {
+			return c.riskTicks(ctx, rules, wealth, vals)
+		},
 	}, ticks)
 	if marker, ok := c.cfg.Alerts.(pricing.StateMarker); ok {
 		c.saveValueSamples(ctx, st, marker, keys)

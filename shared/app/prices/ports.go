@@ -58,6 +58,12 @@ type Valuations interface {
 	RecordValuations(ctx context.Context, evs []pricing.PortfolioValueCalculated) (int64, error)
 	// SymbolsHeldBy returns the symbols of the open positions of portfolioIDs.
 	SymbolsHeldBy(ctx context.Context, portfolioIDs []string) ([]string, error)
+	// PositionValues values the open positions of portfolioIDs one by one, in
+	// their base currency, at the prices and rates of the last
+	// ValuationsHolding call (a portfolio it did not value is left out): what
+	// weight and concentration rules need, asked for the portfolios that have
+	// such rules only.
+	PositionValues(ctx context.Context, portfolioIDs []string) (map[string][]market.PositionValue, error)
 }
 
 // Watchers are the users watching symbols they may not hold (a WebSocket

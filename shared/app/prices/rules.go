@@ -25,11 +25,17 @@ type ruleCache struct {
 	rules  map[string][]string // key → the IDs of its rules in eng
 	marks  map[string]string   // key → the mark eng's copy of the key reflects
 	tokens *claimTokens
+	// derived are the keys with a rule whose ticks the set derives from the
+	// rules (ruleSet.derived), and wealth the wealth marks loaded with the
+	// portfolio keys, by portfolio ID.
+	derived map[string]bool
+	wealth  map[string]alerts.WealthMark
 }
 
 func newRuleCache(tokens *claimTokens) *ruleCache {
 	eng, _ := alerts.NewEngine()
-	return &ruleCache{eng: eng, rules: map[string][]string{}, marks: map[string]string{}, tokens: tokens}
+	return &ruleCache{eng: eng, rules: map[string][]string{}, marks: map[string]string{}, tokens: tokens,
+		derived: map[string]bool{}, wealth: map[string]alerts.WealthMark{}}
 }
 
 // claimTokens are the marks a Consumer claims keys with: a random prefix of its
@@ -56,6 +62,8 @@ func (rc *ruleCache) invalidate(keys ...string) {
 		}
 		delete(rc.rules, k)
 		delete(rc.marks, k)
+		delete(rc.derived, k)
+		delete(rc.wealth, k[2:])
 	}
 }
 
@@ -66,6 +74,13 @@ type ruleSet struct {
 	keys  []string
 	load  func(ctx context.Context, keys []string) ([]alerts.Rule, alerts.State, error)
 	keyOf func(r alerts.Rule) string
+	// derived, when set, picks the rules whose ticks are computed from the
+	// rules themselves (the risk rules a tick evaluates: which weights, whether
+	// a drawdown), and derive computes those ticks from the picked rules of the
+	// batch's keys and the wealth marks loaded with them. Keys without such
+	// rules cost one map look-up.
+	derived func(r alerts.Rule) bool
+	derive  func(ctx context.Context, rules []alerts.Rule, wealth map[string]alerts.WealthMark) ([]alerts.Tick, error)
 }
 
 // runAlerts evaluates ticks on the rules of set.keys, records the firings and
@@ -82,6 +97,7 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 	}
 	var eng *alerts.Engine
 	var loaded []alerts.Rule
+	var loadedWealth map[string]alerts.WealthMark
 	if rc != nil {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
@@ -105,7 +121,15 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
 			return set.keys, nil, err
 		}
-		loaded = rules
+		loaded, loadedWealth = rules, state.Wealth
+	}
+	if set.derive != nil {
+		more, err := c.derivedTicks(ctx, rc, eng, set, loaded, loadedWealth)
+		if err != nil {
+			log.ErrorContext(ctx, "prices: "+set.name+" derived alert ticks", "error", err.Error())
+			return set.keys, nil, err
+		}
+		ticks = append(ticks, more...)
 	}
 	fs := eng.Evaluate(ticks)
 	fail := func(msg string, err error) ([]string, []alerts.Firing, error) {
@@ -151,6 +175,36 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		}
 	}
 	return nil, fs, nil
+}
+
+// derivedTicks are the ticks set.derive computes for the rules set.derived
+// picks among the rules of set.keys: from rc's engine, or from the rules loaded
+// for this batch (loaded, with their wealth marks) without a cache.
+func (c *Consumer) derivedTicks(ctx context.Context, rc *ruleCache, eng *alerts.Engine, set ruleSet, loaded []alerts.Rule, wealth map[string]alerts.WealthMark) ([]alerts.Tick, error) {
+	var picked []alerts.Rule
+	if rc != nil {
+		for _, k := range set.keys {
+			if !rc.derived[k] {
+				continue
+			}
+			for _, id := range rc.rules[k] {
+				if r, ok := eng.Rule(id); ok && set.derived(r) {
+					picked = append(picked, r)
+				}
+			}
+		}
+		wealth = rc.wealth
+	} else {
+		for _, r := range loaded {
+			if set.derived(r) {
+				picked = append(picked, r)
+			}
+		}
+	}
+	if len(picked) == 0 {
+		return nil, nil
+	}
+	return set.derive(ctx, picked, wealth)
 }
 
 // syncAlertMarks drops from both rule caches the keys whose marks others moved
@@ -207,6 +261,12 @@ func (c *Consumer) prepare(ctx context.Context, rc *ruleCache, marker pricing.St
 			continue
 		}
 		rc.rules[k] = append(rc.rules[k], r.ID)
+		if set.derived != nil && set.derived(r) {
+			rc.derived[k] = true
+		}
+	}
+	for pid, m := range state.Wealth {
+		rc.wealth[pid] = m
 	}
 	if err := rc.eng.Merge(state); err != nil {
 		rc.invalidate(stale...)

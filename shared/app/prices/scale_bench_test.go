@@ -152,6 +152,12 @@ func cpuTime() time.Duration {
 //	live-heap-MiB         the heap after the cold batch and a GC: what a warm container keeps
 func BenchmarkHandleAtScale(b *testing.B) {
 	scaleEnv(b)
+	benchHandleAtScale(b)
+}
+
+// benchHandleAtScale measures a warm consumer's batches over the seeded scale
+// (BenchmarkHandleAtScale's figures).
+func benchHandleAtScale(b *testing.B) {
 	c := prices.New(prices.Config{Latest: scale.latest, DB: readmodel.NewPricesConsumerStore(scale.pool), Notifier: discard{},
 		Alerts: readmodel.NewConsumerAlertRules(scale.pool), Concurrency: 64, ValuationRetention: -1})
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
@@ -260,4 +266,43 @@ func BenchmarkHandleAtScaleTwoShards(b *testing.B) {
 	b.ReportMetric(ms(total-writes), "handler-ms/batch")
 	b.ReportMetric(ms(total-writes-dyn), "handler-excl-dynamo-ms/batch")
 	b.ReportMetric(ms(writes), "rm-write-ms/batch")
+}
+
+// scaleRiskRules are the risk rules BenchmarkHandleAtScaleRiskRules adds: on
+// one portfolio in scaleRiskEvery, a weight_drift rule on its first position
+// and a drawdown rule, with analytics' figures of the portfolio (the wealth
+// mark). Their thresholds are wide: the cost measured is the evaluation's, not
+// the firings'.
+const scaleRiskEvery = 10
+
+var scaleRisk struct {
+	once sync.Once
+	err  error
+}
+
+// BenchmarkHandleAtScaleRiskRules is BenchmarkHandleAtScale with 2,000 risk
+// rules evaluated on ticks (1,000 portfolios with a weight_drift and a drawdown
+// rule): the per-position pass and the derived ticks of the portfolios that have
+// such rules. It runs last in the file: its rules stay in the shared seed.
+func BenchmarkHandleAtScaleRiskRules(b *testing.B) {
+	scaleEnv(b)
+	scaleRisk.once.Do(func() {
+		_, scaleRisk.err = scale.pool.Exec(b.Context(), fmt.Sprintf(`
+insert into alert_rules (id, user_id, kind, symbol, portfolio_id, definition)
+select id, uid, kind, sym, pid,
+       jsonb_strip_nulls(jsonb_build_object('id', id, 'userId', uid::text, 'kind', kind, 'portfolioId', pid,
+         'symbol', case when kind = 'weight_drift' then sym end, 'targetWeight', case when kind = 'weight_drift' then '0.05' end,
+         'threshold', case when kind = 'weight_drift' then '0.5' else '0.9' end))
+  from (select kind || p as id, md5('u' || (p %% %[2]d))::uuid as uid, kind, 'p' || lpad(p::text, 5, '0') as pid,
+               'S' || lpad(((7 * p) %% 500)::text, 3, '0') as sym
+          from generate_series(0, %[1]d - 1, %[3]d) p, unnest(array['weight_drift', 'drawdown']) kind) r;
+insert into portfolio_metrics (portfolio_id, as_of, user_id, version, benchmark, market_value, current_drawdown, report, computed_at)
+select 'p' || lpad(p::text, 5, '0'), date '2026-03-01', md5('u' || (p %% %[2]d))::uuid, 1, 'SPY', 60000, 0.05, '{}', now()
+  from generate_series(0, %[1]d - 1, %[3]d) p;
+analyze;`, scalePortfolios, scaleUsers, scaleRiskEvery))
+	})
+	if scaleRisk.err != nil {
+		b.Fatal(scaleRisk.err)
+	}
+	benchHandleAtScale(b)
 }

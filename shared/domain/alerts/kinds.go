@@ -37,10 +37,13 @@ type Evaluator string
 // Evaluators.
 const (
 	// EvaluatedByPrices: the prices consumer, on every batch of ticks: price
-	// rules on the ticked symbols, and value rules on the portfolios it values.
+	// rules on the ticked symbols, and value rules on the portfolios it values
+	// (with the analytics kinds marked OnTicks).
 	EvaluatedByPrices Evaluator = "prices"
-	// EvaluatedByAnalytics: the analytics job, on each day's figures: the risk
-	// and rebalance rules.
+	// EvaluatedByAnalytics: the analytics job, on each day's figures and after
+	// every change of a portfolio: the risk and rebalance rules. Those of them
+	// whose metric follows the market value (KindSpec.OnTicks) are evaluated by
+	// the prices consumer on ticks too, with the same state.
 	EvaluatedByAnalytics Evaluator = "analytics"
 )
 
@@ -53,6 +56,12 @@ type KindSpec struct {
 	Metric Metric
 	// EvaluatedBy computes Metric and evaluates the rules.
 	EvaluatedBy Evaluator
+	// OnTicks: the prices consumer also evaluates the rules of an analytics
+	// kind on the portfolio's live valuation, at every batch that revalues it
+	// (weights and the largest weight from its positions' values, drawdown from
+	// the value against the wealth index of the last computation, WealthMark).
+	// VaR is not: a tick does not change a historical VaR fraction.
+	OnTicks bool
 }
 
 // kindTable is the one list of kinds: validation, the engine's indexes, the
@@ -62,14 +71,14 @@ type KindSpec struct {
 // metric of its own gets "metric ≥ threshold"); its fields are checked in
 // Rule.Validate.
 var kindTable = [...]KindSpec{
-	{KindPriceAbove, MetricPrice, EvaluatedByPrices},
-	{KindPriceBelow, MetricPrice, EvaluatedByPrices},
-	{KindPercentMove, MetricPrice, EvaluatedByPrices},
-	{KindWeightDrift, MetricWeight, EvaluatedByAnalytics},
-	{KindValueDrop, MetricValue, EvaluatedByPrices},
-	{KindDrawdown, MetricDrawdown, EvaluatedByAnalytics},
-	{KindVaRBreach, MetricVaR, EvaluatedByAnalytics},
-	{KindConcentration, MetricConcentration, EvaluatedByAnalytics},
+	{KindPriceAbove, MetricPrice, EvaluatedByPrices, false},
+	{KindPriceBelow, MetricPrice, EvaluatedByPrices, false},
+	{KindPercentMove, MetricPrice, EvaluatedByPrices, false},
+	{KindWeightDrift, MetricWeight, EvaluatedByAnalytics, true},
+	{KindValueDrop, MetricValue, EvaluatedByPrices, false},
+	{KindDrawdown, MetricDrawdown, EvaluatedByAnalytics, true},
+	{KindVaRBreach, MetricVaR, EvaluatedByAnalytics, false},
+	{KindConcentration, MetricConcentration, EvaluatedByAnalytics, true},
 }
 
 // Kinds lists every kind, in the table's order.
@@ -137,4 +146,32 @@ func PortfolioMetrics(by ...Evaluator) []Metric {
 		out = append(out, s.Metric)
 	}
 	return out
+}
+
+// TickedMetrics lists, once each in table order, the metrics of the portfolio
+// rules the prices consumer evaluates on ticks: its own (value) and the
+// analytics kinds it evaluates on ticks too (KindSpec.OnTicks).
+func TickedMetrics() []Metric {
+	var out []Metric
+	for _, s := range kindTable {
+		if s.Metric == MetricPrice || (s.EvaluatedBy != EvaluatedByPrices && !s.OnTicks) || slices.Contains(out, s.Metric) {
+			continue
+		}
+		out = append(out, s.Metric)
+	}
+	return out
+}
+
+// OnTicks reports whether every condition of r is evaluated on price ticks by
+// the prices consumer: a rule with a condition only analytics computes (VaR)
+// is left to analytics whole, since a composite is judged on its conditions at
+// one instant.
+func (r Rule) OnTicks() bool {
+	for _, c := range r.Legs() {
+		s, ok := c.Kind.spec()
+		if !ok || (s.EvaluatedBy != EvaluatedByPrices && !s.OnTicks) {
+			return false
+		}
+	}
+	return true
 }

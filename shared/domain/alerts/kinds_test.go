@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 func TestKindsOfMetrics(t *testing.T) {
@@ -39,6 +41,56 @@ func TestPortfolioMetricsByEvaluator(t *testing.T) {
 	} {
 		if got := PortfolioMetrics(tc.by...); !slices.Equal(got, tc.want) {
 			t.Errorf("PortfolioMetrics(%v) = %v, want %v", tc.by, got, tc.want)
+		}
+	}
+}
+
+// The prices consumer ticks value_drop's metric and the risk metrics that follow
+// the value; a rule is evaluated on ticks only when all of its conditions are.
+func TestTickedMetricsAndRules(t *testing.T) {
+	want := []Metric{MetricWeight, MetricValue, MetricDrawdown, MetricConcentration}
+	if got := TickedMetrics(); !slices.Equal(got, want) {
+		t.Fatalf("TickedMetrics() = %v, want %v", got, want)
+	}
+	th := decimal.RequireFromString("0.1")
+	for _, tc := range []struct {
+		r    Rule
+		want bool
+	}{
+		{Rule{Kind: KindDrawdown, PortfolioID: "p", Threshold: th}, true},
+		{Rule{Kind: KindValueDrop, PortfolioID: "p", Threshold: th}, true},
+		{Rule{Kind: KindVaRBreach, PortfolioID: "p", Threshold: th}, false},
+		{Rule{PortfolioID: "p", Conditions: []Condition{{Kind: KindConcentration, Threshold: th}, {Kind: KindWeightDrift, Symbol: "A", Threshold: th}}}, true},
+		{Rule{PortfolioID: "p", Conditions: []Condition{{Kind: KindConcentration, Threshold: th}, {Kind: KindVaRBreach, Threshold: th}}}, false},
+	} {
+		if got := tc.r.OnTicks(); got != tc.want {
+			t.Errorf("%+v OnTicks() = %v, want %v", tc.r, got, tc.want)
+		}
+	}
+}
+
+// The live drawdown moves the last computation's wealth by the value's ratio.
+func TestLiveDrawdown(t *testing.T) {
+	d := decimal.RequireFromString
+	m := WealthMark{Drawdown: 0.1, Value: d("1000")}
+	for _, tc := range []struct {
+		live string
+		want string
+		ok   bool
+	}{
+		{"1000", "0.1", true},
+		{"880", "0.208", true},
+		{"1200", "0", true}, // above the peak: no drawdown (the next computation raises the peak)
+		{"0", "1", true},
+	} {
+		got, ok := m.LiveDrawdown(d(tc.live))
+		if ok != tc.ok || (ok && !got.Equal(d(tc.want))) {
+			t.Errorf("LiveDrawdown(%s) = %s, %v; want %s", tc.live, got, ok, tc.want)
+		}
+	}
+	for _, bad := range []WealthMark{{}, {Drawdown: 0.1}, {Drawdown: 1, Value: d("1")}, {Drawdown: -0.5, Value: d("1")}} {
+		if _, ok := bad.LiveDrawdown(d("100")); ok {
+			t.Errorf("%+v valued a drawdown", bad)
 		}
 	}
 }

@@ -15,6 +15,11 @@ import (
 type State struct {
 	Rules  map[string]RuleState     `json:"rules,omitempty"`
 	Values map[string][]ValueSample `json:"values,omitempty"`
+	// Wealth is, by portfolio, the wealth index of analytics' last computation,
+	// which the prices consumer needs to evaluate drawdown rules on ticks: the
+	// stores fill it with the rules of portfolios that have drawdown rules. The
+	// engine neither reads nor keeps it.
+	Wealth map[string]WealthMark `json:"wealth,omitempty"`
 }
 
 // RuleState is one rule's state: Fired (otherwise armed), the arming Epoch (the

@@ -38,5 +38,12 @@ type PortfolioValuation struct {
 	CurrencyEffect decimal.Decimal
 }
 
+// PositionValue is one open position's market value in its portfolio's base
+// currency, at the prices of a valuation.
+type PositionValue struct {
+	Symbol string
+	Value  decimal.Decimal
+}
+
 // LeadStaleness: see PortfolioValuation.FirstSymbol.
 const LeadStaleness = 24 * time.Hour

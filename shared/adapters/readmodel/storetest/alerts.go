@@ -30,6 +30,7 @@ type AlertStore interface {
 	PriceRules(ctx context.Context, symbols []string) ([]alerts.Rule, alerts.State, error)
 	PortfolioRules(ctx context.Context, portfolioIDs []string, metrics ...alerts.Metric) ([]alerts.Rule, alerts.State, error)
 	SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error
+	SaveStateAndMarks(ctx context.Context, rules []alerts.Rule, s alerts.State) error
 	SaveValueSamples(ctx context.Context, portfolioIDs []string, samples [][]alerts.ValueSample) error
 	StateMarks(ctx context.Context, keys []string) (map[string]string, error)
 	StateMarkChanges(ctx context.Context, since uint64, ownPrefix string) (map[string]string, uint64, error)
@@ -46,6 +47,9 @@ var _ AlertStore = (*readmodel.AlertRules)(nil)
 type AlertSubject struct {
 	Store         AlertStore
 	OwnPortfolios func(t *testing.T, userID string, portfolioIDs ...string)
+	// Computed stores analytics' figures of a portfolio (the metrics store
+	// the alert store reads the wealth marks of drawdown rules from).
+	Computed func(t *testing.T, r readmodel.AnalyticsResult)
 }
 
 // RunAlerts runs the alert store's suite; newSubject returns an empty store.
@@ -68,6 +72,7 @@ func RunAlerts(t *testing.T, newSubject func(t *testing.T) AlertSubject) {
 		{"PausedRulesAreNotServed", testPauseResume},
 		{"RulesWithConditionsAreServedByTheirKey", testCompositeRules},
 		{"UpdatesRaceWithoutLosingOne", testUpdateRace},
+		{"AnalyticsSavesMoveMarksAndServeWealth", testWealthMarks},
 	})
 }
 
@@ -908,5 +913,66 @@ func testUpdateRace(t *testing.T, s AlertSubject) {
 	r := list[0].Rule
 	if !r.Threshold.Equal(thr) || !r.Hysteresis.Equal(h) || r.Cooldown != cd || r.Direction != dir || !slices.Equal(r.Channels, channels) {
 		t.Fatalf("a concurrent patch was lost: %+v", r)
+	}
+}
+
+// testWealthMarks: the portfolio rules of a portfolio with drawdown rules come
+// with the wealth mark of its newest computation (current drawdown and market
+// value), and SaveStateAndMarks, the analytics job's save, moves the marks of
+// the rules' keys so a consumer holding them reloads.
+func testWealthMarks(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	s.OwnPortfolios(t, UserA, "p1", "p2")
+	mustCreate(t, st, UserA, alerts.Rule{ID: "dd", Kind: alerts.KindDrawdown, PortfolioID: "p1", Threshold: dec("0.2")})
+	mustCreate(t, st, UserA, alerts.Rule{ID: "drift", Kind: alerts.KindWeightDrift, PortfolioID: "p2", Symbol: "AAPL", TargetWeight: dec("0.5"), Threshold: dec("0.1")})
+	ids := []string{"p1", "p2"}
+	if _, state, err := st.PortfolioRules(ctx, ids); err != nil || len(state.Wealth) != 0 {
+		t.Fatalf("wealth marks before any computation: %+v, %v", state.Wealth, err)
+	}
+	for _, r := range []readmodel.AnalyticsResult{
+		{Portfolio: readmodel.PortfolioRef{ID: "p1", UserID: UserA, Version: 1}, AsOf: 20500, MarketValue: dec("900"), CurrentDrawdown: 0.05, ComputedAt: t0},
+		{Portfolio: readmodel.PortfolioRef{ID: "p1", UserID: UserA, Version: 2}, AsOf: 20501, MarketValue: dec("1250.5"), CurrentDrawdown: 0.125, ComputedAt: t0.Add(time.Hour)},
+		{Portfolio: readmodel.PortfolioRef{ID: "p2", UserID: UserA, Version: 1}, AsOf: 20501, MarketValue: dec("10"), CurrentDrawdown: 0.5, ComputedAt: t0},
+	} {
+		s.Computed(t, r)
+	}
+	rules, state, err := st.PortfolioRules(ctx, ids)
+	if err != nil || len(rules) != 2 {
+		t.Fatalf("rules %v, %v", ruleIDs(rules), err)
+	}
+	m, ok := state.Wealth["p1"]
+	if !ok || len(state.Wealth) != 1 || m.Drawdown != 0.125 || !m.Value.Equal(dec("1250.5")) {
+		t.Fatalf("wealth marks %+v: want p1's newest computation only (p2 has no drawdown rule)", state.Wealth)
+	}
+	keys := []string{"p:p1", "p:p2"}
+	before, err := st.StateMarks(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lost, err := st.ClaimStateMarks(ctx, before, "own-1"); err != nil || len(lost) != 0 {
+		t.Fatalf("claim: %v %v", lost, err)
+	}
+	_, cursor, err := st.StateMarkChanges(ctx, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fired := alerts.State{Rules: map[string]alerts.RuleState{alerts.ScopedID(UserA, "dd"): {Fired: true, FiredAt: t0, LastAt: t0}}}
+	if err := st.SaveStateAndMarks(ctx, rules, fired); err != nil {
+		t.Fatal(err)
+	}
+	after, err := st.StateMarks(ctx, keys)
+	if err != nil || after["p:p1"] == "own-1" || after["p:p2"] == "own-1" || after["p:p1"] == "" {
+		t.Fatalf("marks after the save: %v, %v: both keys move", after, err)
+	}
+	changed, _, err := st.StateMarkChanges(ctx, cursor, "own-")
+	if err != nil || changed["p:p1"] != after["p:p1"] || changed["p:p2"] != after["p:p2"] {
+		t.Fatalf("the save's marks are not in the feed: %v, %v", changed, err)
+	}
+	if lost, err := st.ClaimStateMarks(ctx, map[string]string{"p:p1": "own-1"}, "own-2"); err != nil || !slices.Equal(lost, []string{"p:p1"}) {
+		t.Fatalf("a claim on the mark held before the save: lost %v, %v", lost, err)
+	}
+	_, state, err = st.PortfolioRules(ctx, ids)
+	if err != nil || !state.Rules[alerts.ScopedID(UserA, "dd")].Fired || len(state.Rules) != 1 {
+		t.Fatalf("state after the save: %+v, %v", state.Rules, err)
 	}
 }
