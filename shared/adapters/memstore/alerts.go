@@ -463,12 +463,15 @@ func (a *Alerts) RecordFirings(_ context.Context, firings []alerts.Firing) error
 // numeric is d as a numeric column gives it back.
 func numeric(d decimal.Decimal) decimal.Decimal { return decimal.RequireFromString(d.String()) }
 
-// Symbols implements readmodel.AlertRules.Symbols.
+// Symbols implements readmodel.AlertRules.Symbols: active rules' symbols.
 func (a *Alerts) Symbols(_ context.Context) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := []string{}
 	for _, r := range a.rules {
+		if !r.rule.Active() {
+			continue
+		}
 		for _, sym := range r.rule.Symbols() {
 			if !slices.Contains(out, sym) {
 				out = append(out, sym)

@@ -712,6 +712,28 @@ func testAlertSymbols(t *testing.T, s AlertSubject) {
 	if err != nil || !slices.Equal(got, []string{"AAPL", "NVDA", "TSLA"}) {
 		t.Fatalf("alert symbols %v, %v; want [AAPL NVDA TSLA]", got, err)
 	}
+	// A paused rule's symbols are not fetched for it: its own and its
+	// conditions'; resumed, they are again.
+	s.OwnPortfolios(t, UserB, "pb")
+	mustCreate(t, st, UserB, alerts.Rule{ID: "drift", PortfolioID: "pb", Conditions: []alerts.Condition{
+		{Kind: alerts.KindWeightDrift, Symbol: "AMZN", Threshold: dec("0.05"), TargetWeight: dec("0.3")},
+		{Kind: alerts.KindWeightDrift, Symbol: "META", Threshold: dec("0.05"), TargetWeight: dec("0.3")},
+	}})
+	off, on := false, true
+	for _, id := range []string{"b", "drift"} {
+		if _, err := st.Update(ctx, UserB, id, alerts.Patch{Active: &off}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := st.Symbols(ctx); err != nil || !slices.Equal(got, []string{"AAPL", "TSLA"}) {
+		t.Fatalf("alert symbols with paused rules %v, %v; want [AAPL TSLA]", got, err)
+	}
+	if _, err := st.Update(ctx, UserB, "drift", alerts.Patch{Active: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Symbols(ctx); err != nil || !slices.Equal(got, []string{"AAPL", "AMZN", "META", "TSLA"}) {
+		t.Fatalf("alert symbols after a resume %v, %v; want [AAPL AMZN META TSLA]", got, err)
+	}
 }
 
 func testUpdateRule(t *testing.T, s AlertSubject) {
