@@ -344,7 +344,9 @@ func (a *Alerts) PortfolioRules(_ context.Context, portfolioIDs []string, metric
 	return rules, st, nil
 }
 
-// SaveState implements readmodel.AlertRules.SaveState.
+// SaveState implements readmodel.AlertRules.SaveState: a rule's state is
+// written only over an older one (its LastAt), and only while the rule has not
+// been restarted since it was loaded.
 func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -352,15 +354,24 @@ func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.Stat
 	var samples [][]alerts.ValueSample
 	for _, r := range rules {
 		var js []byte
-		if rs, ok := s.Rules[r.ID]; ok && rs != (alerts.RuleState{}) {
+		rs, ok := s.Rules[r.ID]
+		if ok && rs != (alerts.RuleState{}) {
 			b, err := json.Marshal(rs)
 			if err != nil {
 				return fmt.Errorf("memstore: alert state: %w", err)
 			}
 			js = b
 		}
-		if stored, ok := a.rules[r.ID]; ok {
-			stored.state = js
+		if stored, ok := a.rules[r.ID]; ok && stored.rule.RestartedAt.Equal(r.RestartedAt) {
+			var old alerts.RuleState
+			if stored.state != nil {
+				if err := json.Unmarshal(stored.state, &old); err != nil {
+					return fmt.Errorf("memstore: alert state: %w", err)
+				}
+			}
+			if !old.LastAt.After(rs.LastAt) {
+				stored.state = js
+			}
 		}
 		if r.HasKind(alerts.KindValueDrop) && !slices.Contains(pfs, r.PortfolioID) {
 			pfs, samples = append(pfs, r.PortfolioID), append(samples, s.Values[r.PortfolioID])

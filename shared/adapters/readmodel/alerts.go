@@ -481,26 +481,38 @@ select r.definition::text, coalesce(r.state::text, '')
 }
 
 // SaveState implements pricing.AlertStore: it writes the state in s of each of
-// rules (none: armed at epoch 0) in one statement. Rules deleted meanwhile are
-// skipped. For the portfolios of the value_drop rules among rules it also writes
-// their recent values (s.Values; none: forgotten), in a second statement.
+// rules (none: armed at epoch 0) in one statement, as rules were loaded: a
+// rule's state is written only if the stored one's last tick (LastAt) is not
+// later than the new one's and the rule has not been restarted since it was
+// loaded (its definition's restartedAt is still the rule's). So an evaluator
+// that loaded a rule earlier (the daily run, the stream path and the prices
+// consumer all evaluate portfolio rules) never puts back an older state, such as
+// a re-armed rule's "fired" before it re-armed, and a state reached on the
+// conditions a patch replaced is not kept. Rules deleted meanwhile are skipped.
+// For the portfolios of the value_drop rules among rules it also writes their
+// recent values (s.Values; none: forgotten), in a second statement.
 func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error {
 	if len(rules) == 0 {
 		return nil
 	}
-	ids, states := make([]string, 0, len(rules)), make([]string, 0, len(rules))
+	n := len(rules)
+	ids, states, restarted, lastAt := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	var pfs, samples []string
 	seen := map[string]bool{}
 	for _, r := range rules {
-		js := ""
+		js, last := "", ""
 		if rs, ok := s.Rules[r.ID]; ok && rs != (alerts.RuleState{}) {
 			b, err := json.Marshal(rs)
 			if err != nil {
 				return fmt.Errorf("readmodel: alert state: %w", err)
 			}
 			js = string(b)
+			if !rs.LastAt.IsZero() {
+				last = rs.LastAt.UTC().Format(time.RFC3339Nano)
+			}
 		}
-		ids, states = append(ids, r.ID), append(states, js)
+		ids, states, lastAt = append(ids, r.ID), append(states, js), append(lastAt, last)
+		restarted = append(restarted, jsonTime(r.RestartedAt))
 		if r.HasKind(alerts.KindValueDrop) && !seen[r.PortfolioID] {
 			seen[r.PortfolioID] = true
 			vs := ""
@@ -514,13 +526,27 @@ func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alert
 			pfs, samples = append(pfs, r.PortfolioID), append(samples, vs)
 		}
 	}
+	// The definition's restartedAt is compared as the text json.Marshal wrote
+	// (exact to the nanosecond); last ticks as timestamps (to the microsecond).
 	if _, err := a.db.Exec(ctx, `
 update alert_rules r set state = nullif(u.st, '')::jsonb
-  from unnest($1::text[], $2::text[]) as u(id, st)
- where r.id = u.id`, ids, states); err != nil {
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(id, st, restarted, last_at)
+ where r.id = u.id
+   and coalesce(r.definition->>'restartedAt', '') = u.restarted
+   and coalesce((r.state->>'lastAt')::timestamptz, '-infinity') <= coalesce(nullif(u.last_at, '')::timestamptz, '-infinity')`,
+		ids, states, restarted, lastAt); err != nil {
 		return fmt.Errorf("readmodel: save alert state: %w", err)
 	}
 	return a.saveSamples(ctx, pfs, samples)
+}
+
+// jsonTime is t as json.Marshal writes it into a definition ("" for the zero
+// time, which omitzero leaves out).
+func jsonTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // SaveValueSamples implements pricing.StateMarker: it keeps the recent values of
