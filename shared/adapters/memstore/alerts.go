@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -100,11 +101,33 @@ func (a *Alerts) Create(_ context.Context, userID string, rule alerts.Rule) (rea
 	if _, ok := a.rules[rule.ID]; ok {
 		return readmodel.AlertRule{}, &alerts.ValidationError{RuleID: own, Field: "id", Err: alerts.ErrDuplicateRule}
 	}
-	r := &storedRule{def: def, userID: userID, rule: rule, createdAt: now()}
+	r := &storedRule{def: def, state: a.firstEpoch(rule.ID), userID: userID, rule: rule, createdAt: now()}
 	a.rules[rule.ID] = r
 	a.moveMark(ruleKey(rule))
 	rule.ID = own
 	return readmodel.AlertRule{Rule: rule, CreatedAt: r.createdAt}, nil
+}
+
+// firstEpoch is the state a new rule of scoped ID id starts from (migration
+// 0026): armed above the last epoch of the history of a deleted rule of that
+// ID, so that its firing keys are new; nil (epoch 0) without history.
+func (a *Alerts) firstEpoch(id string) []byte {
+	var last uint64
+	seen := false
+	for key := range a.history {
+		n, ok := strings.CutPrefix(key, id+"#")
+		if !ok {
+			continue
+		}
+		if e, err := strconv.ParseUint(n, 10, 64); err == nil && (!seen || e > last) {
+			last, seen = e, true
+		}
+	}
+	if !seen {
+		return nil
+	}
+	b, _ := json.Marshal(alerts.RuleState{Epoch: last + 1})
+	return b
 }
 
 // ruleKey is the alert key whose mark a change of r moves (the marks trigger's).

@@ -69,7 +69,10 @@ const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 // user's own (alerts.ScopedID): another user's rule of the same name is no
 // conflict. The rule comes back with its ID as the user wrote it; the methods
 // that serve the API (List, Delete, History, Acknowledge) take and give the
-// user's IDs, those that serve the engines the scoped ones.
+// user's IDs, those that serve the engines the scoped ones. A rule created
+// under the ID of a deleted one whose firings are in the history starts armed
+// above their last epoch (migration 0026's trigger), so that its firings have
+// keys of their own and are recorded and notified.
 func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
 	if !uuid.Valid(userID) {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: user %q is not a UUID", userID)

@@ -69,6 +69,7 @@ func RunAlerts(t *testing.T, newSubject func(t *testing.T) AlertSubject) {
 		{"RulesWithConditionsAreServedByTheirKey", testCompositeRules},
 		{"UpdatesRaceWithoutLosingOne", testUpdateRace},
 		{"SaveStateNeverGoesBack", testSaveStateNeverGoesBack},
+		{"RecreatedRuleFiresUnderNewKeys", testRecreatedRule},
 	})
 }
 
@@ -1000,5 +1001,60 @@ func testSaveStateNeverGoesBack(t *testing.T, s AlertSubject) {
 	save(reloaded, alerts.RuleState{Fired: true, Epoch: edited.State.Epoch, FiredAt: late, LastAt: late})
 	if got := stored(); !got.Fired || !got.LastAt.Equal(late) {
 		t.Fatalf("the state of the rule as edited was not saved: %+v", got)
+	}
+}
+
+// testRecreatedRule: a rule deleted and created again under its ID fires under
+// keys its history does not have yet, so each of its firings is recorded (and
+// notified) as the first rule's were.
+func testRecreatedRule(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	rule := alerts.Rule{ID: "r", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("200")}
+	fire := func(at time.Time) alerts.Firing {
+		t.Helper()
+		rules, state, err := st.PriceRules(ctx, []string{"AAPL"})
+		if err != nil || len(rules) != 1 {
+			t.Fatal(rules, err)
+		}
+		eng, err := alerts.NewEngine(rules...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Restore(state); err != nil {
+			t.Fatal(err)
+		}
+		fs := eng.Evaluate([]alerts.Tick{alerts.PriceTick("AAPL", dec("201"), decimal.Zero, at)})
+		if len(fs) != 1 {
+			t.Fatalf("firings at %s: %+v", at, fs)
+		}
+		if err := st.RecordFirings(ctx, fs); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveState(ctx, rules, eng.State()); err != nil {
+			t.Fatal(err)
+		}
+		return fs[0]
+	}
+	mustCreate(t, st, UserA, rule)
+	keys := []string{fire(t0).Key}
+	for i := 1; i <= 2; i++ {
+		if err := st.Delete(ctx, UserA, "r"); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, st, UserA, rule)
+		key := fire(t0.Add(time.Duration(i) * time.Minute)).Key
+		if slices.Contains(keys, key) {
+			t.Fatalf("incarnation %d fired under %s, a key of a former one (%v)", i, key, keys)
+		}
+		keys = append(keys, key)
+	}
+	hist, _, err := st.History(ctx, UserA, 10, "")
+	if err != nil || len(hist) != 3 {
+		t.Fatalf("history %+v %v; want one firing per incarnation", hist, err)
+	}
+	// Another user's rule of the same name starts afresh.
+	mustCreate(t, st, UserB, rule)
+	if list, err := st.List(ctx, UserB); err != nil || len(list) != 1 || list[0].State.Epoch != 0 {
+		t.Fatalf("B's rule r: %+v %v", list, err)
 	}
 }
