@@ -14,6 +14,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/decimaltext"
 	"github.com/portfoliotracker/tracker/shared/domain/notify"
+	"github.com/portfoliotracker/tracker/shared/platform/uuid"
 )
 
 // Alerts is the store of the caller's alert rules and alert history;
@@ -306,7 +307,13 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.reserveRuleSymbol(r.Context(), userFrom(r.Context()), rule); err != nil {
+	if rule.ID == "" {
+		rule.ID = uuid.New() // as the store would, so that the rule is checked whole
+	}
+	if err := checkNewRule(userFrom(r.Context()), rule); err != nil {
+		return alertError(err, "alert rule")
+	}
+	if err := s.reserveRuleSymbols(r.Context(), userFrom(r.Context()), rule); err != nil {
 		return err
 	}
 	created, err := store.Create(r.Context(), userFrom(r.Context()), rule)
@@ -327,12 +334,52 @@ func (s *Server) updateAlert(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if patch.Conditions != nil {
-		if err := s.reserveRuleSymbol(r.Context(), userFrom(r.Context()), alerts.Rule{Conditions: *patch.Conditions}); err != nil {
+	if patch.Conditions != nil { // the only field that changes what a rule watches
+		store, err := s.alertsStore()
+		if err != nil {
 			return err
+		}
+		next, found, err := patchedRule(r.Context(), store, userFrom(r.Context()), r.PathValue("ruleId"), patch)
+		if err != nil {
+			return alertError(err, "alert rule")
+		}
+		if found {
+			if err := s.reserveRuleSymbols(r.Context(), userFrom(r.Context()), next); err != nil {
+				return err
+			}
 		}
 	}
 	return s.patchAlert(w, r, patch)
+}
+
+// checkNewRule checks rule as the store will before creating it as userID's.
+func checkNewRule(userID string, rule alerts.Rule) error {
+	if err := rule.CheckNew(); err != nil {
+		return err
+	}
+	rule.UserID = userID
+	return rule.Validate()
+}
+
+// patchedRule is userID's rule id with patch applied and checked, as the
+// store's Update will write it (found false: there is no such rule; Update
+// answers). Its symbols are what the patch makes the rule watch: conditions
+// replace the rule's whole, on the rule's own portfolio, so a patch racing
+// this one cannot change them.
+func patchedRule(ctx context.Context, store Alerts, userID, id string, patch alerts.Patch) (alerts.Rule, bool, error) {
+	rules, err := store.List(ctx, userID)
+	if err != nil {
+		return alerts.Rule{}, false, err
+	}
+	for _, cur := range rules {
+		if cur.Rule.ID != id {
+			continue
+		}
+		cur.Rule.UserID = userID
+		next, err := readmodel.PatchRule(cur, id, patch, time.Now())
+		return next.Rule, err == nil, err
+	}
+	return alerts.Rule{}, false, nil
 }
 
 func (s *Server) pauseAlert(w http.ResponseWriter, r *http.Request) error {

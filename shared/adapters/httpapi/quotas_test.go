@@ -148,4 +148,19 @@ func TestPortfoliosAndSymbolsQuotasAnswer422(t *testing.T) {
 		t.Fatalf("symbols counted %d (%v)", n, err)
 	}
 	a.do(alertUserB, "POST", "/alerts", `{"kind":"price_below","symbol":"OVER","threshold":"10"}`).expect(t, 201, "another user")
+
+	// A patch of a portfolio rule's conditions counts its new symbols too: one
+	// past the quota is refused, an invalid one is refused for what it is, one
+	// counted already is taken.
+	a.do(alertUserA, "POST", "/alerts", `{"id":"drift","portfolioId":"`+first+`","kind":"weight_drift","symbol":"LAST","targetWeight":"0.5","threshold":"0.05"}`).expect(t, 201, "a portfolio rule on a counted symbol")
+	drift := func(symbol, band string) string {
+		return `{"conditions":[{"kind":"weight_drift","symbol":"` + symbol + `","targetWeight":"0.5","threshold":"` + band + `"},{"kind":"drawdown","threshold":"0.2"}]}`
+	}
+	a.expectQuota(a.do(alertUserA, "PATCH", "/alerts/drift", drift("OVER", "0.05")), quota.SymbolsPerUser)
+	a.do(alertUserA, "PATCH", "/alerts/drift", drift("OVER", "-1")).expect(t, 422, "an invalid patch")
+	a.do(alertUserA, "PATCH", "/alerts/none", drift("OVER", "0.05")).expect(t, 404, "a patch of no rule")
+	a.do(alertUserA, "PATCH", "/alerts/drift", drift("H0002", "0.05")).expect(t, 200, "a patch onto a counted symbol")
+	if n, err := quotas.Count(ctx, quota.SymbolsPerUser, alertUserA); err != nil || n != quota.SymbolsPerUser.Limit {
+		t.Fatalf("symbols counted %d after the patches (%v)", n, err)
+	}
 }

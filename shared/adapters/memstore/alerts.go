@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,11 +117,33 @@ func (a *Alerts) Create(_ context.Context, userID string, rule alerts.Rule) (rea
 	if _, ok := a.rules[rule.ID]; ok {
 		return readmodel.AlertRule{}, &alerts.ValidationError{RuleID: own, Field: "id", Err: alerts.ErrDuplicateRule}
 	}
-	r := &storedRule{def: def, userID: userID, rule: rule, createdAt: now()}
+	r := &storedRule{def: def, state: a.firstEpoch(rule.ID), userID: userID, rule: rule, createdAt: now()}
 	a.rules[rule.ID] = r
 	a.moveMark(ruleKey(rule))
 	rule.ID = own
 	return readmodel.AlertRule{Rule: rule, CreatedAt: r.createdAt}, nil
+}
+
+// firstEpoch is the state a new rule of scoped ID id starts from (migration
+// 0026): armed above the last epoch of the history of a deleted rule of that
+// ID, so that its firing keys are new; nil (epoch 0) without history.
+func (a *Alerts) firstEpoch(id string) []byte {
+	var last uint64
+	seen := false
+	for key := range a.history {
+		n, ok := strings.CutPrefix(key, id+"#")
+		if !ok {
+			continue
+		}
+		if e, err := strconv.ParseUint(n, 10, 64); err == nil && (!seen || e > last) {
+			last, seen = e, true
+		}
+	}
+	if !seen {
+		return nil
+	}
+	b, _ := json.Marshal(alerts.RuleState{Epoch: last + 1})
+	return b
 }
 
 // ruleKey is the alert key whose mark a change of r moves (the marks trigger's).
@@ -368,7 +391,9 @@ func (a *Alerts) PortfolioRules(_ context.Context, portfolioIDs []string, metric
 	return rules, st, nil
 }
 
-// SaveState implements readmodel.AlertRules.SaveState.
+// SaveState implements readmodel.AlertRules.SaveState: a rule's state is
+// written only over an older one (its LastAt), and only while the rule has not
+// been restarted since it was loaded.
 func (a *Alerts) SaveState(_ context.Context, rules []alerts.Rule, s alerts.State) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -381,15 +406,24 @@ func (a *Alerts) saveState(rules []alerts.Rule, s alerts.State) error {
 	var samples [][]alerts.ValueSample
 	for _, r := range rules {
 		var js []byte
-		if rs, ok := s.Rules[r.ID]; ok && rs != (alerts.RuleState{}) {
+		rs, ok := s.Rules[r.ID]
+		if ok && rs != (alerts.RuleState{}) {
 			b, err := json.Marshal(rs)
 			if err != nil {
 				return fmt.Errorf("memstore: alert state: %w", err)
 			}
 			js = b
 		}
-		if stored, ok := a.rules[r.ID]; ok {
-			stored.state = js
+		if stored, ok := a.rules[r.ID]; ok && stored.rule.RestartedAt.Equal(r.RestartedAt) {
+			var old alerts.RuleState
+			if stored.state != nil {
+				if err := json.Unmarshal(stored.state, &old); err != nil {
+					return fmt.Errorf("memstore: alert state: %w", err)
+				}
+			}
+			if !old.LastAt.After(rs.LastAt) {
+				stored.state = js
+			}
 		}
 		if r.HasKind(alerts.KindValueDrop) && !slices.Contains(pfs, r.PortfolioID) {
 			pfs, samples = append(pfs, r.PortfolioID), append(samples, s.Values[r.PortfolioID])
@@ -514,12 +548,15 @@ func (a *Alerts) RecordFirings(_ context.Context, firings []alerts.Firing) error
 // numeric is d as a numeric column gives it back.
 func numeric(d decimal.Decimal) decimal.Decimal { return decimal.RequireFromString(d.String()) }
 
-// Symbols implements readmodel.AlertRules.Symbols.
+// Symbols implements readmodel.AlertRules.Symbols: active rules' symbols.
 func (a *Alerts) Symbols(_ context.Context) ([]string, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := []string{}
 	for _, r := range a.rules {
+		if !r.rule.Active() {
+			continue
+		}
 		for _, sym := range r.rule.Symbols() {
 			if !slices.Contains(out, sym) {
 				out = append(out, sym)

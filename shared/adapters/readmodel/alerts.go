@@ -70,7 +70,10 @@ const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 // user's own (alerts.ScopedID): another user's rule of the same name is no
 // conflict. The rule comes back with its ID as the user wrote it; the methods
 // that serve the API (List, Delete, History, Acknowledge) take and give the
-// user's IDs, those that serve the engines the scoped ones.
+// user's IDs, those that serve the engines the scoped ones. A rule created
+// under the ID of a deleted one whose firings are in the history starts armed
+// above their last epoch (migration 0026's trigger), so that its firings have
+// keys of their own and are recorded and notified.
 func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
 	if !uuid.Valid(userID) {
 		return AlertRule{}, fmt.Errorf("readmodel: alert rule: user %q is not a UUID", userID)
@@ -526,7 +529,7 @@ select distinct on (portfolio_id) portfolio_id, coalesce(current_drawdown, 0), m
 	return nil
 }
 
-// SaveStateAndMarks is SaveState for a writer that keeps no rules in memory
+// SaveStateAndMarks is SaveState (with its condition) for a writer that keeps no rules in memory
 // (the analytics job): in the same statement it moves the state marks of the
 // rules' keys, so that a prices consumer holding them reloads their state (and
 // the wealth marks of their portfolios) instead of evaluating the next tick on
@@ -535,75 +538,112 @@ func (a *AlertRules) SaveStateAndMarks(ctx context.Context, rules []alerts.Rule,
 	if len(rules) == 0 {
 		return nil
 	}
-	ids, states, pfs, samples, err := stateRows(rules, s)
+	rows, err := stateRows(rules, s)
 	if err != nil {
 		return err
 	}
 	if _, err := a.db.Exec(ctx, `
 with saved as (
   update alert_rules r set state = nullif(u.st, '')::jsonb
-    from unnest($1::text[], $2::text[]) as u(id, st)
-   where r.id = u.id
+    from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(id, st, restarted, last_at)
+   where r.id = u.id and `+stateIsNewer+`
   returning case when r.portfolio_id <> '' then 'p:' || r.portfolio_id else 's:' || r.symbol end as key
 )
 insert into alert_state_marks (key, token)
 select key, gen_random_uuid()::text from (select distinct key from saved) k
-on conflict (key) do update set token = excluded.token, changed_by = pg_current_xact_id()`, ids, states); err != nil {
+on conflict (key) do update set token = excluded.token, changed_by = pg_current_xact_id()`,
+		rows.ids, rows.states, rows.restarted, rows.lastAt); err != nil {
 		return fmt.Errorf("readmodel: save alert state and marks: %w", err)
 	}
-	return a.saveSamples(ctx, pfs, samples)
+	return a.saveSamples(ctx, rows.pfs, rows.samples)
 }
 
 // SaveState implements pricing.AlertStore: it writes the state in s of each of
-// rules (none: armed at epoch 0) in one statement. Rules deleted meanwhile are
-// skipped. For the portfolios of the value_drop rules among rules it also writes
-// their recent values (s.Values; none: forgotten), in a second statement.
+// rules (none: armed at epoch 0) in one statement, as rules were loaded: a
+// rule's state is written only if the stored one's last tick (LastAt) is not
+// later than the new one's and the rule has not been restarted since it was
+// loaded (its definition's restartedAt is still the rule's). So an evaluator
+// that loaded a rule earlier (the daily run, the stream path and the prices
+// consumer all evaluate portfolio rules) never puts back an older state, such as
+// a re-armed rule's "fired" before it re-armed, and a state reached on the
+// conditions a patch replaced is not kept. Rules deleted meanwhile are skipped.
+// For the portfolios of the value_drop rules among rules it also writes their
+// recent values (s.Values; none: forgotten), in a second statement.
 func (a *AlertRules) SaveState(ctx context.Context, rules []alerts.Rule, s alerts.State) error {
 	if len(rules) == 0 {
 		return nil
 	}
-	ids, states, pfs, samples, err := stateRows(rules, s)
+	rows, err := stateRows(rules, s)
 	if err != nil {
 		return err
 	}
 	if _, err := a.db.Exec(ctx, `
 update alert_rules r set state = nullif(u.st, '')::jsonb
-  from unnest($1::text[], $2::text[]) as u(id, st)
- where r.id = u.id`, ids, states); err != nil {
+  from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(id, st, restarted, last_at)
+ where r.id = u.id and `+stateIsNewer, rows.ids, rows.states, rows.restarted, rows.lastAt); err != nil {
 		return fmt.Errorf("readmodel: save alert state: %w", err)
 	}
-	return a.saveSamples(ctx, pfs, samples)
+	return a.saveSamples(ctx, rows.pfs, rows.samples)
 }
 
-// stateRows are the rules' states as JSON ("" for none), by rule ID, and the
-// recent values of the portfolios of their value_drop rules ("" for none).
-func stateRows(rules []alerts.Rule, s alerts.State) (ids, states, pfs, samples []string, err error) {
-	ids, states = make([]string, 0, len(rules)), make([]string, 0, len(rules))
+// stateIsNewer is the condition of a state save (u the saved row, r the
+// stored rule): the definition's restartedAt is still the one the evaluator
+// loaded, compared as the text json.Marshal wrote (exact to the nanosecond),
+// and the stored state's last tick is not later than the saved one's (to the
+// microsecond).
+const stateIsNewer = `coalesce(r.definition->>'restartedAt', '') = u.restarted
+   and coalesce((r.state->>'lastAt')::timestamptz, '-infinity') <= coalesce(nullif(u.last_at, '')::timestamptz, '-infinity')`
+
+// savedStates are the columns of a state save: per rule its ID, its state as
+// JSON ("" for none), the definition's restartedAt it was evaluated under and
+// its last tick; per portfolio of a value_drop rule its recent values ("" for
+// none).
+type savedStates struct {
+	ids, states, restarted, lastAt []string
+	pfs, samples                   []string
+}
+
+func stateRows(rules []alerts.Rule, s alerts.State) (savedStates, error) {
+	n := len(rules)
+	out := savedStates{ids: make([]string, 0, n), states: make([]string, 0, n), restarted: make([]string, 0, n), lastAt: make([]string, 0, n)}
 	seen := map[string]bool{}
 	for _, r := range rules {
-		js := ""
+		js, last := "", ""
 		if rs, ok := s.Rules[r.ID]; ok && rs != (alerts.RuleState{}) {
 			b, err := json.Marshal(rs)
 			if err != nil {
-				return nil, nil, nil, nil, fmt.Errorf("readmodel: alert state: %w", err)
+				return savedStates{}, fmt.Errorf("readmodel: alert state: %w", err)
 			}
 			js = string(b)
+			if !rs.LastAt.IsZero() {
+				last = rs.LastAt.UTC().Format(time.RFC3339Nano)
+			}
 		}
-		ids, states = append(ids, r.ID), append(states, js)
+		out.ids, out.states, out.lastAt = append(out.ids, r.ID), append(out.states, js), append(out.lastAt, last)
+		out.restarted = append(out.restarted, jsonTime(r.RestartedAt))
 		if r.HasKind(alerts.KindValueDrop) && !seen[r.PortfolioID] {
 			seen[r.PortfolioID] = true
 			vs := ""
 			if v := s.Values[r.PortfolioID]; len(v) > 0 {
 				b, err := json.Marshal(v)
 				if err != nil {
-					return nil, nil, nil, nil, fmt.Errorf("readmodel: alert value samples: %w", err)
+					return savedStates{}, fmt.Errorf("readmodel: alert value samples: %w", err)
 				}
 				vs = string(b)
 			}
-			pfs, samples = append(pfs, r.PortfolioID), append(samples, vs)
+			out.pfs, out.samples = append(out.pfs, r.PortfolioID), append(out.samples, vs)
 		}
 	}
-	return ids, states, pfs, samples, nil
+	return out, nil
+}
+
+// jsonTime is t as json.Marshal writes it into a definition ("" for the zero
+// time, which omitzero leaves out).
+func jsonTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // SaveValueSamples implements pricing.StateMarker: it keeps the recent values of

@@ -189,6 +189,20 @@ func TestCallerDBWritesOnlyTheCallersRows(t *testing.T) {
 	if n := ownerCount(t, owner, "select count(*) from alert_history where user_id = $1::uuid and acknowledged_at is null", rmtest.UserB); n != 1 {
 		t.Errorf("B has %d unacknowledged firings, want 1", n)
 	}
+	// A's rule created again, as the API's role, starts above its history's
+	// last epoch (1): its firings are new keys (migration 0026).
+	again := alerts.Rule{ID: "rule-" + rmtest.UserA[:2], Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: decimal.NewFromInt(1)}
+	scoped := alerts.ScopedID(rmtest.UserA, again.ID)
+	if err := readmodel.NewAlertRules(owner).RecordFirings(ctx, []alerts.Firing{{Key: alerts.FiringKey(scoped, 1), RuleID: scoped, UserID: rmtest.UserA,
+		Kind: again.Kind, Symbol: "AAPL", Observed: decimal.NewFromInt(2), Threshold: again.Threshold, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := asAPI.Create(ctx, rmtest.UserA, again); err != nil {
+		t.Fatalf("A creates its deleted rule again: %v", err)
+	}
+	if list, err := asAPI.List(ctx, rmtest.UserA); err != nil || len(list) != 1 || list[0].State.Epoch != 2 {
+		t.Errorf("A's rule created again: %+v %v; want it at epoch 2", list, err)
+	}
 
 	// Symbol watches: the caller's own, and a connection of another user's is not
 	// taken over.

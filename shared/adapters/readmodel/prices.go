@@ -159,16 +159,17 @@ select price::text, currency, to_char(as_of at time zone 'UTC', 'YYYY-MM-DD"T"HH
 	return p, true, rows.Err()
 }
 
-// AlertSymbols is every symbol a price alert rule watches, sorted (the ingest's
-// watch list reads them in its own statement, WatchList).
+// AlertSymbols is every symbol an active alert rule watches, sorted (the
+// ingest's watch list reads them in its own statement, WatchList). A paused
+// rule's symbols are not fetched for it (migration 0022).
 func AlertSymbols(ctx context.Context, db PriceDB) ([]string, error) {
 	// A rule with conditions has its first one's symbol in the column, and may
 	// name others (the weights of a portfolio's positions).
 	rows, err := db.Query(ctx, `
 select symbol from (
-  select symbol from alert_rules
+  select symbol from alert_rules where active
   union
-  select c->>'symbol' from alert_rules r, jsonb_array_elements(r.definition->'conditions') c
+  select c->>'symbol' from alert_rules r, jsonb_array_elements(r.definition->'conditions') c where r.active
 ) s where symbol <> '' order by symbol`)
 	if err != nil {
 		return nil, fmt.Errorf("readmodel: alert symbols: %w", err)

@@ -13,7 +13,7 @@ import (
 )
 
 // watchListSQL is every (symbol, reason) the ingest must quote, one row per pair:
-// open positions of portfolios not archived, alert rules on a symbol, the
+// open positions of portfolios not archived, active alert rules on a symbol, the
 // benchmark of every portfolio not archived, live WebSocket watches (unexpired
 // at $1) and, as 'fx', every currency a portfolio not archived needs that is
 // not the quotes' currency ($2): its base and every currency its cash has moved
@@ -28,7 +28,7 @@ select distinct symbol, reason from (
     from positions p join portfolios pf on pf.id = p.portfolio_id
    where p.quantity <> 0 and not pf.archived
   union all
-  select symbol, 'alert' from alert_rules where symbol <> ''
+  select symbol, 'alert' from alert_rules where symbol <> '' and active
   union all
   select benchmark, 'benchmark' from portfolios where not archived and benchmark <> ''
   union all

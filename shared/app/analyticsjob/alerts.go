@@ -75,7 +75,8 @@ func (j *Job) riskAlerts(ctx context.Context, computed []*Analysis, at time.Time
 		return 0, fmt.Errorf("analytics: risk rules: %w", err)
 	}
 	if err := eng.Restore(st); err != nil {
-		return 0, fmt.Errorf("analytics: risk rule state: %w", err)
+		// A rule's invalid state restarts that rule; the others go on.
+		j.opts.Logger.WarnContext(ctx, "analytics: risk rule state reset", "error", err.Error())
 	}
 	ticks := riskTicks(rules, byID, at)
 	firings := eng.Evaluate(ticks)

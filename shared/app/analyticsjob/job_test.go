@@ -651,6 +651,47 @@ func TestDailyRunFiresRiskAlertsOnce(t *testing.T) {
 	}
 }
 
+// TestRiskAlertsSurviveAnInvalidState: a rule whose saved state is invalid
+// restarts, and the other rules of its portfolio are evaluated all the same:
+// one bad state used to fail the whole evaluation.
+func TestRiskAlertsSurviveAnInvalidState(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	id := e.create(userA, "alerts")
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "AAA", "100"))
+	e.record(id, userA, trade(portfolio.Buy, "2024-01-03", "BBB", "5"))
+	e.project(id)
+	ctx := context.Background()
+	rules := e.alertRules()
+	for _, r := range []alerts.Rule{
+		{ID: "conc", Kind: alerts.Kind("concentration"), PortfolioID: id, Threshold: decimal.RequireFromString("0.6")},
+		{ID: "dd", Kind: alerts.Kind("drawdown"), PortfolioID: id, Threshold: decimal.RequireFromString("0.99")},
+	} {
+		if _, err := rules.Create(ctx, userA, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stored, _, err := rules.PortfolioRules(ctx, []string{id})
+	if err != nil || len(stored) != 2 {
+		t.Fatal(stored, err)
+	}
+	bad := alerts.State{Rules: map[string]alerts.RuleState{alerts.ScopedID(userA, "dd"): {Fired: true, Epoch: 2}}} // fired, but when?
+	if err := rules.SaveStateAndMarks(ctx, stored, bad); err != nil {
+		t.Fatal(err)
+	}
+	j := e.job(nil, analyticsjob.Options{Alerts: rules, Notifier: &recordingNotifier{}})
+	sum, err := j.RunScheduled(ctx, analyticsjob.ScheduledRun{Mode: analyticsjob.ModeDaily})
+	if err != nil || sum.Computed != 1 || sum.Firings != 1 {
+		t.Fatalf("daily %+v %v; want conc's firing", sum, err)
+	}
+	list, _ := rules.List(ctx, userA)
+	for _, r := range list {
+		if r.Rule.ID == "dd" && (r.State.Fired || r.State.Epoch != 3 || r.State.LastAt.IsZero()) {
+			t.Errorf("the rule of the invalid state: %+v; want it restarted at epoch 3 and evaluated", r.State)
+		}
+	}
+}
+
 // failingNotifier's pushes all fail, as a user's dead or slow connections do.
 type failingNotifier struct{ calls atomic.Int64 }
 

@@ -114,7 +114,7 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		}
 		if err == nil {
 			if eng, err = alerts.NewEngine(rules...); err == nil {
-				err = eng.Restore(state)
+				warnStateReset(ctx, log, set.name, eng.Restore(state))
 			}
 		}
 		if err != nil {
@@ -268,10 +268,7 @@ func (c *Consumer) prepare(ctx context.Context, rc *ruleCache, marker pricing.St
 	for pid, m := range state.Wealth {
 		rc.wealth[pid] = m
 	}
-	if err := rc.eng.Merge(state); err != nil {
-		rc.invalidate(stale...)
-		return err
-	}
+	warnStateReset(ctx, c.cfg.Logger, set.name, rc.eng.Merge(state))
 	for _, k := range stale {
 		rc.marks[k] = marks[k]
 	}
@@ -309,4 +306,13 @@ func (c *Consumer) claim(ctx context.Context, st *Stats, rc *ruleCache, marker p
 		c.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "prices: alert keys changed meanwhile", slog.Int("count", len(lost)))
 	}
 	return nil
+}
+
+// warnStateReset logs what Restore or Merge reset (err: their
+// alerts.ErrInvalidState report): a rule whose saved state is invalid
+// restarts, and the others are evaluated all the same.
+func warnStateReset(ctx context.Context, log *slog.Logger, set string, err error) {
+	if err != nil {
+		log.WarnContext(ctx, "prices: "+set+" alert state reset", "error", err.Error())
+	}
 }

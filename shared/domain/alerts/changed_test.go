@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -60,16 +61,27 @@ func TestTakeChangedStateOfMerge(t *testing.T) {
 	if len(want) != 1 || len(got) != 1 || got[0].Key != want[0].Key || got[0].Key != "above#1" {
 		t.Fatalf("merged engine fired %+v, original %+v", got, want)
 	}
-	// A bad state changes nothing.
-	bad := State{Rules: map[string]RuleState{"above": {Fired: true}}}
-	if err := f.Merge(bad); err == nil {
-		t.Fatal("fired without a time merged")
-	}
 	// A removed rule is not reported.
 	f.TakeChanged()
 	f.Evaluate([]Tick{PriceTick("AAPL", d("40"), decimal.Zero, at(5))})
 	f.Remove("below")
 	if got := f.TakeChanged(); !slices.Equal(got, []string{"above"}) {
 		t.Fatalf("changed after remove %v", got)
+	}
+	// A bad state is reported and restarts its own rule only (at its next
+	// arming); the others' is merged all the same.
+	msft, _ := f.RuleState("msft")
+	bad := State{Rules: map[string]RuleState{"above": {Fired: true, Epoch: 1}, "drop": {Fired: true, Epoch: 4, FiredAt: at(5), LastAt: at(5)}}}
+	if err := f.Merge(bad); !errors.Is(err, ErrInvalidState) {
+		t.Fatalf("fired without a time merged: %v", err)
+	}
+	if rs, _ := f.RuleState("above"); rs.Fired || rs.Epoch != 2 {
+		t.Fatalf("the rule of the bad state: %+v, want armed at epoch 2", rs)
+	}
+	if rs, _ := f.RuleState("drop"); !rs.Fired || rs.Epoch != 4 {
+		t.Fatalf("a good state beside a bad one was not merged: %+v", rs)
+	}
+	if rs, _ := f.RuleState("msft"); rs != msft {
+		t.Fatalf("a rule not in the merged state changed: %+v, was %+v", rs, msft)
 	}
 }

@@ -215,9 +215,26 @@ func TestCompositeStateRoundTripsAndRemove(t *testing.T) {
 	if err := e2.Add(r); err != nil || e2.Len() != 2 {
 		t.Fatal(err)
 	}
-	bad := State{Rules: map[string]RuleState{"c": {Holding: "1"}}}
+	// A state saved under other conditions (its Holding has another length)
+	// restarts the rule: the next arming, nothing holding. It is no error:
+	// the other rules are restored beside it.
+	plainState := RuleState{Fired: true, Epoch: 2, FiredAt: t0, LastAt: t0}
+	other := State{Rules: map[string]RuleState{"c": {Fired: true, Epoch: 3, FiredAt: t0, LastAt: t0.Add(time.Hour), Holding: "1"}, "v": plainState}}
+	if err := e2.Restore(other); err != nil {
+		t.Fatalf("holding of another definition: %v", err)
+	}
+	if rs, _ := e2.RuleState("c"); rs.Fired || rs.Epoch != 4 || rs.Holding != "" || !rs.LastAt.Equal(t0.Add(time.Hour)) {
+		t.Fatalf("holding of another definition restored as %+v", rs)
+	}
+	if rs, _ := e2.RuleState("v"); rs != plainState {
+		t.Fatalf("the rule beside it: %+v", rs)
+	}
+	bad := State{Rules: map[string]RuleState{"c": {Holding: "12"}, "v": plainState}}
 	if err := e2.Restore(bad); !errors.Is(err, ErrInvalidState) {
-		t.Fatalf("holding of the wrong length: %v", err)
+		t.Fatalf("holding of other digits: %v", err)
+	}
+	if rs, _ := e2.RuleState("v"); rs != plainState {
+		t.Fatalf("the rule beside a bad state: %+v", rs)
 	}
 }
 

@@ -60,8 +60,12 @@ type ValueSample struct {
 	Value decimal.Decimal `json:"value"`
 }
 
-// ErrInvalidState is returned by Restore for state that the engine could not have
-// produced.
+// ErrInvalidState is reported by Restore and Merge for the state of a rule or a
+// portfolio that the engine could not have produced. It is a report, not a
+// failure: that rule restarts (armed at the epoch after its saved one, so its
+// firing keys stay new), that portfolio's value history is forgotten, and every
+// other rule and portfolio has its state. One bad state must not stop everyone
+// else's rules on its symbol or portfolio.
 var ErrInvalidState = errors.New("invalid alert state")
 
 func nsTime(ns int64) time.Time {
@@ -239,31 +243,36 @@ func (e *Engine) ValueHistories(portfolioIDs []string) [][]ValueSample {
 
 // Merge sets the state of the rules and portfolios named in s, as Restore does,
 // and leaves every other rule and portfolio as it is: a long-lived engine takes in
-// the saved state of the rules it has just (re)loaded. On error the engine is
-// unchanged.
+// the saved state of the rules it has just (re)loaded. An error (ErrInvalidState)
+// names the rules and portfolios whose state was invalid and was reset; the
+// others' is merged all the same.
 func (e *Engine) Merge(s State) error {
-	states, history, err := e.parseState(s)
-	if err != nil {
-		return err
-	}
+	states, history, invalid := e.parseState(s)
 	for slot, st := range states {
 		e.states[slot] = st
 	}
 	for p, h := range history {
+		if h == nil {
+			delete(e.history, p)
+			continue
+		}
 		e.history[p] = h
 	}
-	return nil
+	return invalid
 }
 
 // Restore replaces the state of the engine's rules with s. Rules absent from s are
 // armed at epoch 0; entries for rules or portfolios the engine does not have are
 // ignored (their rules were deleted), so state saved for a superset of rules can be
-// restored into an engine loaded with only the rules of this batch's symbols. On
-// error the engine is unchanged.
+// restored into an engine loaded with only the rules of this batch's symbols. An
+// error (ErrInvalidState) names the rules and portfolios whose state was invalid
+// and was reset; every other one's is restored all the same.
 func (e *Engine) Restore(s State) error {
-	parsed, history, err := e.parseState(s)
-	if err != nil {
-		return err
+	parsed, history, invalid := e.parseState(s)
+	for p, h := range history {
+		if h == nil {
+			delete(history, p)
+		}
 	}
 	states := make([]ruleState, len(e.states))
 	for slot := range e.rules {
@@ -281,40 +290,37 @@ func (e *Engine) Restore(s State) error {
 		e.isChanged[i] = false
 	}
 	e.changed = e.changed[:0]
-	return nil
+	return invalid
 }
 
 // parseState checks s and returns the states it gives the engine's rules, by
-// slot, and the value histories of the engine's value_drop portfolios.
+// slot, and the value histories of the engine's value_drop portfolios (nil: an
+// invalid one, forgotten), with an error naming what was invalid (nil: none).
+// An invalid rule state gives the rule a restart, never an error for the others.
 func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHistory, error) {
+	var invalid []error
 	states := make(map[int32]ruleState, len(s.Rules))
 	for id, rs := range s.Rules {
 		slot, ok := e.byID[id]
 		if !ok {
 			continue
 		}
-		rs = e.rules[slot].rule.EffectiveState(rs)
-		firedAt, err := timeNs(rs.FiredAt)
+		c := &e.rules[slot]
+		rs = c.rule.EffectiveState(rs)
+		if rs.Holding != "" && len(rs.Holding) != len(c.legs) {
+			// Saved under a definition with another number of conditions (an
+			// edit whose restart this state's clock ran past): what held says
+			// nothing about these conditions, so the rule restarts.
+			rs = rs.Resumed(rs.LastAt)
+		}
+		st, err := parseRuleState(id, rs)
 		if err != nil {
-			return nil, nil, err
+			invalid = append(invalid, err)
+			st = initialState(c)
+			st.epoch = rs.Epoch + 1 // it may have fired at its saved epoch
 		}
-		lastAt, err := timeNs(rs.LastAt)
-		if err != nil {
-			return nil, nil, err
-		}
-		if rs.Fired && firedAt == 0 {
-			return nil, nil, fmt.Errorf("%w: rule %s fired but has no firing time", ErrInvalidState, id)
-		}
-		legs := e.rules[slot].legs
-		if rs.Holding != "" && len(rs.Holding) != len(legs) || strings.Trim(rs.Holding, "01") != "" {
-			return nil, nil, fmt.Errorf("%w: rule %s holding %q for %d conditions", ErrInvalidState, id, rs.Holding, len(legs))
-		}
-		st := ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
-		for i, l := range legs {
-			leg := ruleState{fired: rs.Holding != "" && rs.Holding[i] == '1', lastAt: lastAt}
-			if leg.fired {
-				st.holding |= 1 << i
-			}
+		for i, l := range c.legs {
+			leg := ruleState{fired: st.holding&(1<<i) != 0, lastAt: st.lastAt}
 			states[l] = leg
 		}
 		states[slot] = st
@@ -324,23 +330,62 @@ func (e *Engine) parseState(s State) (map[int32]ruleState, map[string]*valueHist
 		if _, ok := e.index[indexKey{portfolio: p, metric: MetricValue}]; !ok {
 			continue
 		}
-		h := &valueHistory{samples: make([]valueSample, len(vs))}
-		for i, v := range vs {
-			at, err := timeNs(v.At)
-			if err != nil || at == 0 {
-				return nil, nil, fmt.Errorf("%w: portfolio %s sample %d has a bad time", ErrInvalidState, p, i)
-			}
-			if !v.Value.IsPositive() {
-				return nil, nil, fmt.Errorf("%w: portfolio %s sample %d value %s is not positive", ErrInvalidState, p, i, v.Value)
-			}
-			if i > 0 && (at <= h.samples[i-1].at || v.Value.Cmp(h.samples[i-1].value) >= 0) {
-				return nil, nil, fmt.Errorf("%w: portfolio %s samples must have rising times and falling values", ErrInvalidState, p)
-			}
-			h.samples[i] = newValueSample(at, v.Value)
+		h, err := parseValueHistory(p, vs)
+		if err != nil {
+			invalid = append(invalid, err)
+			history[p] = nil
+			continue
 		}
 		if len(h.samples) > 0 {
 			history[p] = h
 		}
 	}
-	return states, history, nil
+	return states, history, errors.Join(invalid...)
+}
+
+// parseRuleState is the engine's state of rule id for rs, which must be one
+// the engine could have produced (ErrInvalidState otherwise), with a Holding
+// of as many digits as the rule's conditions or none.
+func parseRuleState(id string, rs RuleState) (ruleState, error) {
+	firedAt, err := timeNs(rs.FiredAt)
+	if err != nil {
+		return ruleState{}, fmt.Errorf("rule %s: %w", id, err)
+	}
+	lastAt, err := timeNs(rs.LastAt)
+	if err != nil {
+		return ruleState{}, fmt.Errorf("rule %s: %w", id, err)
+	}
+	if rs.Fired && firedAt == 0 {
+		return ruleState{}, fmt.Errorf("%w: rule %s fired but has no firing time", ErrInvalidState, id)
+	}
+	if strings.Trim(rs.Holding, "01") != "" {
+		return ruleState{}, fmt.Errorf("%w: rule %s holding %q", ErrInvalidState, id, rs.Holding)
+	}
+	st := ruleState{fired: rs.Fired, epoch: rs.Epoch, firedAt: firedAt, lastAt: lastAt}
+	for i := range len(rs.Holding) {
+		if rs.Holding[i] == '1' {
+			st.holding |= 1 << i
+		}
+	}
+	return st, nil
+}
+
+// parseValueHistory is portfolio p's value history for vs, which must be one
+// the engine could have produced (ErrInvalidState otherwise).
+func parseValueHistory(p string, vs []ValueSample) (*valueHistory, error) {
+	h := &valueHistory{samples: make([]valueSample, len(vs))}
+	for i, v := range vs {
+		at, err := timeNs(v.At)
+		if err != nil || at == 0 {
+			return nil, fmt.Errorf("%w: portfolio %s sample %d has a bad time", ErrInvalidState, p, i)
+		}
+		if !v.Value.IsPositive() {
+			return nil, fmt.Errorf("%w: portfolio %s sample %d value %s is not positive", ErrInvalidState, p, i, v.Value)
+		}
+		if i > 0 && (at <= h.samples[i-1].at || v.Value.Cmp(h.samples[i-1].value) >= 0) {
+			return nil, fmt.Errorf("%w: portfolio %s samples must have rising times and falling values", ErrInvalidState, p)
+		}
+		h.samples[i] = newValueSample(at, v.Value)
+	}
+	return h, nil
 }

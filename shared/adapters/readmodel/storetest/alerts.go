@@ -73,6 +73,8 @@ func RunAlerts(t *testing.T, newSubject func(t *testing.T) AlertSubject) {
 		{"RulesWithConditionsAreServedByTheirKey", testCompositeRules},
 		{"UpdatesRaceWithoutLosingOne", testUpdateRace},
 		{"AnalyticsSavesMoveMarksAndServeWealth", testWealthMarks},
+		{"SaveStateNeverGoesBack", testSaveStateNeverGoesBack},
+		{"RecreatedRuleFiresUnderNewKeys", testRecreatedRule},
 	})
 }
 
@@ -208,12 +210,13 @@ func testPriceRulesState(t *testing.T, s AlertSubject) {
 	if again := eng2.Evaluate([]alerts.Tick{alerts.PriceTick("AAPL", dec("202"), decimal.Zero, at.Add(time.Second))}); len(again) != 0 {
 		t.Fatalf("restored engine fired again: %+v", again)
 	}
-	// No state for a rule: armed again.
+	// No state for a rule (armed at epoch 0, no tick seen) is older than any
+	// state with a tick: it replaces none (testSaveStateNeverGoesBack).
 	if err := st.SaveState(ctx, rules2[:1], alerts.State{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, st3, err := st.PriceRules(ctx, []string{"AAPL", "MSFT"}); err != nil || len(st3.Rules) != 1 {
-		t.Fatalf("after clearing one state: %+v %v", st3, err)
+	if _, st3, err := st.PriceRules(ctx, []string{"AAPL", "MSFT"}); err != nil || len(st3.Rules) != 2 {
+		t.Fatalf("after saving no state over one: %+v %v", st3, err)
 	}
 	// A deleted rule is not served, and saving its state is no error.
 	if err := st.Delete(ctx, UserA, "above"); err != nil {
@@ -465,7 +468,8 @@ func testPortfolioRulesState(t *testing.T, s AlertSubject) {
 	if err := st.SaveState(ctx, rules2, alerts.State{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, st4, _ := st.PortfolioRules(ctx, []string{"p1", "p2"}, alerts.MetricValue); len(st4.Values) != 0 || len(st4.Rules) != 0 {
+	// (The rules' states stay: no state is older than theirs.)
+	if _, st4, _ := st.PortfolioRules(ctx, []string{"p1", "p2"}, alerts.MetricValue); len(st4.Values) != 0 || len(st4.Rules) != len(st2.Rules) {
 		t.Fatalf("empty state not saved: %+v", st4)
 	}
 }
@@ -716,6 +720,28 @@ func testAlertSymbols(t *testing.T, s AlertSubject) {
 	got, err := st.Symbols(ctx)
 	if err != nil || !slices.Equal(got, []string{"AAPL", "NVDA", "TSLA"}) {
 		t.Fatalf("alert symbols %v, %v; want [AAPL NVDA TSLA]", got, err)
+	}
+	// A paused rule's symbols are not fetched for it: its own and its
+	// conditions'; resumed, they are again.
+	s.OwnPortfolios(t, UserB, "pb")
+	mustCreate(t, st, UserB, alerts.Rule{ID: "drift", PortfolioID: "pb", Conditions: []alerts.Condition{
+		{Kind: alerts.KindWeightDrift, Symbol: "AMZN", Threshold: dec("0.05"), TargetWeight: dec("0.3")},
+		{Kind: alerts.KindWeightDrift, Symbol: "META", Threshold: dec("0.05"), TargetWeight: dec("0.3")},
+	}})
+	off, on := false, true
+	for _, id := range []string{"b", "drift"} {
+		if _, err := st.Update(ctx, UserB, id, alerts.Patch{Active: &off}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := st.Symbols(ctx); err != nil || !slices.Equal(got, []string{"AAPL", "TSLA"}) {
+		t.Fatalf("alert symbols with paused rules %v, %v; want [AAPL TSLA]", got, err)
+	}
+	if _, err := st.Update(ctx, UserB, "drift", alerts.Patch{Active: &on}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Symbols(ctx); err != nil || !slices.Equal(got, []string{"AAPL", "AMZN", "META", "TSLA"}) {
+		t.Fatalf("alert symbols after a resume %v, %v; want [AAPL AMZN META TSLA]", got, err)
 	}
 }
 
@@ -974,5 +1000,127 @@ func testWealthMarks(t *testing.T, s AlertSubject) {
 	_, state, err = st.PortfolioRules(ctx, ids)
 	if err != nil || !state.Rules[alerts.ScopedID(UserA, "dd")].Fired || len(state.Rules) != 1 {
 		t.Fatalf("state after the save: %+v, %v", state.Rules, err)
+	}
+}
+
+// testSaveStateNeverGoesBack: evaluators that loaded a rule at different times
+// (the daily run, the stream path, the prices consumer) save its state in any
+// order; the state of the latest tick stays, and a state reached before an edit
+// restarted the rule is not kept, whatever its ticks.
+func testSaveStateNeverGoesBack(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	mustCreate(t, st, UserA, alerts.Rule{ID: "r", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("200")})
+	rules, _, err := st.PriceRules(ctx, []string{"AAPL"})
+	if err != nil || len(rules) != 1 {
+		t.Fatal(rules, err)
+	}
+	id := rules[0].ID
+	stored := func() alerts.RuleState {
+		t.Helper()
+		_, state, err := st.PriceRules(ctx, []string{"AAPL"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return state.Rules[id]
+	}
+	save := func(rules []alerts.Rule, rs alerts.RuleState) {
+		t.Helper()
+		if err := st.SaveState(ctx, rules, alerts.State{Rules: map[string]alerts.RuleState{id: rs}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fired := alerts.RuleState{Fired: true, FiredAt: t0.Add(time.Minute), LastAt: t0.Add(time.Minute)}
+	rearmed := alerts.RuleState{Epoch: 1, FiredAt: t0.Add(time.Minute), LastAt: t0.Add(2 * time.Minute)}
+	save(rules, rearmed)
+	save(rules, fired) // an evaluator that loaded the rule before it re-armed
+	if got := stored(); got.Fired || got.Epoch != 1 || !got.LastAt.Equal(rearmed.LastAt) {
+		t.Fatalf("an older state replaced the re-armed one: %+v", got)
+	}
+
+	// Savers racing: whatever the order, the latest tick's state is kept.
+	race(racers, func(i int) {
+		rs := alerts.RuleState{Epoch: uint64(2 + i), LastAt: t0.Add(time.Duration(10+i) * time.Minute)}
+		if err := st.SaveState(ctx, rules, alerts.State{Rules: map[string]alerts.RuleState{id: rs}}); err != nil {
+			t.Errorf("save %d: %v", i, err)
+		}
+	})
+	if got := stored(); got.Epoch != uint64(2+racers-1) || !got.LastAt.Equal(t0.Add(time.Duration(10+racers-1)*time.Minute)) {
+		t.Fatalf("after the race the state is %+v; want the latest tick's, epoch %d", got, 2+racers-1)
+	}
+
+	// A threshold edit restarts the rule; an evaluator that loaded it before
+	// cannot save a state reached on the old threshold, even of a later tick.
+	thr := dec("250")
+	edited, err := st.Update(ctx, UserA, "r", alerts.Patch{Threshold: &thr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := time.Now().Add(time.Hour).UTC()
+	save(rules, alerts.RuleState{Fired: true, Epoch: 40, FiredAt: late, LastAt: late})
+	if got := stored(); got.Fired || got.Epoch != edited.State.Epoch || got.LastAt.Equal(late) {
+		t.Fatalf("a state of the rule before its edit was kept: %+v; want %+v", got, edited.State)
+	}
+	reloaded, _, err := st.PriceRules(ctx, []string{"AAPL"})
+	if err != nil || len(reloaded) != 1 {
+		t.Fatal(reloaded, err)
+	}
+	save(reloaded, alerts.RuleState{Fired: true, Epoch: edited.State.Epoch, FiredAt: late, LastAt: late})
+	if got := stored(); !got.Fired || !got.LastAt.Equal(late) {
+		t.Fatalf("the state of the rule as edited was not saved: %+v", got)
+	}
+}
+
+// testRecreatedRule: a rule deleted and created again under its ID fires under
+// keys its history does not have yet, so each of its firings is recorded (and
+// notified) as the first rule's were.
+func testRecreatedRule(t *testing.T, s AlertSubject) {
+	ctx, st := t.Context(), s.Store
+	rule := alerts.Rule{ID: "r", Kind: alerts.KindPriceAbove, Symbol: "AAPL", Threshold: dec("200")}
+	fire := func(at time.Time) alerts.Firing {
+		t.Helper()
+		rules, state, err := st.PriceRules(ctx, []string{"AAPL"})
+		if err != nil || len(rules) != 1 {
+			t.Fatal(rules, err)
+		}
+		eng, err := alerts.NewEngine(rules...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Restore(state); err != nil {
+			t.Fatal(err)
+		}
+		fs := eng.Evaluate([]alerts.Tick{alerts.PriceTick("AAPL", dec("201"), decimal.Zero, at)})
+		if len(fs) != 1 {
+			t.Fatalf("firings at %s: %+v", at, fs)
+		}
+		if err := st.RecordFirings(ctx, fs); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SaveState(ctx, rules, eng.State()); err != nil {
+			t.Fatal(err)
+		}
+		return fs[0]
+	}
+	mustCreate(t, st, UserA, rule)
+	keys := []string{fire(t0).Key}
+	for i := 1; i <= 2; i++ {
+		if err := st.Delete(ctx, UserA, "r"); err != nil {
+			t.Fatal(err)
+		}
+		mustCreate(t, st, UserA, rule)
+		key := fire(t0.Add(time.Duration(i) * time.Minute)).Key
+		if slices.Contains(keys, key) {
+			t.Fatalf("incarnation %d fired under %s, a key of a former one (%v)", i, key, keys)
+		}
+		keys = append(keys, key)
+	}
+	hist, _, err := st.History(ctx, UserA, 10, "")
+	if err != nil || len(hist) != 3 {
+		t.Fatalf("history %+v %v; want one firing per incarnation", hist, err)
+	}
+	// Another user's rule of the same name starts afresh.
+	mustCreate(t, st, UserB, rule)
+	if list, err := st.List(ctx, UserB); err != nil || len(list) != 1 || list[0].State.Epoch != 0 {
+		t.Fatalf("B's rule r: %+v %v", list, err)
 	}
 }

@@ -45,6 +45,7 @@ func RunWatchList(t *testing.T, newSubject func(t *testing.T) WatchListSubject) 
 }
 
 // testWatchList: portfolios built from the real aggregate's events, alert rules
+// (a paused one needs nothing quoted)
 // and WebSocket watches; the watch list names each needed symbol once with all
 // its reasons (the USD pair of every currency a portfolio needs: its base and
 // the currency each transaction settles in, GBP for a London listing in GBp),
@@ -87,6 +88,7 @@ func testWatchList(t *testing.T, s WatchListSubject) {
 	for _, r := range []alerts.Rule{
 		{ID: "t", Kind: alerts.KindPriceAbove, Symbol: "TSLA", Threshold: rmtest.Dec("500")},
 		{ID: "a", Kind: alerts.KindPriceBelow, Symbol: "AAPL", Threshold: rmtest.Dec("50")},
+		{ID: "p", Kind: alerts.KindPriceAbove, Symbol: "IBM", Threshold: rmtest.Dec("500"), PausedAt: now}, // paused: not quoted for it
 	} {
 		if _, err := s.Rules.Create(ctx, UserA, r); err != nil {
 			t.Fatal(err)
