@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -88,9 +90,16 @@ func main() {
 			Limiter: marketdata.Share{Use: "search", Own: marketdata.NewWindowLimiter(counter, marketdata.WithUse("search", marketdata.SearchLimits())),
 				Shared: marketdata.NewWindowLimiter(counter, nil)}})
 		profiles := readmodel.NewUsers(db)
+		// The phone codes' hashes are keyed with the notification key; without
+		// it the phone routes answer 503, the rest of the API works.
+		codeKey, err := notificationKey(ctx, env.String("NOTIFICATION_KEY"), env.String("NOTIFICATION_KEY_SECRET_ARN"))
+		if err != nil {
+			log.ErrorContext(ctx, "api: phone verification unavailable", "error", err.Error())
+		}
 		conns := wsconn.New(dynamo, connectionsTable, wsconn.Options{})
 		people := users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: authAdmin,
-			Events: dynamostore.NewEraser(dynamo, table), Connections: conns, Quotas: dynamoquota.NewEraser(dynamo, quotasTable), Logger: log})
+			Events: dynamostore.NewEraser(dynamo, table), Connections: conns, Quotas: dynamoquota.NewEraser(dynamo, quotasTable),
+			PhoneCodeKey: codeKey, Logger: log})
 		srv := httpapi.New(httpapi.Config{
 			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas,
 				Rates: readmodel.NewFXRates(db)}),
@@ -141,6 +150,21 @@ func serviceRoleKey(plain, arn string) supabaseadmin.KeyFunc {
 		return func(context.Context) (string, error) { return plain, nil }
 	}
 	return supabaseadmin.SecretKey(secrets.String, arn)
+}
+
+// notificationKey reads the plain key when given, else the secret.
+func notificationKey(ctx context.Context, plain, arn string) ([]byte, error) {
+	if plain != "" {
+		return []byte(plain), nil
+	}
+	if arn == "" {
+		return nil, errors.New("neither NOTIFICATION_KEY nor NOTIFICATION_KEY_SECRET_ARN is set")
+	}
+	key, err := secrets.String(ctx, arn)
+	if err != nil {
+		return nil, fmt.Errorf("the notification key: %w", err)
+	}
+	return []byte(key), nil
 }
 
 // authAdminOf is Supabase Auth's admin API, nil without a project URL (then

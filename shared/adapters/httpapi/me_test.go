@@ -2,6 +2,9 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -49,8 +52,12 @@ type userAPI struct {
 	owner       *pgxpool.Pool
 	projector   *readmodel.Projector
 	now         time.Time
+	codesMu     sync.Mutex
 	codes       []string // the codes the service generated, newest last
 }
+
+// phoneCodeKey is the server's key of the phone codes' hashes in these tests.
+var phoneCodeKey = []byte("test phone code key")
 
 func newUserAPI(t *testing.T) *userAPI {
 	t.Helper()
@@ -84,9 +91,11 @@ func newUserAPI(t *testing.T) *userAPI {
 	profiles := readmodel.NewUsers(callerDB)
 	svc := users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: authUsers{pool},
 		Events: dynamostore.NewEraser(client, tables[topology.EventsTable]), Connections: conns,
-		Quotas: dynamoquota.NewEraser(client, tables[topology.QuotasTable]), Logger: quiet,
+		Quotas: dynamoquota.NewEraser(client, tables[topology.QuotasTable]), PhoneCodeKey: phoneCodeKey, Logger: quiet,
 		Now: func() time.Time { return u.now },
 		NewCode: func() (string, error) {
+			u.codesMu.Lock()
+			defer u.codesMu.Unlock()
 			u.codes = append(u.codes, fmt.Sprintf("%06d", 100000+len(u.codes)))
 			return u.codes[len(u.codes)-1], nil
 		}})
@@ -469,6 +478,13 @@ func TestPhoneVerification(t *testing.T) {
 	if err := u.owner.QueryRow(u.ctx, `select phone_code_hash from profiles where user_id = $1`, alice).Scan(&hash); err != nil || strings.Contains(hash, code) {
 		t.Fatalf("the profile keeps %q (err %v): want a hash, never the code", hash, err)
 	}
+	// Keyed with the server's secret: without the key, a million guesses
+	// offline find nothing.
+	mac := hmac.New(sha256.New, phoneCodeKey)
+	mac.Write([]byte("phone-code:v2\x00" + alice + "\x00" + phone + "\x00" + code))
+	if want := "v2:" + hex.EncodeToString(mac.Sum(nil)); hash != want {
+		t.Fatalf("the stored hash %q is not the code's HMAC under the server's key", hash)
+	}
 	// Too soon for another.
 	again := u.do(alice, "POST", "/me/phone", ``)
 	u.expect(again, 429, httpapi.CodeTooManyRequests)
@@ -516,6 +532,53 @@ func TestPhoneVerification(t *testing.T) {
 	u.expect(u.do(alice, "POST", "/me/phone", ``), 202, "")
 	u.now = u.now.Add(time.Minute)
 	u.expect(u.do(alice, "POST", "/me/phone", ``), 429, httpapi.CodeTooManyRequests)
+}
+
+// Parallel requests hold the phone's limits: of many starts at once one code
+// goes out (a minute between codes), and of many wrong guesses at once
+// MaxWrongCodes are counted and the code is dead after them, the right code
+// included.
+func TestPhoneLimitsHoldUnderParallelRequests(t *testing.T) {
+	t.Parallel()
+	u := newUserAPI(t)
+	u.expect(u.do(alice, "PATCH", "/me", `{"phone":"+14155550100"}`), 200, "")
+	const n = 12
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses[i] = u.do(alice, "POST", "/me/phone", ``).status })
+	}
+	wg.Wait()
+	if started := slices.Index(statuses, 202); started < 0 || slices.Index(statuses[started+1:], 202) >= 0 {
+		t.Fatalf("parallel starts answered %v: want one 202, the others 429", statuses)
+	}
+	var queued int
+	if err := u.owner.QueryRow(u.ctx, `select count(*) from notification_outbox where user_id = $1 and source = 'phone_code'`, alice).Scan(&queued); err != nil || queued != 1 {
+		t.Fatalf("%d SMS queued (err %v), want 1", queued, err)
+	}
+	codes := make([]string, n)
+	for i := range n {
+		wg.Go(func() { codes[i] = u.do(alice, "POST", "/me/phone/verify", `{"code":"999999"}`).errorCode() })
+	}
+	wg.Wait()
+	wrong := 0
+	for _, c := range codes {
+		switch c {
+		case httpapi.CodeWrongCode:
+			wrong++
+		case httpapi.CodeCodeAttemptsExceeded:
+		default:
+			t.Fatalf("a wrong guess answered %q", c)
+		}
+	}
+	var attempts int
+	if err := u.owner.QueryRow(u.ctx, `select phone_code_attempts from profiles where user_id = $1`, alice).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != users.MaxWrongCodes-1 || attempts != users.MaxWrongCodes {
+		t.Fatalf("%d parallel wrong guesses: %d answered wrong_code, %d counted; want %d and %d", n, wrong, attempts, users.MaxWrongCodes-1, users.MaxWrongCodes)
+	}
+	u.expect(u.do(alice, "POST", "/me/phone/verify", `{"code":"`+u.codes[0]+`"}`), 422, httpapi.CodeCodeAttemptsExceeded)
 }
 
 // Concurrent patches of different fields all land: each write is conditional

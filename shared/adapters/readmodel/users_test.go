@@ -227,34 +227,53 @@ func TestProfilesAndPhoneCodes(t *testing.T) {
 		t.Fatalf("an update from a stale read: %v, want ErrProfileChanged", err)
 	}
 
-	at := time.Now().UTC().Add(10 * time.Minute).Truncate(time.Microsecond)
-	code := users.PhoneCode{Phone: "+14155550100", Hash: "v1:abc", ExpiresAt: at}
-	if err := store.StartPhoneCode(ctx, rmtest.UserA, code, "phone_code:"+rmtest.UserA+":n1", []byte(`{"phone":"+14155550100","code":"123456"}`), time.Now()); err != nil {
-		t.Fatal(err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	at := now.Add(10 * time.Minute)
+	limits := users.CodeLimits{PerHour: 2, Interval: time.Minute}
+	code := users.PhoneCode{Phone: "+14155550100", Hash: "v2:abc", ExpiresAt: at}
+	if sent, err := store.StartPhoneCode(ctx, rmtest.UserA, code, "phone_code:"+rmtest.UserA+":n1", []byte(`{"phone":"+14155550100","code":"123456"}`), now, limits); err != nil || !sent.Queued || sent.InHour != 0 {
+		t.Fatalf("start: %+v %v", sent, err)
 	}
-	if err := store.StartPhoneCode(ctx, rmtest.UserA, users.PhoneCode{Phone: "+4915100000000", Hash: "x", ExpiresAt: at}, "phone_code:"+rmtest.UserA+":n2", []byte(`{}`), time.Now()); !errors.Is(err, users.ErrNoProfile) {
+	if _, err := store.StartPhoneCode(ctx, rmtest.UserA, users.PhoneCode{Phone: "+4915100000000", Hash: "x", ExpiresAt: at}, "phone_code:"+rmtest.UserA+":n2", []byte(`{}`), now.Add(time.Hour), limits); !errors.Is(err, users.ErrNoProfile) {
 		t.Fatalf("a code for a phone not on the profile: %v", err)
 	}
-	if n, last, err := store.CodesSent(ctx, rmtest.UserA, time.Now().Add(-time.Hour)); err != nil || n != 1 || last.IsZero() {
-		t.Fatalf("codes sent: %d %v %v", n, last, err)
+	// Within the interval: refused with what was sent, nothing stored.
+	if sent, err := store.StartPhoneCode(ctx, rmtest.UserA, users.PhoneCode{Phone: "+14155550100", Hash: "v2:def", ExpiresAt: at}, "phone_code:"+rmtest.UserA+":n3", []byte(`{}`), now.Add(59*time.Second), limits); err != nil || sent.Queued || sent.InHour != 1 || !sent.Last.Equal(now) {
+		t.Fatalf("a code too soon: %+v %v", sent, err)
 	}
 	if n := ownerCount(t, owner, `select count(*) from notification_outbox where user_id = $1 and source = 'phone_code' and payload->>'code' = '123456'`, rmtest.UserA); n != 1 {
 		t.Fatalf("the SMS is not in the outbox")
 	}
-	got, err := store.PendingPhoneCode(ctx, rmtest.UserA)
-	if err != nil || got != code {
-		t.Fatalf("pending %+v %v, want %+v", got, err, code)
+	if n := ownerCount(t, owner, `select count(*) from notification_outbox where user_id = $1 and source = 'phone_code'`, rmtest.UserA); n != 1 {
+		t.Fatalf("%d codes queued, want 1", n)
 	}
-	if n, err := store.CountWrongCode(ctx, rmtest.UserA); err != nil || n != 1 {
-		t.Fatalf("wrong code: %d %v", n, err)
+	if _, err := store.GuessPhoneCode(ctx, rmtest.UserA, at, 5); !errors.Is(err, users.ErrCodeExpired) {
+		t.Fatalf("a guess at expiry: %v", err)
 	}
-	if err := store.ConfirmPhone(ctx, rmtest.UserA, "+14155550100", time.Now()); err != nil {
+	got, err := store.GuessPhoneCode(ctx, rmtest.UserA, now, 2)
+	if want := (users.PhoneCode{Phone: code.Phone, Hash: code.Hash, ExpiresAt: at, Attempts: 1}); err != nil || got != want {
+		t.Fatalf("guess %+v %v, want %+v", got, err, want)
+	}
+	if _, err := store.GuessPhoneCode(ctx, rmtest.UserA, now, 1); !errors.Is(err, users.ErrTooManyAttempts) {
+		t.Fatalf("a guess past the bound: %v", err)
+	}
+	// The confirmation re-checks the code, its expiry and its guesses.
+	for name, c := range map[string]struct {
+		code users.PhoneCode
+		at   time.Time
+		max  int
+	}{"another code": {users.PhoneCode{Phone: code.Phone, Hash: "v2:other"}, now, 5}, "expired": {got, at, 5}, "too many guesses": {got, now, 0}} {
+		if err := store.ConfirmPhone(ctx, rmtest.UserA, c.code, c.at, c.max); !errors.Is(err, users.ErrNoPendingCode) {
+			t.Fatalf("confirm %s: %v", name, err)
+		}
+	}
+	if err := store.ConfirmPhone(ctx, rmtest.UserA, got, now, 5); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := store.Profile(ctx, rmtest.UserA); !p.PhoneVerified {
 		t.Fatal("phone not verified")
 	}
-	if _, err := store.PendingPhoneCode(ctx, rmtest.UserA); !errors.Is(err, users.ErrNoPendingCode) {
+	if _, err := store.GuessPhoneCode(ctx, rmtest.UserA, now, 5); !errors.Is(err, users.ErrNoPendingCode) {
 		t.Fatalf("the code outlived its use: %v", err)
 	}
 	// A new phone is not verified.

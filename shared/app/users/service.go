@@ -25,7 +25,11 @@ type Config struct {
 	Events      EventEraser
 	Connections ConnectionEraser
 	Quotas      QuotaEraser
-	Logger      *slog.Logger
+	// PhoneCodeKey keys the phone codes' hashes (HMAC-SHA256): only the
+	// server holds it, so a stored hash read by anyone else cannot be
+	// brute-forced offline. Without it the phone routes answer ErrUnavailable.
+	PhoneCodeKey []byte
+	Logger       *slog.Logger
 	// Now and NewCode are the clock and the code generator (tests set them).
 	Now     func() time.Time
 	NewCode func() (string, error)
