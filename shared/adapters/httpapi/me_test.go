@@ -224,7 +224,7 @@ func (u *userAPI) traces(user string, portfolios []string) []string {
 	// The tombstone is the user's ID by design; the marks are cache tokens keyed
 	// 'p:'/'hp:' + portfolio ID, moved by the erasure so that the prices
 	// consumer's caches drop the portfolio.
-	allowed := []string{"public.erased_users", "public.alert_state_marks", "public.holding_marks"}
+	allowed := []string{"public.erased_users", "public.erased_portfolios", "public.alert_state_marks", "public.holding_marks"}
 	rows, err := u.owner.Query(u.ctx, `select table_schema || '.' || table_name from information_schema.tables
 	     where table_schema in ('public', 'auth') and table_type = 'BASE TABLE' order by 1`)
 	if err != nil {

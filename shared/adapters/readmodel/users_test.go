@@ -56,12 +56,48 @@ func TestErasureCoversEveryUserTable(t *testing.T) {
 		erased = append(erased, strings.TrimPrefix(c.Store, readmodel.ErasedStorePrefix))
 	}
 	for _, tbl := range tables {
-		if tbl != "erased_users" && !slices.Contains(erased, tbl) {
+		if tbl != "erased_users" && tbl != "erased_portfolios" && !slices.Contains(erased, tbl) {
 			t.Errorf("table %s has a user_id, portfolio_id or aggregate_id and erase_read_models does not erase it", tbl)
 		}
 	}
 	if len(tables) < 20 {
 		t.Fatalf("only %d tables found: the query is wrong", len(tables))
+	}
+}
+
+// A writer in flight during DELETE /me must not re-insert what the erasure
+// deleted: 0023's trigger drops the rows of an erased user_id, and a table
+// keyed by portfolio_id without a user_id needs 0026's guard (the erased
+// portfolios' tombstone). A new such table fails here until it has one.
+func TestErasureGuardsEveryTableKeyedByPortfolio(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	owner, _ := rmtest.DB(t)
+	rows, err := owner.Query(ctx, `select c.table_name from information_schema.columns c
+	      join information_schema.tables t using (table_schema, table_name)
+	     where c.table_schema = 'public' and t.table_type = 'BASE TABLE' and c.column_name = 'portfolio_id'
+	       and c.table_name <> 'erased_portfolios'
+	       and not exists (select 1 from information_schema.columns u
+	                        where u.table_schema = 'public' and u.table_name = c.table_name and u.column_name = 'user_id')
+	       and not exists (select 1 from pg_trigger g join pg_proc f on f.oid = g.tgfoid
+	                        where g.tgrelid = ('public.' || quote_ident(c.table_name))::regclass and not g.tgisinternal
+	                          and f.proname = 'drop_rows_of_erased_portfolios'
+	                          and g.tgtype & 2 <> 0 and g.tgtype & 4 <> 0) -- BEFORE, INSERT
+	     order by 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unguarded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unguarded) > 0 {
+		t.Errorf("tables keyed by portfolio_id without a user_id and without the erased portfolios' guard: %v", unguarded)
+	}
+	var guarded int
+	if err := owner.QueryRow(ctx, `select count(*) from pg_trigger g join pg_proc f on f.oid = g.tgfoid
+	     where f.proname = 'drop_rows_of_erased_portfolios'`).Scan(&guarded); err != nil || guarded < 2 {
+		t.Fatalf("%d guarded tables (err %v): the query is wrong", guarded, err)
 	}
 }
 
@@ -127,6 +163,24 @@ func TestErasureIsTheCallersOnly(t *testing.T) {
 	}
 	if n := ownerCount(t, owner, `select count(*) from alert_history where user_id = $1`, rmtest.UserB); n != 1 {
 		t.Errorf("B's firings: %d", n)
+	}
+	// Writers keyed by portfolio alone: a scheduled run's status and the
+	// value_drop samples of the erased portfolio are dropped too; B's land.
+	metrics := readmodel.NewMetrics(owner)
+	for _, ref := range []analyticsjob.PortfolioRef{{ID: "pa", UserID: rmtest.UserA, Version: 9}, {ID: "pb", UserID: rmtest.UserB, Version: 9}} {
+		if err := metrics.MarkDone(ctx, analyticsjob.ModeDaily, calendar.MustNew(2026, time.January, 2), []analyticsjob.PortfolioRef{ref}); err != nil {
+			t.Fatal(err)
+		}
+		if err := metrics.MarkFailed(ctx, analyticsjob.ModeWeekly, calendar.MustNew(2026, time.January, 2), []analyticsjob.Failure{{PortfolioID: ref.ID, Reason: "late"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := owner.Exec(ctx, `insert into alert_value_samples (portfolio_id, samples) values ($1, '[]')`, ref.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := ownerCount(t, owner, `select (select count(*) from analytics_status where portfolio_id = $1) + (select count(*) from alert_value_samples where portfolio_id = $1)`, "pa"),
+		ownerCount(t, owner, `select (select count(*) from analytics_status where portfolio_id = $1) + (select count(*) from alert_value_samples where portfolio_id = $1)`, "pb"); a != 0 || b != 3 {
+		t.Errorf("rows written per portfolio after A's erasure: A's %d, B's %d; want 0 and 3", a, b)
 	}
 	// The trigger on auth.users makes no new profile of an erased user.
 	if _, err := owner.Exec(ctx, `update auth.users set email = 'a2@example.com' where id = $1`, rmtest.UserA); err != nil {
