@@ -102,7 +102,7 @@ func main() {
 			PhoneCodeKey: codeKey, Logger: log})
 		srv := httpapi.New(httpapi.Config{
 			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas,
-				Rates: readmodel.NewFXRates(db)}),
+				Rates: readmodel.NewFXRates(db), Accounts: people}),
 			Events:      store,
 			Queries:     readmodel.NewQueries(db),
 			Alerts:      readmodel.NewAlertRules(db),

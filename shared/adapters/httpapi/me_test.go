@@ -99,7 +99,7 @@ func newUserAPI(t *testing.T) *userAPI {
 			u.codes = append(u.codes, fmt.Sprintf("%06d", 100000+len(u.codes)))
 			return u.codes[len(u.codes)-1], nil
 		}})
-	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet, Quotas: quotas}), Events: store,
+	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet, Quotas: quotas, Accounts: svc}), Events: store,
 		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Quotas: quotas, Logger: quiet, Users: svc})
 	u.api = &api{t: t, handler: httplambda.Handler(srv)}
 	for _, id := range []string{alice, bob} {
@@ -338,6 +338,32 @@ func TestDeleteMeErasesTheUserEverywhere(t *testing.T) {
 	if left := u.traces(alice, mine); len(left) > 0 {
 		t.Fatalf("alice's token stored something after the erasure:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// A request in flight when DELETE /me begins: once the tombstone is written,
+// a command on a portfolio whose events are still there (the erasure has not
+// reached them yet) appends nothing and answers 410, whichever route.
+func TestCommandsAfterTheErasureBeganAreRefused(t *testing.T) {
+	t.Parallel()
+	u := newUserAPI(t)
+	id := u.createPortfolio(alice, "before")
+	before, err := u.events.Events(u.ctx, id, 1, 1<<40)
+	if err != nil || len(before) == 0 {
+		t.Fatalf("events before: %d %v", len(before), err)
+	}
+	if _, err := u.owner.Exec(u.ctx, `insert into erased_users (user_id) values ($1)`, alice); err != nil {
+		t.Fatal(err)
+	}
+	u.expect(u.do(alice, "POST", "/portfolios/"+id+"/transactions", `{"type":"DEPOSIT","date":"2024-01-02","amount":"1"}`, "Idempotency-Key", "late"),
+		410, httpapi.CodeAccountDeleted)
+	u.expect(u.do(alice, "PUT", "/portfolios/"+id+"/targets", `{"targets":[{"symbol":"AAPL","weight":"1"}],"driftBand":"0.05"}`), 410, httpapi.CodeAccountDeleted)
+	after, err := u.events.Events(u.ctx, id, 1, 1<<40)
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("events after the tombstone: %d, want %d (err %v)", len(after), len(before), err)
+	}
+	// Bob's commands are his own.
+	u.expect(u.do(bob, "POST", "/portfolios/"+u.createPortfolio(bob, "bob")+"/transactions", `{"type":"DEPOSIT","date":"2024-01-02","amount":"1"}`,
+		"Idempotency-Key", "b1"), 201, "")
 }
 
 // An erasure cut short finishes on a retry: here the Supabase Auth user

@@ -51,6 +51,17 @@ type Options struct {
 	// however many rows and days. Without it such a transaction is refused
 	// with portfolio.ErrFXRateRequired.
 	Rates Rates
+	// Accounts, when set, refuses a command of a user whose account is being
+	// erased (DELETE /me), checked after the decision and before the quota
+	// reservation and the append: a request in flight when the erasure began
+	// appends nothing after it (users.Service).
+	Accounts Accounts
+}
+
+// Accounts says whether a user's account is gone: RefuseErased returns an
+// error (users.ErrErased) for one whose erasure began.
+type Accounts interface {
+	RefuseErased(ctx context.Context, userID string) error
 }
 
 // Quotas reserves members (portfolio IDs, symbols) against a user's quota, or
@@ -230,6 +241,11 @@ func (s *Service) attempt(ctx context.Context, req Request, creating bool, decid
 	pending := p.Pending()
 	if len(pending) == 0 {
 		return Result{AggregateID: req.AggregateID, Version: p.Version()}, nil
+	}
+	if s.opts.Accounts != nil {
+		if err := s.opts.Accounts.RefuseErased(ctx, req.UserID); err != nil {
+			return Result{AggregateID: req.AggregateID, Version: p.Version() - int64(len(pending))}, err
+		}
 	}
 	if err := s.reserve(ctx, req.UserID, pending); err != nil {
 		return Result{AggregateID: req.AggregateID, Version: p.Version() - int64(len(pending))}, err
