@@ -153,9 +153,9 @@ func TestErasureIsTheCallersOnly(t *testing.T) {
 		Kind: alerts.KindPriceAbove, Symbol: "AAPL", Observed: decimal.NewFromInt(2), Threshold: decimal.NewFromInt(1), At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := readmodel.NewWeeklySummaries(owner).QueueWeeklySummaries(ctx, []analyticsjob.QueuedSummary{{UserID: rmtest.UserA,
-		Day: calendar.MustNew(2026, time.January, 2), Payload: []byte(`{}`)}}); err != nil {
-		t.Fatal(err)
+	if queued, err := readmodel.NewWeeklySummaries(owner).QueueWeeklySummaries(ctx, []analyticsjob.QueuedSummary{{UserID: rmtest.UserA,
+		Day: calendar.MustNew(2026, time.January, 2), Payload: []byte(`{}`)}}); err != nil || len(queued) != 0 {
+		t.Fatal(queued, err)
 	}
 	if n := ownerCount(t, owner, `select (select count(*) from alert_history where user_id = $1) + (select count(*) from notification_outbox where user_id = $1)`,
 		rmtest.UserA); n != 0 {
