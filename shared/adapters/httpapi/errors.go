@@ -87,7 +87,7 @@ func classify(err error) *apiError {
 	switch {
 	case errors.Is(err, readmodel.ErrInvalidCursor):
 		return newError(http.StatusBadRequest, CodeBadRequest, "the cursor is not one this API issued", map[string]string{"parameter": "cursor"})
-	case errors.Is(err, users.ErrErased):
+	case errors.Is(err, users.ErrErased), errors.Is(err, command.ErrAccountErased):
 		return newError(http.StatusGone, CodeAccountDeleted, "this account was deleted", nil)
 	case errors.Is(err, portfolio.ErrNotFound), errors.Is(err, portfolio.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "portfolio or transaction not found", nil)

@@ -163,6 +163,13 @@ func (s *Service) RefuseErased(ctx context.Context, userID string) error {
 	return nil
 }
 
+// AccountErased says whether the user's erasure began (command.Accounts: the
+// command service appends no event of an erased user).
+func (s *Service) AccountErased(ctx context.Context, userID string) (bool, error) {
+	_, erased, err := s.cfg.Profiles.ErasedAt(ctx, userID)
+	return erased, err
+}
+
 // randomCode is six decimal digits from crypto/rand.
 func randomCode() (string, error) {
 	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
