@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 
@@ -64,8 +66,6 @@ func main() {
 		log.Error("api: " + err.Error())
 		os.Exit(1)
 	}
-	// The unsubscribe links' key: its plain value locally, else its secret.
-	notificationKey, notificationKeyARN := env.String("NOTIFICATION_KEY"), env.String("NOTIFICATION_KEY_SECRET_ARN")
 	snapshotEvery, err := env.Int("SNAPSHOT_EVERY")
 	if err != nil || snapshotEvery < 1 {
 		log.Error("api: SNAPSHOT_EVERY must be a positive integer")
@@ -90,14 +90,22 @@ func main() {
 			Limiter: marketdata.Share{Use: "search", Own: marketdata.NewWindowLimiter(counter, marketdata.WithUse("search", marketdata.SearchLimits())),
 				Shared: marketdata.NewWindowLimiter(counter, nil)}})
 		profiles := readmodel.NewUsers(db)
+		// The notification key signs the unsubscribe links and keys the phone
+		// codes' hashes (each under its own prefix); without it those routes
+		// refuse (503, or every link refused), the rest of the API works.
+		codeKey, err := notificationKey(ctx, env.String("NOTIFICATION_KEY"), env.String("NOTIFICATION_KEY_SECRET_ARN"))
+		if err != nil {
+			log.ErrorContext(ctx, "api: phone verification and unsubscribe links unavailable", "error", err.Error())
+		}
 		conns := wsconn.New(dynamo, connectionsTable, wsconn.Options{})
 		people := users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: authAdmin,
-			Events: dynamostore.NewEraser(dynamo, table), Connections: conns, Quotas: dynamoquota.NewEraser(dynamo, quotasTable), Logger: log})
+			Events: dynamostore.NewEraser(dynamo, table), Connections: conns, Quotas: dynamoquota.NewEraser(dynamo, quotasTable),
+			PhoneCodeKey: codeKey, Logger: log})
 		srv := httpapi.New(httpapi.Config{
 			Notifications:  readmodel.NewNotificationHistory(db),
-			UnsubscribeKey: unsubscribeKey(ctx, log, notificationKey, notificationKeyARN),
+			UnsubscribeKey: codeKey,
 			Commands: command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log, Quotas: quotas,
-				Rates: readmodel.NewFXRates(db)}),
+				Rates: readmodel.NewFXRates(db), Accounts: people}),
 			Events:      store,
 			Queries:     readmodel.NewQueries(db),
 			Alerts:      readmodel.NewAlertRules(db),
@@ -147,6 +155,21 @@ func serviceRoleKey(plain, arn string) supabaseadmin.KeyFunc {
 	return supabaseadmin.SecretKey(secrets.String, arn)
 }
 
+// notificationKey reads the plain key when given, else the secret.
+func notificationKey(ctx context.Context, plain, arn string) ([]byte, error) {
+	if plain != "" {
+		return []byte(plain), nil
+	}
+	if arn == "" {
+		return nil, errors.New("neither NOTIFICATION_KEY nor NOTIFICATION_KEY_SECRET_ARN is set")
+	}
+	key, err := secrets.String(ctx, arn)
+	if err != nil {
+		return nil, fmt.Errorf("the notification key: %w", err)
+	}
+	return []byte(key), nil
+}
+
 // authAdminOf is Supabase Auth's admin API, nil without a project URL (then
 // DELETE /me answers 503, and GET /me of a user without a profile 404).
 func authAdminOf(url string, key supabaseadmin.KeyFunc) (users.AuthUsers, error) {
@@ -158,21 +181,4 @@ func authAdminOf(url string, key supabaseadmin.KeyFunc) (users.AuthUsers, error)
 		return nil, err
 	}
 	return authUsers{client}, nil
-}
-
-// unsubscribeKey is the unsubscribe links' HMAC key, nil (every link refused,
-// the rest of the API served) when it cannot be read.
-func unsubscribeKey(ctx context.Context, log *slog.Logger, value, arn string) []byte {
-	if value == "" && arn != "" {
-		v, err := secrets.String(ctx, arn)
-		if err != nil {
-			log.ErrorContext(ctx, "api: unsubscribe links refused: their key is unavailable", "error", err.Error())
-			return nil
-		}
-		value = v
-	}
-	if value == "" {
-		return nil
-	}
-	return []byte(value)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/users"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
 )
@@ -86,6 +87,8 @@ func classify(err error) *apiError {
 	switch {
 	case errors.Is(err, readmodel.ErrInvalidCursor):
 		return newError(http.StatusBadRequest, CodeBadRequest, "the cursor is not one this API issued", map[string]string{"parameter": "cursor"})
+	case errors.Is(err, users.ErrErased), errors.Is(err, command.ErrAccountErased):
+		return newError(http.StatusGone, CodeAccountDeleted, "this account was deleted", nil)
 	case errors.Is(err, portfolio.ErrNotFound), errors.Is(err, portfolio.ErrNotFound):
 		return newError(http.StatusNotFound, CodeNotFound, "portfolio or transaction not found", nil)
 	case errors.Is(err, portfolio.ErrConcurrencyConflict):

@@ -45,7 +45,7 @@ func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 		Queries: readmodel.NewQueries(pool), Alerts: readmodel.NewAlertRules(pool), Analytics: readmodel.NewMetrics(pool),
 		Suggestions: readmodel.NewSuggestions(pool), Logger: quiet, Symbols: symbolsearch.New(&fakeSearcher{}, symbolsearch.Options{}),
 		Users: users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: nobodyInAuth{},
-			Events: nothingToErase{}, Connections: nothingToErase{}, Quotas: nothingToErase{}, Logger: quiet}),
+			Events: nothingToErase{}, Connections: nothingToErase{}, Quotas: nothingToErase{}, PhoneCodeKey: []byte("fuzz"), Logger: quiet}),
 		Notifications: readmodel.NewNotificationHistory(pool), UnsubscribeKey: []byte("fuzz-key")})
 	a = &api{t: f, handler: httplambda.Handler(srv)}
 	return a, a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")

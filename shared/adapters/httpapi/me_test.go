@@ -2,6 +2,9 @@ package httpapi_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -49,8 +52,12 @@ type userAPI struct {
 	owner       *pgxpool.Pool
 	projector   *readmodel.Projector
 	now         time.Time
+	codesMu     sync.Mutex
 	codes       []string // the codes the service generated, newest last
 }
+
+// phoneCodeKey is the server's key of the phone codes' hashes in these tests.
+var phoneCodeKey = []byte("test phone code key")
 
 func newUserAPI(t *testing.T) *userAPI {
 	t.Helper()
@@ -84,13 +91,15 @@ func newUserAPI(t *testing.T) *userAPI {
 	profiles := readmodel.NewUsers(callerDB)
 	svc := users.New(users.Config{Profiles: profiles, PhoneCodes: profiles, ReadModels: profiles, Auth: authUsers{pool},
 		Events: dynamostore.NewEraser(client, tables[topology.EventsTable]), Connections: conns,
-		Quotas: dynamoquota.NewEraser(client, tables[topology.QuotasTable]), Logger: quiet,
+		Quotas: dynamoquota.NewEraser(client, tables[topology.QuotasTable]), PhoneCodeKey: phoneCodeKey, Logger: quiet,
 		Now: func() time.Time { return u.now },
 		NewCode: func() (string, error) {
+			u.codesMu.Lock()
+			defer u.codesMu.Unlock()
 			u.codes = append(u.codes, fmt.Sprintf("%06d", 100000+len(u.codes)))
 			return u.codes[len(u.codes)-1], nil
 		}})
-	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet, Quotas: quotas}), Events: store,
+	srv := httpapi.New(httpapi.Config{Commands: command.New(store, command.Options{Logger: quiet, Quotas: quotas, Accounts: svc}), Events: store,
 		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Quotas: quotas, Logger: quiet, Users: svc})
 	u.api = &api{t: t, handler: httplambda.Handler(srv)}
 	for _, id := range []string{alice, bob} {
@@ -215,7 +224,7 @@ func (u *userAPI) traces(user string, portfolios []string) []string {
 	// The tombstone is the user's ID by design; the marks are cache tokens keyed
 	// 'p:'/'hp:' + portfolio ID, moved by the erasure so that the prices
 	// consumer's caches drop the portfolio.
-	allowed := []string{"public.erased_users", "public.alert_state_marks", "public.holding_marks"}
+	allowed := []string{"public.erased_users", "public.erased_portfolios", "public.alert_state_marks", "public.holding_marks"}
 	rows, err := u.owner.Query(u.ctx, `select table_schema || '.' || table_name from information_schema.tables
 	     where table_schema in ('public', 'auth') and table_type = 'BASE TABLE' order by 1`)
 	if err != nil {
@@ -329,6 +338,32 @@ func TestDeleteMeErasesTheUserEverywhere(t *testing.T) {
 	if left := u.traces(alice, mine); len(left) > 0 {
 		t.Fatalf("alice's token stored something after the erasure:\n%s", strings.Join(left, "\n"))
 	}
+}
+
+// A request in flight when DELETE /me begins: once the tombstone is written,
+// a command on a portfolio whose events are still there (the erasure has not
+// reached them yet) appends nothing and answers 410, whichever route.
+func TestCommandsAfterTheErasureBeganAreRefused(t *testing.T) {
+	t.Parallel()
+	u := newUserAPI(t)
+	id := u.createPortfolio(alice, "before")
+	before, err := u.events.Events(u.ctx, id, 1, 1<<40)
+	if err != nil || len(before) == 0 {
+		t.Fatalf("events before: %d %v", len(before), err)
+	}
+	if _, err := u.owner.Exec(u.ctx, `insert into erased_users (user_id) values ($1)`, alice); err != nil {
+		t.Fatal(err)
+	}
+	u.expect(u.do(alice, "POST", "/portfolios/"+id+"/transactions", `{"type":"DEPOSIT","date":"2024-01-02","amount":"1"}`, "Idempotency-Key", "late"),
+		410, httpapi.CodeAccountDeleted)
+	u.expect(u.do(alice, "PUT", "/portfolios/"+id+"/targets", `{"targets":[{"symbol":"AAPL","weight":"1"}],"driftBand":"0.05"}`), 410, httpapi.CodeAccountDeleted)
+	after, err := u.events.Events(u.ctx, id, 1, 1<<40)
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("events after the tombstone: %d, want %d (err %v)", len(after), len(before), err)
+	}
+	// Bob's commands are his own.
+	u.expect(u.do(bob, "POST", "/portfolios/"+u.createPortfolio(bob, "bob")+"/transactions", `{"type":"DEPOSIT","date":"2024-01-02","amount":"1"}`,
+		"Idempotency-Key", "b1"), 201, "")
 }
 
 // An erasure cut short finishes on a retry: here the Supabase Auth user
@@ -469,6 +504,13 @@ func TestPhoneVerification(t *testing.T) {
 	if err := u.owner.QueryRow(u.ctx, `select phone_code_hash from profiles where user_id = $1`, alice).Scan(&hash); err != nil || strings.Contains(hash, code) {
 		t.Fatalf("the profile keeps %q (err %v): want a hash, never the code", hash, err)
 	}
+	// Keyed with the server's secret: without the key, a million guesses
+	// offline find nothing.
+	mac := hmac.New(sha256.New, phoneCodeKey)
+	mac.Write([]byte("phone-code:v2\x00" + alice + "\x00" + phone + "\x00" + code))
+	if want := "v2:" + hex.EncodeToString(mac.Sum(nil)); hash != want {
+		t.Fatalf("the stored hash %q is not the code's HMAC under the server's key", hash)
+	}
 	// Too soon for another.
 	again := u.do(alice, "POST", "/me/phone", ``)
 	u.expect(again, 429, httpapi.CodeTooManyRequests)
@@ -516,6 +558,53 @@ func TestPhoneVerification(t *testing.T) {
 	u.expect(u.do(alice, "POST", "/me/phone", ``), 202, "")
 	u.now = u.now.Add(time.Minute)
 	u.expect(u.do(alice, "POST", "/me/phone", ``), 429, httpapi.CodeTooManyRequests)
+}
+
+// Parallel requests hold the phone's limits: of many starts at once one code
+// goes out (a minute between codes), and of many wrong guesses at once
+// MaxWrongCodes are counted and the code is dead after them, the right code
+// included.
+func TestPhoneLimitsHoldUnderParallelRequests(t *testing.T) {
+	t.Parallel()
+	u := newUserAPI(t)
+	u.expect(u.do(alice, "PATCH", "/me", `{"phone":"+14155550100"}`), 200, "")
+	const n = 12
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { statuses[i] = u.do(alice, "POST", "/me/phone", ``).status })
+	}
+	wg.Wait()
+	if started := slices.Index(statuses, 202); started < 0 || slices.Index(statuses[started+1:], 202) >= 0 {
+		t.Fatalf("parallel starts answered %v: want one 202, the others 429", statuses)
+	}
+	var queued int
+	if err := u.owner.QueryRow(u.ctx, `select count(*) from notification_outbox where user_id = $1 and source = 'phone_code'`, alice).Scan(&queued); err != nil || queued != 1 {
+		t.Fatalf("%d SMS queued (err %v), want 1", queued, err)
+	}
+	codes := make([]string, n)
+	for i := range n {
+		wg.Go(func() { codes[i] = u.do(alice, "POST", "/me/phone/verify", `{"code":"999999"}`).errorCode() })
+	}
+	wg.Wait()
+	wrong := 0
+	for _, c := range codes {
+		switch c {
+		case httpapi.CodeWrongCode:
+			wrong++
+		case httpapi.CodeCodeAttemptsExceeded:
+		default:
+			t.Fatalf("a wrong guess answered %q", c)
+		}
+	}
+	var attempts int
+	if err := u.owner.QueryRow(u.ctx, `select phone_code_attempts from profiles where user_id = $1`, alice).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if wrong != users.MaxWrongCodes-1 || attempts != users.MaxWrongCodes {
+		t.Fatalf("%d parallel wrong guesses: %d answered wrong_code, %d counted; want %d and %d", n, wrong, attempts, users.MaxWrongCodes-1, users.MaxWrongCodes)
+	}
+	u.expect(u.do(alice, "POST", "/me/phone/verify", `{"code":"`+u.codes[0]+`"}`), 422, httpapi.CodeCodeAttemptsExceeded)
 }
 
 // Concurrent patches of different fields all land: each write is conditional

@@ -125,7 +125,7 @@ func (a *Alerts) Create(_ context.Context, userID string, rule alerts.Rule) (rea
 }
 
 // firstEpoch is the state a new rule of scoped ID id starts from (migration
-// 0026): armed above the last epoch of the history of a deleted rule of that
+// 0028): armed above the last epoch of the history of a deleted rule of that
 // ID, so that its firing keys are new; nil (epoch 0) without history.
 func (a *Alerts) firstEpoch(id string) []byte {
 	var last uint64

@@ -72,7 +72,7 @@ const tsText = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'`
 // that serve the API (List, Delete, History, Acknowledge) take and give the
 // user's IDs, those that serve the engines the scoped ones. A rule created
 // under the ID of a deleted one whose firings are in the history starts armed
-// above their last epoch (migration 0026's trigger), so that its firings have
+// above their last epoch (migration 0028's trigger), so that its firings have
 // keys of their own and are recorded and notified.
 func (a *AlertRules) Create(ctx context.Context, userID string, rule alerts.Rule) (AlertRule, error) {
 	if !uuid.Valid(userID) {

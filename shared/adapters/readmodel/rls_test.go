@@ -88,6 +88,16 @@ func TestRLSIsolation(t *testing.T) {
 					t.Errorf("%s: authenticated sees %d internal rows", table, n)
 				}
 			}
+			// The pending phone code is not the Data API's (0025): a user who
+			// asked for a code for someone else's number must not read its hash.
+			for _, col := range []string{"phone_code_hash", "phone_code_expires_at", "phone_code_attempts"} {
+				if _, err := count(t, tx, "select count("+col+") from profiles"); err == nil {
+					t.Errorf("authenticated reads profiles.%s", col)
+				}
+			}
+			if n, err := count(t, tx, "select count(phone) + count(notification_preferences) + count(email) from profiles"); err != nil || n == 0 {
+				t.Errorf("authenticated reads no own profile (%d, err %v)", n, err)
+			}
 			if n, err := count(t, tx, "select count(*) from latest_prices"); err != nil || n != 1 {
 				t.Errorf("latest_prices: authenticated sees %d rows (err %v), want 1", n, err)
 			}

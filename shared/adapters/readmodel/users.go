@@ -135,84 +135,106 @@ func (s *Users) ErasedAt(ctx context.Context, userID string) (time.Time, bool, e
 	return at.UTC(), true, nil
 }
 
-// CodesSent implements users.PhoneCodes.
-func (s *Users) CodesSent(ctx context.Context, userID string, since time.Time) (int, time.Time, error) {
-	var n int
-	var last *time.Time
-	if err := asCaller(s.db, userID).QueryRow(ctx, `select count(*) filter (where created_at >= $2), max(created_at)
-	      from notification_outbox where user_id = $1 and source = 'phone_code'`, userID, since).Scan(&n, &last); err != nil {
-		return 0, time.Time{}, fmt.Errorf("phone codes of %s: %w", userID, err)
-	}
-	if last == nil {
-		return n, time.Time{}, nil
-	}
-	return n, last.UTC(), nil
-}
+// lockProfile is the first statement of a phone code's transaction: the
+// profile row's lock, which serializes a user's starts and guesses, so the
+// statement after it (a snapshot of its own) sees what the one before wrote.
+const lockProfile = `select 1 from profiles where user_id = $1 for update`
 
-// StartPhoneCode implements users.PhoneCodes: one statement, so the code and its
-// SMS are stored together or not at all, and only for the phone still on the
-// profile.
-func (s *Users) StartPhoneCode(ctx context.Context, userID string, c users.PhoneCode, sourceKey string, payload []byte, sentAt time.Time) error {
-	var queued int
-	err := asCaller(s.db, userID).QueryRow(ctx, `with pending as (
+// StartPhoneCode implements users.PhoneCodes: the lock, then one statement
+// that counts the codes sent, and stores the code with its SMS in the outbox
+// only within the limits and for the phone still on the profile.
+func (s *Users) StartPhoneCode(ctx context.Context, userID string, c users.PhoneCode, sourceKey string, payload []byte,
+	sentAt time.Time, limits users.CodeLimits) (users.CodesSent, error) {
+	if !isUUID(userID) {
+		return users.CodesSent{}, users.ErrNoProfile
+	}
+	b := &pgx.Batch{}
+	b.Queue(lockProfile, userID)
+	b.Queue(`with sent as (
+	        select count(*) filter (where created_at >= $8) as in_hour, max(created_at) as last
+	          from notification_outbox where user_id = $1 and source = 'phone_code')
+	    , pending as (
 	        update profiles set phone_code_hash = $3, phone_code_expires_at = $4, phone_code_attempts = 0
-	         where user_id = $1 and phone = $2 returning user_id)
+	         where user_id = $1 and phone = $2
+	           and (select in_hour from sent) < $9
+	           and coalesce((select last from sent), '-infinity') <= $10
+	        returning user_id)
 	    , queued as (
 	        insert into notification_outbox (user_id, source, source_key, payload, created_at)
 	        select user_id, 'phone_code', $5, $6::jsonb, $7 from pending returning 1)
-	    select count(*) from queued`, userID, c.Phone, c.Hash, c.ExpiresAt, sourceKey, string(payload), sentAt).Scan(&queued)
-	if err != nil {
-		return fmt.Errorf("phone code of %s: %w", userID, err)
+	    select (select count(*) from queued), in_hour, last,
+	           exists (select 1 from profiles where user_id = $1 and phone = $2)
+	      from sent`, userID, c.Phone, c.Hash, c.ExpiresAt, sourceKey, string(payload), sentAt,
+		sentAt.Add(-time.Hour), limits.PerHour, sentAt.Add(-limits.Interval))
+	br := asCaller(s.db, userID).SendBatch(ctx, b)
+	defer func() { _ = br.Close() }()
+	if _, err := br.Exec(); err != nil {
+		return users.CodesSent{}, fmt.Errorf("phone code of %s: lock the profile: %w", userID, err)
 	}
-	if queued == 0 {
-		return fmt.Errorf("phone code of %s: %w (or its phone changed)", userID, users.ErrNoProfile)
+	var queued int
+	var sent users.CodesSent
+	var last *time.Time
+	var phoneOnProfile bool
+	if err := br.QueryRow().Scan(&queued, &sent.InHour, &last, &phoneOnProfile); err != nil {
+		return users.CodesSent{}, fmt.Errorf("phone code of %s: %w", userID, err)
 	}
-	return nil
+	if err := br.Close(); err != nil {
+		return users.CodesSent{}, fmt.Errorf("phone code of %s: %w", userID, err)
+	}
+	if last != nil {
+		sent.Last = last.UTC()
+	}
+	sent.Queued = queued == 1
+	if !sent.Queued && !phoneOnProfile {
+		return users.CodesSent{}, fmt.Errorf("phone code of %s: %w (or its phone changed)", userID, users.ErrNoProfile)
+	}
+	return sent, nil
 }
 
-// PendingPhoneCode implements users.PhoneCodes.
-func (s *Users) PendingPhoneCode(ctx context.Context, userID string) (users.PhoneCode, error) {
+// GuessPhoneCode implements users.PhoneCodes: the guess is counted by the
+// update that returns the code, only while the code is alive; when it is not,
+// the row read in the same statement says why.
+func (s *Users) GuessPhoneCode(ctx context.Context, userID string, now time.Time, maxGuesses int) (users.PhoneCode, error) {
 	if !isUUID(userID) {
 		return users.PhoneCode{}, users.ErrNoPendingCode
 	}
-	var c users.PhoneCode
+	var counted bool
 	var phone, hash *string
 	var expires *time.Time
-	err := asCaller(s.db, userID).QueryRow(ctx, `select phone, phone_code_hash, phone_code_expires_at, phone_code_attempts
-	      from profiles where user_id = $1`, userID).Scan(&phone, &hash, &expires, &c.Attempts)
-	if errors.Is(err, pgx.ErrNoRows) {
+	var attempts int
+	err := asCaller(s.db, userID).QueryRow(ctx, `with guess as (
+	        update profiles set phone_code_attempts = phone_code_attempts + 1
+	         where user_id = $1 and phone_code_hash is not null and phone is not null
+	           and phone_code_attempts < $3 and phone_code_expires_at > $2
+	        returning phone, phone_code_hash, phone_code_expires_at, phone_code_attempts)
+	    select true, phone, phone_code_hash, phone_code_expires_at, phone_code_attempts from guess
+	    union all
+	    select false, phone, phone_code_hash, phone_code_expires_at, phone_code_attempts from profiles
+	     where user_id = $1 and not exists (select 1 from guess)`, userID, now, maxGuesses).
+		Scan(&counted, &phone, &hash, &expires, &attempts)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
 		return users.PhoneCode{}, users.ErrNoPendingCode
-	}
-	if err != nil {
+	case err != nil:
 		return users.PhoneCode{}, fmt.Errorf("phone code of %s: %w", userID, err)
-	}
-	if phone == nil || hash == nil || expires == nil {
+	case phone == nil || hash == nil || expires == nil:
 		return users.PhoneCode{}, users.ErrNoPendingCode
+	case !counted && !now.Before(*expires):
+		return users.PhoneCode{}, users.ErrCodeExpired
+	case !counted:
+		return users.PhoneCode{}, users.ErrTooManyAttempts
 	}
-	c.Phone, c.Hash, c.ExpiresAt = *phone, *hash, expires.UTC()
-	return c, nil
+	return users.PhoneCode{Phone: *phone, Hash: *hash, ExpiresAt: expires.UTC(), Attempts: attempts}, nil
 }
 
-// CountWrongCode implements users.PhoneCodes.
-func (s *Users) CountWrongCode(ctx context.Context, userID string) (int, error) {
-	var n int
-	err := asCaller(s.db, userID).QueryRow(ctx, `update profiles set phone_code_attempts = phone_code_attempts + 1
-	     where user_id = $1 and phone_code_hash is not null returning phone_code_attempts`, userID).Scan(&n)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, users.ErrNoPendingCode
-	}
-	if err != nil {
-		return 0, fmt.Errorf("phone code of %s: %w", userID, err)
-	}
-	return n, nil
-}
-
-// ConfirmPhone implements users.PhoneCodes.
-func (s *Users) ConfirmPhone(ctx context.Context, userID, phone string, at time.Time) error {
+// ConfirmPhone implements users.PhoneCodes: the code guessed must still be the
+// pending one, alive at the instant.
+func (s *Users) ConfirmPhone(ctx context.Context, userID string, c users.PhoneCode, at time.Time, maxGuesses int) error {
 	tag, err := asCaller(s.db, userID).Exec(ctx, `update profiles
-	     set phone_verified_at = $3, phone_code_hash = null, phone_code_expires_at = null, phone_code_attempts = 0,
+	     set phone_verified_at = $4, phone_code_hash = null, phone_code_expires_at = null, phone_code_attempts = 0,
 	         updated_at = greatest(now(), updated_at + interval '1 microsecond')
-	   where user_id = $1 and phone = $2 and phone_code_hash is not null`, userID, phone, at)
+	   where user_id = $1 and phone = $2 and phone_code_hash = $3
+	     and phone_code_expires_at > $4 and phone_code_attempts <= $5`, userID, c.Phone, c.Hash, at, maxGuesses)
 	if err != nil {
 		return fmt.Errorf("confirm the phone of %s: %w", userID, err)
 	}

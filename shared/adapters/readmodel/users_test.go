@@ -56,12 +56,48 @@ func TestErasureCoversEveryUserTable(t *testing.T) {
 		erased = append(erased, strings.TrimPrefix(c.Store, readmodel.ErasedStorePrefix))
 	}
 	for _, tbl := range tables {
-		if tbl != "erased_users" && !slices.Contains(erased, tbl) {
+		if tbl != "erased_users" && tbl != "erased_portfolios" && !slices.Contains(erased, tbl) {
 			t.Errorf("table %s has a user_id, portfolio_id or aggregate_id and erase_read_models does not erase it", tbl)
 		}
 	}
 	if len(tables) < 20 {
 		t.Fatalf("only %d tables found: the query is wrong", len(tables))
+	}
+}
+
+// A writer in flight during DELETE /me must not re-insert what the erasure
+// deleted: 0023's trigger drops the rows of an erased user_id, and a table
+// keyed by portfolio_id without a user_id needs 0026's guard (the erased
+// portfolios' tombstone). A new such table fails here until it has one.
+func TestErasureGuardsEveryTableKeyedByPortfolio(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	owner, _ := rmtest.DB(t)
+	rows, err := owner.Query(ctx, `select c.table_name from information_schema.columns c
+	      join information_schema.tables t using (table_schema, table_name)
+	     where c.table_schema = 'public' and t.table_type = 'BASE TABLE' and c.column_name = 'portfolio_id'
+	       and c.table_name <> 'erased_portfolios'
+	       and not exists (select 1 from information_schema.columns u
+	                        where u.table_schema = 'public' and u.table_name = c.table_name and u.column_name = 'user_id')
+	       and not exists (select 1 from pg_trigger g join pg_proc f on f.oid = g.tgfoid
+	                        where g.tgrelid = ('public.' || quote_ident(c.table_name))::regclass and not g.tgisinternal
+	                          and f.proname = 'drop_rows_of_erased_portfolios'
+	                          and g.tgtype & 2 <> 0 and g.tgtype & 4 <> 0) -- BEFORE, INSERT
+	     order by 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unguarded, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unguarded) > 0 {
+		t.Errorf("tables keyed by portfolio_id without a user_id and without the erased portfolios' guard: %v", unguarded)
+	}
+	var guarded int
+	if err := owner.QueryRow(ctx, `select count(*) from pg_trigger g join pg_proc f on f.oid = g.tgfoid
+	     where f.proname = 'drop_rows_of_erased_portfolios'`).Scan(&guarded); err != nil || guarded < 2 {
+		t.Fatalf("%d guarded tables (err %v): the query is wrong", guarded, err)
 	}
 }
 
@@ -117,9 +153,9 @@ func TestErasureIsTheCallersOnly(t *testing.T) {
 		Kind: alerts.KindPriceAbove, Symbol: "AAPL", Observed: decimal.NewFromInt(2), Threshold: decimal.NewFromInt(1), At: time.Now()}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := readmodel.NewWeeklySummaries(owner).QueueWeeklySummaries(ctx, []analyticsjob.QueuedSummary{{UserID: rmtest.UserA,
-		Day: calendar.MustNew(2026, time.January, 2), Payload: []byte(`{}`)}}); err != nil {
-		t.Fatal(err)
+	if queued, err := readmodel.NewWeeklySummaries(owner).QueueWeeklySummaries(ctx, []analyticsjob.QueuedSummary{{UserID: rmtest.UserA,
+		Day: calendar.MustNew(2026, time.January, 2), Payload: []byte(`{}`)}}); err != nil || len(queued) != 0 {
+		t.Fatal(queued, err)
 	}
 	if n := ownerCount(t, owner, `select (select count(*) from alert_history where user_id = $1) + (select count(*) from notification_outbox where user_id = $1)`,
 		rmtest.UserA); n != 0 {
@@ -127,6 +163,24 @@ func TestErasureIsTheCallersOnly(t *testing.T) {
 	}
 	if n := ownerCount(t, owner, `select count(*) from alert_history where user_id = $1`, rmtest.UserB); n != 1 {
 		t.Errorf("B's firings: %d", n)
+	}
+	// Writers keyed by portfolio alone: a scheduled run's status and the
+	// value_drop samples of the erased portfolio are dropped too; B's land.
+	metrics := readmodel.NewMetrics(owner)
+	for _, ref := range []analyticsjob.PortfolioRef{{ID: "pa", UserID: rmtest.UserA, Version: 9}, {ID: "pb", UserID: rmtest.UserB, Version: 9}} {
+		if err := metrics.MarkDone(ctx, analyticsjob.ModeDaily, calendar.MustNew(2026, time.January, 2), []analyticsjob.PortfolioRef{ref}); err != nil {
+			t.Fatal(err)
+		}
+		if err := metrics.MarkFailed(ctx, analyticsjob.ModeWeekly, calendar.MustNew(2026, time.January, 2), []analyticsjob.Failure{{PortfolioID: ref.ID, Reason: "late"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := owner.Exec(ctx, `insert into alert_value_samples (portfolio_id, samples) values ($1, '[]')`, ref.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, b := ownerCount(t, owner, `select (select count(*) from analytics_status where portfolio_id = $1) + (select count(*) from alert_value_samples where portfolio_id = $1)`, "pa"),
+		ownerCount(t, owner, `select (select count(*) from analytics_status where portfolio_id = $1) + (select count(*) from alert_value_samples where portfolio_id = $1)`, "pb"); a != 0 || b != 3 {
+		t.Errorf("rows written per portfolio after A's erasure: A's %d, B's %d; want 0 and 3", a, b)
 	}
 	// The trigger on auth.users makes no new profile of an erased user.
 	if _, err := owner.Exec(ctx, `update auth.users set email = 'a2@example.com' where id = $1`, rmtest.UserA); err != nil {
@@ -227,34 +281,53 @@ func TestProfilesAndPhoneCodes(t *testing.T) {
 		t.Fatalf("an update from a stale read: %v, want ErrProfileChanged", err)
 	}
 
-	at := time.Now().UTC().Add(10 * time.Minute).Truncate(time.Microsecond)
-	code := users.PhoneCode{Phone: "+14155550100", Hash: "v1:abc", ExpiresAt: at}
-	if err := store.StartPhoneCode(ctx, rmtest.UserA, code, "phone_code:"+rmtest.UserA+":n1", []byte(`{"phone":"+14155550100","code":"123456"}`), time.Now()); err != nil {
-		t.Fatal(err)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	at := now.Add(10 * time.Minute)
+	limits := users.CodeLimits{PerHour: 2, Interval: time.Minute}
+	code := users.PhoneCode{Phone: "+14155550100", Hash: "v2:abc", ExpiresAt: at}
+	if sent, err := store.StartPhoneCode(ctx, rmtest.UserA, code, "phone_code:"+rmtest.UserA+":n1", []byte(`{"phone":"+14155550100","code":"123456"}`), now, limits); err != nil || !sent.Queued || sent.InHour != 0 {
+		t.Fatalf("start: %+v %v", sent, err)
 	}
-	if err := store.StartPhoneCode(ctx, rmtest.UserA, users.PhoneCode{Phone: "+4915100000000", Hash: "x", ExpiresAt: at}, "phone_code:"+rmtest.UserA+":n2", []byte(`{}`), time.Now()); !errors.Is(err, users.ErrNoProfile) {
+	if _, err := store.StartPhoneCode(ctx, rmtest.UserA, users.PhoneCode{Phone: "+4915100000000", Hash: "x", ExpiresAt: at}, "phone_code:"+rmtest.UserA+":n2", []byte(`{}`), now.Add(time.Hour), limits); !errors.Is(err, users.ErrNoProfile) {
 		t.Fatalf("a code for a phone not on the profile: %v", err)
 	}
-	if n, last, err := store.CodesSent(ctx, rmtest.UserA, time.Now().Add(-time.Hour)); err != nil || n != 1 || last.IsZero() {
-		t.Fatalf("codes sent: %d %v %v", n, last, err)
+	// Within the interval: refused with what was sent, nothing stored.
+	if sent, err := store.StartPhoneCode(ctx, rmtest.UserA, users.PhoneCode{Phone: "+14155550100", Hash: "v2:def", ExpiresAt: at}, "phone_code:"+rmtest.UserA+":n3", []byte(`{}`), now.Add(59*time.Second), limits); err != nil || sent.Queued || sent.InHour != 1 || !sent.Last.Equal(now) {
+		t.Fatalf("a code too soon: %+v %v", sent, err)
 	}
 	if n := ownerCount(t, owner, `select count(*) from notification_outbox where user_id = $1 and source = 'phone_code' and payload->>'code' = '123456'`, rmtest.UserA); n != 1 {
 		t.Fatalf("the SMS is not in the outbox")
 	}
-	got, err := store.PendingPhoneCode(ctx, rmtest.UserA)
-	if err != nil || got != code {
-		t.Fatalf("pending %+v %v, want %+v", got, err, code)
+	if n := ownerCount(t, owner, `select count(*) from notification_outbox where user_id = $1 and source = 'phone_code'`, rmtest.UserA); n != 1 {
+		t.Fatalf("%d codes queued, want 1", n)
 	}
-	if n, err := store.CountWrongCode(ctx, rmtest.UserA); err != nil || n != 1 {
-		t.Fatalf("wrong code: %d %v", n, err)
+	if _, err := store.GuessPhoneCode(ctx, rmtest.UserA, at, 5); !errors.Is(err, users.ErrCodeExpired) {
+		t.Fatalf("a guess at expiry: %v", err)
 	}
-	if err := store.ConfirmPhone(ctx, rmtest.UserA, "+14155550100", time.Now()); err != nil {
+	got, err := store.GuessPhoneCode(ctx, rmtest.UserA, now, 2)
+	if want := (users.PhoneCode{Phone: code.Phone, Hash: code.Hash, ExpiresAt: at, Attempts: 1}); err != nil || got != want {
+		t.Fatalf("guess %+v %v, want %+v", got, err, want)
+	}
+	if _, err := store.GuessPhoneCode(ctx, rmtest.UserA, now, 1); !errors.Is(err, users.ErrTooManyAttempts) {
+		t.Fatalf("a guess past the bound: %v", err)
+	}
+	// The confirmation re-checks the code, its expiry and its guesses.
+	for name, c := range map[string]struct {
+		code users.PhoneCode
+		at   time.Time
+		max  int
+	}{"another code": {users.PhoneCode{Phone: code.Phone, Hash: "v2:other"}, now, 5}, "expired": {got, at, 5}, "too many guesses": {got, now, 0}} {
+		if err := store.ConfirmPhone(ctx, rmtest.UserA, c.code, c.at, c.max); !errors.Is(err, users.ErrNoPendingCode) {
+			t.Fatalf("confirm %s: %v", name, err)
+		}
+	}
+	if err := store.ConfirmPhone(ctx, rmtest.UserA, got, now, 5); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := store.Profile(ctx, rmtest.UserA); !p.PhoneVerified {
 		t.Fatal("phone not verified")
 	}
-	if _, err := store.PendingPhoneCode(ctx, rmtest.UserA); !errors.Is(err, users.ErrNoPendingCode) {
+	if _, err := store.GuessPhoneCode(ctx, rmtest.UserA, now, 5); !errors.Is(err, users.ErrNoPendingCode) {
 		t.Fatalf("the code outlived its use: %v", err)
 	}
 	// A new phone is not verified.

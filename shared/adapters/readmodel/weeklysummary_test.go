@@ -1,6 +1,7 @@
 package readmodel_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -55,10 +56,12 @@ func TestWeeklySummaries(t *testing.T) {
 	day := calendar.MustNew(2025, time.June, 30)
 	q := []analyticsjob.QueuedSummary{{UserID: rmtest.UserA, Day: day, Payload: []byte(`{"type":"weekly_summary","day":"2025-06-30"}`)},
 		{UserID: rmtest.UserB, Day: day, Payload: []byte(`{"type":"weekly_summary","day":"2025-06-30"}`)}}
-	for range 2 { // a rerun of the week
-		if err := store.QueueWeeklySummaries(ctx, q); err != nil {
-			t.Fatal(err)
+	want := []string{rmtest.UserA, rmtest.UserB}
+	for range 2 { // a rerun of the week queues nothing, and says so
+		if queued, err := store.QueueWeeklySummaries(ctx, q); err != nil || !slices.Equal(queued, want) {
+			t.Fatalf("queued %v (err %v), want %v", queued, err, want)
 		}
+		want = nil
 	}
 	var n int
 	var key, typ string

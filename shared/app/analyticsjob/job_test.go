@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"math"
@@ -56,6 +57,7 @@ var (
 type env struct {
 	t       *testing.T
 	ddb     *dynamodb.Client // nil in memory
+	pool    *pgxpool.Pool    // nil in memory
 	table   string
 	store   eventstore.Store
 	cmds    *command.Service
@@ -123,7 +125,7 @@ func newDynamoEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	proj := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Metrics: io.Discard})
-	e := &env{t: t, ddb: client, table: name, store: store, cmds: command.New(store, command.Options{SnapshotEvery: 4}), metrics: readmodel.NewMetrics(pool),
+	e := &env{t: t, ddb: client, pool: pool, table: name, store: store, cmds: command.New(store, command.Options{SnapshotEvery: 4}), metrics: readmodel.NewMetrics(pool),
 		apply: func(ctx context.Context, events []portfolio.Event) error {
 			res, err := proj.ApplyBatch(ctx, events)
 			if err == nil && len(res.Failures) > 0 {

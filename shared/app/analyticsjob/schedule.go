@@ -89,7 +89,8 @@ type scheduled struct {
 	// closeAt is the session's close on day: the instant of the daily snapshot
 	// and of the risk alerts' ticks.
 	closeAt time.Time
-	// weekly gathers the weekly summaries by user.
+	// weekly gathers by user the weekly summaries this invocation computed
+	// (pushed when there is no outbox to read every invocation's from).
 	weekly map[string][]PortfolioSummary
 	log    *slog.Logger
 	sum    RunSummary
@@ -127,15 +128,16 @@ func (j *Job) RunScheduled(ctx context.Context, in ScheduledRun) (RunSummary, er
 			break
 		}
 	}
+	var weekErr error
 	if r.mode == ModeWeekly {
-		j.finishWeek(ctx, r)
+		weekErr = j.finishWeek(ctx, r)
 	}
 	r.sum.Elapsed = time.Since(start)
 	j.reportRun(ctx, r)
 	if r.sum.Incomplete {
 		return r.sum, ErrIncomplete
 	}
-	return r.sum, nil
+	return r.sum, weekErr
 }
 
 // startRun settles the run's day and settings: the daily run snapshots the
@@ -163,9 +165,9 @@ type page struct {
 	computed []*Analysis
 }
 
-// runPage computes one page of pending portfolios, stores what it computed and
-// the page's status, then evaluates the risk alerts (daily) or gathers the
-// summaries (weekly).
+// runPage computes one page of pending portfolios, stores what it computed
+// (with the week's summaries, weekly) and the page's status, then evaluates the
+// risk alerts (daily).
 func (j *Job) runPage(ctx context.Context, r *scheduled, refs []PortfolioRef) error {
 	ids := make([]string, len(refs))
 	for i, ref := range refs {
@@ -186,10 +188,6 @@ func (j *Job) runPage(ctx context.Context, r *scheduled, refs []PortfolioRef) er
 		}
 		r.sum.Firings += n
 		return nil
-	}
-	for _, a := range pg.computed {
-		u := a.Result.Portfolio.UserID
-		r.weekly[u] = append(r.weekly[u], summarize(a, r.day))
 	}
 	return nil
 }
@@ -223,7 +221,8 @@ func (r *scheduled) sortOutcomes(ctx context.Context, refs []PortfolioRef, outs 
 }
 
 // storePage stores the page's figures, then its valuations at the close, then
-// its status: a page whose writes failed is computed again by the retry.
+// its week's summaries (weekly), then its status: a page whose writes failed
+// is computed again by the retry.
 func (j *Job) storePage(ctx context.Context, r *scheduled, pg page) error {
 	if err := j.store.SaveResults(ctx, pg.results); err != nil {
 		return err
@@ -239,21 +238,32 @@ func (j *Job) storePage(ctx context.Context, r *scheduled, pg page) error {
 	if _, err := j.store.InsertValuations(ctx, vals); err != nil {
 		return err
 	}
+	if r.mode == ModeWeekly {
+		if err := j.saveWeek(ctx, r, pg.computed); err != nil {
+			return err
+		}
+	}
 	if err := j.store.MarkDone(ctx, r.mode, r.day, pg.done); err != nil {
 		return err
 	}
 	return j.store.MarkFailed(ctx, r.mode, r.day, pg.failed)
 }
 
-// finishWeek pushes the weekly summaries and thins the figures' history: daily
-// rows older than a year are kept at month-ends only.
-func (j *Job) finishWeek(ctx context.Context, r *scheduled) {
-	r.sum.Notified = j.weeklySummaries(ctx, r)
-	if n, err := j.store.PruneMetrics(ctx, r.day-366); err != nil {
-		r.log.ErrorContext(ctx, "pruning the metrics history failed", "error", err.Error())
+// finishWeek sends the weekly summaries once the run has been through every
+// page (an incomplete run leaves them to the retry that completes it), and
+// thins the figures' history: daily rows older than a year are kept at
+// month-ends only.
+func (j *Job) finishWeek(ctx context.Context, r *scheduled) error {
+	var err error
+	if !r.sum.Incomplete {
+		r.sum.Notified, err = j.weeklySummaries(ctx, r)
+	}
+	if n, perr := j.store.PruneMetrics(ctx, r.day-366); perr != nil {
+		r.log.ErrorContext(ctx, "pruning the metrics history failed", "error", perr.Error())
 	} else {
 		r.sum.Pruned = n
 	}
+	return err
 }
 
 // reportRun logs the run's summary and emits its metrics.

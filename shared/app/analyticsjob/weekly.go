@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -20,16 +21,31 @@ import (
 // over the WebSocket and queued in the notifier's outbox, which sends it by
 // e-mail as a designed template (docs/architecture.md §11, "The user service").
 
-// WeeklyOutbox is the notifier's outbox and the alert history as the weekly
-// summary needs them (readmodel.WeeklySummaries).
+// WeeklyOutbox is where the weekly summary is kept and queued: each
+// portfolio's summary of the week, stored with the run's figures, and the
+// notifier's outbox and the alert history (readmodel.WeeklySummaries).
 type WeeklyOutbox interface {
+	// SaveWeekSummaries stores the portfolios' summaries of the week ending on
+	// day (the run does so before it marks them done, so that the invocation
+	// completing the week finds every portfolio's, whichever computed it).
+	SaveWeekSummaries(ctx context.Context, day calendar.Date, summaries []PortfolioWeek) error
+	// WeekSummaries returns, by user, the stored summaries of the week ending
+	// on day of the portfolios marked done for that day.
+	WeekSummaries(ctx context.Context, day calendar.Date) (map[string][]PortfolioSummary, error)
 	// FiringsBetween returns the users' firings in (from, to], newest first, at
 	// most limit a user.
 	FiringsBetween(ctx context.Context, userIDs []string, from, to time.Time, limit int) (map[string][]alerts.Firing, error)
 	// QueueWeeklySummaries adds each summary to the outbox (source
-	// 'weekly_summary', key 'weekly_summary:<user>:<day>'); one already queued is
-	// left as it is, so a rerun of the week queues nothing twice.
-	QueueWeeklySummaries(ctx context.Context, summaries []QueuedSummary) error
+	// 'weekly_summary', key 'weekly_summary:<user>:<day>') and returns the users
+	// whose summary it added; one already queued is left as it is, so a rerun of
+	// the week queues nothing twice.
+	QueueWeeklySummaries(ctx context.Context, summaries []QueuedSummary) (queued []string, err error)
+}
+
+// PortfolioWeek is one portfolio's summary of the week and its owner.
+type PortfolioWeek struct {
+	UserID  string
+	Summary PortfolioSummary
 }
 
 // QueuedSummary is one user's summary for the outbox: Payload is the
@@ -227,26 +243,47 @@ func weekReturn(m Market, sym, quote, base string, asOf calendar.Date) (float64,
 	return r, true
 }
 
-// weeklySummaries sends each user the summary of their portfolios computed by
-// this run, with the week's alerts: pushed over the WebSocket and queued in the
-// notifier's outbox (which sends it by e-mail to those who want it). It returns
-// how many users the push reached without error. A failed push is logged, not
+// weeklySummaries sends each user the summary of the week, once the run has
+// been through every page: each user's portfolios as stored for the day (by
+// this invocation or one it resumed), with the week's alerts, queued in the
+// notifier's outbox (which sends it by e-mail to those who want it) and pushed
+// over the WebSocket to the users whose summary this call queued, so a retry
+// of a completed week neither queues nor pushes twice. Without an outbox, the
+// summaries this invocation computed are pushed. It returns how many users the
+// push reached without error; an error reading or queueing the summaries fails
+// the run, whose retry (no page left) queues them. A failed push is logged, not
 // retried: the summary is informational, the figures are stored, and the
 // outbox has it.
-func (j *Job) weeklySummaries(ctx context.Context, r *scheduled) int {
+func (j *Job) weeklySummaries(ctx context.Context, r *scheduled) (int, error) {
+	if j.opts.Notifier == nil && j.opts.Outbox == nil {
+		return 0, nil
+	}
 	byUser := r.weekly
-	if len(byUser) == 0 || (j.opts.Notifier == nil && j.opts.Outbox == nil) {
-		return 0
+	if j.opts.Outbox != nil {
+		stored, err := j.opts.Outbox.WeekSummaries(ctx, r.day)
+		if err != nil {
+			return 0, fmt.Errorf("analytics: the week's summaries: %w", err)
+		}
+		byUser = stored
+	}
+	if len(byUser) == 0 {
+		return 0, nil
 	}
 	users := make([]string, 0, len(byUser))
 	for u := range byUser {
 		users = append(users, u)
 	}
 	slices.Sort(users)
-	msgs := j.weekMessages(ctx, r, users)
-	j.queueSummaries(ctx, r, users, msgs)
+	msgs := j.weekMessages(ctx, r, byUser, users)
+	if j.opts.Outbox != nil {
+		queued, err := j.queueSummaries(ctx, r, users, msgs)
+		if err != nil {
+			return 0, err
+		}
+		users, msgs = onlyQueued(users, msgs, queued)
+	}
 	if j.opts.Notifier == nil {
-		return 0
+		return 0, nil
 	}
 	ok := make([]bool, len(users))
 	j.parallel(len(users), func(i int) {
@@ -262,12 +299,12 @@ func (j *Job) weeklySummaries(ctx context.Context, r *scheduled) int {
 			n++
 		}
 	}
-	return n
+	return n, nil
 }
 
 // weekMessages builds each user's message; the week's alerts come from the
 // alert history, (the week's first close, now].
-func (j *Job) weekMessages(ctx context.Context, r *scheduled, users []string) []WeeklySummaryMessage {
+func (j *Job) weekMessages(ctx context.Context, r *scheduled, byUser map[string][]PortfolioSummary, users []string) []WeeklySummaryMessage {
 	var fired map[string][]alerts.Firing
 	if j.opts.Outbox != nil {
 		var err error
@@ -279,7 +316,7 @@ func (j *Job) weekMessages(ctx context.Context, r *scheduled, users []string) []
 	}
 	msgs := make([]WeeklySummaryMessage, len(users))
 	for i, u := range users {
-		ps := byPortfolio(r.weekly[u])
+		ps := byPortfolio(byUser[u])
 		m := WeeklySummaryMessage{Type: "weekly_summary", Day: r.day.String(), From: (r.day - 7).String(), Portfolios: ps, Alerts: []WeekAlert{}}
 		for _, f := range fired[u] {
 			m.Alerts = append(m.Alerts, WeekAlert{FiringKey: f.Key, RuleID: f.RuleID, Kind: string(f.Kind), Symbol: f.Symbol,
@@ -296,12 +333,10 @@ func byPortfolio(ps []PortfolioSummary) []PortfolioSummary {
 	return out
 }
 
-// queueSummaries writes the messages to the outbox, logging a failure: the run's
-// figures are stored, and a rerun of the week queues what is missing.
-func (j *Job) queueSummaries(ctx context.Context, r *scheduled, users []string, msgs []WeeklySummaryMessage) {
-	if j.opts.Outbox == nil {
-		return
-	}
+// queueSummaries writes the messages to the outbox and returns the users whose
+// summary it added. A failure fails the run: its retry finds every page done
+// and queues the week's summaries from what is stored.
+func (j *Job) queueSummaries(ctx context.Context, r *scheduled, users []string, msgs []WeeklySummaryMessage) ([]string, error) {
 	qs := make([]QueuedSummary, 0, len(users))
 	for i, u := range users {
 		b, err := json.Marshal(msgs[i])
@@ -311,9 +346,40 @@ func (j *Job) queueSummaries(ctx context.Context, r *scheduled, users []string, 
 		}
 		qs = append(qs, QueuedSummary{UserID: u, Day: r.day, Payload: b})
 	}
-	if err := j.opts.Outbox.QueueWeeklySummaries(ctx, qs); err != nil {
-		r.log.ErrorContext(ctx, "weekly summaries not queued for e-mail", "users", len(qs), "error", err.Error())
-		return
+	queued, err := j.opts.Outbox.QueueWeeklySummaries(ctx, qs)
+	if err != nil {
+		return nil, fmt.Errorf("analytics: queue %d weekly summaries for e-mail: %w", len(qs), err)
 	}
-	r.sum.Queued = len(qs)
+	r.sum.Queued = len(queued)
+	return queued, nil
+}
+
+// onlyQueued keeps the users (sorted) in queued and their messages.
+func onlyQueued(users []string, msgs []WeeklySummaryMessage, queued []string) ([]string, []WeeklySummaryMessage) {
+	var us []string
+	var ms []WeeklySummaryMessage
+	for i, u := range users {
+		if slices.Contains(queued, u) {
+			us, ms = append(us, u), append(ms, msgs[i])
+		}
+	}
+	return us, ms
+}
+
+// saveWeek stores the page's summaries (before the page is marked done) and
+// keeps them for this invocation's push when there is no outbox.
+func (j *Job) saveWeek(ctx context.Context, r *scheduled, computed []*Analysis) error {
+	weeks := make([]PortfolioWeek, 0, len(computed))
+	for _, a := range computed {
+		weeks = append(weeks, PortfolioWeek{UserID: a.Result.Portfolio.UserID, Summary: summarize(a, r.day)})
+	}
+	if j.opts.Outbox != nil && len(weeks) > 0 {
+		if err := j.opts.Outbox.SaveWeekSummaries(ctx, r.day, weeks); err != nil {
+			return fmt.Errorf("analytics: store the week's summaries: %w", err)
+		}
+	}
+	for _, w := range weeks {
+		r.weekly[w.UserID] = append(r.weekly[w.UserID], w.Summary)
+	}
+	return nil
 }

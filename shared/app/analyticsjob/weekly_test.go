@@ -3,13 +3,19 @@ package analyticsjob_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/analyticsjob"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
@@ -24,6 +30,7 @@ type recordingOutbox struct {
 	firings map[string][]alerts.Firing
 	asked   [2]time.Time
 	queued  []analyticsjob.QueuedSummary
+	saved   []analyticsjob.PortfolioWeek
 }
 
 func (o *recordingOutbox) FiringsBetween(_ context.Context, users []string, from, to time.Time, limit int) (map[string][]alerts.Firing, error) {
@@ -37,11 +44,122 @@ func (o *recordingOutbox) FiringsBetween(_ context.Context, users []string, from
 	return out, nil
 }
 
-func (o *recordingOutbox) QueueWeeklySummaries(_ context.Context, s []analyticsjob.QueuedSummary) error {
+func (o *recordingOutbox) QueueWeeklySummaries(_ context.Context, s []analyticsjob.QueuedSummary) ([]string, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.queued = append(o.queued, s...)
+	var users []string
+	for _, q := range s {
+		users = append(users, q.UserID)
+	}
+	return users, nil
+}
+
+// SaveWeekSummaries and WeekSummaries keep what the run stored (every
+// portfolio it stores is marked done right after in these tests; the outbox on
+// PostgreSQL, which reads the status, is TestWeeklySummaryOfAResumedRun's).
+func (o *recordingOutbox) SaveWeekSummaries(_ context.Context, _ calendar.Date, s []analyticsjob.PortfolioWeek) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.saved = append(o.saved, s...)
 	return nil
+}
+
+func (o *recordingOutbox) WeekSummaries(context.Context, calendar.Date) (map[string][]analyticsjob.PortfolioSummary, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string][]analyticsjob.PortfolioSummary{}
+	for _, w := range o.saved {
+		out[w.UserID] = append(out[w.UserID], w.Summary)
+	}
+	return out, nil
+}
+
+// failingMarks fails the run's nth MarkDone (counting from 1), once: a run
+// that fails mid-way, after its first pages are marked done.
+type failingMarks struct {
+	metricsStore
+	mu    sync.Mutex
+	calls int
+	nth   int
+}
+
+func (f *failingMarks) MarkDone(ctx context.Context, mode string, day calendar.Date, refs []analyticsjob.PortfolioRef) error {
+	f.mu.Lock()
+	f.calls++
+	fail := f.calls == f.nth
+	f.mu.Unlock()
+	if fail {
+		return errors.New("the database went away")
+	}
+	return f.metricsStore.MarkDone(ctx, mode, day, refs)
+}
+
+// A weekly run that fails after its first page, then is retried: the retry
+// (which computes only the pages left) queues one summary per user with every
+// portfolio of the user, whichever invocation computed it, and pushes each
+// once; a rerun of the completed week queues and pushes nothing.
+func TestWeeklySummaryOfAResumedRun(t *testing.T) {
+	t.Parallel()
+	e := newDynamoEnv(t)
+	owned := map[string][]string{}
+	for _, who := range []struct{ user, key string }{{userA, "a1"}, {userA, "a2"}, {userB, "b1"}} {
+		id := e.create(who.user, who.key)
+		e.record(id, who.user, cash(portfolio.Deposit, "2024-01-02", "10000"))
+		e.record(id, who.user, trade(portfolio.Buy, "2024-01-03", "AAA", "10"))
+		e.project(id)
+		owned[who.user] = append(owned[who.user], id)
+	}
+	out := readmodel.NewWeeklySummaries(e.pool)
+	n := &recordingNotifier{}
+	store := &failingMarks{metricsStore: e.metrics, nth: 2}
+	opts := analyticsjob.Options{Notifier: n, Outbox: out, PageSize: 1, Now: func() time.Time { return runTime },
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Metrics: io.Discard}
+	j := analyticsjob.New(e.cmds, store, opts)
+	run := analyticsjob.ScheduledRun{Mode: analyticsjob.ModeWeekly}
+	if sum, err := j.RunScheduled(context.Background(), run); err == nil || sum.Queued != 0 || len(n.sent) != 0 {
+		t.Fatalf("the run that fails after its first page: %+v %v, pushed %d", sum, err, len(n.sent))
+	}
+	sum, err := j.RunScheduled(context.Background(), run)
+	if err != nil || sum.Computed != 2 || sum.Queued != 2 || sum.Notified != 2 {
+		t.Fatalf("the retry: %+v %v; want 2 computed, 2 queued and pushed", sum, err)
+	}
+	rows, err := e.pool.Query(context.Background(), `select user_id::text, payload from notification_outbox
+	     where source = 'weekly_summary' order by user_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := map[string][]string{}
+	var user string
+	var payload []byte
+	if _, err := pgx.ForEachRow(rows, []any{&user, &payload}, func() error {
+		var m analyticsjob.WeeklySummaryMessage
+		if err := json.Unmarshal(payload, &m); err != nil {
+			return err
+		}
+		for _, p := range m.Portfolios {
+			queued[user] = append(queued[user], p.PortfolioID)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for u, ids := range owned {
+		slices.Sort(ids)
+		if !slices.Equal(queued[u], ids) {
+			t.Errorf("%s's queued summary has %v, want every portfolio %v", u, queued[u], ids)
+		}
+	}
+	pushed := map[int]int{}
+	for _, m := range n.sent {
+		pushed[len(m.(analyticsjob.WeeklySummaryMessage).Portfolios)]++
+	}
+	if len(n.sent) != 2 || pushed[2] != 1 || pushed[1] != 1 {
+		t.Errorf("pushed %d summaries (by portfolio count %v), want one per user, complete", len(n.sent), pushed)
+	}
+	if sum, err := j.RunScheduled(context.Background(), run); err != nil || sum.Queued != 0 || sum.Notified != 0 || len(n.sent) != 2 {
+		t.Fatalf("a rerun of the completed week: %+v %v, %d pushed in all", sum, err, len(n.sent))
+	}
 }
 
 // closeOnOrBefore is the test's own look-up of the seeded closes.

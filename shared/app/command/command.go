@@ -51,7 +51,27 @@ type Options struct {
 	// however many rows and days. Without it such a transaction is refused
 	// with portfolio.ErrFXRateRequired.
 	Rates Rates
+	// Accounts, when set, refuses a command of a user whose account is being
+	// erased (DELETE /me) with ErrAccountErased, checked after the decision and
+	// before the quota reservation and the append: a request in flight when the
+	// erasure began appends nothing after it (users.Service).
+	Accounts Accounts
 }
+
+// Accounts says whether a user's erasure began (the tombstone, in
+// PostgreSQL).
+type Accounts interface {
+	AccountErased(ctx context.Context, userID string) (bool, error)
+}
+
+// ErrAccountErased refuses a command of a user whose account was deleted.
+var ErrAccountErased = errors.New("this account was deleted")
+
+// accountCheckTimeout bounds the tombstone's look-up. A look-up that fails or
+// times out lets the command through: the command path needs only DynamoDB
+// (RELIABILITY.md, "PostgreSQL down"), and an erasure, which needs PostgreSQL
+// too, erases what a command appended late in its second pass.
+const accountCheckTimeout = time.Second
 
 // Quotas reserves members (portfolio IDs, symbols) against a user's quota, or
 // refuses with *quota.ExceededError. Reserving what is counted already changes
@@ -231,6 +251,9 @@ func (s *Service) attempt(ctx context.Context, req Request, creating bool, decid
 	if len(pending) == 0 {
 		return Result{AggregateID: req.AggregateID, Version: p.Version()}, nil
 	}
+	if s.accountErased(ctx, req.UserID) {
+		return Result{AggregateID: req.AggregateID, Version: p.Version() - int64(len(pending))}, ErrAccountErased
+	}
 	if err := s.reserve(ctx, req.UserID, pending); err != nil {
 		return Result{AggregateID: req.AggregateID, Version: p.Version() - int64(len(pending))}, err
 	}
@@ -246,6 +269,22 @@ func (s *Service) attempt(ctx context.Context, req Request, creating bool, decid
 	}
 	p.MarkCommitted()
 	return Result{AggregateID: req.AggregateID, Version: pending[len(pending)-1].Version, Events: pending}, nil
+}
+
+// accountErased says whether the user's erasure began; an error reading it is
+// logged and taken as no (accountCheckTimeout says why).
+func (s *Service) accountErased(ctx context.Context, userID string) bool {
+	if s.opts.Accounts == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, accountCheckTimeout)
+	defer cancel()
+	erased, err := s.opts.Accounts.AccountErased(ctx, userID)
+	if err != nil {
+		s.opts.Logger.WarnContext(ctx, "command: the account's erasure could not be checked; the command proceeds", "error", err.Error())
+		return false
+	}
+	return erased
 }
 
 // reserve counts the decided events against the user's quotas. It runs after the

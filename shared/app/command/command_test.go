@@ -390,3 +390,46 @@ func TestUnreadableSnapshotFallsBackToTheHistory(t *testing.T) {
 		}
 	})
 }
+
+// erasures plays the user service's tombstone: erased users, and a look-up
+// that fails (PostgreSQL down).
+type erasures struct {
+	mu     sync.Mutex
+	erased map[string]bool
+	down   bool
+}
+
+func (e *erasures) AccountErased(_ context.Context, userID string) (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.down {
+		return false, errors.New("connection refused")
+	}
+	return e.erased[userID], nil
+}
+
+// A command of a user whose erasure began appends nothing (a request in flight
+// when DELETE /me ran): ErrAccountErased, after the decision. A tombstone that
+// cannot be read lets the command through: the command path needs only the
+// event store.
+func TestCommandsOfAnErasedAccountAreRefused(t *testing.T) {
+	stores(t, func(t *testing.T, store eventstore.Store) {
+		accounts := &erasures{erased: map[string]bool{}}
+		svc := command.New(store, command.Options{SnapshotEvery: snapshotEvery, Accounts: accounts})
+		id := create(t, svc, "alice", "c1")
+		accounts.erased["alice"] = true
+		if _, err := svc.Execute(context.Background(), command.Request{AggregateID: id, UserID: "alice"}, record(buy("2024-01-02", "AAPL", "1"))); !errors.Is(err, command.ErrAccountErased) {
+			t.Fatalf("a command after the tombstone: %v", err)
+		}
+		if _, err := svc.Create(context.Background(), command.Request{UserID: "alice", CommandID: "c2"}, portfolio.CreatePortfolio{Name: "Again", BaseCurrency: "USD"}); !errors.Is(err, command.ErrAccountErased) {
+			t.Fatalf("a creation after the tombstone: %v", err)
+		}
+		if n := len(history(t, store, id)); n != 1 {
+			t.Fatalf("%d events, want the creation only", n)
+		}
+		accounts.erased["alice"], accounts.down = false, true
+		if _, err := svc.Execute(context.Background(), command.Request{AggregateID: id, UserID: "alice"}, record(buy("2024-01-02", "AAPL", "1"))); err != nil {
+			t.Fatalf("a command while the tombstone cannot be read: %v", err)
+		}
+	})
+}

@@ -21,7 +21,8 @@ type Report struct {
 // finishes the job:
 //
 //  1. the tombstone (erased_users): from here the projector projects none of
-//     the user's events still in the stream, and GET /me makes no new profile;
+//     the user's events still in the stream, GET /me makes no new profile, and
+//     the command service appends no event of the user (command.Accounts);
 //  2. the user's portfolios: those the quotas table says the user ever created
 //     (projected or not) and those of the read model;
 //  3. every item of those aggregates in the events table (events, the
@@ -29,9 +30,12 @@ type Report struct {
 //  4. the user's WebSocket connections;
 //  5. the read models, under the portfolios' projection locks (what the
 //     projector had in flight commits first and is deleted here);
-//  6. the user's quota counters: after the events, since their portfolio set is
+//  6. the late events: the portfolios listed again and their events erased
+//     again, for a command that passed the tombstone's check before step 1 and
+//     appended (or reserved a new portfolio) after step 2 or 3 read;
+//  7. the user's quota counters: after the events, since their portfolio set is
 //     how a retry finds the events;
-//  7. the Supabase Auth user, last: until then the caller's session can retry.
+//  8. the Supabase Auth user, last: until then the caller's session can retry.
 func (s *Service) Erase(ctx context.Context, userID string) (Report, error) {
 	if s.cfg.ReadModels == nil || s.cfg.Events == nil || s.cfg.Connections == nil || s.cfg.Quotas == nil || s.cfg.Auth == nil {
 		return Report{}, ErrUnavailable
@@ -46,17 +50,28 @@ func (s *Service) Erase(ctx context.Context, userID string) (Report, error) {
 		return Report{}, err
 	}
 	steps := []func(context.Context, string, []string) ([]Count, error){
-		s.eraseEvents, s.eraseConnections, s.eraseReadModels, s.eraseQuotas, s.eraseAuthUser,
+		s.eraseEvents, s.eraseConnections, s.eraseReadModels, s.eraseLateEvents, s.eraseQuotas, s.eraseAuthUser,
 	}
 	for _, step := range steps {
 		counts, err := step(ctx, userID, portfolios)
 		if err != nil {
 			return Report{}, fmt.Errorf("erase %s: %w", userID, err)
 		}
-		r.Counts = append(r.Counts, counts...)
+		r.add(counts)
 	}
 	s.log.InfoContext(ctx, "users: erased", "userId", userID, "portfolios", len(portfolios), "items", r.Total())
 	return r, nil
+}
+
+// add adds counts to the report, one Count per store.
+func (r *Report) add(counts []Count) {
+	for _, c := range counts {
+		if i := slices.IndexFunc(r.Counts, func(x Count) bool { return x.Store == c.Store }); i >= 0 {
+			r.Counts[i].Items += c.Items
+			continue
+		}
+		r.Counts = append(r.Counts, c)
+	}
 }
 
 // Total is the number of items erased.
@@ -94,6 +109,16 @@ func (s *Service) eraseEvents(ctx context.Context, _ string, portfolios []string
 		n += k
 	}
 	return []Count{{Store: "dynamodb.events", Items: n}}, nil
+}
+
+// eraseLateEvents lists the portfolios again and erases their events again:
+// what a command in flight appended, or created, after the first pass read.
+func (s *Service) eraseLateEvents(ctx context.Context, userID string, _ []string) ([]Count, error) {
+	portfolios, err := s.portfoliosOf(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return s.eraseEvents(ctx, userID, portfolios)
 }
 
 func (s *Service) eraseConnections(ctx context.Context, userID string, _ []string) ([]Count, error) {

@@ -23,6 +23,8 @@ type world struct {
 	projected  []string
 	rows       int
 	authUser   bool
+	// during runs once at the named step, after it: a request in flight.
+	during map[string]func()
 }
 
 var errDown = errors.New("down")
@@ -33,6 +35,10 @@ func (w *world) step(name string) error {
 		return errDown
 	}
 	w.journal = append(w.journal, name)
+	if f := w.during[name]; f != nil {
+		delete(w.during, name)
+		f()
+	}
 	return nil
 }
 
@@ -116,12 +122,38 @@ func TestEraseOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"tombstone", "events p1", "events p2", "connections", "read models", "quotas", "auth"}
+	want := []string{"tombstone", "events p1", "events p2", "connections", "read models", "events p1", "events p2", "quotas", "auth"}
 	if !slices.Equal(w.journal, want) || !w.empty() {
 		t.Fatalf("steps %v, want %v; left %+v", w.journal, want, w)
 	}
 	if r.Total() != 5+3+2+7+2+1 || !r.ErasedAt.Equal(w.tombstone) {
 		t.Fatalf("report %+v", r)
+	}
+}
+
+// A command in flight when the erasure began, past the tombstone's check, that
+// appends to a portfolio after its events were erased, or reserves a new
+// portfolio after the portfolios were listed: the second pass over the events,
+// before the quota set is erased, finds both.
+func TestEraseCatchesACommandInFlight(t *testing.T) {
+	w := newWorld()
+	w.during = map[string]func(){"connections": func() {
+		w.events["p1"]++
+		w.created = append(w.created, "p3")
+		w.events["p3"] = 1
+	}}
+	r, err := w.service().Erase(context.Background(), "u")
+	if err != nil || !w.empty() {
+		t.Fatalf("%v, left %+v", err, w)
+	}
+	var events int64
+	for _, c := range r.Counts {
+		if c.Store == "dynamodb.events" {
+			events += c.Items
+		}
+	}
+	if events != 5+3+1+1 || slices.IndexFunc(r.Counts[1:], func(c users.Count) bool { return c.Store == r.Counts[0].Store }) >= 0 {
+		t.Fatalf("report %+v: want one count per store, %d events", r.Counts, 5+3+1+1)
 	}
 }
 

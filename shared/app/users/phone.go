@@ -2,9 +2,9 @@ package users
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,9 +33,11 @@ type PhoneCodeSent struct {
 
 // StartPhoneVerification sends a new code to the profile's phone (phone, if
 // not "", replaces it first, as PATCH /me would). The code goes out by SMS
-// through the notifier's outbox; only its hash is kept.
+// through the notifier's outbox; only its keyed hash is kept. The rate limits
+// are checked by the store under the profile's lock, in the transaction that
+// queues the code: parallel requests send at most the limit.
 func (s *Service) StartPhoneVerification(ctx context.Context, userID, phone string) (PhoneCodeSent, error) {
-	if s.cfg.PhoneCodes == nil {
+	if s.cfg.PhoneCodes == nil || len(s.cfg.PhoneCodeKey) == 0 {
 		return PhoneCodeSent{}, ErrUnavailable
 	}
 	p, err := s.profileWithPhone(ctx, userID, phone)
@@ -43,9 +45,6 @@ func (s *Service) StartPhoneVerification(ctx context.Context, userID, phone stri
 		return PhoneCodeSent{}, err
 	}
 	now := s.cfg.Now().UTC()
-	if err := s.checkCodeRate(ctx, userID, now); err != nil {
-		return PhoneCodeSent{}, err
-	}
 	code, err := s.cfg.NewCode()
 	if err != nil {
 		return PhoneCodeSent{}, err
@@ -54,13 +53,18 @@ func (s *Service) StartPhoneVerification(ctx context.Context, userID, phone stri
 	if err != nil {
 		return PhoneCodeSent{}, err
 	}
-	pending := PhoneCode{Phone: p.Phone, Hash: codeHash(userID, p.Phone, code), ExpiresAt: now.Add(PhoneCodeTTL)}
+	pending := PhoneCode{Phone: p.Phone, Hash: s.codeHash(userID, p.Phone, code), ExpiresAt: now.Add(PhoneCodeTTL)}
 	payload, err := json.Marshal(map[string]string{"phone": p.Phone, "code": code})
 	if err != nil {
 		return PhoneCodeSent{}, err
 	}
-	if err := s.cfg.PhoneCodes.StartPhoneCode(ctx, userID, pending, "phone_code:"+userID+":"+nonce, payload, now); err != nil {
+	sent, err := s.cfg.PhoneCodes.StartPhoneCode(ctx, userID, pending, "phone_code:"+userID+":"+nonce, payload, now,
+		CodeLimits{PerHour: MaxPhoneCodesPerHour, Interval: PhoneCodeInterval})
+	if err != nil {
 		return PhoneCodeSent{}, err
+	}
+	if !sent.Queued {
+		return PhoneCodeSent{}, rateLimited(sent, now)
 	}
 	return PhoneCodeSent{Phone: p.Phone, ExpiresAt: pending.ExpiresAt}, nil
 }
@@ -86,63 +90,51 @@ func (s *Service) profileWithPhone(ctx context.Context, userID, phone string) (u
 	return p, nil
 }
 
-// checkCodeRate refuses a code within PhoneCodeInterval of the last, or past
-// MaxPhoneCodesPerHour.
-func (s *Service) checkCodeRate(ctx context.Context, userID string, now time.Time) error {
-	n, last, err := s.cfg.PhoneCodes.CodesSent(ctx, userID, now.Add(-time.Hour))
-	if err != nil {
-		return err
-	}
-	if wait := last.Add(PhoneCodeInterval).Sub(now); !last.IsZero() && wait > 0 {
+// rateLimited says why the store refused a code and when the next is allowed:
+// within PhoneCodeInterval of the last, or past MaxPhoneCodesPerHour.
+func rateLimited(sent CodesSent, now time.Time) error {
+	if wait := sent.Last.Add(PhoneCodeInterval).Sub(now); !sent.Last.IsZero() && wait > 0 {
 		return &RateLimitedError{RetryAfter: wait, Reason: "a code was sent less than a minute ago"}
 	}
-	if n >= MaxPhoneCodesPerHour {
-		return &RateLimitedError{RetryAfter: time.Hour / MaxPhoneCodesPerHour, Reason: fmt.Sprintf("at most %d codes an hour", MaxPhoneCodesPerHour)}
-	}
-	return nil
+	return &RateLimitedError{RetryAfter: time.Hour / MaxPhoneCodesPerHour, Reason: fmt.Sprintf("at most %d codes an hour", MaxPhoneCodesPerHour)}
 }
 
 // VerifyPhone checks the code typed against the pending one and marks the phone
-// verified. Wrong codes count; past MaxWrongCodes the code is dead.
+// verified. Every guess is counted before it is compared (the store's
+// GuessPhoneCode), so MaxWrongCodes bounds parallel guesses too; past it the
+// code is dead.
 func (s *Service) VerifyPhone(ctx context.Context, userID, code string) (user.Profile, error) {
-	if s.cfg.PhoneCodes == nil {
+	if s.cfg.PhoneCodes == nil || len(s.cfg.PhoneCodeKey) == 0 {
 		return user.Profile{}, ErrUnavailable
 	}
 	if len(code) != 6 || !allDigits(code) {
 		return user.Profile{}, ErrBadCode
 	}
-	pending, err := s.cfg.PhoneCodes.PendingPhoneCode(ctx, userID)
+	now := s.cfg.Now().UTC()
+	pending, err := s.cfg.PhoneCodes.GuessPhoneCode(ctx, userID, now, MaxWrongCodes)
 	if err != nil {
 		return user.Profile{}, err
 	}
-	now := s.cfg.Now().UTC()
-	switch {
-	case pending.Attempts >= MaxWrongCodes:
-		return user.Profile{}, ErrTooManyAttempts
-	case !now.Before(pending.ExpiresAt):
-		return user.Profile{}, ErrCodeExpired
-	}
-	if subtle.ConstantTimeCompare([]byte(codeHash(userID, pending.Phone, code)), []byte(pending.Hash)) != 1 {
-		n, err := s.cfg.PhoneCodes.CountWrongCode(ctx, userID)
-		if err != nil {
-			return user.Profile{}, err
-		}
-		if n >= MaxWrongCodes {
+	if !hmac.Equal([]byte(s.codeHash(userID, pending.Phone, code)), []byte(pending.Hash)) {
+		if pending.Attempts >= MaxWrongCodes {
 			return user.Profile{}, ErrTooManyAttempts
 		}
 		return user.Profile{}, ErrWrongCode
 	}
-	if err := s.cfg.PhoneCodes.ConfirmPhone(ctx, userID, pending.Phone, now); err != nil {
+	if err := s.cfg.PhoneCodes.ConfirmPhone(ctx, userID, pending, now, MaxWrongCodes); err != nil {
 		return user.Profile{}, err
 	}
 	return s.Profile(ctx, userID)
 }
 
-// codeHash binds the code to the user and the number it was sent to: a code
-// sent to an old number never verifies a new one.
-func codeHash(userID, phone, code string) string {
-	h := sha256.Sum256([]byte("phone-code:v1\x00" + userID + "\x00" + phone + "\x00" + code))
-	return "v1:" + hex.EncodeToString(h[:])
+// codeHash binds the code to the user and the number it was sent to (a code
+// sent to an old number never verifies a new one), keyed with the server's
+// secret: six digits are a million guesses, which an unkeyed hash would give
+// away to anyone who read it.
+func (s *Service) codeHash(userID, phone, code string) string {
+	m := hmac.New(sha256.New, s.cfg.PhoneCodeKey)
+	m.Write([]byte("phone-code:v2\x00" + userID + "\x00" + phone + "\x00" + code))
+	return "v2:" + hex.EncodeToString(m.Sum(nil))
 }
 
 func allDigits(s string) bool {

@@ -30,8 +30,8 @@ type Profiles interface {
 	ErasedAt(ctx context.Context, userID string) (time.Time, bool, error)
 }
 
-// PhoneCode is a pending phone verification: the hash of the code sent to
-// Phone, its expiry and the wrong codes typed so far.
+// PhoneCode is a pending phone verification: the keyed hash of the code sent
+// to Phone, its expiry and the guesses counted so far.
 type PhoneCode struct {
 	Phone     string
 	Hash      string
@@ -39,23 +39,42 @@ type PhoneCode struct {
 	Attempts  int
 }
 
-// PhoneCodes keeps the pending code on the profile and queues the SMS.
+// CodeLimits bound the codes a user may be sent: at most PerHour in the hour
+// before a new one, and none within Interval of the last.
+type CodeLimits struct {
+	PerHour  int
+	Interval time.Duration
+}
+
+// CodesSent is what the outbox held of a user's codes when a new one was
+// asked for: how many in the hour before, and when the newest was (zero if
+// none). Queued says whether the new one was stored and queued.
+type CodesSent struct {
+	InHour int
+	Last   time.Time
+	Queued bool
+}
+
+// PhoneCodes keeps the pending code on the profile and queues the SMS. Each
+// method is one transaction that checks its bounds under the profile row's
+// lock, so parallel requests cannot all pass a check before any counts.
 type PhoneCodes interface {
-	// CodesSent counts the codes queued for the user since the instant, and
-	// returns when the newest was (zero if none).
-	CodesSent(ctx context.Context, userID string, since time.Time) (n int, last time.Time, err error)
 	// StartPhoneCode stores the pending code and queues its SMS in the
 	// notifier's outbox (source 'phone_code', sourceKey, payload {"phone","code"},
 	// created at sentAt) in one transaction, only for the phone still on the
-	// profile (else ErrNoProfile).
-	StartPhoneCode(ctx context.Context, userID string, c PhoneCode, sourceKey string, payload []byte, sentAt time.Time) error
-	// PendingPhoneCode returns the pending code, or ErrNoPendingCode.
-	PendingPhoneCode(ctx context.Context, userID string) (PhoneCode, error)
-	// CountWrongCode adds one to the pending code's attempts and returns them.
-	CountWrongCode(ctx context.Context, userID string) (int, error)
-	// ConfirmPhone marks phone verified at the instant and drops the pending
-	// code, if phone is still the profile's (else ErrNoPendingCode).
-	ConfirmPhone(ctx context.Context, userID, phone string, at time.Time) error
+	// profile (else ErrNoProfile), and only within limits: else it stores
+	// nothing and returns the codes sent with Queued false.
+	StartPhoneCode(ctx context.Context, userID string, c PhoneCode, sourceKey string, payload []byte, sentAt time.Time, limits CodeLimits) (CodesSent, error)
+	// GuessPhoneCode counts one guess at the pending code and returns the code
+	// with the guess counted, if the code is alive at now (unexpired, fewer than
+	// maxGuesses guesses so far); else ErrNoPendingCode, ErrCodeExpired or
+	// ErrTooManyAttempts. The guess is counted before it is compared, so
+	// parallel guesses never exceed maxGuesses.
+	GuessPhoneCode(ctx context.Context, userID string, now time.Time, maxGuesses int) (PhoneCode, error)
+	// ConfirmPhone marks c's phone verified at the instant and drops the
+	// pending code, if c is still the pending code, alive at that instant
+	// (unexpired, at most maxGuesses guesses); else ErrNoPendingCode.
+	ConfirmPhone(ctx context.Context, userID string, c PhoneCode, at time.Time, maxGuesses int) error
 }
 
 // AuthUser is what Supabase Auth says of a user.

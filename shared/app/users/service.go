@@ -25,7 +25,11 @@ type Config struct {
 	Events      EventEraser
 	Connections ConnectionEraser
 	Quotas      QuotaEraser
-	Logger      *slog.Logger
+	// PhoneCodeKey keys the phone codes' hashes (HMAC-SHA256): only the
+	// server holds it, so a stored hash read by anyone else cannot be
+	// brute-forced offline. Without it the phone routes answer ErrUnavailable.
+	PhoneCodeKey []byte
+	Logger       *slog.Logger
 	// Now and NewCode are the clock and the code generator (tests set them).
 	Now     func() time.Time
 	NewCode func() (string, error)
@@ -157,6 +161,13 @@ func (s *Service) RefuseErased(ctx context.Context, userID string) error {
 		return ErrErased
 	}
 	return nil
+}
+
+// AccountErased says whether the user's erasure began (command.Accounts: the
+// command service appends no event of an erased user).
+func (s *Service) AccountErased(ctx context.Context, userID string) (bool, error) {
+	_, erased, err := s.cfg.Profiles.ErasedAt(ctx, userID)
+	return erased, err
 }
 
 // randomCode is six decimal digits from crypto/rand.

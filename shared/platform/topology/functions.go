@@ -167,7 +167,7 @@ const (
 	JWTSecret         = "jwt-secret"
 	ServiceRoleKey    = "supabase-service-role-key"
 	// NotificationKey signs the unsubscribe links of notification e-mail
-	// (HMAC-SHA256).
+	// (HMAC-SHA256), and keys the phone codes' hashes (the api).
 	NotificationKey = "notification-signing-key"
 	// One API key per market-data provider (Secret.Provider).
 	FinnhubAPIKey      = "finnhub-api-key"
@@ -192,7 +192,7 @@ func Secrets() []Secret {
 		{Name: ServiceRoleKey, EnvVar: "SUPABASE_SERVICE_ROLE_KEY_ARN", PlainEnvVar: "SUPABASE_SERVICE_ROLE_KEY", LocalValue: true,
 			Purpose: "the service-role key, for Supabase Auth's admin API (user look-ups and deletion)"},
 		{Name: NotificationKey, EnvVar: "NOTIFICATION_KEY_SECRET_ARN", PlainEnvVar: "NOTIFICATION_KEY", LocalValue: true, Generated: true,
-			Purpose: "the HMAC key that signs the unsubscribe links of notification e-mail (random, 32 bytes or more)"},
+			Purpose: "the HMAC key that signs the unsubscribe links of notification e-mail and keys the phone codes' hashes (random, 32 bytes or more)"},
 		{Name: FinnhubAPIKey, EnvVar: "FINNHUB_API_KEY_SECRET_ARN", PlainEnvVar: "FINNHUB_API_KEY", Provider: FinnhubSource,
 			Purpose: "Finnhub's API key (finnhub.io dashboard): quotes, the trade stream and symbol search"},
 		{Name: PolygonAPIKey, EnvVar: "POLYGON_API_KEY_SECRET_ARN", PlainEnvVar: "POLYGON_API_KEY", Provider: PolygonSource,
@@ -348,7 +348,8 @@ func Functions() []Function {
 				{Table: RateLimitsTable, Access: ReadWrite}, {Table: ConnectionsTable, Access: ReadWrite}},
 			// The search is the quote source's, else the history source's. The
 			// service-role key: GET /me makes a missing profile from Supabase
-			// Auth, DELETE /me deletes the Auth user.
+			// Auth, DELETE /me deletes the Auth user. The notification key keys
+			// the phone codes' hashes (POST /me/phone).
 			Secrets: append([]string{APIDatabaseSecret, ServiceRoleKey, NotificationKey}, ProviderKeys...),
 			Settings: append([]Setting{snapshotEvery, PriceSourceSetting, HistorySourceSetting,
 				{Name: SupabaseURLEnvVar, SetBy: BothStacks, Meaning: "the Supabase project URL, for Supabase Auth's admin API (with the service-role key)"}},
