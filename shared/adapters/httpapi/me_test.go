@@ -179,7 +179,7 @@ func (u *userAPI) activity(user string) []string {
 		Kind: alerts.KindValueDrop, PortfolioID: ids[0], Observed: decimal.NewFromFloat(0.12), Threshold: decimal.NewFromFloat(0.1), At: u.now}}); err != nil {
 		u.t.Fatal(err)
 	}
-	// What the notifier makes of the firing (its own code is helper notify's).
+	// What the notifier makes of the firing (the notifier's own tests plan it for real).
 	if _, err := u.owner.Exec(u.ctx, `with d as (
 	      insert into notification_deliveries (outbox_id, user_id, source, channel, status, address, attempts)
 	      select id, user_id, source, 'email', 'sent', 'x@example.test', 1 from notification_outbox where user_id = $1 returning id, user_id)
