@@ -160,9 +160,10 @@ with due_users as (
     from due
    where d.id = due.id
   returning d.id, d.outbox_id, d.user_id, d.channel, coalesce(d.address, '') as address, d.source, d.held_until is not null as held,
-            d.attempts, d.created_at, d.lease_until
+            d.attempts, d.created_at, coalesce(d.held_until, d.created_at) as due_since, d.lease_until
 )
-select c.id, c.outbox_id, c.user_id::text, c.channel, c.address, c.source, o.payload::text, c.held, c.attempts, c.created_at, c.lease_until,
+select c.id, c.outbox_id, c.user_id::text, c.channel, c.address, c.source, o.payload::text, c.held, c.attempts, c.created_at, c.due_since,
+       c.lease_until,
        exists (select 1 from email_suppressions s where c.channel = 'email' and s.address = lower(c.address)),
        exists (select 1 from notification_unsubscribes u where c.channel = 'email' and u.user_id = c.user_id and u.scope = 'email')
          and c.source <> 'phone_code',
@@ -186,7 +187,7 @@ func (n *Notifications) ClaimDue(ctx context.Context, now time.Time, lease time.
 		var d notifier.Delivery
 		var channel, source, payload, prefs string
 		if err := rows.Scan(&d.ID, &d.OutboxID, &d.UserID, &channel, &d.Address, &source, &payload, &d.Held, &d.Attempts, &d.CreatedAt,
-			&d.LeaseUntil, &d.Suppressed, &d.Unsubscribed, &d.DisplayName, &d.TimeZone, &prefs, &d.PortfolioName); err != nil {
+			&d.DueSince, &d.LeaseUntil, &d.Suppressed, &d.Unsubscribed, &d.DisplayName, &d.TimeZone, &prefs, &d.PortfolioName); err != nil {
 			return nil, fmt.Errorf("readmodel: claim deliveries: %w", err)
 		}
 		d.Channel, d.Source, d.Payload = notify.Channel(channel), notify.Source(source), json.RawMessage(payload)

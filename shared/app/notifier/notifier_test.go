@@ -498,3 +498,27 @@ func TestARunOutOfTimeHandsItsClaimsBack(t *testing.T) {
 		t.Fatalf("the next run: %+v, %d e-mails", st, len(f.mail.emails()))
 	}
 }
+
+func TestAWeeklyDigestHeldForDaysIsRetriedOnItsFirstFailure(t *testing.T) {
+	f := newFixture(t)
+	prefs := emailAndLive
+	prefs.Digest = notify.DigestWeekly
+	f.profile(user, "ada@example.test", prefs, "UTC")
+	// Tuesday 2 June: the digest goes out on Monday 8 June at 08:00.
+	f.clock.Set(time.Date(2026, 6, 2, 9, 0, 0, 0, time.UTC))
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	f.run()
+	f.mail.fail = func(int) error { return errors.New("503 service unavailable") }
+	f.clock.Set(time.Date(2026, 6, 8, 8, 0, 0, 0, time.UTC))
+	if st := f.run(); st.Retried != 1 || st.Failed != 0 {
+		t.Fatalf("the digest's first failure: %+v, want it retried", st)
+	}
+	f.mail.fail = nil
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	if st := f.run(); st.Sent != 1 {
+		t.Fatalf("the retry: %+v", st)
+	}
+	if got := f.attempts(user); fmt.Sprint(got) != "[retry sent]" {
+		t.Fatalf("attempts %v", got)
+	}
+}

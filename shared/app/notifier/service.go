@@ -266,7 +266,8 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 }
 
 // outcome is what a send's result makes of delivery d: sent; failed when the
-// provider refused for good, after MaxAttempts or past MaxAge; else due again
+// provider refused for good, after MaxAttempts or MaxAge after it became due;
+// else due again
 // after an exponential backoff.
 func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string, err error) Outcome {
 	o := Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Attempted: true, At: now, DigestID: digestID,
@@ -275,7 +276,7 @@ func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string
 	switch {
 	case err == nil:
 		o.Status, o.ProviderID = StatusSent, providerID
-	case errors.Is(err, ErrPermanent), attempts >= s.opts.MaxAttempts, now.Sub(d.CreatedAt) >= s.maxAge(d):
+	case errors.Is(err, ErrPermanent), attempts >= s.opts.MaxAttempts, now.Sub(d.DueSince) >= s.maxAge(d):
 		o.Status, o.Error = StatusFailed, err.Error()
 	default:
 		o.Status, o.Error = StatusRetry, err.Error()

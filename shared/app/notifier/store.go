@@ -46,16 +46,20 @@ type Unplanned struct {
 
 // Delivery is a claimed delivery with what rendering and sending need.
 type Delivery struct {
-	ID         int64
-	OutboxID   int64
-	UserID     string
-	Channel    notify.Channel
-	Address    string
-	Source     notify.Source
-	Payload    json.RawMessage
-	Held       bool      // it was held (quiet hours, digest): it goes out in the user's digest
-	Attempts   int       // before this one
-	CreatedAt  time.Time // of the delivery: its age bounds the retries
+	ID        int64
+	OutboxID  int64
+	UserID    string
+	Channel   notify.Channel
+	Address   string
+	Source    notify.Source
+	Payload   json.RawMessage
+	Held      bool      // it was held (quiet hours, digest): it goes out in the user's digest
+	Attempts  int       // before this one
+	CreatedAt time.Time // of the delivery (the instant of its plan)
+	// DueSince is when the delivery first became due: the end of its hold
+	// (quiet hours, digest) or its creation. Its age since bounds the
+	// retries, so a digest held for days still gets them all.
+	DueSince   time.Time
 	LeaseUntil time.Time // the claim's fence
 	// The address's state now: a bounce, a complaint or an unsubscribe since
 	// the plan stops the delivery.
