@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
@@ -70,7 +72,10 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		// A provider that stalls must not hold a run until the Lambda's
+		// deadline: each request gives up after providerTimeout (the
+		// service bounds each send too, and retries it later).
+		awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(providerTimeout)))
 		if err != nil {
 			return nil, err
 		}
@@ -98,6 +103,9 @@ func main() {
 		return out, err
 	})
 }
+
+// providerTimeout bounds one request to SES or SNS.
+const providerTimeout = 8 * time.Second
 
 // mailSettings are the e-mail sender's.
 type mailSettings struct {

@@ -522,3 +522,63 @@ func TestAWeeklyDigestHeldForDaysIsRetriedOnItsFirstFailure(t *testing.T) {
 		t.Fatalf("attempts %v", got)
 	}
 }
+
+// stallingMailer sends its first message, then stalls until its context ends
+// (a provider that stops answering), noting what the store held meanwhile.
+type stallingMailer struct {
+	pool       *pgxpool.Pool
+	n          int
+	sentBefore []string // the deliveries' statuses when the stalled send began
+}
+
+func (m *stallingMailer) SendEmail(ctx context.Context, _ notifier.Email) (string, error) {
+	m.n++
+	if m.n == 1 {
+		return "msg-1", nil
+	}
+	rows, err := m.pool.Query(ctx, `select status from notification_deliveries where channel = 'email' order by id`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return "", err
+		}
+		m.sentBefore = append(m.sentBefore, s)
+	}
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(5 * time.Second):
+		return "", errors.New("the send was never cancelled")
+	}
+}
+
+func TestEachSendIsBoundedAndRecordedBeforeTheNext(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	f.fire(user, "r1", "r1#2", "AAPL", "202", "200", f.clock.Now())
+	mailer := &stallingMailer{pool: f.pool}
+	r, err := notifier.NewRenderer("https://api.example.test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := notifier.New(readmodel.NewNotifications(f.pool), mailer, f.sms, r, notifier.Options{Clock: f.clock.Now, SendTimeout: 100 * time.Millisecond})
+	st, err := svc.Run(context.Background())
+	if err != nil || st.Sent != 1 || st.Retried != 1 {
+		t.Fatalf("run %+v %v, want one sent and one retried", st, err)
+	}
+	// The first message was recorded before the second send began: a run
+	// killed during that send would not send the first again.
+	if fmt.Sprint(mailer.sentBefore) != "[sent sending]" {
+		t.Fatalf("statuses during the second send %v, want [sent sending]", mailer.sentBefore)
+	}
+	var lastError string
+	if err := f.pool.QueryRow(context.Background(), `select last_error from notification_deliveries where status = 'pending'`).Scan(&lastError); err != nil ||
+		!strings.Contains(lastError, "deadline exceeded") {
+		t.Fatalf("the stalled send's error %q %v", lastError, err)
+	}
+}

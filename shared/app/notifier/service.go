@@ -23,6 +23,7 @@ type Options struct {
 	MaxAge      time.Duration // a delivery older than this fails instead of retrying (24 h)
 	BaseBackoff time.Duration // the first retry's delay, doubled each attempt (1 min)
 	MaxBackoff  time.Duration // the longest delay between attempts (1 h)
+	SendTimeout time.Duration // how long one send may take (10 s; less near the run's deadline)
 	Retention   time.Duration // how long the history keeps a message whose deliveries are final (90 days)
 	Clock       func() time.Time
 	Logger      *slog.Logger
@@ -38,6 +39,7 @@ func (o Options) withDefaults() Options {
 	o.MaxAge = cmp.Or(o.MaxAge, 24*time.Hour)
 	o.BaseBackoff = cmp.Or(o.BaseBackoff, time.Minute)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, time.Hour)
+	o.SendTimeout = cmp.Or(o.SendTimeout, 10*time.Second)
 	o.Retention = cmp.Or(o.Retention, 90*24*time.Hour)
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -147,7 +149,9 @@ func (s *Service) planAll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// deliverDue claims and sends due deliveries until none is left.
+// deliverDue claims and sends due deliveries until none is left. Each
+// message's outcomes are recorded right after its send, so a run killed
+// mid-batch sends again (after the lease) at most the message in flight.
 func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 	for nearDeadline(ctx) == nil {
 		now := s.opts.Clock().UTC()
@@ -156,28 +160,10 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 			return fmt.Errorf("notifier: claim due deliveries: %w", err)
 		}
 		st.Claimed += len(claimed)
-		outcomes := s.sendClaimed(ctx, claimed, st)
-		// What was sent is recorded even when ctx has ended meanwhile: a
-		// lost record means a second e-mail once the lease expires.
-		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err = s.store.Record(recordCtx, outcomes)
-		cancel()
-		if err != nil {
-			// The claims expire and the next run sends again: at least once.
-			return fmt.Errorf("notifier: record %d outcomes: %w", len(outcomes), err)
-		}
-		for _, o := range outcomes {
-			switch o.Status {
-			case StatusSent:
-				st.Sent++
-			case StatusRetry:
-				if o.Attempted { // not a claim handed back unsent
-					st.Retried++
-				}
-			case StatusFailed:
-				st.Failed++
-			case StatusSuppressed:
-				st.Suppressed++
+		for _, group := range groupMessages(claimed) {
+			if err := s.record(ctx, s.sendGroup(ctx, group, st), st); err != nil {
+				// The claims expire and the next run sends again: at least once.
+				return err
 			}
 		}
 		if len(claimed) < s.opts.ClaimBatch {
@@ -187,47 +173,84 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 	return nil
 }
 
-// sendClaimed turns claimed deliveries into messages (the held ones of a user
-// and channel into one digest), sends each and returns every delivery's
-// outcome.
-func (s *Service) sendClaimed(ctx context.Context, claimed []Delivery, st *RunStats) []Outcome {
-	var outcomes []Outcome
-	for _, group := range groupMessages(claimed) {
-		now := s.opts.Clock().UTC()
-		if nearDeadline(ctx) != nil {
-			// Out of time: hand the rest back, due now, without an attempt,
-			// rather than leave them leased until the lease expires.
-			for _, d := range group {
-				outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusRetry, At: now,
-					NextAttemptAt: now, Held: d.Held && d.Source == notify.SourceAlert})
+// record stores one message's outcomes and counts them. What was sent is
+// recorded even when ctx has ended meanwhile: a lost record means a second
+// e-mail once the lease expires.
+func (s *Service) record(ctx context.Context, outcomes []Outcome, st *RunStats) error {
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.Record(recordCtx, outcomes); err != nil {
+		return fmt.Errorf("notifier: record %d outcomes: %w", len(outcomes), err)
+	}
+	for _, o := range outcomes {
+		switch o.Status {
+		case StatusSent:
+			st.Sent++
+		case StatusRetry:
+			if o.Attempted { // not a claim handed back unsent
+				st.Retried++
 			}
-			continue
-		}
-		live := make([]Delivery, 0, len(group))
-		for _, d := range group {
-			if d.Channel == notify.ChannelEmail && (d.Suppressed || d.Unsubscribed) {
-				outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusSuppressed, At: now,
-					Error: suppressedReason(d)})
-				continue
-			}
-			live = append(live, d)
-		}
-		if len(live) == 0 {
-			continue
-		}
-		providerID, err := s.send(ctx, live)
-		if err == nil {
-			st.Messages++
-		}
-		digestID := ""
-		if len(live) > 1 {
-			digestID = "digest-" + strconv.FormatInt(live[0].ID, 10)
-		}
-		for _, d := range live {
-			outcomes = append(outcomes, s.outcome(d, now, providerID, digestID, err))
+		case StatusFailed:
+			st.Failed++
+		case StatusSuppressed:
+			st.Suppressed++
 		}
 	}
+	return nil
+}
+
+// sendGroup turns one group of claimed deliveries into a message (the held
+// ones of a user and channel into one digest), sends it and returns every
+// delivery's outcome.
+func (s *Service) sendGroup(ctx context.Context, group []Delivery, st *RunStats) []Outcome {
+	var outcomes []Outcome
+	now := s.opts.Clock().UTC()
+	if nearDeadline(ctx) != nil {
+		// Out of time: hand the rest back, due now, without an attempt,
+		// rather than leave them leased until the lease expires.
+		for _, d := range group {
+			outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusRetry, At: now,
+				NextAttemptAt: now, Held: d.Held && d.Source == notify.SourceAlert})
+		}
+		return outcomes
+	}
+	live := make([]Delivery, 0, len(group))
+	for _, d := range group {
+		if d.Channel == notify.ChannelEmail && (d.Suppressed || d.Unsubscribed) {
+			outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusSuppressed, At: now,
+				Error: suppressedReason(d)})
+			continue
+		}
+		live = append(live, d)
+	}
+	if len(live) == 0 {
+		return outcomes
+	}
+	sendCtx, cancel := s.sendContext(ctx)
+	providerID, err := s.send(sendCtx, live)
+	cancel()
+	if err == nil {
+		st.Messages++
+	}
+	digestID := ""
+	if len(live) > 1 {
+		digestID = "digest-" + strconv.FormatInt(live[0].ID, 10)
+	}
+	for _, d := range live {
+		outcomes = append(outcomes, s.outcome(d, now, providerID, digestID, err))
+	}
 	return outcomes
+}
+
+// sendContext bounds one send: SendTimeout, and never closer to ctx's
+// deadline than the margin that records its outcome (a stalled provider
+// fails the send, a transient error, instead of the run).
+func (s *Service) sendContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := s.opts.SendTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl)-recordMargin)
+	}
+	return context.WithTimeout(ctx, timeout)
 }
 
 func suppressedReason(d Delivery) string {
@@ -360,8 +383,11 @@ func (s *Service) Suppress(ctx context.Context, list []Suppression) error {
 	return nil
 }
 
+// recordMargin is what a send leaves of the run's time to record its outcome.
+const recordMargin = 10 * time.Second
+
 // nearDeadline is an error once ctx has less than 15 s left (or is done):
-// enough to record what is in flight.
+// enough for a short send and the record of what is in flight.
 func nearDeadline(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
