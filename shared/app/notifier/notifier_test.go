@@ -582,3 +582,49 @@ func TestEachSendIsBoundedAndRecordedBeforeTheNext(t *testing.T) {
 		t.Fatalf("the stalled send's error %q %v", lastError, err)
 	}
 }
+
+func TestAHeldDigestFollowsTheProfileAsItIsWhenItGoesOut(t *testing.T) {
+	f := newFixture(t)
+	daily := emailAndLive
+	daily.Digest = notify.DigestDaily
+	f.profile(user, "ada@example.test", daily, "UTC")
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now()) // 10:00; the digest is at 08:00 tomorrow
+	f.run()
+	// A new address: the digest goes there, and the history says so.
+	f.exec(`update profiles set email = 'ada@new.example.test' where user_id = $1`, user)
+	f.clock.Set(time.Date(2026, 6, 11, 8, 0, 0, 0, time.UTC))
+	if st := f.run(); st.Sent != 1 {
+		t.Fatalf("the digest: %+v", st)
+	}
+	if mails := f.mail.emails(); len(mails) != 1 || mails[0].To != "ada@new.example.test" {
+		t.Fatalf("sent to %v, want the new address", mails)
+	}
+	var address string
+	if err := f.pool.QueryRow(context.Background(), `select address from notification_deliveries where channel = 'email'`).Scan(&address); err != nil ||
+		address != "ada@new.example.test" {
+		t.Fatalf("the delivery's address %q %v", address, err)
+	}
+
+	// E-mail turned off while the next digest waits: it is skipped.
+	f.fire(user, "r1", "r1#2", "AAPL", "205", "200", f.clock.Now()) // due 08:00 on the 12th
+	f.run()
+	f.profile(user, "ada@new.example.test", daily.WithoutEmail(), "UTC")
+	f.run()
+	// The digest turned off while another waits: it goes out at once.
+	f.profile(user, "ada@new.example.test", daily, "UTC")
+	f.fire(user, "r1", "r1#3", "AAPL", "206", "200", f.clock.Now().Add(time.Minute))
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	f.run()
+	if n := len(f.mail.emails()); n != 1 {
+		t.Fatalf("%d e-mails while the digest waits", n)
+	}
+	f.profile(user, "ada@new.example.test", emailAndLive, "UTC")
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	if st := f.run(); st.Sent != 1 || len(f.mail.emails()) != 2 {
+		t.Fatalf("the digest turned off: %+v, %d e-mails", st, len(f.mail.emails()))
+	}
+	want := "[{email sent 1} {websocket sent 0} {email skipped 0} {websocket sent 0} {email sent 1} {websocket sent 0}]"
+	if got := f.deliveries(user); fmt.Sprint(got) != want {
+		t.Fatalf("deliveries %v, want %s", got, want)
+	}
+}

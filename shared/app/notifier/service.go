@@ -216,9 +216,9 @@ func (s *Service) sendGroup(ctx context.Context, group []Delivery, st *RunStats)
 	}
 	live := make([]Delivery, 0, len(group))
 	for _, d := range group {
-		if d.Channel == notify.ChannelEmail && (d.Suppressed || d.Unsubscribed) {
-			outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusSuppressed, At: now,
-				Error: suppressedReason(d)})
+		d, o := replan(d, now)
+		if o != nil {
+			outcomes = append(outcomes, *o)
 			continue
 		}
 		live = append(live, d)
@@ -253,11 +253,40 @@ func (s *Service) sendContext(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(ctx, timeout)
 }
 
-func suppressedReason(d Delivery) string {
-	if d.Unsubscribed {
-		return "unsubscribed"
+// replan plans claimed delivery d again against its message and recipient
+// as they are now, as if planned when it was: a held delivery waits days with
+// what its plan knew. The address is the profile's now (changed, or no longer
+// verified: skipped); a channel the preferences or the rule no longer name is
+// skipped; a bounce, a complaint or an unsubscribe since suppresses it; a held
+// one is due when the current preferences say (digest or quiet hours changed:
+// sent now, or held again until then). A nil outcome: send d as returned. A
+// phone code goes to the number being verified, whatever the profile says.
+func replan(d Delivery, now time.Time) (Delivery, *Outcome) {
+	if d.Source == notify.SourcePhoneCode {
+		return d, nil
 	}
-	return "the address bounced or complained"
+	o := Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, At: now}
+	steps := notify.Plan(d.Message, d.Recipient, d.CreatedAt)
+	i := slices.IndexFunc(steps, func(s notify.Step) bool { return s.Channel == d.Channel })
+	if i < 0 {
+		o.Status, o.Error = StatusSkipped, "the user no longer wants this channel"
+		return d, &o
+	}
+	step := steps[i]
+	switch step.Action {
+	case notify.ActionSkip, notify.ActionLive:
+		o.Status, o.Error = StatusSkipped, cmp.Or(step.Reason, "not sent by the notifier")
+		return d, &o
+	case notify.ActionSuppressed:
+		o.Status, o.Error = StatusSuppressed, step.Reason
+		return d, &o
+	}
+	d.Address = step.Address
+	if d.Held && step.Action == notify.ActionHold && step.At.After(now) {
+		o.Status, o.Held, o.NextAttemptAt, o.HeldUntil, o.Address = StatusRetry, true, step.At, step.At, d.Address
+		return d, &o
+	}
+	return d, nil
 }
 
 // send renders and sends one message (one delivery, or a digest of several of
@@ -294,7 +323,7 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 // after an exponential backoff.
 func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string, err error) Outcome {
 	o := Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Attempted: true, At: now, DigestID: digestID,
-		Held: d.Held && d.Source == notify.SourceAlert}
+		Held: d.Held && d.Source == notify.SourceAlert, Address: d.Address}
 	attempts := d.Attempts + 1
 	switch {
 	case err == nil:

@@ -61,10 +61,12 @@ type Delivery struct {
 	// retries, so a digest held for days still gets them all.
 	DueSince   time.Time
 	LeaseUntil time.Time // the claim's fence
-	// The address's state now: a bounce, a complaint or an unsubscribe since
-	// the plan stops the delivery.
-	Suppressed   bool
-	Unsubscribed bool
+	// The message and its recipient as they are now: the claim plans the
+	// delivery again against them (the address, its verification, the
+	// channels wanted, a bounce, a complaint or an unsubscribe since the
+	// plan, and for a held one its time).
+	Message   notify.Message
+	Recipient notify.Recipient
 	// For rendering.
 	DisplayName   string
 	TimeZone      string // IANA; "" is UTC
@@ -80,6 +82,7 @@ const (
 	StatusRetry      Status = "retry" // due again at NextAttemptAt (pending, or held again for a digest)
 	StatusFailed     Status = "failed"
 	StatusSuppressed Status = "suppressed"
+	StatusSkipped    Status = "skipped" // the plan made again wants no delivery on its channel
 )
 
 // Outcome is what became of one claimed delivery.
@@ -97,4 +100,8 @@ type Outcome struct {
 	ProviderID    string
 	DigestID      string
 	Error         string
+	// Address, when set, replaces the delivery's (it changed since the plan).
+	Address string
+	// HeldUntil, when set, is the delivery's new hold (StatusRetry with Held).
+	HeldUntil time.Time
 }
