@@ -54,8 +54,8 @@ func main() {
 	publicURL := env.String("PUBLIC_API_URL")
 	maxAttempts, err1 := env.Int("NOTIFY_MAX_ATTEMPTS")
 	maxAge, err2 := env.Duration("NOTIFY_MAX_AGE")
-	if err1 != nil || err2 != nil || maxAttempts < 1 || maxAge <= 0 {
-		fail("NOTIFY_MAX_ATTEMPTS must be a positive integer and NOTIFY_MAX_AGE a positive duration")
+	if err1 != nil || err2 != nil || maxAttempts < 0 || maxAge <= 0 {
+		fail("NOTIFY_MAX_ATTEMPTS must be a non-negative integer (0: no limit) and NOTIFY_MAX_AGE a positive duration")
 	}
 	deps := lazy.New(func(ctx context.Context) (*notifier.Service, error) {
 		key := keyValue

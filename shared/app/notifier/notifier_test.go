@@ -290,13 +290,21 @@ func TestRefusedAndExhaustedDeliveriesFail(t *testing.T) {
 	if st := f.run(); st.Failed != 1 {
 		t.Fatalf("a refused address: %+v", st)
 	}
+	// A provider down all day: retried within 24 h of the first attempt
+	// (backoff at most an hour), then failed.
 	f.mail.fail = func(int) error { return errors.New("throttled") }
 	f.fire(user, "r1", "r1#2", "AAPL", "202", "200", f.clock.Now())
-	for i := 0; i < 20; i++ {
+	f.run()
+	for i := 0; i < 23; i++ {
 		f.clock.Set(f.clock.Now().Add(time.Hour))
 		f.run()
 	}
-	if got := f.deliveries(user); fmt.Sprint(got) != "[{email failed 1} {websocket sent 0} {email failed 8} {websocket sent 0}]" {
+	if got := f.deliveries(user); fmt.Sprint(got) != "[{email failed 1} {websocket sent 0} {email pending 24} {websocket sent 0}]" {
+		t.Fatalf("after 23 hours: %v", got)
+	}
+	f.clock.Set(f.clock.Now().Add(time.Hour))
+	f.run()
+	if got := f.deliveries(user); fmt.Sprint(got) != "[{email failed 1} {websocket sent 0} {email failed 25} {websocket sent 0}]" {
 		t.Fatalf("deliveries %v", got)
 	}
 }

@@ -19,8 +19,8 @@ type Options struct {
 	PlanBatch   int           // outbox entries planned per query (200)
 	ClaimBatch  int           // deliveries claimed per query (100)
 	Lease       time.Duration // how long a claim holds (5 min: far longer than a send)
-	MaxAttempts int           // attempts before a delivery fails (8)
-	MaxAge      time.Duration // a delivery older than this fails instead of retrying (24 h)
+	MaxAttempts int           // attempts before a delivery fails (0: no limit, MaxAge bounds the retries)
+	MaxAge      time.Duration // a delivery due longer than this fails instead of retrying (24 h)
 	BaseBackoff time.Duration // the first retry's delay, doubled each attempt (1 min)
 	MaxBackoff  time.Duration // the longest delay between attempts (1 h)
 	SendTimeout time.Duration // how long one send may take (10 s; less near the run's deadline)
@@ -35,7 +35,6 @@ func (o Options) withDefaults() Options {
 	o.PlanBatch = cmp.Or(o.PlanBatch, 200)
 	o.ClaimBatch = cmp.Or(o.ClaimBatch, 100)
 	o.Lease = cmp.Or(o.Lease, 5*time.Minute)
-	o.MaxAttempts = cmp.Or(o.MaxAttempts, 8)
 	o.MaxAge = cmp.Or(o.MaxAge, 24*time.Hour)
 	o.BaseBackoff = cmp.Or(o.BaseBackoff, time.Minute)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, time.Hour)
@@ -318,8 +317,8 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 }
 
 // outcome is what a send's result makes of delivery d: sent; failed when the
-// provider refused for good, after MaxAttempts or MaxAge after it became due;
-// else due again
+// provider refused for good, MaxAge after it became due (or after MaxAttempts,
+// when set); else due again
 // after an exponential backoff.
 func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string, err error) Outcome {
 	o := Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Attempted: true, At: now, DigestID: digestID,
@@ -328,7 +327,7 @@ func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string
 	switch {
 	case err == nil:
 		o.Status, o.ProviderID = StatusSent, providerID
-	case errors.Is(err, ErrPermanent), attempts >= s.opts.MaxAttempts, now.Sub(d.DueSince) >= s.maxAge(d):
+	case errors.Is(err, ErrPermanent), s.opts.MaxAttempts > 0 && attempts >= s.opts.MaxAttempts, now.Sub(d.DueSince) >= s.maxAge(d):
 		o.Status, o.Error = StatusFailed, err.Error()
 	default:
 		o.Status, o.Error = StatusRetry, err.Error()
