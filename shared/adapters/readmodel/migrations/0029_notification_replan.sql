@@ -1,3 +1,5 @@
+-- Notifications, after review: held deliveries follow the profile; one unsubscribe per user and scope.
+--
 -- A held delivery (quiet hours, a digest) waits for days with the address and
 -- timing of its plan; the user may change them meanwhile. A change of the
 -- profile's address, its verification, the time zone or the notification
@@ -26,3 +28,10 @@ create trigger profiles_notification_replan
         or old.time_zone is distinct from new.time_zone
         or old.notification_preferences is distinct from new.notification_preferences)
   execute function public.notification_deliveries_replan();
+
+-- One unsubscribe row per user and scope (the public route is idempotent:
+-- the first time stays), no longer a row per POST.
+delete from public.notification_unsubscribes u
+ using public.notification_unsubscribes v
+ where u.user_id = v.user_id and u.scope = v.scope and u.id > v.id;
+alter table public.notification_unsubscribes add constraint notification_unsubscribes_user_scope_key unique (user_id, scope);
