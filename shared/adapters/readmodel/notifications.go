@@ -92,12 +92,11 @@ func (n *Notifications) Unplanned(ctx context.Context, limit int) ([]notifier.Un
 		if err := rows.Scan(append([]any{&u.OutboxID, &u.UserID, &source, &payload}, rr.dest()...)...); err != nil {
 			return nil, fmt.Errorf("readmodel: unplanned outbox: %w", err)
 		}
-		if u.Recipient, err = rr.recipient(); err != nil {
-			return nil, fmt.Errorf("readmodel: recipient of %s: %w", u.UserID, err)
-		}
-		u.Message, err = outboxMessage(notify.Source(source), payload, rr.ruleChannels)
-		if err != nil {
-			return nil, fmt.Errorf("readmodel: outbox entry %d: %w", u.OutboxID, err)
+		var errRecipient, errMessage error
+		u.Recipient, errRecipient = rr.recipient()
+		u.Message, errMessage = outboxMessage(notify.Source(source), payload, rr.ruleChannels)
+		if err := errors.Join(errRecipient, errMessage); err != nil {
+			u.Invalid = fmt.Errorf("readmodel: outbox entry %d: %w", u.OutboxID, err)
 		}
 		out = append(out, u)
 	}

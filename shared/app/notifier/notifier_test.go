@@ -636,3 +636,17 @@ func TestAHeldDigestFollowsTheProfileAsItIsWhenItGoesOut(t *testing.T) {
 		t.Fatalf("deliveries %v, want %s", got, want)
 	}
 }
+
+func TestABadOutboxEntryStopsNeitherThePlanNorTheDeliveries(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	f.exec(`insert into notification_outbox (user_id, source, source_key, payload) values ($1, 'alert', 'bad-1', '{"kind": 5}')`, user)
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	if st := f.run(); st.Planned != 2 || st.Sent != 1 {
+		t.Fatalf("run %+v, want both planned and the good one sent", st)
+	}
+	var unplanned int
+	if err := f.pool.QueryRow(context.Background(), `select count(*) from notification_outbox where planned_at is null`).Scan(&unplanned); err != nil || unplanned != 0 {
+		t.Fatalf("%d entries left unplanned, %v", unplanned, err)
+	}
+}

@@ -83,16 +83,19 @@ type RunStats struct {
 // run).
 func (s *Service) Run(ctx context.Context) (RunStats, error) {
 	var st RunStats
-	planned, err := s.planAll(ctx)
+	planned, errPlan := s.planAll(ctx)
 	st.Planned = planned
-	if err == nil {
-		err = s.deliverDue(ctx, &st)
+	if errPlan != nil {
+		// What was planned before still goes out: a plan that fails (the
+		// database, a bad entry) must not stop every delivery.
+		s.opts.Logger.ErrorContext(ctx, "notifier: planning failed", "error", errPlan.Error())
 	}
+	err := s.deliverDue(ctx, &st)
 	if err == nil {
 		err = s.prune(ctx, &st)
 	}
 	s.emit(st)
-	return st, err
+	return st, errors.Join(errPlan, err)
 }
 
 // pruneBatch bounds what one run deletes: a minute's schedule catches up.
@@ -135,7 +138,14 @@ func (s *Service) planAll(ctx context.Context) (int, error) {
 		}
 		now := s.opts.Clock().UTC()
 		for _, u := range batch {
-			steps := notify.Plan(u.Message, u.Recipient, now)
+			var steps []notify.Step
+			if u.Invalid != nil {
+				// Planned with no delivery, so it is not read again each run.
+				s.opts.Logger.ErrorContext(ctx, "notifier: an outbox entry is not valid: no delivery", "outboxId", u.OutboxID,
+					"error", u.Invalid.Error())
+			} else {
+				steps = notify.Plan(u.Message, u.Recipient, now)
+			}
 			if err := s.store.SavePlan(ctx, u.OutboxID, u.UserID, steps, now); err != nil {
 				return n, fmt.Errorf("notifier: plan outbox entry %d: %w", u.OutboxID, err)
 			}

@@ -42,6 +42,9 @@ type Unplanned struct {
 	UserID    string
 	Message   notify.Message
 	Recipient notify.Recipient
+	// Invalid: the entry or its recipient's preferences do not read. It is
+	// planned with no delivery (and logged), so it does not stop the others.
+	Invalid error
 }
 
 // Delivery is a claimed delivery with what rendering and sending need.
