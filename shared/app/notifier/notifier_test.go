@@ -586,7 +586,7 @@ func TestEachSendIsBoundedAndRecordedBeforeTheNext(t *testing.T) {
 	}
 	var lastError string
 	if err := f.pool.QueryRow(context.Background(), `select last_error from notification_deliveries where status = 'pending'`).Scan(&lastError); err != nil ||
-		!strings.Contains(lastError, "deadline exceeded") {
+		lastError != "provider timed out" {
 		t.Fatalf("the stalled send's error %q %v", lastError, err)
 	}
 }
@@ -648,5 +648,40 @@ func TestABadOutboxEntryStopsNeitherThePlanNorTheDeliveries(t *testing.T) {
 	var unplanned int
 	if err := f.pool.QueryRow(context.Background(), `select count(*) from notification_outbox where planned_at is null`).Scan(&unplanned); err != nil || unplanned != 0 {
 		t.Fatalf("%d entries left unplanned, %v", unplanned, err)
+	}
+}
+
+func TestTheHistoryShowsAnErrorsCategoryNotTheProvidersText(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	f.mail.fail = func(n int) error {
+		if n == 1 {
+			return errors.New("operation error SESv2: SendEmail, https response error StatusCode: 503, RequestID: 4b1c, api error ServiceUnavailable")
+		}
+		return fmt.Errorf("operation error SESv2: SendEmail, api error MessageRejected: Email address is not verified: %w", notifier.ErrPermanent)
+	}
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	f.run()
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	f.run()
+	rows, err := f.pool.Query(context.Background(), `select error from notification_attempts order by id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		errs = append(errs, s)
+	}
+	rows.Close()
+	var lastError string
+	if err := f.pool.QueryRow(context.Background(), `select last_error from notification_deliveries where channel = 'email'`).Scan(&lastError); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(errs) != "[provider unavailable address or message refused]" || lastError != "address or message refused" {
+		t.Fatalf("attempts' errors %q, last error %q", errs, lastError)
 	}
 }

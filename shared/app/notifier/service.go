@@ -305,7 +305,7 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 	switch d.Channel {
 	case notify.ChannelEmail:
 		if s.mail == nil {
-			return "", errors.New("no mailer configured")
+			return "", fmt.Errorf("e-mail: %w", errNotConfigured)
 		}
 		m, err := s.render.Email(ds)
 		if err != nil {
@@ -315,7 +315,7 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 		return s.mail.SendEmail(ctx, m)
 	case notify.ChannelSMS:
 		if s.sms == nil {
-			return "", errors.New("no SMS sender configured")
+			return "", fmt.Errorf("SMS: %w", errNotConfigured)
 		}
 		body, err := s.render.SMS(ds)
 		if err != nil {
@@ -338,9 +338,9 @@ func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string
 	case err == nil:
 		o.Status, o.ProviderID = StatusSent, providerID
 	case errors.Is(err, ErrPermanent), s.opts.MaxAttempts > 0 && attempts >= s.opts.MaxAttempts, now.Sub(d.DueSince) >= s.maxAge(d):
-		o.Status, o.Error = StatusFailed, err.Error()
+		o.Status, o.Error = StatusFailed, ErrorCategory(err)
 	default:
-		o.Status, o.Error = StatusRetry, err.Error()
+		o.Status, o.Error = StatusRetry, ErrorCategory(err)
 		o.NextAttemptAt = now.Add(Backoff(attempts, s.opts.BaseBackoff, s.opts.MaxBackoff))
 	}
 	if err != nil {
@@ -349,6 +349,24 @@ func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string
 	}
 	return o
 }
+
+// ErrorCategory is what the user's history says of a failed send: a short
+// category, not the provider's text (SDK internals, request IDs), which goes
+// to the log with the delivery's ID for the operator.
+func ErrorCategory(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "provider timed out"
+	case errors.Is(err, ErrPermanent):
+		return "address or message refused"
+	case errors.Is(err, errNotConfigured):
+		return "channel not configured"
+	}
+	return "provider unavailable"
+}
+
+// errNotConfigured: no sender is wired for the channel.
+var errNotConfigured = errors.New("no sender configured")
 
 // PhoneCodeMaxAge is how long a phone code is worth sending: the user service
 // lets a code expire after 10 minutes.
