@@ -53,7 +53,9 @@ func handle(ctx context.Context, svc service, raw json.RawMessage) (any, error) 
 // (sesmail.ParseFeedback): the recipients of a permanent bounce or of a
 // complaint. A transient bounce (a full mailbox) and the other event types
 // suppress nothing. A message that is not an SES notification fails the
-// invocation, so that SNS retries it and, in the end, keeps it.
+// invocation: SNS invokes the function asynchronously, so Lambda retries it
+// (twice) and then logs and drops it; what SNS cannot deliver to the function
+// at all goes to the subscription's dead-letter queue (infra/stack/mail.go).
 func suppressions(ev events.SNSEvent) ([]notifier.Suppression, error) {
 	var out []notifier.Suppression
 	for _, rec := range ev.Records {

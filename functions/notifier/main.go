@@ -15,8 +15,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
@@ -52,8 +54,8 @@ func main() {
 	publicURL := env.String("PUBLIC_API_URL")
 	maxAttempts, err1 := env.Int("NOTIFY_MAX_ATTEMPTS")
 	maxAge, err2 := env.Duration("NOTIFY_MAX_AGE")
-	if err1 != nil || err2 != nil || maxAttempts < 1 || maxAge <= 0 {
-		fail("NOTIFY_MAX_ATTEMPTS must be a positive integer and NOTIFY_MAX_AGE a positive duration")
+	if err1 != nil || err2 != nil || maxAttempts < 0 || maxAge <= 0 {
+		fail("NOTIFY_MAX_ATTEMPTS must be a non-negative integer (0: no limit) and NOTIFY_MAX_AGE a positive duration")
 	}
 	deps := lazy.New(func(ctx context.Context) (*notifier.Service, error) {
 		key := keyValue
@@ -70,7 +72,10 @@ func main() {
 		if err != nil {
 			return nil, err
 		}
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		// A provider that stalls must not hold a run until the Lambda's
+		// deadline: each request gives up after providerTimeout (the
+		// service bounds each send too, and retries it later).
+		awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(providerTimeout)))
 		if err != nil {
 			return nil, err
 		}
@@ -98,6 +103,9 @@ func main() {
 		return out, err
 	})
 }
+
+// providerTimeout bounds one request to SES or SNS.
+const providerTimeout = 8 * time.Second
 
 // mailSettings are the e-mail sender's.
 type mailSettings struct {

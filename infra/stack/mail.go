@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsses"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -156,10 +158,29 @@ func (b *builder) mailAccess(f topology.Function, role awsiam.Role, env map[stri
 	}
 }
 
-// mailSubscriptions subscribes every function with an sns-topic trigger to the SES events topic.
+// mailSubscriptions subscribes every function with an sns-topic trigger to the SES events topic, each with a
+// dead-letter queue (encrypted, TLS only; CDK's queue policy lets only the topic send to it) that keeps a
+// notification SNS could not deliver to the function after its retries (throttled, the function unavailable), so a
+// bounce is not lost: it alarms when it holds any (an operator redrives or reads the messages).
 func (b *builder) mailSubscriptions() {
 	for _, ft := range b.topo.triggers(topology.SNSTopic) {
-		b.mail.topic.AddSubscription(awssnssubscriptions.NewLambdaSubscription(b.Functions[ft.Function.Name], nil))
+		name := ft.Function.Name
+		queue := awssqs.NewQueue(b.st, jsii.String("Subscription"+id(name, ft.Trigger.Source)+"DeadLetters"), &awssqs.QueueProps{
+			QueueName:       b.name(name, ft.Trigger.Source, "dead-letters"),
+			Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+			EnforceSSL:      jsii.Bool(true),
+			RetentionPeriod: duration(FailureRetention),
+			RemovalPolicy:   b.cfg.removal(),
+		})
+		suppress(queue, "AwsSolutions-SQS3", fmt.Sprintf("This queue is itself the dead-letter queue of %s's subscription to %s: "+
+			"it alarms when it holds any, and a queue behind it would add nothing.", name, ft.Trigger.Source))
+		b.mail.topic.AddSubscription(awssnssubscriptions.NewLambdaSubscription(b.Functions[name],
+			&awssnssubscriptions.LambdaSubscriptionProps{DeadLetterQueue: queue}))
+		b.alarm(queue, "NotEmpty", b.name(name, ft.Trigger.Source, "dead-letters-not-empty"),
+			fmt.Sprintf("SNS could not deliver %s notifications to %s: they are in the queue %s", ft.Trigger.Source, name,
+				*b.name(name, ft.Trigger.Source, "dead-letters")),
+			queue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}),
+			0, awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, 1)
 	}
 }
 

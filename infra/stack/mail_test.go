@@ -134,3 +134,53 @@ func TestMailConfigFromContext(t *testing.T) {
 		}
 	}
 }
+
+// Each subscription to the SES events topic has a dead-letter queue: encrypted, TLS only, that the topic (and only
+// it) may send to, and that alarms when it holds anything; a bounce SNS could not deliver is kept.
+func TestMailSubscriptionsHaveADeadLetterQueue(t *testing.T) {
+	s := fixture(t, "rich")
+	topics := s.ofType("AWS::SNS::Topic")
+	subs := s.ofType("AWS::SNS::Subscription")
+	if len(subs) == 0 {
+		t.Fatal("no subscriptions")
+	}
+	for _, sub := range subs {
+		redrive := obj(s.res[sub].Properties["RedrivePolicy"])
+		queue, attr := ref(redrive["deadLetterTargetArn"])
+		if queue == "" || attr != "Arn" || s.res[queue].Type != "AWS::SQS::Queue" {
+			t.Fatalf("subscription %s: redrive policy %v", sub, s.res[sub].Properties["RedrivePolicy"])
+		}
+		if s.res[queue].Properties["SqsManagedSseEnabled"] != true {
+			t.Errorf("dead-letter queue %s is not encrypted: %v", queue, s.res[queue].Properties)
+		}
+		topic, _ := ref(s.res[sub].Properties["TopicArn"])
+		var topicMaySend, tlsOnly bool
+		for _, id := range s.ofType("AWS::SQS::QueuePolicy") {
+			if !slices.Contains(refsIn(s.res[id].Properties["Queues"]), queue) {
+				continue
+			}
+			for _, st := range list(obj(s.res[id].Properties["PolicyDocument"])["Statement"]) {
+				body := fmt.Sprint(st)
+				if obj(st)["Effect"] == "Allow" && strings.Contains(body, "sns.amazonaws.com") && strings.Contains(body, "aws:SourceArn") &&
+					slices.Contains(refsIn(st), topic) {
+					topicMaySend = true
+				}
+				if obj(st)["Effect"] == "Deny" && strings.Contains(body, "aws:SecureTransport") {
+					tlsOnly = true
+				}
+			}
+		}
+		if !slices.Contains(topics, topic) || !topicMaySend || !tlsOnly {
+			t.Errorf("dead-letter queue %s: the topic %s may send %v, TLS only %v", queue, topic, topicMaySend, tlsOnly)
+		}
+		var alarmed bool
+		for _, a := range s.ofType("AWS::CloudWatch::Alarm") {
+			if slices.Contains(refsIn(s.res[a].Properties["Dimensions"]), queue) || strings.Contains(fmt.Sprint(s.res[a].Properties["Dimensions"]), queue) {
+				alarmed = true
+			}
+		}
+		if !alarmed {
+			t.Errorf("no alarm on the dead-letter queue %s", queue)
+		}
+	}
+}

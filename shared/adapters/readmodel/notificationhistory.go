@@ -178,10 +178,11 @@ select delivery_id, to_char(attempted_at at time zone 'UTC', `+tsText+`), outcom
 // Unsubscribe turns e-mail off in userID's preferences (notify.Preferences
 // WithoutEmail: every alert kind, the default channels and the weekly summary)
 // and records the unsubscribe, which also stops e-mail a rule names until the
-// user turns e-mail on again. It is idempotent in effect (each call is
-// recorded). The preferences are replaced only if unchanged since they were
-// read, so a concurrent edit is not lost; a user without a profile row gets
-// the record alone.
+// user turns e-mail on again. It is idempotent: one record per user and
+// scope, the first. The preferences are replaced only if unchanged since they
+// were read, so a concurrent edit is not lost. A user without a profile row
+// (erased, or never created) gets nothing: there is no mail to stop, and an
+// erased user's link must not leave a row behind.
 func (h *NotificationHistory) Unsubscribe(ctx context.Context, userID string, scope notify.UnsubscribeScope, at time.Time) error {
 	if !isUUID(userID) {
 		return fmt.Errorf("readmodel: unsubscribe %q: not a user", userID)
@@ -191,10 +192,6 @@ func (h *NotificationHistory) Unsubscribe(ctx context.Context, userID string, sc
 		var current string
 		err := db.QueryRow(ctx, `select notification_preferences::text from profiles where user_id = $1::uuid`, userID).Scan(&current)
 		if errors.Is(err, pgx.ErrNoRows) {
-			_, err = db.Exec(ctx, `insert into notification_unsubscribes (user_id, scope, created_at) values ($1::uuid, $2, $3)`, userID, string(scope), at)
-			if err != nil {
-				return fmt.Errorf("readmodel: record unsubscribe: %w", err)
-			}
 			return nil
 		}
 		if err != nil {
@@ -216,6 +213,7 @@ with upd as (
   returning user_id
 ), rec as (
   insert into notification_unsubscribes (user_id, scope, created_at) select user_id, $5, $4 from upd
+  on conflict do nothing
 )
 select count(*) from upd`, userID, string(updated), current, at, string(scope)).Scan(&recorded); err != nil {
 			return fmt.Errorf("readmodel: unsubscribe: %w", err)

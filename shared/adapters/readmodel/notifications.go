@@ -24,20 +24,56 @@ func NewNotifications(pool *pgxpool.Pool) *Notifications { return &Notifications
 
 var _ notifier.Store = (*Notifications)(nil)
 
-const unplannedSQL = `
-select o.id, o.user_id::text, o.source, o.payload::text,
+// recipientColumns are what a plan needs of the user and the message's rule
+// as they are now (scanned by recipientRow), from the outbox entry o, the
+// profile p and the rule r (recipientJoins).
+const recipientColumns = `
        coalesce(p.email, ''), p.email_confirmed_at is not null,
        coalesce(p.phone, ''), p.phone_verified_at is not null,
        coalesce(p.time_zone, 'UTC'), coalesce(p.notification_preferences::text, ''),
        exists (select 1 from email_suppressions s where s.address = lower(p.email)),
        exists (select 1 from notification_unsubscribes u where u.user_id = o.user_id and u.scope = 'email'),
-       coalesce((r.definition -> 'channels')::text, '')
-  from notification_outbox o
+       coalesce((r.definition -> 'channels')::text, '')`
+
+const recipientJoins = `
   left join profiles p on p.user_id = o.user_id
-  left join alert_rules r on o.source = 'alert' and r.id = o.payload ->> 'ruleId' and r.user_id = o.user_id
+  left join alert_rules r on o.source = 'alert' and r.id = o.payload ->> 'ruleId' and r.user_id = o.user_id`
+
+const unplannedSQL = `
+select o.id, o.user_id::text, o.source, o.payload::text,` + recipientColumns + `
+  from notification_outbox o` + recipientJoins + `
  where o.planned_at is null
  order by o.id
  limit $1`
+
+// recipientRow scans recipientColumns.
+type recipientRow struct {
+	r                       notify.Recipient
+	tz, prefs, ruleChannels string
+	unsubscribed            bool
+}
+
+func (rr *recipientRow) dest() []any {
+	r := &rr.r
+	return []any{&r.Email, &r.EmailVerified, &r.Phone, &r.PhoneVerified, &rr.tz, &rr.prefs, &r.EmailSuppressed, &rr.unsubscribed, &rr.ruleChannels}
+}
+
+// recipient is the scanned recipient. A user without a profile row has no
+// address (e-mail and SMS are skipped) and the default preferences.
+func (rr *recipientRow) recipient() (notify.Recipient, error) {
+	r := rr.r
+	r.Preferences = notify.DefaultPreferences()
+	if rr.prefs != "" {
+		if err := json.Unmarshal([]byte(rr.prefs), &r.Preferences); err != nil {
+			return r, fmt.Errorf("preferences: %w", err)
+		}
+	}
+	r.EmailUnsubscribed = rr.unsubscribed && !r.Preferences.WantsEmail()
+	if loc, err := time.LoadLocation(rr.tz); err == nil {
+		r.Location = loc
+	}
+	return r, nil
+}
 
 // Unplanned implements notifier.Store. A user without a profile row has no
 // address (e-mail and SMS are skipped) and the default preferences; a rule
@@ -51,26 +87,16 @@ func (n *Notifications) Unplanned(ctx context.Context, limit int) ([]notifier.Un
 	var out []notifier.Unplanned
 	for rows.Next() {
 		var u notifier.Unplanned
-		var source, payload, tz, prefs, ruleChannels string
-		r := &u.Recipient
-		var unsubscribed bool
-		if err := rows.Scan(&u.OutboxID, &u.UserID, &source, &payload, &r.Email, &r.EmailVerified, &r.Phone, &r.PhoneVerified,
-			&tz, &prefs, &r.EmailSuppressed, &unsubscribed, &ruleChannels); err != nil {
+		var source, payload string
+		var rr recipientRow
+		if err := rows.Scan(append([]any{&u.OutboxID, &u.UserID, &source, &payload}, rr.dest()...)...); err != nil {
 			return nil, fmt.Errorf("readmodel: unplanned outbox: %w", err)
 		}
-		r.Preferences = notify.DefaultPreferences()
-		if prefs != "" {
-			if err := json.Unmarshal([]byte(prefs), &r.Preferences); err != nil {
-				return nil, fmt.Errorf("readmodel: preferences of %s: %w", u.UserID, err)
-			}
-		}
-		r.EmailUnsubscribed = unsubscribed && !r.Preferences.WantsEmail()
-		if loc, err := time.LoadLocation(tz); err == nil {
-			r.Location = loc
-		}
-		u.Message, err = outboxMessage(notify.Source(source), payload, ruleChannels)
-		if err != nil {
-			return nil, fmt.Errorf("readmodel: outbox entry %d: %w", u.OutboxID, err)
+		var errRecipient, errMessage error
+		u.Recipient, errRecipient = rr.recipient()
+		u.Message, errMessage = outboxMessage(notify.Source(source), payload, rr.ruleChannels)
+		if err := errors.Join(errRecipient, errMessage); err != nil {
+			u.Invalid = fmt.Errorf("readmodel: outbox entry %d: %w", u.OutboxID, err)
 		}
 		out = append(out, u)
 	}
@@ -139,19 +165,24 @@ on conflict (outbox_id, channel) do nothing`,
 
 // claimSQL leases the due deliveries of up to $2 users: all of a user's due
 // deliveries at once, so that the held ones of a channel make one digest.
-// SKIP LOCKED keeps concurrent runs off each other's rows; the lease keeps a
-// claimed row from being claimed again until it expires (a run that died).
+// A held delivery marked for a new plan (its user's profile changed, 0029)
+// is due at once. SKIP LOCKED keeps concurrent runs off each other's rows;
+// the lease keeps a claimed row from being claimed again until it expires (a
+// run that died). The recipient is read as it is now: the notifier plans
+// each claimed delivery again against it.
 const claimSQL = `
 with due_users as (
   select user_id from notification_deliveries
    where (status in ('pending', 'held') and next_attempt_at <= $1) or (status = 'sending' and lease_until <= $1)
+      or (status = 'held' and replan)
    group by user_id
    order by min(next_attempt_at)
    limit $2
 ), due as (
   select d.id from notification_deliveries d
    where d.user_id in (select user_id from due_users)
-     and ((d.status in ('pending', 'held') and d.next_attempt_at <= $1) or (d.status = 'sending' and d.lease_until <= $1))
+     and ((d.status in ('pending', 'held') and d.next_attempt_at <= $1) or (d.status = 'sending' and d.lease_until <= $1)
+          or (d.status = 'held' and d.replan))
    order by d.id
    for update skip locked
 ), claimed as (
@@ -160,17 +191,12 @@ with due_users as (
     from due
    where d.id = due.id
   returning d.id, d.outbox_id, d.user_id, d.channel, coalesce(d.address, '') as address, d.source, d.held_until is not null as held,
-            d.attempts, d.created_at, d.lease_until
+            d.attempts, d.created_at, coalesce(d.held_until, d.created_at) as due_since, d.lease_until
 )
-select c.id, c.outbox_id, c.user_id::text, c.channel, c.address, c.source, o.payload::text, c.held, c.attempts, c.created_at, c.lease_until,
-       exists (select 1 from email_suppressions s where c.channel = 'email' and s.address = lower(c.address)),
-       exists (select 1 from notification_unsubscribes u where c.channel = 'email' and u.user_id = c.user_id and u.scope = 'email')
-         and c.source <> 'phone_code',
-       coalesce(p.display_name, ''), coalesce(p.time_zone, 'UTC'), coalesce(p.notification_preferences::text, ''),
-       coalesce(pf.name, '')
+select c.id, c.outbox_id, c.user_id::text, c.channel, c.address, c.source, o.payload::text, c.held, c.attempts, c.created_at, c.due_since,
+       c.lease_until, coalesce(p.display_name, ''), coalesce(pf.name, ''),` + recipientColumns + `
   from claimed c
-  join notification_outbox o on o.id = c.outbox_id
-  left join profiles p on p.user_id = c.user_id
+  join notification_outbox o on o.id = c.outbox_id` + recipientJoins + `
   left join portfolios pf on c.source = 'alert' and pf.id = o.payload ->> 'portfolioId' and pf.user_id = c.user_id
  order by c.id`
 
@@ -184,18 +210,19 @@ func (n *Notifications) ClaimDue(ctx context.Context, now time.Time, lease time.
 	var out []notifier.Delivery
 	for rows.Next() {
 		var d notifier.Delivery
-		var channel, source, payload, prefs string
-		if err := rows.Scan(&d.ID, &d.OutboxID, &d.UserID, &channel, &d.Address, &source, &payload, &d.Held, &d.Attempts, &d.CreatedAt,
-			&d.LeaseUntil, &d.Suppressed, &d.Unsubscribed, &d.DisplayName, &d.TimeZone, &prefs, &d.PortfolioName); err != nil {
+		var channel, source, payload string
+		var rr recipientRow
+		if err := rows.Scan(append([]any{&d.ID, &d.OutboxID, &d.UserID, &channel, &d.Address, &source, &payload, &d.Held, &d.Attempts,
+			&d.CreatedAt, &d.DueSince, &d.LeaseUntil, &d.DisplayName, &d.PortfolioName}, rr.dest()...)...); err != nil {
 			return nil, fmt.Errorf("readmodel: claim deliveries: %w", err)
 		}
 		d.Channel, d.Source, d.Payload = notify.Channel(channel), notify.Source(source), json.RawMessage(payload)
-		if d.Unsubscribed && prefs != "" {
-			var p notify.Preferences
-			if json.Unmarshal([]byte(prefs), &p) == nil && p.WantsEmail() {
-				d.Unsubscribed = false // e-mail turned on again since
-			}
-		}
+		d.TimeZone = rr.tz
+		// A claimed row whose profile or message no longer reads is planned
+		// with what does: the defaults (no rule channels, the default
+		// preferences) rather than a claim that fails every run.
+		d.Recipient, _ = rr.recipient()
+		d.Message, _ = outboxMessage(d.Source, payload, rr.ruleChannels)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -217,6 +244,9 @@ with upd as (
          digest_id = coalesce(nullif($7, ''), digest_id),
          last_error = nullif($8, ''),
          sent_at = case when $2::text = 'sent' then $9 else sent_at end,
+         address = coalesce(nullif($11, ''), address),
+         held_until = coalesce($12, held_until),
+         replan = false,
          updated_at = $9
    where id = $1 and status = 'sending' and lease_until = $3
   returning id, user_id, outbox_id
@@ -240,9 +270,13 @@ func (n *Notifications) Record(ctx context.Context, outcomes []notifier.Outcome)
 			if !o.NextAttemptAt.IsZero() {
 				next = &o.NextAttemptAt
 			}
+			var heldUntil *time.Time
+			if !o.HeldUntil.IsZero() {
+				heldUntil = &o.HeldUntil
+			}
 			var applied int
 			if err := tx.QueryRow(ctx, recordSQL, o.DeliveryID, string(o.Status), o.LeaseUntil, o.Attempted, next, o.ProviderID, o.DigestID,
-				o.Error, o.At, o.Held).Scan(&applied); err != nil {
+				o.Error, o.At, o.Held, o.Address, heldUntil).Scan(&applied); err != nil {
 				return fmt.Errorf("readmodel: record delivery %d: %w", o.DeliveryID, err)
 			}
 		}

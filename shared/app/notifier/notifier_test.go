@@ -290,13 +290,21 @@ func TestRefusedAndExhaustedDeliveriesFail(t *testing.T) {
 	if st := f.run(); st.Failed != 1 {
 		t.Fatalf("a refused address: %+v", st)
 	}
+	// A provider down all day: retried within 24 h of the first attempt
+	// (backoff at most an hour), then failed.
 	f.mail.fail = func(int) error { return errors.New("throttled") }
 	f.fire(user, "r1", "r1#2", "AAPL", "202", "200", f.clock.Now())
-	for i := 0; i < 20; i++ {
+	f.run()
+	for i := 0; i < 23; i++ {
 		f.clock.Set(f.clock.Now().Add(time.Hour))
 		f.run()
 	}
-	if got := f.deliveries(user); fmt.Sprint(got) != "[{email failed 1} {websocket sent 0} {email failed 8} {websocket sent 0}]" {
+	if got := f.deliveries(user); fmt.Sprint(got) != "[{email failed 1} {websocket sent 0} {email pending 24} {websocket sent 0}]" {
+		t.Fatalf("after 23 hours: %v", got)
+	}
+	f.clock.Set(f.clock.Now().Add(time.Hour))
+	f.run()
+	if got := f.deliveries(user); fmt.Sprint(got) != "[{email failed 1} {websocket sent 0} {email failed 25} {websocket sent 0}]" {
 		t.Fatalf("deliveries %v", got)
 	}
 }
@@ -496,5 +504,184 @@ func TestARunOutOfTimeHandsItsClaimsBack(t *testing.T) {
 	f.mail.fail = nil
 	if st := f.run(); st.Sent != 2 || len(f.mail.emails()) != 3 {
 		t.Fatalf("the next run: %+v, %d e-mails", st, len(f.mail.emails()))
+	}
+}
+
+func TestAWeeklyDigestHeldForDaysIsRetriedOnItsFirstFailure(t *testing.T) {
+	f := newFixture(t)
+	prefs := emailAndLive
+	prefs.Digest = notify.DigestWeekly
+	f.profile(user, "ada@example.test", prefs, "UTC")
+	// Tuesday 2 June: the digest goes out on Monday 8 June at 08:00.
+	f.clock.Set(time.Date(2026, 6, 2, 9, 0, 0, 0, time.UTC))
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	f.run()
+	f.mail.fail = func(int) error { return errors.New("503 service unavailable") }
+	f.clock.Set(time.Date(2026, 6, 8, 8, 0, 0, 0, time.UTC))
+	if st := f.run(); st.Retried != 1 || st.Failed != 0 {
+		t.Fatalf("the digest's first failure: %+v, want it retried", st)
+	}
+	f.mail.fail = nil
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	if st := f.run(); st.Sent != 1 {
+		t.Fatalf("the retry: %+v", st)
+	}
+	if got := f.attempts(user); fmt.Sprint(got) != "[retry sent]" {
+		t.Fatalf("attempts %v", got)
+	}
+}
+
+// stallingMailer sends its first message, then stalls until its context ends
+// (a provider that stops answering), noting what the store held meanwhile.
+type stallingMailer struct {
+	pool       *pgxpool.Pool
+	n          int
+	sentBefore []string // the deliveries' statuses when the stalled send began
+}
+
+func (m *stallingMailer) SendEmail(ctx context.Context, _ notifier.Email) (string, error) {
+	m.n++
+	if m.n == 1 {
+		return "msg-1", nil
+	}
+	rows, err := m.pool.Query(ctx, `select status from notification_deliveries where channel = 'email' order by id`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return "", err
+		}
+		m.sentBefore = append(m.sentBefore, s)
+	}
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case <-time.After(5 * time.Second):
+		return "", errors.New("the send was never cancelled")
+	}
+}
+
+func TestEachSendIsBoundedAndRecordedBeforeTheNext(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	f.fire(user, "r1", "r1#2", "AAPL", "202", "200", f.clock.Now())
+	mailer := &stallingMailer{pool: f.pool}
+	r, err := notifier.NewRenderer("https://api.example.test", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := notifier.New(readmodel.NewNotifications(f.pool), mailer, f.sms, r, notifier.Options{Clock: f.clock.Now, SendTimeout: 100 * time.Millisecond})
+	st, err := svc.Run(context.Background())
+	if err != nil || st.Sent != 1 || st.Retried != 1 {
+		t.Fatalf("run %+v %v, want one sent and one retried", st, err)
+	}
+	// The first message was recorded before the second send began: a run
+	// killed during that send would not send the first again.
+	if fmt.Sprint(mailer.sentBefore) != "[sent sending]" {
+		t.Fatalf("statuses during the second send %v, want [sent sending]", mailer.sentBefore)
+	}
+	var lastError string
+	if err := f.pool.QueryRow(context.Background(), `select last_error from notification_deliveries where status = 'pending'`).Scan(&lastError); err != nil ||
+		lastError != "provider timed out" {
+		t.Fatalf("the stalled send's error %q %v", lastError, err)
+	}
+}
+
+func TestAHeldDigestFollowsTheProfileAsItIsWhenItGoesOut(t *testing.T) {
+	f := newFixture(t)
+	daily := emailAndLive
+	daily.Digest = notify.DigestDaily
+	f.profile(user, "ada@example.test", daily, "UTC")
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now()) // 10:00; the digest is at 08:00 tomorrow
+	f.run()
+	// A new address: the digest goes there, and the history says so.
+	f.exec(`update profiles set email = 'ada@new.example.test' where user_id = $1`, user)
+	f.clock.Set(time.Date(2026, 6, 11, 8, 0, 0, 0, time.UTC))
+	if st := f.run(); st.Sent != 1 {
+		t.Fatalf("the digest: %+v", st)
+	}
+	if mails := f.mail.emails(); len(mails) != 1 || mails[0].To != "ada@new.example.test" {
+		t.Fatalf("sent to %v, want the new address", mails)
+	}
+	var address string
+	if err := f.pool.QueryRow(context.Background(), `select address from notification_deliveries where channel = 'email'`).Scan(&address); err != nil ||
+		address != "ada@new.example.test" {
+		t.Fatalf("the delivery's address %q %v", address, err)
+	}
+
+	// E-mail turned off while the next digest waits: it is skipped.
+	f.fire(user, "r1", "r1#2", "AAPL", "205", "200", f.clock.Now()) // due 08:00 on the 12th
+	f.run()
+	f.profile(user, "ada@new.example.test", daily.WithoutEmail(), "UTC")
+	f.run()
+	// The digest turned off while another waits: it goes out at once.
+	f.profile(user, "ada@new.example.test", daily, "UTC")
+	f.fire(user, "r1", "r1#3", "AAPL", "206", "200", f.clock.Now().Add(time.Minute))
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	f.run()
+	if n := len(f.mail.emails()); n != 1 {
+		t.Fatalf("%d e-mails while the digest waits", n)
+	}
+	f.profile(user, "ada@new.example.test", emailAndLive, "UTC")
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	if st := f.run(); st.Sent != 1 || len(f.mail.emails()) != 2 {
+		t.Fatalf("the digest turned off: %+v, %d e-mails", st, len(f.mail.emails()))
+	}
+	want := "[{email sent 1} {websocket sent 0} {email skipped 0} {websocket sent 0} {email sent 1} {websocket sent 0}]"
+	if got := f.deliveries(user); fmt.Sprint(got) != want {
+		t.Fatalf("deliveries %v, want %s", got, want)
+	}
+}
+
+func TestABadOutboxEntryStopsNeitherThePlanNorTheDeliveries(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	f.exec(`insert into notification_outbox (user_id, source, source_key, payload) values ($1, 'alert', 'bad-1', '{"kind": 5}')`, user)
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	if st := f.run(); st.Planned != 2 || st.Sent != 1 {
+		t.Fatalf("run %+v, want both planned and the good one sent", st)
+	}
+	var unplanned int
+	if err := f.pool.QueryRow(context.Background(), `select count(*) from notification_outbox where planned_at is null`).Scan(&unplanned); err != nil || unplanned != 0 {
+		t.Fatalf("%d entries left unplanned, %v", unplanned, err)
+	}
+}
+
+func TestTheHistoryShowsAnErrorsCategoryNotTheProvidersText(t *testing.T) {
+	f := newFixture(t)
+	f.profile(user, "ada@example.test", emailAndLive, "UTC")
+	f.mail.fail = func(n int) error {
+		if n == 1 {
+			return errors.New("operation error SESv2: SendEmail, https response error StatusCode: 503, RequestID: 4b1c, api error ServiceUnavailable")
+		}
+		return fmt.Errorf("operation error SESv2: SendEmail, api error MessageRejected: Email address is not verified: %w", notifier.ErrPermanent)
+	}
+	f.fire(user, "r1", "r1#1", "AAPL", "201.5", "200", f.clock.Now())
+	f.run()
+	f.clock.Set(f.clock.Now().Add(time.Minute))
+	f.run()
+	rows, err := f.pool.Query(context.Background(), `select error from notification_attempts order by id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		errs = append(errs, s)
+	}
+	rows.Close()
+	var lastError string
+	if err := f.pool.QueryRow(context.Background(), `select last_error from notification_deliveries where channel = 'email'`).Scan(&lastError); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(errs) != "[provider unavailable address or message refused]" || lastError != "address or message refused" {
+		t.Fatalf("attempts' errors %q, last error %q", errs, lastError)
 	}
 }

@@ -137,6 +137,69 @@ func (r *Renderer) Email(ds []Delivery) (Email, error) {
 	}}, nil
 }
 
+// smsDigestShown is how many alerts an SMS digest names.
+const smsDigestShown = 3
+
+// smsData is an alert SMS's template data.
+type smsData struct {
+	Product string
+	Alerts  []alertView // the first smsDigestShown
+	Total   int
+	More    int // Total less those shown
+}
+
+// SMS limits: two concatenated segments, of the GSM 7-bit alphabet (153
+// septets each, an extension character counting two) or, when a character is
+// outside it, of UCS-2 (67 characters each).
+const (
+	smsMaxSeptets = 2 * 153
+	smsMaxUCS2    = 2 * 67
+)
+
+const (
+	gsmBasic     = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+	gsmExtension = "^{}\\[~]|€"
+)
+
+// CapSMS cuts body to two segments (see smsMaxSeptets), ending a cut one
+// with "...".
+func CapSMS(body string) string {
+	gsm := true
+	septets := 0
+	for _, c := range body {
+		switch {
+		case strings.ContainsRune(gsmBasic, c):
+			septets++
+		case strings.ContainsRune(gsmExtension, c):
+			septets += 2
+		default:
+			gsm = false
+		}
+	}
+	runes := []rune(body)
+	if !gsm {
+		if len(runes) <= smsMaxUCS2 {
+			return body
+		}
+		return string(runes[:smsMaxUCS2-3]) + "..."
+	}
+	if septets <= smsMaxSeptets {
+		return body
+	}
+	n := 0
+	for i, c := range runes {
+		w := 1
+		if strings.ContainsRune(gsmExtension, c) {
+			w = 2
+		}
+		if n+w > smsMaxSeptets-3 {
+			return string(runes[:i]) + "..."
+		}
+		n += w
+	}
+	return body
+}
+
 // SMS renders the text message of ds: a phone code, one alert or a digest.
 func (r *Renderer) SMS(ds []Delivery) (string, error) {
 	if len(ds) == 0 {
@@ -159,7 +222,10 @@ func (r *Renderer) SMS(ds []Delivery) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		data = mailData{Product: r.product, Alerts: views}
+		// A digest names its first few alerts: SNS refuses a message over
+		// 1,600 bytes for good, and each 153 characters is a paid segment.
+		shown := views[:min(len(views), smsDigestShown)]
+		data = smsData{Product: r.product, Alerts: shown, Total: len(views), More: len(views) - len(shown)}
 	default:
 		return "", fmt.Errorf("no SMS for a %s", ds[0].Source)
 	}
@@ -167,7 +233,7 @@ func (r *Renderer) SMS(ds []Delivery) (string, error) {
 	if err := r.text.ExecuteTemplate(&b, name+".txt.tmpl", data); err != nil {
 		return "", fmt.Errorf("render %s: %w", name, err)
 	}
-	return strings.TrimSpace(b.String()), nil
+	return CapSMS(strings.TrimSpace(b.String())), nil
 }
 
 func alertViews(ds []Delivery) ([]alertView, error) {

@@ -2,6 +2,7 @@ package notifier
 
 import (
 	"encoding/json"
+	"fmt"
 	"html"
 	"strings"
 	"testing"
@@ -91,5 +92,36 @@ func TestSMSBodies(t *testing.T) {
 	}
 	if _, err := r.SMS([]Delivery{{Source: notify.SourcePhoneCode, Payload: json.RawMessage(`{"phone":"+1"}`)}}); err == nil {
 		t.Fatal("a phone code without its code was rendered")
+	}
+}
+
+func TestAnSMSDigestOfAHundredAlertsFitsTwoSegments(t *testing.T) {
+	r, err := NewRenderer("https://api.example.test", []byte("k"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ds []Delivery
+	for i := range 100 {
+		p := fmt.Sprintf(`{"kind":"price_below","symbol":"SYM%d","observed":"99.5","threshold":"100","firedAt":"2026-06-10T12:00:00Z"}`, i)
+		ds = append(ds, Delivery{Source: notify.SourceAlert, Payload: json.RawMessage(p)})
+	}
+	body, err := r.SMS(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Portfolio Tracker: 100 alerts while you were away: SYM0 fell below 100; SYM1 fell below 100; SYM2 fell below 100; and 97 more: see the app"
+	if body != want {
+		t.Fatalf("digest SMS %q, want %q", body, want)
+	}
+	// Whatever the names, no message exceeds two segments.
+	long := strings.Repeat("A", 400)
+	if got := CapSMS(long); len(got) != 306 || !strings.HasSuffix(got, "...") {
+		t.Fatalf("a long GSM message is %d characters", len(got))
+	}
+	if got := []rune(CapSMS(strings.Repeat("名", 200))); len(got) != 134 {
+		t.Fatalf("a long UCS-2 message is %d characters", len(got))
+	}
+	if got := CapSMS("short {ok}"); got != "short {ok}" {
+		t.Fatalf("a short message changed: %q", got)
 	}
 }

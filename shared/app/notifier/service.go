@@ -19,10 +19,11 @@ type Options struct {
 	PlanBatch   int           // outbox entries planned per query (200)
 	ClaimBatch  int           // deliveries claimed per query (100)
 	Lease       time.Duration // how long a claim holds (5 min: far longer than a send)
-	MaxAttempts int           // attempts before a delivery fails (8)
-	MaxAge      time.Duration // a delivery older than this fails instead of retrying (24 h)
+	MaxAttempts int           // attempts before a delivery fails (0: no limit, MaxAge bounds the retries)
+	MaxAge      time.Duration // a delivery due longer than this fails instead of retrying (24 h)
 	BaseBackoff time.Duration // the first retry's delay, doubled each attempt (1 min)
 	MaxBackoff  time.Duration // the longest delay between attempts (1 h)
+	SendTimeout time.Duration // how long one send may take (10 s; less near the run's deadline)
 	Retention   time.Duration // how long the history keeps a message whose deliveries are final (90 days)
 	Clock       func() time.Time
 	Logger      *slog.Logger
@@ -34,10 +35,10 @@ func (o Options) withDefaults() Options {
 	o.PlanBatch = cmp.Or(o.PlanBatch, 200)
 	o.ClaimBatch = cmp.Or(o.ClaimBatch, 100)
 	o.Lease = cmp.Or(o.Lease, 5*time.Minute)
-	o.MaxAttempts = cmp.Or(o.MaxAttempts, 8)
 	o.MaxAge = cmp.Or(o.MaxAge, 24*time.Hour)
 	o.BaseBackoff = cmp.Or(o.BaseBackoff, time.Minute)
 	o.MaxBackoff = cmp.Or(o.MaxBackoff, time.Hour)
+	o.SendTimeout = cmp.Or(o.SendTimeout, 10*time.Second)
 	o.Retention = cmp.Or(o.Retention, 90*24*time.Hour)
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -82,16 +83,19 @@ type RunStats struct {
 // run).
 func (s *Service) Run(ctx context.Context) (RunStats, error) {
 	var st RunStats
-	planned, err := s.planAll(ctx)
+	planned, errPlan := s.planAll(ctx)
 	st.Planned = planned
-	if err == nil {
-		err = s.deliverDue(ctx, &st)
+	if errPlan != nil {
+		// What was planned before still goes out: a plan that fails (the
+		// database, a bad entry) must not stop every delivery.
+		s.opts.Logger.ErrorContext(ctx, "notifier: planning failed", "error", errPlan.Error())
 	}
+	err := s.deliverDue(ctx, &st)
 	if err == nil {
 		err = s.prune(ctx, &st)
 	}
 	s.emit(st)
-	return st, err
+	return st, errors.Join(errPlan, err)
 }
 
 // pruneBatch bounds what one run deletes: a minute's schedule catches up.
@@ -134,7 +138,14 @@ func (s *Service) planAll(ctx context.Context) (int, error) {
 		}
 		now := s.opts.Clock().UTC()
 		for _, u := range batch {
-			steps := notify.Plan(u.Message, u.Recipient, now)
+			var steps []notify.Step
+			if u.Invalid != nil {
+				// Planned with no delivery, so it is not read again each run.
+				s.opts.Logger.ErrorContext(ctx, "notifier: an outbox entry is not valid: no delivery", "outboxId", u.OutboxID,
+					"error", u.Invalid.Error())
+			} else {
+				steps = notify.Plan(u.Message, u.Recipient, now)
+			}
 			if err := s.store.SavePlan(ctx, u.OutboxID, u.UserID, steps, now); err != nil {
 				return n, fmt.Errorf("notifier: plan outbox entry %d: %w", u.OutboxID, err)
 			}
@@ -147,7 +158,9 @@ func (s *Service) planAll(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// deliverDue claims and sends due deliveries until none is left.
+// deliverDue claims and sends due deliveries until none is left. Each
+// message's outcomes are recorded right after its send, so a run killed
+// mid-batch sends again (after the lease) at most the message in flight.
 func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 	for nearDeadline(ctx) == nil {
 		now := s.opts.Clock().UTC()
@@ -156,28 +169,10 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 			return fmt.Errorf("notifier: claim due deliveries: %w", err)
 		}
 		st.Claimed += len(claimed)
-		outcomes := s.sendClaimed(ctx, claimed, st)
-		// What was sent is recorded even when ctx has ended meanwhile: a
-		// lost record means a second e-mail once the lease expires.
-		recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		err = s.store.Record(recordCtx, outcomes)
-		cancel()
-		if err != nil {
-			// The claims expire and the next run sends again: at least once.
-			return fmt.Errorf("notifier: record %d outcomes: %w", len(outcomes), err)
-		}
-		for _, o := range outcomes {
-			switch o.Status {
-			case StatusSent:
-				st.Sent++
-			case StatusRetry:
-				if o.Attempted { // not a claim handed back unsent
-					st.Retried++
-				}
-			case StatusFailed:
-				st.Failed++
-			case StatusSuppressed:
-				st.Suppressed++
+		for _, group := range groupMessages(claimed) {
+			if err := s.record(ctx, s.sendGroup(ctx, group, st), st); err != nil {
+				// The claims expire and the next run sends again: at least once.
+				return err
 			}
 		}
 		if len(claimed) < s.opts.ClaimBatch {
@@ -187,54 +182,120 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 	return nil
 }
 
-// sendClaimed turns claimed deliveries into messages (the held ones of a user
-// and channel into one digest), sends each and returns every delivery's
-// outcome.
-func (s *Service) sendClaimed(ctx context.Context, claimed []Delivery, st *RunStats) []Outcome {
+// record stores one message's outcomes and counts them. What was sent is
+// recorded even when ctx has ended meanwhile: a lost record means a second
+// e-mail once the lease expires.
+func (s *Service) record(ctx context.Context, outcomes []Outcome, st *RunStats) error {
+	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.Record(recordCtx, outcomes); err != nil {
+		return fmt.Errorf("notifier: record %d outcomes: %w", len(outcomes), err)
+	}
+	for _, o := range outcomes {
+		switch o.Status {
+		case StatusSent:
+			st.Sent++
+		case StatusRetry:
+			if o.Attempted { // not a claim handed back unsent
+				st.Retried++
+			}
+		case StatusFailed:
+			st.Failed++
+		case StatusSuppressed:
+			st.Suppressed++
+		}
+	}
+	return nil
+}
+
+// sendGroup turns one group of claimed deliveries into a message (the held
+// ones of a user and channel into one digest), sends it and returns every
+// delivery's outcome.
+func (s *Service) sendGroup(ctx context.Context, group []Delivery, st *RunStats) []Outcome {
 	var outcomes []Outcome
-	for _, group := range groupMessages(claimed) {
-		now := s.opts.Clock().UTC()
-		if nearDeadline(ctx) != nil {
-			// Out of time: hand the rest back, due now, without an attempt,
-			// rather than leave them leased until the lease expires.
-			for _, d := range group {
-				outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusRetry, At: now,
-					NextAttemptAt: now, Held: d.Held && d.Source == notify.SourceAlert})
-			}
-			continue
-		}
-		live := make([]Delivery, 0, len(group))
+	now := s.opts.Clock().UTC()
+	if nearDeadline(ctx) != nil {
+		// Out of time: hand the rest back, due now, without an attempt,
+		// rather than leave them leased until the lease expires.
 		for _, d := range group {
-			if d.Channel == notify.ChannelEmail && (d.Suppressed || d.Unsubscribed) {
-				outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusSuppressed, At: now,
-					Error: suppressedReason(d)})
-				continue
-			}
-			live = append(live, d)
+			outcomes = append(outcomes, Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Status: StatusRetry, At: now,
+				NextAttemptAt: now, Held: d.Held && d.Source == notify.SourceAlert})
 		}
-		if len(live) == 0 {
+		return outcomes
+	}
+	live := make([]Delivery, 0, len(group))
+	for _, d := range group {
+		d, o := replan(d, now)
+		if o != nil {
+			outcomes = append(outcomes, *o)
 			continue
 		}
-		providerID, err := s.send(ctx, live)
-		if err == nil {
-			st.Messages++
-		}
-		digestID := ""
-		if len(live) > 1 {
-			digestID = "digest-" + strconv.FormatInt(live[0].ID, 10)
-		}
-		for _, d := range live {
-			outcomes = append(outcomes, s.outcome(d, now, providerID, digestID, err))
-		}
+		live = append(live, d)
+	}
+	if len(live) == 0 {
+		return outcomes
+	}
+	sendCtx, cancel := s.sendContext(ctx)
+	providerID, err := s.send(sendCtx, live)
+	cancel()
+	if err == nil {
+		st.Messages++
+	}
+	digestID := ""
+	if len(live) > 1 {
+		digestID = "digest-" + strconv.FormatInt(live[0].ID, 10)
+	}
+	for _, d := range live {
+		outcomes = append(outcomes, s.outcome(d, now, providerID, digestID, err))
 	}
 	return outcomes
 }
 
-func suppressedReason(d Delivery) string {
-	if d.Unsubscribed {
-		return "unsubscribed"
+// sendContext bounds one send: SendTimeout, and never closer to ctx's
+// deadline than the margin that records its outcome (a stalled provider
+// fails the send, a transient error, instead of the run).
+func (s *Service) sendContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	timeout := s.opts.SendTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl)-recordMargin)
 	}
-	return "the address bounced or complained"
+	return context.WithTimeout(ctx, timeout)
+}
+
+// replan plans claimed delivery d again against its message and recipient
+// as they are now, as if planned when it was: a held delivery waits days with
+// what its plan knew. The address is the profile's now (changed, or no longer
+// verified: skipped); a channel the preferences or the rule no longer name is
+// skipped; a bounce, a complaint or an unsubscribe since suppresses it; a held
+// one is due when the current preferences say (digest or quiet hours changed:
+// sent now, or held again until then). A nil outcome: send d as returned. A
+// phone code goes to the number being verified, whatever the profile says.
+func replan(d Delivery, now time.Time) (Delivery, *Outcome) {
+	if d.Source == notify.SourcePhoneCode {
+		return d, nil
+	}
+	o := Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, At: now}
+	steps := notify.Plan(d.Message, d.Recipient, d.CreatedAt)
+	i := slices.IndexFunc(steps, func(s notify.Step) bool { return s.Channel == d.Channel })
+	if i < 0 {
+		o.Status, o.Error = StatusSkipped, "the user no longer wants this channel"
+		return d, &o
+	}
+	step := steps[i]
+	switch step.Action {
+	case notify.ActionSkip, notify.ActionLive:
+		o.Status, o.Error = StatusSkipped, cmp.Or(step.Reason, "not sent by the notifier")
+		return d, &o
+	case notify.ActionSuppressed:
+		o.Status, o.Error = StatusSuppressed, step.Reason
+		return d, &o
+	}
+	d.Address = step.Address
+	if d.Held && step.Action == notify.ActionHold && step.At.After(now) {
+		o.Status, o.Held, o.NextAttemptAt, o.HeldUntil, o.Address = StatusRetry, true, step.At, step.At, d.Address
+		return d, &o
+	}
+	return d, nil
 }
 
 // send renders and sends one message (one delivery, or a digest of several of
@@ -244,7 +305,7 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 	switch d.Channel {
 	case notify.ChannelEmail:
 		if s.mail == nil {
-			return "", errors.New("no mailer configured")
+			return "", fmt.Errorf("e-mail: %w", errNotConfigured)
 		}
 		m, err := s.render.Email(ds)
 		if err != nil {
@@ -254,7 +315,7 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 		return s.mail.SendEmail(ctx, m)
 	case notify.ChannelSMS:
 		if s.sms == nil {
-			return "", errors.New("no SMS sender configured")
+			return "", fmt.Errorf("SMS: %w", errNotConfigured)
 		}
 		body, err := s.render.SMS(ds)
 		if err != nil {
@@ -266,19 +327,20 @@ func (s *Service) send(ctx context.Context, ds []Delivery) (string, error) {
 }
 
 // outcome is what a send's result makes of delivery d: sent; failed when the
-// provider refused for good, after MaxAttempts or past MaxAge; else due again
+// provider refused for good, MaxAge after it became due (or after MaxAttempts,
+// when set); else due again
 // after an exponential backoff.
 func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string, err error) Outcome {
 	o := Outcome{DeliveryID: d.ID, UserID: d.UserID, LeaseUntil: d.LeaseUntil, Attempted: true, At: now, DigestID: digestID,
-		Held: d.Held && d.Source == notify.SourceAlert}
+		Held: d.Held && d.Source == notify.SourceAlert, Address: d.Address}
 	attempts := d.Attempts + 1
 	switch {
 	case err == nil:
 		o.Status, o.ProviderID = StatusSent, providerID
-	case errors.Is(err, ErrPermanent), attempts >= s.opts.MaxAttempts, now.Sub(d.CreatedAt) >= s.maxAge(d):
-		o.Status, o.Error = StatusFailed, err.Error()
+	case errors.Is(err, ErrPermanent), s.opts.MaxAttempts > 0 && attempts >= s.opts.MaxAttempts, now.Sub(d.DueSince) >= s.maxAge(d):
+		o.Status, o.Error = StatusFailed, ErrorCategory(err)
 	default:
-		o.Status, o.Error = StatusRetry, err.Error()
+		o.Status, o.Error = StatusRetry, ErrorCategory(err)
 		o.NextAttemptAt = now.Add(Backoff(attempts, s.opts.BaseBackoff, s.opts.MaxBackoff))
 	}
 	if err != nil {
@@ -287,6 +349,24 @@ func (s *Service) outcome(d Delivery, now time.Time, providerID, digestID string
 	}
 	return o
 }
+
+// ErrorCategory is what the user's history says of a failed send: a short
+// category, not the provider's text (SDK internals, request IDs), which goes
+// to the log with the delivery's ID for the operator.
+func ErrorCategory(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "provider timed out"
+	case errors.Is(err, ErrPermanent):
+		return "address or message refused"
+	case errors.Is(err, errNotConfigured):
+		return "channel not configured"
+	}
+	return "provider unavailable"
+}
+
+// errNotConfigured: no sender is wired for the channel.
+var errNotConfigured = errors.New("no sender configured")
 
 // PhoneCodeMaxAge is how long a phone code is worth sending: the user service
 // lets a code expire after 10 minutes.
@@ -359,8 +439,11 @@ func (s *Service) Suppress(ctx context.Context, list []Suppression) error {
 	return nil
 }
 
+// recordMargin is what a send leaves of the run's time to record its outcome.
+const recordMargin = 10 * time.Second
+
 // nearDeadline is an error once ctx has less than 15 s left (or is done):
-// enough to record what is in flight.
+// enough for a short send and the record of what is in flight.
 func nearDeadline(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err

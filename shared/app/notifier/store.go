@@ -42,25 +42,34 @@ type Unplanned struct {
 	UserID    string
 	Message   notify.Message
 	Recipient notify.Recipient
+	// Invalid: the entry or its recipient's preferences do not read. It is
+	// planned with no delivery (and logged), so it does not stop the others.
+	Invalid error
 }
 
 // Delivery is a claimed delivery with what rendering and sending need.
 type Delivery struct {
-	ID         int64
-	OutboxID   int64
-	UserID     string
-	Channel    notify.Channel
-	Address    string
-	Source     notify.Source
-	Payload    json.RawMessage
-	Held       bool      // it was held (quiet hours, digest): it goes out in the user's digest
-	Attempts   int       // before this one
-	CreatedAt  time.Time // of the delivery: its age bounds the retries
+	ID        int64
+	OutboxID  int64
+	UserID    string
+	Channel   notify.Channel
+	Address   string
+	Source    notify.Source
+	Payload   json.RawMessage
+	Held      bool      // it was held (quiet hours, digest): it goes out in the user's digest
+	Attempts  int       // before this one
+	CreatedAt time.Time // of the delivery (the instant of its plan)
+	// DueSince is when the delivery first became due: the end of its hold
+	// (quiet hours, digest) or its creation. Its age since bounds the
+	// retries, so a digest held for days still gets them all.
+	DueSince   time.Time
 	LeaseUntil time.Time // the claim's fence
-	// The address's state now: a bounce, a complaint or an unsubscribe since
-	// the plan stops the delivery.
-	Suppressed   bool
-	Unsubscribed bool
+	// The message and its recipient as they are now: the claim plans the
+	// delivery again against them (the address, its verification, the
+	// channels wanted, a bounce, a complaint or an unsubscribe since the
+	// plan, and for a held one its time).
+	Message   notify.Message
+	Recipient notify.Recipient
 	// For rendering.
 	DisplayName   string
 	TimeZone      string // IANA; "" is UTC
@@ -76,6 +85,7 @@ const (
 	StatusRetry      Status = "retry" // due again at NextAttemptAt (pending, or held again for a digest)
 	StatusFailed     Status = "failed"
 	StatusSuppressed Status = "suppressed"
+	StatusSkipped    Status = "skipped" // the plan made again wants no delivery on its channel
 )
 
 // Outcome is what became of one claimed delivery.
@@ -93,4 +103,8 @@ type Outcome struct {
 	ProviderID    string
 	DigestID      string
 	Error         string
+	// Address, when set, replaces the delivery's (it changed since the plan).
+	Address string
+	// HeldUntil, when set, is the delivery's new hold (StatusRetry with Held).
+	HeldUntil time.Time
 }

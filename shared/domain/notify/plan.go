@@ -170,13 +170,33 @@ func (q QuietHours) InQuietHours(t time.Time, loc *time.Location) (bool, time.Ti
 	y, mo, d := local.Date()
 	switch {
 	case start < end && m >= start && m < end: // 01:00–06:00
-		return true, wallClock(y, mo, d, end, loc)
+		return true, lastWallClock(y, mo, d, end, loc)
 	case start > end && m >= start: // 22:00–07:00, before midnight
-		return true, wallClock(y, mo, d+1, end, loc)
+		return true, lastWallClock(y, mo, d+1, end, loc)
 	case start > end && m < end: // after midnight
-		return true, wallClock(y, mo, d, end, loc)
+		return true, lastWallClock(y, mo, d, end, loc)
 	}
 	return false, time.Time{}
+}
+
+// lastWallClock is wallClock, but of a time the clocks show twice (the hour
+// repeated when they go back) the later instant: quiet hours that span the
+// repeated hour last until the end the user's clock shows last, not an hour
+// early (nor, for an instant in the second pass, already over).
+func lastWallClock(y int, mo time.Month, d, minutes int, loc *time.Location) time.Time {
+	t := wallClock(y, mo, d, minutes, loc)
+	_, zoneEnd := t.ZoneBounds()
+	if zoneEnd.IsZero() {
+		return t
+	}
+	_, before := t.Zone()
+	_, after := zoneEnd.Zone()
+	if back := time.Duration(before-after) * time.Second; back > 0 {
+		if later := t.Add(back); !later.Before(zoneEnd) {
+			return later // the same wall-clock time in the next zone
+		}
+	}
+	return t
 }
 
 // quietEnd is t, or the end of the quiet hours t falls in.

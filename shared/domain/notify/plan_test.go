@@ -89,6 +89,36 @@ func TestPlan(t *testing.T) {
 			at(newYork, 2026, 10, 31, 23, 0),
 			// 07:00 EST is 12:00 UTC, not the 11:00 UTC that 07:00 EDT would be.
 			[]want{{ChannelEmail, ActionHold, time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}},
+		// Quiet hours ending in the hour repeated when the clocks go back
+		// (01:00–02:00 EDT, then 01:00–02:00 EST) end at the later 01:30.
+		{"an end in the repeated hour, from the evening (New York, 1 November 2026)", Message{Source: SourceAlert, RuleChannels: []Channel{ChannelEmail}},
+			recipient(func(r *Recipient) {
+				r.Location = newYork
+				r.Preferences = with(both, func(p *Preferences) { p.QuietHours = &QuietHours{Start: "22:00", End: "01:30"} })
+			}),
+			at(newYork, 2026, 10, 31, 23, 0),
+			// 01:30 EST is 06:30 UTC; 01:30 EDT (05:30 UTC) is an hour early.
+			[]want{{ChannelEmail, ActionHold, time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)}}},
+		{"an end in the repeated hour, from its first pass", Message{Source: SourceAlert, RuleChannels: []Channel{ChannelEmail}},
+			recipient(func(r *Recipient) {
+				r.Location = newYork
+				r.Preferences = with(both, func(p *Preferences) { p.QuietHours = &QuietHours{Start: "22:00", End: "01:30"} })
+			}),
+			time.Date(2026, 11, 1, 5, 10, 0, 0, time.UTC), // 01:10 EDT
+			[]want{{ChannelEmail, ActionHold, time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)}}},
+		{"an end in the repeated hour, from its second pass", Message{Source: SourceAlert, RuleChannels: []Channel{ChannelEmail}},
+			recipient(func(r *Recipient) {
+				r.Location = newYork
+				r.Preferences = with(both, func(p *Preferences) { p.QuietHours = &QuietHours{Start: "22:00", End: "01:30"} })
+			}),
+			time.Date(2026, 11, 1, 6, 10, 0, 0, time.UTC), // 01:10 EST: still quiet
+			[]want{{ChannelEmail, ActionHold, time.Date(2026, 11, 1, 6, 30, 0, 0, time.UTC)}}},
+		{"an end the day the clocks go back, after the repeated hour", Message{Source: SourceAlert, RuleChannels: []Channel{ChannelEmail}},
+			recipient(func(r *Recipient) {
+				r.Location, r.Preferences = newYork, with(both, func(p *Preferences) { p.QuietHours = night })
+			}),
+			time.Date(2026, 11, 1, 6, 10, 0, 0, time.UTC), // 01:10 EST
+			[]want{{ChannelEmail, ActionHold, time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}},
 		{"an end the clocks skip (New York, 8 March 2026, 02:30)", Message{Source: SourceAlert, RuleChannels: []Channel{ChannelEmail}},
 			recipient(func(r *Recipient) {
 				r.Location = newYork

@@ -514,8 +514,8 @@ func Functions() []Function {
 					Meaning: "the HTTP API's public base URL: the unsubscribe links are <url>/unsubscribe?token=…"},
 				{Name: SESConfigurationSetEnvVar, Required: true, SetBy: BothStacks,
 					Meaning: "the SES configuration set mail is sent with: its event destination publishes bounces and complaints to " + SESEventsTopic},
-				{Name: "NOTIFY_MAX_ATTEMPTS", Default: "8", Meaning: "attempts of a delivery before it fails"},
-				{Name: "NOTIFY_MAX_AGE", Default: "24h", Meaning: "a delivery older than this fails instead of retrying"},
+				{Name: "NOTIFY_MAX_ATTEMPTS", Default: "0", Meaning: "attempts of a delivery before it fails (0: no limit, NOTIFY_MAX_AGE bounds the retries)"},
+				{Name: "NOTIFY_MAX_AGE", Default: "24h", Meaning: "a delivery due longer than this fails instead of retrying"},
 				{Name: "LOG_LEVEL", Default: "info", Meaning: "debug, info, warn or error"},
 			},
 			Triggers: []Trigger{
