@@ -20,7 +20,8 @@ import (
 // carry an asOfVersion (stale: true). The owner of a portfolio the read model
 // has not seen yet gets 200, never 404: GET /portfolios/{id} from its events,
 // the positions, transactions and targets empty and stale, and the other
-// queries, which read stores the projector also feeds, what those stores hold.
+// queries what their stores hold, or 503 with Retry-After when those have not
+// seen it either.
 
 // Headers of the read model's freshness.
 const (
@@ -68,11 +69,26 @@ func (s *Server) readYourWrites(h handler, fallback handler) handler {
 		}
 		markFreshness(w, res, res.Version)
 		r = r.WithContext(context.WithValue(r.Context(), freshnessKey{}, res))
-		if !res.InReadModel && fallback != nil {
+		switch {
+		case res.InReadModel:
+			return h(w, r)
+		case fallback != nil:
 			return fallback(w, r)
 		}
-		return h(w, r)
+		return notReadyYet(w, h(w, r))
 	}
+}
+
+// notReadyYet turns the 404 of a query whose store has not seen the owner's
+// new portfolio yet into a 503 to retry shortly: the portfolio exists, and
+// these views (figures, valuations, symbols) have no empty answer that would
+// not mislead.
+func notReadyYet(w http.ResponseWriter, err error) error {
+	if err == nil || classify(err).status != http.StatusNotFound {
+		return err
+	}
+	w.Header().Set("Retry-After", "1")
+	return newError(http.StatusServiceUnavailable, CodeUnavailable, "the portfolio was just created and this view is not ready yet; retry in a moment", nil)
 }
 
 // markFreshness sets the headers for an answer that reflects version of the

@@ -61,6 +61,14 @@ func TestReadYourWrites(t *testing.T) {
 				t.Fatalf("%s before projection: %v %s", path, r.headers, r.raw)
 			}
 		}
+		for _, rt := range topology.HTTPRoutes {
+			if rt.Method == "GET" && strings.HasPrefix(rt.Path+"/", "/portfolios/{id}/") {
+				r := impatient.do(alice, "GET", strings.Replace(rt.Path, "{id}", id, 1), "")
+				if r.status != 200 && (r.status != 503 || r.headers["Retry-After"] != "1") {
+					t.Errorf("%s answers the owner %d before projection: %v %s", rt.Pattern(), r.status, r.headers, r.raw)
+				}
+			}
+		}
 		r = impatient.do(alice, "GET", "/portfolios/"+id, "")
 		f.expect(r, 200, "")
 		if r.body["name"] != "Fresh" || r.body["version"] != float64(1) || r.headers[httpapi.HeaderReadModelStale] != "true" {
