@@ -2,7 +2,8 @@
 // method and path with the standard library's ServeMux, and a Lambda adapter
 // (payload format 2.0) in lambda.go. Commands go through the command service and
 // answer from the events they wrote (read-your-writes); queries answer from the
-// Postgres read models and say which aggregate version they reflect.
+// Postgres read models and say which aggregate version they reflect, waiting
+// briefly for the one a command returned (?minVersion, readyourwrites.go).
 //
 // Conventions, for every route: JSON bodies with unknown fields rejected and a
 // size limit; decimals as JSON strings; dates YYYY-MM-DD; errors as
