@@ -48,7 +48,20 @@ func newFuzzAPI(f *testing.F) (a *api, alicePF, bobPF string) {
 			Events: nothingToErase{}, Connections: nothingToErase{}, Quotas: nothingToErase{}, PhoneCodeKey: []byte("fuzz"), Logger: quiet}),
 		Notifications: readmodel.NewNotificationHistory(pool), UnsubscribeKey: []byte("fuzz-key")})
 	a = &api{t: f, handler: httplambda.Handler(srv)}
-	return a, a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")
+	alicePF, bobPF = a.createPortfolio(alice, "fuzz-a"), a.createPortfolio(bob, "fuzz-b")
+	// The read models have them, as they do half a second after a creation: a
+	// portfolio they lack is a query's wait and then, for the figures, a 503.
+	projector := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard})
+	for _, id := range []string{alicePF, bobPF} {
+		events, err := store.Events(ctx, id, 1, 0)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if failed, err := projector.Apply(ctx, events); err != nil || len(failed) > 0 {
+			f.Fatalf("project %s: %v %v", id, failed, err)
+		}
+	}
+	return a, alicePF, bobPF
 }
 
 // FuzzAPI sends arbitrary bodies, queries and headers to every route, as Alice,
@@ -83,7 +96,12 @@ func FuzzAPI(f *testing.F) {
 			headers = append(headers, "If-Match", ifMatch)
 		}
 		r := a.do(alice, rt.Method, path, body, headers...)
-		if r.status >= 500 {
+		// The one 5xx allowed: a figure of Alice's portfolio once DELETE /me has
+		// erased her read models (this fixture's event store keeps her events),
+		// which is the documented retry-later answer of a portfolio the read
+		// models have not seen.
+		notReadyYet := r.status == 503 && r.errorCode() == "unavailable" && r.headers["Retry-After"] == "1" && rt.Method == "GET" && !onBobs
+		if r.status >= 500 && !notReadyYet {
 			t.Fatalf("%s %s %q: %d %s", rt.Method, path, body, r.status, r.raw)
 		}
 		if rt.Public() {

@@ -68,6 +68,7 @@ func (s *Server) getPortfolio(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setVersion(w, v.Version)
+	bodyFreshness(w, r, v.Version)
 	writeJSON(w, http.StatusOK, portfolioDetail(&v))
 	return nil
 }
@@ -77,7 +78,9 @@ func (s *Server) positions(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, positionsResponse(&v))
+	resp := positionsResponse(&v)
+	resp.Stale = bodyFreshness(w, r, v.AsOfVersion)
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -86,7 +89,9 @@ func (s *Server) getTargets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, targetAllocationResponse(&v))
+	resp := targetAllocationResponse(&v)
+	resp.Stale = bodyFreshness(w, r, v.AsOfVersion)
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -125,6 +130,8 @@ func (s *Server) listTransactions(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, transactionPageResponse(&page))
+	resp := transactionPageResponse(&page)
+	resp.Stale = bodyFreshness(w, r, page.AsOfVersion)
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

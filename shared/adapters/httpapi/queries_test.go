@@ -22,6 +22,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/readyourwrites"
 	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
@@ -55,6 +56,9 @@ type fullAPI struct {
 	// market records latest prices and daily closes where the API reads them:
 	// the positions' valuation and the command service's rate lookup.
 	market func(ctx context.Context, latest []readmodel.LatestPrice, closes []readmodel.DailyClose) error
+	// withWait is another API over the same stores whose portfolio queries
+	// wait for the read model as opt says (newPostgresAPIWith only).
+	withWait func(opt readyourwrites.Options) *api
 }
 
 // newFullAPI is the API over the in-memory stores, which pass the contract
@@ -86,6 +90,12 @@ func newFullAPI(t *testing.T) *fullAPI {
 // the benchmarks (they measure the PostgreSQL paths).
 func newPostgresAPI(t testing.TB) *fullAPI {
 	t.Helper()
+	return newPostgresAPIWith(t, func(q httpapi.Queries) httpapi.Queries { return q })
+}
+
+// newPostgresAPIWith is newPostgresAPI whose API reads through wrap(queries).
+func newPostgresAPIWith(t testing.TB, wrap func(httpapi.Queries) httpapi.Queries) *fullAPI {
+	t.Helper()
 	ctx := context.Background()
 	client := testenv.DynamoDB(t)
 	name := testenv.UniqueName(t, "events")
@@ -107,11 +117,12 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 	// caller; the projector writes as the owner.
 	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	srv := httpapi.New(httpapi.Config{
+	cfg := httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet, Rates: readmodel.NewFXRates(callerDB)}), Events: store,
-		Queries: readmodel.NewQueries(callerDB), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
+		Queries: wrap(readmodel.NewQueries(callerDB)), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
 		Suggestions: readmodel.NewSuggestions(callerDB),
-	})
+	}
+	srv := httpapi.New(cfg)
 	projector := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard})
 	return &fullAPI{
 		api:    &api{t: t, handler: httplambda.Handler(srv)},
@@ -130,6 +141,11 @@ func newPostgresAPI(t testing.TB) *fullAPI {
 			_, err1 := readmodel.UpsertLatestPrices(ctx, pool, latest)
 			_, err2 := readmodel.UpsertDailyCloses(ctx, pool, closes)
 			return errors.Join(err1, err2)
+		},
+		withWait: func(opt readyourwrites.Options) *api {
+			c := cfg
+			c.ReadYourWrites = opt
+			return &api{t: t, handler: httplambda.Handler(httpapi.New(c))}
 		},
 	}
 }

@@ -62,6 +62,9 @@ type PositionsResponse struct {
 	Positions    []PositionResponse `json:"positions"`
 	Totals       TotalsResponse     `json:"totals"`
 	AsOfVersion  int64              `json:"asOfVersion"`
+	// Stale: the read model is behind the minVersion asked (or has not seen the
+	// portfolio yet).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // PositionResponse is one symbol's position. Money is in the portfolio's base
@@ -202,6 +205,7 @@ type TransactionPageResponse struct {
 	Items       []RecordedTransactionResponse `json:"items"`
 	NextCursor  string                        `json:"nextCursor,omitempty"`
 	AsOfVersion int64                         `json:"asOfVersion"`
+	Stale       bool                          `json:"stale,omitempty"` // as PositionsResponse's
 }
 
 // RecordedTransactionResponse is one recorded transaction. Quantity, price and
@@ -253,6 +257,7 @@ type TargetAllocationResponse struct {
 	DriftBand   decimal.Decimal  `json:"driftBand"`
 	Version     int64            `json:"version"` // of the TargetAllocationSet event
 	AsOfVersion int64            `json:"asOfVersion"`
+	Stale       bool             `json:"stale,omitempty"` // as PositionsResponse's
 }
 
 func targetAllocationResponse(v *readmodel.TargetsView) TargetAllocationResponse {

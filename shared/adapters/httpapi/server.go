@@ -2,7 +2,8 @@
 // method and path with the standard library's ServeMux, and a Lambda adapter
 // (payload format 2.0) in lambda.go. Commands go through the command service and
 // answer from the events they wrote (read-your-writes); queries answer from the
-// Postgres read models and say which aggregate version they reflect.
+// Postgres read models and say which aggregate version they reflect, waiting
+// briefly for the one a command returned (?minVersion, readyourwrites.go).
 //
 // Conventions, for every route: JSON bodies with unknown fields rejected and a
 // size limit; decimals as JSON strings; dates YYYY-MM-DD; errors as
@@ -29,6 +30,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
+	"github.com/portfoliotracker/tracker/shared/app/readyourwrites"
 	"github.com/portfoliotracker/tracker/shared/app/users"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
@@ -62,6 +64,10 @@ type Server struct {
 	// unsubscribeKey verifies the unsubscribe links (empty: every link is refused).
 	notifications  Notifications
 	unsubscribeKey []byte
+
+	// fresh waits for the read model on the portfolio queries (nil without
+	// Queries).
+	fresh *readyourwrites.Service
 }
 
 // Config wires a Server.
@@ -98,6 +104,10 @@ type Config struct {
 	// UnsubscribeKey is the HMAC key of the unsubscribe links
 	// (topology.NotificationKey); without it every link is refused.
 	UnsubscribeKey []byte
+
+	// ReadYourWrites bounds a portfolio query's wait for the read model to reach
+	// its minVersion (zero: readyourwrites' defaults, up to a second).
+	ReadYourWrites readyourwrites.Options
 }
 
 // New builds the server and binds a handler to each route of
@@ -109,6 +119,13 @@ func New(cfg Config) *Server {
 		suggestions: cfg.Suggestions, symbols: cfg.Symbols, users: cfg.Users, log: cfg.Logger, notifications: cfg.Notifications, unsubscribeKey: cfg.UnsubscribeKey}
 	if s.log == nil {
 		s.log = slog.Default()
+	}
+	if s.queries != nil {
+		var owners readyourwrites.EventStore
+		if s.commands != nil {
+			owners = eventStoreOwners{s.commands}
+		}
+		s.fresh = readyourwrites.New(readModelVersions{s.queries}, owners, cfg.ReadYourWrites)
 	}
 	routes, err := bindRoutes(topology.HTTPRoutes, s.handlers())
 	if err != nil {
@@ -122,6 +139,9 @@ func New(cfg Config) *Server {
 			continue
 		}
 		h := rt.handler
+		if readsPortfolio(rt.Method, rt.Path) {
+			h = s.readYourWrites(h, s.notYetProjected()[rt.OperationID])
+		}
 		if slices.Contains(createsData, rt.OperationID) {
 			h = s.refuseErased(h)
 		}
@@ -186,6 +206,18 @@ func (s *Server) handlers() map[string]handler {
 		"listNotifications":      s.listNotifications,
 		"unsubscribe":            s.unsubscribe,
 		"unsubscribeOneClick":    s.unsubscribeOneClick,
+	}
+}
+
+// notYetProjected answers, by operation, the owner's portfolio query for a
+// portfolio the read model has not seen yet; a query not listed reads stores
+// of its own.
+func (s *Server) notYetProjected() map[string]handler {
+	return map[string]handler{
+		"getPortfolio":     s.portfolioFromEvents,
+		"getPositions":     s.noPositionsYet,
+		"listTransactions": s.noTransactionsYet,
+		"getTargets":       s.noTargetsYet,
 	}
 }
 
