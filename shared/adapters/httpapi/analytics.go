@@ -24,6 +24,9 @@ type Analytics interface {
 	Series(ctx context.Context, userID, portfolioID string) (readmodel.SeriesView, error)
 	Rebalancing(ctx context.Context, userID, portfolioID string) (readmodel.RebalancingView, error)
 	BenchmarkCloses(ctx context.Context, symbol string, from, to calendar.Date) (analytics.Benchmark, error)
+	// LoadCloses reads the daily closes of the positions' symbols (their
+	// previous close, for the day's change).
+	ClosesReader
 }
 
 var _ Analytics = (*readmodel.Metrics)(nil)
