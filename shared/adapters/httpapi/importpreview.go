@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -91,7 +92,8 @@ func (s *Server) previewImport(w http.ResponseWriter, r *http.Request) error {
 		parsed, err = activities.ParseAll(bytes.NewReader(body), "import", maxPreviewActivities)
 	}
 	if errors.Is(err, activities.ErrTooManyActivities) {
-		return importSize(maxPreviewActivities + 1)
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+			fmt.Sprintf("more than %d activities: one import records at most %d (one event, one atomic write); split the file", maxPreviewActivities, portfolio.MaxImport), nil)
 	}
 	if err != nil {
 		return importRejected("the file could not be read", err, nil)

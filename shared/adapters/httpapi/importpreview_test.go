@@ -147,6 +147,8 @@ func TestImportPreviewReportsEveryRow(t *testing.T) {
 	a.expect(a.do(alice, "POST", p+"/import/preview", many(2001, `{"type":"HODL"}`)), 413, "payload_too_large")
 	a.expect(a.do(alice, "POST", p+"/archive", `{}`), 200, "")
 	a.expect(a.do(alice, "POST", p+"/import/preview", many(1, deposit)), 422, "portfolio_archived")
+	// Even when the file's rules refuse every row, the portfolio is checked.
+	a.expect(a.do(alice, "POST", p+"/import/preview", many(2, `{"type":"HODL"}`)), 422, "portfolio_archived")
 }
 
 // TestImportPreviewLooksUpRates: a row in another currency than the base

@@ -291,9 +291,6 @@ func (s *Service) previewRates(ctx context.Context, base string, preview ImportP
 // previewOn runs the domain's preview on p, or on the full history when p
 // was restored from a snapshot and a row needs it (as a command does).
 func (s *Service) previewOn(ctx context.Context, p *portfolio.Portfolio, id string, txs []portfolio.Transaction, meta portfolio.Meta) ([]portfolio.Transaction, []error, error) {
-	if len(txs) == 0 {
-		return nil, nil, nil
-	}
 	checked, refused, err := p.PreviewImport(txs, meta)
 	if errors.Is(err, portfolio.ErrHistoryRequired) {
 		if p, err = s.loadFull(ctx, id); err != nil {

@@ -456,12 +456,14 @@ func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transact
 // portfolio (not the caller's, archived), its size (MaxImport, the
 // transactions quota on all of txs, which a corrected file would record), or
 // ErrHistoryRequired (a restored aggregate: decide again on the full history).
-// Nothing is emitted; the work is one check a transaction, as the import's.
+// No transactions is no refusal (every row of the file was refused before):
+// the portfolio is still checked. Nothing is emitted; the work is one check a
+// transaction, as the import's.
 func (p *Portfolio) PreviewImport(txs []Transaction, meta Meta) (checked []Transaction, refused []error, err error) {
 	if err := p.checkCommand(meta); err != nil {
 		return nil, nil, err
 	}
-	if len(txs) == 0 || len(txs) > MaxImport {
+	if len(txs) > MaxImport {
 		return nil, nil, fmt.Errorf("%w: an import holds 1 to %d transactions, not %d", ErrInvalidCommand, MaxImport, len(txs))
 	}
 	if err := p.checkTransactionQuota(len(txs)); err != nil {

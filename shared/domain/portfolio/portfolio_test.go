@@ -716,8 +716,11 @@ func TestPreviewImportReportsEveryRow(t *testing.T) {
 	if _, err := f.p.ImportTransactions(accepted, f.meta(alice)); err != nil {
 		t.Fatalf("the rows the preview accepted do not import: %v", err)
 	}
-	if _, _, err := f.p.PreviewImport(nil, f.meta(alice)); !errors.Is(err, portfolio.ErrInvalidCommand) {
-		t.Errorf("empty preview: %v", err)
+	if checked, refused, err := f.p.PreviewImport(nil, f.meta(alice)); err != nil || len(checked) != 0 || len(refused) != 0 {
+		t.Errorf("empty preview: %v %v %v", checked, refused, err)
+	}
+	if _, _, err := f.p.PreviewImport(make([]portfolio.Transaction, portfolio.MaxImport+1), f.meta(alice)); !errors.Is(err, portfolio.ErrInvalidCommand) {
+		t.Errorf("a preview past MaxImport: %v", err)
 	}
 	if _, _, err := f.p.PreviewImport(rows, f.meta(bob)); !errors.Is(err, portfolio.ErrNotFound) {
 		t.Errorf("bob's preview of alice's portfolio: %v", err)
