@@ -201,8 +201,12 @@ clean: ## remove build output
 STAGE           ?= dev
 # `make synth` runs anywhere with this placeholder; `make deploy` refuses it.
 SUPABASE_URL    ?= https://your-project-ref.supabase.co
-# Required for STAGE=prod; dev defaults to the local dev server's origin.
+# The web app's origin when it has a domain of its own; empty: the API's CORS admits the web app's CloudFront URL
+# (and, in dev, the local dev server's origin).
 FRONTEND_ORIGIN ?=
+# The Supabase project's anon (publishable) key, which the web app's config.json carries (public by design). `make synth`
+# runs without it; `make deploy` refuses to deploy a web app that cannot sign in.
+SUPABASE_ANON_KEY ?=
 # Market data (infra/README.md, "Market data"): QUOTE_SOURCE=simulated|finnhub|alphavantage|polygon,
 # HISTORY_SOURCE=simulated|polygon|alphavantage; empty = simulated, which the synthesis warns about.
 QUOTE_SOURCE    ?=
@@ -212,11 +216,12 @@ HISTORY_SOURCE  ?=
 MAIL_DOMAIN     ?= mail.example.com
 MAIL_FROM       ?=
 # The CDK CLI, pinned (2.x: the v3 CLI is not for aws-cdk-lib v2 apps), in .tools/cdk. Equivalent by hand:
-#   cd infra && npx aws-cdk@$(AWS_CDK_VERSION) deploy -c stage=$(STAGE) -c supabaseUrl=... -c frontendOrigin=... -c quoteSource=... -c historySource=... -c mailDomain=...
+#   cd infra && npx aws-cdk@$(AWS_CDK_VERSION) deploy -c stage=$(STAGE) -c supabaseUrl=... -c supabaseAnonKey=... -c frontendOrigin=... -c quoteSource=... -c historySource=... -c mailDomain=...
 AWS_CDK_VERSION := 2.1148.1
 CDK_DIR         := $(TOOLS)/cdk
 CDK_STAMP       := $(CDK_DIR)/.installed-aws-cdk@$(AWS_CDK_VERSION)
 CDK_CONTEXT      = -c stage=$(STAGE) -c supabaseUrl=$(SUPABASE_URL) $(if $(FRONTEND_ORIGIN),-c frontendOrigin=$(FRONTEND_ORIGIN)) \
+	$(if $(SUPABASE_ANON_KEY),-c supabaseAnonKey=$(SUPABASE_ANON_KEY)) \
 	$(if $(QUOTE_SOURCE),-c quoteSource=$(QUOTE_SOURCE)) $(if $(HISTORY_SOURCE),-c historySource=$(HISTORY_SOURCE)) \
 	-c mailDomain=$(MAIL_DOMAIN) $(if $(MAIL_FROM),-c 'mailFrom=$(MAIL_FROM)')
 # Node 20 still runs jsii; its end-of-life banner would drown the output.
@@ -239,7 +244,9 @@ synth: ## synthesize STAGE's stack (dev) into infra/cdk.out: functions built loc
 		go run . synth $(CDK_CONTEXT)
 
 .PHONY: deploy
-deploy: tools-cdk ## deploy STAGE with the pinned CDK CLI: make deploy STAGE=prod SUPABASE_URL=https://<ref>.supabase.co FRONTEND_ORIGIN=https://... QUOTE_SOURCE=finnhub HISTORY_SOURCE=polygon MAIL_DOMAIN=mail.<your-domain>
+deploy: tools-cdk ## deploy STAGE with the pinned CDK CLI: make deploy STAGE=prod SUPABASE_URL=https://<ref>.supabase.co SUPABASE_ANON_KEY=... QUOTE_SOURCE=finnhub HISTORY_SOURCE=polygon MAIL_DOMAIN=mail.<your-domain>
 	@case "$(SUPABASE_URL)" in *your-project-ref*) echo "deploy: set SUPABASE_URL=https://<project-ref>.supabase.co (infra/README.md)"; exit 1;; esac
 	@case "$(MAIL_DOMAIN)" in *example.com) echo "deploy: set MAIL_DOMAIN=<a domain whose DNS you control> (infra/README.md, \"Notifications\")"; exit 1;; esac
+	@if [ -z "$(SUPABASE_ANON_KEY)" ]; then echo "deploy: set SUPABASE_ANON_KEY=<the project's anon key> (infra/README.md, \"Web app\")"; exit 1; fi
+	@if [ ! -f web/out/index.html ]; then echo "deploy: the web app is not built (web/out/index.html): build it first (make web)"; exit 1; fi
 	cd infra && $(INFRA_ENV) $(CDK_DIR)/node_modules/.bin/cdk deploy $(CDK_CONTEXT)

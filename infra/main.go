@@ -9,6 +9,9 @@
 // loudly (on stderr, and as a warning annotation the CDK CLI prints).
 // -c mailDomain=<domain> (and optionally -c mailFrom=...) is required once a
 // function sends e-mail: the stack creates that domain's SES identity.
+// -c supabaseAnonKey=<key> goes into the web app's config.json; the web app
+// itself is web/out (make web), which a deployment requires and a synthesis of
+// our own replaces with a placeholder page when it is missing.
 //
 // The -c flags are read here when the app runs on its own; under the CDK CLI the
 // CLI passes them as context. Functions are compiled locally (Go, no Docker).
@@ -32,6 +35,29 @@ func main() {
 		fmt.Fprintln(os.Stderr, "infra:", err)
 		os.Exit(1)
 	}
+}
+
+// webApp is the built web app the stack deploys, web/out. Under the CDK CLI
+// (deploy, diff: CDK_OUTDIR is set) it must exist; a synthesis of our own
+// (make synth) without it uses a placeholder page, and says so.
+func webApp(root string) (string, error) {
+	dir := filepath.Join(root, "web", "out")
+	err := stack.CheckWebDir(dir)
+	if err == nil {
+		return dir, nil
+	}
+	if stack.Environment().String("CDK_OUTDIR") != "" {
+		return "", fmt.Errorf("the web app is not built: %w (the stack deploys it; run make web, then deploy)", err)
+	}
+	tmp, terr := os.MkdirTemp("", "pt-web-placeholder-")
+	if terr != nil {
+		return "", terr
+	}
+	if terr := stack.WebPlaceholder(tmp); terr != nil {
+		return "", terr
+	}
+	fmt.Fprintf(os.Stderr, "\n*** NOTE: %v; this synthesis deploys a placeholder page instead (a deployment refuses it).\n\n", err)
+	return tmp, nil
 }
 
 func run(args []string) error {
@@ -65,7 +91,11 @@ func run(args []string) error {
 	if w := cfg.SimulatedWarning(); w != "" {
 		fmt.Fprintf(os.Stderr, "\n*** WARNING: %s\n\n", w)
 	}
-	st, err := stack.New(app, stack.Props{Config: cfg, Topology: stack.FromPackage(), Code: stack.GoBuild(root), Env: stack.EnvFromEnvironment()})
+	webDir, err := webApp(root)
+	if err != nil {
+		return err
+	}
+	st, err := stack.New(app, stack.Props{Config: cfg, Topology: stack.FromPackage(), Code: stack.GoBuild(root), Env: stack.EnvFromEnvironment(), WebDir: webDir})
 	if err != nil {
 		return err
 	}

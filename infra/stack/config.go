@@ -24,8 +24,14 @@ const (
 // (-c stage=prod -c frontendOrigin=... -c supabaseUrl=...).
 type Config struct {
 	Stage Stage
-	// FrontendOrigin is the one origin CORS allows on the HTTP API.
+	// FrontendOrigin is the origin CORS allows on the HTTP API, when the web
+	// app is served from a domain of its own; without it, the web app's
+	// CloudFront URL (and, in dev, the local dev server's origin).
 	FrontendOrigin string
+	// SupabaseAnonKey is the Supabase project's anon (publishable) key, which
+	// the web app's config.json carries to the browser: public by design (Row
+	// Level Security guards the data), so a plain parameter, not a secret.
+	SupabaseAnonKey string
 	// SupabaseURL is the Supabase project URL (https://<ref>.supabase.co); the
 	// authorizer derives the token issuer and the JWKS URL from it. Not a secret.
 	SupabaseURL string
@@ -59,10 +65,11 @@ const (
 	CtxHistorySource           = "historySource"
 	CtxMailDomain              = "mailDomain"
 	CtxMailFrom                = "mailFrom"
+	CtxSupabaseAnonKey         = "supabaseAnonKey"
 )
 
-// DevFrontendOrigin is the CORS origin dev allows when none is given: the
-// frontend's local dev server.
+// DevFrontendOrigin is the CORS origin dev allows besides the web app's own
+// when no frontendOrigin is given: the frontend's local dev server.
 const DevFrontendOrigin = "http://localhost:5173"
 
 // ConfigFromContext reads the configuration through get (a CDK context lookup)
@@ -77,6 +84,7 @@ func ConfigFromContext(get func(key string) string) (Config, error) {
 		Sources:                 topology.Sources{Quotes: strings.TrimSpace(get(CtxQuoteSource)), History: strings.TrimSpace(get(CtxHistorySource))},
 		MailDomain:              strings.TrimSpace(get(CtxMailDomain)),
 		MailFrom:                strings.TrimSpace(get(CtxMailFrom)),
+		SupabaseAnonKey:         strings.TrimSpace(get(CtxSupabaseAnonKey)),
 	}
 	if c.MailFrom == "" && c.MailDomain != "" {
 		c.MailFrom = defaultMailFrom(c.MailDomain)
@@ -90,9 +98,6 @@ func ConfigFromContext(get func(key string) string) (Config, error) {
 	if c.Sources.History == "" {
 		c.Sources.History = topology.SimulatedSource
 	}
-	if c.FrontendOrigin == "" && c.Stage == Dev {
-		c.FrontendOrigin = DevFrontendOrigin
-	}
 	return c, c.Validate()
 }
 
@@ -101,8 +106,13 @@ func (c Config) Validate() error {
 	if c.Stage != Dev && c.Stage != Prod {
 		return fmt.Errorf("-c %s=%q: want %q or %q", CtxStage, c.Stage, Dev, Prod)
 	}
-	if err := checkOrigin(c.FrontendOrigin, c.Stage); err != nil {
-		return fmt.Errorf("-c %s=%q: %w", CtxFrontendOrigin, c.FrontendOrigin, err)
+	if c.FrontendOrigin != "" {
+		if err := checkOrigin(c.FrontendOrigin, c.Stage); err != nil {
+			return fmt.Errorf("-c %s=%q: %w", CtxFrontendOrigin, c.FrontendOrigin, err)
+		}
+	}
+	if len(c.SupabaseAnonKey) > 4096 || strings.ContainsAny(c.SupabaseAnonKey, " \t\n\"'\\<>") {
+		return fmt.Errorf("-c %s: want the Supabase project's anon key as Supabase shows it (one token, no spaces or quotes)", CtxSupabaseAnonKey)
 	}
 	u, err := url.Parse(c.SupabaseURL)
 	if c.SupabaseURL == "" || err != nil || u.Scheme != "https" || u.Host == "" || (u.Path != "" && u.Path != "/") {

@@ -17,12 +17,16 @@ func TestConfigFromContext(t *testing.T) {
 		return func(k string) string { return m[k] }
 	}
 	c, err := stack.ConfigFromContext(ok())
-	if err != nil || c.Stage != stack.Dev || c.FrontendOrigin != stack.DevFrontendOrigin || c.Prefix() != "pt-dev-" || c.StackName() != "pt-dev" {
+	if err != nil || c.Stage != stack.Dev || c.FrontendOrigin != "" || c.Prefix() != "pt-dev-" || c.StackName() != "pt-dev" {
 		t.Fatalf("default: %+v %v", c, err)
 	}
-	c, err = stack.ConfigFromContext(ok(stack.CtxStage, "prod", stack.CtxFrontendOrigin, "https://app.example.com"))
-	if err != nil || c.Stage != stack.Prod || c.Prefix() != "pt-prod-" {
+	c, err = stack.ConfigFromContext(ok(stack.CtxStage, "prod", stack.CtxFrontendOrigin, "https://app.example.com", stack.CtxSupabaseAnonKey, testAnonKey))
+	if err != nil || c.Stage != stack.Prod || c.Prefix() != "pt-prod-" || c.SupabaseAnonKey != testAnonKey {
 		t.Fatalf("prod: %+v %v", c, err)
+	}
+	// Without frontendOrigin, the web app's own URL is the CORS origin.
+	if c, err = stack.ConfigFromContext(ok(stack.CtxStage, "prod")); err != nil || c.FrontendOrigin != "" {
+		t.Fatalf("prod without an origin: %+v %v", c, err)
 	}
 	if c.Sources != (topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource}) {
 		t.Fatalf("without sources: %+v, want the simulated feed", c.Sources)
@@ -33,7 +37,7 @@ func TestConfigFromContext(t *testing.T) {
 	}
 	for name, get := range map[string]func(string) string{
 		"unknown stage":          ok(stack.CtxStage, "staging"),
-		"prod without origin":    ok(stack.CtxStage, "prod"),
+		"anon key with a quote":  ok(stack.CtxSupabaseAnonKey, `abc"def`),
 		"prod with http origin":  ok(stack.CtxStage, "prod", stack.CtxFrontendOrigin, "http://app.example.com"),
 		"wildcard origin":        ok(stack.CtxFrontendOrigin, "https://*.example.com"),
 		"origin with a path":     ok(stack.CtxFrontendOrigin, "https://app.example.com/app"),

@@ -35,7 +35,7 @@ const (
 )
 
 func config(stage stack.Stage) stack.Config {
-	return stack.Config{Stage: stage, FrontendOrigin: "https://app.example.com", SupabaseURL: testSupabaseURL,
+	return stack.Config{Stage: stage, FrontendOrigin: "https://app.example.com", SupabaseURL: testSupabaseURL, SupabaseAnonKey: testAnonKey,
 		Sources:    topology.Sources{Quotes: topology.SimulatedSource, History: topology.SimulatedSource},
 		MailDomain: testMailDomain, MailFrom: testMailFrom}
 }
@@ -60,6 +60,28 @@ func prebuilt(t testing.TB) stack.Code {
 		return awslambda.Code_FromAsset(jsii.String(dir), nil)
 	}
 }
+
+// webApp is the tests' web app: the placeholder page, a 404 page and a
+// content-hashed script where Next writes them, so a synthesis needs no build.
+func webApp(t testing.TB) string {
+	dir := t.TempDir()
+	if err := stack.WebPlaceholder(dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"404.html": "<!doctype html><title>Not found</title>\n", "_next/static/chunks/app-0123abcd.js": "console.log('app')\n"} {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// testAnonKey is the fixtures' Supabase anon key (public by design).
+const testAnonKey = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoiYW5vbiJ9.test-anon-key"
 
 // richTopology is the system's topology plus what it does not declare yet:
 // a Kinesis stream with a producer on a schedule and a consumer that pushes over
@@ -154,6 +176,9 @@ type synthesized struct {
 	json  map[string]any
 	res   map[string]resource
 	annos assertions.Annotations
+	// webConfig is config.json as the config deployment copies it (read at
+	// synthesis: the cloud assembly goes with the test that made it).
+	webConfig []byte
 }
 
 type resource struct {
@@ -171,8 +196,9 @@ var (
 
 // fixture synthesizes (once per test binary) the stack named: "dev" and "prod"
 // are the declared topology in each stage, dev with simulated market data and
-// prod with real sources (realSources), "rich" the richer synthetic one with
-// real sources.
+// no frontendOrigin (the web app's CloudFront URL is the CORS origin), prod
+// with real sources (realSources) and a frontendOrigin, "rich" the richer
+// synthetic one with real sources.
 func fixture(t *testing.T, name string) *synthesized {
 	t.Helper()
 	fixturesMu.Lock()
@@ -182,6 +208,9 @@ func fixture(t *testing.T, name string) *synthesized {
 	}
 	cfg, topo := config(stack.Dev), stack.FromPackage()
 	switch name {
+	case "dev":
+		// No frontendOrigin: the web app's own URL is the API's CORS origin.
+		cfg.FrontendOrigin = ""
 	case "prod":
 		cfg = config(stack.Prod)
 		cfg.Sources = realSources
@@ -199,7 +228,7 @@ func fixture(t *testing.T, name string) *synthesized {
 func synth(t testing.TB, cfg stack.Config, topo stack.Topology) *synthesized {
 	start := time.Now()
 	app := awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())})
-	st, err := stack.New(app, stack.Props{Config: cfg, Topology: topo, Code: prebuilt(t),
+	st, err := stack.New(app, stack.Props{Config: cfg, Topology: topo, Code: prebuilt(t), WebDir: webApp(t),
 		Env: &awscdk.Environment{Account: jsii.String("000000000000"), Region: jsii.String("us-east-1")}})
 	if err != nil {
 		t.Fatal(err)
@@ -222,6 +251,15 @@ func synth(t testing.TB, cfg stack.Config, topo stack.Topology) *synthesized {
 		t.Fatal(err)
 	}
 	s.res = doc.Resources
+	for _, id := range s.ofType("Custom::CDKBucketDeployment") {
+		p := s.res[id].Properties
+		if slices.Contains(strs(p["Include"]), stack.WebConfigFile) {
+			key := strings.TrimSuffix(strs(p["SourceObjectKeys"])[0], ".zip")
+			if s.webConfig, err = os.ReadFile(filepath.Join(*app.Outdir(), "asset."+key, stack.WebConfigFile)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	t.Logf("synthesized %s (%d resources) in %s", *st.Stack.StackName(), len(s.res), time.Since(start).Round(time.Millisecond))
 	return s
 }
@@ -345,6 +383,12 @@ func obj(v any) map[string]any {
 }
 
 var fixtureNames = []string{"dev", "prod", "rich"}
+
+// isDeploymentProvider reports whether a logical ID is the CDK's bucket
+// deployment function's (or of its role and policy).
+func isDeploymentProvider(id string) bool {
+	return strings.HasPrefix(id, strings.ReplaceAll(stack.WebDeploymentProvider, "::", ""))
+}
 
 func list(v any) []any {
 	l, _ := v.([]any)

@@ -77,7 +77,7 @@ func TestMailResources(t *testing.T) {
 func TestMailNeedsADomain(t *testing.T) {
 	cfg := config(stack.Dev)
 	cfg.MailDomain, cfg.MailFrom = "", ""
-	if _, err := stack.New(awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())}), stack.Props{Config: cfg, Topology: richTopology(), Code: prebuilt(t)}); err == nil || !strings.Contains(err.Error(), "mailDomain") {
+	if _, err := stack.New(awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(t.TempDir())}), stack.Props{Config: cfg, Topology: richTopology(), Code: prebuilt(t), WebDir: webApp(t)}); err == nil || !strings.Contains(err.Error(), "mailDomain") {
 		t.Errorf("a mail sender without -c mailDomain: %v", err)
 	}
 }

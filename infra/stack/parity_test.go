@@ -39,13 +39,15 @@ func TestParity(t *testing.T) {
 		}
 		same("Kinesis streams", got, want)
 
-		// Functions: ours are exactly the topology's; the only other one is the
-		// CDK's trigger provider, there when the topology has an after-deployment run.
+		// Functions: ours are exactly the topology's; the only others are the
+		// CDK's trigger provider, there when the topology has an after-deployment
+		// run, and its bucket deployment function, which copies the web app (one).
 		want, got = map[string]bool{}, map[string]bool{}
 		for _, f := range s.topo.Functions {
 			want[f.Name] = true
 		}
 		fns := s.functionsByID(t)
+		deployers := 0
 		for id, r := range s.res {
 			if r.Type != "AWS::Lambda::Function" {
 				continue
@@ -54,11 +56,24 @@ func TestParity(t *testing.T) {
 				got[n] = true
 				continue
 			}
+			if isDeploymentProvider(id) {
+				deployers++
+				continue
+			}
 			if !strings.HasPrefix(id, "AWSCDKTriggerCustomResourceProvider") || len(triggersOf(s.topo, topology.AfterDeployment)) == 0 {
 				t.Errorf("%s: function %s is not in the topology", name, id)
 			}
 		}
 		same("functions", got, want)
+		if deployers != 1 {
+			t.Errorf("%s: %d bucket deployment functions, want the one the web app's deployments share", name, deployers)
+		}
+
+		// The web app: one private bucket, one distribution in front of it, and
+		// the three deployments into it (assets, pages, config.json).
+		if n, d, dep := len(s.ofType("AWS::S3::Bucket")), len(s.ofType("AWS::CloudFront::Distribution")), len(s.ofType("Custom::CDKBucketDeployment")); n != 1 || d != 1 || dep != 3 {
+			t.Errorf("%s: %d buckets, %d distributions, %d bucket deployments; want 1, 1, 3", name, n, d, dep)
+		}
 
 		// Event source mappings: (function, source).
 		tables := s.byName("AWS::DynamoDB::Table", "TableName")

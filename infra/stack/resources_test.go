@@ -262,7 +262,7 @@ func TestLogGroupsHaveRetention(t *testing.T) {
 				t.Errorf("%s/%s: logs to %v", name, fn, s.res[lg].Properties)
 			}
 		}
-		if want := len(s.topo.Functions) + 2; len(groups) != want { // + HTTP and WebSocket access logs
+		if want := len(s.topo.Functions) + 3; len(groups) != want { // + HTTP and WebSocket access logs, the web app's deployments
 			t.Errorf("%s: %d log groups, want %d", name, len(groups), want)
 		}
 	}
@@ -323,7 +323,7 @@ func TestStagesPrefixEveryName(t *testing.T) {
 		}
 		for id, r := range s.res {
 			prop, ok := props[r.Type]
-			if !ok || strings.HasPrefix(id, "AWSCDKTrigger") {
+			if !ok || strings.HasPrefix(id, "AWSCDKTrigger") || isDeploymentProvider(id) {
 				continue
 			}
 			if n, _ := r.Properties[prop].(string); !strings.HasPrefix(n, s.prefix()) {

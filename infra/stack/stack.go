@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskinesis"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3deployment"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -31,6 +32,10 @@ type Props struct {
 	// Env is the stack's account and region; nil leaves the stack
 	// environment-agnostic (the CLI fills them in at deploy time).
 	Env *awscdk.Environment
+	// WebDir is the built web app (web/out, Next's static export), which the
+	// stack deploys to the site's bucket; it must hold index.html (CheckWebDir;
+	// WebPlaceholder writes a stand-in for a synthesis without a build).
+	WebDir string
 }
 
 // Stack is the built stack with handles on what tests and main look at.
@@ -42,6 +47,8 @@ type Stack struct {
 	Secrets   map[string]awssecretsmanager.Secret
 	HTTPURL   *string
 	WSURL     *string
+	// WebURL is the web app's URL (https://<distribution>.cloudfront.net).
+	WebURL *string
 	// Topology is what was built: Props.Topology as the configuration's
 	// market-data sources select it (Topology.Select).
 	Topology Topology
@@ -56,6 +63,11 @@ type builder struct {
 	ws      awsapigatewayv2.WebSocketApi
 	account awscdk.CfnResource // API Gateway's account settings, when managed here
 	mail    *mailResources     // the SES identity, configuration set and events topic, when a function sends mail
+
+	webDir          string                             // the built web app (Props.WebDir)
+	webURL          *string                            // the distribution's URL, once built (webSite)
+	webDeploys      []awss3deployment.BucketDeployment // what copies the app and config.json
+	httpAPIEndpoint *string                            // https://<api>.execute-api.<region>.amazonaws.com, once built (httpAPI)
 }
 
 // New builds the stack into app.
@@ -66,6 +78,9 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	topo := p.Topology.Select(p.Config.Sources)
 	if err := Check(topo); err != nil {
 		return nil, err
+	}
+	if err := CheckWebDir(p.WebDir); err != nil {
+		return nil, fmt.Errorf("the web app: %w", err)
 	}
 	if sendsMail(topo) && p.Config.MailDomain == "" {
 		return nil, fmt.Errorf("-c %s=<domain> is required: a function sends notification e-mail, and SES needs the domain it sends from (infra/README.md, \"Notifications\")", CtxMailDomain)
@@ -78,7 +93,7 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	b := &builder{
 		Stack: Stack{Stack: st, Functions: map[string]awslambda.Function{}, Tables: map[string]awsdynamodb.Table{},
 			Streams: map[string]awskinesis.Stream{}, Secrets: map[string]awssecretsmanager.Secret{}, Topology: topo},
-		st: st, cfg: p.Config, topo: topo, code: p.Code,
+		st: st, cfg: p.Config, topo: topo, code: p.Code, webDir: p.WebDir,
 	}
 	if w := p.Config.SimulatedWarning(); w != "" {
 		awscdk.Annotations_Of(st).AddWarning(jsii.String(w))
@@ -94,6 +109,7 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	b.httpAPI()
 	b.apiGatewayAccount()
 	b.websocketRoutes()
+	b.webSite()
 	b.schedules()
 	b.afterDeployment()
 	b.secretOutputs()

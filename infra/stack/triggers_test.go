@@ -182,9 +182,19 @@ func TestHTTPAPIAuthorizesEveryRoute(t *testing.T) {
 				t.Errorf("%s: integration %v", name, p)
 			}
 		}
-		// CORS for the frontend only; no credentials (bearer tokens, not cookies).
+		// CORS for the frontend only: frontendOrigin when given, else the web
+		// app's CloudFront URL (and in dev the local dev server); no credentials
+		// (bearer tokens, not cookies).
 		cors := obj(s.res[httpAPI].Properties["CorsConfiguration"])
-		if !jsonEqual(cors["AllowOrigins"], []string{s.cfg.FrontendOrigin}) || cors["AllowCredentials"] == true ||
+		wantOrigins := []any{s.cfg.FrontendOrigin}
+		if s.cfg.FrontendOrigin == "" {
+			dist := s.ofType("AWS::CloudFront::Distribution")
+			wantOrigins = []any{map[string]any{"Fn::Join": []any{"", []any{"https://", map[string]any{"Fn::GetAtt": []any{dist[0], "DomainName"}}}}}}
+			if s.cfg.Stage == stack.Dev {
+				wantOrigins = append(wantOrigins, stack.DevFrontendOrigin)
+			}
+		}
+		if !jsonEqual(cors["AllowOrigins"], wantOrigins) || cors["AllowCredentials"] == true ||
 			!slices.Contains(strs(cors["AllowHeaders"]), "Authorization") || !slices.Contains(strs(cors["AllowHeaders"]), "Idempotency-Key") {
 			t.Errorf("%s: CORS %v", name, cors)
 		}

@@ -36,6 +36,18 @@ const csvHeaderHint = "e.g. Date,Code,DataSource,Currency,Price,Quantity,Action,
 // delimiter is a comma, or a semicolon when the header has more semicolons than
 // commas. source names the file in error messages.
 func ParseCSV(r io.Reader, source string) (*Result, error) {
+	return parseCSV(r, source, func(*builder) {})
+}
+
+// ParseAllCSV reads a CSV activity file as ParseCSV does, but past a row's
+// error, as ParseAll does for JSON: a row that is not valid CSV is refused too
+// (the reader resumes on the next line), and only the header, a read error
+// and more than maxActivities rows (ErrTooManyActivities; 0: no bound) end it.
+func ParseAllCSV(r io.Reader, source string, maxActivities int) (*Result, error) {
+	return parseCSV(r, source, func(b *builder) { b.keepGoing, b.maxActivities = true, maxActivities })
+}
+
+func parseCSV(r io.Reader, source string, mode func(*builder)) (*Result, error) {
 	fail := func(line int, format string, args ...any) *Error {
 		return &Error{File: source, Index: -1, Line: line, Err: fmt.Errorf(format, args...)}
 	}
@@ -79,22 +91,43 @@ func ParseCSV(r io.Reader, source string) (*Result, error) {
 	}
 
 	b := newBuilder(source, sizeHint(r)/bytesPerActivity)
+	mode(b)
 	var rec record
 	for index := 0; ; index++ {
 		row, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return b.result(), nil
 		}
+		var pe *csv.ParseError
+		if err != nil && errors.As(err, &pe) && b.keepGoing {
+			if err := b.admit(index, pe.StartLine); err != nil {
+				return nil, err
+			}
+			located := csvError(source, index, 0, err)
+			if err := b.reject(index, located.Line, located.Err); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if err != nil {
 			return nil, csvError(source, index, 0, err)
 		}
 		line, _ := cr.FieldPos(0)
+		if err := b.admit(index, line); err != nil {
+			return nil, err
+		}
 		if len(row) != len(header) {
-			return nil, b.fail(index, line, fmt.Errorf("%d fields, but the header has %d", len(row), len(header)))
+			if err := b.reject(index, line, fmt.Errorf("%d fields, but the header has %d", len(row), len(header))); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		rec = record{}
 		if err := b.csvRecord(&rec, cols, row); err != nil {
-			return nil, b.fail(index, line, err)
+			if err := b.reject(index, line, err); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err := b.add(&rec, index, line); err != nil {
 			return nil, err

@@ -10,6 +10,10 @@ import (
 // sentinel such as portfolio.ErrInvalidTransaction or portfolio.ErrCurrencyMismatch.
 var ErrInvalidFile = errors.New("invalid activity file")
 
+// ErrTooManyActivities is matched by the error of ParseAll and ParseAllCSV on
+// a file of more activities than they were asked to read.
+var ErrTooManyActivities = errors.New("too many activities")
+
 // Error is a parse failure, located in the file. Its message is one line:
 //
 //	<file>: activity <index> (line <n>): <what is wrong>   about one activity

@@ -12,8 +12,23 @@ import (
 // doc) from r. source names the file in error messages. The input is streamed: its
 // size does not matter, only the number of activities kept.
 func Parse(r io.Reader, source string) (*Result, error) {
+	return parseJSON(r, source, func(*builder) {})
+}
+
+// ParseAll reads a JSON activity file as Parse does, but past an activity's
+// error: the activity is refused (Result.Refused) and the next one read, so
+// one pass reports every activity's error (an import's preview). What leaves
+// the file unreadable still ends it: the structure, invalid JSON (after which
+// no activity's boundaries are known), more than maxActivities activities
+// (ErrTooManyActivities; 0: no bound).
+func ParseAll(r io.Reader, source string, maxActivities int) (*Result, error) {
+	return parseJSON(r, source, func(b *builder) { b.keepGoing, b.maxActivities = true, maxActivities })
+}
+
+func parseJSON(r io.Reader, source string, mode func(*builder)) (*Result, error) {
 	size := sizeHint(r)
 	p := &jsonParser{s: newScanner(r, size), b: newBuilder(source, size/bytesPerActivity)}
+	mode(p.b)
 	if err := p.file(); err != nil {
 		return nil, err
 	}
@@ -137,17 +152,33 @@ func (p *jsonParser) activities() error {
 		}
 		c, _ := s.peek() // arrayNext stopped at the element's first byte
 		line := s.line
+		if err := p.b.admit(index, line); err != nil {
+			return err
+		}
 		if c != '{' {
 			k, err := s.value(false, whereArray)
+			if err == nil && p.b.keepGoing {
+				err = s.skip(k, 2, whereArray)
+			}
 			if err != nil {
 				return p.recordErr(index, line, err)
 			}
-			return p.b.fail(index, line, fmt.Errorf("an activity must be an object, not %s", k))
+			if err := p.b.reject(index, line, fmt.Errorf("an activity must be an object, not %s", k)); err != nil {
+				return err
+			}
+			continue
 		}
 		s.pos++
 		rec = record{}
 		if err := p.activity(&rec); err != nil {
-			return p.recordErr(index, line, err)
+			var se *syntaxError
+			if errors.As(err, &se) {
+				return p.recordErr(index, line, err)
+			}
+			if err := p.b.reject(index, line, err); err != nil {
+				return err
+			}
+			continue
 		}
 		if err := p.b.add(&rec, index, line); err != nil {
 			return err
@@ -155,17 +186,30 @@ func (p *jsonParser) activities() error {
 	}
 }
 
-// activity reads the members of one activity object (its '{' consumed).
+// activity reads the members of one activity object (its '{' consumed). An
+// error about a value is returned at once, or, in keep-going mode, once the
+// object is read to its end (so the next activity can be read); a
+// *syntaxError always at once.
 func (p *jsonParser) activity(rec *record) error {
 	s := p.s
 	var seen field
+	var bad error // keep-going mode: the first error about a value
 	for first := true; ; first = false {
 		done, err := s.objectKey(first, whereActivity)
-		if err != nil || done {
+		if err != nil {
 			return err
 		}
+		if done {
+			return bad
+		}
 		f := fieldOf(s.tok)
-		if f == 0 {
+		if f != 0 && seen&f != 0 && bad == nil {
+			bad = fmt.Errorf("duplicate key %q", f.String())
+			if !p.b.keepGoing {
+				return bad
+			}
+		}
+		if f == 0 || bad != nil {
 			k, err := s.value(false, whereActivity)
 			if err == nil {
 				err = s.skip(k, 2, whereActivity)
@@ -174,9 +218,6 @@ func (p *jsonParser) activity(rec *record) error {
 				return err
 			}
 			continue
-		}
-		if seen&f != 0 {
-			return fmt.Errorf("duplicate key %q", f.String())
 		}
 		seen |= f
 		k, err := s.value(true, whereActivity)
@@ -187,7 +228,11 @@ func (p *jsonParser) activity(rec *record) error {
 			continue // as if absent
 		}
 		if err := p.assign(rec, f, k); err != nil {
-			return err
+			if !p.b.keepGoing {
+				return err
+			}
+			bad = err
+			continue
 		}
 		rec.set |= f
 	}

@@ -169,11 +169,23 @@ type builder struct {
 	txAt       []int32 // by file index: position in txs, or -1 for a VOID
 	ids        map[string]int32
 	voidedBy   map[int32]int32 // file index of a voided activity -> file index of its VOID
+	voids      map[int32]int32 // file index of a VOID -> file index of the activity it voids
 	currencies map[string]bool
 	traded     map[string]int32  // symbol -> file index of its first trade
 	strs       map[string]string // interned symbols, currencies
 	decs       *decimalCache
+
+	// keepGoing (ParseAll) refuses an activity in error and reads on; refused
+	// holds those errors in file order. maxActivities bounds the activities
+	// read (0: no bound).
+	keepGoing     bool
+	refused       []*Error
+	maxActivities int
 }
+
+// refusedRow is txAt's mark of an activity refused in keep-going mode: like a
+// VOID it holds no transaction, and it claimed no id, so nothing refers to it.
+const refusedRow = -2
 
 // newBuilder starts a builder for about expect activities (0 if unknown).
 func newBuilder(source string, expect int) *builder {
@@ -249,6 +261,14 @@ func (b *builder) fail(index, line int, err error) *Error {
 	return &Error{File: b.source, Index: index, Line: line, Err: err}
 }
 
+// admit refuses the index-th activity past maxActivities.
+func (b *builder) admit(index, line int) error {
+	if b.maxActivities > 0 && index >= b.maxActivities {
+		return &Error{File: b.source, Index: -1, Line: line, Err: tagged(ErrTooManyActivities, "more than %d activities", b.maxActivities)}
+	}
+	return nil
+}
+
 // add validates one record (the index-th activity, starting on line) and records it.
 func (b *builder) add(rec *record, index, line int) error {
 	b.lines = append(b.lines, int32(line))
@@ -257,8 +277,23 @@ func (b *builder) add(rec *record, index, line int) error {
 	}
 	err := b.build(rec, index)
 	if err != nil {
-		return b.fail(index, line, err)
+		return b.reject(index, line, err)
 	}
+	return nil
+}
+
+// reject reports the index-th activity's error: the parse's error, or in
+// keep-going mode nil, the activity kept aside as refused.
+func (b *builder) reject(index, line int, err error) error {
+	located := b.fail(index, line, err)
+	if !b.keepGoing {
+		return located
+	}
+	if len(b.lines) == index { // refused before add: its line is not noted yet
+		b.lines = append(b.lines, int32(line))
+	}
+	b.txAt = append(b.txAt, refusedRow)
+	b.refused = append(b.refused, located)
 	return nil
 }
 
@@ -373,18 +408,23 @@ func (b *builder) build(rec *record, index int) error {
 	if typ.IsTrade() {
 		// A symbol trades in one currency (the portfolio and the lot book refuse
 		// another): say so here, naming the trade that set it.
-		if first, ok := b.traded[tx.Symbol]; !ok {
-			b.traded[tx.Symbol] = int32(index)
-		} else if was := b.at(b.txAt[first]).Currency; was != tx.Currency {
-			return tagged(portfolio.ErrCurrencyMismatch, "%s trades in %s (activity %d, line %d), not %s", tx.Symbol, was, first, b.lines[first], tx.Currency)
+		if first, ok := b.traded[tx.Symbol]; ok {
+			if was := b.at(b.txAt[first]).Currency; was != tx.Currency {
+				return tagged(portfolio.ErrCurrencyMismatch, "%s trades in %s (activity %d, line %d), not %s", tx.Symbol, was, first, b.lines[first], tx.Currency)
+			}
 		}
+	}
+	if err := b.claimID(rec.id, index); err != nil {
+		return err
+	}
+	// Nothing below refuses: what the later activities are checked against
+	// holds only activities that are kept (keep-going mode reads past a refusal).
+	if _, ok := b.traded[tx.Symbol]; typ.IsTrade() && !ok {
+		b.traded[tx.Symbol] = int32(index)
 	}
 	b.currencies[tx.Currency] = true
 	if tx.ToCurrency != "" {
 		b.currencies[tx.ToCurrency] = true
-	}
-	if err := b.claimID(rec.id, index); err != nil {
-		return err
 	}
 	b.store(&tx)
 	b.txAt = append(b.txAt, int32(b.ntx))
@@ -451,6 +491,10 @@ func (b *builder) void(rec *record, index int) error {
 		b.voidedBy = map[int32]int32{}
 	}
 	b.voidedBy[target] = int32(index)
+	if b.voids == nil {
+		b.voids = map[int32]int32{}
+	}
+	b.voids[int32(index)] = target
 	b.txAt = append(b.txAt, -1)
 	b.untrade(target)
 	return nil
@@ -539,7 +583,10 @@ func (b *builder) result() *Result {
 		Transactions: txs,
 		Activities:   len(b.lines),
 		Voided:       len(b.voidedBy),
+		Refused:      b.refused,
 		lines:        b.lines,
+		voidedBy:     b.voidedBy,
+		voids:        b.voids,
 	}
 }
 

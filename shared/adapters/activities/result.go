@@ -24,8 +24,29 @@ type Result struct {
 	Activities int
 	// Voided counts the activities removed by a VOID.
 	Voided int
+	// Refused are the activities refused, in file order, when the file was read
+	// by ParseAll or ParseAllCSV (Parse and ParseCSV stop at the first): each
+	// is left out of Transactions, as if absent, and claims no id (a VOID of
+	// it is refused in turn).
+	Refused []*Error
 
-	lines []int32 // line of each activity, by file index
+	lines    []int32         // line of each activity, by file index
+	voidedBy map[int32]int32 // voided activity -> its VOID, by file index
+	voids    map[int32]int32 // VOID -> the activity it voids, by file index
+}
+
+// VoidedBy returns the file index of the VOID that removed the activity with
+// file index seq, if one did.
+func (r *Result) VoidedBy(seq int) (int, bool) {
+	by, ok := r.voidedBy[int32(seq)]
+	return int(by), ok
+}
+
+// Voids returns the file index of the activity the VOID with file index seq
+// removed; false when seq is no VOID kept.
+func (r *Result) Voids(seq int) (int, bool) {
+	target, ok := r.voids[int32(seq)]
+	return int(target), ok
 }
 
 // Line returns the line on which the activity with file index seq starts (0 if none).

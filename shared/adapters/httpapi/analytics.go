@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/domain/analytics"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/portfolio/performance"
 	"github.com/shopspring/decimal"
 )
 
@@ -24,6 +26,9 @@ type Analytics interface {
 	Series(ctx context.Context, userID, portfolioID string) (readmodel.SeriesView, error)
 	Rebalancing(ctx context.Context, userID, portfolioID string) (readmodel.RebalancingView, error)
 	BenchmarkCloses(ctx context.Context, symbol string, from, to calendar.Date) (analytics.Benchmark, error)
+	// LoadCloses reads the daily closes of the positions' symbols (their
+	// previous close, for the day's change).
+	ClosesReader
 }
 
 var _ Analytics = (*readmodel.Metrics)(nil)
@@ -263,6 +268,13 @@ func (s *Server) rebalancing(w http.ResponseWriter, r *http.Request) error {
 type HistoryPoint struct {
 	Date  calendar.Date `json:"date"`
 	Value string        `json:"value"`
+	// Return is the time-weighted return from the range's first day to this
+	// one (0.1 is +10%; deposits and withdrawals do not move it), which the
+	// chart compares with BenchmarkReturn, the benchmark's close in force that
+	// day over its close in force on the first point that has one, less 1
+	// (with ?benchmark=; absent where no close of the 10 days before is).
+	Return          float64  `json:"return"`
+	BenchmarkReturn *float64 `json:"benchmarkReturn,omitempty"`
 }
 
 // seriesDigits is how many significant digits of a stored series value are
@@ -308,6 +320,8 @@ type HistoryResponse struct {
 	// Method is "all" (no downsampling needed) or "lttb".
 	Method string         `json:"method"`
 	Series []HistoryPoint `json:"series"`
+	// Benchmark is the symbol of the points' BenchmarkReturn (?benchmark=).
+	Benchmark string `json:"benchmark,omitempty"`
 }
 
 // history serves the stored daily value series over [from, to], downsampled to
@@ -327,6 +341,10 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 	points, err := queryInt(r, "points", defaultHistoryPoints, 3, maxHistoryPoints)
 	if err != nil {
 		return err
+	}
+	bench := r.URL.Query().Get("benchmark")
+	if bench != "" && !validSymbol(bench) {
+		return newError(http.StatusBadRequest, CodeBadRequest, "query parameter benchmark must be a ticker symbol of 1 to 32 letters, digits and . - ^ = : _", map[string]string{"parameter": "benchmark"})
 	}
 	sv, err := store.Series(r.Context(), userFrom(r.Context()), r.PathValue("id"))
 	if err != nil {
@@ -355,19 +373,69 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request) error {
 		if len(idx) < resp.Days {
 			resp.Method = "lttb"
 		}
+		growth := cumulativeTWR(sv.Series, i0, i1)
 		resp.Series = make([]HistoryPoint, len(idx))
 		for k, j := range idx {
 			v, err := seriesAmount(values[i0+j])
 			if err != nil {
 				return fmt.Errorf("history of %s on %s: %w", sv.PortfolioID, days[i0+j], err)
 			}
-			resp.Series[k] = HistoryPoint{Date: days[i0+j], Value: v}
+			resp.Series[k] = HistoryPoint{Date: days[i0+j], Value: v, Return: growth[j] - 1}
+		}
+		if bench != "" {
+			b, err := store.BenchmarkCloses(r.Context(), bench, resp.From-closeLookback, resp.To)
+			if err != nil {
+				return err
+			}
+			resp.Benchmark = bench
+			benchmarkReturns(resp.Series, b)
 		}
 	}
 	resp.Points = len(resp.Series)
 	setVersion(w, sv.Version)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// cumulativeTWR is the time-weighted growth factor from the end of day i0 to
+// the end of each day i0..i1 of s: each day's (value + outflow) / (previous
+// value + inflow), chained (a day with nothing invested does not move it).
+func cumulativeTWR(s *performance.Series, i0, i1 int) []float64 {
+	out := make([]float64, i1-i0+1)
+	g := 1.0
+	out[0] = g
+	for i := i0 + 1; i <= i1; i++ {
+		if den := s.Value[i-1] + s.Inflow[i]; den > 0 {
+			g *= (s.Value[i] + s.Outflow[i]) / den
+		}
+		out[i-i0] = g
+	}
+	return out
+}
+
+// benchmarkReturns sets each point's BenchmarkReturn: the close of b in force
+// that day (carried over up to closeLookback days without one) over the one in
+// force on the first point that has one, less 1.
+func benchmarkReturns(points []HistoryPoint, b analytics.Benchmark) {
+	closeOn := func(day calendar.Date) (float64, bool) {
+		i := sort.Search(len(b.Days), func(i int) bool { return b.Days[i] > day }) - 1
+		if i < 0 || day-b.Days[i] > closeLookback || b.Closes[i] <= 0 {
+			return 0, false
+		}
+		return b.Closes[i], true
+	}
+	base, ok := 0.0, false
+	for k := range points {
+		c, has := closeOn(points[k].Date)
+		if !has {
+			continue
+		}
+		if !ok {
+			base, ok = c, true
+		}
+		ret := c/base - 1
+		points[k].BenchmarkReturn = &ret
+	}
 }
 
 // LTTB returns the indexes of at most n points of ys (x = index) chosen by

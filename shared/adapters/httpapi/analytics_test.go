@@ -350,3 +350,51 @@ func TestLTTBKeepsExtremesAndEnds(t *testing.T) {
 		t.Errorf("short input: %v", got)
 	}
 }
+
+// TestHistoryReturnsAndBenchmark: each point carries the time-weighted return
+// from the range's first day (a deposit does not move it, though it doubles
+// the value), and with ?benchmark= the benchmark's return over the same days
+// (its close in force, carried over the weekend).
+func TestHistoryReturnsAndBenchmark(t *testing.T) {
+	t.Parallel()
+	s := &performance.Series{Start: 1000, CashAccount: true}
+	v := 1000.0
+	for i := range 10 {
+		in := 0.0
+		if i == 5 {
+			in = v // a deposit doubles what is invested
+		}
+		v = (v + in) * 1.01
+		s.Days = append(s.Days, seriesFrom+calendar.Date(i))
+		s.Value = append(s.Value, v)
+		s.Inflow, s.Outflow = append(s.Inflow, in), append(s.Outflow, 0)
+	}
+	a, id := newAnalyticsAPIWith(t, s)
+	h := a.do(alertUserA, "GET", "/portfolios/"+id+"/history?benchmark=SPY", "").expect(t, 200, "history")
+	var body httpapi.HistoryResponse
+	if err := json.Unmarshal([]byte(h.raw), &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Benchmark != "SPY" || len(body.Series) != 10 {
+		t.Fatalf("history %s", h.raw)
+	}
+	// 2024-01-01 is a Monday: Saturday 6 and Sunday 7 take Friday 5's close,
+	// four weekdays up 0.05% each.
+	spy := []float64{0, 1, 2, 3, 4, 4, 4, 5, 6, 7}
+	for k, p := range body.Series {
+		if want := math.Pow(1.01, float64(k)) - 1; math.Abs(p.Return-want) > 1e-12 {
+			t.Errorf("%s: return %v, want %v", p.Date, p.Return, want)
+		}
+		if want := math.Pow(1.0005, spy[k]) - 1; p.BenchmarkReturn == nil || math.Abs(*p.BenchmarkReturn-want) > 1e-5 {
+			t.Errorf("%s: benchmark return %v, want %v", p.Date, p.BenchmarkReturn, want)
+		}
+	}
+	none := a.do(alertUserA, "GET", "/portfolios/"+id+"/history?benchmark=NOPE", "").expect(t, 200, "unknown benchmark")
+	var unknown httpapi.HistoryResponse
+	if err := json.Unmarshal([]byte(none.raw), &unknown); err != nil || unknown.Series[0].BenchmarkReturn != nil || unknown.Benchmark != "NOPE" {
+		t.Errorf("a benchmark without closes: %s", none.raw)
+	}
+	if res := a.do(alertUserA, "GET", "/portfolios/"+id+"/history?benchmark=bad%20symbol", ""); res.status != 400 {
+		t.Errorf("a bad benchmark: %d %s", res.status, res.raw)
+	}
+}

@@ -1,11 +1,17 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
+	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 )
 
 // reportLatency records per-operation durations and reports p50 and p99.
@@ -26,6 +32,41 @@ func BenchmarkGetPositions50Holdings(b *testing.B) {
 	}
 	f.project(id)
 	path := "/portfolios/" + id + "/positions"
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		r := f.do(alice, "GET", path, "")
+		lat = append(lat, time.Since(start))
+		if r.status != 200 {
+			b.Fatalf("status %d %s", r.status, r.raw)
+		}
+	}
+	reportLatency(b, lat)
+}
+
+// BenchmarkGetPositions50HoldingsPriced: GetPositions50Holdings with every
+// holding priced and a previous close each, so the answer carries the weights
+// and the day's change (one more read: the closes).
+func BenchmarkGetPositions50HoldingsPriced(b *testing.B) {
+	f := newPostgresAPI(b)
+	id := f.createPortfolio(alice, "bench-pos-priced")
+	now := time.Date(2024, 7, 2, 15, 0, 0, 0, time.UTC)
+	var latest []readmodel.LatestPrice
+	var closes []readmodel.DailyClose
+	for i := 0; i < 50; i++ {
+		sym := fmt.Sprintf("SYM%02d", i)
+		f.record(alice, id, fmt.Sprintf(`{"type":"BUY","date":"2024-01-%02d","symbol":"%s","quantity":"10","price":"%d.25","fee":"1"}`, 1+i%28, sym, 100+i))
+		latest = append(latest, readmodel.LatestPrice{Symbol: sym, Price: decimal.NewFromInt(int64(110 + i)), Currency: "USD", AsOf: now, Source: "bench"})
+		closes = append(closes, readmodel.DailyClose{Symbol: sym, Day: calendar.MustNew(2024, time.July, 1), Close: decimal.NewFromInt(int64(105 + i)), AsOf: now.Add(-20 * time.Hour), Source: "bench"})
+	}
+	if err := f.market(context.Background(), latest, closes); err != nil {
+		b.Fatal(err)
+	}
+	f.project(id)
+	path := "/portfolios/" + id + "/positions"
+	if r := f.do(alice, "GET", path, ""); r.status != 200 || !strings.Contains(r.raw, `"dayChange"`) {
+		b.Fatalf("status %d %.300s", r.status, r.raw)
+	}
 	var lat []time.Duration
 	for b.Loop() {
 		start := time.Now()

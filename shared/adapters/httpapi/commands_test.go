@@ -236,6 +236,8 @@ func TestOtherUsersCommandsSeeNothing(t *testing.T) {
 		{"POST", p + "/archive", `{}`},
 		{"PUT", p + "/targets", `{"targets":[{"symbol":"A","weight":"1"}],"driftBand":"0.1"}`},
 		{"POST", p + "/import", `{"activities":[{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"fee":0,"currency":"USD"}]}`},
+		{"POST", p + "/import/preview", `{"activities":[{"date":"2024-01-02","type":"BUY","symbol":"X","quantity":1,"unitPrice":1,"fee":0,"currency":"USD"}]}`},
+		{"POST", p + "/import/preview", `{"activities":[{"date":"yesterday"}]}`},
 		{"GET", p + "/events", ``},
 	} {
 		a.expect(a.do(bob, c.method, c.path, c.body), 404, "not_found")
@@ -306,7 +308,7 @@ func TestNoBodyMakesA500(t *testing.T) {
 	routes := []struct{ method, path string }{
 		{"POST", "/portfolios"}, {"PATCH", "/portfolios/" + id}, {"POST", "/portfolios/" + id + "/transactions"},
 		{"POST", "/portfolios/" + id + "/transactions/x/void"}, {"PUT", "/portfolios/" + id + "/targets"},
-		{"POST", "/portfolios/" + id + "/import"}, {"POST", "/portfolios/" + id + "/archive"},
+		{"POST", "/portfolios/" + id + "/import"}, {"POST", "/portfolios/" + id + "/import/preview"}, {"POST", "/portfolios/" + id + "/archive"},
 	}
 	for i := 0; i < 300; i++ {
 		var b strings.Builder

@@ -95,25 +95,15 @@ type ImportResponse struct {
 // text/csv) in one command: every row is recorded, or none is, and the answer
 // names the rows that were refused.
 func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error {
-	mt := "application/json"
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		var err error
-		if mt, _, err = mime.ParseMediaType(ct); err != nil {
-			return newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json or text/csv", nil)
-		}
-	}
-	body, err := readBody(w, r)
+	mt, body, err := importFile(w, r)
 	if err != nil {
 		return err
 	}
 	var parsed *activities.Result
-	switch mt {
-	case "application/json":
-		parsed, err = activities.Parse(bytes.NewReader(body), "import")
-	case "text/csv":
+	if mt == "text/csv" {
 		parsed, err = activities.ParseCSV(bytes.NewReader(body), "import")
-	default:
-		return newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json or text/csv", nil)
+	} else {
+		parsed, err = activities.Parse(bytes.NewReader(body), "import")
 	}
 	if err != nil {
 		return importRejected("the file could not be read", err, nil)
@@ -121,9 +111,8 @@ func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error 
 	if len(parsed.Transactions) == 0 {
 		return newError(http.StatusUnprocessableEntity, CodeImportRejected, "the file holds no activities to import", nil)
 	}
-	if n := len(parsed.Transactions); n > portfolio.MaxImport {
-		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
-			fmt.Sprintf("%d activities: one import records at most %d (one event, one atomic write); split the file", n, portfolio.MaxImport), nil)
+	if err := importSize(len(parsed.Transactions)); err != nil {
+		return err
 	}
 	req, err := commandRequest(r, r.PathValue("id"), append([]byte(mt+"\n"), body...))
 	if err != nil {
@@ -151,6 +140,31 @@ func (s *Server) importActivities(w http.ResponseWriter, r *http.Request) error 
 	}
 	setVersion(w, res.Version)
 	writeJSON(w, statusFor(res, http.StatusCreated), CommandResponse{Version: res.Version, Replayed: res.Replayed, Data: out})
+	return nil
+}
+
+// importFile reads an import's body and its media type: application/json
+// (also when no Content-Type is given) or text/csv.
+func importFile(w http.ResponseWriter, r *http.Request) (mediaType string, body []byte, err error) {
+	mt := "application/json"
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err = mime.ParseMediaType(ct); err != nil {
+			return "", nil, newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json or text/csv", nil)
+		}
+	}
+	if mt != "application/json" && mt != "text/csv" {
+		return "", nil, newError(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json or text/csv", nil)
+	}
+	body, err = readBody(w, r)
+	return mt, body, err
+}
+
+// importSize refuses an import of more than portfolio.MaxImport transactions.
+func importSize(n int) error {
+	if n > portfolio.MaxImport {
+		return newError(http.StatusRequestEntityTooLarge, CodeTooLarge,
+			fmt.Sprintf("%d activities: one import records at most %d (one event, one atomic write); split the file", n, portfolio.MaxImport), nil)
+	}
 	return nil
 }
 

@@ -80,6 +80,13 @@ func (s *Server) positions(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp := positionsResponse(&v)
 	resp.Stale = bodyFreshness(w, r, v.AsOfVersion)
+	var closes ClosesReader
+	if s.analytics != nil {
+		closes = s.analytics
+	}
+	if err := addWeightsAndDayChanges(r.Context(), closes, &resp); err != nil {
+		s.logger(r).WarnContext(r.Context(), "positions: the previous closes could not be read; the day's change is left out", "error", err.Error())
+	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }

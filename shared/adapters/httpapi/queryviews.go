@@ -104,6 +104,18 @@ type PositionResponse struct {
 	CurrencyEffect *decimal.Decimal `json:"currencyEffect,omitempty"`
 	// FXRate is the rate used, local currency → base (absent in the base).
 	FXRate *decimal.Decimal `json:"fxRate,omitempty"`
+	// Weight is the position's share of the priced positions' market value
+	// (Totals.MarketValue), a fraction ("0.25"); set with MarketValue.
+	Weight *decimal.Decimal `json:"weight,omitempty"`
+	// PreviousClose (in the trading currency) is the symbol's last close before
+	// the day of its price (New York), dated PreviousCloseDate; DayChange is the
+	// move since then in the base (market value now less the same quantity at
+	// that close, at today's rate), DayChangeRatio the price's move as a
+	// fraction. Set when the position is priced and such a close exists.
+	PreviousClose     *decimal.Decimal `json:"previousClose,omitempty"`
+	PreviousCloseDate *calendar.Date   `json:"previousCloseDate,omitempty"`
+	DayChange         *decimal.Decimal `json:"dayChange,omitempty"`
+	DayChangeRatio    *decimal.Decimal `json:"dayChangeRatio,omitempty"`
 }
 
 // LocalResponse is a position in the currency its trades settle in (GBP for a
@@ -154,6 +166,10 @@ type TotalsResponse struct {
 	CashBalances []CashBalanceResponse `json:"cashBalances"`
 	CashValue    *decimal.Decimal      `json:"cashValue,omitempty"`
 	Warnings     []WarningResponse     `json:"warnings,omitempty"`
+	// DayChange sums the positions' DayChange; DayChangeRatio is it over their
+	// value at the previous close. Absent when no position has one.
+	DayChange      *decimal.Decimal `json:"dayChange,omitempty"`
+	DayChangeRatio *decimal.Decimal `json:"dayChangeRatio,omitempty"`
 }
 
 // CashBalanceResponse is the cash held in one currency.

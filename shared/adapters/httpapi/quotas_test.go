@@ -74,6 +74,7 @@ func TestTransactionsPerPortfolioQuotaAnswers422(t *testing.T) {
 	a.expectQuota(a.do(alice, "POST", path, body), quota.TransactionsPerPortfolio)
 	imp := `{"activities":[{"date":"2024-01-04","type":"BUY","symbol":"AAPL","quantity":1,"unitPrice":1,"fee":0,"currency":"USD"}]}`
 	a.expectQuota(a.do(alice, "POST", "/portfolios/pf-full/import", imp), quota.TransactionsPerPortfolio)
+	a.expectQuota(a.do(alice, "POST", "/portfolios/pf-full/import/preview", imp), quota.TransactionsPerPortfolio)
 	// Ownership is still decided first: a stranger gets the same 404 as for any other portfolio.
 	a.expect(a.do(bob, "POST", path, body), 404, "not_found")
 }

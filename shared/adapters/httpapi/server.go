@@ -179,6 +179,7 @@ func (s *Server) handlers() map[string]handler {
 		"getTargets":             s.getTargets,
 		"setSettings":            s.setSettings,
 		"importActivities":       s.importActivities,
+		"previewImport":          s.previewImport,
 		"auditTrail":             s.auditTrail,
 		"createAlert":            s.createAlert,
 		"listAlerts":             s.listAlerts,

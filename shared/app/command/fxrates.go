@@ -2,6 +2,7 @@ package command
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -214,3 +215,88 @@ func (e *RateMissingError) Error() string {
 }
 
 func (e *RateMissingError) Unwrap() error { return portfolio.ErrFXRateRequired }
+
+// ImportPreview is what an import of some transactions would record, decided
+// without writing anything (Service.PreviewImport).
+type ImportPreview struct {
+	// Transactions are the rows as they would be recorded (a missing fxRate
+	// looked up), in the order given, with no ID.
+	Transactions []portfolio.Transaction
+	// Refused[i] is why the i-th row would be refused, nil when it would be
+	// recorded.
+	Refused []error
+}
+
+// PreviewImport decides an import of txs (in replay order) on userID's
+// portfolio without writing anything, row by row: a row without an fxRate
+// found is refused (the rate's *RateMissingError) and left out, then the
+// domain checks the rest as the import would (portfolio.PreviewImport: every
+// refusal, each row against the accepted rows before it). An error refuses
+// the whole import: portfolio.ErrNotFound for a portfolio that is not the
+// caller's, then the domain's (archived, the import's size and quota).
+func (s *Service) PreviewImport(ctx context.Context, userID, portfolioID string, txs []portfolio.Transaction) (ImportPreview, error) {
+	p, err := s.Load(ctx, portfolioID)
+	if err != nil {
+		return ImportPreview{}, err
+	}
+	if p.Version() == 0 || p.Owner() != userID {
+		return ImportPreview{}, fmt.Errorf("%w: portfolio %s", portfolio.ErrNotFound, portfolioID)
+	}
+	preview := ImportPreview{Transactions: slices.Clone(txs), Refused: make([]error, len(txs))}
+	rated, err := s.previewRates(ctx, p.BaseCurrency(), preview)
+	if err != nil {
+		return ImportPreview{}, err
+	}
+	meta := portfolio.Meta{UserID: userID, Now: s.opts.Now(), NewID: s.opts.NewID}
+	checked, refused, err := s.previewOn(ctx, p, portfolioID, rated.txs, meta)
+	if err != nil {
+		return ImportPreview{}, err
+	}
+	for j, i := range rated.rows {
+		preview.Transactions[i], preview.Refused[i] = checked[j], refused[j]
+	}
+	return preview, nil
+}
+
+// ratedRows are the rows of a preview with a rate where they need one: txs,
+// and the index in the preview of each.
+type ratedRows struct {
+	txs  []portfolio.Transaction
+	rows []int
+}
+
+// previewRates fills each row's missing fxRate (one read of the rates, as an
+// import's), refuses in preview the rows without one, and returns the rest.
+func (s *Service) previewRates(ctx context.Context, base string, preview ImportPreview) (ratedRows, error) {
+	lookup := s.rateLookup()
+	if err := lookup.load(ctx, base, preview.Transactions); err != nil {
+		return ratedRows{}, err
+	}
+	out := ratedRows{txs: make([]portfolio.Transaction, 0, len(preview.Transactions)), rows: make([]int, 0, len(preview.Transactions))}
+	for i := range preview.Transactions {
+		tx := &preview.Transactions[i]
+		if NeedsRate(tx, base) {
+			rate, err := lookup.rateOf(tx.Settlement(), base, tx.Date)
+			if err != nil {
+				preview.Refused[i] = err
+				continue
+			}
+			tx.FXRate = rate
+		}
+		out.txs, out.rows = append(out.txs, *tx), append(out.rows, i)
+	}
+	return out, nil
+}
+
+// previewOn runs the domain's preview on p, or on the full history when p
+// was restored from a snapshot and a row needs it (as a command does).
+func (s *Service) previewOn(ctx context.Context, p *portfolio.Portfolio, id string, txs []portfolio.Transaction, meta portfolio.Meta) ([]portfolio.Transaction, []error, error) {
+	checked, refused, err := p.PreviewImport(txs, meta)
+	if errors.Is(err, portfolio.ErrHistoryRequired) {
+		if p, err = s.loadFull(ctx, id); err != nil {
+			return nil, nil, err
+		}
+		checked, refused, err = p.PreviewImport(txs, meta)
+	}
+	return checked, refused, err
+}

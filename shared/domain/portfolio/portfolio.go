@@ -2,6 +2,7 @@ package portfolio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"maps"
@@ -432,21 +433,8 @@ func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transact
 	version := p.version + 1
 	out := make([]Transaction, len(txs))
 	for i, tx := range txs {
-		if err := tx.Validate(); err != nil {
+		if err := scratch.checkImported(&tx, meta, SeqOf(version, i)); err != nil {
 			return nil, fmt.Errorf("transaction %d: %w", i, err)
-		}
-		if err := tx.CheckBounds(meta.Now); err != nil {
-			return nil, fmt.Errorf("transaction %d: %w", i, err)
-		}
-		if err := scratch.checkCurrency(&tx); err != nil {
-			return nil, fmt.Errorf("transaction %d: %w", i, err)
-		}
-		tx.ID = meta.newID()
-		tx.Seq = SeqOf(version, i)
-		if changesQuantity(tx.Type) {
-			if err := scratch.checkTimeline(tx.Symbol, &tx, ""); err != nil {
-				return nil, fmt.Errorf("transaction %d: %w", i, err)
-			}
 		}
 		out[i] = tx
 		scratch.foldRecorded(&out[i])
@@ -456,6 +444,68 @@ func (p *Portfolio) ImportTransactions(txs []Transaction, meta Meta) ([]Transact
 		return nil, err
 	}
 	return out, nil
+}
+
+// PreviewImport decides an import as ImportTransactions would, without
+// recording it, and past a refusal: each transaction (in replay order) is
+// checked against the portfolio as the transactions before it that were
+// accepted leave it, so a sell after a refused buy is refused in turn.
+// refused[i] is the i-th's refusal, nil when it would be recorded; checked[i]
+// is it as it would be recorded (a conversion into the base gets its implied
+// fxRate), with no ID and its Seq as given. err refuses the whole import: the
+// portfolio (not the caller's, archived), its size (MaxImport, the
+// transactions quota on all of txs, which a corrected file would record), or
+// ErrHistoryRequired (a restored aggregate: decide again on the full history).
+// No transactions is no refusal (every row of the file was refused before):
+// the portfolio is still checked. Nothing is emitted; the work is one check a
+// transaction, as the import's.
+func (p *Portfolio) PreviewImport(txs []Transaction, meta Meta) (checked []Transaction, refused []error, err error) {
+	if err := p.checkCommand(meta); err != nil {
+		return nil, nil, err
+	}
+	if len(txs) > MaxImport {
+		return nil, nil, fmt.Errorf("%w: an import holds 1 to %d transactions, not %d", ErrInvalidCommand, MaxImport, len(txs))
+	}
+	if err := p.checkTransactionQuota(len(txs)); err != nil {
+		return nil, nil, err
+	}
+	scratch := p.clone()
+	version := p.version + 1
+	checked, refused = slices.Clone(txs), make([]error, len(txs))
+	for i := range checked {
+		tx := checked[i]
+		err := scratch.checkImported(&tx, meta, SeqOf(version, i))
+		if errors.Is(err, ErrHistoryRequired) {
+			return nil, nil, err
+		}
+		if err != nil {
+			refused[i] = err
+			continue
+		}
+		checked[i].FXRate = tx.FXRate
+		scratch.foldRecorded(&tx)
+	}
+	return checked, refused, nil
+}
+
+// checkImported is what an import checks of one transaction against the
+// portfolio as the rows before it leave it; the transaction gets its ID and
+// seq (its place in the replay order the timeline check sorts by).
+func (p *Portfolio) checkImported(tx *Transaction, meta Meta, seq int64) error {
+	if err := tx.Validate(); err != nil {
+		return err
+	}
+	if err := tx.CheckBounds(meta.Now); err != nil {
+		return err
+	}
+	if err := p.checkCurrency(tx); err != nil {
+		return err
+	}
+	tx.ID, tx.Seq = meta.newID(), seq
+	if changesQuantity(tx.Type) {
+		return p.checkTimeline(tx.Symbol, tx, "")
+	}
+	return nil
 }
 
 func (p *Portfolio) recordOne(tx Transaction, meta Meta) (Transaction, error) {

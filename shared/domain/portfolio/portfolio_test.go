@@ -668,3 +668,61 @@ func TestTransactionsPerPortfolioQuota(t *testing.T) {
 	_, err = restored.RecordTransactions([]portfolio.Transaction{{Type: portfolio.Deposit, Date: d("2024-01-12"), Amount: dec("1"), Currency: "USD"}}, f.meta(alice))
 	refused("a record on the restored snapshot", err, limit+1)
 }
+
+// TestPreviewImportReportsEveryRow: the preview checks each row as the import
+// does, against what the accepted rows before it leave: every refusal is
+// named (not only the first), a sell after a refused buy is refused in turn,
+// the rows it accepts are exactly those an import of them alone records, and
+// nothing is emitted.
+func TestPreviewImportReportsEveryRow(t *testing.T) {
+	f := newFixture(t, portfolio.FIFO)
+	f.mustRecord(trade(portfolio.Buy, "2024-01-05", "MSFT", "5", "370"))
+	eur := trade(portfolio.Buy, "2024-01-09", "MSFT", "1", "340")
+	eur.Currency = "EUR" // MSFT trades in USD here, and EUR needs a rate
+	rows := []portfolio.Transaction{
+		trade(portfolio.Buy, "2024-01-10", "AAPL", "10", "100"),
+		trade(portfolio.Sell, "2024-01-11", "AAPL", "12", "110"), // 10 held
+		trade(portfolio.Buy, "2024-01-12", "NVDA", "0", "500"),   // invalid
+		trade(portfolio.Sell, "2024-01-13", "NVDA", "1", "510"),  // its buy was refused
+		eur,
+		trade(portfolio.Sell, "2024-01-14", "MSFT", "5", "380"), // the earlier record's 5
+		trade(portfolio.Sell, "2024-01-15", "AAPL", "10", "120"),
+	}
+	for i := range rows {
+		rows[i].Seq = int64(100 + i) // the caller's (a file's) indices, kept
+	}
+	checked, refused, err := f.p.PreviewImport(rows, f.meta(alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []error{nil, portfolio.ErrInsufficientHoldings, portfolio.ErrInvalidTransaction, portfolio.ErrInsufficientHoldings,
+		portfolio.ErrCurrencyMismatch, nil, nil} {
+		if (want == nil) != (refused[i] == nil) || (want != nil && !errors.Is(refused[i], want)) {
+			t.Errorf("row %d: %v, want %v", i, refused[i], want)
+		}
+		if checked[i].Seq != int64(100+i) || checked[i].ID != "" {
+			t.Errorf("row %d came back as seq %d, id %q", i, checked[i].Seq, checked[i].ID)
+		}
+	}
+	if f.p.Version() != 2 || len(f.p.Pending()) != 2 || f.quantity("AAPL") != "0" {
+		t.Fatalf("the preview changed the portfolio: version %d, %d pending, AAPL %s", f.p.Version(), len(f.p.Pending()), f.quantity("AAPL"))
+	}
+	var accepted []portfolio.Transaction
+	for i := range rows {
+		if refused[i] == nil {
+			accepted = append(accepted, rows[i])
+		}
+	}
+	if _, err := f.p.ImportTransactions(accepted, f.meta(alice)); err != nil {
+		t.Fatalf("the rows the preview accepted do not import: %v", err)
+	}
+	if checked, refused, err := f.p.PreviewImport(nil, f.meta(alice)); err != nil || len(checked) != 0 || len(refused) != 0 {
+		t.Errorf("empty preview: %v %v %v", checked, refused, err)
+	}
+	if _, _, err := f.p.PreviewImport(make([]portfolio.Transaction, portfolio.MaxImport+1), f.meta(alice)); !errors.Is(err, portfolio.ErrInvalidCommand) {
+		t.Errorf("a preview past MaxImport: %v", err)
+	}
+	if _, _, err := f.p.PreviewImport(rows, f.meta(bob)); !errors.Is(err, portfolio.ErrNotFound) {
+		t.Errorf("bob's preview of alice's portfolio: %v", err)
+	}
+}

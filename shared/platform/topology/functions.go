@@ -268,6 +268,7 @@ var HTTPRoutes = []Route{
 	{"GET", "/portfolios/{id}/targets", "getTargets"},
 	{"PUT", "/portfolios/{id}/settings", "setSettings"},
 	{"POST", "/portfolios/{id}/import", "importActivities"},
+	{"POST", "/portfolios/{id}/import/preview", "previewImport"},
 	{"GET", "/portfolios/{id}/events", "auditTrail"},
 	{"POST", "/alerts", "createAlert"},
 	{"GET", "/alerts", "listAlerts"},
