@@ -32,7 +32,7 @@ export function RebalancingPlan({ id, base, version }: { id: string; base: strin
   if (trades.length === 0)
     return <p className="muted">{plan.allInBand ? 'Every holding is within its band of the target: nothing to do.' : 'No trade is needed.'}</p>
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Suggested trades">
       <table>
         <caption className="sr-only">Suggested trades</caption>
         <thead>
