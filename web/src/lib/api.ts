@@ -244,7 +244,7 @@ export class ApiClient {
   getPerformance = (id: string, query: { from?: string; to?: string } = {}) =>
     this.request<Performance>('GET', `/portfolios/${enc(id)}/performance`, { query })
   getRisk = (id: string) => this.request<Risk>('GET', `/portfolios/${enc(id)}/risk`)
-  getHistory = (id: string, query: { from?: string; to?: string; points?: number } = {}) =>
+  getHistory = (id: string, query: { from?: string; to?: string; points?: number; benchmark?: string } = {}) =>
     this.request<ValueHistory>('GET', `/portfolios/${enc(id)}/history`, { query })
   getRebalancing = (id: string) => this.request<Rebalancing>('GET', `/portfolios/${enc(id)}/rebalancing`)
   getTargets = (id: string) => this.request<Targets>('GET', `/portfolios/${enc(id)}/targets`)
