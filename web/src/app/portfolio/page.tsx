@@ -4,7 +4,7 @@
 // performance and risk figures, the rebalancing plan and the targets editor. The ID is ?id=
 // (a static export has no dynamic routes).
 
-import { Suspense, useState } from 'react'
+import { Suspense, useCallback, useState } from 'react'
 import { ErrorNote, Loading, Page } from '@/components/Shell'
 import { Figures } from '@/components/portfolio/Figures'
 import { PortfolioHeader } from '@/components/portfolio/Header'
@@ -32,6 +32,7 @@ function PortfolioView() {
   const positions = useApp((s) => s.positions[id])
   const quotes = useApp((s) => s.quotes)
   const [targetsVersion, setTargetsVersion] = useState(0)
+  const targetsSaved = useCallback(() => setTargetsVersion((v) => v + 1), [])
   if (!id) return <ErrorNote message="No portfolio was chosen. Pick one on the Portfolios page." />
   if (data.loading && !portfolio) return <Loading label="Loading the portfolio" heading />
   if (data.error && !portfolio)
@@ -63,7 +64,7 @@ function PortfolioView() {
       <section aria-labelledby="rebalance-h">
         <h2 id="rebalance-h">Rebalancing</h2>
         <RebalancingPlan id={id} base={base} version={targetsVersion} />
-        <TargetsEditor id={id} symbols={rows.map((r) => r.symbol)} onSaved={() => setTargetsVersion((v) => v + 1)} />
+        <TargetsEditor id={id} symbolKey={rows.map((r) => r.symbol).join(',')} onSaved={targetsSaved} />
       </section>
     </>
   )

@@ -3,6 +3,7 @@
 // Performance and risk figures, each with a line saying what it means. A figure without a
 // value says why (the API's reason).
 
+import { memo } from 'react'
 import { useServices } from '../AppProvider'
 import { ErrorNote, Loading } from '../Shell'
 import { formatFloat, formatRatio } from '@/lib/format'
@@ -28,7 +29,7 @@ function Figure({ f }: { f: Fig }) {
   )
 }
 
-export function Figures({ id }: { id: string }) {
+export const Figures = memo(function Figures({ id }: { id: string }) {
   const { api } = useServices()
   const data = useLoad(
     () => Promise.all([api.getPerformance(id).catch(() => null), api.getRisk(id).catch(() => null)]),
@@ -65,4 +66,4 @@ export function Figures({ id }: { id: string }) {
       ))}
     </dl>
   )
-}
+})

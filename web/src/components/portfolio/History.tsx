@@ -6,7 +6,7 @@
 // range's returns from the performance sit under it.
 
 import dynamic from 'next/dynamic'
-import { useMemo, useState } from 'react'
+import { memo, useMemo, useState } from 'react'
 import { useServices } from '../AppProvider'
 import { Empty, ErrorNote, Loading } from '../Shell'
 import { isNotYet } from '@/lib/api'
@@ -18,7 +18,8 @@ import { chartLines } from './chartLines'
 
 const ValueChart = dynamic(() => import('../ValueChart'), { ssr: false, loading: () => <div className="chart" /> })
 
-export function History({ id, benchmark }: { id: string; benchmark?: string }) {
+/** History is memoized: live ticks re-render the page, not the chart. */
+export const History = memo(function History({ id, benchmark }: { id: string; benchmark?: string }) {
   const { api } = useServices()
   const [range, setRange] = useState<Range>('1Y')
   const from = rangeFrom(range)
@@ -79,4 +80,4 @@ export function History({ id, benchmark }: { id: string; benchmark?: string }) {
       )}
     </section>
   )
-}
+})

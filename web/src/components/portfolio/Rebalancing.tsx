@@ -3,7 +3,7 @@
 // The rebalancing plan (the trades that bring the holdings back to their targets) and the
 // targets editor (weights in percent, summing to 100, and the drift band).
 
-import { useEffect, useState, type FormEvent } from 'react'
+import { memo, useEffect, useState, type FormEvent } from 'react'
 import { useServices } from '../AppProvider'
 import { Empty, ErrorNote, Loading } from '../Shell'
 import { friendlyError, isNotYet } from '@/lib/api'
@@ -13,7 +13,7 @@ import type { Rebalancing } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
 import { appStore } from '@/store/store'
 
-export function RebalancingPlan({ id, base, version }: { id: string; base: string; version: number }) {
+export const RebalancingPlan = memo(function RebalancingPlan({ id, base, version }: { id: string; base: string; version: number }) {
   const { api } = useServices()
   const data = useLoad(
     () =>
@@ -56,25 +56,23 @@ export function RebalancingPlan({ id, base, version }: { id: string; base: strin
       </table>
     </div>
   )
-}
+})
 
 interface Row {
   symbol: string
   percent: string
 }
 
-export function TargetsEditor({ id, symbols, onSaved }: { id: string; symbols: string[]; onSaved: () => void }) {
+export const TargetsEditor = memo(function TargetsEditor({ id, symbolKey, onSaved }: { id: string; symbolKey: string; onSaved: () => void }) {
   const { api } = useServices()
   const current = useLoad(() => api.getTargets(id), [api, id])
   const [rows, setRows] = useState<Row[]>([])
   const [band, setBand] = useState('5')
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
-  const symbolKey = symbols.join(',')
   useEffect(() => {
     if (current.loading) return
     const t = current.data?.targets ?? []
-    // eslint-disable-next-line react-hooks/set-state-in-effect -- the form starts from what the API holds
     setRows(
       t.length > 0
         ? t.map((x) => ({ symbol: x.symbol, percent: normalize(mul(x.weight, '100')) }))
@@ -150,4 +148,4 @@ export function TargetsEditor({ id, symbols, onSaved }: { id: string; symbols: s
       </div>
     </form>
   )
-}
+})
