@@ -136,7 +136,7 @@ function RuleRow({ r }: { r: AlertRule }) {
     <tr data-testid="alert-rule-row" data-rule-id={r.id}>
       <td>
         {editing ? (
-          <form className="row" onSubmit={save}>
+          <form className="row" onSubmit={save} onKeyDown={(e) => e.key === 'Escape' && setEditing(false)}>
             <label>
               New threshold for {name}
               <input inputMode="decimal" value={threshold} onChange={(e) => setThreshold(e.target.value)} autoFocus />

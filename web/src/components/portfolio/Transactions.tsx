@@ -148,7 +148,7 @@ function TxRow({ id, t, base, onVoided }: { id: string; t: Transaction; base: st
       {voiding && (
         <tr>
           <td colSpan={8}>
-            <form className="row" onSubmit={submit}>
+            <form className="row" onSubmit={submit} onKeyDown={(e) => e.key === 'Escape' && setVoiding(false)}>
               <label>
                 Reason for voiding
                 <input required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} autoFocus />
