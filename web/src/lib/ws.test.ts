@@ -124,6 +124,30 @@ describe('LiveSocket', () => {
     vi.useRealTimers()
   })
 
+  it('adds symbols to a subscription and forgets an unsubscribed portfolio on reconnect', async () => {
+    const { live, sockets } = setup()
+    live.start()
+    await vi.advanceTimersByTimeAsync(0)
+    const s = sockets[0]!
+    s.open()
+    live.subscribe('p1')
+    live.subscribe('p1', ['AAPL'])
+    live.subscribe('p2', ['MSFT'])
+    live.unsubscribe('p2')
+    expect(s.sent).toEqual([
+      { action: 'subscribe', portfolioId: 'p1' },
+      { action: 'subscribe', portfolioId: 'p1', symbols: ['AAPL'] },
+      { action: 'subscribe', portfolioId: 'p2', symbols: ['MSFT'] },
+      { action: 'unsubscribe', portfolioId: 'p2', symbols: ['MSFT'] },
+    ])
+    s.drop()
+    await vi.advanceTimersByTimeAsync(500)
+    sockets[1]?.open()
+    expect(sockets[1]?.sent).toEqual([{ action: 'subscribe', portfolioId: 'p1', symbols: ['AAPL'] }])
+    live.stop()
+    vi.useRealTimers()
+  })
+
   it('waits and retries when there is no token yet', async () => {
     vi.useFakeTimers()
     const sockets: FakeSocket[] = []
