@@ -34,6 +34,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
@@ -64,8 +65,9 @@ func main() {
 			return nil, err
 		}
 		store := wsconn.New(dynamodb.NewFromConfig(cfg), table, wsconn.Options{})
-		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log})
-		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log}, nil
+		metrics := emf.New(os.Stdout, map[string]string{"Function": "ws"})
+		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log, Metrics: metrics})
+		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log, Metrics: metrics}, nil
 	})
 	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		h, err := deps.Get(ctx)
