@@ -27,9 +27,18 @@ func TestEachDecisionIsCounted(t *testing.T) {
 		handle func() error
 		want   string
 	}{
-		{func() error { _, err := up.Measured(w)(lambdaCtx(), httpEvent(t, map[string]any{"authorization": "Bearer " + tok})); return err }, "allow"},
-		{func() error { _, err := up.Measured(w)(lambdaCtx(), httpEvent(t, map[string]any{"authorization": "Bearer x.y.z"})); return err }, "deny"},
-		{func() error { _, err := up.Measured(w)(lambdaCtx(), wsEvent(t, map[string]any{"token": tok}, nil)); return err }, "allow"},
+		{func() error {
+			_, err := up.Measured(w)(lambdaCtx(), httpEvent(t, map[string]any{"authorization": "Bearer " + tok}))
+			return err
+		}, "allow"},
+		{func() error {
+			_, err := up.Measured(w)(lambdaCtx(), httpEvent(t, map[string]any{"authorization": "Bearer x.y.z"}))
+			return err
+		}, "deny"},
+		{func() error {
+			_, err := up.Measured(w)(lambdaCtx(), wsEvent(t, map[string]any{"token": tok}, nil))
+			return err
+		}, "allow"},
 		{func() error { _, err := up.Measured(w)(lambdaCtx(), wsEvent(t, nil, nil)); return err }, "deny"},
 		{func() error {
 			_, err := outage.Measured(w)(lambdaCtx(), httpEvent(t, map[string]any{"authorization": "Bearer " + down.Mint(userID)}))
