@@ -248,3 +248,28 @@ func isMethod(x ast.Expr, name string) bool {
 	s, ok := x.(*ast.SelectorExpr)
 	return ok && s.Sel.Name == name
 }
+
+// Each SLO is on a catalogued duration, with dimensions the metric carries;
+// names are unique.
+func TestSLOsAreOnCataloguedDurations(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range metrics.SLOs() {
+		if seen[s.Name] {
+			t.Errorf("SLO %s twice", s.Name)
+		}
+		seen[s.Name] = true
+		d, ok := metrics.Lookup(s.Metric)
+		if !ok || d.Unit != metrics.Milliseconds {
+			t.Errorf("SLO %s on %s: not a catalogued duration", s.Name, s.Metric)
+			continue
+		}
+		for k := range s.Dimensions {
+			if !d.Allows(k) {
+				t.Errorf("SLO %s: %s has no dimension %s", s.Name, s.Metric, k)
+			}
+		}
+		if s.Objective <= 0 || s.Period <= 0 || s.Periods < 1 || s.Percentile == "" {
+			t.Errorf("SLO %s: %+v", s.Name, s)
+		}
+	}
+}
