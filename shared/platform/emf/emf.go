@@ -118,15 +118,15 @@ func (e *Writer) Emit(metrics ...Metric) {
 // split cuts the metrics into lines CloudWatch accepts: at most
 // MaxMetricsPerLine metrics, each with at most MaxValuesPerMetric values.
 func (e *Writer) split(metrics []Metric) [][]Metric {
-	valid := metrics[:0:0]
-	simple := true
+	if fits(metrics) {
+		return [][]Metric{metrics}
+	}
+	var valid []Metric
 	for _, m := range metrics {
 		if m.Name == "" || m.Values == nil && !finite(m.Value) {
-			simple = false
 			continue
 		}
 		if m.Values != nil {
-			simple = false
 			vs := slices.DeleteFunc(slices.Clone(m.Values), func(v float64) bool { return !finite(v) })
 			for len(vs) > 0 {
 				n := min(len(vs), MaxValuesPerMetric)
@@ -138,9 +138,6 @@ func (e *Writer) split(metrics []Metric) [][]Metric {
 			continue
 		}
 		valid = append(valid, m)
-	}
-	if simple && len(metrics) <= MaxMetricsPerLine {
-		return [][]Metric{metrics}
 	}
 	// A name appears at most once per line: chunks of one metric's values go
 	// to lines of their own.
@@ -160,6 +157,25 @@ func (e *Writer) split(metrics []Metric) [][]Metric {
 	return lines
 }
 
+// fits reports whether metrics make one valid line as they are (the usual
+// case, which then costs no copy).
+func fits(metrics []Metric) bool {
+	if len(metrics) > MaxMetricsPerLine {
+		return false
+	}
+	for _, m := range metrics {
+		if m.Name == "" || m.Values == nil && !finite(m.Value) || m.Values != nil && (len(m.Values) == 0 || len(m.Values) > MaxValuesPerMetric) {
+			return false
+		}
+		for _, v := range m.Values {
+			if !finite(v) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // appendLine appends one EMF line (with its newline) to b. It is written by
@@ -169,7 +185,12 @@ func (e *Writer) appendLine(b []byte, metrics []Metric) []byte {
 	b = strconv.AppendInt(b, e.now().UnixMilli(), 10)
 	b = append(b, `,"CloudWatchMetrics":[`...)
 	// One directive per distinct dimension set, in order of first use.
-	done := make([]bool, len(metrics))
+	var setsBuf [8][]string
+	var doneBuf [8]bool
+	sets, done := setsBuf[:0], doneBuf[:0]
+	for _, m := range metrics {
+		sets, done = append(sets, e.dimensionSet(m.Dimensions)), append(done, false)
+	}
 	first := true
 	for i := range metrics {
 		if done[i] {
@@ -179,11 +200,10 @@ func (e *Writer) appendLine(b []byte, metrics []Metric) []byte {
 			b = append(b, ',')
 		}
 		first = false
-		set := e.dimensionSet(metrics[i].Dimensions)
 		b = append(b, `{"Namespace":`...)
 		b = appendString(b, Namespace)
 		b = append(b, `,"Dimensions":[[`...)
-		for j, k := range set {
+		for j, k := range sets[i] {
 			if j > 0 {
 				b = append(b, ',')
 			}
@@ -192,7 +212,7 @@ func (e *Writer) appendLine(b []byte, metrics []Metric) []byte {
 		b = append(b, `]],"Metrics":[`...)
 		n := 0
 		for j := i; j < len(metrics); j++ {
-			if done[j] || !sameSet(e.dimensionSet(metrics[j].Dimensions), set) {
+			if done[j] || !slices.Equal(sets[j], sets[i]) {
 				continue
 			}
 			done[j] = true
@@ -256,8 +276,6 @@ func (e *Writer) dimensionSet(names []string) []string {
 	}
 	return set
 }
-
-func sameSet(a, b []string) bool { return slices.Equal(a, b) }
 
 // appendString appends s as a JSON string: quotes, backslashes and control
 // characters escaped, invalid UTF-8 replaced.
