@@ -65,9 +65,9 @@ func main() {
 			return nil, err
 		}
 		store := wsconn.New(dynamodb.NewFromConfig(cfg), table, wsconn.Options{})
-		metrics := emf.New(os.Stdout, map[string]string{"Function": "ws"})
-		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log, Metrics: metrics})
-		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log, Metrics: metrics}, nil
+		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log})
+		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log,
+			Metrics: emf.New(os.Stdout, map[string]string{"Function": "ws"})}, nil
 	})
 	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		h, err := deps.Get(ctx)

@@ -147,10 +147,8 @@ func (b *builder) dashboard(scope constructs.Construct, alarms []awscloudwatch.A
 		records = append(records, b.Tables[name].MetricConsumedWriteCapacityUnits(&awscloudwatch.MetricOptions{Period: duration(dashboardPeriod),
 			Statistic: jsii.String("Sum"), Label: jsii.String(name + " write units")}))
 	}
-	for _, fn := range []string{"prices", "ws"} {
-		if _, ok := b.Functions[fn]; ok {
-			records = append(records, catalogued("PushesSent", map[string]string{metrics.Function: fn}, "Sum", dashboardPeriod))
-		}
+	if _, ok := b.Functions["prices"]; ok {
+		records = append(records, catalogued("PushesSent", map[string]string{metrics.Function: "prices"}, "Sum", dashboardPeriod))
 	}
 	rows = append(rows,
 		[]awscloudwatch.IWidget{graph("On-failure destinations: messages", 12, failures, 0), graph("Cost drivers: records, write units, pushes", 12, records, 0)},

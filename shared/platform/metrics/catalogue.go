@@ -95,10 +95,10 @@ var Catalogue = []Def{
 	{"TickToPush", Milliseconds, nil, fns("prices"), "from a tick's arrival on the Kinesis stream to the end of its batch's pushes (values: a sample of up to 100 per batch; the SLO)"},
 
 	// Pushes (shared/adapters/push): one line per fan-out.
-	{"PushesSent", Count, nil, fns("prices", "ws"), "messages posted to WebSocket connections"},
-	{"PushesGone", Count, nil, fns("prices", "ws"), "connections that answered 410 Gone (deleted)"},
-	{"PushesThrottled", Count, nil, fns("prices", "ws"), "posts answered 429 and retried"},
-	{"PushesFailed", Count, nil, fns("prices", "ws"), "posts given up on"},
+	{"PushesSent", Count, nil, fns("prices"), "messages posted to WebSocket connections"},
+	{"PushesGone", Count, nil, fns("prices"), "connections that answered 410 Gone (deleted)"},
+	{"PushesThrottled", Count, nil, fns("prices"), "posts answered 429 and retried"},
+	{"PushesFailed", Count, nil, fns("prices"), "posts given up on"},
 
 	// Ingest, stream and backfill (market data): one line per invocation.
 	{"TicksIngested", Count, nil, fns("ingest", "stream"), "price updates put on the Kinesis stream"},
