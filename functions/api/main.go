@@ -33,6 +33,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/symbolsearch"
 	"github.com/portfoliotracker/tracker/shared/app/users"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -115,6 +116,8 @@ func main() {
 			Quotas:      quotas,
 			Symbols:     search,
 			Users:       people,
+			Metrics:     emf.New(os.Stdout, map[string]string{"Function": "api"}),
+			Gauges:      readmodel.PoolGauges(db.Pool()),
 		})
 		return httplambda.Handler(srv), nil
 	})

@@ -13,6 +13,7 @@ import (
 	"github.com/portfoliotracker/tracker/functions/edge/lambdaauth"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
 	"github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 )
 
 func main() {
@@ -32,5 +33,5 @@ func main() {
 		logger.Error("authorizer: configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(lambdaauth.New(v, logger).Handle)
+	lambda.Start(lambdaauth.New(v, logger).Measured(emf.New(os.Stdout, map[string]string{"Function": "authorizer"})))
 }

@@ -23,7 +23,9 @@ func handle(ctx context.Context, svc *history.Service, raw json.RawMessage) (his
 	if err != nil {
 		return history.Output{}, err
 	}
-	return svc.Run(ctx, in)
+	out, err := svc.Run(ctx, in)
+	emitRun(runMetrics, out)
+	return out, err
 }
 
 // input decodes raw into the use case's Input; what is not JSON of that shape,

@@ -21,7 +21,9 @@ func handle(ctx context.Context, h *ingest.Handler, raw json.RawMessage) (ingest
 	if err != nil {
 		return ingest.Output{}, err
 	}
-	return h.Run(ctx, in)
+	out, err := h.Run(ctx, in)
+	emitRun(runMetrics, out)
+	return out, err
 }
 
 // input decodes raw into the ingest's Input; what is not JSON of that shape is

@@ -25,7 +25,7 @@ func records(ev events.KinesisEvent) []prices.Record {
 	out := make([]prices.Record, len(ev.Records))
 	for i, r := range ev.Records {
 		out[i] = prices.Record{SequenceNumber: r.Kinesis.SequenceNumber, PartitionKey: r.Kinesis.PartitionKey,
-			Stream: r.EventSourceArn, Data: r.Kinesis.Data}
+			Stream: r.EventSourceArn, Data: r.Kinesis.Data, ArrivedAt: r.Kinesis.ApproximateArrivalTimestamp.Time}
 		// A Kinesis event record's eventID is "<shard ID>:<sequence number>".
 		if shard, _, ok := strings.Cut(r.EventID, ":"); ok {
 			out[i].ShardID = shard

@@ -41,6 +41,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/prices"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
@@ -74,7 +75,8 @@ func main() {
 		// them offline: look up only the users connected a second ago. A post
 		// gets a second (they take tens of milliseconds); the batch's pushes
 		// get prices.DefaultPushBudget in all.
-		if pusher, ok := push.Configured(cfg, db, connections, endpoint, push.Options{Logger: log, ConnectedUsersFor: time.Second, PostTimeout: time.Second}); ok {
+		if pusher, ok := push.Configured(cfg, db, connections, endpoint, push.Options{Logger: log, ConnectedUsersFor: time.Second, PostTimeout: time.Second,
+			Metrics: emf.New(os.Stdout, map[string]string{"Function": "prices"})}); ok {
 			notifier = pusher
 		}
 		return prices.New(prices.Config{
@@ -85,6 +87,7 @@ func main() {
 			Currency:   currency,
 			Quarantine: sink,
 			Metrics:    os.Stdout,
+			Gauges:     readmodel.PoolGauges(pool),
 			Logger:     log,
 		}), nil
 	})

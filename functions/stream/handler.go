@@ -22,7 +22,9 @@ func handle(ctx context.Context, svc *streaming.Service) (streaming.Output, erro
 	if err != nil {
 		return streaming.Output{}, err
 	}
-	return svc.Run(ctx, in)
+	out, err := svc.Run(ctx, in)
+	emitRun(runMetrics, out)
+	return out, err
 }
 
 // input is the invocation as the use case takes it: the request ID as the

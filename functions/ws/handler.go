@@ -19,6 +19,8 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 	"github.com/portfoliotracker/tracker/shared/domain/quota"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
+	"github.com/portfoliotracker/tracker/shared/platform/metrics"
 )
 
 // Connections is the connections table (a *wsconn.Store).
@@ -56,6 +58,9 @@ type Handler struct {
 	Watchers Watchers
 	Sender   Sender
 	Logger   *slog.Logger
+	// Metrics, when set, receives a WebSocketMessages line per invocation,
+	// Kind = the route key.
+	Metrics *emf.Writer
 }
 
 // Error codes of {"type":"error"} replies.
@@ -93,6 +98,7 @@ type clientMessage struct {
 // Handle routes on requestContext.routeKey.
 func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 	rc := req.RequestContext
+	h.count(rc.RouteKey)
 	switch rc.RouteKey {
 	case "$connect":
 		return h.connect(ctx, req), nil
@@ -110,6 +116,20 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayWebsocketProx
 		h.log().WarnContext(ctx, "ws: unexpected route", "routeKey", rc.RouteKey)
 		return status(http.StatusNotFound), nil
 	}
+}
+
+// count writes the invocation's WebSocketMessages line; a route key other than
+// the three known ones counts as "unexpected" (the dimension stays bounded).
+func (h *Handler) count(routeKey string) {
+	if !h.Metrics.Enabled() {
+		return
+	}
+	switch routeKey {
+	case "$connect", "$disconnect", "$default":
+	default:
+		routeKey = "unexpected"
+	}
+	h.Metrics.WithDimensions(map[string]string{metrics.Kind: routeKey}).Emit(emf.Metric{Name: "WebSocketMessages", Value: 1})
 }
 
 // connect stores the connection of the user the authorizer granted, or refuses it with 429

@@ -34,6 +34,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
 )
 
@@ -65,7 +66,8 @@ func main() {
 		}
 		store := wsconn.New(dynamodb.NewFromConfig(cfg), table, wsconn.Options{})
 		pusher := push.New(push.NewManagementClient(cfg, endpoint), store, push.Options{Logger: log})
-		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log}, nil
+		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log,
+			Metrics: emf.New(os.Stdout, map[string]string{"Function": "ws"})}, nil
 	})
 	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		h, err := deps.Get(ctx)

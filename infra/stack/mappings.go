@@ -85,6 +85,7 @@ func (b *builder) streamMappings() {
 		// its role send there), naming the aggregate and version.
 		fn.AddEnvironment(jsii.String(topology.FailureDestinationEnvVar), queue.QueueUrl(), nil)
 
+		b.failureQueues = append(b.failureQueues, failureQueue{f.Name + " ← " + tr.Source, queue})
 		b.alarm(queue, "NotEmpty", b.name(f.Name, tr.Source, "failures-not-empty"),
 			fmt.Sprintf("%s gave up on records of %s: they are in the queue %s", f.Name, tr.Source, *b.name(f.Name, tr.Source, "failures")),
 			queue.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: awscdk.Duration_Minutes(jsii.Number(1)), Statistic: jsii.String("Maximum")}),

@@ -2,10 +2,13 @@ package stack_test
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/portfoliotracker/tracker/infra/stack"
+	"github.com/portfoliotracker/tracker/shared/platform/metrics"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -186,6 +189,24 @@ func TestParity(t *testing.T) {
 			got[fmt.Sprintf("%s <- %s", fns[fn], topics[topic])] = true
 		}
 		same("SNS subscriptions", got, want)
+
+		// SLO alarms: one per objective of shared/platform/metrics.SLOs whose
+		// function the topology has; and the one dashboard.
+		want, got = map[string]bool{}, map[string]bool{}
+		for _, slo := range metrics.SLOs() {
+			if slices.ContainsFunc(s.topo.Functions, func(f topology.Function) bool { return f.Name == slo.Dimensions[metrics.Function] }) {
+				want["slo-"+slo.Name] = true
+			}
+		}
+		for _, n := range s.byName("AWS::CloudWatch::Alarm", "AlarmName") {
+			if strings.HasPrefix(n, "slo-") {
+				got[n] = true
+			}
+		}
+		same("SLO alarms", got, want)
+		if got := s.byName("AWS::CloudWatch::Dashboard", "DashboardName"); len(got) != 1 || slices.Collect(maps.Values(got))[0] != "observability" {
+			t.Errorf("%s: dashboards %v, want the one observability dashboard", name, got)
+		}
 	}
 }
 

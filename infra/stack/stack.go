@@ -63,6 +63,9 @@ type builder struct {
 	ws      awsapigatewayv2.WebSocketApi
 	account awscdk.CfnResource // API Gateway's account settings, when managed here
 	mail    *mailResources     // the SES identity, configuration set and events topic, when a function sends mail
+	// failureQueues are the mappings' on-failure destinations, in creation
+	// order (the dashboard shows them).
+	failureQueues []failureQueue
 
 	webDir          string                             // the built web app (Props.WebDir)
 	webURL          *string                            // the distribution's URL, once built (webSite)
@@ -112,6 +115,7 @@ func New(scope constructs.Construct, p Props) (*Stack, error) {
 	b.webSite()
 	b.schedules()
 	b.afterDeployment()
+	b.observability()
 	b.secretOutputs()
 	return &b.Stack, nil
 }

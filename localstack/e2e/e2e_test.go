@@ -524,6 +524,8 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("the trade and the tick emitted their metrics", func(t *testing.T) { testMetrics(t, s) })
+
 	t.Run("a symbol watched over the WebSocket and held by nobody receives price messages", func(t *testing.T) {
 		// NFLX: no position, no alert rule, no benchmark. Only the watch puts it on
 		// the ingest's watch list, and only the ingest's quote can reach dave.

@@ -63,6 +63,7 @@ var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 //	GET  /status                       URLs, start-up timings, per-function and per-mapping counters
 //	GET  /failures                     what the event source mappings gave up on, and what the functions quarantined (the on-failure destinations)
 //	POST /demo                         seed the demo now (what PT_LOCAL_DEMO=true does at start; idempotent), answering its users
+//	GET  /metrics[?format=prometheus]  what the functions emitted (EMF on stdout), aggregated per metric and dimensions (metrics.go)
 //
 // and the mail plumbing's (mailRoutes): GET /sms, POST /ses/events, /faults/email.
 func (s *Stack) adminHandler() http.Handler {
@@ -123,6 +124,7 @@ func (s *Stack) adminHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"urls": s.URLs, "timings": s.Timings, "functions": fns, "mappings": maps})
 	})
+	mux.HandleFunc("GET /metrics", s.metrics.serveMetrics)
 	mux.HandleFunc("POST /demo", func(w http.ResponseWriter, r *http.Request) {
 		users, err := s.SeedDemo(r.Context())
 		if err != nil {

@@ -52,9 +52,11 @@ type Stack struct {
 
 	pollers  map[string]*esm.Poller
 	failures map[string]*esm.FileDestination
-	servers  []*http.Server
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
+	// metrics aggregates the functions' EMF lines (GET /metrics).
+	metrics *metricsCollector
+	servers []*http.Server
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 
 	// URLs is where each front end answers.
 	URLs URLs
@@ -95,7 +97,7 @@ func (t Timing) MarshalJSON() ([]byte, error) {
 // receives the functions' log lines (nil = discarded). Close stops it all.
 func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) (_ *Stack, err error) {
 	t0 := time.Now()
-	s := &Stack{cfg: cfg, log: log, pollers: map[string]*esm.Poller{}, failures: map[string]*esm.FileDestination{}}
+	s := &Stack{cfg: cfg, log: log, pollers: map[string]*esm.Poller{}, failures: map[string]*esm.FileDestination{}, metrics: newMetricsCollector()}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -232,6 +234,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}
+	output = s.metrics.tee(output) // the functions' EMF lines, for GET /metrics
 	for _, f := range cfg.Functions() {
 		maxConc := f.ReservedConcurrency
 		if maxConc == 0 {

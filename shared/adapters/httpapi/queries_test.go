@@ -27,6 +27,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -35,7 +36,10 @@ import (
 // (newFullAPI) or over DynamoDB Local and PostgreSQL (newPostgresAPI).
 type fullAPI struct {
 	*api
-	events interface {
+	// metrics holds the EMF lines the API wrote, as the api function writes
+	// them to stdout.
+	metrics *lockedBuffer
+	events  interface {
 		Events(ctx context.Context, aggregateID string, from, to int64) ([]portfolio.Event, error)
 	}
 	apply func(ctx context.Context, events []portfolio.Event) error
@@ -117,16 +121,19 @@ func newPostgresAPIWith(t testing.TB, wrap func(httpapi.Queries) httpapi.Queries
 	// caller; the projector writes as the owner.
 	callerDB, _ := readmodeltest.API(t, dsn)
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	metrics := &lockedBuffer{}
 	cfg := httpapi.Config{
 		Commands: command.New(store, command.Options{Logger: quiet, Rates: readmodel.NewFXRates(callerDB)}), Events: store,
 		Queries: wrap(readmodel.NewQueries(callerDB)), Alerts: readmodel.NewAlertRules(callerDB), Analytics: readmodel.NewMetrics(callerDB), Logger: quiet,
 		Suggestions: readmodel.NewSuggestions(callerDB),
+		Metrics:     emf.New(metrics, map[string]string{"Function": "api"}), Gauges: readmodel.PoolGauges(callerDB.Pool()),
 	}
 	srv := httpapi.New(cfg)
 	projector := readmodel.NewProjector(pool, readmodel.ProjectorOptions{Logger: quiet, Metrics: io.Discard})
 	return &fullAPI{
-		api:    &api{t: t, handler: httplambda.Handler(srv)},
-		events: store,
+		api:     &api{t: t, handler: httplambda.Handler(srv)},
+		metrics: metrics,
+		events:  store,
 		apply: func(ctx context.Context, events []portfolio.Event) error {
 			failed, err := projector.Apply(ctx, events)
 			if err == nil && len(failed) > 0 {

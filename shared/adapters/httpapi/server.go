@@ -33,6 +33,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/readyourwrites"
 	"github.com/portfoliotracker/tracker/shared/app/users"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
@@ -68,6 +69,9 @@ type Server struct {
 	// fresh waits for the read model on the portfolio queries (nil without
 	// Queries).
 	fresh *readyourwrites.Service
+	// unmatched writes the metrics of the requests no route matched (nil:
+	// no metrics).
+	unmatched *routeMetrics
 }
 
 // Config wires a Server.
@@ -108,6 +112,11 @@ type Config struct {
 	// ReadYourWrites bounds a portfolio query's wait for the read model to reach
 	// its minVersion (zero: readyourwrites' defaults, up to a second).
 	ReadYourWrites readyourwrites.Options
+
+	// Metrics receives one EMF line per request (metrics.go); nil: none.
+	// Gauges, when set, adds its figures to each line (the database pool's).
+	Metrics *emf.Writer
+	Gauges  func() []emf.Metric
 }
 
 // New builds the server and binds a handler to each route of
@@ -133,9 +142,11 @@ func New(cfg Config) *Server {
 	}
 	s.routes = routes
 	s.mux = http.NewServeMux()
+	s.unmatched = newRouteMetrics(cfg.Metrics, cfg.Gauges, topology.Route{}, unmatchedRoute)
 	for _, rt := range routes {
+		measured := newRouteMetrics(cfg.Metrics, cfg.Gauges, rt.Route, rt.Pattern())
 		if rt.Public() {
-			s.mux.HandleFunc(rt.Pattern(), s.public(rt.handler))
+			s.mux.HandleFunc(rt.Pattern(), measured.measure(s.public(rt.handler)))
 			continue
 		}
 		h := rt.handler
@@ -145,7 +156,7 @@ func New(cfg Config) *Server {
 		if slices.Contains(createsData, rt.OperationID) {
 			h = s.refuseErased(h)
 		}
-		s.mux.HandleFunc(rt.Pattern(), s.authenticated(h))
+		s.mux.HandleFunc(rt.Pattern(), measured.measure(s.authenticated(h)))
 	}
 	return s
 }
@@ -249,16 +260,22 @@ func bindRoutes(routes []topology.Route, handlers map[string]handler) ([]Route, 
 // error shape rather than ServeMux's plain text.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if _, pattern := s.mux.Handler(r); pattern == "" {
-		allowed := s.allowedMethods(r)
-		if len(allowed) > 0 {
-			w.Header().Set("Allow", strings.Join(allowed, ", "))
-			s.writeError(w, r, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")), nil))
-			return
-		}
-		s.writeError(w, r, newError(http.StatusNotFound, CodeNotFound, "no route for "+r.URL.Path, nil))
+		s.unmatched.measure(s.noRoute)(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// noRoute answers a request no route matched: 405 with Allow when the path
+// has other methods, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	allowed := s.allowedMethods(r)
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, r, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", ")), nil))
+		return
+	}
+	s.writeError(w, r, newError(http.StatusNotFound, CodeNotFound, "no route for "+r.URL.Path, nil))
 }
 
 func (s *Server) allowedMethods(r *http.Request) []string {

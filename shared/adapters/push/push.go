@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 )
 
 // MaxMessageBytes is API Gateway's WebSocket message limit.
@@ -115,6 +116,9 @@ type Options struct {
 	// offline, then pays one scan a period instead of one query per user and
 	// fan-out; a connection opened meanwhile is served from the next read on.
 	ConnectedUsersFor time.Duration
+	// Metrics, when set, receives a line per fan-out that found connections:
+	// PushesSent, PushesGone, PushesThrottled, PushesFailed.
+	Metrics *emf.Writer
 }
 
 // ConnectedUsersLister lists the users with a live connection (wsconn.Store).
@@ -330,10 +334,23 @@ func (p *Pusher) postAll(ctx context.Context, byUser [][]connPostings, lookupErr
 		fail(fmt.Sprintf("(%d not attempted)", n), cause, n)
 	}
 	res.Sent, res.Gone, res.Throttled, res.Failed = int(sent.Load()), int(gone.Load()), int(throttled.Load()), int(failed.Load())
+	p.emit(res)
 	if len(errs) > 0 {
 		return res, &DeliveryError{Result: res, Err: errors.Join(errs...)}
 	}
 	return res, nil
+}
+
+// emit writes a fan-out's counts, when it found any connection.
+func (p *Pusher) emit(res Result) {
+	if res.Connections == 0 {
+		return
+	}
+	p.opts.Metrics.Emit(
+		emf.Metric{Name: "PushesSent", Value: float64(res.Sent)},
+		emf.Metric{Name: "PushesGone", Value: float64(res.Gone)},
+		emf.Metric{Name: "PushesThrottled", Value: float64(res.Throttled)},
+		emf.Metric{Name: "PushesFailed", Value: float64(res.Failed)})
 }
 
 // scheduler hands out connections to post to: the users take turns (each

@@ -74,6 +74,7 @@ import (
 type Projector struct {
 	pool     *pgxpool.Pool
 	metrics  *emf.Writer
+	gauges   func() []emf.Metric // the pool's, on each batch's line
 	log      *slog.Logger
 	function string
 	source   EventReader
@@ -130,6 +131,7 @@ func NewProjector(pool *pgxpool.Pool, opts ProjectorOptions) *Projector {
 	return &Projector{
 		pool:     pool,
 		metrics:  emf.New(opts.Metrics, map[string]string{"Function": opts.Function}),
+		gauges:   PoolGauges(pool),
 		log:      opts.Logger,
 		function: opts.Function,
 		source:   opts.Source,
@@ -190,7 +192,7 @@ func (p *Projector) ApplyRecords(ctx context.Context, recs []Record) (BatchResul
 	slices.SortFunc(r.Quarantined, func(x, y Quarantined) int {
 		return cmp.Or(cmp.Compare(x.AggregateID, y.AggregateID), cmp.Compare(x.Version, y.Version))
 	})
-	p.metrics.Emit(
+	line := append(make([]emf.Metric, 0, 18),
 		emf.Metric{Name: "EventsReceived", Value: float64(len(recs))},
 		emf.Metric{Name: "EventsApplied", Value: float64(r.Applied)},
 		emf.Metric{Name: "EventsDuplicate", Value: float64(r.Duplicates)},
@@ -207,6 +209,10 @@ func (p *Projector) ApplyRecords(ctx context.Context, recs []Record) (BatchResul
 		emf.Metric{Name: "DatabaseTransactions", Value: float64(r.Transactions)},
 		emf.Metric{Name: "BatchDuration", Unit: "Milliseconds", Value: float64(time.Since(start).Microseconds()) / 1000},
 	)
+	if p.gauges != nil {
+		line = append(line, p.gauges()...)
+	}
+	p.metrics.Emit(line...)
 	return r, nil
 }
 

@@ -265,17 +265,26 @@ func TestTransientFailuresRetryWithBackoffAndEveryAttemptIsRecorded(t *testing.T
 	if got := f.attempts(user); fmt.Sprint(got) != "[retry retry sent]" {
 		t.Fatalf("attempts %v", got)
 	}
-	var retried, sent float64
+	// The run's totals, and the same again on the e-mail channel's lines.
+	var retried, sent, emailRetried, emailSent float64
 	for _, line := range strings.Split(strings.TrimSpace(metrics.String()), "\n") {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("metrics line %q: %v", line, err)
 		}
-		retried += m["NotificationsRetried"].(float64)
-		sent += m["NotificationsSent"].(float64)
+		switch m["Channel"] {
+		case nil:
+			retried += m["NotificationsRetried"].(float64)
+			sent += m["NotificationsSent"].(float64)
+		case "email":
+			emailRetried += m["NotificationsRetried"].(float64)
+			emailSent += m["NotificationsSent"].(float64)
+		default:
+			t.Fatalf("a line of channel %v", m["Channel"])
+		}
 	}
-	if retried != 2 || sent != 1 {
-		t.Fatalf("metrics: %v retried, %v sent\n%s", retried, sent, metrics.String())
+	if retried != 2 || sent != 1 || emailRetried != 2 || emailSent != 1 {
+		t.Fatalf("metrics: %v retried, %v sent (email: %v, %v)\n%s", retried, sent, emailRetried, emailSent, metrics.String())
 	}
 	if len(f.mail.emails()) != 1 {
 		t.Fatalf("%d emails sent", len(f.mail.emails()))

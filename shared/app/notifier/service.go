@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/domain/notify"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
+	"github.com/portfoliotracker/tracker/shared/platform/metrics"
 )
 
 // Options tune a Service; the zero value of each field takes its default.
@@ -76,6 +78,13 @@ type RunStats struct {
 	Failed     int `json:"failed"`     // deliveries given up
 	Suppressed int `json:"suppressed"` // deliveries stopped for their address
 	Pruned     int `json:"pruned"`     // outbox entries past the retention deleted
+	// ByChannel counts the outcomes of each channel used in the run.
+	ByChannel map[notify.Channel]ChannelStats `json:"byChannel,omitempty"`
+}
+
+// ChannelStats are one channel's outcomes in a run.
+type ChannelStats struct {
+	Sent, Retried, Failed, Suppressed int
 }
 
 // Run plans the unplanned outbox entries, then sends the due deliveries until
@@ -126,6 +135,14 @@ func (s *Service) emit(st RunStats) {
 		emf.Metric{Name: "NotificationsFailed", Unit: "Count", Value: float64(st.Failed)},
 		emf.Metric{Name: "NotificationsSuppressed", Unit: "Count", Value: float64(st.Suppressed)},
 	)
+	for _, ch := range slices.Sorted(maps.Keys(st.ByChannel)) {
+		c := st.ByChannel[ch]
+		s.opts.Metrics.WithDimensions(map[string]string{metrics.Channel: string(ch)}).Emit(
+			emf.Metric{Name: "NotificationsSent", Value: float64(c.Sent)},
+			emf.Metric{Name: "NotificationsRetried", Value: float64(c.Retried)},
+			emf.Metric{Name: "NotificationsFailed", Value: float64(c.Failed)},
+			emf.Metric{Name: "NotificationsSuppressed", Value: float64(c.Suppressed)})
+	}
 }
 
 // planAll plans the outbox in batches until it holds nothing unplanned.
@@ -170,7 +187,7 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 		}
 		st.Claimed += len(claimed)
 		for _, group := range groupMessages(claimed) {
-			if err := s.record(ctx, s.sendGroup(ctx, group, st), st); err != nil {
+			if err := s.record(ctx, group[0].Channel, s.sendGroup(ctx, group, st), st); err != nil {
 				// The claims expire and the next run sends again: at least once.
 				return err
 			}
@@ -185,26 +202,35 @@ func (s *Service) deliverDue(ctx context.Context, st *RunStats) error {
 // record stores one message's outcomes and counts them. What was sent is
 // recorded even when ctx has ended meanwhile: a lost record means a second
 // e-mail once the lease expires.
-func (s *Service) record(ctx context.Context, outcomes []Outcome, st *RunStats) error {
+func (s *Service) record(ctx context.Context, channel notify.Channel, outcomes []Outcome, st *RunStats) error {
 	recordCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.store.Record(recordCtx, outcomes); err != nil {
 		return fmt.Errorf("notifier: record %d outcomes: %w", len(outcomes), err)
 	}
+	if st.ByChannel == nil {
+		st.ByChannel = map[notify.Channel]ChannelStats{}
+	}
+	ch := st.ByChannel[channel]
 	for _, o := range outcomes {
 		switch o.Status {
 		case StatusSent:
 			st.Sent++
+			ch.Sent++
 		case StatusRetry:
 			if o.Attempted { // not a claim handed back unsent
 				st.Retried++
+				ch.Retried++
 			}
 		case StatusFailed:
 			st.Failed++
+			ch.Failed++
 		case StatusSuppressed:
 			st.Suppressed++
+			ch.Suppressed++
 		}
 	}
+	st.ByChannel[channel] = ch
 	return nil
 }
 

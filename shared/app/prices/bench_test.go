@@ -3,6 +3,7 @@ package prices_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -27,6 +28,7 @@ func benchBatch(b *testing.B, base time.Time) []prices.Record {
 	for i := range benchTicks {
 		sym := fmt.Sprintf("S%03d", i%benchSymbols)
 		recs = append(recs, rec(b, sym, fmt.Sprintf("%d.%02d", 100+i%37, i%100), base.Add(time.Duration(i)*time.Millisecond)))
+		recs[len(recs)-1].ArrivedAt = time.Now() // the TickToPush samples are taken, as in the function
 	}
 	return recs
 }
@@ -49,8 +51,10 @@ func benchHandle(b *testing.B, concurrency int) {
 		}
 		holdings(b, e.pool, fmt.Sprintf("p%03d", p), u1, pos)
 	}
+	// The metrics as the function writes them (to stdout there): the batch's
+	// line with its latency samples and the pool's gauges.
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: discard{},
-		Alerts: alertStore(b, u1), Concurrency: concurrency})
+		Alerts: alertStore(b, u1), Concurrency: concurrency, Metrics: io.Discard, Gauges: readmodel.PoolGauges(e.pool)})
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
 	var dyn, rm, dec, push time.Duration
 	i := 0

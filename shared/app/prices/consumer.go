@@ -133,7 +133,10 @@ type Config struct {
 	// Metrics receives one EMF line per batch (dimension Function=prices); nil:
 	// none.
 	Metrics io.Writer
-	Logger  *slog.Logger
+	// Gauges, when set, adds its figures to each batch's line (the database
+	// pool's).
+	Gauges func() []emf.Metric
+	Logger *slog.Logger
 }
 
 // DefaultPushBudget is Config.PushBudget's default.
@@ -214,6 +217,13 @@ type Stats struct {
 	// PushFailures counts the notifier calls that reported a failure (some
 	// messages failed or did not fit in the budget); never retried.
 	PushFailures int
+	// AlertTicks counts the ticks evaluated against alert rules;
+	// RuleCacheHits and RuleCacheMisses the alert keys whose rules the
+	// consumer's cache held or had to load.
+	AlertTicks, RuleCacheHits, RuleCacheMisses int
+	// TickToPush samples (at most maxLatencySamples, in milliseconds) the time
+	// from the records' arrival on the stream to the end of the pushes.
+	TickToPush []float64
 	// ValuationQuery is the part of Valuate spent in the valuation query, and
 	// ValueAlerts the part in the value_drop rules (their writes included).
 	ValuationQuery, ValueAlerts time.Duration
@@ -430,6 +440,25 @@ func (c *Consumer) push(ctx context.Context, b *batch) {
 	start := time.Now()
 	c.deliver(ctx, &b.st, &b.out, b.bySym)
 	b.st.Push = time.Since(start)
+	b.st.TickToPush = sinceArrival(b.recs, time.Now())
+}
+
+// maxLatencySamples bounds the TickToPush values of a batch: one EMF line
+// holds 100 values of a metric, and an even sample of a 10,000-record batch
+// keeps its percentiles.
+const maxLatencySamples = 100
+
+// sinceArrival samples, evenly over the batch, the milliseconds from each
+// record's arrival to now (records without an arrival time left out).
+func sinceArrival(recs []Record, now time.Time) []float64 {
+	step := max(1, (len(recs)+maxLatencySamples-1)/maxLatencySamples)
+	var out []float64
+	for i := 0; i < len(recs); i += step {
+		if at := recs[i].ArrivedAt; !at.IsZero() {
+			out = append(out, float64(now.Sub(at).Microseconds())/1000)
+		}
+	}
+	return out
 }
 
 // setAside is a record that can never apply: poison (ev nil) or a tick refused.
@@ -486,7 +515,7 @@ func (c *Consumer) finish(ctx context.Context, st *Stats, err error) {
 	if err != nil {
 		failedBatches = 1
 	}
-	c.metrics.Emit(
+	line := append(make([]emf.Metric, 0, 16),
 		emf.Metric{Name: "StreamRecords", Value: float64(st.Records)},
 		emf.Metric{Name: "StreamRecordsPoison", Value: float64(st.Poison)},
 		emf.Metric{Name: "StreamRecordsQuarantined", Value: float64(st.Quarantined)},
@@ -495,7 +524,18 @@ func (c *Consumer) finish(ctx context.Context, st *Stats, err error) {
 		emf.Metric{Name: "TransientRetries", Value: float64(st.TransientRetries)},
 		emf.Metric{Name: "BatchesFailed", Value: failedBatches},
 		emf.Metric{Name: "PushFailures", Value: float64(st.PushFailures)},
+		emf.Metric{Name: "AlertTicksEvaluated", Value: float64(st.AlertTicks)},
+		emf.Metric{Name: "AlertsFired", Value: float64(st.Firings + st.ValueFirings)},
+		emf.Metric{Name: "RuleCacheHits", Value: float64(st.RuleCacheHits)},
+		emf.Metric{Name: "RuleCacheMisses", Value: float64(st.RuleCacheMisses)},
 	)
+	if len(st.TickToPush) > 0 {
+		line = append(line, emf.Metric{Name: "TickToPush", Unit: "Milliseconds", Values: st.TickToPush})
+	}
+	if c.cfg.Gauges != nil {
+		line = append(line, c.cfg.Gauges()...)
+	}
+	c.metrics.Emit(line...)
 }
 
 // apply runs steps 2 to 5 for symbols. What fails transiently goes into

@@ -18,6 +18,9 @@ type Record struct {
 	ShardID        string // "" when the trigger does not say
 	Stream         string // the stream's ARN
 	Data           []byte
+	// ArrivedAt is when the stream took the record (Kinesis'
+	// ApproximateArrivalTimestamp; zero when unknown): the start of TickToPush.
+	ArrivedAt time.Time
 }
 
 // The ports below are the consumer's; the errors of their writes that no retry

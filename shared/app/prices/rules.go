@@ -55,6 +55,18 @@ func (t *claimTokens) next() string {
 	return t.prefix + strconv.FormatUint(t.seq.Add(1), 10)
 }
 
+// count adds to st the keys whose rules rc holds (hits) and those it must load.
+func (rc *ruleCache) count(st *Stats, keys []string) {
+	hits := 0
+	for _, k := range keys {
+		if _, ok := rc.marks[k]; ok {
+			hits++
+		}
+	}
+	st.RuleCacheHits += hits
+	st.RuleCacheMisses += len(keys) - hits
+}
+
 func (rc *ruleCache) invalidate(keys ...string) {
 	for _, k := range keys {
 		for _, id := range rc.rules[k] {
@@ -101,6 +113,7 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 	if rc != nil {
 		rc.mu.Lock()
 		defer rc.mu.Unlock()
+		rc.count(st, set.keys)
 		if err := c.prepare(ctx, rc, marker, set); err != nil {
 			log.ErrorContext(ctx, "prices: "+set.name+" alert rules", "error", err.Error())
 			return set.keys, nil, err
@@ -108,6 +121,7 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		eng = rc.eng
 		eng.TakeChanged() // nothing pending from an aborted batch
 	} else {
+		st.RuleCacheMisses += len(set.keys) // no cache without a StateMarker
 		rules, state, err := set.load(ctx, set.keys)
 		if err == nil && len(rules) == 0 {
 			return nil, nil, nil
@@ -131,6 +145,7 @@ func (c *Consumer) runAlerts(ctx context.Context, st *Stats, rc *ruleCache, set 
 		}
 		ticks = append(ticks, more...)
 	}
+	st.AlertTicks += len(ticks)
 	fs := eng.Evaluate(ticks)
 	fail := func(msg string, err error) ([]string, []alerts.Firing, error) {
 		log.ErrorContext(ctx, "prices: "+set.name+" "+msg, "error", err.Error())

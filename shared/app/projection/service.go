@@ -165,8 +165,25 @@ func (s *Service) Project(ctx context.Context, recs []Record) (failed []string, 
 	n.quarantined = len(orphans) + len(res.Quarantined)
 	failed, logged := failInAggregateOrder(recs, out)
 	s.recordFailures(ctx, logged)
-	s.emit(len(recs), len(failed), n)
+	s.emit(len(recs), len(failed), n, projectionLag(recs, time.Now()))
 	return failed, nil
+}
+
+// maxLagSamples bounds a batch's ProjectionLag values (an EMF line holds 100
+// values of a metric).
+const maxLagSamples = 100
+
+// projectionLag samples, evenly over the batch, the milliseconds from each
+// event's recording to now; records that carry no event are left out.
+func projectionLag(recs []Record, now time.Time) []float64 {
+	step := max(1, (len(recs)+maxLagSamples-1)/maxLagSamples)
+	var out []float64
+	for i := 0; i < len(recs); i += step {
+		if r := recs[i]; r.Ignored == "" && r.Undecodable == "" && !r.Event.Timestamp.IsZero() {
+			out = append(out, float64(now.Sub(r.Event.Timestamp).Microseconds())/1000)
+		}
+	}
+	return out
 }
 
 // split lays the records out: the events (and the poison records that name one)
@@ -292,7 +309,7 @@ func (s *Service) recordFailures(ctx context.Context, logged []rows.Failure) {
 	}
 }
 
-func (s *Service) emit(records, failed int, n counts) {
+func (s *Service) emit(records, failed int, n counts, lag []float64) {
 	s.metrics.Emit(
 		emf.Metric{Name: "StreamRecords", Value: float64(records)},
 		emf.Metric{Name: "StreamRecordsIgnored", Value: float64(n.ignored)},
@@ -301,5 +318,6 @@ func (s *Service) emit(records, failed int, n counts) {
 		emf.Metric{Name: "StreamRecordsFailed", Value: float64(failed)},
 		emf.Metric{Name: "StreamRecordsQuarantined", Value: float64(n.quarantined)},
 		emf.Metric{Name: "TransientRetries", Value: float64(n.retries)},
+		emf.Metric{Name: "ProjectionLag", Unit: "Milliseconds", Values: lag},
 	)
 }

@@ -3,6 +3,7 @@ package projection_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -103,6 +104,12 @@ func TestProjectFailsInAggregateOrder(t *testing.T) {
 		if !strings.Contains(metrics.String(), want) {
 			t.Errorf("metrics lack %s:\n%s", want, metrics.String())
 		}
+	}
+	// The lag of each decoded event (s1-s4, s6): from its timestamp to now.
+	var line struct{ ProjectionLag []float64 }
+	if err := json.Unmarshal(metrics.Bytes(), &line); err != nil || len(line.ProjectionLag) != 5 ||
+		line.ProjectionLag[0] < float64(time.Since(recs[0].Event.Timestamp).Milliseconds())-60_000 {
+		t.Errorf("projection lag %v (%v):\n%s", line.ProjectionLag, err, metrics.String())
 	}
 	if !strings.Contains(logs.String(), "poison stream record") || !strings.Contains(logs.String(), "ignoring a non-INSERT stream record") {
 		t.Errorf("logs:\n%s", logs.String())
