@@ -11,6 +11,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -99,7 +100,9 @@ func benchProjector(b *testing.B, rowAtATime bool) {
 			}
 			continue
 		}
+		ctx, end := testenv.Invocation(ctx, "projector")
 		r, err := proj.ApplyBatch(ctx, events)
+		end()
 		if err != nil || len(r.Failures) > 0 {
 			b.Fatal(err, r.Failures)
 		}

@@ -11,8 +11,26 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/prices"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
+
+// benchTraceparent is the publisher's span of every benchmark tick.
+const benchTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+// tracedRec is rec carrying benchTraceparent.
+func tracedRec(b *testing.B, sym, price string, at time.Time) prices.Record {
+	q := market.Quote{Symbol: sym, Price: decimal.RequireFromString(price), Volume: decimal.NewFromInt(10), Timestamp: at,
+		Source: "simulated", PreviousClose: decimal.RequireFromString("100")}
+	ev := pricing.FromQuote(q)
+	ev.Traceparent = benchTraceparent
+	data, err := pricing.Encode(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw(sym, data)
+}
 
 type discard struct{}
 
@@ -22,11 +40,13 @@ const benchSymbols, benchTicks = 500, 10000
 
 // benchBatch is 10,000 ticks over 500 symbols (20 each), every tick later than
 // any of the previous batch (base moves on per iteration) so every write applies.
+// Each carries the traceparent of its publisher's (sampled) span, as the
+// ingest function's do: traced (PT_BENCH_TRACING=1), each gets its span.
 func benchBatch(b *testing.B, base time.Time) []prices.Record {
 	recs := make([]prices.Record, 0, benchTicks)
 	for i := range benchTicks {
 		sym := fmt.Sprintf("S%03d", i%benchSymbols)
-		recs = append(recs, rec(b, sym, fmt.Sprintf("%d.%02d", 100+i%37, i%100), base.Add(time.Duration(i)*time.Millisecond)))
+		recs = append(recs, tracedRec(b, sym, fmt.Sprintf("%d.%02d", 100+i%37, i%100), base.Add(time.Duration(i)*time.Millisecond)))
 	}
 	return recs
 }
@@ -59,7 +79,9 @@ func benchHandle(b *testing.B, concurrency int) {
 		batch := benchBatch(b, base.Add(time.Duration(i)*time.Minute))
 		i++
 		b.StartTimer()
-		resp, st, err := c.Process(b.Context(), batch)
+		ctx, end := testenv.Invocation(b.Context(), "prices")
+		resp, st, err := c.Process(ctx, batch)
+		end()
 		if err != nil || len(resp) != 0 || st.LatestRows != benchSymbols {
 			b.Fatalf("failures %d, stats %+v, %v", len(resp), st, err)
 		}

@@ -95,10 +95,10 @@ func (f Function) Environment() []Setting {
 		}
 	}
 	out = append(out,
-		Setting{Name: TracesEndpointEnvVar, SetBy: LocalStack,
+		Setting{Name: TracesEndpointEnvVar, SetBy: BothStacks,
 			Meaning: "the OTLP/HTTP URL the function's spans go to (X-Ray's OTLP endpoint in AWS, the local stack's collector locally); empty: no tracing"},
-		Setting{Name: TracesSampleRatioEnvVar, Default: "1",
-			Meaning: "the fraction (0 to 1) of the traces the function starts that are sampled; a continued trace keeps its producer's decision"})
+		Setting{Name: TracesSampleRatioEnvVar, Default: "1", SetBy: CDKStack,
+			Meaning: "the fraction (0 to 1) of the traces the function starts that are sampled (the stage's); a continued trace keeps its producer's decision"})
 	return append(out, f.Settings...)
 }
 
