@@ -14,8 +14,9 @@ import (
 // queryTracer gives each query and each batch of queries a span
 // ("postgres SELECT"), the child of the span in the query's context; a query
 // outside a recorded span (a sampled-out trace, tracing off) costs one check.
-// The statement's text goes on the span (its first queryTextMax bytes): the
-// values are bound parameters, never on it.
+// The statement's text goes on the span (its first queryTextMax bytes, cut
+// to valid UTF-8: the exporter's protobuf refuses anything else): the values
+// are bound parameters, never on it.
 type queryTracer struct{}
 
 const queryTextMax = 256
@@ -28,7 +29,7 @@ func startQuery(ctx context.Context, sql string) context.Context {
 	}
 	op := operation(sql)
 	ctx, _ = tracing.Start(ctx, "postgres "+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(dbSystem, attribute.String("db.operation.name", op), attribute.String("db.query.text", sql[:min(len(sql), queryTextMax)])))
+		trace.WithAttributes(dbSystem, attribute.String("db.operation.name", op), attribute.String("db.query.text", strings.ToValidUTF8(sql[:min(len(sql), queryTextMax)], ""))))
 	return ctx
 }
 

@@ -127,15 +127,19 @@ func ContextWithTraceparent(ctx context.Context, tp string) context.Context {
 
 // Batch is the spans of one batch of records a consumer processes together
 // (a DynamoDB stream or Kinesis batch): the batch's span, a child of the
-// invocation's, and for each record that carries a traceparent a record span,
-// the child of that traceparent, so that the producer's trace continues
-// through the consumer. A span has one parent, so the batch's span is linked
-// to the record spans (and each record span to the batch's) instead.
+// invocation's, and for each producer span the records' traceparents name a
+// record span, the child of that traceparent, so that the producer's trace
+// continues through the consumer. Records that carry the same traceparent (the
+// ticks one ingest run published, the events of one command) share their
+// record span: one per producer, not one per record, keeps a batch of ten
+// thousand ticks from one publisher at one span. A span has one parent, so the
+// batch's span is linked to the record spans (and each record span to the
+// batch's) instead.
 type Batch struct {
 	span    trace.Span
 	ctx     context.Context
-	records []trace.Span      // by record index; nil: no traceparent
-	ctxs    []context.Context // the record spans' contexts
+	records []trace.Span      // the record spans, one per distinct traceparent
+	ctxs    []context.Context // by record index: its record span's context; nil: none
 	last    int               // the last record with a span, -1 when none
 }
 
@@ -152,21 +156,52 @@ func StartBatch(ctx context.Context, name string, n int, traceparent func(i int)
 		return b
 	}
 	batchLink := trace.Link{SpanContext: b.span.SpanContext()}
+	var (
+		prevTP  string
+		prevCtx context.Context
+		seen    map[string]context.Context
+	)
 	for i := range n {
-		sc, err := ParseTraceparent(traceparent(i))
-		if err != nil {
+		tp := traceparent(i)
+		if tp == "" {
 			continue
 		}
-		if b.records == nil {
-			b.records, b.ctxs = make([]trace.Span, n), make([]context.Context, n)
+		rctx := prevCtx
+		if tp != prevTP || prevCtx == nil {
+			var ok bool
+			if rctx, ok = seen[tp]; !ok {
+				rctx = b.startRecord(ctx, name, tp, batchLink)
+				if seen == nil {
+					seen = map[string]context.Context{}
+				}
+				seen[tp] = rctx
+			}
+			prevTP, prevCtx = tp, rctx
 		}
-		// The child of the producer's span, not of the invocation's.
-		_, span := Start(trace.ContextWithRemoteSpanContext(ctx, sc), name+" record",
-			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(batchLink))
-		b.records[i], b.ctxs[i], b.last = span, trace.ContextWithSpan(b.ctx, span), i
-		b.span.AddLink(trace.Link{SpanContext: span.SpanContext()})
+		if rctx == nil {
+			continue // not a valid traceparent
+		}
+		if b.ctxs == nil {
+			b.ctxs = make([]context.Context, n)
+		}
+		b.ctxs[i], b.last = rctx, i
 	}
 	return b
+}
+
+// startRecord starts the record span continuing tp, the child of the
+// producer's span (not of the invocation's), and returns its context (the
+// batch's values and deadline kept); nil for a traceparent that does not parse.
+func (b *Batch) startRecord(ctx context.Context, name, tp string, batchLink trace.Link) context.Context {
+	sc, err := ParseTraceparent(tp)
+	if err != nil {
+		return nil
+	}
+	_, span := Start(trace.ContextWithRemoteSpanContext(ctx, sc), name+" record",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(batchLink))
+	b.records = append(b.records, span)
+	b.span.AddLink(trace.Link{SpanContext: span.SpanContext()})
+	return trace.ContextWithSpan(b.ctx, span)
 }
 
 // Context is the batch span's context, ctx's values kept.
@@ -189,9 +224,7 @@ func (b *Batch) Last() context.Context { return b.Record(b.last) }
 // End ends the record spans and the batch's, recording err on the batch's.
 func (b *Batch) End(err error) {
 	for _, s := range b.records {
-		if s != nil {
-			s.End()
-		}
+		s.End()
 	}
 	End(b.span, err)
 }

@@ -58,18 +58,22 @@ func TestParseTraceparentRefusesWhatW3CRefuses(t *testing.T) {
 	}
 }
 
-// A batch span is the child of the invocation's, each traced record's span
-// the child of its producer's, and the two are linked both ways.
+// A batch span is the child of the invocation's, each producer's record span
+// the child of the producer's span (one for the records sharing it), and the
+// two are linked both ways.
 func TestBatchParentsRecordsOnTheirProducers(t *testing.T) {
 	rec := recorder(t)
 	prodCtx, producer := tracing.Start(context.Background(), "producer")
 	tp := tracing.Traceparent(prodCtx)
 	producer.End()
 	invCtx, inv := tracing.Start(context.Background(), "invocation")
-	tps := []string{"", tp, "bad"}
+	tps := []string{"", tp, "bad", tp, "bad"}
 	b := tracing.StartBatch(invCtx, "projector batch", len(tps), func(i int) string { return tps[i] })
-	if trace.SpanFromContext(b.Record(0)) != trace.SpanFromContext(b.Context()) {
-		t.Error("a record without a traceparent does not run in the batch's span")
+	if trace.SpanFromContext(b.Record(0)) != trace.SpanFromContext(b.Context()) || trace.SpanFromContext(b.Record(2)) != trace.SpanFromContext(b.Context()) {
+		t.Error("a record without a (valid) traceparent does not run in the batch's span")
+	}
+	if trace.SpanFromContext(b.Record(1)) != trace.SpanFromContext(b.Record(3)) || trace.SpanFromContext(b.Record(1)) == trace.SpanFromContext(b.Context()) {
+		t.Error("two records of one producer span do not share their record span")
 	}
 	_, work := tracing.Start(b.Last(), "push")
 	work.End()
@@ -78,6 +82,9 @@ func TestBatchParentsRecordsOnTheirProducers(t *testing.T) {
 
 	spans := map[string]sdktrace.ReadOnlySpan{}
 	for _, s := range rec.Ended() {
+		if spans[s.Name()] != nil {
+			t.Errorf("two spans named %s", s.Name())
+		}
 		spans[s.Name()] = s
 	}
 	batch, record, push := spans["projector batch"], spans["projector batch record"], spans["push"]
