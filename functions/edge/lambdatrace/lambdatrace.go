@@ -74,7 +74,10 @@ func Setup(ctx context.Context, function string, env Env) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint), otlptracehttp.WithHTTPClient(client))
+	// No retries: an invocation waits for its flush, and a lost batch of spans
+	// costs less than a slow response.
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint), otlptracehttp.WithHTTPClient(client),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}), otlptracehttp.WithTimeout(flushTimeout))
 	if err != nil {
 		return nil, fmt.Errorf("lambdatrace: exporter: %w", err)
 	}
@@ -235,14 +238,14 @@ func httpClient(ctx context.Context, endpoint string) (*http.Client, error) {
 	}
 	host := u.Hostname()
 	if !strings.HasPrefix(host, "xray.") || !strings.HasSuffix(host, ".amazonaws.com") {
-		return &http.Client{Timeout: 10 * time.Second}, nil
+		return &http.Client{Timeout: flushTimeout}, nil
 	}
 	region := strings.TrimSuffix(strings.TrimPrefix(host, "xray."), ".amazonaws.com")
 	cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(region))
 	if err != nil {
 		return nil, fmt.Errorf("lambdatrace: AWS configuration: %w", err)
 	}
-	return &http.Client{Timeout: 10 * time.Second, Transport: &sigv4{next: http.DefaultTransport, creds: cfg.Credentials, region: region, signer: v4.NewSigner()}}, nil
+	return &http.Client{Timeout: flushTimeout, Transport: &sigv4{next: http.DefaultTransport, creds: cfg.Credentials, region: region, signer: v4.NewSigner()}}, nil
 }
 
 // sigv4 signs each export request for X-Ray's OTLP endpoint.
