@@ -27,6 +27,7 @@ func BenchmarkGetPositions50Holdings(b *testing.B) {
 	f.project(id)
 	path := "/portfolios/" + id + "/positions"
 	var lat []time.Duration
+	cpu0 := processCPU()
 	for b.Loop() {
 		start := time.Now()
 		r := f.do(alice, "GET", path, "")
@@ -36,6 +37,7 @@ func BenchmarkGetPositions50Holdings(b *testing.B) {
 		}
 	}
 	reportLatency(b, lat)
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkRecordTransaction: POST /portfolios/{id}/transactions through the
@@ -46,6 +48,7 @@ func BenchmarkRecordTransaction(b *testing.B) {
 	path := "/portfolios/" + id + "/transactions"
 	var lat []time.Duration
 	i := 0
+	cpu0 := processCPU()
 	for b.Loop() {
 		body := fmt.Sprintf(`{"type":"BUY","date":"2024-02-01","symbol":"SYM%02d","quantity":"1","price":"100"}`, i%20)
 		start := time.Now()
@@ -57,6 +60,7 @@ func BenchmarkRecordTransaction(b *testing.B) {
 		i++
 	}
 	reportLatency(b, lat)
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkHostileThreshold: POST /alerts with a threshold of 1.9 MB of digits

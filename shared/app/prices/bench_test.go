@@ -72,16 +72,18 @@ func benchHandle(b *testing.B, concurrency int) {
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: discard{},
 		Alerts: alertStore(b, u1), Concurrency: concurrency})
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-	var dyn, rm, dec, push time.Duration
+	var dyn, rm, dec, push, cpu time.Duration
 	i := 0
 	for b.Loop() {
 		b.StopTimer()
 		batch := benchBatch(b, base.Add(time.Duration(i)*time.Minute))
 		i++
 		b.StartTimer()
+		c0 := cpuTime()
 		ctx, end := testenv.Invocation(b.Context(), "prices")
 		resp, st, err := c.Process(ctx, batch)
 		end()
+		cpu += cpuTime() - c0
 		if err != nil || len(resp) != 0 || st.LatestRows != benchSymbols {
 			b.Fatalf("failures %d, stats %+v, %v", len(resp), st, err)
 		}
@@ -92,6 +94,7 @@ func benchHandle(b *testing.B, concurrency int) {
 	b.ReportMetric(float64(dyn)/n, "dynamo-ms/op")
 	b.ReportMetric(float64(rm)/n, "readmodel-ms/op")
 	b.ReportMetric(float64(push)/n, "valuation-ms/op")
+	b.ReportMetric(float64(cpu)/n, "cpu-ms/op")
 }
 
 // BenchmarkReadModelWrites500: the two set-based upserts alone (500 latest prices,
