@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 )
 
-// The Go exporter's protobuf reaches the collector, which answers the trace
+// The functions' exporter's protobuf reaches the collector, which answers the trace
 // as a tree with its links.
 func TestCollectorTakesTheGoExportersSpans(t *testing.T) {
 	store := newTraceStore()
@@ -24,10 +25,7 @@ func TestCollectorTakesTheGoExportersSpans(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	ctx := context.Background()
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(srv.URL+"/v1/traces"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	exp := lambdatrace.NewExporter(srv.URL+"/v1/traces", srv.Client())
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "api"))))
 	tr := tp.Tracer("test")

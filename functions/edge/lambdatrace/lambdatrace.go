@@ -1,9 +1,10 @@
 // Package lambdatrace is the SDK half of the project's tracing (the API half is
 // shared/platform/tracing, which takes no net/http and so cannot hold the
 // OpenTelemetry SDK): the tracer provider a function installs at start, its
-// exporter and sampler by setting, the span of each invocation with the flush
-// at its end (a Lambda environment may be frozen, or never thawed, after it
-// returns), and the spans of the AWS SDK's calls.
+// exporter (OTLP/HTTP protobuf, otlp.go) and sampler by setting, the span of
+// each invocation with the flush at its end (a Lambda environment may be
+// frozen, or never thawed, after it returns), and the spans of the AWS SDK's
+// calls.
 //
 // Settings (topology, every function): OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, the
 // OTLP/HTTP URL spans go to — in AWS X-Ray's OTLP endpoint
@@ -17,6 +18,7 @@ package lambdatrace
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -37,7 +39,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -66,7 +67,7 @@ func Setup(ctx context.Context, function string, env Env) (*Provider, error) {
 	if endpoint == "" {
 		return nil, nil
 	}
-	ratio, err := strconv.ParseFloat(cmpOr(env.String(SampleRatioEnvVar), "1"), 64)
+	ratio, err := strconv.ParseFloat(cmp.Or(env.String(SampleRatioEnvVar), "1"), 64)
 	if err != nil || ratio < 0 || ratio > 1 {
 		return nil, fmt.Errorf("lambdatrace: %s must be a number from 0 to 1", SampleRatioEnvVar)
 	}
@@ -74,14 +75,7 @@ func Setup(ctx context.Context, function string, env Env) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	// No retries: an invocation waits for its flush, and a lost batch of spans
-	// costs less than a slow response.
-	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(endpoint), otlptracehttp.WithHTTPClient(client),
-		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}), otlptracehttp.WithTimeout(flushTimeout))
-	if err != nil {
-		return nil, fmt.Errorf("lambdatrace: exporter: %w", err)
-	}
-	return Install(function, sdktrace.NewBatchSpanProcessor(exp), sdktrace.TraceIDRatioBased(ratio)), nil
+	return Install(function, sdktrace.NewBatchSpanProcessor(NewExporter(endpoint, client)), sdktrace.TraceIDRatioBased(ratio)), nil
 }
 
 // Install installs a provider of function's spans into processor, sampling
@@ -169,10 +163,10 @@ func mustSetup(function string, env Env) *Provider {
 // its API Gateway request ID.
 func invocation(function string, in any) (string, []trace.SpanStartOption, string) {
 	if r, ok := in.(*events.APIGatewayV2HTTPRequest); ok {
-		route := cmpOr(r.RouteKey, r.RequestContext.RouteKey, function)
+		route := cmp.Or(r.RouteKey, r.RequestContext.RouteKey, function)
 		return route, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", r.RequestContext.HTTP.Method))},
-			cmpOr(header(r.Headers, "x-correlation-id"), r.RequestContext.RequestID)
+			cmp.Or(header(r.Headers, "x-correlation-id"), r.RequestContext.RequestID)
 	}
 	return function, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}, ""
 }
@@ -192,15 +186,6 @@ func header(h map[string]string, name string) string {
 	}
 	for k, v := range h {
 		if strings.EqualFold(k, name) {
-			return v
-		}
-	}
-	return ""
-}
-
-func cmpOr(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
 			return v
 		}
 	}
