@@ -161,6 +161,10 @@ token: localstack-bin ## print an access token from the running local stack: mak
 fire: localstack-bin ## run a schedule of the running local stack now: make fire SCHEDULE=analytics-1
 	@$(LOCALSTACK) fire $(SCHEDULE)
 
+.PHONY: trace
+trace: localstack-bin ## print the span tree of one trace the running local stack collected: make trace ID=<traceId> (GET /traces on the admin port lists them)
+	@$(LOCALSTACK) trace $(ID)
+
 .PHONY: reset
 reset: localstack-bin ## delete the local stack's data (.data/local)
 	$(LOCALSTACK) reset

@@ -16,6 +16,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 // service is the analytics use case (*analyticsjob.Job).
@@ -62,7 +63,13 @@ func handler(get func(context.Context) (service, error), log *slog.Logger) func(
 			if err := json.Unmarshal(raw, &ev); err != nil {
 				return nil, fmt.Errorf("analytics: stream event: %w", err)
 			}
-			out, err := svc.Recompute(ctx, decodeStream(ctx, ev, log))
+			// The recomputation (and what it pushes) runs in the span of the
+			// batch's last traced record: a trade's trace goes on to it.
+			spans := tracing.StartBatch(ctx, "analytics batch", len(ev.Records), func(i int) string {
+				return dynamostream.Text(ev.Records[i].Change.NewImage, tracing.AttrTraceparent)
+			})
+			out, err := svc.Recompute(spans.Last(), decodeStream(ctx, ev, log))
+			spans.End(err)
 			if err != nil {
 				return nil, err
 			}

@@ -12,13 +12,12 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/failuredest"
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
@@ -27,11 +26,12 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/command"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("analytics", nil)
 	env, err := settings.LoadFunction("analytics")
 	if err != nil {
 		log.Error(err.Error())
@@ -48,7 +48,7 @@ func main() {
 		os.Exit(1)
 	}
 	deps := lazy.New(func(ctx context.Context) (service, error) {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS)
 		if err != nil {
 			return nil, err
 		}
@@ -77,5 +77,5 @@ func main() {
 		cmds := command.New(store, command.Options{SnapshotEvery: snapshotEvery, Logger: log})
 		return analyticsjob.New(cmds, readmodel.NewMetrics(pool), opts), nil
 	})
-	lambda.Start(handler(deps.Get, log))
+	lambdatrace.Start("analytics", env, handler(deps.Get, log))
 }

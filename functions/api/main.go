@@ -14,11 +14,11 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/functions/edge/marketkeys"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoquota"
@@ -35,13 +35,14 @@ import (
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 type handler = func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("api", nil)
 	env, err := settings.LoadFunction("api")
 	if err != nil {
 		log.Error(err.Error())
@@ -73,7 +74,7 @@ func main() {
 		os.Exit(1)
 	}
 	deps := lazy.New(func(ctx context.Context) (handler, error) {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS)
 		if err != nil {
 			return nil, err
 		}
@@ -121,7 +122,7 @@ func main() {
 		})
 		return httplambda.Handler(srv), nil
 	})
-	lambda.Start(func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+	lambdatrace.Start("api", env, func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		h, err := deps.Get(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "api: dependencies unavailable", "error", err.Error())

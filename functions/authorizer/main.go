@@ -5,24 +5,23 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/portfoliotracker/tracker/functions/edge/lambdaauth"
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/auth"
 	"github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 )
 
 func main() {
 	env, err := config.LoadFunction("authorizer")
 	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stdout, nil)).Error("authorizer: configuration", "error", err.Error())
+		logging.New("authorizer", nil).Error("authorizer: configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: logLevel(env.String)}))
+	logger := logging.New("authorizer", logLevel(env.String))
 	cfg, err := loadConfig(env.String)
 	if err != nil {
 		logger.Error("authorizer: configuration", "error", err.Error())
@@ -33,5 +32,5 @@ func main() {
 		logger.Error("authorizer: configuration", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(lambdaauth.New(v, logger).Measured(emf.New(os.Stdout, map[string]string{"Function": "authorizer"})))
+	lambdatrace.Start("authorizer", env, lambdaauth.New(v, logger).Measured(emf.New(os.Stdout, map[string]string{"Function": "authorizer"})))
 }

@@ -15,13 +15,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/functions/edge/marketkeys"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/adapters/marketdata"
@@ -30,11 +29,12 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/suggestions"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("backfill", nil)
 	fail := func(msg string) {
 		log.Error("backfill: " + msg)
 		os.Exit(1)
@@ -72,7 +72,7 @@ func main() {
 		warnings []string
 	}
 	deps := lazy.New(func(ctx context.Context) (wired, error) {
-		awsCfg, err := config.LoadDefaultConfig(ctx)
+		awsCfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS)
 		if err != nil {
 			return wired{}, err
 		}
@@ -97,7 +97,7 @@ func main() {
 		}
 		return wired{history.New(cfg), src.Warnings}, nil
 	})
-	lambda.Start(func(ctx context.Context, in json.RawMessage) (history.Output, error) {
+	lambdatrace.Start("backfill", env, func(ctx context.Context, in json.RawMessage) (history.Output, error) {
 		d, err := deps.Get(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "backfill: dependencies unavailable", "error", err.Error())

@@ -10,14 +10,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/functions/edge/marketkeys"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
@@ -26,11 +25,12 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("ingest", nil)
 	fail := func(msg string) {
 		log.Error("ingest: " + msg)
 		os.Exit(1)
@@ -70,7 +70,7 @@ func main() {
 		warnings []string
 	}
 	deps := lazy.New(func(ctx context.Context) (wired, error) {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS)
 		if err != nil {
 			return wired{}, err
 		}
@@ -96,7 +96,7 @@ func main() {
 		}
 		return wired{ingest.New(c), src.Warnings}, nil
 	})
-	lambda.Start(func(ctx context.Context, in json.RawMessage) (ingest.Output, error) {
+	lambdatrace.Start("ingest", env, func(ctx context.Context, in json.RawMessage) (ingest.Output, error) {
 		d, err := deps.Get(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "ingest: dependencies unavailable", "error", err.Error())

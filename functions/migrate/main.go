@@ -14,14 +14,13 @@ package main
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 	"github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 )
 
 // result is what the invocation answers (and what a deployment log shows).
@@ -34,7 +33,7 @@ type result struct {
 }
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("migrate", nil)
 	env, err := config.LoadFunction("migrate")
 	if err != nil {
 		log.Error(err.Error())
@@ -42,7 +41,7 @@ func main() {
 	}
 	ownerDB := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
 	apiDB := readmodel.DatabaseConfig{URL: env.String("API_DATABASE_URL"), SecretARN: env.String("API_DATABASE_SECRET_ARN")}
-	lambda.Start(func(ctx context.Context) (result, error) {
+	lambdatrace.StartWithoutInput("migrate", env, func(ctx context.Context) (result, error) {
 		owner, err := secrets.ReadDatabase(ctx, ownerDB.URL, ownerDB.SecretARN, readmodel.EnvDatabaseURL, readmodel.EnvDatabaseSecretARN)
 		if errors.Is(err, secrets.ErrEmpty) {
 			// The first deployment creates the secret empty: the operator fills it

@@ -17,10 +17,10 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/secrets"
 	"github.com/portfoliotracker/tracker/shared/adapters/sesmail"
@@ -29,6 +29,7 @@ import (
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 )
 
 func main() {
@@ -37,7 +38,7 @@ func main() {
 	if err == nil && level.UnmarshalText([]byte(env.String("LOG_LEVEL"))) != nil {
 		level = slog.LevelInfo
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+	log := logging.New("notifier", level)
 	fail := func(msg string) {
 		log.Error("notifier: " + msg)
 		os.Exit(1)
@@ -75,7 +76,7 @@ func main() {
 		// A provider that stalls must not hold a run until the Lambda's
 		// deadline: each request gives up after providerTimeout (the
 		// service bounds each send too, and retries it later).
-		awsCfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(providerTimeout)))
+		awsCfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS, config.WithHTTPClient(awshttp.NewBuildableClient().WithTimeout(providerTimeout)))
 		if err != nil {
 			return nil, err
 		}
@@ -88,7 +89,7 @@ func main() {
 			notifier.Options{MaxAttempts: maxAttempts, MaxAge: maxAge, Logger: log,
 				Metrics: emf.New(os.Stdout, map[string]string{"Function": "notifier"})}), nil
 	})
-	lambda.Start(func(ctx context.Context, raw json.RawMessage) (any, error) {
+	lambdatrace.Start("notifier", env, func(ctx context.Context, raw json.RawMessage) (any, error) {
 		svc, err := deps.Get(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "notifier: dependencies unavailable", "error", err.Error())

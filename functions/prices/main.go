@@ -25,15 +25,14 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
 	"github.com/portfoliotracker/tracker/shared/adapters/failuredest"
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
@@ -43,11 +42,12 @@ import (
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("prices", nil)
 	env, err := settings.LoadFunction("prices")
 	if err != nil {
 		log.Error(err.Error())
@@ -57,7 +57,7 @@ func main() {
 	database := readmodel.DatabaseConfig{URL: env.String("DATABASE_URL"), SecretARN: env.String("DATABASE_SECRET_ARN")}
 	connections, endpoint := env.String("CONNECTIONS_TABLE"), env.First("WEBSOCKET_ENDPOINT", "WEBSOCKET_CALLBACK_URL")
 	deps := lazy.New(func(ctx context.Context) (*prices.Consumer, error) {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS)
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +91,7 @@ func main() {
 			Logger:     log,
 		}), nil
 	})
-	lambda.Start(func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
+	lambdatrace.Start("prices", env, func(ctx context.Context, ev events.KinesisEvent) (events.KinesisEventResponse, error) {
 		c, err := deps.Get(ctx)
 		if err != nil {
 			// Nothing was processed: the whole batch is retried (bounded by the mapping).

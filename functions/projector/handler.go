@@ -13,6 +13,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/app/projection"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 // handler decodes a DynamoDB stream batch of the events table for the
@@ -20,8 +21,14 @@ import (
 type handler struct{ svc *projection.Service }
 
 // Handle is the Lambda handler.
+// The batch has a span, and each event carrying the traceparent of its append
+// a span that continues the command's trace (tracing.Batch).
 func (h handler) Handle(ctx context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
-	failed, err := h.svc.Project(ctx, decodeRecords(ev.Records))
+	spans := tracing.StartBatch(ctx, "projector batch", len(ev.Records), func(i int) string {
+		return dynamostream.Text(ev.Records[i].Change.NewImage, tracing.AttrTraceparent)
+	})
+	failed, err := h.svc.Project(spans.Context(), decodeRecords(ev.Records))
+	spans.End(err)
 	if err != nil {
 		return events.DynamoDBEventResponse{}, err
 	}

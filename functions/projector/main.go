@@ -14,20 +14,21 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/failuredest"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/dynamosource"
 	"github.com/portfoliotracker/tracker/shared/app/projection"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log := slog.New(logging.NewHandler(os.Stderr, "projector", nil))
 	env, err := settings.LoadFunction("projector")
 	if err != nil {
 		log.Error(err.Error())
@@ -39,7 +40,7 @@ func main() {
 		log.Error("projector: set DATABASE_URL or DATABASE_SECRET_ARN")
 		os.Exit(1)
 	}
-	cfg, err := config.LoadDefaultConfig(context.Background())
+	cfg, err := config.LoadDefaultConfig(context.Background(), lambdatrace.AWS)
 	if err != nil {
 		log.Error("projector: AWS configuration", "err", err)
 		os.Exit(1)
@@ -58,5 +59,5 @@ func main() {
 			Source: dynamosource.New(dynamodb.NewFromConfig(cfg), table, 0)}), nil
 	}
 	svc := projection.NewLazy(build, projection.Options{Logger: log, Quarantine: sink})
-	lambda.Start(handler{svc}.Handle)
+	lambdatrace.Start("projector", env, handler{svc}.Handle)
 }

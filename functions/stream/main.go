@@ -21,11 +21,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/functions/edge/marketkeys"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamolease"
 	"github.com/portfoliotracker/tracker/shared/adapters/kinesispub"
@@ -35,10 +35,11 @@ import (
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("stream", nil)
 	fail := func(msg string) {
 		log.Error("stream: " + msg)
 		os.Exit(1)
@@ -83,7 +84,7 @@ func main() {
 	// stream and its set of subscriptions, is each invocation's own: a warm
 	// container must not carry the symbols an earlier invocation subscribed.
 	deps := lazy.New(func(ctx context.Context) (wiring, error) {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS)
 		if err != nil {
 			return wiring{}, err
 		}
@@ -98,7 +99,7 @@ func main() {
 		s.Watch = watchList
 		return s, nil
 	})
-	lambda.Start(func(ctx context.Context, _ json.RawMessage) (streaming.Output, error) {
+	lambdatrace.Start("stream", env, func(ctx context.Context, _ json.RawMessage) (streaming.Output, error) {
 		w, err := deps.Get(ctx)
 		if errors.Is(err, errNoKey) {
 			// Not an invocation error: a retry would not find a key either.

@@ -21,25 +21,25 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/push"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/lazy"
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	log := logging.New("ws", nil)
 	env, err := settings.LoadFunction("ws")
 	if err != nil {
 		log.Error(err.Error())
@@ -60,7 +60,7 @@ func main() {
 		return readmodel.NewQueries(d), nil
 	})
 	deps := lazy.New(func(ctx context.Context) (*Handler, error) {
-		cfg, err := config.LoadDefaultConfig(ctx)
+		cfg, err := config.LoadDefaultConfig(ctx, lambdatrace.AWS)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +69,7 @@ func main() {
 		return &Handler{Conns: store, Portfolios: lazyPortfolios{queries}, Watchers: lazyWatchers{db}, Sender: pusher, Logger: log,
 			Metrics: emf.New(os.Stdout, map[string]string{"Function": "ws"})}, nil
 	})
-	lambda.Start(func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
+	lambdatrace.Start("ws", env, func(ctx context.Context, req events.APIGatewayWebsocketProxyRequest) (events.APIGatewayProxyResponse, error) {
 		h, err := deps.Get(ctx)
 		if err != nil {
 			log.ErrorContext(ctx, "ws: dependencies unavailable", "error", err.Error())

@@ -15,6 +15,16 @@ import (
 // Stage is a deployment stage. Names, removal policies and retention depend on it.
 type Stage string
 
+// TraceSampleRatio is the fraction of the traces the stage's functions start
+// that they sample (a continued trace keeps its producer's decision): every
+// one in dev, one in ten in prod (X-Ray bills spans by volume).
+func (s Stage) TraceSampleRatio() string {
+	if s == Prod {
+		return "0.1"
+	}
+	return "1"
+}
+
 const (
 	Dev  Stage = "dev"
 	Prod Stage = "prod"

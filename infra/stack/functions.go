@@ -148,6 +148,8 @@ func (b *builder) functions() {
 			})))
 		}
 
+		b.tracingAccess(role, env)
+
 		props := &awslambda.FunctionProps{
 			FunctionName: fnName,
 			Description:  jsii.String(f.Purpose),
@@ -178,6 +180,20 @@ func (b *builder) functions() {
 	}
 }
 
+// xraySpanActions send spans to X-Ray's OTLP endpoint (no resource-level
+// permissions: Resource "*", as for active tracing's PutTraceSegments).
+var xraySpanActions = []string{"xray:PutSpans", "xray:PutSpansForIndexing"}
+
+// tracingAccess points the function's OpenTelemetry exporter at X-Ray's OTLP
+// endpoint in the stack's region (SigV4-signed by functions/edge/lambdatrace;
+// the account needs CloudWatch Transaction Search, docs/observability.md), at
+// the stage's sampling ratio.
+func (b *builder) tracingAccess(role awsiam.Role, env map[string]*string) {
+	env[topology.TracesEndpointEnvVar] = jsii.String(fmt.Sprintf("https://xray.%s.%s/v1/traces", *b.st.Region(), *b.st.UrlSuffix()))
+	env[topology.TracesSampleRatioEnvVar] = jsii.String(b.cfg.Stage.TraceSampleRatio())
+	role.AddToPolicy(allow(xraySpanActions, jsii.String("*")))
+}
+
 func mustTable(t Topology, name string) topology.Table {
 	tb, ok := t.table(name)
 	if !ok {
@@ -189,7 +205,7 @@ func mustTable(t Topology, name string) topology.Table {
 // functionSuppressions documents the wildcards IAM5 finds in a function's role.
 func (b *builder) functionSuppressions(f topology.Function, role awsiam.Role) {
 	applies := []any{"Resource::*"}
-	reasons := "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions: AWS requires Resource \"*\" for active tracing (added by the CDK for Tracing.ACTIVE)."
+	reasons := "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions: AWS requires Resource \"*\" for active tracing (added by the CDK for Tracing.ACTIVE); nor do PutSpans and PutSpansForIndexing (the OpenTelemetry spans sent to X-Ray's OTLP endpoint)."
 	indexes := false
 	for _, a := range f.Tables {
 		if len(mustTable(b.topo, a.Table).Indexes) > 0 {

@@ -254,6 +254,8 @@ func TestFunctionsGetTheirDeclaredSettings(t *testing.T) {
 					want[set.Name] = testSupabaseURL
 				case set.Name == topology.MailFromEnvVar:
 					want[set.Name] = testMailFrom
+				case set.Name == topology.TracesSampleRatioEnvVar:
+					want[set.Name] = stack.Stage(name).TraceSampleRatio()
 				}
 			}
 			if !jsonEqual(got, want) {

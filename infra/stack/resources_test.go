@@ -207,6 +207,8 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 					want[topology.FailureDestinationEnvVar] = "queue:" + f.Name + "-" + tr.Source + "-failures"
 				}
 			}
+			want[topology.TracesEndpointEnvVar] = "xray"
+			want[topology.TracesSampleRatioEnvVar] = "=" + s.cfg.Stage.TraceSampleRatio()
 			got := map[string]string{}
 			for k, v := range env {
 				switch x := v.(type) {
@@ -215,6 +217,8 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 				default:
 					rid, _ := ref(x)
 					switch {
+					case strings.Contains(fmt.Sprint(x), "https://xray."):
+						got[k] = "xray"
 					case tables[rid] != "":
 						got[k] = "table:" + tables[rid]
 					case secrets[rid] != "":

@@ -384,9 +384,16 @@ func kinesisClient(s *localStack) *kinesis.Client {
 // publish puts one MarketDataUpdated on the stream, as the ingest function does.
 func publish(t testing.TB, kc *kinesis.Client, symbol, price string, at time.Time) {
 	t.Helper()
+	publishWith(t, kc, symbol, price, at, "")
+}
+
+// publishWith is publish of a record carrying traceparent.
+func publishWith(t testing.TB, kc *kinesis.Client, symbol, price string, at time.Time, traceparent string) {
+	t.Helper()
 	ev := pricing.FromQuote(marketdata.Quote{Symbol: symbol, Price: decimal.RequireFromString(price), Volume: decimal.NewFromInt(100),
 		Timestamp: at.UTC(), Exchange: "XNAS", Source: marketdata.SourceSimulated})
 	ev.EventID = fmt.Sprintf("e2e-%s-%d", symbol, at.UnixNano())
+	ev.Traceparent = traceparent
 	data, err := pricing.Encode(ev)
 	if err != nil {
 		t.Fatal(err)
@@ -525,6 +532,9 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	})
 
 	t.Run("the trade and the tick emitted their metrics", func(t *testing.T) { testMetrics(t, s) })
+	t.Run("one trace from a trade to the consumers and from a tick to the push", func(t *testing.T) {
+		testTracing(t, s, api.token, portfolio.ID, ws, kinesisClient(s))
+	})
 
 	t.Run("a symbol watched over the WebSocket and held by nobody receives price messages", func(t *testing.T) {
 		// NFLX: no position, no alert rule, no benchmark. Only the watch puts it on

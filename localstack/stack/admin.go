@@ -65,10 +65,12 @@ var userNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 //	POST /demo                         seed the demo now (what PT_LOCAL_DEMO=true does at start; idempotent), answering its users
 //	GET  /metrics[?format=prometheus]  what the functions emitted (EMF on stdout), aggregated per metric and dimensions (metrics.go)
 //
-// and the mail plumbing's (mailRoutes): GET /sms, POST /ses/events, /faults/email.
+// and the mail plumbing's (mailRoutes): GET /sms, POST /ses/events, /faults/email; and the
+// trace collector's (traces.go): POST /v1/traces (OTLP/HTTP), GET /traces, GET /traces/{traceId}.
 func (s *Stack) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.mailRoutes(mux)
+	s.traces.traceRoutes(mux)
 	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
 		user := r.URL.Query().Get("user")
 		if !userNamePattern.MatchString(user) && !uuidPattern.MatchString(user) {

@@ -23,6 +23,7 @@ const usage = `usage:
   localstack run               start the local stack (Ctrl-C stops it; data is kept in PT_LOCAL_DATA, default .data/local)
   localstack token USER        print an access token for USER from the running stack (make token USER=alice)
   localstack fire SCHEDULE     run a schedule of the running stack now (names: GET /schedules on the admin port)
+  localstack trace TRACE_ID    print the span tree of a trace the running stack collected (make trace ID=...)
   localstack reset             delete the local data (stop the stack first)
   localstack gen-init          regenerate the LocalStack init hook from the topology
 `
@@ -58,6 +59,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		return adminCall(cfg, "/schedules/"+url.PathEscape(args[1])+"/fire", stdout, stderr, "")
+	case "trace":
+		if len(args) != 2 {
+			fmt.Fprint(stderr, usage)
+			return 2
+		}
+		return printTrace(cfg, args[1], stdout, stderr)
 	case "reset":
 		return reset(cfg, stdout, stderr)
 	case "gen-init":
@@ -135,7 +142,7 @@ Portfolio Tracker is running locally.
   WebSocket API   %s/local?token=<token>
   @connections    %s/@connections/{id}
   Supabase Auth   %s/auth/v1  (GoTrue stand-in: signup, token, user, logout, admin users; JWKS at /auth/v1/.well-known/jwks.json)
-  Admin           %s  (GET /status, GET /auth, GET /schedules, POST /schedules/{name}/fire, GET /failures, POST /demo)
+  Admin           %s  (GET /status, GET /auth, GET /schedules, POST /schedules/{name}/fire, GET /failures, POST /demo, GET /traces/{id})
   E-mail inbox    %s  (every message the notifier sent; JSON at /store)
   SMS sent        %s/sms   (bounces: POST %s/ses/events?bounce=<address>)
   DynamoDB %s   Kinesis %s
@@ -191,6 +198,28 @@ func adminCall(cfg Config, path string, stdout, stderr io.Writer, field string) 
 		return 1
 	}
 	fmt.Fprintln(stdout, m[field])
+	return 0
+}
+
+// printTrace prints the span tree of a trace from the admin endpoint.
+func printTrace(cfg Config, id string, stdout, stderr io.Writer) int {
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/traces/%s", cfg.AdminPort, url.PathEscape(id)))
+	if err != nil {
+		fmt.Fprintf(stderr, "localstack: is the stack running (make run)? %v\n", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "localstack: HTTP %d: %s\n", resp.StatusCode, body)
+		return 1
+	}
+	var t TraceTree
+	if err := json.Unmarshal(body, &t); err != nil {
+		fmt.Fprintln(stderr, "localstack:", err)
+		return 1
+	}
+	PrintTree(stdout, t)
 	return 0
 }
 

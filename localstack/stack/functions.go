@@ -55,6 +55,8 @@ type endpoints struct {
 	sesAPI, snsAPI, publicAPI, notificationKey string
 	// dataDir holds the on-failure destinations (failureFile).
 	dataDir string
+	// traces is the collector's OTLP/HTTP URL (the admin endpoint's /v1/traces).
+	traces string
 }
 
 // failureFile is a function's on-failure destination: its mapping's records of
@@ -129,6 +131,8 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 			env[topology.FailureDestinationEnvVar] = (&url.URL{Scheme: "file", Path: failureFile(e.dataDir, f.Name)}).String()
 		}
 	}
+	// Every function's spans go to the admin endpoint's collector (traces.go).
+	env[topology.TracesEndpointEnvVar] = e.traces
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

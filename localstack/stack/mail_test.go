@@ -30,7 +30,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // signing key and the public API URL it declares; one that sends neither gets no endpoint.
 func TestMailEnvMirrorsTheTopology(t *testing.T) {
 	e := endpoints{dynamoDB: "http://ddb", kinesis: "http://kin", dataDir: "/data", sesAPI: "http://admin/aws/sesv2",
-		snsAPI: "http://admin/aws/sns", publicAPI: "http://api", notificationKey: "k"}
+		snsAPI: "http://admin/aws/sns", publicAPI: "http://api", notificationKey: "k", traces: "http://admin/v1/traces"}
 	mailer := topology.Function{Name: "mailer", SendsEmail: true, SendsSMS: true, Secrets: []string{topology.NotificationKey},
 		Settings: []topology.Setting{
 			{Name: topology.MailFromEnvVar, Required: true, SetBy: topology.BothStacks, Meaning: "the sender"},
@@ -49,7 +49,7 @@ func TestMailEnvMirrorsTheTopology(t *testing.T) {
 	want := map[string]string{
 		"AWS_ENDPOINT_URL_SESV2": "http://admin/aws/sesv2", "AWS_ENDPOINT_URL_SNS": "http://admin/aws/sns",
 		topology.MailFromEnvVar: localMailFrom, topology.SESConfigurationSetEnvVar: "pt-local-notifications",
-		"NOTIFICATION_KEY": "k", "PUBLIC_API_URL": "http://api",
+		"NOTIFICATION_KEY": "k", "PUBLIC_API_URL": "http://api", topology.TracesEndpointEnvVar: "http://admin/v1/traces",
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("the mailer gets\n %v\nwant\n %v", got, want)

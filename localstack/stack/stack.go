@@ -54,6 +54,8 @@ type Stack struct {
 	failures map[string]*esm.FileDestination
 	// metrics aggregates the functions' EMF lines (GET /metrics).
 	metrics *metricsCollector
+	// traces is the collector of the functions' spans (traces.go).
+	traces  *traceStore
 	servers []*http.Server
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -97,7 +99,7 @@ func (t Timing) MarshalJSON() ([]byte, error) {
 // receives the functions' log lines (nil = discarded). Close stops it all.
 func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) (_ *Stack, err error) {
 	t0 := time.Now()
-	s := &Stack{cfg: cfg, log: log, pollers: map[string]*esm.Poller{}, failures: map[string]*esm.FileDestination{}, metrics: newMetricsCollector()}
+	s := &Stack{cfg: cfg, log: log, pollers: map[string]*esm.Poller{}, failures: map[string]*esm.FileDestination{}, metrics: newMetricsCollector(), traces: newTraceStore()}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
@@ -230,7 +232,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	}
 	eps := endpoints{dynamoDB: s.URLs.DynamoDB, kinesis: s.URLs.Kinesis, databaseURL: rm.ownerDSN, apiDatabaseURL: rm.apiDSN, supabaseURL: s.URLs.Auth,
 		wsManagement: s.URLs.WSManagement, jwtSecret: string(issuer.HMACSecret), serviceRoleKey: issuer.ServiceRoleKey(), dataDir: dataDir,
-		sesAPI: s.URLs.Admin + sesAPIPath, snsAPI: s.URLs.Admin + snsAPIPath, publicAPI: s.URLs.HTTP, notificationKey: s.mail.key}
+		sesAPI: s.URLs.Admin + sesAPIPath, snsAPI: s.URLs.Admin + snsAPIPath, publicAPI: s.URLs.HTTP, notificationKey: s.mail.key,
+		traces: s.URLs.Admin + "/v1/traces"}
 	if cfg.Quiet || output == nil {
 		output = io.Discard
 	}

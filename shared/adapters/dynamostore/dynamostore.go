@@ -23,9 +23,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	otelattr "go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portfoliotracker/tracker/shared/app/eventstore"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 // API is the part of the DynamoDB client the store uses.
@@ -63,10 +66,16 @@ func New(client API, table string, opts Options) *Store {
 }
 
 // Append implements eventstore.Store.
-func (s *Store) Append(ctx context.Context, aggregateID string, expectedVersion int64, events []portfolio.Event, snapshot []byte) error {
+// Each item carries the traceparent of the append's span (attribute
+// traceparent): the stream's consumers continue the trace from it.
+func (s *Store) Append(ctx context.Context, aggregateID string, expectedVersion int64, events []portfolio.Event, snapshot []byte) (err error) {
 	if err := eventstore.CheckAppend(aggregateID, expectedVersion, events); err != nil {
 		return err
 	}
+	ctx, span := tracing.Start(ctx, "eventstore append", trace.WithAttributes(otelattr.Int("events", len(events)),
+		otelattr.String("eventType", events[0].EventType)))
+	defer func() { tracing.End(span, err) }()
+	traceparent := tracing.Traceparent(ctx)
 	items := make([]map[string]types.AttributeValue, len(events))
 	for i := range events {
 		it, err := eventstore.EncodeItem(&events[i])
@@ -74,6 +83,9 @@ func (s *Store) Append(ctx context.Context, aggregateID string, expectedVersion 
 			return err
 		}
 		items[i] = toAttributes(it)
+		if traceparent != "" {
+			items[i][tracing.AttrTraceparent] = &types.AttributeValueMemberS{Value: traceparent}
+		}
 	}
 	if snapshot != nil {
 		z, err := compress(snapshot)

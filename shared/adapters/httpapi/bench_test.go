@@ -33,6 +33,7 @@ func BenchmarkGetPositions50Holdings(b *testing.B) {
 	f.project(id)
 	path := "/portfolios/" + id + "/positions"
 	var lat []time.Duration
+	cpu0 := processCPU()
 	for b.Loop() {
 		start := time.Now()
 		r := f.do(alice, "GET", path, "")
@@ -42,6 +43,7 @@ func BenchmarkGetPositions50Holdings(b *testing.B) {
 		}
 	}
 	reportLatency(b, lat)
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkGetPositions50HoldingsPriced: GetPositions50Holdings with every
@@ -87,6 +89,7 @@ func BenchmarkRecordTransaction(b *testing.B) {
 	path := "/portfolios/" + id + "/transactions"
 	var lat []time.Duration
 	i := 0
+	cpu0 := processCPU()
 	for b.Loop() {
 		body := fmt.Sprintf(`{"type":"BUY","date":"2024-02-01","symbol":"SYM%02d","quantity":"1","price":"100"}`, i%20)
 		start := time.Now()
@@ -98,6 +101,7 @@ func BenchmarkRecordTransaction(b *testing.B) {
 		i++
 	}
 	reportLatency(b, lat)
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 // BenchmarkHostileThreshold: POST /alerts with a threshold of 1.9 MB of digits

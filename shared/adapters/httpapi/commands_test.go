@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/portfoliotracker/tracker/functions/edge/httplambda"
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamostore"
 	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
@@ -69,7 +70,9 @@ func (a *api) do(user, method, path, body string, headers ...string) response {
 	if user != "" {
 		req.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: map[string]any{"userId": user}}
 	}
-	res, err := a.handler(context.Background(), req)
+	// As the api function runs it: in its invocation's span when the
+	// benchmarks trace (testenv.Tracing).
+	res, err := lambdatrace.Wrap(testenv.Tracing(), "api", a.handler)(context.Background(), req)
 	if err != nil {
 		a.t.Fatalf("%s %s: handler error %v", method, path, err)
 	}

@@ -32,9 +32,12 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/wsconn"
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 // MaxMessageBytes is API Gateway's WebSocket message limit.
@@ -286,8 +289,14 @@ func same(users []string, ids [][]string, body []byte) [][]connPostings {
 }
 
 // postAll posts each user's connections' messages (byUser[i] are one user's).
-func (p *Pusher) postAll(ctx context.Context, byUser [][]connPostings, lookupErrs []error) (Result, error) {
-	var res Result
+// Its span, "websocket push", is the parent of the posts' (the AWS SDK's).
+func (p *Pusher) postAll(ctx context.Context, byUser [][]connPostings, lookupErrs []error) (res Result, err error) {
+	ctx, span := tracing.Start(ctx, "websocket push", trace.WithSpanKind(trace.SpanKindProducer))
+	defer func() {
+		span.SetAttributes(attribute.Int("push.users", len(byUser)), attribute.Int("push.connections", res.Connections),
+			attribute.Int("push.sent", res.Sent), attribute.Int("push.gone", res.Gone), attribute.Int("push.failed", res.Failed))
+		tracing.End(span, err)
+	}()
 	var (
 		sent, gone, throttled, failed atomic.Int64
 		mu                            sync.Mutex

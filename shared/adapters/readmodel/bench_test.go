@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/readmodeltest"
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel/rmtest"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/portfolio"
 )
 
@@ -82,6 +84,7 @@ func benchProjector(b *testing.B, rowAtATime bool) {
 	}
 	b.ReportAllocs()
 	n := 0
+	var cpu time.Duration
 	for b.Loop() {
 		if n == len(batches) {
 			b.StopTimer()
@@ -99,12 +102,27 @@ func benchProjector(b *testing.B, rowAtATime bool) {
 			}
 			continue
 		}
+		c0 := processCPU()
+		ctx, end := testenv.Invocation(ctx, "projector")
 		r, err := proj.ApplyBatch(ctx, events)
+		end()
+		cpu += processCPU() - c0
 		if err != nil || len(r.Failures) > 0 {
 			b.Fatal(err, r.Failures)
 		}
 	}
 	b.ReportMetric(float64(n*benchBatch)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+// processCPU is this process's CPU time, every thread (the projector's share
+// of a batch, without PostgreSQL's).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkProjectorBatch100 is the stream's batch of 100 events: one database

@@ -123,6 +123,7 @@ func PoolConfig(dsn string, opts PoolOptions) (*pgxpool.Config, error) {
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.MaxConnLifetime = 30 * time.Minute
 	cc := cfg.ConnConfig
+	cc.Tracer = queryTracer{}
 	cc.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 	cc.StatementCacheCapacity = 0
 	cc.DescriptionCacheCapacity = 0

@@ -31,6 +31,7 @@ import (
 
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 // QuoteProvider answers "what is the price of symbol now" (marketdata's REST
@@ -450,10 +451,13 @@ func (h *Handler) flagUnknown(ctx context.Context, out *Output, symbols []string
 // records encodes each quote as a MarketDataUpdated record and logs each
 // failure as a MarketDataError JSON line, counting them in out.
 func (h *Handler) records(ctx context.Context, out *Output, symbols []string, quotes []*market.Quote, errs []*market.MarketDataError) (recs []Record) {
+	traceparent := tracing.Traceparent(ctx) // the prices consumer continues the trace
 	for i, sym := range symbols {
 		switch {
 		case quotes[i] != nil:
-			b, err := pricing.Encode(pricing.FromQuote(*quotes[i]))
+			ev := pricing.FromQuote(*quotes[i])
+			ev.Traceparent = traceparent
+			b, err := pricing.Encode(ev)
 			if err != nil {
 				errs[i] = h.asMarketDataError(sym, market.KindMalformed, err)
 				break

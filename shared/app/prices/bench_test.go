@@ -12,8 +12,26 @@ import (
 	"github.com/portfoliotracker/tracker/shared/adapters/readmodel"
 	"github.com/portfoliotracker/tracker/shared/app/prices"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
+	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
+	"github.com/portfoliotracker/tracker/shared/domain/market"
 )
+
+// benchTraceparent is the publisher's span of every benchmark tick.
+const benchTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+// tracedRec is rec carrying benchTraceparent.
+func tracedRec(b *testing.B, sym, price string, at time.Time) prices.Record {
+	q := market.Quote{Symbol: sym, Price: decimal.RequireFromString(price), Volume: decimal.NewFromInt(10), Timestamp: at,
+		Source: "simulated", PreviousClose: decimal.RequireFromString("100")}
+	ev := pricing.FromQuote(q)
+	ev.Traceparent = benchTraceparent
+	data, err := pricing.Encode(ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return raw(sym, data)
+}
 
 type discard struct{}
 
@@ -23,11 +41,13 @@ const benchSymbols, benchTicks = 500, 10000
 
 // benchBatch is 10,000 ticks over 500 symbols (20 each), every tick later than
 // any of the previous batch (base moves on per iteration) so every write applies.
+// Each carries the traceparent of its publisher's (sampled) span, as the
+// ingest function's do: traced (PT_BENCH_TRACING=1), each gets its span.
 func benchBatch(b *testing.B, base time.Time) []prices.Record {
 	recs := make([]prices.Record, 0, benchTicks)
 	for i := range benchTicks {
 		sym := fmt.Sprintf("S%03d", i%benchSymbols)
-		recs = append(recs, rec(b, sym, fmt.Sprintf("%d.%02d", 100+i%37, i%100), base.Add(time.Duration(i)*time.Millisecond)))
+		recs = append(recs, tracedRec(b, sym, fmt.Sprintf("%d.%02d", 100+i%37, i%100), base.Add(time.Duration(i)*time.Millisecond)))
 		recs[len(recs)-1].ArrivedAt = time.Now() // the TickToPush samples are taken, as in the function
 	}
 	return recs
@@ -56,14 +76,18 @@ func benchHandle(b *testing.B, concurrency int) {
 	c := prices.New(prices.Config{Latest: e.latest, DB: readmodel.NewPricesConsumerStore(e.pool), Notifier: discard{},
 		Alerts: alertStore(b, u1), Concurrency: concurrency, Metrics: io.Discard, Gauges: readmodel.PoolGauges(e.pool)})
 	base := time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC)
-	var dyn, rm, dec, push time.Duration
+	var dyn, rm, dec, push, cpu time.Duration
 	i := 0
 	for b.Loop() {
 		b.StopTimer()
 		batch := benchBatch(b, base.Add(time.Duration(i)*time.Minute))
 		i++
 		b.StartTimer()
-		resp, st, err := c.Process(b.Context(), batch)
+		c0 := cpuTime()
+		ctx, end := testenv.Invocation(b.Context(), "prices")
+		resp, st, err := c.Process(ctx, batch)
+		end()
+		cpu += cpuTime() - c0
 		if err != nil || len(resp) != 0 || st.LatestRows != benchSymbols {
 			b.Fatalf("failures %d, stats %+v, %v", len(resp), st, err)
 		}
@@ -74,6 +98,7 @@ func benchHandle(b *testing.B, concurrency int) {
 	b.ReportMetric(float64(dyn)/n, "dynamo-ms/op")
 	b.ReportMetric(float64(rm)/n, "readmodel-ms/op")
 	b.ReportMetric(float64(push)/n, "valuation-ms/op")
+	b.ReportMetric(float64(cpu)/n, "cpu-ms/op")
 }
 
 // BenchmarkReadModelWrites500: the two set-based upserts alone (500 latest prices,

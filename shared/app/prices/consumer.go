@@ -87,6 +87,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/quarantine"
 	"github.com/portfoliotracker/tracker/shared/platform/retry"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 // Config wires a Consumer. Latest and DB are required; Alerts and Notifier may be
@@ -267,6 +268,7 @@ type batch struct {
 	poison             []setAside
 	refused, transient map[string]error
 	out                outbox
+	traceparents       []string // by record, filled on the first call of traceparent
 }
 
 // Process handles one batch and returns the sequence numbers of the records the
@@ -275,8 +277,21 @@ type batch struct {
 // failed after the retries within the invocation, or what had to be set aside
 // could not be sent): the invocation must fail and the batch be retried whole,
 // the records returned then being meaningless.
+//
+// The batch has a span, and each record carrying a traceparent a span that
+// continues its publisher's trace (tracing.Batch); the pushes run in the
+// last such record's span.
 func (c *Consumer) Process(ctx context.Context, recs []Record) ([]string, Stats, error) {
 	b := c.decode(ctx, recs)
+	spans := tracing.StartBatch(ctx, "prices batch", len(recs), b.traceparent)
+	failed, st, err := c.process(spans, b)
+	spans.End(err)
+	return failed, st, err
+}
+
+// process is Process once the batch is decoded.
+func (c *Consumer) process(spans *tracing.Batch, b *batch) ([]string, Stats, error) {
+	ctx, recs := spans.Context(), b.recs
 	work, cancel := c.durableWorkContext(ctx)
 	defer cancel()
 	attempts := c.cfg.Retry.Start(work)
@@ -293,9 +308,22 @@ func (c *Consumer) Process(ctx context.Context, recs []Record) ([]string, Stats,
 	}
 	failed := b.sequenceNumbers(toRetry)
 	b.st.FailedRecords = len(failed)
-	c.push(ctx, b)
+	c.push(spans.Last(), b)
 	c.finish(ctx, &b.st, nil)
 	return failed, b.st, nil
+}
+
+// traceparent is record i's traceparent, "" when it has none or is poison.
+func (b *batch) traceparent(i int) string {
+	if b.traceparents == nil {
+		b.traceparents = make([]string, len(b.recs))
+		for _, ticks := range b.bySym {
+			for _, t := range ticks {
+				b.traceparents[t.rec] = t.ev.Traceparent
+			}
+		}
+	}
+	return b.traceparents[i]
 }
 
 // decode is step 1: it decodes each record, grouping the ticks by symbol in

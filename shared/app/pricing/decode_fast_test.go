@@ -31,7 +31,11 @@ func TestCanonicalAndStrictDecodeAgree(t *testing.T) {
 		if i%3 == 0 {
 			q.PreviousClose = decimal.New(1+rng.Int64N(1e6), -2)
 		}
-		b, err := pricing.Encode(pricing.FromQuote(q))
+		ev := pricing.FromQuote(q)
+		if i%5 == 0 {
+			ev.Traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+		}
+		b, err := pricing.Encode(ev)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,6 +43,9 @@ func TestCanonicalAndStrictDecodeAgree(t *testing.T) {
 		strict, err2 := pricing.Decode([]byte("{ " + string(b[1:])))
 		if err1 != nil || err2 != nil || !reflect.DeepEqual(fast, strict) {
 			t.Fatalf("%s:\n fast   %+v %v\n strict %+v %v", b, fast, err1, strict, err2)
+		}
+		if fast.Traceparent != ev.Traceparent {
+			t.Fatalf("%s: traceparent read back as %q", b, fast.Traceparent)
 		}
 	}
 	good := `{"eventId":"e","eventType":"MarketDataUpdated","schemaVersion":1,"symbol":"AAPL","price":"1.5","volume":"1","timestamp":"2026-01-02T15:04:05Z","source":"s"}`
@@ -56,6 +63,9 @@ func TestCanonicalAndStrictDecodeAgree(t *testing.T) {
 		"empty exchange":      strings.Replace(good, `,"source"`, `,"exchange":"","source"`, 1),
 		"previousClose first": strings.Replace(good, `{"eventId"`, `{"previousClose":"1","eventId"`, 1),
 		"unknown field":       strings.Replace(good, `}`, `,"x":1}`, 1),
+		"traceparent":         strings.Replace(good, `}`, `,"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}`, 1),
+		"traceparent first":   strings.Replace(good, `{"eventId"`, `{"traceparent":"x","eventId"`, 1),
+		"traceparent number":  strings.Replace(good, `}`, `,"traceparent":1}`, 1),
 	} {
 		got, err := pricing.Decode([]byte(doc))
 		// The same document through the strict reader only: a space after "{".

@@ -49,11 +49,13 @@ func schemaVersionOf(e MarketDataUpdated) int {
 //
 //	{"eventId":"…","eventType":"MarketDataUpdated","schemaVersion":1,"symbol":"AAPL",
 //	 "price":"190.12","volume":"300","timestamp":"2026-01-02T15:04:05.123Z",
-//	 "exchange":"XNAS","source":"finnhub","previousClose":"189.50"}
+//	 "exchange":"XNAS","source":"finnhub","previousClose":"189.50",
+//	 "traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 //
 // price, volume and previousClose are decimal strings (never JSON numbers, so no
 // reader goes through float64); previousClose and exchange are omitted when
-// unknown; timestamp is RFC 3339 in UTC.
+// unknown; timestamp is RFC 3339 in UTC; traceparent (optional) carries the
+// publisher's trace to the consumer.
 type MarketDataUpdated struct {
 	EventID       string
 	Symbol        string
@@ -64,6 +66,11 @@ type MarketDataUpdated struct {
 	Source        string
 	PreviousClose decimal.Decimal // zero: unknown
 	Currency      string          // of Price and PreviousClose ("GBp" for pence); FromQuote fills the listing's when the source is silent
+	// Traceparent is the W3C traceparent of the span that published the
+	// record ("" when untraced): the prices consumer continues the trace from
+	// it. Not part of the quote: the event ID ignores it, and a bad one is
+	// ignored by the consumer rather than making the record poison.
+	Traceparent string
 }
 
 // eventNamespace derives deterministic event IDs.
@@ -114,6 +121,7 @@ type wireEvent struct {
 	Source        string  `json:"source"`
 	Currency      string  `json:"currency,omitempty"`
 	PreviousClose *string `json:"previousClose,omitempty"`
+	Traceparent   string  `json:"traceparent,omitempty"`
 }
 
 // wireIn is wireEvent as read: pointers tell a missing (or null) field from an
@@ -130,6 +138,7 @@ type wireIn struct {
 	Source        *string `json:"source"`
 	Currency      *string `json:"currency"`
 	PreviousClose *string `json:"previousClose"`
+	Traceparent   *string `json:"traceparent"`
 }
 
 // ErrInvalidEvent is matched by every DecodeError and by Encode's validation error.
@@ -177,7 +186,7 @@ func Encode(e MarketDataUpdated) ([]byte, error) {
 	w := wireEvent{
 		EventID: e.EventID, EventType: EventTypeMarketDataUpdated, SchemaVersion: schemaVersionOf(e), Symbol: e.Symbol,
 		Price: e.Price.String(), Volume: e.Volume.String(), Timestamp: e.Timestamp.UTC().Format(time.RFC3339Nano),
-		Exchange: e.Exchange, Source: e.Source, Currency: e.Currency,
+		Exchange: e.Exchange, Source: e.Source, Currency: e.Currency, Traceparent: e.Traceparent,
 	}
 	if !e.PreviousClose.IsZero() {
 		pc := e.PreviousClose.String()
@@ -236,6 +245,9 @@ func strictWire(b []byte) (wireEvent, error) {
 	}
 	if in.Currency != nil {
 		w.Currency = *in.Currency
+	}
+	if in.Traceparent != nil {
+		w.Traceparent = *in.Traceparent
 	}
 	return w, nil
 }
@@ -306,6 +318,9 @@ func canonicalWire(b []byte) (wireEvent, bool) {
 		}
 		w.PreviousClose = &pc
 	}
+	if lit(`,"traceparent":`) && !str(&w.Traceparent) {
+		return w, false
+	}
 	return w, lit(`}`) && len(p) == 0
 }
 
@@ -320,7 +335,7 @@ func fromWire(w wireEvent) (MarketDataUpdated, error) {
 	if w.Currency != "" && w.SchemaVersion < 2 {
 		return MarketDataUpdated{}, &DecodeError{Field: "currency", Reason: fmt.Sprintf("needs schemaVersion 2, not %d", w.SchemaVersion)}
 	}
-	e := MarketDataUpdated{EventID: w.EventID, Symbol: w.Symbol, Exchange: w.Exchange, Source: w.Source, Currency: w.Currency}
+	e := MarketDataUpdated{EventID: w.EventID, Symbol: w.Symbol, Exchange: w.Exchange, Source: w.Source, Currency: w.Currency, Traceparent: w.Traceparent}
 	var err error
 	if e.Price, err = decimalField("price", w.Price); err != nil {
 		return MarketDataUpdated{}, err

@@ -31,9 +31,12 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portfoliotracker/tracker/shared/app/ingest"
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 // Lease is a named lease with one holder at a time (dynamolease.Store): each
@@ -327,9 +330,17 @@ func (r *run) flush(ctx context.Context) {
 	if len(quotes) == 0 {
 		return
 	}
+	// Each flush is a trace of its own (the run lasts minutes), linked to the
+	// run's; the prices consumer continues it from the records' traceparent.
+	ctx, span := tracing.Start(ctx, "stream publish", trace.WithNewRoot(),
+		trace.WithLinks(trace.LinkFromContext(ctx)), trace.WithSpanKind(trace.SpanKindProducer))
+	defer span.End()
+	traceparent := tracing.Traceparent(ctx)
 	records := make([]ingest.Record, 0, len(quotes))
 	for _, q := range quotes {
-		data, err := pricing.Encode(pricing.FromQuote(q))
+		ev := pricing.FromQuote(q)
+		ev.Traceparent = traceparent
+		data, err := pricing.Encode(ev)
 		if err != nil {
 			r.s.cfg.Logger.WarnContext(ctx, "stream: trade not publishable", "symbol", q.Symbol, "error", err.Error())
 			continue

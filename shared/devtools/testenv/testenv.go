@@ -53,6 +53,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
 	"github.com/portfoliotracker/tracker/shared/devtools/emulator"
 	settings "github.com/portfoliotracker/tracker/shared/platform/config"
 )
@@ -132,6 +133,9 @@ func AWSConfig(t testing.TB, services ...AWSService) aws.Config {
 		// The region and credentials are also in the environment (see emulator.HermeticAWSEnv); saying them here
 		// keeps the configuration right even if a test changed the environment.
 		opts = append(opts, config.WithRegion(Region), config.WithCredentialsProvider(dummyCredentials))
+	}
+	if Tracing() != nil {
+		opts = append(opts, lambdatrace.AWS)
 	}
 	cfg, err := config.LoadDefaultConfig(context.Background(), opts...)
 	if err != nil {

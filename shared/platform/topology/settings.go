@@ -94,8 +94,20 @@ func (f Function) Environment() []Setting {
 			break
 		}
 	}
+	out = append(out,
+		Setting{Name: TracesEndpointEnvVar, SetBy: BothStacks,
+			Meaning: "the OTLP/HTTP URL the function's spans go to (X-Ray's OTLP endpoint in AWS, the local stack's collector locally); empty: no tracing"},
+		Setting{Name: TracesSampleRatioEnvVar, Default: "1", SetBy: CDKStack,
+			Meaning: "the fraction (0 to 1) of the traces the function starts that are sampled (the stage's); a continued trace keeps its producer's decision"})
 	return append(out, f.Settings...)
 }
+
+// Every function's tracing settings (functions/edge/lambdatrace; named as
+// OpenTelemetry's environment variables are).
+const (
+	TracesEndpointEnvVar    = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	TracesSampleRatioEnvVar = "OTEL_TRACES_SAMPLER_ARG"
+)
 
 // SettingByName returns f's setting, or false.
 func (f Function) SettingByName(name string) (Setting, bool) {

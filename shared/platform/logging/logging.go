@@ -1,0 +1,151 @@
+// Package logging builds the project's one log shape (docs/observability.md,
+// "Logs"): JSON lines on stdout with time, level, msg, function, requestId,
+// traceId and correlationId, whichever of the last three the context knows,
+// then the record's own attributes. At INFO and above it never writes a token,
+// an e-mail address or an IP address: attributes whose key names one are
+// redacted, as are values that look like an e-mail address or a JWT (DEBUG
+// keeps them, for a developer's local run).
+package logging
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Keys of the shape's fields.
+const (
+	KeyFunction      = "function"
+	KeyRequestID     = "requestId"
+	KeyTraceID       = "traceId"
+	KeyCorrelationID = "correlationId"
+)
+
+// Redacted replaces what may not be written at INFO.
+const Redacted = "[redacted]"
+
+type requestKey struct{}
+
+type request struct{ id, correlation string }
+
+// WithRequest returns ctx carrying the invocation's request ID (the Lambda
+// request ID) and, when known, its correlation ID (the API request's, carried
+// on to the events it causes), which every record logged with ctx carries.
+func WithRequest(ctx context.Context, requestID, correlationID string) context.Context {
+	return context.WithValue(ctx, requestKey{}, request{requestID, correlationID})
+}
+
+// WithCorrelation returns ctx with its correlation ID set to id (the request ID kept).
+func WithCorrelation(ctx context.Context, id string) context.Context {
+	r, _ := ctx.Value(requestKey{}).(request)
+	r.correlation = id
+	return context.WithValue(ctx, requestKey{}, r)
+}
+
+// RequestID is the request ID ctx carries, "" when none.
+func RequestID(ctx context.Context) string {
+	r, _ := ctx.Value(requestKey{}).(request)
+	return r.id
+}
+
+// New is function's logger on stdout at level (nil: INFO).
+func New(function string, level slog.Leveler) *slog.Logger {
+	return slog.New(NewHandler(os.Stdout, function, level))
+}
+
+// NewHandler is the shape's handler writing to w.
+func NewHandler(w io.Writer, function string, level slog.Leveler) slog.Handler {
+	if level == nil {
+		level = slog.LevelInfo
+	}
+	j := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})
+	return &handler{next: j.WithAttrs([]slog.Attr{slog.String(KeyFunction, function)})}
+}
+
+// handler adds the context's fields after the function's and redacts, at INFO
+// and above, what may not be written there (attributes given With are
+// redacted at every level: they are written at every level).
+type handler struct{ next slog.Handler }
+
+func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
+
+func (h *handler) Handle(ctx context.Context, r slog.Record) error {
+	var attrs [3]slog.Attr
+	n := 0
+	if req, ok := ctx.Value(requestKey{}).(request); ok {
+		if req.id != "" {
+			attrs[n], n = slog.String(KeyRequestID, req.id), n+1
+		}
+		if req.correlation != "" {
+			attrs[n], n = slog.String(KeyCorrelationID, req.correlation), n+1
+		}
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+		attrs[n], n = slog.String(KeyTraceID, sc.TraceID().String()), n+1
+	}
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	out.AddAttrs(attrs[:n]...)
+	r.Attrs(func(a slog.Attr) bool {
+		if r.Level >= slog.LevelInfo {
+			a = sanitize(a)
+		}
+		out.AddAttrs(a)
+		return true
+	})
+	return h.next.Handle(ctx, out)
+}
+
+func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
+	clean := make([]slog.Attr, len(as))
+	for i, a := range as {
+		clean[i] = sanitize(a)
+	}
+	return &handler{next: h.next.WithAttrs(clean)}
+}
+
+func (h *handler) WithGroup(name string) slog.Handler {
+	return &handler{next: h.next.WithGroup(name)}
+}
+
+// sanitize redacts an attribute that names or holds a secret or personal data.
+func sanitize(a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindGroup {
+		g := a.Value.Group()
+		out := make([]slog.Attr, len(g))
+		for i, x := range g {
+			out[i] = sanitize(x)
+		}
+		return slog.Attr{Key: a.Key, Value: slog.GroupValue(out...)}
+	}
+	if sensitiveKey(a.Key) {
+		return slog.String(a.Key, Redacted)
+	}
+	if a.Value.Kind() == slog.KindString && sensitiveValue(a.Value.String()) {
+		return slog.String(a.Key, Redacted)
+	}
+	return a
+}
+
+// sensitiveKey: a key naming a token, a secret, an e-mail or an IP address.
+func sensitiveKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, s := range []string{"token", "authorization", "password", "secret", "apikey", "api_key", "email", "e-mail",
+		"ipaddress", "ip_address", "sourceip", "clientip", "remoteaddr", "forwarded"} {
+		if strings.Contains(k, s) {
+			return true
+		}
+	}
+	return k == "ip"
+}
+
+// sensitiveValue: a string that looks like an e-mail address or a JWT.
+func sensitiveValue(v string) bool {
+	if at := strings.IndexByte(v, '@'); at > 0 && at < len(v)-3 && !strings.ContainsAny(v, " \t\n") && strings.Contains(v[at:], ".") {
+		return true
+	}
+	return strings.HasPrefix(v, "eyJ") && strings.Count(v, ".") == 2
+}

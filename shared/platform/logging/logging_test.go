@@ -1,0 +1,71 @@
+package logging_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"testing"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/portfoliotracker/tracker/shared/platform/logging"
+)
+
+func decode(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	return m
+}
+
+func TestShapeCarriesFunctionRequestTraceAndCorrelation(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(logging.NewHandler(&buf, "prices", nil))
+	tid, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	sid, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid}))
+	ctx = logging.WithRequest(ctx, "req-1", "corr-1")
+	log.InfoContext(ctx, "batch", "records", 3)
+	m := decode(t, buf.Bytes())
+	want := map[string]any{"level": "INFO", "msg": "batch", "function": "prices", "requestId": "req-1",
+		"traceId": "4bf92f3577b34da6a3ce929d0e0e4736", "correlationId": "corr-1", "records": float64(3)}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v (%s)", k, m[k], v, buf.Bytes())
+		}
+	}
+	buf.Reset()
+	log.Info("no context")
+	if m := decode(t, buf.Bytes()); m["requestId"] != nil || m["traceId"] != nil || m["function"] != "prices" {
+		t.Errorf("without a context: %s", buf.Bytes())
+	}
+}
+
+func TestNoTokenEmailOrIPAtInfo(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(logging.NewHandler(&buf, "api", slog.LevelDebug))
+	jwt := "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"
+	attrs := []any{"token", "abc", "Authorization", "Bearer x", "userEmail", "a@b.example", "sourceIp", "192.0.2.1",
+		"note", "alice@example.test", "raw", jwt, slog.Group("req", "accessToken", "t"), "symbol", "AAPL"}
+	log.Info("info", attrs...)
+	m := decode(t, buf.Bytes())
+	for _, k := range []string{"token", "Authorization", "userEmail", "sourceIp", "note", "raw"} {
+		if m[k] != logging.Redacted {
+			t.Errorf("INFO %s = %v, want redacted", k, m[k])
+		}
+	}
+	if g, _ := m["req"].(map[string]any); g["accessToken"] != logging.Redacted {
+		t.Errorf("INFO group req = %v, want its token redacted", m["req"])
+	}
+	if m["symbol"] != "AAPL" {
+		t.Errorf("symbol = %v, want AAPL kept", m["symbol"])
+	}
+	buf.Reset()
+	log.Debug("debug", "note", "alice@example.test")
+	if m := decode(t, buf.Bytes()); m["note"] != "alice@example.test" {
+		t.Errorf("DEBUG note = %v, want it kept", m["note"])
+	}
+}
