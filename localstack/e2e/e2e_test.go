@@ -105,7 +105,7 @@ func startStack(t testing.TB) *localStack {
 		t.Fatalf("build localstack: %v\n%s", err, out)
 	}
 	s := &localStack{dataDir: filepath.Join(tmp, "data"), out: &syncBuffer{}, done: make(chan struct{}),
-		ports: freePorts(t, "HTTP", "WS", "ADMIN", "AUTH", "DYNAMODB", "KINESIS", "POSTGRES", "SES")}
+		ports: freePorts(t, "HTTP", "WS", "ADMIN", "AUTH", "DYNAMODB", "KINESIS", "POSTGRES", "SES", "WEB")}
 	s.cmd = exec.Command(bin, "run")
 	s.cmd.Dir = root
 	env := []string{"PT_LOCAL_DATA=" + s.dataDir, "PT_LOCAL_DEMO=false", "PT_LOCAL_TICK=0"}
