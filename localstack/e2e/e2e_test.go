@@ -93,6 +93,13 @@ func freePorts(t testing.TB, names ...string) map[string]int {
 // temporary folder and every port free, as `make run` does with the defaults.
 func startStack(t testing.TB) *localStack {
 	t.Helper()
+	return startStackWith(t)
+}
+
+// startStackWith is startStack with more PT_LOCAL_* settings (NAME=value),
+// which win over startStack's (no demo, no simulated feed).
+func startStackWith(t testing.TB, settings ...string) *localStack {
+	t.Helper()
 	root, err := emulator.FindRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -112,6 +119,7 @@ func startStack(t testing.TB) *localStack {
 	for name, p := range s.ports {
 		env = append(env, fmt.Sprintf("PT_LOCAL_%s_PORT=%d", name, p))
 	}
+	env = append(env, settings...)
 	// The harness's emulators are not the stack's: it starts its own, as on a laptop.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "PT_") {
