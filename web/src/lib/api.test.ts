@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest'
+import { ApiClient, ApiError } from './api'
+
+function fakeFetch(responses: { status: number; body?: unknown }[]) {
+  const calls: { url: string; init: RequestInit }[] = []
+  const f = async (url: string | URL | Request, init?: RequestInit) => {
+    calls.push({ url: String(url), init: init ?? {} })
+    const r = responses.shift() ?? { status: 200, body: {} }
+    return new Response(r.body === undefined ? '' : JSON.stringify(r.body), { status: r.status })
+  }
+  return { f: f as typeof fetch, calls }
+}
+
+describe('ApiClient', () => {
+  it('sends the token, an Idempotency-Key on commands, and minVersion after a command', async () => {
+    const { f, calls } = fakeFetch([
+      { status: 201, body: { version: 7, replayed: false, data: { transactionId: 't1' } } },
+      { status: 200, body: { portfolioId: 'p1', positions: [] } },
+    ])
+    const api = new ApiClient('http://api', async () => 'tok', f)
+    await api.recordTransaction('p1', { type: 'BUY', date: '2026-01-02', symbol: 'AAPL', quantity: '1', price: '100' })
+    await api.getPositions('p1')
+    const [cmd, query] = calls
+    const h = cmd?.init.headers as Record<string, string>
+    expect(h.Authorization).toBe('Bearer tok')
+    expect(h['Idempotency-Key']).toMatch(/^[0-9a-f-]{36}$/)
+    expect(query?.url).toBe('http://api/portfolios/p1/positions?minVersion=7')
+    expect((query?.init.headers as Record<string, string>)['Idempotency-Key']).toBeUndefined()
+  })
+
+  it('turns the error body into words a person understands', async () => {
+    const { f } = fakeFetch([{ status: 422, body: { error: { code: 'insufficient_holdings', message: 'sell 5 AAPL: holds 1' } } }])
+    const api = new ApiClient('http://api', async () => null, f)
+    const err = await api.recordTransaction('p1', { type: 'SELL', date: '2026-01-02' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(ApiError)
+    expect((err as ApiError).friendly).toBe('You cannot sell more than you hold on that date.')
+    const { f: f2 } = fakeFetch([{ status: 400, body: { error: { code: 'validation_failed', message: 'quantity must be positive' } } }])
+    const err2 = await new ApiClient('http://api', async () => null, f2).getMe().catch((e: unknown) => e)
+    expect((err2 as ApiError).friendly).toBe('Quantity must be positive.')
+  })
+})
