@@ -9,7 +9,7 @@ test.describe('@pages every page', () => {
     test(`signed out, ${scheme}`, async ({ page }, testInfo) => {
       await page.emulateMedia({ colorScheme: scheme })
       for (const [name, path] of [['sign-in', '/sign-in/'], ['sign-up', '/sign-up/']] as const) {
-        await page.goto(path)
+        expect([200, 304], `GET ${path}`).toContain((await page.goto(path))?.status())
         await expectOneHeading(page)
         await expectAccessible(page, `${path} (${scheme})`)
         await screenshot(page, testInfo, `${name}-${scheme}`)
@@ -30,7 +30,7 @@ test.describe('@pages every page', () => {
         ['alerts', '/alerts/'],
         ['settings', '/settings/'],
       ] as const) {
-        await page.goto(path)
+        expect([200, 304], `GET ${path}`).toContain((await page.goto(path))?.status())
         await expectOneHeading(page)
         // Data first: a page scanned or photographed while loading says little.
         await page.waitForLoadState('networkidle', { timeout: 5_000 }).catch(() => {})
