@@ -5,16 +5,15 @@
 // in and feeds the store.
 
 import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react'
-import type { SupabaseClient } from '@supabase/supabase-js'
 import { ApiClient } from '@/lib/api'
-import { accessToken, createAuth, type Session } from '@/lib/auth'
+import { accessToken, createAuth, type Auth, type Session } from '@/lib/auth'
 import { loadConfig, type AppConfig } from '@/lib/config'
 import { LiveSocket } from '@/lib/ws'
 import { appStore } from '@/store/store'
 
 export interface AppServices {
   config: AppConfig
-  auth: SupabaseClient
+  auth: Auth
   api: ApiClient
   live: LiveSocket
 }
@@ -44,7 +43,7 @@ function boot(): Promise<AppServices> {
     const auth = createAuth(config)
     const token = () => accessToken(auth)
     const api = new ApiClient(config.apiUrl, token, undefined, () => {
-      void auth.auth.getSession()
+      void auth.getSession()
     })
     const live = new LiveSocket({
       url: config.wsUrl,
@@ -71,11 +70,11 @@ export function AppProvider({ children }: { children: ReactNode }) {
     boot()
       .then(async (s) => {
         if (cancelled) return
-        const { data } = await s.auth.auth.getSession()
+        const { data } = await s.auth.getSession()
         if (cancelled) return
         setServices(s)
         setSession(data.session)
-        const sub = s.auth.auth.onAuthStateChange((_event, next) => setSession(next))
+        const sub = s.auth.onAuthStateChange((_event, next) => setSession(next))
         unsubscribe = () => sub.data.subscription.unsubscribe()
       })
       .catch((e: unknown) => {

@@ -28,7 +28,7 @@ export function AuthForm({ mode }: { mode: 'sign-in' | 'sign-up' }) {
     setBusy(true)
     setError(null)
     setInfo(null)
-    const auth = boot.services.auth.auth
+    const auth = boot.services.auth
     const res = mode === 'sign-in' ? await auth.signInWithPassword({ email, password }) : await auth.signUp({ email, password })
     setBusy(false)
     if (res.error) {

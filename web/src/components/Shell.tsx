@@ -23,7 +23,7 @@ export function TopNav({ signedIn }: { signedIn: boolean }) {
   const router = useRouter()
   const liveStatus = useApp((s) => s.liveStatus)
   const signOut = async () => {
-    if (boot.state === 'ready') await boot.services.auth.auth.signOut()
+    if (boot.state === 'ready') await boot.services.auth.signOut()
     router.replace('/sign-in/')
   }
   return (

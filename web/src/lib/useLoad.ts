@@ -18,7 +18,9 @@ export function useLoad<T>(load: (() => Promise<T>) | null, deps: readonly unkno
   const [loading, setLoading] = useState(true)
   const [tick, setTick] = useState(0)
   const loadRef = useRef(load)
-  loadRef.current = load
+  useEffect(() => {
+    loadRef.current = load
+  })
   useEffect(() => {
     const fn = loadRef.current
     if (!fn) return

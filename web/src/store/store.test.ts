@@ -16,7 +16,7 @@ const positions: Positions = {
 describe('store', () => {
   it('takes the live value from positions, then from newer valuations only', () => {
     const s = createAppStore()
-    s.getState().setPositions(positions)
+    s.getState().setPositions({ ...positions, asOfVersion: 3 })
     expect(s.getState().live.p1?.value).toBe('1695.25')
     s.getState().applyMessage({ type: 'valuation', portfolioId: 'p1', marketValue: '1700.10', asOf: '2026-01-02T15:00:02Z' })
     expect(s.getState().live.p1?.value).toBe('1700.10')
@@ -24,8 +24,14 @@ describe('store', () => {
     s.getState().applyMessage({ type: 'valuation', portfolioId: 'p1', marketValue: '1690', asOf: '2026-01-02T15:00:01Z' })
     expect(s.getState().live.p1?.value).toBe('1700.10')
     // Positions priced before the pushed valuation do not overwrite it.
-    s.getState().setPositions(positions)
+    s.getState().setPositions({ ...positions, asOfVersion: 3 })
     expect(s.getState().live.p1?.value).toBe('1700.10')
+    s.getState().applyMessage({ type: 'valuation', portfolioId: 'p1', marketValue: '1701', asOf: '2026-01-02T15:00:03Z' })
+    s.getState().setPositions({ ...positions, asOfVersion: 3 })
+    expect(s.getState().live.p1?.value).toBe('1701')
+    // A trade (a later version) changes the value at the same prices: it wins.
+    s.getState().setPositions({ ...positions, asOfVersion: 4, totals: { marketValue: '1861.25' } })
+    expect(s.getState().live.p1?.value).toBe('1861.25')
   })
 
   it('keeps the newest quote per symbol', () => {

@@ -20,6 +20,8 @@ export interface LiveValue {
   asOf: string
   currency?: string
   unrealizedPnL?: string
+  /** the positions' version the value reflects (a pushed valuation keeps the one before it) */
+  version?: number
 }
 
 export interface AppState {
@@ -73,11 +75,16 @@ export function createAppStore() {
         if (!value) return { positions }
         const prev = s.live[p.portfolioId]
         const newestPrice = p.positions.reduce((m, x) => (x.priceAsOf && x.priceAsOf > m ? x.priceAsOf : m), '')
-        // A valuation pushed after these positions' newest price is newer: keep it.
-        if (prev && newestPrice && Date.parse(prev.asOf) > Date.parse(newestPrice)) return { positions }
+        // A valuation pushed after these positions' newest price is newer, unless the
+        // positions carry a later command (a trade changes the holdings, not the prices).
+        const newerCommand = p.asOfVersion !== undefined && (prev?.version === undefined || p.asOfVersion > prev.version)
+        if (prev && !newerCommand && newestPrice && Date.parse(prev.asOf) > Date.parse(newestPrice)) return { positions }
         return {
           positions,
-          live: { ...s.live, [p.portfolioId]: { value, asOf: newestPrice, currency: p.baseCurrency, unrealizedPnL: p.totals?.unrealizedPnL } },
+          live: {
+            ...s.live,
+            [p.portfolioId]: { value, asOf: newestPrice, currency: p.baseCurrency, unrealizedPnL: p.totals?.unrealizedPnL, version: p.asOfVersion },
+          },
         }
       }),
     setAlerts: (alerts) => set({ alerts }),
@@ -133,7 +140,7 @@ function applyValuation(s: AppState, m: ValuationMessage): Partial<AppState> {
   return {
     live: {
       ...s.live,
-      [m.portfolioId]: { value: m.marketValue, asOf: m.asOf, currency: m.currency ?? prev?.currency, unrealizedPnL: m.unrealizedPnL },
+      [m.portfolioId]: { value: m.marketValue, asOf: m.asOf, currency: m.currency ?? prev?.currency, unrealizedPnL: m.unrealizedPnL, version: prev?.version },
     },
   }
 }
