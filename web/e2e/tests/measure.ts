@@ -47,52 +47,74 @@ export async function largestContentfulPaint(page: Page): Promise<{ ms: number; 
   )
 }
 
+/** What the live-value probe (liveValueProbe) saw, on window.__liveValue. */
+export interface LiveValueProbe {
+  /** Price and valuation messages received. */
+  messages: number
+  /** Each change of the value's text: when (epoch ms), and what the WebSocket said before it. */
+  changes: { at: number; text: string; sinceMessage: number; sinceTick: number | null }[]
+}
+
 /**
- * An init script that timestamps every WebSocket message as it arrives (a listener added when the socket is made,
- * so it runs before the app's) and every change of the text of [data-testid="portfolio-value"] (a
- * MutationObserver), into window.__tickToDom: the latency of each change from the last valuation message before it.
+ * An init script (page.addInitScript) that follows the live value: a WebSocket listener added when the socket is
+ * made (so it runs before the app's) timestamps each `price` and `valuation` message and keeps the time of the newest
+ * price move (a quote whose price differs from the symbol's previous one: its `asOf`, when the feed ticked); a
+ * MutationObserver on [data-testid="portfolio-value"] records each change of its text with the time since the last
+ * message (tick → DOM) and since the newest price move (feed → screen). Clocks: the stack and the browser share the
+ * machine's.
  */
-export function tickToDomProbe(): void {
-  type Probe = { lastMessage: number; latencies: number[]; messages: number }
-  const w = window as unknown as { __tickToDom: Probe }
-  const probe: Probe = { lastMessage: 0, latencies: [], messages: 0 }
-  w.__tickToDom = probe
+export function liveValueProbe(): void {
+  const probe: LiveValueProbe = { messages: 0, changes: [] }
+  ;(window as unknown as { __liveValue: LiveValueProbe }).__liveValue = probe
+  const now = (): number => performance.timeOrigin + performance.now()
+  let lastMessage = 0
+  let lastTick: number | null = null
+  const prices = new Map<string, string>()
   const Native = window.WebSocket
   class Timed extends Native {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols)
       this.addEventListener('message', (ev: MessageEvent) => {
-        const at = performance.now()
+        const at = now()
+        let msg: { type?: string; quotes?: { symbol: string; price: string; asOf?: string }[] }
         try {
-          const msg = JSON.parse(typeof ev.data === 'string' ? ev.data : '') as { type?: string }
-          if (msg.type === 'valuation' || msg.type === 'price') {
-            probe.lastMessage = at
-            probe.messages++
-          }
+          msg = JSON.parse(typeof ev.data === 'string' ? ev.data : '') as typeof msg
         } catch {
-          // not JSON: not a tick
+          return
+        }
+        if (msg.type !== 'price' && msg.type !== 'valuation') return
+        lastMessage = at
+        probe.messages++
+        for (const q of msg.quotes ?? []) {
+          const before = prices.get(q.symbol)
+          prices.set(q.symbol, q.price)
+          const asOf = q.asOf ? Date.parse(q.asOf) : NaN
+          if (before !== undefined && before !== q.price && !Number.isNaN(asOf)) lastTick = Math.max(lastTick ?? 0, asOf)
         }
       })
     }
   }
   window.WebSocket = Timed
   let observed: Element | null = null
-  let lastText = ''
   const watch = (): void => {
     const el = document.querySelector('[data-testid="portfolio-value"]')
     if (!el || el === observed) return
     observed = el
-    lastText = el.textContent ?? ''
+    let text = el.textContent ?? ''
     new MutationObserver(() => {
-      const text = el.textContent ?? ''
-      if (text === lastText) return
-      lastText = text
-      const now = performance.now()
-      // Only a change that a message explains (within a second of it) is a tick reaching the DOM.
-      if (probe.lastMessage > 0 && now - probe.lastMessage < 1000) probe.latencies.push(now - probe.lastMessage)
+      const t = el.textContent ?? ''
+      if (t === text) return
+      text = t
+      const at = now()
+      probe.changes.push({ at, text: t, sinceMessage: lastMessage ? at - lastMessage : NaN, sinceTick: lastTick === null ? null : at - lastTick })
     }).observe(el, { characterData: true, childList: true, subtree: true })
   }
   new MutationObserver(watch).observe(document, { childList: true, subtree: true })
+}
+
+/** The probe's record so far. */
+export async function liveValue(page: Page): Promise<LiveValueProbe> {
+  return page.evaluate(() => (window as unknown as { __liveValue: LiveValueProbe }).__liveValue)
 }
 
 export function percentile(sorted: number[], p: number): number {

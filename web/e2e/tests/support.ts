@@ -76,3 +76,20 @@ export async function screenshot(page: Page, testInfo: TestInfo, name: string): 
 export async function expectOneHeading(page: Page): Promise<void> {
   await expect(page.getByRole('heading', { level: 1 })).toHaveCount(1)
 }
+
+/**
+ * Waits for what a command changed to show. The API answers a query made right after a command with what its read
+ * model has once it waited a bounded second for it (§10 "Read-your-writes"), saying so (X-Read-Model-Stale); on a
+ * loaded machine the projection can take longer. Should the page still show the older state after `first` ms, the
+ * page is reloaded once, as a person would, and that is recorded as an annotation ("stale read") so that a run shows
+ * how often it happened.
+ */
+export async function expectSoon(page: Page, testInfo: TestInfo, what: string, check: (timeout: number) => Promise<void>, first = 8_000): Promise<void> {
+  try {
+    await check(first)
+  } catch {
+    testInfo.annotations.push({ type: 'stale read', description: `${what}: not shown ${first} ms after the command; reloaded` })
+    await page.reload()
+    await check(15_000)
+  }
+}

@@ -1,0 +1,15 @@
+import { chromium } from '@playwright/test'
+const b = await chromium.launch({ executablePath: '/usr/bin/chromium' })
+const c = await b.newContext({ baseURL: 'http://localhost:43108' })
+const p = await c.newPage()
+const t0 = Date.now()
+p.on('websocket', ws => { console.log('ws open', ws.url().slice(0,60)); ws.on('framereceived', f => console.log(Date.now()-t0, 'recv', String(f.payload).slice(0, 200))); ws.on('framesent', f => console.log(Date.now()-t0, 'sent', String(f.payload).slice(0,200))) })
+await p.goto('/sign-in/')
+await p.getByLabel(/e-?mail/i).fill('alice@example.test')
+await p.getByLabel(/password/i).fill('demo-password')
+await p.getByRole('button', { name: /sign in/i }).click()
+await p.waitForURL(/portfolios/)
+await p.getByRole('link', { name: "Alice's growth" }).click()
+await p.getByTestId('portfolio-value').waitFor()
+for (let i = 0; i < 8; i++) { console.log(Date.now()-t0, 'value', await p.getByTestId('portfolio-value').textContent()); await p.waitForTimeout(1000) }
+await b.close()
