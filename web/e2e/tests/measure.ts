@@ -57,10 +57,9 @@ export interface LiveValueProbe {
 
 /**
  * An init script (page.addInitScript) that follows the live value: a WebSocket listener added when the socket is
- * made (so it runs before the app's) timestamps each `price` and `valuation` message and keeps the time of the newest
- * price move (a quote whose price differs from the symbol's previous one: its `asOf`, when the feed ticked); a
- * MutationObserver on [data-testid="portfolio-value"] records each change of its text with the time since the last
- * message (tick → DOM) and since the newest price move (feed → screen). Clocks: the stack and the browser share the
+ * made (so it runs before the app's) timestamps each `price` and `valuation` message and keeps the last valuation's
+ * `asOf` (the time of the newest quote it used: when the feed ticked); a MutationObserver on [data-testid="portfolio-value"] records each change of its text with the time since the last
+ * message (tick → DOM) and since that tick (feed → screen). Clocks: the stack and the browser share the
  * machine's.
  */
 export function liveValueProbe(): void {
@@ -69,14 +68,13 @@ export function liveValueProbe(): void {
   const now = (): number => performance.timeOrigin + performance.now()
   let lastMessage = 0
   let lastTick: number | null = null
-  const prices = new Map<string, string>()
   const Native = window.WebSocket
   class Timed extends Native {
     constructor(url: string | URL, protocols?: string | string[]) {
       super(url, protocols)
       this.addEventListener('message', (ev: MessageEvent) => {
         const at = now()
-        let msg: { type?: string; quotes?: { symbol: string; price: string; asOf?: string }[] }
+        let msg: { type?: string; asOf?: string }
         try {
           msg = JSON.parse(typeof ev.data === 'string' ? ev.data : '') as typeof msg
         } catch {
@@ -85,12 +83,9 @@ export function liveValueProbe(): void {
         if (msg.type !== 'price' && msg.type !== 'valuation') return
         lastMessage = at
         probe.messages++
-        for (const q of msg.quotes ?? []) {
-          const before = prices.get(q.symbol)
-          prices.set(q.symbol, q.price)
-          const asOf = q.asOf ? Date.parse(q.asOf) : NaN
-          if (before !== undefined && before !== q.price && !Number.isNaN(asOf)) lastTick = Math.max(lastTick ?? 0, asOf)
-        }
+        // A valuation's asOf is the time of the newest quote it used: the tick that moved it.
+        const asOf = msg.type === 'valuation' && msg.asOf ? Date.parse(msg.asOf) : NaN
+        if (!Number.isNaN(asOf)) lastTick = asOf
       })
     }
   }
