@@ -28,6 +28,31 @@ describe('ApiClient', () => {
     expect((query?.init.headers as Record<string, string>)['Idempotency-Key']).toBeUndefined()
   })
 
+  it('asks a stale query again, then gives the stale answer if it stays stale', async () => {
+    const { f, calls } = fakeFetch([
+      { status: 201, body: { version: 3, replayed: false, data: {} } },
+      { status: 200, body: { items: [], stale: true } },
+      { status: 200, body: { items: [{ transactionId: 't1' }] } },
+    ])
+    const waits: number[] = []
+    const api = new ApiClient('http://api', async () => 'tok', f, undefined, async (ms) => void waits.push(ms))
+    await api.recordTransaction('p1', { type: 'BUY', date: '2026-01-02' })
+    const list = await api.listTransactions('p1')
+    expect(list.items).toHaveLength(1)
+    expect(waits).toEqual([250])
+    expect(calls).toHaveLength(3)
+
+    const stale = fakeFetch(Array.from({ length: 6 }, () => ({ status: 200, body: { items: [], stale: true } })))
+    const api2 = new ApiClient('http://api', async () => 'tok', stale.f, undefined, async (ms) => void waits.push(ms))
+    api2.noteVersion('p1', 9)
+    expect((await api2.listTransactions('p1')).stale).toBe(true)
+    expect(stale.calls).toHaveLength(5)
+    // Without a minVersion a stale body is an answer, not a reason to ask again.
+    const once = fakeFetch([{ status: 200, body: { items: [], stale: true } }])
+    await new ApiClient('http://api', async () => 'tok', once.f).listTransactions('p2')
+    expect(once.calls).toHaveLength(1)
+  })
+
   it('turns the error body into words a person understands', async () => {
     const { f } = fakeFetch([{ status: 422, body: { error: { code: 'insufficient_holdings', message: 'sell 5 AAPL: holds 1' } } }])
     const api = new ApiClient('http://api', async () => null, f)

@@ -107,6 +107,14 @@ export interface RequestOptions {
   signal?: AbortSignal
 }
 
+/** The waits before asking a stale query again (the API has already waited up to a second). */
+const STALE_RETRIES = [250, 500, 1000, 2000]
+
+/** isNotYet reports a figure or history the API has no answer for yet (a new portfolio). */
+export function isNotYet(err: unknown): boolean {
+  return err instanceof ApiError && (err.status === 404 || err.code === 'unavailable' || err.code === 'not_computed')
+}
+
 export type TokenSource = () => Promise<string | null>
 
 export function newIdempotencyKey(): string {
@@ -122,6 +130,7 @@ export class ApiClient {
     private readonly token: TokenSource,
     private readonly fetchImpl: typeof fetch = (...a) => fetch(...a),
     private readonly onUnauthorized: () => void = () => {},
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
   /** minVersion is the version a query on the portfolio must reflect (0: none). */
@@ -134,7 +143,21 @@ export class ApiClient {
     if (version > this.minVersion(portfolioId)) this.versions.set(portfolioId, version)
   }
 
+  /**
+   * request sends one call. A query that asked for a version the read model has not reached
+   * yet is answered stale (X-Read-Model-Stale, or stale: true in the body) after the API's
+   * own bounded wait; it is asked again a few times, backing off, before the stale answer is
+   * returned as it is.
+   */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const { body, stale } = await this.once<T>(method, path, opts)
+      if (!stale || attempt >= STALE_RETRIES.length) return body
+      await this.sleep(STALE_RETRIES[attempt] ?? 1000)
+    }
+  }
+
+  private async once<T>(method: string, path: string, opts: RequestOptions): Promise<{ body: T; stale: boolean }> {
     const url = new URL(this.baseUrl + path)
     for (const [k, v] of Object.entries(opts.query ?? {})) {
       if (v !== undefined && v !== '') url.searchParams.set(k, String(v))
@@ -174,7 +197,10 @@ export class ApiClient {
       const v = (json as { version: unknown }).version
       if (typeof v === 'number') this.noteVersion(decodeURIComponent(portfolioId), v)
     }
-    return json as T
+    const stale =
+      url.searchParams.has('minVersion') &&
+      (res.headers.get('X-Read-Model-Stale') === 'true' || (!!json && typeof json === 'object' && (json as { stale?: unknown }).stale === true))
+    return { body: json as T, stale }
   }
 
   // Portfolios

@@ -77,7 +77,7 @@ function Rules() {
       ) : !rules || rules.length === 0 ? (
         <Empty>No alert rules yet. Create one above to hear when a price crosses a level.</Empty>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Alert rules">
           <table>
             <caption className="sr-only">Alert rules</caption>
             <thead>
@@ -296,7 +296,7 @@ function HistorySection() {
       ) : items.length === 0 ? (
         <Empty>No alert has fired yet.</Empty>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Alert history">
           <table>
             <caption className="sr-only">Alert history</caption>
             <thead>
@@ -360,7 +360,7 @@ function Deliveries() {
       ) : items.length === 0 ? (
         <Empty>No notification has been sent yet.</Empty>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Notification deliveries">
           <table>
             <caption className="sr-only">Notification deliveries</caption>
             <thead>

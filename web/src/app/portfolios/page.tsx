@@ -59,7 +59,7 @@ function Overview() {
       ) : active.length === 0 ? (
         <Empty>You have no portfolio yet. Create your first one below.</Empty>
       ) : (
-        <div className="table-wrap">
+        <div className="table-wrap" tabIndex={0} role="region" aria-label="Your portfolios">
           <table>
             <caption className="sr-only">Your portfolios</caption>
             <thead>

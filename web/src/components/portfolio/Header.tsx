@@ -27,7 +27,7 @@ export function PortfolioHeader({ portfolio, current }: { portfolio: Portfolio; 
       <h1>{current === 'overview' ? portfolio.name : `${portfolio.name}: transactions`}</h1>
       <section aria-label="Value" className="card value-header">
         <div>
-          <div className="muted">Value</div>
+          <div className="muted">Market value</div>
           <div className="big" data-testid="portfolio-value" aria-live="off">
             {formatMoney(live?.value ?? totals?.marketValue ?? '0', ccy)}
           </div>

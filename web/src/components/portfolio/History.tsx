@@ -7,6 +7,7 @@ import dynamic from 'next/dynamic'
 import { useMemo, useState } from 'react'
 import { useServices } from '../AppProvider'
 import { Empty, ErrorNote, Loading } from '../Shell'
+import { isNotYet } from '@/lib/api'
 import { formatRatio } from '@/lib/format'
 import { useLoad } from '@/lib/useLoad'
 import type { Performance, ValueHistory } from '@/lib/types'
@@ -24,7 +25,10 @@ export function History({ id }: { id: string }) {
   const data = useLoad(
     () =>
       Promise.all([
-        api.getHistory(id, { from, points: 400 }) as Promise<HistoryWithBenchmark>,
+        (api.getHistory(id, { from, points: 400 }) as Promise<HistoryWithBenchmark>).catch((e: unknown) => {
+          if (isNotYet(e)) return {} as HistoryWithBenchmark
+          throw e
+        }),
         api.getPerformance(id, { from }).catch(() => null as Performance | null),
       ]),
     [api, id, from],

@@ -17,7 +17,7 @@ function signed(v: string | undefined, ccy: string) {
 export function Holdings({ rows, base }: { rows: HoldingView[]; base: string }) {
   if (rows.length === 0) return <Empty>No holdings yet. Record a trade on the Transactions tab.</Empty>
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Holdings">
       <table>
         <caption className="sr-only">Holdings</caption>
         <thead>

@@ -6,20 +6,25 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { useServices } from '../AppProvider'
 import { Empty, ErrorNote, Loading } from '../Shell'
-import { friendlyError } from '@/lib/api'
+import { friendlyError, isNotYet } from '@/lib/api'
 import { compare, isDecimal, mul, normalize, sum } from '@/lib/decimal'
 import { formatMoney, formatNumber, formatPercent } from '@/lib/format'
+import type { Rebalancing } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
 import { appStore } from '@/store/store'
 
 export function RebalancingPlan({ id, base, version }: { id: string; base: string; version: number }) {
   const { api } = useServices()
-  const data = useLoad(() => api.getRebalancing(id), [api, id, version])
+  const data = useLoad(
+    () =>
+      api.getRebalancing(id).catch((e: unknown) => {
+        if (isNotYet(e)) return {} as Rebalancing
+        throw e
+      }),
+    [api, id, version],
+  )
   if (data.loading && !data.data) return <Loading label="Loading the plan" />
-  if (data.error) {
-    if (/not_found|not found|could not find/i.test(data.error)) return <Empty>Set target weights below to get a rebalancing plan.</Empty>
-    return <ErrorNote message={data.error} onRetry={data.reload} />
-  }
+  if (data.error) return <ErrorNote message={data.error} onRetry={data.reload} />
   const plan = data.data?.plan
   if (!plan) return <Empty>Set target weights below to get a rebalancing plan.</Empty>
   if (plan.error) return <p className="warn">The targets cannot be planned: {plan.error}</p>
@@ -27,7 +32,7 @@ export function RebalancingPlan({ id, base, version }: { id: string; base: strin
   if (trades.length === 0)
     return <p className="muted">{plan.allInBand ? 'Every holding is within its band of the target: nothing to do.' : 'No trade is needed.'}</p>
   return (
-    <div className="table-wrap">
+    <div className="table-wrap" tabIndex={0} role="region" aria-label="Suggested trades">
       <table>
         <caption className="sr-only">Suggested trades</caption>
         <thead>

@@ -68,7 +68,7 @@ export function TransactionsPanel({ id, base, onChanged }: { id: string; base: s
         ) : items.length === 0 ? (
           <Empty>No transactions yet. Record one above or import a file.</Empty>
         ) : (
-          <div className="table-wrap">
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Transactions">
             <table>
               <caption className="sr-only">Transactions</caption>
               <thead>
@@ -383,7 +383,7 @@ function ImportTransactions({ id, onDone }: { id: string; onDone: () => void }) 
               {preview.valid} {preview.valid === 1 ? 'row is' : 'rows are'} ready to import
               {preview.invalid > 0 ? `; ${preview.invalid} ${preview.invalid === 1 ? 'has an error' : 'have errors'} — fix the file and choose it again.` : '.'}
             </p>
-            <div className="table-wrap">
+            <div className="table-wrap" tabIndex={0} role="region" aria-label="Import preview">
               <table data-testid="import-preview">
                 <caption className="sr-only">Import preview</caption>
                 <thead>

@@ -21,10 +21,15 @@ export function usePortfolio(id: string) {
   )
   const positions = useApp((s) => s.positions[id])
   const symbols = (positions?.positions ?? []).map((p) => p.symbol).sort().join(',')
+  // One subscription per portfolio while the page shows it; symbols join it as the positions
+  // arrive (a subscribe adds to what the connection has, so nothing is dropped in between).
   useEffect(() => {
     if (!id) return
-    live.subscribe(id, symbols ? symbols.split(',') : [])
+    live.subscribe(id)
     return () => live.unsubscribe(id)
+  }, [id, live])
+  useEffect(() => {
+    if (id && symbols) live.subscribe(id, symbols.split(','))
   }, [id, symbols, live])
   return data
 }
