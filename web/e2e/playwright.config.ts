@@ -33,8 +33,8 @@ export default defineConfig({
     { name: 'desktop', use: { ...devices['Desktop Chrome'], viewport: { width: 1280, height: 800 }, launchOptions: { executablePath } } },
     {
       name: 'phone',
-      // 390x844 (an iPhone 12-14's CSS pixels), touch, in Chromium.
-      use: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true, launchOptions: { executablePath } },
+      // 390x844 (an iPhone 12-14's CSS pixels), touch, 2x (3x only makes the screenshots slower).
+      use: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, launchOptions: { executablePath } },
     },
   ],
 })

@@ -106,9 +106,13 @@ test('journey: sign up to an alert\'s toast', async ({ page, request }, testInfo
     const row = page.getByTestId('transaction-row').filter({ hasText: 'MSFT' }).first()
     const txId = await row.getAttribute('data-tx-id')
     expect(txId).toBeTruthy()
-    await row.getByRole('button', { name: /^void/i }).click()
-    await page.getByLabel(/reason/i).fill('Entered by mistake')
-    await page.getByRole('button', { name: /void transaction/i }).click()
+    // By keyboard, as a keyboard user would: the button takes the focus, Enter opens the reason, Enter voids.
+    await row.getByRole('button', { name: /^void/i }).focus()
+    await page.keyboard.press('Enter')
+    const reason = page.getByLabel(/reason/i)
+    await expect(reason).toBeFocused()
+    await reason.fill('Entered by mistake')
+    await page.keyboard.press('Enter')
     const voided = page.locator(`[data-testid="transaction-row"][data-tx-id="${txId}"]`)
     await expectSoon(page, testInfo, 'the trade shown voided', (timeout) => expect(voided).toContainText(/voided/i, { timeout }))
     // The holding goes with its only trade.
