@@ -42,8 +42,15 @@ function boot(): Promise<AppServices> {
   booted ??= loadConfig().then((config) => {
     const auth = createAuth(config)
     const token = () => accessToken(auth)
-    const api = new ApiClient(config.apiUrl, token, undefined, () => {
-      void auth.getSession()
+    const api = new ApiClient(config.apiUrl, token, undefined, async () => {
+      // A 401 with a session: refresh it; when that fails the session is over, and signing
+      // out sends every page to the sign-in page.
+      const { data, error } = await auth.refreshSession()
+      if (error || !data.session) {
+        await auth.signOut({ scope: 'local' })
+        return false
+      }
+      return true
     })
     const live = new LiveSocket({
       url: config.wsUrl,

@@ -67,7 +67,7 @@ export function AuthForm({ mode }: { mode: 'sign-in' | 'sign-up' }) {
                 name="password"
                 autoComplete={mode === 'sign-in' ? 'current-password' : 'new-password'}
                 required
-                minLength={mode === 'sign-up' ? 8 : undefined}
+                minLength={mode === 'sign-up' ? 6 : undefined}
                 value={password}
                 onChange={(e) => setPassword(e.target.value)}
               />

@@ -17,6 +17,13 @@ const LINKS = [
   { href: '/settings/', label: 'Settings' },
 ]
 
+/** isCurrent: a portfolio's own pages (/portfolio/...) belong to Portfolios. */
+function isCurrent(path: string | null, href: string): boolean {
+  if (!path) return false
+  if (href === '/portfolios/') return path.startsWith('/portfolio')
+  return path.startsWith(href.replace(/\/$/, ''))
+}
+
 export function TopNav({ signedIn }: { signedIn: boolean }) {
   const path = usePathname()
   const boot = useBoot()
@@ -36,7 +43,7 @@ export function TopNav({ signedIn }: { signedIn: boolean }) {
           <ul>
             {LINKS.map((l) => (
               <li key={l.href}>
-                <Link href={l.href} aria-current={path?.startsWith(l.href.replace(/\/$/, '')) ? 'page' : undefined}>
+                <Link href={l.href} aria-current={isCurrent(path, l.href) ? 'page' : undefined}>
                   {l.label}
                 </Link>
               </li>

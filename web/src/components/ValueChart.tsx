@@ -2,13 +2,15 @@
 
 // The value history chart. lightweight-charts is loaded with a dynamic import, so it is not in
 // the page's first-load JavaScript; the chart draws once it arrives. Values are the history's
-// decimal strings as numbers: fine for drawing, never used for money.
+// decimal strings as numbers: fine for drawing, never used for money. With a benchmark the
+// chart compares returns (percent from the range's first day) instead of values.
 
 import { useEffect, useRef } from 'react'
 
-export interface ChartPoint {
-  date: string
-  value: string
+export interface ChartLine {
+  /** [date, value] in date order */
+  points: [string, number][]
+  kind: 'main' | 'benchmark'
 }
 
 function cssVar(name: string, fallback: string): string {
@@ -16,7 +18,7 @@ function cssVar(name: string, fallback: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback
 }
 
-export default function ValueChart({ series, benchmark, label }: { series: ChartPoint[]; benchmark?: ChartPoint[]; label: string }) {
+export default function ValueChart({ lines, percent, label }: { lines: ChartLine[]; percent: boolean; label: string }) {
   const el = useRef<HTMLDivElement>(null)
   useEffect(() => {
     const node = el.current
@@ -34,12 +36,17 @@ export default function ValueChart({ series, benchmark, label }: { series: Chart
         grid: { vertLines: { color: border }, horzLines: { color: border } },
         rightPriceScale: { borderColor: border },
         timeScale: { borderColor: border },
+        localization: percent ? { priceFormatter: (v: number) => `${v.toFixed(1)}%` } : undefined,
       })
-      const area = chart.addSeries(AreaSeries, { lineColor: accent, topColor: `${accent}55`, bottomColor: `${accent}05`, lineWidth: 2 })
-      area.setData(series.map((p) => ({ time: p.date, value: Number(p.value) })))
-      if (benchmark && benchmark.length > 0) {
-        const line = chart.addSeries(LineSeries, { color: cssVar('--muted', '#575f6b'), lineWidth: 1, lineStyle: 2 })
-        line.setData(benchmark.map((p) => ({ time: p.date, value: Number(p.value) })))
+      for (const line of lines) {
+        const data = line.points.map(([time, value]) => ({ time, value }))
+        if (line.kind === 'main' && !percent) {
+          chart.addSeries(AreaSeries, { lineColor: accent, topColor: `${accent}55`, bottomColor: `${accent}05`, lineWidth: 2 }).setData(data)
+        } else if (line.kind === 'main') {
+          chart.addSeries(LineSeries, { color: accent, lineWidth: 2 }).setData(data)
+        } else {
+          chart.addSeries(LineSeries, { color: cssVar('--muted', '#575f6b'), lineWidth: 1, lineStyle: 2 }).setData(data)
+        }
       }
       chart.timeScale().fitContent()
       dispose = () => chart.remove()
@@ -48,6 +55,6 @@ export default function ValueChart({ series, benchmark, label }: { series: Chart
       cancelled = true
       dispose?.()
     }
-  }, [series, benchmark])
+  }, [lines, percent])
   return <div ref={el} className="chart" role="img" aria-label={label} />
 }

@@ -53,6 +53,26 @@ describe('ApiClient', () => {
     expect(once.calls).toHaveLength(1)
   })
 
+  it('refreshes the session once on a 401 and sends the same command again', async () => {
+    const { f, calls } = fakeFetch([
+      { status: 401, body: { error: { code: 'unauthorized', message: 'token expired' } } },
+      { status: 201, body: { version: 1, replayed: false, data: { transactionId: 't1' } } },
+    ])
+    let tokens = 0
+    let refreshed = 0
+    const api = new ApiClient('http://api', async () => `tok${++tokens}`, f, async () => ++refreshed > 0)
+    await api.recordTransaction('p1', { type: 'BUY', date: '2026-01-02' })
+    expect(refreshed).toBe(1)
+    const [first, second] = calls.map((c) => c.init.headers as Record<string, string>)
+    expect(second?.Authorization).toBe('Bearer tok2')
+    expect(second?.['Idempotency-Key']).toBe(first?.['Idempotency-Key'])
+
+    const denied = fakeFetch([{ status: 401 }, { status: 401 }])
+    const err = await new ApiClient('http://api', async () => 't', denied.f, async () => false).getMe().catch((e: unknown) => e)
+    expect((err as ApiError).friendly).toBe('Your session has ended. Please sign in again.')
+    expect(denied.calls).toHaveLength(1)
+  })
+
   it('turns the error body into words a person understands', async () => {
     const { f } = fakeFetch([{ status: 422, body: { error: { code: 'insufficient_holdings', message: 'sell 5 AAPL: holds 1' } } }])
     const api = new ApiClient('http://api', async () => null, f)

@@ -129,7 +129,8 @@ export class ApiClient {
     private readonly baseUrl: string,
     private readonly token: TokenSource,
     private readonly fetchImpl: typeof fetch = (...a) => fetch(...a),
-    private readonly onUnauthorized: () => void = () => {},
+    /** called on a 401: refreshes the session; true when the request is worth one more try */
+    private readonly onUnauthorized: () => Promise<boolean> = async () => false,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {}
 
@@ -150,8 +151,18 @@ export class ApiClient {
    * returned as it is.
    */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    if (opts.command && !opts.idempotencyKey) opts = { ...opts, idempotencyKey: newIdempotencyKey() }
     for (let attempt = 0; ; attempt++) {
-      const { body, stale } = await this.once<T>(method, path, opts)
+      let answer: { body: T; stale: boolean }
+      try {
+        answer = await this.once<T>(method, path, opts)
+      } catch (err) {
+        // An expired or revoked token: refresh the session once and send the same request
+        // again (a command keeps its Idempotency-Key, so it cannot apply twice).
+        if (err instanceof ApiError && err.status === 401 && attempt === 0 && (await this.onUnauthorized())) continue
+        throw err
+      }
+      const { body, stale } = answer
       if (!stale || attempt >= STALE_RETRIES.length) return body
       await this.sleep(STALE_RETRIES[attempt] ?? 1000)
     }
@@ -190,7 +201,6 @@ export class ApiClient {
     const json: unknown = text ? safeJSON(text) : undefined
     if (!res.ok) {
       const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error
-      if (res.status === 401) this.onUnauthorized()
       throw new ApiError(res.status, e?.code ?? statusCode(res.status), e?.message ?? res.statusText, e?.details)
     }
     if (portfolioId && method !== 'GET' && json && typeof json === 'object' && 'version' in json) {
@@ -234,7 +244,7 @@ export class ApiClient {
   getPerformance = (id: string, query: { from?: string; to?: string } = {}) =>
     this.request<Performance>('GET', `/portfolios/${enc(id)}/performance`, { query })
   getRisk = (id: string) => this.request<Risk>('GET', `/portfolios/${enc(id)}/risk`)
-  getHistory = (id: string, query: { from?: string; to?: string; points?: number } = {}) =>
+  getHistory = (id: string, query: { from?: string; to?: string; points?: number; benchmark?: string } = {}) =>
     this.request<ValueHistory>('GET', `/portfolios/${enc(id)}/history`, { query })
   getRebalancing = (id: string) => this.request<Rebalancing>('GET', `/portfolios/${enc(id)}/rebalancing`)
   getTargets = (id: string) => this.request<Targets>('GET', `/portfolios/${enc(id)}/targets`)

@@ -34,7 +34,6 @@ export async function accessToken(client: AuthClient): Promise<string | null> {
 const AUTH_WORDS: [RegExp, string][] = [
   [/invalid login credentials|invalid_grant|invalid_credentials/i, 'That e-mail and password do not match an account.'],
   [/already registered|already exists|user_already_exists/i, 'An account with that e-mail already exists. Sign in instead.'],
-  [/password.*(short|least|weak)/i, 'Please choose a longer password (at least 8 characters).'],
   [/email.*(invalid|format)/i, 'Please enter a valid e-mail address.'],
   [/fetch|network/i, 'We cannot reach the sign-in service. Check your connection and try again.'],
 ]
@@ -42,6 +41,8 @@ const AUTH_WORDS: [RegExp, string][] = [
 /** authMessage turns a Supabase Auth error into words a person understands. */
 export function authMessage(err: { message?: string; code?: string } | null | undefined): string {
   const text = `${err?.code ?? ''} ${err?.message ?? ''}`
+  // The service says how strong a password must be (its own rules): pass that on.
+  if (/weak_password/.test(text) && err?.message) return err.message
   for (const [re, words] of AUTH_WORDS) if (re.test(text)) return words
   return err?.message ? err.message : 'Sign-in failed. Please try again.'
 }

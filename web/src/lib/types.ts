@@ -69,7 +69,11 @@ export interface Position {
   currency?: string
   /** the previous close, when the API gives it (for the day change) */
   previousClose?: Decimal
+  previousCloseDate?: string
+  /** the move since previousClose, in the base */
   dayChange?: Decimal
+  dayChangeRatio?: Decimal
+  /** share of the priced positions' value, a fraction */
   weight?: Decimal
 }
 
@@ -83,6 +87,7 @@ export interface Totals {
   dividends?: Decimal
   fees?: Decimal
   dayChange?: Decimal
+  dayChangeRatio?: Decimal
   unpriced?: string[]
 }
 
@@ -122,10 +127,21 @@ export interface Risk {
   warnings?: string[]
 }
 
+export interface HistoryPoint {
+  date: string
+  /** end-of-day value (12 significant digits: for drawing, not for money) */
+  value: Decimal
+  /** time-weighted return from the range's first day (0.1 = +10%) */
+  return?: number
+  /** with ?benchmark=: the benchmark's return over the same days */
+  benchmarkReturn?: number
+}
+
 export interface ValueHistory {
   from?: string
   to?: string
-  series?: { date: string; value: Decimal }[]
+  benchmark?: string
+  series?: HistoryPoint[]
 }
 
 export interface RebalanceTrade {
@@ -246,6 +262,10 @@ export interface ImportPreviewRow {
   status: 'ok' | 'error'
   message?: string
   transaction?: Record<string, string | undefined>
+  /** a VOID row: the index of the row it removes */
+  voids?: number
+  /** a row a VOID removes: the index of the VOID */
+  voidedBy?: number
 }
 
 export interface ImportPreview {

@@ -55,7 +55,7 @@ function PortfolioView() {
         <h2 id="alloc-h">Allocation</h2>
         <Allocation rows={rows} />
       </section>
-      <History id={id} />
+      <History id={id} benchmark={portfolio.settings?.benchmark} />
       <section aria-labelledby="figures-h">
         <h2 id="figures-h">Performance and risk</h2>
         <Figures id={id} />

@@ -8,7 +8,7 @@ import { useEffect, useState, type FormEvent } from 'react'
 import { useServices } from '@/components/AppProvider'
 import { Empty, ErrorNote, Loading, Page } from '@/components/Shell'
 import { friendlyError, newIdempotencyKey } from '@/lib/api'
-import { add, isNegative } from '@/lib/decimal'
+import { add, isNegative, sum } from '@/lib/decimal'
 import { formatMoney } from '@/lib/format'
 import { useLoad } from '@/lib/useLoad'
 import { appStore, dayChangeTotal, holdingViews, useApp } from '@/store/store'
@@ -59,33 +59,61 @@ function Overview() {
       ) : active.length === 0 ? (
         <Empty>You have no portfolio yet. Create your first one below.</Empty>
       ) : (
-        <div className="table-wrap" tabIndex={0} role="region" aria-label="Your portfolios">
-          <table>
-            <caption className="sr-only">Your portfolios</caption>
-            <thead>
-              <tr>
-                <th scope="col">Portfolio</th>
-                <th scope="col" className="num">
-                  Value
-                </th>
-                <th scope="col" className="num">
-                  Day change
-                </th>
-                <th scope="col" className="num">
-                  Profit / loss
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {active.map((p) => (
-                <OverviewRow key={p.id} p={p} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <>
+          <OverviewTotal portfolios={active} />
+          <div className="table-wrap" tabIndex={0} role="region" aria-label="Your portfolios">
+            <table>
+              <caption className="sr-only">Your portfolios</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Portfolio</th>
+                  <th scope="col" className="num">
+                    Value
+                  </th>
+                  <th scope="col" className="num">
+                    Day change
+                  </th>
+                  <th scope="col" className="num">
+                    Profit / loss
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {active.map((p) => (
+                  <OverviewRow key={p.id} p={p} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </>
       )}
       <CreatePortfolio />
     </>
+  )
+}
+
+/** OverviewTotal sums the portfolios when they share a base currency (else a sum would mix them). */
+function OverviewTotal({ portfolios }: { portfolios: Portfolio[] }) {
+  const live = useApp((s) => s.live)
+  const positions = useApp((s) => s.positions)
+  const quotes = useApp((s) => s.quotes)
+  const ccys = new Set(portfolios.map((p) => p.baseCurrency))
+  const ccy = portfolios[0]?.baseCurrency
+  if (ccys.size !== 1 || !ccy || portfolios.length < 2) return null
+  const total = sum(portfolios.map((p) => live[p.id]?.value ?? '0'))
+  const days = portfolios.map((p) => dayChangeTotal(holdingViews(positions[p.id], quotes))).filter((d): d is string => !!d)
+  const day = days.length > 0 ? sum(days) : undefined
+  return (
+    <section aria-label="All portfolios" className="card value-header mb">
+      <div>
+        <div className="muted">All portfolios</div>
+        <div className="big">{formatMoney(total, ccy)}</div>
+      </div>
+      <div>
+        <div className="muted">Day change</div>
+        <div className={day ? (isNegative(day) ? 'down' : 'up') : ''}>{day ? formatMoney(day, ccy, { signed: true }) : '—'}</div>
+      </div>
+    </section>
   )
 }
 

@@ -1,7 +1,9 @@
 'use client'
 
-// The value history with ranges and the benchmark: the chart (loaded on demand) and, from the
-// performance of the same range, the portfolio's return against the benchmark's.
+// The value history with ranges and the benchmark. With the portfolio's benchmark (its
+// settings) the API gives each day the portfolio's time-weighted return and the benchmark's
+// over the same days, and the chart compares the two; without one it draws the value. The
+// range's returns from the performance sit under it.
 
 import dynamic from 'next/dynamic'
 import { useMemo, useState } from 'react'
@@ -12,31 +14,29 @@ import { formatRatio } from '@/lib/format'
 import { useLoad } from '@/lib/useLoad'
 import type { Performance, ValueHistory } from '@/lib/types'
 import { RANGES, rangeFrom, type Range } from './ranges'
-import type { ChartPoint } from '../ValueChart'
+import { chartLines } from './chartLines'
 
 const ValueChart = dynamic(() => import('../ValueChart'), { ssr: false, loading: () => <div className="chart" /> })
 
-type HistoryWithBenchmark = ValueHistory & { benchmark?: { symbol?: string; series?: ChartPoint[] } }
-
-export function History({ id }: { id: string }) {
+export function History({ id, benchmark }: { id: string; benchmark?: string }) {
   const { api } = useServices()
   const [range, setRange] = useState<Range>('1Y')
   const from = rangeFrom(range)
   const data = useLoad(
     () =>
       Promise.all([
-        (api.getHistory(id, { from, points: 400 }) as Promise<HistoryWithBenchmark>).catch((e: unknown) => {
-          if (isNotYet(e)) return {} as HistoryWithBenchmark
+        api.getHistory(id, { from, points: 400, benchmark }).catch((e: unknown) => {
+          if (isNotYet(e)) return {} as ValueHistory
           throw e
         }),
         api.getPerformance(id, { from }).catch(() => null as Performance | null),
       ]),
-    [api, id, from],
+    [api, id, from, benchmark],
   )
   const [history, perf] = data.data ?? [undefined, null]
-  const series = useMemo(() => history?.series ?? [], [history])
-  const benchmark = useMemo(() => rebase(history?.benchmark?.series, series), [history, series])
+  const chart = useMemo(() => chartLines(history?.series ?? []), [history])
   const bench = perf?.benchmark
+  const benchSymbol = history?.benchmark ?? bench?.symbol ?? benchmark
   return (
     <section aria-labelledby="history-h">
       <h2 id="history-h">Value history</h2>
@@ -51,10 +51,21 @@ export function History({ id }: { id: string }) {
         <Loading label="Loading the history" />
       ) : data.error ? (
         <ErrorNote message={data.error} onRetry={data.reload} />
-      ) : series.length < 2 ? (
+      ) : chart.lines.length === 0 || (chart.lines[0]?.points.length ?? 0) < 2 ? (
         <Empty>The history appears after the portfolio has a few days of prices.</Empty>
       ) : (
-        <ValueChart series={series} benchmark={benchmark} label={`Portfolio value over ${range}`} />
+        <>
+          <ValueChart
+            lines={chart.lines}
+            percent={chart.percent}
+            label={chart.percent ? `Return over ${range} against ${benchSymbol ?? 'the benchmark'}` : `Portfolio value over ${range}`}
+          />
+          {chart.percent && (
+            <p className="muted">
+              Solid: the portfolio&apos;s return; dashed: {benchSymbol ?? 'the benchmark'} over the same days.
+            </p>
+          )}
+        </>
       )}
       {perf && (
         <p className="muted">
@@ -68,13 +79,4 @@ export function History({ id }: { id: string }) {
       )}
     </section>
   )
-}
-
-/** rebase scales a benchmark series to start at the portfolio's first value, for one axis. */
-function rebase(bench: ChartPoint[] | undefined, series: ChartPoint[]): ChartPoint[] | undefined {
-  const b0 = bench?.[0]
-  const s0 = series[0]
-  if (!bench || !b0 || !s0 || Number(b0.value) === 0) return undefined
-  const k = Number(s0.value) / Number(b0.value)
-  return bench.map((p) => ({ date: p.date, value: String(Number(p.value) * k) }))
 }

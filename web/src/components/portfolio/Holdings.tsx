@@ -57,7 +57,7 @@ export function Allocation({ rows }: { rows: HoldingView[] }) {
   const weighted = rows.filter((r) => r.weight && !isNegative(r.weight))
   if (weighted.length === 0) return <Empty>The allocation appears once your holdings have prices.</Empty>
   return (
-    <figure className="card" style={{ margin: 0 }}>
+    <figure className="card flush">
       <div className="alloc" role="img" aria-label={`Allocation: ${weighted.map((r) => `${r.symbol} ${formatPercent(r.weight)}`).join(', ')}`}>
         {weighted.map((r, i) => (
           <span key={r.symbol} style={{ width: `${r.weight}%`, background: COLORS[i % COLORS.length] }} />

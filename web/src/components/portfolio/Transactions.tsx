@@ -10,7 +10,7 @@ import { Empty, ErrorNote, Loading } from '../Shell'
 import { friendlyError, newIdempotencyKey, type ImportFile } from '@/lib/api'
 import { isDecimal } from '@/lib/decimal'
 import { formatDate, formatMoney, formatNumber } from '@/lib/format'
-import { TX_TYPES, type ImportPreview, type Transaction, type TransactionInput, type TxType } from '@/lib/types'
+import { TX_TYPES, type ImportPreview, type ImportPreviewRow, type Transaction, type TransactionInput, type TxType } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
 import { appStore } from '@/store/store'
 
@@ -58,7 +58,7 @@ export function TransactionsPanel({ id, base, onChanged }: { id: string; base: s
   return (
     <>
       <AddTransaction id={id} base={base} onDone={changed} />
-      <ImportTransactions id={id} onDone={changed} />
+      <ImportTransactions id={id} base={base} onDone={changed} />
       <section aria-labelledby="tx-h">
         <h2 id="tx-h">History</h2>
         {list.loading && !list.data ? (
@@ -318,7 +318,16 @@ function AddTransaction({ id, base, onDone }: { id: string; base: string; onDone
   )
 }
 
-function ImportTransactions({ id, onDone }: { id: string; onDone: () => void }) {
+/** previewStatus says what the import would do with a row. */
+export function previewStatus(r: ImportPreviewRow, rows: ImportPreviewRow[]): string {
+  if (r.status === 'error') return `Error: ${r.message ?? 'not valid'}`
+  const lineOf = (index: number) => rows.find((x) => x.index === index)?.line ?? index + 1
+  if (r.voids !== undefined) return `Voids row ${lineOf(r.voids)}`
+  if (r.voidedBy !== undefined) return `Voided by row ${lineOf(r.voidedBy)}`
+  return 'Ready'
+}
+
+function ImportTransactions({ id, base, onDone }: { id: string; base: string; onDone: () => void }) {
   const { api } = useServices()
   const input = useRef<HTMLInputElement>(null)
   const [file, setFile] = useState<ImportFile | null>(null)
@@ -401,12 +410,12 @@ function ImportTransactions({ id, onDone }: { id: string; onDone: () => void }) 
                   {preview.rows.map((r) => (
                     <tr key={r.index} className={r.status === 'error' ? 'row-error' : undefined}>
                       <td>{r.line ?? r.index + 1}</td>
-                      <td>{r.status === 'ok' ? 'Ready' : `Error: ${r.message ?? 'not valid'}`}</td>
+                      <td>{previewStatus(r, preview.rows)}</td>
                       <td>{r.transaction?.type ?? '—'}</td>
                       <td>{r.transaction?.symbol ?? '—'}</td>
                       <td>{r.transaction?.date ?? '—'}</td>
                       <td className="num">{formatNumber(r.transaction?.quantity)}</td>
-                      <td className="num">{r.transaction?.price ?? '—'}</td>
+                      <td className="num">{r.transaction?.price ? formatMoney(r.transaction.price, r.transaction.currency ?? base) : '—'}</td>
                     </tr>
                   ))}
                 </tbody>

@@ -7,24 +7,29 @@ function iso(d: Date): string {
   return d.toISOString().slice(0, 10)
 }
 
+/** monthsBack is the same day n months earlier, or that month's last day (31 March → 28 February). */
+function monthsBack(d: Date, n: number): Date {
+  const day = d.getUTCDate()
+  const first = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - n, 1))
+  const last = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 0)).getUTCDate()
+  first.setUTCDate(Math.min(day, last))
+  return first
+}
+
 /** rangeFrom is the first day of the range ending today, undefined for ALL. */
 export function rangeFrom(range: Range, today: Date = new Date()): string | undefined {
   const d = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()))
   switch (range) {
     case '1M':
-      d.setUTCMonth(d.getUTCMonth() - 1)
-      return iso(d)
+      return iso(monthsBack(d, 1))
     case '3M':
-      d.setUTCMonth(d.getUTCMonth() - 3)
-      return iso(d)
+      return iso(monthsBack(d, 3))
     case 'YTD':
       return `${d.getUTCFullYear()}-01-01`
     case '1Y':
-      d.setUTCFullYear(d.getUTCFullYear() - 1)
-      return iso(d)
+      return iso(monthsBack(d, 12))
     case '5Y':
-      d.setUTCFullYear(d.getUTCFullYear() - 5)
-      return iso(d)
+      return iso(monthsBack(d, 60))
     case 'ALL':
       return undefined
   }
