@@ -45,10 +45,7 @@ test.describe('@pages every page', () => {
   })
 
   // Usable on a phone: nothing makes the page itself scroll sideways (a wide table scrolls inside its own region).
-  test('no page is wider than the screen', ({}, testInfo) => {
-    // Known at the time of writing (the web app's, reported): at 390 px the transactions and alerts pages scroll
-    // sideways. Playwright fails this test once they no longer do: then delete this line.
-    test.fail(testInfo.project.name === 'phone', 'known: /portfolio/transactions/ and /alerts/ are wider than a 390 px screen')
+  test('no page is wider than the screen', () => {
     expect(tooWide).toEqual([])
   })
 })
