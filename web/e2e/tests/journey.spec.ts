@@ -83,7 +83,7 @@ test('journey: sign up to an alert\'s toast', async ({ page, request }, testInfo
     const file = page.getByLabel(/ghostfolio export/i)
     const head = 'Date,Code,Currency,Price,Quantity,Action,Fee\n'
     const good = '2025-03-03,AAPL,USD,170,2,BUY,0\n'
-    await file.setInputFiles({ name: 'activities.csv', mimeType: 'text/csv', buffer: Buffer.from(head + good + '2025-03-04,MSFT,USD,-5,1,BUY,0\n') })
+    await file.setInputFiles({ name: 'activities.csv', mimeType: 'text/csv', buffer: Buffer.from(head + good + '2025-03-04,MSFT,USD,twelve,1,BUY,0\n') })
     if (!(await apiHasRoute(request, 'POST', `/portfolios/${portfolioId}/import/preview`))) {
       // The preview route is web-backend's (issue 18): on a branch without it the app must say it could not check
       // the file, in words, and write nothing. The full step runs once the route is merged.
