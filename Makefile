@@ -74,9 +74,69 @@ lint: $(STATICCHECK) ## staticcheck (both modules)
 	cd infra && $(STATICCHECK) ./...
 
 .PHONY: test
-test: fmt-check vet lint tools-npm testenv ## every check and every test
+test: fmt-check vet lint tools-npm testenv ## every check and every test (the web app's and the browser tests too: test-web)
 	$(TESTENV) run -- go test -count=1 $(GO_PACKAGES)
 	cd infra && JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 go test -count=1 ./...
+	$(MAKE) --no-print-directory test-web
+
+# ---------------------------------------------------------------- the web app (web/, web/README.md)
+# `make web` installs web/'s locked dependencies (npm ci, only when the lockfile changed) and builds the static export
+# into web/out, only when a source changed (stamps in .local/web). The browser tests (web/e2e, their own package) run
+# in Debian's Chromium against a local stack that localstack/e2e/browser_test.go starts on free ports.
+WEB_STAMPS     := $(ROOT)/.local/web
+WEB_DEPS       := $(WEB_STAMPS)/web-deps.stamp
+WEB_BUILT      := $(WEB_STAMPS)/web-out.stamp
+E2E_DEPS       := $(WEB_STAMPS)/e2e-deps.stamp
+# Everything the export is made from: web/ without what npm and Next write, and without the browser tests.
+WEB_SOURCES     = $(shell find web -path web/node_modules -prune -o -path web/.next -prune -o -path web/out -prune \
+	-o -path web/e2e -prune -o -type f -print 2>/dev/null)
+CHROMIUM       ?= /usr/bin/chromium
+BROWSER_TEST    = go test -count=1 -tags browser -run '^TestBrowser$$' -timeout 20m -v ./localstack/e2e/
+
+$(WEB_DEPS): web/package.json web/package-lock.json
+	@mkdir -p $(WEB_STAMPS)
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+$(WEB_BUILT): $(WEB_DEPS) $(WEB_SOURCES)
+	cd web && NEXT_TELEMETRY_DISABLED=1 npm run build
+	@touch $@
+
+.PHONY: web
+web: $(WEB_BUILT) ## build the web app into web/out (npm ci and next build, each only when its inputs changed)
+
+$(E2E_DEPS): web/e2e/package.json web/e2e/package-lock.json
+	@mkdir -p $(WEB_STAMPS)
+	cd web/e2e && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	@touch $@
+
+# Debian's Chromium (Playwright's own download is not used): installed with apt when missing and running as root.
+.PHONY: chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian's chromium with apt-get"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+		else \
+			echo "chromium: $(CHROMIUM) is missing: install Debian's chromium (sudo apt-get install chromium) or set CHROMIUM=/path/to/chromium"; exit 1; \
+		fi; \
+	fi
+
+.PHONY: test-web
+test-web: $(WEB_BUILT) $(E2E_DEPS) chromium tools-npm ## the web app's lint, typecheck and unit tests, then the browser tests (journeys, axe) on a local stack
+	cd web && npm run --silent lint && npm run --silent typecheck && npm test --silent
+	cd web/e2e && npm run --silent typecheck
+	PT_CHROMIUM=$(CHROMIUM) $(BROWSER_TEST)
+
+.PHONY: screenshots
+screenshots: $(WEB_BUILT) $(E2E_DEPS) chromium tools-npm ## a PNG of every page, desktop and phone, into .local/screenshots
+	PT_CHROMIUM=$(CHROMIUM) PT_PLAYWRIGHT_ARGS="--grep @pages" $(BROWSER_TEST)
+	@ls .local/screenshots
+
+.PHONY: web-bench
+web-bench: $(WEB_BUILT) $(E2E_DEPS) chromium tools-npm ## BENCHMARKS.md's web figures: first-load JS of /portfolio/ (gzip), its LCP, tick → DOM p50/p99
+	PT_CHROMIUM=$(CHROMIUM) PT_MEASURE=1 PT_PLAYWRIGHT_ARGS="--grep @measure --project desktop" $(BROWSER_TEST)
+	@cat .local/web-bench.txt
 
 # ---------------------------------------------------------------- fuzzing (not part of `make test`)
 # Each target runs for FUZZTIME, one after another, with the emulators up (the API and WebSocket targets
@@ -150,7 +210,7 @@ localstack-bin:
 	@go build -o $(LOCALSTACK).$$$$ ./cmd/localstack && mv -f $(LOCALSTACK).$$$$ $(LOCALSTACK)
 
 .PHONY: run
-run: tools-npm localstack-bin ## the whole system locally: emulators, every function, both APIs, the demo and a simulated price feed
+run: tools-npm localstack-bin web ## the whole system locally: emulators, every function, both APIs, the demo and a simulated price feed
 	$(LOCALSTACK) run
 
 .PHONY: token
@@ -199,7 +259,7 @@ tracker: ## build the operator CLI to bin/tracker
 
 .PHONY: clean
 clean: ## remove build output
-	rm -rf bin dist
+	rm -rf bin dist web/out web/.next $(WEB_STAMPS)
 
 # ---------------------------------------------------------------- infra (the CDK app, its own Go module: infra/README.md)
 STAGE           ?= dev

@@ -50,7 +50,7 @@ func startStack(ctx context.Context, stderr io.Writer, logPath string) (_ *priva
 	}()
 	cfg := stack.Defaults(root)
 	cfg.DataDir, cfg.BinDir = dir, "" // its own functions' build: two stacks never write one binary
-	cfg.HTTPPort, cfg.WSPort, cfg.AdminPort, cfg.AuthPort = 0, 0, 0, 0
+	cfg.HTTPPort, cfg.WSPort, cfg.AdminPort, cfg.AuthPort, cfg.WebPort = 0, 0, 0, 0, 0
 	cfg.DynamoDBPort, cfg.KinesisPort, cfg.PostgresPort, cfg.SESPort = 0, 0, 0, 0
 	cfg.Demo, cfg.TickEvery, cfg.BackfillEvery, cfg.Quiet = false, 0, 0, logPath == ""
 	var output io.Writer

@@ -93,6 +93,13 @@ func freePorts(t testing.TB, names ...string) map[string]int {
 // temporary folder and every port free, as `make run` does with the defaults.
 func startStack(t testing.TB) *localStack {
 	t.Helper()
+	return startStackWith(t)
+}
+
+// startStackWith is startStack with more PT_LOCAL_* settings (NAME=value),
+// which win over startStack's (no demo, no simulated feed).
+func startStackWith(t testing.TB, settings ...string) *localStack {
+	t.Helper()
 	root, err := emulator.FindRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -105,13 +112,14 @@ func startStack(t testing.TB) *localStack {
 		t.Fatalf("build localstack: %v\n%s", err, out)
 	}
 	s := &localStack{dataDir: filepath.Join(tmp, "data"), out: &syncBuffer{}, done: make(chan struct{}),
-		ports: freePorts(t, "HTTP", "WS", "ADMIN", "AUTH", "DYNAMODB", "KINESIS", "POSTGRES", "SES")}
+		ports: freePorts(t, "HTTP", "WS", "ADMIN", "AUTH", "DYNAMODB", "KINESIS", "POSTGRES", "SES", "WEB")}
 	s.cmd = exec.Command(bin, "run")
 	s.cmd.Dir = root
 	env := []string{"PT_LOCAL_DATA=" + s.dataDir, "PT_LOCAL_DEMO=false", "PT_LOCAL_TICK=0"}
 	for name, p := range s.ports {
 		env = append(env, fmt.Sprintf("PT_LOCAL_%s_PORT=%d", name, p))
 	}
+	env = append(env, settings...)
 	// The harness's emulators are not the stack's: it starts its own, as on a laptop.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AWS_") && !strings.HasPrefix(kv, "PT_") {

@@ -76,7 +76,7 @@ func startHarness(t *testing.T) *harness {
 	}
 	cfg := stack.Defaults(root)
 	cfg.DataDir, cfg.BinDir = filepath.Join(t.TempDir(), "data"), ""
-	cfg.HTTPPort, cfg.WSPort, cfg.AdminPort, cfg.AuthPort = 0, 0, 0, 0
+	cfg.HTTPPort, cfg.WSPort, cfg.AdminPort, cfg.AuthPort, cfg.WebPort = 0, 0, 0, 0, 0
 	cfg.DynamoDBPort, cfg.KinesisPort, cfg.PostgresPort, cfg.SESPort = 0, 0, 0, 0
 	cfg.Demo, cfg.TickEvery, cfg.BackfillEvery, cfg.WithoutSchedules = false, 0, 0, true
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "logs"), 0o755); err != nil {

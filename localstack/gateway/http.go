@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,6 +55,45 @@ type HTTPConfig struct {
 	// authorizer sees. Defaults: "localhttp1", DefaultAccountID, DefaultRegion.
 	APIID, AccountID, Region string
 	Logger                   *slog.Logger
+	// CORS, when set, is the API's CORS configuration (the CDK stack's
+	// CorsPreflight): the gateway answers preflights itself and marks every
+	// response to an allowed origin, as API Gateway does.
+	CORS *CORS
+}
+
+// CORS is an HTTP API's CORS configuration.
+type CORS struct {
+	AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders []string
+	MaxAge                                                  time.Duration
+}
+
+// allows reports whether origin may call the API.
+func (c *CORS) allows(origin string) bool {
+	return origin != "" && (slices.Contains(c.AllowOrigins, origin) || slices.Contains(c.AllowOrigins, "*"))
+}
+
+// apply marks the response to an allowed origin and reports whether r is a
+// preflight, which API Gateway answers itself (204, no route or authorizer
+// needed) when CORS is configured.
+func (c *CORS) apply(w http.ResponseWriter, r *http.Request) (preflight bool) {
+	origin := r.Header.Get("Origin")
+	preflight = r.Method == http.MethodOptions && origin != "" && r.Header.Get("Access-Control-Request-Method") != ""
+	if !c.allows(origin) {
+		return preflight
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Add("Vary", "Origin")
+	if preflight {
+		h.Set("Access-Control-Allow-Methods", strings.Join(c.AllowMethods, ","))
+		h.Set("Access-Control-Allow-Headers", strings.Join(c.AllowHeaders, ","))
+		if c.MaxAge > 0 {
+			h.Set("Access-Control-Max-Age", strconv.Itoa(int(c.MaxAge.Seconds())))
+		}
+	} else if len(c.ExposeHeaders) > 0 {
+		h.Set("Access-Control-Expose-Headers", strings.Join(c.ExposeHeaders, ","))
+	}
+	return preflight
 }
 
 // HTTPGateway is an API Gateway HTTP API in front of an Invoker. It is an
@@ -155,11 +195,17 @@ const (
 //   - a body over the 10 MB payload quota: 413.
 //
 // Every response carries the apigw-requestid header, which is also
-// requestContext.requestId.
+// requestContext.requestId. With CORS configured, a preflight is answered 204
+// before routing, and every response to an allowed origin (the gateway's own
+// errors included, so a browser sees a 401 as a 401) carries the CORS headers.
 func (g *HTTPGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newID()
 	w.Header().Set("Apigw-Requestid", reqID)
+	if g.cfg.CORS != nil && g.cfg.CORS.apply(w, r) {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 
 	rawPath := r.URL.EscapedPath()
 	routePath := rawPath

@@ -618,3 +618,42 @@ func TestHTTPAuthorizerEvent(t *testing.T) {
 		t.Errorf("the authorizer and the integration saw different request IDs")
 	}
 }
+
+// With CORS configured the gateway answers preflights itself and marks every response to an allowed origin,
+// the gateway's own refusals included; another origin gets no CORS headers.
+func TestHTTPCORS(t *testing.T) {
+	l := newLambda()
+	iss, authz := realAuthorizer(t)
+	l.set("authorizer", authz)
+	l.set("api", handler("api", func(_ context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: "ok"}, nil
+	}))
+	srv := newHTTP(t, l, gateway.HTTPConfig{
+		Routes: []gateway.Route{{Method: "GET", Path: "/portfolios", Function: "api"}}, Authorizer: "authorizer",
+		CORS: &gateway.CORS{AllowOrigins: []string{"http://localhost:5173"}, AllowMethods: []string{"GET", "OPTIONS"},
+			AllowHeaders: []string{"Authorization", "Content-Type"}, ExposeHeaders: []string{"ETag"}, MaxAge: 10 * time.Minute},
+	})
+	const app = "http://localhost:5173"
+
+	resp, _ := do(t, "OPTIONS", srv.URL+"/portfolios", nil, http.Header{"Origin": {app}, "Access-Control-Request-Method": {"GET"},
+		"Access-Control-Request-Headers": {"authorization"}})
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != app ||
+		resp.Header.Get("Access-Control-Allow-Headers") != "Authorization,Content-Type" || resp.Header.Get("Access-Control-Max-Age") != "600" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if n := l.count("authorizer") + l.count("api"); n != 0 {
+		t.Errorf("a preflight invoked %d functions", n)
+	}
+	resp, body := do(t, "GET", srv.URL+"/portfolios", nil, http.Header{"Origin": {app}, "Authorization": {"Bearer " + iss.Mint("user-1")}})
+	if resp.StatusCode != 200 || string(body) != "ok" || resp.Header.Get("Access-Control-Allow-Origin") != app || resp.Header.Get("Access-Control-Expose-Headers") != "ETag" {
+		t.Errorf("call: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
+	resp, _ = do(t, "GET", srv.URL+"/portfolios", nil, http.Header{"Origin": {app}})
+	if resp.StatusCode != 401 || resp.Header.Get("Access-Control-Allow-Origin") != app {
+		t.Errorf("refusal: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = do(t, "OPTIONS", srv.URL+"/portfolios", nil, http.Header{"Origin": {"http://elsewhere.test"}, "Access-Control-Request-Method": {"GET"}})
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("another origin's preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+}

@@ -138,6 +138,7 @@ func run(cfg Config, stdout, stderr io.Writer) int {
 func printBanner(w io.Writer, s *Stack, users []DemoUser) {
 	fmt.Fprintf(w, `
 Portfolio Tracker is running locally.
+  Web app         %s  (%s and a /config.json pointing at the URLs below; make web rebuilds it)
   HTTP API        %s
   WebSocket API   %s/local?token=<token>
   @connections    %s/@connections/{id}
@@ -148,7 +149,7 @@ Portfolio Tracker is running locally.
   DynamoDB %s   Kinesis %s
   Postgres %s
   Function logs   %s
-`, s.URLs.HTTP, s.URLs.WebSocket, s.URLs.WSManagement, s.URLs.Auth, s.URLs.Admin, s.URLs.SES, s.URLs.Admin, s.URLs.Admin,
+`, s.URLs.Web, webDirShown(s.cfg), s.URLs.HTTP, s.URLs.WebSocket, s.URLs.WSManagement, s.URLs.Auth, s.URLs.Admin, s.URLs.SES, s.URLs.Admin, s.URLs.Admin,
 		s.URLs.DynamoDB, s.URLs.Kinesis, s.URLs.Postgres, filepath.Join(s.cfg.DataDir, "logs", "functions.log"))
 	user := "alice"
 	if len(users) > 0 {
@@ -248,4 +249,13 @@ func reset(cfg Config, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "Removed", cfg.DataDir)
 	return 0
+}
+
+// webDirShown is the web app's folder as the banner shows it: relative to the
+// repository when inside it.
+func webDirShown(cfg Config) string {
+	if rel, err := filepath.Rel(cfg.Root, cfg.WebDir); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return cfg.WebDir
 }

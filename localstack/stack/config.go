@@ -34,8 +34,10 @@ type Config struct {
 	// finds them up to date instead of linking all of them again (8 s).
 	BinDir string
 	// Ports. 0 picks a free port (tests); the defaults are fixed so URLs stay
-	// the same from one run to the next.
+	// the same from one run to the next. WebPort serves the web app (WebDir)
+	// and its /config.json.
 	HTTPPort, WSPort, AuthPort, AdminPort   int
+	WebPort                                 int
 	DynamoDBPort, KinesisPort, PostgresPort int
 	// SESPort is aws-ses-v2-local's: the SESv2 API the mail goes to, and its
 	// inbox viewer.
@@ -55,8 +57,11 @@ type Config struct {
 	// HistorySource, when set, replaces the backfill's HISTORY_SOURCE
 	// (the topology's simulated).
 	HistorySource string
-	// FrontendOrigin is the web app's origin, which the Auth stand-in answers
-	// CORS requests from (the dev stage's CORS origin).
+	// WebDir is the web app's static export (default DefaultWebDir under Root).
+	WebDir string
+	// FrontendOrigin is the web app's origin, which the HTTP API and the Auth
+	// stand-in answer CORS requests from (the dev stage's CORS origin); empty:
+	// http://localhost:<WebPort>, the app this stack serves.
 	FrontendOrigin string
 	// Prefix is the physical name prefix of tables and streams.
 	Prefix string
@@ -101,9 +106,9 @@ func (c Config) Functions() []topology.Function {
 func Defaults(root string) Config {
 	return Config{
 		Root: root, DataDir: filepath.Join(root, ".data", "local"), BinDir: filepath.Join(root, ".local", "functions"),
-		HTTPPort: 3000, WSPort: 3001, AdminPort: 3002, AuthPort: 54321,
+		HTTPPort: 3000, WSPort: 3001, AdminPort: 3002, AuthPort: 54321, WebPort: 5173,
 		DynamoDBPort: 8000, KinesisPort: 4567, PostgresPort: 54322, SESPort: 8005,
-		Demo: true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-", FrontendOrigin: "http://localhost:5173",
+		Demo: true, TickEvery: 2 * time.Second, BackfillEvery: 5 * time.Second, Prefix: "pt-local-",
 	}
 }
 
@@ -117,7 +122,9 @@ var Settings = []config.Setting{
 	{Name: "PT_LOCAL_DYNAMODB_PORT", Meaning: "DynamoDB Local's port (8000)"},
 	{Name: "PT_LOCAL_KINESIS_PORT", Meaning: "kinesis-mock's port (4567)"},
 	{Name: "PT_LOCAL_POSTGRES_PORT", Meaning: "PostgreSQL's port (54322, Supabase CLI's)"},
-	{Name: "PT_LOCAL_FRONTEND_ORIGIN", Meaning: "the web app's origin the Auth stand-in allows CORS requests from (http://localhost:5173; * for any)"},
+	{Name: "PT_LOCAL_WEB_PORT", Meaning: "the web app's port (5173): web/out and its /config.json"},
+	{Name: "PT_LOCAL_WEB_DIR", Meaning: "the web app's static export the stack serves (" + DefaultWebDir + "; make web builds it)"},
+	{Name: "PT_LOCAL_FRONTEND_ORIGIN", Meaning: "the web app's origin the HTTP API and the Auth stand-in allow CORS requests from (http://localhost:<web port>; * for any)"},
 	{Name: "PT_LOCAL_SES_PORT", Meaning: "aws-ses-v2-local's port (8005): the SES API and the inbox of every e-mail sent"},
 	{Name: "PT_LOCAL_DATA", Meaning: "the data folder (.data/local); one of its own builds its own functions"},
 	{Name: "PT_LOCAL_AWS_ENDPOINT", Meaning: "an AWS-compatible endpoint (LocalStack) serving DynamoDB and Kinesis instead of the emulators"},
@@ -144,7 +151,7 @@ func FromEnv(c Config) (Config, error) {
 	ints := map[string]*int{
 		"PT_LOCAL_HTTP_PORT": &c.HTTPPort, "PT_LOCAL_WS_PORT": &c.WSPort, "PT_LOCAL_ADMIN_PORT": &c.AdminPort,
 		"PT_LOCAL_AUTH_PORT": &c.AuthPort, "PT_LOCAL_DYNAMODB_PORT": &c.DynamoDBPort,
-		"PT_LOCAL_KINESIS_PORT": &c.KinesisPort, "PT_LOCAL_POSTGRES_PORT": &c.PostgresPort, "PT_LOCAL_SES_PORT": &c.SESPort,
+		"PT_LOCAL_KINESIS_PORT": &c.KinesisPort, "PT_LOCAL_POSTGRES_PORT": &c.PostgresPort, "PT_LOCAL_SES_PORT": &c.SESPort, "PT_LOCAL_WEB_PORT": &c.WebPort,
 	}
 	for name, p := range ints {
 		if v := env.String(name); v != "" {
@@ -161,6 +168,9 @@ func FromEnv(c Config) (Config, error) {
 		c.DataDir, c.BinDir = v, ""
 	}
 	c.AWSEndpoint = env.String("PT_LOCAL_AWS_ENDPOINT")
+	if v := env.String("PT_LOCAL_WEB_DIR"); v != "" {
+		c.WebDir = v
+	}
 	if v := env.String("PT_LOCAL_FRONTEND_ORIGIN"); v != "" {
 		c.FrontendOrigin = v
 	}

@@ -76,7 +76,9 @@ type Stack struct {
 // URLs of a running stack.
 type URLs struct {
 	HTTP, WebSocket, WSManagement, Auth, Admin string
-	DynamoDB, Kinesis, Postgres                string
+	// Web is the web app (its origin: localhost, as a browser shows it).
+	Web                         string
+	DynamoDB, Kinesis, Postgres string
 	// SES is aws-ses-v2-local: its inbox viewer, and the sent mail at /store.
 	SES string
 }
@@ -114,7 +116,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	// Listeners first, so every URL is known before a function is configured and
 	// the configured ports are claimed (or their conflict reported) at once.
 	lns := map[string]net.Listener{}
-	for name, port := range map[string]int{"http": cfg.HTTPPort, "ws": cfg.WSPort, "auth": cfg.AuthPort, "admin": cfg.AdminPort} {
+	for name, port := range map[string]int{"http": cfg.HTTPPort, "ws": cfg.WSPort, "auth": cfg.AuthPort, "admin": cfg.AdminPort, "web": cfg.WebPort} {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			for _, l := range lns {
@@ -133,7 +135,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	}()
 	url := func(name string) string { return "http://" + lns[name].Addr().String() }
 	s.URLs = URLs{HTTP: url("http"), WebSocket: "ws://" + lns["ws"].Addr().String(), WSManagement: url("ws") + "/" + wsStage,
-		Auth: url("auth"), Admin: url("admin")}
+		Auth: url("auth"), Admin: url("admin"), Web: fmt.Sprintf("http://localhost:%d", lns["web"].Addr().(*net.TCPAddr).Port)}
+	if cfg.FrontendOrigin == "" {
+		// The app is served as localhost (its origin is what the browser shows), not 127.0.0.1.
+		cfg.FrontendOrigin = s.URLs.Web
+		s.cfg.FrontendOrigin = cfg.FrontendOrigin
+	}
+	if cfg.WebDir == "" {
+		cfg.WebDir = filepath.Join(cfg.Root, DefaultWebDir)
+		s.cfg.WebDir = cfg.WebDir
+	}
 
 	// Emulators and the functions' build run side by side: the JVM's start and
 	// the linker are the two long poles.
@@ -280,6 +291,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 			}
 		}
 	}
+	httpCfg.CORS = apiCORS(cfg.FrontendOrigin, httpCfg.Routes)
 	httpGW, err := gateway.NewHTTP(s.rt, httpCfg)
 	if err != nil {
 		return nil, err
@@ -298,6 +310,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, output io.Writer) 
 	s.serve(lns["ws"], s.ws)
 	s.serve(lns["auth"], issuer.Handler())
 	s.serve(lns["admin"], s.adminHandler())
+	s.serve(lns["web"], s.webHandler(cfg.WebDir))
 	for name, p := range s.pollers {
 		s.wg.Go(func() {
 			if err := p.Run(runCtx); err != nil {
