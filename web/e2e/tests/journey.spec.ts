@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test'
-import { apiHasRoute, expectOneHeading, expectSoon, newUser } from './support'
+import { expectOneHeading, expectSoon, newUser } from './support'
 import { liveValue, liveValueProbe, type LiveValueProbe } from './measure'
 
 // The journey of issue 18, on a desktop and on a phone viewport (the two projects): a new user signs up, creates a
@@ -7,7 +7,7 @@ import { liveValue, liveValueProbe, type LiveValueProbe } from './measure'
 // within 2 s, imports a file after its preview, voids a trade, and creates a price alert and sees its toast.
 //
 // One test, in steps: each step needs what the one before made.
-test('journey: sign up to an alert\'s toast', async ({ page, request }, testInfo) => {
+test('journey: sign up to an alert\'s toast', async ({ page }, testInfo) => {
   const user = newUser(testInfo)
   let portfolioId = ''
   await page.addInitScript(liveValueProbe)
@@ -84,16 +84,6 @@ test('journey: sign up to an alert\'s toast', async ({ page, request }, testInfo
     const head = 'Date,Code,Currency,Price,Quantity,Action,Fee\n'
     const good = '2025-03-03,AAPL,USD,170,2,BUY,0\n'
     await file.setInputFiles({ name: 'activities.csv', mimeType: 'text/csv', buffer: Buffer.from(head + good + '2025-03-04,MSFT,USD,twelve,1,BUY,0\n') })
-    if (!(await apiHasRoute(request, 'POST', `/portfolios/${portfolioId}/import/preview`))) {
-      // The preview route is web-backend's (issue 18): on a branch without it the app must say it could not check
-      // the file, in words, and write nothing. The full step runs once the route is merged.
-      const note = 'POST /portfolios/{id}/import/preview is not in this build: only the refusal was checked, not the preview and the import'
-      testInfo.annotations.push({ type: 'not covered', description: note })
-      console.warn(`journey [${testInfo.project.name}]: ${note}`)
-      await expect(page.getByRole('region', { name: /import a file/i }).getByRole('alert')).toBeVisible()
-      await expect(page.getByTestId('transaction-row')).toHaveCount(3)
-      return
-    }
     const preview = page.getByTestId('import-preview')
     await expect(preview).toBeVisible()
     // Every row's verdict before anything is written: the bad row is named, the import refused, nothing written.
