@@ -3,8 +3,9 @@
 // traceId and correlationId, whichever of the last three the context knows,
 // then the record's own attributes. At INFO and above it never writes a token,
 // an e-mail address or an IP address: attributes whose key names one are
-// redacted, as are values that look like an e-mail address or a JWT (DEBUG
-// keeps them, for a developer's local run).
+// redacted, as are values that look like an e-mail address or a JWT and the
+// addresses and JWTs inside a longer text, an error's (DEBUG keeps them, for a
+// developer's local run).
 package logging
 
 import (
@@ -12,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
@@ -124,10 +126,39 @@ func sanitize(a slog.Attr) slog.Attr {
 	if sensitiveKey(a.Key) {
 		return slog.String(a.Key, Redacted)
 	}
-	if a.Value.Kind() == slog.KindString && sensitiveValue(a.Value.String()) {
-		return slog.String(a.Key, Redacted)
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if v := a.Value.String(); sensitiveValue(v) {
+			return slog.String(a.Key, Redacted)
+		} else if r := redactWithin(v); r != v {
+			return slog.String(a.Key, r)
+		}
+	case slog.KindAny:
+		// An error is written as its text, which may quote what its cause was
+		// given (a provider names the address it refused).
+		if err, ok := a.Value.Any().(error); ok {
+			return slog.String(a.Key, redactWithin(err.Error()))
+		}
 	}
 	return a
+}
+
+var (
+	emailWithin = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
+	jwtWithin   = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*`)
+)
+
+// redactWithin replaces the e-mail addresses and JWTs inside a longer text
+// (an error's), keeping the rest of it; the cheap test first, as most texts
+// hold neither.
+func redactWithin(v string) string {
+	if strings.IndexByte(v, '@') >= 0 {
+		v = emailWithin.ReplaceAllLiteralString(v, Redacted)
+	}
+	if strings.Contains(v, "eyJ") {
+		v = jwtWithin.ReplaceAllLiteralString(v, Redacted)
+	}
+	return v
 }
 
 // sensitiveKey: a key naming a token, a secret, an e-mail or an IP address.

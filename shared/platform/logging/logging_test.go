@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -62,6 +63,19 @@ func TestNoTokenEmailOrIPAtInfo(t *testing.T) {
 	}
 	if m["symbol"] != "AAPL" {
 		t.Errorf("symbol = %v, want AAPL kept", m["symbol"])
+	}
+	buf.Reset()
+	// An error's text carries what its provider put in it (SES names the
+	// address it refused): the address and the token go, the rest stays.
+	sesErr := errors.New("MessageRejected: Email address is not verified: bob@example.test")
+	log.Warn("notification not sent", "error", sesErr.Error(), "err", sesErr, "reason", "bad token "+jwt+" for carol@example.test.")
+	m = decode(t, buf.Bytes())
+	for k, want := range map[string]string{"error": "MessageRejected: Email address is not verified: " + logging.Redacted,
+		"err":    "MessageRejected: Email address is not verified: " + logging.Redacted,
+		"reason": "bad token " + logging.Redacted + " for " + logging.Redacted + "."} {
+		if m[k] != want {
+			t.Errorf("WARN %s = %v, want %q", k, m[k], want)
+		}
 	}
 	buf.Reset()
 	log.Debug("debug", "note", "alice@example.test")
