@@ -127,11 +127,30 @@ func Wrap[In, Out any](p *Provider, function string, h func(context.Context, In)
 			span.SetAttributes(attribute.Int("http.response.status_code", r.StatusCode))
 		}
 		tracing.End(span, err)
-		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
-		_ = p.Flush(flushCtx)
-		cancel()
+		p.flushBefore(ctx)
 		return out, err
 	}
+}
+
+// deadlineReserve is the time an invocation keeps after its flush for the
+// runtime to post the response.
+const deadlineReserve = 200 * time.Millisecond
+
+// flushBefore flushes within flushTimeout and before the invocation's
+// deadline (less deadlineReserve): an invocation that did its work must not
+// time out on its spans (a stream batch would be retried); none left, the
+// spans wait for the next invocation's flush.
+func (p *Provider) flushBefore(ctx context.Context) {
+	by := time.Now().Add(flushTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-deadlineReserve).Before(by) {
+		by = dl.Add(-deadlineReserve)
+	}
+	if !time.Now().Before(by) {
+		return
+	}
+	flushCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), by)
+	_ = p.Flush(flushCtx)
+	cancel()
 }
 
 // Start sets function's tracing up from env (a setting in error stops the

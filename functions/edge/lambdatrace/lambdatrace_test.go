@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -108,3 +109,33 @@ func TestSetupWithoutEndpointIsOff(t *testing.T) {
 type env map[string]string
 
 func (e env) String(name string) string { return e[name] }
+
+// deadlineExporter keeps the deadline of the context each export is given.
+type deadlineExporter struct{ deadlines []time.Time }
+
+func (d *deadlineExporter) ExportSpans(ctx context.Context, _ []sdktrace.ReadOnlySpan) error {
+	dl, _ := ctx.Deadline()
+	d.deadlines = append(d.deadlines, dl)
+	return nil
+}
+
+func (d *deadlineExporter) Shutdown(context.Context) error { return nil }
+
+// The flush at the end of an invocation ends before the invocation's
+// deadline: a collector slow to answer costs spans, never a timed-out
+// invocation (a stream batch done and then retried).
+func TestFlushEndsBeforeTheInvocationsDeadline(t *testing.T) {
+	exp := &deadlineExporter{}
+	p := lambdatrace.Install("projector", sdktrace.NewBatchSpanProcessor(exp), sdktrace.AlwaysSample())
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	h := lambdatrace.Wrap(p, "projector", func(context.Context, struct{}) (struct{}, error) { return struct{}{}, nil })
+	deadline := time.Now().Add(time.Second) // less than the flush's own bound left
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := h(ctx, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(exp.deadlines) != 1 || exp.deadlines[0].IsZero() || exp.deadlines[0].After(deadline) {
+		t.Errorf("export deadlines %v, want one, by the invocation's %v", exp.deadlines, deadline)
+	}
+}
