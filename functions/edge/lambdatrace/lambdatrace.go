@@ -122,6 +122,15 @@ func Wrap[In, Out any](p *Provider, function string, h func(context.Context, In)
 		}
 		opts = append(opts, trace.WithAttributes(attribute.String("faas.invocation_id", requestID)))
 		ctx, span := tracing.Start(ctx, name, opts...)
+		defer func() {
+			// The runtime ends the process after a panic: the span that
+			// shows it is ended and flushed first.
+			if r := recover(); r != nil {
+				tracing.End(span, fmt.Errorf("panic: %v", r))
+				p.flushBefore(ctx)
+				panic(r)
+			}
+		}()
 		out, err := h(ctx, in)
 		if r, ok := any(&out).(*events.APIGatewayV2HTTPResponse); ok {
 			span.SetAttributes(attribute.Int("http.response.status_code", r.StatusCode))

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -137,5 +138,25 @@ func TestFlushEndsBeforeTheInvocationsDeadline(t *testing.T) {
 	}
 	if len(exp.deadlines) != 1 || exp.deadlines[0].IsZero() || exp.deadlines[0].After(deadline) {
 		t.Errorf("export deadlines %v, want one, by the invocation's %v", exp.deadlines, deadline)
+	}
+}
+
+// A handler that panics still has its span ended, marked in error and
+// flushed before the panic goes on to the runtime (which then ends the
+// process, and with it whatever was not exported).
+func TestWrapEndsAndFlushesThePanickingInvocation(t *testing.T) {
+	p, exp := install(t)
+	h := lambdatrace.Wrap(p, "prices", func(context.Context, struct{}) (struct{}, error) { panic("boom") })
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the handler's panic", r)
+			}
+		}()
+		_, _ = h(context.Background(), struct{}{})
+	}()
+	spans := exp.GetSpans()
+	if len(spans) != 1 || spans[0].Name != "prices" || spans[0].Status.Code != codes.Error {
+		t.Fatalf("spans after a panic %v, want the invocation's, in error", spans)
 	}
 }
