@@ -24,6 +24,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -38,6 +39,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -58,7 +60,10 @@ const (
 type Env interface{ String(name string) string }
 
 // Provider is an installed tracer provider; nil when tracing is off.
-type Provider struct{ tp *sdktrace.TracerProvider }
+type Provider struct {
+	tp  *sdktrace.TracerProvider
+	log *slog.Logger // where failed exports are told
+}
 
 // Setup installs function's provider as the settings say (none when the
 // endpoint is empty) with shared/platform/tracing.
@@ -87,7 +92,17 @@ func Install(function string, processor sdktrace.SpanProcessor, root sdktrace.Sa
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSpanProcessor(processor),
 		sdktrace.WithSampler(sdktrace.ParentBased(root)))
 	tracing.SetProvider(tp)
-	return &Provider{tp: tp}
+	p := &Provider{tp: tp, log: logging.New(function, nil)}
+	// The processor's own exports (a full batch, its timer) report their
+	// failures to OpenTelemetry's global handler, a plain log.Print line by
+	// default: in the project's shape instead.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { p.exportFailed(context.Background(), err) }))
+	return p
+}
+
+// exportFailed tells a failed export (at WARN: spans are lost, the work is not).
+func (p *Provider) exportFailed(ctx context.Context, err error) {
+	p.log.WarnContext(ctx, "lambdatrace: spans not exported", "error", err.Error())
 }
 
 // Flush exports what the provider holds; a nil provider has nothing.
@@ -158,7 +173,9 @@ func (p *Provider) flushBefore(ctx context.Context) {
 		return
 	}
 	flushCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), by)
-	_ = p.Flush(flushCtx)
+	if err := p.Flush(flushCtx); err != nil {
+		p.exportFailed(ctx, err)
+	}
 	cancel()
 }
 

@@ -1,9 +1,14 @@
 package lambdatrace_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,5 +163,28 @@ func TestWrapEndsAndFlushesThePanickingInvocation(t *testing.T) {
 	spans := exp.GetSpans()
 	if len(spans) != 1 || spans[0].Name != "prices" || spans[0].Status.Code != codes.Error {
 		t.Fatalf("spans after a panic %v, want the invocation's, in error", spans)
+	}
+}
+
+// A collector that refuses the spans (X-Ray without Transaction Search, a
+// role without PutSpans) is told in the log, in the project's shape, at the
+// end of each invocation that lost its spans; the invocation itself succeeds.
+func TestAFailedExportIsLogged(t *testing.T) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Transaction Search is not enabled", http.StatusBadRequest)
+	}))
+	defer collector.Close()
+	p := lambdatrace.Install("ingest", sdktrace.NewBatchSpanProcessor(lambdatrace.NewExporter(collector.URL, collector.Client())), sdktrace.AlwaysSample())
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	var logs bytes.Buffer
+	lambdatrace.SetLog(p, slog.New(logging.NewHandler(&logs, "ingest", nil)))
+	h := lambdatrace.Wrap(p, "ingest", func(context.Context, struct{}) (string, error) { return "done", nil })
+	if out, err := h(context.Background(), struct{}{}); out != "done" || err != nil {
+		t.Fatalf("invocation %q %v, want it done despite the collector", out, err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["level"] != "WARN" || line["function"] != "ingest" ||
+		!strings.Contains(fmt.Sprint(line["error"]), "HTTP 400") {
+		t.Errorf("log %q (%v), want one WARN line of the failed export", logs.String(), err)
 	}
 }
