@@ -13,7 +13,8 @@
 // tracing at all (the no-op provider, no overhead). OTEL_TRACES_SAMPLER_ARG, the
 // fraction of the traces a function starts that it samples (the stage's:
 // parent-based, so a trace continued from an event item or a Kinesis record
-// keeps its producer's decision).
+// keeps its producer's decision; an HTTP caller's traceparent does not: the
+// stage decides).
 package lambdatrace
 
 import (
@@ -21,10 +22,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -61,8 +64,9 @@ type Env interface{ String(name string) string }
 
 // Provider is an installed tracer provider; nil when tracing is off.
 type Provider struct {
-	tp  *sdktrace.TracerProvider
-	log *slog.Logger // where failed exports are told
+	tp   *sdktrace.TracerProvider
+	root sdktrace.Sampler // the stage's: the traces the function starts, and its callers'
+	log  *slog.Logger     // where failed exports are told
 }
 
 // Setup installs function's provider as the settings say (none when the
@@ -92,7 +96,7 @@ func Install(function string, processor sdktrace.SpanProcessor, root sdktrace.Sa
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSpanProcessor(processor),
 		sdktrace.WithSampler(sdktrace.ParentBased(root)))
 	tracing.SetProvider(tp)
-	p := &Provider{tp: tp, log: logging.New(function, nil)}
+	p := &Provider{tp: tp, root: root, log: logging.New(function, nil)}
 	// The processor's own exports (a full batch, its timer) report their
 	// failures to OpenTelemetry's global handler, a plain log.Print line by
 	// default: in the project's shape instead.
@@ -133,7 +137,7 @@ func Wrap[In, Out any](p *Provider, function string, h func(context.Context, In)
 			return h(ctx, in)
 		}
 		if tp := traceparentOf(any(&in)); tp != "" {
-			ctx = tracing.ContextWithTraceparent(ctx, tp)
+			ctx = p.continueCaller(ctx, tp)
 		}
 		opts = append(opts, trace.WithAttributes(attribute.String("faas.invocation_id", requestID)))
 		ctx, span := tracing.Start(ctx, name, opts...)
@@ -214,6 +218,26 @@ func invocation(function string, in any) (string, []trace.SpanStartOption, strin
 			cmp.Or(header(r.Headers, "x-correlation-id"), r.RequestContext.RequestID)
 	}
 	return function, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}, ""
+}
+
+// continueCaller continues the trace of a caller's traceparent with the
+// stage's sampling decision, not the caller's flag: any client could otherwise
+// have every request sampled (the cost of X-Ray's spans) or none. The decision
+// is the root sampler's on a random ID, not on the caller's trace ID, which a
+// client chooses. A traceparent that does not parse starts a new trace.
+func (p *Provider) continueCaller(ctx context.Context, tp string) context.Context {
+	sc, err := tracing.ParseTraceparent(tp)
+	if err != nil {
+		return ctx
+	}
+	var id trace.TraceID
+	binary.BigEndian.PutUint64(id[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(id[8:], rand.Uint64())
+	flags := sc.TraceFlags() &^ trace.FlagsSampled
+	if p.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id}).Decision == sdktrace.RecordAndSample {
+		flags |= trace.FlagsSampled
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc.WithTraceFlags(flags))
 }
 
 // traceparentOf is the traceparent an HTTP API request carries (a browser's

@@ -188,3 +188,28 @@ func TestAFailedExportIsLogged(t *testing.T) {
 		t.Errorf("log %q (%v), want one WARN line of the failed export", logs.String(), err)
 	}
 }
+
+// A caller's traceparent names the trace and the parent the API continues,
+// not whether it is sampled: the stage's ratio decides (any client could
+// otherwise have every request of prod sampled, or none).
+func TestTheStageSamplesACallersTrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := lambdatrace.Install("api", sdktrace.NewBatchSpanProcessor(exp), sdktrace.NeverSample())
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	var sc trace.SpanContext
+	h := lambdatrace.Wrap(p, "api", func(ctx context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		sc = trace.SpanContextFromContext(ctx)
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
+	})
+	req := events.APIGatewayV2HTTPRequest{RouteKey: "GET /me", Headers: map[string]string{
+		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
+	if _, err := h(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(exp.GetSpans()); n != 0 || sc.IsSampled() {
+		t.Errorf("%d spans exported, sampled %v: the caller's flag overrode the stage's sampler", n, sc.IsSampled())
+	}
+	if sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("trace %v, want the caller's continued", sc.TraceID())
+	}
+}
