@@ -83,3 +83,20 @@ func TestNoTokenEmailOrIPAtInfo(t *testing.T) {
 		t.Errorf("DEBUG note = %v, want it kept", m["note"])
 	}
 }
+
+// A field of the shape given again by the caller (a logger With its own
+// requestId, as the authorizer's and the API's were) is written once: the
+// context's value wins, the caller's stands in when the context has none.
+func TestTheShapesFieldsAreWrittenOnce(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(logging.NewHandler(&buf, "api", nil)).With("requestId", "from-with")
+	log.InfoContext(logging.WithRequest(context.Background(), "req-1", ""), "refused", "requestId", "from-record", "status", 400)
+	if n := bytes.Count(buf.Bytes(), []byte(`"requestId":`)); n != 1 || decode(t, buf.Bytes())["requestId"] != "req-1" {
+		t.Errorf("%d requestIds in %s, want one, the context's", n, buf.Bytes())
+	}
+	buf.Reset()
+	log.Info("no context")
+	if n := bytes.Count(buf.Bytes(), []byte(`"requestId":`)); n != 1 || decode(t, buf.Bytes())["requestId"] != "from-with" {
+		t.Errorf("%d requestIds in %s, want the logger's", n, buf.Bytes())
+	}
+}
