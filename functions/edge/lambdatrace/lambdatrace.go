@@ -208,14 +208,14 @@ func mustSetup(function string, env Env) *Provider {
 
 // invocation names an invocation's span: an HTTP API request's by its route
 // (a server span), anything else by the function (a consumer's, a
-// schedule's). The correlation ID is an API request's X-Correlation-Id, else
-// its API Gateway request ID.
+// schedule's). The correlation ID is an API request's X-Correlation-Id when
+// it is a plain bounded ID (plainID), else its API Gateway request ID.
 func invocation(function string, in any) (string, []trace.SpanStartOption, string) {
 	if r, ok := in.(*events.APIGatewayV2HTTPRequest); ok {
 		route := cmp.Or(r.RouteKey, r.RequestContext.RouteKey, function)
 		return route, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", r.RequestContext.HTTP.Method))},
-			cmp.Or(header(r.Headers, "x-correlation-id"), r.RequestContext.RequestID)
+			cmp.Or(plainID(header(r.Headers, "x-correlation-id")), r.RequestContext.RequestID)
 	}
 	return function, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}, ""
 }
@@ -238,6 +238,25 @@ func (p *Provider) continueCaller(ctx context.Context, tp string) context.Contex
 		flags |= trace.FlagsSampled
 	}
 	return trace.ContextWithRemoteSpanContext(ctx, sc.WithTraceFlags(flags))
+}
+
+// maxCorrelationID bounds a caller's correlation ID (a UUID is 36 characters).
+const maxCorrelationID = 64
+
+// plainID is id when it is a plain bounded ID (letters, digits, '.', '_',
+// '-'), else "": a caller's header is written on every log line of its
+// request at INFO, where an e-mail address or kilobytes of text may not go.
+func plainID(id string) string {
+	if len(id) > maxCorrelationID {
+		return ""
+	}
+	for i := range len(id) {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return ""
+		}
+	}
+	return id
 }
 
 // traceparentOf is the traceparent an HTTP API request carries (a browser's

@@ -213,3 +213,27 @@ func TestTheStageSamplesACallersTrace(t *testing.T) {
 		t.Errorf("trace %v, want the caller's continued", sc.TraceID())
 	}
 }
+
+// A caller's X-Correlation-Id is written on every line of its request: one
+// that is not a plain bounded ID (an e-mail address, ten kilobytes) gives way
+// to API Gateway's request ID.
+func TestOnlyAPlainCorrelationIDIsTaken(t *testing.T) {
+	for header, want := range map[string]string{"web-7f3a.2_b": "web-7f3a.2_b", "alice@example.test": "gw-1",
+		strings.Repeat("a", 200): "gw-1", "a b": "gw-1"} {
+		var logs bytes.Buffer
+		log := slog.New(logging.NewHandler(&logs, "api", nil))
+		h := lambdatrace.Wrap(nil, "api", func(ctx context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			log.InfoContext(ctx, "request")
+			return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
+		})
+		req := events.APIGatewayV2HTTPRequest{RouteKey: "GET /me", Headers: map[string]string{"x-correlation-id": header}}
+		req.RequestContext.RequestID = "gw-1"
+		if _, err := h(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		var line map[string]any
+		if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["correlationId"] != want {
+			t.Errorf("X-Correlation-Id %.20q: correlationId %v (%v), want %q", header, line["correlationId"], err, want)
+		}
+	}
+}
