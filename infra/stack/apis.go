@@ -41,17 +41,18 @@ func Throttle(s Stage) (rate, burst float64) {
 }
 
 // HTTPAccessLogFormat and WSAccessLogFormat are the access log lines: one JSON
-// object per request (no token, no query string, no body).
+// object per request (no token, no query string, no body, and not the
+// caller's IP address: no log line holds one, docs/observability.md "Logs").
 var (
 	HTTPAccessLogFormat = jsonFormat(map[string]string{
-		"requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "requestTime": "$context.requestTime",
+		"requestId": "$context.requestId", "requestTime": "$context.requestTime",
 		"httpMethod": "$context.httpMethod", "routeKey": "$context.routeKey", "status": "$context.status",
 		"protocol": "$context.protocol", "responseLength": "$context.responseLength",
 		"responseLatency": "$context.responseLatency", "integrationLatency": "$context.integrationLatency",
 		"integrationError": "$context.integrationErrorMessage", "authorizerError": "$context.authorizer.error",
 	})
 	WSAccessLogFormat = jsonFormat(map[string]string{
-		"requestId": "$context.requestId", "ip": "$context.identity.sourceIp", "requestTime": "$context.requestTime",
+		"requestId": "$context.requestId", "requestTime": "$context.requestTime",
 		"connectionId": "$context.connectionId", "eventType": "$context.eventType", "routeKey": "$context.routeKey",
 		"status": "$context.status", "error": "$context.error.message", "authorizerError": "$context.authorizer.error",
 		"integrationLatency": "$context.integrationLatency",

@@ -240,6 +240,12 @@ func (s *synthesized) checkAccessLogs(t *testing.T, name, stage string, fields .
 			t.Errorf("%s: stage %s access logs lack %s: %v", name, stage, f, format)
 		}
 	}
+	// No IP address in a log line (docs/observability.md, "Logs").
+	for f, v := range format {
+		if strings.Contains(strings.ToLower(v), "sourceip") || strings.Contains(v, "$context.identity.") {
+			t.Errorf("%s: stage %s access logs write the caller's %s (%s)", name, stage, f, v)
+		}
+	}
 }
 
 func TestWebSocketAPIAuthorizesConnect(t *testing.T) {

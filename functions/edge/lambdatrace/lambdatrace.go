@@ -13,7 +13,8 @@
 // tracing at all (the no-op provider, no overhead). OTEL_TRACES_SAMPLER_ARG, the
 // fraction of the traces a function starts that it samples (the stage's:
 // parent-based, so a trace continued from an event item or a Kinesis record
-// keeps its producer's decision).
+// keeps its producer's decision; an HTTP caller's traceparent does not: the
+// stage decides).
 package lambdatrace
 
 import (
@@ -21,9 +22,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"os"
@@ -38,6 +42,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/smithy-go/middleware"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -58,7 +63,11 @@ const (
 type Env interface{ String(name string) string }
 
 // Provider is an installed tracer provider; nil when tracing is off.
-type Provider struct{ tp *sdktrace.TracerProvider }
+type Provider struct {
+	tp   *sdktrace.TracerProvider
+	root sdktrace.Sampler // the stage's: the traces the function starts, and its callers'
+	log  *slog.Logger     // where failed exports are told
+}
 
 // Setup installs function's provider as the settings say (none when the
 // endpoint is empty) with shared/platform/tracing.
@@ -87,7 +96,17 @@ func Install(function string, processor sdktrace.SpanProcessor, root sdktrace.Sa
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSpanProcessor(processor),
 		sdktrace.WithSampler(sdktrace.ParentBased(root)))
 	tracing.SetProvider(tp)
-	return &Provider{tp: tp}
+	p := &Provider{tp: tp, root: root, log: logging.New(function, nil)}
+	// The processor's own exports (a full batch, its timer) report their
+	// failures to OpenTelemetry's global handler, a plain log.Print line by
+	// default: in the project's shape instead.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { p.exportFailed(context.Background(), err) }))
+	return p
+}
+
+// exportFailed tells a failed export (at WARN: spans are lost, the work is not).
+func (p *Provider) exportFailed(ctx context.Context, err error) {
+	p.log.WarnContext(ctx, "lambdatrace: spans not exported", "error", err.Error())
 }
 
 // Flush exports what the provider holds; a nil provider has nothing.
@@ -118,20 +137,50 @@ func Wrap[In, Out any](p *Provider, function string, h func(context.Context, In)
 			return h(ctx, in)
 		}
 		if tp := traceparentOf(any(&in)); tp != "" {
-			ctx = tracing.ContextWithTraceparent(ctx, tp)
+			ctx = p.continueCaller(ctx, tp)
 		}
 		opts = append(opts, trace.WithAttributes(attribute.String("faas.invocation_id", requestID)))
 		ctx, span := tracing.Start(ctx, name, opts...)
+		defer func() {
+			// The runtime ends the process after a panic: the span that
+			// shows it is ended and flushed first.
+			if r := recover(); r != nil {
+				tracing.End(span, fmt.Errorf("panic: %v", r))
+				p.flushBefore(ctx)
+				panic(r)
+			}
+		}()
 		out, err := h(ctx, in)
 		if r, ok := any(&out).(*events.APIGatewayV2HTTPResponse); ok {
 			span.SetAttributes(attribute.Int("http.response.status_code", r.StatusCode))
 		}
 		tracing.End(span, err)
-		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
-		_ = p.Flush(flushCtx)
-		cancel()
+		p.flushBefore(ctx)
 		return out, err
 	}
+}
+
+// deadlineReserve is the time an invocation keeps after its flush for the
+// runtime to post the response.
+const deadlineReserve = 200 * time.Millisecond
+
+// flushBefore flushes within flushTimeout and before the invocation's
+// deadline (less deadlineReserve): an invocation that did its work must not
+// time out on its spans (a stream batch would be retried); none left, the
+// spans wait for the next invocation's flush.
+func (p *Provider) flushBefore(ctx context.Context) {
+	by := time.Now().Add(flushTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Add(-deadlineReserve).Before(by) {
+		by = dl.Add(-deadlineReserve)
+	}
+	if !time.Now().Before(by) {
+		return
+	}
+	flushCtx, cancel := context.WithDeadline(context.WithoutCancel(ctx), by)
+	if err := p.Flush(flushCtx); err != nil {
+		p.exportFailed(ctx, err)
+	}
+	cancel()
 }
 
 // Start sets function's tracing up from env (a setting in error stops the
@@ -159,16 +208,55 @@ func mustSetup(function string, env Env) *Provider {
 
 // invocation names an invocation's span: an HTTP API request's by its route
 // (a server span), anything else by the function (a consumer's, a
-// schedule's). The correlation ID is an API request's X-Correlation-Id, else
-// its API Gateway request ID.
+// schedule's). The correlation ID is an API request's X-Correlation-Id when
+// it is a plain bounded ID (plainID), else its API Gateway request ID.
 func invocation(function string, in any) (string, []trace.SpanStartOption, string) {
 	if r, ok := in.(*events.APIGatewayV2HTTPRequest); ok {
 		route := cmp.Or(r.RouteKey, r.RequestContext.RouteKey, function)
 		return route, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(attribute.String("http.route", route), attribute.String("http.request.method", r.RequestContext.HTTP.Method))},
-			cmp.Or(header(r.Headers, "x-correlation-id"), r.RequestContext.RequestID)
+			cmp.Or(plainID(header(r.Headers, "x-correlation-id")), r.RequestContext.RequestID)
 	}
 	return function, []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}, ""
+}
+
+// continueCaller continues the trace of a caller's traceparent with the
+// stage's sampling decision, not the caller's flag: any client could otherwise
+// have every request sampled (the cost of X-Ray's spans) or none. The decision
+// is the root sampler's on a random ID, not on the caller's trace ID, which a
+// client chooses. A traceparent that does not parse starts a new trace.
+func (p *Provider) continueCaller(ctx context.Context, tp string) context.Context {
+	sc, err := tracing.ParseTraceparent(tp)
+	if err != nil {
+		return ctx
+	}
+	var id trace.TraceID
+	binary.BigEndian.PutUint64(id[:8], rand.Uint64())
+	binary.BigEndian.PutUint64(id[8:], rand.Uint64())
+	flags := sc.TraceFlags() &^ trace.FlagsSampled
+	if p.root.ShouldSample(sdktrace.SamplingParameters{ParentContext: context.Background(), TraceID: id}).Decision == sdktrace.RecordAndSample {
+		flags |= trace.FlagsSampled
+	}
+	return trace.ContextWithRemoteSpanContext(ctx, sc.WithTraceFlags(flags))
+}
+
+// maxCorrelationID bounds a caller's correlation ID (a UUID is 36 characters).
+const maxCorrelationID = 64
+
+// plainID is id when it is a plain bounded ID (letters, digits, '.', '_',
+// '-'), else "": a caller's header is written on every log line of its
+// request at INFO, where an e-mail address or kilobytes of text may not go.
+func plainID(id string) string {
+	if len(id) > maxCorrelationID {
+		return ""
+	}
+	for i := range len(id) {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return ""
+		}
+	}
+	return id
 }
 
 // traceparentOf is the traceparent an HTTP API request carries (a browser's

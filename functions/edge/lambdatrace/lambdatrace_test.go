@@ -1,10 +1,16 @@
 package lambdatrace_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -13,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -108,3 +115,125 @@ func TestSetupWithoutEndpointIsOff(t *testing.T) {
 type env map[string]string
 
 func (e env) String(name string) string { return e[name] }
+
+// deadlineExporter keeps the deadline of the context each export is given.
+type deadlineExporter struct{ deadlines []time.Time }
+
+func (d *deadlineExporter) ExportSpans(ctx context.Context, _ []sdktrace.ReadOnlySpan) error {
+	dl, _ := ctx.Deadline()
+	d.deadlines = append(d.deadlines, dl)
+	return nil
+}
+
+func (d *deadlineExporter) Shutdown(context.Context) error { return nil }
+
+// The flush at the end of an invocation ends before the invocation's
+// deadline: a collector slow to answer costs spans, never a timed-out
+// invocation (a stream batch done and then retried).
+func TestFlushEndsBeforeTheInvocationsDeadline(t *testing.T) {
+	exp := &deadlineExporter{}
+	p := lambdatrace.Install("projector", sdktrace.NewBatchSpanProcessor(exp), sdktrace.AlwaysSample())
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	h := lambdatrace.Wrap(p, "projector", func(context.Context, struct{}) (struct{}, error) { return struct{}{}, nil })
+	deadline := time.Now().Add(time.Second) // less than the flush's own bound left
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if _, err := h(ctx, struct{}{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(exp.deadlines) != 1 || exp.deadlines[0].IsZero() || exp.deadlines[0].After(deadline) {
+		t.Errorf("export deadlines %v, want one, by the invocation's %v", exp.deadlines, deadline)
+	}
+}
+
+// A handler that panics still has its span ended, marked in error and
+// flushed before the panic goes on to the runtime (which then ends the
+// process, and with it whatever was not exported).
+func TestWrapEndsAndFlushesThePanickingInvocation(t *testing.T) {
+	p, exp := install(t)
+	h := lambdatrace.Wrap(p, "prices", func(context.Context, struct{}) (struct{}, error) { panic("boom") })
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the handler's panic", r)
+			}
+		}()
+		_, _ = h(context.Background(), struct{}{})
+	}()
+	spans := exp.GetSpans()
+	if len(spans) != 1 || spans[0].Name != "prices" || spans[0].Status.Code != codes.Error {
+		t.Fatalf("spans after a panic %v, want the invocation's, in error", spans)
+	}
+}
+
+// A collector that refuses the spans (X-Ray without Transaction Search, a
+// role without PutSpans) is told in the log, in the project's shape, at the
+// end of each invocation that lost its spans; the invocation itself succeeds.
+func TestAFailedExportIsLogged(t *testing.T) {
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "Transaction Search is not enabled", http.StatusBadRequest)
+	}))
+	defer collector.Close()
+	p := lambdatrace.Install("ingest", sdktrace.NewBatchSpanProcessor(lambdatrace.NewExporter(collector.URL, collector.Client())), sdktrace.AlwaysSample())
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	var logs bytes.Buffer
+	lambdatrace.SetLog(p, slog.New(logging.NewHandler(&logs, "ingest", nil)))
+	h := lambdatrace.Wrap(p, "ingest", func(context.Context, struct{}) (string, error) { return "done", nil })
+	if out, err := h(context.Background(), struct{}{}); out != "done" || err != nil {
+		t.Fatalf("invocation %q %v, want it done despite the collector", out, err)
+	}
+	var line map[string]any
+	if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["level"] != "WARN" || line["function"] != "ingest" ||
+		!strings.Contains(fmt.Sprint(line["error"]), "HTTP 400") {
+		t.Errorf("log %q (%v), want one WARN line of the failed export", logs.String(), err)
+	}
+}
+
+// A caller's traceparent names the trace and the parent the API continues,
+// not whether it is sampled: the stage's ratio decides (any client could
+// otherwise have every request of prod sampled, or none).
+func TestTheStageSamplesACallersTrace(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	p := lambdatrace.Install("api", sdktrace.NewBatchSpanProcessor(exp), sdktrace.NeverSample())
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	var sc trace.SpanContext
+	h := lambdatrace.Wrap(p, "api", func(ctx context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		sc = trace.SpanContextFromContext(ctx)
+		return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
+	})
+	req := events.APIGatewayV2HTTPRequest{RouteKey: "GET /me", Headers: map[string]string{
+		"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}
+	if _, err := h(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(exp.GetSpans()); n != 0 || sc.IsSampled() {
+		t.Errorf("%d spans exported, sampled %v: the caller's flag overrode the stage's sampler", n, sc.IsSampled())
+	}
+	if sc.TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" {
+		t.Errorf("trace %v, want the caller's continued", sc.TraceID())
+	}
+}
+
+// A caller's X-Correlation-Id is written on every line of its request: one
+// that is not a plain bounded ID (an e-mail address, ten kilobytes) gives way
+// to API Gateway's request ID.
+func TestOnlyAPlainCorrelationIDIsTaken(t *testing.T) {
+	for header, want := range map[string]string{"web-7f3a.2_b": "web-7f3a.2_b", "alice@example.test": "gw-1",
+		strings.Repeat("a", 200): "gw-1", "a b": "gw-1"} {
+		var logs bytes.Buffer
+		log := slog.New(logging.NewHandler(&logs, "api", nil))
+		h := lambdatrace.Wrap(nil, "api", func(ctx context.Context, _ events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			log.InfoContext(ctx, "request")
+			return events.APIGatewayV2HTTPResponse{StatusCode: 200}, nil
+		})
+		req := events.APIGatewayV2HTTPRequest{RouteKey: "GET /me", Headers: map[string]string{"x-correlation-id": header}}
+		req.RequestContext.RequestID = "gw-1"
+		if _, err := h(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		var line map[string]any
+		if err := json.Unmarshal(logs.Bytes(), &line); err != nil || line["correlationId"] != want {
+			t.Errorf("X-Correlation-Id %.20q: correlationId %v (%v), want %q", header, line["correlationId"], err, want)
+		}
+	}
+}

@@ -143,7 +143,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) logger(r *http.Request) *slog.Logger {
 	l := s.log
 	if id := requestIDFrom(r.Context()); id != "" {
-		l = l.With("requestId", id)
+		// The API Gateway's request ID: the log shape's requestId is the
+		// invocation's (shared/platform/logging).
+		l = l.With("apiRequestId", id)
 	}
 	if u := userFrom(r.Context()); u != "" {
 		l = l.With("userId", u)

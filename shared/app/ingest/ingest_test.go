@@ -19,6 +19,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamo"
 	"github.com/portfoliotracker/tracker/shared/adapters/dynamoprices"
@@ -30,6 +34,7 @@ import (
 	"github.com/portfoliotracker/tracker/shared/devtools/testenv"
 	"github.com/portfoliotracker/tracker/shared/domain/market"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
+	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -362,4 +367,32 @@ func (s *slowQuotes) Quote(ctx context.Context, symbol string) (market.Quote, er
 		}
 	}
 	return market.Quote{Symbol: symbol, Price: decimal.NewFromInt(1), Timestamp: time.Now().UTC(), Source: "slow"}, nil
+}
+
+// TestRecordsCarryTheRunsTraceparent: every record published carries the
+// traceparent of the span the run is in, for the prices consumer to continue
+// the trace (the Kinesis hop); untraced, none.
+func TestRecordsCarryTheRunsTraceparent(t *testing.T) {
+	tracing.SetProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder())))
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	for _, traced := range []bool{true, false} {
+		ctx, want := t.Context(), ""
+		if traced {
+			var span trace.Span
+			ctx, span = tracing.Start(ctx, "ingest")
+			defer span.End()
+			want = tracing.Traceparent(ctx)
+		}
+		pub := &memPublisher{}
+		h := ingest.New(ingest.Config{Quotes: &recordingQuotes{}, Watch: staticWatch{"AAPL", "MSFT"}, Updates: pub, Concurrency: 1})
+		if out, err := h.Run(ctx, ingest.Input{Mode: ingest.ModeQuotes}); err != nil || out.Published != 2 {
+			t.Fatalf("traced %v: out %+v err %v", traced, out, err)
+		}
+		for _, r := range pub.recs {
+			ev, err := pricing.Decode(r.Data)
+			if err != nil || ev.Traceparent != want {
+				t.Errorf("traced %v: record %s traceparent %q (%v), want %q", traced, r.PartitionKey, ev.Traceparent, err, want)
+			}
+		}
+	}
 }

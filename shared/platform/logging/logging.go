@@ -3,8 +3,9 @@
 // traceId and correlationId, whichever of the last three the context knows,
 // then the record's own attributes. At INFO and above it never writes a token,
 // an e-mail address or an IP address: attributes whose key names one are
-// redacted, as are values that look like an e-mail address or a JWT (DEBUG
-// keeps them, for a developer's local run).
+// redacted, as are values that look like an e-mail address or a JWT and the
+// addresses and JWTs inside a longer text, an error's (DEBUG keeps them, for a
+// developer's local run).
 package logging
 
 import (
@@ -12,6 +13,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
@@ -68,8 +71,14 @@ func NewHandler(w io.Writer, function string, level slog.Leveler) slog.Handler {
 
 // handler adds the context's fields after the function's and redacts, at INFO
 // and above, what may not be written there (attributes given With are
-// redacted at every level: they are written at every level).
-type handler struct{ next slog.Handler }
+// redacted at every level: they are written at every level). A field of the
+// shape a caller gives too (a logger With its own requestId) is written once:
+// the context's value, else the caller's.
+type handler struct {
+	next    slog.Handler
+	own     []slog.Attr // the shape's fields given With, written when the context lacks them
+	grouped bool        // With attributes now go into a group, not beside the shape's
+}
 
 func (h *handler) Enabled(ctx context.Context, l slog.Level) bool { return h.next.Enabled(ctx, l) }
 
@@ -87,9 +96,21 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 		attrs[n], n = slog.String(KeyTraceID, sc.TraceID().String()), n+1
 	}
+	shape := attrs[:n]
 	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
-	out.AddAttrs(attrs[:n]...)
+	for _, a := range h.own {
+		if !hasKey(shape, a.Key) {
+			shape = append(shape, a)
+		}
+	}
+	out.AddAttrs(shape...)
 	r.Attrs(func(a slog.Attr) bool {
+		if !h.grouped && shapeKey(a.Key) {
+			if hasKey(shape, a.Key) {
+				return true
+			}
+			shape = append(shape, a)
+		}
 		if r.Level >= slog.LevelInfo {
 			a = sanitize(a)
 		}
@@ -100,15 +121,33 @@ func (h *handler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 func (h *handler) WithAttrs(as []slog.Attr) slog.Handler {
-	clean := make([]slog.Attr, len(as))
-	for i, a := range as {
-		clean[i] = sanitize(a)
+	next := *h
+	next.own = slices.Clone(h.own)
+	clean := make([]slog.Attr, 0, len(as))
+	for _, a := range as {
+		if !h.grouped && shapeKey(a.Key) {
+			next.own = append(slices.DeleteFunc(next.own, func(o slog.Attr) bool { return o.Key == a.Key }), a)
+			continue
+		}
+		clean = append(clean, sanitize(a))
 	}
-	return &handler{next: h.next.WithAttrs(clean)}
+	next.next = h.next.WithAttrs(clean)
+	return &next
 }
 
 func (h *handler) WithGroup(name string) slog.Handler {
-	return &handler{next: h.next.WithGroup(name)}
+	next := *h
+	next.next, next.grouped = h.next.WithGroup(name), true
+	return &next
+}
+
+// shapeKey: a field the handler writes from the context.
+func shapeKey(k string) bool {
+	return k == KeyRequestID || k == KeyTraceID || k == KeyCorrelationID
+}
+
+func hasKey(as []slog.Attr, k string) bool {
+	return slices.ContainsFunc(as, func(a slog.Attr) bool { return a.Key == k })
 }
 
 // sanitize redacts an attribute that names or holds a secret or personal data.
@@ -124,10 +163,39 @@ func sanitize(a slog.Attr) slog.Attr {
 	if sensitiveKey(a.Key) {
 		return slog.String(a.Key, Redacted)
 	}
-	if a.Value.Kind() == slog.KindString && sensitiveValue(a.Value.String()) {
-		return slog.String(a.Key, Redacted)
+	switch a.Value.Kind() {
+	case slog.KindString:
+		if v := a.Value.String(); sensitiveValue(v) {
+			return slog.String(a.Key, Redacted)
+		} else if r := redactWithin(v); r != v {
+			return slog.String(a.Key, r)
+		}
+	case slog.KindAny:
+		// An error is written as its text, which may quote what its cause was
+		// given (a provider names the address it refused).
+		if err, ok := a.Value.Any().(error); ok {
+			return slog.String(a.Key, redactWithin(err.Error()))
+		}
 	}
 	return a
+}
+
+var (
+	emailWithin = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}`)
+	jwtWithin   = regexp.MustCompile(`eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*`)
+)
+
+// redactWithin replaces the e-mail addresses and JWTs inside a longer text
+// (an error's), keeping the rest of it; the cheap test first, as most texts
+// hold neither.
+func redactWithin(v string) string {
+	if strings.IndexByte(v, '@') >= 0 {
+		v = emailWithin.ReplaceAllLiteralString(v, Redacted)
+	}
+	if strings.Contains(v, "eyJ") {
+		v = jwtWithin.ReplaceAllLiteralString(v, Redacted)
+	}
+	return v
 }
 
 // sensitiveKey: a key naming a token, a secret, an e-mail or an IP address.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"testing"
 
@@ -64,8 +65,38 @@ func TestNoTokenEmailOrIPAtInfo(t *testing.T) {
 		t.Errorf("symbol = %v, want AAPL kept", m["symbol"])
 	}
 	buf.Reset()
+	// An error's text carries what its provider put in it (SES names the
+	// address it refused): the address and the token go, the rest stays.
+	sesErr := errors.New("MessageRejected: Email address is not verified: bob@example.test")
+	log.Warn("notification not sent", "error", sesErr.Error(), "err", sesErr, "reason", "bad token "+jwt+" for carol@example.test.")
+	m = decode(t, buf.Bytes())
+	for k, want := range map[string]string{"error": "MessageRejected: Email address is not verified: " + logging.Redacted,
+		"err":    "MessageRejected: Email address is not verified: " + logging.Redacted,
+		"reason": "bad token " + logging.Redacted + " for " + logging.Redacted + "."} {
+		if m[k] != want {
+			t.Errorf("WARN %s = %v, want %q", k, m[k], want)
+		}
+	}
+	buf.Reset()
 	log.Debug("debug", "note", "alice@example.test")
 	if m := decode(t, buf.Bytes()); m["note"] != "alice@example.test" {
 		t.Errorf("DEBUG note = %v, want it kept", m["note"])
+	}
+}
+
+// A field of the shape given again by the caller (a logger With its own
+// requestId, as the authorizer's and the API's were) is written once: the
+// context's value wins, the caller's stands in when the context has none.
+func TestTheShapesFieldsAreWrittenOnce(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(logging.NewHandler(&buf, "api", nil)).With("requestId", "from-with")
+	log.InfoContext(logging.WithRequest(context.Background(), "req-1", ""), "refused", "requestId", "from-record", "status", 400)
+	if n := bytes.Count(buf.Bytes(), []byte(`"requestId":`)); n != 1 || decode(t, buf.Bytes())["requestId"] != "req-1" {
+		t.Errorf("%d requestIds in %s, want one, the context's", n, buf.Bytes())
+	}
+	buf.Reset()
+	log.Info("no context")
+	if n := bytes.Count(buf.Bytes(), []byte(`"requestId":`)); n != 1 || decode(t, buf.Bytes())["requestId"] != "from-with" {
+		t.Errorf("%d requestIds in %s, want the logger's", n, buf.Bytes())
 	}
 }

@@ -29,7 +29,10 @@ const InstrumentationName = "github.com/portfoliotracker/tracker"
 // Kinesis price record.
 const AttrTraceparent = "traceparent"
 
-type holder struct{ tracer trace.Tracer }
+type holder struct {
+	tracer trace.Tracer
+	on     bool // an SDK's provider: not the no-op one
+}
 
 var current atomic.Pointer[holder]
 
@@ -37,7 +40,8 @@ func init() { SetProvider(noop.NewTracerProvider()) }
 
 // SetProvider makes tp the provider of every span started afterwards.
 func SetProvider(tp trace.TracerProvider) {
-	current.Store(&holder{tracer: tp.Tracer(InstrumentationName)})
+	_, off := tp.(noop.TracerProvider)
+	current.Store(&holder{tracer: tp.Tracer(InstrumentationName), on: !off})
 }
 
 // Tracer is the project's tracer (a no-op one until SetProvider).
@@ -146,13 +150,16 @@ type Batch struct {
 // StartBatch starts the spans of a batch named name of n records, record i
 // carrying traceparent(i) ("" when it carries none); the records' spans are
 // named name + " record". Work for the batch as a whole runs in Context();
-// work for one record in Record(i). Untraced (no provider, or the batch
-// sampled out), it costs the batch's no-op span and calls traceparent never.
+// work for one record in Record(i). Without a provider it costs the batch's
+// no-op span and calls traceparent never. The batch's span sampled out (the
+// invocation's trace was), the records' spans are still started: each keeps
+// its producer's sampling decision, so that a sampled trade's trace goes on
+// through a consumer whose own invocation was not sampled.
 func StartBatch(ctx context.Context, name string, n int, traceparent func(i int) string, attrs ...attribute.KeyValue) *Batch {
 	b := &Batch{last: -1}
 	b.ctx, b.span = Start(ctx, name, trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithAttributes(append(attrs, attribute.Int("messaging.batch.message_count", n))...))
-	if !b.span.IsRecording() {
+	if !current.Load().on {
 		return b
 	}
 	batchLink := trace.Link{SpanContext: b.span.SpanContext()}

@@ -107,3 +107,44 @@ func TestBatchParentsRecordsOnTheirProducers(t *testing.T) {
 		t.Errorf("record links %v, want the batch span", l)
 	}
 }
+
+// A consumer's own invocation sampled out (prod samples a tenth of the traces
+// it starts) still continues a sampled producer's trace: the record span keeps
+// the producer's decision, or nine in ten sampled trades would stop at the stream.
+func TestBatchContinuesASampledProducerWhenTheInvocationIsNot(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tracing.SetProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample()))))
+	t.Cleanup(func() { tracing.SetProvider(noop.NewTracerProvider()) })
+	producer := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	invCtx, inv := tracing.Start(context.Background(), "invocation")
+	if inv.IsRecording() {
+		t.Fatal("the invocation is sampled; the test needs it not to be")
+	}
+	tps := []string{producer, "", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b8-00"}
+	b := tracing.StartBatch(invCtx, "projector batch", len(tps), func(i int) string { return tps[i] })
+	_, work := tracing.Start(b.Record(0), "work")
+	work.End()
+	b.End(nil)
+	inv.End()
+	var record, child sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch s.Name() {
+		case "projector batch record":
+			if record != nil {
+				t.Errorf("two record spans recorded: the sampled-out producer's is too")
+			}
+			record = s
+		case "work":
+			child = s
+		default:
+			t.Errorf("span %s recorded: not sampled", s.Name())
+		}
+	}
+	if record == nil || child == nil {
+		t.Fatalf("the sampled producer's trace stops at the batch: record %v, work %v", record, child)
+	}
+	if record.Parent().SpanID().String() != "00f067aa0ba902b7" || child.Parent().SpanID() != record.SpanContext().SpanID() {
+		t.Errorf("record parent %v, work parent %v: want the producer, then the record", record.Parent(), child.Parent())
+	}
+}
