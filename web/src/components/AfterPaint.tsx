@@ -2,7 +2,8 @@
 
 // AfterPaint renders its children only after the browser painted what was rendered with it:
 // a page's first frame (a portfolio's header with its value) does not wait for the style,
-// layout and paint of the heavier parts below it, which follow a frame later.
+// layout and paint of the heavier parts below it, which follow a frame later. Until then it
+// is an empty busy placeholder, so nothing (a test either) takes the page for fully loaded.
 
 import { useEffect, useState, type ReactNode } from 'react'
 
@@ -19,5 +20,5 @@ export function AfterPaint({ children }: { children: ReactNode }) {
       if (timer !== undefined) clearTimeout(timer)
     }
   }, [])
-  return shown ? children : null
+  return shown ? children : <div aria-busy="true" />
 }
