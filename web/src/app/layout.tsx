@@ -1,6 +1,7 @@
 import type { Metadata, Viewport } from 'next'
 import type { ReactNode } from 'react'
 import { AppProvider } from '@/components/AppProvider'
+import { earlyScript } from '@/lib/early'
 import './globals.css'
 
 export const metadata: Metadata = {
@@ -17,6 +18,10 @@ export const viewport: Viewport = {
 export default function RootLayout({ children }: { children: ReactNode }) {
   return (
     <html lang="en">
+      <head>
+        {/* Starts /config.json and a portfolio's first reads before the JavaScript has loaded (lib/early.ts). */}
+        <script dangerouslySetInnerHTML={{ __html: earlyScript }} />
+      </head>
       <body>
         <a href="#main" className="skip">
           Skip to content

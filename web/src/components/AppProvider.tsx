@@ -8,6 +8,7 @@ import { createContext, useContext, useEffect, useMemo, useState, type ReactNode
 import { ApiClient } from '@/lib/api'
 import { accessToken, createAuth, type Auth, type Session } from '@/lib/auth'
 import { loadConfig, type AppConfig } from '@/lib/config'
+import { earlyFetch } from '@/lib/early'
 import { LiveSocket } from '@/lib/ws'
 import { appStore } from '@/store/store'
 
@@ -42,7 +43,7 @@ function boot(): Promise<AppServices> {
   booted ??= loadConfig().then((config) => {
     const auth = createAuth(config)
     const token = () => accessToken(auth)
-    const api = new ApiClient(config.apiUrl, token, undefined, async () => {
+    const api = new ApiClient(config.apiUrl, token, earlyFetch, async () => {
       // A 401 with a session: refresh it; when that fails the session is over, and signing
       // out sends every page to the sign-in page.
       const { data, error } = await auth.refreshSession()

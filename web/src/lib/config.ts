@@ -1,6 +1,8 @@
 // The runtime configuration: /config.json, written next to the static files at deploy (the
 // CDK) or served by the local stack. Nothing stage-specific is baked into the build.
 
+import { takeEarlyConfig } from './early'
+
 export interface AppConfig {
   apiUrl: string
   wsUrl: string
@@ -29,13 +31,19 @@ export function parseConfig(raw: unknown): AppConfig {
 
 let loading: Promise<AppConfig> | null = null
 
-/** loadConfig fetches /config.json once per page load. */
+/**
+ * loadConfig fetches /config.json once per page load; the head's early script (lib/early.ts)
+ * has usually fetched it already, while the JavaScript loaded.
+ */
 export function loadConfig(fetchImpl: typeof fetch = fetch): Promise<AppConfig> {
-  loading ??= fetchImpl('/config.json', { cache: 'no-store' })
-    .then(async (res) => {
+  loading ??= (
+    takeEarlyConfig() ??
+    fetchImpl('/config.json', { cache: 'no-store' }).then((res) => {
       if (!res.ok) throw new Error(`config.json answered ${res.status}`)
-      return parseConfig(await res.json())
+      return res.json() as Promise<unknown>
     })
+  )
+    .then(parseConfig)
     .catch((err: unknown) => {
       loading = null
       throw err

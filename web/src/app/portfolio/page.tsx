@@ -5,6 +5,7 @@
 // (a static export has no dynamic routes).
 
 import { Suspense, useCallback, useState } from 'react'
+import { AfterPaint } from '@/components/AfterPaint'
 import { ErrorNote, Loading, Page } from '@/components/Shell'
 import { Figures } from '@/components/portfolio/Figures'
 import { PortfolioHeader } from '@/components/portfolio/Header'
@@ -48,24 +49,27 @@ function PortfolioView() {
   return (
     <>
       <PortfolioHeader portfolio={portfolio} current="overview" />
-      <section aria-labelledby="holdings-h">
-        <h2 id="holdings-h">Holdings</h2>
-        <Holdings rows={rows} base={base} />
-      </section>
-      <section aria-labelledby="alloc-h">
-        <h2 id="alloc-h">Allocation</h2>
-        <Allocation rows={rows} />
-      </section>
-      <History id={id} benchmark={portfolio.settings?.benchmark} />
-      <section aria-labelledby="figures-h">
-        <h2 id="figures-h">Performance and risk</h2>
-        <Figures id={id} />
-      </section>
-      <section aria-labelledby="rebalance-h">
-        <h2 id="rebalance-h">Rebalancing</h2>
-        <RebalancingPlan id={id} base={base} version={targetsVersion} />
-        <TargetsEditor id={id} symbolKey={rows.map((r) => r.symbol).join(',')} onSaved={targetsSaved} />
-      </section>
+      {/* The header (the value, the page's largest paint) first; the rest a frame later. */}
+      <AfterPaint>
+        <section aria-labelledby="holdings-h">
+          <h2 id="holdings-h">Holdings</h2>
+          <Holdings rows={rows} base={base} />
+        </section>
+        <section aria-labelledby="alloc-h">
+          <h2 id="alloc-h">Allocation</h2>
+          <Allocation rows={rows} />
+        </section>
+        <History id={id} benchmark={portfolio.settings?.benchmark} />
+        <section aria-labelledby="figures-h">
+          <h2 id="figures-h">Performance and risk</h2>
+          <Figures id={id} />
+        </section>
+        <section aria-labelledby="rebalance-h">
+          <h2 id="rebalance-h">Rebalancing</h2>
+          <RebalancingPlan id={id} base={base} version={targetsVersion} />
+          <TargetsEditor id={id} symbolKey={rows.map((r) => r.symbol).join(',')} onSaved={targetsSaved} />
+        </section>
+      </AfterPaint>
     </>
   )
 }
