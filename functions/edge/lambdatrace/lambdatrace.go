@@ -29,6 +29,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -206,12 +207,35 @@ func awsSpan(ctx context.Context, in middleware.InitializeInput, next middleware
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return next.HandleInitialize(ctx, in)
 	}
-	service, op := middleware.GetServiceID(ctx), middleware.GetOperationName(ctx)
-	ctx, span := tracing.Start(ctx, service+"."+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", service), attribute.String("rpc.method", op)))
+	o := awsOperationOf(middleware.GetServiceID(ctx), middleware.GetOperationName(ctx))
+	ctx, span := tracing.Start(ctx, o.name, o.opts...)
 	out, md, err := next.HandleInitialize(ctx, in)
 	tracing.End(span, err)
 	return out, md, err
+}
+
+// awsOperation is the span name and start options of one operation of one
+// service, built once: a call then allocates its span only, not its name and
+// options again (the prices batch makes hundreds of calls).
+type awsOperation struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+type awsOperationKey struct{ service, op string }
+
+var awsOperations sync.Map // awsOperationKey → *awsOperation
+
+func awsOperationOf(service, op string) *awsOperation {
+	k := awsOperationKey{service, op}
+	if o, ok := awsOperations.Load(k); ok {
+		return o.(*awsOperation)
+	}
+	o, _ := awsOperations.LoadOrStore(k, &awsOperation{name: service + "." + op, opts: []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", service), attribute.String("rpc.method", op)),
+	}})
+	return o.(*awsOperation)
 }
 
 // httpClient is the exporter's client: plain, or signing with SigV4 for an
