@@ -26,6 +26,10 @@ func TestBudget(t *testing.T) {
 	if a.Retries() != 3 {
 		t.Errorf("%d retries", a.Retries())
 	}
+	counted := retry.Policy{First: time.Millisecond, Max: time.Millisecond, For: time.Hour, Times: 2}.Start(context.Background())
+	if !counted.Wait() || !counted.Wait() || counted.Wait() || counted.Retries() != 2 {
+		t.Errorf("Times 2: %d retries, want 2 and no third", counted.Retries())
+	}
 	stopped, stop := context.WithCancel(context.Background())
 	stop()
 	if (retry.Policy{First: time.Millisecond}).Start(stopped).Wait() {
