@@ -44,6 +44,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 	"github.com/portfoliotracker/tracker/shared/platform/tracing"
@@ -64,6 +65,8 @@ type Provider struct{ tp *sdktrace.TracerProvider }
 // Setup installs function's provider as the settings say (none when the
 // endpoint is empty) with shared/platform/tracing.
 func Setup(ctx context.Context, function string, env Env) (*Provider, error) {
+	stage := env.String(topology.StageEnvVar)
+	emf.SetStage(stage)
 	endpoint := env.String(EndpointEnvVar)
 	if endpoint == "" {
 		return nil, nil
@@ -76,15 +79,23 @@ func Setup(ctx context.Context, function string, env Env) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Install(function, sdktrace.NewBatchSpanProcessor(NewExporter(endpoint, client)), sdktrace.TraceIDRatioBased(ratio)), nil
+	return install(function, stage, sdktrace.NewBatchSpanProcessor(NewExporter(endpoint, client)), sdktrace.TraceIDRatioBased(ratio)), nil
 }
 
 // Install installs a provider of function's spans into processor, sampling
 // the traces it starts with root (and the others as their parent was): Setup's
 // end, and the benchmarks' and tests' start.
 func Install(function string, processor sdktrace.SpanProcessor, root sdktrace.Sampler) *Provider {
-	res := resource.NewSchemaless(attribute.String("service.name", function), attribute.String("faas.name", function),
-		attribute.String("cloud.provider", "aws"), attribute.String("cloud.platform", "aws_lambda"))
+	return install(function, "", processor, root)
+}
+
+func install(function, stage string, processor sdktrace.SpanProcessor, root sdktrace.Sampler) *Provider {
+	attrs := []attribute.KeyValue{attribute.String("service.name", function), attribute.String("faas.name", function),
+		attribute.String("cloud.provider", "aws"), attribute.String("cloud.platform", "aws_lambda")}
+	if stage != "" {
+		attrs = append(attrs, attribute.String("deployment.environment.name", stage))
+	}
+	res := resource.NewSchemaless(attrs...)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSpanProcessor(processor),
 		sdktrace.WithSampler(sdktrace.ParentBased(root)))
 	tracing.SetProvider(tp)
