@@ -336,8 +336,9 @@ func (c *Consumer) decode(ctx context.Context, recs []Record) *batch {
 	start := time.Now()
 	b := &batch{recs: recs, st: Stats{Records: len(recs)}, bySym: map[string][]tick{},
 		refused: map[string]error{}, transient: map[string]error{}}
+	var dec pricing.Decoder // the ticks of one publisher share its traceparent's string
 	for i, r := range recs {
-		e, err := pricing.Decode(r.Data)
+		e, err := dec.Decode(r.Data)
 		if err != nil {
 			b.st.Poison++
 			b.poison = append(b.poison, setAside{rec: i, reason: err.Error()})
