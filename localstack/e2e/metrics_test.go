@@ -106,9 +106,9 @@ func testMetrics(t *testing.T, s *localStack) {
 	defer func() { _ = resp.Body.Close() }()
 	text, _ := io.ReadAll(resp.Body)
 	for _, line := range []string{
-		`portfoliotracker_requests_total{function="api",route="POST /portfolios/{id}/transactions",status_class="2xx"} `,
-		`portfoliotracker_tick_to_push_milliseconds{function="prices",quantile="0.99"} `,
-		`portfoliotracker_commands_total{function="api",kind="recordTransaction"} `,
+		`portfoliotracker_requests_total{function="api",route="POST /portfolios/{id}/transactions",stage="local",status_class="2xx"} `,
+		`portfoliotracker_tick_to_push_milliseconds{function="prices",stage="local",quantile="0.99"} `,
+		`portfoliotracker_commands_total{function="api",kind="recordTransaction",stage="local"} `,
 	} {
 		if !strings.Contains(string(text), line) {
 			t.Errorf("Prometheus text lacks %q", line)
