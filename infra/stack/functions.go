@@ -149,6 +149,7 @@ func (b *builder) functions() {
 		}
 
 		b.tracingAccess(role, env)
+		env[topology.StageEnvVar] = jsii.String(string(b.cfg.Stage)) // the metrics' Stage dimension
 
 		props := &awslambda.FunctionProps{
 			FunctionName: fnName,

@@ -36,9 +36,11 @@ func (b *builder) observability() {
 	b.dashboard(scope, alarms)
 }
 
-// catalogued is a PortfolioTracker metric of the catalogue: a name or a
-// dimension it lacks is a programming error the tests report.
-func catalogued(name string, dims map[string]string, stat string, period time.Duration) awscloudwatch.Metric {
+// catalogued is a PortfolioTracker metric of the catalogue, of the stack's
+// stage (the Stage dimension every function's lines carry, from its STAGE
+// setting): a name or a dimension it lacks is a programming error the tests
+// report.
+func (b *builder) catalogued(name string, dims map[string]string, stat string, period time.Duration) awscloudwatch.Metric {
 	d, ok := metrics.Lookup(name)
 	if !ok {
 		panic("stack: metric " + name + " is not in shared/platform/metrics' catalogue")
@@ -48,7 +50,7 @@ func catalogued(name string, dims map[string]string, stat string, period time.Du
 			panic(fmt.Sprintf("stack: metric %s has no dimension %s", name, k))
 		}
 	}
-	dm := map[string]*string{}
+	dm := map[string]*string{metrics.Stage: jsii.String(string(b.cfg.Stage))}
 	for k, v := range dims {
 		dm[k] = jsii.String(v)
 	}
@@ -64,7 +66,7 @@ func (b *builder) sloAlarms(scope constructs.Construct) []awscloudwatch.Alarm {
 		if _, ok := b.Functions[s.Dimensions[metrics.Function]]; !ok {
 			continue
 		}
-		m := catalogued(s.Metric, s.Dimensions, s.Percentile, s.Period)
+		m := b.catalogued(s.Metric, s.Dimensions, s.Percentile, s.Period)
 		out = append(out, b.alarm(scope, "SLO"+id(s.Name), b.name("slo", s.Name),
 			fmt.Sprintf("SLO: %s above %s for %d periods of %s (docs/observability.md)", s.Meaning, s.Objective, s.Periods, s.Period),
 			m, float64(s.Objective.Milliseconds()), awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD, float64(s.Periods)))
@@ -91,9 +93,9 @@ func (b *builder) dashboard(scope constructs.Construct, alarms []awscloudwatch.A
 		var p50, p99, errs []awscloudwatch.IMetric
 		for _, r := range topology.HTTPRoutes {
 			dims := map[string]string{metrics.Function: "api", metrics.Route: r.Pattern()}
-			p50 = append(p50, catalogued("RequestLatency", dims, "p50", dashboardPeriod))
-			p99 = append(p99, catalogued("RequestLatency", dims, "p99", dashboardPeriod))
-			errs = append(errs, catalogued("Requests", map[string]string{metrics.Function: "api", metrics.Route: r.Pattern(), metrics.StatusClass: "5xx"}, "Sum", dashboardPeriod))
+			p50 = append(p50, b.catalogued("RequestLatency", dims, "p50", dashboardPeriod))
+			p99 = append(p99, b.catalogued("RequestLatency", dims, "p99", dashboardPeriod))
+			errs = append(errs, b.catalogued("Requests", map[string]string{metrics.Function: "api", metrics.Route: r.Pattern(), metrics.StatusClass: "5xx"}, "Sum", dashboardPeriod))
 		}
 		rows = append(rows,
 			[]awscloudwatch.IWidget{graph("API latency p50 per route (ms)", 12, p50, 0), graph("API latency p99 per route (ms)", 12, p99, metrics.APIObjective)},
@@ -121,13 +123,13 @@ func (b *builder) dashboard(scope constructs.Construct, alarms []awscloudwatch.A
 	var latencies []awscloudwatch.IWidget
 	if _, ok := b.Functions["prices"]; ok {
 		latencies = append(latencies, graph("Tick → push (ms)", 12, []awscloudwatch.IMetric{
-			catalogued("TickToPush", map[string]string{metrics.Function: "prices"}, "p50", dashboardPeriod),
-			catalogued("TickToPush", map[string]string{metrics.Function: "prices"}, "p99", dashboardPeriod)}, metrics.TickToPushObjective))
+			b.catalogued("TickToPush", map[string]string{metrics.Function: "prices"}, "p50", dashboardPeriod),
+			b.catalogued("TickToPush", map[string]string{metrics.Function: "prices"}, "p99", dashboardPeriod)}, metrics.TickToPushObjective))
 	}
 	if _, ok := b.Functions["projector"]; ok {
 		latencies = append(latencies, graph("Projection lag (ms)", 12, []awscloudwatch.IMetric{
-			catalogued("ProjectionLag", map[string]string{metrics.Function: "projector"}, "p50", dashboardPeriod),
-			catalogued("ProjectionLag", map[string]string{metrics.Function: "projector"}, "p99", dashboardPeriod)}, metrics.ProjectionLagObjective))
+			b.catalogued("ProjectionLag", map[string]string{metrics.Function: "projector"}, "p50", dashboardPeriod),
+			b.catalogued("ProjectionLag", map[string]string{metrics.Function: "projector"}, "p99", dashboardPeriod)}, metrics.ProjectionLagObjective))
 	}
 	if len(latencies) > 0 {
 		rows = append(rows, latencies)
@@ -148,7 +150,7 @@ func (b *builder) dashboard(scope constructs.Construct, alarms []awscloudwatch.A
 			Statistic: jsii.String("Sum"), Label: jsii.String(name + " write units")}))
 	}
 	if _, ok := b.Functions["prices"]; ok {
-		records = append(records, catalogued("PushesSent", map[string]string{metrics.Function: "prices"}, "Sum", dashboardPeriod))
+		records = append(records, b.catalogued("PushesSent", map[string]string{metrics.Function: "prices"}, "Sum", dashboardPeriod))
 	}
 	rows = append(rows,
 		[]awscloudwatch.IWidget{graph("On-failure destinations: messages", 12, failures, 0), graph("Cost drivers: records, write units, pushes", 12, records, 0)},

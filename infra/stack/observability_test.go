@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -104,7 +105,7 @@ func TestSLOAlarmsHoldTheObjectives(t *testing.T) {
 			if p["Namespace"] != emf.Namespace || p["MetricName"] != slo.Metric || p["ExtendedStatistic"] != slo.Percentile ||
 				num(p["Threshold"]) != float64(slo.Objective.Milliseconds()) || num(p["EvaluationPeriods"]) != float64(slo.Periods) ||
 				num(p["Period"]) != slo.Period.Seconds() || p["ComparisonOperator"] != "GreaterThanThreshold" || p["TreatMissingData"] != "notBreaching" ||
-				!jsonEqual(dims, slo.Dimensions) {
+				!jsonEqual(dims, withStage(slo.Dimensions, string(s.cfg.Stage))) {
 				t.Errorf("%s: alarm slo-%s: %v", name, slo.Name, p)
 			}
 		}
@@ -115,4 +116,12 @@ func TestSLOAlarmsHoldTheObjectives(t *testing.T) {
 	if !slices.ContainsFunc(metrics.SLOs(), func(s metrics.SLO) bool { return s.Metric == "TickToPush" }) {
 		t.Error("no tick → push objective")
 	}
+}
+
+// withStage is dims and the stage's Stage dimension, which every metric the
+// stack reads carries.
+func withStage(dims map[string]string, stage string) map[string]string {
+	out := maps.Clone(dims)
+	out[metrics.Stage] = stage
+	return out
 }

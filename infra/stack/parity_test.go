@@ -256,6 +256,8 @@ func TestFunctionsGetTheirDeclaredSettings(t *testing.T) {
 					want[set.Name] = testMailFrom
 				case set.Name == topology.TracesSampleRatioEnvVar:
 					want[set.Name] = stack.Stage(name).TraceSampleRatio()
+				case set.Name == topology.StageEnvVar:
+					want[set.Name] = name
 				}
 			}
 			if !jsonEqual(got, want) {

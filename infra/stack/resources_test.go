@@ -209,6 +209,7 @@ func TestFunctionsFollowTheTopology(t *testing.T) {
 			}
 			want[topology.TracesEndpointEnvVar] = "xray"
 			want[topology.TracesSampleRatioEnvVar] = "=" + s.cfg.Stage.TraceSampleRatio()
+			want[topology.StageEnvVar] = "=" + string(s.cfg.Stage)
 			got := map[string]string{}
 			for k, v := range env {
 				switch x := v.(type) {

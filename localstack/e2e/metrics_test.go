@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/portfoliotracker/tracker/localstack/stack"
+	"github.com/portfoliotracker/tracker/shared/platform/metrics"
 )
 
 // metricSeries is one series of the admin endpoint's GET /metrics.
@@ -53,6 +56,9 @@ func testMetrics(t *testing.T, s *localStack) {
 		{"PushesSent", map[string]string{"Function": "prices"}, 1},
 		{"WebSocketMessages", map[string]string{"Function": "ws", "Kind": "$connect"}, 2},
 	}
+	for _, w := range want {
+		w.dims[metrics.Stage] = stack.Stage // on every line, from every function's STAGE
+	}
 	var missing []string
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -80,6 +86,9 @@ func testMetrics(t *testing.T, s *localStack) {
 		t.Errorf("%d undecodable EMF lines; not in the catalogue: %v", body.Undecodable, body.Uncatalogued)
 	}
 	for _, se := range body.Series {
+		if se.Dimensions[metrics.Stage] != stack.Stage {
+			t.Errorf("%s %v: no Stage=%s", se.Name, se.Dimensions, stack.Stage)
+		}
 		for k, v := range se.Dimensions {
 			if k == "PortfolioId" || k == "UserId" || len(v) == 36 && strings.Count(v, "-") == 4 {
 				t.Errorf("a dimension names a user or portfolio: %s %v", se.Name, se.Dimensions)
@@ -97,9 +106,9 @@ func testMetrics(t *testing.T, s *localStack) {
 	defer func() { _ = resp.Body.Close() }()
 	text, _ := io.ReadAll(resp.Body)
 	for _, line := range []string{
-		`portfoliotracker_requests_total{function="api",route="POST /portfolios/{id}/transactions",status_class="2xx"} `,
-		`portfoliotracker_tick_to_push_milliseconds{function="prices",quantile="0.99"} `,
-		`portfoliotracker_commands_total{function="api",kind="recordTransaction"} `,
+		`portfoliotracker_requests_total{function="api",route="POST /portfolios/{id}/transactions",stage="local",status_class="2xx"} `,
+		`portfoliotracker_tick_to_push_milliseconds{function="prices",stage="local",quantile="0.99"} `,
+		`portfoliotracker_commands_total{function="api",kind="recordTransaction",stage="local"} `,
 	} {
 		if !strings.Contains(string(text), line) {
 			t.Errorf("Prometheus text lacks %q", line)

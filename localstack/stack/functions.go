@@ -13,6 +13,10 @@ import (
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
+// Stage is the local stack's stage name: every function's STAGE, so the Stage
+// dimension of every metric GET /metrics shows.
+const Stage = "local"
+
 // localSources are the market-data sources of the local stack: no provider key
 // is at hand, so quotes and history are simulated (the ingest may replay a
 // recorded session instead, a setting of its own); Config.Functions gives each
@@ -133,6 +137,8 @@ func functionEnv(f topology.Function, prefix string, e endpoints) []string {
 	}
 	// Every function's spans go to the admin endpoint's collector (traces.go).
 	env[topology.TracesEndpointEnvVar] = e.traces
+	// Every metric's Stage dimension (GET /metrics shows it).
+	env[topology.StageEnvVar] = Stage
 	out := make([]string, 0, len(env))
 	for k, v := range env {
 		out = append(out, k+"="+v)

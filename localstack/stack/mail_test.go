@@ -50,6 +50,7 @@ func TestMailEnvMirrorsTheTopology(t *testing.T) {
 		"AWS_ENDPOINT_URL_SESV2": "http://admin/aws/sesv2", "AWS_ENDPOINT_URL_SNS": "http://admin/aws/sns",
 		topology.MailFromEnvVar: localMailFrom, topology.SESConfigurationSetEnvVar: "pt-local-notifications",
 		"NOTIFICATION_KEY": "k", "PUBLIC_API_URL": "http://api", topology.TracesEndpointEnvVar: "http://admin/v1/traces",
+		topology.StageEnvVar: Stage,
 	}
 	if !maps.Equal(got, want) {
 		t.Errorf("the mailer gets\n %v\nwant\n %v", got, want)

@@ -33,6 +33,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -48,6 +49,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/logging"
 	"github.com/portfoliotracker/tracker/shared/platform/topology"
 	"github.com/portfoliotracker/tracker/shared/platform/tracing"
@@ -72,6 +74,8 @@ type Provider struct {
 // Setup installs function's provider as the settings say (none when the
 // endpoint is empty) with shared/platform/tracing.
 func Setup(ctx context.Context, function string, env Env) (*Provider, error) {
+	stage := env.String(topology.StageEnvVar)
+	emf.SetStage(stage)
 	endpoint := env.String(EndpointEnvVar)
 	if endpoint == "" {
 		return nil, nil
@@ -84,15 +88,23 @@ func Setup(ctx context.Context, function string, env Env) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Install(function, sdktrace.NewBatchSpanProcessor(NewExporter(endpoint, client)), sdktrace.TraceIDRatioBased(ratio)), nil
+	return install(function, stage, sdktrace.NewBatchSpanProcessor(NewExporter(endpoint, client)), sdktrace.TraceIDRatioBased(ratio)), nil
 }
 
 // Install installs a provider of function's spans into processor, sampling
 // the traces it starts with root (and the others as their parent was): Setup's
 // end, and the benchmarks' and tests' start.
 func Install(function string, processor sdktrace.SpanProcessor, root sdktrace.Sampler) *Provider {
-	res := resource.NewSchemaless(attribute.String("service.name", function), attribute.String("faas.name", function),
-		attribute.String("cloud.provider", "aws"), attribute.String("cloud.platform", "aws_lambda"))
+	return install(function, "", processor, root)
+}
+
+func install(function, stage string, processor sdktrace.SpanProcessor, root sdktrace.Sampler) *Provider {
+	attrs := []attribute.KeyValue{attribute.String("service.name", function), attribute.String("faas.name", function),
+		attribute.String("cloud.provider", "aws"), attribute.String("cloud.platform", "aws_lambda")}
+	if stage != "" {
+		attrs = append(attrs, attribute.String("deployment.environment.name", stage))
+	}
+	res := resource.NewSchemaless(attrs...)
 	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithSpanProcessor(processor),
 		sdktrace.WithSampler(sdktrace.ParentBased(root)))
 	tracing.SetProvider(tp)
@@ -294,12 +306,35 @@ func awsSpan(ctx context.Context, in middleware.InitializeInput, next middleware
 	if !trace.SpanFromContext(ctx).IsRecording() {
 		return next.HandleInitialize(ctx, in)
 	}
-	service, op := middleware.GetServiceID(ctx), middleware.GetOperationName(ctx)
-	ctx, span := tracing.Start(ctx, service+"."+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", service), attribute.String("rpc.method", op)))
+	o := awsOperationOf(middleware.GetServiceID(ctx), middleware.GetOperationName(ctx))
+	ctx, span := tracing.Start(ctx, o.name, o.opts...)
 	out, md, err := next.HandleInitialize(ctx, in)
 	tracing.End(span, err)
 	return out, md, err
+}
+
+// awsOperation is the span name and start options of one operation of one
+// service, built once: a call then allocates its span only, not its name and
+// options again (the prices batch makes hundreds of calls).
+type awsOperation struct {
+	name string
+	opts []trace.SpanStartOption
+}
+
+type awsOperationKey struct{ service, op string }
+
+var awsOperations sync.Map // awsOperationKey → *awsOperation
+
+func awsOperationOf(service, op string) *awsOperation {
+	k := awsOperationKey{service, op}
+	if o, ok := awsOperations.Load(k); ok {
+		return o.(*awsOperation)
+	}
+	o, _ := awsOperations.LoadOrStore(k, &awsOperation{name: service + "." + op, opts: []trace.SpanStartOption{
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("rpc.system", "aws-api"), attribute.String("rpc.service", service), attribute.String("rpc.method", op)),
+	}})
+	return o.(*awsOperation)
 }
 
 // httpClient is the exporter's client: plain, or signing with SigV4 for an

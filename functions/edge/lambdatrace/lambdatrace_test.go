@@ -26,7 +26,9 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/portfoliotracker/tracker/functions/edge/lambdatrace"
+	"github.com/portfoliotracker/tracker/shared/platform/emf"
 	"github.com/portfoliotracker/tracker/shared/platform/logging"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 	"github.com/portfoliotracker/tracker/shared/platform/tracing"
 )
 
@@ -59,8 +61,12 @@ func TestWrapTracesAnInvocationAndItsAWSCalls(t *testing.T) {
 	var requestID string
 	h := lambdatrace.Wrap(p, "api", func(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 		requestID = logging.RequestID(ctx)
-		_, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("t"),
-			Item: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}})
+		item := &dynamodb.PutItemInput{TableName: aws.String("t"), Item: map[string]types.AttributeValue{"k": &types.AttributeValueMemberS{Value: "v"}}}
+		if _, err := client.PutItem(ctx, item); err != nil {
+			return events.APIGatewayV2HTTPResponse{}, err
+		}
+		// A call of a phase summarised by its own span gets none.
+		_, err := client.PutItem(tracing.Quiet(ctx), item)
 		return events.APIGatewayV2HTTPResponse{StatusCode: 201}, err
 	})
 	ctx := lambdacontext.NewContext(context.Background(), &lambdacontext.LambdaContext{AwsRequestID: "req-1"})
@@ -96,9 +102,15 @@ func TestWrapTracesAnInvocationAndItsAWSCalls(t *testing.T) {
 // Tracing off (no endpoint): no provider, the handler runs as it is, with the
 // request ID for the logs still.
 func TestSetupWithoutEndpointIsOff(t *testing.T) {
-	p, err := lambdatrace.Setup(context.Background(), "api", env{})
+	p, err := lambdatrace.Setup(context.Background(), "api", env{topology.StageEnvVar: "dev"})
 	if err != nil || p != nil {
 		t.Fatalf("Setup without an endpoint: %v %v, want nil, nil", p, err)
+	}
+	t.Cleanup(func() { emf.SetStage("") })
+	var line bytes.Buffer
+	emf.New(&line, map[string]string{"Function": "api"}).Emit(emf.Metric{Name: "Requests", Value: 1})
+	if !strings.Contains(line.String(), `"Stage":"dev"`) {
+		t.Errorf("the metrics do not carry the stage: %s", line.String())
 	}
 	if _, err := lambdatrace.Setup(context.Background(), "api", env{lambdatrace.EndpointEnvVar: "http://127.0.0.1:1/v1/traces", lambdatrace.SampleRatioEnvVar: "2"}); err == nil {
 		t.Error("a sample ratio of 2 accepted")

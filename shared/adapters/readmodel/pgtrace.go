@@ -3,6 +3,7 @@ package readmodel
 import (
 	"context"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/attribute"
@@ -29,8 +30,17 @@ func startQuery(ctx context.Context, sql string) context.Context {
 	}
 	op := operation(sql)
 	ctx, _ = tracing.Start(ctx, "postgres "+op, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(dbSystem, attribute.String("db.operation.name", op), attribute.String("db.query.text", strings.ToValidUTF8(sql[:min(len(sql), queryTextMax)], ""))))
+		trace.WithAttributes(dbSystem, attribute.String("db.operation.name", op), attribute.String("db.query.text", queryText(sql))))
 	return ctx
+}
+
+// queryText is the statement's first queryTextMax bytes, valid UTF-8 (a copy
+// only when the cut split a character).
+func queryText(sql string) string {
+	if sql = sql[:min(len(sql), queryTextMax)]; utf8.ValidString(sql) {
+		return sql
+	}
+	return strings.ToValidUTF8(sql, "")
 }
 
 func endQuery(ctx context.Context, err error) {

@@ -38,6 +38,10 @@ func TestQueriesGetSpansUnderTheCallersSpan(t *testing.T) {
 	if err := pool.QueryRow(context.Background(), "SELECT 3").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
+	// A query of a phase summarised by its own span (tracing.Quiet) gets none.
+	if err := pool.QueryRow(tracing.Quiet(ctx), "SELECT 4").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	parent.End()
 
 	var got []string
@@ -58,6 +62,8 @@ func TestQueriesGetSpansUnderTheCallersSpan(t *testing.T) {
 			t.Errorf("batch span attributes %v", attrs)
 		case s.Name() == "postgres SELECT" && attrs["db.query.text"] == "SELECT 3":
 			t.Error("a query outside any span was traced")
+		case s.Name() == "postgres SELECT" && attrs["db.query.text"] == "SELECT 4":
+			t.Error("a query under Quiet was traced")
 		}
 	}
 	want := []string{"postgres SELECT", "postgres BATCH", "postgres SELECT"}

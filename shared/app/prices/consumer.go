@@ -80,6 +80,9 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/portfoliotracker/tracker/shared/app/pricing"
 	"github.com/portfoliotracker/tracker/shared/domain/alerts"
 	"github.com/portfoliotracker/tracker/shared/domain/calendar"
@@ -333,8 +336,9 @@ func (c *Consumer) decode(ctx context.Context, recs []Record) *batch {
 	start := time.Now()
 	b := &batch{recs: recs, st: Stats{Records: len(recs)}, bySym: map[string][]tick{},
 		refused: map[string]error{}, transient: map[string]error{}}
+	var dec pricing.Decoder // the ticks of one publisher share its traceparent's string
 	for i, r := range recs {
-		e, err := pricing.Decode(r.Data)
+		e, err := dec.Decode(r.Data)
 		if err != nil {
 			b.st.Poison++
 			b.poison = append(b.poison, setAside{rec: i, reason: err.Error()})
@@ -623,8 +627,23 @@ func (c *Consumer) applyOnce(ctx context.Context, st *Stats, out *outbox, symbol
 // storeLatest is step 2: the newest tick of each symbol goes to the latest
 // store (DynamoDB), one conditional put per symbol, Config.Concurrency at a
 // time; a symbol whose put fails goes into failed.
+//
+// The step is one span ("prices store latest") with its counts, its puts
+// none of their own (tracing.Quiet): a span per put was most of the tracing's
+// cost in a batch.
 func (c *Consumer) storeLatest(ctx context.Context, st *Stats, symbols []string, bySym map[string][]tick, failed map[string]error) {
 	start := time.Now()
+	stored0, failed0 := st.LatestStored, len(failed)
+	ctx, span := tracing.Start(ctx, "prices store latest", trace.WithAttributes(attribute.Int("prices.symbols", len(symbols))))
+	defer func() {
+		var err error
+		if len(failed) > failed0 {
+			err = firstError(symbols, failed)
+		}
+		span.SetAttributes(attribute.Int("prices.stored", st.LatestStored-stored0), attribute.Int("prices.failed", len(failed)-failed0))
+		tracing.End(span, err)
+	}()
+	ctx = tracing.Quiet(ctx)
 	var mu sync.Mutex
 	sem := make(chan struct{}, c.cfg.Concurrency)
 	var wg sync.WaitGroup

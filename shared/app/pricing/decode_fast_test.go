@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 
@@ -77,5 +78,32 @@ func TestCanonicalAndStrictDecodeAgree(t *testing.T) {
 		if err != nil && !errors.As(err, &de) {
 			t.Errorf("%s: %v is not a DecodeError", name, err)
 		}
+	}
+}
+
+// A Decoder decodes as Decode does, and the records carrying the previous
+// record's traceparent share its string (one copy for a publisher's batch).
+func TestDecoderSharesARepeatedTraceparent(t *testing.T) {
+	tps := []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	var dec pricing.Decoder
+	var got []pricing.MarketDataUpdated
+	for i, tp := range tps {
+		ev := pricing.FromQuote(market.Quote{Symbol: "AAPL", Price: decimal.New(int64(100+i), 0), Volume: decimal.New(1, 0),
+			Timestamp: time.Unix(1.7e9+int64(i), 0).UTC(), Source: "simulated"})
+		ev.Traceparent = tp
+		b, err := pricing.Encode(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := dec.Decode(b)
+		want, werr := pricing.Decode(b)
+		if err != nil || werr != nil || !reflect.DeepEqual(d, want) {
+			t.Fatalf("record %d: Decoder %+v (%v), Decode %+v (%v)", i, d, err, want, werr)
+		}
+		got = append(got, d)
+	}
+	if unsafe.StringData(got[0].Traceparent) != unsafe.StringData(got[1].Traceparent) {
+		t.Error("the repeated traceparent is a copy")
 	}
 }

@@ -18,12 +18,34 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
 
 // Namespace is the CloudWatch namespace of every metric the project emits.
 const Namespace = "PortfolioTracker"
+
+// StageDimension is on every line and in every dimension set once SetStage
+// named the stage, so that two stages in one account and region (dev and
+// prod, each with its Function="api") never share a metric.
+const StageDimension = "Stage"
+
+var stage atomic.Pointer[string]
+
+// SetStage makes s (the STAGE setting: dev, prod, local) the Stage dimension
+// of every line every writer writes from now on, and a dimension of every set;
+// "" leaves it out. A function's start calls it (functions/edge/lambdatrace),
+// before its first invocation, so writers built at package initialisation
+// carry it too.
+func SetStage(s string) { stage.Store(&s) }
+
+func currentStage() string {
+	if s := stage.Load(); s != nil {
+		return *s
+	}
+	return ""
+}
 
 // CloudWatch's limits on one EMF line.
 const (
@@ -188,8 +210,12 @@ func (e *Writer) appendLine(b []byte, metrics []Metric) []byte {
 	var setsBuf [8][]string
 	var doneBuf [8]bool
 	sets, done := setsBuf[:0], doneBuf[:0]
+	stage := currentStage()
+	if _, own := e.dimensions[StageDimension]; own {
+		stage = "" // the writer's own value is written, and in its sets, as any dimension's
+	}
 	for _, m := range metrics {
-		sets, done = append(sets, e.dimensionSet(m.Dimensions)), append(done, false)
+		sets, done = append(sets, e.dimensionSet(m.Dimensions, stage != "")), append(done, false)
 	}
 	first := true
 	for i := range metrics {
@@ -239,6 +265,10 @@ func (e *Writer) appendLine(b []byte, metrics []Metric) []byte {
 		b = append(b, ':')
 		b = appendString(b, e.dimensions[k])
 	}
+	if stage != "" {
+		b = append(b, `,"`+StageDimension+`":`...)
+		b = appendString(b, stage)
+	}
 	for _, m := range metrics {
 		b = append(b, ',')
 		b = appendString(b, m.Name)
@@ -260,16 +290,22 @@ func (e *Writer) appendLine(b []byte, metrics []Metric) []byte {
 }
 
 // dimensionSet is the writer's dimension names a metric is aggregated by, at
-// most MaxDimensionsPerSet of them.
-func (e *Writer) dimensionSet(names []string) []string {
+// most MaxDimensionsPerSet of them; withStage: and Stage, whatever names says.
+func (e *Writer) dimensionSet(names []string, withStage bool) []string {
 	set := e.keys
 	if names != nil {
-		set = make([]string, 0, len(names))
+		set = make([]string, 0, len(names)+1)
 		for _, k := range e.keys {
 			if slices.Contains(names, k) {
 				set = append(set, k)
 			}
 		}
+	}
+	if withStage {
+		if names == nil {
+			set = slices.Clip(set) // e.keys: append to a copy
+		}
+		set = append(set[:min(len(set), MaxDimensionsPerSet-1)], StageDimension)
 	}
 	if len(set) > MaxDimensionsPerSet {
 		set = set[:MaxDimensionsPerSet]

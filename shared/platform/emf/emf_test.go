@@ -178,3 +178,38 @@ func TestDisabledWriters(t *testing.T) {
 		t.Error("a nil writer is enabled")
 	}
 }
+
+// Once the stage is set, every line carries it and every dimension set has it,
+// an explicit one (a latency by Function and Route) too: the metrics of two
+// stages in one account never mix.
+func TestTheStageIsInEveryDimensionSet(t *testing.T) {
+	emf.SetStage("prod")
+	t.Cleanup(func() { emf.SetStage("") })
+	var out bytes.Buffer
+	emf.New(&out, map[string]string{"Function": "api", "Route": "GET /x", "StatusClass": "2xx"}).Emit(
+		emf.Metric{Name: "Requests", Value: 1},
+		emf.Metric{Name: "RequestLatency", Unit: "Milliseconds", Value: 3, Dimensions: []string{"Function", "Route"}})
+	var line struct {
+		Stage string
+		AWS   struct {
+			CloudWatchMetrics []struct{ Dimensions [][]string }
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &line); err != nil {
+		t.Fatal(err, out.String())
+	}
+	var sets [][]string
+	for _, d := range line.AWS.CloudWatchMetrics {
+		sets = append(sets, d.Dimensions...)
+	}
+	want := [][]string{{"Function", "Route", "StatusClass", "Stage"}, {"Function", "Route", "Stage"}}
+	if line.Stage != "prod" || !slices.EqualFunc(sets, want, slices.Equal) {
+		t.Errorf("Stage %q, sets %v, want prod and %v: %s", line.Stage, sets, want, out.String())
+	}
+	out.Reset()
+	emf.SetStage("")
+	emf.New(&out, map[string]string{"Function": "api"}).Emit(emf.Metric{Name: "Requests", Value: 1})
+	if bytes.Contains(out.Bytes(), []byte("Stage")) {
+		t.Errorf("no stage set, yet %s", out.String())
+	}
+}

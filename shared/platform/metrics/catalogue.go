@@ -1,6 +1,6 @@
 // Package metrics is the catalogue of every metric the project emits: its name,
-// unit, the dimensions it may carry besides Function, which functions write it,
-// and what it tells. It is the one list: shared/platform/emf writes the lines,
+// unit, the dimensions it may carry besides Function and Stage, which
+// functions write it, and what it tells. It is the one list: shared/platform/emf writes the lines,
 // a test fails when code emits a name that is not here (or with another unit or
 // dimension), docs/observability.md's table and the CDK dashboard and alarms are
 // held to it by tests, and the local stack's GET /metrics flags what it does
@@ -19,9 +19,10 @@ const (
 	Milliseconds = "Milliseconds"
 )
 
-// Dimension names. Function is on every line.
+// Dimension names. Function and Stage are on every line.
 const (
 	Function    = "Function"
+	Stage       = "Stage"       // the stage (dev, prod, local): emf.SetStage, from the STAGE setting
 	Route       = "Route"       // the API route's pattern: "GET /portfolios/{id}"; "unmatched" for none
 	StatusClass = "StatusClass" // "2xx", "4xx", "5xx"
 	Kind        = "Kind"        // a bounded kind named in the metric's meaning
@@ -33,7 +34,7 @@ const (
 type Def struct {
 	Name string
 	Unit string
-	// Dimensions it may carry besides Function.
+	// Dimensions it may carry besides Function and Stage.
 	Dimensions []string
 	// Functions that write it.
 	Functions []string
@@ -136,5 +137,5 @@ func Lookup(name string) (Def, bool) {
 
 // Allows reports whether d may carry the dimension.
 func (d Def) Allows(dimension string) bool {
-	return dimension == Function || slices.Contains(d.Dimensions, dimension)
+	return dimension == Function || dimension == Stage || slices.Contains(d.Dimensions, dimension)
 }

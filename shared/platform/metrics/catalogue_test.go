@@ -55,7 +55,7 @@ func TestEveryEmittedMetricIsCatalogued(t *testing.T) {
 			}
 		}
 	}
-	known := []string{metrics.Function, metrics.Route, metrics.StatusClass, metrics.Kind, metrics.Channel, metrics.Mode}
+	known := []string{metrics.Function, metrics.Stage, metrics.Route, metrics.StatusClass, metrics.Kind, metrics.Channel, metrics.Mode}
 	for at, k := range dims {
 		if !slices.Contains(known, k) {
 			t.Errorf("%s: dimension %q is none of the catalogue's (%v)", at, k, known)
@@ -215,7 +215,7 @@ func readMetric(fset *token.FileSet, lit *ast.CompositeLit) emitted {
 
 // constants are the catalogue's unit and dimension constants, by name.
 var constants = map[string]string{
-	"Count": metrics.Count, "Milliseconds": metrics.Milliseconds, "Function": metrics.Function, "Route": metrics.Route,
+	"Count": metrics.Count, "Milliseconds": metrics.Milliseconds, "Function": metrics.Function, "Stage": metrics.Stage, "Route": metrics.Route,
 	"StatusClass": metrics.StatusClass, "Kind": metrics.Kind, "Channel": metrics.Channel, "Mode": metrics.Mode,
 }
 

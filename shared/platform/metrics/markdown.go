@@ -11,7 +11,7 @@ func MarkdownTable() string {
 	var b strings.Builder
 	b.WriteString("| Metric | Unit | Dimensions | Written by | What it tells |\n|---|---|---|---|---|\n")
 	for _, d := range Catalogue {
-		dims := append([]string{Function}, d.Dimensions...)
+		dims := append([]string{Function, Stage}, d.Dimensions...)
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", d.Name, d.Unit, strings.Join(dims, ", "), strings.Join(d.Functions, ", "),
 			strings.ReplaceAll(d.Meaning, "|", `\|`))
 	}

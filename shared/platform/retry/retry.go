@@ -23,6 +23,10 @@ type Policy struct {
 	// Reserve is the time kept before the context's deadline, to report and
 	// return (default 2 s).
 	Reserve time.Duration
+	// Times, when positive, bounds the number of retries as well (a fixed
+	// count whatever the time the attempts take: what a test needs to be
+	// independent of the machine's load).
+	Times int
 }
 
 // Attempts is one operation's run of attempts under a Policy.
@@ -31,6 +35,7 @@ type Attempts struct {
 	next  time.Duration
 	max   time.Duration
 	until time.Time
+	times int // 0: no bound but the time
 	n     int
 }
 
@@ -52,12 +57,16 @@ func (p Policy) Start(ctx context.Context) *Attempts {
 	if dl, ok := ctx.Deadline(); ok && dl.Add(-p.Reserve).Before(until) {
 		until = dl.Add(-p.Reserve)
 	}
-	return &Attempts{ctx: ctx, next: p.First, max: max(p.Max, p.First), until: until}
+	return &Attempts{ctx: ctx, next: p.First, max: max(p.Max, p.First), until: until, times: max(p.Times, 0)}
 }
 
 // Wait pauses before the next attempt and reports whether to make it: false once
-// the pause would end past the budget, or the context ends.
+// the pause would end past the budget, Policy.Times retries were made, or the
+// context ends.
 func (a *Attempts) Wait() bool {
+	if a.times > 0 && a.n >= a.times {
+		return false
+	}
 	d := a.next/2 + rand.N(a.next/2+1)
 	a.next = min(a.next*2, a.max)
 	if time.Now().Add(d).After(a.until) || a.ctx.Err() != nil {

@@ -2,6 +2,7 @@ package retry_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,6 +26,14 @@ func TestBudget(t *testing.T) {
 	}
 	if a.Retries() != 3 {
 		t.Errorf("%d retries", a.Retries())
+	}
+	counted := retry.Policy{First: time.Millisecond, Max: time.Millisecond, For: time.Hour, Times: 2}.Start(context.Background())
+	var allowed []bool
+	for range 3 {
+		allowed = append(allowed, counted.Wait())
+	}
+	if !slices.Equal(allowed, []bool{true, true, false}) || counted.Retries() != 2 {
+		t.Errorf("Times 2: waits %v, %d retries, want two and no third", allowed, counted.Retries())
 	}
 	stopped, stop := context.WithCancel(context.Background())
 	stop()

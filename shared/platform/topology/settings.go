@@ -95,12 +95,18 @@ func (f Function) Environment() []Setting {
 		}
 	}
 	out = append(out,
+		Setting{Name: StageEnvVar, Required: true, SetBy: BothStacks,
+			Meaning: "the stage's name (dev, prod; local in the local stack): the Stage dimension of every metric the function writes, and its spans' deployment.environment.name"},
 		Setting{Name: TracesEndpointEnvVar, SetBy: BothStacks,
 			Meaning: "the OTLP/HTTP URL the function's spans go to (X-Ray's OTLP endpoint in AWS, the local stack's collector locally); empty: no tracing"},
 		Setting{Name: TracesSampleRatioEnvVar, Default: "1", SetBy: CDKStack,
 			Meaning: "the fraction (0 to 1) of the traces the function starts that are sampled (the stage's); a continued trace keeps its producer's decision"})
 	return append(out, f.Settings...)
 }
+
+// StageEnvVar is every function's stage name (functions/edge/lambdatrace
+// gives it to shared/platform/emf and to the spans' resource).
+const StageEnvVar = "STAGE"
 
 // Every function's tracing settings (functions/edge/lambdatrace; named as
 // OpenTelemetry's environment variables are).

@@ -61,6 +61,17 @@ func End(span trace.Span, err error) {
 	span.End()
 }
 
+// Quiet is ctx with the span in it kept as the parent of what starts under it
+// but no longer recording, so that the calls made under it get no span of their
+// own: the AWS SDK middleware (lambdatrace.AWS) and the PostgreSQL tracer start
+// one only under a recording span. A phase of many alike calls (the prices
+// batch's five hundred DynamoDB puts) is one span with their counts, instead of
+// a span each; a span started explicitly under it (Start) is still recorded,
+// and Traceparent still names the phase's span.
+func Quiet(ctx context.Context) context.Context {
+	return trace.ContextWithSpanContext(ctx, trace.SpanContextFromContext(ctx))
+}
+
 // TraceID is the trace ID of the span in ctx as 32 hex digits, "" when none.
 func TraceID(ctx context.Context) string {
 	sc := trace.SpanContextFromContext(ctx)
@@ -143,8 +154,12 @@ type Batch struct {
 	span    trace.Span
 	ctx     context.Context
 	records []trace.Span      // the record spans, one per distinct traceparent
-	ctxs    []context.Context // by record index: its record span's context; nil: none
-	last    int               // the last record with a span, -1 when none
+	ctxs    []context.Context // the record spans' contexts (records[k]'s is ctxs[k])
+	// spanOf is, by record index, 1 + the index of its record span in ctxs; 0:
+	// none. Four bytes a record, not a context's sixteen: a prices batch has
+	// ten thousand records and a handful of record spans.
+	spanOf []int32
+	last   int // the last record with a span, -1 when none
 }
 
 // StartBatch starts the spans of a batch named name of n records, record i
@@ -164,51 +179,52 @@ func StartBatch(ctx context.Context, name string, n int, traceparent func(i int)
 	}
 	batchLink := trace.Link{SpanContext: b.span.SpanContext()}
 	var (
-		prevTP  string
-		prevCtx context.Context
-		seen    map[string]context.Context
+		prevTP   string
+		prevSpan int32 // 1 + the index of prevTP's record span; 0: none (or not valid)
+		seen     map[string]int32
 	)
 	for i := range n {
 		tp := traceparent(i)
 		if tp == "" {
 			continue
 		}
-		rctx := prevCtx
-		if tp != prevTP || prevCtx == nil {
+		if tp != prevTP {
 			var ok bool
-			if rctx, ok = seen[tp]; !ok {
-				rctx = b.startRecord(ctx, name, tp, batchLink)
+			if prevSpan, ok = seen[tp]; !ok {
+				prevSpan = b.startRecord(ctx, name, tp, batchLink)
 				if seen == nil {
-					seen = map[string]context.Context{}
+					seen = map[string]int32{}
 				}
-				seen[tp] = rctx
+				seen[tp] = prevSpan
 			}
-			prevTP, prevCtx = tp, rctx
+			prevTP = tp
 		}
-		if rctx == nil {
+		if prevSpan == 0 {
 			continue // not a valid traceparent
 		}
-		if b.ctxs == nil {
-			b.ctxs = make([]context.Context, n)
+		if b.spanOf == nil {
+			b.spanOf = make([]int32, n)
 		}
-		b.ctxs[i], b.last = rctx, i
+		b.spanOf[i], b.last = prevSpan, i
 	}
 	return b
 }
 
 // startRecord starts the record span continuing tp, the child of the
-// producer's span (not of the invocation's), and returns its context (the
-// batch's values and deadline kept); nil for a traceparent that does not parse.
-func (b *Batch) startRecord(ctx context.Context, name, tp string, batchLink trace.Link) context.Context {
+// producer's span (not of the invocation's), keeps its context (the batch's
+// values and deadline kept) and returns 1 + its index; 0 for a traceparent
+// that does not parse.
+func (b *Batch) startRecord(ctx context.Context, name, tp string, batchLink trace.Link) int32 {
 	sc, err := ParseTraceparent(tp)
 	if err != nil {
-		return nil
+		return 0
 	}
 	_, span := Start(trace.ContextWithRemoteSpanContext(ctx, sc), name+" record",
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithLinks(batchLink))
 	b.records = append(b.records, span)
+	b.ctxs = append(b.ctxs, trace.ContextWithSpan(b.ctx, span))
 	b.span.AddLink(trace.Link{SpanContext: span.SpanContext()})
-	return trace.ContextWithSpan(b.ctx, span)
+	return int32(len(b.ctxs))
 }
 
 // Context is the batch span's context, ctx's values kept.
@@ -217,8 +233,8 @@ func (b *Batch) Context() context.Context { return b.ctx }
 // Record is the context of record i's span (the batch's when record i carries
 // no traceparent), with the batch's values and deadline.
 func (b *Batch) Record(i int) context.Context {
-	if i >= 0 && i < len(b.ctxs) && b.ctxs[i] != nil {
-		return b.ctxs[i]
+	if i >= 0 && i < len(b.spanOf) && b.spanOf[i] != 0 {
+		return b.ctxs[b.spanOf[i]-1]
 	}
 	return b.ctx
 }

@@ -148,3 +148,25 @@ func TestBatchContinuesASampledProducerWhenTheInvocationIsNot(t *testing.T) {
 		t.Errorf("record parent %v, work parent %v: want the producer, then the record", record.Parent(), child.Parent())
 	}
 }
+
+// Under Quiet the calls' own spans (which start only under a recording span)
+// are skipped, while the phase's span stays the parent of what is started
+// explicitly and the traceparent written.
+func TestQuietKeepsTheParentButStopsRecording(t *testing.T) {
+	rec := recorder(t)
+	ctx, phase := tracing.Start(context.Background(), "phase")
+	quiet := tracing.Quiet(ctx)
+	if trace.SpanFromContext(quiet).IsRecording() {
+		t.Error("the quiet context's span records: the SDK calls under it would get spans")
+	}
+	if tracing.Traceparent(quiet) != tracing.Traceparent(ctx) {
+		t.Errorf("traceparent %q under Quiet, want the phase's %q", tracing.Traceparent(quiet), tracing.Traceparent(ctx))
+	}
+	_, child := tracing.Start(quiet, "explicit")
+	child.End()
+	phase.End()
+	ended := rec.Ended()
+	if len(ended) != 2 || ended[0].Name() != "explicit" || ended[0].Parent().SpanID() != phase.SpanContext().SpanID() {
+		t.Fatalf("spans %v: want the explicit child of the phase, then the phase", ended)
+	}
+}
