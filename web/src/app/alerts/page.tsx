@@ -7,7 +7,7 @@ import { useEffect, useState, type FormEvent } from 'react'
 import { useServices } from '@/components/AppProvider'
 import { Empty, ErrorNote, Loading, Page } from '@/components/Shell'
 import { friendlyError } from '@/lib/api'
-import { isDecimal, mul, normalize } from '@/lib/decimal'
+import { fromInput, mul, normalize } from '@/lib/decimal'
 import { formatDateTime, formatNumber } from '@/lib/format'
 import type { AlertKind, AlertRule, AlertRuleInput } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
@@ -37,9 +37,8 @@ function kindInfo(k: AlertKind | undefined) {
   return KINDS.find((x) => x.kind === k)
 }
 
-/** The API takes fractions for percentages; people type percent. */
-function toThreshold(kind: AlertKind, text: string): string {
-  const t = text.trim().replace(',', '.')
+/** The API takes fractions for percentages; people type percent. t is fromInput's decimal. */
+function toThreshold(kind: AlertKind, t: string): string {
   if (kindInfo(kind)?.unit !== '%') return t
   return normalize(mul(t, '0.01'))
 }
@@ -122,11 +121,13 @@ function RuleRow({ r }: { r: AlertRule }) {
   }
   const save = async (e: FormEvent) => {
     e.preventDefault()
-    if (!r.kind || !isDecimal(threshold.trim().replace(',', '.'))) {
-      setError('Enter a number, such as 200 or 5.5.')
+    const t = fromInput(threshold)
+    if (!r.kind || t === null) {
+      setError('Enter a number, such as 200 or 5.5, without thousands separators.')
       return
     }
-    if (await run(() => api.updateAlert(r.id, { threshold: toThreshold(r.kind!, threshold) }), 'Rule updated.')) setEditing(false)
+    const kind = r.kind
+    if (await run(() => api.updateAlert(r.id, { threshold: toThreshold(kind, t) }), 'Rule updated.')) setEditing(false)
   }
   const remove = async () => {
     if (await run(() => api.deleteAlert(r.id), 'Rule deleted.')) appStore.getState().removeAlert(r.id)
@@ -204,9 +205,9 @@ function CreateRule() {
   const firstPortfolio = portfolios?.find((p) => !p.archived)?.id ?? ''
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    const t = threshold.trim().replace(',', '.')
-    if (!isDecimal(t)) {
-      setError('Enter a number, such as 200 or 5.5.')
+    const t = fromInput(threshold)
+    if (t === null) {
+      setError('Enter a number, such as 200 or 5.5, without thousands separators.')
       return
     }
     const input: AlertRuleInput = { kind, threshold: toThreshold(kind, t) }
