@@ -52,6 +52,8 @@ describe('store', () => {
     expect(s.getState().toasts[0]?.tone).toBe('alert')
     expect(s.getState().toasts[0]?.text).toBe(describeFiring(firing))
     expect(describeFiring(firing)).toBe('Alert: AAPL rose above 200 (now 201.5).')
+    // Moves are fractions on the wire: 0.05 reads 5%.
+    expect(describeFiring({ ...firing, kind: 'percent_move', threshold: '0.05', observed: '0.0612' })).toBe('Alert: AAPL moved by 5% (now 6.12%).')
     s.getState().dismissToast('alert:r1#1')
     expect(s.getState().toasts).toHaveLength(0)
   })

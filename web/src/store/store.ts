@@ -5,7 +5,8 @@
 import { createStore } from 'zustand/vanilla'
 import { useStore } from 'zustand'
 import { add, compare, isDecimal, mul, percentOf, sub, sum } from '@/lib/decimal'
-import { formatMoney, formatNumber } from '@/lib/format'
+import { formatAlertValue } from '@/lib/alertValues'
+import { formatMoney } from '@/lib/format'
 import type { AlertFiringPush, AlertRule, Portfolio, Position, Positions, Quote, ServerMessage, ValuationMessage } from '@/lib/types'
 import type { LiveStatus } from '@/lib/ws'
 
@@ -160,9 +161,8 @@ const KIND_WORDS: Record<string, string> = {
 export function describeFiring(f: AlertFiringPush): string {
   const subject = f.symbol ?? 'Your portfolio'
   const words = KIND_WORDS[f.kind] ?? 'crossed'
-  const priceKind = f.kind === 'price_above' || f.kind === 'price_below'
-  const threshold = priceKind ? formatNumber(f.threshold, { maxDigits: 4 }) : formatNumber(f.threshold, { maxDigits: 4 })
-  const observed = formatNumber(f.observed, { maxDigits: 4 })
+  const threshold = formatAlertValue(f.kind, f.threshold)
+  const observed = formatAlertValue(f.kind, f.observed)
   return `Alert: ${subject} ${words} ${threshold} (now ${observed}).`
 }
 

@@ -6,9 +6,10 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { useServices } from '@/components/AppProvider'
 import { Empty, ErrorNote, Loading, Page } from '@/components/Shell'
+import { formatAlertValue } from '@/lib/alertValues'
 import { friendlyError } from '@/lib/api'
 import { fromInput, mul, normalize } from '@/lib/decimal'
-import { formatDateTime, formatNumber } from '@/lib/format'
+import { formatDateTime } from '@/lib/format'
 import type { AlertKind, AlertRule, AlertRuleInput } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
 import { appStore, useApp } from '@/store/store'
@@ -53,7 +54,7 @@ function describeRule(r: AlertRule): string {
   const info = kindInfo(r.kind)
   const what = info?.label ?? r.kind ?? 'Rule'
   const subject = r.symbol ?? ''
-  const thr = info?.unit === '%' ? `${formatNumber(fromThreshold(r.kind, r.threshold))}%` : formatNumber(r.threshold)
+  const thr = formatAlertValue(r.kind, r.threshold)
   return `${subject ? `${subject}: ` : ''}${what.replace(' (%)', '')} ${thr}`
 }
 
@@ -314,10 +315,9 @@ function HistorySection() {
                   <td>{formatDateTime(f.firedAt)}</td>
                   <td>
                     {f.symbol ? `${f.symbol}: ` : ''}
-                    {kindInfo(f.kind)?.label.replace(' (%)', '') ?? f.kind} {formatNumber(fromThreshold(f.kind, f.threshold))}
-                    {kindInfo(f.kind)?.unit === '%' ? '%' : ''}
+                    {kindInfo(f.kind)?.label.replace(' (%)', '') ?? f.kind} {formatAlertValue(f.kind, f.threshold)}
                   </td>
-                  <td className="num">{formatNumber(f.observed, { maxDigits: 4 })}</td>
+                  <td className="num">{formatAlertValue(f.kind, f.observed)}</td>
                   <td>
                     {f.acknowledgedAt || acked[f.key] ? (
                       f.acknowledgedAt ? formatDateTime(f.acknowledgedAt) : 'Yes'
