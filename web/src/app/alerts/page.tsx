@@ -8,7 +8,7 @@ import { useServices } from '@/components/AppProvider'
 import { Empty, ErrorNote, Loading, Page } from '@/components/Shell'
 import { formatAlertValue } from '@/lib/alertValues'
 import { friendlyError } from '@/lib/api'
-import { fromInput, mul, normalize } from '@/lib/decimal'
+import { fromInput, isDecimal, mul, normalize } from '@/lib/decimal'
 import { formatDateTime } from '@/lib/format'
 import type { AlertKind, AlertRule, AlertRuleInput } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
@@ -45,7 +45,7 @@ function toThreshold(kind: AlertKind, t: string): string {
 }
 
 function fromThreshold(kind: AlertKind | undefined, value: string | undefined): string {
-  if (!value) return ''
+  if (!value || !isDecimal(value)) return ''
   if (kindInfo(kind)?.unit !== '%') return value
   return normalize(mul(value, '100'))
 }

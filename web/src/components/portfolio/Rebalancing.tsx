@@ -72,15 +72,17 @@ export const TargetsEditor = memo(function TargetsEditor({ id, symbolKey, onSave
   const [error, setError] = useState<string | null>(null)
   useEffect(() => {
     if (current.loading) return
-    const t = current.data?.targets ?? []
+    const t = Array.isArray(current.data?.targets) ? current.data.targets : []
+    const percent = (w: unknown) => (typeof w === 'string' && isDecimal(w) ? normalize(mul(w, '100')) : '')
     setRows(
       t.length > 0
-        ? t.map((x) => ({ symbol: x.symbol, percent: normalize(mul(x.weight, '100')) }))
+        ? t.map((x) => ({ symbol: String(x.symbol ?? ''), percent: percent(x.weight) }))
         : symbolKey
           ? symbolKey.split(',').map((s) => ({ symbol: s, percent: '' }))
           : [{ symbol: '', percent: '' }],
     )
-    if (current.data?.driftBand) setBand(normalize(mul(current.data.driftBand, '100')))
+    const band = percent(current.data?.driftBand)
+    if (band) setBand(band)
   }, [current.loading, current.data, symbolKey])
 
   const filled = rows.filter((r) => r.symbol.trim() && isDecimal(r.percent))
