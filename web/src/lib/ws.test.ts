@@ -172,4 +172,30 @@ describe('LiveSocket', () => {
     live.stop()
     vi.useRealTimers()
   })
+
+  it('opens one socket when stopped and started again while waiting for the token', async () => {
+    vi.useFakeTimers()
+    const sockets: FakeSocket[] = []
+    const pending: ((t: string) => void)[] = []
+    const live = new LiveSocket({
+      url: 'ws://x',
+      token: () => new Promise<string>((resolve) => pending.push(resolve)),
+      onMessage: () => {},
+      createSocket: (u) => {
+        const s = new FakeSocket(u)
+        sockets.push(s)
+        return s
+      },
+      random: () => 1,
+    })
+    // As React's development mode mounts an effect twice: start, stop, start.
+    live.start()
+    live.stop()
+    live.start()
+    pending.forEach((resolve, i) => resolve(`t${i}`))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(sockets.map((s) => s.url)).toEqual(['ws://x?token=t1'])
+    live.stop()
+    vi.useRealTimers()
+  })
 })

@@ -49,6 +49,8 @@ export class LiveSocket {
   private retryTimer: unknown = null
   private pingTimer: unknown = null
   private stopped = true
+  /** bumped by start and stop: a connect still waiting for its token from before is dropped */
+  private generation = 0
   private status: LiveStatus = 'idle'
   /** portfolio → symbols subscribed with it ('' for symbols alone) */
   private readonly subscriptions = new Map<string, Set<string>>()
@@ -74,11 +76,13 @@ export class LiveSocket {
   start(): void {
     if (!this.stopped) return
     this.stopped = false
+    this.generation++
     void this.connect()
   }
 
   stop(): void {
     this.stopped = true
+    this.generation++
     this.clearTimers()
     const s = this.socket
     this.socket = null
@@ -119,6 +123,7 @@ export class LiveSocket {
   }
 
   private async connect(): Promise<void> {
+    const generation = this.generation
     this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting')
     let token: string | null
     try {
@@ -126,7 +131,8 @@ export class LiveSocket {
     } catch {
       token = null
     }
-    if (this.stopped) return
+    // Stopped, or stopped and started again (a second connect is under way), meanwhile.
+    if (this.stopped || generation !== this.generation) return
     if (!token) {
       this.scheduleReconnect()
       return
@@ -148,6 +154,7 @@ export class LiveSocket {
       this.schedulePing()
     }
     socket.onmessage = (ev) => {
+      if (this.socket !== socket) return
       if (typeof ev.data !== 'string') return
       let msg: ServerMessage
       try {
