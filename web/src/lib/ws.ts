@@ -2,7 +2,9 @@
 // connect, as the authorizer wants). It reconnects after any close with a capped exponential
 // back-off with full jitter (so a fleet of browsers does not return in step after an outage),
 // asks for a fresh token before each reconnect (the old one may have expired while away),
-// subscribes again to everything it was subscribed to, and pings so idle proxies keep it open.
+// subscribes again to everything it was subscribed to, and pings so idle proxies keep it open;
+// a ping with no answer (the server replies pong) within pongTimeoutMs means a connection that
+// died without a close (a laptop's sleep, a network change), which is closed and replaced.
 // The socket, the timers and the randomness are injected: the unit tests drive it with fake
 // ones.
 
@@ -33,6 +35,8 @@ export interface LiveSocketOptions {
   baseDelayMs?: number
   maxDelayMs?: number
   pingEveryMs?: number
+  /** how long after a ping a silent connection counts as dead */
+  pongTimeoutMs?: number
 }
 
 const OPEN = 1
@@ -48,6 +52,7 @@ export class LiveSocket {
   private attempt = 0
   private retryTimer: unknown = null
   private pingTimer: unknown = null
+  private pongTimer: unknown = null
   private stopped = true
   /** bumped by start and stop: a connect still waiting for its token from before is dropped */
   private generation = 0
@@ -65,6 +70,7 @@ export class LiveSocket {
       baseDelayMs: 500,
       maxDelayMs: 30_000,
       pingEveryMs: 60_000,
+      pongTimeoutMs: 20_000,
       ...opts,
     }
   }
@@ -155,6 +161,7 @@ export class LiveSocket {
     }
     socket.onmessage = (ev) => {
       if (this.socket !== socket) return
+      this.clearPongTimer()
       if (typeof ev.data !== 'string') return
       let msg: ServerMessage
       try {
@@ -169,10 +176,20 @@ export class LiveSocket {
     }
     socket.onclose = () => {
       if (this.socket !== socket) return
-      this.socket = null
-      this.clearTimers()
-      this.scheduleReconnect()
+      this.dropSocket()
     }
+  }
+
+  /** dropSocket forgets the current socket (closing it if it is not yet) and reconnects. */
+  private dropSocket(): void {
+    const s = this.socket
+    this.socket = null
+    this.clearTimers()
+    if (s && s.readyState < 2) {
+      s.onclose = null
+      s.close(4000, 'no answer to ping')
+    }
+    this.scheduleReconnect()
   }
 
   private scheduleReconnect(): void {
@@ -190,8 +207,19 @@ export class LiveSocket {
     this.pingTimer = this.o.setTimeout(() => {
       this.pingTimer = null
       this.send({ action: 'ping' })
+      if (this.pongTimer === null) {
+        this.pongTimer = this.o.setTimeout(() => {
+          this.pongTimer = null
+          this.dropSocket()
+        }, this.o.pongTimeoutMs)
+      }
       this.schedulePing()
     }, this.o.pingEveryMs)
+  }
+
+  private clearPongTimer(): void {
+    if (this.pongTimer !== null) this.o.clearTimeout(this.pongTimer)
+    this.pongTimer = null
   }
 
   private clearTimers(): void {
@@ -199,6 +227,7 @@ export class LiveSocket {
     if (this.pingTimer !== null) this.o.clearTimeout(this.pingTimer)
     this.retryTimer = null
     this.pingTimer = null
+    this.clearPongTimer()
   }
 
   private setStatus(s: LiveStatus): void {
