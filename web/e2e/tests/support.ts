@@ -94,11 +94,3 @@ export async function expectSoon(page: Page, testInfo: TestInfo, what: string, c
   }
 }
 
-/**
- * Whether the HTTP API has a route: the gateway answers a request to no route 404 {"message":"Not Found"} before
- * any authorizer, and a request without a token to a route 401.
- */
-export async function apiHasRoute(request: APIRequestContext, method: 'GET' | 'POST', path: string): Promise<boolean> {
-  const resp = await request.fetch(`${stack.api}${path}`, { method })
-  return !(resp.status() === 404 && (await resp.text()).includes('"Not Found"'))
-}
