@@ -78,8 +78,8 @@ export function TransactionsPanel({ id, base, onChanged }: { id: string; base: s
                   <th scope="col">Symbol</th>
                   <th scope="col" className="num">Quantity</th>
                   <th scope="col" className="num">Price</th>
-                  <th scope="col" className="num hide-sm">Amount</th>
-                  <th scope="col" className="num hide-sm">Fee</th>
+                  <th scope="col" className="num">Amount</th>
+                  <th scope="col" className="num">Fee</th>
                   <th scope="col">Status</th>
                 </tr>
               </thead>
@@ -133,8 +133,8 @@ function TxRow({ id, t, base, onVoided }: { id: string; t: Transaction; base: st
         <td>{t.symbol ?? '—'}</td>
         <td className="num">{formatNumber(t.quantity)}</td>
         <td className="num">{t.price ? formatMoney(t.price, ccy) : '—'}</td>
-        <td className="num hide-sm">{t.amount ? formatMoney(t.amount, ccy) : '—'}</td>
-        <td className="num hide-sm">{t.fee ? formatMoney(t.fee, ccy) : '—'}</td>
+        <td className="num">{t.amount ? formatMoney(t.amount, ccy) : '—'}</td>
+        <td className="num">{t.fee ? formatMoney(t.fee, ccy) : '—'}</td>
         <td>
           {t.voided ? (
             <span title={t.voidReason}>Voided{t.voidReason ? `: ${t.voidReason}` : ''}</span>
