@@ -10,7 +10,7 @@ import { formatAlertValue } from '@/lib/alertValues'
 import { friendlyError } from '@/lib/api'
 import { fromInput, isDecimal, mul, normalize } from '@/lib/decimal'
 import { formatDateTime } from '@/lib/format'
-import type { AlertKind, AlertRule, AlertRuleInput } from '@/lib/types'
+import type { AlertFiring, AlertKind, AlertRule, AlertRuleInput } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
 import { appStore, useApp } from '@/store/store'
 
@@ -277,7 +277,22 @@ function CreateRule() {
 
 function HistorySection() {
   const { api } = useServices()
-  const data = useLoad(() => api.alertHistory(), [api])
+  const [older, setOlder] = useState<{ items: AlertFiring[]; cursor?: string } | null>(null)
+  const data = useLoad(async () => {
+    const r = await api.alertHistory()
+    setOlder(null)
+    return r
+  }, [api])
+  const cursor = older ? older.cursor : data.data?.nextCursor
+  const loadOlder = async () => {
+    if (!cursor) return
+    try {
+      const r = await api.alertHistory(cursor)
+      setOlder((o) => ({ items: [...(o?.items ?? []), ...(Array.isArray(r.items) ? r.items : [])], cursor: r.nextCursor }))
+    } catch (err) {
+      appStore.getState().pushToast({ tone: 'error', text: friendlyError(err) })
+    }
+  }
   const [acked, setAcked] = useState<Record<string, boolean>>({})
   const ack = async (key: string) => {
     try {
@@ -287,7 +302,7 @@ function HistorySection() {
       appStore.getState().pushToast({ tone: 'error', text: friendlyError(err) })
     }
   }
-  const items = data.data?.items ?? []
+  const items = [...(Array.isArray(data.data?.items) ? data.data.items : []), ...(older?.items ?? [])]
   return (
     <section aria-labelledby="history-h">
       <h2 id="history-h">History</h2>
@@ -332,6 +347,13 @@ function HistorySection() {
             </tbody>
           </table>
         </div>
+      )}
+      {cursor && !data.error && (
+        <p>
+          <button type="button" onClick={loadOlder}>
+            Show older alerts
+          </button>
+        </p>
       )}
     </section>
   )
