@@ -364,8 +364,8 @@ const STATUS_WORDS: Record<string, string> = {
   held: 'Held (quiet hours or digest)',
   sending: 'Sending',
   sent: 'Sent',
-  failed: 'Failed',
-  suppressed: 'Suppressed',
+  failed: 'Could not be delivered',
+  suppressed: 'Not sent (the address bounced, complained or unsubscribed)',
   skipped: 'Skipped (no verified address)',
 }
 
@@ -400,10 +400,9 @@ function Deliveries() {
                   <td>{formatDateTime(d.sentAt ?? d.createdAt)}</td>
                   <td>{d.channel === 'sms' ? 'SMS' : d.channel === 'email' ? 'E-mail' : 'In the app'}</td>
                   <td>{d.source === 'alert' ? `Alert${d.symbol ? ` on ${d.symbol}` : ''}` : d.source === 'weekly_summary' ? 'Weekly summary' : 'Phone code'}</td>
-                  <td>
-                    {STATUS_WORDS[d.status] ?? d.status}
-                    {d.lastError ? ` — ${d.lastError}` : ''}
-                  </td>
+                  {/* The provider's error text (an SES or SNS message, an error code) means nothing to a
+                      person: the status says what happened; the text stays at hand for whoever looks. */}
+                  <td title={d.lastError || undefined}>{STATUS_WORDS[d.status] ?? 'Unknown'}</td>
                 </tr>
               ))}
             </tbody>
