@@ -92,15 +92,10 @@ func (b *builder) authorizerFunction(kind topology.TriggerKind) (awslambda.Funct
 	return nil, false
 }
 
-// CORSExposeHeaders are the response headers a browser's script may read: the
-// version (ETag) and read-model headers a command's follow-up query needs
-// (docs/architecture.md §10, "Read-your-writes"), a created resource's
-// Location and a 503's Retry-After.
-var CORSExposeHeaders = []string{"ETag", "Location", "Retry-After", "X-Read-Model-Version", "X-Read-Model-Stale"}
-
 // httpAPI creates the HTTP API when the topology has routes: every route but the
 // public ones goes through the Lambda authorizer (REQUEST, payload 2.0, simple
-// responses); CORS admits the web app's origin (corsOrigins); the $default
+// responses); CORS admits the web app's origin (corsOrigins) with the
+// topology's headers; the $default
 // stage throttles and logs access.
 func (b *builder) httpAPI() {
 	routes := b.topo.triggers(topology.HTTPRoute)
@@ -130,9 +125,9 @@ func (b *builder) httpAPI() {
 		CorsPreflight: &awsapigatewayv2.CorsPreflightOptions{
 			AllowOrigins:  b.corsOrigins(),
 			AllowMethods:  &cors,
-			AllowHeaders:  jsii.Strings("Authorization", "Content-Type", "Idempotency-Key", "If-Match"),
-			ExposeHeaders: jsii.Strings(CORSExposeHeaders...),
-			MaxAge:        awscdk.Duration_Minutes(jsii.Number(10)),
+			AllowHeaders:  jsii.Strings(topology.CORSAllowHeaders...),
+			ExposeHeaders: jsii.Strings(topology.CORSExposeHeaders...),
+			MaxAge:        awscdk.Duration_Seconds(jsii.Number(topology.CORSMaxAge.Seconds())),
 		},
 	})
 	b.httpAPIEndpoint = api.ApiEndpoint()

@@ -195,7 +195,8 @@ func TestHTTPAPIAuthorizesEveryRoute(t *testing.T) {
 			}
 		}
 		if !jsonEqual(cors["AllowOrigins"], wantOrigins) || cors["AllowCredentials"] == true ||
-			!slices.Contains(strs(cors["AllowHeaders"]), "Authorization") || !slices.Contains(strs(cors["AllowHeaders"]), "Idempotency-Key") {
+			!slices.Equal(strs(cors["AllowHeaders"]), topology.CORSAllowHeaders) || !slices.Equal(strs(cors["ExposeHeaders"]), topology.CORSExposeHeaders) ||
+			cors["MaxAge"] != topology.CORSMaxAge.Seconds() {
 			t.Errorf("%s: CORS %v", name, cors)
 		}
 		for _, ft := range triggersOf(s.topo, topology.HTTPRoute) {

@@ -8,10 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/portfoliotracker/tracker/localstack/gateway"
-	"github.com/portfoliotracker/tracker/shared/adapters/httpapi"
+	"github.com/portfoliotracker/tracker/shared/platform/topology"
 )
 
 // WebConfig is the web app's runtime configuration, which it fetches as
@@ -101,8 +100,7 @@ func notFound(w http.ResponseWriter, dir string) {
 
 // apiCORS is the HTTP API's CORS configuration, as the CDK stack's
 // CorsPreflight declares it (infra/stack/apis.go): the web app's origin, the
-// routes' methods, the request headers the app sends and the response headers
-// it reads (the read-model headers of §10 "Read-your-writes" among them).
+// routes' methods, and the topology's request and response headers.
 func apiCORS(origin string, routes []gateway.Route) *gateway.CORS {
 	methods := []string{http.MethodOptions}
 	for _, r := range routes {
@@ -112,7 +110,5 @@ func apiCORS(origin string, routes []gateway.Route) *gateway.CORS {
 	}
 	slices.Sort(methods)
 	return &gateway.CORS{AllowOrigins: []string{origin}, AllowMethods: methods,
-		AllowHeaders:  []string{"Authorization", "Content-Type", "Idempotency-Key", "If-Match"},
-		ExposeHeaders: []string{"ETag", "Location", "Retry-After", httpapi.HeaderReadModelVersion, httpapi.HeaderReadModelStale},
-		MaxAge:        10 * time.Minute}
+		AllowHeaders: topology.CORSAllowHeaders, ExposeHeaders: topology.CORSExposeHeaders, MaxAge: topology.CORSMaxAge}
 }

@@ -25,6 +25,8 @@ export default defineConfig({
   grepInvert: process.env.PT_MEASURE ? undefined : /@measure/,
   use: {
     baseURL: webURL,
+    // The app shows amounts in the browser's language until the profile's is known: the tests' expectations are en-US.
+    locale: 'en-US',
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: { executablePath },

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -28,5 +29,21 @@ func TestBindRoutesRefusesAMismatch(t *testing.T) {
 func TestEveryDeclaredRouteHasAHandler(t *testing.T) {
 	if _, err := bindRoutes(topology.HTTPRoutes, (&Server{}).handlers()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The CORS both stacks declare (topology) lets a browser send the request
+// headers the server reads and read the read-model headers it writes: a name
+// renamed on one side only would be dropped by the browser without an error.
+func TestCORSNamesTheHeadersTheAPIUses(t *testing.T) {
+	for _, h := range []string{"Authorization", "Idempotency-Key", "If-Match"} {
+		if !slices.Contains(topology.CORSAllowHeaders, h) {
+			t.Errorf("topology.CORSAllowHeaders lacks %s", h)
+		}
+	}
+	for _, h := range []string{HeaderReadModelVersion, HeaderReadModelStale, "ETag", "Location", "Retry-After"} {
+		if !slices.Contains(topology.CORSExposeHeaders, h) {
+			t.Errorf("topology.CORSExposeHeaders lacks %s", h)
+		}
 	}
 }

@@ -50,7 +50,8 @@ test('journey: sign up to an alert\'s toast', async ({ page }, testInfo) => {
     await page.goto(`/portfolio/?id=${portfolioId}`)
     const aapl = page.locator('[data-testid="holding-row"][data-symbol="AAPL"]')
     await expect(aapl).toBeVisible()
-    await expect(aapl).toContainText('10')
+    // The first cell after the symbol is the quantity (a bare "10" would also match "$1,510.00").
+    await expect(aapl.getByRole('cell').first()).toHaveText('10')
     await expect(page.locator('[data-testid="holding-row"][data-symbol="MSFT"]')).toBeVisible()
     // The figures come from the analytics refresh, which the stack runs every few seconds once the backfill has
     // the new symbols' closes; each has its one-line explanation.

@@ -5,7 +5,7 @@
 import { useRouter } from 'next/navigation'
 import { useEffect } from 'react'
 import { useBoot } from '@/components/AppProvider'
-import { Loading } from '@/components/Shell'
+import { BootError, Loading } from '@/components/Shell'
 
 export default function Home() {
   const boot = useBoot()
@@ -18,9 +18,7 @@ export default function Home() {
       {boot.state === 'error' ? (
         <>
           <h1>Portfolio Tracker</h1>
-          <p role="alert" className="error">
-            The app could not start: {boot.message}. Please reload the page.
-          </p>
+          <BootError />
         </>
       ) : (
         <Loading label="Portfolio Tracker" heading />

@@ -7,7 +7,7 @@ import { useRouter } from 'next/navigation'
 import { useEffect, useState, type FormEvent } from 'react'
 import { authMessage } from '@/lib/auth'
 import { useBoot } from './AppProvider'
-import { Loading, TopNav } from './Shell'
+import { BootError, Loading, TopNav } from './Shell'
 
 export function AuthForm({ mode }: { mode: 'sign-in' | 'sign-up' }) {
   const boot = useBoot()
@@ -51,9 +51,7 @@ export function AuthForm({ mode }: { mode: 'sign-in' | 'sign-up' }) {
         {boot.state === 'loading' ? (
           <Loading />
         ) : boot.state === 'error' ? (
-          <p role="alert" className="error">
-            The app could not start: {boot.message}. Please reload the page.
-          </p>
+          <BootError />
         ) : (
           <form onSubmit={submit} className="card stack">
             <label>

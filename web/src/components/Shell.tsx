@@ -83,9 +83,7 @@ export function Page({ children }: { children: ReactNode }) {
         {boot.state === 'error' ? (
           <>
             <h1>Portfolio Tracker</h1>
-            <p role="alert" className="error">
-              The app could not start: {boot.message}. Please reload the page.
-            </p>
+            <BootError />
           </>
         ) : boot.state === 'loading' || signedOut ? (
           <Loading label="Loading" heading />
@@ -95,6 +93,24 @@ export function Page({ children }: { children: ReactNode }) {
       </main>
       <Toasts />
     </>
+  )
+}
+
+/**
+ * BootError says the app could not start. The cause (a config.json that did not load or
+ * parse, a network failure) means nothing to a person; it goes to the console for whoever
+ * looks into it.
+ */
+export function BootError() {
+  const boot = useBoot()
+  const cause = boot.state === 'error' ? boot.message : ''
+  useEffect(() => {
+    if (cause) console.error(`the app could not start: ${cause}`)
+  }, [cause])
+  return (
+    <p role="alert" className="error">
+      The app could not start: we could not reach the server or load its settings. Check your connection and reload the page.
+    </p>
   )
 }
 

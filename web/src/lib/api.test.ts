@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ApiClient, ApiError } from './api'
+import { ApiClient, ApiError, friendlyError } from './api'
 
 function fakeFetch(responses: { status: number; body?: unknown }[]) {
   const calls: { url: string; init: RequestInit }[] = []
@@ -82,5 +82,15 @@ describe('ApiClient', () => {
     const { f: f2 } = fakeFetch([{ status: 400, body: { error: { code: 'validation_failed', message: 'quantity must be positive' } } }])
     const err2 = await new ApiClient('http://api', async () => null, f2).getMe().catch((e: unknown) => e)
     expect((err2 as ApiError).friendly).toBe('Quantity must be positive.')
+  })
+
+  it("refuses a success it cannot read, and never shows a fault's own message", async () => {
+    const html = async () => new Response('<html>Bad gateway</html>', { status: 200 })
+    const err = await new ApiClient('http://api', async () => null, html as typeof fetch).getMe().catch((e: unknown) => e)
+    expect((err as ApiError).code).toBe('bad_response')
+    expect(friendlyError(err)).toBe('The server sent an answer we could not read. Please try again in a moment.')
+    const wrongShape = async () => new Response(JSON.stringify({ items: { not: 'a list' } }), { status: 200 })
+    expect(await new ApiClient('http://api', async () => null, wrongShape as typeof fetch).listPortfolios()).toEqual([])
+    expect(friendlyError(new TypeError("Cannot read properties of undefined (reading 'items')"))).toBe('Something went wrong. Please try again.')
   })
 })

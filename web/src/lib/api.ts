@@ -45,6 +45,7 @@ const FRIENDLY: Record<string, string> = {
   wrong_code: 'That code is not right. Please check it and try again.',
   code_expired: 'That code has expired. Please ask for a new one.',
   network: 'We cannot reach the server. Check your connection and try again.',
+  bad_response: 'The server sent an answer we could not read. Please try again in a moment.',
 }
 
 /** ApiError is a refused or failed request; friendly is the text to show. */
@@ -89,10 +90,13 @@ function describeDetails(details: unknown): string {
   return ''
 }
 
-/** friendlyError turns anything thrown into text for the page. */
+/**
+ * friendlyError turns anything thrown into text for the page. Only the API's errors have
+ * words for people; anything else (a TypeError from an answer of the wrong shape, a parse
+ * error) is a fault whose own message means nothing to them.
+ */
 export function friendlyError(err: unknown): string {
   if (err instanceof ApiError) return err.friendly
-  if (err instanceof Error && err.message) return sentence(err.message)
   return 'Something went wrong. Please try again.'
 }
 
@@ -197,8 +201,18 @@ export class ApiClient {
       if (err instanceof DOMException && err.name === 'AbortError') throw err
       throw new ApiError(0, 'network', 'network error', undefined)
     }
-    const text = await res.text()
+    let text: string
+    try {
+      text = await res.text()
+    } catch {
+      throw new ApiError(0, 'network', 'network error', undefined)
+    }
     const json: unknown = text ? safeJSON(text) : undefined
+    // A success whose body is not JSON (a proxy's HTML page) or not an object: nothing the
+    // pages can read.
+    if (res.ok && text && (json === undefined || json === null || typeof json !== 'object')) {
+      throw new ApiError(res.status, 'bad_response', 'the answer is not a JSON object', undefined)
+    }
     if (!res.ok) {
       const e = (json as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error
       throw new ApiError(res.status, e?.code ?? statusCode(res.status), e?.message ?? res.statusText, e?.details)
@@ -214,7 +228,7 @@ export class ApiClient {
   }
 
   // Portfolios
-  listPortfolios = () => this.request<{ items: Portfolio[] }>('GET', '/portfolios').then((r) => r.items ?? [])
+  listPortfolios = () => this.request<{ items: Portfolio[] }>('GET', '/portfolios').then(itemsOf)
   getPortfolio = (id: string) => this.request<Portfolio>('GET', `/portfolios/${enc(id)}`)
   async createPortfolio(input: { name: string; baseCurrency: string; description?: string }, key?: string) {
     const res = await this.request<CommandResult<Portfolio>>('POST', '/portfolios', { body: input, command: true, idempotencyKey: key })
@@ -252,7 +266,7 @@ export class ApiClient {
     this.request<CommandResult<Targets>>('PUT', `/portfolios/${enc(id)}/targets`, { body: { targets, driftBand }, command: true })
 
   // Alerts
-  listAlerts = () => this.request<{ items: AlertRule[] }>('GET', '/alerts').then((r) => r.items ?? [])
+  listAlerts = () => this.request<{ items: AlertRule[] }>('GET', '/alerts').then(itemsOf)
   createAlert = (rule: AlertRuleInput) => this.request<AlertRule>('POST', '/alerts', { body: rule, command: true })
   updateAlert = (id: string, patch: Partial<AlertRuleInput>) =>
     this.request<AlertRule>('PATCH', `/alerts/${enc(id)}`, { body: patch, command: true })
@@ -282,6 +296,11 @@ export interface ImportFile {
 export function importBody(file: ImportFile): RequestOptions {
   const isCsv = file.name.toLowerCase().endsWith('.csv') || !file.text.trimStart().startsWith('{')
   return { raw: { body: file.text, contentType: isCsv ? 'text/csv' : 'application/json' } }
+}
+
+/** itemsOf is a list answer's items, none when the answer has no array of them. */
+function itemsOf<T>(r: { items?: T[] } | undefined): T[] {
+  return Array.isArray(r?.items) ? r.items : []
 }
 
 function enc(s: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { add, compare, divide, mul, normalize, parse, percentOf, round, sub, sum } from './decimal'
+import { add, compare, divide, fromInput, mul, normalize, parse, percentOf, round, sub, sum } from './decimal'
 
 describe('decimal strings', () => {
   it('adds without float error', () => {
@@ -34,5 +34,18 @@ describe('decimal strings', () => {
   it('refuses what is not a decimal', () => {
     expect(() => parse('1e5')).toThrow()
     expect(() => parse('NaN')).toThrow()
+  })
+  it('reads what a person typed, refusing an ambiguous thousands separator', () => {
+    expect(fromInput(' 12.5 ')).toBe('12.5')
+    expect(fromInput('12,5')).toBe('12.5')
+    expect(fromInput('0,1234')).toBe('0.1234')
+    expect(fromInput('1 250')).toBe('1250')
+    // 1,250 is 1250 in en-US and 1.25 elsewhere: neither is guessed.
+    expect(fromInput('1,250')).toBeNull()
+    expect(fromInput('1,250.50')).toBeNull()
+    expect(fromInput('1.250,50')).toBeNull()
+    expect(fromInput('1e3')).toBeNull()
+    expect(fromInput('')).toBeNull()
+    expect(fromInput('abc')).toBeNull()
   })
 })

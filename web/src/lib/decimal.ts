@@ -122,3 +122,20 @@ export function round(a: string, places: number): string {
 export function percentOf(part: string, whole: string, places = 2): string | null {
   return divide(mul(part, '100'), whole, places)
 }
+
+/**
+ * fromInput reads a number a person typed into a decimal string, or null. Spaces go; a
+ * decimal comma is accepted ("12,5"), but a comma before exactly three digits ("1,250") is
+ * refused: it is a thousands separator in en-US and a decimal comma elsewhere, and reading it
+ * the wrong way records a thousand times too much or too little. So are two separators
+ * ("1,250.50", "1.250,50") and anything with an exponent.
+ */
+export function fromInput(text: string): string | null {
+  const t = text.replace(/[\s\u00a0\u202f]/g, '')
+  if (t === '') return null
+  const commas = t.split(',').length - 1
+  if (commas === 0) return isDecimal(t) ? t : null
+  if (commas > 1 || t.includes('.') || /,\d{3}$/.test(t)) return null
+  const dotted = t.replace(',', '.')
+  return isDecimal(dotted) ? dotted : null
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatMoney, formatNumber, formatPercent, formatRatio } from './format'
+import { displayLocale, formatDate, formatMoney, formatNumber, formatPercent, formatRatio, setDisplayLocale } from './format'
 
 describe('formatMoney', () => {
   it('formats by currency and locale with exact rounding', () => {
@@ -35,5 +35,22 @@ describe('formatNumber and percentages', () => {
     expect(formatPercent('3.1', { signed: true })).toBe('+3.10%')
     expect(formatRatio(0.1234)).toBe('12.34%')
     expect(formatRatio(null)).toBe('—')
+  })
+})
+
+describe('displayLocale', () => {
+  it("formats in the profile's locale once it is known, ignoring an unknown one", () => {
+    expect(displayLocale()).toBe('en-US')
+    try {
+      setDisplayLocale('de-DE')
+      setDisplayLocale('not a locale!')
+      expect(displayLocale()).toBe('de-DE')
+      expect(formatMoney('1234.5', 'EUR')).toBe('1.234,50\u00a0€')
+      expect(formatNumber('1250.125')).toBe('1.250,125')
+      expect(formatDate('2026-01-31')).toBe('31.01.2026')
+    } finally {
+      setDisplayLocale('en-US')
+    }
+    expect(formatMoney('1234.5', 'USD')).toBe('$1,234.50')
   })
 })

@@ -4,7 +4,50 @@
 
 import { isDecimal, round } from './decimal'
 
-const DEFAULT_LOCALE = 'en-US'
+const FALLBACK_LOCALE = 'en-US'
+const STORED_LOCALE_KEY = 'pt-locale'
+let chosenLocale: string | null = null
+
+function supportedLocale(locale: unknown): string | null {
+  if (typeof locale !== 'string' || !locale) return null
+  try {
+    return Intl.NumberFormat.supportedLocalesOf([locale]).length > 0 ? locale : null
+  } catch {
+    return null
+  }
+}
+
+function storedLocale(): string | null {
+  try {
+    return window.localStorage.getItem(STORED_LOCALE_KEY)
+  } catch {
+    return null
+  }
+}
+
+/**
+ * displayLocale is the locale amounts and dates are shown in: the profile's (setDisplayLocale,
+ * remembered in this browser so that every page has it without asking the API), else the
+ * browser's language, else en-US (and en-US outside a browser: the unit tests, the build).
+ */
+export function displayLocale(): string {
+  if (chosenLocale) return chosenLocale
+  if (typeof window === 'undefined') return FALLBACK_LOCALE
+  chosenLocale = supportedLocale(storedLocale()) ?? supportedLocale(window.navigator?.language) ?? FALLBACK_LOCALE
+  return chosenLocale
+}
+
+/** setDisplayLocale makes the profile's locale the one shown from now on; an unknown one is ignored. */
+export function setDisplayLocale(locale: string | null | undefined): void {
+  const l = supportedLocale(locale)
+  if (!l) return
+  chosenLocale = l
+  try {
+    window.localStorage.setItem(STORED_LOCALE_KEY, l)
+  } catch {
+    // No storage (a private window, or no browser): this page load keeps it.
+  }
+}
 
 // Quote units: prices in hundredths of a currency (the API's GBp, GBX, ZAc, ZAC, ILA).
 const QUOTE_UNITS: Record<string, { suffix: string }> = {
@@ -28,7 +71,7 @@ function numberFormat(locale: string, options: Intl.NumberFormatOptions): Intl.N
 }
 
 /** currencyDigits is the currency's usual number of decimals (2 for USD, 0 for JPY). */
-export function currencyDigits(currency: string, locale = DEFAULT_LOCALE): number {
+export function currencyDigits(currency: string, locale = displayLocale()): number {
   try {
     return numberFormat(locale, { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2
   } catch {
@@ -47,7 +90,7 @@ export interface MoneyOptions {
 /** formatMoney formats a decimal string as an amount of currency, e.g. "$1,234.57". */
 export function formatMoney(value: string | undefined | null, currency: string, opts: MoneyOptions = {}): string {
   if (value == null || !isDecimal(value)) return '—'
-  const locale = opts.locale ?? DEFAULT_LOCALE
+  const locale = opts.locale ?? displayLocale()
   const unit = QUOTE_UNITS[currency]
   if (unit) {
     const digits = opts.digits ?? 2
@@ -80,7 +123,7 @@ export interface NumberOptions {
 export function formatNumber(value: string | undefined | null, opts: NumberOptions = {}): string {
   if (value == null || !isDecimal(value)) return '—'
   const maxDigits = opts.maxDigits ?? 8
-  const f = numberFormat(opts.locale ?? DEFAULT_LOCALE, {
+  const f = numberFormat(opts.locale ?? displayLocale(), {
     minimumFractionDigits: Math.min(opts.minDigits ?? 0, maxDigits),
     maximumFractionDigits: maxDigits,
     signDisplay: opts.signed ? 'exceptZero' : 'auto',
@@ -96,19 +139,19 @@ export function formatPercent(value: string | undefined | null, opts: NumberOpti
 }
 
 /** formatRatio formats a float ratio from the analytics (0.1234 → "12.34%"); floats are fine for returns. */
-export function formatRatio(value: number | null | undefined, locale = DEFAULT_LOCALE, digits = 2): string {
+export function formatRatio(value: number | null | undefined, locale = displayLocale(), digits = 2): string {
   if (value == null || !Number.isFinite(value)) return '—'
   return numberFormat(locale, { style: 'percent', minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value)
 }
 
 /** formatFloat formats an analytics float (a beta, a Sharpe ratio). */
-export function formatFloat(value: number | null | undefined, locale = DEFAULT_LOCALE, digits = 2): string {
+export function formatFloat(value: number | null | undefined, locale = displayLocale(), digits = 2): string {
   if (value == null || !Number.isFinite(value)) return '—'
   return numberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(value)
 }
 
 /** formatDate formats an ISO date ("2026-01-31") or instant for people, in UTC for dates. */
-export function formatDate(value: string | undefined | null, locale = DEFAULT_LOCALE): string {
+export function formatDate(value: string | undefined | null, locale = displayLocale()): string {
   if (!value) return '—'
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(value)
   const d = new Date(dateOnly ? `${value}T00:00:00Z` : value)
@@ -116,7 +159,7 @@ export function formatDate(value: string | undefined | null, locale = DEFAULT_LO
   return d.toLocaleDateString(locale, dateOnly ? { timeZone: 'UTC', dateStyle: 'medium' } : { dateStyle: 'medium' })
 }
 
-export function formatDateTime(value: string | undefined | null, locale = DEFAULT_LOCALE): string {
+export function formatDateTime(value: string | undefined | null, locale = displayLocale()): string {
   if (!value) return '—'
   const d = new Date(value)
   if (Number.isNaN(d.getTime())) return value

@@ -172,4 +172,56 @@ describe('LiveSocket', () => {
     live.stop()
     vi.useRealTimers()
   })
+
+  it('replaces a connection that does not answer its ping', async () => {
+    const { live, sockets } = setup()
+    live.start()
+    await vi.advanceTimersByTimeAsync(0)
+    const s = sockets[0]!
+    s.open()
+    // Answered: the connection stays.
+    await vi.advanceTimersByTimeAsync(60_000)
+    s.onmessage?.({ data: '{"type":"pong"}' })
+    await vi.advanceTimersByTimeAsync(20_000)
+    expect(sockets).toHaveLength(1)
+    expect(live.state).toBe('open')
+    // Silent (a socket that died without a close): closed after the pong timeout, then replaced.
+    await vi.advanceTimersByTimeAsync(40_000)
+    expect(s.sent.filter((m) => (m as { action: string }).action === 'ping')).toHaveLength(2)
+    await vi.advanceTimersByTimeAsync(19_999)
+    expect(live.state).toBe('open')
+    await vi.advanceTimersByTimeAsync(1)
+    expect(s.readyState).toBe(3)
+    expect(live.state).toBe('reconnecting')
+    await vi.advanceTimersByTimeAsync(500)
+    expect(sockets).toHaveLength(2)
+    live.stop()
+    vi.useRealTimers()
+  })
+
+  it('opens one socket when stopped and started again while waiting for the token', async () => {
+    vi.useFakeTimers()
+    const sockets: FakeSocket[] = []
+    const pending: ((t: string) => void)[] = []
+    const live = new LiveSocket({
+      url: 'ws://x',
+      token: () => new Promise<string>((resolve) => pending.push(resolve)),
+      onMessage: () => {},
+      createSocket: (u) => {
+        const s = new FakeSocket(u)
+        sockets.push(s)
+        return s
+      },
+      random: () => 1,
+    })
+    // As React's development mode mounts an effect twice: start, stop, start.
+    live.start()
+    live.stop()
+    live.start()
+    pending.forEach((resolve, i) => resolve(`t${i}`))
+    await vi.advanceTimersByTimeAsync(0)
+    expect(sockets.map((s) => s.url)).toEqual(['ws://x?token=t1'])
+    live.stop()
+    vi.useRealTimers()
+  })
 })

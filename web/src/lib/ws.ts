@@ -2,7 +2,9 @@
 // connect, as the authorizer wants). It reconnects after any close with a capped exponential
 // back-off with full jitter (so a fleet of browsers does not return in step after an outage),
 // asks for a fresh token before each reconnect (the old one may have expired while away),
-// subscribes again to everything it was subscribed to, and pings so idle proxies keep it open.
+// subscribes again to everything it was subscribed to, and pings so idle proxies keep it open;
+// a ping with no answer (the server replies pong) within pongTimeoutMs means a connection that
+// died without a close (a laptop's sleep, a network change), which is closed and replaced.
 // The socket, the timers and the randomness are injected: the unit tests drive it with fake
 // ones.
 
@@ -33,6 +35,8 @@ export interface LiveSocketOptions {
   baseDelayMs?: number
   maxDelayMs?: number
   pingEveryMs?: number
+  /** how long after a ping a silent connection counts as dead */
+  pongTimeoutMs?: number
 }
 
 const OPEN = 1
@@ -48,7 +52,10 @@ export class LiveSocket {
   private attempt = 0
   private retryTimer: unknown = null
   private pingTimer: unknown = null
+  private pongTimer: unknown = null
   private stopped = true
+  /** bumped by start and stop: a connect still waiting for its token from before is dropped */
+  private generation = 0
   private status: LiveStatus = 'idle'
   /** portfolio → symbols subscribed with it ('' for symbols alone) */
   private readonly subscriptions = new Map<string, Set<string>>()
@@ -63,6 +70,7 @@ export class LiveSocket {
       baseDelayMs: 500,
       maxDelayMs: 30_000,
       pingEveryMs: 60_000,
+      pongTimeoutMs: 20_000,
       ...opts,
     }
   }
@@ -74,11 +82,13 @@ export class LiveSocket {
   start(): void {
     if (!this.stopped) return
     this.stopped = false
+    this.generation++
     void this.connect()
   }
 
   stop(): void {
     this.stopped = true
+    this.generation++
     this.clearTimers()
     const s = this.socket
     this.socket = null
@@ -119,6 +129,7 @@ export class LiveSocket {
   }
 
   private async connect(): Promise<void> {
+    const generation = this.generation
     this.setStatus(this.attempt === 0 ? 'connecting' : 'reconnecting')
     let token: string | null
     try {
@@ -126,7 +137,8 @@ export class LiveSocket {
     } catch {
       token = null
     }
-    if (this.stopped) return
+    // Stopped, or stopped and started again (a second connect is under way), meanwhile.
+    if (this.stopped || generation !== this.generation) return
     if (!token) {
       this.scheduleReconnect()
       return
@@ -148,6 +160,8 @@ export class LiveSocket {
       this.schedulePing()
     }
     socket.onmessage = (ev) => {
+      if (this.socket !== socket) return
+      this.clearPongTimer()
       if (typeof ev.data !== 'string') return
       let msg: ServerMessage
       try {
@@ -162,10 +176,20 @@ export class LiveSocket {
     }
     socket.onclose = () => {
       if (this.socket !== socket) return
-      this.socket = null
-      this.clearTimers()
-      this.scheduleReconnect()
+      this.dropSocket()
     }
+  }
+
+  /** dropSocket forgets the current socket (closing it if it is not yet) and reconnects. */
+  private dropSocket(): void {
+    const s = this.socket
+    this.socket = null
+    this.clearTimers()
+    if (s && s.readyState < 2) {
+      s.onclose = null
+      s.close(4000, 'no answer to ping')
+    }
+    this.scheduleReconnect()
   }
 
   private scheduleReconnect(): void {
@@ -183,8 +207,19 @@ export class LiveSocket {
     this.pingTimer = this.o.setTimeout(() => {
       this.pingTimer = null
       this.send({ action: 'ping' })
+      if (this.pongTimer === null) {
+        this.pongTimer = this.o.setTimeout(() => {
+          this.pongTimer = null
+          this.dropSocket()
+        }, this.o.pongTimeoutMs)
+      }
       this.schedulePing()
     }, this.o.pingEveryMs)
+  }
+
+  private clearPongTimer(): void {
+    if (this.pongTimer !== null) this.o.clearTimeout(this.pongTimer)
+    this.pongTimer = null
   }
 
   private clearTimers(): void {
@@ -192,6 +227,7 @@ export class LiveSocket {
     if (this.pingTimer !== null) this.o.clearTimeout(this.pingTimer)
     this.retryTimer = null
     this.pingTimer = null
+    this.clearPongTimer()
   }
 
   private setStatus(s: LiveStatus): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createAppStore, dayChangeTotal, describeFiring, holdingViews } from './store'
-import type { Positions } from '@/lib/types'
+import type { Positions, Quote, ServerMessage } from '@/lib/types'
 
 const positions: Positions = {
   portfolioId: 'p1',
@@ -52,6 +52,8 @@ describe('store', () => {
     expect(s.getState().toasts[0]?.tone).toBe('alert')
     expect(s.getState().toasts[0]?.text).toBe(describeFiring(firing))
     expect(describeFiring(firing)).toBe('Alert: AAPL rose above 200 (now 201.5).')
+    // Moves are fractions on the wire: 0.05 reads 5%.
+    expect(describeFiring({ ...firing, kind: 'percent_move', threshold: '0.05', observed: '0.0612' })).toBe('Alert: AAPL moved by 5% (now 6.12%).')
     s.getState().dismissToast('alert:r1#1')
     expect(s.getState().toasts).toHaveLength(0)
   })
@@ -95,5 +97,33 @@ describe('holdingViews', () => {
     expect(aapl?.weight).toBe('94.70')
     expect(vod?.weight).toBe('5.30')
     expect(dayChangeTotal(rows)).toBe('51.00')
+  })
+
+  it('survives a broken positions answer and a broken push', () => {
+    const s = createAppStore()
+    const broken = {
+      portfolioId: 'p1',
+      baseCurrency: 'USD',
+      positions: [
+        { symbol: 'AAPL', quantity: '10', costBasis: 12, marketPrice: 'NaN', previousClose: null, marketValue: '1500' },
+        { symbol: 'BAD', quantity: 1e21 },
+        null,
+      ],
+      totals: { marketValue: '1500', unrealizedPnL: 'oops', realizedPnL: '3' },
+    } as unknown as Positions
+    s.getState().setPositions(broken)
+    const p = s.getState().positions.p1
+    expect(p?.positions.map((x) => x.symbol)).toEqual(['AAPL'])
+    expect(p?.positions[0]?.costBasis).toBeUndefined()
+    expect(p?.totals?.unrealizedPnL).toBeUndefined()
+    s.getState().applyMessage({ type: 'price', quotes: [{ symbol: 'AAPL', price: '151', asOf: '2026-01-02T15:00:00Z', previousClose: 'x' } as Quote] })
+    const rows = holdingViews(p, s.getState().quotes)
+    expect(rows[0]).toMatchObject({ symbol: 'AAPL', value: '1510', weight: '100.00' })
+    expect(rows[0]?.unrealizedPnL).toBeUndefined()
+    s.getState().setPositions({ positions: 'none' } as unknown as Positions)
+    s.getState().applyMessage({ type: 'alert' } as unknown as ServerMessage)
+    s.getState().applyMessage({ type: 'valuation', portfolioId: 'p1', marketValue: '1600', unrealizedPnL: 7, asOf: '2026-01-02T15:00:01Z' } as unknown as ServerMessage)
+    expect(s.getState().toasts).toEqual([])
+    expect(s.getState().live.p1).toMatchObject({ value: '1600', unrealizedPnL: undefined })
   })
 })

@@ -5,8 +5,9 @@
 import { createStore } from 'zustand/vanilla'
 import { useStore } from 'zustand'
 import { add, compare, isDecimal, mul, percentOf, sub, sum } from '@/lib/decimal'
-import { formatMoney, formatNumber } from '@/lib/format'
-import type { AlertFiringPush, AlertRule, Portfolio, Position, Positions, Quote, ServerMessage, ValuationMessage } from '@/lib/types'
+import { formatAlertValue } from '@/lib/alertValues'
+import { formatMoney } from '@/lib/format'
+import type { AlertFiringPush, AlertRule, Portfolio, Position, Positions, Quote, ServerMessage, Totals, ValuationMessage } from '@/lib/types'
 import type { LiveStatus } from '@/lib/ws'
 
 export interface Toast {
@@ -68,8 +69,10 @@ export function createAppStore() {
         const i = list.findIndex((x) => x.id === p.id)
         return { portfolios: i < 0 ? [...list, p] : list.map((x) => (x.id === p.id ? { ...x, ...p } : x)) }
       }),
-    setPositions: (p) =>
+    setPositions: (raw) =>
       set((s) => {
+        const p = checkedPositions(raw)
+        if (!p) return {}
         const positions = { ...s.positions, [p.portfolioId]: p }
         const value = p.totals?.marketValue
         if (!value) return { positions }
@@ -103,6 +106,7 @@ export function createAppStore() {
           set((s) => applyValuation(s, m))
           return
         case 'alert':
+          if (!m.firing || typeof m.firing !== 'object' || typeof m.firing.key !== 'string') return
           get().pushToast({ id: `alert:${m.firing.key}`, tone: 'alert', text: describeFiring(m.firing) })
           return
         default:
@@ -119,6 +123,59 @@ export function createAppStore() {
     setLiveStatus: (liveStatus) => set({ liveStatus }),
     reset: () => set({ ...empty }),
   }))
+}
+
+const POSITION_DECIMALS = [
+  'costBasis',
+  'averagePrice',
+  'realizedPnL',
+  'marketPrice',
+  'marketValue',
+  'unrealizedPnL',
+  'previousClose',
+  'dayChange',
+  'dayChangeRatio',
+  'weight',
+] as const satisfies readonly (keyof Position)[]
+const TOTAL_DECIMALS = ['costBasis', 'marketValue', 'unrealizedPnL', 'realizedPnL', 'cash', 'cashValue', 'dividends', 'fees', 'dayChange', 'dayChangeRatio'] as const satisfies readonly (keyof Totals)[]
+
+/** decimalOrNone keeps a decimal string and drops anything else (a number, null, "NaN"). */
+function decimalOrNone(v: unknown): string | undefined {
+  return typeof v === 'string' && isDecimal(v) ? v : undefined
+}
+
+/**
+ * checkedPositions is the positions answer as the pages may trust it: the arithmetic on it
+ * (holdingViews, the header's P&L) throws on anything but decimal strings, so a field that is
+ * not one is dropped, and a position without a symbol or a decimal quantity is left out;
+ * null when the answer is not a portfolio's positions at all.
+ */
+export function checkedPositions(raw: Positions): Positions | null {
+  if (!raw || typeof raw !== 'object' || typeof raw.portfolioId !== 'string' || !raw.portfolioId) return null
+  const positions: Position[] = []
+  for (const x of Array.isArray(raw.positions) ? raw.positions : []) {
+    if (!x || typeof x !== 'object' || typeof x.symbol !== 'string' || !x.symbol) continue
+    const quantity = decimalOrNone(x.quantity)
+    if (quantity === undefined) continue
+    const clean: Position = { ...x, quantity }
+    for (const k of POSITION_DECIMALS) clean[k] = decimalOrNone(x[k])
+    if (typeof clean.currency !== 'string') clean.currency = undefined
+    if (typeof clean.priceAsOf !== 'string') clean.priceAsOf = undefined
+    positions.push(clean)
+  }
+  let totals: Totals | undefined
+  if (raw.totals && typeof raw.totals === 'object') {
+    totals = { ...raw.totals }
+    for (const k of TOTAL_DECIMALS) totals[k] = decimalOrNone(raw.totals[k])
+    if (!Array.isArray(totals.unpriced)) totals.unpriced = undefined
+  }
+  return {
+    ...raw,
+    baseCurrency: typeof raw.baseCurrency === 'string' ? raw.baseCurrency : '',
+    asOfVersion: typeof raw.asOfVersion === 'number' ? raw.asOfVersion : undefined,
+    positions,
+    totals,
+  }
 }
 
 function applyQuotes(s: AppState, quotes: Quote[] | undefined): Partial<AppState> {
@@ -140,7 +197,13 @@ function applyValuation(s: AppState, m: ValuationMessage): Partial<AppState> {
   return {
     live: {
       ...s.live,
-      [m.portfolioId]: { value: m.marketValue, asOf: m.asOf, currency: m.currency ?? prev?.currency, unrealizedPnL: m.unrealizedPnL, version: prev?.version },
+      [m.portfolioId]: {
+        value: m.marketValue,
+        asOf: m.asOf,
+        currency: m.currency ?? prev?.currency,
+        unrealizedPnL: decimalOrNone(m.unrealizedPnL),
+        version: prev?.version,
+      },
     },
   }
 }
@@ -160,9 +223,8 @@ const KIND_WORDS: Record<string, string> = {
 export function describeFiring(f: AlertFiringPush): string {
   const subject = f.symbol ?? 'Your portfolio'
   const words = KIND_WORDS[f.kind] ?? 'crossed'
-  const priceKind = f.kind === 'price_above' || f.kind === 'price_below'
-  const threshold = priceKind ? formatNumber(f.threshold, { maxDigits: 4 }) : formatNumber(f.threshold, { maxDigits: 4 })
-  const observed = formatNumber(f.observed, { maxDigits: 4 })
+  const threshold = formatAlertValue(f.kind, f.threshold)
+  const observed = formatAlertValue(f.kind, f.observed)
   return `Alert: ${subject} ${words} ${threshold} (now ${observed}).`
 }
 

@@ -6,10 +6,11 @@
 import { useEffect, useState, type FormEvent } from 'react'
 import { useServices } from '@/components/AppProvider'
 import { Empty, ErrorNote, Loading, Page } from '@/components/Shell'
+import { formatAlertValue } from '@/lib/alertValues'
 import { friendlyError } from '@/lib/api'
-import { isDecimal, mul, normalize } from '@/lib/decimal'
-import { formatDateTime, formatNumber } from '@/lib/format'
-import type { AlertKind, AlertRule, AlertRuleInput } from '@/lib/types'
+import { fromInput, isDecimal, mul, normalize } from '@/lib/decimal'
+import { formatDateTime } from '@/lib/format'
+import type { AlertFiring, AlertKind, AlertRule, AlertRuleInput } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
 import { appStore, useApp } from '@/store/store'
 
@@ -37,15 +38,14 @@ function kindInfo(k: AlertKind | undefined) {
   return KINDS.find((x) => x.kind === k)
 }
 
-/** The API takes fractions for percentages; people type percent. */
-function toThreshold(kind: AlertKind, text: string): string {
-  const t = text.trim().replace(',', '.')
+/** The API takes fractions for percentages; people type percent. t is fromInput's decimal. */
+function toThreshold(kind: AlertKind, t: string): string {
   if (kindInfo(kind)?.unit !== '%') return t
   return normalize(mul(t, '0.01'))
 }
 
 function fromThreshold(kind: AlertKind | undefined, value: string | undefined): string {
-  if (!value) return ''
+  if (!value || !isDecimal(value)) return ''
   if (kindInfo(kind)?.unit !== '%') return value
   return normalize(mul(value, '100'))
 }
@@ -54,7 +54,7 @@ function describeRule(r: AlertRule): string {
   const info = kindInfo(r.kind)
   const what = info?.label ?? r.kind ?? 'Rule'
   const subject = r.symbol ?? ''
-  const thr = info?.unit === '%' ? `${formatNumber(fromThreshold(r.kind, r.threshold))}%` : formatNumber(r.threshold)
+  const thr = formatAlertValue(r.kind, r.threshold)
   return `${subject ? `${subject}: ` : ''}${what.replace(' (%)', '')} ${thr}`
 }
 
@@ -122,11 +122,13 @@ function RuleRow({ r }: { r: AlertRule }) {
   }
   const save = async (e: FormEvent) => {
     e.preventDefault()
-    if (!r.kind || !isDecimal(threshold.trim().replace(',', '.'))) {
-      setError('Enter a number, such as 200 or 5.5.')
+    const t = fromInput(threshold)
+    if (!r.kind || t === null) {
+      setError('Enter a number, such as 200 or 5.5, without thousands separators.')
       return
     }
-    if (await run(() => api.updateAlert(r.id, { threshold: toThreshold(r.kind!, threshold) }), 'Rule updated.')) setEditing(false)
+    const kind = r.kind
+    if (await run(() => api.updateAlert(r.id, { threshold: toThreshold(kind, t) }), 'Rule updated.')) setEditing(false)
   }
   const remove = async () => {
     if (await run(() => api.deleteAlert(r.id), 'Rule deleted.')) appStore.getState().removeAlert(r.id)
@@ -204,9 +206,9 @@ function CreateRule() {
   const firstPortfolio = portfolios?.find((p) => !p.archived)?.id ?? ''
   const submit = async (e: FormEvent) => {
     e.preventDefault()
-    const t = threshold.trim().replace(',', '.')
-    if (!isDecimal(t)) {
-      setError('Enter a number, such as 200 or 5.5.')
+    const t = fromInput(threshold)
+    if (t === null) {
+      setError('Enter a number, such as 200 or 5.5, without thousands separators.')
       return
     }
     const input: AlertRuleInput = { kind, threshold: toThreshold(kind, t) }
@@ -275,7 +277,22 @@ function CreateRule() {
 
 function HistorySection() {
   const { api } = useServices()
-  const data = useLoad(() => api.alertHistory(), [api])
+  const [older, setOlder] = useState<{ items: AlertFiring[]; cursor?: string } | null>(null)
+  const data = useLoad(async () => {
+    const r = await api.alertHistory()
+    setOlder(null)
+    return r
+  }, [api])
+  const cursor = older ? older.cursor : data.data?.nextCursor
+  const loadOlder = async () => {
+    if (!cursor) return
+    try {
+      const r = await api.alertHistory(cursor)
+      setOlder((o) => ({ items: [...(o?.items ?? []), ...(Array.isArray(r.items) ? r.items : [])], cursor: r.nextCursor }))
+    } catch (err) {
+      appStore.getState().pushToast({ tone: 'error', text: friendlyError(err) })
+    }
+  }
   const [acked, setAcked] = useState<Record<string, boolean>>({})
   const ack = async (key: string) => {
     try {
@@ -285,7 +302,7 @@ function HistorySection() {
       appStore.getState().pushToast({ tone: 'error', text: friendlyError(err) })
     }
   }
-  const items = data.data?.items ?? []
+  const items = [...(Array.isArray(data.data?.items) ? data.data.items : []), ...(older?.items ?? [])]
   return (
     <section aria-labelledby="history-h">
       <h2 id="history-h">History</h2>
@@ -313,10 +330,9 @@ function HistorySection() {
                   <td>{formatDateTime(f.firedAt)}</td>
                   <td>
                     {f.symbol ? `${f.symbol}: ` : ''}
-                    {kindInfo(f.kind)?.label.replace(' (%)', '') ?? f.kind} {formatNumber(fromThreshold(f.kind, f.threshold))}
-                    {kindInfo(f.kind)?.unit === '%' ? '%' : ''}
+                    {kindInfo(f.kind)?.label.replace(' (%)', '') ?? f.kind} {formatAlertValue(f.kind, f.threshold)}
                   </td>
-                  <td className="num">{formatNumber(f.observed, { maxDigits: 4 })}</td>
+                  <td className="num">{formatAlertValue(f.kind, f.observed)}</td>
                   <td>
                     {f.acknowledgedAt || acked[f.key] ? (
                       f.acknowledgedAt ? formatDateTime(f.acknowledgedAt) : 'Yes'
@@ -332,6 +348,13 @@ function HistorySection() {
           </table>
         </div>
       )}
+      {cursor && !data.error && (
+        <p>
+          <button type="button" onClick={loadOlder}>
+            Show older alerts
+          </button>
+        </p>
+      )}
     </section>
   )
 }
@@ -341,8 +364,8 @@ const STATUS_WORDS: Record<string, string> = {
   held: 'Held (quiet hours or digest)',
   sending: 'Sending',
   sent: 'Sent',
-  failed: 'Failed',
-  suppressed: 'Suppressed',
+  failed: 'Could not be delivered',
+  suppressed: 'Not sent (the address bounced, complained or unsubscribed)',
   skipped: 'Skipped (no verified address)',
 }
 
@@ -377,10 +400,9 @@ function Deliveries() {
                   <td>{formatDateTime(d.sentAt ?? d.createdAt)}</td>
                   <td>{d.channel === 'sms' ? 'SMS' : d.channel === 'email' ? 'E-mail' : 'In the app'}</td>
                   <td>{d.source === 'alert' ? `Alert${d.symbol ? ` on ${d.symbol}` : ''}` : d.source === 'weekly_summary' ? 'Weekly summary' : 'Phone code'}</td>
-                  <td>
-                    {STATUS_WORDS[d.status] ?? d.status}
-                    {d.lastError ? ` — ${d.lastError}` : ''}
-                  </td>
+                  {/* The provider's error text (an SES or SNS message, an error code) means nothing to a
+                      person: the status says what happened; the text stays at hand for whoever looks. */}
+                  <td title={d.lastError || undefined}>{STATUS_WORDS[d.status] ?? 'Unknown'}</td>
                 </tr>
               ))}
             </tbody>

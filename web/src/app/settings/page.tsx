@@ -4,10 +4,11 @@
 // account.
 
 import { useRouter } from 'next/navigation'
-import { useState, type FormEvent, type ReactNode } from 'react'
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react'
 import { useServices } from '@/components/AppProvider'
 import { ErrorNote, Loading, Page } from '@/components/Shell'
 import { friendlyError } from '@/lib/api'
+import { setDisplayLocale } from '@/lib/format'
 import type { Channel, Me, NotificationPreferences } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
 import { appStore } from '@/store/store'
@@ -26,6 +27,9 @@ function SettingsView() {
   const me = useLoad(() => api.getMe(), [api])
   const [current, setCurrent] = useState<Me | null>(null)
   const shown = current ?? me.data
+  // The profile's locale is how every page shows amounts and dates (remembered in this browser).
+  const locale = shown?.locale
+  useEffect(() => setDisplayLocale(locale), [locale])
   if (me.loading && !shown) return <Loading label="Loading your settings" />
   if (me.error && !shown) return <ErrorNote message={me.error} onRetry={me.reload} />
   if (!shown) return null

@@ -6,6 +6,7 @@
 import { memo } from 'react'
 import { useServices } from '../AppProvider'
 import { ErrorNote, Loading } from '../Shell'
+import { isNotYet } from '@/lib/api'
 import { formatFloat, formatRatio } from '@/lib/format'
 import { useLoad } from '@/lib/useLoad'
 import type { Metric } from '@/lib/types'
@@ -29,10 +30,17 @@ function Figure({ f }: { f: Fig }) {
   )
 }
 
+function notYetAsNull(err: unknown): null {
+  if (isNotYet(err)) return null
+  throw err
+}
+
 export const Figures = memo(function Figures({ id }: { id: string }) {
   const { api } = useServices()
   const data = useLoad(
-    () => Promise.all([api.getPerformance(id).catch(() => null), api.getRisk(id).catch(() => null)]),
+    // Not computed yet (a new portfolio) is no figure; any other failure is an error to show
+    // with its retry, not a promise that the figures will appear.
+    () => Promise.all([api.getPerformance(id).catch(notYetAsNull), api.getRisk(id).catch(notYetAsNull)]),
     [api, id],
   )
   if (data.loading && !data.data) return <Loading label="Loading the figures" />

@@ -24,12 +24,12 @@ export function Holdings({ rows, base }: { rows: HoldingView[]; base: string }) 
           <tr>
             <th scope="col">Symbol</th>
             <th scope="col" className="num">Quantity</th>
-            <th scope="col" className="num hide-sm">Average cost</th>
+            <th scope="col" className="num">Average cost</th>
             <th scope="col" className="num">Price</th>
             <th scope="col" className="num">Value</th>
             <th scope="col" className="num">Day change</th>
-            <th scope="col" className="num hide-sm">Unrealized P&amp;L</th>
-            <th scope="col" className="num hide-sm">Realized P&amp;L</th>
+            <th scope="col" className="num">Unrealized P&amp;L</th>
+            <th scope="col" className="num">Realized P&amp;L</th>
             <th scope="col" className="num">Weight</th>
           </tr>
         </thead>
@@ -38,12 +38,12 @@ export function Holdings({ rows, base }: { rows: HoldingView[]; base: string }) 
             <tr key={r.symbol} data-testid="holding-row" data-symbol={r.symbol}>
               <th scope="row">{r.symbol}</th>
               <td className="num">{formatNumber(r.quantity)}</td>
-              <td className="num hide-sm">{formatMoney(r.averagePrice, r.currency ?? base, { digits: 4 })}</td>
+              <td className="num">{formatMoney(r.averagePrice, r.currency ?? base, { digits: 4 })}</td>
               <td className="num">{formatMoney(r.price, r.currency ?? base)}</td>
               <td className="num">{formatMoney(r.value, base)}</td>
               {signed(r.dayChange, base)}
-              <td className="num hide-sm">{r.unrealizedPnL ? formatMoney(r.unrealizedPnL, base, { signed: true }) : '—'}</td>
-              <td className="num hide-sm">{r.realizedPnL ? formatMoney(r.realizedPnL, base, { signed: true }) : '—'}</td>
+              <td className="num">{r.unrealizedPnL ? formatMoney(r.unrealizedPnL, base, { signed: true }) : '—'}</td>
+              <td className="num">{r.realizedPnL ? formatMoney(r.realizedPnL, base, { signed: true }) : '—'}</td>
               <td className="num">{formatPercent(r.weight)}</td>
             </tr>
           ))}

@@ -7,7 +7,7 @@ import { memo, useEffect, useState, type FormEvent } from 'react'
 import { useServices } from '../AppProvider'
 import { Empty, ErrorNote, Loading } from '../Shell'
 import { friendlyError, isNotYet } from '@/lib/api'
-import { compare, isDecimal, mul, normalize, sum } from '@/lib/decimal'
+import { compare, fromInput, isDecimal, mul, normalize, sum } from '@/lib/decimal'
 import { formatMoney, formatNumber, formatPercent } from '@/lib/format'
 import type { Rebalancing } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
@@ -72,31 +72,45 @@ export const TargetsEditor = memo(function TargetsEditor({ id, symbolKey, onSave
   const [error, setError] = useState<string | null>(null)
   useEffect(() => {
     if (current.loading) return
-    const t = current.data?.targets ?? []
+    const t = Array.isArray(current.data?.targets) ? current.data.targets : []
+    const percent = (w: unknown) => (typeof w === 'string' && isDecimal(w) ? normalize(mul(w, '100')) : '')
     setRows(
       t.length > 0
-        ? t.map((x) => ({ symbol: x.symbol, percent: normalize(mul(x.weight, '100')) }))
+        ? t.map((x) => ({ symbol: String(x.symbol ?? ''), percent: percent(x.weight) }))
         : symbolKey
           ? symbolKey.split(',').map((s) => ({ symbol: s, percent: '' }))
           : [{ symbol: '', percent: '' }],
     )
-    if (current.data?.driftBand) setBand(normalize(mul(current.data.driftBand, '100')))
+    const band = percent(current.data?.driftBand)
+    if (band) setBand(band)
   }, [current.loading, current.data, symbolKey])
 
   const filled = rows.filter((r) => r.symbol.trim() && isDecimal(r.percent))
+  // A symbol whose weight is not a number, or a drift band that is not one, is refused with
+  // words: left out or replaced by the default, the saved targets would not be the ones shown.
+  const unreadable = rows.filter((r) => r.symbol.trim() && !isDecimal(r.percent)).map((r) => r.symbol.trim().toUpperCase())
+  const bandValue = fromInput(band)
   const total = sum(filled.map((r) => r.percent))
   const sums100 = compare(total, '100') === 0
   const update = (i: number, patch: Partial<Row>) => setRows((rs) => rs.map((r, j) => (j === i ? { ...r, ...patch } : r)))
 
   const save = async (e: FormEvent) => {
     e.preventDefault()
+    if (unreadable.length > 0) {
+      setError(`Give ${unreadable.join(', ')} a weight in percent, such as 25 or 12.5.`)
+      return
+    }
+    if (bandValue === null) {
+      setError('The drift band must be a number in percent, such as 5.')
+      return
+    }
     setBusy(true)
     setError(null)
     try {
       await api.setTargets(
         id,
         filled.map((r) => ({ symbol: r.symbol.trim().toUpperCase(), weight: normalize(mul(r.percent, '0.01')) })),
-        normalize(mul(isDecimal(band) ? band : '5', '0.01')),
+        normalize(mul(bandValue, '0.01')),
       )
       appStore.getState().pushToast({ tone: 'success', text: 'Targets saved.' })
       onSaved()

@@ -14,6 +14,8 @@ describe('toInput', () => {
       fee: '1',
     })
     expect(toInput({ ...blank, type: 'DEPOSIT', amount: '1000', quantity: '5' })).toEqual({ type: 'DEPOSIT', date: '2026-01-02', amount: '1000' })
+    // "1,250" is refused, not read as 1.25 (or 1250): passed on as typed for submit to refuse.
+    expect(toInput({ ...blank, symbol: 'AAPL', quantity: '1,250', price: '1 250,5' })).toMatchObject({ quantity: '1,250', price: '1250.5' })
     expect(toInput({ ...blank, type: 'SPLIT', symbol: 'NVDA', ratio: '10:1' })).toEqual({ type: 'SPLIT', date: '2026-01-02', symbol: 'NVDA', ratio: '10:1' })
   })
 })

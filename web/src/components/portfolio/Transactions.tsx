@@ -8,7 +8,7 @@ import { useRef, useState, type FormEvent } from 'react'
 import { useServices } from '../AppProvider'
 import { Empty, ErrorNote, Loading } from '../Shell'
 import { friendlyError, newIdempotencyKey, type ImportFile } from '@/lib/api'
-import { isDecimal } from '@/lib/decimal'
+import { fromInput, isDecimal } from '@/lib/decimal'
 import { formatDate, formatMoney, formatNumber } from '@/lib/format'
 import { TX_TYPES, type ImportPreview, type ImportPreviewRow, type Transaction, type TransactionInput, type TxType } from '@/lib/types'
 import { useLoad } from '@/lib/useLoad'
@@ -78,8 +78,8 @@ export function TransactionsPanel({ id, base, onChanged }: { id: string; base: s
                   <th scope="col">Symbol</th>
                   <th scope="col" className="num">Quantity</th>
                   <th scope="col" className="num">Price</th>
-                  <th scope="col" className="num hide-sm">Amount</th>
-                  <th scope="col" className="num hide-sm">Fee</th>
+                  <th scope="col" className="num">Amount</th>
+                  <th scope="col" className="num">Fee</th>
                   <th scope="col">Status</th>
                 </tr>
               </thead>
@@ -133,8 +133,8 @@ function TxRow({ id, t, base, onVoided }: { id: string; t: Transaction; base: st
         <td>{t.symbol ?? '—'}</td>
         <td className="num">{formatNumber(t.quantity)}</td>
         <td className="num">{t.price ? formatMoney(t.price, ccy) : '—'}</td>
-        <td className="num hide-sm">{t.amount ? formatMoney(t.amount, ccy) : '—'}</td>
-        <td className="num hide-sm">{t.fee ? formatMoney(t.fee, ccy) : '—'}</td>
+        <td className="num">{t.amount ? formatMoney(t.amount, ccy) : '—'}</td>
+        <td className="num">{t.fee ? formatMoney(t.fee, ccy) : '—'}</td>
         <td>
           {t.voided ? (
             <span title={t.voidReason}>Voided{t.voidReason ? `: ${t.voidReason}` : ''}</span>
@@ -185,9 +185,12 @@ interface TxForm {
   note: string
 }
 
-/** toInput builds the API's input from the form, leaving out what the type does not take. */
+/**
+ * toInput builds the API's input from the form, leaving out what the type does not take. A
+ * number that does not read as one (fromInput) is passed on as typed, for submit to refuse.
+ */
 export function toInput(f: TxForm): TransactionInput {
-  const dec = (s: string) => s.trim().replace(',', '.')
+  const dec = (s: string) => fromInput(s) ?? s.trim()
   const input: TransactionInput = { type: f.type, date: f.date }
   if (f.symbol.trim()) input.symbol = f.symbol.trim().toUpperCase()
   if (TRADES.includes(f.type)) {
@@ -219,7 +222,7 @@ function AddTransaction({ id, base, onDone }: { id: string; base: string; onDone
     const input = toInput(f)
     for (const [k, v] of Object.entries({ quantity: input.quantity, price: input.price, amount: input.amount, fee: input.fee })) {
       if (v !== undefined && !isDecimal(v)) {
-        setError(`The ${k} must be a number, such as 12.5.`)
+        setError(`The ${k} must be a number, such as 1250 or 12.5, without thousands separators.`)
         return
       }
     }

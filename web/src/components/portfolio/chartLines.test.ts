@@ -3,6 +3,16 @@ import { chartLines } from './chartLines'
 import { rangeFrom } from './ranges'
 
 describe('chartLines', () => {
+  it('orders the days, keeps one point a day and drops points the chart would refuse', () => {
+    const r = chartLines([
+      { date: '2026-01-05', value: '101' },
+      { date: '2026-01-02', value: '100' },
+      { date: '2026-01-05', value: '102' },
+      { date: 'yesterday', value: '1' },
+      { date: '2026-01-06', value: 'NaN' },
+    ])
+    expect(r.lines[0]?.points).toEqual([['2026-01-02', 100], ['2026-01-05', 102]])
+  })
   it('draws the value when there is no benchmark', () => {
     const r = chartLines([
       { date: '2026-01-02', value: '100.5' },
