@@ -93,9 +93,10 @@ type PortfolioResponse struct {
 	Version      int64  `json:"version"`
 }
 
-// TransactionResponse is one transaction.
-type TransactionResponse struct {
-	ID       string `json:"transactionId"`
+// TransactionFields are what a transaction records: decimals as strings,
+// absent when zero. A recorded transaction (TransactionResponse) and an
+// import preview's row (PreviewRow.Transaction) both carry them.
+type TransactionFields struct {
 	Type     string `json:"type"`
 	Date     string `json:"date"`
 	Symbol   string `json:"symbol,omitempty"`
@@ -112,8 +113,14 @@ type TransactionResponse struct {
 	ToCurrency string `json:"toCurrency,omitempty"`
 	Ratio      string `json:"ratio,omitempty"`
 	Note       string `json:"note,omitempty"`
-	Voided     bool   `json:"voided,omitempty"`
-	Version    int64  `json:"version"`
+}
+
+// TransactionResponse is one recorded transaction.
+type TransactionResponse struct {
+	ID string `json:"transactionId"`
+	TransactionFields
+	Voided  bool  `json:"voided,omitempty"`
+	Version int64 `json:"version"`
 }
 
 func transactionResponse(tx *portfolio.Transaction, version int64) TransactionResponse {
@@ -123,12 +130,12 @@ func transactionResponse(tx *portfolio.Transaction, version int64) TransactionRe
 		}
 		return d.String()
 	}
-	out := TransactionResponse{
-		ID: tx.ID, Type: string(tx.Type), Date: tx.Date.String(), Symbol: tx.Symbol,
+	out := TransactionResponse{ID: tx.ID, Version: version, TransactionFields: TransactionFields{
+		Type: string(tx.Type), Date: tx.Date.String(), Symbol: tx.Symbol,
 		Quantity: str(tx.Quantity), Price: str(tx.Price), Amount: str(tx.Amount), Fee: str(tx.Fee), Tax: str(tx.Tax),
 		Currency: tx.Currency, FXRate: str(tx.FXRate), ToAmount: str(tx.ToAmount), ToCurrency: tx.ToCurrency,
-		Note: tx.Note, Version: version,
-	}
+		Note: tx.Note,
+	}}
 	if !tx.Ratio.IsZero() {
 		out.Ratio = tx.Ratio.String()
 	}

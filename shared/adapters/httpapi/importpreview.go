@@ -40,30 +40,11 @@ type ImportPreviewRow struct {
 	// Transaction is the row as it would be recorded (its fxRate looked up when
 	// missing); absent for a row that could not be read, a VOID and a row a
 	// VOID removes.
-	Transaction *PreviewTransaction `json:"transaction,omitempty"`
+	Transaction *TransactionFields `json:"transaction,omitempty"`
 	// Voids, on a VOID row, is the index of the row it removes; VoidedBy, on
 	// that row, the index of the VOID.
 	Voids    *int `json:"voids,omitempty"`
 	VoidedBy *int `json:"voidedBy,omitempty"`
-}
-
-// PreviewTransaction is a transaction an import would record: decimals as
-// strings, absent when zero (TransactionResponse without an ID or version).
-type PreviewTransaction struct {
-	Type       string `json:"type"`
-	Date       string `json:"date"`
-	Symbol     string `json:"symbol,omitempty"`
-	Quantity   string `json:"quantity,omitempty"`
-	Price      string `json:"price,omitempty"`
-	Amount     string `json:"amount,omitempty"`
-	Fee        string `json:"fee,omitempty"`
-	Tax        string `json:"tax,omitempty"`
-	Currency   string `json:"currency"`
-	FXRate     string `json:"fxRate,omitempty"`
-	ToAmount   string `json:"toAmount,omitempty"`
-	ToCurrency string `json:"toCurrency,omitempty"`
-	Ratio      string `json:"ratio,omitempty"`
-	Note       string `json:"note,omitempty"`
 }
 
 // maxPreviewActivities bounds the activities a preview reads: an import's
@@ -150,8 +131,7 @@ func previewRows(parsed *activities.Result) ImportPreviewResponse {
 	return out
 }
 
-func previewTransaction(tx *portfolio.Transaction) *PreviewTransaction {
-	t := transactionResponse(tx, 0)
-	return &PreviewTransaction{Type: t.Type, Date: t.Date, Symbol: t.Symbol, Quantity: t.Quantity, Price: t.Price, Amount: t.Amount,
-		Fee: t.Fee, Tax: t.Tax, Currency: t.Currency, FXRate: t.FXRate, ToAmount: t.ToAmount, ToCurrency: t.ToCurrency, Ratio: t.Ratio, Note: t.Note}
+func previewTransaction(tx *portfolio.Transaction) *TransactionFields {
+	fields := transactionResponse(tx, 0).TransactionFields
+	return &fields
 }
