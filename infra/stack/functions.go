@@ -162,8 +162,10 @@ func (b *builder) functions() {
 			Timeout:      awscdk.Duration_Millis(jsii.Number(float64(f.Timeout.Milliseconds()))),
 			Role:         role,
 			LogGroup:     logGroup,
-			Tracing:      awslambda.Tracing_ACTIVE,
-			Environment:  &env,
+			// OpenTelemetry is the one tracer (tracingAccess): Lambda's own X-Ray
+			// segments would be a second, unconnected trace of each invocation.
+			Tracing:     awslambda.Tracing_DISABLED,
+			Environment: &env,
 		}
 		if f.ReservedConcurrency > 0 {
 			props.ReservedConcurrentExecutions = jsii.Number(float64(f.ReservedConcurrency))
@@ -182,7 +184,7 @@ func (b *builder) functions() {
 }
 
 // xraySpanActions send spans to X-Ray's OTLP endpoint (no resource-level
-// permissions: Resource "*", as for active tracing's PutTraceSegments).
+// permissions: Resource "*").
 var xraySpanActions = []string{"xray:PutSpans", "xray:PutSpansForIndexing"}
 
 // tracingAccess points the function's OpenTelemetry exporter at X-Ray's OTLP
@@ -206,7 +208,7 @@ func mustTable(t Topology, name string) topology.Table {
 // functionSuppressions documents the wildcards IAM5 finds in a function's role.
 func (b *builder) functionSuppressions(f topology.Function, role awsiam.Role) {
 	applies := []any{"Resource::*"}
-	reasons := "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions: AWS requires Resource \"*\" for active tracing (added by the CDK for Tracing.ACTIVE); nor do PutSpans and PutSpansForIndexing (the OpenTelemetry spans sent to X-Ray's OTLP endpoint)."
+	reasons := "X-Ray's PutSpans and PutSpansForIndexing (the OpenTelemetry spans sent to X-Ray's OTLP endpoint) support no resource-level permissions: AWS requires Resource \"*\"."
 	indexes := false
 	for _, a := range f.Tables {
 		if len(mustTable(b.topo, a.Table).Indexes) > 0 {

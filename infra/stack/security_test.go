@@ -57,7 +57,7 @@ func (s *synthesized) statementsOfRole(role string) []map[string]any {
 
 // xrayActions are the only actions allowed on Resource "*": X-Ray has no
 // resource-level permissions.
-var xrayActions = []string{"xray:PutTelemetryRecords", "xray:PutTraceSegments", "xray:PutSpans", "xray:PutSpansForIndexing"}
+var xrayActions = []string{"xray:PutSpans", "xray:PutSpansForIndexing"}
 
 func TestIAMHasNoWildcardActionsAndNoStarResources(t *testing.T) {
 	for _, name := range fixtureNames {
